@@ -1,0 +1,200 @@
+// Parses an inbound FHIR Bundle and checks its structure: the resource types we accept, stable
+// business identifiers on every resource (the key that makes resends idempotent), and references
+// that can be resolved. References are rewritten to conditional references by identifier
+// (`Condition?identifier=system|value`) so that the stored resource no longer depends on the
+// bundle-local fullUrls a sender happens to use.
+import { CaptureError, issue, type Issue } from './outcome.ts';
+
+export const ACCEPTED_TYPES = ['Patient', 'Encounter', 'Condition', 'Procedure', 'Observation', 'MedicationAdministration', 'QuestionnaireResponse'] as const;
+export const MAX_ENTRIES = 5000;
+/** Identifier systems that can only name an organisation: RESH id and organisation number. */
+export const RESH_SYSTEM = 'urn:oid:2.16.578.1.12.4.1.4.102';
+const ORGANISATION_SYSTEMS = new Set([RESH_SYSTEM, 'urn:oid:2.16.578.1.12.4.1.4.101']);
+
+export interface PatientEntry {
+  index: number;
+  fullUrl: string | undefined;
+  resource: Record<string, any>;
+}
+
+export interface ResourceEntry {
+  index: number;
+  resourceType: string;
+  /** Type|system|value of the resource's first identifier: its idempotency key. */
+  rkey: string;
+  fullUrl: string | undefined;
+  resource: Record<string, any>;
+  /** Where the subject reference points: a Patient entry of this bundle, or a national id by identifier. */
+  subject: { patientIndex: number } | { system: string; value: string };
+}
+
+export interface ParsedBundle {
+  type: 'transaction' | 'batch';
+  patients: PatientEntry[];
+  resources: ResourceEntry[];
+}
+
+export function rkeyOf(type: string, system: string, value: string): string { return `${type}|${system}|${value}`; }
+export function conditionalReference(rkey: string): string {
+  const [type, system, value] = splitRkey(rkey);
+  return `${type}?identifier=${system}|${value}`;
+}
+export function splitRkey(rkey: string): [string, string, string] {
+  const first = rkey.indexOf('|');
+  const last = rkey.lastIndexOf('|');
+  return [rkey.slice(0, first), rkey.slice(first + 1, last), rkey.slice(last + 1)];
+}
+
+export function parseJson(body: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch (err) {
+    throw new CaptureError([issue.error('structure', undefined,
+      `The request body is not valid JSON (${(err as Error).message}). Send a FHIR R4 Bundle as application/fhir+json.`)], 400);
+  }
+}
+
+export function parseBundle(json: unknown): ParsedBundle {
+  const fail = (issues: Issue[], status = 400): never => { throw new CaptureError(issues, status); };
+  if (!json || typeof json !== 'object' || Array.isArray(json)) fail([issue.error('structure', undefined, 'The body must be a JSON object: a FHIR Bundle.')]);
+  const bundle = json as Record<string, any>;
+  if (bundle.resourceType !== 'Bundle') {
+    fail([issue.error('structure', 'resourceType', `Expected resourceType "Bundle", got ${JSON.stringify(bundle.resourceType)}. Wrap the resources in a transaction or batch Bundle.`)]);
+  }
+  if (bundle.type !== 'transaction' && bundle.type !== 'batch') {
+    fail([issue.error('value', 'Bundle.type', 'Bundle.type must be "transaction" or "batch".', { value: bundle.type })]);
+  }
+  const entries = bundle.entry;
+  if (!Array.isArray(entries) || entries.length === 0) fail([issue.error('required', 'Bundle.entry', 'The Bundle has no entries; send at least a Patient and the resources about them.')]);
+  if (entries.length > MAX_ENTRIES) fail([issue.error('too-long', 'Bundle.entry', `The Bundle has ${entries.length} entries; split it into bundles of at most ${MAX_ENTRIES}.`)], 413);
+
+  const issues: Issue[] = [];
+  const patients: PatientEntry[] = [];
+  const others: Array<{ index: number; resource: Record<string, any>; fullUrl: string | undefined; rkey: string | undefined }> = [];
+  const byFullUrl = new Map<string, { index: number; type: string; rkey?: string }>();
+  const byLocalId = new Map<string, { index: number; type: string; rkey?: string }>();
+
+  entries.forEach((entry: any, index: number) => {
+    const at = `Bundle.entry[${index}]`;
+    const resource = entry?.resource;
+    if (!resource || typeof resource !== 'object') { issues.push(issue.error('required', `${at}.resource`, 'Every entry needs a resource.')); return; }
+    const type = resource.resourceType;
+    if (!(ACCEPTED_TYPES as readonly string[]).includes(type)) {
+      issues.push(issue.error('not-supported', `${at}.resource.resourceType`, `Resource type ${JSON.stringify(type)} is not accepted. Accepted: ${ACCEPTED_TYPES.join(', ')}.`));
+      return;
+    }
+    const method = entry.request?.method;
+    if (bundle.type === 'transaction' && method !== undefined && !['POST', 'PUT'].includes(method)) {
+      issues.push(issue.error('not-supported', `${at}.request.method`, `Only POST and PUT are accepted (the platform keeps history; deletions go through the registry).`, { value: method }));
+    }
+    const fullUrl = typeof entry.fullUrl === 'string' ? entry.fullUrl : undefined;
+    if (type === 'Patient') {
+      patients.push({ index, fullUrl, resource });
+      const ref = { index, type };
+      if (fullUrl) byFullUrl.set(fullUrl, ref);
+      if (resource.id) byLocalId.set(`Patient/${resource.id}`, ref);
+      return;
+    }
+    const ident = Array.isArray(resource.identifier) ? resource.identifier.find((i: any) => i?.system && i?.value) : undefined;
+    if (!ident) {
+      issues.push(issue.error('required', `${at}.resource.identifier`,
+        `${type} has no identifier with system and value. Give every resource the stable identifier your system uses for it, so that a resend or an update is recognised.`));
+    }
+    const rkey = ident ? rkeyOf(type, String(ident.system), String(ident.value)) : undefined;
+    others.push({ index, resource, fullUrl, rkey });
+    const ref = { index, type, rkey };
+    if (fullUrl) byFullUrl.set(fullUrl, ref);
+    if (resource.id) byLocalId.set(`${type}/${resource.id}`, ref);
+  });
+  if (issues.length) fail(issues);
+
+  const seen = new Map<string, number>();
+  const resources: ResourceEntry[] = others.map(({ index, resource, fullUrl, rkey }) => {
+    const at = `Bundle.entry[${index}].resource`;
+    if (seen.has(rkey!)) issues.push(issue.error('duplicate', `${at}.identifier`, `The same identifier is also used by Bundle.entry[${seen.get(rkey!)}]; send each resource once per bundle.`, { value: rkey }));
+    seen.set(rkey!, index);
+    const subject = resolveSubject(resource.subject, `${at}.subject`, byFullUrl, byLocalId, issues);
+    const normalised = normaliseReferences(resource, at, byFullUrl, byLocalId, issues);
+    return { index, resourceType: resource.resourceType, rkey: rkey!, fullUrl, resource: normalised, subject: subject ?? { patientIndex: -1 } };
+  });
+  if (issues.length) fail(issues);
+  return { type: bundle.type, patients, resources };
+}
+
+function resolveSubject(subject: any, at: string, byFullUrl: Map<string, any>, byLocalId: Map<string, any>, issues: Issue[]):
+  ResourceEntry['subject'] | undefined {
+  if (!subject) { issues.push(issue.error('required', at, 'The resource has no subject; refer to the Patient (by fullUrl in this bundle, or by identifier with the national identity number).')); return undefined; }
+  if (typeof subject.reference === 'string') {
+    const target = byFullUrl.get(subject.reference) ?? byLocalId.get(subject.reference);
+    if (!target || target.type !== 'Patient') {
+      issues.push(issue.error('not-found', `${at}.reference`, 'The subject does not point to a Patient in this bundle. Include the Patient, or refer to them by identifier.', { value: subject.reference }));
+      return undefined;
+    }
+    return { patientIndex: target.index };
+  }
+  if (subject.identifier?.system && subject.identifier?.value) return { system: String(subject.identifier.system), value: String(subject.identifier.value) };
+  issues.push(issue.error('required', at, 'The subject needs a reference or an identifier.'));
+  return undefined;
+}
+
+/** Rewrites every Reference (except the subject) to a conditional reference by identifier. */
+function normaliseReferences(resource: Record<string, any>, at: string, byFullUrl: Map<string, any>, byLocalId: Map<string, any>, issues: Issue[]): Record<string, any> {
+  const walk = (node: any, path: string, top: boolean): any => {
+    if (Array.isArray(node)) return node.map((n, i) => walk(n, `${path}[${i}]`, false));
+    if (!node || typeof node !== 'object') return node;
+    if (!top && isReference(node)) return normaliseReference(node, path, byFullUrl, byLocalId, issues);
+    const out: Record<string, any> = {};
+    for (const [k, v] of Object.entries(node)) {
+      if (top && (k === 'subject' || k === 'meta' || k === 'text' || k === 'id')) continue;
+      out[k] = walk(v, `${path}.${k}`, false);
+    }
+    return out;
+  };
+  return walk(resource, at, true);
+}
+
+function isReference(node: Record<string, any>): boolean {
+  if (typeof node.reference === 'string') return true;
+  return node.identifier && !Array.isArray(node.identifier) && typeof node.identifier === 'object' && Object.keys(node).every((k) => ['identifier', 'type', 'display'].includes(k));
+}
+
+function normaliseReference(ref: Record<string, any>, at: string, byFullUrl: Map<string, any>, byLocalId: Map<string, any>, issues: Issue[]): Record<string, any> {
+  if (typeof ref.reference === 'string') {
+    if (ref.reference.includes('?identifier=')) return { reference: ref.reference };
+    const target = byFullUrl.get(ref.reference) ?? byLocalId.get(ref.reference);
+    if (!target) {
+      issues.push(issue.error('not-found', `${at}.reference`, 'This reference points to nothing in the bundle. Refer to resources sent earlier by identifier (Reference.type and Reference.identifier).', { value: ref.reference }));
+      return ref;
+    }
+    if (target.type === 'Patient') return { reference: 'Patient' };
+    return { ...ref, reference: conditionalReference(target.rkey) };
+  }
+  const type = typeof ref.type === 'string' ? ref.type : ORGANISATION_SYSTEMS.has(ref.identifier.system) ? 'Organization' : undefined;
+  if (type && ref.identifier.system && ref.identifier.value) {
+    return { ...ref, reference: conditionalReference(rkeyOf(type, String(ref.identifier.system), String(ref.identifier.value))) };
+  }
+  issues.push(issue.error('required', `${at}.type`, 'A reference by identifier must say which resource type it points to (Reference.type, e.g. "Condition").'));
+  return ref;
+}
+
+/** The rkeys a normalised resource refers to. */
+export function linksOf(resource: unknown): string[] {
+  const out = new Set<string>();
+  const walk = (node: any) => {
+    if (Array.isArray(node)) { node.forEach(walk); return; }
+    if (!node || typeof node !== 'object') return;
+    if (typeof node.reference === 'string') {
+      const m = /^([A-Za-z]+)\?identifier=(.*)\|([^|]*)$/.exec(node.reference);
+      if (m) out.add(rkeyOf(m[1], m[2], m[3]));
+      return;
+    }
+    for (const v of Object.values(node)) walk(v);
+  };
+  walk(resource);
+  return [...out];
+}
+
+/** rkeys referred to by a FHIRPath result of Reference objects. */
+export function referenceKeys(refs: unknown[]): string[] {
+  return linksOf(refs);
+}

@@ -1,0 +1,39 @@
+// A local fracture journal exported as CSV (one row per fracture, as kept at Stavanger since 2004)
+// turned into the same FHIR bundles a live system sends, so legacy data enters through the same
+// pipeline. Legacy AO/OTA codes are mapped to the 2018 version with the registry's version map.
+import { parse } from 'csv-parse/sync';
+import type { Registry } from '../registry/load.ts';
+import { ehrBundle, plannerBundle, type FractureSpec } from '../demo/bundles.ts';
+
+export const JOURNAL_COLUMNS = ['journal_id', 'national_id', 'unit_resh', 'setting', 'injury_time', 'first_contact', 'ao_code', 'side', 'open', 'energy', 'intent', 'surgery_time'] as const;
+
+export interface JournalRow { line: number; bundles: Array<Record<string, any>>; problem?: string }
+
+const bool = (v: string | undefined) => (v === undefined || v === '' ? undefined : /^(1|ja|yes|true)$/i.test(v));
+
+export function journalToBundles(text: string, registry: Registry, opts: { aoVersion: string; idSystem?: string }): JournalRow[] {
+  const records: Record<string, string>[] = parse(text, { columns: true, skip_empty_lines: true, delimiter: text.split('\n')[0].includes(';') ? ';' : ',', trim: true });
+  const missingCols = JOURNAL_COLUMNS.filter((c) => records.length && !(c in records[0]));
+  if (missingCols.length) throw new Error(`the CSV lacks the column(s) ${missingCols.join(', ')}; expected ${JOURNAL_COLUMNS.join(', ')}`);
+  const map = registry.versionMaps.get('ao_ota_2018');
+  return records.map((r, i) => {
+    const line = i + 2;
+    let ao = r.ao_code;
+    if (opts.aoVersion !== '2018') {
+      if (!map) return { line, bundles: [], problem: `no version map for AO/OTA ${opts.aoVersion}` };
+      const mapped = map(ao);
+      if (mapped.code === null) return { line, bundles: [], problem: `AO code ${ao} (${opts.aoVersion}) cannot be mapped to 2018 unambiguously${mapped.rule?.note ? `: ${mapped.rule.note}` : ''}; register it by hand` };
+      ao = mapped.code;
+    }
+    const spec: FractureSpec = {
+      id: `journal-${r.journal_id}`, nin: r.national_id, unitResh: r.unit_resh, setting: (r.setting || 'EMER') as FractureSpec['setting'],
+      injuryDateTime: r.injury_time, firstContact: r.first_contact, aoCode: ao, side: (r.side || 'not_applicable') as FractureSpec['side'],
+      open: bool(r.open), energy: (r.energy || undefined) as FractureSpec['energy'], intent: (r.intent || undefined) as FractureSpec['intent'],
+      surgery: r.surgery_time ? { start: r.surgery_time } : undefined,
+    };
+    const bundles = [ehrBundle(spec, 'transaction', opts.idSystem)];
+    const p = plannerBundle(spec, opts.idSystem);
+    if (p) bundles.push(p);
+    return { line, bundles };
+  });
+}

@@ -1,0 +1,144 @@
+// The durable inbox. A message is stored (encrypted) and committed before it is processed; then it
+// is processed in one transaction that also marks it processed, so a crash between the two leaves
+// it 'received' and recovery processes it exactly once. A message a sender got wrong is kept in
+// quarantine with its OperationOutcome and can be reprocessed after a fix.
+import crypto from 'node:crypto';
+import type { Logger } from 'pino';
+import type { PersonData } from '../access/door.ts';
+import type { Caller } from '../access/caller.ts';
+import { openText, sealText } from '../identity/crypto.ts';
+import { captureBundle, parseMessage, type CaptureEnv, type CaptureResult } from './pipeline.ts';
+import { CaptureError, issue, operationOutcome, type Issue } from './outcome.ts';
+
+export interface Inbox {
+  receive(caller: Caller & { kind: 'system' }, channel: string, body: string): Promise<number>;
+  process(messageId: number, opts?: { reprocess?: boolean }): Promise<ProcessOutcome>;
+  validate(caller: Caller & { kind: 'system' }, body: string): Promise<ProcessOutcome>;
+  recover(): Promise<number>;
+}
+
+export interface ProcessOutcome {
+  messageId: number | null;
+  status: 'processed' | 'quarantined' | 'refused' | 'validated';
+  httpStatus: number;
+  /** A transaction-response/batch-response Bundle, or an OperationOutcome. */
+  body: Record<string, unknown>;
+  result?: CaptureResult;
+}
+
+/** Test hook: exit right after storing, to prove crash-restart processes a message exactly once. */
+const crashAfterStore = process.env.KVALREG_TEST_CRASH_AFTER_STORE === '1';
+
+export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inbox {
+  const platform: Caller = { kind: 'platform', task: 'capture' };
+
+  async function receive(caller: Caller & { kind: 'system' }, channel: string, body: string): Promise<number> {
+    const sha = crypto.createHash('sha256').update(body).digest();
+    const id = await data.transaction(caller, 'capture:receive', async (tx) => {
+      const res = await tx.client.query(
+        'INSERT INTO inbox_message (sender, channel, body_sha256, body_enc) VALUES ($1, $2, $3, $4) RETURNING id',
+        [caller.sender, channel, sha, sealText(env.keys, body)]);
+      return res.rows[0].id as number;
+    });
+    if (crashAfterStore) { log.fatal({ messageId: id }, 'test hook: exiting after storing the message'); process.exit(99); }
+    return id;
+  }
+
+  async function process_(messageId: number, opts: { reprocess?: boolean } = {}): Promise<ProcessOutcome> {
+    try {
+      return await data.transaction(platform, 'capture:process', async (tx) => {
+        const row = (await tx.client.query('SELECT id, sender, status, body_enc, outcome FROM inbox_message WHERE id = $1 FOR UPDATE', [messageId])).rows[0];
+        if (!row) throw new Error(`message ${messageId} does not exist`);
+        if (row.status === 'processed' || (row.status !== 'received' && !opts.reprocess)) {
+          // Processed already (by recovery, or a concurrent worker): answer with the stored outcome.
+          return { messageId, status: row.status, httpStatus: row.outcome?.httpStatus ?? 200, body: row.outcome?.body ?? {} };
+        }
+        if (!row.body_enc) throw new CaptureError([issue.error('processing', undefined, 'The message body is no longer kept (pruned or removed after a reservation); resend the message.')], 410);
+        const body = openText(env.keys, row.body_enc);
+        const result = await captureBundle(tx, env, row.sender, messageId, parseMessage(body));
+        const outcome = responseFor(result);
+        const status = result.failedEntries > 0 ? 'quarantined' : 'processed';
+        // Refused entries mean the message holds data about someone who opted out: do not keep it.
+        await tx.client.query(
+          `UPDATE inbox_message SET status = $2, outcome = $3, person_ids = $4, processed_at = now(), attempts = attempts + 1,
+             body_enc = CASE WHEN $5 THEN NULL ELSE body_enc END, pruned_reason = CASE WHEN $5 THEN 'reservation' ELSE pruned_reason END
+           WHERE id = $1`,
+          [messageId, status, { httpStatus: outcome.httpStatus, body: outcome.body }, result.personIds, result.refusedReservation > 0]);
+        if (result.refusedReservation) await countRefused(tx.client, row.sender, result.refusedReservation);
+        return { messageId, status, httpStatus: outcome.httpStatus, body: outcome.body, result };
+      });
+    } catch (err) {
+      if (!(err instanceof CaptureError)) throw err;
+      const refused = err.issues.some((i) => i.rule === 'reservation');
+      const body = operationOutcome(err.issues);
+      await data.transaction(platform, 'capture:quarantine', async (tx) => {
+        await tx.client.query(
+          `UPDATE inbox_message SET status = $2, outcome = $3, attempts = attempts + 1, processed_at = now(),
+             body_enc = CASE WHEN $4 THEN NULL ELSE body_enc END, pruned_reason = CASE WHEN $4 THEN 'reservation' ELSE pruned_reason END
+           WHERE id = $1`,
+          [messageId, refused ? 'refused' : 'quarantined', { httpStatus: err.httpStatus, body }, refused]);
+        if (refused) {
+          const sender = (await tx.client.query('SELECT sender FROM inbox_message WHERE id = $1', [messageId])).rows[0]?.sender ?? 'unknown';
+          await countRefused(tx.client, sender, 1);
+        }
+      });
+      log.warn({ messageId, status: refused ? 'refused' : 'quarantined', issues: err.issues.map(redactIssue) }, 'message not accepted');
+      return { messageId, status: refused ? 'refused' : 'quarantined', httpStatus: err.httpStatus, body };
+    }
+  }
+
+  async function validate(caller: Caller & { kind: 'system' }, body: string): Promise<ProcessOutcome> {
+    // A dry run is the real pipeline in a transaction that is always rolled back.
+    const rollback = new Error('dry run');
+    let outcome: ProcessOutcome | undefined;
+    try {
+      await data.transaction(caller, 'capture:validate', async (tx) => {
+        const result = await captureBundle(tx, env, caller.sender, 0, parseMessage(body));
+        const issues: Issue[] = result.entries.flatMap((e) => e.issues.map((i) => ({ ...i, location: i.location ?? `Bundle.entry[${e.index}]` })));
+        if (issues.every((i) => i.severity === 'information')) issues.push(issue.info(undefined, 'The bundle is valid; nothing was stored (dry run).'));
+        outcome = { messageId: null, status: 'validated', httpStatus: result.failedEntries ? 422 : 200, body: operationOutcome(issues), result };
+        throw rollback;
+      });
+    } catch (err) {
+      if (err === rollback) return outcome!;
+      if (err instanceof CaptureError) return { messageId: null, status: 'validated', httpStatus: err.httpStatus, body: operationOutcome(err.issues) };
+      throw err;
+    }
+    return outcome!;
+  }
+
+  async function recover(): Promise<number> {
+    const ids = await data.transaction(platform, 'capture:recover', async (tx) =>
+      (await tx.client.query("SELECT id FROM inbox_message WHERE status = 'received' ORDER BY id")).rows.map((r) => r.id as number));
+    for (const id of ids) await process_(id);
+    if (ids.length) log.info({ count: ids.length }, 'recovered messages left unprocessed by an earlier stop');
+    return ids.length;
+  }
+
+  return { receive, process: process_, validate, recover };
+}
+
+async function countRefused(db: { query: (q: string, p: unknown[]) => Promise<unknown> }, sender: string, n: number) {
+  await db.query(
+    `INSERT INTO refused_count (day, sender, reason, n) VALUES (current_date, $1, 'reservation', $2)
+     ON CONFLICT (day, sender, reason) DO UPDATE SET n = refused_count.n + EXCLUDED.n`, [sender, n]);
+}
+
+/** Logs keep the rule and location, never values that might identify a person. */
+function redactIssue(i: Issue) { return { code: i.code, location: i.location, rule: i.rule }; }
+
+function responseFor(result: CaptureResult): { httpStatus: number; body: Record<string, unknown> } {
+  return {
+    httpStatus: 200,
+    body: {
+      resourceType: 'Bundle',
+      type: `${result.bundleType}-response`,
+      entry: result.entries.map((e) => ({
+        response: {
+          status: e.status,
+          ...(e.issues.length ? { outcome: operationOutcome(e.issues) } : {}),
+        },
+      })),
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import fs from 'node:fs';
+import readline from 'node:readline';
+import { SingleBar, Presets } from 'cli-progress';
+import pino from 'pino';
+import type { Config } from '../config.ts';
+import { journalToBundles } from '../capture/csv-journal.ts';
+import { startPlatform } from '../platform.ts';
+
+export async function importCommand(config: Config, file: string, o: { format?: string; sender: string; aoVersion: string; dryRun?: boolean }): Promise<void> {
+  if (!fs.existsSync(file)) throw new Error(`${file} does not exist`);
+  const format = o.format ?? (file.endsWith('.csv') ? 'csv' : file.endsWith('.ndjson') || file.endsWith('.jsonl') ? 'ndjson' : undefined);
+  if (format !== 'csv' && format !== 'ndjson') throw new Error('say --format ndjson or --format csv (the file name does not tell)');
+  const platform = await startPlatform(config, { log: pino({ level: 'warn' }) });
+  const caller = { kind: 'system' as const, sender: o.sender, name: o.sender };
+  const summary = { messages: 0, accepted: 0, quarantined: 0, refused: 0, skipped: 0 };
+  const problems: string[] = [];
+  const bar = new SingleBar({ format: 'import |{bar}| {value}/{total} | {eta_formatted} left' }, Presets.shades_classic);
+  const handle = async (body: string, where: string) => {
+    summary.messages++;
+    const outcome = o.dryRun ? await platform.inbox.validate(caller, body) : await platform.inbox.process(await platform.inbox.receive(caller, format, body));
+    if (outcome.httpStatus === 200 && outcome.status !== 'quarantined') summary.accepted++;
+    else {
+      if (outcome.status === 'refused') summary.refused++; else summary.quarantined++;
+      if (problems.length < 20) problems.push(`${where}: ${JSON.stringify((outcome.body as any).issue?.[0]?.diagnostics ?? outcome.body).slice(0, 300)}`);
+    }
+  };
+  try {
+    if (format === 'ndjson') {
+      const total = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).length;
+      bar.start(total, 0);
+      let n = 0;
+      for await (const line of readline.createInterface({ input: fs.createReadStream(file) })) {
+        if (!line.trim()) continue;
+        n++;
+        await handle(line, `line ${n}`);
+        bar.update(n);
+      }
+    } else {
+      const rows = journalToBundles(fs.readFileSync(file, 'utf8'), platform.registry('fracture')!, { aoVersion: o.aoVersion });
+      bar.start(rows.length, 0);
+      for (const [i, row] of rows.entries()) {
+        if (row.problem) { summary.skipped++; if (problems.length < 20) problems.push(`line ${row.line}: ${row.problem}`); }
+        for (const b of row.bundles) await handle(JSON.stringify(b), `line ${row.line}`);
+        bar.update(i + 1);
+      }
+    }
+  } finally {
+    bar.stop();
+    await platform.close();
+  }
+  console.log(`${o.dryRun ? 'Validated' : 'Imported'} ${summary.messages} message(s): ${summary.accepted} accepted, ${summary.quarantined} quarantined, ${summary.refused} refused, ${summary.skipped} row(s) skipped.`);
+  for (const p of problems) console.log(`  ${p}`);
+  if (summary.quarantined && !o.dryRun) console.log('Quarantined messages are kept: list them with GET /api/inbox?status=quarantined and reprocess after fixing the cause.');
+}

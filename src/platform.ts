@@ -1,0 +1,55 @@
+// Assembles the platform from its parts: database, migrations, units, registries, keys, the door
+// to person-level data and the capture inbox. The CLI, the server and the tests all start here.
+import path from 'node:path';
+import pino, { type Logger } from 'pino';
+import { PersonData } from './access/door.ts';
+import { createInbox, type Inbox } from './capture/inbox.ts';
+import type { Config } from './config.ts';
+import { openDatabase, type Database } from './db/database.ts';
+import { migrate } from './db/migrate.ts';
+import { loadIdentityKeys, type IdentityKeys } from './identity/crypto.ts';
+import { loadRegistries, type Registry } from './registry/load.ts';
+import { storeRegistryVersions } from './registry/store.ts';
+import { loadUnits, readUnitTree } from './units/load.ts';
+import type { UnitTree } from './units/tree.ts';
+
+export interface Platform {
+  config: Config;
+  log: Logger;
+  db: Database;
+  keys: IdentityKeys;
+  registries: Registry[];
+  registry(id: string): Registry | undefined;
+  units: UnitTree;
+  data: PersonData;
+  inbox: Inbox;
+  /** Re-reads the organisation hierarchy after units were added or changed. */
+  reloadUnits(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startPlatform(config: Config, opts: { log?: Logger; poolSize?: number } = {}): Promise<Platform> {
+  const log = opts.log ?? pino({ level: config.logLevel });
+  const db = await openDatabase(config, { poolSize: opts.poolSize });
+  try {
+    await migrate(db.pool, (m) => log.info(m));
+    const keys = loadIdentityKeys({ env: process.env, keyFile: path.join(config.dataDir, 'keys.json'), log: (m) => log.warn(m) });
+    const unitCount = Number((await db.pool.query('SELECT count(*) FROM org_unit')).rows[0].count);
+    if (unitCount === 0) log.info({ units: await loadUnits(db.pool, config.unitsFile), file: config.unitsFile }, 'loaded organisation units');
+    const registries = await loadRegistries(config.registriesDir);
+    await storeRegistryVersions(db.pool, registries);
+    const units = await readUnitTree(db.pool);
+    const data = new PersonData(db.pool, units);
+    const inbox = createInbox(data, { keys, registries }, log);
+    const byId = new Map(registries.map((r) => [r.id, r]));
+    return {
+      config, log, db, keys, registries, units, data, inbox,
+      registry: (id) => byId.get(id),
+      reloadUnits: async () => { units.reset((await readUnitTree(db.pool)).all()); },
+      close: () => db.close(),
+    };
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}

@@ -1,0 +1,62 @@
+// Evaluates a case against its codebook: derived variables, required values that are missing,
+// and validation-rule findings. Pure: the same function serves capture, completion and the worklist.
+import { holds, type Values } from '../registry/expr.ts';
+import type { Registry } from '../registry/load.ts';
+
+export interface FormState { form: string; instance: string; data: Record<string, unknown> }
+export interface Finding { rule: string; severity: 'error' | 'warning'; variables: string[]; message: { nb: string; en: string } }
+export interface Evaluation {
+  derived: Record<string, unknown>;
+  forms: Map<string, { missing: string[]; findings: Finding[] }>;
+}
+
+export interface PersonValues { birth_date: string | null; sex: string | null; deceased_date: string | null }
+
+export function formKey(form: string, instance: string): string { return `${form}#${instance}`; }
+
+/** The values visible to expressions: person, every non-repeating form, derived variables. */
+export function caseValues(registry: Registry, person: PersonValues, forms: FormState[]): Values {
+  const values: Values = { ...person };
+  for (const f of forms) {
+    if (!isRepeating(registry, f.form)) Object.assign(values, f.data);
+  }
+  for (const d of registry.derived) values[d.def.id] = d.fn(values);
+  return values;
+}
+
+export function isRepeating(registry: Registry, form: string): boolean {
+  return registry.forms.find((f) => f.id === form)?.repeating ?? false;
+}
+
+export function evaluateCase(registry: Registry, person: PersonValues, forms: FormState[]): Evaluation {
+  const base = caseValues(registry, person, forms);
+  const derived = Object.fromEntries(registry.derived.map((d) => [d.def.id, base[d.def.id] ?? null]));
+  const result = new Map<string, { missing: string[]; findings: Finding[] }>();
+  for (const f of forms) {
+    const def = registry.forms.find((x) => x.id === f.form);
+    if (!def) continue;
+    // A repeating form instance sees the case's values with its own on top.
+    const values = def.repeating ? { ...base, ...f.data } : base;
+    const missing = def.variables
+      .filter((v) => {
+        const req = registry.requiredWhen.get(v.id);
+        if (!req) return false;
+        if (req !== true && !holds(req(values))) return false;
+        const x = f.data[v.id];
+        return x === undefined || x === null || x === '';
+      })
+      .map((v) => v.id);
+    const own = new Set(def.variables.map((v) => v.id));
+    const findings: Finding[] = [];
+    for (const rule of registry.rules) {
+      if (!rule.def.variables.some((v) => own.has(v))) continue;
+      if (rule.when && !holds(rule.when(values))) continue;
+      // An assertion over unknown values is not a violation: missing values are reported as missing.
+      if (rule.assert(values) === false) {
+        findings.push({ rule: rule.def.id, severity: rule.def.severity, variables: rule.def.variables, message: rule.def.message });
+      }
+    }
+    result.set(formKey(f.form, f.instance), { missing, findings });
+  }
+  return { derived, forms: result };
+}

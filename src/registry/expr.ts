@@ -1,0 +1,150 @@
+// The registry expression language: a small, side-effect-free language for inclusion rules,
+// validation rules, conditional requirements and derived variables. Parsed with jsep; compiled
+// here to a JavaScript closure over a case's values. Unknown values follow SQL's three-valued
+// logic (a comparison with an unknown is unknown, and only `true` satisfies a condition), so the
+// same expression can later be compiled to SQL with the same meaning.
+import jsep from 'jsep';
+
+jsep.addBinaryOp('in', 7);
+jsep.addBinaryOp('and', 2);
+jsep.addBinaryOp('or', 1);
+jsep.addUnaryOp('not');
+
+export type Value = string | number | boolean | null;
+export type Values = Record<string, unknown>;
+export type Compiled = (values: Values) => unknown;
+export type RegistryFunction = (...args: unknown[]) => unknown;
+
+export class ExpressionError extends Error {}
+
+const DAY_MS = 86_400_000;
+
+/** Built-in functions. Each returns null when an argument it needs is unknown. */
+const builtins: Record<string, RegistryFunction> = {
+  present: (x) => x !== null && x !== undefined && x !== '',
+  missing: (x) => x === null || x === undefined || x === '',
+  coalesce: (...xs) => xs.find((x) => x !== null && x !== undefined) ?? null,
+  startsWith: (s, p) => (isNull(s) || isNull(p) ? null : String(s).startsWith(String(p))),
+  startsWithAny: (s, list) => (isNull(s) ? null : (list as unknown[]).some((p) => String(s).startsWith(String(p)))),
+  substr: (s, start, len) => (isNull(s) ? null : String(s).substr(Number(start), len === undefined ? undefined : Number(len))),
+  length: (s) => (isNull(s) ? null : String(s).length),
+  /** Calendar days from the date of `a` to the date of `b` (dates or date-times). */
+  days: (a, b) => (isNull(a) || isNull(b) ? null : Math.round((dayNumber(String(b)) - dayNumber(String(a))))),
+  /** Hours from date-time `a` to date-time `b`. */
+  hours: (a, b) => (isNull(a) || isNull(b) ? null : (Date.parse(String(b)) - Date.parse(String(a))) / 3_600_000),
+  /** Whole years from date `a` to date `b` (age at an event). */
+  years: (a, b) => (isNull(a) || isNull(b) ? null : wholeYears(String(a).slice(0, 10), String(b).slice(0, 10))),
+  year: (d) => (isNull(d) ? null : Number(String(d).slice(0, 4))),
+  month: (d) => (isNull(d) ? null : Number(String(d).slice(5, 7))),
+  date: (d) => (isNull(d) ? null : osloDate(String(d))),
+};
+
+function isNull(x: unknown): x is null | undefined { return x === null || x === undefined || x === ''; }
+
+/** The calendar date (Europe/Oslo) of a date or date-time, as YYYY-MM-DD. */
+export function osloDate(s: string): string {
+  if (s.length === 10) return s;
+  return new Intl.DateTimeFormat('sv-SE', { timeZone: 'Europe/Oslo', year: 'numeric', month: '2-digit', day: '2-digit' })
+    .format(new Date(s));
+}
+function dayNumber(s: string): number { return Date.parse(`${osloDate(s)}T00:00:00Z`) / DAY_MS; }
+function wholeYears(from: string, to: string): number {
+  let years = Number(to.slice(0, 4)) - Number(from.slice(0, 4));
+  if (to.slice(5) < from.slice(5)) years -= 1;
+  return years;
+}
+
+export interface CompileOptions {
+  /** Names an expression may use (variables); anything else is an error at load time. */
+  variables: Set<string>;
+  functions?: Record<string, RegistryFunction>;
+}
+
+export function parseExpression(source: string): jsep.Expression {
+  try {
+    return jsep(source);
+  } catch (err) {
+    throw new ExpressionError(`cannot parse "${source}": ${(err as Error).message}`);
+  }
+}
+
+export function compileExpression(source: string, opts: CompileOptions): Compiled {
+  const fns = { ...builtins, ...opts.functions };
+  const compile = (node: jsep.Expression): Compiled => {
+    switch (node.type) {
+      case 'Literal': {
+        const v = (node as jsep.Literal).value;
+        return () => v;
+      }
+      case 'Identifier': {
+        const name = (node as jsep.Identifier).name;
+        if (name === 'null') return () => null;
+        if (name === 'true') return () => true;
+        if (name === 'false') return () => false;
+        if (!opts.variables.has(name)) throw new ExpressionError(`unknown variable "${name}" in "${source}"`);
+        return (v) => v[name] ?? null;
+      }
+      case 'ArrayExpression': {
+        const items = (node as jsep.ArrayExpression).elements.map((e) => compile(e as jsep.Expression));
+        return (v) => items.map((f) => f(v));
+      }
+      case 'UnaryExpression': {
+        const u = node as jsep.UnaryExpression;
+        const arg = compile(u.argument);
+        if (u.operator === '!' || u.operator === 'not') return (v) => { const x = arg(v); return isNull(x) ? null : !x; };
+        if (u.operator === '-') return (v) => { const x = arg(v); return isNull(x) ? null : -Number(x); };
+        throw new ExpressionError(`operator "${u.operator}" is not supported in "${source}"`);
+      }
+      case 'BinaryExpression': {
+        const b = node as jsep.BinaryExpression;
+        return binary(b.operator, compile(b.left), compile(b.right), source);
+      }
+      case 'CallExpression': {
+        const c = node as jsep.CallExpression;
+        if (c.callee.type !== 'Identifier') throw new ExpressionError(`only named functions can be called in "${source}"`);
+        const name = (c.callee as jsep.Identifier).name;
+        const fn = fns[name];
+        if (!fn) throw new ExpressionError(`unknown function "${name}" in "${source}"; known: ${Object.keys(fns).sort().join(', ')}`);
+        const args = c.arguments.map(compile);
+        return (v) => fn(...args.map((a) => a(v)));
+      }
+      case 'ConditionalExpression': {
+        const c = node as jsep.ConditionalExpression;
+        const test = compile(c.test), yes = compile(c.consequent), no = compile(c.alternate);
+        return (v) => (test(v) === true ? yes(v) : no(v));
+      }
+      default:
+        throw new ExpressionError(`"${node.type}" is not allowed in "${source}"`);
+    }
+  };
+  return compile(parseExpression(source));
+}
+
+function binary(op: string, l: Compiled, r: Compiled, source: string): Compiled {
+  switch (op) {
+    case '&&': case 'and':
+      return (v) => { const a = l(v); if (a === false) return false; const b = r(v); if (b === false) return false; return isNull(a) || isNull(b) ? null : true; };
+    case '||': case 'or':
+      return (v) => { const a = l(v); if (a === true) return true; const b = r(v); if (b === true) return true; return isNull(a) || isNull(b) ? null : false; };
+    case 'in':
+      return (v) => { const a = l(v); return isNull(a) ? null : (r(v) as unknown[]).includes(a); };
+  }
+  const cmp: Record<string, (a: any, b: any) => unknown> = {
+    '==': (a, b) => a === b, '===': (a, b) => a === b, '!=': (a, b) => a !== b, '!==': (a, b) => a !== b,
+    '<': (a, b) => a < b, '<=': (a, b) => a <= b, '>': (a, b) => a > b, '>=': (a, b) => a >= b,
+    '+': (a, b) => a + b, '-': (a, b) => a - b, '*': (a, b) => a * b, '/': (a, b) => (b === 0 ? null : a / b),
+  };
+  const f = cmp[op];
+  if (!f) throw new ExpressionError(`operator "${op}" is not supported in "${source}"`);
+  // `x == null` asks whether x is unknown; every other comparison with an unknown is unknown.
+  return (v) => {
+    const a = l(v), b = r(v);
+    if (op === '==' || op === '===') { if (isNull(a) || isNull(b)) return isNull(a) && isNull(b); }
+    if (op === '!=' || op === '!==') { if (isNull(a) || isNull(b)) return !(isNull(a) && isNull(b)); }
+    if (isNull(a) || isNull(b)) return null;
+    return f(a, b);
+  };
+}
+
+/** Only `true` satisfies a condition; unknown does not. */
+export function holds(result: unknown): boolean { return result === true; }

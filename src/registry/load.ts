@@ -1,0 +1,175 @@
+// Loads and validates registry definition folders. Every problem is reported with the file, the
+// path inside it and what is wrong, so a registry author can fix the definition without reading code.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { buildCodeList, buildVersionMap, type CodeList } from './codelists.ts';
+import { compileExpression, ExpressionError, type Compiled, type RegistryFunction } from './expr.ts';
+import { compileFhirPath, type FhirPathFn } from './fhirpath.ts';
+import {
+  codebookSchema, mappingSchema, registrySchema,
+  type CodebookDef, type DerivedDef, type FormDef, type MappingDef, type RegistryMeta, type RuleDef, type SourceDef, type VariableDef,
+} from './schema.ts';
+
+export class DefinitionError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Registry definition is invalid:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+/** Values every case has from its person, usable in expressions. */
+export const PERSON_VARIABLES = ['birth_date', 'sex', 'deceased_date'] as const;
+
+export interface CompiledSource {
+  def: SourceDef;
+  where: FhirPathFn | undefined;
+  linkPath: FhirPathFn | undefined;
+  values: Array<{ variable: string; fn: FhirPathFn }>;
+}
+
+export interface Registry {
+  id: string;
+  version: string;
+  sha256: string;
+  dir: string;
+  meta: RegistryMeta;
+  codebook: CodebookDef;
+  mapping: MappingDef;
+  forms: FormDef[];
+  variables: Map<string, { def: VariableDef; form: FormDef }>;
+  codelists: Map<string, CodeList>;
+  derived: Array<{ def: DerivedDef; fn: Compiled }>;
+  rules: Array<{ def: RuleDef; when: Compiled | undefined; assert: Compiled }>;
+  requiredWhen: Map<string, Compiled | true>;
+  include: Compiled;
+  refer: Array<{ when: Compiled; to: string; name: { nb: string; en: string } }>;
+  anchor: { resource: string; where: FhirPathFn };
+  sources: CompiledSource[];
+  versionMaps: Map<string, ReturnType<typeof buildVersionMap>>;
+  /** The definition as stored with each version (for metadata and history). */
+  definition: { registry: RegistryMeta; codebook: CodebookDef; mapping: MappingDef };
+}
+
+function readYaml<T>(file: string, schema: z.ZodType<T>, problems: string[]): T | undefined {
+  const rel = path.relative(process.cwd(), file);
+  if (!fs.existsSync(file)) { problems.push(`${rel}: file is missing`); return undefined; }
+  let raw: unknown;
+  try {
+    raw = YAML.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    problems.push(`${rel}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+    return undefined;
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      problems.push(`${rel}: ${formatPath(issue.path) || '(top)'}: ${issue.message}`);
+    }
+    return undefined;
+  }
+  return parsed.data;
+}
+
+function formatPath(p: PropertyKey[]): string {
+  return p.map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i ? '.' : ''}${String(k)}`)).join('');
+}
+
+async function loadFunctions(dir: string): Promise<Record<string, RegistryFunction>> {
+  const file = path.join(dir, 'functions.ts');
+  if (!fs.existsSync(file)) return {};
+  const mod = await import(pathToFileURL(file).href);
+  return Object.fromEntries(Object.entries(mod).filter(([, v]) => typeof v === 'function')) as Record<string, RegistryFunction>;
+}
+
+export async function loadRegistry(dir: string): Promise<Registry> {
+  const problems: string[] = [];
+  const rel = (f: string) => path.relative(process.cwd(), path.join(dir, f));
+  const meta = readYaml(path.join(dir, 'registry.yaml'), registrySchema, problems);
+  const codebook = readYaml(path.join(dir, 'codebook.yaml'), codebookSchema, problems);
+  const mapping = readYaml(path.join(dir, 'mapping.yaml'), mappingSchema, problems);
+  if (!meta || !codebook || !mapping) throw new DefinitionError(problems);
+  const functions = await loadFunctions(dir);
+
+  const codelists = new Map<string, CodeList>();
+  codebook.codelists.forEach((c, i) => {
+    try { codelists.set(c.id, buildCodeList(c, dir)); } catch (err) { problems.push(`${rel('codebook.yaml')}: codelists[${i}] (${c.id}): ${(err as Error).message}`); }
+  });
+
+  const variables = new Map<string, { def: VariableDef; form: FormDef }>();
+  codebook.forms.forEach((form, fi) => form.variables.forEach((v, vi) => {
+    const where = `${rel('codebook.yaml')}: forms[${fi}].variables[${vi}] (${v.id})`;
+    if (variables.has(v.id)) problems.push(`${where}: variable id is already used in form ${variables.get(v.id)!.form.id}; ids are unique in a registry`);
+    if (v.type === 'code' && !v.codelist) problems.push(`${where}: a code variable needs a codelist`);
+    if (v.codelist && !codelists.has(v.codelist)) problems.push(`${where}: unknown codelist "${v.codelist}"`);
+    variables.set(v.id, { def: v, form });
+  }));
+  // Code-list look-ups available to every expression of the registry.
+  functions.codeProperty = (list, code, property) => {
+    if (code === null || code === undefined || code === '') return null;
+    return codelists.get(String(list))?.properties.get(String(code))?.[String(property)] ?? null;
+  };
+  const names = new Set<string>([...variables.keys(), ...codebook.derived.map((d) => d.id), ...PERSON_VARIABLES]);
+  const compile = (source: string, where: string): Compiled => {
+    try { return compileExpression(source, { variables: names, functions }); } catch (err) {
+      problems.push(`${where}: ${err instanceof ExpressionError ? err.message : String(err)}`);
+      return () => null;
+    }
+  };
+
+  const derived = codebook.derived.map((d, i) => ({ def: d, fn: compile(d.expr, `${rel('codebook.yaml')}: derived[${i}] (${d.id}).expr`) }));
+  const rules = codebook.rules.map((r, i) => {
+    const where = `${rel('codebook.yaml')}: rules[${i}] (${r.id})`;
+    for (const v of r.variables) if (!variables.has(v)) problems.push(`${where}.variables: unknown variable "${v}"`);
+    return { def: r, when: r.when ? compile(r.when, `${where}.when`) : undefined, assert: compile(r.assert, `${where}.assert`) };
+  });
+  const requiredWhen = new Map<string, Compiled | true>();
+  for (const [id, { def }] of variables) {
+    if (def.required === true) requiredWhen.set(id, true);
+    else if (typeof def.required === 'string') requiredWhen.set(id, compile(def.required, `${rel('codebook.yaml')}: variable ${id}.required`));
+  }
+  const include = compile(meta.inclusion.include, `${rel('registry.yaml')}: inclusion.include`);
+  const refer = meta.inclusion.refer.map((r, i) => ({ when: compile(r.when, `${rel('registry.yaml')}: inclusion.refer[${i}].when`), to: r.to, name: r.name }));
+
+  const fp = (expr: string, where: string): FhirPathFn => {
+    try { return compileFhirPath(expr); } catch (err) { problems.push(`${where}: FHIRPath "${expr}": ${(err as Error).message.split('\n')[0]}`); return () => []; }
+  };
+  const anchor = { resource: mapping.anchor.resource, where: fp(mapping.anchor.where, `${rel('mapping.yaml')}: anchor.where`) };
+  if (!variables.has(mapping.unitVariable)) problems.push(`${rel('mapping.yaml')}: unitVariable: unknown variable "${mapping.unitVariable}"`);
+  const sources: CompiledSource[] = mapping.sources.map((s, i) => {
+    const where = `${rel('mapping.yaml')}: sources[${i}] (${s.resource})`;
+    if (s.link === 'anchor' && s.resource !== mapping.anchor.resource) problems.push(`${where}: link "anchor" but the anchor is a ${mapping.anchor.resource}`);
+    const values = Object.entries(s.values).map(([variable, expr]) => {
+      if (!variables.has(variable)) problems.push(`${where}.values.${variable}: unknown variable`);
+      return { variable, fn: fp(expr, `${where}.values.${variable}`) };
+    });
+    for (const v of Object.keys(s.constants ?? {})) if (!variables.has(v)) problems.push(`${where}.constants.${v}: unknown variable`);
+    return { def: s, where: s.where ? fp(s.where, `${where}.where`) : undefined, linkPath: s.path ? fp(s.path, `${where}.path`) : undefined, values };
+  });
+
+  const versionMaps = new Map<string, ReturnType<typeof buildVersionMap>>();
+  codebook.codeVersionMaps.forEach((m, i) => {
+    if (!codelists.has(m.codelist)) problems.push(`${rel('codebook.yaml')}: codeVersionMaps[${i}]: unknown codelist "${m.codelist}"`);
+    try { versionMaps.set(m.codelist, buildVersionMap(path.join(dir, m.file))); } catch (err) { problems.push(`${rel('codebook.yaml')}: codeVersionMaps[${i}]: ${(err as Error).message}`); }
+  });
+
+  if (problems.length) throw new DefinitionError(problems);
+  const definition = { registry: meta, codebook, mapping };
+  const sha256 = crypto.createHash('sha256').update(JSON.stringify(definition)).digest('hex');
+  return {
+    id: meta.id, version: meta.version, sha256, dir, meta, codebook, mapping, forms: codebook.forms,
+    variables, codelists, derived, rules, requiredWhen, include, refer, anchor, sources, versionMaps, definition,
+  };
+}
+
+/** Loads every folder under `dir` that holds a registry.yaml. */
+export async function loadRegistries(dir: string): Promise<Registry[]> {
+  const folders = fs.readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && fs.existsSync(path.join(dir, d.name, 'registry.yaml')))
+    .map((d) => path.join(dir, d.name)).sort();
+  const registries: Registry[] = [];
+  for (const folder of folders) registries.push(await loadRegistry(folder));
+  return registries;
+}

@@ -1,0 +1,135 @@
+// The declarative registry definition format. A registry is a folder of YAML files validated
+// against these schemas; everything registry-specific lives there, nothing in `src/`.
+import { z } from 'zod';
+
+export const text = z.object({ nb: z.string().min(1), en: z.string().min(1) }).strict();
+export type Text = z.infer<typeof text>;
+
+const id = z.string().regex(/^[a-z][a-z0-9_]*$/, 'use lower-case letters, digits and _ (starting with a letter)');
+const expression = z.string().min(1);
+
+export const variableTypes = ['text', 'integer', 'decimal', 'boolean', 'date', 'datetime', 'code'] as const;
+export type VariableType = (typeof variableTypes)[number];
+
+export const privacyClasses = ['direct-identifier', 'indirect-identifier', 'sensitive', 'general'] as const;
+
+export const codeListSchema = z.object({
+  id,
+  title: text,
+  system: z.string().optional(),
+  /** Codes listed inline, or loaded from a file of the registry folder (e.g. a classification). */
+  codes: z.array(z.object({ code: z.string().min(1), display: text, description: text.optional() }).strict()).optional(),
+  file: z.string().optional(),
+  format: z.enum(['list', 'hierarchical-groups']).default('list'),
+}).strict().refine((c) => Boolean(c.codes) !== Boolean(c.file), { message: 'give either codes or file, not both' });
+export type CodeListDef = z.infer<typeof codeListSchema>;
+
+export const variableSchema = z.object({
+  id,
+  type: z.enum(variableTypes),
+  label: text,
+  description: text,
+  codelist: id.optional(),
+  unit: z.string().optional(),                       // UCUM
+  range: z.object({ min: z.number().optional(), max: z.number().optional() }).strict().optional(),
+  /** true, or an expression: required only when it holds (e.g. `treatment_intent == 'operative'`). */
+  required: z.union([z.boolean(), expression]).default(false),
+  privacy: z.enum(privacyClasses).default('general'),
+  /** How the value is usually obtained: shown in the metadata and used to explain gaps. */
+  source: z.string().optional(),
+}).strict();
+export type VariableDef = z.infer<typeof variableSchema>;
+
+export const formSchema = z.object({
+  id,
+  title: text,
+  description: text.optional(),
+  /** A repeating form has one instance per source resource (e.g. one per reoperation). */
+  repeating: z.boolean().default(false),
+  variables: z.array(variableSchema).min(1),
+}).strict();
+export type FormDef = z.infer<typeof formSchema>;
+
+export const derivedSchema = z.object({
+  id,
+  type: z.enum(variableTypes),
+  label: text,
+  description: text,
+  expr: expression,
+  codelist: id.optional(),
+}).strict();
+export type DerivedDef = z.infer<typeof derivedSchema>;
+
+export const ruleSchema = z.object({
+  id: z.string().min(1),
+  /** Only checked when this holds (default: always). */
+  when: expression.optional(),
+  /** Must hold; a rule whose operands are unknown is not violated. */
+  assert: expression,
+  variables: z.array(id).min(1),
+  severity: z.enum(['error', 'warning']).default('error'),
+  message: text,
+}).strict();
+export type RuleDef = z.infer<typeof ruleSchema>;
+
+const sourceSchema = z.object({
+  resource: z.string().regex(/^[A-Z][A-Za-z]+$/, 'a FHIR resource type, e.g. Procedure'),
+  /**
+   * How a resource of this type belongs to a case:
+   * - `anchor`: it is the anchor resource itself;
+   * - `anchor-references`: the anchor refers to it through `path` (e.g. Condition.encounter);
+   * - `references-anchor`: it refers to the anchor through `path` (e.g. Procedure.reasonReference);
+   * - `references-anchor-encounter`: it refers to the anchor's encounter through `path`.
+   */
+  link: z.enum(['anchor', 'anchor-references', 'references-anchor', 'references-anchor-encounter']),
+  path: z.string().optional(),
+  /** FHIRPath filter on the resource: only matching resources contribute. */
+  where: z.string().optional(),
+  /** Variable id → FHIRPath expression evaluated on the resource. */
+  values: z.record(z.string(), z.string()),
+  /** Variable id → map from incoming code to code-list code (e.g. SNOMED CT → the registry's code). */
+  codemap: z.record(z.string(), z.record(z.string(), z.string())).optional(),
+  /** Variable id → a literal value set when such a resource is present (e.g. `operated: true`). */
+  constants: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+}).strict().refine((s) => s.link === 'anchor' || Boolean(s.path), { message: 'path is required unless link is anchor' });
+export type SourceDef = z.infer<typeof sourceSchema>;
+
+export const mappingSchema = z.object({
+  anchor: z.object({
+    resource: z.string(),
+    where: z.string(),
+  }).strict(),
+  /** The variable holding the treating unit's RESH id (decides whose worklist the case is on). */
+  unitVariable: id,
+  sources: z.array(sourceSchema).min(1),
+}).strict();
+export type MappingDef = z.infer<typeof mappingSchema>;
+
+export const registrySchema = z.object({
+  id,
+  version: z.string().regex(/^\d+\.\d+(\.\d+)?$/, 'a version like 1.0 or 1.2.3'),
+  title: text,
+  short: z.string(),
+  description: text,
+  legalBasis: text.optional(),
+  dataController: z.string().optional(),
+  /** Counts below this are never shown outside the unit (default 5). */
+  smallCountThreshold: z.number().int().min(1).default(5),
+  inclusion: z.object({
+    /** The case belongs to this registry when this holds on its values. */
+    include: expression,
+    /** Cases that belong to another registry: counted as referred there. */
+    refer: z.array(z.object({ when: expression, to: z.string(), name: text }).strict()).default([]),
+  }).strict(),
+}).strict();
+export type RegistryMeta = z.infer<typeof registrySchema>;
+
+export const codebookSchema = z.object({
+  codelists: z.array(codeListSchema).default([]),
+  forms: z.array(formSchema).min(1),
+  derived: z.array(derivedSchema).default([]),
+  rules: z.array(ruleSchema).default([]),
+  /** Optional map from a legacy classification version to the current one, applied on import. */
+  codeVersionMaps: z.array(z.object({ codelist: id, file: z.string() }).strict()).default([]),
+}).strict();
+export type CodebookDef = z.infer<typeof codebookSchema>;

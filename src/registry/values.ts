@@ -1,0 +1,66 @@
+// Turns an incoming value (from FHIR or from a form) into the typed value the codebook declares,
+// or explains why it cannot. Shared by automated capture, bulk import and manual completion so
+// that a value means the same whichever way it arrived.
+import type { Registry } from './load.ts';
+
+export type Coerced = { ok: true; value: string | number | boolean } | { ok: false; problem: string; rule: string };
+
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+
+export function isRealDate(s: string): boolean {
+  const m = DATE.exec(s);
+  if (!m) return false;
+  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  return d.getUTCFullYear() === Number(m[1]) && d.getUTCMonth() === Number(m[2]) - 1 && d.getUTCDate() === Number(m[3]);
+}
+
+export function osloDateOf(isoDateTime: string): string {
+  return new Intl.DateTimeFormat('sv-SE', { timeZone: 'Europe/Oslo', year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(isoDateTime));
+}
+
+export function coerceValue(registry: Registry, variable: string, raw: unknown): Coerced {
+  const entry = registry.variables.get(variable);
+  if (!entry) return { ok: false, problem: `"${variable}" is not a variable of the ${registry.id} registry`, rule: 'unknown-variable' };
+  const def = entry.def;
+  const bad = (problem: string, rule = `type:${def.type}`): Coerced => ({ ok: false, problem, rule });
+  switch (def.type) {
+    case 'text':
+      if (typeof raw !== 'string' && typeof raw !== 'number') return bad(`${variable} must be text`);
+      return { ok: true, value: String(raw) };
+    case 'integer':
+    case 'decimal': {
+      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+      if (!Number.isFinite(n)) return bad(`${variable} must be a number`);
+      if (def.type === 'integer' && !Number.isInteger(n)) return bad(`${variable} must be a whole number`);
+      if (def.range?.min !== undefined && n < def.range.min) return bad(`${variable} must be at least ${def.range.min}${def.unit ? ` ${def.unit}` : ''}`, 'range');
+      if (def.range?.max !== undefined && n > def.range.max) return bad(`${variable} must be at most ${def.range.max}${def.unit ? ` ${def.unit}` : ''}`, 'range');
+      return { ok: true, value: n };
+    }
+    case 'boolean':
+      if (raw === true || raw === 'true') return { ok: true, value: true };
+      if (raw === false || raw === 'false') return { ok: true, value: false };
+      return bad(`${variable} must be true or false`);
+    case 'date': {
+      if (typeof raw !== 'string') return bad(`${variable} must be a date (YYYY-MM-DD)`);
+      if (DATETIME.test(raw)) return { ok: true, value: osloDateOf(raw) };
+      if (!isRealDate(raw)) return bad(`${variable} must be a real calendar date written YYYY-MM-DD`);
+      return { ok: true, value: raw };
+    }
+    case 'datetime': {
+      if (typeof raw !== 'string' || !DATETIME.test(raw) || Number.isNaN(Date.parse(raw)) || !isRealDate(raw.slice(0, 10))) {
+        return bad(`${variable} must be a date and time with a time zone, e.g. 2024-03-01T14:30:00+01:00`);
+      }
+      if (/T24:/.test(raw)) return bad(`${variable}: 24:00 is not a valid time; use 00:00 of the next day`);
+      return { ok: true, value: new Date(raw).toISOString() };
+    }
+    case 'code': {
+      const code = typeof raw === 'string' || typeof raw === 'number' ? String(raw) : undefined;
+      const list = registry.codelists.get(def.codelist!)!;
+      if (code === undefined || !list.codes.has(code)) {
+        return bad(`${JSON.stringify(raw)} is not a code in ${list.id} (${list.title.en}) for ${variable}`, `codelist:${list.id}`);
+      }
+      return { ok: true, value: code };
+    }
+  }
+}

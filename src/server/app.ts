@@ -1,0 +1,150 @@
+// The HTTP app: thin routes over the modules. Only this folder knows HTTP.
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Caller } from '../access/caller.ts';
+import { AccessDenied } from '../access/door.ts';
+import { TokenAuthenticator } from '../access/tokens.ts';
+import { identityFromIdentifier, NIN_SYSTEMS } from '../capture/identity.ts';
+import { issue, operationOutcome } from '../capture/outcome.ts';
+import type { Platform } from '../platform.ts';
+import { changeStatus, completeForm, deleteForm, getCase, history, RecordError, worklist } from '../records/workflow.ts';
+import { reserve } from '../records/reservation.ts';
+import { capabilityStatement } from './capability.ts';
+
+const VERSION = '0.1.0';
+const FHIR_JSON = 'application/fhir+json';
+
+export function buildServer(platform: Platform) {
+  const app = Fastify({ loggerInstance: platform.log.child({ module: 'http' }), bodyLimit: 32 * 1024 * 1024, disableRequestLogging: true });
+  const auth = new TokenAuthenticator(platform.db.pool);
+
+  // FHIR bodies are kept as the exact text received: that text is what the inbox stores.
+  app.addContentTypeParser([FHIR_JSON, 'application/json', 'application/x-ndjson'], { parseAs: 'string' }, (req, body, done) => {
+    if (req.url.startsWith('/fhir')) return done(null, body);
+    try { done(null, body === '' ? undefined : JSON.parse(body as string)); } catch {
+      done(Object.assign(new Error('The request body is not valid JSON.'), { statusCode: 400 }), undefined);
+    }
+  });
+
+  app.setErrorHandler((err: any, req, reply) => {
+    const fhir = req.url.startsWith('/fhir');
+    const status = err instanceof AccessDenied ? 403 : err instanceof RecordError ? err.httpStatus : err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
+    if (status >= 500) req.log.error({ err }, 'request failed'); else req.log.warn({ status, msg: err.message, url: req.url }, 'request refused');
+    const message = status >= 500 ? 'An internal error occurred; it has been logged. Try again, and contact the registry if it persists.' : err.message;
+    if (fhir) return reply.code(status).type(FHIR_JSON).send(operationOutcome([issue.error(status === 403 ? 'forbidden' : status === 413 ? 'too-long' : status >= 500 ? 'processing' : 'invalid', undefined, message)]));
+    return reply.code(status).send({ error: message, ...(err instanceof RecordError && err.details.length ? { details: err.details } : {}) });
+  });
+
+  async function caller(req: FastifyRequest, reply: FastifyReply): Promise<Caller | undefined> {
+    const c = await auth.authenticate(req.headers.authorization);
+    if (!c) {
+      const msg = 'Authentication required: send "Authorization: Bearer <token>" with a token issued by the registry.';
+      if (req.url.startsWith('/fhir')) reply.code(401).type(FHIR_JSON).send(operationOutcome([issue.error('forbidden' as any, undefined, msg)]));
+      else reply.code(401).send({ error: msg });
+      return undefined;
+    }
+    return c;
+  }
+
+  app.get('/health', async () => ({ status: 'ok' }));
+
+  app.get('/fhir/metadata', async (req, reply) => reply.type(FHIR_JSON).send(capabilityStatement(`${req.protocol}://${req.host}/fhir`, VERSION)));
+
+  const postBundle = async (req: FastifyRequest, reply: FastifyReply, dryRun: boolean) => {
+    const c = await caller(req, reply);
+    if (!c) return;
+    if (c.kind !== 'system') return reply.code(403).type(FHIR_JSON).send(operationOutcome([issue.error('forbidden', undefined, 'Only sending systems post bundles; use a system token.')]));
+    if (typeof req.body !== 'string' || req.body.length === 0) {
+      return reply.code(400).type(FHIR_JSON).send(operationOutcome([issue.error('structure', undefined, 'Empty body. Send a FHIR Bundle with Content-Type application/fhir+json.')]));
+    }
+    const outcome = dryRun ? await platform.inbox.validate(c, req.body) : await platform.inbox.process(await platform.inbox.receive(c, 'fhir', req.body));
+    if (outcome.messageId) reply.header('X-Kvalreg-Message', String(outcome.messageId));
+    return reply.code(outcome.httpStatus).type(FHIR_JSON).send(outcome.body);
+  };
+  app.post('/fhir', (req, reply) => postBundle(req, reply, false));
+  app.post('/fhir/$validate', (req, reply) => postBundle(req, reply, true));
+  app.post('/fhir/Bundle/$validate', (req, reply) => postBundle(req, reply, true));
+
+  const registryOf = (id: string) => {
+    const r = platform.registry(id);
+    if (!r) throw new RecordError(`Unknown registry "${id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, 404);
+    return r;
+  };
+  const userOf = (c: Caller) => (c.kind === 'user' ? c.user : c.kind === 'system' ? c.sender : c.task);
+
+  app.get('/api/registries', async () => platform.registries.map((r) => ({ id: r.id, version: r.version, title: r.meta.title, forms: r.forms.map((f) => ({ id: f.id, title: f.title })) })));
+
+  app.get<{ Params: { id: string }; Querystring: { unit?: string; limit?: string; offset?: string } }>('/api/registries/:id/worklist', async (req, reply) => {
+    const c = await caller(req, reply); if (!c) return;
+    const r = registryOf(req.params.id);
+    return platform.data.transaction(c, 'worklist', (tx) => worklist(tx, r, { unit: req.query.unit, limit: Number(req.query.limit ?? 100), offset: Number(req.query.offset ?? 0) }), { readOnly: true });
+  });
+
+  app.get<{ Params: { id: string; caseId: string } }>('/api/registries/:id/cases/:caseId', async (req, reply) => {
+    const c = await caller(req, reply); if (!c) return;
+    const r = registryOf(req.params.id);
+    return platform.data.transaction(c, 'case:read', (tx) => getCase(tx, r, Number(req.params.caseId)), { readOnly: true });
+  });
+
+  app.get<{ Params: { id: string; caseId: string } }>('/api/registries/:id/cases/:caseId/history', async (req, reply) => {
+    const c = await caller(req, reply); if (!c) return;
+    const r = registryOf(req.params.id);
+    return platform.data.transaction(c, 'case:history', (tx) => history(tx, r, Number(req.params.caseId)), { readOnly: true });
+  });
+
+  type FormParams = { id: string; caseId: string; form: string; instance?: string };
+  const instanceOf = (p: FormParams) => (p.instance ? decodeURIComponent(p.instance) : '');
+  for (const suffix of ['', '/:instance']) {
+    app.patch<{ Params: FormParams; Body: { values?: Record<string, unknown> } }>(`/api/registries/:id/cases/:caseId/forms/:form${suffix}`, async (req, reply) => {
+      const c = await caller(req, reply); if (!c) return;
+      const r = registryOf(req.params.id);
+      const values = req.body?.values;
+      if (!values || typeof values !== 'object') throw new RecordError('Send {"values": {"variable": value, ...}} with the variables to set.', 400);
+      return platform.data.transaction(c, 'case:complete', (tx) => completeForm(tx, r, Number(req.params.caseId), req.params.form, instanceOf(req.params), values, userOf(c)));
+    });
+    for (const action of ['finalise', 'reopen'] as const) {
+      app.post<{ Params: FormParams }>(`/api/registries/:id/cases/:caseId/forms/:form${suffix}/${action}`, async (req, reply) => {
+        const c = await caller(req, reply); if (!c) return;
+        const r = registryOf(req.params.id);
+        return platform.data.transaction(c, `case:${action}`, (tx) => changeStatus(tx, r, Number(req.params.caseId), req.params.form, instanceOf(req.params), action, userOf(c)));
+      });
+    }
+  }
+  app.delete<{ Params: FormParams }>('/api/registries/:id/cases/:caseId/forms/:form/:instance', async (req, reply) => {
+    const c = await caller(req, reply); if (!c) return;
+    const r = registryOf(req.params.id);
+    await platform.data.transaction(c, 'case:delete-form', (tx) => deleteForm(tx, r, Number(req.params.caseId), req.params.form, instanceOf(req.params)));
+    return reply.code(204).send();
+  });
+
+  app.get<{ Querystring: { status?: string; limit?: string } }>('/api/inbox', async (req, reply) => {
+    const c = await caller(req, reply); if (!c) return;
+    requireAdmin(c);
+    const status = req.query.status ?? 'quarantined';
+    return platform.data.transaction(c, 'inbox:list', async (tx) => (await tx.client.query(
+      'SELECT id, sender, channel, received_at, status, attempts, outcome, processed_at, pruned_reason FROM inbox_message WHERE status = $1 ORDER BY id DESC LIMIT $2',
+      [status, Math.min(Number(req.query.limit ?? 100), 1000)])).rows, { readOnly: true });
+  });
+  app.post<{ Params: { messageId: string } }>('/api/inbox/:messageId/reprocess', async (req, reply) => {
+    const c = await caller(req, reply); if (!c) return;
+    requireAdmin(c);
+    const outcome = await platform.inbox.process(Number(req.params.messageId), { reprocess: true });
+    return reply.code(outcome.httpStatus).send({ messageId: outcome.messageId, status: outcome.status, outcome: outcome.body });
+  });
+
+  app.post<{ Body: { system?: string; value?: string; channel?: string } }>('/api/reservations', async (req, reply) => {
+    const c = await caller(req, reply); if (!c) return;
+    requireAdmin(c);
+    const issues: any[] = [];
+    const identity = identityFromIdentifier(platform.keys, req.body?.system ?? Object.keys(NIN_SYSTEMS)[0], String(req.body?.value ?? ''), 'value', issues);
+    if (!identity) throw new RecordError(`Cannot register the reservation: ${issues.map((i) => i.diagnostics).join('; ') || 'give {"value": "<national identity number>"}'}.`, 422);
+    const result = await platform.data.transaction(c, 'reservation', (tx) => reserve(tx, identity, req.body?.channel ?? 'registry'));
+    return reply.code(201).send({ reserved: true, ...result });
+  });
+
+  return app;
+}
+
+function requireAdmin(c: Caller) {
+  if (c.kind === 'user' && c.grants.some((g) => g.role === 'registry-admin' || g.role === 'platform-admin')) return;
+  throw new AccessDenied('This needs the registry-admin role.');
+}

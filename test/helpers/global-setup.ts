@@ -1,0 +1,38 @@
+// One embedded PostgreSQL per test run (disposable, so fsync is off), with a template database
+// that has every migration applied; each test file clones it into a fresh database.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { ensureDatabase } from '../../src/db/database.ts';
+import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
+import { migrate } from '../../src/db/migrate.ts';
+import { createPool } from '../../src/db/pool.ts';
+
+export default async function setup(project: TestProject) {
+  let adminUrl = process.env.TEST_DATABASE_URL;
+  let stop: (() => Promise<void>) | undefined;
+  let dir: string | undefined;
+  if (!adminUrl) {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-test-pg-'));
+    const port = 55000 + Math.floor(Math.random() * 2000);
+    const pg = await startEmbeddedPostgres({ dataDir: dir, port, settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '200' } });
+    adminUrl = pg.url('postgres');
+    stop = pg.stop;
+  }
+  const template = `kvalreg_template_${process.pid}`;
+  await ensureDatabase(adminUrl, template);
+  const pool = createPool(adminUrl.replace(/\/[^/]*$/, `/${template}`), 2);
+  await migrate(pool);
+  await pool.end();
+  project.provide('adminUrl', adminUrl);
+  project.provide('templateDb', template);
+  return async () => {
+    await stop?.();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  };
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext { adminUrl: string; templateDb: string }
+}
