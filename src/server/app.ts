@@ -61,6 +61,7 @@ export function buildServer(platform: Platform) {
     return reply.code(outcome.httpStatus).type(FHIR_JSON).send(outcome.body);
   };
   app.post('/fhir', (req, reply) => postBundle(req, reply, false));
+  app.post('/fhir/', (req, reply) => postBundle(req, reply, false));
   app.post('/fhir/$validate', (req, reply) => postBundle(req, reply, true));
   app.post('/fhir/Bundle/$validate', (req, reply) => postBundle(req, reply, true));
 

@@ -1,0 +1,27 @@
+// The demo generator sends synthetic traffic through the real API; the planted rates come back.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { runDemo } from '../src/cli/demo.ts';
+import { testPlatform, type TestPlatform } from './helpers/platform.ts';
+
+let t: TestPlatform;
+beforeAll(async () => { t = await testPlatform(); await t.app.listen({ port: 0, host: '127.0.0.1' }); });
+afterAll(async () => { await t?.close(); });
+
+it('sends a small year through POST /fhir from three senders, with valid synthetic numbers', async () => {
+  const port = (t.app.server.address() as { port: number }).port;
+  const result = await runDemo(t.platform, `http://127.0.0.1:${port}`, { years: 1, scale: 0.05, seed: 7, concurrency: 4, rate: ['emergencyWithin24h=0.9'] });
+  expect(result.failed).toBe(0);
+  const q = async (sql: string) => (await t.platform.db.pool.query(sql)).rows;
+  const senders = (await q('SELECT DISTINCT sender FROM inbox_message ORDER BY 1')).map((r) => r.sender);
+  expect(senders).toEqual(['demo-dips-arena', 'demo-folkeregister', 'demo-orbit']);
+  const cases = (await q("SELECT count(*)::int AS n FROM registry_case WHERE registry = 'fracture'"))[0].n;
+  const referred = (await q("SELECT coalesce(sum(n), 0)::int AS n FROM routing_count WHERE decision = 'referred'"))[0].n;
+  expect(cases + referred).toBe(result.fractures);
+  expect(referred).toBeGreaterThan(0);
+  // Women over 50 outnumber men over 50.
+  const sex = await q("SELECT p.sex, count(*)::int AS n FROM registry_case c JOIN person p ON p.id = c.person_id WHERE p.birth_date < now() - interval '52 years' GROUP BY 1");
+  const bySex = Object.fromEntries(sex.map((r) => [r.sex, r.n]));
+  expect(bySex.female).toBeGreaterThan(bySex.male);
+  // Deaths arrived from the population register.
+  expect((await q('SELECT count(*)::int AS n FROM person WHERE deceased_date IS NOT NULL'))[0].n).toBeGreaterThan(0);
+});

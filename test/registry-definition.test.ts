@@ -1,0 +1,87 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compileExpression } from '../src/registry/expr.ts';
+import { DefinitionError, loadRegistry } from '../src/registry/load.ts';
+import { coerceValue } from '../src/registry/values.ts';
+
+const fractureDir = path.resolve('registries/fracture');
+
+function copyWith(edit: (files: Record<string, string>) => void): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-reg-'));
+  fs.cpSync(fractureDir, dir, { recursive: true });
+  const files: Record<string, string> = {};
+  for (const f of ['registry.yaml', 'codebook.yaml', 'mapping.yaml']) files[f] = fs.readFileSync(path.join(dir, f), 'utf8');
+  edit(files);
+  for (const [f, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, f), text);
+  return dir;
+}
+
+describe('registry definitions', () => {
+  it('loads the fracture registry with every variable the indicators need', async () => {
+    const r = await loadRegistry(fractureDir);
+    for (const v of ['injury_date', 'injury_datetime', 'first_contact_datetime', 'treating_unit', 'care_setting', 'ao_code', 'side', 'open_fracture', 'injury_energy',
+      'treatment_intent', 'surgery_datetime', 'failed_conservative', 'reoperation_planned', 'reoperation_cause', 'antibiotic_prophylaxis', 'tetanus_booster',
+      'daily_smoker', 'osteoporosis_assessment_offered', 'secondary_prevention_assessed', 'vertebral_imaging', 'treated_at_recommended_centre']) {
+      expect(r.variables.has(v), v).toBe(true);
+    }
+    expect(r.codelists.get('ao_ota_2018')!.codes.size).toBeGreaterThan(800);
+  });
+
+  it('reports problems with file, path and what is wrong', async () => {
+    const dir = copyWith((f) => {
+      f['codebook.yaml'] = f['codebook.yaml'].replace('type: boolean\n        required: true\n        label: { nb: Åpent brudd', 'type: bool\n        required: true\n        label: { nb: Åpent brudd');
+      f['mapping.yaml'] = f['mapping.yaml'].replace('ao_code: "code.coding', 'ao_kode: "code.coding');
+      f['registry.yaml'] = f['registry.yaml'].replace("ao_segment == '31'", "ao_segmnt == '31'");
+    });
+    const err = await loadRegistry(dir).catch((e) => e);
+    expect(err).toBeInstanceOf(DefinitionError);
+    const text = err.problems.join('\n');
+    expect(text).toMatch(/codebook\.yaml: forms\[0\]\.variables\[4\]\.type: Invalid option/);
+    // The codebook error stops the load before the mapping is checked; fix it and look again.
+    const dir2 = copyWith((f) => {
+      f['mapping.yaml'] = f['mapping.yaml'].replace('ao_code: "code.coding', 'ao_kode: "code.coding');
+      f['registry.yaml'] = f['registry.yaml'].replace("ao_segment == '31'", "ao_segmnt == '31'");
+    });
+    const err2 = await loadRegistry(dir2).catch((e) => e);
+    expect(err2.problems.join('\n')).toMatch(/mapping\.yaml: sources\[0\] \(Condition\)\.values\.ao_kode: unknown variable/);
+    expect(err2.problems.join('\n')).toMatch(/registry\.yaml: inclusion\.refer\[0\]\.when: unknown variable "ao_segmnt"/);
+  });
+
+  it('validates AO codes against the explicit list, not a pattern', async () => {
+    const r = await loadRegistry(fractureDir);
+    expect(coerceValue(r, 'ao_code', '2R3A2').ok).toBe(true);
+    expect(coerceValue(r, 'ao_code', '2R3A2.1').ok).toBe(true);
+    expect(coerceValue(r, 'ao_code', '2R3A2.9').ok).toBe(false);   // no such subgroup
+    expect(coerceValue(r, 'ao_code', '2R3D1').ok).toBe(false);     // no type D
+    expect(coerceValue(r, 'ao_code', '23A2').ok).toBe(false);      // the pre-2018 combined forearm code
+  });
+
+  it('maps legacy AO codes through the version map', async () => {
+    const r = await loadRegistry(fractureDir);
+    const map = r.versionMaps.get('ao_ota_2018')!;
+    expect(map('23A2.2').code).toBe('2R3A2.2');
+    expect(map('24A1').code).toBeNull(); // legacy hand bones need manual review
+  });
+});
+
+describe('the expression language', () => {
+  const vars = new Set(['a', 'b', 'd1', 'd2']);
+  const ev = (src: string, values: Record<string, unknown>) => compileExpression(src, { variables: vars })(values);
+  it('uses three-valued logic for unknown values', () => {
+    expect(ev('a > 1', { a: null })).toBeNull();
+    expect(ev('a > 1 && b == 2', { a: null, b: 3 })).toBe(false);
+    expect(ev('a > 1 || b == 2', { a: null, b: 2 })).toBe(true);
+    expect(ev('a == null', {})).toBe(true);
+    expect(ev("a in ['x', 'y']", { a: 'y' })).toBe(true);
+  });
+  it('counts days and hours across the change to summer time', () => {
+    expect(ev('days(d1, d2)', { d1: '2024-03-30', d2: '2024-04-02T08:00:00.000Z' })).toBe(3);
+    expect(ev('hours(d1, d2)', { d1: '2024-03-30T22:00:00+01:00', d2: '2024-03-31T23:00:00+02:00' })).toBe(24);
+  });
+  it('rejects unknown names at load time', () => {
+    expect(() => compileExpression('c > 1', { variables: vars })).toThrow(/unknown variable "c"/);
+    expect(() => compileExpression('evil(a)', { variables: vars })).toThrow(/unknown function "evil"/);
+  });
+});
