@@ -98,8 +98,12 @@ describe('capture of a fracture from the patient record and the operation planne
     expect(res.status).toBe(200);
     expect(JSON.stringify(res.body)).toMatch(/referred to Norwegian Hip Fracture Register/);
     expect(await caseOf(f.id)).toBeUndefined();
-    const routed = await q("SELECT sum(n)::int AS n FROM routing_count WHERE registry = 'fracture' AND decision = 'referred' AND target = 'hip-fracture'");
-    expect(routed[0].n).toBe(1);
+    const routed = async () => (await q("SELECT count(*)::int AS n FROM routing_decision WHERE registry = 'fracture' AND decision = 'referred' AND target = 'hip-fracture'"))[0].n;
+    expect(await routed()).toBe(1);
+    // A resend, or an update of the same fracture, is not counted again.
+    await post(ehrBundle(f));
+    await post(ehrBundle({ ...f, aoCode: '31A2' }));
+    expect(await routed()).toBe(1);
   });
 
   it('gives the registry every included prefix (a hand fracture 77, an ankle 44) and not others', async () => {

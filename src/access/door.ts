@@ -28,8 +28,9 @@ export class PersonData {
   async transaction<T>(caller: Caller, purpose: string, fn: (tx: PersonTx) => Promise<T>, opts: { readOnly?: boolean } = {}): Promise<T> {
     const client = await this.pool.connect();
     try {
-      await client.query(opts.readOnly ? 'BEGIN READ ONLY' : 'BEGIN');
-      await client.query("SELECT set_config('kvalreg.caller', $1, true), set_config('kvalreg.purpose', $2, true)", [callerLabel(caller), purpose]);
+      // One round trip: begin, and set who is asking and why for the rest of the transaction.
+      await client.query(`BEGIN${opts.readOnly ? ' READ ONLY' : ''}; SELECT set_config('kvalreg.caller', ${client.escapeLiteral(callerLabel(caller))}, true), ` +
+        `set_config('kvalreg.purpose', ${client.escapeLiteral(purpose)}, true)`);
       const units = this.units;
       const tx: PersonTx = {
         client, caller, purpose, units,

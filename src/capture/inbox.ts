@@ -2,6 +2,7 @@
 // is processed in one transaction that also marks it processed, so a crash between the two leaves
 // it 'received' and recovery processes it exactly once. A message a sender got wrong is kept in
 // quarantine with its OperationOutcome and can be reprocessed after a fix.
+import { prepared, type Queryable } from '../db/pool.ts';
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import type { PersonData } from '../access/door.ts';
@@ -35,8 +36,7 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
   async function receive(caller: Caller & { kind: 'system' }, channel: string, body: string): Promise<number> {
     const sha = crypto.createHash('sha256').update(body).digest();
     const id = await data.transaction(caller, 'capture:receive', async (tx) => {
-      const res = await tx.client.query(
-        'INSERT INTO inbox_message (sender, channel, body_sha256, body_enc) VALUES ($1, $2, $3, $4) RETURNING id',
+      const res = await prepared(tx.client, 'inbox1', 'INSERT INTO inbox_message (sender, channel, body_sha256, body_enc) VALUES ($1, $2, $3, $4) RETURNING id',
         [caller.sender, channel, sha, sealText(env.keys, body)]);
       return res.rows[0].id as number;
     });
@@ -47,7 +47,7 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
   async function process_(messageId: number, opts: { reprocess?: boolean } = {}): Promise<ProcessOutcome> {
     try {
       return await data.transaction(platform, 'capture:process', async (tx) => {
-        const row = (await tx.client.query('SELECT id, sender, status, body_enc, outcome FROM inbox_message WHERE id = $1 FOR UPDATE', [messageId])).rows[0];
+        const row = (await prepared(tx.client, 'inbox2', 'SELECT id, sender, status, body_enc, outcome FROM inbox_message WHERE id = $1 FOR UPDATE', [messageId])).rows[0];
         if (!row) throw new Error(`message ${messageId} does not exist`);
         if (row.status === 'processed' || (row.status !== 'received' && !opts.reprocess)) {
           // Processed already (by recovery, or a concurrent worker): answer with the stored outcome.
@@ -59,8 +59,7 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
         const outcome = responseFor(result);
         const status = result.failedEntries > 0 ? 'quarantined' : 'processed';
         // Refused entries mean the message holds data about someone who opted out: do not keep it.
-        await tx.client.query(
-          `UPDATE inbox_message SET status = $2, outcome = $3, person_ids = $4, processed_at = now(), attempts = attempts + 1,
+        await prepared(tx.client, 'inbox3', `UPDATE inbox_message SET status = $2, outcome = $3, person_ids = $4, processed_at = now(), attempts = attempts + 1,
              body_enc = CASE WHEN $5 THEN NULL ELSE body_enc END, pruned_reason = CASE WHEN $5 THEN 'reservation' ELSE pruned_reason END
            WHERE id = $1`,
           [messageId, status, { httpStatus: outcome.httpStatus, body: outcome.body }, result.personIds, result.refusedReservation > 0]);
@@ -72,13 +71,12 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
       const refused = err.issues.some((i) => i.rule === 'reservation');
       const body = operationOutcome(err.issues);
       await data.transaction(platform, 'capture:quarantine', async (tx) => {
-        await tx.client.query(
-          `UPDATE inbox_message SET status = $2, outcome = $3, attempts = attempts + 1, processed_at = now(),
+        await prepared(tx.client, 'inbox4', `UPDATE inbox_message SET status = $2, outcome = $3, attempts = attempts + 1, processed_at = now(),
              body_enc = CASE WHEN $4 THEN NULL ELSE body_enc END, pruned_reason = CASE WHEN $4 THEN 'reservation' ELSE pruned_reason END
            WHERE id = $1`,
           [messageId, refused ? 'refused' : 'quarantined', { httpStatus: err.httpStatus, body }, refused]);
         if (refused) {
-          const sender = (await tx.client.query('SELECT sender FROM inbox_message WHERE id = $1', [messageId])).rows[0]?.sender ?? 'unknown';
+          const sender = (await prepared(tx.client, 'inbox5', 'SELECT sender FROM inbox_message WHERE id = $1', [messageId])).rows[0]?.sender ?? 'unknown';
           await countRefused(tx.client, sender, 1);
         }
       });
@@ -118,9 +116,8 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
   return { receive, process: process_, validate, recover };
 }
 
-async function countRefused(db: { query: (q: string, p: unknown[]) => Promise<unknown> }, sender: string, n: number) {
-  await db.query(
-    `INSERT INTO refused_count (day, sender, reason, n) VALUES (current_date, $1, 'reservation', $2)
+async function countRefused(db: Queryable, sender: string, n: number) {
+  await prepared(db, 'inbox6', `INSERT INTO refused_count (day, sender, reason, n) VALUES (current_date, $1, 'reservation', $2)
      ON CONFLICT (day, sender, reason) DO UPDATE SET n = refused_count.n + EXCLUDED.n`, [sender, n]);
 }
 

@@ -15,7 +15,7 @@ export interface MappedResource {
   location?: string;
 }
 
-export interface Anchor { rkey: string; links: string[]; resource: Record<string, any> }
+export interface Anchor { rkey: string; resource: Record<string, any>; /** what the anchor refers to through its declared paths */ refs: string[] }
 
 export interface Contribution {
   anchorKey: string;
@@ -34,6 +34,28 @@ export function toMapped(rkey: string, resourceType: string, resource: Record<st
   return { rkey, resourceType, resource, links: linksOf(resource), location };
 }
 
+/** What the anchor refers to through its declared paths (e.g. its encounter): the keys other resources share with it. */
+export function anchorRefs(registry: Registry, anchorResource: Record<string, any>): string[] {
+  const keys = new Set<string>();
+  for (const s of registry.sources) if (s.def.link === 'anchor-references') for (const k of referenceKeys(s.linkPath!(anchorResource))) keys.add(k);
+  return [...keys];
+}
+
+/**
+ * The keys through which resource `r` can belong to a case of `registry`: `anchors` are keys that
+ * name an anchor directly; `shared` are keys an anchor refers to (its encounter, or `r` itself).
+ */
+export function linkKeysOf(registry: Registry, r: MappedResource): { anchors: string[]; shared: string[] } {
+  const anchors = new Set<string>([r.rkey]);
+  const shared = new Set<string>([r.rkey]);
+  for (const s of registry.sources) {
+    if (s.def.resource !== r.resourceType || !s.linkPath) continue;
+    if (s.def.link === 'references-anchor') for (const k of referenceKeys(s.linkPath(r.resource))) anchors.add(k);
+    if (s.def.link === 'references-anchor-encounter') for (const k of referenceKeys(s.linkPath(r.resource))) shared.add(k);
+  }
+  return { anchors: [...anchors], shared: [...shared] };
+}
+
 function linked(source: CompiledSource, anchor: Anchor, r: MappedResource): boolean {
   switch (source.def.link) {
     case 'anchor': return r.rkey === anchor.rkey;
@@ -41,7 +63,7 @@ function linked(source: CompiledSource, anchor: Anchor, r: MappedResource): bool
     case 'references-anchor': return referenceKeys(source.linkPath!(r.resource)).includes(anchor.rkey);
     case 'references-anchor-encounter': {
       const keys = referenceKeys(source.linkPath!(r.resource));
-      return keys.some((k) => anchor.links.includes(k));
+      return keys.some((k) => anchor.refs.includes(k));
     }
   }
 }

@@ -2,16 +2,17 @@
 // the sender's identifiers) → every registry whose inclusion rules match → cases and values.
 // Runs inside one transaction opened by the data-access door; any error a sender caused is
 // thrown as a CaptureError before anything is written, so nothing partial is ever stored.
+import { prepared } from '../db/pool.ts';
 import crypto from 'node:crypto';
 import type { PersonTx } from '../access/door.ts';
 import { encryptNin, type IdentityKeys } from '../identity/crypto.ts';
 import { holds } from '../registry/expr.ts';
 import type { Registry } from '../registry/load.ts';
 import { applyUpdates, ensureCases, type ValueUpdate } from '../records/cases.ts';
-import { caseValues } from '../records/evaluate.ts';
+import { caseValues, type PersonValues } from '../records/evaluate.ts';
 import { linksOf, parseBundle, parseJson, type ParsedBundle, type ResourceEntry } from './bundle.ts';
 import { identityFromIdentifier, identityOfPatient, type Identity } from './identity.ts';
-import { contributions, extractValues, isAnchor, toMapped, type Anchor, type Extracted, type MappedResource } from './mapper.ts';
+import { anchorRefs, contributions, extractValues, isAnchor, linkKeysOf, toMapped, type Anchor, type Extracted, type MappedResource } from './mapper.ts';
 import { CaptureError, issue, type Issue } from './outcome.ts';
 
 export interface CaptureEnv {
@@ -98,9 +99,15 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
 
   // 2. Opted-out patients: refused, counted without identity.
   const hashes = [...groups.values()].map((g) => g.identity.hash);
-  const reserved = hashes.length
-    ? new Set((await db.query('SELECT encode(nin_hash, \'hex\') AS h FROM reservation WHERE nin_hash = ANY($1)', [hashes])).rows.map((r) => r.h as string))
-    : new Set<string>();
+  // One look-up per message: who has opted out, and who is already known.
+  const lookup = hashes.length
+    ? (await prepared(db, 'cap-persons',
+      `SELECT encode(h, 'hex') AS hash, p.id, p.birth_date, p.sex, p.deceased_date, r.reserved IS NOT NULL AS reserved
+       FROM unnest($1::bytea[]) AS h
+       LEFT JOIN LATERAL (SELECT id, birth_date, sex, deceased_date FROM person WHERE nin_hash = h LIMIT 1) AS p ON true
+       LEFT JOIN LATERAL (SELECT 1 AS reserved FROM reservation WHERE nin_hash = h LIMIT 1) AS r ON true`, [hashes])).rows
+    : [];
+  const reserved = new Set(lookup.filter((r) => r.reserved).map((r) => r.hash as string));
   let refusedReservation = 0;
   for (const g of groups.values()) {
     if (!reserved.has(g.identity.hashHex)) continue;
@@ -155,31 +162,43 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
   const personIdByHash = new Map<string, number>();
   const deceasedChanged: number[] = [];
   if (personRows.length) {
-    const res = await db.query(
-      `WITH input AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(hash text, enc text, kind text, birth date, sex text, deceased date, "create" boolean)),
-       existing AS (SELECT p.id, p.deceased_date AS old_deceased, i.* FROM input i JOIN person p ON p.nin_hash = decode(i.hash, 'hex')),
-       updated AS (
-         UPDATE person p SET birth_date = COALESCE(e.birth, p.birth_date), sex = COALESCE(e.sex, p.sex),
-           deceased_date = COALESCE(e.deceased, p.deceased_date), updated_at = now()
-         FROM existing e WHERE p.id = e.id
-           AND (p.birth_date IS DISTINCT FROM COALESCE(e.birth, p.birth_date) OR p.sex IS DISTINCT FROM COALESCE(e.sex, p.sex)
-                OR p.deceased_date IS DISTINCT FROM COALESCE(e.deceased, p.deceased_date))
-         RETURNING p.id),
-       inserted AS (
-         INSERT INTO person (nin_hash, nin_enc, nin_kind, birth_date, sex, deceased_date)
-         SELECT decode(i.hash, 'hex'), decode(i.enc, 'hex'), i.kind, i.birth, i.sex, i.deceased FROM input i
-         WHERE i."create" AND NOT EXISTS (SELECT 1 FROM existing e WHERE e.hash = i.hash)
-         ON CONFLICT (nin_hash) DO NOTHING RETURNING id, encode(nin_hash, 'hex') AS hash)
-       SELECT id, hash, false AS deceased_changed FROM inserted
-       UNION ALL SELECT e.id, e.hash, (e.deceased IS NOT NULL AND e.old_deceased IS DISTINCT FROM e.deceased) FROM existing e`,
-      [JSON.stringify(personRows)]);
-    for (const r of res.rows) { personIdByHash.set(r.hash, r.id); if (r.deceased_changed) deceasedChanged.push(r.id); }
+    // Update what changed of the persons already known, insert the rest.
+    const known = lookup.filter((r) => r.id !== null);
+    const knownByHash = new Map(known.map((k) => [k.hash as string, k]));
+    const changedPersons: Array<{ id: number; birth: string | null; sex: string | null; deceased: string | null }> = [];
+    for (const p of personRows) {
+      const k = knownByHash.get(p.hash);
+      if (!k) continue;
+      personIdByHash.set(p.hash, k.id);
+      const next = { birth: p.birth ?? k.birth_date, sex: p.sex ?? k.sex, deceased: p.deceased ?? k.deceased_date };
+      if (next.birth !== k.birth_date || next.sex !== k.sex || next.deceased !== k.deceased_date) changedPersons.push({ id: k.id, ...next });
+      if (p.deceased && p.deceased !== k.deceased_date) deceasedChanged.push(k.id);
+    }
+    if (changedPersons.length) {
+      await prepared(db, 'cap2', `UPDATE person p SET birth_date = u.birth, sex = u.sex, deceased_date = u.deceased, updated_at = now()
+         FROM jsonb_to_recordset($1::jsonb) AS u(id bigint, birth date, sex text, deceased date) WHERE p.id = u.id`, [JSON.stringify(changedPersons)]);
+    }
+    const fresh = personRows.filter((p) => p.create && !knownByHash.has(p.hash));
+    if (fresh.length) {
+      const inserted = await prepared(db, 'cap3', `INSERT INTO person (nin_hash, nin_enc, nin_kind, birth_date, sex, deceased_date)
+         SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::text[], $4::date[], $5::text[], $6::date[])
+         ON CONFLICT (nin_hash) DO NOTHING RETURNING id, encode(nin_hash, 'hex') AS hash`,
+        [fresh.map((p) => Buffer.from(p.hash, 'hex')), fresh.map((p) => Buffer.from(p.enc, 'hex')), fresh.map((p) => p.kind), fresh.map((p) => p.birth), fresh.map((p) => p.sex), fresh.map((p) => p.deceased)]);
+      for (const r of inserted.rows) personIdByHash.set(r.hash, r.id);
+    }
     // A concurrent message may have created the same person between our read and insert.
     const lost = personRows.filter((p) => p.create && !personIdByHash.has(p.hash));
     if (lost.length) {
-      const again = await db.query("SELECT id, encode(nin_hash, 'hex') AS hash FROM person WHERE nin_hash = ANY($1)", [lost.map((p) => Buffer.from(p.hash, 'hex'))]);
+      const again = await prepared(db, 'cap4', "SELECT id, encode(nin_hash, 'hex') AS hash FROM person WHERE nin_hash = ANY($1::bytea[])", [lost.map((p) => Buffer.from(p.hash, 'hex'))]);
       for (const r of again.rows) personIdByHash.set(r.hash, r.id);
     }
+  }
+  const personValues = new Map<number, PersonValues>();
+  for (const p of personRows) {
+    const id = personIdByHash.get(p.hash);
+    if (id === undefined) continue;
+    const k = lookup.find((r) => r.hash === p.hash && r.id !== null);
+    personValues.set(id, { birth_date: p.birth ?? k?.birth_date ?? null, sex: p.sex ?? k?.sex ?? null, deceased_date: p.deceased ?? k?.deceased_date ?? null });
   }
   for (const g of accepted) if (g.patient) entry(g.patient.index).status = '200 OK';
 
@@ -187,7 +206,7 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
   const candidates = accepted.flatMap((g) => g.resources.map((r) => ({ r, g, personId: personIdByHash.get(g.identity.hashHex)!,
     sha: crypto.createHash('sha256').update(canonical(r.resource)).digest() })));
   const existing = candidates.length
-    ? new Map((await db.query('SELECT rkey, content_sha256, version, person_id FROM source_resource WHERE rkey = ANY($1)', [candidates.map((c) => c.r.rkey)])).rows.map((r) => [r.rkey as string, r]))
+    ? new Map((await prepared(db, 'cap5', 'SELECT rkey, content_sha256, version, person_id FROM source_resource WHERE rkey = ANY($1)', [candidates.map((c) => c.r.rkey)])).rows.map((r) => [r.rkey as string, r]))
     : new Map();
   const changed: typeof candidates = [];
   const counts = { created: 0, updated: 0, unchanged: 0, cases: 0, referred: 0 };
@@ -207,8 +226,7 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
   }
   if (ownerIssues.length) throw new CaptureError(ownerIssues);
   if (changed.length) {
-    await db.query(
-      `INSERT INTO source_resource (resource_type, rkey, person_id, sender, message_id, content_sha256, links, resource)
+    await prepared(db, 'cap6', `INSERT INTO source_resource (resource_type, rkey, person_id, sender, message_id, content_sha256, links, resource)
        SELECT r.type, r.rkey, r.person, $2, $3, decode(r.sha, 'hex'), r.links, r.resource
        FROM jsonb_to_recordset($1::jsonb) AS r(type text, rkey text, person bigint, sha text, links text[], resource jsonb)
        ON CONFLICT (rkey) DO UPDATE SET version = source_resource.version + 1, sender = EXCLUDED.sender, message_id = EXCLUDED.message_id,
@@ -222,7 +240,7 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
       mapped: toMapped(c.r.rkey, c.r.resourceType, c.r.resource, `Bundle.entry[${c.r.index}].resource`),
       extracted: c.g.extracted.get(registry.id)?.get(c.r.rkey) ?? [],
       personId: c.personId, index: c.r.index,
-    })), deceasedChanged);
+    })), deceasedChanged, personValues);
     for (const [index, note] of routed.notes) entry(index).issues.push(issue.info(undefined, note));
     counts.cases += routed.cases;
     counts.referred += routed.referred;
@@ -238,47 +256,54 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
 
 interface Incoming { mapped: MappedResource; extracted: Extracted[]; personId: number; index: number }
 
-async function routeToRegistry(tx: PersonTx, registry: Registry, sender: string, messageId: number, incoming: Incoming[], recheckPersons: number[]):
+async function routeToRegistry(tx: PersonTx, registry: Registry, sender: string, messageId: number, incoming: Incoming[], recheckPersons: number[], personValues: Map<number, PersonValues>):
   Promise<{ notes: Array<[number, string]>; cases: number; referred: number }> {
   const db = tx.client;
   const notes: Array<[number, string]> = [];
   const anchorsIn = incoming.filter((i) => isAnchor(registry, i.mapped));
-  const keys = new Set<string>();
-  for (const i of incoming) { keys.add(i.mapped.rkey); for (const l of i.mapped.links) keys.add(l); }
+  const anchorKeys = new Set<string>(), sharedKeys = new Set<string>();
+  for (const i of incoming) {
+    const k = linkKeysOf(registry, i.mapped);
+    k.anchors.forEach((x) => anchorKeys.add(x));
+    k.shared.forEach((x) => sharedKeys.add(x));
+  }
 
-  // Cases already known that the incoming resources may concern (anchor itself, or linked).
-  const known = keys.size
-    ? (await db.query(
-      `SELECT c.id, c.anchor_key, c.person_id, a.links, a.resource FROM registry_case c JOIN source_resource a ON a.rkey = c.anchor_key
-       WHERE c.registry = $1 AND (c.anchor_key = ANY($2) OR a.links && $2)`, [registry.id, [...keys]])).rows
-    : [];
-  const knownByKey = new Map(known.map((k) => [k.anchor_key as string, k]));
+  // Cases already known that the incoming resources concern: by the anchor's own key, or by
+  // something the anchor refers to (its encounter). Two index look-ups, merged here.
+  const known = new Map<string, { id: number; anchor_key: string; person_id: number; resource: Record<string, any> }>();
+  if (incoming.length) {
+    // The LATERAL … LIMIT 1 keeps this an index look-up per candidate: the planner cannot
+    // estimate the && match and would otherwise hash-join against the whole case table.
+    const rows = (await prepared(db, 'cap-known',
+      `SELECT c.id, c.anchor_key, c.person_id, a.resource
+       FROM (SELECT rkey, resource FROM source_resource WHERE rkey = ANY($2)
+             UNION ALL SELECT rkey, resource FROM source_resource WHERE links && $3) AS a
+       CROSS JOIN LATERAL (SELECT id, anchor_key, person_id FROM registry_case WHERE registry = $1 AND anchor_key = a.rkey LIMIT 1) AS c`,
+      [registry.id, [...anchorKeys], [...sharedKeys]])).rows;
+    for (const r of rows) known.set(r.anchor_key, r);
+  }
+  const knownByKey = known;
 
   // New anchors: does the registry include them? Decided on the anchor's own values.
   const newCases: Array<{ anchorKey: string; personId: number }> = [];
-  const day = new Date().toISOString().slice(0, 10);
-  const routing = new Map<string, number>();
-  const count = (decision: string, target = '') => routing.set(`${decision}|${target}`, (routing.get(`${decision}|${target}`) ?? 0) + 1);
+  const decisions: Array<{ anchor: string; person: number; decision: string; target: string }> = [];
   const anchors: Array<Anchor & { personId: number }> = [];
-  for (const k of known) anchors.push({ rkey: k.anchor_key, links: k.links, resource: k.resource, personId: k.person_id });
-  const personRows = anchorsIn.length
-    ? new Map((await db.query('SELECT id, birth_date, sex, deceased_date FROM person WHERE id = ANY($1)', [[...new Set(anchorsIn.map((a) => a.personId))]])).rows.map((r) => [r.id, r]))
-    : new Map();
+  for (const k of known.values()) anchors.push({ rkey: k.anchor_key, resource: k.resource, refs: anchorRefs(registry, k.resource), personId: k.person_id });
   for (const a of anchorsIn) {
     if (knownByKey.has(a.mapped.rkey)) continue;
-    const p = personRows.get(a.personId);
-    const own = contributions({ rkey: a.mapped.rkey, links: a.mapped.links, resource: a.mapped.resource }, a.mapped, a.extracted);
+    const p = personValues.get(a.personId);
+    const own = contributions({ rkey: a.mapped.rkey, resource: a.mapped.resource, refs: [] }, a.mapped, a.extracted);
     const values = caseValues(registry, { birth_date: p?.birth_date ?? null, sex: p?.sex ?? null, deceased_date: p?.deceased_date ?? null },
       [{ form: '', instance: '', data: Object.fromEntries(own.map((c) => [c.variable, c.value])) }]);
     const refer = registry.refer.find((r) => holds(r.when(values)));
-    if (refer) { count('referred', refer.to); notes.push([a.index, `${registry.id}: referred to ${refer.name.en}`]); continue; }
-    if (!holds(registry.include(values))) { count('not-included'); notes.push([a.index, `${registry.id}: not included by the registry's inclusion rules`]); continue; }
-    count('included');
+    if (refer) { decisions.push({ anchor: a.mapped.rkey, person: a.personId, decision: 'referred', target: refer.to }); notes.push([a.index, `${registry.id}: referred to ${refer.name.en}`]); continue; }
+    if (!holds(registry.include(values))) { decisions.push({ anchor: a.mapped.rkey, person: a.personId, decision: 'not-included', target: '' }); notes.push([a.index, `${registry.id}: not included by the registry's inclusion rules`]); continue; }
+    decisions.push({ anchor: a.mapped.rkey, person: a.personId, decision: 'included', target: '' });
     newCases.push({ anchorKey: a.mapped.rkey, personId: a.personId });
-    anchors.push({ rkey: a.mapped.rkey, links: a.mapped.links, resource: a.mapped.resource, personId: a.personId });
+    anchors.push({ rkey: a.mapped.rkey, resource: a.mapped.resource, refs: anchorRefs(registry, a.mapped.resource), personId: a.personId });
   }
   const caseIds = await ensureCases(db, registry, newCases);
-  for (const k of known) caseIds.set(k.anchor_key, { id: k.id, created: false });
+  for (const k of known.values()) caseIds.set(k.anchor_key, { id: k.id, created: false });
   for (const a of anchorsIn) {
     const c = caseIds.get(a.mapped.rkey);
     if (c) notes.push([a.index, `${registry.id}: case ${c.id}${c.created ? ' created' : ' updated'}`]);
@@ -289,12 +314,15 @@ async function routeToRegistry(tx: PersonTx, registry: Registry, sender: string,
   const created = anchors.filter((a) => caseIds.get(a.rkey)?.created);
   if (created.length) {
     const createdKeys = created.map((a) => a.rkey);
-    const createdLinks = created.flatMap((a) => a.links);
+    const createdLinks = created.flatMap((a) => a.refs);
     const inMessage = new Set(incoming.map((i) => i.mapped.rkey));
-    const earlier = await db.query(
-      `SELECT rkey, resource_type, resource, person_id FROM source_resource
-       WHERE (links && $1 OR rkey = ANY($2) OR links && $2) AND NOT (rkey = ANY($3))`, [createdKeys, createdLinks, [...inMessage]]);
+    // Three index look-ups: resources referring to the anchors, resources the anchors refer to,
+    // and resources referring to what the anchors refer to (e.g. the same encounter).
+    const earlier = await prepared(db, 'cap9', `SELECT rkey, resource_type, resource, person_id FROM source_resource WHERE links && $1
+       UNION SELECT rkey, resource_type, resource, person_id FROM source_resource WHERE rkey = ANY($2)
+       UNION SELECT rkey, resource_type, resource, person_id FROM source_resource WHERE links && $2`, [createdKeys, createdLinks]);
     for (const r of earlier.rows) {
+      if (inMessage.has(r.rkey)) continue;
       const mapped = toMapped(r.rkey, r.resource_type, r.resource);
       pool.push({ mapped, extracted: extractValues(registry, mapped, []), personId: r.person_id, index: -1 });
     }
@@ -313,15 +341,21 @@ async function routeToRegistry(tx: PersonTx, registry: Registry, sender: string,
     }
   }
   const recheck = recheckPersons.length
-    ? (await db.query('SELECT id FROM registry_case WHERE registry = $1 AND person_id = ANY($2)', [registry.id, recheckPersons])).rows.map((r) => r.id as number)
+    ? (await prepared(db, 'cap10', 'SELECT id FROM registry_case WHERE registry = $1 AND person_id = ANY($2)', [registry.id, recheckPersons])).rows.map((r) => r.id as number)
     : [];
-  await applyUpdates(db, registry, updates, recheck);
-  if (routing.size) {
-    await db.query(
-      `INSERT INTO routing_count (registry, day, decision, target, n)
-       SELECT $1, $2, split_part(k, '|', 1), split_part(k, '|', 2), n FROM unnest($3::text[], $4::int[]) AS t(k, n)
-       ON CONFLICT (registry, day, decision, target) DO UPDATE SET n = routing_count.n + EXCLUDED.n`,
-      [registry.id, day, [...routing.keys()], [...routing.values()]]);
+  const createdIds = new Set([...caseIds.values()].filter((c) => c.created).map((c) => c.id));
+  const personsByCase = new Map<number, PersonValues>();
+  for (const anchor of anchors) {
+    const c = caseIds.get(anchor.rkey);
+    const p = personValues.get(anchor.personId);
+    if (c && p) personsByCase.set(c.id, p);
   }
-  return { notes, cases: newCases.length, referred: [...routing.entries()].filter(([k]) => k.startsWith('referred')).reduce((s, [, n]) => s + n, 0) };
+  await applyUpdates(db, registry, updates, { recheck: [...recheck, ...createdIds], created: createdIds, persons: personsByCase });
+  if (decisions.length) {
+    await prepared(db, 'cap11', `INSERT INTO routing_decision (registry, anchor_key, person_id, decision, target)
+       SELECT $1, d.anchor, d.person, d.decision, d.target FROM jsonb_to_recordset($2::jsonb) AS d(anchor text, person bigint, decision text, target text)
+       ON CONFLICT (registry, anchor_key) DO UPDATE SET decision = EXCLUDED.decision, target = EXCLUDED.target, decided_at = now()`,
+      [registry.id, JSON.stringify(decisions)]);
+  }
+  return { notes, cases: newCases.length, referred: decisions.filter((d) => d.decision === 'referred').length };
 }

@@ -65,6 +65,7 @@
  * result as provisional and replace it with the fnr/dnr when it becomes known.
  */
 
+import { osloDate } from '../time/oslo.ts';
 import { randomBytes } from 'node:crypto';
 
 export type NinKind = 'fnr' | 'dnr' | 'hnr' | 'synthetic-fnr' | 'synthetic-dnr';
@@ -145,14 +146,7 @@ const isoDate = (y: number, m: number, d: number): string => `${y}-${pad2(m)}-${
  * "born in the future" for an hour or two.
  */
 function osloToday(now: Date): string {
-  const parts = new Intl.DateTimeFormat('en-CA', {
-    timeZone: 'Europe/Oslo',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-  }).formatToParts(now);
-  const get = (t: string): string => parts.find((p) => p.type === t)?.value ?? '';
-  return `${get('year')}-${get('month')}-${get('day')}`;
+  return osloDate(now);
 }
 
 /** Classic century table from the individual number; null when the combination was never issued. */

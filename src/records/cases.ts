@@ -2,6 +2,7 @@
 // value), keeps provenance per value and a history row per change, re-evaluates the case
 // (derived values, missing required values, rule findings) and writes everything set-based.
 // Called only through the data-access door (`access/door.ts`).
+import { prepared } from '../db/pool.ts';
 import type { Registry } from '../registry/load.ts';
 import type { Queryable } from '../db/pool.ts';
 import { evaluateCase, formKey, type FormState, type PersonValues } from './evaluate.ts';
@@ -27,45 +28,55 @@ interface FormRow {
 
 export interface WriteResult { changedForms: number; changedValues: number; reopened: number }
 
-/** Creates the cases for new anchors with every non-repeating form, and returns case ids by anchor key. */
+/** Creates the cases for new anchors and returns case ids by anchor key (their forms are written by applyUpdates). */
 export async function ensureCases(db: Queryable, registry: Registry, rows: Array<{ anchorKey: string; personId: number }>): Promise<Map<string, { id: number; created: boolean }>> {
   const result = new Map<string, { id: number; created: boolean }>();
   if (rows.length === 0) return result;
-  const inserted = await db.query(
-    `INSERT INTO registry_case (registry, person_id, anchor_key, registry_version)
+  const inserted = await prepared(db, 'rec1', `INSERT INTO registry_case (registry, person_id, anchor_key, registry_version)
      SELECT $1, p, a, $4 FROM unnest($2::bigint[], $3::text[]) AS t(p, a)
      ON CONFLICT (registry, anchor_key) DO NOTHING RETURNING id, anchor_key`,
     [registry.id, rows.map((r) => r.personId), rows.map((r) => r.anchorKey), registry.version]);
   for (const r of inserted.rows) result.set(r.anchor_key, { id: r.id, created: true });
   const missing = rows.filter((r) => !result.has(r.anchorKey)).map((r) => r.anchorKey);
   if (missing.length) {
-    const existing = await db.query('SELECT id, anchor_key FROM registry_case WHERE registry = $1 AND anchor_key = ANY($2)', [registry.id, missing]);
+    const existing = await prepared(db, 'rec2', 'SELECT id, anchor_key FROM registry_case WHERE registry = $1 AND anchor_key = ANY($2)', [registry.id, missing]);
     for (const r of existing.rows) result.set(r.anchor_key, { id: r.id, created: false });
-  }
-  const created = inserted.rows.map((r) => r.id as number);
-  const plain = registry.forms.filter((f) => !f.repeating).map((f) => f.id);
-  if (created.length) {
-    await db.query(
-      `INSERT INTO case_form (registry, case_id, form) SELECT $1, c, f FROM unnest($2::bigint[]) c CROSS JOIN unnest($3::text[]) f`,
-      [registry.id, created, plain]);
   }
   return result;
 }
 
-/**
- * Applies value updates to the given cases and re-evaluates them. `recheck` names further cases to
- * re-evaluate without new values (e.g. after a death date arrived).
- */
-export async function applyUpdates(db: Queryable, registry: Registry, updates: ValueUpdate[], recheck: number[] = [], at = new Date().toISOString()): Promise<WriteResult> {
-  const caseIds = [...new Set([...updates.map((u) => u.caseId), ...recheck])];
+export interface ApplyOptions {
+  /** Cases to re-evaluate without new values (e.g. after a death date arrived). */
+  recheck?: number[];
+  /** Cases created in this transaction: they have no forms yet, so none are read. */
+  created?: Set<number>;
+  /** Person values by case, when the caller already has them. */
+  persons?: Map<number, PersonValues>;
+  at?: string;
+}
+
+/** Applies value updates to the given cases and re-evaluates them, writing in one statement. */
+export async function applyUpdates(db: Queryable, registry: Registry, updates: ValueUpdate[], opts: ApplyOptions = {}): Promise<WriteResult> {
+  const at = opts.at ?? new Date().toISOString();
+  const created = opts.created ?? new Set<number>();
+  const caseIds = [...new Set([...updates.map((u) => u.caseId), ...(opts.recheck ?? [])])];
   if (caseIds.length === 0) return { changedForms: 0, changedValues: 0, reopened: 0 };
+  const existingIds = caseIds.filter((id) => !created.has(id));
+  const needPersons = caseIds.filter((id) => !opts.persons?.has(id));
   const [formsRes, personsRes] = await Promise.all([
-    db.query<FormRow>('SELECT case_id, form, instance, status, data, provenance, missing, findings, version FROM case_form WHERE registry = $1 AND case_id = ANY($2)', [registry.id, caseIds]),
-    db.query('SELECT c.id, p.birth_date, p.sex, p.deceased_date FROM registry_case c JOIN person p ON p.id = c.person_id WHERE c.registry = $1 AND c.id = ANY($2)', [registry.id, caseIds]),
+    existingIds.length ? prepared(db, 'rec-forms', 'SELECT case_id, form, instance, status, data, provenance, missing, findings, version FROM case_form WHERE registry = $1 AND case_id = ANY($2)', [registry.id, existingIds]) : { rows: [] as FormRow[] },
+    needPersons.length ? prepared(db, 'rec-persons', 'SELECT c.id, p.birth_date, p.sex, p.deceased_date FROM registry_case c JOIN person p ON p.id = c.person_id WHERE c.registry = $1 AND c.id = ANY($2)', [registry.id, needPersons]) : { rows: [] as any[] },
   ]);
   const forms = new Map<string, FormRow & { changes: Record<string, [unknown, unknown]>; touched: boolean; source?: Provenance }>();
   const key = (c: number, f: string, i: string) => `${c}:${formKey(f, i)}`;
-  for (const row of formsRes.rows) forms.set(key(row.case_id, row.form, row.instance), { ...row, changes: {}, touched: false });
+  for (const row of formsRes.rows as FormRow[]) forms.set(key(row.case_id, row.form, row.instance), { ...row, changes: {}, touched: false });
+  // A new case gets every non-repeating form, so that what is missing shows on the worklist.
+  for (const id of caseIds) {
+    if (!created.has(id)) continue;
+    for (const f of registry.forms) {
+      if (!f.repeating) forms.set(key(id, f.id, ''), { case_id: id, form: f.id, instance: '', status: 'draft', data: {}, provenance: {}, missing: [], findings: [], version: 0, changes: {}, touched: true });
+    }
+  }
 
   let changedValues = 0;
   for (const u of updates) {
@@ -85,7 +96,8 @@ export async function applyUpdates(db: Queryable, registry: Registry, updates: V
     changedValues++;
   }
 
-  const persons = new Map<number, PersonValues>(personsRes.rows.map((r) => [r.id, { birth_date: r.birth_date, sex: r.sex, deceased_date: r.deceased_date }]));
+  const persons = new Map<number, PersonValues>(opts.persons);
+  for (const r of personsRes.rows) persons.set(r.id, { birth_date: r.birth_date, sex: r.sex, deceased_date: r.deceased_date });
   const byCase = new Map<number, Array<typeof forms extends Map<string, infer V> ? V : never>>();
   for (const row of forms.values()) {
     const list = byCase.get(row.case_id) ?? [];
@@ -118,31 +130,31 @@ export async function applyUpdates(db: Queryable, registry: Registry, updates: V
       toWrite.push({ case_id: caseId, form: row.form, instance: row.instance, status: row.status, data: row.data, provenance: row.provenance, missing: ev.missing, findings: ev.findings, version: row.version });
     }
   }
-  if (toWrite.length) {
-    await db.query(
-      `INSERT INTO case_form (registry, case_id, form, instance, status, data, provenance, missing, findings, version, updated_at)
-       SELECT $1, r.case_id, r.form, r.instance, r.status, r.data, r.provenance, r.missing, r.findings, r.version, $3
-       FROM jsonb_to_recordset($2::jsonb) AS r(case_id bigint, form text, instance text, status text, data jsonb, provenance jsonb, missing text[], findings jsonb, version int)
-       ON CONFLICT (registry, case_id, form, instance) DO UPDATE SET
-         status = EXCLUDED.status, data = EXCLUDED.data, provenance = EXCLUDED.provenance, missing = EXCLUDED.missing,
-         findings = EXCLUDED.findings, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at`,
-      [registry.id, JSON.stringify(toWrite), at]);
-  }
-  if (history.length) {
-    await db.query(
-      `INSERT INTO value_history (registry, case_id, form, instance, version, changed_at, changes, source)
-       SELECT $1, h.case_id, h.form, h.instance, h.version, $3, h.changes, h.source
-       FROM jsonb_to_recordset($2::jsonb) AS h(case_id bigint, form text, instance text, version int, changes jsonb, source jsonb)`,
-      [registry.id, JSON.stringify(history), at]);
-  }
   // The case belongs to the unit named by the registry's unit variable.
   const unitVar = registry.mapping.unitVariable;
-  const unitUpdates = updates.filter((u) => u.variable === unitVar);
-  if (unitUpdates.length) {
-    await db.query(
-      `UPDATE registry_case c SET unit_resh = u.unit, updated_at = $4 FROM unnest($2::bigint[], $3::text[]) AS u(id, unit)
-       WHERE c.registry = $1 AND c.id = u.id AND c.unit_resh IS DISTINCT FROM u.unit`,
-      [registry.id, unitUpdates.map((u) => u.caseId), unitUpdates.map((u) => String(u.value)), at]);
+  const units = updates.filter((u) => u.variable === unitVar).map((u) => ({ id: u.caseId, unit: String(u.value) }));
+  if (toWrite.length || history.length || units.length) {
+    // Forms, history and the case's unit in one statement: one round trip per case update.
+    await prepared(db, 'rec-write',
+      `WITH forms AS (
+         INSERT INTO case_form (registry, case_id, form, instance, status, data, provenance, missing, findings, version, updated_at)
+         SELECT $1, r.case_id, r.form, r.instance, r.status, r.data, r.provenance, r.missing, r.findings, r.version, $5
+         FROM jsonb_to_recordset($2::jsonb) AS r(case_id bigint, form text, instance text, status text, data jsonb, provenance jsonb, missing text[], findings jsonb, version int)
+         ON CONFLICT (registry, case_id, form, instance) DO UPDATE SET
+           status = EXCLUDED.status, data = EXCLUDED.data, provenance = EXCLUDED.provenance, missing = EXCLUDED.missing,
+           findings = EXCLUDED.findings, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
+         RETURNING 1),
+       history AS (
+         INSERT INTO value_history (registry, case_id, form, instance, version, changed_at, changes, source)
+         SELECT $1, h.case_id, h.form, h.instance, h.version, $5, h.changes, h.source
+         FROM jsonb_to_recordset($3::jsonb) AS h(case_id bigint, form text, instance text, version int, changes jsonb, source jsonb)
+         RETURNING 1),
+       units AS (
+         UPDATE registry_case c SET unit_resh = u.unit, updated_at = $5 FROM jsonb_to_recordset($4::jsonb) AS u(id bigint, unit text)
+         WHERE c.registry = $1 AND c.id = u.id AND c.unit_resh IS DISTINCT FROM u.unit
+         RETURNING 1)
+       SELECT (SELECT count(*) FROM forms) AS forms, (SELECT count(*) FROM history) AS history, (SELECT count(*) FROM units) AS units`,
+      [registry.id, JSON.stringify(toWrite), JSON.stringify(history), JSON.stringify(units), at]);
   }
   return { changedForms: toWrite.length, changedValues, reopened };
 }

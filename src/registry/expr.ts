@@ -4,6 +4,7 @@
 // logic (a comparison with an unknown is unknown, and only `true` satisfies a condition), so the
 // same expression can later be compiled to SQL with the same meaning.
 import jsep from 'jsep';
+import { osloDate } from '../time/oslo.ts';
 
 jsep.addBinaryOp('in', 7);
 jsep.addBinaryOp('and', 2);
@@ -41,12 +42,6 @@ const builtins: Record<string, RegistryFunction> = {
 
 function isNull(x: unknown): x is null | undefined { return x === null || x === undefined || x === ''; }
 
-/** The calendar date (Europe/Oslo) of a date or date-time, as YYYY-MM-DD. */
-export function osloDate(s: string): string {
-  if (s.length === 10) return s;
-  return new Intl.DateTimeFormat('sv-SE', { timeZone: 'Europe/Oslo', year: 'numeric', month: '2-digit', day: '2-digit' })
-    .format(new Date(s));
-}
 function dayNumber(s: string): number { return Date.parse(`${osloDate(s)}T00:00:00Z`) / DAY_MS; }
 function wholeYears(from: string, to: string): number {
   let years = Number(to.slice(0, 4)) - Number(from.slice(0, 4));

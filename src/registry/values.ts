@@ -1,6 +1,7 @@
 // Turns an incoming value (from FHIR or from a form) into the typed value the codebook declares,
 // or explains why it cannot. Shared by automated capture, bulk import and manual completion so
 // that a value means the same whichever way it arrived.
+import { osloDate } from '../time/oslo.ts';
 import type { Registry } from './load.ts';
 
 export type Coerced = { ok: true; value: string | number | boolean } | { ok: false; problem: string; rule: string };
@@ -13,10 +14,6 @@ export function isRealDate(s: string): boolean {
   if (!m) return false;
   const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
   return d.getUTCFullYear() === Number(m[1]) && d.getUTCMonth() === Number(m[2]) - 1 && d.getUTCDate() === Number(m[3]);
-}
-
-export function osloDateOf(isoDateTime: string): string {
-  return new Intl.DateTimeFormat('sv-SE', { timeZone: 'Europe/Oslo', year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(isoDateTime));
 }
 
 export function coerceValue(registry: Registry, variable: string, raw: unknown): Coerced {
@@ -43,7 +40,7 @@ export function coerceValue(registry: Registry, variable: string, raw: unknown):
       return bad(`${variable} must be true or false`);
     case 'date': {
       if (typeof raw !== 'string') return bad(`${variable} must be a date (YYYY-MM-DD)`);
-      if (DATETIME.test(raw)) return { ok: true, value: osloDateOf(raw) };
+      if (DATETIME.test(raw)) return { ok: true, value: osloDate(raw) };
       if (!isRealDate(raw)) return bad(`${variable} must be a real calendar date written YYYY-MM-DD`);
       return { ok: true, value: raw };
     }

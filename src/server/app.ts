@@ -14,7 +14,8 @@ const VERSION = '0.1.0';
 const FHIR_JSON = 'application/fhir+json';
 
 export function buildServer(platform: Platform) {
-  const app = Fastify({ loggerInstance: platform.log.child({ module: 'http' }), bodyLimit: 32 * 1024 * 1024, disableRequestLogging: true });
+  // Request lines are logged at debug level only: at capture rates they would drown the log.
+  const app = Fastify({ loggerInstance: platform.log.child({ module: 'http' }, { level: platform.log.level === 'debug' || platform.log.level === 'trace' ? platform.log.level : 'warn' }), bodyLimit: 32 * 1024 * 1024 });
   const auth = new TokenAuthenticator(platform.db.pool);
 
   // FHIR bodies are kept as the exact text received: that text is what the inbox stores.

@@ -83,7 +83,7 @@ CREATE TABLE inbox_message (
 );
 CREATE INDEX inbox_pending_idx ON inbox_message (id) WHERE status = 'received';
 CREATE INDEX inbox_quarantine_idx ON inbox_message (id) WHERE status = 'quarantined';
-CREATE INDEX inbox_person_idx ON inbox_message USING gin (person_ids);
+CREATE INDEX inbox_person_idx ON inbox_message USING gin (person_ids) WITH (fastupdate = off);
 
 -- Each captured FHIR resource (except Patient, which becomes `person`), keyed by the sender's
 -- business identifier: the key that makes resends idempotent. References to the patient are
@@ -102,7 +102,9 @@ CREATE TABLE source_resource (
   updated_at     timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX source_resource_person_idx ON source_resource (person_id);
-CREATE INDEX source_resource_links_idx ON source_resource USING gin (links);
+-- fastupdate off: every capture looks links up right after inserting them, and a pending list
+-- would be scanned on each of those look-ups.
+CREATE INDEX source_resource_links_idx ON source_resource USING gin (links) WITH (fastupdate = off);
 
 -- A case is one registry's unit of registration (for fractures: one fracture).
 CREATE TABLE registry_case (
@@ -154,15 +156,19 @@ CREATE TABLE value_history (
   FOREIGN KEY (registry, case_id) REFERENCES registry_case (registry, id) ON DELETE CASCADE
 );
 
--- Cases a registry's rules sent elsewhere (AO 31 → the hip fracture register) or left out, counted per day.
-CREATE TABLE routing_count (
-  registry  text NOT NULL,
-  day       date NOT NULL,
-  decision  text NOT NULL,                      -- included, referred, not-included
-  target    text NOT NULL DEFAULT '',           -- e.g. the registry a case was referred to
-  n         integer NOT NULL,
-  PRIMARY KEY (registry, day, decision, target)
+-- What each registry decided about each anchor it saw: included, referred to another registry
+-- (AO 31 → the hip fracture register) or not included. One row per anchor, so a resend or an
+-- update never counts twice, and no shared counter row serialises concurrent captures.
+CREATE TABLE routing_decision (
+  registry    text NOT NULL,
+  anchor_key  text NOT NULL,
+  person_id   bigint NOT NULL REFERENCES person (id) ON DELETE CASCADE,
+  decision    text NOT NULL CHECK (decision IN ('included', 'referred', 'not-included')),
+  target      text NOT NULL DEFAULT '',
+  decided_at  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (registry, anchor_key)
 );
+CREATE INDEX routing_decision_person_idx ON routing_decision (person_id);
 
 -- Callers of the API until OpenID Connect arrives: hashed bearer tokens bound to a sending
 -- system or to a user's grants.
