@@ -14,7 +14,7 @@ import copyStreams from 'pg-copy-streams';
 import pino from 'pino';
 import { createToken } from '../src/access/tokens.ts';
 import { loadConfig } from '../src/config.ts';
-import { ensureDatabase } from '../src/db/database.ts';
+import { ensureDatabase, withDatabase } from '../src/db/database.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { ehrBundle, plannerBundle, type FractureSpec } from '../src/demo/bundles.ts';
 import { DEFAULT_RATES, generateFractures } from '../src/demo/generate.ts';
@@ -64,7 +64,7 @@ async function main() {
     adminUrl = server.url('postgres');
     stopPg = server.stop;
   }
-  const dbUrl = (name: string) => adminUrl!.replace(/\/[^/]*$/, `/${name}`);
+  const dbUrl = (name: string) => withDatabase(adminUrl!, name);
   console.log(`kvalreg capture benchmark: ${N.toLocaleString('en')} fractures, concurrency ${C}, batch size ${B}, ${os.cpus().length} cores, PostgreSQL with default durability (fsync and synchronous_commit on)`);
   const results: Record<string, { seconds: number; fractures: number; bundles: number; resources: number }> = {};
   let copySource: string | undefined;
@@ -96,13 +96,17 @@ async function main() {
       });
       for (const p of pending) items.push({ token: planner, bundle: p.bundle });
     } else {
+      // The planner's batch for a set of fractures follows two record batches later.
+      const pending: unknown[] = [];
       for (let i = 0; i < fractures.length; i += B) {
         const chunk = fractures.slice(i, i + B);
         const e = { resourceType: 'Bundle', type: 'batch', entry: chunk.flatMap((f) => ehrBundle(f, 'batch').entry) };
         items.push({ token: ehr, bundle: e }); resources += e.entry.length;
         const p = chunk.map((f) => plannerBundle(f)).filter(Boolean).flatMap((b) => b!.entry);
-        if (p.length) { items.push({ token: planner, bundle: { resourceType: 'Bundle', type: 'batch', entry: p } }); resources += p.length; }
+        if (p.length) { pending.push({ resourceType: 'Bundle', type: 'batch', entry: p }); resources += p.length; }
+        if (pending.length > 2) items.push({ token: planner, bundle: pending.shift() });
       }
+      for (const p of pending) items.push({ token: planner, bundle: p });
     }
     const port = 57000 + Math.floor(Math.random() * 1000);
     const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];

@@ -50,3 +50,10 @@ export async function ensureDatabase(adminUrl: string, name: string, template?: 
 export function redact(url: string): string {
   return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
 }
+
+/** The same server, another database: keeps credentials and options such as a socket host. */
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { ensureDatabase } from '../../src/db/database.ts';
+import { ensureDatabase, withDatabase } from '../../src/db/database.ts';
 import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createPool } from '../../src/db/pool.ts';
@@ -22,7 +22,7 @@ export default async function setup(project: TestProject) {
   }
   const template = `kvalreg_template_${process.pid}`;
   await ensureDatabase(adminUrl, template);
-  const pool = createPool(adminUrl.replace(/\/[^/]*$/, `/${template}`), 2);
+  const pool = createPool(withDatabase(adminUrl, template), 2);
   await migrate(pool);
   await pool.end();
   project.provide('adminUrl', adminUrl);

@@ -7,7 +7,7 @@ import pino from 'pino';
 import { inject } from 'vitest';
 import { createToken } from '../../src/access/tokens.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
-import { ensureDatabase } from '../../src/db/database.ts';
+import { ensureDatabase, withDatabase } from '../../src/db/database.ts';
 import { startPlatform, type Platform } from '../../src/platform.ts';
 import { buildServer } from '../../src/server/app.ts';
 
@@ -29,7 +29,7 @@ export async function newDatabase(): Promise<string> {
   const admin = inject('adminUrl');
   const name = `kvalreg_t_${crypto.randomBytes(6).toString('hex')}`;
   await ensureDatabase(admin, name, inject('templateDb'));
-  return admin.replace(/\/[^/]*$/, `/${name}`);
+  return withDatabase(admin, name);
 }
 
 export async function testPlatform(): Promise<TestPlatform> {
