@@ -77,11 +77,10 @@ async function main() {
     const planner = await createToken(platform.db.pool, { name: 'bench-planner', kind: 'system', sender: 'bench-planner' });
     const registry = platform.registry('fracture')!;
     const list = registry.codelists.get('ao_ota_2018')!;
-    const groupOf = (code: string) => { const p = list.properties.get(code)!; return ['5', '6', '7', '8', '14', '15', '16'].includes(p.bone) ? p.bone : p.segment; };
-    const codes = [...list.properties.entries()].filter(([c, p]) => p.group === c).map(([c]) => c);
+      const codes = [...list.properties.entries()].filter(([c, p]) => p.group === c).map(([c]) => c);
     const units = platform.units.all().filter((u) => u.level === 'department' && u.kind === 'orthopaedic').map((u) => ({ resh: u.resh, weight: 1 }));
     await platform.close();
-    const fractures: FractureSpec[] = generateFractures({ years: 1, scale: N / 6700, seed: 11, rates: DEFAULT_RATES, units, lastYear: 2024, codesByPrefix: (p) => codes.filter((c) => groupOf(c) === p) }).slice(0, N);
+    const fractures: FractureSpec[] = generateFractures({ years: 1, scale: N / 6700, seed: 11, rates: DEFAULT_RATES, units, lastYear: 2024, codesByPrefix: (p) => codes.filter((c) => { const x = list.properties.get(c)!; return x.segment === p || x.bone === p; }) }).slice(0, N);
     const items: Array<{ token: string; bundle: unknown }> = [];
     let resources = 0;
     if (mode === 'single') {

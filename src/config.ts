@@ -10,18 +10,19 @@ export interface Config {
   httpPort: number;
   httpHost: string;
   logLevel: string;
+  /** The environment the configuration was read from (also holds the identity keys, if given there). */
+  env: NodeJS.ProcessEnv;
   /** Where registry definition folders live. */
   registriesDir: string;
   /** Organisation hierarchy file loaded at start when the unit table is empty. */
   unitsFile: string;
-  /** Days a processed raw message is kept before its body is pruned (metadata stays). */
-  inboxRetentionDays: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const root = projectRoot();
   const dataDir = path.resolve(env.KVALREG_DATA_DIR ?? path.join(root, 'var'));
   return {
+    env,
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir,
     embeddedPgPort: intEnv(env, 'KVALREG_PG_PORT', 54329),
@@ -30,7 +31,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL ?? 'info',
     registriesDir: path.resolve(env.KVALREG_REGISTRIES_DIR ?? path.join(root, 'registries')),
     unitsFile: path.resolve(env.KVALREG_UNITS_FILE ?? path.join(root, 'demo', 'units.yaml')),
-    inboxRetentionDays: intEnv(env, 'KVALREG_INBOX_RETENTION_DAYS', 90),
   };
 }
 

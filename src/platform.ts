@@ -33,7 +33,7 @@ export async function startPlatform(config: Config, opts: { log?: Logger; poolSi
   const db = await openDatabase(config, { poolSize: opts.poolSize });
   try {
     await migrate(db.pool, (m) => log.info(m));
-    const keys = loadIdentityKeys({ env: process.env, keyFile: path.join(config.dataDir, 'keys.json'), log: (m) => log.warn(m) });
+    const keys = loadIdentityKeys({ env: config.env, keyFile: path.join(config.dataDir, 'keys.json'), log: (m) => log.warn(m) });
     const unitCount = Number((await db.pool.query('SELECT count(*) FROM org_unit')).rows[0].count);
     if (unitCount === 0) log.info({ units: await loadUnits(db.pool, config.unitsFile), file: config.unitsFile }, 'loaded organisation units');
     const registries = await loadRegistries(config.registriesDir);

@@ -17,6 +17,10 @@ it('sends a small year through POST /fhir from three senders, with valid synthet
   const cases = (await q("SELECT count(*)::int AS n FROM registry_case WHERE registry = 'fracture'"))[0].n;
   const referred = (await q("SELECT count(*)::int AS n FROM routing_decision WHERE decision = 'referred'"))[0].n;
   expect(cases + referred).toBe(result.fractures);
+  expect(result.fractures).toBe(Math.round(6700 * 0.05));
+  // Wrist fractures are the most common, and hand fractures are there.
+  const byBone = await q("SELECT data->>'ao_code' AS ao FROM case_form WHERE form = 'skade'");
+  expect(byBone.some((r) => r.ao.startsWith('7'))).toBe(true);
   expect(referred).toBeGreaterThan(0);
   // Women over 50 outnumber men over 50.
   const sex = await q("SELECT p.sex, count(*)::int AS n FROM registry_case c JOIN person p ON p.id = c.person_id WHERE p.birth_date < now() - interval '52 years' GROUP BY 1");

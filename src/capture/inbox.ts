@@ -11,8 +11,15 @@ import { openText, sealText } from '../identity/crypto.ts';
 import { captureBundle, parseMessage, type CaptureEnv, type CaptureResult } from './pipeline.ts';
 import { CaptureError, issue, operationOutcome, type Issue } from './outcome.ts';
 
+export interface InboxEntry {
+  id: number; sender: string; channel: string; received_at: string; status: string; attempts: number;
+  outcome: unknown; processed_at: string | null; pruned_reason: string | null;
+}
+
 export interface Inbox {
   receive(caller: Caller & { kind: 'system' }, channel: string, body: string): Promise<number>;
+  /** Messages by status, newest first, without their bodies. */
+  list(caller: Caller, status: string, limit: number): Promise<InboxEntry[]>;
   process(messageId: number, opts?: { reprocess?: boolean }): Promise<ProcessOutcome>;
   validate(caller: Caller & { kind: 'system' }, body: string): Promise<ProcessOutcome>;
   recover(): Promise<number>;
@@ -113,7 +120,13 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
     return ids.length;
   }
 
-  return { receive, process: process_, validate, recover };
+  async function list(caller: Caller, status: string, limit: number): Promise<InboxEntry[]> {
+    return data.transaction(caller, 'inbox:list', async (tx) => (await tx.client.query(
+      'SELECT id, sender, channel, received_at, status, attempts, outcome, processed_at, pruned_reason FROM inbox_message WHERE status = $1 ORDER BY id DESC LIMIT $2',
+      [status, Math.min(limit, 1000)])).rows, { readOnly: true });
+  }
+
+  return { receive, list, process: process_, validate, recover };
 }
 
 async function countRefused(db: Queryable, sender: string, n: number) {

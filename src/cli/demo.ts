@@ -45,16 +45,15 @@ async function demoTokens(platform: Platform) {
 export async function runDemo(platform: Platform, baseUrl: string, o: DemoOpts) {
   const registry = platform.registry('fracture');
   if (!registry) throw new Error('the fracture registry is not loaded');
-  // Demo codes: group codes, grouped the way the registry groups them (bone for 5–8 and 14–16, else segment).
+  // Demo codes: the group codes of each segment or bone.
   const list = registry.codelists.get('ao_ota_2018')!;
-  const groupOf = (code: string) => { const p = list.properties.get(code)!; return ['5', '6', '7', '8', '14', '15', '16'].includes(p.bone) ? p.bone : p.segment; };
   const codes = [...list.properties.entries()].filter(([code, p]) => p.group === code).map(([code]) => code);
   const departments = platform.units.all().filter((u) => u.level === 'department' && u.kind !== 'emergency_department');
   const demoArea = new Set((await platform.db.pool.query('SELECT resh FROM org_unit WHERE demo_area')).rows.map((r) => r.resh));
   const units = departments.map((d) => ({ resh: d.resh, weight: d.path.some((p) => demoArea.has(p)) ? 40 : 1 }));
   const fractures = generateFractures({
     years: o.years, scale: o.scale, seed: o.seed, rates: parseRates(o.rate), units, lastYear: new Date().getFullYear() - 1,
-    codesByPrefix: (prefix) => codes.filter((c) => groupOf(c) === prefix),
+    codesByPrefix: (prefix) => codes.filter((c) => { const x = list.properties.get(c)!; return x.segment === prefix || x.bone === prefix; }),
   });
   const tokens = await demoTokens(platform);
   const items: Array<{ token: string; bundle: unknown }> = [];

@@ -4,17 +4,33 @@ import { SingleBar, Presets } from 'cli-progress';
 import pino from 'pino';
 import type { Config } from '../config.ts';
 import { journalToBundles } from '../capture/csv-journal.ts';
-import { startPlatform } from '../platform.ts';
+import { startPlatform, type Platform } from '../platform.ts';
 
-export async function importCommand(config: Config, file: string, o: { format?: string; sender: string; aoVersion: string; dryRun?: boolean }): Promise<void> {
+export interface ImportOptions { format?: string; sender: string; aoVersion: string; dryRun?: boolean; progress?: boolean }
+export interface ImportSummary { messages: number; accepted: number; quarantined: number; refused: number; skipped: number; problems: string[] }
+
+export async function importCommand(config: Config, file: string, o: ImportOptions): Promise<void> {
   if (!fs.existsSync(file)) throw new Error(`${file} does not exist`);
+  const platform = await startPlatform(config, { log: pino({ level: 'warn' }) });
+  try {
+    const summary = await runImport(platform, file, { ...o, progress: process.stdout.isTTY });
+    console.log(`${o.dryRun ? 'Validated' : 'Imported'} ${summary.messages} message(s): ${summary.accepted} accepted, ${summary.quarantined} quarantined, ${summary.refused} refused, ${summary.skipped} row(s) skipped.`);
+    for (const p of summary.problems) console.log(`  ${p}`);
+    if (summary.quarantined && !o.dryRun) console.log('Quarantined messages are kept: list them with GET /api/inbox?status=quarantined and reprocess after fixing the cause.');
+  } finally {
+    await platform.close();
+  }
+}
+
+/** Sends every message of the file through the capture pipeline, as the sender named in `o`. */
+export async function runImport(platform: Platform, file: string, o: ImportOptions): Promise<ImportSummary> {
   const format = o.format ?? (file.endsWith('.csv') ? 'csv' : file.endsWith('.ndjson') || file.endsWith('.jsonl') ? 'ndjson' : undefined);
   if (format !== 'csv' && format !== 'ndjson') throw new Error('say --format ndjson or --format csv (the file name does not tell)');
-  const platform = await startPlatform(config, { log: pino({ level: 'warn' }) });
   const caller = { kind: 'system' as const, sender: o.sender, name: o.sender };
-  const summary = { messages: 0, accepted: 0, quarantined: 0, refused: 0, skipped: 0 };
-  const problems: string[] = [];
-  const bar = new SingleBar({ format: 'import |{bar}| {value}/{total} | {eta_formatted} left' }, Presets.shades_classic);
+  const summary: ImportSummary = { messages: 0, accepted: 0, quarantined: 0, refused: 0, skipped: 0, problems: [] };
+  const problems = summary.problems;
+  const shown = new SingleBar({ format: 'import |{bar}| {value}/{total} | {eta_formatted} left' }, Presets.shades_classic);
+  const bar = o.progress ? shown : { start: () => undefined, update: () => undefined, stop: () => undefined };
   const handle = async (body: string, where: string) => {
     summary.messages++;
     const outcome = o.dryRun ? await platform.inbox.validate(caller, body) : await platform.inbox.process(await platform.inbox.receive(caller, format, body));
@@ -46,9 +62,6 @@ export async function importCommand(config: Config, file: string, o: { format?: 
     }
   } finally {
     bar.stop();
-    await platform.close();
   }
-  console.log(`${o.dryRun ? 'Validated' : 'Imported'} ${summary.messages} message(s): ${summary.accepted} accepted, ${summary.quarantined} quarantined, ${summary.refused} refused, ${summary.skipped} row(s) skipped.`);
-  for (const p of problems) console.log(`  ${p}`);
-  if (summary.quarantined && !o.dryRun) console.log('Quarantined messages are kept: list them with GET /api/inbox?status=quarantined and reprocess after fixing the cause.');
+  return summary;
 }

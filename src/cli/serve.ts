@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Config } from '../config.ts';
 import { startPlatform, type Platform } from '../platform.ts';
 import { buildServer } from '../server/app.ts';
@@ -24,12 +26,16 @@ export async function startCommand(config: Config, o: { port?: number }): Promis
   const platform = await startPlatform(config);
   const port = o.port ?? config.httpPort;
   await listen(platform, port);
-  const hasData = Number((await platform.db.pool.query('SELECT count(*) FROM inbox_message')).rows[0].count) > 0;
-  if (!hasData) {
+  // The demo's senders exist once the demo has been loaded.
+  const demoLoaded = (await platform.db.pool.query("SELECT 1 FROM api_token WHERE name = 'demo-ehr'")).rowCount! > 0;
+  if (!demoLoaded) {
     console.log('First start: generating one year of demo fracture traffic and sending it through the FHIR API …');
     await runDemo(platform, `http://127.0.0.1:${port}`, { years: 1, scale: 1, seed: 2024, concurrency: 6 });
   }
-  const logins = (await platform.db.pool.query("SELECT name, kind FROM api_token WHERE name LIKE 'demo-%' ORDER BY name")).rows;
   console.log(`\nkvalreg is running at http://localhost:${port}  (FHIR API: http://localhost:${port}/fhir)`);
-  if (logins.length) console.log(`Demo logins (tokens) are in ${platform.config.dataDir}/demo-logins.txt`);
+  const file = path.join(platform.config.dataDir, 'demo-logins.txt');
+  if (fs.existsSync(file)) {
+    console.log(`Demo logins (bearer tokens; also in ${file}):`);
+    for (const line of fs.readFileSync(file, 'utf8').trim().split('\n')) console.log(`  ${line.replace('\t', '  ')}`);
+  }
 }

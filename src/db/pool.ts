@@ -11,12 +11,11 @@ export type Client = pg.PoolClient;
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 
 export function createPool(url: string, max = 10): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max, application_name: 'kvalreg' });
-  // An idle client losing its connection must not crash the process; the pool replaces it.
-  pool.on('error', () => undefined);
   // Our statements take arrays of keys; a generic plan cannot know they are short and picks
   // sequential scans that grow with the table. Plan each execution for its actual parameters.
-  pool.on('connect', (client) => { client.query('SET plan_cache_mode = force_custom_plan').catch(() => undefined); });
+  const pool = new pg.Pool({ connectionString: url, max, application_name: 'kvalreg', options: '-c plan_cache_mode=force_custom_plan' });
+  // An idle client losing its connection must not crash the process; the pool replaces it.
+  pool.on('error', () => undefined);
   return pool;
 }
 

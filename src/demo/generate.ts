@@ -85,7 +85,10 @@ function age(random: () => number): number {
   return Math.min(100, 50 + Math.floor(Math.abs(random() + random() + random() - 1.5) * 30 + random() * 20)); // the elderly peak
 }
 
+/** Fractures for `years` years; every segment in SEGMENTS must have codes, or this throws. */
 export function generateFractures(o: DemoOptions): FractureSpec[] {
+  const empty = SEGMENTS.filter((s) => s.share > 0 && o.codesByPrefix(s.prefix).length === 0).map((s) => s.prefix);
+  if (empty.length) throw new Error(`no AO codes for the demo's segment(s) ${empty.join(', ')}`);
   const random = mulberry32(o.seed);
   const perYear = Math.round(6700 * o.scale);
   const out: FractureSpec[] = [];
@@ -96,7 +99,6 @@ export function generateFractures(o: DemoOptions): FractureSpec[] {
       const female = a >= 50 ? random() < 0.7 : random() < 0.4;
       const seg = pick(SEGMENTS, random());
       const codes = o.codesByPrefix(seg.prefix);
-      if (codes.length === 0) continue;
       const aoCode = codes[Math.floor(random() * codes.length)];
       const injury = new Date(Date.UTC(y, 0, 1) + Math.floor(random() * 365 * 86400_000) + Math.floor(random() * 86400) * 1000);
       const birth = new Date(injury.getTime() - (a * 365.25 + random() * 360) * 86400_000);

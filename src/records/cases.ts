@@ -63,10 +63,12 @@ export async function applyUpdates(db: Queryable, registry: Registry, updates: V
   if (caseIds.length === 0) return { changedForms: 0, changedValues: 0, reopened: 0 };
   const existingIds = caseIds.filter((id) => !created.has(id));
   const needPersons = caseIds.filter((id) => !opts.persons?.has(id));
-  const [formsRes, personsRes] = await Promise.all([
-    existingIds.length ? prepared(db, 'rec-forms', 'SELECT case_id, form, instance, status, data, provenance, missing, findings, version FROM case_form WHERE registry = $1 AND case_id = ANY($2)', [registry.id, existingIds]) : { rows: [] as FormRow[] },
-    needPersons.length ? prepared(db, 'rec-persons', 'SELECT c.id, p.birth_date, p.sex, p.deceased_date FROM registry_case c JOIN person p ON p.id = c.person_id WHERE c.registry = $1 AND c.id = ANY($2)', [registry.id, needPersons]) : { rows: [] as any[] },
-  ]);
+  const formsRes = existingIds.length
+    ? await prepared(db, 'rec-forms', 'SELECT case_id, form, instance, status, data, provenance, missing, findings, version FROM case_form WHERE registry = $1 AND case_id = ANY($2)', [registry.id, existingIds])
+    : { rows: [] as FormRow[] };
+  const personsRes = needPersons.length
+    ? await prepared(db, 'rec-persons', 'SELECT c.id, p.birth_date, p.sex, p.deceased_date FROM registry_case c JOIN person p ON p.id = c.person_id WHERE c.registry = $1 AND c.id = ANY($2)', [registry.id, needPersons])
+    : { rows: [] as any[] };
   const forms = new Map<string, FormRow & { changes: Record<string, [unknown, unknown]>; touched: boolean; source?: Provenance }>();
   const key = (c: number, f: string, i: string) => `${c}:${formKey(f, i)}`;
   for (const row of formsRes.rows as FormRow[]) forms.set(key(row.case_id, row.form, row.instance), { ...row, changes: {}, touched: false });

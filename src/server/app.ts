@@ -122,9 +122,8 @@ export function buildServer(platform: Platform) {
     const c = await caller(req, reply); if (!c) return;
     requireAdmin(c);
     const status = req.query.status ?? 'quarantined';
-    return platform.data.transaction(c, 'inbox:list', async (tx) => (await tx.client.query(
-      'SELECT id, sender, channel, received_at, status, attempts, outcome, processed_at, pruned_reason FROM inbox_message WHERE status = $1 ORDER BY id DESC LIMIT $2',
-      [status, Math.min(Number(req.query.limit ?? 100), 1000)])).rows, { readOnly: true });
+    if (!['received', 'processed', 'quarantined', 'refused'].includes(status)) throw new RecordError('status must be received, processed, quarantined or refused.', 400);
+    return platform.inbox.list(c, status, Number(req.query.limit ?? 100) || 100);
   });
   app.post<{ Params: { messageId: string } }>('/api/inbox/:messageId/reprocess', async (req, reply) => {
     const c = await caller(req, reply); if (!c) return;

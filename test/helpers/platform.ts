@@ -42,7 +42,6 @@ export async function testPlatform(): Promise<TestPlatform> {
     KVALREG_HASH_KEY: crypto.randomBytes(32).toString('base64'),
     LOG_LEVEL: 'silent',
   };
-  Object.assign(process.env, { KVALREG_ENCRYPTION_KEY: env.KVALREG_ENCRYPTION_KEY, KVALREG_HASH_KEY: env.KVALREG_HASH_KEY });
   const config = loadConfig(env);
   const platform = await startPlatform(config, { log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), poolSize: 6 });
   const app = buildServer(platform);

@@ -1,0 +1,47 @@
+// Legacy data enters through the same capture pipeline: a CSV fracture journal with 2008 AO codes,
+// and NDJSON of FHIR bundles.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { runImport } from '../src/cli/import.ts';
+import { ehrBundle } from '../src/demo/bundles.ts';
+import { fracture, nin } from './helpers/fixtures.ts';
+import { SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';
+
+let t: TestPlatform;
+let dir: string;
+beforeAll(async () => { t = await testPlatform(); dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-import-')); });
+afterAll(async () => { await t?.close(); fs.rmSync(dir, { recursive: true, force: true }); });
+
+const q = async (sql: string, p: unknown[] = []) => (await t.platform.db.pool.query(sql, p)).rows;
+
+it('imports a CSV journal with 2008 codes, mapping what maps and sending the rest to manual review', async () => {
+  const file = path.join(dir, 'journal.csv');
+  fs.writeFileSync(file, [
+    'journal_id;national_id;unit_resh;setting;injury_time;first_contact;ao_code;side;open;energy;intent;surgery_time',
+    `1001;${nin('1948-03-02', 'female')};${SUS_ORTHO};EMER;2008-05-01T10:00:00+02:00;2008-05-01T11:00:00+02:00;23A2.2;left;0;low;conservative;`,
+    `1002;${nin('1990-07-07', 'male')};${SUS_ORTHO};EMER;2008-05-02T20:00:00+02:00;2008-05-02T21:00:00+02:00;25A1;right;0;high;operative;2008-05-03T09:00:00+02:00`,
+    `1003;${nin('1975-01-20', 'male')};${SUS_ORTHO};EMER;2008-05-03T08:00:00+02:00;2008-05-03T09:30:00+02:00;44B1.2;right;1;high;operative;2008-05-03T15:00:00+02:00`,
+  ].join('\n'));
+  const summary = await runImport(t.platform, file, { sender: 'stavanger-journal', aoVersion: '2008' });
+  expect(summary).toMatchObject({ accepted: 3, quarantined: 0, skipped: 1 });
+  expect(summary.problems.join('\n')).toMatch(/line 3: AO code 25A1 \(2008\) cannot be mapped.*metacarpals/);
+  const codes = (await q("SELECT data->>'ao_code' AS ao FROM case_form WHERE form = 'skade' ORDER BY 1")).map((r) => r.ao);
+  expect(codes).toEqual(['2R3A2.2', '44B1.2']);
+  expect((await q("SELECT DISTINCT sender FROM inbox_message")).map((r) => r.sender)).toEqual(['stavanger-journal']);
+  // Importing the same journal again doubles nothing.
+  await runImport(t.platform, file, { sender: 'stavanger-journal', aoVersion: '2008' });
+  expect((await q("SELECT count(*)::int AS n FROM registry_case"))[0].n).toBe(2);
+});
+
+it('imports NDJSON bundles and reports the lines that were refused', async () => {
+  const file = path.join(dir, 'bundles.ndjson');
+  const good = fracture({ unitResh: SUS_ORTHO });
+  fs.writeFileSync(file, [JSON.stringify(ehrBundle(good)), '{"resourceType": "Bundle", "type": "transaction", "entry": []}', ''].join('\n'));
+  const summary = await runImport(t.platform, file, { sender: 'ndjson-import', aoVersion: '2018' });
+  expect(summary).toMatchObject({ messages: 2, accepted: 1, quarantined: 1 });
+  expect(summary.problems[0]).toMatch(/line 2: .*no entries/);
+  const dry = await runImport(t.platform, file, { sender: 'ndjson-import', aoVersion: '2018', dryRun: true });
+  expect(dry.messages).toBe(2);
+});
