@@ -196,6 +196,22 @@ describe('bad input gets an OperationOutcome and stores nothing partial', () => 
   });
 });
 
+describe('patients of unknown identity', () => {
+  it('issues an auxiliary number that is then accepted as the patient\'s identity', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/api/auxiliary-numbers', headers: { authorization: `Bearer ${t.tokens.registrarSus}` } });
+    expect(res.statusCode).toBe(201);
+    const aux = res.json();
+    expect(aux.system).toBe('urn:kvalreg:auxiliary-number');
+    const f = fracture({ nin: aux.value, ninSystem: aux.system });
+    expect((await post(ehrBundle(f))).status).toBe(200);
+    expect(await caseOf(f.id)).toBeDefined();
+    expect((await q("SELECT count(*)::int AS n FROM person WHERE nin_kind = 'auxiliary'"))[0].n).toBe(1);
+    // A made-up "auxiliary" number is refused.
+    const bad = await post(ehrBundle(fracture({ nin: 'AUX-nothex', ninSystem: aux.system })));
+    expect(bad.status).toBe(422);
+  });
+});
+
 describe('reservation (opt-out)', () => {
   it('removes the patient everywhere, history and raw messages included, and refuses later messages', async () => {
     const f = fracture({ nin: nin('1950-02-03', 'male'), intent: 'operative', surgery: { start: '2024-03-02T09:00:00+01:00' } });

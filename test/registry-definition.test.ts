@@ -74,11 +74,19 @@ describe('the expression language', () => {
     expect(ev('a > 1 && b == 2', { a: null, b: 3 })).toBe(false);
     expect(ev('a > 1 || b == 2', { a: null, b: 2 })).toBe(true);
     expect(ev('a == null', {})).toBe(true);
+    expect(ev('a != null', { a: 1 })).toBe(true);
+    expect(ev("a != 'x'", { a: null })).toBeNull();   // unknown, as in SQL
+    expect(ev('a == b', { a: null, b: null })).toBeNull();
+    expect(ev('a in b', { a: 'x', b: null })).toBeNull();
     expect(ev("a in ['x', 'y']", { a: 'y' })).toBe(true);
   });
   it('counts days and hours across the change to summer time', () => {
     expect(ev('days(d1, d2)', { d1: '2024-03-30', d2: '2024-04-02T08:00:00.000Z' })).toBe(3);
     expect(ev('hours(d1, d2)', { d1: '2024-03-30T22:00:00+01:00', d2: '2024-03-31T23:00:00+02:00' })).toBe(24);
+  });
+  it('takes years and months of a date-time in Norwegian time', () => {
+    expect(ev('year(d1)', { d1: '2023-12-31T23:30:00.000Z' })).toBe(2024);
+    expect(ev('years(d1, d2)', { d1: '2000-02-29', d2: '2024-02-28T23:30:00.000Z' })).toBe(24);
   });
   it('rejects unknown names at load time', () => {
     expect(() => compileExpression('c > 1', { variables: vars })).toThrow(/unknown variable "c"/);

@@ -54,9 +54,14 @@ export class PersonData {
   }
 }
 
-/** Systems and platform tasks act on all units (the registry decides routing); users within their grants. */
+/**
+ * The platform's own tasks act on all units; users within their grants. A sending system reaches
+ * person-level data only through the capture pipeline, never through the registrars' operations:
+ * its scope there is empty.
+ */
 function scopeOf(caller: Caller, registry: string, roles: Role[], units: UnitTree): string[] | null {
-  if (caller.kind !== 'user') return null;
+  if (caller.kind === 'platform') return null;
+  if (caller.kind === 'system') return [];
   const grants: Grant[] = caller.grants.filter((g) => (g.registry === registry || g.registry === '*') && roles.includes(g.role));
   if (grants.some((g) => g.role === 'platform-admin' || g.role === 'registry-admin')) return null;
   return [...new Set(grants.flatMap((g) => units.descendants(g.unit)))];

@@ -30,6 +30,8 @@ export interface ResourceEntry {
 
 export interface ParsedBundle {
   type: 'transaction' | 'batch';
+  /** Number of entries: the response has exactly one per entry, in order. */
+  entryCount: number;
   patients: PatientEntry[];
   resources: ResourceEntry[];
 }
@@ -46,6 +48,9 @@ export function splitRkey(rkey: string): [string, string, string] {
 }
 
 export function parseJson(body: string): unknown {
+  if (body.includes('\\u0000')) {
+    throw new CaptureError([issue.error('value', undefined, 'The message contains a NUL character (\\u0000), which no FHIR string may hold. Remove it and resend.')], 400);
+  }
   try {
     return JSON.parse(body);
   } catch (err) {
@@ -87,6 +92,10 @@ export function parseBundle(json: unknown): ParsedBundle {
     if (bundle.type === 'transaction' && method !== undefined && !['POST', 'PUT'].includes(method)) {
       issues.push(issue.error('not-supported', `${at}.request.method`, `Only POST and PUT are accepted (the platform keeps history; deletions go through the registry).`, { value: method }));
     }
+    if (resource.contained !== undefined) {
+      issues.push(issue.error('not-supported', `${at}.resource.contained`, 'Contained resources are not accepted: send each resource as its own entry with its own identifier.'));
+      return;
+    }
     const fullUrl = typeof entry.fullUrl === 'string' ? entry.fullUrl : undefined;
     if (type === 'Patient') {
       patients.push({ index, fullUrl, resource });
@@ -118,7 +127,7 @@ export function parseBundle(json: unknown): ParsedBundle {
     return { index, resourceType: resource.resourceType, rkey: rkey!, fullUrl, resource: normalised, subject: subject ?? { patientIndex: -1 } };
   });
   if (issues.length) fail(issues);
-  return { type: bundle.type, patients, resources };
+  return { type: bundle.type, entryCount: entries.length, patients, resources };
 }
 
 function resolveSubject(subject: any, at: string, byFullUrl: Map<string, any>, byLocalId: Map<string, any>, issues: Issue[]):
@@ -143,6 +152,7 @@ function normaliseReferences(resource: Record<string, any>, at: string, byFullUr
     if (Array.isArray(node)) return node.map((n, i) => walk(n, `${path}[${i}]`, false));
     if (!node || typeof node !== 'object') return node;
     if (!top && isReference(node)) return normaliseReference(node, path, byFullUrl, byLocalId, issues);
+    if (!top && PERSON_SYSTEMS.has(node.system) && typeof node.value === 'string') return { system: node.system, value: '(removed: identity number)' };
     const out: Record<string, any> = {};
     for (const [k, v] of Object.entries(node)) {
       if (top && (k === 'subject' || k === 'meta' || k === 'text' || k === 'id')) continue;
@@ -158,7 +168,15 @@ function isReference(node: Record<string, any>): boolean {
   return node.identifier && !Array.isArray(node.identifier) && typeof node.identifier === 'object' && Object.keys(node).every((k) => ['identifier', 'type', 'display'].includes(k));
 }
 
+/** Identifier systems of national identity numbers: a reference using one names a person. */
+const PERSON_SYSTEMS = new Set(['urn:oid:2.16.578.1.12.4.1.4.1', 'urn:oid:2.16.578.1.12.4.1.4.2', 'urn:oid:2.16.578.1.12.4.1.4.3', 'urn:kvalreg:auxiliary-number']);
+
 function normaliseReference(ref: Record<string, any>, at: string, byFullUrl: Map<string, any>, byLocalId: Map<string, any>, issues: Issue[]): Record<string, any> {
+  // Any reference to a patient becomes a bare "Patient": the stored resource must not carry the
+  // identity number (the person is the resource's owner, kept as person_id).
+  if (ref.type === 'Patient' || PERSON_SYSTEMS.has(ref.identifier?.system) || (typeof ref.reference === 'string' && /^Patient[/?]/.test(ref.reference))) {
+    return { reference: 'Patient' };
+  }
   if (typeof ref.reference === 'string') {
     if (ref.reference.includes('?identifier=')) return { reference: ref.reference };
     const target = byFullUrl.get(ref.reference) ?? byLocalId.get(ref.reference);

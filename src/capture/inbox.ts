@@ -55,7 +55,7 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
     try {
       return await data.transaction(platform, 'capture:process', async (tx) => {
         const row = (await prepared(tx.client, 'inbox2', 'SELECT id, sender, status, body_enc, outcome FROM inbox_message WHERE id = $1 FOR UPDATE', [messageId])).rows[0];
-        if (!row) throw new Error(`message ${messageId} does not exist`);
+        if (!row) throw new CaptureError([issue.error('not-found', undefined, `Message ${messageId} does not exist.`)], 404);
         if (row.status === 'processed' || (row.status !== 'received' && !opts.reprocess)) {
           // Processed already (by recovery, or a concurrent worker): answer with the stored outcome.
           return { messageId, status: row.status, httpStatus: row.outcome?.httpStatus ?? 200, body: row.outcome?.body ?? {} };
@@ -73,23 +73,34 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
         if (result.refusedReservation) await countRefused(tx.client, row.sender, result.refusedReservation);
         return { messageId, status, httpStatus: outcome.httpStatus, body: outcome.body, result };
       });
-    } catch (err) {
-      if (!(err instanceof CaptureError)) throw err;
-      const refused = err.issues.some((i) => i.rule === 'reservation');
-      const body = operationOutcome(err.issues);
-      await data.transaction(platform, 'capture:quarantine', async (tx) => {
-        await prepared(tx.client, 'inbox4', `UPDATE inbox_message SET status = $2, outcome = $3, attempts = attempts + 1, processed_at = now(),
-             body_enc = CASE WHEN $4 THEN NULL ELSE body_enc END, pruned_reason = CASE WHEN $4 THEN 'reservation' ELSE pruned_reason END
-           WHERE id = $1`,
-          [messageId, refused ? 'refused' : 'quarantined', { httpStatus: err.httpStatus, body }, refused]);
-        if (refused) {
-          const sender = (await prepared(tx.client, 'inbox5', 'SELECT sender FROM inbox_message WHERE id = $1', [messageId])).rows[0]?.sender ?? 'unknown';
-          await countRefused(tx.client, sender, 1);
-        }
-      });
-      log.warn({ messageId, status: refused ? 'refused' : 'quarantined', issues: err.issues.map(redactIssue) }, 'message not accepted');
-      return { messageId, status: refused ? 'refused' : 'quarantined', httpStatus: err.httpStatus, body };
+    } catch (caught) {
+      let err = caught;
+      if (!(err instanceof CaptureError)) {
+        // Not the sender's fault: keep the message in quarantine (so a restart does not stumble
+        // over it again), log the cause, and answer with a 500 that says the message is kept.
+        log.error({ messageId, err }, 'processing failed');
+        err = new CaptureError([issue.error('processing', undefined, `The message was stored (id ${messageId}) but could not be processed because of an internal error. It is kept in quarantine for the registry to reprocess; you need not resend.`)], 500);
+      }
+      if ((err as CaptureError).httpStatus === 404) return { messageId, status: 'quarantined', httpStatus: 404, body: operationOutcome((err as CaptureError).issues) };
+      return quarantine(messageId, err as CaptureError);
     }
+  }
+
+  async function quarantine(messageId: number, err: CaptureError): Promise<ProcessOutcome> {
+    const refused = err.issues.some((i) => i.rule === 'reservation');
+    const body = operationOutcome(err.issues);
+    await data.transaction(platform, 'capture:quarantine', async (tx) => {
+      await prepared(tx.client, 'inbox4', `UPDATE inbox_message SET status = $2, outcome = $3, attempts = attempts + 1, processed_at = now(),
+           body_enc = CASE WHEN $4 THEN NULL ELSE body_enc END, pruned_reason = CASE WHEN $4 THEN 'reservation' ELSE pruned_reason END
+         WHERE id = $1`,
+        [messageId, refused ? 'refused' : 'quarantined', { httpStatus: err.httpStatus, body }, refused]);
+      if (refused) {
+        const sender = (await prepared(tx.client, 'inbox5', 'SELECT sender FROM inbox_message WHERE id = $1', [messageId])).rows[0]?.sender ?? 'unknown';
+        await countRefused(tx.client, sender, 1);
+      }
+    });
+    log.warn({ messageId, status: refused ? 'refused' : 'quarantined', issues: err.issues.map(redactIssue) }, 'message not accepted');
+    return { messageId, status: refused ? 'refused' : 'quarantined', httpStatus: err.httpStatus, body };
   }
 
   async function validate(caller: Caller & { kind: 'system' }, body: string): Promise<ProcessOutcome> {
@@ -98,7 +109,8 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
     let outcome: ProcessOutcome | undefined;
     try {
       await data.transaction(caller, 'capture:validate', async (tx) => {
-        const result = await captureBundle(tx, env, caller.sender, 0, parseMessage(body));
+        // A dry run sorts after every stored message, so it reports what a new message would do.
+        const result = await captureBundle(tx, env, caller.sender, Number.MAX_SAFE_INTEGER, parseMessage(body));
         const issues: Issue[] = result.entries.flatMap((e) => e.issues.map((i) => ({ ...i, location: i.location ?? `Bundle.entry[${e.index}]` })));
         if (issues.every((i) => i.severity === 'information')) issues.push(issue.info(undefined, 'The bundle is valid; nothing was stored (dry run).'));
         outcome = { messageId: null, status: 'validated', httpStatus: result.failedEntries ? 422 : 200, body: operationOutcome(issues), result };
@@ -115,6 +127,8 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
   async function recover(): Promise<number> {
     const ids = await data.transaction(platform, 'capture:recover', async (tx) =>
       (await tx.client.query("SELECT id FROM inbox_message WHERE status = 'received' ORDER BY id")).rows.map((r) => r.id as number));
+    // process_ never throws for one message's fault: a failure is kept in quarantine, so one bad
+    // message cannot stop the platform from starting.
     for (const id of ids) await process_(id);
     if (ids.length) log.info({ count: ids.length }, 'recovered messages left unprocessed by an earlier stop');
     return ids.length;

@@ -7,6 +7,8 @@ import crypto from 'node:crypto';
 import type { PersonTx } from '../access/door.ts';
 import { encryptNin, type IdentityKeys } from '../identity/crypto.ts';
 import { holds } from '../registry/expr.ts';
+import { isDateTime, isRealDate } from '../registry/values.ts';
+import { osloDate } from '../time/oslo.ts';
 import type { Registry } from '../registry/load.ts';
 import { applyUpdates, ensureCases, type ValueUpdate } from '../records/cases.ts';
 import { caseValues, type PersonValues } from '../records/evaluate.ts';
@@ -68,6 +70,10 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
     return e;
   };
 
+  // One response entry per request entry, in order.
+  for (let i = 0; i < bundle.entryCount; i++) entry(i);
+  const unidentified = new Set<number>();
+
   // 1. Identities, grouped per patient: a batch succeeds or fails per patient.
   const groups = new Map<string, Group>();
   const patientIdentity = new Map<number, Identity | undefined>();
@@ -76,7 +82,7 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
     const local: Issue[] = [];
     const identity = identityOfPatient(env.keys, p.resource, `Bundle.entry[${p.index}].resource`, local, env.today);
     patientIdentity.set(p.index, identity);
-    if (!identity) { entry(p.index).issues.push(...local); topIssues.push(...local); continue; }
+    if (!identity) { entry(p.index).issues.push(...local); topIssues.push(...local); unidentified.add(p.index); continue; }
     const g: Group = groups.get(identity.hashHex) ?? { identity, resources: [], issues: [], extracted: new Map() };
     g.patient = { index: p.index, resource: p.resource };
     groups.set(identity.hashHex, g);
@@ -90,19 +96,26 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
       if (!identity && local.length === 0) local.push(issue.error('value', `Bundle.entry[${r.index}].resource.subject.identifier.system`, 'The subject identifier must be a Norwegian identity number (fødselsnummer, D- or H-number OID).', { rule: 'patient-identity' }));
       entry(r.index).issues.push(...local); topIssues.push(...local);
     }
-    if (!identity) { if (!entry(r.index).issues.length) entry(r.index).issues.push(issue.error('processing', `Bundle.entry[${r.index}]`, 'The patient of this resource could not be identified (see the Patient entry).')); continue; }
+    if (!identity) {
+      if (!entry(r.index).issues.length) entry(r.index).issues.push(issue.error('processing', `Bundle.entry[${r.index}]`, 'The patient of this resource could not be identified (see the Patient entry).'));
+      unidentified.add(r.index);
+      continue;
+    }
     const g: Group = groups.get(identity.hashHex) ?? { identity, resources: [], issues: [], extracted: new Map() };
     g.resources.push(r);
     groups.set(identity.hashHex, g);
   }
-  if (bundle.type === 'transaction' && topIssues.length) throw new CaptureError(topIssues);
 
-  // 2. Opted-out patients: refused, counted without identity.
+  // 2. Opted-out patients: refused, counted without identity. Checked before any other error is
+  // reported, so that a message about someone who opted out is never kept in quarantine.
   const hashes = [...groups.values()].map((g) => g.identity.hash);
   // One look-up per message: who has opted out, and who is already known.
   const lookup = hashes.length
     ? (await prepared(db, 'cap-persons',
-      `SELECT encode(h, 'hex') AS hash, p.id, p.birth_date, p.sex, p.deceased_date, r.reserved IS NOT NULL AS reserved
+      // The shared per-person lock makes a reservation (which takes it exclusively) wait for
+      // captures in flight, and captures wait for it: no capture can slip in after an opt-out.
+      `SELECT encode(h, 'hex') AS hash, p.id, p.birth_date, p.sex, p.deceased_date, r.reserved IS NOT NULL AS reserved,
+         pg_advisory_xact_lock_shared(('x' || left(encode(h, 'hex'), 16))::bit(64)::bigint)::text AS locked
        FROM unnest($1::bytea[]) AS h
        LEFT JOIN LATERAL (SELECT id, birth_date, sex, deceased_date FROM person WHERE nin_hash = h LIMIT 1) AS p ON true
        LEFT JOIN LATERAL (SELECT 1 AS reserved FROM reservation WHERE nin_hash = h LIMIT 1) AS r ON true`, [hashes])).rows
@@ -118,11 +131,24 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
   if (bundle.type === 'transaction' && refusedReservation) {
     throw new CaptureError([issue.error('forbidden', undefined, 'The patient has opted out of the medical quality registries (reservation right); nothing about them is stored. Do not resend.', { rule: 'reservation' })], 403);
   }
+  if (bundle.type === 'transaction' && topIssues.length) throw new CaptureError(topIssues);
 
   // 3. Every value every registry would take, typed and checked, before anything is written.
   const unitsOk = (value: unknown) => tx.units.has(String(value));
   for (const g of groups.values()) {
     if (g.refused) continue;
+    if (g.patient) {
+      const p = g.patient.resource, at = `Bundle.entry[${g.patient.index}].resource`;
+      const local: Issue[] = [];
+      if (p.birthDate !== undefined && !(typeof p.birthDate === 'string' && isRealDate(p.birthDate))) {
+        local.push(issue.error('value', `${at}.birthDate`, 'birthDate must be a real calendar date written YYYY-MM-DD (or left out: it is derived from the identity number).', { value: p.birthDate }));
+      }
+      const d = p.deceasedDateTime;
+      if (d !== undefined && !(typeof d === 'string' && (isRealDate(d) || isDateTime(d)))) {
+        local.push(issue.error('value', `${at}.deceasedDateTime`, 'deceasedDateTime must be a real date (YYYY-MM-DD) or a date-time with a time zone.', { value: d }));
+      }
+      if (local.length) { g.issues.push(...local); entry(g.patient.index).issues.push(...local); }
+    }
     for (const r of g.resources) {
       const mapped = toMapped(r.rkey, r.resourceType, r.resource, `Bundle.entry[${r.index}].resource`);
       for (const registry of env.registries) {
@@ -139,9 +165,27 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
       }
     }
   }
+  // Earlier versions of these resources: unchanged content is a resend, content older than what
+  // is stored is a late replay, and an identifier already used for another patient is an error.
+  const candidates = [...groups.values()].filter((g) => !g.refused && !g.issues.length)
+    .flatMap((g) => g.resources.map((r) => ({ r, g, sha: crypto.createHash('sha256').update(canonical(r.resource)).digest() })));
+  const existing = candidates.length
+    ? new Map((await prepared(db, 'cap-existing',
+      `SELECT s.rkey, s.content_sha256, s.version, s.message_id, encode(p.nin_hash, 'hex') AS owner
+       FROM source_resource s JOIN person p ON p.id = s.person_id WHERE s.rkey = ANY($1)`, [candidates.map((c) => c.r.rkey)])).rows.map((r) => [r.rkey as string, r]))
+    : new Map();
+  for (const c of candidates) {
+    const old = existing.get(c.r.rkey);
+    if (old && old.owner !== c.g.identity.hashHex) {
+      const problem = issue.error('business-rule', `Bundle.entry[${c.r.index}].resource.identifier`, 'A resource with this identifier was sent earlier for another patient. Identifiers must be unique per resource; correct the patient or the identifier.', { rule: 'identifier-owner', value: c.r.rkey });
+      c.g.issues.push(problem);
+      entry(c.r.index).issues.push(problem);
+    }
+  }
   const failed = [...groups.values()].filter((g) => g.issues.length && !g.refused);
   if (bundle.type === 'transaction' && failed.length) throw new CaptureError(failed.flatMap((g) => g.issues));
   let failedEntries = 0;
+  for (const idx of unidentified) { entry(idx).status = '422 Unprocessable Entity'; failedEntries++; }
   for (const g of failed) {
     for (const idx of [g.patient?.index, ...g.resources.map((r) => r.index)]) if (idx !== undefined) { entry(idx).status = '422 Unprocessable Entity'; failedEntries++; }
   }
@@ -151,10 +195,11 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
   // from the population register) updates only persons already known.
   const personRows = accepted.map((g) => {
     const p = g.patient?.resource;
-    const deceased = typeof p?.deceasedDateTime === 'string' ? p.deceasedDateTime.slice(0, 10) : null;
+    const d = p?.deceasedDateTime;
+    const deceased = typeof d === 'string' ? (d.length > 10 ? osloDate(d) : d) : null;
     return {
       hash: g.identity.hash.toString('hex'), enc: encryptNin(env.keys, g.identity.nin).toString('hex'), kind: g.identity.kind,
-      birth: (typeof p?.birthDate === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(p.birthDate) ? p.birthDate : null) ?? g.identity.birthDate,
+      birth: (typeof p?.birthDate === 'string' ? p.birthDate : null) ?? g.identity.birthDate,
       sex: p?.gender === 'male' || p?.gender === 'female' ? p.gender : g.identity.sex,
       deceased, create: g.resources.length > 0,
     };
@@ -203,28 +248,25 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
   for (const g of accepted) if (g.patient) entry(g.patient.index).status = '200 OK';
 
   // 5. Captured resources: unchanged content is a no-op (a resend); changed content is a new version.
-  const candidates = accepted.flatMap((g) => g.resources.map((r) => ({ r, g, personId: personIdByHash.get(g.identity.hashHex)!,
-    sha: crypto.createHash('sha256').update(canonical(r.resource)).digest() })));
-  const existing = candidates.length
-    ? new Map((await prepared(db, 'cap5', 'SELECT rkey, content_sha256, version, person_id FROM source_resource WHERE rkey = ANY($1)', [candidates.map((c) => c.r.rkey)])).rows.map((r) => [r.rkey as string, r]))
-    : new Map();
-  const changed: typeof candidates = [];
+  const changed: Array<(typeof candidates)[number] & { personId: number }> = [];
   const counts = { created: 0, updated: 0, unchanged: 0, cases: 0, referred: 0 };
-  const ownerIssues: Issue[] = [];
   for (const c of candidates) {
+    if (c.g.issues.length) continue;
     const old = existing.get(c.r.rkey);
     const e = entry(c.r.index);
-    if (old && old.person_id !== c.personId) {
-      ownerIssues.push(issue.error('business-rule', `Bundle.entry[${c.r.index}].resource.identifier`, 'A resource with this identifier was sent earlier for another patient. Identifiers must be unique per resource; correct the patient or the identifier.', { rule: 'identifier-owner', value: c.r.rkey }));
+    if (old && Buffer.compare(old.content_sha256, c.sha) === 0) { e.issues.push(issue.info(undefined, `unchanged: identical to version ${old.version} already received`)); counts.unchanged++; continue; }
+    if (old && old.message_id > messageId) {
+      // A message received before the one that gave the current version, processed late (e.g. by
+      // recovery after a crash): it must not take the data back to older content.
+      e.issues.push(issue.info(undefined, `not applied: message ${old.message_id}, received later, already gave version ${old.version}`));
+      counts.unchanged++;
       continue;
     }
-    if (old && Buffer.compare(old.content_sha256, c.sha) === 0) { e.status = '200 OK'; e.issues.push(issue.info(undefined, `unchanged: identical to version ${old.version} already received`)); counts.unchanged++; continue; }
     e.status = old ? '200 OK' : '201 Created';
     e.issues.push(issue.info(undefined, old ? `updated: stored as version ${old.version + 1}` : 'created'));
     if (old) counts.updated++; else counts.created++;
-    changed.push(c);
+    changed.push({ ...c, personId: personIdByHash.get(c.g.identity.hashHex)! });
   }
-  if (ownerIssues.length) throw new CaptureError(ownerIssues);
   if (changed.length) {
     await prepared(db, 'cap6', `INSERT INTO source_resource (resource_type, rkey, person_id, sender, message_id, content_sha256, links, resource)
        SELECT r.type, r.rkey, r.person, $2, $3, decode(r.sha, 'hex'), r.links, r.resource
@@ -344,13 +386,7 @@ async function routeToRegistry(tx: PersonTx, registry: Registry, sender: string,
     ? (await prepared(db, 'cap10', 'SELECT id FROM registry_case WHERE registry = $1 AND person_id = ANY($2)', [registry.id, recheckPersons])).rows.map((r) => r.id as number)
     : [];
   const createdIds = new Set([...caseIds.values()].filter((c) => c.created).map((c) => c.id));
-  const personsByCase = new Map<number, PersonValues>();
-  for (const anchor of anchors) {
-    const c = caseIds.get(anchor.rkey);
-    const p = personValues.get(anchor.personId);
-    if (c && p) personsByCase.set(c.id, p);
-  }
-  await applyUpdates(db, registry, updates, { recheck: [...recheck, ...createdIds], created: createdIds, persons: personsByCase });
+  await applyUpdates(db, registry, updates, { recheck: [...recheck, ...createdIds], created: createdIds });
   if (decisions.length) {
     await prepared(db, 'cap11', `INSERT INTO routing_decision (registry, anchor_key, person_id, decision, target)
        SELECT $1, d.anchor, d.person, d.decision, d.target FROM jsonb_to_recordset($2::jsonb) AS d(anchor text, person bigint, decision text, target text)

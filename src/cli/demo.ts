@@ -51,8 +51,9 @@ export async function runDemo(platform: Platform, baseUrl: string, o: DemoOpts) 
   const departments = platform.units.all().filter((u) => u.level === 'department' && u.kind !== 'emergency_department');
   const demoArea = new Set((await platform.db.pool.query('SELECT resh FROM org_unit WHERE demo_area')).rows.map((r) => r.resh));
   const units = departments.map((d) => ({ resh: d.resh, weight: d.path.some((p) => demoArea.has(p)) ? 40 : 1 }));
+  const rates = parseRates(o.rate);
   const fractures = generateFractures({
-    years: o.years, scale: o.scale, seed: o.seed, rates: parseRates(o.rate), units, lastYear: new Date().getFullYear() - 1,
+    years: o.years, scale: o.scale, seed: o.seed, rates, units, lastYear: new Date().getFullYear() - 1,
     codesByPrefix: (prefix) => codes.filter((c) => { const x = list.properties.get(c)!; return x.segment === prefix || x.bone === prefix; }),
   });
   const tokens = await demoTokens(platform);
@@ -76,6 +77,7 @@ export async function runDemo(platform: Platform, baseUrl: string, o: DemoOpts) 
   const seconds = (Date.now() - started) / 1000;
   console.log(`Sent ${stats.sent} messages (${fractures.length} fractures) in ${seconds.toFixed(1)} s: ${stats.ok} accepted, ${stats.failed} refused.`);
   for (const f of stats.failures) console.log(`  refused (${f.status}): ${f.body}`);
+  console.log(`True rates planted (seed ${o.seed}): ${Object.entries(rates).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   return { fractures: fractures.length, ...stats };
 }
 

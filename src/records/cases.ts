@@ -50,8 +50,6 @@ export interface ApplyOptions {
   recheck?: number[];
   /** Cases created in this transaction: they have no forms yet, so none are read. */
   created?: Set<number>;
-  /** Person values by case, when the caller already has them. */
-  persons?: Map<number, PersonValues>;
   at?: string;
 }
 
@@ -62,13 +60,14 @@ export async function applyUpdates(db: Queryable, registry: Registry, updates: V
   const caseIds = [...new Set([...updates.map((u) => u.caseId), ...(opts.recheck ?? [])])];
   if (caseIds.length === 0) return { changedForms: 0, changedValues: 0, reopened: 0 };
   const existingIds = caseIds.filter((id) => !created.has(id));
-  const needPersons = caseIds.filter((id) => !opts.persons?.has(id));
+  // Lock the cases (in id order, as every writer does) before reading their forms: two messages,
+  // or a message and a registrar, updating one case must not each write back a stale copy.
+  const personsRes = await prepared(db, 'rec-lock',
+    'SELECT c.id, p.birth_date, p.sex, p.deceased_date FROM registry_case c JOIN person p ON p.id = c.person_id WHERE c.registry = $1 AND c.id = ANY($2) ORDER BY c.id FOR UPDATE OF c',
+    [registry.id, caseIds]);
   const formsRes = existingIds.length
     ? await prepared(db, 'rec-forms', 'SELECT case_id, form, instance, status, data, provenance, missing, findings, version FROM case_form WHERE registry = $1 AND case_id = ANY($2)', [registry.id, existingIds])
     : { rows: [] as FormRow[] };
-  const personsRes = needPersons.length
-    ? await prepared(db, 'rec-persons', 'SELECT c.id, p.birth_date, p.sex, p.deceased_date FROM registry_case c JOIN person p ON p.id = c.person_id WHERE c.registry = $1 AND c.id = ANY($2)', [registry.id, needPersons])
-    : { rows: [] as any[] };
   const forms = new Map<string, FormRow & { changes: Record<string, [unknown, unknown]>; touched: boolean; source?: Provenance }>();
   const key = (c: number, f: string, i: string) => `${c}:${formKey(f, i)}`;
   for (const row of formsRes.rows as FormRow[]) forms.set(key(row.case_id, row.form, row.instance), { ...row, changes: {}, touched: false });
@@ -98,7 +97,7 @@ export async function applyUpdates(db: Queryable, registry: Registry, updates: V
     changedValues++;
   }
 
-  const persons = new Map<number, PersonValues>(opts.persons);
+  const persons = new Map<number, PersonValues>();
   for (const r of personsRes.rows) persons.set(r.id, { birth_date: r.birth_date, sex: r.sex, deceased_date: r.deceased_date });
   const byCase = new Map<number, Array<typeof forms extends Map<string, infer V> ? V : never>>();
   for (const row of forms.values()) {

@@ -59,6 +59,8 @@ export async function history(tx: PersonTx, registry: Registry, caseId: number) 
 }
 
 async function lockForm(tx: PersonTx, registry: Registry, caseId: number, form: string, instance: string) {
+  // The case first, as the capture path does, so that the two never wait for each other in a circle.
+  await tx.client.query('SELECT 1 FROM registry_case WHERE registry = $1 AND id = $2 FOR UPDATE', [registry.id, caseId]);
   const row = (await tx.client.query(
     `SELECT f.status, f.version, c.unit_resh FROM case_form f JOIN registry_case c ON c.registry = f.registry AND c.id = f.case_id
      WHERE f.registry = $1 AND f.case_id = $2 AND f.form = $3 AND f.instance = $4 FOR UPDATE OF f`, [registry.id, caseId, form, instance])).rows[0];
@@ -114,11 +116,14 @@ export async function changeStatus(tx: PersonTx, registry: Registry, caseId: num
 }
 
 /** Deletes a repeating form instance. A finalised form must be reopened first. */
-export async function deleteForm(tx: PersonTx, registry: Registry, caseId: number, form: string, instance: string) {
+export async function deleteForm(tx: PersonTx, registry: Registry, caseId: number, form: string, instance: string, user: string) {
   const def = registry.forms.find((f) => f.id === form);
   if (!def?.repeating) throw new RecordError(`Only instances of repeating forms can be deleted; "${form}" is part of every case.`, 409);
   const row = await lockForm(tx, registry, caseId, form, instance);
   if (row.status === 'finalised') throw new RecordError('The form is finalised. Reopen it before deleting it.', 409);
   await tx.client.query('DELETE FROM case_form WHERE registry = $1 AND case_id = $2 AND form = $3 AND instance = $4', [registry.id, caseId, form, instance]);
-  await tx.client.query('DELETE FROM value_history WHERE registry = $1 AND case_id = $2 AND form = $3 AND instance = $4', [registry.id, caseId, form, instance]);
+  // The deletion is itself history: the form's earlier values stay, with who deleted it.
+  const version = (await tx.client.query('SELECT coalesce(max(version), 0) + 1 AS v FROM value_history WHERE registry = $1 AND case_id = $2 AND form = $3 AND instance = $4', [registry.id, caseId, form, instance])).rows[0].v;
+  await tx.client.query('INSERT INTO value_history (registry, case_id, form, instance, version, changes, source) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+    [registry.id, caseId, form, instance, version, { $status: [row.status, 'deleted'] }, { kind: 'user', user }]);
 }

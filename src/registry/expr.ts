@@ -34,9 +34,10 @@ const builtins: Record<string, RegistryFunction> = {
   /** Hours from date-time `a` to date-time `b`. */
   hours: (a, b) => (isNull(a) || isNull(b) ? null : (Date.parse(String(b)) - Date.parse(String(a))) / 3_600_000),
   /** Whole years from date `a` to date `b` (age at an event). */
-  years: (a, b) => (isNull(a) || isNull(b) ? null : wholeYears(String(a).slice(0, 10), String(b).slice(0, 10))),
-  year: (d) => (isNull(d) ? null : Number(String(d).slice(0, 4))),
-  month: (d) => (isNull(d) ? null : Number(String(d).slice(5, 7))),
+  // Date-times are stored in UTC: take their date in Norwegian time before counting years or months.
+  years: (a, b) => (isNull(a) || isNull(b) ? null : wholeYears(osloDate(String(a)), osloDate(String(b)))),
+  year: (d) => (isNull(d) ? null : Number(osloDate(String(d)).slice(0, 4))),
+  month: (d) => (isNull(d) ? null : Number(osloDate(String(d)).slice(5, 7))),
   date: (d) => (isNull(d) ? null : osloDate(String(d))),
 };
 
@@ -92,6 +93,14 @@ export function compileExpression(source: string, opts: CompileOptions): Compile
       }
       case 'BinaryExpression': {
         const b = node as jsep.BinaryExpression;
+        // `x == null` / `x != null` ask whether x is unknown (SQL's IS [NOT] NULL); every other
+        // comparison with an unknown is unknown.
+        const isNullLiteral = (n: jsep.Expression) => (n.type === 'Identifier' && (n as jsep.Identifier).name === 'null') || (n.type === 'Literal' && (n as jsep.Literal).value === null);
+        if (['==', '===', '!=', '!=='].includes(b.operator) && (isNullLiteral(b.left) || isNullLiteral(b.right))) {
+          const other = compile(isNullLiteral(b.left) ? b.right : b.left);
+          const wantNull = b.operator === '==' || b.operator === '===';
+          return (v) => isNull(other(v)) === wantNull;
+        }
         return binary(b.operator, compile(b.left), compile(b.right), source);
       }
       case 'CallExpression': {
@@ -122,7 +131,7 @@ function binary(op: string, l: Compiled, r: Compiled, source: string): Compiled 
     case '||': case 'or':
       return (v) => { const a = l(v); if (a === true) return true; const b = r(v); if (b === true) return true; return isNull(a) || isNull(b) ? null : false; };
     case 'in':
-      return (v) => { const a = l(v); return isNull(a) ? null : (r(v) as unknown[]).includes(a); };
+      return (v) => { const a = l(v), list = r(v); return isNull(a) || !Array.isArray(list) ? null : list.includes(a); };
   }
   const cmp: Record<string, (a: any, b: any) => unknown> = {
     '==': (a, b) => a === b, '===': (a, b) => a === b, '!=': (a, b) => a !== b, '!==': (a, b) => a !== b,
@@ -131,11 +140,8 @@ function binary(op: string, l: Compiled, r: Compiled, source: string): Compiled 
   };
   const f = cmp[op];
   if (!f) throw new ExpressionError(`operator "${op}" is not supported in "${source}"`);
-  // `x == null` asks whether x is unknown; every other comparison with an unknown is unknown.
   return (v) => {
     const a = l(v), b = r(v);
-    if (op === '==' || op === '===') { if (isNull(a) || isNull(b)) return isNull(a) && isNull(b); }
-    if (op === '!=' || op === '!==') { if (isNull(a) || isNull(b)) return !(isNull(a) && isNull(b)); }
     if (isNull(a) || isNull(b)) return null;
     return f(a, b);
   };

@@ -157,11 +157,25 @@ export async function loadRegistry(dir: string): Promise<Registry> {
 
   if (problems.length) throw new DefinitionError(problems);
   const definition = { registry: meta, codebook, mapping };
-  const sha256 = crypto.createHash('sha256').update(JSON.stringify(definition)).digest('hex');
+  const sha256 = folderHash(dir);
   return {
     id: meta.id, version: meta.version, sha256, dir, meta, codebook, mapping, forms: codebook.forms,
     variables, codelists, derived, rules, requiredWhen, include, refer, anchor, sources, versionMaps, definition,
   };
+}
+
+/** A hash of every file in the registry folder: code lists and functions are part of the definition too. */
+function folderHash(dir: string): string {
+  const hash = crypto.createHash('sha256');
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else { hash.update(path.relative(dir, p)); hash.update('\0'); hash.update(fs.readFileSync(p)); hash.update('\0'); }
+    }
+  };
+  walk(dir);
+  return hash.digest('hex');
 }
 
 /** Loads every folder under `dir` that holds a registry.yaml. */

@@ -7,7 +7,12 @@ import type { Registry } from './load.ts';
 export type Coerced = { ok: true; value: string | number | boolean } | { ok: false; problem: string; rule: string };
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+const DATETIME = /^\d{4}-\d{2}-\d{2}T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?(Z|[+-](0\d|1[0-4]):[0-5]\d)$/;
+
+/** A FHIR dateTime with a time of day and a zone, on a real calendar date (never 24:00). */
+export function isDateTime(s: string): boolean {
+  return DATETIME.test(s) && isRealDate(s.slice(0, 10)) && !Number.isNaN(Date.parse(s));
+}
 
 export function isRealDate(s: string): boolean {
   const m = DATE.exec(s);
@@ -40,15 +45,18 @@ export function coerceValue(registry: Registry, variable: string, raw: unknown):
       return bad(`${variable} must be true or false`);
     case 'date': {
       if (typeof raw !== 'string') return bad(`${variable} must be a date (YYYY-MM-DD)`);
-      if (DATETIME.test(raw)) return { ok: true, value: osloDate(raw) };
+      if (raw.length > 10) {
+        if (!isDateTime(raw)) return bad(`${variable} must be a real date, or a date and time with a time zone (hours 00–23)`);
+        return { ok: true, value: osloDate(raw) };
+      }
       if (!isRealDate(raw)) return bad(`${variable} must be a real calendar date written YYYY-MM-DD`);
       return { ok: true, value: raw };
     }
     case 'datetime': {
-      if (typeof raw !== 'string' || !DATETIME.test(raw) || Number.isNaN(Date.parse(raw)) || !isRealDate(raw.slice(0, 10))) {
-        return bad(`${variable} must be a date and time with a time zone, e.g. 2024-03-01T14:30:00+01:00`);
+      if (typeof raw === 'string' && /T24:/.test(raw)) return bad(`${variable}: 24:00 is not a valid time; use 00:00 of the next day`);
+      if (typeof raw !== 'string' || !isDateTime(raw)) {
+        return bad(`${variable} must be a real date and a time (00:00–23:59) with a time zone, e.g. 2024-03-01T14:30:00+01:00`);
       }
-      if (/T24:/.test(raw)) return bad(`${variable}: 24:00 is not a valid time; use 00:00 of the next day`);
       return { ok: true, value: new Date(raw).toISOString() };
     }
     case 'code': {

@@ -3,7 +3,8 @@ import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Caller } from '../access/caller.ts';
 import { AccessDenied } from '../access/door.ts';
 import { TokenAuthenticator } from '../access/tokens.ts';
-import { identityFromIdentifier, NIN_SYSTEMS } from '../capture/identity.ts';
+import { AUX_SYSTEM, identityFromIdentifier, NIN_SYSTEMS } from '../capture/identity.ts';
+import { auxiliaryNumber } from '../identity/nin.ts';
 import { issue, operationOutcome } from '../capture/outcome.ts';
 import type { Platform } from '../platform.ts';
 import { changeStatus, completeForm, deleteForm, getCase, history, RecordError, worklist } from '../records/workflow.ts';
@@ -78,19 +79,19 @@ export function buildServer(platform: Platform) {
   app.get<{ Params: { id: string }; Querystring: { unit?: string; limit?: string; offset?: string } }>('/api/registries/:id/worklist', async (req, reply) => {
     const c = await caller(req, reply); if (!c) return;
     const r = registryOf(req.params.id);
-    return platform.data.transaction(c, 'worklist', (tx) => worklist(tx, r, { unit: req.query.unit, limit: Number(req.query.limit ?? 100), offset: Number(req.query.offset ?? 0) }), { readOnly: true });
+    return platform.data.transaction(c, 'worklist', (tx) => worklist(tx, r, { unit: req.query.unit, limit: pageParam(req.query.limit, 'limit', 100), offset: pageParam(req.query.offset, 'offset', 0) }), { readOnly: true });
   });
 
   app.get<{ Params: { id: string; caseId: string } }>('/api/registries/:id/cases/:caseId', async (req, reply) => {
     const c = await caller(req, reply); if (!c) return;
     const r = registryOf(req.params.id);
-    return platform.data.transaction(c, 'case:read', (tx) => getCase(tx, r, Number(req.params.caseId)), { readOnly: true });
+    return platform.data.transaction(c, 'case:read', (tx) => getCase(tx, r, positiveId(req.params.caseId, 'case')), { readOnly: true });
   });
 
   app.get<{ Params: { id: string; caseId: string } }>('/api/registries/:id/cases/:caseId/history', async (req, reply) => {
     const c = await caller(req, reply); if (!c) return;
     const r = registryOf(req.params.id);
-    return platform.data.transaction(c, 'case:history', (tx) => history(tx, r, Number(req.params.caseId)), { readOnly: true });
+    return platform.data.transaction(c, 'case:history', (tx) => history(tx, r, positiveId(req.params.caseId, 'case')), { readOnly: true });
   });
 
   type FormParams = { id: string; caseId: string; form: string; instance?: string };
@@ -101,20 +102,20 @@ export function buildServer(platform: Platform) {
       const r = registryOf(req.params.id);
       const values = req.body?.values;
       if (!values || typeof values !== 'object') throw new RecordError('Send {"values": {"variable": value, ...}} with the variables to set.', 400);
-      return platform.data.transaction(c, 'case:complete', (tx) => completeForm(tx, r, Number(req.params.caseId), req.params.form, instanceOf(req.params), values, userOf(c)));
+      return platform.data.transaction(c, 'case:complete', (tx) => completeForm(tx, r, positiveId(req.params.caseId, 'case'), req.params.form, instanceOf(req.params), values, userOf(c)));
     });
     for (const action of ['finalise', 'reopen'] as const) {
       app.post<{ Params: FormParams }>(`/api/registries/:id/cases/:caseId/forms/:form${suffix}/${action}`, async (req, reply) => {
         const c = await caller(req, reply); if (!c) return;
         const r = registryOf(req.params.id);
-        return platform.data.transaction(c, `case:${action}`, (tx) => changeStatus(tx, r, Number(req.params.caseId), req.params.form, instanceOf(req.params), action, userOf(c)));
+        return platform.data.transaction(c, `case:${action}`, (tx) => changeStatus(tx, r, positiveId(req.params.caseId, 'case'), req.params.form, instanceOf(req.params), action, userOf(c)));
       });
     }
   }
   app.delete<{ Params: FormParams }>('/api/registries/:id/cases/:caseId/forms/:form/:instance', async (req, reply) => {
     const c = await caller(req, reply); if (!c) return;
     const r = registryOf(req.params.id);
-    await platform.data.transaction(c, 'case:delete-form', (tx) => deleteForm(tx, r, Number(req.params.caseId), req.params.form, instanceOf(req.params)));
+    await platform.data.transaction(c, 'case:delete-form', (tx) => deleteForm(tx, r, positiveId(req.params.caseId, 'case'), req.params.form, instanceOf(req.params), userOf(c)));
     return reply.code(204).send();
   });
 
@@ -123,13 +124,23 @@ export function buildServer(platform: Platform) {
     requireAdmin(c);
     const status = req.query.status ?? 'quarantined';
     if (!['received', 'processed', 'quarantined', 'refused'].includes(status)) throw new RecordError('status must be received, processed, quarantined or refused.', 400);
-    return platform.inbox.list(c, status, Number(req.query.limit ?? 100) || 100);
+    return platform.inbox.list(c, status, pageParam(req.query.limit, 'limit', 100));
   });
   app.post<{ Params: { messageId: string } }>('/api/inbox/:messageId/reprocess', async (req, reply) => {
     const c = await caller(req, reply); if (!c) return;
     requireAdmin(c);
-    const outcome = await platform.inbox.process(Number(req.params.messageId), { reprocess: true });
+    const outcome = await platform.inbox.process(positiveId(req.params.messageId, 'message'), { reprocess: true });
     return reply.code(outcome.httpStatus).send({ messageId: outcome.messageId, status: outcome.status, outcome: outcome.body });
+  });
+
+  // An identity for a patient whose identity is unknown: sent later as Patient.identifier with
+  // system urn:kvalreg:auxiliary-number. It can never collide with a national identity number.
+  app.post('/api/auxiliary-numbers', async (req, reply) => {
+    const c = await caller(req, reply); if (!c) return;
+    if (c.kind !== 'system' && !(c.kind === 'user' && c.grants.some((g) => ['unit-registrar', 'registry-admin', 'platform-admin'].includes(g.role)))) {
+      throw new AccessDenied('Issuing an auxiliary number needs a sending system, or a registrar or registry admin.');
+    }
+    return reply.code(201).send({ system: AUX_SYSTEM, value: auxiliaryNumber() });
   });
 
   app.post<{ Body: { system?: string; value?: string; channel?: string } }>('/api/reservations', async (req, reply) => {
@@ -138,11 +149,24 @@ export function buildServer(platform: Platform) {
     const issues: any[] = [];
     const identity = identityFromIdentifier(platform.keys, req.body?.system ?? Object.keys(NIN_SYSTEMS)[0], String(req.body?.value ?? ''), 'value', issues);
     if (!identity) throw new RecordError(`Cannot register the reservation: ${issues.map((i) => i.diagnostics).join('; ') || 'give {"value": "<national identity number>"}'}.`, 422);
-    const result = await platform.data.transaction(c, 'reservation', (tx) => reserve(tx, identity, req.body?.channel ?? 'registry'));
+    const result = await platform.data.transaction(c, 'reservation', (tx) => reserve(tx, identity, req.body?.channel ?? 'registry', platform.keys));
     return reply.code(201).send({ reserved: true, ...result });
   });
 
   return app;
+}
+
+function positiveId(raw: string, what: string): number {
+  const id = Number(raw);
+  if (!Number.isSafeInteger(id) || id <= 0) throw new RecordError(`"${raw}" is not a ${what} id: ${what} ids are positive whole numbers.`, 400);
+  return id;
+}
+
+function pageParam(raw: string | undefined, name: string, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0) throw new RecordError(`${name} must be a whole number of 0 or more.`, 400);
+  return n;
 }
 
 function requireAdmin(c: Caller) {
