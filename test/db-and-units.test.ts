@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -29,6 +30,25 @@ describe('embedded PostgreSQL', () => {
     fs.writeFileSync(path.join(dir, 'pg', 'PG_VERSION'), '14\n');
     const err = await startEmbeddedPostgres({ dataDir: dir, port: 59876 }).catch((e) => e);
     expect(err.message).toMatch(/belongs to PostgreSQL 14, but the embedded server is PostgreSQL 17/);
+  });
+});
+
+describe('an embedded server left behind', () => {
+  it('is stopped and replaced when its platform process was killed', async () => {
+    const dir = tmp();
+    const port = 58000 + Math.floor(Math.random() * 900);
+    // A platform process that starts the embedded server and is then killed with SIGKILL.
+    const code = `const { startEmbeddedPostgres } = await import(${JSON.stringify(path.resolve('src/db/embedded.ts'))});
+      await startEmbeddedPostgres({ dataDir: ${JSON.stringify(dir)}, port: ${port} }); console.log('up'); setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) => child.stdout.on('data', (d) => { if (String(d).includes('up')) resolve(); }));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('exit', r));
+    const server = await startEmbeddedPostgres({ dataDir: dir, port });
+    const pool = createPool(server.url(), 1);
+    expect((await pool.query('SELECT 1 AS ok')).rows[0].ok).toBe(1);
+    await pool.end();
+    await server.stop();
   });
 });
 

@@ -27,6 +27,7 @@ export const EMBEDDED_MAJOR = '17';
 export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedServer> {
   const pgData = path.join(opts.dataDir, 'pg');
   checkExistingCluster(pgData);
+  await stopStaleServer(pgData, opts.log);
   await assertPortFree(opts.port);
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   // A socket path must fit in 107 bytes; fall back to TCP when the data folder is too deep.
@@ -89,6 +90,34 @@ async function assertPortFree(port: number): Promise<void> {
     });
     probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()));
   });
+}
+
+/**
+ * A platform process killed without shutting down leaves its embedded server running on the
+ * folder, orphaned. That server is ours (its command line names this folder and its parent is
+ * gone): stop it, cleanly, and start anew.
+ */
+async function stopStaleServer(pgData: string, log?: (line: string) => void): Promise<void> {
+  const pidFile = path.join(pgData, 'postmaster.pid');
+  if (!fs.existsSync(pidFile)) return;
+  const pid = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  let cmdline = '';
+  try { cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { return; /* not running: PostgreSQL removes a stale pid file itself */ }
+  if (!cmdline.includes(pgData)) return;
+  // Its parent is the platform process that started it. While that parent lives, the server is
+  // not stale: another kvalreg process is using this folder.
+  const ppid = Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+  if (ppid > 1 && fs.existsSync(`/proc/${ppid}`)) {
+    throw new Error(`Another kvalreg process (pid ${ppid}) is running on the data folder ${path.dirname(pgData)}. Stop it first, or give this one its own folder with KVALREG_DATA_DIR.`);
+  }
+  log?.(`stopping the embedded PostgreSQL (pid ${pid}) left running by an earlier process`);
+  process.kill(pid, 'SIGINT'); // fast shutdown: in-flight transactions roll back, committed data is kept
+  for (let i = 0; i < 100; i++) {
+    try { process.kill(pid, 0); } catch { return; }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`The embedded PostgreSQL left running on ${pgData} (pid ${pid}) did not stop within 10 s; stop it and start again.`);
 }
 
 /** The `postgres` user must be able to reach the data folder through its parents. */
