@@ -1,4 +1,5 @@
-// The connection pool and transaction helper. Only `db/` knows connection details.
+// The connection pool. Only `db/` knows connection details; transactions on person-level data
+// are opened by the data-access door (access/door.ts).
 import pg from 'pg';
 
 // Return int8 (bigint ids, counts) as JS numbers: our ids stay far below 2^53.
@@ -17,21 +18,6 @@ export function createPool(url: string, max = 10): pg.Pool {
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
   return pool;
-}
-
-export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
 }
 
 /**
