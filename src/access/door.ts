@@ -6,9 +6,20 @@
 import type { Pool, Client } from '../db/pool.ts';
 import { callerLabel, type Caller, type Grant, type Role } from './caller.ts';
 import type { UnitTree } from '../units/tree.ts';
+import { writeEvents, type AuditEvent } from './audit.ts';
 
 export class AccessDenied extends Error {
-  constructor(message: string) { super(message); }
+  constructor(message: string, readonly unit: string | null = null, readonly object: string | null = null) { super(message); }
+}
+
+/** What a transaction did to person-level data, for the audit trail. */
+export interface AuditNote {
+  action: string;
+  object: string;
+  personIds?: number[];
+  unit?: string | null;
+  /** Who the work is done for, when not the caller: captured data is the sending system's doing. */
+  actor?: { label: string; role: string };
 }
 
 export interface PersonTx {
@@ -20,13 +31,22 @@ export interface PersonTx {
   requireUnit(registry: string, unit: string | null, roles: Role[]): void;
   /** The units (with sub-units) where the caller holds one of `roles` in `registry`; null = all. */
   unitsFor(registry: string, roles: Role[]): string[] | null;
+  /** Records what was read or changed; written to the audit trail in this transaction. */
+  audit(note: AuditNote): void;
+}
+
+export interface TransactionOptions {
+  readOnly?: boolean;
+  /** The client's address, for the audit trail. */
+  client?: string;
 }
 
 export class PersonData {
   constructor(private readonly pool: Pool, private readonly units: UnitTree) {}
 
-  async transaction<T>(caller: Caller, purpose: string, fn: (tx: PersonTx) => Promise<T>, opts: { readOnly?: boolean } = {}): Promise<T> {
+  async transaction<T>(caller: Caller, purpose: string, fn: (tx: PersonTx) => Promise<T>, opts: TransactionOptions = {}): Promise<T> {
     const client = await this.pool.connect();
+    const notes: AuditNote[] = [];
     try {
       // One round trip: begin, and set who is asking and why for the rest of the transaction.
       await client.query(`BEGIN${opts.readOnly ? ' READ ONLY' : ''}; SELECT set_config('kvalreg.caller', ${client.escapeLiteral(callerLabel(caller))}, true), ` +
@@ -39,14 +59,23 @@ export class PersonData {
           const scope = scopeOf(caller, registry, roles, units);
           if (scope === null) return;
           if (unit && scope.includes(unit)) return;
-          throw new AccessDenied(`${callerLabel(caller)} has no ${roles.join('/')} access to unit ${unit ?? '(none)'} in ${registry}`);
+          throw new AccessDenied(`${callerLabel(caller)} has no ${roles.join('/')} access to unit ${unit ?? '(none)'} in ${registry}`, unit, registry);
         },
+        audit: (note) => { notes.push(note); },
       };
       const result = await fn(tx);
+      // The trail is written in the same transaction: no change without its record, and no record of a change that did not happen.
+      // Read-only transactions write it just after, with the result in hand.
+      if (!opts.readOnly) await writeEvents(client, events(caller, purpose, notes, 'ok', opts.client));
       await client.query('COMMIT');
+      if (opts.readOnly) await writeEvents(client, events(caller, purpose, notes, 'ok', opts.client));
       return result;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
+      // A refused attempt is itself an event worth keeping.
+      if (err instanceof AccessDenied) {
+        await writeEvents(client, events(caller, purpose, [{ action: purpose, object: err.object ?? purpose, unit: err.unit }], 'denied', opts.client)).catch(() => undefined);
+      }
       throw err;
     } finally {
       client.release();
@@ -65,4 +94,19 @@ function scopeOf(caller: Caller, registry: string, roles: Role[], units: UnitTre
   const grants: Grant[] = caller.grants.filter((g) => (g.registry === registry || g.registry === '*') && roles.includes(g.role));
   if (grants.some((g) => g.role === 'platform-admin' || g.role === 'registry-admin')) return null;
   return [...new Set(grants.flatMap((g) => units.descendants(g.unit)))];
+}
+
+function roleOf(caller: Caller): string {
+  if (caller.kind === 'user') return [...new Set(caller.grants.map((g) => g.role))].join(',');
+  return caller.kind;
+}
+
+/** One event per person touched (or one without a person, e.g. an empty list or a refusal). */
+function events(caller: Caller, purpose: string, notes: AuditNote[], outcome: 'ok' | 'denied', client: string | undefined): AuditEvent[] {
+  const base = { actor: callerLabel(caller), role: roleOf(caller), purpose, outcome, client: client ?? null };
+  return notes.flatMap((n) => {
+    const persons = n.personIds && n.personIds.length ? [...new Set(n.personIds)] : [null];
+    const who = n.actor ? { actor: n.actor.label, role: n.actor.role } : {};
+    return persons.map((personId) => ({ ...base, ...who, unit: n.unit ?? null, personId, action: n.action, object: n.object }));
+  });
 }

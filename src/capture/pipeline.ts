@@ -289,6 +289,7 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
   }
 
   const personIds = [...new Set(personIdByHash.values())];
+  if (personIds.length) tx.audit({ action: 'capture', object: `inbox/${messageId}`, personIds, actor: { label: `system:${sender}`, role: 'system' } });
   return {
     bundleType: bundle.type,
     entries: [...entries.values()].sort((a, b) => a.index - b.index),

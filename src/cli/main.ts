@@ -6,6 +6,7 @@ import { migrateCommand } from './migrate.ts';
 import { demoCommand } from './demo.ts';
 import { importCommand } from './import.ts';
 import { tokenCommand } from './token.ts';
+import { auditVerifyCommand } from './audit.ts';
 
 const program = new Command()
   .name('kvalreg')
@@ -39,6 +40,10 @@ program.command('token').description('issue an API token for a sending system or
   .option('--system <sender>', 'a sending system with this sender id')
   .option('--grant <registry:role:unit...>', 'a user grant, e.g. fracture:unit-registrar:8201100')
   .action((o) => tokenCommand(loadConfig(), o));
+
+const audit = program.command('audit').description('the audit trail of every look at and change of person-level data');
+audit.command('verify').description('seal pending events and prove the hash chain; names the first broken link (exit code 1)')
+  .action(() => auditVerifyCommand(loadConfig()));
 
 program.parseAsync(process.argv).catch((err) => {
   console.error(`kvalreg: ${err instanceof Error ? err.message : String(err)}`);

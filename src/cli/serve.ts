@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config.ts';
+import { sealAudit } from '../access/audit.ts';
 import { startPlatform, type Platform } from '../platform.ts';
 import { buildServer } from '../server/app.ts';
 import { runDemo } from './demo.ts';
@@ -10,7 +11,14 @@ export async function listen(platform: Platform, port: number) {
   await app.listen({ port, host: platform.config.httpHost });
   const recovered = await platform.inbox.recover();
   platform.log.info({ url: `http://localhost:${port}`, recovered }, 'kvalreg is running');
-  const stop = async () => { await app.close(); await platform.close(); process.exit(0); };
+  // Seal the audit trail every few seconds (one sealer at a time across processes). This moves to
+  // the PostgreSQL-backed job queue when the platform has one.
+  const sealer = setInterval(() => {
+    sealAudit(platform.db.pool, platform.keys).then((n) => { if (n) platform.log.debug({ sealed: n }, 'audit events sealed'); })
+      .catch((err) => platform.log.error({ err }, 'sealing the audit trail failed'));
+  }, 5000);
+  sealer.unref();
+  const stop = async () => { clearInterval(sealer); await app.close(); await sealAudit(platform.db.pool, platform.keys).catch(() => 0); await platform.close(); process.exit(0); };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   return app;

@@ -21,6 +21,7 @@ export async function reserve(tx: PersonTx, identity: Identity, channel: string,
   const person = (await db.query('SELECT id FROM person WHERE nin_hash = $1', [identity.hash])).rows[0];
   if (!person) return { removedPerson: false, removedCases: 0, removedMessages: mentioning.length };
   const cases = await db.query('SELECT count(*)::int AS n FROM registry_case WHERE person_id = $1', [person.id]);
+  tx.audit({ action: 'reserve', object: `person/${person.id}`, personIds: [person.id] });
   // Raw messages that mention the person are removed whole: they may hold others too, but their
   // data is already captured, and the raw copy must not keep the opted-out patient.
   const messages = await db.query(

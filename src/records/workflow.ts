@@ -28,12 +28,13 @@ export async function worklist(tx: PersonTx, registry: Registry, opts: { unit?: 
        SELECT DISTINCT f.case_id FROM case_form f JOIN registry_case c ON c.registry = f.registry AND c.id = f.case_id
        WHERE f.registry = $1 AND (cardinality(f.missing) > 0 OR jsonb_array_length(f.findings) > 0)
          AND ($2::text[] IS NULL OR c.unit_resh = ANY($2)))
-     SELECT c.id, c.unit_resh, c.created_at, c.updated_at, count(*) OVER () AS total,
+     SELECT c.id, c.person_id, c.unit_resh, c.created_at, c.updated_at, count(*) OVER () AS total,
        jsonb_agg(jsonb_build_object('form', f.form, 'instance', f.instance, 'status', f.status, 'missing', f.missing, 'findings', f.findings) ORDER BY f.form, f.instance) AS forms
      FROM incomplete i JOIN registry_case c ON c.registry = $1 AND c.id = i.case_id
      JOIN case_form f ON f.registry = c.registry AND f.case_id = c.id AND (cardinality(f.missing) > 0 OR jsonb_array_length(f.findings) > 0)
-     GROUP BY c.id, c.unit_resh, c.created_at, c.updated_at
+     GROUP BY c.id, c.person_id, c.unit_resh, c.created_at, c.updated_at
      ORDER BY c.created_at, c.id LIMIT $3 OFFSET $4`, params);
+  tx.audit({ action: 'list', object: `${registry.id}/worklist${opts.unit ? `/${opts.unit}` : ''}`, personIds: res.rows.map((r) => r.person_id), unit: opts.unit ?? null });
   return {
     total: res.rows[0]?.total ?? 0,
     items: res.rows.map((r) => ({ caseId: r.id, unit: r.unit_resh, createdAt: r.created_at, updatedAt: r.updated_at, forms: r.forms })),
@@ -42,10 +43,11 @@ export async function worklist(tx: PersonTx, registry: Registry, opts: { unit?: 
 
 export async function getCase(tx: PersonTx, registry: Registry, caseId: number) {
   const c = (await tx.client.query(
-    `SELECT c.id, c.unit_resh, c.registry_version, c.created_at, c.updated_at, p.birth_date, p.sex, p.deceased_date
+    `SELECT c.id, c.person_id, c.unit_resh, c.registry_version, c.created_at, c.updated_at, p.birth_date, p.sex, p.deceased_date
      FROM registry_case c JOIN person p ON p.id = c.person_id WHERE c.registry = $1 AND c.id = $2`, [registry.id, caseId])).rows[0];
   if (!c) throw new RecordError(`Case ${caseId} does not exist in ${registry.id}.`, 404);
   tx.requireUnit(registry.id, c.unit_resh, [...READ]);
+  tx.audit({ action: 'read', object: `${registry.id}/case/${caseId}`, personIds: [c.person_id], unit: c.unit_resh });
   const forms = (await tx.client.query(
     'SELECT form, instance, status, data, provenance, missing, findings, version, updated_at FROM case_form WHERE registry = $1 AND case_id = $2 ORDER BY form, instance',
     [registry.id, caseId])).rows;
@@ -62,11 +64,11 @@ async function lockForm(tx: PersonTx, registry: Registry, caseId: number, form: 
   // The case first, as the capture path does, so that the two never wait for each other in a circle.
   await tx.client.query('SELECT 1 FROM registry_case WHERE registry = $1 AND id = $2 FOR UPDATE', [registry.id, caseId]);
   const row = (await tx.client.query(
-    `SELECT f.status, f.version, c.unit_resh FROM case_form f JOIN registry_case c ON c.registry = f.registry AND c.id = f.case_id
+    `SELECT f.status, f.version, c.unit_resh, c.person_id FROM case_form f JOIN registry_case c ON c.registry = f.registry AND c.id = f.case_id
      WHERE f.registry = $1 AND f.case_id = $2 AND f.form = $3 AND f.instance = $4 FOR UPDATE OF f`, [registry.id, caseId, form, instance])).rows[0];
   if (!row) throw new RecordError(`Case ${caseId} has no form "${form}"${instance ? ` instance ${instance}` : ''} in ${registry.id}.`, 404);
   tx.requireUnit(registry.id, row.unit_resh, [...WRITE]);
-  return row as { status: string; version: number; unit_resh: string };
+  return row as { status: string; version: number; unit_resh: string; person_id: number };
 }
 
 /**
@@ -89,6 +91,7 @@ export async function completeForm(tx: PersonTx, registry: Registry, caseId: num
   }
   if (problems.length) throw new RecordError(`Nothing was saved: ${problems.join('; ')}.`, 422, problems);
   await applyUpdates(tx.client, registry, updates);
+  tx.audit({ action: 'update', object: `${registry.id}/case/${caseId}/${form}${instance ? `/${instance}` : ''}`, personIds: [row.person_id], unit: row.unit_resh });
   return getCase(tx, registry, caseId);
 }
 
@@ -112,6 +115,7 @@ export async function changeStatus(tx: PersonTx, registry: Registry, caseId: num
   await tx.client.query(
     `INSERT INTO value_history (registry, case_id, form, instance, version, changes, source) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
     [registry.id, caseId, form, instance, row.version + 1, { $status: [row.status, next] }, { kind: 'user', user }]);
+  tx.audit({ action: action, object: `${registry.id}/case/${caseId}/${form}${instance ? `/${instance}` : ''}`, personIds: [row.person_id], unit: row.unit_resh });
   return getCase(tx, registry, caseId);
 }
 
@@ -126,4 +130,5 @@ export async function deleteForm(tx: PersonTx, registry: Registry, caseId: numbe
   const version = (await tx.client.query('SELECT coalesce(max(version), 0) + 1 AS v FROM value_history WHERE registry = $1 AND case_id = $2 AND form = $3 AND instance = $4', [registry.id, caseId, form, instance])).rows[0].v;
   await tx.client.query('INSERT INTO value_history (registry, case_id, form, instance, version, changes, source) VALUES ($1, $2, $3, $4, $5, $6, $7)',
     [registry.id, caseId, form, instance, version, { $status: [row.status, 'deleted'] }, { kind: 'user', user }]);
+  tx.audit({ action: 'delete', object: `${registry.id}/case/${caseId}/${form}/${instance}`, personIds: [row.person_id], unit: row.unit_resh });
 }

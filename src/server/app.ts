@@ -79,19 +79,19 @@ export function buildServer(platform: Platform) {
   app.get<{ Params: { id: string }; Querystring: { unit?: string; limit?: string; offset?: string } }>('/api/registries/:id/worklist', async (req, reply) => {
     const c = await caller(req, reply); if (!c) return;
     const r = registryOf(req.params.id);
-    return platform.data.transaction(c, 'worklist', (tx) => worklist(tx, r, { unit: req.query.unit, limit: pageParam(req.query.limit, 'limit', 100), offset: pageParam(req.query.offset, 'offset', 0) }), { readOnly: true });
+    return platform.data.transaction(c, 'worklist', (tx) => worklist(tx, r, { unit: req.query.unit, limit: pageParam(req.query.limit, 'limit', 100), offset: pageParam(req.query.offset, 'offset', 0) }), { readOnly: true, client: req.ip });
   });
 
   app.get<{ Params: { id: string; caseId: string } }>('/api/registries/:id/cases/:caseId', async (req, reply) => {
     const c = await caller(req, reply); if (!c) return;
     const r = registryOf(req.params.id);
-    return platform.data.transaction(c, 'case:read', (tx) => getCase(tx, r, positiveId(req.params.caseId, 'case')), { readOnly: true });
+    return platform.data.transaction(c, 'case:read', (tx) => getCase(tx, r, positiveId(req.params.caseId, 'case')), { readOnly: true, client: req.ip });
   });
 
   app.get<{ Params: { id: string; caseId: string } }>('/api/registries/:id/cases/:caseId/history', async (req, reply) => {
     const c = await caller(req, reply); if (!c) return;
     const r = registryOf(req.params.id);
-    return platform.data.transaction(c, 'case:history', (tx) => history(tx, r, positiveId(req.params.caseId, 'case')), { readOnly: true });
+    return platform.data.transaction(c, 'case:history', (tx) => history(tx, r, positiveId(req.params.caseId, 'case')), { readOnly: true, client: req.ip });
   });
 
   type FormParams = { id: string; caseId: string; form: string; instance?: string };
@@ -102,20 +102,20 @@ export function buildServer(platform: Platform) {
       const r = registryOf(req.params.id);
       const values = req.body?.values;
       if (!values || typeof values !== 'object') throw new RecordError('Send {"values": {"variable": value, ...}} with the variables to set.', 400);
-      return platform.data.transaction(c, 'case:complete', (tx) => completeForm(tx, r, positiveId(req.params.caseId, 'case'), req.params.form, instanceOf(req.params), values, userOf(c)));
+      return platform.data.transaction(c, 'case:complete', (tx) => completeForm(tx, r, positiveId(req.params.caseId, 'case'), req.params.form, instanceOf(req.params), values, userOf(c)), { client: req.ip });
     });
     for (const action of ['finalise', 'reopen'] as const) {
       app.post<{ Params: FormParams }>(`/api/registries/:id/cases/:caseId/forms/:form${suffix}/${action}`, async (req, reply) => {
         const c = await caller(req, reply); if (!c) return;
         const r = registryOf(req.params.id);
-        return platform.data.transaction(c, `case:${action}`, (tx) => changeStatus(tx, r, positiveId(req.params.caseId, 'case'), req.params.form, instanceOf(req.params), action, userOf(c)));
+        return platform.data.transaction(c, `case:${action}`, (tx) => changeStatus(tx, r, positiveId(req.params.caseId, 'case'), req.params.form, instanceOf(req.params), action, userOf(c)), { client: req.ip });
       });
     }
   }
   app.delete<{ Params: FormParams }>('/api/registries/:id/cases/:caseId/forms/:form/:instance', async (req, reply) => {
     const c = await caller(req, reply); if (!c) return;
     const r = registryOf(req.params.id);
-    await platform.data.transaction(c, 'case:delete-form', (tx) => deleteForm(tx, r, positiveId(req.params.caseId, 'case'), req.params.form, instanceOf(req.params), userOf(c)));
+    await platform.data.transaction(c, 'case:delete-form', (tx) => deleteForm(tx, r, positiveId(req.params.caseId, 'case'), req.params.form, instanceOf(req.params), userOf(c)), { client: req.ip });
     return reply.code(204).send();
   });
 
@@ -149,7 +149,7 @@ export function buildServer(platform: Platform) {
     const issues: any[] = [];
     const identity = identityFromIdentifier(platform.keys, req.body?.system ?? Object.keys(NIN_SYSTEMS)[0], String(req.body?.value ?? ''), 'value', issues);
     if (!identity) throw new RecordError(`Cannot register the reservation: ${issues.map((i) => i.diagnostics).join('; ') || 'give {"value": "<national identity number>"}'}.`, 422);
-    const result = await platform.data.transaction(c, 'reservation', (tx) => reserve(tx, identity, req.body?.channel ?? 'registry', platform.keys));
+    const result = await platform.data.transaction(c, 'reservation', (tx) => reserve(tx, identity, req.body?.channel ?? 'registry', platform.keys), { client: req.ip });
     return reply.code(201).send({ reserved: true, ...result });
   });
 
