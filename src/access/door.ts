@@ -48,9 +48,13 @@ export class PersonData {
     const client = await this.pool.connect();
     const notes: AuditNote[] = [];
     try {
-      // One round trip: begin, and set who is asking and why for the rest of the transaction.
-      await client.query(`BEGIN${opts.readOnly ? ' READ ONLY' : ''}; SELECT set_config('kvalreg.caller', ${client.escapeLiteral(callerLabel(caller))}, true), ` +
-        `set_config('kvalreg.purpose', ${client.escapeLiteral(purpose)}, true)`);
+      // One round trip: begin, become the application role (row-level security applies to it), and
+      // set who is asking, why, and what they may see, for the rest of the transaction.
+      const { scope, grants } = rowScope(caller, this.units);
+      await client.query(`BEGIN${opts.readOnly ? ' READ ONLY' : ''}; SET LOCAL ROLE kvalreg_app; ` +
+        `SELECT set_config('kvalreg.caller', ${client.escapeLiteral(callerLabel(caller))}, true), ` +
+        `set_config('kvalreg.purpose', ${client.escapeLiteral(purpose)}, true), ` +
+        `set_config('kvalreg.scope', ${client.escapeLiteral(scope)}, true), set_config('kvalreg.grants', ${client.escapeLiteral(grants)}, true)`);
       const units = this.units;
       const tx: PersonTx = {
         client, caller, purpose, units,
@@ -109,4 +113,20 @@ function events(caller: Caller, purpose: string, notes: AuditNote[], outcome: 'o
     const who = n.actor ? { actor: n.actor.label, role: n.actor.role } : {};
     return persons.map((personId) => ({ ...base, ...who, unit: n.unit ?? null, personId, action: n.action, object: n.object }));
   });
+}
+
+/**
+ * What row-level security lets the caller see: everything for the platform's own work, for
+ * sending systems (capture must find earlier data to route and link) and for admins; for unit
+ * users, their grants' units with sub-units, per registry ('*' = every registry).
+ */
+function rowScope(caller: Caller, units: UnitTree): { scope: 'all' | 'units'; grants: string } {
+  if (caller.kind !== 'user') return { scope: 'all', grants: '' };
+  if (caller.grants.some((g) => g.role === 'platform-admin' || g.role === 'registry-admin')) return { scope: 'all', grants: '' };
+  const pairs = new Set<string>();
+  for (const g of caller.grants) {
+    if (g.role !== 'unit-registrar' && g.role !== 'unit-reader') continue;
+    for (const u of units.descendants(g.unit)) pairs.add(`${g.registry}:${u}`);
+  }
+  return { scope: 'units', grants: [...pairs].join(',') };
 }

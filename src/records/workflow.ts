@@ -45,7 +45,12 @@ export async function getCase(tx: PersonTx, registry: Registry, caseId: number) 
   const c = (await tx.client.query(
     `SELECT c.id, c.person_id, c.unit_resh, c.registry_version, c.created_at, c.updated_at, p.birth_date, p.sex, p.deceased_date
      FROM registry_case c JOIN person p ON p.id = c.person_id WHERE c.registry = $1 AND c.id = $2`, [registry.id, caseId])).rows[0];
-  if (!c) throw new RecordError(`Case ${caseId} does not exist in ${registry.id}.`, 404);
+  if (!c) {
+    // Row-level security hides other units' cases: tell "not yours" (refused, audited) from "none".
+    const unit = (await tx.client.query('SELECT kvalreg_case_unit($1, $2) AS unit', [registry.id, caseId])).rows[0]?.unit ?? null;
+    if (unit !== null) tx.requireUnit(registry.id, unit, [...READ]);
+    throw new RecordError(`Case ${caseId} does not exist in ${registry.id}.`, 404);
+  }
   tx.requireUnit(registry.id, c.unit_resh, [...READ]);
   tx.audit({ action: 'read', object: `${registry.id}/case/${caseId}`, personIds: [c.person_id], unit: c.unit_resh });
   const forms = (await tx.client.query(
@@ -66,7 +71,11 @@ async function lockForm(tx: PersonTx, registry: Registry, caseId: number, form: 
   const row = (await tx.client.query(
     `SELECT f.status, f.version, c.unit_resh, c.person_id FROM case_form f JOIN registry_case c ON c.registry = f.registry AND c.id = f.case_id
      WHERE f.registry = $1 AND f.case_id = $2 AND f.form = $3 AND f.instance = $4 FOR UPDATE OF f`, [registry.id, caseId, form, instance])).rows[0];
-  if (!row) throw new RecordError(`Case ${caseId} has no form "${form}"${instance ? ` instance ${instance}` : ''} in ${registry.id}.`, 404);
+  if (!row) {
+    const unit = (await tx.client.query('SELECT kvalreg_case_unit($1, $2) AS unit', [registry.id, caseId])).rows[0]?.unit ?? null;
+    if (unit !== null) tx.requireUnit(registry.id, unit, [...WRITE]);
+    throw new RecordError(`Case ${caseId} has no form "${form}"${instance ? ` instance ${instance}` : ''} in ${registry.id}.`, 404);
+  }
   tx.requireUnit(registry.id, row.unit_resh, [...WRITE]);
   return row as { status: string; version: number; unit_resh: string; person_id: number };
 }
