@@ -51,7 +51,12 @@ export class PersonData {
       // One round trip: begin, become the application role (row-level security applies to it), and
       // set who is asking, why, and what they may see, for the rest of the transaction.
       const { scope, grants } = rowScope(caller, this.units);
-      await client.query(`BEGIN${opts.readOnly ? ' READ ONLY' : ''}; SET LOCAL ROLE kvalreg_app; ` +
+      // Work that may see everything (the platform's own tasks, capture by sending systems,
+      // admins) gains nothing from the policies but would lose its index look-ups: under RLS only
+      // leakproof operators can drive an index, and the array overlap that links captured
+      // resources is not one. Everyone else works as the application role, under row security.
+      const role = scope === 'all' ? '' : 'SET LOCAL ROLE kvalreg_app; ';
+      await client.query(`BEGIN${opts.readOnly ? ' READ ONLY' : ''}; ${role}` +
         `SELECT set_config('kvalreg.caller', ${client.escapeLiteral(callerLabel(caller))}, true), ` +
         `set_config('kvalreg.purpose', ${client.escapeLiteral(purpose)}, true), ` +
         `set_config('kvalreg.scope', ${client.escapeLiteral(scope)}, true), set_config('kvalreg.grants', ${client.escapeLiteral(grants)}, true)`);

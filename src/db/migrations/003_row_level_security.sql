@@ -1,6 +1,6 @@
--- Row-level security: person-level data is read and written as `kvalreg_app`, a role that owns
--- no table and cannot bypass RLS. The data-access door switches each transaction to it and sets
--- what the caller may see:
+-- Row-level security: unit users read and write person-level data as `kvalreg_app`, a role that
+-- owns no table and cannot bypass RLS. The data-access door switches their transactions to it and
+-- sets what the caller may see (work that may see everything runs as the owning role; see door.ts):
 --   kvalreg.scope  = 'all'    for the platform's own work, sending systems (capture must route)
 --                             and registry/platform admins;
 --                  = 'units' for unit users, with
