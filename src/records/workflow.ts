@@ -130,9 +130,9 @@ export async function changeStatus(tx: PersonTx, registry: Registry, caseId: num
 
 /** Deletes a repeating form instance. A finalised form must be reopened first. */
 export async function deleteForm(tx: PersonTx, registry: Registry, caseId: number, form: string, instance: string, user: string) {
+  const row = await lockForm(tx, registry, caseId, form, instance);
   const def = registry.forms.find((f) => f.id === form);
   if (!def?.repeating) throw new RecordError(`Only instances of repeating forms can be deleted; "${form}" is part of every case.`, 409);
-  const row = await lockForm(tx, registry, caseId, form, instance);
   if (row.status === 'finalised') throw new RecordError('The form is finalised. Reopen it before deleting it.', 409);
   await tx.client.query('DELETE FROM case_form WHERE registry = $1 AND case_id = $2 AND form = $3 AND instance = $4', [registry.id, caseId, form, instance]);
   // The deletion is itself history: the form's earlier values stay, with who deleted it.

@@ -1,5 +1,5 @@
 // The HTTP app: thin routes over the modules. Only this folder knows HTTP.
-import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Caller } from '../access/caller.ts';
 import { AccessDenied } from '../access/door.ts';
 import { TokenAuthenticator } from '../access/tokens.ts';
@@ -10,6 +10,9 @@ import type { Platform } from '../platform.ts';
 import { changeStatus, completeForm, deleteForm, getCase, history, RecordError, worklist } from '../records/workflow.ts';
 import { reserve } from '../records/reservation.ts';
 import { capabilityStatement } from './capability.ts';
+import { ADMINS, permits, PUBLIC, READERS, requirePolicies, SYSTEMS, WRITERS } from './access-policy.ts';
+import { writeEvents } from '../access/audit.ts';
+import { callerLabel } from '../access/caller.ts';
 
 const VERSION = '0.1.0';
 const FHIR_JSON = 'application/fhir+json';
@@ -36,25 +39,33 @@ export function buildServer(platform: Platform) {
     return reply.code(status).send({ error: message, ...(err instanceof RecordError && err.details.length ? { details: err.details } : {}) });
   });
 
-  async function caller(req: FastifyRequest, reply: FastifyReply): Promise<Caller | undefined> {
+  const routes = requirePolicies(app as unknown as Pick<FastifyInstance, 'addHook'>);
+  app.decorate('routeTable', routes);
+
+  // Who is calling, and may they use this route at all? Decided before the body is read.
+  app.addHook('onRequest', async (req, reply) => {
+    const access = req.routeOptions.config?.access;
+    if (!access || 'public' in access) return;
+    const refuse = (status: number, msg: string) => {
+      if (req.url.startsWith('/fhir')) return reply.code(status).type(FHIR_JSON).send(operationOutcome([issue.error('forbidden', undefined, msg)]));
+      return reply.code(status).send({ error: msg });
+    };
     const c = await auth.authenticate(req.headers.authorization);
-    if (!c) {
-      const msg = 'Authentication required: send "Authorization: Bearer <token>" with a token issued by the registry.';
-      if (req.url.startsWith('/fhir')) reply.code(401).type(FHIR_JSON).send(operationOutcome([issue.error('forbidden' as any, undefined, msg)]));
-      else reply.code(401).send({ error: msg });
-      return undefined;
+    if (!c) return refuse(401, 'Authentication required: send "Authorization: Bearer <token>" with a token issued by the registry.');
+    if (!permits(access, c)) {
+      await writeEvents(platform.db.pool, [{ actor: callerLabel(c), role: c.kind === 'user' ? c.grants.map((g) => g.role).join(',') : c.kind, unit: null, personId: null,
+        action: `${req.method} ${req.routeOptions.url}`, object: req.url.split('?')[0], purpose: 'route', outcome: 'denied', client: req.ip }]).catch(() => undefined);
+      return refuse(403, `This needs one of the roles ${access.callers.join(', ')}; your token does not have it.`);
     }
-    return c;
-  }
+    req.caller = c;
+  });
 
-  app.get('/health', async () => ({ status: 'ok' }));
+  app.get('/health', { config: { access: PUBLIC } }, async () => ({ status: 'ok' }));
 
-  app.get('/fhir/metadata', async (req, reply) => reply.type(FHIR_JSON).send(capabilityStatement(`${req.protocol}://${req.host}/fhir`, VERSION)));
+  app.get('/fhir/metadata', { config: { access: PUBLIC } }, async (req, reply) => reply.type(FHIR_JSON).send(capabilityStatement(`${req.protocol}://${req.host}/fhir`, VERSION)));
 
   const postBundle = async (req: FastifyRequest, reply: FastifyReply, dryRun: boolean) => {
-    const c = await caller(req, reply);
-    if (!c) return;
-    if (c.kind !== 'system') return reply.code(403).type(FHIR_JSON).send(operationOutcome([issue.error('forbidden', undefined, 'Only sending systems post bundles; use a system token.')]));
+    const c = req.caller as Caller & { kind: 'system' };
     if (typeof req.body !== 'string' || req.body.length === 0) {
       return reply.code(400).type(FHIR_JSON).send(operationOutcome([issue.error('structure', undefined, 'Empty body. Send a FHIR Bundle with Content-Type application/fhir+json.')]));
     }
@@ -62,10 +73,10 @@ export function buildServer(platform: Platform) {
     if (outcome.messageId) reply.header('X-Kvalreg-Message', String(outcome.messageId));
     return reply.code(outcome.httpStatus).type(FHIR_JSON).send(outcome.body);
   };
-  app.post('/fhir', (req, reply) => postBundle(req, reply, false));
-  app.post('/fhir/', (req, reply) => postBundle(req, reply, false));
-  app.post('/fhir/$validate', (req, reply) => postBundle(req, reply, true));
-  app.post('/fhir/Bundle/$validate', (req, reply) => postBundle(req, reply, true));
+  app.post('/fhir', { config: { access: SYSTEMS } }, (req, reply) => postBundle(req, reply, false));
+  app.post('/fhir/', { config: { access: SYSTEMS } }, (req, reply) => postBundle(req, reply, false));
+  app.post('/fhir/$validate', { config: { access: SYSTEMS } }, (req, reply) => postBundle(req, reply, true));
+  app.post('/fhir/Bundle/$validate', { config: { access: SYSTEMS } }, (req, reply) => postBundle(req, reply, true));
 
   const registryOf = (id: string) => {
     const r = platform.registry(id);
@@ -74,22 +85,22 @@ export function buildServer(platform: Platform) {
   };
   const userOf = (c: Caller) => (c.kind === 'user' ? c.user : c.kind === 'system' ? c.sender : c.task);
 
-  app.get('/api/registries', async () => platform.registries.map((r) => ({ id: r.id, version: r.version, title: r.meta.title, forms: r.forms.map((f) => ({ id: f.id, title: f.title })) })));
+  app.get('/api/registries', { config: { access: PUBLIC } }, async () => platform.registries.map((r) => ({ id: r.id, version: r.version, title: r.meta.title, forms: r.forms.map((f) => ({ id: f.id, title: f.title })) })));
 
-  app.get<{ Params: { id: string }; Querystring: { unit?: string; limit?: string; offset?: string } }>('/api/registries/:id/worklist', async (req, reply) => {
-    const c = await caller(req, reply); if (!c) return;
+  app.get<{ Params: { id: string }; Querystring: { unit?: string; limit?: string; offset?: string } }>('/api/registries/:id/worklist', { config: { access: READERS } }, async (req, reply) => {
+    const c = req.caller!;
     const r = registryOf(req.params.id);
     return platform.data.transaction(c, 'worklist', (tx) => worklist(tx, r, { unit: req.query.unit, limit: pageParam(req.query.limit, 'limit', 100), offset: pageParam(req.query.offset, 'offset', 0) }), { readOnly: true, client: req.ip });
   });
 
-  app.get<{ Params: { id: string; caseId: string } }>('/api/registries/:id/cases/:caseId', async (req, reply) => {
-    const c = await caller(req, reply); if (!c) return;
+  app.get<{ Params: { id: string; caseId: string } }>('/api/registries/:id/cases/:caseId', { config: { access: READERS } }, async (req, reply) => {
+    const c = req.caller!;
     const r = registryOf(req.params.id);
     return platform.data.transaction(c, 'case:read', (tx) => getCase(tx, r, positiveId(req.params.caseId, 'case')), { readOnly: true, client: req.ip });
   });
 
-  app.get<{ Params: { id: string; caseId: string } }>('/api/registries/:id/cases/:caseId/history', async (req, reply) => {
-    const c = await caller(req, reply); if (!c) return;
+  app.get<{ Params: { id: string; caseId: string } }>('/api/registries/:id/cases/:caseId/history', { config: { access: READERS } }, async (req, reply) => {
+    const c = req.caller!;
     const r = registryOf(req.params.id);
     return platform.data.transaction(c, 'case:history', (tx) => history(tx, r, positiveId(req.params.caseId, 'case')), { readOnly: true, client: req.ip });
   });
@@ -97,55 +108,49 @@ export function buildServer(platform: Platform) {
   type FormParams = { id: string; caseId: string; form: string; instance?: string };
   const instanceOf = (p: FormParams) => (p.instance ? decodeURIComponent(p.instance) : '');
   for (const suffix of ['', '/:instance']) {
-    app.patch<{ Params: FormParams; Body: { values?: Record<string, unknown> } }>(`/api/registries/:id/cases/:caseId/forms/:form${suffix}`, async (req, reply) => {
-      const c = await caller(req, reply); if (!c) return;
+    app.patch<{ Params: FormParams; Body: { values?: Record<string, unknown> } }>(`/api/registries/:id/cases/:caseId/forms/:form${suffix}`, { config: { access: WRITERS } }, async (req, reply) => {
+      const c = req.caller!;
       const r = registryOf(req.params.id);
       const values = req.body?.values;
       if (!values || typeof values !== 'object') throw new RecordError('Send {"values": {"variable": value, ...}} with the variables to set.', 400);
       return platform.data.transaction(c, 'case:complete', (tx) => completeForm(tx, r, positiveId(req.params.caseId, 'case'), req.params.form, instanceOf(req.params), values, userOf(c)), { client: req.ip });
     });
     for (const action of ['finalise', 'reopen'] as const) {
-      app.post<{ Params: FormParams }>(`/api/registries/:id/cases/:caseId/forms/:form${suffix}/${action}`, async (req, reply) => {
-        const c = await caller(req, reply); if (!c) return;
+      app.post<{ Params: FormParams }>(`/api/registries/:id/cases/:caseId/forms/:form${suffix}/${action}`, { config: { access: WRITERS } }, async (req, reply) => {
+        const c = req.caller!;
         const r = registryOf(req.params.id);
         return platform.data.transaction(c, `case:${action}`, (tx) => changeStatus(tx, r, positiveId(req.params.caseId, 'case'), req.params.form, instanceOf(req.params), action, userOf(c)), { client: req.ip });
       });
     }
   }
-  app.delete<{ Params: FormParams }>('/api/registries/:id/cases/:caseId/forms/:form/:instance', async (req, reply) => {
-    const c = await caller(req, reply); if (!c) return;
+  app.delete<{ Params: FormParams }>('/api/registries/:id/cases/:caseId/forms/:form/:instance', { config: { access: WRITERS } }, async (req, reply) => {
+    const c = req.caller!;
     const r = registryOf(req.params.id);
     await platform.data.transaction(c, 'case:delete-form', (tx) => deleteForm(tx, r, positiveId(req.params.caseId, 'case'), req.params.form, instanceOf(req.params), userOf(c)), { client: req.ip });
     return reply.code(204).send();
   });
 
-  app.get<{ Querystring: { status?: string; limit?: string } }>('/api/inbox', async (req, reply) => {
-    const c = await caller(req, reply); if (!c) return;
-    requireAdmin(c);
+  app.get<{ Querystring: { status?: string; limit?: string } }>('/api/inbox', { config: { access: ADMINS } }, async (req, reply) => {
+    const c = req.caller!;
     const status = req.query.status ?? 'quarantined';
     if (!['received', 'processed', 'quarantined', 'refused'].includes(status)) throw new RecordError('status must be received, processed, quarantined or refused.', 400);
     return platform.inbox.list(c, status, pageParam(req.query.limit, 'limit', 100));
   });
-  app.post<{ Params: { messageId: string } }>('/api/inbox/:messageId/reprocess', async (req, reply) => {
-    const c = await caller(req, reply); if (!c) return;
-    requireAdmin(c);
+  app.post<{ Params: { messageId: string } }>('/api/inbox/:messageId/reprocess', { config: { access: ADMINS } }, async (req, reply) => {
+    const c = req.caller!;
     const outcome = await platform.inbox.process(positiveId(req.params.messageId, 'message'), { reprocess: true });
     return reply.code(outcome.httpStatus).send({ messageId: outcome.messageId, status: outcome.status, outcome: outcome.body });
   });
 
   // An identity for a patient whose identity is unknown: sent later as Patient.identifier with
   // system urn:kvalreg:auxiliary-number. It can never collide with a national identity number.
-  app.post('/api/auxiliary-numbers', async (req, reply) => {
-    const c = await caller(req, reply); if (!c) return;
-    if (c.kind !== 'system' && !(c.kind === 'user' && c.grants.some((g) => ['unit-registrar', 'registry-admin', 'platform-admin'].includes(g.role)))) {
-      throw new AccessDenied('Issuing an auxiliary number needs a sending system, or a registrar or registry admin.');
-    }
+  app.post('/api/auxiliary-numbers', { config: { access: { callers: ['system', 'unit-registrar', 'registry-admin', 'platform-admin'] } } }, async (req, reply) => {
+    const c = req.caller!;
     return reply.code(201).send({ system: AUX_SYSTEM, value: auxiliaryNumber() });
   });
 
-  app.post<{ Body: { system?: string; value?: string; channel?: string } }>('/api/reservations', async (req, reply) => {
-    const c = await caller(req, reply); if (!c) return;
-    requireAdmin(c);
+  app.post<{ Body: { system?: string; value?: string; channel?: string } }>('/api/reservations', { config: { access: ADMINS } }, async (req, reply) => {
+    const c = req.caller!;
     const issues: any[] = [];
     const identity = identityFromIdentifier(platform.keys, req.body?.system ?? Object.keys(NIN_SYSTEMS)[0], String(req.body?.value ?? ''), 'value', issues);
     if (!identity) throw new RecordError(`Cannot register the reservation: ${issues.map((i) => i.diagnostics).join('; ') || 'give {"value": "<national identity number>"}'}.`, 422);
@@ -169,7 +174,3 @@ function pageParam(raw: string | undefined, name: string, fallback: number): num
   return n;
 }
 
-function requireAdmin(c: Caller) {
-  if (c.kind === 'user' && c.grants.some((g) => g.role === 'registry-admin' || g.role === 'platform-admin')) return;
-  throw new AccessDenied('This needs the registry-admin role.');
-}
