@@ -12,6 +12,10 @@ export interface Config {
   logLevel: string;
   /** The environment the configuration was read from (also holds the identity keys, if given there). */
   env: NodeJS.ProcessEnv;
+  /** Requests per minute per authenticated caller (a sending system or user); 0 = no limit. */
+  rateLimitPerMinute: number;
+  /** Requests per minute per client address without valid credentials. */
+  anonymousRateLimitPerMinute: number;
   /** Where registry definition folders live. */
   registriesDir: string;
   /** Organisation hierarchy file loaded at start when the unit table is empty. */
@@ -24,6 +28,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     env,
     databaseUrl: env.DATABASE_URL || undefined,
+    rateLimitPerMinute: intEnv(env, 'KVALREG_RATE_LIMIT', 60_000),
+    anonymousRateLimitPerMinute: intEnv(env, 'KVALREG_ANONYMOUS_RATE_LIMIT', 120),
     dataDir,
     embeddedPgPort: intEnv(env, 'KVALREG_PG_PORT', 54329),
     httpPort: intEnv(env, 'PORT', 3000),

@@ -1,7 +1,7 @@
 // FHIR OperationOutcome: every problem a sending system can cause is reported with the FHIRPath
 // location, the offending value, the rule it broke, and what to do about it.
 export type Severity = 'fatal' | 'error' | 'warning' | 'information';
-export type IssueCode = 'invalid' | 'structure' | 'required' | 'value' | 'code-invalid' | 'business-rule' | 'not-supported' | 'forbidden' | 'processing' | 'informational' | 'duplicate' | 'not-found' | 'too-long';
+export type IssueCode = 'invalid' | 'structure' | 'required' | 'value' | 'code-invalid' | 'business-rule' | 'not-supported' | 'forbidden' | 'processing' | 'informational' | 'duplicate' | 'not-found' | 'too-long' | 'throttled';
 
 export interface Issue {
   severity: Severity;

@@ -83,7 +83,7 @@ export async function runDemo(platform: Platform, baseUrl: string, o: DemoOpts) 
 
 export async function demoCommand(config: Config, o: DemoOpts): Promise<void> {
   const platform = await startPlatform(config, { log: pino({ level: 'warn' }) });
-  const app = buildServer(platform);
+  const app = await buildServer(platform);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;

@@ -7,7 +7,7 @@ import { buildServer } from '../server/app.ts';
 import { runDemo } from './demo.ts';
 
 export async function listen(platform: Platform, port: number) {
-  const app = buildServer(platform);
+  const app = await buildServer(platform);
   await app.listen({ port, host: platform.config.httpHost });
   const recovered = await platform.inbox.recover();
   platform.log.info({ url: `http://localhost:${port}`, recovered }, 'kvalreg is running');

@@ -1,4 +1,4 @@
-// Every route declares who may call it; one hook enforces it before the body is even read, and a
+// Every route declares who may call it; one hook enforces it before the body is parsed, and a
 // route without a declaration cannot be registered. Unit scope (which cases) is then the data-
 // access door's job; this decides only which kinds of caller may use the route at all.
 import type { FastifyInstance } from 'fastify';

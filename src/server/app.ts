@@ -1,4 +1,7 @@
 // The HTTP app: thin routes over the modules. Only this folder knows HTTP.
+import crypto from 'node:crypto';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Caller } from '../access/caller.ts';
 import { AccessDenied } from '../access/door.ts';
@@ -17,10 +20,32 @@ import { callerLabel } from '../access/caller.ts';
 const VERSION = '0.1.0';
 const FHIR_JSON = 'application/fhir+json';
 
-export function buildServer(platform: Platform) {
+export async function buildServer(platform: Platform) {
   // Request lines are logged at debug level only: at capture rates they would drown the log.
   const app = Fastify({ loggerInstance: platform.log.child({ module: 'http' }, { level: platform.log.level === 'debug' || platform.log.level === 'trace' ? platform.log.level : 'warn' }), bodyLimit: 32 * 1024 * 1024 });
   const auth = new TokenAuthenticator(platform.db.pool);
+
+  // Security headers on every response (HSTS, no sniffing, no framing, a strict CSP for the API).
+  await app.register(helmet, { global: true });
+  // Rate limits: generous per authenticated caller (hospital systems send in bulk), strict per
+  // address for requests without valid credentials (guessing tokens). 429 says when to retry.
+  const { rateLimitPerMinute, anonymousRateLimitPerMinute } = platform.config;
+  await app.register(rateLimit, {
+    global: true,
+    timeWindow: 60_000,
+    max: async (req) => ((await auth.authenticate(req.headers.authorization)) ? rateLimitPerMinute || 1e12 : anonymousRateLimitPerMinute || 1e12),
+    keyGenerator: async (req) => {
+      // Valid credentials: one budget per caller. Anything else: one budget per address.
+      const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+      if (m && (await auth.authenticate(req.headers.authorization))) return `token:${crypto.createHash('sha256').update(m[1]).digest('hex')}`;
+      return `ip:${req.ip}`;
+    },
+    errorResponseBuilder: (req, ctx) => {
+      const msg = `Too many requests: at most ${ctx.max} a minute. Retry after ${ctx.after}.`;
+      const err = Object.assign(new Error(msg), { statusCode: 429 });
+      return err;
+    },
+  });
 
   // FHIR bodies are kept as the exact text received: that text is what the inbox stores.
   app.addContentTypeParser([FHIR_JSON, 'application/json', 'application/x-ndjson'], { parseAs: 'string' }, (req, body, done) => {
@@ -35,15 +60,16 @@ export function buildServer(platform: Platform) {
     const status = err instanceof AccessDenied ? 403 : err instanceof RecordError ? err.httpStatus : err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
     if (status >= 500) req.log.error({ err }, 'request failed'); else req.log.warn({ status, msg: err.message, url: req.url }, 'request refused');
     const message = status >= 500 ? 'An internal error occurred; it has been logged. Try again, and contact the registry if it persists.' : err.message;
-    if (fhir) return reply.code(status).type(FHIR_JSON).send(operationOutcome([issue.error(status === 403 ? 'forbidden' : status === 413 ? 'too-long' : status >= 500 ? 'processing' : 'invalid', undefined, message)]));
+    if (fhir) return reply.code(status).type(FHIR_JSON).send(operationOutcome([issue.error(status === 403 ? 'forbidden' : status === 413 ? 'too-long' : status === 429 ? 'throttled' : status >= 500 ? 'processing' : 'invalid', undefined, message)]));
     return reply.code(status).send({ error: message, ...(err instanceof RecordError && err.details.length ? { details: err.details } : {}) });
   });
 
   const routes = requirePolicies(app as unknown as Pick<FastifyInstance, 'addHook'>);
   app.decorate('routeTable', routes);
 
-  // Who is calling, and may they use this route at all? Decided before the body is read.
-  app.addHook('onRequest', async (req, reply) => {
+  // Who is calling, and may they use this route at all? Decided after the rate limit (so refused
+  // guesses count against it) and before the body is parsed.
+  app.addHook('preParsing', async (req, reply) => {
     const access = req.routeOptions.config?.access;
     if (!access || 'public' in access) return;
     const refuse = (status: number, msg: string) => {

@@ -13,7 +13,7 @@ import { buildServer } from '../../src/server/app.ts';
 
 export interface TestPlatform {
   platform: Platform;
-  app: ReturnType<typeof buildServer>;
+  app: Awaited<ReturnType<typeof buildServer>>;
   databaseUrl: string;
   config: Config;
   env: NodeJS.ProcessEnv;
@@ -32,7 +32,7 @@ export async function newDatabase(): Promise<string> {
   return withDatabase(admin, name);
 }
 
-export async function testPlatform(): Promise<TestPlatform> {
+export async function testPlatform(overrides: NodeJS.ProcessEnv = {}): Promise<TestPlatform> {
   const databaseUrl = await newDatabase();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-test-'));
   const env: NodeJS.ProcessEnv = {
@@ -41,10 +41,11 @@ export async function testPlatform(): Promise<TestPlatform> {
     KVALREG_ENCRYPTION_KEY: crypto.randomBytes(32).toString('base64'),
     KVALREG_HASH_KEY: crypto.randomBytes(32).toString('base64'),
     LOG_LEVEL: 'silent',
+    ...overrides,
   };
   const config = loadConfig(env);
   const platform = await startPlatform(config, { log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), poolSize: 6 });
-  const app = buildServer(platform);
+  const app = await buildServer(platform);
   const db = platform.db.pool;
   const tokens = {
     ehr: await createToken(db, { name: 'SUS DIPS Arena', kind: 'system', sender: 'sus-dips' }),
