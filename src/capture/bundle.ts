@@ -7,6 +7,11 @@ import { CaptureError, issue, type Issue } from './outcome.ts';
 
 export const ACCEPTED_TYPES = ['Patient', 'Encounter', 'Condition', 'Procedure', 'Observation', 'MedicationAdministration', 'QuestionnaireResponse'] as const;
 export const MAX_ENTRIES = 5000;
+export const MAX_DEPTH = 32;
+const MAX_TEXT = 1024;
+/** A non-empty string of reasonable length: what identifiers and references must be. */
+export function isText(v: unknown): v is string { return typeof v === 'string' && v.length > 0 && v.length <= MAX_TEXT; }
+
 /** Identifier systems that can only name an organisation: RESH id and organisation number. */
 export const RESH_SYSTEM = 'urn:oid:2.16.578.1.12.4.1.4.102';
 const ORGANISATION_SYSTEMS = new Set([RESH_SYSTEM, 'urn:oid:2.16.578.1.12.4.1.4.101']);
@@ -51,12 +56,31 @@ export function parseJson(body: string): unknown {
   if (body.includes('\\u0000')) {
     throw new CaptureError([issue.error('value', undefined, 'The message contains a NUL character (\\u0000), which no FHIR string may hold. Remove it and resend.')], 400);
   }
+  let parsed: unknown;
   try {
-    return JSON.parse(body);
+    parsed = JSON.parse(body);
   } catch (err) {
     throw new CaptureError([issue.error('structure', undefined,
       `The request body is not valid JSON (${(err as Error).message}). Send a FHIR R4 Bundle as application/fhir+json.`)], 400);
   }
+  if (depthOf(parsed) > MAX_DEPTH) {
+    throw new CaptureError([issue.error('structure', undefined, `The message is nested more than ${MAX_DEPTH} levels deep, which no FHIR resource needs. Check how it was built.`)], 400);
+  }
+  return parsed;
+}
+
+/** Deepest nesting of arrays and objects, counted without recursion (a hostile message could be very deep). */
+function depthOf(value: unknown): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length) {
+    const [node, depth] = stack.pop()!;
+    if (!node || typeof node !== 'object') continue;
+    if (depth > max) max = depth;
+    if (max > MAX_DEPTH) return max;
+    for (const child of Object.values(node)) if (child && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return max;
 }
 
 export function parseBundle(json: unknown): ParsedBundle {
@@ -101,19 +125,19 @@ export function parseBundle(json: unknown): ParsedBundle {
       patients.push({ index, fullUrl, resource });
       const ref = { index, type };
       if (fullUrl) byFullUrl.set(fullUrl, ref);
-      if (resource.id) byLocalId.set(`Patient/${resource.id}`, ref);
+      if (isText(resource.id)) byLocalId.set(`Patient/${resource.id}`, ref);
       return;
     }
-    const ident = Array.isArray(resource.identifier) ? resource.identifier.find((i: any) => i?.system && i?.value) : undefined;
+    const ident = Array.isArray(resource.identifier) ? resource.identifier.find((i: any) => isText(i?.system) && isText(i?.value)) : undefined;
     if (!ident) {
       issues.push(issue.error('required', `${at}.resource.identifier`,
-        `${type} has no identifier with system and value. Give every resource the stable identifier your system uses for it, so that a resend or an update is recognised.`));
+        `${type} has no identifier with system and value (both strings, at most ${MAX_TEXT} characters). Give every resource the stable identifier your system uses for it, so that a resend or an update is recognised.`));
     }
     const rkey = ident ? rkeyOf(type, String(ident.system), String(ident.value)) : undefined;
     others.push({ index, resource, fullUrl, rkey });
     const ref = { index, type, rkey };
     if (fullUrl) byFullUrl.set(fullUrl, ref);
-    if (resource.id) byLocalId.set(`${type}/${resource.id}`, ref);
+    if (isText(resource.id)) byLocalId.set(`${type}/${resource.id}`, ref);
   });
   if (issues.length) fail(issues);
 
@@ -132,16 +156,17 @@ export function parseBundle(json: unknown): ParsedBundle {
 
 function resolveSubject(subject: any, at: string, byFullUrl: Map<string, any>, byLocalId: Map<string, any>, issues: Issue[]):
   ResourceEntry['subject'] | undefined {
+  if (subject && (typeof subject !== 'object' || Array.isArray(subject))) { issues.push(issue.error('structure', at, 'The subject must be a Reference object.')); return undefined; }
   if (!subject) { issues.push(issue.error('required', at, 'The resource has no subject; refer to the Patient (by fullUrl in this bundle, or by identifier with the national identity number).')); return undefined; }
-  if (typeof subject.reference === 'string') {
-    const target = byFullUrl.get(subject.reference) ?? byLocalId.get(subject.reference);
+  if (subject.reference !== undefined) {
+    const target = typeof subject.reference === 'string' ? byFullUrl.get(subject.reference) ?? byLocalId.get(subject.reference) : undefined;
     if (!target || target.type !== 'Patient') {
       issues.push(issue.error('not-found', `${at}.reference`, 'The subject does not point to a Patient in this bundle. Include the Patient, or refer to them by identifier.', { value: subject.reference }));
       return undefined;
     }
     return { patientIndex: target.index };
   }
-  if (subject.identifier?.system && subject.identifier?.value) return { system: String(subject.identifier.system), value: String(subject.identifier.value) };
+  if (isText(subject.identifier?.system) && isText(subject.identifier?.value)) return { system: subject.identifier.system, value: subject.identifier.value };
   issues.push(issue.error('required', at, 'The subject needs a reference or an identifier.'));
   return undefined;
 }
@@ -187,8 +212,8 @@ function normaliseReference(ref: Record<string, any>, at: string, byFullUrl: Map
     if (target.type === 'Patient') return { reference: 'Patient' };
     return { ...ref, reference: conditionalReference(target.rkey) };
   }
-  const type = typeof ref.type === 'string' ? ref.type : ORGANISATION_SYSTEMS.has(ref.identifier.system) ? 'Organization' : undefined;
-  if (type && ref.identifier.system && ref.identifier.value) {
+  const type = isText(ref.type) ? ref.type : ORGANISATION_SYSTEMS.has(ref.identifier.system) ? 'Organization' : undefined;
+  if (type && isText(ref.identifier.system) && isText(ref.identifier.value)) {
     return { ...ref, reference: conditionalReference(rkeyOf(type, String(ref.identifier.system), String(ref.identifier.value))) };
   }
   issues.push(issue.error('required', `${at}.type`, 'A reference by identifier must say which resource type it points to (Reference.type, e.g. "Condition").'));

@@ -79,7 +79,12 @@ export function extractValues(registry: Registry, r: MappedResource, issues: Iss
   const out: Extracted[] = [];
   for (const source of registry.sources) {
     if (source.def.resource !== r.resourceType) continue;
-    if (source.where && !source.where(r.resource).some((x) => x === true)) continue;
+    let applies: boolean;
+    try { applies = !source.where || source.where(r.resource).some((x) => x === true); } catch (err) {
+      issues.push(issue.error('structure', r.location, `${registry.id}: the resource cannot be matched (${source.def.where}): ${(err as Error).message.split('\n')[0]}. Check its elements' types against FHIR R4.`, { rule: 'structure' }));
+      continue;
+    }
+    if (!applies) continue;
     const set = (variable: string, raw: unknown, expr: string) => {
       const form = registry.variables.get(variable)!.form;
       const mapped = source.def.codemap?.[variable];
@@ -99,7 +104,14 @@ export function extractValues(registry: Registry, r: MappedResource, issues: Iss
       out.push({ source, variable, form: form.id, repeating: form.repeating, value: coerced.value });
     };
     for (const { variable, fn } of source.values) {
-      const result = fn(r.resource).filter((x) => x !== null && x !== undefined && x !== '');
+      let result: unknown[];
+      try {
+        result = fn(r.resource).filter((x) => x !== null && x !== undefined && x !== '');
+      } catch (err) {
+        // FHIRPath on a resource of the wrong shape (e.g. a list where one value belongs).
+        issues.push(issue.error('structure', r.location, `${registry.id}: ${variable} cannot be read with ${source.def.values[variable]}: ${(err as Error).message.split('\n')[0]}. Check the element's type against FHIR R4.`, { rule: `structure:${variable}` }));
+        continue;
+      }
       if (result.length === 0) continue;
       set(variable, result[0], source.def.values[variable]);
     }
