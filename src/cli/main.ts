@@ -7,6 +7,7 @@ import { demoCommand } from './demo.ts';
 import { importCommand } from './import.ts';
 import { tokenCommand } from './token.ts';
 import { auditVerifyCommand } from './audit.ts';
+import { reencryptCommand } from './keys.ts';
 
 const program = new Command()
   .name('kvalreg')
@@ -44,6 +45,10 @@ program.command('token').description('issue an API token for a sending system or
 const audit = program.command('audit').description('the audit trail of every look at and change of person-level data');
 audit.command('verify').description('seal pending events and prove the hash chain; names the first broken link (exit code 1)')
   .action(() => auditVerifyCommand(loadConfig()));
+
+const keys = program.command('keys').description('identity encryption keys');
+keys.command('reencrypt').description('re-encrypt every value still under an older key with the current one (resumable)')
+  .action(() => reencryptCommand(loadConfig()));
 
 program.parseAsync(process.argv).catch((err) => {
   console.error(`kvalreg: ${err instanceof Error ? err.message : String(err)}`);
