@@ -24,6 +24,7 @@ import { startPlatform } from '../src/platform.ts';
 const { values: args } = parseArgs({ options: {
   fractures: { type: 'string', default: '100000' }, concurrency: { type: 'string', default: '16' },
   batch: { type: 'string', default: '100' }, modes: { type: 'string', default: 'single,batch' },
+  audit: { type: 'string', default: 'on' },
 } });
 const N = Number(args.fractures), C = Number(args.concurrency), B = Number(args.batch);
 const TABLES = ['org_unit', 'registry_version', 'registry', 'api_token', 'person', 'inbox_message', 'source_resource', 'registry_case', 'case_form', 'value_history', 'routing_decision'];
@@ -65,7 +66,7 @@ async function main() {
     stopPg = server.stop;
   }
   const dbUrl = (name: string) => withDatabase(adminUrl!, name);
-  console.log(`kvalreg capture benchmark: ${N.toLocaleString('en')} fractures, concurrency ${C}, batch size ${B}, ${os.cpus().length} cores, PostgreSQL with default durability (fsync and synchronous_commit on)`);
+  console.log(`kvalreg capture benchmark: ${N.toLocaleString('en')} fractures, concurrency ${C}, batch size ${B}, audit trail ${args.audit}, ${os.cpus().length} cores, PostgreSQL with default durability (fsync and synchronous_commit on)`);
   const results: Record<string, { seconds: number; fractures: number; bundles: number; resources: number }> = {};
   let copySource: string | undefined;
   for (const mode of args.modes!.split(',')) {
@@ -73,6 +74,9 @@ async function main() {
     await ensureDatabase(adminUrl, name);
     const config = loadConfig({ ...process.env, DATABASE_URL: dbUrl(name), KVALREG_DATA_DIR: dir, LOG_LEVEL: 'warn' });
     const platform = await startPlatform(config, { log: pino({ level: 'warn' }) });
+    // `--audit off` (for bench/audit only): this throwaway database discards audit events, so the
+    // difference to a normal run is what the audit trail costs. The product has no such switch.
+    if (args.audit === 'off') await platform.db.pool.query('CREATE RULE bench_audit_off AS ON INSERT TO audit_event DO INSTEAD NOTHING');
     const ehr = await createToken(platform.db.pool, { name: 'bench-ehr', kind: 'system', sender: 'bench-ehr' });
     const planner = await createToken(platform.db.pool, { name: 'bench-planner', kind: 'system', sender: 'bench-planner' });
     const registry = platform.registry('fracture')!;
