@@ -6,7 +6,7 @@ export interface Grant { registry: string; role: Role; unit: string }
 
 export type Caller =
   | { kind: 'system'; sender: string; name: string }
-  | { kind: 'user'; user: string; name: string; grants: Grant[] }
+  | { kind: 'user'; user: string; name: string; grants: Grant[]; /** a patient: the keyed hash of their identity number (hex) */ personHash?: string }
   | { kind: 'platform'; task: string };
 
 export function callerLabel(c: Caller): string {

@@ -56,7 +56,11 @@ export class PersonData {
       // leakproof operators can drive an index, and the array overlap that links captured
       // resources is not one. Everyone else works as the application role, under row security.
       const role = scope === 'all' ? '' : 'SET LOCAL ROLE kvalreg_app; ';
-      await client.query(`BEGIN${opts.readOnly ? ' READ ONLY' : ''}; ${role}` +
+      // A patient sees their own person: found by the keyed hash before the role switch.
+      const own = caller.kind === 'user' && caller.personHash
+        ? `SELECT set_config('kvalreg.person', coalesce((SELECT id::text FROM person WHERE nin_hash = decode(${client.escapeLiteral(caller.personHash)}, 'hex')), ''), true); `
+        : '';
+      await client.query(`BEGIN${opts.readOnly ? ' READ ONLY' : ''}; ${own}${role}` +
         `SELECT set_config('kvalreg.caller', ${client.escapeLiteral(callerLabel(caller))}, true), ` +
         `set_config('kvalreg.purpose', ${client.escapeLiteral(purpose)}, true), ` +
         `set_config('kvalreg.scope', ${client.escapeLiteral(scope)}, true), set_config('kvalreg.grants', ${client.escapeLiteral(grants)}, true)`);

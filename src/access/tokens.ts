@@ -4,10 +4,10 @@ import crypto from 'node:crypto';
 import type { Queryable } from '../db/pool.ts';
 import type { Caller, Grant } from './caller.ts';
 
-export async function createToken(db: Queryable, t: { name: string; kind: 'system' | 'user'; sender?: string; grants?: Grant[] }): Promise<string> {
+export async function createToken(db: Queryable, t: { name: string; kind: 'system' | 'user'; sender?: string; grants?: Grant[]; personHash?: Buffer }): Promise<string> {
   const token = `kvr_${crypto.randomBytes(24).toString('base64url')}`;
-  await db.query('INSERT INTO api_token (token_sha256, name, kind, sender, grants) VALUES ($1, $2, $3, $4, $5)',
-    [sha(token), t.name, t.kind, t.sender ?? null, JSON.stringify(t.grants ?? [])]);
+  await db.query('INSERT INTO api_token (token_sha256, name, kind, sender, grants, nin_hash) VALUES ($1, $2, $3, $4, $5, $6)',
+    [sha(token), t.name, t.kind, t.sender ?? null, JSON.stringify(t.grants ?? []), t.personHash ?? null]);
   return token;
 }
 
@@ -22,11 +22,11 @@ export class TokenAuthenticator {
     if (!m) return null;
     const hit = this.cache.get(m[1]);
     if (hit && Date.now() - hit.at < this.ttlMs) return hit.caller;
-    const row = (await this.db.query('SELECT name, kind, sender, grants FROM api_token WHERE token_sha256 = $1', [sha(m[1])])).rows[0];
+    const row = (await this.db.query("SELECT name, kind, sender, grants, encode(nin_hash, 'hex') AS person_hash FROM api_token WHERE token_sha256 = $1", [sha(m[1])])).rows[0];
     if (!row) return null;
     const caller: Caller = row.kind === 'system'
       ? { kind: 'system', sender: row.sender, name: row.name }
-      : { kind: 'user', user: row.name, name: row.name, grants: row.grants };
+      : { kind: 'user', user: row.name, name: row.name, grants: row.grants, ...(row.person_hash ? { personHash: row.person_hash } : {}) };
     this.cache.set(m[1], { caller, at: Date.now() });
     return caller;
   }

@@ -40,6 +40,7 @@ program.command('token').description('issue an API token for a sending system or
   .requiredOption('--name <name>', 'who the token is for')
   .option('--system <sender>', 'a sending system with this sender id')
   .option('--grant <registry:role:unit...>', 'a user grant, e.g. fracture:unit-registrar:8201100')
+  .option('--patient <identity-number>', 'a patient, for innsyn (until login by OpenID Connect)')
   .action((o) => tokenCommand(loadConfig(), o));
 
 const audit = program.command('audit').description('the audit trail of every look at and change of person-level data');

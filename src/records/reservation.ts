@@ -6,14 +6,16 @@ import { openText, type IdentityKeys } from '../identity/crypto.ts';
 
 export interface ReservationResult { removedPerson: boolean; removedCases: number; removedMessages: number }
 
-export async function reserve(tx: PersonTx, identity: Identity, channel: string, keys: IdentityKeys): Promise<ReservationResult> {
+export async function reserve(tx: PersonTx, identity: Identity, channel: string, keys: IdentityKeys, actor?: { label: string; role: string }): Promise<ReservationResult> {
   const db = tx.client;
   // Exclusive per-person lock: captures in flight for this person finish first, later ones wait
   // for this transaction and then see the reservation (they take the same lock, shared).
   await db.query("SELECT pg_advisory_xact_lock(('x' || left(encode($1::bytea, 'hex'), 16))::bit(64)::bigint)", [identity.hash]);
   await db.query('INSERT INTO reservation (nin_hash, channel) VALUES ($1, $2) ON CONFLICT (nin_hash) DO NOTHING', [identity.hash, channel]);
   // Messages not (successfully) processed do not name their persons yet: look inside them.
-  const unprocessed = await db.query("SELECT id, body_enc FROM inbox_message WHERE status IN ('received', 'quarantined') AND body_enc IS NOT NULL");
+  const unprocessed = identity.nin
+    ? await db.query("SELECT id, body_enc FROM inbox_message WHERE status IN ('received', 'quarantined') AND body_enc IS NOT NULL")
+    : { rows: [] as any[] };
   const mentioning = unprocessed.rows.filter((m) => openText(keys, m.body_enc).includes(identity.nin)).map((m) => m.id as number);
   if (mentioning.length) {
     await db.query("UPDATE inbox_message SET body_enc = NULL, outcome = NULL, pruned_reason = 'reservation' WHERE id = ANY($1)", [mentioning]);
@@ -21,7 +23,7 @@ export async function reserve(tx: PersonTx, identity: Identity, channel: string,
   const person = (await db.query('SELECT id FROM person WHERE nin_hash = $1', [identity.hash])).rows[0];
   if (!person) return { removedPerson: false, removedCases: 0, removedMessages: mentioning.length };
   const cases = await db.query('SELECT count(*)::int AS n FROM registry_case WHERE person_id = $1', [person.id]);
-  tx.audit({ action: 'reserve', object: `person/${person.id}`, personIds: [person.id] });
+  tx.audit({ action: 'reserve', object: `person/${person.id}`, personIds: [person.id], actor });
   // Raw messages that mention the person are removed whole: they may hold others too, but their
   // data is already captured, and the raw copy must not keep the opted-out patient.
   const messages = await db.query(

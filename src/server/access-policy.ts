@@ -10,6 +10,7 @@ export const READERS: Access = { callers: ['unit-registrar', 'unit-reader', 'reg
 export const WRITERS: Access = { callers: ['unit-registrar', 'registry-admin', 'platform-admin'] };
 export const ADMINS: Access = { callers: ['registry-admin', 'platform-admin'] };
 export const SYSTEMS: Access = { callers: ['system'] };
+export const PATIENTS: Access = { callers: ['patient'] };
 export const PUBLIC: Access = { public: true };
 
 declare module 'fastify' {

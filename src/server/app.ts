@@ -13,7 +13,9 @@ import type { Platform } from '../platform.ts';
 import { changeStatus, completeForm, deleteForm, getCase, history, RecordError, worklist } from '../records/workflow.ts';
 import { reserve } from '../records/reservation.ts';
 import { capabilityStatement } from './capability.ts';
-import { ADMINS, permits, PUBLIC, READERS, requirePolicies, SYSTEMS, WRITERS } from './access-policy.ts';
+import { ADMINS, PATIENTS, permits, PUBLIC, READERS, requirePolicies, SYSTEMS, WRITERS } from './access-policy.ts';
+import { innsyn } from '../records/innsyn.ts';
+import { decryptNin } from '../identity/crypto.ts';
 import { writeEvents } from '../access/audit.ts';
 import { callerLabel } from '../access/caller.ts';
 
@@ -173,6 +175,26 @@ export async function buildServer(platform: Platform) {
   app.post('/api/auxiliary-numbers', { config: { access: { callers: ['system', 'unit-registrar', 'registry-admin', 'platform-admin'] } } }, async (req, reply) => {
     const c = req.caller!;
     return reply.code(201).send({ system: AUX_SYSTEM, value: auxiliaryNumber() });
+  });
+
+  // Innsyn: the patient's own view, and opting out from the same place.
+  app.get<{ Querystring: { lang?: string } }>('/api/innsyn', { config: { access: PATIENTS } }, async (req) => {
+    const c = req.caller!;
+    const lang = req.query.lang === 'en' ? 'en' : 'nb';
+    return platform.data.transaction(c, 'innsyn', (tx) => innsyn(tx, platform.registries, lang), { readOnly: true, client: req.ip });
+  });
+  app.post('/api/innsyn/reservation', { config: { access: PATIENTS } }, async (req, reply) => {
+    const c = req.caller!;
+    if (c.kind !== 'user' || !c.personHash) throw new RecordError('Your login does not carry your identity number, so the reservation cannot be registered. Contact the registry.', 409);
+    const hash = Buffer.from(c.personHash, 'hex');
+    // Carried out by the platform for the patient: it must reach raw messages, which only the platform may.
+    const result = await platform.data.transaction({ kind: 'platform', task: 'reservation' }, 'reservation:innsyn', async (tx) => {
+      const row = (await tx.client.query('SELECT nin_enc, nin_kind FROM person WHERE nin_hash = $1', [hash])).rows[0];
+      const nin = row ? decryptNin(platform.keys, row.nin_enc) : '';
+      return reserve(tx, { nin, hash, hashHex: c.personHash!, kind: row?.nin_kind ?? 'fnr', birthDate: null, sex: null }, 'innsyn', platform.keys, { label: callerLabel(c), role: 'patient' });
+    }, { client: req.ip });
+    return reply.code(201).send({ reserved: true, ...result,
+      message: { nb: 'Du er reservert. Opplysningene om deg er slettet fra registrene, og nye opplysninger blir ikke lagret.', en: 'You have opted out. What was registered about you has been deleted, and nothing new will be stored.' } });
   });
 
   app.post<{ Body: { system?: string; value?: string; channel?: string } }>('/api/reservations', { config: { access: ADMINS } }, async (req, reply) => {
