@@ -18,7 +18,8 @@ it('keeps SQL on person-level tables out of routes, the CLI and the demo', () =>
 });
 
 it('lets only modules that work inside a door transaction touch person-level tables', () => {
-  const touching = files('src').filter((f) => sqlOn(fs.readFileSync(f, 'utf8')).length);
+  // The door itself (src/access/door.ts) is the one place that opens transactions on the pool.
+  const touching = files('src').filter((f) => sqlOn(fs.readFileSync(f, 'utf8')).length && !f.endsWith(path.join('access', 'door.ts')));
   for (const f of touching) {
     if (f.includes(`${path.sep}db${path.sep}`) || f.includes(`${path.sep}server${path.sep}`) || f.includes(`${path.sep}cli${path.sep}`)) continue;
     const text = fs.readFileSync(f, 'utf8');

@@ -2,7 +2,7 @@
 // and only the keyed hash of their number is kept so later messages can be refused.
 import type { PersonTx } from '../access/door.ts';
 import type { Identity } from '../capture/identity.ts';
-import { openText, type IdentityKeys } from '../identity/crypto.ts';
+import { decryptNin, openText, type IdentityKeys } from '../identity/crypto.ts';
 
 export interface ReservationResult { removedPerson: boolean; removedCases: number; removedMessages: number }
 
@@ -32,4 +32,12 @@ export async function reserve(tx: PersonTx, identity: Identity, channel: string,
   // Cases, forms, history and captured resources go with the person (ON DELETE CASCADE).
   await db.query('DELETE FROM person WHERE id = $1', [person.id]);
   return { removedPerson: true, removedCases: cases.rows[0].n, removedMessages: (messages.rowCount ?? 0) + mentioning.length };
+}
+
+/** A reservation by the patient themselves, known only by the keyed hash of their number (their login). */
+export async function reserveByHash(tx: PersonTx, hash: Buffer, channel: string, keys: IdentityKeys, actor: { label: string; role: string }): Promise<ReservationResult> {
+  const row = (await tx.client.query('SELECT nin_enc, nin_kind FROM person WHERE nin_hash = $1', [hash])).rows[0];
+  // The number is needed to find unprocessed messages about them; without a registration there are none to find by person.
+  const nin = row ? decryptNin(keys, row.nin_enc) : '';
+  return reserve(tx, { nin, hash, hashHex: hash.toString('hex'), kind: row?.nin_kind ?? 'fnr', birthDate: null, sex: null }, channel, keys, actor);
 }

@@ -11,11 +11,10 @@ import { auxiliaryNumber } from '../identity/nin.ts';
 import { issue, operationOutcome } from '../capture/outcome.ts';
 import type { Platform } from '../platform.ts';
 import { changeStatus, completeForm, deleteForm, getCase, history, RecordError, worklist } from '../records/workflow.ts';
-import { reserve } from '../records/reservation.ts';
+import { reserve, reserveByHash } from '../records/reservation.ts';
 import { capabilityStatement } from './capability.ts';
 import { ADMINS, PATIENTS, permits, PUBLIC, READERS, requirePolicies, SYSTEMS, WRITERS } from './access-policy.ts';
 import { innsyn } from '../records/innsyn.ts';
-import { decryptNin } from '../identity/crypto.ts';
 import { writeEvents } from '../access/audit.ts';
 import { callerLabel } from '../access/caller.ts';
 
@@ -188,11 +187,8 @@ export async function buildServer(platform: Platform) {
     if (c.kind !== 'user' || !c.personHash) throw new RecordError('Your login does not carry your identity number, so the reservation cannot be registered. Contact the registry.', 409);
     const hash = Buffer.from(c.personHash, 'hex');
     // Carried out by the platform for the patient: it must reach raw messages, which only the platform may.
-    const result = await platform.data.transaction({ kind: 'platform', task: 'reservation' }, 'reservation:innsyn', async (tx) => {
-      const row = (await tx.client.query('SELECT nin_enc, nin_kind FROM person WHERE nin_hash = $1', [hash])).rows[0];
-      const nin = row ? decryptNin(platform.keys, row.nin_enc) : '';
-      return reserve(tx, { nin, hash, hashHex: c.personHash!, kind: row?.nin_kind ?? 'fnr', birthDate: null, sex: null }, 'innsyn', platform.keys, { label: callerLabel(c), role: 'patient' });
-    }, { client: req.ip });
+    const result = await platform.data.transaction({ kind: 'platform', task: 'reservation' }, 'reservation:innsyn',
+      (tx) => reserveByHash(tx, hash, 'innsyn', platform.keys, { label: callerLabel(c), role: 'patient' }), { client: req.ip });
     return reply.code(201).send({ reserved: true, ...result,
       message: { nb: 'Du er reservert. Opplysningene om deg er slettet fra registrene, og nye opplysninger blir ikke lagret.', en: 'You have opted out. What was registered about you has been deleted, and nothing new will be stored.' } });
   });
