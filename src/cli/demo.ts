@@ -4,6 +4,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import pino from 'pino';
 import type { Config } from '../config.ts';
 import { createToken } from '../access/tokens.ts';
+import { ninHash } from '../identity/crypto.ts';
 import { ehrBundle, plannerBundle, SYS } from '../demo/bundles.ts';
 import { DEFAULT_RATES, generateFractures, type DemoRates } from '../demo/generate.ts';
 import { sendBundles } from '../demo/send.ts';
@@ -25,7 +26,7 @@ export function parseRates(pairs: string[] = []): DemoRates {
 }
 
 /** Demo senders and logins, created once and written to var/demo-logins.txt. */
-async function demoTokens(platform: Platform) {
+async function demoTokens(platform: Platform, patientNin: string | undefined) {
   const db = platform.db.pool;
   const file = path.join(platform.config.dataDir, 'demo-logins.txt');
   const make = async (name: string, t: Parameters<typeof createToken>[1]) => ({ name, token: await createToken(db, t) });
@@ -37,6 +38,8 @@ async function demoTokens(platform: Platform) {
     await make('demo-registrar-sus', { name: 'demo-registrar-sus', kind: 'user', grants: [{ registry: 'fracture', role: 'unit-registrar', unit: '8201100' }] }),
     await make('demo-reader-sus', { name: 'demo-reader-sus', kind: 'user', grants: [{ registry: 'fracture', role: 'unit-reader', unit: '100083' }] }),
   ];
+  // A demo patient (the first synthetic fracture) for trying innsyn: GET /api/innsyn.
+  if (patientNin) list.push(await make('demo-patient', { name: 'demo-patient', kind: 'user', grants: [{ registry: '*', role: 'patient', unit: '1' }], personHash: ninHash(platform.keys, patientNin) }));
   fs.mkdirSync(platform.config.dataDir, { recursive: true });
   fs.writeFileSync(file, list.map((l) => `${l.name}\t${l.token}`).join('\n') + '\n', { mode: 0o600 });
   return Object.fromEntries(list.map((l) => [l.name, l.token])) as Record<string, string>;
@@ -56,7 +59,7 @@ export async function runDemo(platform: Platform, baseUrl: string, o: DemoOpts) 
     years: o.years, scale: o.scale, seed: o.seed, rates, units, lastYear: new Date().getFullYear() - 1,
     codesByPrefix: (prefix) => codes.filter((c) => { const x = list.properties.get(c)!; return x.segment === prefix || x.bone === prefix; }),
   });
-  const tokens = await demoTokens(platform);
+  const tokens = await demoTokens(platform, fractures.find((f) => !f.aoCode.startsWith('31'))?.nin);
   const items: Array<{ token: string; bundle: unknown }> = [];
   for (const f of fractures) {
     items.push({ token: tokens['demo-ehr'], bundle: ehrBundle({ ...f, deceasedDate: undefined }) });
