@@ -52,6 +52,28 @@ describe('an embedded server left behind', () => {
   });
 });
 
+describe('an embedded server in use by another process', () => {
+  it('is shared, so that commands run beside a running platform, and is not stopped by them', async () => {
+    const dir = tmp();
+    const port = 58000 + Math.floor(Math.random() * 900);
+    const code = `const { startEmbeddedPostgres } = await import(${JSON.stringify(path.resolve('src/db/embedded.ts'))});
+      const s = await startEmbeddedPostgres({ dataDir: ${JSON.stringify(dir)}, port: ${port} }); console.log('up');
+      process.on('SIGTERM', async () => { await s.stop(); process.exit(0); }); setInterval(() => {}, 1000);`;
+    const owner = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) => owner.stdout.on('data', (d) => { if (String(d).includes('up')) resolve(); }));
+    const shared = await startEmbeddedPostgres({ dataDir: dir, port: port + 1 });
+    const pool = createPool(shared.url(), 1);
+    expect((await pool.query('SELECT 1 AS ok')).rows[0].ok).toBe(1);
+    await pool.end();
+    await shared.stop(); // must leave the owner's server running
+    const again = createPool(shared.url(), 1);
+    expect((await again.query('SELECT 2 AS ok')).rows[0].ok).toBe(2);
+    await again.end();
+    owner.kill('SIGTERM');
+    await new Promise((r) => owner.on('exit', r));
+  });
+});
+
 describe('migrations', () => {
   it('are applied once each, in order', async () => {
     const pool = createPool(await newDatabase(), 2);

@@ -27,7 +27,18 @@ export const EMBEDDED_MAJOR = '17';
 export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedServer> {
   const pgData = path.join(opts.dataDir, 'pg');
   checkExistingCluster(pgData);
-  await stopStaleServer(pgData, opts.log);
+  const running = await stopStaleServer(pgData, opts.log);
+  if (running) {
+    // Another kvalreg process (the server, say) runs the embedded PostgreSQL on this folder: use
+    // it, so that commands such as `kvalreg audit verify` work beside a running platform.
+    opts.log?.(`using the embedded PostgreSQL of process ${running.owner} (port ${running.port})`);
+    return {
+      url: (database = 'postgres') => running.socketDir
+        ? `postgres://${USER}:${PASSWORD}@localhost:${running.port}/${database}?host=${encodeURIComponent(running.socketDir)}`
+        : `postgres://${USER}:${PASSWORD}@127.0.0.1:${running.port}/${database}`,
+      stop: async () => undefined, // not ours to stop
+    };
+  }
   await assertPortFree(opts.port);
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   // A socket path must fit in 107 bytes; fall back to TCP when the data folder is too deep.
@@ -97,20 +108,20 @@ async function assertPortFree(port: number): Promise<void> {
  * folder, orphaned. That server is ours (its command line names this folder and its parent is
  * gone): stop it, cleanly, and start anew.
  */
-async function stopStaleServer(pgData: string, log?: (line: string) => void): Promise<void> {
+async function stopStaleServer(pgData: string, log?: (line: string) => void): Promise<{ owner: number; port: number; socketDir: string } | undefined> {
   const pidFile = path.join(pgData, 'postmaster.pid');
   if (!fs.existsSync(pidFile)) return;
-  const pid = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
+  // postmaster.pid: pid, data folder, start time, port, socket folder, listen address, …
+  const lines = fs.readFileSync(pidFile, 'utf8').split('\n');
+  const pid = Number(lines[0]);
   if (!Number.isInteger(pid) || pid <= 0) return;
   let cmdline = '';
   try { cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { return; /* not running: PostgreSQL removes a stale pid file itself */ }
   if (!cmdline.includes(pgData)) return;
   // Its parent is the platform process that started it. While that parent lives, the server is
-  // not stale: another kvalreg process is using this folder.
+  // not stale: another kvalreg process is using this folder, and we can use it too.
   const ppid = Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
-  if (ppid > 1 && fs.existsSync(`/proc/${ppid}`)) {
-    throw new Error(`Another kvalreg process (pid ${ppid}) is running on the data folder ${path.dirname(pgData)}. Stop it first, or give this one its own folder with KVALREG_DATA_DIR.`);
-  }
+  if (ppid > 1 && fs.existsSync(`/proc/${ppid}`)) return { owner: ppid, port: Number(lines[3]), socketDir: lines[4] };
   log?.(`stopping the embedded PostgreSQL (pid ${pid}) left running by an earlier process`);
   process.kill(pid, 'SIGINT'); // fast shutdown: in-flight transactions roll back, committed data is kept
   for (let i = 0; i < 100; i++) {
