@@ -15,6 +15,7 @@ import { reserve, reserveByHash } from '../records/reservation.ts';
 import { capabilityStatement } from './capability.ts';
 import { ADMINS, PATIENTS, permits, PUBLIC, READERS, requirePolicies, SYSTEMS, WRITERS } from './access-policy.ts';
 import { innsyn } from '../records/innsyn.ts';
+import { deliverExtract, reproduceExtract } from '../research/extract.ts';
 import { writeEvents } from '../access/audit.ts';
 import { callerLabel } from '../access/caller.ts';
 
@@ -174,6 +175,19 @@ export async function buildServer(platform: Platform) {
   app.post('/api/auxiliary-numbers', { config: { access: { callers: ['system', 'unit-registrar', 'registry-admin', 'platform-admin'] } } }, async (req, reply) => {
     const c = req.caller!;
     return reply.code(201).send({ system: AUX_SYSTEM, value: auxiliaryNumber() });
+  });
+
+  // Research extracts for approved projects: delivered, logged, reproducible.
+  app.post<{ Params: { id: string }; Body: unknown }>('/api/registries/:id/extracts', { config: { access: ADMINS } }, async (req, reply) => {
+    const c = req.caller!;
+    const r = registryOf(req.params.id);
+    const delivery = await platform.data.transaction(c, 'research-extract', (tx) => deliverExtract(tx, r, req.body, platform.keys, userOf(c)), { client: req.ip });
+    return reply.code(201).send(delivery);
+  });
+  app.get<{ Params: { id: string; deliveryId: string } }>('/api/registries/:id/extracts/:deliveryId/reproduce', { config: { access: ADMINS } }, async (req) => {
+    const c = req.caller!;
+    const r = registryOf(req.params.id);
+    return platform.data.transaction(c, 'research-extract:reproduce', (tx) => reproduceExtract(tx, r, positiveId(req.params.deliveryId, 'delivery'), platform.keys), { readOnly: true, client: req.ip });
   });
 
   // Innsyn: the patient's own view, and opting out from the same place.

@@ -1,0 +1,170 @@
+// Research extracts: the minimal data an approved project needs, pseudonymised with a
+// project-specific pseudonym, without direct identifiers, with dates shifted or coarsened as
+// chosen, and with a k-anonymity report on the chosen quasi-identifiers. Deterministic: the same
+// definition on the same data gives the same file, so a delivery can be reproduced and checked
+// against its recorded hash.
+import crypto from 'node:crypto';
+import { stringify } from 'csv-stringify/sync';
+import { z } from 'zod';
+import type { PersonTx } from '../access/door.ts';
+import type { IdentityKeys } from '../identity/crypto.ts';
+import { compileExpression, holds } from '../registry/expr.ts';
+import { PERSON_VARIABLES, type Registry } from '../registry/load.ts';
+import { caseValues, type FormState } from '../records/evaluate.ts';
+import { RecordError } from '../records/workflow.ts';
+
+export const extractDefinitionSchema = z.object({
+  project: z.string().min(1).max(100),
+  approvalRef: z.string().min(1).max(200),
+  expires: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+  variables: z.array(z.string()).min(1),
+  period: z.object({ variable: z.string(), from: z.string(), to: z.string() }).strict().optional(),
+  filter: z.string().optional(),
+  dates: z.enum(['exact', 'shift', 'month', 'year']).default('shift'),
+  quasiIdentifiers: z.array(z.string()).default([]),
+  k: z.number().int().min(2).max(100).default(5),
+}).strict();
+export type ExtractDefinition = z.infer<typeof extractDefinitionSchema>;
+
+export interface KReport {
+  k: number; quasiIdentifiers: string[]; rows: number; classes: number;
+  /** Combinations of quasi-identifier values shared by fewer than k rows: re-identification risks. */
+  rare: Array<{ values: Record<string, unknown>; count: number }>;
+  rowsInRareClasses: number;
+}
+
+export interface Extract { csv: string; dictionary: { csv: string; json: unknown[] }; kReport: KReport; rows: number; sha256: string; personIds: number[] }
+
+const PERSON_EXTRA: Record<string, { type: string; label: { nb: string; en: string } }> = {
+  birth_year: { type: 'integer', label: { nb: 'Fødselsår', en: 'Year of birth' } },
+  sex: { type: 'code', label: { nb: 'Kjønn', en: 'Sex' } },
+  deceased_date: { type: 'date', label: { nb: 'Dødsdato', en: 'Date of death' } },
+};
+
+function variableInfo(registry: Registry, id: string): { type: string; label: { nb: string; en: string }; privacy: string; description?: { nb: string; en: string }; codelist?: string; unit?: string } | undefined {
+  const v = registry.variables.get(id)?.def;
+  if (v) return { type: v.type, label: v.label, privacy: v.privacy, description: v.description, codelist: v.codelist, unit: v.unit };
+  const d = registry.derived.find((x) => x.def.id === id)?.def;
+  if (d) return { type: d.type, label: d.label, privacy: 'general', description: d.description, codelist: d.codelist };
+  const p = PERSON_EXTRA[id];
+  return p ? { ...p, privacy: id === 'deceased_date' ? 'indirect-identifier' : 'general' } : undefined;
+}
+
+/** Checks a definition against the registry: known variables, no direct identifiers, valid expressions. */
+export function checkDefinition(registry: Registry, raw: unknown): ExtractDefinition {
+  const parsed = extractDefinitionSchema.safeParse(raw);
+  if (!parsed.success) throw new RecordError(`The extract definition is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}.`, 422);
+  const def = parsed.data;
+  const problems: string[] = [];
+  for (const v of [...def.variables, ...def.quasiIdentifiers, ...(def.period ? [def.period.variable] : [])]) {
+    const info = variableInfo(registry, v);
+    if (!info) problems.push(`"${v}" is not a variable of ${registry.id}`);
+    else if (info.privacy === 'direct-identifier') problems.push(`"${v}" is a direct identifier and is never delivered`);
+    else if (registry.variables.get(v)?.form.repeating) problems.push(`"${v}" belongs to a repeating form; an extract has one row per case, and repeating forms are not yet delivered`);
+  }
+  for (const q of def.quasiIdentifiers) if (!def.variables.includes(q)) problems.push(`quasi-identifier "${q}" must also be among the variables`);
+  if (def.expires < new Date().toISOString().slice(0, 10)) problems.push(`the project's approval expired on ${def.expires}`);
+  if (def.filter) {
+    try { compileExpression(def.filter, { variables: new Set([...registry.variables.keys(), ...registry.derived.map((d) => d.def.id), ...PERSON_VARIABLES]) }); } catch (err) { problems.push(`filter: ${(err as Error).message}`); }
+  }
+  if (problems.length) throw new RecordError(`The extract definition cannot be delivered: ${problems.join('; ')}.`, 422);
+  return def;
+}
+
+export async function buildExtract(tx: PersonTx, registry: Registry, def: ExtractDefinition, keys: IdentityKeys): Promise<Extract> {
+  // A key per project, derived from the identity hash key: pseudonyms differ between projects and
+  // cannot be linked back without the platform's key.
+  const projectKey = Buffer.from(crypto.hkdfSync('sha256', keys.hashKey, Buffer.from(registry.id), `kvalreg research pseudonym ${def.project}`, 32));
+  const pseudonym = (personId: number) => crypto.createHmac('sha256', projectKey).update(`p${personId}`).digest('base64url').slice(0, 16);
+  const shiftDays = (personId: number) => (crypto.createHmac('sha256', projectKey).update(`s${personId}`).digest().readUInt32BE(0) % 61) - 30;
+
+  const filter = def.filter ? compileExpression(def.filter, { variables: new Set([...registry.variables.keys(), ...registry.derived.map((d) => d.def.id), ...PERSON_VARIABLES]) }) : undefined;
+  const cases = (await tx.client.query(
+    `SELECT c.id, c.person_id, p.birth_date, p.sex, p.deceased_date,
+       jsonb_agg(jsonb_build_object('form', f.form, 'instance', f.instance, 'data', f.data) ORDER BY f.form, f.instance) AS forms
+     FROM registry_case c JOIN person p ON p.id = c.person_id JOIN case_form f ON f.registry = c.registry AND f.case_id = c.id
+     WHERE c.registry = $1 GROUP BY c.registry, c.id, p.id ORDER BY c.id`, [registry.id])).rows;
+
+  const header = ['pseudonym', 'case', ...def.variables];
+  const rows: Array<Record<string, unknown>> = [];
+  const personIds: number[] = [];
+  let caseNo = 0;
+  for (const c of cases) {
+    const values = caseValues(registry, { birth_date: c.birth_date, sex: c.sex, deceased_date: c.deceased_date }, c.forms as FormState[]);
+    values.birth_year = c.birth_date ? Number(String(c.birth_date).slice(0, 4)) : null;
+    if (def.period) {
+      const v = values[def.period.variable];
+      if (v === null || v === undefined || String(v).slice(0, 10) < def.period.from || String(v).slice(0, 10) > def.period.to) continue;
+    }
+    if (filter && !holds(filter(values))) continue;
+    const row: Record<string, unknown> = { pseudonym: pseudonym(c.person_id), case: ++caseNo };
+    for (const v of def.variables) row[v] = transformDate(variableInfo(registry, v)!.type, values[v], def.dates, shiftDays(c.person_id));
+    rows.push(row);
+    personIds.push(c.person_id);
+  }
+  const csv = stringify(rows, { header: true, columns: header, cast: { boolean: (b) => (b ? 'true' : 'false') } });
+  const dictionaryRows = header.map((id) => {
+    const info = id === 'pseudonym' ? { type: 'text', label: { nb: 'Pseudonym (per prosjekt)', en: 'Pseudonym (per project)' } } : id === 'case' ? { type: 'integer', label: { nb: 'Løpenummer for tilfellet', en: 'Case number in this extract' } } : variableInfo(registry, id)!;
+    const codelist = 'codelist' in info && info.codelist ? registry.codelists.get(info.codelist) : undefined;
+    return {
+      variable: id, type: info.type, label_nb: info.label.nb, label_en: info.label.en,
+      description_nb: 'description' in info ? info.description?.nb ?? '' : '', unit: 'unit' in info ? info.unit ?? '' : '',
+      dates: ['date', 'datetime'].includes(info.type) ? def.dates : '',
+      codes: codelist && codelist.codes.size <= 50 ? [...codelist.codes].map(([code, d]) => `${code}=${d.nb}`).join('|') : codelist ? `see code list ${codelist.id}` : '',
+    };
+  });
+  return {
+    csv, rows: rows.length, personIds, kReport: kAnonymity(rows, def.quasiIdentifiers, def.k),
+    dictionary: { csv: stringify(dictionaryRows, { header: true }), json: dictionaryRows },
+    sha256: crypto.createHash('sha256').update(csv).digest('hex'),
+  };
+}
+
+function transformDate(type: string, value: unknown, mode: ExtractDefinition['dates'], shift: number): unknown {
+  if (value === null || value === undefined || (type !== 'date' && type !== 'datetime')) return value ?? '';
+  const s = String(value);
+  if (mode === 'exact') return s;
+  if (mode === 'month') return s.slice(0, 7);
+  if (mode === 'year') return s.slice(0, 4);
+  // Shift: every date of a person moves by the same number of days, so intervals are kept.
+  const d = new Date(type === 'date' ? `${s}T00:00:00Z` : s);
+  d.setUTCDate(d.getUTCDate() + shift);
+  return type === 'date' ? d.toISOString().slice(0, 10) : d.toISOString();
+}
+
+export function kAnonymity(rows: Array<Record<string, unknown>>, quasi: string[], k: number): KReport {
+  const classes = new Map<string, { values: Record<string, unknown>; count: number }>();
+  for (const r of rows) {
+    const values = Object.fromEntries(quasi.map((q) => [q, r[q] ?? '']));
+    const key = JSON.stringify(values);
+    const c = classes.get(key) ?? { values, count: 0 };
+    c.count += 1;
+    classes.set(key, c);
+  }
+  const rare = quasi.length ? [...classes.values()].filter((c) => c.count < k).sort((a, b) => a.count - b.count) : [];
+  return { k, quasiIdentifiers: quasi, rows: rows.length, classes: classes.size, rare, rowsInRareClasses: rare.reduce((s, c) => s + c.count, 0) };
+}
+
+export interface Delivery { id: number; project: string; deliveredAt: string; rows: number; sha256: string; kReport: KReport; csv: string; dictionary: Extract['dictionary'] }
+
+/** Builds, records and audits a delivery: who got which persons' data, for which project and why. */
+export async function deliverExtract(tx: PersonTx, registry: Registry, raw: unknown, keys: IdentityKeys, by: string): Promise<Delivery> {
+  const def = checkDefinition(registry, raw);
+  const extract = await buildExtract(tx, registry, def, keys);
+  const row = (await tx.client.query(
+    `INSERT INTO extract_delivery (registry, project, approval_ref, expires, definition, delivered_by, row_count, sha256, k_report)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id, delivered_at`,
+    [registry.id, def.project, def.approvalRef, def.expires, def, by, extract.rows, extract.sha256, extract.kReport])).rows[0];
+  tx.audit({ action: 'export', object: `${registry.id}/extract/${row.id}`, personIds: extract.personIds });
+  return { id: row.id, project: def.project, deliveredAt: row.delivered_at, rows: extract.rows, sha256: extract.sha256, kReport: extract.kReport, csv: extract.csv, dictionary: extract.dictionary };
+}
+
+/** Rebuilds a delivery from its recorded definition and says whether it matches what was delivered. */
+export async function reproduceExtract(tx: PersonTx, registry: Registry, deliveryId: number, keys: IdentityKeys) {
+  const d = (await tx.client.query('SELECT definition, sha256, delivered_at FROM extract_delivery WHERE registry = $1 AND id = $2', [registry.id, deliveryId])).rows[0];
+  if (!d) throw new RecordError(`Delivery ${deliveryId} does not exist in ${registry.id}.`, 404);
+  const def = extractDefinitionSchema.parse(d.definition);
+  const extract = await buildExtract(tx, registry, def, keys);
+  tx.audit({ action: 'export', object: `${registry.id}/extract/${deliveryId}/reproduced`, personIds: extract.personIds });
+  return { deliveryId, deliveredAt: d.delivered_at, sameAsDelivered: extract.sha256 === d.sha256, sha256: extract.sha256, deliveredSha256: d.sha256, rows: extract.rows, csv: extract.csv };
+}
