@@ -16,6 +16,8 @@ export interface Config {
   rateLimitPerMinute: number;
   /** Requests per minute per client address without valid credentials. */
   anonymousRateLimitPerMinute: number;
+  /** OAuth2 client credentials (JWT access tokens from e.g. HelseID); unset = bearer tokens only. */
+  oauth: { issuer: string; jwksUrl: string; audience: string; scope: string } | undefined;
   /** Where registry definition folders live. */
   registriesDir: string;
   /** Organisation hierarchy file loaded at start when the unit table is empty. */
@@ -28,6 +30,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     env,
     databaseUrl: env.DATABASE_URL || undefined,
+    oauth: env.KVALREG_OAUTH_ISSUER ? {
+      issuer: env.KVALREG_OAUTH_ISSUER,
+      jwksUrl: env.KVALREG_OAUTH_JWKS_URL ?? `${env.KVALREG_OAUTH_ISSUER.replace(/\/$/, '')}/.well-known/jwks.json`,
+      audience: env.KVALREG_OAUTH_AUDIENCE ?? 'kvalreg',
+      scope: env.KVALREG_OAUTH_SCOPE ?? 'kvalreg/capture',
+    } : undefined,
     rateLimitPerMinute: intEnv(env, 'KVALREG_RATE_LIMIT', 60_000),
     anonymousRateLimitPerMinute: intEnv(env, 'KVALREG_ANONYMOUS_RATE_LIMIT', 120),
     dataDir,

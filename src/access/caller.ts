@@ -5,7 +5,7 @@ export type Role = (typeof ROLES)[number];
 export interface Grant { registry: string; role: Role; unit: string }
 
 export type Caller =
-  | { kind: 'system'; sender: string; name: string }
+  | { kind: 'system'; sender: string; name: string; /** the registries it may report to; absent = all */ registries?: string[] }
   | { kind: 'user'; user: string; name: string; grants: Grant[]; /** a patient: the keyed hash of their identity number (hex) */ personHash?: string }
   | { kind: 'platform'; task: string };
 

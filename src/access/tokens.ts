@@ -2,6 +2,7 @@
 // (OpenID Connect login and OAuth2 client credentials build on the same Caller model.)
 import crypto from 'node:crypto';
 import type { Queryable } from '../db/pool.ts';
+import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import type { Caller, Grant } from './caller.ts';
 
 export async function createToken(db: Queryable, t: { name: string; kind: 'system' | 'user'; sender?: string; grants?: Grant[]; personHash?: Buffer }): Promise<string> {
@@ -13,21 +14,53 @@ export async function createToken(db: Queryable, t: { name: string; kind: 'syste
 
 function sha(token: string): Buffer { return crypto.createHash('sha256').update(token).digest(); }
 
+export interface OAuthSettings { issuer: string; jwksUrl: string; audience: string; scope: string }
+
 export class TokenAuthenticator {
-  private readonly cache = new Map<string, { caller: Caller; at: number }>();
-  constructor(private readonly db: Queryable, private readonly ttlMs = 60_000) {}
+  private readonly cache = new Map<string, { caller: Caller; until: number }>();
+  private readonly jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
+  constructor(private readonly db: Queryable, private readonly oauth?: OAuthSettings, private readonly ttlMs = 60_000) {
+    this.jwks = oauth ? createRemoteJWKSet(new URL(oauth.jwksUrl)) : undefined;
+  }
 
   async authenticate(header: string | undefined): Promise<Caller | null> {
     const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
     if (!m) return null;
     const hit = this.cache.get(m[1]);
-    if (hit && Date.now() - hit.at < this.ttlMs) return hit.caller;
+    if (hit && Date.now() < hit.until) return hit.caller;
+    if (this.jwks && m[1].split('.').length === 3) return this.fromJwt(m[1]);
     const row = (await this.db.query("SELECT name, kind, sender, grants, encode(nin_hash, 'hex') AS person_hash FROM api_token WHERE token_sha256 = $1", [sha(m[1])])).rows[0];
     if (!row) return null;
     const caller: Caller = row.kind === 'system'
       ? { kind: 'system', sender: row.sender, name: row.name }
       : { kind: 'user', user: row.name, name: row.name, grants: row.grants, ...(row.person_hash ? { personHash: row.person_hash } : {}) };
-    this.cache.set(m[1], { caller, at: Date.now() });
+    this.cache.set(m[1], { caller, until: Date.now() + this.ttlMs });
     return caller;
   }
+
+  /** An OAuth2 client-credentials access token: signed by the issuer, for us, with our scope, from a registered client. */
+  private async fromJwt(token: string): Promise<Caller | null> {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.jwks!, { issuer: this.oauth!.issuer, audience: this.oauth!.audience }));
+    } catch {
+      return null; // wrong signature, issuer, audience, or expired: the caller gets 401
+    }
+    const scopes = String(payload.scope ?? '').split(' ');
+    if (!scopes.includes(this.oauth!.scope)) return null;
+    const clientId = String(payload.client_id ?? payload.sub ?? '');
+    const row = (await this.db.query('SELECT name, sender, registries FROM api_client WHERE client_id = $1', [clientId])).rows[0];
+    if (!row) return null;
+    const caller: Caller = { kind: 'system', sender: row.sender, name: row.name, ...(row.registries.length ? { registries: row.registries } : {}) };
+    // Cached no longer than the token is valid.
+    this.cache.set(token, { caller, until: Math.min(Date.now() + this.ttlMs, (payload.exp ?? 0) * 1000) });
+    return caller;
+  }
+}
+
+export async function registerClient(db: Queryable, c: { clientId: string; name: string; sender: string; orgnr?: string; registries?: string[] }): Promise<void> {
+  await db.query(
+    `INSERT INTO api_client (client_id, name, sender, orgnr, registries) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (client_id) DO UPDATE SET name = EXCLUDED.name, sender = EXCLUDED.sender, orgnr = EXCLUDED.orgnr, registries = EXCLUDED.registries`,
+    [c.clientId, c.name, c.sender, c.orgnr ?? null, c.registries ?? []]);
 }

@@ -40,6 +40,12 @@ const crashAfterStore = process.env.KVALREG_TEST_CRASH_AFTER_STORE === '1';
 export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inbox {
   const platform: Caller = { kind: 'platform', task: 'capture' };
 
+  /** A sending system registered for some registries only reports to those (recovery and reprocessing included). */
+  async function envFor(db: Queryable, sender: string): Promise<CaptureEnv> {
+    const allowed: string[] | undefined = (await prepared(db, 'inbox-client', 'SELECT registries FROM api_client WHERE sender = $1 AND cardinality(registries) > 0', [sender])).rows[0]?.registries;
+    return allowed ? { ...env, registries: env.registries.filter((r) => allowed.includes(r.id)) } : env;
+  }
+
   async function receive(caller: Caller & { kind: 'system' }, channel: string, body: string): Promise<number> {
     const sha = crypto.createHash('sha256').update(body).digest();
     const id = await data.transaction(caller, 'capture:receive', async (tx) => {
@@ -62,7 +68,7 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
         }
         if (!row.body_enc) throw new CaptureError([issue.error('processing', undefined, 'The message body is no longer kept (pruned or removed after a reservation); resend the message.')], 410);
         const body = openText(env.keys, row.body_enc);
-        const result = await captureBundle(tx, env, row.sender, messageId, parseMessage(body));
+        const result = await captureBundle(tx, await envFor(tx.client, row.sender), row.sender, messageId, parseMessage(body));
         const outcome = responseFor(result);
         const status = result.failedEntries > 0 ? 'quarantined' : 'processed';
         // Refused entries mean the message holds data about someone who opted out: do not keep it.
@@ -110,7 +116,7 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
     try {
       await data.transaction(caller, 'capture:validate', async (tx) => {
         // A dry run sorts after every stored message, so it reports what a new message would do.
-        const result = await captureBundle(tx, env, caller.sender, Number.MAX_SAFE_INTEGER, parseMessage(body));
+        const result = await captureBundle(tx, await envFor(tx.client, caller.sender), caller.sender, Number.MAX_SAFE_INTEGER, parseMessage(body));
         const issues: Issue[] = result.entries.flatMap((e) => e.issues.map((i) => ({ ...i, location: i.location ?? `Bundle.entry[${e.index}]` })));
         if (issues.every((i) => i.severity === 'information')) issues.push(issue.info(undefined, 'The bundle is valid; nothing was stored (dry run).'));
         outcome = { messageId: null, status: 'validated', httpStatus: result.failedEntries ? 422 : 200, body: operationOutcome(issues), result };

@@ -5,7 +5,7 @@ import { serveCommand, startCommand } from './serve.ts';
 import { migrateCommand } from './migrate.ts';
 import { demoCommand } from './demo.ts';
 import { importCommand } from './import.ts';
-import { tokenCommand } from './token.ts';
+import { clientCommand, tokenCommand } from './token.ts';
 import { auditVerifyCommand } from './audit.ts';
 import { reencryptCommand } from './keys.ts';
 
@@ -42,6 +42,15 @@ program.command('token').description('issue an API token for a sending system or
   .option('--grant <registry:role:unit...>', 'a user grant, e.g. fracture:unit-registrar:8201100')
   .option('--patient <identity-number>', 'a patient, for innsyn (until login by OpenID Connect)')
   .action((o) => tokenCommand(loadConfig(), o));
+
+const client = program.command('client').description('OAuth2 clients of sending systems (client credentials, e.g. HelseID)');
+client.command('add').description('register a client: its access tokens then authenticate as this sending system')
+  .requiredOption('--client-id <id>', 'the client_id in its access tokens')
+  .requiredOption('--name <name>', 'what the system is, e.g. "SUS DIPS Arena"')
+  .requiredOption('--sender <id>', 'the sender id recorded as provenance')
+  .option('--orgnr <number>', 'its organisation number')
+  .option('--registries <ids>', 'comma-separated registries it may report to (default: all)')
+  .action((o) => clientCommand(loadConfig(), o));
 
 const audit = program.command('audit').description('the audit trail of every look at and change of person-level data');
 audit.command('verify').description('seal pending events and prove the hash chain; names the first broken link (exit code 1)')

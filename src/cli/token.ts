@@ -1,6 +1,6 @@
 import type { Config } from '../config.ts';
 import { ROLES, type Grant, type Role } from '../access/caller.ts';
-import { createToken } from '../access/tokens.ts';
+import { createToken, registerClient } from '../access/tokens.ts';
 import { startPlatform } from '../platform.ts';
 import pino from 'pino';
 import { identityFromIdentifier } from '../capture/identity.ts';
@@ -29,6 +29,20 @@ export async function tokenCommand(config: Config, o: { name: string; system?: s
     }
     const token = await createToken(platform.db.pool, { name: o.name, kind: o.system ? 'system' : 'user', sender: o.system, grants, personHash });
     console.log(token);
+  } finally {
+    await platform.close();
+  }
+}
+
+/** `kvalreg client add`: registers an OAuth2 client (e.g. a hospital system's HelseID client). */
+export async function clientCommand(config: Config, o: { clientId: string; name: string; sender: string; orgnr?: string; registries?: string }): Promise<void> {
+  const platform = await startPlatform(config, { log: pino({ level: 'warn' }) });
+  try {
+    const registries = o.registries ? o.registries.split(',').map((r) => r.trim()).filter(Boolean) : [];
+    const unknown = registries.filter((r) => !platform.registry(r));
+    if (unknown.length) throw new Error(`unknown registr${unknown.length > 1 ? 'ies' : 'y'} ${unknown.join(', ')}; known: ${platform.registries.map((r) => r.id).join(', ')}`);
+    await registerClient(platform.db.pool, { clientId: o.clientId, name: o.name, sender: o.sender, orgnr: o.orgnr, registries });
+    console.log(`Client ${o.clientId} registered as sender "${o.sender}"${registries.length ? `, reporting to ${registries.join(', ')}` : ', reporting to every registry whose rules match'}.`);
   } finally {
     await platform.close();
   }

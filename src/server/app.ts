@@ -25,7 +25,7 @@ const FHIR_JSON = 'application/fhir+json';
 export async function buildServer(platform: Platform) {
   // Request lines are logged at debug level only: at capture rates they would drown the log.
   const app = Fastify({ loggerInstance: platform.log.child({ module: 'http' }, { level: platform.log.level === 'debug' || platform.log.level === 'trace' ? platform.log.level : 'warn' }), bodyLimit: 32 * 1024 * 1024 });
-  const auth = new TokenAuthenticator(platform.db.pool);
+  const auth = new TokenAuthenticator(platform.db.pool, platform.config.oauth);
 
   // Security headers on every response (HSTS, no sniffing, no framing, a strict CSP for the API).
   await app.register(helmet, { global: true });
