@@ -23,7 +23,9 @@ beforeAll(async () => {
   caseId = (await t.platform.db.pool.query('SELECT id FROM registry_case')).rows[0].id;
   tokens.set('system', t.tokens.ehr);
   for (const role of ROLES) {
-    tokens.set(role, await createToken(t.platform.db.pool, { name: `matrix-${role}`, kind: 'user', grants: [{ registry: 'fracture', role: role as Role, unit: SUS_HOSPITAL }] }));
+    // Admins are admins of every registry here; unit roles hold a unit in the fracture registry.
+    const registry = role === 'registry-admin' || role === 'platform-admin' ? '*' : 'fracture';
+    tokens.set(role, await createToken(t.platform.db.pool, { name: `matrix-${role}`, kind: 'user', grants: [{ registry, role: role as Role, unit: SUS_HOSPITAL }] }));
     tokens.set(`other-${role}`, await createToken(t.platform.db.pool, { name: `matrix-other-${role}`, kind: 'user', grants: [{ registry: 'fracture', role: role as Role, unit: OTHER_ORTHO }] }));
   }
 });

@@ -36,6 +36,14 @@ describe('audit events', () => {
     expect(rows.find((r) => r.action === 'read').client).toBe('127.0.0.1');
   });
 
+  it('lets no insert choose its place in the chain, its seal, id or time', async () => {
+    const rows = await q("INSERT INTO audit_event (id, at, actor, action, object, purpose, outcome, seq, prev_hash, hash) VALUES (999999, '2000-01-01', 'user:x', 'read', 'x', 'x', 'ok', 1, '\\x00', '\\x00') RETURNING id, at, seq, hash");
+    expect(rows[0].id).not.toBe(999999);
+    expect(rows[0].seq).toBeNull();
+    expect(rows[0].hash).toBeNull();
+    expect(new Date(rows[0].at).getFullYear()).toBeGreaterThan(2000);
+  });
+
   it('cannot be changed, deleted or truncated by the application', async () => {
     await expect(q("UPDATE audit_event SET actor = 'someone else'")).rejects.toThrow(/append-only/);
     await expect(q('DELETE FROM audit_event')).rejects.toThrow(/append-only/);
@@ -73,7 +81,7 @@ describe('audit verify on a fresh trail', () => {
     await sealAudit(u.platform.db.pool, u.platform.keys);
   });
   afterAll(async () => { await u?.close(); });
-  const uq = async (sql: string) => { await u.platform.db.pool.query('ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only'); try { await u.platform.db.pool.query(sql); } finally { await u.platform.db.pool.query('ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only'); } };
+  const uq = async (sql: string) => { await u.platform.db.pool.query('ALTER TABLE audit_event DISABLE TRIGGER USER'); try { await u.platform.db.pool.query(sql); } finally { await u.platform.db.pool.query('ALTER TABLE audit_event ENABLE TRIGGER USER'); } };
 
   it('finds a deleted row and a forged one', async () => {
     expect((await verifyAudit(u.platform.db.pool, u.platform.keys)).ok).toBe(true);

@@ -2,6 +2,8 @@
 // kept) or coarsened, a k-anonymity report, a data dictionary; each delivery logged, audited and
 // reproducible.
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createToken } from '../src/access/tokens.ts';
+import { kAnonymity } from '../src/research/extract.ts';
 import { parse } from 'csv-parse/sync';
 import { ehrBundle, plannerBundle } from '../src/demo/bundles.ts';
 import { fracture, nin } from './helpers/fixtures.ts';
@@ -84,4 +86,19 @@ it('refuses unknown variables, direct identifiers, expired approvals, and non-ad
   expect((await deliver(definition({ expires: '2020-01-01' }))).json().error).toMatch(/expired on 2020-01-01/);
   expect((await deliver(definition({ variables: ['reoperation_cause'] }))).json().error).toMatch(/repeating form/);
   expect((await deliver(definition(), t.tokens.registrarSus)).statusCode).toBe(403);
+});
+
+it('is only for an admin of this registry: an admin of another registry is refused, and cannot act across registries', async () => {
+  const traumaAdmin = await createToken(t.platform.db.pool, { name: 'trauma-admin', kind: 'user', grants: [{ registry: 'trauma', role: 'registry-admin', unit: '1' }] });
+  expect((await deliver(definition(), traumaAdmin)).statusCode).toBe(403);
+  const fractureAdmin = await createToken(t.platform.db.pool, { name: 'fracture-admin', kind: 'user', grants: [{ registry: 'fracture', role: 'registry-admin', unit: '1' }] });
+  expect((await deliver(definition(), fractureAdmin)).statusCode).toBe(201);
+  expect((await t.app.inject({ method: 'GET', url: '/api/inbox', headers: { authorization: `Bearer ${fractureAdmin}` } })).statusCode).toBe(403);
+});
+
+it('counts persons, not rows, in the k-anonymity report', () => {
+  const rows = [{ pseudonym: 'a', sex: 'f' }, { pseudonym: 'a', sex: 'f' }, { pseudonym: 'a', sex: 'f' }, { pseudonym: 'b', sex: 'm' }, { pseudonym: 'c', sex: 'm' }];
+  const r = kAnonymity(rows, ['sex'], 2);
+  expect(r.rare).toEqual([{ values: { sex: 'f' }, count: 1 }]); // three rows, but one person
+  expect(r.rowsInRareClasses).toBe(3);
 });

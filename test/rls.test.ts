@@ -59,3 +59,11 @@ it('gives the application role no way around the policies or the audit trail', a
   // Turning row security off does not bypass it for this role: PostgreSQL refuses the query.
   await expect(asApp({}, 'SET LOCAL row_security = off; SELECT count(*) FROM registry_case')).rejects.toThrow(/row-level security/);
 });
+
+it('lets a patient\'s session read its own rows but change none', async () => {
+  const person = (await t.platform.db.pool.query('SELECT person_id FROM registry_case LIMIT 1')).rows[0].person_id;
+  const own = { 'kvalreg.scope': 'units', 'kvalreg.grants': '', 'kvalreg.person': String(person) };
+  expect((await asApp(own, 'SELECT count(*)::int AS n FROM registry_case'))[0].n).toBe(1);
+  expect(await asApp(own, 'DELETE FROM registry_case RETURNING id')).toEqual([]);
+  expect(await asApp(own, "UPDATE case_form SET status = 'finalised' RETURNING case_id")).toEqual([]);
+});

@@ -105,7 +105,7 @@ function scopeOf(caller: Caller, registry: string, roles: Role[], units: UnitTre
   if (caller.kind === 'platform') return null;
   if (caller.kind === 'system') return [];
   const grants: Grant[] = caller.grants.filter((g) => (g.registry === registry || g.registry === '*') && roles.includes(g.role));
-  if (grants.some((g) => g.role === 'platform-admin' || g.role === 'registry-admin')) return null;
+  if (grants.some((g) => g.role === 'platform-admin' || g.role === 'registry-admin')) return null; // grants are already filtered to this registry (or '*')
   return [...new Set(grants.flatMap((g) => units.descendants(g.unit)))];
 }
 
@@ -131,9 +131,11 @@ function events(caller: Caller, purpose: string, notes: AuditNote[], outcome: 'o
  */
 function rowScope(caller: Caller, units: UnitTree): { scope: 'all' | 'units'; grants: string } {
   if (caller.kind !== 'user') return { scope: 'all', grants: '' };
-  if (caller.grants.some((g) => g.role === 'platform-admin' || g.role === 'registry-admin')) return { scope: 'all', grants: '' };
+  // Everything only for an admin of every registry; the admin of one registry sees all of that one.
+  if (caller.grants.some((g) => g.registry === '*' && (g.role === 'platform-admin' || g.role === 'registry-admin'))) return { scope: 'all', grants: '' };
   const pairs = new Set<string>();
   for (const g of caller.grants) {
+    if (g.role === 'platform-admin' || g.role === 'registry-admin') { pairs.add(`${g.registry}:*`); continue; }
     if (g.role !== 'unit-registrar' && g.role !== 'unit-reader') continue;
     for (const u of units.descendants(g.unit)) pairs.add(`${g.registry}:${u}`);
   }

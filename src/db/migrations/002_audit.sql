@@ -47,3 +47,14 @@ BEGIN
 END $$;
 CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event
   FOR EACH STATEMENT EXECUTE FUNCTION audit_event_no_truncate();
+
+-- Whoever inserts an event cannot choose its place in the chain, its seal, its id or its time.
+CREATE FUNCTION audit_event_insert_defaults() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.id := nextval(pg_get_serial_sequence('audit_event', 'id'));
+  NEW.at := clock_timestamp();
+  NEW.seq := NULL; NEW.prev_hash := NULL; NEW.hash := NULL;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER audit_event_insert_defaults BEFORE INSERT ON audit_event
+  FOR EACH ROW EXECUTE FUNCTION audit_event_insert_defaults();

@@ -21,7 +21,9 @@ CREATE FUNCTION kvalreg_unit_visible(registry text, unit text) RETURNS boolean L
   SELECT kvalreg_scope_all()
       OR (coalesce(current_setting('kvalreg.scope', true), '') = 'units' AND unit IS NOT NULL
           AND (registry || ':' || unit = ANY (string_to_array(current_setting('kvalreg.grants', true), ','))
-               OR '*:' || unit = ANY (string_to_array(current_setting('kvalreg.grants', true), ','))))
+               OR '*:' || unit = ANY (string_to_array(current_setting('kvalreg.grants', true), ','))
+               -- a registry admin sees all of that registry: the grant "registry:*"
+               OR registry || ':*' = ANY (string_to_array(current_setting('kvalreg.grants', true), ','))))
 $$;
 
 GRANT USAGE ON SCHEMA public TO kvalreg_app;

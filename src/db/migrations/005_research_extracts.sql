@@ -13,4 +13,5 @@ CREATE TABLE extract_delivery (
   sha256        text NOT NULL,                 -- of the delivered CSV
   k_report      jsonb NOT NULL
 );
-GRANT SELECT ON extract_delivery TO kvalreg_app;
+GRANT SELECT, INSERT ON extract_delivery TO kvalreg_app;
+GRANT USAGE ON SEQUENCE extract_delivery_id_seq TO kvalreg_app;
