@@ -62,6 +62,16 @@ describe('responses and batches', () => {
     expect((await q('SELECT count(*)::int AS n FROM person p WHERE NOT EXISTS (SELECT 1 FROM source_resource s WHERE s.person_id = p.id)'))[0].n).toBe(0);
   });
 
+  it('does not let one system overwrite another system\'s resource by reusing its identifier', async () => {
+    const f = fracture();
+    await post(ehrBundle(f));
+    const res = await post(ehrBundle({ ...f, aoCode: '2R3C1' }), t.tokens.planner);
+    expect(res.status).toBe(422);
+    expect(JSON.stringify(res.body)).toMatch(/sent by another system \(sus-dips\)/);
+    const c = await caseOf(f.id);
+    expect((await q("SELECT data->>'ao_code' AS ao FROM case_form WHERE case_id = $1 AND form = 'skade'", [c.id]))[0].ao).toBe('2R3A2');
+  });
+
   it('does not let a late replay of an older message take data back', async () => {
     const f = fracture({ aoCode: '2R3A2' });
     const v1 = await t.platform.inbox.receive({ kind: 'system', sender: 'sus-dips', name: 'x' }, 'fhir', JSON.stringify(ehrBundle(f)));

@@ -141,9 +141,14 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
   }
 
   async function list(caller: Caller, status: string, limit: number): Promise<InboxEntry[]> {
-    return data.transaction(caller, 'inbox:list', async (tx) => (await tx.client.query(
-      'SELECT id, sender, channel, received_at, status, attempts, outcome, processed_at, pruned_reason FROM inbox_message WHERE status = $1 ORDER BY id DESC LIMIT $2',
-      [status, Math.min(limit, 1000)])).rows, { readOnly: true });
+    return data.transaction(caller, 'inbox:list', async (tx) => {
+      const rows = (await tx.client.query(
+        'SELECT id, sender, channel, received_at, status, attempts, outcome, processed_at, pruned_reason, person_ids FROM inbox_message WHERE status = $1 ORDER BY id DESC LIMIT $2',
+        [status, Math.min(limit, 1000)])).rows;
+      // Outcomes can describe persons' data: the listing is a look at them.
+      tx.audit({ action: 'list', object: `inbox/${status}`, personIds: rows.flatMap((r) => r.person_ids as number[]) });
+      return rows.map(({ person_ids: _, ...r }) => r as InboxEntry);
+    }, { readOnly: true });
   }
 
   return { receive, list, process: process_, validate, recover };

@@ -171,11 +171,18 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
     .flatMap((g) => g.resources.map((r) => ({ r, g, sha: crypto.createHash('sha256').update(canonical(r.resource)).digest() })));
   const existing = candidates.length
     ? new Map((await prepared(db, 'cap-existing',
-      `SELECT s.rkey, s.content_sha256, s.version, s.message_id, encode(p.nin_hash, 'hex') AS owner
+      `SELECT s.rkey, s.content_sha256, s.version, s.message_id, s.sender, encode(p.nin_hash, 'hex') AS owner
        FROM source_resource s JOIN person p ON p.id = s.person_id WHERE s.rkey = ANY($1)`, [candidates.map((c) => c.r.rkey)])).rows.map((r) => [r.rkey as string, r]))
     : new Map();
   for (const c of candidates) {
     const old = existing.get(c.r.rkey);
+    if (old && old.sender !== sender) {
+      // Identifiers are the sender's own: another system reusing one would overwrite data it did not send.
+      const problem = issue.error('business-rule', `Bundle.entry[${c.r.index}].resource.identifier`, `A resource with this identifier was sent by another system (${old.sender}). Use your own identifier system for the resources you send.`, { rule: 'identifier-sender', value: c.r.rkey });
+      c.g.issues.push(problem);
+      entry(c.r.index).issues.push(problem);
+      continue;
+    }
     if (old && old.owner !== c.g.identity.hashHex) {
       const problem = issue.error('business-rule', `Bundle.entry[${c.r.index}].resource.identifier`, 'A resource with this identifier was sent earlier for another patient. Identifiers must be unique per resource; correct the patient or the identifier.', { rule: 'identifier-owner', value: c.r.rkey });
       c.g.issues.push(problem);
