@@ -31,7 +31,7 @@ describe('audit events', () => {
       expect.objectContaining({ actor: 'system:sus-dips', action: 'capture', person_id: person, outcome: 'ok' }),
       expect.objectContaining({ actor: 'user:registrar-sus', role: 'unit-registrar', action: 'read', object: `fracture/case/${caseId}`, unit: SUS_ORTHO, person_id: person, purpose: 'case:read', outcome: 'ok' }),
       expect.objectContaining({ actor: 'user:registrar-sus', action: 'update', object: `fracture/case/${caseId}/behandling`, person_id: person, purpose: 'case:complete' }),
-      expect.objectContaining({ actor: 'user:reader-other', action: 'case:read', unit: SUS_ORTHO, outcome: 'denied' }),
+      expect.objectContaining({ actor: 'user:reader-other', action: 'case:read', object: `fracture/case/${caseId}`, unit: SUS_ORTHO, person_id: person, outcome: 'denied' }),
     ]));
     expect(rows.find((r) => r.action === 'read').client).toBe('127.0.0.1');
   });

@@ -9,7 +9,7 @@ import type { UnitTree } from '../units/tree.ts';
 import { writeEvents, type AuditEvent } from './audit.ts';
 
 export class AccessDenied extends Error {
-  constructor(message: string, readonly unit: string | null = null, readonly object: string | null = null) { super(message); }
+  constructor(message: string, readonly unit: string | null = null, readonly object: string | null = null, readonly personId: number | null = null) { super(message); }
 }
 
 /** What a transaction did to person-level data, for the audit trail. */
@@ -27,8 +27,8 @@ export interface PersonTx {
   caller: Caller;
   purpose: string;
   units: UnitTree;
-  /** Throws AccessDenied unless the caller may act on `unit` of `registry` in one of `roles`. */
-  requireUnit(registry: string, unit: string | null, roles: Role[]): void;
+  /** Throws AccessDenied unless the caller may act on `unit` of `registry` in one of `roles`; `target` names what was tried, for the audit trail. */
+  requireUnit(registry: string, unit: string | null, roles: Role[], target?: { object: string; personId: number | null }): void;
   /** The units (with sub-units) where the caller holds one of `roles` in `registry`; null = all. */
   unitsFor(registry: string, roles: Role[]): string[] | null;
   /** Records what was read or changed; written to the audit trail in this transaction. */
@@ -68,11 +68,11 @@ export class PersonData {
       const tx: PersonTx = {
         client, caller, purpose, units,
         unitsFor: (registry, roles) => scopeOf(caller, registry, roles, units),
-        requireUnit: (registry, unit, roles) => {
+        requireUnit: (registry, unit, roles, target) => {
           const scope = scopeOf(caller, registry, roles, units);
           if (scope === null) return;
           if (unit && scope.includes(unit)) return;
-          throw new AccessDenied(`${callerLabel(caller)} has no ${roles.join('/')} access to unit ${unit ?? '(none)'} in ${registry}`, unit, registry);
+          throw new AccessDenied(`${callerLabel(caller)} has no ${roles.join('/')} access to unit ${unit ?? '(none)'} in ${registry}`, unit, target?.object ?? registry, target?.personId ?? null);
         },
         audit: (note) => { notes.push(note); },
       };
@@ -87,7 +87,8 @@ export class PersonData {
       await client.query('ROLLBACK').catch(() => undefined);
       // A refused attempt is itself an event worth keeping.
       if (err instanceof AccessDenied) {
-        await writeEvents(client, events(caller, purpose, [{ action: purpose, object: err.object ?? purpose, unit: err.unit }], 'denied', opts.client)).catch(() => undefined);
+        await writeEvents(client, events(caller, purpose, [{ action: purpose, object: err.object ?? purpose, unit: err.unit, personIds: err.personId ? [err.personId] : [] }], 'denied', opts.client))
+          .catch((e) => { console.error(`kvalreg: could not record a refused attempt in the audit trail: ${(e as Error).message}`); });
       }
       throw err;
     } finally {

@@ -47,11 +47,11 @@ export async function getCase(tx: PersonTx, registry: Registry, caseId: number) 
      FROM registry_case c JOIN person p ON p.id = c.person_id WHERE c.registry = $1 AND c.id = $2`, [registry.id, caseId])).rows[0];
   if (!c) {
     // Row-level security hides other units' cases: tell "not yours" (refused, audited) from "none".
-    const unit = (await tx.client.query('SELECT kvalreg_case_unit($1, $2) AS unit', [registry.id, caseId])).rows[0]?.unit ?? null;
-    if (unit !== null) tx.requireUnit(registry.id, unit, [...READ]);
+    const owner = (await tx.client.query('SELECT unit, person_id FROM kvalreg_case_unit($1, $2)', [registry.id, caseId])).rows[0];
+    if (owner?.person_id) tx.requireUnit(registry.id, owner.unit, [...READ], { object: `${registry.id}/case/${caseId}`, personId: owner.person_id });
     throw new RecordError(`Case ${caseId} does not exist in ${registry.id}.`, 404);
   }
-  tx.requireUnit(registry.id, c.unit_resh, [...READ]);
+  tx.requireUnit(registry.id, c.unit_resh, [...READ], { object: `${registry.id}/case/${caseId}`, personId: c.person_id });
   tx.audit({ action: 'read', object: `${registry.id}/case/${caseId}`, personIds: [c.person_id], unit: c.unit_resh });
   const forms = (await tx.client.query(
     'SELECT form, instance, status, data, provenance, missing, findings, version, updated_at FROM case_form WHERE registry = $1 AND case_id = $2 ORDER BY form, instance',
@@ -72,11 +72,11 @@ async function lockForm(tx: PersonTx, registry: Registry, caseId: number, form: 
     `SELECT f.status, f.version, c.unit_resh, c.person_id FROM case_form f JOIN registry_case c ON c.registry = f.registry AND c.id = f.case_id
      WHERE f.registry = $1 AND f.case_id = $2 AND f.form = $3 AND f.instance = $4 FOR UPDATE OF f`, [registry.id, caseId, form, instance])).rows[0];
   if (!row) {
-    const unit = (await tx.client.query('SELECT kvalreg_case_unit($1, $2) AS unit', [registry.id, caseId])).rows[0]?.unit ?? null;
-    if (unit !== null) tx.requireUnit(registry.id, unit, [...WRITE]);
+    const owner = (await tx.client.query('SELECT unit, person_id FROM kvalreg_case_unit($1, $2)', [registry.id, caseId])).rows[0];
+    if (owner?.person_id) tx.requireUnit(registry.id, owner.unit, [...WRITE], { object: `${registry.id}/case/${caseId}/${form}`, personId: owner.person_id });
     throw new RecordError(`Case ${caseId} has no form "${form}"${instance ? ` instance ${instance}` : ''} in ${registry.id}.`, 404);
   }
-  tx.requireUnit(registry.id, row.unit_resh, [...WRITE]);
+  tx.requireUnit(registry.id, row.unit_resh, [...WRITE], { object: `${registry.id}/case/${caseId}/${form}`, personId: row.person_id });
   return row as { status: string; version: number; unit_resh: string; person_id: number };
 }
 

@@ -67,7 +67,8 @@ CREATE POLICY audit_event_read ON audit_event FOR SELECT USING (kvalreg_scope_al
 
 -- Which unit a case belongs to, for the door to tell "not yours" (403, audited) from "no such
 -- case" (404) without showing the caller the row. Runs with the owner's rights; reveals only the unit.
-CREATE FUNCTION kvalreg_case_unit(p_registry text, p_id bigint) RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
-  SET search_path = public AS $$ SELECT unit_resh FROM registry_case WHERE registry = p_registry AND id = p_id $$;
+-- It also gives the person, so that the refused attempt is recorded against them (innsyn shows it).
+CREATE FUNCTION kvalreg_case_unit(p_registry text, p_id bigint, OUT unit text, OUT person_id bigint) LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = public AS $$ SELECT unit_resh, person_id FROM registry_case WHERE registry = p_registry AND id = p_id $$;
 REVOKE ALL ON FUNCTION kvalreg_case_unit(text, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION kvalreg_case_unit(text, bigint) TO kvalreg_app;
