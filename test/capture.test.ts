@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ehrBundle, plannerBundle, SYS } from '../src/demo/bundles.ts';
 import { fracture, nin } from './helpers/fixtures.ts';
-import { OTHER_ORTHO, SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';
+import { SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';
 
 let t: TestPlatform;
 beforeAll(async () => { t = await testPlatform(); });

@@ -1,5 +1,4 @@
 // The HTTP app: thin routes over the modules. Only this folder knows HTTP.
-import crypto from 'node:crypto';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -27,6 +26,12 @@ export async function buildServer(platform: Platform) {
   const app = Fastify({ loggerInstance: platform.log.child({ module: 'http' }, { level: platform.log.level === 'debug' || platform.log.level === 'trace' ? platform.log.level : 'warn' }), bodyLimit: 32 * 1024 * 1024 });
   const auth = new TokenAuthenticator(platform.db.pool, platform.config.oauth);
 
+  // Who is calling: established once per request, before the rate limit (whose budget depends on
+  // it) and the route's access policy (which decides on it).
+  app.addHook('onRequest', async (req) => {
+    req.caller = (await auth.authenticate(req.headers.authorization)) ?? undefined;
+  });
+
   // Security headers on every response (HSTS, no sniffing, no framing, a strict CSP for the API).
   await app.register(helmet, { global: true });
   // Rate limits: generous per authenticated caller (hospital systems send in bulk), strict per
@@ -35,14 +40,10 @@ export async function buildServer(platform: Platform) {
   await app.register(rateLimit, {
     global: true,
     timeWindow: 60_000,
-    max: async (req) => ((await auth.authenticate(req.headers.authorization)) ? rateLimitPerMinute || 1e12 : anonymousRateLimitPerMinute || 1e12),
-    keyGenerator: async (req) => {
-      // Valid credentials: one budget per caller. Anything else: one budget per address.
-      const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-      if (m && (await auth.authenticate(req.headers.authorization))) return `token:${crypto.createHash('sha256').update(m[1]).digest('hex')}`;
-      return `ip:${req.ip}`;
-    },
-    errorResponseBuilder: (req, ctx) => {
+    max: (req) => (req.caller ? rateLimitPerMinute || 1e12 : anonymousRateLimitPerMinute || 1e12),
+    // Valid credentials: one budget per caller. Anything else: one budget per address.
+    keyGenerator: (req) => (req.caller ? `caller:${callerLabel(req.caller)}` : `ip:${req.ip}`),
+    errorResponseBuilder: (_req, ctx) => {
       const msg = `Too many requests: at most ${ctx.max} a minute. Retry after ${ctx.after}.`;
       const err = Object.assign(new Error(msg), { statusCode: 429 });
       return err;
@@ -78,14 +79,13 @@ export async function buildServer(platform: Platform) {
       if (req.url.startsWith('/fhir')) return reply.code(status).type(FHIR_JSON).send(operationOutcome([issue.error('forbidden', undefined, msg)]));
       return reply.code(status).send({ error: msg });
     };
-    const c = await auth.authenticate(req.headers.authorization);
+    const c = req.caller;
     if (!c) return refuse(401, 'Authentication required: send "Authorization: Bearer <token>" with a token issued by the registry.');
     if (!permits(access, c)) {
       await writeEvents(platform.db.pool, [{ actor: callerLabel(c), role: c.kind === 'user' ? c.grants.map((g) => g.role).join(',') : c.kind, unit: null, personId: null,
         action: `${req.method} ${req.routeOptions.url}`, object: req.url.split('?')[0], purpose: 'route', outcome: 'denied', client: req.ip }]).catch(() => undefined);
       return refuse(403, `This needs one of the roles ${access.callers.join(', ')}; your token does not have it.`);
     }
-    req.caller = c;
   });
 
   app.get('/health', { config: { access: PUBLIC } }, async () => ({ status: 'ok' }));
@@ -115,19 +115,19 @@ export async function buildServer(platform: Platform) {
 
   app.get('/api/registries', { config: { access: PUBLIC } }, async () => platform.registries.map((r) => ({ id: r.id, version: r.version, title: r.meta.title, forms: r.forms.map((f) => ({ id: f.id, title: f.title })) })));
 
-  app.get<{ Params: { id: string }; Querystring: { unit?: string; limit?: string; offset?: string } }>('/api/registries/:id/worklist', { config: { access: READERS } }, async (req, reply) => {
+  app.get<{ Params: { id: string }; Querystring: { unit?: string; limit?: string; offset?: string } }>('/api/registries/:id/worklist', { config: { access: READERS } }, async (req) => {
     const c = req.caller!;
     const r = registryOf(req.params.id);
     return platform.data.transaction(c, 'worklist', (tx) => worklist(tx, r, { unit: req.query.unit, limit: pageParam(req.query.limit, 'limit', 100), offset: pageParam(req.query.offset, 'offset', 0) }), { readOnly: true, client: req.ip });
   });
 
-  app.get<{ Params: { id: string; caseId: string } }>('/api/registries/:id/cases/:caseId', { config: { access: READERS } }, async (req, reply) => {
+  app.get<{ Params: { id: string; caseId: string } }>('/api/registries/:id/cases/:caseId', { config: { access: READERS } }, async (req) => {
     const c = req.caller!;
     const r = registryOf(req.params.id);
     return platform.data.transaction(c, 'case:read', (tx) => getCase(tx, r, positiveId(req.params.caseId, 'case')), { readOnly: true, client: req.ip });
   });
 
-  app.get<{ Params: { id: string; caseId: string } }>('/api/registries/:id/cases/:caseId/history', { config: { access: READERS } }, async (req, reply) => {
+  app.get<{ Params: { id: string; caseId: string } }>('/api/registries/:id/cases/:caseId/history', { config: { access: READERS } }, async (req) => {
     const c = req.caller!;
     const r = registryOf(req.params.id);
     return platform.data.transaction(c, 'case:history', (tx) => history(tx, r, positiveId(req.params.caseId, 'case')), { readOnly: true, client: req.ip });
@@ -136,7 +136,7 @@ export async function buildServer(platform: Platform) {
   type FormParams = { id: string; caseId: string; form: string; instance?: string };
   const instanceOf = (p: FormParams) => (p.instance ? decodeURIComponent(p.instance) : '');
   for (const suffix of ['', '/:instance']) {
-    app.patch<{ Params: FormParams; Body: { values?: Record<string, unknown> } }>(`/api/registries/:id/cases/:caseId/forms/:form${suffix}`, { config: { access: WRITERS } }, async (req, reply) => {
+    app.patch<{ Params: FormParams; Body: { values?: Record<string, unknown> } }>(`/api/registries/:id/cases/:caseId/forms/:form${suffix}`, { config: { access: WRITERS } }, async (req) => {
       const c = req.caller!;
       const r = registryOf(req.params.id);
       const values = req.body?.values;
@@ -144,7 +144,7 @@ export async function buildServer(platform: Platform) {
       return platform.data.transaction(c, 'case:complete', (tx) => completeForm(tx, r, positiveId(req.params.caseId, 'case'), req.params.form, instanceOf(req.params), values, userOf(c)), { client: req.ip });
     });
     for (const action of ['finalise', 'reopen'] as const) {
-      app.post<{ Params: FormParams }>(`/api/registries/:id/cases/:caseId/forms/:form${suffix}/${action}`, { config: { access: WRITERS } }, async (req, reply) => {
+      app.post<{ Params: FormParams }>(`/api/registries/:id/cases/:caseId/forms/:form${suffix}/${action}`, { config: { access: WRITERS } }, async (req) => {
         const c = req.caller!;
         const r = registryOf(req.params.id);
         return platform.data.transaction(c, `case:${action}`, (tx) => changeStatus(tx, r, positiveId(req.params.caseId, 'case'), req.params.form, instanceOf(req.params), action, userOf(c)), { client: req.ip });
@@ -158,7 +158,7 @@ export async function buildServer(platform: Platform) {
     return reply.code(204).send();
   });
 
-  app.get<{ Querystring: { status?: string; limit?: string } }>('/api/inbox', { config: { access: ADMINS } }, async (req, reply) => {
+  app.get<{ Querystring: { status?: string; limit?: string } }>('/api/inbox', { config: { access: ADMINS } }, async (req) => {
     const c = req.caller!;
     requireAllRegistries(c);
     const status = req.query.status ?? 'quarantined';
@@ -174,8 +174,7 @@ export async function buildServer(platform: Platform) {
 
   // An identity for a patient whose identity is unknown: sent later as Patient.identifier with
   // system urn:kvalreg:auxiliary-number. It can never collide with a national identity number.
-  app.post('/api/auxiliary-numbers', { config: { access: { callers: ['system', 'unit-registrar', 'registry-admin', 'platform-admin'] } } }, async (req, reply) => {
-    const c = req.caller!;
+  app.post('/api/auxiliary-numbers', { config: { access: { callers: ['system', 'unit-registrar', 'registry-admin', 'platform-admin'] } } }, async (_req, reply) => {
     return reply.code(201).send({ system: AUX_SYSTEM, value: auxiliaryNumber() });
   });
 
