@@ -3,6 +3,8 @@
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { PersonData } from './access/door.ts';
+import { Analytics } from './analytics/refresh.ts';
+import { Indicators } from './indicators/service.ts';
 import { createInbox, type Inbox } from './capture/inbox.ts';
 import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
@@ -23,6 +25,10 @@ export interface Platform {
   units: UnitTree;
   data: PersonData;
   inbox: Inbox;
+  /** The analytics tables: kept current by `analytics.start()` (the server does), or `refresh()` on demand. */
+  analytics: Analytics;
+  /** Quality indicators computed from the analytics tables. */
+  indicators: Indicators;
   /** Re-reads the organisation hierarchy after units were added or changed. */
   reloadUnits(): Promise<void>;
   close(): Promise<void>;
@@ -41,12 +47,15 @@ export async function startPlatform(config: Config, opts: { log?: Logger; poolSi
     const units = await readUnitTree(db.pool);
     const data = new PersonData(db.pool, units);
     const inbox = createInbox(data, { keys, registries }, log);
+    const analytics = new Analytics(data, registries, log.child({ module: 'analytics' }));
+    await analytics.prepare(db.pool);
+    const indicators = new Indicators(data, db.pool, registries, units, log.child({ module: 'indicators' }));
     const byId = new Map(registries.map((r) => [r.id, r]));
     return {
-      config, log, db, keys, registries, units, data, inbox,
+      config, log, db, keys, registries, units, data, inbox, analytics, indicators,
       registry: (id) => byId.get(id),
       reloadUnits: async () => { units.reset((await readUnitTree(db.pool)).all()); },
-      close: () => db.close(),
+      close: async () => { await analytics.stop(); await db.close(); },
     };
   } catch (err) {
     await db.close();

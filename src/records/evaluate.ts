@@ -20,7 +20,13 @@ export function caseValues(registry: Registry, person: PersonValues, forms: Form
   for (const f of forms) {
     if (!isRepeating(registry, f.form)) Object.assign(values, f.data);
   }
-  for (const d of registry.derived) values[d.def.id] = d.fn(values);
+  for (const d of registry.derived) {
+    if (d.count) {
+      // A repeating instance is judged on the case's values with its own on top.
+      const where = d.count.where;
+      values[d.def.id] = forms.filter((f) => f.form === d.count!.form && (!where || holds(where({ ...values, ...f.data })))).length;
+    } else values[d.def.id] = d.fn(values);
+  }
   return values;
 }
 

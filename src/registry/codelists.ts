@@ -30,7 +30,10 @@ export function buildCodeList(def: CodeListDef, registryDir: string): CodeList {
       for (const segment of bone.segments ?? []) {
         for (const group of segment.groups ?? []) {
           const name: Text = group.name ?? segment.name ?? bone.name;
-          const props = { bone: String(bone.prefix), segment: String(segment.prefix), group: String(group.code) };
+          // The type is the group code without its trailing group digit ("2R3A2" → "2R3A"); where the
+          // classification stops at the type ("71B"), group and type are the same code.
+          const type = String(group.code).replace(/(?<=[A-Z])\d+$/, '');
+          const props = { bone: String(bone.prefix), segment: String(segment.prefix), type, group: String(group.code) };
           codes.set(String(group.code), name);
           properties.set(String(group.code), props);
           for (const sub of group.subgroups ?? []) { codes.set(`${group.code}.${sub}`, name); properties.set(`${group.code}.${sub}`, props); }

@@ -39,6 +39,18 @@ const builtins: Record<string, RegistryFunction> = {
   year: (d) => (isNull(d) ? null : Number(osloDate(String(d)).slice(0, 4))),
   month: (d) => (isNull(d) ? null : Number(osloDate(String(d)).slice(5, 7))),
   date: (d) => (isNull(d) ? null : osloDate(String(d))),
+  /** Today's date in Norwegian time (for follow-up windows: has a case been followed 30 days yet?). */
+  today: () => osloDate(new Date().toISOString()),
+  /**
+   * The label of the band `x` falls in: `breaks` are the lower bounds of the second band onwards,
+   * so band(age, [18, 50, 67], ['0-17', '18-49', '50-66', '67+']) puts 17 in '0-17' and 67 in '67+'.
+   */
+  band: (x, breaks, labels) => {
+    if (isNull(x) || !Array.isArray(breaks) || !Array.isArray(labels)) return null;
+    let i = 0;
+    while (i < breaks.length && Number(x) >= Number(breaks[i])) i++;
+    return labels[i] ?? null;
+  },
 };
 
 function isNull(x: unknown): x is null | undefined { return x === null || x === undefined || x === ''; }

@@ -41,7 +41,8 @@ export interface Registry {
   forms: FormDef[];
   variables: Map<string, { def: VariableDef; form: FormDef }>;
   codelists: Map<string, CodeList>;
-  derived: Array<{ def: DerivedDef; fn: Compiled }>;
+  /** In declaration order: each may use those before it. `count` ones count repeating-form instances. */
+  derived: Array<{ def: DerivedDef; fn: Compiled; count?: { form: string; where: Compiled | undefined } }>;
   rules: Array<{ def: RuleDef; when: Compiled | undefined; assert: Compiled }>;
   requiredWhen: Map<string, Compiled | true>;
   include: Compiled;
@@ -119,7 +120,16 @@ export async function loadRegistry(dir: string): Promise<Registry> {
     }
   };
 
-  const derived = codebook.derived.map((d, i) => ({ def: d, fn: compile(d.expr, `${rel('codebook.yaml')}: derived[${i}] (${d.id}).expr`) }));
+  const derived = codebook.derived.map((d, i) => {
+    const where = `${rel('codebook.yaml')}: derived[${i}] (${d.id})`;
+    if (d.count) {
+      const form = codebook.forms.find((f) => f.id === d.count!.form);
+      if (!form) problems.push(`${where}.count.form: unknown form "${d.count.form}"`);
+      else if (!form.repeating) problems.push(`${where}.count.form: form "${form.id}" is not repeating; count needs a repeating form`);
+      return { def: d, fn: () => null, count: { form: d.count.form, where: d.count.where ? compile(d.count.where, `${where}.count.where`) : undefined } };
+    }
+    return { def: d, fn: compile(d.expr!, `${where}.expr`) };
+  });
   const rules = codebook.rules.map((r, i) => {
     const where = `${rel('codebook.yaml')}: rules[${i}] (${r.id})`;
     for (const v of r.variables) if (!variables.has(v)) problems.push(`${where}.variables: unknown variable "${v}"`);

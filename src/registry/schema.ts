@@ -55,9 +55,12 @@ export const derivedSchema = z.object({
   type: z.enum(variableTypes),
   label: text,
   description: text,
-  expr: expression,
+  /** Computed from the case's values (person, non-repeating forms, derived variables declared before). */
+  expr: expression.optional(),
+  /** Or: how many instances of a repeating form satisfy `where` (e.g. unplanned reoperations). */
+  count: z.object({ form: id, where: expression.optional() }).strict().optional(),
   codelist: id.optional(),
-}).strict();
+}).strict().refine((d) => (d.expr === undefined) !== (d.count === undefined), { message: 'give either expr or count, not both' });
 export type DerivedDef = z.infer<typeof derivedSchema>;
 
 export const ruleSchema = z.object({

@@ -1,0 +1,179 @@
+// Keeps each registry's analytics table current. Writes to cases mark them in `analytics_dirty`
+// (by trigger); the refresher takes marked cases in batches, recomputes their rows from the forms
+// and the person with the same evaluation capture uses, and upserts them. A full rebuild marks
+// every case. Runs as the platform's own work through the one door.
+import type { Logger } from 'pino';
+import type { PersonData, PersonTx } from '../access/door.ts';
+import type { Client, Pool } from '../db/pool.ts';
+import { caseValues, evaluateCase, type FormState } from '../records/evaluate.ts';
+import type { Registry } from '../registry/load.ts';
+import { analyticsColumns, analyticsTable, columnsSignature, FIXED_COLUMNS, type AnalyticsColumn } from './columns.ts';
+
+const PLATFORM = { kind: 'platform', task: 'analytics' } as const;
+
+export interface RefreshResult { registry: string; rows: number; removed: number }
+
+export class Analytics {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<RefreshResult[]> | undefined;
+
+  constructor(private readonly data: PersonData, private readonly registries: Registry[], private readonly log: Logger, private readonly batchSize = 500) {}
+
+  /** Creates or rebuilds each registry's table when its shape or definition changed. Called at start. */
+  async prepare(pool: Pool): Promise<void> {
+    const client = await pool.connect();
+    try {
+      for (const r of this.registries) await prepareTable(client, r, this.log);
+    } finally { client.release(); }
+  }
+
+  /** Refreshes every marked case now; resolves when the queue is empty. Concurrent calls share one run. */
+  refresh(): Promise<RefreshResult[]> {
+    this.running ??= this.drain().finally(() => { this.running = undefined; });
+    return this.running;
+  }
+
+  /** Refreshes in the background every `intervalMs` (new data is counted within seconds). */
+  start(intervalMs: number): void {
+    if (this.timer) return;
+    const tick = async () => {
+      try { await this.refresh(); } catch (err) { this.log.error({ err }, 'analytics refresh failed; retrying'); }
+      if (this.timer) this.timer = setTimeout(tick, intervalMs);
+    };
+    this.timer = setTimeout(tick, 0);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running?.catch(() => undefined);
+  }
+
+  /** Marks every case of the registry and recomputes them all. */
+  async rebuild(registry: Registry): Promise<RefreshResult[]> {
+    await this.data.transaction(PLATFORM, 'analytics:rebuild', async (tx) => {
+      await tx.client.query(`INSERT INTO analytics_dirty (registry, case_id) SELECT registry, id FROM registry_case WHERE registry = $1 ORDER BY id
+        ON CONFLICT (registry, case_id) DO UPDATE SET marked_at = clock_timestamp()`, [registry.id]);
+    });
+    return this.refresh();
+  }
+
+  private async drain(): Promise<RefreshResult[]> {
+    const results: RefreshResult[] = [];
+    for (const r of this.registries) {
+      const total: RefreshResult = { registry: r.id, rows: 0, removed: 0 };
+      for (;;) {
+        const batch = await this.data.transaction(PLATFORM, 'analytics:refresh', (tx) => refreshBatch(tx, r, this.batchSize));
+        total.rows += batch.rows;
+        total.removed += batch.removed;
+        if (batch.taken < this.batchSize) break;
+      }
+      if (total.rows || total.removed) this.log.debug(total, 'analytics refreshed');
+      results.push(total);
+    }
+    return results;
+  }
+}
+
+async function prepareTable(db: Client, registry: Registry, log: Logger): Promise<void> {
+  const shape = columnsSignature(registry);
+  const signature = `${shape}:${registry.sha256.slice(0, 16)}`;
+  const table = analyticsTable(registry);
+  const old = (await db.query('SELECT signature FROM analytics_table WHERE registry = $1', [registry.id])).rows[0]?.signature as string | undefined;
+  if (old === signature) return;
+  // Serialised against a second process starting at the same time.
+  await db.query('BEGIN');
+  try {
+    await db.query('SELECT pg_advisory_xact_lock(4242, hashtext($1))', [registry.id]);
+    const again = (await db.query('SELECT signature FROM analytics_table WHERE registry = $1', [registry.id])).rows[0]?.signature as string | undefined;
+    if (again !== signature) {
+      if (!again || again.split(':')[0] !== shape) {
+        const cols = analyticsColumns(registry).map((c) => `"${c.name}" ${c.sql}`);
+        await db.query(`DROP TABLE IF EXISTS ${table}`);
+        // Rows go with their case (a reservation deletes the person and their cases).
+        await db.query(`CREATE TABLE ${table} (${[...FIXED_COLUMNS, ...cols].join(', ')},
+          registry text NOT NULL DEFAULT ${db.escapeLiteral(registry.id)} CHECK (registry = ${db.escapeLiteral(registry.id)}),
+          FOREIGN KEY (registry, case_id) REFERENCES registry_case (registry, id) ON DELETE CASCADE)`);
+        await db.query(`CREATE INDEX ON ${table} USING gin (unit_path)`);
+        await db.query(`CREATE INDEX ON ${table} (person_id)`);
+        // Person-level: a unit user sees the rows of their units only, like the cases themselves.
+        await db.query(`ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY`);
+        await db.query(`CREATE POLICY unit_scope ON ${table} USING (kvalreg_unit_visible(registry, unit_resh))`);
+        await db.query(`GRANT SELECT ON ${table} TO kvalreg_app`);
+        log.info({ registry: registry.id }, 'analytics table created; every case will be computed');
+      } else {
+        log.info({ registry: registry.id }, 'registry definition changed; every analytics row will be recomputed');
+      }
+      await db.query(`INSERT INTO analytics_dirty (registry, case_id) SELECT registry, id FROM registry_case WHERE registry = $1
+        ON CONFLICT (registry, case_id) DO NOTHING`, [registry.id]);
+      await db.query(`INSERT INTO analytics_table (registry, signature) VALUES ($1, $2)
+        ON CONFLICT (registry) DO UPDATE SET signature = EXCLUDED.signature, built_at = now()`, [registry.id, signature]);
+      await db.query('INSERT INTO analytics_state (registry) VALUES ($1) ON CONFLICT DO NOTHING', [registry.id]);
+    }
+    await db.query('COMMIT');
+  } catch (err) {
+    await db.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+async function refreshBatch(tx: PersonTx, registry: Registry, size: number): Promise<{ taken: number; rows: number; removed: number }> {
+  const db = tx.client;
+  // Locked until commit: a writer marking one of these cases meanwhile waits, then marks it anew.
+  const taken = (await db.query(`DELETE FROM analytics_dirty WHERE (registry, case_id) IN (
+      SELECT registry, case_id FROM analytics_dirty WHERE registry = $1 ORDER BY case_id LIMIT $2 FOR UPDATE SKIP LOCKED)
+    RETURNING case_id`, [registry.id, size])).rows.map((r) => Number(r.case_id));
+  if (taken.length === 0) return { taken: 0, rows: 0, removed: 0 };
+  const { rows } = await db.query(
+    `SELECT c.id, c.person_id, c.unit_resh, c.created_at, coalesce(u.path, '{}') AS path,
+            p.birth_date::text AS birth_date, p.sex, p.deceased_date::text AS deceased_date,
+            (SELECT json_agg(json_build_object('form', f.form, 'instance', f.instance, 'status', f.status, 'data', f.data, 'updated_at', f.updated_at)) FROM case_form f
+              WHERE f.registry = c.registry AND f.case_id = c.id) AS forms
+     FROM registry_case c JOIN person p ON p.id = c.person_id LEFT JOIN org_unit u ON u.resh = c.unit_resh
+     WHERE c.registry = $1 AND c.id = ANY($2::bigint[])`, [registry.id, taken]);
+  const columns = analyticsColumns(registry);
+  const records = rows.map((row) => analyticsRecord(registry, columns, row));
+  const table = analyticsTable(registry);
+  const found = new Set(rows.map((r) => Number(r.id)));
+  const gone = taken.filter((id) => !found.has(id));
+  if (gone.length) await db.query(`DELETE FROM ${table} WHERE case_id = ANY($1::bigint[])`, [gone]);
+  if (records.length) {
+    const names = ['case_id', 'person_id', 'unit_resh', 'unit_path', 'finalised', 'complete', 'case_created_at', 'data_updated_at', ...columns.map((c) => c.name)];
+    const types = ['bigint', 'bigint', 'text', 'text[]', 'boolean', 'boolean', 'timestamptz', 'timestamptz', ...columns.map((c) => c.sql)];
+    const list = names.map((n) => `"${n}"`).join(', ');
+    await db.query(`INSERT INTO ${table} (${list})
+      SELECT ${list} FROM jsonb_to_recordset($1::jsonb) AS r(${names.map((n, i) => `"${n}" ${types[i]}`).join(', ')})
+      ON CONFLICT (case_id) DO UPDATE SET ${names.slice(1).map((n) => `"${n}" = EXCLUDED."${n}"`).join(', ')}`, [JSON.stringify(records)]);
+  }
+  await db.query(`UPDATE analytics_state SET version = version + 1, refreshed_at = now(),
+      newest_data = greatest(newest_data, (SELECT max(data_updated_at) FROM ${table})) WHERE registry = $1`, [registry.id]);
+  return { taken: taken.length, rows: records.length, removed: gone.length };
+}
+
+/** One case as an analytics row: the values the registry's expressions see, typed for the table. */
+export function analyticsRecord(registry: Registry, columns: AnalyticsColumn[], row: any): Record<string, unknown> {
+  const forms: Array<FormState & { status: string; updated_at: string }> = row.forms ?? [];
+  const person = { birth_date: row.birth_date, sex: row.sex, deceased_date: row.deceased_date };
+  const values = caseValues(registry, person, forms);
+  const evaluation = evaluateCase(registry, person, forms);
+  const complete = [...evaluation.forms.values()].every((f) => f.missing.length === 0 && !f.findings.some((x) => x.severity === 'error'));
+  const record: Record<string, unknown> = {
+    case_id: Number(row.id), person_id: Number(row.person_id), unit_resh: row.unit_resh, unit_path: row.path,
+    finalised: forms.length > 0 && forms.every((f) => f.status === 'finalised'), complete,
+    case_created_at: row.created_at,
+    data_updated_at: forms.reduce((max, f) => (f.updated_at > max ? f.updated_at : max), new Date(row.created_at).toISOString()),
+  };
+  for (const c of columns) record[c.name] = typed(c, values[c.name]);
+  return record;
+}
+
+/** A value as its column takes it; a value that does not fit (a derived expression gone wrong) is left out, not stored wrongly. */
+function typed(c: AnalyticsColumn, v: unknown): unknown {
+  if (v === null || v === undefined || v === '') return null;
+  switch (c.type) {
+    case 'integer': return typeof v === 'number' && Number.isFinite(v) ? Math.round(v) : null;
+    case 'decimal': return typeof v === 'number' && Number.isFinite(v) ? v : null;
+    case 'boolean': return typeof v === 'boolean' ? v : null;
+    default: return typeof v === 'string' || typeof v === 'number' ? String(v) : null;
+  }
+}

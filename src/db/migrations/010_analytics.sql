@@ -1,0 +1,105 @@
+-- Analytics: one typed row per case in a table per registry (schema `analytics`, created from the
+-- codebook at start, see src/analytics/table.ts), kept current from a queue of changed cases, and
+-- the indicator results computed from it.
+
+CREATE SCHEMA IF NOT EXISTS analytics;
+GRANT USAGE ON SCHEMA analytics TO kvalreg_app;
+
+-- The shape each registry's analytics table was built with: a new codebook version that changes
+-- the columns rebuilds the table.
+CREATE TABLE analytics_table (
+  registry    text PRIMARY KEY REFERENCES registry (id),
+  signature   text NOT NULL,
+  built_at    timestamptz NOT NULL DEFAULT now()
+);
+
+-- Cases whose analytics row must be recomputed. Filled by triggers, so that no write path
+-- (capture, completion, status changes, death notices) can forget it. A marked case is marked
+-- again on a later change (the update takes the row lock), so a refresh that is running cannot
+-- swallow a change it did not see: the refresher locks the rows it takes, and a writer waits for
+-- it, then marks the case anew.
+CREATE TABLE analytics_dirty (
+  registry   text NOT NULL,
+  case_id    bigint NOT NULL,
+  marked_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+  PRIMARY KEY (registry, case_id)
+);
+GRANT SELECT, INSERT, UPDATE, DELETE ON analytics_dirty TO kvalreg_app;
+
+CREATE FUNCTION analytics_mark_forms() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+BEGIN
+  INSERT INTO analytics_dirty (registry, case_id)
+  SELECT DISTINCT registry, case_id FROM changed_rows ORDER BY 1, 2
+  ON CONFLICT (registry, case_id) DO UPDATE SET marked_at = clock_timestamp();
+  RETURN NULL;
+END $$;
+CREATE TRIGGER case_form_analytics_ins AFTER INSERT ON case_form REFERENCING NEW TABLE AS changed_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION analytics_mark_forms();
+CREATE TRIGGER case_form_analytics_upd AFTER UPDATE ON case_form REFERENCING NEW TABLE AS changed_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION analytics_mark_forms();
+CREATE TRIGGER case_form_analytics_del AFTER DELETE ON case_form REFERENCING OLD TABLE AS changed_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION analytics_mark_forms();
+
+-- A case moved to another unit, and the person's own values (birth date, sex, date of death from
+-- the population register) are part of every row of theirs. The marking functions run with the
+-- owner's rights: a unit user's change must mark cases that row security hides from them.
+CREATE FUNCTION analytics_mark_cases() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+BEGIN
+  INSERT INTO analytics_dirty (registry, case_id)
+  SELECT DISTINCT n.registry, n.id FROM new_rows n JOIN old_rows o ON o.registry = n.registry AND o.id = n.id
+  WHERE n.unit_resh IS DISTINCT FROM o.unit_resh ORDER BY 1, 2
+  ON CONFLICT (registry, case_id) DO UPDATE SET marked_at = clock_timestamp();
+  RETURN NULL;
+END $$;
+CREATE TRIGGER registry_case_analytics_upd AFTER UPDATE ON registry_case REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION analytics_mark_cases();
+
+CREATE FUNCTION analytics_mark_persons() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+BEGIN
+  INSERT INTO analytics_dirty (registry, case_id)
+  SELECT DISTINCT c.registry, c.id
+  FROM new_rows n JOIN old_rows o ON o.id = n.id
+  JOIN registry_case c ON c.person_id = n.id
+  WHERE (n.birth_date, n.sex, n.deceased_date) IS DISTINCT FROM (o.birth_date, o.sex, o.deceased_date)
+  ORDER BY 1, 2
+  ON CONFLICT (registry, case_id) DO UPDATE SET marked_at = clock_timestamp();
+  RETURN NULL;
+END $$;
+CREATE TRIGGER person_analytics_upd AFTER UPDATE ON person REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION analytics_mark_persons();
+
+-- How current each registry's analytics are: `version` goes up with every refresh that changed
+-- rows, and cached indicator results name the version they were computed from.
+CREATE TABLE analytics_state (
+  registry      text PRIMARY KEY REFERENCES registry (id),
+  version       bigint NOT NULL DEFAULT 0,
+  refreshed_at  timestamptz,
+  newest_data   timestamptz
+);
+GRANT SELECT ON analytics_state TO kvalreg_app;
+
+-- Indicator results: aggregates only (counts per unit, period and stratum), never rows. One set per
+-- registry, indicator and analytics version; the newest set is served, older ones are replaced.
+CREATE TABLE indicator_result (
+  registry      text NOT NULL,
+  indicator     text NOT NULL,
+  dataset       text NOT NULL CHECK (dataset IN ('fresh', 'qa')),
+  grain         text NOT NULL,
+  period        text NOT NULL,
+  unit_resh     text NOT NULL,
+  stratifier    text NOT NULL DEFAULT '',
+  stratum       text NOT NULL DEFAULT '',
+  numerator     integer NOT NULL,
+  denominator   integer NOT NULL,
+  PRIMARY KEY (registry, indicator, dataset, grain, period, unit_resh, stratifier, stratum)
+);
+CREATE TABLE indicator_run (
+  registry      text NOT NULL,
+  indicator     text NOT NULL,
+  version       bigint NOT NULL,
+  as_of         date NOT NULL,
+  computed_at   timestamptz NOT NULL DEFAULT now(),
+  duration_ms   integer NOT NULL,
+  PRIMARY KEY (registry, indicator)
+);
+GRANT SELECT ON indicator_result, indicator_run TO kvalreg_app;

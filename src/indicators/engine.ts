@@ -1,0 +1,87 @@
+// Computes one indicator for every unit at every level (department, hospital, health trust, region,
+// nation), every period of its grains, every stratum, and both datasets (fresh, and quality-assured
+// = finalised cases only), in one set-based statement over the registry's analytics table. Only
+// counts leave the statement; they are stored in indicator_result.
+import type { PersonTx } from '../access/door.ts';
+import { analyticsTable } from '../analytics/columns.ts';
+import { compileToSql } from '../registry/expr-sql.ts';
+import type { Registry } from '../registry/load.ts';
+import type { VariableType } from '../registry/schema.ts';
+import type { Indicator } from './load.ts';
+import { columnTypes } from './load.ts';
+import type { Grain } from './schema.ts';
+
+export interface ComputeOptions {
+  /** What `today()` means in the definitions (follow-up windows): YYYY-MM-DD. */
+  asOf: string;
+  /** The root of the unit tree: cases without a unit still count for the nation. */
+  nation: string;
+}
+
+/** SQL giving the period label of date `d` for a grain; rolling windows give one label per window the date falls in. */
+function periodRows(grain: Grain, d: string, asOf: string): string {
+  switch (grain) {
+    case 'year': return `SELECT 'year'::text, to_char(${d}, 'YYYY')`;
+    case 'quarter': return `SELECT 'quarter'::text, to_char(${d}, 'YYYY-"Q"Q')`;
+    case 'month': return `SELECT 'month'::text, to_char(${d}, 'YYYY-MM')`;
+    // The 12-month window ending with each month: a case counts in the 12 windows that contain it,
+    // up to the window ending with the as-of month.
+    case 'rolling-12-months': return `SELECT 'rolling-12-months'::text, to_char(${d} + make_interval(months => k), 'YYYY-MM')
+      FROM generate_series(0, 11) k WHERE date_trunc('month', ${d} + make_interval(months => k)) <= date_trunc('month', ${asOf}::date)`;
+  }
+}
+
+export function indicatorSql(registry: Registry, ind: Indicator, opts: ComputeOptions): { text: string; values: unknown[] } {
+  const values: unknown[] = [opts.asOf, opts.nation];
+  const param = (v: unknown) => { values.push(v); return `$${values.length}`; };
+  const types = columnTypes(registry);
+  const expr = (source: string) => compileToSql(source, { columns: types, alias: 'a', param, asOf: '$1' });
+  const d = dateColumn(ind.def.periodDate, types.get(ind.def.periodDate)!);
+  const where = [`${d} IS NOT NULL`];
+  if (ind.def.population) where.push(`(${expr(ind.def.population)}) IS TRUE`);
+  if (ind.def.exclusions) where.push(`(${expr(ind.def.exclusions)}) IS NOT TRUE`);
+  const flags = ind.parts.flatMap((p, i) => {
+    const den = expr(p.denominator);
+    return [`(${den}) IS TRUE AS d${i}`, `((${den}) IS TRUE AND (${expr(p.numerator)}) IS TRUE) AS n${i}`];
+  });
+  const strata = ind.def.stratifiers.map((s, i) => `coalesce(a."${s}"::text, 'unknown') AS s${i}`);
+  const counter = ind.def.countBy === 'patient' ? 'count(DISTINCT b.person_id)' : 'count(*)';
+  const sum = (flag: 'd' | 'n') => ind.parts.map((_, i) => `${counter} FILTER (WHERE b.${flag}${i})`).join(' + ');
+  const text = `
+    WITH base AS (
+      SELECT a.person_id, a.finalised, ${d} AS d, $1::date AS as_of,
+             CASE WHEN cardinality(a.unit_path) = 0 THEN ARRAY[$2::text] ELSE a.unit_path END AS path
+             ${[...strata, ...flags].map((x) => `, ${x}`).join('')}
+      FROM ${analyticsTable(registry)} a
+      WHERE ${where.join(' AND ')}
+    )
+    SELECT ds.dataset, g.grain, g.period, u.resh AS unit_resh, st.stratifier, st.stratum,
+           (${sum('n')})::integer AS numerator, (${sum('d')})::integer AS denominator
+    FROM base b
+    CROSS JOIN LATERAL (VALUES ('fresh'), ('qa')) ds(dataset)
+    CROSS JOIN LATERAL unnest(b.path) u(resh)
+    CROSS JOIN LATERAL (${ind.def.grains.map((g) => periodRows(g, 'b.d', '$1')).join(' UNION ALL ')}) g(grain, period)
+    CROSS JOIN LATERAL (VALUES ('', '')${ind.def.stratifiers.map((s, i) => `, (${param(s)}::text, b.s${i})`).join('')}) st(stratifier, stratum)
+    WHERE (ds.dataset = 'fresh' OR b.finalised) AND (${ind.parts.map((_, i) => `b.d${i}`).join(' OR ')})
+    GROUP BY 1, 2, 3, 4, 5, 6`;
+  return { text, values };
+}
+
+function dateColumn(name: string, type: VariableType): string {
+  return type === 'datetime' ? `(a."${name}" AT TIME ZONE 'Europe/Oslo')::date` : `a."${name}"`;
+}
+
+/** Replaces the stored results of one indicator with a fresh computation; returns how many result rows were stored. */
+export async function computeIndicator(tx: PersonTx, registry: Registry, ind: Indicator, opts: ComputeOptions & { version: number }): Promise<number> {
+  const started = Date.now();
+  const { text, values } = indicatorSql(registry, ind, opts);
+  await tx.client.query('DELETE FROM indicator_result WHERE registry = $1 AND indicator = $2', [registry.id, ind.def.id]);
+  const n = values.length;
+  const res = await tx.client.query(
+    `INSERT INTO indicator_result (registry, indicator, dataset, grain, period, unit_resh, stratifier, stratum, numerator, denominator)
+     SELECT $${n + 1}, $${n + 2}, r.* FROM (${text}) r`, [...values, registry.id, ind.def.id]);
+  await tx.client.query(`INSERT INTO indicator_run (registry, indicator, version, as_of, duration_ms) VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (registry, indicator) DO UPDATE SET version = EXCLUDED.version, as_of = EXCLUDED.as_of, computed_at = now(), duration_ms = EXCLUDED.duration_ms`,
+  [registry.id, ind.def.id, opts.version, opts.asOf, Date.now() - started]);
+  return res.rowCount ?? 0;
+}

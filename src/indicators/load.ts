@@ -1,0 +1,73 @@
+// Loads a registry's indicator declarations and checks every expression against the analytics
+// table's columns, in JavaScript (for explanations) and in SQL (for the computation), so that a
+// definition error is reported at start with file, indicator and problem, never during a run.
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { analyticsColumns } from '../analytics/columns.ts';
+import { compileExpression, ExpressionError, type Compiled } from '../registry/expr.ts';
+import { compileToSql } from '../registry/expr-sql.ts';
+import { DefinitionError, type Registry } from '../registry/load.ts';
+import type { VariableType } from '../registry/schema.ts';
+import { indicatorsFileSchema, type IndicatorDef } from './schema.ts';
+
+export interface IndicatorPart { label: { nb: string; en: string } | null; denominator: string; numerator: string }
+
+export interface Indicator {
+  registry: string;
+  def: IndicatorDef;
+  /** The denominator as one or more counts added together (one part unless declared with parts). */
+  parts: IndicatorPart[];
+  minimumDenominator: number;
+  /** JavaScript versions of the predicates, evaluated on an analytics row (for explanations). */
+  js: { population: Compiled | undefined; exclusions: Compiled | undefined; parts: Array<{ denominator: Compiled; numerator: Compiled }> };
+}
+
+export function columnTypes(registry: Registry): Map<string, VariableType> {
+  return new Map(analyticsColumns(registry).map((c) => [c.name, c.type]));
+}
+
+export function loadIndicators(registry: Registry): Indicator[] {
+  const file = path.join(registry.dir, 'indicators.yaml');
+  if (!fs.existsSync(file)) return [];
+  const rel = path.relative(process.cwd(), file);
+  const problems: string[] = [];
+  let raw: unknown;
+  try { raw = YAML.parse(fs.readFileSync(file, 'utf8')); } catch (err) { throw new DefinitionError([`${rel}: not valid YAML: ${(err as Error).message.split('\n')[0]}`]); }
+  const parsed = indicatorsFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new DefinitionError(parsed.error.issues.map((i) => `${rel}: ${i.path.map(String).join('.') || '(top)'}: ${i.message}`));
+  }
+  const types = columnTypes(registry);
+  const names = new Set(types.keys());
+  const seen = new Set<string>();
+  const out: Indicator[] = [];
+  parsed.data.indicators.forEach((def, i) => {
+    const where = `${rel}: indicators[${i}] (${def.id})`;
+    if (seen.has(def.id)) problems.push(`${where}: id is used twice`);
+    seen.add(def.id);
+    const check = (source: string | undefined, field: string): Compiled | undefined => {
+      if (source === undefined) return undefined;
+      try {
+        compileToSql(source, { columns: types, alias: 'a', param: () => '$1', asOf: '$2' });
+        return compileExpression(source, { variables: names });
+      } catch (err) {
+        problems.push(`${where}.${field}: ${err instanceof ExpressionError ? err.message : String(err)}`);
+        return undefined;
+      }
+    };
+    if (types.get(def.periodDate) !== 'date' && types.get(def.periodDate) !== 'datetime') problems.push(`${where}.periodDate: "${def.periodDate}" is not a date variable of the codebook`);
+    for (const s of def.stratifiers) if (!types.has(s)) problems.push(`${where}.stratifiers: unknown variable "${s}"`);
+    const parts: IndicatorPart[] = def.parts
+      ? def.parts.map((p) => ({ label: p.label, denominator: p.denominator, numerator: p.numerator }))
+      : def.numerator && def.denominator ? [{ label: null, denominator: def.denominator, numerator: def.numerator }] : [];
+    const js = {
+      population: check(def.population, 'population'),
+      exclusions: check(def.exclusions, 'exclusions'),
+      parts: parts.map((p, k) => ({ denominator: check(p.denominator, `parts[${k}].denominator`)!, numerator: check(p.numerator, `parts[${k}].numerator`)! })),
+    };
+    out.push({ registry: registry.id, def, parts, minimumDenominator: def.minimumDenominator ?? registry.meta.smallCountThreshold, js });
+  });
+  if (problems.length) throw new DefinitionError(problems);
+  return out;
+}

@@ -1,0 +1,87 @@
+// The indicator declaration format (`indicators.yaml` in a registry folder). Predicates are
+// registry expressions over the analytics table's columns, compiled to parameterised SQL.
+import { z } from 'zod';
+import { text } from '../registry/schema.ts';
+
+const id = z.string().regex(/^[a-z][a-z0-9_]*$/, 'lower-case letters, digits and _, starting with a letter');
+const expression = z.string().min(1);
+
+/** "> 80%", ">= 0.9", "< 10 %": an operator and a proportion. */
+export const threshold = z.string().transform((s, ctx) => {
+  const m = /^\s*(>=|<=|>|<|≥|≤)\s*(\d+(?:[.,]\d+)?)\s*(%?)\s*$/.exec(s);
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: `"${s}" is not a threshold: write an operator and a share, e.g. "> 80%" or ">= 0.9"` });
+    return z.NEVER;
+  }
+  const op = ({ '≥': '>=', '≤': '<=' } as Record<string, string>)[m[1]] ?? m[1];
+  const n = Number(m[2].replace(',', '.'));
+  const value = m[3] ? n / 100 : n;
+  if (value < 0 || value > 1) {
+    ctx.addIssue({ code: 'custom', message: `"${s}": a share is between 0 and 1 (or 0% and 100%)` });
+    return z.NEVER;
+  }
+  return { operator: op as '>' | '>=' | '<' | '<=', value };
+});
+export type Threshold = z.output<typeof threshold>;
+
+export const GRAINS = ['year', 'quarter', 'month', 'rolling-12-months'] as const;
+export type Grain = (typeof GRAINS)[number];
+
+export const TYPES = ['structure', 'process', 'outcome'] as const;
+
+const part = z.object({
+  label: text,
+  denominator: expression,
+  numerator: expression,
+}).strict();
+
+export const indicatorSchema = z.object({
+  id,
+  /** The registry's own number or short name for it (e.g. "1", "11a"). */
+  number: z.string().min(1),
+  title: text,
+  description: text,
+  /** One or more of structure, process, outcome (the source often names two). */
+  type: z.array(z.enum(TYPES)).min(1),
+  /** Where the data come from (EHR, operation planner, population register …). */
+  source: text,
+  /** `pending`: declared as the registry has described it so far; not computed until completed. */
+  status: z.enum(['active', 'pending']).default('active'),
+  /** What is counted: cases (e.g. fractures) or distinct patients. */
+  countBy: z.enum(['case', 'patient']).default('case'),
+  /** The date variable that places a case in a period. */
+  periodDate: id,
+  /** Which cases the indicator is about at all (default: every case). */
+  population: expression.optional(),
+  /** Cases removed from the population (e.g. a follow-up not yet long enough). */
+  exclusions: expression.optional(),
+  denominator: expression.optional(),
+  numerator: expression.optional(),
+  /** A denominator made of several counts added together, each with its own numerator. */
+  parts: z.array(part).min(2).optional(),
+  /** Hand-written text for reports; without it, text is generated from the expressions and the codebook's labels. */
+  text: z.object({ numerator: text, denominator: text }).strict().optional(),
+  target: threshold.optional(),
+  /** Achievement levels: high when `high` holds, moderate when `moderate` holds, otherwise low. */
+  levels: z.object({ high: threshold, moderate: threshold.optional() }).strict().optional(),
+  direction: z.enum(['higher-is-better', 'lower-is-better']),
+  /** Results with a smaller denominator are marked too few to show (default: the registry's small-count threshold). */
+  minimumDenominator: z.number().int().min(1).optional(),
+  stratifiers: z.array(id).default([]),
+  grains: z.array(z.enum(GRAINS)).min(1).default(['year', 'quarter']),
+  /** Sources of the definition and its target (guideline, annual report section). */
+  references: z.array(z.string()).default([]),
+}).strict().superRefine((d, ctx) => {
+  if (d.status === 'active') {
+    const single = d.numerator !== undefined && d.denominator !== undefined;
+    if (single === (d.parts !== undefined)) ctx.addIssue({ code: 'custom', message: 'an active indicator needs numerator and denominator, or parts (not both)' });
+  }
+  if ((d.numerator === undefined) !== (d.denominator === undefined)) ctx.addIssue({ code: 'custom', message: 'give both numerator and denominator' });
+  const better = d.direction === 'higher-is-better' ? ['>', '>='] : ['<', '<='];
+  for (const [name, t] of [['target', d.target], ['levels.high', d.levels?.high], ['levels.moderate', d.levels?.moderate]] as const) {
+    if (t && !better.includes(t.operator)) ctx.addIssue({ code: 'custom', path: name.split('.'), message: `${d.direction} but ${name} uses "${t.operator}"` });
+  }
+});
+export type IndicatorDef = z.output<typeof indicatorSchema>;
+
+export const indicatorsFileSchema = z.object({ indicators: z.array(indicatorSchema) }).strict();

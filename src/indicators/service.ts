@@ -1,0 +1,178 @@
+// Indicator results as users read them: computed counts turned into a proportion with its Wilson
+// interval, "too few" below the minimum denominator, "not computable" with no denominator,
+// achievement level, target, and the trend against the previous period. Results are cached per
+// registry and recomputed when the analytics data changed or the day changed.
+import type { Logger } from 'pino';
+import type { PersonData } from '../access/door.ts';
+import type { Queryable } from '../db/pool.ts';
+import type { Registry } from '../registry/load.ts';
+import { osloDate } from '../time/oslo.ts';
+import type { UnitTree, Unit } from '../units/tree.ts';
+import { computeIndicator } from './engine.ts';
+import { loadIndicators, type Indicator } from './load.ts';
+import type { Grain } from './schema.ts';
+import { achievementLevel, holdsThreshold, trend, wilson, type Interval, type Level, type Trend } from './stats.ts';
+
+const PLATFORM = { kind: 'platform', task: 'indicators' } as const;
+
+export type ResultStatus = 'ok' | 'too-few' | 'not-computable' | 'definition-pending';
+
+export interface IndicatorResult {
+  indicator: string;
+  dataset: 'fresh' | 'qa';
+  grain: Grain;
+  period: string;
+  unit: { resh: string; level: Unit['level'] | null; name: string | null };
+  stratifier: string;
+  stratum: string;
+  status: ResultStatus;
+  /** Counts and proportion: null when too few to show or not computable. */
+  numerator: number | null;
+  denominator: number | null;
+  proportion: number | null;
+  interval: Interval | null;
+  targetMet: boolean | null;
+  level: Level | null;
+  trend: Trend | null;
+  previous: { period: string; proportion: number | null } | null;
+}
+
+export interface ResultQuery {
+  indicator?: string;
+  dataset?: 'fresh' | 'qa';
+  grain?: Grain;
+  period?: string;
+  /** Results for these units (not computable where they have no cases). */
+  units?: string[];
+  /** Results for every unit at this level. */
+  level?: Unit['level'];
+  stratifier?: string;
+}
+
+export class Indicators {
+  private readonly byRegistry = new Map<string, Indicator[]>();
+  private readonly computing = new Map<string, Promise<void>>();
+
+  constructor(private readonly data: PersonData, private readonly pool: Queryable, registries: Registry[], private readonly units: UnitTree, private readonly log: Logger) {
+    for (const r of registries) this.byRegistry.set(r.id, loadIndicators(r));
+  }
+
+  list(registry: string): Indicator[] { return this.byRegistry.get(registry) ?? []; }
+  get(registry: string, id: string): Indicator | undefined { return this.list(registry).find((i) => i.def.id === id); }
+
+  nation(): string {
+    const n = this.units.all().find((u) => u.level === 'nation');
+    if (!n) throw new Error('the unit tree has no nation');
+    return n.resh;
+  }
+
+  /** Recomputes the registry's active indicators when data changed since the last run, or the day changed. */
+  ensureFresh(registry: Registry, opts: { asOf?: string; force?: boolean } = {}): Promise<void> {
+    const key = `${registry.id}:${opts.asOf ?? ''}`;
+    let p = this.computing.get(key);
+    if (!p) {
+      p = this.refresh(registry, opts).finally(() => this.computing.delete(key));
+      this.computing.set(key, p);
+    }
+    return p;
+  }
+
+  private async refresh(registry: Registry, opts: { asOf?: string; force?: boolean }): Promise<void> {
+    const asOf = opts.asOf ?? osloDate(new Date().toISOString());
+    await this.data.transaction(PLATFORM, 'indicators:compute', async (tx) => {
+      // One computation per registry at a time, also across processes.
+      await tx.client.query('SELECT pg_advisory_xact_lock(4243, hashtext($1))', [registry.id]);
+      const version = Number((await tx.client.query('SELECT version FROM analytics_state WHERE registry = $1', [registry.id])).rows[0]?.version ?? 0);
+      const runs = new Map((await tx.client.query('SELECT indicator, version, as_of::text AS as_of FROM indicator_run WHERE registry = $1', [registry.id])).rows
+        .map((r) => [r.indicator as string, { version: Number(r.version), asOf: r.as_of as string }]));
+      for (const ind of this.list(registry.id)) {
+        if (ind.def.status !== 'active') continue;
+        const run = runs.get(ind.def.id);
+        if (!opts.force && run && run.version >= version && run.asOf === asOf) continue;
+        const rows = await computeIndicator(tx, registry, ind, { asOf, nation: this.nation(), version });
+        this.log.debug({ registry: registry.id, indicator: ind.def.id, rows }, 'indicator computed');
+      }
+    });
+  }
+
+  /** When each indicator was last computed, from which analytics version. */
+  async runs(registry: Registry): Promise<Array<{ indicator: string; version: number; asOf: string; computedAt: string; durationMs: number }>> {
+    const { rows } = await this.pool.query(`SELECT indicator, version, as_of::text AS as_of, computed_at, duration_ms FROM indicator_run WHERE registry = $1 ORDER BY indicator`, [registry.id]);
+    return rows.map((r) => ({ indicator: r.indicator, version: Number(r.version), asOf: r.as_of, computedAt: new Date(r.computed_at).toISOString(), durationMs: r.duration_ms }));
+  }
+
+  /** Results for users: aggregates only, with small counts withheld. */
+  async results(registry: Registry, q: ResultQuery = {}, opts: { asOf?: string } = {}): Promise<IndicatorResult[]> {
+    await this.ensureFresh(registry, opts);
+    const inds = q.indicator ? [this.get(registry.id, q.indicator)].filter((x): x is Indicator => !!x) : this.list(registry.id);
+    const dataset = q.dataset ?? 'fresh';
+    const grain = q.grain ?? 'year';
+    const unitFilter = q.units ?? (q.level ? this.units.all().filter((u) => u.level === q.level).map((u) => u.resh) : undefined);
+    const periods = q.period ? [q.period, previousPeriod(grain, q.period)] : null;
+    const { rows } = await this.pool.query(
+      `SELECT indicator, period, unit_resh, stratifier, stratum, numerator, denominator FROM indicator_result
+       WHERE registry = $1 AND indicator = ANY($2) AND dataset = $3 AND grain = $4 AND stratifier = $5
+         AND ($6::text[] IS NULL OR period = ANY($6)) AND ($7::text[] IS NULL OR unit_resh = ANY($7))`,
+      [registry.id, inds.map((i) => i.def.id), dataset, grain, q.stratifier ?? '', periods, unitFilter ?? null]);
+    const counts = new Map<string, { k: number; n: number }>();
+    const cells = new Map<string, { indicator: string; period: string; unit: string; stratum: string }>();
+    for (const r of rows) {
+      counts.set(`${r.indicator}|${r.period}|${r.unit_resh}|${r.stratum}`, { k: r.numerator, n: r.denominator });
+      if (!periods || r.period === q.period) cells.set(`${r.indicator}|${r.period}|${r.unit_resh}|${r.stratum}`, { indicator: r.indicator, period: r.period, unit: r.unit_resh, stratum: r.stratum });
+    }
+    // Units asked for that have no cases are shown as not computable, never left out.
+    if (unitFilter && q.period && !q.stratifier) {
+      for (const ind of inds) for (const u of unitFilter) {
+        const key = `${ind.def.id}|${q.period}|${u}|`;
+        if (!cells.has(key)) cells.set(key, { indicator: ind.def.id, period: q.period, unit: u, stratum: '' });
+      }
+    }
+    const out: IndicatorResult[] = [];
+    for (const cell of cells.values()) {
+      const ind = inds.find((i) => i.def.id === cell.indicator)!;
+      const now = counts.get(`${cell.indicator}|${cell.period}|${cell.unit}|${cell.stratum}`) ?? { k: 0, n: 0 };
+      const prevPeriod = previousPeriod(grain, cell.period);
+      const before = counts.get(`${cell.indicator}|${prevPeriod}|${cell.unit}|${cell.stratum}`);
+      out.push(this.describe(ind, { dataset, grain, period: cell.period, unit: cell.unit, stratifier: q.stratifier ?? '', stratum: cell.stratum }, now, prevPeriod, periods || before ? before : undefined));
+    }
+    // Pending indicators are listed, so that a report shows them as declared but not yet computed.
+    if (!q.indicator || this.get(registry.id, q.indicator)?.def.status === 'pending') {
+      for (const ind of inds.filter((i) => i.def.status === 'pending')) {
+        out.push({ ...this.describe(ind, { dataset, grain, period: q.period ?? '', unit: this.nation(), stratifier: '', stratum: '' }, { k: 0, n: 0 }, '', undefined), status: 'definition-pending' });
+      }
+    }
+    return out.sort((a, b) => a.indicator.localeCompare(b.indicator) || a.period.localeCompare(b.period) || a.unit.resh.localeCompare(b.unit.resh) || a.stratum.localeCompare(b.stratum));
+  }
+
+  private describe(ind: Indicator, at: { dataset: 'fresh' | 'qa'; grain: Grain; period: string; unit: string; stratifier: string; stratum: string },
+    now: { k: number; n: number }, prevPeriod: string, before: { k: number; n: number } | undefined): IndicatorResult {
+    const unit = this.units.get(at.unit);
+    const status: ResultStatus = now.n === 0 ? 'not-computable' : now.n < ind.minimumDenominator ? 'too-few' : 'ok';
+    const shown = status === 'ok';
+    const p = shown ? now.k / now.n : null;
+    const beforeShown = before && before.n >= ind.minimumDenominator;
+    return {
+      indicator: ind.def.id, dataset: at.dataset, grain: at.grain, period: at.period,
+      unit: { resh: at.unit, level: unit?.level ?? null, name: unit?.nameNb ?? null },
+      stratifier: at.stratifier, stratum: at.stratum, status,
+      numerator: shown ? now.k : null, denominator: shown ? now.n : null, proportion: p,
+      interval: shown ? wilson(now.k, now.n) : null,
+      targetMet: p === null || !ind.def.target ? null : holdsThreshold(p, ind.def.target),
+      level: p === null ? null : achievementLevel(p, ind.def.levels),
+      trend: shown && beforeShown ? trend(now, before!, ind.def.direction) : null,
+      previous: before ? { period: prevPeriod, proportion: beforeShown ? before.k / before.n : null } : null,
+    };
+  }
+}
+
+/** The period before: the year, quarter or month before; for a rolling 12-month window, the window a year earlier. */
+export function previousPeriod(grain: Grain, period: string): string {
+  if (grain === 'year') return String(Number(period) - 1);
+  if (grain === 'quarter') {
+    const [y, q] = [Number(period.slice(0, 4)), Number(period.slice(6))];
+    return q === 1 ? `${y - 1}-Q4` : `${y}-Q${q - 1}`;
+  }
+  const [y, m] = [Number(period.slice(0, 4)), Number(period.slice(5, 7))];
+  if (grain === 'rolling-12-months') return `${y - 1}-${String(m).padStart(2, '0')}`;
+  return m === 1 ? `${y - 1}-12` : `${y}-${String(m - 1).padStart(2, '0')}`;
+}
