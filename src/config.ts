@@ -18,6 +18,8 @@ export interface Config {
   anonymousRateLimitPerMinute: number;
   /** OAuth2 client credentials (JWT access tokens from e.g. HelseID); unset = bearer tokens only. */
   oauth: { issuer: string; jwksUrl: string; audience: string; scope: string } | undefined;
+  /** How often changed cases are written to the analytics tables (milliseconds). */
+  analyticsIntervalMs: number;
   /** Where registry definition folders live. */
   registriesDir: string;
   /** Organisation hierarchy file loaded at start when the unit table is empty. */
@@ -37,6 +39,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       scope: env.KVALREG_OAUTH_SCOPE ?? 'kvalreg/capture',
     } : undefined,
     rateLimitPerMinute: intEnv(env, 'KVALREG_RATE_LIMIT', 60_000),
+    analyticsIntervalMs: intEnv(env, 'KVALREG_ANALYTICS_INTERVAL_MS', 2000),
     anonymousRateLimitPerMinute: intEnv(env, 'KVALREG_ANONYMOUS_RATE_LIMIT', 120),
     dataDir,
     embeddedPgPort: intEnv(env, 'KVALREG_PG_PORT', 54329),

@@ -48,7 +48,7 @@ export async function startPlatform(config: Config, opts: { log?: Logger; poolSi
     const data = new PersonData(db.pool, units);
     const inbox = createInbox(data, { keys, registries }, log);
     const analytics = new Analytics(data, registries, log.child({ module: 'analytics' }));
-    await analytics.prepare(db.pool);
+    await analytics.prepare();
     const indicators = new Indicators(data, db.pool, registries, units, log.child({ module: 'indicators' }));
     const byId = new Map(registries.map((r) => [r.id, r]));
     return {

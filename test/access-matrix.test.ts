@@ -32,7 +32,8 @@ beforeAll(async () => {
 afterAll(async () => { await t?.close(); });
 
 const fill = (url: string) => url.replace(':id', 'fracture').replace(':caseId', String(caseId)).replace(':form', 'behandling')
-  .replace(':instance', 'x').replace(':messageId', String(messageId));
+  .replace(':instance', 'x').replace(':messageId', String(messageId))
+  .replace(':indicator', 'nfr01_time_to_treatment').replace(':measureId', 'fracture-nfr01_time_to_treatment');
 const bodyFor = (url: string) => (url.startsWith('/fhir') ? JSON.stringify(ehrBundle(fracture())) : url.includes('/forms/') ? JSON.stringify({ values: { treatment_intent: 'conservative' } }) : JSON.stringify({}));
 
 async function call(method: string, url: string, token?: string) {

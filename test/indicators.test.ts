@@ -201,3 +201,96 @@ describe('results as users read them', () => {
     expect(await counts('nfr12_failed_conservative', '2022', NATION, 'qa')).toEqual({ num: 0, den: 0 });
   });
 });
+
+describe('over HTTP', () => {
+  const get = (url: string, token?: string) => t.app.inject({ method: 'GET', url, headers: token ? { authorization: `Bearer ${token}` } : {} });
+
+  it('publishes the declarations with their definition as text, without login', async () => {
+    const res = await get('/api/registries/fracture/indicators');
+    expect(res.statusCode).toBe(200);
+    const list = res.json();
+    expect(list).toHaveLength(17);
+    const i12 = list.find((i: any) => i.number === '12');
+    expect(i12.definition.numerator).toMatch(/^Antall brudd der første kontakt er skadepoliklinikk/);
+    expect(i12.target).toEqual({ operator: '<', value: 0.1 });
+    expect(list.find((i: any) => i.number === '4')).toMatchObject({ status: 'pending', definition: null });
+  });
+
+  it('serves results as aggregates, and refuses a malformed question with a clear message', async () => {
+    const res = await get('/api/registries/fracture/indicator-results?indicator=nfr12_failed_conservative&period=2022&unit=1');
+    expect(res.statusCode).toBe(200);
+    expect(res.json().results[0]).toMatchObject({ numerator: 2, denominator: 5, status: 'ok' });
+    const bad = await get('/api/registries/fracture/indicator-results?grain=week');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error).toMatch(/grain must be one of year, quarter, month, rolling-12-months/);
+  });
+
+  it('explains a unit\'s result case by case, for users of that unit only, and logs the look', async () => {
+    const res = await get(`/api/registries/fracture/indicators/nfr12_failed_conservative/explanation?unit=${SUS_HOSPITAL}&period=2022`, t.tokens.registrarSus);
+    expect(res.statusCode, res.body).toBe(200);
+    const body = res.json();
+    expect(body.total).toBe(5);
+    expect(body.cases.filter((c: any) => c.inNumerator)).toHaveLength(2);
+    const late = body.cases.find((c: any) => c.parts[0].clauses.some((x: any) => x.values.days_injury_to_surgery === 15));
+    expect(late.inNumerator).toBe(true);
+    expect(late.parts[0].clauses).toEqual(expect.arrayContaining([expect.objectContaining({ text: 'operert', holds: true })]));
+    const audit = await t.platform.db.pool.query("SELECT count(*) FROM audit_event WHERE action = 'indicator:explain'");
+    expect(Number(audit.rows[0].count)).toBe(5);
+    const other = await get(`/api/registries/fracture/indicators/nfr12_failed_conservative/explanation?unit=${SUS_HOSPITAL}&period=2022`, t.tokens.readerOther);
+    expect(other.statusCode).toBe(403);
+  });
+
+  it('gives FHIR Measure and summary MeasureReport resources', async () => {
+    const m = await get('/fhir/Measure/fracture-nfr11_reoperation_closed');
+    expect(m.statusCode).toBe(200);
+    expect(m.json()).toMatchObject({ resourceType: 'Measure', scoring: { coding: [{ code: 'proportion' }] }, improvementNotation: { coding: [{ code: 'decrease' }] } });
+    expect(m.json().extension).toEqual(expect.arrayContaining([expect.objectContaining({ url: expect.stringMatching(/indicator-target$/) })]));
+    const r = await get(`/fhir/MeasureReport?measure=fracture-nfr11_reoperation_closed&period=2021&reporter=${SUS_HOSPITAL}`);
+    expect(r.statusCode, r.body).toBe(200);
+    const report = r.json().entry[0].resource;
+    expect(report).toMatchObject({ resourceType: 'MeasureReport', type: 'summary', period: { start: '2021-01-01', end: '2021-12-31' } });
+    expect(report.group[0].population.map((p: any) => p.count)).toEqual([2, 5]);
+    expect(report.group[0].measureScore.value).toBeCloseTo(0.4, 10);
+  });
+
+  it('writes the national publishing CSV: one row per unit and year, small denominators left out', async () => {
+    const res = await get('/api/registries/fracture/indicator-results.csv?year=2022&dataset=fresh');
+    expect(res.statusCode).toBe(200);
+    const lines = res.body.trim().split('\n');
+    expect(lines[0]).toBe('context,year,orgnr,resh,unit_name,unit_level,ind_id,var,denominator,level_green,level_yellow,level_direction,min_denominator');
+    const sus = lines.find((l) => l.includes(`,${SUS_ORTHO},`) && l.includes('nfr12'));
+    expect(sus).toMatch(/^caregiver,2022,\d{9},8201101,.*,nfr_nfr12_failed_conservative,2,5,<0\.1,<0\.2,0,5$/);
+  });
+});
+
+describe('freshness', () => {
+  it('counts a new case within seconds of its arrival, with results recomputed', async () => {
+    const r = t.platform.registry('fracture')!;
+    const before = (await t.platform.indicators.results(r, { indicator: 'nfr12_failed_conservative', period: '2022', units: [NATION] }, { asOf: AS_OF }))[0];
+    t.platform.analytics.start(200);
+    try {
+      const started = Date.now();
+      await send(fracture({ injuryDateTime: at('2022-04-01'), firstContact: at('2022-04-01', '11:00') }));
+      let now = before;
+      while (now.denominator === before.denominator && Date.now() - started < 10_000) {
+        await new Promise((res) => setTimeout(res, 100));
+        now = (await t.platform.indicators.results(r, { indicator: 'nfr12_failed_conservative', period: '2022', units: [NATION] }, { asOf: AS_OF }))[0];
+      }
+      expect(now.denominator).toBe(before.denominator! + 1);
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      await t.platform.analytics.stop();
+    }
+  });
+
+  it('a death notice from the population register updates mortality (died 19 days after the second fracture)', async () => {
+    const r = t.platform.registry('fracture')!;
+    const patient = alive;
+    const death = { resourceType: 'Bundle', type: 'batch', entry: [{ resource: { resourceType: 'Patient', identifier: [{ system: 'urn:oid:2.16.578.1.12.4.1.4.1', value: patient }], deceasedDateTime: '2024-09-20' }, request: { method: 'PUT', url: 'Patient' } }] };
+    const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(death) });
+    expect(res.statusCode, res.body).toBeLessThan(300);
+    await t.platform.analytics.refresh();
+    await t.platform.indicators.ensureFresh(r, { asOf: AS_OF });
+    expect(await counts('nfr14_mortality_30_days', '2024')).toEqual({ num: 2, den: 5 });
+  });
+});

@@ -4,7 +4,7 @@
 // every case. Runs as the platform's own work through the one door.
 import type { Logger } from 'pino';
 import type { PersonData, PersonTx } from '../access/door.ts';
-import type { Client, Pool } from '../db/pool.ts';
+import type { Client } from '../db/pool.ts';
 import { caseValues, evaluateCase, type FormState } from '../records/evaluate.ts';
 import type { Registry } from '../registry/load.ts';
 import { analyticsColumns, analyticsTable, columnsSignature, FIXED_COLUMNS, type AnalyticsColumn } from './columns.ts';
@@ -20,11 +20,8 @@ export class Analytics {
   constructor(private readonly data: PersonData, private readonly registries: Registry[], private readonly log: Logger, private readonly batchSize = 500) {}
 
   /** Creates or rebuilds each registry's table when its shape or definition changed. Called at start. */
-  async prepare(pool: Pool): Promise<void> {
-    const client = await pool.connect();
-    try {
-      for (const r of this.registries) await prepareTable(client, r, this.log);
-    } finally { client.release(); }
+  async prepare(): Promise<void> {
+    for (const r of this.registries) await this.data.transaction(PLATFORM, 'analytics:prepare', (tx) => prepareTable(tx.client, r, this.log));
   }
 
   /** Refreshes every marked case now; resolves when the queue is empty. Concurrent calls share one run. */
@@ -47,6 +44,17 @@ export class Analytics {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     await this.running?.catch(() => undefined);
+  }
+
+  /** How current the registry's analytics are: rows, changes waiting, last refresh, newest data. */
+  async status(registry: Registry): Promise<{ registry: string; rows: number; pending: number; version: number; refreshedAt: string | null; newestData: string | null }> {
+    return this.data.transaction(PLATFORM, 'analytics:status', async (tx) => {
+      const { rows: [s] } = await tx.client.query(`SELECT (SELECT count(*) FROM ${analyticsTable(registry)}) AS rows,
+          (SELECT count(*) FROM analytics_dirty WHERE registry = $1) AS pending, version, refreshed_at, newest_data
+        FROM analytics_state WHERE registry = $1`, [registry.id]);
+      const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
+      return { registry: registry.id, rows: Number(s?.rows ?? 0), pending: Number(s?.pending ?? 0), version: Number(s?.version ?? 0), refreshedAt: iso(s?.refreshed_at ?? null), newestData: iso(s?.newest_data ?? null) };
+    }, { readOnly: true });
   }
 
   /** Marks every case of the registry and recomputes them all. */
@@ -82,38 +90,31 @@ async function prepareTable(db: Client, registry: Registry, log: Logger): Promis
   const old = (await db.query('SELECT signature FROM analytics_table WHERE registry = $1', [registry.id])).rows[0]?.signature as string | undefined;
   if (old === signature) return;
   // Serialised against a second process starting at the same time.
-  await db.query('BEGIN');
-  try {
-    await db.query('SELECT pg_advisory_xact_lock(4242, hashtext($1))', [registry.id]);
-    const again = (await db.query('SELECT signature FROM analytics_table WHERE registry = $1', [registry.id])).rows[0]?.signature as string | undefined;
-    if (again !== signature) {
-      if (!again || again.split(':')[0] !== shape) {
-        const cols = analyticsColumns(registry).map((c) => `"${c.name}" ${c.sql}`);
-        await db.query(`DROP TABLE IF EXISTS ${table}`);
-        // Rows go with their case (a reservation deletes the person and their cases).
-        await db.query(`CREATE TABLE ${table} (${[...FIXED_COLUMNS, ...cols].join(', ')},
-          registry text NOT NULL DEFAULT ${db.escapeLiteral(registry.id)} CHECK (registry = ${db.escapeLiteral(registry.id)}),
-          FOREIGN KEY (registry, case_id) REFERENCES registry_case (registry, id) ON DELETE CASCADE)`);
-        await db.query(`CREATE INDEX ON ${table} USING gin (unit_path)`);
-        await db.query(`CREATE INDEX ON ${table} (person_id)`);
-        // Person-level: a unit user sees the rows of their units only, like the cases themselves.
-        await db.query(`ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY`);
-        await db.query(`CREATE POLICY unit_scope ON ${table} USING (kvalreg_unit_visible(registry, unit_resh))`);
-        await db.query(`GRANT SELECT ON ${table} TO kvalreg_app`);
-        log.info({ registry: registry.id }, 'analytics table created; every case will be computed');
-      } else {
-        log.info({ registry: registry.id }, 'registry definition changed; every analytics row will be recomputed');
-      }
-      await db.query(`INSERT INTO analytics_dirty (registry, case_id) SELECT registry, id FROM registry_case WHERE registry = $1
-        ON CONFLICT (registry, case_id) DO NOTHING`, [registry.id]);
-      await db.query(`INSERT INTO analytics_table (registry, signature) VALUES ($1, $2)
-        ON CONFLICT (registry) DO UPDATE SET signature = EXCLUDED.signature, built_at = now()`, [registry.id, signature]);
-      await db.query('INSERT INTO analytics_state (registry) VALUES ($1) ON CONFLICT DO NOTHING', [registry.id]);
+  await db.query('SELECT pg_advisory_xact_lock(4242, hashtext($1))', [registry.id]);
+  const again = (await db.query('SELECT signature FROM analytics_table WHERE registry = $1', [registry.id])).rows[0]?.signature as string | undefined;
+  if (again !== signature) {
+    if (!again || again.split(':')[0] !== shape) {
+      const cols = analyticsColumns(registry).map((c) => `"${c.name}" ${c.sql}`);
+      await db.query(`DROP TABLE IF EXISTS ${table}`);
+      // Rows go with their case (a reservation deletes the person and their cases).
+      await db.query(`CREATE TABLE ${table} (${[...FIXED_COLUMNS, ...cols].join(', ')},
+        registry text NOT NULL DEFAULT ${db.escapeLiteral(registry.id)} CHECK (registry = ${db.escapeLiteral(registry.id)}),
+        FOREIGN KEY (registry, case_id) REFERENCES registry_case (registry, id) ON DELETE CASCADE)`);
+      await db.query(`CREATE INDEX ON ${table} USING gin (unit_path)`);
+      await db.query(`CREATE INDEX ON ${table} (person_id)`);
+      // Person-level: a unit user sees the rows of their units only, like the cases themselves.
+      await db.query(`ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY`);
+      await db.query(`CREATE POLICY unit_scope ON ${table} USING (kvalreg_unit_visible(registry, unit_resh))`);
+      await db.query(`GRANT SELECT ON ${table} TO kvalreg_app`);
+      log.info({ registry: registry.id }, 'analytics table created; every case will be computed');
+    } else {
+      log.info({ registry: registry.id }, 'registry definition changed; every analytics row will be recomputed');
     }
-    await db.query('COMMIT');
-  } catch (err) {
-    await db.query('ROLLBACK').catch(() => undefined);
-    throw err;
+    await db.query(`INSERT INTO analytics_dirty (registry, case_id) SELECT registry, id FROM registry_case WHERE registry = $1
+      ON CONFLICT (registry, case_id) DO NOTHING`, [registry.id]);
+    await db.query(`INSERT INTO analytics_table (registry, signature) VALUES ($1, $2)
+      ON CONFLICT (registry) DO UPDATE SET signature = EXCLUDED.signature, built_at = now()`, [registry.id, signature]);
+    await db.query('INSERT INTO analytics_state (registry) VALUES ($1) ON CONFLICT DO NOTHING', [registry.id]);
   }
 }
 

@@ -8,6 +8,7 @@ import { importCommand } from './import.ts';
 import { clientCommand, tokenCommand } from './token.ts';
 import { auditVerifyCommand } from './audit.ts';
 import { reencryptCommand } from './keys.ts';
+import { analyticsCommand, indicatorsCommand } from './indicators.ts';
 
 const program = new Command()
   .name('kvalreg')
@@ -59,6 +60,20 @@ audit.command('verify').description('seal pending events and prove the hash chai
 const keys = program.command('keys').description('identity encryption keys');
 keys.command('reencrypt').description('re-encrypt every value still under an older key with the current one (resumable)')
   .action(() => reencryptCommand(loadConfig()));
+
+program.command('indicators').description('quality indicator results for a registry and year: nation (and a unit), or every unit as CSV')
+  .requiredOption('--registry <id>', 'the registry, e.g. fracture')
+  .requiredOption('--year <year>', 'the year, e.g. 2024')
+  .option('--unit <resh>', 'a unit to show beside the nation (RESH id)')
+  .option('--format <format>', 'table, csv (national publishing format), json or fhir (Measure + MeasureReport)', 'table')
+  .option('--dataset <dataset>', 'fresh (all data) or qa (finalised registrations only)', 'fresh')
+  .option('--lang <lang>', 'nb or en', 'nb')
+  .action((o) => indicatorsCommand(loadConfig(), o));
+const analytics = program.command('analytics').description('the analytics tables indicators are computed from');
+analytics.command('status').description('rows, changes waiting and freshness per registry').option('--registry <id>', 'one registry')
+  .action((o) => analyticsCommand(loadConfig(), 'status', o));
+analytics.command('rebuild').description('recompute every row from the registrations').option('--registry <id>', 'one registry')
+  .action((o) => analyticsCommand(loadConfig(), 'rebuild', o));
 
 program.parseAsync(process.argv).catch((err) => {
   console.error(`kvalreg: ${err instanceof Error ? err.message : String(err)}`);

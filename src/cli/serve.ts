@@ -18,7 +18,14 @@ export async function listen(platform: Platform, port: number) {
       .catch((err) => platform.log.error({ err }, 'sealing the audit trail failed'));
   }, 5000);
   sealer.unref();
-  const stop = async () => { clearInterval(sealer); await app.close(); await sealAudit(platform.db.pool, platform.keys).catch(() => 0); await platform.close(); process.exit(0); };
+  // New data reaches the analytics tables within seconds; indicator results are kept warm (and
+  // recomputed when the day changes, for follow-up windows) by a check every minute.
+  platform.analytics.start(platform.config.analyticsIntervalMs);
+  const warm = setInterval(() => {
+    for (const r of platform.registries) platform.indicators.ensureFresh(r).catch((err) => platform.log.error({ err }, 'computing indicators failed'));
+  }, 60_000);
+  warm.unref();
+  const stop = async () => { clearInterval(sealer); clearInterval(warm); await app.close(); await sealAudit(platform.db.pool, platform.keys).catch(() => 0); await platform.close(); process.exit(0); };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   return app;

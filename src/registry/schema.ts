@@ -113,6 +113,8 @@ export const registrySchema = z.object({
   version: z.string().regex(/^\d+\.\d+(\.\d+)?$/, 'a version like 1.0 or 1.2.3'),
   title: text,
   short: z.string(),
+  /** What one case is, in the plural, for text such as "Antall brudd der …" (default: registreringer/cases). */
+  caseName: text.optional(),
   description: text,
   legalBasis: text.optional(),
   dataController: z.string().optional(),

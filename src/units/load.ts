@@ -63,6 +63,6 @@ export async function loadUnits(db: Queryable, file: string): Promise<number> {
 }
 
 export async function readUnitTree(db: Queryable): Promise<UnitTree> {
-  const { rows } = await db.query('SELECT resh, parent_resh, level, kind, short_name, name_nb, name_en, path FROM org_unit');
-  return new UnitTree(rows.map((r) => ({ resh: r.resh, parent: r.parent_resh, level: r.level, kind: r.kind, short: r.short_name, nameNb: r.name_nb, nameEn: r.name_en, path: r.path })));
+  const { rows } = await db.query('SELECT resh, parent_resh, level, kind, short_name, name_nb, name_en, orgnr, path FROM org_unit');
+  return new UnitTree(rows.map((r) => ({ resh: r.resh, parent: r.parent_resh, level: r.level, kind: r.kind, short: r.short_name, nameNb: r.name_nb, nameEn: r.name_en, orgnr: r.orgnr, path: r.path })));
 }

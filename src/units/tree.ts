@@ -2,6 +2,8 @@
 export interface Unit {
   resh: string; parent: string | null; level: 'nation' | 'region' | 'trust' | 'hospital' | 'department';
   kind: string | null; short: string | null; nameNb: string; nameEn: string | null; path: string[];
+  /** Organisation number (Enhetsregisteret), where known. */
+  orgnr?: string | null;
 }
 
 export class UnitTree {

@@ -1,0 +1,140 @@
+// Indicator outputs for other systems: FHIR R4 Measure (one per indicator, target and levels as
+// extensions) and summary MeasureReport (per unit and period, with strata), and the flat CSV that
+// national publishing takes (context, year, organisation number, indicator, numerator `var`,
+// denominator; one row per unit and year, with the indicator's metadata).
+import { stringify } from 'csv-stringify/sync';
+import type { Registry } from '../registry/load.ts';
+import type { UnitTree } from '../units/tree.ts';
+import type { Indicator } from './load.ts';
+import { periodRange } from './explain.ts';
+import type { Threshold } from './schema.ts';
+import type { IndicatorResult } from './service.ts';
+
+const EXT = 'urn:kvalreg:fhir:StructureDefinition';
+const RESH_SYSTEM = 'urn:oid:2.16.578.1.12.4.1.4.102';
+const EXPRESSION_LANGUAGE = 'text/x-kvalreg-expression';
+
+const threshold = (t: Threshold) => ({ extension: [
+  { url: 'comparator', valueCode: t.operator },
+  { url: 'value', valueDecimal: t.value },
+] });
+
+function population(code: string, display: string, expression: string | undefined) {
+  return {
+    code: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/measure-population', code, display }] },
+    ...(expression ? { criteria: { language: EXPRESSION_LANGUAGE, expression } } : { criteria: { language: EXPRESSION_LANGUAGE, expression: 'true' } }),
+  };
+}
+
+export function measureUrl(base: string, registry: string, ind: Indicator): string { return `${base}/Measure/${registry}-${ind.def.id}`; }
+
+export function measure(base: string, registry: Registry, ind: Indicator, definition: string[]): Record<string, unknown> {
+  const d = ind.def;
+  const parts = ind.parts;
+  const group = parts.map((p) => ({
+    ...(p.label ? { description: p.label.nb } : {}),
+    population: [
+      population('initial-population', 'Initial Population', d.population),
+      population('denominator', 'Denominator', p.denominator),
+      ...(d.exclusions ? [population('denominator-exclusion', 'Denominator Exclusion', d.exclusions)] : []),
+      population('numerator', 'Numerator', p.numerator),
+    ],
+    stratifier: d.stratifiers.map((s) => ({ code: { text: s }, criteria: { language: EXPRESSION_LANGUAGE, expression: s } })),
+  }));
+  return {
+    resourceType: 'Measure',
+    id: `${registry.id}-${d.id}`,
+    url: measureUrl(base, registry.id, ind),
+    identifier: [{ system: `urn:kvalreg:indicator:${registry.id}`, value: d.number }],
+    version: registry.version,
+    name: d.id,
+    title: d.title.nb,
+    status: d.status === 'active' ? 'active' : 'draft',
+    publisher: registry.meta.title.nb,
+    description: d.description.nb,
+    usage: definition.join('\n'),
+    scoring: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/measure-scoring', code: 'proportion' }] },
+    type: d.type.map((t) => ({ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/measure-type', code: t }] })),
+    improvementNotation: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/measure-improvement-notation', code: d.direction === 'higher-is-better' ? 'increase' : 'decrease' }] },
+    ...(parts.length > 1 ? { rationale: 'The numerator and the denominator are each the sum over the groups.' } : {}),
+    extension: [
+      ...(d.target ? [{ url: `${EXT}/indicator-target`, ...threshold(d.target) }] : []),
+      ...(d.levels ? [{ url: `${EXT}/indicator-level-high`, ...threshold(d.levels.high) }] : []),
+      ...(d.levels?.moderate ? [{ url: `${EXT}/indicator-level-moderate`, ...threshold(d.levels.moderate) }] : []),
+      { url: `${EXT}/indicator-minimum-denominator`, valueInteger: ind.minimumDenominator },
+      { url: `${EXT}/indicator-count-by`, valueCode: d.countBy },
+    ],
+    ...(group.length ? { group } : {}),
+  };
+}
+
+/** A summary MeasureReport for one unit and period; strata come from results with a stratifier. */
+export function measureReport(base: string, registry: Registry, ind: Indicator, units: UnitTree, main: IndicatorResult, strata: IndicatorResult[], computedAt: string): Record<string, unknown> {
+  const range = periodRange(main.grain, main.period);
+  const unit = units.get(main.unit.resh);
+  const end = new Date(Date.parse(`${range.to}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+  const counts = (r: IndicatorResult) => r.status === 'ok'
+    ? { population: [
+      { code: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/measure-population', code: 'numerator' }] }, count: r.numerator },
+      { code: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/measure-population', code: 'denominator' }] }, count: r.denominator },
+    ], measureScore: { value: r.proportion } }
+    : { extension: [{ url: `${EXT}/indicator-result-status`, valueCode: r.status }] };
+  const byStratifier = new Map<string, IndicatorResult[]>();
+  for (const s of strata) byStratifier.set(s.stratifier, [...(byStratifier.get(s.stratifier) ?? []), s]);
+  return {
+    resourceType: 'MeasureReport',
+    id: `${registry.id}-${ind.def.id}-${main.unit.resh}-${main.period}`.replace(/[^A-Za-z0-9\-.]/g, '-'),
+    status: 'complete',
+    type: 'summary',
+    measure: measureUrl(base, registry.id, ind),
+    date: computedAt,
+    period: { start: range.from, end },
+    reporter: { identifier: unit?.level === 'nation' ? { system: 'urn:iso:std:iso:3166', value: 'NO' } : { system: RESH_SYSTEM, value: main.unit.resh }, display: unit?.nameNb ?? main.unit.resh },
+    extension: [
+      { url: `${EXT}/indicator-dataset`, valueCode: main.dataset },
+      ...(main.level ? [{ url: `${EXT}/indicator-level`, valueCode: main.level }] : []),
+      ...(main.trend ? [{ url: `${EXT}/indicator-trend`, valueCode: main.trend }] : []),
+      ...(main.interval ? [{ url: `${EXT}/indicator-interval`, valueRange: { low: { value: main.interval.lower }, high: { value: main.interval.upper } } }] : []),
+    ],
+    group: [{
+      ...counts(main),
+      stratifier: [...byStratifier].map(([name, list]) => ({
+        code: [{ text: name }],
+        stratum: list.map((s) => ({ value: { text: s.stratum }, ...counts(s) })),
+      })),
+    }],
+  };
+}
+
+/**
+ * The national publishing format: one row per unit and year. `var` is the numerator; rows under
+ * the minimum denominator are left out (national publishing shows them as too few).
+ */
+export function nationalCsv(registry: Registry, indicators: Indicator[], results: IndicatorResult[], units: UnitTree): string {
+  const byId = new Map(indicators.map((i) => [i.def.id, i]));
+  const rows = results.filter((r) => r.status === 'ok' && r.grain === 'year' && r.stratifier === '').map((r) => {
+    const ind = byId.get(r.indicator)!;
+    const unit = units.get(r.unit.resh);
+    // Hospitals and departments have no organisation number of their own here: their trust's is used, with the RESH id beside it.
+    const orgnr = unit ? orgnrOf(units, r.unit.resh) : '';
+    return {
+      context: 'caregiver', year: r.period, orgnr, resh: r.unit.resh, unit_name: unit?.nameNb ?? '', unit_level: unit?.level ?? '',
+      ind_id: `${registry.meta.short.toLowerCase()}_${r.indicator}`, var: r.numerator, denominator: r.denominator,
+      level_green: ind.def.levels ? `${ind.def.levels.high.operator}${ind.def.levels.high.value}` : '',
+      level_yellow: ind.def.levels?.moderate ? `${ind.def.levels.moderate.operator}${ind.def.levels.moderate.value}` : '',
+      level_direction: ind.def.direction === 'higher-is-better' ? 1 : 0,
+      min_denominator: ind.minimumDenominator,
+    };
+  });
+  return stringify(rows, { header: true, columns: ['context', 'year', 'orgnr', 'resh', 'unit_name', 'unit_level', 'ind_id', 'var', 'denominator', 'level_green', 'level_yellow', 'level_direction', 'min_denominator'] });
+}
+
+function orgnrOf(units: UnitTree, resh: string): string {
+  const u = units.get(resh);
+  if (!u) return '';
+  for (const r of [...u.path].reverse()) {
+    const orgnr = units.get(r)?.orgnr;
+    if (orgnr) return orgnr;
+  }
+  return '';
+}
