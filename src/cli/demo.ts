@@ -81,7 +81,7 @@ export async function runDemo(platform: Platform, baseUrl: string, o: DemoOpts) 
   console.log(`Sent ${stats.sent} messages (${fractures.length} fractures) in ${seconds.toFixed(1)} s: ${stats.ok} accepted, ${stats.failed} refused.`);
   for (const f of stats.failures) console.log(`  refused (${f.status}): ${f.body}`);
   console.log(`True rates planted (seed ${o.seed}): ${Object.entries(rates).map(([k, v]) => `${k}=${v}`).join(' ')}`);
-  return { fractures: fractures.length, ...stats };
+  return { fractures: fractures.length, specs: fractures, ...stats };
 }
 
 export async function demoCommand(config: Config, o: DemoOpts): Promise<void> {

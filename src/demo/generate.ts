@@ -7,9 +7,9 @@ import type { FractureSpec } from './bundles.ts';
 
 export interface DemoRates {
   emergencyShare: number;        // first contact at an emergency clinic/department
-  emergencyWithin24h: number;    // of emergency contacts: first contact < 24 h after injury
-  surgeryWithin24h: number;      // of operated: surgery < 24 h after injury
-  surgeryWithin10Days: number;   // of operated within 14 days: within 10 days
+  emergencyWithin24h: number;    // of emergency contacts not operated as the first choice: seen within 20 h (else after 2+ days)
+  surgeryWithin24h: number;      // of fractures operated as the first choice: surgery < 24 h after injury (they are seen before it)
+  surgeryWithin10Days: number;   // of those operated later than 24 h: within 10 days (else after 11–14 days)
   failedConservative: number;    // of conservatively treated: converted to surgery
   unplannedReopClosed: number;   // of operated closed fractures
   unplannedReopOpen: number;     // of operated open fractures
@@ -104,20 +104,26 @@ export function generateFractures(o: DemoOptions): FractureSpec[] {
       const birth = new Date(injury.getTime() - (a * 365.25 + random() * 360) * 86400_000);
       const birthDate = birth.toISOString().slice(0, 10);
       const emergency = random() < rate.emergencyShare;
-      const contactHours = emergency ? (random() < rate.emergencyWithin24h ? random() * 20 : 26 + random() * 72) : 24 * (1 + random() * 10);
-      const firstContact = new Date(injury.getTime() + contactHours * 3600_000);
       const open = random() < rate.openShare;
       const energy = random() < rate.highEnergy ? 'high' as const : 'low' as const;
       let operated = random() < seg.operated;
       const failedConservative = !operated && random() < rate.failedConservative;
       if (failedConservative) operated = true;
       const intent = failedConservative ? 'conservative' as const : operated ? (random() < 0.3 ? 'temporary_then_surgery' as const : 'operative' as const) : 'conservative' as const;
+      // Margins keep each planted rate exactly what its indicator measures, whatever the time of
+      // day and a daylight-saving change: "within 10 days" is at most 9.5 days, "later" at least 11.2.
       let surgeryHours = 0;
       if (operated) {
         if (failedConservative) surgeryHours = 24 * (15 + random() * 20);
         else if (random() < rate.surgeryWithin24h) surgeryHours = 2 + random() * 21;
-        else surgeryHours = random() < rate.surgeryWithin10Days ? 24 * (1 + random() * 9) : 24 * (10.5 + random() * 3);
+        else surgeryHours = random() < rate.surgeryWithin10Days ? 24 * (1 + random() * 8.5) : 24 * (11.2 + random() * 2.5);
       }
+      // A patient operated as the first choice was seen before the operation (within 20 hours);
+      // the others come to the emergency clinic within 20 hours, or late (two days or more).
+      const primary = operated && !failedConservative;
+      const contactHours = primary ? random() * Math.min(20, surgeryHours - 1)
+        : emergency ? (random() < rate.emergencyWithin24h ? random() * 20 : 48 + random() * 72) : 24 * (1 + random() * 10);
+      const firstContact = new Date(injury.getTime() + contactHours * 3600_000);
       const surgeryStart = new Date(Math.max(injury.getTime() + surgeryHours * 3600_000, firstContact.getTime() + 3600_000));
       const unplanned = operated && random() < (open ? rate.unplannedReopOpen : rate.unplannedReopClosed);
       const died = a > 65 && random() < rate.death12m;
