@@ -45,3 +45,19 @@ it('imports NDJSON bundles and reports the lines that were refused', async () =>
   const dry = await runImport(t.platform, file, { sender: 'ndjson-import', aoVersion: '2018', dryRun: true });
   expect(dry.messages).toBe(2);
 });
+
+it('imports death notices from the population register as CSV, and reports rows it cannot use', async () => {
+  const who = nin('1930-04-04', 'male');
+  const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+    payload: JSON.stringify(ehrBundle(fracture({ nin: who, injuryDateTime: '2024-02-01T10:00:00+01:00', firstContact: '2024-02-01T11:00:00+01:00' }))) });
+  expect(res.statusCode).toBe(200);
+  const file = path.join(dir, 'deaths.csv');
+  fs.writeFileSync(file, ['national_id;date_of_death', `${who};15.02.2024`, `${nin('1931-05-05', 'female')};2024-13-40`, `${nin('1932-06-06', 'male')};soon`].join('\n'));
+  const summary = await runImport(t.platform, file, { format: 'deaths', sender: 'folkeregister', aoVersion: '2018' });
+  expect(summary.skipped).toBe(1);
+  expect(summary.problems.join('\n')).toMatch(/line 4: date_of_death "soon" is not a date/);
+  // The impossible date reaches the pipeline, which refuses the batch entry with its reason.
+  expect(summary.quarantined + summary.refused + summary.accepted).toBe(1);
+  const rows = await q("SELECT deceased_date FROM person WHERE deceased_date IS NOT NULL");
+  expect(rows.map((r) => r.deceased_date)).toContain('2024-02-15');
+});

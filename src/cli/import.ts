@@ -4,6 +4,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import pino from 'pino';
 import type { Config } from '../config.ts';
 import { journalToBundles } from '../capture/csv-journal.ts';
+import { deathsToBundles } from '../capture/csv-deaths.ts';
 import { startPlatform, type Platform } from '../platform.ts';
 
 export interface ImportOptions { format?: string; sender: string; aoVersion: string; dryRun?: boolean; progress?: boolean }
@@ -25,7 +26,7 @@ export async function importCommand(config: Config, file: string, o: ImportOptio
 /** Sends every message of the file through the capture pipeline, as the sender named in `o`. */
 export async function runImport(platform: Platform, file: string, o: ImportOptions): Promise<ImportSummary> {
   const format = o.format ?? (file.endsWith('.csv') ? 'csv' : file.endsWith('.ndjson') || file.endsWith('.jsonl') ? 'ndjson' : undefined);
-  if (format !== 'csv' && format !== 'ndjson') throw new Error('say --format ndjson or --format csv (the file name does not tell)');
+  if (format !== 'csv' && format !== 'ndjson' && format !== 'deaths') throw new Error('say --format ndjson, csv or deaths (the file name does not tell)');
   const caller = { kind: 'system' as const, sender: o.sender, name: o.sender };
   const summary: ImportSummary = { messages: 0, accepted: 0, quarantined: 0, refused: 0, skipped: 0, problems: [] };
   const problems = summary.problems;
@@ -33,7 +34,7 @@ export async function runImport(platform: Platform, file: string, o: ImportOptio
   const bar = o.progress ? shown : { start: () => undefined, update: () => undefined, stop: () => undefined };
   const handle = async (body: string, where: string) => {
     summary.messages++;
-    const outcome = o.dryRun ? await platform.inbox.validate(caller, body) : await platform.inbox.process(await platform.inbox.receive(caller, format, body));
+    const outcome = o.dryRun ? await platform.inbox.validate(caller, body) : await platform.inbox.process(await platform.inbox.receive(caller, format === 'ndjson' ? 'ndjson' : 'csv', body));
     if (outcome.httpStatus === 200 && outcome.status !== 'quarantined') summary.accepted++;
     else {
       if (outcome.status === 'refused') summary.refused++; else summary.quarantined++;
@@ -51,6 +52,12 @@ export async function runImport(platform: Platform, file: string, o: ImportOptio
         await handle(line, `line ${n}`);
         bar.update(n);
       }
+    } else if (format === 'deaths') {
+      const { batches, problems: bad } = deathsToBundles(fs.readFileSync(file, 'utf8'));
+      summary.skipped += bad.length;
+      problems.push(...bad.slice(0, 20));
+      bar.start(batches.length, 0);
+      for (const [i, b] of batches.entries()) { await handle(JSON.stringify(b.bundle), `lines ${b.lines[0]}–${b.lines[1]}`); bar.update(i + 1); }
     } else {
       const rows = journalToBundles(fs.readFileSync(file, 'utf8'), platform.registry('fracture')!, { aoVersion: o.aoVersion });
       bar.start(rows.length, 0);

@@ -30,9 +30,9 @@ program.command('demo').description('generate synthetic fracture traffic and sen
   .option('--concurrency <n>', 'parallel requests', (v) => Number(v), 8)
   .option('--rate <name=value...>', 'override a true rate, e.g. emergencyWithin24h=0.97 unplannedReopClosed=0.04 failedConservative=0.02')
   .action((o) => demoCommand(loadConfig(), o));
-program.command('import').description('import legacy data (NDJSON of FHIR bundles, or a CSV fracture journal) through the capture pipeline')
+program.command('import').description('import legacy data (NDJSON of FHIR bundles, a CSV fracture journal, or death notices) through the capture pipeline')
   .argument('<file>', 'a .ndjson file (one Bundle per line) or a .csv file')
-  .option('--format <format>', 'ndjson or csv (default: from the file name)')
+  .option('--format <format>', 'ndjson, csv (fracture journal) or deaths (national_id,date_of_death from the population register); default: from the file name')
   .option('--sender <id>', 'the sending system recorded as provenance', 'import')
   .option('--ao-version <version>', 'AO/OTA version of the codes in a CSV file (2008 codes are mapped to 2018)', '2018')
   .option('--dry-run', 'validate only; store nothing')

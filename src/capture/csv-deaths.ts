@@ -1,0 +1,37 @@
+// Death notices from the population register as CSV (national identity number and date of death,
+// one row per person), turned into batch Bundles of Patient resources with deceasedDateTime: the
+// same message a live population-register feed sends to POST /fhir, so they take the same path.
+import { parse } from 'csv-parse/sync';
+import { NIN_SYSTEMS } from './identity.ts';
+
+export const DEATH_COLUMNS = ['national_id', 'date_of_death'] as const;
+
+export interface DeathBatch { lines: [number, number]; bundle: Record<string, unknown> }
+
+export function deathsToBundles(text: string, batchSize = 200): { batches: DeathBatch[]; problems: string[] } {
+  const records: Record<string, string>[] = parse(text, { columns: true, skip_empty_lines: true, delimiter: text.split('\n')[0].includes(';') ? ';' : ',', trim: true });
+  const missing = DEATH_COLUMNS.filter((c) => records.length && !(c in records[0]));
+  if (missing.length) throw new Error(`the CSV lacks the column(s) ${missing.join(', ')}; expected ${DEATH_COLUMNS.join(', ')} (one row per person)`);
+  const systems = Object.entries(NIN_SYSTEMS);
+  // The identifier system follows the kind of number: a D-number adds 4 to the first digit, an H-number to the third.
+  const systemOf = (nin: string) => systems.find(([, kind]) => kind === (/^[4-7]/.test(nin) ? 'dnr' : /^\d{2}[4-5]/.test(nin) ? 'hnr' : 'fnr'))![0];
+  const problems: string[] = [];
+  const rows: Array<{ line: number; nin: string; date: string }> = [];
+  records.forEach((r, i) => {
+    const line = i + 2;
+    // Dates as the register writes them (YYYY-MM-DD, or DD.MM.YYYY) become FHIR dates; the
+    // capture pipeline checks the identity number and that the date is a real one.
+    const m = /^(\d{2})\.(\d{2})\.(\d{4})$/.exec(r.date_of_death);
+    const date = m ? `${m[3]}-${m[2]}-${m[1]}` : r.date_of_death;
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) { problems.push(`line ${line}: date_of_death "${r.date_of_death}" is not a date (write YYYY-MM-DD or DD.MM.YYYY)`); return; }
+    if (!r.national_id) { problems.push(`line ${line}: national_id is empty`); return; }
+    rows.push({ line, nin: r.national_id, date });
+  });
+  const batches: DeathBatch[] = [];
+  for (let i = 0; i < rows.length; i += batchSize) {
+    const chunk = rows.slice(i, i + batchSize);
+    batches.push({ lines: [chunk[0].line, chunk[chunk.length - 1].line], bundle: { resourceType: 'Bundle', type: 'batch', entry: chunk.map((r) => ({
+      resource: { resourceType: 'Patient', identifier: [{ system: systemOf(r.nin), value: r.nin }], deceasedDateTime: r.date }, request: { method: 'PUT', url: 'Patient' } })) } });
+  }
+  return { batches, problems };
+}
