@@ -45,24 +45,33 @@ export function indicatorSql(registry: Registry, ind: Indicator, opts: ComputeOp
     return [`(${den}) IS TRUE AS d${i}`, `((${den}) IS TRUE AND (${expr(p.numerator)}) IS TRUE) AS n${i}`];
   });
   const strata = ind.def.stratifiers.map((s, i) => `coalesce(a."${s}"::text, 'unknown') AS s${i}`);
-  const counter = ind.def.countBy === 'patient' ? 'count(DISTINCT b.person_id)' : 'count(*)';
-  const sum = (flag: 'd' | 'n') => ind.parts.map((_, i) => `${counter} FILTER (WHERE b.${flag}${i})`).join(' + ');
+  const patients = ind.def.countBy === 'patient';
+  // Cases are first collapsed to cells (unit, month, strata, flags) with a count, so the expansion
+  // over unit levels, periods and strata works on cells, not cases. Patients must stay distinct.
+  const sum = (flag: 'd' | 'n') => ind.parts.map((_, i) => (patients ? `count(DISTINCT b.person_id) FILTER (WHERE b.${flag}${i})` : `coalesce(sum(b.n) FILTER (WHERE b.${flag}${i}), 0)`)).join(' + ');
+  const cellColumns = ['path', 'finalised', 'd', ...ind.def.stratifiers.map((_, i) => `s${i}`), ...ind.parts.flatMap((_, i) => [`d${i}`, `n${i}`])];
   const text = `
     WITH base AS (
-      SELECT a.person_id, a.finalised, ${d} AS d, $1::date AS as_of,
+      SELECT a.person_id, a.finalised, date_trunc('month', ${d})::date AS d, $1::date AS as_of,
              CASE WHEN cardinality(a.unit_path) = 0 THEN ARRAY[$2::text] ELSE a.unit_path END AS path
              ${[...strata, ...flags].map((x) => `, ${x}`).join('')}
       FROM ${analyticsTable(registry)} a
       WHERE ${where.join(' AND ')}
+    ), cells AS (
+      ${patients
+        ? `SELECT DISTINCT person_id, ${cellColumns.join(', ')} FROM base`
+        : `SELECT ${cellColumns.join(', ')}, count(*) AS n FROM base GROUP BY ${cellColumns.join(', ')}`}
     )
     SELECT ds.dataset, g.grain, g.period, u.resh AS unit_resh, st.stratifier, st.stratum,
            (${sum('n')})::integer AS numerator, (${sum('d')})::integer AS denominator
-    FROM base b
+    FROM cells b
     CROSS JOIN LATERAL (VALUES ('fresh'), ('qa')) ds(dataset)
     CROSS JOIN LATERAL unnest(b.path) u(resh)
     CROSS JOIN LATERAL (${ind.def.grains.map((g) => periodRows(g, 'b.d', '$1')).join(' UNION ALL ')}) g(grain, period)
     CROSS JOIN LATERAL (VALUES ('', '')${ind.def.stratifiers.map((s, i) => `, (${param(s)}::text, b.s${i})`).join('')}) st(stratifier, stratum)
+    -- strata per year only: finer periods split by stratum are too small to read
     WHERE (ds.dataset = 'fresh' OR b.finalised) AND (${ind.parts.map((_, i) => `b.d${i}`).join(' OR ')})
+      AND (st.stratifier = '' OR g.grain = 'year')
     GROUP BY 1, 2, 3, 4, 5, 6`;
   return { text, values };
 }
