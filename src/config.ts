@@ -20,6 +20,8 @@ export interface Config {
   oauth: { issuer: string; jwksUrl: string; audience: string; scope: string } | undefined;
   /** Where registry definition folders live. */
   registriesDir: string;
+  /** Audit events older than this many days are removed by `kvalreg audit prune` (behind a signed checkpoint). */
+  auditRetentionDays: number;
   /** Organisation hierarchy file loaded at start when the unit table is empty. */
   unitsFile: string;
 }
@@ -43,9 +45,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     httpPort: intEnv(env, 'PORT', 3000),
     httpHost: env.HOST ?? '127.0.0.1',
     logLevel: env.LOG_LEVEL ?? 'info',
+    auditRetentionDays: positiveIntEnv(env, 'KVALREG_AUDIT_RETENTION_DAYS', AUDIT_RETENTION_DAYS_DEFAULT),
     registriesDir: path.resolve(env.KVALREG_REGISTRIES_DIR ?? path.join(root, 'registries')),
     unitsFile: path.resolve(env.KVALREG_UNITS_FILE ?? path.join(root, 'demo', 'units.yaml')),
   };
+}
+
+/**
+ * Ten years. The domain material names no period for access logs; the trail is what a patient
+ * sees in innsyn of who looked at their data, so it is kept at least as long as registrations
+ * are commonly kept under review, and the data controller sets the period that applies.
+ */
+export const AUDIT_RETENTION_DAYS_DEFAULT = 3650;
+
+function positiveIntEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const n = intEnv(env, name, fallback);
+  if (n < 1) throw new Error(`${name} must be 1 or more (days)`);
+  return n;
 }
 
 function intEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

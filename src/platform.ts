@@ -3,6 +3,7 @@
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { PersonData } from './access/door.ts';
+import { loadAuditKeys, type AuditKeys } from './access/audit-keys.ts';
 import { createInbox, type Inbox } from './capture/inbox.ts';
 import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
@@ -18,6 +19,8 @@ export interface Platform {
   log: Logger;
   db: Database;
   keys: IdentityKeys;
+  /** The audit trail's sealing and witness keys (apart from the identity keys). */
+  auditKeys: AuditKeys;
   registries: Registry[];
   registry(id: string): Registry | undefined;
   units: UnitTree;
@@ -34,6 +37,7 @@ export async function startPlatform(config: Config, opts: { log?: Logger; poolSi
   try {
     await migrate(db.pool, (m) => log.info(m));
     const keys = loadIdentityKeys({ env: config.env, keyFile: path.join(config.dataDir, 'keys.json'), log: (m) => log.warn(m) });
+    const auditKeys = loadAuditKeys({ env: config.env, dataDir: config.dataDir, identity: keys, log: (m) => log.warn(m) });
     const unitCount = Number((await db.pool.query('SELECT count(*) FROM org_unit')).rows[0].count);
     if (unitCount === 0) log.info({ units: await loadUnits(db.pool, config.unitsFile), file: config.unitsFile }, 'loaded organisation units');
     const registries = await loadRegistries(config.registriesDir);
@@ -43,7 +47,7 @@ export async function startPlatform(config: Config, opts: { log?: Logger; poolSi
     const inbox = createInbox(data, { keys, registries }, log);
     const byId = new Map(registries.map((r) => [r.id, r]));
     return {
-      config, log, db, keys, registries, units, data, inbox,
+      config, log, db, keys, auditKeys, registries, units, data, inbox,
       registry: (id) => byId.get(id),
       reloadUnits: async () => { units.reset((await readUnitTree(db.pool)).all()); },
       close: () => db.close(),

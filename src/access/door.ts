@@ -9,7 +9,7 @@ import type { UnitTree } from '../units/tree.ts';
 import { writeEvents, type AuditEvent } from './audit.ts';
 
 export class AccessDenied extends Error {
-  constructor(message: string, readonly unit: string | null = null, readonly object: string | null = null, readonly personId: number | null = null) { super(message); }
+  constructor(message: string, readonly unit: string | null = null, readonly object: string | null = null, readonly personId: number | null = null, readonly registry: string | null = null) { super(message); }
 }
 
 /** What a transaction did to person-level data, for the audit trail. */
@@ -18,6 +18,8 @@ export interface AuditNote {
   object: string;
   personIds?: number[];
   unit?: string | null;
+  /** The registry the work concerns (what a registry admin sees in the audit API); none when it spans registries. */
+  registry?: string | null;
   /** Who the work is done for, when not the caller: captured data is the sending system's doing. */
   actor?: { label: string; role: string };
 }
@@ -72,7 +74,7 @@ export class PersonData {
           const scope = scopeOf(caller, registry, roles, units);
           if (scope === null) return;
           if (unit && scope.includes(unit)) return;
-          throw new AccessDenied(`${callerLabel(caller)} has no ${roles.join('/')} access to unit ${unit ?? '(none)'} in ${registry}`, unit, target?.object ?? registry, target?.personId ?? null);
+          throw new AccessDenied(`${callerLabel(caller)} has no ${roles.join('/')} access to unit ${unit ?? '(none)'} in ${registry}`, unit, target?.object ?? registry, target?.personId ?? null, registry === '*' ? null : registry);
         },
         audit: (note) => { notes.push(note); },
       };
@@ -87,7 +89,7 @@ export class PersonData {
       await client.query('ROLLBACK').catch(() => undefined);
       // A refused attempt is itself an event worth keeping.
       if (err instanceof AccessDenied) {
-        await writeEvents(client, events(caller, purpose, [{ action: purpose, object: err.object ?? purpose, unit: err.unit, personIds: err.personId ? [err.personId] : [] }], 'denied', opts.client))
+        await writeEvents(client, events(caller, purpose, [{ action: purpose, object: err.object ?? purpose, unit: err.unit, registry: err.registry, personIds: err.personId ? [err.personId] : [] }], 'denied', opts.client))
           .catch((e) => { console.error(`kvalreg: could not record a refused attempt in the audit trail: ${(e as Error).message}`); });
       }
       throw err;
@@ -121,7 +123,7 @@ function events(caller: Caller, purpose: string, notes: AuditNote[], outcome: 'o
   return notes.flatMap((n) => {
     const persons = n.personIds && n.personIds.length ? [...new Set(n.personIds)] : [null];
     const who = n.actor ? { actor: n.actor.label, role: n.actor.role } : {};
-    return persons.map((personId) => ({ ...base, ...who, unit: n.unit ?? null, personId, action: n.action, object: n.object }));
+    return persons.map((personId) => ({ ...base, ...who, unit: n.unit ?? null, registry: n.registry ?? null, personId, action: n.action, object: n.object }));
   });
 }
 

@@ -6,7 +6,7 @@ import { migrateCommand } from './migrate.ts';
 import { demoCommand } from './demo.ts';
 import { importCommand } from './import.ts';
 import { clientCommand, tokenCommand } from './token.ts';
-import { auditVerifyCommand } from './audit.ts';
+import { auditHeadCommand, auditPruneCommand, auditVerifyCommand } from './audit.ts';
 import { reencryptCommand } from './keys.ts';
 
 const program = new Command()
@@ -54,7 +54,14 @@ client.command('add').description('register a client: its access tokens then aut
 
 const audit = program.command('audit').description('the audit trail of every look at and change of person-level data');
 audit.command('verify').description('seal pending events and prove the hash chain; names the first broken link (exit code 1)')
-  .action(() => auditVerifyCommand(loadConfig()));
+  .option('--witness <file>', 'statements printed earlier by `kvalreg audit head` and kept by an outside party: check the chain still holds them')
+  .action((o) => auditVerifyCommand(loadConfig(), o));
+audit.command('head').description('print a signed statement of the chain\'s head (one JSON line) for an outside party to keep')
+  .option('--public-key', 'print the public key that checks the statements (PEM), to give to the outside party')
+  .action((o) => auditHeadCommand(loadConfig(), o));
+audit.command('prune').description('remove sealed events older than the retention period (KVALREG_AUDIT_RETENTION_DAYS), behind a signed checkpoint')
+  .option('--days <n>', 'retention in days (default: KVALREG_AUDIT_RETENTION_DAYS, else 3650)', (v) => Number(v))
+  .action((o) => auditPruneCommand(loadConfig(), o));
 
 const keys = program.command('keys').description('identity encryption keys');
 keys.command('reencrypt').description('re-encrypt every value still under an older key with the current one (resumable)')

@@ -158,7 +158,7 @@ export async function deliverExtract(tx: PersonTx, registry: Registry, raw: unkn
     `INSERT INTO extract_delivery (registry, project, approval_ref, expires, definition, delivered_by, row_count, sha256, k_report)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id, delivered_at`,
     [registry.id, def.project, def.approvalRef, def.expires, def, by, extract.rows, extract.sha256, extract.kReport])).rows[0];
-  tx.audit({ action: 'export', object: `${registry.id}/extract/${row.id}`, personIds: extract.personIds });
+  tx.audit({ action: 'export', object: `${registry.id}/extract/${row.id}`, personIds: extract.personIds, registry: registry.id });
   return { id: row.id, project: def.project, deliveredAt: row.delivered_at, rows: extract.rows, sha256: extract.sha256, kReport: extract.kReport, csv: extract.csv, dictionary: extract.dictionary };
 }
 
@@ -168,7 +168,7 @@ export async function reproduceExtract(tx: PersonTx, registry: Registry, deliver
   if (!d) throw new RecordError(`Delivery ${deliveryId} does not exist in ${registry.id}.`, 404);
   const def = extractDefinitionSchema.parse(d.definition);
   const extract = await buildExtract(tx, registry, def, keys);
-  tx.audit({ action: 'export', object: `${registry.id}/extract/${deliveryId}/reproduced`, personIds: extract.personIds });
+  tx.audit({ action: 'export', object: `${registry.id}/extract/${deliveryId}/reproduced`, personIds: extract.personIds, registry: registry.id });
   // Only the verdict: reproducing is a check, not a second delivery.
   return { deliveryId, deliveredAt: d.delivered_at, sameAsDelivered: extract.sha256 === d.sha256, sha256: extract.sha256, deliveredSha256: d.sha256, rows: extract.rows };
 }
