@@ -4,6 +4,8 @@ import path from 'node:path';
 export interface Config {
   /** Any PostgreSQL 15+; when unset an embedded server is started from `dataDir`. */
   databaseUrl: string | undefined;
+  /** The application's own login (a member of kvalreg_app only) for work under row-level security. */
+  databaseAppUrl: string | undefined;
   /** Local state: embedded PostgreSQL data, key file. Git-ignored. */
   dataDir: string;
   embeddedPgPort: number;
@@ -32,6 +34,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     env,
     databaseUrl: env.DATABASE_URL || undefined,
+    databaseAppUrl: env.DATABASE_APP_URL || undefined,
     oauth: env.KVALREG_OAUTH_ISSUER ? {
       issuer: env.KVALREG_OAUTH_ISSUER,
       jwksUrl: env.KVALREG_OAUTH_JWKS_URL ?? `${env.KVALREG_OAUTH_ISSUER.replace(/\/$/, '')}/.well-known/jwks.json`,

@@ -6,7 +6,7 @@ import { PersonData } from './access/door.ts';
 import { loadAuditKeys, type AuditKeys } from './access/audit-keys.ts';
 import { createInbox, type Inbox } from './capture/inbox.ts';
 import type { Config } from './config.ts';
-import { openDatabase, type Database } from './db/database.ts';
+import { connectApplicationRole, openDatabase, type Database } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
 import { loadIdentityKeys, type IdentityKeys } from './identity/crypto.ts';
 import { loadRegistries, type Registry } from './registry/load.ts';
@@ -36,6 +36,7 @@ export async function startPlatform(config: Config, opts: { log?: Logger; poolSi
   const db = await openDatabase(config, { poolSize: opts.poolSize });
   try {
     await migrate(db.pool, (m) => log.info(m));
+    await connectApplicationRole(db, config, { poolSize: opts.poolSize, log: (m) => log.warn(m) });
     const keys = loadIdentityKeys({ env: config.env, keyFile: path.join(config.dataDir, 'keys.json'), log: (m) => log.warn(m) });
     const auditKeys = loadAuditKeys({ env: config.env, dataDir: config.dataDir, identity: keys, log: (m) => log.warn(m) });
     const unitCount = Number((await db.pool.query('SELECT count(*) FROM org_unit')).rows[0].count);
@@ -43,7 +44,7 @@ export async function startPlatform(config: Config, opts: { log?: Logger; poolSi
     const registries = await loadRegistries(config.registriesDir);
     await storeRegistryVersions(db.pool, registries);
     const units = await readUnitTree(db.pool);
-    const data = new PersonData(db.pool, units);
+    const data = new PersonData(db.pool, units, db.appPool);
     const inbox = createInbox(data, { keys, registries }, log);
     const byId = new Map(registries.map((r) => [r.id, r]));
     return {

@@ -44,23 +44,28 @@ export interface TransactionOptions {
 }
 
 export class PersonData {
-  constructor(private readonly pool: Pool, private readonly units: UnitTree) {}
+  /**
+   * `pool`: the owner's connections, for work that may see everything. `appPool`: the application's
+   * own login (kvalreg_app_login), for work under row-level security; without it, that work
+   * switches role on the owner's connections.
+   */
+  constructor(private readonly pool: Pool, private readonly units: UnitTree, private readonly appPool?: Pool) {}
 
   async transaction<T>(caller: Caller, purpose: string, fn: (tx: PersonTx) => Promise<T>, opts: TransactionOptions = {}): Promise<T> {
-    const client = await this.pool.connect();
+    const { scope, grants } = rowScope(caller, this.units);
+    const client = await (scope === 'all' ? this.pool : this.appPool ?? this.pool).connect();
     const notes: AuditNote[] = [];
     try {
       // One round trip: begin, become the application role (row-level security applies to it), and
       // set who is asking, why, and what they may see, for the rest of the transaction.
-      const { scope, grants } = rowScope(caller, this.units);
       // Work that may see everything (the platform's own tasks, capture by sending systems,
       // admins) gains nothing from the policies but would lose its index look-ups: under RLS only
       // leakproof operators can drive an index, and the array overlap that links captured
       // resources is not one. Everyone else works as the application role, under row security.
       const role = scope === 'all' ? '' : 'SET LOCAL ROLE kvalreg_app; ';
-      // A patient sees their own person: found by the keyed hash before the role switch.
+      // A patient sees their own person: found by the keyed hash (an owner function that gives only the id).
       const own = caller.kind === 'user' && caller.personHash
-        ? `SELECT set_config('kvalreg.person', coalesce((SELECT id::text FROM person WHERE nin_hash = decode(${client.escapeLiteral(caller.personHash)}, 'hex')), ''), true); `
+        ? `SELECT set_config('kvalreg.person', coalesce(kvalreg_person_id_by_hash(decode(${client.escapeLiteral(caller.personHash)}, 'hex'))::text, ''), true); `
         : '';
       await client.query(`BEGIN${opts.readOnly ? ' READ ONLY' : ''}; ${own}${role}` +
         `SELECT set_config('kvalreg.caller', ${client.escapeLiteral(callerLabel(caller))}, true), ` +
