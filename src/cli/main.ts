@@ -8,6 +8,7 @@ import { importCommand } from './import.ts';
 import { clientCommand, tokenCommand } from './token.ts';
 import { auditHeadCommand, auditPruneCommand, auditVerifyCommand } from './audit.ts';
 import { reencryptCommand } from './keys.ts';
+import { pseudonymMapCommand, pseudonymRotateCommand } from './pseudonyms.ts';
 
 const program = new Command()
   .name('kvalreg')
@@ -66,6 +67,19 @@ audit.command('prune').description('remove sealed events older than the retentio
 const keys = program.command('keys').description('identity encryption keys');
 keys.command('reencrypt').description('re-encrypt every value still under an older key with the current one (resumable)')
   .action(() => reencryptCommand(loadConfig()));
+
+const pseudonyms = program.command('pseudonyms').description('research pseudonym keys per registry and project');
+pseudonyms.command('rotate').description('new pseudonym key for a project: its next extract gets pseudonyms unlinkable to earlier ones')
+  .requiredOption('--registry <id>', 'the registry, e.g. fracture')
+  .requiredOption('--project <id>', 'the approved project id used in its extracts')
+  .action((o) => pseudonymRotateCommand(loadConfig(), o));
+pseudonyms.command('map').description('write old → new pseudonyms of a project across a rotation (for the platform only)')
+  .requiredOption('--registry <id>', 'the registry, e.g. fracture')
+  .requiredOption('--project <id>', 'the approved project id')
+  .requiredOption('--from <generation>', 'the old key generation (0 = deliveries made before rotation existed)')
+  .requiredOption('--to <generation>', 'the new key generation')
+  .requiredOption('--out <file>', 'a new file for the CSV (mode 0600)')
+  .action((o) => pseudonymMapCommand(loadConfig(), o));
 
 program.parseAsync(process.argv).catch((err) => {
   console.error(`kvalreg: ${err instanceof Error ? err.message : String(err)}`);

@@ -12,6 +12,9 @@ export const variableTypes = ['text', 'integer', 'decimal', 'boolean', 'date', '
 export type VariableType = (typeof variableTypes)[number];
 
 export const privacyClasses = ['direct-identifier', 'indirect-identifier', 'sensitive', 'general'] as const;
+export type PrivacyClass = (typeof privacyClasses)[number];
+/** From least to most protected: a value computed from others is as protected as the most protected of them. */
+export const PRIVACY_ORDER: PrivacyClass[] = ['general', 'sensitive', 'indirect-identifier', 'direct-identifier'];
 
 export const codeListSchema = z.object({
   id,
@@ -57,6 +60,8 @@ export const derivedSchema = z.object({
   description: text,
   expr: expression,
   codelist: id.optional(),
+  /** Declared privacy class; by default the strictest class among the variables it is computed from. */
+  privacy: z.enum(privacyClasses).optional(),
 }).strict();
 export type DerivedDef = z.infer<typeof derivedSchema>;
 
