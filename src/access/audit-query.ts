@@ -100,10 +100,12 @@ async function whereClause(tx: PersonTx, f: AuditFilter, units: UnitTree): Promi
     // The person by the keyed hash of their number: through an owner function that reveals only
     // the id, so that it works under row-level security and for persons no longer registered.
     const id = (await tx.client.query('SELECT kvalreg_person_id_by_hash($1) AS id', [f.personHash])).rows[0].id;
-    if (id === null) throw new RecordError('No person with this identity number has been registered, so the audit trail has no events about them.', 404);
-    f.personId = Number(id);
+    // Whether a number is registered at all is for admins of every registry to learn; the admin of
+    // one registry just finds no events (their registry has none about the person either way).
+    if (id === null && scope === null) throw new RecordError('No person with this identity number has been registered, so the audit trail has no events about them.', 404);
+    f.personId = id === null ? -1 : Number(id);
   }
-  if (f.personId) where.push(`person_id = ${p(f.personId)}`);
+  if (f.personId !== undefined) where.push(`person_id = ${p(f.personId)}`);
   if (f.unit) {
     const list = f.subUnits ? units.descendants(f.unit) : [f.unit];
     where.push(`unit = ANY(${p(list.length ? list : [f.unit])}::text[])`);
@@ -125,7 +127,7 @@ function note(tx: PersonTx, f: AuditFilter): void {
   // Reading the trail is a look at who was treated where: audited, against the person when one
   // was asked for. A search across persons is one event (not one per person in the result).
   const scope = auditScope(tx.caller);
-  tx.audit({ action: 'audit:read', object: describe(f), personIds: f.personId ? [f.personId] : [], registry: f.registry ?? (scope?.length === 1 ? scope[0] : null) });
+  tx.audit({ action: 'audit:read', object: describe(f), personIds: f.personId && f.personId > 0 ? [f.personId] : [], registry: f.registry ?? (scope?.length === 1 ? scope[0] : null) });
 }
 
 /** One page, oldest first; `next` is the cursor for the following page. */
