@@ -4,6 +4,8 @@ import path from 'node:path';
 export interface Config {
   /** Any PostgreSQL 15+; when unset an embedded server is started from `dataDir`. */
   databaseUrl: string | undefined;
+  /** The application's own login (a member of kvalreg_app only) for work under row-level security. */
+  databaseAppUrl: string | undefined;
   /** Local state: embedded PostgreSQL data, key file. Git-ignored. */
   dataDir: string;
   embeddedPgPort: number;
@@ -22,6 +24,8 @@ export interface Config {
   analyticsIntervalMs: number;
   /** Where registry definition folders live. */
   registriesDir: string;
+  /** Audit events older than this many days are removed by `kvalreg audit prune` (behind a signed checkpoint). */
+  auditRetentionDays: number;
   /** Organisation hierarchy file loaded at start when the unit table is empty. */
   unitsFile: string;
 }
@@ -32,6 +36,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     env,
     databaseUrl: env.DATABASE_URL || undefined,
+    databaseAppUrl: env.DATABASE_APP_URL || undefined,
     oauth: env.KVALREG_OAUTH_ISSUER ? {
       issuer: env.KVALREG_OAUTH_ISSUER,
       jwksUrl: env.KVALREG_OAUTH_JWKS_URL ?? `${env.KVALREG_OAUTH_ISSUER.replace(/\/$/, '')}/.well-known/jwks.json`,
@@ -46,9 +51,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     httpPort: intEnv(env, 'PORT', 3000),
     httpHost: env.HOST ?? '127.0.0.1',
     logLevel: env.LOG_LEVEL ?? 'info',
+    auditRetentionDays: positiveIntEnv(env, 'KVALREG_AUDIT_RETENTION_DAYS', AUDIT_RETENTION_DAYS_DEFAULT),
     registriesDir: path.resolve(env.KVALREG_REGISTRIES_DIR ?? path.join(root, 'registries')),
     unitsFile: path.resolve(env.KVALREG_UNITS_FILE ?? path.join(root, 'demo', 'units.yaml')),
   };
+}
+
+/**
+ * Ten years. The domain material names no period for access logs; the trail is what a patient
+ * sees in innsyn of who looked at their data, so it is kept at least as long as registrations
+ * are commonly kept under review, and the data controller sets the period that applies.
+ */
+export const AUDIT_RETENTION_DAYS_DEFAULT = 3650;
+
+function positiveIntEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const n = intEnv(env, name, fallback);
+  if (n < 1) throw new Error(`${name} must be 1 or more (days)`);
+  return n;
 }
 
 function intEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

@@ -5,9 +5,10 @@ import pino, { type Logger } from 'pino';
 import { PersonData } from './access/door.ts';
 import { Analytics } from './analytics/refresh.ts';
 import { Indicators } from './indicators/service.ts';
+import { loadAuditKeys, type AuditKeys } from './access/audit-keys.ts';
 import { createInbox, type Inbox } from './capture/inbox.ts';
 import type { Config } from './config.ts';
-import { openDatabase, type Database } from './db/database.ts';
+import { connectApplicationRole, openDatabase, type Database } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
 import { loadIdentityKeys, type IdentityKeys } from './identity/crypto.ts';
 import { loadRegistries, type Registry } from './registry/load.ts';
@@ -20,6 +21,8 @@ export interface Platform {
   log: Logger;
   db: Database;
   keys: IdentityKeys;
+  /** The audit trail's sealing and witness keys (apart from the identity keys). */
+  auditKeys: AuditKeys;
   registries: Registry[];
   registry(id: string): Registry | undefined;
   units: UnitTree;
@@ -39,20 +42,22 @@ export async function startPlatform(config: Config, opts: { log?: Logger; poolSi
   const db = await openDatabase(config, { poolSize: opts.poolSize });
   try {
     await migrate(db.pool, (m) => log.info(m));
+    await connectApplicationRole(db, config, { poolSize: opts.poolSize, log: (m) => log.warn(m) });
     const keys = loadIdentityKeys({ env: config.env, keyFile: path.join(config.dataDir, 'keys.json'), log: (m) => log.warn(m) });
+    const auditKeys = loadAuditKeys({ env: config.env, dataDir: config.dataDir, identity: keys, log: (m) => log.warn(m) });
     const unitCount = Number((await db.pool.query('SELECT count(*) FROM org_unit')).rows[0].count);
     if (unitCount === 0) log.info({ units: await loadUnits(db.pool, config.unitsFile), file: config.unitsFile }, 'loaded organisation units');
     const registries = await loadRegistries(config.registriesDir);
     await storeRegistryVersions(db.pool, registries);
     const units = await readUnitTree(db.pool);
-    const data = new PersonData(db.pool, units);
+    const data = new PersonData(db.pool, units, db.appPool);
     const inbox = createInbox(data, { keys, registries }, log);
     const analytics = new Analytics(data, registries, log.child({ module: 'analytics' }));
     await analytics.prepare();
     const indicators = new Indicators(data, db.pool, registries, units, log.child({ module: 'indicators' }));
     const byId = new Map(registries.map((r) => [r.id, r]));
     return {
-      config, log, db, keys, registries, units, data, inbox, analytics, indicators,
+      config, log, db, keys, auditKeys, registries, units, data, inbox, analytics, indicators,
       registry: (id) => byId.get(id),
       reloadUnits: async () => { units.reset((await readUnitTree(db.pool)).all()); },
       close: async () => { await analytics.stop(); await db.close(); },

@@ -21,7 +21,7 @@ beforeAll(async () => {
 afterAll(async () => { await t?.close(); });
 
 const q = async (sql: string, p: unknown[] = []) => (await t.platform.db.pool.query(sql, p)).rows;
-const verify = () => verifyAudit(t.platform.db.pool, t.platform.keys);
+const verify = () => verifyAudit(t.platform.db.pool, t.platform.auditKeys);
 
 describe('audit events', () => {
   it('record capture, reads, changes and refused attempts, with who, unit, person, purpose and client', async () => {
@@ -53,7 +53,7 @@ describe('audit events', () => {
 
 describe('audit verify', () => {
   it('proves an intact chain', async () => {
-    expect(await sealAudit(t.platform.db.pool, t.platform.keys)).toBeGreaterThan(3);
+    expect(await sealAudit(t.platform.db.pool, t.platform.auditKeys)).toBeGreaterThan(3);
     const r = await verify();
     expect(r).toMatchObject({ ok: true, unsealed: 0 });
     expect(r.checked).toBeGreaterThan(3);
@@ -78,18 +78,18 @@ describe('audit verify on a fresh trail', () => {
     for (let i = 0; i < 3; i++) {
       await u.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${u.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(ehrBundle(fracture())) });
     }
-    await sealAudit(u.platform.db.pool, u.platform.keys);
+    await sealAudit(u.platform.db.pool, u.platform.auditKeys);
   });
   afterAll(async () => { await u?.close(); });
   const uq = async (sql: string) => { await u.platform.db.pool.query('ALTER TABLE audit_event DISABLE TRIGGER USER'); try { await u.platform.db.pool.query(sql); } finally { await u.platform.db.pool.query('ALTER TABLE audit_event ENABLE TRIGGER USER'); } };
 
   it('finds a deleted row and a forged one', async () => {
-    expect((await verifyAudit(u.platform.db.pool, u.platform.keys)).ok).toBe(true);
-    await uq("INSERT INTO audit_event (actor, action, object, purpose, outcome, seq, prev_hash, hash) SELECT 'user:forger', 'read', 'x', 'x', 'ok', max(seq) + 1, (SELECT hash FROM audit_event ORDER BY seq DESC LIMIT 1), sha256('x') FROM audit_event");
-    const forged = await verifyAudit(u.platform.db.pool, u.platform.keys);
+    expect((await verifyAudit(u.platform.db.pool, u.platform.auditKeys)).ok).toBe(true);
+    await uq("INSERT INTO audit_event (actor, action, object, purpose, outcome, key_id, seq, prev_hash, hash) SELECT 'user:forger', 'read', 'x', 'x', 'ok', 'a1', max(seq) + 1, (SELECT hash FROM audit_event ORDER BY seq DESC LIMIT 1), sha256('x') FROM audit_event");
+    const forged = await verifyAudit(u.platform.db.pool, u.platform.auditKeys);
     expect(forged.broken?.problem).toMatch(/does not match its seal/);
     expect(forged.broken?.seq).toBe(4);
     await uq('DELETE FROM audit_event WHERE seq = 2');
-    expect((await verifyAudit(u.platform.db.pool, u.platform.keys)).broken).toMatchObject({ seq: 2, problem: expect.stringMatching(/missing.*deleted/) });
+    expect((await verifyAudit(u.platform.db.pool, u.platform.auditKeys)).broken).toMatchObject({ seq: 2, problem: expect.stringMatching(/missing.*deleted/) });
   });
 });

@@ -9,7 +9,7 @@ import type { UnitTree } from '../units/tree.ts';
 import { writeEvents, type AuditEvent } from './audit.ts';
 
 export class AccessDenied extends Error {
-  constructor(message: string, readonly unit: string | null = null, readonly object: string | null = null, readonly personId: number | null = null) { super(message); }
+  constructor(message: string, readonly unit: string | null = null, readonly object: string | null = null, readonly personId: number | null = null, readonly registry: string | null = null) { super(message); }
 }
 
 /** What a transaction did to person-level data, for the audit trail. */
@@ -18,6 +18,8 @@ export interface AuditNote {
   object: string;
   personIds?: number[];
   unit?: string | null;
+  /** The registry the work concerns (what a registry admin sees in the audit API); none when it spans registries. */
+  registry?: string | null;
   /** Who the work is done for, when not the caller: captured data is the sending system's doing. */
   actor?: { label: string; role: string };
 }
@@ -42,23 +44,28 @@ export interface TransactionOptions {
 }
 
 export class PersonData {
-  constructor(private readonly pool: Pool, private readonly units: UnitTree) {}
+  /**
+   * `pool`: the owner's connections, for work that may see everything. `appPool`: the application's
+   * own login (kvalreg_app_login), for work under row-level security; without it, that work
+   * switches role on the owner's connections.
+   */
+  constructor(private readonly pool: Pool, private readonly units: UnitTree, private readonly appPool?: Pool) {}
 
   async transaction<T>(caller: Caller, purpose: string, fn: (tx: PersonTx) => Promise<T>, opts: TransactionOptions = {}): Promise<T> {
-    const client = await this.pool.connect();
+    const { scope, grants } = rowScope(caller, this.units);
+    const client = await (scope === 'all' ? this.pool : this.appPool ?? this.pool).connect();
     const notes: AuditNote[] = [];
     try {
       // One round trip: begin, become the application role (row-level security applies to it), and
       // set who is asking, why, and what they may see, for the rest of the transaction.
-      const { scope, grants } = rowScope(caller, this.units);
       // Work that may see everything (the platform's own tasks, capture by sending systems,
       // admins) gains nothing from the policies but would lose its index look-ups: under RLS only
       // leakproof operators can drive an index, and the array overlap that links captured
       // resources is not one. Everyone else works as the application role, under row security.
       const role = scope === 'all' ? '' : 'SET LOCAL ROLE kvalreg_app; ';
-      // A patient sees their own person: found by the keyed hash before the role switch.
+      // A patient sees their own person: found by the keyed hash (an owner function that gives only the id).
       const own = caller.kind === 'user' && caller.personHash
-        ? `SELECT set_config('kvalreg.person', coalesce((SELECT id::text FROM person WHERE nin_hash = decode(${client.escapeLiteral(caller.personHash)}, 'hex')), ''), true); `
+        ? `SELECT set_config('kvalreg.person', coalesce(kvalreg_person_id_by_hash(decode(${client.escapeLiteral(caller.personHash)}, 'hex'))::text, ''), true); `
         : '';
       await client.query(`BEGIN${opts.readOnly ? ' READ ONLY' : ''}; ${own}${role}` +
         `SELECT set_config('kvalreg.caller', ${client.escapeLiteral(callerLabel(caller))}, true), ` +
@@ -72,7 +79,7 @@ export class PersonData {
           const scope = scopeOf(caller, registry, roles, units);
           if (scope === null) return;
           if (unit && scope.includes(unit)) return;
-          throw new AccessDenied(`${callerLabel(caller)} has no ${roles.join('/')} access to unit ${unit ?? '(none)'} in ${registry}`, unit, target?.object ?? registry, target?.personId ?? null);
+          throw new AccessDenied(`${callerLabel(caller)} has no ${roles.join('/')} access to unit ${unit ?? '(none)'} in ${registry}`, unit, target?.object ?? registry, target?.personId ?? null, registry === '*' ? null : registry);
         },
         audit: (note) => { notes.push(note); },
       };
@@ -87,7 +94,7 @@ export class PersonData {
       await client.query('ROLLBACK').catch(() => undefined);
       // A refused attempt is itself an event worth keeping.
       if (err instanceof AccessDenied) {
-        await writeEvents(client, events(caller, purpose, [{ action: purpose, object: err.object ?? purpose, unit: err.unit, personIds: err.personId ? [err.personId] : [] }], 'denied', opts.client))
+        await writeEvents(client, events(caller, purpose, [{ action: purpose, object: err.object ?? purpose, unit: err.unit, registry: err.registry, personIds: err.personId ? [err.personId] : [] }], 'denied', opts.client))
           .catch((e) => { console.error(`kvalreg: could not record a refused attempt in the audit trail: ${(e as Error).message}`); });
       }
       throw err;
@@ -121,7 +128,7 @@ function events(caller: Caller, purpose: string, notes: AuditNote[], outcome: 'o
   return notes.flatMap((n) => {
     const persons = n.personIds && n.personIds.length ? [...new Set(n.personIds)] : [null];
     const who = n.actor ? { actor: n.actor.label, role: n.actor.role } : {};
-    return persons.map((personId) => ({ ...base, ...who, unit: n.unit ?? null, personId, action: n.action, object: n.object }));
+    return persons.map((personId) => ({ ...base, ...who, unit: n.unit ?? null, registry: n.registry ?? null, personId, action: n.action, object: n.object }));
   });
 }
 

@@ -55,3 +55,19 @@ export function identityOfPatient(keys: IdentityKeys, patient: Record<string, an
   }
   return identityFromIdentifier(keys, ids[index].system, String(ids[index].value ?? ''), `${location}.identifier[${index}].value`, issues, today);
 }
+
+/**
+ * The keyed hashes of every identity number a raw message names, found in its text whether or not
+ * it parses: stored with the message when it is received, so that a reservation finds messages
+ * not (yet) processed — still waiting, or quarantined — without decrypting every one of them.
+ */
+export function identityHashesIn(keys: IdentityKeys, text: string): Buffer[] {
+  const found = new Map<string, Buffer>();
+  const add = (value: string) => { const h = ninHash(keys, value); found.set(h.toString('hex'), h); };
+  for (const m of text.matchAll(/(?<![\dA-Za-z])(\d{6})[ -]?(\d{5})(?!\d)/g)) {
+    const parsed = parseNin(m[1] + m[2]);
+    if (parsed.ok) add(parsed.nin);
+  }
+  for (const m of text.matchAll(/AUX-[0-9a-f]{16}/g)) add(m[0]);
+  return [...found.values()];
+}

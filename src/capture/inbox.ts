@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { PersonData } from '../access/door.ts';
 import type { Caller } from '../access/caller.ts';
 import { openText, sealText } from '../identity/crypto.ts';
+import { identityHashesIn } from './identity.ts';
 import { captureBundle, parseMessage, type CaptureEnv, type CaptureResult } from './pipeline.ts';
 import { CaptureError, issue, operationOutcome, type Issue } from './outcome.ts';
 
@@ -49,8 +50,8 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
   async function receive(caller: Caller & { kind: 'system' }, channel: string, body: string): Promise<number> {
     const sha = crypto.createHash('sha256').update(body).digest();
     const id = await data.transaction(caller, 'capture:receive', async (tx) => {
-      const res = await prepared(tx.client, 'inbox1', 'INSERT INTO inbox_message (sender, channel, body_sha256, body_enc) VALUES ($1, $2, $3, $4) RETURNING id',
-        [caller.sender, channel, sha, sealText(env.keys, body)]);
+      const res = await prepared(tx.client, 'inbox1h', 'INSERT INTO inbox_message (sender, channel, body_sha256, body_enc, nin_hashes) VALUES ($1, $2, $3, $4, $5) RETURNING id',
+        [caller.sender, channel, sha, sealText(env.keys, body), identityHashesIn(env.keys, body)]);
       return res.rows[0].id as number;
     });
     if (crashAfterStore) { log.fatal({ messageId: id }, 'test hook: exiting after storing the message'); process.exit(99); }
@@ -62,6 +63,10 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
       return await data.transaction(platform, 'capture:process', async (tx) => {
         const row = (await prepared(tx.client, 'inbox2', 'SELECT id, sender, status, body_enc, outcome FROM inbox_message WHERE id = $1 FOR UPDATE', [messageId])).rows[0];
         if (!row) throw new CaptureError([issue.error('not-found', undefined, `Message ${messageId} does not exist.`)], 404);
+        if (row.status === 'refused' && !row.body_enc) {
+          // Removed for a reservation: nothing to process, and the status stays what it is.
+          return { messageId, status: 'refused', httpStatus: 410, body: operationOutcome([issue.error('processing', undefined, 'The message was removed because a patient it names has opted out of the registries; it cannot be processed again. Send the data of the other patients anew.')]) };
+        }
         if (row.status === 'processed' || (row.status !== 'received' && !opts.reprocess)) {
           // Processed already (by recovery, or a concurrent worker): answer with the stored outcome.
           return { messageId, status: row.status, httpStatus: row.outcome?.httpStatus ?? 200, body: row.outcome?.body ?? {} };

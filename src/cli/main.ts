@@ -6,9 +6,10 @@ import { migrateCommand } from './migrate.ts';
 import { demoCommand } from './demo.ts';
 import { importCommand } from './import.ts';
 import { clientCommand, tokenCommand } from './token.ts';
-import { auditVerifyCommand } from './audit.ts';
+import { auditHeadCommand, auditPruneCommand, auditVerifyCommand } from './audit.ts';
 import { reencryptCommand } from './keys.ts';
 import { analyticsCommand, indicatorsCommand } from './indicators.ts';
+import { pseudonymMapCommand, pseudonymRotateCommand } from './pseudonyms.ts';
 
 const program = new Command()
   .name('kvalreg')
@@ -55,7 +56,14 @@ client.command('add').description('register a client: its access tokens then aut
 
 const audit = program.command('audit').description('the audit trail of every look at and change of person-level data');
 audit.command('verify').description('seal pending events and prove the hash chain; names the first broken link (exit code 1)')
-  .action(() => auditVerifyCommand(loadConfig()));
+  .option('--witness <file>', 'statements printed earlier by `kvalreg audit head` and kept by an outside party: check the chain still holds them')
+  .action((o) => auditVerifyCommand(loadConfig(), o));
+audit.command('head').description('print a signed statement of the chain\'s head (one JSON line) for an outside party to keep')
+  .option('--public-key', 'print the public key that checks the statements (PEM), to give to the outside party')
+  .action((o) => auditHeadCommand(loadConfig(), o));
+audit.command('prune').description('remove sealed events older than the retention period (KVALREG_AUDIT_RETENTION_DAYS), behind a signed checkpoint')
+  .option('--days <n>', 'retention in days (default: KVALREG_AUDIT_RETENTION_DAYS, else 3650)', (v) => Number(v))
+  .action((o) => auditPruneCommand(loadConfig(), o));
 
 const keys = program.command('keys').description('identity encryption keys');
 keys.command('reencrypt').description('re-encrypt every value still under an older key with the current one (resumable)')
@@ -74,6 +82,18 @@ analytics.command('status').description('rows, changes waiting and freshness per
   .action((o) => analyticsCommand(loadConfig(), 'status', o));
 analytics.command('rebuild').description('recompute every row from the registrations').option('--registry <id>', 'one registry')
   .action((o) => analyticsCommand(loadConfig(), 'rebuild', o));
+const pseudonyms = program.command('pseudonyms').description('research pseudonym keys per registry and project');
+pseudonyms.command('rotate').description('new pseudonym key for a project: its next extract gets pseudonyms unlinkable to earlier ones')
+  .requiredOption('--registry <id>', 'the registry, e.g. fracture')
+  .requiredOption('--project <id>', 'the approved project id used in its extracts')
+  .action((o) => pseudonymRotateCommand(loadConfig(), o));
+pseudonyms.command('map').description('write old → new pseudonyms of a project across a rotation (for the platform only)')
+  .requiredOption('--registry <id>', 'the registry, e.g. fracture')
+  .requiredOption('--project <id>', 'the approved project id')
+  .requiredOption('--from <generation>', 'the old key generation (0 = deliveries made before rotation existed)')
+  .requiredOption('--to <generation>', 'the new key generation')
+  .requiredOption('--out <file>', 'a new file for the CSV (mode 0600)')
+  .action((o) => pseudonymMapCommand(loadConfig(), o));
 
 program.parseAsync(process.argv).catch((err) => {
   console.error(`kvalreg: ${err instanceof Error ? err.message : String(err)}`);

@@ -14,7 +14,7 @@ export async function listen(platform: Platform, port: number) {
   // Seal the audit trail every few seconds (one sealer at a time across processes). This moves to
   // the PostgreSQL-backed job queue when the platform has one.
   const sealer = setInterval(() => {
-    sealAudit(platform.db.pool, platform.keys).then((n) => { if (n) platform.log.debug({ sealed: n }, 'audit events sealed'); })
+    sealAudit(platform.db.pool, platform.auditKeys).then((n) => { if (n) platform.log.debug({ sealed: n }, 'audit events sealed'); })
       .catch((err) => platform.log.error({ err }, 'sealing the audit trail failed'));
   }, 5000);
   sealer.unref();
@@ -25,7 +25,7 @@ export async function listen(platform: Platform, port: number) {
     for (const r of platform.registries) platform.indicators.ensureFresh(r).catch((err) => platform.log.error({ err }, 'computing indicators failed'));
   }, 60_000);
   warm.unref();
-  const stop = async () => { clearInterval(sealer); clearInterval(warm); await app.close(); await sealAudit(platform.db.pool, platform.keys).catch(() => 0); await platform.close(); process.exit(0); };
+  const stop = async () => { clearInterval(sealer); clearInterval(warm); await app.close(); await sealAudit(platform.db.pool, platform.auditKeys).catch(() => 0); await platform.close(); process.exit(0); };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   return app;

@@ -1,15 +1,27 @@
 // Opens the platform's database: DATABASE_URL when given, otherwise the embedded server.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import pg from 'pg';
 import type { Config } from '../config.ts';
 import { startEmbeddedPostgres, type EmbeddedServer } from './embedded.ts';
 import { createPool, type Pool } from './pool.ts';
 
 export interface Database {
+  /** The owner's connections: migrations, the platform's own work, capture, admins of every registry. */
   pool: Pool;
   url: string;
   embedded: EmbeddedServer | undefined;
+  /**
+   * Connections as kvalreg_app_login (a member of kvalreg_app only) for work under row-level
+   * security; undefined until `connectApplicationRole`, or when no login is available (an external
+   * server without DATABASE_APP_URL), where such work switches role on the owner's connections.
+   */
+  appPool: Pool | undefined;
   close: () => Promise<void>;
 }
+
+export const APP_LOGIN = 'kvalreg_app_login';
 
 export async function openDatabase(config: Config, opts: { poolSize?: number; log?: (m: string) => void } = {}): Promise<Database> {
   let embedded: EmbeddedServer | undefined;
@@ -28,10 +40,56 @@ export async function openDatabase(config: Config, opts: { poolSize?: number; lo
     await embedded?.stop();
     throw new Error(`Cannot use the database at ${redact(url)}: ${(err as Error).message}`);
   }
-  return {
-    pool, url, embedded,
-    close: async () => { await pool.end(); await embedded?.stop(); },
+  const db: Database = {
+    pool, url, embedded, appPool: undefined,
+    close: async () => { await db.appPool?.end(); await pool.end(); await embedded?.stop(); },
   };
+  return db;
+}
+
+/**
+ * Opens the pool of the application's own login, after migrations have created the role:
+ * DATABASE_APP_URL when given; for the embedded server, a password generated at first start and
+ * kept in <data dir>/pg-app-password (like the superuser's). Checks that the login really is
+ * confined: no superuser, no BYPASSRLS, not the owner of the tables.
+ */
+export async function connectApplicationRole(db: Database, config: Config, opts: { poolSize?: number; log?: (m: string) => void } = {}): Promise<void> {
+  let url = config.databaseAppUrl;
+  if (!url && db.embedded) {
+    const file = path.join(config.dataDir, 'pg-app-password');
+    if (!fs.existsSync(file)) fs.writeFileSync(file, `${crypto.randomBytes(24).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+    const password = fs.readFileSync(file, 'utf8').trim();
+    await db.pool.query(`ALTER ROLE ${APP_LOGIN} PASSWORD ${pg.escapeLiteral(password)}`);
+    url = withCredentials(db.url, APP_LOGIN, password);
+  }
+  if (!url) {
+    opts.log?.('DATABASE_APP_URL is not set: work under row-level security switches to kvalreg_app on the owner\'s connections. ' +
+      `Give the platform a login of its own: set a password for ${APP_LOGIN} and set DATABASE_APP_URL (see docs/operations.md).`);
+    return;
+  }
+  const pool = createPool(url, opts.poolSize ?? 12);
+  try {
+    const me = (await pool.query(
+      `SELECT r.rolname, r.rolsuper, r.rolbypassrls, pg_has_role(current_user, 'kvalreg_app', 'MEMBER') AS app,
+              EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = 'public' AND tableowner = current_user) AS owns
+       FROM pg_roles r WHERE r.rolname = current_user`)).rows[0];
+    if (me.rolsuper || me.rolbypassrls || me.owns || !me.app) {
+      throw new Error(`the login ${me.rolname} ${me.rolsuper ? 'is a superuser' : me.rolbypassrls ? 'can bypass row-level security' : me.owns ? 'owns tables' : 'is not a member of kvalreg_app'}; ` +
+        `DATABASE_APP_URL must name a login that is a member of kvalreg_app only (e.g. ${APP_LOGIN})`);
+    }
+  } catch (err) {
+    await pool.end();
+    throw new Error(`Cannot use the application login at ${redact(url)}: ${(err as Error).message}`);
+  }
+  db.appPool = pool;
+}
+
+/** The same server and database as another user. */
+export function withCredentials(url: string, user: string, password: string): string {
+  const u = new URL(url);
+  u.username = encodeURIComponent(user);
+  u.password = encodeURIComponent(password);
+  return u.toString();
 }
 
 export async function ensureDatabase(adminUrl: string, name: string, template?: string): Promise<void> {

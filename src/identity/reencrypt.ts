@@ -8,6 +8,7 @@ import { decryptNin, encryptNin, type IdentityKeys } from './crypto.ts';
 const COLUMNS = [
   { table: 'person', column: 'nin_enc', key: 'id' },
   { table: 'inbox_message', column: 'body_enc', key: 'id' },
+  { table: 'pseudonym_key', column: 'key_enc', key: 'id' },
 ] as const;
 
 export interface ReencryptProgress { table: string; done: number; remaining: number }

@@ -43,7 +43,7 @@ export async function explainIndicator(tx: PersonTx, registry: Registry, ind: In
   const total = Number((await tx.client.query(`SELECT count(*) ${from}`, values)).rows[0].count);
   const { rows } = await tx.client.query(`SELECT row_to_json(a) AS row ${from} ORDER BY ${d}, a.case_id LIMIT ${Number(q.limit)} OFFSET ${Number(q.offset)}`, values);
   const cases = rows.map(({ row }) => explainRow(registry, ind, row, q.lang, String(row[ind.def.periodDate]).slice(0, 10)));
-  tx.audit({ action: 'indicator:explain', object: `${registry.id}/indicators/${ind.def.id}/${q.grain}/${q.period}`, unit: q.unit, personIds: rows.map(({ row }) => Number(row.person_id)) });
+  tx.audit({ action: 'indicator:explain', registry: registry.id, object: `${registry.id}/indicators/${ind.def.id}/${q.grain}/${q.period}`, unit: q.unit, personIds: rows.map(({ row }) => Number(row.person_id)) });
   return { total, cases };
 }
 

@@ -12,14 +12,22 @@ export async function reserve(tx: PersonTx, identity: Identity, channel: string,
   // for this transaction and then see the reservation (they take the same lock, shared).
   await db.query("SELECT pg_advisory_xact_lock(('x' || left(encode($1::bytea, 'hex'), 16))::bit(64)::bigint)", [identity.hash]);
   await db.query('INSERT INTO reservation (nin_hash, channel) VALUES ($1, $2) ON CONFLICT (nin_hash) DO NOTHING', [identity.hash, channel]);
-  // Messages not (successfully) processed do not name their persons yet: look inside them.
+  // Messages not (successfully) processed do not name their persons yet, but every message keeps
+  // the keyed hashes of the numbers it names from the moment it is received: found by index, also
+  // when the person was never registered. Their bodies go; unprocessed ones will not be processed.
+  const named = await db.query(
+    `UPDATE inbox_message SET body_enc = NULL, outcome = NULL, pruned_reason = 'reservation', nin_hashes = array_remove(nin_hashes, $1::bytea),
+       status = CASE WHEN status IN ('received', 'quarantined') THEN 'refused' ELSE status END
+     WHERE nin_hashes @> ARRAY[$1::bytea] RETURNING id`, [identity.hash]);
+  // Messages received before the hashes were kept: look inside them (needs the number itself).
   const unprocessed = identity.nin
-    ? await db.query("SELECT id, body_enc FROM inbox_message WHERE status IN ('received', 'quarantined') AND body_enc IS NOT NULL")
+    ? await db.query("SELECT id, body_enc FROM inbox_message WHERE nin_hashes IS NULL AND status IN ('received', 'quarantined') AND body_enc IS NOT NULL")
     : { rows: [] as any[] };
   const mentioning = unprocessed.rows.filter((m) => openText(keys, m.body_enc).includes(identity.nin)).map((m) => m.id as number);
   if (mentioning.length) {
-    await db.query("UPDATE inbox_message SET body_enc = NULL, outcome = NULL, pruned_reason = 'reservation' WHERE id = ANY($1)", [mentioning]);
+    await db.query("UPDATE inbox_message SET body_enc = NULL, outcome = NULL, pruned_reason = 'reservation', status = 'refused' WHERE id = ANY($1)", [mentioning]);
   }
+  mentioning.push(...named.rows.map((r) => r.id as number));
   const person = (await db.query('SELECT id FROM person WHERE nin_hash = $1', [identity.hash])).rows[0];
   if (!person) return { removedPerson: false, removedCases: 0, removedMessages: mentioning.length };
   const cases = await db.query('SELECT count(*)::int AS n FROM registry_case WHERE person_id = $1', [person.id]);
@@ -31,13 +39,14 @@ export async function reserve(tx: PersonTx, identity: Identity, channel: string,
      WHERE person_ids @> ARRAY[$1]::bigint[] RETURNING id`, [person.id]);
   // Cases, forms, history and captured resources go with the person (ON DELETE CASCADE).
   await db.query('DELETE FROM person WHERE id = $1', [person.id]);
-  return { removedPerson: true, removedCases: cases.rows[0].n, removedMessages: (messages.rowCount ?? 0) + mentioning.length };
+  const removed = new Set([...mentioning, ...messages.rows.map((r) => r.id as number)]);
+  return { removedPerson: true, removedCases: cases.rows[0].n, removedMessages: removed.size };
 }
 
 /** A reservation by the patient themselves, known only by the keyed hash of their number (their login). */
 export async function reserveByHash(tx: PersonTx, hash: Buffer, channel: string, keys: IdentityKeys, actor: { label: string; role: string }): Promise<ReservationResult> {
   const row = (await tx.client.query('SELECT nin_enc, nin_kind FROM person WHERE nin_hash = $1', [hash])).rows[0];
-  // The number is needed to find unprocessed messages about them; without a registration there are none to find by person.
+  // Messages are found by the hash; the number is needed only for messages stored before their hashes were kept.
   const nin = row ? decryptNin(keys, row.nin_enc) : '';
   return reserve(tx, { nin, hash, hashHex: hash.toString('hex'), kind: row?.nin_kind ?? 'fnr', birthDate: null, sex: null }, channel, keys, actor);
 }

@@ -34,7 +34,7 @@ export async function worklist(tx: PersonTx, registry: Registry, opts: { unit?: 
      JOIN case_form f ON f.registry = c.registry AND f.case_id = c.id AND (cardinality(f.missing) > 0 OR jsonb_array_length(f.findings) > 0)
      GROUP BY c.id, c.person_id, c.unit_resh, c.created_at, c.updated_at
      ORDER BY c.created_at, c.id LIMIT $3 OFFSET $4`, params);
-  tx.audit({ action: 'list', object: `${registry.id}/worklist${opts.unit ? `/${opts.unit}` : ''}`, personIds: res.rows.map((r) => r.person_id), unit: opts.unit ?? null });
+  tx.audit({ action: 'list', object: `${registry.id}/worklist${opts.unit ? `/${opts.unit}` : ''}`, personIds: res.rows.map((r) => r.person_id), unit: opts.unit ?? null, registry: registry.id });
   return {
     total: res.rows[0]?.total ?? 0,
     items: res.rows.map((r) => ({ caseId: r.id, unit: r.unit_resh, createdAt: r.created_at, updatedAt: r.updated_at, forms: r.forms })),
@@ -52,7 +52,7 @@ export async function getCase(tx: PersonTx, registry: Registry, caseId: number) 
     throw new RecordError(`Case ${caseId} does not exist in ${registry.id}.`, 404);
   }
   tx.requireUnit(registry.id, c.unit_resh, [...READ], { object: `${registry.id}/case/${caseId}`, personId: c.person_id });
-  tx.audit({ action: 'read', object: `${registry.id}/case/${caseId}`, personIds: [c.person_id], unit: c.unit_resh });
+  tx.audit({ action: 'read', object: `${registry.id}/case/${caseId}`, personIds: [c.person_id], unit: c.unit_resh, registry: registry.id });
   const forms = (await tx.client.query(
     'SELECT form, instance, status, data, provenance, missing, findings, version, updated_at FROM case_form WHERE registry = $1 AND case_id = $2 ORDER BY form, instance',
     [registry.id, caseId])).rows;
@@ -100,7 +100,7 @@ export async function completeForm(tx: PersonTx, registry: Registry, caseId: num
   }
   if (problems.length) throw new RecordError(`Nothing was saved: ${problems.join('; ')}.`, 422, problems);
   await applyUpdates(tx.client, registry, updates);
-  tx.audit({ action: 'update', object: `${registry.id}/case/${caseId}/${form}${instance ? `/${instance}` : ''}`, personIds: [row.person_id], unit: row.unit_resh });
+  tx.audit({ action: 'update', object: `${registry.id}/case/${caseId}/${form}${instance ? `/${instance}` : ''}`, personIds: [row.person_id], unit: row.unit_resh, registry: registry.id });
   return getCase(tx, registry, caseId);
 }
 
@@ -124,7 +124,7 @@ export async function changeStatus(tx: PersonTx, registry: Registry, caseId: num
   await tx.client.query(
     `INSERT INTO value_history (registry, case_id, form, instance, version, changes, source) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
     [registry.id, caseId, form, instance, row.version + 1, { $status: [row.status, next] }, { kind: 'user', user }]);
-  tx.audit({ action: action, object: `${registry.id}/case/${caseId}/${form}${instance ? `/${instance}` : ''}`, personIds: [row.person_id], unit: row.unit_resh });
+  tx.audit({ action: action, object: `${registry.id}/case/${caseId}/${form}${instance ? `/${instance}` : ''}`, personIds: [row.person_id], unit: row.unit_resh, registry: registry.id });
   return getCase(tx, registry, caseId);
 }
 
@@ -139,5 +139,5 @@ export async function deleteForm(tx: PersonTx, registry: Registry, caseId: numbe
   const version = (await tx.client.query('SELECT coalesce(max(version), 0) + 1 AS v FROM value_history WHERE registry = $1 AND case_id = $2 AND form = $3 AND instance = $4', [registry.id, caseId, form, instance])).rows[0].v;
   await tx.client.query('INSERT INTO value_history (registry, case_id, form, instance, version, changes, source) VALUES ($1, $2, $3, $4, $5, $6, $7)',
     [registry.id, caseId, form, instance, version, { $status: [row.status, 'deleted'] }, { kind: 'user', user }]);
-  tx.audit({ action: 'delete', object: `${registry.id}/case/${caseId}/${form}/${instance}`, personIds: [row.person_id], unit: row.unit_resh });
+  tx.audit({ action: 'delete', object: `${registry.id}/case/${caseId}/${form}/${instance}`, personIds: [row.person_id], unit: row.unit_resh, registry: registry.id });
 }

@@ -76,6 +76,25 @@ export function parseExpression(source: string): jsep.Expression {
   }
 }
 
+/** The variables an expression reads (not the functions it calls). */
+export function expressionVariables(source: string): string[] {
+  const names = new Set<string>();
+  const walk = (node: unknown): void => {
+    if (!node || typeof node !== 'object') return;
+    if (Array.isArray(node)) { node.forEach(walk); return; }
+    const n = node as jsep.Expression;
+    if (n.type === 'Identifier') {
+      const name = (n as jsep.Identifier).name;
+      if (!['null', 'true', 'false'].includes(name)) names.add(name);
+      return;
+    }
+    if (n.type === 'CallExpression') { (n as jsep.CallExpression).arguments.forEach(walk); return; }
+    for (const [k, v] of Object.entries(n)) if (k !== 'type') walk(v);
+  };
+  walk(parseExpression(source));
+  return [...names];
+}
+
 export function compileExpression(source: string, opts: CompileOptions): Compiled {
   const fns = { ...builtins, ...opts.functions };
   const compile = (node: jsep.Expression): Compiled => {

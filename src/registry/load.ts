@@ -7,11 +7,11 @@ import { pathToFileURL } from 'node:url';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { buildCodeList, buildVersionMap, type CodeList } from './codelists.ts';
-import { compileExpression, ExpressionError, type Compiled, type RegistryFunction } from './expr.ts';
+import { compileExpression, ExpressionError, expressionVariables, type Compiled, type RegistryFunction } from './expr.ts';
 import { compileFhirPath, type FhirPathFn } from './fhirpath.ts';
 import {
-  codebookSchema, mappingSchema, registrySchema,
-  type CodebookDef, type DerivedDef, type FormDef, type MappingDef, type RegistryMeta, type RuleDef, type SourceDef, type VariableDef,
+  codebookSchema, mappingSchema, PRIVACY_ORDER, registrySchema,
+  type CodebookDef, type PrivacyClass, type DerivedDef, type FormDef, type MappingDef, type RegistryMeta, type RuleDef, type SourceDef, type VariableDef,
 } from './schema.ts';
 
 export class DefinitionError extends Error {
@@ -22,6 +22,8 @@ export class DefinitionError extends Error {
 
 /** Values every case has from its person, usable in expressions. */
 export const PERSON_VARIABLES = ['birth_date', 'sex', 'deceased_date'] as const;
+/** Their privacy classes: dates of birth and death identify indirectly. */
+export const PERSON_PRIVACY: Record<(typeof PERSON_VARIABLES)[number], PrivacyClass> = { birth_date: 'indirect-identifier', sex: 'general', deceased_date: 'indirect-identifier' };
 
 export interface CompiledSource {
   def: SourceDef;
@@ -41,8 +43,9 @@ export interface Registry {
   forms: FormDef[];
   variables: Map<string, { def: VariableDef; form: FormDef }>;
   codelists: Map<string, CodeList>;
-  /** In declaration order: each may use those before it. `count` ones count repeating-form instances. */
-  derived: Array<{ def: DerivedDef; fn: Compiled; count?: { form: string; where: Compiled | undefined } }>;
+  /** In declaration order: each may use those before it. `count` ones count repeating-form instances. With
+   *  their privacy class (declared, or the strictest of their inputs) and the variables they read. */
+  derived: Array<{ def: DerivedDef; fn: Compiled; privacy: PrivacyClass; inputs: string[]; count?: { form: string; where: Compiled | undefined } }>;
   rules: Array<{ def: RuleDef; when: Compiled | undefined; assert: Compiled }>;
   requiredWhen: Map<string, Compiled | true>;
   include: Compiled;
@@ -120,16 +123,29 @@ export async function loadRegistry(dir: string): Promise<Registry> {
     }
   };
 
-  const derived = codebook.derived.map((d, i) => {
+  const compiledDerived = codebook.derived.map((d, i) => {
     const where = `${rel('codebook.yaml')}: derived[${i}] (${d.id})`;
     if (d.count) {
       const form = codebook.forms.find((f) => f.id === d.count!.form);
       if (!form) problems.push(`${where}.count.form: unknown form "${d.count.form}"`);
       else if (!form.repeating) problems.push(`${where}.count.form: form "${form.id}" is not repeating; count needs a repeating form`);
-      return { def: d, fn: () => null, count: { form: d.count.form, where: d.count.where ? compile(d.count.where, `${where}.count.where`) : undefined } };
+      const inputs = d.count.where ? safeVariables(d.count.where) : [];
+      return { def: d, fn: () => null, inputs, count: { form: d.count.form, where: d.count.where ? compile(d.count.where, `${where}.count.where`) : undefined } };
     }
-    return { def: d, fn: compile(d.expr!, `${where}.expr`) };
+    return { def: d, fn: compile(d.expr!, `${where}.expr`), inputs: safeVariables(d.expr!) };
   });
+  // A derived value is as protected as the most protected value it is computed from, unless declared.
+  const privacyOf = new Map<string, PrivacyClass>();
+  const derivedPrivacy = (id: string, seen: Set<string>): PrivacyClass => {
+    const known = variables.get(id)?.def.privacy ?? PERSON_PRIVACY[id as keyof typeof PERSON_PRIVACY] ?? privacyOf.get(id);
+    if (known) return known;
+    const d = compiledDerived.find((x) => x.def.id === id);
+    if (!d || seen.has(id)) return 'general';
+    const p = d.def.privacy ?? strictest(d.inputs.map((v) => derivedPrivacy(v, new Set([...seen, id]))));
+    privacyOf.set(id, p);
+    return p;
+  };
+  const derived = compiledDerived.map((d) => ({ ...d, privacy: derivedPrivacy(d.def.id, new Set()) }));
   const rules = codebook.rules.map((r, i) => {
     const where = `${rel('codebook.yaml')}: rules[${i}] (${r.id})`;
     for (const v of r.variables) if (!variables.has(v)) problems.push(`${where}.variables: unknown variable "${v}"`);
@@ -196,4 +212,12 @@ export async function loadRegistries(dir: string): Promise<Registry[]> {
   const registries: Registry[] = [];
   for (const folder of folders) registries.push(await loadRegistry(folder));
   return registries;
+}
+
+function strictest(classes: PrivacyClass[]): PrivacyClass {
+  return classes.reduce<PrivacyClass>((a, b) => (PRIVACY_ORDER.indexOf(b) > PRIVACY_ORDER.indexOf(a) ? b : a), 'general');
+}
+
+function safeVariables(source: string): string[] {
+  try { return expressionVariables(source); } catch { return []; } // a parse error is reported by compile
 }

@@ -12,6 +12,9 @@ export const variableTypes = ['text', 'integer', 'decimal', 'boolean', 'date', '
 export type VariableType = (typeof variableTypes)[number];
 
 export const privacyClasses = ['direct-identifier', 'indirect-identifier', 'sensitive', 'general'] as const;
+export type PrivacyClass = (typeof privacyClasses)[number];
+/** From least to most protected: a value computed from others is as protected as the most protected of them. */
+export const PRIVACY_ORDER: PrivacyClass[] = ['general', 'sensitive', 'indirect-identifier', 'direct-identifier'];
 
 export const codeListSchema = z.object({
   id,
@@ -60,6 +63,8 @@ export const derivedSchema = z.object({
   /** Or: how many instances of a repeating form satisfy `where` (e.g. unplanned reoperations). */
   count: z.object({ form: id, where: expression.optional() }).strict().optional(),
   codelist: id.optional(),
+  /** Declared privacy class; by default the strictest class among the variables it is computed from. */
+  privacy: z.enum(privacyClasses).optional(),
 }).strict().refine((d) => (d.expr === undefined) !== (d.count === undefined), { message: 'give either expr or count, not both' });
 export type DerivedDef = z.infer<typeof derivedSchema>;
 

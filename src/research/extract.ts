@@ -10,7 +10,8 @@ import type { PersonTx } from '../access/door.ts';
 import type { IdentityKeys } from '../identity/crypto.ts';
 import { compileExpression, holds } from '../registry/expr.ts';
 import { PERSON_VARIABLES, type Registry } from '../registry/load.ts';
-import { caseValues, type FormState } from '../records/evaluate.ts';
+import { caseValues, type FormState, type PersonValues } from '../records/evaluate.ts';
+import { currentProjectKey, projectKey, pseudonymOf, shiftDaysOf, type ProjectKey } from './pseudonyms.ts';
 import { RecordError } from '../records/workflow.ts';
 
 export const extractDefinitionSchema = z.object({
@@ -35,19 +36,19 @@ export interface KReport {
 
 export interface Extract { csv: string; dictionary: { csv: string; json: unknown[] }; kReport: KReport; rows: number; sha256: string; personIds: number[] }
 
-const PERSON_EXTRA: Record<string, { type: string; label: { nb: string; en: string } }> = {
-  birth_year: { type: 'integer', label: { nb: 'Fødselsår', en: 'Year of birth' } },
-  sex: { type: 'code', label: { nb: 'Kjønn', en: 'Sex' } },
-  deceased_date: { type: 'date', label: { nb: 'Dødsdato', en: 'Date of death' } },
+const PERSON_EXTRA: Record<string, { type: string; label: { nb: string; en: string }; privacy: string }> = {
+  birth_year: { type: 'integer', label: { nb: 'Fødselsår', en: 'Year of birth' }, privacy: 'indirect-identifier' },
+  sex: { type: 'code', label: { nb: 'Kjønn', en: 'Sex' }, privacy: 'general' },
+  deceased_date: { type: 'date', label: { nb: 'Dødsdato', en: 'Date of death' }, privacy: 'indirect-identifier' },
 };
 
 function variableInfo(registry: Registry, id: string): { type: string; label: { nb: string; en: string }; privacy: string; description?: { nb: string; en: string }; codelist?: string; unit?: string } | undefined {
   const v = registry.variables.get(id)?.def;
   if (v) return { type: v.type, label: v.label, privacy: v.privacy, description: v.description, codelist: v.codelist, unit: v.unit };
-  const d = registry.derived.find((x) => x.def.id === id)?.def;
-  if (d) return { type: d.type, label: d.label, privacy: 'general', description: d.description, codelist: d.codelist };
-  const p = PERSON_EXTRA[id];
-  return p ? { ...p, privacy: id === 'deceased_date' ? 'indirect-identifier' : 'general' } : undefined;
+  // A derived variable is as protected as the most protected value it is computed from (or as declared).
+  const d = registry.derived.find((x) => x.def.id === id);
+  if (d) return { type: d.def.type, label: d.def.label, privacy: d.privacy, description: d.def.description, codelist: d.def.codelist };
+  return PERSON_EXTRA[id];
 }
 
 /** Checks a definition against the registry: known variables, no direct identifiers, valid expressions. */
@@ -71,12 +72,11 @@ export function checkDefinition(registry: Registry, raw: unknown): ExtractDefini
   return def;
 }
 
-export async function buildExtract(tx: PersonTx, registry: Registry, def: ExtractDefinition, keys: IdentityKeys): Promise<Extract> {
-  // A key per project, derived from the identity hash key: pseudonyms differ between projects and
-  // cannot be linked back without the platform's key.
-  const projectKey = Buffer.from(crypto.hkdfSync('sha256', keys.hashKey, Buffer.from(registry.id), `kvalreg research pseudonym ${def.project}`, 32));
-  const pseudonym = (personId: number) => crypto.createHmac('sha256', projectKey).update(`p${personId}`).digest('base64url').slice(0, 16);
-  const shiftDays = (personId: number) => (crypto.createHmac('sha256', projectKey).update(`s${personId}`).digest().readUInt32BE(0) % 61) - 30;
+export async function buildExtract(tx: PersonTx, registry: Registry, def: ExtractDefinition, key: ProjectKey): Promise<Extract> {
+  // Pseudonyms and date shifts come from the project's key (see pseudonyms.ts): they differ
+  // between projects and key generations and cannot be linked back without the platform's keys.
+  const pseudonym = (personId: number) => pseudonymOf(key, personId);
+  const shiftDays = (personId: number) => shiftDaysOf(key, personId);
 
   const filter = def.filter ? compileExpression(def.filter, { variables: new Set([...registry.variables.keys(), ...registry.derived.map((d) => d.def.id), ...PERSON_VARIABLES]) }) : undefined;
   const cases = (await tx.client.query(
@@ -90,15 +90,24 @@ export async function buildExtract(tx: PersonTx, registry: Registry, def: Extrac
   const personIds: number[] = [];
   let caseNo = 0;
   for (const c of cases) {
-    const values = caseValues(registry, { birth_date: c.birth_date, sex: c.sex, deceased_date: c.deceased_date }, c.forms as FormState[]);
-    values.birth_year = c.birth_date ? Number(String(c.birth_date).slice(0, 4)) : null;
+    const person: PersonValues = { birth_date: c.birth_date, sex: c.sex, deceased_date: c.deceased_date };
+    // Selection (period, filter) is on the true values.
+    const values = caseValues(registry, person, c.forms as FormState[]);
     if (def.period) {
       const v = values[def.period.variable];
       if (v === null || v === undefined || String(v).slice(0, 10) < def.period.from || String(v).slice(0, 10) > def.period.to) continue;
     }
     if (filter && !holds(filter(values))) continue;
+    // What is delivered: with shifted dates, every date of the person (birth and death included)
+    // moves by the same days *before* derived variables are computed, so derived dates are shifted
+    // too, intervals and ages hold, and no derived value (a month, a weekday) gives a true date away.
+    // Coarsened dates: derived values come from the true dates (intervals stay exact) and derived
+    // dates are coarsened like every other date.
+    const delivered = def.dates === 'shift' ? shiftedValues(registry, person, c.forms as FormState[], shiftDays(c.person_id)) : values;
+    const birth = delivered.birth_date;
+    delivered.birth_year = birth ? Number(String(birth).slice(0, 4)) : null;
     const row: Record<string, unknown> = { pseudonym: pseudonym(c.person_id), case: ++caseNo };
-    for (const v of def.variables) row[v] = transformDate(variableInfo(registry, v)!.type, values[v], def.dates, shiftDays(c.person_id));
+    for (const v of def.variables) row[v] = def.dates === 'shift' ? delivered[v] ?? '' : transformDate(variableInfo(registry, v)!.type, delivered[v], def.dates, 0);
     rows.push(row);
     personIds.push(c.person_id);
   }
@@ -111,6 +120,7 @@ export async function buildExtract(tx: PersonTx, registry: Registry, def: Extrac
       description_nb: 'description' in info ? info.description?.nb ?? '' : '', unit: 'unit' in info ? info.unit ?? '' : '',
       dates: ['date', 'datetime'].includes(info.type) ? def.dates : '',
       codes: codelist && codelist.codes.size <= 50 ? [...codelist.codes].map(([code, d]) => `${code}=${d.nb}`).join('|') : codelist ? `see code list ${codelist.id}` : '',
+      privacy: id === 'pseudonym' ? 'pseudonym' : id === 'case' ? 'general' : (info as { privacy: string }).privacy,
     };
   });
   return {
@@ -126,10 +136,23 @@ function transformDate(type: string, value: unknown, mode: ExtractDefinition['da
   if (mode === 'exact') return s;
   if (mode === 'month') return s.slice(0, 7);
   if (mode === 'year') return s.slice(0, 4);
-  // Shift: every date of a person moves by the same number of days, so intervals are kept.
-  const d = new Date(type === 'date' ? `${s}T00:00:00Z` : s);
+  return shiftDate(type, s, shift);
+}
+
+/** Every date of a person moves by the same number of days, so intervals are kept. */
+function shiftDate(type: string, s: string, shift: number): string {
+  const d = new Date(type === 'date' ? `${s.slice(0, 10)}T00:00:00Z` : s);
+  if (Number.isNaN(d.getTime())) return s;
   d.setUTCDate(d.getUTCDate() + shift);
   return type === 'date' ? d.toISOString().slice(0, 10) : d.toISOString();
+}
+
+/** The case's values with every date of the person shifted, and derived variables computed from them. */
+function shiftedValues(registry: Registry, person: PersonValues, forms: FormState[], shift: number) {
+  const move = (type: string | undefined, v: unknown) => (v === null || v === undefined || v === '' || (type !== 'date' && type !== 'datetime') ? v : shiftDate(type, String(v), shift));
+  const shiftedPerson: PersonValues = { ...person, birth_date: move('date', person.birth_date) as string | null, deceased_date: move('date', person.deceased_date) as string | null };
+  const shiftedForms = forms.map((f) => ({ ...f, data: Object.fromEntries(Object.entries(f.data).map(([k, v]) => [k, move(registry.variables.get(k)?.def.type, v)])) }));
+  return caseValues(registry, shiftedPerson, shiftedForms);
 }
 
 /** Classes of quasi-identifier values counted in persons (pseudonyms), not rows: one person with several cases is still one person. */
@@ -148,27 +171,28 @@ export function kAnonymity(rows: Array<Record<string, unknown>>, quasi: string[]
   return { k, quasiIdentifiers: quasi, rows: rows.length, classes: classes.size, rare: rare.map(({ values, count }) => ({ values, count })), rowsInRareClasses: rare.reduce((s, c) => s + c.rows, 0) };
 }
 
-export interface Delivery { id: number; project: string; deliveredAt: string; rows: number; sha256: string; kReport: KReport; csv: string; dictionary: Extract['dictionary'] }
+export interface Delivery { id: number; project: string; deliveredAt: string; rows: number; sha256: string; kReport: KReport; csv: string; dictionary: Extract['dictionary']; pseudonymGeneration: number }
 
 /** Builds, records and audits a delivery: who got which persons' data, for which project and why. */
 export async function deliverExtract(tx: PersonTx, registry: Registry, raw: unknown, keys: IdentityKeys, by: string): Promise<Delivery> {
   const def = checkDefinition(registry, raw);
-  const extract = await buildExtract(tx, registry, def, keys);
+  const key = await currentProjectKey(tx, keys, registry.id, def.project, by);
+  const extract = await buildExtract(tx, registry, def, key);
   const row = (await tx.client.query(
-    `INSERT INTO extract_delivery (registry, project, approval_ref, expires, definition, delivered_by, row_count, sha256, k_report)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id, delivered_at`,
-    [registry.id, def.project, def.approvalRef, def.expires, def, by, extract.rows, extract.sha256, extract.kReport])).rows[0];
-  tx.audit({ action: 'export', object: `${registry.id}/extract/${row.id}`, personIds: extract.personIds });
-  return { id: row.id, project: def.project, deliveredAt: row.delivered_at, rows: extract.rows, sha256: extract.sha256, kReport: extract.kReport, csv: extract.csv, dictionary: extract.dictionary };
+    `INSERT INTO extract_delivery (registry, project, approval_ref, expires, definition, delivered_by, row_count, sha256, k_report, pseudonym_generation)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id, delivered_at`,
+    [registry.id, def.project, def.approvalRef, def.expires, def, by, extract.rows, extract.sha256, extract.kReport, key.generation])).rows[0];
+  tx.audit({ action: 'export', object: `${registry.id}/extract/${row.id}`, personIds: extract.personIds, registry: registry.id });
+  return { id: row.id, project: def.project, deliveredAt: row.delivered_at, rows: extract.rows, sha256: extract.sha256, kReport: extract.kReport, csv: extract.csv, dictionary: extract.dictionary, pseudonymGeneration: key.generation };
 }
 
-/** Rebuilds a delivery from its recorded definition and says whether it matches what was delivered. */
+/** Rebuilds a delivery from its recorded definition (and key generation) and says whether it matches what was delivered. */
 export async function reproduceExtract(tx: PersonTx, registry: Registry, deliveryId: number, keys: IdentityKeys) {
-  const d = (await tx.client.query('SELECT definition, sha256, delivered_at FROM extract_delivery WHERE registry = $1 AND id = $2', [registry.id, deliveryId])).rows[0];
+  const d = (await tx.client.query('SELECT project, definition, sha256, delivered_at, pseudonym_generation FROM extract_delivery WHERE registry = $1 AND id = $2', [registry.id, deliveryId])).rows[0];
   if (!d) throw new RecordError(`Delivery ${deliveryId} does not exist in ${registry.id}.`, 404);
   const def = extractDefinitionSchema.parse(d.definition);
-  const extract = await buildExtract(tx, registry, def, keys);
-  tx.audit({ action: 'export', object: `${registry.id}/extract/${deliveryId}/reproduced`, personIds: extract.personIds });
+  const extract = await buildExtract(tx, registry, def, await projectKey(tx, keys, registry.id, d.project, Number(d.pseudonym_generation)));
+  tx.audit({ action: 'export', object: `${registry.id}/extract/${deliveryId}/reproduced`, personIds: extract.personIds, registry: registry.id });
   // Only the verdict: reproducing is a check, not a second delivery.
   return { deliveryId, deliveredAt: d.delivered_at, sameAsDelivered: extract.sha256 === d.sha256, sha256: extract.sha256, deliveredSha256: d.sha256, rows: extract.rows };
 }

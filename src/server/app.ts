@@ -18,6 +18,7 @@ import { deliverExtract, reproduceExtract } from '../research/extract.ts';
 import { writeEvents } from '../access/audit.ts';
 import { callerLabel } from '../access/caller.ts';
 import { indicatorRoutes } from './routes/indicators.ts';
+import { auditRoutes } from './routes/audit.ts';
 
 const VERSION = '0.1.0';
 const FHIR_JSON = 'application/fhir+json';
@@ -225,6 +226,8 @@ export async function buildServer(platform: Platform) {
     const result = await platform.data.transaction(c, 'reservation', (tx) => reserve(tx, identity, req.body?.channel ?? 'registry', platform.keys), { client: req.ip });
     return reply.code(201).send({ reserved: true, ...result });
   });
+
+  auditRoutes(app as unknown as FastifyInstance, platform);
 
   return app;
 }

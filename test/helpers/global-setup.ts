@@ -1,5 +1,6 @@
 // One embedded PostgreSQL per test run (disposable, so fsync is off), with a template database
 // that has every migration applied; each test file clones it into a fresh database.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,9 +25,14 @@ export default async function setup(project: TestProject) {
   await ensureDatabase(adminUrl, template);
   const pool = createPool(withDatabase(adminUrl, template), 2);
   await migrate(pool);
+  // The application's own login (created by the migrations; roles belong to the whole server): one
+  // password for the run, set once here, so test files in parallel never race to change it.
+  const appPassword = crypto.randomBytes(18).toString('base64url');
+  await pool.query(`ALTER ROLE kvalreg_app_login PASSWORD '${appPassword}'`);
   await pool.end();
   project.provide('adminUrl', adminUrl);
   project.provide('templateDb', template);
+  project.provide('appPassword', appPassword);
   return async () => {
     await stop?.();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
@@ -34,5 +40,5 @@ export default async function setup(project: TestProject) {
 }
 
 declare module 'vitest' {
-  export interface ProvidedContext { adminUrl: string; templateDb: string }
+  export interface ProvidedContext { adminUrl: string; templateDb: string; appPassword: string }
 }

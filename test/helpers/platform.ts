@@ -7,7 +7,7 @@ import pino from 'pino';
 import { inject } from 'vitest';
 import { createToken } from '../../src/access/tokens.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
-import { ensureDatabase, withDatabase } from '../../src/db/database.ts';
+import { APP_LOGIN, ensureDatabase, withCredentials, withDatabase } from '../../src/db/database.ts';
 import { startPlatform, type Platform } from '../../src/platform.ts';
 import { buildServer } from '../../src/server/app.ts';
 
@@ -37,6 +37,8 @@ export async function testPlatform(overrides: NodeJS.ProcessEnv = {}): Promise<T
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-test-'));
   const env: NodeJS.ProcessEnv = {
     DATABASE_URL: databaseUrl,
+    // Work under row-level security on the application's own login, as in production.
+    DATABASE_APP_URL: withCredentials(databaseUrl, APP_LOGIN, inject('appPassword')),
     KVALREG_DATA_DIR: dataDir,
     KVALREG_ENCRYPTION_KEY: crypto.randomBytes(32).toString('base64'),
     KVALREG_HASH_KEY: crypto.randomBytes(32).toString('base64'),
