@@ -39,7 +39,7 @@ export function Header() {
         </div>
       </div>
       {me && me.via === 'session' && me.grants.length > 1 && (
-        <form className="app-header__role" aria-label={t('auth.role')}
+        <form className="app-header__role" aria-label={t('auth.switch')}
           onSubmit={(e) => {
             e.preventDefault();
             const g = me.grants.find((x) => grantKey(x) === choice);
