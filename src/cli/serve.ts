@@ -26,9 +26,11 @@ export async function listen(platform: Platform, port: number, opts: ServerOptio
   const stop = async () => {
     clearInterval(sealer);
     await app.close();
-    for (const s of onStop) await s().catch(() => undefined);
+    // The embedded PostgreSQL stops on the same signal: seal and close the database first, then
+    // the rest (the local login service).
     await sealAudit(platform.db.pool, platform.keys).catch(() => 0);
     await platform.close();
+    for (const s of onStop) await s().catch(() => undefined);
     process.exit(0);
   };
   process.once('SIGINT', stop);
