@@ -109,10 +109,10 @@ describe.skipIf(!executablePath && !process.env.CI)('in the browser', () => {
     await page.getByRole('button', { name: 'Bytt rolle' }).click();
     if (process.env.E2E_SCREENSHOTS) await page.screenshot({ path: `${process.env.E2E_SCREENSHOTS}/role.png`, fullPage: true });
     await page.getByText(/Du handler nå som: Leser – Ortopedisk avdeling/).waitFor();
-    const me = await page.evaluate(async () => (await fetch('/api/me')).json());
+    const me: any = await page.evaluate(async () => (await fetch('/api/me')).json());
     expect(me.active).toMatchObject({ role: 'unit-reader', unit: OTHER_ORTHO });
     // The session cookie is not readable by scripts.
-    expect(await page.evaluate(() => document.cookie)).not.toContain('kvalreg_session');
+    expect(await page.evaluate('document.cookie')).not.toContain('kvalreg_session');
 
     await page.getByRole('button', { name: 'Change language to English' }).click();
     expect(await page.getAttribute('html', 'lang')).toBe('en');
