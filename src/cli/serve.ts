@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Config, OidcSettings } from '../config.ts';
 import { DEFAULT_OIDC_SCOPES, DEFAULT_PID_CLAIM } from '../config.ts';
 import { sealAudit } from '../access/audit.ts';
-import { startLocalProvider, type LocalProvider } from '../access/local-idp.ts';
+import type { LocalProvider } from '../access/local-idp.ts';
 import { startPlatform, type Platform } from '../platform.ts';
 import { buildServer, type ServerOptions } from '../server/app.ts';
 import { ensureWebBuild } from '../server/web-build.ts';
@@ -61,6 +61,9 @@ export async function startCommand(config: Config, o: { port?: number }): Promis
   let oidc: OidcSettings | undefined = config.oidc;
   if (!oidc) {
     const clientSecret = crypto.randomBytes(24).toString('base64url');
+    // Loaded only here: the provider package prints a notice on Node 20 (docs/login.md), which
+    // the other commands need not show.
+    const { startLocalProvider } = await import('../access/local-idp.ts');
     idp = await startLocalProvider({
       port: config.localIdpPort, host: config.httpHost, accounts: DEMO_USERS.map((u) => u.account), loginRateLimitPerMinute: config.loginRateLimitPerMinute,
       clients: () => [{ clientId: 'kvalreg-local', clientSecret, redirectUris: [`${site}/auth/callback`], postLogoutRedirectUris: [`${site}/`] }],
