@@ -22,12 +22,57 @@ export interface Config {
   oauth: { issuer: string; jwksUrl: string; audience: string; scope: string } | undefined;
   /** How often changed cases are written to the analytics tables (milliseconds). */
   analyticsIntervalMs: number;
+  /** OpenID Connect login for people (HelseID in production); unset = no browser login, unless the local provider runs. */
+  oidc: OidcSettings | undefined;
+  /** Browser sessions: idle and absolute expiry; cookies without `Secure` only when explicitly allowed (local http). */
+  session: { idleMinutes: number; maxHours: number; insecureCookies: boolean };
+  /** Login attempts (start and callback) per minute per client address. */
+  loginRateLimitPerMinute: number;
+  /** Port of the local OpenID provider that `kvalreg start` runs when no external issuer is configured. */
+  localIdpPort: number;
   /** Where registry definition folders live. */
   registriesDir: string;
   /** Audit events older than this many days are removed by `kvalreg audit prune` (behind a signed checkpoint). */
   auditRetentionDays: number;
   /** Organisation hierarchy file loaded at start when the unit table is empty. */
   unitsFile: string;
+}
+
+export interface OidcSettings {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  /** Where the provider sends the browser back: https://<host>/auth/callback. */
+  redirectUrl: string;
+  /** Where the provider sends the browser after logout at the provider; default: the site's root. */
+  postLogoutRedirectUrl: string;
+  scopes: string;
+  /** The claim with the national identity number (HelseID: helseid://claims/identity/pid). */
+  pidClaim: string;
+  nameClaim: string;
+  /** Allow an http issuer (the local provider); never for a real one. */
+  allowHttpIssuer: boolean;
+}
+
+export const DEFAULT_OIDC_SCOPES = 'openid profile helseid://scopes/identity/pid';
+export const DEFAULT_PID_CLAIM = 'helseid://claims/identity/pid';
+
+export function oidcFromEnv(env: NodeJS.ProcessEnv): OidcSettings | undefined {
+  const issuer = env.KVALREG_OIDC_ISSUER;
+  if (!issuer) return undefined;
+  const missing = ['KVALREG_OIDC_CLIENT_ID', 'KVALREG_OIDC_CLIENT_SECRET', 'KVALREG_OIDC_REDIRECT_URL'].filter((n) => !env[n]);
+  if (missing.length) throw new Error(`KVALREG_OIDC_ISSUER is set, so ${missing.join(', ')} must be set too (see docs/login.md)`);
+  const redirectUrl = env.KVALREG_OIDC_REDIRECT_URL!;
+  let origin: string;
+  try { origin = new URL(redirectUrl).origin; } catch { throw new Error(`KVALREG_OIDC_REDIRECT_URL must be an absolute URL such as https://kvalreg.example.no/auth/callback, got "${redirectUrl}"`); }
+  return {
+    issuer, clientId: env.KVALREG_OIDC_CLIENT_ID!, clientSecret: env.KVALREG_OIDC_CLIENT_SECRET!, redirectUrl,
+    postLogoutRedirectUrl: env.KVALREG_OIDC_POST_LOGOUT_URL ?? `${origin}/`,
+    scopes: env.KVALREG_OIDC_SCOPES ?? DEFAULT_OIDC_SCOPES,
+    pidClaim: env.KVALREG_OIDC_PID_CLAIM ?? DEFAULT_PID_CLAIM,
+    nameClaim: env.KVALREG_OIDC_NAME_CLAIM ?? 'name',
+    allowHttpIssuer: env.KVALREG_OIDC_ALLOW_HTTP === '1' || env.KVALREG_OIDC_ALLOW_HTTP === 'true',
+  };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -43,6 +88,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       audience: env.KVALREG_OAUTH_AUDIENCE ?? 'kvalreg',
       scope: env.KVALREG_OAUTH_SCOPE ?? 'kvalreg/capture',
     } : undefined,
+    oidc: oidcFromEnv(env),
+    session: {
+      idleMinutes: intEnv(env, 'KVALREG_SESSION_IDLE_MINUTES', 30) || 30,
+      maxHours: intEnv(env, 'KVALREG_SESSION_MAX_HOURS', 12) || 12,
+      insecureCookies: env.KVALREG_INSECURE_COOKIES === '1' || env.KVALREG_INSECURE_COOKIES === 'true',
+    },
+    loginRateLimitPerMinute: intEnv(env, 'KVALREG_LOGIN_RATE_LIMIT', 30),
+    localIdpPort: intEnv(env, 'KVALREG_LOCAL_IDP_PORT', intEnv(env, 'PORT', 3000) + 1),
     rateLimitPerMinute: intEnv(env, 'KVALREG_RATE_LIMIT', 60_000),
     analyticsIntervalMs: intEnv(env, 'KVALREG_ANALYTICS_INTERVAL_MS', 2000),
     anonymousRateLimitPerMinute: intEnv(env, 'KVALREG_ANONYMOUS_RATE_LIMIT', 120),

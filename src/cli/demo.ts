@@ -11,6 +11,8 @@ import { sendBundles } from '../demo/send.ts';
 import { startPlatform, type Platform } from '../platform.ts';
 import { buildServer } from '../server/app.ts';
 
+export const DEMO_PATIENT_FILE = 'demo-patient-nin.txt';
+
 interface DemoOpts { years: number; scale: number; seed: number; concurrency: number; rate?: string[] }
 
 export function parseRates(pairs: string[] = []): DemoRates {
@@ -41,6 +43,8 @@ async function demoTokens(platform: Platform, patientNin: string | undefined) {
   // A demo patient (the first synthetic fracture) for trying innsyn: GET /api/innsyn.
   if (patientNin) list.push(await make('demo-patient', { name: 'demo-patient', kind: 'user', grants: [{ registry: '*', role: 'patient', unit: '1' }], personHash: ninHash(platform.keys, patientNin) }));
   fs.mkdirSync(platform.config.dataDir, { recursive: true });
+  // The demo patient's (synthetic) number, for the local login service's pid claim.
+  if (patientNin) fs.writeFileSync(path.join(platform.config.dataDir, DEMO_PATIENT_FILE), `${patientNin}\n`, { mode: 0o600 });
   fs.writeFileSync(file, list.map((l) => `${l.name}\t${l.token}`).join('\n') + '\n', { mode: 0o600 });
   return Object.fromEntries(list.map((l) => [l.name, l.token])) as Record<string, string>;
 }

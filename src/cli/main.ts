@@ -10,6 +10,7 @@ import { auditHeadCommand, auditPruneCommand, auditVerifyCommand } from './audit
 import { reencryptCommand } from './keys.ts';
 import { analyticsCommand, indicatorsCommand } from './indicators.ts';
 import { pseudonymMapCommand, pseudonymRotateCommand } from './pseudonyms.ts';
+import { userCommand } from './user.ts';
 
 const program = new Command()
   .name('kvalreg')
@@ -23,6 +24,13 @@ program.command('serve').description('run the platform (HTTP API on PORT, defaul
 program.command('start').description('first run: migrate and load demo data through the API; then serve (what `npm start` runs)')
   .option('-p, --port <port>', 'HTTP port', (v) => Number(v))
   .action((o) => startCommand(loadConfig(), o));
+program.command('build-web').description('build the browser app (web/ → web/dist); start and serve do it when the build is missing or stale')
+  .action(async () => { const { ensureWebBuild } = await import('../server/web-build.ts'); await ensureWebBuild({ force: true, log: console.log }); });
+program.command('user').description('a person who logs in with OpenID Connect: set their grants (replaces earlier ones)')
+  .requiredOption('--subject <sub>', 'the subject ("sub") the login service gives them')
+  .requiredOption('--name <name>', 'their name')
+  .option('--grant <registry:role:unit...>', 'a grant, e.g. fracture:unit-registrar:8201101 (none: no access, unless a patient)', [])
+  .action((o) => userCommand(loadConfig(), o));
 program.command('migrate').description('apply database migrations and exit').action(() => migrateCommand(loadConfig()));
 program.command('demo').description('generate synthetic fracture traffic and send it through the real FHIR API')
   .option('--years <n>', 'years of data, ending last year', (v) => Number(v), 1)

@@ -1,13 +1,18 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Config } from '../config.ts';
+import type { Config, OidcSettings } from '../config.ts';
+import { DEFAULT_OIDC_SCOPES, DEFAULT_PID_CLAIM } from '../config.ts';
 import { sealAudit } from '../access/audit.ts';
+import type { LocalProvider } from '../access/local-idp.ts';
 import { startPlatform, type Platform } from '../platform.ts';
-import { buildServer } from '../server/app.ts';
-import { runDemo } from './demo.ts';
+import { buildServer, type ServerOptions } from '../server/app.ts';
+import { ensureWebBuild } from '../server/web-build.ts';
+import { DEMO_PASSWORD, DEMO_USERS, demoPatient, seedDemoUsers } from '../demo/users.ts';
+import { DEMO_PATIENT_FILE, runDemo } from './demo.ts';
 
-export async function listen(platform: Platform, port: number) {
-  const app = await buildServer(platform);
+export async function listen(platform: Platform, port: number, opts: ServerOptions = {}, onStop: Array<() => Promise<void>> = []) {
+  const app = await buildServer(platform, opts);
   await app.listen({ port, host: platform.config.httpHost });
   const recovered = await platform.inbox.recover();
   platform.log.info({ url: `http://localhost:${port}`, recovered }, 'kvalreg is running');
@@ -25,32 +30,75 @@ export async function listen(platform: Platform, port: number) {
     for (const r of platform.registries) platform.indicators.ensureFresh(r).catch((err) => platform.log.error({ err }, 'computing indicators failed'));
   }, 60_000);
   warm.unref();
-  const stop = async () => { clearInterval(sealer); clearInterval(warm); await app.close(); await sealAudit(platform.db.pool, platform.auditKeys).catch(() => 0); await platform.close(); process.exit(0); };
+  const stop = async () => {
+    clearInterval(sealer);
+    clearInterval(warm);
+    await app.close();
+    // The embedded PostgreSQL stops on the same signal: seal and close the database first, then
+    // the rest (the local login service).
+    await sealAudit(platform.db.pool, platform.auditKeys).catch(() => 0);
+    await platform.close();
+    for (const s of onStop) await s().catch(() => undefined);
+    process.exit(0);
+  };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   return app;
 }
 
+const buildWeb = (platform: { log: { info(m: string): void } } | undefined) =>
+  ensureWebBuild({ log: (m) => (platform ? platform.log.info(m) : console.log(m)) });
+
 export async function serveCommand(config: Config, o: { port?: number }): Promise<void> {
+  await buildWeb(undefined);
   const platform = await startPlatform(config);
+  if (!config.oidc) platform.log.warn('No login service configured (KVALREG_OIDC_ISSUER): people cannot log in in the browser; bearer tokens work. See docs/login.md.');
   await listen(platform, o.port ?? config.httpPort);
 }
 
-/** `npm start`: the platform with demo data loaded on first start, and the demo logins printed. */
+/**
+ * `npm start`: the platform with demo data loaded on first start, the demo users, and — unless an
+ * external login service is configured — the local OpenID provider to log in with.
+ */
 export async function startCommand(config: Config, o: { port?: number }): Promise<void> {
+  await buildWeb(undefined);
   const platform = await startPlatform(config);
   const port = o.port ?? config.httpPort;
-  await listen(platform, port);
+  const site = `http://localhost:${port}`;
+  let idp: LocalProvider | undefined;
+  let oidc: OidcSettings | undefined = config.oidc;
+  if (!oidc) {
+    const clientSecret = crypto.randomBytes(24).toString('base64url');
+    // Loaded only here: the provider package prints a notice on Node 20 (docs/login.md), which
+    // the other commands need not show.
+    const { startLocalProvider } = await import('../access/local-idp.ts');
+    idp = await startLocalProvider({
+      port: config.localIdpPort, host: config.httpHost, accounts: DEMO_USERS.map((u) => u.account), loginRateLimitPerMinute: config.loginRateLimitPerMinute,
+      clients: () => [{ clientId: 'kvalreg-local', clientSecret, redirectUris: [`${site}/auth/callback`], postLogoutRedirectUris: [`${site}/`] }],
+    });
+    oidc = { issuer: idp.issuer, clientId: 'kvalreg-local', clientSecret, redirectUrl: `${site}/auth/callback`, postLogoutRedirectUrl: `${site}/`,
+      scopes: DEFAULT_OIDC_SCOPES, pidClaim: DEFAULT_PID_CLAIM, nameClaim: 'name', allowHttpIssuer: true };
+  }
+  await seedDemoUsers(platform.db.pool);
+  await listen(platform, port, { oidc }, idp ? [() => idp.close()] : []);
   // The demo's senders exist once the demo has been loaded.
   const demoLoaded = (await platform.db.pool.query("SELECT 1 FROM api_token WHERE name = 'demo-ehr'")).rowCount! > 0;
   if (!demoLoaded) {
     console.log('First start: generating one year of demo fracture traffic and sending it through the FHIR API …');
     await runDemo(platform, `http://127.0.0.1:${port}`, { years: 1, scale: 1, seed: 2024, concurrency: 6 });
   }
-  console.log(`\nkvalreg is running at http://localhost:${port}  (FHIR API: http://localhost:${port}/fhir)`);
+  const patientFile = path.join(platform.config.dataDir, DEMO_PATIENT_FILE);
+  if (idp && fs.existsSync(patientFile)) idp.addAccounts([demoPatient(fs.readFileSync(patientFile, 'utf8').trim())]);
+  console.log(`\nkvalreg is running at ${site}  (FHIR API: ${site}/fhir)`);
+  if (idp) {
+    console.log(`Log in at ${site} through the local login service (${idp.issuer}); password "${DEMO_PASSWORD}" for every demo user:`);
+    for (const u of [...DEMO_USERS.map((d) => d.account), ...(fs.existsSync(patientFile) ? [demoPatient('')] : [])]) console.log(`  ${u.username.padEnd(14)} ${u.description}`);
+  } else {
+    console.log(`Log in at ${site} through ${oidc!.issuer}.`);
+  }
   const file = path.join(platform.config.dataDir, 'demo-logins.txt');
   if (fs.existsSync(file)) {
-    console.log(`Demo logins (bearer tokens; also in ${file}):`);
+    console.log(`API tokens for the demo senders and users (bearer tokens; also in ${file}):`);
     for (const line of fs.readFileSync(file, 'utf8').trim().split('\n')) console.log(`  ${line.replace('\t', '  ')}`);
   }
 }

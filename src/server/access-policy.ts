@@ -2,7 +2,7 @@
 // route without a declaration cannot be registered. Unit scope (which cases) is then the data-
 // access door's job; this decides only which kinds of caller may use the route at all.
 import type { FastifyInstance } from 'fastify';
-import type { Caller, Role } from '../access/caller.ts';
+import { ROLES, type Caller, type Role } from '../access/caller.ts';
 
 export type Access = { public: true } | { callers: Array<'system' | Role> };
 
@@ -12,6 +12,10 @@ export const ADMINS: Access = { callers: ['registry-admin', 'platform-admin'] };
 export const SYSTEMS: Access = { callers: ['system'] };
 export const PATIENTS: Access = { callers: ['patient'] };
 export const PUBLIC: Access = { public: true };
+/** Any person logged in (or holding a user token), whatever their role. */
+export const PEOPLE: Access = { callers: [...ROLES] };
+/** Any authenticated caller: people and sending systems. */
+export const ANY_CALLER: Access = { callers: ['system', ...ROLES] };
 
 declare module 'fastify' {
   interface FastifyContextConfig { access?: Access }

@@ -1,4 +1,5 @@
 // The HTTP app: thin routes over the modules. Only this folder knows HTTP.
+import cookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -19,19 +20,49 @@ import { writeEvents } from '../access/audit.ts';
 import { callerLabel } from '../access/caller.ts';
 import { indicatorRoutes } from './routes/indicators.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { OidcLogin } from '../access/oidc.ts';
+import { Sessions } from '../access/sessions.ts';
+import type { OidcSettings } from '../config.ts';
+import { cookieNames, CSRF_HEADER, needsCsrf, registerAuthRoutes } from './auth.ts';
+import { registerWebApp } from './web.ts';
 
 const VERSION = '0.1.0';
 const FHIR_JSON = 'application/fhir+json';
 
-export async function buildServer(platform: Platform) {
+export interface ServerOptions {
+  /** OpenID Connect login settings, when not from the environment (the local provider of `kvalreg start`). */
+  oidc?: OidcSettings;
+}
+
+export async function buildServer(platform: Platform, opts: ServerOptions = {}) {
   // Request lines are logged at debug level only: at capture rates they would drown the log.
   const app = Fastify({ loggerInstance: platform.log.child({ module: 'http' }, { level: platform.log.level === 'debug' || platform.log.level === 'trace' ? platform.log.level : 'warn' }), bodyLimit: 32 * 1024 * 1024 });
   const auth = new TokenAuthenticator(platform.db.pool, platform.config.oauth);
+  const sessions = new Sessions(platform.db.pool, platform.keys, platform.config.session);
+  const oidc = opts.oidc ?? platform.config.oidc;
+  const login = oidc ? new OidcLogin(oidc) : undefined;
+  const sessionCookie = cookieNames(!platform.config.session.insecureCookies).session;
+
+  // Cookies are parsed before the caller is established.
+  await app.register(cookie);
 
   // Who is calling: established once per request, before the rate limit (whose budget depends on
-  // it) and the route's access policy (which decides on it).
+  // it) and the route's access policy (which decides on it). A bearer token, when sent, decides
+  // alone; otherwise a session cookie of a logged-in person gives the same kind of Caller.
   app.addHook('onRequest', async (req) => {
-    req.caller = (await auth.authenticate(req.headers.authorization)) ?? undefined;
+    if (req.headers.authorization) {
+      req.caller = (await auth.authenticate(req.headers.authorization)) ?? undefined;
+      return;
+    }
+    const sid = req.cookies[sessionCookie];
+    if (!sid) return;
+    const found = await sessions.resolve(sid);
+    if (found.ok) {
+      req.caller = found.session.caller;
+      req.session = { id: sid, resolved: found.session };
+    } else {
+      req.sessionProblem = found.reason;
+    }
   });
 
   // Security headers on every response (HSTS, no sniffing, no framing, a strict CSP for the API).
@@ -76,13 +107,21 @@ export async function buildServer(platform: Platform) {
   // guesses count against it) and before the body is parsed.
   app.addHook('preParsing', async (req, reply) => {
     const access = req.routeOptions.config?.access;
-    if (!access || 'public' in access) return;
     const refuse = (status: number, msg: string) => {
       if (req.url.startsWith('/fhir')) return reply.code(status).type(FHIR_JSON).send(operationOutcome([issue.error('forbidden', undefined, msg)]));
       return reply.code(status).send({ error: msg });
     };
+    // A browser sends its session cookie with any request, also one another site makes it send:
+    // a state-changing request on a session must carry the session's CSRF token (from GET /api/me).
+    if (needsCsrf(req) && !sessions.checkCsrf(req.session!.id, headerValue(req.headers[CSRF_HEADER]))) {
+      return refuse(403, `Missing or wrong CSRF token: a request that changes something must send the header X-CSRF-Token with the csrfToken from GET /api/me. Reload the page and try again.`);
+    }
+    if (!access || 'public' in access) return;
     const c = req.caller;
-    if (!c) return refuse(401, 'Authentication required: send "Authorization: Bearer <token>" with a token issued by the registry.');
+    if (!c) {
+      if (req.sessionProblem === 'expired') return refuse(401, 'Your session has expired (it was idle too long, or reached its time limit). Log in again.');
+      return refuse(401, 'Authentication required: log in (GET /auth/login), or send "Authorization: Bearer <token>" with a token issued by the registry.');
+    }
     if (!permits(access, c)) {
       await writeEvents(platform.db.pool, [{ actor: callerLabel(c), role: c.kind === 'user' ? c.grants.map((g) => g.role).join(',') : c.kind, unit: null, personId: null,
         action: `${req.method} ${req.routeOptions.url}`, object: req.url.split('?')[0], purpose: 'route', outcome: 'denied', client: req.ip }]).catch(() => undefined);
@@ -92,6 +131,8 @@ export async function buildServer(platform: Platform) {
 
   app.get('/health', { config: { access: PUBLIC } }, async () => ({ status: 'ok' }));
   indicatorRoutes(app as unknown as FastifyInstance, platform);
+
+  registerAuthRoutes(app as unknown as FastifyInstance, platform, sessions, login);
 
   app.get('/fhir/metadata', { config: { access: PUBLIC } }, async (req, reply) => reply.type(FHIR_JSON).send(capabilityStatement(`${req.protocol}://${req.host}/fhir`, VERSION)));
 
@@ -228,8 +269,14 @@ export async function buildServer(platform: Platform) {
   });
 
   auditRoutes(app as unknown as FastifyInstance, platform);
+  // The browser app (web/), with its pages served for any other path.
+  await registerWebApp(app as unknown as FastifyInstance);
 
   return app;
+}
+
+function headerValue(h: string | string[] | undefined): string | undefined {
+  return Array.isArray(h) ? h[0] : h;
 }
 
 /** Raw messages and reservations span every registry: only an admin of every registry may act on them. */

@@ -9,8 +9,11 @@ import { ensureDatabase, withDatabase } from '../../src/db/database.ts';
 import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createPool } from '../../src/db/pool.ts';
+import { ensureWebBuild } from '../../src/server/web-build.ts';
 
 export default async function setup(project: TestProject) {
+  // The browser app, built once per run when missing or stale (the browser tests use it).
+  await ensureWebBuild({ log: (m) => console.log(m) });
   let adminUrl = process.env.TEST_DATABASE_URL;
   let stop: (() => Promise<void>) | undefined;
   let dir: string | undefined;

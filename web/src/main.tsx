@@ -1,0 +1,21 @@
+import '@digdir/designsystemet-css';
+import '@digdir/designsystemet-css/theme';
+import './styles.css';
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { App } from './App.tsx';
+import { I18nProvider } from './i18n.tsx';
+import { Router } from './router.tsx';
+import { SessionProvider } from './session.tsx';
+
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <I18nProvider>
+      <SessionProvider>
+        <Router>
+          <App />
+        </Router>
+      </SessionProvider>
+    </I18nProvider>
+  </StrictMode>,
+);
