@@ -103,7 +103,12 @@ export class Indicators {
 
   /** Results for users: aggregates only, with small counts withheld. */
   async results(registry: Registry, q: ResultQuery = {}, opts: { asOf?: string } = {}): Promise<IndicatorResult[]> {
-    await this.ensureFresh(registry, opts);
+    // The first time, and for a chosen as-of date, wait for the computation. Otherwise serve what
+    // is stored and bring it up to date in the background (one computation at a time): with data
+    // arriving all day, a reader should not wait for a recomputation that the next read will show.
+    const computed = Number((await this.pool.query('SELECT count(*) FROM indicator_run WHERE registry = $1', [registry.id])).rows[0].count) > 0;
+    if (!computed || opts.asOf) await this.ensureFresh(registry, opts);
+    else this.ensureFresh(registry, opts).catch((err) => this.log.error({ err, registry: registry.id }, 'computing indicators failed'));
     const inds = q.indicator ? [this.get(registry.id, q.indicator)].filter((x): x is Indicator => !!x) : this.list(registry.id);
     const dataset = q.dataset ?? 'fresh';
     const grain = q.grain ?? 'year';
