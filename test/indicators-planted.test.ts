@@ -15,8 +15,13 @@ beforeAll(async () => {
   t = await testPlatform();
   await t.app.listen({ port: 0, host: '127.0.0.1' });
   const port = (t.app.server.address() as { port: number }).port;
-  const result = await runDemo(t.platform, `http://127.0.0.1:${port}`, { years: 1, scale: 0.4, seed: 11, concurrency: 4, rate: Object.entries(RATES).map(([k, v]) => `${k}=${v}`) });
+  // The analytics refresher runs throughout, as in the server: capture and refresh must not block
+  // or deadlock each other (no message may end in quarantine for it).
+  t.platform.analytics.start(50);
+  const result = await runDemo(t.platform, `http://127.0.0.1:${port}`, { years: 1, scale: 0.4, seed: 11, concurrency: 6, rate: Object.entries(RATES).map(([k, v]) => `${k}=${v}`) });
+  await t.platform.analytics.stop();
   expect(result.failed).toBe(0);
+  expect(Number((await t.platform.db.pool.query("SELECT count(*) FROM inbox_message WHERE status <> 'processed'")).rows[0].count)).toBe(0);
   // Hip fractures (AO 31) belong to another registry and are not counted here.
   const list = t.platform.registry('fracture')!.codelists.get('ao_ota_2018')!;
   const included = result.specs.filter((f) => list.properties.get(f.aoCode.split('.')[0])?.segment !== '31');

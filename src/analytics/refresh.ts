@@ -1,5 +1,5 @@
-// Keeps each registry's analytics table current. Writes to cases mark them in `analytics_dirty`
-// (by trigger); the refresher takes marked cases in batches, recomputes their rows from the forms
+// Keeps each registry's analytics table current. Writes to cases log them in `analytics_change`
+// (by trigger, insert only); the refresher takes logged cases in batches, recomputes their rows from the forms
 // and the person with the same evaluation capture uses, and upserts them. A full rebuild marks
 // every case. Runs as the platform's own work through the one door.
 import type { Logger } from 'pino';
@@ -50,7 +50,7 @@ export class Analytics {
   async status(registry: Registry): Promise<{ registry: string; rows: number; pending: number; version: number; refreshedAt: string | null; newestData: string | null }> {
     return this.data.transaction(PLATFORM, 'analytics:status', async (tx) => {
       const { rows: [s] } = await tx.client.query(`SELECT (SELECT count(*) FROM ${analyticsTable(registry)}) AS rows,
-          (SELECT count(*) FROM analytics_dirty WHERE registry = $1) AS pending, version, refreshed_at, newest_data
+          (SELECT count(DISTINCT case_id) FROM analytics_change WHERE registry = $1) AS pending, version, refreshed_at, newest_data
         FROM analytics_state WHERE registry = $1`, [registry.id]);
       const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
       return { registry: registry.id, rows: Number(s?.rows ?? 0), pending: Number(s?.pending ?? 0), version: Number(s?.version ?? 0), refreshedAt: iso(s?.refreshed_at ?? null), newestData: iso(s?.newest_data ?? null) };
@@ -60,8 +60,7 @@ export class Analytics {
   /** Marks every case of the registry and recomputes them all. */
   async rebuild(registry: Registry): Promise<RefreshResult[]> {
     await this.data.transaction(PLATFORM, 'analytics:rebuild', async (tx) => {
-      await tx.client.query(`INSERT INTO analytics_dirty (registry, case_id) SELECT registry, id FROM registry_case WHERE registry = $1 ORDER BY id
-        ON CONFLICT (registry, case_id) DO UPDATE SET marked_at = clock_timestamp()`, [registry.id]);
+      await tx.client.query('INSERT INTO analytics_change (registry, case_id) SELECT registry, id FROM registry_case WHERE registry = $1', [registry.id]);
     });
     return this.refresh();
   }
@@ -110,8 +109,7 @@ async function prepareTable(db: Client, registry: Registry, log: Logger): Promis
     } else {
       log.info({ registry: registry.id }, 'registry definition changed; every analytics row will be recomputed');
     }
-    await db.query(`INSERT INTO analytics_dirty (registry, case_id) SELECT registry, id FROM registry_case WHERE registry = $1
-      ON CONFLICT (registry, case_id) DO NOTHING`, [registry.id]);
+    await db.query('INSERT INTO analytics_change (registry, case_id) SELECT registry, id FROM registry_case WHERE registry = $1', [registry.id]);
     await db.query(`INSERT INTO analytics_table (registry, signature) VALUES ($1, $2)
       ON CONFLICT (registry) DO UPDATE SET signature = EXCLUDED.signature, built_at = now()`, [registry.id, signature]);
     await db.query('INSERT INTO analytics_state (registry) VALUES ($1) ON CONFLICT DO NOTHING', [registry.id]);
@@ -120,11 +118,12 @@ async function prepareTable(db: Client, registry: Registry, log: Logger): Promis
 
 async function refreshBatch(tx: PersonTx, registry: Registry, size: number): Promise<{ taken: number; rows: number; removed: number }> {
   const db = tx.client;
-  // Locked until commit: a writer marking one of these cases meanwhile waits, then marks it anew.
-  const taken = (await db.query(`DELETE FROM analytics_dirty WHERE (registry, case_id) IN (
-      SELECT registry, case_id FROM analytics_dirty WHERE registry = $1 ORDER BY case_id LIMIT $2 FOR UPDATE SKIP LOCKED)
-    RETURNING case_id`, [registry.id, size])).rows.map((r) => Number(r.case_id));
-  if (taken.length === 0) return { taken: 0, rows: 0, removed: 0 };
+  // One refresher per registry at a time (across processes): two could otherwise write a case's
+  // row out of order. A second one simply finds nothing to do.
+  if (!(await db.query('SELECT pg_try_advisory_xact_lock(4244, hashtext($1)) AS ok', [registry.id])).rows[0].ok) return { taken: 0, rows: 0, removed: 0 };
+  const log = (await db.query('SELECT id, case_id FROM analytics_change WHERE registry = $1 ORDER BY id LIMIT $2', [registry.id, size])).rows;
+  if (log.length === 0) return { taken: 0, rows: 0, removed: 0 };
+  const taken = [...new Set(log.map((r) => Number(r.case_id)))];
   const { rows } = await db.query(
     `SELECT c.id, c.person_id, c.unit_resh, c.created_at, coalesce(u.path, '{}') AS path,
             p.birth_date::text AS birth_date, p.sex, p.deceased_date::text AS deceased_date,
@@ -144,11 +143,15 @@ async function refreshBatch(tx: PersonTx, registry: Registry, size: number): Pro
     const list = names.map((n) => `"${n}"`).join(', ');
     await db.query(`INSERT INTO ${table} (${list})
       SELECT ${list} FROM jsonb_to_recordset($1::jsonb) AS r(${names.map((n, i) => `"${n}" ${types[i]}`).join(', ')})
-      ON CONFLICT (case_id) DO UPDATE SET ${names.slice(1).map((n) => `"${n}" = EXCLUDED."${n}"`).join(', ')}`, [JSON.stringify(records)]);
+      -- a case deleted since it was read (an opt-out) gets no row
+      WHERE EXISTS (SELECT 1 FROM registry_case c WHERE c.registry = $2 AND c.id = r.case_id)
+      ON CONFLICT (case_id) DO UPDATE SET ${names.slice(1).map((n) => `"${n}" = EXCLUDED."${n}"`).join(', ')}`, [JSON.stringify(records), registry.id]);
   }
+  // Exactly the log rows read: a change logged after them stays for the next round.
+  await db.query('DELETE FROM analytics_change WHERE id = ANY($1::bigint[])', [log.map((r) => r.id)]);
   await db.query(`UPDATE analytics_state SET version = version + 1, refreshed_at = now(),
       newest_data = greatest(newest_data, (SELECT max(data_updated_at) FROM ${table})) WHERE registry = $1`, [registry.id]);
-  return { taken: taken.length, rows: records.length, removed: gone.length };
+  return { taken: log.length, rows: records.length, removed: gone.length };
 }
 
 /** One case as an analytics row: the values the registry's expressions see, typed for the table. */

@@ -13,24 +13,26 @@ CREATE TABLE analytics_table (
   built_at    timestamptz NOT NULL DEFAULT now()
 );
 
--- Cases whose analytics row must be recomputed. Filled by triggers, so that no write path
--- (capture, completion, status changes, death notices) can forget it. A marked case is marked
--- again on a later change (the update takes the row lock), so a refresh that is running cannot
--- swallow a change it did not see: the refresher locks the rows it takes, and a writer waits for
--- it, then marks the case anew.
-CREATE TABLE analytics_dirty (
+-- Changes to cases, as an append-only log filled by triggers, so that no write path (capture,
+-- completion, status changes, death notices) can forget it. Writers only ever insert new rows:
+-- marking a case never waits for a lock another transaction holds, so it cannot deadlock with
+-- the refresher or with a registrar's edit. The refresher reads a batch, recomputes those cases
+-- from committed data, and deletes exactly the rows it read; a change committed meanwhile has a
+-- row it did not read, and is picked up next time.
+CREATE TABLE analytics_change (
+  id         bigserial PRIMARY KEY,
   registry   text NOT NULL,
   case_id    bigint NOT NULL,
-  marked_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
-  PRIMARY KEY (registry, case_id)
+  marked_at  timestamptz NOT NULL DEFAULT clock_timestamp()
 );
-GRANT SELECT, INSERT, UPDATE, DELETE ON analytics_dirty TO kvalreg_app;
+CREATE INDEX analytics_change_registry_idx ON analytics_change (registry, id);
+GRANT SELECT, INSERT ON analytics_change TO kvalreg_app;
+GRANT USAGE ON SEQUENCE analytics_change_id_seq TO kvalreg_app;
 
 CREATE FUNCTION analytics_mark_forms() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
 BEGIN
-  INSERT INTO analytics_dirty (registry, case_id)
-  SELECT DISTINCT registry, case_id FROM changed_rows ORDER BY 1, 2
-  ON CONFLICT (registry, case_id) DO UPDATE SET marked_at = clock_timestamp();
+  INSERT INTO analytics_change (registry, case_id)
+  SELECT DISTINCT registry, case_id FROM changed_rows;
   RETURN NULL;
 END $$;
 CREATE TRIGGER case_form_analytics_ins AFTER INSERT ON case_form REFERENCING NEW TABLE AS changed_rows
@@ -45,10 +47,9 @@ CREATE TRIGGER case_form_analytics_del AFTER DELETE ON case_form REFERENCING OLD
 -- owner's rights: a unit user's change must mark cases that row security hides from them.
 CREATE FUNCTION analytics_mark_cases() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
 BEGIN
-  INSERT INTO analytics_dirty (registry, case_id)
+  INSERT INTO analytics_change (registry, case_id)
   SELECT DISTINCT n.registry, n.id FROM new_rows n JOIN old_rows o ON o.registry = n.registry AND o.id = n.id
-  WHERE n.unit_resh IS DISTINCT FROM o.unit_resh ORDER BY 1, 2
-  ON CONFLICT (registry, case_id) DO UPDATE SET marked_at = clock_timestamp();
+  WHERE n.unit_resh IS DISTINCT FROM o.unit_resh;
   RETURN NULL;
 END $$;
 CREATE TRIGGER registry_case_analytics_upd AFTER UPDATE ON registry_case REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows
@@ -56,13 +57,11 @@ CREATE TRIGGER registry_case_analytics_upd AFTER UPDATE ON registry_case REFEREN
 
 CREATE FUNCTION analytics_mark_persons() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
 BEGIN
-  INSERT INTO analytics_dirty (registry, case_id)
+  INSERT INTO analytics_change (registry, case_id)
   SELECT DISTINCT c.registry, c.id
   FROM new_rows n JOIN old_rows o ON o.id = n.id
   JOIN registry_case c ON c.person_id = n.id
-  WHERE (n.birth_date, n.sex, n.deceased_date) IS DISTINCT FROM (o.birth_date, o.sex, o.deceased_date)
-  ORDER BY 1, 2
-  ON CONFLICT (registry, case_id) DO UPDATE SET marked_at = clock_timestamp();
+  WHERE (n.birth_date, n.sex, n.deceased_date) IS DISTINCT FROM (o.birth_date, o.sex, o.deceased_date);
   RETURN NULL;
 END $$;
 CREATE TRIGGER person_analytics_upd AFTER UPDATE ON person REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows
