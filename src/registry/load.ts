@@ -42,7 +42,7 @@ export interface Registry {
   variables: Map<string, { def: VariableDef; form: FormDef }>;
   codelists: Map<string, CodeList>;
   /** In declaration order: each may use those before it. `count` ones count repeating-form instances. */
-  derived: Array<{ def: DerivedDef; fn: Compiled; count?: { form: string; where: Compiled | undefined } }>;
+  derived: Array<{ def: DerivedDef; fn: Compiled; count?: { form: string; where: Compiled | undefined }; collect?: { form: string; variable: string; where: Compiled | undefined } }>;
   rules: Array<{ def: RuleDef; when: Compiled | undefined; assert: Compiled }>;
   requiredWhen: Map<string, Compiled | true>;
   include: Compiled;
@@ -127,6 +127,14 @@ export async function loadRegistry(dir: string): Promise<Registry> {
       if (!form) problems.push(`${where}.count.form: unknown form "${d.count.form}"`);
       else if (!form.repeating) problems.push(`${where}.count.form: form "${form.id}" is not repeating; count needs a repeating form`);
       return { def: d, fn: () => null, count: { form: d.count.form, where: d.count.where ? compile(d.count.where, `${where}.count.where`) : undefined } };
+    }
+    if (d.collect) {
+      const form = codebook.forms.find((f) => f.id === d.collect!.form);
+      if (!form) problems.push(`${where}.collect.form: unknown form "${d.collect.form}"`);
+      else if (!form.repeating) problems.push(`${where}.collect.form: form "${form.id}" is not repeating; collect needs a repeating form`);
+      else if (!form.variables.some((v) => v.id === d.collect!.variable)) problems.push(`${where}.collect.variable: form "${form.id}" has no variable "${d.collect.variable}"`);
+      if (d.type !== 'text') problems.push(`${where}.type: collect gives a comma-separated text; declare type text`);
+      return { def: d, fn: () => null, collect: { form: d.collect.form, variable: d.collect.variable, where: d.collect.where ? compile(d.collect.where, `${where}.collect.where`) : undefined } };
     }
     return { def: d, fn: compile(d.expr!, `${where}.expr`) };
   });
