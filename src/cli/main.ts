@@ -9,6 +9,7 @@ import { clientCommand, tokenCommand } from './token.ts';
 import { auditVerifyCommand } from './audit.ts';
 import { reencryptCommand } from './keys.ts';
 import { analyticsCommand, indicatorsCommand } from './indicators.ts';
+import { screeningCommand } from './screening.ts';
 
 const program = new Command()
   .name('kvalreg')
@@ -69,6 +70,12 @@ program.command('indicators').description('quality indicator results for a regis
   .option('--dataset <dataset>', 'fresh (all data) or qa (finalised registrations only)', 'fresh')
   .option('--lang <lang>', 'nb or en', 'nb')
   .action((o) => indicatorsCommand(loadConfig(), o));
+program.command('screening').description("a registry's screening worklist from a CSV of hospital admissions: every admission with the step that kept or dropped it, and why")
+  .requiredOption('--registry <id>', 'a registry with a screening.yaml')
+  .requiredOption('--file <file>', 'CSV: admission_id, national_id, admission_date, department_kind, outpatient, codes and the registry\'s flag columns')
+  .option('--format <format>', 'table (the kept admissions), csv or json (every admission)', 'table')
+  .option('--lang <lang>', 'nb or en', 'nb')
+  .action((o) => screeningCommand(loadConfig(), o));
 const analytics = program.command('analytics').description('the analytics tables indicators are computed from');
 analytics.command('status').description('rows, changes waiting and freshness per registry').option('--registry <id>', 'one registry')
   .action((o) => analyticsCommand(loadConfig(), 'status', o));

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { buildCodeList, buildVersionMap, type CodeList } from './codelists.ts';
 import { compileExpression, ExpressionError, type Compiled, type RegistryFunction } from './expr.ts';
 import { compileFhirPath, type FhirPathFn } from './fhirpath.ts';
+import { screeningSchema, type ScreeningDef } from '../screening/schema.ts';
 import {
   codebookSchema, mappingSchema, registrySchema,
   type CodebookDef, type DerivedDef, type FormDef, type MappingDef, type RegistryMeta, type RuleDef, type SourceDef, type VariableDef,
@@ -50,6 +51,8 @@ export interface Registry {
   anchor: { resource: string; where: FhirPathFn };
   sources: CompiledSource[];
   versionMaps: Map<string, ReturnType<typeof buildVersionMap>>;
+  /** The screening worklist declared in `screening.yaml`, if the registry has one. */
+  screening?: ScreeningDef;
   /** The definition as stored with each version (for metadata and history). */
   definition: { registry: RegistryMeta; codebook: CodebookDef; mapping: MappingDef };
 }
@@ -173,12 +176,26 @@ export async function loadRegistry(dir: string): Promise<Registry> {
     try { versionMaps.set(m.codelist, buildVersionMap(path.join(dir, m.file))); } catch (err) { problems.push(`${rel('codebook.yaml')}: codeVersionMaps[${i}]: ${(err as Error).message}`); }
   });
 
+  let screening: ScreeningDef | undefined;
+  if (fs.existsSync(path.join(dir, 'screening.yaml'))) {
+    screening = readYaml(path.join(dir, 'screening.yaml'), screeningSchema, problems);
+    if (screening) {
+      const kinds = new Set(screening.departmentKinds.map((k) => k.code));
+      screening.steps.forEach((st, i) => {
+        const where = `${rel('screening.yaml')}: steps[${i}] (${st.id})`;
+        if (st.kind === 'drop-flagged' && !screening!.flagColumns.includes(st.column)) problems.push(`${where}.column: "${st.column}" is not in flagColumns`);
+        if (st.kind === 'drop-department') for (const k of st.departmentKinds) if (!kinds.has(k)) problems.push(`${where}.departmentKinds: "${k}" is not a declared department kind`);
+      });
+    }
+  }
+
   if (problems.length) throw new DefinitionError(problems);
   const definition = { registry: meta, codebook, mapping };
   const sha256 = folderHash(dir);
   return {
     id: meta.id, version: meta.version, sha256, dir, meta, codebook, mapping, forms: codebook.forms,
     variables, codelists, derived, rules, requiredWhen, include, refer, anchor, sources, versionMaps, definition,
+    ...(screening ? { screening } : {}),
   };
 }
 
