@@ -5,7 +5,7 @@ import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLES, type Role } from '../src/access/caller.ts';
 import { createToken } from '../src/access/tokens.ts';
-import { ehrBundle } from '../src/demo/bundles.ts';
+import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { permits, requirePolicies } from '../src/server/access-policy.ts';
 import { fracture, nin } from './helpers/fixtures.ts';
 import { OTHER_ORTHO, SUS_HOSPITAL, testPlatform, type TestPlatform } from './helpers/platform.ts';

@@ -3,7 +3,7 @@
 // catalogue §2, and the two registries do not take each other's cases.
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ehrBundle } from '../src/demo/bundles.ts';
+import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { fracture, nin } from './helpers/fixtures.ts';
 import { testPlatform, type TestPlatform } from './helpers/platform.ts';
 import { traumaBundle, type TraumaSpec } from './helpers/trauma.ts';

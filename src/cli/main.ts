@@ -24,24 +24,25 @@ program.command('start').description('first run: migrate and load demo data thro
   .option('-p, --port <port>', 'HTTP port', (v) => Number(v))
   .action((o) => startCommand(loadConfig(), o));
 program.command('migrate').description('apply database migrations and exit').action(() => migrateCommand(loadConfig()));
-program.command('demo').description('generate synthetic fracture traffic and send it through the real FHIR API')
+program.command('demo').description("run the platform's demo (demo/run.ts): synthetic traffic with known true rates, sent through the real FHIR API")
   .option('--years <n>', 'years of data, ending last year', (v) => Number(v), 1)
-  .option('--scale <x>', 'share of a realistic hospital-area year (1 = about 6,700 fractures)', (v) => Number(v), 1)
+  .option('--scale <x>', 'share of a realistic hospital-area year of the demo (1 = a full year)', (v) => Number(v), 1)
   .option('--seed <n>', 'random seed, for reproducible data', (v) => Number(v), 2024)
   .option('--concurrency <n>', 'parallel requests', (v) => Number(v), 8)
   .option('--rate <name=value...>', 'override a true rate, e.g. emergencyWithin24h=0.97 unplannedReopClosed=0.04 failedConservative=0.02')
   .action((o) => demoCommand(loadConfig(), o));
-program.command('import').description('import legacy data (NDJSON of FHIR bundles, a CSV fracture journal, or death notices) through the capture pipeline')
+program.command('import').description("import legacy data (NDJSON of FHIR bundles, a registry's CSV format, or death notices) through the capture pipeline")
   .argument('<file>', 'a .ndjson file (one Bundle per line) or a .csv file')
-  .option('--format <format>', 'ndjson, csv (fracture journal) or deaths (national_id,date_of_death from the population register); default: from the file name')
+  .option('--format <format>', "ndjson, csv (read by the registry's importer, registries/<id>/import.ts) or deaths (national_id,date_of_death from the population register); default: from the file name")
+  .option('--registry <id>', 'for csv: the registry whose importer reads the file (default: the only registry with one)')
   .option('--sender <id>', 'the sending system recorded as provenance', 'import')
-  .option('--ao-version <version>', 'AO/OTA version of the codes in a CSV file (2008 codes are mapped to 2018)', '2018')
+  .option('--code-version <version>', "for csv: the classification version of the codes, mapped by the registry's version map (e.g. 2008)")
   .option('--dry-run', 'validate only; store nothing')
   .action((file, o) => importCommand(loadConfig(), file, o));
 program.command('token').description('issue an API token for a sending system or a user')
   .requiredOption('--name <name>', 'who the token is for')
   .option('--system <sender>', 'a sending system with this sender id')
-  .option('--grant <registry:role:unit...>', 'a user grant, e.g. fracture:unit-registrar:8201100')
+  .option('--grant <registry:role:unit...>', 'a user grant, registry:role:unit (e.g. <registry id>:unit-registrar:8201100)')
   .option('--patient <identity-number>', 'a patient, for innsyn (until login by OpenID Connect)')
   .action((o) => tokenCommand(loadConfig(), o));
 
@@ -63,7 +64,7 @@ keys.command('reencrypt').description('re-encrypt every value still under an old
   .action(() => reencryptCommand(loadConfig()));
 
 program.command('indicators').description('quality indicator results for a registry and year: nation (and a unit), or every unit as CSV')
-  .requiredOption('--registry <id>', 'the registry, e.g. fracture')
+  .requiredOption('--registry <id>', 'the registry id (GET /api/registries lists them)')
   .requiredOption('--year <year>', 'the year, e.g. 2024')
   .option('--unit <resh>', 'a unit to show beside the nation (RESH id)')
   .option('--format <format>', 'table, csv (national publishing format), json or fhir (Measure + MeasureReport)', 'table')

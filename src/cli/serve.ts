@@ -44,7 +44,7 @@ export async function startCommand(config: Config, o: { port?: number }): Promis
   // The demo's senders exist once the demo has been loaded.
   const demoLoaded = (await platform.db.pool.query("SELECT 1 FROM api_token WHERE name = 'demo-ehr'")).rowCount! > 0;
   if (!demoLoaded) {
-    console.log('First start: generating one year of demo fracture traffic and sending it through the FHIR API …');
+    console.log('First start: generating one year of demo traffic (demo/run.ts) and sending it through the FHIR API …');
     await runDemo(platform, `http://127.0.0.1:${port}`, { years: 1, scale: 1, seed: 2024, concurrency: 6 });
   }
   console.log(`\nkvalreg is running at http://localhost:${port}  (FHIR API: http://localhost:${port}/fhir)`);

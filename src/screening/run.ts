@@ -156,8 +156,8 @@ function compileStep(def: StepDef, kindName: (k: string) => string): CompiledSte
           const relevant = a.codes.filter(among);
           const onList = relevant.filter(listed), off = relevant.filter((c) => !listed(c));
           if (relevant.length === 1 && onList.length === 1) return { drop: true, detail: { nb: `eneste skadekode ${display(onList[0])} er på listen`, en: `the only injury code ${display(onList[0])} is listed` } };
-          if (off.length) return { drop: false, detail: { nb: `${off.map(display).join(', ')} er ikke på listen og kan alene gi NISS > 12`, en: `${off.map(display).join(', ')} ${off.length > 1 ? 'are' : 'is'} not listed and may alone give NISS > 12` } };
-          return { drop: false, detail: { nb: `${onList.length} listede koder (${onList.map(display).join(', ')}) kan sammen gi NISS > 12`, en: `${onList.length} listed codes (${onList.map(display).join(', ')}) may together give NISS > 12` } };
+          if (off.length) return { drop: false, detail: { nb: `${off.map(display).join(', ')} er ikke på listen`, en: `${off.map(display).join(', ')} ${off.length > 1 ? 'are' : 'is'} not on the list` } };
+          return { drop: false, detail: { nb: `${onList.length} listede koder (${onList.map(display).join(', ')}): flere enn én`, en: `${onList.length} listed codes (${onList.map(display).join(', ')}): more than one` } };
         },
       };
     }
