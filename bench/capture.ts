@@ -16,9 +16,9 @@ import { createToken } from '../src/access/tokens.ts';
 import { loadConfig } from '../src/config.ts';
 import { ensureDatabase, withDatabase } from '../src/db/database.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
-import { ehrBundle, plannerBundle, type FractureSpec } from '../src/demo/bundles.ts';
-import { DEFAULT_RATES, generateFractures } from '../src/demo/generate.ts';
-import { sendBundles } from '../src/demo/send.ts';
+import { ehrBundle, plannerBundle, type FractureSpec } from '../registries/fracture/bundles.ts';
+import { DEFAULT_RATES, generateFractures } from '../demo/fracture/generate.ts';
+import { sendBundles } from '../demo/send.ts';
 import { startPlatform } from '../src/platform.ts';
 
 const { values: args } = parseArgs({ options: {

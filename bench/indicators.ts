@@ -14,8 +14,8 @@ import pino from 'pino';
 import { loadConfig } from '../src/config.ts';
 import { ensureDatabase, withDatabase } from '../src/db/database.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
-import { ehrBundle, plannerBundle } from '../src/demo/bundles.ts';
-import { DEFAULT_RATES, generateFractures } from '../src/demo/generate.ts';
+import { ehrBundle, plannerBundle } from '../registries/fracture/bundles.ts';
+import { DEFAULT_RATES, generateFractures } from '../demo/fracture/generate.ts';
 import { explainIndicator } from '../src/indicators/explain.ts';
 import { startPlatform } from '../src/platform.ts';
 

@@ -7,7 +7,7 @@ import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLES, type Role } from '../src/access/caller.ts';
 import { createToken } from '../src/access/tokens.ts';
-import { ehrBundle } from '../src/demo/bundles.ts';
+import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { permits, requirePolicies } from '../src/server/access-policy.ts';
 import { setUser } from '../src/access/sessions.ts';
 import { fracture, nin } from './helpers/fixtures.ts';
@@ -37,7 +37,9 @@ beforeAll(async () => {
   for (const role of ROLES) {
     // Admins are admins of every registry here; unit roles hold a unit in the fracture registry.
     const registry = role === 'registry-admin' || role === 'platform-admin' ? '*' : 'fracture';
-    tokens.set(role, await createToken(t.platform.db.pool, { name: `matrix-${role}`, kind: 'user', grants: [{ registry, role: role as Role, unit: SUS_HOSPITAL }] }));
+    // … and in the trauma registry, whose screening route is registry-scoped.
+    const grants = [{ registry, role: role as Role, unit: SUS_HOSPITAL }, ...(registry === 'fracture' ? [{ registry: 'trauma', role: role as Role, unit: SUS_HOSPITAL }] : [])];
+    tokens.set(role, await createToken(t.platform.db.pool, { name: `matrix-${role}`, kind: 'user', grants }));
     tokens.set(`other-${role}`, await createToken(t.platform.db.pool, { name: `matrix-other-${role}`, kind: 'user', grants: [{ registry: 'fracture', role: role as Role, unit: OTHER_ORTHO }] }));
   }
   // The same roles as people logged in through the provider, with grants from the user store.
@@ -55,13 +57,15 @@ beforeAll(async () => {
 });
 afterAll(async () => { await t?.close(); await idp?.idp.close(); });
 
-const fill = (url: string) => url.replace(':id', 'fracture').replace(':caseId', String(caseId)).replace(':form', 'behandling')
+const fill = (url: string) => url.replace(':id', url.endsWith('/screening') ? 'trauma' : 'fracture').replace(':caseId', String(caseId)).replace(':form', 'behandling')
   .replace(':instance', 'x').replace(':messageId', String(messageId))
   .replace(':indicator', 'nfr01_time_to_treatment').replace(':measureId', 'fracture-nfr01_time_to_treatment');
-const bodyFor = (url: string) => (url.startsWith('/fhir') ? JSON.stringify(ehrBundle(fracture())) : url.includes('/forms/') ? JSON.stringify({ values: { treatment_intent: 'conservative' } }) : JSON.stringify({}));
+const SCREENING_CSV = `admission_id;national_id;admission_date;department_kind;outpatient;trauma_team;codes\nA1;${nin()};2024-01-05;surgery;0;0;S72.0 S02.2\n`;
+const bodyFor = (url: string) => (url.startsWith('/fhir') ? JSON.stringify(ehrBundle(fracture())) : url.includes('/forms/') ? JSON.stringify({ values: { treatment_intent: 'conservative' } })
+  : url.endsWith('/screening') ? SCREENING_CSV : JSON.stringify({}));
 
 async function call(method: string, url: string, token?: string, session?: { cookie: string; csrf?: string; grant: object }) {
-  const headers: Record<string, string> = { 'content-type': url.startsWith('/fhir') ? 'application/fhir+json' : 'application/json' };
+  const headers: Record<string, string> = { 'content-type': url.startsWith('/fhir') ? 'application/fhir+json' : url.endsWith('/screening') ? 'text/csv' : 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
   if (session) {
     headers.cookie = session.cookie;

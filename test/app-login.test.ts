@@ -3,7 +3,7 @@
 // claim "see everything" by setting the session context, and cannot change the audit trail.
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ehrBundle } from '../src/demo/bundles.ts';
+import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { connectApplicationRole } from '../src/db/database.ts';
 import { fracture } from './helpers/fixtures.ts';
 import { SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';

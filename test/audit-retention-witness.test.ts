@@ -11,7 +11,7 @@ import { checkWitness, headStatement, pruneAudit, sealAudit, verifyAudit } from 
 import { loadAuditKeys, witnessPublicKey } from '../src/access/audit-keys.ts';
 import { auditHeadCommand, auditPruneCommand, auditVerifyCommand } from '../src/cli/audit.ts';
 import { loadConfig } from '../src/config.ts';
-import { ehrBundle } from '../src/demo/bundles.ts';
+import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { fracture } from './helpers/fixtures.ts';
 import { testPlatform, type TestPlatform } from './helpers/platform.ts';
 

@@ -2,7 +2,7 @@
 // and hash-chained, and `verify` finds a changed, deleted or inserted row, naming the first broken link.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sealAudit, verifyAudit } from '../src/access/audit.ts';
-import { ehrBundle } from '../src/demo/bundles.ts';
+import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { fracture } from './helpers/fixtures.ts';
 import { SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';
 

@@ -2,7 +2,7 @@
 // replays, per-patient isolation in batches, sender errors that must not become 500s, access of
 // sending systems to registrars' operations, concurrent writers, and reservation completeness.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ehrBundle, plannerBundle, SYS } from '../src/demo/bundles.ts';
+import { ehrBundle, plannerBundle, SYS } from '../registries/fracture/bundles.ts';
 import { fracture, nin } from './helpers/fixtures.ts';
 import { testPlatform, type TestPlatform } from './helpers/platform.ts';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ehrBundle, plannerBundle, SYS } from '../src/demo/bundles.ts';
+import { ehrBundle, plannerBundle, SYS } from '../registries/fracture/bundles.ts';
 import { fracture, nin } from './helpers/fixtures.ts';
 import { SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';
 

@@ -20,3 +20,11 @@ it('accepts the documented record, operation and death-notice messages, linking 
   expect(forms.find((f) => f.form === 'operasjon').data.surgery_procedure).toBe('NCJ62');
   expect((await t.platform.db.pool.query('SELECT deceased_date FROM person')).rows[0].deceased_date).toBe('2024-09-30');
 });
+
+it('accepts the documented trauma reception as a trauma event with its injuries', async () => {
+  const res = await post('trauma-reception.json', t.tokens.ehr);
+  expect(res.statusCode, res.body).toBe(200);
+  expect(res.body).toMatch(/trauma: case \d+ created/);
+  const injuries = (await t.platform.db.pool.query("SELECT data FROM case_form WHERE registry = 'trauma' AND form = 'skadegradering'")).rows;
+  expect(injuries).toHaveLength(4);
+});

@@ -9,7 +9,7 @@ import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { pseudonymMapCommand, pseudonymRotateCommand } from '../src/cli/pseudonyms.ts';
 import { loadConfig } from '../src/config.ts';
-import { ehrBundle, plannerBundle } from '../src/demo/bundles.ts';
+import { ehrBundle, plannerBundle } from '../registries/fracture/bundles.ts';
 import { encryptedKeyId, loadIdentityKeys } from '../src/identity/crypto.ts';
 import { reencryptAll } from '../src/identity/reencrypt.ts';
 import { projectRoot } from '../src/config.ts';

@@ -3,7 +3,7 @@
 // every refusal, and nothing stored partially.
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ehrBundle } from '../src/demo/bundles.ts';
+import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { fracture } from './helpers/fixtures.ts';
 import { testPlatform, type TestPlatform } from './helpers/platform.ts';
 

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runImport } from '../src/cli/import.ts';
-import { ehrBundle } from '../src/demo/bundles.ts';
+import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { fracture, nin } from './helpers/fixtures.ts';
 import { SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';
 
@@ -24,14 +24,14 @@ it('imports a CSV journal with 2008 codes, mapping what maps and sending the res
     `1002;${nin('1990-07-07', 'male')};${SUS_ORTHO};EMER;2008-05-02T20:00:00+02:00;2008-05-02T21:00:00+02:00;25A1;right;0;high;operative;2008-05-03T09:00:00+02:00`,
     `1003;${nin('1975-01-20', 'male')};${SUS_ORTHO};EMER;2008-05-03T08:00:00+02:00;2008-05-03T09:30:00+02:00;44B1.2;right;1;high;operative;2008-05-03T15:00:00+02:00`,
   ].join('\n'));
-  const summary = await runImport(t.platform, file, { sender: 'stavanger-journal', aoVersion: '2008' });
+  const summary = await runImport(t.platform, file, { sender: 'stavanger-journal', codeVersion: '2008' });
   expect(summary).toMatchObject({ accepted: 3, quarantined: 0, skipped: 1 });
   expect(summary.problems.join('\n')).toMatch(/line 3: AO code 25A1 \(2008\) cannot be mapped.*metacarpals/);
   const codes = (await q("SELECT data->>'ao_code' AS ao FROM case_form WHERE form = 'skade' ORDER BY 1")).map((r) => r.ao);
   expect(codes).toEqual(['2R3A2.2', '44B1.2']);
   expect((await q("SELECT DISTINCT sender FROM inbox_message")).map((r) => r.sender)).toEqual(['stavanger-journal']);
   // Importing the same journal again doubles nothing.
-  await runImport(t.platform, file, { sender: 'stavanger-journal', aoVersion: '2008' });
+  await runImport(t.platform, file, { sender: 'stavanger-journal', codeVersion: '2008' });
   expect((await q("SELECT count(*)::int AS n FROM registry_case"))[0].n).toBe(2);
 });
 
@@ -39,10 +39,10 @@ it('imports NDJSON bundles and reports the lines that were refused', async () =>
   const file = path.join(dir, 'bundles.ndjson');
   const good = fracture({ unitResh: SUS_ORTHO });
   fs.writeFileSync(file, [JSON.stringify(ehrBundle(good)), '{"resourceType": "Bundle", "type": "transaction", "entry": []}', ''].join('\n'));
-  const summary = await runImport(t.platform, file, { sender: 'ndjson-import', aoVersion: '2018' });
+  const summary = await runImport(t.platform, file, { sender: 'ndjson-import' });
   expect(summary).toMatchObject({ messages: 2, accepted: 1, quarantined: 1 });
   expect(summary.problems[0]).toMatch(/line 2: .*no entries/);
-  const dry = await runImport(t.platform, file, { sender: 'ndjson-import', aoVersion: '2018', dryRun: true });
+  const dry = await runImport(t.platform, file, { sender: 'ndjson-import', dryRun: true });
   expect(dry.messages).toBe(2);
 });
 
@@ -53,7 +53,7 @@ it('imports death notices from the population register as CSV, and reports rows 
   expect(res.statusCode).toBe(200);
   const file = path.join(dir, 'deaths.csv');
   fs.writeFileSync(file, ['national_id;date_of_death', `${who};15.02.2024`, `${nin('1931-05-05', 'female')};2024-13-40`, `${nin('1932-06-06', 'male')};soon`].join('\n'));
-  const summary = await runImport(t.platform, file, { format: 'deaths', sender: 'folkeregister', aoVersion: '2018' });
+  const summary = await runImport(t.platform, file, { format: 'deaths', sender: 'folkeregister' });
   expect(summary.skipped).toBe(1);
   expect(summary.problems.join('\n')).toMatch(/line 4: date_of_death "soon" is not a date/);
   // The impossible date reaches the pipeline, which refuses the batch entry with its reason.

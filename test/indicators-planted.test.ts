@@ -3,7 +3,7 @@
 // within sampling error (four standard errors, so the test fails for a wrong engine, not by chance).
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runDemo } from '../src/cli/demo.ts';
-import type { FractureSpec } from '../src/demo/bundles.ts';
+import type { FractureSpec } from '../registries/fracture/bundles.ts';
 import { testPlatform, type TestPlatform } from './helpers/platform.ts';
 
 const RATES = { emergencyWithin24h: 0.97, surgeryWithin24h: 0.97, surgeryWithin10Days: 0.9, unplannedReopClosed: 0.04, failedConservative: 0.02, osteoporosisOffered: 0.6, missingIntent: 0 };

@@ -2,7 +2,7 @@
 // indicator, built around its edges; the expected numerator and denominator are worked out by hand
 // in the comments, from the definitions in the annual report 2024 §2.1.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ehrBundle, plannerBundle, type FractureSpec } from '../src/demo/bundles.ts';
+import { ehrBundle, plannerBundle, type FractureSpec } from '../registries/fracture/bundles.ts';
 import { fracture, nin } from './helpers/fixtures.ts';
 import { OTHER_ORTHO, SUS_HOSPITAL, SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';
 

@@ -1,7 +1,7 @@
 // Login for people through the real OpenID Connect flow against the local provider: sessions,
 // cookie flags, CSRF, role switching, logout, expiry, failed logins in the audit trail, rate limit.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ehrBundle } from '../src/demo/bundles.ts';
+import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { setUser } from '../src/access/sessions.ts';
 import { fracture, nin } from './helpers/fixtures.ts';
 import { account, login, startTestIdp, type TestIdp } from './helpers/login.ts';

@@ -29,6 +29,28 @@ describe('registry definitions', () => {
     expect(r.codelists.get('ao_ota_2018')!.codes.size).toBeGreaterThan(800);
   });
 
+  it('checks collect variables: a repeating form, one of its variables, type text', async () => {
+    const dir = copyWith((f) => {
+      f['codebook.yaml'] = f['codebook.yaml'].replace('\nrules:\n', `
+  - id: bad_collect_form
+    type: text
+    label: { nb: x, en: x }
+    description: { nb: x, en: x }
+    collect: { form: skade, variable: ao_code }
+  - id: bad_collect_variable
+    type: integer
+    label: { nb: x, en: x }
+    description: { nb: x, en: x }
+    collect: { form: reoperasjon, variable: ao_code }
+\nrules:\n`);
+    });
+    const err = await loadRegistry(dir).catch((e) => e);
+    const text = err.problems.join('\n');
+    expect(text).toMatch(/derived\[\d+\] \(bad_collect_form\)\.collect\.form: form "skade" is not repeating/);
+    expect(text).toMatch(/\(bad_collect_variable\)\.collect\.variable: form "reoperasjon" has no variable "ao_code"/);
+    expect(text).toMatch(/\(bad_collect_variable\)\.type: collect gives a comma-separated text/);
+  });
+
   it('reports problems with file, path and what is wrong', async () => {
     const dir = copyWith((f) => {
       f['codebook.yaml'] = f['codebook.yaml'].replace('type: boolean\n        required: true\n        label: { nb: Åpent brudd', 'type: bool\n        required: true\n        label: { nb: Åpent brudd');

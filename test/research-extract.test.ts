@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createToken } from '../src/access/tokens.ts';
 import { kAnonymity } from '../src/research/extract.ts';
 import { parse } from 'csv-parse/sync';
-import { ehrBundle, plannerBundle } from '../src/demo/bundles.ts';
+import { ehrBundle, plannerBundle } from '../registries/fracture/bundles.ts';
 import { fracture, nin } from './helpers/fixtures.ts';
 import { testPlatform, type TestPlatform } from './helpers/platform.ts';
 

@@ -3,7 +3,7 @@
 // stored when each message was received, and their bodies removed; other messages stay.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createToken } from '../src/access/tokens.ts';
-import { ehrBundle } from '../src/demo/bundles.ts';
+import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { ninHash } from '../src/identity/crypto.ts';
 import { fracture, nin } from './helpers/fixtures.ts';
 import { testPlatform, type TestPlatform } from './helpers/platform.ts';

@@ -2,7 +2,7 @@
 // unit-B rows, no context sees no person-level rows, and the role cannot change the audit trail
 // or switch the policies off.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ehrBundle } from '../src/demo/bundles.ts';
+import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { fracture } from './helpers/fixtures.ts';
 import { OTHER_ORTHO, SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';
 

@@ -155,7 +155,7 @@ export class Sessions {
 
 export function parseGrant(spec: string): Grant {
   const [registry, role, unit, ...rest] = spec.split(':');
-  if (!registry || !role || !unit || rest.length) throw new Error(`grant "${spec}" must be registry:role:unit, e.g. fracture:unit-registrar:8201101 ('*' as registry for all)`);
+  if (!registry || !role || !unit || rest.length) throw new Error(`grant "${spec}" must be registry:role:unit, e.g. <registry id>:unit-registrar:<RESH id> ('*' as registry for all)`);
   if (!isStaffRole(role)) throw new Error(`grant "${spec}": unknown role "${role}"; roles: ${STAFF_ROLES.join(', ')} (patients get their role from the pid claim at login)`);
   return { registry, role, unit };
 }

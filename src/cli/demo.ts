@@ -1,92 +1,12 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { SingleBar, Presets } from 'cli-progress';
+// `kvalreg demo`: runs the platform's demo (demo/run.ts, outside src/ since it generates one
+// registry's traffic) against a platform started here.
 import pino from 'pino';
 import type { Config } from '../config.ts';
-import { createToken } from '../access/tokens.ts';
-import { ninHash } from '../identity/crypto.ts';
-import { ehrBundle, plannerBundle, SYS } from '../demo/bundles.ts';
-import { DEFAULT_RATES, generateFractures, type DemoRates } from '../demo/generate.ts';
-import { sendBundles } from '../demo/send.ts';
-import { startPlatform, type Platform } from '../platform.ts';
+import { startPlatform } from '../platform.ts';
 import { buildServer } from '../server/app.ts';
+import { DEMO_PATIENT_FILE, runDemo, type DemoOpts } from '../../demo/run.ts';
 
-export const DEMO_PATIENT_FILE = 'demo-patient-nin.txt';
-
-interface DemoOpts { years: number; scale: number; seed: number; concurrency: number; rate?: string[] }
-
-export function parseRates(pairs: string[] = []): DemoRates {
-  const rates = { ...DEFAULT_RATES };
-  for (const p of pairs) {
-    const [k, v] = p.split('=');
-    if (!(k in rates)) throw new Error(`--rate ${p}: unknown rate "${k}"; known: ${Object.keys(rates).join(', ')}`);
-    const n = Number(v);
-    if (!(n >= 0 && n <= 1)) throw new Error(`--rate ${p}: a rate is a number from 0 to 1`);
-    (rates as any)[k] = n;
-  }
-  return rates;
-}
-
-/** Demo senders and logins, created once and written to var/demo-logins.txt. */
-async function demoTokens(platform: Platform, patientNin: string | undefined) {
-  const db = platform.db.pool;
-  const file = path.join(platform.config.dataDir, 'demo-logins.txt');
-  const make = async (name: string, t: Parameters<typeof createToken>[1]) => ({ name, token: await createToken(db, t) });
-  const list = [
-    await make('demo-ehr', { name: 'demo-ehr', kind: 'system', sender: 'demo-dips-arena' }),
-    await make('demo-planner', { name: 'demo-planner', kind: 'system', sender: 'demo-orbit' }),
-    await make('demo-population-register', { name: 'demo-population-register', kind: 'system', sender: 'demo-folkeregister' }),
-    await make('demo-registry-admin', { name: 'demo-registry-admin', kind: 'user', grants: [{ registry: 'fracture', role: 'registry-admin', unit: '1' }] }),
-    await make('demo-registrar-sus', { name: 'demo-registrar-sus', kind: 'user', grants: [{ registry: 'fracture', role: 'unit-registrar', unit: '8201100' }] }),
-    await make('demo-reader-sus', { name: 'demo-reader-sus', kind: 'user', grants: [{ registry: 'fracture', role: 'unit-reader', unit: '100083' }] }),
-  ];
-  // A demo patient (the first synthetic fracture) for trying innsyn: GET /api/innsyn.
-  if (patientNin) list.push(await make('demo-patient', { name: 'demo-patient', kind: 'user', grants: [{ registry: '*', role: 'patient', unit: '1' }], personHash: ninHash(platform.keys, patientNin) }));
-  fs.mkdirSync(platform.config.dataDir, { recursive: true });
-  // The demo patient's (synthetic) number, for the local login service's pid claim.
-  if (patientNin) fs.writeFileSync(path.join(platform.config.dataDir, DEMO_PATIENT_FILE), `${patientNin}\n`, { mode: 0o600 });
-  fs.writeFileSync(file, list.map((l) => `${l.name}\t${l.token}`).join('\n') + '\n', { mode: 0o600 });
-  return Object.fromEntries(list.map((l) => [l.name, l.token])) as Record<string, string>;
-}
-
-export async function runDemo(platform: Platform, baseUrl: string, o: DemoOpts) {
-  const registry = platform.registry('fracture');
-  if (!registry) throw new Error('the fracture registry is not loaded');
-  // Demo codes: the group codes of each segment or bone.
-  const list = registry.codelists.get('ao_ota_2018')!;
-  const codes = [...list.properties.entries()].filter(([code, p]) => p.group === code).map(([code]) => code);
-  const departments = platform.units.all().filter((u) => u.level === 'department' && u.kind !== 'emergency_department');
-  const demoArea = new Set((await platform.db.pool.query('SELECT resh FROM org_unit WHERE demo_area')).rows.map((r) => r.resh));
-  const units = departments.map((d) => ({ resh: d.resh, weight: d.path.some((p) => demoArea.has(p)) ? 40 : 1 }));
-  const rates = parseRates(o.rate);
-  const fractures = generateFractures({
-    years: o.years, scale: o.scale, seed: o.seed, rates, units, lastYear: new Date().getFullYear() - 1,
-    codesByPrefix: (prefix) => codes.filter((c) => { const x = list.properties.get(c)!; return x.segment === prefix || x.bone === prefix; }),
-  });
-  const tokens = await demoTokens(platform, fractures.find((f) => !f.aoCode.startsWith('31'))?.nin);
-  const items: Array<{ token: string; bundle: unknown }> = [];
-  for (const f of fractures) {
-    items.push({ token: tokens['demo-ehr'], bundle: ehrBundle({ ...f, deceasedDate: undefined }) });
-    const p = plannerBundle(f);
-    if (p) items.push({ token: tokens['demo-planner'], bundle: p });
-  }
-  // Death notices from the population register, in batches.
-  const deaths = fractures.filter((f) => f.deceasedDate);
-  for (let i = 0; i < deaths.length; i += 200) {
-    items.push({ token: tokens['demo-population-register'], bundle: { resourceType: 'Bundle', type: 'batch', entry: deaths.slice(i, i + 200).map((f) => ({
-      resource: { resourceType: 'Patient', identifier: [{ system: SYS.fnr, value: f.nin }], deceasedDateTime: f.deceasedDate }, request: { method: 'PUT', url: 'Patient' } })) } });
-  }
-  const bar = new SingleBar({ format: 'demo |{bar}| {value}/{total} messages | {eta_formatted} left', hideCursor: true }, Presets.shades_classic);
-  const started = Date.now();
-  if (process.stdout.isTTY) bar.start(items.length, 0);
-  const stats = await sendBundles(baseUrl, items, { concurrency: o.concurrency, onProgress: (n) => process.stdout.isTTY && bar.update(n) });
-  if (process.stdout.isTTY) bar.stop();
-  const seconds = (Date.now() - started) / 1000;
-  console.log(`Sent ${stats.sent} messages (${fractures.length} fractures) in ${seconds.toFixed(1)} s: ${stats.ok} accepted, ${stats.failed} refused.`);
-  for (const f of stats.failures) console.log(`  refused (${f.status}): ${f.body}`);
-  console.log(`True rates planted (seed ${o.seed}): ${Object.entries(rates).map(([k, v]) => `${k}=${v}`).join(' ')}`);
-  return { fractures: fractures.length, specs: fractures, ...stats };
-}
+export { DEMO_PATIENT_FILE, runDemo };
 
 export async function demoCommand(config: Config, o: DemoOpts): Promise<void> {
   const platform = await startPlatform(config, { log: pino({ level: 'warn' }) });

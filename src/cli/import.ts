@@ -3,11 +3,27 @@ import readline from 'node:readline';
 import { SingleBar, Presets } from 'cli-progress';
 import pino from 'pino';
 import type { Config } from '../config.ts';
-import { journalToBundles } from '../capture/csv-journal.ts';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Registry } from '../registry/load.ts';
 import { deathsToBundles } from '../capture/csv-deaths.ts';
 import { startPlatform, type Platform } from '../platform.ts';
 
-export interface ImportOptions { format?: string; sender: string; aoVersion: string; dryRun?: boolean; progress?: boolean }
+export interface ImportOptions { format?: string; sender: string; /** For csv: the registry whose importer reads the file (default: the only one with an importer). */ registry?: string; /** For csv: the classification version of the codes, for the registry's importer. */ codeVersion?: string; dryRun?: boolean; progress?: boolean }
+
+/** A registry's CSV importer: `csvToBundles` exported by `registries/<id>/import.ts`. */
+type CsvImporter = (text: string, registry: Registry, opts: { codeVersion: string }) => Array<{ line: number; bundles: Array<Record<string, any>>; problem?: string }>;
+
+async function csvImporter(platform: Platform, id: string | undefined): Promise<{ registry: Registry; importer: CsvImporter }> {
+  const withImporter = platform.registries.filter((r) => fs.existsSync(path.join(r.dir, 'import.ts')));
+  const registry = id ? platform.registry(id) : withImporter.length === 1 ? withImporter[0] : undefined;
+  if (!registry) throw new Error(id ? `unknown registry "${id}"` : `say --registry: registries with a CSV importer: ${withImporter.map((r) => r.id).join(', ') || 'none'}`);
+  const file = path.join(registry.dir, 'import.ts');
+  if (!fs.existsSync(file)) throw new Error(`the ${registry.id} registry has no CSV importer (${path.relative(process.cwd(), file)}); registries with one: ${withImporter.map((r) => r.id).join(', ') || 'none'}`);
+  const mod = await import(pathToFileURL(file).href);
+  if (typeof mod.csvToBundles !== 'function') throw new Error(`${path.relative(process.cwd(), file)} exports no csvToBundles function`);
+  return { registry, importer: mod.csvToBundles as CsvImporter };
+}
 export interface ImportSummary { messages: number; accepted: number; quarantined: number; refused: number; skipped: number; problems: string[] }
 
 export async function importCommand(config: Config, file: string, o: ImportOptions): Promise<void> {
@@ -59,7 +75,8 @@ export async function runImport(platform: Platform, file: string, o: ImportOptio
       bar.start(batches.length, 0);
       for (const [i, b] of batches.entries()) { await handle(JSON.stringify(b.bundle), `lines ${b.lines[0]}–${b.lines[1]}`); bar.update(i + 1); }
     } else {
-      const rows = journalToBundles(fs.readFileSync(file, 'utf8'), platform.registry('fracture')!, { aoVersion: o.aoVersion });
+      const { registry, importer } = await csvImporter(platform, o.registry);
+      const rows = importer(fs.readFileSync(file, 'utf8'), registry, { codeVersion: o.codeVersion ?? 'current' });
       bar.start(rows.length, 0);
       for (const [i, row] of rows.entries()) {
         if (row.problem) { summary.skipped++; if (problems.length < 20) problems.push(`line ${row.line}: ${row.problem}`); }

@@ -11,6 +11,7 @@ import { reencryptCommand } from './keys.ts';
 import { analyticsCommand, indicatorsCommand } from './indicators.ts';
 import { pseudonymMapCommand, pseudonymRotateCommand } from './pseudonyms.ts';
 import { userCommand } from './user.ts';
+import { screeningCommand } from './screening.ts';
 
 const program = new Command()
   .name('kvalreg')
@@ -29,27 +30,28 @@ program.command('build-web').description('build the browser app (web/ → web/di
 program.command('user').description('a person who logs in with OpenID Connect: set their grants (replaces earlier ones)')
   .requiredOption('--subject <sub>', 'the subject ("sub") the login service gives them')
   .requiredOption('--name <name>', 'their name')
-  .option('--grant <registry:role:unit...>', 'a grant, e.g. fracture:unit-registrar:8201101 (none: no access, unless a patient)', [])
+  .option('--grant <registry:role:unit...>', 'a grant, e.g. <registry id>:unit-registrar:<RESH id> (none: no access, unless a patient)', [])
   .action((o) => userCommand(loadConfig(), o));
 program.command('migrate').description('apply database migrations and exit').action(() => migrateCommand(loadConfig()));
-program.command('demo').description('generate synthetic fracture traffic and send it through the real FHIR API')
+program.command('demo').description("run the platform's demo (demo/run.ts): synthetic traffic with known true rates, sent through the real FHIR API")
   .option('--years <n>', 'years of data, ending last year', (v) => Number(v), 1)
-  .option('--scale <x>', 'share of a realistic hospital-area year (1 = about 6,700 fractures)', (v) => Number(v), 1)
+  .option('--scale <x>', 'share of a realistic hospital-area year of the demo (1 = a full year)', (v) => Number(v), 1)
   .option('--seed <n>', 'random seed, for reproducible data', (v) => Number(v), 2024)
   .option('--concurrency <n>', 'parallel requests', (v) => Number(v), 8)
   .option('--rate <name=value...>', 'override a true rate, e.g. emergencyWithin24h=0.97 unplannedReopClosed=0.04 failedConservative=0.02')
   .action((o) => demoCommand(loadConfig(), o));
-program.command('import').description('import legacy data (NDJSON of FHIR bundles, a CSV fracture journal, or death notices) through the capture pipeline')
+program.command('import').description("import legacy data (NDJSON of FHIR bundles, a registry's CSV format, or death notices) through the capture pipeline")
   .argument('<file>', 'a .ndjson file (one Bundle per line) or a .csv file')
-  .option('--format <format>', 'ndjson, csv (fracture journal) or deaths (national_id,date_of_death from the population register); default: from the file name')
+  .option('--format <format>', "ndjson, csv (read by the registry's importer, registries/<id>/import.ts) or deaths (national_id,date_of_death from the population register); default: from the file name")
+  .option('--registry <id>', 'for csv: the registry whose importer reads the file (default: the only registry with one)')
   .option('--sender <id>', 'the sending system recorded as provenance', 'import')
-  .option('--ao-version <version>', 'AO/OTA version of the codes in a CSV file (2008 codes are mapped to 2018)', '2018')
+  .option('--code-version <version>', "for csv: the classification version of the codes, mapped by the registry's version map (e.g. 2008)")
   .option('--dry-run', 'validate only; store nothing')
   .action((file, o) => importCommand(loadConfig(), file, o));
 program.command('token').description('issue an API token for a sending system or a user')
   .requiredOption('--name <name>', 'who the token is for')
   .option('--system <sender>', 'a sending system with this sender id')
-  .option('--grant <registry:role:unit...>', 'a user grant, e.g. fracture:unit-registrar:8201100')
+  .option('--grant <registry:role:unit...>', 'a user grant, registry:role:unit (e.g. <registry id>:unit-registrar:8201100)')
   .option('--patient <identity-number>', 'a patient, for innsyn (until login by OpenID Connect)')
   .action((o) => tokenCommand(loadConfig(), o));
 
@@ -78,13 +80,19 @@ keys.command('reencrypt').description('re-encrypt every value still under an old
   .action(() => reencryptCommand(loadConfig()));
 
 program.command('indicators').description('quality indicator results for a registry and year: nation (and a unit), or every unit as CSV')
-  .requiredOption('--registry <id>', 'the registry, e.g. fracture')
+  .requiredOption('--registry <id>', 'the registry id (GET /api/registries lists them)')
   .requiredOption('--year <year>', 'the year, e.g. 2024')
   .option('--unit <resh>', 'a unit to show beside the nation (RESH id)')
   .option('--format <format>', 'table, csv (national publishing format), json or fhir (Measure + MeasureReport)', 'table')
   .option('--dataset <dataset>', 'fresh (all data) or qa (finalised registrations only)', 'fresh')
   .option('--lang <lang>', 'nb or en', 'nb')
   .action((o) => indicatorsCommand(loadConfig(), o));
+program.command('screening').description("a registry's screening worklist from a CSV of hospital admissions: every admission with the step that kept or dropped it, and why")
+  .requiredOption('--registry <id>', 'a registry with a screening.yaml')
+  .requiredOption('--file <file>', 'CSV: admission_id, national_id, admission_date, department_kind, outpatient, codes and the registry\'s flag columns')
+  .option('--format <format>', 'table (the kept admissions), csv or json (every admission)', 'table')
+  .option('--lang <lang>', 'nb or en', 'nb')
+  .action((o) => screeningCommand(loadConfig(), o));
 const analytics = program.command('analytics').description('the analytics tables indicators are computed from');
 analytics.command('status').description('rows, changes waiting and freshness per registry').option('--registry <id>', 'one registry')
   .action((o) => analyticsCommand(loadConfig(), 'status', o));
@@ -92,11 +100,11 @@ analytics.command('rebuild').description('recompute every row from the registrat
   .action((o) => analyticsCommand(loadConfig(), 'rebuild', o));
 const pseudonyms = program.command('pseudonyms').description('research pseudonym keys per registry and project');
 pseudonyms.command('rotate').description('new pseudonym key for a project: its next extract gets pseudonyms unlinkable to earlier ones')
-  .requiredOption('--registry <id>', 'the registry, e.g. fracture')
+  .requiredOption('--registry <id>', 'the registry id (a folder under registries/)')
   .requiredOption('--project <id>', 'the approved project id used in its extracts')
   .action((o) => pseudonymRotateCommand(loadConfig(), o));
 pseudonyms.command('map').description('write old → new pseudonyms of a project across a rotation (for the platform only)')
-  .requiredOption('--registry <id>', 'the registry, e.g. fracture')
+  .requiredOption('--registry <id>', 'the registry id (a folder under registries/)')
   .requiredOption('--project <id>', 'the approved project id')
   .requiredOption('--from <generation>', 'the old key generation (0 = deliveries made before rotation existed)')
   .requiredOption('--to <generation>', 'the new key generation')

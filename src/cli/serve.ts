@@ -8,7 +8,7 @@ import type { LocalProvider } from '../access/local-idp.ts';
 import { startPlatform, type Platform } from '../platform.ts';
 import { buildServer, type ServerOptions } from '../server/app.ts';
 import { ensureWebBuild } from '../server/web-build.ts';
-import { DEMO_PASSWORD, DEMO_USERS, demoPatient, seedDemoUsers } from '../demo/users.ts';
+import { DEMO_PASSWORD, DEMO_USERS, demoPatient, seedDemoUsers } from '../../demo/users.ts';
 import { DEMO_PATIENT_FILE, runDemo } from './demo.ts';
 
 export async function listen(platform: Platform, port: number, opts: ServerOptions = {}, onStop: Array<() => Promise<void>> = []) {
@@ -84,7 +84,7 @@ export async function startCommand(config: Config, o: { port?: number }): Promis
   // The demo's senders exist once the demo has been loaded.
   const demoLoaded = (await platform.db.pool.query("SELECT 1 FROM api_token WHERE name = 'demo-ehr'")).rowCount! > 0;
   if (!demoLoaded) {
-    console.log('First start: generating one year of demo fracture traffic and sending it through the FHIR API …');
+    console.log('First start: generating one year of demo traffic (demo/run.ts) and sending it through the FHIR API …');
     await runDemo(platform, `http://127.0.0.1:${port}`, { years: 1, scale: 1, seed: 2024, concurrency: 6 });
   }
   const patientFile = path.join(platform.config.dataDir, DEMO_PATIENT_FILE);

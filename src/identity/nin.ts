@@ -353,8 +353,8 @@ export function generateNin(opts: {
 }
 
 /**
- * Auxiliary identity for patients of unknown identity (e.g. unconscious
- * trauma patients) when not even an H-number is available from the source
+ * Auxiliary identity for patients of unknown identity (e.g. an unconscious trauma patient)
+ * when not even an H-number is available from the source
  * system. Format: "AUX-" + 16 lowercase hex characters (64 random bits).
  *
  * It can never collide with a real NIN: it contains letters and a dash and is

@@ -25,6 +25,12 @@ export function caseValues(registry: Registry, person: PersonValues, forms: Form
       // A repeating instance is judged on the case's values with its own on top.
       const where = d.count.where;
       values[d.def.id] = forms.filter((f) => f.form === d.count!.form && (!where || holds(where({ ...values, ...f.data })))).length;
+    } else if (d.collect) {
+      // The instances' values as one sorted, comma-separated text: the same whatever order they arrived in.
+      const { form, variable, where } = d.collect;
+      const items = forms.filter((f) => f.form === form && (!where || holds(where({ ...values, ...f.data }))))
+        .map((f) => f.data[variable]).filter((x) => x !== null && x !== undefined && x !== '').map(String).sort();
+      values[d.def.id] = items.length ? items.join(',') : null;
     } else values[d.def.id] = d.fn(values);
   }
   return values;

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { buildCodeList, buildVersionMap, type CodeList } from './codelists.ts';
 import { compileExpression, ExpressionError, expressionVariables, type Compiled, type RegistryFunction } from './expr.ts';
 import { compileFhirPath, type FhirPathFn } from './fhirpath.ts';
+import { screeningSchema, type ScreeningDef } from '../screening/schema.ts';
 import {
   codebookSchema, mappingSchema, PRIVACY_ORDER, registrySchema,
   type CodebookDef, type PrivacyClass, type DerivedDef, type FormDef, type MappingDef, type RegistryMeta, type RuleDef, type SourceDef, type VariableDef,
@@ -43,9 +44,9 @@ export interface Registry {
   forms: FormDef[];
   variables: Map<string, { def: VariableDef; form: FormDef }>;
   codelists: Map<string, CodeList>;
-  /** In declaration order: each may use those before it. `count` ones count repeating-form instances. With
-   *  their privacy class (declared, or the strictest of their inputs) and the variables they read. */
-  derived: Array<{ def: DerivedDef; fn: Compiled; privacy: PrivacyClass; inputs: string[]; count?: { form: string; where: Compiled | undefined } }>;
+  /** In declaration order: each may use those before it. `count` ones count repeating-form instances, `collect` ones gather
+   *  their values. With their privacy class (declared, or the strictest of their inputs) and the variables they read. */
+  derived: Array<{ def: DerivedDef; fn: Compiled; privacy: PrivacyClass; inputs: string[]; count?: { form: string; where: Compiled | undefined }; collect?: { form: string; variable: string; where: Compiled | undefined } }>;
   rules: Array<{ def: RuleDef; when: Compiled | undefined; assert: Compiled }>;
   requiredWhen: Map<string, Compiled | true>;
   include: Compiled;
@@ -53,6 +54,8 @@ export interface Registry {
   anchor: { resource: string; where: FhirPathFn };
   sources: CompiledSource[];
   versionMaps: Map<string, ReturnType<typeof buildVersionMap>>;
+  /** The screening worklist declared in `screening.yaml`, if the registry has one. */
+  screening?: ScreeningDef;
   /** The definition as stored with each version (for metadata and history). */
   definition: { registry: RegistryMeta; codebook: CodebookDef; mapping: MappingDef };
 }
@@ -132,6 +135,14 @@ export async function loadRegistry(dir: string): Promise<Registry> {
       const inputs = d.count.where ? safeVariables(d.count.where) : [];
       return { def: d, fn: () => null, inputs, count: { form: d.count.form, where: d.count.where ? compile(d.count.where, `${where}.count.where`) : undefined } };
     }
+    if (d.collect) {
+      const form = codebook.forms.find((f) => f.id === d.collect!.form);
+      if (!form) problems.push(`${where}.collect.form: unknown form "${d.collect.form}"`);
+      else if (!form.repeating) problems.push(`${where}.collect.form: form "${form.id}" is not repeating; collect needs a repeating form`);
+      else if (!form.variables.some((v) => v.id === d.collect!.variable)) problems.push(`${where}.collect.variable: form "${form.id}" has no variable "${d.collect.variable}"`);
+      if (d.type !== 'text') problems.push(`${where}.type: collect gives a comma-separated text; declare type text`);
+      return { def: d, fn: () => null, inputs: [d.collect.variable, ...(d.collect.where ? safeVariables(d.collect.where) : [])], collect: { form: d.collect.form, variable: d.collect.variable, where: d.collect.where ? compile(d.collect.where, `${where}.collect.where`) : undefined } };
+    }
     return { def: d, fn: compile(d.expr!, `${where}.expr`), inputs: safeVariables(d.expr!) };
   });
   // A derived value is as protected as the most protected value it is computed from, unless declared.
@@ -181,12 +192,26 @@ export async function loadRegistry(dir: string): Promise<Registry> {
     try { versionMaps.set(m.codelist, buildVersionMap(path.join(dir, m.file))); } catch (err) { problems.push(`${rel('codebook.yaml')}: codeVersionMaps[${i}]: ${(err as Error).message}`); }
   });
 
+  let screening: ScreeningDef | undefined;
+  if (fs.existsSync(path.join(dir, 'screening.yaml'))) {
+    screening = readYaml(path.join(dir, 'screening.yaml'), screeningSchema, problems);
+    if (screening) {
+      const kinds = new Set(screening.departmentKinds.map((k) => k.code));
+      screening.steps.forEach((st, i) => {
+        const where = `${rel('screening.yaml')}: steps[${i}] (${st.id})`;
+        if (st.kind === 'drop-flagged' && !screening!.flagColumns.includes(st.column)) problems.push(`${where}.column: "${st.column}" is not in flagColumns`);
+        if (st.kind === 'drop-department') for (const k of st.departmentKinds) if (!kinds.has(k)) problems.push(`${where}.departmentKinds: "${k}" is not a declared department kind`);
+      });
+    }
+  }
+
   if (problems.length) throw new DefinitionError(problems);
   const definition = { registry: meta, codebook, mapping };
   const sha256 = folderHash(dir);
   return {
     id: meta.id, version: meta.version, sha256, dir, meta, codebook, mapping, forms: codebook.forms,
     variables, codelists, derived, rules, requiredWhen, include, refer, anchor, sources, versionMaps, definition,
+    ...(screening ? { screening } : {}),
   };
 }
 

@@ -62,10 +62,16 @@ export const derivedSchema = z.object({
   expr: expression.optional(),
   /** Or: how many instances of a repeating form satisfy `where` (e.g. unplanned reoperations). */
   count: z.object({ form: id, where: expression.optional() }).strict().optional(),
+  /**
+   * Or: the values of one variable over the instances of a repeating form (those satisfying
+   * `where`), as one comma-separated text, sorted, blanks left out; unknown when there are none
+   * (e.g. the list of injury codes a registry function scores).
+   */
+  collect: z.object({ form: id, variable: id, where: expression.optional() }).strict().optional(),
   codelist: id.optional(),
   /** Declared privacy class; by default the strictest class among the variables it is computed from. */
   privacy: z.enum(privacyClasses).optional(),
-}).strict().refine((d) => (d.expr === undefined) !== (d.count === undefined), { message: 'give either expr or count, not both' });
+}).strict().refine((d) => [d.expr, d.count, d.collect].filter((x) => x !== undefined).length === 1, { message: 'give exactly one of expr, count or collect' });
 export type DerivedDef = z.infer<typeof derivedSchema>;
 
 export const ruleSchema = z.object({

@@ -25,6 +25,7 @@ import { Sessions } from '../access/sessions.ts';
 import type { OidcSettings } from '../config.ts';
 import { cookieNames, CSRF_HEADER, needsCsrf, registerAuthRoutes } from './auth.ts';
 import { registerWebApp } from './web.ts';
+import { screeningRoutes } from './routes/screening.ts';
 
 const VERSION = '0.1.0';
 const FHIR_JSON = 'application/fhir+json';
@@ -131,6 +132,7 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
 
   app.get('/health', { config: { access: PUBLIC } }, async () => ({ status: 'ok' }));
   indicatorRoutes(app as unknown as FastifyInstance, platform);
+  screeningRoutes(app as unknown as FastifyInstance, platform);
 
   registerAuthRoutes(app as unknown as FastifyInstance, platform, sessions, login);
 

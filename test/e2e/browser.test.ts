@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
 import { setUser } from '../../src/access/sessions.ts';
 import { ninHash } from '../../src/identity/crypto.ts';
-import { ehrBundle } from '../../src/demo/bundles.ts';
+import { ehrBundle } from '../../registries/fracture/bundles.ts';
 import { fracture, nin } from '../helpers/fixtures.ts';
 import { account, freePort, startTestIdp, type TestIdp } from '../helpers/login.ts';
 import { OTHER_ORTHO, SUS_ORTHO, testPlatform, type TestPlatform } from '../helpers/platform.ts';

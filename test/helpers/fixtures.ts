@@ -1,6 +1,6 @@
 // Hand-built fractures for tests, with valid synthetic identity numbers.
 import { generateNin } from '../../src/identity/nin.ts';
-import type { FractureSpec } from '../../src/demo/bundles.ts';
+import type { FractureSpec } from '../../registries/fracture/bundles.ts';
 import { SUS_ORTHO } from './platform.ts';
 
 let seed = 1;

@@ -2,8 +2,8 @@
 // checked against what was planted. One hospital area's realistic year (about 6,700 fractures in a
 // population of about 390,000): wrist most common, then fingers, ankle, foot; peaks in children and
 // the elderly; more fractures in women over 50. Identity numbers are synthetic (month + 80).
-import { generateNin } from '../identity/nin.ts';
-import type { FractureSpec } from './bundles.ts';
+import { generateNin } from '../../src/identity/nin.ts';
+import type { FractureSpec } from '../../registries/fracture/bundles.ts';
 
 export interface DemoRates {
   emergencyShare: number;        // first contact at an emergency clinic/department

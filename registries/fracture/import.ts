@@ -2,8 +2,8 @@
 // turned into the same FHIR bundles a live system sends, so legacy data enters through the same
 // pipeline. Legacy AO/OTA codes are mapped to the 2018 version with the registry's version map.
 import { parse } from 'csv-parse/sync';
-import type { Registry } from '../registry/load.ts';
-import { ehrBundle, plannerBundle, type FractureSpec } from '../demo/bundles.ts';
+import type { Registry } from '../../src/registry/load.ts';
+import { ehrBundle, plannerBundle, type FractureSpec } from './bundles.ts';
 
 export const JOURNAL_COLUMNS = ['journal_id', 'national_id', 'unit_resh', 'setting', 'injury_time', 'first_contact', 'ao_code', 'side', 'open', 'energy', 'intent', 'surgery_time'] as const;
 
@@ -11,7 +11,11 @@ export interface JournalRow { line: number; bundles: Array<Record<string, any>>;
 
 const bool = (v: string | undefined) => (v === undefined || v === '' ? undefined : /^(1|ja|yes|true)$/i.test(v));
 
-export function journalToBundles(text: string, registry: Registry, opts: { aoVersion: string; idSystem?: string }): JournalRow[] {
+/**
+ * The registry's CSV importer (`kvalreg import --format csv --registry fracture`): the platform
+ * calls `csvToBundles` of a registry's import.ts. `codeVersion` is the AO/OTA version of the codes.
+ */
+export function csvToBundles(text: string, registry: Registry, opts: { codeVersion: string; idSystem?: string }): JournalRow[] {
   const records: Record<string, string>[] = parse(text, { columns: true, skip_empty_lines: true, delimiter: text.split('\n')[0].includes(';') ? ';' : ',', trim: true });
   const missingCols = JOURNAL_COLUMNS.filter((c) => records.length && !(c in records[0]));
   if (missingCols.length) throw new Error(`the CSV lacks the column(s) ${missingCols.join(', ')}; expected ${JOURNAL_COLUMNS.join(', ')}`);
@@ -19,10 +23,10 @@ export function journalToBundles(text: string, registry: Registry, opts: { aoVer
   return records.map((r, i) => {
     const line = i + 2;
     let ao = r.ao_code;
-    if (opts.aoVersion !== '2018') {
-      if (!map) return { line, bundles: [], problem: `no version map for AO/OTA ${opts.aoVersion}` };
+    if (opts.codeVersion !== '2018' && opts.codeVersion !== 'current') {
+      if (!map) return { line, bundles: [], problem: `no version map for AO/OTA ${opts.codeVersion}` };
       const mapped = map(ao);
-      if (mapped.code === null) return { line, bundles: [], problem: `AO code ${ao} (${opts.aoVersion}) cannot be mapped to 2018 unambiguously${mapped.rule?.note ? `: ${mapped.rule.note}` : ''}; register it by hand` };
+      if (mapped.code === null) return { line, bundles: [], problem: `AO code ${ao} (${opts.codeVersion}) cannot be mapped to 2018 unambiguously${mapped.rule?.note ? `: ${mapped.rule.note}` : ''}; register it by hand` };
       ao = mapped.code;
     }
     const spec: FractureSpec = {
