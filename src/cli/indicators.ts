@@ -24,6 +24,7 @@ export async function indicatorsCommand(config: Config, o: { registry: string; y
     if (o.unit && !platform.units.has(o.unit)) throw new Error(`unknown unit "${o.unit}": give a RESH id`);
     // Bring the analytics up to date first: a command-line run must not report stale numbers.
     await platform.analytics.refresh();
+    await platform.indicators.ensureFresh(registry);
     const dataset = o.dataset as 'fresh' | 'qa';
     const units = [platform.indicators.nation(), ...(o.unit ? [o.unit] : [])];
     const lang = o.lang === 'en' ? 'en' : 'nb';

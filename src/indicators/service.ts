@@ -127,7 +127,7 @@ export class Indicators {
     }
     // Units asked for that have no cases are shown as not computable, never left out.
     if (unitFilter && q.period && !q.stratifier) {
-      for (const ind of inds) for (const u of unitFilter) {
+      for (const ind of inds.filter((i) => i.def.status === 'active')) for (const u of unitFilter) {
         const key = `${ind.def.id}|${q.period}|${u}|`;
         if (!cells.has(key)) cells.set(key, { indicator: ind.def.id, period: q.period, unit: u, stratum: '' });
       }
@@ -143,7 +143,9 @@ export class Indicators {
     // Pending indicators are listed, so that a report shows them as declared but not yet computed.
     if (!q.indicator || this.get(registry.id, q.indicator)?.def.status === 'pending') {
       for (const ind of inds.filter((i) => i.def.status === 'pending')) {
-        out.push({ ...this.describe(ind, { dataset, grain, period: q.period ?? '', unit: this.nation(), stratifier: '', stratum: '' }, { k: 0, n: 0 }, '', undefined), status: 'definition-pending' });
+        for (const unit of unitFilter && q.period ? unitFilter : [this.nation()]) {
+          out.push({ ...this.describe(ind, { dataset, grain, period: q.period ?? '', unit, stratifier: '', stratum: '' }, { k: 0, n: 0 }, '', undefined), status: 'definition-pending' });
+        }
       }
     }
     return out.sort((a, b) => a.indicator.localeCompare(b.indicator) || a.period.localeCompare(b.period) || a.unit.resh.localeCompare(b.unit.resh) || a.stratum.localeCompare(b.stratum));
