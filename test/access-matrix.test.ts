@@ -33,7 +33,9 @@ afterAll(async () => { await t?.close(); });
 
 const fill = (url: string) => url.replace(':id', 'fracture').replace(':caseId', String(caseId)).replace(':form', 'behandling')
   .replace(':instance', 'x').replace(':messageId', String(messageId))
-  .replace(':indicator', 'nfr01_time_to_treatment').replace(':measureId', 'fracture-nfr01_time_to_treatment');
+  .replace(':indicator', 'nfr01_time_to_treatment').replace(':measureId', 'fracture-nfr01_time_to_treatment')
+  .replace(':figure', 'ao-prefix-by-sex').replace(':table', 'indicator-results.csv').replace(':year', '2024.pdf')
+  .replace(':unit', '8201101.pdf').replace(':subscriptionId', '999999');
 const bodyFor = (url: string) => (url.startsWith('/fhir') ? JSON.stringify(ehrBundle(fracture())) : url.includes('/forms/') ? JSON.stringify({ values: { treatment_intent: 'conservative' } }) : JSON.stringify({}));
 
 async function call(method: string, url: string, token?: string) {

@@ -9,6 +9,7 @@ import { clientCommand, tokenCommand } from './token.ts';
 import { auditVerifyCommand } from './audit.ts';
 import { reencryptCommand } from './keys.ts';
 import { analyticsCommand, indicatorsCommand } from './indicators.ts';
+import { annualReportCommand } from './report.ts';
 
 const program = new Command()
   .name('kvalreg')
@@ -74,6 +75,14 @@ analytics.command('status').description('rows, changes waiting and freshness per
   .action((o) => analyticsCommand(loadConfig(), 'status', o));
 analytics.command('rebuild').description('recompute every row from the registrations').option('--registry <id>', 'one registry')
   .action((o) => analyticsCommand(loadConfig(), 'rebuild', o));
+
+const report = program.command('report').description('reports as PDF');
+report.command('annual').description('the annual report of a registry for a year')
+  .requiredOption('--registry <id>', 'the registry, e.g. fracture')
+  .requiredOption('--year <year>', 'the year, e.g. 2024')
+  .requiredOption('--out <file>', 'where to write the PDF, e.g. report.pdf')
+  .option('--dataset <dataset>', 'fresh (all data) or qa (finalised registrations only)', 'fresh')
+  .action((o) => annualReportCommand(loadConfig(), o));
 
 program.parseAsync(process.argv).catch((err) => {
   console.error(`kvalreg: ${err instanceof Error ? err.message : String(err)}`);

@@ -18,6 +18,7 @@ import { deliverExtract, reproduceExtract } from '../research/extract.ts';
 import { writeEvents } from '../access/audit.ts';
 import { callerLabel } from '../access/caller.ts';
 import { indicatorRoutes } from './routes/indicators.ts';
+import { reportRoutes } from './routes/reports.ts';
 
 const VERSION = '0.1.0';
 const FHIR_JSON = 'application/fhir+json';
@@ -91,6 +92,7 @@ export async function buildServer(platform: Platform) {
 
   app.get('/health', { config: { access: PUBLIC } }, async () => ({ status: 'ok' }));
   indicatorRoutes(app as unknown as FastifyInstance, platform);
+  reportRoutes(app as unknown as FastifyInstance, platform);
 
   app.get('/fhir/metadata', { config: { access: PUBLIC } }, async (req, reply) => reply.type(FHIR_JSON).send(capabilityStatement(`${req.protocol}://${req.host}/fhir`, VERSION)));
 
