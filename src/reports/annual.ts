@@ -127,8 +127,9 @@ export async function annualReport(ctx: ReportContext, registry: Registry, year:
     w.paragraph(`Nasjonalt: ${resultSentence(byInd(ind.def.id))}`);
     const fig = await ctx.figures.unitsFigure(registry, ind, { year, level: cfg.unitLevel, dataset, lang: 'nb' });
     const rows = fig.data.filter((r) => r.status !== 'not-computable');
+    if (rows.length === 0) continue;
     w.table(RESULT_COLUMNS('nb').filter((c) => c.key !== 'status' && c.key !== 'level'), rows, { widths: [165, 55, 45, 45, 45, 70, 70].map((x) => x * 0.99) });
-    if (rows.length > 0) w.figure(fig, fig.spec.description);
+    w.figure(fig, fig.spec.description);
   }
 
   w.heading('2.2 Pasientrapporterte data (PROM/PREM)', 2);

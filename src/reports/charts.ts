@@ -344,7 +344,7 @@ export function drawSvg(doc: PDFKit.PDFDocument, svg: string, x: number, y: numb
   const [vw, vh] = m ? [Number(m[1]), Number(m[2])] : [W, 400];
   const height = (width * vh) / vw;
   SVGtoPDF(doc, svg, x, y, {
-    width, height, assumePt: true,
+    width, height, assumePt: true, preserveAspectRatio: 'xMinYMin meet',
     fontCallback: (_family: string, bold: boolean) => (bold ? 'bold' : 'regular'),
   });
   return height;

@@ -43,7 +43,10 @@ export class ReportWriter {
 
   /** A label and its value, as in the source report's definition tables. */
   field(label: string, value: string): void {
-    this.ensure(30);
+    this.doc.font('regular').fontSize(10);
+    const h = Math.max(this.doc.heightOfString(value, { width: this.width - 140 }), this.doc.font('bold').heightOfString(label, { width: 130 }));
+    // Label and value stay on one page (a value longer than a page is the only exception).
+    this.ensure(Math.min(h + 4, this.doc.page.height - 2 * MARGIN - 20));
     const y = this.doc.y;
     this.doc.font('bold').fontSize(10).text(label, MARGIN, y, { width: 130 });
     const after = this.doc.y;
@@ -112,6 +115,8 @@ export class ReportWriter {
     const range = this.doc.bufferedPageRange();
     for (let i = range.start; i < range.start + range.count; i++) {
       this.doc.switchToPage(i);
+      // The footer sits in the bottom margin: without this pdfkit would start a new page for it.
+      this.doc.page.margins.bottom = 0;
       this.doc.font('regular').fontSize(8).fillColor('#666')
         .text(`${footer} – ${i + 1} / ${range.count}`, MARGIN, this.doc.page.height - 35, { width: this.width, align: 'center', lineBreak: false });
     }
