@@ -36,6 +36,16 @@ export interface Config {
   auditRetentionDays: number;
   /** Organisation hierarchy file loaded at start when the unit table is empty. */
   unitsFile: string;
+  /** Population by municipality, age group and sex (incidence), loaded at start when the table is empty. */
+  populationFile: string;
+  /** Report e-mail: SMTP server URL (smtp://user:pass@host:port), sender address, and the public base URL for unsubscribe links. */
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  publicUrl: string;
+  /** How often the report dispatcher looks for due subscriptions and jobs (milliseconds; 0 = not started by the server). */
+  reportIntervalMs: number;
+  /** Delay before the first retry of a failed delivery (doubles each attempt). */
+  reportRetryBaseMs: number;
 }
 
 export interface OidcSettings {
@@ -107,6 +117,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auditRetentionDays: positiveIntEnv(env, 'KVALREG_AUDIT_RETENTION_DAYS', AUDIT_RETENTION_DAYS_DEFAULT),
     registriesDir: path.resolve(env.KVALREG_REGISTRIES_DIR ?? path.join(root, 'registries')),
     unitsFile: path.resolve(env.KVALREG_UNITS_FILE ?? path.join(root, 'demo', 'units.yaml')),
+    populationFile: path.resolve(env.KVALREG_POPULATION_FILE ?? path.join(root, 'demo', 'population.csv')),
+    smtpUrl: env.KVALREG_SMTP_URL || undefined,
+    mailFrom: env.KVALREG_MAIL_FROM ?? 'kvalreg <noreply@kvalreg.invalid>',
+    publicUrl: (env.KVALREG_PUBLIC_URL ?? `http://localhost:${env.PORT ?? 3000}`).replace(/\/$/, ''),
+    reportIntervalMs: intEnv(env, 'KVALREG_REPORT_INTERVAL_MS', 60_000),
+    reportRetryBaseMs: intEnv(env, 'KVALREG_REPORT_RETRY_BASE_MS', 5 * 60_000),
   };
 }
 

@@ -6,6 +6,8 @@ import { PersonData } from './access/door.ts';
 import { Analytics } from './analytics/refresh.ts';
 import { Indicators } from './indicators/service.ts';
 import { loadAuditKeys, type AuditKeys } from './access/audit-keys.ts';
+import { Reports } from './reports/service.ts';
+import crypto from 'node:crypto';
 import { createInbox, type Inbox } from './capture/inbox.ts';
 import type { Config } from './config.ts';
 import { connectApplicationRole, openDatabase, type Database } from './db/database.ts';
@@ -32,6 +34,8 @@ export interface Platform {
   analytics: Analytics;
   /** Quality indicators computed from the analytics tables. */
   indicators: Indicators;
+  /** Figures, tables, the annual report, and report subscriptions sent by e-mail. */
+  reports: Reports;
   /** Re-reads the organisation hierarchy after units were added or changed. */
   reloadUnits(): Promise<void>;
   close(): Promise<void>;
@@ -55,12 +59,16 @@ export async function startPlatform(config: Config, opts: { log?: Logger; poolSi
     const analytics = new Analytics(data, registries, log.child({ module: 'analytics' }));
     await analytics.prepare();
     const indicators = new Indicators(data, db.pool, registries, units, log.child({ module: 'indicators' }));
+    const reports = new Reports(db, data, registries, indicators, units, config, log.child({ module: 'reports' }));
+    // Unsubscribe links are signed with a key derived from the identity hash key: they outlive restarts.
+    reports.dispatch.setSecret(Buffer.from(crypto.hkdfSync('sha256', keys.hashKey, Buffer.alloc(0), 'kvalreg report unsubscribe', 32)));
+    await reports.prepare();
     const byId = new Map(registries.map((r) => [r.id, r]));
     return {
-      config, log, db, keys, auditKeys, registries, units, data, inbox, analytics, indicators,
+      config, log, db, keys, auditKeys, registries, units, data, inbox, analytics, indicators, reports,
       registry: (id) => byId.get(id),
       reloadUnits: async () => { units.reset((await readUnitTree(db.pool)).all()); },
-      close: async () => { await analytics.stop(); await db.close(); },
+      close: async () => { await reports.dispatch.stop(); await analytics.stop(); await db.close(); },
     };
   } catch (err) {
     await db.close();

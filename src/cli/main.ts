@@ -12,6 +12,7 @@ import { analyticsCommand, indicatorsCommand } from './indicators.ts';
 import { pseudonymMapCommand, pseudonymRotateCommand } from './pseudonyms.ts';
 import { userCommand } from './user.ts';
 import { screeningCommand } from './screening.ts';
+import { annualReportCommand } from './report.ts';
 
 const program = new Command()
   .name('kvalreg')
@@ -110,6 +111,14 @@ pseudonyms.command('map').description('write old → new pseudonyms of a project
   .requiredOption('--to <generation>', 'the new key generation')
   .requiredOption('--out <file>', 'a new file for the CSV (mode 0600)')
   .action((o) => pseudonymMapCommand(loadConfig(), o));
+
+const report = program.command('report').description('reports as PDF');
+report.command('annual').description('the annual report of a registry for a year')
+  .requiredOption('--registry <id>', 'the registry id (a folder under registries/)')
+  .requiredOption('--year <year>', 'the year, e.g. 2024')
+  .requiredOption('--out <file>', 'where to write the PDF, e.g. report.pdf')
+  .option('--dataset <dataset>', 'fresh (all data) or qa (finalised registrations only)', 'fresh')
+  .action((o) => annualReportCommand(loadConfig(), o));
 
 program.parseAsync(process.argv).catch((err) => {
   console.error(`kvalreg: ${err instanceof Error ? err.message : String(err)}`);

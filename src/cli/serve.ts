@@ -30,6 +30,9 @@ export async function listen(platform: Platform, port: number, opts: ServerOptio
     for (const r of platform.registries) platform.indicators.ensureFresh(r).catch((err) => platform.log.error({ err }, 'computing indicators failed'));
   }, 60_000);
   warm.unref();
+  // Report subscriptions: due reports are queued and sent by the job queue (KVALREG_REPORT_INTERVAL_MS).
+  platform.reports.dispatch.start(platform.config.reportIntervalMs);
+  if (!platform.config.smtpUrl) platform.log.warn('KVALREG_SMTP_URL is not set: report subscriptions are queued but cannot be e-mailed');
   const stop = async () => {
     clearInterval(sealer);
     clearInterval(warm);

@@ -26,6 +26,7 @@ import type { OidcSettings } from '../config.ts';
 import { cookieNames, CSRF_HEADER, needsCsrf, registerAuthRoutes } from './auth.ts';
 import { registerWebApp } from './web.ts';
 import { screeningRoutes } from './routes/screening.ts';
+import { reportRoutes } from './routes/reports.ts';
 
 const VERSION = '0.1.0';
 const FHIR_JSON = 'application/fhir+json';
@@ -135,6 +136,7 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   screeningRoutes(app as unknown as FastifyInstance, platform);
 
   registerAuthRoutes(app as unknown as FastifyInstance, platform, sessions, login);
+  reportRoutes(app as unknown as FastifyInstance, platform);
 
   app.get('/fhir/metadata', { config: { access: PUBLIC } }, async (req, reply) => reply.type(FHIR_JSON).send(capabilityStatement(`${req.protocol}://${req.host}/fhir`, VERSION)));
 

@@ -1,0 +1,197 @@
+// A registry's declared analyses (`registries/<id>/analyses.yaml`): a variable of the analytics
+// table counted by another, as a chart, with small-number suppression; computed with SQL over the
+// analytics table for one year and one unit (with its sub-units), through the door as the platform.
+// Only counts leave the database; counts under the registry's threshold never leave this module.
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import type { PersonData } from '../access/door.ts';
+import { analyticsColumns, analyticsTable } from '../analytics/columns.ts';
+import { DefinitionError, type Registry } from '../registry/load.ts';
+import type { Figure, Lang, Row } from './charts.ts';
+
+const text = z.object({ nb: z.string(), en: z.string() });
+const analysisSchema = z.object({
+  id: z.string().regex(/^[a-z][a-z0-9-]*$/, 'ids are lower case letters, digits and hyphens'),
+  reference: z.string().optional(),
+  title: text,
+  description: text,
+  chart: z.enum(['grouped-bars', 'histogram']),
+  x: z.string(),
+  bin: z.object({ width: z.number().int().min(1), max: z.number().int().min(1) }).optional(),
+  by: z.string().optional(),
+  measure: z.union([z.literal('count'), z.object({ incidence: z.object({ per: z.number().int().min(1) }) })]).default('count'),
+  suppress: z.object({ atOrBelow: z.number().int().min(0) }).optional(),
+  note: text.optional(),
+  xLabel: text,
+  yLabel: text,
+}).strict();
+const fileSchema = z.object({
+  periodDate: z.string(),
+  labels: z.record(z.string(), z.record(z.string(), text)).default({}),
+  analyses: z.array(analysisSchema),
+}).strict();
+
+export type AnalysisDef = z.infer<typeof analysisSchema>;
+export interface Analyses { periodDate: string; labels: Record<string, Record<string, { nb: string; en: string }>>; list: AnalysisDef[] }
+
+export function loadAnalyses(registry: Registry): Analyses {
+  const file = path.join(registry.dir, 'analyses.yaml');
+  if (!fs.existsSync(file)) return { periodDate: 'case_created_at', labels: {}, list: [] };
+  const rel = path.relative(process.cwd(), file);
+  let raw: unknown;
+  try { raw = YAML.parse(fs.readFileSync(file, 'utf8')); } catch (err) { throw new DefinitionError([`${rel}: not valid YAML: ${(err as Error).message.split('\n')[0]}`]); }
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) throw new DefinitionError(parsed.error.issues.map((i) => `${rel}: ${i.path.join('.') || '(top)'}: ${i.message}`));
+  const cols = new Map(analyticsColumns(registry).map((c) => [c.name, c]));
+  const problems: string[] = [];
+  const d = parsed.data;
+  const dateCol = cols.get(d.periodDate);
+  if (!dateCol || (dateCol.type !== 'date' && dateCol.type !== 'datetime')) problems.push(`${rel}: periodDate: "${d.periodDate}" is not a date column of the analytics table`);
+  const ids = new Set<string>();
+  d.analyses.forEach((a, i) => {
+    const where = `${rel}: analyses[${i}] (${a.id})`;
+    if (ids.has(a.id)) problems.push(`${where}: id is used twice`);
+    ids.add(a.id);
+    for (const [k, v] of [['x', a.x], ['by', a.by]] as const) if (v !== undefined && !cols.has(v)) problems.push(`${where}: ${k}: "${v}" is not a column of the analytics table (known: derived and form variables, sex, birth_date)`);
+    if (a.bin && cols.get(a.x) && !['integer', 'decimal'].includes(cols.get(a.x)!.type)) problems.push(`${where}: bin needs a numeric x; "${a.x}" is ${cols.get(a.x)!.type}`);
+    if (a.chart === 'histogram' && !a.bin) problems.push(`${where}: a histogram needs bin: { width, max }`);
+    if (typeof a.measure === 'object' && (a.x !== 'age_group_ssb' && a.by !== 'age_group_ssb')) {
+      problems.push(`${where}: incidence is computed against the population table, which is by Statistics Norway age group: x or by must be age_group_ssb`);
+    }
+  });
+  if (problems.length) throw new DefinitionError(problems);
+  return { periodDate: d.periodDate, labels: d.labels, list: d.analyses };
+}
+
+export interface AnalysisQuery {
+  year: string; unit: string; dataset: 'fresh' | 'qa'; lang: Lang; unitName: string;
+  /** The units whose catchment population counts for `unit` (its trust, or every trust under it). */
+  areaUnits: string[];
+}
+
+/** Natural order: "5" < "11" < "23", "0-4" < "5-9" < "10-14", "67+" last among numbers. */
+export function naturalCompare(a: string, b: string): number {
+  const na = parseFloat(a), nb = parseFloat(b);
+  if (!Number.isNaN(na) && !Number.isNaN(nb) && na !== nb) return na - nb;
+  return a.localeCompare(b, 'nb');
+}
+
+const PLATFORM = { kind: 'platform', task: 'reports' } as const;
+
+/** Computes one analysis for a year and unit: counts (or incidence) per x and group, suppressed. */
+export async function computeAnalysis(data: PersonData, registry: Registry, analyses: Analyses, a: AnalysisDef, q: AnalysisQuery): Promise<Figure> {
+  const l = q.lang;
+  const table = analyticsTable(registry);
+  const threshold = registry.meta.smallCountThreshold;
+  // Hidden: under the registry's threshold always; at or below `suppress.atOrBelow` where declared.
+  const hidden = (n: number) => n < threshold || (a.suppress !== undefined && n <= a.suppress.atOrBelow);
+  const xSql = a.bin ? `least(floor(t."${a.x}" / ${a.bin.width}) * ${a.bin.width}, ${a.bin.max})::int::text` : `t."${a.x}"::text`;
+  const bySql = a.by ? `t."${a.by}"::text` : `''`;
+  const from = `${q.year}-01-01`, to = `${Number(q.year) + 1}-01-01`;
+  let population: Map<string, number> | null = null;
+  let per = 1;
+  // Incidence counts only cases treated in areas whose population is known.
+  let areas: string[] | null = null;
+  if (typeof a.measure === 'object') {
+    per = a.measure.incidence.per;
+    population = await data.transaction(PLATFORM, 'reports:population', async (tx) => {
+      const res = await tx.client.query(
+        `SELECT area_resh, age_group, sex, sum(population)::int AS p FROM population WHERE year = $1 AND area_resh = ANY($2) GROUP BY 1, 2, 3`,
+        [Number(q.year), q.areaUnits]);
+      areas = [...new Set(res.rows.map((r) => r.area_resh as string))];
+      const m = new Map<string, number>();
+      for (const r of res.rows) m.set(`${r.age_group}|${r.sex}`, (m.get(`${r.age_group}|${r.sex}`) ?? 0) + (r.p as number));
+      return m;
+    }, { readOnly: true });
+    if (population.size === 0) {
+      throw new AnalysisError(l === 'nb'
+        ? `Ingen befolkningstall for ${q.unitName} i ${q.year}: insidens kan bare beregnes for et område med befolkningstall (population.csv).`
+        : `No population figures for ${q.unitName} in ${q.year}: incidence can only be computed for an area with population figures (population.csv).`);
+    }
+  }
+  const { counts, missing } = await data.transaction(PLATFORM, 'reports:analysis', async (tx) => {
+    const res = await tx.client.query(
+      `SELECT ${xSql} AS x, ${bySql} AS g, count(*)::int AS n FROM ${table} t
+       WHERE t."${analyses.periodDate}" >= $1::date AND t."${analyses.periodDate}" < $2::date AND $3 = ANY(t.unit_path) AND ($4 = 'fresh' OR t.finalised)
+         AND ($5::text[] IS NULL OR t.unit_path && $5::text[])
+       GROUP BY 1, 2`, [from, to, q.unit, q.dataset, areas]);
+    const rows = res.rows as Array<{ x: string | null; g: string | null; n: number }>;
+    return { counts: rows.filter((r) => r.x !== null && (!a.by || r.g !== null)), missing: rows.filter((r) => r.x === null || (a.by && r.g === null)).reduce((s, r) => s + r.n, 0) };
+  }, { readOnly: true });
+
+  const labelOf = (variable: string | undefined, value: string) => (variable ? analyses.labels[variable]?.[value]?.[l] : undefined) ?? value;
+  const binLabel = (x: string) => {
+    if (!a.bin) return x;
+    const lo = Number(x);
+    return lo >= a.bin.max ? `${lo}+` : `${lo}-${lo + a.bin.width - 1}`;
+  };
+  let categories: string[];
+  if (a.bin) {
+    categories = [];
+    for (let lo = 0; lo <= a.bin.max; lo += a.bin.width) categories.push(binLabel(String(lo)));
+  } else categories = [...new Set(counts.map((c) => c.x!))].sort(naturalCompare);
+  const groupKeys = a.by ? [...new Set([...Object.keys(analyses.labels[a.by] ?? {}), ...counts.map((c) => c.g!)])].sort(naturalCompare) : [''];
+  // Declared labels first, in their declared order (e.g. women, then men).
+  const declared = a.by ? Object.keys(analyses.labels[a.by] ?? {}) : [];
+  groupKeys.sort((x, y) => (declared.indexOf(x) === -1 ? 99 : declared.indexOf(x)) - (declared.indexOf(y) === -1 ? 99 : declared.indexOf(y)) || naturalCompare(x, y));
+  const present = a.by ? groupKeys.filter((g) => counts.some((c) => c.g === g) || declared.includes(g)) : groupKeys;
+
+  const popFor = (x: string, g: string): number | null => {
+    if (!population) return null;
+    const ageGroup = a.x === 'age_group_ssb' ? x : g;
+    const other = a.x === 'age_group_ssb' ? g : x;
+    if (other === '') return (population.get(`${ageGroup}|male`) ?? 0) + (population.get(`${ageGroup}|female`) ?? 0);
+    return population.get(`${ageGroup}|${other}`) ?? null;
+  };
+
+  const data_: Row[] = [];
+  let suppressedCells = 0;
+  for (const x of categories) {
+    for (const g of present) {
+      const c = counts.find((r) => binLabel(r.x!) === x && (!a.by || r.g === g));
+      const n = c?.n ?? 0;
+      const sup = n > 0 && hidden(n);
+      if (sup) suppressedCells += 1;
+      const row: Row = { [a.x]: x };
+      if (a.by) row[a.by] = labelOf(a.by, g);
+      row.count = sup ? null : n;
+      if (population) {
+        const p = popFor(x, g);
+        row.population = p;
+        row.rate = sup || !p ? null : Math.round((n / p) * per * 10) / 10;
+      }
+      row.suppressed = sup;
+      data_.push(row);
+    }
+  }
+  const notes: string[] = [];
+  if (a.note) notes.push(a.note[l]);
+  else if (suppressedCells) notes.push(l === 'nb' ? `Grupper med færre enn ${threshold} er ikke vist.` : `Groups with fewer than ${threshold} are not shown.`);
+  if (missing) notes.push(l === 'nb' ? `${missing} registreringer mangler ${a.x}${a.by ? ` eller ${a.by}` : ''} og er ikke med.` : `${missing} cases lack ${a.x}${a.by ? ` or ${a.by}` : ''} and are not included.`);
+  const total = counts.reduce((s, c) => s + c.n, 0);
+  const columns = [
+    { key: a.x, label: a.xLabel[l], format: 'text' as const },
+    ...(a.by ? [{ key: a.by, label: a.by === 'sex' ? (l === 'nb' ? 'Kjønn' : 'Sex') : a.by === 'age_group' ? (l === 'nb' ? 'Aldersgruppe' : 'Age group') : a.by, format: 'text' as const }] : []),
+    { key: 'count', label: l === 'nb' ? 'Antall' : 'Count', format: 'number' as const },
+    ...(population ? [{ key: 'population', label: l === 'nb' ? 'Befolkning' : 'Population', format: 'number' as const },
+      { key: 'rate', label: l === 'nb' ? `Per ${per.toLocaleString('nb-NO')}` : `Per ${per.toLocaleString('en-GB')}`, format: 'decimal' as const }] : []),
+  ];
+  return {
+    spec: {
+      kind: a.chart, lang: l,
+      title: `${a.title[l]} – ${q.unitName} ${q.year}`,
+      description: `${a.description[l]} ${l === 'nb' ? 'I alt' : 'In all'} ${total} ${registry.meta.caseName?.[l] ?? (l === 'nb' ? 'registreringer' : 'cases')}.`,
+      ...(notes.length ? { note: notes.join(' ') } : {}),
+      columns,
+      encoding: { x: a.x, ...(a.by ? { group: a.by } : {}), value: population ? 'rate' : 'count', suppressed: 'suppressed' },
+      categories,
+      groups: a.by ? present.map((g) => ({ key: labelOf(a.by, g), label: labelOf(a.by, g) })) : [],
+      xLabel: a.xLabel[l], yLabel: a.yLabel[l], yFormat: population ? 'decimal' : 'number',
+    },
+    data: data_,
+  };
+}
+
+export class AnalysisError extends Error {}

@@ -1,0 +1,233 @@
+// The annual report, and the unit and indicator reports sent to subscribers, as PDF. Structure
+// follows the national annual-report template (summary, indicators with definition, target,
+// computation, result and figure; PROM; other analyses; registry description; data quality; stage
+// assessment), built from data and declarations plus the prose the registry writes in Markdown in
+// its folder (`registries/<id>/report/*.md`, `report.yaml`, `stage-assessment.yaml`).
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import type { PersonData } from '../access/door.ts';
+import { analyticsTable } from '../analytics/columns.ts';
+import type { Indicator } from '../indicators/load.ts';
+import type { IndicatorResult, Indicators } from '../indicators/service.ts';
+import { definitionLines } from '../indicators/text.ts';
+import { DefinitionError, type Registry } from '../registry/load.ts';
+import { osloDate } from '../time/oslo.ts';
+import type { UnitTree } from '../units/tree.ts';
+import type { Column, Lang, Row } from './charts.ts';
+import { FigureError, RESULT_COLUMNS, resultRow, withoutPendingDuplicates, thresholdText, unitName, type Figures } from './figures.ts';
+import { defaultFormat, ReportWriter } from './pdf.ts';
+
+export interface ReportContext { data: PersonData; indicators: Indicators; units: UnitTree; figures: Figures }
+
+const PLATFORM = { kind: 'platform', task: 'reports' } as const;
+
+const reportConfigSchema = z.object({
+  /** The unit the "other analyses" are about (default the nation): e.g. the area with complete reporting. */
+  analysesUnit: z.string().optional(),
+  /** The level of units compared in each indicator's table and figure. */
+  unitLevel: z.enum(['region', 'trust', 'hospital', 'department']).default('hospital'),
+}).strict();
+const stageSchema = z.object({
+  year: z.number().int(),
+  items: z.array(z.object({ nr: z.number().int(), stage: z.union([z.literal(2), z.literal(3), z.literal(4)]), text: z.string(), chapter: z.string(), answer: z.boolean() }).strict()),
+  level: z.enum(['A', 'B', 'C']),
+  levelText: z.string().optional(),
+}).strict();
+
+function readText(registry: Registry, name: string): string | null {
+  const f = path.join(registry.dir, 'report', name);
+  return fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : null;
+}
+function readYamlFile<T>(registry: Registry, name: string, schema: z.ZodType<T>): T | null {
+  const f = path.join(registry.dir, 'report', name);
+  if (!fs.existsSync(f)) return null;
+  const parsed = schema.safeParse(YAML.parse(fs.readFileSync(f, 'utf8')));
+  if (!parsed.success) throw new DefinitionError(parsed.error.issues.map((i) => `${path.relative(process.cwd(), f)}: ${i.path.join('.') || '(top)'}: ${i.message}`));
+  return parsed.data;
+}
+
+const NO_TEXT = 'Registeret har ikke skrevet tekst for dette avsnittet ennå.';
+const STATUS_NB: Record<IndicatorResult['status'], string> = { ok: '', 'too-few': 'for få til å vises', 'not-computable': 'ikke beregnbar (ingen i nevneren)', 'definition-pending': 'definisjonen kommer' };
+const pct = (p: number) => `${(p * 100).toFixed(1).replace('.', ',')} %`;
+const LEVEL_NB = { high: 'høy', moderate: 'moderat', low: 'lav' } as const;
+
+function resultSentence(r: IndicatorResult | undefined): string {
+  if (!r) return 'Ingen resultat.';
+  if (r.status !== 'ok') return `Resultat: ${STATUS_NB[r.status]}.`;
+  const ci = r.interval ? ` (95 % KI ${pct(r.interval.lower)}–${pct(r.interval.upper)})` : '';
+  return `Resultat: ${pct(r.proportion!)}${ci}, ${r.numerator} av ${r.denominator}.${r.level ? ` Måloppnåelse: ${LEVEL_NB[r.level]}.` : ''}${r.targetMet === null ? '' : r.targetMet ? ' Målet er nådd.' : ' Målet er ikke nådd.'}`;
+}
+
+/** Cases in the year per registering unit: how many, how many complete, how many finalised. */
+async function completeness(ctx: ReportContext, registry: Registry, year: string): Promise<Array<{ unit: string; n: number; complete: number; finalised: number }>> {
+  return ctx.data.transaction(PLATFORM, 'reports:completeness', async (tx) => {
+    const res = await tx.client.query(
+      `SELECT coalesce(unit_resh, '') AS unit, count(*)::int AS n, count(*) FILTER (WHERE complete)::int AS complete, count(*) FILTER (WHERE finalised)::int AS finalised
+       FROM ${analyticsTable(registry)} WHERE case_created_at IS NOT NULL AND ${periodColumn(ctx, registry)} >= $1::date AND ${periodColumn(ctx, registry)} < $2::date GROUP BY 1 ORDER BY 1`,
+      [`${year}-01-01`, `${Number(year) + 1}-01-01`]);
+    return res.rows;
+  }, { readOnly: true });
+}
+function periodColumn(ctx: ReportContext, registry: Registry): string { return `"${ctx.figures.analysesOf(registry).periodDate}"`; }
+
+function indicatorTableColumns(): Column[] {
+  return [
+    { key: 'number', label: 'Nr', format: 'text' }, { key: 'title', label: 'Indikator', format: 'text' }, { key: 'target', label: 'Mål', format: 'text' },
+    { key: 'result', label: 'Resultat', format: 'text' }, { key: 'level', label: 'Måloppnåelse', format: 'text' },
+  ];
+}
+function indicatorRow(ind: Indicator, r: IndicatorResult | undefined): Row {
+  return {
+    number: ind.def.number, title: ind.def.title.nb, target: ind.def.target ? thresholdText(ind.def.target) : '–',
+    result: !r ? '–' : r.status === 'ok' ? `${pct(r.proportion!)} (${r.numerator}/${r.denominator})` : STATUS_NB[r.status],
+    level: r?.level ? LEVEL_NB[r.level] : '–',
+  };
+}
+
+export async function annualReport(ctx: ReportContext, registry: Registry, year: string, dataset: 'fresh' | 'qa'): Promise<Buffer> {
+  const cfg = readYamlFile(registry, 'report.yaml', reportConfigSchema) ?? reportConfigSchema.parse({});
+  const stage = readYamlFile(registry, 'stage-assessment.yaml', stageSchema);
+  const nation = ctx.indicators.nation();
+  const inds = ctx.indicators.list(registry.id);
+  const national = withoutPendingDuplicates(await ctx.indicators.results(registry, { grain: 'year', period: year, units: [nation], dataset }));
+  const byInd = (id: string) => national.find((r) => r.indicator === id);
+  const quality = await completeness(ctx, registry, year);
+  const total = quality.reduce((s, q) => s + q.n, 0);
+  const title = registry.meta.title.nb;
+  const w = new ReportWriter(`${title} – årsrapport ${year}`, registry.meta.dataController ?? 'kvalreg');
+  w.titlePage(title, `Årsrapport for ${year}`, [
+    `Laget ${osloDate(new Date().toISOString())} fra registerets data (${dataset === 'qa' ? 'kvalitetssikret datasett: ferdigstilte registreringer' : 'ferskt datasett: alt som er registrert'}).`,
+    `Databehandlingsansvarlig: ${registry.meta.dataController ?? '–'}.`,
+    `${total} ${registry.meta.caseName?.nb ?? 'registreringer'} med ${ctx.figures.analysesOf(registry).periodDate.replace(/_/g, ' ')} i ${year}.`,
+  ]);
+
+  // Del 1: results.
+  w.newPage();
+  w.heading('1 Sammendrag');
+  w.markdown(readText(registry, 'summary.md') ?? NO_TEXT);
+  w.paragraph(`I ${year} er det registrert ${total} ${registry.meta.caseName?.nb ?? 'registreringer'} fra ${quality.filter((q) => q.unit).length} registrerende enheter. Kvalitetsindikatorene på nasjonalt nivå:`);
+  w.table(indicatorTableColumns(), inds.map((ind) => indicatorRow(ind, byInd(ind.def.id))), { widths: [30, 235, 60, 105, 65] });
+
+  w.heading('2 Resultater');
+  w.heading('2.1 Kvalitetsindikatorer', 2);
+  for (const [i, ind] of inds.entries()) {
+    w.heading(`2.1.${i + 1} ${ind.def.title.nb}`, 3);
+    w.field('Definisjon/beskrivelse', ind.def.description.nb);
+    w.field('Kilde', ind.def.source.nb);
+    w.field('Type indikator', ind.def.type.map((t) => ({ structure: 'struktur', process: 'prosess', outcome: 'resultat' })[t]).join(' og '));
+    w.field('Måloppnåelse', ind.def.target ? thresholdText(ind.def.target) : 'Ikke fastsatt');
+    if (ind.def.references.length) w.field('Kunnskapsgrunnlag', ind.def.references.join('; '));
+    if (ind.def.status !== 'active') {
+      w.field('Beregning', 'Definisjonen kommer; indikatoren beregnes ikke ennå.');
+      continue;
+    }
+    w.field('Beregning', definitionLines(ind, registry, 'nb').join('\n'));
+    w.paragraph(`Nasjonalt: ${resultSentence(byInd(ind.def.id))}`);
+    const fig = await ctx.figures.unitsFigure(registry, ind, { year, level: cfg.unitLevel, dataset, lang: 'nb' });
+    const rows = fig.data.filter((r) => r.status !== 'not-computable');
+    if (rows.length === 0) continue;
+    w.table(RESULT_COLUMNS('nb').filter((c) => c.key !== 'status' && c.key !== 'level'), rows, { widths: [165, 55, 45, 45, 45, 70, 70].map((x) => x * 0.99) });
+    w.figure(fig, fig.spec.description);
+  }
+
+  w.heading('2.2 Pasientrapporterte data (PROM/PREM)', 2);
+  w.markdown(readText(registry, 'prom.md') ?? NO_TEXT, 3);
+
+  w.heading('2.3 Andre analyser', 2);
+  w.markdown(readText(registry, 'analyses.md') ?? NO_TEXT, 3);
+  const analysesUnit = cfg.analysesUnit && ctx.units.has(cfg.analysesUnit) ? cfg.analysesUnit : nation;
+  for (const a of ctx.figures.analysesOf(registry).list) {
+    try {
+      const fig = await ctx.figures.figure(registry, a.id, { year, unit: analysesUnit, dataset, lang: 'nb' });
+      w.figure(fig, `${a.reference ? `${a.reference}. ` : ''}${fig.spec.description}${fig.spec.note ? ` ${fig.spec.note}` : ''}`);
+    } catch (err) {
+      if (!(err instanceof FigureError)) throw err;
+      w.paragraph(`${a.title.nb}: ${err.message}`, { italic: true });
+    }
+  }
+
+  // Del 2: administrative information.
+  w.newPage();
+  w.heading('3 Registerbeskrivelse');
+  w.markdown(readText(registry, 'description.md') ?? NO_TEXT, 3);
+  w.field('Juridisk hjemmelsgrunnlag', registry.meta.legalBasis?.nb ?? '–');
+  w.field('Databehandlingsansvarlig', registry.meta.dataController ?? '–');
+  w.field('Formål og innhold', registry.meta.description?.nb ?? '–');
+  w.field(`Antall ${registry.meta.caseName?.nb ?? 'registreringer'} i ${year}`, String(total));
+
+  w.heading('4 Datakvalitet');
+  w.markdown(readText(registry, 'data-quality.md') ?? NO_TEXT, 3);
+  const threshold = registry.meta.smallCountThreshold;
+  const qRows: Row[] = quality.map((q) => {
+    const u = ctx.units.get(q.unit);
+    const few = q.n < threshold;
+    return { unit: u ? unitName(u, 'nb', ctx.units) : q.unit || '(uten enhet)', resh: q.unit, n: few ? null : q.n, complete: few ? null : q.complete / q.n, finalised: few ? null : q.finalised / q.n };
+  });
+  if (total > 0) qRows.push({ unit: 'Alle', resh: '', n: total, complete: quality.reduce((s, q) => s + q.complete, 0) / total, finalised: quality.reduce((s, q) => s + q.finalised, 0) / total });
+  w.paragraph(`Kompletthet: andelen registreringer der alle påkrevde verdier finnes og ingen regel er brutt, og andelen der alle skjema er ferdigstilt, per registrerende enhet (enheter med færre enn ${threshold} registreringer vises ikke).`);
+  w.table([{ key: 'unit', label: 'Enhet' }, { key: 'resh', label: 'RESH' }, { key: 'n', label: 'Antall', format: 'number' },
+    { key: 'complete', label: 'Komplette', format: 'percent' }, { key: 'finalised', label: 'Ferdigstilte', format: 'percent' }], qRows, { widths: [200, 60, 60, 88, 87] });
+
+  w.heading('5 Referanser til vurdering av stadium');
+  if (!stage) w.paragraph(NO_TEXT);
+  else {
+    w.paragraph(`Registerets egen vurdering for ${stage.year}.`);
+    const cols: Column[] = [{ key: 'nr', label: 'Nr' }, { key: 'stage', label: 'Stadium' }, { key: 'text', label: 'Beskrivelse' }, { key: 'chapter', label: 'Kapittel' }, { key: 'answer', label: 'Ja/nei' }];
+    w.table(cols, stage.items.map((i) => ({ nr: i.nr, stage: i.stage, text: i.text, chapter: i.chapter, answer: i.answer })), {
+      widths: [30, 50, 300, 60, 55], format: (c, v) => (c.key === 'answer' ? (v ? 'Ja' : 'Nei') : defaultFormat(c, v)),
+    });
+    const stageReached = [2, 3, 4].filter((s) => stage.items.filter((i) => i.stage <= s).every((i) => i.answer)).pop() ?? 1;
+    w.paragraph(`Stadium og nivå: stadium ${stageReached}, nivå ${stage.level}.${stage.levelText ? ` ${stage.levelText}` : ''}`);
+  }
+  return w.finish(`${registry.meta.short ?? registry.id} årsrapport ${year}`);
+}
+
+/** A unit's own results against the nation for the year so far, with each indicator's trend. */
+export async function unitReport(ctx: ReportContext, registry: Registry, o: { unit: string; year: string; lang: Lang; footer?: string }): Promise<Buffer> {
+  const unit = ctx.units.get(o.unit);
+  if (!unit) throw new FigureError(`Unknown unit "${o.unit}".`);
+  const l = o.lang;
+  const name = unitName(unit, l, ctx.units);
+  const nation = ctx.indicators.nation();
+  const inds = ctx.indicators.list(registry.id).filter((i) => i.def.status === 'active');
+  const results = withoutPendingDuplicates(await ctx.indicators.results(registry, { grain: 'year', period: o.year, units: [o.unit, nation] }));
+  const w = new ReportWriter(`${registry.meta.title[l]} – ${name}`, 'kvalreg');
+  w.heading(`${registry.meta.title[l]}: ${l === 'nb' ? 'enhetsrapport' : 'unit report'}`);
+  w.paragraph(`${name} (RESH ${unit.resh}), ${o.year}. ${l === 'nb' ? 'Laget' : 'Made'} ${osloDate(new Date().toISOString())}.`);
+  const cols: Column[] = [{ key: 'title', label: l === 'nb' ? 'Indikator' : 'Indicator' }, { key: 'own', label: name }, { key: 'nation', label: l === 'nb' ? 'Landet' : 'Nation' }, { key: 'target', label: l === 'nb' ? 'Mål' : 'Target' }];
+  const show = (r: IndicatorResult | undefined) => (!r ? '–' : r.status === 'ok' ? `${pct(r.proportion!)} (${r.numerator}/${r.denominator})` : STATUS_NB[r.status]);
+  w.table(cols, inds.map((ind) => ({
+    title: `${ind.def.number}. ${ind.def.title[l]}`,
+    own: show(results.find((r) => r.indicator === ind.def.id && r.unit.resh === o.unit)),
+    nation: show(results.find((r) => r.indicator === ind.def.id && r.unit.resh === nation)),
+    target: ind.def.target ? thresholdText(ind.def.target) : '–',
+  })), { widths: [220, 100, 100, 75] });
+  for (const ind of inds) {
+    const fig = await ctx.figures.trendFigure(registry, ind, { year: o.year, unit: o.unit, dataset: 'fresh', lang: l });
+    w.figure(fig, fig.spec.description);
+  }
+  return w.finish(o.footer ?? `${registry.meta.short ?? registry.id} – ${name}`);
+}
+
+/** One indicator: every unit compared, and the subscriber's unit over time. */
+export async function indicatorReport(ctx: ReportContext, registry: Registry, o: { unit: string; indicator: string; year: string; lang: Lang; footer?: string }): Promise<Buffer> {
+  const ind = ctx.indicators.get(registry.id, o.indicator);
+  const unit = ctx.units.get(o.unit);
+  if (!ind || !unit) throw new FigureError(`Unknown indicator "${o.indicator}" or unit "${o.unit}".`);
+  const l = o.lang;
+  const w = new ReportWriter(`${ind.def.number}. ${ind.def.title[l]}`, 'kvalreg');
+  w.heading(`${ind.def.number}. ${ind.def.title[l]}`);
+  w.paragraph(`${unitName(unit, l, ctx.units)} (RESH ${unit.resh}), ${o.year}. ${ind.def.description[l]}`);
+  w.field(l === 'nb' ? 'Mål' : 'Target', ind.def.target ? thresholdText(ind.def.target) : '–');
+  w.field(l === 'nb' ? 'Beregning' : 'Computation', definitionLines(ind, registry, l).join('\n'));
+  const units = await ctx.figures.unitsFigure(registry, ind, { year: o.year, unit: o.unit, level: unit.level === 'department' ? 'department' : 'hospital', dataset: 'fresh', lang: l });
+  w.figure(units, units.spec.description);
+  w.table(RESULT_COLUMNS(l).filter((c) => c.key !== 'status'), units.data, { widths: [150, 50, 45, 45, 45, 55, 55, 50] });
+  const trend = await ctx.figures.trendFigure(registry, ind, { year: o.year, unit: o.unit, dataset: 'fresh', lang: l });
+  w.figure(trend, trend.spec.description);
+  return w.finish(o.footer ?? `${registry.meta.short ?? registry.id} – ${unitName(unit, l, ctx.units)}`);
+}
+
+export { resultRow };

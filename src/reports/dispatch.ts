@@ -1,0 +1,256 @@
+// Report subscriptions and dispatches, and the PostgreSQL job queue that renders and e-mails them.
+//
+// A subscription is a user's own (one recipient, the user as owner); a dispatch is set up by a
+// registry admin for a unit and goes to a mailing list. When a subscription is due, one job per
+// recipient is queued; a worker claims due jobs with FOR UPDATE SKIP LOCKED (so two processes never
+// send the same job), renders the PDF, sends it by SMTP and logs the delivery. A failed attempt is
+// retried with exponential backoff until `max_attempts`; expired subscriptions stop; every e-mail
+// carries a signed unsubscribe link that works without login.
+//
+// Why our own queue table rather than pg-boss: the work is one kind of job with one state machine,
+// it lives in the same migrations, transactions and backups as everything else, and the whole queue
+// is the two statements below. pg-boss would bring its own schema and maintenance for no gain here.
+import crypto from 'node:crypto';
+import nodemailer, { type Transporter } from 'nodemailer';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import type { Pool } from '../db/pool.ts';
+import type { Indicators } from '../indicators/service.ts';
+import { osloDate } from '../time/oslo.ts';
+import type { UnitTree } from '../units/tree.ts';
+
+export const FREQUENCIES = ['daily', 'weekly', 'monthly', 'quarterly'] as const;
+export type Frequency = (typeof FREQUENCIES)[number];
+export const REPORTS = ['unit', 'indicator'] as const;
+
+export interface Subscription {
+  id: number; registry: string; report: 'unit' | 'indicator'; unit: string; indicator: string | null; frequency: Frequency; lang: 'nb' | 'en';
+  recipients: string[]; owner: string | null; createdBy: string; createdAt: string; expiresAt: string | null; nextRunAt: string; active: boolean;
+}
+
+export interface RenderRequest { registry: string; report: 'unit' | 'indicator'; unitResh: string; indicator: string | null; year: string; lang: 'nb' | 'en'; footer: string }
+
+/** A request a user can get wrong: HTTP 400/404 with the message. */
+export class SubscriptionError extends Error {
+  constructor(message: string, readonly status = 400) { super(message); }
+}
+
+const EMAIL = /^[^\s@<>(),;:"[\]]+@[^\s@<>(),;:"[\]]+\.[^\s@<>(),;:"[\]]+$/;
+
+function advance(from: Date, f: Frequency): Date {
+  const d = new Date(from);
+  if (f === 'daily') d.setUTCDate(d.getUTCDate() + 1);
+  else if (f === 'weekly') d.setUTCDate(d.getUTCDate() + 7);
+  else d.setUTCMonth(d.getUTCMonth() + (f === 'monthly' ? 1 : 3));
+  return d;
+}
+
+function rowToSubscription(r: any): Subscription {
+  return {
+    id: Number(r.id), registry: r.registry, report: r.report, unit: r.unit_resh, indicator: r.indicator, frequency: r.frequency, lang: r.lang,
+    recipients: r.recipients, owner: r.owner, createdBy: r.created_by, createdAt: new Date(r.created_at).toISOString(),
+    expiresAt: r.expires_at ? new Date(r.expires_at).toISOString() : null, nextRunAt: new Date(r.next_run_at).toISOString(), active: r.active,
+  };
+}
+
+export class Dispatcher {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<unknown> | null = null;
+  private readonly secret: Buffer;
+  private transport: Transporter | null = null;
+
+  constructor(private readonly pool: Pool, private readonly config: Config, private readonly log: Logger,
+    private readonly render: (r: RenderRequest) => Promise<Buffer>, private readonly units: UnitTree, private readonly indicators: Indicators, secret?: Buffer) {
+    this.secret = secret ?? crypto.randomBytes(32);
+  }
+
+  /** The key unsubscribe links are signed with (derived from the platform's keys, so links survive restarts). */
+  setSecret(key: Buffer): void { key.copy(this.secret, 0, 0, Math.min(32, key.length)); }
+
+  async create(input: { registry: string; report: unknown; unit: unknown; indicator?: unknown; frequency: unknown; lang?: unknown; recipients: unknown; owner: string | null; createdBy: string; expires?: unknown; now?: Date }): Promise<Subscription> {
+    const report = String(input.report ?? '');
+    if (!(REPORTS as readonly string[]).includes(report)) throw new SubscriptionError(`report must be one of ${REPORTS.join(', ')} (a unit's indicators, or one indicator for every unit).`);
+    const frequency = String(input.frequency ?? '');
+    if (!(FREQUENCIES as readonly string[]).includes(frequency)) throw new SubscriptionError(`frequency must be one of ${FREQUENCIES.join(', ')}.`);
+    const unit = String(input.unit ?? '');
+    if (!this.units.has(unit)) throw new SubscriptionError(`Unknown unit "${unit}": give the RESH id of a unit.`);
+    let indicator: string | null = null;
+    if (report === 'indicator') {
+      indicator = String(input.indicator ?? '');
+      if (!this.indicators.get(input.registry, indicator)) throw new SubscriptionError(`Registry ${input.registry} has no indicator "${indicator}"; GET /api/registries/${input.registry}/indicators lists them.`);
+    }
+    const lang = input.lang === undefined ? 'nb' : String(input.lang);
+    if (lang !== 'nb' && lang !== 'en') throw new SubscriptionError('lang must be nb or en.');
+    const recipients = Array.isArray(input.recipients) ? input.recipients.map((x) => String(x).trim().toLowerCase()) : [];
+    if (recipients.length === 0 || recipients.length > 200) throw new SubscriptionError('Give between 1 and 200 e-mail addresses.');
+    const bad = recipients.filter((r) => !EMAIL.test(r));
+    if (bad.length) throw new SubscriptionError(`Not an e-mail address: ${bad.slice(0, 5).join(', ')}.`);
+    const now = input.now ?? new Date();
+    let expires: Date | null = null;
+    if (input.expires !== undefined && input.expires !== null) {
+      expires = new Date(String(input.expires));
+      if (Number.isNaN(expires.getTime())) throw new SubscriptionError('expires must be a date, e.g. 2026-12-31.');
+      if (expires <= now) throw new SubscriptionError('expires must be in the future.');
+    }
+    const { rows } = await this.pool.query(
+      `INSERT INTO report_subscription (registry, report, unit_resh, indicator, frequency, lang, recipients, owner, created_by, expires_at, next_run_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
+      [input.registry, report, unit, indicator, frequency, lang, [...new Set(recipients)], input.owner, input.createdBy, expires, advance(now, frequency as Frequency)]);
+    return rowToSubscription(rows[0]);
+  }
+
+  async list(filter: { owner?: string; registry?: string; dispatches?: boolean }): Promise<Subscription[]> {
+    const { rows } = await this.pool.query(
+      `SELECT * FROM report_subscription WHERE ($1::text IS NULL OR owner = $1) AND ($2::text IS NULL OR registry = $2) AND ($3::boolean IS NULL OR (owner IS NULL) = $3) ORDER BY id`,
+      [filter.owner ?? null, filter.registry ?? null, filter.dispatches ?? null]);
+    return rows.map(rowToSubscription);
+  }
+
+  /** Deletes a subscription; with `owner`, only that owner's (otherwise: not found). */
+  async remove(id: number, filter: { owner?: string; registry?: string; dispatches?: boolean }): Promise<void> {
+    const { rowCount } = await this.pool.query(
+      `DELETE FROM report_subscription WHERE id = $1 AND ($2::text IS NULL OR owner = $2) AND ($3::text IS NULL OR registry = $3) AND ($4::boolean IS NULL OR (owner IS NULL) = $4)`,
+      [id, filter.owner ?? null, filter.registry ?? null, filter.dispatches ?? null]);
+    if (!rowCount) throw new SubscriptionError(`No ${filter.dispatches ? 'dispatch' : 'subscription'} ${id} of yours.`, 404);
+  }
+
+  async deliveries(subscriptionId: number): Promise<Array<{ recipient: string; attempt: number; at: string; outcome: string; error: string | null; bytes: number | null }>> {
+    const { rows } = await this.pool.query('SELECT recipient, attempt, at, outcome, error, bytes FROM report_delivery WHERE subscription_id = $1 ORDER BY id', [subscriptionId]);
+    return rows.map((r) => ({ recipient: r.recipient, attempt: r.attempt, at: new Date(r.at).toISOString(), outcome: r.outcome, error: r.error, bytes: r.bytes }));
+  }
+
+  unsubscribeToken(subscriptionId: number, recipient: string): string {
+    const payload = Buffer.from(JSON.stringify([subscriptionId, recipient])).toString('base64url');
+    const mac = crypto.createHmac('sha256', this.secret).update(`unsubscribe:${payload}`).digest('base64url');
+    return `${payload}.${mac}`;
+  }
+
+  /** Checks the signature and records the unsubscription; a user's own subscription is then ended. */
+  async unsubscribe(token: string): Promise<{ subscription: number; recipient: string }> {
+    const [payload, mac] = String(token ?? '').split('.');
+    const expected = payload ? crypto.createHmac('sha256', this.secret).update(`unsubscribe:${payload}`).digest('base64url') : '';
+    if (!payload || !mac || mac.length !== expected.length || !crypto.timingSafeEqual(Buffer.from(mac), Buffer.from(expected))) {
+      throw new SubscriptionError('This unsubscribe link is not valid (it may have been cut off by the e-mail program). Use the whole link from the e-mail.');
+    }
+    const [id, recipient] = JSON.parse(Buffer.from(payload, 'base64url').toString()) as [number, string];
+    const { rows } = await this.pool.query('SELECT owner FROM report_subscription WHERE id = $1', [id]);
+    if (rows.length === 0) return { subscription: id, recipient }; // already gone: nothing more will be sent
+    await this.pool.query('INSERT INTO report_unsubscribed (subscription_id, recipient) VALUES ($1, $2) ON CONFLICT DO NOTHING', [id, recipient]);
+    if (rows[0].owner) await this.pool.query('UPDATE report_subscription SET active = false WHERE id = $1', [id]);
+    await this.pool.query(`UPDATE report_job SET status = 'cancelled', finished_at = now() WHERE subscription_id = $1 AND recipient = $2 AND status = 'queued'`, [id, recipient]);
+    return { subscription: id, recipient };
+  }
+
+  /** Queues due subscriptions, ends expired ones, and works off due jobs. `now` is for tests and catch-up. */
+  async runDue(now = new Date()): Promise<{ queued: number; sent: number; failed: number; expired: number }> {
+    const expired = (await this.pool.query(`UPDATE report_subscription SET active = false WHERE active AND expires_at <= $1 RETURNING id`, [now])).rows.map((r) => Number(r.id));
+    if (expired.length) await this.pool.query(`UPDATE report_job SET status = 'cancelled', finished_at = now() WHERE status = 'queued' AND subscription_id = ANY($1)`, [expired]);
+    let queued = 0;
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const due = (await client.query(`SELECT * FROM report_subscription WHERE active AND next_run_at <= $1 FOR UPDATE SKIP LOCKED`, [now])).rows.map(rowToSubscription);
+      for (const s of due) {
+        const period = osloDate(s.nextRunAt);
+        const res = await client.query(
+          `INSERT INTO report_job (subscription_id, recipient, period, run_at)
+           SELECT $1, r, $2, $3 FROM unnest($4::text[]) r WHERE NOT EXISTS (SELECT 1 FROM report_unsubscribed u WHERE u.subscription_id = $1 AND u.recipient = r)
+           ON CONFLICT DO NOTHING`, [s.id, period, now, s.recipients]);
+        queued += res.rowCount ?? 0;
+        let next = new Date(s.nextRunAt);
+        while (next <= now) next = advance(next, s.frequency);
+        await client.query('UPDATE report_subscription SET next_run_at = $2 WHERE id = $1', [s.id, next]);
+      }
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally { client.release(); }
+    let sent = 0, failed = 0;
+    for (;;) {
+      const outcome = await this.runOne(now);
+      if (outcome === null) break;
+      if (outcome) sent += 1; else failed += 1;
+    }
+    return { queued, sent, failed, expired: expired.length };
+  }
+
+  /** Claims one due job and delivers it: true sent, false failed (retried later or given up), null nothing due. */
+  private async runOne(now: Date): Promise<boolean | null> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query(
+        `SELECT j.*, s.registry, s.report, s.unit_resh, s.indicator, s.lang, s.frequency FROM report_job j JOIN report_subscription s ON s.id = j.subscription_id
+         WHERE j.status = 'queued' AND j.run_at <= $1 ORDER BY j.run_at, j.id LIMIT 1 FOR UPDATE OF j SKIP LOCKED`, [now]);
+      if (rows.length === 0) { await client.query('COMMIT'); return null; }
+      const job = rows[0];
+      const attempt = job.attempts + 1;
+      let error: string | null = null;
+      let info: { messageId?: string } = {};
+      let bytes = 0;
+      try {
+        const unit = this.units.get(job.unit_resh);
+        const unitLabel = unit ? (job.lang === 'en' ? unit.nameEn ?? unit.nameNb : unit.nameNb) : job.unit_resh;
+        const year = job.period.slice(0, 4);
+        const pdf = await this.render({ registry: job.registry, report: job.report, unitResh: job.unit_resh, indicator: job.indicator, year, lang: job.lang, footer: `${job.registry} – ${unitLabel} – ${job.period}` });
+        bytes = pdf.length;
+        info = await this.send(job, unitLabel, pdf);
+      } catch (err) {
+        error = (err as Error).message || String(err);
+      }
+      if (error === null) {
+        await client.query(`UPDATE report_job SET status = 'sent', attempts = $2, finished_at = now(), last_error = null WHERE id = $1`, [job.id, attempt]);
+      } else {
+        const giveUp = attempt >= job.max_attempts;
+        const retryAt = new Date(now.getTime() + this.config.reportRetryBaseMs * 2 ** (attempt - 1));
+        await client.query(`UPDATE report_job SET status = $2, attempts = $3, run_at = $4, last_error = $5, finished_at = CASE WHEN $2 = 'failed' THEN now() END WHERE id = $1`,
+          [job.id, giveUp ? 'failed' : 'queued', attempt, retryAt, error]);
+        this.log.warn({ job: Number(job.id), subscription: Number(job.subscription_id), attempt, giveUp, error }, 'report delivery failed');
+      }
+      await client.query(`INSERT INTO report_delivery (job_id, subscription_id, recipient, attempt, outcome, error, message_id, bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [job.id, job.subscription_id, job.recipient, attempt, error === null ? 'sent' : 'failed', error, info.messageId ?? null, bytes || null]);
+      await client.query('COMMIT');
+      return error === null;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally { client.release(); }
+  }
+
+  private async send(job: any, unitLabel: string, pdf: Buffer): Promise<{ messageId?: string }> {
+    if (!this.config.smtpUrl) throw new Error('No SMTP server configured: set KVALREG_SMTP_URL (e.g. smtp://user:password@mail.example.no:587).');
+    this.transport ??= nodemailer.createTransport(this.config.smtpUrl);
+    const token = this.unsubscribeToken(Number(job.subscription_id), job.recipient);
+    const link = `${this.config.publicUrl}/api/unsubscribe?token=${encodeURIComponent(token)}`;
+    const nb = job.lang !== 'en';
+    const what = job.report === 'unit' ? (nb ? 'Enhetsrapport' : 'Unit report') : (nb ? `Indikatorrapport (${job.indicator})` : `Indicator report (${job.indicator})`);
+    const freq = { daily: nb ? 'daglig' : 'daily', weekly: nb ? 'ukentlig' : 'weekly', monthly: nb ? 'månedlig' : 'monthly', quarterly: nb ? 'kvartalsvis' : 'quarterly' }[job.frequency as Frequency];
+    const text = nb
+      ? `${what} for ${unitLabel}, ${job.period}, er vedlagt som PDF.\n\nDu får denne rapporten ${freq}. Avslutt abonnementet: ${link}\n`
+      : `${what} for ${unitLabel}, ${job.period}, is attached as a PDF.\n\nYou receive this report ${freq}. Unsubscribe: ${link}\n`;
+    const res = await this.transport.sendMail({
+      from: this.config.mailFrom, to: job.recipient, subject: `${what}: ${unitLabel} – ${job.period}`, text,
+      headers: { 'List-Unsubscribe': `<${link}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' },
+      attachments: [{ filename: `${job.registry}-${job.report}-${job.unit_resh}-${job.period}.pdf`, content: pdf, contentType: 'application/pdf' }],
+    });
+    return { messageId: res.messageId };
+  }
+
+  /** Runs `runDue` every `intervalMs` (one run at a time), as the server does. */
+  start(intervalMs: number): void {
+    if (this.timer || intervalMs <= 0) return;
+    this.timer = setInterval(() => {
+      if (this.running) return;
+      this.running = this.runDue().catch((err) => this.log.error({ err }, 'report dispatch failed')).finally(() => { this.running = null; });
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.running;
+    this.transport?.close();
+  }
+}

@@ -1,0 +1,190 @@
+// Figures, tables and the annual report on hand-built fractures: counts by AO prefix and sex worked
+// out by hand, suppression at the registry threshold and at "five or fewer", incidence against the
+// synthetic population table, the same figure as JSON, SVG, PNG, PDF, CSV and XLSX, and the annual
+// report from the API and the command line.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import ExcelJS from 'exceljs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ehrBundle } from '../registries/fracture/bundles.ts';
+import { fracture, nin } from './helpers/fixtures.ts';
+import { SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';
+import { pdfInfo } from './helpers/pdf.ts';
+
+let t: TestPlatform;
+const TRUST = '100083'; // Helse Stavanger HF: the population table's area
+const at = (date: string, time = '10:00') => `${date}T${time}:00+01:00`;
+
+// 2024 at SUS orthopaedics. Wrist (AO 23): 8 women aged 63 (50-66), 6 men aged 33 (18-49).
+// Ankle (AO 44): 5 women aged 72 (67+). Humeral shaft (AO 12): 3 men aged 10 (0-17).
+// One wrist fracture in 2023 (outside the year).
+const spec = [
+  ...Array.from({ length: 8 }, () => ({ birth: '1960-08-01', sex: 'female' as const, ao: '2R3A2' })),
+  ...Array.from({ length: 6 }, () => ({ birth: '1990-08-01', sex: 'male' as const, ao: '2R3A2' })),
+  ...Array.from({ length: 5 }, () => ({ birth: '1951-08-01', sex: 'female' as const, ao: '44B1' })),
+  ...Array.from({ length: 3 }, () => ({ birth: '2013-08-01', sex: 'male' as const, ao: '12A1' })),
+];
+
+beforeAll(async () => {
+  t = await testPlatform();
+  const send = async (f: ReturnType<typeof fracture>) => {
+    const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(ehrBundle(f)) });
+    expect(res.statusCode, res.body).toBeLessThan(300);
+  };
+  for (const s of spec) await send(fracture({ nin: nin(s.birth, s.sex), aoCode: s.ao, injuryDateTime: at('2024-03-01'), firstContact: at('2024-03-01', '12:00') }));
+  await send(fracture({ nin: nin('1960-08-01', 'female'), aoCode: '2R3A2', injuryDateTime: at('2023-03-01'), firstContact: at('2023-03-01', '12:00') }));
+  await t.platform.analytics.refresh();
+});
+afterAll(async () => { await t?.close(); });
+
+const get = (url: string, token?: string) => t.app.inject({ method: 'GET', url, headers: token ? { authorization: `Bearer ${token}` } : {} });
+
+describe('figures', () => {
+  it('lists every declared analysis and two figures per indicator', async () => {
+    const res = await get('/api/registries/fracture/figures');
+    expect(res.statusCode).toBe(200);
+    const ids = res.json().map((f: any) => f.id);
+    expect(ids).toEqual(expect.arrayContaining(['ao-prefix-by-sex', 'age-by-sex', 'incidence-by-age-group', 'count-by-age-group', 'ao-prefix-by-age-group', 'units-nfr01_time_to_treatment', 'trend-nfr01_time_to_treatment']));
+  });
+
+  it('counts by AO prefix and sex, withholding counts under the threshold', async () => {
+    const res = await get(`/api/registries/fracture/figures/ao-prefix-by-sex?year=2024&unit=${SUS_ORTHO}`);
+    expect(res.statusCode, res.body).toBe(200);
+    const { spec: s, data } = res.json();
+    expect(s.kind).toBe('grouped-bars');
+    expect(s.categories).toEqual(['12', '23', '44']);
+    const cell = (x: string, sex: string) => data.find((r: any) => r.ao_prefix === x && r.sex === sex);
+    expect(cell('23', 'Kvinner').count).toBe(8);
+    expect(cell('23', 'Menn').count).toBe(6);
+    expect(cell('44', 'Kvinner').count).toBe(5);
+    expect(cell('44', 'Menn').count).toBe(0);
+    expect(cell('12', 'Menn')).toMatchObject({ count: null, suppressed: true }); // 3 < 5
+    expect(s.note).toMatch(/færre enn 5/);
+  });
+
+  it('hides groups of five or fewer where the analysis says so', async () => {
+    const { data } = (await get(`/api/registries/fracture/figures/ao-prefix-by-age-group?year=2024&unit=${SUS_ORTHO}`)).json();
+    const cell = (x: string, g: string) => data.find((r: any) => r.ao_prefix === x && r.age_group === g);
+    expect(cell('23', '50-66').count).toBe(8);
+    expect(cell('23', '18-49').count).toBe(6);
+    expect(cell('44', '67+')).toMatchObject({ count: null, suppressed: true }); // exactly 5
+    expect(cell('12', '0-17')).toMatchObject({ count: null, suppressed: true });
+  });
+
+  it('bins ages in five-year steps and counts the report age groups', async () => {
+    const ages = (await get(`/api/registries/fracture/figures/age-by-sex?year=2024&unit=${SUS_ORTHO}`)).json();
+    expect(ages.spec.kind).toBe('histogram');
+    expect(ages.data.find((r: any) => r.age_at_injury === '60-64' && r.sex === 'Kvinner').count).toBe(8);
+    expect(ages.data.find((r: any) => r.age_at_injury === '30-34' && r.sex === 'Menn').count).toBe(6);
+    const groups = (await get(`/api/registries/fracture/figures/count-by-age-group?year=2024&unit=${SUS_ORTHO}`)).json();
+    expect(groups.data.map((r: any) => [r.age_group, r.count])).toEqual([['18-49', 6], ['50-66', 8], ['67+', 5], ['0-17', null]].sort((a, b) => parseFloat(a[0] as string) - parseFloat(b[0] as string)));
+  });
+
+  it('computes incidence per 10,000 against the population table', async () => {
+    const res = await get(`/api/registries/fracture/figures/incidence-by-age-group?year=2024&unit=${TRUST}`);
+    expect(res.statusCode, res.body).toBe(200);
+    const pop = (await t.platform.db.pool.query(`SELECT sum(population)::int AS p FROM population WHERE year = 2024 AND area_resh = $1 AND age_group = '60-64' AND sex = 'female'`, [TRUST])).rows[0].p;
+    expect(pop).toBeGreaterThan(1000);
+    const row = res.json().data.find((r: any) => r.age_group_ssb === '60-64' && r.sex === 'Kvinner');
+    expect(row.population).toBe(pop);
+    expect(row.rate).toBeCloseTo((8 / pop) * 10000, 1);
+    // A unit whose area has no population figures: a clear refusal.
+    const none = await get('/api/registries/fracture/figures/incidence-by-age-group?year=2024&unit=8101101');
+    expect(none.statusCode).toBe(422);
+    expect(none.json().error).toMatch(/befolkningstall/);
+  });
+
+  it('renders the same figure as SVG, PNG and PDF', async () => {
+    const svg = await get(`/api/registries/fracture/figures/ao-prefix-by-sex.svg?year=2024&unit=${SUS_ORTHO}`);
+    expect(svg.headers['content-type']).toMatch(/image\/svg\+xml/);
+    expect(svg.body).toMatch(/role="img"/);
+    expect(svg.body).toMatch(/<title id="fig-title">Brudd fordelt på AO-prefiks og kjønn/);
+    expect(svg.body).toMatch(/<desc id="fig-desc">/);
+    expect(svg.body).toMatch(/pattern id="g1"/); // groups differ by pattern, not colour alone
+    const png = await get(`/api/registries/fracture/figures/ao-prefix-by-sex.png?year=2024&unit=${SUS_ORTHO}`);
+    expect(png.headers['content-type']).toBe('image/png');
+    expect(png.rawPayload.subarray(1, 4).toString()).toBe('PNG');
+    expect(png.rawPayload.readUInt32BE(16)).toBe(1640); // 820 px at twice the size
+    const pdf = await get(`/api/registries/fracture/figures/ao-prefix-by-sex.pdf?year=2024&unit=${SUS_ORTHO}`);
+    expect(pdf.rawPayload.subarray(0, 4).toString()).toBe('%PDF');
+    expect(pdfInfo(pdf.rawPayload).Title).toBe('Brudd fordelt på AO-prefiks og kjønn – Ortopedisk avdeling, Stavanger universitetssjukehus 2024');
+  });
+
+  it('gives the figure\'s table as CSV and XLSX', async () => {
+    const csv = await get(`/api/registries/fracture/figures/ao-prefix-by-sex.csv?year=2024&unit=${SUS_ORTHO}`);
+    expect(csv.headers['content-disposition']).toMatch(/attachment; filename="fracture-ao-prefix-by-sex-2024-8201101.csv"/);
+    const lines = csv.body.trim().split('\n');
+    expect(lines[0]).toBe('AO-prefiks,Kjønn,Antall');
+    expect(lines).toContain('23,Kvinner,8');
+    expect(lines).toContain('12,Menn,'); // withheld: empty, never the count
+    const xlsx = await get(`/api/registries/fracture/figures/ao-prefix-by-sex.xlsx?year=2024&unit=${SUS_ORTHO}`);
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.load(xlsx.rawPayload as any);
+    const ws = wb.worksheets[0];
+    const rows = ws.getSheetValues().filter(Boolean).map((r: any) => r.slice(1));
+    expect(rows).toContainEqual(['23', 'Kvinner', 8]);
+  });
+
+  it('compares units on an indicator and follows a unit over time', async () => {
+    const units = (await get(`/api/registries/fracture/figures/units-nfr01_time_to_treatment?year=2024&unit=${SUS_ORTHO}&level=department`)).json();
+    expect(units.spec.kind).toBe('unit-bars');
+    expect(units.spec.target.value).toBe(0.8);
+    expect(units.data[0].resh).toBe('1'); // the nation first
+    const own = units.data.find((r: any) => r.resh === SUS_ORTHO);
+    expect(own.denominator).toBe(22);
+    expect(own.proportion).toBeCloseTo(1);
+    expect(own.level).toBe('high');
+    const svg = await get(`/api/registries/fracture/figures/units-nfr01_time_to_treatment.svg?year=2024&unit=${SUS_ORTHO}&level=department`);
+    expect(svg.body).toMatch(/<circle[^>]+fill="#009E73"/); // level symbol: circle for high
+    const trend = (await get(`/api/registries/fracture/figures/trend-nfr01_time_to_treatment?year=2024&unit=${SUS_ORTHO}`)).json();
+    expect(trend.spec.x).toEqual(['2020', '2021', '2022', '2023', '2024']);
+    expect(trend.spec.series).toHaveLength(3);
+    const y2023 = trend.data.find((r: any) => r.period === '2023' && r.resh === SUS_ORTHO);
+    expect(y2023.status).toBe('too-few'); // one case in 2023
+    expect(y2023.proportion).toBeNull();
+  });
+
+  it('refuses unknown figures and bad parameters with clear messages', async () => {
+    expect((await get('/api/registries/fracture/figures/nope')).statusCode).toBe(404);
+    const bad = await get('/api/registries/fracture/figures/ao-prefix-by-sex?year=24');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error).toMatch(/year/);
+    expect((await get('/api/registries/fracture/figures/ao-prefix-by-sex?unit=999')).json().error).toMatch(/Unknown unit/);
+  });
+});
+
+describe('indicator results as tables', () => {
+  it('downloads CSV and XLSX', async () => {
+    const csv = await get(`/api/registries/fracture/tables/indicator-results.csv?year=2024&level=department`);
+    expect(csv.statusCode, csv.body).toBe(200);
+    expect(csv.body.split('\n')[0]).toBe('Indikator,Tittel,År,Enhet,RESH,Teller,Nevner,Andel,Nedre 95 %,Øvre 95 %,Måloppnåelse,Status');
+    expect(csv.body).toMatch(new RegExp(`nfr01_time_to_treatment,[^\\n]*,2024,"Ortopedisk avdeling, Stavanger universitetssjukehus",${SUS_ORTHO},22,22,1,`));
+    const xlsx = await get(`/api/registries/fracture/tables/indicator-results.xlsx?year=2024`);
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.load(xlsx.rawPayload as any);
+    expect(wb.worksheets[0].name).toBe('Indikatorresultater');
+  });
+});
+
+describe('annual report', () => {
+  it('is a PDF for registry admins only', async () => {
+    const res = await get('/api/registries/fracture/reports/annual/2024.pdf', t.tokens.admin);
+    expect(res.statusCode, res.body.slice(0, 200)).toBe(200);
+    expect(res.rawPayload.subarray(0, 4).toString()).toBe('%PDF');
+    expect(pdfInfo(res.rawPayload).Title).toBe('Norsk frakturregister – årsrapport 2024');
+    expect(res.rawPayload.length).toBeGreaterThan(50_000); // figures and tables, not an empty shell
+    expect((await get('/api/registries/fracture/reports/annual/2024.pdf', t.tokens.registrarSus)).statusCode).toBe(403);
+    expect((await get('/api/registries/fracture/reports/annual/2024.pdf')).statusCode).toBe(401);
+    expect((await get('/api/registries/fracture/reports/annual/2024.xlsx', t.tokens.admin)).statusCode).toBe(400);
+  });
+
+  it('is written by `kvalreg report annual`', async () => {
+    const out = `${t.config.dataDir}/report.pdf`;
+    await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'report', 'annual', '--registry', 'fracture', '--year', '2024', '--out', out],
+      { env: { ...process.env, ...t.env, LOG_LEVEL: 'warn' }, timeout: 120_000 });
+    const fs = await import('node:fs');
+    const pdf = fs.readFileSync(out);
+    expect(pdf.subarray(0, 4).toString()).toBe('%PDF');
+    expect(pdfInfo(pdf).Title).toBe('Norsk frakturregister – årsrapport 2024');
+  }, 150_000);
+});
