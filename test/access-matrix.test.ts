@@ -61,7 +61,7 @@ const fill = (url: string) => url.replace(':id', url.endsWith('/screening') ? 't
   .replace(':instance', 'x').replace(':messageId', String(messageId))
   .replace(':indicator', 'nfr01_time_to_treatment').replace(':measureId', 'fracture-nfr01_time_to_treatment')
   .replace(':figure', 'ao-prefix-by-sex').replace(':table', 'indicator-results.csv').replace(':year', '2024.pdf')
-  .replace(':unit', '8201101.pdf').replace(':subscriptionId', '999999');
+  .replace(':unit', '8201101.pdf').replace(':subscriptionId', '999999').replace(':resh', '8201100');
 const SCREENING_CSV = `admission_id;national_id;admission_date;department_kind;outpatient;trauma_team;codes\nA1;${nin()};2024-01-05;surgery;0;0;S72.0 S02.2\n`;
 const bodyFor = (url: string) => (url.startsWith('/fhir') ? JSON.stringify(ehrBundle(fracture())) : url.includes('/forms/') ? JSON.stringify({ values: { treatment_intent: 'conservative' } })
   : url.endsWith('/screening') ? SCREENING_CSV : JSON.stringify({}));

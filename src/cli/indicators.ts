@@ -95,3 +95,16 @@ export async function analyticsCommand(config: Config, action: 'status' | 'rebui
     }
   });
 }
+
+export async function coverageImportCommand(config: Config, o: { registry: string; file: string; source?: string }): Promise<void> {
+  const { importCoverage } = await import('../publish/coverage.ts');
+  const fs = await import('node:fs');
+  if (!fs.existsSync(o.file)) throw new Error(`${o.file} does not exist`);
+  await withPlatform(config, async (platform) => {
+    if (!platform.registry(o.registry)) throw new Error(`unknown registry "${o.registry}"; known: ${platform.registries.map((r) => r.id).join(', ')}`);
+    const r = await importCoverage(platform.db.pool, o.registry, fs.readFileSync(o.file, 'utf8'), platform.units, o.source ?? o.file);
+    console.log(`Loaded coverage for ${r.loaded} unit-year(s).`);
+    for (const p of r.problems) console.log(`  ${p}`);
+    if (r.problems.length) process.exitCode = 1;
+  });
+}

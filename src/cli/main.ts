@@ -8,7 +8,7 @@ import { importCommand } from './import.ts';
 import { clientCommand, tokenCommand } from './token.ts';
 import { auditHeadCommand, auditPruneCommand, auditVerifyCommand } from './audit.ts';
 import { reencryptCommand } from './keys.ts';
-import { analyticsCommand, indicatorsCommand } from './indicators.ts';
+import { analyticsCommand, coverageImportCommand, indicatorsCommand } from './indicators.ts';
 import { pseudonymMapCommand, pseudonymRotateCommand } from './pseudonyms.ts';
 import { userCommand } from './user.ts';
 import { screeningCommand } from './screening.ts';
@@ -94,6 +94,12 @@ program.command('screening').description("a registry's screening worklist from a
   .option('--format <format>', 'table (the kept admissions), csv or json (every admission)', 'table')
   .option('--lang <lang>', 'nb or en', 'nb')
   .action((o) => screeningCommand(loadConfig(), o));
+program.command('coverage').description('coverage (dekningsgrad) per unit and year, published beside the results; under 60 % is flagged')
+  .command('import').description('load a CSV with unit_resh, year, coverage (0–1 or %)')
+  .requiredOption('--registry <id>', 'the registry id (a folder under registries/)')
+  .requiredOption('--file <csv>', 'the CSV file')
+  .option('--source <text>', 'where the figures come from (e.g. "NPR 2025")')
+  .action((o) => coverageImportCommand(loadConfig(), o));
 const analytics = program.command('analytics').description('the analytics tables indicators are computed from');
 analytics.command('status').description('rows, changes waiting and freshness per registry').option('--registry <id>', 'one registry')
   .action((o) => analyticsCommand(loadConfig(), 'status', o));
