@@ -30,7 +30,10 @@ const SHOTS = process.env.KVALREG_SCREENSHOTS === '1' ? path.resolve(import.meta
 async function screenshot(page: Page, name: string) {
   if (!SHOTS) return;
   fs.mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  // The whole page, up to a height that keeps the files small (the explanation list can be long).
+  const height = Number(await page.evaluate('document.documentElement.scrollHeight'));
+  const width = page.viewportSize()?.width ?? 1280;
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true, clip: { x: 0, y: 0, width, height: Math.min(height, 2400) } });
 }
 
 /** axe over the whole page: WCAG 2.1 A and AA rules; serious and critical violations fail. */
