@@ -20,6 +20,7 @@ import { writeEvents } from '../access/audit.ts';
 import { callerLabel } from '../access/caller.ts';
 import { indicatorRoutes } from './routes/indicators.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { webDataRoutes } from './routes/web-data.ts';
 import { OidcLogin } from '../access/oidc.ts';
 import { Sessions } from '../access/sessions.ts';
 import type { OidcSettings } from '../config.ts';
@@ -135,6 +136,7 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   app.get('/health', { config: { access: PUBLIC } }, async () => ({ status: 'ok' }));
   indicatorRoutes(app as unknown as FastifyInstance, platform);
   screeningRoutes(app as unknown as FastifyInstance, platform);
+  webDataRoutes(app as unknown as FastifyInstance, platform);
 
   registerAuthRoutes(app as unknown as FastifyInstance, platform, sessions, login);
   reportRoutes(app as unknown as FastifyInstance, platform);

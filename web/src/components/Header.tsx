@@ -18,7 +18,7 @@ export function Header() {
   const roleWords = (g: { role: string; unit: string; registryTitle: { nb: string; en: string }; unitName: { nb: string; en: string } }) =>
     g.role === 'patient' ? t('role.patient') : `${t(`role.${g.role}` as 'role.patient')} – ${g.unitName[lang]} (${g.registryTitle[lang]})`;
   const activeRole = me?.active?.role;
-  const pages = PAGES.filter((p) => !p.roles || (activeRole && p.roles.includes(activeRole)));
+  const pages = PAGES.filter((p) => p.menu !== false && (!p.roles || (activeRole && p.roles.includes(activeRole))));
 
   return (
     <header className="app-header">

@@ -1,19 +1,28 @@
-// The pages of the app. A new page (worklist, indicators …) is one entry here: its path, its
-// menu label, which roles see it in the menu, and its component.
+// The pages of the app. A new page is one entry here: its path (with :params), its menu label,
+// which roles see it in the menu (undefined = everyone; menu: false = reached by links only), and
+// its component.
 import type { ComponentType } from 'react';
 import type { Key } from '../i18n.tsx';
 import { Home } from './Home.tsx';
+import { Indicator } from './Indicator.tsx';
+import { Indicators } from './Indicators.tsx';
 import { Innsyn } from './Innsyn.tsx';
+import { Registrations } from './Registrations.tsx';
 
 export interface PageDef {
   path: string;
   label: Key;
   /** Roles that see the page in the menu; undefined = everyone. */
   roles?: string[];
+  /** false: not in the menu (a page reached by links, e.g. one indicator). */
+  menu?: boolean;
   component: ComponentType;
 }
 
 export const PAGES: PageDef[] = [
   { path: '/', label: 'nav.home', component: Home },
+  { path: '/indicators', label: 'nav.indicators', component: Indicators },
+  { path: '/indicators/:indicator', label: 'nav.indicators', menu: false, component: Indicator },
+  { path: '/registrations', label: 'nav.registrations', roles: ['unit-registrar', 'registry-admin', 'platform-admin'], component: Registrations },
   { path: '/innsyn', label: 'nav.innsyn', roles: ['patient'], component: Innsyn },
 ];

@@ -1,0 +1,65 @@
+// Open data the web app needs beside the indicator routes: the organisation hierarchy (for choosing
+// a unit), the registry's codebook as metadata (forms, variables, types, code lists: what the
+// completion form is generated from), and key figures (cases per year, aggregates only, small
+// counts withheld).
+import type { FastifyInstance } from 'fastify';
+import { analyticsTable } from '../../analytics/columns.ts';
+import type { Caller } from '../../access/caller.ts';
+import type { Platform } from '../../platform.ts';
+import { RecordError } from '../../records/workflow.ts';
+import type { Registry } from '../../registry/load.ts';
+import { PUBLIC } from '../access-policy.ts';
+
+const PLATFORM: Caller = { kind: 'platform', task: 'key-figures' };
+
+export function webDataRoutes(app: FastifyInstance, platform: Platform): void {
+  const registryOf = (id: string): Registry => {
+    const r = platform.registry(id);
+    if (!r) throw new RecordError(`Unknown registry "${id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, 404);
+    return r;
+  };
+
+  // Every unit of the hierarchy, nation first: open, as the units and their RESH ids are.
+  app.get('/api/units', { config: { access: PUBLIC } }, async () => {
+    const order = ['nation', 'region', 'trust', 'hospital', 'department'];
+    return platform.units.all()
+      .map((u) => ({ resh: u.resh, parent: u.parent, level: u.level, name: { nb: u.nameNb, en: u.nameEn ?? u.nameNb }, short: u.short, path: u.path }))
+      .sort((a, b) => order.indexOf(a.level) - order.indexOf(b.level) || a.name.nb.localeCompare(b.name.nb, 'nb'));
+  });
+
+  // The codebook as open metadata: forms with their variables (type, label, description, unit,
+  // range, required or required-when), and every code list with its displays.
+  app.get<{ Params: { id: string } }>('/api/registries/:id/codebook', { config: { access: PUBLIC } }, async (req) => {
+    const r = registryOf(req.params.id);
+    return {
+      registry: r.id, version: r.version, title: r.meta.title,
+      forms: r.forms.map((f) => ({
+        id: f.id, title: f.title, description: f.description ?? null, repeating: f.repeating,
+        variables: f.variables.map((v) => ({
+          id: v.id, type: v.type, label: v.label, description: v.description, codelist: v.codelist ?? null, unit: v.unit ?? null,
+          range: v.range ?? null, required: v.required === true ? true : v.required === false ? false : 'conditional',
+          requiredWhen: typeof v.required === 'string' ? v.required : null, privacy: v.privacy, source: v.source ?? null,
+        })),
+      })),
+      codelists: [...r.codelists.values()].map((c) => ({ id: c.id, title: c.title, system: c.system ?? null, codes: [...c.codes].map(([code, display]) => ({ code, display })) })),
+    };
+  });
+
+  // Cases per registration year, for the nation and (optionally) one unit with its sub-units:
+  // aggregates from the analytics table, counts under the registry's threshold withheld.
+  app.get<{ Params: { id: string }; Querystring: { unit?: string } }>('/api/registries/:id/key-figures', { config: { access: PUBLIC } }, async (req) => {
+    const r = registryOf(req.params.id);
+    const unit = req.query.unit;
+    if (unit !== undefined && !platform.units.has(unit)) throw new RecordError(`Unknown unit "${unit}": give a RESH id (GET /api/units lists them).`, 400);
+    const threshold = r.meta.smallCountThreshold;
+    const rows = await platform.data.transaction(PLATFORM, 'analytics:key-figures', async (tx) => (await tx.client.query(
+      `SELECT extract(year FROM case_created_at AT TIME ZONE 'Europe/Oslo')::int AS year, count(*)::int AS nation,
+              count(*) FILTER (WHERE $1::text IS NOT NULL AND unit_path @> ARRAY[$1::text])::int AS unit
+       FROM ${analyticsTable(r)} GROUP BY 1 ORDER BY 1`, [unit ?? null])).rows, { readOnly: true });
+    const shown = (n: number) => (n === 0 || n >= threshold ? n : null);
+    return {
+      registry: r.id, unit: unit ?? null, smallCountThreshold: threshold,
+      years: rows.map((x: { year: number; nation: number; unit: number }) => ({ year: x.year, nation: shown(x.nation), unit: unit ? shown(x.unit) : null })),
+    };
+  });
+}

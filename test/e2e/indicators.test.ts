@@ -1,0 +1,173 @@
+// End to end in Chromium: a unit registrar logs in through the local OpenID provider, sees the
+// registry home, the own unit against the nation on the indicators page, one indicator with its
+// charts and explanation list, and completes and finalises a form generated from the codebook.
+// Every main page is scanned with axe (WCAG 2.1 A/AA): no serious or critical violations.
+// KVALREG_SCREENSHOTS=1 saves a screenshot of each main page into docs/screenshots/.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import AxeBuilder from '@axe-core/playwright';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { setUser } from '../../src/access/sessions.ts';
+import { runDemo } from '../../src/cli/demo.ts';
+import { ehrBundle } from '../../registries/fracture/bundles.ts';
+import { ninHash } from '../../src/identity/crypto.ts';
+import { fracture, nin } from '../helpers/fixtures.ts';
+import { account, freePort, startTestIdp, type TestIdp } from '../helpers/login.ts';
+import { SUS_ORTHO, testPlatform, type TestPlatform } from '../helpers/platform.ts';
+
+function findChromium(): string | null {
+  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
+  for (const name of ['chromium', 'chromium-browser']) {
+    try { return execFileSync('which', [name], { encoding: 'utf8' }).trim() || null; } catch { /* next */ }
+  }
+  return null;
+}
+const executablePath = findChromium();
+const SHOTS = process.env.KVALREG_SCREENSHOTS === '1' ? path.resolve(import.meta.dirname, '../../docs/screenshots') : null;
+
+async function screenshot(page: Page, name: string) {
+  if (!SHOTS) return;
+  fs.mkdirSync(SHOTS, { recursive: true });
+  // The whole page, up to a height that keeps the files small (the explanation list can be long).
+  const height = Number(await page.evaluate('document.documentElement.scrollHeight'));
+  const width = page.viewportSize()?.width ?? 1280;
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true, clip: { x: 0, y: 0, width, height: Math.min(height, 2400) } });
+}
+
+/** axe over the whole page: WCAG 2.1 A and AA rules; serious and critical violations fail. */
+async function scan(page: Page, name: string) {
+  const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  expect(bad.map((v) => `${name}: ${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`)).toEqual([]);
+}
+
+describe.skipIf(!executablePath && !process.env.CI)('the web app in the browser', () => {
+  let t: TestPlatform;
+  let idp: TestIdp;
+  let browser: Browser;
+  let site: string;
+  let caseId: number;
+  const patientNin = nin('1951-02-14', 'female');
+
+  beforeAll(async () => {
+    if (!executablePath) throw new Error('CI is set but no chromium was found: .ci/run installs it (apt-get install chromium).');
+    const port = await freePort();
+    site = `http://localhost:${port}`;
+    idp = await startTestIdp([account('registrar', { name: 'Sindre Stavanger' }), account('pasient', { pid: patientNin, name: 'Pia Pasient' })], { site });
+    t = await testPlatform(idp.env);
+    await setUser(t.platform.db.pool, { subject: 'sub-registrar', name: 'Sindre Stavanger', grants: [{ registry: 'fracture', role: 'unit-registrar', unit: SUS_ORTHO }] });
+    await t.app.listen({ port, host: '127.0.0.1' });
+    // A year of demo traffic through the real FHIR API, and one fracture whose intended treatment is missing.
+    const demo = await runDemo(t.platform, site, { years: 1, scale: 0.1, seed: 5, concurrency: 2, rate: [] });
+    expect(demo.failed).toBe(0);
+    const own = fracture({ nin: patientNin, intent: undefined, injuryDateTime: `${new Date().getFullYear()}-01-10T10:00:00+01:00`, firstContact: `${new Date().getFullYear()}-01-10T11:00:00+01:00` });
+    const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(ehrBundle(own)) });
+    expect(res.statusCode).toBeLessThan(300);
+    caseId = (await t.platform.db.pool.query('SELECT c.id FROM registry_case c JOIN person p ON p.id = c.person_id WHERE p.nin_hash = $1', [ninHash(t.platform.keys, patientNin)])).rows[0].id;
+    await t.platform.analytics.refresh();
+    browser = await chromium.launch({ executablePath: executablePath!, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+  }, 600_000);
+  afterAll(async () => { await browser?.close(); await t?.close(); await idp?.idp.close(); });
+
+  async function logIn(username: string) {
+    const context = await browser.newContext({ locale: 'nb-NO', viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+    page.on('console', (m) => { if (m.type() === 'error') console.error(`console: ${m.text()}`); });
+    await page.goto(site);
+    await page.getByRole('button', { name: 'Logg inn' }).click();
+    await page.waitForURL(/\/interaction\//);
+    await page.getByLabel('Brukernavn / Username').fill(username);
+    await page.getByLabel('Passord / Password').fill('demo');
+    await page.getByRole('button', { name: 'Logg inn' }).click();
+    await page.waitForURL(`${site}/`);
+    await page.getByText('Logget inn som').waitFor();
+    return { context, page };
+  }
+
+  it('shows the registrar the registry home, the indicators, one indicator with its explanation, and lets them complete and finalise a form', async () => {
+    const { context, page } = await logIn('registrar');
+    // Home: key figures and the own unit's worklist.
+    await page.getByRole('heading', { level: 1, name: 'Registerets forside' }).waitFor();
+    await expect.poll(() => page.getByTestId('worklist-count').textContent(), { timeout: 30_000 }).toMatch(/^\d+$/);
+    expect(Number(await page.getByTestId('worklist-count').textContent())).toBeGreaterThan(0);
+    await expect.poll(() => page.getByTestId('cases-unit').textContent(), { timeout: 30_000 }).toMatch(/^\d+$/);
+    await screenshot(page, 'home');
+    await scan(page, 'home');
+
+    // Indicators: own unit beside the region and the nation.
+    await page.getByRole('navigation', { name: 'Hovedmeny' }).getByRole('link', { name: 'Kvalitetsindikatorer' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Kvalitetsindikatorer' }).waitFor();
+    const table = page.locator('table.indicator-table');
+    await table.getByRole('columnheader', { name: 'SUS, Ortopedisk avdeling' }).waitFor();
+    await table.getByRole('columnheader', { name: 'Helse Vest RHF' }).or(table.getByRole('columnheader', { name: /Helse Vest/ })).first().waitFor();
+    const row = table.locator('tr[data-indicator="nfr01_time_to_treatment"]');
+    await expect.poll(() => row.locator('td .result').count(), { timeout: 30_000 }).toBe(3);
+    expect(await row.textContent()).toMatch(/\d+,\d\s%.*(høy|moderat|lav)/);
+    await table.getByText('definisjon kommer').first().waitFor();
+    await screenshot(page, 'indicators');
+    await scan(page, 'indicators');
+
+    // One indicator: definition, charts, all units compared, strata, and the explanation list.
+    await row.getByRole('link').click();
+    await page.getByRole('heading', { level: 1, name: /^1 / }).waitFor();
+    await page.getByText('Teller', { exact: true }).waitFor();
+    await page.getByText('Nevner', { exact: true }).waitFor();
+    await page.getByRole('img', { name: /utvikling over tid/ }).waitFor();
+    await page.getByRole('img', { name: /alle enheter sammenlignet/ }).waitFor();
+    expect(page.url()).toMatch(/period=\d{4}/);
+    const explanation = page.locator('table.explanation-table');
+    await expect.poll(() => explanation.locator('tbody tr').count(), { timeout: 30_000 }).toBeGreaterThan(0);
+    expect(await explanation.locator('tbody tr').first().textContent()).toMatch(/Ja|Nei/);
+    // The comparison level is kept in the URL.
+    await page.getByLabel('Nivå').selectOption('trust');
+    await expect.poll(() => page.url(), { timeout: 30_000 }).toMatch(/level=trust/);
+    await page.getByLabel('Nivå').selectOption('hospital');
+    await screenshot(page, 'indicator');
+    await scan(page, 'indicator');
+    const audited = await t.platform.db.pool.query("SELECT count(*)::int AS n FROM audit_event WHERE action = 'indicator:explain' AND actor = 'user:sub-registrar'");
+    expect(audited.rows[0].n).toBeGreaterThan(0);
+
+    // Registrations: the worklist, then the case with the missing intended treatment.
+    await page.getByRole('navigation', { name: 'Hovedmeny' }).getByRole('link', { name: 'Registreringer' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Registreringer' }).waitFor();
+    await expect.poll(() => page.getByTestId('worklist-total').textContent(), { timeout: 30_000 }).toMatch(/registreringer mangler/);
+    await screenshot(page, 'registrations');
+    await scan(page, 'registrations');
+    await page.goto(`${site}/registrations?case=${caseId}`);
+    await page.getByRole('heading', { level: 1, name: `Registrering ${caseId}` }).waitFor();
+    const form = page.locator('[data-form="behandling"]');
+    await form.getByText('Kladd').waitFor();
+    await form.getByLabel(/^Planlagt behandling/).selectOption('conservative');
+    await form.getByRole('button', { name: 'Lagre' }).click();
+    await form.getByText('Lagret.').waitFor();
+    await form.getByRole('button', { name: 'Ferdigstill' }).click();
+    await form.getByText('Skjemaet er ferdigstilt.').waitFor();
+    await expect.poll(() => form.getByTestId('status-behandling').textContent(), { timeout: 30_000 }).toMatch(/Ferdigstilt/);
+    await form.getByRole('button', { name: 'Gjenåpne' }).waitFor();
+    await screenshot(page, 'registration-case');
+    await scan(page, 'registration-case');
+    const stored = await t.platform.db.pool.query("SELECT status, data->>'treatment_intent' AS intent FROM case_form WHERE registry = 'fracture' AND case_id = $1 AND form = 'behandling'", [caseId]);
+    expect(stored.rows[0]).toEqual({ status: 'finalised', intent: 'conservative' });
+    await context.close();
+  }, 240_000);
+
+  it('shows a visitor without login the indicators of a unit they pick, and the patient their innsyn, without serious accessibility problems', async () => {
+    const context = await browser.newContext({ locale: 'nb-NO' });
+    const page = await context.newPage();
+    await page.goto(`${site}/indicators?unit=${SUS_ORTHO}`);
+    await page.getByRole('heading', { level: 1, name: 'Kvalitetsindikatorer' }).waitFor();
+    await page.locator('table.indicator-table').getByRole('columnheader', { name: 'SUS, Ortopedisk avdeling' }).waitFor();
+    await context.close();
+
+    const p = await logIn('pasient');
+    await p.page.getByRole('navigation', { name: 'Hovedmeny' }).getByRole('link', { name: 'Innsyn' }).click();
+    await p.page.getByRole('heading', { level: 1, name: 'Innsyn: dine opplysninger' }).waitFor();
+    await p.page.getByRole('heading', { name: 'Norsk frakturregister' }).waitFor();
+    await screenshot(p.page, 'innsyn');
+    await scan(p.page, 'innsyn');
+    await p.context.close();
+  }, 120_000);
+});

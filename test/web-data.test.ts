@@ -1,0 +1,45 @@
+// The open data the web app reads besides the indicator routes: units, the codebook as metadata,
+// and key figures (aggregates; counts under the registry's threshold withheld).
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ehrBundle } from '../registries/fracture/bundles.ts';
+import { fracture } from './helpers/fixtures.ts';
+import { OTHER_ORTHO, SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';
+
+let t: TestPlatform;
+beforeAll(async () => {
+  t = await testPlatform();
+  for (let i = 0; i < 6; i++) {
+    const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(ehrBundle(fracture({ unitResh: i < 5 ? SUS_ORTHO : OTHER_ORTHO }))) });
+    expect(res.statusCode).toBeLessThan(300);
+  }
+  await t.platform.analytics.refresh();
+}, 120_000);
+afterAll(async () => { await t?.close(); });
+
+it('lists every unit, nation first, with names in both languages and the path', async () => {
+  const units = (await t.app.inject({ method: 'GET', url: '/api/units' })).json();
+  expect(units[0].level).toBe('nation');
+  const sus = units.find((u: any) => u.resh === SUS_ORTHO);
+  expect(sus).toMatchObject({ level: 'department', name: { nb: 'Ortopedisk avdeling', en: 'Department of Orthopaedics' } });
+  expect(sus.path).toContain(units[0].resh);
+});
+
+it('serves the codebook as open metadata: forms, variable types, required-ness and code lists', async () => {
+  const res = await t.app.inject({ method: 'GET', url: '/api/registries/fracture/codebook' });
+  expect(res.statusCode).toBe(200);
+  const cb = res.json();
+  const behandling = cb.forms.find((f: any) => f.id === 'behandling');
+  expect(behandling.variables.find((v: any) => v.id === 'treatment_intent')).toMatchObject({ type: 'code', codelist: 'treatment_intent', required: true });
+  expect(behandling.variables.find((v: any) => v.id === 'failed_conservative')).toMatchObject({ type: 'boolean', required: 'conditional', requiredWhen: 'present(surgery_datetime)' });
+  expect(cb.codelists.find((c: any) => c.id === 'side').codes).toContainEqual({ code: 'right', display: { nb: 'Høyre', en: 'Right' } });
+  expect((await t.app.inject({ method: 'GET', url: '/api/registries/nope/codebook' })).statusCode).toBe(404);
+});
+
+it('gives key figures per registration year, withholding counts under the threshold', async () => {
+  const year = new Date().getFullYear();
+  const sus = (await t.app.inject({ method: 'GET', url: `/api/registries/fracture/key-figures?unit=${SUS_ORTHO}` })).json();
+  expect(sus.years).toContainEqual({ year, nation: 6, unit: 5 });
+  const other = (await t.app.inject({ method: 'GET', url: `/api/registries/fracture/key-figures?unit=${OTHER_ORTHO}` })).json();
+  expect(other.years).toContainEqual({ year, nation: 6, unit: null });
+  expect((await t.app.inject({ method: 'GET', url: '/api/registries/fracture/key-figures?unit=999' })).statusCode).toBe(400);
+});

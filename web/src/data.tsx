@@ -1,0 +1,123 @@
+// Shared data for the registry pages: the registry, the unit hierarchy, indicator types, and how a
+// result is shown (share, level by symbol and word, trend by arrow and word: never by colour alone).
+import { useEffect, useState } from 'react';
+import { api, ApiError } from './api.ts';
+import { useI18n, type Key, type Lang } from './i18n.tsx';
+import { useSession } from './session.tsx';
+
+export type Text = { nb: string; en: string };
+export interface UnitView { resh: string; parent: string | null; level: 'nation' | 'region' | 'trust' | 'hospital' | 'department'; name: Text; short: string | null; path: string[] }
+export interface Threshold { operator: '>' | '>=' | '<' | '<='; value: number }
+/** "> 80 %": a target or level threshold as text. */
+export function thresholdText(t: Threshold | null | undefined, lang: Lang): string {
+  if (!t) return '–';
+  const op = { '>': '>', '>=': '≥', '<': '<', '<=': '≤' }[t.operator];
+  return `${op} ${pct(t.value, lang, 0)}`;
+}
+export interface IndicatorDecl {
+  id: string; number: string; status: 'active' | 'pending'; title: string; description: string; type: string[]; source: string;
+  target: Threshold | null; levels: { high: Threshold; moderate?: Threshold } | null; direction: 'higher-is-better' | 'lower-is-better'; minimumDenominator: number;
+  stratifiers: string[]; grains: string[]; references: string[];
+  definition: { numerator: string; denominator: string; population?: string; exclusions?: string } | null;
+}
+export interface Result {
+  indicator: string; grain: string; period: string; unit: { resh: string; level: string | null; name: string | null };
+  stratifier: string; stratum: string; status: 'ok' | 'too-few' | 'not-computable' | 'definition-pending';
+  numerator: number | null; denominator: number | null; proportion: number | null; interval: { lower: number; upper: number } | null;
+  targetMet: boolean | null; level: 'high' | 'moderate' | 'low' | null; trend: 'better' | 'worse' | 'stable' | null;
+  previous: { period: string; proportion: number | null } | null;
+}
+
+/** Loads JSON from the API; reloads when the path changes. */
+export function useApi<T>(path: string | null): { data: T | null; error: string | null; loading: boolean; reload(): void } {
+  const [state, setState] = useState<{ data: T | null; error: string | null; loading: boolean }>({ data: null, error: null, loading: !!path });
+  const [n, setN] = useState(0);
+  useEffect(() => {
+    if (!path) { setState({ data: null, error: null, loading: false }); return; }
+    let live = true;
+    setState((s) => ({ ...s, loading: true, error: null }));
+    api<T>(path).then((data) => { if (live) setState({ data, error: null, loading: false }); },
+      (err) => { if (live) setState({ data: null, error: err instanceof ApiError ? err.message : String(err), loading: false }); });
+    return () => { live = false; };
+  }, [path, n]);
+  return { ...state, reload: () => setN((x) => x + 1) };
+}
+
+/** The registry the pages show: the active grant's, else the first one. */
+export function useRegistryId(): string | null {
+  const { me } = useSession();
+  const regs = useApi<Array<{ id: string }>>('/api/registries');
+  const active = me?.active?.registry;
+  if (active && active !== '*') return active;
+  return regs.data?.[0]?.id ?? null;
+}
+
+export function useUnits() {
+  const units = useApi<UnitView[]>('/api/units');
+  const byResh = new Map((units.data ?? []).map((u) => [u.resh, u]));
+  const nation = units.data?.find((u) => u.level === 'nation') ?? null;
+  const ancestor = (resh: string, level: UnitView['level']) => byResh.get(resh)?.path.map((r) => byResh.get(r)).find((u) => u?.level === level) ?? null;
+  return { list: units.data ?? [], byResh, nation, ancestor, loading: units.loading };
+}
+
+/** The unit of the active grant, when it is a unit-level grant ("own unit"). */
+export function useOwnUnit(): string | null {
+  const { me } = useSession();
+  const a = me?.active;
+  if (!a || a.role === 'patient' || a.role === 'researcher') return null;
+  return a.unit && a.unit !== '*' ? a.unit : null;
+}
+
+/** Whether the active grant may see person-level data of the unit (explanations, worklist). */
+export function useCoversUnit(resh: string | null, units: ReturnType<typeof useUnits>): boolean {
+  const { me } = useSession();
+  const a = me?.active;
+  if (!a || !resh || !['unit-registrar', 'unit-reader', 'registry-admin', 'platform-admin'].includes(a.role)) return false;
+  if (a.role === 'platform-admin' || a.role === 'registry-admin') return true;
+  return units.byResh.get(resh)?.path.includes(a.unit) ?? resh === a.unit;
+}
+
+export function pct(p: number | null | undefined, lang: Lang, digits = 1): string {
+  if (p === null || p === undefined) return '–';
+  return new Intl.NumberFormat(lang === 'nb' ? 'nb-NO' : 'en-GB', { style: 'percent', minimumFractionDigits: digits, maximumFractionDigits: digits }).format(p);
+}
+
+/** A unit's name; a department's with its hospital's (departments share names like "Ortopedisk avdeling"). */
+export function unitName(u: UnitView | null | undefined, lang: Lang, fallback = '', byResh?: Map<string, UnitView>): string {
+  if (!u) return fallback;
+  const parent = u.level === 'department' && u.parent ? byResh?.get(u.parent) : undefined;
+  return parent ? `${parent.short ?? parent.name[lang]}, ${u.name[lang]}` : u.name[lang];
+}
+
+export const LEVEL_SYMBOL = { high: '●', moderate: '◐', low: '○' } as const;
+export const TREND_ARROW = { better: '↗', worse: '↘', stable: '→' } as const;
+
+/** Level by symbol and word. */
+export function LevelMark({ level }: { level: Result['level'] }) {
+  const { t } = useI18n();
+  if (!level) return null;
+  return <span className={`level level--${level}`}><span aria-hidden="true">{LEVEL_SYMBOL[level]}</span> {t(`level.${level}` as Key)}</span>;
+}
+
+/** Trend by arrow and word. */
+export function TrendMark({ trend }: { trend: Result['trend'] }) {
+  const { t } = useI18n();
+  if (!trend) return null;
+  return <span className={`trend trend--${trend}`}><span aria-hidden="true">{TREND_ARROW[trend]}</span> {t(`trend.${trend}` as Key)}</span>;
+}
+
+/** One result in a table cell: share (n/N), level, trend; or why there is none. */
+export function ResultCell({ r }: { r: Result | undefined }) {
+  const { t, lang } = useI18n();
+  if (!r || r.status === 'not-computable') return <span className="result-none">{t('result.none')}</span>;
+  if (r.status === 'definition-pending') return <span className="result-none">{t('result.pending')}</span>;
+  if (r.status === 'too-few') return <span className="result-none">{t('result.tooFew')}</span>;
+  return (
+    <span className="result">
+      <strong>{pct(r.proportion, lang)}</strong> <span className="result-n">({r.numerator}/{r.denominator})</span>
+      <br /><LevelMark level={r.level} /> <TrendMark trend={r.trend} />
+    </span>
+  );
+}
+
+export const currentYear = () => new Date().getFullYear();

@@ -1,0 +1,231 @@
+// Registrations: the unit's worklist (cases with missing or invalid data), and a case's forms,
+// each a completion form generated from the codebook, with save, finalise and reopen; the status
+// (draft, finalised shown green, reopened) and the API's validation messages.
+import { Alert, Button, Card, Field, Heading, Input, Label, Paragraph, Select, Spinner, Table, ValidationMessage } from '@digdir/designsystemet-react';
+import { useEffect, useRef, useState } from 'react';
+import { api, ApiError } from '../api.ts';
+import { Page } from '../components/Page.tsx';
+import { unitName, useApi, useOwnUnit, useRegistryId, useUnits, type Text } from '../data.tsx';
+import { formatDateTime, useI18n, type Key } from '../i18n.tsx';
+import { Link, useQuery, useRoute } from '../router.tsx';
+import { useSession } from '../session.tsx';
+
+interface Codebook {
+  forms: Array<{ id: string; title: Text; description: Text | null; repeating: boolean;
+    variables: Array<{ id: string; type: string; label: Text; description: Text; codelist: string | null; unit: string | null; range: { min?: number; max?: number } | null; required: boolean | 'conditional' }> }>;
+  codelists: Array<{ id: string; title: Text; codes: Array<{ code: string; display: Text }> }>;
+}
+interface Finding { rule: string; severity: 'error' | 'warning'; variables: string[]; message: Text }
+interface CaseForm { form: string; instance: string; status: 'draft' | 'finalised' | 'reopened'; data: Record<string, unknown>; missing: string[]; findings: Finding[]; version: number; updated_at: string }
+interface CaseView { id: number; unit: string | null; createdAt: string; updatedAt: string; person: { birthDate: string | null; sex: string | null }; forms: CaseForm[] }
+interface Worklist { total: number | string; items: Array<{ caseId: number; unit: string | null; createdAt: string; forms: Array<{ form: string; instance: string; status: string; missing: string[]; findings: Finding[] }> }> }
+
+const PAGE = 25;
+const WRITERS = ['unit-registrar', 'registry-admin', 'platform-admin'];
+
+export function Registrations() {
+  const { t } = useI18n();
+  const { me, loading } = useSession();
+  const q = useQuery();
+  const caseId = q.get('case');
+  if (loading) return <Page title={t('reg.title')}><Spinner aria-label={t('common.loading')} /></Page>;
+  if (!me?.active || !['unit-registrar', 'unit-reader', 'registry-admin', 'platform-admin'].includes(me.active.role)) {
+    return <Page title={t('reg.title')}><Alert data-color="info"><Paragraph>{t('reg.notAllowed')}</Paragraph></Alert></Page>;
+  }
+  return caseId ? <CasePage caseId={caseId} /> : <WorklistPage />;
+}
+
+function useCodebook(registry: string | null) {
+  return useApi<Codebook>(registry ? `/api/registries/${registry}/codebook` : null);
+}
+
+function WorklistPage() {
+  const { t, lang } = useI18n();
+  const registry = useRegistryId();
+  const own = useOwnUnit();
+  const units = useUnits();
+  const q = useQuery();
+  const { setQuery } = useRoute();
+  const offset = Math.max(0, Number(q.get('offset') ?? 0) || 0);
+  const list = useApi<Worklist>(registry ? `/api/registries/${registry}/worklist?limit=${PAGE}&offset=${offset}${own ? `&unit=${own}` : ''}` : null);
+  const codebook = useCodebook(registry);
+  const label = (form: string, v: string) => codebook.data?.forms.find((f) => f.id === form)?.variables.find((x) => x.id === v)?.label[lang] ?? v;
+  const formTitle = (form: string) => codebook.data?.forms.find((f) => f.id === form)?.title[lang] ?? form;
+  const total = Number(list.data?.total ?? 0);
+  return (
+    <Page title={t('reg.title')}>
+      <Paragraph>{t('reg.intro')}{own ? ` ${unitName(units.byResh.get(own), lang, own, units.byResh)}.` : ''}</Paragraph>
+      {list.error && <Alert data-color="danger"><Paragraph>{list.error}</Paragraph></Alert>}
+      {list.loading && <Spinner aria-label={t('common.loading')} />}
+      {list.data && (
+        <>
+          <Paragraph data-testid="worklist-total">{total === 0 ? t('reg.empty') : `${total} ${t('reg.casesMissing')}`}</Paragraph>
+          {total > 0 && (
+            <Table zebra className="worklist-table">
+              <caption>{t('reg.worklist')} ({offset + 1}–{Math.min(offset + PAGE, total)} / {total})</caption>
+              <Table.Head><Table.Row>
+                <Table.HeaderCell scope="col">{t('reg.case')}</Table.HeaderCell>
+                <Table.HeaderCell scope="col">{t('reg.created')}</Table.HeaderCell>
+                <Table.HeaderCell scope="col">{t('reg.missing')}</Table.HeaderCell>
+              </Table.Row></Table.Head>
+              <Table.Body>{list.data.items.map((it) => (
+                <Table.Row key={it.caseId}>
+                  <Table.HeaderCell scope="row"><Link to={`/registrations?case=${it.caseId}`}>{t('reg.open')} {it.caseId}</Link></Table.HeaderCell>
+                  <Table.Cell>{formatDateTime(it.createdAt, lang)}</Table.Cell>
+                  <Table.Cell>{it.forms.map((f) => (
+                    <div key={f.form + f.instance}><strong>{formTitle(f.form)}:</strong> {[...f.missing.map((m) => label(f.form, m)), ...f.findings.map((x) => x.message[lang])].join(', ')}</div>
+                  ))}</Table.Cell>
+                </Table.Row>
+              ))}</Table.Body>
+            </Table>
+          )}
+          <nav aria-label={t('reg.pages')} className="pager">
+            {offset > 0 && <Button variant="secondary" data-size="sm" onClick={() => setQuery({ offset: String(Math.max(0, offset - PAGE)) })}>{t('reg.previous')}</Button>}
+            {offset + PAGE < total && <Button variant="secondary" data-size="sm" onClick={() => setQuery({ offset: String(offset + PAGE) })}>{t('reg.next')}</Button>}
+          </nav>
+        </>
+      )}
+    </Page>
+  );
+}
+
+function CasePage({ caseId }: { caseId: string }) {
+  const { t, lang } = useI18n();
+  const registry = useRegistryId();
+  const codebook = useCodebook(registry);
+  const [view, setView] = useState<CaseView | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    if (!registry) return;
+    api<CaseView>(`/api/registries/${registry}/cases/${caseId}`).then(setView, (err) => setError((err as Error).message));
+  }, [registry, caseId]);
+  return (
+    <Page title={`${t('reg.caseTitle')} ${caseId}`}>
+      <Paragraph><Link to="/registrations">{t('reg.back')}</Link></Paragraph>
+      {error && <Alert data-color="danger"><Paragraph>{error}</Paragraph></Alert>}
+      {(!view || !codebook.data) && !error && <Spinner aria-label={t('common.loading')} />}
+      {view && codebook.data && (
+        <>
+          <dl className="facts">
+            <dt>{t('reg.created')}</dt><dd>{formatDateTime(view.createdAt, lang)}</dd>
+            <dt>{t('reg.updated')}</dt><dd>{formatDateTime(view.updatedAt, lang)}</dd>
+            {view.unit && <><dt>{t('ind.unit')}</dt><dd>{view.unit}</dd></>}
+          </dl>
+          {view.forms.map((f) => <FormCard key={f.form + f.instance} registry={registry!} caseId={view.id} form={f} codebook={codebook.data!} onChange={setView} />)}
+        </>
+      )}
+    </Page>
+  );
+}
+
+const toInput = (type: string, v: unknown): string => {
+  if (v === null || v === undefined) return '';
+  if (type === 'datetime' && typeof v === 'string') {
+    const d = new Date(v);
+    const p = (n: number) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+  }
+  return String(v);
+};
+const fromInput = (type: string, s: string): unknown => {
+  if (type === 'integer' || type === 'decimal') return Number(s.replace(',', '.'));
+  if (type === 'boolean') return s === 'true';
+  if (type === 'datetime') return new Date(s).toISOString();
+  return s;
+};
+
+function FormCard({ registry, caseId, form, codebook, onChange }: { registry: string; caseId: number; form: CaseForm; codebook: Codebook; onChange(v: CaseView): void }) {
+  const { t, lang } = useI18n();
+  const { me } = useSession();
+  const def = codebook.forms.find((f) => f.id === form.form);
+  const [values, setValues] = useState<Record<string, string>>({});
+  const [busy, setBusy] = useState(false);
+  const [message, setMessage] = useState<{ kind: 'success' | 'danger'; text: string; details: string[] } | null>(null);
+  const status = useRef<HTMLDivElement>(null);
+  useEffect(() => { setValues({}); }, [form.version]);
+  if (!def) return null;
+  const canWrite = !!me?.active && WRITERS.includes(me.active.role);
+  const locked = form.status === 'finalised' || !canWrite;
+  const url = `/api/registries/${registry}/cases/${caseId}/forms/${form.form}${form.instance ? `/${encodeURIComponent(form.instance)}` : ''}`;
+  const label = (v: string) => def.variables.find((x) => x.id === v)?.label[lang] ?? v;
+  const headingId = `form-${form.form}-${form.instance || 'main'}`;
+
+  const run = async (what: 'save' | 'finalise' | 'reopen') => {
+    setBusy(true); setMessage(null);
+    try {
+      let res: CaseView;
+      if (what === 'save') {
+        const changed = Object.fromEntries(Object.entries(values).filter(([k, v]) => v !== '' && v !== toInput(def.variables.find((x) => x.id === k)!.type, form.data[k]))
+          .map(([k, v]) => [k, fromInput(def.variables.find((x) => x.id === k)!.type, v)]));
+        if (!Object.keys(changed).length) { setMessage({ kind: 'danger', text: t('reg.nothingChanged'), details: [] }); return; }
+        res = await api<CaseView>(url, { method: 'PATCH', body: { values: changed } });
+      } else {
+        res = await api<CaseView>(`${url}/${what}`, { method: 'POST' });
+      }
+      setMessage({ kind: 'success', text: t(`reg.done.${what}` as Key), details: [] });
+      onChange(res);
+    } catch (err) {
+      setMessage({ kind: 'danger', text: err instanceof ApiError && err.status === 401 ? t('error.session') : (err as Error).message, details: [] });
+    } finally {
+      setBusy(false);
+      setTimeout(() => status.current?.focus(), 0);
+    }
+  };
+
+  return (
+    <Card className={`case-form case-form--${form.status}`} data-form={form.form}>
+      <section aria-labelledby={headingId}>
+        <Heading level={2} data-size="sm" id={headingId}>{def.title[lang]}{form.instance ? ` (${form.instance})` : ''}</Heading>
+        <p className={`form-status form-status--${form.status}`} data-testid={`status-${form.form}`}>
+          <span aria-hidden="true">{form.status === 'finalised' ? '✔' : form.status === 'reopened' ? '↺' : '✎'}</span> {t('reg.status')}: <strong>{t(`status.${form.status}` as Key)}</strong>
+        </p>
+        {form.missing.length > 0 && <Paragraph data-size="sm">{t('reg.missing')}: {form.missing.map(label).join(', ')}</Paragraph>}
+        {form.findings.length > 0 && (
+          <ul className="findings">{form.findings.map((f) => <li key={f.rule}><ValidationMessage data-color={f.severity === 'error' ? 'danger' : 'warning'}>{f.severity === 'error' ? t('reg.error') : t('reg.warning')}: {f.message[lang]}</ValidationMessage></li>)}</ul>
+        )}
+        <div ref={status} tabIndex={-1} role="status" className="form-message">
+          {message && <Alert data-color={message.kind}><Paragraph>{message.text}</Paragraph></Alert>}
+        </div>
+        <form onSubmit={(e) => { e.preventDefault(); void run('save'); }} className="completion-form">
+          {def.variables.map((v) => {
+            const id = `${form.form}-${form.instance || 'main'}-${v.id}`;
+            const current = values[v.id] ?? toInput(v.type, form.data[v.id]);
+            const set = (s: string) => setValues((x) => ({ ...x, [v.id]: s }));
+            const missing = form.missing.includes(v.id);
+            const codes = v.codelist ? codebook.codelists.find((c) => c.id === v.codelist)?.codes ?? [] : [];
+            const req = v.required === true ? ` (${t('reg.required')})` : v.required === 'conditional' ? ` (${t('reg.requiredWhen')})` : '';
+            return (
+              <Field key={v.id} className="completion-field">
+                <Label htmlFor={id}>{v.label[lang]}{v.unit ? ` (${v.unit})` : ''}{req}</Label>
+                {v.type === 'boolean' || (v.type === 'code' && codes.length <= 40) ? (
+                  <Select id={id} value={current} disabled={locked} onChange={(e) => set(e.target.value)} aria-describedby={`${id}-d`} aria-invalid={missing || undefined}>
+                    <Select.Option value="">{t('reg.choose')}</Select.Option>
+                    {v.type === 'boolean'
+                      ? <><Select.Option value="true">{t('common.yes')}</Select.Option><Select.Option value="false">{t('common.no')}</Select.Option></>
+                      : codes.map((c) => <Select.Option key={c.code} value={c.code}>{c.display[lang]}</Select.Option>)}
+                  </Select>
+                ) : (
+                  <>
+                    <Input id={id} value={current} readOnly={locked} aria-describedby={`${id}-d`} aria-invalid={missing || undefined} list={codes.length ? `${id}-codes` : undefined}
+                      type={v.type === 'date' ? 'date' : v.type === 'datetime' ? 'datetime-local' : v.type === 'integer' || v.type === 'decimal' ? 'number' : 'text'}
+                      step={v.type === 'decimal' ? 'any' : undefined} min={v.range?.min} max={v.range?.max} onChange={(e) => set(e.target.value)} />
+                    {codes.length > 0 && <datalist id={`${id}-codes`}>{codes.map((c) => <option key={c.code} value={c.code}>{c.display[lang]}</option>)}</datalist>}
+                  </>
+                )}
+                <p id={`${id}-d`} className="field-help">{v.description[lang]}</p>
+                {missing && <ValidationMessage>{t('reg.fieldMissing')}</ValidationMessage>}
+              </Field>
+            );
+          })}
+          {canWrite && (
+            <div className="form-actions">
+              {form.status !== 'finalised' && <Button type="submit" loading={busy}>{t('reg.save')}</Button>}
+              {form.status !== 'finalised' && <Button type="button" variant="secondary" onClick={() => void run('finalise')} disabled={busy}>{t('reg.finalise')}</Button>}
+              {form.status === 'finalised' && <Button type="button" variant="secondary" onClick={() => void run('reopen')} disabled={busy}>{t('reg.reopen')}</Button>}
+            </div>
+          )}
+        </form>
+      </section>
+    </Card>
+  );
+}
