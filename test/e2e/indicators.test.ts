@@ -15,7 +15,7 @@ import { ehrBundle } from '../../registries/fracture/bundles.ts';
 import { ninHash } from '../../src/identity/crypto.ts';
 import { fracture, nin } from '../helpers/fixtures.ts';
 import { account, freePort, startTestIdp, type TestIdp } from '../helpers/login.ts';
-import { SUS_ORTHO, testPlatform, type TestPlatform } from '../helpers/platform.ts';
+import { SUS_HOSPITAL, SUS_ORTHO, testPlatform, type TestPlatform } from '../helpers/platform.ts';
 
 function findChromium(): string | null {
   if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
@@ -160,6 +160,19 @@ describe.skipIf(!executablePath && !process.env.CI)('the web app in the browser'
     await page.goto(`${site}/indicators?unit=${SUS_ORTHO}`);
     await page.getByRole('heading', { level: 1, name: 'Kvalitetsindikatorer' }).waitFor();
     await page.locator('table.indicator-table').getByRole('columnheader', { name: 'SUS, Ortopedisk avdeling' }).waitFor();
+    // The public hospital profile: every indicator for the hospital, levels per year, filter by level.
+    await page.getByRole('navigation', { name: 'Hovedmeny' }).getByRole('link', { name: 'Sykehusprofil' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Sykehusprofil' }).waitFor();
+    await page.getByLabel('Sykehus', { exact: true }).selectOption(SUS_HOSPITAL);
+    const profile = page.locator('table.indicator-table');
+    await profile.getByRole('link', { name: /^1\. Tid fra skaden til behandlingsstart/ }).waitFor();
+    await page.getByRole('heading', { name: 'Antall indikatorer på hvert nivå per år' }).waitFor();
+    expect(page.url()).toContain(`hospital=${SUS_HOSPITAL}`);
+    const all = await profile.getByRole('row').count();
+    await page.getByLabel('Vis måloppnåelse').selectOption('high');
+    await expect.poll(async () => (await profile.count()) ? profile.getByRole('row').count() : 0).toBeLessThan(all);
+    await screenshot(page, 'hospital-profile');
+    await scan(page, 'hospital-profile');
     await context.close();
 
     const p = await logIn('pasient');

@@ -4,6 +4,7 @@
 import type { ComponentType } from 'react';
 import type { Key } from '../i18n.tsx';
 import { Home } from './Home.tsx';
+import { Hospitals } from './Hospitals.tsx';
 import { Indicator } from './Indicator.tsx';
 import { Indicators } from './Indicators.tsx';
 import { Innsyn } from './Innsyn.tsx';
@@ -23,6 +24,7 @@ export const PAGES: PageDef[] = [
   { path: '/', label: 'nav.home', component: Home },
   { path: '/indicators', label: 'nav.indicators', component: Indicators },
   { path: '/indicators/:indicator', label: 'nav.indicators', menu: false, component: Indicator },
+  { path: '/hospitals', label: 'nav.hospitals', component: Hospitals },
   { path: '/registrations', label: 'nav.registrations', roles: ['unit-registrar', 'registry-admin', 'platform-admin'], component: Registrations },
   { path: '/innsyn', label: 'nav.innsyn', roles: ['patient'], component: Innsyn },
 ];
