@@ -40,7 +40,9 @@ export interface ServerOptions {
 
 export async function buildServer(platform: Platform, opts: ServerOptions = {}) {
   // Request lines are logged at debug level only: at capture rates they would drown the log.
-  const app = Fastify({ loggerInstance: platform.log.child({ module: 'http' }, { level: platform.log.level === 'debug' || platform.log.level === 'trace' ? platform.log.level : 'warn' }), bodyLimit: 32 * 1024 * 1024 });
+  // A silenced platform (tests) stays silent; otherwise refusals are logged at warn.
+  const httpLevel = ['debug', 'trace', 'silent', 'error', 'fatal'].includes(platform.log.level) ? platform.log.level : 'warn';
+  const app = Fastify({ loggerInstance: platform.log.child({ module: 'http' }, { level: httpLevel }), bodyLimit: 32 * 1024 * 1024 });
   const auth = new TokenAuthenticator(platform.db.pool, platform.config.oauth);
   const sessions = new Sessions(platform.db.pool, platform.keys, platform.config.session);
   const oidc = opts.oidc ?? platform.config.oidc;
