@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
+import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { setUser } from '../../src/access/sessions.ts';
@@ -125,6 +126,17 @@ describe.skipIf(!executablePath && !process.env.CI)('the web app in the browser'
     await page.getByLabel('Nivå').selectOption('trust');
     await expect.poll(() => page.url(), { timeout: 30_000 }).toMatch(/level=trust/);
     await page.getByLabel('Nivå').selectOption('hospital');
+    // Downloads rendered on the server from the same chart definition: a real PNG, and an XLSX
+    // workbook holding the units compared.
+    const [png] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: /^Last ned figuren PNG: .*alle enheter sammenlignet/ }).click()]);
+    const pngBytes = fs.readFileSync((await png.path())!);
+    expect(pngBytes.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
+    expect(png.suggestedFilename()).toMatch(/^fracture-units-nfr01_time_to_treatment-\d{4}.*\.png$/);
+    const [xlsx] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: /^tallene XLSX: .*alle enheter sammenlignet/ }).click()]);
+    const book = new ExcelJS.Workbook();
+    await book.xlsx.readFile((await xlsx.path())!);
+    const cells = book.worksheets.flatMap((ws) => ws.getSheetValues().flat().map((v) => String(v ?? '')));
+    expect(cells.some((c) => /Stavanger universitetssjukehus/.test(c))).toBe(true);
     await screenshot(page, 'indicator');
     await scan(page, 'indicator');
     const audited = await t.platform.db.pool.query("SELECT count(*)::int AS n FROM audit_event WHERE action = 'indicator:explain' AND actor = 'user:sub-registrar'");

@@ -4,6 +4,7 @@
 // The choices (period, unit, time grain, comparison level) are kept in the URL.
 import { Alert, Field, Heading, Label, Paragraph, Select, Spinner, Table } from '@digdir/designsystemet-react';
 import { LineChart, targetShare, UnitBars } from '../components/Charts.tsx';
+import { Downloads } from '../components/Downloads.tsx';
 import { Page } from '../components/Page.tsx';
 import { UnitPicker } from '../components/UnitPicker.tsx';
 import { LevelMark, ResultCell, thresholdText, unitName, useApi, useCoversUnit, useOwnUnit, useRegistryId, useUnits, type IndicatorDecl, type Result } from '../data.tsx';
@@ -100,6 +101,7 @@ export function Indicator() {
                 {series.loading && <Spinner aria-label={t('common.loading')} />}
                 {series.data && <LineChart title={`${title}: ${t('ind.overTime').toLowerCase()}`} target={target}
                   series={cols.map((c) => ({ label: name(c), points: series.data!.results.filter((r) => r.unit.resh === c && r.stratum === '') }))} />}
+                {registry && <Downloads registry={registry} figure={`trend-${indicator}`} params={{ year: period, unit, grain }} label={`${title}: ${t('ind.overTime').toLowerCase()}`} />}
               </section>
 
               <section aria-labelledby="compare">
@@ -113,6 +115,7 @@ export function Indicator() {
                 {compared.loading && <Spinner aria-label={t('common.loading')} />}
                 {compared.data && <UnitBars title={`${title}: ${t('ind.compare').toLowerCase()} ${period}`} results={compared.data.results.filter((r) => r.stratum === '')}
                   names={name} target={target} direction={d.direction} highlight={unit ? units.byResh.get(unit)?.path ?? [unit] : []} />}
+                {registry && <Downloads registry={registry} figure={`units-${indicator}`} params={{ year: period, unit, level }} label={`${title}: ${t('ind.compare').toLowerCase()} ${period}`} />}
               </section>
 
               {d.stratifiers.length > 0 && period && (
