@@ -172,6 +172,16 @@ describe.skipIf(!executablePath && !process.env.CI)('the web app in the browser'
     await page.goto(`${site}/indicators?unit=${SUS_ORTHO}`);
     await page.getByRole('heading', { level: 1, name: 'Kvalitetsindikatorer' }).waitFor();
     await page.locator('table.indicator-table').getByRole('columnheader', { name: 'SUS, Ortopedisk avdeling' }).waitFor();
+    // The annual report's analyses, interactive: the figure drawn on the server, its numbers beside it.
+    await page.getByRole('navigation', { name: 'Hovedmeny' }).getByRole('link', { name: 'Analyser' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Analyser' }).waitFor();
+    await page.getByLabel('Figur').selectOption('ao-prefix-by-sex');
+    await expect.poll(() => page.locator('table.analysis-table tbody tr').count(), { timeout: 30_000 }).toBeGreaterThan(3);
+    const img = page.locator('figure.analysis-figure img');
+    await expect.poll(() => img.evaluate((el) => (el as HTMLImageElement).naturalWidth), { timeout: 30_000 }).toBeGreaterThan(100);
+    expect(page.url()).toContain('figure=ao-prefix-by-sex');
+    await screenshot(page, 'analyses');
+    await scan(page, 'analyses');
     // The public hospital profile: every indicator for the hospital, levels per year, filter by level.
     await page.getByRole('navigation', { name: 'Hovedmeny' }).getByRole('link', { name: 'Sykehusprofil' }).click();
     await page.getByRole('heading', { level: 1, name: 'Sykehusprofil' }).waitFor();

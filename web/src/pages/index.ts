@@ -3,6 +3,7 @@
 // its component.
 import type { ComponentType } from 'react';
 import type { Key } from '../i18n.tsx';
+import { Analyses } from './Analyses.tsx';
 import { Home } from './Home.tsx';
 import { Hospitals } from './Hospitals.tsx';
 import { Indicator } from './Indicator.tsx';
@@ -24,6 +25,7 @@ export const PAGES: PageDef[] = [
   { path: '/', label: 'nav.home', component: Home },
   { path: '/indicators', label: 'nav.indicators', component: Indicators },
   { path: '/indicators/:indicator', label: 'nav.indicators', menu: false, component: Indicator },
+  { path: '/analyses', label: 'nav.analyses', component: Analyses },
   { path: '/hospitals', label: 'nav.hospitals', component: Hospitals },
   { path: '/registrations', label: 'nav.registrations', roles: ['unit-registrar', 'registry-admin', 'platform-admin'], component: Registrations },
   { path: '/innsyn', label: 'nav.innsyn', roles: ['patient'], component: Innsyn },

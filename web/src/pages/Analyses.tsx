@@ -1,0 +1,68 @@
+// The annual report's other analyses, interactive: choose a figure, a year and a unit (the choice
+// is kept in the URL, so a view can be shared). The figure is drawn on the server from the same
+// chart definition the downloads use; its numbers are in the table under it.
+import { Alert, Field, Label, Paragraph, Select, Spinner, Table } from '@digdir/designsystemet-react';
+import { Downloads } from '../components/Downloads.tsx';
+import { Page } from '../components/Page.tsx';
+import { UnitPicker } from '../components/UnitPicker.tsx';
+import { useApi, useOwnUnit, useRegistryId, useUnits } from '../data.tsx';
+import { useI18n } from '../i18n.tsx';
+import { useQuery, useRoute } from '../router.tsx';
+
+interface FigureInfo { id: string; kind: string; title: string }
+interface Figure { spec: { title: string; description: string; note?: string; columns: Array<{ key: string; label: string; format?: string }> }; data: Array<Record<string, string | number | boolean | null>> }
+
+export function Analyses() {
+  const { t, lang } = useI18n();
+  const { setQuery } = useRoute();
+  const q = useQuery();
+  const registry = useRegistryId();
+  const units = useUnits();
+  const own = useOwnUnit();
+  const list = useApi<FigureInfo[]>(registry ? `/api/registries/${registry}/figures?lang=${lang}` : null);
+  const analyses = (list.data ?? []).filter((f) => f.kind === 'analysis');
+  const figure = q.get('figure') ?? analyses[0]?.id ?? null;
+  const year = q.get('year') ?? String(new Date().getFullYear() - 1);
+  const unit = q.get('unit');
+  const params = new URLSearchParams({ year, lang, ...(unit ? { unit } : {}) }).toString();
+  const fig = useApi<Figure>(registry && figure ? `/api/registries/${registry}/figures/${figure}?${params}` : null);
+  const years = Array.from({ length: 6 }, (_, k) => String(new Date().getFullYear() - 1 - k));
+  const fmt = (v: unknown, f?: string) => (v === null || v === undefined ? '–' : typeof v === 'number' && f === 'decimal' ? v.toLocaleString(lang === 'nb' ? 'nb-NO' : 'en-GB', { maximumFractionDigits: 1 }) : String(v));
+
+  return (
+    <Page title={t('an.title')}>
+      <Paragraph>{t('an.intro')}</Paragraph>
+      <form className="filters" aria-label={t('ind.choices')} onSubmit={(e) => e.preventDefault()}>
+        <Field>
+          <Label htmlFor="figure">{t('an.figure')}</Label>
+          <Select id="figure" value={figure ?? ''} onChange={(e) => setQuery({ figure: e.target.value })}>
+            {analyses.map((f) => <Select.Option key={f.id} value={f.id}>{f.title}</Select.Option>)}
+          </Select>
+        </Field>
+        <Field>
+          <Label htmlFor="year">{t('ind.year')}</Label>
+          <Select id="year" value={year} onChange={(e) => setQuery({ year: e.target.value })}>
+            {years.map((y) => <Select.Option key={y} value={y}>{y}</Select.Option>)}
+          </Select>
+        </Field>
+        <UnitPicker units={units.list} value={unit ?? ''} onChange={(v) => setQuery({ unit: v || null })} own={own} />
+      </form>
+      {(list.error || fig.error) && <Alert data-color="danger"><Paragraph>{list.error ?? fig.error}</Paragraph></Alert>}
+      {(list.loading || fig.loading) && <Spinner aria-label={t('common.loading')} />}
+      {fig.data && registry && figure && (
+        <figure className="analysis-figure">
+          <img src={`/api/registries/${registry}/figures/${figure}.svg?${params}`} alt={fig.data.spec.description} style={{ maxWidth: '100%' }} />
+          <figcaption>{fig.data.spec.title}{fig.data.spec.note ? ` ${fig.data.spec.note}` : ''}</figcaption>
+          <Downloads registry={registry} figure={figure} params={{ year, unit }} label={fig.data.spec.title} />
+          <Table zebra className="analysis-table">
+            <caption>{t('an.numbers')}: {fig.data.spec.title}</caption>
+            <Table.Head><Table.Row>{fig.data.spec.columns.map((c) => <Table.HeaderCell scope="col" key={c.key}>{c.label}</Table.HeaderCell>)}</Table.Row></Table.Head>
+            <Table.Body>
+              {fig.data.data.map((row, i) => <Table.Row key={i}>{fig.data!.spec.columns.map((c) => <Table.Cell key={c.key}>{fmt(row[c.key], c.format)}</Table.Cell>)}</Table.Row>)}
+            </Table.Body>
+          </Table>
+        </figure>
+      )}
+    </Page>
+  );
+}
