@@ -178,7 +178,7 @@ describe.skipIf(!executablePath && !process.env.CI)('the web app in the browser'
     await page.getByLabel('Figur').selectOption('ao-prefix-by-sex');
     await expect.poll(() => page.locator('table.analysis-table tbody tr').count(), { timeout: 30_000 }).toBeGreaterThan(3);
     const img = page.locator('figure.analysis-figure img');
-    await expect.poll(() => img.evaluate((el) => (el as HTMLImageElement).naturalWidth), { timeout: 30_000 }).toBeGreaterThan(100);
+    await expect.poll(() => img.evaluate((el) => (el as unknown as { naturalWidth: number }).naturalWidth), { timeout: 30_000 }).toBeGreaterThan(100);
     expect(page.url()).toContain('figure=ao-prefix-by-sex');
     await screenshot(page, 'analyses');
     await scan(page, 'analyses');
