@@ -1,40 +1,24 @@
 // Report subscriptions and dispatches through a real SMTP server started here: the e-mail arrives
 // with its PDF, a refused delivery is retried with backoff and logged, the unsubscribe link works
 // without login, expired subscriptions stop, and users see and delete only their own.
-import type { AddressInfo } from 'node:net';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { fracture } from './helpers/fixtures.ts';
+import { mimeParts as parts, startTestInbox, type Mail, type TestInbox } from './helpers/mail.ts';
 import { pdfInfo } from './helpers/pdf.ts';
 import { SUS_HOSPITAL, SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';
 
-interface Mail { from: string; to: string[]; raw: string }
 let t: TestPlatform;
-let smtp: SMTPServer;
-const inbox: Mail[] = [];
-const refuse = new Set<string>(); // recipients the server refuses (once each)
+let smtp: TestInbox;
+let inbox: Mail[];
+let refuse: Set<string>; // recipients the server refuses (once each)
 const RETRY_MS = 60_000;
 
 beforeAll(async () => {
-  smtp = new SMTPServer({
-    authOptional: true, disabledCommands: ['STARTTLS'], logger: false,
-    onRcptTo(address, _session, cb) {
-      if (refuse.delete(address.address)) return cb(Object.assign(new Error('Mailbox busy, try later'), { responseCode: 450 }));
-      cb();
-    },
-    onData(stream, session, cb) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        inbox.push({ from: session.envelope.mailFrom ? (session.envelope.mailFrom as { address: string }).address : '', to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString() });
-        cb();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-  const port = (smtp.server.address() as AddressInfo).port;
-  t = await testPlatform({ KVALREG_SMTP_URL: `smtp://127.0.0.1:${port}`, KVALREG_MAIL_FROM: 'Norsk frakturregister <rapport@kvalreg.test>', KVALREG_PUBLIC_URL: 'https://kvalreg.test', KVALREG_REPORT_RETRY_BASE_MS: String(RETRY_MS) });
+  smtp = await startTestInbox();
+  inbox = smtp.mails;
+  refuse = smtp.refuse;
+  t = await testPlatform({ KVALREG_SMTP_URL: smtp.url, KVALREG_MAIL_FROM: 'Norsk frakturregister <rapport@kvalreg.test>', KVALREG_PUBLIC_URL: 'https://kvalreg.test', KVALREG_REPORT_RETRY_BASE_MS: String(RETRY_MS) });
   for (let i = 0; i < 6; i++) {
     const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
       payload: JSON.stringify(ehrBundle(fracture({ injuryDateTime: `${new Date().getFullYear()}-01-0${i + 1}T10:00:00+01:00`, firstContact: `${new Date().getFullYear()}-01-0${i + 1}T12:00:00+01:00` }))) });
@@ -42,28 +26,12 @@ beforeAll(async () => {
   }
   await t.platform.analytics.refresh();
 });
-afterAll(async () => { await t?.close(); await new Promise<void>((r) => smtp.close(() => r())); });
+afterAll(async () => { await t?.close(); await smtp?.close(); });
 
 const api = (method: 'GET' | 'POST' | 'DELETE', url: string, token?: string, body?: unknown) =>
   t.app.inject({ method, url, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) }, payload: body ? JSON.stringify(body) : undefined });
 const days = (n: number, from = Date.now()) => new Date(from + n * 86_400_000);
 
-/** The parts of a MIME message: headers and decoded body of each leaf part. */
-function parts(raw: string): Array<{ type: string; filename: string | null; body: Buffer }> {
-  const boundary = /boundary="?([^";\r\n]+)"?/.exec(raw)?.[1];
-  if (!boundary) return [];
-  return raw.split(`--${boundary}`).slice(1, -1).flatMap((chunk) => {
-    if (/boundary=/.test(chunk.split(/\r?\n\r?\n/)[0])) return parts(chunk);
-    const [head, ...rest] = chunk.replace(/^\r?\n/, '').split(/\r?\n\r?\n/);
-    const body = rest.join('\n\n');
-    const type = /content-type:\s*([^;\r\n]+)/i.exec(head)?.[1] ?? 'text/plain';
-    const enc = /content-transfer-encoding:\s*(\S+)/i.exec(head)?.[1]?.toLowerCase();
-    const decoded = enc === 'base64' ? Buffer.from(body.replace(/\s/g, ''), 'base64')
-      : enc === 'quoted-printable' ? Buffer.from(body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1')
-      : Buffer.from(body);
-    return [{ type: type.toLowerCase(), filename: /filename="?([^";\r\n]+)"?/.exec(head)?.[1] ?? null, body: decoded }];
-  });
-}
 const linkIn = (m: Mail) => {
   const text = parts(m.raw).find((p) => p.type === 'text/plain')!.body.toString('utf8');
   return /https:\/\/kvalreg\.test(\/api\/unsubscribe\?token=\S+)/.exec(text)![1];
@@ -178,5 +146,34 @@ describe('a dispatch to a mailing list', () => {
     const run = await t.platform.reports.dispatch.runDue(days(5));
     expect(run).toMatchObject({ expired: 1, queued: 0, sent: 0 });
     expect(inbox).toHaveLength(0);
+  });
+});
+
+describe('sending now, outside the schedule', () => {
+  it('delivers the report at once, logs it for its owner, re-sends on request, and refuses others and ended subscriptions', async () => {
+    inbox.length = 0;
+    const res = await api('POST', '/api/registries/fracture/subscriptions', t.tokens.registrarSus, { report: 'unit', unit: SUS_ORTHO, frequency: 'monthly', email: 'now@sus.test' });
+    const id = res.json().id;
+    expect((await api('POST', `/api/subscriptions/${id}/send`, t.tokens.readerOther)).statusCode).toBe(404);
+    const sent = await api('POST', `/api/subscriptions/${id}/send`, t.tokens.registrarSus);
+    expect(sent.statusCode, sent.body).toBe(202);
+    expect(sent.json()).toEqual({ queued: 1 });
+    await expect.poll(() => inbox.filter((m) => m.to[0] === 'now@sus.test').length, { timeout: 30_000 }).toBe(1);
+    const pdf = parts(inbox[0].raw).find((p) => p.type === 'application/pdf')!;
+    expect(pdf.body.subarray(0, 4).toString()).toBe('%PDF');
+    const log = (await api('GET', `/api/subscriptions/${id}/deliveries`, t.tokens.registrarSus)).json();
+    expect(log.map((d: any) => [d.recipient, d.outcome])).toEqual([['now@sus.test', 'sent']]);
+    expect((await api('GET', `/api/subscriptions/${id}/deliveries`, t.tokens.readerOther)).statusCode).toBe(404);
+    // The schedule is untouched: the next regular report is still a month away.
+    const [sub] = (await api('GET', '/api/subscriptions', t.tokens.registrarSus)).json().filter((s: any) => s.id === id);
+    expect(new Date(sub.nextRunAt).getTime()).toBeGreaterThan(days(27).getTime());
+    // Again the same day: today's report is sent once more.
+    expect((await api('POST', `/api/subscriptions/${id}/send`, t.tokens.registrarSus)).json()).toEqual({ queued: 1 });
+    await expect.poll(() => inbox.filter((m) => m.to[0] === 'now@sus.test').length, { timeout: 30_000 }).toBe(2);
+    // Unsubscribed by the e-mail's link: sending now is refused with what to do.
+    expect((await api('POST', linkIn(inbox[0]))).statusCode).toBe(200);
+    const ended = await api('POST', `/api/subscriptions/${id}/send`, t.tokens.registrarSus);
+    expect(ended.statusCode).toBe(409);
+    expect(ended.json().error).toMatch(/has ended .* create a new one/);
   });
 });

@@ -56,6 +56,9 @@ function rowToSubscription(r: any): Subscription {
 export class Dispatcher {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<unknown> | null = null;
+  /** A kick came while a run was under way: run once more after it, so nothing queued waits for the timer. */
+  private again = false;
+  private stopped = false;
   private readonly secret: Buffer;
   private transport: Transporter | null = null;
 
@@ -112,6 +115,27 @@ export class Dispatcher {
       `DELETE FROM report_subscription WHERE id = $1 AND ($2::text IS NULL OR owner = $2) AND ($3::text IS NULL OR registry = $3) AND ($4::boolean IS NULL OR (owner IS NULL) = $4)`,
       [id, filter.owner ?? null, filter.registry ?? null, filter.dispatches ?? null]);
     if (!rowCount) throw new SubscriptionError(`No ${filter.dispatches ? 'dispatch' : 'subscription'} ${id} of yours.`, 404);
+  }
+
+  /**
+   * Sends a subscription's report now, outside its schedule (a user checking what it looks like, an
+   * admin re-sending after a mailbox problem): one job per recipient for today, or today's job
+   * queued again. Work starts at once; it is delivered and logged like any scheduled report.
+   */
+  async sendNow(id: number, filter: { owner?: string; registry?: string; dispatches?: boolean }, now = new Date()): Promise<{ queued: number }> {
+    const { rows } = await this.pool.query(
+      `SELECT * FROM report_subscription WHERE id = $1 AND ($2::text IS NULL OR owner = $2) AND ($3::text IS NULL OR registry = $3) AND ($4::boolean IS NULL OR (owner IS NULL) = $4)`,
+      [id, filter.owner ?? null, filter.registry ?? null, filter.dispatches ?? null]);
+    if (rows.length === 0) throw new SubscriptionError(`No ${filter.dispatches ? 'dispatch' : 'subscription'} ${id} of yours.`, 404);
+    const s = rowToSubscription(rows[0]);
+    if (!s.active) throw new SubscriptionError(`${filter.dispatches ? 'Dispatch' : 'Subscription'} ${id} has ended (expired or unsubscribed); create a new one to receive the report again.`, 409);
+    const res = await this.pool.query(
+      `INSERT INTO report_job (subscription_id, recipient, period, run_at)
+       SELECT $1, r, $2, $3 FROM unnest($4::text[]) r WHERE NOT EXISTS (SELECT 1 FROM report_unsubscribed u WHERE u.subscription_id = $1 AND u.recipient = r)
+       ON CONFLICT (subscription_id, recipient, period) DO UPDATE SET status = 'queued', run_at = EXCLUDED.run_at, attempts = 0, last_error = null, finished_at = null
+       WHERE report_job.status <> 'queued'`, [s.id, osloDate(now.toISOString()), now, s.recipients]);
+    this.kick();
+    return { queued: res.rowCount ?? 0 };
   }
 
   async deliveries(subscriptionId: number): Promise<Array<{ recipient: string; attempt: number; at: string; outcome: string; error: string | null; bytes: number | null }>> {
@@ -240,14 +264,22 @@ export class Dispatcher {
   /** Runs `runDue` every `intervalMs` (one run at a time), as the server does. */
   start(intervalMs: number): void {
     if (this.timer || intervalMs <= 0) return;
-    this.timer = setInterval(() => {
-      if (this.running) return;
-      this.running = this.runDue().catch((err) => this.log.error({ err }, 'report dispatch failed')).finally(() => { this.running = null; });
-    }, intervalMs);
+    this.timer = setInterval(() => this.kick(), intervalMs);
     this.timer.unref();
   }
 
+  /** One run of `runDue` now, unless one is under way (which then picks up what is due). */
+  private kick(): void {
+    if (this.stopped) return;
+    if (this.running) { this.again = true; return; }
+    this.running = this.runDue().catch((err) => this.log.error({ err }, 'report dispatch failed')).finally(() => {
+      this.running = null;
+      if (this.again) { this.again = false; this.kick(); }
+    });
+  }
+
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.running;

@@ -19,8 +19,16 @@ export default async function setup(project: TestProject) {
   let dir: string | undefined;
   if (!adminUrl) {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-test-pg-'));
-    const port = 55000 + Math.floor(Math.random() * 2000);
-    const pg = await startEmbeddedPostgres({ dataDir: dir, port, settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '200' } });
+    // A random port, and another if it is taken (several checkouts may run their tests at once).
+    let pg: Awaited<ReturnType<typeof startEmbeddedPostgres>> | undefined;
+    for (let attempt = 1; !pg; attempt++) {
+      const port = 55000 + Math.floor(Math.random() * 2000);
+      try {
+        pg = await startEmbeddedPostgres({ dataDir: dir, port, settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '200' } });
+      } catch (err) {
+        if (attempt >= 5 || !/already in use/.test((err as Error).message)) throw err;
+      }
+    }
     adminUrl = pg.url('postgres');
     stop = pg.stop;
   }

@@ -146,6 +146,19 @@ export function reportRoutes(app: FastifyInstance, platform: Platform): void {
     return reply.code(204).send();
   });
 
+  app.get<{ Params: { subscriptionId: string } }>('/api/subscriptions/:subscriptionId/deliveries', { config: { access: READERS } }, async (req) => {
+    const id = positiveId(req.params.subscriptionId);
+    const own = await platform.reports.dispatch.list({ owner: callerLabel(req.caller!) });
+    if (!own.some((s) => s.id === id)) throw new RecordError(`No subscription ${id} of yours.`, 404);
+    return platform.reports.dispatch.deliveries(id);
+  });
+
+  // Send now, outside the schedule: the report goes out at once and is logged like a scheduled one.
+  app.post<{ Params: { subscriptionId: string } }>('/api/subscriptions/:subscriptionId/send', { config: { access: READERS } }, async (req, reply) => {
+    const res = await wrap(() => platform.reports.dispatch.sendNow(positiveId(req.params.subscriptionId), { owner: callerLabel(req.caller!) }));
+    return reply.code(202).send(res);
+  });
+
   // Dispatches: a registry admin sends a unit's reports to a mailing list. Body: {report, unit, indicator?, frequency, recipients: [...], lang?, expires?}
   const requireAdmin = (c: Caller, r: Registry) => { if (!isRegistryAdmin(c, r.id)) throw new AccessDenied(`Dispatches of ${r.id} need an admin role for that registry.`); };
   app.post<{ Params: { id: string }; Body: Record<string, unknown> | undefined }>('/api/registries/:id/dispatches', { config: { access: ADMINS } }, async (req, reply) => {
@@ -165,6 +178,12 @@ export function reportRoutes(app: FastifyInstance, platform: Platform): void {
     const r = registryOf(req.params.id);
     requireAdmin(req.caller!, r);
     return platform.reports.dispatch.deliveries(positiveId(req.params.subscriptionId));
+  });
+  app.post<{ Params: { id: string; subscriptionId: string } }>('/api/registries/:id/dispatches/:subscriptionId/send', { config: { access: ADMINS } }, async (req, reply) => {
+    const r = registryOf(req.params.id);
+    requireAdmin(req.caller!, r);
+    const res = await wrap(() => platform.reports.dispatch.sendNow(positiveId(req.params.subscriptionId), { registry: r.id, dispatches: true }));
+    return reply.code(202).send(res);
   });
   app.delete<{ Params: { id: string; subscriptionId: string } }>('/api/registries/:id/dispatches/:subscriptionId', { config: { access: ADMINS } }, async (req, reply) => {
     const r = registryOf(req.params.id);
