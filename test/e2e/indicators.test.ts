@@ -15,6 +15,8 @@ import { runDemo } from '../../src/cli/demo.ts';
 import { ehrBundle } from '../../registries/fracture/bundles.ts';
 import { ninHash } from '../../src/identity/crypto.ts';
 import { fracture, nin } from '../helpers/fixtures.ts';
+import { mimeParts, startTestInbox, type TestInbox } from '../helpers/mail.ts';
+import { pdfInfo } from '../helpers/pdf.ts';
 import { account, freePort, startTestIdp, type TestIdp } from '../helpers/login.ts';
 import { SUS_HOSPITAL, SUS_ORTHO, testPlatform, type TestPlatform } from '../helpers/platform.ts';
 
@@ -47,6 +49,7 @@ async function scan(page: Page, name: string) {
 describe.skipIf(!executablePath && !process.env.CI)('the web app in the browser', () => {
   let t: TestPlatform;
   let idp: TestIdp;
+  let mail: TestInbox;
   let browser: Browser;
   let site: string;
   let caseId: number;
@@ -57,7 +60,8 @@ describe.skipIf(!executablePath && !process.env.CI)('the web app in the browser'
     const port = await freePort();
     site = `http://localhost:${port}`;
     idp = await startTestIdp([account('registrar', { name: 'Sindre Stavanger' }), account('pasient', { pid: patientNin, name: 'Pia Pasient' })], { site });
-    t = await testPlatform(idp.env);
+    mail = await startTestInbox();
+    t = await testPlatform({ ...idp.env, KVALREG_SMTP_URL: mail.url, KVALREG_MAIL_FROM: 'Norsk frakturregister <rapport@kvalreg.test>', KVALREG_PUBLIC_URL: site });
     await setUser(t.platform.db.pool, { subject: 'sub-registrar', name: 'Sindre Stavanger', grants: [{ registry: 'fracture', role: 'unit-registrar', unit: SUS_ORTHO }] });
     await t.app.listen({ port, host: '127.0.0.1' });
     // A year of demo traffic through the real FHIR API, and one fracture whose intended treatment is missing.
@@ -70,7 +74,7 @@ describe.skipIf(!executablePath && !process.env.CI)('the web app in the browser'
     await t.platform.analytics.refresh();
     browser = await chromium.launch({ executablePath: executablePath!, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
   }, 600_000);
-  afterAll(async () => { await browser?.close(); await t?.close(); await idp?.idp.close(); });
+  afterAll(async () => { await browser?.close(); await t?.close(); await idp?.idp.close(); await mail?.close(); });
 
   async function logIn(username: string) {
     const context = await browser.newContext({ locale: 'nb-NO', viewport: { width: 1280, height: 900 } });
@@ -204,5 +208,40 @@ describe.skipIf(!executablePath && !process.env.CI)('the web app in the browser'
     await screenshot(p.page, 'innsyn');
     await scan(p.page, 'innsyn');
     await p.context.close();
+  }, 120_000);
+  it('lets the registrar subscribe to the unit report and receive it by e-mail with its PDF', async () => {
+    const { context, page } = await logIn('registrar');
+    await page.getByRole('navigation', { name: 'Hovedmeny' }).getByRole('link', { name: 'Rapporter' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Rapporter' }).waitFor();
+    // The unit report on demand, for the own unit.
+    await page.getByRole('link', { name: /^Last ned enhetsrapporten: SUS, Ortopedisk avdeling \d{4} \(PDF\)$/ }).waitFor();
+    // A weekly subscription to the own unit's report.
+    const form = page.getByRole('form', { name: 'Nytt abonnement' });
+    await form.getByLabel('Hvor ofte').selectOption('weekly');
+    await form.getByLabel('E-postadresse').fill('leder@sus.test');
+    await form.getByRole('button', { name: 'Abonner' }).click();
+    await form.getByText('Abonnementet er opprettet.').waitFor();
+    const row = page.locator('table.subscription-table[data-kind="own"] tbody tr');
+    await expect.poll(() => row.count(), { timeout: 30_000 }).toBe(1);
+    expect(await row.textContent()).toMatch(/Enhetsrapport.*SUS, Ortopedisk avdeling.*Ukentlig.*leder@sus\.test/);
+    await screenshot(page, 'reports');
+    await scan(page, 'reports');
+    // Sent now rather than in a week: the e-mail arrives at the SMTP server with the unit report as PDF.
+    await row.getByRole('button', { name: /^Send nå/ }).click();
+    await page.getByText('Rapporten sendes nå.', { exact: false }).waitFor();
+    await expect.poll(() => mail.mails.length, { timeout: 60_000 }).toBe(1);
+    const received = mail.mails[0];
+    expect(received.to).toEqual(['leder@sus.test']);
+    expect(received.raw).toMatch(/Subject: .*Enhetsrapport/);
+    const pdf = mimeParts(received.raw).find((x) => x.type === 'application/pdf')!;
+    expect(pdf.body.subarray(0, 4).toString()).toBe('%PDF');
+    expect(pdfInfo(pdf.body).Title).toBe('Norsk frakturregister – Ortopedisk avdeling, Stavanger universitetssjukehus');
+    const text = mimeParts(received.raw).find((x) => x.type === 'text/plain')!.body.toString('utf8');
+    expect(text).toContain(`${site}/api/unsubscribe?token=`);
+    // The delivery is in the subscription's log on the page.
+    await row.getByText('Utsendingslogg').click();
+    await row.getByRole('button', { name: 'Oppdater loggen' }).click();
+    await expect.poll(() => row.locator('.delivery-log').textContent(), { timeout: 30_000 }).toMatch(/leder@sus\.test – sendt/);
+    await context.close();
   }, 120_000);
 });

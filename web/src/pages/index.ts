@@ -10,6 +10,7 @@ import { Indicator } from './Indicator.tsx';
 import { Indicators } from './Indicators.tsx';
 import { Innsyn } from './Innsyn.tsx';
 import { Registrations } from './Registrations.tsx';
+import { Reports } from './Reports.tsx';
 
 export interface PageDef {
   path: string;
@@ -28,5 +29,6 @@ export const PAGES: PageDef[] = [
   { path: '/analyses', label: 'nav.analyses', component: Analyses },
   { path: '/hospitals', label: 'nav.hospitals', component: Hospitals },
   { path: '/registrations', label: 'nav.registrations', roles: ['unit-registrar', 'registry-admin', 'platform-admin'], component: Registrations },
+  { path: '/reports', label: 'nav.reports', roles: ['unit-reader', 'unit-registrar', 'registry-admin', 'platform-admin'], component: Reports },
   { path: '/innsyn', label: 'nav.innsyn', roles: ['patient'], component: Innsyn },
 ];

@@ -1,0 +1,95 @@
+// Reports: a unit's report as PDF now, the user's own report subscriptions by e-mail, and for
+// registry admins the annual report and dispatches to a unit's mailing lists. Every PDF is made
+// on the server from the same declarations and data as the pages.
+import { Field, Heading, Label, Paragraph, Select } from '@digdir/designsystemet-react';
+import { useState } from 'react';
+import { Page } from '../components/Page.tsx';
+import { SubscriptionForm, SubscriptionTable } from '../components/Subscriptions.tsx';
+import { UnitPicker } from '../components/UnitPicker.tsx';
+import { unitName, useApi, useOwnUnit, useRegistryId, useUnits, type IndicatorDecl } from '../data.tsx';
+import { useI18n } from '../i18n.tsx';
+import { useSession } from '../session.tsx';
+
+export function Reports() {
+  const { t, lang } = useI18n();
+  const { me } = useSession();
+  const registry = useRegistryId();
+  const units = useUnits();
+  const own = useOwnUnit();
+  const indicators = useApi<IndicatorDecl[]>(registry ? `/api/registries/${registry}/indicators?lang=${lang}` : null);
+  const years = Array.from({ length: 6 }, (_, k) => String(new Date().getFullYear() - 1 - k));
+  const [unitYear, setUnitYear] = useState(years[0]);
+  const [unit, setUnit] = useState<string | null>(null);
+  const [annualYear, setAnnualYear] = useState(years[0]);
+  const [dataset, setDataset] = useState<'fresh' | 'qa'>('qa');
+  const [ownVersion, setOwnVersion] = useState(0);
+  const [dispatchVersion, setDispatchVersion] = useState(0);
+  const admin = me?.active?.role === 'registry-admin' || me?.active?.role === 'platform-admin';
+  const reportUnit = unit ?? own ?? '';
+  const decls = indicators.data ?? [];
+  if (!registry) return <Page title={t('rep.title')}><Paragraph>{t('common.loading')}</Paragraph></Page>;
+
+  return (
+    <Page title={t('rep.title')}>
+      <Paragraph>{t('rep.intro')}</Paragraph>
+
+      <section aria-labelledby="unit-report">
+        <Heading level={2} data-size="sm" id="unit-report">{t('rep.unitReport')}</Heading>
+        <Paragraph>{t('rep.unitReportIntro')}</Paragraph>
+        <form className="filters" aria-label={t('rep.unitReport')} onSubmit={(e) => e.preventDefault()}>
+          <UnitPicker id="report-unit" units={units.list} value={reportUnit} onChange={(v) => setUnit(v)} own={own} />
+          <Field>
+            <Label htmlFor="report-year">{t('ind.year')}</Label>
+            <Select id="report-year" value={unitYear} onChange={(e) => setUnitYear(e.target.value)}>
+              {years.map((y) => <Select.Option key={y} value={y}>{y}</Select.Option>)}
+            </Select>
+          </Field>
+        </form>
+        {reportUnit
+          ? <Paragraph><a href={`/api/registries/${registry}/reports/unit/${reportUnit}.pdf?year=${unitYear}&lang=${lang}`} download>
+              {t('rep.downloadUnit')}: {unitName(units.byResh.get(reportUnit), lang, reportUnit, units.byResh)} {unitYear} (PDF)</a></Paragraph>
+          : <Paragraph>{t('sub.chooseUnit')}</Paragraph>}
+      </section>
+
+      <section aria-labelledby="own-subscriptions">
+        <Heading level={2} data-size="sm" id="own-subscriptions">{t('sub.ownTitle')}</Heading>
+        <Paragraph>{t('sub.ownIntro')}</Paragraph>
+        <SubscriptionForm kind="own" registry={registry} units={units.list} own={own} indicators={decls} onCreated={() => setOwnVersion((v) => v + 1)} />
+        <SubscriptionTable kind="own" registry={registry} units={units.byResh} indicators={decls} version={ownVersion} />
+      </section>
+
+      {admin && (
+        <>
+          <section aria-labelledby="annual-report">
+            <Heading level={2} data-size="sm" id="annual-report">{t('rep.annual')}</Heading>
+            <Paragraph>{t('rep.annualIntro')}</Paragraph>
+            <form className="filters" aria-label={t('rep.annual')} onSubmit={(e) => e.preventDefault()}>
+              <Field>
+                <Label htmlFor="annual-year">{t('ind.year')}</Label>
+                <Select id="annual-year" value={annualYear} onChange={(e) => setAnnualYear(e.target.value)}>
+                  {years.map((y) => <Select.Option key={y} value={y}>{y}</Select.Option>)}
+                </Select>
+              </Field>
+              <Field>
+                <Label htmlFor="annual-dataset">{t('rep.dataset')}</Label>
+                <Select id="annual-dataset" value={dataset} onChange={(e) => setDataset(e.target.value as 'fresh' | 'qa')}>
+                  <Select.Option value="qa">{t('rep.dataset.qa')}</Select.Option>
+                  <Select.Option value="fresh">{t('rep.dataset.fresh')}</Select.Option>
+                </Select>
+              </Field>
+            </form>
+            <Paragraph><a href={`/api/registries/${registry}/reports/annual/${annualYear}.pdf?dataset=${dataset}`} download>{t('rep.downloadAnnual')} {annualYear} (PDF)</a></Paragraph>
+            <Paragraph data-size="sm">{t('rep.annualSlow')}</Paragraph>
+          </section>
+
+          <section aria-labelledby="dispatches">
+            <Heading level={2} data-size="sm" id="dispatches">{t('sub.dispatchTitle')}</Heading>
+            <Paragraph>{t('sub.dispatchIntro')}</Paragraph>
+            <SubscriptionForm kind="dispatch" registry={registry} units={units.list} own={own} indicators={decls} onCreated={() => setDispatchVersion((v) => v + 1)} />
+            <SubscriptionTable kind="dispatch" registry={registry} units={units.byResh} indicators={decls} version={dispatchVersion} />
+          </section>
+        </>
+      )}
+    </Page>
+  );
+}
