@@ -8,7 +8,7 @@ import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { fracture, nin } from './helpers/fixtures.ts';
-import { SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';
+import { OTHER_ORTHO, SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';
 import { pdfInfo } from './helpers/pdf.ts';
 
 let t: TestPlatform;
@@ -33,6 +33,10 @@ beforeAll(async () => {
   };
   for (const s of spec) await send(fracture({ nin: nin(s.birth, s.sex), aoCode: s.ao, injuryDateTime: at('2024-03-01'), firstContact: at('2024-03-01', '12:00') }));
   await send(fracture({ nin: nin('1960-08-01', 'female'), aoCode: '2R3A2', injuryDateTime: at('2023-03-01'), firstContact: at('2023-03-01', '12:00') }));
+  // Elsewhere (Østfold, Helse Sør-Øst), for comparisons: 10 wrist fractures in women aged 63 and
+  // 30 ankle fractures in men aged 33 in 2024.
+  for (let i = 0; i < 10; i++) await send(fracture({ unitResh: OTHER_ORTHO, nin: nin('1960-08-01', 'female'), aoCode: '2R3A2', injuryDateTime: at('2024-04-01'), firstContact: at('2024-04-01', '12:00') }));
+  for (let i = 0; i < 30; i++) await send(fracture({ unitResh: OTHER_ORTHO, nin: nin('1990-08-01', 'male'), aoCode: '44B1', injuryDateTime: at('2024-04-01'), firstContact: at('2024-04-01', '12:00') }));
   await t.platform.analytics.refresh();
 });
 afterAll(async () => { await t?.close(); });
@@ -92,6 +96,46 @@ describe('figures', () => {
     const none = await get('/api/registries/fracture/figures/incidence-by-age-group?year=2024&unit=8101101');
     expect(none.statusCode).toBe(422);
     expect(none.json().error).toMatch(/befolkningstall/);
+  });
+
+  it('compares a unit with the rest of the country, its region and the nation, as shares of each side\'s cases', async () => {
+    // SUS: 22 fractures (AO 12: 3, 23: 14, 44: 5). Østfold: 40 (23: 10, 44: 30). Nation: 62.
+    const fig = async (compare: string) => {
+      const res = await get(`/api/registries/fracture/figures/ao-prefix-by-sex?year=2024&unit=${SUS_ORTHO}&compare=${compare}`);
+      expect(res.statusCode, res.body).toBe(200);
+      return res.json();
+    };
+    const rest = await fig('rest');
+    expect(rest.spec.groups.map((g: any) => g.label)).toEqual(['Ortopedisk avdeling, Stavanger universitetssjukehus', 'Resten av landet']);
+    const share = (f: any, x: string, side: number) => f.data.find((r: any) => r.ao_prefix === x && r.comparison === f.spec.groups[side].label);
+    expect(share(rest, '23', 0)).toMatchObject({ count: 14, share: 63.6 }); // 14/22
+    expect(share(rest, '23', 1)).toMatchObject({ count: 10, share: 25 }); // 10/40
+    expect(share(rest, '44', 1)).toMatchObject({ count: 30, share: 75 });
+    expect(share(rest, '12', 0)).toMatchObject({ count: null, share: null, suppressed: true }); // 3 < 5
+    expect(share(rest, '12', 1)).toMatchObject({ count: 0, share: 0 });
+    const nation = await fig('nation');
+    expect(share(nation, '23', 1)).toMatchObject({ count: 24, share: 38.7 }); // 24/62
+    const region = await fig('region');
+    expect(region.spec.groups[1].label).toMatch(/Helse Vest/);
+    expect(share(region, '23', 1)).toMatchObject({ count: 14, share: 63.6 }); // only SUS in the region
+    // The same comparison as a download, and the nation cannot be compared with itself.
+    const csv = await get(`/api/registries/fracture/figures/ao-prefix-by-sex.csv?year=2024&unit=${SUS_ORTHO}&compare=rest`);
+    expect(csv.headers['content-disposition']).toMatch(/-vs-rest\.csv/);
+    expect(csv.body.split('\n')[0]).toMatch(/AO-prefiks,Gruppe,Antall,Andel \(%\)/);
+    expect((await get('/api/registries/fracture/figures/ao-prefix-by-sex?year=2024&compare=rest')).json().error).toMatch(/landet kan ikke sammenlignes med seg selv/);
+    expect((await get(`/api/registries/fracture/figures/ao-prefix-by-sex?year=2024&unit=${SUS_ORTHO}&compare=world`)).json().error).toMatch(/compare must be one of rest, region, nation/);
+  });
+
+  it('compares incidence with the catchment population on each side', async () => {
+    const res = await get(`/api/registries/fracture/figures/incidence-by-age-group?year=2024&unit=${SUS_ORTHO}&compare=nation`);
+    expect(res.statusCode, res.body).toBe(200);
+    const pop = (await t.platform.db.pool.query(`SELECT sum(population)::int AS p FROM population WHERE year = 2024 AND area_resh = $1 AND age_group = '60-64'`, [TRUST])).rows[0].p;
+    const own = res.json().data.find((r: any) => r.age_group_ssb === '60-64' && r.comparison === 'Ortopedisk avdeling, Stavanger universitetssjukehus');
+    expect(own.population).toBe(pop);
+    expect(own.rate).toBeCloseTo((8 / pop) * 10000, 1);
+    // The nation's population table covers the demo area only: cases outside it are not counted.
+    const nation = res.json().data.find((r: any) => r.age_group_ssb === '60-64' && r.comparison !== 'Ortopedisk avdeling, Stavanger universitetssjukehus');
+    expect(nation.count).toBe(8);
   });
 
   it('renders the same figure as SVG, PNG and PDF', async () => {

@@ -80,6 +80,26 @@ export function naturalCompare(a: string, b: string): number {
 
 const PLATFORM = { kind: 'platform', task: 'reports' } as const;
 
+/** The SQL for an analysis's x value as text: the column, or the lower edge of its bin. */
+export function xExpression(a: AnalysisDef): string {
+  return a.bin ? `least(floor(t."${a.x}" / ${a.bin.width}) * ${a.bin.width}, ${a.bin.max})::int::text` : `t."${a.x}"::text`;
+}
+
+/** A bin's label from its lower edge: "5-9", the last one "100+". */
+export function binLabelOf(a: AnalysisDef, x: string): string {
+  if (!a.bin) return x;
+  const lo = Number(x);
+  return lo >= a.bin.max ? `${lo}+` : `${lo}-${lo + a.bin.width - 1}`;
+}
+
+/** The x categories in order: every bin, or the values seen in natural order. */
+export function categoriesOf(a: AnalysisDef, seen: string[]): string[] {
+  if (!a.bin) return [...new Set(seen)].sort(naturalCompare);
+  const out: string[] = [];
+  for (let lo = 0; lo <= a.bin.max; lo += a.bin.width) out.push(binLabelOf(a, String(lo)));
+  return out;
+}
+
 /** Computes one analysis for a year and unit: counts (or incidence) per x and group, suppressed. */
 export async function computeAnalysis(data: PersonData, registry: Registry, analyses: Analyses, a: AnalysisDef, q: AnalysisQuery): Promise<Figure> {
   const l = q.lang;
@@ -87,7 +107,7 @@ export async function computeAnalysis(data: PersonData, registry: Registry, anal
   const threshold = registry.meta.smallCountThreshold;
   // Hidden: under the registry's threshold always; at or below `suppress.atOrBelow` where declared.
   const hidden = (n: number) => n < threshold || (a.suppress !== undefined && n <= a.suppress.atOrBelow);
-  const xSql = a.bin ? `least(floor(t."${a.x}" / ${a.bin.width}) * ${a.bin.width}, ${a.bin.max})::int::text` : `t."${a.x}"::text`;
+  const xSql = xExpression(a);
   const bySql = a.by ? `t."${a.by}"::text` : `''`;
   const from = `${q.year}-01-01`, to = `${Number(q.year) + 1}-01-01`;
   let population: Map<string, number> | null = null;
@@ -122,16 +142,8 @@ export async function computeAnalysis(data: PersonData, registry: Registry, anal
   }, { readOnly: true });
 
   const labelOf = (variable: string | undefined, value: string) => (variable ? analyses.labels[variable]?.[value]?.[l] : undefined) ?? value;
-  const binLabel = (x: string) => {
-    if (!a.bin) return x;
-    const lo = Number(x);
-    return lo >= a.bin.max ? `${lo}+` : `${lo}-${lo + a.bin.width - 1}`;
-  };
-  let categories: string[];
-  if (a.bin) {
-    categories = [];
-    for (let lo = 0; lo <= a.bin.max; lo += a.bin.width) categories.push(binLabel(String(lo)));
-  } else categories = [...new Set(counts.map((c) => c.x!))].sort(naturalCompare);
+  const binLabel = (x: string) => binLabelOf(a, x);
+  const categories = categoriesOf(a, counts.map((c) => c.x!));
   const groupKeys = a.by ? [...new Set([...Object.keys(analyses.labels[a.by] ?? {}), ...counts.map((c) => c.g!)])].sort(naturalCompare) : [''];
   // Declared labels first, in their declared order (e.g. women, then men).
   const declared = a.by ? Object.keys(analyses.labels[a.by] ?? {}) : [];

@@ -10,6 +10,7 @@ import type { IndicatorResult, Indicators } from '../indicators/service.ts';
 import type { Registry } from '../registry/load.ts';
 import type { Unit, UnitTree } from '../units/tree.ts';
 import { AnalysisError, computeAnalysis, loadAnalyses, type Analyses } from './analyses.ts';
+import { computeComparison, type Comparison, type Side } from './comparison.ts';
 import type { Column, Figure, Lang, Row } from './charts.ts';
 
 export type UnitLevel = Unit['level'];
@@ -24,6 +25,8 @@ export interface FigureQuery {
   grain?: 'year' | 'quarter';
   dataset: 'fresh' | 'qa';
   lang: Lang;
+  /** For analyses: the unit beside the rest of the country, its region or the nation. */
+  compare?: Comparison;
 }
 
 export interface FigureInfo { id: string; kind: 'analysis' | 'indicator-units' | 'indicator-trend'; title: string; indicator?: string }
@@ -57,6 +60,20 @@ export class Figures {
     return u;
   }
 
+  /** The other side of a comparison for `unit`: the rest of the country, its region, or the nation. */
+  private comparisonSide(unit: Unit, ownAreas: string[], compare: Comparison, lang: Lang): Side {
+    const nation = this.unitOf(undefined);
+    if (unit.resh === nation.resh) throw new FigureError(lang === 'nb' ? 'Velg en enhet å sammenligne: landet kan ikke sammenlignes med seg selv.' : 'Choose a unit to compare: the nation cannot be compared with itself.');
+    const everywhere = this.units.descendants(nation.resh);
+    if (compare === 'nation') return { label: unitName(nation, lang, this.units), within: null, without: [], areas: everywhere };
+    if (compare === 'rest') {
+      return { label: lang === 'nb' ? 'Resten av landet' : 'Rest of the country', within: null, without: [unit.resh], areas: everywhere.filter((r) => !ownAreas.includes(r)) };
+    }
+    const region = this.units.ancestorAt(unit.resh, 'region');
+    if (!region || region.resh === unit.resh) throw new FigureError(lang === 'nb' ? `${unitName(unit, lang, this.units)} er selv en region: sammenlign med resten av landet eller landet.` : `${unitName(unit, lang, this.units)} is itself a region: compare with the rest of the country or the nation.`);
+    return { label: unitName(region, lang, this.units), within: [region.resh], without: [], areas: this.units.descendants(region.resh) };
+  }
+
   async figure(registry: Registry, id: string, q: FigureQuery): Promise<Figure> {
     const a = this.analysesOf(registry).list.find((x) => x.id === id);
     if (a) {
@@ -66,6 +83,11 @@ export class Figures {
       const areaUnits = unit.level === 'hospital' || unit.level === 'department'
         ? [this.units.ancestorAt(unit.resh, 'trust')?.resh ?? unit.resh] : this.units.descendants(unit.resh);
       try {
+        if (q.compare) {
+          const own: Side = { label: unitName(unit, q.lang, this.units), within: [unit.resh], without: [], areas: areaUnits };
+          return await computeComparison(this.data, registry, this.analysesOf(registry), a,
+            { year: q.year, dataset: q.dataset, lang: q.lang, unitName: own.label, compare: q.compare, unit: own, other: this.comparisonSide(unit, areaUnits, q.compare, q.lang) });
+        }
         return await computeAnalysis(this.data, registry, this.analysesOf(registry), a, { year: q.year, unit: unit.resh, unitName: unitName(unit, q.lang, this.units), dataset: q.dataset, lang: q.lang, areaUnits });
       } catch (err) {
         if (err instanceof AnalysisError) throw new FigureError(err.message, 422);

@@ -184,6 +184,12 @@ describe.skipIf(!executablePath && !process.env.CI)('the web app in the browser'
     const img = page.locator('figure.analysis-figure img');
     await expect.poll(() => img.evaluate((el) => (el as unknown as { naturalWidth: number }).naturalWidth), { timeout: 30_000 }).toBeGreaterThan(100);
     expect(page.url()).toContain('figure=ao-prefix-by-sex');
+    // The own unit beside the rest of the country, as shares; the choice kept in the URL.
+    await page.getByLabel('Enhet', { exact: true }).selectOption(SUS_ORTHO);
+    await page.getByLabel('Sammenlign med').selectOption('rest');
+    await expect.poll(() => page.url(), { timeout: 30_000 }).toContain('compare=rest');
+    await page.locator('table.analysis-table').getByRole('cell', { name: 'Resten av landet' }).first().waitFor();
+    await page.locator('table.analysis-table').getByRole('columnheader', { name: 'Andel (%)' }).waitFor();
     await screenshot(page, 'analyses');
     await scan(page, 'analyses');
     // The public hospital profile: every indicator for the hospital, levels per year, filter by level.

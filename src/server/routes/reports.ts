@@ -8,6 +8,7 @@ import { AccessDenied } from '../../access/door.ts';
 import type { Platform } from '../../platform.ts';
 import { renderSvg, svgToPdf, svgToPng, type Lang } from '../../reports/charts.ts';
 import { FigureError, cell, RESULT_COLUMNS, resultRow, tableCsv, withoutPendingDuplicates, tableXlsx, UNIT_LEVELS, workbook, type FigureQuery, type UnitLevel } from '../../reports/figures.ts';
+import { COMPARISONS, type Comparison } from '../../reports/comparison.ts';
 import { SubscriptionError } from '../../reports/dispatch.ts';
 import { RecordError } from '../../records/workflow.ts';
 import type { Registry } from '../../registry/load.ts';
@@ -49,7 +50,9 @@ export function reportRoutes(app: FastifyInstance, platform: Platform): void {
     if (q.level !== undefined && !(UNIT_LEVELS as string[]).includes(q.level)) throw new RecordError(`level must be one of ${UNIT_LEVELS.join(', ')}.`, 400);
     if (q.grain !== undefined && q.grain !== 'year' && q.grain !== 'quarter') throw new RecordError('grain must be year or quarter.', 400);
     if (q.dataset !== undefined && q.dataset !== 'fresh' && q.dataset !== 'qa') throw new RecordError('dataset must be fresh or qa.', 400);
-    return { year, unit: q.unit, level: q.level as UnitLevel | undefined, grain: q.grain as 'year' | 'quarter' | undefined, dataset: (q.dataset ?? 'fresh') as 'fresh' | 'qa', lang: (q.lang === 'en' ? 'en' : 'nb') as Lang };
+    if (q.compare !== undefined && !(COMPARISONS as readonly string[]).includes(q.compare)) throw new RecordError(`compare must be one of ${COMPARISONS.join(', ')} (the unit beside the rest of the country, its region, or the nation).`, 400);
+    return { year, unit: q.unit, level: q.level as UnitLevel | undefined, grain: q.grain as 'year' | 'quarter' | undefined, dataset: (q.dataset ?? 'fresh') as 'fresh' | 'qa', lang: (q.lang === 'en' ? 'en' : 'nb') as Lang,
+      compare: q.compare as Comparison | undefined };
   };
   const wrap = async <T>(fn: () => Promise<T>): Promise<T> => {
     try { return await fn(); } catch (err) {
@@ -74,7 +77,7 @@ export function reportRoutes(app: FastifyInstance, platform: Platform): void {
     const [id, format] = splitFormat(req.params.figure);
     const q = figureQuery(req.query);
     const fig = await wrap(() => platform.reports.figures.figure(r, id, q));
-    const name = `${r.id}-${id}-${q.year}${q.unit ? `-${q.unit}` : ''}`;
+    const name = `${r.id}-${id}-${q.year}${q.unit ? `-${q.unit}` : ''}${q.compare ? `-vs-${q.compare}` : ''}`;
     attachment(reply, name, format);
     switch (format) {
       case 'json': return fig;

@@ -24,7 +24,10 @@ export function Analyses() {
   const figure = q.get('figure') ?? analyses[0]?.id ?? null;
   const year = q.get('year') ?? String(new Date().getFullYear() - 1);
   const unit = q.get('unit');
-  const params = new URLSearchParams({ year, lang, ...(unit ? { unit } : {}) }).toString();
+  // A comparison needs a unit other than the nation.
+  const isNation = !unit || units.byResh.get(unit)?.level === 'nation';
+  const compare = !isNation ? q.get('compare') : null;
+  const params = new URLSearchParams({ year, lang, ...(unit ? { unit } : {}), ...(compare ? { compare } : {}) }).toString();
   const fig = useApi<Figure>(registry && figure ? `/api/registries/${registry}/figures/${figure}?${params}` : null);
   const years = Array.from({ length: 6 }, (_, k) => String(new Date().getFullYear() - 1 - k));
   const fmt = (v: unknown, f?: string) => (v === null || v === undefined ? '–' : typeof v === 'number' && f === 'decimal' ? v.toLocaleString(lang === 'nb' ? 'nb-NO' : 'en-GB', { maximumFractionDigits: 1 }) : String(v));
@@ -46,6 +49,17 @@ export function Analyses() {
           </Select>
         </Field>
         <UnitPicker units={units.list} value={unit ?? ''} onChange={(v) => setQuery({ unit: v || null })} own={own} />
+        <Field>
+          <Label htmlFor="compare">{t('an.compare')}</Label>
+          <Select id="compare" value={compare ?? ''} disabled={isNation} aria-describedby={isNation ? 'compare-d' : undefined}
+            onChange={(e) => setQuery({ compare: e.target.value || null })}>
+            <Select.Option value="">{t('an.compare.none')}</Select.Option>
+            <Select.Option value="rest">{t('an.compare.rest')}</Select.Option>
+            <Select.Option value="region">{t('an.compare.region')}</Select.Option>
+            <Select.Option value="nation">{t('an.compare.nation')}</Select.Option>
+          </Select>
+          {isNation && <Paragraph data-size="sm" id="compare-d">{t('an.compare.needsUnit')}</Paragraph>}
+        </Field>
       </form>
       {(list.error || fig.error) && <Alert data-color="danger"><Paragraph>{list.error ?? fig.error}</Paragraph></Alert>}
       {(list.loading || fig.loading) && <Spinner aria-label={t('common.loading')} />}
@@ -53,7 +67,7 @@ export function Analyses() {
         <figure className="analysis-figure">
           <img src={`/api/registries/${registry}/figures/${figure}.svg?${params}`} alt={fig.data.spec.description} style={{ maxWidth: '100%' }} />
           <figcaption>{fig.data.spec.title}{fig.data.spec.note ? ` ${fig.data.spec.note}` : ''}</figcaption>
-          <Downloads registry={registry} figure={figure} params={{ year, unit }} label={fig.data.spec.title} />
+          <Downloads registry={registry} figure={figure} params={{ year, unit, compare }} label={fig.data.spec.title} />
           <Table zebra className="analysis-table">
             <caption>{t('an.numbers')}: {fig.data.spec.title}</caption>
             <Table.Head><Table.Row>{fig.data.spec.columns.map((c) => <Table.HeaderCell scope="col" key={c.key}>{c.label}</Table.HeaderCell>)}</Table.Row></Table.Head>
