@@ -1,22 +1,14 @@
 // End to end in Chromium (Debian's package, headless, driven by playwright-core): people log in
 // through the local OpenID provider's real login page, and use the web app as a person would.
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
 import { setUser } from '../../src/access/sessions.ts';
 import { ninHash } from '../../src/identity/crypto.ts';
 import { ehrBundle } from '../../registries/fracture/bundles.ts';
 import { fracture, nin } from '../helpers/fixtures.ts';
+import { CHROMIUM_ARGS, findChromium, NO_CHROMIUM_IN_CI } from '../helpers/browser.ts';
 import { account, freePort, startTestIdp, type TestIdp } from '../helpers/login.ts';
 import { OTHER_ORTHO, SUS_ORTHO, testPlatform, type TestPlatform } from '../helpers/platform.ts';
-
-function findChromium(): string | null {
-  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
-  for (const name of ['chromium', 'chromium-browser']) {
-    try { return execFileSync('which', [name], { encoding: 'utf8' }).trim() || null; } catch { /* next */ }
-  }
-  return null;
-}
 
 const executablePath = findChromium();
 if (!executablePath && !process.env.CI) {
@@ -31,7 +23,7 @@ describe.skipIf(!executablePath && !process.env.CI)('in the browser', () => {
   const patientNin = nin('1948-11-30', 'female');
 
   beforeAll(async () => {
-    if (!executablePath) throw new Error('CI is set but no chromium was found: .ci/run installs it (apt-get install chromium).');
+    if (!executablePath) throw new Error(NO_CHROMIUM_IN_CI);
     const port = await freePort();
     site = `http://localhost:${port}`;
     idp = await startTestIdp([
@@ -47,7 +39,7 @@ describe.skipIf(!executablePath && !process.env.CI)('in the browser', () => {
     const caseId = (await t.platform.db.pool.query('SELECT c.id FROM registry_case c JOIN person p ON p.id = c.person_id WHERE p.nin_hash = $1', [ninHash(t.platform.keys, patientNin)])).rows[0].id;
     await t.app.inject({ method: 'GET', url: `/api/registries/fracture/cases/${caseId}`, headers: { authorization: `Bearer ${t.tokens.registrarSus}` } });
     await t.app.listen({ port, host: '127.0.0.1' });
-    browser = await chromium.launch({ executablePath, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
   });
   afterAll(async () => { await browser?.close(); await t?.close(); await idp?.idp.close(); });
 

@@ -3,13 +3,10 @@
 // charts and explanation list, and completes and finalises a form generated from the codebook.
 // Every main page is scanned with axe (WCAG 2.1 A/AA): no serious or critical violations.
 // KVALREG_SCREENSHOTS=1 saves a screenshot of each main page into docs/screenshots/.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
-import AxeBuilder from '@axe-core/playwright';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser } from 'playwright-core';
 import { setUser } from '../../src/access/sessions.ts';
 import { runDemo } from '../../src/cli/demo.ts';
 import { ehrBundle } from '../../registries/fracture/bundles.ts';
@@ -17,34 +14,11 @@ import { ninHash } from '../../src/identity/crypto.ts';
 import { fracture, nin } from '../helpers/fixtures.ts';
 import { mimeParts, startTestInbox, type TestInbox } from '../helpers/mail.ts';
 import { pdfInfo } from '../helpers/pdf.ts';
+import { CHROMIUM_ARGS, findChromium, logIn as logInAt, NO_CHROMIUM_IN_CI, scan, screenshot } from '../helpers/browser.ts';
 import { account, freePort, startTestIdp, type TestIdp } from '../helpers/login.ts';
 import { SUS_HOSPITAL, SUS_ORTHO, testPlatform, type TestPlatform } from '../helpers/platform.ts';
 
-function findChromium(): string | null {
-  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
-  for (const name of ['chromium', 'chromium-browser']) {
-    try { return execFileSync('which', [name], { encoding: 'utf8' }).trim() || null; } catch { /* next */ }
-  }
-  return null;
-}
 const executablePath = findChromium();
-const SHOTS = process.env.KVALREG_SCREENSHOTS === '1' ? path.resolve(import.meta.dirname, '../../docs/screenshots') : null;
-
-async function screenshot(page: Page, name: string) {
-  if (!SHOTS) return;
-  fs.mkdirSync(SHOTS, { recursive: true });
-  // The whole page, up to a height that keeps the files small (the explanation list can be long).
-  const height = Number(await page.evaluate('document.documentElement.scrollHeight'));
-  const width = page.viewportSize()?.width ?? 1280;
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true, clip: { x: 0, y: 0, width, height: Math.min(height, 2400) } });
-}
-
-/** axe over the whole page: WCAG 2.1 A and AA rules; serious and critical violations fail. */
-async function scan(page: Page, name: string) {
-  const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  expect(bad.map((v) => `${name}: ${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`)).toEqual([]);
-}
 
 describe.skipIf(!executablePath && !process.env.CI)('the web app in the browser', () => {
   let t: TestPlatform;
@@ -56,7 +30,7 @@ describe.skipIf(!executablePath && !process.env.CI)('the web app in the browser'
   const patientNin = nin('1951-02-14', 'female');
 
   beforeAll(async () => {
-    if (!executablePath) throw new Error('CI is set but no chromium was found: .ci/run installs it (apt-get install chromium).');
+    if (!executablePath) throw new Error(NO_CHROMIUM_IN_CI);
     const port = await freePort();
     site = `http://localhost:${port}`;
     idp = await startTestIdp([account('registrar', { name: 'Sindre Stavanger' }), account('pasient', { pid: patientNin, name: 'Pia Pasient' })], { site });
@@ -72,24 +46,14 @@ describe.skipIf(!executablePath && !process.env.CI)('the web app in the browser'
     expect(res.statusCode).toBeLessThan(300);
     caseId = (await t.platform.db.pool.query('SELECT c.id FROM registry_case c JOIN person p ON p.id = c.person_id WHERE p.nin_hash = $1', [ninHash(t.platform.keys, patientNin)])).rows[0].id;
     await t.platform.analytics.refresh();
-    browser = await chromium.launch({ executablePath: executablePath!, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    browser = await chromium.launch({ executablePath: executablePath!, headless: true, args: CHROMIUM_ARGS });
   }, 600_000);
   afterAll(async () => { await browser?.close(); await t?.close(); await idp?.idp.close(); await mail?.close(); });
 
   async function logIn(username: string) {
-    const context = await browser.newContext({ locale: 'nb-NO', viewport: { width: 1280, height: 900 } });
-    const page = await context.newPage();
-    page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
-    page.on('console', (m) => { if (m.type() === 'error') console.error(`console: ${m.text()}`); });
-    await page.goto(site);
-    await page.getByRole('button', { name: 'Logg inn' }).click();
-    await page.waitForURL(/\/interaction\//);
-    await page.getByLabel('Brukernavn / Username').fill(username);
-    await page.getByLabel('Passord / Password').fill('demo');
-    await page.getByRole('button', { name: 'Logg inn' }).click();
-    await page.waitForURL(`${site}/`);
-    await page.getByText('Logget inn som').waitFor();
-    return { context, page };
+    const session = await logInAt(browser, site, username);
+    session.page.on('console', (m) => { if (m.type() === 'error') console.error(`console: ${m.text()}`); });
+    return session;
   }
 
   it('shows the registrar the registry home, the indicators, one indicator with its explanation, and lets them complete and finalise a form', async () => {

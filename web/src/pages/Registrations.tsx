@@ -95,10 +95,17 @@ function CasePage({ caseId }: { caseId: string }) {
   const codebook = useCodebook(registry);
   const [view, setView] = useState<CaseView | null>(null);
   const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
+  const load = () => {
     if (!registry) return;
     api<CaseView>(`/api/registries/${registry}/cases/${caseId}`).then(setView, (err) => setError((err as Error).message));
-  }, [registry, caseId]);
+  };
+  useEffect(load, [registry, caseId]);
+  const units = useUnits();
+  // Forms in the codebook's order (the catalogue's: trauma period first), instances numbered.
+  const order = (f: CaseForm) => codebook.data?.forms.findIndex((d) => d.id === f.form) ?? 0;
+  const forms = view ? [...view.forms].sort((a, b) => order(a) - order(b) || a.instance.localeCompare(b.instance)) : [];
+  const titles = new Map(forms.map((f) => [f.form + f.instance, instanceTitle(f, forms, codebook.data, lang)]));
+  const formTitle = (f: CaseForm) => titles.get(f.form + f.instance) ?? f.form;
   return (
     <Page title={`${t('reg.caseTitle')} ${caseId}`}>
       <Paragraph><Link to="/registrations">{t('reg.back')}</Link></Paragraph>
@@ -109,9 +116,23 @@ function CasePage({ caseId }: { caseId: string }) {
           <dl className="facts">
             <dt>{t('reg.created')}</dt><dd>{formatDateTime(view.createdAt, lang)}</dd>
             <dt>{t('reg.updated')}</dt><dd>{formatDateTime(view.updatedAt, lang)}</dd>
-            {view.unit && <><dt>{t('ind.unit')}</dt><dd>{view.unit}</dd></>}
+            {view.unit && <><dt>{t('ind.unit')}</dt><dd>{unitName(units.byResh.get(view.unit), lang, view.unit, units.byResh)}</dd></>}
           </dl>
-          {view.forms.map((f) => <FormCard key={f.form + f.instance} registry={registry!} caseId={view.id} form={f} codebook={codebook.data!} onChange={setView} />)}
+          {/* The case's own page: every form with its status at a glance, each a link to the form below. */}
+          <Table className="case-forms" data-testid="case-forms">
+            <caption>{t('reg.formsOverview')}</caption>
+            <Table.Head><Table.Row><Table.HeaderCell scope="col">{t('reg.form')}</Table.HeaderCell><Table.HeaderCell scope="col">{t('reg.status')}</Table.HeaderCell><Table.HeaderCell scope="col">{t('reg.missing')}</Table.HeaderCell></Table.Row></Table.Head>
+            <Table.Body>
+              {forms.map((f) => (
+                <Table.Row key={f.form + f.instance} data-form-row={`${f.form}${f.instance ? `/${f.instance}` : ''}`}>
+                  <Table.Cell><a href={`#form-${f.form}-${f.instance || 'main'}`}>{formTitle(f)}</a></Table.Cell>
+                  <Table.Cell><StatusMark status={f.status} /></Table.Cell>
+                  <Table.Cell>{f.missing.length + f.findings.length === 0 ? '–' : f.missing.length + f.findings.length}</Table.Cell>
+                </Table.Row>
+              ))}
+            </Table.Body>
+          </Table>
+          {forms.map((f) => <FormCard key={f.form + f.instance} title={formTitle(f)} registry={registry!} caseId={view.id} form={f} codebook={codebook.data!} onChange={setView} onDeleted={load} />)}
         </>
       )}
     </Page>
@@ -134,12 +155,33 @@ const fromInput = (type: string, s: string): unknown => {
   return s;
 };
 
-function FormCard({ registry, caseId, form, codebook, onChange }: { registry: string; caseId: number; form: CaseForm; codebook: Codebook; onChange(v: CaseView): void }) {
+/** "Skadegradering 2: 450203.3": a repeating form's instance by its number and first value (its key is the sender's resource id). */
+function instanceTitle(f: CaseForm, all: CaseForm[], codebook: Codebook | null, lang: 'nb' | 'en'): string {
+  const def = codebook?.forms.find((d) => d.id === f.form);
+  const title = def?.title[lang] ?? f.form;
+  if (!f.instance) return title;
+  const n = all.filter((x) => x.form === f.form).findIndex((x) => x.instance === f.instance) + 1;
+  const first = def?.variables.map((v) => f.data[v.id]).find((v) => v !== null && v !== undefined && v !== '');
+  return `${title} ${n}${first !== undefined ? `: ${String(first)}` : ''}`;
+}
+
+/** A form's status by symbol and word; finalised is green (see styles.css), never by colour alone. */
+function StatusMark({ status }: { status: CaseForm['status'] }) {
+  const { t } = useI18n();
+  return (
+    <span className={`form-status form-status--${status}`}>
+      <span aria-hidden="true">{status === 'finalised' ? '✔' : status === 'reopened' ? '↺' : '✎'}</span> <strong>{t(`status.${status}` as Key)}</strong>
+    </span>
+  );
+}
+
+function FormCard({ title, registry, caseId, form, codebook, onChange, onDeleted }: { title: string; registry: string; caseId: number; form: CaseForm; codebook: Codebook; onChange(v: CaseView): void; onDeleted(): void }) {
   const { t, lang } = useI18n();
   const { me } = useSession();
   const def = codebook.forms.find((f) => f.id === form.form);
   const [values, setValues] = useState<Record<string, string>>({});
   const [busy, setBusy] = useState(false);
+  const [confirmDelete, setConfirmDelete] = useState(false);
   const [message, setMessage] = useState<{ kind: 'success' | 'danger'; text: string; details: string[] } | null>(null);
   const status = useRef<HTMLDivElement>(null);
   useEffect(() => { setValues({}); }, [form.version]);
@@ -172,10 +214,24 @@ function FormCard({ registry, caseId, form, codebook, onChange }: { registry: st
     }
   };
 
+  // Only instances of repeating forms (an injury, a transfer) can be deleted, and a finalised one
+  // only after it is reopened: deleting is a change to quality-assured data.
+  const remove = async () => {
+    setBusy(true); setMessage(null);
+    try {
+      await api(url, { method: 'DELETE' });
+      onDeleted();
+    } catch (err) {
+      setMessage({ kind: 'danger', text: err instanceof ApiError && err.status === 401 ? t('error.session') : (err as Error).message, details: [] });
+      setBusy(false);
+      setConfirmDelete(false);
+    }
+  };
+
   return (
-    <Card className={`case-form case-form--${form.status}`} data-form={form.form}>
+    <Card className={`case-form case-form--${form.status}`} data-form={form.form} data-instance={form.instance || undefined}>
       <section aria-labelledby={headingId}>
-        <Heading level={2} data-size="sm" id={headingId}>{def.title[lang]}{form.instance ? ` (${form.instance})` : ''}</Heading>
+        <Heading level={2} data-size="sm" id={headingId}>{title}</Heading>
         <p className={`form-status form-status--${form.status}`} data-testid={`status-${form.form}`}>
           <span aria-hidden="true">{form.status === 'finalised' ? '✔' : form.status === 'reopened' ? '↺' : '✎'}</span> {t('reg.status')}: <strong>{t(`status.${form.status}` as Key)}</strong>
         </p>
@@ -222,8 +278,16 @@ function FormCard({ registry, caseId, form, codebook, onChange }: { registry: st
               {form.status !== 'finalised' && <Button type="submit" loading={busy}>{t('reg.save')}</Button>}
               {form.status !== 'finalised' && <Button type="button" variant="secondary" onClick={() => void run('finalise')} disabled={busy}>{t('reg.finalise')}</Button>}
               {form.status === 'finalised' && <Button type="button" variant="secondary" onClick={() => void run('reopen')} disabled={busy}>{t('reg.reopen')}</Button>}
+              {def.repeating && form.status !== 'finalised' && !confirmDelete && <Button type="button" variant="tertiary" data-color="danger" onClick={() => setConfirmDelete(true)} disabled={busy}>{t('reg.delete')}</Button>}
+              {def.repeating && confirmDelete && (
+                <>
+                  <Button type="button" variant="primary" data-color="danger" onClick={() => void remove()} disabled={busy}>{t('reg.deleteConfirm')}</Button>
+                  <Button type="button" variant="tertiary" onClick={() => setConfirmDelete(false)} disabled={busy}>{t('reg.cancel')}</Button>
+                </>
+              )}
             </div>
           )}
+          {canWrite && def.repeating && form.status === 'finalised' && <Paragraph data-size="sm">{t('reg.reopenToDelete')}</Paragraph>}
         </form>
       </section>
     </Card>
