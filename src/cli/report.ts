@@ -13,9 +13,11 @@ export async function annualReportCommand(config: Config, o: { registry: string;
     if (!registry) throw new Error(`unknown registry "${o.registry}"; known: ${platform.registries.map((r) => r.id).join(', ')}`);
     // Bring the analytics up to date first: a report must not be built from stale rows.
     await platform.analytics.refresh();
+    const started = performance.now();
     const pdf = await platform.reports.annual(registry, o.year, { dataset: o.dataset });
+    const seconds = (performance.now() - started) / 1000;
     fs.writeFileSync(o.out, pdf);
-    console.log(`${o.out}: annual report ${o.year} of ${registry.id} (${Math.round(pdf.length / 1024)} KiB)`);
+    console.log(`${o.out}: annual report ${o.year} of ${registry.id} (${Math.round(pdf.length / 1024)} KiB, made in ${seconds.toFixed(1)} s)`);
   } finally {
     await platform.close();
   }

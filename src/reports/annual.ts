@@ -193,7 +193,7 @@ export async function unitReport(ctx: ReportContext, registry: Registry, o: { un
   const nation = ctx.indicators.nation();
   const inds = ctx.indicators.list(registry.id).filter((i) => i.def.status === 'active');
   const results = withoutPendingDuplicates(await ctx.indicators.results(registry, { grain: 'year', period: o.year, units: [o.unit, nation] }));
-  const w = new ReportWriter(`${registry.meta.title[l]} – ${name}`, 'kvalreg');
+  const w = new ReportWriter(`${registry.meta.title[l]} – ${name}`, 'kvalreg', l);
   w.heading(`${registry.meta.title[l]}: ${l === 'nb' ? 'enhetsrapport' : 'unit report'}`);
   w.paragraph(`${name} (RESH ${unit.resh}), ${o.year}. ${l === 'nb' ? 'Laget' : 'Made'} ${osloDate(new Date().toISOString())}.`);
   const cols: Column[] = [{ key: 'title', label: l === 'nb' ? 'Indikator' : 'Indicator' }, { key: 'own', label: name }, { key: 'nation', label: l === 'nb' ? 'Landet' : 'Nation' }, { key: 'target', label: l === 'nb' ? 'Mål' : 'Target' }];
@@ -217,7 +217,7 @@ export async function indicatorReport(ctx: ReportContext, registry: Registry, o:
   const unit = ctx.units.get(o.unit);
   if (!ind || !unit) throw new FigureError(`Unknown indicator "${o.indicator}" or unit "${o.unit}".`);
   const l = o.lang;
-  const w = new ReportWriter(`${ind.def.number}. ${ind.def.title[l]}`, 'kvalreg');
+  const w = new ReportWriter(`${ind.def.number}. ${ind.def.title[l]}`, 'kvalreg', l);
   w.heading(`${ind.def.number}. ${ind.def.title[l]}`);
   w.paragraph(`${unitName(unit, l, ctx.units)} (RESH ${unit.resh}), ${o.year}. ${ind.def.description[l]}`);
   w.field(l === 'nb' ? 'Mål' : 'Target', ind.def.target ? thresholdText(ind.def.target) : '–');

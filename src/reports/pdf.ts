@@ -9,8 +9,10 @@ const MARGIN = 50;
 export class ReportWriter {
   readonly doc: PDFKit.PDFDocument;
   private readonly width: number;
+  /** Figures drawn so far: the next one's number. */
+  private figures = 0;
 
-  constructor(title: string, author: string) {
+  constructor(title: string, author: string, private readonly lang: 'nb' | 'en' = 'nb') {
     this.doc = newPdf({ title, author }, { margin: MARGIN });
     this.width = this.doc.page.width - 2 * MARGIN;
   }
@@ -108,7 +110,9 @@ export class ReportWriter {
     const used = drawSvg(this.doc, svg, MARGIN, this.doc.y, this.width);
     this.doc.y += used + 4;
     this.doc.x = MARGIN;
-    if (caption) this.paragraph(caption, { italic: true, size: 9 });
+    // Numbered as the national report template numbers them ("Figur 3: …"), so the text can refer to them.
+    this.figures += 1;
+    this.paragraph(`${this.lang === 'en' ? 'Figure' : 'Figur'} ${this.figures}${caption ? `: ${caption}` : ''}`, { italic: true, size: 9 });
   }
 
   async finish(footer: string): Promise<Buffer> {
