@@ -34,9 +34,11 @@ beforeAll(async () => {
   for (const s of spec) await send(fracture({ nin: nin(s.birth, s.sex), aoCode: s.ao, injuryDateTime: at('2024-03-01'), firstContact: at('2024-03-01', '12:00') }));
   await send(fracture({ nin: nin('1960-08-01', 'female'), aoCode: '2R3A2', injuryDateTime: at('2023-03-01'), firstContact: at('2023-03-01', '12:00') }));
   // Elsewhere (Østfold, Helse Sør-Øst), for comparisons: 10 wrist fractures in women aged 63 and
-  // 30 ankle fractures in men aged 33 in 2024.
+  // 30 ankle fractures in men aged 33 in April 2024, first seen at the emergency clinic 2 hours after.
   for (let i = 0; i < 10; i++) await send(fracture({ unitResh: OTHER_ORTHO, nin: nin('1960-08-01', 'female'), aoCode: '2R3A2', injuryDateTime: at('2024-04-01'), firstContact: at('2024-04-01', '12:00') }));
   for (let i = 0; i < 30; i++) await send(fracture({ unitResh: OTHER_ORTHO, nin: nin('1990-08-01', 'male'), aoCode: '44B1', injuryDateTime: at('2024-04-01'), firstContact: at('2024-04-01', '12:00') }));
+  // … and one wrist fracture first seen at an outpatient clinic, not the emergency clinic, in May.
+  await send(fracture({ unitResh: OTHER_ORTHO, setting: 'AMB', nin: nin('1960-08-01', 'female'), aoCode: '2R3A2', injuryDateTime: at('2024-05-02'), firstContact: at('2024-05-03', '12:00') }));
   await t.platform.analytics.refresh();
 });
 afterAll(async () => { await t?.close(); });
@@ -99,7 +101,7 @@ describe('figures', () => {
   });
 
   it('compares a unit with the rest of the country, its region and the nation, as shares of each side\'s cases', async () => {
-    // SUS: 22 fractures (AO 12: 3, 23: 14, 44: 5). Østfold: 40 (23: 10, 44: 30). Nation: 62.
+    // SUS: 22 fractures (AO 12: 3, 23: 14, 44: 5). Østfold: 41 (23: 11, 44: 30). Nation: 63.
     const fig = async (compare: string) => {
       const res = await get(`/api/registries/fracture/figures/ao-prefix-by-sex?year=2024&unit=${SUS_ORTHO}&compare=${compare}`);
       expect(res.statusCode, res.body).toBe(200);
@@ -109,12 +111,12 @@ describe('figures', () => {
     expect(rest.spec.groups.map((g: any) => g.label)).toEqual(['Ortopedisk avdeling, Stavanger universitetssjukehus', 'Resten av landet']);
     const share = (f: any, x: string, side: number) => f.data.find((r: any) => r.ao_prefix === x && r.comparison === f.spec.groups[side].label);
     expect(share(rest, '23', 0)).toMatchObject({ count: 14, share: 63.6 }); // 14/22
-    expect(share(rest, '23', 1)).toMatchObject({ count: 10, share: 25 }); // 10/40
-    expect(share(rest, '44', 1)).toMatchObject({ count: 30, share: 75 });
+    expect(share(rest, '23', 1)).toMatchObject({ count: 11, share: 26.8 }); // 11/41
+    expect(share(rest, '44', 1)).toMatchObject({ count: 30, share: 73.2 }); // 30/41
     expect(share(rest, '12', 0)).toMatchObject({ count: null, share: null, suppressed: true }); // 3 < 5
     expect(share(rest, '12', 1)).toMatchObject({ count: 0, share: 0 });
     const nation = await fig('nation');
-    expect(share(nation, '23', 1)).toMatchObject({ count: 24, share: 38.7 }); // 24/62
+    expect(share(nation, '23', 1)).toMatchObject({ count: 25, share: 39.7 }); // 25/63
     const region = await fig('region');
     expect(region.spec.groups[1].label).toMatch(/Helse Vest/);
     expect(share(region, '23', 1)).toMatchObject({ count: 14, share: 63.6 }); // only SUS in the region
@@ -136,6 +138,24 @@ describe('figures', () => {
     // The nation's population table covers the demo area only: cases outside it are not counted.
     const nation = res.json().data.find((r: any) => r.age_group_ssb === '60-64' && r.comparison !== 'Ortopedisk avdeling, Stavanger universitetssjukehus');
     expect(nation.count).toBe(8);
+  });
+
+  it('counts the emergency clinic\'s patients per month with the median time to treatment, leaving out other first contacts', async () => {
+    const res = await get(`/api/registries/fracture/figures/emergency-clinic-waiting?year=2024&unit=${OTHER_ORTHO}`);
+    expect(res.statusCode, res.body).toBe(200);
+    const { spec: s, data } = res.json();
+    expect(s.encoding.value).toBe('median');
+    // April: 40 at the emergency clinic, each 2 hours from injury to treatment. May's one case was
+    // first seen at an outpatient clinic: not in the figure.
+    expect(s.categories).toEqual(['4']);
+    expect(data).toEqual([expect.objectContaining({ injury_month: '4', count: 40, median: 2, suppressed: false })]);
+    expect(s.columns.map((c: any) => c.label)).toEqual(['Skademåned', 'Antall', 'Median timer fra skade til behandlingsstart']);
+    const sus = (await get(`/api/registries/fracture/figures/emergency-clinic-waiting?year=2024&unit=${SUS_ORTHO}`)).json();
+    expect(sus.data).toEqual([expect.objectContaining({ injury_month: '3', count: 22, median: 2 })]);
+    // Medians are not turned into shares: a comparison is refused with what to do instead.
+    const cmp = await get(`/api/registries/fracture/figures/emergency-clinic-waiting?year=2024&unit=${SUS_ORTHO}&compare=rest`);
+    expect(cmp.statusCode).toBe(422);
+    expect(cmp.json().error).toMatch(/medianer/);
   });
 
   it('renders the same figure as SVG, PNG and PDF', async () => {

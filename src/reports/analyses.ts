@@ -8,7 +8,9 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import type { PersonData } from '../access/door.ts';
 import { analyticsColumns, analyticsTable } from '../analytics/columns.ts';
+import { compileToSql } from '../registry/expr-sql.ts';
 import { DefinitionError, type Registry } from '../registry/load.ts';
+import type { VariableType } from '../registry/schema.ts';
 import type { Figure, Lang, Row } from './charts.ts';
 
 const text = z.object({ nb: z.string(), en: z.string() });
@@ -21,7 +23,10 @@ const analysisSchema = z.object({
   x: z.string(),
   bin: z.object({ width: z.number().int().min(1), max: z.number().int().min(1) }).optional(),
   by: z.string().optional(),
-  measure: z.union([z.literal('count'), z.object({ incidence: z.object({ per: z.number().int().min(1) }) })]).default('count'),
+  /** Which cases: an expression over the analytics table's columns (e.g. care_setting == 'emergency'). */
+  where: z.string().optional(),
+  /** count; incidence per N inhabitants; or the median of a numeric column (the count beside it). */
+  measure: z.union([z.literal('count'), z.object({ incidence: z.object({ per: z.number().int().min(1) }) }).strict(), z.object({ median: z.string() }).strict()]).default('count'),
   suppress: z.object({ atOrBelow: z.number().int().min(0) }).optional(),
   note: text.optional(),
   xLabel: text,
@@ -34,17 +39,18 @@ const fileSchema = z.object({
 }).strict();
 
 export type AnalysisDef = z.infer<typeof analysisSchema>;
-export interface Analyses { periodDate: string; labels: Record<string, Record<string, { nb: string; en: string }>>; list: AnalysisDef[] }
+export interface Analyses { periodDate: string; labels: Record<string, Record<string, { nb: string; en: string }>>; list: AnalysisDef[]; types: Map<string, VariableType> }
 
 export function loadAnalyses(registry: Registry): Analyses {
   const file = path.join(registry.dir, 'analyses.yaml');
-  if (!fs.existsSync(file)) return { periodDate: 'case_created_at', labels: {}, list: [] };
+  if (!fs.existsSync(file)) return { periodDate: 'case_created_at', labels: {}, list: [], types: new Map() };
   const rel = path.relative(process.cwd(), file);
   let raw: unknown;
   try { raw = YAML.parse(fs.readFileSync(file, 'utf8')); } catch (err) { throw new DefinitionError([`${rel}: not valid YAML: ${(err as Error).message.split('\n')[0]}`]); }
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) throw new DefinitionError(parsed.error.issues.map((i) => `${rel}: ${i.path.join('.') || '(top)'}: ${i.message}`));
   const cols = new Map(analyticsColumns(registry).map((c) => [c.name, c]));
+  const types = new Map([...cols].map(([k, c]) => [k, c.type as VariableType]));
   const problems: string[] = [];
   const d = parsed.data;
   const dateCol = cols.get(d.periodDate);
@@ -57,12 +63,25 @@ export function loadAnalyses(registry: Registry): Analyses {
     for (const [k, v] of [['x', a.x], ['by', a.by]] as const) if (v !== undefined && !cols.has(v)) problems.push(`${where}: ${k}: "${v}" is not a column of the analytics table (known: derived and form variables, sex, birth_date)`);
     if (a.bin && cols.get(a.x) && !['integer', 'decimal'].includes(cols.get(a.x)!.type)) problems.push(`${where}: bin needs a numeric x; "${a.x}" is ${cols.get(a.x)!.type}`);
     if (a.chart === 'histogram' && !a.bin) problems.push(`${where}: a histogram needs bin: { width, max }`);
-    if (typeof a.measure === 'object' && (a.x !== 'age_group_ssb' && a.by !== 'age_group_ssb')) {
+    if (typeof a.measure === 'object' && 'median' in a.measure) {
+      const m = cols.get(a.measure.median);
+      if (!m || !['integer', 'decimal'].includes(m.type)) problems.push(`${where}: measure.median: "${a.measure.median}" is not a numeric column of the analytics table`);
+    }
+    if (a.where) {
+      try { whereSql(a, types, () => '$0'); } catch (err) { problems.push(`${where}: where: ${(err as Error).message}`); }
+    }
+    if (typeof a.measure === 'object' && 'incidence' in a.measure && (a.x !== 'age_group_ssb' && a.by !== 'age_group_ssb')) {
       problems.push(`${where}: incidence is computed against the population table, which is by Statistics Norway age group: x or by must be age_group_ssb`);
     }
   });
   if (problems.length) throw new DefinitionError(problems);
-  return { periodDate: d.periodDate, labels: d.labels, list: d.analyses };
+  return { periodDate: d.periodDate, labels: d.labels, list: d.analyses, types };
+}
+
+/** The analysis's `where` as SQL over alias t, its literals as parameters; TRUE without one. */
+export function whereSql(a: AnalysisDef, types: Map<string, VariableType>, param: (v: unknown) => string): string {
+  if (!a.where) return 'TRUE';
+  return compileToSql(a.where, { columns: types, alias: 't', param, asOf: 'CURRENT_DATE' });
 }
 
 export interface AnalysisQuery {
@@ -114,7 +133,8 @@ export async function computeAnalysis(data: PersonData, registry: Registry, anal
   let per = 1;
   // Incidence counts only cases treated in areas whose population is known.
   let areas: string[] | null = null;
-  if (typeof a.measure === 'object') {
+  const median = typeof a.measure === 'object' && 'median' in a.measure ? a.measure.median : null;
+  if (typeof a.measure === 'object' && 'incidence' in a.measure) {
     per = a.measure.incidence.per;
     population = await data.transaction(PLATFORM, 'reports:population', async (tx) => {
       const res = await tx.client.query(
@@ -131,13 +151,16 @@ export async function computeAnalysis(data: PersonData, registry: Registry, anal
         : `No population figures for ${q.unitName} in ${q.year}: incidence can only be computed for an area with population figures (population.csv).`);
     }
   }
+  const params: unknown[] = [from, to, q.unit, q.dataset, areas];
+  const where = whereSql(a, analyses.types, (v) => { params.push(v); return `$${params.length}`; });
+  const medianSql = median ? `, percentile_cont(0.5) WITHIN GROUP (ORDER BY t."${median}") AS m` : '';
   const { counts, missing } = await data.transaction(PLATFORM, 'reports:analysis', async (tx) => {
     const res = await tx.client.query(
-      `SELECT ${xSql} AS x, ${bySql} AS g, count(*)::int AS n FROM ${table} t
+      `SELECT ${xSql} AS x, ${bySql} AS g, count(*)::int AS n${medianSql} FROM ${table} t
        WHERE t."${analyses.periodDate}" >= $1::date AND t."${analyses.periodDate}" < $2::date AND $3 = ANY(t.unit_path) AND ($4 = 'fresh' OR t.finalised)
-         AND ($5::text[] IS NULL OR t.unit_path && $5::text[])
-       GROUP BY 1, 2`, [from, to, q.unit, q.dataset, areas]);
-    const rows = res.rows as Array<{ x: string | null; g: string | null; n: number }>;
+         AND ($5::text[] IS NULL OR t.unit_path && $5::text[]) AND (${where})
+       GROUP BY 1, 2`, params);
+    const rows = res.rows as Array<{ x: string | null; g: string | null; n: number; m?: number | null }>;
     return { counts: rows.filter((r) => r.x !== null && (!a.by || r.g !== null)), missing: rows.filter((r) => r.x === null || (a.by && r.g === null)).reduce((s, r) => s + r.n, 0) };
   }, { readOnly: true });
 
@@ -169,6 +192,7 @@ export async function computeAnalysis(data: PersonData, registry: Registry, anal
       const row: Row = { [a.x]: x };
       if (a.by) row[a.by] = labelOf(a.by, g);
       row.count = sup ? null : n;
+      if (median) row.median = sup || c?.m === null || c?.m === undefined ? null : Math.round(Number(c.m) * 10) / 10;
       if (population) {
         const p = popFor(x, g);
         row.population = p;
@@ -187,6 +211,7 @@ export async function computeAnalysis(data: PersonData, registry: Registry, anal
     { key: a.x, label: a.xLabel[l], format: 'text' as const },
     ...(a.by ? [{ key: a.by, label: a.by === 'sex' ? (l === 'nb' ? 'Kjønn' : 'Sex') : a.by === 'age_group' ? (l === 'nb' ? 'Aldersgruppe' : 'Age group') : a.by, format: 'text' as const }] : []),
     { key: 'count', label: l === 'nb' ? 'Antall' : 'Count', format: 'number' as const },
+    ...(median ? [{ key: 'median', label: a.yLabel[l], format: 'decimal' as const }] : []),
     ...(population ? [{ key: 'population', label: l === 'nb' ? 'Befolkning' : 'Population', format: 'number' as const },
       { key: 'rate', label: l === 'nb' ? `Per ${per.toLocaleString('nb-NO')}` : `Per ${per.toLocaleString('en-GB')}`, format: 'decimal' as const }] : []),
   ];
@@ -197,10 +222,10 @@ export async function computeAnalysis(data: PersonData, registry: Registry, anal
       description: `${a.description[l]} ${l === 'nb' ? 'I alt' : 'In all'} ${total} ${registry.meta.caseName?.[l] ?? (l === 'nb' ? 'registreringer' : 'cases')}.`,
       ...(notes.length ? { note: notes.join(' ') } : {}),
       columns,
-      encoding: { x: a.x, ...(a.by ? { group: a.by } : {}), value: population ? 'rate' : 'count', suppressed: 'suppressed' },
+      encoding: { x: a.x, ...(a.by ? { group: a.by } : {}), value: median ? 'median' : population ? 'rate' : 'count', suppressed: 'suppressed' },
       categories,
       groups: a.by ? present.map((g) => ({ key: labelOf(a.by, g), label: labelOf(a.by, g) })) : [],
-      xLabel: a.xLabel[l], yLabel: a.yLabel[l], yFormat: population ? 'decimal' : 'number',
+      xLabel: a.xLabel[l], yLabel: a.yLabel[l], yFormat: population || median ? 'decimal' : 'number',
     },
     data: data_,
   };

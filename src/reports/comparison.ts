@@ -7,7 +7,7 @@
 import type { PersonData } from '../access/door.ts';
 import { analyticsTable } from '../analytics/columns.ts';
 import type { Registry } from '../registry/load.ts';
-import { AnalysisError, binLabelOf, categoriesOf, xExpression, type AnalysisDef, type Analyses } from './analyses.ts';
+import { AnalysisError, binLabelOf, categoriesOf, whereSql, xExpression, type AnalysisDef, type Analyses } from './analyses.ts';
 import type { Figure, Lang, Row } from './charts.ts';
 
 export const COMPARISONS = ['rest', 'region', 'nation'] as const;
@@ -33,7 +33,10 @@ export async function computeComparison(data: PersonData, registry: Registry, an
   const table = analyticsTable(registry);
   const threshold = registry.meta.smallCountThreshold;
   const hidden = (n: number) => n < threshold || (a.suppress !== undefined && n <= a.suppress.atOrBelow);
-  const incidence = typeof a.measure === 'object' ? a.measure.incidence.per : null;
+  const incidence = typeof a.measure === 'object' && 'incidence' in a.measure ? a.measure.incidence.per : null;
+  if (typeof a.measure === 'object' && 'median' in a.measure) {
+    throw new AnalysisError(l === 'nb' ? `«${a.title.nb}» viser medianer og sammenlignes ikke her: velg enhetene hver for seg.` : `"${a.title.en}" shows medians and is not compared here: choose the units one at a time.`);
+  }
   const from = `${q.year}-01-01`, to = `${Number(q.year) + 1}-01-01`;
   const sides = [q.unit, q.other];
   if (incidence !== null && a.x !== 'age_group_ssb') {
@@ -59,12 +62,14 @@ export async function computeComparison(data: PersonData, registry: Registry, an
             : `No population figures for ${side.label} in ${q.year}: incidence can only be compared for areas with population figures (population.csv).`);
         }
       }
+      const params: unknown[] = [from, to, q.dataset, side.within, side.without, areas];
+      const where = whereSql(a, analyses.types, (v) => { params.push(v); return `$${params.length}`; });
       const res = await tx.client.query(
         `SELECT ${xExpression(a)} AS x, count(*)::int AS n FROM ${table} t
          WHERE t."${analyses.periodDate}" >= $1::date AND t."${analyses.periodDate}" < $2::date AND ($3 = 'fresh' OR t.finalised)
            AND ($4::text[] IS NULL OR t.unit_path && $4::text[]) AND NOT (t.unit_path && $5::text[])
-           AND ($6::text[] IS NULL OR t.unit_path && $6::text[])
-         GROUP BY 1`, [from, to, q.dataset, side.within, side.without, areas]);
+           AND ($6::text[] IS NULL OR t.unit_path && $6::text[]) AND (${where})
+         GROUP BY 1`, params);
       const counts = new Map<string, number>();
       for (const r of res.rows as Array<{ x: string | null; n: number }>) if (r.x !== null) counts.set(binLabelOf(a, r.x), (counts.get(binLabelOf(a, r.x)) ?? 0) + r.n);
       out.push({ counts, total: [...counts.values()].reduce((s, n) => s + n, 0), population });
