@@ -47,8 +47,12 @@ export const indicatorSchema = z.object({
   source: text,
   /** `pending`: declared as the registry has described it so far; not computed until completed. */
   status: z.enum(['active', 'pending']).default('active'),
-  /** What is counted: cases (e.g. fractures) or distinct patients. */
-  countBy: z.enum(['case', 'patient']).default('case'),
+  /**
+   * What is counted: cases (e.g. fractures), distinct patients, or distinct events (registries
+   * declaring `event` in mapping.yaml: one event with cases at several units counts once for
+   * each unit and once above them; a case without an event counts as its own).
+   */
+  countBy: z.enum(['case', 'patient', 'event']).default('case'),
   /** The date variable that places a case in a period. */
   periodDate: id,
   /** Which cases the indicator is about at all (default: every case). */
