@@ -19,7 +19,7 @@ export interface ComputeOptions {
 }
 
 /** SQL giving the period label of date `d` for a grain; rolling windows give one label per window the date falls in. */
-function periodRows(grain: Grain, d: string, asOf: string): string {
+export function periodRows(grain: Grain, d: string, asOf: string): string {
   switch (grain) {
     case 'year': return `SELECT 'year'::text, to_char(${d}, 'YYYY')`;
     case 'quarter': return `SELECT 'quarter'::text, to_char(${d}, 'YYYY-"Q"Q')`;
@@ -78,7 +78,7 @@ export function indicatorSql(registry: Registry, ind: Indicator, opts: ComputeOp
   return { text, values };
 }
 
-function dateColumn(name: string, type: VariableType): string {
+export function dateColumn(name: string, type: VariableType): string {
   return type === 'datetime' ? `(a."${name}" AT TIME ZONE 'Europe/Oslo')::date` : `a."${name}"`;
 }
 

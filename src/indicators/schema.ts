@@ -88,4 +88,30 @@ export const indicatorSchema = z.object({
 });
 export type IndicatorDef = z.output<typeof indicatorSchema>;
 
-export const indicatorsFileSchema = z.object({ indicators: z.array(indicatorSchema) }).strict();
+/**
+ * A registry-level statistic that is not a proportion: sums of per-case values over a population,
+ * per unit and period, combined by a `value` expression over the sums and the count `n` (e.g. the
+ * trauma register's W statistic, observed minus expected survivors per 100 patients).
+ */
+export const statisticSchema = z.object({
+  id,
+  title: text,
+  description: text,
+  /** The date variable that places a case in a period. */
+  periodDate: id,
+  /** Which cases count (default: every case). A case counts only when every sum's value is known. */
+  population: expression.optional(),
+  /** Name → a numeric expression per case, summed over the population (a condition counts 1 when it holds). */
+  sums: z.record(id, expression).refine((s) => Object.keys(s).length > 0 && !('n' in s), { message: 'declare at least one sum; "n" is the count and cannot be a sum' }),
+  /** The statistic, from the sums and `n` (the number of cases counted). */
+  value: expression,
+  decimals: z.number().int().min(0).max(6).default(2),
+  direction: z.enum(['higher-is-better', 'lower-is-better']),
+  /** Results over fewer cases are withheld (default: the registry's small-count threshold). */
+  minimumCount: z.number().int().min(1).optional(),
+  grains: z.array(z.enum(GRAINS)).min(1).default(['year']),
+  references: z.array(z.string()).default([]),
+}).strict();
+export type StatisticDef = z.output<typeof statisticSchema>;
+
+export const indicatorsFileSchema = z.object({ indicators: z.array(indicatorSchema), statistics: z.array(statisticSchema).default([]) }).strict();

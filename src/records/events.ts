@@ -180,9 +180,9 @@ export async function assignEvents(db: Queryable, keys: IdentityKeys, registry: 
     }
   }
   if (changes.length) {
-    await db.query(`UPDATE registry_case c SET event_key = u.key, invalid_reason = u.reason, merged_into = u.into, updated_at = now()
-      FROM jsonb_to_recordset($2::jsonb) AS u(id bigint, key text, reason text, into bigint) WHERE c.registry = $1 AND c.id = u.id`,
-    [registry.id, JSON.stringify(changes.map((c) => ({ id: c.caseId, key: c.eventKey, reason: c.invalidReason, into: c.mergedInto })))]);
+    await db.query(`UPDATE registry_case c SET event_key = u.key, invalid_reason = u.reason, merged_into = u.target, updated_at = now()
+      FROM jsonb_to_recordset($2::jsonb) AS u(id bigint, key text, reason text, target bigint) WHERE c.registry = $1 AND c.id = u.id`,
+    [registry.id, JSON.stringify(changes.map((c) => ({ id: c.caseId, key: c.eventKey, reason: c.invalidReason, target: c.mergedInto })))]);
   }
   if (copies.length) await applyUpdates(db, registry, copies);
   return changes;
