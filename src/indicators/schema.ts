@@ -90,8 +90,8 @@ export type IndicatorDef = z.output<typeof indicatorSchema>;
 
 /**
  * A registry-level statistic that is not a proportion: sums of per-case values over a population,
- * per unit and period, combined by a `value` expression over the sums and the count `n` (e.g. the
- * trauma register's W statistic, observed minus expected survivors per 100 patients).
+ * per unit and period, combined by a `value` expression over the sums and the count `n` (e.g.
+ * observed minus model-expected survivors per 100 patients).
  */
 export const statisticSchema = z.object({
   id,
