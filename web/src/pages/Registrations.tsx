@@ -17,7 +17,9 @@ interface Codebook {
 }
 interface Finding { rule: string; severity: 'error' | 'warning'; variables: string[]; message: Text }
 interface CaseForm { form: string; instance: string; status: 'draft' | 'finalised' | 'reopened'; data: Record<string, unknown>; missing: string[]; findings: Finding[]; version: number; updated_at: string }
-interface CaseView { id: number; unit: string | null; createdAt: string; updatedAt: string; person: { birthDate: string | null; sex: string | null }; forms: CaseForm[] }
+interface CaseView { id: number; unit: string | null; createdAt: string; updatedAt: string; person: { birthDate: string | null; sex: string | null }; forms: CaseForm[];
+  /** Registries that group cases into events: the event's id (e.g. the trauma ID) and whether this registration counts. */
+  event?: { label: Text; id: string | null; invalidReason: string | null; mergedInto: number | null } }
 interface Worklist { total: number | string; items: Array<{ caseId: number; unit: string | null; createdAt: string; forms: Array<{ form: string; instance: string; status: string; missing: string[]; findings: Finding[] }> }> }
 
 const PAGE = 25;
@@ -110,7 +112,9 @@ function CasePage({ caseId }: { caseId: string }) {
             <dt>{t('reg.created')}</dt><dd>{formatDateTime(view.createdAt, lang)}</dd>
             <dt>{t('reg.updated')}</dt><dd>{formatDateTime(view.updatedAt, lang)}</dd>
             {view.unit && <><dt>{t('ind.unit')}</dt><dd>{view.unit}</dd></>}
+            {view.event?.id && <><dt>{view.event.label[lang]}</dt><dd>{view.event.id}</dd></>}
           </dl>
+          {view.event?.mergedInto && <Alert data-color="warning"><Paragraph>{t('reg.invalid')} <Link to={`/registrations?case=${view.event.mergedInto}`}>{view.event.mergedInto}</Link>.</Paragraph></Alert>}
           {view.forms.map((f) => <FormCard key={f.form + f.instance} registry={registry!} caseId={view.id} form={f} codebook={codebook.data!} onChange={setView} />)}
         </>
       )}
