@@ -38,6 +38,9 @@ export const FIXED_COLUMNS = [
   'complete boolean NOT NULL',
   'case_created_at timestamptz NOT NULL',
   'data_updated_at timestamptz NOT NULL',
+  // the event the case belongs to, for registries that declare one (records/events.ts): an
+  // indicator counting events counts a transferred patient's event once
+  'event_key text',
 ] as const;
 
 export function analyticsColumns(registry: Registry): AnalyticsColumn[] {

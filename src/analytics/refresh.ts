@@ -125,12 +125,15 @@ async function refreshBatch(tx: PersonTx, registry: Registry, size: number): Pro
   if (log.length === 0) return { taken: 0, rows: 0, removed: 0 };
   const taken = [...new Set(log.map((r) => Number(r.case_id)))];
   const { rows } = await db.query(
-    `SELECT c.id, c.person_id, c.unit_resh, c.created_at, coalesce(u.path, '{}') AS path,
+    `SELECT c.id, c.person_id, c.unit_resh, c.created_at, c.event_key, coalesce(u.path, '{}') AS path,
             p.birth_date::text AS birth_date, p.sex, p.deceased_date::text AS deceased_date,
             (SELECT json_agg(json_build_object('form', f.form, 'instance', f.instance, 'status', f.status, 'data', f.data, 'updated_at', f.updated_at)) FROM case_form f
               WHERE f.registry = c.registry AND f.case_id = c.id) AS forms
      FROM registry_case c JOIN person p ON p.id = c.person_id LEFT JOIN org_unit u ON u.resh = c.unit_resh
-     WHERE c.registry = $1 AND c.id = ANY($2::bigint[])`, [registry.id, taken]);
+     WHERE c.registry = $1 AND c.id = ANY($2::bigint[])
+       -- an invalid registration (merged into another case of its event) has no row: it is in no
+       -- indicator or analysis, while the case itself stays readable
+       AND c.invalid_reason IS NULL`, [registry.id, taken]);
   const columns = analyticsColumns(registry);
   const records = rows.map((row) => analyticsRecord(registry, columns, row));
   const table = analyticsTable(registry);
@@ -138,8 +141,8 @@ async function refreshBatch(tx: PersonTx, registry: Registry, size: number): Pro
   const gone = taken.filter((id) => !found.has(id));
   if (gone.length) await db.query(`DELETE FROM ${table} WHERE case_id = ANY($1::bigint[])`, [gone]);
   if (records.length) {
-    const names = ['case_id', 'person_id', 'unit_resh', 'unit_path', 'finalised', 'complete', 'case_created_at', 'data_updated_at', ...columns.map((c) => c.name)];
-    const types = ['bigint', 'bigint', 'text', 'text[]', 'boolean', 'boolean', 'timestamptz', 'timestamptz', ...columns.map((c) => c.sql)];
+    const names = ['case_id', 'person_id', 'unit_resh', 'unit_path', 'finalised', 'complete', 'case_created_at', 'data_updated_at', 'event_key', ...columns.map((c) => c.name)];
+    const types = ['bigint', 'bigint', 'text', 'text[]', 'boolean', 'boolean', 'timestamptz', 'timestamptz', 'text', ...columns.map((c) => c.sql)];
     const list = names.map((n) => `"${n}"`).join(', ');
     await db.query(`INSERT INTO ${table} (${list})
       SELECT ${list} FROM jsonb_to_recordset($1::jsonb) AS r(${names.map((n, i) => `"${n}" ${types[i]}`).join(', ')})
@@ -166,6 +169,7 @@ export function analyticsRecord(registry: Registry, columns: AnalyticsColumn[], 
     finalised: forms.length > 0 && forms.every((f) => f.status === 'finalised'), complete,
     case_created_at: row.created_at,
     data_updated_at: forms.reduce((max, f) => (f.updated_at > max ? f.updated_at : max), new Date(row.created_at).toISOString()),
+    event_key: row.event_key ?? null,
   };
   for (const c of columns) record[c.name] = typed(c, values[c.name]);
   return record;

@@ -6,6 +6,7 @@ import { prepared } from '../db/pool.ts';
 import crypto from 'node:crypto';
 import type { PersonTx } from '../access/door.ts';
 import { encryptNin, type IdentityKeys } from '../identity/crypto.ts';
+import { assignEvents } from '../records/events.ts';
 import { holds } from '../registry/expr.ts';
 import { isDateTime, isRealDate } from '../registry/values.ts';
 import { osloDate } from '../time/oslo.ts';
@@ -285,7 +286,7 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
 
   // 6. Every registry takes what is theirs.
   for (const registry of env.registries) {
-    const routed = await routeToRegistry(tx, registry, sender, messageId, changed.map((c) => ({
+    const routed = await routeToRegistry(tx, env.keys, registry, sender, messageId, changed.map((c) => ({
       mapped: toMapped(c.r.rkey, c.r.resourceType, c.r.resource, `Bundle.entry[${c.r.index}].resource`),
       extracted: c.g.extracted.get(registry.id)?.get(c.r.rkey) ?? [],
       personId: c.personId, index: c.r.index,
@@ -306,7 +307,7 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
 
 interface Incoming { mapped: MappedResource; extracted: Extracted[]; personId: number; index: number }
 
-async function routeToRegistry(tx: PersonTx, registry: Registry, sender: string, messageId: number, incoming: Incoming[], recheckPersons: number[], personValues: Map<number, PersonValues>):
+async function routeToRegistry(tx: PersonTx, keys: IdentityKeys, registry: Registry, sender: string, messageId: number, incoming: Incoming[], recheckPersons: number[], personValues: Map<number, PersonValues>):
   Promise<{ notes: Array<[number, string]>; cases: number; referred: number }> {
   const db = tx.client;
   const notes: Array<[number, string]> = [];
@@ -395,6 +396,15 @@ async function routeToRegistry(tx: PersonTx, registry: Registry, sender: string,
     : [];
   const createdIds = new Set([...caseIds.values()].filter((c) => c.created).map((c) => c.id));
   await applyUpdates(db, registry, updates, { recheck: [...recheck, ...createdIds], created: createdIds });
+  // Event identity (a registry's `event` declaration): recomputed over every case of the persons
+  // touched, so a transfer joins the event another unit registered and a second registration the
+  // same day is merged. Capture sees every unit's cases, as this needs.
+  const eventChanges = await assignEvents(db, keys, registry, anchors.map((a) => a.personId));
+  for (const ch of eventChanges) {
+    if (!ch.invalidReason) continue;
+    const a = anchorsIn.find((x) => caseIds.get(x.mapped.rkey)?.id === ch.caseId);
+    if (a) notes.push([a.index, `${registry.id}: case ${ch.caseId} is a second registration of the same event the same day; merged into case ${ch.mergedInto} and marked invalid`]);
+  }
   if (decisions.length) {
     await prepared(db, 'cap11', `INSERT INTO routing_decision (registry, anchor_key, person_id, decision, target)
        SELECT $1, d.anchor, d.person, d.decision, d.target FROM jsonb_to_recordset($2::jsonb) AS d(anchor text, person bigint, decision text, target text)

@@ -19,7 +19,7 @@ export interface ComputeOptions {
 }
 
 /** SQL giving the period label of date `d` for a grain; rolling windows give one label per window the date falls in. */
-function periodRows(grain: Grain, d: string, asOf: string): string {
+export function periodRows(grain: Grain, d: string, asOf: string): string {
   switch (grain) {
     case 'year': return `SELECT 'year'::text, to_char(${d}, 'YYYY')`;
     case 'quarter': return `SELECT 'quarter'::text, to_char(${d}, 'YYYY-"Q"Q')`;
@@ -45,14 +45,16 @@ export function indicatorSql(registry: Registry, ind: Indicator, opts: ComputeOp
     return [`(${den}) IS TRUE AS d${i}`, `((${den}) IS TRUE AND (${expr(p.numerator)}) IS TRUE) AS n${i}`];
   });
   const strata = ind.def.stratifiers.map((s, i) => `coalesce(a."${s}"::text, 'unknown') AS s${i}`);
-  const patients = ind.def.countBy === 'patient';
+  // Counting patients or events: each is counted once however many cases it has.
+  const distinct = ind.def.countBy === 'patient' ? 'a.person_id::text' : ind.def.countBy === 'event' ? "coalesce(a.event_key, 'case:' || a.case_id)" : null;
+  const patients = distinct !== null;
   // Cases are first collapsed to cells (unit, month, strata, flags) with a count, so the expansion
   // over unit levels, periods and strata works on cells, not cases. Patients must stay distinct.
   const sum = (flag: 'd' | 'n') => ind.parts.map((_, i) => (patients ? `count(DISTINCT b.person_id) FILTER (WHERE b.${flag}${i})` : `coalesce(sum(b.n) FILTER (WHERE b.${flag}${i}), 0)`)).join(' + ');
   const cellColumns = ['path', 'finalised', 'd', ...ind.def.stratifiers.map((_, i) => `s${i}`), ...ind.parts.flatMap((_, i) => [`d${i}`, `n${i}`])];
   const text = `
     WITH base AS (
-      SELECT a.person_id, a.finalised, date_trunc('month', ${d})::date AS d, $1::date AS as_of,
+      SELECT ${distinct ?? 'a.person_id'} AS person_id, a.finalised, date_trunc('month', ${d})::date AS d, $1::date AS as_of,
              CASE WHEN cardinality(a.unit_path) = 0 THEN ARRAY[$2::text] ELSE a.unit_path END AS path
              ${[...strata, ...flags].map((x) => `, ${x}`).join('')}
       FROM ${analyticsTable(registry)} a
@@ -76,7 +78,7 @@ export function indicatorSql(registry: Registry, ind: Indicator, opts: ComputeOp
   return { text, values };
 }
 
-function dateColumn(name: string, type: VariableType): string {
+export function dateColumn(name: string, type: VariableType): string {
   return type === 'datetime' ? `(a."${name}" AT TIME ZONE 'Europe/Oslo')::date` : `a."${name}"`;
 }
 

@@ -47,8 +47,12 @@ export const indicatorSchema = z.object({
   source: text,
   /** `pending`: declared as the registry has described it so far; not computed until completed. */
   status: z.enum(['active', 'pending']).default('active'),
-  /** What is counted: cases (e.g. fractures) or distinct patients. */
-  countBy: z.enum(['case', 'patient']).default('case'),
+  /**
+   * What is counted: cases (e.g. fractures), distinct patients, or distinct events (registries
+   * declaring `event` in mapping.yaml: one event with cases at several units counts once for
+   * each unit and once above them; a case without an event counts as its own).
+   */
+  countBy: z.enum(['case', 'patient', 'event']).default('case'),
   /** The date variable that places a case in a period. */
   periodDate: id,
   /** Which cases the indicator is about at all (default: every case). */
@@ -84,4 +88,30 @@ export const indicatorSchema = z.object({
 });
 export type IndicatorDef = z.output<typeof indicatorSchema>;
 
-export const indicatorsFileSchema = z.object({ indicators: z.array(indicatorSchema) }).strict();
+/**
+ * A registry-level statistic that is not a proportion: sums of per-case values over a population,
+ * per unit and period, combined by a `value` expression over the sums and the count `n` (e.g.
+ * observed minus model-expected survivors per 100 patients).
+ */
+export const statisticSchema = z.object({
+  id,
+  title: text,
+  description: text,
+  /** The date variable that places a case in a period. */
+  periodDate: id,
+  /** Which cases count (default: every case). A case counts only when every sum's value is known. */
+  population: expression.optional(),
+  /** Name → a numeric expression per case, summed over the population (a condition counts 1 when it holds). */
+  sums: z.record(id, expression).refine((s) => Object.keys(s).length > 0 && !('n' in s), { message: 'declare at least one sum; "n" is the count and cannot be a sum' }),
+  /** The statistic, from the sums and `n` (the number of cases counted). */
+  value: expression,
+  decimals: z.number().int().min(0).max(6).default(2),
+  direction: z.enum(['higher-is-better', 'lower-is-better']),
+  /** Results over fewer cases are withheld (default: the registry's small-count threshold). */
+  minimumCount: z.number().int().min(1).optional(),
+  grains: z.array(z.enum(GRAINS)).min(1).default(['year']),
+  references: z.array(z.string()).default([]),
+}).strict();
+export type StatisticDef = z.output<typeof statisticSchema>;
+
+export const indicatorsFileSchema = z.object({ indicators: z.array(indicatorSchema), statistics: z.array(statisticSchema).default([]) }).strict();

@@ -10,6 +10,7 @@ import { osloDate } from '../time/oslo.ts';
 import type { UnitTree, Unit } from '../units/tree.ts';
 import { computeIndicator } from './engine.ts';
 import { loadIndicators, type Indicator } from './load.ts';
+import { computeStatistic, loadStatistics, type Statistic, type StatisticResult } from './statistics.ts';
 import type { Grain } from './schema.ts';
 import { achievementLevel, holdsThreshold, trend, wilson, type Interval, type Level, type Trend } from './stats.ts';
 
@@ -51,10 +52,29 @@ export interface ResultQuery {
 
 export class Indicators {
   private readonly byRegistry = new Map<string, Indicator[]>();
+  private readonly statisticsByRegistry = new Map<string, Statistic[]>();
   private readonly computing = new Map<string, Promise<void>>();
 
   constructor(private readonly data: PersonData, private readonly pool: Queryable, registries: Registry[], private readonly units: UnitTree, private readonly log: Logger) {
-    for (const r of registries) this.byRegistry.set(r.id, loadIndicators(r));
+    for (const r of registries) {
+      this.byRegistry.set(r.id, loadIndicators(r));
+      this.statisticsByRegistry.set(r.id, loadStatistics(r));
+    }
+  }
+
+  /** The registry's declared statistics that are not proportions (e.g. an adjusted survival measure). */
+  statistics(registry: string): Statistic[] { return this.statisticsByRegistry.get(registry) ?? []; }
+
+  /** A statistic's results per unit and period, computed now from the analytics table; aggregates only. */
+  async statisticResults(registry: Registry, q: { statistic?: string; dataset?: 'fresh' | 'qa'; grain?: Grain; period?: string; units?: string[]; level?: Unit['level'] } = {}, opts: { asOf?: string } = {}): Promise<StatisticResult[]> {
+    const asOf = opts.asOf ?? osloDate(new Date().toISOString());
+    const stats = this.statistics(registry.id).filter((s) => !q.statistic || s.def.id === q.statistic);
+    const units = q.units ?? (q.level ? this.units.all().filter((u) => u.level === q.level).map((u) => u.resh) : undefined);
+    const out: StatisticResult[] = [];
+    await this.data.transaction(PLATFORM, 'statistics:compute', async (tx) => {
+      for (const s of stats) out.push(...await computeStatistic(tx, registry, s, { asOf, nation: this.nation() }));
+    }, { readOnly: true });
+    return out.filter((r) => (!q.dataset || r.dataset === q.dataset) && (!q.grain || r.grain === q.grain) && (!q.period || r.period === q.period) && (!units || units.includes(r.unit)));
   }
 
   list(registry: string): Indicator[] { return this.byRegistry.get(registry) ?? []; }

@@ -14,12 +14,12 @@ const WORDS = {
     yes: 'ja', no: 'nei', under: 'under', atMost: 'høyst', over: 'over', atLeast: 'minst', equals: 'er', differs: 'er ikke',
     days: 'dager fra', hours: 'timer fra', years: 'hele år fra', to: 'til', today: 'beregningsdatoen', whenUnknown: 'når ukjent regnes som',
     if: 'hvis', then: 'så', else: 'ellers', count: 'Antall', where: 'der', plus: 'pluss', numerator: 'Teller', denominator: 'Nevner',
-    population: 'Populasjon', exclusions: 'Unntatt', cases: 'registreringer', patients: 'pasienter', countedOnce: 'hver pasient telles én gang' },
+    population: 'Populasjon', exclusions: 'Unntatt', cases: 'registreringer', patients: 'pasienter', countedOnce: 'hver pasient telles én gang', eventOnce: 'hver hendelse telles én gang' },
   en: { and: 'and', or: 'or', not: 'not', is: 'is', isNot: 'is not', oneOf: 'is one of', registered: 'is recorded', missing: 'is missing',
     yes: 'yes', no: 'no', under: 'under', atMost: 'at most', over: 'over', atLeast: 'at least', equals: 'is', differs: 'is not',
     days: 'days from', hours: 'hours from', years: 'whole years from', to: 'to', today: 'the computation date', whenUnknown: 'counted as, when unknown,',
     if: 'if', then: 'then', else: 'otherwise', count: 'Number of', where: 'where', plus: 'plus', numerator: 'Numerator', denominator: 'Denominator',
-    population: 'Population', exclusions: 'Except', cases: 'cases', patients: 'patients', countedOnce: 'each patient counted once' },
+    population: 'Population', exclusions: 'Except', cases: 'cases', patients: 'patients', countedOnce: 'each patient counted once', eventOnce: 'each event counted once' },
 } as const;
 
 export function renderExpression(source: string, registry: Registry, lang: Lang): string {
@@ -102,7 +102,7 @@ export function definitionText(ind: Indicator, registry: Registry, lang: Lang): 
   if (ind.parts.length === 0) return null;
   const w = WORDS[lang];
   const noun = ind.def.countBy === 'patient' ? w.patients : (registry.meta.caseName?.[lang] ?? w.cases);
-  const once = ind.def.countBy === 'patient' ? ` (${w.countedOnce})` : '';
+  const once = ind.def.countBy === 'patient' ? ` (${w.countedOnce})` : ind.def.countBy === 'event' ? ` (${w.eventOnce})` : '';
   const population = ind.def.population ? renderExpression(ind.def.population, registry, lang) : undefined;
   const exclusions = ind.def.exclusions ? renderExpression(ind.def.exclusions, registry, lang) : undefined;
   if (ind.def.text) return { numerator: ind.def.text.numerator[lang], denominator: ind.def.text.denominator[lang], population, exclusions };

@@ -8,7 +8,8 @@ import type { Queryable } from '../db/pool.ts';
 import { evaluateCase, formKey, type FormState, type PersonValues } from './evaluate.ts';
 
 export type Provenance =
-  | { kind: 'system'; sender: string; message: number; resource?: string }
+  // mergedFrom: copied from a case merged into this one (records/events.ts), with its own provenance
+  | { kind: 'system'; sender: string; message: number; resource?: string; mergedFrom?: number }
   | { kind: 'user'; user: string; role?: string };
 
 export interface ValueUpdate {

@@ -4,6 +4,7 @@ import type { PersonTx } from '../access/door.ts';
 import type { Registry } from '../registry/load.ts';
 import { coerceValue } from '../registry/values.ts';
 import { applyUpdates, type ValueUpdate } from './cases.ts';
+import { eventId } from './events.ts';
 
 export class RecordError extends Error {
   constructor(message: string, readonly httpStatus = 400, readonly details: unknown[] = []) { super(message); }
@@ -27,7 +28,9 @@ export async function worklist(tx: PersonTx, registry: Registry, opts: { unit?: 
     `WITH incomplete AS (
        SELECT DISTINCT f.case_id FROM case_form f JOIN registry_case c ON c.registry = f.registry AND c.id = f.case_id
        WHERE f.registry = $1 AND (cardinality(f.missing) > 0 OR jsonb_array_length(f.findings) > 0)
-         AND ($2::text[] IS NULL OR c.unit_resh = ANY($2)))
+         AND ($2::text[] IS NULL OR c.unit_resh = ANY($2))
+         -- an invalid registration (merged into another) needs no completion
+         AND c.invalid_reason IS NULL)
      SELECT c.id, c.person_id, c.unit_resh, c.created_at, c.updated_at, count(*) OVER () AS total,
        jsonb_agg(jsonb_build_object('form', f.form, 'instance', f.instance, 'status', f.status, 'missing', f.missing, 'findings', f.findings) ORDER BY f.form, f.instance) AS forms
      FROM incomplete i JOIN registry_case c ON c.registry = $1 AND c.id = i.case_id
@@ -43,7 +46,7 @@ export async function worklist(tx: PersonTx, registry: Registry, opts: { unit?: 
 
 export async function getCase(tx: PersonTx, registry: Registry, caseId: number) {
   const c = (await tx.client.query(
-    `SELECT c.id, c.person_id, c.unit_resh, c.registry_version, c.created_at, c.updated_at, p.birth_date, p.sex, p.deceased_date
+    `SELECT c.id, c.person_id, c.unit_resh, c.registry_version, c.created_at, c.updated_at, c.event_key, c.invalid_reason, c.merged_into, p.birth_date, p.sex, p.deceased_date
      FROM registry_case c JOIN person p ON p.id = c.person_id WHERE c.registry = $1 AND c.id = $2`, [registry.id, caseId])).rows[0];
   if (!c) {
     // Row-level security hides other units' cases: tell "not yours" (refused, audited) from "none".
@@ -57,7 +60,11 @@ export async function getCase(tx: PersonTx, registry: Registry, caseId: number) 
     'SELECT form, instance, status, data, provenance, missing, findings, version, updated_at FROM case_form WHERE registry = $1 AND case_id = $2 ORDER BY form, instance',
     [registry.id, caseId])).rows;
   return { id: c.id, unit: c.unit_resh, registryVersion: c.registry_version, createdAt: c.created_at, updatedAt: c.updated_at,
-    person: { birthDate: c.birth_date, sex: c.sex, deceasedDate: c.deceased_date }, forms };
+    person: { birthDate: c.birth_date, sex: c.sex, deceasedDate: c.deceased_date },
+    // The event the case belongs to (registries declaring `event`): its id as people read it, and
+    // whether this registration counts (an invalid one is kept, visible, and left out of statistics).
+    ...(registry.event ? { event: { label: registry.event.def.label, id: eventId(c.event_key), invalidReason: c.invalid_reason, mergedInto: c.merged_into === null ? null : Number(c.merged_into) } } : {}),
+    forms };
 }
 
 export async function history(tx: PersonTx, registry: Registry, caseId: number) {

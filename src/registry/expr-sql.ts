@@ -33,6 +33,11 @@ export interface SqlCompileOptions {
 const OSLO = `'Europe/Oslo'`;
 
 export function compileToSql(source: string, opts: SqlCompileOptions): string {
+  return compileToSqlTyped(source, opts).sql;
+}
+
+/** The SQL and what kind of value it gives ('boolean' for a condition). */
+export function compileToSqlTyped(source: string, opts: SqlCompileOptions): { sql: string; type: string } {
   const col = (name: string) => `${opts.alias}."${name}"`;
   const dateOf = (x: Sql): string => {
     if (x.type === 'date') return x.sql;
@@ -133,5 +138,5 @@ export function compileToSql(source: string, opts: SqlCompileOptions): string {
   };
   const out = compile(parseExpression(source));
   if (out.type === 'list') throw new ExpressionError(`a list cannot stand alone in "${source}"`);
-  return settle(out).sql;
+  return settle(out);
 }

@@ -12,7 +12,7 @@ import { compileFhirPath, type FhirPathFn } from './fhirpath.ts';
 import { screeningSchema, type ScreeningDef } from '../screening/schema.ts';
 import {
   codebookSchema, mappingSchema, PRIVACY_ORDER, registrySchema,
-  type CodebookDef, type PrivacyClass, type DerivedDef, type FormDef, type MappingDef, type RegistryMeta, type RuleDef, type SourceDef, type VariableDef,
+  type CodebookDef, type EventDef, type PrivacyClass, type DerivedDef, type FormDef, type MappingDef, type RegistryMeta, type RuleDef, type SourceDef, type VariableDef,
 } from './schema.ts';
 
 export class DefinitionError extends Error {
@@ -56,6 +56,8 @@ export interface Registry {
   versionMaps: Map<string, ReturnType<typeof buildVersionMap>>;
   /** The screening worklist declared in `screening.yaml`, if the registry has one. */
   screening?: ScreeningDef;
+  /** Event identity across cases, declared in mapping.yaml `event`. */
+  event?: { def: EventDef; joins: Compiled | undefined };
   /** The definition as stored with each version (for metadata and history). */
   definition: { registry: RegistryMeta; codebook: CodebookDef; mapping: MappingDef };
 }
@@ -186,6 +188,22 @@ export async function loadRegistry(dir: string): Promise<Registry> {
     return { def: s, where: s.where ? fp(s.where, `${where}.where`) : undefined, linkPath: s.path ? fp(s.path, `${where}.path`) : undefined, values };
   });
 
+  let event: Registry['event'];
+  if (mapping.event) {
+    const e = mapping.event, where = `${rel('mapping.yaml')}: event`;
+    const plain = (v: string | undefined, field: string, types: string[]) => {
+      if (v === undefined) return;
+      const entry = variables.get(v);
+      if (!entry) problems.push(`${where}.${field}: unknown variable "${v}"`);
+      else if (entry.form.repeating) problems.push(`${where}.${field}: "${v}" is on the repeating form "${entry.form.id}"; an event variable must have one value per case`);
+      else if (types.length && !types.includes(entry.def.type)) problems.push(`${where}.${field}: "${v}" is a ${entry.def.type}; expected ${types.join(' or ')}`);
+    };
+    plain(e.startDate, 'startDate', ['date', 'datetime']);
+    plain(e.distinctBy, 'distinctBy', []);
+    plain(e.sameDay, 'sameDay', ['date', 'datetime']);
+    event = { def: e, joins: e.joins ? compile(e.joins, `${where}.joins`) : undefined };
+  }
+
   const versionMaps = new Map<string, ReturnType<typeof buildVersionMap>>();
   codebook.codeVersionMaps.forEach((m, i) => {
     if (!codelists.has(m.codelist)) problems.push(`${rel('codebook.yaml')}: codeVersionMaps[${i}]: unknown codelist "${m.codelist}"`);
@@ -212,6 +230,7 @@ export async function loadRegistry(dir: string): Promise<Registry> {
     id: meta.id, version: meta.version, sha256, dir, meta, codebook, mapping, forms: codebook.forms,
     variables, codelists, derived, rules, requiredWhen, include, refer, anchor, sources, versionMaps, definition,
     ...(screening ? { screening } : {}),
+    ...(event ? { event } : {}),
   };
 }
 

@@ -108,6 +108,30 @@ const sourceSchema = z.object({
 }).strict().refine((s) => s.link === 'anchor' || Boolean(s.path), { message: 'path is required unless link is anchor' });
 export type SourceDef = z.infer<typeof sourceSchema>;
 
+/**
+ * Event identity (optional): when one real-world event of a person can give several cases (one per
+ * receiving unit, or a second registration at the same unit), the cases carry an event key. The
+ * key is a keyed hash of the person and the event's start date, so it is deterministic and cannot
+ * be recomputed by anyone without the platform's hash key. See docs/registry-definitions.md.
+ */
+export const eventSchema = z.object({
+  /** What the event's id is called on forms and in exports (e.g. "Trauma ID"). */
+  label: text,
+  /** A date (or date-time) variable: the event's start date. Cases without it have no event yet. */
+  startDate: id,
+  /** Optional: two cases on one start date whose values of this variable differ are different events. */
+  distinctBy: id.optional(),
+  /** Optional expression: cases for which it holds never start an event of their own; they join one (e.g. a transfer in). */
+  joins: expression.optional(),
+  /**
+   * Optional date-time variable: two cases of one event at one unit whose values fall on the same
+   * calendar day (Norwegian time) are one registration; every one but the first is marked invalid
+   * (merged into the first), never deleted.
+   */
+  sameDay: id.optional(),
+}).strict();
+export type EventDef = z.infer<typeof eventSchema>;
+
 export const mappingSchema = z.object({
   anchor: z.object({
     resource: z.string(),
@@ -115,6 +139,8 @@ export const mappingSchema = z.object({
   }).strict(),
   /** The variable holding the treating unit's RESH id (decides whose worklist the case is on). */
   unitVariable: id,
+  /** Optional event identity across cases (see eventSchema). */
+  event: eventSchema.optional(),
   sources: z.array(sourceSchema).min(1),
 }).strict();
 export type MappingDef = z.infer<typeof mappingSchema>;

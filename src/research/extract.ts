@@ -83,7 +83,8 @@ export async function buildExtract(tx: PersonTx, registry: Registry, def: Extrac
     `SELECT c.id, c.person_id, p.birth_date, p.sex, p.deceased_date,
        jsonb_agg(jsonb_build_object('form', f.form, 'instance', f.instance, 'data', f.data) ORDER BY f.form, f.instance) AS forms
      FROM registry_case c JOIN person p ON p.id = c.person_id JOIN case_form f ON f.registry = c.registry AND f.case_id = c.id
-     WHERE c.registry = $1 GROUP BY c.registry, c.id, p.id ORDER BY c.id`, [registry.id])).rows;
+     WHERE c.registry = $1 AND c.invalid_reason IS NULL -- an invalid registration is merged into another case
+     GROUP BY c.registry, c.id, p.id ORDER BY c.id`, [registry.id])).rows;
 
   const header = ['pseudonym', 'case', ...def.variables];
   const rows: Array<Record<string, unknown>> = [];

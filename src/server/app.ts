@@ -10,6 +10,7 @@ import { AUX_SYSTEM, identityFromIdentifier, NIN_SYSTEMS } from '../capture/iden
 import { auxiliaryNumber } from '../identity/nin.ts';
 import { issue, operationOutcome } from '../capture/outcome.ts';
 import type { Platform } from '../platform.ts';
+import { reassessEvents } from '../records/events.ts';
 import { changeStatus, completeForm, deleteForm, getCase, history, RecordError, worklist } from '../records/workflow.ts';
 import { reserve, reserveByHash } from '../records/reservation.ts';
 import { capabilityStatement } from './capability.ts';
@@ -195,7 +196,11 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
       const r = registryOf(req.params.id);
       const values = req.body?.values;
       if (!values || typeof values !== 'object') throw new RecordError('Send {"values": {"variable": value, ...}} with the variables to set.', 400);
-      return platform.data.transaction(c, 'case:complete', (tx) => completeForm(tx, r, positiveId(req.params.caseId, 'case'), req.params.form, instanceOf(req.params), values, userOf(c)), { client: req.ip });
+      const caseId = positiveId(req.params.caseId, 'case');
+      const result = await platform.data.transaction(c, 'case:complete', (tx) => completeForm(tx, r, caseId, req.params.form, instanceOf(req.params), values, userOf(c)), { client: req.ip });
+      // A changed start date or time may move the case to another event (see records/events.ts).
+      const event = await reassessEvents(platform.data, platform.keys, r, caseId);
+      return event && result.event ? { ...result, event: { ...result.event, ...event } } : result;
     });
     for (const action of ['finalise', 'reopen'] as const) {
       app.post<{ Params: FormParams }>(`/api/registries/:id/cases/:caseId/forms/:form${suffix}/${action}`, { config: { access: WRITERS } }, async (req) => {

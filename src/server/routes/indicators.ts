@@ -55,6 +55,25 @@ export function indicatorRoutes(app: FastifyInstance, platform: Platform): void 
     return { registry: r.id, query: q, results: await platform.indicators.results(r, q), computed: await platform.indicators.runs(r) };
   });
 
+  // Statistics that are not proportions (indicators.yaml `statistics:`): definitions and results
+  // per unit and period, aggregates only, with results over too few cases withheld.
+  app.get<{ Params: { id: string }; Querystring: Q }>('/api/registries/:id/statistics', { config: { access: PUBLIC } }, async (req) => {
+    const r = registryOf(req.params.id);
+    const q = req.query, l = lang(q);
+    const grain = q.grain ?? 'year';
+    if (!(GRAINS as readonly string[]).includes(grain)) throw new RecordError(`grain must be one of ${GRAINS.join(', ')}.`, 400);
+    if (q.level && !(LEVELS as readonly string[]).includes(q.level)) throw new RecordError(`level must be one of ${LEVELS.join(', ')}.`, 400);
+    const statistics = platform.indicators.statistics(r.id).map((s) => ({
+      id: s.def.id, title: s.def.title[l], description: s.def.description[l], periodDate: s.def.periodDate, population: s.def.population ?? null,
+      sums: s.def.sums, value: s.def.value, decimals: s.def.decimals, direction: s.def.direction, minimumCount: s.minimumCount, grains: s.def.grains, references: s.def.references,
+    }));
+    const results = await platform.indicators.statisticResults(r, {
+      statistic: q.statistic, dataset: datasetOf(q.dataset ?? 'fresh'), grain: grain as Grain, period: q.period,
+      units: q.unit ? q.unit.split(',') : undefined, level: q.level as (typeof LEVELS)[number] | undefined,
+    });
+    return { registry: r.id, statistics, results };
+  });
+
   app.get<{ Params: { id: string }; Querystring: Q }>('/api/registries/:id/indicator-results.csv', { config: { access: PUBLIC } }, async (req, reply) => {
     const r = registryOf(req.params.id);
     const year = req.query.year ?? String(Number(osloDate(new Date().toISOString()).slice(0, 4)) - 1);

@@ -17,7 +17,9 @@ interface Codebook {
 }
 interface Finding { rule: string; severity: 'error' | 'warning'; variables: string[]; message: Text }
 interface CaseForm { form: string; instance: string; status: 'draft' | 'finalised' | 'reopened'; data: Record<string, unknown>; missing: string[]; findings: Finding[]; version: number; updated_at: string }
-interface CaseView { id: number; unit: string | null; createdAt: string; updatedAt: string; person: { birthDate: string | null; sex: string | null }; forms: CaseForm[] }
+interface CaseView { id: number; unit: string | null; createdAt: string; updatedAt: string; person: { birthDate: string | null; sex: string | null }; forms: CaseForm[];
+  /** Registries that group cases into events: the event's id (e.g. the trauma ID) and whether this registration counts. */
+  event?: { label: Text; id: string | null; invalidReason: string | null; mergedInto: number | null } }
 interface Worklist { total: number | string; items: Array<{ caseId: number; unit: string | null; createdAt: string; forms: Array<{ form: string; instance: string; status: string; missing: string[]; findings: Finding[] }> }> }
 
 const PAGE = 25;
@@ -117,7 +119,9 @@ function CasePage({ caseId }: { caseId: string }) {
             <dt>{t('reg.created')}</dt><dd>{formatDateTime(view.createdAt, lang)}</dd>
             <dt>{t('reg.updated')}</dt><dd>{formatDateTime(view.updatedAt, lang)}</dd>
             {view.unit && <><dt>{t('ind.unit')}</dt><dd>{unitName(units.byResh.get(view.unit), lang, view.unit, units.byResh)}</dd></>}
+            {view.event?.id && <><dt>{view.event.label[lang]}</dt><dd>{view.event.id}</dd></>}
           </dl>
+          {view.event?.mergedInto && <Alert data-color="warning"><Paragraph>{t('reg.invalid')} <Link to={`/registrations?case=${view.event.mergedInto}`}>{view.event.mergedInto}</Link>.</Paragraph></Alert>}
           {/* The case's own page: every form with its status at a glance, each a link to the form below. */}
           <Table className="case-forms" data-testid="case-forms">
             <caption>{t('reg.formsOverview')}</caption>

@@ -1,0 +1,111 @@
+// Registry-level statistics that are not proportions (`statistics:` in a registry's
+// indicators.yaml): per-case values summed over a population, per unit at every level and period,
+// in one set-based statement over the analytics table, then combined by the declared `value`
+// expression over the sums and the count `n`. Computed on request (aggregates only; results over
+// fewer cases than the minimum are withheld); nothing is stored.
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import type { PersonTx } from '../access/door.ts';
+import { analyticsTable } from '../analytics/columns.ts';
+import { compileExpression, ExpressionError, type Compiled } from '../registry/expr.ts';
+import { compileToSql, compileToSqlTyped } from '../registry/expr-sql.ts';
+import { DefinitionError, type Registry } from '../registry/load.ts';
+import { dateColumn, periodRows } from './engine.ts';
+import { columnTypes } from './load.ts';
+import { indicatorsFileSchema, type Grain, type StatisticDef } from './schema.ts';
+
+export interface Statistic { registry: string; def: StatisticDef; sums: string[]; value: Compiled; minimumCount: number }
+
+export interface StatisticResult {
+  statistic: string;
+  dataset: 'fresh' | 'qa';
+  grain: Grain;
+  period: string;
+  unit: string;
+  status: 'ok' | 'too-few';
+  /** The number of cases counted, the sums and the value; null when too few to show. */
+  n: number | null;
+  sums: Record<string, number> | null;
+  value: number | null;
+}
+
+/** The statistics declared in the registry's indicators.yaml, with every expression checked against the analytics columns. */
+export function loadStatistics(registry: Registry): Statistic[] {
+  const file = path.join(registry.dir, 'indicators.yaml');
+  if (!fs.existsSync(file)) return [];
+  const rel = path.relative(process.cwd(), file);
+  const parsed = indicatorsFileSchema.safeParse(YAML.parse(fs.readFileSync(file, 'utf8')));
+  if (!parsed.success) return []; // reported with file and path by loadIndicators, which reads the same file first
+  const types = columnTypes(registry);
+  const problems: string[] = [];
+  const out = parsed.data.statistics.map((def, i): Statistic => {
+    const where = `${rel}: statistics[${i}] (${def.id})`;
+    const sql = (source: string, field: string) => {
+      try { compileToSql(source, { columns: types, alias: 'a', param: () => '$1', asOf: '$2' }); } catch (err) {
+        problems.push(`${where}.${field}: ${err instanceof ExpressionError ? err.message : String(err)}`);
+      }
+    };
+    if (types.get(def.periodDate) !== 'date' && types.get(def.periodDate) !== 'datetime') problems.push(`${where}.periodDate: "${def.periodDate}" is not a date variable of the codebook`);
+    if (def.population) sql(def.population, 'population');
+    for (const [name, source] of Object.entries(def.sums)) sql(source, `sums.${name}`);
+    let value: Compiled = () => null;
+    try { value = compileExpression(def.value, { variables: new Set([...Object.keys(def.sums), 'n']) }); } catch (err) {
+      problems.push(`${where}.value: ${err instanceof ExpressionError ? err.message : String(err)} (it may use the sums ${Object.keys(def.sums).join(', ')} and n)`);
+    }
+    return { registry: registry.id, def, sums: Object.keys(def.sums), value, minimumCount: def.minimumCount ?? registry.meta.smallCountThreshold };
+  });
+  if (problems.length) throw new DefinitionError(problems);
+  return out;
+}
+
+/** The statement: count and sums per dataset, grain, period and unit (every level of the unit tree). */
+export function statisticSql(registry: Registry, stat: Statistic, opts: { asOf: string; nation: string }): { text: string; values: unknown[] } {
+  const values: unknown[] = [opts.asOf, opts.nation];
+  const param = (v: unknown) => { values.push(v); return `$${values.length}`; };
+  const types = columnTypes(registry);
+  const expr = (source: string) => compileToSql(source, { columns: types, alias: 'a', param, asOf: '$1' });
+  // A condition sums as 1 when it holds (0 when not); a number as itself.
+  const sums = stat.sums.map((name) => {
+    const c = compileToSqlTyped(stat.def.sums[name], { columns: types, alias: 'a', param, asOf: '$1' });
+    return { name, sql: c.type === 'boolean' ? `(CASE WHEN ${c.sql} THEN 1 WHEN NOT ${c.sql} THEN 0 END)::double precision` : `(${c.sql})::double precision` };
+  });
+  const d = dateColumn(stat.def.periodDate, types.get(stat.def.periodDate)!);
+  const where = [`${d} IS NOT NULL`, ...sums.map((s) => `${s.sql} IS NOT NULL`)];
+  if (stat.def.population) where.push(`(${expr(stat.def.population)}) IS TRUE`);
+  const text = `
+    WITH base AS (
+      SELECT a.finalised, date_trunc('month', ${d})::date AS d,
+             CASE WHEN cardinality(a.unit_path) = 0 THEN ARRAY[$2::text] ELSE a.unit_path END AS path
+             ${sums.map((s, i) => `, ${s.sql} AS v${i}`).join('')}
+      FROM ${analyticsTable(registry)} a
+      WHERE ${where.join(' AND ')}
+    )
+    SELECT ds.dataset, g.grain, g.period, u.resh AS unit, count(*)::integer AS n ${sums.map((_, i) => `, sum(b.v${i})::double precision AS s${i}`).join('')}
+    FROM base b
+    CROSS JOIN LATERAL (VALUES ('fresh'), ('qa')) ds(dataset)
+    CROSS JOIN LATERAL unnest(b.path) u(resh)
+    CROSS JOIN LATERAL (${stat.def.grains.map((g) => periodRows(g, 'b.d', '$1')).join(' UNION ALL ')}) g(grain, period)
+    WHERE ds.dataset = 'fresh' OR b.finalised
+    GROUP BY 1, 2, 3, 4`;
+  return { text, values };
+}
+
+/** Computes a statistic for every unit and period; results over fewer cases than the minimum are withheld. */
+export async function computeStatistic(tx: PersonTx, registry: Registry, stat: Statistic, opts: { asOf: string; nation: string }): Promise<StatisticResult[]> {
+  const { text, values } = statisticSql(registry, stat, opts);
+  const { rows } = await tx.client.query(text, values);
+  const scale = 10 ** stat.def.decimals;
+  return rows.map((r) => {
+    const n = Number(r.n);
+    const ok = n >= stat.minimumCount;
+    const sums = Object.fromEntries(stat.sums.map((name, i) => [name, Number(r[`s${i}`])]));
+    const v = ok ? stat.value({ ...sums, n }) : null;
+    return {
+      statistic: stat.def.id, dataset: r.dataset, grain: r.grain, period: r.period, unit: r.unit, status: ok ? 'ok' : 'too-few',
+      n: ok ? n : null,
+      sums: ok ? Object.fromEntries(Object.entries(sums).map(([k, x]) => [k, Math.round(x * scale) / scale])) : null,
+      value: typeof v === 'number' && Number.isFinite(v) ? Math.round(v * scale) / scale : null,
+    } satisfies StatisticResult;
+  }).sort((a, b) => a.statistic.localeCompare(b.statistic) || a.dataset.localeCompare(b.dataset) || a.grain.localeCompare(b.grain) || a.period.localeCompare(b.period) || a.unit.localeCompare(b.unit));
+}
