@@ -39,7 +39,13 @@ const fileSchema = z.object({
 }).strict();
 
 export type AnalysisDef = z.infer<typeof analysisSchema>;
-export interface Analyses { periodDate: string; labels: Record<string, Record<string, { nb: string; en: string }>>; list: AnalysisDef[]; types: Map<string, VariableType> }
+export interface Analyses {
+  periodDate: string;
+  /** Display labels per column and value: those declared in analyses.yaml, then the code lists' displays. */
+  labels: Record<string, Record<string, { nb: string; en: string }>>;
+  list: AnalysisDef[];
+  types: Map<string, VariableType>;
+}
 
 export function loadAnalyses(registry: Registry): Analyses {
   const file = path.join(registry.dir, 'analyses.yaml');
@@ -75,7 +81,14 @@ export function loadAnalyses(registry: Registry): Analyses {
     }
   });
   if (problems.length) throw new DefinitionError(problems);
-  return { periodDate: d.periodDate, labels: d.labels, list: d.analyses, types };
+  // Coded columns are shown by their code list's displays unless the file says otherwise.
+  const labels: Analyses['labels'] = {};
+  for (const c of cols.values()) {
+    const list = c.codelist ? registry.codelists.get(c.codelist) : undefined;
+    if (list) labels[c.name] = Object.fromEntries(list.codes);
+  }
+  for (const [col, values] of Object.entries(d.labels)) labels[col] = { ...labels[col], ...values };
+  return { periodDate: d.periodDate, labels, list: d.analyses, types };
 }
 
 /** The analysis's `where` as SQL over alias t, its literals as parameters; TRUE without one. */
@@ -166,7 +179,8 @@ export async function computeAnalysis(data: PersonData, registry: Registry, anal
 
   const labelOf = (variable: string | undefined, value: string) => (variable ? analyses.labels[variable]?.[value]?.[l] : undefined) ?? value;
   const binLabel = (x: string) => binLabelOf(a, x);
-  const categories = categoriesOf(a, counts.map((c) => c.x!));
+  const codes = categoriesOf(a, counts.map((c) => c.x!));
+  const categories = codes.map((x) => labelOf(a.x, x));
   const groupKeys = a.by ? [...new Set([...Object.keys(analyses.labels[a.by] ?? {}), ...counts.map((c) => c.g!)])].sort(naturalCompare) : [''];
   // Declared labels first, in their declared order (e.g. women, then men).
   const declared = a.by ? Object.keys(analyses.labels[a.by] ?? {}) : [];
@@ -183,13 +197,13 @@ export async function computeAnalysis(data: PersonData, registry: Registry, anal
 
   const data_: Row[] = [];
   let suppressedCells = 0;
-  for (const x of categories) {
+  for (const x of codes) {
     for (const g of present) {
       const c = counts.find((r) => binLabel(r.x!) === x && (!a.by || r.g === g));
       const n = c?.n ?? 0;
       const sup = n > 0 && hidden(n);
       if (sup) suppressedCells += 1;
-      const row: Row = { [a.x]: x };
+      const row: Row = { [a.x]: labelOf(a.x, x) };
       if (a.by) row[a.by] = labelOf(a.by, g);
       row.count = sup ? null : n;
       if (median) row.median = sup || c?.m === null || c?.m === undefined ? null : Math.round(Number(c.m) * 10) / 10;

@@ -132,6 +132,25 @@ export async function annualReport(ctx: ReportContext, registry: Registry, year:
     w.figure(fig, fig.spec.description);
   }
 
+  // Statistics that are not proportions (e.g. observed against expected survival), per hospital.
+  const statistics = ctx.indicators.statistics(registry.id);
+  if (statistics.length) {
+    const results = await ctx.indicators.statisticResults(registry, { dataset, grain: 'year', period: year, units: [nation, ...ctx.units.all().filter((u) => u.level === 'hospital').map((u) => u.resh)] });
+    for (const [i, st] of statistics.entries()) {
+      w.heading(`2.1.${inds.length + i + 1} ${st.def.title.nb}`, 3);
+      w.field('Definisjon/beskrivelse', st.def.description.nb);
+      if (st.def.references.length) w.field('Kunnskapsgrunnlag', st.def.references.join('; '));
+      const mine = results.filter((r) => r.statistic === st.def.id && (r.unit === nation || r.status === 'ok'));
+      const rows: Row[] = mine.sort((a, b) => Number(b.unit === nation) - Number(a.unit === nation) || (b.value ?? 0) - (a.value ?? 0)).map((r) => {
+        const u = ctx.units.get(r.unit);
+        return { unit: u ? unitName(u, 'nb', ctx.units) : r.unit, n: r.n, value: r.status === 'ok' ? r.value : null };
+      });
+      if (rows.length) {
+        w.table([{ key: 'unit', label: 'Enhet', format: 'text' }, { key: 'n', label: 'Antall', format: 'number' }, { key: 'value', label: 'Verdi', format: 'decimal' }], rows, { widths: [300, 100, 100] });
+      } else w.paragraph('Ingen enheter med nok pasienter dette året.', { italic: true });
+    }
+  }
+
   w.heading('2.2 Pasientrapporterte data (PROM/PREM)', 2);
   w.markdown(readText(registry, 'prom.md') ?? NO_TEXT, 3);
 

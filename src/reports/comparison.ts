@@ -77,15 +77,17 @@ export async function computeComparison(data: PersonData, registry: Registry, an
     return out;
   }, { readOnly: true });
 
-  const categories = categoriesOf(a, result.flatMap((r) => [...r.counts.keys()]));
+  const codes = categoriesOf(a, result.flatMap((r) => [...r.counts.keys()]));
+  const labelOf = (x: string) => analyses.labels[a.x]?.[x]?.[l] ?? x;
+  const categories = codes.map(labelOf);
   const rows: Row[] = [];
   let suppressedCells = 0;
-  for (const x of categories) {
+  for (const x of codes) {
     sides.forEach((side, i) => {
       const n = result[i].counts.get(x) ?? 0;
       const sup = n > 0 && hidden(n);
       if (sup) suppressedCells += 1;
-      const row: Row = { [a.x]: x, comparison: side.label, count: sup ? null : n };
+      const row: Row = { [a.x]: labelOf(x), comparison: side.label, count: sup ? null : n };
       if (incidence !== null) {
         const p = result[i].population!.get(x) ?? null;
         row.population = p;

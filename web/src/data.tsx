@@ -3,6 +3,7 @@
 import { useEffect, useState } from 'react';
 import { api, ApiError } from './api.ts';
 import { useI18n, type Key, type Lang } from './i18n.tsx';
+import { useQuery } from './router.tsx';
 import { useSession } from './session.tsx';
 
 export type Text = { nb: string; en: string };
@@ -43,13 +44,26 @@ export function useApi<T>(path: string | null): { data: T | null; error: string 
   return { ...state, reload: () => setN((x) => x + 1) };
 }
 
-/** The registry the pages show: the active grant's, else the first one. */
+export interface RegistryInfo { id: string; title: Text }
+const REGISTRY_KEY = 'kvalreg.registry';
+
+/** Every registry the platform runs (for the registry choice of visitors and patients). */
+export function useRegistries(): RegistryInfo[] {
+  return useApi<RegistryInfo[]>('/api/registries').data ?? [];
+}
+
+/** Remembers a visitor's registry choice across pages (the URL's ?registry= wins, so a view can be shared). */
+export function rememberRegistry(id: string): void { localStorage.setItem(REGISTRY_KEY, id); }
+
+/** The registry the pages show: the active grant's; else ?registry=, the visitor's last choice, or the first. */
 export function useRegistryId(): string | null {
   const { me } = useSession();
-  const regs = useApi<Array<{ id: string }>>('/api/registries');
+  const regs = useRegistries();
+  const q = useQuery();
   const active = me?.active?.registry;
   if (active && active !== '*') return active;
-  return regs.data?.[0]?.id ?? null;
+  const known = (id: string | null) => (id && regs.some((r) => r.id === id) ? id : null);
+  return known(q.get('registry')) ?? known(localStorage.getItem(REGISTRY_KEY)) ?? regs[0]?.id ?? null;
 }
 
 export function useUnits() {

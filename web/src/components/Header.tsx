@@ -3,9 +3,10 @@
 import { Button, Field, Label, Select } from '@digdir/designsystemet-react';
 import { useEffect, useState } from 'react';
 import { grantKey } from '../api.ts';
+import { rememberRegistry, useRegistries, useRegistryId } from '../data.tsx';
 import { useI18n } from '../i18n.tsx';
 import { PAGES } from '../pages/index.ts';
-import { Link } from '../router.tsx';
+import { Link, useRoute } from '../router.tsx';
 import { useSession } from '../session.tsx';
 
 export function Header() {
@@ -17,6 +18,11 @@ export function Header() {
 
   const roleWords = (g: { role: string; unit: string; registryTitle: { nb: string; en: string }; unitName: { nb: string; en: string } }) =>
     g.role === 'patient' ? t('role.patient') : `${t(`role.${g.role}` as 'role.patient')} – ${g.unitName[lang]} (${g.registryTitle[lang]})`;
+  const registries = useRegistries();
+  const registry = useRegistryId();
+  const { setQuery } = useRoute();
+  // Visitors and patients choose the registry whose results they read; staff act in their grant's.
+  const chooseRegistry = !!registry && registries.length > 1 && (!me?.active || me.active.registry === '*');
   const activeRole = me?.active?.role;
   const pages = PAGES.filter((p) => p.menu !== false && (!p.roles || (activeRole && p.roles.includes(activeRole))));
 
@@ -55,6 +61,16 @@ export function Header() {
         </form>
       )}
       {me?.active && me.grants.length <= 1 && <p className="app-header__active">{roleWords(me.active)}</p>}
+      {chooseRegistry && (
+        <div className="app-header__registry">
+          <Field>
+            <Label htmlFor="registry-select">{t('app.registry')}</Label>
+            <Select id="registry-select" value={registry ?? ''} onChange={(e) => { rememberRegistry(e.target.value); setQuery({ registry: e.target.value }); }}>
+              {registries.map((r) => <Select.Option key={r.id} value={r.id}>{r.title[lang]}</Select.Option>)}
+            </Select>
+          </Field>
+        </div>
+      )}
       <nav aria-label={t('app.nav')} className="app-nav">
         <ul>{pages.map((p) => <li key={p.path}><Link to={p.path}>{t(p.label)}</Link></li>)}</ul>
       </nav>

@@ -3,6 +3,7 @@
 // symbol and word, and trend. Pending indicators are listed as "definition to come".
 import { Alert, Field, Label, Paragraph, Select, Spinner, Table } from '@digdir/designsystemet-react';
 import { Page } from '../components/Page.tsx';
+import { Statistics } from '../components/Statistics.tsx';
 import { UnitPicker } from '../components/UnitPicker.tsx';
 import { ResultCell, thresholdText, unitName, useApi, useOwnUnit, useRegistryId, useUnits, type IndicatorDecl, type Result } from '../data.tsx';
 import { useI18n } from '../i18n.tsx';
@@ -74,6 +75,7 @@ export function Indicators() {
         </Table>
       )}
       <Paragraph data-size="sm" className="legend">{t('ind.legend')}</Paragraph>
+      {registry && period && cols.length > 0 && <Statistics registry={registry} period={period} units={cols} byResh={units.byResh} />}
     </Page>
   );
 }
