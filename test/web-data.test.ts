@@ -43,3 +43,21 @@ it('gives key figures per registration year, withholding counts under the thresh
   expect(other.years).toContainEqual({ year, nation: 6, unit: null });
   expect((await t.app.inject({ method: 'GET', url: '/api/registries/fracture/key-figures?unit=999' })).statusCode).toBe(400);
 });
+
+it('counts a unit\'s registrations per month: cases, complete, finalised and forms by status, within the caller\'s units', async () => {
+  const year = new Date().toLocaleDateString('sv-SE', { timeZone: 'Europe/Oslo' }).slice(0, 4);
+  const month = new Date().toLocaleDateString('sv-SE', { timeZone: 'Europe/Oslo' }).slice(0, 7);
+  const get = (url: string, token: string) => t.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
+  const res = await get(`/api/registries/fracture/registrations/summary?unit=${SUS_ORTHO}&year=${year}`, t.tokens.registrarSus);
+  expect(res.statusCode, res.body).toBe(200);
+  const [row] = res.json();
+  // Five cases registered at SUS this month, none finalised yet: every form a draft.
+  expect(row).toMatchObject({ month, cases: 5, finalised: 0, forms: { finalised: 0, reopened: 0 } });
+  expect(row.complete).toBeLessThanOrEqual(5);
+  const forms = (await t.platform.db.pool.query(`SELECT count(*)::int AS n FROM case_form f JOIN registry_case c ON c.registry = f.registry AND c.id = f.case_id WHERE c.unit_resh = $1`, [SUS_ORTHO])).rows[0].n;
+  expect(row.forms.draft).toBe(forms);
+  // Another unit's registrar sees only their own unit's, and may not ask for SUS.
+  expect((await get(`/api/registries/fracture/registrations/summary?unit=${SUS_ORTHO}&year=${year}`, t.tokens.readerOther)).statusCode).toBe(403);
+  expect((await get(`/api/registries/fracture/registrations/summary?year=${year}`, t.tokens.readerOther)).json()).toEqual([expect.objectContaining({ cases: 1 })]);
+  expect((await get(`/api/registries/fracture/registrations/summary?year=24`, t.tokens.registrarSus)).statusCode).toBe(400);
+});

@@ -10,7 +10,7 @@ export class RecordError extends Error {
   constructor(message: string, readonly httpStatus = 400, readonly details: unknown[] = []) { super(message); }
 }
 
-const READ = ['unit-registrar', 'unit-reader', 'registry-admin', 'platform-admin'] as const;
+export const READ = ['unit-registrar', 'unit-reader', 'registry-admin', 'platform-admin'] as const;
 const WRITE = ['unit-registrar', 'registry-admin', 'platform-admin'] as const;
 
 export interface WorklistItem {

@@ -11,6 +11,8 @@ import { auxiliaryNumber } from '../identity/nin.ts';
 import { issue, operationOutcome } from '../capture/outcome.ts';
 import type { Platform } from '../platform.ts';
 import { reassessEvents } from '../records/events.ts';
+import { registrationSummary } from '../records/summary.ts';
+import { osloDate } from '../time/oslo.ts';
 import { changeStatus, completeForm, deleteForm, getCase, history, RecordError, worklist } from '../records/workflow.ts';
 import { reserve, reserveByHash } from '../records/reservation.ts';
 import { capabilityStatement } from './capability.ts';
@@ -170,6 +172,15 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
 
   app.get('/api/registries', { config: { access: PUBLIC } }, async () => platform.registries.map((r) => ({ id: r.id, version: r.version, title: r.meta.title, forms: r.forms.map((f) => ({ id: f.id, title: f.title })) })));
 
+  // Registrations per month for a unit: cases, complete, finalised, forms by status (counts only).
+  app.get<{ Params: { id: string }; Querystring: { unit?: string; year?: string } }>('/api/registries/:id/registrations/summary', { config: { access: READERS } }, async (req) => {
+    const c = req.caller!;
+    const r = registryOf(req.params.id);
+    const year = req.query.year ?? osloDate(new Date().toISOString()).slice(0, 4);
+    if (!/^\d{4}$/.test(year)) throw new RecordError('year must be a year like 2024.', 400);
+    if (req.query.unit !== undefined && !platform.units.has(req.query.unit)) throw new RecordError(`Unknown unit "${req.query.unit}": give the RESH id of a unit.`, 400);
+    return platform.data.transaction(c, 'registrations:summary', (tx) => registrationSummary(tx, r, { unit: req.query.unit, year }), { readOnly: true, client: req.ip });
+  });
   app.get<{ Params: { id: string }; Querystring: { unit?: string; limit?: string; offset?: string } }>('/api/registries/:id/worklist', { config: { access: READERS } }, async (req) => {
     const c = req.caller!;
     const r = registryOf(req.params.id);

@@ -114,6 +114,9 @@ describe.skipIf(!executablePath && !process.env.CI)('the web app in the browser'
     await page.getByRole('navigation', { name: 'Hovedmeny' }).getByRole('link', { name: 'Registreringer' }).click();
     await page.getByRole('heading', { level: 1, name: 'Registreringer' }).waitFor();
     await expect.poll(() => page.getByTestId('worklist-total').textContent(), { timeout: 30_000 }).toMatch(/registreringer mangler/);
+    // Registrations per month for the unit, with how many are complete and finalised.
+    await expect.poll(() => page.getByTestId('summary-table').locator('tbody tr').count(), { timeout: 30_000 }).toBeGreaterThan(0);
+    expect(await page.getByTestId('summary-table').locator('tbody tr').first().textContent()).toMatch(/\d+ \(\d+\s%\)/);
     await screenshot(page, 'registrations');
     await scan(page, 'registrations');
     await page.goto(`${site}/registrations?case=${caseId}`);

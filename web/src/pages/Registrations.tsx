@@ -5,7 +5,7 @@ import { Alert, Button, Card, Field, Heading, Input, Label, Paragraph, Select, S
 import { useEffect, useRef, useState } from 'react';
 import { api, ApiError } from '../api.ts';
 import { Page } from '../components/Page.tsx';
-import { unitName, useApi, useOwnUnit, useRegistryId, useUnits, type Text } from '../data.tsx';
+import { pct, unitName, useApi, useOwnUnit, useRegistryId, useUnits, type Text } from '../data.tsx';
 import { formatDateTime, useI18n, type Key } from '../i18n.tsx';
 import { Link, useQuery, useRoute } from '../router.tsx';
 import { useSession } from '../session.tsx';
@@ -57,6 +57,7 @@ function WorklistPage() {
   return (
     <Page title={t('reg.title')}>
       <Paragraph>{t('reg.intro')}{own ? ` ${unitName(units.byResh.get(own), lang, own, units.byResh)}.` : ''}</Paragraph>
+      {registry && <MonthlySummary registry={registry} unit={own} />}
       {list.error && <Alert data-color="danger"><Paragraph>{list.error}</Paragraph></Alert>}
       {list.loading && <Spinner aria-label={t('common.loading')} />}
       {list.data && (
@@ -88,6 +89,54 @@ function WorklistPage() {
         </>
       )}
     </Page>
+  );
+}
+
+interface MonthSummary { month: string; cases: number; complete: number; finalised: number; forms: { draft: number; finalised: number; reopened: number } }
+
+/** Registrations per month for the unit: cases, how many complete and finalised, forms by status. */
+function MonthlySummary({ registry, unit }: { registry: string; unit: string | null }) {
+  const { t, lang } = useI18n();
+  const q = useQuery();
+  const { setQuery } = useRoute();
+  const years = Array.from({ length: 5 }, (_, k) => String(new Date().getFullYear() - k));
+  const year = q.get('year') ?? years[0];
+  const data = useApi<MonthSummary[]>(`/api/registries/${registry}/registrations/summary?year=${year}${unit ? `&unit=${unit}` : ''}`);
+  const share = (n: number, of: number) => (of ? `${n} (${pct(n / of, lang, 0)})` : '–');
+  const monthName = (m: string) => new Intl.DateTimeFormat(lang === 'nb' ? 'nb-NO' : 'en-GB', { month: 'long', year: 'numeric', timeZone: 'UTC' }).format(new Date(`${m}-01T00:00:00Z`));
+  return (
+    <section aria-labelledby="per-month">
+      <Heading level={2} data-size="sm" id="per-month">{t('reg.perMonth')}</Heading>
+      <Field className="year-field">
+        <Label htmlFor="summary-year">{t('ind.year')}</Label>
+        <Select id="summary-year" value={year} onChange={(e) => setQuery({ year: e.target.value })}>
+          {years.map((y) => <Select.Option key={y} value={y}>{y}</Select.Option>)}
+        </Select>
+      </Field>
+      {data.error && <Alert data-color="danger"><Paragraph>{data.error}</Paragraph></Alert>}
+      {data.data && data.data.length === 0 && <Paragraph>{t('reg.noneThisYear')}</Paragraph>}
+      {data.data && data.data.length > 0 && (
+        <Table zebra className="summary-table" data-testid="summary-table">
+          <caption>{t('reg.perMonthCaption')} {year}</caption>
+          <Table.Head><Table.Row>
+            {(['reg.month', 'reg.cases', 'reg.complete', 'reg.finalisedCases', 'status.draft', 'status.finalised', 'status.reopened'] as Key[]).map((k) => <Table.HeaderCell scope="col" key={k}>{t(k)}</Table.HeaderCell>)}
+          </Table.Row></Table.Head>
+          <Table.Body>
+            {data.data.map((m) => (
+              <Table.Row key={m.month}>
+                <Table.HeaderCell scope="row">{monthName(m.month)}</Table.HeaderCell>
+                <Table.Cell>{m.cases}</Table.Cell>
+                <Table.Cell>{share(m.complete, m.cases)}</Table.Cell>
+                <Table.Cell>{share(m.finalised, m.cases)}</Table.Cell>
+                <Table.Cell>{m.forms.draft}</Table.Cell>
+                <Table.Cell>{m.forms.finalised}</Table.Cell>
+                <Table.Cell>{m.forms.reopened}</Table.Cell>
+              </Table.Row>
+            ))}
+          </Table.Body>
+        </Table>
+      )}
+    </section>
   );
 }
 
