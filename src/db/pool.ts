@@ -17,6 +17,9 @@ export function createPool(url: string, max = 10): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max, application_name: 'kvalreg', options: '-c plan_cache_mode=force_custom_plan' });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
+  // Nor may a client in use: its query fails and the caller handles that. (Ctrl-C reaches the
+  // embedded PostgreSQL too, which shuts down while requests and the refresher still hold clients.)
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 
