@@ -91,9 +91,9 @@ describe.skipIf(!executablePath && !process.env.CI)('the web app in the browser'
     await expect.poll(() => explanation.locator('tbody tr').count(), { timeout: 30_000 }).toBeGreaterThan(0);
     expect(await explanation.locator('tbody tr').first().textContent()).toMatch(/Ja|Nei/);
     // The comparison level is kept in the URL.
-    await page.getByLabel('Nivå').selectOption('trust');
+    await page.getByLabel('Nivå', { exact: true }).selectOption('trust');
     await expect.poll(() => page.url(), { timeout: 30_000 }).toMatch(/level=trust/);
-    await page.getByLabel('Nivå').selectOption('hospital');
+    await page.getByLabel('Nivå', { exact: true }).selectOption('hospital');
     // Downloads rendered on the server from the same chart definition: a real PNG, and an XLSX
     // workbook holding the units compared.
     const [png] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: /^Last ned figuren PNG: .*alle enheter sammenlignet/ }).click()]);
@@ -146,14 +146,14 @@ describe.skipIf(!executablePath && !process.env.CI)('the web app in the browser'
     // The annual report's analyses, interactive: the figure drawn on the server, its numbers beside it.
     await page.getByRole('navigation', { name: 'Hovedmeny' }).getByRole('link', { name: 'Analyser' }).click();
     await page.getByRole('heading', { level: 1, name: 'Analyser' }).waitFor();
-    await page.getByLabel('Figur').selectOption('ao-prefix-by-sex');
+    await page.getByLabel('Figur', { exact: true }).selectOption('ao-prefix-by-sex');
     await expect.poll(() => page.locator('table.analysis-table tbody tr').count(), { timeout: 30_000 }).toBeGreaterThan(3);
     const img = page.locator('figure.analysis-figure img');
     await expect.poll(() => img.evaluate((el) => (el as unknown as { naturalWidth: number }).naturalWidth), { timeout: 30_000 }).toBeGreaterThan(100);
     expect(page.url()).toContain('figure=ao-prefix-by-sex');
     // The own unit beside the rest of the country, as shares; the choice kept in the URL.
     await page.getByLabel('Enhet', { exact: true }).selectOption(SUS_ORTHO);
-    await page.getByLabel('Sammenlign med').selectOption('rest');
+    await page.getByLabel('Sammenlign med', { exact: true }).selectOption('rest');
     await expect.poll(() => page.url(), { timeout: 30_000 }).toContain('compare=rest');
     await page.locator('table.analysis-table').getByRole('cell', { name: 'Resten av landet' }).first().waitFor();
     await page.locator('table.analysis-table').getByRole('columnheader', { name: 'Andel (%)' }).waitFor();
@@ -168,7 +168,7 @@ describe.skipIf(!executablePath && !process.env.CI)('the web app in the browser'
     await page.getByRole('heading', { name: 'Antall indikatorer på hvert nivå per år' }).waitFor();
     expect(page.url()).toContain(`hospital=${SUS_HOSPITAL}`);
     const all = await profile.getByRole('row').count();
-    await page.getByLabel('Vis måloppnåelse').selectOption('high');
+    await page.getByLabel('Vis måloppnåelse', { exact: true }).selectOption('high');
     await expect.poll(async () => (await profile.count()) ? profile.getByRole('row').count() : 0).toBeLessThan(all);
     await screenshot(page, 'hospital-profile');
     await scan(page, 'hospital-profile');
@@ -190,7 +190,7 @@ describe.skipIf(!executablePath && !process.env.CI)('the web app in the browser'
     await page.getByRole('link', { name: /^Last ned enhetsrapporten: SUS, Ortopedisk avdeling \d{4} \(PDF\)$/ }).waitFor();
     // A weekly subscription to the own unit's report.
     const form = page.getByRole('form', { name: 'Nytt abonnement' });
-    await form.getByLabel('Hvor ofte').selectOption('weekly');
+    await form.getByLabel('Hvor ofte', { exact: true }).selectOption('weekly');
     await form.getByLabel('E-postadresse').fill('leder@sus.test');
     await form.getByRole('button', { name: 'Abonner' }).click();
     await form.getByText('Abonnementet er opprettet.').waitFor();
