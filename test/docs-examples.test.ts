@@ -28,3 +28,13 @@ it('accepts the documented trauma reception as a trauma event with its injuries'
   const injuries = (await t.platform.db.pool.query("SELECT data FROM case_form WHERE registry = 'trauma' AND form = 'skadegradering'")).rows;
   expect(injuries).toHaveLength(4);
 });
+
+it('joins the documented transfer to the same trauma event: the receiving hospital\'s case has the first one\'s trauma ID', async () => {
+  const res = await post('trauma-transfer.json', t.tokens.ehr);
+  expect(res.statusCode, res.body).toBe(200);
+  expect(res.body, res.body).toMatch(/trauma: case \d+ created/);
+  const cases = (await t.platform.db.pool.query("SELECT unit_resh, event_key FROM registry_case WHERE registry = 'trauma' ORDER BY id")).rows;
+  expect(cases.map((c) => c.unit_resh)).toEqual(['8201102', '8101102']);
+  expect(cases[0].event_key).toBeTruthy();
+  expect(cases[1].event_key).toBe(cases[0].event_key);
+});
