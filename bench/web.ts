@@ -1,7 +1,9 @@
 // Web API latency under load with a national-scale registry: p50/p95/p99 of the indicator overview
 // (as the web app calls it for a logged-in unit user) and of the public hospital profile (its API
 // and the page itself), with 50 concurrent clients (autocannon), against a real server process.
-//   npm run bench:web -- [--cases 1000000] [--base 20000] [--connections 50] [--duration 20]
+//   npm run bench:web -- [--cases 1000000] [--base 20000] [--connections 50] [--duration 20] [--years 3]
+//                        [--only overview,years,profile-api,profile-page]
+//   BENCH_PROFILE_DIR=dir for a CPU profile of the server process.
 //
 // Seeding: capturing a million fractures through the pipeline would take hours on two cores
 // (~150–270 fractures/s, see docs/performance.md), so the bench captures a base sample through the
@@ -31,7 +33,7 @@ import { loginOverHttp } from './web-login.ts';
 const { values: args } = parseArgs({ options: {
   cases: { type: 'string', default: '1000000' }, base: { type: 'string', default: '20000' },
   connections: { type: 'string', default: '50' }, duration: { type: 'string', default: '20' },
-  years: { type: 'string', default: '3' },
+  years: { type: 'string', default: '3' }, only: { type: 'string' },
 } });
 const CASES = Number(args.cases), BASE = Number(args.base), CONNECTIONS = Number(args.connections), DURATION = Number(args.duration), YEARS = Number(args.years);
 const TARGET_P95_MS = 200;
@@ -41,13 +43,19 @@ Object.assign(process.env, keysEnv);
 const seconds = (since: number) => (Date.now() - since) / 1000;
 const fmt = (n: number) => n.toLocaleString('en');
 
-/** CPU seconds used so far by these processes (user + system), from /proc. */
-function cpuSeconds(pids: number[]): number {
-  let ticks = 0;
+/** CPU seconds used so far by each of these processes (user + system), from /proc. */
+function cpuByPid(pids: number[]): Map<number, number> {
+  const out = new Map<number, number>();
   for (const pid of pids) {
-    try { const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); ticks += Number(f[11]) + Number(f[12]); } catch { /* gone */ }
+    try { const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); out.set(pid, (Number(f[11]) + Number(f[12])) / 100); } catch { /* gone */ }
   }
-  return ticks / 100;
+  return out;
+}
+/** CPU seconds used between two readings, by the processes alive at both. */
+function cpuUsed(before: Map<number, number>, after: Map<number, number>): number {
+  let s = 0;
+  for (const [pid, v] of after) if (before.has(pid)) s += v - before.get(pid)!;
+  return s;
 }
 function postgresPids(): number[] {
   return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
@@ -61,14 +69,16 @@ function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }
 
-interface Target { name: string; what: string; paths: string[]; headers: Record<string, string> }
+interface Target { key: string; name: string; what: string; paths: string[]; headers: Record<string, string> }
 interface Measured { target: Target; requests: number; perSecond: number; mbPerSecond: number; p50: number; p95: number; p99: number; max: number; non2xx: number; statuses: string; errors: number; serverCpuMs: number; pgCpuMs: number }
 
 async function load(base: string, target: Target, serverPid: number): Promise<Measured> {
   const latencies: number[] = [];
   const statuses = new Map<number, number>();
+  // Warm-up, not measured: the server's JIT and PostgreSQL's caches, as on a server that has run a while.
+  await autocannon({ url: base, connections: CONNECTIONS, duration: Math.min(3, DURATION), requests: target.paths.map((p) => ({ method: 'GET', path: p, headers: target.headers })) });
   const pgPids = postgresPids();
-  const cpu0 = { server: cpuSeconds([serverPid]), pg: cpuSeconds(pgPids) };
+  const cpu0 = { server: cpuByPid([serverPid]), pg: cpuByPid(pgPids) };
   const instance = autocannon({
     url: base, connections: CONNECTIONS, duration: DURATION, timeout: 30,
     // Each connection goes through the list in turn (the profile: one hospital after another).
@@ -77,14 +87,14 @@ async function load(base: string, target: Target, serverPid: number): Promise<Me
   // autocannon reports p90/p97.5/p99 only: keep every latency and take the percentiles exactly.
   instance.on('response', (_client, status, _bytes, ms) => { latencies.push(ms); statuses.set(status, (statuses.get(status) ?? 0) + 1); });
   const r = await instance;
-  const cpu1 = { server: cpuSeconds([serverPid]), pg: cpuSeconds(pgPids) };
+  const cpu1 = { server: cpuByPid([serverPid]), pg: cpuByPid(pgPids) };
   latencies.sort((a, b) => a - b);
   const n = latencies.length;
   return {
     target, requests: n, perSecond: n / r.duration, mbPerSecond: r.throughput.average / 1e6,
     p50: quantile(latencies, 0.5), p95: quantile(latencies, 0.95), p99: quantile(latencies, 0.99), max: latencies[n - 1] ?? NaN,
     non2xx: r.non2xx, statuses: [...statuses].sort().map(([s, c]) => `${s}×${c}`).join(' '), errors: r.errors + r.timeouts,
-    serverCpuMs: ((cpu1.server - cpu0.server) * 1000) / Math.max(1, n), pgCpuMs: ((cpu1.pg - cpu0.pg) * 1000) / Math.max(1, n),
+    serverCpuMs: (cpuUsed(cpu0.server, cpu1.server) * 1000) / Math.max(1, n), pgCpuMs: (cpuUsed(cpu0.pg, cpu1.pg) * 1000) / Math.max(1, n),
   };
 }
 
@@ -175,7 +185,9 @@ async function main() {
     idp = await startLocalProvider({ port: 0, host: '127.0.0.1', accounts: [{ subject: 'bench-registrar', username: 'registrar', password: 'bench', name: 'Bench Registrar' }],
       clients: () => [{ clientId: 'kvalreg-bench', clientSecret, redirectUris: [`${site}/auth/callback`], postLogoutRedirectUris: [`${site}/`] }] });
     step = Date.now();
-    server = spawn(process.execPath, [path.resolve('bin/kvalreg.js'), 'serve', '--port', String(port)], {
+    // BENCH_PROFILE_DIR=dir: a CPU profile of the server process, written when it stops.
+    const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_PROFILE_DIR)}`] : [];
+    server = spawn(process.execPath, [...profile, path.resolve('bin/kvalreg.js'), 'serve', '--port', String(port)], {
       env: { ...process.env, ...keysEnv, DATABASE_URL: dbUrl, KVALREG_DATA_DIR: dir, LOG_LEVEL: 'warn',
         KVALREG_OIDC_ISSUER: idp.issuer, KVALREG_OIDC_CLIENT_ID: 'kvalreg-bench', KVALREG_OIDC_CLIENT_SECRET: clientSecret,
         KVALREG_OIDC_REDIRECT_URL: `${site}/auth/callback`, KVALREG_OIDC_ALLOW_HTTP: '1',
@@ -202,13 +214,13 @@ async function main() {
     const me = await (await warm('/api/me', { cookie })).json() as { active?: { unit: string } };
     if (me.active?.unit !== own.unit_resh) throw new Error(`logged in, but the active grant is ${JSON.stringify(me.active)}`);
     const targets: Target[] = [
-      { name: 'indicator overview API', what: `GET /api/registries/${registry.id}/indicator-results?grain=year&period=${year}&unit=<nation>,<region>,<own unit> (logged-in registrar, session cookie)`,
+      { key: 'overview', name: 'indicator overview API', what: `GET /api/registries/${registry.id}/indicator-results?grain=year&period=${year}&unit=<nation>,<region>,<own unit> (logged-in registrar, session cookie)`,
         paths: [`/api/registries/${registry.id}/indicator-results?grain=year&period=${year}&unit=${nation},${region},${own.unit_resh}`], headers: { cookie } },
-      { name: 'indicator years API', what: `GET /api/registries/${registry.id}/indicator-results?grain=year&unit=<nation> (the same page's year list; session cookie)`,
+      { key: 'years', name: 'indicator years API', what: `GET /api/registries/${registry.id}/indicator-results?grain=year&unit=<nation> (the same page's year list; session cookie)`,
         paths: [`/api/registries/${registry.id}/indicator-results?grain=year&unit=${nation}`], headers: { cookie } },
-      { name: 'hospital profile API', what: `GET /api/public/hospitals/<resh>?year=${year}&years=3&lang=nb, each of the ${hospitals.length} hospitals in turn (no login)`,
+      { key: 'profile-api', name: 'hospital profile API', what: `GET /api/public/hospitals/<resh>?year=${year}&years=3&lang=nb, each of the ${hospitals.length} hospitals in turn (no login)`,
         paths: hospitals.map((h) => `/api/public/hospitals/${h}?year=${year}&years=3&lang=nb`), headers: {} },
-      { name: 'hospital profile page', what: `GET /hospitals?hospital=<resh> (the HTML page; no login)`,
+      { key: 'profile-page', name: 'hospital profile page', what: `GET /hospitals?hospital=<resh> (the HTML page; no login)`,
         paths: hospitals.map((h) => `/hospitals?hospital=${h}`), headers: {} },
     ];
     // One request each first: the first read of a registry's results may wait for a computation.
@@ -218,7 +230,7 @@ async function main() {
     console.log(`overview answers ${indicatorRows} results (nation, region ${region}, own unit ${own.unit_resh} with ${fmt(own.n)} cases); a hospital profile ${profileRows} indicators\n`);
 
     const measured: Measured[] = [];
-    for (const t of targets) {
+    for (const t of targets.filter((x) => !args.only || args.only.split(',').includes(x.key))) {
       console.log(`${t.name}: ${t.what}`);
       const m = await load(site, t, server.pid!);
       measured.push(m);
