@@ -15,6 +15,8 @@ import type { Grain } from './schema.ts';
 import { achievementLevel, holdsThreshold, trend, wilson, type Interval, type Level, type Trend } from './stats.ts';
 
 const PLATFORM = { kind: 'platform', task: 'indicators' } as const;
+/** How often reads may start a background check whether results must be recomputed. */
+const FRESHNESS_CHECK_MS = 1000;
 
 export type ResultStatus = 'ok' | 'too-few' | 'not-computable' | 'definition-pending';
 
@@ -54,6 +56,10 @@ export class Indicators {
   private readonly byRegistry = new Map<string, Indicator[]>();
   private readonly statisticsByRegistry = new Map<string, Statistic[]>();
   private readonly computing = new Map<string, Promise<void>>();
+  /** Registries whose results have been computed at least once. */
+  private readonly computed = new Set<string>();
+  /** When a read last started a background freshness check, per registry. */
+  private readonly checked = new Map<string, number>();
 
   constructor(private readonly data: PersonData, private readonly pool: Queryable, registries: Registry[], private readonly units: UnitTree, private readonly log: Logger) {
     for (const r of registries) {
@@ -126,9 +132,17 @@ export class Indicators {
     // The first time, and for a chosen as-of date, wait for the computation. Otherwise serve what
     // is stored and bring it up to date in the background (one computation at a time): with data
     // arriving all day, a reader should not wait for a recomputation that the next read will show.
-    const computed = Number((await this.pool.query('SELECT count(*) FROM indicator_run WHERE registry = $1', [registry.id])).rows[0].count) > 0;
-    if (!computed || opts.asOf) await this.ensureFresh(registry, opts);
-    else this.ensureFresh(registry, opts).catch((err) => this.log.error({ err, registry: registry.id }, 'computing indicators failed'));
+    // Results once computed stay (a computation replaces them): known, it need not be asked again.
+    // The background check is a transaction of its own; under many readers it is started at most
+    // once a second per registry rather than after every read (the refresher itself runs every 2 s).
+    if (!this.computed.has(registry.id)) {
+      if (Number((await this.pool.query('SELECT count(*) FROM indicator_run WHERE registry = $1', [registry.id])).rows[0].count) > 0) this.computed.add(registry.id);
+    }
+    if (!this.computed.has(registry.id) || opts.asOf) await this.ensureFresh(registry, opts);
+    else if (Date.now() - (this.checked.get(registry.id) ?? 0) >= FRESHNESS_CHECK_MS) {
+      this.checked.set(registry.id, Date.now());
+      this.ensureFresh(registry, opts).catch((err) => this.log.error({ err, registry: registry.id }, 'computing indicators failed'));
+    }
     const inds = q.indicator ? [this.get(registry.id, q.indicator)].filter((x): x is Indicator => !!x) : this.list(registry.id);
     const dataset = q.dataset ?? 'fresh';
     const grain = q.grain ?? 'year';
