@@ -1,5 +1,7 @@
 // Every look at and change of person-level data leaves an audit event; the trail is append-only
 // and hash-chained, and `verify` finds a changed, deleted or inserted row, naming the first broken link.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sealAudit, verifyAudit } from '../src/access/audit.ts';
 import { ehrBundle } from '../registries/fracture/bundles.ts';
@@ -69,6 +71,14 @@ describe('audit verify', () => {
     await tamper("UPDATE audit_event SET actor = 'user:nobody' WHERE seq = 2");
     expect((await verify()).broken).toMatchObject({ seq: 2, problem: expect.stringMatching(/does not match its seal/) });
   });
+
+  it('fails `kvalreg audit verify` with a non-zero exit code, naming the broken link', async () => {
+    const run = promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'audit', 'verify'], { env: { ...process.env, ...t.env, LOG_LEVEL: 'warn' }, timeout: 120_000 });
+    const err = await run.then(() => null, (e: { code: number; stdout: string; stderr: string }) => e);
+    expect(err, 'the command exited 0 on a broken chain').not.toBeNull();
+    expect(err!.code).toBe(1);
+    expect(`${err!.stdout}${err!.stderr}`).toMatch(/\b2\b/);
+  }, 150_000);
 });
 
 describe('audit verify on a fresh trail', () => {
