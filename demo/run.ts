@@ -7,7 +7,9 @@ import { SingleBar, Presets } from 'cli-progress';
 import { createToken } from '../src/access/tokens.ts';
 import { ninHash } from '../src/identity/crypto.ts';
 import { ehrBundle, plannerBundle, SYS } from '../registries/fracture/bundles.ts';
+import { traumaBundle } from '../registries/trauma/bundles.ts';
 import { DEFAULT_RATES, generateFractures, type DemoRates } from './fracture/generate.ts';
+import { generateTraumaEvents } from './trauma/generate.ts';
 import { sendBundles } from './send.ts';
 import type { Platform } from '../src/platform.ts';
 
@@ -76,14 +78,21 @@ export async function runDemo(platform: Platform, baseUrl: string, o: DemoOpts) 
     items.push({ token: tokens['demo-population-register'], bundle: { resourceType: 'Bundle', type: 'batch', entry: deaths.slice(i, i + 200).map((f) => ({
       resource: { resourceType: 'Patient', identifier: [{ system: SYS.fnr, value: f.nin }], deceasedDateTime: f.deceasedDate }, request: { method: 'PUT', url: 'Patient' } })) } });
   }
+  // The trauma register's events, from the same record systems through the same API.
+  const traumaEvents = platform.registry('trauma') ? generateTraumaEvents({
+    years: o.years, scale: o.scale, seed: o.seed, lastYear: new Date().getFullYear() - 1,
+    units: platform.units.all().filter((u) => u.level === 'department' && u.kind === 'emergency_department')
+      .map((d) => ({ resh: d.resh, hospital: d.parent ?? d.resh, weight: d.path.some((p) => demoArea.has(p)) ? 40 : 1, trauma: d.path.some((p) => demoArea.has(p)) })),
+  }) : [];
+  for (const e of traumaEvents) items.push({ token: tokens['demo-ehr'], bundle: traumaBundle(e) });
   const bar = new SingleBar({ format: 'demo |{bar}| {value}/{total} messages | {eta_formatted} left', hideCursor: true }, Presets.shades_classic);
   const started = Date.now();
   if (process.stdout.isTTY) bar.start(items.length, 0);
   const stats = await sendBundles(baseUrl, items, { concurrency: o.concurrency, onProgress: (n) => process.stdout.isTTY && bar.update(n) });
   if (process.stdout.isTTY) bar.stop();
   const seconds = (Date.now() - started) / 1000;
-  console.log(`Sent ${stats.sent} messages (${fractures.length} fractures) in ${seconds.toFixed(1)} s: ${stats.ok} accepted, ${stats.failed} refused.`);
+  console.log(`Sent ${stats.sent} messages (${fractures.length} fractures, ${traumaEvents.length} trauma receptions) in ${seconds.toFixed(1)} s: ${stats.ok} accepted, ${stats.failed} refused.`);
   for (const f of stats.failures) console.log(`  refused (${f.status}): ${f.body}`);
   console.log(`True rates planted (seed ${o.seed}): ${Object.entries(rates).map(([k, v]) => `${k}=${v}`).join(' ')}`);
-  return { fractures: fractures.length, specs: fractures, ...stats };
+  return { fractures: fractures.length, specs: fractures, traumaEvents: traumaEvents.length, ...stats };
 }

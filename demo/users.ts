@@ -15,9 +15,12 @@ const user = (subject: string, username: string, name: string, description: stri
 
 export const DEMO_USERS: DemoUser[] = [
   user('demo-platform-admin', 'admin', 'Ada Drift', 'Driftsansvarlig, alle registre / platform admin, every registry', [{ registry: '*', role: 'platform-admin', unit: '1' }]),
-  user('demo-registry-admin', 'registeradmin', 'Reidun Register', 'Registeradministrator, frakturregisteret / registry admin, fracture register', [{ registry: 'fracture', role: 'registry-admin', unit: '1' }]),
+  user('demo-registry-admin', 'registeradmin', 'Reidun Register', 'Registeradministrator, frakturregisteret og traumeregisteret / registry admin, fracture and trauma registers',
+    [{ registry: 'fracture', role: 'registry-admin', unit: '1' }, { registry: 'trauma', role: 'registry-admin', unit: '1' }]),
   user('demo-registrar-sus', 'registrar', 'Sindre Stavanger', 'Registrar, ortopedisk avd. SUS (8201101), og leser ved SUS / registrar at SUS orthopaedics, and reader at SUS',
     [{ registry: 'fracture', role: 'unit-registrar', unit: '8201101' }, { registry: 'fracture', role: 'unit-reader', unit: '8201100' }]),
+  user('demo-trauma-registrar-sus', 'traumeregistrar', 'Tora Traume', 'Traumeregistrar ved SUS (8201100) / trauma registrar at Stavanger University Hospital',
+    [{ registry: 'trauma', role: 'unit-registrar', unit: '8201100' }]),
   user('demo-reader-kalnes', 'leser', 'Live Kalnes', 'Leser, ortopedisk avd. Kalnes (8101101) / reader at Kalnes orthopaedics', [{ registry: 'fracture', role: 'unit-reader', unit: '8101101' }]),
   user('demo-researcher', 'forsker', 'Frida Forsker', 'Forsker, frakturregisteret / researcher, fracture register', [{ registry: 'fracture', role: 'researcher', unit: '1' }]),
 ];

@@ -23,9 +23,16 @@ it('sends a small year through POST /fhir from three senders, with valid synthet
   expect(byBone.some((r) => r.ao.startsWith('7'))).toBe(true);
   expect(referred).toBeGreaterThan(0);
   // Women over 50 outnumber men over 50.
-  const sex = await q("SELECT p.sex, count(*)::int AS n FROM registry_case c JOIN person p ON p.id = c.person_id WHERE p.birth_date < now() - interval '52 years' GROUP BY 1");
+  const sex = await q("SELECT p.sex, count(*)::int AS n FROM registry_case c JOIN person p ON p.id = c.person_id WHERE c.registry = 'fracture' AND p.birth_date < now() - interval '52 years' GROUP BY 1");
   const bySex = Object.fromEntries(sex.map((r) => [r.sex, r.n]));
   expect(bySex.female).toBeGreaterThan(bySex.male);
+  // Trauma receptions through the same API: events at the emergency departments, and transfers to
+  // the trauma hospital joined to the first hospital's trauma event.
+  expect(result.traumaEvents).toBeGreaterThan(10);
+  const trauma = await q("SELECT count(*)::int AS n, count(DISTINCT event_key)::int AS events, count(*) FILTER (WHERE event_key IS NULL)::int AS unkeyed FROM registry_case WHERE registry = 'trauma'");
+  expect(trauma[0].n).toBe(result.traumaEvents);
+  expect(trauma[0].unkeyed).toBe(0);
+  expect(trauma[0].events).toBeLessThanOrEqual(trauma[0].n);
   // Deaths arrived from the population register.
   expect((await q('SELECT count(*)::int AS n FROM person WHERE deceased_date IS NOT NULL'))[0].n).toBeGreaterThan(0);
 });
