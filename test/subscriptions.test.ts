@@ -161,8 +161,10 @@ describe('sending now, outside the schedule', () => {
     await expect.poll(() => inbox.filter((m) => m.to[0] === 'now@sus.test').length, { timeout: 30_000 }).toBe(1);
     const pdf = parts(inbox[0].raw).find((p) => p.type === 'application/pdf')!;
     expect(pdf.body.subarray(0, 4).toString()).toBe('%PDF');
-    const log = (await api('GET', `/api/subscriptions/${id}/deliveries`, t.tokens.registrarSus)).json();
-    expect(log.map((d: any) => [d.recipient, d.outcome])).toEqual([['now@sus.test', 'sent']]);
+    // The delivery is logged in the same transaction that claimed the job, committed just after the
+    // SMTP server has the message.
+    await expect.poll(async () => (await api('GET', `/api/subscriptions/${id}/deliveries`, t.tokens.registrarSus)).json().map((d: any) => [d.recipient, d.outcome]), { timeout: 30_000 })
+      .toEqual([['now@sus.test', 'sent']]);
     expect((await api('GET', `/api/subscriptions/${id}/deliveries`, t.tokens.readerOther)).statusCode).toBe(404);
     // The schedule is untouched: the next regular report is still a month away.
     const [sub] = (await api('GET', '/api/subscriptions', t.tokens.registrarSus)).json().filter((s: any) => s.id === id);
