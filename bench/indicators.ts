@@ -3,8 +3,13 @@
 //   1. the analytics rebuild (every row recomputed from the registrations): rows/s;
 //   2. one computation of every active indicator for every unit level, period, stratum and
 //      dataset: time per indicator and in all, result rows;
-//   3. reading results as the web app does (every department for a year; one unit's explanation).
-//   npm run bench:indicators -- [--fractures 50000] [--years 3]
+//   3. reading results as the web app does (every department for a year; one indicator's view,
+//      cached; one unit's explanation);
+//   4. the same numbers computed the way an analyst does (bench/analyst-way.ts), timed and checked
+//      equal to the engine's, cell by cell.
+// With --cases above the captured sample, the sample is multiplied in PostgreSQL first
+// (bench/seed-multiply.ts), as bench:web does, to reach national volume.
+//   npm run bench:indicators -- [--fractures 50000] [--years 3] [--cases 1000000]
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,11 +21,15 @@ import { ensureDatabase, withDatabase } from '../src/db/database.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { ehrBundle, plannerBundle } from '../registries/fracture/bundles.ts';
 import { DEFAULT_RATES, generateFractures } from '../demo/fracture/generate.ts';
+import { analyticsTable } from '../src/analytics/columns.ts';
 import { explainIndicator } from '../src/indicators/explain.ts';
 import { startPlatform } from '../src/platform.ts';
+import { analystWay, differences, engineCells } from './analyst-way.ts';
+import { measured, peakText } from './memory.ts';
+import { multiplyCases } from './seed-multiply.ts';
 
-const { values: args } = parseArgs({ options: { fractures: { type: 'string', default: '50000' }, years: { type: 'string', default: '3' } } });
-const N = Number(args.fractures), YEARS = Number(args.years);
+const { values: args } = parseArgs({ options: { fractures: { type: 'string', default: '50000' }, years: { type: 'string', default: '3' }, cases: { type: 'string' } } });
+const N = Number(args.fractures), YEARS = Number(args.years), CASES = args.cases ? Number(args.cases) : 0;
 Object.assign(process.env, { KVALREG_ENCRYPTION_KEY: crypto.randomBytes(32).toString('base64'), KVALREG_HASH_KEY: crypto.randomBytes(32).toString('base64') });
 
 const seconds = (since: number) => (Date.now() - since) / 1000;
@@ -60,26 +69,58 @@ async function main() {
     }));
     console.log(`captured ${specs.length} fractures (batch Bundles of 100, the analytics queue filled by trigger) in ${seconds(started).toFixed(1)} s`);
 
+    if (CASES > 0) {
+      started = Date.now();
+      const m = await multiplyCases(platform, registry, { target: CASES, yearsPerCopy: YEARS, log: (x) => console.log(`  ${x}`) });
+      console.log(`multiplied in PostgreSQL to ${m.cases} cases (${m.copies} copies) in ${seconds(started).toFixed(1)} s (seeding, not measured)`);
+    }
+
     started = Date.now();
     const [refreshed] = await platform.analytics.refresh();
     console.log(`analytics refresh of the queued cases: ${refreshed.rows} rows in ${seconds(started).toFixed(1)} s = ${Math.round(refreshed.rows / seconds(started))} rows/s`);
-    started = Date.now();
-    const [rebuilt] = await platform.analytics.rebuild(registry);
-    const rebuildS = seconds(started);
-    console.log(`analytics rebuild from scratch: ${rebuilt.rows} rows in ${rebuildS.toFixed(1)} s = ${Math.round(rebuilt.rows / rebuildS)} rows/s`);
+    if (CASES === 0) {
+      started = Date.now();
+      const [rebuilt] = await platform.analytics.rebuild(registry);
+      const rebuildS = seconds(started);
+      console.log(`analytics rebuild from scratch: ${rebuilt.rows} rows in ${rebuildS.toFixed(1)} s = ${Math.round(rebuilt.rows / rebuildS)} rows/s`);
+    }
+    await platform.db.pool.query(`ANALYZE ${analyticsTable(registry)}`);
+    const analyticsRows = Number((await platform.db.pool.query(`SELECT count(*) FROM ${analyticsTable(registry)}`)).rows[0].count);
+    console.log(`analytics table: ${analyticsRows} rows`);
 
-    started = Date.now();
-    await platform.indicators.ensureFresh(registry, { force: true });
-    const all = seconds(started);
+    // Cold: nothing computed yet for this data.
+    const cold = await measured(() => platform.indicators.ensureFresh(registry, { force: true }));
+    const all = cold.seconds;
     const runs = await platform.indicators.runs(registry);
     const rows = Number((await platform.db.pool.query('SELECT count(*) FROM indicator_result')).rows[0].count);
-    console.log(`every active indicator (${runs.length}) for every unit level, period, stratum and dataset: ${all.toFixed(2)} s, ${rows} result rows`);
+    console.log(`every active indicator (${runs.length}) for every unit level, period, stratum and dataset (cold): ${all.toFixed(2)} s, ${rows} result rows; ${peakText(cold.peak)}`);
     for (const r of runs) console.log(`  ${r.indicator.padEnd(36)} ${String(r.durationMs).padStart(6)} ms`);
 
     const year = String(new Date().getFullYear() - 1);
     started = Date.now();
     const deps = await platform.indicators.results(registry, { grain: 'year', period: year, level: 'department' });
     console.log(`results for every department, every indicator, ${year}: ${deps.length} results in ${(Date.now() - started)} ms (cached)`);
+    // One indicator's view, cached: every unit at every level, every year (what the indicator page reads).
+    const times: number[] = [];
+    for (const i of platform.indicators.list(registry.id).filter((x) => x.def.status === 'active')) {
+      for (let k = 0; k < 5; k++) {
+        const t0 = performance.now();
+        await platform.indicators.results(registry, { indicator: i.def.id, grain: 'year' });
+        times.push(performance.now() - t0);
+      }
+    }
+    times.sort((a, b) => a - b);
+    console.log(`one indicator's view (every unit, every year), cached: median ${times[Math.floor(times.length / 2)].toFixed(1)} ms, max ${times[times.length - 1].toFixed(1)} ms over ${times.length} reads`);
+
+    // The analyst's way, and the check that both give the same numbers.
+    const analyst = await measured(() => analystWay(platform, registry));
+    const diff = differences(await engineCells(platform, registry), analyst.value.cells);
+    console.log(`the analyst's way (${analyst.value.rows} rows pulled into the program, filtered per unit): ${analyst.seconds.toFixed(2)} s for the yearly totals alone; ${peakText(analyst.peak)}`);
+    console.log(diff.length === 0
+      ? `checked equal: ${analyst.value.cells.size} cells (indicator × unit × year, fresh data) agree with the engine's`
+      : `NOT EQUAL in ${diff.length} of ${analyst.value.cells.size} cells, e.g.:\n  ${diff.slice(0, 10).join('\n  ')}`);
+    if (diff.length) process.exitCode = 1;
+
     const unit = units[0].resh;
     const ind = platform.indicators.get(registry.id, 'nfr01_time_to_treatment')!;
     started = Date.now();
