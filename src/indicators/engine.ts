@@ -48,33 +48,50 @@ export function indicatorSql(registry: Registry, ind: Indicator, opts: ComputeOp
   // Counting patients or events: each is counted once however many cases it has.
   const distinct = ind.def.countBy === 'patient' ? 'a.person_id::text' : ind.def.countBy === 'event' ? "coalesce(a.event_key, 'case:' || a.case_id)" : null;
   const patients = distinct !== null;
-  // Cases are first collapsed to cells (unit, month, strata, flags) with a count, so the expansion
-  // over unit levels, periods and strata works on cells, not cases. Patients must stay distinct.
+  const flagColumns = ind.parts.flatMap((_, i) => [`d${i}`, `n${i}`]);
+  const anyDenominator = ind.parts.map((_, i) => `b.d${i}`).join(' OR ');
+  // Cases are first collapsed to cells with a count, so the expansion over unit levels, periods and
+  // datasets works on cells, not cases. The totals' cells are (unit, month, flags); each stratifier
+  // has its own cells (unit, year, stratum, flags), because strata are shown per year only: one
+  // set of cells over every stratifier at once would multiply their values together. Patients (or
+  // events) must stay distinct within a cell, so their cells keep the person.
+  const cellsOf = (columns: string[], from: string) => (patients
+    ? `SELECT DISTINCT person_id, ${columns.join(', ')} FROM ${from}`
+    : `SELECT ${columns.join(', ')}, count(*) AS n FROM ${from} GROUP BY ${columns.join(', ')}`);
   const sum = (flag: 'd' | 'n') => ind.parts.map((_, i) => (patients ? `count(DISTINCT b.person_id) FILTER (WHERE b.${flag}${i})` : `coalesce(sum(b.n) FILTER (WHERE b.${flag}${i}), 0)`)).join(' + ');
-  const cellColumns = ['path', 'finalised', 'd', ...ind.def.stratifiers.map((_, i) => `s${i}`), ...ind.parts.flatMap((_, i) => [`d${i}`, `n${i}`])];
+  const byYear = ind.def.grains.includes('year') && ind.def.stratifiers.length > 0;
   const text = `
     WITH base AS (
+      -- as_of is not used below, but names $1's type for definitions and grains that never use it
       SELECT ${distinct ?? 'a.person_id'} AS person_id, a.finalised, date_trunc('month', ${d})::date AS d, $1::date AS as_of,
              CASE WHEN cardinality(a.unit_path) = 0 THEN ARRAY[$2::text] ELSE a.unit_path END AS path
              ${[...strata, ...flags].map((x) => `, ${x}`).join('')}
       FROM ${analyticsTable(registry)} a
       WHERE ${where.join(' AND ')}
     ), cells AS (
-      ${patients
-        ? `SELECT DISTINCT person_id, ${cellColumns.join(', ')} FROM base`
-        : `SELECT ${cellColumns.join(', ')}, count(*) AS n FROM base GROUP BY ${cellColumns.join(', ')}`}
-    )
-    SELECT ds.dataset, g.grain, g.period, u.resh AS unit_resh, st.stratifier, st.stratum,
+      ${cellsOf(['path', 'finalised', 'd', ...flagColumns], 'base')}
+    )${byYear ? `, strata_base AS (
+      SELECT base.person_id, base.path, base.finalised, date_trunc('year', base.d)::date AS d, x.stratifier, x.stratum${flagColumns.map((f) => `, base.${f}`).join('')}
+      FROM base CROSS JOIN LATERAL (VALUES ${ind.def.stratifiers.map((s, i) => `(${param(s)}::text, base.s${i})`).join(', ')}) x(stratifier, stratum)
+    ), strata_cells AS (
+      ${cellsOf(['path', 'finalised', 'd', 'stratifier', 'stratum', ...flagColumns], 'strata_base')}
+    )` : ''}
+    SELECT ds.dataset, g.grain, g.period, u.resh AS unit_resh, ''::text AS stratifier, ''::text AS stratum,
            (${sum('n')})::integer AS numerator, (${sum('d')})::integer AS denominator
     FROM cells b
     CROSS JOIN LATERAL (VALUES ('fresh'), ('qa')) ds(dataset)
     CROSS JOIN LATERAL unnest(b.path) u(resh)
     CROSS JOIN LATERAL (${ind.def.grains.map((g) => periodRows(g, 'b.d', '$1')).join(' UNION ALL ')}) g(grain, period)
-    CROSS JOIN LATERAL (VALUES ('', '')${ind.def.stratifiers.map((s, i) => `, (${param(s)}::text, b.s${i})`).join('')}) st(stratifier, stratum)
-    -- strata per year only: finer periods split by stratum are too small to read
-    WHERE (ds.dataset = 'fresh' OR b.finalised) AND (${ind.parts.map((_, i) => `b.d${i}`).join(' OR ')})
-      AND (st.stratifier = '' OR g.grain = 'year')
-    GROUP BY 1, 2, 3, 4, 5, 6`;
+    WHERE (ds.dataset = 'fresh' OR b.finalised) AND (${anyDenominator})
+    GROUP BY 1, 2, 3, 4${byYear ? `
+    UNION ALL
+    SELECT ds.dataset, 'year'::text, to_char(b.d, 'YYYY'), u.resh, b.stratifier, b.stratum,
+           (${sum('n')})::integer, (${sum('d')})::integer
+    FROM strata_cells b
+    CROSS JOIN LATERAL (VALUES ('fresh'), ('qa')) ds(dataset)
+    CROSS JOIN LATERAL unnest(b.path) u(resh)
+    WHERE (ds.dataset = 'fresh' OR b.finalised) AND (${anyDenominator})
+    GROUP BY 1, 2, 3, 4, 5, 6` : ''}`;
   return { text, values };
 }
 
