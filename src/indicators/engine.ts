@@ -55,15 +55,21 @@ export function indicatorSql(registry: Registry, ind: Indicator, opts: ComputeOp
   // has its own cells (unit, year, stratum, flags), because strata are shown per year only: one
   // set of cells over every stratifier at once would multiply their values together. Patients (or
   // events) must stay distinct within a cell, so their cells keep the person.
+  // Most patients have one case in the population: they are counted like cases (collapsed, with a
+  // count, person_id null); only patients with several cases keep their id, counted distinct.
   const cellsOf = (columns: string[], from: string) => (patients
-    ? `SELECT DISTINCT person_id, ${columns.join(', ')} FROM ${from}`
+    ? `SELECT NULL::text AS person_id, ${columns.join(', ')}, count(*) AS n FROM ${from} WHERE single GROUP BY ${columns.join(', ')}
+       UNION ALL SELECT DISTINCT person_id, ${columns.join(', ')}, 1 AS n FROM ${from} WHERE NOT single`
     : `SELECT ${columns.join(', ')}, count(*) AS n FROM ${from} GROUP BY ${columns.join(', ')}`);
-  const sum = (flag: 'd' | 'n') => ind.parts.map((_, i) => (patients ? `count(DISTINCT b.person_id) FILTER (WHERE b.${flag}${i})` : `coalesce(sum(b.n) FILTER (WHERE b.${flag}${i}), 0)`)).join(' + ');
+  const sum = (flag: 'd' | 'n') => ind.parts.map((_, i) => (patients
+    ? `coalesce(sum(b.n) FILTER (WHERE b.${flag}${i} AND b.person_id IS NULL), 0) + count(DISTINCT b.person_id) FILTER (WHERE b.${flag}${i})`
+    : `coalesce(sum(b.n) FILTER (WHERE b.${flag}${i}), 0)`)).join(' + ');
   const byYear = ind.def.grains.includes('year') && ind.def.stratifiers.length > 0;
   const text = `
     WITH base AS (
       -- as_of is not used below, but names $1's type for definitions and grains that never use it
       SELECT ${distinct ?? 'a.person_id'} AS person_id, a.finalised, date_trunc('month', ${d})::date AS d, $1::date AS as_of,
+             ${patients ? `count(*) OVER (PARTITION BY ${distinct}) = 1 AS single,` : ''}
              CASE WHEN cardinality(a.unit_path) = 0 THEN ARRAY[$2::text] ELSE a.unit_path END AS path
              ${[...strata, ...flags].map((x) => `, ${x}`).join('')}
       FROM ${analyticsTable(registry)} a
@@ -71,7 +77,7 @@ export function indicatorSql(registry: Registry, ind: Indicator, opts: ComputeOp
     ), cells AS (
       ${cellsOf(['path', 'finalised', 'd', ...flagColumns], 'base')}
     )${byYear ? `, strata_base AS (
-      SELECT base.person_id, base.path, base.finalised, date_trunc('year', base.d)::date AS d, x.stratifier, x.stratum${flagColumns.map((f) => `, base.${f}`).join('')}
+      SELECT base.person_id, ${patients ? 'base.single, ' : ''}base.path, base.finalised, date_trunc('year', base.d)::date AS d, x.stratifier, x.stratum${flagColumns.map((f) => `, base.${f}`).join('')}
       FROM base CROSS JOIN LATERAL (VALUES ${ind.def.stratifiers.map((s, i) => `(${param(s)}::text, base.s${i})`).join(', ')}) x(stratifier, stratum)
     ), strata_cells AS (
       ${cellsOf(['path', 'finalised', 'd', 'stratifier', 'stratum', ...flagColumns], 'strata_base')}
