@@ -126,6 +126,8 @@ describe('a dispatch to a mailing list', () => {
     const forA = log.filter((d: any) => d.recipient === 'a@sus.test');
     expect(forA.map((d: any) => [d.attempt, d.outcome])).toEqual([[1, 'failed'], [2, 'sent']]);
     expect(forA[0].error).toMatch(/Mailbox busy/);
+    // Only under its own registry.
+    expect((await api('GET', `/api/registries/trauma/dispatches/${id}/deliveries`, t.tokens.admin)).statusCode).toBe(404);
   });
 
   it('stops sending to a recipient who unsubscribed, and keeps sending to the others', async () => {
@@ -166,6 +168,8 @@ describe('sending now, outside the schedule', () => {
     await expect.poll(async () => (await api('GET', `/api/subscriptions/${id}/deliveries`, t.tokens.registrarSus)).json().map((d: any) => [d.recipient, d.outcome]), { timeout: 30_000 })
       .toEqual([['now@sus.test', 'sent']]);
     expect((await api('GET', `/api/subscriptions/${id}/deliveries`, t.tokens.readerOther)).statusCode).toBe(404);
+    // A person's own subscription is not a dispatch: the admins' delivery log does not show it.
+    expect((await api('GET', `/api/registries/fracture/dispatches/${id}/deliveries`, t.tokens.admin)).statusCode).toBe(404);
     // The schedule is untouched: the next regular report is still a month away.
     const [sub] = (await api('GET', '/api/subscriptions', t.tokens.registrarSus)).json().filter((s: any) => s.id === id);
     expect(new Date(sub.nextRunAt).getTime()).toBeGreaterThan(days(27).getTime());

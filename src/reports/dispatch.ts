@@ -45,6 +45,15 @@ function advance(from: Date, f: Frequency): Date {
   return d;
 }
 
+/** Whose subscriptions a request may touch: an owner's own, a registry's, and/or only dispatches (no owner). */
+export interface ScopeFilter { owner?: string; registry?: string; dispatches?: boolean }
+
+/** The scope as SQL, its three parameters numbered from `first`. */
+const SCOPE = (first: number) =>
+  `($${first}::text IS NULL OR owner = $${first}) AND ($${first + 1}::text IS NULL OR registry = $${first + 1}) AND ($${first + 2}::boolean IS NULL OR (owner IS NULL) = $${first + 2})`;
+const scopeParams = (f: ScopeFilter) => [f.owner ?? null, f.registry ?? null, f.dispatches ?? null];
+const notFound = (id: number, f: ScopeFilter) => new SubscriptionError(`No ${f.dispatches ? 'dispatch' : 'subscription'} ${id} of yours.`, 404);
+
 function rowToSubscription(r: any): Subscription {
   return {
     id: Number(r.id), registry: r.registry, report: r.report, unit: r.unit_resh, indicator: r.indicator, frequency: r.frequency, lang: r.lang,
@@ -102,19 +111,22 @@ export class Dispatcher {
     return rowToSubscription(rows[0]);
   }
 
-  async list(filter: { owner?: string; registry?: string; dispatches?: boolean }): Promise<Subscription[]> {
-    const { rows } = await this.pool.query(
-      `SELECT * FROM report_subscription WHERE ($1::text IS NULL OR owner = $1) AND ($2::text IS NULL OR registry = $2) AND ($3::boolean IS NULL OR (owner IS NULL) = $3) ORDER BY id`,
-      [filter.owner ?? null, filter.registry ?? null, filter.dispatches ?? null]);
+  async list(filter: ScopeFilter): Promise<Subscription[]> {
+    const { rows } = await this.pool.query(`SELECT * FROM report_subscription WHERE ${SCOPE(1)} ORDER BY id`, scopeParams(filter));
     return rows.map(rowToSubscription);
   }
 
+  /** One subscription within the scope (a user's own, or a registry's dispatches); otherwise "not found". */
+  private async find(id: number, filter: ScopeFilter): Promise<Subscription> {
+    const { rows } = await this.pool.query(`SELECT * FROM report_subscription WHERE id = $1 AND ${SCOPE(2)}`, [id, ...scopeParams(filter)]);
+    if (rows.length === 0) throw notFound(id, filter);
+    return rowToSubscription(rows[0]);
+  }
+
   /** Deletes a subscription; with `owner`, only that owner's (otherwise: not found). */
-  async remove(id: number, filter: { owner?: string; registry?: string; dispatches?: boolean }): Promise<void> {
-    const { rowCount } = await this.pool.query(
-      `DELETE FROM report_subscription WHERE id = $1 AND ($2::text IS NULL OR owner = $2) AND ($3::text IS NULL OR registry = $3) AND ($4::boolean IS NULL OR (owner IS NULL) = $4)`,
-      [id, filter.owner ?? null, filter.registry ?? null, filter.dispatches ?? null]);
-    if (!rowCount) throw new SubscriptionError(`No ${filter.dispatches ? 'dispatch' : 'subscription'} ${id} of yours.`, 404);
+  async remove(id: number, filter: ScopeFilter): Promise<void> {
+    const { rowCount } = await this.pool.query(`DELETE FROM report_subscription WHERE id = $1 AND ${SCOPE(2)}`, [id, ...scopeParams(filter)]);
+    if (!rowCount) throw notFound(id, filter);
   }
 
   /**
@@ -122,12 +134,8 @@ export class Dispatcher {
    * admin re-sending after a mailbox problem): one job per recipient for today, or today's job
    * queued again. Work starts at once; it is delivered and logged like any scheduled report.
    */
-  async sendNow(id: number, filter: { owner?: string; registry?: string; dispatches?: boolean }, now = new Date()): Promise<{ queued: number }> {
-    const { rows } = await this.pool.query(
-      `SELECT * FROM report_subscription WHERE id = $1 AND ($2::text IS NULL OR owner = $2) AND ($3::text IS NULL OR registry = $3) AND ($4::boolean IS NULL OR (owner IS NULL) = $4)`,
-      [id, filter.owner ?? null, filter.registry ?? null, filter.dispatches ?? null]);
-    if (rows.length === 0) throw new SubscriptionError(`No ${filter.dispatches ? 'dispatch' : 'subscription'} ${id} of yours.`, 404);
-    const s = rowToSubscription(rows[0]);
+  async sendNow(id: number, filter: ScopeFilter, now = new Date()): Promise<{ queued: number }> {
+    const s = await this.find(id, filter);
     if (!s.active) throw new SubscriptionError(`${filter.dispatches ? 'Dispatch' : 'Subscription'} ${id} has ended (expired or unsubscribed); create a new one to receive the report again.`, 409);
     const res = await this.pool.query(
       `INSERT INTO report_job (subscription_id, recipient, period, run_at)
@@ -138,8 +146,10 @@ export class Dispatcher {
     return { queued: res.rowCount ?? 0 };
   }
 
-  async deliveries(subscriptionId: number): Promise<Array<{ recipient: string; attempt: number; at: string; outcome: string; error: string | null; bytes: number | null }>> {
-    const { rows } = await this.pool.query('SELECT recipient, attempt, at, outcome, error, bytes FROM report_delivery WHERE subscription_id = $1 ORDER BY id', [subscriptionId]);
+  /** Every attempt to deliver a subscription within the scope, oldest first. */
+  async deliveries(id: number, filter: ScopeFilter): Promise<Array<{ recipient: string; attempt: number; at: string; outcome: string; error: string | null; bytes: number | null }>> {
+    await this.find(id, filter);
+    const { rows } = await this.pool.query('SELECT recipient, attempt, at, outcome, error, bytes FROM report_delivery WHERE subscription_id = $1 ORDER BY id', [id]);
     return rows.map((r) => ({ recipient: r.recipient, attempt: r.attempt, at: new Date(r.at).toISOString(), outcome: r.outcome, error: r.error, bytes: r.bytes }));
   }
 

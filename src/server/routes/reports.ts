@@ -150,10 +150,7 @@ export function reportRoutes(app: FastifyInstance, platform: Platform): void {
   });
 
   app.get<{ Params: { subscriptionId: string } }>('/api/subscriptions/:subscriptionId/deliveries', { config: { access: READERS } }, async (req) => {
-    const id = positiveId(req.params.subscriptionId);
-    const own = await platform.reports.dispatch.list({ owner: callerLabel(req.caller!) });
-    if (!own.some((s) => s.id === id)) throw new RecordError(`No subscription ${id} of yours.`, 404);
-    return platform.reports.dispatch.deliveries(id);
+    return wrap(() => platform.reports.dispatch.deliveries(positiveId(req.params.subscriptionId), { owner: callerLabel(req.caller!) }));
   });
 
   // Send now, outside the schedule: the report goes out at once and is logged like a scheduled one.
@@ -180,7 +177,7 @@ export function reportRoutes(app: FastifyInstance, platform: Platform): void {
   app.get<{ Params: { id: string; subscriptionId: string } }>('/api/registries/:id/dispatches/:subscriptionId/deliveries', { config: { access: ADMINS } }, async (req) => {
     const r = registryOf(req.params.id);
     requireAdmin(req.caller!, r);
-    return platform.reports.dispatch.deliveries(positiveId(req.params.subscriptionId));
+    return wrap(() => platform.reports.dispatch.deliveries(positiveId(req.params.subscriptionId), { registry: r.id, dispatches: true }));
   });
   app.post<{ Params: { id: string; subscriptionId: string } }>('/api/registries/:id/dispatches/:subscriptionId/send', { config: { access: ADMINS } }, async (req, reply) => {
     const r = registryOf(req.params.id);
