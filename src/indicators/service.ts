@@ -78,9 +78,9 @@ export class Indicators {
     const units = q.units ?? (q.level ? this.units.all().filter((u) => u.level === q.level).map((u) => u.resh) : undefined);
     const out: StatisticResult[] = [];
     await this.data.transaction(PLATFORM, 'statistics:compute', async (tx) => {
-      for (const s of stats) out.push(...await computeStatistic(tx, registry, s, { asOf, nation: this.nation() }));
+      for (const s of stats) out.push(...await computeStatistic(tx, registry, s, { asOf, nation: this.nation() }, { dataset: q.dataset, grain: q.grain, period: q.period, units }));
     }, { readOnly: true });
-    return out.filter((r) => (!q.dataset || r.dataset === q.dataset) && (!q.grain || r.grain === q.grain) && (!q.period || r.period === q.period) && (!units || units.includes(r.unit)));
+    return out;
   }
 
   list(registry: string): Indicator[] { return this.byRegistry.get(registry) ?? []; }

@@ -59,8 +59,11 @@ export function loadStatistics(registry: Registry): Statistic[] {
   return out;
 }
 
+/** Which results a request wants; filtered in the statement, so a page asking for one year does not compute all. */
+export interface StatisticFilter { dataset?: 'fresh' | 'qa'; grain?: Grain; period?: string; units?: string[] }
+
 /** The statement: count and sums per dataset, grain, period and unit (every level of the unit tree). */
-export function statisticSql(registry: Registry, stat: Statistic, opts: { asOf: string; nation: string }): { text: string; values: unknown[] } {
+export function statisticSql(registry: Registry, stat: Statistic, opts: { asOf: string; nation: string }, filter: StatisticFilter = {}): { text: string; values: unknown[] } {
   const values: unknown[] = [opts.asOf, opts.nation];
   const param = (v: unknown) => { values.push(v); return `$${values.length}`; };
   const types = columnTypes(registry);
@@ -73,6 +76,13 @@ export function statisticSql(registry: Registry, stat: Statistic, opts: { asOf: 
   const d = dateColumn(stat.def.periodDate, types.get(stat.def.periodDate)!);
   const where = [`${d} IS NOT NULL`, ...sums.map((s) => `${s.sql} IS NOT NULL`)];
   if (stat.def.population) where.push(`(${expr(stat.def.population)}) IS TRUE`);
+  // A year's results need only that year's cases.
+  if (filter.grain === 'year' && filter.period && /^\d{4}$/.test(filter.period)) where.push(`date_trunc('year', ${d}) = make_date(${param(Number(filter.period))}::int, 1, 1)`);
+  const grains = stat.def.grains.filter((g) => !filter.grain || g === filter.grain);
+  const outer = ['(ds.dataset = \'fresh\' OR b.finalised)'];
+  if (filter.dataset) outer.push(`ds.dataset = ${param(filter.dataset)}`);
+  if (filter.period) outer.push(`g.period = ${param(filter.period)}`);
+  if (filter.units) outer.push(`u.resh = ANY(${param(filter.units)}::text[])`);
   const text = `
     WITH base AS (
       SELECT a.finalised, date_trunc('month', ${d})::date AS d,
@@ -85,15 +95,16 @@ export function statisticSql(registry: Registry, stat: Statistic, opts: { asOf: 
     FROM base b
     CROSS JOIN LATERAL (VALUES ('fresh'), ('qa')) ds(dataset)
     CROSS JOIN LATERAL unnest(b.path) u(resh)
-    CROSS JOIN LATERAL (${stat.def.grains.map((g) => periodRows(g, 'b.d', '$1')).join(' UNION ALL ')}) g(grain, period)
-    WHERE ds.dataset = 'fresh' OR b.finalised
+    CROSS JOIN LATERAL (${grains.map((g) => periodRows(g, 'b.d', '$1')).join(' UNION ALL ')}) g(grain, period)
+    WHERE ${outer.join(' AND ')}
     GROUP BY 1, 2, 3, 4`;
   return { text, values };
 }
 
 /** Computes a statistic for every unit and period; results over fewer cases than the minimum are withheld. */
-export async function computeStatistic(tx: PersonTx, registry: Registry, stat: Statistic, opts: { asOf: string; nation: string }): Promise<StatisticResult[]> {
-  const { text, values } = statisticSql(registry, stat, opts);
+export async function computeStatistic(tx: PersonTx, registry: Registry, stat: Statistic, opts: { asOf: string; nation: string }, filter: StatisticFilter = {}): Promise<StatisticResult[]> {
+  if (filter.grain && !stat.def.grains.includes(filter.grain)) return [];
+  const { text, values } = statisticSql(registry, stat, opts, filter);
   const { rows } = await tx.client.query(text, values);
   const scale = 10 ** stat.def.decimals;
   return rows.map((r) => {
