@@ -19,13 +19,12 @@ import pino from 'pino';
 import { loadConfig } from '../src/config.ts';
 import { ensureDatabase, withDatabase } from '../src/db/database.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
-import { ehrBundle, plannerBundle } from '../registries/fracture/bundles.ts';
-import { DEFAULT_RATES, generateFractures } from '../demo/fracture/generate.ts';
 import { analyticsTable } from '../src/analytics/columns.ts';
 import { explainIndicator } from '../src/indicators/explain.ts';
 import { startPlatform } from '../src/platform.ts';
 import { analystWay, differences, engineCells } from './analyst-way.ts';
 import { measured, peakText } from './memory.ts';
+import { captureSample } from './sample.ts';
 import { multiplyCases } from './seed-multiply.ts';
 
 const { values: args } = parseArgs({ options: { fractures: { type: 'string', default: '50000' }, years: { type: 'string', default: '3' }, cases: { type: 'string' } } });
@@ -43,31 +42,11 @@ async function main() {
   const platform = await startPlatform(loadConfig({ ...process.env, DATABASE_URL: withDatabase(adminUrl, name), KVALREG_DATA_DIR: dir, LOG_LEVEL: 'warn' }), { log: pino({ level: 'warn' }), poolSize: 8 });
   try {
     const registry = platform.registry('fracture')!;
-    const list = registry.codelists.get('ao_ota_2018')!;
-    const codes = [...list.properties.entries()].filter(([code, p]) => p.group === code).map(([code]) => code);
-    const units = platform.units.all().filter((u) => u.level === 'department' && u.kind !== 'emergency_department').map((u) => ({ resh: u.resh, weight: 1 }));
-    const specs = generateFractures({ years: YEARS, scale: N / YEARS / 6700, seed: 1, rates: DEFAULT_RATES, units, lastYear: new Date().getFullYear() - 1,
-      codesByPrefix: (prefix) => codes.filter((c) => { const x = list.properties.get(c)!; return x.segment === prefix || x.bone === prefix; }) });
+    const units = platform.units.all().filter((u) => u.level === 'department' && u.kind !== 'emergency_department');
 
     let started = Date.now();
-    const ehr = { kind: 'system', sender: 'bench-ehr', name: 'bench' } as const;
-    const planner = { kind: 'system', sender: 'bench-planner', name: 'bench' } as const;
-    const batches: Array<{ caller: typeof ehr | typeof planner; body: string }> = [];
-    for (let i = 0; i < specs.length; i += 100) {
-      const chunk = specs.slice(i, i + 100);
-      batches.push({ caller: ehr, body: JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry: chunk.flatMap((f) => ehrBundle(f, 'batch').entry) }) });
-      const ops = chunk.map((f) => plannerBundle(f)).filter((b) => b !== null).flatMap((b) => b!.entry);
-      if (ops.length) batches.push({ caller: planner, body: JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry: ops }) });
-    }
-    let next = 0;
-    await Promise.all(Array.from({ length: 4 }, async () => {
-      while (next < batches.length) {
-        const b = batches[next++];
-        await platform.inbox.process(await platform.inbox.receive(b.caller, 'fhir', b.body));
-        if (process.stdout.isTTY) process.stdout.write(`  captured ${Math.min(specs.length, Math.round(next / batches.length * specs.length))} fractures\r`);
-      }
-    }));
-    console.log(`captured ${specs.length} fractures (batch Bundles of 100, the analytics queue filled by trigger) in ${seconds(started).toFixed(1)} s`);
+    const captured = await captureSample(platform, { fractures: N, years: YEARS });
+    console.log(`captured ${captured} fractures (batch Bundles of 100, the analytics queue filled by trigger) in ${seconds(started).toFixed(1)} s`);
 
     if (CASES > 0) {
       started = Date.now();

@@ -24,9 +24,8 @@ import { analyticsTable } from '../src/analytics/columns.ts';
 import { loadConfig } from '../src/config.ts';
 import { ensureDatabase, withDatabase } from '../src/db/database.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
-import { ehrBundle, plannerBundle } from '../registries/fracture/bundles.ts';
-import { DEFAULT_RATES, generateFractures } from '../demo/fracture/generate.ts';
 import { startPlatform } from '../src/platform.ts';
+import { captureSample } from './sample.ts';
 import { multiplyCases } from './seed-multiply.ts';
 import { loginOverHttp } from './web-login.ts';
 
@@ -120,31 +119,10 @@ async function main() {
     const timings: Array<[string, number]> = [];
     let step = Date.now();
     {
-      const list = registry.codelists.get('ao_ota_2018')!;
-      const codes = [...list.properties.entries()].filter(([code, p]) => p.group === code).map(([code]) => code);
-      const units = platform.units.all().filter((u) => u.level === 'department' && u.kind !== 'emergency_department').map((u) => ({ resh: u.resh, weight: 1 }));
-      const specs = generateFractures({ years: YEARS, scale: BASE / YEARS / 6700, seed: 1, rates: DEFAULT_RATES, units, lastYear: new Date().getFullYear() - 1,
-        codesByPrefix: (prefix) => codes.filter((c) => { const x = list.properties.get(c)!; return x.segment === prefix || x.bone === prefix; }) });
-      const ehr = { kind: 'system', sender: 'bench-ehr', name: 'bench' } as const;
-      const planner = { kind: 'system', sender: 'bench-planner', name: 'bench' } as const;
-      const batches: Array<{ caller: typeof ehr | typeof planner; body: string }> = [];
-      for (let i = 0; i < specs.length; i += 100) {
-        const chunk = specs.slice(i, i + 100);
-        batches.push({ caller: ehr, body: JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry: chunk.flatMap((f) => ehrBundle(f, 'batch').entry) }) });
-        const ops = chunk.map((f) => plannerBundle(f)).filter((b) => b !== null).flatMap((b) => b!.entry);
-        if (ops.length) batches.push({ caller: planner, body: JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry: ops }) });
-      }
-      let next = 0;
-      await Promise.all(Array.from({ length: 4 }, async () => {
-        while (next < batches.length) {
-          const b = batches[next++];
-          await platform.inbox.process(await platform.inbox.receive(b.caller, 'fhir', b.body));
-          if (process.stdout.isTTY) process.stdout.write(`  captured ${Math.min(specs.length, Math.round(next / batches.length * specs.length))} fractures\r`);
-        }
-      }));
+      const captured = await captureSample(platform, { fractures: BASE, years: YEARS });
       const baseCases = Number((await platform.db.pool.query('SELECT count(*) FROM registry_case WHERE registry = $1', [registry.id])).rows[0].count);
-      timings.push([`capture of ${fmt(specs.length)} fractures through the pipeline (batch Bundles of 100): ${fmt(baseCases)} cases`, seconds(step)]);
-      console.log(`captured ${fmt(specs.length)} fractures → ${fmt(baseCases)} cases in ${seconds(step).toFixed(1)} s`);
+      timings.push([`capture of ${fmt(captured)} fractures through the pipeline (batch Bundles of 100): ${fmt(baseCases)} cases`, seconds(step)]);
+      console.log(`captured ${fmt(captured)} fractures → ${fmt(baseCases)} cases in ${seconds(step).toFixed(1)} s`);
     }
 
     step = Date.now();
