@@ -6,7 +6,7 @@ import { setUser } from '../../src/access/sessions.ts';
 import { ninHash } from '../../src/identity/crypto.ts';
 import { ehrBundle } from '../../registries/fracture/bundles.ts';
 import { fracture, nin } from '../helpers/fixtures.ts';
-import { CHROMIUM_ARGS, findChromium, NO_CHROMIUM_IN_CI } from '../helpers/browser.ts';
+import { CHROMIUM_ARGS, findChromium, logIn as logInAt, NO_CHROMIUM_IN_CI } from '../helpers/browser.ts';
 import { account, freePort, startTestIdp, type TestIdp } from '../helpers/login.ts';
 import { OTHER_ORTHO, SUS_ORTHO, testPlatform, type TestPlatform } from '../helpers/platform.ts';
 
@@ -44,19 +44,10 @@ describe.skipIf(!executablePath && !process.env.CI)('in the browser', () => {
   afterAll(async () => { await browser?.close(); await t?.close(); await idp?.idp.close(); });
 
   async function logIn(username: string) {
-    const context = await browser.newContext({ locale: 'nb-NO' });
-    const page = await context.newPage();
-    await page.goto(site);
-    await expect(page.locator('html')).toBeDefined();
-    await page.getByRole('button', { name: 'Logg inn' }).click();
-    // The provider's own login page.
-    await page.waitForURL(/\/interaction\//);
-    await page.getByLabel('Brukernavn / Username').fill(username);
-    await page.getByLabel('Passord / Password').fill('demo');
-    await page.getByRole('button', { name: 'Logg inn' }).click();
-    await page.waitForURL(`${site}/`);
-    await page.getByText('Logget inn som').waitFor();
-    return { context, page };
+    // Through the provider's own login page (test/helpers/browser.ts).
+    const session = await logInAt(browser, site, username);
+    await expect(session.page.locator('html')).toBeDefined();
+    return session;
   }
 
   it('lets the patient see their fracture and the access log, opt out, and then nothing is left', async () => {
