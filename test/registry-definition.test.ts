@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadAnalyses } from '../src/reports/analyses.ts';
 import { compileExpression } from '../src/registry/expr.ts';
 import { DefinitionError, loadRegistry } from '../src/registry/load.ts';
 import { coerceValue } from '../src/registry/values.ts';
@@ -69,6 +70,24 @@ describe('registry definitions', () => {
     const err2 = await loadRegistry(dir2).catch((e) => e);
     expect(err2.problems.join('\n')).toMatch(/mapping\.yaml: sources\[0\] \(Condition\)\.values\.ao_kode: unknown variable/);
     expect(err2.problems.join('\n')).toMatch(/registry\.yaml: inclusion\.refer\[0\]\.when: unknown variable "ao_segmnt"/);
+  });
+
+  it('checks declared analyses: a where that does not compile and a median of a non-numeric column are named with file and analysis', async () => {
+    const dir = copyWith(() => undefined);
+    const file = path.join(dir, 'analyses.yaml');
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8')
+      .replace(`where: "care_setting == 'emergency'"`, `where: "care_settin == 'emergency'"`)
+      .replace('measure: { median: hours_injury_to_treatment }', 'measure: { median: care_setting }'));
+    const registry = await loadRegistry(dir);
+    const err = (() => { try { loadAnalyses(registry); return null; } catch (e) { return e as DefinitionError; } })();
+    expect(err).toBeInstanceOf(DefinitionError);
+    const text = err!.problems.join('\n');
+    expect(text).toMatch(/analyses\.yaml: analyses\[\d+\] \(emergency-clinic-waiting\): where: /);
+    expect(text).toMatch(/\(emergency-clinic-waiting\): measure\.median: "care_setting" is not a numeric column of the analytics table/);
+    // The registry's own file loads, with the code lists' displays as labels for coded columns.
+    const ok = loadAnalyses(await loadRegistry(fractureDir));
+    expect(ok.labels.care_setting.emergency.nb).toBe('Skadepoliklinikk/skadelegevakt/akuttmottak');
+    expect(ok.labels.sex.female.nb).toBe('Kvinner');
   });
 
   it('validates AO codes against the explicit list, not a pattern', async () => {

@@ -8,6 +8,7 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import type { PersonData } from '../access/door.ts';
 import { analyticsColumns, analyticsTable } from '../analytics/columns.ts';
+import { columnTypes } from '../indicators/load.ts';
 import { compileToSql } from '../registry/expr-sql.ts';
 import { DefinitionError, type Registry } from '../registry/load.ts';
 import type { VariableType } from '../registry/schema.ts';
@@ -56,7 +57,7 @@ export function loadAnalyses(registry: Registry): Analyses {
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) throw new DefinitionError(parsed.error.issues.map((i) => `${rel}: ${i.path.join('.') || '(top)'}: ${i.message}`));
   const cols = new Map(analyticsColumns(registry).map((c) => [c.name, c]));
-  const types = new Map([...cols].map(([k, c]) => [k, c.type as VariableType]));
+  const types = columnTypes(registry);
   const problems: string[] = [];
   const d = parsed.data;
   const dateCol = cols.get(d.periodDate);
