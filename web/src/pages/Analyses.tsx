@@ -5,6 +5,7 @@ import { Alert, Field, Label, Paragraph, Select, Spinner, Table } from '@digdir/
 import { Downloads } from '../components/Downloads.tsx';
 import { Page } from '../components/Page.tsx';
 import { UnitPicker } from '../components/UnitPicker.tsx';
+import { pastYears, YearPicker } from '../components/YearPicker.tsx';
 import { useApi, useOwnUnit, useRegistryId, useUnits } from '../data.tsx';
 import { useI18n } from '../i18n.tsx';
 import { useQuery, useRoute } from '../router.tsx';
@@ -29,7 +30,7 @@ export function Analyses() {
   const compare = !isNation ? q.get('compare') : null;
   const params = new URLSearchParams({ year, lang, ...(unit ? { unit } : {}), ...(compare ? { compare } : {}) }).toString();
   const fig = useApi<Figure>(registry && figure ? `/api/registries/${registry}/figures/${figure}?${params}` : null);
-  const years = Array.from({ length: 6 }, (_, k) => String(new Date().getFullYear() - 1 - k));
+  const years = pastYears(6);
   const fmt = (v: unknown, f?: string) => (v === null || v === undefined ? '–' : typeof v === 'number' && f === 'decimal' ? v.toLocaleString(lang === 'nb' ? 'nb-NO' : 'en-GB', { maximumFractionDigits: 1 }) : String(v));
 
   return (
@@ -42,12 +43,7 @@ export function Analyses() {
             {analyses.map((f) => <Select.Option key={f.id} value={f.id}>{f.title}</Select.Option>)}
           </Select>
         </Field>
-        <Field>
-          <Label htmlFor="year">{t('ind.year')}</Label>
-          <Select id="year" value={year} onChange={(e) => setQuery({ year: e.target.value })}>
-            {years.map((y) => <Select.Option key={y} value={y}>{y}</Select.Option>)}
-          </Select>
-        </Field>
+        <YearPicker id="year" value={year} onChange={(v) => setQuery({ year: v })} years={years} />
         <UnitPicker units={units.list} value={unit ?? ''} onChange={(v) => setQuery({ unit: v || null })} own={own} />
         <Field>
           <Label htmlFor="compare">{t('an.compare')}</Label>

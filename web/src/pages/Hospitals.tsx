@@ -3,6 +3,7 @@
 // 60 %); filter by level and by registry; and the number of indicators at each level per year.
 import { Alert, Field, Label, Paragraph, Select, Spinner, Table } from '@digdir/designsystemet-react';
 import { Page } from '../components/Page.tsx';
+import { pastYears, YearPicker } from '../components/YearPicker.tsx';
 import { pct, ResultCell, useApi, type Result } from '../data.tsx';
 import { useI18n } from '../i18n.tsx';
 import { Link, useQuery, useRoute } from '../router.tsx';
@@ -30,7 +31,7 @@ export function Hospitals() {
     (!registry || i.registry === registry)
     && (!level || (level === 'too-few' ? i.result?.status === 'too-few' : i.result?.level === level)));
   const registries = [...new Map((profile.data?.indicators ?? []).map((i) => [i.registry, i.registryTitle])).entries()];
-  const years = Array.from({ length: 6 }, (_, k) => String(new Date().getFullYear() - 1 - k));
+  const years = pastYears(6);
 
   return (
     <Page title={t('hosp.title')}>
@@ -43,12 +44,7 @@ export function Hospitals() {
             {(list.data ?? []).map((h) => <Select.Option key={h.resh} value={h.resh}>{h.name}{h.trust ? ` (${h.trust})` : ''}</Select.Option>)}
           </Select>
         </Field>
-        <Field>
-          <Label htmlFor="year">{t('hosp.year')}</Label>
-          <Select id="year" value={year} onChange={(e) => setQuery({ year: e.target.value })}>
-            {years.map((y) => <Select.Option key={y} value={y}>{y}</Select.Option>)}
-          </Select>
-        </Field>
+        <YearPicker id="year" label="hosp.year" value={year} onChange={(v) => setQuery({ year: v })} years={years} />
         <Field>
           <Label htmlFor="level">{t('hosp.filterLevel')}</Label>
           <Select id="level" value={level ?? ''} onChange={(e) => setQuery({ level: e.target.value || null })}>

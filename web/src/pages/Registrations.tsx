@@ -5,6 +5,7 @@ import { Alert, Button, Card, Field, Heading, Input, Label, Paragraph, Select, S
 import { useEffect, useRef, useState } from 'react';
 import { api, ApiError } from '../api.ts';
 import { Page } from '../components/Page.tsx';
+import { pastYears, YearPicker } from '../components/YearPicker.tsx';
 import { pct, unitName, useApi, useOwnUnit, useRegistryId, useUnits, type Text } from '../data.tsx';
 import { formatDateTime, useI18n, type Key } from '../i18n.tsx';
 import { Link, useQuery, useRoute } from '../router.tsx';
@@ -99,7 +100,7 @@ function MonthlySummary({ registry, unit }: { registry: string; unit: string | n
   const { t, lang } = useI18n();
   const q = useQuery();
   const { setQuery } = useRoute();
-  const years = Array.from({ length: 5 }, (_, k) => String(new Date().getFullYear() - k));
+  const years = pastYears(5, true);
   const year = q.get('year') ?? years[0];
   const data = useApi<MonthSummary[]>(`/api/registries/${registry}/registrations/summary?year=${year}${unit ? `&unit=${unit}` : ''}`);
   const share = (n: number, of: number) => (of ? `${n} (${pct(n / of, lang, 0)})` : '–');
@@ -107,12 +108,7 @@ function MonthlySummary({ registry, unit }: { registry: string; unit: string | n
   return (
     <section aria-labelledby="per-month">
       <Heading level={2} data-size="sm" id="per-month">{t('reg.perMonth')}</Heading>
-      <Field className="year-field">
-        <Label htmlFor="summary-year">{t('ind.year')}</Label>
-        <Select id="summary-year" value={year} onChange={(e) => setQuery({ year: e.target.value })}>
-          {years.map((y) => <Select.Option key={y} value={y}>{y}</Select.Option>)}
-        </Select>
-      </Field>
+      <YearPicker id="summary-year" className="year-field" value={year} onChange={(v) => setQuery({ year: v })} years={years} />
       {data.error && <Alert data-color="danger"><Paragraph>{data.error}</Paragraph></Alert>}
       {data.data && data.data.length === 0 && <Paragraph>{t('reg.noneThisYear')}</Paragraph>}
       {data.data && data.data.length > 0 && (

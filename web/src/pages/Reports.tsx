@@ -4,6 +4,7 @@
 import { Field, Heading, Label, Paragraph, Select } from '@digdir/designsystemet-react';
 import { useState } from 'react';
 import { Page } from '../components/Page.tsx';
+import { pastYears, YearPicker } from '../components/YearPicker.tsx';
 import { SubscriptionForm, SubscriptionTable } from '../components/Subscriptions.tsx';
 import { UnitPicker } from '../components/UnitPicker.tsx';
 import { unitName, useApi, useOwnUnit, useRegistryId, useUnits, type IndicatorDecl } from '../data.tsx';
@@ -17,7 +18,7 @@ export function Reports() {
   const units = useUnits();
   const own = useOwnUnit();
   const indicators = useApi<IndicatorDecl[]>(registry ? `/api/registries/${registry}/indicators?lang=${lang}` : null);
-  const years = Array.from({ length: 6 }, (_, k) => String(new Date().getFullYear() - 1 - k));
+  const years = pastYears(6);
   const [unitYear, setUnitYear] = useState(years[0]);
   const [unit, setUnit] = useState<string | null>(null);
   const [annualYear, setAnnualYear] = useState(years[0]);
@@ -38,12 +39,7 @@ export function Reports() {
         <Paragraph>{t('rep.unitReportIntro')}</Paragraph>
         <form className="filters" aria-label={t('rep.unitReport')} onSubmit={(e) => e.preventDefault()}>
           <UnitPicker id="report-unit" units={units.list} value={reportUnit} onChange={(v) => setUnit(v)} own={own} />
-          <Field>
-            <Label htmlFor="report-year">{t('ind.year')}</Label>
-            <Select id="report-year" value={unitYear} onChange={(e) => setUnitYear(e.target.value)}>
-              {years.map((y) => <Select.Option key={y} value={y}>{y}</Select.Option>)}
-            </Select>
-          </Field>
+          <YearPicker id="report-year" value={unitYear} onChange={setUnitYear} years={years} />
         </form>
         {reportUnit
           ? <Paragraph><a href={`/api/registries/${registry}/reports/unit/${reportUnit}.pdf?year=${unitYear}&lang=${lang}`} download>
@@ -64,12 +60,7 @@ export function Reports() {
             <Heading level={2} data-size="sm" id="annual-report">{t('rep.annual')}</Heading>
             <Paragraph>{t('rep.annualIntro')}</Paragraph>
             <form className="filters" aria-label={t('rep.annual')} onSubmit={(e) => e.preventDefault()}>
-              <Field>
-                <Label htmlFor="annual-year">{t('ind.year')}</Label>
-                <Select id="annual-year" value={annualYear} onChange={(e) => setAnnualYear(e.target.value)}>
-                  {years.map((y) => <Select.Option key={y} value={y}>{y}</Select.Option>)}
-                </Select>
-              </Field>
+              <YearPicker id="annual-year" value={annualYear} onChange={setAnnualYear} years={years} />
               <Field>
                 <Label htmlFor="annual-dataset">{t('rep.dataset')}</Label>
                 <Select id="annual-dataset" value={dataset} onChange={(e) => setDataset(e.target.value as 'fresh' | 'qa')}>
