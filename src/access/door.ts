@@ -51,7 +51,24 @@ export class PersonData {
    */
   constructor(private readonly pool: Pool, private readonly units: UnitTree, private readonly appPool?: Pool) {}
 
+  /**
+   * Runs `fn` in one transaction as `caller`. A transaction the database aborts for a deadlock or a
+   * serialization failure (or that `fn` aborts with a RetryableConflict) is run again from the
+   * start, a few times, after a short random pause: such a failure is a race lost, not an error,
+   * and `fn` only ever acts inside the transaction, so running it again is safe.
+   */
   async transaction<T>(caller: Caller, purpose: string, fn: (tx: PersonTx) => Promise<T>, opts: TransactionOptions = {}): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.attempt(caller, purpose, fn, opts);
+      } catch (err) {
+        if (attempt >= MAX_ATTEMPTS || !isRetryable(err)) throw err;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
+      }
+    }
+  }
+
+  private async attempt<T>(caller: Caller, purpose: string, fn: (tx: PersonTx) => Promise<T>, opts: TransactionOptions): Promise<T> {
     const { scope, grants } = rowScope(caller, this.units);
     const client = await (scope === 'all' ? this.pool : this.appPool ?? this.pool).connect();
     const notes: AuditNote[] = [];
@@ -102,6 +119,13 @@ export class PersonData {
       client.release();
     }
   }
+}
+
+const MAX_ATTEMPTS = 8;
+/** deadlock_detected, serialization_failure: PostgreSQL aborted the transaction to break a race. */
+const RETRYABLE = new Set(['40P01', '40001']);
+function isRetryable(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && RETRYABLE.has(String((err as { code?: unknown }).code));
 }
 
 /**

@@ -11,6 +11,7 @@ import { openText, sealText } from '../identity/crypto.ts';
 import { identityHashesIn } from './identity.ts';
 import { captureBundle, parseMessage, type CaptureEnv, type CaptureResult } from './pipeline.ts';
 import { CaptureError, issue, operationOutcome, type Issue } from './outcome.ts';
+import { lockPersons } from '../records/locks.ts';
 
 export interface InboxEntry {
   id: number; sender: string; channel: string; received_at: string; status: string; attempts: number;
@@ -61,6 +62,10 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
   async function process_(messageId: number, opts: { reprocess?: boolean } = {}): Promise<ProcessOutcome> {
     try {
       return await data.transaction(platform, 'capture:process', async (tx) => {
+        // The persons the message names first, then the message (the lock order of records/locks.ts):
+        // a reservation holds its person and then updates the messages naming them.
+        const named = (await prepared(tx.client, 'inbox2h', 'SELECT nin_hashes FROM inbox_message WHERE id = $1', [messageId])).rows[0];
+        await lockPersons(tx.client, named?.nin_hashes ?? []);
         const row = (await prepared(tx.client, 'inbox2', 'SELECT id, sender, status, body_enc, outcome FROM inbox_message WHERE id = $1 FOR UPDATE', [messageId])).rows[0];
         if (!row) throw new CaptureError([issue.error('not-found', undefined, `Message ${messageId} does not exist.`)], 404);
         if (row.status === 'refused' && !row.body_enc) {
@@ -101,7 +106,9 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
     const refused = err.issues.some((i) => i.rule === 'reservation');
     const body = operationOutcome(err.issues);
     await data.transaction(platform, 'capture:quarantine', async (tx) => {
-      await prepared(tx.client, 'inbox4', `UPDATE inbox_message SET status = $2, outcome = $3, attempts = attempts + 1, processed_at = now(),
+      // A reservation that removed the message while it was being processed has the last word.
+      await prepared(tx.client, 'inbox4', `UPDATE inbox_message SET status = CASE WHEN pruned_reason = 'reservation' THEN 'refused' ELSE $2 END,
+           outcome = CASE WHEN pruned_reason = 'reservation' THEN NULL ELSE $3::jsonb END, attempts = attempts + 1, processed_at = now(),
            body_enc = CASE WHEN $4 THEN NULL ELSE body_enc END, pruned_reason = CASE WHEN $4 THEN 'reservation' ELSE pruned_reason END
          WHERE id = $1`,
         [messageId, refused ? 'refused' : 'quarantined', { httpStatus: err.httpStatus, body }, refused]);

@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import type { PersonTx } from '../access/door.ts';
 import { encryptNin, type IdentityKeys } from '../identity/crypto.ts';
 import { assignEvents } from '../records/events.ts';
+import { lockPersons, RetryableConflict } from '../records/locks.ts';
 import { holds } from '../registry/expr.ts';
 import { isDateTime, isRealDate } from '../registry/values.ts';
 import { osloDate } from '../time/oslo.ts';
@@ -111,12 +112,14 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
   // reported, so that a message about someone who opted out is never kept in quarantine.
   const hashes = [...groups.values()].map((g) => g.identity.hash);
   // One look-up per message: who has opted out, and who is already known.
+  // Each person is locked (records/locks.ts) before anything about them is read: a capture, a
+  // registrar, a merge or a reservation touching the same person waits for this message, and this
+  // message sees everything they committed. The inbox locked the persons its text names already;
+  // this covers the rest (re-locking is free).
+  await lockPersons(db, hashes);
   const lookup = hashes.length
     ? (await prepared(db, 'cap-persons',
-      // The shared per-person lock makes a reservation (which takes it exclusively) wait for
-      // captures in flight, and captures wait for it: no capture can slip in after an opt-out.
-      `SELECT encode(h, 'hex') AS hash, p.id, p.birth_date, p.sex, p.deceased_date, r.reserved IS NOT NULL AS reserved,
-         pg_advisory_xact_lock_shared(('x' || left(encode(h, 'hex'), 16))::bit(64)::bigint)::text AS locked
+      `SELECT encode(h, 'hex') AS hash, p.id, p.birth_date, p.sex, p.deceased_date, r.reserved IS NOT NULL AS reserved
        FROM unnest($1::bytea[]) AS h
        LEFT JOIN LATERAL (SELECT id, birth_date, sex, deceased_date FROM person WHERE nin_hash = h LIMIT 1) AS p ON true
        LEFT JOIN LATERAL (SELECT 1 AS reserved FROM reservation WHERE nin_hash = h LIMIT 1) AS r ON true`, [hashes])).rows
@@ -276,12 +279,25 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
     changed.push({ ...c, personId: personIdByHash.get(c.g.identity.hashHex)! });
   }
   if (changed.length) {
-    await prepared(db, 'cap6', `INSERT INTO source_resource (resource_type, rkey, person_id, sender, message_id, content_sha256, links, resource)
+    // The rules that decide between writers are part of the write itself, so no interleaving can
+    // break them: a new version only from the same sender for the same person, only with content
+    // that differs, and only from a message received after the one that gave the current version.
+    const written = await prepared(db, 'cap6', `INSERT INTO source_resource (resource_type, rkey, person_id, sender, message_id, content_sha256, links, resource)
        SELECT r.type, r.rkey, r.person, $2, $3, decode(r.sha, 'hex'), r.links, r.resource
        FROM jsonb_to_recordset($1::jsonb) AS r(type text, rkey text, person bigint, sha text, links text[], resource jsonb)
        ON CONFLICT (rkey) DO UPDATE SET version = source_resource.version + 1, sender = EXCLUDED.sender, message_id = EXCLUDED.message_id,
-         content_sha256 = EXCLUDED.content_sha256, links = EXCLUDED.links, resource = EXCLUDED.resource, updated_at = now()`,
+         content_sha256 = EXCLUDED.content_sha256, links = EXCLUDED.links, resource = EXCLUDED.resource, updated_at = now()
+       WHERE source_resource.sender = EXCLUDED.sender AND source_resource.person_id = EXCLUDED.person_id
+         AND source_resource.content_sha256 <> EXCLUDED.content_sha256 AND source_resource.message_id < EXCLUDED.message_id
+       RETURNING rkey`,
       [JSON.stringify(changed.map((c) => ({ type: c.r.resourceType, rkey: c.r.rkey, person: c.personId, sha: c.sha.toString('hex'), links: linksOf(c.r.resource), resource: c.r.resource }))), sender, messageId]);
+    if (written.rows.length !== changed.length) {
+      // Every writer of these resources' person waited for this message's lock, so what was read
+      // above still holds; a resource written in between can only belong to another person or
+      // sender (an identifier reused across patients, racing). Start again: the checks above
+      // then see it and answer the sender properly.
+      throw new RetryableConflict('A resource of this message was written by a concurrent message about another patient; processing again.');
+    }
   }
 
   // 6. Every registry takes what is theirs.

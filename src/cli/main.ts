@@ -13,6 +13,7 @@ import { pseudonymMapCommand, pseudonymRotateCommand } from './pseudonyms.ts';
 import { userCommand } from './user.ts';
 import { screeningCommand } from './screening.ts';
 import { annualReportCommand } from './report.ts';
+import { relinkCommand } from './capture.ts';
 
 const program = new Command()
   .name('kvalreg')
@@ -49,6 +50,11 @@ program.command('import').description("import legacy data (NDJSON of FHIR bundle
   .option('--code-version <version>', "for csv: the classification version of the codes, mapped by the registry's version map (e.g. 2008)")
   .option('--dry-run', 'validate only; store nothing')
   .action((file, o) => importCommand(loadConfig(), file, o));
+const capture = program.command('capture').description('captured data');
+capture.command('relink').description('fill values that captured resources carry but that never reached their cases (lost to a race before the lock order); never overwrites a value that was ever set')
+  .option('--registry <id>', 'one registry (default: every registry)')
+  .option('--dry-run', 'count what would be restored; change nothing')
+  .action((o) => relinkCommand(loadConfig(), o));
 program.command('token').description('issue an API token for a sending system or a user')
   .requiredOption('--name <name>', 'who the token is for')
   .option('--system <sender>', 'a sending system with this sender id')

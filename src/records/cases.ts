@@ -9,7 +9,8 @@ import { evaluateCase, formKey, type FormState, type PersonValues } from './eval
 
 export type Provenance =
   // mergedFrom: copied from a case merged into this one (records/events.ts), with its own provenance
-  | { kind: 'system'; sender: string; message: number; resource?: string; mergedFrom?: number }
+  // repair: filled in later by `kvalreg capture relink` (capture/relink.ts), from this message's resource
+  | { kind: 'system'; sender: string; message: number; resource?: string; mergedFrom?: number; repair?: 'relink' }
   | { kind: 'user'; user: string; role?: string };
 
 export interface ValueUpdate {

@@ -13,6 +13,7 @@ import type { EventDef } from '../registry/schema.ts';
 import type { Registry } from '../registry/load.ts';
 import { osloDate } from '../time/oslo.ts';
 import { applyUpdates, type ValueUpdate } from './cases.ts';
+import { lockPersonsById } from './locks.ts';
 import { caseValues, isRepeating, type FormState } from './evaluate.ts';
 
 /** Why a case does not count: a second registration of an event at the same unit the same day. */
@@ -198,6 +199,7 @@ export async function reassessEvents(data: PersonData, keys: IdentityKeys, regis
   return data.transaction({ kind: 'platform', task: 'events' }, 'events:assign', async (tx) => {
     const c = (await tx.client.query('SELECT person_id FROM registry_case WHERE registry = $1 AND id = $2', [registry.id, caseId])).rows[0];
     if (!c) return null;
+    await lockPersonsById(tx.client, [Number(c.person_id)]);
     await assignEvents(tx.client, keys, registry, [Number(c.person_id)]);
     const now = (await tx.client.query('SELECT event_key, invalid_reason, merged_into FROM registry_case WHERE registry = $1 AND id = $2', [registry.id, caseId])).rows[0];
     return { id: eventId(now.event_key), invalidReason: now.invalid_reason, mergedInto: now.merged_into === null ? null : Number(now.merged_into) };

@@ -3,14 +3,16 @@
 import type { PersonTx } from '../access/door.ts';
 import type { Identity } from '../capture/identity.ts';
 import { decryptNin, openText, type IdentityKeys } from '../identity/crypto.ts';
+import { lockPersons } from './locks.ts';
 
 export interface ReservationResult { removedPerson: boolean; removedCases: number; removedMessages: number }
 
 export async function reserve(tx: PersonTx, identity: Identity, channel: string, keys: IdentityKeys, actor?: { label: string; role: string }): Promise<ReservationResult> {
   const db = tx.client;
-  // Exclusive per-person lock: captures in flight for this person finish first, later ones wait
-  // for this transaction and then see the reservation (they take the same lock, shared).
-  await db.query("SELECT pg_advisory_xact_lock(('x' || left(encode($1::bytea, 'hex'), 16))::bit(64)::bigint)", [identity.hash]);
+  // The person's lock first (records/locks.ts): captures in flight for this person finish first,
+  // later ones wait for this transaction and then see the reservation; the messages naming the
+  // person are locked after it, in the same order capture takes them.
+  await lockPersons(db, [identity.hash]);
   await db.query('INSERT INTO reservation (nin_hash, channel) VALUES ($1, $2) ON CONFLICT (nin_hash) DO NOTHING', [identity.hash, channel]);
   // Messages not (successfully) processed do not name their persons yet, but every message keeps
   // the keyed hashes of the numbers it names from the moment it is received: found by index, also

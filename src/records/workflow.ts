@@ -5,6 +5,7 @@ import type { Registry } from '../registry/load.ts';
 import { coerceValue } from '../registry/values.ts';
 import { applyUpdates, type ValueUpdate } from './cases.ts';
 import { eventId } from './events.ts';
+import { lockPersons } from './locks.ts';
 
 export class RecordError extends Error {
   constructor(message: string, readonly httpStatus = 400, readonly details: unknown[] = []) { super(message); }
@@ -73,7 +74,9 @@ export async function history(tx: PersonTx, registry: Registry, caseId: number) 
 }
 
 async function lockForm(tx: PersonTx, registry: Registry, caseId: number, form: string, instance: string) {
-  // The case first, as the capture path does, so that the two never wait for each other in a circle.
+  // The person, then the case, then the form: the lock order every writer keeps (records/locks.ts).
+  const person = (await tx.client.query('SELECT p.nin_hash FROM registry_case c JOIN person p ON p.id = c.person_id WHERE c.registry = $1 AND c.id = $2', [registry.id, caseId])).rows[0];
+  if (person) await lockPersons(tx.client, [person.nin_hash]);
   await tx.client.query('SELECT 1 FROM registry_case WHERE registry = $1 AND id = $2 FOR UPDATE', [registry.id, caseId]);
   const row = (await tx.client.query(
     `SELECT f.status, f.version, c.unit_resh, c.person_id FROM case_form f JOIN registry_case c ON c.registry = f.registry AND c.id = f.case_id
