@@ -33,12 +33,20 @@ export interface ResourceEntry {
   subject: { patientIndex: number } | { system: string; value: string };
 }
 
+/** A conditional delete (`DELETE Type?identifier=system|value`): the sender takes a resource back. */
+export interface DeletionEntry {
+  index: number;
+  resourceType: string;
+  rkey: string;
+}
+
 export interface ParsedBundle {
   type: 'transaction' | 'batch';
   /** Number of entries: the response has exactly one per entry, in order. */
   entryCount: number;
   patients: PatientEntry[];
   resources: ResourceEntry[];
+  deletions: DeletionEntry[];
 }
 
 export function rkeyOf(type: string, system: string, value: string): string { return `${type}|${system}|${value}`; }
@@ -103,8 +111,10 @@ export function parseBundle(json: unknown): ParsedBundle {
   const byFullUrl = new Map<string, { index: number; type: string; rkey?: string }>();
   const byLocalId = new Map<string, { index: number; type: string; rkey?: string }>();
 
+  const deletions: DeletionEntry[] = [];
   entries.forEach((entry: any, index: number) => {
     const at = `Bundle.entry[${index}]`;
+    if (entry?.request?.method === 'DELETE') { const d = parseDeletion(entry, at, issues); if (d) deletions.push({ index, ...d }); return; }
     const resource = entry?.resource;
     if (!resource || typeof resource !== 'object') { issues.push(issue.error('required', `${at}.resource`, 'Every entry needs a resource.')); return; }
     const type = resource.resourceType;
@@ -114,7 +124,7 @@ export function parseBundle(json: unknown): ParsedBundle {
     }
     const method = entry.request?.method;
     if (bundle.type === 'transaction' && method !== undefined && !['POST', 'PUT'].includes(method)) {
-      issues.push(issue.error('not-supported', `${at}.request.method`, `Only POST and PUT are accepted (the platform keeps history; deletions go through the registry).`, { value: method }));
+      issues.push(issue.error('not-supported', `${at}.request.method`, `Only POST, PUT and a conditional DELETE (by identifier) are accepted.`, { value: method }));
     }
     if (resource.contained !== undefined) {
       issues.push(issue.error('not-supported', `${at}.resource.contained`, 'Contained resources are not accepted: send each resource as its own entry with its own identifier.'));
@@ -150,8 +160,40 @@ export function parseBundle(json: unknown): ParsedBundle {
     const normalised = normaliseReferences(resource, at, byFullUrl, byLocalId, issues);
     return { index, resourceType: resource.resourceType, rkey: rkey!, fullUrl, resource: normalised, subject: subject ?? { patientIndex: -1 } };
   });
+  for (const d of deletions) {
+    if (seen.has(d.rkey)) issues.push(issue.error('duplicate', `Bundle.entry[${d.index}].request.url`, `The same resource is also sent by Bundle.entry[${seen.get(d.rkey)}]; a bundle either sends a resource or deletes it.`, { value: d.rkey }));
+    seen.set(d.rkey, d.index);
+  }
   if (issues.length) fail(issues);
-  return { type: bundle.type, entryCount: entries.length, patients, resources };
+  return { type: bundle.type, entryCount: entries.length, patients, resources, deletions };
+}
+
+/**
+ * A deletion names the resource by the identifier it was sent with (the only key the platform
+ * knows it by): `DELETE Procedure?identifier=system|value`, without a resource.
+ */
+function parseDeletion(entry: any, at: string, issues: Issue[]): Omit<DeletionEntry, 'index'> | undefined {
+  const url = entry.request?.url;
+  const m = typeof url === 'string' ? /^([A-Za-z]+)\?identifier=([^|]+)\|(.+)$/.exec(url) : null;
+  if (!m) {
+    issues.push(issue.error('value', `${at}.request.url`, 'A DELETE must name the resource by the identifier it was sent with: "Procedure?identifier=<system>|<value>".', { value: url }));
+    return undefined;
+  }
+  const [, type, system, rawValue] = m;
+  let value = rawValue;
+  try { value = decodeURIComponent(rawValue); } catch { /* kept as written */ }
+  if (type === 'Patient' || !(ACCEPTED_TYPES as readonly string[]).includes(type)) {
+    issues.push(issue.error('not-supported', `${at}.request.url`, type === 'Patient'
+      ? 'A patient cannot be deleted by a sending system; a patient who opts out is removed by the reservation (see the API guide).'
+      : `Resource type ${JSON.stringify(type)} is not accepted. Accepted: ${ACCEPTED_TYPES.filter((t) => t !== 'Patient').join(', ')}.`));
+    return undefined;
+  }
+  if (entry.resource !== undefined) {
+    issues.push(issue.error('structure', `${at}.resource`, 'A DELETE entry has no resource; to correct a resource, send it again with PUT.'));
+    return undefined;
+  }
+  if (!isText(system) || !isText(value)) { issues.push(issue.error('value', `${at}.request.url`, 'The identifier\'s system and value must each be 1–1024 characters.')); return undefined; }
+  return { resourceType: type, rkey: rkeyOf(type, system, value) };
 }
 
 function resolveSubject(subject: any, at: string, byFullUrl: Map<string, any>, byLocalId: Map<string, any>, issues: Issue[]):

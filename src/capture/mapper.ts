@@ -4,6 +4,7 @@ import type { CompiledSource, Registry } from '../registry/load.ts';
 import { coerceValue } from '../registry/values.ts';
 import { linksOf, referenceKeys } from './bundle.ts';
 import { issue, type Issue } from './outcome.ts';
+import { isRetracted } from '../records/retraction.ts';
 
 /** A resource as the mapper sees it: already normalised, wherever it came from. */
 export interface MappedResource {
@@ -27,7 +28,7 @@ export interface Contribution {
 }
 
 export function isAnchor(registry: Registry, r: MappedResource): boolean {
-  return r.resourceType === registry.anchor.resource && registry.anchor.where(r.resource).some((x) => x === true);
+  return r.resourceType === registry.anchor.resource && !isRetracted(r.resource) && registry.anchor.where(r.resource).some((x) => x === true);
 }
 
 export function toMapped(rkey: string, resourceType: string, resource: Record<string, any>, location?: string): MappedResource {
@@ -77,6 +78,8 @@ export interface Extracted { source: CompiledSource; variable: string; form: str
  */
 export function extractValues(registry: Registry, r: MappedResource, issues: Issue[]): Extracted[] {
   const out: Extracted[] = [];
+  // A resource its sender retracted (entered-in-error) carries nothing any more.
+  if (isRetracted(r.resource)) return out;
   for (const source of registry.sources) {
     if (source.def.resource !== r.resourceType) continue;
     let applies: boolean;

@@ -8,6 +8,8 @@ import type { PersonTx } from '../access/door.ts';
 import { encryptNin, type IdentityKeys } from '../identity/crypto.ts';
 import { assignEvents } from '../records/events.ts';
 import { lockPersons, RetryableConflict } from '../records/locks.ts';
+import { isRetracted, restoreRetracted, retract as retractValues } from '../records/retraction.ts';
+import { linkedValues } from './relink.ts';
 import { holds } from '../registry/expr.ts';
 import { isDateTime, isRealDate } from '../registry/values.ts';
 import { osloDate } from '../time/oslo.ts';
@@ -39,7 +41,7 @@ export interface CaptureResult {
   refusedReservation: number;
   /** Entries rejected in a batch (their groups were skipped). */
   failedEntries: number;
-  counts: { created: number; updated: number; unchanged: number; cases: number; referred: number };
+  counts: { created: number; updated: number; unchanged: number; cases: number; referred: number; retracted: number };
 }
 
 interface Group {
@@ -111,12 +113,24 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
   // 2. Opted-out patients: refused, counted without identity. Checked before any other error is
   // reported, so that a message about someone who opted out is never kept in quarantine.
   const hashes = [...groups.values()].map((g) => g.identity.hash);
+  // Deletions name a resource, not a patient: its person is the one it was stored for.
+  const deletionKeys = bundle.deletions.map((d) => d.rkey);
+  const storedForDeletion = async () => new Map((deletionKeys.length ? (await prepared(db, 'cap-deletions',
+    `SELECT s.rkey, s.sender, s.person_id, s.message_id, s.deleted_at IS NOT NULL AS deleted, p.nin_hash FROM source_resource s JOIN person p ON p.id = s.person_id WHERE s.rkey = ANY($1)`,
+    [deletionKeys])).rows : []).map((r) => [r.rkey as string, r]));
+  const deletionTargets = await storedForDeletion();
+  hashes.push(...[...deletionTargets.values()].map((r) => r.nin_hash as Buffer));
   // One look-up per message: who has opted out, and who is already known.
   // Each person is locked (records/locks.ts) before anything about them is read: a capture, a
   // registrar, a merge or a reservation touching the same person waits for this message, and this
   // message sees everything they committed. The inbox locked the persons its text names already;
   // this covers the rest (re-locking is free).
   await lockPersons(db, hashes);
+  const deletionRows = deletionKeys.length ? await storedForDeletion() : deletionTargets;
+  for (const [rkey, row] of deletionRows) {
+    // Moved to another person (a merge) between the look-up and the lock: that person is not locked yet.
+    if (!deletionTargets.has(rkey) || Number(deletionTargets.get(rkey).person_id) !== Number(row.person_id)) throw new RetryableConflict('A resource to delete changed owner while the message waited; processing again.');
+  }
   const lookup = hashes.length
     ? (await prepared(db, 'cap-persons',
       `SELECT encode(h, 'hex') AS hash, p.id, p.birth_date, p.sex, p.deceased_date, r.reserved IS NOT NULL AS reserved
@@ -193,9 +207,19 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
       entry(c.r.index).issues.push(problem);
     }
   }
+  const deletionIssues: Issue[] = [];
+  for (const d of bundle.deletions) {
+    const row = deletionRows.get(d.rkey);
+    if (row && row.sender !== sender) {
+      const problem = issue.error('business-rule', `Bundle.entry[${d.index}].request.url`, `This resource was sent by another system (${row.sender}); only its sender can delete it.`, { rule: 'identifier-sender', value: d.rkey });
+      deletionIssues.push(problem);
+      entry(d.index).issues.push(problem);
+      entry(d.index).status = '422 Unprocessable Entity';
+    }
+  }
   const failed = [...groups.values()].filter((g) => g.issues.length && !g.refused);
-  if (bundle.type === 'transaction' && failed.length) throw new CaptureError(failed.flatMap((g) => g.issues));
-  let failedEntries = 0;
+  if (bundle.type === 'transaction' && (failed.length || deletionIssues.length)) throw new CaptureError([...failed.flatMap((g) => g.issues), ...deletionIssues]);
+  let failedEntries = deletionIssues.length;
   for (const idx of unidentified) { entry(idx).status = '422 Unprocessable Entity'; failedEntries++; }
   for (const g of failed) {
     for (const idx of [g.patient?.index, ...g.resources.map((r) => r.index)]) if (idx !== undefined) { entry(idx).status = '422 Unprocessable Entity'; failedEntries++; }
@@ -260,7 +284,7 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
 
   // 5. Captured resources: unchanged content is a no-op (a resend); changed content is a new version.
   const changed: Array<(typeof candidates)[number] & { personId: number }> = [];
-  const counts = { created: 0, updated: 0, unchanged: 0, cases: 0, referred: 0 };
+  const counts = { created: 0, updated: 0, unchanged: 0, cases: 0, referred: 0, retracted: 0 };
   for (const c of candidates) {
     if (c.g.issues.length) continue;
     const old = existing.get(c.r.rkey);
@@ -286,7 +310,7 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
        SELECT r.type, r.rkey, r.person, $2, $3, decode(r.sha, 'hex'), r.links, r.resource
        FROM jsonb_to_recordset($1::jsonb) AS r(type text, rkey text, person bigint, sha text, links text[], resource jsonb)
        ON CONFLICT (rkey) DO UPDATE SET version = source_resource.version + 1, sender = EXCLUDED.sender, message_id = EXCLUDED.message_id,
-         content_sha256 = EXCLUDED.content_sha256, links = EXCLUDED.links, resource = EXCLUDED.resource, updated_at = now()
+         content_sha256 = EXCLUDED.content_sha256, links = EXCLUDED.links, resource = EXCLUDED.resource, deleted_at = NULL, updated_at = now()
        WHERE source_resource.sender = EXCLUDED.sender AND source_resource.person_id = EXCLUDED.person_id
          AND source_resource.content_sha256 <> EXCLUDED.content_sha256 AND source_resource.message_id < EXCLUDED.message_id
        RETURNING rkey`,
@@ -300,13 +324,41 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
     }
   }
 
+  // Deletions: the stored content goes (the row stays, so a resend of the deletion is a no-op and
+  // a later message can send the resource again); a deletion received before the current version
+  // is a late replay and changes nothing.
+  const retractions = new Map<number, string[]>();
+  const retract = (personId: number, rkey: string) => retractions.set(personId, [...(retractions.get(personId) ?? []), rkey]);
+  const ownDeletions = bundle.deletions.filter((d) => !deletionIssues.some((i) => i.value === d.rkey));
+  if (ownDeletions.length) {
+    const deleted = new Map((await prepared(db, 'cap-delete', `UPDATE source_resource SET resource = '{}', links = '{}', content_sha256 = '\\x'::bytea,
+         version = version + 1, message_id = $3, deleted_at = now(), updated_at = now()
+       WHERE rkey = ANY($1) AND sender = $2 AND deleted_at IS NULL AND message_id < $3 RETURNING rkey, person_id`,
+      [ownDeletions.map((d) => d.rkey), sender, messageId])).rows.map((r) => [r.rkey as string, Number(r.person_id)]));
+    for (const d of ownDeletions) {
+      const e = entry(d.index);
+      const row = deletionRows.get(d.rkey);
+      e.status = '204 No Content';
+      if (deleted.has(d.rkey)) { e.issues.push(issue.info(undefined, 'deleted: the values it gave are taken back')); retract(deleted.get(d.rkey)!, d.rkey); counts.retracted++; }
+      else if (!row) e.issues.push(issue.info(undefined, 'nothing is stored with this identifier; nothing to delete'));
+      else if (row.deleted) e.issues.push(issue.info(undefined, 'already deleted'));
+      else e.issues.push(issue.info(undefined, `not applied: message ${row.message_id}, received later, sent the resource again`));
+    }
+  }
+  for (const c of changed) {
+    if (!isRetracted(c.r.resource)) continue;
+    retract(c.personId, c.r.rkey);
+    entry(c.r.index).issues.push(issue.info(undefined, 'entered-in-error: the values it gave are taken back'));
+    counts.retracted++;
+  }
+
   // 6. Every registry takes what is theirs.
   for (const registry of env.registries) {
     const routed = await routeToRegistry(tx, env.keys, registry, sender, messageId, changed.map((c) => ({
       mapped: toMapped(c.r.rkey, c.r.resourceType, c.r.resource, `Bundle.entry[${c.r.index}].resource`),
       extracted: c.g.extracted.get(registry.id)?.get(c.r.rkey) ?? [],
       personId: c.personId, index: c.r.index,
-    })), deceasedChanged, personValues);
+    })), deceasedChanged, personValues, retractions);
     for (const [index, note] of routed.notes) entry(index).issues.push(issue.info(undefined, note));
     counts.cases += routed.cases;
     counts.referred += routed.referred;
@@ -323,8 +375,8 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
 
 interface Incoming { mapped: MappedResource; extracted: Extracted[]; personId: number; index: number }
 
-async function routeToRegistry(tx: PersonTx, keys: IdentityKeys, registry: Registry, sender: string, messageId: number, incoming: Incoming[], recheckPersons: number[], personValues: Map<number, PersonValues>):
-  Promise<{ notes: Array<[number, string]>; cases: number; referred: number }> {
+async function routeToRegistry(tx: PersonTx, keys: IdentityKeys, registry: Registry, sender: string, messageId: number, incoming: Incoming[], recheckPersons: number[], personValues: Map<number, PersonValues>,
+  retractions: Map<number, string[]>): Promise<{ notes: Array<[number, string]>; cases: number; referred: number }> {
   const db = tx.client;
   const notes: Array<[number, string]> = [];
   const anchorsIn = incoming.filter((i) => isAnchor(registry, i.mapped));
@@ -412,10 +464,21 @@ async function routeToRegistry(tx: PersonTx, keys: IdentityKeys, registry: Regis
     : [];
   const createdIds = new Set([...caseIds.values()].filter((c) => c.created).map((c) => c.id));
   await applyUpdates(db, registry, updates, { recheck: [...recheck, ...createdIds], created: createdIds });
+  // An anchor sent again after its sender retracted it: its case counts again.
+  const restored = anchorsIn.filter((a) => known.has(a.mapped.rkey)).map((a) => a.mapped.rkey);
+  if (restored.length) await restoreRetracted(db, registry, restored);
+  // What senders took back (entered-in-error, or deleted): after the new values, so that a
+  // replacement sent in the same message takes the variable's place.
+  const touched = [...anchors.map((a) => a.personId)];
+  for (const [personId, rkeys] of retractions) {
+    const r = await retractValues(db, registry, personId, rkeys, { kind: 'system', sender, message: messageId },
+      () => linkedValues(db, registry, personId));
+    if (r.withdrawnCases || r.removedValues || r.deletedInstances) touched.push(personId);
+  }
   // Event identity (a registry's `event` declaration): recomputed over every case of the persons
   // touched, so a transfer joins the event another unit registered and a second registration the
   // same day is merged. Capture sees every unit's cases, as this needs.
-  const eventChanges = await assignEvents(db, keys, registry, anchors.map((a) => a.personId));
+  const eventChanges = await assignEvents(db, keys, registry, touched);
   for (const ch of eventChanges) {
     if (!ch.invalidReason) continue;
     const a = anchorsIn.find((x) => caseIds.get(x.mapped.rkey)?.id === ch.caseId);

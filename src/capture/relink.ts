@@ -51,12 +51,9 @@ type Db = Parameters<typeof applyUpdates>[0];
 
 /** The values a person's captured resources carry for their cases in `registry` that never reached them. */
 async function missingLinks(db: Db, registry: Registry, personId: number): Promise<ValueUpdate[]> {
-  const cases = (await db.query(
-    `SELECT c.id, c.anchor_key, s.resource FROM registry_case c JOIN source_resource s ON s.rkey = c.anchor_key
-     WHERE c.registry = $1 AND c.person_id = $2 AND c.invalid_reason IS NULL ORDER BY c.id`, [registry.id, personId])).rows;
-  if (cases.length === 0) return [];
-  const resources = (await db.query('SELECT rkey, resource_type, resource, sender, message_id FROM source_resource WHERE person_id = $1', [personId])).rows;
-  const caseIds = cases.map((c) => Number(c.id));
+  const all = await linkedValues(db, registry, personId);
+  if (all.length === 0) return [];
+  const caseIds = [...new Set(all.map((u) => u.caseId))];
   const present = new Set<string>();
   // A variable counts as having reached a form if it has a value now or ever had one.
   for (const f of (await db.query('SELECT case_id, form, instance, data FROM case_form WHERE registry = $1 AND case_id = ANY($2)', [registry.id, caseIds])).rows) {
@@ -67,23 +64,41 @@ async function missingLinks(db: Db, registry: Registry, personId: number): Promi
     // A deleted repeating instance stays deleted.
     if (h.changes?.$status?.[1] === 'deleted') present.add(`${h.case_id}:${formKey(h.form, h.instance)}:*`);
   }
+  const updates: ValueUpdate[] = [];
+  for (const u of all) {
+    const form = `${u.caseId}:${formKey(u.form, u.instance)}`;
+    if (present.has(`${form}:${u.variable}`) || present.has(`${form}:*`)) continue;
+    present.add(`${form}:${u.variable}`);
+    updates.push({ ...u, provenance: { ...u.provenance, repair: 'relink' } as ValueUpdate['provenance'] });
+  }
+  return updates;
+}
+
+/**
+ * Every value the person's captured resources (retracted ones give none) carry for their valid
+ * cases in `registry`, linked as the pipeline links them, each with its resource's message as
+ * provenance. Used to repair lost links and to refill a variable after a retraction.
+ */
+export async function linkedValues(db: Db, registry: Registry, personId: number): Promise<ValueUpdate[]> {
+  const cases = (await db.query(
+    `SELECT c.id, c.anchor_key, s.resource FROM registry_case c JOIN source_resource s ON s.rkey = c.anchor_key
+     WHERE c.registry = $1 AND c.person_id = $2 AND c.invalid_reason IS NULL ORDER BY c.id`, [registry.id, personId])).rows;
+  if (cases.length === 0) return [];
+  const resources = (await db.query('SELECT rkey, resource_type, resource, sender, message_id FROM source_resource WHERE person_id = $1 ORDER BY message_id, rkey', [personId])).rows;
   const mapped = resources.map((r) => {
     const m = toMapped(r.rkey, r.resource_type, r.resource);
     return { m, extracted: extractValues(registry, m, []), sender: r.sender as string, message: Number(r.message_id) };
   });
-  const updates: ValueUpdate[] = [];
+  const out: ValueUpdate[] = [];
   for (const c of cases) {
     const anchor = { rkey: c.anchor_key as string, resource: c.resource, refs: anchorRefs(registry, c.resource) };
     for (const r of mapped) {
       if (r.extracted.length === 0) continue;
       for (const x of contributions(anchor, r.m, r.extracted)) {
-        const form = `${c.id}:${formKey(x.form, x.instance)}`;
-        if (present.has(`${form}:${x.variable}`) || present.has(`${form}:*`)) continue;
-        present.add(`${form}:${x.variable}`);
-        updates.push({ caseId: Number(c.id), form: x.form, instance: x.instance, variable: x.variable, value: x.value,
-          provenance: { kind: 'system', sender: r.sender, message: r.message, resource: x.resourceKey, repair: 'relink' } });
+        out.push({ caseId: Number(c.id), form: x.form, instance: x.instance, variable: x.variable, value: x.value,
+          provenance: { kind: 'system', sender: r.sender, message: r.message, resource: x.resourceKey } });
       }
     }
   }
-  return updates;
+  return out;
 }

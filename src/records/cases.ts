@@ -47,7 +47,12 @@ export async function ensureCases(db: Queryable, registry: Registry, rows: Array
   return result;
 }
 
+/** A value taken back by its source (records/retraction.ts): removed from the form, the history says by whom. */
+export interface ValueRemoval { caseId: number; form: string; instance: string; variable: string; provenance: Provenance }
+
 export interface ApplyOptions {
+  /** Values to remove before the updates are applied. */
+  removals?: ValueRemoval[];
   /** Cases to re-evaluate without new values (e.g. after a death date arrived). */
   recheck?: number[];
   /** Cases created in this transaction: they have no forms yet, so none are read. */
@@ -59,7 +64,8 @@ export interface ApplyOptions {
 export async function applyUpdates(db: Queryable, registry: Registry, updates: ValueUpdate[], opts: ApplyOptions = {}): Promise<WriteResult> {
   const at = opts.at ?? new Date().toISOString();
   const created = opts.created ?? new Set<number>();
-  const caseIds = [...new Set([...updates.map((u) => u.caseId), ...(opts.recheck ?? [])])];
+  const removals = opts.removals ?? [];
+  const caseIds = [...new Set([...updates.map((u) => u.caseId), ...removals.map((r) => r.caseId), ...(opts.recheck ?? [])])];
   if (caseIds.length === 0) return { changedForms: 0, changedValues: 0, reopened: 0 };
   const existingIds = caseIds.filter((id) => !created.has(id));
   // Lock the cases (in id order, as every writer does) before reading their forms: two messages,
@@ -82,6 +88,18 @@ export async function applyUpdates(db: Queryable, registry: Registry, updates: V
   }
 
   let changedValues = 0;
+  for (const r of removals) {
+    const row = forms.get(key(r.caseId, r.form, r.instance));
+    if (!row || !(r.variable in row.data)) continue;
+    const { [r.variable]: old, ...data } = row.data;
+    const { [r.variable]: _, ...provenance } = row.provenance;
+    row.data = data;
+    row.provenance = provenance;
+    row.changes[r.variable] = [old ?? null, null];
+    row.source = r.provenance;
+    row.touched = true;
+    changedValues++;
+  }
   for (const u of updates) {
     const k = key(u.caseId, u.form, u.instance);
     let row = forms.get(k);
@@ -93,7 +111,8 @@ export async function applyUpdates(db: Queryable, registry: Registry, updates: V
     if (old === u.value) continue;
     row.data = { ...row.data, [u.variable]: u.value };
     row.provenance = { ...row.provenance, [u.variable]: { ...u.provenance, at } };
-    row.changes[u.variable] = [old ?? null, u.value];
+    // Against the value before this write (a removal just before may have taken it).
+    row.changes[u.variable] = [u.variable in row.changes ? row.changes[u.variable][0] : old ?? null, u.value];
     row.source = u.provenance;
     row.touched = true;
     changedValues++;

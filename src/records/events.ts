@@ -14,6 +14,7 @@ import type { Registry } from '../registry/load.ts';
 import { osloDate } from '../time/oslo.ts';
 import { applyUpdates, type ValueUpdate } from './cases.ts';
 import { lockPersonsById } from './locks.ts';
+import { RETRACTED } from './retraction.ts';
 import { caseValues, isRepeating, type FormState } from './evaluate.ts';
 
 /** Why a case does not count: a second registration of an event at the same unit the same day. */
@@ -148,7 +149,9 @@ export async function assignEvents(db: Queryable, keys: IdentityKeys, registry: 
             (SELECT json_agg(json_build_object('form', f.form, 'instance', f.instance, 'data', f.data, 'provenance', f.provenance)) FROM case_form f
               WHERE f.registry = c.registry AND f.case_id = c.id) AS forms
      FROM registry_case c JOIN person p ON p.id = c.person_id
-     WHERE c.registry = $1 AND c.person_id = ANY($2::bigint[]) ORDER BY c.id`, [registry.id, [...new Set(personIds)]]);
+     WHERE c.registry = $1 AND c.person_id = ANY($2::bigint[])
+       AND c.invalid_reason IS DISTINCT FROM $3 -- a case its sender retracted is in no event
+     ORDER BY c.id`, [registry.id, [...new Set(personIds)], RETRACTED]);
   const byPerson = new Map<number, typeof rows>();
   for (const r of rows) byPerson.set(Number(r.person_id), [...(byPerson.get(Number(r.person_id)) ?? []), r]);
   const changes: EventChange[] = [];
