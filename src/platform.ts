@@ -66,7 +66,7 @@ export async function startPlatform(config: Config, opts: { log?: Logger; poolSi
     // Unsubscribe links are signed with a key derived from the identity hash key: they outlive restarts.
     reports.dispatch.setSecret(Buffer.from(crypto.hkdfSync('sha256', keys.hashKey, Buffer.alloc(0), 'kvalreg report unsubscribe', 32)));
     await reports.prepare();
-    const prom = new Prom(data, registries, log.child({ module: 'prom' }));
+    const prom = new Prom(data, registries, log.child({ module: 'prom' }), { units, keys, config });
     await prom.prepare();
     const byId = new Map(registries.map((r) => [r.id, r]));
     return {

@@ -34,7 +34,7 @@ export async function listen(platform: Platform, port: number, opts: ServerOptio
   // Report subscriptions: due reports are queued and sent by the job queue (KVALREG_REPORT_INTERVAL_MS).
   platform.reports.dispatch.start(platform.config.reportIntervalMs);
   // PROM: the scheduler (due invitations, cancellations, expiry) and the channels, as a background job.
-  platform.prom.start(Number(process.env.KVALREG_PROM_INTERVAL_MS ?? 60_000));
+  platform.prom.start(platform.prom.settings.intervalMs);
   if (!platform.config.smtpUrl) platform.log.warn('KVALREG_SMTP_URL is not set: report subscriptions are queued but cannot be e-mailed');
   const stop = async () => {
     clearInterval(sealer);

@@ -166,6 +166,8 @@ async function expire(tx: PersonTx, today: string, now: Date): Promise<number> {
   const ids = inv.rows.map((r) => r.id);
   const items = await tx.client.query(
     `UPDATE prom_item SET status = 'expired', updated_at = now()
-     WHERE (status = 'invited' AND invitation_id = ANY ($1::bigint[])) OR (status = 'pending' AND closes_on < $2::date)`, [ids, today]);
+     WHERE (status = 'invited' AND invitation_id = ANY ($1::bigint[])) OR (status = 'pending' AND closes_on < $2::date)
+        -- not reachable digitally and no paper answer came before the window closed
+        OR (status = 'invited' AND closes_on < $2::date AND invitation_id IN (SELECT id FROM prom_invitation WHERE status = 'not-reachable'))`, [ids, today]);
   return (inv.rowCount ?? 0) + (items.rowCount ?? 0);
 }
