@@ -106,10 +106,11 @@ async function cancel(tx: PersonTx): Promise<number> {
   const objected = await tx.client.query(
     `UPDATE prom_item i SET status = 'cancelled', cancelled_reason = 'objection', updated_at = now()
      FROM prom_objection o WHERE o.person_id = i.person_id AND o.registry = i.registry AND i.status IN ('pending', 'invited')`);
-  // An open invitation of a deceased patient, or one left with nothing to ask, is cancelled.
+  // An open invitation of a deceased patient, or one left with nothing to ask, is cancelled (one
+  // waiting for a paper answer too: no letter goes to the dead).
   const inv = await tx.client.query(
     `UPDATE prom_invitation v SET status = 'cancelled', cancelled_reason = CASE WHEN p.deceased_date IS NOT NULL THEN 'deceased' ELSE 'nothing-to-ask' END, updated_at = now()
-     FROM person p WHERE p.id = v.person_id AND v.status IN ('ordered', 'sent', 'reminded')
+     FROM person p WHERE p.id = v.person_id AND v.status IN ('ordered', 'sent', 'reminded', 'not-reachable')
        AND (p.deceased_date IS NOT NULL OR NOT EXISTS (SELECT 1 FROM prom_item i WHERE i.invitation_id = v.id AND i.status IN ('invited', 'answered')))`);
   return (dead.rowCount ?? 0) + (objected.rowCount ?? 0) + (inv.rowCount ?? 0);
 }
