@@ -129,3 +129,36 @@ it('links and one-time codes are signed: a changed id or secret is refused', () 
   expect(links.checkCode(42, code.toLowerCase().replace('-', ' '))).toBe(true);
   expect(links.checkCode(43, code)).toBe(false);
 });
+
+it('paper: a registrar of the unit prints the form with its one-time code and enters the answers (provenance paper); another unit sees no such invitation', async () => {
+  // A fresh patient nobody can reach digitally, within the baseline window.
+  born += 1;
+  const f = fracture({ nin: nin('1962-12-12', 'male'), injuryDateTime: '2032-09-01T10:00:00+02:00', firstContact: '2032-09-01T11:00:00+02:00', aoCode: '2R3A2' });
+  await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(ehrBundle(f)) });
+  await t.platform.analytics.refresh();
+  await t.platform.prom.runDue(new Date('2032-09-02T08:00:00Z'));
+  const personId = Number((await q('SELECT person_id FROM registry_case WHERE anchor_key LIKE $1', [`%|${f.id}`]))[0].person_id);
+  const inv = await invitationOf(personId);
+  expect(inv.status).toBe('not-reachable');
+  const url = `/api/prom/invitations/${inv.id}/paper`;
+  const pdf = await t.app.inject({ method: 'GET', url: `${url}.pdf`, headers: { authorization: `Bearer ${t.tokens.registrarSus}` } });
+  expect(pdf.statusCode).toBe(200);
+  expect(pdf.headers['content-type']).toBe('application/pdf');
+  expect(pdf.rawPayload.subarray(0, 5).toString()).toBe('%PDF-');
+  const { createToken } = await import('../src/access/tokens.ts');
+  const otherRegistrar = await createToken(t.platform.db.pool, { name: 'kalnes', kind: 'user', grants: [{ registry: 'fracture', role: 'unit-registrar', unit: '8101101' }] });
+  expect((await t.app.inject({ method: 'GET', url: `${url}.pdf`, headers: { authorization: `Bearer ${otherRegistrar}` } })).statusCode).toBe(404);
+
+  const post = (body: unknown, token = t.tokens.registrarSus) => t.app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+  const bad = await post({ instrument: 'eq5d5l', answers: { mobility: '9' } });
+  expect(bad.statusCode).toBe(422);
+  expect(bad.json().error).toMatch(/mobility: "9" is not one of its answers/);
+  expect((await post({ instrument: 'eq5d5l', answers: { mobility: '1' } }, otherRegistrar)).statusCode).toBe(404);
+  const ok = await post({ instrument: 'eq5d5l', answers: { mobility: '2', selfcare: '1', usual: '2', pain: '3', anxiety: '1', vas: 60 } });
+  expect(ok.statusCode, ok.body).toBe(201);
+  expect(ok.json().sharedWith.map((s: any) => s.registry)).toEqual(['fracture']);
+  const stored = (await q("SELECT provenance, scores FROM prom_response WHERE person_id = $1 AND instrument = 'eq5d5l'", [personId]))[0];
+  expect(stored.provenance).toMatchObject({ kind: 'paper' });
+  expect(stored.scores.profile.value).toBe('21231');
+  expect(await deliveries(Number(inv.id))).toEqual(['invitation:paper:to-print', 'invitation:paper:printed']);
+});
