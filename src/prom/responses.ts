@@ -92,7 +92,7 @@ export async function saveResponse(tx: PersonTx, input: SaveInput): Promise<Save
       // The invitation is answered when nothing it asks is left open.
       await db.query(
         `UPDATE prom_invitation SET status = 'answered', answered_at = $2, updated_at = now()
-         WHERE id = $1 AND status IN ('ordered', 'sent', 'reminded')
+         WHERE id = $1 AND status IN ('ordered', 'sent', 'reminded', 'not-reachable')
            AND NOT EXISTS (SELECT 1 FROM prom_item WHERE invitation_id = $1 AND status = 'invited')`, [input.invitationId, input.at]);
     }
   }

@@ -9,7 +9,8 @@ import { paperPdf } from '../../prom/paper.ts';
 import { invitationInstruments, ResponseError, saveResponse } from '../../prom/responses.ts';
 import { hospitalName } from '../../prom/sender.ts';
 import { answersFromJson, AnswerFormatError } from '../../prom/answers.ts';
-import { WRITERS } from '../access-policy.ts';
+import { PATIENTS, WRITERS } from '../access-policy.ts';
+import { PatientForms } from '../../prom/form.ts';
 
 const PLATFORM = { kind: 'platform', task: 'prom-paper' } as const;
 
@@ -21,6 +22,18 @@ function invitationId(raw: string): number {
 
 export function promRoutes(app: FastifyInstance, platform: Platform): void {
   const prom = platform.prom;
+  const forms = new PatientForms(prom, platform.data, platform.units);
+  const asRecordError = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try { return await fn(); } catch (err) { if (err instanceof ResponseError) throw new RecordError(err.message, err.status, err.details); throw err; }
+  };
+
+  // The patient's form: the invitation a link names, for the patient it was sent to (logged in).
+  app.get<{ Params: { token: string } }>('/api/prom/form/:token', { config: { access: PATIENTS } }, async (req, reply) =>
+    reply.header('cache-control', 'no-store').send(await asRecordError(() => forms.view(req.params.token, req.caller!))));
+  for (const [suffix, complete] of [['', false], ['/submit', true]] as const) {
+    app.post<{ Params: { token: string; instrument: string }; Body: { answers?: unknown; recall?: unknown } }>(`/api/prom/form/:token/:instrument${suffix}`, { config: { access: PATIENTS } },
+      async (req) => asRecordError(() => forms.save(req.params.token, req.caller!, req.params.instrument, req.body ?? {}, complete)));
+  }
 
   /** The invitation as the caller may see it (row-level security decides): 404 when it is not theirs. */
   const visible = async (req: any, id: number) => platform.data.transaction(req.caller!, 'prom:invitation', async (tx) => {
