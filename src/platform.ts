@@ -7,6 +7,7 @@ import { Analytics } from './analytics/refresh.ts';
 import { Indicators } from './indicators/service.ts';
 import { loadAuditKeys, type AuditKeys } from './access/audit-keys.ts';
 import { Reports } from './reports/service.ts';
+import { Prom } from './prom/service.ts';
 import crypto from 'node:crypto';
 import { createInbox, type Inbox } from './capture/inbox.ts';
 import type { Config } from './config.ts';
@@ -36,6 +37,8 @@ export interface Platform {
   indicators: Indicators;
   /** Figures, tables, the annual report, and report subscriptions sent by e-mail. */
   reports: Reports;
+  /** PROM: the shared instruments, the registries' schedules, invitations and responses. */
+  prom: Prom;
   /** Re-reads the organisation hierarchy after units were added or changed. */
   reloadUnits(): Promise<void>;
   close(): Promise<void>;
@@ -63,12 +66,14 @@ export async function startPlatform(config: Config, opts: { log?: Logger; poolSi
     // Unsubscribe links are signed with a key derived from the identity hash key: they outlive restarts.
     reports.dispatch.setSecret(Buffer.from(crypto.hkdfSync('sha256', keys.hashKey, Buffer.alloc(0), 'kvalreg report unsubscribe', 32)));
     await reports.prepare();
+    const prom = new Prom(data, registries, log.child({ module: 'prom' }), { units, keys, config });
+    await prom.prepare();
     const byId = new Map(registries.map((r) => [r.id, r]));
     return {
-      config, log, db, keys, auditKeys, registries, units, data, inbox, analytics, indicators, reports,
+      config, log, db, keys, auditKeys, registries, units, data, inbox, analytics, indicators, reports, prom,
       registry: (id) => byId.get(id),
       reloadUnits: async () => { units.reset((await readUnitTree(db.pool)).all()); },
-      close: async () => { await reports.dispatch.stop(); await analytics.stop(); await db.close(); },
+      close: async () => { await prom.stop(); await reports.dispatch.stop(); await analytics.stop(); await db.close(); },
     };
   } catch (err) {
     await db.close();

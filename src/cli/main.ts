@@ -14,6 +14,7 @@ import { userCommand } from './user.ts';
 import { screeningCommand } from './screening.ts';
 import { annualReportCommand } from './report.ts';
 import { relinkCommand } from './capture.ts';
+import { instrumentList, promScoreCommand } from './prom.ts';
 
 const program = new Command()
   .name('kvalreg')
@@ -131,6 +132,15 @@ report.command('annual').description('the annual report of a registry for a year
   .requiredOption('--out <file>', 'where to write the PDF, e.g. report.pdf')
   .option('--dataset <dataset>', 'fresh (all data) or qa (finalised registrations only)', 'fresh')
   .action((o) => annualReportCommand(loadConfig(), o));
+
+const prom = program.command('prom').description('patient-reported outcomes: the shared instruments and their scoring')
+  .addHelpText('after', () => instrumentList());
+prom.command('score').description('score one response to one instrument and print the scores as JSON (the same code as the platform)')
+  .requiredOption('--instrument <id>', 'the instrument (listed below)')
+  .requiredOption('--answers <json|file>', 'a JSON object of linkId → answer, a QuestionnaireResponse, or a file holding either (- for standard input)')
+  .option('--value-set <id>', 'for instruments with an index: the value set (default: the instrument\'s)')
+  .addHelpText('after', () => instrumentList())
+  .action((o) => promScoreCommand(o));
 
 program.parseAsync(process.argv).catch((err) => {
   console.error(`kvalreg: ${err instanceof Error ? err.message : String(err)}`);

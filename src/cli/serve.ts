@@ -33,6 +33,8 @@ export async function listen(platform: Platform, port: number, opts: ServerOptio
   warm.unref();
   // Report subscriptions: due reports are queued and sent by the job queue (KVALREG_REPORT_INTERVAL_MS).
   platform.reports.dispatch.start(platform.config.reportIntervalMs);
+  // PROM: the scheduler (due invitations, cancellations, expiry) and the channels, as a background job.
+  platform.prom.start(platform.prom.settings.intervalMs);
   if (!platform.config.smtpUrl) platform.log.warn('KVALREG_SMTP_URL is not set: report subscriptions are queued but cannot be e-mailed');
   const stop = async () => {
     clearInterval(sealer);

@@ -32,6 +32,7 @@ import { registerWebApp } from './web.ts';
 import { screeningRoutes } from './routes/screening.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { publicRoutes } from './routes/public.ts';
+import { promRoutes } from './routes/prom.ts';
 
 const VERSION = '0.1.0';
 const FHIR_JSON = 'application/fhir+json';
@@ -146,6 +147,7 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   registerAuthRoutes(app as unknown as FastifyInstance, platform, sessions, login);
   reportRoutes(app as unknown as FastifyInstance, platform);
   publicRoutes(app as unknown as FastifyInstance, platform);
+  promRoutes(app as unknown as FastifyInstance, platform);
 
   app.get('/fhir/metadata', { config: { access: PUBLIC } }, async (req, reply) => reply.type(FHIR_JSON).send(capabilityStatement(`${req.protocol}://${req.host}/fhir`, VERSION)));
 

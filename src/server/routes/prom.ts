@@ -1,0 +1,83 @@
+// PROM routes. Registrars print the paper form of an invitation their unit can see and enter the
+// answers that come back by post (provenance "paper"); the answers are scored and shared like any.
+import type { FastifyInstance } from 'fastify';
+import { AccessDenied } from '../../access/door.ts';
+import { callerLabel } from '../../access/caller.ts';
+import type { Platform } from '../../platform.ts';
+import { RecordError } from '../../records/workflow.ts';
+import { paperPdf } from '../../prom/paper.ts';
+import { invitationInstruments, ResponseError, saveResponse } from '../../prom/responses.ts';
+import { hospitalName } from '../../prom/sender.ts';
+import { answersFromJson, AnswerFormatError } from '../../prom/answers.ts';
+import { PATIENTS, WRITERS } from '../access-policy.ts';
+import { PatientForms } from '../../prom/form.ts';
+
+const PLATFORM = { kind: 'platform', task: 'prom-paper' } as const;
+
+function invitationId(raw: string): number {
+  const id = Number(raw);
+  if (!Number.isSafeInteger(id) || id <= 0) throw new RecordError(`"${raw}" is not an invitation id: invitation ids are positive whole numbers.`, 400);
+  return id;
+}
+
+export function promRoutes(app: FastifyInstance, platform: Platform): void {
+  const prom = platform.prom;
+  const forms = new PatientForms(prom, platform.data, platform.units);
+  const asRecordError = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try { return await fn(); } catch (err) { if (err instanceof ResponseError) throw new RecordError(err.message, err.status, err.details); throw err; }
+  };
+
+  // The patient's form: the invitation a link names, for the patient it was sent to (logged in).
+  app.get<{ Params: { token: string } }>('/api/prom/form/:token', { config: { access: PATIENTS } }, async (req, reply) =>
+    reply.header('cache-control', 'no-store').send(await asRecordError(() => forms.view(req.params.token, req.caller!))));
+  for (const [suffix, complete] of [['', false], ['/submit', true]] as const) {
+    app.post<{ Params: { token: string; instrument: string }; Body: { answers?: unknown; recall?: unknown } }>(`/api/prom/form/:token/:instrument${suffix}`, { config: { access: PATIENTS } },
+      async (req) => asRecordError(() => forms.save(req.params.token, req.caller!, req.params.instrument, req.body ?? {}, complete)));
+  }
+
+  /** The invitation as the caller may see it (row-level security decides): 404 when it is not theirs. */
+  const visible = async (req: any, id: number) => platform.data.transaction(req.caller!, 'prom:invitation', async (tx) => {
+    const row = (await tx.client.query('SELECT id, person_id, unit_resh, purpose, status, expires_at FROM prom_invitation WHERE id = $1', [id])).rows[0];
+    if (!row) throw new RecordError(`No invitation ${id} at your units.`, 404);
+    tx.audit({ action: 'read', object: `prom/invitation/${id}`, personIds: [Number(row.person_id)] });
+    return row;
+  }, { readOnly: true, client: req.ip });
+
+  app.get<{ Params: { invitationId: string } }>('/api/prom/invitations/:invitationId/paper.pdf', { config: { access: WRITERS } }, async (req, reply) => {
+    const id = invitationId(req.params.invitationId);
+    const inv = await visible(req, id);
+    const pdf = await platform.data.transaction(PLATFORM, 'prom:paper', async (tx) => {
+      const asked = await invitationInstruments(tx, id, prom.order);
+      await tx.client.query("INSERT INTO prom_delivery (invitation_id, channel, kind, status) VALUES ($1, 'paper', 'invitation', 'printed')", [id]);
+      tx.audit({ action: 'prom:paper', object: `prom/invitation/${id}`, personIds: [Number(inv.person_id)], actor: { label: callerLabel(req.caller!), role: 'unit-registrar' } });
+      return paperPdf({ invitationId: id, hospital: hospitalName(platform.units, inv.unit_resh), purpose: inv.purpose?.nb ?? '', code: prom.links.code(id),
+        link: `${platform.config.publicUrl}/prom/${prom.links.token(id)}`, deadline: inv.expires_at ? new Date(inv.expires_at).toISOString() : null,
+        instruments: asked.map((a) => ({ instrument: prom.instruments.get(a.instrument)!, recall: a.recall })) });
+    });
+    return reply.type('application/pdf').header('content-disposition', `attachment; filename="prom-${id}.pdf"`).header('cache-control', 'no-store').send(pdf);
+  });
+
+  app.post<{ Params: { invitationId: string }; Body: { instrument?: string; recall?: string; answers?: unknown } }>('/api/prom/invitations/:invitationId/paper', { config: { access: WRITERS } }, async (req, reply) => {
+    const id = invitationId(req.params.invitationId);
+    const inv = await visible(req, id);
+    const instrument = prom.instruments.get(String(req.body?.instrument ?? ''));
+    if (!instrument) throw new RecordError(`Give "instrument": one of ${[...prom.instruments.keys()].join(', ')}.`, 400);
+    let answers;
+    try { answers = answersFromJson(req.body?.answers); } catch (err) { throw new RecordError(`answers: ${(err as AnswerFormatError).message}`, 400); }
+    try {
+      const saved = await platform.data.transaction(PLATFORM, 'prom:paper-entry', async (tx) => {
+        const asked = await invitationInstruments(tx, id, prom.order);
+        const which = asked.find((a) => a.instrument === instrument.id && (!req.body?.recall || a.recall === req.body.recall));
+        if (!which) throw new RecordError(`Invitation ${id} does not ask ${instrument.id}; it asks ${asked.map((a) => a.instrument).join(', ')}.`, 409);
+        const user = callerLabel(req.caller!);
+        tx.audit({ action: 'prom:paper-entry', object: `prom/invitation/${id}`, personIds: [Number(inv.person_id)], actor: { label: user, role: 'unit-registrar' } });
+        return saveResponse(tx, { personId: Number(inv.person_id), invitationId: id, instrument, recall: which.recall, answers, complete: true, provenance: { kind: 'paper', user }, at: new Date() });
+      }, { client: req.ip });
+      return reply.code(201).send(saved);
+    } catch (err) {
+      if (err instanceof ResponseError) throw new RecordError(err.message, err.status, err.details);
+      if (err instanceof AccessDenied) throw err;
+      throw err;
+    }
+  });
+}
