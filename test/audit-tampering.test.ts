@@ -236,6 +236,25 @@ describe('an emptied or shortened trail', () => {
     expect(await kinds(t)).toContain('checkpoint-forged');
   });
 
+  it('reports a signed state put back from earlier even where the trail has not grown since', async () => {
+    await fresh();
+    const pool = t.platform.db.pool;
+    await write(t, 2);
+    await sealAudit(pool, t.platform.auditKeys);
+    await pool.query('CREATE TABLE kept_state AS SELECT * FROM audit_trail_state');
+    await sleep(20);
+    // Nothing new to seal: the sealer moves its watermark on (it does when idle for a minute).
+    expect(await sealAudit(pool, t.platform.auditKeys, { watermarkRefreshMs: 1 })).toBe(0);
+    expect((await pool.query('SELECT (SELECT watermark FROM audit_trail_state) > (SELECT watermark FROM kept_state) AS moved')).rows[0].moved).toBe(true);
+    expect((await verifyAudit(pool, t.platform.auditKeys)).ok).toBe(true);
+    // An older watermark would let an event be back-dated further: the owner puts the earlier state back.
+    await pool.query('DELETE FROM audit_trail_state; INSERT INTO audit_trail_state SELECT * FROM kept_state');
+    expect((await verifyAudit(pool, t.platform.auditKeys)).problems).toEqual([
+      expect.objectContaining({ kind: 'rolled-back', problem: expect.stringMatching(/state in the database was written at .*, before the sealer's own record/) }),
+    ]);
+    await expect(sealAudit(pool, t.platform.auditKeys)).rejects.toBeInstanceOf(AuditSealRefused);
+  });
+
   it('does not accept a restore over a chain that was changed', async () => {
     await fresh();
     await write(t, 4);
@@ -321,6 +340,33 @@ describe('back-dating', () => {
     const r = (await pool.query("SELECT seq, at < watermark AS before_watermark FROM audit_event WHERE actor = 'user:slow'")).rows[0];
     expect(r).toEqual({ seq: 5, before_watermark: true }); // it is older than its watermark, within the tolerance
     expect(await verifyAudit(pool, t.platform.auditKeys)).toMatchObject({ ok: true, checked: 5 });
+  });
+
+  it('raises no false alarm while writers, sealers and verifiers run at once', async () => {
+    await fresh();
+    const pool = t.platform.db.pool;
+    let writing = true;
+    const seen: string[] = [];
+    const writer = async (w: number) => {
+      for (let i = 0; i < 25; i++) {
+        const c = await pool.connect();
+        try {
+          await c.query('BEGIN');
+          await writeEvents(c, [event(w * 100 + i), event(w * 100 + i, { action: 'update' })]);
+          await sleep(Math.random() * 15); // work after the event is written, before the commit
+          await c.query('COMMIT');
+        } finally { c.release(); }
+      }
+    };
+    const sealer = async () => { while (writing) { await sealAudit(pool, t.platform.auditKeys, { watermarkRefreshMs: 5 }); await sleep(5); } };
+    const verifier = async () => { while (writing) { seen.push(...(await verifyAudit(pool, t.platform.auditKeys)).problems.map((p) => `${p.kind}: ${p.problem}`)); } };
+    const background = Promise.all([sealer(), sealer(), verifier()]);
+    await Promise.all([0, 1, 2].map(writer));
+    writing = false;
+    await background;
+    await sealAudit(pool, t.platform.auditKeys);
+    expect(seen).toEqual([]);
+    expect(await verifyAudit(pool, t.platform.auditKeys)).toMatchObject({ ok: true, checked: 150, unsealed: 0 });
   });
 
   it('covers the seal time and watermark by the seal: changing them is a changed event', async () => {

@@ -59,8 +59,12 @@ export interface TrailState {
   signature: string;
 }
 
-/** A timestamptz column as the exact text that is signed and hashed: UTC with microseconds. */
-export const utcText = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')`;
+/**
+ * A timestamptz column as the exact text that is signed and hashed: UTC with microseconds. The
+ * functions are named with their schema, so that an owner who puts a schema of their own first in
+ * the search path cannot hand the sealer other times or texts than the ones stored.
+ */
+export const utcText = (column: string) => `pg_catalog.to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')`;
 /** The inverse of utcText for a text parameter or column. */
 export const fromUtcText = (expr: string) => `(${expr}::timestamp AT TIME ZONE 'UTC')`;
 

@@ -104,6 +104,7 @@ async function chainView(db: Queryable): Promise<ChainView> {
     hasSealedEvents: !!head?.isEvent,
     hashAt: async (seq) => {
       if (seq === 0) return GENESIS;
+      if (head && seq === head.seq) return head.hash;
       const ev = (await db.query('SELECT hash FROM audit_event WHERE seq = $1', [seq])).rows[0];
       if (ev) return ev.hash;
       const cp = (await db.query("SELECT hash FROM audit_checkpoint WHERE kind = 'prune' AND seq = $1", [seq])).rows[0];
@@ -202,7 +203,15 @@ async function stateProblems(db: Queryable, keys: AuditKeys, chain: ChainView, c
     // A restore accepted (with the audit key) after the file was written explains a shorter
     // trail; and where the database's own state already differs, that one says it.
     const restored = cps.restores.some((r) => r.created > fileState.sealedAt);
-    const p = stateSignatureProblem(keys, fileState, `file ${keys.stateFile}`) ?? (restored || dbStateDiffers ? null : await compareWithState(chain, fileState, 'file', keys.stateFile));
+    let p = stateSignatureProblem(keys, fileState, `file ${keys.stateFile}`);
+    if (!p && !restored && !dbStateDiffers) {
+      // The file is written after the database commits the same state, so it is never newer than
+      // the state in the database — unless that state was put back from earlier.
+      p = await compareWithState(chain, fileState, 'file', keys.stateFile);
+      if (!p && dbState && fileState.sealedAt > dbState.sealedAt) {
+        p = { kind: 'rolled-back', seq: fileState.seq, id: null, problem: `the signed trail state in the database was written at ${dbState.sealedAt}Z, before the sealer's own record outside the database (${keys.stateFile}, written at ${fileState.sealedAt}Z): the database, its signed state included, was rolled back to an earlier state` };
+      }
+    }
     if (p) problems.push(p);
   }
   return problems;
@@ -228,7 +237,7 @@ async function pinLegacySeals(db: Queryable, keys: AuditKeys): Promise<void> {
   if ((await db.query("SELECT 1 FROM audit_checkpoint WHERE kind = 'legacy'")).rowCount) return;
   const last = (await db.query(`SELECT seq, hash, ${utcText('at')} AS at FROM audit_event WHERE seq IS NOT NULL AND key_id IS NULL ORDER BY seq DESC LIMIT 1`)).rows[0];
   if (!last) return;
-  const created = (await db.query(`SELECT ${utcText('clock_timestamp()')} AS t`)).rows[0].t as string;
+  const created = (await db.query(`SELECT ${utcText('pg_catalog.clock_timestamp()')} AS t`)).rows[0].t as string;
   const c = { kind: 'legacy' as const, seq: Number(last.seq), hash: last.hash as Buffer, event_at: last.at as string, pruned_before: null, pruned_count: null, state_seq: null, note: null, created };
   await db.query(
     `INSERT INTO audit_checkpoint (kind, seq, hash, event_at, created_at, key_id, signature, note) VALUES ('legacy', $1, $2, $3, ${fromUtcText('$4')}, $5, $6, $7)`,
@@ -245,7 +254,8 @@ async function pinLegacySeals(db: Queryable, keys: AuditKeys): Promise<void> {
  * late, and `verify` reports it as back-dated. Throws AuditSealRefused, sealing nothing, when the
  * chain does not reach the signed state (emptied, shortened, rolled back or re-sealed).
  */
-export async function sealAudit(pool: Pool, keys: AuditKeys): Promise<number> {
+export async function sealAudit(pool: Pool, keys: AuditKeys, opts: { watermarkRefreshMs?: number } = {}): Promise<number> {
+  const refreshMs = opts.watermarkRefreshMs ?? WATERMARK_REFRESH_MS;
   const keyId = keys.current;
   const key = keys.chain.get(keyId)!;
   let sealed = 0;
@@ -259,7 +269,7 @@ export async function sealAudit(pool: Pool, keys: AuditKeys): Promise<number> {
       // Taken before the unsealed rows are read (statement_timestamp: when this statement began,
       // before its snapshot): if this batch takes every unsealed row there is, every event
       // committed before this moment is sealed by it — the next watermark.
-      const pre = (await client.query(`SELECT current_database() AS database, ${utcText('statement_timestamp()')} AS started`)).rows[0] as { database: string; started: string };
+      const pre = (await client.query(`SELECT current_database() AS database, ${utcText('pg_catalog.statement_timestamp()')} AS started`)).rows[0] as { database: string; started: string };
       const chain = await chainView(client);
       const cps = await readCheckpoints(client, keys);
       const problems = [...cps.problems.filter((p) => p.kind !== 'key-not-loaded'), ...await stateProblems(client, keys, chain, cps)];
@@ -267,7 +277,7 @@ export async function sealAudit(pool: Pool, keys: AuditKeys): Promise<number> {
       const state = await readDbState(client);
       if (!state) await pinLegacySeals(client, keys);
       // clock_timestamp() is read after this statement's snapshot: every row it sees was committed, so written, before it.
-      const rows = (await client.query<Row & { now: string }>(`SELECT ${ROW_COLUMNS}, ${utcText('clock_timestamp()')} AS now FROM audit_event WHERE seq IS NULL ORDER BY id LIMIT ${BATCH}`)).rows;
+      const rows = (await client.query<Row & { now: string }>(`SELECT ${ROW_COLUMNS}, ${utcText('pg_catalog.clock_timestamp()')} AS now FROM audit_event WHERE seq IS NULL ORDER BY id LIMIT ${BATCH}`)).rows;
       rowCount = rows.length;
       const complete = rows.length < BATCH;
       const watermark = state?.watermark ?? null;
@@ -289,7 +299,7 @@ export async function sealAudit(pool: Pool, keys: AuditKeys): Promise<number> {
           [JSON.stringify(updates), keyId, sealedAt, watermark]);
       }
       const nextWatermark = complete ? pre.started : watermark;
-      const stale = !state || (complete && (state.watermark === null || utc(pre.started) - utc(state.watermark) >= WATERMARK_REFRESH_MS));
+      const stale = !state || (complete && (state.watermark === null || utc(pre.started) - utc(state.watermark) >= refreshMs));
       if (updates.length || stale) {
         const next = signState(keys, { seq, hash: prev.toString('hex'), watermark: nextWatermark, sealedAt });
         await writeDbState(client, next);
@@ -413,8 +423,23 @@ export async function verifyAudit(pool: Pool, keys: AuditKeys, onProgress?: (che
     if (rows.length < limit) break;
   }
   unsealed = Number((await pool.query('SELECT count(*) FROM audit_event WHERE seq IS NULL')).rows[0].count);
-  // Where the chain ends against where the sealer signed that it ended.
-  if (opts.upTo === undefined) problems.push(...await stateProblems(pool, keys, await chainView(pool), cps));
+  // Where the chain ends against where the sealer signed that it ended: read under the sealer's
+  // lock, so that no sealing runs between reading the chain and reading the sealer's file (which
+  // it writes after its commit, so that the file is then never ahead of what is read here).
+  if (opts.upTo === undefined) {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1)', [SEAL_LOCK]);
+      problems.push(...await stateProblems(client, keys, await chainView(client), await readCheckpoints(client, keys)));
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
   return result();
 }
 
@@ -449,7 +474,7 @@ export async function acceptRestore(pool: Pool, keys: AuditKeys, reason: string)
     const dbState = await readDbState(client);
     const file = readFileState(keys.stateFile, database);
     const stateSeq = Math.max(dbState?.seq ?? 0, 'state' in file ? file.state?.seq ?? 0 : 0);
-    const created = (await client.query(`SELECT ${utcText('clock_timestamp()')} AS t`)).rows[0].t as string;
+    const created = (await client.query(`SELECT ${utcText('pg_catalog.clock_timestamp()')} AS t`)).rows[0].t as string;
     const head = { seq: chain.head?.seq ?? 0, hash: chain.head?.hash ?? GENESIS };
     const c = { kind: 'restore' as const, seq: head.seq, hash: head.hash, event_at: null, pruned_before: null, pruned_count: null, state_seq: stateSeq, note: why, created };
     const saved = (await client.query(
