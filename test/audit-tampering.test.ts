@@ -187,6 +187,10 @@ describe('an emptied or shortened trail', () => {
     // New events are not sealed onto the emptied trail as if it were new.
     await write(t, 1);
     await expect(sealAudit(t.platform.db.pool, t.platform.auditKeys)).rejects.toThrow(/emptied/);
+    // Only the audit key's holder can start it again (a database set up anew beside the old files).
+    expect(await acceptRestore(t.platform.db.pool, t.platform.auditKeys, 'a new, empty database on purpose')).toEqual({ seq: 0, stateSeq: 3 });
+    expect(await sealAudit(t.platform.db.pool, t.platform.auditKeys)).toBe(2); // the waiting event and the restore's own
+    expect(await verifyAudit(t.platform.db.pool, t.platform.auditKeys)).toMatchObject({ ok: true, checked: 2, restores: [{ seq: 0, stateSeq: 3, reason: 'a new, empty database on purpose' }] });
   });
 
   it('reports removed newest events without a witness', async () => {
