@@ -6,7 +6,7 @@ import { migrateCommand } from './migrate.ts';
 import { demoCommand } from './demo.ts';
 import { importCommand } from './import.ts';
 import { clientCommand, tokenCommand } from './token.ts';
-import { auditHeadCommand, auditPruneCommand, auditVerifyCommand } from './audit.ts';
+import { auditAcceptRestoreCommand, auditHeadCommand, auditPruneCommand, auditVerifyCommand } from './audit.ts';
 import { reencryptCommand } from './keys.ts';
 import { analyticsCommand, coverageImportCommand, indicatorsCommand } from './indicators.ts';
 import { pseudonymMapCommand, pseudonymRotateCommand } from './pseudonyms.ts';
@@ -73,7 +73,7 @@ client.command('add').description('register a client: its access tokens then aut
   .action((o) => clientCommand(loadConfig(), o));
 
 const audit = program.command('audit').description('the audit trail of every look at and change of person-level data');
-audit.command('verify').description('seal pending events and prove the hash chain; names the first broken link (exit code 1)')
+audit.command('verify').description('seal pending events, prove the hash chain and that it reaches its signed state; names each problem by its kind (exit code 1)')
   .option('--witness <file>', 'statements printed earlier by `kvalreg audit head` and kept by an outside party: check the chain still holds them')
   .action((o) => auditVerifyCommand(loadConfig(), o));
 audit.command('head').description('print a signed statement of the chain\'s head (one JSON line) for an outside party to keep')
@@ -82,6 +82,9 @@ audit.command('head').description('print a signed statement of the chain\'s head
 audit.command('prune').description('remove sealed events older than the retention period (KVALREG_AUDIT_RETENTION_DAYS), behind a signed checkpoint')
   .option('--days <n>', 'retention in days (default: KVALREG_AUDIT_RETENTION_DAYS, else 3650)', (v) => Number(v))
   .action((o) => auditPruneCommand(loadConfig(), o));
+audit.command('accept-restore').description('after restoring a database backup: record, signed with the audit key, that the trail now ends earlier, so that sealing goes on')
+  .requiredOption('--reason <text>', 'which backup was restored, and why (kept in the signed checkpoint and the trail)')
+  .action((o) => auditAcceptRestoreCommand(loadConfig(), o));
 
 const keys = program.command('keys').description('identity encryption keys');
 keys.command('reencrypt').description('re-encrypt every value still under an older key with the current one (resumable)')
