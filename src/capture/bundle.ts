@@ -3,6 +3,8 @@
 // that can be resolved. References are rewritten to conditional references by identifier
 // (`Condition?identifier=system|value`) so that the stored resource no longer depends on the
 // bundle-local fullUrls a sender happens to use.
+import { describeUnstorable, findUnstorable } from '../db/storable.ts';
+import { freeTextRedactor, nameWords, type FreeTextRedactor, type Redactions } from './free-text.ts';
 import { CaptureError, issue, type Issue } from './outcome.ts';
 
 export const ACCEPTED_TYPES = ['Patient', 'Encounter', 'Condition', 'Procedure', 'Observation', 'MedicationAdministration', 'QuestionnaireResponse'] as const;
@@ -31,6 +33,8 @@ export interface ResourceEntry {
   resource: Record<string, any>;
   /** Where the subject reference points: a Patient entry of this bundle, or a national id by identifier. */
   subject: { patientIndex: number } | { system: string; value: string };
+  /** Identity numbers and patients' names taken out of the resource's free text (capture/free-text.ts). */
+  redactions: Redactions;
 }
 
 export interface ParsedBundle {
@@ -39,6 +43,8 @@ export interface ParsedBundle {
   entryCount: number;
   patients: PatientEntry[];
   resources: ResourceEntry[];
+  /** Takes identity numbers and this bundle's patients' names out of text (for what is stored about the message, too). */
+  redactor: FreeTextRedactor;
 }
 
 export function rkeyOf(type: string, system: string, value: string): string { return `${type}|${system}|${value}`; }
@@ -53,9 +59,6 @@ export function splitRkey(rkey: string): [string, string, string] {
 }
 
 export function parseJson(body: string): unknown {
-  if (body.includes('\\u0000')) {
-    throw new CaptureError([issue.error('value', undefined, 'The message contains a NUL character (\\u0000), which no FHIR string may hold. Remove it and resend.')], 400);
-  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
@@ -65,6 +68,13 @@ export function parseJson(body: string): unknown {
   }
   if (depthOf(parsed) > MAX_DEPTH) {
     throw new CaptureError([issue.error('structure', undefined, `The message is nested more than ${MAX_DEPTH} levels deep, which no FHIR resource needs. Check how it was built.`)], 400);
+  }
+  // Text PostgreSQL cannot store (NUL, a lone surrogate) is the sender's error, with its path: found
+  // later it would fail the statement that writes it, as an internal error the sender never sees.
+  // Only escapes can make it (the body was decoded from UTF-8), so most bodies skip the walk.
+  if (/\\u(?:[dD][89a-fA-F]|0000)|\0/.test(body)) {
+    const bad = findUnstorable(parsed, (parsed as any)?.resourceType === 'Bundle' ? 'Bundle' : '$');
+    if (bad) throw new CaptureError([issue.error('value', bad.path, describeUnstorable(bad), { rule: `text:${bad.problem}` })], 400);
   }
   return parsed;
 }
@@ -141,17 +151,19 @@ export function parseBundle(json: unknown): ParsedBundle {
   });
   if (issues.length) fail(issues);
 
+  // Free text loses identity numbers and the names of the bundle's patients before it is stored.
+  const redactor = freeTextRedactor(nameWords(patients.map((p) => p.resource)));
   const seen = new Map<string, number>();
   const resources: ResourceEntry[] = others.map(({ index, resource, fullUrl, rkey }) => {
     const at = `Bundle.entry[${index}].resource`;
     if (seen.has(rkey!)) issues.push(issue.error('duplicate', `${at}.identifier`, `The same identifier is also used by Bundle.entry[${seen.get(rkey!)}]; send each resource once per bundle.`, { value: rkey }));
     seen.set(rkey!, index);
     const subject = resolveSubject(resource.subject, `${at}.subject`, byFullUrl, byLocalId, issues);
-    const normalised = normaliseReferences(resource, at, byFullUrl, byLocalId, issues);
-    return { index, resourceType: resource.resourceType, rkey: rkey!, fullUrl, resource: normalised, subject: subject ?? { patientIndex: -1 } };
+    const { resource: redacted, identityNumbers, names } = redactor.resource(normaliseReferences(resource, at, byFullUrl, byLocalId, issues));
+    return { index, resourceType: resource.resourceType, rkey: rkey!, fullUrl, resource: redacted, subject: subject ?? { patientIndex: -1 }, redactions: { identityNumbers, names } };
   });
   if (issues.length) fail(issues);
-  return { type: bundle.type, entryCount: entries.length, patients, resources };
+  return { type: bundle.type, entryCount: entries.length, patients, resources, redactor };
 }
 
 function resolveSubject(subject: any, at: string, byFullUrl: Map<string, any>, byLocalId: Map<string, any>, issues: Issue[]):
