@@ -20,10 +20,13 @@ export const REDACTION_EXTENSION = 'urn:kvalreg:redaction';
 export const REDACTED_LABEL = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'REDACTED', display: 'redacted' };
 
 /**
- * Elements that are keys, not text: identifiers (the idempotency key), references, coding systems,
- * codes and versions, URLs, questionnaire item ids. Rewriting them would break links and mapping.
+ * Strings that are keys, not text: references, coding systems, codes and versions, URLs,
+ * questionnaire item ids. Rewriting them would break links and mapping. (A `code` that is an object
+ * — Condition.code, a CodeableConcept — is walked: its `text` is free text.) Identifiers are keys
+ * as a whole: the first is the resource's idempotency key, and those with a national-number
+ * system were removed already (bundle.ts).
  */
-const NOT_FREE_TEXT = new Set(['identifier', 'reference', 'system', 'code', 'version', 'url', 'linkId', 'resourceType', 'id']);
+const KEY_STRINGS = new Set(['reference', 'system', 'code', 'version', 'url', 'linkId', 'resourceType', 'id']);
 
 export interface Redactions { identityNumbers: number; names: number }
 
@@ -75,14 +78,15 @@ export function freeTextRedactor(names: string[]): FreeTextRedactor {
   const resource = (r: Record<string, any>) => {
     const count: Redactions = { identityNumbers: 0, names: 0 };
     const walk = (node: any, key: string | undefined): any => {
-      if (key !== undefined && NOT_FREE_TEXT.has(key)) return node;
+      if (key === 'identifier') return node;
       if (typeof node === 'string') {
+        if (key !== undefined && KEY_STRINGS.has(key)) return node;
         const t = text(node);
         count.identityNumbers += t.identityNumbers;
         count.names += t.names;
         return t.text;
       }
-      if (Array.isArray(node)) return node.map((n) => walk(n, undefined));
+      if (Array.isArray(node)) return node.map((n) => walk(n, key));
       if (!node || typeof node !== 'object') return node;
       const out: Record<string, any> = {};
       for (const [k, v] of Object.entries(node)) out[k] = walk(v, k);

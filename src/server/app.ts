@@ -32,7 +32,7 @@ import { registerWebApp } from './web.ts';
 import { screeningRoutes } from './routes/screening.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { publicRoutes } from './routes/public.ts';
-import { checkRequestInput, fhirContentTypeProblem } from './input.ts';
+import { checkBodyInput, checkUrlInput, fhirContentTypeProblem } from './input.ts';
 import { logSerializers, redactText, redactUrl, safeError } from '../log/redact.ts';
 import { databaseReady } from '../db/health.ts';
 
@@ -55,6 +55,15 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   const oidc = opts.oidc ?? platform.config.oidc;
   const login = oidc ? new OidcLogin(oidc) : undefined;
   const sessionCookie = cookieNames(!platform.config.session.insecureCookies).session;
+
+  // The URL first, before anything records it (the access check audits a refused path): no
+  // repeated query parameter, no text the database cannot store, no identity number (server/input.ts).
+  app.addHook('onRequest', async (req, reply) => {
+    const problem = checkUrlInput(req);
+    if (!problem) return;
+    if (req.url.startsWith('/fhir')) return reply.code(400).type(FHIR_JSON).send(operationOutcome([issue.error('invalid', problem.location, problem.message)]));
+    return reply.code(400).send({ error: problem.message, location: problem.location });
+  });
 
   // Cookies are parsed before the caller is established.
   await app.register(cookie);
@@ -154,14 +163,12 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
     const problem = fhirContentTypeProblem(headerValue(req.headers['content-type']));
     if (problem) return reply.code(415).type(FHIR_JSON).send(operationOutcome([issue.error('not-supported', undefined, problem)]));
   });
-  // Every route's query, path parameters and JSON body: no repeated parameter, no text the
-  // database cannot store (server/input.ts). FHIR bodies are the capture pipeline's to check.
+  // Every route's JSON (or text) body: no text the database cannot store (server/input.ts).
+  // FHIR bodies are the capture pipeline's to check (it answers with the element's path).
   app.addHook('preValidation', async (req, reply) => {
-    const fhir = req.url.startsWith('/fhir');
-    const problem = checkRequestInput(req, { body: !fhir });
-    if (!problem) return;
-    if (fhir) return reply.code(400).type(FHIR_JSON).send(operationOutcome([issue.error('invalid', problem.location, problem.message)]));
-    return reply.code(400).send({ error: problem.message, location: problem.location });
+    if (req.url.startsWith('/fhir')) return;
+    const problem = checkBodyInput(req);
+    if (problem) return reply.code(400).send({ error: problem.message, location: problem.location });
   });
 
   // Liveness (the process answers) and readiness (it can do its work: the database answers).
