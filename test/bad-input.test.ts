@@ -190,6 +190,23 @@ describe('a FHIR Bundle with text the database cannot store', () => {
     expect(res.json().issue[0].diagnostics).toMatch(/A property name in Bundle.entry\[2\].resource contains a lone UTF-16 surrogate/);
   });
 
+  it('refuses an identifier or a reference too long for the index it becomes, as the sender\'s 400', async () => {
+    // 1,024 characters of three-byte text: within a character limit, but 3,072 bytes in a key
+    // PostgreSQL's btree holds at most about 2,700 bytes of — before, an internal error.
+    let wide = '';
+    for (let i = 0; i < 1024; i++) wide += String.fromCodePoint(0x4e00 + ((i * 7919) % 20000));
+    const b = ehrBundle(fracture());
+    b.entry[2].resource.identifier[0].value = wide;
+    const res = await post(JSON.stringify(b));
+    expect(res.statusCode).toBe(400);
+    expect(res.json().issue[0]).toMatchObject({ expression: ['Bundle.entry[2].resource.identifier'], diagnostics: expect.stringMatching(/at most 1024 bytes in UTF-8/) });
+    const r = ehrBundle(fracture());
+    r.entry[2].resource.evidence = [{ detail: [{ reference: `Observation?identifier=urn:x|${'x'.repeat(3000)}` }] }];
+    const ref = await post(JSON.stringify(r));
+    expect(ref.statusCode).toBe(400);
+    expect(ref.json().issue[0]).toMatchObject({ code: 'too-long', expression: ['Bundle.entry[2].resource.evidence[0].detail[0].reference'] });
+  });
+
   it('still takes a surrogate pair (a real character, escaped)', async () => {
     const res = await post(withText('fell off a \\ud83d\\udeb2'));
     expect(res.statusCode).toBe(200);

@@ -10,9 +10,16 @@ import { CaptureError, issue, type Issue } from './outcome.ts';
 export const ACCEPTED_TYPES = ['Patient', 'Encounter', 'Condition', 'Procedure', 'Observation', 'MedicationAdministration', 'QuestionnaireResponse'] as const;
 export const MAX_ENTRIES = 5000;
 export const MAX_DEPTH = 32;
+/**
+ * Identifiers and references become keys in PostgreSQL indexes (a btree entry holds at most about
+ * 2,700 bytes): their parts are limited in UTF-8 bytes, not characters, or 1,024 characters of
+ * three-byte text would fail the index as an internal error.
+ */
 const MAX_TEXT = 1024;
-/** A non-empty string of reasonable length: what identifiers and references must be. */
-export function isText(v: unknown): v is string { return typeof v === 'string' && v.length > 0 && v.length <= MAX_TEXT; }
+/** A non-empty string of reasonable length (at most MAX_TEXT bytes in UTF-8): what identifiers and references must be. */
+export function isText(v: unknown): v is string { return typeof v === 'string' && v.length > 0 && v.length <= MAX_TEXT && Buffer.byteLength(v, 'utf8') <= MAX_TEXT; }
+/** A conditional reference: a type and an identifier's system and value. */
+const MAX_REFERENCE = 2 * MAX_TEXT + 64;
 
 /** Identifier systems that can only name an organisation: RESH id and organisation number. */
 export const RESH_SYSTEM = 'urn:oid:2.16.578.1.12.4.1.4.102';
@@ -141,7 +148,7 @@ export function parseBundle(json: unknown): ParsedBundle {
     const ident = Array.isArray(resource.identifier) ? resource.identifier.find((i: any) => isText(i?.system) && isText(i?.value)) : undefined;
     if (!ident) {
       issues.push(issue.error('required', `${at}.resource.identifier`,
-        `${type} has no identifier with system and value (both strings, at most ${MAX_TEXT} characters). Give every resource the stable identifier your system uses for it, so that a resend or an update is recognised.`));
+        `${type} has no identifier with system and value (both strings, at most ${MAX_TEXT} bytes in UTF-8). Give every resource the stable identifier your system uses for it, so that a resend or an update is recognised.`));
     }
     const rkey = ident ? rkeyOf(type, String(ident.system), String(ident.value)) : undefined;
     others.push({ index, resource, fullUrl, rkey });
@@ -215,7 +222,13 @@ function normaliseReference(ref: Record<string, any>, at: string, byFullUrl: Map
     return { reference: 'Patient' };
   }
   if (typeof ref.reference === 'string') {
-    if (ref.reference.includes('?identifier=')) return { reference: ref.reference };
+    if (ref.reference.includes('?identifier=')) {
+      if (Buffer.byteLength(ref.reference, 'utf8') > MAX_REFERENCE) {
+        issues.push(issue.error('too-long', `${at}.reference`, `A conditional reference may be at most ${MAX_REFERENCE} bytes in UTF-8 (an identifier's system and value of at most ${MAX_TEXT} each). Refer by a shorter identifier.`));
+        return ref;
+      }
+      return { reference: ref.reference };
+    }
     const target = byFullUrl.get(ref.reference) ?? byLocalId.get(ref.reference);
     if (!target) {
       issues.push(issue.error('not-found', `${at}.reference`, 'This reference points to nothing in the bundle. Refer to resources sent earlier by identifier (Reference.type and Reference.identifier).', { value: ref.reference }));
