@@ -2,6 +2,7 @@
 // subject reference by identifier), validated, and reduced to its keyed hash for look-up.
 import { parseNin, isAuxiliaryNumber, type NinKind } from '../identity/nin.ts';
 import { ninHash, type IdentityKeys } from '../identity/crypto.ts';
+import { identityNumbersIn } from '../identity/text.ts';
 import { issue, type Issue } from './outcome.ts';
 
 export const NIN_SYSTEMS: Record<string, 'fnr' | 'dnr' | 'hnr'> = {
@@ -63,11 +64,9 @@ export function identityOfPatient(keys: IdentityKeys, patient: Record<string, an
  */
 export function identityHashesIn(keys: IdentityKeys, text: string): Buffer[] {
   const found = new Map<string, Buffer>();
-  const add = (value: string) => { const h = ninHash(keys, value); found.set(h.toString('hex'), h); };
-  for (const m of text.matchAll(/(?<![\dA-Za-z])(\d{6})[ -]?(\d{5})(?!\d)/g)) {
-    const parsed = parseNin(m[1] + m[2]);
-    if (parsed.ok) add(parsed.nin);
+  for (const { value } of identityNumbersIn(text)) {
+    const h = ninHash(keys, value);
+    found.set(h.toString('hex'), h);
   }
-  for (const m of text.matchAll(/AUX-[0-9a-f]{16}/g)) add(m[0]);
   return [...found.values()];
 }

@@ -5,7 +5,7 @@ import { serveCommand, startCommand } from './serve.ts';
 import { migrateCommand } from './migrate.ts';
 import { demoCommand } from './demo.ts';
 import { importCommand } from './import.ts';
-import { clientCommand, tokenCommand } from './token.ts';
+import { clientCommand, listTokensCommand, revokeCommand, tokenCommand } from './token.ts';
 import { auditAcceptRestoreCommand, auditHeadCommand, auditPruneCommand, auditVerifyCommand } from './audit.ts';
 import { reencryptCommand } from './keys.ts';
 import { analyticsCommand, coverageImportCommand, indicatorsCommand } from './indicators.ts';
@@ -20,7 +20,8 @@ const program = new Command()
   .name('kvalreg')
   .description('Platform for national medical quality registries with automated data capture (HL7 FHIR R4).\n' +
     'Uses the embedded PostgreSQL in ./var unless DATABASE_URL is set.')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .enablePositionalOptions();
 
 program.command('serve').description('run the platform (HTTP API on PORT, default 3000)')
   .option('-p, --port <port>', 'HTTP port', (v) => Number(v))
@@ -56,12 +57,20 @@ capture.command('relink').description('fill values that captured resources carry
   .option('--registry <id>', 'one registry (default: every registry)')
   .option('--dry-run', 'count what would be restored; change nothing')
   .action((o) => relinkCommand(loadConfig(), o));
-program.command('token').description('issue an API token for a sending system or a user')
-  .requiredOption('--name <name>', 'who the token is for')
+const token = program.command('token').description('issue an API token for a sending system or a user (revoke, list: see below)')
+  .enablePositionalOptions()
+  .option('--name <name>', 'who the token is for')
   .option('--system <sender>', 'a sending system with this sender id')
   .option('--grant <registry:role:unit...>', 'a user grant, registry:role:unit (e.g. <registry id>:unit-registrar:8201100)')
   .option('--patient <identity-number>', 'a patient, for innsyn (until login by OpenID Connect)')
-  .action((o) => tokenCommand(loadConfig(), o));
+  .option('--expires <when>', 'a duration (90d, 12w, 1y, 36h) or a date (2026-12-31); default 365d for a system, 90d for a user; at most 5 years')
+  .action((o) => { if (!o.name) throw new Error('give --name <name>: who the token is for'); return tokenCommand(loadConfig(), o); });
+token.command('revoke').description('revoke tokens at once (running servers refuse them from the next request)')
+  .option('--name <name>', 'every live token with this name')
+  .option('--token <token>', 'this token')
+  .action((o) => revokeCommand(loadConfig(), o));
+token.command('list').description('every token issued: for whom, and until when it works (never the token itself)')
+  .action(() => listTokensCommand(loadConfig()));
 
 const client = program.command('client').description('OAuth2 clients of sending systems (client credentials, e.g. HelseID)');
 client.command('add').description('register a client: its access tokens then authenticate as this sending system')
