@@ -50,7 +50,7 @@ export function loadIndicators(registry: Registry): Indicator[] {
       if (source === undefined) return undefined;
       try {
         compileToSql(source, { columns: types, alias: 'a', param: () => '$1', asOf: '$2' });
-        return compileExpression(source, { variables: names });
+        return compileExpression(source, { variables: names, types });
       } catch (err) {
         problems.push(`${where}.${field}: ${err instanceof ExpressionError ? err.message : String(err)}`);
         return undefined;
