@@ -12,14 +12,20 @@ import { columnTypes, type Indicator } from './load.ts';
 import type { Grain } from './schema.ts';
 import { renderExpression, type Lang } from './text.ts';
 
-export interface Clause { text: string; holds: boolean | null; values: Record<string, unknown> }
+/**
+ * One term of a definition for one case: whether it holds and the values it read. `of` says whose
+ * term it is: the numerator's terms are always listed; a denominator's term only when it read an
+ * unknown value, so a case counted although something it was judged on is unknown says so.
+ */
+export interface Clause { text: string; holds: boolean | null; values: Record<string, unknown>; of: 'denominator' | 'numerator' }
 export interface ExplainedCase {
   caseId: number;
   unit: string | null;
   periodDate: string;
   finalised: boolean;
   inNumerator: boolean;
-  parts: Array<{ label: string | null; inDenominator: boolean; inNumerator: boolean; clauses: Clause[] }>;
+  /** What the case adds to the numerator when the indicator counts events (numeratorCount), e.g. its unplanned reoperations. */
+  parts: Array<{ label: string | null; inDenominator: boolean; inNumerator: boolean; count?: number; clauses: Clause[] }>;
 }
 
 const READERS = ['unit-registrar', 'unit-reader', 'registry-admin', 'platform-admin'] as const;
@@ -52,13 +58,19 @@ function explainRow(registry: Registry, ind: Indicator, row: Record<string, unkn
   const parts = ind.parts.map((p, i) => {
     const inDenominator = ind.js.parts[i].denominator(row, ctx) === true;
     const inNumerator = inDenominator && ind.js.parts[i].numerator(row, ctx) === true;
-    return { label: p.label?.[lang] ?? null, inDenominator, inNumerator, clauses: inDenominator ? clauses(registry, p.numerator, row, lang, asOf) : [] };
+    const counted = ind.js.numeratorCount ? ind.js.numeratorCount(row, ctx) : undefined;
+    const count = counted === undefined ? {} : { count: inNumerator && typeof counted === 'number' ? Math.round(counted) : 0 };
+    const listed = inDenominator
+      ? [...clauses(registry, p.denominator, row, lang, asOf, 'denominator').filter((c) => Object.values(c.values).some((v) => v === null)),
+        ...clauses(registry, p.numerator, row, lang, asOf, 'numerator')]
+      : [];
+    return { label: p.label?.[lang] ?? null, inDenominator, inNumerator, ...count, clauses: listed };
   });
   return { caseId: Number(row.case_id), unit: (row.unit_resh as string) ?? null, periodDate, finalised: row.finalised === true, inNumerator: parts.some((p) => p.inNumerator), parts };
 }
 
 /** The numerator split into the terms of its top-level "and" (or "or"), each part with its truth and the values it read. */
-function clauses(registry: Registry, source: string, row: Record<string, unknown>, lang: Lang, asOf: string): Clause[] {
+function clauses(registry: Registry, source: string, row: Record<string, unknown>, lang: Lang, asOf: string, of: Clause['of']): Clause[] {
   const names = new Set(Object.keys(row));
   const types = columnTypes(registry);
   const top = parseExpression(source);
@@ -75,7 +87,7 @@ function clauses(registry: Registry, source: string, row: Record<string, unknown
   return split(top).map(print).map((s) => {
     const holds = compileExpression(s, { variables: names, types })(row, { asOf });
     const used = [...new Set(identifiers(parseExpression(s)))].filter((v) => names.has(v));
-    return { text: renderExpression(s, registry, lang), holds: holds === null || holds === undefined ? null : holds === true, values: Object.fromEntries(used.map((v) => [v, row[v] ?? null])) };
+    return { text: renderExpression(s, registry, lang), holds: holds === null || holds === undefined ? null : holds === true, values: Object.fromEntries(used.map((v) => [v, row[v] ?? null])), of };
   });
 }
 
