@@ -30,7 +30,8 @@ export interface FractureSpec {
   injuryDateTime: string;           // FHIR dateTime, or a date when the time is unknown
   firstContact: string;
   aoCode: string;
-  side: 'right' | 'left' | 'bilateral' | 'not_applicable';
+  /** 'unknown' sends SNOMED CT 261665006 Unknown, which the registry reads as no side. */
+  side: 'right' | 'left' | 'bilateral' | 'not_applicable' | 'unknown';
   open?: boolean;
   energy?: 'low' | 'high';
   intent?: 'conservative' | 'operative' | 'temporary_then_surgery';
@@ -46,7 +47,8 @@ export interface FractureSpec {
   reoperations?: Array<{ id: string; start: string; planned: boolean; cause?: string }>;
 }
 
-const SIDE: Record<FractureSpec['side'], string> = { right: '24028007', left: '7771000', bilateral: '51440002', not_applicable: '261665006' };
+// SNOMED CT qualifier values: Right, Left, Right and left, Not applicable, Unknown.
+const SIDE: Record<FractureSpec['side'], string> = { right: '24028007', left: '7771000', bilateral: '51440002', not_applicable: '385432009', unknown: '261665006' };
 
 export function ehrBundle(f: FractureSpec, type: 'transaction' | 'batch' = 'transaction', idSystem = 'urn:oid:2.16.578.1.12.4.1.999.1'): Record<string, any> {
   const p = `urn:uuid:patient-${f.id}`, e = `urn:uuid:encounter-${f.id}`, c = `urn:uuid:condition-${f.id}`;
