@@ -201,6 +201,8 @@ export async function loadRegistry(dir: string): Promise<Registry> {
     plain(e.startDate, 'startDate', ['date', 'datetime']);
     plain(e.distinctBy, 'distinctBy', []);
     plain(e.sameDay, 'sameDay', ['date', 'datetime']);
+    plain(e.joinsFrom, 'joinsFrom', ['text', 'code']);
+    if (e.joinsFrom && !e.joins) problems.push(`${where}.joinsFrom: needs joins (which cases join an event)`);
     event = { def: e, joins: e.joins ? compile(e.joins, `${where}.joins`) : undefined };
   }
 
