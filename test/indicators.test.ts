@@ -267,6 +267,20 @@ describe('over HTTP', () => {
     expect(other.statusCode).toBe(403);
   });
 
+  it('12\'s data-quality figure shows fractures from the emergency clinic with intended treatment not recorded', async () => {
+    const res = await get(`/api/registries/fracture/figures/emergency-treatment-intent?year=2022&unit=${NATION}`);
+    expect(res.statusCode, res.body).toBe(200);
+    const fig = res.json();
+    // Eight emergency-clinic fractures in 2022, two without intended treatment (one operated); every
+    // group is under the small-count threshold here, so counts are withheld, but the groups are named.
+    const raw = (await t.platform.db.pool.query(`SELECT treatment_intent_recorded AS x, operated, count(*)::int AS n FROM analytics.fracture
+      WHERE care_setting = 'emergency' AND extract(year FROM injury_date) = 2022 GROUP BY 1, 2 ORDER BY 1, 2`)).rows;
+    expect(raw).toEqual(expect.arrayContaining([{ x: 'unknown', operated: true, n: 1 }, { x: 'unknown', operated: false, n: 1 }]));
+    expect(fig.spec.categories).toEqual(['Konservativ', 'Operativ', 'Midlertidig i påvente av operasjon', 'Ikke registrert']);
+    expect(fig.data).toEqual(expect.arrayContaining([{ treatment_intent_recorded: 'Ikke registrert', operated: 'Operert', count: null, suppressed: true }]));
+    expect(fig.spec.description).toMatch(/I alt 8 brudd/);
+  });
+
   it('gives FHIR Measure and summary MeasureReport resources', async () => {
     const m = await get('/fhir/Measure/fracture-nfr11_reoperation_closed');
     expect(m.statusCode).toBe(200);
