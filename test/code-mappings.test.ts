@@ -49,16 +49,25 @@ describe('the trauma register reads HL7 discharge-disposition codes as the code 
 describe('the fracture register reads SNOMED CT qualifier values as SNOMED CT defines them', () => {
   const skade = async (id: string) => (await q("SELECT f.data, f.missing FROM case_form f JOIN registry_case c ON c.id = f.case_id AND c.registry = f.registry WHERE f.registry = 'fracture' AND f.form = 'skade' AND c.anchor_key LIKE '%|' || $1", [id]))[0];
   it('385432009 Not applicable is a midline fracture; 261665006 Unknown is no side, left for the registrar', async () => {
-    const midline = fracture({ side: 'not_applicable', nin: nin('1961-02-02') });
-    await post(ehrBundle(midline));
+    // SNOMED CT qualifier values 385432009 "Not applicable" and 261665006 "Unknown", sent as such.
+    const withSide = (f: ReturnType<typeof fracture>, code: string) => {
+      const b = ehrBundle(f);
+      b.entry.find((e: any) => e.resource.resourceType === 'Condition').resource.bodySite = [{ coding: [{ system: 'http://snomed.info/sct', code }] }];
+      return b;
+    };
+    const midline = fracture({ nin: nin('1961-02-02') });
+    await post(withSide(midline, '385432009'));
     expect((await skade(midline.id)).data.side).toBe('not_applicable');
 
-    const unknown = fracture({ side: 'unknown', nin: nin('1962-03-03') });
-    const res = await post(ehrBundle(unknown));
+    const unknown = fracture({ nin: nin('1962-03-03') });
+    const res = await post(withSide(unknown, '261665006'));
     expect(res.body).toMatch(/fracture: case \d+ created/);
     const f = await skade(unknown.id);
     expect(f.data.side).toBeUndefined();
     expect(f.missing).toContain('side');   // on the unit's worklist: the registrar completes it
+    // The message builder sends the same codes.
+    const built = ehrBundle(fracture({ side: 'not_applicable' })).entry.find((e: any) => e.resource.resourceType === 'Condition').resource.bodySite[0].coding[0].code;
+    expect(built).toBe('385432009');
   });
 
   it('a smoker whose current status is unknown (77176002) is not recorded as a non-daily smoker', async () => {
