@@ -35,9 +35,10 @@ function isNull(x: unknown): x is null | undefined { return x === null || x === 
 // ---- dates and times ---------------------------------------------------------------------------
 
 const DATETIME_VALUE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
+// The cheap look first (most texts are codes): only a string shaped like a date is parsed.
 /** A value that is a date-time: a date, a time and (for Date.parse to read it) a zone. */
-function isDateTimeValue(x: unknown): x is string { return typeof x === 'string' && DATETIME_VALUE.test(x) && !Number.isNaN(Date.parse(x)); }
-function isDateValue(x: unknown): x is string { return typeof x === 'string' && isDateText(x); }
+function isDateTimeValue(x: unknown): x is string { return typeof x === 'string' && x.length >= 16 && x.charCodeAt(10) === 84 /* T */ && DATETIME_VALUE.test(x) && !Number.isNaN(Date.parse(x)); }
+function isDateValue(x: unknown): x is string { return typeof x === 'string' && x.length === 10 && x.charCodeAt(4) === 45 && x.charCodeAt(7) === 45 && isDateText(x); }
 
 const wall = new Intl.DateTimeFormat('en-US', { timeZone: 'Europe/Oslo', hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
 /** How far Norwegian wall-clock time is ahead of UTC at instant t (ms). */
