@@ -40,11 +40,26 @@ export function indicatorSql(registry: Registry, ind: Indicator, opts: ComputeOp
   const where = [`${d} IS NOT NULL`];
   if (ind.def.population) where.push(`(${expr(ind.def.population)}) IS TRUE`);
   if (ind.def.exclusions) where.push(`(${expr(ind.def.exclusions)}) IS NOT TRUE`);
+  // Per part: in the denominator (a flag) and what the case adds to the numerator. Counting cases,
+  // that is a number (1, or the declared numeratorCount: e.g. its unplanned reoperations); counting
+  // patients or events, a flag (each is counted once).
+  const addsTo = (num: string, count: string | undefined, den: string) => (count === undefined
+    ? `CASE WHEN (${den}) IS TRUE AND (${num}) IS TRUE THEN 1 ELSE 0 END`
+    : `CASE WHEN (${den}) IS TRUE AND (${num}) IS TRUE THEN coalesce(round(${count})::bigint, 0) ELSE 0 END`);
   const flags = ind.parts.flatMap((p, i) => {
     const den = expr(p.denominator);
-    return [`(${den}) IS TRUE AS d${i}`, `((${den}) IS TRUE AND (${expr(p.numerator)}) IS TRUE) AS n${i}`];
+    return [`(${den}) IS TRUE AS d${i}`, ind.def.countBy === 'case'
+      ? `${addsTo(expr(p.numerator), ind.def.numeratorCount === undefined ? undefined : expr(ind.def.numeratorCount), den)} AS n${i}`
+      : `((${den}) IS TRUE AND (${expr(p.numerator)}) IS TRUE) AS n${i}`];
   });
-  const strata = ind.def.stratifiers.map((s, i) => `coalesce(a."${s}"::text, 'unknown') AS s${i}`);
+  // Strata that split the numerator count (countStrata): each stratum's count per case, in the numerator only.
+  const countStrata = Object.entries(ind.def.countStrata ?? {}).map(([name, strata]) => ({
+    name, strata: Object.entries(strata).map(([stratum, source]) => ({ stratum, source })),
+  }));
+  const splitColumns = countStrata.flatMap((c, j) => c.strata.map((st, k) => (
+    `${addsTo(expr(ind.parts[0].numerator), expr(st.source), expr(ind.parts[0].denominator))} AS c${j}_${k}`)));
+  const caseStrata = ind.def.stratifiers.filter((s) => !ind.def.countStrata?.[s]);
+  const strata = caseStrata.map((s, i) => `coalesce(a."${s}"::text, 'unknown') AS s${i}`);
   // Counting patients or events: each is counted once however many cases it has.
   const distinct = ind.def.countBy === 'patient' ? 'a.person_id::text' : ind.def.countBy === 'event' ? "coalesce(a.event_key, 'case:' || a.case_id)" : null;
   const patients = distinct !== null;
@@ -63,22 +78,28 @@ export function indicatorSql(registry: Registry, ind: Indicator, opts: ComputeOp
     : `SELECT ${columns.join(', ')}, count(*) AS n FROM ${from} GROUP BY ${columns.join(', ')}`);
   const sum = (flag: 'd' | 'n') => ind.parts.map((_, i) => (patients
     ? `coalesce(sum(b.n) FILTER (WHERE b.${flag}${i} AND b.person_id IS NULL), 0) + count(DISTINCT b.person_id) FILTER (WHERE b.${flag}${i})`
-    : `coalesce(sum(b.n) FILTER (WHERE b.${flag}${i}), 0)`)).join(' + ');
+    : flag === 'n' ? `coalesce(sum(b.n * b.n${i}), 0)` : `coalesce(sum(b.n) FILTER (WHERE b.d${i}), 0)`)).join(' + ');
   const byYear = ind.def.grains.includes('year') && ind.def.stratifiers.length > 0;
+  // One row per case and stratum: a case stratifier's stratum is the case's value (with the case's
+  // own numerator); a count stratifier puts the case in each of its strata, adding that stratum's count.
+  const strataRows = [
+    ...caseStrata.map((s, i) => `(${param(s)}::text, base.s${i}${ind.parts.map((_, p) => `, base.n${p}`).join('')})`),
+    ...countStrata.flatMap((c, j) => c.strata.map((st, k) => `(${param(c.name)}::text, ${param(st.stratum)}::text, base.c${j}_${k})`)),
+  ];
   const text = `
     WITH base AS (
       -- as_of is not used below, but names $1's type for definitions and grains that never use it
       SELECT ${distinct ?? 'a.person_id'} AS person_id, a.finalised, date_trunc('month', ${d})::date AS d, $1::date AS as_of,
              ${patients ? `count(*) OVER (PARTITION BY ${distinct}) = 1 AS single,` : ''}
              CASE WHEN cardinality(a.unit_path) = 0 THEN ARRAY[$2::text] ELSE a.unit_path END AS path
-             ${[...strata, ...flags].map((x) => `, ${x}`).join('')}
+             ${[...strata, ...flags, ...splitColumns].map((x) => `, ${x}`).join('')}
       FROM ${analyticsTable(registry)} a
       WHERE ${where.join(' AND ')}
     ), cells AS (
       ${cellsOf(['path', 'finalised', 'd', ...flagColumns], 'base')}
     )${byYear ? `, strata_base AS (
-      SELECT base.person_id, ${patients ? 'base.single, ' : ''}base.path, base.finalised, date_trunc('year', base.d)::date AS d, x.stratifier, x.stratum${flagColumns.map((f) => `, base.${f}`).join('')}
-      FROM base CROSS JOIN LATERAL (VALUES ${ind.def.stratifiers.map((s, i) => `(${param(s)}::text, base.s${i})`).join(', ')}) x(stratifier, stratum)
+      SELECT base.person_id, ${patients ? 'base.single, ' : ''}base.path, base.finalised, date_trunc('year', base.d)::date AS d, x.stratifier, x.stratum${ind.parts.map((_, i) => `, base.d${i}, x.n${i}`).join('')}
+      FROM base CROSS JOIN LATERAL (VALUES ${strataRows.join(', ')}) x(stratifier, stratum${ind.parts.map((_, i) => `, n${i}`).join('')})
     ), strata_cells AS (
       ${cellsOf(['path', 'finalised', 'd', 'stratifier', 'stratum', ...flagColumns], 'strata_base')}
     )` : ''}

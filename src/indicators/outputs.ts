@@ -53,7 +53,8 @@ export function measure(base: string, registry: Registry, ind: Indicator, defini
     publisher: registry.meta.title.nb,
     description: d.description.nb,
     usage: definition.join('\n'),
-    scoring: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/measure-scoring', code: 'proportion' }] },
+    // A counted numerator (events per case, e.g. reoperations) may exceed the denominator: a ratio.
+    scoring: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/measure-scoring', code: d.numeratorCount ? 'ratio' : 'proportion' }] },
     type: d.type.map((t) => ({ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/measure-type', code: t }] })),
     improvementNotation: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/measure-improvement-notation', code: d.direction === 'higher-is-better' ? 'increase' : 'decrease' }] },
     ...(parts.length > 1 ? { rationale: 'The numerator and the denominator are each the sum over the groups.' } : {}),

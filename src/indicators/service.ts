@@ -12,7 +12,7 @@ import { computeIndicator } from './engine.ts';
 import { loadIndicators, type Indicator } from './load.ts';
 import { computeStatistic, loadStatistics, type Statistic, type StatisticResult } from './statistics.ts';
 import type { Grain } from './schema.ts';
-import { achievementLevel, holdsThreshold, trend, wilson, type Interval, type Level, type Trend } from './stats.ts';
+import { achievementLevel, holdsThreshold, rateInterval, trend, wilson, type Interval, type Level, type Trend } from './stats.ts';
 
 const PLATFORM = { kind: 'platform', task: 'indicators' } as const;
 /** How often reads may start a background check whether results must be recomputed. */
@@ -197,7 +197,8 @@ export class Indicators {
       unit: { resh: at.unit, level: unit?.level ?? null, name: unit?.nameNb ?? null },
       stratifier: at.stratifier, stratum: at.stratum, status,
       numerator: shown ? now.k : null, denominator: shown ? now.n : null, proportion: p,
-      interval: shown ? wilson(now.k, now.n) : null,
+      // A counted numerator (numeratorCount) is a rate of events, not a share of cases.
+      interval: shown ? (ind.def.numeratorCount ? rateInterval(now.k, now.n) : wilson(now.k, now.n)) : null,
       targetMet: p === null || !ind.def.target ? null : holdsThreshold(p, ind.def.target),
       level: p === null ? null : achievementLevel(p, ind.def.levels),
       trend: shown && beforeShown ? trend(now, before!, ind.def.direction) : null,
