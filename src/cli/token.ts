@@ -3,12 +3,9 @@ import { ROLES, type Grant, type Role } from '../access/caller.ts';
 import { createToken, registerClient } from '../access/tokens.ts';
 import { startPlatform } from '../platform.ts';
 import pino from 'pino';
-import { identityFromIdentifier } from '../capture/identity.ts';
+import { identifierSystemFor, identityFromIdentifier } from '../capture/identity.ts';
 import type { Issue } from '../capture/outcome.ts';
-import { parseNin } from '../identity/nin.ts';
 
-/** The identifier system that fits the number (D-numbers have their own). */
-const NIN_SYSTEM_OF = (nin: string) => { const p = parseNin(nin); return p.ok && p.kind.endsWith('dnr') ? 'urn:oid:2.16.578.1.12.4.1.4.2' : p.ok && p.kind === 'hnr' ? 'urn:oid:2.16.578.1.12.4.1.4.3' : 'urn:oid:2.16.578.1.12.4.1.4.1'; };
 
 export async function tokenCommand(config: Config, o: { name: string; system?: string; grant?: string[]; patient?: string }): Promise<void> {
   if (!o.system && !o.grant?.length && !o.patient) throw new Error('give --system <sender> for a sending system, --grant registry:role:unit for a user, or --patient <identity number> for a patient');
@@ -22,7 +19,7 @@ export async function tokenCommand(config: Config, o: { name: string; system?: s
     let personHash: Buffer | undefined;
     if (o.patient) {
       const issues: Issue[] = [];
-      const identity = identityFromIdentifier(platform.keys, NIN_SYSTEM_OF(o.patient), o.patient, '--patient', issues);
+      const identity = identityFromIdentifier(platform.keys, identifierSystemFor(o.patient), o.patient, '--patient', issues, { allowTestIdentities: config.allowTestIdentities });
       if (!identity) throw new Error(`--patient: ${issues.map((i) => i.diagnostics).join('; ')}`);
       personHash = identity.hash;
       grants.push({ registry: '*', role: 'patient', unit: '1' });
