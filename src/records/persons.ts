@@ -160,6 +160,7 @@ export async function resolveCapturedPersons<G extends GroupLike>(tx: PersonTx, 
     for (const p of extra) locked.add(p.hashHex);
     live = await livePersons(db, all.map((i) => i.hash));
   }
+  const reserved = new Set((await db.query("SELECT encode(nin_hash, 'hex') AS h FROM reservation WHERE nin_hash = ANY($1::bytea[])", [all.map((i) => i.hash)])).rows.map((r) => r.h as string));
   let changed = false;
   for (const g of groups.values()) {
     let primary = live.get(g.identity.hashHex);
@@ -170,6 +171,12 @@ export async function resolveCapturedPersons<G extends GroupLike>(tx: PersonTx, 
       primary ??= await createPerson(db, ctx.keys, g.identity);
       await mergePersons(tx, ctx, earlier.id, primary.id, actor);
       live.set(alias.hashHex, primary);
+    }
+    // An earlier number that opted out is the patient's reservation (its person is gone already):
+    // the patient is reserved under this number too, and the capture then refuses the message.
+    if (!reserved.has(g.identity.hashHex) && (g.identity.aliases ?? []).some((a) => reserved.has(a.hashHex))) {
+      await reserveByHash(tx, primary?.hash ?? g.identity.hash, 'merge', ctx.keys, { label: actor.label, role: actor.role });
+      primary = undefined;
     }
     const { aliases: _, ...identity } = g.identity;
     g.identity = identity;

@@ -20,18 +20,21 @@ const SHAPE = 'Send {"from": <identifier>, "into": <identifier>}, each a FHIR Id
 export function personRoutes(app: FastifyInstance, platform: Platform): void {
   app.post<{ Body: MergeBody }>('/api/persons/merge', { config: { access: ADMINS } }, async (req) => {
     const c = req.caller!;
-    requireAllRegistries(c);
     const body = req.body;
-    if (!body || typeof body !== 'object' || typeof body.from !== 'object' || typeof body.into !== 'object' || !body.from || !body.into) throw new RecordError(SHAPE, 400);
-    const issues: Issue[] = [];
-    // Merging means the numbers are real patients' numbers: the deployment's rule for test numbers applies.
-    const opts = { allowTestIdentities: platform.config.allowTestIdentities };
-    const from = identityFromFhirIdentifier(platform.keys, body.from, 'from', issues, opts);
-    const into = identityFromFhirIdentifier(platform.keys, body.into, 'into', issues, opts);
-    if (!from || !into) throw new RecordError(`Cannot merge: ${issues.map((i) => `${i.location}: ${i.diagnostics}`).join('; ') || SHAPE}`, 422, issues.map((i) => ({ location: i.location, rule: i.rule })));
-    if (from.hashHex === into.hashHex) throw new RecordError('"from" and "into" are the same number; nothing to merge.', 409);
-    const result = await platform.data.transaction(c, 'person:merge', (tx) => mergeByNumbers(tx, { keys: platform.keys, registries: platform.registries }, from as Identity, into as Identity,
-      { label: callerLabel(c), role: roleOf(c), source: 'registry' }), { client: req.ip });
+    const ctx = { keys: platform.keys, registries: platform.registries };
+    const result = await platform.data.transaction(c, 'person:merge', async (tx) => {
+      // Inside the door, so that a refused attempt is in the audit trail.
+      requireAllRegistries(c);
+      if (!body || typeof body !== 'object' || typeof body.from !== 'object' || typeof body.into !== 'object' || !body.from || !body.into) throw new RecordError(SHAPE, 400);
+      const issues: Issue[] = [];
+      // Merging means the numbers are real patients' numbers: the deployment's rule for test numbers applies.
+      const opts = { allowTestIdentities: platform.config.allowTestIdentities };
+      const from = identityFromFhirIdentifier(platform.keys, body.from, 'from', issues, opts);
+      const into = identityFromFhirIdentifier(platform.keys, body.into, 'into', issues, opts);
+      if (!from || !into) throw new RecordError(`Cannot merge: ${issues.map((i) => `${i.location}: ${i.diagnostics}`).join('; ') || SHAPE}`, 422, issues.map((i) => ({ location: i.location, rule: i.rule })));
+      if (from.hashHex === into.hashHex) throw new RecordError('"from" and "into" are the same number; nothing to merge.', 409);
+      return mergeByNumbers(tx, ctx, from as Identity, into as Identity, { label: callerLabel(c), role: roleOf(c), source: 'registry' });
+    }, { client: req.ip });
     if ('error' in result) throw new RecordError(result.message, result.error === 'not-found' ? 404 : 409);
     return { merged: true, fromPerson: result.fromId, intoPerson: result.intoId, movedCases: result.movedCases, reserved: result.reserved };
   });
