@@ -11,15 +11,14 @@
 // The numbers are generated here by those rules; they are not taken from anyone.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ninHash } from '../src/identity/crypto.ts';
-import { generateFhNumber, generateNin } from '../src/identity/nin.ts';
 import { eventKey, SAME_DAY } from '../src/records/events.ts';
+import { dated, fhNumber, seeded } from './helpers/numbers.ts';
 import { testPlatform, type TestPlatform } from './helpers/platform.ts';
 import { traumaBundle, type TraumaSpec } from './helpers/trauma.ts';
 
 const FNR = 'urn:oid:2.16.578.1.12.4.1.4.1', FHN = 'urn:oid:2.16.578.1.12.4.1.4.3';
 const SUS_ED = '8201102', KALNES_ED = '8101102', SUS = '8201100';
-let seed = 7302;
-const random = () => { seed = (seed * 48271) % 2147483647; return seed / 2147483647; };
+const random = seeded(7302);
 
 let t: TestPlatform;
 beforeAll(async () => { t = await testPlatform({ KVALREG_ALLOW_TEST_IDENTITIES: '0' }); });
@@ -50,8 +49,8 @@ const caseOf = async (s: TraumaSpec) => (await q(
 
 describe('an unidentified trauma patient with an FH-number', () => {
   it('counts at once, gets a trauma ID, and joins the real person\'s transfer and same-day alarm when identified', async () => {
-    const fh = generateFhNumber(random);
-    const real = generateNin({ birthDate: '1987-10-10', sex: 'male', kind: 'fnr', random });
+    const fh = fhNumber(random);
+    const real = dated('1987-10-10', 'male', random);
     // Night: received unconscious at SUS with an FH-number; the trauma register needs no more to count the case.
     const night = spec({});
     await post(message(night, [{ system: FHN, value: fh }]));

@@ -9,8 +9,8 @@ import { createToken } from '../src/access/tokens.ts';
 import { loadRegistry } from '../src/registry/load.ts';
 import { codePattern, outcomesCsv, outcomesTable, readAdmissions, screen, ScreeningError, type Outcome } from '../src/screening/run.ts';
 import type { ScreeningDef } from '../src/screening/schema.ts';
-import { generateFhNumber } from '../src/identity/nin.ts';
 import { nin } from './helpers/fixtures.ts';
+import { fhNumber as generateFhNumber, seeded } from './helpers/numbers.ts';
 import { SUS_HOSPITAL, testPlatform, type TestPlatform } from './helpers/platform.ts';
 import { traumaBundle } from './helpers/trauma.ts';
 
@@ -123,8 +123,7 @@ describe('reading the file', () => {
 describe('a number it does not like (issue 11): the row is reported, the rest screened', () => {
   // FH-numbers: Norsk Helsenett, https://nhn.no/hva-er-felles-hjelpenummer/ (11 digits, first 8 or 9,
   // the fødselsnummer's check digits). The numbers are generated here by that rule.
-  let s = 424242;
-  const random = () => { s = (s * 48271) % 2147483647; return s / 2147483647; };
+  const random = seeded(424242);
 
   it('screens every other admission, and the bad row\'s own admission without its number', () => {
     const good = nin('1971-01-01');
