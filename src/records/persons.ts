@@ -54,6 +54,25 @@ export async function livePersons(db: Queryable, hashes: Buffer[]): Promise<Map<
   return out;
 }
 
+/**
+ * For each keyed hash: the person it names now (if any) and whether the number has opted out, in
+ * one statement (the capture asks this for every message).
+ */
+async function lookUpNumbers(db: Queryable, hashes: Buffer[]): Promise<{ live: Map<string, LivePerson>; reserved: Set<string> }> {
+  const live = new Map<string, LivePerson>(), reserved = new Set<string>();
+  if (hashes.length === 0) return { live, reserved };
+  const rows = (await db.query(
+    `SELECT encode(h, 'hex') AS asked, p.id, p.nin_hash, p.nin_kind, EXISTS (SELECT 1 FROM reservation r WHERE r.nin_hash = h) AS reserved
+     FROM unnest($1::bytea[]) AS h
+     CROSS JOIN LATERAL (SELECT coalesce((SELECT id FROM person WHERE nin_hash = h), (SELECT into_id FROM person_merge WHERE from_hash = h)) AS id) AS r
+     LEFT JOIN person p ON p.id = r.id`, [hashes])).rows;
+  for (const r of rows) {
+    if (r.reserved) reserved.add(r.asked);
+    if (r.id !== null) live.set(r.asked, { id: Number(r.id), hash: r.nin_hash, hashHex: (r.nin_hash as Buffer).toString('hex'), kind: r.nin_kind });
+  }
+  return { live, reserved };
+}
+
 /** Every keyed hash a person is known by: their own number's and every number merged into them. */
 export async function personHashes(db: Queryable, personId: number): Promise<Buffer[]> {
   return (await db.query(
@@ -152,15 +171,14 @@ export async function resolveCapturedPersons<G extends GroupLike>(tx: PersonTx, 
   await lockPersons(db, all.map((i) => i.hash));
   // Who each number names now; a survivor found through person_merge is locked too, then looked
   // up again (it may itself have been merged while we waited for its lock).
-  let live = await livePersons(db, all.map((i) => i.hash));
+  let { live, reserved } = await lookUpNumbers(db, all.map((i) => i.hash));
   for (let round = 0; round < 4; round++) {
     const extra = [...live.values()].filter((p) => !locked.has(p.hashHex));
     if (extra.length === 0) break;
     await lockPersons(db, extra.map((p) => p.hash));
     for (const p of extra) locked.add(p.hashHex);
-    live = await livePersons(db, all.map((i) => i.hash));
+    ({ live, reserved } = await lookUpNumbers(db, all.map((i) => i.hash)));
   }
-  const reserved = new Set((await db.query("SELECT encode(nin_hash, 'hex') AS h FROM reservation WHERE nin_hash = ANY($1::bytea[])", [all.map((i) => i.hash)])).rows.map((r) => r.h as string));
   let changed = false;
   for (const g of groups.values()) {
     let primary = live.get(g.identity.hashHex);
