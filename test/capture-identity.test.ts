@@ -92,6 +92,10 @@ describe('felles hjelpenummer and local H-numbers', () => {
     const [a, b] = [await caseOf(atSus.id), await caseOf(atKalnes.id)];
     expect(a).toMatchObject({ nin_kind: 'hnr', birth_date: '1990-01-15', sex: 'male' });
     expect(b.person_id).not.toBe(a.person_id);                           // two hospitals' equal H-numbers: two patients
+    // An H-number on a D-number (day + 40 and month + 40) is one too.
+    const dh = fracture();
+    expect((await post(withIdentifiers(dh, [hnr(dated('1993-03-03', 'female', random, { day: 40, month: 40 }))]))).status).toBe(200);
+    expect(await caseOf(dh.id)).toMatchObject({ nin_kind: 'hnr', birth_date: '1993-03-03', sex: 'female' });
     // Without its assigner an H-number names nobody for sure: refused with the reason.
     const none = await post(withIdentifiers(fracture(), [{ ...hnr(h), assigner: undefined }]));
     expect(none.status).toBe(422);
