@@ -79,11 +79,6 @@ export async function personHashes(db: Queryable, personId: number): Promise<Buf
     'SELECT nin_hash AS h FROM person WHERE id = $1 UNION SELECT from_hash FROM person_merge WHERE into_id = $1', [personId])).rows.map((r) => r.h as Buffer);
 }
 
-/** The person ids whose records are about this person: their own and every id merged into theirs. */
-export async function personIdsOf(db: Queryable, personId: number): Promise<number[]> {
-  return (await db.query('SELECT unnest(kvalreg_person_ids($1::bigint)) AS id', [personId])).rows.map((r) => Number(r.id));
-}
-
 /**
  * Joins person `fromId` into person `intoId`. The caller has checked who may; the persons are
  * locked here (free when the caller holds the locks already).
