@@ -60,7 +60,7 @@ export async function startPlatform(config: Config, opts: { log?: Logger; poolSi
     await storeRegistryVersions(db.pool, registries);
     const units = await readUnitTree(db.pool);
     const data = new PersonData(db.pool, units, db.appPool);
-    const inbox = createInbox(data, { keys, registries }, log);
+    const inbox = createInbox(data, { keys, registries, allRegistries: registries, allowTestIdentities: config.allowTestIdentities }, log);
     const analytics = new Analytics(data, registries, log.child({ module: 'analytics' }));
     await analytics.prepare();
     const indicators = new Indicators(data, db.pool, registries, units, log.child({ module: 'indicators' }));

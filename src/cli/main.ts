@@ -15,6 +15,7 @@ import { screeningCommand } from './screening.ts';
 import { annualReportCommand } from './report.ts';
 import { relinkCommand } from './capture.ts';
 import { instrumentList, promScoreCommand } from './prom.ts';
+import { ninCheckCommand } from './nin.ts';
 
 const program = new Command()
   .name('kvalreg')
@@ -113,6 +114,12 @@ program.command('screening').description("a registry's screening worklist from a
   .option('--format <format>', 'table (the kept admissions), csv or json (every admission)', 'table')
   .option('--lang <lang>', 'nb or en', 'nb')
   .action((o) => screeningCommand(loadConfig(), o));
+const nin = program.command('nin').description('national identity numbers, as the capture reads them');
+nin.command('check').description('for each number: valid or not, its kind, the rule that failed, and what is derived (birth date, sex); exit code 1 if any is not valid')
+  .argument('[numbers...]', 'numbers to check; none or - reads them from standard input, one per line (keeps them out of the shell history)')
+  .option('--system <system>', 'check as sent under this identifier system: fnr, dnr, fhn, hnr, aux or its URI (default: by the digits alone)')
+  .option('--format <format>', 'text (one line per number) or json (one JSON object per line)', 'text')
+  .action((numbers, o) => ninCheckCommand(loadConfig(), numbers, o));
 program.command('coverage').description('coverage (dekningsgrad) per unit and year, published beside the results; under 60 % is flagged')
   .command('import').description('load a CSV with unit_resh, year, coverage (0–1 or %)')
   .requiredOption('--registry <id>', 'the registry id (a folder under registries/)')

@@ -10,7 +10,7 @@ import { startPlatform, type Platform } from '../platform.ts';
 import { buildServer, type ServerOptions } from '../server/app.ts';
 import { ensureWebBuild } from '../server/web-build.ts';
 import { DEMO_PASSWORD, DEMO_USERS, demoPatient, seedDemoUsers } from '../../demo/users.ts';
-import { DEMO_PATIENT_FILE, runDemo } from './demo.ts';
+import { demoConfig, DEMO_PATIENT_FILE, runDemo } from './demo.ts';
 
 export async function listen(platform: Platform, port: number, opts: ServerOptions = {}, onStop: Array<() => Promise<void>> = []) {
   const app = await buildServer(platform, opts);
@@ -90,7 +90,9 @@ export async function serveCommand(config: Config, o: { port?: number }): Promis
  */
 export async function startCommand(config: Config, o: { port?: number }): Promise<void> {
   await buildWeb(undefined);
-  const platform = await startPlatform(config);
+  // `npm start` is the demo: its patients have synthetic test identity numbers, which a
+  // production deployment (`kvalreg serve` without KVALREG_ALLOW_TEST_IDENTITIES) refuses.
+  const platform = await startPlatform(demoConfig(config));
   const port = o.port ?? config.httpPort;
   const site = `http://localhost:${port}`;
   let idp: LocalProvider | undefined;

@@ -4,15 +4,12 @@ import { createToken, DEFAULT_TOKEN_DAYS, listTokens, MAX_TOKEN_DAYS, registerCl
 import { startPlatform } from '../platform.ts';
 import pino from 'pino';
 import { createLogger } from '../log/redact.ts';
-import { identityFromIdentifier } from '../capture/identity.ts';
+import { identifierSystemFor, identityFromIdentifier } from '../capture/identity.ts';
 import type { Issue } from '../capture/outcome.ts';
-import { parseNin } from '../identity/nin.ts';
 
 /** Logs of these commands go to stderr: stdout is the token, for `TOKEN=$(kvalreg token …)`. */
 const stderr = () => pino.destination({ dest: 2, sync: true });
 
-/** The identifier system that fits the number (D-numbers have their own). */
-const NIN_SYSTEM_OF = (nin: string) => { const p = parseNin(nin); return p.ok && p.kind.endsWith('dnr') ? 'urn:oid:2.16.578.1.12.4.1.4.2' : p.ok && p.kind === 'hnr' ? 'urn:oid:2.16.578.1.12.4.1.4.3' : 'urn:oid:2.16.578.1.12.4.1.4.1'; };
 
 /**
  * When a token issued now should expire: a duration (`36h`, `90d`, `12w`, `1y`) from now, or a
@@ -49,7 +46,7 @@ export async function tokenCommand(config: Config, o: { name: string; system?: s
     let personHash: Buffer | undefined;
     if (o.patient) {
       const issues: Issue[] = [];
-      const identity = identityFromIdentifier(platform.keys, NIN_SYSTEM_OF(o.patient), o.patient, '--patient', issues);
+      const identity = identityFromIdentifier(platform.keys, identifierSystemFor(o.patient), o.patient, '--patient', issues, { allowTestIdentities: config.allowTestIdentities });
       if (!identity) throw new Error(`--patient: ${issues.map((i) => i.diagnostics).join('; ')}`);
       personHash = identity.hash;
       grants.push({ registry: '*', role: 'patient', unit: '1' });

@@ -165,6 +165,14 @@ export const registrySchema = z.object({
   dataController: z.string().optional(),
   /** Counts below this are never shown outside the unit (default 5). */
   smallCountThreshold: z.number().int().min(1).default(5),
+  /**
+   * What a case needs of its person to count. `identity`: the kinds of identity number the
+   * registry requires (e.g. [fnr, dnr]); a case of a person known only by another kind (an
+   * FH-number, a local H-number, an auxiliary number) waits on the worklist, out of the
+   * statistics, until the identity is resolved (records/persons.ts). Test numbers count as the
+   * kind they imitate.
+   */
+  requires: z.object({ identity: z.array(z.enum(['fnr', 'dnr', 'fhn', 'hnr', 'auxiliary'])).min(1) }).strict().optional(),
   inclusion: z.object({
     /** The case belongs to this registry when this holds on its values. */
     include: expression,

@@ -23,6 +23,7 @@ import { writeEvents } from '../access/audit.ts';
 import { callerLabel } from '../access/caller.ts';
 import { indicatorRoutes } from './routes/indicators.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { personRoutes } from './routes/persons.ts';
 import { webDataRoutes } from './routes/web-data.ts';
 import { OidcLogin } from '../access/oidc.ts';
 import { Sessions } from '../access/sessions.ts';
@@ -333,13 +334,14 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
     const c = req.caller!;
     requireAllRegistries(c);
     const issues: any[] = [];
-    const identity = identityFromIdentifier(platform.keys, req.body?.system ?? Object.keys(NIN_SYSTEMS)[0], String(req.body?.value ?? ''), 'value', issues);
+    const identity = identityFromIdentifier(platform.keys, req.body?.system ?? Object.keys(NIN_SYSTEMS)[0], String(req.body?.value ?? ''), 'value', issues, { allowTestIdentities: platform.config.allowTestIdentities });
     if (!identity) throw new RecordError(`Cannot register the reservation: ${issues.map((i) => i.diagnostics).join('; ') || 'give {"value": "<national identity number>"}'}.`, 422);
     const result = await platform.data.transaction(c, 'reservation', (tx) => reserve(tx, identity, req.body?.channel ?? 'registry', platform.keys), { client: req.ip });
     return reply.code(201).send({ reserved: true, ...result });
   });
 
   auditRoutes(app as unknown as FastifyInstance, platform);
+  personRoutes(app as unknown as FastifyInstance, platform);
   // The browser app (web/), with its pages served for any other path.
   await registerWebApp(app as unknown as FastifyInstance);
 
