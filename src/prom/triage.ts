@@ -166,6 +166,8 @@ export interface SummaryLine {
   display?: string;
   range?: [number, number];
   direction?: string;
+  /** The score came from a stand-in (e.g. a value set not yet verified): the worklist says so. */
+  placeholder?: boolean;
 }
 
 interface ItemState { status: string; answers: Record<string, unknown> | null; scores: Record<string, { value: number | string | null }> | null; answeredAt: string | null }
@@ -214,7 +216,8 @@ export function decide(t: CompiledTriage, instruments: Map<string, Instrument>, 
     const base = { instrument: s.instrument, instrumentTitle: inst.def.title, value };
     if (s.score !== undefined) {
       const sc = inst.scores.get(s.score)!;
-      return { ...base, score: s.score, label: sc.label, ...(sc.range ? { range: sc.range } : {}), direction: sc.direction };
+      const placeholder = (answered(s.instrument)?.scores?.[s.score] as { placeholder?: boolean } | undefined)?.placeholder === true;
+      return { ...base, score: s.score, label: sc.label, ...(sc.range ? { range: sc.range } : {}), direction: sc.direction, ...(placeholder ? { placeholder } : {}) };
     }
     const it = inst.items.get(s.item!)!;
     const opt = it.options.find((o) => o.code === String(value));
