@@ -42,7 +42,8 @@ describe.skipIf(!executablePath && !process.env.CI)('the PROM form and the follo
   let link = '';
   const patientNin = nin('1961-04-12', 'female');
   const otherNin = nin('1955-09-03', 'male');
-  let caseId = 0, otherCase = 0;
+  const thirdNin = nin('1938-02-20', 'female');
+  let caseId = 0, otherCase = 0, thirdInvitation = 0;
 
   // The injury 42 days ago (the 6-week time point is due today), operated the next day.
   const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
@@ -63,17 +64,21 @@ describe.skipIf(!executablePath && !process.env.CI)('the PROM form and the follo
     inbox = await startTestInbox();
     const port = await freePort();
     site = `http://localhost:${port}`;
-    idp = await startTestIdp([account('pasient', { pid: patientNin, name: 'Pia Pasient' }), account('registrar', { name: 'Sindre Stavanger' })], { site });
+    idp = await startTestIdp([account('pasient', { pid: patientNin, name: 'Pia Pasient' }), account('registrar', { name: 'Sindre Stavanger' }),
+      account('datter', { pid: nin('1966-08-08', 'female'), name: 'Dina Datter' })], { site });
     t = await testPlatform({ ...idp.env, KVALREG_SMTP_URL: inbox.url, KVALREG_PROM_CHANNELS: 'email', KVALREG_PUBLIC_URL: site });
     await setUser(t.platform.db.pool, { subject: 'sub-registrar', name: 'Sindre Stavanger', grants: [{ registry: 'fracture', role: 'unit-registrar', unit: SUS_ORTHO }] });
     caseId = (await operatedWristFracture(patientNin, 'pia@example.no')).caseId;
     const other = await operatedWristFracture(otherNin);
     otherCase = other.caseId;
+    // A patient without e-mail: the letter with the one-time code goes by post, and her daughter answers.
+    const third = await operatedWristFracture(thirdNin);
     await t.platform.analytics.refresh();
     await t.platform.prom.runDue(new Date());
     // Invitations go out at 09:00 Norwegian time on the day they fall due: send them at that hour (or now, if later).
     const sendAt = (await t.platform.db.pool.query('SELECT max(send_at) AS at FROM prom_invitation')).rows[0].at as Date;
     await t.platform.prom.sender.run(new Date(Math.max(Date.now(), sendAt.getTime())));
+    thirdInvitation = Number((await t.platform.db.pool.query('SELECT DISTINCT invitation_id FROM prom_item WHERE case_id = $1', [third.caseId])).rows[0].invitation_id);
     await t.app.listen({ port, host: '127.0.0.1' });
     browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
   });
@@ -177,6 +182,41 @@ describe.skipIf(!executablePath && !process.env.CI)('the PROM form and the follo
     const triage = (await t.platform.db.pool.query('SELECT decision, reasons FROM prom_triage WHERE case_id = $1', [caseId])).rows[0];
     expect(triage.decision).toBe('visit');
     expect(triage.reasons.map((r: any) => r.kind)).toEqual(['request']);
+  });
+
+  it('a proxy logs in as herself, gives the code from the letter, and answers on the patient\'s behalf', async () => {
+    const letterLink = `${site}/prom/${t.platform.prom.links.token(thirdInvitation)}`;
+    const code = t.platform.prom.links.code(thirdInvitation);
+    const context = await browser.newContext(PHONE);
+    const page = await context.newPage();
+    await page.goto(letterLink);
+    await page.getByRole('button', { name: 'Logg inn for å svare' }).click();
+    await page.waitForURL(/\/interaction\//);
+    await page.getByLabel('Brukernavn / Username').fill('datter');
+    await page.getByLabel('Passord / Password').fill('demo');
+    await page.getByRole('button', { name: 'Logg inn', exact: true }).click();
+    await page.waitForURL(letterLink);
+    await page.getByRole('heading', { name: 'Svarer du for en annen?' }).waitFor();
+    await page.getByRole('button', { name: 'Fortsett' }).click();
+    await page.getByText('Skriv inn koden fra brevet.').waitFor();
+    await page.getByText('Velg hvem du er for pasienten.').waitFor();
+    await scan(page, 'proxy code');
+    await page.getByLabel(/Kode fra brevet/).fill('ABCD-EFGH');
+    await page.getByRole('radio', { name: 'Annen pårørende' }).check();
+    await page.getByRole('button', { name: 'Fortsett' }).click();
+    await page.getByText('Koden stemmer ikke.').waitFor();
+    await screenshot(page, 'prom-proxy');
+    await page.getByLabel(/Kode fra brevet/).fill(code.toLowerCase());
+    await page.getByRole('button', { name: 'Fortsett' }).click();
+    await page.getByText('Du svarer på vegne av pasienten.').waitFor();
+    await page.getByRole('heading', { level: 2, name: /Del 1 av 3/ }).waitFor();
+    await choose(page, 'mobility', 2);
+    await page.getByRole('button', { name: 'Lagre og fortsett senere' }).click();
+    await page.getByText('Svarene er lagret.').waitFor();
+    await scan(page, 'proxy form');
+    await context.close();
+    const saved = (await t.platform.db.pool.query('SELECT provenance, answers FROM prom_response WHERE invitation_id = $1', [thirdInvitation])).rows;
+    expect(saved).toEqual([{ provenance: { kind: 'proxy', relation: 'relative', user: 'user:sub-datter' }, answers: { mobility: '3' } }]);
   });
 
   it('the registrar sees both lists, with the answers summarised, and changes an assessment with a reason', async () => {
