@@ -89,3 +89,11 @@ it('records the answers as answered on behalf, by whom, in the response and the 
   const bound = await q('SELECT proxy_label, relation, proxy_hash = $2 AS hashed FROM prom_proxy WHERE invitation_id = $1', [invitationId, ninHash(t.platform.keys, daughterNin)]);
   expect(bound).toEqual([{ proxy_label: 'user:daughter', relation: 'relative', hashed: true }]);
 });
+
+it('the letter\'s link opens the web app (a page path may hold a dot), while a missing file is still a 404', async () => {
+  const page = await t.app.inject({ method: 'GET', url: `/prom/${token}` });
+  expect(page.statusCode).toBe(200);
+  expect(page.headers['content-type']).toMatch(/text\/html/);
+  expect((await t.app.inject({ method: 'GET', url: '/missing.png' })).statusCode).toBe(404);
+  expect((await t.app.inject({ method: 'GET', url: '/assets/missing.js' })).statusCode).toBe(404);
+});
