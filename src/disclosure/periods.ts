@@ -1,0 +1,127 @@
+// Disclosure control of counts per unit and period (indicator results, statistics): one table per
+// dataset, with every relation a reader knows between its cells —
+//   - a unit is the sum of its sub-units (nation → region → trust → hospital → department),
+//   - a total is the sum of the strata of each stratifier (per unit and year),
+//   - a year is the sum of its quarters and of its months, a quarter of its months —
+// and, for 12-month rolling windows, a rule instead of relations: overlapping windows differ by
+// single months, so two published windows a month apart give a month away, and from the first
+// month with data every month follows. A window is therefore shown only when it is the sum of
+// shown cells: all twelve of its months, or its four quarters, or (ending in December) its year.
+// Then the windows tell nothing the months, quarters and years do not.
+//
+// A cell has layers (a denominator and a numerator; a count and its sums), each protected in
+// turn: a later layer's primary suppression may depend on an earlier's outcome (a numerator is
+// withheld with its denominator).
+import type { Grain } from '../indicators/schema.ts';
+import type { UnitTree } from '../units/tree.ts';
+import { DisclosureTable, type Reason } from './table.ts';
+
+export interface PeriodCell { grain: Grain | string; period: string; unit: string; stratifier: string; stratum: string }
+
+export interface Layer {
+  values: ArrayLike<number>;
+  /** Primary suppression of cell i, given the outcome of the layers before. */
+  primary: (i: number, before: Array<Array<Reason | null>>) => Reason | null;
+  /** True where a withheld value is never 0 (zeros are always shown in this layer). */
+  zerosShown: boolean;
+}
+
+const key = (c: { grain: string; period: string; unit: string; stratifier: string; stratum: string }) => `${c.grain}|${c.period}|${c.unit}|${c.stratifier}|${c.stratum}`;
+
+/** The months of a quarter, the quarters and months of a year; the months of the 12-month window ending with month `m`. */
+function monthsOfYear(y: string): string[] { return Array.from({ length: 12 }, (_, i) => `${y}-${String(i + 1).padStart(2, '0')}`); }
+function windowMonths(m: string): string[] {
+  const [y, mm] = [Number(m.slice(0, 4)), Number(m.slice(5, 7))];
+  return Array.from({ length: 12 }, (_, i) => {
+    const k = y * 12 + (mm - 1) - i;
+    return `${Math.floor(k / 12)}-${String((k % 12) + 1).padStart(2, '0')}`;
+  });
+}
+
+/**
+ * Decides, for every cell and layer, whether it is shown (null) or why not. Cells of one dataset;
+ * grain `rolling-12-months` windows are decided from the months, quarters and years (which the
+ * caller must include when it publishes windows).
+ */
+export function periodDisclosure(cells: PeriodCell[], layers: Layer[], units: UnitTree, threshold: number): Array<Array<Reason | null>> {
+  const children = new Map<string, string[]>();
+  for (const u of units.all()) if (u.parent) children.set(u.parent, [...(children.get(u.parent) ?? []), u.resh]);
+  const parentOf = (resh: string) => units.get(resh)?.parent ?? null;
+  const keys = cells.map(key);
+  const rolling = cells.map((c) => c.grain === 'rolling-12-months');
+  const grains = new Set(cells.map((c) => c.grain));
+
+  // The relations, as keys (shared by every layer).
+  const relations: Array<{ total: string; parts: string[] }> = [];
+  const present = new Set(keys);
+  // Unit hierarchy: per grain, period and stratum, each parent of a unit with data.
+  const groups = new Map<string, Set<string>>();
+  cells.forEach((c, i) => {
+    if (rolling[i]) return;
+    const g = `${c.grain}|${c.period}|${c.stratifier}|${c.stratum}`;
+    let set = groups.get(g);
+    if (!set) groups.set(g, (set = new Set()));
+    for (let u: string | null = c.unit; u; u = parentOf(u)) { if (set.has(u)) break; set.add(u); }
+  });
+  for (const [g, set] of groups) {
+    const [grain, period, stratifier, stratum] = g.split('|');
+    for (const u of [...set].sort()) {
+      const kids = (children.get(u) ?? []).filter((k) => set.has(k));
+      if (kids.length) relations.push({ total: key({ grain, period, unit: u, stratifier, stratum }), parts: kids.map((k) => key({ grain, period, unit: k, stratifier, stratum })) });
+    }
+  }
+  // Strata: per unit and period, the total is the sum of each stratifier's strata.
+  const strata = new Map<string, string[]>();
+  cells.forEach((c, i) => {
+    if (!c.stratifier || rolling[i]) return;
+    const g = `${c.grain}|${c.period}|${c.unit}|${c.stratifier}`;
+    strata.set(g, [...(strata.get(g) ?? []), keys[i]]);
+  });
+  for (const [g, parts] of strata) {
+    const [grain, period, unit] = g.split('|');
+    relations.push({ total: key({ grain, period, unit, stratifier: '', stratum: '' }), parts });
+  }
+  // Time: a year is its quarters and its months, a quarter its months (per unit, totals only).
+  const years = new Set<string>();
+  for (const c of cells) if (!c.stratifier && c.grain !== 'rolling-12-months') years.add(`${c.period.slice(0, 4)}|${c.unit}`);
+  for (const yu of [...years].sort()) {
+    const [y, unit] = yu.split('|');
+    const at = (grain: string, period: string) => key({ grain, period, unit, stratifier: '', stratum: '' });
+    const months = monthsOfYear(y);
+    if (grains.has('year') && grains.has('quarter')) relations.push({ total: at('year', y), parts: [1, 2, 3, 4].map((q) => at('quarter', `${y}-Q${q}`)) });
+    if (grains.has('month')) {
+      if (grains.has('year')) relations.push({ total: at('year', y), parts: months.map((m) => at('month', m)) });
+      if (grains.has('quarter')) for (let q = 1; q <= 4; q++) relations.push({ total: at('quarter', `${y}-Q${q}`), parts: months.slice(3 * q - 3, 3 * q).map((m) => at('month', m)) });
+    }
+  }
+
+  const out: Array<Array<Reason | null>> = [];
+  for (const layer of layers) {
+    const table = new DisclosureTable(threshold, layer.zerosShown);
+    cells.forEach((_, i) => { if (!rolling[i]) table.add(keys[i], layer.values[i]); });
+    const result: Array<Reason | null> = new Array(cells.length).fill(null);
+    cells.forEach((_, i) => {
+      if (rolling[i]) return;
+      const why = layer.primary(i, out);
+      if (why) table.withhold(keys[i], why);
+    });
+    for (const r of relations) if (present.has(r.total) || r.parts.some((p) => present.has(p))) table.relate(r.total, r.parts);
+    table.protect();
+    cells.forEach((c, i) => {
+      if (!rolling[i]) { result[i] = table.reason(keys[i]); return; }
+      // A window: its own primary suppression, else shown only as a sum of shown cells.
+      const own = layer.primary(i, out);
+      if (own) { result[i] = own; return; }
+      const at = (grain: string, period: string) => key({ grain, period, unit: c.unit, stratifier: '', stratum: '' });
+      const m = c.period;
+      const byMonths = grains.has('month') && windowMonths(m).every((x) => table.shown(at('month', x)));
+      const quarterEnd = ['03', '06', '09', '12'].includes(m.slice(5, 7));
+      const byQuarters = grains.has('quarter') && quarterEnd && windowMonths(m).filter((_, k) => k % 3 === 0)
+        .every((x) => table.shown(at('quarter', `${x.slice(0, 4)}-Q${Math.ceil(Number(x.slice(5, 7)) / 3)}`)));
+      const byYear = grains.has('year') && m.slice(5, 7) === '12' && table.shown(at('year', m.slice(0, 4)));
+      result[i] = byMonths || byQuarters || byYear ? null : 'linked';
+    });
+    out.push(result);
+  }
+  return out;
+}

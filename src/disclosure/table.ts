@@ -1,0 +1,175 @@
+// The disclosure table: counts (cells) and the sums a reader knows hold between them — a parent
+// unit is the sum of its sub-units, a total the sum of its row, a year the sum of its quarters —
+// and the rule that decides which cells are withheld.
+//
+// Primary suppression is the caller's: it marks the cells that may not be shown (a count under
+// the threshold, a denominator under the indicator's minimum). Secondary suppression is this
+// module's: in every relation, a withheld cell must not be the only unknown, or a reader gets it
+// back by subtraction. Where it would be, the smallest shown part of that relation is withheld
+// too ("the next smallest cell"), and every relation that cell is in is checked again, until no
+// relation has a single unknown: a fixed point, reached in a deterministic order (relations are
+// checked in the order they were declared; ties go to the cell declared first), so the same data
+// always give the same pattern and every output shows the same cells.
+//
+// Two bounds are used as an attacker would: withheld counts are never negative, so withheld parts
+// of a shown total that add up to 0 are all 0; and where zeros are always shown (every count layer
+// but numerators, which are withheld with their denominator whatever their value), withheld parts
+// that add up to their number are all 1. Both are treated like a single unknown.
+//
+// Where a relation does not hold exactly — patients counted once above two units that both treated
+// them, cases registered at a hospital rather than one of its departments — the difference is a
+// cell of its own, never shown: it hides a withheld part as well as a withheld cell would, and if it
+// is itself a small number (a count under the threshold), it is protected like one.
+
+/** Why a cell is withheld: under the threshold, under an indicator's minimum denominator, or to protect another cell. */
+export type Reason = 'small' | 'too-few' | 'linked';
+
+const SHOWN = 0;
+/** Withheld and protected: must never be the only unknown of a relation. */
+const WITHHELD = 1;
+/** Never shown but need not be protected (the difference in a relation that does not add up, when not small). */
+const HIDDEN = 2;
+
+export interface ProtectResult { secondary: number; unresolved: number }
+
+export class DisclosureTable {
+  private readonly index = new Map<string, number>();
+  private readonly values: number[] = [];
+  private readonly status: number[] = [];
+  private readonly reasons: Array<Reason | null> = [];
+  private readonly isResidual: boolean[] = [];
+  private readonly totals: number[] = [];
+  private readonly parts: number[][] = [];
+
+  /**
+   * @param threshold counts 1..threshold−1 are small.
+   * @param zerosShown true where a withheld cell is never 0 (every zero is shown), false where one
+   *   may be (a numerator withheld because its denominator is).
+   */
+  constructor(readonly threshold: number, private readonly zerosShown = true) {}
+
+  /** Adds a cell (once: a second add of the same key keeps the first). */
+  add(key: string, value: number): void {
+    if (this.index.has(key)) return;
+    this.index.set(key, this.values.length);
+    this.values.push(value);
+    this.status.push(SHOWN);
+    this.reasons.push(null);
+    this.isResidual.push(false);
+  }
+
+  has(key: string): boolean { return this.index.has(key); }
+  value(key: string): number { const i = this.index.get(key); return i === undefined ? 0 : this.values[i]; }
+  get size(): number { return this.values.length; }
+
+  /** Primary suppression: this cell is not shown. */
+  withhold(key: string, reason: Reason): void {
+    const i = this.index.get(key);
+    if (i === undefined) throw new Error(`disclosure table: no cell ${key}`);
+    if (this.status[i] !== WITHHELD) { this.status[i] = WITHHELD; this.reasons[i] = reason; }
+  }
+
+  /** Why the cell is withheld, or null when it may be shown (a cell not in the table is a shown 0). */
+  reason(key: string): Reason | null { const i = this.index.get(key); return i === undefined ? null : this.reasons[i]; }
+  shown(key: string): boolean { return this.reason(key) === null; }
+
+  /**
+   * A relation: `total` is the sum of `parts`. Parts not in the table are 0 and known; a total not
+   * in the table is added as 0. What the parts do not account for becomes a cell of its own.
+   */
+  relate(total: string, parts: Iterable<string>): void {
+    if (!this.index.has(total)) this.add(total, 0);
+    const t = this.index.get(total)!;
+    const p: number[] = [];
+    let sum = 0;
+    for (const key of parts) {
+      const i = this.index.get(key);
+      if (i === undefined || i === t || p.includes(i)) continue;
+      p.push(i);
+      sum += this.values[i];
+    }
+    const rest = this.values[t] - sum;
+    if (rest !== 0) {
+      const i = this.values.length;
+      this.values.push(rest);
+      const small = Math.abs(rest) < this.threshold;
+      this.status.push(small ? WITHHELD : HIDDEN);
+      this.reasons.push(small ? 'small' : 'linked');
+      this.isResidual.push(true);
+      p.push(i);
+    }
+    if (p.length === 0) return; // the total is 0 and so are its parts: nothing to protect
+    this.totals.push(t);
+    this.parts.push(p);
+  }
+
+  /** Secondary suppression to the fixed point; returns how many cells it withheld, and relations it could not protect. */
+  protect(): ProtectResult {
+    const n = this.values.length, m = this.totals.length;
+    // Relations per cell (CSR), so that withholding a cell re-checks exactly the relations it is in.
+    const degree = new Int32Array(n + 1);
+    for (let r = 0; r < m; r++) { degree[this.totals[r] + 1]++; for (const c of this.parts[r]) degree[c + 1]++; }
+    for (let i = 0; i < n; i++) degree[i + 1] += degree[i];
+    const fill = degree.slice(0, n);
+    const of = new Int32Array(degree[n]);
+    for (let r = 0; r < m; r++) { of[fill[this.totals[r]]++] = r; for (const c of this.parts[r]) of[fill[c]++] = r; }
+
+    const queue: number[] = [];
+    const queued = new Uint8Array(m);
+    for (let r = 0; r < m; r++) { queue.push(r); queued[r] = 1; }
+    let secondary = 0, unresolved = 0;
+    for (let head = 0; head < queue.length; head++) {
+      const r = queue[head];
+      queued[r] = 0;
+      for (let why = this.unsafe(r); why !== null; why = this.unsafe(r)) {
+        const c = this.partner(r, why === 'zeros');
+        if (c < 0) { unresolved++; break; }
+        this.status[c] = WITHHELD;
+        this.reasons[c] = 'linked';
+        secondary++;
+        for (let k = degree[c]; k < degree[c + 1]; k++) { const s = of[k]; if (!queued[s] && s !== r) { queued[s] = 1; queue.push(s); } }
+      }
+    }
+    return { secondary, unresolved };
+  }
+
+  /** Whether relation r gives a withheld cell away, and how: a single unknown, withheld zeros, or withheld ones. */
+  private unsafe(r: number): 'single' | 'zeros' | 'ones' | null {
+    const t = this.totals[r];
+    let unknown = 0, protectedCells = 0, sum = 0, residualUnknown = false;
+    const visit = (c: number) => {
+      const s = this.status[c];
+      if (s === SHOWN) return;
+      unknown++;
+      if (s === WITHHELD) protectedCells++;
+      if (this.isResidual[c]) residualUnknown = true;
+      if (c !== t) sum += this.values[c];
+    };
+    visit(t);
+    for (const c of this.parts[r]) visit(c);
+    if (protectedCells === 0) return null;
+    if (unknown === 1) return 'single';
+    // The bounds hold for parts of a shown total, where none of them is a difference (which may be negative).
+    if (this.status[t] !== SHOWN || residualUnknown) return null;
+    if (sum === 0) return 'zeros';
+    if (this.zerosShown && sum === unknown) return 'ones';
+    return null;
+  }
+
+  /** The cell to withhold next in relation r: its smallest shown positive part, else a shown zero part, else its total. */
+  private partner(r: number, positiveOnly: boolean): number {
+    let best = -1;
+    for (const c of this.parts[r]) {
+      if (this.status[c] !== SHOWN || this.isResidual[c]) continue;
+      const v = this.values[c];
+      if (v === 0 && positiveOnly) continue;
+      if (best < 0 || rank(v) < rank(this.values[best])) best = c;
+    }
+    if (best >= 0) return best;
+    const t = this.totals[r];
+    return this.status[t] === SHOWN ? t : -1;
+  }
+}
+
+/** Positive counts smallest first, then zeros (which protect less: a withheld zero among small counts narrows nothing). */
+function rank(v: number): number { return v > 0 ? v : Number.MAX_SAFE_INTEGER; }
