@@ -5,8 +5,9 @@
 // Primary suppression is the caller's: it marks the cells that may not be shown (a count under
 // the threshold, a denominator under the indicator's minimum). Secondary suppression is this
 // module's: in every relation, a withheld cell must not be the only unknown, or a reader gets it
-// back by subtraction. Where it would be, the smallest shown part of that relation is withheld
-// too ("the next smallest cell"), and every relation that cell is in is checked again, until no
+// back by subtraction. Where it would be, a shown part of that relation is withheld too — the one
+// whose withholding leaves the fewest other relations to protect, and of those the smallest ("the
+// next smallest cell") — and every relation that cell is in is checked again, until no
 // relation has a single unknown: a fixed point, reached in a deterministic order (relations are
 // checked in the order they were declared; ties go to the cell declared first), so the same data
 // always give the same pattern and every output shows the same cells.
@@ -122,7 +123,7 @@ export class DisclosureTable {
       const r = queue[head];
       queued[r] = 0;
       for (let why = this.unsafe(r); why !== null; why = this.unsafe(r)) {
-        const c = this.partner(r, why === 'zeros');
+        const c = this.partner(r, why === 'zeros', degree, of);
         if (c < 0) { unresolved++; break; }
         this.status[c] = WITHHELD;
         this.reasons[c] = 'linked';
@@ -156,18 +157,36 @@ export class DisclosureTable {
     return null;
   }
 
-  /** The cell to withhold next in relation r: its smallest shown positive part, else a shown zero part, else its total. */
-  private partner(r: number, positiveOnly: boolean): number {
-    let best = -1;
+  /**
+   * The cell to withhold next in relation r: among its shown parts, the one that leaves the fewest
+   * other relations with a single unknown (each would need a partner of its own), then the smallest
+   * positive count, then zeros (a withheld zero among small counts hides less); else its total.
+   */
+  private partner(r: number, positiveOnly: boolean, degree: Int32Array, of: Int32Array): number {
+    let best = -1, bestCost = 0;
     for (const c of this.parts[r]) {
       if (this.status[c] !== SHOWN || this.isResidual[c]) continue;
       const v = this.values[c];
       if (v === 0 && positiveOnly) continue;
-      if (best < 0 || rank(v) < rank(this.values[best])) best = c;
+      const cost = this.cascade(c, r, degree, of);
+      if (best < 0 || cost < bestCost || (cost === bestCost && rank(v) < rank(this.values[best]))) { best = c; bestCost = cost; }
     }
     if (best >= 0) return best;
     const t = this.totals[r];
     return this.status[t] === SHOWN ? t : -1;
+  }
+
+  /** How many relations other than r would have cell c as their only unknown if it were withheld. */
+  private cascade(c: number, r: number, degree: Int32Array, of: Int32Array): number {
+    let n = 0;
+    for (let k = degree[c]; k < degree[c + 1]; k++) {
+      const s = of[k];
+      if (s === r) continue;
+      let unknown = this.status[this.totals[s]] !== SHOWN ? 1 : 0;
+      for (const p of this.parts[s]) if (this.status[p] !== SHOWN) unknown++;
+      if (unknown === 0) n++;
+    }
+    return n;
   }
 }
 

@@ -83,7 +83,8 @@ export async function computeComparison(data: PersonData, registry: Registry, an
   for (const x of codes) {
     sides.forEach((side, i) => {
       const c = count(side, raw(x));
-      const sup = c.n !== 0 && !c.shown;
+      // A withheld difference is withheld even when it is 0: "the rest has none" says the unit has all.
+      const sup = !c.shown;
       if (sup) withheld += 1;
       const r: Row = { [a.x]: labelOf(x), comparison: side.label, count: sup ? null : c.n };
       if (incidence !== null) {
