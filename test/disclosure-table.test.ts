@@ -1,9 +1,15 @@
 // The disclosure module's rule, without a database: primary suppression of small counts, secondary
 // suppression so that no withheld count is the only unknown of a sum a reader knows, checked by
 // hand on the tester's examples and by the attacker of the disclosure test on random tables.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { indicatorDisclosure } from '../src/disclosure/indicators.ts';
 import { periodDisclosure, type PeriodCell } from '../src/disclosure/periods.ts';
+import { loadIndicators } from '../src/indicators/load.ts';
+import { loadRegistry } from '../src/registry/load.ts';
 import { DisclosureTable } from '../src/disclosure/table.ts';
 import { UnitTree, type Unit } from '../src/units/tree.ts';
 import { attack, Knowledge, sumRelation, type Relation } from './helpers/disclosure-attack.ts';
@@ -138,5 +144,43 @@ describe('secondary suppression on random tables', () => {
       expect(res.derived.filter((d) => d.withheld)).toEqual([]);
       expect(res.derived.filter((d) => Math.abs(d.value) > 0 && Math.abs(d.value) < T)).toEqual([]);
     }), { numRuns: 60 });
+  });
+});
+
+describe('what an indicator declares', () => {
+  const copy = (edit: (yaml: string) => string) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-disclosure-'));
+    fs.cpSync(path.resolve('registries/fracture'), dir, { recursive: true });
+    const file = path.join(dir, 'indicators.yaml');
+    fs.writeFileSync(file, edit(fs.readFileSync(file, 'utf8')));
+    return dir;
+  };
+  const declare = (text: string) => copy((y) => y.replace('    countBy: patient\n    periodDate: injury_date\n    population: "days(injury_date, today()) >= 30"', `${text}\n    countBy: patient\n    periodDate: injury_date\n    population: "days(injury_date, today()) >= 30"`));
+
+  it('withholds numerators under the threshold unless the indicator declares them shown, with a reason', async () => {
+    const plain = loadIndicators(await loadRegistry(path.resolve('registries/fracture')));
+    expect(new Set(plain.map((i) => i.disclosure.numerator))).toEqual(new Set(['suppress']));
+    const shown = loadIndicators(await loadRegistry(declare('    disclosure: { numerator: show, reason: "Dødsfall per avdeling publiseres uansett antall (eksempel)." }')));
+    expect(shown.find((i) => i.def.id === 'nfr14_mortality_30_days')!.disclosure).toEqual({ threshold: 5, numerator: 'show' });
+    await expect(loadRegistry(declare('    disclosure: { numerator: show }')).then(loadIndicators)).rejects.toThrow(/disclosure: showing numerators under the threshold needs a reason/);
+    await expect(loadRegistry(declare('    minimumDenominator: 3')).then(loadIndicators)).rejects.toThrow(/minimumDenominator: 3 is under the registry's smallCountThreshold \(5\)/);
+  });
+
+  it('shows declared numerators, yet never the numerator of a withheld denominator, nor one that gives it away', () => {
+    // A hospital with two departments: 40 patients with 2 deaths, and 3 patients with 1 death.
+    const units = new UnitTree(unitsOf([[2]]));
+    const row = (unit: string, n: number, k: number) => ({ dataset: 'fresh', grain: 'year', period: '2024', unit_resh: unit, stratifier: '', stratum: '', numerator: k, denominator: n });
+    const counts = [row('N', 43, 3), row('R0', 43, 3), row('R0H0', 43, 3), row('R0H0D0', 40, 2), row('R0H0D1', 3, 1)];
+    const decide = (numerator: 'show' | 'suppress') => indicatorDisclosure(counts, { threshold: 5, minimumDenominator: 5, numerator }, units);
+    // Declared shown: the 3 patients are too few, their death with them; the hospital's 43 would
+    // give the 3 away (43 − 40), so the 40 go too, and their 2 deaths with them (3 − 2 = 1 otherwise).
+    // The hospital's, the region's and the nation's 3 deaths of 43 are shown, as declared.
+    const shown = decide('show');
+    expect(shown).toEqual([
+      { denominator: null, numerator: null }, { denominator: null, numerator: null }, { denominator: null, numerator: null },
+      { denominator: 'linked', numerator: 'linked' }, { denominator: 'too-few', numerator: 'too-few' },
+    ]);
+    // The default: every numerator here is under the threshold.
+    expect(decide('suppress').map((w) => w.numerator)).toEqual(['small', 'small', 'small', 'linked', 'too-few']);
   });
 });
