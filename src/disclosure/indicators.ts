@@ -29,7 +29,7 @@ export interface Withheld { numerator: Reason | null; denominator: Reason | null
 export function indicatorDisclosure(counts: IndicatorCount[], policy: IndicatorPolicy, units: UnitTree): Withheld[] {
   const out: Withheld[] = new Array(counts.length);
   const byDataset = new Map<string, number[]>();
-  counts.forEach((c, i) => byDataset.set(c.dataset, [...(byDataset.get(c.dataset) ?? []), i]));
+  counts.forEach((c, i) => { let list = byDataset.get(c.dataset); if (!list) byDataset.set(c.dataset, (list = [])); list.push(i); });
   for (const idx of byDataset.values()) {
     const cells = idx.map((i) => ({ grain: counts[i].grain, period: counts[i].period, unit: counts[i].unit_resh, stratifier: counts[i].stratifier, stratum: counts[i].stratum }));
     const n = idx.map((i) => counts[i].denominator);

@@ -45,15 +45,31 @@ function windowMonths(m: string): string[] {
  */
 export function periodDisclosure(cells: PeriodCell[], layers: Layer[], units: UnitTree, threshold: number): Array<Array<Reason | null>> {
   const children = new Map<string, string[]>();
-  for (const u of units.all()) if (u.parent) children.set(u.parent, [...(children.get(u.parent) ?? []), u.resh]);
+  for (const u of units.all()) if (u.parent) { let c = children.get(u.parent); if (!c) children.set(u.parent, (c = [])); c.push(u.resh); }
   const parentOf = (resh: string) => units.get(resh)?.parent ?? null;
-  const keys = cells.map(key);
   const rolling = cells.map((c) => c.grain === 'rolling-12-months');
   const grains = new Set(cells.map((c) => c.grain));
+  // Cells by key, once; a relation naming a cell that has no count gets a 0 of its own (index ≥ cells.length).
+  const index = new Map<string, number>();
+  cells.forEach((c, i) => { if (!rolling[i]) index.set(key(c), i); });
+  let extra = 0;
+  const at = (k: string, create: boolean): number => {
+    const i = index.get(k);
+    if (i !== undefined) return i;
+    if (!create) return -1;
+    const j = cells.length + extra++;
+    index.set(k, j);
+    return j;
+  };
 
-  // The relations, as keys (shared by every layer).
-  const relations: Array<{ total: string; parts: string[] }> = [];
-  const present = new Set(keys);
+  // The relations, as positions (shared by every layer).
+  const relations: Array<{ total: number; parts: number[] }> = [];
+  const relate = (total: string, parts: string[]) => {
+    const p = parts.map((k) => at(k, false)).filter((i) => i >= 0);
+    const t = at(total, false);
+    if (t < 0 && p.length === 0) return;
+    relations.push({ total: t < 0 ? at(total, true) : t, parts: p });
+  };
   // Unit hierarchy: per grain, period and stratum, each parent of a unit with data.
   const groups = new Map<string, Set<string>>();
   cells.forEach((c, i) => {
@@ -67,7 +83,7 @@ export function periodDisclosure(cells: PeriodCell[], layers: Layer[], units: Un
     const [grain, period, stratifier, stratum] = g.split('|');
     for (const u of [...set].sort()) {
       const kids = (children.get(u) ?? []).filter((k) => set.has(k));
-      if (kids.length) relations.push({ total: key({ grain, period, unit: u, stratifier, stratum }), parts: kids.map((k) => key({ grain, period, unit: k, stratifier, stratum })) });
+      if (kids.length) relate(key({ grain, period, unit: u, stratifier, stratum }), kids.map((k) => key({ grain, period, unit: k, stratifier, stratum })));
     }
   }
   // Strata: per unit and period, the total is the sum of each stratifier's strata.
@@ -75,52 +91,65 @@ export function periodDisclosure(cells: PeriodCell[], layers: Layer[], units: Un
   cells.forEach((c, i) => {
     if (!c.stratifier || rolling[i]) return;
     const g = `${c.grain}|${c.period}|${c.unit}|${c.stratifier}`;
-    strata.set(g, [...(strata.get(g) ?? []), keys[i]]);
+    let list = strata.get(g);
+    if (!list) strata.set(g, (list = []));
+    list.push(key(c));
   });
   for (const [g, parts] of strata) {
     const [grain, period, unit] = g.split('|');
-    relations.push({ total: key({ grain, period, unit, stratifier: '', stratum: '' }), parts });
+    relate(key({ grain, period, unit, stratifier: '', stratum: '' }), parts);
   }
   // Time: a year is its quarters and its months, a quarter its months (per unit, totals only).
+  const total = (grain: string, period: string, unit: string) => key({ grain, period, unit, stratifier: '', stratum: '' });
   const years = new Set<string>();
   for (const c of cells) if (!c.stratifier && c.grain !== 'rolling-12-months') years.add(`${c.period.slice(0, 4)}|${c.unit}`);
   for (const yu of [...years].sort()) {
     const [y, unit] = yu.split('|');
-    const at = (grain: string, period: string) => key({ grain, period, unit, stratifier: '', stratum: '' });
     const months = monthsOfYear(y);
-    if (grains.has('year') && grains.has('quarter')) relations.push({ total: at('year', y), parts: [1, 2, 3, 4].map((q) => at('quarter', `${y}-Q${q}`)) });
+    if (grains.has('year') && grains.has('quarter')) relate(total('year', y, unit), [1, 2, 3, 4].map((q) => total('quarter', `${y}-Q${q}`, unit)));
     if (grains.has('month')) {
-      if (grains.has('year')) relations.push({ total: at('year', y), parts: months.map((m) => at('month', m)) });
-      if (grains.has('quarter')) for (let q = 1; q <= 4; q++) relations.push({ total: at('quarter', `${y}-Q${q}`), parts: months.slice(3 * q - 3, 3 * q).map((m) => at('month', m)) });
+      if (grains.has('year')) relate(total('year', y, unit), months.map((m) => total('month', m, unit)));
+      if (grains.has('quarter')) for (let q = 1; q <= 4; q++) relate(total('quarter', `${y}-Q${q}`, unit), months.slice(3 * q - 3, 3 * q).map((m) => total('month', m, unit)));
     }
   }
+  // A window's months, quarters (ending a quarter) and year (ending December), as positions (−1: no count, a shown 0).
+  const windows = new Map<number, { months: number[]; quarters: number[] | null; year: number | null }>();
+  cells.forEach((c, i) => {
+    if (!rolling[i]) return;
+    const m = c.period;
+    const months = grains.has('month') ? windowMonths(m).map((x) => at(total('month', x, c.unit), false)) : [];
+    const quarterEnd = ['03', '06', '09', '12'].includes(m.slice(5, 7));
+    const quarters = grains.has('quarter') && quarterEnd
+      ? windowMonths(m).filter((_, k) => k % 3 === 0).map((x) => at(total('quarter', `${x.slice(0, 4)}-Q${Math.ceil(Number(x.slice(5, 7)) / 3)}`, c.unit), false)) : null;
+    const year = grains.has('year') && m.slice(5, 7) === '12' ? at(total('year', m.slice(0, 4), c.unit), false) : null;
+    windows.set(i, { months, quarters, year });
+  });
 
+  const size = cells.length + extra;
   const out: Array<Array<Reason | null>> = [];
   for (const layer of layers) {
     const table = new DisclosureTable(threshold, layer.zerosShown);
-    cells.forEach((_, i) => { if (!rolling[i]) table.add(keys[i], layer.values[i]); });
+    for (let i = 0; i < size; i++) table.push(i < cells.length && !rolling[i] ? layer.values[i] : 0);
     const result: Array<Reason | null> = new Array(cells.length).fill(null);
-    cells.forEach((_, i) => {
-      if (rolling[i]) return;
+    for (let i = 0; i < cells.length; i++) {
+      if (rolling[i]) continue;
       const why = layer.primary(i, out);
-      if (why) table.withhold(keys[i], why);
-    });
-    for (const r of relations) if (present.has(r.total) || r.parts.some((p) => present.has(p))) table.relate(r.total, r.parts);
+      if (why) table.withholdAt(i, why);
+    }
+    for (const r of relations) table.relateAt(r.total, r.parts);
     table.protect();
-    cells.forEach((c, i) => {
-      if (!rolling[i]) { result[i] = table.reason(keys[i]); return; }
+    const shown = (i: number) => i < 0 || table.reasonAt(i) === null;
+    for (let i = 0; i < cells.length; i++) {
+      if (!rolling[i]) { result[i] = table.reasonAt(i); continue; }
       // A window: its own primary suppression, else shown only as a sum of shown cells.
       const own = layer.primary(i, out);
-      if (own) { result[i] = own; return; }
-      const at = (grain: string, period: string) => key({ grain, period, unit: c.unit, stratifier: '', stratum: '' });
-      const m = c.period;
-      const byMonths = grains.has('month') && windowMonths(m).every((x) => table.shown(at('month', x)));
-      const quarterEnd = ['03', '06', '09', '12'].includes(m.slice(5, 7));
-      const byQuarters = grains.has('quarter') && quarterEnd && windowMonths(m).filter((_, k) => k % 3 === 0)
-        .every((x) => table.shown(at('quarter', `${x.slice(0, 4)}-Q${Math.ceil(Number(x.slice(5, 7)) / 3)}`)));
-      const byYear = grains.has('year') && m.slice(5, 7) === '12' && table.shown(at('year', m.slice(0, 4)));
+      if (own) { result[i] = own; continue; }
+      const w = windows.get(i)!;
+      const byMonths = grains.has('month') && w.months.every(shown);
+      const byQuarters = w.quarters !== null && w.quarters.every(shown);
+      const byYear = w.year !== null && shown(w.year);
       result[i] = byMonths || byQuarters || byYear ? null : 'linked';
-    });
+    }
     out.push(result);
   }
   return out;

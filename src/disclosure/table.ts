@@ -53,11 +53,25 @@ export class DisclosureTable {
   add(key: string, value: number): void {
     if (this.index.has(key)) return;
     this.index.set(key, this.values.length);
+    this.push(value);
+  }
+
+  /** Adds a cell known by its position only (the next index); for callers that keep their own keys. */
+  push(value: number): number {
     this.values.push(value);
     this.status.push(SHOWN);
     this.reasons.push(null);
     this.isResidual.push(false);
+    return this.values.length - 1;
   }
+
+  /** Primary suppression of the cell at position i. */
+  withholdAt(i: number, reason: Reason): void {
+    if (this.status[i] !== WITHHELD) { this.status[i] = WITHHELD; this.reasons[i] = reason; }
+  }
+
+  /** Why the cell at position i is withheld, or null when it may be shown. */
+  reasonAt(i: number): Reason | null { return this.reasons[i]; }
 
   has(key: string): boolean { return this.index.has(key); }
   value(key: string): number { const i = this.index.get(key); return i === undefined ? 0 : this.values[i]; }
@@ -80,12 +94,17 @@ export class DisclosureTable {
    */
   relate(total: string, parts: Iterable<string>): void {
     if (!this.index.has(total)) this.add(total, 0);
-    const t = this.index.get(total)!;
+    const idx: number[] = [];
+    for (const key of parts) { const i = this.index.get(key); if (i !== undefined) idx.push(i); }
+    this.relateAt(this.index.get(total)!, idx);
+  }
+
+  /** A relation between cells by position: `total` is the sum of `parts` (see relate). */
+  relateAt(t: number, parts: number[]): void {
     const p: number[] = [];
     let sum = 0;
-    for (const key of parts) {
-      const i = this.index.get(key);
-      if (i === undefined || i === t || p.includes(i)) continue;
+    for (const i of parts) {
+      if (i === t || p.includes(i)) continue;
       p.push(i);
       sum += this.values[i];
     }
