@@ -176,7 +176,8 @@ describe('results as users read them', () => {
     expect(r).toMatchObject({ status: 'ok', numerator: 4, denominator: 7, targetMet: false, level: 'low', ownUnit: true });
     // The public: a numerator of 4 is under the threshold; it goes, and the share, interval and level with it.
     const [open] = await results({ indicator: 'nfr01_time_to_treatment', period: '2018', units: [NATION] }, null);
-    expect(open).toMatchObject({ status: 'too-few', numerator: null, denominator: 7, proportion: null, interval: null, level: null, targetMet: null, withheld: { numerator: 'small', denominator: null } });
+    expect(open).toMatchObject({ status: 'too-few', numerator: null, denominator: 7, proportion: null, interval: null, level: null, targetMet: null });
+    expect(open).not.toHaveProperty('ownUnit');
     expect(r.proportion).toBeCloseTo(4 / 7, 10);
     expect(r.interval!.lower).toBeCloseTo(0.2505, 3);
     expect(r.interval!.upper).toBeCloseTo(0.8419, 3);
@@ -191,7 +192,7 @@ describe('results as users read them', () => {
     const rs = await results({ indicator: 'nfr12_failed_conservative', period: '2022', level: 'department' });
     expect(rs.length).toBe(t.platform.units.all().filter((u) => u.level === 'department').length);
     expect(rs.find((r) => r.unit.resh === SUS_ORTHO)).toMatchObject({ status: 'ok', numerator: 2, denominator: 5 });
-    expect(rs.find((r) => r.unit.resh === OTHER_ORTHO)).toMatchObject({ status: 'not-computable', withheld: null });
+    expect(rs.find((r) => r.unit.resh === OTHER_ORTHO)).toMatchObject({ status: 'not-computable' });
   });
   it('lists the pending indicators as declared, with their targets, not as zero', async () => {
     const rs = await results({ period: '2022', units: [NATION] });
@@ -229,7 +230,7 @@ describe('over HTTP', () => {
     const res = await get('/api/registries/fracture/indicator-results?indicator=nfr12_failed_conservative&period=2022&unit=1');
     expect(res.statusCode).toBe(200);
     // 2 of 5: the numerator is under the threshold, so the public gets the denominator only …
-    expect(res.json().results[0]).toMatchObject({ numerator: null, denominator: 5, proportion: null, status: 'too-few', withheld: { numerator: 'small', denominator: null } });
+    expect(res.json().results[0]).toMatchObject({ numerator: null, denominator: 5, proportion: null, status: 'too-few' });
     // … and SUS's own registrar gets SUS in full, but not the nation.
     const own = await get(`/api/registries/fracture/indicator-results?indicator=nfr12_failed_conservative&period=2022&unit=1,${SUS_HOSPITAL}`, t.tokens.registrarSus);
     expect(own.json().results.find((r: any) => r.unit.resh === SUS_HOSPITAL)).toMatchObject({ numerator: 2, denominator: 5, status: 'ok', ownUnit: true });
@@ -263,13 +264,10 @@ describe('over HTTP', () => {
     expect(r.statusCode, r.body).toBe(200);
     const report = r.json().entry[0].resource;
     expect(report).toMatchObject({ resourceType: 'MeasureReport', type: 'summary', period: { start: '2021-01-01', end: '2021-12-31' } });
-    // 2 reoperations of 5: the numerator and the score are withheld, the denominator stays, and why is said.
+    // 2 reoperations of 5: the numerator and the score are withheld, the denominator stays, and the status says so.
     expect(report.group[0].population.map((p: any) => [p.code.coding[0].code, p.count])).toEqual([['denominator', 5]]);
     expect(report.group[0].measureScore).toBeUndefined();
-    expect(report.group[0].extension).toEqual([
-      { url: expect.stringMatching(/indicator-result-status$/), valueCode: 'too-few' },
-      { url: expect.stringMatching(/indicator-numerator-withheld$/), valueCode: 'small' },
-    ]);
+    expect(report.group[0].extension).toEqual([{ url: expect.stringMatching(/indicator-result-status$/), valueCode: 'too-few' }]);
   });
 
   it('writes the national publishing CSV: one row per unit and year, withheld results left out', async () => {

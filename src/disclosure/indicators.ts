@@ -37,7 +37,8 @@ export function indicatorDisclosure(counts: IndicatorCount[], policy: IndicatorP
     const [den, num] = periodDisclosure(cells, [
       { values: n, zerosShown: true, primary: (j) => (n[j] > 0 && n[j] < policy.minimumDenominator ? 'too-few' : null) },
       {
-        values: k, zerosShown: false,
+        // Declared shown: small numerators may be published, so only withheld ones need protecting.
+        values: k, zerosShown: false, threshold: policy.numerator === 'show' ? 1 : policy.threshold,
         primary: (j, before) => before[0][j] ?? (policy.numerator === 'suppress' && k[j] > 0 && k[j] < policy.threshold ? 'small' : null),
       },
     ], units, policy.threshold);

@@ -5,9 +5,11 @@
 //   - a year is the sum of its quarters and of its months, a quarter of its months —
 // and, for 12-month rolling windows, a rule instead of relations: overlapping windows differ by
 // single months, so two published windows a month apart give a month away, and from the first
-// month with data every month follows. A window is therefore shown only when it is the sum of
-// shown cells: all twelve of its months, or its four quarters, or (ending in December) its year.
-// Then the windows tell nothing the months, quarters and years do not.
+// month with data every month follows. A window is therefore shown only when all twelve of its
+// months are: then it is a sum of shown months and tells nothing they do not. (Not when it is the
+// sum of its shown quarters or equals its shown year: a later window without the withheld month
+// would then give that month away by difference.) A withheld window may still follow from shown
+// quarters or years — a 12-month sum, which says nothing the months' own protection does not.
 //
 // A cell has layers (a denominator and a numerator; a count and its sums), each protected in
 // turn: a later layer's primary suppression may depend on an earlier's outcome (a numerator is
@@ -24,6 +26,8 @@ export interface Layer {
   primary: (i: number, before: Array<Array<Reason | null>>) => Reason | null;
   /** True where a withheld value is never 0 (zeros are always shown in this layer). */
   zerosShown: boolean;
+  /** Counts under this are small in this layer (default: the threshold; 1 where small counts may be shown, e.g. declared numerators). */
+  threshold?: number;
 }
 
 const key = (c: { grain: string; period: string; unit: string; stratifier: string; stratum: string }) => `${c.grain}|${c.period}|${c.unit}|${c.stratifier}|${c.stratum}`;
@@ -112,23 +116,17 @@ export function periodDisclosure(cells: PeriodCell[], layers: Layer[], units: Un
       if (grains.has('quarter')) for (let q = 1; q <= 4; q++) relate(total('quarter', `${y}-Q${q}`, unit), months.slice(3 * q - 3, 3 * q).map((m) => total('month', m, unit)));
     }
   }
-  // A window's months, quarters (ending a quarter) and year (ending December), as positions (−1: no count, a shown 0).
-  const windows = new Map<number, { months: number[]; quarters: number[] | null; year: number | null }>();
+  // A window's months, as positions (−1: no count, a shown 0).
+  const windows = new Map<number, { months: number[] }>();
   cells.forEach((c, i) => {
     if (!rolling[i]) return;
-    const m = c.period;
-    const months = grains.has('month') ? windowMonths(m).map((x) => at(total('month', x, c.unit), false)) : [];
-    const quarterEnd = ['03', '06', '09', '12'].includes(m.slice(5, 7));
-    const quarters = grains.has('quarter') && quarterEnd
-      ? windowMonths(m).filter((_, k) => k % 3 === 0).map((x) => at(total('quarter', `${x.slice(0, 4)}-Q${Math.ceil(Number(x.slice(5, 7)) / 3)}`, c.unit), false)) : null;
-    const year = grains.has('year') && m.slice(5, 7) === '12' ? at(total('year', m.slice(0, 4), c.unit), false) : null;
-    windows.set(i, { months, quarters, year });
+    windows.set(i, { months: grains.has('month') ? windowMonths(c.period).map((x) => at(total('month', x, c.unit), false)) : [] });
   });
 
   const size = cells.length + extra;
   const out: Array<Array<Reason | null>> = [];
   for (const layer of layers) {
-    const table = new DisclosureTable(threshold, layer.zerosShown);
+    const table = new DisclosureTable(layer.threshold ?? threshold, layer.zerosShown);
     for (let i = 0; i < size; i++) table.push(i < cells.length && !rolling[i] ? layer.values[i] : 0);
     const result: Array<Reason | null> = new Array(cells.length).fill(null);
     for (let i = 0; i < cells.length; i++) {
@@ -145,10 +143,7 @@ export function periodDisclosure(cells: PeriodCell[], layers: Layer[], units: Un
       const own = layer.primary(i, out);
       if (own) { result[i] = own; continue; }
       const w = windows.get(i)!;
-      const byMonths = grains.has('month') && w.months.every(shown);
-      const byQuarters = w.quarters !== null && w.quarters.every(shown);
-      const byYear = w.year !== null && shown(w.year);
-      result[i] = byMonths || byQuarters || byYear ? null : 'linked';
+      result[i] = w.months.length === 12 && w.months.every(shown) ? null : 'linked';
     }
     out.push(result);
   }

@@ -12,10 +12,12 @@
 // checked in the order they were declared; ties go to the cell declared first), so the same data
 // always give the same pattern and every output shows the same cells.
 //
-// Two bounds are used as an attacker would: withheld counts are never negative, so withheld parts
-// of a shown total that add up to 0 are all 0; and where zeros are always shown (every count layer
-// but numerators, which are withheld with their denominator whatever their value), withheld parts
-// that add up to their number are all 1. Both are treated like a single unknown.
+// Bounds are used as an attacker would: withheld counts are never negative, so withheld parts of a
+// shown total that add up to 0 are all 0; and where zeros are always shown (every count layer but
+// numerators, which are withheld with their denominator whatever their value), withheld parts that
+// add up to their number are all 1. Both are treated like a single unknown. And what the withheld
+// parts of a shown total add up to is known: under the threshold, it is itself a small count (the
+// rest of the country beside a region), so more is withheld until it is not.
 //
 // Where a relation does not hold exactly — patients counted once above two units that both treated
 // them, cases registered at a hospital rather than one of its departments — the difference is a
@@ -142,7 +144,8 @@ export class DisclosureTable {
       const r = queue[head];
       queued[r] = 0;
       for (let why = this.unsafe(r); why !== null; why = this.unsafe(r)) {
-        const c = this.partner(r, why === 'zeros', degree, of);
+        // A bound is broken by a positive part only (a withheld zero adds nothing to the sum).
+        const c = this.partner(r, why !== 'single', degree, of);
         if (c < 0) { unresolved++; break; }
         this.status[c] = WITHHELD;
         this.reasons[c] = 'linked';
@@ -153,8 +156,12 @@ export class DisclosureTable {
     return { secondary, unresolved };
   }
 
-  /** Whether relation r gives a withheld cell away, and how: a single unknown, withheld zeros, or withheld ones. */
-  private unsafe(r: number): 'single' | 'zeros' | 'ones' | null {
+  /**
+   * Whether relation r gives a withheld cell away, and how: a single unknown; withheld parts of a
+   * shown total that add up to 0 (all 0), to their number where zeros are always shown (all 1), or
+   * to less than the threshold (their sum is itself a small count: "the other three have 4").
+   */
+  private unsafe(r: number): 'single' | 'zeros' | 'ones' | 'small-sum' | null {
     const t = this.totals[r];
     let unknown = 0, protectedCells = 0, sum = 0, residualUnknown = false;
     const visit = (c: number) => {
@@ -173,6 +180,7 @@ export class DisclosureTable {
     if (this.status[t] !== SHOWN || residualUnknown) return null;
     if (sum === 0) return 'zeros';
     if (this.zerosShown && sum === unknown) return 'ones';
+    if (sum < this.threshold) return 'small-sum';
     return null;
   }
 

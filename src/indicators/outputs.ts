@@ -74,16 +74,12 @@ export function measureReport(base: string, registry: Registry, ind: Indicator, 
   const unit = units.get(main.unit.resh);
   const end = new Date(Date.parse(`${range.to}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
   // Only what disclosure control shows: a withheld numerator is left out with the score (the
-  // denominator may stay), and the status and the reason say why.
+  // denominator may stay), and the status says so.
   const population = (code: string, count: number | null) => (count === null ? [] : [{ code: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/measure-population', code }] }, count }]);
   const counts = (r: IndicatorResult) => {
     const pops = [...population('numerator', r.numerator), ...population('denominator', r.denominator)];
     return {
-      ...(r.status === 'ok' ? {} : { extension: [
-        { url: `${EXT}/indicator-result-status`, valueCode: r.status },
-        ...(r.withheld?.numerator ? [{ url: `${EXT}/indicator-numerator-withheld`, valueCode: r.withheld.numerator }] : []),
-        ...(r.withheld?.denominator ? [{ url: `${EXT}/indicator-denominator-withheld`, valueCode: r.withheld.denominator }] : []),
-      ] }),
+      ...(r.status === 'ok' ? {} : { extension: [{ url: `${EXT}/indicator-result-status`, valueCode: r.status }] }),
       ...(pops.length ? { population: pops } : {}),
       ...(r.proportion !== null ? { measureScore: { value: r.proportion } } : {}),
     };

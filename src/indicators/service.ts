@@ -30,7 +30,12 @@ export interface IndicatorResult {
   unit: { resh: string; level: Unit['level'] | null; name: string | null };
   stratifier: string;
   stratum: string;
-  /** `too-few`: withheld by disclosure control — too few in the denominator or the numerator, or withheld so that such a result cannot be worked out (`withheld` says which). */
+  /**
+   * `too-few`: withheld by disclosure control — too few in the denominator or the numerator, or
+   * withheld so that such a result cannot be worked out. Which it is is not said: knowing which
+   * withheld count is small and which is not narrows them down (two withheld counts adding up to 6,
+   * one of them at least 5, are 5 and 1).
+   */
   status: ResultStatus;
   /** Counts and proportion: null when withheld or not computable (the denominator may be shown when only the numerator is withheld). */
   numerator: number | null;
@@ -41,9 +46,7 @@ export interface IndicatorResult {
   level: Level | null;
   trend: Trend | null;
   previous: { period: string; proportion: number | null } | null;
-  /** Disclosure control: why the numerator and the denominator are withheld (null: shown); null when nothing is. */
-  withheld: Withheld | null;
-  /** Shown in full only because the caller works at this unit (its own results are never published withheld counts). */
+  /** Shown in full only because the caller works at this unit (what it sees of its own unit is not what is published). */
   ownUnit?: true;
 }
 
@@ -216,7 +219,6 @@ export class Indicators {
     const status: ResultStatus = now.n === 0 ? 'not-computable' : kShown ? 'ok' : 'too-few';
     const p = kShown ? now.k / now.n : null;
     const beforeShown = before !== undefined && before.n > 0 && (own ? before.n >= ind.minimumDenominator : before.wn === null && before.wk === null);
-    const withheld = own || now.n === 0 || (now.wn === null && now.wk === null) ? null : { numerator: now.wk, denominator: now.wn };
     return {
       indicator: ind.def.id, dataset: at.dataset, grain: at.grain, period: at.period,
       unit: { resh: at.unit, level: unit?.level ?? null, name: unit?.nameNb ?? null },
@@ -227,7 +229,6 @@ export class Indicators {
       level: p === null ? null : achievementLevel(p, ind.def.levels),
       trend: kShown && beforeShown ? trend(now, before!, ind.def.direction) : null,
       previous: before ? { period: prevPeriod, proportion: beforeShown ? before.k / before.n : null } : null,
-      withheld,
       ...(own && (now.wn !== null || now.wk !== null) && now.n > 0 ? { ownUnit: true as const } : {}),
     };
   }

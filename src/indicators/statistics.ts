@@ -39,8 +39,6 @@ export interface StatisticResult {
   n: number | null;
   sums: Record<string, number | null> | null;
   value: number | null;
-  /** Why the count and each counting sum are withheld; null when nothing is. */
-  withheld: { n: Reason | null; sums: Record<string, Reason | null> } | null;
 }
 
 /** The statistics declared in the registry's indicators.yaml, with every expression checked against the analytics columns. */
@@ -165,7 +163,6 @@ export async function computeStatistic(tx: PersonTx, registry: Registry, stat: S
         n: nShown ? n[i] : null,
         sums: nShown ? Object.fromEntries(Object.entries(sums).map(([k, x]) => [k, sumWithheld[k] === null ? Math.round(x * scale) / scale : null])) : null,
         value: typeof v === 'number' && Number.isFinite(v) ? Math.round(v * scale) / scale : null,
-        withheld: ok ? null : { n: decided[0][i], sums: sumWithheld },
       });
     });
   }

@@ -186,12 +186,12 @@ export async function computeAnalysis(data: PersonData, registry: Registry, anal
   };
 
   const data_: Row[] = [];
-  let small = 0, linked = 0;
+  let withheld = 0;
   for (const x of codes) {
     for (const g of present) {
       const c = tables.cell(a.id, q.unit, raw(x), g);
       const sup = c.withheld !== null;
-      if (c.withheld === 'linked') linked += 1; else if (sup) small += 1;
+      if (sup) withheld += 1;
       const row: Row = { [a.x]: labelOf(a.x, x) };
       if (a.by) row[a.by] = labelOf(a.by, g);
       row.count = sup ? null : c.n;
@@ -205,10 +205,15 @@ export async function computeAnalysis(data: PersonData, registry: Registry, anal
       data_.push(row);
     }
   }
+  // One sentence whatever the mix: which withheld group is small and which protects it is not said
+  // (knowing it narrows them down).
   const notes: string[] = [];
   if (a.note) notes.push(a.note[l]);
-  else if (small) notes.push(l === 'nb' ? `Grupper med færre enn ${threshold} er ikke vist.` : `Groups with fewer than ${threshold} are not shown.`);
-  if (linked) notes.push(l === 'nb' ? 'Noen grupper er skjult for at små grupper ikke skal kunne regnes ut.' : 'Some groups are hidden so that small groups cannot be worked out.');
+  if (withheld) {
+    notes.push(a.note
+      ? (l === 'nb' ? 'Grupper som ville avsløre dem, er heller ikke vist.' : 'Nor are groups that would give them away.')
+      : (l === 'nb' ? `Grupper med færre enn ${threshold}, og grupper som ville avsløre dem, er ikke vist.` : `Groups with fewer than ${threshold}, and groups that would give them away, are not shown.`));
+  }
   const missing = tables.missing(a.id, q.unit);
   if (missing.n > 0) {
     const what = `${a.x}${a.by ? (l === 'nb' ? ` eller ${a.by}` : ` or ${a.by}`) : ''}`;

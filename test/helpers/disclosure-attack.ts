@@ -93,7 +93,7 @@ export function attack(k: Knowledge, truth: Map<string, number>, relations: Rela
     const r = prepared[i];
     const open = r.terms.filter((t) => unknown(t.key));
     if (open.length === 0) continue;
-    const rest = r.residual - r.terms.filter((t) => !unknown(t.key)).reduce((s, t) => s + t.coef * known.get(t.key)!, 0);
+    const rest = r.residual - r.terms.filter((t) => !unknown(t.key)).reduce((s, t) => s + t.coef * (known.get(t.key) ?? value(t.key)), 0);
     if (open.length === 1) {
       const v = rest / open[0].coef;
       if (v !== value(open[0].key)) throw new Error(`attacker arithmetic is wrong for ${open[0].key}: ${v} ≠ ${value(open[0].key)} (${r.why})`);
