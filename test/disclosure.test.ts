@@ -477,7 +477,7 @@ it('publishes no count under the threshold and no withheld count can be derived 
     ...res.mismatched.slice(0, 5).map((m) => `  mismatch: ${m.key} published ${m.published}, true ${m.truth} (${m.where})`),
     ...histogram([...res.small.map((x) => ({ key: x.key, how: x.where })), ...derivedWithheld, ...derivedSmall]).map((line) => `  ${line}`),
     ...res.small.slice(0, 8).map((s) => `  small: ${s.key} = ${s.value} (${s.where})`),
-    ...[...derivedWithheld, ...derivedSmall].slice(0, 12).map((d) => `  derived: ${d.key} = ${d.value} from ${d.how}`),
+    ...[...derivedWithheld, ...derivedSmall].slice(0, 12).map((d) => `  derived: ${d.key} = ${d.value} from ${d.how}\n      ${d.terms.join('\n      ')}`),
     ...know.conflicts.slice(0, 5).map((c) => `  conflict: ${c}`),
   ].join('\n'));
   expect(know.conflicts).toEqual([]);

@@ -13,7 +13,7 @@
 // so that a count withheld in one figure cannot be worked out from another, nor from its unit's
 // parent, nor from the figure's own totals.
 import type { UnitTree } from '../units/tree.ts';
-import { DisclosureTable, type Reason } from './table.ts';
+import { DisclosureTable, type ProtectResult, type Reason } from './table.ts';
 
 /** One table: counts per unit of x (and group g, '' without one), and the cases missing x or g. */
 export interface CountTableInput {
@@ -147,7 +147,7 @@ export class CountDisclosure {
   }
 
   /** Secondary suppression over every table together; call once, after the relations. */
-  protect(): void { this.table.protect(); }
+  protect(): ProtectResult { return this.table.protect(); }
 
   /** Why a table's cell is withheld at a unit, or null when it is shown. `x` or `g` '*' for margins; without a group, g is ''. */
   withheld(table: string, unit: string, x: string, g: string): Reason | null { return this.table.reason(k(table, unit, x, g)); }

@@ -7,7 +7,8 @@
 // module's: in every relation, a withheld cell must not be the only unknown, or a reader gets it
 // back by subtraction. Where it would be, a shown part of that relation is withheld too — the one
 // whose withholding leaves the fewest other relations to protect, and of those the smallest ("the
-// next smallest cell") — and every relation that cell is in is checked again, until no
+// next smallest cell"; never a zero, which a reader can tell from a missing row) — and every
+// relation that cell is in is checked again, until no
 // relation has a single unknown: a fixed point, reached in a deterministic order (relations are
 // checked in the order they were declared; ties go to the cell declared first), so the same data
 // always give the same pattern and every output shows the same cells.
@@ -144,8 +145,7 @@ export class DisclosureTable {
       const r = queue[head];
       queued[r] = 0;
       for (let why = this.unsafe(r); why !== null; why = this.unsafe(r)) {
-        // A bound is broken by a positive part only (a withheld zero adds nothing to the sum).
-        const c = this.partner(r, why !== 'single', degree, of);
+        const c = this.partner(r, degree, of);
         if (c < 0) { unresolved++; break; }
         this.status[c] = WITHHELD;
         this.reasons[c] = 'linked';
@@ -185,18 +185,19 @@ export class DisclosureTable {
   }
 
   /**
-   * The cell to withhold next in relation r: among its shown parts, the one that leaves the fewest
-   * other relations with a single unknown (each would need a partner of its own), then the smallest
-   * positive count, then zeros (a withheld zero among small counts hides less); else its total.
+   * The cell to withhold next in relation r: among its shown positive parts, the one that leaves the
+   * fewest other relations with a single unknown (each would need a partner of its own), then the
+   * smallest; else its total. Never a zero: a reader takes a category a unit has no row for as 0,
+   * so a withheld zero hides nothing (and it adds nothing to a sum that must not be small).
    */
-  private partner(r: number, positiveOnly: boolean, degree: Int32Array, of: Int32Array): number {
+  private partner(r: number, degree: Int32Array, of: Int32Array): number {
     let best = -1, bestCost = 0;
     for (const c of this.parts[r]) {
       if (this.status[c] !== SHOWN || this.isResidual[c]) continue;
       const v = this.values[c];
-      if (v === 0 && positiveOnly) continue;
+      if (v <= 0) continue;
       const cost = this.cascade(c, r, degree, of);
-      if (best < 0 || cost < bestCost || (cost === bestCost && rank(v) < rank(this.values[best]))) { best = c; bestCost = cost; }
+      if (best < 0 || cost < bestCost || (cost === bestCost && v < this.values[best])) { best = c; bestCost = cost; }
     }
     if (best >= 0) return best;
     const t = this.totals[r];
@@ -217,5 +218,3 @@ export class DisclosureTable {
   }
 }
 
-/** Positive counts smallest first, then zeros (which protect less: a withheld zero among small counts narrows nothing). */
-function rank(v: number): number { return v > 0 ? v : Number.MAX_SAFE_INTEGER; }

@@ -162,7 +162,8 @@ export class AnalysisTables {
       const disclosure = new CountDisclosure(inputs, this.units, threshold, joint);
       // A registering unit without sub-units: its registrations are its cases.
       for (const r of reg) if (r.unit && this.units.get(r.unit) && !this.units.all().some((u) => u.parent === r.unit)) disclosure.relate([CASES, r.unit, MARGIN, MARGIN], [[REGISTERED, nation, r.unit, '']]);
-      disclosure.protect();
+      const protection = disclosure.protect();
+      if (process.env.KVALREG_DEBUG_DISCLOSURE) console.log(`disclosure ${registry.id} ${year} ${dataset}:`, protection);
 
       const nWithheld = reg.map((r) => disclosure.withheld(REGISTERED, nation, r.unit, ''));
       const totals = { n: reg.reduce((s, r) => s + r.n, 0), complete: reg.reduce((s, r) => s + r.complete, 0), finalised: reg.reduce((s, r) => s + r.finalised, 0) };

@@ -39,7 +39,7 @@ export interface AttackResult {
    * Counts the attacker worked out exactly that were not published, with how; `withheld` if an
    * output withheld them. Keys starting with Δ are the differences of relations that do not add up.
    */
-  derived: Array<{ key: string; value: number; how: string; withheld: boolean }>;
+  derived: Array<{ key: string; value: number; how: string; withheld: boolean; terms: string[] }>;
   /** Published counts in 1..threshold−1. */
   small: Array<{ key: string; value: number; where: string }>;
   /** Published counts that are not the true count under their key. */
@@ -82,9 +82,11 @@ export function attack(k: Knowledge, truth: Map<string, number>, relations: Rela
   prepared.forEach((r, i) => { for (const t of r.terms) byKey.set(t.key, [...(byKey.get(t.key) ?? []), i]); });
   const queue = prepared.map((_, i) => i);
   const queued = new Set(queue);
-  const learn = (key: string, v: number, how: string) => {
+  const learn = (key: string, v: number, how: string, r: Relation) => {
     known.set(key, v);
-    derived.push({ key, value: v, how, withheld: k.withheld.has(key) });
+    // The relation as the attacker used it: each term with its coefficient and what was known of it.
+    const terms = r.terms.map((t) => `${t.coef > 0 ? '+' : '−'}${t.key}=${known.has(t.key) ? known.get(t.key) : '?'}${k.published.has(t.key) ? '' : k.withheld.has(t.key) ? ' (withheld)' : ' (unpublished)'}`);
+    derived.push({ key, value: v, how, withheld: k.withheld.has(key), terms });
     for (const j of byKey.get(key) ?? []) if (!queued.has(j)) { queued.add(j); queue.push(j); }
   };
   while (queue.length) {
@@ -97,7 +99,7 @@ export function attack(k: Knowledge, truth: Map<string, number>, relations: Rela
     if (open.length === 1) {
       const v = rest / open[0].coef;
       if (v !== value(open[0].key)) throw new Error(`attacker arithmetic is wrong for ${open[0].key}: ${v} ≠ ${value(open[0].key)} (${r.why})`);
-      learn(open[0].key, v, r.why);
+      learn(open[0].key, v, r.why, r);
       continue;
     }
     // Bounds: every unknown is ≥ 0 (or ≥ 1 where zeros are never withheld). When all unknowns have
@@ -108,7 +110,7 @@ export function attack(k: Knowledge, truth: Map<string, number>, relations: Rela
     const least = open.every((t) => opts.positive(t.key)) ? open.length : 0;
     // Only a right conclusion counts (a withheld zero where zeros are assumed shown is a wrong guess).
     if (sum === least && open.every((t) => value(t.key) === (least === 0 ? 0 : 1))) {
-      for (const t of open) learn(t.key, least === 0 ? 0 : 1, `${r.why} (the unknowns add up to their least possible sum)`);
+      for (const t of open) learn(t.key, least === 0 ? 0 : 1, `${r.why} (the unknowns add up to their least possible sum)`, r);
     }
   }
   const small: AttackResult['small'] = [];
