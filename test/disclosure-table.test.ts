@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { CountDisclosure, type CountTableInput } from '../src/disclosure/counts.ts';
 import { indicatorDisclosure } from '../src/disclosure/indicators.ts';
 import { periodDisclosure, type PeriodCell } from '../src/disclosure/periods.ts';
 import { loadIndicators } from '../src/indicators/load.ts';
@@ -182,5 +183,50 @@ describe('what an indicator declares', () => {
     ]);
     // The default: every numerator here is under the threshold.
     expect(decide('suppress').map((w) => w.numerator)).toEqual(['small', 'small', 'small', 'linked', 'too-few']);
+  });
+});
+
+describe('count tables by unit (figures)', () => {
+  it('leaves no withheld cell, row, column or total derivable, at any unit, on random figures of two linked tables', () => {
+    fc.assert(fc.property(tree, fc.array(fc.nat(12), { minLength: 300, maxLength: 300 }), (shape, draws) => {
+      const units = unitsOf(shape);
+      const ut = new UnitTree(units);
+      const leaves = units.filter((u) => u.level === 'department');
+      // Table a: x (4 values) by g (2 values); table b: x alone, over the same cases (b's cells are a's rows).
+      const leaf = new Map<string, number>();
+      let i = 0;
+      for (const u of leaves) for (const x of ['p', 'q', 'r', 's']) for (const g of ['f', 'm']) leaf.set(`${u.resh}|${x}|${g}`, draws[i++ % draws.length] * (i % 4 === 0 ? 0 : 1));
+      const a: CountTableInput = { id: 'a', base: '', axes: ['x', 'g'], counts: [], missing: [] };
+      const b: CountTableInput = { id: 'b', base: '', axes: ['x'], counts: [], missing: [] };
+      const truth = new Map<string, number>();
+      const add = (key: string, n: number) => truth.set(key, (truth.get(key) ?? 0) + n);
+      for (const [key, n] of leaf) {
+        if (!n) continue;
+        const [resh, x, g] = key.split('|');
+        for (const u of ut.get(resh)!.path) {
+          a.counts.push({ unit: u, x, g, n }); b.counts.push({ unit: u, x, g: '', n });
+          add(`a|${u}|${x}|${g}`, n); add(`a|${u}|${x}|*`, n); add(`a|${u}|*|${g}`, n); add(`a|${u}|*|*`, n);
+          add(`b|${u}|${x}|`, n); add(`b|${u}|*|*`, n);
+        }
+      }
+      const merge = (t: CountTableInput) => { const m = new Map<string, number>(); for (const c of t.counts) m.set(`${c.unit}|${c.x}|${c.g}`, (m.get(`${c.unit}|${c.x}|${c.g}`) ?? 0) + c.n); t.counts = [...m].map(([k, n]) => { const [unit, x, g] = k.split('|'); return { unit, x, g, n }; }); };
+      merge(a); merge(b);
+      const d = new CountDisclosure([a, b], ut, T, new Map());
+      d.protect();
+      const know = new Knowledge();
+      for (const key of truth.keys()) { const [t, u, x, g] = key.split('|'); know.publish(key, d.withheld(t, u, x, g) ? null : truth.get(key)!, 'figure'); }
+      const relations: Relation[] = [];
+      for (const u of units) {
+        for (const x of ['p', 'q', 'r', 's']) { relations.push(sumRelation(`a|${u.resh}|${x}|*`, ['f', 'm'].map((g) => `a|${u.resh}|${x}|${g}`), 'row')); relations.push(sumRelation(`b|${u.resh}|${x}|`, [`a|${u.resh}|${x}|*`], 'same row')); }
+        for (const g of ['f', 'm']) relations.push(sumRelation(`a|${u.resh}|*|${g}`, ['p', 'q', 'r', 's'].map((x) => `a|${u.resh}|${x}|${g}`), 'column'));
+        relations.push(sumRelation(`a|${u.resh}|*|*`, ['p', 'q', 'r', 's'].map((x) => `a|${u.resh}|${x}|*`), 'total'));
+        relations.push(sumRelation(`b|${u.resh}|*|*`, ['p', 'q', 'r', 's'].map((x) => `b|${u.resh}|${x}|`), 'total'));
+        const kids = units.filter((k) => k.parent === u.resh).map((k) => k.resh);
+        if (kids.length) for (const key of truth.keys()) { const [t, w, x, g] = key.split('|'); if (w === u.resh) relations.push(sumRelation(key, kids.map((k) => `${t}|${k}|${x}|${g}`), 'hierarchy')); }
+      }
+      const res = attack(know, truth, relations, { threshold: T, isCount: () => true, positive: () => true });
+      expect(res.small).toEqual([]);
+      expect(res.derived.filter((x) => x.withheld || (Math.abs(x.value) > 0 && Math.abs(x.value) < T))).toEqual([]);
+    }), { numRuns: 40 });
   });
 });
