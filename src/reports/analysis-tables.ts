@@ -11,7 +11,7 @@ import type { Reason } from '../disclosure/table.ts';
 import type { Queryable } from '../db/pool.ts';
 import type { Registry } from '../registry/load.ts';
 import type { UnitTree } from '../units/tree.ts';
-import { binLabelOf, whereSql, xExpression, type AnalysisDef, type Analyses } from './analyses.ts';
+import { whereSql, xExpression, type AnalysisDef, type Analyses } from './analyses.ts';
 
 const PLATFORM = { kind: 'platform', task: 'reports' } as const;
 /** The table of all cases per unit: every analysis over the same cases has it as its total. */
@@ -162,8 +162,7 @@ export class AnalysisTables {
       const disclosure = new CountDisclosure(inputs, this.units, threshold, joint);
       // A registering unit without sub-units: its registrations are its cases.
       for (const r of reg) if (r.unit && this.units.get(r.unit) && !this.units.all().some((u) => u.parent === r.unit)) disclosure.relate([CASES, r.unit, MARGIN, MARGIN], [[REGISTERED, nation, r.unit, '']]);
-      const protection = disclosure.protect();
-      if (process.env.KVALREG_DEBUG_DISCLOSURE) console.log(`disclosure ${registry.id} ${year} ${dataset}:`, protection);
+      disclosure.protect();
 
       const nWithheld = reg.map((r) => disclosure.withheld(REGISTERED, nation, r.unit, ''));
       const totals = { n: reg.reduce((s, r) => s + r.n, 0), complete: reg.reduce((s, r) => s + r.complete, 0), finalised: reg.reduce((s, r) => s + r.finalised, 0) };
@@ -178,4 +177,3 @@ export class AnalysisTables {
   }
 }
 
-export { binLabelOf };
