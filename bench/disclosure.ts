@@ -5,8 +5,9 @@
 //   npm run bench:disclosure -- [--years 12] [--cases 1000000] [--runs 3]
 // Counts are drawn at random per department (Poisson-like, scaled so the nation has about --cases
 // cases over the years) and summed up the hierarchy, so small counts fall where they would.
-import { parseArgs } from 'node:util';
 import fs from 'node:fs';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
 import YAML from 'yaml';
 import { CountDisclosure, type CountTableInput } from '../src/disclosure/counts.ts';
 import { indicatorDisclosure, type IndicatorCount } from '../src/disclosure/indicators.ts';
@@ -89,14 +90,16 @@ function analysisTables(): CountTableInput[] {
   return [bySex, byAge];
 }
 
-const ms = (f: () => void) => { const t0 = performance.now(); f(); return performance.now() - t0; };
+// Wall time, and the CPU time of this process (which a busy machine inflates less).
+const ms = (f: () => void) => { const c0 = process.cpuUsage(), t0 = performance.now(); f(); const c = process.cpuUsage(c0); return { wall: performance.now() - t0, cpu: (c.user + c.system) / 1000 }; };
+const fmt = (r: { wall: number; cpu: number }) => `${r.wall.toFixed(0)} ms (CPU ${r.cpu.toFixed(0)} ms)`;
 const counts = indicatorCounts();
 const tables = analysisTables();
-console.log(`disclosure control, ${units.length} units (${departments.length} departments), ${YEARS} years, about ${CASES.toLocaleString('en')} cases`);
-const runs: number[] = [];
+console.log(`disclosure control, ${units.length} units (${departments.length} departments), ${YEARS} years, about ${CASES.toLocaleString('en')} cases; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs`);
+const runs: Array<{ wall: number; cpu: number }> = [];
 let withheld = 0;
 for (let i = 0; i < RUNS; i++) runs.push(ms(() => { withheld = indicatorDisclosure(counts, { threshold: 5, minimumDenominator: 5, numerator: 'suppress' }, tree).filter((w) => w.denominator || w.numerator).length; }));
-console.log(`one indicator: ${counts.length.toLocaleString('en')} counts (both datasets, every grain and stratum), decided in ${runs.map((r) => `${r.toFixed(0)} ms`).join(', ')}; ${withheld.toLocaleString('en')} with something withheld`);
-const aruns: number[] = [];
+console.log(`one indicator: ${counts.length.toLocaleString('en')} counts (both datasets, every grain and stratum), decided in ${runs.map(fmt).join(', ')}; ${withheld.toLocaleString('en')} with something withheld`);
+const aruns: Array<{ wall: number; cpu: number }> = [];
 for (let i = 0; i < RUNS; i++) aruns.push(ms(() => { const d = new CountDisclosure(tables, tree, 5, new Map()); d.protect(); }));
-console.log(`two linked analyses for one year: ${tables.reduce((s, t) => s + t.counts.length, 0).toLocaleString('en')} cells, decided in ${aruns.map((r) => `${r.toFixed(0)} ms`).join(', ')}`);
+console.log(`two linked analyses for one year: ${tables.reduce((s, t) => s + t.counts.length, 0).toLocaleString('en')} cells, decided in ${aruns.map(fmt).join(', ')}`);
