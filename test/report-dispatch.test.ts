@@ -84,10 +84,14 @@ describe('subscription schedules, in Oslo calendar time', () => {
 });
 
 describe('a dispatch to a mailing list', () => {
-  it('renders the report once for all its recipients, and holds no transaction open while the SMTP server receives', async () => {
+  const list = ['a@list.test', 'b@list.test', 'c@list.test'];
+  /** What the database looked like each time the SMTP server had a message and had not yet answered. */
+  const observed: Array<{ to: string[]; idleInTransaction: number; jobLocked: boolean }> = [];
+  let pdfs: Buffer[] = [];
+
+  it('is delivered to every recipient, in English when asked for', async () => {
     smtp.mails.length = 0;
     renders.length = 0;
-    const observed: Array<{ to: string[]; idleInTransaction: number; jobLocked: boolean }> = [];
     // While the SMTP server has the message and has not answered: is the job row locked, or is a
     // session sitting in an open transaction over the queue?
     smtp.whileReceiving = async (to) => {
@@ -99,24 +103,31 @@ describe('a dispatch to a mailing list', () => {
       observed.push({ to, idleInTransaction: idle.rows[0].n, jobLocked });
     };
     try {
-      const list = ['a@list.test', 'b@list.test', 'c@list.test'];
       const s = await subscribe('weekly', new Date(), list, 'en');
       const run = await dispatch().runDue(new Date(new Date(s.nextRunAt).getTime() + 1000));
       expect(run).toMatchObject({ queued: 3, sent: 3, failed: 0 });
-      expect(smtp.mails.map((m) => m.to[0]).sort()).toEqual(list);
-      expect(renders).toHaveLength(1);
-      const pdfs = smtp.mails.map((m) => mimeParts(m.raw).find((p) => p.type === 'application/pdf')!.body);
-      expect(pdfs[1].equals(pdfs[0]) && pdfs[2].equals(pdfs[0])).toBe(true);
-      expect(observed).toHaveLength(3);
-      expect(observed.filter((o) => o.jobLocked || o.idleInTransaction > 0)).toEqual([]);
-      // The English report speaks English and writes its numbers the English way (80.5 %, not 80,5 %).
-      const { text } = await extractText(new Uint8Array(pdfs[0]), { mergePages: true });
-      const words = (text as string).replace(/\s+/g, ' ');
-      expect(words).toMatch(/unit report/);
-      expect(words).toMatch(/\d+\.\d %/);
-      expect(words).not.toMatch(/\d+,\d %/);
-      expect(words).not.toMatch(/for få|ikke beregnbar/);
       await dispatch().remove(s.id, {});
     } finally { smtp.whileReceiving = null; }
+    expect(smtp.mails.map((m) => m.to[0]).sort()).toEqual(list);
+    pdfs = smtp.mails.map((m) => mimeParts(m.raw).find((p) => p.type === 'application/pdf')!.body);
   }, 180_000);
+
+  it('renders the report once, not once per recipient', () => {
+    expect(renders).toHaveLength(1);
+    expect(pdfs[1].equals(pdfs[0]) && pdfs[2].equals(pdfs[0])).toBe(true);
+  });
+
+  it('holds no database transaction open while the SMTP server receives', () => {
+    expect(observed).toHaveLength(3);
+    expect(observed.filter((o) => o.jobLocked || o.idleInTransaction > 0)).toEqual([]);
+  });
+
+  it('writes the English report in English, numbers included (80.5 %, not 80,5 %)', async () => {
+    const { text } = await extractText(new Uint8Array(pdfs[0]), { mergePages: true });
+    const words = (text as string).replace(/\s+/g, ' ');
+    expect(words).toMatch(/unit report/);
+    expect(words).toMatch(/\d+\.\d %/);
+    expect(words).not.toMatch(/\d+,\d %/);
+    expect(words).not.toMatch(/for få|ikke beregnbar/);
+  });
 });
