@@ -36,7 +36,7 @@ describe.skipIf(!executablePath && !process.env.CI)('figures and level symbols i
   }, 600_000);
   afterAll(async () => { await browser?.close(); await t?.close(); });
 
-  it('shows the server\'s figures on the indicator page, with the same level symbols beside the words', async () => {
+  it('shows the figures the server draws on the indicator page, not charts of its own', async () => {
     const page = await browser.newPage();
     await page.goto(`${site}/indicators/${INDICATOR}?period=${year}&unit=${SUS_HOSPITAL}`);
     const compared = page.getByRole('img', { name: /alle enheter sammenlignet/ });
@@ -49,8 +49,14 @@ describe.skipIf(!executablePath && !process.env.CI)('figures and level symbols i
       expect(await img.getAttribute('src')).toMatch(new RegExp(`/api/registries/fracture/figures/(units|trend)-${INDICATOR}\\.svg\\?`));
       expect(await img.evaluate((e) => (e as unknown as { complete: boolean; naturalWidth: number }).complete && (e as unknown as { naturalWidth: number }).naturalWidth > 0)).toBe(true);
     }
-    const src = (await compared.getAttribute('src'))!;
-    const svg = (await t.app.inject({ method: 'GET', url: src })).body;
+    await page.close();
+  }, 120_000);
+
+  it('draws the level symbols beside the words with the same shapes and colours as the figure\'s symbols', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${site}/indicators/${INDICATOR}?period=${year}&unit=${SUS_HOSPITAL}`);
+    await page.locator('dl.facts').waitFor();
+    const svg = (await t.app.inject({ method: 'GET', url: `/api/registries/fracture/figures/units-${INDICATOR}.svg?year=${year}&unit=${SUS_HOSPITAL}&level=hospital` })).body;
 
     // The server's figure: each level's symbol stands just before its words in the legend.
     const words = { high: 'Høy måloppnåelse', moderate: 'Moderat måloppnåelse', low: 'Lav måloppnåelse' } as const;
