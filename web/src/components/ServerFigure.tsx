@@ -3,6 +3,7 @@
 // own, so level symbols, patterns, intervals and "too few" markers look the same everywhere. The
 // figure's numbers are in a table behind a toggle, from the same {spec, data} the SVG is drawn from.
 import { Spinner } from '@digdir/designsystemet-react';
+import { useState } from 'react';
 import { useApi } from '../data.tsx';
 import { useI18n } from '../i18n.tsx';
 import { Downloads } from './Downloads.tsx';
@@ -12,6 +13,8 @@ interface Figure { spec: { title: string; description: string; note?: string; co
 
 export function ServerFigure({ registry, figure, params, label }: { registry: string; figure: string; params: Record<string, string | null | undefined>; label: string }) {
   const { t, lang } = useI18n();
+  // The table is built when opened: a page with two figures would otherwise carry every unit's row twice, unseen.
+  const [open, setOpen] = useState(false);
   const query = new URLSearchParams(Object.entries<string | null | undefined>({ ...params, lang }).filter((e): e is [string, string] => !!e[1])).toString();
   const fig = useApi<Figure>(`/api/registries/${registry}/figures/${figure}?${query}`);
   const fmt = (v: Cell, format?: string) => {
@@ -27,13 +30,13 @@ export function ServerFigure({ registry, figure, params, label }: { registry: st
       {fig.data && (
         <>
           <img src={`/api/registries/${registry}/figures/${figure}.svg?${query}`} alt={`${label}. ${fig.data.spec.description}`} style={{ maxWidth: '100%' }} />
-          <details className="chart-data">
+          <details className="chart-data" onToggle={(e) => setOpen(e.currentTarget.open)}>
             <summary>{t('chart.showTable')}</summary>
-            <table className="data-table">
+            {open && <table className="data-table">
               <caption>{label}</caption>
               <thead><tr>{fig.data.spec.columns.map((c) => <th scope="col" key={c.key}>{c.label}</th>)}</tr></thead>
               <tbody>{fig.data.data.map((row, i) => <tr key={i}>{fig.data!.spec.columns.map((c) => <td key={c.key}>{fmt(row[c.key], c.format)}</td>)}</tr>)}</tbody>
-            </table>
+            </table>}
           </details>
         </>
       )}
