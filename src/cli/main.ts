@@ -43,9 +43,9 @@ program.command('demo').description("run the platform's demo (demo/run.ts): synt
   .option('--concurrency <n>', 'parallel requests', (v) => Number(v), 8)
   .option('--rate <name=value...>', 'override a true rate, e.g. emergencyWithin24h=0.97 unplannedReopClosed=0.04 failedConservative=0.02')
   .action((o) => demoCommand(loadConfig(), o));
-program.command('import').description("import legacy data (NDJSON of FHIR bundles, a registry's CSV format, or death notices) through the capture pipeline")
+program.command('import').description("import legacy data (NDJSON of FHIR bundles, a registry's CSV format, death notices, or flat PROM answers) through the capture pipeline")
   .argument('<file>', 'a .ndjson file (one Bundle per line) or a .csv file')
-  .option('--format <format>', "ndjson, csv (read by the registry's importer, registries/<id>/import.ts) or deaths (national_id,date_of_death from the population register); default: from the file name")
+  .option('--format <format>', "ndjson, csv (read by the registry's importer, registries/<id>/import.ts), deaths (national_id,date_of_death from the population register) or eprom (flat PROM answers as CSV, JSON or NDJSON: national_id, instrument, answered, a column per linkId; docs/prom.md); default: from the file name")
   .option('--registry <id>', 'for csv: the registry whose importer reads the file (default: the only registry with one)')
   .option('--sender <id>', 'the sending system recorded as provenance', 'import')
   .option('--code-version <version>', "for csv: the classification version of the codes, mapped by the registry's version map (e.g. 2008)")

@@ -17,11 +17,14 @@ import { promSettings, type PromSettings } from './config.ts';
 import { loadInstruments, type Instrument } from './instruments.ts';
 import { loadSchedules, type CompiledSchedule } from './schedule.ts';
 import { PromScheduler, type SchedulerRun } from './scheduler.ts';
+import { PromCapture } from './capture.ts';
 
 export class Prom {
   readonly instruments: Map<string, Instrument>;
   readonly schedules: CompiledSchedule[];
   readonly scheduler: PromScheduler;
+  /** QuestionnaireResponses from other systems, in the capture pipeline (its `afterWrite` hook). */
+  readonly capture: PromCapture;
   readonly sender: PromSender;
   readonly links: InvitationLinks;
   readonly channels: Channel[];
@@ -36,6 +39,7 @@ export class Prom {
     this.instruments = loadInstruments(settings.instrumentsDir, { textsDir: settings.textsDir });
     this.schedules = loadSchedules(registries, this.instruments);
     this.scheduler = new PromScheduler(data, registries, this.schedules);
+    this.capture = new PromCapture(this.instruments, registries, this.schedules);
     this.order = [...new Set(this.schedules.flatMap((s) => s.def.instruments.map((r) => r.instrument)))];
     // Links and one-time codes are signed with a key derived from the identity hash key: they survive restarts.
     this.links = new InvitationLinks(Buffer.from(crypto.hkdfSync('sha256', deps.keys.hashKey, Buffer.alloc(0), 'kvalreg prom invitation', 32)));

@@ -9,7 +9,7 @@ import { paperPdf } from '../../prom/paper.ts';
 import { invitationInstruments, ResponseError, saveResponse } from '../../prom/responses.ts';
 import { hospitalName } from '../../prom/sender.ts';
 import { answersFromJson, AnswerFormatError } from '../../prom/answers.ts';
-import { PATIENTS, WRITERS } from '../access-policy.ts';
+import { ANY_CALLER, PATIENTS, WRITERS } from '../access-policy.ts';
 import { PatientForms } from '../../prom/form.ts';
 
 const PLATFORM = { kind: 'platform', task: 'prom-paper' } as const;
@@ -20,8 +20,27 @@ function invitationId(raw: string): number {
   return id;
 }
 
+const FHIR_JSON = 'application/fhir+json';
+
 export function promRoutes(app: FastifyInstance, platform: Platform): void {
   const prom = platform.prom;
+
+  // The instruments' Questionnaires, for systems that send QuestionnaireResponses (and for anyone
+  // building a form): read and search by canonical URL, id or name. Behind a login, not public:
+  // once the licensee's texts are loaded, they are licensed material.
+  app.get<{ Querystring: { url?: string; _id?: string; name?: string } }>('/fhir/Questionnaire', { config: { access: ANY_CALLER } }, async (req, reply) => {
+    const base = `${req.protocol}://${req.host}/fhir`;
+    const { url, _id: id, name } = req.query;
+    const found = [...prom.instruments.values()].filter((i) => (url === undefined || url.split('|')[0] === i.questionnaire.url)
+      && (id === undefined || id === i.id) && (name === undefined || String(i.questionnaire.name ?? i.id).toLowerCase().includes(name.toLowerCase())));
+    return reply.type(FHIR_JSON).send({ resourceType: 'Bundle', type: 'searchset', total: found.length,
+      entry: found.map((i) => ({ fullUrl: `${base}/Questionnaire/${i.id}`, resource: i.questionnaire, search: { mode: 'match' } })) });
+  });
+  app.get<{ Params: { questionnaireId: string } }>('/fhir/Questionnaire/:questionnaireId', { config: { access: ANY_CALLER } }, async (req, reply) => {
+    const inst = prom.instruments.get(req.params.questionnaireId);
+    if (!inst) throw new RecordError(`No Questionnaire "${req.params.questionnaireId}". GET /fhir/Questionnaire lists them: ${[...prom.instruments.keys()].join(', ')}.`, 404);
+    return reply.type(FHIR_JSON).send(inst.questionnaire);
+  });
   const forms = new PatientForms(prom, platform.data, platform.units);
   const asRecordError = async <T>(fn: () => Promise<T>): Promise<T> => {
     try { return await fn(); } catch (err) { if (err instanceof ResponseError) throw new RecordError(err.message, err.status, err.details); throw err; }
