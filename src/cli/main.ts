@@ -41,7 +41,8 @@ program.command('demo').description("run the platform's demo (demo/run.ts): synt
   .option('--scale <x>', 'share of a realistic hospital-area year of the demo (1 = a full year)', (v) => Number(v), 1)
   .option('--seed <n>', 'random seed, for reproducible data', (v) => Number(v), 2024)
   .option('--concurrency <n>', 'parallel requests', (v) => Number(v), 8)
-  .option('--rate <name=value...>', 'override a true rate, e.g. emergencyWithin24h=0.97 unplannedReopClosed=0.04 failedConservative=0.02')
+  .option('--rate <name=value...>', 'override a true rate, e.g. emergencyWithin24h=0.97 unplannedReopClosed=0.04 failedConservative=0.02 promResponse=0.6 promImprovement=0.72')
+  .option('--no-prom', "leave out the PROM system's answers (QuestionnaireResponses for every closed time point window)")
   .action((o) => demoCommand(loadConfig(), o));
 program.command('import').description("import legacy data (NDJSON of FHIR bundles, a registry's CSV format, death notices, or flat PROM answers) through the capture pipeline")
   .argument('<file>', 'a .ndjson file (one Bundle per line) or a .csv file')

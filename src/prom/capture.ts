@@ -78,15 +78,22 @@ export class PromCapture {
     const failed = new Set(errors.map((e) => e.index));
     out.issues.push(...errors.map((e) => ({ ...e, failed: true })));
 
+    // Everything below is a fixed number of statements per message, whatever the number of
+    // responses in it: the patients' cases are read once, the responses written in one statement,
+    // their items in another.
     const scope = new Set(input.registries);
-    const slotCache = new Map<number, Slot[]>();
-    const slotsFor = async (personId: number) => {
-      let s = slotCache.get(personId);
-      if (!s) { s = await this.personSlots(tx, personId, scope); slotCache.set(personId, s); }
-      return s;
-    };
-    for (const p of parsed) {
-      if (failed.has(p.r.index)) continue;
+    const changedMessage = input.resources.some((r) => r.state === 'changed');
+    const done = new Set(parsed.map((p) => p.r.rkey));
+    // Answers kept earlier without a match (sent before their case, or before the values that
+    // decide the instrument): this message may have brought what they were waiting for.
+    const waiting = changedMessage ? (await tx.client.query(
+      `SELECT r.id, r.person_id, r.instrument, r.recall, r.answered_at, r.provenance, r.source_key FROM prom_response r
+       WHERE r.person_id = ANY($1::bigint[]) AND r.status = 'completed' AND r.source_key IS NOT NULL
+         AND NOT EXISTS (SELECT 1 FROM prom_item i WHERE i.response_id = r.id)`, [input.personIds])).rows.filter((w) => !done.has(w.source_key)) : [];
+    const live = parsed.filter((p) => !failed.has(p.r.index));
+    const slots = await this.slotsOfPersons(tx, [...new Set([...live.filter((p) => p.complete).map((p) => p.r.personId), ...waiting.map((w) => Number(w.person_id))])], scope);
+    const plans: Array<{ p: Parsed; match: Match }> = [];
+    for (const p of live) {
       let invitationSlots: Slot[] = [];
       if (p.invitationId !== undefined) {
         invitationSlots = await invitationItems(tx, p.invitationId, p.r.personId, p.instrument.id);
@@ -97,29 +104,23 @@ export class PromCapture {
           continue;
         }
       }
-      const match = p.complete ? matchSlots(await slotsFor(p.r.personId), invitationSlots, p) : { slots: [], recall: p.recall ?? 'current' as const };
-      const saved = await saveExternal(tx, p, match, input);
-      const note = issue.info(undefined, describe(p, match, saved, input.registries));
+      plans.push({ p, match: p.complete ? matchSlots(slots.get(p.r.personId) ?? [], invitationSlots, p) : { slots: [], recall: p.recall ?? 'current' } });
+    }
+    const saved = await saveExternal(tx, plans, input);
+    const links: LinkRequest[] = plans.flatMap(({ p, match }, i) => (saved[i].unchanged || !p.complete ? [] : match.slots.map((slot) => ({ responseId: saved[i].responseId, personId: p.r.personId, at: p.answeredAt, slot }))));
+    for (const w of waiting) {
+      const recall = w.provenance?.recallGiven ? w.recall : undefined;
+      const found = slotsAnswered(slots.get(Number(w.person_id)) ?? [], w.instrument, osloDate(new Date(w.answered_at)), recall);
+      links.push(...found.map((slot) => ({ responseId: Number(w.id), personId: Number(w.person_id), at: new Date(w.answered_at).toISOString(), slot })));
+      if (found.length && found[0].recall !== w.recall) await tx.client.query('UPDATE prom_response SET recall = $2, updated_at = now() WHERE id = $1', [w.id, found[0].recall]);
+    }
+    const linked = await linkSlots(tx, links);
+    plans.forEach(({ p, match }, i) => {
+      const mine = linked.filter((l) => l.responseId === saved[i].responseId).map((l) => l.slot);
+      const note = issue.info(undefined, describe(p, match, { ...saved[i], linked: mine }, input.registries));
       // Machine-readable for the sender: an answer kept without a match says so by its rule.
-      out.issues.push({ index: p.r.index, issue: p.complete && !saved.unchanged && !saved.linked.length ? { ...note, rule: UNMATCHED } : note });
-    }
-
-    // Answers kept earlier without a match (sent before their case, or before the values that
-    // decide the instrument): this message may have brought what they were waiting for.
-    if (input.resources.some((r) => r.state === 'changed')) {
-      const done = new Set(parsed.map((p) => p.r.rkey));
-      const waiting = (await tx.client.query(
-        `SELECT r.id, r.person_id, r.instrument, r.recall, r.answered_at, r.provenance, r.source_key FROM prom_response r
-         WHERE r.person_id = ANY($1::bigint[]) AND r.status = 'completed' AND r.source_key IS NOT NULL
-           AND NOT EXISTS (SELECT 1 FROM prom_item i WHERE i.response_id = r.id)`, [input.personIds])).rows.filter((w) => !done.has(w.source_key));
-      for (const w of waiting) {
-        const day = osloDate(new Date(w.answered_at));
-        const recall = w.provenance?.recallGiven ? w.recall : undefined;
-        const slots = slotsAnswered(await slotsFor(Number(w.person_id)), w.instrument, day, recall);
-        if (slots.length) await linkSlots(tx, Number(w.id), Number(w.person_id), slots, new Date(w.answered_at));
-        if (slots.length && slots[0].recall !== w.recall) await tx.client.query('UPDATE prom_response SET recall = $2, updated_at = now() WHERE id = $1', [w.id, slots[0].recall]);
-      }
-    }
+      out.issues.push({ index: p.r.index, issue: p.complete && !saved[i].unchanged && !mine.length ? { ...note, rule: UNMATCHED } : note });
+    });
     return out;
   };
 
@@ -171,22 +172,24 @@ export class PromCapture {
     };
   }
 
-  /** Every slot of every case of the patient in the registries in scope (not those they objected to, not invalid cases). */
-  private async personSlots(tx: PersonTx, personId: number, scope: Set<string>): Promise<Slot[]> {
+  /** Every slot of every case of these patients in the registries in scope (not those they objected to, not invalid cases), by person. */
+  private async slotsOfPersons(tx: PersonTx, personIds: number[], scope: Set<string>): Promise<Map<number, Slot[]>> {
+    const out = new Map<number, Slot[]>();
     const registries = [...new Set(this.schedules.map((s) => s.schedule.registry))].filter((r) => scope.has(r));
-    if (!registries.length) return [];
+    if (!registries.length || !personIds.length) return out;
     const { rows } = await tx.client.query(
-      `SELECT c.registry, c.id, p.birth_date::text AS birth_date, p.sex, p.deceased_date::text AS deceased_date,
+      `SELECT c.registry, c.id, c.person_id, p.birth_date::text AS birth_date, p.sex, p.deceased_date::text AS deceased_date,
               (SELECT json_agg(json_build_object('form', f.form, 'instance', f.instance, 'data', f.data)) FROM case_form f WHERE f.registry = c.registry AND f.case_id = c.id) AS forms
        FROM registry_case c JOIN person p ON p.id = c.person_id
-       WHERE c.person_id = $1 AND c.registry = ANY($2) AND c.invalid_reason IS NULL
+       WHERE c.person_id = ANY($1::bigint[]) AND c.registry = ANY($2) AND c.invalid_reason IS NULL
          AND NOT EXISTS (SELECT 1 FROM prom_objection o WHERE o.person_id = c.person_id AND o.registry = c.registry)
-       ORDER BY c.registry, c.id`, [personId, registries]);
-    const out: Slot[] = [];
+       ORDER BY c.registry, c.id`, [personIds, registries]);
     for (const row of rows) {
       const registry = this.registries.find((r) => r.id === row.registry)!;
       const values = caseValues(registry, { birth_date: row.birth_date, sex: row.sex, deceased_date: row.deceased_date }, (row.forms ?? []) as FormState[]);
-      for (const m of this.schedules) if (m.schedule.registry === registry.id) out.push(...slotsOf(m, Number(row.id), values));
+      const list = out.get(Number(row.person_id)) ?? [];
+      for (const m of this.schedules) if (m.schedule.registry === registry.id) list.push(...slotsOf(m, Number(row.id), values));
+      out.set(Number(row.person_id), list);
     }
     return out;
   }
@@ -209,58 +212,79 @@ async function invitationItems(tx: PersonTx, invitationId: number, personId: num
   return rows.map((r) => ({ registry: r.registry, caseId: Number(r.case_id), schedule: r.schedule, timepoint: r.timepoint, instrument: r.instrument, recall: r.recall, due: r.due, opens: r.opens, closes: r.closes }));
 }
 
-/** Keeps the response (new, or a new version of the sender's) and links it to its slots. */
-async function saveExternal(tx: PersonTx, p: Parsed, match: Match, input: HookInput): Promise<{ responseId: number; linked: Slot[]; unchanged: boolean }> {
+interface LinkRequest { responseId: number; personId: number; at: string; slot: Slot }
+
+/** Keeps the responses (new ones, and new versions of the sender's: their old answers are taken back from their items first). */
+async function saveExternal(tx: PersonTx, plans: Array<{ p: Parsed; match: Match }>, input: HookInput): Promise<Array<{ responseId: number; unchanged: boolean }>> {
+  if (!plans.length) return [];
   const db = tx.client;
-  const status = p.complete ? 'completed' : 'draft';
-  const provenance = { kind: 'fhir', sender: input.sender, message: input.messageId, resource: p.r.rkey, ...(p.recall ? { recallGiven: true } : {}) };
-  const existing = (await db.query('SELECT id, person_id, instrument, recall, status, answers, answered_at FROM prom_response WHERE source_key = $1 FOR UPDATE', [p.r.rkey])).rows[0];
-  const scores = p.complete ? p.scored.scores : null;
-  let responseId: number;
-  if (existing && existing.instrument === p.instrument.id && existing.recall === match.recall && existing.status === status
-      && sameAnswers(existing.answers, p.answers) && new Date(existing.answered_at ?? 0).toISOString() === p.answeredAt) {
-    return { responseId: Number(existing.id), linked: [], unchanged: true };
-  }
-  if (existing) {
-    responseId = Number(existing.id);
+  const existing = new Map((await db.query('SELECT id, source_key, instrument, recall, status, answers, answered_at FROM prom_response WHERE source_key = ANY($1) ORDER BY id FOR UPDATE',
+    [plans.map((x) => x.p.r.rkey)])).rows.map((r) => [r.source_key as string, r]));
+  const rows = plans.map(({ p, match }) => {
+    const status = p.complete ? 'completed' : 'draft';
+    const e = existing.get(p.r.rkey);
+    const unchanged = Boolean(e && e.instrument === p.instrument.id && e.recall === match.recall && e.status === status
+      && sameAnswers(e.answers, p.answers) && new Date(e.answered_at ?? 0).toISOString() === p.answeredAt);
+    return {
+      id: e ? Number(e.id) : null, unchanged, key: p.r.rkey, person: p.r.personId, instrument: p.instrument.id, version: p.instrument.version, recall: match.recall, status,
+      answers: p.answers, scores: p.complete ? p.scored.scores : null, at: p.answeredAt,
+      provenance: { kind: 'fhir', sender: input.sender, message: input.messageId, resource: p.r.rkey, ...(p.recall ? { recallGiven: true } : {}) },
+    };
+  });
+  const updates = rows.filter((r) => r.id !== null && !r.unchanged);
+  if (updates.length) {
     // A new version: the answers it gave before are taken back from their items, and it is matched again.
-    await unlink(tx, [responseId]);
-    await db.query(`UPDATE prom_response SET instrument = $2, instrument_version = $3, recall = $4, status = $5, answers = $6, scores = $7, provenance = $8, answered_at = $9, updated_at = now() WHERE id = $1`,
-      [responseId, p.instrument.id, p.instrument.version, match.recall, status, p.answers, scores, provenance, p.answeredAt]);
-  } else {
-    responseId = Number((await db.query(
-      `INSERT INTO prom_response (person_id, invitation_id, instrument, instrument_version, recall, status, answers, scores, provenance, answered_at, source_key)
-       VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-      [p.r.personId, p.instrument.id, p.instrument.version, match.recall, status, p.answers, scores, provenance, p.answeredAt, p.r.rkey])).rows[0].id);
+    await unlink(tx, updates.map((r) => r.id!));
+    await db.query(`UPDATE prom_response r SET instrument = u.instrument, instrument_version = u.version, recall = u.recall, status = u.status, answers = u.answers, scores = u.scores,
+         provenance = u.provenance, answered_at = u.at, updated_at = now()
+       FROM jsonb_to_recordset($1::jsonb) AS u(id bigint, instrument text, version text, recall text, status text, answers jsonb, scores jsonb, provenance jsonb, at timestamptz)
+       WHERE r.id = u.id`, [JSON.stringify(updates)]);
   }
-  const linked = p.complete && match.slots.length ? await linkSlots(tx, responseId, p.r.personId, match.slots, new Date(p.answeredAt)) : [];
-  return { responseId, linked, unchanged: false };
+  const fresh = rows.filter((r) => r.id === null);
+  if (fresh.length) {
+    const ids = new Map((await db.query(
+      `INSERT INTO prom_response (person_id, invitation_id, instrument, instrument_version, recall, status, answers, scores, provenance, answered_at, source_key)
+       SELECT n.person, NULL, n.instrument, n.version, n.recall, n.status, n.answers, n.scores, n.provenance, n.at, n.key
+       FROM jsonb_to_recordset($1::jsonb) AS n(person bigint, instrument text, version text, recall text, status text, answers jsonb, scores jsonb, provenance jsonb, at timestamptz, key text)
+       RETURNING id, source_key`, [JSON.stringify(fresh)])).rows.map((r) => [r.source_key as string, Number(r.id)]));
+    for (const r of fresh) r.id = ids.get(r.key)!;
+  }
+  return rows.map((r) => ({ responseId: r.id!, unchanged: r.unchanged }));
 }
 
 /**
- * The items the response answers: created where the scheduler never made one (an answer to a
+ * The items the responses answer: created where the scheduler never made one (an answer to a
  * window that closed before the case was known, or from a system that invited the patient itself),
  * or answered where it did. A cancelled item (a death, an objection) and one another response
- * already answered keep what they have: an item has one answer, the first.
+ * already answered keep what they have: an item has one answer, the first (also within a message).
  */
-async function linkSlots(tx: PersonTx, responseId: number, personId: number, slots: Slot[], at: Date): Promise<Slot[]> {
+async function linkSlots(tx: PersonTx, links: LinkRequest[]): Promise<LinkRequest[]> {
+  const key = (s: Slot) => `${s.registry}|${s.caseId}|${s.schedule}|${s.timepoint}|${s.instrument}`;
+  const first = new Map<string, LinkRequest>();
+  for (const l of links) if (!first.has(key(l.slot))) first.set(key(l.slot), l);
+  if (!first.size) return [];
   const { rows } = await tx.client.query(
     `INSERT INTO prom_item (registry, case_id, schedule, timepoint, instrument, person_id, recall, due_date, opens_on, closes_on, status, response_id)
-     SELECT s.registry, s.case_id, s.schedule, s.timepoint, s.instrument, $2, s.recall, s.due, s.opens, s.closes, 'answered', $1
-     FROM jsonb_to_recordset($3::jsonb) AS s(registry text, case_id bigint, schedule text, timepoint text, instrument text, recall text, due date, opens date, closes date)
+     SELECT s.registry, s.case_id, s.schedule, s.timepoint, s.instrument, s.person, s.recall, s.due, s.opens, s.closes, 'answered', s.response
+     FROM jsonb_to_recordset($1::jsonb) AS s(registry text, case_id bigint, schedule text, timepoint text, instrument text, person bigint, recall text, due date, opens date, closes date, response bigint)
      ON CONFLICT (registry, case_id, schedule, timepoint, instrument) DO UPDATE SET status = 'answered', response_id = EXCLUDED.response_id, updated_at = now()
        WHERE prom_item.status IN ('pending', 'invited', 'expired') OR prom_item.response_id = EXCLUDED.response_id
-     RETURNING registry, case_id, timepoint, invitation_id`,
-    [responseId, personId, JSON.stringify(slots.map((s) => ({ registry: s.registry, case_id: s.caseId, schedule: s.schedule, timepoint: s.timepoint, instrument: s.instrument, recall: s.recall, due: s.due, opens: s.opens, closes: s.closes })))]);
-  const invitations = [...new Set(rows.map((r) => r.invitation_id).filter((x) => x !== null).map(Number))];
-  if (invitations.length) {
-    // An invitation is answered when nothing it asks is left open.
+     RETURNING registry, case_id, schedule, timepoint, instrument, invitation_id`,
+    [JSON.stringify([...first.values()].map((l) => ({ registry: l.slot.registry, case_id: l.slot.caseId, schedule: l.slot.schedule, timepoint: l.slot.timepoint, instrument: l.slot.instrument,
+      person: l.personId, recall: l.slot.recall, due: l.slot.due, opens: l.slot.opens, closes: l.slot.closes, response: l.responseId })))]);
+  const linked = rows.map((r) => first.get(`${r.registry}|${r.case_id}|${r.schedule}|${r.timepoint}|${r.instrument}`)!);
+  // An invitation is answered when nothing it asks is left open.
+  const invitations = new Map<number, string>();
+  rows.forEach((r, i) => { if (r.invitation_id !== null) { const at = linked[i].at; const v = Number(r.invitation_id); if (!invitations.has(v) || invitations.get(v)! < at) invitations.set(v, at); } });
+  if (invitations.size) {
     await tx.client.query(
-      `UPDATE prom_invitation v SET status = 'answered', answered_at = $2, updated_at = now()
-       WHERE v.id = ANY($1::bigint[]) AND v.status IN ('ordered', 'sent', 'reminded', 'not-reachable')
-         AND NOT EXISTS (SELECT 1 FROM prom_item i WHERE i.invitation_id = v.id AND i.status = 'invited')`, [invitations, at]);
+      `UPDATE prom_invitation v SET status = 'answered', answered_at = a.at, updated_at = now()
+       FROM jsonb_to_recordset($1::jsonb) AS a(id bigint, at timestamptz)
+       WHERE v.id = a.id AND v.status IN ('ordered', 'sent', 'reminded', 'not-reachable')
+         AND NOT EXISTS (SELECT 1 FROM prom_item i WHERE i.invitation_id = v.id AND i.status = 'invited')`,
+      [JSON.stringify([...invitations].map(([id, at]) => ({ id, at })))]);
   }
-  return slots.filter((s) => rows.some((r) => r.registry === s.registry && Number(r.case_id) === s.caseId && r.timepoint === s.timepoint));
+  return linked;
 }
 
 /** The same answers, whatever order the keys come in (jsonb keeps its own order). */

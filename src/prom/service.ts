@@ -18,6 +18,7 @@ import { loadInstruments, type Instrument } from './instruments.ts';
 import { loadSchedules, type CompiledSchedule } from './schedule.ts';
 import { PromScheduler, type SchedulerRun } from './scheduler.ts';
 import { PromCapture } from './capture.ts';
+import { PromResultsService } from './results.ts';
 
 export class Prom {
   readonly instruments: Map<string, Instrument>;
@@ -25,6 +26,8 @@ export class Prom {
   readonly scheduler: PromScheduler;
   /** QuestionnaireResponses from other systems, in the capture pipeline (its `afterWrite` hook). */
   readonly capture: PromCapture;
+  /** Response rates, responders against non-responders, and scores per unit (aggregates, small counts withheld). */
+  readonly results: PromResultsService;
   readonly sender: PromSender;
   readonly links: InvitationLinks;
   readonly channels: Channel[];
@@ -40,6 +43,7 @@ export class Prom {
     this.schedules = loadSchedules(registries, this.instruments);
     this.scheduler = new PromScheduler(data, registries, this.schedules);
     this.capture = new PromCapture(this.instruments, registries, this.schedules);
+    this.results = new PromResultsService(data, deps.units, this.schedules, this.instruments);
     this.order = [...new Set(this.schedules.flatMap((s) => s.def.instruments.map((r) => r.instrument)))];
     // Links and one-time codes are signed with a key derived from the identity hash key: they survive restarts.
     this.links = new InvitationLinks(Buffer.from(crypto.hkdfSync('sha256', deps.keys.hashKey, Buffer.alloc(0), 'kvalreg prom invitation', 32)));

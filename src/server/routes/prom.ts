@@ -9,7 +9,8 @@ import { paperPdf } from '../../prom/paper.ts';
 import { invitationInstruments, ResponseError, saveResponse } from '../../prom/responses.ts';
 import { hospitalName } from '../../prom/sender.ts';
 import { answersFromJson, AnswerFormatError } from '../../prom/answers.ts';
-import { ANY_CALLER, PATIENTS, WRITERS } from '../access-policy.ts';
+import { ANY_CALLER, PATIENTS, PUBLIC, WRITERS } from '../access-policy.ts';
+import { osloDate } from '../../time/oslo.ts';
 import { PatientForms } from '../../prom/form.ts';
 
 const PLATFORM = { kind: 'platform', task: 'prom-paper' } as const;
@@ -36,6 +37,19 @@ export function promRoutes(app: FastifyInstance, platform: Platform): void {
     return reply.type(FHIR_JSON).send({ resourceType: 'Bundle', type: 'searchset', total: found.length,
       entry: found.map((i) => ({ fullUrl: `${base}/Questionnaire/${i.id}`, resource: i.questionnaire, search: { mode: 'match' } })) });
   });
+  // PROM results of a unit beside the nation: response rates, responders against non-responders,
+  // scores and their change. Aggregates only, small counts withheld (src/prom/small-counts.ts):
+  // open, as indicator results are.
+  app.get<{ Params: { id: string }; Querystring: { year?: string; unit?: string } }>('/api/registries/:id/prom/results', { config: { access: PUBLIC } }, async (req) => {
+    const r = platform.registry(req.params.id);
+    if (!r) throw new RecordError(`Unknown registry "${req.params.id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, 404);
+    const today = osloDate(new Date().toISOString());
+    const year = req.query.year ?? String(Number(today.slice(0, 4)) - 1);
+    if (!/^\d{4}$/.test(year)) throw new RecordError('year must be a year like 2024.', 400);
+    if (req.query.unit !== undefined && !platform.units.has(req.query.unit)) throw new RecordError(`Unknown unit "${req.query.unit}": give the RESH id of a unit.`, 400);
+    return prom.results.results(r, { year, unit: req.query.unit, asOf: today });
+  });
+
   app.get<{ Params: { questionnaireId: string } }>('/fhir/Questionnaire/:questionnaireId', { config: { access: ANY_CALLER } }, async (req, reply) => {
     const inst = prom.instruments.get(req.params.questionnaireId);
     if (!inst) throw new RecordError(`No Questionnaire "${req.params.questionnaireId}". GET /fhir/Questionnaire lists them: ${[...prom.instruments.keys()].join(', ')}.`, 404);
