@@ -1,7 +1,8 @@
 // Assembles the platform from its parts: database, migrations, units, registries, keys, the door
 // to person-level data and the capture inbox. The CLI, the server and the tests all start here.
 import path from 'node:path';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger } from './log/redact.ts';
 import { PersonData } from './access/door.ts';
 import { Analytics } from './analytics/refresh.ts';
 import { Indicators } from './indicators/service.ts';
@@ -45,7 +46,8 @@ export interface Platform {
 }
 
 export async function startPlatform(config: Config, opts: { log?: Logger; poolSize?: number } = {}): Promise<Platform> {
-  const log = opts.log ?? pino({ level: config.logLevel });
+  // Logs never hold identity numbers (log/redact.ts).
+  const log = opts.log ?? createLogger(config.logLevel);
   const db = await openDatabase(config, { poolSize: opts.poolSize });
   try {
     await migrate(db.pool, (m) => log.info(m));
@@ -60,7 +62,7 @@ export async function startPlatform(config: Config, opts: { log?: Logger; poolSi
     const data = new PersonData(db.pool, units, db.appPool);
     // PROM first: the capture pipeline hands it the QuestionnaireResponses it receives.
     const prom = new Prom(data, registries, log.child({ module: 'prom' }), { units, keys, config });
-    const inbox = createInbox(data, { keys, registries, afterWrite: prom.capture.hook }, log);
+    const inbox = createInbox(data, { keys, registries, allRegistries: registries, allowTestIdentities: config.allowTestIdentities, afterWrite: prom.capture.hook }, log);
     const analytics = new Analytics(data, registries, log.child({ module: 'analytics' }));
     await analytics.prepare();
     const indicators = new Indicators(data, db.pool, registries, units, log.child({ module: 'indicators' }));

@@ -60,6 +60,8 @@ export const promFileSchema = z.object({
   schedules: z.array(scheduleSchema).min(1),
   /** How results are shown: responders and non-responders compared by these variables (e.g. age group and sex). */
   results: z.object({ compareBy: z.array(id).default([]) }).strict().default({ compareBy: [] }),
+  /** Digital home follow-up: which answers call for a visit (checked by triage.ts). */
+  triage: z.array(z.unknown()).optional(),
 }).strict();
 
 export interface CompiledSchedule {

@@ -76,7 +76,9 @@ export async function innsyn(tx: PersonTx, registries: Registry[], lang: Lang): 
   }
   const log = (await tx.client.query(
     `SELECT a.at, a.role, a.actor, coalesce(u.name_${lang === 'nb' ? 'nb' : 'en'}, u.name_nb) AS unit, a.action, a.purpose, a.outcome
-     FROM audit_event a LEFT JOIN org_unit u ON u.resh = a.unit WHERE a.person_id = $1 ORDER BY a.at DESC LIMIT 500`, [person.id])).rows;
+     FROM audit_event a LEFT JOIN org_unit u ON u.resh = a.unit
+     -- also what was recorded while the patient was known by another number, merged into theirs since (records/persons.ts)
+     WHERE a.person_id = ANY(kvalreg_person_ids($1)) ORDER BY a.at DESC LIMIT 500`, [person.id])).rows;
   // Who looked, by role and unit — not the individual's user id, which says nothing to the patient.
   view.accessLog = log.map((r) => ({
     at: r.at, who: ROLE_WORDS[String(r.role).split(',')[0]]?.[lang] ?? String(r.role), unit: r.unit,
