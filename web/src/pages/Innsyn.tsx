@@ -45,7 +45,7 @@ function PromSection({ prom }: { prom: PromInnsyn }) {
           <Table zebra className="innsyn-form">
             <caption>{t('innsyn.promAsked')}</caption>
             <Table.Head><Table.Row>
-              <Table.HeaderCell scope="col">{t('prom.instrument')}</Table.HeaderCell>
+              <Table.HeaderCell scope="col">{t('promResults.instrument')}</Table.HeaderCell>
               <Table.HeaderCell scope="col">{t('innsyn.promRegistry')}</Table.HeaderCell>
               <Table.HeaderCell scope="col">{t('innsyn.promWhen')}</Table.HeaderCell>
               <Table.HeaderCell scope="col">{t('innsyn.status')}</Table.HeaderCell>

@@ -32,7 +32,7 @@ export function PromResults() {
   const res = useApi<PromResultsView>(registry ? `/api/registries/${registry}/prom/results?year=${year}${unit ? `&unit=${unit}` : ''}` : null);
   const v = res.data;
   const locale = lang === 'nb' ? 'nb-NO' : 'en-GB';
-  const dash = <abbr title={t('prom.withheld')}>–</abbr>;
+  const dash = <abbr title={t('promResults.withheld')}>–</abbr>;
   const num = (x: number | null) => (x === null ? dash : x.toLocaleString(locale));
   const pct = (x: number | null) => (x === null ? dash : `${(x * 100).toLocaleString(locale, { maximumFractionDigits: 0 })} %`);
   const dec = (x: number | null) => (x === null ? dash : x.toLocaleString(locale, { maximumFractionDigits: 3 }));
@@ -41,8 +41,8 @@ export function PromResults() {
   const instrumentTitle = (id: string) => v?.responseRates.find((r) => r.instrument === id)?.title[lang] ?? id;
 
   return (
-    <Page title={t('prom.title')}>
-      <Paragraph>{t('prom.intro')}</Paragraph>
+    <Page title={t('promResults.title')}>
+      <Paragraph>{t('promResults.intro')}</Paragraph>
       <form className="filters" aria-label={t('ind.choices')} onSubmit={(e) => e.preventDefault()}>
         <YearPicker id="year" value={year} onChange={(y) => setQuery({ year: y })} years={pastYears(6)} />
         <UnitPicker units={units.list} value={unit} onChange={(u) => setQuery({ unit: u || null })} own={own} />
@@ -51,24 +51,24 @@ export function PromResults() {
       {res.loading && <Spinner aria-label={t('common.loading')} />}
       {v && (
         <>
-          <Paragraph data-size="sm">{t('prom.small').replace('{n}', String(v.smallCountThreshold))} {t('prom.asked')}</Paragraph>
+          <Paragraph data-size="sm">{t('promResults.small').replace('{n}', String(v.smallCountThreshold))} {t('promResults.asked')}</Paragraph>
           <section aria-labelledby="prom-rates">
-            <Heading level={2} data-size="md" id="prom-rates">{t('prom.rates')}</Heading>
-            {v.responseRates.length === 0 ? <Paragraph>{t('prom.none')}</Paragraph> : (
+            <Heading level={2} data-size="md" id="prom-rates">{t('promResults.rates')}</Heading>
+            {v.responseRates.length === 0 ? <Paragraph>{t('promResults.none')}</Paragraph> : (
               <Table zebra className="prom-table">
-                <caption>{t('prom.rates')} {year}{unitLabel ? `: ${unitLabel}` : ''}</caption>
+                <caption>{t('promResults.rates')} {year}{unitLabel ? `: ${unitLabel}` : ''}</caption>
                 <Table.Head>
                   <Table.Row>
-                    <Table.HeaderCell rowSpan={2} scope="col">{t('prom.timepoint')}</Table.HeaderCell>
-                    <Table.HeaderCell rowSpan={2} scope="col">{t('prom.instrument')}</Table.HeaderCell>
+                    <Table.HeaderCell rowSpan={2} scope="col">{t('promResults.timepoint')}</Table.HeaderCell>
+                    <Table.HeaderCell rowSpan={2} scope="col">{t('promResults.instrument')}</Table.HeaderCell>
                     {unitLabel && <Table.HeaderCell colSpan={3} scope="colgroup">{unitLabel}</Table.HeaderCell>}
-                    <Table.HeaderCell colSpan={3} scope="colgroup">{t('prom.nation')}</Table.HeaderCell>
+                    <Table.HeaderCell colSpan={3} scope="colgroup">{t('promResults.nation')}</Table.HeaderCell>
                   </Table.Row>
                   <Table.Row>
                     {[...(unitLabel ? ['u'] : []), 'n'].flatMap((k) => [
-                      <Table.HeaderCell key={`${k}e`} scope="col">{t('prom.eligible')}</Table.HeaderCell>,
-                      <Table.HeaderCell key={`${k}r`} scope="col">{t('prom.responders')}</Table.HeaderCell>,
-                      <Table.HeaderCell key={`${k}p`} scope="col">{t('prom.rate')}</Table.HeaderCell>])}
+                      <Table.HeaderCell key={`${k}e`} scope="col">{t('promResults.eligible')}</Table.HeaderCell>,
+                      <Table.HeaderCell key={`${k}r`} scope="col">{t('promResults.responders')}</Table.HeaderCell>,
+                      <Table.HeaderCell key={`${k}p`} scope="col">{t('promResults.rate')}</Table.HeaderCell>])}
                   </Table.Row>
                 </Table.Head>
                 <Table.Body>
@@ -85,20 +85,20 @@ export function PromResults() {
             )}
           </section>
           <section aria-labelledby="prom-responders">
-            <Heading level={2} data-size="md" id="prom-responders">{t('prom.respondersTitle')}</Heading>
-            <Paragraph>{unitLabel ?? t('prom.nation')}</Paragraph>
+            <Heading level={2} data-size="md" id="prom-responders">{t('promResults.respondersTitle')}</Heading>
+            <Paragraph>{unitLabel ?? t('promResults.nation')}</Paragraph>
             {v.responders.map((g) => (
               <Table key={`${g.schedule}-${g.timepoint}-${g.variable}`} zebra className="prom-table">
                 <caption>{tpLabel(g.schedule, g.timepoint)}: {g.label[lang]}</caption>
                 <Table.Head><Table.Row>
                   <Table.HeaderCell scope="col">{g.label[lang]}</Table.HeaderCell>
-                  <Table.HeaderCell scope="col">{t('prom.responders')}</Table.HeaderCell>
-                  <Table.HeaderCell scope="col">{t('prom.nonResponders')}</Table.HeaderCell>
-                  <Table.HeaderCell scope="col">{t('prom.rate')}</Table.HeaderCell>
+                  <Table.HeaderCell scope="col">{t('promResults.responders')}</Table.HeaderCell>
+                  <Table.HeaderCell scope="col">{t('promResults.nonResponders')}</Table.HeaderCell>
+                  <Table.HeaderCell scope="col">{t('promResults.rate')}</Table.HeaderCell>
                 </Table.Row></Table.Head>
                 <Table.Body>{g.rows.map((r) => (
                   <Table.Row key={r.value ?? 'none'}>
-                    <Table.HeaderCell scope="row">{r.value === null ? t('prom.unknown') : tryT(`sex.${r.value}`, r.label ?? r.value)}</Table.HeaderCell>
+                    <Table.HeaderCell scope="row">{r.value === null ? t('promResults.unknown') : tryT(`sex.${r.value}`, r.label ?? r.value)}</Table.HeaderCell>
                     <Table.Cell>{num(r.responders)}</Table.Cell><Table.Cell>{num(r.nonResponders)}</Table.Cell><Table.Cell>{pct(r.rate)}</Table.Cell>
                   </Table.Row>
                 ))}</Table.Body>
@@ -106,20 +106,20 @@ export function PromResults() {
             ))}
           </section>
           <section aria-labelledby="prom-scores">
-            <Heading level={2} data-size="md" id="prom-scores">{t('prom.scores')}</Heading>
-            <Paragraph>{t('prom.scoresIntro')}</Paragraph>
+            <Heading level={2} data-size="md" id="prom-scores">{t('promResults.scores')}</Heading>
+            <Paragraph>{t('promResults.scoresIntro')}</Paragraph>
             {[...new Set(v.scores.map((s) => s.instrument))].map((inst) => (
               <Table key={inst} zebra className="prom-table">
                 <caption>{instrumentTitle(inst)}</caption>
                 <Table.Head><Table.Row>
-                  <Table.HeaderCell scope="col">{t('prom.score')}</Table.HeaderCell>
-                  <Table.HeaderCell scope="col">{t('prom.timepoint')}</Table.HeaderCell>
-                  {unitLabel && <><Table.HeaderCell scope="col">{unitLabel}: n</Table.HeaderCell><Table.HeaderCell scope="col">{t('prom.mean')}</Table.HeaderCell><Table.HeaderCell scope="col">{t('prom.change')}</Table.HeaderCell></>}
-                  <Table.HeaderCell scope="col">{t('prom.nation')}: n</Table.HeaderCell><Table.HeaderCell scope="col">{t('prom.mean')}</Table.HeaderCell><Table.HeaderCell scope="col">{t('prom.change')}</Table.HeaderCell>
+                  <Table.HeaderCell scope="col">{t('promResults.score')}</Table.HeaderCell>
+                  <Table.HeaderCell scope="col">{t('promResults.timepoint')}</Table.HeaderCell>
+                  {unitLabel && <><Table.HeaderCell scope="col">{unitLabel}: n</Table.HeaderCell><Table.HeaderCell scope="col">{t('promResults.mean')}</Table.HeaderCell><Table.HeaderCell scope="col">{t('promResults.change')}</Table.HeaderCell></>}
+                  <Table.HeaderCell scope="col">{t('promResults.nation')}: n</Table.HeaderCell><Table.HeaderCell scope="col">{t('promResults.mean')}</Table.HeaderCell><Table.HeaderCell scope="col">{t('promResults.change')}</Table.HeaderCell>
                 </Table.Row></Table.Head>
                 <Table.Body>{v.scores.filter((s) => s.instrument === inst).map((s) => (
                   <Table.Row key={`${s.score}-${s.timepoint}`}>
-                    <Table.HeaderCell scope="row">{s.label[lang]} <span className="prom-direction">({tryT(`prom.${s.direction}`, s.direction)})</span></Table.HeaderCell>
+                    <Table.HeaderCell scope="row">{s.label[lang]} <span className="prom-direction">({tryT(`promResults.${s.direction}`, s.direction)})</span></Table.HeaderCell>
                     <Table.Cell>{tpLabel(s.schedule, s.timepoint)}</Table.Cell>
                     {unitLabel && <><Table.Cell>{num(s.unit.n)}</Table.Cell><Table.Cell>{dec(s.unit.mean)}</Table.Cell><Table.Cell>{s.change ? dec(s.change.unit.mean) : ''}</Table.Cell></>}
                     <Table.Cell>{num(s.nation.n)}</Table.Cell><Table.Cell>{dec(s.nation.mean)}</Table.Cell><Table.Cell>{s.change ? dec(s.change.nation.mean) : ''}</Table.Cell>
