@@ -44,6 +44,13 @@ export interface Config {
   publicUrl: string;
   /** How often the report dispatcher looks for due subscriptions and jobs (milliseconds; 0 = not started by the server). */
   reportIntervalMs: number;
+  /** /health/ready: no leader of the background jobs for this long means not ready (KVALREG_LEADER_STALE_MS). */
+  leaderStaleMs: number;
+  /** /health/ready: a background job is behind after ten intervals without success, and at least this long (KVALREG_JOB_LAG_LIMIT_MS). */
+  jobLagLimitMs: number;
+  /** Prometheus /metrics on a port of its own (KVALREG_METRICS_PORT, 0 = off; KVALREG_METRICS_HOST, default HOST). */
+  metricsPort: number;
+  metricsHost: string;
   /** Delay before the first retry of a failed delivery (doubles each attempt). */
   reportRetryBaseMs: number;
   /**
@@ -120,6 +127,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embeddedPgPort: intEnv(env, 'KVALREG_PG_PORT', 54329),
     httpPort: intEnv(env, 'PORT', 3000),
     httpHost: env.HOST ?? '127.0.0.1',
+    metricsHost: env.KVALREG_METRICS_HOST ?? env.HOST ?? '127.0.0.1',
     logLevel: env.LOG_LEVEL ?? 'info',
     auditRetentionDays: positiveIntEnv(env, 'KVALREG_AUDIT_RETENTION_DAYS', AUDIT_RETENTION_DAYS_DEFAULT),
     registriesDir: path.resolve(env.KVALREG_REGISTRIES_DIR ?? path.join(root, 'registries')),
@@ -129,6 +137,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mailFrom: env.KVALREG_MAIL_FROM ?? 'kvalreg <noreply@kvalreg.invalid>',
     publicUrl: (env.KVALREG_PUBLIC_URL ?? `http://localhost:${env.PORT ?? 3000}`).replace(/\/$/, ''),
     reportIntervalMs: intEnv(env, 'KVALREG_REPORT_INTERVAL_MS', 60_000),
+    leaderStaleMs: intEnv(env, 'KVALREG_LEADER_STALE_MS', 30_000),
+    jobLagLimitMs: intEnv(env, 'KVALREG_JOB_LAG_LIMIT_MS', 120_000),
+    metricsPort: intEnv(env, 'KVALREG_METRICS_PORT', 9464),
     reportRetryBaseMs: intEnv(env, 'KVALREG_REPORT_RETRY_BASE_MS', 5 * 60_000),
     allowTestIdentities: boolEnv(env, 'KVALREG_ALLOW_TEST_IDENTITIES'),
   };

@@ -32,7 +32,7 @@ export interface Platform {
   units: UnitTree;
   data: PersonData;
   inbox: Inbox;
-  /** The analytics tables: kept current by `analytics.start()` (the server does), or `refresh()` on demand. */
+  /** The analytics tables: kept current by the background job `analytics-refresh` (jobs/platform-jobs.ts, in the leading server process), or `refresh()` on demand. */
   analytics: Analytics;
   /** Quality indicators computed from the analytics tables. */
   indicators: Indicators;

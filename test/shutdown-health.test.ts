@@ -20,9 +20,10 @@ describe.each([
   }, 60_000);
 
   it('is ready while the database answers', async () => {
+    // Ready once this process leads the background jobs (at its first campaign, right after start).
+    await expect.poll(async () => (await fetch(`${s.url}/health/ready`)).status, { timeout: 30_000 }).toBe(200);
     const ready = await fetch(`${s.url}/health/ready`);
-    expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready', database: 'ok' });
+    expect(await ready.json()).toEqual({ status: 'ready', database: 'ok', migrations: 'current', jobs: 'ok' });
     expect((await fetch(`${s.url}/health/live`)).status).toBe(200);
     expect((await fetch(`${s.url}/health`)).status).toBe(200);
   });

@@ -5,7 +5,7 @@ import { createLogger } from '../log/redact.ts';
 import type { Config } from '../config.ts';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Registry } from '../registry/load.ts';
+import { registryModule, type Registry } from '../registry/load.ts';
 import { deathsToBundles } from '../capture/csv-deaths.ts';
 import { flatAnswersToBundles } from '../prom/eprom.ts';
 import { UNMATCHED } from '../prom/capture.ts';
@@ -17,10 +17,10 @@ export interface ImportOptions { format?: string; sender: string; /** For csv: t
 type CsvImporter = (text: string, registry: Registry, opts: { codeVersion: string }) => Array<{ line: number; bundles: Array<Record<string, any>>; problem?: string }>;
 
 async function csvImporter(platform: Platform, id: string | undefined): Promise<{ registry: Registry; importer: CsvImporter }> {
-  const withImporter = platform.registries.filter((r) => fs.existsSync(path.join(r.dir, 'import.ts')));
+  const withImporter = platform.registries.filter((r) => registryModule(r.dir, 'import'));
   const registry = id ? platform.registry(id) : withImporter.length === 1 ? withImporter[0] : undefined;
   if (!registry) throw new Error(id ? `unknown registry "${id}"` : `say --registry: registries with a CSV importer: ${withImporter.map((r) => r.id).join(', ') || 'none'}`);
-  const file = path.join(registry.dir, 'import.ts');
+  const file = registryModule(registry.dir, 'import') ?? path.join(registry.dir, 'import.ts');
   if (!fs.existsSync(file)) throw new Error(`the ${registry.id} registry has no CSV importer (${path.relative(process.cwd(), file)}); registries with one: ${withImporter.map((r) => r.id).join(', ') || 'none'}`);
   const mod = await import(pathToFileURL(file).href);
   if (typeof mod.csvToBundles !== 'function') throw new Error(`${path.relative(process.cwd(), file)} exports no csvToBundles function`);

@@ -4,6 +4,8 @@ import path from 'node:path';
 import type { Config, OidcSettings } from '../config.ts';
 import { DEFAULT_OIDC_SCOPES, DEFAULT_PID_CLAIM } from '../config.ts';
 import { sealAudit } from '../access/audit.ts';
+import { platformJobs } from '../jobs/platform-jobs.ts';
+import { serveMetrics } from '../server/metrics.ts';
 import type { LocalProvider } from '../access/local-idp.ts';
 import { handleSignalsYourself } from '../db/embedded.ts';
 import { startPlatform, type Platform } from '../platform.ts';
@@ -17,24 +19,19 @@ export async function listen(platform: Platform, port: number, opts: ServerOptio
   await app.listen({ port, host: platform.config.httpHost });
   const recovered = await platform.inbox.recover();
   platform.log.info({ url: `http://localhost:${port}`, recovered }, 'kvalreg is running');
-  // Seal the audit trail every few seconds (one sealer at a time across processes). This moves to
-  // the PostgreSQL-backed job queue when the platform has one.
-  const sealer = setInterval(() => {
-    sealAudit(platform.db.pool, platform.auditKeys).then((n) => { if (n) platform.log.debug({ sealed: n }, 'audit events sealed'); })
-      .catch((err) => platform.log.error({ err }, 'sealing the audit trail failed'));
-  }, 5000);
-  sealer.unref();
-  // New data reaches the analytics tables within seconds; indicator results are kept warm (and
-  // recomputed when the day changes, for follow-up windows) by a check every minute.
-  platform.analytics.start(platform.config.analyticsIntervalMs);
-  const warm = setInterval(() => {
-    for (const r of platform.registries) platform.indicators.ensureFresh(r).catch((err) => platform.log.error({ err }, 'computing indicators failed'));
-  }, 60_000);
-  warm.unref();
-  // Report subscriptions: due reports are queued and sent by the job queue (KVALREG_REPORT_INTERVAL_MS).
-  platform.reports.dispatch.start(platform.config.reportIntervalMs);
-  // PROM: the scheduler (due invitations, cancellations, expiry) and the channels, as a background job.
-  platform.prom.start(platform.prom.settings.intervalMs);
+  // Background work (audit sealing, analytics refresh, indicator recomputation, report dispatch,
+  // PROM scheduling) runs in one process at a time across every process on this database: the
+  // leader (jobs/leader.ts). Every process campaigns; the others take over when the leader goes.
+  const jobs = platformJobs(platform);
+  jobs.start();
+  app.metrics.leading(() => jobs.isLeader);
+  // Prometheus scrapes each process on a port of its own (server/metrics.ts).
+  // A taken port costs the metrics, not the platform.
+  const metricsServer = platform.config.metricsPort > 0
+    ? await serveMetrics(app.metrics, platform.config.metricsHost, platform.config.metricsPort)
+      .catch((err) => { platform.log.warn({ err, port: platform.config.metricsPort }, 'cannot serve /metrics (set KVALREG_METRICS_PORT to a free port, or 0 for none)'); return undefined; })
+    : undefined;
+  if (metricsServer) platform.log.info({ url: metricsServer.url }, 'metrics for Prometheus');
   if (!platform.config.smtpUrl) platform.log.warn('KVALREG_SMTP_URL is not set: report subscriptions are queued but cannot be e-mailed');
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {
@@ -45,9 +42,9 @@ export async function listen(platform: Platform, port: number, opts: ServerOptio
     // Whatever hangs (a database that is gone, a request that never ends), the process stops: a
     // supervisor's SIGTERM is followed by SIGKILL, and a clean stop is worth only so much waiting.
     setTimeout(() => { platform.log.error({ seconds: STOP_DEADLINE_MS / 1000 }, 'did not stop in time; exiting'); process.exit(1); }, STOP_DEADLINE_MS).unref();
-    clearInterval(sealer);
-    clearInterval(warm);
     await within(app.close(), 3000);
+    metricsServer?.close();
+    await within(jobs.stop(3000), 4000);
     // The embedded PostgreSQL stops on the same signal: seal and close the database first, then
     // the rest (the local login service). A database that does not answer gets a few seconds.
     await within(sealAudit(platform.db.pool, platform.auditKeys).catch(() => 0), 2000);

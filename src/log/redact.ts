@@ -10,6 +10,7 @@
 // context, no query values, issues logged by location and rule — see capture/inbox.ts).
 import pino, { type DestinationStream, type Logger, type SerializerFn } from 'pino';
 import { redactIdentityNumbers } from '../identity/text.ts';
+import { requestContext } from './context.ts';
 
 /** `text` without identity numbers. */
 export function redactText(text: string): string {
@@ -81,12 +82,41 @@ export function safeRequest(req: { method?: string; url?: string; ip?: string; i
 
 export const logSerializers: Record<string, SerializerFn> = { err: safeError, error: safeError, req: safeRequest };
 
-/** A destination that writes every line without identity numbers. */
-export function redactingDestination(dest: DestinationStream = pino.destination({ dest: 1 })): DestinationStream {
-  return { write: (line: string) => dest.write(redactText(line)) };
+/**
+ * Secrets as they appear in text: a bearer token, the password of a connection URL
+ * (postgres://user:password@host, smtp://user:password@host), a key or secret given as name=value.
+ */
+export function redactSecrets(text: string): string {
+  return text
+    .replace(/(\bBearer\s+)[A-Za-z0-9._~+/=-]{16,}/gi, '$1[redacted]')
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s"]+:)[^@\s"]+@/gi, '$1[redacted]@')
+    .replace(/((?:password|passwd|secret|api[_-]?key|client[_-]?secret|access[_-]?token)["']?\s*[:=]\s*["']?)[^\s"',&]+/gi, '$1[redacted]');
 }
 
-/** The platform's logger: JSON lines on stdout (or `dest`), with the serializers and the redacting destination. */
+/** Fields that hold secrets wherever they appear in a logged object: their values are never written. */
+export const SECRET_PATHS = [
+  'password', '*.password', 'secret', '*.secret', 'token', '*.token', 'clientSecret', '*.clientSecret', 'authorization', '*.authorization',
+  'headers.authorization', 'headers.cookie', '*.headers.authorization', '*.headers.cookie', 'req.headers["set-cookie"]', '*.headers["set-cookie"]',
+];
+
+/** A destination that writes every line without identity numbers or secrets. */
+export function redactingDestination(dest: DestinationStream = pino.destination({ dest: 1 })): DestinationStream {
+  return { write: (line: string) => dest.write(redactSecrets(redactText(line))) };
+}
+
+/**
+ * The platform's logger: JSON lines on stdout (or `dest`), with the serializers, secret fields
+ * censored, the redacting destination, and the request id of the request being handled (`reqId`,
+ * as the HTTP server's own request lines name it) on every line written while handling it.
+ */
 export function createLogger(level: string, dest?: DestinationStream): Logger {
-  return pino({ level, serializers: logSerializers }, redactingDestination(dest));
+  return pino({
+    level, serializers: logSerializers,
+    redact: { paths: SECRET_PATHS, censor: '[redacted]' },
+    mixin: (_obj, _level, logger) => {
+      const ctx = requestContext.getStore();
+      // The HTTP server's request logger already binds reqId: not twice on one line.
+      return ctx && !(logger as Logger).bindings().reqId ? { reqId: ctx.reqId } : {};
+    },
+  }, redactingDestination(dest));
 }

@@ -91,9 +91,17 @@ function formatPath(p: PropertyKey[]): string {
   return p.map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i ? '.' : ''}${String(k)}`)).join('');
 }
 
+/**
+ * A registry's code module (`functions`, `import`): the TypeScript source, or the JavaScript the
+ * production build compiled it to (dist/registries/<id>/functions.js); undefined when it has none.
+ */
+export function registryModule(dir: string, name: string): string | undefined {
+  return ['.ts', '.js'].map((ext) => path.join(dir, `${name}${ext}`)).find((f) => fs.existsSync(f));
+}
+
 async function loadFunctions(dir: string): Promise<Record<string, RegistryFunction>> {
-  const file = path.join(dir, 'functions.ts');
-  if (!fs.existsSync(file)) return {};
+  const file = registryModule(dir, 'functions');
+  if (!file) return {};
   const mod = await import(pathToFileURL(file).href);
   return Object.fromEntries(Object.entries(mod).filter(([, v]) => typeof v === 'function')) as Record<string, RegistryFunction>;
 }

@@ -37,7 +37,8 @@ import { promRoutes } from './routes/prom.ts';
 import { promInnsyn } from '../prom/innsyn.ts';
 import { checkBodyInput, checkUrlInput, fhirContentTypeProblem } from './input.ts';
 import { logSerializers, redactText, redactUrl, safeError } from '../log/redact.ts';
-import { databaseReady } from '../db/health.ts';
+import { checkReadiness } from './readiness.ts';
+import { createMetrics, observe, requestId } from './metrics.ts';
 
 const VERSION = '0.1.0';
 const FHIR_JSON = 'application/fhir+json';
@@ -52,7 +53,12 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   // A silenced platform (tests) stays silent; otherwise refusals are logged at warn.
   const httpLevel = ['debug', 'trace', 'silent', 'error', 'fatal'].includes(platform.log.level) ? platform.log.level : 'warn';
   // Requests are logged by path and parameter names, errors by kind and code (log/redact.ts).
-  const app = Fastify({ loggerInstance: platform.log.child({ module: 'http' }, { level: httpLevel, serializers: logSerializers }), bodyLimit: 32 * 1024 * 1024 });
+  const app = Fastify({ loggerInstance: platform.log.child({ module: 'http' }, { level: httpLevel, serializers: logSerializers }), bodyLimit: 32 * 1024 * 1024,
+    genReqId: requestId, requestIdHeader: false });
+  // Request ids (response header, every log line) and metrics (served apart: server/metrics.ts).
+  const metrics = createMetrics(platform.db.url);
+  observe(app as unknown as FastifyInstance, metrics);
+  app.decorate('metrics', metrics);
   const auth = new TokenAuthenticator(platform.db.pool, platform.config.oauth);
   const sessions = new Sessions(platform.db.pool, platform.keys, platform.config.session);
   const oidc = opts.oidc ?? platform.config.oidc;
@@ -174,14 +180,16 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
     if (problem) return reply.code(400).send({ error: problem.message, location: problem.location });
   });
 
-  // Liveness (the process answers) and readiness (it can do its work: the database answers).
+  // Liveness (the process answers) and readiness (it can do its work: the database answers, no
+  // migration is pending, the background jobs have a living leader and keep up; server/readiness.ts).
   app.get('/health', { config: { access: PUBLIC } }, async () => ({ status: 'ok' }));
   app.get('/health/live', { config: { access: PUBLIC } }, async () => ({ status: 'ok' }));
   app.get('/health/ready', { config: { access: PUBLIC } }, async (req, reply) => {
-    const db = await databaseReady(platform.db.url);
-    if (!db.ok) req.log.warn({ err: safeError(db.error) }, 'not ready: the database does not answer');
+    const ready = await checkReadiness(platform.db.url, { leaderStaleMs: platform.config.leaderStaleMs, lagFloorMs: platform.config.jobLagLimitMs });
+    if (ready.error) req.log.warn({ err: safeError(ready.error) }, 'not ready: the database does not answer');
+    else if (!ready.ok) req.log.warn({ migrations: ready.body.migrations, jobs: ready.body.jobs }, 'not ready');
     reply.header('cache-control', 'no-store');
-    return reply.code(db.ok ? 200 : 503).send({ status: db.ok ? 'ready' : 'unavailable', database: db.ok ? 'ok' : 'unreachable' });
+    return reply.code(ready.ok ? 200 : 503).send(ready.body);
   });
   indicatorRoutes(app as unknown as FastifyInstance, platform);
   screeningRoutes(app as unknown as FastifyInstance, platform);
@@ -200,6 +208,7 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
       return reply.code(400).type(FHIR_JSON).send(operationOutcome([issue.error('structure', undefined, 'Empty body. Send a FHIR Bundle with Content-Type application/fhir+json.')]));
     }
     const outcome = dryRun ? await platform.inbox.validate(c, req.body) : await platform.inbox.process(await platform.inbox.receive(c, 'fhir', req.body));
+    if (!dryRun) metrics.captured(outcome.status);
     if (outcome.messageId) reply.header('X-Kvalreg-Message', String(outcome.messageId));
     return reply.code(outcome.httpStatus).type(FHIR_JSON).send(outcome.body);
   };

@@ -29,8 +29,18 @@ export function webBuildIsCurrent(): boolean {
   try { return fs.readFileSync(path.join(WEB_DIST, STAMP), 'utf8') === webSourceHash(); } catch { return false; }
 }
 
+/**
+ * Running the compiled build (`npm run build`, dist/): the web app was built with it, and Vite (a
+ * development dependency) is not installed in production, so nothing is built at start.
+ */
+export const COMPILED = import.meta.url.endsWith('.js');
+
 /** Builds web/ into web/dist unless the build is current; returns whether it built. */
 export async function ensureWebBuild(opts: { force?: boolean; log?: (msg: string) => void } = {}): Promise<boolean> {
+  if (COMPILED) {
+    if (fs.existsSync(path.join(WEB_DIST, 'index.html'))) return false;
+    throw new Error(`The web app is missing from this build (${WEB_DIST}): build with \`npm run build\`, which builds it into dist/web/dist.`);
+  }
   if (!opts.force && webBuildIsCurrent()) return false;
   const hash = webSourceHash();
   opts.log?.('Building the web app (web/ → web/dist) …');

@@ -14,7 +14,12 @@ import { ensureWebBuild } from '../../src/server/web-build.ts';
 export default async function setup(project: TestProject) {
   // The browser app, built once per run when missing or stale (the browser tests use it).
   await ensureWebBuild({ log: (m) => console.log(m) });
-  let adminUrl = process.env.TEST_DATABASE_URL;
+  // Another PostgreSQL server instead of the embedded one (CI runs the suite against Debian's too):
+  // TEST_DATABASE_URL or DATABASE_URL, a login that may create databases and roles. Each test file
+  // still gets a database of its own. DATABASE_URL is taken out of the environment here, before the
+  // test workers start, so that no test or process it spawns uses that database by accident.
+  let adminUrl = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
+  delete process.env.DATABASE_URL;
   let stop: (() => Promise<void>) | undefined;
   let dir: string | undefined;
   if (!adminUrl) {

@@ -44,6 +44,8 @@ export async function serveOwnDatabase(extraEnv: Record<string, string> = {}): P
     // The tests' identity numbers are synthetic test numbers, refused unless the deployment allows them.
     KVALREG_ALLOW_TEST_IDENTITIES: '1',
     LOG_LEVEL: 'info',
+    // No metrics port: several served processes run at once (test/observability.test.ts scrapes one).
+    KVALREG_METRICS_PORT: '0',
     ...extraEnv,
   });
   const child = spawn(process.execPath, [path.resolve('bin/kvalreg.js'), 'serve', '--port', String(httpPort)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
