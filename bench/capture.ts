@@ -75,31 +75,45 @@ function postgresPids(): number[] {
  * for its answer). The messages go through the same HTTP app as the server's (token check, inbox,
  * pipeline, audit) on a platform of their own.
  */
-async function countRoundTrips(config: ReturnType<typeof loadConfig>, items: Array<{ token: string; bundle: unknown }>, tokenOf: (t: string) => string): Promise<{ messages: number; roundTrips: number; transactions: number }> {
+async function countRoundTrips(config: ReturnType<typeof loadConfig>, warmup: Array<{ token: string; bundle: unknown }>, items: Array<{ token: string; bundle: unknown }>, tokenOf: (t: string) => string): Promise<Counted> {
   const platform = await startPlatform(config, { log: pino({ level: 'warn' }) });
   const app = await buildServer(platform);
   const ehr = await createToken(platform.db.pool, { name: 'count-ehr', kind: 'system', sender: 'bench-ehr' });
   const planner = await createToken(platform.db.pool, { name: 'count-planner', kind: 'system', sender: 'bench-planner' });
   const original = pg.Client.prototype.query;
-  let roundTrips = 0, transactions = 0;
+  let roundTrips = 0, transactions = 0, counting = false;
   (pg.Client.prototype as any).query = function (this: pg.Client, ...args: any[]) {
-    roundTrips++;
-    const text = typeof args[0] === 'string' ? args[0] : args[0]?.text;
-    if (typeof text === 'string' && /^\s*BEGIN\b/i.test(text)) transactions++;
+    if (counting) {
+      roundTrips++;
+      const text = typeof args[0] === 'string' ? args[0] : args[0]?.text;
+      if (typeof text === 'string' && /^\s*BEGIN\b/i.test(text)) transactions++;
+    }
     return (original as any).apply(this, args);
   };
+  const send = async (token: string, body: string) => {
+    const res = await app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${tokenOf(token) === 'planner' ? planner : ehr}`, 'content-type': 'application/fhir+json' }, payload: body });
+    if (res.statusCode !== 200) throw new Error(`counting run: a bundle was refused (${res.statusCode}): ${res.body.slice(0, 300)}`);
+  };
+  // The messages before the sample first (not counted), so that the sample meets the data it would.
+  for (const item of warmup) await send(item.token, JSON.stringify(item.bundle));
+  const bodies = items.map((item) => JSON.stringify(item.bundle));
+  const cpu0 = { server: process.cpuUsage(), pg: cpuSeconds(postgresPids()) };
+  counting = true;
   try {
-    for (const item of items) {
-      const res = await app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${tokenOf(item.token) === 'planner' ? planner : ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(item.bundle) });
-      if (res.statusCode !== 200) throw new Error(`counting run: a bundle was refused (${res.statusCode}): ${res.body.slice(0, 300)}`);
-    }
+    for (const [i, item] of items.entries()) await send(item.token, bodies[i]);
   } finally {
+    counting = false;
     pg.Client.prototype.query = original;
     await app.close();
-    await platform.close();
   }
-  return { messages: items.length, roundTrips, transactions };
+  const server = process.cpuUsage(cpu0.server);
+  const cpu = { server: (server.user + server.system) / 1e6, pg: cpuSeconds(postgresPids()) - cpu0.pg };
+  await platform.close();
+  return { messages: items.length, roundTrips, transactions, cpuServer: cpu.server, cpuPg: cpu.pg };
 }
+
+/** Counted on a sample sent one at a time, without the server's background jobs: the capture path alone. */
+interface Counted { messages: number; roundTrips: number; transactions: number; cpuServer: number; cpuPg: number }
 
 async function main() {
   let adminUrl = process.env.DATABASE_URL;
@@ -113,7 +127,7 @@ async function main() {
   }
   const dbUrl = (name: string) => withDatabase(adminUrl!, name);
   console.log(`kvalreg capture benchmark: ${N.toLocaleString('en')} fractures, concurrency ${C}, batch size ${B}, audit trail ${args.audit}, ${os.cpus().length} cores (load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}), PostgreSQL with default durability (fsync and synchronous_commit on)`);
-  const results: Record<string, { seconds: number; fractures: number; bundles: number; resources: number; cpuServer: number; cpuPg: number; statements: number; transactions: number; counted?: { messages: number; roundTrips: number; transactions: number } }> = {};
+  const results: Record<string, { seconds: number; fractures: number; bundles: number; resources: number; cpuServer: number; cpuPg: number; statements: number; transactions: number; counted?: Counted; sampleFractures?: number }> = {};
   let copySource: string | undefined;
   for (const mode of args.modes!.split(',')) {
     const name = `kvalreg_bench_${mode}_${process.pid}`;
@@ -193,11 +207,16 @@ async function main() {
     await stat.end();
     results[mode] = { seconds, fractures: fractures.length, bundles: items.length, resources, cpuServer, cpuPg, statements: statementCalls, transactions };
     // Round trips, counted on a sample of the same messages on a fresh database of their own.
-    const sample = mode === 'single' ? items.slice(0, Number(args.count)) : items.slice(0, Math.max(2, Math.ceil(Number(args.count) / 100)));
+    // The sample comes after the first messages (sent first, not counted): the operation planner's
+    // messages follow the record's, as in the run.
+    const countN = mode === 'single' ? Number(args.count) : Math.max(2, Math.ceil(Number(args.count) / 100));
+    const warm = Math.min(mode === 'single' ? 250 : 4, Math.max(0, items.length - countN));
+    const sample = items.slice(warm, warm + countN);
     if (sample.length && Number(args.count) > 0) {
       const countDb = `kvalreg_bench_count_${mode}_${process.pid}`;
       await ensureDatabase(adminUrl, countDb);
-      results[mode].counted = await countRoundTrips(loadConfig({ ...process.env, DATABASE_URL: dbUrl(countDb), KVALREG_DATA_DIR: dir, LOG_LEVEL: 'warn', KVALREG_ALLOW_TEST_IDENTITIES: '1' }), sample, (t) => (t === planner ? 'planner' : 'ehr'));
+      results[mode].sampleFractures = mode === 'single' ? sample.filter((x) => x.token === ehr).length : sample.reduce((n, x) => n + (x.token === ehr ? (x.bundle as any).entry.filter((e: any) => e.resource?.resourceType === 'Condition').length : 0), 0);
+      results[mode].counted = await countRoundTrips(loadConfig({ ...process.env, DATABASE_URL: dbUrl(countDb), KVALREG_DATA_DIR: dir, LOG_LEVEL: 'warn', KVALREG_ALLOW_TEST_IDENTITIES: '1' }), items.slice(0, warm), sample, (t) => (t === planner ? 'planner' : 'ehr'));
     }
     console.log(`\n${mode === 'single' ? 'one transaction Bundle per fracture/operation' : `batch Bundles of ${B} fractures`}:`);
     console.log(`  ${fractures.length.toLocaleString('en')} fractures, ${items.length.toLocaleString('en')} bundles, ${resources.toLocaleString('en')} resources in ${seconds.toFixed(1)} s`);
@@ -206,7 +225,10 @@ async function main() {
     const r = results[mode];
     console.log(`  per 1,000 fractures: server CPU ${(cpuServer / r.fractures * 1000).toFixed(1)} s, PostgreSQL CPU ${(cpuPg / r.fractures * 1000).toFixed(1)} s (includes the background jobs that ran meanwhile)`);
     console.log(`  per message: ${statements ? (r.statements / r.bundles).toFixed(1) : '?'} statements, ${(r.transactions / r.bundles).toFixed(2)} transactions (pg_stat_statements, pg_stat_database; background jobs included)`);
-    if (r.counted) console.log(`  per message, counted on ${r.counted.messages} of them: ${(r.counted.roundTrips / r.counted.messages).toFixed(1)} database round trips, ${(r.counted.transactions / r.counted.messages).toFixed(2)} transactions`);
+    if (r.counted) {
+      console.log(`  per message, counted on ${r.counted.messages} of them sent one at a time: ${(r.counted.roundTrips / r.counted.messages).toFixed(1)} database round trips, ${(r.counted.transactions / r.counted.messages).toFixed(2)} transactions`);
+      console.log(`  capture path alone (that sample, no background jobs): server CPU ${(r.counted.cpuServer / r.sampleFractures! * 1000).toFixed(1)} s + PostgreSQL CPU ${(r.counted.cpuPg / r.sampleFractures! * 1000).toFixed(1)} s per 1,000 fractures`);
+    }
     copySource = copySource ?? name;
   }
 
@@ -246,10 +268,11 @@ async function main() {
     console.log(`\nCOPY of the same ${rows.toLocaleString('en')} rows (${dumps.filter((d) => d.rows).map((d) => `${d.table} ${d.rows}`).join(', ')}) in ${seconds.toFixed(1)} s`);
     console.log(`  => ${(single.fractures / seconds).toFixed(0)} fractures/s as the physical limit of this machine`);
     const copyRate = single.fractures / seconds;
-    console.log('\n| mode | capture | COPY of the same rows, this run | share of COPY | server + PostgreSQL CPU per 1,000 fractures | round trips per message |');
+    console.log('\n| mode | capture | COPY of the same rows, this run | share of COPY | CPU per 1,000 fractures, server + PostgreSQL (run; capture path alone) | round trips per message |');
     console.log('|---|---|---|---|---|---|');
     for (const [mode, r] of Object.entries(results)) {
-      console.log(`| ${mode === 'single' ? 'one message per fracture' : `batch Bundles of ${B}`} | ${(r.fractures / r.seconds).toFixed(0)} fractures/s | ${copyRate.toFixed(0)} fractures/s | ${((r.fractures / r.seconds) / copyRate * 100).toFixed(1)} % | ${(r.cpuServer / r.fractures * 1000).toFixed(1)} + ${(r.cpuPg / r.fractures * 1000).toFixed(1)} s | ${r.counted ? (r.counted.roundTrips / r.counted.messages).toFixed(1) : '?'} |`);
+      const alone = r.counted ? `${(r.counted.cpuServer / r.sampleFractures! * 1000).toFixed(1)} + ${(r.counted.cpuPg / r.sampleFractures! * 1000).toFixed(1)} s` : '?';
+      console.log(`| ${mode === 'single' ? 'one message per fracture' : `batch Bundles of ${B}`} | ${(r.fractures / r.seconds).toFixed(0)} fractures/s | ${copyRate.toFixed(0)} fractures/s | ${((r.fractures / r.seconds) / copyRate * 100).toFixed(1)} % | ${(r.cpuServer / r.fractures * 1000).toFixed(1)} + ${(r.cpuPg / r.fractures * 1000).toFixed(1)} s; ${alone} | ${r.counted ? (r.counted.roundTrips / r.counted.messages).toFixed(1) : '?'} |`);
     }
   }
   await stopPg?.();

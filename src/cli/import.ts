@@ -50,7 +50,7 @@ export async function runImport(platform: Platform, file: string, o: ImportOptio
   const bar = o.progress ? shown : { start: () => undefined, update: () => undefined, stop: () => undefined };
   const handle = async (body: string, where: string) => {
     summary.messages++;
-    const outcome = o.dryRun ? await platform.inbox.validate(caller, body) : await platform.inbox.process(await platform.inbox.receive(caller, format === 'ndjson' ? 'ndjson' : 'csv', body));
+    const outcome = o.dryRun ? await platform.inbox.validate(caller, body) : await platform.inbox.capture(caller, format === 'ndjson' ? 'ndjson' : 'csv', body);
     if (outcome.httpStatus === 200 && outcome.status !== 'quarantined') summary.accepted++;
     else {
       if (outcome.status === 'refused') summary.refused++; else summary.quarantined++;
