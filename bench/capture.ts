@@ -6,7 +6,7 @@
 // fractures (server and PostgreSQL), statements and transactions per message (pg_stat_statements,
 // pg_stat_database), and database round trips per message, counted on a sample of the same messages
 // sent through the same HTTP app in this process with every query counted.
-//   npm run bench:capture -- [--fractures 100000] [--concurrency 16] [--batch 100] [--modes single,batch] [--count 200]
+//   npm run bench:capture -- [--fractures 100000] [--concurrency 16] [--batch 100] [--modes single,batch] [--count 200] [--workers 1|N|auto]
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -30,6 +30,8 @@ const { values: args } = parseArgs({ options: {
   fractures: { type: 'string', default: '100000' }, concurrency: { type: 'string', default: '16' },
   batch: { type: 'string', default: '100' }, modes: { type: 'string', default: 'single,batch' },
   audit: { type: 'string', default: 'on' }, count: { type: 'string', default: '200' },
+  // HTTP worker processes of the server (KVALREG_WORKERS; 1 = one process, as by default).
+  workers: { type: 'string', default: '1' },
 } });
 const N = Number(args.fractures), C = Number(args.concurrency), B = Number(args.batch);
 const TABLES = ['org_unit', 'registry_version', 'registry', 'api_token', 'person', 'inbox_message', 'source_resource', 'registry_case', 'case_form', 'value_history', 'routing_decision'];
@@ -54,6 +56,13 @@ function cpuByProcess(pids: number[]): Map<string, number> {
     } catch { /* gone */ }
   }
   return out;
+}
+/** The server process and its HTTP workers (KVALREG_WORKERS), alive now. */
+function serverPids(primary: number): number[] {
+  const children = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
+    try { return Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]) === primary; } catch { return false; }
+  });
+  return [primary, ...children];
 }
 /**
  * The processes of the benchmark's own PostgreSQL (its postmaster and the postmaster's children):
@@ -126,7 +135,7 @@ async function main() {
     postmaster = Number(fs.readFileSync(path.join(dir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
   }
   const dbUrl = (name: string) => withDatabase(adminUrl!, name);
-  console.log(`kvalreg capture benchmark: ${N.toLocaleString('en')} fractures, concurrency ${C}, batch size ${B}, audit trail ${args.audit}, ${os.cpus().length} cores (load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}), PostgreSQL with default durability (fsync and synchronous_commit on)`);
+  console.log(`kvalreg capture benchmark: ${N.toLocaleString('en')} fractures, concurrency ${C}, batch size ${B}, audit trail ${args.audit}, server processes ${args.workers === '1' ? 1 : `1 + ${args.workers} HTTP workers`}, ${os.cpus().length} cores (load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}), PostgreSQL with default durability (fsync and synchronous_commit on)`);
   const results: Record<string, { seconds: number; fractures: number; bundles: number; resources: number; cpuServer: number; cpuPg: number; statements: number; transactions: number; counted?: Counted; sampleFractures?: number }> = {};
   let copySource: string | undefined;
   for (const mode of args.modes!.split(',')) {
@@ -174,7 +183,7 @@ async function main() {
     const port = 57000 + Math.floor(Math.random() * 1000);
     const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
     const server: ChildProcess = spawn(process.execPath, [...profile, path.resolve('bin/kvalreg.js'), 'serve', '--port', String(port)], {
-      env: { ...process.env, ...keysEnv, DATABASE_URL: dbUrl(name), KVALREG_DATA_DIR: dir, LOG_LEVEL: 'warn', KVALREG_ALLOW_TEST_IDENTITIES: '1' }, stdio: ['ignore', 'inherit', 'inherit'] });
+      env: { ...process.env, ...keysEnv, DATABASE_URL: dbUrl(name), KVALREG_DATA_DIR: dir, LOG_LEVEL: 'warn', KVALREG_ALLOW_TEST_IDENTITIES: '1', KVALREG_WORKERS: args.workers }, stdio: ['ignore', 'inherit', 'inherit'] });
     // The first start may build the web app (a minute or more on a busy machine).
     for (let i = 0; i < 3000; i++) { try { if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) break; } catch { /* starting */ } await new Promise((r) => setTimeout(r, 100)); }
     const stat = new pg.Client({ connectionString: dbUrl(name) });
@@ -183,13 +192,14 @@ async function main() {
     const pgPids = postgresPids();
     const xacts = async () => Number((await stat.query('SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()')).rows[0].n);
     const xact0 = await xacts();
-    const cpu0 = { server: cpuSeconds([server.pid!]), pg: cpuSeconds(pgPids), client: process.cpuUsage() };
+    const workerPids = serverPids(server.pid!);
+    const cpu0 = { server: cpuSeconds(workerPids), pg: cpuSeconds(pgPids), client: process.cpuUsage() };
     const t0 = performance.now();
     let last = 0;
     const stats = await sendBundles(`http://127.0.0.1:${port}`, items, { concurrency: C, onProgress: (n) => {
       if (n - last >= Math.max(1, Math.floor(items.length / 10))) { last = n; process.stdout.write(`  ${mode}: ${n}/${items.length} bundles\r`); } } });
     const seconds = (performance.now() - t0) / 1000;
-    const cpuServer = cpuSeconds([server.pid!]) - cpu0.server, cpuPg = cpuSeconds(postgresPids()) - cpu0.pg;
+    const cpuServer = cpuSeconds(serverPids(server.pid!)) - cpu0.server, cpuPg = cpuSeconds(postgresPids()) - cpu0.pg;
     const byProcess = [...cpuByProcess(postgresPids()).entries()].sort((a, b) => b[1] - a[1]).slice(0, 6);
     const cu = process.cpuUsage(cpu0.client);
     const transactions = (await xacts()) - xact0;
