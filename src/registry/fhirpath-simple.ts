@@ -158,6 +158,17 @@ function invocation(n: AstNode, input: Eval): Compiled {
     if (!cond.boolean) throw new Unsupported('where without a boolean condition');
     return { fn: (focus) => input(focus).filter((item) => truth(cond.fn([item])) === true), boolean: false };
   }
+  if (name === 'not' && params.length === 0) {
+    return { fn: (focus) => { const b = truth(input(focus)); return of(b === undefined ? undefined : !b); }, boolean: true };
+  }
+  if (name === 'ofType' && params.length === 1) {
+    // A primitive type name (`performed.ofType(dateTime)`): the items of that type in the model.
+    const type = typeName(params[0]);
+    return { fn: (focus) => input(focus).filter((item) => {
+      if (item.t === undefined) throw giveUp;
+      return item.t === type;
+    }), boolean: false };
+  }
   if (name === 'startsWith' && params.length === 1) {
     const prefix = stringLiteral(params[0]);
     return { fn: (focus) => {
@@ -172,6 +183,14 @@ function invocation(n: AstNode, input: Eval): Compiled {
 
 const identity: Eval = (focus) => focus;
 
+function typeName(n: AstNode): string {
+  const term = n.type === 'TermExpression' ? only(n) : n;
+  if (term.type !== 'InvocationTerm') throw new Unsupported('type name');
+  const name = identifier(only(term));
+  if (!PRIMITIVES.has(name)) throw new Unsupported(`ofType(${name})`);
+  return name;
+}
+
 function expression(n: AstNode): Compiled {
   switch (n.type) {
     case 'EntireExpression':
@@ -179,9 +198,24 @@ function expression(n: AstNode): Compiled {
       return expression(only(n));
     case 'ParenthesizedTerm':
       return expression(only(n));
-    case 'InvocationTerm':
-      // A member or function of the focus itself (the resource, or the item `where` is looking at).
-      return invocation(only(n), identity);
+    case 'InvocationTerm': {
+      // `$this` (the item `where` is looking at), or a member or function of the focus itself.
+      const inv = only(n);
+      // Marked boolean so that `where($this)` compiles: whether it is one is checked per item.
+      if (inv.type === 'ThisInvocation' && !inv.children?.length) return { fn: identity, boolean: true };
+      return invocation(inv, identity);
+    }
+    case 'UnionExpression': {
+      if (n.text !== '|' || !n.children || n.children.length !== 2) throw new Unsupported('union');
+      const a = expression(n.children[0]).fn, b = expression(n.children[1]).fn;
+      // A union removes duplicates by FHIRPath equality (which for dates is not string equality):
+      // handled here only when at most one item comes from both sides together.
+      return { fn: (focus) => {
+        const x = a(focus), y = b(focus);
+        if (x.length + y.length > 1) throw giveUp;
+        return x.length ? x : y;
+      }, boolean: false };
+    }
     case 'InvocationExpression': {
       if (!n.children || n.children.length !== 2) throw new Unsupported('invocation');
       const left = expression(n.children[0]);
