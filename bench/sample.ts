@@ -27,7 +27,7 @@ export async function captureSample(platform: Platform, o: { fractures: number; 
   await Promise.all(Array.from({ length: 4 }, async () => {
     while (next < batches.length) {
       const b = batches[next++];
-      await platform.inbox.process(await platform.inbox.receive(b.caller, 'fhir', b.body));
+      await platform.inbox.capture(b.caller, 'fhir', b.body);
       if (process.stdout.isTTY) process.stdout.write(`  captured ${Math.min(specs.length, Math.round(next / batches.length * specs.length))} fractures\r`);
     }
   }));

@@ -43,13 +43,18 @@ export interface AuditEvent {
 const SEAL_LOCK = 4242_0002;
 const BATCH = 5000;
 
+const INSERT_EVENTS = (json: string) => `INSERT INTO audit_event (actor, role, unit, person_id, action, object, purpose, outcome, client, registry)
+     SELECT e.actor, e.role, e.unit, e."personId", e.action, e.object, e.purpose, e.outcome, e.client, e.registry
+     FROM jsonb_to_recordset(${json}::jsonb) AS e(actor text, role text, unit text, "personId" bigint, action text, object text, purpose text, outcome text, client text, registry text)`;
+
 export async function writeEvents(db: Queryable, events: AuditEvent[]): Promise<void> {
   if (events.length === 0) return;
-  await prepared(db, 'audit-insert2',
-    `INSERT INTO audit_event (actor, role, unit, person_id, action, object, purpose, outcome, client, registry)
-     SELECT e.actor, e.role, e.unit, e."personId", e.action, e.object, e.purpose, e.outcome, e.client, e.registry
-     FROM jsonb_to_recordset($1::jsonb) AS e(actor text, role text, unit text, "personId" bigint, action text, object text, purpose text, outcome text, client text, registry text)`,
-    [JSON.stringify(events)]);
+  await prepared(db, 'audit-insert2', INSERT_EVENTS('$1'), [JSON.stringify(events)]);
+}
+
+/** The same insert as one statement with the events inline (`literal` quotes a string), to send with the commit; '' when there are none. */
+export function writeEventsSql(events: AuditEvent[], literal: (value: string) => string): string {
+  return events.length === 0 ? '' : INSERT_EVENTS(literal(JSON.stringify(events)));
 }
 
 // Columns as text, exactly as hashed: times with microseconds in UTC, so nothing is lost in JS.

@@ -6,7 +6,7 @@
 import type { Pool, Client } from '../db/pool.ts';
 import { callerLabel, type Caller, type Grant, type Role } from './caller.ts';
 import type { UnitTree } from '../units/tree.ts';
-import { writeEvents, type AuditEvent } from './audit.ts';
+import { writeEvents, writeEventsSql, type AuditEvent } from './audit.ts';
 
 export class AccessDenied extends Error {
   constructor(message: string, readonly unit: string | null = null, readonly object: string | null = null, readonly personId: number | null = null, readonly registry: string | null = null) { super(message); }
@@ -35,12 +35,26 @@ export interface PersonTx {
   unitsFor(registry: string, roles: Role[]): string[] | null;
   /** Records what was read or changed; written to the audit trail in this transaction. */
   audit(note: AuditNote): void;
+  /**
+   * The statements that open the transaction, when the work sends them itself in front of its
+   * first query (`TransactionOptions.beginWithFirstQuery`: one round trip less); '' once taken, and
+   * always '' otherwise. The text ends with "; ", ready to be followed by a statement.
+   */
+  begin(): string;
+  /**
+   * Statements run in the round trip that commits, before the audit events and COMMIT (simple
+   * protocol: values inline as literals). An error in them rolls the transaction back, and a
+   * deadlock or serialization failure runs the work again, like an error in the work itself.
+   */
+  atCommit(sql: string): void;
 }
 
 export interface TransactionOptions {
   readOnly?: boolean;
   /** The client's address, for the audit trail. */
   client?: string;
+  /** The work sends the opening statements itself, with its first query (`tx.begin()`). */
+  beginWithFirstQuery?: boolean;
 }
 
 export class PersonData {
@@ -84,10 +98,13 @@ export class PersonData {
       const own = caller.kind === 'user' && caller.personHash
         ? `SELECT set_config('kvalreg.person', coalesce(kvalreg_person_id_by_hash(decode(${client.escapeLiteral(caller.personHash)}, 'hex'))::text, ''), true); `
         : '';
-      await client.query(`BEGIN${opts.readOnly ? ' READ ONLY' : ''}; ${own}${role}` +
+      const opening = `BEGIN${opts.readOnly ? ' READ ONLY' : ''}; ${own}${role}` +
         `SELECT set_config('kvalreg.caller', ${client.escapeLiteral(callerLabel(caller))}, true), ` +
         `set_config('kvalreg.purpose', ${client.escapeLiteral(purpose)}, true), ` +
-        `set_config('kvalreg.scope', ${client.escapeLiteral(scope)}, true), set_config('kvalreg.grants', ${client.escapeLiteral(grants)}, true)`);
+        `set_config('kvalreg.scope', ${client.escapeLiteral(scope)}, true), set_config('kvalreg.grants', ${client.escapeLiteral(grants)}, true); `;
+      let begun = !opts.beginWithFirstQuery;
+      if (begun) await client.query(opening);
+      const atCommit: string[] = [];
       const units = this.units;
       const tx: PersonTx = {
         client, caller, purpose, units,
@@ -99,12 +116,15 @@ export class PersonData {
           throw new AccessDenied(`${callerLabel(caller)} has no ${roles.join('/')} access to unit ${unit ?? '(none)'} in ${registry}`, unit, target?.object ?? registry, target?.personId ?? null, registry === '*' ? null : registry);
         },
         audit: (note) => { notes.push(note); },
+        begin: () => { if (begun) return ''; begun = true; return opening; },
+        atCommit: (sql) => { atCommit.push(sql); },
       };
       const result = await fn(tx);
       // The trail is written in the same transaction: no change without its record, and no record of a change that did not happen.
-      // Read-only transactions write it just after, with the result in hand.
-      if (!opts.readOnly) await writeEvents(client, events(caller, purpose, notes, 'ok', opts.client));
-      await client.query('COMMIT');
+      // Read-only transactions write it just after, with the result in hand. Whatever the work left
+      // for the commit, the events and COMMIT go in one round trip.
+      const last = [...atCommit, ...(opts.readOnly ? [] : [writeEventsSql(events(caller, purpose, notes, 'ok', opts.client), (v) => client.escapeLiteral(v))]), 'COMMIT'];
+      await client.query(tx.begin() + last.filter(Boolean).join('; '));
       if (opts.readOnly) await writeEvents(client, events(caller, purpose, notes, 'ok', opts.client));
       return result;
     } catch (err) {

@@ -1,7 +1,12 @@
-// The durable inbox. A message is stored (encrypted) and committed before it is processed; then it
-// is processed in one transaction that also marks it processed, so a crash between the two leaves
-// it 'received' and recovery processes it exactly once. A message a sender got wrong is kept in
-// quarantine with its OperationOutcome and can be reprocessed after a fix.
+// The durable inbox. A message from a sending system is stored (encrypted) in the transaction that
+// captures it, with its outcome, and the sender is answered only after that transaction committed:
+// an answer means the message is stored durably (fsync and synchronous commit on). A message that
+// cannot be captured — the sender's error, or ours — is stored in quarantine with its
+// OperationOutcome, in a transaction of its own after the capture's was rolled back, before the
+// answer; it can be reprocessed after a fix. A crash before the commit leaves nothing and no answer
+// (the sender sends again). A message stored without being processed (`receive`: by an earlier
+// version, or on purpose) stays 'received' until `process` or recovery at start captures it, exactly
+// once.
 import { prepared, type Queryable } from '../db/pool.ts';
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
@@ -23,6 +28,9 @@ export interface InboxEntry {
 }
 
 export interface Inbox {
+  /** Stores and captures a message in one transaction; the outcome is answered once it is committed. */
+  capture(caller: Caller & { kind: 'system' }, channel: string, body: string): Promise<ProcessOutcome>;
+  /** Stores a message without processing it (it waits as 'received' for `process` or recovery). */
   receive(caller: Caller & { kind: 'system' }, channel: string, body: string): Promise<number>;
   /** Messages by status, newest first, without their bodies. */
   list(caller: Caller, status: string, limit: number): Promise<InboxEntry[]>;
@@ -40,16 +48,97 @@ export interface ProcessOutcome {
   result?: CaptureResult;
 }
 
-/** Test hook: exit right after storing, to prove crash-restart processes a message exactly once. */
-const crashAfterStore = process.env.KVALREG_TEST_CRASH_AFTER_STORE === '1';
+/**
+ * Test hooks (test/crash-restart.test.ts) that end the process at a chosen point, to prove what a
+ * crash there leaves: 'before-commit' (everything decided and queued for the commit, nothing
+ * committed) and 'after-commit' (committed, not answered).
+ */
+const crashAt = process.env.KVALREG_TEST_CRASH ?? '';
 
 export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inbox {
   const platform: Caller = { kind: 'platform', task: 'capture' };
+  const crash = (point: string, messageId: number | null) => {
+    if (crashAt !== point) return;
+    log.fatal({ messageId, point }, 'test hook: exiting');
+    process.exit(99);
+  };
 
-  /** A sending system registered for some registries only reports to those (recovery and reprocessing included). */
-  async function envFor(db: Queryable, sender: string): Promise<CaptureEnv> {
-    const allowed: string[] | undefined = (await prepared(db, 'inbox-client', 'SELECT registries FROM api_client WHERE sender = $1 AND cardinality(registries) > 0', [sender])).rows[0]?.registries;
-    return allowed ? { ...env, registries: env.registries.filter((r) => allowed.includes(r.id)) } : env;
+  async function capture(caller: Caller & { kind: 'system' }, channel: string, body: string): Promise<ProcessOutcome> {
+    // What is stored of the message, whatever becomes of it: the encrypted body, its hash, and the
+    // keyed hashes of the identity numbers it names (a patient who opts out later finds it by them;
+    // those persons are locked with the message's patients, so a reservation waits for it or it for
+    // the reservation).
+    const ninHashes = identityHashesIn(env.keys, body);
+    const stored = { channel, sha: crypto.createHash('sha256').update(body).digest('hex'), enc: sealText(env.keys, body).toString('hex'), nin_hashes: ninHashes.map((h) => h.toString('hex')) };
+    let parsed: ParsedBundle | undefined;
+    // Drawn by the first attempt's read and kept by a retry: the message's place among those received.
+    let messageId: number | null = null;
+    try {
+      parsed = parseMessage(body);
+      const bundle = parsed;
+      const outcome = await data.transaction(platform, 'capture:process', async (tx) => {
+        const captured = await captureBundle(tx, env, caller.sender, messageId, bundle, { lock: ninHashes });
+        messageId = captured.messageId;
+        const { result, changes } = captured;
+        noteRedactions(result, bundle);
+        const response = responseFor(result);
+        const status = result.failedEntries > 0 ? 'quarantined' : 'processed';
+        // Refused entries mean the message holds data about someone who opted out: it keeps neither
+        // its body nor the keyed hashes of the numbers it names (capture_write).
+        changes.message = { insert: { ...stored, status, outcome: { httpStatus: response.httpStatus, body: response.body }, person_ids: result.personIds, refused: result.refusedReservation > 0 } };
+        changes.refused = result.refusedReservation;
+        tx.atCommit(changes.sql((v) => tx.client.escapeLiteral(v)));
+        crash('before-commit', messageId);
+        return { messageId: captured.messageId, status, httpStatus: response.httpStatus, body: response.body, result } as ProcessOutcome;
+      }, { beginWithFirstQuery: true });
+      crash('after-commit', outcome.messageId);
+      return outcome;
+    } catch (caught) {
+      const err = asCaptureError(caught, messageId, parsed);
+      return quarantineNew(caller.sender, messageId, stored, ninHashes, err);
+    }
+  }
+
+  /** Stores a message that could not be captured, in quarantine (or refused, for a patient who opted out), with its outcome. */
+  async function quarantineNew(sender: string, messageId: number | null, stored: { channel: string; sha: string; enc: string }, ninHashes: Buffer[], err: CaptureError): Promise<ProcessOutcome> {
+    const refused = err.issues.some((i) => i.rule === 'reservation');
+    const body = operationOutcome(err.issues);
+    const id = await data.transaction(platform, 'capture:quarantine', async (tx) => {
+      // The persons it names first (records/locks.ts): a reservation in flight finds this message, or this message finds it.
+      await lockPersons(tx.client, ninHashes);
+      const row = await prepared(tx.client, 'inbox7q', `INSERT INTO inbox_message (id, sender, channel, body_sha256, body_enc, nin_hashes, status, outcome, processed_at, attempts, pruned_reason)
+         VALUES (coalesce($1, nextval(pg_get_serial_sequence('inbox_message', 'id'))), $2, $3, decode($4, 'hex'), CASE WHEN $7 THEN NULL ELSE decode($5, 'hex') END,
+           CASE WHEN $7 THEN '{}' ELSE ARRAY(SELECT h FROM unnest($6::bytea[]) AS h WHERE NOT EXISTS (SELECT 1 FROM reservation r WHERE r.nin_hash = h)) END,
+           $8, $9, now(), 1, CASE WHEN $7 THEN 'reservation' END) RETURNING id`,
+        [messageId, sender, stored.channel, stored.sha, stored.enc, ninHashes, refused, refused ? 'refused' : 'quarantined', { httpStatus: err.httpStatus, body }]);
+      if (refused) await countRefused(tx.client, sender, 1);
+      return Number(row.rows[0].id);
+    });
+    log.warn({ messageId: id, status: refused ? 'refused' : 'quarantined', issues: err.issues.map(redactIssue) }, 'message not accepted');
+    return { messageId: id, status: refused ? 'refused' : 'quarantined', httpStatus: err.httpStatus, body };
+  }
+
+  /**
+   * Every failure as the sender is told it: their error as it is; text the database cannot hold as
+   * theirs to fix; anything else as ours (a 500 that says the message is kept). Echoed values lose
+   * identity numbers and the patients' names.
+   */
+  function asCaptureError(caught: unknown, messageId: number | null, parsed: ParsedBundle | undefined): CaptureError {
+    let err = caught;
+    if (!(err instanceof CaptureError) && isUnstorableText(err)) {
+      // Text the database cannot hold is the sender's to fix (bundle.ts finds the known kinds
+      // first, with their path; this catches any it does not know).
+      log.warn({ messageId, err: safeError(err) }, 'message holds text the database cannot store');
+      err = new CaptureError([issue.error('value', undefined, 'The message holds text that cannot be stored (a NUL character, or a character cut in half such as a lone \\ud800 escape). Fix the text encoding in the sending system and send again.', { rule: 'text:unstorable' })], 400);
+    }
+    if (!(err instanceof CaptureError)) {
+      // Not the sender's fault: keep the message in quarantine (so a restart does not stumble
+      // over it again), log the cause, and answer with a 500 that says the message is kept.
+      // The error is logged by kind and code: a database error's detail and context quote data.
+      log.error({ messageId, err: safeError(err) }, 'processing failed');
+      err = new CaptureError([issue.error('processing', undefined, `The message was stored${messageId ? ` (id ${messageId})` : ''} but could not be processed because of an internal error. It is kept in quarantine for the registry to reprocess; you need not resend.`)], 500);
+    }
+    return new CaptureError(redactIssues((err as CaptureError).issues, parsed?.redactor), (err as CaptureError).httpStatus);
   }
 
   async function receive(caller: Caller & { kind: 'system' }, channel: string, body: string): Promise<number> {
@@ -62,7 +151,6 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
         [caller.sender, channel, sha, sealText(env.keys, body), identityHashesIn(env.keys, body)]);
       return res.rows[0].id as number;
     });
-    if (crashAfterStore) { log.fatal({ messageId: id }, 'test hook: exiting after storing the message'); process.exit(99); }
     return id;
   }
 
@@ -88,36 +176,19 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
         if (!row.body_enc) throw new CaptureError([issue.error('processing', undefined, 'The message body is no longer kept (pruned or removed after a reservation); resend the message.')], 410);
         const body = openText(env.keys, row.body_enc);
         parsed = parseMessage(body);
-        const result = await captureBundle(tx, await envFor(tx.client, row.sender), row.sender, messageId, parsed);
+        const { result, changes } = await captureBundle(tx, env, row.sender, messageId, parsed);
         noteRedactions(result, parsed);
         const outcome = responseFor(result);
         const status = result.failedEntries > 0 ? 'quarantined' : 'processed';
         // Refused entries mean the message holds data about someone who opted out: do not keep it,
         // nor the keyed hashes of the numbers it names (the body they would find is gone).
-        await prepared(tx.client, 'inbox3r', `UPDATE inbox_message SET status = $2, outcome = $3, person_ids = $4, processed_at = now(), attempts = attempts + 1,
-             body_enc = CASE WHEN $5 THEN NULL ELSE body_enc END, pruned_reason = CASE WHEN $5 THEN 'reservation' ELSE pruned_reason END,
-             nin_hashes = CASE WHEN $5 THEN '{}' ELSE nin_hashes END
-           WHERE id = $1`,
-          [messageId, status, { httpStatus: outcome.httpStatus, body: outcome.body }, result.personIds, result.refusedReservation > 0]);
-        if (result.refusedReservation) await countRefused(tx.client, row.sender, result.refusedReservation);
+        changes.message = { update: { status, outcome: { httpStatus: outcome.httpStatus, body: outcome.body }, person_ids: result.personIds, refused: result.refusedReservation > 0 } };
+        changes.refused = result.refusedReservation;
+        tx.atCommit(changes.sql((v) => tx.client.escapeLiteral(v)));
         return { messageId, status, httpStatus: outcome.httpStatus, body: outcome.body, result };
       });
     } catch (caught) {
-      let err = caught;
-      if (!(err instanceof CaptureError) && isUnstorableText(err)) {
-        // Text the database cannot hold is the sender's to fix (bundle.ts finds the known kinds
-        // first, with their path; this catches any it does not know).
-        log.warn({ messageId, err: safeError(err) }, 'message holds text the database cannot store');
-        err = new CaptureError([issue.error('value', undefined, 'The message holds text that cannot be stored (a NUL character, or a character cut in half such as a lone \\ud800 escape). Fix the text encoding in the sending system and send again.', { rule: 'text:unstorable' })], 400);
-      }
-      if (!(err instanceof CaptureError)) {
-        // Not the sender's fault: keep the message in quarantine (so a restart does not stumble
-        // over it again), log the cause, and answer with a 500 that says the message is kept.
-        // The error is logged by kind and code: a database error's detail and context quote data.
-        log.error({ messageId, err: safeError(err) }, 'processing failed');
-        err = new CaptureError([issue.error('processing', undefined, `The message was stored (id ${messageId}) but could not be processed because of an internal error. It is kept in quarantine for the registry to reprocess; you need not resend.`)], 500);
-      }
-      const safe = new CaptureError(redactIssues((err as CaptureError).issues, parsed?.redactor), (err as CaptureError).httpStatus);
+      const safe = asCaptureError(caught, messageId, parsed);
       if (safe.httpStatus === 404) return { messageId, status: 'quarantined', httpStatus: 404, body: operationOutcome(safe.issues) };
       return quarantine(messageId, safe);
     }
@@ -152,7 +223,9 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
       await data.transaction(caller, 'capture:validate', async (tx) => {
         // A dry run sorts after every stored message, so it reports what a new message would do.
         const parsed = parseMessage(body);
-        const result = await captureBundle(tx, await envFor(tx.client, caller.sender), caller.sender, Number.MAX_SAFE_INTEGER, parsed);
+        const { result, changes } = await captureBundle(tx, env, caller.sender, Number.MAX_SAFE_INTEGER, parsed);
+        // The writes too, so that what only the database finds is found (then rolled back).
+        await changes.flush(tx.client);
         noteRedactions(result, parsed);
         const issues: Issue[] = result.entries.flatMap((e) => e.issues.map((i) => ({ ...i, location: i.location ?? `Bundle.entry[${e.index}]` })));
         if (issues.every((i) => i.severity === 'information')) issues.push(issue.info(undefined, 'The bundle is valid; nothing was stored (dry run).'));
@@ -188,7 +261,7 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
     }, { readOnly: true });
   }
 
-  return { receive, list, process: process_, validate, recover };
+  return { capture, receive, list, process: process_, validate, recover };
 }
 
 async function countRefused(db: Queryable, sender: string, n: number) {

@@ -2,25 +2,29 @@
 // the sender's identifiers) → every registry whose inclusion rules match → cases and values.
 // Runs inside one transaction opened by the data-access door; any error a sender caused is
 // thrown as a CaptureError before anything is written, so nothing partial is ever stored.
-import { prepared } from '../db/pool.ts';
+// The database is read once, after the message's locks (capture/snapshot.ts); everything is then
+// decided here, in memory, and written in one statement with the commit (capture/changes.ts). The
+// rare steps — a temporary number joined with the real one, a retraction — read and write on their
+// own (records/persons.ts, records/retraction.ts).
 import crypto from 'node:crypto';
 import type { PersonTx } from '../access/door.ts';
 import { encryptNin, type IdentityKeys } from '../identity/crypto.ts';
-import { assignEvents } from '../records/events.ts';
-import { lockPersons, RetryableConflict } from '../records/locks.ts';
-import { isRetracted, restoreRetracted, retract as retractValues } from '../records/retraction.ts';
+import { assignEvents, planEvents, type EventRow } from '../records/events.ts';
+import { isRetracted, RETRACTED, retract as retractValues } from '../records/retraction.ts';
 import { linkedValues } from './relink.ts';
-import { resolveCapturedPersons } from '../records/persons.ts';
+import { regroupByPerson, resolveCapturedPersons } from '../records/persons.ts';
 import { holds } from '../registry/expr.ts';
 import { isDateTime, isRealDate } from '../registry/values.ts';
 import { osloDate } from '../time/oslo.ts';
 import type { Registry } from '../registry/load.ts';
-import { applyUpdates, ensureCases, type ValueUpdate } from '../records/cases.ts';
+import { CaseWorkspace, type ValueUpdate } from '../records/cases.ts';
 import { caseValues, type PersonValues } from '../records/evaluate.ts';
 import { linksOf, parseBundle, parseJson, type ParsedBundle, type ResourceEntry } from './bundle.ts';
 import { identityFromIdentifier, identityOfPatient, type Identity } from './identity.ts';
 import { anchorRefs, contributions, extractValues, isAnchor, linkKeysOf, toMapped, type Anchor, type Extracted, type MappedResource } from './mapper.ts';
 import { CaptureError, issue, type Issue } from './outcome.ts';
+import { CaptureChanges } from './changes.ts';
+import { readSnapshot, type Snapshot } from './snapshot.ts';
 
 export interface CaptureEnv {
   keys: IdentityKeys;
@@ -96,7 +100,26 @@ export function parseMessage(body: string): ParsedBundle {
   return parseBundle(parseJson(body));
 }
 
-export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: string, messageId: number, bundle: ParsedBundle): Promise<CaptureResult> {
+/** What `captureBundle` decided, and what it left to write in the round trip that commits. */
+export interface CaptureOutcome {
+  result: CaptureResult;
+  /** The message's id (drawn by the read when it was not stored before). */
+  messageId: number;
+  /** Everything still to write; the inbox adds the raw message and sends it with the commit. */
+  changes: CaptureChanges;
+}
+
+export interface CaptureOptions {
+  /** Keyed hashes of every identity number the message's text names: locked with its persons. */
+  lock?: Buffer[];
+}
+
+/**
+ * Captures one parsed message inside `tx`: reads everything it needs in one round trip (its locks
+ * first: capture/snapshot.ts), decides in memory, and returns what to write (capture/changes.ts).
+ * `messageId` is null for a message not stored yet: the read draws its id.
+ */
+export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: string, messageId: number | null, bundle: ParsedBundle, opts: CaptureOptions = {}): Promise<CaptureOutcome> {
   const db = tx.client;
   const entries = new Map<number, EntryResult>();
   const entry = (index: number) => {
@@ -143,42 +166,74 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
   }
 
   // [identity] Earlier numbers of these patients (a temporary number resolved to the real one) are
-  // joined with them, and a number merged away earlier is captured as its person (records/persons.ts).
-  await resolveCapturedPersons(tx, { keys: env.keys, registries: env.allRegistries ?? env.registries }, groups,
-    { label: `system:${sender}`, role: 'system', source: 'message', messageId });
+  // joined with them first (records/persons.ts: their own locks and reads, a few round trips, rare).
+  if ([...groups.values()].some((g) => g.identity.aliases?.length)) {
+    if (messageId === null) {
+      // The merge records the message that asked for it: its id is drawn here, before the read.
+      const res = await db.query(`${tx.begin()}SELECT nextval(pg_get_serial_sequence('inbox_message', 'id')) AS id`);
+      messageId = Number((Array.isArray(res) ? res[res.length - 1] : res).rows[0].id);
+    }
+    await resolveCapturedPersons(tx, { keys: env.keys, registries: env.allRegistries ?? env.registries }, groups,
+      { label: `system:${sender}`, role: 'system', source: 'message', messageId });
+  }
+
+  // What the read needs to know: the message's resources as each registry links them.
+  const mappedByKey = new Map<string, MappedResource>();
+  for (const g of groups.values()) for (const r of g.resources) mappedByKey.set(r.rkey, toMapped(r.rkey, r.resourceType, r.resource, `Bundle.entry[${r.index}].resource`));
+  // A date of death, as a date in Norwegian time (null when there is none, or it is not a date: step 3 reports that).
+  const deceasedOf = (p: Record<string, any> | undefined): string | null => {
+    const d = p?.deceasedDateTime;
+    if (typeof d !== 'string' || !(isRealDate(d) || isDateTime(d))) return null;
+    return d.length > 10 ? osloDate(d) : d;
+  };
+  const deceasedGiven = new Map<string, string>();
+  for (const g of groups.values()) {
+    const d = deceasedOf(g.patient?.resource);
+    if (d) deceasedGiven.set(g.identity.hashHex, d);
+  }
+  const linkKeys = (registry: Registry, list: MappedResource[]) => {
+    const anchorKeys = new Set<string>(), sharedKeys = new Set<string>();
+    for (const m of list) {
+      const k = linkKeysOf(registry, m);
+      k.anchors.forEach((x) => anchorKeys.add(x));
+      k.shared.forEach((x) => sharedKeys.add(x));
+    }
+    return { anchorKeys, sharedKeys };
+  };
+  const allMapped = [...mappedByKey.values()];
+  // Each person is locked (records/locks.ts) before anything about them is read: a capture, a
+  // registrar, a merge or a reservation touching the same person waits for this message, and this
+  // message sees everything they committed. The persons of resources the message deletes are
+  // locked too (a deletion names a resource, not a patient).
+  const snap = await readSnapshot(tx, {
+    messageId, sender,
+    lock: [...(opts.lock ?? []), ...[...groups.values()].map((g) => g.identity.hash)],
+    identities: [...groups.values()].map((g) => g.identity.hash),
+    deceased: deceasedGiven,
+    resources: [...mappedByKey.keys()],
+    deletions: bundle.deletions.map((d) => d.rkey),
+    registries: env.registries.map((registry) => {
+      const { anchorKeys, sharedKeys } = linkKeys(registry, allMapped);
+      return { id: registry.id, event: !!registry.event, anchorKeys: [...anchorKeys], sharedKeys: [...sharedKeys],
+        anchors: allMapped.filter((m) => isAnchor(registry, m)).map((m) => ({ rkey: m.rkey, refs: anchorRefs(registry, m.resource) })) };
+    }),
+  });
+  const id = snap.messageId;
+  // A sending system registered for some registries only reports to those.
+  const registries = snap.senderRegistries ? env.registries.filter((r) => snap.senderRegistries!.includes(r.id)) : env.registries;
+  // [identity] A number merged into another person earlier is captured as that person.
+  regroupByPerson(groups, (g) => {
+    const p = snap.personOf(g.identity.hashHex);
+    return p && { id: p.id, hash: p.hash, hashHex: p.hashHex, kind: p.kind };
+  });
 
   // 2. Opted-out patients: refused, counted without identity. Checked before any other error is
   // reported, so that a message about someone who opted out is never kept in quarantine.
-  const hashes = [...groups.values()].map((g) => g.identity.hash);
-  // Deletions name a resource, not a patient: its person is the one it was stored for.
-  const deletionKeys = bundle.deletions.map((d) => d.rkey);
-  const storedForDeletion = async () => new Map((deletionKeys.length ? (await prepared(db, 'cap-deletions',
-    `SELECT s.rkey, s.sender, s.person_id, s.message_id, s.deleted_at IS NOT NULL AS deleted, p.nin_hash FROM source_resource s JOIN person p ON p.id = s.person_id WHERE s.rkey = ANY($1)`,
-    [deletionKeys])).rows : []).map((r) => [r.rkey as string, r]));
-  const deletionTargets = await storedForDeletion();
-  hashes.push(...[...deletionTargets.values()].map((r) => r.nin_hash as Buffer));
-  // One look-up per message: who has opted out, and who is already known.
-  // Each person is locked (records/locks.ts) before anything about them is read: a capture, a
-  // registrar, a merge or a reservation touching the same person waits for this message, and this
-  // message sees everything they committed. The inbox locked the persons its text names already;
-  // this covers the rest (re-locking is free).
-  await lockPersons(db, hashes);
-  const deletionRows = deletionKeys.length ? await storedForDeletion() : deletionTargets;
-  for (const [rkey, row] of deletionRows) {
-    // Moved to another person (a merge) between the look-up and the lock: that person is not locked yet.
-    if (!deletionTargets.has(rkey) || Number(deletionTargets.get(rkey).person_id) !== Number(row.person_id)) throw new RetryableConflict('A resource to delete changed owner while the message waited; processing again.');
-  }
-  const lookup = hashes.length
-    ? (await prepared(db, 'cap-persons',
-      `SELECT encode(h, 'hex') AS hash, p.id, p.birth_date, p.sex, p.deceased_date, r.reserved IS NOT NULL AS reserved
-       FROM unnest($1::bytea[]) AS h
-       LEFT JOIN LATERAL (SELECT id, birth_date, sex, deceased_date FROM person WHERE nin_hash = h LIMIT 1) AS p ON true
-       LEFT JOIN LATERAL (SELECT 1 AS reserved FROM reservation WHERE nin_hash = h LIMIT 1) AS r ON true`, [hashes])).rows
-    : [];
-  const reserved = new Set(lookup.filter((r) => r.reserved).map((r) => r.hash as string));
+  const deletionRows = snap.deletions;
   let refusedReservation = 0;
   for (const g of groups.values()) {
-    if (!reserved.has(g.identity.hashHex)) continue;
+    const reserved = snap.personOf(g.identity.hashHex)?.reserved ?? snap.reservedNumber(g.identity.hashHex);
+    if (!reserved) continue;
     g.refused = true;
     const refusal = issue.error('forbidden', undefined, 'The patient has opted out of the medical quality registries (reservation right); nothing about them is stored. Do not resend.', { rule: 'reservation' });
     for (const idx of [g.patient?.index, ...g.resources.map((r) => r.index)]) if (idx !== undefined) { entry(idx).status = '403 Forbidden'; entry(idx).issues.push(refusal); refusedReservation++; }
@@ -205,8 +260,8 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
       if (local.length) { g.issues.push(...local); entry(g.patient.index).issues.push(...local); }
     }
     for (const r of g.resources) {
-      const mapped = toMapped(r.rkey, r.resourceType, r.resource, `Bundle.entry[${r.index}].resource`);
-      for (const registry of env.registries) {
+      const mapped = mappedByKey.get(r.rkey)!;
+      for (const registry of registries) {
         const local: Issue[] = [];
         const values = extractValues(registry, mapped, local);
         for (const v of values) {
@@ -224,11 +279,7 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
   // is stored is a late replay, and an identifier already used for another patient is an error.
   const candidates = [...groups.values()].filter((g) => !g.refused && !g.issues.length)
     .flatMap((g) => g.resources.map((r) => ({ r, g, sha: crypto.createHash('sha256').update(canonical(r.resource)).digest() })));
-  const existing = candidates.length
-    ? new Map((await prepared(db, 'cap-existing',
-      `SELECT s.rkey, s.content_sha256, s.version, s.message_id, s.sender, encode(p.nin_hash, 'hex') AS owner
-       FROM source_resource s JOIN person p ON p.id = s.person_id WHERE s.rkey = ANY($1)`, [candidates.map((c) => c.r.rkey)])).rows.map((r) => [r.rkey as string, r]))
-    : new Map();
+  const existing = snap.existing;
   for (const c of candidates) {
     const old = existing.get(c.r.rkey);
     if (old && old.sender !== sender) {
@@ -262,61 +313,41 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
     for (const idx of [g.patient?.index, ...g.resources.map((r) => r.index)]) if (idx !== undefined) { entry(idx).status = '422 Unprocessable Entity'; failedEntries++; }
   }
   const accepted = [...groups.values()].filter((g) => !g.refused && !g.issues.length);
+  const changes = new CaptureChanges(id, sender);
 
   // 4. Persons: created when they have resources; a Patient-only message (e.g. a death notice
-  // from the population register) updates only persons already known.
+  // from the population register) updates only persons already known. [workbench] A person step
+  // that stores more of the Patient (e.g. its encrypted name) adds to these rows.
   const personRows = accepted.map((g) => {
     const p = g.patient?.resource;
-    const d = p?.deceasedDateTime;
-    const deceased = typeof d === 'string' ? (d.length > 10 ? osloDate(d) : d) : null;
     return {
-      hash: g.identity.hash.toString('hex'), enc: encryptNin(env.keys, g.identity.nin).toString('hex'), kind: g.identity.kind,
+      hash: g.identity.hashHex, enc: encryptNin(env.keys, g.identity.nin).toString('hex'), kind: g.identity.kind,
       birth: (typeof p?.birthDate === 'string' ? p.birthDate : null) ?? g.identity.birthDate,
       sex: p?.gender === 'male' || p?.gender === 'female' ? p.gender : g.identity.sex,
-      deceased, create: g.resources.length > 0,
+      deceased: deceasedOf(p), create: g.resources.length > 0,
     };
   });
   const personIdByHash = new Map<string, number>();
+  const personById = new Map<number, { hashHex: string; kind: string; values: PersonValues }>();
   const deceasedChanged: number[] = [];
-  if (personRows.length) {
-    // Update what changed of the persons already known, insert the rest.
-    const known = lookup.filter((r) => r.id !== null);
-    const knownByHash = new Map(known.map((k) => [k.hash as string, k]));
-    const changedPersons: Array<{ id: number; birth: string | null; sex: string | null; deceased: string | null }> = [];
-    for (const p of personRows) {
-      const k = knownByHash.get(p.hash);
-      if (!k) continue;
+  for (const p of personRows) {
+    const k = snap.personOf(p.hash);
+    if (k) {
+      // Update what changed of the persons already known.
       personIdByHash.set(p.hash, k.id);
       const next = { birth: p.birth ?? k.birth_date, sex: p.sex ?? k.sex, deceased: p.deceased ?? k.deceased_date };
-      if (next.birth !== k.birth_date || next.sex !== k.sex || next.deceased !== k.deceased_date) changedPersons.push({ id: k.id, ...next });
+      if (next.birth !== k.birth_date || next.sex !== k.sex || next.deceased !== k.deceased_date) changes.personUpdates.push({ id: k.id, ...next });
       if (p.deceased && p.deceased !== k.deceased_date) deceasedChanged.push(k.id);
-    }
-    if (changedPersons.length) {
-      await prepared(db, 'cap2', `UPDATE person p SET birth_date = u.birth, sex = u.sex, deceased_date = u.deceased, updated_at = now()
-         FROM jsonb_to_recordset($1::jsonb) AS u(id bigint, birth date, sex text, deceased date) WHERE p.id = u.id`, [JSON.stringify(changedPersons)]);
-    }
-    const fresh = personRows.filter((p) => p.create && !knownByHash.has(p.hash));
-    if (fresh.length) {
-      const inserted = await prepared(db, 'cap3', `INSERT INTO person (nin_hash, nin_enc, nin_kind, birth_date, sex, deceased_date)
-         SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::text[], $4::date[], $5::text[], $6::date[])
-         ON CONFLICT (nin_hash) DO NOTHING RETURNING id, encode(nin_hash, 'hex') AS hash`,
-        [fresh.map((p) => Buffer.from(p.hash, 'hex')), fresh.map((p) => Buffer.from(p.enc, 'hex')), fresh.map((p) => p.kind), fresh.map((p) => p.birth), fresh.map((p) => p.sex), fresh.map((p) => p.deceased)]);
-      for (const r of inserted.rows) personIdByHash.set(r.hash, r.id);
-    }
-    // A concurrent message may have created the same person between our read and insert.
-    const lost = personRows.filter((p) => p.create && !personIdByHash.has(p.hash));
-    if (lost.length) {
-      const again = await prepared(db, 'cap4', "SELECT id, encode(nin_hash, 'hex') AS hash FROM person WHERE nin_hash = ANY($1::bytea[])", [lost.map((p) => Buffer.from(p.hash, 'hex'))]);
-      for (const r of again.rows) personIdByHash.set(r.hash, r.id);
+      personById.set(k.id, { hashHex: p.hash, kind: k.kind, values: { birth_date: next.birth, sex: next.sex, deceased_date: next.deceased } });
+    } else if (p.create) {
+      // Insert the rest, under the id the read drew for them (their lock is held: nobody else creates them).
+      const newId = snap.newPersonId(p.hash)!;
+      personIdByHash.set(p.hash, newId);
+      changes.personInserts.push({ id: newId, hash: p.hash, enc: p.enc, kind: p.kind, birth: p.birth, sex: p.sex, deceased: p.deceased });
+      personById.set(newId, { hashHex: p.hash, kind: p.kind, values: { birth_date: p.birth, sex: p.sex, deceased_date: p.deceased } });
     }
   }
-  const personValues = new Map<number, PersonValues>();
-  for (const p of personRows) {
-    const id = personIdByHash.get(p.hash);
-    if (id === undefined) continue;
-    const k = lookup.find((r) => r.hash === p.hash && r.id !== null);
-    personValues.set(id, { birth_date: p.birth ?? k?.birth_date ?? null, sex: p.sex ?? k?.sex ?? null, deceased_date: p.deceased ?? k?.deceased_date ?? null });
-  }
+  const personValues = new Map<number, PersonValues>([...personById].map(([pid, p]) => [pid, p.values]));
   for (const g of accepted) if (g.patient) entry(g.patient.index).status = '200 OK';
 
   // 5. Captured resources: unchanged content is a no-op (a resend); changed content is a new version.
@@ -327,7 +358,7 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
     const old = existing.get(c.r.rkey);
     const e = entry(c.r.index);
     if (old && Buffer.compare(old.content_sha256, c.sha) === 0) { e.issues.push(issue.info(undefined, `unchanged: identical to version ${old.version} already received`)); counts.unchanged++; continue; }
-    if (old && old.message_id > messageId) {
+    if (old && old.message_id > id) {
       // A message received before the one that gave the current version, processed late (e.g. by
       // recovery after a crash): it must not take the data back to older content.
       e.issues.push(issue.info(undefined, `not applied: message ${old.message_id}, received later, already gave version ${old.version}`));
@@ -339,26 +370,15 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
     if (old) counts.updated++; else counts.created++;
     changed.push({ ...c, personId: personIdByHash.get(c.g.identity.hashHex)! });
   }
-  if (changed.length) {
-    // The rules that decide between writers are part of the write itself, so no interleaving can
-    // break them: a new version only from the same sender for the same person, only with content
-    // that differs, and only from a message received after the one that gave the current version.
-    const written = await prepared(db, 'cap6', `INSERT INTO source_resource (resource_type, rkey, person_id, sender, message_id, content_sha256, links, resource)
-       SELECT r.type, r.rkey, r.person, $2, $3, decode(r.sha, 'hex'), r.links, r.resource
-       FROM jsonb_to_recordset($1::jsonb) AS r(type text, rkey text, person bigint, sha text, links text[], resource jsonb)
-       ON CONFLICT (rkey) DO UPDATE SET version = source_resource.version + 1, sender = EXCLUDED.sender, message_id = EXCLUDED.message_id,
-         content_sha256 = EXCLUDED.content_sha256, links = EXCLUDED.links, resource = EXCLUDED.resource, deleted_at = NULL, updated_at = now()
-       WHERE source_resource.sender = EXCLUDED.sender AND source_resource.person_id = EXCLUDED.person_id
-         AND source_resource.content_sha256 <> EXCLUDED.content_sha256 AND source_resource.message_id < EXCLUDED.message_id
-       RETURNING rkey`,
-      [JSON.stringify(changed.map((c) => ({ type: c.r.resourceType, rkey: c.r.rkey, person: c.personId, sha: c.sha.toString('hex'), links: linksOf(c.r.resource), resource: c.r.resource }))), sender, messageId]);
-    if (written.rows.length !== changed.length) {
-      // Every writer of these resources' person waited for this message's lock, so what was read
-      // above still holds; a resource written in between can only belong to another person or
-      // sender (an identifier reused across patients, racing). Start again: the checks above
-      // then see it and answer the sender properly.
-      throw new RetryableConflict('A resource of this message was written by a concurrent message about another patient; processing again.');
-    }
+  // The rules that decide between writers are part of the write itself (migration 110), so no
+  // interleaving can break them: a new version only from the same sender for the same person, only
+  // with content that differs, and only from a message received after the one that gave the
+  // current version. Every writer of these resources' person waited for this message's lock, so
+  // what was read holds; a resource written in between can only belong to another person or sender
+  // (an identifier reused across patients, racing): the write then aborts and the door starts
+  // again, and the checks above see it and answer the sender properly.
+  for (const c of changed) {
+    changes.resources.push({ type: c.r.resourceType, rkey: c.r.rkey, person: c.personId, sha: c.sha.toString('hex'), links: mappedByKey.get(c.r.rkey)!.links, resource: c.r.resource });
   }
 
   // Deletions: the stored content goes (the row stays, so a resend of the deletion is a no-op and
@@ -367,20 +387,18 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
   const retractions = new Map<number, string[]>();
   const retract = (personId: number, rkey: string) => retractions.set(personId, [...(retractions.get(personId) ?? []), rkey]);
   const ownDeletions = bundle.deletions.filter((d) => !deletionIssues.some((i) => i.value === d.rkey));
-  if (ownDeletions.length) {
-    const deleted = new Map((await prepared(db, 'cap-delete', `UPDATE source_resource SET resource = '{}', links = '{}', content_sha256 = '\\x'::bytea,
-         version = version + 1, message_id = $3, deleted_at = now(), updated_at = now()
-       WHERE rkey = ANY($1) AND sender = $2 AND deleted_at IS NULL AND message_id < $3 RETURNING rkey, person_id`,
-      [ownDeletions.map((d) => d.rkey), sender, messageId])).rows.map((r) => [r.rkey as string, Number(r.person_id)]));
-    for (const d of ownDeletions) {
-      const e = entry(d.index);
-      const row = deletionRows.get(d.rkey);
-      e.status = '204 No Content';
-      if (deleted.has(d.rkey)) { e.issues.push(issue.info(undefined, 'deleted: the values it gave are taken back')); retract(deleted.get(d.rkey)!, d.rkey); counts.retracted++; }
-      else if (!row) e.issues.push(issue.info(undefined, 'nothing is stored with this identifier; nothing to delete'));
-      else if (row.deleted) e.issues.push(issue.info(undefined, 'already deleted'));
-      else e.issues.push(issue.info(undefined, `not applied: message ${row.message_id}, received later, sent the resource again`));
-    }
+  for (const d of ownDeletions) {
+    const e = entry(d.index);
+    const row = deletionRows.get(d.rkey);
+    e.status = '204 No Content';
+    if (row && row.sender === sender && !row.deleted && row.message_id < id) {
+      changes.deletions.push(d.rkey);
+      e.issues.push(issue.info(undefined, 'deleted: the values it gave are taken back'));
+      retract(row.person_id, d.rkey);
+      counts.retracted++;
+    } else if (!row) e.issues.push(issue.info(undefined, 'nothing is stored with this identifier; nothing to delete'));
+    else if (row.deleted) e.issues.push(issue.info(undefined, 'already deleted'));
+    else e.issues.push(issue.info(undefined, `not applied: message ${row.message_id}, received later, sent the resource again`));
   }
   for (const c of changed) {
     if (!isRetracted(c.r.resource)) continue;
@@ -389,26 +407,49 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
     counts.retracted++;
   }
 
-  // 6. Every registry takes what is theirs.
-  for (const registry of env.registries) {
-    const routed = await routeToRegistry(tx, env.keys, registry, sender, messageId, changed.map((c) => ({
-      mapped: toMapped(c.r.rkey, c.r.resourceType, c.r.resource, `Bundle.entry[${c.r.index}].resource`),
+  // 6. Every registry takes what is theirs. [prom] A message's QuestionnaireResponse reaches the
+  // PROM module here, beside the registries (it is captured as a resource like any other above).
+  const routed = registries.map((registry) => routeToRegistry({ tx, keys: env.keys, registry, sender, messageId: id, snap, personById, changes, eventsHere: retractions.size === 0 },
+    changed.map((c) => ({
+      mapped: mappedByKey.get(c.r.rkey)!,
       extracted: c.g.extracted.get(registry.id)?.get(c.r.rkey) ?? [],
       personId: c.personId, index: c.r.index,
-    })), deceasedChanged, personValues, retractions);
-    for (const [index, note] of routed.notes) entry(index).issues.push(issue.info(undefined, note));
-    counts.cases += routed.cases;
-    counts.referred += routed.referred;
+    })), deceasedChanged, personValues));
+  for (const r of routed) {
+    for (const [index, note] of r.notes) entry(index).issues.push(issue.info(undefined, note));
+    counts.cases += r.cases;
+    counts.referred += r.referred;
+  }
+  if (retractions.size) {
+    // What senders took back (entered-in-error, or deleted) goes after the new values, so that a
+    // replacement sent in the same message takes the variable's place; then event identity is
+    // recomputed over what is left. Rare: these steps read and write on their own (records/retraction.ts).
+    await changes.flush(db);
+    for (const [i, registry] of registries.entries()) {
+      const touched = [...routed[i].touched];
+      for (const [personId, rkeys] of retractions) {
+        const r = await retractValues(db, registry, personId, rkeys, { kind: 'system', sender, message: id },
+          () => linkedValues(db, registry, personId));
+        if (r.withdrawnCases || r.removedValues || r.deletedInstances) touched.push(personId);
+      }
+      const eventChanges = await assignEvents(db, env.keys, registry, touched);
+      for (const ch of eventChanges) {
+        if (!ch.invalidReason) continue;
+        const index = routed[i].anchorIndexOfCase.get(ch.caseId);
+        if (index !== undefined) entry(index).issues.push(issue.info(undefined, `${registry.id}: case ${ch.caseId} is a second registration of the same event the same day; merged into case ${ch.mergedInto} and marked invalid`));
+      }
+    }
   }
 
   const personIds = [...new Set(personIdByHash.values())];
-
   // 7. HOOK — another module's work on this message's resources (PROM: QuestionnaireResponses are
-  // scored and matched to the schedules, src/prom/capture.ts), after every write above.
+  // scored and matched to the schedules, src/prom/capture.ts), after every write above. The writes
+  // wait for the commit (changes.ts): they are sent before the hook's first statement, so that
+  // whatever it reads sees them, and not at all when it reads nothing.
   if (env.afterWrite) {
     const changedKeys = new Set(changed.map((c) => c.r.rkey));
-    const hooked = await env.afterWrite(tx, {
-      bundleType: bundle.type, sender, messageId, registries: env.registries.map((r) => r.id), personIds,
+    const hooked = await env.afterWrite(flushingBeforeFirstQuery(tx, () => changes.flush(db)), {
+      bundleType: bundle.type, sender, messageId: id, registries: env.registries.map((r) => r.id), personIds,
       resources: candidates.filter((c) => !c.g.issues.length).map((c) => ({
         index: c.r.index, resourceType: c.r.resourceType, rkey: c.r.rkey, personId: personIdByHash.get(c.g.identity.hashHex)!, resource: c.r.resource,
         state: changedKeys.has(c.r.rkey) ? 'changed' as const : Buffer.compare(existing.get(c.r.rkey)?.content_sha256 ?? Buffer.alloc(0), c.sha) === 0 ? 'unchanged' as const : 'stale' as const,
@@ -421,19 +462,55 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
     }
   }
 
-  if (personIds.length) tx.audit({ action: 'capture', object: `inbox/${messageId}`, personIds, actor: { label: `system:${sender}`, role: 'system' } });
+  if (personIds.length) tx.audit({ action: 'capture', object: `inbox/${id}`, personIds, actor: { label: `system:${sender}`, role: 'system' } });
   return {
-    bundleType: bundle.type,
-    entries: [...entries.values()].sort((a, b) => a.index - b.index),
-    personIds, refusedReservation, failedEntries, counts,
+    messageId: id, changes,
+    result: {
+      bundleType: bundle.type,
+      entries: [...entries.values()].sort((a, b) => a.index - b.index),
+      personIds, refusedReservation, failedEntries, counts,
+    },
   };
 }
 
 interface Incoming { mapped: MappedResource; extracted: Extracted[]; personId: number; index: number }
 
-async function routeToRegistry(tx: PersonTx, keys: IdentityKeys, registry: Registry, sender: string, messageId: number, incoming: Incoming[], recheckPersons: number[], personValues: Map<number, PersonValues>,
-  retractions: Map<number, string[]>): Promise<{ notes: Array<[number, string]>; cases: number; referred: number }> {
-  const db = tx.client;
+/** The transaction as a hook sees it: `before` runs (once) ahead of the first statement the hook sends. */
+function flushingBeforeFirstQuery(tx: PersonTx, before: () => Promise<void>): PersonTx {
+  let pending: Promise<void> | undefined;
+  const client = new Proxy(tx.client, {
+    get(target, prop, receiver) {
+      if (prop === 'query') {
+        return (...args: unknown[]) => {
+          pending ??= before();
+          const run = pending.then(() => (target.query as (...a: unknown[]) => unknown).apply(target, args));
+          return run;
+        };
+      }
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  return Object.assign(Object.create(tx) as PersonTx, { client });
+}
+
+interface RouteContext {
+  tx: PersonTx; keys: IdentityKeys; registry: Registry; sender: string; messageId: number; snap: Snapshot;
+  personById: Map<number, { hashHex: string; kind: string; values: PersonValues }>;
+  changes: CaptureChanges;
+  /** Event identity is decided here, in memory (no retraction in the message: it is then recomputed after them). */
+  eventsHere: boolean;
+}
+
+/**
+ * One registry's part of a message, decided in memory on what the read returned: which stored
+ * cases the incoming resources concern, which new anchors the registry includes, the values each
+ * case gets (records/cases.ts), event identity (records/events.ts), and what to write.
+ */
+function routeToRegistry(ctx: RouteContext, incoming: Incoming[], recheckPersons: number[], personValues: Map<number, PersonValues>):
+  { notes: Array<[number, string]>; cases: number; referred: number; touched: number[]; anchorIndexOfCase: Map<number, number> } {
+  const { registry, snap, changes, sender, messageId } = ctx;
+  const stored = snap.registries.get(registry.id)!;
   const notes: Array<[number, string]> = [];
   const anchorsIn = incoming.filter((i) => isAnchor(registry, i.mapped));
   const anchorKeys = new Set<string>(), sharedKeys = new Set<string>();
@@ -444,20 +521,12 @@ async function routeToRegistry(tx: PersonTx, keys: IdentityKeys, registry: Regis
   }
 
   // Cases already known that the incoming resources concern: by the anchor's own key, or by
-  // something the anchor refers to (its encounter). Two index look-ups, merged here.
+  // something the anchor refers to (its encounter). The read returned the message's persons'
+  // cases that any of its resources concern; these are the ones its new content concerns.
   const known = new Map<string, { id: number; anchor_key: string; person_id: number; resource: Record<string, any> }>();
   if (incoming.length) {
-    // The LATERAL … LIMIT 1 keeps this an index look-up per candidate: the planner cannot
-    // estimate the && match and would otherwise hash-join against the whole case table.
-    const rows = (await prepared(db, 'cap-known',
-      `SELECT c.id, c.anchor_key, c.person_id, a.resource
-       FROM (SELECT rkey, resource FROM source_resource WHERE rkey = ANY($2)
-             UNION ALL SELECT rkey, resource FROM source_resource WHERE links && $3) AS a
-       CROSS JOIN LATERAL (SELECT id, anchor_key, person_id FROM registry_case WHERE registry = $1 AND anchor_key = a.rkey LIMIT 1) AS c`,
-      [registry.id, [...anchorKeys], [...sharedKeys]])).rows;
-    for (const r of rows) known.set(r.anchor_key, r);
+    for (const k of stored.known) if (anchorKeys.has(k.anchor_key) || linksOf(k.resource).some((l) => sharedKeys.has(l))) known.set(k.anchor_key, k);
   }
-  const knownByKey = known;
 
   // New anchors: does the registry include them? Decided on the anchor's own values.
   const newCases: Array<{ anchorKey: string; personId: number }> = [];
@@ -465,7 +534,7 @@ async function routeToRegistry(tx: PersonTx, keys: IdentityKeys, registry: Regis
   const anchors: Array<Anchor & { personId: number }> = [];
   for (const k of known.values()) anchors.push({ rkey: k.anchor_key, resource: k.resource, refs: anchorRefs(registry, k.resource), personId: k.person_id });
   for (const a of anchorsIn) {
-    if (knownByKey.has(a.mapped.rkey)) continue;
+    if (known.has(a.mapped.rkey)) continue;
     const p = personValues.get(a.personId);
     const own = contributions({ rkey: a.mapped.rkey, resource: a.mapped.resource, refs: [] }, a.mapped, a.extracted);
     const values = caseValues(registry, { birth_date: p?.birth_date ?? null, sex: p?.sex ?? null, deceased_date: p?.deceased_date ?? null },
@@ -477,27 +546,53 @@ async function routeToRegistry(tx: PersonTx, keys: IdentityKeys, registry: Regis
     newCases.push({ anchorKey: a.mapped.rkey, personId: a.personId });
     anchors.push({ rkey: a.mapped.rkey, resource: a.mapped.resource, refs: anchorRefs(registry, a.mapped.resource), personId: a.personId });
   }
-  const caseIds = await ensureCases(db, registry, newCases);
+
+  // The cases in memory: those read (locked, with their forms) and those created now, under the
+  // ids the read drew for them.
+  const workspace = new CaseWorkspace(registry);
+  const eventState = new Map<number, { person_id: number; anchor_key: string; unit_path: string[] | null; event_key: string | null; merged_into: number | null; created: boolean }>();
+  // A person of this message as it now stands, or (a person whose part of a batch failed) as read.
+  const personOfCase = (personId: number) => {
+    const p = ctx.personById.get(personId);
+    if (p) return p;
+    const q = snap.person(personId);
+    return q && { hashHex: q.hashHex, kind: q.kind, values: { birth_date: q.birth_date, sex: q.sex, deceased_date: q.deceased_date } };
+  };
+  for (const c of snap.cases.values()) {
+    if (c.registry !== registry.id) continue;
+    const p = personOfCase(c.person_id);
+    workspace.load({ id: c.id, person: p?.values ?? { birth_date: null, sex: null, deceased_date: null }, identityKind: p?.kind, invalidReason: c.invalid_reason, unit: c.unit_resh }, c.forms);
+    eventState.set(c.id, { person_id: c.person_id, anchor_key: c.anchor_key, unit_path: c.unit_path, event_key: c.event_key, merged_into: c.merged_into, created: false });
+  }
+  const caseIds = new Map<string, { id: number; created: boolean }>();
+  for (const n of newCases) {
+    const caseId = snap.newCaseIds.shift();
+    if (caseId === undefined) throw new Error('capture: the read drew fewer case ids than the message has new anchors');
+    const p = personOfCase(n.personId);
+    workspace.create({ id: caseId, person: p?.values ?? { birth_date: null, sex: null, deceased_date: null }, identityKind: p?.kind, invalidReason: null, unit: null });
+    eventState.set(caseId, { person_id: n.personId, anchor_key: n.anchorKey, unit_path: null, event_key: null, merged_into: null, created: true });
+    caseIds.set(n.anchorKey, { id: caseId, created: true });
+  }
   for (const k of known.values()) caseIds.set(k.anchor_key, { id: k.id, created: false });
+  const anchorIndexOfCase = new Map<number, number>();
   for (const a of anchorsIn) {
     const c = caseIds.get(a.mapped.rkey);
-    if (c) notes.push([a.index, `${registry.id}: case ${c.id}${c.created ? ' created' : ' updated'}`]);
+    if (c) { notes.push([a.index, `${registry.id}: case ${c.id}${c.created ? ' created' : ' updated'}`]); anchorIndexOfCase.set(c.id, a.index); }
   }
 
-  // Resources stored earlier that belong to a new case (they arrived before its anchor).
+  // Resources stored earlier that belong to a new case (they arrived before its anchor): resources
+  // referring to the anchors, resources the anchors refer to, and resources referring to what the
+  // anchors refer to (e.g. the same encounter).
   const pool: Incoming[] = [...incoming];
   const created = anchors.filter((a) => caseIds.get(a.rkey)?.created);
   if (created.length) {
-    const createdKeys = created.map((a) => a.rkey);
-    const createdLinks = created.flatMap((a) => a.refs);
+    const createdKeys = new Set(created.map((a) => a.rkey));
+    const createdLinks = new Set(created.flatMap((a) => a.refs));
     const inMessage = new Set(incoming.map((i) => i.mapped.rkey));
-    // Three index look-ups: resources referring to the anchors, resources the anchors refer to,
-    // and resources referring to what the anchors refer to (e.g. the same encounter).
-    const earlier = await prepared(db, 'cap9', `SELECT rkey, resource_type, resource, person_id FROM source_resource WHERE links && $1
-       UNION SELECT rkey, resource_type, resource, person_id FROM source_resource WHERE rkey = ANY($2)
-       UNION SELECT rkey, resource_type, resource, person_id FROM source_resource WHERE links && $2`, [createdKeys, createdLinks]);
-    for (const r of earlier.rows) {
+    for (const r of stored.earlier) {
       if (inMessage.has(r.rkey)) continue;
+      const links = linksOf(r.resource);
+      if (!(links.some((l) => createdKeys.has(l) || createdLinks.has(l)) || createdLinks.has(r.rkey))) continue;
       const mapped = toMapped(r.rkey, r.resource_type, r.resource);
       pool.push({ mapped, extracted: extractValues(registry, mapped, []), personId: r.person_id, index: -1 });
     }
@@ -515,36 +610,61 @@ async function routeToRegistry(tx: PersonTx, keys: IdentityKeys, registry: Regis
       }
     }
   }
-  const recheck = recheckPersons.length
-    ? (await prepared(db, 'cap10', 'SELECT id FROM registry_case WHERE registry = $1 AND person_id = ANY($2)', [registry.id, recheckPersons])).rows.map((r) => r.id as number)
-    : [];
+  const recheckSet = new Set(recheckPersons);
+  const recheck = stored.recheck.filter((caseId) => recheckSet.has(snap.cases.get(`${registry.id}:${caseId}`)?.person_id ?? -1));
   const createdIds = new Set([...caseIds.values()].filter((c) => c.created).map((c) => c.id));
-  await applyUpdates(db, registry, updates, { recheck: [...recheck, ...createdIds], created: createdIds });
+  const at = changes.at;
+  changes.addForms(registry.id, workspace.apply(updates, { recheck: [...recheck, ...createdIds], at }));
   // An anchor sent again after its sender retracted it: its case counts again.
-  const restored = anchorsIn.filter((a) => known.has(a.mapped.rkey)).map((a) => a.mapped.rkey);
-  if (restored.length) await restoreRetracted(db, registry, restored);
-  // What senders took back (entered-in-error, or deleted): after the new values, so that a
-  // replacement sent in the same message takes the variable's place.
-  const touched = [...anchors.map((a) => a.personId)];
-  for (const [personId, rkeys] of retractions) {
-    const r = await retractValues(db, registry, personId, rkeys, { kind: 'system', sender, message: messageId },
-      () => linkedValues(db, registry, personId));
-    if (r.withdrawnCases || r.removedValues || r.deletedInstances) touched.push(personId);
+  for (const a of anchorsIn) {
+    const k = known.get(a.mapped.rkey);
+    if (!k || workspace.state(k.id)?.invalidReason !== RETRACTED) continue;
+    workspace.setInvalidReason(k.id, null);
+    decisions.push({ anchor: a.mapped.rkey, person: k.person_id, decision: 'included', target: '' });
   }
+  const touched = [...anchors.map((a) => a.personId)];
+
   // Event identity (a registry's `event` declaration): recomputed over every case of the persons
   // touched, so a transfer joins the event another unit registered and a second registration the
   // same day is merged. Capture sees every unit's cases, as this needs.
-  const eventChanges = await assignEvents(db, keys, registry, touched);
-  for (const ch of eventChanges) {
-    if (!ch.invalidReason) continue;
-    const a = anchorsIn.find((x) => caseIds.get(x.mapped.rkey)?.id === ch.caseId);
-    if (a) notes.push([a.index, `${registry.id}: case ${ch.caseId} is a second registration of the same event the same day; merged into case ${ch.mergedInto} and marked invalid`]);
+  if (registry.event && ctx.eventsHere && touched.length) {
+    const persons = new Set(touched);
+    const rows: EventRow[] = [];
+    for (const [caseId, e] of [...eventState].sort((a, b) => a[0] - b[0])) {
+      const s = workspace.state(caseId)!;
+      if (!persons.has(e.person_id) || s.invalidReason === RETRACTED) continue;
+      const p = personOfCase(e.person_id);
+      if (!p) continue;
+      const unitPath = e.created || s.unit !== snap.cases.get(`${registry.id}:${caseId}`)?.unit_resh
+        ? (s.unit ? ctx.tx.units.get(s.unit)?.path ?? [s.unit] : [s.unit as unknown as string]) : e.unit_path;
+      rows.push({ id: caseId, person_id: e.person_id, unit_resh: s.unit, unit_path: unitPath, event_key: e.event_key, invalid_reason: s.invalidReason,
+        merged_into: e.merged_into, person_hash: p.hashHex, ...p.values, forms: workspace.forms(caseId) });
+    }
+    const planned = planEvents(ctx.keys, registry, rows);
+    for (const ch of planned.changes) {
+      const e = eventState.get(ch.caseId)!;
+      e.event_key = ch.eventKey;
+      e.merged_into = ch.mergedInto;
+      workspace.setInvalidReason(ch.caseId, ch.invalidReason);
+      if (!ch.invalidReason) continue;
+      const index = anchorIndexOfCase.get(ch.caseId);
+      if (index !== undefined) notes.push([index, `${registry.id}: case ${ch.caseId} is a second registration of the same event the same day; merged into case ${ch.mergedInto} and marked invalid`]);
+    }
+    if (planned.copies.length) changes.addForms(registry.id, workspace.apply(planned.copies, { at }));
   }
-  if (decisions.length) {
-    await prepared(db, 'cap11', `INSERT INTO routing_decision (registry, anchor_key, person_id, decision, target)
-       SELECT $1, d.anchor, d.person, d.decision, d.target FROM jsonb_to_recordset($2::jsonb) AS d(anchor text, person bigint, decision text, target text)
-       ON CONFLICT (registry, anchor_key) DO UPDATE SET decision = EXCLUDED.decision, target = EXCLUDED.target, decided_at = now()`,
-      [registry.id, JSON.stringify(decisions)]);
+
+  // What to write: the new cases as they now stand, what changed of the cases read, and every decision.
+  for (const [caseId, e] of eventState) {
+    const s = workspace.state(caseId)!;
+    if (e.created) {
+      changes.cases.push({ registry: registry.id, id: caseId, person: e.person_id, anchor: e.anchor_key, version: registry.version, unit: s.unit, event_key: e.event_key, invalid_reason: s.invalidReason, merged_into: e.merged_into });
+      continue;
+    }
+    const was = snap.cases.get(`${registry.id}:${caseId}`)!;
+    if (s.unit !== was.unit_resh || s.invalidReason !== was.invalid_reason || e.event_key !== was.event_key || e.merged_into !== was.merged_into) {
+      changes.caseUpdates.push({ registry: registry.id, id: caseId, unit: s.unit, event_key: e.event_key, invalid_reason: s.invalidReason, merged_into: e.merged_into });
+    }
   }
-  return { notes, cases: newCases.length, referred: decisions.filter((d) => d.decision === 'referred').length };
+  for (const d of decisions) changes.decisions.push({ registry: registry.id, ...d });
+  return { notes, cases: newCases.length, referred: decisions.filter((d) => d.decision === 'referred').length, touched, anchorIndexOfCase };
 }

@@ -53,7 +53,7 @@ export async function runImport(platform: Platform, file: string, o: ImportOptio
   const bar = o.progress ? shown : { start: () => undefined, update: () => undefined, stop: () => undefined };
   const handle = async (body: string, where: string) => {
     summary.messages++;
-    const outcome = o.dryRun ? await platform.inbox.validate(caller, body) : await platform.inbox.process(await platform.inbox.receive(caller, format === 'ndjson' ? 'ndjson' : 'csv', body));
+    const outcome = o.dryRun ? await platform.inbox.validate(caller, body) : await platform.inbox.capture(caller, format === 'ndjson' ? 'ndjson' : 'csv', body);
     // A batch answers per entry: its refused entries say what was wrong, each.
     const entries: any[] = (outcome.body as any).entry ?? [];
     const entryIssues = entries.flatMap((e) => e.response?.outcome?.issue ?? []);

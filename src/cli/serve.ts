@@ -10,13 +10,30 @@ import type { LocalProvider } from '../access/local-idp.ts';
 import { handleSignalsYourself } from '../db/embedded.ts';
 import { startPlatform, type Platform } from '../platform.ts';
 import { buildServer, type ServerOptions } from '../server/app.ts';
+import { forkWorkers, isWorker, workerCount } from '../server/cluster.ts';
 import { ensureWebBuild } from '../server/web-build.ts';
 import { DEMO_PASSWORD, DEMO_USERS, demoPatient, seedDemoUsers } from '../../demo/users.ts';
 import { demoConfig, DEMO_PATIENT_FILE, runDemo } from './demo.ts';
 
-export async function listen(platform: Platform, port: number, opts: ServerOptions = {}, onStop: Array<() => Promise<void>> = []) {
-  const app = await buildServer(platform, opts);
-  await app.listen({ port, host: platform.config.httpHost });
+export async function listen(platform: Platform, port: number, opts: ServerOptions = {}, onStop: Array<() => Promise<void>> = [],
+  mode: { http?: boolean; jobs?: boolean; workers?: number } = {}) {
+  // An HTTP worker (KVALREG_WORKERS > 1, server/cluster.ts) serves requests only; the primary runs
+  // the background jobs and serves through its workers.
+  const http = mode.http ?? true, runJobs = mode.jobs ?? true;
+  const app = http ? await buildServer(platform, opts) : undefined;
+  if (app) await app.listen({ port, host: platform.config.httpHost });
+  const workers = mode.workers && mode.workers > 1 ? forkWorkers(platform, mode.workers, port, platform.db.appUrl) : undefined;
+  // Prometheus scrapes each serving process on a port of its own (server/metrics.ts). A taken port
+  // costs the metrics, not the platform (with KVALREG_WORKERS, the first worker to bind it serves them).
+  const metricsServer = app && platform.config.metricsPort > 0
+    ? await serveMetrics(app.metrics, platform.config.metricsHost, platform.config.metricsPort)
+      .catch((err) => { platform.log.warn({ err, port: platform.config.metricsPort }, 'cannot serve /metrics (set KVALREG_METRICS_PORT to a free port, or 0 for none)'); return undefined; })
+    : undefined;
+  if (metricsServer) platform.log.info({ url: metricsServer.url }, 'metrics for Prometheus');
+  if (!runJobs) {
+    platform.log.info({ url: `http://localhost:${port}`, worker: process.pid }, 'HTTP worker is running');
+    return stopOnSignals(platform, app, async () => { metricsServer?.close(); }, onStop);
+  }
   const recovered = await platform.inbox.recover();
   platform.log.info({ url: `http://localhost:${port}`, recovered }, 'kvalreg is running');
   // Background work (audit sealing, analytics refresh, indicator recomputation, report dispatch,
@@ -24,15 +41,18 @@ export async function listen(platform: Platform, port: number, opts: ServerOptio
   // leader (jobs/leader.ts). Every process campaigns; the others take over when the leader goes.
   const jobs = platformJobs(platform);
   jobs.start();
-  app.metrics.leading(() => jobs.isLeader);
-  // Prometheus scrapes each process on a port of its own (server/metrics.ts).
-  // A taken port costs the metrics, not the platform.
-  const metricsServer = platform.config.metricsPort > 0
-    ? await serveMetrics(app.metrics, platform.config.metricsHost, platform.config.metricsPort)
-      .catch((err) => { platform.log.warn({ err, port: platform.config.metricsPort }, 'cannot serve /metrics (set KVALREG_METRICS_PORT to a free port, or 0 for none)'); return undefined; })
-    : undefined;
-  if (metricsServer) platform.log.info({ url: metricsServer.url }, 'metrics for Prometheus');
+  app?.metrics.leading(() => jobs.isLeader);
   if (!platform.config.smtpUrl) platform.log.warn('KVALREG_SMTP_URL is not set: report subscriptions are queued but cannot be e-mailed');
+  return stopOnSignals(platform, app, async () => {
+    metricsServer?.close();
+    await within(jobs.stop(3000), 4000);
+    // Workers finish their requests first: they write through the database the primary may stop.
+    if (workers) await within(workers.stop(), 10_000);
+  }, onStop);
+}
+
+/** A clean stop on SIGINT/SIGTERM: requests, then the background jobs, then the database. */
+function stopOnSignals(platform: Platform, app: Awaited<ReturnType<typeof buildServer>> | undefined, stopJobs: () => Promise<void>, onStop: Array<() => Promise<void>>) {
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {
     // A second signal means "now": the operator is not waiting for a clean stop.
@@ -42,9 +62,8 @@ export async function listen(platform: Platform, port: number, opts: ServerOptio
     // Whatever hangs (a database that is gone, a request that never ends), the process stops: a
     // supervisor's SIGTERM is followed by SIGKILL, and a clean stop is worth only so much waiting.
     setTimeout(() => { platform.log.error({ seconds: STOP_DEADLINE_MS / 1000 }, 'did not stop in time; exiting'); process.exit(1); }, STOP_DEADLINE_MS).unref();
-    await within(app.close(), 3000);
-    metricsServer?.close();
-    await within(jobs.stop(3000), 4000);
+    if (app) await within(app.close(), 3000);
+    await stopJobs();
     // The embedded PostgreSQL stops on the same signal: seal and close the database first, then
     // the rest (the local login service). A database that does not answer gets a few seconds.
     await within(sealAudit(platform.db.pool, platform.auditKeys).catch(() => 0), 2000);
@@ -75,10 +94,18 @@ const buildWeb = (platform: { log: { info(m: string): void } } | undefined) =>
   ensureWebBuild({ log: (m) => (platform ? platform.log.info(m) : console.log(m)) });
 
 export async function serveCommand(config: Config, o: { port?: number }): Promise<void> {
+  const port = o.port ?? config.httpPort;
+  if (isWorker()) {
+    // An HTTP worker of a primary (KVALREG_WORKERS): the primary migrated, built and runs the jobs.
+    const platform = await startPlatform(config);
+    await listen(platform, Number(process.env.KVALREG_WORKER_PORT ?? port), {}, [], { jobs: false });
+    return;
+  }
   await buildWeb(undefined);
   const platform = await startPlatform(config);
   if (!config.oidc) platform.log.warn('No login service configured (KVALREG_OIDC_ISSUER): people cannot log in in the browser; bearer tokens work. See docs/login.md.');
-  await listen(platform, o.port ?? config.httpPort);
+  const workers = workerCount(process.env);
+  await listen(platform, port, {}, [], workers > 1 ? { http: false, workers } : {});
 }
 
 /**

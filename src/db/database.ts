@@ -18,6 +18,8 @@ export interface Database {
    * server without DATABASE_APP_URL), where such work switches role on the owner's connections.
    */
   appPool: Pool | undefined;
+  /** The application login's URL, when `appPool` is open (worker processes open theirs with it). */
+  appUrl?: string;
   close: () => Promise<void>;
 }
 
@@ -82,6 +84,7 @@ export async function connectApplicationRole(db: Database, config: Config, opts:
     throw new Error(`Cannot use the application login at ${redact(url)}: ${(err as Error).message}`);
   }
   db.appPool = pool;
+  db.appUrl = url;
 }
 
 /** The same server and database as another user. */

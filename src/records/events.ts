@@ -185,6 +185,14 @@ export function eventCase(registry: Registry, def: EventDef, joins: Compiled | u
 
 export interface EventChange { caseId: number; personId: number; eventKey: string | null; invalidReason: string | null; mergedInto: number | null }
 
+/** One case as event identity reads it: the case row, its person, and its forms with provenance. */
+export interface EventRow {
+  id: number; person_id: number; unit_resh: string | null; unit_path: string[] | null; event_key: string | null;
+  invalid_reason: string | null; merged_into: number | null; person_hash: string;
+  birth_date: string | null; sex: string | null; deceased_date: string | null;
+  forms: Array<FormState & { provenance: Record<string, any> }> | null;
+}
+
 /**
  * Recomputes the events of the given persons' cases in `registry` and stores what changed. Must
  * run where every unit's cases are visible (capture, or the platform's own transaction after a
@@ -194,7 +202,6 @@ export interface EventChange { caseId: number; personId: number; eventKey: strin
  */
 export async function assignEvents(db: Queryable, keys: IdentityKeys, registry: Registry, personIds: number[]): Promise<EventChange[]> {
   if (!registry.event || personIds.length === 0) return [];
-  const { def, joins } = registry.event;
   const { rows } = await db.query(
     `SELECT c.id, c.person_id, c.unit_resh, coalesce(u.path, ARRAY[c.unit_resh]) AS unit_path, c.event_key, c.invalid_reason, c.merged_into, encode(p.nin_hash, 'hex') AS person_hash,
             p.birth_date::text AS birth_date, p.sex, p.deceased_date::text AS deceased_date,
@@ -204,7 +211,26 @@ export async function assignEvents(db: Queryable, keys: IdentityKeys, registry: 
      WHERE c.registry = $1 AND c.person_id = ANY($2::bigint[])
        AND c.invalid_reason IS DISTINCT FROM $3 -- a case its sender retracted is in no event
      ORDER BY c.id`, [registry.id, [...new Set(personIds)], RETRACTED]);
-  const byPerson = new Map<number, typeof rows>();
+  const { changes, copies } = planEvents(keys, registry, rows);
+  if (changes.length) {
+    await db.query(`UPDATE registry_case c SET event_key = u.key, invalid_reason = u.reason, merged_into = u.target, updated_at = now()
+      FROM jsonb_to_recordset($2::jsonb) AS u(id bigint, key text, reason text, target bigint) WHERE c.registry = $1 AND c.id = u.id`,
+    [registry.id, JSON.stringify(changes.map((c) => ({ id: c.caseId, key: c.eventKey, reason: c.invalidReason, target: c.mergedInto })))]);
+  }
+  if (copies.length) await applyUpdates(db, registry, copies);
+  return changes;
+}
+
+/**
+ * What event identity decides for one registry's cases (every valid case of each person, in id
+ * order, as they now stand): the changes of event key, merge reason and target, and the values of
+ * a merged case's repeating forms to copy into the case it was merged into. Pure: `assignEvents`
+ * reads the cases from the database, the capture pipeline passes them as it holds them in memory.
+ */
+export function planEvents(keys: IdentityKeys, registry: Registry, rows: EventRow[]): { changes: EventChange[]; copies: ValueUpdate[] } {
+  if (!registry.event) return { changes: [], copies: [] };
+  const { def, joins } = registry.event;
+  const byPerson = new Map<number, EventRow[]>();
   for (const r of rows) byPerson.set(Number(r.person_id), [...(byPerson.get(Number(r.person_id)) ?? []), r]);
   const changes: EventChange[] = [];
   const copies: ValueUpdate[] = [];
@@ -235,13 +261,7 @@ export async function assignEvents(db: Queryable, keys: IdentityKeys, registry: 
       }
     }
   }
-  if (changes.length) {
-    await db.query(`UPDATE registry_case c SET event_key = u.key, invalid_reason = u.reason, merged_into = u.target, updated_at = now()
-      FROM jsonb_to_recordset($2::jsonb) AS u(id bigint, key text, reason text, target bigint) WHERE c.registry = $1 AND c.id = u.id`,
-    [registry.id, JSON.stringify(changes.map((c) => ({ id: c.caseId, key: c.eventKey, reason: c.invalidReason, target: c.mergedInto })))]);
-  }
-  if (copies.length) await applyUpdates(db, registry, copies);
-  return changes;
+  return { changes, copies };
 }
 
 /**

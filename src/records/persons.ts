@@ -174,7 +174,7 @@ export async function resolveCapturedPersons<G extends GroupLike>(tx: PersonTx, 
     for (const p of extra) locked.add(p.hashHex);
     ({ live, reserved } = await lookUpNumbers(db, all.map((i) => i.hash)));
   }
-  let changed = false;
+  const primaries = new Map<G, LivePerson | undefined>();
   for (const g of groups.values()) {
     let primary = live.get(g.identity.hashHex);
     for (const alias of g.identity.aliases ?? []) {
@@ -191,11 +191,24 @@ export async function resolveCapturedPersons<G extends GroupLike>(tx: PersonTx, 
       await reserveByHash(tx, primary?.hash ?? g.identity.hash, 'merge', ctx.keys, { label: actor.label, role: actor.role });
       primary = undefined;
     }
+    primaries.set(g, primary);
+  }
+  regroupByPerson(groups, (g) => primaries.get(g));
+}
+
+/**
+ * The capture's groups (one per patient, keyed by the identity's hash) as the persons they name
+ * now: a number that was merged into another person is captured as that person — what the
+ * temporary number encodes (an estimated birth date) must not overwrite what they have — and groups
+ * that now name one person become one. The identities lose their aliases (already resolved).
+ */
+export function regroupByPerson<G extends GroupLike>(groups: Map<string, G>, personOf: (g: G) => LivePerson | undefined): void {
+  let changed = false;
+  for (const g of groups.values()) {
+    const primary = personOf(g);
     const { aliases: _, ...identity } = g.identity;
     g.identity = identity;
     if (primary && primary.hashHex !== g.identity.hashHex) {
-      // This number was merged into another person: the message is about that person. What the
-      // temporary number encodes (an estimated birth date) must not overwrite what they have.
       g.identity = { ...g.identity, hash: primary.hash, hashHex: primary.hashHex, kind: primary.kind as Identity['kind'], birthDate: null, sex: null };
       changed = true;
     }

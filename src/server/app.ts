@@ -207,7 +207,7 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
     if (typeof req.body !== 'string' || req.body.length === 0) {
       return reply.code(400).type(FHIR_JSON).send(operationOutcome([issue.error('structure', undefined, 'Empty body. Send a FHIR Bundle with Content-Type application/fhir+json.')]));
     }
-    const outcome = dryRun ? await platform.inbox.validate(c, req.body) : await platform.inbox.process(await platform.inbox.receive(c, 'fhir', req.body));
+    const outcome = dryRun ? await platform.inbox.validate(c, req.body) : await platform.inbox.capture(c, 'fhir', req.body);
     if (!dryRun) metrics.captured(outcome.status);
     if (outcome.messageId) reply.header('X-Kvalreg-Message', String(outcome.messageId));
     return reply.code(outcome.httpStatus).type(FHIR_JSON).send(outcome.body);
