@@ -69,6 +69,11 @@ beforeAll(async () => {
   // One patient with several fractures: two within twelve months at two hospitals, one years before.
   await send(fracture({ nin: patient, injuryDateTime: at('2024-01-15'), firstContact: at('2024-01-15', '11:00'), osteoporosisOffered: true }));
   await send(fracture({ nin: patient, injuryDateTime: at('2020-01-15'), firstContact: at('2020-01-15', '11:00'), osteoporosisOffered: false }));
+  // And one with three within a year, at two hospitals: counted once per unit and period from the start.
+  const other = nin('1944-09-09', 'male');
+  await send(fracture({ nin: other, injuryDateTime: at('2023-02-01'), firstContact: at('2023-02-01', '11:00'), osteoporosisOffered: true }));
+  await send(fracture({ nin: other, unitResh: OTHER_ORTHO, injuryDateTime: at('2023-09-01'), firstContact: at('2023-09-01', '11:00'), osteoporosisOffered: false, deceasedDate: '2023-09-20' }));
+  await send(fracture({ nin: other, unitResh: OTHER_ORTHO, injuryDateTime: at('2023-09-05'), firstContact: at('2023-09-05', '11:00'), aoCode: '2R3C1', deceasedDate: '2023-09-20' }));
   await t.platform.analytics.refresh();
   await t.platform.indicators.ensureFresh(registry(), { asOf: AS_OF, force: true });
 }, 300_000);
