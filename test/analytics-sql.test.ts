@@ -135,4 +135,27 @@ describe('analytics rows, set-based and in JavaScript', () => {
       expect(records.length).toBe(Number((await db.query(`SELECT count(*) FROM ${analyticsTable(registry)}`)).rows[0].count));
     } finally { db.release(); }
   });
+  it('a value stored against its declared type (behind every write path) does not stop the refresh: that batch goes the JavaScript way', async () => {
+    const registry = t.platform.registry('fracture')!;
+    const db = t.platform.db.pool;
+    const { rows: [c] } = await db.query(`SELECT case_id FROM case_form WHERE registry = 'fracture' AND form = 'skade' ORDER BY case_id LIMIT 1`);
+    // A yes/no answered in words: JavaScript reads it as unknown (refresh.ts typed), PostgreSQL refuses the cast.
+    await db.query(`UPDATE case_form SET data = data || '{"open_fracture": "perhaps"}' WHERE registry = 'fracture' AND form = 'skade' AND case_id = $1`, [c.case_id]);
+    await db.query(`INSERT INTO analytics_change (registry, case_id) VALUES ('fracture', $1)`, [c.case_id]);
+    // The set-based way refuses the value outright.
+    const plan = sqlRowsPlan(registry);
+    if (!plan.ok) throw new Error(plan.reason);
+    await expect(db.query(plan.plan.select(true), ['fracture', [Number(c.case_id)], osloDate(new Date().toISOString()), ...plan.plan.values])).rejects.toThrow(/boolean/);
+    const [done] = await t.platform.analytics.refresh();
+    expect(done.rows).toBe(1);
+    expect(Number((await db.query(`SELECT count(*) FROM analytics_change WHERE registry = 'fracture'`)).rows[0].count)).toBe(0);
+    const client = await db.connect();
+    try {
+      const [js] = await recordsJs(client, registry, [Number(c.case_id)]);
+      const { rows: [stored] } = await client.query(`SELECT open_fracture, complete FROM ${analyticsTable(registry)} WHERE case_id = $1`, [c.case_id]);
+      expect(stored.open_fracture).toBeNull();
+      expect(js.open_fracture).toBeNull();
+      expect(stored.complete).toBe(js.complete);
+    } finally { client.release(); }
+  });
 });

@@ -113,7 +113,7 @@ export class Analytics {
       for (;;) {
         const plan = this.plans.get(r.id) ?? null;
         const size = plan ? SQL_BATCH : this.batchSize;
-        const batch = await this.data.transaction(PLATFORM, 'analytics:refresh', (tx) => refreshBatch(tx, r, size, plan, this.observer));
+        const batch = await this.data.transaction(PLATFORM, 'analytics:refresh', (tx) => refreshBatch(tx, r, size, plan, this.observer, this.log));
         total.rows += batch.rows;
         total.removed += batch.removed;
         if (batch.taken < size) break;
@@ -159,7 +159,7 @@ async function prepareTable(db: Client, registry: Registry, log: Logger): Promis
   }
 }
 
-async function refreshBatch(tx: PersonTx, registry: Registry, size: number, plan: SqlRowsPlan | null, observer: AnalyticsObserver | undefined): Promise<{ taken: number; rows: number; removed: number }> {
+async function refreshBatch(tx: PersonTx, registry: Registry, size: number, plan: SqlRowsPlan | null, observer: AnalyticsObserver | undefined, logger: Logger): Promise<{ taken: number; rows: number; removed: number }> {
   const db = tx.client;
   // One refresher per registry at a time (across processes): two could otherwise write a case's
   // row out of order. A second one simply finds nothing to do.
@@ -169,7 +169,7 @@ async function refreshBatch(tx: PersonTx, registry: Registry, size: number, plan
   const taken = [...new Set(log.map((r) => Number(r.case_id)))];
   const version = Number((await db.query('SELECT version FROM analytics_state WHERE registry = $1', [registry.id])).rows[0]?.version ?? 0);
   const observed = observer ? await observer.before(tx, registry, taken, version) : undefined;
-  const done = plan ? await writeRowsSql(tx, registry, plan, taken) : await writeRowsJs(tx, registry, taken);
+  const done = plan ? await writeRowsSqlOrJs(tx, registry, plan, taken, logger) : await writeRowsJs(tx, registry, taken);
   // Exactly the log rows read: a change logged after them stays for the next round.
   await db.query('DELETE FROM analytics_change WHERE id = ANY($1::bigint[])', [log.map((r) => r.id)]);
   // The newest data so far: the newest of this batch is enough (it only grows), and reading the
@@ -178,6 +178,25 @@ async function refreshBatch(tx: PersonTx, registry: Registry, size: number, plan
       newest_data = greatest(newest_data, $2::timestamptz) WHERE registry = $1`, [registry.id, done.newest]);
   if (observer) await observer.after(tx, registry, observed, version + 1);
   return { taken: log.length, rows: done.rows, removed: done.removed };
+}
+
+/**
+ * The batch set-based; should PostgreSQL refuse it (a stored value that does not read as its
+ * declared type, which no write path stores: sql-rows.ts), the same batch in JavaScript, which
+ * treats such a value as unknown, so that one odd form never stops the registry's refresh.
+ */
+async function writeRowsSqlOrJs(tx: PersonTx, registry: Registry, plan: SqlRowsPlan, ids: number[], log: Logger): Promise<{ rows: number; removed: number; newest: string | null }> {
+  const db = tx.client;
+  await db.query('SAVEPOINT analytics_rows');
+  try {
+    const done = await writeRowsSql(tx, registry, plan, ids);
+    await db.query('RELEASE SAVEPOINT analytics_rows');
+    return done;
+  } catch (err) {
+    await db.query('ROLLBACK TO SAVEPOINT analytics_rows');
+    log.warn({ err, registry: registry.id, cases: ids.length }, 'analytics rows of this batch computed in JavaScript: the set-based way refused them');
+    return writeRowsJs(tx, registry, ids);
+  }
 }
 
 /** The batch's rows computed and written in two statements (sql-rows.ts). */

@@ -11,11 +11,12 @@
 // scores) is refreshed the JavaScript way: `sqlRowsPlan` says why. Both ways give the same rows
 // (test/analytics-sql.test.ts compares them on the same cases).
 //
-// What each value is, as evaluate.ts sees it: a form variable is the value in the form's JSON of its
-// declared type (anything else is unknown); a derived variable sees the values declared before it
-// (a later one is unknown); a repeating form's instance is judged on the case's values with its own
-// on top. Columns take values as `typed()` in refresh.ts does: integers rounded as Math.round, text ''
-// unknown.
+// What each value is, as evaluate.ts sees it: a form variable is the value in the form's JSON, read
+// as its declared type (every write path stores values of their declared JSON type:
+// registry/values.ts); a derived variable sees the values declared before it (a
+// later one is unknown); a repeating form's instance is judged on the case's values with its own on
+// top. Columns take values as `typed()` in refresh.ts does: integers rounded as Math.round, text ''
+// unknown. Each stage is computed once per row (OFFSET 0), not inlined into every use.
 import type jsep from 'jsep';
 import { compileToSqlTyped } from '../registry/expr-sql.ts';
 import { ExpressionError, parseExpression, type ExprType } from '../registry/expr-types.ts';
@@ -44,16 +45,13 @@ const FIXED_PARAMS = 3;
 
 const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
-/** A JSON value of a form as the value of its declared type in expressions (anything else is unknown). */
-function fromJson(x: string, type: VariableType): string {
-  switch (type) {
-    case 'integer': case 'decimal': return `(CASE WHEN jsonb_typeof(${x}) = 'number' THEN (${x})::double precision END)`;
-    case 'boolean': return `(CASE WHEN jsonb_typeof(${x}) = 'boolean' THEN (${x})::boolean END)`;
-    case 'text': case 'code': return `(CASE WHEN jsonb_typeof(${x}) IN ('string', 'number') THEN ${x} #>> '{}' END)`;
-    case 'date': return `(CASE WHEN jsonb_typeof(${x}) = 'string' THEN NULLIF(${x} #>> '{}', '')::date END)`;
-    case 'datetime': return `(CASE WHEN jsonb_typeof(${x}) = 'string' THEN NULLIF(${x} #>> '{}', '')::timestamptz END)`;
-  }
-}
+/** How a form's JSON is read: every variable as its declared type (numbers as doubles, as JavaScript has them; '' unknown). */
+const recordType = (type: VariableType) => PG[type];
+const fieldOf = (json: string, name: string, type: VariableType) => (CATEGORY[type] === 'text'
+  ? `(${json} ->> ${literal(name)})` : `NULLIF(${json} ->> ${literal(name)}, '')::${PG[type]}`);
+/** A repeating form's instances, each read the same way. */
+const recordsetOf = (json: string, vars: Array<{ id: string; type: VariableType }>, alias: string) =>
+  `jsonb_to_recordset(${json}) AS ${alias}(${vars.map((v) => `"${v.id}" ${recordType(v.type)}`).join(', ')})`;
 
 /** A value as its column takes it (refresh.ts `typed`): whole numbers rounded as Math.round does, no infinities, '' unknown. */
 function toColumn(v: string, type: VariableType): string {
@@ -65,8 +63,8 @@ function toColumn(v: string, type: VariableType): string {
   }
 }
 
-/** A value missing from a form (evaluate.ts: undefined, null or ''). */
-const missingJson = (x: string) => `(${x} IS NULL OR ${x} = 'null'::jsonb OR ${x} = '""'::jsonb)`;
+/** A value missing from a form (evaluate.ts: undefined, null or ''), read as its type. */
+const missingValue = (x: string, type: VariableType) => (CATEGORY[type] === 'text' ? `coalesce(${x}, '') = ''` : `${x} IS NULL`);
 
 export function sqlRowsPlan(registry: Registry): PlanResult {
   try {
@@ -100,18 +98,23 @@ function buildPlan(registry: Registry): SqlRowsPlan {
     return null;
   };
   const derivedIndex = new Map(registry.derived.map((d, i) => [d.def.id, i]));
-  /** The case's values as derived variable `k` sees them (those declared before it; all when k is the count). */
-  const caseColumn = (k: number) => (name: string): string => {
+  // Derived variables are computed in layers, each once per row: a variable's layer is one above
+  // the highest layer of the derived variables it reads (PostgreSQL would otherwise inline an
+  // expression everywhere it is used, and compute it again each time).
+  const layerOf: number[] = [];
+  const at = (j: number) => `l${layerOf[j]}."${registry.derived[j].def.id}"`;
+  /** The case's values as derived variable `k` sees them (those declared before it; all when k is the count); records the derived ones read. */
+  const caseColumn = (k: number, read?: Set<number>) => (name: string): string => {
     const b = base(name);
     if (b) return b;
     const j = derivedIndex.get(name);
-    if (j !== undefined && j < k) return `d${j}.v`;
+    if (j !== undefined && j < k) { read?.add(j); return at(j); }
     return nullOf(name);
   };
   /** Inside a repeating form's instance: its own variables from its JSON, the case's values otherwise. */
   const instanceColumn = (form: FormDef, outer: (name: string) => string) => (name: string): string => {
     const own = form.variables.find((v) => v.id === name);
-    return own ? fromJson(`e.data -> ${literal(name)}`, own.type) : outer(name);
+    return own ? `e."${name}"` : outer(name);
   };
   const compile = (source: string, column: (name: string) => string) => compileToSqlTyped(source, { columns: types, alias: 'a', column, param, asOf: '$3::date' });
   const condition = (source: string, column: (name: string) => string) => {
@@ -124,21 +127,20 @@ function buildPlan(registry: Registry): SqlRowsPlan {
   const gathered = registry.forms.map((f, i) => (f.repeating
     ? `jsonb_agg(f.data) FILTER (WHERE f.form = ${literal(f.id)}) AS "r${i}"`
     : `(array_agg(f.data) FILTER (WHERE f.form = ${literal(f.id)}))[1] AS "f${i}"`));
-  const baseColumns = [
-    `p.birth_date AS "birth_date"`, `NULLIF(p.sex, '') AS "sex"`, `p.deceased_date AS "deceased_date"`,
-    ...registry.forms.flatMap((f, i) => (f.repeating ? [] : f.variables.map((v) => `${fromJson(`ff."f${i}" -> ${literal(v.id)}`, v.type)} AS "${v.id}"`))),
-  ];
+  const baseColumns = [`p.birth_date AS "birth_date"`, `NULLIF(p.sex, '') AS "sex"`, `p.deceased_date AS "deceased_date"`,
+    ...registry.forms.flatMap((f, i) => (f.repeating ? [] : f.variables.map((v) => `${fieldOf(`ff."f${i}"`, v.id, v.type)} AS "${v.id}"`)))];
 
-  // Derived variables, each a stage seeing the ones before it.
-  const stages = registry.derived.map((d, k) => {
+  // Derived variables, each seeing the ones declared before it.
+  const derivedSql = registry.derived.map((d, k) => {
     const def = d.def;
-    const column = caseColumn(k);
+    const read = new Set<number>();
+    const column = caseColumn(k, read);
     let sql: string;
     if (def.count) {
       const form = registry.forms[formIndex.get(def.count.form)!];
       const r = `ff."r${formIndex.get(def.count.form)}"`;
       const where = def.count.where ? ` WHERE (${condition(def.count.where, instanceColumn(form, column))}) IS TRUE` : '';
-      sql = `(CASE WHEN ${r} IS NULL THEN 0 ELSE (SELECT count(*) FROM jsonb_array_elements(${r}) e(data)${where}) END)::double precision`;
+      sql = `(CASE WHEN ${r} IS NULL THEN 0 ELSE (SELECT count(*) FROM ${recordsetOf(r, form.variables, 'e')}${where}) END)::double precision`;
       if (CATEGORY[def.type] !== 'number') throw new NoSql(`derived ${def.id}: a count declared ${def.type}`);
     } else if (def.collect) {
       const form = registry.forms[formIndex.get(def.collect.form)!];
@@ -147,8 +149,8 @@ function buildPlan(registry: Registry): SqlRowsPlan {
       const r = `ff."r${formIndex.get(def.collect.form)}"`;
       const where = def.collect.where ? ` AND (${condition(def.collect.where, instanceColumn(form, column))}) IS TRUE` : '';
       // JavaScript sorts by UTF-16 code unit; COLLATE "C" by code point: the same but for characters beyond U+FFFF.
-      sql = `(SELECT string_agg(x.v, ',' ORDER BY x.v COLLATE "C") FROM (SELECT NULLIF(${fromJson(`e.data -> ${literal(variable.id)}`, variable.type)}, '') AS v
-        FROM jsonb_array_elements(${r}) e(data) WHERE TRUE${where}) x WHERE x.v IS NOT NULL)`;
+      sql = `(SELECT string_agg(x.v, ',' ORDER BY x.v COLLATE "C") FROM (SELECT NULLIF(e."${variable.id}", '') AS v
+        FROM ${recordsetOf(r, form.variables, 'e')} WHERE TRUE${where}) x WHERE x.v IS NOT NULL)`;
     } else {
       sql = perCaseFunction(def.expr!, def.type, column, param, registry, types) ?? (() => {
         const c = compile(def.expr!, column);
@@ -156,20 +158,24 @@ function buildPlan(registry: Registry): SqlRowsPlan {
         return c.type === 'null' ? nullOf(def.id) : c.sql;
       })();
     }
-    return `CROSS JOIN LATERAL (SELECT ${sql} AS v) d${k}`;
+    layerOf[k] = 1 + Math.max(0, ...[...read].map((j) => layerOf[j]));
+    return sql;
   });
+  const layers = Math.max(0, ...layerOf);
+  // OFFSET 0 keeps each stage a stage: computed once per row, not inlined into every use.
+  const stages = Array.from({ length: layers }, (_, i) => i + 1).map((l) => `CROSS JOIN LATERAL (SELECT ${registry.derived
+    .map((d, k) => (layerOf[k] === l ? `${derivedSql[k]} AS "${d.def.id}"` : null)).filter((x) => x !== null).join(', ')} OFFSET 0) l${l}`);
 
   // `complete`: no form of the codebook has a required value missing or an error rule broken.
   const final = caseColumn(registry.derived.length);
   const problems = registry.forms.map((form, i) => {
     const own = new Set(form.variables.map((v) => v.id));
-    const data = form.repeating ? 'e.data' : `ff."f${i}"`;
     const column = form.repeating ? instanceColumn(form, final) : final;
     const checks: string[] = [];
     for (const v of form.variables) {
       if (v.required === false) continue;
       const req = v.required === true ? 'TRUE' : `(${condition(v.required, column)}) IS TRUE`;
-      checks.push(`(${req} AND ${missingJson(`${data} -> ${literal(v.id)}`)})`);
+      checks.push(`(${req} AND ${missingValue(form.repeating ? `e."${v.id}"` : `b."${v.id}"`, v.type)})`);
     }
     for (const rule of registry.rules) {
       if (rule.def.severity !== 'error' || !rule.def.variables.some((v) => own.has(v))) continue;
@@ -179,7 +185,7 @@ function buildPlan(registry: Registry): SqlRowsPlan {
     }
     if (checks.length === 0) return null;
     return form.repeating
-      ? `EXISTS (SELECT 1 FROM jsonb_array_elements(ff."r${i}") e(data) WHERE ${checks.join(' OR ')})`
+      ? `EXISTS (SELECT 1 FROM ${recordsetOf(`ff."r${i}"`, form.variables, 'e')} WHERE ${checks.join(' OR ')})`
       : `(ff."f${i}" IS NOT NULL AND (${checks.join(' OR ')}))`;
   }).filter((x): x is string => x !== null);
 
@@ -202,7 +208,7 @@ function buildPlan(registry: Registry): SqlRowsPlan {
       SELECT count(*) AS n, bool_and(f.status = 'finalised') AS all_final, max(f.updated_at) AS updated, ${gathered.join(', ')}
       FROM case_form f WHERE f.registry = c.registry AND f.case_id = c.id
     ) ff
-    CROSS JOIN LATERAL (SELECT ${baseColumns.join(', ')}) b
+    CROSS JOIN LATERAL (SELECT ${baseColumns.join(', ')} OFFSET 0) b
     ${stages.join('\n    ')}
     WHERE c.registry = $1${withIds ? ' AND c.id = ANY($2::bigint[])' : ' AND $2::bigint[] IS NULL'} AND c.invalid_reason IS NULL
       AND $3::date IS NOT NULL`;
