@@ -16,17 +16,21 @@
 import type { PersonTx } from '../access/door.ts';
 import { analyticsTable } from '../analytics/columns.ts';
 import type { Registry } from '../registry/load.ts';
+import type { UnitTree } from '../units/tree.ts';
 import type { Indicator } from './load.ts';
-import { dateColumn, flagRowsSql, indicatorRows, literal, unitPath, type IndicatorRows } from './rows.ts';
+import { computedGrains, dateColumn, flagRowsSql, indicatorRows, literal, unitPath, type IndicatorRows } from './rows.ts';
 import type { Grain } from './schema.ts';
+import { storeDisclosure } from './withheld.ts';
 
-export { dateColumn };
+export { computedGrains, dateColumn };
 
 export interface ComputeOptions {
   /** What `today()` means in the definitions (follow-up windows): YYYY-MM-DD. */
   asOf: string;
   /** The root of the unit tree: cases without a unit still count for the nation. */
   nation: string;
+  /** The unit tree disclosure control protects the counts along (a unit is the sum of its sub-units). */
+  units: UnitTree;
 }
 
 /** SQL giving the period label of date `d` for a grain; rolling windows give one label per window the date falls in. */
@@ -225,6 +229,9 @@ export async function computeIndicators(tx: PersonTx, registry: Registry, inds: 
     written = Number((await db.query('SELECT count(*) FROM ind_new')).rows[0].count);
   }
   phase('write');
+  // 7. Disclosure control over each indicator's counts together, stored with them.
+  await storeDisclosure(db, registry.id, inds, opts.units);
+  phase('disclosure');
   const ms = Math.round(performance.now() - started);
   await db.query(`INSERT INTO indicator_run (registry, indicator, version, as_of, duration_ms, signature)
     SELECT $1, unnest($2::text[]), $3, $4, $5, unnest($6::text[])

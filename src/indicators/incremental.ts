@@ -22,6 +22,8 @@ import type { Registry } from '../registry/load.ts';
 import { expandedCountsSql } from './engine.ts';
 import type { Indicator } from './load.ts';
 import { flagRowsSql, indicatorRows, type IndicatorRows } from './rows.ts';
+import { storeDisclosure, type ChangedYears } from './withheld.ts';
+import type { UnitTree } from '../units/tree.ts';
 
 /** Above this many changed cases in one batch, the results are recomputed in full instead. */
 export const DELTA_LIMIT = 2_000;
@@ -32,6 +34,7 @@ export interface MaintainerDeps {
   active: (registry: string) => Indicator[];
   signature: (registry: Registry, ind: Indicator) => string;
   nation: () => string;
+  units: UnitTree;
   log: Logger;
 }
 
@@ -111,6 +114,16 @@ export class IndicatorMaintainer implements AnalyticsObserver {
                (SELECT count(*) FROM ind_moved) AS moved`);
       // Counts that went below zero mean the results did not hold what the rows said: start over.
       if (Number(check.wrong) > 0) throw new Error(`${check.wrong} indicator result rows would have gone negative`);
+      // Disclosure control again where counts moved: the years they are in (withheld.ts).
+      const changed: ChangedYears = new Map();
+      for (const r of (await db.query(`SELECT DISTINCT indicator, dataset, left(period, 4)::int AS y FROM ind_moved`)).rows) {
+        let byDataset = changed.get(r.indicator);
+        if (!byDataset) changed.set(r.indicator, (byDataset = new Map()));
+        let years = byDataset.get(r.dataset);
+        if (!years) byDataset.set(r.dataset, (years = new Set()));
+        years.add(Number(r.y));
+      }
+      await storeDisclosure(db, registry.id, pending.inds, this.deps.units, changed);
       await db.query('UPDATE indicator_run SET version = $3 WHERE registry = $1 AND indicator = ANY($2)', [registry.id, ids, version]);
       await db.query('DROP TABLE ind_delta, ind_moved');
       await db.query('RELEASE SAVEPOINT indicators_after');

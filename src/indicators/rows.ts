@@ -30,6 +30,17 @@ export interface IndicatorRows {
   byYear: boolean;
 }
 
+/**
+ * The grains computed: those declared, and the months under 12-month windows even when months are
+ * not declared — windows a month apart give the months away, so disclosure control decides the
+ * windows from the months (src/disclosure/periods.ts). Months computed only for that are not served.
+ */
+export function computedGrains(ind: Indicator): Grain[] {
+  const g = [...ind.def.grains];
+  if (g.includes('rolling-12-months') && !g.includes('month')) g.push('month');
+  return g;
+}
+
 export function dateColumn(name: string, type: VariableType): string {
   return type === 'datetime' ? `(a."${name}" AT TIME ZONE 'Europe/Oslo')::date` : `a."${name}"`;
 }
@@ -62,7 +73,7 @@ export function indicatorRows(registry: Registry, ind: Indicator, k: number, par
     k, ind, date, inPopulation: `(${where.join(' AND ')})`, parts, countStrata,
     caseStrata: ind.def.stratifiers.filter((s) => !ind.def.countStrata?.[s]),
     entity: ind.def.countBy === 'patient' ? 'a.person_id::text' : ind.def.countBy === 'event' ? "coalesce(a.event_key, 'case:' || a.case_id)" : null,
-    grains: ind.def.grains,
+    grains: computedGrains(ind),
     byYear: ind.def.grains.includes('year') && ind.def.stratifiers.length > 0,
   };
 }

@@ -9,6 +9,8 @@ import type { VariableType } from '../../src/registry/schema.ts';
 import type { Indicator } from '../../src/indicators/load.ts';
 import { columnTypes } from '../../src/indicators/load.ts';
 import type { Grain } from '../../src/indicators/schema.ts';
+// Months under 12-month windows are computed for disclosure control (main's engine did the same).
+import { computedGrains } from '../../src/indicators/rows.ts';
 
 export interface ComputeOptions { asOf: string; nation: string }
 
@@ -101,7 +103,7 @@ export function referenceSql(registry: Registry, ind: Indicator, opts: ComputeOp
     FROM cells b
     CROSS JOIN LATERAL (VALUES ('fresh'), ('qa')) ds(dataset)
     CROSS JOIN LATERAL unnest(b.path) u(resh)
-    CROSS JOIN LATERAL (${ind.def.grains.map((g) => periodRows(g, 'b.d', '$1')).join(' UNION ALL ')}) g(grain, period)
+    CROSS JOIN LATERAL (${computedGrains(ind).map((g) => periodRows(g, 'b.d', '$1')).join(' UNION ALL ')}) g(grain, period)
     WHERE (ds.dataset = 'fresh' OR b.finalised) AND (${anyDenominator})
     GROUP BY 1, 2, 3, 4${byYear ? `
     UNION ALL
