@@ -52,6 +52,9 @@ export class Analytics {
   way(registry: string): 'sql' | 'js' { return this.plans.get(registry) ? 'sql' : 'js'; }
 
   /** The one observer of refreshed batches (the indicator results kept in step with the rows). */
+  /** Every registry the JavaScript way, set-based or not (the baseline bench:indicators measures the set-based refresh against). */
+  javascriptOnly = false;
+
   observe(observer: AnalyticsObserver): void { this.observer = observer; }
 
   /** Creates or rebuilds each registry's table when its shape or definition changed. Called at start. */
@@ -111,7 +114,7 @@ export class Analytics {
     for (const r of this.registries) {
       const total: RefreshResult = { registry: r.id, rows: 0, removed: 0 };
       for (;;) {
-        const plan = this.plans.get(r.id) ?? null;
+        const plan = this.javascriptOnly ? null : this.plans.get(r.id) ?? null;
         const size = plan ? SQL_BATCH : this.batchSize;
         const batch = await this.data.transaction(PLATFORM, 'analytics:refresh', (tx) => refreshBatch(tx, r, size, plan, this.observer, this.log));
         total.rows += batch.rows;
