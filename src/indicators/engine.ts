@@ -20,7 +20,7 @@ import type { UnitTree } from '../units/tree.ts';
 import type { Indicator } from './load.ts';
 import { computedGrains, dateColumn, flagRowsSql, indicatorRows, literal, unitPath, type IndicatorRows } from './rows.ts';
 import type { Grain } from './schema.ts';
-import { storeDisclosure } from './withheld.ts';
+import { decideInto } from './withheld.ts';
 
 export { computedGrains, dateColumn };
 
@@ -213,31 +213,34 @@ export async function computeIndicators(tx: PersonTx, registry: Registry, inds: 
   const key = (x: string) => `${x}.dataset, ${x}.grain, ${x}.period, ${x}.unit_resh, ${x}.stratifier, ${x}.stratum`;
   const final = `(SELECT $2::text AS registry, ($1::text[])[k + 1] AS indicator, ds AS dataset, grain, period, resh AS unit_resh, stratifier, stratum,
       sum(n)::integer AS numerator, sum(d)::integer AS denominator FROM ind_final GROUP BY 2, 3, 4, 5, 6, 7, 8 HAVING sum(d) > 0)`;
-  const existing = (await db.query('SELECT EXISTS (SELECT 1 FROM indicator_result WHERE registry = $1 AND indicator = ANY($2)) AS e', [registry.id, ids])).rows[0].e;
-  let written: number;
-  if (!existing) {
-    written = (await db.query(`INSERT INTO indicator_result (registry, indicator, dataset, grain, period, unit_resh, stratifier, stratum, numerator, denominator)
-      SELECT * FROM ${final} f`, [ids, registry.id])).rowCount ?? 0;
-  } else {
-    await db.query(`CREATE TEMP TABLE ind_new ON COMMIT DROP AS SELECT * FROM ${final} f`, [ids, registry.id]);
-    await db.query(`DELETE FROM indicator_result r WHERE r.registry = $1 AND r.indicator = ANY($2)
-      AND NOT EXISTS (SELECT 1 FROM ind_new f WHERE f.indicator = r.indicator AND (${key('f')}) = (${key('r')}))`, [registry.id, ids]);
-    await db.query(`INSERT INTO indicator_result (registry, indicator, dataset, grain, period, unit_resh, stratifier, stratum, numerator, denominator)
-      SELECT * FROM ind_new ON CONFLICT (registry, indicator, dataset, grain, period, unit_resh, stratifier, stratum)
-      DO UPDATE SET numerator = EXCLUDED.numerator, denominator = EXCLUDED.denominator
-      WHERE (indicator_result.numerator, indicator_result.denominator) IS DISTINCT FROM (EXCLUDED.numerator, EXCLUDED.denominator)`);
-    written = Number((await db.query('SELECT count(*) FROM ind_new')).rows[0].count);
-  }
+  await db.query(`CREATE TEMP TABLE ind_new ON COMMIT DROP AS SELECT * FROM ${final} f`, [ids, registry.id]);
   phase('write');
   // 7. Disclosure control over each indicator's counts together, stored with them.
-  await storeDisclosure(db, registry.id, inds, opts.units);
+  await decideInto(db, 'ind_new', inds, opts.units);
   phase('disclosure');
+  const withFlags = `SELECT n.*, w.wk, w.wn FROM ind_new n LEFT JOIN ind_withheld w
+    ON (w.indicator, w.dataset, w.grain, w.period, w.unit_resh, w.stratifier, w.stratum) = (n.indicator, n.dataset, n.grain, n.period, n.unit_resh, n.stratifier, n.stratum)`;
+  const columns = 'registry, indicator, dataset, grain, period, unit_resh, stratifier, stratum, numerator, denominator, numerator_withheld, denominator_withheld';
+  const existing = (await db.query('SELECT EXISTS (SELECT 1 FROM indicator_result WHERE registry = $1 AND indicator = ANY($2)) AS e', [registry.id, ids])).rows[0].e;
+  if (!existing) {
+    await db.query(`INSERT INTO indicator_result (${columns}) ${withFlags}`);
+  } else {
+    await db.query(`DELETE FROM indicator_result r WHERE r.registry = $1 AND r.indicator = ANY($2)
+      AND NOT EXISTS (SELECT 1 FROM ind_new f WHERE f.indicator = r.indicator AND (${key('f')}) = (${key('r')}))`, [registry.id, ids]);
+    await db.query(`INSERT INTO indicator_result (${columns}) ${withFlags}
+      ON CONFLICT (registry, indicator, dataset, grain, period, unit_resh, stratifier, stratum)
+      DO UPDATE SET numerator = EXCLUDED.numerator, denominator = EXCLUDED.denominator, numerator_withheld = EXCLUDED.numerator_withheld, denominator_withheld = EXCLUDED.denominator_withheld
+      WHERE (indicator_result.numerator, indicator_result.denominator, indicator_result.numerator_withheld, indicator_result.denominator_withheld)
+        IS DISTINCT FROM (EXCLUDED.numerator, EXCLUDED.denominator, EXCLUDED.numerator_withheld, EXCLUDED.denominator_withheld)`);
+  }
+  const written = Number((await db.query('SELECT count(*) FROM ind_new')).rows[0].count);
+  phase('store');
   const ms = Math.round(performance.now() - started);
   await db.query(`INSERT INTO indicator_run (registry, indicator, version, as_of, duration_ms, signature)
     SELECT $1, unnest($2::text[]), $3, $4, $5, unnest($6::text[])
     ON CONFLICT (registry, indicator) DO UPDATE SET version = EXCLUDED.version, as_of = EXCLUDED.as_of, computed_at = now(),
       duration_ms = EXCLUDED.duration_ms, signature = EXCLUDED.signature`,
   [registry.id, ids, opts.version, opts.asOf, ms, inds.map(opts.signature)]);
-  await db.query('DROP TABLE IF EXISTS ind_cell, ind_add, ind_unit, ind_final, ind_flag, ind_new, ind_multi0, ind_multi1');
+  await db.query('DROP TABLE IF EXISTS ind_cell, ind_add, ind_unit, ind_final, ind_flag, ind_new, ind_withheld, ind_multi0, ind_multi1');
   return { rows: written, ms, phases };
 }

@@ -21,6 +21,32 @@ export type ChangedYears = Map<string, Map<string, Set<number>>>;
 
 const ROLLING = 'rolling-12-months';
 
+const KEY_ORDER = 'dataset COLLATE "C", grain COLLATE "C", period COLLATE "C", unit_resh COLLATE "C", stratifier COLLATE "C", stratum COLLATE "C"';
+const policy = (ind: Indicator) => ({ threshold: ind.disclosure.threshold, minimumDenominator: ind.minimumDenominator, numerator: ind.disclosure.numerator });
+
+/**
+ * Decides disclosure for freshly computed counts of `inds` in `table` (registry, indicator, dataset,
+ * grain, period, unit_resh, stratifier, stratum, numerator, denominator) and leaves the withheld
+ * ones in the temporary table `ind_withheld` (same key, wk, wn), for the counts to be written with
+ * their decisions in one statement (a full computation).
+ */
+export async function decideInto(db: Client, table: string, inds: Indicator[], units: UnitTree): Promise<number> {
+  const cols: unknown[][] = Array.from({ length: 9 }, () => []);
+  for (const ind of inds) {
+    const { rows } = await db.query(`SELECT dataset, grain, period, unit_resh, stratifier, stratum, numerator, denominator FROM ${table} WHERE indicator = $1 ORDER BY ${KEY_ORDER}`, [ind.def.id]);
+    const decided = indicatorDisclosure(rows as IndicatorCount[], policy(ind), units);
+    rows.forEach((r, i) => {
+      const w = decided[i];
+      if (w.numerator === null && w.denominator === null) return;
+      [ind.def.id, r.dataset, r.grain, r.period, r.unit_resh, r.stratifier, r.stratum, w.numerator, w.denominator].forEach((v, j) => cols[j].push(v));
+    });
+  }
+  await db.query(`CREATE TEMP TABLE ind_withheld ON COMMIT DROP AS
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+      AS x(indicator, dataset, grain, period, unit_resh, stratifier, stratum, wk, wn)`, cols);
+  return cols[0].length;
+}
+
 /**
  * Decides disclosure for the stored counts of `inds` (all of them, or the parts `changed` names)
  * and stores the decisions that differ from those stored. Returns how many rows it changed.
@@ -45,7 +71,7 @@ export async function storeDisclosure(db: Client, registry: string, inds: Indica
       const { rows } = await db.query(`SELECT dataset, grain, period, unit_resh, stratifier, stratum, numerator, denominator, numerator_withheld AS wk, denominator_withheld AS wn
         FROM indicator_result WHERE registry = $1 AND indicator = $2 AND ($3::text IS NULL OR dataset = $3)
           AND ($4::int[] IS NULL OR (grain <> '${ROLLING}' AND left(period, 4)::int = ANY($4)) OR (grain = '${ROLLING}' AND left(period, 4)::int = ANY($5)))
-        ORDER BY dataset COLLATE "C", grain COLLATE "C", period COLLATE "C", unit_resh COLLATE "C", stratifier COLLATE "C", stratum COLLATE "C"`,
+        ORDER BY ${KEY_ORDER}`,
       [registry, ind.def.id, scope.dataset, scope.years, scope.rollingYears]);
       if (rows.length === 0) continue;
       // Whether months are there decides how windows are judged: the same whichever years are read.
@@ -54,7 +80,7 @@ export async function storeDisclosure(db: Client, registry: string, inds: Indica
         updated += await storeDisclosure(db, registry, [ind], units);
         continue;
       }
-      const decided = indicatorDisclosure(rows as IndicatorCount[], { threshold: ind.disclosure.threshold, minimumDenominator: ind.minimumDenominator, numerator: ind.disclosure.numerator }, units);
+      const decided = indicatorDisclosure(rows as IndicatorCount[], policy(ind), units);
       const changedRows = rows.map((r, i) => ({ r, w: decided[i] })).filter(({ r, w }) => r.wk !== w.numerator || r.wn !== w.denominator);
       if (changedRows.length === 0) continue;
       const col = (f: (x: (typeof changedRows)[number]) => unknown) => changedRows.map(f);
