@@ -144,15 +144,20 @@ export async function computeIndicators(tx: PersonTx, registry: Registry, inds: 
   phase('pass');
 
   // 2. The cells of each indicator (its totals, its strata), in a denominator.
-  const entries = rows.flatMap((r) => [
-    `(CASE WHEN c.gs = ${totalsMask(r)} THEN ${r.k} END, '', '', c.d${r.k}, c.n${r.k})`,
-    ...(r.byYear ? r.countStrata.flatMap((cs, j) => cs.strata.map((st, i) => `(CASE WHEN c.gs = ${totalsMask(r)} THEN ${r.k} END, ${literal(cs.name)}, ${literal(st.stratum)}, c.d${r.k}, c.c${r.k}_${j}_${i})`)) : []),
-    ...(r.byYear ? r.caseStrata.map((s) => `(CASE WHEN c.gs = ${strataMask(r, s)} THEN ${r.k} END, ${literal(s)}, c.sv, c.d${r.k}, c.n${r.k})`) : []),
-  ]);
+  // Each cell row belongs to one grouping set: it is expanded only into the entries of its own set
+  // (expanding every row into every indicator's entries and dropping the others cost more than the pass).
+  const entries = new Map<number, string[]>();
+  const entry = (gs: number, x: string) => { let list = entries.get(gs); if (!list) entries.set(gs, (list = [])); list.push(x); };
+  for (const r of rows) {
+    entry(totalsMask(r), `(${r.k}, '', '', c.d${r.k}, c.n${r.k})`);
+    if (!r.byYear) continue;
+    r.countStrata.forEach((cs, j) => cs.strata.forEach((st, i) => entry(totalsMask(r), `(${r.k}, ${literal(cs.name)}, ${literal(st.stratum)}, c.d${r.k}, c.c${r.k}_${j}_${i})`)));
+    for (const st of r.caseStrata) entry(strataMask(r, st), `(${r.k}, ${literal(st)}, c.sv, c.d${r.k}, c.n${r.k})`);
+  }
   await db.query(`CREATE TEMP TABLE ind_add ON COMMIT DROP AS
-    SELECT x.k, c.path, c.fin, c.m, x.stratifier, x.stratum, x.d, x.n
-    FROM ind_cell c CROSS JOIN LATERAL (VALUES ${entries.join(', ')}) x(k, stratifier, stratum, d, n)
-    WHERE x.k IS NOT NULL AND x.d > 0`);
+    ${[...entries].map(([gs, list]) => `SELECT x.k, c.path, c.fin, c.m, x.stratifier, x.stratum, x.d, x.n
+    FROM ind_cell c CROSS JOIN LATERAL (VALUES ${list.join(', ')}) x(k, stratifier, stratum, d, n)
+    WHERE c.gs = ${gs} AND x.d > 0`).join('\n    UNION ALL\n    ')}`);
   phase('cells');
 
   // 3. Every unit level and dataset, per month (totals) or year (strata).
