@@ -133,6 +133,8 @@ function buildPlan(registry: Registry): SqlRowsPlan {
   // Derived variables, each seeing the ones declared before it.
   const derivedSql = registry.derived.map((d, k) => {
     const def = d.def;
+    // PROM results (prom_item, prom_response) are read in JavaScript only (records/evaluate.ts promValue).
+    if (d.prom) throw new NoSql(`derived ${def.id} reads PROM results`);
     const read = new Set<number>();
     const column = caseColumn(k, read);
     let sql: string;
