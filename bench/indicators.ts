@@ -6,7 +6,14 @@
 //   3. reading results as the web app does (every department for a year; one indicator's view,
 //      cached; one unit's explanation);
 //   4. the same numbers computed the way an analyst does (bench/analyst-way.ts), timed and checked
-//      equal to the engine's, cell by cell.
+//      equal to the engine's, cell by cell;
+//   5. 100 new fractures posted one by one while the registry holds the rest, with the analytics
+//      refresher running as the server runs it: the time from posting each until the indicator
+//      results include it (p50/p95).
+// Each figure is printed beside its baseline measured in the same run: the set-based refresh beside
+// the JavaScript one, every indicator cold beside one plain GROUP BY pass over the same table
+// computing every indicator's flags per unit path and month, a new case beside the cold figure
+// (which a change waited for before results were kept incrementally).
 // With --cases above the captured sample, the sample is multiplied in PostgreSQL first
 // (bench/seed-multiply.ts), as bench:web does, to reach national volume.
 //   npm run bench:indicators -- [--fractures 50000] [--years 3] [--cases 1000000]
@@ -20,6 +27,9 @@ import { loadConfig } from '../src/config.ts';
 import { ensureDatabase, withDatabase } from '../src/db/database.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { analyticsTable } from '../src/analytics/columns.ts';
+import { ehrBundle } from '../registries/fracture/bundles.ts';
+import { DEFAULT_RATES, generateFractures } from '../demo/fracture/generate.ts';
+import { indicatorRows, unitPath } from '../src/indicators/rows.ts';
 import { explainIndicator } from '../src/indicators/explain.ts';
 import { startPlatform } from '../src/platform.ts';
 import { analystWay, differences, engineCells } from './analyst-way.ts';
@@ -27,11 +37,15 @@ import { measured, peakText } from './memory.ts';
 import { captureSample } from './sample.ts';
 import { multiplyCases } from './seed-multiply.ts';
 
-const { values: args } = parseArgs({ options: { fractures: { type: 'string', default: '50000' }, years: { type: 'string', default: '3' }, cases: { type: 'string' } } });
+// --no-analyst and --new-cases 0 leave out the two slowest steps (for a quick look at the others).
+const { values: args } = parseArgs({ options: { fractures: { type: 'string', default: '50000' }, years: { type: 'string', default: '3' }, cases: { type: 'string' },
+  'no-analyst': { type: 'boolean', default: false }, 'new-cases': { type: 'string', default: '100' } } });
+const NEW_CASES = Number(args['new-cases']);
 const N = Number(args.fractures), YEARS = Number(args.years), CASES = args.cases ? Number(args.cases) : 0;
 Object.assign(process.env, { KVALREG_ENCRYPTION_KEY: crypto.randomBytes(32).toString('base64'), KVALREG_HASH_KEY: crypto.randomBytes(32).toString('base64') });
 
 const seconds = (since: number) => (Date.now() - since) / 1000;
+const quantile = (xs: number[], q: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]; };
 
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-bench-ind-'));
@@ -63,9 +77,37 @@ async function main() {
       const rebuildS = seconds(started);
       console.log(`analytics rebuild from scratch: ${rebuilt.rows} rows in ${rebuildS.toFixed(1)} s = ${Math.round(rebuilt.rows / rebuildS)} rows/s`);
     }
+    // Baseline: the same refresh the JavaScript way (every row evaluated in the program), on a sample.
+    {
+      const sample = Math.min(20_000, refreshed.rows);
+      await platform.db.pool.query(`INSERT INTO analytics_change (registry, case_id) SELECT t.registry, t.case_id FROM ${analyticsTable(registry)} t ORDER BY t.case_id LIMIT $1`, [sample]);
+      platform.analytics.javascriptOnly = true;
+      started = Date.now();
+      const [js] = await platform.analytics.refresh();
+      platform.analytics.javascriptOnly = false;
+      const jsS = seconds(started);
+      console.log(`  baseline, the same refresh the JavaScript way (${js.rows} rows rewritten): ${jsS.toFixed(1)} s = ${Math.round(js.rows / jsS)} rows/s`);
+    }
     await platform.db.pool.query(`ANALYZE ${analyticsTable(registry)}`);
     const analyticsRows = Number((await platform.db.pool.query(`SELECT count(*) FROM ${analyticsTable(registry)}`)).rows[0].count);
     console.log(`analytics table: ${analyticsRows} rows`);
+
+    // Baseline: one plain GROUP BY pass over the table: every active indicator's denominator and
+    // numerator flags summed per unit path (every level) and month of its period date(s).
+    const plainS = await (async () => {
+      const values: unknown[] = [`${new Date().getFullYear()}-06-01`, platform.indicators.nation()];
+      const param = (v: unknown) => { values.push(v); return `$${values.length}`; };
+      const rows = platform.indicators.list(registry.id).filter((i) => i.def.status === 'active').map((ind, k) => indicatorRows(registry, ind, k, param, '$1::date'));
+      const dates = [...new Set(rows.map((r) => r.date))];
+      const t0 = Date.now();
+      const { rowCount } = await platform.db.pool.query(`SELECT ${unitPath('$2')} AS path, ${dates.map((d, j) => `date_trunc('month', ${d}) AS m${j}`).join(', ')},
+          ${rows.flatMap((r) => [`sum(CASE WHEN ${r.inPopulation} THEN ${r.parts.map((p) => `${p.d}::int`).join(' + ')} ELSE 0 END) AS d${r.k}`,
+            `sum(CASE WHEN ${r.inPopulation} THEN ${r.parts.map((p) => p.n).join(' + ')} ELSE 0 END) AS n${r.k}`]).join(', ')}
+        FROM ${analyticsTable(registry)} a WHERE $1::date IS NOT NULL GROUP BY ${dates.map((_, j) => j + 2).concat([1]).join(', ')}`, values);
+      const took = seconds(t0);
+      console.log(`one plain GROUP BY pass over the table (every indicator's flags per unit path and month; the cold figure's baseline): ${took.toFixed(2)} s, ${rowCount} groups`);
+      return took;
+    })();
 
     // Cold: nothing computed yet for this data.
     const cold = await measured(() => platform.indicators.ensureFresh(registry, { force: true }));
@@ -73,7 +115,7 @@ async function main() {
     const runs = await platform.indicators.runs(registry);
     const rows = Number((await platform.db.pool.query('SELECT count(*) FROM indicator_result')).rows[0].count);
     console.log(`every active indicator (${runs.length}) for every unit level, period, stratum and dataset (cold): ${all.toFixed(2)} s, ${rows} result rows; ${peakText(cold.peak)}`);
-    for (const r of runs) console.log(`  ${r.indicator.padEnd(36)} ${String(r.durationMs).padStart(6)} ms`);
+    console.log(`  = ${(all / plainS).toFixed(1)}× the plain GROUP BY pass; where the time went: ${Object.entries(platform.indicators.lastComputation.get(registry.id)?.phases ?? {}).map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`).join(', ')}`);
 
     const year = String(new Date().getFullYear() - 1);
     started = Date.now();
@@ -92,13 +134,54 @@ async function main() {
     console.log(`one indicator's view (every unit, every year), cached: median ${times[Math.floor(times.length / 2)].toFixed(1)} ms, max ${times[times.length - 1].toFixed(1)} ms over ${times.length} reads`);
 
     // The analyst's way, and the check that both give the same numbers.
-    const analyst = await measured(() => analystWay(platform, registry));
-    const diff = differences(await engineCells(platform, registry), analyst.value.cells);
-    console.log(`the analyst's way (${analyst.value.rows} rows pulled into the program, filtered per unit): ${analyst.seconds.toFixed(2)} s for the yearly totals and strata alone; ${peakText(analyst.peak)}`);
-    console.log(diff.length === 0
-      ? `checked equal: ${analyst.value.cells.size} cells (indicator × unit × year, totals and strata, fresh data) agree with the engine's`
-      : `NOT EQUAL in ${diff.length} of ${analyst.value.cells.size} cells, e.g.:\n  ${diff.slice(0, 10).join('\n  ')}`);
-    if (diff.length) process.exitCode = 1;
+    if (!args['no-analyst']) {
+      const analyst = await measured(() => analystWay(platform, registry));
+      const diff = differences(await engineCells(platform, registry), analyst.value.cells);
+      console.log(`the analyst's way (${analyst.value.rows} rows pulled into the program, filtered per unit): ${analyst.seconds.toFixed(2)} s for the yearly totals and strata alone; ${peakText(analyst.peak)}`);
+      console.log(diff.length === 0
+        ? `checked equal: ${analyst.value.cells.size} cells (indicator × unit × year, totals and strata, fresh data) agree with the engine's`
+        : `NOT EQUAL in ${diff.length} of ${analyst.value.cells.size} cells, e.g.:\n  ${diff.slice(0, 10).join('\n  ')}`);
+      if (diff.length) process.exitCode = 1;
+    }
+
+    // A new case reaching the results: posted one by one, the refresher running as in the server.
+    if (NEW_CASES > 0) {
+      const list = registry.codelists.get('ao_ota_2018')!;
+      const codes = [...list.properties.entries()].filter(([code, p]) => p.group === code).map(([code]) => code);
+      const specs = generateFractures({ years: 1, scale: 300 / 6700, seed: 99, rates: DEFAULT_RATES, units: units.map((u) => ({ resh: u.resh, weight: 1 })), lastYear: new Date().getFullYear(),
+        codesByPrefix: (prefix) => codes.filter((c) => { const x = list.properties.get(c)!; return x.segment === prefix || x.bone === prefix; }) });
+      const ehr = { kind: 'system', sender: 'bench-ehr', name: 'bench' } as const;
+      const db = platform.db.pool;
+      const nationCounts = async () => (await db.query(`SELECT coalesce(sum(denominator), 0)::bigint AS d FROM indicator_result WHERE registry = $1 AND unit_resh = $2 AND dataset = 'fresh' AND grain = 'year' AND stratifier = ''`,
+        [registry.id, platform.indicators.nation()])).rows[0].d as string;
+      const computedBefore = platform.indicators.lastComputation.get(registry.id);
+      platform.analytics.start(platform.config.analyticsIntervalMs);
+      const waits: number[] = [];
+      let moved = 0, referred = 0;
+      for (const f of specs) {
+        if (waits.length === NEW_CASES) break;
+        const before = await nationCounts();
+        const t0 = performance.now();
+        await platform.inbox.process(await platform.inbox.receive(ehr, 'fhir', JSON.stringify(ehrBundle(f))));
+        const c = (await db.query(`SELECT id FROM registry_case WHERE registry = $1 AND anchor_key LIKE '%|' || $2`, [registry.id, f.id])).rows[0];
+        if (!c) { referred++; continue; } // referred to another registry (hip fractures): no case here
+        for (;;) {
+          // What a reader does: read results (which starts a recomputation if they are not current).
+          await platform.indicators.results(registry, { indicator: 'nfr01_time_to_treatment', grain: 'year', units: [platform.indicators.nation()] });
+          const { rows: [v] } = await db.query(`SELECT NOT EXISTS (SELECT 1 FROM analytics_change WHERE registry = $1 AND case_id = $2) AND EXISTS (SELECT 1 FROM ${analyticsTable(registry)} WHERE case_id = $2)
+              AND (SELECT bool_and(r.version >= s.version) FROM indicator_run r JOIN analytics_state s USING (registry) WHERE r.registry = $1) AS visible`, [registry.id, c.id]);
+          if (v.visible) break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        waits.push(performance.now() - t0);
+        if ((await nationCounts()) !== before) moved++;
+      }
+      await platform.analytics.stop();
+      const full = platform.indicators.lastComputation.get(registry.id) !== computedBefore;
+      console.log(`a newly captured case in the indicator results (${waits.length} cases posted one by one, refresher every ${platform.config.analyticsIntervalMs} ms; ${referred} referred elsewhere skipped): `
+        + `p50 ${(quantile(waits, 0.5) / 1000).toFixed(2)} s, p95 ${(quantile(waits, 0.95) / 1000).toFixed(2)} s, max ${(Math.max(...waits) / 1000).toFixed(2)} s; `
+        + `${moved} of them changed the nation's yearly counts; ${full ? 'a full computation ran meanwhile' : 'no full computation ran (every one moved incrementally)'}; baseline: a full computation, ${all.toFixed(2)} s`);
+    }
 
     const unit = units[0].resh;
     const ind = platform.indicators.get(registry.id, 'nfr01_time_to_treatment')!;

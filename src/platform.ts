@@ -66,6 +66,8 @@ export async function startPlatform(config: Config, opts: { log?: Logger; poolSi
     const analytics = new Analytics(data, registries, log.child({ module: 'analytics' }));
     await analytics.prepare();
     const indicators = new Indicators(data, db.pool, registries, units, log.child({ module: 'indicators' }));
+    // The indicator results move with each batch the refresher writes (a new case counts within seconds).
+    analytics.observe(indicators.maintainer);
     const reports = new Reports(db, data, registries, indicators, units, config, log.child({ module: 'reports' }));
     // Unsubscribe links are signed with a key derived from the identity hash key: they outlive restarts.
     reports.dispatch.setSecret(Buffer.from(crypto.hkdfSync('sha256', keys.hashKey, Buffer.alloc(0), 'kvalreg report unsubscribe', 32)));

@@ -2,26 +2,70 @@
 // (by trigger, insert only); the refresher takes logged cases in batches, recomputes their rows from the forms
 // and the person with the same evaluation capture uses, and upserts them. A full rebuild marks
 // every case. Runs as the platform's own work through the one door.
+//
+// Two ways to compute the rows, with the same result (test/analytics-sql.test.ts): set-based, one
+// INSERT … SELECT per batch of thousands of cases (sql-rows.ts), for registries whose codebook
+// compiles to SQL; and in JavaScript with evaluate.ts, 500 cases a batch, for registries whose
+// derived variables call their own functions (functions.ts). `sqlRowsPlan` decides per registry and
+// the log says which way each goes.
 import type { Logger } from 'pino';
 import type { PersonData, PersonTx } from '../access/door.ts';
 import type { Client } from '../db/pool.ts';
 import { caseValues, evaluateCase, type FormState, type PromResult } from '../records/evaluate.ts';
 import type { Registry } from '../registry/load.ts';
+import { osloDate } from '../time/oslo.ts';
 import { analyticsColumns, analyticsTable, columnsSignature, FIXED_COLUMNS, type AnalyticsColumn } from './columns.ts';
+import { sqlRowsPlan, type SqlRowsPlan } from './sql-rows.ts';
 
 const PLATFORM = { kind: 'platform', task: 'analytics' } as const;
+/** Cases per batch computed set-based in SQL; in JavaScript, `batchSize` (each row a round trip through the program). */
+const SQL_BATCH = 10_000;
 
 export interface RefreshResult { registry: string; rows: number; removed: number }
+
+/**
+ * Told about every batch of changed cases, inside the batch's transaction, before and after their
+ * rows are rewritten: what is kept from the rows (the indicator results) moves with them.
+ */
+export interface AnalyticsObserver {
+  /** Before the rows of `caseIds` change; `version` is the analytics version they are at. Returns what `after` needs. */
+  before(tx: PersonTx, registry: Registry, caseIds: number[], version: number): Promise<unknown>;
+  /** After the rows changed, in the same transaction; `version` is the new analytics version. */
+  after(tx: PersonTx, registry: Registry, state: unknown, version: number): Promise<void>;
+}
 
 export class Analytics {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<RefreshResult[]> | undefined;
+  private readonly plans = new Map<string, SqlRowsPlan | null>();
+  private observer: AnalyticsObserver | undefined;
 
-  constructor(private readonly data: PersonData, private readonly registries: Registry[], private readonly log: Logger, private readonly batchSize = 500) {}
+  constructor(private readonly data: PersonData, private readonly registries: Registry[], private readonly log: Logger, private readonly batchSize = 500) {
+    for (const r of registries) {
+      const plan = sqlRowsPlan(r);
+      this.plans.set(r.id, plan.ok ? plan.plan : null);
+      if (!plan.ok) log.info({ registry: r.id, reason: plan.reason }, 'analytics rows of this registry are computed in JavaScript, 500 a batch');
+    }
+  }
+
+  /** Which way the registry's rows are computed: 'sql' (set-based) or 'js' (per case, for codebooks calling their own functions). */
+  way(registry: string): 'sql' | 'js' { return this.plans.get(registry) ? 'sql' : 'js'; }
+
+  /** The one observer of refreshed batches (the indicator results kept in step with the rows). */
+  /** Every registry the JavaScript way, set-based or not (the baseline bench:indicators measures the set-based refresh against). */
+  javascriptOnly = false;
+
+  observe(observer: AnalyticsObserver): void { this.observer = observer; }
 
   /** Creates or rebuilds each registry's table when its shape or definition changed. Called at start. */
   async prepare(): Promise<void> {
-    for (const r of this.registries) await this.data.transaction(PLATFORM, 'analytics:prepare', (tx) => prepareTable(tx.client, r, this.log));
+    for (const r of this.registries) {
+      await this.data.transaction(PLATFORM, 'analytics:prepare', async (tx) => {
+        await prepareTable(tx.client, r, this.log);
+        // An event's rows found by its key (incremental indicators counting events); tables made before had none.
+        await tx.client.query(`CREATE INDEX IF NOT EXISTS "${r.id}_event_key_idx" ON ${analyticsTable(r)} (event_key) WHERE event_key IS NOT NULL`);
+      });
+    }
   }
 
   /** Refreshes every marked case now; resolves when the queue is empty. Concurrent calls share one run. */
@@ -70,10 +114,12 @@ export class Analytics {
     for (const r of this.registries) {
       const total: RefreshResult = { registry: r.id, rows: 0, removed: 0 };
       for (;;) {
-        const batch = await this.data.transaction(PLATFORM, 'analytics:refresh', (tx) => refreshBatch(tx, r, this.batchSize));
+        const plan = this.javascriptOnly ? null : this.plans.get(r.id) ?? null;
+        const size = plan ? SQL_BATCH : this.batchSize;
+        const batch = await this.data.transaction(PLATFORM, 'analytics:refresh', (tx) => refreshBatch(tx, r, size, plan, this.observer, this.log));
         total.rows += batch.rows;
         total.removed += batch.removed;
-        if (batch.taken < this.batchSize) break;
+        if (batch.taken < size) break;
       }
       if (total.rows || total.removed) this.log.debug(total, 'analytics refreshed');
       results.push(total);
@@ -116,7 +162,7 @@ async function prepareTable(db: Client, registry: Registry, log: Logger): Promis
   }
 }
 
-async function refreshBatch(tx: PersonTx, registry: Registry, size: number): Promise<{ taken: number; rows: number; removed: number }> {
+async function refreshBatch(tx: PersonTx, registry: Registry, size: number, plan: SqlRowsPlan | null, observer: AnalyticsObserver | undefined, logger: Logger): Promise<{ taken: number; rows: number; removed: number }> {
   const db = tx.client;
   // One refresher per registry at a time (across processes): two could otherwise write a case's
   // row out of order. A second one simply finds nothing to do.
@@ -124,24 +170,67 @@ async function refreshBatch(tx: PersonTx, registry: Registry, size: number): Pro
   const log = (await db.query('SELECT id, case_id FROM analytics_change WHERE registry = $1 ORDER BY id LIMIT $2', [registry.id, size])).rows;
   if (log.length === 0) return { taken: 0, rows: 0, removed: 0 };
   const taken = [...new Set(log.map((r) => Number(r.case_id)))];
-  const { rows } = await db.query(
-    `SELECT c.id, c.person_id, c.unit_resh, c.created_at, c.event_key, coalesce(u.path, '{}') AS path,
-            p.birth_date::text AS birth_date, p.sex, p.deceased_date::text AS deceased_date,
-            (SELECT json_agg(json_build_object('form', f.form, 'instance', f.instance, 'status', f.status, 'data', f.data, 'updated_at', f.updated_at)) FROM case_form f
-              WHERE f.registry = c.registry AND f.case_id = c.id) AS forms
-     FROM registry_case c JOIN person p ON p.id = c.person_id LEFT JOIN org_unit u ON u.resh = c.unit_resh
-     WHERE c.registry = $1 AND c.id = ANY($2::bigint[])
-       -- an invalid registration (merged into another case of its event) has no row: it is in no
-       -- indicator or analysis, while the case itself stays readable
-       AND c.invalid_reason IS NULL`, [registry.id, taken]);
-  const columns = analyticsColumns(registry);
-  const prom = await promResults(db, registry, rows.map((r) => Number(r.id)));
-  const records = rows.map((row) => analyticsRecord(registry, columns, row, prom.get(Number(row.id)) ?? []));
+  const version = Number((await db.query('SELECT version FROM analytics_state WHERE registry = $1', [registry.id])).rows[0]?.version ?? 0);
+  const observed = observer ? await observer.before(tx, registry, taken, version) : undefined;
+  const done = plan ? await writeRowsSqlOrJs(tx, registry, plan, taken, logger) : await writeRowsJs(tx, registry, taken);
+  // Exactly the log rows read: a change logged after them stays for the next round.
+  await db.query('DELETE FROM analytics_change WHERE id = ANY($1::bigint[])', [log.map((r) => r.id)]);
+  // The newest data so far: the newest of this batch is enough (it only grows), and reading the
+  // whole table's maximum per batch made a large refresh slower the larger the table.
+  await db.query(`UPDATE analytics_state SET version = version + 1, refreshed_at = now(),
+      newest_data = greatest(newest_data, $2::timestamptz) WHERE registry = $1`, [registry.id, done.newest]);
+  if (observer) await observer.after(tx, registry, observed, version + 1);
+  return { taken: log.length, rows: done.rows, removed: done.removed };
+}
+
+/**
+ * The batch set-based; should PostgreSQL refuse it (a stored value that does not read as its
+ * declared type, which no write path stores: sql-rows.ts), the same batch in JavaScript, which
+ * treats such a value as unknown, so that one odd form never stops the registry's refresh.
+ */
+async function writeRowsSqlOrJs(tx: PersonTx, registry: Registry, plan: SqlRowsPlan, ids: number[], log: Logger): Promise<{ rows: number; removed: number; newest: string | null }> {
+  const db = tx.client;
+  await db.query('SAVEPOINT analytics_rows');
+  try {
+    const done = await writeRowsSql(tx, registry, plan, ids);
+    await db.query('RELEASE SAVEPOINT analytics_rows');
+    return done;
+  } catch (err) {
+    await db.query('ROLLBACK TO SAVEPOINT analytics_rows');
+    log.warn({ err, registry: registry.id, cases: ids.length }, 'analytics rows of this batch computed in JavaScript: the set-based way refused them');
+    return writeRowsJs(tx, registry, ids);
+  }
+}
+
+/** The batch's rows computed and written in two statements (sql-rows.ts). */
+async function writeRowsSql(tx: PersonTx, registry: Registry, plan: SqlRowsPlan, ids: number[]): Promise<{ rows: number; removed: number; newest: string | null }> {
+  const db = tx.client;
   const table = analyticsTable(registry);
-  const found = new Set(rows.map((r) => Number(r.id)));
+  // A case gone, or marked invalid (merged into another of its event), has no row.
+  const removed = (await db.query(`DELETE FROM ${table} t WHERE t.case_id = ANY($2::bigint[])
+    AND NOT EXISTS (SELECT 1 FROM registry_case c WHERE c.registry = $1 AND c.id = t.case_id AND c.invalid_reason IS NULL)`, [registry.id, ids])).rowCount ?? 0;
+  const list = plan.names.map((n) => `"${n}"`).join(', ');
+  const { rows: [r] } = await db.query(`WITH r AS MATERIALIZED (${plan.select(true)}),
+    written AS (INSERT INTO ${table} (${list}) SELECT ${list} FROM r
+      ON CONFLICT (case_id) DO UPDATE SET ${plan.names.slice(1).map((n) => `"${n}" = EXCLUDED."${n}"`).join(', ')}
+      -- an unchanged row is left as it is (no new version, no index entries)
+      WHERE (${plan.names.slice(1).map((n) => `${table}."${n}"`).join(', ')}) IS DISTINCT FROM (${plan.names.slice(1).map((n) => `EXCLUDED."${n}"`).join(', ')})
+      RETURNING 1)
+    SELECT (SELECT count(*) FROM r) AS rows, (SELECT max(data_updated_at) FROM r) AS newest, (SELECT count(*) FROM written) AS written`,
+  [registry.id, ids, osloDate(new Date().toISOString()), ...plan.values]);
+  return { rows: Number(r.rows), removed, newest: r.newest ? new Date(r.newest).toISOString() : null };
+}
+
+/** The batch's rows computed in JavaScript with the evaluation capture uses (registries with their own functions). */
+async function writeRowsJs(tx: PersonTx, registry: Registry, taken: number[]): Promise<{ rows: number; removed: number; newest: string | null }> {
+  const db = tx.client;
+  const records = await recordsJs(db, registry, taken);
+  const table = analyticsTable(registry);
+  const found = new Set(records.map((r) => Number(r.case_id)));
   const gone = taken.filter((id) => !found.has(id));
   if (gone.length) await db.query(`DELETE FROM ${table} WHERE case_id = ANY($1::bigint[])`, [gone]);
   if (records.length) {
+    const columns = analyticsColumns(registry);
     const names = ['case_id', 'person_id', 'unit_resh', 'unit_path', 'finalised', 'complete', 'case_created_at', 'data_updated_at', 'event_key', ...columns.map((c) => c.name)];
     const types = ['bigint', 'bigint', 'text', 'text[]', 'boolean', 'boolean', 'timestamptz', 'timestamptz', 'text', ...columns.map((c) => c.sql)];
     const list = names.map((n) => `"${n}"`).join(', ');
@@ -151,15 +240,26 @@ async function refreshBatch(tx: PersonTx, registry: Registry, size: number): Pro
       WHERE EXISTS (SELECT 1 FROM registry_case c WHERE c.registry = $2 AND c.id = r.case_id)
       ON CONFLICT (case_id) DO UPDATE SET ${names.slice(1).map((n) => `"${n}" = EXCLUDED."${n}"`).join(', ')}`, [JSON.stringify(records), registry.id]);
   }
-  // Exactly the log rows read: a change logged after them stays for the next round.
-  await db.query('DELETE FROM analytics_change WHERE id = ANY($1::bigint[])', [log.map((r) => r.id)]);
-  // The newest data so far: the newest of this batch is enough (it only grows), and reading the
-  // whole table's maximum per batch made a large refresh slower the larger the table.
   const times = records.map((r) => Date.parse(String(r.data_updated_at))).filter((x) => Number.isFinite(x));
   const newest = times.length ? new Date(Math.max(...times)).toISOString() : null;
-  await db.query(`UPDATE analytics_state SET version = version + 1, refreshed_at = now(),
-      newest_data = greatest(newest_data, $2::timestamptz) WHERE registry = $1`, [registry.id, newest]);
-  return { taken: log.length, rows: records.length, removed: gone.length };
+  return { rows: records.length, removed: gone.length, newest };
+}
+
+/** The analytics rows of these cases (those valid), computed in JavaScript from the forms and the person. */
+export async function recordsJs(db: Client, registry: Registry, ids: number[]): Promise<Array<Record<string, unknown>>> {
+  const { rows } = await db.query(
+    `SELECT c.id, c.person_id, c.unit_resh, c.created_at, c.event_key, coalesce(u.path, '{}') AS path,
+            p.birth_date::text AS birth_date, p.sex, p.deceased_date::text AS deceased_date,
+            (SELECT json_agg(json_build_object('form', f.form, 'instance', f.instance, 'status', f.status, 'data', f.data, 'updated_at', f.updated_at)) FROM case_form f
+              WHERE f.registry = c.registry AND f.case_id = c.id) AS forms
+     FROM registry_case c JOIN person p ON p.id = c.person_id LEFT JOIN org_unit u ON u.resh = c.unit_resh
+     WHERE c.registry = $1 AND c.id = ANY($2::bigint[])
+       -- an invalid registration (merged into another case of its event) has no row: it is in no
+       -- indicator or analysis, while the case itself stays readable
+       AND c.invalid_reason IS NULL`, [registry.id, ids]);
+  const columns = analyticsColumns(registry);
+  const prom = await promResults(db, registry, rows.map((r) => Number(r.id)));
+  return rows.map((row) => analyticsRecord(registry, columns, row, prom.get(Number(row.id)) ?? []));
 }
 
 /** The PROM items of these cases with the scores of their answers, for registries with `prom` derived variables (marked by prom_item's triggers). */
@@ -189,7 +289,9 @@ export function analyticsRecord(registry: Registry, columns: AnalyticsColumn[], 
     case_id: Number(row.id), person_id: Number(row.person_id), unit_resh: row.unit_resh, unit_path: row.path,
     finalised: forms.length > 0 && forms.every((f) => f.status === 'finalised'), complete,
     case_created_at: row.created_at,
-    data_updated_at: forms.reduce((max, f) => (f.updated_at > max ? f.updated_at : max), new Date(row.created_at).toISOString()),
+    // The latest of the case's creation and its forms' changes, compared as instants (the texts
+    // come in two formats: PostgreSQL's with an offset, and ISO with Z).
+    data_updated_at: new Date(forms.reduce((max, f) => Math.max(max, Date.parse(f.updated_at)), new Date(row.created_at).getTime())).toISOString(),
     event_key: row.event_key ?? null,
   };
   for (const c of columns) record[c.name] = typed(c, values[c.name]);

@@ -2,15 +2,18 @@
 // interval, "too few" below the minimum denominator, "not computable" with no denominator,
 // achievement level, target, and the trend against the previous period. Results are cached per
 // registry and recomputed when the analytics data changed or the day changed.
+import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Caller } from '../access/caller.ts';
 import type { PersonData } from '../access/door.ts';
+import { columnsSignature } from '../analytics/columns.ts';
 import type { Withheld } from '../disclosure/indicators.ts';
 import type { Queryable } from '../db/pool.ts';
 import type { Registry } from '../registry/load.ts';
 import { osloDate } from '../time/oslo.ts';
 import type { UnitTree, Unit } from '../units/tree.ts';
-import { computeIndicator } from './engine.ts';
+import { computeIndicators, type ComputeResult } from './engine.ts';
+import { IndicatorMaintainer } from './incremental.ts';
 import { loadIndicators, type Indicator } from './load.ts';
 import { computeStatistic, loadStatistics, type Statistic, type StatisticResult } from './statistics.ts';
 import type { Grain } from './schema.ts';
@@ -19,6 +22,8 @@ import { achievementLevel, holdsThreshold, rateInterval, trend, wilson, type Int
 const PLATFORM = { kind: 'platform', task: 'indicators' } as const;
 /** How often reads may start a background check whether results must be recomputed. */
 const FRESHNESS_CHECK_MS = 1000;
+/** Changes when the way results are computed changes: stored results of another way are recomputed. */
+const ENGINE = 'cells-2';
 
 export type ResultStatus = 'ok' | 'too-few' | 'not-computable' | 'definition-pending';
 
@@ -73,12 +78,38 @@ export class Indicators {
   private readonly computed = new Set<string>();
   /** When a read last started a background freshness check, per registry. */
   private readonly checked = new Map<string, number>();
+  private readonly signatures = new Map<string, string>();
+  /** The last full computation per registry: time per phase (for the bench and the log). */
+  readonly lastComputation = new Map<string, ComputeResult & { indicators: number }>();
+  /** Moves the stored results with every batch the analytics refresher writes (incremental.ts). */
+  readonly maintainer: IndicatorMaintainer;
 
   constructor(private readonly data: PersonData, private readonly pool: Queryable, registries: Registry[], private readonly units: UnitTree, private readonly log: Logger) {
     for (const r of registries) {
       this.byRegistry.set(r.id, loadIndicators(r));
       this.statisticsByRegistry.set(r.id, loadStatistics(r));
     }
+    this.maintainer = new IndicatorMaintainer({
+      active: (registry) => this.list(registry).filter((i) => i.def.status === 'active'),
+      signature: (registry, ind) => this.signature(registry, ind),
+      nation: () => this.nation(),
+      units,
+      log,
+    });
+  }
+
+  /**
+   * What stored results were computed with: the indicator's declaration, the analytics columns it
+   * reads and the engine. Results of another signature are recomputed, never moved incrementally.
+   */
+  signature(registry: Registry, ind: Indicator): string {
+    const key = `${registry.id}/${ind.def.id}`;
+    let s = this.signatures.get(key);
+    if (!s) {
+      s = crypto.createHash('sha256').update(`${ENGINE}\n${columnsSignature(registry)}\n${JSON.stringify(ind.def)}`).digest('hex').slice(0, 32);
+      this.signatures.set(key, s);
+    }
+    return s;
   }
 
   /** The registry's declared statistics that are not proportions (e.g. an adjusted survival measure). */
@@ -119,18 +150,23 @@ export class Indicators {
   private async refresh(registry: Registry, opts: { asOf?: string; force?: boolean }): Promise<void> {
     const asOf = opts.asOf ?? osloDate(new Date().toISOString());
     await this.data.transaction(PLATFORM, 'indicators:compute', async (tx) => {
-      // One computation per registry at a time, also across processes.
+      // One computation per registry at a time, also across processes, and none while the analytics
+      // refresher moves the results with a batch (incremental.ts takes the same lock).
       await tx.client.query('SELECT pg_advisory_xact_lock(4243, hashtext($1))', [registry.id]);
       const version = Number((await tx.client.query('SELECT version FROM analytics_state WHERE registry = $1', [registry.id])).rows[0]?.version ?? 0);
-      const runs = new Map((await tx.client.query('SELECT indicator, version, as_of::text AS as_of FROM indicator_run WHERE registry = $1', [registry.id])).rows
-        .map((r) => [r.indicator as string, { version: Number(r.version), asOf: r.as_of as string }]));
-      for (const ind of this.list(registry.id)) {
-        if (ind.def.status !== 'active') continue;
+      const runs = new Map((await tx.client.query('SELECT indicator, version, as_of::text AS as_of, signature FROM indicator_run WHERE registry = $1', [registry.id])).rows
+        .map((r) => [r.indicator as string, { version: Number(r.version), asOf: r.as_of as string, signature: r.signature as string | null }]));
+      // Results current for this data, day and definition are kept (the refresher keeps them
+      // current between computations); the others are computed together, in one pass.
+      const stale = this.list(registry.id).filter((ind) => {
+        if (ind.def.status !== 'active') return false;
         const run = runs.get(ind.def.id);
-        if (!opts.force && run && run.version >= version && run.asOf === asOf) continue;
-        const rows = await computeIndicator(tx, registry, ind, { asOf, nation: this.nation(), version, units: this.units });
-        this.log.debug({ registry: registry.id, indicator: ind.def.id, rows }, 'indicator computed');
-      }
+        return opts.force || !run || run.version < version || run.asOf !== asOf || run.signature !== this.signature(registry, ind);
+      });
+      if (stale.length === 0) return;
+      const done = await computeIndicators(tx, registry, stale, { asOf, nation: this.nation(), version, units: this.units, signature: (ind) => this.signature(registry, ind) });
+      this.lastComputation.set(registry.id, { ...done, indicators: stale.length });
+      this.log.debug({ registry: registry.id, indicators: stale.length, ...done }, 'indicators computed');
     });
   }
 

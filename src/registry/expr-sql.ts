@@ -22,6 +22,11 @@ export interface SqlCompileOptions {
   columns: Map<string, VariableType>;
   /** Table alias the columns are qualified with. */
   alias: string;
+  /**
+   * Where a variable's value comes from, when not a column of the aliased table (the analytics
+   * refresh computes derived variables from the forms' values, one stage after another).
+   */
+  column?: (name: string) => string;
   /** Collects parameter values; returns the placeholder for one. */
   param: (value: unknown) => string;
   /** Placeholder of the computation's as-of date (what `today()` means in a run). */
@@ -99,7 +104,7 @@ export function compileToSqlTyped(source: string, opts: SqlCompileOptions): { sq
         if (name === 'null') return 'NULL';
         if (name === 'true') return 'TRUE';
         if (name === 'false') return 'FALSE';
-        const col = `${opts.alias}."${name}"`;
+        const col = opts.column ? opts.column(name) : `${opts.alias}."${name}"`;
         const declared = opts.columns.get(name)!;
         if (type === 'text') return `NULLIF(${col}, '')`;
         if (declared === 'integer') return `(${col})::double precision`;
