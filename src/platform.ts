@@ -74,6 +74,7 @@ export async function startPlatform(config: Config, opts: { log?: Logger; poolSi
     const prom = new Prom(data, registries, log.child({ module: 'prom' }), { units, keys, config });
     await prom.prepare();
     const quality = new Quality(data, registries, units, indicators, log.child({ module: 'quality' }));
+    quality.useKeys(keys);
     const byId = new Map(registries.map((r) => [r.id, r]));
     return {
       config, log, db, keys, auditKeys, registries, units, data, inbox, analytics, indicators, reports, prom, quality,

@@ -299,9 +299,9 @@ describe('over HTTP', () => {
     const res = await get('/api/registries/fracture/indicator-results.csv?year=2022&dataset=fresh');
     expect(res.statusCode).toBe(200);
     const lines = res.body.trim().split('\n');
-    expect(lines[0]).toBe('context,year,orgnr,resh,unit_name,unit_level,ind_id,var,denominator,level_green,level_yellow,level_direction,min_denominator');
+    expect(lines[0]).toBe('context,year,orgnr,resh,unit_name,unit_level,ind_id,var,denominator,level_green,level_yellow,level_direction,min_denominator,coverage,low_coverage');
     const sus = lines.find((l) => l.includes(`,${SUS_ORTHO},`) && l.includes('nfr12'));
-    expect(sus).toMatch(/^caregiver,2022,\d{9},8201101,.*,nfr_nfr12_failed_conservative,4,7,<0\.1,<0\.2,0,5$/);
+    expect(sus).toMatch(/^caregiver,2022,\d{9},8201101,.*,nfr_nfr12_failed_conservative,4,7,<0\.1,<0\.2,0,5,,0$/);
   });
 });
 

@@ -15,6 +15,11 @@ import { buildChecks, checkKey, type CheckSet } from './checks.ts';
 import { loadQualityDef, ThresholdFiles, type QualityDef, type Thresholds } from './declaration.ts';
 import { judge, type QualityReport } from './judge.ts';
 import { measure, type Measured } from './measures.ts';
+import { computeCoverage, readEpisodes, storedCoverage, unlinkedEpisodes, type CoverageRow, type OnlyInNpr } from './coverage.ts';
+import { importExtract, NprError, type ImportResult } from './npr.ts';
+import type { IdentityKeys } from '../identity/crypto.ts';
+import type { VariableType } from '../registry/schema.ts';
+import { discloseCount } from './disclosure.ts';
 
 const PLATFORM = { kind: 'platform', task: 'quality' } as const;
 export const QUALITY_READERS: Role[] = ['unit-registrar', 'unit-reader', 'registry-admin', 'platform-admin'];
@@ -31,8 +36,19 @@ export interface Finding { key: string; label: unknown; verdict: string; failure
 
 export interface CaseRow { caseId: number; unit: string | null; periodDate: string | null; value: unknown }
 
+export const NPR_IMPORTERS: Role[] = ['registry-admin', 'platform-admin'];
+
+export interface CoverageView extends Omit<CoverageRow, 'bothNpr' | 'bothRegistry' | 'onlyNpr' | 'onlyRegistry' | 'reserved'> {
+  name: string; level: string;
+  bothNpr: number | null; bothRegistry: number | null; onlyNpr: number | null; onlyRegistry: number | null; reserved: number | null;
+  /** Under the registry's low threshold (national publishing: 60 %): "Lav dekningsgrad". */
+  low: boolean;
+  withheld?: boolean;
+}
+
 export class Quality {
   private readonly defs = new Map<string, { def: QualityDef; set: CheckSet }>();
+  private readonly coverageState = new Map<string, string>();
   private readonly cache = new Map<string, Promise<Measured>>();
   readonly thresholdFiles = new ThresholdFiles();
 
@@ -43,6 +59,99 @@ export class Quality {
       if (def) this.defs.set(r.id, { def, set: buildChecks(r, def, indicators.list(r.id)) });
     }
   }
+
+  private npr(registry: Registry) {
+    const d = this.need(registry);
+    if (!d.def.npr) throw new QualityError(`The ${registry.id} registry declares no NPR selection (quality.yaml npr).`, 404);
+    return { def: d.def.npr, columns: new Map(analyticsColumns(registry).map((c) => [c.name, c.type])) as Map<string, VariableType> };
+  }
+
+  /** Imports an NPR extract for the registry (its admins), then links it. Refused whole, with every problem, when a row is wrong. */
+  async importNpr(caller: Caller, registry: Registry, csv: string, keys: IdentityKeys, o: { source: string; allowTestIdentities?: boolean; dryRun?: boolean; client?: string }): Promise<ImportResult & { coverage: number }> {
+    const { def } = this.npr(registry);
+    // Who may: checked as the caller (refusals audited). The work runs as the platform: it must
+    // see every reservation, which only the platform may.
+    await this.data.transaction(caller, 'npr:import', async (tx) => { tx.requireUnit(registry.id, null, NPR_IMPORTERS, { object: `registry/${registry.id}/npr-extract`, personId: null }); }, { client: o.client });
+    const result = await this.data.transaction(PLATFORM, 'npr:import', async (tx) => {
+      try {
+        return await importExtract(tx, registry, def, csv, keys, { source: o.source, actor: callerLabel(caller), allowTestIdentities: o.allowTestIdentities, dryRun: o.dryRun });
+      } catch (err) { throw err instanceof NprError ? new QualityError(`Cannot import the NPR extract: ${err.message}`, 422) : err; }
+    }, { client: o.client });
+    const rows = o.dryRun ? [] : await this.computeCoverage(registry);
+    return { ...result, coverage: rows.length };
+  }
+
+  /** Links the registry's cases with its NPR episodes now and stores the coverage of every unit and year. */
+  async computeCoverage(registry: Registry): Promise<CoverageRow[]> {
+    const { def, columns } = this.npr(registry);
+    return this.data.transaction(PLATFORM, 'npr:coverage', async (tx) => {
+      const rows = await computeCoverage(tx, registry, def, columns);
+      this.coverageState.set(registry.id, await this.coverageKey(tx, registry));
+      return rows;
+    });
+  }
+
+  private async coverageKey(tx: PersonTx, registry: Registry): Promise<string> {
+    const { rows: [r] } = await tx.client.query(`SELECT (SELECT version FROM analytics_state WHERE registry = $1) AS v, (SELECT max(id) FROM npr_extract WHERE registry = $1) AS x,
+      (SELECT coalesce(sum(episodes), 0) FROM npr_reserved WHERE registry = $1) AS r`, [registry.id]);
+    return `${r.v}|${r.x}|${r.r}`;
+  }
+
+  /** Coverage as stored, recomputed first when the analytics data, the extract or the reservations changed since. */
+  async coverageRows(registry: Registry): Promise<CoverageRow[]> {
+    this.npr(registry);
+    const key = await this.data.transaction(PLATFORM, 'npr:coverage', (tx) => this.coverageKey(tx, registry), { readOnly: true });
+    if (key !== this.coverageState.get(registry.id) && !key.includes('|null|')) return this.computeCoverage(registry);
+    return this.data.transaction(PLATFORM, 'npr:coverage', (tx) => storedCoverage(tx.client, registry.id), { readOnly: true });
+  }
+
+  /**
+   * Coverage for a unit and its units one level down, every year: counts shown in full only within
+   * the caller's own units (null for the public); elsewhere counts under the small-count threshold
+   * are withheld (discloseCount), and a coverage computed from too few episodes with them.
+   */
+  async coverage(caller: Caller | null, registry: Registry, q: { unit: string }): Promise<{ registry: string; unit: string; thresholds: Thresholds['coverage']; rows: CoverageView[] }> {
+    if (!this.units.has(q.unit)) throw new QualityError(`Unknown unit "${q.unit}": give the RESH id of a unit.`);
+    const all = await this.coverageRows(registry);
+    const visible = caller ? await this.data.transaction(caller, 'quality:coverage', async (tx) => { const s = tx.unitsFor(registry.id, QUALITY_READERS); return s === null ? null : new Set(s); }, { readOnly: true }) : new Set<string>();
+    const t = this.thresholds(registry).coverage;
+    const unit = this.units.get(q.unit)!;
+    const wanted = new Set([q.unit, ...this.units.all().filter((u) => u.parent === q.unit).map((u) => u.resh)]);
+    const small = registry.meta.smallCountThreshold;
+    const rows = all.filter((r) => wanted.has(r.unit)).map((r): CoverageView => {
+      const u = this.units.get(r.unit)!;
+      const own = visible === null || visible.has(r.unit);
+      const view: CoverageView = { ...r, name: u.nameNb, level: u.level, low: r.coverage !== null && r.coverage < t.low };
+      if (own) return view;
+      const counts = ['bothNpr', 'bothRegistry', 'onlyNpr', 'onlyRegistry', 'reserved'] as const;
+      const shown = Object.fromEntries(counts.map((k) => [k, discloseCount(r[k], small)])) as Record<(typeof counts)[number], number | null>;
+      const denominator = r.bothNpr + r.onlyNpr + r.onlyRegistry + r.reserved;
+      const tooFew = discloseCount(denominator, small) === null;
+      return { ...view, ...shown, ...(tooFew ? { coverage: null, coverageExcludingReserved: null, registryVsNpr: null, nprVsRegistry: null, low: false } : {}), withheld: tooFew || counts.some((k) => shown[k] === null && r[k] !== 0) };
+    });
+    void unit;
+    return { registry: registry.id, unit: q.unit, thresholds: t, rows };
+  }
+
+  /** The "only in NPR" worklist of a unit's hospitals for a year: episodes no case links with, with identity numbers; audited; paged. */
+  async onlyInNpr(caller: Caller, registry: Registry, q: { unit: string; year: number; after: number; limit: number; client?: string }): Promise<{ episodes: OnlyInNpr[]; next: number | null }> {
+    const { def, columns } = this.npr(registry);
+    const u = this.units.get(q.unit);
+    if (!u) throw new QualityError(`Unknown unit "${q.unit}": give the RESH id of a unit.`);
+    // NPR names hospitals: a department's worklist is its hospital's.
+    const hospitals = u.level === 'department' ? [u.parent!] : this.units.descendants(q.unit).filter((r) => this.units.get(r)!.level === 'hospital');
+    await this.data.transaction(caller, 'npr:worklist', async (tx) => { tx.requireUnit(registry.id, q.unit, QUALITY_WRITERS, { object: `registry/${registry.id}/npr-worklist`, personId: null }); }, { readOnly: true, client: q.client });
+    const page = await this.data.transaction(PLATFORM, 'npr:worklist', (tx) => unlinkedEpisodes(tx, registry, def, columns, { hospitals, year: q.year, after: q.after, limit: q.limit }), { readOnly: true });
+    return this.data.transaction(caller, 'npr:worklist', async (tx) => {
+      const { episodes, personIds } = await readEpisodes(tx, registry, page.ids, this.keys!);
+      tx.audit({ action: 'read', object: `registry/${registry.id}/npr-worklist/${q.unit}/${q.year}`, personIds, unit: q.unit, registry: registry.id });
+      return { episodes, next: page.next };
+    }, { readOnly: true, client: q.client });
+  }
+
+  private keys: IdentityKeys | undefined;
+  /** The identity keys, for the worklist's identity numbers. */
+  useKeys(keys: IdentityKeys): void { this.keys = keys; }
 
   has(registry: string): boolean { return this.defs.has(registry); }
   definition(registry: string): QualityDef | undefined { return this.defs.get(registry)?.def; }

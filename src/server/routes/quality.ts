@@ -4,9 +4,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Platform } from '../../platform.ts';
 import { FOLLOW_UP_STATUSES, QualityError, type FollowUpStatus } from '../../quality/service.ts';
+import { abstractCase, agreement, createStudy, sampleFor, validationDataset, ValidationError, type StudyDef } from '../../quality/validation.ts';
+import { callerLabel } from '../../access/caller.ts';
 import { RecordError } from '../../records/workflow.ts';
 import { osloDate } from '../../time/oslo.ts';
-import { READERS, WRITERS } from '../access-policy.ts';
+import { ADMINS, PUBLIC, READERS, WRITERS } from '../access-policy.ts';
 
 type Q = Record<string, string | undefined>;
 
@@ -29,7 +31,7 @@ export function qualityRoutes(app: FastifyInstance, platform: Platform): void {
   };
   const wrap = async <T>(fn: () => Promise<T>): Promise<T> => {
     try { return await fn(); } catch (err) {
-      if (err instanceof QualityError) throw new RecordError(err.message, err.httpStatus);
+      if (err instanceof QualityError || err instanceof ValidationError) throw new RecordError(err.message, err.httpStatus);
       throw err;
     }
   };
@@ -63,5 +65,83 @@ export function qualityRoutes(app: FastifyInstance, platform: Platform): void {
     if (!b.finding || !b.unit || b.year === undefined || !b.status) throw new RecordError(`Send {"finding", "unit", "year", "status" (${FOLLOW_UP_STATUSES.join(', ')}), "note"}.`, 400);
     const history = await platform.quality.followUp(req.caller!, r, { finding: String(b.finding), unit: String(b.unit), year: yearOf(String(b.year)), status: b.status as FollowUpStatus, note: String(b.note ?? '') });
     return reply.code(201).send({ finding: b.finding, unit: b.unit, year: Number(b.year), status: history[history.length - 1]?.status, history });
+  }));
+
+  // Coverage against NPR.
+  app.post<{ Params: { id: string }; Querystring: Q }>('/api/registries/:id/npr-extracts', { config: { access: ADMINS } }, async (req, reply) => wrap(async () => {
+    const r = registryOf(req.params.id);
+    if (typeof req.body !== 'string' || req.body.trim() === '') throw new RecordError('Send the NPR extract as CSV (Content-Type: text/csv) with a header row: episode_id, national_id, hospital_resh, admission_date, discharge_date, contact_type, icd10, ncsp.', 400);
+    const result = await platform.quality.importNpr(req.caller!, r, req.body, platform.keys, { source: req.query.source ?? 'upload', allowTestIdentities: platform.config.allowTestIdentities, dryRun: req.query.dryRun === '1' || req.query.dryRun === 'true', client: req.ip });
+    return reply.code(result.dryRun ? 200 : 201).send(result);
+  }));
+  app.post<{ Params: { id: string } }>('/api/registries/:id/coverage/compute', { config: { access: ADMINS } }, async (req) => wrap(async () => {
+    const r = registryOf(req.params.id);
+    await platform.data.transaction(req.caller!, 'npr:coverage', async (tx) => { tx.requireUnit(r.id, null, ['registry-admin', 'platform-admin']); });
+    const rows = await platform.quality.computeCoverage(r);
+    return { registry: r.id, units: rows.length };
+  }));
+  app.get<{ Params: { id: string }; Querystring: Q }>('/api/registries/:id/coverage', { config: { access: READERS } }, async (req) => wrap(async () => {
+    const r = registryOf(req.params.id);
+    return platform.quality.coverage(req.caller!, r, { unit: req.query.unit ?? nation() });
+  }));
+  app.get<{ Params: { id: string }; Querystring: Q }>('/api/public/registries/:id/coverage', { config: { access: PUBLIC } }, async (req) => wrap(async () => {
+    const r = registryOf(req.params.id);
+    return platform.quality.coverage(null, r, { unit: req.query.unit ?? nation() });
+  }));
+  app.get<{ Params: { id: string }; Querystring: Q }>('/api/registries/:id/npr-worklist', { config: { access: WRITERS } }, async (req, reply) => wrap(async () => {
+    const r = registryOf(req.params.id);
+    if (!req.query.unit) throw new RecordError('Give unit= (your hospital or department) and year=.', 400);
+    const after = req.query.after === undefined ? 0 : Number(req.query.after);
+    const limit = req.query.limit === undefined ? 100 : Number(req.query.limit);
+    if (!Number.isSafeInteger(after) || after < 0) throw new RecordError('after must be a whole number of 0 or more (the "next" of the previous page).', 400);
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) throw new RecordError('limit must be a whole number from 1 to 1000 per page; follow "next" for the rest.', 400);
+    const page = await platform.quality.onlyInNpr(req.caller!, r, { unit: req.query.unit, year: yearOf(req.query.year), after, limit, client: req.ip });
+    reply.header('cache-control', 'no-store');
+    return page;
+  }));
+
+  // Correctness by re-abstraction (quality/validation.ts).
+  const periodOf = (id: string) => {
+    const set = platform.quality.checks(id);
+    if (!set) throw new QualityError(`The ${id} registry declares no data quality (quality.yaml).`, 404);
+    return set.periodSql;
+  };
+  const positive = (raw: string, what: string) => { const n = Number(raw); if (!Number.isSafeInteger(n) || n <= 0) throw new RecordError(`"${raw}" is not a ${what} id.`, 400); return n; };
+  const ADMIN_ROLES = ['registry-admin', 'platform-admin'] as const;
+  app.post<{ Params: { id: string }; Body: StudyDef }>('/api/registries/:id/validation-studies', { config: { access: ADMINS } }, async (req, reply) => wrap(async () => {
+    const r = registryOf(req.params.id);
+    const period = periodOf(r.id);
+    await platform.data.transaction(req.caller!, 'validation:create', async (tx) => { tx.requireUnit(r.id, null, [...ADMIN_ROLES], { object: `registry/${r.id}/validation`, personId: null }); }, { client: req.ip });
+    // Drawn by the platform (the sample spans every unit); who asked is kept with the study.
+    const res = await platform.data.transaction({ kind: 'platform', task: 'validation' }, 'validation:create', (tx) => createStudy(tx, r, period, req.body ?? ({} as StudyDef), callerLabel(req.caller!)), { client: req.ip });
+    return reply.code(201).send(res);
+  }));
+  app.get<{ Params: { id: string; study: string }; Querystring: Q }>('/api/registries/:id/validation-studies/:study/sample', { config: { access: WRITERS } }, async (req, reply) => wrap(async () => {
+    const r = registryOf(req.params.id);
+    const period = periodOf(r.id);
+    if (!req.query.unit || !platform.units.has(req.query.unit)) throw new RecordError('Give unit= (the RESH id of your unit).', 400);
+    const out = await platform.data.transaction(req.caller!, 'validation:sample', (tx) => {
+      tx.requireUnit(r.id, req.query.unit!, ['unit-registrar', ...ADMIN_ROLES], { object: `registry/${r.id}/validation/${req.params.study}/sample`, personId: null });
+      return sampleFor(tx, r, positive(req.params.study, 'study'), req.query.unit!, period, platform.keys);
+    }, { readOnly: true, client: req.ip });
+    reply.header('cache-control', 'no-store');
+    return out;
+  }));
+  app.put<{ Params: { id: string; study: string; caseId: string }; Body: { values?: Record<string, unknown> } }>('/api/registries/:id/validation-studies/:study/cases/:caseId', { config: { access: WRITERS } }, async (req) => wrap(async () => {
+    const r = registryOf(req.params.id);
+    if (!req.body?.values || typeof req.body.values !== 'object') throw new RecordError('Send {"values": {"variable": value or null, …}} with what the record says.', 400);
+    return platform.data.transaction(req.caller!, 'validation:abstract', (tx) => abstractCase(tx, r, positive(req.params.study, 'study'), positive(req.params.caseId, 'case'), req.body.values!, callerLabel(req.caller!)), { client: req.ip });
+  }));
+  app.get<{ Params: { id: string; study: string } }>('/api/registries/:id/validation-studies/:study/agreement', { config: { access: ADMINS } }, async (req) => wrap(async () => {
+    const r = registryOf(req.params.id);
+    const period = periodOf(r.id);
+    return platform.data.transaction(req.caller!, 'validation:agreement', (tx) => { tx.requireUnit(r.id, null, [...ADMIN_ROLES]); return agreement(tx, r, positive(req.params.study, 'study'), period); }, { readOnly: true, client: req.ip });
+  }));
+  app.get<{ Params: { id: string; study: string } }>('/api/registries/:id/validation-studies/:study/dataset.csv', { config: { access: ADMINS } }, async (req, reply) => wrap(async () => {
+    const r = registryOf(req.params.id);
+    const period = periodOf(r.id);
+    const csv = await platform.data.transaction(req.caller!, 'validation:export', (tx) => { tx.requireUnit(r.id, null, [...ADMIN_ROLES]); return validationDataset(tx, r, positive(req.params.study, 'study'), period); }, { readOnly: true, client: req.ip });
+    reply.header('cache-control', 'no-store');
+    return reply.type('text/csv; charset=utf-8').send(csv);
   }));
 }
