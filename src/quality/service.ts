@@ -20,6 +20,7 @@ import { importExtract, NprError, type ImportResult } from './npr.ts';
 import type { IdentityKeys } from '../identity/crypto.ts';
 import type { VariableType } from '../registry/schema.ts';
 import { discloseCount } from './disclosure.ts';
+import { computeEvidence, loadStageDef, stageVerdict, wordingFor, type StageAssessment, type StageDef, type StageItem } from './stage.ts';
 
 const PLATFORM = { kind: 'platform', task: 'quality' } as const;
 export const QUALITY_READERS: Role[] = ['unit-registrar', 'unit-reader', 'registry-admin', 'platform-admin'];
@@ -49,6 +50,7 @@ export interface CoverageView extends Omit<CoverageRow, 'bothNpr' | 'bothRegistr
 export class Quality {
   private readonly defs = new Map<string, { def: QualityDef; set: CheckSet }>();
   private readonly coverageState = new Map<string, string>();
+  private readonly stages = new Map<string, StageDef>();
   private readonly cache = new Map<string, Promise<Measured>>();
   readonly thresholdFiles = new ThresholdFiles();
 
@@ -57,7 +59,57 @@ export class Quality {
       const types = new Map(analyticsColumns(r).map((c) => [c.name, c.type as string]));
       const def = loadQualityDef(r, types);
       if (def) this.defs.set(r.id, { def, set: buildChecks(r, def, indicators.list(r.id)) });
+      const stage = loadStageDef(r);
+      if (stage) this.stages.set(r.id, stage);
     }
+    this.activeIndicators = (id) => indicators.list(id).filter((i) => i.def.status === 'active').length;
+  }
+  private readonly activeIndicators: (registry: string) => number;
+
+  hasStage(registry: string): boolean { return this.stages.has(registry); }
+
+  /** The stage assessment for a year: each requirement with the platform's evidence or the registry's answer, and the draft verdict. */
+  async stage(registry: Registry, year: number): Promise<StageAssessment> {
+    const def = this.stages.get(registry.id);
+    if (!def) throw new QualityError(`The ${registry.id} registry declares no stage requirements (registries/${registry.id}/stage.yaml).`, 404);
+    const nation = this.units.all().find((u) => u.level === 'nation')!.resh;
+    const cov = this.defs.get(registry.id)?.def.npr ? await this.coverageRows(registry) : [];
+    const coverageIndex = await this.data.transaction(PLATFORM, 'stage', async (tx) => (await tx.client.query('SELECT year, coverage::float8 AS c FROM coverage WHERE registry = $1 AND unit_resh = $2', [registry.id, nation])).rows, { readOnly: true });
+    const coverage = (y: number) => cov.find((r) => r.unit === nation && r.year === y)?.coverage ?? coverageIndex.find((r: any) => r.year === y)?.c ?? null;
+    const answers = await this.stageAnswers(registry.id, year);
+    const items = await this.data.transaction(PLATFORM, 'stage', async (tx) => {
+      const out: StageItem[] = [];
+      for (const r of def.requirements) {
+        const computed = await computeEvidence(r.evidence, { tx, registry, units: this.units, year, periodSql: this.defs.get(registry.id)?.set.periodSql ?? null, activeIndicators: this.activeIndicators(registry.id), coverage, coverageLow: this.thresholds(registry).coverage.low });
+        const given = answers.get(r.nr) ?? null;
+        const declared = def.answers[String(year)]?.[String(r.nr)];
+        const answer = given ?? (declared === undefined ? null : { answer: declared, evidence: `registries/${registry.id}/stage.yaml`, note: '', actor: 'stage.yaml', at: '' });
+        out.push({ nr: r.nr, stage: r.stage ?? null, level: r.level ?? null, chapter: r.chapter, text: wordingFor(r.text, year), evidenceKind: r.evidence, computed, answer,
+          met: computed !== null && computed.value !== null ? computed.value : answer?.answer ?? false });
+      }
+      return out;
+    }, { readOnly: true });
+    return { registry: registry.id, year, items, ...stageVerdict(items) };
+  }
+
+  private async stageAnswers(registry: string, year: number) {
+    const rows = await this.data.transaction(PLATFORM, 'stage', async (tx) => (await tx.client.query('SELECT DISTINCT ON (nr) nr, answer, evidence, note, actor, at FROM stage_answer WHERE registry = $1 AND year = $2 ORDER BY nr, id DESC', [registry, year])).rows, { readOnly: true });
+    return new Map(rows.map((r: any) => [Number(r.nr), { answer: r.answer as boolean, evidence: r.evidence as string, note: r.note as string, actor: r.actor as string, at: new Date(r.at).toISOString() }]));
+  }
+
+  /** The registry's answer to a requirement, with a link to the evidence: its admins only; kept as history. */
+  async answerStage(caller: Caller, registry: Registry, a: { year: number; nr: number; answer: boolean; evidence: string; note: string }): Promise<StageAssessment> {
+    const def = this.stages.get(registry.id);
+    if (!def) throw new QualityError(`The ${registry.id} registry declares no stage requirements.`, 404);
+    if (!def.requirements.some((r) => r.nr === a.nr)) throw new QualityError(`Requirement ${a.nr} is not declared; the requirements are ${def.requirements.map((r) => r.nr).join(', ')}.`);
+    if (typeof a.answer !== 'boolean') throw new QualityError('answer must be true or false.');
+    if (a.answer && !a.evidence.trim()) throw new QualityError('A yes needs a link to the evidence (a page, a report chapter, a document).');
+    if (a.evidence.length > 2000 || a.note.length > 4000) throw new QualityError('The evidence link or the note is too long.');
+    await this.data.transaction(caller, 'stage:answer', async (tx) => { tx.requireUnit(registry.id, null, ['registry-admin', 'platform-admin'], { object: `registry/${registry.id}/stage`, personId: null }); });
+    await this.data.transaction(PLATFORM, 'stage:answer', async (tx) => {
+      await tx.client.query('INSERT INTO stage_answer (registry, year, nr, answer, evidence, note, actor) VALUES ($1, $2, $3, $4, $5, $6, $7)', [registry.id, a.year, a.nr, a.answer, a.evidence.trim(), a.note, callerLabel(caller)]);
+    });
+    return this.stage(registry, a.year);
   }
 
   private npr(registry: Registry) {

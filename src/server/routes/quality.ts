@@ -129,8 +129,14 @@ export function qualityRoutes(app: FastifyInstance, platform: Platform): void {
   }));
   app.put<{ Params: { id: string; study: string; caseId: string }; Body: { values?: Record<string, unknown> } }>('/api/registries/:id/validation-studies/:study/cases/:caseId', { config: { access: WRITERS } }, async (req) => wrap(async () => {
     const r = registryOf(req.params.id);
-    if (!req.body?.values || typeof req.body.values !== 'object') throw new RecordError('Send {"values": {"variable": value or null, …}} with what the record says.', 400);
-    return platform.data.transaction(req.caller!, 'validation:abstract', (tx) => abstractCase(tx, r, positive(req.params.study, 'study'), positive(req.params.caseId, 'case'), req.body.values!, callerLabel(req.caller!)), { client: req.ip });
+    const caseId = positive(req.params.caseId, 'case');
+    return platform.data.transaction(req.caller!, 'validation:abstract', async (tx) => {
+      // The case's unit first: another unit's user learns nothing, not even whether the study exists.
+      const owner = (await tx.client.query('SELECT unit, person_id FROM kvalreg_case_unit($1, $2)', [r.id, caseId])).rows[0];
+      if (owner?.unit) tx.requireUnit(r.id, owner.unit, ['unit-registrar', ...ADMIN_ROLES], { object: `registry/${r.id}/validation/case/${caseId}`, personId: owner.person_id ? Number(owner.person_id) : null });
+      if (!req.body?.values || typeof req.body.values !== 'object') throw new RecordError('Send {"values": {"variable": value or null, …}} with what the record says.', 400);
+      return abstractCase(tx, r, positive(req.params.study, 'study'), caseId, req.body.values, callerLabel(req.caller!));
+    }, { client: req.ip });
   }));
   app.get<{ Params: { id: string; study: string } }>('/api/registries/:id/validation-studies/:study/agreement', { config: { access: ADMINS } }, async (req) => wrap(async () => {
     const r = registryOf(req.params.id);
@@ -143,5 +149,19 @@ export function qualityRoutes(app: FastifyInstance, platform: Platform): void {
     const csv = await platform.data.transaction(req.caller!, 'validation:export', (tx) => { tx.requireUnit(r.id, null, [...ADMIN_ROLES]); return validationDataset(tx, r, positive(req.params.study, 'study'), period); }, { readOnly: true, client: req.ip });
     reply.header('cache-control', 'no-store');
     return reply.type('text/csv; charset=utf-8').send(csv);
+  }));
+
+  // Stage assessment (quality/stage.ts): the registry's admins.
+  app.get<{ Params: { id: string }; Querystring: Q }>('/api/registries/:id/stage', { config: { access: ADMINS } }, async (req) => wrap(async () => {
+    const r = registryOf(req.params.id);
+    await platform.data.transaction(req.caller!, 'stage:read', async (tx) => { tx.requireUnit(r.id, null, [...ADMIN_ROLES], { object: `registry/${r.id}/stage`, personId: null }); }, { readOnly: true, client: req.ip });
+    return platform.quality.stage(r, yearOf(req.query.year));
+  }));
+  app.post<{ Params: { id: string }; Body: { year?: number | string; nr?: number; answer?: boolean; evidence?: string; note?: string } }>('/api/registries/:id/stage/answers', { config: { access: ADMINS } }, async (req, reply) => wrap(async () => {
+    const r = registryOf(req.params.id);
+    const b = req.body ?? {};
+    if (b.year === undefined || b.nr === undefined || b.answer === undefined) throw new RecordError('Send {"year", "nr", "answer": true|false, "evidence": "a link", "note"}.', 400);
+    const res = await platform.quality.answerStage(req.caller!, r, { year: yearOf(String(b.year)), nr: Number(b.nr), answer: b.answer, evidence: String(b.evidence ?? ''), note: String(b.note ?? '') });
+    return reply.code(201).send(res);
   }));
 }
