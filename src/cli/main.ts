@@ -9,7 +9,7 @@ import { clientCommand, listTokensCommand, revokeCommand, tokenCommand } from '.
 import { auditAcceptRestoreCommand, auditHeadCommand, auditPruneCommand, auditVerifyCommand } from './audit.ts';
 import { reencryptCommand } from './keys.ts';
 import { analyticsCommand, coverageImportCommand, indicatorsCommand } from './indicators.ts';
-import { coverageComputeCommand, nprImportCommand } from './quality.ts';
+import { coverageComputeCommand, nprImportCommand, scaffoldCommand } from './quality.ts';
 import { pseudonymMapCommand, pseudonymRotateCommand } from './pseudonyms.ts';
 import { userCommand } from './user.ts';
 import { screeningCommand } from './screening.ts';
@@ -131,6 +131,11 @@ program.command('npr').description('extracts of the national patient register (N
   .option('--source <text>', 'where the extract comes from (e.g. "NPR 2025 T3")')
   .option('--dry-run', 'read and select, store nothing')
   .action((o) => nprImportCommand(loadConfig(), o));
+program.command('metadata').description('open metadata: a new registry folder from a data dictionary')
+  .command('scaffold').description('write registries/<id>/ from a REDCap data dictionary or a codebook in the canonical layout; it loads as written')
+  .requiredOption('--from <kind>', 'redcap or codebook').requiredOption('--file <csv>', 'the dictionary').requiredOption('--id <id>', 'the new registry id')
+  .requiredOption('--title <text>', 'the registry\'s name').option('--dir <dir>', 'where to write the folder (default: the registries folder)')
+  .action((o) => scaffoldCommand(loadConfig(), o));
 coverage.command('import').description('load a CSV with unit_resh, year, coverage (0–1 or %)')
   .requiredOption('--registry <id>', 'the registry id (a folder under registries/)')
   .requiredOption('--file <csv>', 'the CSV file')

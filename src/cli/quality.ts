@@ -45,3 +45,18 @@ async function printCoverage(platform: Awaited<ReturnType<typeof startPlatform>>
   console.log(['year', 'unit', 'both', 'only NPR', 'only registry', 'reserved', 'coverage'].join('\t'));
   for (const r of rows) console.log([r.year, platform.units.get(r.unit)?.nameNb ?? r.unit, r.bothNpr, r.onlyNpr, r.onlyRegistry, r.reserved, pct(r.coverage)].join('\t'));
 }
+
+/** `kvalreg metadata scaffold`: a new registry folder from a REDCap dictionary or a canonical codebook, checked by loading it. */
+export async function scaffoldCommand(config: Config, o: { from: string; file: string; id: string; title: string; dir?: string }): Promise<void> {
+  const { fromCodebook, fromRedcap, writeRegistryFolder } = await import('../metadata/scaffold.ts');
+  const { loadRegistry } = await import('../registry/load.ts');
+  const path = await import('node:path');
+  if (o.from !== 'redcap' && o.from !== 'codebook') throw new Error('--from must be redcap or codebook');
+  if (!fs.existsSync(o.file)) throw new Error(`${o.file} does not exist`);
+  const text = fs.readFileSync(o.file, 'utf8');
+  const dict = o.from === 'redcap' ? fromRedcap(text) : fromCodebook(text);
+  const dir = path.resolve(o.dir ?? config.registriesDir, o.id);
+  const files = writeRegistryFolder(dir, dict, { id: o.id, title: o.title });
+  const r = await loadRegistry(dir);
+  console.log(`Wrote ${files.join(', ')} in ${dir}: ${r.forms.length} forms, ${r.variables.size} variables, ${r.codelists.size} code lists. It loads; now declare its inclusion rule, FHIR mapping and indicators.`);
+}
