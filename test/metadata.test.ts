@@ -112,22 +112,23 @@ describe('round trips', () => {
   });
 
   it('canonical codebook: export → import → the same variables, unknown codes and plausible ranges', async () => {
-    const csv = codebookCsv(fracture);
-    const rows = parse(csv, { columns: true }) as Record<string, string>[];
-    expect(Object.keys(rows[0])).toEqual([...CODEBOOK_COLUMNS]);
-    const dir = path.join(tmp, 'codebook_fracture');
-    writeRegistryFolder(dir, fromCodebook(csv), { id: 'codebook_fracture', title: 'Kopi' });
-    const back = await loadRegistry(dir);
-    // The canonical layout has one numeric type: integers are told apart by desimalar = 0.
-    expect(unconditional(variables(back), fracture)).toEqual(unconditional(variables(fracture), fracture));
-    expectConditions(fracture, back, dir);
-    const plausible = [...fracture.variables.values()].filter(({ def }) => def.plausible);
-    expect(plausible.length).toBeGreaterThan(0);
-    // The canonical layout has one language: the Norwegian comment travels.
-    for (const { def } of plausible) {
-      const b = back.variables.get(def.id)!.def.plausible!;
-      expect([b.min, b.max, b.comment?.nb]).toEqual([def.plausible!.min, def.plausible!.max, def.plausible!.comment?.nb]);
+    for (const r of [fracture, trauma]) {
+      const csv = codebookCsv(r);
+      const rows = parse(csv, { columns: true }) as Record<string, string>[];
+      expect(Object.keys(rows[0])).toEqual([...CODEBOOK_COLUMNS]);
+      const dir = path.join(tmp, `codebook_${r.id}`);
+      writeRegistryFolder(dir, fromCodebook(csv), { id: `codebook_${r.id}`, title: 'Kopi' });
+      const back = await loadRegistry(dir);
+      // The canonical layout has one numeric type: integers are told apart by desimalar = 0.
+      expect(unconditional(variables(back), r)).toEqual(unconditional(variables(r), r));
+      expectConditions(r, back, dir);
+      // The canonical layout has one language: the Norwegian comment of a plausible range travels.
+      for (const { def } of [...r.variables.values()].filter((v) => v.def.plausible)) {
+        const b = back.variables.get(def.id)!.def.plausible!;
+        expect([b.min, b.max, b.comment?.nb]).toEqual([def.plausible!.min, def.plausible!.max, def.plausible!.comment?.nb]);
+      }
     }
+    expect([...trauma.variables.values()].some((v) => v.def.plausible)).toBe(true);
   });
 
   it('a bad dictionary is refused whole with every problem and where it is', () => {

@@ -73,16 +73,21 @@ export function hospitalMap(units: UnitTree): { units: string[]; hospitals: stri
   return { units: u, hospitals: h };
 }
 
-/** The linkage statement: per hospital and year, NPR events with and without a case, and cases with and without an episode. */
+/**
+ * The linkage statement: per hospital and year, NPR events with and without a case, and cases with
+ * and without an episode. The links are found once, by an equi-join on person and hospital with the
+ * date window as a filter (a hash join: linear in the two tables), then each side is counted
+ * against them; a correlated EXISTS per row was quadratic (bench/quality.ts).
+ */
 export function linkageSql(registry: Registry, def: NprSelectionDef, columns: Map<string, VariableType>): string {
   return `${common(registry)},
-    c AS (${caseSide(registry, def, columns)}),
-    npr_side AS (SELECT e.hospital, e.year, count(*) FILTER (WHERE EXISTS (SELECT 1 FROM c WHERE ${LINK}))::int AS both_npr,
-                        count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM c WHERE ${LINK}))::int AS only_npr
-                 FROM e WHERE e.year IN (SELECT year FROM yrs) GROUP BY 1, 2),
-    reg_side AS (SELECT c.hospital, extract(year FROM c.d)::int AS year, count(*) FILTER (WHERE EXISTS (SELECT 1 FROM e WHERE ${LINK}))::int AS both_registry,
-                        count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM e WHERE ${LINK}))::int AS only_registry
-                 FROM c WHERE extract(year FROM c.d)::int IN (SELECT year FROM yrs) GROUP BY 1, 2),
+    c AS MATERIALIZED (${caseSide(registry, def, columns)}),
+    links AS MATERIALIZED (SELECT e.id AS eid, c.case_id AS cid FROM e JOIN c ON ${LINK}),
+    npr_side AS (SELECT e.hospital, e.year, count(*) FILTER (WHERE l.eid IS NOT NULL)::int AS both_npr, count(*) FILTER (WHERE l.eid IS NULL)::int AS only_npr
+                 FROM e LEFT JOIN (SELECT DISTINCT eid FROM links) l ON l.eid = e.id WHERE e.year IN (SELECT year FROM yrs) GROUP BY 1, 2),
+    reg_side AS (SELECT c.hospital, extract(year FROM c.d)::int AS year, count(*) FILTER (WHERE l.cid IS NOT NULL)::int AS both_registry,
+                        count(*) FILTER (WHERE l.cid IS NULL)::int AS only_registry
+                 FROM c LEFT JOIN (SELECT DISTINCT cid FROM links) l ON l.cid = c.case_id WHERE extract(year FROM c.d)::int IN (SELECT year FROM yrs) GROUP BY 1, 2),
     res AS (SELECT hospital_resh AS hospital, year, episodes FROM npr_reserved WHERE registry = ${escapeId(registry.id)})
     SELECT coalesce(n.hospital, r.hospital, s.hospital) AS hospital, coalesce(n.year, r.year, s.year) AS year,
            coalesce(n.both_npr, 0) AS both_npr, coalesce(n.only_npr, 0) AS only_npr, coalesce(r.both_registry, 0) AS both_registry,
