@@ -75,6 +75,7 @@ export async function startPlatform(config: Config, opts: { log?: Logger; poolSi
     await prom.prepare();
     const quality = new Quality(data, registries, units, indicators, log.child({ module: 'quality' }));
     quality.useKeys(keys);
+    reports.useQuality(quality);
     const byId = new Map(registries.map((r) => [r.id, r]));
     return {
       config, log, db, keys, auditKeys, registries, units, data, inbox, analytics, indicators, reports, prom, quality,

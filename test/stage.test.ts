@@ -50,7 +50,7 @@ describe('the assessment', () => {
     const item = (nr: number) => a.items.find((i: any) => i.nr === nr);
     // One hospital area only: not every region (computed), so stage 1; the register's answers for 2024 (5 and 11 yes).
     expect(item(1).computed.value).toBe(false);
-    expect(item(1).computed.detail).toMatch(/1 of 4 regions/);
+    expect(item(1).computed.detail).toMatch(/1 av 4 helseregioner/);
     expect(item(5).answer).toMatchObject({ answer: true });
     expect(item(6).computed.value).toBe(true);
     // No NPR extract: coverage cannot be judged by the platform; the answer (no) counts.

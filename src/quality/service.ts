@@ -20,6 +20,7 @@ import { importExtract, NprError, type ImportResult } from './npr.ts';
 import type { IdentityKeys } from '../identity/crypto.ts';
 import type { VariableType } from '../registry/schema.ts';
 import { discloseCount } from './disclosure.ts';
+import { agreement } from './validation.ts';
 import { computeEvidence, loadStageDef, stageVerdict, wordingFor, type StageAssessment, type StageDef, type StageItem } from './stage.ts';
 
 const PLATFORM = { kind: 'platform', task: 'quality' } as const;
@@ -246,6 +247,28 @@ export class Quality {
     }, { readOnly: true });
     const report = judge(m, set, this.units, { unit: q.unit, year: q.year, thresholds: this.thresholds(registry), smallCount: registry.meta.smallCountThreshold, visible, expectedExtra: q.expectedExtra });
     return { ...report, findings: await this.findings(registry, report) };
+  }
+
+  /**
+   * The report as the public sees it (the annual report): every unit's small counts withheld, as
+   * for a caller with no units of its own.
+   */
+  async publicReport(registry: Registry, q: { unit: string; year: number; dataset?: 'fresh' | 'qa' }): Promise<QualityReport> {
+    const { set } = this.need(registry);
+    const m = await this.measured(registry, q.dataset ?? 'fresh');
+    return judge(m, set, this.units, { unit: q.unit, year: q.year, thresholds: this.thresholds(registry), smallCount: registry.meta.smallCountThreshold, visible: new Set() });
+  }
+
+  /** The correctness studies (re-abstraction) of a year with their agreement per variable (aggregates only), for the annual report. */
+  async studiesOfYear(registry: Registry, year: number) {
+    const set = this.defs.get(registry.id)?.set;
+    if (!set) return [];
+    return this.data.transaction(PLATFORM, 'quality:validation', async (tx) => {
+      const { rows } = await tx.client.query('SELECT id FROM validation_study WHERE registry = $1 AND year = $2 ORDER BY id', [registry.id, year]);
+      const out = [];
+      for (const r of rows) out.push(await agreement(tx, registry, Number(r.id), set.periodSql));
+      return out;
+    }, { readOnly: true });
   }
 
   /** The findings of a report (checks not judged good, or good with failures; outliers), with their follow-up. */

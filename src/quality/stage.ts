@@ -91,44 +91,44 @@ export async function computeEvidence(kind: EvidenceKind, c: EvidenceContext): P
     case 'data-all-regions': {
       const regions = c.units.all().filter((u) => u.level === 'region').map((u) => u.resh);
       const r = await q(`SELECT count(DISTINCT a.unit_path[2])::int AS n FROM ${analyticsTable(c.registry)} a WHERE ${inYear}`, [c.year]);
-      return { value: regions.length > 0 && r.n >= regions.length, detail: `registrations from ${r.n} of ${regions.length} regions in ${c.year}` };
+      return { value: regions.length > 0 && r.n >= regions.length, detail: `registreringer fra ${r.n} av ${regions.length} helseregioner i ${c.year}` };
     }
     case 'indicators-national':
     case 'indicators-interactive':
     case 'unit-results': {
       const r = await q(`SELECT count(DISTINCT indicator)::int AS n, count(DISTINCT unit_resh)::int AS units FROM indicator_result WHERE registry = $1 AND grain = 'year' AND period = $2 AND denominator > 0`, [c.registry.id, String(c.year)]);
       const detail = kind === 'unit-results'
-        ? `${r.n} indicators computed for ${r.units} units, each unit's own results beside the nation's in the web app, unit reports and subscriptions`
-        : kind === 'indicators-national' ? `${r.n} of ${c.activeIndicators} active indicators computed nationally for ${c.year}` : `${r.n} indicators presented interactively in the web app, computed continuously (every day)`;
+        ? `${r.n} indikatorer beregnet for ${r.units} enheter; hver enhet ser egne resultater ved siden av landets i nettløsningen, enhetsrapporter og abonnement`
+        : kind === 'indicators-national' ? `${r.n} av ${c.activeIndicators} aktive indikatorer beregnet nasjonalt for ${c.year}` : `${r.n} indikatorer presentert interaktivt i nettløsningen, beregnet fortløpende (hver dag)`;
       return { value: c.activeIndicators > 0 && r.n > 0 && (kind !== 'unit-results' || r.units > 1), detail };
     }
     case 'completeness-documented': {
-      if (!c.periodSql) return { value: false, detail: 'no data-quality declaration (quality.yaml)' };
+      if (!c.periodSql) return { value: false, detail: 'registeret har ikke erklært datakvalitet (quality.yaml)' };
       const r = await q(`SELECT count(*)::int AS n FROM ${analyticsTable(c.registry)} a WHERE ${inYear}`, [c.year]);
-      return { value: r.n > 0, detail: `completeness of every variable measured for ${r.n} cases in ${c.year} (data-quality page and annual report chapter 4)` };
+      return { value: r.n > 0, detail: `kompletthet av hver variabel målt for ${r.n} registreringer i ${c.year} (datakvalitetssiden og årsrapportens kapittel 4)` };
     }
     case 'coverage-60':
     case 'coverage-80': {
       const min = kind === 'coverage-60' ? 0.6 : 0.8;
       const a = c.coverage(c.year), b = c.coverage(c.year - 1);
       if (a === null && b === null) return null;
-      const pct = (x: number | null) => (x === null ? 'not computed' : `${(x * 100).toFixed(1)} %`);
-      return { value: a !== null && b !== null && a >= min && b >= min, detail: `national coverage against NPR ${c.year - 1}: ${pct(b)}, ${c.year}: ${pct(a)} (required ≥ ${min * 100} % both years)` };
+      const pct = (x: number | null) => (x === null ? 'ikke beregnet' : `${(x * 100).toFixed(1).replace('.', ',')} %`);
+      return { value: a !== null && b !== null && a >= min && b >= min, detail: `nasjonal dekningsgrad mot NPR ${c.year - 1}: ${pct(b)}, ${c.year}: ${pct(a)} (krav ≥ ${min * 100} % begge år)` };
     }
     case 'correctness-documented': {
       const r = await q(`SELECT count(DISTINCT s.id)::int AS studies, count(v.case_id)::int AS cases FROM validation_study s JOIN validation_sample v ON v.registry = s.registry AND v.study_id = s.id
         WHERE s.registry = $1 AND s.year > $2 - 5 AND v.abstracted_at IS NOT NULL`, [c.registry.id, c.year]);
-      return { value: r.cases > 0, detail: `${r.studies} re-abstraction studies with ${r.cases} cases re-registered from the record in the last five years` };
+      return { value: r.cases > 0, detail: `${r.studies} valideringsstudier med ${r.cases} registreringer registrert på nytt fra journal de siste fem årene` };
     }
     case 'prom-units': {
       const r = await q(`SELECT count(*)::int AS n, count(DISTINCT c.unit_resh)::int AS units FROM prom_item p JOIN registry_case c ON c.registry = p.registry AND c.id = p.case_id
         WHERE p.registry = $1 AND p.status = 'answered' AND extract(year FROM p.due_date) = $2`, [c.registry.id, c.year]);
       if (r.n === 0) return null;
-      return { value: r.units > 1, detail: `${r.n} PROM answers from ${r.units} units in ${c.year}` };
+      return { value: r.units > 1, detail: `${r.n} PROM-svar fra ${r.units} enheter i ${c.year}` };
     }
     case 'annual-report': {
       const r = await q(`SELECT count(*)::int AS n FROM ${analyticsTable(c.registry)} a WHERE ${inYear}`, [c.year]);
-      return { value: r.n > 0, detail: `the annual report for ${c.year} is produced from the data (kvalreg report annual), with its data-quality and stage chapters` };
+      return { value: r.n > 0, detail: `årsrapporten for ${c.year} lages fra dataene (kvalreg report annual), med kapitlene om datakvalitet og stadievurdering` };
     }
   }
 }
