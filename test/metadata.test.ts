@@ -167,6 +167,28 @@ describe('public metadata routes', () => {
     expect(JSON.stringify(m)).not.toMatch(/"count"|"cases"/);
   });
 
+  it('gives each variable its change history over the stored definition versions', async () => {
+    // A later version (stored as the loader stores one) changes injury_energy's label and drops open_fracture.
+    const { rows: [v] } = await t.platform.db.pool.query('SELECT definition FROM registry_version WHERE registry = $1 AND version = $2', ['fracture', fracture.version]);
+    const def = structuredClone(v.definition);
+    for (const f of def.codebook.forms) {
+      f.variables = f.variables.filter((x: any) => x.id !== 'open_fracture');
+      for (const x of f.variables) if (x.id === 'injury_energy') x.label = { nb: 'Skadeenergi (ny tekst)', en: 'Injury energy (new text)' };
+    }
+    await t.platform.db.pool.query("INSERT INTO registry_version (registry, version, sha256, definition, loaded_at) VALUES ('fracture', '99.0', 'x', $1, now() + interval '2 days')", [def]);
+    const m = (await get('/api/public/registries/fracture/metadata')).json();
+    const variable = (id: string) => m.forms.flatMap((f: any) => f.variables).find((x: any) => x.id === id);
+    const later = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10);
+    const energy = variable('injury_energy').history;
+    expect(energy.map((h: any) => [h.version, h.change, h.validTo === null])).toEqual([[fracture.version, 'added', false], ['99.0', 'changed', true]]);
+    expect(energy[0].validTo).toBe(energy[1].validFrom);
+    expect(energy[1].validFrom).toBe(later);
+    expect(variable('open_fracture').history.map((h: any) => [h.version, h.change])).toEqual([[fracture.version, 'added'], ['99.0', 'removed']]);
+    // A variable the later version left alone keeps one open period.
+    expect(variable('side').history.map((h: any) => [h.change, h.validTo])).toEqual([['added', null]]);
+    await t.platform.db.pool.query("DELETE FROM registry_version WHERE registry = 'fracture' AND version = '99.0'");
+  });
+
   it('serves the codebook as CSV and XLSX, the REDCap dictionary, DCAT-AP-NO and FHIR resources; unknown names get a 404 saying what exists', async () => {
     const csv = await get('/api/public/registries/fracture/metadata/codebook.csv');
     expect(csv.statusCode).toBe(200);
