@@ -27,6 +27,15 @@ export const REPEATING_FORM = 'Gjentatt skjema (ein instans per hending).';
 /** The form that holds derived variables in the canonical layout. */
 export const DERIVED_FORM = { id: 'utrekna', name: 'Utrekna variablar' };
 
+/** A derived variable's computation as text: its expression, or the count, collection or PROM result it reads. */
+export function derivedFormula(d: Registry['derived'][number]['def'], where = 'der'): string {
+  if (d.expr) return d.expr;
+  if (d.count) return `count(${d.count.form}${d.count.where ? ` ${where} ${d.count.where}` : ''})`;
+  if (d.collect) return `collect(${d.collect.form}.${d.collect.variable})`;
+  if (d.prom) return `prom(${d.prom.schedule ? `${d.prom.schedule}.` : ''}${d.prom.timepoint}: ${Object.entries(d.prom.instruments).map(([i, score]) => `${i}.${score}`).join(' | ')}; ${d.prom.value})`;
+  return '';
+}
+
 export function codebookRows(registry: Registry): CodebookRow[] {
   const rows: CodebookRow[] = [];
   const blank = (): CodebookRow => Object.fromEntries(CODEBOOK_COLUMNS.map((c) => [c, null])) as CodebookRow;
@@ -52,7 +61,7 @@ export function codebookRows(registry: Registry): CodebookRow[] {
     });
   }
   for (const d of registry.derived) {
-    const formula = d.def.expr ?? (d.def.count ? `count(${d.def.count.form}${d.def.count.where ? ` der ${d.def.count.where}` : ''})` : `collect(${d.def.collect!.form}.${d.def.collect!.variable})`);
+    const formula = derivedFormula(d.def);
     rows.push({ ...blank(), skjema_id: DERIVED_FORM.id, skjemanamn: DERIVED_FORM.name, variabel_id: d.def.id, variabeletikett: d.def.label.nb, forklaring: d.def.description.nb,
       variabeltype: 'utrekna', unik: 'nei', obligatorisk: 'nei', utrekningsformel: formula });
   }

@@ -6,6 +6,7 @@ import type { Indicator } from '../indicators/load.ts';
 import { definitionText } from '../indicators/text.ts';
 import type { Registry } from '../registry/load.ts';
 import type { CodebookDef, VariableDef } from '../registry/schema.ts';
+import { derivedFormula } from './codebook.ts';
 
 /**
  * One period of a variable's definition: from the version that added or changed it until the next
@@ -52,7 +53,7 @@ export async function openMetadata(db: Queryable, registry: Registry, indicators
     codelists: [...registry.codelists.values()].map((c) => ({ id: c.id, title: c.title[lang], system: c.system ?? null, size: c.codes.size,
       codes: c.codes.size <= 200 ? [...c.codes].map(([code, d]) => ({ code, display: d[lang], unknown: c.missing.has(code) })) : null })),
     derived: registry.derived.map((d) => ({ id: d.def.id, label: d.def.label[lang], description: d.def.description[lang], type: d.def.type,
-      computation: d.def.expr ?? (d.def.count ? `count(${d.def.count.form}${d.def.count.where ? ` where ${d.def.count.where}` : ''})` : `collect(${d.def.collect!.form}.${d.def.collect!.variable})`) })),
+      computation: derivedFormula(d.def, 'where') })),
     rules: registry.rules.map((r) => ({ id: r.def.id, message: r.def.message[lang], severity: r.def.severity, variables: r.def.variables })),
     indicators: indicators.map((i) => ({ id: i.def.id, number: i.def.number, title: i.def.title[lang], description: i.def.description[lang], status: i.def.status,
       target: i.def.target ?? null, definition: definitionText(i, registry, lang) })),
