@@ -10,6 +10,7 @@ import { ehrBundle, plannerBundle, SYS } from '../registries/fracture/bundles.ts
 import { traumaBundle } from '../registries/trauma/bundles.ts';
 import { DEFAULT_RATES, generateFractures, type DemoRates } from './fracture/generate.ts';
 import { generateTraumaEvents } from './trauma/generate.ts';
+import { generateNprExtract, plantedCoverage } from './fracture/npr.ts';
 import { generatePromAnswers } from './fracture/prom.ts';
 import { sendBundles } from './send.ts';
 import type { Platform } from '../src/platform.ts';
@@ -110,5 +111,18 @@ export async function runDemo(platform: Platform, baseUrl: string, o: DemoOpts) 
   console.log(`Sent ${stats.sent} messages (${fractures.length} fractures, ${traumaEvents.length} trauma receptions, ${prom.responses} PROM answers) in ${seconds.toFixed(1)} s: ${stats.ok} accepted, ${stats.failed} refused.`);
   for (const f of stats.failures) console.log(`  refused (${f.status}): ${f.body}`);
   console.log(`True rates planted (seed ${o.seed}): ${Object.entries(rates).map(([k, v]) => `${k}=${v}`).join(' ')}`);
-  return { fractures: fractures.length, specs: fractures, traumaEvents: traumaEvents.length, prom: prom.truth, promResponses: prom.responses, ...stats };
+  // An NPR extract with a planted coverage per hospital, imported and linked (docs/data-quality.md).
+  const hospitalOf = (unit: string) => platform.units.ancestorAt(unit, 'hospital')?.resh ?? unit;
+  const hospitals = platform.units.all().filter((u) => u.level === 'hospital');
+  const planted = plantedCoverage(hospitals.map((h) => h.resh), new Set(hospitals.filter((h) => h.path.some((p) => demoArea.has(p))).map((h) => h.resh)));
+  const npr = generateNprExtract(fractures, { seed: o.seed, hospitalOf, planted });
+  fs.writeFileSync(path.join(platform.config.dataDir, 'demo-npr-fracture.csv'), npr.csv, { mode: 0o600 });
+  let coverage = 0;
+  if (platform.quality.has('fracture') && platform.quality.definition('fracture')?.npr) {
+    await platform.analytics.refresh();
+    const imported = await platform.quality.importNpr({ kind: 'platform', task: 'demo' }, registry, npr.csv, platform.keys, { source: 'demo NPR extract', allowTestIdentities: true });
+    coverage = imported.coverage;
+    console.log(`NPR extract: ${imported.selected} fracture episodes (${imported.stored} stored), coverage computed for ${coverage} unit-years; planted per hospital: the demo area 92 %, the others 95/85/70/50 %.`);
+  }
+  return { fractures: fractures.length, specs: fractures, traumaEvents: traumaEvents.length, prom: prom.truth, promResponses: prom.responses, planted, nprEpisodes: npr.episodes, ...stats };
 }

@@ -9,6 +9,7 @@ import { Indicators } from './indicators/service.ts';
 import { loadAuditKeys, type AuditKeys } from './access/audit-keys.ts';
 import { Reports } from './reports/service.ts';
 import { Prom } from './prom/service.ts';
+import { Quality } from './quality/service.ts';
 import crypto from 'node:crypto';
 import { createInbox, type Inbox } from './capture/inbox.ts';
 import type { Config } from './config.ts';
@@ -40,6 +41,8 @@ export interface Platform {
   reports: Reports;
   /** PROM: the shared instruments, the registries' schedules, invitations and responses. */
   prom: Prom;
+  /** Data quality: checks from the codebook, coverage against NPR, follow-up of findings (src/quality/). */
+  quality: Quality;
   /** Re-reads the organisation hierarchy after units were added or changed. */
   reloadUnits(): Promise<void>;
   close(): Promise<void>;
@@ -73,9 +76,12 @@ export async function startPlatform(config: Config, opts: { log?: Logger; poolSi
     reports.dispatch.setSecret(Buffer.from(crypto.hkdfSync('sha256', keys.hashKey, Buffer.alloc(0), 'kvalreg report unsubscribe', 32)));
     await reports.prepare();
     await prom.prepare();
+    const quality = new Quality(data, registries, units, indicators, log.child({ module: 'quality' }));
+    quality.useKeys(keys);
+    reports.useQuality(quality);
     const byId = new Map(registries.map((r) => [r.id, r]));
     return {
-      config, log, db, keys, auditKeys, registries, units, data, inbox, analytics, indicators, reports, prom,
+      config, log, db, keys, auditKeys, registries, units, data, inbox, analytics, indicators, reports, prom, quality,
       registry: (id) => byId.get(id),
       reloadUnits: async () => { units.reset((await readUnitTree(db.pool)).all()); },
       close: async () => { await prom.stop(); await reports.dispatch.stop(); await analytics.stop(); await db.close(); },

@@ -101,7 +101,7 @@ describe('every route × every caller', () => {
       }
     }
     expect(failures).toEqual([]);
-  });
+  }, 240_000); // every route × every caller, one after another: the matrix grows with each new route (data quality, open metadata)
 
   it('lets exactly the declared callers through when they are logged in with a session', async () => {
     const failures: string[] = [];
@@ -118,7 +118,7 @@ describe('every route × every caller', () => {
       }
     }
     expect(failures).toEqual([]);
-  });
+  }, 240_000);
 
   it('refuses every state-changing route to a session without its CSRF token', async () => {
     const failures: string[] = [];

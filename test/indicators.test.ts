@@ -322,7 +322,7 @@ describe('over HTTP', () => {
     const res = await get('/api/registries/fracture/indicator-results.csv?year=2021&dataset=fresh');
     expect(res.statusCode).toBe(200);
     const lines = res.body.trim().split('\n');
-    expect(lines[0]).toBe('context,year,orgnr,resh,unit_name,unit_level,ind_id,var,denominator,level_green,level_yellow,level_direction,min_denominator');
+    expect(lines[0]).toBe('context,year,orgnr,resh,unit_name,unit_level,ind_id,var,denominator,level_green,level_yellow,level_direction,min_denominator,coverage,low_coverage');
     // 2021: 3 reoperations of 5 closed fractures, all at SUS: the numerator is under the threshold,
     // so the row is left out at every level.
     expect(lines.filter((l) => l.includes('nfr11_reoperation_closed'))).toEqual([]);

@@ -4,6 +4,7 @@ import pino from 'pino';
 import type { Config } from '../config.ts';
 import { definitionLines } from '../indicators/text.ts';
 import { measure, measureReport, nationalCsv } from '../indicators/outputs.ts';
+import { coverageFor, coverageIndex } from '../quality/coverage-link.ts';
 import type { IndicatorResult } from '../indicators/service.ts';
 import { startPlatform, type Platform } from '../platform.ts';
 import { LEVEL_GLYPHS } from '../reports/level-symbols.ts';
@@ -34,7 +35,9 @@ export async function indicatorsCommand(config: Config, o: { registry: string; y
       const results = o.unit
         ? await platform.indicators.results(registry, { grain: 'year', period: o.year, units: [o.unit], dataset })
         : (await Promise.all(LEVELS.map((level) => platform.indicators.results(registry, { grain: 'year', period: o.year, level, dataset })))).flat();
-      process.stdout.write(nationalCsv(registry, inds, results, platform.units));
+      const covIndex = await coverageIndex(platform.db.pool, registry.id);
+      const covLow = platform.quality.has(registry.id) ? platform.quality.thresholds(registry).coverage.low : 0.6;
+      process.stdout.write(nationalCsv(registry, inds, results, platform.units, (resh, period) => coverageFor(covIndex, resh, period, covLow)));
       return;
     }
     const results = await platform.indicators.results(registry, { grain: 'year', period: o.year, units, dataset });

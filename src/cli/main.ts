@@ -9,6 +9,7 @@ import { clientCommand, listTokensCommand, revokeCommand, tokenCommand } from '.
 import { auditAcceptRestoreCommand, auditHeadCommand, auditPruneCommand, auditVerifyCommand } from './audit.ts';
 import { reencryptCommand } from './keys.ts';
 import { analyticsCommand, coverageImportCommand, indicatorsCommand } from './indicators.ts';
+import { coverageComputeCommand, nprImportCommand, scaffoldCommand } from './quality.ts';
 import { pseudonymMapCommand, pseudonymRotateCommand } from './pseudonyms.ts';
 import { userCommand } from './user.ts';
 import { screeningCommand } from './screening.ts';
@@ -121,8 +122,22 @@ nin.command('check').description('for each number: valid or not, its kind, the r
   .option('--system <system>', 'check as sent under this identifier system: fnr, dnr, fhn, hnr, aux or its URI (default: by the digits alone)')
   .option('--format <format>', 'text (one line per number) or json (one JSON object per line)', 'text')
   .action((numbers, o) => ninCheckCommand(loadConfig(), numbers, o));
-program.command('coverage').description('coverage (dekningsgrad) per unit and year, published beside the results; under 60 % is flagged')
-  .command('import').description('load a CSV with unit_resh, year, coverage (0–1 or %)')
+const coverage = program.command('coverage').description('coverage (dekningsgrad) per unit and year, published beside the results; under 60 % is flagged');
+coverage.command('compute').description('link the registry\'s cases with its imported NPR episodes now and print the coverage per hospital and year')
+  .requiredOption('--registry <id>', 'the registry id').action((o) => coverageComputeCommand(loadConfig(), o));
+program.command('npr').description('extracts of the national patient register (NPR), for coverage')
+  .command('import').description('import an NPR extract for a registry (only its episodes are kept), then link it with the cases')
+  .requiredOption('--registry <id>', 'a registry that declares npr in quality.yaml')
+  .requiredOption('--file <csv>', 'CSV: episode_id, national_id, hospital_resh, admission_date, discharge_date, contact_type, icd10, ncsp (docs/data-quality.md)')
+  .option('--source <text>', 'where the extract comes from (e.g. "NPR 2025 T3")')
+  .option('--dry-run', 'read and select, store nothing')
+  .action((o) => nprImportCommand(loadConfig(), o));
+program.command('metadata').description('open metadata: a new registry folder from a data dictionary')
+  .command('scaffold').description('write registries/<id>/ from a REDCap data dictionary or a codebook in the canonical layout; it loads as written')
+  .requiredOption('--from <kind>', 'redcap or codebook').requiredOption('--file <csv>', 'the dictionary').requiredOption('--id <id>', 'the new registry id')
+  .requiredOption('--title <text>', 'the registry\'s name').option('--dir <dir>', 'where to write the folder (default: the registries folder)')
+  .action((o) => scaffoldCommand(loadConfig(), o));
+coverage.command('import').description('load a CSV with unit_resh, year, coverage (0–1 or %)')
   .requiredOption('--registry <id>', 'the registry id (a folder under registries/)')
   .requiredOption('--file <csv>', 'the CSV file')
   .option('--source <text>', 'where the figures come from (e.g. "NPR 2025")')

@@ -117,7 +117,9 @@ export function measureReport(base: string, registry: Registry, ind: Indicator, 
  * numerator or denominator disclosure control withholds are left out (national publishing shows
  * them as too few).
  */
-export function nationalCsv(registry: Registry, indicators: Indicator[], results: IndicatorResult[], units: UnitTree): string {
+export function nationalCsv(registry: Registry, indicators: Indicator[], results: IndicatorResult[], units: UnitTree,
+  /** The coverage of the unit in the year, when known (src/quality/coverage-link.ts): published beside the result, "low" under 60 %. */
+  coverage?: (resh: string, period: string) => { value: number; low: boolean } | null): string {
   const byId = new Map(indicators.map((i) => [i.def.id, i]));
   const rows = results.filter((r) => r.status === 'ok' && r.grain === 'year' && r.stratifier === '').map((r) => {
     const ind = byId.get(r.indicator)!;
@@ -131,9 +133,11 @@ export function nationalCsv(registry: Registry, indicators: Indicator[], results
       level_yellow: ind.def.levels?.moderate ? `${ind.def.levels.moderate.operator}${ind.def.levels.moderate.value}` : '',
       level_direction: ind.def.direction === 'higher-is-better' ? 1 : 0,
       min_denominator: ind.minimumDenominator,
+      coverage: coverage?.(r.unit.resh, r.period)?.value.toFixed(3) ?? '',
+      low_coverage: coverage?.(r.unit.resh, r.period)?.low ? 1 : 0,
     };
   });
-  return stringify(rows, { header: true, columns: ['context', 'year', 'orgnr', 'resh', 'unit_name', 'unit_level', 'ind_id', 'var', 'denominator', 'level_green', 'level_yellow', 'level_direction', 'min_denominator'] });
+  return stringify(rows, { header: true, columns: ['context', 'year', 'orgnr', 'resh', 'unit_name', 'unit_level', 'ind_id', 'var', 'denominator', 'level_green', 'level_yellow', 'level_direction', 'min_denominator', 'coverage', 'low_coverage'] });
 }
 
 function orgnrOf(units: UnitTree, resh: string): string {

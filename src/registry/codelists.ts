@@ -12,14 +12,17 @@ export interface CodeList {
   codes: Map<string, Text>;
   /** Properties of a code from its place in a hierarchy (e.g. bone and segment of an AO/OTA group). */
   properties: Map<string, Record<string, string>>;
+  /** Codes declared as "unknown" answers (`missing: true`). */
+  missing: Set<string>;
 }
 
 export function buildCodeList(def: CodeListDef, registryDir: string): CodeList {
   const codes = new Map<string, Text>();
   const properties = new Map<string, Record<string, string>>();
+  const missing = new Set<string>();
   if (def.codes) {
-    for (const c of def.codes) codes.set(c.code, c.display);
-    return { id: def.id, title: def.title, system: def.system, codes, properties };
+    for (const c of def.codes) { codes.set(c.code, c.display); if (c.missing) missing.add(c.code); }
+    return { id: def.id, title: def.title, system: def.system, codes, properties, missing };
   }
   const file = path.join(registryDir, def.file!);
   const doc = YAML.parse(fs.readFileSync(file, 'utf8'));
@@ -44,7 +47,7 @@ export function buildCodeList(def: CodeListDef, registryDir: string): CodeList {
     for (const c of doc.codes ?? []) codes.set(String(c.code), c.display);
   }
   if (codes.size === 0) throw new Error(`${def.file}: no codes found`);
-  return { id: def.id, title: def.title, system: def.system ?? doc.system, codes, properties };
+  return { id: def.id, title: def.title, system: def.system ?? doc.system, codes, properties, missing };
 }
 
 export interface VersionMapRule { from: string; to: string | null; note?: string }

@@ -265,6 +265,13 @@ export async function loadRegistry(dir: string): Promise<Registry> {
   };
 }
 
+/**
+ * Files of a registry folder that are policy, not definition: the data-quality thresholds are read
+ * when a measure is judged (src/quality/), so changing them neither needs a new version nor
+ * recomputes anything.
+ */
+export const POLICY_FILES = new Set(['quality-thresholds.yaml']);
+
 /** A hash of every file in the registry folder: code lists and functions are part of the definition too. */
 function folderHash(dir: string): string {
   const hash = crypto.createHash('sha256');
@@ -272,6 +279,7 @@ function folderHash(dir: string): string {
     for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
+      else if (d === dir && POLICY_FILES.has(e.name)) continue;
       else { hash.update(path.relative(dir, p)); hash.update('\0'); hash.update(fs.readFileSync(p)); hash.update('\0'); }
     }
   };

@@ -21,7 +21,11 @@ export const codeListSchema = z.object({
   title: text,
   system: z.string().optional(),
   /** Codes listed inline, or loaded from a file of the registry folder (e.g. a classification). */
-  codes: z.array(z.object({ code: z.string().min(1), display: text, description: text.optional() }).strict()).optional(),
+  codes: z.array(z.object({
+    code: z.string().min(1), display: text, description: text.optional(),
+    /** A declared "unknown" answer (e.g. "Ukjent"): the value is given, but says the fact is not known. Counted apart in completeness. */
+    missing: z.boolean().optional(),
+  }).strict()).optional(),
   file: z.string().optional(),
   format: z.enum(['list', 'hierarchical-groups']).default('list'),
 }).strict().refine((c) => Boolean(c.codes) !== Boolean(c.file), { message: 'give either codes or file, not both' });
@@ -35,6 +39,10 @@ export const variableSchema = z.object({
   codelist: id.optional(),
   unit: z.string().optional(),                       // UCUM
   range: z.object({ min: z.number().optional(), max: z.number().optional() }).strict().optional(),
+  /** Plausible range: a value outside it is accepted but reported by data quality as implausible (the codebook's min_rimeleg/maks_rimeleg). */
+  plausible: z.object({ min: z.number().optional(), max: z.number().optional(), comment: text.optional() }).strict().optional(),
+  /** Decimals shown and exported (the codebook's desimalar), for decimal variables. */
+  decimals: z.number().int().min(0).max(10).optional(),
   /** true, or an expression: required only when it holds (e.g. `treatment_intent == 'operative'`). */
   required: z.union([z.boolean(), expression]).default(false),
   privacy: z.enum(privacyClasses).default('general'),

@@ -17,8 +17,10 @@ import type { UnitTree } from '../units/tree.ts';
 import type { Column, Lang, Row } from './charts.ts';
 import { FigureError, RESULT_COLUMNS, resultRow, withoutPendingDuplicates, thresholdText, unitName, type Figures } from './figures.ts';
 import { defaultFormat, formatPercent, ReportWriter } from './pdf.ts';
+import type { Quality } from '../quality/service.ts';
+import { dataQualitySections, stageSection } from './quality-chapters.ts';
 
-export interface ReportContext { data: PersonData; indicators: Indicators; units: UnitTree; figures: Figures }
+export interface ReportContext { data: PersonData; indicators: Indicators; units: UnitTree; figures: Figures; /** Data quality (coverage, completeness, timeliness, validation, stage): chapters 4 and 5. */ quality?: Quality }
 
 
 const reportConfigSchema = z.object({
@@ -100,6 +102,12 @@ export async function annualReport(ctx: ReportContext, registry: Registry, year:
   w.markdown(readText(registry, 'summary.md') ?? NO_TEXT);
   w.paragraph(`I ${year} er det registrert ${totalText} ${registry.meta.caseName?.nb ?? 'registreringer'} fra ${quality.filter((q) => q.unit).length} registrerende enheter. Kvalitetsindikatorene på nasjonalt nivå:`);
   w.table(indicatorTableColumns(), inds.map((ind) => indicatorRow(ind, byInd(ind.def.id))), { widths: [30, 235, 60, 105, 65] });
+  // The coverage indicator beside the results: under the low threshold they are marked "Lav dekningsgrad".
+  if (ctx.quality?.definition(registry.id)?.npr) {
+    const cov = (await ctx.quality.coverageRows(registry)).find((r) => r.unit === nation && r.year === Number(year));
+    const low = ctx.quality.thresholds(registry).coverage.low;
+    if (cov?.coverage != null) w.paragraph(`Dekningsgrad mot Norsk pasientregister nasjonalt i ${year}: ${pct(cov.coverage)}${cov.coverage < low ? ' – Lav dekningsgrad: tolk resultatene med varsomhet.' : '.'} Dekningsgrad per sykehus står i kapittel 4.1.`);
+  }
 
   w.heading('2 Resultater');
   w.heading('2.1 Kvalitetsindikatorer', 2);
@@ -182,8 +190,13 @@ export async function annualReport(ctx: ReportContext, registry: Registry, year:
   w.table([{ key: 'unit', label: 'Enhet' }, { key: 'resh', label: 'RESH' }, { key: 'n', label: 'Antall', format: 'number' },
     { key: 'complete', label: 'Komplette', format: 'percent' }, { key: 'finalised', label: 'Ferdigstilte', format: 'percent' }], qRows, { widths: [200, 60, 60, 88, 87] });
 
+  // Coverage, completeness, timeliness and validation from the platform (reports/quality-chapters.ts).
+  if (ctx.quality) await dataQualitySections(w, ctx.quality, registry, ctx.units, Number(year));
+
   w.heading('5 Referanser til vurdering av stadium');
-  if (!stage) w.paragraph(NO_TEXT);
+  // The platform's assessment when the registry declares its requirements (stage.yaml), else the hand-kept table.
+  if (ctx.quality && await stageSection(w, ctx.quality, registry, Number(year))) { /* written */ }
+  else if (!stage) w.paragraph(NO_TEXT);
   else {
     w.paragraph(`Registerets egen vurdering for ${stage.year}.`);
     const cols: Column[] = [{ key: 'nr', label: 'Nr' }, { key: 'stage', label: 'Stadium' }, { key: 'text', label: 'Beskrivelse' }, { key: 'chapter', label: 'Kapittel' }, { key: 'answer', label: 'Ja/nei' }];

@@ -29,6 +29,9 @@ export class Reports {
     }, units, indicators);
   }
 
+  /** The data-quality service, for the annual report's chapters 4 and 5 (it is built after the reports). */
+  useQuality(quality: ReportContext['quality']): void { this.ctx.quality = quality; }
+
   async prepare(): Promise<void> {
     await loadPopulation(this.db.pool, this.config.populationFile);
   }

@@ -34,6 +34,8 @@ import { screeningRoutes } from './routes/screening.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { publicRoutes } from './routes/public.ts';
 import { promRoutes } from './routes/prom.ts';
+import { qualityRoutes } from './routes/quality.ts';
+import { metadataRoutes } from './routes/metadata.ts';
 import { promInnsyn } from '../prom/innsyn.ts';
 import { checkBodyInput, checkUrlInput, fhirContentTypeProblem } from './input.ts';
 import { logSerializers, redactText, redactUrl, safeError } from '../log/redact.ts';
@@ -199,6 +201,8 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   reportRoutes(app as unknown as FastifyInstance, platform);
   publicRoutes(app as unknown as FastifyInstance, platform);
   promRoutes(app as unknown as FastifyInstance, platform);
+  qualityRoutes(app as unknown as FastifyInstance, platform);
+  metadataRoutes(app as unknown as FastifyInstance, platform);
 
   app.get('/fhir/metadata', { config: { access: PUBLIC } }, async (req, reply) => reply.type(FHIR_JSON).send(capabilityStatement(`${req.protocol}://${req.host}/fhir`, VERSION)));
 

@@ -30,6 +30,8 @@ export interface Result {
   numerator: number | null; denominator: number | null; proportion: number | null; interval: { lower: number; upper: number } | null;
   targetMet: boolean | null; level: 'high' | 'moderate' | 'low' | null; trend: 'better' | 'worse' | 'stable' | null;
   previous: { period: string; proportion: number | null } | null;
+  /** The unit's coverage against NPR in the result's year (src/quality/coverage-link.ts); low: under 60 %. */
+  coverage?: { value: number; low: boolean } | null;
 }
 
 /** Loads JSON from the API; reloads when the path changes. */
@@ -138,6 +140,7 @@ export function ResultCell({ r }: { r: Result | undefined }) {
     <span className="result">
       <strong>{pct(r.proportion, lang)}</strong> <span className="result-n">({r.numerator}/{r.denominator})</span>
       <br /><LevelMark level={r.level} /> <TrendMark trend={r.trend} />
+      {r.coverage?.low && <><br /><strong className="low-coverage">⚠ {t('cov.low')} ({pct(r.coverage.value, lang, 0)})</strong></>}
     </span>
   );
 }

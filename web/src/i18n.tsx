@@ -2,11 +2,13 @@
 // A page adds its keys here; the language choice is kept in the browser and set on <html lang>.
 import { createContext, useContext, useEffect, useState, type ReactNode } from 'react';
 import { promEn, promNb } from './i18n-prom.ts';
+import { qualityEn, qualityNb } from './i18n-quality.ts';
 
 export type Lang = 'nb' | 'en';
 
 const nb = {
   ...promNb,
+  ...qualityNb,
   'app.title': 'Kvalitetsregister',
   'app.skip': 'Hopp til hovedinnholdet',
   'app.nav': 'Hovedmeny',
@@ -366,6 +368,7 @@ export type Key = keyof typeof nb;
 
 const en: Record<Key, string> = {
   ...promEn,
+  ...qualityEn,
   'app.title': 'Quality registries',
   'app.skip': 'Skip to main content',
   'app.nav': 'Main menu',

@@ -14,6 +14,7 @@ import type { Registry } from '../../registry/load.ts';
 import { keyFiguresOf } from '../../publish/key-figures.ts';
 import { osloDate } from '../../time/oslo.ts';
 import { PUBLIC, READERS } from '../access-policy.ts';
+import { coverageFor, coverageIndex, withCoverage } from '../../quality/coverage-link.ts';
 
 const FHIR_JSON = 'application/fhir+json';
 const LEVELS = ['nation', 'region', 'trust', 'hospital', 'department'] as const;
@@ -57,7 +58,9 @@ export function indicatorRoutes(app: FastifyInstance, platform: Platform): void 
     const r = registryOf(req.params.id);
     const q = resultQuery(req.query, platform, r);
     // A unit's own registrars and readers see its results in full; everyone else what disclosure control shows.
-    return { registry: r.id, query: q, results: await platform.indicators.results(r, q, { viewer: req.caller }), computed: await platform.indicators.runs(r) };
+    // Each result with its coverage indicator (src/quality/coverage-link.ts): "Lav dekningsgrad" under the low threshold.
+    const low = platform.quality.has(r.id) ? platform.quality.thresholds(r).coverage.low : 0.6;
+    return { registry: r.id, query: q, results: await withCoverage(platform.db.pool, r.id, await platform.indicators.results(r, q, { viewer: req.caller }), low), computed: await platform.indicators.runs(r) };
   });
 
   // Statistics that are not proportions (indicators.yaml `statistics:`): definitions and results
@@ -86,7 +89,9 @@ export function indicatorRoutes(app: FastifyInstance, platform: Platform): void 
     const dataset = datasetOf(req.query.dataset ?? 'qa');
     const results = (await Promise.all(LEVELS.filter((l) => l !== 'nation').map((level) => platform.indicators.results(r, { grain: 'year', period: year, level, dataset })))).flat();
     reply.header('content-disposition', `attachment; filename="${r.id}-indicators-${year}.csv"`);
-    return reply.type('text/csv; charset=utf-8').send(nationalCsv(r, platform.indicators.list(r.id), results, platform.units));
+    const covIndex = await coverageIndex(platform.db.pool, r.id);
+    const covLow = platform.quality.has(r.id) ? platform.quality.thresholds(r).coverage.low : 0.6;
+    return reply.type('text/csv; charset=utf-8').send(nationalCsv(r, platform.indicators.list(r.id), results, platform.units, (resh, period) => coverageFor(covIndex, resh, period, covLow)));
   });
 
   app.get<{ Params: { id: string; indicator: string }; Querystring: Q }>('/api/registries/:id/indicators/:indicator/explanation', { config: { access: READERS } }, async (req) => {

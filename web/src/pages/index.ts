@@ -10,6 +10,8 @@ import { Hospitals } from './Hospitals.tsx';
 import { Indicator } from './Indicator.tsx';
 import { Indicators } from './Indicators.tsx';
 import { Innsyn } from './Innsyn.tsx';
+import { Metadata } from './Metadata.tsx';
+import { Coverage, DataQuality, Stage } from './Quality.tsx';
 import { PromForm } from './PromForm.tsx';
 import { Registrations } from './Registrations.tsx';
 import { Reports } from './Reports.tsx';
@@ -36,5 +38,10 @@ export const PAGES: PageDef[] = [
   { path: '/reports', label: 'nav.reports', roles: ['unit-reader', 'unit-registrar', 'registry-admin', 'platform-admin'], component: Reports },
   { path: '/innsyn', label: 'nav.innsyn', roles: ['patient'], component: Innsyn },
   { path: '/follow-up', label: 'nav.followUp', roles: ['unit-reader', 'unit-registrar', 'registry-admin', 'platform-admin'], component: FollowUp },
+  { path: '/quality', label: 'nav.quality', roles: ['unit-reader', 'unit-registrar', 'registry-admin', 'platform-admin'], component: DataQuality },
+  { path: '/coverage', label: 'nav.coverage', roles: ['unit-reader', 'unit-registrar', 'registry-admin', 'platform-admin'], component: Coverage },
+  { path: '/stage', label: 'nav.stage', roles: ['registry-admin', 'platform-admin'], component: Stage },
+  { path: '/metadata', label: 'nav.metadata', component: Metadata },
+  { path: '/metadata/:registry', label: 'nav.metadata', menu: false, component: Metadata },
   { path: '/prom/:token', label: 'prom.title', menu: false, component: PromForm },
 ];

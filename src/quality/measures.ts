@@ -1,0 +1,146 @@
+// Counts every data-quality check of a registry in one pass over its analytics table, per
+// registering unit and year, and the timeliness histograms (days from event to registration and
+// to finalisation) in a second; then adds them up to every level above (department → hospital →
+// trust → region → nation) in memory. Only counts are kept: rates, verdicts against the
+// thresholds, outliers and trends are worked out when read (judge.ts), so a changed threshold
+// needs no recomputation.
+import type { PersonTx } from '../access/door.ts';
+import { analyticsTable } from '../analytics/columns.ts';
+import type { Registry } from '../registry/load.ts';
+import type { UnitTree } from '../units/tree.ts';
+import { checkKey, type CheckSet } from './checks.ts';
+
+/** Counts of one check at one unit and year. For completeness: [eligible, present, unknown]; otherwise [checked, failing]. */
+export type CheckCounts = number[];
+
+export interface UnitYear {
+  cases: number;
+  checks: Map<string, CheckCounts>;
+  /** Days → number of cases, for registration and (finalised cases) finalisation. */
+  registration: Map<number, number>;
+  finalisation: Map<number, number>;
+}
+
+export interface Measured {
+  registry: string;
+  dataset: 'fresh' | 'qa';
+  asOf: string;
+  analyticsVersion: number;
+  computedAt: string;
+  durationMs: number;
+  years: number[];
+  /** unit (every level) → year → counts. */
+  byUnit: Map<string, Map<number, UnitYear>>;
+  /** Units that registered cases themselves (the leaves), with their years. */
+  leaves: Map<string, Set<number>>;
+}
+
+const empty = (): UnitYear => ({ cases: 0, checks: new Map(), registration: new Map(), finalisation: new Map() });
+
+/** The one-pass statement: per unit and year, the case count and each check's counts. */
+export function measureSql(registry: Registry, set: CheckSet, dataset: 'fresh' | 'qa', asOfParam: string): { text: string; columns: Array<{ key: string; parts: number }> } {
+  const cols: string[] = [];
+  const columns: Array<{ key: string; parts: number }> = [];
+  for (const c of set.checks) {
+    if (c.kind === 'completeness') {
+      cols.push(`count(*) FILTER (WHERE ${c.eligible})`, `count(*) FILTER (WHERE ${c.eligible} AND ${c.present})`, c.unknown ? `count(*) FILTER (WHERE ${c.eligible} AND ${c.unknown})` : '0');
+      columns.push({ key: checkKey(c), parts: 3 });
+    } else {
+      cols.push(`count(*) FILTER (WHERE ${c.checked})`, `count(*) FILTER (WHERE ${c.checked} AND ${c.failing})`);
+      columns.push({ key: checkKey(c), parts: 2 });
+    }
+  }
+  const select = cols.map((x, i) => `${x.replace(/\$AS_OF/g, asOfParam)} AS c${i}`);
+  const text = `SELECT a.unit_resh AS unit, extract(year FROM ${set.periodSql})::int AS year, count(*)::int AS n${select.length ? `, ${select.join(', ')}` : ''}
+    FROM ${analyticsTable(registry)} a
+    WHERE ${set.periodSql} IS NOT NULL${dataset === 'qa' ? ' AND a.finalised' : ''}
+    GROUP BY 1, 2`;
+  return { text, columns };
+}
+
+/** Histograms of days to registration and finalisation, per unit and year (one scan, two grouping sets). */
+export function timelinessSql(registry: Registry, set: CheckSet, dataset: 'fresh' | 'qa'): string | null {
+  if (!set.timeliness) return null;
+  return `SELECT unit, year, reg, fin, count(*)::int AS n FROM (
+      SELECT a.unit_resh AS unit, extract(year FROM ${set.periodSql})::int AS year, ${set.timeliness.registration} AS reg, ${set.timeliness.finalisation} AS fin
+      FROM ${analyticsTable(registry)} a WHERE ${set.periodSql} IS NOT NULL${dataset === 'qa' ? ' AND a.finalised' : ''}) t
+    GROUP BY GROUPING SETS ((unit, year, reg), (unit, year, fin))`;
+}
+
+export async function measure(tx: PersonTx, registry: Registry, set: CheckSet, units: UnitTree, o: { dataset: 'fresh' | 'qa'; asOf: string; analyticsVersion: number }): Promise<Measured> {
+  const started = Date.now();
+  const params = [...set.params, o.asOf];
+  const { text, columns } = measureSql(registry, set, o.dataset, `$${params.length}`);
+  const { rows } = await tx.client.query(text, params);
+  const nation = units.all().find((u) => u.level === 'nation')?.resh ?? '1';
+  const pathOf = (resh: string | null) => (resh && units.get(resh) ? units.get(resh)!.path : [nation]);
+  const byUnit = new Map<string, Map<number, UnitYear>>();
+  const leaves = new Map<string, Set<number>>();
+  const years = new Set<number>();
+  const at = (unit: string, year: number) => {
+    let m = byUnit.get(unit);
+    if (!m) byUnit.set(unit, m = new Map());
+    let u = m.get(year);
+    if (!u) m.set(year, u = empty());
+    return u;
+  };
+  for (const r of rows) {
+    const year = Number(r.year);
+    years.add(year);
+    if (r.unit) { if (!leaves.has(r.unit)) leaves.set(r.unit, new Set()); leaves.get(r.unit)!.add(year); }
+    const counts: Array<[string, number[]]> = [];
+    let i = 0;
+    for (const c of columns) {
+      const parts: number[] = [];
+      for (let k = 0; k < c.parts; k++) parts.push(Number(r[`c${i++}`]));
+      counts.push([c.key, parts]);
+    }
+    for (const unit of pathOf(r.unit)) {
+      const u = at(unit, year);
+      u.cases += Number(r.n);
+      for (const [key, parts] of counts) {
+        const have = u.checks.get(key);
+        if (!have) u.checks.set(key, [...parts]);
+        else for (let k = 0; k < parts.length; k++) have[k] += parts[k];
+      }
+    }
+  }
+  const tsql = timelinessSql(registry, set, o.dataset);
+  if (tsql) {
+    const t = await tx.client.query(tsql);
+    for (const r of t.rows) {
+      const year = Number(r.year);
+      for (const unit of pathOf(r.unit)) {
+        const u = at(unit, year);
+        if (r.reg !== null) u.registration.set(Number(r.reg), (u.registration.get(Number(r.reg)) ?? 0) + Number(r.n));
+        if (r.fin !== null) u.finalisation.set(Number(r.fin), (u.finalisation.get(Number(r.fin)) ?? 0) + Number(r.n));
+      }
+    }
+  }
+  return {
+    registry: registry.id, dataset: o.dataset, asOf: o.asOf, analyticsVersion: o.analyticsVersion, computedAt: new Date().toISOString(), durationMs: Date.now() - started,
+    years: [...years].sort((a, b) => a - b), byUnit, leaves,
+  };
+}
+
+/** The median of a histogram of whole days (the lower middle value for an even count); null when empty. */
+export function histogramMedian(h: Map<number, number>): number | null {
+  const total = [...h.values()].reduce((s, n) => s + n, 0);
+  if (total === 0) return null;
+  const sorted = [...h.entries()].sort((a, b) => a[0] - b[0]);
+  // The median of an even count is the mean of the two middle values, as statistics packages give it.
+  const lowRank = Math.floor((total - 1) / 2), highRank = Math.floor(total / 2);
+  let seen = 0, low: number | null = null, high: number | null = null;
+  for (const [days, n] of sorted) {
+    if (low === null && lowRank < seen + n) low = days;
+    if (high === null && highRank < seen + n) { high = days; break; }
+    seen += n;
+  }
+  return (low! + high!) / 2;
+}
+
+export function histogramWithin(h: Map<number, number>, deadline: number): { n: number; within: number } {
+  let n = 0, within = 0;
+  for (const [days, count] of h) { n += count; if (days <= deadline) within += count; }
+  return { n, within };
+}
