@@ -10,6 +10,7 @@ import { assignEvents } from '../records/events.ts';
 import { lockPersons, RetryableConflict } from '../records/locks.ts';
 import { isRetracted, restoreRetracted, retract as retractValues } from '../records/retraction.ts';
 import { linkedValues } from './relink.ts';
+import { patientName, storeNames } from './patient-name.ts';
 import { holds } from '../registry/expr.ts';
 import { isDateTime, isRealDate } from '../registry/values.ts';
 import { osloDate } from '../time/oslo.ts';
@@ -281,6 +282,12 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
     personValues.set(id, { birth_date: p.birth ?? k?.birth_date ?? null, sex: p.sex ?? k?.sex ?? null, deceased_date: p.deceased ?? k?.deceased_date ?? null });
   }
   for (const g of accepted) if (g.patient) entry(g.patient.index).status = '200 OK';
+  // [workbench] The patient's name, encrypted like the identity number, so a registrar can tell
+  // who a registration is about (capture/patient-name.ts). Read from Patient.name only.
+  await storeNames(db, env.keys, accepted.flatMap((g) => {
+    const id = personIdByHash.get(g.identity.hashHex), name = patientName(g.patient?.resource);
+    return id !== undefined && name ? [{ personId: id, name }] : [];
+  }));
 
   // 5. Captured resources: unchanged content is a no-op (a resend); changed content is a new version.
   const changed: Array<(typeof candidates)[number] & { personId: number }> = [];

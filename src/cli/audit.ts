@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import pino from 'pino';
+import { cliLog } from './log.ts';
 import type { Config } from '../config.ts';
 import { checkWitness, headStatement, parseWitness, pruneAudit, sealAudit, verifyAudit } from '../access/audit.ts';
 import { witnessPublicKey } from '../access/audit-keys.ts';
@@ -12,7 +12,7 @@ import { startPlatform } from '../platform.ts';
  */
 export async function auditVerifyCommand(config: Config, o: { witness?: string } = {}): Promise<void> {
   const statements = o.witness ? parseWitness(readWitness(o.witness)) : [];
-  const platform = await startPlatform(config, { log: pino({ level: 'warn' }) });
+  const platform = await startPlatform(config, { log: cliLog() });
   try {
     const sealed = await sealAudit(platform.db.pool, platform.auditKeys);
     const started = Date.now();
@@ -48,7 +48,7 @@ function readWitness(file: string): string {
 
 /** `kvalreg audit head`: a signed statement of the chain's head, one JSON line, for an outside party to keep. */
 export async function auditHeadCommand(config: Config, o: { publicKey?: boolean }): Promise<void> {
-  const platform = await startPlatform(config, { log: pino({ level: 'warn' }) });
+  const platform = await startPlatform(config, { log: cliLog() });
   try {
     if (o.publicKey) { process.stdout.write(witnessPublicKey(platform.auditKeys)); return; }
     console.log(JSON.stringify(await headStatement(platform.db.pool, platform.auditKeys)));
@@ -61,7 +61,7 @@ export async function auditHeadCommand(config: Config, o: { publicKey?: boolean 
 export async function auditPruneCommand(config: Config, o: { days?: number }): Promise<void> {
   const days = o.days ?? config.auditRetentionDays;
   if (!Number.isInteger(days) || days < 1) throw new Error('--days must be a whole number of days, 1 or more');
-  const platform = await startPlatform(config, { log: pino({ level: 'warn' }) });
+  const platform = await startPlatform(config, { log: cliLog() });
   try {
     const r = await pruneAudit(platform.db.pool, platform.auditKeys, days);
     console.log(r.pruned

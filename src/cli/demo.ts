@@ -1,6 +1,6 @@
 // `kvalreg demo`: runs the platform's demo (demo/run.ts, outside src/ since it generates one
 // registry's traffic) against a platform started here.
-import pino from 'pino';
+import { cliLog } from './log.ts';
 import type { Config } from '../config.ts';
 import { startPlatform } from '../platform.ts';
 import { buildServer } from '../server/app.ts';
@@ -9,7 +9,7 @@ import { DEMO_PATIENT_FILE, runDemo, type DemoOpts } from '../../demo/run.ts';
 export { DEMO_PATIENT_FILE, runDemo };
 
 export async function demoCommand(config: Config, o: DemoOpts): Promise<void> {
-  const platform = await startPlatform(config, { log: pino({ level: 'warn' }) });
+  const platform = await startPlatform(config, { log: cliLog() });
   const app = await buildServer(platform);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();

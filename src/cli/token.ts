@@ -2,7 +2,7 @@ import type { Config } from '../config.ts';
 import { ROLES, type Grant, type Role } from '../access/caller.ts';
 import { createToken, registerClient } from '../access/tokens.ts';
 import { startPlatform } from '../platform.ts';
-import pino from 'pino';
+import { cliLog } from './log.ts';
 import { identityFromIdentifier } from '../capture/identity.ts';
 import type { Issue } from '../capture/outcome.ts';
 import { parseNin } from '../identity/nin.ts';
@@ -17,7 +17,7 @@ export async function tokenCommand(config: Config, o: { name: string; system?: s
     if (!registry || !unit || !ROLES.includes(role as Role)) throw new Error(`--grant ${g}: write registry:role:unit with a role among ${ROLES.join(', ')}`);
     return { registry, role: role as Role, unit };
   });
-  const platform = await startPlatform(config, { log: pino({ level: 'warn' }) });
+  const platform = await startPlatform(config, { log: cliLog() });
   try {
     let personHash: Buffer | undefined;
     if (o.patient) {
@@ -36,7 +36,7 @@ export async function tokenCommand(config: Config, o: { name: string; system?: s
 
 /** `kvalreg client add`: registers an OAuth2 client (e.g. a hospital system's HelseID client). */
 export async function clientCommand(config: Config, o: { clientId: string; name: string; sender: string; orgnr?: string; registries?: string }): Promise<void> {
-  const platform = await startPlatform(config, { log: pino({ level: 'warn' }) });
+  const platform = await startPlatform(config, { log: cliLog() });
   try {
     const registries = o.registries ? o.registries.split(',').map((r) => r.trim()).filter(Boolean) : [];
     const unknown = registries.filter((r) => !platform.registry(r));

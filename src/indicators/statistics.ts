@@ -15,7 +15,7 @@ import { dateColumn, periodRows } from './engine.ts';
 import { columnTypes } from './load.ts';
 import { indicatorsFileSchema, type Grain, type StatisticDef } from './schema.ts';
 
-export interface Statistic { registry: string; def: StatisticDef; sums: string[]; value: Compiled; minimumCount: number }
+export interface Statistic { registry: string; def: StatisticDef; sums: string[]; value: Compiled; variance?: Compiled; minimumCount: number }
 
 export interface StatisticResult {
   statistic: string;
@@ -28,6 +28,10 @@ export interface StatisticResult {
   n: number | null;
   sums: Record<string, number> | null;
   value: number | null;
+  /** 95 % interval of the value, when the statistic declares its variance. */
+  interval: { lower: number; upper: number } | null;
+  /** The declared minimum number of cases for a result to be shown. */
+  minimumCount: number;
 }
 
 /** The statistics declared in the registry's indicators.yaml, with every expression checked against the analytics columns. */
@@ -53,7 +57,13 @@ export function loadStatistics(registry: Registry): Statistic[] {
     try { value = compileExpression(def.value, { variables: new Set([...Object.keys(def.sums), 'n']) }); } catch (err) {
       problems.push(`${where}.value: ${err instanceof ExpressionError ? err.message : String(err)} (it may use the sums ${Object.keys(def.sums).join(', ')} and n)`);
     }
-    return { registry: registry.id, def, sums: Object.keys(def.sums), value, minimumCount: def.minimumCount ?? registry.meta.smallCountThreshold };
+    let variance: Compiled | undefined;
+    if (def.variance) {
+      try { variance = compileExpression(def.variance, { variables: new Set([...Object.keys(def.sums), 'n']) }); } catch (err) {
+        problems.push(`${where}.variance: ${err instanceof ExpressionError ? err.message : String(err)} (it may use the sums ${Object.keys(def.sums).join(', ')} and n)`);
+      }
+    }
+    return { registry: registry.id, def, sums: Object.keys(def.sums), value, ...(variance ? { variance } : {}), minimumCount: def.minimumCount ?? registry.meta.smallCountThreshold };
   });
   if (problems.length) throw new DefinitionError(problems);
   return out;
@@ -112,11 +122,17 @@ export async function computeStatistic(tx: PersonTx, registry: Registry, stat: S
     const ok = n >= stat.minimumCount;
     const sums = Object.fromEntries(stat.sums.map((name, i) => [name, Number(r[`s${i}`])]));
     const v = ok ? stat.value({ ...sums, n }) : null;
+    const value = typeof v === 'number' && Number.isFinite(v) ? v : null;
+    // value ± 1.96 standard errors, from the declared variance.
+    const variance = ok && value !== null && stat.variance ? stat.variance({ ...sums, n }) : null;
+    const se = typeof variance === 'number' && Number.isFinite(variance) && variance >= 0 ? Math.sqrt(variance) : null;
     return {
       statistic: stat.def.id, dataset: r.dataset, grain: r.grain, period: r.period, unit: r.unit, status: ok ? 'ok' : 'too-few',
       n: ok ? n : null,
       sums: ok ? Object.fromEntries(Object.entries(sums).map(([k, x]) => [k, Math.round(x * scale) / scale])) : null,
-      value: typeof v === 'number' && Number.isFinite(v) ? Math.round(v * scale) / scale : null,
+      value: value === null ? null : Math.round(value * scale) / scale,
+      interval: value !== null && se !== null ? { lower: Math.round((value - 1.96 * se) * scale) / scale, upper: Math.round((value + 1.96 * se) * scale) / scale } : null,
+      minimumCount: stat.minimumCount,
     } satisfies StatisticResult;
   }).sort((a, b) => a.statistic.localeCompare(b.statistic) || a.dataset.localeCompare(b.dataset) || a.grain.localeCompare(b.grain) || a.period.localeCompare(b.period) || a.unit.localeCompare(b.unit));
 }

@@ -157,6 +157,19 @@ export const registrySchema = z.object({
   dataController: z.string().optional(),
   /** Counts below this are never shown outside the unit (default 5). */
   smallCountThreshold: z.number().int().min(1).default(5),
+  /**
+   * The date a case belongs to a year by (e.g. the date of injury): which years have data, what the
+   * pages open on, and how key figures are counted. Default: when the case was registered.
+   */
+  caseDate: id.optional(),
+  /**
+   * What tells one case from another to a registrar, beside who the patient is: the variables (form
+   * or derived) shown in the case header and on the worklist row, in this order (e.g. the date of
+   * injury, the classification code with its words, scores).
+   */
+  header: z.array(id).default([]),
+  /** How to reach the registry (shown to patients: how to withdraw a reservation, correct data, ask for the access log). */
+  contact: z.object({ email: z.string().optional(), phone: z.string().optional(), address: z.string().optional(), web: z.string().optional() }).strict().optional(),
   inclusion: z.object({
     /** The case belongs to this registry when this holds on its values. */
     include: expression,

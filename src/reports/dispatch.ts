@@ -32,7 +32,22 @@ export interface RenderRequest { registry: string; report: 'unit' | 'indicator';
 
 /** A request a user can get wrong: HTTP 400/404 with the message. */
 export class SubscriptionError extends Error {
-  constructor(message: string, readonly status = 400) { super(message); }
+  /** `code` names the message for people (the web app's catalogue). */
+  constructor(message: string, readonly status = 400, readonly code?: string) { super(message); }
+}
+
+/**
+ * What kind of failure a delivery's error was, for people to read in their language (the log keeps
+ * the text): no mail server set up, the receiving server refused, the server could not be reached,
+ * or the report could not be made.
+ */
+export function deliveryErrorCode(error: string | null): string | null {
+  if (error === null) return null;
+  if (/No SMTP server configured/i.test(error)) return 'mail.notConfigured';
+  if (/ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|ECONNRESET|Greeting never received|Connection (closed|timeout)/i.test(error)) return 'mail.unreachable';
+  if (/\b[45]\d\d\b|rejected|refused|EENVELOPE|EMESSAGE/i.test(error)) return 'mail.refused';
+  if (/report|render|pdf|figure/i.test(error)) return 'report.failed';
+  return 'other';
 }
 
 const EMAIL = /^[^\s@<>(),;:"[\]]+@[^\s@<>(),;:"[\]]+\.[^\s@<>(),;:"[\]]+$/;
@@ -136,6 +151,8 @@ export class Dispatcher {
    */
   async sendNow(id: number, filter: ScopeFilter, now = new Date()): Promise<{ queued: number }> {
     const s = await this.find(id, filter);
+    // Nothing could be sent: say so now rather than promise an e-mail that never comes.
+    if (!this.config.smtpUrl) throw new SubscriptionError('No SMTP server is configured (KVALREG_SMTP_URL), so nothing can be sent.', 409, 'mail.notConfigured');
     if (!s.active) throw new SubscriptionError(`${filter.dispatches ? 'Dispatch' : 'Subscription'} ${id} has ended (expired or unsubscribed); create a new one to receive the report again.`, 409);
     const res = await this.pool.query(
       `INSERT INTO report_job (subscription_id, recipient, period, run_at)
@@ -147,10 +164,10 @@ export class Dispatcher {
   }
 
   /** Every attempt to deliver a subscription within the scope, oldest first. */
-  async deliveries(id: number, filter: ScopeFilter): Promise<Array<{ recipient: string; attempt: number; at: string; outcome: string; error: string | null; bytes: number | null }>> {
+  async deliveries(id: number, filter: ScopeFilter): Promise<Array<{ recipient: string; attempt: number; at: string; outcome: string; error: string | null; errorCode: string | null; bytes: number | null }>> {
     await this.find(id, filter);
     const { rows } = await this.pool.query('SELECT recipient, attempt, at, outcome, error, bytes FROM report_delivery WHERE subscription_id = $1 ORDER BY id', [id]);
-    return rows.map((r) => ({ recipient: r.recipient, attempt: r.attempt, at: new Date(r.at).toISOString(), outcome: r.outcome, error: r.error, bytes: r.bytes }));
+    return rows.map((r) => ({ recipient: r.recipient, attempt: r.attempt, at: new Date(r.at).toISOString(), outcome: r.outcome, error: r.error, errorCode: deliveryErrorCode(r.error), bytes: r.bytes }));
   }
 
   unsubscribeToken(subscriptionId: number, recipient: string): string {

@@ -1,10 +1,12 @@
 // Words of the user interface: Norwegian bokmål first, English second, through translation keys.
 // A page adds its keys here; the language choice is kept in the browser and set on <html lang>.
 import { createContext, useContext, useEffect, useState, type ReactNode } from 'react';
+import { workbenchEn, workbenchNb } from './i18n-workbench.ts';
 
 export type Lang = 'nb' | 'en';
 
 const nb = {
+  ...workbenchNb,
   'app.title': 'Kvalitetsregister',
   'app.skip': 'Hopp til hovedinnholdet',
   'app.nav': 'Hovedmeny',
@@ -22,7 +24,7 @@ const nb = {
   'auth.loading': 'Henter innloggingen …',
   'role.platform-admin': 'Driftsansvarlig',
   'role.registry-admin': 'Registeradministrator',
-  'role.unit-registrar': 'Registrar',
+  'role.unit-registrar': 'Registrator',
   'role.unit-reader': 'Leser',
   'role.researcher': 'Forsker',
   'role.patient': 'Pasient',
@@ -190,7 +192,7 @@ const nb = {
   'ex.unknown': 'ukjent',
   'reg.title': 'Registreringer',
   'reg.intro': 'Registreringer som mangler opplysninger eller bryter en regel, for',
-  'reg.notAllowed': 'Registreringer er for registrarer og lesere ved en enhet. Bytt rolle, eller logg inn.',
+  'reg.notAllowed': 'Registreringer er for registratorer og lesere ved en enhet. Bytt rolle, eller logg inn.',
   'reg.empty': 'Ingen registreringer mangler opplysninger.',
   'reg.casesMissing': 'registreringer mangler opplysninger',
   'reg.worklist': 'Arbeidsliste',
@@ -321,6 +323,7 @@ const nb = {
 export type Key = keyof typeof nb;
 
 const en: Record<Key, string> = {
+  ...workbenchEn,
   'app.title': 'Quality registries',
   'app.skip': 'Skip to main content',
   'app.nav': 'Main menu',

@@ -4,6 +4,8 @@
 // counts withheld).
 import type { FastifyInstance } from 'fastify';
 import { analyticsTable } from '../../analytics/columns.ts';
+import { caseDateSql } from '../../analytics/case-date.ts';
+import { osloDate } from '../../time/oslo.ts';
 import type { Caller } from '../../access/caller.ts';
 import type { Platform } from '../../platform.ts';
 import { RecordError } from '../../records/workflow.ts';
@@ -45,17 +47,38 @@ export function webDataRoutes(app: FastifyInstance, platform: Platform): void {
     };
   });
 
-  // Cases per registration year, for the nation and (optionally) one unit with its sub-units:
-  // aggregates from the analytics table, counts under the registry's threshold withheld.
+  // What this installation offers that pages must know before they promise it (e-mail).
+  app.get('/api/platform/features', { config: { access: PUBLIC } }, async () => ({ mail: !!platform.config.smtpUrl }));
+
+  // The years with data (by the registry's case date, newest first), and the year pages open on:
+  // the newest full year with data (the current year has hardly begun to fill), or, without one,
+  // the newest year with data. Every page's year choice is made from these.
+  const yearsOf = async (r: Registry) => (await platform.data.transaction(PLATFORM, 'analytics:years', async (tx) => (await tx.client.query(
+    `SELECT DISTINCT extract(year FROM ${caseDateSql(r)})::int AS year FROM ${analyticsTable(r)} a WHERE ${caseDateSql(r)} IS NOT NULL ORDER BY 1 DESC`)).rows, { readOnly: true }))
+    .map((x: { year: number }) => x.year);
+  const withDefault = (years: number[]) => {
+    const current = Number(osloDate(new Date().toISOString()).slice(0, 4));
+    return { years, default: years.find((y) => y < current) ?? years[0] ?? null, current };
+  };
+  app.get<{ Params: { id: string } }>('/api/registries/:id/years', { config: { access: PUBLIC } }, async (req) => withDefault(await yearsOf(registryOf(req.params.id))));
+  // Across every registry (the hospital profile shows them all).
+  app.get('/api/years', { config: { access: PUBLIC } }, async () => {
+    const all = new Set<number>();
+    for (const r of platform.registries) for (const y of await yearsOf(r)) all.add(y);
+    return withDefault([...all].sort((a, b) => b - a));
+  });
+
+  // Cases per year (by the registry's case date), for the nation and (optionally) one unit with its
+  // sub-units: aggregates from the analytics table, counts under the registry's threshold withheld.
   app.get<{ Params: { id: string }; Querystring: { unit?: string } }>('/api/registries/:id/key-figures', { config: { access: PUBLIC } }, async (req) => {
     const r = registryOf(req.params.id);
     const unit = req.query.unit;
     if (unit !== undefined && !platform.units.has(unit)) throw new RecordError(`Unknown unit "${unit}": give a RESH id (GET /api/units lists them).`, 400);
     const threshold = r.meta.smallCountThreshold;
     const rows = await platform.data.transaction(PLATFORM, 'analytics:key-figures', async (tx) => (await tx.client.query(
-      `SELECT extract(year FROM case_created_at AT TIME ZONE 'Europe/Oslo')::int AS year, count(*)::int AS nation,
-              count(*) FILTER (WHERE $1::text IS NOT NULL AND unit_path @> ARRAY[$1::text])::int AS unit
-       FROM ${analyticsTable(r)} GROUP BY 1 ORDER BY 1`, [unit ?? null])).rows, { readOnly: true });
+      `SELECT extract(year FROM ${caseDateSql(r)})::int AS year, count(*)::int AS nation,
+              count(*) FILTER (WHERE $1::text IS NOT NULL AND a.unit_path @> ARRAY[$1::text])::int AS unit
+       FROM ${analyticsTable(r)} a WHERE ${caseDateSql(r)} IS NOT NULL GROUP BY 1 ORDER BY 1`, [unit ?? null])).rows, { readOnly: true });
     const shown = (n: number) => (n === 0 || n >= threshold ? n : null);
     return {
       registry: r.id, unit: unit ?? null, smallCountThreshold: threshold,

@@ -3,6 +3,7 @@
 import { useId } from 'react';
 import { pct, type Result, type Threshold } from '../data.tsx';
 import { useI18n } from '../i18n.tsx';
+import { ScrollTable } from './ScrollTable.tsx';
 
 /** The share a target names (e.g. 0.8 for "> 80%"), or null. */
 export function targetShare(target: Threshold | null): number | null {
@@ -62,13 +63,13 @@ export function LineChart({ title, series, target }: { title: string; series: Se
       </figcaption>
       <details className="chart-data">
         <summary>{t('chart.showTable')}</summary>
-        <table className="data-table">
+        <ScrollTable label={title}><table className="data-table">
           <caption>{title}</caption>
           <thead><tr><th scope="col">{t('chart.period')}</th>{series.map((s) => <th scope="col" key={s.label}>{s.label}</th>)}</tr></thead>
           <tbody>{periods.map((p) => (
             <tr key={p}><th scope="row">{p}</th>{series.map((s) => { const r = s.points.find((x) => x.period === p); return <td key={s.label}>{cellText(r, t, lang)}</td>; })}</tr>
           ))}</tbody>
-        </table>
+        </table></ScrollTable>
       </details>
     </figure>
   );
@@ -127,7 +128,7 @@ export function UnitBars({ title, results, names, target, direction, highlight }
       </svg>
       <details className="chart-data">
         <summary>{t('chart.showTable')}</summary>
-        <table className="data-table">
+        <ScrollTable label={title}><table className="data-table">
           <caption>{title}</caption>
           <thead><tr><th scope="col">{t('ind.unit')}</th><th scope="col">{t('chart.share')}</th><th scope="col">{t('chart.ci')}</th><th scope="col">{t('chart.counts')}</th></tr></thead>
           <tbody>{rows.map((r) => (
@@ -136,7 +137,7 @@ export function UnitBars({ title, results, names, target, direction, highlight }
               <td>{r.interval ? `${pct(r.interval.lower, lang)}–${pct(r.interval.upper, lang)}` : '–'}</td>
               <td>{r.status === 'ok' ? `${r.numerator}/${r.denominator}` : '–'}</td></tr>
           ))}</tbody>
-        </table>
+        </table></ScrollTable>
       </details>
     </figure>
   );

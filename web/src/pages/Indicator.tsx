@@ -11,6 +11,7 @@ import { LevelMark, ResultCell, thresholdText, unitName, useApi, useCoversUnit, 
 import { useI18n, type Key } from '../i18n.tsx';
 import { Link, useParams, useQuery, useRoute } from '../router.tsx';
 import { useYears } from './Indicators.tsx';
+import { ScrollTable } from '../components/ScrollTable.tsx';
 
 const LEVELS = ['region', 'trust', 'hospital', 'department'] as const;
 
@@ -84,10 +85,10 @@ export function Indicator() {
 
               <section aria-labelledby="result">
                 <Heading level={2} data-size="md" id="result">{t('ind.result')} {period}</Heading>
-                <Table className="result-summary">
+                <ScrollTable label={t('ind.result')}><Table className="result-summary">
                   <Table.Head><Table.Row>{cols.map((c) => <Table.HeaderCell scope="col" key={c}>{name(c)}</Table.HeaderCell>)}</Table.Row></Table.Head>
                   <Table.Body><Table.Row>{cols.map((c) => <Table.Cell key={c}><ResultCell r={current.data?.results.find((r) => r.unit.resh === c)} /></Table.Cell>)}</Table.Row></Table.Body>
-                </Table>
+                </Table></ScrollTable>
               </section>
 
               <section aria-labelledby="over-time">
@@ -139,7 +140,7 @@ function Strata({ base, stratifier, label, period, cols, name }: { base: string;
   const res = useApi<{ results: Result[] }>(`${base}&grain=year&period=${period}&unit=${cols.join(',')}&stratifier=${stratifier}`);
   const strata = [...new Set((res.data?.results ?? []).map((r) => r.stratum))].sort();
   return (
-    <Table className="strata-table" zebra>
+    <ScrollTable label={label}><Table className="strata-table" zebra>
       <caption>{t('ind.by')} {label.toLowerCase()}</caption>
       <Table.Head><Table.Row><Table.HeaderCell scope="col">{label}</Table.HeaderCell>{cols.map((c) => <Table.HeaderCell scope="col" key={c}>{name(c)}</Table.HeaderCell>)}</Table.Row></Table.Head>
       <Table.Body>
@@ -149,7 +150,7 @@ function Strata({ base, stratifier, label, period, cols, name }: { base: string;
             {cols.map((c) => <Table.Cell key={c}><ResultCell r={res.data!.results.find((r) => r.unit.resh === c && r.stratum === s)} /></Table.Cell>)}</Table.Row>
         ))}
       </Table.Body>
-    </Table>
+    </Table></ScrollTable>
   );
 }
 
@@ -179,7 +180,7 @@ function ExplanationSection({ registry, indicator, unit, period, units, name }: 
             </Select>
           </Field>
           {ex.data.total > ex.data.cases.length && <Paragraph data-size="sm">{t('ex.first')} {ex.data.cases.length} / {ex.data.total}</Paragraph>}
-          <Table className="explanation-table" zebra>
+          <ScrollTable label={t('ex.caption')}><Table className="explanation-table" zebra>
             <caption>{t('ex.caption')}</caption>
             <Table.Head><Table.Row>
               <Table.HeaderCell scope="col">{t('ex.case')}</Table.HeaderCell>
@@ -206,7 +207,7 @@ function ExplanationSection({ registry, indicator, unit, period, units, name }: 
                 </Table.Cell>
               </Table.Row>
             ))}</Table.Body>
-          </Table>
+          </Table></ScrollTable>
         </>
       )}
     </section>

@@ -4,9 +4,10 @@
 import { Alert, Button, Card, Field, Heading, Input, Label, Paragraph, Select, Spinner, Table, ValidationMessage } from '@digdir/designsystemet-react';
 import { useEffect, useRef, useState } from 'react';
 import { api, ApiError } from '../api.ts';
+import { errorText, fill } from '../errors.ts';
 import { Page } from '../components/Page.tsx';
-import { pastYears, YearPicker } from '../components/YearPicker.tsx';
-import { pct, unitName, useApi, useOwnUnit, useRegistryId, useUnits, type Text } from '../data.tsx';
+import { YearPicker } from '../components/YearPicker.tsx';
+import { pct, unitName, useApi, useDataYears, useOwnUnit, useRegistryId, useUnits, type Text } from '../data.tsx';
 import { formatDateTime, useI18n, type Key } from '../i18n.tsx';
 import { Link, useQuery, useRoute } from '../router.tsx';
 import { useSession } from '../session.tsx';
@@ -100,9 +101,9 @@ function MonthlySummary({ registry, unit }: { registry: string; unit: string | n
   const { t, lang } = useI18n();
   const q = useQuery();
   const { setQuery } = useRoute();
-  const years = pastYears(5, true);
-  const year = q.get('year') ?? years[0];
-  const data = useApi<MonthSummary[]>(`/api/registries/${registry}/registrations/summary?year=${year}${unit ? `&unit=${unit}` : ''}`);
+  const { years, defaultYear } = useDataYears(registry);
+  const year = q.get('year') ?? defaultYear ?? '';
+  const data = useApi<MonthSummary[]>(year ? `/api/registries/${registry}/registrations/summary?year=${year}${unit ? `&unit=${unit}` : ''}` : null);
   const share = (n: number, of: number) => (of ? `${n} (${pct(n / of, lang, 0)})` : '–');
   const monthName = (m: string) => new Intl.DateTimeFormat(lang === 'nb' ? 'nb-NO' : 'en-GB', { month: 'long', year: 'numeric', timeZone: 'UTC' }).format(new Date(`${m}-01T00:00:00Z`));
   return (
@@ -137,14 +138,14 @@ function MonthlySummary({ registry, unit }: { registry: string; unit: string | n
 }
 
 function CasePage({ caseId }: { caseId: string }) {
-  const { t, lang } = useI18n();
+  const { t, tryT, lang } = useI18n();
   const registry = useRegistryId();
   const codebook = useCodebook(registry);
   const [view, setView] = useState<CaseView | null>(null);
   const [error, setError] = useState<string | null>(null);
   const load = () => {
     if (!registry) return;
-    api<CaseView>(`/api/registries/${registry}/cases/${caseId}`).then(setView, (err) => setError((err as Error).message));
+    api<CaseView>(`/api/registries/${registry}/cases/${caseId}`).then(setView, (err) => setError(errorText(err, tryT)));
   };
   useEffect(load, [registry, caseId]);
   const units = useUnits();
@@ -187,6 +188,9 @@ function CasePage({ caseId }: { caseId: string }) {
     </Page>
   );
 }
+
+/** Today in Norwegian time, as a date input writes it: nothing registered happens in the future. */
+const todayIso = () => new Intl.DateTimeFormat('sv-SE', { timeZone: 'Europe/Oslo' }).format(new Date());
 
 const toInput = (type: string, v: unknown): string => {
   if (v === null || v === undefined) return '';
@@ -232,6 +236,14 @@ function FormCard({ title, registry, caseId, form, codebook, onChange, onDeleted
   const [busy, setBusy] = useState(false);
   const [confirmDelete, setConfirmDelete] = useState(false);
   const [message, setMessage] = useState<{ kind: 'success' | 'danger'; text: string; details: string[] } | null>(null);
+  // Per field, why a save was refused (the rule broken) and a suggested value, from the answer's details.
+  const [fieldProblems, setFieldProblems] = useState<Record<string, { rule: string; suggestion?: string }>>({});
+  const { tryT } = useI18n();
+  const failed = (err: unknown) => {
+    const details = err instanceof ApiError ? (err.details as Array<{ variable?: string; rule?: string; suggestion?: string }>) : [];
+    setFieldProblems(Object.fromEntries(details.filter((d) => d && d.variable).map((d) => [d.variable!, { rule: d.rule ?? 'other', suggestion: d.suggestion }])));
+    setMessage({ kind: 'danger', text: errorText(err, tryT), details: [] });
+  };
   const status = useRef<HTMLDivElement>(null);
   useEffect(() => { setValues({}); }, [form.version]);
   if (!def) return null;
@@ -242,7 +254,7 @@ function FormCard({ title, registry, caseId, form, codebook, onChange, onDeleted
   const headingId = `form-${form.form}-${form.instance || 'main'}`;
 
   const run = async (what: 'save' | 'finalise' | 'reopen') => {
-    setBusy(true); setMessage(null);
+    setBusy(true); setMessage(null); setFieldProblems({});
     try {
       let res: CaseView;
       if (what === 'save') {
@@ -256,7 +268,7 @@ function FormCard({ title, registry, caseId, form, codebook, onChange, onDeleted
       setMessage({ kind: 'success', text: t(`reg.done.${what}` as Key), details: [] });
       onChange(res);
     } catch (err) {
-      setMessage({ kind: 'danger', text: err instanceof ApiError && err.status === 401 ? t('error.session') : (err as Error).message, details: [] });
+      failed(err);
     } finally {
       setBusy(false);
       setTimeout(() => status.current?.focus(), 0);
@@ -271,7 +283,7 @@ function FormCard({ title, registry, caseId, form, codebook, onChange, onDeleted
       await api(url, { method: 'DELETE' });
       onDeleted();
     } catch (err) {
-      setMessage({ kind: 'danger', text: err instanceof ApiError && err.status === 401 ? t('error.session') : (err as Error).message, details: [] });
+      failed(err);
       setBusy(false);
       setConfirmDelete(false);
     }
@@ -313,12 +325,20 @@ function FormCard({ title, registry, caseId, form, codebook, onChange, onDeleted
                   <>
                     <Input id={id} value={current} readOnly={locked} aria-describedby={`${id}-d`} aria-invalid={missing || undefined} list={codes.length ? `${id}-codes` : undefined}
                       type={v.type === 'date' ? 'date' : v.type === 'datetime' ? 'datetime-local' : v.type === 'integer' || v.type === 'decimal' ? 'number' : 'text'}
-                      step={v.type === 'decimal' ? 'any' : undefined} min={v.range?.min} max={v.range?.max} onChange={(e) => set(e.target.value)} />
+                      step={v.type === 'decimal' ? 'any' : undefined} min={v.range?.min}
+                      max={v.type === 'date' ? todayIso() : v.type === 'datetime' ? `${todayIso()}T23:59` : v.range?.max} onChange={(e) => set(e.target.value)} />
                     {codes.length > 0 && <datalist id={`${id}-codes`}>{codes.map((c) => <option key={c.code} value={c.code}>{c.display[lang]}</option>)}</datalist>}
                   </>
                 )}
                 <p id={`${id}-d`} className="field-help">{v.description[lang]}</p>
                 {missing && <ValidationMessage>{t('reg.fieldMissing')}</ValidationMessage>}
+                {fieldProblems[v.id] && (
+                  <ValidationMessage data-testid={`problem-${v.id}`}>
+                    {tryT(`field.rule.${fieldProblems[v.id].rule.replace(/:.*$/, '')}`, t('field.rule.other'))}
+                    {fieldProblems[v.id].suggestion && <> {fill(t('field.didYouMean'), { code: fieldProblems[v.id].suggestion! })}{' '}
+                      <Button type="button" data-size="sm" variant="secondary" onClick={() => set(fieldProblems[v.id].suggestion!)}>{fill(t('field.useSuggestion'), { code: fieldProblems[v.id].suggestion! })}</Button></>}
+                  </ValidationMessage>
+                )}
               </Field>
             );
           })}

@@ -4,10 +4,10 @@
 import { Field, Heading, Label, Paragraph, Select } from '@digdir/designsystemet-react';
 import { useState } from 'react';
 import { Page } from '../components/Page.tsx';
-import { pastYears, YearPicker } from '../components/YearPicker.tsx';
+import { YearPicker } from '../components/YearPicker.tsx';
 import { SubscriptionForm, SubscriptionTable } from '../components/Subscriptions.tsx';
 import { UnitPicker } from '../components/UnitPicker.tsx';
-import { unitName, useApi, useOwnUnit, useRegistryId, useUnits, type IndicatorDecl } from '../data.tsx';
+import { unitName, useApi, useDataYears, useOwnUnit, useRegistryId, useUnits, type IndicatorDecl } from '../data.tsx';
 import { useI18n } from '../i18n.tsx';
 import { useSession } from '../session.tsx';
 
@@ -18,10 +18,12 @@ export function Reports() {
   const units = useUnits();
   const own = useOwnUnit();
   const indicators = useApi<IndicatorDecl[]>(registry ? `/api/registries/${registry}/indicators?lang=${lang}` : null);
-  const years = pastYears(6);
-  const [unitYear, setUnitYear] = useState(years[0]);
+  const { years, defaultYear } = useDataYears(registry);
+  const [unitChoice, setUnitYear] = useState<string | null>(null);
   const [unit, setUnit] = useState<string | null>(null);
-  const [annualYear, setAnnualYear] = useState(years[0]);
+  const [annualChoice, setAnnualYear] = useState<string | null>(null);
+  const unitYear = unitChoice ?? defaultYear ?? '';
+  const annualYear = annualChoice ?? defaultYear ?? '';
   const [dataset, setDataset] = useState<'fresh' | 'qa'>('qa');
   const [ownVersion, setOwnVersion] = useState(0);
   const [dispatchVersion, setDispatchVersion] = useState(0);
