@@ -11,7 +11,7 @@ import { lockPersons, RetryableConflict } from '../records/locks.ts';
 import { isRetracted, restoreRetracted, retract as retractValues } from '../records/retraction.ts';
 import { linkedValues } from './relink.ts';
 import { patientName, storeNames } from './patient-name.ts';
-import { holds } from '../registry/expr.ts';
+import { inclusionDecision } from './routing.ts';
 import { isDateTime, isRealDate } from '../registry/values.ts';
 import { osloDate } from '../time/oslo.ts';
 import type { Registry } from '../registry/load.ts';
@@ -421,9 +421,10 @@ async function routeToRegistry(tx: PersonTx, keys: IdentityKeys, registry: Regis
     const own = contributions({ rkey: a.mapped.rkey, resource: a.mapped.resource, refs: [] }, a.mapped, a.extracted);
     const values = caseValues(registry, { birth_date: p?.birth_date ?? null, sex: p?.sex ?? null, deceased_date: p?.deceased_date ?? null },
       [{ form: '', instance: '', data: Object.fromEntries(own.map((c) => [c.variable, c.value])) }]);
-    const refer = registry.refer.find((r) => holds(r.when(values)));
-    if (refer) { decisions.push({ anchor: a.mapped.rkey, person: a.personId, decision: 'referred', target: refer.to }); notes.push([a.index, `${registry.id}: referred to ${refer.name.en}`]); continue; }
-    if (!holds(registry.include(values))) { decisions.push({ anchor: a.mapped.rkey, person: a.personId, decision: 'not-included', target: '' }); notes.push([a.index, `${registry.id}: not included by the registry's inclusion rules`]); continue; }
+    // [workbench] The same decision a registration by hand gets (capture/routing.ts).
+    const decided = inclusionDecision(registry, values);
+    if (decided.decision === 'referred') { decisions.push({ anchor: a.mapped.rkey, person: a.personId, decision: 'referred', target: decided.target }); notes.push([a.index, `${registry.id}: referred to ${decided.name.en}`]); continue; }
+    if (decided.decision === 'not-included') { decisions.push({ anchor: a.mapped.rkey, person: a.personId, decision: 'not-included', target: '' }); notes.push([a.index, `${registry.id}: not included by the registry's inclusion rules`]); continue; }
     decisions.push({ anchor: a.mapped.rkey, person: a.personId, decision: 'included', target: '' });
     newCases.push({ anchorKey: a.mapped.rkey, personId: a.personId });
     anchors.push({ rkey: a.mapped.rkey, resource: a.mapped.resource, refs: anchorRefs(registry, a.mapped.resource), personId: a.personId });

@@ -35,7 +35,7 @@ export async function patientView(tx: PersonTx, registries: Registry[], personId
          coalesce(sum(cardinality(f.missing) + jsonb_array_length(f.findings)), 0)::int AS missing
        FROM registry_case c LEFT JOIN case_form f ON f.registry = c.registry AND f.case_id = c.id
        WHERE c.registry = $1 AND c.person_id = $2 AND ($3::text[] IS NULL OR c.unit_resh = ANY($3))
-       GROUP BY c.id ORDER BY c.created_at DESC`, [registry.id, personId, scope])).rows;
+       GROUP BY c.registry, c.id ORDER BY c.created_at DESC`, [registry.id, personId, scope])).rows;
     if (!rows.length) continue;
     const headers = await caseHeaders(tx, registry, rows.map((r) => Number(r.id)), keys, opts);
     for (const r of rows) {

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
+import { buildCodeTree, type CodeTree } from './code-tree.ts';
 import type { CodeListDef, Text } from './schema.ts';
 
 export interface CodeList {
@@ -12,6 +13,9 @@ export interface CodeList {
   codes: Map<string, Text>;
   /** Properties of a code from its place in a hierarchy (e.g. bone and segment of an AO/OTA group). */
   properties: Map<string, Record<string, string>>;
+  /** A hierarchical list as a tree to pick from, with its picture folder. */
+  tree?: CodeTree;
+  pickerDir?: string;
 }
 
 export function buildCodeList(def: CodeListDef, registryDir: string): CodeList {
@@ -44,7 +48,13 @@ export function buildCodeList(def: CodeListDef, registryDir: string): CodeList {
     for (const c of doc.codes ?? []) codes.set(String(c.code), c.display);
   }
   if (codes.size === 0) throw new Error(`${def.file}: no codes found`);
-  return { id: def.id, title: def.title, system: def.system ?? doc.system, codes, properties };
+  let tree: CodeTree | undefined;
+  if (def.format === 'hierarchical-groups') {
+    const problems: string[] = [];
+    tree = buildCodeTree(doc, def.picker ? path.join(registryDir, def.picker) : undefined, problems);
+    if (problems.length) throw new Error(problems.join('; '));
+  }
+  return { id: def.id, title: def.title, system: def.system ?? doc.system, codes, properties, ...(tree ? { tree, pickerDir: def.picker ? path.dirname(path.join(registryDir, def.picker)) : undefined } : {}) };
 }
 
 export interface VersionMapRule { from: string; to: string | null; note?: string }

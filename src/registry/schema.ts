@@ -24,6 +24,8 @@ export const codeListSchema = z.object({
   codes: z.array(z.object({ code: z.string().min(1), display: text, description: text.optional() }).strict()).optional(),
   file: z.string().optional(),
   format: z.enum(['list', 'hierarchical-groups']).default('list'),
+  /** For a hierarchical list: the picker's level names and pictures (a YAML file of the registry folder; see registry/code-tree.ts). */
+  picker: z.string().optional(),
 }).strict().refine((c) => Boolean(c.codes) !== Boolean(c.file), { message: 'give either codes or file, not both' });
 export type CodeListDef = z.infer<typeof codeListSchema>;
 

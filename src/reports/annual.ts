@@ -70,6 +70,15 @@ async function completeness(ctx: ReportContext, registry: Registry, year: string
     return res.rows;
   }, { readOnly: true });
 }
+/**
+ * The quality-assured dataset holds only finalised registrations: when most of the year's are not
+ * finalised yet, its indicators describe a small, chosen part of the year, and the report says so.
+ */
+export function finalisedWarning(quality: Array<{ n: number; finalised: number }>, dataset: 'fresh' | 'qa', year: string): string[] {
+  const n = quality.reduce((s, q) => s + q.n, 0), finalised = quality.reduce((s, q) => s + q.finalised, 0);
+  if (dataset !== 'qa' || n === 0 || finalised / n >= 0.5) return [];
+  return [`Advarsel: bare ${finalised} av ${n} registreringer (${pct(finalised / n)}) for ${year} er ferdigstilt. Det kvalitetssikrede datasettet bygger bare på de ferdigstilte, så indikatorene her kan mangle eller være skjeve. Ferdigstill komplette registreringer, eller lag rapporten fra det ferske datasettet.`];
+}
 function periodColumn(ctx: ReportContext, registry: Registry): string { return `"${ctx.figures.analysesOf(registry).periodDate}"`; }
 
 function indicatorTableColumns(): Column[] {
@@ -100,7 +109,8 @@ export async function annualReport(ctx: ReportContext, registry: Registry, year:
   w.titlePage(title, `Årsrapport for ${year}`, [
     `Laget ${osloDate(new Date().toISOString())} fra registerets data (${dataset === 'qa' ? 'kvalitetssikret datasett: ferdigstilte registreringer' : 'ferskt datasett: alt som er registrert'}).`,
     `Databehandlingsansvarlig: ${registry.meta.dataController ?? '–'}.`,
-    `${total} ${registry.meta.caseName?.nb ?? 'registreringer'} med ${ctx.figures.analysesOf(registry).periodDate.replace(/_/g, ' ')} i ${year}.`,
+    `${total} ${registry.meta.caseName?.nb ?? 'registreringer'} med ${(registry.variables.get(ctx.figures.analysesOf(registry).periodDate)?.def.label.nb ?? ctx.figures.analysesOf(registry).periodDate).toLowerCase()} i ${year}.`,
+    ...finalisedWarning(quality, dataset, year),
   ]);
 
   // Del 1: results.

@@ -35,6 +35,12 @@ import { publicRoutes } from './routes/public.ts';
 import { errorCode } from './error-codes.ts';
 import { innsynStatusRoutes } from './routes/innsyn-status.ts';
 import { patientRoutes } from './routes/patients.ts';
+import { codeListRoutes } from './routes/codelists.ts';
+import { worklistRoutes } from './routes/worklist.ts';
+import { explanationExportRoutes } from './routes/explanation-export.ts';
+import { manualRoutes } from './routes/manual.ts';
+import { extractRequestRoutes } from './routes/extract-requests.ts';
+import { adminRoutes } from './routes/admin.ts';
 import { isWebAppRequest, rateLimitKey, rateLimitMax, rateLimitMessage } from './rate-limits.ts';
 
 const VERSION = '0.1.0';
@@ -299,6 +305,12 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   auditRoutes(app as unknown as FastifyInstance, platform);
   innsynStatusRoutes(app as unknown as FastifyInstance, platform);
   patientRoutes(app as unknown as FastifyInstance, platform);
+  codeListRoutes(app as unknown as FastifyInstance, platform);
+  worklistRoutes(app as unknown as FastifyInstance, platform);
+  explanationExportRoutes(app as unknown as FastifyInstance, platform);
+  manualRoutes(app as unknown as FastifyInstance, platform);
+  extractRequestRoutes(app as unknown as FastifyInstance, platform);
+  adminRoutes(app as unknown as FastifyInstance, platform);
   // The browser app (web/), with its pages served for any other path.
   await registerWebApp(app as unknown as FastifyInstance);
 

@@ -13,6 +13,11 @@ import type { Registry } from '../../registry/load.ts';
 import { PUBLIC } from '../access-policy.ts';
 
 const PLATFORM: Caller = { kind: 'platform', task: 'key-figures' };
+const PERSON_LABELS = [
+  { id: 'birth_date', type: 'date', label: { nb: 'Fødselsdato', en: 'Date of birth' }, description: { nb: 'Fra fødselsnummeret eller folkeregisteret.', en: 'From the identity number or the population register.' } },
+  { id: 'sex', type: 'code', label: { nb: 'Kjønn', en: 'Sex' }, description: { nb: 'Fra fødselsnummeret eller folkeregisteret.', en: 'From the identity number or the population register.' } },
+  { id: 'deceased_date', type: 'date', label: { nb: 'Dødsdato', en: 'Date of death' }, description: { nb: 'Fra folkeregisteret.', en: 'From the population register.' } },
+];
 
 export function webDataRoutes(app: FastifyInstance, platform: Platform): void {
   const registryOf = (id: string): Registry => {
@@ -35,6 +40,8 @@ export function webDataRoutes(app: FastifyInstance, platform: Platform): void {
     const r = registryOf(req.params.id);
     return {
       registry: r.id, version: r.version, title: r.meta.title,
+      // The variable holding the treating unit (a unit picker), the case date, and what tells cases apart.
+      unitVariable: r.mapping.unitVariable, caseDate: r.meta.caseDate ?? null, header: r.meta.header,
       forms: r.forms.map((f) => ({
         id: f.id, title: f.title, description: f.description ?? null, repeating: f.repeating,
         variables: f.variables.map((v) => ({
@@ -43,7 +50,12 @@ export function webDataRoutes(app: FastifyInstance, platform: Platform): void {
           requiredWhen: typeof v.required === 'string' ? v.required : null, privacy: v.privacy, source: v.source ?? null,
         })),
       })),
-      codelists: [...r.codelists.values()].map((c) => ({ id: c.id, title: c.title, system: c.system ?? null, codes: [...c.codes].map(([code, display]) => ({ code, display })) })),
+      // Derived variables and the person's own values, by name (explanations and headers use them).
+      derived: [
+        ...PERSON_LABELS,
+        ...r.derived.map((d) => ({ id: d.def.id, type: d.def.type, label: d.def.label, description: d.def.description })),
+      ],
+      codelists: [...r.codelists.values()].map((c) => ({ id: c.id, title: c.title, system: c.system ?? null, hierarchical: c.properties.size > 0, codes: [...c.codes].map(([code, display]) => ({ code, display })) })),
     };
   });
 

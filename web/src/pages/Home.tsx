@@ -62,7 +62,7 @@ function RegistryHome() {
             <Card className="key-figure">
               <Heading level={3} data-size="2xs">{t('home.worklist')}</Heading>
               <p className="key-figure__value" data-testid="worklist-count">{worklist.data ? Number(worklist.data.total) : worklist.error ? '–' : '…'}</p>
-              <p>{me?.active?.role === 'unit-registrar' || me?.active?.role.endsWith('admin') ? <Link to="/registrations">{t('home.openWorklist')}</Link> : t('home.worklistText')}</p>
+              <p><Link to="/registrations">{t('home.openWorklist')}</Link></p>
             </Card>
           )}
         </div>
@@ -78,7 +78,8 @@ function RegistryHome() {
         <Heading level={2} data-size="md" id="go-to">{t('home.goTo')}</Heading>
         <ul>
           <li><Link to="/indicators">{t('nav.indicators')}</Link>: {t('home.indicatorsText')}</li>
-          {me?.active && ['unit-registrar', 'registry-admin', 'platform-admin'].includes(me.active.role) && <li><Link to="/registrations">{t('nav.registrations')}</Link>: {t('home.registrationsText')}</li>}
+          {me?.active && ['unit-registrar', 'unit-reader', 'registry-admin', 'platform-admin'].includes(me.active.role) && <li><Link to="/registrations">{t('nav.registrations')}</Link>: {t('home.registrationsText')}</li>}
+          {me?.active && ['unit-registrar', 'unit-reader', 'registry-admin', 'platform-admin'].includes(me.active.role) && <li><Link to="/patients">{t('nav.patients')}</Link>: {t('home.patientsText')}</li>}
         </ul>
       </section>
     </>

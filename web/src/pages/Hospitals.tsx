@@ -3,6 +3,7 @@
 // 60 %); filter by level and by registry; and the number of indicators at each level per year.
 import { Alert, Field, Label, Paragraph, Select, Spinner, Table } from '@digdir/designsystemet-react';
 import { Page } from '../components/Page.tsx';
+import { UnitField } from '../components/UnitCombobox.tsx';
 import { YearPicker } from '../components/YearPicker.tsx';
 import { pct, ResultCell, useApi, useDataYears, type Result } from '../data.tsx';
 import { useI18n } from '../i18n.tsx';
@@ -38,13 +39,7 @@ export function Hospitals() {
     <Page title={t('hosp.title')}>
       <Paragraph>{t('hosp.intro')}</Paragraph>
       <form className="filters" aria-label={t('ind.choices')} onSubmit={(e) => e.preventDefault()}>
-        <Field>
-          <Label htmlFor="hospital">{t('hosp.choose')}</Label>
-          <Select id="hospital" value={resh ?? ''} onChange={(e) => setQuery({ hospital: e.target.value || null })}>
-            <Select.Option value="">{t('hosp.choosePrompt')}</Select.Option>
-            {(list.data ?? []).map((h) => <Select.Option key={h.resh} value={h.resh}>{h.name}{h.trust ? ` (${h.trust})` : ''}</Select.Option>)}
-          </Select>
-        </Field>
+        <UnitField id="hospital" label={t('hosp.choose')} value={resh ?? ''} onChange={(v) => setQuery({ hospital: v || null })} levels={['hospital']} />
         <YearPicker id="year" label="hosp.year" value={year ?? ''} onChange={(v) => setQuery({ year: v })} years={years} />
         <Field>
           <Label htmlFor="level">{t('hosp.filterLevel')}</Label>

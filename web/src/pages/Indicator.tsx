@@ -2,7 +2,9 @@
 // time; every unit at a chosen level compared; stratified views; and, for users whose access
 // covers the unit, the explanation list (each case in the denominator, clause by clause).
 // The choices (period, unit, time grain, comparison level) are kept in the URL.
-import { Alert, Field, Heading, Label, Paragraph, Select, Spinner, Table } from '@digdir/designsystemet-react';
+import { Alert, Button, Field, Heading, Label, Paragraph, Select, Spinner, Table } from '@digdir/designsystemet-react';
+import { labelOf, useCodebook } from '../codebook.ts';
+import { fill } from '../errors.ts';
 import { LineChart, targetShare, UnitBars } from '../components/Charts.tsx';
 import { Downloads } from '../components/Downloads.tsx';
 import { Page } from '../components/Page.tsx';
@@ -14,6 +16,7 @@ import { useYears } from './Indicators.tsx';
 import { ScrollTable } from '../components/ScrollTable.tsx';
 
 const LEVELS = ['region', 'trust', 'hospital', 'department'] as const;
+const EX_PAGE = 100;
 
 interface Explanation {
   total: number;
@@ -160,10 +163,16 @@ function ExplanationSection({ registry, indicator, unit, period, units, name }: 
   const q = useQuery();
   const covers = useCoversUnit(unit, units);
   const only = q.get('show') === 'outside';
-  const ex = useApi<Explanation>(covers ? `/api/registries/${registry}/indicators/${indicator}/explanation?unit=${unit}&period=${period}&lang=${lang}&limit=500` : null);
+  const offset = Math.max(0, Number(q.get('offset') ?? 0) || 0);
+  const ex = useApi<Explanation>(covers ? `/api/registries/${registry}/indicators/${indicator}/explanation?unit=${unit}&period=${period}&lang=${lang}&limit=${EX_PAGE}&offset=${offset}` : null);
+  const codebook = useCodebook(covers ? registry : null);
   if (!covers) return null;
   const cases = (ex.data?.cases ?? []).filter((c) => !only || !c.inNumerator);
   const value = (v: unknown) => (v === null || v === undefined ? t('common.unknown') : v === true ? t('common.yes') : v === false ? t('common.no') : String(v));
+  // The variables by their names in the codebook, never their ids.
+  const label = (id: string) => labelOf(codebook.data, id, lang);
+  const exportBase = `/api/registries/${registry}/indicators/${indicator}/explanation`;
+  const exportQuery = `unit=${unit}&period=${period}&lang=${lang}`;
   return (
     <section aria-labelledby="explanation">
       <Heading level={2} data-size="md" id="explanation">{t('ex.title')} – {name}, {period}</Heading>
@@ -179,7 +188,8 @@ function ExplanationSection({ registry, indicator, unit, period, units, name }: 
               <Select.Option value="outside">{t('ex.outside')}</Select.Option>
             </Select>
           </Field>
-          {ex.data.total > ex.data.cases.length && <Paragraph data-size="sm">{t('ex.first')} {ex.data.cases.length} / {ex.data.total}</Paragraph>}
+          <Paragraph data-size="sm">{fill(t('ex.showing'), { from: ex.data.total ? offset + 1 : 0, to: Math.min(offset + EX_PAGE, ex.data.total), total: ex.data.total })}{' '}
+            {t('ex.download')}: <a href={`${exportBase}.csv?${exportQuery}`} download>CSV</a> · <a href={`${exportBase}.xlsx?${exportQuery}`} download>XLSX</a></Paragraph>
           <ScrollTable label={t('ex.caption')}><Table className="explanation-table" zebra>
             <caption>{t('ex.caption')}</caption>
             <Table.Head><Table.Row>
@@ -200,7 +210,7 @@ function ExplanationSection({ registry, indicator, unit, period, units, name }: 
                       <ul className="clauses">{p.clauses.map((cl, j) => (
                         <li key={j}><span aria-hidden="true">{cl.holds === true ? '✓' : cl.holds === false ? '✗' : '?'}</span>{' '}
                           <span className="visually-hidden">{cl.holds === true ? t('ex.holds') : cl.holds === false ? t('ex.fails') : t('ex.unknown')}: </span>
-                          {cl.text}{Object.keys(cl.values).length > 0 && <span className="clause-values"> ({Object.entries(cl.values).map(([k, v]) => `${k} = ${value(v)}`).join(', ')})</span>}</li>
+                          {cl.text}{Object.keys(cl.values).length > 0 && <span className="clause-values"> ({Object.entries(cl.values).map(([k, v]) => `${label(k)} = ${value(v)}`).join(', ')})</span>}</li>
                       ))}</ul>
                     </div>
                   ))}
@@ -208,6 +218,10 @@ function ExplanationSection({ registry, indicator, unit, period, units, name }: 
               </Table.Row>
             ))}</Table.Body>
           </Table></ScrollTable>
+          <nav aria-label={t('ex.pages')} className="pager">
+            {offset > 0 && <Button variant="secondary" data-size="sm" onClick={() => setQuery({ offset: String(Math.max(0, offset - EX_PAGE)) })}>{t('reg.previous')}</Button>}
+            {offset + EX_PAGE < ex.data.total && <Button variant="secondary" data-size="sm" onClick={() => setQuery({ offset: String(offset + EX_PAGE) })}>{t('reg.next')}</Button>}
+          </nav>
         </>
       )}
     </section>

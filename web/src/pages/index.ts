@@ -11,6 +11,9 @@ import { Indicators } from './Indicators.tsx';
 import { Innsyn } from './Innsyn.tsx';
 import { Registrations } from './Registrations.tsx';
 import { Reports } from './Reports.tsx';
+import { PatientPage, PatientSearch } from './Patients.tsx';
+import { ManualRegistration } from './Manual.tsx';
+import { PrintPage } from './Print.tsx';
 
 export interface PageDef {
   path: string;
@@ -28,7 +31,11 @@ export const PAGES: PageDef[] = [
   { path: '/indicators/:indicator', label: 'nav.indicators', menu: false, component: Indicator },
   { path: '/analyses', label: 'nav.analyses', component: Analyses },
   { path: '/hospitals', label: 'nav.hospitals', component: Hospitals },
-  { path: '/registrations', label: 'nav.registrations', roles: ['unit-registrar', 'registry-admin', 'platform-admin'], component: Registrations },
+  { path: '/registrations', label: 'nav.registrations', roles: ['unit-registrar', 'unit-reader', 'registry-admin', 'platform-admin'], component: Registrations },
+  { path: '/registrations/new', label: 'manual.title', menu: false, component: ManualRegistration },
+  { path: '/print', label: 'print.print', menu: false, component: PrintPage },
+  { path: '/patients', label: 'nav.patients', roles: ['unit-registrar', 'unit-reader', 'registry-admin', 'platform-admin'], component: PatientSearch },
+  { path: '/patients/:personId', label: 'nav.patients', menu: false, component: PatientPage },
   { path: '/reports', label: 'nav.reports', roles: ['unit-reader', 'unit-registrar', 'registry-admin', 'platform-admin'], component: Reports },
   { path: '/innsyn', label: 'nav.innsyn', roles: ['patient'], component: Innsyn },
 ];
