@@ -100,7 +100,7 @@ export class Dispatcher {
     const frequency = String(input.frequency ?? '');
     if (!(FREQUENCIES as readonly string[]).includes(frequency)) throw new SubscriptionError(`frequency must be one of ${FREQUENCIES.join(', ')}.`);
     const unit = String(input.unit ?? '');
-    if (!this.units.has(unit)) throw new SubscriptionError(`Unknown unit "${unit}": give the RESH id of a unit.`);
+    if (!this.units.has(unit)) throw new SubscriptionError(`Unknown unit "${unit}": give the RESH id of a unit.`, 400, 'unit.unknown');
     let indicator: string | null = null;
     if (report === 'indicator') {
       indicator = String(input.indicator ?? '');
@@ -109,15 +109,15 @@ export class Dispatcher {
     const lang = input.lang === undefined ? 'nb' : String(input.lang);
     if (lang !== 'nb' && lang !== 'en') throw new SubscriptionError('lang must be nb or en.');
     const recipients = Array.isArray(input.recipients) ? input.recipients.map((x) => String(x).trim().toLowerCase()) : [];
-    if (recipients.length === 0 || recipients.length > 200) throw new SubscriptionError('Give between 1 and 200 e-mail addresses.');
+    if (recipients.length === 0 || recipients.length > 200) throw new SubscriptionError('Give between 1 and 200 e-mail addresses.', 400, 'email.count');
     const bad = recipients.filter((r) => !EMAIL.test(r));
-    if (bad.length) throw new SubscriptionError(`Not an e-mail address: ${bad.slice(0, 5).join(', ')}.`);
+    if (bad.length) throw new SubscriptionError(`Not an e-mail address: ${bad.slice(0, 5).join(', ')}.`, 400, 'email.invalid');
     const now = input.now ?? new Date();
     let expires: Date | null = null;
     if (input.expires !== undefined && input.expires !== null) {
       expires = new Date(String(input.expires));
       if (Number.isNaN(expires.getTime())) throw new SubscriptionError('expires must be a date, e.g. 2026-12-31.');
-      if (expires <= now) throw new SubscriptionError('expires must be in the future.');
+      if (expires <= now) throw new SubscriptionError('expires must be in the future.', 400, 'expires.past');
     }
     const { rows } = await this.pool.query(
       `INSERT INTO report_subscription (registry, report, unit_resh, indicator, frequency, lang, recipients, owner, created_by, expires_at, next_run_at)
@@ -153,7 +153,7 @@ export class Dispatcher {
     const s = await this.find(id, filter);
     // Nothing could be sent: say so now rather than promise an e-mail that never comes.
     if (!this.config.smtpUrl) throw new SubscriptionError('No SMTP server is configured (KVALREG_SMTP_URL), so nothing can be sent.', 409, 'mail.notConfigured');
-    if (!s.active) throw new SubscriptionError(`${filter.dispatches ? 'Dispatch' : 'Subscription'} ${id} has ended (expired or unsubscribed); create a new one to receive the report again.`, 409);
+    if (!s.active) throw new SubscriptionError(`${filter.dispatches ? 'Dispatch' : 'Subscription'} ${id} has ended (expired or unsubscribed); create a new one to receive the report again.`, 409, 'subscription.ended');
     const res = await this.pool.query(
       `INSERT INTO report_job (subscription_id, recipient, period, run_at)
        SELECT $1, r, $2, $3 FROM unnest($4::text[]) r WHERE NOT EXISTS (SELECT 1 FROM report_unsubscribed u WHERE u.subscription_id = $1 AND u.recipient = r)

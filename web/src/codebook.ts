@@ -31,3 +31,14 @@ export function variableOf(codebook: Codebook | null, id: string): { form: FormV
   }
   return null;
 }
+
+/** A value in words: a code by its list's display, the person's sex as a word, yes and no. */
+export function displayOf(codebook: Codebook | null, id: string, value: unknown, lang: 'nb' | 'en', words: { yes: string; no: string; unknown: string; female: string; male: string }): string {
+  if (value === null || value === undefined || value === '') return words.unknown;
+  if (value === true) return words.yes;
+  if (value === false) return words.no;
+  if (id === 'sex') return value === 'female' ? words.female : value === 'male' ? words.male : String(value);
+  const list = variableOf(codebook, id)?.variable.codelist;
+  const code = list ? codebook?.codelists.find((c) => c.id === list)?.codes.find((c) => c.code === String(value)) : undefined;
+  return code ? code.display[lang] : String(value);
+}

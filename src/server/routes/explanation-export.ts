@@ -35,6 +35,12 @@ export function explanationExportRoutes(app: FastifyInstance, platform: Platform
       const label = (v: string) => r.variables.get(v)?.def.label[lang] ?? r.derived.find((d) => d.def.id === v)?.def.label[lang] ?? v;
       const word = (v: unknown) => (v === null || v === undefined ? (lang === 'nb' ? 'ukjent' : 'unknown') : v === true ? (lang === 'nb' ? 'ja' : 'yes') : v === false ? (lang === 'nb' ? 'nei' : 'no') : String(v));
       const nb = lang === 'nb';
+      // A value in words: codes by their list's display, the person's sex as a word.
+      const shown = (k: string, v: unknown) => {
+        if (k === 'sex' && (v === 'female' || v === 'male')) return nb ? (v === 'female' ? 'kvinne' : 'mann') : v;
+        const list = r.variables.get(k)?.def.codelist ?? r.derived.find((d) => d.def.id === k)?.def.codelist;
+        return (list ? r.codelists.get(list)?.codes.get(String(v))?.[lang] : undefined) ?? word(v);
+      };
       const columns: Column[] = [
         { key: 'case', label: nb ? 'Registrering' : 'Case', format: 'number' }, { key: 'date', label: nb ? 'Dato' : 'Date', format: 'text' },
         { key: 'finalised', label: nb ? 'Ferdigstilt' : 'Finalised', format: 'text' }, { key: 'numerator', label: nb ? 'I telleren' : 'In the numerator', format: 'text' },
@@ -42,7 +48,7 @@ export function explanationExportRoutes(app: FastifyInstance, platform: Platform
       ];
       const rows: Row[] = cases.map((c) => ({
         case: c.caseId, date: c.periodDate, finalised: word(c.finalised), numerator: word(c.inNumerator),
-        clauses: c.parts.filter((p) => p.inDenominator).flatMap((p) => p.clauses.map((cl) => `${p.label ? `${p.label}: ` : ''}${cl.holds === true ? '✓' : cl.holds === false ? '✗' : '?'} ${cl.text}${Object.keys(cl.values).length ? ` (${Object.entries(cl.values).map(([k, v]) => `${label(k)} = ${word(v)}`).join(', ')})` : ''}`)).join(' | '),
+        clauses: c.parts.filter((p) => p.inDenominator).flatMap((p) => p.clauses.map((cl) => `${p.label ? `${p.label}: ` : ''}${cl.holds === true ? '✓' : cl.holds === false ? '✗' : '?'} ${cl.text}${Object.keys(cl.values).length ? ` (${Object.entries(cl.values).map(([k, v]) => `${label(k)} = ${shown(k, v)}`).join(', ')})` : ''}`)).join(' | '),
       }));
       const name = `${r.id}-${ind.def.id}-${q.unit}-${q.period}-${nb ? 'forklaring' : 'explanation'}`;
       reply.header('content-disposition', `attachment; filename="${name}.${format}"`).header('cache-control', 'no-store');

@@ -13,6 +13,8 @@ import type { Registry } from '../../registry/load.ts';
 import { PUBLIC } from '../access-policy.ts';
 
 const PLATFORM: Caller = { kind: 'platform', task: 'key-figures' };
+/** How long the years with data are kept (they change when a new year begins to fill). */
+const YEARS_TTL_MS = 60_000;
 const PERSON_LABELS = [
   { id: 'birth_date', type: 'date', label: { nb: 'Fødselsdato', en: 'Date of birth' }, description: { nb: 'Fra fødselsnummeret eller folkeregisteret.', en: 'From the identity number or the population register.' } },
   { id: 'sex', type: 'code', label: { nb: 'Kjønn', en: 'Sex' }, description: { nb: 'Fra fødselsnummeret eller folkeregisteret.', en: 'From the identity number or the population register.' } },
@@ -65,9 +67,19 @@ export function webDataRoutes(app: FastifyInstance, platform: Platform): void {
   // The years with data (by the registry's case date, newest first), and the year pages open on:
   // the newest full year with data (the current year has hardly begun to fill), or, without one,
   // the newest year with data. Every page's year choice is made from these.
-  const yearsOf = async (r: Registry) => (await platform.data.transaction(PLATFORM, 'analytics:years', async (tx) => (await tx.client.query(
-    `SELECT DISTINCT extract(year FROM ${caseDateSql(r)})::int AS year FROM ${analyticsTable(r)} a WHERE ${caseDateSql(r)} IS NOT NULL ORDER BY 1 DESC`)).rows, { readOnly: true }))
-    .map((x: { year: number }) => x.year);
+  // Every page asks on every view, and the answer needs a pass over the whole analytics table (a
+  // million rows nationally) but changes only when a new year begins to fill: kept for a minute.
+  const cached = new Map<string, { at: number; years: Promise<number[]> }>();
+  const yearsOf = (r: Registry): Promise<number[]> => {
+    const hit = cached.get(r.id);
+    if (hit && Date.now() - hit.at < YEARS_TTL_MS) return hit.years;
+    const years = platform.data.transaction(PLATFORM, 'analytics:years', async (tx) => (await tx.client.query(
+      `SELECT DISTINCT extract(year FROM ${caseDateSql(r)})::int AS year FROM ${analyticsTable(r)} a WHERE ${caseDateSql(r)} IS NOT NULL ORDER BY 1 DESC`)).rows, { readOnly: true })
+      .then((rows) => rows.map((x: { year: number }) => x.year));
+    years.catch(() => cached.delete(r.id));
+    cached.set(r.id, { at: Date.now(), years });
+    return years;
+  };
   const withDefault = (years: number[]) => {
     const current = Number(osloDate(new Date().toISOString()).slice(0, 4));
     return { years, default: years.find((y) => y < current) ?? years[0] ?? null, current };

@@ -221,7 +221,8 @@ function FormCard({ title, registry, caseId, form, codebook, history, onChange, 
         <div ref={status} tabIndex={-1} role="status" className="form-message">
           {message && <Alert data-color={message.kind}><Paragraph>{message.text}</Paragraph></Alert>}
         </div>
-        <form onSubmit={(e) => { e.preventDefault(); void run('save'); }} className="completion-form">
+        {/* The platform checks every value and says what is wrong in words; the browser's own bubbles would not. */}
+        <form onSubmit={(e) => { e.preventDefault(); void run('save'); }} className="completion-form" noValidate>
           {def.variables.map((v) => {
             const id = `${form.form}-${form.instance || 'main'}-${v.id}`;
             const current = values[v.id] ?? toInput(v.type, form.data[v.id]);

@@ -3,7 +3,7 @@
 // covers the unit, the explanation list (each case in the denominator, clause by clause).
 // The choices (period, unit, time grain, comparison level) are kept in the URL.
 import { Alert, Button, Field, Heading, Label, Paragraph, Select, Spinner, Table } from '@digdir/designsystemet-react';
-import { labelOf, useCodebook } from '../codebook.ts';
+import { displayOf, labelOf, useCodebook } from '../codebook.ts';
 import { fill } from '../errors.ts';
 import { LineChart, targetShare, UnitBars } from '../components/Charts.tsx';
 import { Downloads } from '../components/Downloads.tsx';
@@ -168,8 +168,8 @@ function ExplanationSection({ registry, indicator, unit, period, units, name }: 
   const codebook = useCodebook(covers ? registry : null);
   if (!covers) return null;
   const cases = (ex.data?.cases ?? []).filter((c) => !only || !c.inNumerator);
-  const value = (v: unknown) => (v === null || v === undefined ? t('common.unknown') : v === true ? t('common.yes') : v === false ? t('common.no') : String(v));
-  // The variables by their names in the codebook, never their ids.
+  // The variables by their names in the codebook, never their ids; codes by their words.
+  const words = { yes: t('common.yes'), no: t('common.no'), unknown: t('common.unknown'), female: t('sex.female'), male: t('sex.male') };
   const label = (id: string) => labelOf(codebook.data, id, lang);
   const exportBase = `/api/registries/${registry}/indicators/${indicator}/explanation`;
   const exportQuery = `unit=${unit}&period=${period}&lang=${lang}`;
@@ -210,7 +210,7 @@ function ExplanationSection({ registry, indicator, unit, period, units, name }: 
                       <ul className="clauses">{p.clauses.map((cl, j) => (
                         <li key={j}><span aria-hidden="true">{cl.holds === true ? '✓' : cl.holds === false ? '✗' : '?'}</span>{' '}
                           <span className="visually-hidden">{cl.holds === true ? t('ex.holds') : cl.holds === false ? t('ex.fails') : t('ex.unknown')}: </span>
-                          {cl.text}{Object.keys(cl.values).length > 0 && <span className="clause-values"> ({Object.entries(cl.values).map(([k, v]) => `${label(k)} = ${value(v)}`).join(', ')})</span>}</li>
+                          {cl.text}{Object.keys(cl.values).length > 0 && <span className="clause-values"> ({Object.entries(cl.values).map(([k, v]) => `${label(k)} = ${displayOf(codebook.data, k, v, lang, words)}`).join(', ')})</span>}</li>
                       ))}</ul>
                     </div>
                   ))}

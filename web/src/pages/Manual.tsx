@@ -63,7 +63,7 @@ export function ManualRegistration() {
     <Page title={t('manual.title')}>
       <Paragraph>{t('manual.intro')}</Paragraph>
       <Paragraph><Link to="/registrations">{t('reg.back')}</Link></Paragraph>
-      <form className="manual-form" onSubmit={(e) => { e.preventDefault(); void submit(); }}>
+      <form className="manual-form" onSubmit={(e) => { e.preventDefault(); void submit(); }} noValidate>
         <fieldset className="manual-fieldset">
           <legend><Heading level={2} data-size="xs">{t('manual.patient')}</Heading></legend>
           <div className="completion-form">

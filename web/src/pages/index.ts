@@ -14,6 +14,9 @@ import { Reports } from './Reports.tsx';
 import { PatientPage, PatientSearch } from './Patients.tsx';
 import { ManualRegistration } from './Manual.tsx';
 import { PrintPage } from './Print.tsx';
+import { Research } from './Research.tsx';
+import { Admin } from './Admin.tsx';
+import { NotFound } from './NotFound.tsx';
 
 export interface PageDef {
   path: string;
@@ -38,4 +41,9 @@ export const PAGES: PageDef[] = [
   { path: '/patients/:personId', label: 'nav.patients', menu: false, component: PatientPage },
   { path: '/reports', label: 'nav.reports', roles: ['unit-reader', 'unit-registrar', 'registry-admin', 'platform-admin'], component: Reports },
   { path: '/innsyn', label: 'nav.innsyn', roles: ['patient'], component: Innsyn },
+  { path: '/research', label: 'nav.research', roles: ['researcher', 'registry-admin', 'platform-admin'], component: Research },
+  { path: '/admin', label: 'nav.admin', roles: ['platform-admin'], component: Admin },
 ];
+
+/** What a path the app does not have shows. */
+export const NOT_FOUND: PageDef = { path: '*', label: 'notfound.title', menu: false, component: NotFound };
