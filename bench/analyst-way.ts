@@ -10,6 +10,7 @@ import type { Platform } from '../src/platform.ts';
 import type { Registry } from '../src/registry/load.ts';
 import { holds } from '../src/registry/expr.ts';
 import { analyticsTable } from '../src/analytics/columns.ts';
+import { osloDate } from '../src/time/oslo.ts';
 
 export interface AnalystResult { cells: Map<string, { numerator: number; denominator: number }>; rows: number }
 
@@ -22,6 +23,8 @@ const osloYear = (v: unknown): string | null => {
 export async function analystWay(platform: Platform, registry: Registry): Promise<AnalystResult> {
   const inds = platform.indicators.list(registry.id).filter((i) => i.def.status === 'active');
   const nation = platform.indicators.nation();
+  // The engine computes as of today (what today() means in the definitions); so does this.
+  const asOf = osloDate(new Date().toISOString());
   // key indicator|unit|year → per part: denominator and numerator counts, or distinct keys.
   const acc = new Map<string, Array<{ d: Set<string> | number; n: Set<string> | number }>>();
   let last = 0, total = 0;
@@ -38,22 +41,32 @@ export async function analystWay(platform: Platform, registry: Registry): Promis
       for (const ind of inds) {
         const year = osloYear(raw[ind.def.periodDate]);
         if (year === null) continue;
-        if (ind.js.population && !holds(ind.js.population(row))) continue;
-        if (ind.js.exclusions && holds(ind.js.exclusions(row))) continue;
+        if (ind.js.population && !holds(ind.js.population(row, { asOf: asOf }))) continue;
+        if (ind.js.exclusions && holds(ind.js.exclusions(row, { asOf: asOf }))) continue;
         const who = ind.def.countBy === 'patient' ? String(raw.person_id) : ind.def.countBy === 'event' ? String(raw.event_key ?? `case:${raw.case_id}`) : null;
-        const flags = ind.js.parts.map((p) => { const d = holds(p.denominator(row)); return { d, n: d && holds(p.numerator(row)) }; });
+        const ctx = { asOf };
+        // What the case adds to each part's numerator: 1, or the declared numeratorCount (events per case).
+        const adds = (n: boolean) => (!n ? 0 : ind.js.numeratorCount ? Math.max(0, Math.round(Number(ind.js.numeratorCount(row, ctx) ?? 0))) : 1);
+        const flags = ind.js.parts.map((p) => { const d = holds(p.denominator(row, ctx)); const n = d && holds(p.numerator(row, ctx)); return { d, n, k: adds(n) }; });
         if (!flags.some((f) => f.d)) continue;
-        // The year's total, and (when the indicator is by year) each stratum of each stratifier.
-        const groups = [`${year}||`];
-        if (ind.def.grains.includes('year')) for (const st of ind.def.stratifiers) groups.push(`${year}|${st}|${raw[st] === null || raw[st] === undefined ? 'unknown' : String(raw[st])}`);
+        // The year's total, and (when the indicator is by year) each stratum of each stratifier; a
+        // count stratifier (countStrata) puts the case in every stratum with that stratum's count.
+        const groups: Array<{ g: string; k?: number }> = [{ g: `${year}||` }];
+        if (ind.def.grains.includes('year')) {
+          for (const st of ind.def.stratifiers) {
+            const split = ind.def.countStrata?.[st];
+            if (!split) { groups.push({ g: `${year}|${st}|${raw[st] === null || raw[st] === undefined ? 'unknown' : String(raw[st])}` }); continue; }
+            for (const [stratum, column] of Object.entries(split)) groups.push({ g: `${year}|${st}|${stratum}`, k: flags[0].n ? Math.max(0, Math.round(Number(row[column] ?? 0))) : 0 });
+          }
+        }
         for (const unit of path) {
-          for (const g of groups) {
+          for (const { g, k } of groups) {
             const key = `${ind.def.id}|${unit}|${g}`;
             let cell = acc.get(key);
             if (!cell) { cell = ind.js.parts.map(() => (who === null ? { d: 0, n: 0 } : { d: new Set<string>(), n: new Set<string>() })); acc.set(key, cell); }
             flags.forEach((f, i) => {
               const c = cell![i];
-              if (who === null) { if (f.d) (c.d as number)++; if (f.n) (c.n as number)++; }
+              if (who === null) { if (f.d) (c.d as number)++; (c.n as number) += k ?? f.k; }
               else { if (f.d) (c.d as Set<string>).add(who); if (f.n) (c.n as Set<string>).add(who); }
             });
           }

@@ -72,7 +72,7 @@ async function main() {
   for (const mode of args.modes!.split(',')) {
     const name = `kvalreg_bench_${mode}_${process.pid}`;
     await ensureDatabase(adminUrl, name);
-    const config = loadConfig({ ...process.env, DATABASE_URL: dbUrl(name), KVALREG_DATA_DIR: dir, LOG_LEVEL: 'warn' });
+    const config = loadConfig({ ...process.env, DATABASE_URL: dbUrl(name), KVALREG_DATA_DIR: dir, LOG_LEVEL: 'warn', KVALREG_ALLOW_TEST_IDENTITIES: '1' });
     const platform = await startPlatform(config, { log: pino({ level: 'warn' }) });
     // `--audit off` (for bench/audit only): this throwaway database discards audit events, so the
     // difference to a normal run is what the audit trail costs. The product has no such switch.
@@ -114,7 +114,7 @@ async function main() {
     const port = 57000 + Math.floor(Math.random() * 1000);
     const profile = process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
     const server: ChildProcess = spawn(process.execPath, [...profile, path.resolve('bin/kvalreg.js'), 'serve', '--port', String(port)], {
-      env: { ...process.env, ...keysEnv, DATABASE_URL: dbUrl(name), KVALREG_DATA_DIR: dir, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'inherit', 'inherit'] });
+      env: { ...process.env, ...keysEnv, DATABASE_URL: dbUrl(name), KVALREG_DATA_DIR: dir, LOG_LEVEL: 'warn', KVALREG_ALLOW_TEST_IDENTITIES: '1' }, stdio: ['ignore', 'inherit', 'inherit'] });
     for (let i = 0; i < 300; i++) { try { if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) break; } catch { /* starting */ } await new Promise((r) => setTimeout(r, 100)); }
     const stat = new pg.Client({ connectionString: dbUrl(name) });
     await stat.connect();
@@ -153,7 +153,7 @@ async function main() {
     await src.connect();
     const target = `kvalreg_bench_copy_${process.pid}`;
     await ensureDatabase(adminUrl, target);
-    const cfg = loadConfig({ ...process.env, DATABASE_URL: dbUrl(target), KVALREG_DATA_DIR: dir, LOG_LEVEL: 'warn' });
+    const cfg = loadConfig({ ...process.env, DATABASE_URL: dbUrl(target), KVALREG_DATA_DIR: dir, LOG_LEVEL: 'warn', KVALREG_ALLOW_TEST_IDENTITIES: '1' });
     const empty = await startPlatform(cfg, { log: pino({ level: 'warn' }) });
     await empty.db.pool.query(`TRUNCATE ${TABLES.join(', ')} CASCADE`);
     await empty.close();

@@ -39,7 +39,7 @@ async function main() {
   const adminUrl = process.env.DATABASE_URL ?? server!.url('postgres');
   const name = `kvalreg_bench_${crypto.randomBytes(4).toString('hex')}`;
   await ensureDatabase(adminUrl, name);
-  const platform = await startPlatform(loadConfig({ ...process.env, DATABASE_URL: withDatabase(adminUrl, name), KVALREG_DATA_DIR: dir, LOG_LEVEL: 'warn' }), { log: pino({ level: 'warn' }), poolSize: 8 });
+  const platform = await startPlatform(loadConfig({ ...process.env, DATABASE_URL: withDatabase(adminUrl, name), KVALREG_DATA_DIR: dir, LOG_LEVEL: 'warn', KVALREG_ALLOW_TEST_IDENTITIES: '1' }), { log: pino({ level: 'warn' }), poolSize: 8 });
   try {
     const registry = platform.registry('fracture')!;
     const units = platform.units.all().filter((u) => u.level === 'department' && u.kind !== 'emergency_department');

@@ -113,7 +113,7 @@ async function main() {
   let idp: Awaited<ReturnType<typeof startLocalProvider>> | undefined;
   try {
     // 1. Seed: the base sample through the real capture pipeline, multiplied, refreshed, computed.
-    const platform = await startPlatform(loadConfig({ ...process.env, DATABASE_URL: dbUrl, KVALREG_DATA_DIR: dir, LOG_LEVEL: 'warn' }), { log: pino({ level: 'warn' }), poolSize: 8 });
+    const platform = await startPlatform(loadConfig({ ...process.env, DATABASE_URL: dbUrl, KVALREG_DATA_DIR: dir, LOG_LEVEL: 'warn', KVALREG_ALLOW_TEST_IDENTITIES: '1' }), { log: pino({ level: 'warn' }), poolSize: 8 });
     const registry = platform.registry('fracture')!;
     const table = analyticsTable(registry);
     const timings: Array<[string, number]> = [];

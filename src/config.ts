@@ -48,6 +48,13 @@ export interface Config {
   reportIntervalMs: number;
   /** Delay before the first retry of a failed delivery (doubles each attempt). */
   reportRetryBaseMs: number;
+  /**
+   * Accept test identity numbers (synthetic month + 80 numbers, and month + 40 numbers sent as a
+   * fødselsnummer or D-number). Off unless KVALREG_ALLOW_TEST_IDENTITIES is 1/true: no real
+   * patient has one, so in production they are refused. The demo (`kvalreg start`, `kvalreg
+   * demo`), the tests and the benchmarks turn it on.
+   */
+  allowTestIdentities: boolean;
 }
 
 export interface OidcSettings {
@@ -126,6 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: (env.KVALREG_PUBLIC_URL ?? `http://localhost:${env.PORT ?? 3000}`).replace(/\/$/, ''),
     reportIntervalMs: intEnv(env, 'KVALREG_REPORT_INTERVAL_MS', 60_000),
     reportRetryBaseMs: intEnv(env, 'KVALREG_REPORT_RETRY_BASE_MS', 5 * 60_000),
+    allowTestIdentities: boolEnv(env, 'KVALREG_ALLOW_TEST_IDENTITIES'),
   };
 }
 
@@ -140,6 +148,13 @@ function positiveIntEnv(env: NodeJS.ProcessEnv, name: string, fallback: number):
   const n = intEnv(env, name, fallback);
   if (n < 1) throw new Error(`${name} must be 1 or more (days)`);
   return n;
+}
+
+function boolEnv(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = (env[name] ?? '').trim().toLowerCase();
+  if (raw === '' || raw === '0' || raw === 'false' || raw === 'no') return false;
+  if (raw === '1' || raw === 'true' || raw === 'yes') return true;
+  throw new Error(`${name} must be 1 or 0 (true or false), got "${env[name]}"`);
 }
 
 function intEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

@@ -1,12 +1,14 @@
 // Assembles the platform from its parts: database, migrations, units, registries, keys, the door
 // to person-level data and the capture inbox. The CLI, the server and the tests all start here.
 import path from 'node:path';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger } from './log/redact.ts';
 import { PersonData } from './access/door.ts';
 import { Analytics } from './analytics/refresh.ts';
 import { Indicators } from './indicators/service.ts';
 import { loadAuditKeys, type AuditKeys } from './access/audit-keys.ts';
 import { Reports } from './reports/service.ts';
+import { Prom } from './prom/service.ts';
 import crypto from 'node:crypto';
 import { createInbox, type Inbox } from './capture/inbox.ts';
 import type { Config } from './config.ts';
@@ -36,13 +38,16 @@ export interface Platform {
   indicators: Indicators;
   /** Figures, tables, the annual report, and report subscriptions sent by e-mail. */
   reports: Reports;
+  /** PROM: the shared instruments, the registries' schedules, invitations and responses. */
+  prom: Prom;
   /** Re-reads the organisation hierarchy after units were added or changed. */
   reloadUnits(): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startPlatform(config: Config, opts: { log?: Logger; poolSize?: number } = {}): Promise<Platform> {
-  const log = opts.log ?? pino({ level: config.logLevel });
+  // Logs never hold identity numbers (log/redact.ts).
+  const log = opts.log ?? createLogger(config.logLevel);
   const db = await openDatabase(config, { poolSize: opts.poolSize });
   try {
     await migrate(db.pool, (m) => log.info(m));
@@ -55,7 +60,7 @@ export async function startPlatform(config: Config, opts: { log?: Logger; poolSi
     await storeRegistryVersions(db.pool, registries);
     const units = await readUnitTree(db.pool);
     const data = new PersonData(db.pool, units, db.appPool);
-    const inbox = createInbox(data, { keys, registries }, log);
+    const inbox = createInbox(data, { keys, registries, allRegistries: registries, allowTestIdentities: config.allowTestIdentities }, log);
     const analytics = new Analytics(data, registries, log.child({ module: 'analytics' }));
     await analytics.prepare();
     const indicators = new Indicators(data, db.pool, registries, units, log.child({ module: 'indicators' }));
@@ -63,12 +68,14 @@ export async function startPlatform(config: Config, opts: { log?: Logger; poolSi
     // Unsubscribe links are signed with a key derived from the identity hash key: they outlive restarts.
     reports.dispatch.setSecret(Buffer.from(crypto.hkdfSync('sha256', keys.hashKey, Buffer.alloc(0), 'kvalreg report unsubscribe', 32)));
     await reports.prepare();
+    const prom = new Prom(data, registries, log.child({ module: 'prom' }), { units, keys, config });
+    await prom.prepare();
     const byId = new Map(registries.map((r) => [r.id, r]));
     return {
-      config, log, db, keys, auditKeys, registries, units, data, inbox, analytics, indicators, reports,
+      config, log, db, keys, auditKeys, registries, units, data, inbox, analytics, indicators, reports, prom,
       registry: (id) => byId.get(id),
       reloadUnits: async () => { units.reset((await readUnitTree(db.pool)).all()); },
-      close: async () => { await reports.dispatch.stop(); await analytics.stop(); await db.close(); },
+      close: async () => { await prom.stop(); await reports.dispatch.stop(); await analytics.stop(); await db.close(); },
     };
   } catch (err) {
     await db.close();

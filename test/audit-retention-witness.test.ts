@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { checkWitness, headStatement, pruneAudit, sealAudit, verifyAudit } from '../src/access/audit.ts';
-import { loadAuditKeys, witnessPublicKey } from '../src/access/audit-keys.ts';
+import { loadAuditKeys, witnessPublicKey, type AuditKeys } from '../src/access/audit-keys.ts';
+import { signState, writeDbState, writeFileState } from '../src/access/audit-state.ts';
 import { auditHeadCommand, auditPruneCommand, auditVerifyCommand } from '../src/cli/audit.ts';
 import { loadConfig } from '../src/config.ts';
 import { ehrBundle } from '../registries/fracture/bundles.ts';
@@ -120,8 +121,11 @@ describe('retention', () => {
 
 describe('sealing key and witness', () => {
   let t: TestPlatform;
+  /** The platform's audit keys; from the rotation on, the rotated ones (there is no going back). */
+  let keys: AuditKeys;
   beforeAll(async () => {
     t = await testPlatform({ KVALREG_AUDIT_KEY: crypto.randomBytes(32).toString('base64'), KVALREG_AUDIT_KEY_ID: 'a1' });
+    keys = t.platform.auditKeys;
     await capture(t, 3);
   });
   afterAll(async () => { await t?.close(); });
@@ -136,17 +140,17 @@ describe('sealing key and witness', () => {
 
   it('rotates the sealing key: old seals verify with the old key kept', async () => {
     const env = { KVALREG_AUDIT_KEY: crypto.randomBytes(32).toString('base64'), KVALREG_AUDIT_KEY_ID: 'a2', KVALREG_AUDIT_KEYS_OLD: `a1:${t.env.KVALREG_AUDIT_KEY}` };
-    const rotated = loadAuditKeys({ env, dataDir: '/nonexistent', identity: t.platform.keys, log: () => undefined });
+    const rotated = loadAuditKeys({ env, dataDir: t.env.KVALREG_DATA_DIR!, identity: t.platform.keys, log: () => undefined });
     await capture(t, 1);
     await sealAudit(pool(), rotated);
     expect((await pool().query('SELECT key_id, count(*)::int AS n FROM audit_event GROUP BY key_id ORDER BY key_id')).rows.map((r) => r.key_id)).toEqual(['a1', 'a2']);
     expect((await verifyAudit(pool(), rotated)).ok).toBe(true);
-    const withoutOld = loadAuditKeys({ env: { ...env, KVALREG_AUDIT_KEYS_OLD: '' }, dataDir: '/nonexistent', identity: t.platform.keys, log: () => undefined });
+    const withoutOld = loadAuditKeys({ env: { ...env, KVALREG_AUDIT_KEYS_OLD: '' }, dataDir: t.env.KVALREG_DATA_DIR!, identity: t.platform.keys, log: () => undefined });
     expect((await verifyAudit(pool(), withoutOld)).broken?.problem).toMatch(/audit key "a1", which is not loaded/);
+    keys = rotated;
   });
 
   it('signs a statement of the head that an outsider can check, and finds removed newest events that the chain alone cannot', async () => {
-    const keys = t.platform.auditKeys;
     const s = await headStatement(pool(), keys);
     // The outside party checks the signature with the public key alone.
     const { signature, ...body } = s;
@@ -154,20 +158,26 @@ describe('sealing key and witness', () => {
     expect(crypto.verify(null, bytes, crypto.createPublicKey(witnessPublicKey(keys)), Buffer.from(signature, 'base64'))).toBe(true);
     expect(await checkWitness(pool(), keys, [s])).toEqual([expect.objectContaining({ ok: true })]);
     expect((await checkWitness(pool(), keys, [{ ...s, seq: s.seq - 1 }]))[0]).toMatchObject({ ok: false, note: expect.stringMatching(/does not match its signature/) });
-    // Removing the newest events leaves a chain that proves itself…
-    await tamper(t, 'DELETE FROM audit_event WHERE seq >= $1', [s.seq - 1]);
-    expect((await verifyAudit(pool(), keys)).ok).toBe(true);
-    // …but not the witnessed head.
+    // Removing the newest events leaves a chain that proves itself, but not the sealer's signed
+    // state (audit-tampering.test.ts tries every way round that), nor the witnessed head.
+    await tamper(t, 'CREATE TABLE removed AS SELECT * FROM audit_event WHERE seq >= $1; DELETE FROM audit_event WHERE seq >= $1'.replaceAll('$1', String(s.seq - 1)));
+    expect((await verifyAudit(pool(), keys)).broken).toMatchObject({ kind: 'shortened', seq: s.seq });
     expect((await checkWitness(pool(), keys, [s]))[0]).toMatchObject({ ok: false, note: expect.stringMatching(/newest events were removed/) });
+    await tamper(t, 'INSERT INTO audit_event SELECT * FROM removed; DROP TABLE removed');
+    expect((await verifyAudit(pool(), keys)).ok).toBe(true);
   });
 
   it('finds a chain rewritten and re-sealed by someone holding the key, through the witness', async () => {
     await capture(t, 2);
-    const keys = t.platform.auditKeys;
     const s = await headStatement(pool(), keys);
-    // Unseal from an earlier event, change it, and seal everything again with the real key.
-    await tamper(t, "UPDATE audit_event SET seq = NULL, prev_hash = NULL, hash = NULL, key_id = NULL WHERE seq >= $1", [s.seq - 2]);
+    // Unseal from an earlier event, change it, sign a state for the shorter chain, and seal
+    // everything again with the real key: only the key's holder can.
+    await tamper(t, 'UPDATE audit_event SET seq = NULL, prev_hash = NULL, hash = NULL, key_id = NULL, sealed_at = NULL, watermark = NULL WHERE seq >= $1', [s.seq - 2]);
     await tamper(t, "UPDATE audit_event SET actor = 'user:someone-else' WHERE id = (SELECT min(id) FROM audit_event WHERE seq IS NULL)");
+    const head = (await pool().query("SELECT seq, encode(hash, 'hex') AS hash FROM audit_event WHERE seq = $1", [s.seq - 3])).rows[0];
+    const forged = signState(keys, { seq: head.seq, hash: head.hash, watermark: null, sealedAt: new Date().toISOString().replace('Z', '000') });
+    await writeDbState(pool(), forged);
+    writeFileState(keys.stateFile, (await pool().query('SELECT current_database() AS d')).rows[0].d, forged, { force: true });
     await sealAudit(pool(), keys);
     expect((await verifyAudit(pool(), keys)).ok).toBe(true);
     expect((await checkWitness(pool(), keys, [s]))[0]).toMatchObject({ ok: false, note: expect.stringMatching(/no longer has the witnessed hash/) });
@@ -191,13 +201,13 @@ describe('the audit commands', () => {
       await auditVerifyCommand(config, { witness: file });
       expect(log.mock.calls.map((c) => String(c[0])).join('\n')).toMatch(/intact[\s\S]*All 1 witnessed head\(s\) are in the chain unchanged/);
       expect(process.exitCode).toBeUndefined();
-      await tamper(t, 'DELETE FROM audit_event WHERE seq = (SELECT max(seq) FROM audit_event)');
-      await auditVerifyCommand(config, { witness: file });
-      expect(String(log.mock.calls.at(-1)![0])).toMatch(/does NOT hold what the witness saw/);
-      expect(process.exitCode).toBe(1);
-      process.exitCode = undefined;
       await auditPruneCommand(loadConfig({ ...t.env, KVALREG_AUDIT_RETENTION_DAYS: '30' }), {});
       expect(String(log.mock.calls.at(-1)![0])).toMatch(/Nothing to prune: no sealed audit event is older than 30 days/);
+      await tamper(t, 'DELETE FROM audit_event WHERE seq = (SELECT max(seq) FROM audit_event)');
+      await auditVerifyCommand(config, { witness: file });
+      expect(log.mock.calls.map((c) => String(c[0])).join('\n')).toMatch(/TRAIL SHORTENED[\s\S]*does NOT hold what the witness saw/);
+      expect(process.exitCode).toBe(1);
+      process.exitCode = undefined;
       expect(() => loadConfig({ ...t.env, KVALREG_AUDIT_RETENTION_DAYS: '0' })).toThrow(/KVALREG_AUDIT_RETENTION_DAYS must be 1 or more/);
       await expect(auditVerifyCommand(config, { witness: path.join(dir, 'missing.json') })).rejects.toThrow(/witness file .* does not exist/);
     } finally {

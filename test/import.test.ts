@@ -35,6 +35,33 @@ it('imports a CSV journal with 2008 codes, mapping what maps and sending the res
   expect((await q("SELECT count(*)::int AS n FROM registry_case"))[0].n).toBe(2);
 });
 
+it('sends old hip codes (31) to the hip fracture register like new ones, not to manual review', async () => {
+  // The annual report: "Hoftebrudd (AO prefix 31) inkluderes i Nasjonalt Hoftebruddregister"; 31 is
+  // the proximal femur in the old (Müller) version too, though its groups differ from 2018's
+  // (registries/fracture/codes/README.md: "Route on the 31 prefix before any conversion").
+  const file = path.join(dir, 'journal-hips.csv');
+  fs.writeFileSync(file, [
+    'journal_id;national_id;unit_resh;setting;injury_time;first_contact;ao_code;side;open;energy;intent;surgery_time',
+    `2001;${nin('1931-02-02', 'female')};${SUS_ORTHO};EMER;2008-06-01T10:00:00+02:00;2008-06-01T11:00:00+02:00;31B3.1;left;0;low;operative;2008-06-02T09:00:00+02:00`,
+    `2002;${nin('1935-03-03', 'female')};${SUS_ORTHO};EMER;2008-06-02T10:00:00+02:00;2008-06-02T11:00:00+02:00;31-a2.1;right;0;low;operative;`,
+    `2003;${nin('1940-04-04', 'male')};${SUS_ORTHO};EMER;2008-06-03T10:00:00+02:00;2008-06-03T11:00:00+02:00;23-a2.2;right;0;low;conservative;`,
+  ].join('\n'));
+  const referred = async () => (await q("SELECT count(*)::int AS n FROM routing_decision WHERE registry = 'fracture' AND decision = 'referred' AND target = 'hip-fracture'"))[0].n;
+  const before = await referred();
+  const summary = await runImport(t.platform, file, { sender: 'stavanger-journal', codeVersion: '2008' });
+  // Three journal rows, one with an operation (the planner's message too): every message accepted, none skipped.
+  expect(summary).toMatchObject({ messages: 4, accepted: 4, quarantined: 0, skipped: 0 });
+  expect(summary.problems).toEqual([]);
+  expect(await referred()).toBe(before + 2);
+  // No fracture case for the hips; the wrist fracture's case keeps its old code beside the new one.
+  const cases = await q("SELECT data->>'ao_code' AS ao, data->>'ao_code_legacy' AS legacy FROM case_form WHERE form = 'skade' AND data->>'ao_code_legacy' IS NOT NULL ORDER BY 1");
+  expect(cases).toEqual(expect.arrayContaining([{ ao: '2R3A2.2', legacy: '23A2.2' }]));
+  expect(cases.some((c) => c.legacy?.startsWith('31'))).toBe(false);
+  // Importing again refers nothing twice.
+  await runImport(t.platform, file, { sender: 'stavanger-journal', codeVersion: '2008' });
+  expect(await referred()).toBe(before + 2);
+});
+
 it('imports NDJSON bundles and reports the lines that were refused', async () => {
   const file = path.join(dir, 'bundles.ndjson');
   const good = fracture({ unitResh: SUS_ORTHO });

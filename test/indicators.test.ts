@@ -50,28 +50,31 @@ const cases: Record<string, FractureSpec[]> = {
     fracture({ injuryDateTime: at('2020-03-01'), firstContact: at('2020-03-01', '11:00'), nin: nin('1980-01-01'), aoCode: '2R3C2' }), // den
     operated('2020-03-01', 20, { nin: nin('1980-01-01'), aoCode: '2R3A2.1' }),      // subgroup of A2: den, num
   ], // den = 5, num = 3
-  // Indicator 11 (2021): primary operations; numerator at least one unplanned reoperation.
+  // Indicator 11 (2021): "Teller: Antall ikke-planlagte reoperasjoner. Nevner: Antall primære operasjoner":
+  // the numerator counts reoperations (a fracture with two counts two), per fracture type and cause.
   '2021': [
     operated('2021-03-01', 20, { reoperations: [{ id: '1', start: at('2021-05-01'), planned: false, cause: 'infection' }] }),   // closed: den, num
     operated('2021-03-01', 20, { reoperations: [{ id: '1', start: at('2021-09-01'), planned: true }] }),                        // closed: den (planned)
     operated('2021-03-01', 20),                                                                                                  // closed: den
     operated('2021-03-01', 20, { reoperations: [{ id: '1', start: at('2021-04-01'), planned: false, cause: 'implant_failure' },
-      { id: '2', start: at('2021-06-01'), planned: false, cause: 'infection' }] }),                                              // closed: den, num (once)
+      { id: '2', start: at('2021-06-01'), planned: false, cause: 'infection' }] }),                                              // closed: den, num 2 (implant failure, infection)
     operated('2021-03-01', 20),                                                                                                  // closed: den
     fracture({ injuryDateTime: at('2021-03-01'), firstContact: at('2021-03-01', '11:00') }),                                    // not operated: out
     operated('2021-03-01', 20, { open: true, tetanus: true, antibiotic: true, reoperations: [{ id: '1', start: at('2021-04-01'), planned: false, cause: 'infection' }] }), // open: den, num
-  ], // closed: den = 5, num = 2; open: den = 1, num = 1 (too few to show)
-  // Indicator 12 (2022): intended conservative = emergency clinic minus operated after planned temporary/operative treatment.
+  ], // closed: den = 5, num = 1 + 2 = 3 (infection 2, implant failure 1); open: den = 1, num = 1 (too few to show)
+  // Indicator 12 (2022): intended conservative = "pasienter fra skadepol minus pasienter fra operasjon som hadde planlagt
+  // midlertidig behandling": only planned temporary treatment is removed; unknown intended treatment stays, visibly.
   '2022': [
     fracture({ injuryDateTime: at('2022-03-01'), firstContact: at('2022-03-01', '11:00') }),                                         // den
     operated('2022-03-01', 24 * 20, { setting: 'EMER', intent: 'conservative', failedConservative: true }),                         // den, num (failed)
     operated('2022-03-01', 24 * 2, { setting: 'EMER', intent: 'temporary_then_surgery' }),                                          // planned temporary: out
-    operated('2022-03-01', 24 * 16, { setting: 'EMER', intent: 'operative' }),                                                      // planned operative: out
+    operated('2022-03-01', 24 * 16, { setting: 'EMER', intent: 'operative' }),                                                      // planned operative, not temporary: den, num (> 14 days)
+    operated('2022-03-01', 24 * 20, { setting: 'EMER', intent: undefined }),                                                        // intended treatment unknown: den, num (> 14 days)
     operated('2022-03-01', 24 * 15, { setting: 'EMER', intent: 'conservative' }),                                                   // den, num (> 14 days)
     operated('2022-03-01', 24 * 14, { setting: 'EMER', intent: 'conservative' }),                                                   // den (14 days)
     fracture({ setting: 'AMB', injuryDateTime: at('2022-03-01'), firstContact: at('2022-03-01', '11:00') }),                        // outpatient: out
     fracture({ injuryDateTime: at('2022-03-01'), firstContact: at('2022-03-01', '11:00'), intent: undefined }),                     // den (not operated)
-  ], // den = 5, num = 2
+  ], // den = 7, num = 4
 };
 // Indicator 13 (2023): patients over 50 with a low-energy fracture, counted once each.
 const twice = nin('1943-01-01', 'female');
@@ -137,12 +140,33 @@ describe('hand-built cases', () => {
   it('3: unstable distal radius fractures, ages 18–64, operated', async () => {
     expect(await counts('nfr03_wrist_guideline', '2020')).toEqual({ num: 3, den: 5 });
   });
-  it('11: unplanned reoperations, closed and open fractures apart', async () => {
-    expect(await counts('nfr11_reoperation_closed', '2021')).toEqual({ num: 2, den: 5 });
+  it('11: unplanned reoperations counted (not fractures with at least one), closed and open fractures apart', async () => {
+    expect(await counts('nfr11_reoperation_closed', '2021')).toEqual({ num: 3, den: 5 });
     expect(await counts('nfr11_reoperation_open', '2021')).toEqual({ num: 1, den: 1 });
   });
-  it('12: failed conservative treatment, planned temporary treatment left out', async () => {
-    expect(await counts('nfr12_failed_conservative', '2022')).toEqual({ num: 2, den: 5 });
+  it('11: per cause, each stratum counts that cause\'s reoperations over every primary operation', async () => {
+    const { rows } = await t.platform.db.pool.query(`SELECT stratum, numerator, denominator FROM indicator_result WHERE indicator = 'nfr11_reoperation_closed'
+      AND period = '2021' AND unit_resh = $1 AND stratifier = 'reoperation_cause' AND dataset = 'fresh' AND grain = 'year' ORDER BY stratum`, [NATION]);
+    const by = Object.fromEntries(rows.map((r) => [r.stratum, [r.numerator, r.denominator]]));
+    expect(by).toEqual({ infection: [2, 5], implant_failure: [1, 5], peri_implant_fracture: [0, 5], nonunion: [0, 5], malunion: [0, 5], implant_removal: [0, 5], other: [0, 5], unknown: [0, 5] });
+    // … and per fracture type (AO prefix) the cases are split as for any stratifier.
+    const ao = (await t.platform.db.pool.query(`SELECT stratum, numerator, denominator FROM indicator_result WHERE indicator = 'nfr11_reoperation_closed'
+      AND period = '2021' AND unit_resh = $1 AND stratifier = 'ao_prefix' AND dataset = 'fresh' AND grain = 'year'`, [NATION])).rows;
+    expect(ao).toEqual([{ stratum: '23', numerator: 3, denominator: 5 }]);
+    // A rate of events, not a share of cases: its interval is the Poisson one (Byar), the Measure a ratio.
+    // (3 is under the threshold: the public sees the denominator only, SUS's own registrar the whole result.)
+    const [pub] = await t.platform.indicators.results(t.platform.registry('fracture')!, { indicator: 'nfr11_reoperation_closed', period: '2021', units: [NATION] }, { asOf: AS_OF });
+    expect(pub).toMatchObject({ status: 'too-few', numerator: null, denominator: 5 });
+    const own = await t.app.inject({ method: 'GET', url: `/api/registries/fracture/indicator-results?indicator=nfr11_reoperation_closed&period=2021&unit=${SUS_HOSPITAL}`, headers: { authorization: `Bearer ${t.tokens.registrarSus}` } });
+    const r = own.json().results[0];
+    expect(r).toMatchObject({ status: 'ok', numerator: 3, denominator: 5, ownUnit: true });
+    expect(r.proportion).toBeCloseTo(0.6, 10);
+    // Exact Poisson 95 % limits for 3 events: qchisq(0.025, 6)/2 = 0.6186, qchisq(0.975, 8)/2 = 8.7673 (Garwood 1936); Byar within 1 %.
+    expect(r.interval!.lower * 5).toBeCloseTo(0.6186, 1);
+    expect(r.interval!.upper * 5).toBeCloseTo(8.7673, 1);
+  });
+  it('12: failed conservative treatment; only planned temporary treatment left out, unknown intended treatment counted', async () => {
+    expect(await counts('nfr12_failed_conservative', '2022')).toEqual({ num: 4, den: 7 });
   });
   it('13: patients over 50 with a low-energy fracture, each counted once', async () => {
     expect(await counts('nfr13_osteoporosis_assessment', '2023')).toEqual({ num: 3, den: 5 });
@@ -158,30 +182,40 @@ describe('hand-built cases', () => {
   });
   it('every level of the unit tree gets the same counts from one pass: department, hospital, trust, region, nation', async () => {
     const tree = t.platform.units;
-    for (const resh of tree.get(SUS_ORTHO)!.path) expect(await counts('nfr12_failed_conservative', '2022', resh)).toEqual({ num: 2, den: 5 });
+    for (const resh of tree.get(SUS_ORTHO)!.path) expect(await counts('nfr12_failed_conservative', '2022', resh)).toEqual({ num: 4, den: 7 });
     expect(await counts('nfr12_failed_conservative', '2022', OTHER_ORTHO)).toEqual({ num: 0, den: 0 });
     expect(tree.get(SUS_HOSPITAL)!.level).toBe('hospital');
   });
 });
 
 describe('results as users read them', () => {
-  const results = (q: Parameters<TestPlatform['platform']['indicators']['results']>[1]) => t.platform.indicators.results(t.platform.registry('fracture')!, q, { asOf: AS_OF });
+  // The hand-built counts are small: read as a national reader (a unit reader at the nation), who
+  // sees every unit in full; what the public sees of them is checked beside.
+  const nationalReader = { kind: 'user' as const, user: 'reader', name: 'reader', grants: [{ registry: 'fracture', role: 'unit-reader' as const, unit: NATION }] };
+  const results = (q: Parameters<TestPlatform['platform']['indicators']['results']>[1], viewer: typeof nationalReader | null = nationalReader) =>
+    t.platform.indicators.results(t.platform.registry('fracture')!, q, { asOf: AS_OF, viewer: viewer ?? undefined });
 
   it('gives the proportion with its Wilson interval, target and level', async () => {
     const [r] = await results({ indicator: 'nfr01_time_to_treatment', period: '2018', units: [NATION] });
-    expect(r).toMatchObject({ status: 'ok', numerator: 4, denominator: 7, targetMet: false, level: 'low' });
+    expect(r).toMatchObject({ status: 'ok', numerator: 4, denominator: 7, targetMet: false, level: 'low', ownUnit: true });
+    // The public: a numerator of 4 is under the threshold; it goes, and the share, interval and level with it.
+    const [open] = await results({ indicator: 'nfr01_time_to_treatment', period: '2018', units: [NATION] }, null);
+    expect(open).toMatchObject({ status: 'too-few', numerator: null, denominator: 7, proportion: null, interval: null, level: null, targetMet: null });
+    expect(open).not.toHaveProperty('ownUnit');
     expect(r.proportion).toBeCloseTo(4 / 7, 10);
     expect(r.interval!.lower).toBeCloseTo(0.2505, 3);
     expect(r.interval!.upper).toBeCloseTo(0.8419, 3);
   });
   it('withholds results under the minimum denominator and says so', async () => {
-    const [r] = await results({ indicator: 'nfr11_reoperation_open', period: '2021', units: [NATION] });
-    expect(r).toMatchObject({ status: 'too-few', numerator: null, denominator: null, proportion: null, level: null });
+    for (const viewer of [nationalReader, null]) {
+      const [r] = await results({ indicator: 'nfr11_reoperation_open', period: '2021', units: [NATION] }, viewer);
+      expect(r).toMatchObject({ status: 'too-few', numerator: null, denominator: null, proportion: null, level: null });
+    }
   });
   it('lists units without cases as not computable instead of dropping them', async () => {
     const rs = await results({ indicator: 'nfr12_failed_conservative', period: '2022', level: 'department' });
     expect(rs.length).toBe(t.platform.units.all().filter((u) => u.level === 'department').length);
-    expect(rs.find((r) => r.unit.resh === SUS_ORTHO)).toMatchObject({ status: 'ok', numerator: 2, denominator: 5 });
+    expect(rs.find((r) => r.unit.resh === SUS_ORTHO)).toMatchObject({ status: 'ok', numerator: 4, denominator: 7 });
     expect(rs.find((r) => r.unit.resh === OTHER_ORTHO)).toMatchObject({ status: 'not-computable' });
   });
   it('lists the pending indicators as declared, with their targets, not as zero', async () => {
@@ -219,7 +253,12 @@ describe('over HTTP', () => {
   it('serves results as aggregates, and refuses a malformed question with a clear message', async () => {
     const res = await get('/api/registries/fracture/indicator-results?indicator=nfr12_failed_conservative&period=2022&unit=1');
     expect(res.statusCode).toBe(200);
-    expect(res.json().results[0]).toMatchObject({ numerator: 2, denominator: 5, status: 'ok' });
+    // 4 of 7: the numerator is under the threshold, so the public gets the denominator only …
+    expect(res.json().results[0]).toMatchObject({ numerator: null, denominator: 7, proportion: null, status: 'too-few' });
+    // … and SUS's own registrar gets SUS in full, but not the nation.
+    const own = await get(`/api/registries/fracture/indicator-results?indicator=nfr12_failed_conservative&period=2022&unit=1,${SUS_HOSPITAL}`, t.tokens.registrarSus);
+    expect(own.json().results.find((r: any) => r.unit.resh === SUS_HOSPITAL)).toMatchObject({ numerator: 4, denominator: 7, status: 'ok', ownUnit: true });
+    expect(own.json().results.find((r: any) => r.unit.resh === NATION)).toMatchObject({ numerator: null, status: 'too-few' });
     const bad = await get('/api/registries/fracture/indicator-results?grain=week');
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error).toMatch(/grain must be one of year, quarter, month, rolling-12-months/);
@@ -229,37 +268,70 @@ describe('over HTTP', () => {
     const res = await get(`/api/registries/fracture/indicators/nfr12_failed_conservative/explanation?unit=${SUS_HOSPITAL}&period=2022`, t.tokens.registrarSus);
     expect(res.statusCode, res.body).toBe(200);
     const body = res.json();
-    expect(body.total).toBe(5);
-    expect(body.cases.filter((c: any) => c.inNumerator)).toHaveLength(2);
+    expect(body.total).toBe(7);
+    expect(body.cases.filter((c: any) => c.inNumerator)).toHaveLength(4);
+    // The case whose intended treatment is unknown is listed, and says so: the denominator's term it
+    // was judged on, with the unknown value.
+    const unknownIntent = body.cases.filter((c: any) => c.parts[0].clauses.some((x: any) => x.of === 'denominator'))
+      .map((c: any) => ({ inNumerator: c.inNumerator, clause: c.parts[0].clauses.find((x: any) => x.of === 'denominator') }));
+    expect(unknownIntent).toHaveLength(2);   // the operated one, and the one not operated (where it did not matter)
+    expect(unknownIntent.find((c: any) => c.clause.values.operated === true)).toMatchObject({ inNumerator: true, clause: { holds: true, values: { operated: true, treatment_intent: null } } });
+    expect(unknownIntent.find((c: any) => c.clause.values.operated === false)).toMatchObject({ inNumerator: false, clause: { holds: true, values: { treatment_intent: null } } });
     const late = body.cases.find((c: any) => c.parts[0].clauses.some((x: any) => x.values.days_injury_to_surgery === 15));
     expect(late.inNumerator).toBe(true);
     expect(late.parts[0].clauses).toEqual(expect.arrayContaining([expect.objectContaining({ text: 'operert', holds: true })]));
     const audit = await t.platform.db.pool.query("SELECT count(*) FROM audit_event WHERE action = 'indicator:explain'");
-    expect(Number(audit.rows[0].count)).toBe(5);
+    expect(Number(audit.rows[0].count)).toBe(7);
     const other = await get(`/api/registries/fracture/indicators/nfr12_failed_conservative/explanation?unit=${SUS_HOSPITAL}&period=2022`, t.tokens.readerOther);
     expect(other.statusCode).toBe(403);
+  });
+
+  it('12\'s data-quality figure shows fractures from the emergency clinic with intended treatment not recorded', async () => {
+    const res = await get(`/api/registries/fracture/figures/emergency-treatment-intent?year=2022&unit=${NATION}`);
+    expect(res.statusCode, res.body).toBe(200);
+    const fig = res.json();
+    // Eight emergency-clinic fractures in 2022, two without intended treatment (one operated); every
+    // group is under the small-count threshold here, so counts are withheld, but the groups are named.
+    const raw = (await t.platform.db.pool.query(`SELECT treatment_intent_recorded AS x, operated, count(*)::int AS n FROM analytics.fracture
+      WHERE care_setting = 'emergency' AND extract(year FROM injury_date) = 2022 GROUP BY 1, 2 ORDER BY 1, 2`)).rows;
+    expect(raw).toEqual(expect.arrayContaining([{ x: 'unknown', operated: true, n: 1 }, { x: 'unknown', operated: false, n: 1 }]));
+    expect(fig.spec.categories).toEqual(['Konservativ', 'Operativ', 'Midlertidig i påvente av operasjon', 'Ikke registrert']);
+    expect(fig.data).toEqual(expect.arrayContaining([{ treatment_intent_recorded: 'Ikke registrert', operated: 'Operert', count: null, suppressed: true }]));
+    expect(fig.spec.description).toMatch(/I alt 8 brudd/);
   });
 
   it('gives FHIR Measure and summary MeasureReport resources', async () => {
     const m = await get('/fhir/Measure/fracture-nfr11_reoperation_closed');
     expect(m.statusCode).toBe(200);
-    expect(m.json()).toMatchObject({ resourceType: 'Measure', scoring: { coding: [{ code: 'proportion' }] }, improvementNotation: { coding: [{ code: 'decrease' }] } });
+    // Reoperations per primary operation: a ratio (the numerator counts events and may exceed the denominator).
+    expect(m.json()).toMatchObject({ resourceType: 'Measure', scoring: { coding: [{ code: 'ratio' }] }, improvementNotation: { coding: [{ code: 'decrease' }] } });
     expect(m.json().extension).toEqual(expect.arrayContaining([expect.objectContaining({ url: expect.stringMatching(/indicator-target$/) })]));
     const r = await get(`/fhir/MeasureReport?measure=fracture-nfr11_reoperation_closed&period=2021&reporter=${SUS_HOSPITAL}`);
     expect(r.statusCode, r.body).toBe(200);
     const report = r.json().entry[0].resource;
     expect(report).toMatchObject({ resourceType: 'MeasureReport', type: 'summary', period: { start: '2021-01-01', end: '2021-12-31' } });
-    expect(report.group[0].population.map((p: any) => p.count)).toEqual([2, 5]);
-    expect(report.group[0].measureScore.value).toBeCloseTo(0.4, 10);
+    // 3 reoperations of 5: the numerator and the score are withheld, the denominator stays, and the status says so.
+    expect(report.group[0].population.map((p: any) => [p.code.coding[0].code, p.count])).toEqual([['denominator', 5]]);
+    expect(report.group[0].measureScore).toBeUndefined();
+    expect(report.group[0].extension).toEqual([{ url: expect.stringMatching(/indicator-result-status$/), valueCode: 'too-few' }]);
   });
 
-  it('writes the national publishing CSV: one row per unit and year, small denominators left out', async () => {
-    const res = await get('/api/registries/fracture/indicator-results.csv?year=2022&dataset=fresh');
+  it('writes the national publishing CSV: one row per unit and year, withheld results left out', async () => {
+    const res = await get('/api/registries/fracture/indicator-results.csv?year=2021&dataset=fresh');
     expect(res.statusCode).toBe(200);
     const lines = res.body.trim().split('\n');
     expect(lines[0]).toBe('context,year,orgnr,resh,unit_name,unit_level,ind_id,var,denominator,level_green,level_yellow,level_direction,min_denominator');
-    const sus = lines.find((l) => l.includes(`,${SUS_ORTHO},`) && l.includes('nfr12'));
-    expect(sus).toMatch(/^caregiver,2022,\d{9},8201101,.*,nfr_nfr12_failed_conservative,2,5,<0\.1,<0\.2,0,5$/);
+    // 2021: 3 reoperations of 5 closed fractures, all at SUS: the numerator is under the threshold,
+    // so the row is left out at every level.
+    expect(lines.filter((l) => l.includes('nfr11_reoperation_closed'))).toEqual([]);
+    // 2022 at SUS: 4 of 7 failed conservative treatment — left out too; 0 of 7 would be shown.
+    const y2022 = (await get('/api/registries/fracture/indicator-results.csv?year=2022&dataset=fresh')).body.trim().split('\n');
+    expect(y2022.filter((l) => l.includes('nfr12'))).toEqual([]);
+    for (const l of [...lines.slice(1), ...y2022.slice(1)]) {
+      const [v, d] = l.split(',').slice(7, 9).map(Number);
+      expect(v === 0 || v >= 5, l).toBe(true);
+      expect(d).toBeGreaterThanOrEqual(5);
+    }
   });
 });
 

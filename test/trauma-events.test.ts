@@ -113,6 +113,63 @@ describe('a transferred patient', () => {
   });
 });
 
+describe('a transfer whose hospitals recorded different accident dates', () => {
+  // Catalogue §4, "Ukjent traumedato": "Det sykehuset som skal registere skadedato er det første
+  // sykehuset som mottar pasient": the first receiving hospital's (estimated) date is the event's;
+  // "Generering av traume ID": a receiving hospital must register in the same trauma event.
+  it('joins the first hospital\'s event: one trauma event, not two', async () => {
+    const patient = nin('1976-09-09', 'female');
+    // Found late at night; the first hospital estimates the accident to the evening before.
+    const first = event({ nin: patient, unitResh: SUS_ED, accident: { at: '2022-03-20T22:00:00+01:00', estimated: true }, arrival: '2022-03-21T03:10:00+01:00' });
+    // The receiving hospital, two days later, records the date it was told: the day of arrival at the first.
+    const receiving = event({ nin: patient, unitResh: KALNES_ED, transferredFrom: SUS, accident: { at: '2022-03-21' }, arrival: '2022-03-23T09:00:00+01:00' });
+    await send(receiving);                                // the receiving hospital's message may come first
+    await send(first);
+    const [a, b] = [await caseOf(first), await caseOf(receiving)];
+    expect(a.event_key).toBeTruthy();
+    expect(b.event_key).toBe(a.event_key);
+    expect([a.invalid_reason, b.invalid_reason]).toEqual([null, null]);
+    const [p] = await q("SELECT encode(p.nin_hash, 'hex') AS h FROM person p JOIN registry_case c ON c.person_id = p.id WHERE c.id = $1", [a.id]);
+    expect(a.event_key).toBe(eventKey(t.platform.keys, 'trauma', p.h, '2022-03-20'));   // the first hospital's date
+    // Counting events, the transfer is one patient event (30-day mortality counts events).
+    await t.platform.analytics.refresh();
+    const rows = await q('SELECT DISTINCT event_key FROM analytics.trauma WHERE case_id = ANY($1)', [[a.id, b.id]]);
+    expect(rows).toHaveLength(1);
+  });
+
+  it('does not join an older trauma at the same hospital, or a hospital it did not come from', async () => {
+    const patient = nin('1977-10-10', 'male');
+    const old = event({ nin: patient, unitResh: SUS_ED, accident: { at: '2022-01-05T12:00:00+01:00' }, arrival: '2022-01-05T13:00:00+01:00' });
+    const other = event({ nin: patient, unitResh: KALNES_ED, accident: { at: '2022-03-01T12:00:00+01:00' }, arrival: '2022-03-01T13:00:00+01:00' });
+    // Transferred from SUS in March: SUS's only case is from January (weeks apart), so it is not this trauma.
+    const transfer = event({ nin: patient, unitResh: KALNES_ED, transferredFrom: SUS, accident: { at: '2022-03-02' }, arrival: '2022-03-04T10:00:00+01:00' });
+    for (const e of [old, other, transfer]) await send(e);
+    const [o, k, tr] = [await caseOf(old), await caseOf(other), await caseOf(transfer)];
+    expect(tr.event_key).not.toBe(o.event_key);
+    expect(tr.event_key).not.toBe(k.event_key);
+    const [p] = await q("SELECT encode(p.nin_hash, 'hex') AS h FROM person p JOIN registry_case c ON c.person_id = p.id WHERE c.id = $1", [tr.id]);
+    expect(tr.event_key).toBe(eventKey(t.platform.keys, 'trauma', p.h, '2022-03-02'));   // its own date, as before
+  });
+
+  it('follows the rule in the pure grouping: the referenced case, a chain of transfers, the window', () => {
+    const c = (id: number, o: Partial<EventCase>): EventCase => ({ id, unit: 'A1', unitPath: ['1', 'A', 'A1'], startDate: '2024-01-01', distinct: null, joins: false, sameDay: '2024-01-01', sameDayAt: `2024-01-01T0${id}:00:00Z`, from: null, ...o });
+    const cases = [
+      c(1, {}),                                                                                                   // first hospital A (department A1)
+      c(2, { unit: 'B1', unitPath: ['1', 'B', 'B1'], joins: true, from: 'A', startDate: '2024-01-02', sameDay: '2024-01-03' }), // from hospital A, another date
+      c(3, { unit: 'C1', unitPath: ['1', 'C', 'C1'], joins: true, from: 'B1', startDate: '2024-01-04', sameDay: '2024-01-05' }), // from B's department: a chain
+      c(4, { unit: 'D1', unitPath: ['1', 'D', 'D1'], joins: true, from: 'A', startDate: '2024-01-20', sameDay: '2024-01-20' }),  // 19 days apart: not this one
+    ];
+    const g = groupEvents(cases, { joinsWithinDays: 7 });
+    expect(g.map((a) => a.event)).toEqual([{ startDate: '2024-01-01' }, { startDate: '2024-01-01' }, { startDate: '2024-01-01' }, { startDate: '2024-01-20' }]);
+    expect(g.map((a) => a.mergedInto)).toEqual([null, null, null, null]);
+    // Without joinsFrom (from: null), a transfer keeps its own date, as before.
+    expect(groupEvents([c(1, {}), c(2, { unit: 'B1', joins: true, startDate: '2024-01-02' })]).map((a) => a.event)).toEqual([{ startDate: '2024-01-01' }, { startDate: '2024-01-02' }]);
+    // Two transfers naming each other (a loop) fall back to their own dates.
+    expect(groupEvents([c(5, { unit: 'B1', unitPath: ['B', 'B1'], joins: true, from: 'C' }), c(6, { unit: 'C1', unitPath: ['C', 'C1'], joins: true, from: 'B', startDate: '2024-01-02' })]).map((a) => a.event))
+      .toEqual([{ startDate: '2024-01-01' }, { startDate: '2024-01-02' }]);
+  });
+});
+
 describe('two trauma alarms the same day', () => {
   it('for the same event are merged: the second is invalid, kept, and its injuries recorded in the first', async () => {
     const patient = nin('1990-06-06', 'female');
@@ -291,7 +348,7 @@ describe('indicators and statistics count events', () => {
     // The computation itself, with the minimum set aside.
     const stat = { ...t.platform.indicators.statistics('trauma')[0], minimumCount: 1 };
     const results = await t.platform.data.transaction({ kind: 'platform', task: 'test' }, 'test', (tx) =>
-      computeStatistic(tx, t.platform.registry('trauma')!, stat, { asOf: osloDate(new Date().toISOString()), nation: NATION }, { grain: 'year', period: '2019', dataset: 'fresh' }), { readOnly: true });
+      computeStatistic(tx, t.platform.registry('trauma')!, stat, { asOf: osloDate(new Date().toISOString()), nation: NATION, units: t.platform.units }, { grain: 'year', period: '2019', dataset: 'fresh' }), { readOnly: true });
     const at = (unit: string) => results.find((r) => r.unit === unit)!;
     const w = (a: number, nn: number) => Math.round(((a - nn * ps) / nn) * 100 * 100) / 100;
     // SUS: (5 − 6 × 0.9961) / 6 × 100 = −16.28; Kalnes: (5 − 5 × 0.9961) / 5 × 100 = 0.39; nation: (10 − 11 × 0.9961) / 11 × 100 = −8.70.

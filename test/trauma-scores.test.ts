@@ -48,8 +48,34 @@ describe('ISS (Baker SP et al., J Trauma 1974;14:187–96)', () => {
     expect(aisValid('14060.3')).toBe(false);
     expect(aisValid('140602')).toBe(false);
     expect(aisValid('650016.2')).toBe(false);          // spine without a level
-    expect(aisValid('040602.2')).toBe(false);          // no chapter 0
+    expect(aisValid('a40602.2')).toBe(false);
     expect(aisValid(null)).toBeNull();
+  });
+
+  it('scores chapter 0, other trauma (drowning, asphyxia, hypothermia, electrical injury), in the external and other region', () => {
+    // Sources: AIS 2005 update 2008 has ten chapters by first digit, 0 being "Other Trauma" (NHTSA's
+    // crash injury data dictionaries for AIS 2005/2008: region 0 Other Trauma, 1 Head … 9 Unspecified;
+    // the Norwegian trauma registry's reporting counts 0….. codes as "andre skader": drowning, asphyxia,
+    // hypothermia, electrical injury, hypothermia being 01….). ISS region: "external and other"
+    // (NSW Agency for Clinical Innovation, ITIM, "Abbreviated Injury Scale": electrical injury,
+    // frostbite, hypothermia, whole-body injuries). Its guidance puts asphyxia in head/neck and drowning
+    // in chest; which chapter-0 codes those are is in the licensed dictionary only, so every chapter-0
+    // code is scored as external (functions.ts says so). The codes below have the form of chapter-0
+    // codes (0 + five digits); the dictionary's own numbers are not public.
+    expect(aisValid('010000.4')).toBe(true);
+    expect(issRegionOf('010000')).toBe('external');
+    expect(issRegionOf('090000')).toBe('external');
+    // Severe hypothermia (4) with a thoracic injury (4): two regions, 16 + 16; before, the chapter-0
+    // code was refused and ISS and NISS were 16, understating the patient's injury.
+    expect(iss('010000.4,450211.4')).toBe(32);
+    expect(niss('010000.4,450211.4')).toBe(32);
+    expect(maxAis('010000.4,450211.4')).toBe(4);
+    // Alone, it makes NISS over 12 (an inclusion criterion): 4² = 16.
+    expect(niss('010000.4')).toBe(16);
+    // A skin injury of chapter 0 is not a "skin of a body region" code: chapter 0 is external as a whole.
+    expect(issRegionOf('010402')).toBe('external');
+    // Severity 6 in chapter 0 is maximal like any other.
+    expect(iss('010000.6,853000.2')).toBe(75);
   });
 });
 

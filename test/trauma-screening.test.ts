@@ -10,6 +10,7 @@ import { loadRegistry } from '../src/registry/load.ts';
 import { codePattern, outcomesCsv, outcomesTable, readAdmissions, screen, ScreeningError, type Outcome } from '../src/screening/run.ts';
 import type { ScreeningDef } from '../src/screening/schema.ts';
 import { nin } from './helpers/fixtures.ts';
+import { fhNumber as generateFhNumber, seeded } from './helpers/numbers.ts';
 import { SUS_HOSPITAL, testPlatform, type TestPlatform } from './helpers/platform.ts';
 import { traumaBundle } from './helpers/trauma.ts';
 
@@ -19,8 +20,10 @@ beforeAll(async () => { def = (await loadRegistry('registries/trauma')).screenin
 const HEADER = 'admission_id;national_id;admission_date;department_kind;outpatient;trauma_team;codes';
 const row = (id: string, codes: string, o: { kind?: string; outpatient?: string; team?: string; nin?: string; date?: string } = {}) =>
   `${id};${o.nin ?? nin('1980-02-02')};${o.date ?? '2024-03-04'};${o.kind ?? 'surgery'};${o.outpatient ?? '0'};${o.team ?? '0'};${codes}`;
+// The tests' patients have synthetic test numbers: read as a test deployment does.
+const TEST_DEPLOYMENT = { allowTestIdentities: true };
 const run = (...rows: string[]) => {
-  const result = screen(def, readAdmissions(def, [HEADER, ...rows].join('\n')));
+  const result = screen(def, readAdmissions(def, [HEADER, ...rows].join('\n'), TEST_DEPLOYMENT));
   return Object.fromEntries(result.outcomes.map((o) => [o.admissionId, o])) as Record<string, Outcome>;
 };
 
@@ -107,13 +110,48 @@ describe('reading the file', () => {
   });
 
   it('writes CSV and a table with identity numbers only for kept admissions', () => {
-    const result = screen(def, readAdmissions(def, [HEADER, row('keep', 'S06.5', { nin: '09848100185' }), row('drop', 'S72.0', { nin: nin('1950-01-01') })].join('\n')));
+    const result = screen(def, readAdmissions(def, [HEADER, row('keep', 'S06.5', { nin: '09848100185' }), row('drop', 'S72.0', { nin: nin('1950-01-01') })].join('\n'), TEST_DEPLOYMENT));
     const csv = outcomesCsv(result, 'en').trim().split('\n');
     expect(csv[1]).toMatch(/^keep;09848100185;2024-03-04;kept;keep;/);
     expect(csv[2]).toMatch(/^drop;;2024-03-04;dropped;single-listed-code;/);
     const table = outcomesTable(def, result, 'en');
     expect(table).toMatch(/1 of 2 admissions for manual assessment/);
     expect(table).toMatch(/Dropped: 4\. One injury code that alone cannot give NISS > 12: 1/);
+  });
+});
+
+describe('a number it does not like (issue 11): the row is reported, the rest screened', () => {
+  // FH-numbers: Norsk Helsenett, https://nhn.no/hva-er-felles-hjelpenummer/ (11 digits, first 8 or 9,
+  // the fødselsnummer's check digits). The numbers are generated here by that rule.
+  const random = seeded(424242);
+
+  it('screens every other admission, and the bad row\'s own admission without its number', () => {
+    const good = nin('1971-01-01');
+    const typo = good.slice(0, 10) + ((Number(good[10]) + 1) % 10);
+    const fh = generateFhNumber(random);
+    const result = screen(def, readAdmissions(def, [HEADER, row('A', 'S06.5', { nin: good }), row('B', 'S06.5', { nin: typo }), row('C', 'S06.5', { nin: fh }), row('D', 'S72.0')].join('\n'), TEST_DEPLOYMENT));
+    expect(result.admissions).toBe(4);
+    const by = Object.fromEntries(result.outcomes.map((o) => [o.admissionId, o]));
+    expect(by.A).toMatchObject({ outcome: 'kept', nationalId: good });
+    expect(by.C).toMatchObject({ outcome: 'kept', nationalId: fh });          // an FH-number is a number the registrar can look up
+    expect(by.B.outcome).toBe('kept');
+    expect(by.B.nationalId).toBeUndefined();
+    expect(by.B.identityProblem).toMatch(/^line 3: national_id: check digit 2 \(digit 11\) is wrong/);
+    expect(by.D).toMatchObject({ outcome: 'dropped' });
+    expect(result.problems).toEqual([{ line: 3, admissionId: 'B', message: expect.stringMatching(/^national_id: check digit 2/) }]);
+    expect(JSON.stringify(result)).not.toContain(typo);                        // a wrong number is not repeated back
+    const table = outcomesTable(def, result, 'en');
+    expect(table).toMatch(/Invalid national id \(the admission was screened without it; find it by its admission id\): 1\n {2}line 3 \(B\): national_id: check digit 2/);
+    expect(outcomesCsv(result, 'en').split('\n')[2]).toMatch(/^B;;2024-03-04;kept;keep;.*line 3: national_id: check digit 2/);
+  });
+
+  it('refuses a synthetic test number row by row where the deployment does not allow test numbers', () => {
+    const result = screen(def, readAdmissions(def, [HEADER, row('T', 'S06.5'), row('R', 'S06.5', { nin: generateFhNumber(random) })].join('\n')));
+    const refused = result.outcomes.find((o) => o.admissionId === 'T')!;
+    expect(refused.outcome).toBe('kept');
+    expect('nationalId' in refused).toBe(false);
+    expect(result.problems).toEqual([{ line: 2, admissionId: 'T', message: expect.stringMatching(/synthetic test number .* this deployment does not accept test numbers/) }]);
+    expect(result.outcomes.find((o) => o.admissionId === 'R')!.nationalId).toMatch(/^[89]\d{10}$/);
   });
 });
 
@@ -145,13 +183,18 @@ describe('POST /api/registries/trauma/screening', () => {
 
     const csv = await post(registrar, body, '?format=csv&lang=en');
     expect(csv.headers['content-type']).toMatch(/text\/csv/);
-    expect(csv.body.split('\n')[0]).toBe('admission_id;national_id;admission_date;outcome;step;reason;detail;flags;codes');
+    expect(csv.body.split('\n')[0]).toBe('admission_id;national_id;admission_date;outcome;step;reason;detail;flags;codes;problem');
 
     expect((await post(reader, body)).statusCode).toBe(403);                    // readers may not
     expect((await post(t.tokens.registrarSus, body)).statusCode).toBe(403);     // a registrar of another registry may not
     const bad = await post(registrar, `${HEADER}\n${row('B1', 'S72.0', { kind: 'cardiology' })}`);
     expect(bad.statusCode).toBe(422);
     expect(bad.json().error).toMatch(/Cannot screen: the file has 1 problem\(s\); nothing was screened:\n {2}line 2: department_kind "cardiology"/);
+    // A bad number in a hospital's file is reported with its row; the run goes on.
+    const typo = known.slice(0, 10) + ((Number(known[10]) + 1) % 10);
+    const oneBad = await post(registrar, [HEADER, row('D1', 'S06.5', { nin: typo }), row('D2', 'S06.5')].join('\n'));
+    expect(oneBad.statusCode, oneBad.body).toBe(200);
+    expect(oneBad.json()).toMatchObject({ admissions: 2, kept: 2, problems: [{ line: 2, admissionId: 'D1' }] });
     expect((await t.app.inject({ method: 'POST', url: '/api/registries/fracture/screening', headers: { authorization: `Bearer ${t.tokens.admin}`, 'content-type': 'text/csv' }, payload: body })).statusCode).toBe(404);
   });
 

@@ -66,7 +66,7 @@ export function generateTraumaEvents(o: TraumaDemoOptions): TraumaSpec[] {
       // day: the receiving hospital registers in the same trauma event.
       if (severe && unit.hospital !== receiving.hospital && !dead && rnd() < 0.5) {
         const at = arrival + 86_400_000;
-        spec.discharge = { at: iso(at - 3_600_000), disposition: 'hosp' };
+        spec.discharge = { at: iso(at - 3_600_000), disposition: 'other-hcf' };
         out.push(spec, { ...spec, id: `demo-ntr-${++n}`, unitResh: receiving.resh, transferredFrom: unit.hospital, arrival: iso(at), traumaTeam: false, inclusionBasis: 'niss-over-12',
           ct: undefined, intubated: undefined, emergencySurgery: undefined, discharge: { at: iso(at + 7 * 86_400_000), disposition: 'rehab' } });
         continue;

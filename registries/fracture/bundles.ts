@@ -7,6 +7,8 @@ export const SYS = {
   dnr: 'urn:oid:2.16.578.1.12.4.1.4.2',
   resh: 'urn:oid:2.16.578.1.12.4.1.4.102',
   ao: 'urn:kvalreg:codesystem:ao-ota-2018',
+  /** The AO version of legacy local journals ("2008": hand 24–26, radius and ulna together). */
+  aoLegacy: 'urn:kvalreg:codesystem:ao-ota-2008',
   obs: 'urn:kvalreg:codesystem:observation',
   procCategory: 'urn:kvalreg:codesystem:procedure-category',
   reopCause: 'urn:kvalreg:codesystem:reoperation-cause',
@@ -31,8 +33,12 @@ export interface FractureSpec {
   setting: 'EMER' | 'AMB' | 'IMP';
   injuryDateTime: string;           // FHIR dateTime, or a date when the time is unknown
   firstContact: string;
+  /** The AO/OTA 2018 code; empty for a legacy code that has none (a legacy hip code, sent as aoCodeLegacy alone). */
   aoCode: string;
-  side: 'right' | 'left' | 'bilateral' | 'not_applicable';
+  /** The code as a legacy journal has it (AO "2008"), sent beside the 2018 code so nothing is lost. */
+  aoCodeLegacy?: string;
+  /** 'unknown' sends SNOMED CT 261665006 Unknown, which the registry reads as no side. */
+  side: 'right' | 'left' | 'bilateral' | 'not_applicable' | 'unknown';
   open?: boolean;
   energy?: 'low' | 'high';
   intent?: 'conservative' | 'operative' | 'temporary_then_surgery';
@@ -48,7 +54,8 @@ export interface FractureSpec {
   reoperations?: Array<{ id: string; start: string; planned: boolean; cause?: string }>;
 }
 
-const SIDE: Record<FractureSpec['side'], string> = { right: '24028007', left: '7771000', bilateral: '51440002', not_applicable: '261665006' };
+// SNOMED CT qualifier values: Right, Left, Right and left, Not applicable, Unknown.
+const SIDE: Record<FractureSpec['side'], string> = { right: '24028007', left: '7771000', bilateral: '51440002', not_applicable: '385432009', unknown: '261665006' };
 
 export function ehrBundle(f: FractureSpec, type: 'transaction' | 'batch' = 'transaction', idSystem = 'urn:oid:2.16.578.1.12.4.1.999.1'): Record<string, any> {
   const p = `urn:uuid:patient-${f.id}`, e = `urn:uuid:encounter-${f.id}`, c = `urn:uuid:condition-${f.id}`;
@@ -60,7 +67,7 @@ export function ehrBundle(f: FractureSpec, type: 'transaction' | 'batch' = 'tran
       class: { system: SYS.v3ActCode, code: f.setting }, subject: { reference: p }, period: { start: f.firstContact },
       serviceProvider: { identifier: { system: SYS.resh, value: f.unitResh } } } },
     { fullUrl: c, resource: { resourceType: 'Condition', identifier: ident('condition'), subject: { reference: p }, encounter: { reference: e },
-      code: { coding: [{ system: SYS.ao, code: f.aoCode }] }, bodySite: [{ coding: [{ system: SYS.snomed, code: SIDE[f.side] }] }],
+      code: { coding: [...(f.aoCode ? [{ system: SYS.ao, code: f.aoCode }] : []), ...(f.aoCodeLegacy ? [{ system: SYS.aoLegacy, code: f.aoCodeLegacy }] : [])] }, bodySite: [{ coding: [{ system: SYS.snomed, code: SIDE[f.side] }] }],
       onsetDateTime: f.injuryDateTime, recordedDate: f.firstContact.slice(0, 10) } },
   ];
   const obs = (code: string, value: Record<string, unknown>) => entries.push({ fullUrl: `urn:uuid:obs-${code}-${f.id}`, resource: {

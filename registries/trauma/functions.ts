@@ -6,7 +6,9 @@
 // Sources:
 // - AIS: Association for the Advancement of Automotive Medicine, Abbreviated Injury Scale 2005,
 //   update 2008. A code is written NNNNNN.S: six digits (the first is the body region, the
-//   "chapter") and the severity S (1 minor … 6 maximal/currently untreatable; 9 unknown).
+//   "chapter", 0–9) and the severity S (1 minor … 6 maximal/currently untreatable; 9 unknown).
+//   Chapter 0 is "other trauma": drowning, asphyxia, hypothermia, electrical injury … (see
+//   issRegionOf for where it is scored).
 // - ISS: Baker SP et al., J Trauma 1974;14:187–96. Sum of the squares of the highest AIS in each
 //   of the three most severely injured of six ISS body regions; any AIS 6 gives 75.
 // - NISS: Osler T et al., J Trauma 1997;43:922–5. Sum of the squares of the three most severe
@@ -28,18 +30,34 @@ const AIS_CODE = /^(\d{6})\.([1-69])$/;
 
 /**
  * The ISS region of an AIS 2005/2008 code. The rule, declared here once:
- * - skin injuries of any region (second digit 1 "whole area", third–fourth digits 02 abrasion,
- *   04 contusion, 06 laceration, 08 avulsion) and chapter 9 (burns, other trauma) → external;
+ * - skin injuries of chapters 1–8 (second digit 1 "whole area", third–fourth digits 02 abrasion,
+ *   04 contusion, 06 laceration, 08 avulsion) and chapter 9 (burns, other external) → external;
  * - chapter 1 head and 3 neck → head/neck; 2 face → face; 4 thorax → chest; 5 abdomen → abdomen;
  * - chapter 6 spine by level (third–fourth digits): 02 cervical → head/neck, 04 thoracic → chest,
  *   06 lumbar → abdomen; a spine code without one of these levels has no region (not valid here);
- * - chapter 7 upper and 8 lower extremity (the pelvic ring is in chapter 8) → extremities.
+ * - chapter 7 upper and 8 lower extremity (the pelvic ring is in chapter 8) → extremities;
+ * - chapter 0, other trauma → external ("external and other").
+ *
+ * Chapter 0. That the first digit 0 is the AIS body region "Other Trauma" is in the NHTSA crash
+ * injury data dictionaries that code AIS 2005/2008 (region values 0 Other Trauma, 1 Head … 9
+ * Unspecified), and the Norwegian trauma registry's own reporting counts codes starting with 0 as
+ * "andre skader" (drowning, asphyxia, hypothermia, electrical injury; hypothermia 01…). The AIS
+ * dictionary assigns each code its ISS body region; public guidance on that assignment (NSW Agency
+ * for Clinical Innovation, Institute of Trauma and Injury Management: "Abbreviated Injury Scale",
+ * ISS body regions) puts electrical injury, frostbite, hypothermia and whole-body (blast-type)
+ * injuries in "external and other", but asphyxia/suffocation in head or neck and drowning and
+ * inhalation injury in chest. The dictionary's code list is licensed and not public, so which
+ * chapter-0 codes are asphyxia or drowning could not be verified here: every chapter-0 code is
+ * scored in the external region. For asphyxia or drowning together with a head/neck or chest injury
+ * this may give a higher ISS than the dictionary's assignment would (NISS, which ignores regions, is
+ * exact); docs/adding-a-registry.md says so too.
  */
 export function issRegionOf(predot: string): IssRegion | null {
   const chapter = Number(predot[0]);
   const structure = predot[1], specific = predot.slice(2, 4);
   if (structure === '1' && ['02', '04', '06', '08'].includes(specific) && chapter >= 1 && chapter <= 8) return 'external';
   switch (chapter) {
+    case 0: return 'external';
     case 1: case 3: return 'head_neck';
     case 2: return 'face';
     case 4: return 'chest';
@@ -56,7 +74,6 @@ export function parseAis(code: string): AisInjury | null {
   const m = AIS_CODE.exec(code.trim());
   if (!m) return null;
   const chapter = Number(m[1][0]);
-  if (chapter < 1 || chapter > 9) return null;
   const region = issRegionOf(m[1]);
   if (!region) return null;
   return { code: code.trim(), predot: m[1], chapter, severity: Number(m[2]), region };

@@ -18,8 +18,18 @@ export interface AuditKeys {
   chain: Map<string, Buffer>;
   /** Witness signing keys by id. */
   signing: Map<string, { privateKey: crypto.KeyObject; publicKey: crypto.KeyObject }>;
-  /** The key of rows sealed before the trail had a key of its own (derived from the identity hash key). */
+  /**
+   * The key of rows sealed before the trail had a key of its own (derived from the identity hash
+   * key, so whoever holds that key can forge it: such seals count only up to the signed migration
+   * checkpoint, see audit.ts).
+   */
   legacy: Buffer;
+  /**
+   * Where the sealer keeps its own signed record of how far it sealed (audit-state.ts): beside the
+   * key file, or KVALREG_AUDIT_STATE_FILE, or the data directory when the key comes from the
+   * environment. Out of the database, so that a database rolled back or emptied does not match it.
+   */
+  stateFile: string;
 }
 
 const KEY_ID = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -53,11 +63,14 @@ function derive(raw: Buffer) {
  * KVALREG_AUDIT_KEY (base64, 32 bytes) with KVALREG_AUDIT_KEY_ID (default a1) and
  * KVALREG_AUDIT_KEYS_OLD (id:base64,…); otherwise the key file KVALREG_AUDIT_KEY_FILE
  * (default <data dir>/audit-key.json, mode 0600), created with a fresh key on first start.
+ * The sealer's state file (KVALREG_AUDIT_STATE_FILE) defaults to audit-state.json beside the key
+ * file, or in the data directory when the key is given in the environment.
  */
 export function loadAuditKeys(opts: { env: NodeJS.ProcessEnv; dataDir: string; identity: IdentityKeys; log: (m: string) => void }): AuditKeys {
   const { env, log } = opts;
   const raw = new Map<string, Buffer>();
   let current: string;
+  let stateDir = opts.dataDir;
   if (env.KVALREG_AUDIT_KEY) {
     current = checkId(env.KVALREG_AUDIT_KEY_ID?.trim() || 'a1', 'KVALREG_AUDIT_KEY_ID');
     raw.set(current, decode(env.KVALREG_AUDIT_KEY, 'KVALREG_AUDIT_KEY'));
@@ -70,6 +83,7 @@ export function loadAuditKeys(opts: { env: NodeJS.ProcessEnv; dataDir: string; i
     }
   } else {
     const file = path.resolve(env.KVALREG_AUDIT_KEY_FILE ?? path.join(opts.dataDir, 'audit-key.json'));
+    stateDir = path.dirname(file);
     if (!fs.existsSync(file)) {
       fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
       const content = JSON.stringify({ current: 'a1', keys: { a1: crypto.randomBytes(32).toString('base64') } }, null, 2) + '\n';
@@ -96,7 +110,8 @@ export function loadAuditKeys(opts: { env: NodeJS.ProcessEnv; dataDir: string; i
     chain.set(id, d.chain);
     signing.set(id, { privateKey: d.privateKey, publicKey: d.publicKey });
   }
-  return { current, chain, signing, legacy: legacyChainKey(opts.identity) };
+  const stateFile = path.resolve(env.KVALREG_AUDIT_STATE_FILE?.trim() || path.join(stateDir, 'audit-state.json'));
+  return { current, chain, signing, legacy: legacyChainKey(opts.identity), stateFile };
 }
 
 /** The public key of a witness signing key, as PEM (for the outside party). */

@@ -105,7 +105,8 @@ async function whereClause(tx: PersonTx, f: AuditFilter, units: UnitTree): Promi
     if (id === null && scope === null) throw new RecordError('No person with this identity number has been registered, so the audit trail has no events about them.', 404);
     f.personId = id === null ? -1 : Number(id);
   }
-  if (f.personId !== undefined) where.push(`person_id = ${p(f.personId)}`);
+  // [identity] A person's events include those recorded under an id merged into theirs (records/persons.ts).
+  if (f.personId !== undefined) where.push(`person_id = ANY(kvalreg_person_ids(${p(f.personId)}))`);
   if (f.unit) {
     const list = f.subUnits ? units.descendants(f.unit) : [f.unit];
     where.push(`unit = ANY(${p(list.length ? list : [f.unit])}::text[])`);

@@ -5,70 +5,119 @@ import type { Queryable } from '../db/pool.ts';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import type { Caller, Grant } from './caller.ts';
 
-export async function createToken(db: Queryable, t: { name: string; kind: 'system' | 'user'; sender?: string; grants?: Grant[]; personHash?: Buffer }): Promise<string> {
+/** How long a token lives when its issuer does not say: a sending system's token is rotated yearly, a person's quarterly. */
+export const DEFAULT_TOKEN_DAYS = { system: 365, user: 90 } as const;
+/** No token lives longer than this: a token that outlives its holder's role is a door left open. */
+export const MAX_TOKEN_DAYS = 5 * 365;
+
+export async function createToken(db: Queryable, t: { name: string; kind: 'system' | 'user'; sender?: string; grants?: Grant[]; personHash?: Buffer; expiresAt?: Date }): Promise<string> {
   const token = `kvr_${crypto.randomBytes(24).toString('base64url')}`;
-  await db.query('INSERT INTO api_token (token_sha256, name, kind, sender, grants, nin_hash) VALUES ($1, $2, $3, $4, $5, $6)',
-    [sha(token), t.name, t.kind, t.sender ?? null, JSON.stringify(t.grants ?? []), t.personHash ?? null]);
+  const expiresAt = t.expiresAt ?? new Date(Date.now() + DEFAULT_TOKEN_DAYS[t.kind] * 86_400_000);
+  await db.query('INSERT INTO api_token (token_sha256, name, kind, sender, grants, nin_hash, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+    [sha(token), t.name, t.kind, t.sender ?? null, JSON.stringify(t.grants ?? []), t.personHash ?? null, expiresAt]);
   return token;
+}
+
+/** Revokes tokens at once (by the token itself, or every live token with a name); returns the names revoked. */
+export async function revokeTokens(db: Queryable, by: { token: string } | { name: string }): Promise<string[]> {
+  const res = 'token' in by
+    ? await db.query('UPDATE api_token SET revoked_at = now() WHERE token_sha256 = $1 AND revoked_at IS NULL RETURNING name', [sha(by.token)])
+    : await db.query('UPDATE api_token SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL RETURNING name', [by.name]);
+  return res.rows.map((r) => r.name as string);
+}
+
+export interface TokenInfo { name: string; kind: string; sender: string | null; createdAt: Date; expiresAt: Date; revokedAt: Date | null }
+
+/** Every token issued: who it is for and whether it still works (never the token). */
+export async function listTokens(db: Queryable): Promise<TokenInfo[]> {
+  const res = await db.query('SELECT name, kind, sender, created_at, expires_at, revoked_at FROM api_token ORDER BY created_at');
+  return res.rows.map((r) => ({ name: r.name, kind: r.kind, sender: r.sender, createdAt: r.created_at, expiresAt: r.expires_at, revokedAt: r.revoked_at }));
 }
 
 function sha(token: string): Buffer { return crypto.createHash('sha256').update(token).digest(); }
 
 export interface OAuthSettings { issuer: string; jwksUrl: string; audience: string; scope: string }
 
+/** Why a bearer token did not authenticate, when the caller should be told (they hold the token). */
+export type TokenProblem = 'expired' | 'revoked';
+export type TokenCheck = { caller: Caller; problem?: undefined } | { caller: null; problem?: TokenProblem; expiredAt?: Date };
+
 export class TokenAuthenticator {
-  private readonly cache = new Map<string, { caller: Caller; until: number }>();
+  /**
+   * Verified OAuth2 access tokens (a signature check costs more than a look-up): until they expire.
+   * The client behind one is still looked up on every request, like a table token, so that a
+   * client removed, or a token revoked, stops working at once.
+   */
+  private readonly verified = new Map<string, { clientId: string; until: number }>();
   private readonly jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
-  constructor(private readonly db: Queryable, private readonly oauth?: OAuthSettings, private readonly ttlMs = 60_000) {
+  constructor(private readonly db: Queryable, private readonly oauth?: OAuthSettings) {
     this.jwks = oauth ? createRemoteJWKSet(new URL(oauth.jwksUrl)) : undefined;
   }
 
-  /** Tokens that failed recently: answered without a database look-up (guessing must stay cheap for us). */
+  /** Tokens that matched nothing recently: answered without a database look-up (guessing must stay cheap for us). */
   private readonly refused = new Map<string, number>();
 
   async authenticate(header: string | undefined): Promise<Caller | null> {
-    const m = /^Bearer\s+(\S{1,4096})$/i.exec(header ?? '');
-    if (!m) return null;
-    const hit = this.cache.get(m[1]);
-    if (hit && Date.now() < hit.until) return hit.caller;
-    const refusedUntil = this.refused.get(m[1]);
-    if (refusedUntil && Date.now() < refusedUntil) return null;
-    const caller = this.jwks && m[1].split('.').length === 3 ? await this.fromJwt(m[1]) : await this.fromTable(m[1]);
-    if (!caller) remember(this.refused, m[1], Date.now() + 30_000);
-    return caller;
+    return (await this.check(header)).caller;
   }
 
-  private async fromTable(token: string): Promise<Caller | null> {
-    const row = (await this.db.query("SELECT name, kind, sender, grants, encode(nin_hash, 'hex') AS person_hash FROM api_token WHERE token_sha256 = $1", [sha(token)])).rows[0];
-    if (!row) return null;
+  /** The caller a bearer token stands for, or why it does not stand for one. */
+  async check(header: string | undefined): Promise<TokenCheck> {
+    const m = /^Bearer\s+(\S{1,4096})$/i.exec(header ?? '');
+    if (!m) return { caller: null };
+    const refusedUntil = this.refused.get(m[1]);
+    if (refusedUntil && Date.now() < refusedUntil) return { caller: null };
+    const found = this.jwks && m[1].split('.').length === 3 ? await this.fromJwt(m[1]) : await this.fromTable(m[1]);
+    // Only unknown tokens are remembered: an expired or revoked one stays a database look-up, so
+    // that it can be told why.
+    if (!found.caller && !found.problem) remember(this.refused, m[1], Date.now() + 30_000);
+    return found;
+  }
+
+  /**
+   * A token issued by `kvalreg token`: looked up on every request (one primary-key read, as a
+   * browser session is), so that expiry and revocation hold at once in every server process.
+   */
+  private async fromTable(token: string): Promise<TokenCheck> {
+    const row = (await this.db.query(
+      `SELECT name, kind, sender, grants, encode(nin_hash, 'hex') AS person_hash, expires_at, revoked_at IS NOT NULL AS revoked, expires_at <= now() AS expired
+       FROM api_token WHERE token_sha256 = $1`, [sha(token)])).rows[0];
+    if (!row) return { caller: null };
+    if (row.revoked) return { caller: null, problem: 'revoked' };
+    if (row.expired) return { caller: null, problem: 'expired', expiredAt: row.expires_at };
     const caller: Caller = row.kind === 'system'
       ? { kind: 'system', sender: row.sender, name: row.name }
       : { kind: 'user', user: row.name, name: row.name, grants: row.grants, ...(row.person_hash ? { personHash: row.person_hash } : {}) };
-    remember(this.cache, token, { caller, until: Date.now() + this.ttlMs });
-    return caller;
+    return { caller };
   }
 
   /** An OAuth2 client-credentials access token: signed by the issuer, for us, with our scope, from a registered client. */
-  private async fromJwt(token: string): Promise<Caller | null> {
-    let payload: JWTPayload;
-    try {
-      ({ payload } = await jwtVerify(token, this.jwks!, {
-        issuer: this.oauth!.issuer, audience: this.oauth!.audience,
-        algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'], requiredClaims: ['exp', 'iat'],
-      }));
-    } catch {
-      return null; // wrong signature, issuer, audience, or expired: the caller gets 401
+  private async fromJwt(token: string): Promise<TokenCheck> {
+    let clientId: string;
+    const known = this.verified.get(token);
+    if (known && Date.now() < known.until) {
+      clientId = known.clientId;
+    } else {
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(token, this.jwks!, {
+          issuer: this.oauth!.issuer, audience: this.oauth!.audience,
+          algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'], requiredClaims: ['exp', 'iat'],
+        }));
+      } catch {
+        this.verified.delete(token);
+        return { caller: null }; // wrong signature, issuer, audience, or expired: the caller gets 401
+      }
+      const scopes = String(payload.scope ?? '').split(' ');
+      if (!scopes.includes(this.oauth!.scope)) return { caller: null };
+      if (typeof payload.client_id !== 'string') return { caller: null };
+      clientId = payload.client_id;
+      // Remembered no longer than the token is valid.
+      remember(this.verified, token, { clientId, until: (payload.exp ?? 0) * 1000 });
     }
-    const scopes = String(payload.scope ?? '').split(' ');
-    if (!scopes.includes(this.oauth!.scope)) return null;
-    if (typeof payload.client_id !== 'string') return null;
-    const clientId = payload.client_id;
     const row = (await this.db.query('SELECT name, sender, registries FROM api_client WHERE client_id = $1', [clientId])).rows[0];
-    if (!row) return null;
-    const caller: Caller = { kind: 'system', sender: row.sender, name: row.name, ...(row.registries.length ? { registries: row.registries } : {}) };
-    // Cached no longer than the token is valid.
-    remember(this.cache, token, { caller, until: Math.min(Date.now() + this.ttlMs, (payload.exp ?? 0) * 1000) });
-    return caller;
+    if (!row) return { caller: null };
+    return { caller: { kind: 'system', sender: row.sender, name: row.name, ...(row.registries.length ? { registries: row.registries } : {}) } };
   }
 }
 

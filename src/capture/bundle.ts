@@ -3,14 +3,23 @@
 // that can be resolved. References are rewritten to conditional references by identifier
 // (`Condition?identifier=system|value`) so that the stored resource no longer depends on the
 // bundle-local fullUrls a sender happens to use.
+import { describeUnstorable, findUnstorable } from '../db/storable.ts';
+import { freeTextRedactor, nameWords, type FreeTextRedactor, type Redactions } from './free-text.ts';
 import { CaptureError, issue, type Issue } from './outcome.ts';
 
 export const ACCEPTED_TYPES = ['Patient', 'Encounter', 'Condition', 'Procedure', 'Observation', 'MedicationAdministration', 'QuestionnaireResponse'] as const;
 export const MAX_ENTRIES = 5000;
 export const MAX_DEPTH = 32;
+/**
+ * Identifiers and references become keys in PostgreSQL indexes (a btree entry holds at most about
+ * 2,700 bytes): their parts are limited in UTF-8 bytes, not characters, or 1,024 characters of
+ * three-byte text would fail the index as an internal error.
+ */
 const MAX_TEXT = 1024;
-/** A non-empty string of reasonable length: what identifiers and references must be. */
-export function isText(v: unknown): v is string { return typeof v === 'string' && v.length > 0 && v.length <= MAX_TEXT; }
+/** A non-empty string of reasonable length (at most MAX_TEXT bytes in UTF-8): what identifiers and references must be. */
+export function isText(v: unknown): v is string { return typeof v === 'string' && v.length > 0 && v.length <= MAX_TEXT && Buffer.byteLength(v, 'utf8') <= MAX_TEXT; }
+/** A conditional reference: a type and an identifier's system and value. */
+const MAX_REFERENCE = 2 * MAX_TEXT + 64;
 
 /** Identifier systems that can only name an organisation: RESH id and organisation number. */
 export const RESH_SYSTEM = 'urn:oid:2.16.578.1.12.4.1.4.102';
@@ -31,6 +40,8 @@ export interface ResourceEntry {
   resource: Record<string, any>;
   /** Where the subject reference points: a Patient entry of this bundle, or a national id by identifier. */
   subject: { patientIndex: number } | { system: string; value: string };
+  /** Identity numbers and patients' names taken out of the resource's free text (capture/free-text.ts). */
+  redactions: Redactions;
 }
 
 /** A conditional delete (`DELETE Type?identifier=system|value`): the sender takes a resource back. */
@@ -47,6 +58,8 @@ export interface ParsedBundle {
   patients: PatientEntry[];
   resources: ResourceEntry[];
   deletions: DeletionEntry[];
+  /** Takes identity numbers and this bundle's patients' names out of text (for what is stored about the message, too). */
+  redactor: FreeTextRedactor;
 }
 
 export function rkeyOf(type: string, system: string, value: string): string { return `${type}|${system}|${value}`; }
@@ -61,9 +74,6 @@ export function splitRkey(rkey: string): [string, string, string] {
 }
 
 export function parseJson(body: string): unknown {
-  if (body.includes('\\u0000')) {
-    throw new CaptureError([issue.error('value', undefined, 'The message contains a NUL character (\\u0000), which no FHIR string may hold. Remove it and resend.')], 400);
-  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
@@ -73,6 +83,13 @@ export function parseJson(body: string): unknown {
   }
   if (depthOf(parsed) > MAX_DEPTH) {
     throw new CaptureError([issue.error('structure', undefined, `The message is nested more than ${MAX_DEPTH} levels deep, which no FHIR resource needs. Check how it was built.`)], 400);
+  }
+  // Text PostgreSQL cannot store (NUL, a lone surrogate) is the sender's error, with its path: found
+  // later it would fail the statement that writes it, as an internal error the sender never sees.
+  // Only escapes can make it (the body was decoded from UTF-8), so most bodies skip the walk.
+  if (/\\u(?:[dD][89a-fA-F]|0000)|\0/.test(body)) {
+    const bad = findUnstorable(parsed, (parsed as any)?.resourceType === 'Bundle' ? 'Bundle' : '$');
+    if (bad) throw new CaptureError([issue.error('value', bad.path, describeUnstorable(bad), { rule: `text:${bad.problem}` })], 400);
   }
   return parsed;
 }
@@ -141,7 +158,7 @@ export function parseBundle(json: unknown): ParsedBundle {
     const ident = Array.isArray(resource.identifier) ? resource.identifier.find((i: any) => isText(i?.system) && isText(i?.value)) : undefined;
     if (!ident) {
       issues.push(issue.error('required', `${at}.resource.identifier`,
-        `${type} has no identifier with system and value (both strings, at most ${MAX_TEXT} characters). Give every resource the stable identifier your system uses for it, so that a resend or an update is recognised.`));
+        `${type} has no identifier with system and value (both strings, at most ${MAX_TEXT} bytes in UTF-8). Give every resource the stable identifier your system uses for it, so that a resend or an update is recognised.`));
     }
     const rkey = ident ? rkeyOf(type, String(ident.system), String(ident.value)) : undefined;
     others.push({ index, resource, fullUrl, rkey });
@@ -151,21 +168,23 @@ export function parseBundle(json: unknown): ParsedBundle {
   });
   if (issues.length) fail(issues);
 
+  // Free text loses identity numbers and the names of the bundle's patients before it is stored.
+  const redactor = freeTextRedactor(nameWords(patients.map((p) => p.resource)));
   const seen = new Map<string, number>();
   const resources: ResourceEntry[] = others.map(({ index, resource, fullUrl, rkey }) => {
     const at = `Bundle.entry[${index}].resource`;
     if (seen.has(rkey!)) issues.push(issue.error('duplicate', `${at}.identifier`, `The same identifier is also used by Bundle.entry[${seen.get(rkey!)}]; send each resource once per bundle.`, { value: rkey }));
     seen.set(rkey!, index);
     const subject = resolveSubject(resource.subject, `${at}.subject`, byFullUrl, byLocalId, issues);
-    const normalised = normaliseReferences(resource, at, byFullUrl, byLocalId, issues);
-    return { index, resourceType: resource.resourceType, rkey: rkey!, fullUrl, resource: normalised, subject: subject ?? { patientIndex: -1 } };
+    const { resource: redacted, identityNumbers, names } = redactor.resource(normaliseReferences(resource, at, byFullUrl, byLocalId, issues));
+    return { index, resourceType: resource.resourceType, rkey: rkey!, fullUrl, resource: redacted, subject: subject ?? { patientIndex: -1 }, redactions: { identityNumbers, names } };
   });
   for (const d of deletions) {
     if (seen.has(d.rkey)) issues.push(issue.error('duplicate', `Bundle.entry[${d.index}].request.url`, `The same resource is also sent by Bundle.entry[${seen.get(d.rkey)}]; a bundle either sends a resource or deletes it.`, { value: d.rkey }));
     seen.set(d.rkey, d.index);
   }
   if (issues.length) fail(issues);
-  return { type: bundle.type, entryCount: entries.length, patients, resources, deletions };
+  return { type: bundle.type, entryCount: entries.length, patients, resources, deletions, redactor };
 }
 
 /**
@@ -245,7 +264,13 @@ function normaliseReference(ref: Record<string, any>, at: string, byFullUrl: Map
     return { reference: 'Patient' };
   }
   if (typeof ref.reference === 'string') {
-    if (ref.reference.includes('?identifier=')) return { reference: ref.reference };
+    if (ref.reference.includes('?identifier=')) {
+      if (Buffer.byteLength(ref.reference, 'utf8') > MAX_REFERENCE) {
+        issues.push(issue.error('too-long', `${at}.reference`, `A conditional reference may be at most ${MAX_REFERENCE} bytes in UTF-8 (an identifier's system and value of at most ${MAX_TEXT} each). Refer by a shorter identifier.`));
+        return ref;
+      }
+      return { reference: ref.reference };
+    }
     const target = byFullUrl.get(ref.reference) ?? byLocalId.get(ref.reference);
     if (!target) {
       issues.push(issue.error('not-found', `${at}.reference`, 'This reference points to nothing in the bundle. Refer to resources sent earlier by identifier (Reference.type and Reference.identifier).', { value: ref.reference }));

@@ -2,7 +2,7 @@
 // one row per person), turned into batch Bundles of Patient resources with deceasedDateTime: the
 // same message a live population-register feed sends to POST /fhir, so they take the same path.
 import { parse } from 'csv-parse/sync';
-import { NIN_SYSTEMS } from './identity.ts';
+import { identifierSystemFor } from './identity.ts';
 
 export const DEATH_COLUMNS = ['national_id', 'date_of_death'] as const;
 
@@ -12,9 +12,10 @@ export function deathsToBundles(text: string, batchSize = 200): { batches: Death
   const records: Record<string, string>[] = parse(text, { columns: true, skip_empty_lines: true, delimiter: text.split('\n')[0].includes(';') ? ';' : ',', trim: true });
   const missing = DEATH_COLUMNS.filter((c) => records.length && !(c in records[0]));
   if (missing.length) throw new Error(`the CSV lacks the column(s) ${missing.join(', ')}; expected ${DEATH_COLUMNS.join(', ')} (one row per person)`);
-  const systems = Object.entries(NIN_SYSTEMS);
-  // The identifier system follows the kind of number: a D-number adds 4 to the first digit, an H-number to the third.
-  const systemOf = (nin: string) => systems.find(([, kind]) => kind === (/^[4-7]/.test(nin) ? 'dnr' : /^\d{2}[4-5]/.test(nin) ? 'hnr' : 'fnr'))![0];
+  // The identifier system follows the kind of number (a D-number adds 4 to the first digit; an
+  // FH-number starts with 8 or 9); anything else goes as a fødselsnummer, and the capture says
+  // what is wrong with it.
+  const systemOf = identifierSystemFor;
   const problems: string[] = [];
   const rows: Array<{ line: number; nin: string; date: string }> = [];
   records.forEach((r, i) => {

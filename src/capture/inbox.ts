@@ -10,6 +10,10 @@ import type { Caller } from '../access/caller.ts';
 import { openText, sealText } from '../identity/crypto.ts';
 import { identityHashesIn } from './identity.ts';
 import { captureBundle, parseMessage, type CaptureEnv, type CaptureResult } from './pipeline.ts';
+import type { ParsedBundle } from './bundle.ts';
+import { describeRedactions, type FreeTextRedactor } from './free-text.ts';
+import { redactIdentityNumbers } from '../identity/text.ts';
+import { safeError } from '../log/redact.ts';
 import { CaptureError, issue, operationOutcome, type Issue } from './outcome.ts';
 import { lockPersons } from '../records/locks.ts';
 
@@ -51,7 +55,10 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
   async function receive(caller: Caller & { kind: 'system' }, channel: string, body: string): Promise<number> {
     const sha = crypto.createHash('sha256').update(body).digest();
     const id = await data.transaction(caller, 'capture:receive', async (tx) => {
-      const res = await prepared(tx.client, 'inbox1h', 'INSERT INTO inbox_message (sender, channel, body_sha256, body_enc, nin_hashes) VALUES ($1, $2, $3, $4, $5) RETURNING id',
+      // The hashes find the message when a patient it names opts out later; a patient who has
+      // opted out already is refused when it is processed, and their hash is not kept with it.
+      const res = await prepared(tx.client, 'inbox1r', `INSERT INTO inbox_message (sender, channel, body_sha256, body_enc, nin_hashes)
+           VALUES ($1, $2, $3, $4, ARRAY(SELECT h FROM unnest($5::bytea[]) AS h WHERE NOT EXISTS (SELECT 1 FROM reservation r WHERE r.nin_hash = h))) RETURNING id`,
         [caller.sender, channel, sha, sealText(env.keys, body), identityHashesIn(env.keys, body)]);
       return res.rows[0].id as number;
     });
@@ -60,6 +67,8 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
   }
 
   async function process_(messageId: number, opts: { reprocess?: boolean } = {}): Promise<ProcessOutcome> {
+    // The parsed message, once it parses: its patients' names are redacted from what is stored about it.
+    let parsed: ParsedBundle | undefined;
     try {
       return await data.transaction(platform, 'capture:process', async (tx) => {
         // The persons the message names first, then the message (the lock order of records/locks.ts):
@@ -78,12 +87,16 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
         }
         if (!row.body_enc) throw new CaptureError([issue.error('processing', undefined, 'The message body is no longer kept (pruned or removed after a reservation); resend the message.')], 410);
         const body = openText(env.keys, row.body_enc);
-        const result = await captureBundle(tx, await envFor(tx.client, row.sender), row.sender, messageId, parseMessage(body));
+        parsed = parseMessage(body);
+        const result = await captureBundle(tx, await envFor(tx.client, row.sender), row.sender, messageId, parsed);
+        noteRedactions(result, parsed);
         const outcome = responseFor(result);
         const status = result.failedEntries > 0 ? 'quarantined' : 'processed';
-        // Refused entries mean the message holds data about someone who opted out: do not keep it.
-        await prepared(tx.client, 'inbox3', `UPDATE inbox_message SET status = $2, outcome = $3, person_ids = $4, processed_at = now(), attempts = attempts + 1,
-             body_enc = CASE WHEN $5 THEN NULL ELSE body_enc END, pruned_reason = CASE WHEN $5 THEN 'reservation' ELSE pruned_reason END
+        // Refused entries mean the message holds data about someone who opted out: do not keep it,
+        // nor the keyed hashes of the numbers it names (the body they would find is gone).
+        await prepared(tx.client, 'inbox3r', `UPDATE inbox_message SET status = $2, outcome = $3, person_ids = $4, processed_at = now(), attempts = attempts + 1,
+             body_enc = CASE WHEN $5 THEN NULL ELSE body_enc END, pruned_reason = CASE WHEN $5 THEN 'reservation' ELSE pruned_reason END,
+             nin_hashes = CASE WHEN $5 THEN '{}' ELSE nin_hashes END
            WHERE id = $1`,
           [messageId, status, { httpStatus: outcome.httpStatus, body: outcome.body }, result.personIds, result.refusedReservation > 0]);
         if (result.refusedReservation) await countRefused(tx.client, row.sender, result.refusedReservation);
@@ -91,14 +104,22 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
       });
     } catch (caught) {
       let err = caught;
+      if (!(err instanceof CaptureError) && isUnstorableText(err)) {
+        // Text the database cannot hold is the sender's to fix (bundle.ts finds the known kinds
+        // first, with their path; this catches any it does not know).
+        log.warn({ messageId, err: safeError(err) }, 'message holds text the database cannot store');
+        err = new CaptureError([issue.error('value', undefined, 'The message holds text that cannot be stored (a NUL character, or a character cut in half such as a lone \\ud800 escape). Fix the text encoding in the sending system and send again.', { rule: 'text:unstorable' })], 400);
+      }
       if (!(err instanceof CaptureError)) {
         // Not the sender's fault: keep the message in quarantine (so a restart does not stumble
         // over it again), log the cause, and answer with a 500 that says the message is kept.
-        log.error({ messageId, err }, 'processing failed');
+        // The error is logged by kind and code: a database error's detail and context quote data.
+        log.error({ messageId, err: safeError(err) }, 'processing failed');
         err = new CaptureError([issue.error('processing', undefined, `The message was stored (id ${messageId}) but could not be processed because of an internal error. It is kept in quarantine for the registry to reprocess; you need not resend.`)], 500);
       }
-      if ((err as CaptureError).httpStatus === 404) return { messageId, status: 'quarantined', httpStatus: 404, body: operationOutcome((err as CaptureError).issues) };
-      return quarantine(messageId, err as CaptureError);
+      const safe = new CaptureError(redactIssues((err as CaptureError).issues, parsed?.redactor), (err as CaptureError).httpStatus);
+      if (safe.httpStatus === 404) return { messageId, status: 'quarantined', httpStatus: 404, body: operationOutcome(safe.issues) };
+      return quarantine(messageId, safe);
     }
   }
 
@@ -106,10 +127,12 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
     const refused = err.issues.some((i) => i.rule === 'reservation');
     const body = operationOutcome(err.issues);
     await data.transaction(platform, 'capture:quarantine', async (tx) => {
-      // A reservation that removed the message while it was being processed has the last word.
-      await prepared(tx.client, 'inbox4', `UPDATE inbox_message SET status = CASE WHEN pruned_reason = 'reservation' THEN 'refused' ELSE $2 END,
+      // A reservation that removed the message while it was being processed has the last word;
+      // a refused message keeps no keyed hash of anyone it names.
+      await prepared(tx.client, 'inbox4r', `UPDATE inbox_message SET status = CASE WHEN pruned_reason = 'reservation' THEN 'refused' ELSE $2 END,
            outcome = CASE WHEN pruned_reason = 'reservation' THEN NULL ELSE $3::jsonb END, attempts = attempts + 1, processed_at = now(),
-           body_enc = CASE WHEN $4 THEN NULL ELSE body_enc END, pruned_reason = CASE WHEN $4 THEN 'reservation' ELSE pruned_reason END
+           body_enc = CASE WHEN $4 THEN NULL ELSE body_enc END, pruned_reason = CASE WHEN $4 THEN 'reservation' ELSE pruned_reason END,
+           nin_hashes = CASE WHEN $4 THEN '{}' ELSE nin_hashes END
          WHERE id = $1`,
         [messageId, refused ? 'refused' : 'quarantined', { httpStatus: err.httpStatus, body }, refused]);
       if (refused) {
@@ -128,7 +151,9 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
     try {
       await data.transaction(caller, 'capture:validate', async (tx) => {
         // A dry run sorts after every stored message, so it reports what a new message would do.
-        const result = await captureBundle(tx, await envFor(tx.client, caller.sender), caller.sender, Number.MAX_SAFE_INTEGER, parseMessage(body));
+        const parsed = parseMessage(body);
+        const result = await captureBundle(tx, await envFor(tx.client, caller.sender), caller.sender, Number.MAX_SAFE_INTEGER, parsed);
+        noteRedactions(result, parsed);
         const issues: Issue[] = result.entries.flatMap((e) => e.issues.map((i) => ({ ...i, location: i.location ?? `Bundle.entry[${e.index}]` })));
         if (issues.every((i) => i.severity === 'information')) issues.push(issue.info(undefined, 'The bundle is valid; nothing was stored (dry run).'));
         outcome = { messageId: null, status: 'validated', httpStatus: result.failedEntries ? 422 : 200, body: operationOutcome(issues), result };
@@ -173,6 +198,35 @@ async function countRefused(db: Queryable, sender: string, n: number) {
 
 /** Logs keep the rule and location, never values that might identify a person. */
 function redactIssue(i: Issue) { return { code: i.code, location: i.location, rule: i.rule }; }
+
+/**
+ * What is stored about a message (its outcome) and answered for it echoes values the sender sent:
+ * they lose identity numbers, and the names of the message's patients when it parsed that far.
+ * Sets the redacted issues on each entry of `result` too.
+ */
+function redactIssues(issues: Issue[], redactor?: FreeTextRedactor): Issue[] {
+  const text = (s: string) => (redactor ? redactor.text(s).text : redactIdentityNumbers(s).text);
+  const deep = (v: unknown): unknown => typeof v === 'string' ? text(v) : Array.isArray(v) ? v.map(deep)
+    : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, deep(x)])) : v;
+  return issues.map((i) => ({ ...i, diagnostics: redactIdentityNumbers(i.diagnostics).text, ...(i.value === undefined ? {} : { value: deep(i.value) }) }));
+}
+
+/** Each entry whose free text was redacted says so (how many, never what), and every echoed value is redacted. */
+function noteRedactions(result: CaptureResult, parsed: ParsedBundle): void {
+  const byIndex = new Map(parsed.resources.map((r) => [r.index, r.redactions]));
+  for (const e of result.entries) {
+    e.issues = redactIssues(e.issues, parsed.redactor);
+    const r = byIndex.get(e.index);
+    if (r && r.identityNumbers + r.names > 0 && /^2/.test(e.status)) e.issues.push(issue.info(undefined, describeRedactions(r)));
+  }
+}
+
+/** A database error caused by the text of a value: a NUL, or a character PostgreSQL's JSON refuses. */
+function isUnstorableText(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  if (e?.code === '22021' || e?.code === '22P05') return true; // character not in repertoire; untranslatable character
+  return e?.code === '22P02' && typeof e.message === 'string' && /type json/.test(e.message);
+}
 
 function responseFor(result: CaptureResult): { httpStatus: number; body: Record<string, unknown> } {
   return {

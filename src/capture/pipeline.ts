@@ -10,6 +10,7 @@ import { assignEvents } from '../records/events.ts';
 import { lockPersons, RetryableConflict } from '../records/locks.ts';
 import { isRetracted, restoreRetracted, retract as retractValues } from '../records/retraction.ts';
 import { linkedValues } from './relink.ts';
+import { resolveCapturedPersons } from '../records/persons.ts';
 import { patientName, storeNames } from './patient-name.ts';
 import { inclusionDecision } from './routing.ts';
 import { isDateTime, isRealDate } from '../registry/values.ts';
@@ -26,6 +27,10 @@ export interface CaptureEnv {
   keys: IdentityKeys;
   registries: Registry[];
   today?: Date;
+  /** [identity] Accept test identity numbers (config `allowTestIdentities`); refused when unset. */
+  allowTestIdentities?: boolean;
+  /** [identity] Every registry, also those this sender does not report to: a merge of persons moves cases in all (default: `registries`). */
+  allRegistries?: Registry[];
 }
 
 export interface EntryResult {
@@ -78,6 +83,7 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
   // One response entry per request entry, in order.
   for (let i = 0; i < bundle.entryCount; i++) entry(i);
   const unidentified = new Set<number>();
+  const idOpts = { today: env.today, allowTestIdentities: env.allowTestIdentities }; // [identity]
 
   // 1. Identities, grouped per patient: a batch succeeds or fails per patient.
   const groups = new Map<string, Group>();
@@ -85,7 +91,7 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
   const topIssues: Issue[] = [];
   for (const p of bundle.patients) {
     const local: Issue[] = [];
-    const identity = identityOfPatient(env.keys, p.resource, `Bundle.entry[${p.index}].resource`, local, env.today);
+    const identity = identityOfPatient(env.keys, p.resource, `Bundle.entry[${p.index}].resource`, local, idOpts);
     patientIdentity.set(p.index, identity);
     if (!identity) { entry(p.index).issues.push(...local); topIssues.push(...local); unidentified.add(p.index); continue; }
     const g: Group = groups.get(identity.hashHex) ?? { identity, resources: [], issues: [], extracted: new Map() };
@@ -97,8 +103,8 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
     if ('patientIndex' in r.subject) identity = patientIdentity.get(r.subject.patientIndex);
     else {
       const local: Issue[] = [];
-      identity = identityFromIdentifier(env.keys, r.subject.system, r.subject.value, `Bundle.entry[${r.index}].resource.subject.identifier.value`, local, env.today);
-      if (!identity && local.length === 0) local.push(issue.error('value', `Bundle.entry[${r.index}].resource.subject.identifier.system`, 'The subject identifier must be a Norwegian identity number (fødselsnummer, D- or H-number OID).', { rule: 'patient-identity' }));
+      identity = identityFromIdentifier(env.keys, r.subject.system, r.subject.value, `Bundle.entry[${r.index}].resource.subject.identifier.value`, local, idOpts);
+      if (!identity && local.length === 0) local.push(issue.error('value', `Bundle.entry[${r.index}].resource.subject.identifier.system`, 'The subject identifier must be a Norwegian identity number (the OID of the fødselsnummer, D-number or felles hjelpenummer, or the auxiliary-number system).', { rule: 'patient-identity' }));
       entry(r.index).issues.push(...local); topIssues.push(...local);
     }
     if (!identity) {
@@ -110,6 +116,11 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
     g.resources.push(r);
     groups.set(identity.hashHex, g);
   }
+
+  // [identity] Earlier numbers of these patients (a temporary number resolved to the real one) are
+  // joined with them, and a number merged away earlier is captured as its person (records/persons.ts).
+  await resolveCapturedPersons(tx, { keys: env.keys, registries: env.allRegistries ?? env.registries }, groups,
+    { label: `system:${sender}`, role: 'system', source: 'message', messageId });
 
   // 2. Opted-out patients: refused, counted without identity. Checked before any other error is
   // reported, so that a message about someone who opted out is never kept in quarantine.

@@ -8,8 +8,14 @@ import { DEMO_PATIENT_FILE, runDemo, type DemoOpts } from '../../demo/run.ts';
 
 export { DEMO_PATIENT_FILE, runDemo };
 
+/** The demo sends synthetic test identity numbers: it runs as a test deployment that accepts them. */
+export function demoConfig(config: Config): Config {
+  return { ...config, allowTestIdentities: true };
+}
+
 export async function demoCommand(config: Config, o: DemoOpts): Promise<void> {
-  const platform = await startPlatform(config, { log: cliLog() });
+  // The demo's patients have synthetic test numbers (never a real person's): a test deployment.
+  const platform = await startPlatform(demoConfig(config), { log: cliLog() });
   const app = await buildServer(platform);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();

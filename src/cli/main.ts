@@ -5,8 +5,8 @@ import { serveCommand, startCommand } from './serve.ts';
 import { migrateCommand } from './migrate.ts';
 import { demoCommand } from './demo.ts';
 import { importCommand } from './import.ts';
-import { clientCommand, tokenCommand } from './token.ts';
-import { auditHeadCommand, auditPruneCommand, auditVerifyCommand } from './audit.ts';
+import { clientCommand, listTokensCommand, revokeCommand, tokenCommand } from './token.ts';
+import { auditAcceptRestoreCommand, auditHeadCommand, auditPruneCommand, auditVerifyCommand } from './audit.ts';
 import { reencryptCommand } from './keys.ts';
 import { analyticsCommand, coverageImportCommand, indicatorsCommand } from './indicators.ts';
 import { pseudonymMapCommand, pseudonymRotateCommand } from './pseudonyms.ts';
@@ -14,12 +14,15 @@ import { userCommand } from './user.ts';
 import { screeningCommand } from './screening.ts';
 import { annualReportCommand } from './report.ts';
 import { relinkCommand } from './capture.ts';
+import { instrumentList, promScoreCommand } from './prom.ts';
+import { ninCheckCommand } from './nin.ts';
 
 const program = new Command()
   .name('kvalreg')
   .description('Platform for national medical quality registries with automated data capture (HL7 FHIR R4).\n' +
     'Uses the embedded PostgreSQL in ./var unless DATABASE_URL is set.')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .enablePositionalOptions();
 
 program.command('serve').description('run the platform (HTTP API on PORT, default 3000)')
   .option('-p, --port <port>', 'HTTP port', (v) => Number(v))
@@ -55,12 +58,20 @@ capture.command('relink').description('fill values that captured resources carry
   .option('--registry <id>', 'one registry (default: every registry)')
   .option('--dry-run', 'count what would be restored; change nothing')
   .action((o) => relinkCommand(loadConfig(), o));
-program.command('token').description('issue an API token for a sending system or a user')
-  .requiredOption('--name <name>', 'who the token is for')
+const token = program.command('token').description('issue an API token for a sending system or a user (revoke, list: see below)')
+  .enablePositionalOptions()
+  .option('--name <name>', 'who the token is for')
   .option('--system <sender>', 'a sending system with this sender id')
   .option('--grant <registry:role:unit...>', 'a user grant, registry:role:unit (e.g. <registry id>:unit-registrar:8201100)')
   .option('--patient <identity-number>', 'a patient, for innsyn (until login by OpenID Connect)')
-  .action((o) => tokenCommand(loadConfig(), o));
+  .option('--expires <when>', 'a duration (90d, 12w, 1y, 36h) or a date (2026-12-31); default 365d for a system, 90d for a user; at most 5 years')
+  .action((o) => { if (!o.name) throw new Error('give --name <name>: who the token is for'); return tokenCommand(loadConfig(), o); });
+token.command('revoke').description('revoke tokens at once (running servers refuse them from the next request)')
+  .option('--name <name>', 'every live token with this name')
+  .option('--token <token>', 'this token')
+  .action((o) => revokeCommand(loadConfig(), o));
+token.command('list').description('every token issued: for whom, and until when it works (never the token itself)')
+  .action(() => listTokensCommand(loadConfig()));
 
 const client = program.command('client').description('OAuth2 clients of sending systems (client credentials, e.g. HelseID)');
 client.command('add').description('register a client: its access tokens then authenticate as this sending system')
@@ -72,7 +83,7 @@ client.command('add').description('register a client: its access tokens then aut
   .action((o) => clientCommand(loadConfig(), o));
 
 const audit = program.command('audit').description('the audit trail of every look at and change of person-level data');
-audit.command('verify').description('seal pending events and prove the hash chain; names the first broken link (exit code 1)')
+audit.command('verify').description('seal pending events, prove the hash chain and that it reaches its signed state; names each problem by its kind (exit code 1)')
   .option('--witness <file>', 'statements printed earlier by `kvalreg audit head` and kept by an outside party: check the chain still holds them')
   .action((o) => auditVerifyCommand(loadConfig(), o));
 audit.command('head').description('print a signed statement of the chain\'s head (one JSON line) for an outside party to keep')
@@ -81,6 +92,9 @@ audit.command('head').description('print a signed statement of the chain\'s head
 audit.command('prune').description('remove sealed events older than the retention period (KVALREG_AUDIT_RETENTION_DAYS), behind a signed checkpoint')
   .option('--days <n>', 'retention in days (default: KVALREG_AUDIT_RETENTION_DAYS, else 3650)', (v) => Number(v))
   .action((o) => auditPruneCommand(loadConfig(), o));
+audit.command('accept-restore').description('after restoring a database backup: record, signed with the audit key, that the trail now ends earlier, so that sealing goes on')
+  .requiredOption('--reason <text>', 'which backup was restored, and why (kept in the signed checkpoint and the trail)')
+  .action((o) => auditAcceptRestoreCommand(loadConfig(), o));
 
 const keys = program.command('keys').description('identity encryption keys');
 keys.command('reencrypt').description('re-encrypt every value still under an older key with the current one (resumable)')
@@ -100,6 +114,12 @@ program.command('screening').description("a registry's screening worklist from a
   .option('--format <format>', 'table (the kept admissions), csv or json (every admission)', 'table')
   .option('--lang <lang>', 'nb or en', 'nb')
   .action((o) => screeningCommand(loadConfig(), o));
+const nin = program.command('nin').description('national identity numbers, as the capture reads them');
+nin.command('check').description('for each number: valid or not, its kind, the rule that failed, and what is derived (birth date, sex); exit code 1 if any is not valid')
+  .argument('[numbers...]', 'numbers to check; none or - reads them from standard input, one per line (keeps them out of the shell history)')
+  .option('--system <system>', 'check as sent under this identifier system: fnr, dnr, fhn, hnr, aux or its URI (default: by the digits alone)')
+  .option('--format <format>', 'text (one line per number) or json (one JSON object per line)', 'text')
+  .action((numbers, o) => ninCheckCommand(loadConfig(), numbers, o));
 program.command('coverage').description('coverage (dekningsgrad) per unit and year, published beside the results; under 60 % is flagged')
   .command('import').description('load a CSV with unit_resh, year, coverage (0–1 or %)')
   .requiredOption('--registry <id>', 'the registry id (a folder under registries/)')
@@ -131,6 +151,15 @@ report.command('annual').description('the annual report of a registry for a year
   .requiredOption('--out <file>', 'where to write the PDF, e.g. report.pdf')
   .option('--dataset <dataset>', 'fresh (all data) or qa (finalised registrations only)', 'fresh')
   .action((o) => annualReportCommand(loadConfig(), o));
+
+const prom = program.command('prom').description('patient-reported outcomes: the shared instruments and their scoring')
+  .addHelpText('after', () => instrumentList());
+prom.command('score').description('score one response to one instrument and print the scores as JSON (the same code as the platform)')
+  .requiredOption('--instrument <id>', 'the instrument (listed below)')
+  .requiredOption('--answers <json|file>', 'a JSON object of linkId → answer, a QuestionnaireResponse, or a file holding either (- for standard input)')
+  .option('--value-set <id>', 'for instruments with an index: the value set (default: the instrument\'s)')
+  .addHelpText('after', () => instrumentList())
+  .action((o) => promScoreCommand(o));
 
 program.parseAsync(process.argv).catch((err) => {
   console.error(`kvalreg: ${err instanceof Error ? err.message : String(err)}`);

@@ -10,7 +10,7 @@ import { startPlatform, type Platform } from '../platform.ts';
 import { buildServer, type ServerOptions } from '../server/app.ts';
 import { ensureWebBuild } from '../server/web-build.ts';
 import { DEMO_PASSWORD, DEMO_USERS, demoPatient, seedDemoUsers } from '../../demo/users.ts';
-import { DEMO_PATIENT_FILE, runDemo } from './demo.ts';
+import { demoConfig, DEMO_PATIENT_FILE, runDemo } from './demo.ts';
 
 export async function listen(platform: Platform, port: number, opts: ServerOptions = {}, onStop: Array<() => Promise<void>> = []) {
   const app = await buildServer(platform, opts);
@@ -33,22 +33,45 @@ export async function listen(platform: Platform, port: number, opts: ServerOptio
   warm.unref();
   // Report subscriptions: due reports are queued and sent by the job queue (KVALREG_REPORT_INTERVAL_MS).
   platform.reports.dispatch.start(platform.config.reportIntervalMs);
+  // PROM: the scheduler (due invitations, cancellations, expiry) and the channels, as a background job.
+  platform.prom.start(platform.prom.settings.intervalMs);
   if (!platform.config.smtpUrl) platform.log.warn('KVALREG_SMTP_URL is not set: report subscriptions are queued but cannot be e-mailed');
-  const stop = async () => {
+  let stopping = false;
+  const stop = async (signal: NodeJS.Signals) => {
+    // A second signal means "now": the operator is not waiting for a clean stop.
+    if (stopping) { platform.log.warn({ signal }, 'stopping at once'); process.exit(1); }
+    stopping = true;
+    platform.log.info({ signal }, 'stopping');
+    // Whatever hangs (a database that is gone, a request that never ends), the process stops: a
+    // supervisor's SIGTERM is followed by SIGKILL, and a clean stop is worth only so much waiting.
+    setTimeout(() => { platform.log.error({ seconds: STOP_DEADLINE_MS / 1000 }, 'did not stop in time; exiting'); process.exit(1); }, STOP_DEADLINE_MS).unref();
     clearInterval(sealer);
     clearInterval(warm);
-    await app.close();
+    await within(app.close(), 3000);
     // The embedded PostgreSQL stops on the same signal: seal and close the database first, then
-    // the rest (the local login service).
-    await sealAudit(platform.db.pool, platform.auditKeys).catch(() => 0);
-    await platform.close();
-    for (const s of onStop) await s().catch(() => undefined);
+    // the rest (the local login service). A database that does not answer gets a few seconds.
+    await within(sealAudit(platform.db.pool, platform.auditKeys).catch(() => 0), 2000);
+    await within(platform.close().catch((err) => platform.log.warn({ err }, 'closing the platform failed')), 4000);
+    // Closing waits for the pool before it stops the embedded server: with a database that hangs it
+    // never gets there, so the server is stopped here too (a no-op when it has stopped).
+    await within(platform.db.embedded?.stop() ?? Promise.resolve(), 9000);
+    for (const s of onStop) await within(s().catch(() => undefined), 2000);
     process.exit(0);
   };
   handleSignalsYourself();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   return app;
+}
+
+/** How long a stop may take before the process exits regardless. */
+const STOP_DEADLINE_MS = 25_000;
+
+/** Waits for `p`, but no longer than `ms`: a step of the shutdown that hangs must not hold the rest. */
+async function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => undefined), new Promise((r) => { timer = setTimeout(r, ms); })]);
+  clearTimeout(timer);
 }
 
 const buildWeb = (platform: { log: { info(m: string): void } } | undefined) =>
@@ -67,7 +90,9 @@ export async function serveCommand(config: Config, o: { port?: number }): Promis
  */
 export async function startCommand(config: Config, o: { port?: number }): Promise<void> {
   await buildWeb(undefined);
-  const platform = await startPlatform(config);
+  // `npm start` is the demo: its patients have synthetic test identity numbers, which a
+  // production deployment (`kvalreg serve` without KVALREG_ALLOW_TEST_IDENTITIES) refuses.
+  const platform = await startPlatform(demoConfig(config));
   const port = o.port ?? config.httpPort;
   const site = `http://localhost:${port}`;
   let idp: LocalProvider | undefined;

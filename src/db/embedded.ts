@@ -108,8 +108,53 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
     url: (database = 'postgres') => useSocket
       ? `postgres://${USER}:${PASSWORD}@localhost:${opts.port}/${database}?host=${encodeURIComponent(socketDir)}`
       : `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/${database}`,
-    stop: () => server.stop(),
+    stop: () => stopServer(server, pgData, opts.log),
   };
+}
+
+/**
+ * Stops the server we started, whatever state it is in, within seconds. The package's own `stop()`
+ * sends a fast shutdown and waits for the process's 'exit' event: if PostgreSQL has already exited
+ * that event has passed, and if it hangs (stopped, stuck on a dead disk) it never comes — a platform
+ * told to stop (SIGTERM) then hung for good. So: nothing to do when the postmaster is gone;
+ * otherwise a fast shutdown, after `graceMs` an immediate one (SIGQUIT, as `pg_ctl stop -m
+ * immediate`), and after two more seconds SIGKILL. An immediate or killed stop loses no committed
+ * data: the next start recovers from the write-ahead log.
+ */
+async function stopServer(server: EmbeddedPostgres, pgData: string, log?: (line: string) => void, graceMs = 5000): Promise<void> {
+  const pid = postmasterPid(pgData);
+  const running = () => pid !== undefined && alive(pid) && runs(pid, pgData);
+  if (!running()) return;
+  const waitGone = async (ms: number) => { for (let i = 0; i < ms / 100 && running(); i++) await new Promise((r) => setTimeout(r, 100)); };
+  void server.stop().catch(() => undefined); // fast shutdown (SIGINT); its promise may never settle
+  await waitGone(graceMs);
+  if (!running()) return;
+  log?.(`the embedded PostgreSQL (pid ${pid}) did not stop within ${graceMs / 1000} s; stopping it at once`);
+  for (const signal of ['SIGQUIT', 'SIGKILL'] as const) {
+    try { process.kill(pid!, signal); } catch { return; /* gone meanwhile */ }
+    await waitGone(2000);
+    if (!running()) return;
+  }
+}
+
+/** The postmaster's pid, from its pid file (first line), while the file exists. */
+function postmasterPid(pgData: string): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(path.join(pgData, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The process runs PostgreSQL on this folder (a pid from a stale file may have been reused); without /proc, assumed. */
+function runs(pid: number, pgData: string): boolean {
+  if (!fs.existsSync('/proc/self/cmdline')) return true;
+  try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(pgData); } catch { return false; }
+}
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
 /** A folder initialised by another PostgreSQL major version cannot be opened: say so plainly. */

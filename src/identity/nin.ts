@@ -1,21 +1,42 @@
 /**
- * Norwegian national identity numbers (NIN): fødselsnummer, D-number,
- * H-number and synthetic test numbers.
+ * Norwegian identity numbers for persons (NIN): fødselsnummer, D-number, felles hjelpenummer
+ * (FH-number), local H-numbers and test numbers.
  *
- * Layout: DDMMYY III K1 K2 — birth date, individual number, two check digits.
+ * Layout of fnr, D- and H-numbers: DDMMYY III K1 K2 — birth date, individual number, two check
+ * digits. An FH-number is 11 digits with no meaning but its first digit and check digits.
  *
  * Kinds (the modifications are applied to the date digits):
- * - 'fnr'            plain fødselsnummer.
+ * - 'fnr'            plain fødselsnummer (Skatteetaten).
  * - 'dnr'            D-number: day + 40 (first digit + 4). Assigned by the
  *                    Norwegian Population Register to people without an fnr.
- * - 'hnr'            H-number (hjelpenummer): month + 40 (third digit + 4).
- *                    Assigned locally by health institutions to patients whose
- *                    fnr is not (yet) known. All other rules (century, sex,
- *                    check digits) are the same as for fnr. The older form with
- *                    first digit 8 or 9 is obsolete and rejected here.
+ * - 'fhn'            felles hjelpenummer (FH-number) from Norsk Helsenett: eleven digits, the
+ *                    first 8 or 9, the rest chosen at random, "med to kontrollsiffer, som i
+ *                    ordinære fødselsnummer" (NHN, "Hva er felles hjelpenummer?",
+ *                    https://nhn.no/hva-er-felles-hjelpenummer/). It names patients whose fnr or
+ *                    D-number is unknown (newborns, tourists, unconscious patients), the same
+ *                    number across institutions. It carries no birth date and no sex: nothing is
+ *                    derived from it. We read "check digits as in ordinary fødselsnummer" as the
+ *                    classic modulo-11 weights below; the stored public material states no weights
+ *                    for FH-numbers of their own, and the registries' own R package validates them
+ *                    the same way (Rapporteket/rapwhale, R/fodselsnummer-funksjoner.R). Whether
+ *                    Norsk Helsenett will ever issue FH-numbers under the 2032 check-digit rule
+ *                    is not stated anywhere we could find, so only the classic rule is accepted.
+ * - 'hnr'            local H-number (virksomhetsinternt hjelpenummer): month + 40 (third digit
+ *                    + 4), assigned by one health institution to a patient whose fnr is not (yet)
+ *                    known; all other rules (century, sex, check digits) as for fnr. It may sit
+ *                    on a D-number as well (day + 40 and month + 40: `onDNumber`). Unique only
+ *                    within the institution that assigned it, so the capture keys it by its
+ *                    assigner (capture/identity.ts). The older practice of H-numbers starting
+ *                    with 8 or 9 is what the FH-number now is.
  * - 'synthetic-fnr'  synthetic test number from the national test-data system
  *                    (Tenor / Test-Norge): month + 80. Never a real person.
  * - 'synthetic-dnr'  synthetic D-number: day + 40 and month + 80.
+ *
+ * Month + 40 is ambiguous: test-data systems also hand out fødselsnumre and D-numbers with 40
+ * added to the month (NAV's Dolly), digit for digit the same as an H-number. parseNin reports
+ * such numbers as 'hnr'; the identifier system they arrive under decides what they are (an
+ * H-number under the local H-number type, a test number under the fødselsnummer or D-number
+ * system): `testNumberKind`.
  *
  * Check digits (classic rule): k1 and k2 are modulo-11 check digits with
  * weights 3 7 6 1 8 9 4 5 2 (over digits 1-9) and 5 4 3 2 7 6 5 4 3 2 (over
@@ -39,7 +60,7 @@
  *     current and the new check calculation in parallel", and new numbers are
  *     also issued to people born before 2032.
  * A validator cannot know when a number was issued, so we accept the 2032 rule
- * for every number (of every kind, whatever the birth date or `today`). That
+ * for every number of a date-bearing kind (whatever the birth date or `today`). That
  * is what the official text asks for, and the synthetic test-data system may
  * hand out such numbers before 2032.
  *
@@ -68,7 +89,17 @@
 import { osloDate } from '../time/oslo.ts';
 import { randomBytes } from 'node:crypto';
 
-export type NinKind = 'fnr' | 'dnr' | 'hnr' | 'synthetic-fnr' | 'synthetic-dnr';
+export type NinKind = 'fnr' | 'dnr' | 'hnr' | 'fhn' | 'synthetic-fnr' | 'synthetic-dnr';
+
+/** What each kind is, in words for people (the `kvalreg nin check` output, messages). */
+export const NIN_KIND_NAMES: Record<NinKind, { nb: string; en: string }> = {
+  fnr: { nb: 'fødselsnummer', en: 'fødselsnummer (national identity number)' },
+  dnr: { nb: 'D-nummer', en: 'D-number' },
+  fhn: { nb: 'felles hjelpenummer (FH-nummer)', en: 'felles hjelpenummer (FH-number)' },
+  hnr: { nb: 'lokalt hjelpenummer (H-nummer)', en: 'local H-number' },
+  'synthetic-fnr': { nb: 'syntetisk testnummer', en: 'synthetic test number' },
+  'synthetic-dnr': { nb: 'syntetisk test-D-nummer', en: 'synthetic test D-number' },
+};
 
 export type NinParseResult =
   | {
@@ -82,6 +113,8 @@ export type NinParseResult =
       sex: 'male' | 'female' | null;
       /** True when the number is valid only under the rules for numbers issued from 2032. */
       rule2032: boolean;
+      /** An H-number on a D-number (day + 40 and month + 40); absent otherwise. */
+      onDNumber?: true;
     }
   | { ok: false; code: NinErrorCode; message: string };
 
@@ -206,6 +239,9 @@ export function parseNin(input: string, opts: { today?: Date } = {}): NinParseRe
   const nin = normalised;
   const d = [...nin].map(Number);
 
+  // No day is 80 or more, not even on a D-number: a first digit of 8 or 9 is an FH-number.
+  if (d[0] >= 8) return parseFhNumber(nin, d);
+
   // Check digits first: a typing error is the most likely cause of any failure.
   const sum1 = weightedSum(d, W1);
   const rest1 = (sum1 + d[9]) % 11;
@@ -237,9 +273,8 @@ export function parseNin(input: string, opts: { today?: Date } = {}): NinParseRe
     kind = isD ? 'synthetic-dnr' : 'synthetic-fnr';
     month -= 80;
   } else if (month >= 41 && month <= 52) {
-    if (isD) {
-      return fail('invalid-date', `the day (${nin.slice(0, 2)}) marks a D-number and the month (${nin.slice(2, 4)}) an H-number; a number cannot be both — ${DATE_HINT}`);
-    }
+    // An H-number, on a fødselsnummer or (day + 40) on a D-number — or a test number with the
+    // same digits; the identifier system it is sent under tells which (testNumberKind).
     kind = 'hnr';
     month -= 40;
   } else if (month >= 1 && month <= 12) {
@@ -247,13 +282,13 @@ export function parseNin(input: string, opts: { today?: Date } = {}): NinParseRe
   } else {
     return fail(
       'invalid-date',
-      `the month digits "${nin.slice(2, 4)}" are not a month (01-12, or +40 for H-numbers, +80 for synthetic numbers) — ${DATE_HINT}`,
+      `the month digits "${nin.slice(2, 4)}" are not a month (01-12, or +40 for H-numbers and test numbers, +80 for synthetic test numbers) — ${DATE_HINT}`,
     );
   }
   if (day < 1 || day > 31) {
-    const old = d[0] >= 8 ? ' (H-numbers starting with 8 or 9 are an obsolete form; current H-numbers add 40 to the month)' : '';
-    return fail('invalid-date', `the day digits "${nin.slice(0, 2)}" are not a day (01-31, or +40 for D-numbers)${old} — ${DATE_HINT}`);
+    return fail('invalid-date', `the day digits "${nin.slice(0, 2)}" are not a day (01-31, or +40 for D-numbers; FH-numbers start with 8 or 9) — ${DATE_HINT}`);
   }
+  const onD = kind === 'hnr' && isD ? { onDNumber: true as const } : {};
 
   const today = osloToday(opts.today ?? new Date());
   const individual = d[6] * 100 + d[7] * 10 + d[8];
@@ -272,12 +307,12 @@ export function parseNin(input: string, opts: { today?: Date } = {}): NinParseRe
       );
     }
     if (problem === null) {
-      return { ok: true, nin, kind, birthDate: date, sex: d[8] % 2 === 1 ? 'male' : 'female', rule2032: false };
+      return { ok: true, nin, kind, birthDate: date, sex: d[8] % 2 === 1 ? 'male' : 'female', rule2032: false, ...onD };
     }
     // From 2032 the individual number no longer gives the century, so a
     // classic-looking number may belong to someone from another century.
     if (today < RULE_2032_START || !plausibleUnknownCentury(yy, month, day, today)) return problem;
-    return { ok: true, nin, kind, birthDate: null, sex: null, rule2032: true };
+    return { ok: true, nin, kind, birthDate: null, sex: null, rule2032: true, ...onD };
   }
 
   // 2032 rule: century unknown; the date must exist in 19YY or 20YY, not in the future.
@@ -287,7 +322,38 @@ export function parseNin(input: string, opts: { today?: Date } = {}): NinParseRe
       ? fail('future-birth-date', `the birth date ${pad2(day)}.${pad2(month)}.${pad2(yy)} is in the future — ${DATE_HINT}`)
       : fail('invalid-date', `the birth date ${pad2(day)}.${pad2(month)}.${pad2(yy)} does not exist in any century — ${DATE_HINT}`);
   }
-  return { ok: true, nin, kind, birthDate: null, sex: null, rule2032: true };
+  return { ok: true, nin, kind, birthDate: null, sex: null, rule2032: true, ...onD };
+}
+
+/**
+ * An FH-number: the first digit 8 or 9, the classic check digits (see the module comment), and
+ * nothing derived — no birth date, no sex, no century.
+ */
+function parseFhNumber(nin: string, d: number[]): NinParseResult {
+  const k1 = mod11CheckDigit(weightedSum(d, W1));
+  if (k1 === null) return fail('check-digit-1', `check digit 1 (digit 10) cannot be valid for these first nine digits of an FH-number (it would be 10) — ${TYPO_HINT}`);
+  if (k1 !== d[9]) return fail('check-digit-1', `check digit 1 (digit 10) is wrong: expected ${k1}, got ${d[9]} (an FH-number starts with 8 or 9 and has the classic check digits) — ${TYPO_HINT}`);
+  const k2 = mod11CheckDigit(weightedSum(d, W2));
+  if (k2 === null) return fail('check-digit-2', `check digit 2 (digit 11) cannot be valid for these first ten digits (it would be 10) — ${TYPO_HINT}`);
+  if (k2 !== d[10]) return fail('check-digit-2', `check digit 2 (digit 11) is wrong: expected ${k2}, got ${d[10]} — ${TYPO_HINT}`);
+  return { ok: true, nin, kind: 'fhn', birthDate: null, sex: null, rule2032: false };
+}
+
+/**
+ * The kind of a number sent under the fødselsnummer or D-number identifier system when its digits
+ * say H-number (month + 40): a test number of that system (e.g. NAV's Dolly numbers), never a
+ * real person's — a real H-number is sent as one (capture/identity.ts). Null when the digits do
+ * not fit the system at all.
+ */
+export function testNumberKind(parsed: Extract<NinParseResult, { ok: true }>, system: 'fnr' | 'dnr'): NinKind | null {
+  if (parsed.kind !== 'hnr') return null;
+  if (system === 'dnr') return parsed.onDNumber ? 'synthetic-dnr' : null;
+  return parsed.onDNumber ? null : 'synthetic-fnr';
+}
+
+/** A test number (synthetic, or month + 40 under the fnr/D-number system): never a real person. */
+export function isTestKind(kind: string): boolean {
+  return kind === 'synthetic-fnr' || kind === 'synthetic-dnr';
 }
 
 /** True when DD.MM.YY is a real, not-future date in 19YY or 20YY (living people of unknown century). */
@@ -318,11 +384,14 @@ function individualRange(year: number): [number, number] | null {
 export function generateNin(opts: {
   birthDate: string;
   sex: 'male' | 'female';
-  kind?: NinKind;
+  kind?: Exclude<NinKind, 'fhn'>;
+  /** For 'hnr': an H-number on a D-number (day + 40 as well). */
+  onDNumber?: boolean;
   random: () => number;
 }): string {
   const { birthDate, sex, random } = opts;
   const kind = opts.kind ?? 'synthetic-fnr';
+  if ((kind as string) === 'fhn') throw new Error('generateNin: FH-numbers carry no birth date or sex; use generateFhNumber');
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(birthDate);
   if (!m || !isRealDate(Number(m[1]), Number(m[2]), Number(m[3]))) {
     throw new Error(`generateNin: birthDate must be a real date as YYYY-MM-DD, got "${birthDate}"`);
@@ -331,7 +400,7 @@ export function generateNin(opts: {
   const range = individualRange(year);
   if (!range) throw new Error(`generateNin: birth year ${year} is outside 1854-2039, which the classic individual-number table covers`);
 
-  const dayOffset = kind === 'dnr' || kind === 'synthetic-dnr' ? 40 : 0;
+  const dayOffset = kind === 'dnr' || kind === 'synthetic-dnr' || (kind === 'hnr' && opts.onDNumber) ? 40 : 0;
   const monthOffset = kind === 'hnr' ? 40 : kind.startsWith('synthetic') ? 80 : 0;
   const datePart = pad2(Number(m[3]) + dayOffset) + pad2(Number(m[2]) + monthOffset) + m[1].slice(2);
 
@@ -350,6 +419,19 @@ export function generateNin(opts: {
     if (k) return datePart + individual + k[0] + k[1];
   }
   throw new Error(`generateNin: no valid individual number exists for ${birthDate} (${sex})`);
+}
+
+/**
+ * A valid FH-number (first digit 8 or 9, eight random digits, classic check digits), for tests and
+ * demo data. `random` returns numbers in [0, 1) like Math.random.
+ */
+export function generateFhNumber(random: () => number): string {
+  const digit = () => Math.min(9, Math.floor(random() * 10));
+  for (;;) {
+    const first9 = [random() < 0.5 ? 8 : 9, ...Array.from({ length: 8 }, digit)];
+    const k = classicCheckDigits(first9);
+    if (k) return [...first9, ...k].join('');
+  }
 }
 
 /**

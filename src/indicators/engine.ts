@@ -4,6 +4,8 @@
 // counts leave the statement; they are stored in indicator_result.
 import type { PersonTx } from '../access/door.ts';
 import { analyticsTable } from '../analytics/columns.ts';
+import { indicatorDisclosure } from '../disclosure/indicators.ts';
+import type { UnitTree } from '../units/tree.ts';
 import { compileToSql } from '../registry/expr-sql.ts';
 import type { Registry } from '../registry/load.ts';
 import type { VariableType } from '../registry/schema.ts';
@@ -16,6 +18,17 @@ export interface ComputeOptions {
   asOf: string;
   /** The root of the unit tree: cases without a unit still count for the nation. */
   nation: string;
+}
+
+/**
+ * The grains computed: those declared, and the months under 12-month windows even when months are
+ * not declared — windows a month apart give the months away, so disclosure control decides the
+ * windows from the months (src/disclosure/periods.ts). Months computed only for that are not served.
+ */
+export function computedGrains(ind: Indicator): Grain[] {
+  const g = [...ind.def.grains];
+  if (g.includes('rolling-12-months') && !g.includes('month')) g.push('month');
+  return g;
 }
 
 /** SQL giving the period label of date `d` for a grain; rolling windows give one label per window the date falls in. */
@@ -40,11 +53,26 @@ export function indicatorSql(registry: Registry, ind: Indicator, opts: ComputeOp
   const where = [`${d} IS NOT NULL`];
   if (ind.def.population) where.push(`(${expr(ind.def.population)}) IS TRUE`);
   if (ind.def.exclusions) where.push(`(${expr(ind.def.exclusions)}) IS NOT TRUE`);
+  // Per part: in the denominator (a flag) and what the case adds to the numerator. Counting cases,
+  // that is a number (1, or the declared numeratorCount: e.g. its unplanned reoperations); counting
+  // patients or events, a flag (each is counted once).
+  const addsTo = (num: string, count: string | undefined, den: string) => (count === undefined
+    ? `CASE WHEN (${den}) IS TRUE AND (${num}) IS TRUE THEN 1 ELSE 0 END`
+    : `CASE WHEN (${den}) IS TRUE AND (${num}) IS TRUE THEN coalesce(round(${count})::bigint, 0) ELSE 0 END`);
   const flags = ind.parts.flatMap((p, i) => {
     const den = expr(p.denominator);
-    return [`(${den}) IS TRUE AS d${i}`, `((${den}) IS TRUE AND (${expr(p.numerator)}) IS TRUE) AS n${i}`];
+    return [`(${den}) IS TRUE AS d${i}`, ind.def.countBy === 'case'
+      ? `${addsTo(expr(p.numerator), ind.def.numeratorCount === undefined ? undefined : expr(ind.def.numeratorCount), den)} AS n${i}`
+      : `((${den}) IS TRUE AND (${expr(p.numerator)}) IS TRUE) AS n${i}`];
   });
-  const strata = ind.def.stratifiers.map((s, i) => `coalesce(a."${s}"::text, 'unknown') AS s${i}`);
+  // Strata that split the numerator count (countStrata): each stratum's count per case, in the numerator only.
+  const countStrata = Object.entries(ind.def.countStrata ?? {}).map(([name, strata]) => ({
+    name, strata: Object.entries(strata).map(([stratum, source]) => ({ stratum, source })),
+  }));
+  const splitColumns = countStrata.flatMap((c, j) => c.strata.map((st, k) => (
+    `${addsTo(expr(ind.parts[0].numerator), expr(st.source), expr(ind.parts[0].denominator))} AS c${j}_${k}`)));
+  const caseStrata = ind.def.stratifiers.filter((s) => !ind.def.countStrata?.[s]);
+  const strata = caseStrata.map((s, i) => `coalesce(a."${s}"::text, 'unknown') AS s${i}`);
   // Counting patients or events: each is counted once however many cases it has.
   const distinct = ind.def.countBy === 'patient' ? 'a.person_id::text' : ind.def.countBy === 'event' ? "coalesce(a.event_key, 'case:' || a.case_id)" : null;
   const patients = distinct !== null;
@@ -63,22 +91,28 @@ export function indicatorSql(registry: Registry, ind: Indicator, opts: ComputeOp
     : `SELECT ${columns.join(', ')}, count(*) AS n FROM ${from} GROUP BY ${columns.join(', ')}`);
   const sum = (flag: 'd' | 'n') => ind.parts.map((_, i) => (patients
     ? `coalesce(sum(b.n) FILTER (WHERE b.${flag}${i} AND b.person_id IS NULL), 0) + count(DISTINCT b.person_id) FILTER (WHERE b.${flag}${i})`
-    : `coalesce(sum(b.n) FILTER (WHERE b.${flag}${i}), 0)`)).join(' + ');
+    : flag === 'n' ? `coalesce(sum(b.n * b.n${i}), 0)` : `coalesce(sum(b.n) FILTER (WHERE b.d${i}), 0)`)).join(' + ');
   const byYear = ind.def.grains.includes('year') && ind.def.stratifiers.length > 0;
+  // One row per case and stratum: a case stratifier's stratum is the case's value (with the case's
+  // own numerator); a count stratifier puts the case in each of its strata, adding that stratum's count.
+  const strataRows = [
+    ...caseStrata.map((s, i) => `(${param(s)}::text, base.s${i}${ind.parts.map((_, p) => `, base.n${p}`).join('')})`),
+    ...countStrata.flatMap((c, j) => c.strata.map((st, k) => `(${param(c.name)}::text, ${param(st.stratum)}::text, base.c${j}_${k})`)),
+  ];
   const text = `
     WITH base AS (
       -- as_of is not used below, but names $1's type for definitions and grains that never use it
       SELECT ${distinct ?? 'a.person_id'} AS person_id, a.finalised, date_trunc('month', ${d})::date AS d, $1::date AS as_of,
              ${patients ? `count(*) OVER (PARTITION BY ${distinct}) = 1 AS single,` : ''}
              CASE WHEN cardinality(a.unit_path) = 0 THEN ARRAY[$2::text] ELSE a.unit_path END AS path
-             ${[...strata, ...flags].map((x) => `, ${x}`).join('')}
+             ${[...strata, ...flags, ...splitColumns].map((x) => `, ${x}`).join('')}
       FROM ${analyticsTable(registry)} a
       WHERE ${where.join(' AND ')}
     ), cells AS (
       ${cellsOf(['path', 'finalised', 'd', ...flagColumns], 'base')}
     )${byYear ? `, strata_base AS (
-      SELECT base.person_id, ${patients ? 'base.single, ' : ''}base.path, base.finalised, date_trunc('year', base.d)::date AS d, x.stratifier, x.stratum${flagColumns.map((f) => `, base.${f}`).join('')}
-      FROM base CROSS JOIN LATERAL (VALUES ${ind.def.stratifiers.map((s, i) => `(${param(s)}::text, base.s${i})`).join(', ')}) x(stratifier, stratum)
+      SELECT base.person_id, ${patients ? 'base.single, ' : ''}base.path, base.finalised, date_trunc('year', base.d)::date AS d, x.stratifier, x.stratum${ind.parts.map((_, i) => `, base.d${i}, x.n${i}`).join('')}
+      FROM base CROSS JOIN LATERAL (VALUES ${strataRows.join(', ')}) x(stratifier, stratum${ind.parts.map((_, i) => `, n${i}`).join('')})
     ), strata_cells AS (
       ${cellsOf(['path', 'finalised', 'd', 'stratifier', 'stratum', ...flagColumns], 'strata_base')}
     )` : ''}
@@ -87,7 +121,7 @@ export function indicatorSql(registry: Registry, ind: Indicator, opts: ComputeOp
     FROM cells b
     CROSS JOIN LATERAL (VALUES ('fresh'), ('qa')) ds(dataset)
     CROSS JOIN LATERAL unnest(b.path) u(resh)
-    CROSS JOIN LATERAL (${ind.def.grains.map((g) => periodRows(g, 'b.d', '$1')).join(' UNION ALL ')}) g(grain, period)
+    CROSS JOIN LATERAL (${computedGrains(ind).map((g) => periodRows(g, 'b.d', '$1')).join(' UNION ALL ')}) g(grain, period)
     WHERE (ds.dataset = 'fresh' OR b.finalised) AND (${anyDenominator})
     GROUP BY 1, 2, 3, 4${byYear ? `
     UNION ALL
@@ -105,15 +139,22 @@ export function dateColumn(name: string, type: VariableType): string {
   return type === 'datetime' ? `(a."${name}" AT TIME ZONE 'Europe/Oslo')::date` : `a."${name}"`;
 }
 
-/** Replaces the stored results of one indicator with a fresh computation; returns how many result rows were stored. */
-export async function computeIndicator(tx: PersonTx, registry: Registry, ind: Indicator, opts: ComputeOptions & { version: number }): Promise<number> {
+/**
+ * Replaces the stored results of one indicator with a fresh computation, each count stored with
+ * the disclosure decision taken over all of them together; returns how many result rows were stored.
+ */
+export async function computeIndicator(tx: PersonTx, registry: Registry, ind: Indicator, opts: ComputeOptions & { version: number; units: UnitTree }): Promise<number> {
   const started = Date.now();
   const { text, values } = indicatorSql(registry, ind, opts);
+  const counts = (await tx.client.query(text, values)).rows as Array<{ dataset: string; grain: string; period: string; unit_resh: string; stratifier: string; stratum: string; numerator: number; denominator: number }>;
+  const withheld = indicatorDisclosure(counts, { threshold: ind.disclosure.threshold, minimumDenominator: ind.minimumDenominator, numerator: ind.disclosure.numerator }, opts.units);
   await tx.client.query('DELETE FROM indicator_result WHERE registry = $1 AND indicator = $2', [registry.id, ind.def.id]);
-  const n = values.length;
+  const col = <K extends keyof (typeof counts)[number]>(k: K) => counts.map((c) => c[k]);
   const res = await tx.client.query(
-    `INSERT INTO indicator_result (registry, indicator, dataset, grain, period, unit_resh, stratifier, stratum, numerator, denominator)
-     SELECT $${n + 1}, $${n + 2}, r.* FROM (${text}) r`, [...values, registry.id, ind.def.id]);
+    `INSERT INTO indicator_result (registry, indicator, dataset, grain, period, unit_resh, stratifier, stratum, numerator, denominator, numerator_withheld, denominator_withheld)
+     SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $11::text[], $12::text[])`,
+    [registry.id, ind.def.id, col('dataset'), col('grain'), col('period'), col('unit_resh'), col('stratifier'), col('stratum'), col('numerator'), col('denominator'),
+      withheld.map((w) => w.numerator), withheld.map((w) => w.denominator)]);
   await tx.client.query(`INSERT INTO indicator_run (registry, indicator, version, as_of, duration_ms) VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (registry, indicator) DO UPDATE SET version = EXCLUDED.version, as_of = EXCLUDED.as_of, computed_at = now(), duration_ms = EXCLUDED.duration_ms`,
   [registry.id, ind.def.id, opts.version, opts.asOf, Date.now() - started]);

@@ -12,14 +12,20 @@ import { columnTypes, type Indicator } from './load.ts';
 import type { Grain } from './schema.ts';
 import { renderExpression, type Lang } from './text.ts';
 
-export interface Clause { text: string; holds: boolean | null; values: Record<string, unknown> }
+/**
+ * One term of a definition for one case: whether it holds and the values it read. `of` says whose
+ * term it is: the numerator's terms are always listed; a denominator's term only when it read an
+ * unknown value, so a case counted although something it was judged on is unknown says so.
+ */
+export interface Clause { text: string; holds: boolean | null; values: Record<string, unknown>; of: 'denominator' | 'numerator' }
 export interface ExplainedCase {
   caseId: number;
   unit: string | null;
   periodDate: string;
   finalised: boolean;
   inNumerator: boolean;
-  parts: Array<{ label: string | null; inDenominator: boolean; inNumerator: boolean; clauses: Clause[] }>;
+  /** What the case adds to the numerator when the indicator counts events (numeratorCount), e.g. its unplanned reoperations. */
+  parts: Array<{ label: string | null; inDenominator: boolean; inNumerator: boolean; count?: number; clauses: Clause[] }>;
 }
 
 const READERS = ['unit-registrar', 'unit-reader', 'registry-admin', 'platform-admin'] as const;
@@ -42,23 +48,31 @@ export async function explainIndicator(tx: PersonTx, registry: Registry, ind: In
   const from = `FROM ${analyticsTable(registry)} a WHERE ${where.join(' AND ')}`;
   const total = Number((await tx.client.query(`SELECT count(*) ${from}`, values)).rows[0].count);
   const { rows } = await tx.client.query(`SELECT row_to_json(a) AS row ${from} ORDER BY ${d}, a.case_id LIMIT ${Number(q.limit)} OFFSET ${Number(q.offset)}`, values);
-  const cases = rows.map(({ row }) => explainRow(registry, ind, row, q.lang, String(row[ind.def.periodDate]).slice(0, 10)));
+  const cases = rows.map(({ row }) => explainRow(registry, ind, row, q.lang, String(row[ind.def.periodDate]).slice(0, 10), q.asOf));
   tx.audit({ action: 'indicator:explain', registry: registry.id, object: `${registry.id}/indicators/${ind.def.id}/${q.grain}/${q.period}`, unit: q.unit, personIds: rows.map(({ row }) => Number(row.person_id)) });
   return { total, cases };
 }
 
-function explainRow(registry: Registry, ind: Indicator, row: Record<string, unknown>, lang: Lang, periodDate: string): ExplainedCase {
+function explainRow(registry: Registry, ind: Indicator, row: Record<string, unknown>, lang: Lang, periodDate: string, asOf: string): ExplainedCase {
+  const ctx = { asOf };
   const parts = ind.parts.map((p, i) => {
-    const inDenominator = ind.js.parts[i].denominator(row) === true;
-    const inNumerator = inDenominator && ind.js.parts[i].numerator(row) === true;
-    return { label: p.label?.[lang] ?? null, inDenominator, inNumerator, clauses: inDenominator ? clauses(registry, p.numerator, row, lang) : [] };
+    const inDenominator = ind.js.parts[i].denominator(row, ctx) === true;
+    const inNumerator = inDenominator && ind.js.parts[i].numerator(row, ctx) === true;
+    const counted = ind.js.numeratorCount ? ind.js.numeratorCount(row, ctx) : undefined;
+    const count = counted === undefined ? {} : { count: inNumerator && typeof counted === 'number' ? Math.round(counted) : 0 };
+    const listed = inDenominator
+      ? [...clauses(registry, p.denominator, row, lang, asOf, 'denominator').filter((c) => Object.values(c.values).some((v) => v === null)),
+        ...clauses(registry, p.numerator, row, lang, asOf, 'numerator')]
+      : [];
+    return { label: p.label?.[lang] ?? null, inDenominator, inNumerator, ...count, clauses: listed };
   });
   return { caseId: Number(row.case_id), unit: (row.unit_resh as string) ?? null, periodDate, finalised: row.finalised === true, inNumerator: parts.some((p) => p.inNumerator), parts };
 }
 
 /** The numerator split into the terms of its top-level "and" (or "or"), each part with its truth and the values it read. */
-function clauses(registry: Registry, source: string, row: Record<string, unknown>, lang: Lang): Clause[] {
+function clauses(registry: Registry, source: string, row: Record<string, unknown>, lang: Lang, asOf: string, of: Clause['of']): Clause[] {
   const names = new Set(Object.keys(row));
+  const types = columnTypes(registry);
   const top = parseExpression(source);
   const family = (n: jsep.Expression) => (n.type !== 'BinaryExpression' ? null : ['&&', 'and'].includes((n as jsep.BinaryExpression).operator) ? 'and'
     : ['||', 'or'].includes((n as jsep.BinaryExpression).operator) ? 'or' : null);
@@ -71,9 +85,9 @@ function clauses(registry: Registry, source: string, row: Record<string, unknown
     return [n];
   };
   return split(top).map(print).map((s) => {
-    const holds = compileExpression(s, { variables: names })(row);
+    const holds = compileExpression(s, { variables: names, types })(row, { asOf });
     const used = [...new Set(identifiers(parseExpression(s)))].filter((v) => names.has(v));
-    return { text: renderExpression(s, registry, lang), holds: holds === null || holds === undefined ? null : holds === true, values: Object.fromEntries(used.map((v) => [v, row[v] ?? null])) };
+    return { text: renderExpression(s, registry, lang), holds: holds === null || holds === undefined ? null : holds === true, values: Object.fromEntries(used.map((v) => [v, row[v] ?? null])), of };
   });
 }
 

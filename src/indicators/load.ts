@@ -6,7 +6,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { analyticsColumns } from '../analytics/columns.ts';
 import { compileExpression, ExpressionError, type Compiled } from '../registry/expr.ts';
-import { compileToSql } from '../registry/expr-sql.ts';
+import { compileToSqlTyped } from '../registry/expr-sql.ts';
 import { DefinitionError, type Registry } from '../registry/load.ts';
 import type { VariableType } from '../registry/schema.ts';
 import { indicatorsFileSchema, type IndicatorDef } from './schema.ts';
@@ -18,9 +18,12 @@ export interface Indicator {
   def: IndicatorDef;
   /** The denominator as one or more counts added together (one part unless declared with parts). */
   parts: IndicatorPart[];
+  /** Denominators under this are withheld ("too few"): the declared minimum, never under the registry's threshold. */
   minimumDenominator: number;
+  /** Disclosure control: the registry's small-count threshold, and whether numerators under it are shown (declared per indicator). */
+  disclosure: { threshold: number; numerator: 'suppress' | 'show' };
   /** JavaScript versions of the predicates, evaluated on an analytics row (for explanations). */
-  js: { population: Compiled | undefined; exclusions: Compiled | undefined; parts: Array<{ denominator: Compiled; numerator: Compiled }> };
+  js: { population: Compiled | undefined; exclusions: Compiled | undefined; parts: Array<{ denominator: Compiled; numerator: Compiled }>; numeratorCount: Compiled | undefined };
 }
 
 export function columnTypes(registry: Registry): Map<string, VariableType> {
@@ -46,18 +49,26 @@ export function loadIndicators(registry: Registry): Indicator[] {
     const where = `${rel}: indicators[${i}] (${def.id})`;
     if (seen.has(def.id)) problems.push(`${where}: id is used twice`);
     seen.add(def.id);
-    const check = (source: string | undefined, field: string): Compiled | undefined => {
+    const check = (source: string | undefined, field: string, want: 'boolean' | 'number' = 'boolean'): Compiled | undefined => {
       if (source === undefined) return undefined;
       try {
-        compileToSql(source, { columns: types, alias: 'a', param: () => '$1', asOf: '$2' });
-        return compileExpression(source, { variables: names });
+        const { type } = compileToSqlTyped(source, { columns: types, alias: 'a', param: () => '$1', asOf: '$2' });
+        if (type !== want && type !== 'null') throw new ExpressionError(`"${source}" gives ${type === 'number' ? 'a number' : type}; ${want === 'boolean' ? 'a condition' : 'a number'} is needed here`);
+        return compileExpression(source, { variables: names, types });
       } catch (err) {
         problems.push(`${where}.${field}: ${err instanceof ExpressionError ? err.message : String(err)}`);
         return undefined;
       }
     };
     if (types.get(def.periodDate) !== 'date' && types.get(def.periodDate) !== 'datetime') problems.push(`${where}.periodDate: "${def.periodDate}" is not a date variable of the codebook`);
-    for (const s of def.stratifiers) if (!types.has(s)) problems.push(`${where}.stratifiers: unknown variable "${s}"`);
+    const threshold = registry.meta.smallCountThreshold;
+    if (def.minimumDenominator !== undefined && def.minimumDenominator < threshold) {
+      problems.push(`${where}.minimumDenominator: ${def.minimumDenominator} is under the registry's smallCountThreshold (${threshold}); a denominator under the threshold is never shown — remove minimumDenominator or make it at least ${threshold}`);
+    }
+    for (const s of def.stratifiers) if (!types.has(s) && !def.countStrata?.[s]) problems.push(`${where}.stratifiers: unknown variable "${s}" (a column of the analytics table, or a key of countStrata)`);
+    for (const [s, strata] of Object.entries(def.countStrata ?? {})) {
+      for (const [stratum, source] of Object.entries(strata)) check(source, `countStrata.${s}.${stratum}`, 'number');
+    }
     const parts: IndicatorPart[] = def.parts
       ? def.parts.map((p) => ({ label: p.label, denominator: p.denominator, numerator: p.numerator }))
       : def.numerator && def.denominator ? [{ label: null, denominator: def.denominator, numerator: def.numerator }] : [];
@@ -65,8 +76,13 @@ export function loadIndicators(registry: Registry): Indicator[] {
       population: check(def.population, 'population'),
       exclusions: check(def.exclusions, 'exclusions'),
       parts: parts.map((p, k) => ({ denominator: check(p.denominator, `parts[${k}].denominator`)!, numerator: check(p.numerator, `parts[${k}].numerator`)! })),
+      numeratorCount: check(def.numeratorCount, 'numeratorCount', 'number'),
     };
-    out.push({ registry: registry.id, def, parts, minimumDenominator: def.minimumDenominator ?? registry.meta.smallCountThreshold, js });
+    out.push({
+      registry: registry.id, def, parts, js,
+      minimumDenominator: Math.max(def.minimumDenominator ?? 0, registry.meta.smallCountThreshold),
+      disclosure: { threshold: registry.meta.smallCountThreshold, numerator: def.disclosure?.numerator ?? 'suppress' },
+    });
   });
   if (problems.length) throw new DefinitionError(problems);
   return out;

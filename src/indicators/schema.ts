@@ -63,14 +63,42 @@ export const indicatorSchema = z.object({
   numerator: expression.optional(),
   /** A denominator made of several counts added together, each with its own numerator. */
   parts: z.array(part).min(2).optional(),
+  /**
+   * What each case in the numerator adds to it: a number per case (default 1). With it, the
+   * numerator counts events of a case (e.g. its unplanned reoperations, a `count` variable over a
+   * repeating form) rather than cases, and may exceed the denominator. Counting cases only.
+   */
+  numeratorCount: expression.optional(),
+  /**
+   * Stratifiers whose strata split the numerator count instead of the cases: stratifier → stratum →
+   * what a case adds to that stratum's numerator (e.g. its unplanned reoperations for infection).
+   * Every case of the denominator is in the denominator of every such stratum. Each is named in
+   * `stratifiers` too; needs `numeratorCount`.
+   */
+  countStrata: z.record(id, z.record(z.string().min(1), expression)).optional(),
+  /**
+   * The source's own words for the definition, quoted as the source writes them (e.g. the annual
+   * report's "Teller: …" and "Nevner: …"), one quotation per item, kept beside the declaration so
+   * anyone can check one against the other.
+   */
+  sourceText: z.array(z.string().min(1)).min(1).optional(),
   /** Hand-written text for reports; without it, text is generated from the expressions and the codebook's labels. */
   text: z.object({ numerator: text, denominator: text }).strict().optional(),
   target: threshold.optional(),
   /** Achievement levels: high when `high` holds, moderate when `moderate` holds, otherwise low. */
   levels: z.object({ high: threshold, moderate: threshold.optional() }).strict().optional(),
   direction: z.enum(['higher-is-better', 'lower-is-better']),
-  /** Results with a smaller denominator are marked too few to show (default: the registry's small-count threshold). */
+  /** Results with a smaller denominator are marked too few to show (default, and at least: the registry's small-count threshold). */
   minimumDenominator: z.number().int().min(1).optional(),
+  /**
+   * Disclosure control (docs/architecture.md, "Disclosure control"): numerators under the registry's
+   * small-count threshold are withheld with the result's share, unless the indicator declares them
+   * shown, with the reason (e.g. a process measure whose numerator says nothing about a patient).
+   */
+  disclosure: z.object({
+    numerator: z.enum(['suppress', 'show']),
+    reason: z.string().min(1).optional(),
+  }).strict().refine((d) => d.numerator === 'suppress' || d.reason !== undefined, { message: 'showing numerators under the threshold needs a reason: disclosure.reason' }).optional(),
   stratifiers: z.array(id).default([]),
   grains: z.array(z.enum(GRAINS)).min(1).default(['year', 'quarter']),
   /** Sources of the definition and its target (guideline, annual report section). */
@@ -81,6 +109,14 @@ export const indicatorSchema = z.object({
     if (single === (d.parts !== undefined)) ctx.addIssue({ code: 'custom', message: 'an active indicator needs numerator and denominator, or parts (not both)' });
   }
   if ((d.numerator === undefined) !== (d.denominator === undefined)) ctx.addIssue({ code: 'custom', message: 'give both numerator and denominator' });
+  if (d.numeratorCount !== undefined) {
+    if (d.countBy !== 'case') ctx.addIssue({ code: 'custom', path: ['numeratorCount'], message: `numeratorCount counts events per case: it needs countBy: case, not ${d.countBy}` });
+    if (d.parts !== undefined) ctx.addIssue({ code: 'custom', path: ['numeratorCount'], message: 'numeratorCount goes with numerator and denominator, not parts' });
+  }
+  for (const s of Object.keys(d.countStrata ?? {})) {
+    if (d.numeratorCount === undefined) ctx.addIssue({ code: 'custom', path: ['countStrata', s], message: 'countStrata split the numerator count: declare numeratorCount' });
+    if (!d.stratifiers.includes(s)) ctx.addIssue({ code: 'custom', path: ['countStrata', s], message: `name "${s}" in stratifiers too` });
+  }
   const better = d.direction === 'higher-is-better' ? ['>', '>='] : ['<', '<='];
   for (const [name, t] of [['target', d.target], ['levels.high', d.levels?.high], ['levels.moderate', d.levels?.moderate]] as const) {
     if (t && !better.includes(t.operator)) ctx.addIssue({ code: 'custom', path: name.split('.'), message: `${d.direction} but ${name} uses "${t.operator}"` });

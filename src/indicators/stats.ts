@@ -6,14 +6,27 @@ const Z95 = 1.959963984540054;
 
 export interface Interval { lower: number; upper: number }
 
-/** Wilson score interval for k successes of n (95 % by default). Undefined for n = 0. */
+/** Wilson score interval for k successes of n (95 % by default). Undefined for n = 0, and for k outside 0…n. */
 export function wilson(k: number, n: number, z = Z95): Interval | null {
-  if (n <= 0) return null;
+  if (n <= 0 || k < 0 || k > n) return null;
   const p = k / n;
   const z2 = z * z;
   const centre = (p + z2 / (2 * n)) / (1 + z2 / n);
   const half = (z / (1 + z2 / n)) * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
   return { lower: Math.max(0, centre - half), upper: Math.min(1, centre + half) };
+}
+
+/**
+ * 95 % interval for a rate k / n where k counts events (which may exceed n, e.g. reoperations per
+ * primary operation): Byar's approximation to the exact Poisson interval for k (Breslow NE, Day NE.
+ * Statistical methods in cancer research, vol. II. IARC 1987, p. 69), divided by n.
+ */
+export function rateInterval(k: number, n: number, z = Z95): Interval | null {
+  if (n <= 0 || k < 0) return null;
+  const lower = k === 0 ? 0 : k * (1 - 1 / (9 * k) - z / (3 * Math.sqrt(k))) ** 3;
+  const k1 = k + 1;
+  const upper = k1 * (1 - 1 / (9 * k1) + z / (3 * Math.sqrt(k1))) ** 3;
+  return { lower: lower / n, upper: upper / n };
 }
 
 /**

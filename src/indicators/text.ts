@@ -14,12 +14,14 @@ const WORDS = {
     yes: 'ja', no: 'nei', under: 'under', atMost: 'høyst', over: 'over', atLeast: 'minst', equals: 'er', differs: 'er ikke',
     days: 'dager fra', hours: 'timer fra', years: 'hele år fra', to: 'til', today: 'beregningsdatoen', whenUnknown: 'når ukjent regnes som',
     if: 'hvis', then: 'så', else: 'ellers', count: 'Antall', where: 'der', plus: 'pluss', numerator: 'Teller', denominator: 'Nevner',
-    population: 'Populasjon', exclusions: 'Unntatt', cases: 'registreringer', patients: 'pasienter', countedOnce: 'hver pasient telles én gang', eventOnce: 'hver hendelse telles én gang' },
+    population: 'Populasjon', exclusions: 'Unntatt', cases: 'registreringer', patients: 'pasienter', countedOnce: 'hver pasient telles én gang', eventOnce: 'hver hendelse telles én gang',
+    summedOver: 'summert over' },
   en: { and: 'and', or: 'or', not: 'not', is: 'is', isNot: 'is not', oneOf: 'is one of', registered: 'is recorded', missing: 'is missing',
     yes: 'yes', no: 'no', under: 'under', atMost: 'at most', over: 'over', atLeast: 'at least', equals: 'is', differs: 'is not',
     days: 'days from', hours: 'hours from', years: 'whole years from', to: 'to', today: 'the computation date', whenUnknown: 'counted as, when unknown,',
     if: 'if', then: 'then', else: 'otherwise', count: 'Number of', where: 'where', plus: 'plus', numerator: 'Numerator', denominator: 'Denominator',
-    population: 'Population', exclusions: 'Except', cases: 'cases', patients: 'patients', countedOnce: 'each patient counted once', eventOnce: 'each event counted once' },
+    population: 'Population', exclusions: 'Except', cases: 'cases', patients: 'patients', countedOnce: 'each patient counted once', eventOnce: 'each event counted once',
+    summedOver: 'summed over' },
 } as const;
 
 export function renderExpression(source: string, registry: Registry, lang: Lang): string {
@@ -107,8 +109,10 @@ export function definitionText(ind: Indicator, registry: Registry, lang: Lang): 
   const exclusions = ind.def.exclusions ? renderExpression(ind.def.exclusions, registry, lang) : undefined;
   if (ind.def.text) return { numerator: ind.def.text.numerator[lang], denominator: ind.def.text.denominator[lang], population, exclusions };
   const term = (den: string, num?: string) => `${w.count} ${noun} ${w.where} ${renderExpression(den, registry, lang)}${num ? ` ${w.and} ${renderExpression(num, registry, lang)}` : ''}`;
+  // A counted numerator: "Number of <what is counted>, summed over <cases> where …".
+  const counted = (den: string, num: string) => `${w.count} ${renderExpression(ind.def.numeratorCount!, registry, lang)}, ${w.summedOver} ${noun} ${w.where} ${renderExpression(den, registry, lang)} ${w.and} ${renderExpression(num, registry, lang)}`;
   return {
-    numerator: ind.parts.map((p) => term(p.denominator, p.numerator)).join(`, ${w.plus} `) + once + '.',
+    numerator: ind.parts.map((p) => (ind.def.numeratorCount ? counted(p.denominator, p.numerator) : term(p.denominator, p.numerator))).join(`, ${w.plus} `) + once + '.',
     denominator: ind.parts.map((p) => term(p.denominator)).join(`, ${w.plus} `) + once + '.',
     population, exclusions,
   };

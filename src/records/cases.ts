@@ -5,7 +5,7 @@
 import { prepared } from '../db/pool.ts';
 import type { Registry } from '../registry/load.ts';
 import type { Queryable } from '../db/pool.ts';
-import { evaluateCase, formKey, type FormState, type PersonValues } from './evaluate.ts';
+import { evaluateCase, formKey, IDENTITY_REQUIRED, waitsForIdentity, type FormState, type PersonValues } from './evaluate.ts';
 
 export type Provenance =
   // mergedFrom: copied from a case merged into this one (records/events.ts), with its own provenance
@@ -71,7 +71,7 @@ export async function applyUpdates(db: Queryable, registry: Registry, updates: V
   // Lock the cases (in id order, as every writer does) before reading their forms: two messages,
   // or a message and a registrar, updating one case must not each write back a stale copy.
   const personsRes = await prepared(db, 'rec-lock',
-    'SELECT c.id, p.birth_date, p.sex, p.deceased_date FROM registry_case c JOIN person p ON p.id = c.person_id WHERE c.registry = $1 AND c.id = ANY($2) ORDER BY c.id FOR UPDATE OF c',
+    'SELECT c.id, c.invalid_reason, p.birth_date, p.sex, p.deceased_date, p.nin_kind FROM registry_case c JOIN person p ON p.id = c.person_id WHERE c.registry = $1 AND c.id = ANY($2) ORDER BY c.id FOR UPDATE OF c',
     [registry.id, caseIds]);
   const formsRes = existingIds.length
     ? await prepared(db, 'rec-forms', 'SELECT case_id, form, instance, status, data, provenance, missing, findings, version FROM case_form WHERE registry = $1 AND case_id = ANY($2)', [registry.id, existingIds])
@@ -119,7 +119,17 @@ export async function applyUpdates(db: Queryable, registry: Registry, updates: V
   }
 
   const persons = new Map<number, PersonValues>();
-  for (const r of personsRes.rows) persons.set(r.id, { birth_date: r.birth_date, sex: r.sex, deceased_date: r.deceased_date });
+  const identityKinds = new Map<number, string>();
+  // A case waits while its person lacks the identity number the registry requires (evaluate.ts):
+  // marked here, and unmarked when the identity is resolved; another reason is left as it is.
+  const waiting: Array<{ id: number; reason: string | null }> = [];
+  for (const r of personsRes.rows) {
+    persons.set(r.id, { birth_date: r.birth_date, sex: r.sex, deceased_date: r.deceased_date });
+    identityKinds.set(r.id, r.nin_kind);
+    const waits = waitsForIdentity(registry, r.nin_kind);
+    if (waits && r.invalid_reason === null) waiting.push({ id: r.id, reason: IDENTITY_REQUIRED });
+    if (!waits && r.invalid_reason === IDENTITY_REQUIRED) waiting.push({ id: r.id, reason: null });
+  }
   const byCase = new Map<number, Array<typeof forms extends Map<string, infer V> ? V : never>>();
   for (const row of forms.values()) {
     const list = byCase.get(row.case_id) ?? [];
@@ -131,7 +141,7 @@ export async function applyUpdates(db: Queryable, registry: Registry, updates: V
   const history: unknown[] = [];
   for (const [caseId, rows] of byCase) {
     const person = persons.get(caseId) ?? { birth_date: null, sex: null, deceased_date: null };
-    const evaluation = evaluateCase(registry, person, rows.map((r): FormState => ({ form: r.form, instance: r.instance, data: r.data })));
+    const evaluation = evaluateCase(registry, person, rows.map((r): FormState => ({ form: r.form, instance: r.instance, data: r.data })), identityKinds.get(caseId));
     for (const row of rows) {
       const ev = evaluation.forms.get(formKey(row.form, row.instance)) ?? { missing: [], findings: [] };
       const evalChanged = JSON.stringify(ev.missing) !== JSON.stringify(row.missing) || JSON.stringify(ev.findings) !== JSON.stringify(row.findings);
@@ -177,6 +187,10 @@ export async function applyUpdates(db: Queryable, registry: Registry, updates: V
          RETURNING 1)
        SELECT (SELECT count(*) FROM forms) AS forms, (SELECT count(*) FROM history) AS history, (SELECT count(*) FROM units) AS units`,
       [registry.id, JSON.stringify(toWrite), JSON.stringify(history), JSON.stringify(units), at]);
+  }
+  if (waiting.length) {
+    await db.query(`UPDATE registry_case c SET invalid_reason = w.reason, updated_at = $3 FROM jsonb_to_recordset($2::jsonb) AS w(id bigint, reason text)
+      WHERE c.registry = $1 AND c.id = w.id`, [registry.id, JSON.stringify(waiting), at]);
   }
   return { changedForms: toWrite.length, changedValues, reopened };
 }

@@ -40,7 +40,41 @@ export function isRepeating(registry: Registry, form: string): boolean {
   return registry.forms.find((f) => f.id === form)?.repeating ?? false;
 }
 
-export function evaluateCase(registry: Registry, person: PersonValues, forms: FormState[]): Evaluation {
+/**
+ * Why a case waits: its person is known only by a kind of identity number the registry does not
+ * accept (registry.yaml `requires.identity`). Kept as `registry_case.invalid_reason` (the case is
+ * out of the statistics) and as a finding on the case's first form (it is on the worklist, and
+ * cannot be finalised), until the identity is resolved.
+ */
+export const IDENTITY_REQUIRED = 'identity-required';
+
+const KIND_WORDS: Record<string, { nb: string; en: string }> = {
+  fnr: { nb: 'fødselsnummer', en: 'a fødselsnummer' }, dnr: { nb: 'D-nummer', en: 'a D-number' },
+  fhn: { nb: 'felles hjelpenummer (FH-nummer)', en: 'a felles hjelpenummer (FH-number)' },
+  hnr: { nb: 'lokalt hjelpenummer (H-nummer)', en: 'a local H-number' }, auxiliary: { nb: 'hjelpenummer fra registeret', en: "an auxiliary number from the registry" },
+};
+
+/** True when the registry requires another kind of identity number than the person's. */
+export function waitsForIdentity(registry: Registry, identityKind: string | null | undefined): boolean {
+  const required = registry.meta.requires?.identity;
+  if (!required || !identityKind) return false;
+  return !(required as string[]).includes(identityKind.replace(/^synthetic-/, ''));
+}
+
+/** The finding that says so, in words for the registrar. */
+export function identityFinding(registry: Registry, identityKind: string): Finding {
+  const kind = KIND_WORDS[identityKind.replace(/^synthetic-/, '')] ?? { nb: identityKind, en: identityKind };
+  const list = (lang: 'nb' | 'en') => (registry.meta.requires!.identity as string[]).map((k) => KIND_WORDS[k]?.[lang] ?? k).join(lang === 'nb' ? ' eller ' : ' or ');
+  return {
+    rule: IDENTITY_REQUIRED, severity: 'error', variables: [],
+    message: {
+      nb: `Venter på identitet: pasienten er bare kjent med ${kind.nb}, og registeret krever ${list('nb')}. Saken teller ikke med før identiteten er avklart — når pasientsystemet sender det ekte nummeret, eller en administrator slår personene sammen.`,
+      en: `Waiting for identity: the patient is known only by ${kind.en}, and the registry requires ${list('en')}. The case does not count until the identity is resolved — when the patient system sends the real number, or an administrator merges the persons.`,
+    },
+  };
+}
+
+export function evaluateCase(registry: Registry, person: PersonValues, forms: FormState[], identityKind?: string | null): Evaluation {
   const base = caseValues(registry, person, forms);
   const derived = Object.fromEntries(registry.derived.map((d) => [d.def.id, base[d.def.id] ?? null]));
   const result = new Map<string, { missing: string[]; findings: Finding[] }>();
@@ -69,6 +103,11 @@ export function evaluateCase(registry: Registry, person: PersonValues, forms: Fo
       }
     }
     result.set(formKey(f.form, f.instance), { missing, findings });
+  }
+  // The identity requirement is the case's, shown on its first (non-repeating) form.
+  if (waitsForIdentity(registry, identityKind)) {
+    const first = registry.forms.find((def) => !def.repeating && forms.some((f) => f.form === def.id));
+    if (first) result.get(formKey(first.id, ''))?.findings.push(identityFinding(registry, identityKind!));
   }
   return { derived, forms: result };
 }

@@ -53,9 +53,35 @@ export interface EventCase {
   joins: boolean;
   sameDay: string | null;       // YYYY-MM-DD
   sameDayAt: string | null;     // the value itself, for ordering within the day
+  /** For a joining case: the unit it came from (`joinsFrom`), whose case it joins. */
+  from?: string | null;
+  /** The case's unit and the units above it (a referenced hospital matches its departments' cases). */
+  unitPath?: string[];
 }
 
 export interface EventAssignment { id: number; event: { startDate: string; distinct?: string } | null; mergedInto: number | null }
+
+const DAY_MS = 86_400_000;
+const daysApart = (a: string, b: string) => Math.abs(Date.parse(`${a}T00:00:00Z`) - Date.parse(`${b}T00:00:00Z`)) / DAY_MS;
+
+/**
+ * The case a joining case refers to (`joinsFrom`): the person's case at the unit it came from (or a
+ * unit under it) whose start date is nearest its own (or, when it records none, its `sameDay` date),
+ * at most `withinDays` apart; ties go to the earlier registration. Null when there is none.
+ */
+function referencedCase(c: EventCase, cases: EventCase[], withinDays: number): EventCase | null {
+  if (!c.joins || !c.from) return null;
+  const own = c.startDate ?? c.sameDay;
+  if (!own) return null;
+  let best: { c: EventCase; d: number } | null = null;
+  for (const o of cases) {
+    if (o.id === c.id || !o.startDate || !(o.unitPath ?? (o.unit ? [o.unit] : [])).includes(c.from)) continue;
+    const d = daysApart(o.startDate, own);
+    if (d > withinDays) continue;
+    if (!best || d < best.d || (d === best.d && o.id < best.c.id)) best = { c: o, d };
+  }
+  return best?.c ?? null;
+}
 
 /**
  * Groups one person's cases into events. The rule (docs/registry-definitions.md, "Events"):
@@ -66,46 +92,70 @@ export interface EventAssignment { id: number; event: { startDate: string; disti
  *   equal or unknown. The first event of a date is keyed by (person, date) alone, every further
  *   one by (person, date, its distinctBy value), so an event's key never changes when another
  *   event of the same date is registered later;
- * - a case that `joins` (a transfer in) belongs to the event with its `distinctBy` value, else to
- *   the date's first event (and is that event, if it is the only case);
+ * - a case that `joins` and names the unit it came from (`joinsFrom`) belongs to the event of the
+ *   person's case at that unit (see referencedCase), even when the two hospitals recorded
+ *   different start dates: the first receiving hospital's date is the event's;
+ * - any other case that `joins` (a transfer in) belongs to the event with its `distinctBy` value,
+ *   else to the date's first event (and is that event, if it is the only case);
  * - within one event, cases at one unit whose `sameDay` values fall on one calendar day are one
  *   registration: the earliest (by that value, then by registration) counts, every other one is
  *   merged into it.
  */
-export function groupEvents(cases: EventCase[]): EventAssignment[] {
-  const out = new Map<number, EventAssignment>();
-  const byDate = new Map<string, EventCase[]>();
-  for (const c of [...cases].sort((a, b) => a.id - b.id)) {
-    if (!c.startDate) { out.set(c.id, { id: c.id, event: null, mergedInto: null }); continue; }
-    byDate.set(c.startDate, [...(byDate.get(c.startDate) ?? []), c]);
-  }
-  for (const [date, list] of byDate) {
-    const events: Array<{ value: string | null; cases: EventCase[]; key: { startDate: string; distinct?: string } }> = [];
-    const place = (c: EventCase, mayStart: boolean) => {
-      let e = events.length === 0 ? undefined
-        : c.distinct === null ? events[0]
-        : events.find((x) => x.value === c.distinct) ?? (mayStart ? events.find((x) => x.value === null) : events[0]);
-      if (!e) {
-        // Only a case that may start an event, with a value no event has, gets here (or the date's first case).
-        e = { value: c.distinct, cases: [], key: events.length === 0 ? { startDate: date } : { startDate: date, distinct: c.distinct! } };
-        events.push(e);
-      } else if (e.value === null && mayStart && c.distinct !== null) e.value = c.distinct;
+export function groupEvents(cases: EventCase[], opts: { joinsWithinDays?: number } = {}): EventAssignment[] {
+  type Ev = { value: string | null; cases: EventCase[]; key: { startDate: string; distinct?: string } };
+  const withinDays = opts.joinsWithinDays ?? 7;
+  const ordered = [...cases].sort((a, b) => a.id - b.id);
+  const byDate = new Map<string, Ev[]>();
+  const eventOf = new Map<number, Ev>();
+  const place = (c: EventCase, mayStart: boolean) => {
+    const date = c.startDate!;
+    const events = byDate.get(date) ?? [];
+    byDate.set(date, events);
+    let e = events.length === 0 ? undefined
+      : c.distinct === null ? events[0]
+      : events.find((x) => x.value === c.distinct) ?? (mayStart ? events.find((x) => x.value === null) : events[0]);
+    if (!e) {
+      // Only a case that may start an event, with a value no event has, gets here (or the date's first case).
+      e = { value: c.distinct, cases: [], key: events.length === 0 ? { startDate: date } : { startDate: date, distinct: c.distinct! } };
+      events.push(e);
+    } else if (e.value === null && mayStart && c.distinct !== null) e.value = c.distinct;
+    e.cases.push(c);
+    eventOf.set(c.id, e);
+  };
+  const referenced = new Map<number, EventCase>();
+  for (const c of ordered) { const r = referencedCase(c, ordered, withinDays); if (r) referenced.set(c.id, r); }
+
+  for (const c of ordered) if (c.startDate && !c.joins) place(c, true);
+  for (const c of ordered) if (c.startDate && c.joins && !referenced.has(c.id)) place(c, false);
+  // Joining cases that refer to another case take its event; a chain (A → B → C) resolves in turn.
+  let pending = ordered.filter((c) => referenced.has(c.id));
+  for (;;) {
+    const before = pending.length;
+    pending = pending.filter((c) => {
+      const e = eventOf.get(referenced.get(c.id)!.id);
+      if (!e) return true;
       e.cases.push(c);
-    };
-    for (const c of list) if (!c.joins) place(c, true);
-    for (const c of list) if (c.joins) place(c, false);
-    for (const e of events) {
-      const byUnitDay = new Map<string, EventCase[]>();
-      for (const c of e.cases) {
-        out.set(c.id, { id: c.id, event: e.key, mergedInto: null });
-        if (c.sameDay === null) continue;
-        const k = `${c.unit ?? ''}|${c.sameDay}`;
-        byUnitDay.set(k, [...(byUnitDay.get(k) ?? []), c]);
-      }
-      for (const group of byUnitDay.values()) {
-        const [first, ...rest] = group.sort((a, b) => (a.sameDayAt ?? '').localeCompare(b.sameDayAt ?? '') || a.id - b.id);
-        for (const c of rest) out.get(c.id)!.mergedInto = first.id;
-      }
+      eventOf.set(c.id, e);
+      return false;
+    });
+    if (pending.length === 0 || pending.length === before) break;
+  }
+  // What is left refers in a loop (two transfers naming each other): each by its own date.
+  for (const c of pending) if (c.startDate) place(c, false);
+
+  const out = new Map<number, EventAssignment>();
+  for (const c of ordered) out.set(c.id, { id: c.id, event: eventOf.get(c.id)?.key ?? null, mergedInto: null });
+  const events = new Set(eventOf.values());
+  for (const e of events) {
+    const byUnitDay = new Map<string, EventCase[]>();
+    for (const c of e.cases) {
+      if (c.sameDay === null) continue;
+      const k = `${c.unit ?? ''}|${c.sameDay}`;
+      byUnitDay.set(k, [...(byUnitDay.get(k) ?? []), c]);
+    }
+    for (const group of byUnitDay.values()) {
+      const [first, ...rest] = group.sort((a, b) => (a.sameDayAt ?? '').localeCompare(b.sameDayAt ?? '') || a.id - b.id);
+      for (const c of rest) out.get(c.id)!.mergedInto = first.id;
     }
   }
   return cases.map((c) => out.get(c.id)!);
@@ -119,7 +169,7 @@ const dayOf = (v: unknown): string | null => {
 
 /** Reads a case's declared event values from its forms. */
 export function eventCase(registry: Registry, def: EventDef, joins: Compiled | undefined,
-  row: { id: number; unit_resh: string | null; birth_date: string | null; sex: string | null; deceased_date: string | null; forms: FormState[] | null }): EventCase {
+  row: { id: number; unit_resh: string | null; unit_path?: string[] | null; birth_date: string | null; sex: string | null; deceased_date: string | null; forms: FormState[] | null }): EventCase {
   const values = caseValues(registry, { birth_date: row.birth_date, sex: row.sex, deceased_date: row.deceased_date }, row.forms ?? []);
   const v = (name: string | undefined) => (name === undefined ? null : values[name] ?? null);
   const distinct = v(def.distinctBy);
@@ -128,6 +178,8 @@ export function eventCase(registry: Registry, def: EventDef, joins: Compiled | u
     distinct: distinct === null || distinct === '' ? null : String(distinct),
     joins: joins ? holds(joins(values)) : false,
     sameDay: dayOf(v(def.sameDay)), sameDayAt: v(def.sameDay) === null ? null : String(v(def.sameDay)),
+    from: def.joinsFrom && v(def.joinsFrom) !== null && v(def.joinsFrom) !== '' ? String(v(def.joinsFrom)) : null,
+    unitPath: row.unit_path ?? (row.unit_resh ? [row.unit_resh] : []),
   };
 }
 
@@ -144,11 +196,11 @@ export async function assignEvents(db: Queryable, keys: IdentityKeys, registry: 
   if (!registry.event || personIds.length === 0) return [];
   const { def, joins } = registry.event;
   const { rows } = await db.query(
-    `SELECT c.id, c.person_id, c.unit_resh, c.event_key, c.invalid_reason, c.merged_into, encode(p.nin_hash, 'hex') AS person_hash,
+    `SELECT c.id, c.person_id, c.unit_resh, coalesce(u.path, ARRAY[c.unit_resh]) AS unit_path, c.event_key, c.invalid_reason, c.merged_into, encode(p.nin_hash, 'hex') AS person_hash,
             p.birth_date::text AS birth_date, p.sex, p.deceased_date::text AS deceased_date,
             (SELECT json_agg(json_build_object('form', f.form, 'instance', f.instance, 'data', f.data, 'provenance', f.provenance)) FROM case_form f
               WHERE f.registry = c.registry AND f.case_id = c.id) AS forms
-     FROM registry_case c JOIN person p ON p.id = c.person_id
+     FROM registry_case c JOIN person p ON p.id = c.person_id LEFT JOIN org_unit u ON u.resh = c.unit_resh
      WHERE c.registry = $1 AND c.person_id = ANY($2::bigint[])
        AND c.invalid_reason IS DISTINCT FROM $3 -- a case its sender retracted is in no event
      ORDER BY c.id`, [registry.id, [...new Set(personIds)], RETRACTED]);
@@ -157,7 +209,7 @@ export async function assignEvents(db: Queryable, keys: IdentityKeys, registry: 
   const changes: EventChange[] = [];
   const copies: ValueUpdate[] = [];
   for (const [personId, list] of byPerson) {
-    const assigned = groupEvents(list.map((r) => eventCase(registry, def, joins, r)));
+    const assigned = groupEvents(list.map((r) => eventCase(registry, def, joins, r)), { joinsWithinDays: def.joinsWithinDays });
     for (const a of assigned) {
       const r = list.find((x) => Number(x.id) === a.id)!;
       const key = a.event ? eventKey(keys, registry.id, r.person_hash, a.event.startDate, a.event.distinct) : null;

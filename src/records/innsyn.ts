@@ -91,7 +91,8 @@ export async function innsyn(tx: PersonTx, registries: Registry[], lang: Lang): 
   const log = (await tx.client.query(
     `SELECT a.at, a.role, a.actor, ${UNIT_NAME} AS unit, a.action, a.purpose, a.outcome
      FROM audit_event a LEFT JOIN org_unit u ON u.resh = a.unit LEFT JOIN org_unit h ON h.resh = u.parent_resh AND u.level = 'department'
-     WHERE a.person_id = $1 ORDER BY a.at DESC LIMIT 500`, [person.id])).rows;
+     -- also what was recorded while the patient was known by another number, merged into theirs since (records/persons.ts)
+     WHERE a.person_id = ANY(kvalreg_person_ids($1)) ORDER BY a.at DESC LIMIT 500`, [person.id])).rows;
   // Who looked, by role and unit — not the individual's user id, which says nothing to the patient.
   view.accessLog = log.map((r) => ({
     at: r.at, who: ROLE_WORDS[String(r.role).split(',')[0]]?.[lang] ?? String(r.role), unit: r.unit,

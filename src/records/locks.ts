@@ -12,6 +12,10 @@
 // Several persons are locked in ascending key order, in one statement of their own: a statement
 // that waits for a lock reads with the snapshot it took before waiting, so nothing about a person
 // may be read in the statement that locks them — only in the statements after it.
+// One exception, by necessity: a number merged into another person (records/persons.ts) names the
+// survivor only in `person_merge`, read after the number's own lock; the survivor is then locked
+// in a second call. Such rows never change once written, and the rare deadlock this allows (a
+// transaction holding the survivor and waiting for the merged-away number) is retried by the door.
 import type { Queryable } from '../db/pool.ts';
 
 /** The advisory-lock key of a person: the first 64 bits of the keyed hash of their identity number. */

@@ -5,6 +5,7 @@ import type { Registry } from '../registry/load.ts';
 import { coerceValue } from '../registry/values.ts';
 import { applyUpdates, type ValueUpdate } from './cases.ts';
 import { eventId } from './events.ts';
+import { IDENTITY_REQUIRED } from './evaluate.ts';
 import { lockPersons } from './locks.ts';
 
 /**
@@ -24,6 +25,8 @@ export interface FieldProblem { variable: string; rule: string; message: string;
 
 export interface WorklistItem {
   caseId: number; unit: string | null; createdAt: string; updatedAt: string;
+  /** The case waits until its person's identity number is resolved (the finding says why). */
+  waitingForIdentity: boolean;
   forms: Array<{ form: string; instance: string; status: string; missing: string[]; findings: unknown[] }>;
 }
 
@@ -38,18 +41,19 @@ export async function worklist(tx: PersonTx, registry: Registry, opts: { unit?: 
        SELECT DISTINCT f.case_id FROM case_form f JOIN registry_case c ON c.registry = f.registry AND c.id = f.case_id
        WHERE f.registry = $1 AND (cardinality(f.missing) > 0 OR jsonb_array_length(f.findings) > 0)
          AND ($2::text[] IS NULL OR c.unit_resh = ANY($2))
-         -- an invalid registration (merged into another) needs no completion
-         AND c.invalid_reason IS NULL)
-     SELECT c.id, c.person_id, c.unit_resh, c.created_at, c.updated_at, count(*) OVER () AS total,
+         -- an invalid registration (merged into another) needs no completion; one waiting for
+         -- its person's identity number stays, with the reason (records/evaluate.ts)
+         AND (c.invalid_reason IS NULL OR c.invalid_reason = '${IDENTITY_REQUIRED}'))
+     SELECT c.id, c.person_id, c.unit_resh, c.created_at, c.updated_at, c.invalid_reason, count(*) OVER () AS total,
        jsonb_agg(jsonb_build_object('form', f.form, 'instance', f.instance, 'status', f.status, 'missing', f.missing, 'findings', f.findings) ORDER BY f.form, f.instance) AS forms
      FROM incomplete i JOIN registry_case c ON c.registry = $1 AND c.id = i.case_id
      JOIN case_form f ON f.registry = c.registry AND f.case_id = c.id AND (cardinality(f.missing) > 0 OR jsonb_array_length(f.findings) > 0)
-     GROUP BY c.id, c.person_id, c.unit_resh, c.created_at, c.updated_at
+     GROUP BY c.id, c.person_id, c.unit_resh, c.created_at, c.updated_at, c.invalid_reason
      ORDER BY c.created_at, c.id LIMIT $3 OFFSET $4`, params);
   tx.audit({ action: 'list', object: `${registry.id}/worklist${opts.unit ? `/${opts.unit}` : ''}`, personIds: res.rows.map((r) => r.person_id), unit: opts.unit ?? null, registry: registry.id });
   return {
     total: res.rows[0]?.total ?? 0,
-    items: res.rows.map((r) => ({ caseId: r.id, unit: r.unit_resh, createdAt: r.created_at, updatedAt: r.updated_at, forms: r.forms })),
+    items: res.rows.map((r) => ({ caseId: r.id, unit: r.unit_resh, createdAt: r.created_at, updatedAt: r.updated_at, waitingForIdentity: r.invalid_reason === IDENTITY_REQUIRED, forms: r.forms })),
   };
 }
 
@@ -70,6 +74,8 @@ export async function getCase(tx: PersonTx, registry: Registry, caseId: number) 
     [registry.id, caseId])).rows;
   return { id: c.id, unit: c.unit_resh, registryVersion: c.registry_version, createdAt: c.created_at, updatedAt: c.updated_at,
     person: { birthDate: c.birth_date, sex: c.sex, deceasedDate: c.deceased_date },
+    // Waiting for the person's identity number (registry.yaml `requires`): out of the statistics until resolved.
+    waitingForIdentity: c.invalid_reason === IDENTITY_REQUIRED,
     // The event the case belongs to (registries declaring `event`): its id as people read it, and
     // whether this registration counts (an invalid one is kept, visible, and left out of statistics).
     ...(registry.event ? { event: { label: registry.event.def.label, id: eventId(c.event_key), invalidReason: c.invalid_reason, mergedInto: c.merged_into === null ? null : Number(c.merged_into) } } : {}),

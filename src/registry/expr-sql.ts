@@ -1,23 +1,21 @@
 // Compiles a registry expression to a parameterised SQL expression over an analytics table, with
-// the same meaning as the JavaScript compilation in expr.ts: SQL's three-valued logic is the
-// language's own, `x == null` is IS NULL, and only `true` satisfies a condition. Strings from a
-// definition always travel as parameters; column names come from the codebook, never from text
-// that was not checked against it. Functions that only make sense per case (code-list look-ups,
-// bands) are refused here: declare a derived variable for them, and it becomes a column.
-import jsep from 'jsep';
-import { ExpressionError, parseExpression } from './expr.ts';
+// the same meaning as the JavaScript compilation in expr.ts (the rules are listed there, and in
+// docs/registry-definitions.md, "What an expression means"; test/expr-differential.test.ts holds
+// the two to them). Both take each node's type from expr-types.ts. Strings from a definition
+// always travel as parameters; column names come from the codebook, never from text that was not
+// checked against it. Functions that only make sense per case (code-list look-ups, bands) are
+// refused here: declare a derived variable for them, and it becomes a column.
+//
+// How SQL is made to agree with JavaScript:
+// - numbers are double precision (IEEE, as in JavaScript): integer columns and literals are cast;
+// - the empty string is NULL (NULLIF on text columns; the literal '' is NULL);
+// - text is ordered with COLLATE "C" (code points), whatever the database's locale;
+// - a date meets a date-time as midnight in Europe/Oslo, and a date-time's date is taken there,
+//   so the session's time zone never matters;
+// - a number and a text compare as numbers when the text is numeric text (expr-types.ts).
+import type jsep from 'jsep';
+import { ExpressionError, exprTypeOf, isNullLiteral, JS_ONLY_BUILTINS, NUMERIC_TEXT, parseExpression, typeExpression, type ExprType } from './expr-types.ts';
 import type { VariableType } from './schema.ts';
-
-type SqlType = VariableType | 'unknown' | 'list' | 'string-literal';
-interface Sql { sql: string; type: SqlType; items?: Sql[] }
-
-const PG_TYPES: Partial<Record<SqlType, string>> = { date: 'date', datetime: 'timestamptz', integer: 'numeric', decimal: 'numeric', boolean: 'boolean' };
-/** A string literal takes the type of what it is compared with ('2024-01-01' against a date is a date). */
-function typedLike(x: Sql, peer: Sql): Sql {
-  if (x.type !== 'string-literal') return x;
-  return { sql: `${x.sql}::${PG_TYPES[peer.type] ?? 'text'}`, type: peer.type === 'string-literal' ? 'text' : peer.type };
-}
-function settle(x: Sql): Sql { return x.type === 'string-literal' ? { sql: `${x.sql}::text`, type: 'text' } : x; }
 
 export interface SqlCompileOptions {
   /** The columns an expression may use, with their types. */
@@ -31,112 +29,162 @@ export interface SqlCompileOptions {
 }
 
 const OSLO = `'Europe/Oslo'`;
+const PG: Record<Exclude<ExprType, 'null' | 'any'>, string> = { text: 'text', number: 'double precision', boolean: 'boolean', date: 'date', datetime: 'timestamptz' };
+const SQL_FUNCTIONS = new Set(['present', 'missing', 'coalesce', 'days', 'hours', 'years', 'year', 'month', 'date', 'today', 'startsWith', 'length']);
 
 export function compileToSql(source: string, opts: SqlCompileOptions): string {
   return compileToSqlTyped(source, opts).sql;
 }
 
-/** The SQL and what kind of value it gives ('boolean' for a condition). */
-export function compileToSqlTyped(source: string, opts: SqlCompileOptions): { sql: string; type: string } {
-  const col = (name: string) => `${opts.alias}."${name}"`;
-  const dateOf = (x: Sql): string => {
-    if (x.type === 'date') return x.sql;
-    if (x.type === 'datetime') return `((${x.sql}) AT TIME ZONE ${OSLO})::date`;
-    return `(${x.sql})::date`;
-  };
-  const timeOf = (x: Sql): string => (x.type === 'datetime' ? x.sql : x.type === 'date' ? `((${x.sql})::timestamp AT TIME ZONE ${OSLO})` : `(${x.sql})::timestamptz`);
-  const isNullLiteral = (n: jsep.Expression) => (n.type === 'Identifier' && (n as jsep.Identifier).name === 'null') || (n.type === 'Literal' && (n as jsep.Literal).value === null);
+/** The SQL and what kind of value it gives ('boolean' for a condition, 'number', 'text', 'date', 'datetime'). */
+export function compileToSqlTyped(source: string, opts: SqlCompileOptions): { sql: string; type: ExprType } {
+  const ast = parseExpression(source);
+  refusePerCaseFunctions(source, ast);
+  const typing = typeExpression(source, ast, { variable: (name) => { const t = opts.columns.get(name); return t ? exprTypeOf(t) : undefined; } });
+  const typeOf = (n: jsep.Expression) => typing.type(n) as ExprType;
 
-  const compile = (node: jsep.Expression): Sql => {
+  /** The node's SQL as a value of type `as` (an unknown literal gets that type, so PostgreSQL can resolve operators). */
+  const value = (n: jsep.Expression, as: ExprType): string => {
+    const t = typeOf(n);
+    if (t === 'null') return as === 'null' || as === 'any' ? 'NULL' : `NULL::${PG[as]}`;
+    return sql(n);
+  };
+  const dateOf = (n: jsep.Expression): string => {
+    const t = typeOf(n);
+    if (t === 'datetime') return `((${sql(n)}) AT TIME ZONE ${OSLO})::date`;
+    return value(n, 'date');
+  };
+  const timeOf = (n: jsep.Expression): string => {
+    const t = typeOf(n);
+    if (t === 'date') return `((${sql(n)})::timestamp AT TIME ZONE ${OSLO})`;
+    return value(n, 'datetime');
+  };
+  const NUMERIC = `'${NUMERIC_TEXT}'`;
+
+  /** `=` with the language's meaning for each pair of types. */
+  const equals = (l: jsep.Expression, r: jsep.Expression): string => {
+    const lt = typeOf(l), rt = typeOf(r);
+    if (lt === 'null' || rt === 'null') return 'NULL::boolean';
+    if (lt === 'text' && rt === 'number') return textEqualsNumber(sql(l), sql(r));
+    if (lt === 'number' && rt === 'text') return textEqualsNumber(sql(r), sql(l));
+    if (lt === rt && lt !== 'datetime') return `(${sql(l)} = ${sql(r)})`;
+    return `(${timeOf(l)} = ${timeOf(r)})`;
+  };
+  const textEqualsNumber = (t: string, n: string) =>
+    `(CASE WHEN (${t}) IS NULL OR (${n}) IS NULL THEN NULL WHEN (${t}) ~ ${NUMERIC} THEN (${t})::double precision = (${n}) ELSE FALSE END)`;
+  const order = (op: string, l: jsep.Expression, r: jsep.Expression): string => {
+    const lt = typeOf(l), rt = typeOf(r);
+    if (lt === 'null' || rt === 'null') return 'NULL::boolean';
+    if (lt === 'text' && rt === 'text') return `((${sql(l)}) COLLATE "C" ${op} (${sql(r)}))`;
+    if (lt === 'text' && rt === 'number') return `(CASE WHEN (${sql(l)}) ~ ${NUMERIC} THEN (${sql(l)})::double precision ${op} (${sql(r)}) END)`;
+    if (lt === 'number' && rt === 'text') return `(CASE WHEN (${sql(r)}) ~ ${NUMERIC} THEN (${sql(l)}) ${op} (${sql(r)})::double precision END)`;
+    if (lt === rt && lt !== 'datetime') return `(${sql(l)} ${op} ${sql(r)})`;
+    return `(${timeOf(l)} ${op} ${timeOf(r)})`;
+  };
+
+  const sql = (node: jsep.Expression): string => {
+    const type = typeOf(node);
     switch (node.type) {
       case 'Literal': {
         const v = (node as jsep.Literal).value;
-        if (v === null) return { sql: 'NULL', type: 'unknown' };
-        if (typeof v === 'number') {
-          if (!Number.isFinite(v)) throw new ExpressionError(`"${v}" is not a finite number in "${source}"`);
-          return { sql: `(${String(v)})::numeric`, type: Number.isInteger(v) ? 'integer' : 'decimal' };
-        }
-        if (typeof v === 'boolean') return { sql: v ? 'TRUE' : 'FALSE', type: 'boolean' };
-        return { sql: opts.param(String(v)), type: 'string-literal' };
+        if (type === 'null') return 'NULL';
+        if (typeof v === 'number') return `(${String(v)})::double precision`;
+        if (typeof v === 'boolean') return v ? 'TRUE' : 'FALSE';
+        const adapted = typing.literal(node);
+        if (type === 'number') return `(${String(adapted)})::double precision`;
+        return `${opts.param(String(adapted))}::${PG[type as 'text' | 'date' | 'datetime']}`;
       }
       case 'Identifier': {
         const name = (node as jsep.Identifier).name;
-        if (name === 'null') return { sql: 'NULL', type: 'unknown' };
-        if (name === 'true') return { sql: 'TRUE', type: 'boolean' };
-        if (name === 'false') return { sql: 'FALSE', type: 'boolean' };
-        const type = opts.columns.get(name);
-        if (!type) throw new ExpressionError(`unknown variable "${name}" in "${source}"`);
-        return { sql: col(name), type };
-      }
-      case 'ArrayExpression': {
-        const items = (node as jsep.ArrayExpression).elements.map((e) => compile(e as jsep.Expression));
-        return { sql: '', type: 'list', items };
+        if (name === 'null') return 'NULL';
+        if (name === 'true') return 'TRUE';
+        if (name === 'false') return 'FALSE';
+        const col = `${opts.alias}."${name}"`;
+        const declared = opts.columns.get(name)!;
+        if (type === 'text') return `NULLIF(${col}, '')`;
+        if (declared === 'integer') return `(${col})::double precision`;
+        return col;
       }
       case 'UnaryExpression': {
         const u = node as jsep.UnaryExpression;
-        const arg = settle(compile(u.argument));
-        if (u.operator === '!' || u.operator === 'not') return { sql: `(NOT (${arg.sql}))`, type: 'boolean' };
-        if (u.operator === '-') return { sql: `(-(${arg.sql}))`, type: arg.type };
-        throw new ExpressionError(`operator "${u.operator}" is not supported in "${source}"`);
+        if (u.operator === '-') return `(-${value(u.argument, 'number')})`;
+        return `(NOT ${value(u.argument, 'boolean')})`;
       }
       case 'BinaryExpression': {
         const b = node as jsep.BinaryExpression;
-        if (['==', '===', '!=', '!=='].includes(b.operator) && (isNullLiteral(b.left) || isNullLiteral(b.right))) {
-          const other = compile(isNullLiteral(b.left) ? b.right : b.left);
-          return { sql: `((${other.sql}) IS ${b.operator.startsWith('=') ? '' : 'NOT '}NULL)`, type: 'boolean' };
+        const op = b.operator;
+        if (['==', '===', '!=', '!=='].includes(op) && (isNullLiteral(b.left) || isNullLiteral(b.right))) {
+          const other = isNullLiteral(b.left) ? b.right : b.left;
+          return `((${sql(other)}) IS ${op.startsWith('=') ? '' : 'NOT '}NULL)`;
         }
-        let l = compile(b.left), r = compile(b.right);
-        if (b.operator === 'in') {
-          if (r.type !== 'list') throw new ExpressionError(`"in" needs a list like ['a', 'b'] on its right in "${source}"`);
-          const left = settle(l);
-          const items = r.items!.map((i) => typedLike(i, left).sql);
-          return { sql: items.length === 0 ? 'FALSE' : `((${left.sql}) IN (${items.join(', ')}))`, type: 'boolean' };
+        switch (op) {
+          case '&&': case 'and': return `(${value(b.left, 'boolean')} AND ${value(b.right, 'boolean')})`;
+          case '||': case 'or': return `(${value(b.left, 'boolean')} OR ${value(b.right, 'boolean')})`;
+          case '+': case '-': case '*': return `(${value(b.left, 'number')} ${op} ${value(b.right, 'number')})`;
+          case '/': return `(${value(b.left, 'number')} / NULLIF(${value(b.right, 'number')}, 0))`;
+          case '==': case '===': return equals(b.left, b.right);
+          case '!=': case '!==': return `(NOT ${equals(b.left, b.right)})`;
+          case '<': case '<=': case '>': case '>=': return order(op, b.left, b.right);
+          case 'in': {
+            const items = (b.right as jsep.ArrayExpression).elements as jsep.Expression[];
+            if (items.length === 0) return 'FALSE';
+            const lt = typeOf(b.left);
+            // IN where every item has the left's own type; otherwise the same as a chain of ==.
+            if (lt !== 'null' && lt !== 'datetime' && items.every((i) => typeOf(i) === lt || typeOf(i) === 'null')) {
+              return `(${sql(b.left)} IN (${items.map((i) => value(i, lt)).join(', ')}))`;
+            }
+            return `(${items.map((i) => equals(b.left, i)).join(' OR ')})`;
+          }
         }
-        [l, r] = [typedLike(l, r), typedLike(r, l)];
-        [l, r] = [settle(l), settle(r)];
-        switch (b.operator) {
-          case '&&': case 'and': return { sql: `((${l.sql}) AND (${r.sql}))`, type: 'boolean' };
-          case '||': case 'or': return { sql: `((${l.sql}) OR (${r.sql}))`, type: 'boolean' };
-          case '==': case '===': return { sql: `((${l.sql}) = (${r.sql}))`, type: 'boolean' };
-          case '!=': case '!==': return { sql: `((${l.sql}) <> (${r.sql}))`, type: 'boolean' };
-          case '<': case '<=': case '>': case '>=': return { sql: `((${l.sql}) ${b.operator} (${r.sql}))`, type: 'boolean' };
-          case '+': case '-': case '*': return { sql: `((${l.sql}) ${b.operator} (${r.sql}))`, type: 'decimal' };
-          case '/': return { sql: `((${l.sql})::numeric / NULLIF((${r.sql})::numeric, 0))`, type: 'decimal' };
-        }
-        throw new ExpressionError(`operator "${b.operator}" is not supported in "${source}"`);
+        throw new ExpressionError(`operator "${op}" is not supported in "${source}"`);
       }
       case 'ConditionalExpression': {
         const c = node as jsep.ConditionalExpression;
-        const t = compile(c.test), y = settle(compile(c.consequent)), n = settle(compile(c.alternate));
-        return { sql: `(CASE WHEN (${t.sql}) IS TRUE THEN ${y.sql} ELSE ${n.sql} END)`, type: y.type === 'unknown' ? n.type : y.type };
+        return `(CASE WHEN (${value(c.test, 'boolean')}) IS TRUE THEN ${value(c.consequent, type)} ELSE ${value(c.alternate, type)} END)`;
       }
       case 'CallExpression': {
         const c = node as jsep.CallExpression;
-        if (c.callee.type !== 'Identifier') throw new ExpressionError(`only named functions can be called in "${source}"`);
         const name = (c.callee as jsep.Identifier).name;
-        const args = c.arguments.map((a) => settle(compile(a)));
-        const need = (n: number) => { if (args.length !== n) throw new ExpressionError(`${name}() takes ${n} argument(s) in "${source}"`); };
+        const a = c.arguments as jsep.Expression[];
         switch (name) {
-          case 'present': need(1); return { sql: args[0].type === 'text' || args[0].type === 'code' ? `((${args[0].sql}) IS NOT NULL AND (${args[0].sql}) <> '')` : `((${args[0].sql}) IS NOT NULL)`, type: 'boolean' };
-          case 'missing': need(1); return { sql: args[0].type === 'text' || args[0].type === 'code' ? `((${args[0].sql}) IS NULL OR (${args[0].sql}) = '')` : `((${args[0].sql}) IS NULL)`, type: 'boolean' };
-          case 'coalesce': return { sql: `COALESCE(${args.map((a) => a.sql).join(', ')})`, type: args.find((a) => a.type !== 'unknown')?.type ?? 'unknown' };
-          case 'days': need(2); return { sql: `(${dateOf(args[1])} - ${dateOf(args[0])})`, type: 'integer' };
-          case 'hours': need(2); return { sql: `(EXTRACT(EPOCH FROM (${timeOf(args[1])} - ${timeOf(args[0])})) / 3600)`, type: 'decimal' };
-          case 'years': need(2); return { sql: `(EXTRACT(YEAR FROM age(${dateOf(args[1])}, ${dateOf(args[0])}))::integer)`, type: 'integer' };
-          case 'year': need(1); return { sql: `(EXTRACT(YEAR FROM ${dateOf(args[0])})::integer)`, type: 'integer' };
-          case 'month': need(1); return { sql: `(EXTRACT(MONTH FROM ${dateOf(args[0])})::integer)`, type: 'integer' };
-          case 'date': need(1); return { sql: dateOf(args[0]), type: 'date' };
-          case 'today': need(0); return { sql: `(${opts.asOf})::date`, type: 'date' };
-          case 'startsWith': need(2); return { sql: `starts_with(${args[0].sql}, ${args[1].sql})`, type: 'boolean' };
-          case 'length': need(1); return { sql: `length(${args[0].sql})`, type: 'integer' };
+          case 'present': return `((${sql(a[0])}) IS NOT NULL)`;
+          case 'missing': return `((${sql(a[0])}) IS NULL)`;
+          case 'coalesce': return `COALESCE(${a.map((x) => value(x, type)).join(', ')})`;
+          case 'days': return `((${dateOf(a[1])} - ${dateOf(a[0])})::double precision)`;
+          // Milliseconds as a whole number, then divided as JavaScript divides.
+          case 'hours': return `((EXTRACT(EPOCH FROM (${timeOf(a[1])} - ${timeOf(a[0])})) * 1000)::double precision / 3600000)`;
+          case 'years': return `(EXTRACT(YEAR FROM age(${dateOf(a[1])}, ${dateOf(a[0])}))::double precision)`;
+          case 'year': return `(EXTRACT(YEAR FROM ${dateOf(a[0])})::double precision)`;
+          case 'month': return `(EXTRACT(MONTH FROM ${dateOf(a[0])})::double precision)`;
+          case 'date': return dateOf(a[0]);
+          case 'today': return `(${opts.asOf})::date`;
+          case 'startsWith': return `starts_with(${value(a[0], 'text')}, ${value(a[1], 'text')})`;
+          case 'length': return `(length(${value(a[0], 'text')})::double precision)`;
         }
-        throw new ExpressionError(`function "${name}" cannot be used in an indicator (in "${source}"): declare a derived variable in the codebook and use that`);
+        throw new ExpressionError(`function "${name}" cannot be used in SQL (in "${source}")`);
       }
       default:
         throw new ExpressionError(`"${node.type}" is not allowed in "${source}"`);
     }
   };
-  const out = compile(parseExpression(source));
-  if (out.type === 'list') throw new ExpressionError(`a list cannot stand alone in "${source}"`);
-  return settle(out);
+  const type = typeOf(ast);
+  return { sql: value(ast, type === 'null' ? 'boolean' : type), type: type === 'null' ? 'boolean' : type };
+}
+
+/** Functions that work per case (code lists, bands, registry functions) have no SQL: say what to do instead. */
+function refusePerCaseFunctions(source: string, node: jsep.Expression): void {
+  const walk = (n: unknown): void => {
+    if (!n || typeof n !== 'object') return;
+    if (Array.isArray(n)) { n.forEach(walk); return; }
+    const e = n as jsep.Expression;
+    if (e.type === 'CallExpression') {
+      const callee = (e as jsep.CallExpression).callee;
+      const name = callee.type === 'Identifier' ? (callee as jsep.Identifier).name : '';
+      if (!SQL_FUNCTIONS.has(name) || JS_ONLY_BUILTINS.has(name)) {
+        throw new ExpressionError(`function "${name}" cannot be used in an indicator (in "${source}"): declare a derived variable in the codebook and use that`);
+      }
+    }
+    for (const [k, v] of Object.entries(e)) if (k !== 'type') walk(v);
+  };
+  walk(node);
 }

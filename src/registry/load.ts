@@ -12,7 +12,7 @@ import { compileFhirPath, type FhirPathFn } from './fhirpath.ts';
 import { screeningSchema, type ScreeningDef } from '../screening/schema.ts';
 import {
   codebookSchema, mappingSchema, PRIVACY_ORDER, registrySchema,
-  type CodebookDef, type EventDef, type PrivacyClass, type DerivedDef, type FormDef, type MappingDef, type RegistryMeta, type RuleDef, type SourceDef, type VariableDef,
+  type CodebookDef, type EventDef, type PrivacyClass, type DerivedDef, type FormDef, type MappingDef, type RegistryMeta, type RuleDef, type SourceDef, type VariableDef, type VariableType,
 } from './schema.ts';
 
 export class DefinitionError extends Error {
@@ -121,8 +121,15 @@ export async function loadRegistry(dir: string): Promise<Registry> {
     return codelists.get(String(list))?.properties.get(String(code))?.[String(property)] ?? null;
   };
   const names = new Set<string>([...variables.keys(), ...codebook.derived.map((d) => d.id), ...PERSON_VARIABLES]);
+  // The codebook's types, so that an expression means in forms and capture what it means in SQL
+  // (expr-types.ts) and an ill-typed one is refused here, at load time.
+  const types = new Map<string, VariableType>([
+    ...[...variables].map(([id, v]) => [id, v.def.type] as const),
+    ...codebook.derived.map((d) => [d.id, d.type] as const),
+    ['birth_date', 'date'], ['sex', 'code'], ['deceased_date', 'date'],
+  ]);
   const compile = (source: string, where: string): Compiled => {
-    try { return compileExpression(source, { variables: names, functions }); } catch (err) {
+    try { return compileExpression(source, { variables: names, functions, types }); } catch (err) {
       problems.push(`${where}: ${err instanceof ExpressionError ? err.message : String(err)}`);
       return () => null;
     }
@@ -209,6 +216,8 @@ export async function loadRegistry(dir: string): Promise<Registry> {
     plain(e.startDate, 'startDate', ['date', 'datetime']);
     plain(e.distinctBy, 'distinctBy', []);
     plain(e.sameDay, 'sameDay', ['date', 'datetime']);
+    plain(e.joinsFrom, 'joinsFrom', ['text', 'code']);
+    if (e.joinsFrom && !e.joins) problems.push(`${where}.joinsFrom: needs joins (which cases join an event)`);
     event = { def: e, joins: e.joins ? compile(e.joins, `${where}.joins`) : undefined };
   }
 

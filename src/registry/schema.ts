@@ -126,6 +126,14 @@ export const eventSchema = z.object({
   /** Optional expression: cases for which it holds never start an event of their own; they join one (e.g. a transfer in). */
   joins: expression.optional(),
   /**
+   * Optional variable holding the unit (RESH id) a joining case came from (a transfer's sending
+   * hospital): the case joins the event of the person's case at that unit or under it, whatever start
+   * date it records itself, when the two start dates are at most `joinsWithinDays` apart.
+   */
+  joinsFrom: id.optional(),
+  /** How many days apart a joining case's start date and the referenced case's may be (default 7). */
+  joinsWithinDays: z.number().int().min(0).max(366).optional(),
+  /**
    * Optional date-time variable: two cases of one event at one unit whose values fall on the same
    * calendar day (Norwegian time) are one registration; every one but the first is marked invalid
    * (merged into the first), never deleted.
@@ -172,6 +180,14 @@ export const registrySchema = z.object({
   header: z.array(id).default([]),
   /** How to reach the registry (shown to patients: how to withdraw a reservation, correct data, ask for the access log). */
   contact: z.object({ email: z.string().optional(), phone: z.string().optional(), address: z.string().optional(), web: z.string().optional() }).strict().optional(),
+  /**
+   * What a case needs of its person to count. `identity`: the kinds of identity number the
+   * registry requires (e.g. [fnr, dnr]); a case of a person known only by another kind (an
+   * FH-number, a local H-number, an auxiliary number) waits on the worklist, out of the
+   * statistics, until the identity is resolved (records/persons.ts). Test numbers count as the
+   * kind they imitate.
+   */
+  requires: z.object({ identity: z.array(z.enum(['fnr', 'dnr', 'fhn', 'hnr', 'auxiliary'])).min(1) }).strict().optional(),
   inclusion: z.object({
     /** The case belongs to this registry when this holds on its values. */
     include: expression,

@@ -4,7 +4,7 @@
 // Pure: reading the file and deciding are separate from who may see the result (the route and
 // the command line) and from the audit trail.
 import { parse } from 'csv-parse/sync';
-import { parseNin } from '../identity/nin.ts';
+import { isTestKind, parseNin } from '../identity/nin.ts';
 import { isRealDate } from '../registry/values.ts';
 import type { Text } from '../registry/schema.ts';
 import type { ScreeningDef, StepDef } from './schema.ts';
@@ -24,6 +24,8 @@ export interface Admission {
   /** Normalised (upper case, no dot), distinct, in the order first seen. */
   codes: string[];
   lines: number[];
+  /** Lines whose national_id was not a number this deployment accepts: reported, the admission screened without it. */
+  identityProblems: Array<{ line: number; message: string }>;
 }
 
 export interface Outcome {
@@ -38,6 +40,8 @@ export interface Outcome {
   detail: Text;
   flags: string[];
   codes: string[];
+  /** Why the admission has no national id: its number was invalid (the line and the rule it broke). */
+  identityProblem?: string;
 }
 
 export interface ScreeningResult {
@@ -45,6 +49,14 @@ export interface ScreeningResult {
   kept: number;
   dropped: Record<string, number>;
   outcomes: Outcome[];
+  /** Rows whose national_id was refused; their admissions were screened without it. */
+  problems: Array<{ line: number; admissionId: string; message: string }>;
+}
+
+export interface ReadOptions {
+  today?: Date;
+  /** Accept synthetic test numbers (config `allowTestIdentities`). */
+  allowTestIdentities?: boolean;
 }
 
 /** "S72.0" → "S720"; "s06.5 " → "S065". */
@@ -70,8 +82,14 @@ export function anyOf(patterns: string[]): (code: string) => boolean {
 const TRUE = /^(1|j|ja|y|yes|true|sann)$/i, FALSE = /^(0|n|nei|no|false|usann|)$/i;
 const display = (code: string) => (code.length > 3 ? `${code.slice(0, 3)}.${code.slice(3)}` : code);
 
-/** Reads the admissions file (`;` or `,` separated, a header row) into admissions, merging rows of one admission. */
-export function readAdmissions(def: ScreeningDef, csv: string, opts: { today?: Date } = {}): Admission[] {
+/**
+ * Reads the admissions file (`;` or `,` separated, a header row) into admissions, merging rows of
+ * one admission. A row whose national_id is not a valid number (or is a test number where they are
+ * not accepted) does not stop the run: it is reported with its admission, which is screened
+ * without a national id (the registrar finds it by its admission id). A file that cannot be read
+ * as admissions at all (columns, dates, department kinds, codes) is refused whole, naming every line.
+ */
+export function readAdmissions(def: ScreeningDef, csv: string, opts: ReadOptions = {}): Admission[] {
   const firstLine = csv.split(/\r?\n/, 1)[0] ?? '';
   if (!firstLine.trim()) throw new ScreeningError(`the file is empty: give a header row with the columns ${[...STANDARD_COLUMNS, ...def.flagColumns].join(', ')}, then one row per admission`);
   let records: Record<string, string>[];
@@ -97,16 +115,21 @@ export function readAdmissions(def: ScreeningDef, csv: string, opts: { today?: D
     const line = i + 2;
     const id = r.admission_id;
     if (!id) { problems.push(`line ${line}: admission_id is empty`); return; }
-    const nin = parseNin(r.national_id ?? '', opts);
-    if (!nin.ok) problems.push(`line ${line}: national_id: ${nin.message}`);
+    const nin = parseNin(r.national_id ?? '', { today: opts.today });
+    const ninProblem = !nin.ok ? nin.message
+      : isTestKind(nin.kind) && !opts.allowTestIdentities ? 'a synthetic test number (month + 80), which no real patient has; this deployment does not accept test numbers'
+      : null;
+    const good = nin.ok && ninProblem === null ? nin.nin : null;
     if (!isRealDate(r.admission_date ?? '')) problems.push(`line ${line}: admission_date must be a real date written YYYY-MM-DD, not "${r.admission_date}"`);
     const kind = (r.department_kind ?? '').trim().toLowerCase();
     if (!kinds.has(kind)) problems.push(`line ${line}: department_kind "${r.department_kind}" is not one of ${[...kinds].join(', ')}`);
     const codes = (r.codes ?? '').split(/[\s,|]+/).filter(Boolean).map(normaliseCode);
     const bad = codes.filter((c) => !/^[A-Z]\d{2}[0-9A-Z]{0,3}$/.test(c));
     if (bad.length) problems.push(`line ${line}: ${bad.map((c) => `"${c}"`).join(', ')} is not an ICD-10 code (e.g. S72.0 or S720)`);
-    const a = byId.get(id) ?? { admissionId: id, nationalId: nin.ok ? nin.nin : r.national_id, admissionDate: r.admission_date, departmentKinds: [], outpatient: true, flags: Object.fromEntries(def.flagColumns.map((c) => [c, false])), codes: [], lines: [] };
-    if (nin.ok && a.nationalId !== nin.nin) problems.push(`line ${line}: admission ${id} has another national_id than on line ${a.lines[0]}`);
+    const a: Admission = byId.get(id) ?? { admissionId: id, nationalId: '', admissionDate: r.admission_date, departmentKinds: [], outpatient: true, flags: Object.fromEntries(def.flagColumns.map((c) => [c, false])), codes: [], lines: [], identityProblems: [] };
+    if (ninProblem !== null) a.identityProblems.push({ line, message: `national_id: ${ninProblem}` });
+    if (good !== null && a.nationalId && a.nationalId !== good) problems.push(`line ${line}: admission ${id} has another national_id than on line ${a.lines[0]}`);
+    if (good !== null && !a.nationalId) a.nationalId = good;
     if (!a.departmentKinds.includes(kind)) a.departmentKinds.push(kind);
     a.outpatient = a.outpatient && bool(r.outpatient ?? '', 'outpatient', line);
     for (const c of def.flagColumns) if (bool(r[c] ?? '', c, line)) a.flags[c] = true;
@@ -116,6 +139,9 @@ export function readAdmissions(def: ScreeningDef, csv: string, opts: { today?: D
     byId.set(id, a);
   });
   if (problems.length) {
+    // Refused whole: the identity numbers' problems are listed too, so one round of corrections is enough.
+    for (const a of byId.values()) for (const p of a.identityProblems) problems.push(`line ${p.line}: ${p.message}`);
+    problems.sort((x, y) => Number(/^line (\d+)/.exec(x)?.[1] ?? 0) - Number(/^line (\d+)/.exec(y)?.[1] ?? 0));
     const shown = problems.slice(0, 20);
     throw new ScreeningError(`the file has ${problems.length} problem(s); nothing was screened:\n  ${shown.join('\n  ')}${problems.length > shown.length ? `\n  … and ${problems.length - shown.length} more` : ''}`);
   }
@@ -172,8 +198,13 @@ export function screen(def: ScreeningDef, admissions: Admission[]): ScreeningRes
   const flags = def.flags.map((f) => ({ id: f.id, match: anyOf(f.codes) }));
   const dropped: Record<string, number> = {};
   const outcomes: Outcome[] = [];
+  const problems: ScreeningResult['problems'] = [];
   for (const a of admissions) {
-    const base = { admissionId: a.admissionId, admissionDate: a.admissionDate, codes: a.codes.map(display) };
+    for (const p of a.identityProblems ?? []) problems.push({ line: p.line, admissionId: a.admissionId, message: p.message });
+    const unidentified = !a.nationalId && a.identityProblems?.length
+      ? { identityProblem: `${a.identityProblems.map((p) => `line ${p.line}: ${p.message}`).join('; ')} — screened without a national id; find the admission by its id` }
+      : {};
+    const base = { admissionId: a.admissionId, admissionDate: a.admissionDate, codes: a.codes.map(display), ...unidentified };
     const drop = (step: string, stepTitle: Text, reason: Text, detail: Text) => {
       dropped[step] = (dropped[step] ?? 0) + 1;
       outcomes.push({ ...base, outcome: 'dropped', step, stepTitle, reason, detail, flags: [] });
@@ -186,17 +217,18 @@ export function screen(def: ScreeningDef, admissions: Admission[]): ScreeningRes
       last = d.detail;
     }
     if (decided) continue;
-    outcomes.push({ ...base, nationalId: a.nationalId, outcome: 'kept', step: 'keep', stepTitle: def.keep.title, reason: def.keep.reason, detail: last,
+    outcomes.push({ ...base, ...(a.nationalId ? { nationalId: a.nationalId } : {}), outcome: 'kept', step: 'keep', stepTitle: def.keep.title, reason: def.keep.reason, detail: last,
       flags: flags.filter((f) => a.codes.some(f.match)).map((f) => f.id) });
   }
-  return { admissions: admissions.length, kept: outcomes.filter((o) => o.outcome === 'kept').length, dropped, outcomes };
+  problems.sort((x, y) => x.line - y.line);
+  return { admissions: admissions.length, kept: outcomes.filter((o) => o.outcome === 'kept').length, dropped, outcomes, problems };
 }
 
-/** The result as CSV: one row per admission; the national id only on kept rows. */
+/** The result as CSV: one row per admission; the national id only on kept rows; why a number was refused, last. */
 export function outcomesCsv(result: ScreeningResult, lang: 'nb' | 'en' = 'nb'): string {
   const esc = (v: string) => (/[";\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
-  const rows = [['admission_id', 'national_id', 'admission_date', 'outcome', 'step', 'reason', 'detail', 'flags', 'codes']];
-  for (const o of result.outcomes) rows.push([o.admissionId, o.nationalId ?? '', o.admissionDate, o.outcome, o.step, o.reason[lang], o.detail[lang], o.flags.join(' '), o.codes.join(' ')]);
+  const rows = [['admission_id', 'national_id', 'admission_date', 'outcome', 'step', 'reason', 'detail', 'flags', 'codes', 'problem']];
+  for (const o of result.outcomes) rows.push([o.admissionId, o.nationalId ?? '', o.admissionDate, o.outcome, o.step, o.reason[lang], o.detail[lang], o.flags.join(' '), o.codes.join(' '), o.identityProblem ?? '']);
   return rows.map((r) => r.map(esc).join(';')).join('\n') + '\n';
 }
 
@@ -210,5 +242,9 @@ export function outcomesTable(def: ScreeningDef, result: ScreeningResult, lang: 
   const out = [`${def.title[lang]}: ${result.kept} ${lang === 'nb' ? 'av' : 'of'} ${result.admissions} ${lang === 'nb' ? 'innleggelser til manuell vurdering' : 'admissions for manual assessment'}`, '', line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line), ''];
   const stepTitle = (id: string) => (id === 'search' ? (lang === 'nb' ? 'Ikke i søket' : 'Not in the search') : def.steps.find((s) => s.id === id)?.title[lang] ?? id);
   for (const [step, n] of Object.entries(result.dropped)) out.push(`${lang === 'nb' ? 'Slettet' : 'Dropped'}: ${stepTitle(step)}: ${n}`);
+  if (result.problems.length) {
+    out.push('', lang === 'nb' ? `Ugyldig fødselsnummer (innleggelsen er vurdert uten; finn den med innleggelses-id): ${result.problems.length}` : `Invalid national id (the admission was screened without it; find it by its admission id): ${result.problems.length}`);
+    for (const p of result.problems) out.push(`  ${lang === 'nb' ? 'linje' : 'line'} ${p.line} (${p.admissionId}): ${p.message}`);
+  }
   return out.join('\n') + '\n';
 }

@@ -23,6 +23,7 @@ import { writeEvents } from '../access/audit.ts';
 import { callerLabel } from '../access/caller.ts';
 import { indicatorRoutes } from './routes/indicators.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { personRoutes } from './routes/persons.ts';
 import { webDataRoutes } from './routes/web-data.ts';
 import { OidcLogin } from '../access/oidc.ts';
 import { Sessions } from '../access/sessions.ts';
@@ -42,6 +43,10 @@ import { manualRoutes } from './routes/manual.ts';
 import { extractRequestRoutes } from './routes/extract-requests.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { isWebAppRequest, rateLimitKey, rateLimitMax, rateLimitMessage } from './rate-limits.ts';
+import { promRoutes } from './routes/prom.ts';
+import { checkBodyInput, checkUrlInput, fhirContentTypeProblem } from './input.ts';
+import { logSerializers, redactText, redactUrl, safeError } from '../log/redact.ts';
+import { databaseReady } from '../db/health.ts';
 
 const VERSION = '0.1.0';
 const FHIR_JSON = 'application/fhir+json';
@@ -55,12 +60,22 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   // Request lines are logged at debug level only: at capture rates they would drown the log.
   // A silenced platform (tests) stays silent; otherwise refusals are logged at warn.
   const httpLevel = ['debug', 'trace', 'silent', 'error', 'fatal'].includes(platform.log.level) ? platform.log.level : 'warn';
-  const app = Fastify({ loggerInstance: platform.log.child({ module: 'http' }, { level: httpLevel }), bodyLimit: 32 * 1024 * 1024 });
+  // Requests are logged by path and parameter names, errors by kind and code (log/redact.ts).
+  const app = Fastify({ loggerInstance: platform.log.child({ module: 'http' }, { level: httpLevel, serializers: logSerializers }), bodyLimit: 32 * 1024 * 1024 });
   const auth = new TokenAuthenticator(platform.db.pool, platform.config.oauth);
   const sessions = new Sessions(platform.db.pool, platform.keys, platform.config.session);
   const oidc = opts.oidc ?? platform.config.oidc;
   const login = oidc ? new OidcLogin(oidc) : undefined;
   const sessionCookie = cookieNames(!platform.config.session.insecureCookies).session;
+
+  // The URL first, before anything records it (the access check audits a refused path): no
+  // repeated query parameter, no text the database cannot store, no identity number (server/input.ts).
+  app.addHook('onRequest', async (req, reply) => {
+    const problem = checkUrlInput(req);
+    if (!problem) return;
+    if (req.url.startsWith('/fhir')) return reply.code(400).type(FHIR_JSON).send(operationOutcome([issue.error('invalid', problem.location, problem.message)]));
+    return reply.code(400).send({ error: problem.message, location: problem.location });
+  });
 
   // Cookies are parsed before the caller is established.
   await app.register(cookie);
@@ -70,7 +85,9 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   // alone; otherwise a session cookie of a logged-in person gives the same kind of Caller.
   app.addHook('onRequest', async (req) => {
     if (req.headers.authorization) {
-      req.caller = (await auth.authenticate(req.headers.authorization)) ?? undefined;
+      const found = await auth.check(req.headers.authorization);
+      req.caller = found.caller ?? undefined;
+      if (found.problem) req.tokenProblem = found.problem === 'expired' ? `expired on ${found.expiredAt?.toISOString() ?? 'an earlier date'}` : 'revoked';
       return;
     }
     const sid = req.cookies[sessionCookie];
@@ -110,7 +127,9 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   app.setErrorHandler((err: any, req, reply) => {
     const fhir = req.url.startsWith('/fhir');
     const status = err instanceof AccessDenied ? 403 : err instanceof RecordError ? err.httpStatus : err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
-    if (status >= 500) req.log.error({ err }, 'request failed'); else req.log.warn({ status, msg: err.message, url: req.url }, 'request refused');
+    // Never the URL's query values nor a database error's detail: they may carry identity numbers or names.
+    if (status >= 500) req.log.error({ err: safeError(err), url: redactUrl(req.url) }, 'request failed');
+    else req.log.warn({ status, reason: redactText(String(err.message)), url: redactUrl(req.url) }, 'request refused');
     const message = status >= 500 ? 'An internal error occurred; it has been logged. Try again, and contact the registry if it persists.' : err.message;
     if (fhir) return reply.code(status).type(FHIR_JSON).send(operationOutcome([issue.error(status === 403 ? 'forbidden' : status === 413 ? 'too-long' : status === 429 ? 'throttled' : status >= 500 ? 'processing' : 'invalid', undefined, message)]));
     // A code names the message for the web app, which says it in the reader's language (errorCode.ts).
@@ -136,6 +155,7 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
     if (!access || 'public' in access) return;
     const c = req.caller;
     if (!c) {
+      if (req.tokenProblem) return refuse(401, `The bearer token was ${req.tokenProblem}. Ask the registry for a new token (kvalreg token).`, 'auth.required');
       if (req.sessionProblem === 'expired') return refuse(401, 'Your session has expired (it was idle too long, or reached its time limit). Log in again.', 'auth.expired');
       return refuse(401, 'Authentication required: log in (GET /auth/login), or send "Authorization: Bearer <token>" with a token issued by the registry.', 'auth.required');
     }
@@ -146,7 +166,30 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
     }
   });
 
+  // A FHIR interaction takes FHIR JSON only: a text/plain body, or one without a content type, is
+  // refused before it is read (and never stored as a message).
+  app.addHook('preParsing', async (req, reply) => {
+    if (req.method !== 'POST' || !req.url.startsWith('/fhir')) return;
+    const problem = fhirContentTypeProblem(headerValue(req.headers['content-type']));
+    if (problem) return reply.code(415).type(FHIR_JSON).send(operationOutcome([issue.error('not-supported', undefined, problem)]));
+  });
+  // Every route's JSON (or text) body: no text the database cannot store (server/input.ts).
+  // FHIR bodies are the capture pipeline's to check (it answers with the element's path).
+  app.addHook('preValidation', async (req, reply) => {
+    if (req.url.startsWith('/fhir')) return;
+    const problem = checkBodyInput(req);
+    if (problem) return reply.code(400).send({ error: problem.message, location: problem.location });
+  });
+
+  // Liveness (the process answers) and readiness (it can do its work: the database answers).
   app.get('/health', { config: { access: PUBLIC } }, async () => ({ status: 'ok' }));
+  app.get('/health/live', { config: { access: PUBLIC } }, async () => ({ status: 'ok' }));
+  app.get('/health/ready', { config: { access: PUBLIC } }, async (req, reply) => {
+    const db = await databaseReady(platform.db.url);
+    if (!db.ok) req.log.warn({ err: safeError(db.error) }, 'not ready: the database does not answer');
+    reply.header('cache-control', 'no-store');
+    return reply.code(db.ok ? 200 : 503).send({ status: db.ok ? 'ready' : 'unavailable', database: db.ok ? 'ok' : 'unreachable' });
+  });
   indicatorRoutes(app as unknown as FastifyInstance, platform);
   screeningRoutes(app as unknown as FastifyInstance, platform);
   webDataRoutes(app as unknown as FastifyInstance, platform);
@@ -154,6 +197,7 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   registerAuthRoutes(app as unknown as FastifyInstance, platform, sessions, login);
   reportRoutes(app as unknown as FastifyInstance, platform);
   publicRoutes(app as unknown as FastifyInstance, platform);
+  promRoutes(app as unknown as FastifyInstance, platform);
 
   app.get('/fhir/metadata', { config: { access: PUBLIC } }, async (req, reply) => reply.type(FHIR_JSON).send(capabilityStatement(`${req.protocol}://${req.host}/fhir`, VERSION)));
 
@@ -208,7 +252,9 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   });
 
   type FormParams = { id: string; caseId: string; form: string; instance?: string };
-  const instanceOf = (p: FormParams) => (p.instance ? decodeURIComponent(p.instance) : '');
+  const instanceOf = (p: FormParams) => {
+    try { return p.instance ? decodeURIComponent(p.instance) : ''; } catch { throw new RecordError(`"${p.instance}" is not a form instance: a stray "%" in the path.`, 400); }
+  };
   for (const suffix of ['', '/:instance']) {
     app.patch<{ Params: FormParams; Body: { values?: Record<string, unknown> } }>(`/api/registries/:id/cases/:caseId/forms/:form${suffix}`, { config: { access: WRITERS } }, async (req) => {
       const c = req.caller!;
@@ -296,7 +342,7 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
     const c = req.caller!;
     requireAllRegistries(c);
     const issues: any[] = [];
-    const identity = identityFromIdentifier(platform.keys, req.body?.system ?? Object.keys(NIN_SYSTEMS)[0], String(req.body?.value ?? ''), 'value', issues);
+    const identity = identityFromIdentifier(platform.keys, req.body?.system ?? Object.keys(NIN_SYSTEMS)[0], String(req.body?.value ?? ''), 'value', issues, { allowTestIdentities: platform.config.allowTestIdentities });
     if (!identity) throw new RecordError(`Cannot register the reservation: ${issues.map((i) => i.diagnostics).join('; ') || 'give {"value": "<national identity number>"}'}.`, 422);
     const result = await platform.data.transaction(c, 'reservation', (tx) => reserve(tx, identity, req.body?.channel ?? 'registry', platform.keys), { client: req.ip });
     return reply.code(201).send({ reserved: true, ...result });
@@ -311,6 +357,7 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   manualRoutes(app as unknown as FastifyInstance, platform);
   extractRequestRoutes(app as unknown as FastifyInstance, platform);
   adminRoutes(app as unknown as FastifyInstance, platform);
+  personRoutes(app as unknown as FastifyInstance, platform);
   // The browser app (web/), with its pages served for any other path.
   await registerWebApp(app as unknown as FastifyInstance);
 

@@ -17,6 +17,8 @@ declare module 'fastify' {
     session?: { id: string; resolved: ResolvedSession };
     /** Why a session cookie did not authenticate, to say so in the 401. */
     sessionProblem?: 'expired' | 'unknown';
+    /** Why a bearer token did not authenticate ("expired on …", "revoked"), to say so in the 401. */
+    tokenProblem?: string;
   }
 }
 

@@ -156,16 +156,13 @@ describe('parseNin: kinds', () => {
   });
 
   it('rejects impossible day/month codes', () => {
-    expect(err(findClassic('424161', 260)).message).toMatch(/D-number.*H-number/); // D and H at once
     expect(err(findClassic('011361', 100)).code).toBe('invalid-date'); // month 13
     expect(err(findClassic('010061', 100)).code).toBe('invalid-date'); // month 00
     expect(err(findClassic('016161', 100)).code).toBe('invalid-date'); // month 61: no such kind
     expect(err(findClassic('000161', 100)).code).toBe('invalid-date'); // day 00
     expect(err(findClassic('320161', 100)).code).toBe('invalid-date'); // day 32
     expect(err(findClassic('720161', 100)).code).toBe('invalid-date'); // D-number day 32
-    const oldH = err(findClassic('820161', 100));
-    expect(oldH.code).toBe('invalid-date');
-    expect(oldH.message).toMatch(/obsolete/);
+    expect(err(findClassic('012561', 100)).message).toMatch(/\+40 for H-numbers and test numbers, \+80 for synthetic test numbers/);
   });
 });
 
@@ -270,7 +267,7 @@ describe('generateNin', () => {
       return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
     };
   }
-  const kinds: NinKind[] = ['fnr', 'dnr', 'hnr', 'synthetic-fnr', 'synthetic-dnr'];
+  const kinds: Array<Exclude<NinKind, 'fhn'>> = ['fnr', 'dnr', 'hnr', 'synthetic-fnr', 'synthetic-dnr'];
 
   it('round-trips through parseNin for many random dates, sexes and kinds', () => {
     const random = prng(42);
@@ -335,5 +332,104 @@ describe('auxiliary numbers', () => {
     expect(isAuxiliaryNumber('02016126007')).toBe(false);
     expect(isAuxiliaryNumber('AUX-0123')).toBe(false);
     expect(isAuxiliaryNumber('AUX-0123456789ABCDEF')).toBe(false);
+  });
+});
+
+// Issue 11, identity numbers. Sources of the rules and reference values:
+// - FH-numbers: Norsk Helsenett, "Hva er felles hjelpenummer?" (https://nhn.no/hva-er-felles-hjelpenummer/):
+//   eleven digits, "med to kontrollsiffer, som i ordinære fødselsnummer, men med første siffer 8
+//   eller 9. De resterende sifrene skal være et tilfeldig valgt nummer, og er ikke meningsbærende."
+//   The stored public material gives no check-digit weights of their own for FH-numbers; the
+//   registries' own R package checks them with the fødselsnummer weights and gives the example
+//   88888888831 (Rapporteket/rapwhale, R/fodselsnummer-funksjoner.R, `er_gyldig_fh_nummer`).
+// - H-numbers on D-numbers and test numbers with month + 40: test-data systems hand out
+//   fødselsnumre and D-numbers with 40 added to the month (NAV's Dolly; noted in navikt's and
+//   bekkopen/NoCommons' validators), the same digits as H-numbers (KITH-rapport 11/98 / HIS
+//   1001:2010: the H-number adds 4 to the third digit, "som fødselsnummeret" otherwise).
+describe('parseNin: felles hjelpenummer (FH-numbers)', () => {
+  /** Classic check digits on eight random digits after an 8 or a 9, computed here, not by the module. */
+  function fh(first: '8' | '9', rest8: string): string | null { return classic(first + rest8); }
+  /** The first FH-number from `from` on (some eight-digit tails give a check digit of 10). */
+  function findFh(first: '8' | '9', from: number): string {
+    for (let i = from; ; i++) { const n = fh(first, String(i).padStart(8, '0')); if (n) return n; }
+  }
+
+  it('accepts the published example 88888888831, deriving no birth date and no sex', () => {
+    expect(ok('88888888831')).toEqual({ ok: true, nin: '88888888831', kind: 'fhn', birthDate: null, sex: null, rule2032: false });
+  });
+
+  it('accepts FH-numbers starting with 8 or 9 whatever their other digits (they mean nothing)', () => {
+    let n = 0;
+    for (let i = 0; i < 400; i++) {
+      const rest = String((i * 7919 + 12345) % 100_000_000).padStart(8, '0');
+      for (const first of ['8', '9'] as const) {
+        const number = fh(first, rest);
+        if (!number) continue;
+        expect(ok(number)).toMatchObject({ kind: 'fhn', birthDate: null, sex: null });
+        n++;
+      }
+    }
+    expect(n).toBeGreaterThan(600);
+  });
+
+  it('refuses wrong check digits with the expected digit, and only the classic rule', () => {
+    const number = findFh('9', 12345678);
+    const wrong2 = number.slice(0, 10) + ((Number(number[10]) + 1) % 10);
+    expect(err(wrong2)).toMatchObject({ code: 'check-digit-2' });
+    expect(err(wrong2).message).toContain(`expected ${number[10]}`);
+    // The 2032 rule's extra check digits 1 are for fødselsnumre and D-numbers, not FH-numbers.
+    const first9 = number.slice(0, 9);
+    const k1 = (Number(number[9]) + 1) % 10;
+    const lenient = first9 + k1 + mod11(wsum(first9 + k1, W2));
+    expect(err(lenient)).toMatchObject({ code: 'check-digit-1' });
+    expect(err(lenient).message).toMatch(/FH-number starts with 8 or 9 and has the classic check digits/);
+  });
+
+  it('catches every single-digit typo after the first digit, and an 8 typed for a 9', () => {
+    const number = findFh('8', 40517733);
+    for (let pos = 1; pos < 11; pos++) {
+      for (let dgt = 0; dgt <= 9; dgt++) {
+        if (String(dgt) === number[pos]) continue;
+        expect(isValidNin(number.slice(0, pos) + dgt + number.slice(pos + 1), TODAY)).toBe(false);
+      }
+    }
+    expect(isValidNin('9' + number.slice(1), TODAY)).toBe(false);
+  });
+
+  it('generates FH-numbers that parse as such', async () => {
+    const { generateFhNumber } = await import('../../src/identity/nin.ts');
+    let s = 3;
+    const random = () => { s = (s * 48271) % 2147483647; return s / 2147483647; };
+    for (let i = 0; i < 200; i++) {
+      const number = generateFhNumber(random);
+      expect(number).toMatch(/^[89]\d{10}$/);
+      expect(ok(number).kind).toBe('fhn');
+    }
+    expect(() => generateNin({ birthDate: '1980-01-01', sex: 'male', kind: 'fhn' as never, random })).toThrow(/generateFhNumber/);
+  });
+});
+
+describe('parseNin: H-numbers on D-numbers, and the month + 40 test numbers', () => {
+  it('accepts an H-number on a D-number (day + 40 and month + 40), deriving date and sex by convention', () => {
+    const n = findClassic('424161', 260);
+    expect(ok(n)).toEqual({ ok: true, nin: n, kind: 'hnr', birthDate: '1961-01-02', sex: Number(n[8]) % 2 ? 'male' : 'female', rule2032: false, onDNumber: true });
+  });
+
+  it('generates H-numbers on D-numbers', () => {
+    let s = 11;
+    const random = () => { s = (s * 48271) % 2147483647; return s / 2147483647; };
+    const generated = generateNin({ birthDate: '1977-11-30', sex: 'female', kind: 'hnr', onDNumber: true, random });
+    expect(generated.slice(0, 4)).toBe('7051');
+    expect(ok(generated)).toMatchObject({ kind: 'hnr', onDNumber: true, birthDate: '1977-11-30', sex: 'female' });
+  });
+
+  it('reads month + 40 as a test number of the system it is sent under, never of the other', async () => {
+    const { testNumberKind } = await import('../../src/identity/nin.ts');
+    const h = ok(findClassic('154576', 100)), dh = ok(findClassic('555076', 100));
+    expect(testNumberKind(h, 'fnr')).toBe('synthetic-fnr');
+    expect(testNumberKind(h, 'dnr')).toBeNull();
+    expect(testNumberKind(dh, 'dnr')).toBe('synthetic-dnr');
+    expect(testNumberKind(dh, 'fnr')).toBeNull();
+    expect(testNumberKind(ok('02016126007'), 'fnr')).toBeNull();
   });
 });

@@ -2,11 +2,13 @@
 // A page adds its keys here; the language choice is kept in the browser and set on <html lang>.
 import { createContext, useContext, useEffect, useState, type ReactNode } from 'react';
 import { workbenchEn, workbenchNb } from './i18n-workbench.ts';
+import { promEn, promNb } from './i18n-prom.ts';
 
 export type Lang = 'nb' | 'en';
 
 const nb = {
   ...workbenchNb,
+  ...promNb,
   'app.title': 'Kvalitetsregister',
   'app.skip': 'Hopp til hovedinnholdet',
   'app.nav': 'Hovedmeny',
@@ -324,6 +326,7 @@ export type Key = keyof typeof nb;
 
 const en: Record<Key, string> = {
   ...workbenchEn,
+  ...promEn,
   'app.title': 'Quality registries',
   'app.skip': 'Skip to main content',
   'app.nav': 'Main menu',

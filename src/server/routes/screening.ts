@@ -20,7 +20,7 @@ export function screeningRoutes(app: FastifyInstance, platform: Platform): void 
     if (format !== 'json' && format !== 'csv') throw new RecordError('format must be json or csv.', 400);
     if (typeof req.body !== 'string' || req.body.trim() === '') throw new RecordError('Send the admissions as CSV (Content-Type: text/csv) with a header row: admission_id, national_id, admission_date, department_kind, outpatient, codes and the registry\'s flag columns.', 400);
     const csv = req.body;
-    const result = await platform.data.transaction(req.caller!, 'screening', (tx) => runScreening(tx, r, csv, platform.keys), { client: req.ip })
+    const result = await platform.data.transaction(req.caller!, 'screening', (tx) => runScreening(tx, r, csv, platform.keys, { allowTestIdentities: platform.config.allowTestIdentities }), { client: req.ip })
       .catch((err) => { throw err instanceof ScreeningError ? new RecordError(`Cannot screen: ${err.message}`, 422) : err; });
     reply.header('cache-control', 'no-store');
     if (format === 'csv') return reply.type('text/csv; charset=utf-8').send(outcomesCsv(result, req.query.lang === 'en' ? 'en' : 'nb'));

@@ -1,0 +1,121 @@
+// A registry's PROM schedules (`registries/<id>/prom.yaml`): which shared instruments are asked at
+// which time points, relative to which date of the case, within which window, chosen by the
+// case's values; and the reminder and expiry of the invitation. Loaded beside the registry (the
+// registry loader is not changed: the file is part of the registry's folder, so its hash and
+// version cover it) and compiled to SQL over the registry's analytics table, where every value an
+// expression may use is a typed column.
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { analyticsColumns, analyticsTable } from '../analytics/columns.ts';
+import { compileToSqlTyped } from '../registry/expr-sql.ts';
+import type { Registry } from '../registry/load.ts';
+import { text, type VariableType } from '../registry/schema.ts';
+import type { Instrument } from './instruments.ts';
+
+const id = z.string().regex(/^[a-z][a-z0-9_]*$/, 'lower-case letters, digits and _, starting with a letter');
+
+const timepointSchema = z.object({
+  id,
+  label: text,
+  /** Calendar offset from the case's date: months first (month-end kept: 31 Jan + 1 month = 28/29 Feb), then days. */
+  offset: z.object({ months: z.number().int().min(0).default(0), days: z.number().int().default(0) }).strict().default({ months: 0, days: 0 }),
+  /** Days before and after the due date in which an answer counts for this time point. */
+  window: z.object({ before: z.number().int().min(0), after: z.number().int().min(0) }).strict(),
+  /** `pre-injury`: the patient answers as they were before the injury (a recalled baseline). */
+  recall: z.enum(['current', 'pre-injury']).default('current'),
+}).strict();
+
+const instrumentRuleSchema = z.object({
+  instrument: z.string().min(1),
+  /** Asked only for cases where this holds (e.g. a region of the body); default: always. */
+  when: z.string().min(1).optional(),
+  /** Asked only at these time points (default: all). */
+  at: z.array(id).optional(),
+}).strict();
+
+export const scheduleSchema = z.object({
+  id,
+  title: text,
+  /** The date (or date-time, taken as its Norwegian calendar date) the time points count from. */
+  relativeTo: id,
+  /** Which cases are followed up at all (default: every case). */
+  population: z.string().min(1).optional(),
+  timepoints: z.array(timepointSchema).min(1),
+  instruments: z.array(instrumentRuleSchema).min(1),
+  /** Days after the invitation is sent: a reminder, and the end (ePROM's defaults are 15 and 30). */
+  reminderDays: z.number().int().min(1).default(15),
+  expiryDays: z.number().int().min(1).default(30),
+  /** Why the hospital asks, in the neutral words of the invitation (no diagnosis). */
+  purpose: text,
+}).strict().superRefine((s, ctx) => {
+  if (s.reminderDays >= s.expiryDays) ctx.addIssue({ code: 'custom', path: ['reminderDays'], message: 'the reminder must come before the invitation expires' });
+  const ids = new Set(s.timepoints.map((t) => t.id));
+  s.instruments.forEach((r, i) => r.at?.forEach((t) => { if (!ids.has(t)) ctx.addIssue({ code: 'custom', path: ['instruments', i, 'at'], message: `unknown time point "${t}"` }); }));
+});
+export type ScheduleDef = z.output<typeof scheduleSchema>;
+
+export const promFileSchema = z.object({
+  schedules: z.array(scheduleSchema).min(1),
+  /** Digital home follow-up: which answers call for a visit (checked by triage.ts). */
+  triage: z.array(z.unknown()).optional(),
+}).strict();
+
+export interface CompiledSchedule {
+  registry: string;
+  def: ScheduleDef;
+  /** SQL giving, per analytics row, the instruments the case is asked (one boolean per rule), with parameters. */
+  rules: Array<{ instrument: string; at: string[]; whenSql: string }>;
+  populationSql: string;
+  /** SQL of the case's date the time points count from (a date). */
+  anchorSql: string;
+  params: unknown[];
+}
+
+export class ScheduleError extends Error {
+  constructor(readonly problems: string[]) { super(`PROM schedules are invalid:\n  ${problems.join('\n  ')}`); }
+}
+
+/** Loads and compiles `prom.yaml` of each registry that has one. */
+export function loadSchedules(registries: Registry[], instruments: Map<string, Instrument>): CompiledSchedule[] {
+  const problems: string[] = [];
+  const out: CompiledSchedule[] = [];
+  for (const r of registries) {
+    const file = path.join(r.dir, 'prom.yaml');
+    if (!fs.existsSync(file)) continue;
+    const where = path.relative(process.cwd(), file);
+    let raw: unknown;
+    try { raw = YAML.parse(fs.readFileSync(file, 'utf8')); } catch (err) { problems.push(`${where}: not valid YAML: ${(err as Error).message.split('\n')[0]}`); continue; }
+    const parsed = promFileSchema.safeParse(raw);
+    if (!parsed.success) { for (const i of parsed.error.issues) problems.push(`${where}: ${i.path.join('.') || '(top)'}: ${i.message}`); continue; }
+    const columns = new Map<string, VariableType>(analyticsColumns(r).map((c) => [c.name, c.type]));
+    parsed.data.schedules.forEach((s, si) => {
+      const at = `${where}: schedules[${si}] (${s.id})`;
+      const params: unknown[] = [];
+      const compile = (expr: string, field: string): string => {
+        try {
+          const c = compileToSqlTyped(expr, { columns, alias: 'a', param: (v) => { params.push(v); return `$${params.length + PARAM_OFFSET}`; }, asOf: `$${PARAM_OFFSET}::date` });
+          if (c.type !== 'boolean') problems.push(`${at}.${field}: "${expr}" is not a condition`);
+          return c.sql;
+        } catch (err) { problems.push(`${at}.${field}: ${(err as Error).message}`); return 'false'; }
+      };
+      const anchorType = columns.get(s.relativeTo);
+      if (anchorType !== 'date' && anchorType !== 'datetime') problems.push(`${at}.relativeTo: "${s.relativeTo}" must be a date or date-time variable of the registry`);
+      const anchorSql = anchorType === 'datetime' ? `((a."${s.relativeTo}") AT TIME ZONE 'Europe/Oslo')::date` : `a."${s.relativeTo}"`;
+      const rules = s.instruments.map((rule, ri) => {
+        if (!instruments.has(rule.instrument)) problems.push(`${at}.instruments[${ri}]: no instrument "${rule.instrument}" in instruments/ (known: ${[...instruments.keys()].join(', ')})`);
+        return { instrument: rule.instrument, at: rule.at ?? s.timepoints.map((t) => t.id), whenSql: rule.when ? compile(rule.when, `instruments[${ri}].when`) : 'true' };
+      });
+      const populationSql = s.population ? compile(s.population, 'population') : 'true';
+      out.push({ registry: r.id, def: s, rules, populationSql, anchorSql, params });
+    });
+  }
+  if (problems.length) throw new ScheduleError(problems);
+  return out;
+}
+
+/** Parameters $1 (today) is reserved by the scheduler's statement; the schedule's own start after it. */
+export const PARAM_OFFSET = 1;
+
+export { analyticsTable };

@@ -1,0 +1,174 @@
+// The PROM scheduler: the background job that turns schedules into invitations.
+//
+// One run (`runDue(now)`), in one transaction of the platform's own work, under an advisory lock
+// so two processes never run it at once:
+//   1. items: for every schedule, the cases whose time point window is open today get an item per
+//      instrument their values select (one set-based statement per schedule over the registry's
+//      analytics table, where the case's date and values are typed columns; the date arithmetic is
+//      PostgreSQL's calendar arithmetic, so 31 January + 1 month is the last day of February and
+//      29 February + 12 months is 28 February);
+//   2. cancellation: a death (from the population register, on the person) cancels the person's
+//      open items and invitation; an objection to a registry cancels that registry's items;
+//   3. collect once: an item whose instrument the patient has already answered within its window
+//      (for another registry, or the clinic) shares that response; the rest join the patient's
+//      open invitation, or one new invitation per patient collects them all;
+//   4. expiry (before 3): an invitation past its end, and an item whose window closed unanswered.
+// A reservation deletes the person, and every item, invitation and answer with them (cascade).
+import type { PersonData, PersonTx } from '../access/door.ts';
+import type { Registry } from '../registry/load.ts';
+import { analyticsTable } from '../analytics/columns.ts';
+import type { CompiledSchedule } from './schedule.ts';
+
+const PLATFORM = { kind: 'platform', task: 'prom-scheduler' } as const;
+
+export interface SchedulerRun {
+  itemsCreated: number;
+  shared: number;
+  invitationsCreated: number;
+  itemsInvited: number;
+  cancelled: number;
+  expired: number;
+}
+
+/** The Oslo calendar date of an instant. */
+export function osloDay(now: Date): string {
+  return new Intl.DateTimeFormat('sv-SE', { timeZone: 'Europe/Oslo', year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
+}
+
+/** Hour of the day (Norwegian time) invitations are sent on the day they fall due. */
+export const SEND_HOUR = '09:00';
+
+export class PromScheduler {
+  constructor(private readonly data: PersonData, private readonly registries: Registry[], private readonly schedules: CompiledSchedule[]) {}
+
+  /** Indexes on the dates schedules count from, so a run reads only the cases near a window. */
+  async prepare(): Promise<void> {
+    await this.data.transaction(PLATFORM, 'prom:prepare', async (tx) => {
+      for (const s of this.schedules) {
+        const reg = this.registries.find((r) => r.id === s.registry)!;
+        const table = analyticsTable(reg);
+        const expr = s.anchorSql.replace(/\ba\./g, '');
+        await tx.client.query(`CREATE INDEX IF NOT EXISTS "${reg.id}_prom_${s.def.relativeTo}" ON ${table} ((${expr}))`);
+      }
+    });
+  }
+
+  async runDue(now = new Date()): Promise<SchedulerRun> {
+    return this.data.transaction(PLATFORM, 'prom:schedule', async (tx) => {
+      const run: SchedulerRun = { itemsCreated: 0, shared: 0, invitationsCreated: 0, itemsInvited: 0, cancelled: 0, expired: 0 };
+      if (!(await tx.client.query('SELECT pg_try_advisory_xact_lock(4250, 0) AS ok')).rows[0].ok) return run;
+      const today = osloDay(now);
+      for (const s of this.schedules) run.itemsCreated += await createItems(tx, this.registries.find((r) => r.id === s.registry)!, s, today);
+      run.cancelled += await cancel(tx);
+      // What has ended is closed first, so that new items never join an invitation that is over.
+      run.expired += await expire(tx, today, now);
+      const grouped = await collect(tx, this.schedules, today, now);
+      run.shared += grouped.shared;
+      run.invitationsCreated += grouped.invitations;
+      run.itemsInvited += grouped.invited;
+      if (grouped.persons.length) tx.audit({ action: 'prom:invite', object: 'prom/invitation', personIds: grouped.persons });
+      return run;
+    });
+  }
+}
+
+/** Items for the cases whose windows are open today and have none yet. */
+async function createItems(tx: PersonTx, registry: Registry, s: CompiledSchedule, today: string): Promise<number> {
+  const lit = (v: string) => tx.client.escapeLiteral(v);
+  const tps = s.def.timepoints;
+  const timepoints = tps.map((t) => `(${lit(t.id)}, ${t.offset.months}, ${t.offset.days}, ${t.window.before}, ${t.window.after}, ${lit(t.recall)})`).join(', ');
+  const rules = s.rules.map((r) => `(${lit(r.instrument)}, ARRAY[${r.at.map(lit).join(', ')}]::text[], (${r.whenSql}) IS TRUE)`).join(', ');
+  // The anchor dates that can have an open window today, per time point: a range the index can
+  // read (a superset, one month wide for calendar months); the exact test follows.
+  const ranges = tps.map((t) => `(${s.anchorSql} BETWEEN ($1::date - make_interval(months => ${t.offset.months + 1}, days => ${t.offset.days + t.window.after + 1}))::date
+      AND ($1::date - make_interval(months => ${Math.max(0, t.offset.months - 1)}, days => ${t.offset.days - t.window.before - 1}))::date)`).join(' OR ');
+  const res = await tx.client.query(
+    `INSERT INTO prom_item (registry, case_id, schedule, timepoint, instrument, person_id, recall, due_date, opens_on, closes_on)
+     SELECT ${lit(registry.id)}, a.case_id, ${lit(s.def.id)}, t.id, r.instrument, a.person_id, t.recall, d.due, d.due - t.before, d.due + t.after
+     FROM ${analyticsTable(registry)} a
+     CROSS JOIN (VALUES ${timepoints}) AS t(id, months, days, before, after, recall)
+     CROSS JOIN LATERAL (SELECT ((${s.anchorSql} + make_interval(months => t.months))::date + t.days) AS due) d
+     CROSS JOIN LATERAL (VALUES ${rules}) AS r(instrument, at, applies)
+     WHERE (${ranges}) AND (${s.populationSql}) IS TRUE
+       AND r.applies AND t.id = ANY (r.at)
+       AND d.due - t.before <= $1::date AND d.due + t.after >= $1::date
+       AND a.deceased_date IS NULL
+       AND NOT EXISTS (SELECT 1 FROM prom_objection o WHERE o.person_id = a.person_id AND o.registry = ${lit(registry.id)})
+     ON CONFLICT DO NOTHING`, [today, ...s.params]);
+  return res.rowCount ?? 0;
+}
+
+/** A death cancels what is open for the person; an objection cancels what is open for that registry. */
+async function cancel(tx: PersonTx): Promise<number> {
+  const dead = await tx.client.query(
+    `UPDATE prom_item i SET status = 'cancelled', cancelled_reason = 'deceased', updated_at = now()
+     FROM person p WHERE p.id = i.person_id AND p.deceased_date IS NOT NULL AND i.status IN ('pending', 'invited')`);
+  const objected = await tx.client.query(
+    `UPDATE prom_item i SET status = 'cancelled', cancelled_reason = 'objection', updated_at = now()
+     FROM prom_objection o WHERE o.person_id = i.person_id AND o.registry = i.registry AND i.status IN ('pending', 'invited')`);
+  // An open invitation of a deceased patient, or one left with nothing to ask, is cancelled (one
+  // waiting for a paper answer too: no letter goes to the dead).
+  const inv = await tx.client.query(
+    `UPDATE prom_invitation v SET status = 'cancelled', cancelled_reason = CASE WHEN p.deceased_date IS NOT NULL THEN 'deceased' ELSE 'nothing-to-ask' END, updated_at = now()
+     FROM person p WHERE p.id = v.person_id AND v.status IN ('ordered', 'sent', 'reminded', 'not-reachable')
+       AND (p.deceased_date IS NOT NULL OR NOT EXISTS (SELECT 1 FROM prom_item i WHERE i.invitation_id = v.id AND i.status IN ('invited', 'answered')))`);
+  return (dead.rowCount ?? 0) + (objected.rowCount ?? 0) + (inv.rowCount ?? 0);
+}
+
+async function collect(tx: PersonTx, schedules: CompiledSchedule[], today: string, now: Date): Promise<{ shared: number; invitations: number; invited: number; persons: number[] }> {
+  // Collect once: an answer already given within the item's window (for another registry or time
+  // point with the same instrument and recall) answers this item too.
+  const shared = await tx.client.query(
+    `UPDATE prom_item i SET status = 'answered', response_id = m.rid, updated_at = now()
+     FROM (SELECT o.registry, o.case_id, o.schedule, o.timepoint, o.instrument,
+             (SELECT r.id FROM prom_response r WHERE r.person_id = o.person_id AND r.instrument = o.instrument AND r.recall = o.recall
+                AND r.status = 'completed' AND (r.answered_at AT TIME ZONE 'Europe/Oslo')::date BETWEEN o.opens_on AND o.closes_on
+              ORDER BY r.answered_at DESC LIMIT 1) AS rid
+           FROM prom_item o WHERE o.status IN ('pending', 'invited') AND o.opens_on <= $1::date AND o.response_id IS NULL) m
+     WHERE m.rid IS NOT NULL AND i.registry = m.registry AND i.case_id = m.case_id AND i.schedule = m.schedule AND i.timepoint = m.timepoint AND i.instrument = m.instrument`, [today]);
+  // Join the patient's open invitation.
+  const joined = await tx.client.query(
+    `UPDATE prom_item i SET status = 'invited', invitation_id = v.id, updated_at = now()
+     FROM prom_invitation v WHERE v.person_id = i.person_id AND v.status IN ('ordered', 'sent', 'reminded')
+       AND i.status = 'pending' AND i.opens_on <= $1::date`, [today]);
+  await tx.client.query(
+    `UPDATE prom_invitation v SET closes_on = m.closes, updated_at = now()
+     FROM (SELECT invitation_id, max(closes_on) AS closes FROM prom_item WHERE status = 'invited' GROUP BY invitation_id) m
+     WHERE m.invitation_id = v.id AND v.status IN ('ordered', 'sent', 'reminded') AND m.closes > v.closes_on`);
+  // One new invitation per patient for the rest, sent at 09:00 Norwegian time today (or now, if later).
+  const meta = schedules.map((s) => ({ registry: s.registry, schedule: s.def.id, purpose: s.def.purpose, reminder: s.def.reminderDays, expiry: s.def.expiryDays }));
+  const created = await tx.client.query(
+    `WITH due AS (
+       SELECT DISTINCT ON (i.person_id) i.person_id, c.unit_resh, m.purpose, m.reminder, m.expiry,
+              max(i.closes_on) OVER (PARTITION BY i.person_id) AS closes
+       FROM prom_item i
+       JOIN registry_case c ON c.registry = i.registry AND c.id = i.case_id
+       JOIN jsonb_to_recordset($2::jsonb) AS m(registry text, schedule text, purpose jsonb, reminder int, expiry int) ON m.registry = i.registry AND m.schedule = i.schedule
+       WHERE i.status = 'pending' AND i.opens_on <= $1::date
+       ORDER BY i.person_id, i.due_date, i.registry, i.case_id),
+     ins AS (
+       INSERT INTO prom_invitation (person_id, unit_resh, purpose, send_at, closes_on, reminder_days, expiry_days)
+       SELECT person_id, unit_resh, purpose, greatest($3::timestamptz, ($1::date + time '${SEND_HOUR}') AT TIME ZONE 'Europe/Oslo'), closes, reminder, expiry FROM due
+       ON CONFLICT DO NOTHING RETURNING id, person_id)
+     UPDATE prom_item i SET status = 'invited', invitation_id = ins.id, updated_at = now()
+     FROM ins WHERE i.person_id = ins.person_id AND i.status = 'pending' AND i.opens_on <= $1::date
+     RETURNING i.person_id, ins.id AS invitation`, [today, JSON.stringify(meta), now]);
+  const invitations = new Set(created.rows.map((r) => String(r.invitation)));
+  const persons = [...new Set([...created.rows.map((r) => Number(r.person_id))])];
+  return { shared: shared.rowCount ?? 0, invitations: invitations.size, invited: (joined.rowCount ?? 0) + (created.rowCount ?? 0), persons };
+}
+
+/** Invitations past their end expire with their unanswered items; items whose window closed before they were ever invited expire too. */
+async function expire(tx: PersonTx, today: string, now: Date): Promise<number> {
+  // Sent ones at their end; one never sent (no channel reached the patient yet) when its windows have closed.
+  const inv = await tx.client.query(
+    `UPDATE prom_invitation SET status = 'expired', updated_at = now()
+     WHERE (status IN ('sent', 'reminded') AND expires_at <= $1) OR (status = 'ordered' AND closes_on < $2::date) RETURNING id`, [now, today]);
+  const ids = inv.rows.map((r) => r.id);
+  const items = await tx.client.query(
+    `UPDATE prom_item SET status = 'expired', updated_at = now()
+     WHERE (status = 'invited' AND invitation_id = ANY ($1::bigint[])) OR (status = 'pending' AND closes_on < $2::date)
+        -- not reachable digitally and no paper answer came before the window closed
+        OR (status = 'invited' AND closes_on < $2::date AND invitation_id IN (SELECT id FROM prom_invitation WHERE status = 'not-reachable'))`, [ids, today]);
+  return (inv.rowCount ?? 0) + (items.rowCount ?? 0);
+}
