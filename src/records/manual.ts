@@ -10,7 +10,8 @@ import crypto from 'node:crypto';
 import type { Caller } from '../access/caller.ts';
 import { callerLabel } from '../access/caller.ts';
 import type { PersonTx } from '../access/door.ts';
-import { AUX_SYSTEM, identityFromIdentifier, NIN_SYSTEMS, type Identity } from '../capture/identity.ts';
+import { AUX_SYSTEM, identityFromIdentifier, NIN_SYSTEMS, type Identity, type IdentityOptions } from '../capture/identity.ts';
+import { livePersons } from './persons.ts';
 import type { Issue } from '../capture/outcome.ts';
 import { storeNames } from '../capture/patient-name.ts';
 import { inclusionDecision } from '../capture/routing.ts';
@@ -28,12 +29,12 @@ const WRITE = ['unit-registrar', 'registry-admin', 'platform-admin'] as const;
 export interface ManualInput { nin: unknown; name?: unknown; unit: unknown; values?: Record<string, unknown> }
 
 /** The identity number as typed (spaces allowed), or a refusal the registrar can act on. */
-export function identityOf(keys: IdentityKeys, raw: unknown): Identity {
+export function identityOf(keys: IdentityKeys, raw: unknown, opts: IdentityOptions = {}): Identity {
   const value = String(raw ?? '').replace(/[\s.-]/g, '');
   const systems = value.startsWith('AUX-') ? [AUX_SYSTEM] : Object.keys(NIN_SYSTEMS);
   for (const system of systems) {
     const issues: Issue[] = [];
-    const identity = identityFromIdentifier(keys, system, value, 'nin', issues);
+    const identity = identityFromIdentifier(keys, system, value, 'nin', issues, opts);
     if (identity) return identity;
   }
   throw new RecordError('The identity number is not valid (fødselsnummer, D-number, H-number or an auxiliary number from the registry).', 422, [{ variable: 'nin', rule: 'nin', message: 'not a valid identity number' }], 'nin.invalid');
@@ -59,9 +60,9 @@ function typedValues(registry: Registry, values: Record<string, unknown>): Array
  * Starts a case by hand. `callerTx` is the caller's own transaction (for the check of the unit);
  * the work is done in `tx`, the platform's, so that it sees the person and events across units.
  */
-export async function startManualCase(tx: PersonTx, caller: Caller, registry: Registry, input: ManualInput, keys: IdentityKeys, user: string):
+export async function startManualCase(tx: PersonTx, caller: Caller, registry: Registry, input: ManualInput, keys: IdentityKeys, user: string, identityOpts: IdentityOptions = {}):
   Promise<{ caseId: number; created: true }> {
-  const identity = identityOf(keys, input.nin);
+  const identity = identityOf(keys, input.nin, identityOpts);
   const unit = String(input.unit ?? '');
   if (!tx.units.has(unit)) throw new RecordError(`Unknown unit "${unit}".`, 422, [{ variable: registry.mapping.unitVariable, rule: 'unit-unknown', message: 'unknown unit' }], 'form.notSaved');
   // The caller's right to register for the unit, as in their own transaction.
@@ -77,7 +78,9 @@ export async function startManualCase(tx: PersonTx, caller: Caller, registry: Re
   if ((await tx.client.query('SELECT 1 FROM reservation WHERE nin_hash = $1', [identity.hash])).rows.length) {
     throw new RecordError('The patient has opted out of the medical quality registries; nothing about them may be stored.', 403, [], 'patient.reserved');
   }
-  let person = (await tx.client.query('SELECT id, birth_date, sex, deceased_date FROM person WHERE nin_hash = $1', [identity.hash])).rows[0];
+  // The person the number names now: their own, or the one it was merged into (records/persons.ts).
+  const live = (await livePersons(tx.client, [identity.hash])).get(identity.hash.toString('hex'));
+  let person = live ? (await tx.client.query('SELECT id, birth_date, sex, deceased_date FROM person WHERE id = $1', [live.id])).rows[0] : undefined;
   // The same decision capture makes, on the values typed in (with the person's).
   const personValues = { birth_date: person?.birth_date ?? identity.birthDate, sex: person?.sex ?? identity.sex, deceased_date: person?.deceased_date ?? null };
   const decided = inclusionDecision(registry, caseValues(registry, personValues, [{ form: '', instance: '', data: Object.fromEntries(values.map((v) => [v.variable, v.value])) }]));

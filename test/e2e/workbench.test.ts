@@ -290,12 +290,20 @@ describe.skipIf(!executablePath && !process.env.CI)("the workbench and the publi
     for (const p of ['/', '/indicators', '/indicators/nfr01_time_to_treatment', '/analyses', '/hospitals', `/hospitals?hospital=${SUS_HOSPITAL}`,
       '/indicators?registry=trauma', '/indicators/nfr01_time_to_treatment?registry=trauma', '/registrations', '/innsyn', '/research', '/admin', '/no-such-page']) await visit(visitor, p, 'visitor');
     await screenshot(visitor, 'mobile-hospital-profile');
+    // The profile's links to another registry's indicators open that registry's indicator (they
+    // used to open "Registry fracture has no indicator …").
+    const traumaLink = visitor.locator('table.indicator-table a[href*="registry=trauma"]').first();
+    const title = (await traumaLink.textContent())!.replace(/^\d+\.\s*/, '');
+    await traumaLink.click();
+    await visitor.getByRole('heading', { level: 1, name: title }).waitFor();
+    expect(visitor.url()).toContain('registry=trauma');
+    for (const line of leaks(await visibleText(visitor))) failures.push(`visitor trauma indicator from the profile: "${line}"`);
     await visitor.context().close();
     // Each role, on a phone.
     const paths: Record<string, string[]> = {
       registrar: ['/', '/indicators', '/indicators/nfr01_time_to_treatment', '/registrations', `/registrations?case=${ids.hers}`, '/registrations?case=999999',
-        '/registrations?form=skade&sort=-date', '/registrations/new', `/print?case=${ids.hers}`, '/print?form=blank', '/patients', '/reports', '/analyses'],
-      leser: ['/', '/registrations', `/registrations?case=${ids.hers}`, '/patients', '/reports'],
+        '/registrations?form=skade&sort=-date', '/registrations/new', `/print?case=${ids.hers}`, '/print?form=blank', '/patients', '/reports', '/analyses', '/follow-up', '/no-such-page'],
+      leser: ['/', '/registrations', `/registrations?case=${ids.hers}`, '/patients', '/reports', '/follow-up'],
       traumeregistrar: ['/', `/registrations?case=${ids.trauma}`, '/registrations', '/indicators'],
       registeradmin: ['/', '/reports', '/research', '/registrations'],
       admin: ['/admin', '/admin?tab=users', '/admin?tab=units', '/admin?tab=audit', '/research'],
@@ -306,7 +314,20 @@ describe.skipIf(!executablePath && !process.env.CI)("the workbench and the publi
       const { context, page } = await logIn(browser, site, user);
       await page.setViewportSize({ width: 390, height: 844 });
       for (const p of list) await visit(page, p, user);
-      if (user === 'registrar') await screenshot(page, 'mobile-reports');
+      if (user === 'registrar') {
+        await screenshot(page, 'mobile-reports');
+        // A direct load of the reports page: the subscription button is ready once the own unit is
+        // (it used to stay disabled when the unit was chosen before the session arrived).
+        await page.goto(`${site}/reports`);
+        await expect.poll(() => page.getByRole('button', { name: 'Abonner', exact: true }).isEnabled(), { timeout: 30_000 }).toBe(true);
+      }
+      if (user === 'leser') {
+        // The reader's worklist count links to the (read-only) worklist.
+        await page.goto(`${site}/`);
+        await page.getByTestId('worklist-count').waitFor();
+        await page.getByRole('link', { name: 'Åpne arbeidslisten' }).click();
+        await page.getByRole('heading', { level: 1, name: 'Registreringer' }).waitFor();
+      }
       if (user === 'traumeregistrar') {
         await page.goto(`${site}/registrations?case=${ids.trauma}`);
         await page.getByTestId('case-header').waitFor();

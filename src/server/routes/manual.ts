@@ -22,7 +22,7 @@ export function manualRoutes(app: FastifyInstance, platform: Platform): void {
     const c = req.caller!;
     if (!req.body || typeof req.body !== 'object') throw new RecordError('Send {"nin": "...", "unit": "<RESH>", "values": {...}}.', 400, [], 'request.invalid');
     const started = await platform.data.transaction({ kind: 'platform', task: 'manual-registration' }, 'case:manual',
-      (tx) => startManualCase(tx, c, r, req.body, platform.keys, userOf(c)), { client: req.ip });
+      (tx) => startManualCase(tx, c, r, req.body, platform.keys, userOf(c), { allowTestIdentities: platform.config.allowTestIdentities }), { client: req.ip });
     return reply.code(201).send(started);
   });
 
