@@ -4,6 +4,7 @@
 // each finalisation in the history and the audit trail, a case that changed since the review left
 // alone — after which the year's quality-assured share is no longer nil.
 import ExcelJS from 'exceljs';
+import { extractText } from 'unpdf';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createToken } from '../src/access/tokens.ts';
 import { finalisedWarning } from '../src/reports/annual.ts';
@@ -129,9 +130,20 @@ it('finalises the reviewed complete registrations in bulk, each in the history a
   expect((await get('/api/registries/fracture/finalised-share?year=2024')).json()).toMatchObject({ year: 2024, finalised: 2 });
 });
 
-it('warns in the annual report when its quality-assured dataset is mostly unfinalised', () => {
+it('warns in the annual report when its quality-assured dataset is mostly unfinalised', async () => {
   expect(finalisedWarning([{ n: 6311, finalised: 0 }], 'qa', '2025')[0]).toMatch(/^Advarsel: bare 0 av 6311 registreringer/);
   expect(finalisedWarning([{ n: 10, finalised: 6 }], 'qa', '2025')).toEqual([]);
   expect(finalisedWarning([{ n: 10, finalised: 0 }], 'fresh', '2025')).toEqual([]);
+  expect(finalisedWarning([{ n: 10, finalised: 2 }], 'qa', '2025', 5)[0]).toMatch(/^Advarsel: færre enn 5 av 10 registreringer for 2025/);
   expect(SUS_ORTHO).toBeTruthy();
-});
+  // The report itself, as the registry admin gets it: 2 of 2024's 7 fractures finalised (after the
+  // bulk finalise above), a count under the threshold said as "fewer than"; the period date by its
+  // label, never the variable's id or English words.
+  const res = await t.app.inject({ method: 'GET', url: '/api/registries/fracture/reports/annual/2024.pdf?dataset=qa', headers: { authorization: `Bearer ${t.tokens.admin}` } });
+  expect(res.statusCode, res.body.slice(0, 300)).toBe(200);
+  const { text } = await extractText(new Uint8Array(res.rawPayload), { mergePages: true });
+  const flat = (text as string).replace(/\s+/g, ' ');
+  expect(flat).toMatch(/Advarsel: færre enn 5 av 7 registreringer for 2024 er ferdigstilt/);
+  expect(flat).toMatch(/7 brudd med skadedato i 2024/i);
+  expect(flat).not.toMatch(/injury[ _]date|\bfemale\b|\bmale\b/i);
+}, 120_000);
