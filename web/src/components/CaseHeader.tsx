@@ -26,6 +26,9 @@ export function valueText(v: HeaderValue, lang: Lang): string {
   if (typeof v.value === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v.value)) return dateShort(v.value, lang, true);
   if (typeof v.value === 'number') return v.value.toLocaleString(lang === 'nb' ? 'nb-NO' : 'en-GB', { maximumFractionDigits: 3 });
   if (typeof v.value === 'boolean') return v.value ? (lang === 'nb' ? 'ja' : 'yes') : (lang === 'nb' ? 'nei' : 'no');
+  // A classification's code is what the registrar looks up ("2R3A2.1"), so it stays beside its
+  // words; the platform's own codes ("left", "fall_high") are only ids: the words alone.
+  if (v.display && typeof v.value === 'string' && /^[a-z][a-z0-9_]*$/.test(v.value)) return v.display[lang];
   return v.display ? `${String(v.value)} ${v.display[lang]}` : String(v.value);
 }
 

@@ -52,7 +52,7 @@ export function Statistics({ registry, period, units, byResh }: { registry: stri
                 ))}
               </Table.Body>
             </Table></ScrollTable>
-            {d.references.length > 0 && <Paragraph data-size="xs">{t('stat.references')}: {d.references.join('; ')}</Paragraph>}
+            {d.references.length > 0 && <Paragraph data-size="xs">{t('stat.references')}: <span lang="en">{d.references.join('; ')}</span></Paragraph>}
           </div>
         );
       })}

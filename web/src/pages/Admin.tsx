@@ -241,7 +241,7 @@ function Audit() {
                   <Table.Cell>{dateShort(e.at, lang, true)}</Table.Cell>
                   <Table.Cell>{e.actor}<div className="worklist-what">{e.role.split(',').map((r) => tryT(`role.${r}`, r)).join(', ')}</div></Table.Cell>
                   <Table.Cell>{e.unit ? unitName(units.byResh.get(e.unit), lang, e.unit, units.byResh) : '–'}</Table.Cell>
-                  <Table.Cell>{tryT(`action.${e.action}`, e.action)}</Table.Cell>
+                  <Table.Cell>{tryT(`action.${e.action}`, tryT(`purpose.${e.action}`, e.action))}</Table.Cell>
                   <Table.Cell><code>{e.object}</code>{e.personId ? <div className="worklist-what">{fill(t('admin.person.id'), { id: e.personId })}</div> : null}</Table.Cell>
                   <Table.Cell>{tryT(`purpose.${e.purpose}`, e.purpose)}</Table.Cell>
                   <Table.Cell>{e.outcome === 'denied' ? t('admin.outcome.denied') : t('admin.outcome.ok')}</Table.Cell>

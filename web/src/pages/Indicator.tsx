@@ -125,7 +125,7 @@ export function Indicator() {
               {d.stratifiers.length > 0 && period && (
                 <section aria-labelledby="strata">
                   <Heading level={2} data-size="md" id="strata">{t('ind.strata')} {period}</Heading>
-                  {d.stratifiers.map((s) => <Strata key={s} base={base!} stratifier={s} label={tryT(`strat.${s}`, s)} period={period} cols={cols} name={name} />)}
+                  {d.stratifiers.map((s) => <Strata key={s} registry={registry} base={base!} stratifier={s} label={tryT(`strat.${s}`, s)} period={period} cols={cols} name={name} />)}
                 </section>
               )}
 
@@ -138,8 +138,11 @@ export function Indicator() {
   );
 }
 
-function Strata({ base, stratifier, label, period, cols, name }: { base: string; stratifier: string; label: string; period: string; cols: string[]; name(r: string): string }) {
-  const { t } = useI18n();
+function Strata({ registry, base, stratifier, label, period, cols, name }: { registry: string | null; base: string; stratifier: string; label: string; period: string; cols: string[]; name(r: string): string }) {
+  const { t, lang } = useI18n();
+  // A stratum by its words (the sex as kvinne/mann, a code by its list's display), never the stored value.
+  const codebook = useCodebook(registry);
+  const words = { yes: t('common.yes'), no: t('common.no'), unknown: t('common.unknown'), female: t('sex.female'), male: t('sex.male') };
   const res = useApi<{ results: Result[] }>(`${base}&grain=year&period=${period}&unit=${cols.join(',')}&stratifier=${stratifier}`);
   const strata = [...new Set((res.data?.results ?? []).map((r) => r.stratum))].sort();
   return (
@@ -149,7 +152,7 @@ function Strata({ base, stratifier, label, period, cols, name }: { base: string;
       <Table.Body>
         {strata.length === 0 && <Table.Row><Table.Cell colSpan={cols.length + 1}>{res.loading ? t('common.loading') : t('result.none')}</Table.Cell></Table.Row>}
         {strata.map((s) => (
-          <Table.Row key={s}><Table.HeaderCell scope="row">{s || '–'}</Table.HeaderCell>
+          <Table.Row key={s}><Table.HeaderCell scope="row">{s ? displayOf(codebook.data, stratifier, s, lang, words) : '–'}</Table.HeaderCell>
             {cols.map((c) => <Table.Cell key={c}><ResultCell r={res.data!.results.find((r) => r.unit.resh === c && r.stratum === s)} /></Table.Cell>)}</Table.Row>
         ))}
       </Table.Body>

@@ -129,7 +129,7 @@ export function Innsyn() {
                 <Table.Row key={i}>
                   <Table.Cell>{dateWords(e.at, lang, true)}</Table.Cell>
                   <Table.Cell>{e.who}{e.unit ? `, ${e.unit}` : ''}</Table.Cell>
-                  <Table.Cell>{tryT(`action.${e.action}`, e.action)}{e.outcome === 'denied' ? ` (${t('innsyn.denied')})` : ''}</Table.Cell>
+                  <Table.Cell>{tryT(`action.${e.action}`, tryT(`purpose.${e.action}`, e.action))}{e.outcome === 'denied' ? ` (${t('innsyn.denied')})` : ''}</Table.Cell>
                   <Table.Cell>{tryT(`purpose.${e.purpose}`, e.purpose)}</Table.Cell>
                 </Table.Row>
               ))}</Table.Body>

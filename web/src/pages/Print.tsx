@@ -19,7 +19,9 @@ function valueWords(v: VariableView, value: unknown, codebook: Codebook, lang: L
   if (v.type === 'date') return dateShort(String(value), lang);
   if (v.type === 'datetime') return dateShort(String(value), lang, true);
   const code = v.codelist ? codebook.codelists.find((c) => c.id === v.codelist)?.codes.find((c) => c.code === String(value)) : undefined;
-  return code ? `${String(value)} – ${code.display[lang]}` : `${String(value)}${v.unit ? ` ${v.unit}` : ''}`;
+  // A classification's code beside its words; the platform's own ids ("left") are not shown.
+  if (code) return /^[a-z][a-z0-9_]*$/.test(code.code) ? code.display[lang] : `${String(value)} – ${code.display[lang]}`;
+  return `${String(value)}${v.unit ? ` ${v.unit}` : ''}`;
 }
 
 /** The choices of a field on paper: yes/no, a short code list, or where to find a long one. */

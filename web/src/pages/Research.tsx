@@ -8,7 +8,7 @@ import { useState } from 'react';
 import { api, ApiError } from '../api.ts';
 import { Page } from '../components/Page.tsx';
 import { ScrollTable } from '../components/ScrollTable.tsx';
-import { useCodebook } from '../codebook.ts';
+import { labelOf, useCodebook } from '../codebook.ts';
 import { useApi, useRegistries, useRegistryId } from '../data.tsx';
 import { dateShort } from '../dates.ts';
 import { errorText, fill } from '../errors.ts';
@@ -34,8 +34,15 @@ export function Research() {
 
 function StatusWord({ r }: { r: ExtractRequest }) {
   const { t } = useI18n();
-  const mark = { submitted: '⏳', approved: '✔', delivered: '✔', rejected: '✗', withdrawn: '–' }[r.status];
+  const mark = { submitted: '○', approved: '✔', delivered: '✔', rejected: '✗', withdrawn: '–' }[r.status];
   return <span className={`request-status request-status--${r.status}`}><span aria-hidden="true">{mark}</span> {t(`research.status.${r.status}` as Key)}</span>;
+}
+
+/** The variables by their names in the registry's codebook, never their ids. */
+function VariableNames({ registry, ids }: { registry: string; ids: string[] }) {
+  const { lang } = useI18n();
+  const codebook = useCodebook(registry);
+  return <>{ids.map((id) => labelOf(codebook.data, id, lang)).join(', ')}</>;
 }
 
 function RequestTable({ rows, actions }: { rows: ExtractRequest[]; actions?: (r: ExtractRequest) => React.ReactNode }) {
@@ -53,7 +60,7 @@ function RequestTable({ rows, actions }: { rows: ExtractRequest[]; actions?: (r:
           <Table.Row key={r.id} data-request={r.id}>
             <Table.HeaderCell scope="row">{r.project}<div className="worklist-what">{r.approvalRef} · {dateShort(r.createdAt, lang)}{r.requesterName ? ` · ${r.requesterName}` : ''}</div><div className="worklist-what">{r.purpose}</div></Table.HeaderCell>
             <Table.Cell>{registries.find((x) => x.id === r.registry)?.title[lang] ?? r.registry}</Table.Cell>
-            <Table.Cell>{r.definition.variables.join(', ')}{r.definition.period ? <div className="worklist-what">{dateShort(r.definition.period.from, lang)}–{dateShort(r.definition.period.to, lang)}</div> : null}</Table.Cell>
+            <Table.Cell><VariableNames registry={r.registry} ids={r.definition.variables} />{r.definition.period ? <div className="worklist-what">{dateShort(r.definition.period.from, lang)}–{dateShort(r.definition.period.to, lang)}</div> : null}</Table.Cell>
             <Table.Cell>
               <StatusWord r={r} />
               {r.decisionNote && <div className="worklist-what">{r.decisionNote}</div>}
