@@ -103,6 +103,32 @@ it('exports the filtered worklist as CSV and XLSX, without names or identity num
   expect((await t.platform.db.pool.query("SELECT count(DISTINCT person_id)::int AS n FROM audit_event WHERE action = 'export' AND purpose = 'worklist:export'")).rows[0].n).toBe(3);
 });
 
+it('pages the explanation list and exports it whole, the variables by their labels and codes by their words', async () => {
+  // Every fracture at SUS in 2024 is in the denominator of indicator 1 (time to treatment).
+  await t.platform.analytics.refresh();
+  const base = `/api/registries/fracture/indicators/nfr01_time_to_treatment/explanation`;
+  const first = (await get(`${base}?unit=${SUS_ORTHO}&period=2024&limit=2&offset=0`)).json();
+  const second = (await get(`${base}?unit=${SUS_ORTHO}&period=2024&limit=2&offset=2`)).json();
+  expect(first.total).toBeGreaterThan(2);
+  expect(first.cases).toHaveLength(2);
+  expect(second.cases.length).toBeGreaterThan(0);
+  expect(second.cases.map((c: any) => c.caseId).filter((id: number) => first.cases.some((c: any) => c.caseId === id))).toEqual([]);
+  // The export holds all of them (no 500-row stop), in Norwegian, without the variables' ids.
+  const csv = await get(`${base}.csv?unit=${SUS_ORTHO}&period=2024&lang=nb`);
+  expect(csv.statusCode, csv.body).toBe(200);
+  const lines = csv.body.trim().split(/\r?\n/);
+  expect(lines[0]).toMatch(/^\uFEFF?Registrering,Dato,Ferdigstilt,I telleren/);
+  expect(lines.length - 1).toBe(first.total);
+  const valueParts = lines.slice(1).join('\n').match(/\(([^)]*=[^)]*)\)/g) ?? [];
+  expect(valueParts.length).toBeGreaterThan(0);
+  for (const part of valueParts) expect(part).not.toMatch(/\b[a-z]+_[a-z0-9_]+\s=/);
+  expect(csv.body).not.toMatch(/\b(female|male|true|false|unknown)\b/);
+  const xlsx = await get(`${base}.xlsx?unit=${SUS_ORTHO}&period=2024&lang=nb`);
+  expect(xlsx.statusCode).toBe(200);
+  // Another unit's list is not theirs to export.
+  expect((await get(`${base}.csv?unit=${SUS_ORTHO}&period=2024`, t.tokens.readerOther)).statusCode).toBe(403);
+});
+
 it('finalises the reviewed complete registrations in bulk, each in the history and the audit trail, leaving a case that changed since', async () => {
   const review = (await get('/api/registries/fracture/worklist/finalisable-ids')).json();
   expect(review.ids).toEqual([ids.d, ids.e, ids.f]);
