@@ -172,7 +172,7 @@ async function main() {
         // All 50 clients come from one address here, where they would be 50 visitors from as many
         // addresses: the per-address and per-caller limits are raised out of the way (the limiter
         // itself still runs on every request).
-        KVALREG_RATE_LIMIT: '0', KVALREG_ANONYMOUS_RATE_LIMIT: '0' },
+        KVALREG_RATE_LIMIT: '0', KVALREG_ANONYMOUS_RATE_LIMIT: '0', KVALREG_PUBLIC_RATE_LIMIT: '0' },
       stdio: ['ignore', 'inherit', 'inherit'] });
     const exited = new Promise<never>((_, reject) => server!.once('exit', (code) => reject(new Error(`the server exited (${code}) before it answered`))));
     await Promise.race([exited, (async () => {
