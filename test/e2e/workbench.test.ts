@@ -343,7 +343,10 @@ describe.skipIf(!executablePath && !process.env.CI)("the workbench and the publi
     }
     // The error states that come from the server: a refused save (a date in the future), and the rate limit.
     const { context, page } = await logIn(browser, site, 'registrar');
-    await page.goto(`${site}/registrations?case=${ids.hers}`);
+    // (A case still open: hers was finalised in bulk above.)
+    const open = (await t.platform.db.pool.query(`SELECT c.id FROM registry_case c WHERE c.registry = 'fracture' AND c.unit_resh = $1
+      AND NOT EXISTS (SELECT 1 FROM case_form f WHERE f.registry = c.registry AND f.case_id = c.id AND f.status = 'finalised') ORDER BY c.id LIMIT 1`, [SUS_ORTHO])).rows[0].id;
+    await page.goto(`${site}/registrations?case=${open}`);
     const skade = page.locator('[data-form="skade"]');
     await skade.getByLabel(/^Skadedato/).fill('2031-01-01');
     await skade.getByRole('button', { name: 'Lagre' }).click();
