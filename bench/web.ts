@@ -2,7 +2,7 @@
 // (as the web app calls it for a logged-in unit user) and of the public hospital profile (its API
 // and the page itself), with 50 concurrent clients (autocannon), against a real server process.
 //   npm run bench:web -- [--cases 1000000] [--base 20000] [--connections 50] [--duration 20] [--years 3]
-//                        [--only overview,years,data-years,worklist,picker,profile-api,profile-page]
+//                        [--only overview,years,data-years,worklist,worklist-plain,picker,profile-api,profile-page]
 //   BENCH_PROFILE_DIR=dir for a CPU profile of the server process.
 //
 // Seeding: capturing a million fractures through the pipeline would take hours on two cores
@@ -201,6 +201,9 @@ async function main() {
         paths: [`/api/registries/${registry.id}/years`], headers: { cookie } },
       { key: 'worklist', name: 'worklist with case headers', what: `GET /api/registries/${registry.id}/worklist/rows?unit=<own unit>&limit=25 (25 rows, each with who and what; session cookie)`,
         paths: [`/api/registries/${registry.id}/worklist/rows?unit=${own.unit_resh}&limit=25`], headers: { cookie } },
+      // The worklist as it was read before the case header (the same 25 cases, without who and what).
+      { key: 'worklist-plain', name: 'worklist without headers', what: `GET /api/registries/${registry.id}/worklist?unit=<own unit>&limit=25 (the list without the header; session cookie)`,
+        paths: [`/api/registries/${registry.id}/worklist?unit=${own.unit_resh}&limit=25`], headers: { cookie } },
       { key: 'picker', name: 'AO picker tree', what: `GET /api/registries/${registry.id}/codelists/ao_ota_2018/tree (no login)`,
         paths: [`/api/registries/${registry.id}/codelists/ao_ota_2018/tree`], headers: {} },
       { key: 'profile-api', name: 'hospital profile API', what: `GET /api/public/hospitals/<resh>?year=${year}&years=3&lang=nb, each of the ${hospitals.length} hospitals in turn (no login)`,

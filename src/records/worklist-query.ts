@@ -108,15 +108,22 @@ export async function worklistQuery(tx: PersonTx, registry: Registry, q: Worklis
   const sort = q.sort ?? 'created';
   const dir = sort.startsWith('-') ? 'DESC' : 'ASC';
   const key = { created: 'p.created_at', date: 'p.day', missing: 'p.problems', case: 'p.id' }[sort.replace('-', '') as 'created'];
+  // The day and the count of problems are worked out for every candidate only when the list is
+  // sorted by them; otherwise only for the page shown (a unit's worklist may hold thousands).
+  const sortKey = sort.replace('-', '');
+  const problemsSql = `(SELECT coalesce(sum(cardinality(f.missing) + jsonb_array_length(f.findings)), 0) FROM case_form f WHERE f.registry = c.registry AND f.case_id = c.id)::int`;
   const res = await tx.client.query(
     `WITH picked AS (
-       SELECT c.id, c.person_id, c.unit_resh, c.created_at, c.updated_at, ${day} AS day,
-         (SELECT coalesce(sum(cardinality(f.missing) + jsonb_array_length(f.findings)), 0) FROM case_form f WHERE f.registry = c.registry AND f.case_id = c.id)::int AS problems
-       FROM registry_case c WHERE ${where.join(' AND ')})
-     SELECT p.*, count(*) OVER () AS total,
+       SELECT c.id, c.person_id, c.unit_resh, c.created_at, c.updated_at${sortKey === 'date' ? `, ${day} AS day` : ''}${sortKey === 'missing' ? `, ${problemsSql} AS problems` : ''}
+       FROM registry_case c WHERE ${where.join(' AND ')}),
+     page AS (
+       SELECT p.*, count(*) OVER () AS total FROM picked p
+       ORDER BY ${key} ${dir} NULLS LAST, p.id ${dir} LIMIT ${p(Math.min(q.limit, 100_000))} OFFSET ${p(q.offset)})
+     SELECT p.id, p.person_id, p.unit_resh, p.created_at, p.updated_at, p.total, ${sortKey === 'date' ? 'p.day' : day} AS day,
        (SELECT jsonb_agg(jsonb_build_object('form', f.form, 'instance', f.instance, 'status', f.status, 'data', f.data, 'missing', f.missing, 'findings', f.findings))
         FROM case_form f WHERE f.registry = $1 AND f.case_id = p.id) AS forms
-     FROM picked p ORDER BY ${key} ${dir} NULLS LAST, p.id ${dir} LIMIT ${p(Math.min(q.limit, 100_000))} OFFSET ${p(q.offset)}`, params);
+     FROM page p JOIN registry_case c ON c.registry = $1 AND c.id = p.id
+     ORDER BY ${key} ${dir} NULLS LAST, p.id ${dir}`, params);
   tx.audit({ action: opts.audit ?? 'list', object: `${registry.id}/worklist${q.status === 'finalisable' ? '/finalisable' : ''}${q.unit ? `/${q.unit}` : ''}`, personIds: res.rows.map((r) => Number(r.person_id)), unit: q.unit ?? null, registry: registry.id });
   const headers = await caseHeaders(tx, registry, res.rows.map((r) => Number(r.id)), keys, opts);
   return {

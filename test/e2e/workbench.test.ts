@@ -289,6 +289,13 @@ describe.skipIf(!executablePath && !process.env.CI)("the workbench and the publi
     const phone = { viewport: { width: 390, height: 844 }, locale: 'nb-NO', timezoneId: 'Europe/Oslo' };
     // A visitor.
     const visitor = await (await browser.newContext(phone)).newPage();
+    // The typeface is the app's own (bundled), not a fallback serif.
+    await visitor.goto(`${site}/`);
+    await visitor.getByRole('heading', { level: 1 }).first().waitFor();
+    const font = await visitor.evaluate(`document.fonts.ready.then(() => ({ family: getComputedStyle(document.body).fontFamily,
+      loaded: [...document.fonts].some((f) => f.family.replace(/["']/g, '').startsWith('Inter') && f.status === 'loaded') }))`) as { family: string; loaded: boolean };
+    expect(font.family).toMatch(/^["']?Inter/);
+    expect(font.loaded).toBe(true);
     for (const p of ['/', '/indicators', '/indicators/nfr01_time_to_treatment', '/analyses', '/hospitals', `/hospitals?hospital=${SUS_HOSPITAL}`,
       '/indicators?registry=trauma', '/indicators/nfr01_time_to_treatment?registry=trauma', '/registrations', '/innsyn', '/research', '/admin', '/no-such-page']) await visit(visitor, p, 'visitor');
     await visitor.goto(`${site}/hospitals?hospital=${SUS_HOSPITAL}`);
