@@ -44,6 +44,7 @@ import { extractRequestRoutes } from './routes/extract-requests.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { isWebAppRequest, rateLimitKey, rateLimitMax, rateLimitMessage } from './rate-limits.ts';
 import { promRoutes } from './routes/prom.ts';
+import { promInnsyn } from '../prom/innsyn.ts';
 import { checkBodyInput, checkUrlInput, fhirContentTypeProblem } from './input.ts';
 import { logSerializers, redactText, redactUrl, safeError } from '../log/redact.ts';
 import { databaseReady } from '../db/health.ts';
@@ -325,7 +326,11 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   app.get<{ Querystring: { lang?: string } }>('/api/innsyn', { config: { access: PATIENTS } }, async (req) => {
     const c = req.caller!;
     const lang = req.query.lang === 'en' ? 'en' : 'nb';
-    return platform.data.transaction(c, 'innsyn', (tx) => innsyn(tx, platform.registries, lang), { readOnly: true, client: req.ip });
+    return platform.data.transaction(c, 'innsyn', async (tx) => ({
+      ...await innsyn(tx, platform.registries, lang),
+      // The questionnaires the patient was sent and their answers (src/prom/innsyn.ts).
+      prom: await promInnsyn(tx, platform.prom, platform.registries, platform.units, lang),
+    }), { readOnly: true, client: req.ip });
   });
   app.post('/api/innsyn/reservation', { config: { access: PATIENTS } }, async (req, reply) => {
     const c = req.caller!;

@@ -17,7 +17,10 @@ export function capabilityStatement(baseUrl: string, version: string): Record<st
       security: { description: 'Bearer token in the Authorization header, bound to the sending system.' },
       interaction: [{ code: 'transaction' }, { code: 'batch' }],
       operation: [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }],
-      resource: ACCEPTED_TYPES.map((type) => ({ type, interaction: [{ code: 'create' }, { code: 'update' }] })),
+      resource: [...ACCEPTED_TYPES.map((type) => ({ type, interaction: [{ code: 'create' }, { code: 'update' }] })),
+        // The PROM instruments' Questionnaires, which QuestionnaireResponses name (docs/prom.md).
+        { type: 'Questionnaire', interaction: [{ code: 'read' }, { code: 'search-type' }],
+          searchParam: [{ name: 'url', type: 'uri' }, { name: '_id', type: 'token' }, { name: 'name', type: 'string' }] }],
     }],
   };
 }

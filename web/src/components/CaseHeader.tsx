@@ -34,7 +34,7 @@ export function valueText(v: HeaderValue, lang: Lang): string {
 
 /** "P. H., 140251*****, 73 år, kvinne". */
 export function personText(p: CaseHeaderView['person'], t: (k: any) => string, shown?: { name: string | null; nin: string }): string {
-  const sex = p.sex === 'female' ? t('sex.female') : p.sex === 'male' ? t('sex.male') : null;
+  const sex = p.sex === 'female' ? t('person.female') : p.sex === 'male' ? t('person.male') : null;
   return [shown?.name ?? p.initials, shown?.nin ?? p.ninMasked, p.age !== null ? fill(t('header.age'), { age: p.age }) : null, sex].filter(Boolean).join(', ');
 }
 

@@ -58,6 +58,9 @@ export function Indicator() {
       {d && (
         <>
           <Paragraph>{d.description}</Paragraph>
+          {!!d.pendingParameters?.length && (
+            <Alert data-color="warning" className="pending-parameters"><Paragraph>{t('ind.pendingParameters')} {d.pendingParameters.map((p) => p.title).join(', ')}.</Paragraph></Alert>
+          )}
           <section aria-labelledby="definition">
             <Heading level={2} data-size="md" id="definition">{t('ind.definition')}</Heading>
             {d.status === 'pending' ? <Paragraph>{t('result.pending')}</Paragraph> : d.definition && (
@@ -172,7 +175,7 @@ function ExplanationSection({ registry, indicator, unit, period, units, name }: 
   if (!covers) return null;
   const cases = (ex.data?.cases ?? []).filter((c) => !only || !c.inNumerator);
   // The variables by their names in the codebook, never their ids; codes by their words.
-  const words = { yes: t('common.yes'), no: t('common.no'), unknown: t('common.unknown'), female: t('sex.female'), male: t('sex.male') };
+  const words = { yes: t('common.yes'), no: t('common.no'), unknown: t('common.unknown'), female: t('person.female'), male: t('person.male') };
   const label = (id: string) => labelOf(codebook.data, id, lang);
   const exportBase = `/api/registries/${registry}/indicators/${indicator}/explanation`;
   const exportQuery = `unit=${unit}&period=${period}&lang=${lang}`;

@@ -19,6 +19,7 @@ import { PrintPage } from './Print.tsx';
 import { Research } from './Research.tsx';
 import { Admin } from './Admin.tsx';
 import { NotFound } from './NotFound.tsx';
+import { PromResults } from './PromResults.tsx';
 
 export interface PageDef {
   path: string;
@@ -36,6 +37,7 @@ export const PAGES: PageDef[] = [
   { path: '/indicators/:indicator', label: 'nav.indicators', menu: false, component: Indicator },
   { path: '/analyses', label: 'nav.analyses', component: Analyses },
   { path: '/hospitals', label: 'nav.hospitals', component: Hospitals },
+  { path: '/prom-results', label: 'nav.prom', component: PromResults },
   { path: '/registrations', label: 'nav.registrations', roles: ['unit-registrar', 'unit-reader', 'registry-admin', 'platform-admin'], component: Registrations },
   { path: '/registrations/new', label: 'manual.title', menu: false, component: ManualRegistration },
   { path: '/print', label: 'print.print', menu: false, component: PrintPage },
