@@ -2,7 +2,7 @@
 // (as the web app calls it for a logged-in unit user) and of the public hospital profile (its API
 // and the page itself), with 50 concurrent clients (autocannon), against a real server process.
 //   npm run bench:web -- [--cases 1000000] [--base 20000] [--connections 50] [--duration 20] [--years 3]
-//                        [--only overview,years,profile-api,profile-page]
+//                        [--only overview,years,data-years,worklist,worklist-plain,picker,profile-api,profile-page]
 //   BENCH_PROFILE_DIR=dir for a CPU profile of the server process.
 //
 // Seeding: capturing a million fractures through the pipeline would take hours on two cores
@@ -172,7 +172,7 @@ async function main() {
         // All 50 clients come from one address here, where they would be 50 visitors from as many
         // addresses: the per-address and per-caller limits are raised out of the way (the limiter
         // itself still runs on every request).
-        KVALREG_RATE_LIMIT: '0', KVALREG_ANONYMOUS_RATE_LIMIT: '0' },
+        KVALREG_RATE_LIMIT: '0', KVALREG_ANONYMOUS_RATE_LIMIT: '0', KVALREG_PUBLIC_RATE_LIMIT: '0' },
       stdio: ['ignore', 'inherit', 'inherit'] });
     const exited = new Promise<never>((_, reject) => server!.once('exit', (code) => reject(new Error(`the server exited (${code}) before it answered`))));
     await Promise.race([exited, (async () => {
@@ -196,6 +196,16 @@ async function main() {
         paths: [`/api/registries/${registry.id}/indicator-results?grain=year&period=${year}&unit=${nation},${region},${own.unit_resh}`], headers: { cookie } },
       { key: 'years', name: 'indicator years API', what: `GET /api/registries/${registry.id}/indicator-results?grain=year&unit=<nation> (the same page's year list; session cookie)`,
         paths: [`/api/registries/${registry.id}/indicator-results?grain=year&unit=${nation}`], headers: { cookie } },
+      // What the workbench's pages call besides (figures with and without them in docs/performance.md):
+      { key: 'data-years', name: 'years-with-data API', what: `GET /api/registries/${registry.id}/years (every page's year choice; session cookie)`,
+        paths: [`/api/registries/${registry.id}/years`], headers: { cookie } },
+      { key: 'worklist', name: 'worklist with case headers', what: `GET /api/registries/${registry.id}/worklist/rows?unit=<own unit>&limit=25 (25 rows, each with who and what; session cookie)`,
+        paths: [`/api/registries/${registry.id}/worklist/rows?unit=${own.unit_resh}&limit=25`], headers: { cookie } },
+      // The worklist as it was read before the case header (the same 25 cases, without who and what).
+      { key: 'worklist-plain', name: 'worklist without headers', what: `GET /api/registries/${registry.id}/worklist?unit=<own unit>&limit=25 (the list without the header; session cookie)`,
+        paths: [`/api/registries/${registry.id}/worklist?unit=${own.unit_resh}&limit=25`], headers: { cookie } },
+      { key: 'picker', name: 'AO picker tree', what: `GET /api/registries/${registry.id}/codelists/ao_ota_2018/tree (no login)`,
+        paths: [`/api/registries/${registry.id}/codelists/ao_ota_2018/tree`], headers: {} },
       { key: 'profile-api', name: 'hospital profile API', what: `GET /api/public/hospitals/<resh>?year=${year}&years=3&lang=nb, each of the ${hospitals.length} hospitals in turn (no login)`,
         paths: hospitals.map((h) => `/api/public/hospitals/${h}?year=${year}&years=3&lang=nb`), headers: {} },
       { key: 'profile-page', name: 'hospital profile page', what: `GET /hospitals?hospital=<resh> (the HTML page; no login)`,
@@ -204,7 +214,7 @@ async function main() {
     // One request each first: the first read of a registry's results may wait for a computation.
     for (const t of targets) await warm(t.paths[0], t.headers);
     const indicatorRows = ((await (await warm(targets[0].paths[0], { cookie })).json()) as { results: unknown[] }).results.length;
-    const profileRows = ((await (await warm(targets[2].paths[0])).json()) as { indicators: unknown[] }).indicators.length;
+    const profileRows = ((await (await warm(targets.find((x) => x.key === 'profile-api')!.paths[0])).json()) as { indicators: unknown[] }).indicators.length;
     console.log(`overview answers ${indicatorRows} results (nation, region ${region}, own unit ${own.unit_resh} with ${fmt(own.n)} cases); a hospital profile ${profileRows} indicators\n`);
 
     const measured: Measured[] = [];

@@ -8,6 +8,7 @@ import { createToken } from '../src/access/tokens.ts';
 import { ninHash } from '../src/identity/crypto.ts';
 import { ehrBundle, plannerBundle, SYS } from '../registries/fracture/bundles.ts';
 import { traumaBundle } from '../registries/trauma/bundles.ts';
+import { demoName } from './names.ts';
 import { DEFAULT_RATES, generateFractures, type DemoRates } from './fracture/generate.ts';
 import { generateTraumaEvents } from './trauma/generate.ts';
 import { generateNprExtract, plantedCoverage } from './fracture/npr.ts';
@@ -71,7 +72,7 @@ export async function runDemo(platform: Platform, baseUrl: string, o: DemoOpts) 
   const tokens = await demoTokens(platform, fractures.find((f) => !f.aoCode.startsWith('31'))?.nin);
   const items: Array<{ token: string; bundle: unknown }> = [];
   for (const f of fractures) {
-    items.push({ token: tokens['demo-ehr'], bundle: ehrBundle({ ...f, deceasedDate: undefined }) });
+    items.push({ token: tokens['demo-ehr'], bundle: ehrBundle({ ...f, name: demoName(f.nin, f.gender), deceasedDate: undefined }) });
     const p = plannerBundle(f);
     if (p) items.push({ token: tokens['demo-planner'], bundle: p });
   }
@@ -87,7 +88,7 @@ export async function runDemo(platform: Platform, baseUrl: string, o: DemoOpts) 
     units: platform.units.all().filter((u) => u.level === 'department' && u.kind === 'emergency_department')
       .map((d) => ({ resh: d.resh, hospital: d.parent ?? d.resh, weight: d.path.some((p) => demoArea.has(p)) ? 40 : 1, trauma: d.path.some((p) => demoArea.has(p)) })),
   }) : [];
-  for (const e of traumaEvents) items.push({ token: tokens['demo-ehr'], bundle: traumaBundle(e) });
+  for (const e of traumaEvents) items.push({ token: tokens['demo-ehr'], bundle: traumaBundle({ ...e, name: demoName(e.nin, undefined) }) });
   const bar = new SingleBar({ format: 'demo |{bar}| {value}/{total} messages | {eta_formatted} left', hideCursor: true }, Presets.shades_classic);
   const started = Date.now();
   if (process.stdout.isTTY) bar.start(items.length, 0);

@@ -18,6 +18,8 @@ export interface Config {
   rateLimitPerMinute: number;
   /** Requests per minute per client address without valid credentials. */
   anonymousRateLimitPerMinute: number;
+  /** Reads of open data (GET of public routes, no credentials sent) per minute per client address: many visitors may share one (a hospital). */
+  publicRateLimitPerMinute: number;
   /** OAuth2 client credentials (JWT access tokens from e.g. HelseID); unset = bearer tokens only. */
   oauth: { issuer: string; jwksUrl: string; audience: string; scope: string } | undefined;
   /** How often changed cases are written to the analytics tables (milliseconds). */
@@ -123,6 +125,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimitPerMinute: intEnv(env, 'KVALREG_RATE_LIMIT', 60_000),
     analyticsIntervalMs: intEnv(env, 'KVALREG_ANALYTICS_INTERVAL_MS', 2000),
     anonymousRateLimitPerMinute: intEnv(env, 'KVALREG_ANONYMOUS_RATE_LIMIT', 120),
+    publicRateLimitPerMinute: intEnv(env, 'KVALREG_PUBLIC_RATE_LIMIT', 3000),
     dataDir,
     embeddedPgPort: intEnv(env, 'KVALREG_PG_PORT', 54329),
     httpPort: intEnv(env, 'PORT', 3000),

@@ -15,6 +15,7 @@ import { parse } from 'csv-parse/sync';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runDemo } from '../src/cli/demo.ts';
+import { caseDateSql } from '../src/analytics/case-date.ts';
 import { analyticsTable } from '../src/analytics/columns.ts';
 import { statisticSql } from '../src/indicators/statistics.ts';
 import { compileToSqlTyped } from '../src/registry/expr-sql.ts';
@@ -30,7 +31,7 @@ let lastYear: number;
 
 beforeAll(async () => {
   // Anonymous callers are rate limited (120 a minute); the crawler makes thousands of requests.
-  t = await testPlatform({ KVALREG_ANONYMOUS_RATE_LIMIT: '0' });
+  t = await testPlatform({ KVALREG_ANONYMOUS_RATE_LIMIT: '0', KVALREG_PUBLIC_RATE_LIMIT: '0' });
   await t.app.listen({ port: 0, host: '127.0.0.1' });
   const port = (t.app.server.address() as { port: number }).port;
   const demo = await runDemo(t.platform, `http://127.0.0.1:${port}`, { years: YEARS, scale: 0.1, seed: 5, concurrency: 4 });
@@ -58,6 +59,12 @@ const NO_COUNTS: Record<string, string> = {
   '/api/units': 'the organisation hierarchy',
   '/api/registries/:id/codebook': 'the codebook',
   '/api/registries/:id/figures': 'the list of figures',
+  '/api/platform/features': 'whether e-mail is set up',
+  '/api/registries/:id/years': 'the years with any case in the nation: the years the key figures list already',
+  '/api/years': 'the years with any case in the nation, over the registries: as the key figures list them',
+  '/api/registries/:id/codelists/:list/tree': 'a code list as a tree (the codebook)',
+  '/api/registries/:id/codelists/:list/pictures/:file': 'the code list\'s pictures',
+  '/api/registries/:id/codelists/:list/lookup': 'a code\'s words and its current version (the codebook)',
   '/api/unsubscribe': 'a confirmation page',
   '/auth/login': 'login redirect',
   '/auth/callback': 'login callback',
@@ -426,10 +433,10 @@ it('publishes no count under the threshold and no withheld count can be derived 
     }
 
     timed(`${reg}: figure downloads`);
-    // ---- Key figures (cases per registration year) and the analytics status.
+    // ---- Key figures (cases per year of the registry's case date) and the analytics status.
     const kkey = (year: string, unit: string) => `K|${reg}|${year}|${unit}`;
     const kfRows = (await t.platform.db.pool.query(
-      `SELECT extract(year FROM case_created_at AT TIME ZONE 'Europe/Oslo')::int::text AS year, u, count(*)::int AS n
+      `SELECT coalesce(extract(year FROM ${caseDateSql(registry, 't')})::int::text, 'unknown') AS year, u, count(*)::int AS n
        FROM ${analyticsTable(registry)} t, unnest(CASE WHEN cardinality(t.unit_path) = 0 THEN ARRAY[$1::text] ELSE t.unit_path END) u GROUP BY 1, 2`, [nation])).rows;
     const kfYears = new Set<string>();
     for (const r of kfRows) { truth.set(kkey(r.year, r.u), r.n); kfYears.add(r.year); }

@@ -34,12 +34,15 @@ it('shows the patient their own registrations in plain words, and who looked', a
   expect(v.registries[0].cases).toHaveLength(1);
   const values = v.registries[0].cases[0].forms.flatMap((f: any) => f.values);
   expect(values).toEqual(expect.arrayContaining([
-    expect.objectContaining({ label: 'Side', value: 'Høyre', source: 'Overført fra sus-dips' }),
+    expect.objectContaining({ label: 'Side', value: 'Høyre', source: 'Overført fra SUS DIPS Arena' }),
     expect.objectContaining({ label: 'Åpent brudd', value: 'Ja' }),
   ]));
-  expect(v.registries[0].cases[0].unit).toMatch(/Ortopedisk/);
+  // The department with its hospital's name; dates in words, in one format.
+  expect(v.registries[0].cases[0].unit).toBe('Stavanger universitetssjukehus, Ortopedisk avdeling');
+  expect(values.find((x: any) => x.variable === 'injury_date').value).toBe('1. mars 2024');
+  expect(values.find((x: any) => x.variable === 'injury_datetime').value).toBe('1. mars 2024 kl. 10:00');
   expect(v.accessLog).toEqual(expect.arrayContaining([
-    expect.objectContaining({ who: 'Registrar ved avdelingen', unit: expect.stringMatching(/Ortopedisk/), action: 'read' }),
+    expect.objectContaining({ who: 'Registrator ved avdelingen', unit: expect.stringMatching(/Ortopedisk/), action: 'read' }),
     expect.objectContaining({ who: 'Fagsystem på sykehuset', action: 'capture' }),
   ]));
   expect(JSON.stringify(v)).not.toContain(mine.nin);
@@ -60,6 +63,11 @@ it('lets the patient opt out, removing what was registered', async () => {
   expect(res.json().message.nb).toMatch(/reservert/);
   const after = (await view()).json();
   expect(after.registered).toBe(false);
+  // After a reload the page still says she opted out, when, and how to reach the registry to withdraw it.
+  const status = (await t.app.inject({ method: 'GET', url: '/api/innsyn/status', headers: { authorization: `Bearer ${patientToken}` } })).json();
+  expect(status.reservation).toMatchObject({ channel: 'innsyn' });
+  expect(Date.now() - Date.parse(status.reservation.reservedAt)).toBeLessThan(120_000);
+  expect(status.registries.find((r: any) => r.id === 'fracture')).toMatchObject({ dataController: 'Helse Stavanger HF', contact: { web: expect.stringMatching(/^https:/) } });
   const again = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(ehrBundle({ ...mine, id: `${mine.id}-new` })) });
   expect(again.statusCode).toBe(403);
 });

@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createToken } from '../src/access/tokens.ts';
 import { eventId, eventKey, groupEvents, type EventCase } from '../src/records/events.ts';
 import { trissPs } from '../registries/trauma/functions.ts';
+import { computeStatistic } from '../src/indicators/statistics.ts';
+import { osloDate } from '../src/time/oslo.ts';
 import { nin } from './helpers/fixtures.ts';
 import { testPlatform, type TestPlatform } from './helpers/platform.ts';
 import { traumaBundle, type TraumaSpec } from './helpers/trauma.ts';
@@ -334,11 +336,20 @@ describe('indicators and statistics count events', () => {
     for (const e of [...sus, ...kalnes, transfer, noPs]) await send(e);
     expect((await caseOf(transfer)).event_key).toBe((await caseOf(sus[0])).event_key);
     await t.platform.analytics.refresh();
+    // The registry declares that W is shown only from 30 patients (a W over a handful of patients
+    // is noise): through the API every unit here is withheld, also the nation's 11.
     const res = await t.app.inject({ method: 'GET', url: '/api/registries/trauma/statistics?period=2019&statistic=ntr_w_statistic' });
     expect(res.statusCode, res.body).toBe(200);
     const body = res.json();
     expect(body.statistics.map((s: any) => s.id)).toEqual(['ntr_w_statistic']);
-    const at = (unit: string) => body.results.find((r: any) => r.unit === unit);
+    expect(body.statistics[0].minimumCount).toBe(30);
+    expect(body.results.filter((r: any) => r.status === 'ok')).toEqual([]);
+    expect(body.results.find((r: any) => r.unit === SUS)).toMatchObject({ status: 'too-few', n: null, value: null, interval: null });
+    // The computation itself, with the minimum set aside.
+    const stat = { ...t.platform.indicators.statistics('trauma')[0], minimumCount: 1 };
+    const results = await t.platform.data.transaction({ kind: 'platform', task: 'test' }, 'test', (tx) =>
+      computeStatistic(tx, t.platform.registry('trauma')!, stat, { asOf: osloDate(new Date().toISOString()), nation: NATION, units: t.platform.units }, { grain: 'year', period: '2019', dataset: 'fresh' }), { readOnly: true });
+    const at = (unit: string) => results.find((r) => r.unit === unit)!;
     const w = (a: number, nn: number) => Math.round(((a - nn * ps) / nn) * 100 * 100) / 100;
     // SUS: (5 − 6 × 0.9961) / 6 × 100 = −16.28; Kalnes: (5 − 5 × 0.9961) / 5 × 100 = 0.39; nation: (10 − 11 × 0.9961) / 11 × 100 = −8.70.
     expect(at(SUS)).toMatchObject({ status: 'ok', n: 6, sums: { observed: 5, expected: Math.round(6 * ps * 100) / 100 }, value: w(5, 6) });
@@ -347,9 +358,14 @@ describe('indicators and statistics count events', () => {
     expect(at(KALNES).value).toBeCloseTo(0.39, 2);
     expect(at(NATION)).toMatchObject({ status: 'ok', n: 11, value: w(10, 11) });
     expect(at(NATION).value).toBeCloseTo(-8.7, 1);
-    // Asked for one unit; a unit with fewer events than the registry's small-count threshold (5) is withheld.
+    // The 95 % interval: SE = √(Σ Ps(1 − Ps)) / N × 100 (Flora 1978); nation: √(11 × 0.9961 × 0.0039) / 11 × 100 = 1.88.
+    const se = Math.sqrt(11 * ps * (1 - ps)) / 11 * 100;
+    expect(se).toBeCloseTo(1.88, 2);
+    expect(at(NATION).interval!.lower).toBeCloseTo(w(10, 11) - 1.96 * se, 1);
+    expect(at(NATION).interval!.upper).toBeCloseTo(w(10, 11) + 1.96 * se, 1);
+    // Asked for one unit.
     const one = await t.app.inject({ method: 'GET', url: `/api/registries/trauma/statistics?period=2019&unit=${KALNES_ED}` });
-    expect(one.json().results).toEqual([expect.objectContaining({ unit: KALNES_ED, n: 5, status: 'ok' })]);
+    expect(one.json().results).toEqual([expect.objectContaining({ unit: KALNES_ED, status: 'too-few' })]);
     const few = await t.app.inject({ method: 'GET', url: `/api/registries/trauma/statistics?period=2024&unit=${KALNES_ED}` });
     expect(few.json().results).toEqual([]);                 // the 2024 transfer is not its first hospital: nothing to count
   });

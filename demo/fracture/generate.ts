@@ -88,6 +88,12 @@ function age(random: () => number): number {
   return Math.min(100, 50 + Math.floor(Math.abs(random() + random() + random() - 1.5) * 30 + random() * 20)); // the elderly peak
 }
 
+/** An unplanned reoperation at `at`, or none when it would be in the future (its cause is drawn either way). */
+function reoperation(at: Date | null, random: () => number, iso: (d: Date) => string): FractureSpec['reoperations'] {
+  const cause = ['infection', 'implant_failure', 'peri_implant_fracture', 'nonunion'][Math.floor(random() * 4)];
+  return at ? [{ id: '1', start: iso(at), planned: false, cause }] : undefined;
+}
+
 /** Fractures for `years` years; every segment in SEGMENTS must have codes, or this throws. */
 export function generateFractures(o: DemoOptions): FractureSpec[] {
   const empty = SEGMENTS.filter((s) => s.share > 0 && o.codesByPrefix(s.prefix).length === 0).map((s) => s.prefix);
@@ -132,11 +138,15 @@ export function generateFractures(o: DemoOptions): FractureSpec[] {
       const died = a > 65 && random() < rate.death12m;
       const id = `${y}-${i}`;
       const unit = pick(o.units, random()).resh;
+      // Nothing in the future has happened yet: a death or a reoperation drawn after today is left
+      // out (the platform refuses dates in the future). The draws are made in the same order as
+      // before, so every other value stays as it was.
+      const past = (d: Date | null) => (d && d.getTime() <= Date.now() ? d : null);
       out.push({
         id, unitResh: unit,
         nin: generateNin({ birthDate, sex: female ? 'female' : 'male', kind: 'synthetic-fnr', random }),
         birthDate, gender: female ? 'female' : 'male',
-        deceasedDate: died ? new Date(injury.getTime() + random() * 365 * 86400_000).toISOString().slice(0, 10) : undefined,
+        deceasedDate: died ? past(new Date(injury.getTime() + random() * 365 * 86400_000))?.toISOString().slice(0, 10) : undefined,
         setting: emergency ? 'EMER' : random() < 0.5 ? 'AMB' : 'IMP',
         injuryDateTime: osloIso(injury), firstContact: osloIso(firstContact),
         aoCode, side: random() < 0.5 ? 'left' : 'right', open, energy,
@@ -150,7 +160,7 @@ export function generateFractures(o: DemoOptions): FractureSpec[] {
         antibiotic: operated ? random() < rate.antibiotic : undefined,
         tetanus: open ? random() < rate.tetanus : undefined,
         surgery: operated ? { start: osloIso(surgeryStart), ncsp: 'NCJ62' } : undefined,
-        reoperations: unplanned ? [{ id: '1', start: osloIso(new Date(surgeryStart.getTime() + (10 + random() * 200) * 86400_000)), planned: false, cause: ['infection', 'implant_failure', 'peri_implant_fracture', 'nonunion'][Math.floor(random() * 4)] }] : undefined,
+        reoperations: unplanned ? reoperation(past(new Date(surgeryStart.getTime() + (10 + random() * 200) * 86400_000)), random, osloIso) : undefined,
       });
     }
   }

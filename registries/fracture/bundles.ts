@@ -26,6 +26,8 @@ export interface FractureSpec {
   ninSystem?: string;
   birthDate?: string;
   gender?: 'male' | 'female';
+  /** Patient.name as the patient record sends it. */
+  name?: { use?: string; given?: string[]; family?: string; text?: string };
   deceasedDate?: string;
   unitResh: string;
   setting: 'EMER' | 'AMB' | 'IMP';
@@ -59,7 +61,7 @@ export function ehrBundle(f: FractureSpec, type: 'transaction' | 'batch' = 'tran
   const p = `urn:uuid:patient-${f.id}`, e = `urn:uuid:encounter-${f.id}`, c = `urn:uuid:condition-${f.id}`;
   const ident = (kind: string) => [{ system: `${idSystem}.${kind}`, value: `${f.id}` }];
   const entries: any[] = [
-    { fullUrl: p, resource: { resourceType: 'Patient', identifier: [{ system: f.ninSystem ?? SYS.fnr, value: f.nin }],
+    { fullUrl: p, resource: { resourceType: 'Patient', identifier: [{ system: f.ninSystem ?? SYS.fnr, value: f.nin }], ...(f.name ? { name: [f.name] } : {}),
       ...(f.birthDate ? { birthDate: f.birthDate } : {}), ...(f.gender ? { gender: f.gender } : {}), ...(f.deceasedDate ? { deceasedDateTime: f.deceasedDate } : {}) } },
     { fullUrl: e, resource: { resourceType: 'Encounter', identifier: ident('encounter'), status: 'finished',
       class: { system: SYS.v3ActCode, code: f.setting }, subject: { reference: p }, period: { start: f.firstContact },

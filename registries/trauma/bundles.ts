@@ -4,6 +4,8 @@
 export interface TraumaSpec {
   id: string;
   nin: string;
+  /** Patient.name as the patient record sends it. */
+  name?: { use?: string; given?: string[]; family?: string };
   unitResh: string;
   arrival: string;                  // dateTime with zone
   discharge?: { at: string; disposition: string };
@@ -35,7 +37,7 @@ export function traumaBundle(s: TraumaSpec): Record<string, any> {
     resource: { resourceType: type, identifier: [{ system: `${SYS}.${type.toLowerCase()}`, value: `${s.id}-${key}` }], subject: { reference: patient }, ...resource },
     request: { method: 'POST', url: type },
   });
-  entries.push({ fullUrl: patient, resource: { resourceType: 'Patient', identifier: [{ system: 'urn:oid:2.16.578.1.12.4.1.4.1', value: s.nin }] }, request: { method: 'POST', url: 'Patient' } });
+  entries.push({ fullUrl: patient, resource: { resourceType: 'Patient', identifier: [{ system: 'urn:oid:2.16.578.1.12.4.1.4.1', value: s.nin }], ...(s.name ? { name: [s.name] } : {}) }, request: { method: 'POST', url: 'Patient' } });
   const reasons: Array<Record<string, any>> = [];
   if (s.inclusionBasis) reasons.push({ coding: [{ system: 'urn:kvalreg:codesystem:ntr-inclusion', code: s.inclusionBasis }] });
   if (s.icd10Reason) reasons.push({ coding: [{ system: 'urn:oid:2.16.578.1.12.4.1.1.7110', code: s.icd10Reason }] });

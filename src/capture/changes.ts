@@ -5,6 +5,7 @@
 // failure when a write disagrees with what was read (the data-access door runs it again).
 import type { Queryable } from '../db/pool.ts';
 import { prepared } from '../db/pool.ts';
+import { storeNamesSql } from './patient-name.ts';
 import type { FormWrites } from '../records/cases.ts';
 
 type Row = Record<string, unknown>;
@@ -24,6 +25,8 @@ export class CaptureChanges {
   forms: Row[] = [];
   history: Row[] = [];
   decisions: Row[] = [];
+  /** Patients' names, encrypted (capture/patient-name.ts): stored after the persons are written. */
+  names: Row[] = [];
   message: MessageWrite | undefined;
   /** Entries refused because their patient opted out (counted without identity). */
   refused = 0;
@@ -37,7 +40,7 @@ export class CaptureChanges {
   }
 
   isEmpty(): boolean {
-    return !this.message && !this.refused && [this.personUpdates, this.personInserts, this.resources, this.deletions, this.cases, this.caseUpdates, this.forms, this.history, this.decisions].every((a) => a.length === 0);
+    return !this.message && !this.refused && [this.personUpdates, this.personInserts, this.resources, this.deletions, this.cases, this.caseUpdates, this.forms, this.history, this.decisions, this.names].every((a) => a.length === 0);
   }
 
   private json(): string {
@@ -51,12 +54,15 @@ export class CaptureChanges {
 
   /** The write as one statement with its values inline, to be sent with the commit (`PersonTx.atCommit`). */
   sql(literal: (value: string) => string): string {
-    return this.isEmpty() ? '' : `SELECT kvalreg_capture_write(${literal(this.json())}::jsonb)`;
+    if (this.isEmpty()) return '';
+    const names = this.names.length ? `; ${storeNamesSql(literal(JSON.stringify(this.names)))}` : '';
+    return `SELECT kvalreg_capture_write(${literal(this.json())}::jsonb)${names}`;
   }
 
   /** Writes now (before work that must see these rows) and starts an empty set for what follows. */
   async flush(db: Queryable): Promise<void> {
     if (!this.isEmpty()) await prepared(db, 'cap-write', 'SELECT kvalreg_capture_write($1::jsonb)', [this.json()]);
-    for (const k of ['personUpdates', 'personInserts', 'resources', 'deletions', 'cases', 'caseUpdates', 'forms', 'history', 'decisions'] as const) this[k] = [];
+    if (this.names.length) await db.query(storeNamesSql('$1'), [JSON.stringify(this.names)]);
+    for (const k of ['personUpdates', 'personInserts', 'resources', 'deletions', 'cases', 'caseUpdates', 'forms', 'history', 'decisions', 'names'] as const) this[k] = [];
   }
 }

@@ -13,7 +13,8 @@ import { assignEvents, planEvents, type EventRow } from '../records/events.ts';
 import { isRetracted, RETRACTED, retract as retractValues } from '../records/retraction.ts';
 import { linkedValues } from './relink.ts';
 import { regroupByPerson, resolveCapturedPersons } from '../records/persons.ts';
-import { holds } from '../registry/expr.ts';
+import { nameRows, patientName } from './patient-name.ts';
+import { inclusionDecision } from './routing.ts';
 import { isDateTime, isRealDate } from '../registry/values.ts';
 import { osloDate } from '../time/oslo.ts';
 import type { Registry } from '../registry/load.ts';
@@ -349,6 +350,13 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
   }
   const personValues = new Map<number, PersonValues>([...personById].map(([pid, p]) => [pid, p.values]));
   for (const g of accepted) if (g.patient) entry(g.patient.index).status = '200 OK';
+  // [workbench] The patient's name, encrypted like the identity number, so a registrar can tell
+  // who a registration is about (capture/patient-name.ts). Read from Patient.name only.
+  // Written with the rest (capture/changes.ts), after the persons a message creates.
+  changes.names.push(...nameRows(env.keys, accepted.flatMap((g) => {
+    const id = personIdByHash.get(g.identity.hashHex), name = patientName(g.patient?.resource);
+    return id !== undefined && name ? [{ personId: id, name }] : [];
+  })));
 
   // 5. Captured resources: unchanged content is a no-op (a resend); changed content is a new version.
   const changed: Array<(typeof candidates)[number] & { personId: number }> = [];
@@ -539,9 +547,10 @@ function routeToRegistry(ctx: RouteContext, incoming: Incoming[], recheckPersons
     const own = contributions({ rkey: a.mapped.rkey, resource: a.mapped.resource, refs: [] }, a.mapped, a.extracted);
     const values = caseValues(registry, { birth_date: p?.birth_date ?? null, sex: p?.sex ?? null, deceased_date: p?.deceased_date ?? null },
       [{ form: '', instance: '', data: Object.fromEntries(own.map((c) => [c.variable, c.value])) }]);
-    const refer = registry.refer.find((r) => holds(r.when(values)));
-    if (refer) { decisions.push({ anchor: a.mapped.rkey, person: a.personId, decision: 'referred', target: refer.to }); notes.push([a.index, `${registry.id}: referred to ${refer.name.en}`]); continue; }
-    if (!holds(registry.include(values))) { decisions.push({ anchor: a.mapped.rkey, person: a.personId, decision: 'not-included', target: '' }); notes.push([a.index, `${registry.id}: not included by the registry's inclusion rules`]); continue; }
+    // [workbench] The same decision a registration by hand gets (capture/routing.ts).
+    const decided = inclusionDecision(registry, values);
+    if (decided.decision === 'referred') { decisions.push({ anchor: a.mapped.rkey, person: a.personId, decision: 'referred', target: decided.target }); notes.push([a.index, `${registry.id}: referred to ${decided.name.en}`]); continue; }
+    if (decided.decision === 'not-included') { decisions.push({ anchor: a.mapped.rkey, person: a.personId, decision: 'not-included', target: '' }); notes.push([a.index, `${registry.id}: not included by the registry's inclusion rules`]); continue; }
     decisions.push({ anchor: a.mapped.rkey, person: a.personId, decision: 'included', target: '' });
     newCases.push({ anchorKey: a.mapped.rkey, personId: a.personId });
     anchors.push({ rkey: a.mapped.rkey, resource: a.mapped.resource, refs: anchorRefs(registry, a.mapped.resource), personId: a.personId });

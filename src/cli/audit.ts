@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import pino from 'pino';
+import { cliLog } from './log.ts';
 import type { Config } from '../config.ts';
 import { acceptRestore, AuditSealRefused, checkWitness, headStatement, parseWitness, pruneAudit, sealAudit, verifyAudit, type Problem, type ProblemKind } from '../access/audit.ts';
 import { witnessPublicKey } from '../access/audit-keys.ts';
@@ -38,7 +38,7 @@ export function describeProblem(p: Problem): string {
  */
 export async function auditVerifyCommand(config: Config, o: { witness?: string } = {}): Promise<void> {
   const statements = o.witness ? parseWitness(readWitness(o.witness)) : [];
-  const platform = await startPlatform(config, { log: pino({ level: 'warn' }) });
+  const platform = await startPlatform(config, { log: cliLog() });
   try {
     let sealed = 0;
     let refused = false;
@@ -83,7 +83,7 @@ export async function auditVerifyCommand(config: Config, o: { witness?: string }
  * head. The chain itself must hold.
  */
 export async function auditAcceptRestoreCommand(config: Config, o: { reason?: string }): Promise<void> {
-  const platform = await startPlatform(config, { log: pino({ level: 'warn' }) });
+  const platform = await startPlatform(config, { log: cliLog() });
   try {
     const r = await acceptRestore(platform.db.pool, platform.auditKeys, o.reason ?? '');
     const sealed = await sealAudit(platform.db.pool, platform.auditKeys);
@@ -101,7 +101,7 @@ function readWitness(file: string): string {
 
 /** `kvalreg audit head`: a signed statement of the chain's head, one JSON line, for an outside party to keep. */
 export async function auditHeadCommand(config: Config, o: { publicKey?: boolean }): Promise<void> {
-  const platform = await startPlatform(config, { log: pino({ level: 'warn' }) });
+  const platform = await startPlatform(config, { log: cliLog() });
   try {
     if (o.publicKey) { process.stdout.write(witnessPublicKey(platform.auditKeys)); return; }
     console.log(JSON.stringify(await headStatement(platform.db.pool, platform.auditKeys)));
@@ -114,7 +114,7 @@ export async function auditHeadCommand(config: Config, o: { publicKey?: boolean 
 export async function auditPruneCommand(config: Config, o: { days?: number }): Promise<void> {
   const days = o.days ?? config.auditRetentionDays;
   if (!Number.isInteger(days) || days < 1) throw new Error('--days must be a whole number of days, 1 or more');
-  const platform = await startPlatform(config, { log: pino({ level: 'warn' }) });
+  const platform = await startPlatform(config, { log: cliLog() });
   try {
     const r = await pruneAudit(platform.db.pool, platform.auditKeys, days);
     console.log(r.pruned

@@ -1,4 +1,4 @@
-import pino from 'pino';
+import { cliLog } from './log.ts';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Config } from '../config.ts';
 import { relink } from '../capture/relink.ts';
@@ -6,7 +6,7 @@ import { startPlatform } from '../platform.ts';
 
 /** `kvalreg capture relink`: fills values that captured resources carry but that never reached their cases (see capture/relink.ts). */
 export async function relinkCommand(config: Config, o: { registry?: string; dryRun?: boolean }): Promise<void> {
-  const platform = await startPlatform(config, { log: pino({ level: 'warn' }) });
+  const platform = await startPlatform(config, { log: cliLog() });
   const bar = process.stderr.isTTY ? new SingleBar({ format: '  relinking {bar} {value}/{total} persons', stream: process.stderr }, Presets.shades_classic) : null;
   try {
     const one = o.registry ? platform.registry(o.registry) : undefined;

@@ -1,6 +1,6 @@
 // `kvalreg demo`: runs the platform's demo (demo/run.ts, outside src/ since it generates one
 // registry's traffic) against a platform started here.
-import pino from 'pino';
+import { cliLog } from './log.ts';
 import type { Config } from '../config.ts';
 import { startPlatform } from '../platform.ts';
 import { buildServer } from '../server/app.ts';
@@ -15,7 +15,7 @@ export function demoConfig(config: Config): Config {
 
 export async function demoCommand(config: Config, o: DemoOpts): Promise<void> {
   // The demo's patients have synthetic test numbers (never a real person's): a test deployment.
-  const platform = await startPlatform(demoConfig(config), { log: pino({ level: 'warn' }) });
+  const platform = await startPlatform(demoConfig(config), { log: cliLog() });
   const app = await buildServer(platform);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import readline from 'node:readline';
 import { SingleBar, Presets } from 'cli-progress';
-import { createLogger } from '../log/redact.ts';
+import { cliLog } from './log.ts';
 import type { Config } from '../config.ts';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -30,7 +30,7 @@ export interface ImportSummary { messages: number; accepted: number; quarantined
 
 export async function importCommand(config: Config, file: string, o: ImportOptions): Promise<void> {
   if (!fs.existsSync(file)) throw new Error(`${file} does not exist`);
-  const platform = await startPlatform(config, { log: createLogger('warn') }); // logs without identity numbers (log/redact.ts)
+  const platform = await startPlatform(config, { log: cliLog() });
   try {
     const summary = await runImport(platform, file, { ...o, progress: process.stdout.isTTY });
     console.log(`${o.dryRun ? 'Validated' : 'Imported'} ${summary.messages} message(s): ${summary.accepted} accepted, ${summary.quarantined} quarantined, ${summary.refused} refused, ${summary.skipped} row(s) skipped.`);

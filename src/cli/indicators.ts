@@ -1,6 +1,6 @@
 // `kvalreg indicators` and `kvalreg analytics`: indicator results for a registry and year from the
 // command line, in the formats the API gives; analytics status and rebuild.
-import pino from 'pino';
+import { cliLog } from './log.ts';
 import type { Config } from '../config.ts';
 import { definitionLines } from '../indicators/text.ts';
 import { measure, measureReport, nationalCsv } from '../indicators/outputs.ts';
@@ -12,7 +12,7 @@ import { LEVEL_GLYPHS } from '../reports/level-symbols.ts';
 const LEVELS = ['region', 'trust', 'hospital', 'department'] as const;
 
 async function withPlatform<T>(config: Config, fn: (p: Platform) => Promise<T>): Promise<T> {
-  const platform = await startPlatform(config, { log: pino({ level: 'warn' }) });
+  const platform = await startPlatform(config, { log: cliLog() });
   try { return await fn(platform); } finally { await platform.close(); }
 }
 

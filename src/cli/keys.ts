@@ -1,11 +1,11 @@
-import pino from 'pino';
+import { cliLog } from './log.ts';
 import type { Config } from '../config.ts';
 import { reencryptAll } from '../identity/reencrypt.ts';
 import { startPlatform } from '../platform.ts';
 
 /** `kvalreg keys reencrypt`: moves every encrypted value to the current key; safe to interrupt and run again. */
 export async function reencryptCommand(config: Config): Promise<void> {
-  const platform = await startPlatform(config, { log: pino({ level: 'warn' }) });
+  const platform = await startPlatform(config, { log: cliLog() });
   try {
     const summary = await reencryptAll(platform.db.pool, platform.keys, {
       onProgress: (p) => { if (process.stdout.isTTY) process.stdout.write(`  ${p.table}: ${p.done} re-encrypted, ${p.remaining} left\r`); },

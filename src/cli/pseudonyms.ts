@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import pino from 'pino';
+import { cliLog } from './log.ts';
 import type { Config } from '../config.ts';
 import { startPlatform } from '../platform.ts';
 import { pseudonymMapping, rotateProjectKey } from '../research/pseudonyms.ts';
@@ -8,7 +8,7 @@ const platformCaller = { kind: 'platform' as const, task: 'pseudonyms' };
 
 /** `kvalreg pseudonyms rotate`: a new key generation for a project; its next delivery gets unlinkable pseudonyms. */
 export async function pseudonymRotateCommand(config: Config, o: { registry: string; project: string }): Promise<void> {
-  const platform = await startPlatform(config, { log: pino({ level: 'warn' }) });
+  const platform = await startPlatform(config, { log: cliLog() });
   try {
     if (!platform.registry(o.registry)) throw new Error(`unknown registry "${o.registry}"; known: ${platform.registries.map((r) => r.id).join(', ')}`);
     const r = await platform.data.transaction(platformCaller, 'pseudonyms:rotate', (tx) => rotateProjectKey(tx, platform.keys, o.registry, o.project, 'platform:cli'));
@@ -24,7 +24,7 @@ export async function pseudonymMapCommand(config: Config, o: { registry: string;
   const from = Number(o.from), to = Number(o.to);
   if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to < 0) throw new Error('--from and --to are key generations: whole numbers, 0 or more');
   if (fs.existsSync(o.out)) throw new Error(`${o.out} exists; give a new file for the mapping (it is never overwritten)`);
-  const platform = await startPlatform(config, { log: pino({ level: 'warn' }) });
+  const platform = await startPlatform(config, { log: cliLog() });
   try {
     if (!platform.registry(o.registry)) throw new Error(`unknown registry "${o.registry}"; known: ${platform.registries.map((r) => r.id).join(', ')}`);
     const rows = await platform.data.transaction(platformCaller, 'pseudonyms:map', (tx) => pseudonymMapping(tx, platform.keys, o.registry, o.project, from, to));

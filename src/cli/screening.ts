@@ -1,7 +1,7 @@
 // `kvalreg screening`: a registry's screening worklist from a file of admissions, on the command
 // line. Runs as the platform's own audited work (the file and the result are person-level).
 import fs from 'node:fs';
-import pino from 'pino';
+import { cliLog } from './log.ts';
 import type { Config } from '../config.ts';
 import { startPlatform } from '../platform.ts';
 import { outcomesCsv, outcomesTable } from '../screening/run.ts';
@@ -11,7 +11,7 @@ export async function screeningCommand(config: Config, o: { registry: string; fi
   if (!['table', 'csv', 'json'].includes(o.format)) throw new Error('--format must be table, csv or json');
   if (!fs.existsSync(o.file)) throw new Error(`${o.file} does not exist`);
   const csv = fs.readFileSync(o.file, 'utf8');
-  const platform = await startPlatform(config, { log: pino({ level: 'warn' }) });
+  const platform = await startPlatform(config, { log: cliLog() });
   try {
     const registry = platform.registry(o.registry);
     if (!registry) throw new Error(`unknown registry "${o.registry}"; known: ${platform.registries.map((r) => r.id).join(', ')}`);

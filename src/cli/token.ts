@@ -2,14 +2,9 @@ import type { Config } from '../config.ts';
 import { ROLES, type Grant, type Role } from '../access/caller.ts';
 import { createToken, DEFAULT_TOKEN_DAYS, listTokens, MAX_TOKEN_DAYS, registerClient, revokeTokens } from '../access/tokens.ts';
 import { startPlatform } from '../platform.ts';
-import pino from 'pino';
-import { createLogger } from '../log/redact.ts';
+import { cliLog } from './log.ts';
 import { identifierSystemFor, identityFromIdentifier } from '../capture/identity.ts';
 import type { Issue } from '../capture/outcome.ts';
-
-/** Logs of these commands go to stderr: stdout is the token, for `TOKEN=$(kvalreg token …)`. */
-const stderr = () => pino.destination({ dest: 2, sync: true });
-
 
 /**
  * When a token issued now should expire: a duration (`36h`, `90d`, `12w`, `1y`) from now, or a
@@ -41,7 +36,7 @@ export async function tokenCommand(config: Config, o: { name: string; system?: s
     if (!registry || !unit || !ROLES.includes(role as Role)) throw new Error(`--grant ${g}: write registry:role:unit with a role among ${ROLES.join(', ')}`);
     return { registry, role: role as Role, unit };
   });
-  const platform = await startPlatform(config, { log: createLogger('warn', stderr()) });
+  const platform = await startPlatform(config, { log: cliLog() });
   try {
     let personHash: Buffer | undefined;
     if (o.patient) {
@@ -63,7 +58,7 @@ export async function tokenCommand(config: Config, o: { name: string; system?: s
 /** `kvalreg token revoke`: stops tokens at once, in every running server (they look tokens up on each request). */
 export async function revokeCommand(config: Config, o: { name?: string; token?: string }): Promise<void> {
   if (!o.name === !o.token) throw new Error('give --name <name> (every live token with that name) or --token <token> (that token)');
-  const platform = await startPlatform(config, { log: createLogger('warn', stderr()) });
+  const platform = await startPlatform(config, { log: cliLog() });
   try {
     const revoked = await revokeTokens(platform.db.pool, o.token ? { token: o.token } : { name: o.name! });
     if (!revoked.length) throw new Error(o.token ? 'no live token is that token' : `no live token is named "${o.name}"`);
@@ -75,7 +70,7 @@ export async function revokeCommand(config: Config, o: { name?: string; token?: 
 
 /** `kvalreg token list`: every token issued, whether it still works, and until when (never the token). */
 export async function listTokensCommand(config: Config): Promise<void> {
-  const platform = await startPlatform(config, { log: createLogger('warn', stderr()) });
+  const platform = await startPlatform(config, { log: cliLog() });
   try {
     const now = Date.now();
     for (const t of await listTokens(platform.db.pool)) {
@@ -89,7 +84,7 @@ export async function listTokensCommand(config: Config): Promise<void> {
 
 /** `kvalreg client add`: registers an OAuth2 client (e.g. a hospital system's HelseID client). */
 export async function clientCommand(config: Config, o: { clientId: string; name: string; sender: string; orgnr?: string; registries?: string }): Promise<void> {
-  const platform = await startPlatform(config, { log: createLogger('warn', stderr()) });
+  const platform = await startPlatform(config, { log: cliLog() });
   try {
     const registries = o.registries ? o.registries.split(',').map((r) => r.trim()).filter(Boolean) : [];
     const unknown = registries.filter((r) => !platform.registry(r));

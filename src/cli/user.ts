@@ -1,13 +1,13 @@
 // `kvalreg user`: who may do what after logging in. The login service says who a person is
 // (their subject); the registry decides their grants here.
-import pino from 'pino';
+import { cliLog } from './log.ts';
 import type { Config } from '../config.ts';
 import { parseGrant, setUser } from '../access/sessions.ts';
 import { startPlatform } from '../platform.ts';
 
 export async function userCommand(config: Config, o: { subject: string; name: string; grant: string[] }): Promise<void> {
   const grants = o.grant.map((g) => { try { return parseGrant(g); } catch (err) { throw new Error(`--grant ${(err as Error).message}`); } });
-  const platform = await startPlatform(config, { log: pino({ level: 'warn' }) });
+  const platform = await startPlatform(config, { log: cliLog() });
   try {
     for (const g of grants) {
       if (g.registry !== '*' && !platform.registry(g.registry)) throw new Error(`--grant ${g.registry}:${g.role}:${g.unit}: unknown registry "${g.registry}"; known: ${platform.registries.map((r) => r.id).join(', ')}`);

@@ -7,6 +7,7 @@ import { decryptNin, encryptNin, type IdentityKeys } from './crypto.ts';
 /** The encrypted columns, with the key that orders them. */
 const COLUMNS = [
   { table: 'person', column: 'nin_enc', key: 'id' },
+  { table: 'person', column: 'name_enc', key: 'id' },
   { table: 'inbox_message', column: 'body_enc', key: 'id' },
   { table: 'pseudonym_key', column: 'key_enc', key: 'id' },
 ] as const;

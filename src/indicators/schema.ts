@@ -141,6 +141,11 @@ export const statisticSchema = z.object({
   sums: z.record(id, expression).refine((s) => Object.keys(s).length > 0 && !('n' in s), { message: 'declare at least one sum; "n" is the count and cannot be a sum' }),
   /** The statistic, from the sums and `n` (the number of cases counted). */
   value: expression,
+  /**
+   * Optional: the variance of the value, from the sums and `n`; results then carry a 95 % interval
+   * (value ± 1.96 × √variance), and pages show it beside the value.
+   */
+  variance: expression.optional(),
   decimals: z.number().int().min(0).max(6).default(2),
   direction: z.enum(['higher-is-better', 'lower-is-better']),
   /** Results over fewer cases are withheld (default: the registry's small-count threshold). */

@@ -20,6 +20,8 @@ import { indicatorsFileSchema, type Grain, type StatisticDef } from './schema.ts
 
 export interface Statistic {
   registry: string; def: StatisticDef; sums: string[]; value: Compiled;
+  /** The variance of the value, when declared: results then carry a 95 % interval. */
+  variance?: Compiled;
   /** Results over fewer cases are withheld: the declared minimum, never under the registry's threshold. */
   minimumCount: number;
   /** The sums of a condition: counts of cases, protected like counts (under the threshold withheld). */
@@ -39,6 +41,10 @@ export interface StatisticResult {
   n: number | null;
   sums: Record<string, number | null> | null;
   value: number | null;
+  /** 95 % interval of the value, when the statistic declares its variance. */
+  interval: { lower: number; upper: number } | null;
+  /** The declared minimum number of cases for a result to be shown. */
+  minimumCount: number;
 }
 
 /** The statistics declared in the registry's indicators.yaml, with every expression checked against the analytics columns. */
@@ -72,7 +78,13 @@ export function loadStatistics(registry: Registry): Statistic[] {
     try { value = compileExpression(def.value, { variables: new Set([...Object.keys(def.sums), 'n']) }); } catch (err) {
       problems.push(`${where}.value: ${err instanceof ExpressionError ? err.message : String(err)} (it may use the sums ${Object.keys(def.sums).join(', ')} and n)`);
     }
-    return { registry: registry.id, def, sums: Object.keys(def.sums), value, minimumCount: Math.max(def.minimumCount ?? 0, threshold), countSums, threshold };
+    let variance: Compiled | undefined;
+    if (def.variance) {
+      try { variance = compileExpression(def.variance, { variables: new Set([...Object.keys(def.sums), 'n']) }); } catch (err) {
+        problems.push(`${where}.variance: ${err instanceof ExpressionError ? err.message : String(err)} (it may use the sums ${Object.keys(def.sums).join(', ')} and n)`);
+      }
+    }
+    return { registry: registry.id, def, sums: Object.keys(def.sums), value, ...(variance ? { variance } : {}), minimumCount: Math.max(def.minimumCount ?? 0, threshold), countSums, threshold };
   });
   if (problems.length) throw new DefinitionError(problems);
   return out;
@@ -158,11 +170,17 @@ export async function computeStatistic(tx: PersonTx, registry: Registry, stat: S
       const ok = nShown && Object.values(sumWithheld).every((w) => w === null);
       const sums = Object.fromEntries(stat.sums.map((name, k) => [name, Number(r[`s${k}`])]));
       const v = ok ? stat.value({ ...sums, n: n[i] }) : null;
+      const value = typeof v === 'number' && Number.isFinite(v) ? v : null;
+      // value ± 1.96 standard errors, from the declared variance.
+      const variance = value !== null && stat.variance ? stat.variance({ ...sums, n: n[i] }) : null;
+      const se = typeof variance === 'number' && Number.isFinite(variance) && variance >= 0 ? Math.sqrt(variance) : null;
       out.push({
         statistic: stat.def.id, dataset: r.dataset, grain: r.grain, period: r.period, unit: r.unit, status: ok ? 'ok' : 'too-few',
         n: nShown ? n[i] : null,
         sums: nShown ? Object.fromEntries(Object.entries(sums).map(([k, x]) => [k, sumWithheld[k] === null ? Math.round(x * scale) / scale : null])) : null,
-        value: typeof v === 'number' && Number.isFinite(v) ? Math.round(v * scale) / scale : null,
+        value: value === null ? null : Math.round(value * scale) / scale,
+        interval: value !== null && se !== null ? { lower: Math.round((value - 1.96 * se) * scale) / scale, upper: Math.round((value + 1.96 * se) * scale) / scale } : null,
+        minimumCount: stat.minimumCount,
       });
     });
   }

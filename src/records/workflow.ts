@@ -8,12 +8,20 @@ import { eventId } from './events.ts';
 import { IDENTITY_REQUIRED } from './evaluate.ts';
 import { lockPersons } from './locks.ts';
 
+/**
+ * An error a person or a system caused, with what to do about it. `message` is for the log and the
+ * API's readers (English); `code` (with `params`) names the message for people, which the web app
+ * shows from its catalogue in the reader's language (web/src/messages.ts).
+ */
 export class RecordError extends Error {
-  constructor(message: string, readonly httpStatus = 400, readonly details: unknown[] = []) { super(message); }
+  constructor(message: string, readonly httpStatus = 400, readonly details: unknown[] = [], readonly code?: string, readonly params?: Record<string, string | number>) { super(message); }
 }
 
 export const READ = ['unit-registrar', 'unit-reader', 'registry-admin', 'platform-admin'] as const;
 const WRITE = ['unit-registrar', 'registry-admin', 'platform-admin'] as const;
+
+/** One field's problem in a refused save: which variable, which rule, and a suggested value if there is one. */
+export interface FieldProblem { variable: string; rule: string; message: string; suggestion?: string }
 
 export interface WorklistItem {
   caseId: number; unit: string | null; createdAt: string; updatedAt: string;
@@ -107,14 +115,25 @@ export async function completeForm(tx: PersonTx, registry: Registry, caseId: num
   if (row.status === 'finalised') throw new RecordError('The form is finalised. Reopen it before changing it.', 409);
   const problems: string[] = [];
   const updates: ValueUpdate[] = [];
+  // Each problem names its variable and rule, so the web app can say in the reader's language which
+  // field is wrong and why (and offer a suggested code).
+  const details: FieldProblem[] = [];
   for (const [variable, raw] of Object.entries(values)) {
-    if (!formDef.variables.some((v) => v.id === variable)) { problems.push(`${variable}: not a variable of form ${form}`); continue; }
-    if (raw === null || raw === undefined || raw === '') { problems.push(`${variable}: a blank does not overwrite a value; leave it out, or clear it explicitly`); continue; }
+    if (!formDef.variables.some((v) => v.id === variable)) { problems.push(`${variable}: not a variable of form ${form}`); details.push({ variable, rule: 'unknown-variable', message: problems.at(-1)! }); continue; }
+    if (raw === null || raw === undefined || raw === '') { problems.push(`${variable}: a blank does not overwrite a value; leave it out, or clear it explicitly`); details.push({ variable, rule: 'blank', message: problems.at(-1)! }); continue; }
     const c = coerceValue(registry, variable, raw);
-    if (!c.ok) { problems.push(`${variable}: ${c.problem}`); continue; }
+    if (!c.ok) { problems.push(`${variable}: ${c.problem}`); details.push({ variable, rule: c.rule, message: problems.at(-1)!, ...(c.suggestion ? { suggestion: c.suggestion } : {}) }); continue; }
+    if (variable === registry.mapping.unitVariable) {
+      // The treating unit decides whose case it is: only a unit the registrar may register for
+      // (row-level security would refuse anything else, as an error nobody could read).
+      const unit = String(c.value);
+      if (!tx.units.has(unit)) { problems.push(`${variable}: ${unit} is not a known unit`); details.push({ variable, rule: 'unit-unknown', message: problems.at(-1)! }); continue; }
+      const scope = tx.unitsFor(registry.id, [...WRITE]);
+      if (scope !== null && !scope.includes(unit)) { problems.push(`${variable}: you do not register for unit ${unit}; a case can be moved only to a unit you register for`); details.push({ variable, rule: 'unit-not-yours', message: problems.at(-1)! }); continue; }
+    }
     updates.push({ caseId, form, instance, variable, value: c.value, provenance: { kind: 'user', user } });
   }
-  if (problems.length) throw new RecordError(`Nothing was saved: ${problems.join('; ')}.`, 422, problems);
+  if (problems.length) throw new RecordError(`Nothing was saved: ${problems.join('; ')}.`, 422, details, 'form.notSaved');
   await applyUpdates(tx.client, registry, updates);
   tx.audit({ action: 'update', object: `${registry.id}/case/${caseId}/${form}${instance ? `/${instance}` : ''}`, personIds: [row.person_id], unit: row.unit_resh, registry: registry.id });
   return getCase(tx, registry, caseId);

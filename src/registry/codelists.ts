@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
+import { buildCodeTree, type CodeTree } from './code-tree.ts';
 import type { CodeListDef, Text } from './schema.ts';
 
 export interface CodeList {
@@ -14,6 +15,9 @@ export interface CodeList {
   properties: Map<string, Record<string, string>>;
   /** Codes declared as "unknown" answers (`missing: true`). */
   missing: Set<string>;
+  /** A hierarchical list as a tree to pick from, with its picture folder. */
+  tree?: CodeTree;
+  pickerDir?: string;
 }
 
 export function buildCodeList(def: CodeListDef, registryDir: string): CodeList {
@@ -47,7 +51,13 @@ export function buildCodeList(def: CodeListDef, registryDir: string): CodeList {
     for (const c of doc.codes ?? []) codes.set(String(c.code), c.display);
   }
   if (codes.size === 0) throw new Error(`${def.file}: no codes found`);
-  return { id: def.id, title: def.title, system: def.system ?? doc.system, codes, properties, missing };
+  let tree: CodeTree | undefined;
+  if (def.format === 'hierarchical-groups') {
+    const problems: string[] = [];
+    tree = buildCodeTree(doc, def.picker ? path.join(registryDir, def.picker) : undefined, problems);
+    if (problems.length) throw new Error(problems.join('; '));
+  }
+  return { id: def.id, title: def.title, system: def.system ?? doc.system, codes, properties, missing, ...(tree ? { tree, pickerDir: def.picker ? path.dirname(path.join(registryDir, def.picker)) : undefined } : {}) };
 }
 
 export interface VersionMapRule { from: string; to: string | null; note?: string }

@@ -196,6 +196,14 @@ export async function loadRegistry(dir: string): Promise<Registry> {
     if (def.required === true) requiredWhen.set(id, true);
     else if (typeof def.required === 'string') requiredWhen.set(id, compile(def.required, `${rel('codebook.yaml')}: variable ${id}.required`));
   }
+  // The case date and the header name variables of the case (form or derived), one value per case.
+  const caseLevel = (v: string) => (variables.has(v) && !variables.get(v)!.form.repeating) || codebook.derived.some((d) => d.id === v);
+  if (meta.caseDate) {
+    const type = variables.get(meta.caseDate)?.def.type ?? codebook.derived.find((d) => d.id === meta.caseDate)?.type;
+    if (!caseLevel(meta.caseDate)) problems.push(`${rel('registry.yaml')}: caseDate: "${meta.caseDate}" is not a variable with one value per case`);
+    else if (type !== 'date' && type !== 'datetime') problems.push(`${rel('registry.yaml')}: caseDate: "${meta.caseDate}" is a ${type}; it must be a date or date-time`);
+  }
+  meta.header.forEach((v, i) => { if (!caseLevel(v)) problems.push(`${rel('registry.yaml')}: header[${i}]: "${v}" is not a variable with one value per case`); });
   const include = compile(meta.inclusion.include, `${rel('registry.yaml')}: inclusion.include`);
   const refer = meta.inclusion.refer.map((r, i) => ({ when: compile(r.when, `${rel('registry.yaml')}: inclusion.refer[${i}].when`), to: r.to, name: r.name }));
 

@@ -28,6 +28,8 @@ export const codeListSchema = z.object({
   }).strict()).optional(),
   file: z.string().optional(),
   format: z.enum(['list', 'hierarchical-groups']).default('list'),
+  /** For a hierarchical list: the picker's level names and pictures (a YAML file of the registry folder; see registry/code-tree.ts). */
+  picker: z.string().optional(),
 }).strict().refine((c) => Boolean(c.codes) !== Boolean(c.file), { message: 'give either codes or file, not both' });
 export type CodeListDef = z.infer<typeof codeListSchema>;
 
@@ -187,6 +189,19 @@ export const registrySchema = z.object({
   dataController: z.string().optional(),
   /** Counts below this are never shown outside the unit (default 5). */
   smallCountThreshold: z.number().int().min(1).default(5),
+  /**
+   * The date a case belongs to a year by (e.g. the date of injury): which years have data, what the
+   * pages open on, and how key figures are counted. Default: when the case was registered.
+   */
+  caseDate: id.optional(),
+  /**
+   * What tells one case from another to a registrar, beside who the patient is: the variables (form
+   * or derived) shown in the case header and on the worklist row, in this order (e.g. the date of
+   * injury, the classification code with its words, scores).
+   */
+  header: z.array(id).default([]),
+  /** How to reach the registry (shown to patients: how to withdraw a reservation, correct data, ask for the access log). */
+  contact: z.object({ email: z.string().optional(), phone: z.string().optional(), address: z.string().optional(), web: z.string().optional() }).strict().optional(),
   /**
    * What a case needs of its person to count. `identity`: the kinds of identity number the
    * registry requires (e.g. [fnr, dnr]); a case of a person known only by another kind (an

@@ -61,6 +61,17 @@ function resultSentence(r: IndicatorResult | undefined): string {
   return `Resultat: ${pct(r.proportion!)}${ci}, ${r.numerator} av ${r.denominator}.${r.level ? ` Måloppnåelse: ${LEVEL_NB[r.level]}.` : ''}${r.targetMet === null ? '' : r.targetMet ? ' Målet er nådd.' : ' Målet er ikke nådd.'}`;
 }
 
+/**
+ * The quality-assured dataset holds only finalised registrations: when most of the year's are not
+ * finalised yet, its indicators describe a small, chosen part of the year, and the report says so.
+ * A finalised count disclosure control withholds (under the threshold) is said as "fewer than".
+ */
+export function finalisedWarning(quality: Array<{ n: number; finalised: number }>, dataset: 'fresh' | 'qa', year: string, withheldUnder?: number): string[] {
+  const n = quality.reduce((s, q) => s + q.n, 0), finalised = quality.reduce((s, q) => s + q.finalised, 0);
+  if (dataset !== 'qa' || n === 0 || finalised / n >= 0.5) return [];
+  const how = withheldUnder === undefined ? `bare ${finalised} av ${n} registreringer (${pct(finalised / n)})` : `færre enn ${withheldUnder} av ${n} registreringer`;
+  return [`Advarsel: ${how} for ${year} er ferdigstilt. Det kvalitetssikrede datasettet bygger bare på de ferdigstilte, så indikatorene her kan mangle eller være skjeve. Ferdigstill komplette registreringer, eller lag rapporten fra det ferske datasettet.`];
+}
 
 function indicatorTableColumns(): Column[] {
   return [
@@ -93,7 +104,10 @@ export async function annualReport(ctx: ReportContext, registry: Registry, year:
   w.titlePage(title, `Årsrapport for ${year}`, [
     `Laget ${osloDate(new Date().toISOString())} fra registerets data (${dataset === 'qa' ? 'kvalitetssikret datasett: ferdigstilte registreringer' : 'ferskt datasett: alt som er registrert'}).`,
     `Databehandlingsansvarlig: ${registry.meta.dataController ?? '–'}.`,
-    `${totalText} ${registry.meta.caseName?.nb ?? 'registreringer'} med ${ctx.figures.analysesOf(registry).periodDate.replace(/_/g, ' ')} i ${year}.`,
+    `${totalText} ${registry.meta.caseName?.nb ?? 'registreringer'} med ${(registry.variables.get(ctx.figures.analysesOf(registry).periodDate)?.def.label.nb ?? ctx.figures.analysesOf(registry).periodDate).toLowerCase()} i ${year}.`,
+    // Said only as disclosure control shows the nation's counts: a withheld finalised count as "fewer than".
+    ...(completeness.total.withheld.n === null
+      ? finalisedWarning([completeness.total], dataset, year, completeness.total.withheld.finalised === null ? undefined : registry.meta.smallCountThreshold) : []),
   ]);
 
   // Del 1: results.

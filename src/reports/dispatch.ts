@@ -34,7 +34,22 @@ export interface RenderRequest { registry: string; report: 'unit' | 'indicator';
 
 /** A request a user can get wrong: HTTP 400/404 with the message. */
 export class SubscriptionError extends Error {
-  constructor(message: string, readonly status = 400) { super(message); }
+  /** `code` names the message for people (the web app's catalogue). */
+  constructor(message: string, readonly status = 400, readonly code?: string) { super(message); }
+}
+
+/**
+ * What kind of failure a delivery's error was, for people to read in their language (the log keeps
+ * the text): no mail server set up, the receiving server refused, the server could not be reached,
+ * or the report could not be made.
+ */
+export function deliveryErrorCode(error: string | null): string | null {
+  if (error === null) return null;
+  if (/No SMTP server configured/i.test(error)) return 'mail.notConfigured';
+  if (/ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|ECONNRESET|Greeting never received|Connection (closed|timeout)/i.test(error)) return 'mail.unreachable';
+  if (/\b[45]\d\d\b|rejected|refused|EENVELOPE|EMESSAGE/i.test(error)) return 'mail.refused';
+  if (/report|render|pdf|figure/i.test(error)) return 'report.failed';
+  return 'other';
 }
 
 const EMAIL = /^[^\s@<>(),;:"[\]]+@[^\s@<>(),;:"[\]]+\.[^\s@<>(),;:"[\]]+$/;
@@ -82,7 +97,7 @@ export class Dispatcher {
     const frequency = String(input.frequency ?? '');
     if (!(FREQUENCIES as readonly string[]).includes(frequency)) throw new SubscriptionError(`frequency must be one of ${FREQUENCIES.join(', ')}.`);
     const unit = String(input.unit ?? '');
-    if (!this.units.has(unit)) throw new SubscriptionError(`Unknown unit "${unit}": give the RESH id of a unit.`);
+    if (!this.units.has(unit)) throw new SubscriptionError(`Unknown unit "${unit}": give the RESH id of a unit.`, 400, 'unit.unknown');
     let indicator: string | null = null;
     if (report === 'indicator') {
       indicator = String(input.indicator ?? '');
@@ -91,15 +106,15 @@ export class Dispatcher {
     const lang = input.lang === undefined ? 'nb' : String(input.lang);
     if (lang !== 'nb' && lang !== 'en') throw new SubscriptionError('lang must be nb or en.');
     const recipients = Array.isArray(input.recipients) ? input.recipients.map((x) => String(x).trim().toLowerCase()) : [];
-    if (recipients.length === 0 || recipients.length > 200) throw new SubscriptionError('Give between 1 and 200 e-mail addresses.');
+    if (recipients.length === 0 || recipients.length > 200) throw new SubscriptionError('Give between 1 and 200 e-mail addresses.', 400, 'email.count');
     const bad = recipients.filter((r) => !EMAIL.test(r));
-    if (bad.length) throw new SubscriptionError(`Not an e-mail address: ${bad.slice(0, 5).join(', ')}.`);
+    if (bad.length) throw new SubscriptionError(`Not an e-mail address: ${bad.slice(0, 5).join(', ')}.`, 400, 'email.invalid');
     const now = input.now ?? new Date();
     let expires: Date | null = null;
     if (input.expires !== undefined && input.expires !== null) {
       expires = new Date(String(input.expires));
       if (Number.isNaN(expires.getTime())) throw new SubscriptionError('expires must be a date, e.g. 2026-12-31.');
-      if (expires <= now) throw new SubscriptionError('expires must be in the future.');
+      if (expires <= now) throw new SubscriptionError('expires must be in the future.', 400, 'expires.past');
     }
     const { rows } = await this.pool.query(
       `INSERT INTO report_subscription (registry, report, unit_resh, indicator, frequency, lang, recipients, owner, created_by, expires_at, next_run_at, created_at)
@@ -134,7 +149,9 @@ export class Dispatcher {
    */
   async sendNow(id: number, filter: ScopeFilter, now = new Date()): Promise<{ queued: number }> {
     const s = await this.find(id, filter);
-    if (!s.active) throw new SubscriptionError(`${filter.dispatches ? 'Dispatch' : 'Subscription'} ${id} has ended (expired or unsubscribed); create a new one to receive the report again.`, 409);
+    // Nothing could be sent: say so now rather than promise an e-mail that never comes.
+    if (!this.config.smtpUrl) throw new SubscriptionError('No SMTP server is configured (KVALREG_SMTP_URL), so nothing can be sent.', 409, 'mail.notConfigured');
+    if (!s.active) throw new SubscriptionError(`${filter.dispatches ? 'Dispatch' : 'Subscription'} ${id} has ended (expired or unsubscribed); create a new one to receive the report again.`, 409, 'subscription.ended');
     const res = await this.pool.query(
       `INSERT INTO report_job (subscription_id, recipient, period, run_at)
        SELECT $1, r, $2, $3 FROM unnest($4::text[]) r WHERE NOT EXISTS (SELECT 1 FROM report_unsubscribed u WHERE u.subscription_id = $1 AND u.recipient = r)
@@ -145,10 +162,10 @@ export class Dispatcher {
   }
 
   /** Every attempt to deliver a subscription within the scope, oldest first. */
-  async deliveries(id: number, filter: ScopeFilter): Promise<Array<{ recipient: string; attempt: number; at: string; outcome: string; error: string | null; bytes: number | null }>> {
+  async deliveries(id: number, filter: ScopeFilter): Promise<Array<{ recipient: string; attempt: number; at: string; outcome: string; error: string | null; errorCode: string | null; bytes: number | null }>> {
     await this.find(id, filter);
     const { rows } = await this.pool.query('SELECT recipient, attempt, at, outcome, error, bytes FROM report_delivery WHERE subscription_id = $1 ORDER BY id', [id]);
-    return rows.map((r) => ({ recipient: r.recipient, attempt: r.attempt, at: new Date(r.at).toISOString(), outcome: r.outcome, error: r.error, bytes: r.bytes }));
+    return rows.map((r) => ({ recipient: r.recipient, attempt: r.attempt, at: new Date(r.at).toISOString(), outcome: r.outcome, error: r.error, errorCode: deliveryErrorCode(r.error), bytes: r.bytes }));
   }
 
   unsubscribeToken(subscriptionId: number, recipient: string): string {

@@ -33,6 +33,16 @@ import { registerWebApp } from './web.ts';
 import { screeningRoutes } from './routes/screening.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { publicRoutes } from './routes/public.ts';
+import { errorCode } from './error-codes.ts';
+import { innsynStatusRoutes } from './routes/innsyn-status.ts';
+import { patientRoutes } from './routes/patients.ts';
+import { codeListRoutes } from './routes/codelists.ts';
+import { worklistRoutes } from './routes/worklist.ts';
+import { explanationExportRoutes } from './routes/explanation-export.ts';
+import { manualRoutes } from './routes/manual.ts';
+import { extractRequestRoutes } from './routes/extract-requests.ts';
+import { adminRoutes } from './routes/admin.ts';
+import { isWebAppRequest, rateLimitKey, rateLimitMax, rateLimitMessage } from './rate-limits.ts';
 import { promRoutes } from './routes/prom.ts';
 import { qualityRoutes } from './routes/quality.ts';
 import { metadataRoutes } from './routes/metadata.ts';
@@ -104,18 +114,15 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   await app.register(helmet, { global: true });
   // Rate limits: generous per authenticated caller (hospital systems send in bulk), strict per
   // address for requests without valid credentials (guessing tokens). 429 says when to retry.
-  const { rateLimitPerMinute, anonymousRateLimitPerMinute } = platform.config;
+  // Budgets: see rate-limits.ts (the web app's files and pages are not counted; open data read
+  // without credentials has its own, larger budget per address).
   await app.register(rateLimit, {
     global: true,
     timeWindow: 60_000,
-    max: (req) => (req.caller ? rateLimitPerMinute || 1e12 : anonymousRateLimitPerMinute || 1e12),
-    // Valid credentials: one budget per caller. Anything else: one budget per address.
-    keyGenerator: (req) => (req.caller ? `caller:${callerLabel(req.caller)}` : `ip:${req.ip}`),
-    errorResponseBuilder: (_req, ctx) => {
-      const msg = `Too many requests: at most ${ctx.max} a minute. Retry after ${ctx.after}.`;
-      const err = Object.assign(new Error(msg), { statusCode: 429 });
-      return err;
-    },
+    allowList: (req) => isWebAppRequest(req),
+    max: (_req, key) => rateLimitMax(platform.config, key),
+    keyGenerator: rateLimitKey,
+    errorResponseBuilder: (_req, ctx) => new RecordError(rateLimitMessage(ctx.max, ctx.after), 429, [], 'rate.limited', { max: ctx.max, after: ctx.after }),
   });
 
   // FHIR bodies are kept as the exact text received: that text is what the inbox stores.
@@ -134,7 +141,8 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
     else req.log.warn({ status, reason: redactText(String(err.message)), url: redactUrl(req.url) }, 'request refused');
     const message = status >= 500 ? 'An internal error occurred; it has been logged. Try again, and contact the registry if it persists.' : err.message;
     if (fhir) return reply.code(status).type(FHIR_JSON).send(operationOutcome([issue.error(status === 403 ? 'forbidden' : status === 413 ? 'too-long' : status === 429 ? 'throttled' : status >= 500 ? 'processing' : 'invalid', undefined, message)]));
-    return reply.code(status).send({ error: message, ...(err instanceof RecordError && err.details.length ? { details: err.details } : {}) });
+    // A code names the message for the web app, which says it in the reader's language (errorCode.ts).
+    return reply.code(status).send({ error: message, ...errorCode(err, status), ...(err instanceof RecordError && err.details.length ? { details: err.details } : {}) });
   });
 
   const routes = requirePolicies(app as unknown as Pick<FastifyInstance, 'addHook'>);
@@ -144,26 +152,26 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   // guesses count against it) and before the body is parsed.
   app.addHook('preParsing', async (req, reply) => {
     const access = req.routeOptions.config?.access;
-    const refuse = (status: number, msg: string) => {
+    const refuse = (status: number, msg: string, code: string) => {
       if (req.url.startsWith('/fhir')) return reply.code(status).type(FHIR_JSON).send(operationOutcome([issue.error('forbidden', undefined, msg)]));
-      return reply.code(status).send({ error: msg });
+      return reply.code(status).send({ error: msg, code });
     };
     // A browser sends its session cookie with any request, also one another site makes it send:
     // a state-changing request on a session must carry the session's CSRF token (from GET /api/me).
     if (needsCsrf(req) && !sessions.checkCsrf(req.session!.id, headerValue(req.headers[CSRF_HEADER]))) {
-      return refuse(403, `Missing or wrong CSRF token: a request that changes something must send the header X-CSRF-Token with the csrfToken from GET /api/me. Reload the page and try again.`);
+      return refuse(403, `Missing or wrong CSRF token: a request that changes something must send the header X-CSRF-Token with the csrfToken from GET /api/me. Reload the page and try again.`, 'auth.csrf');
     }
     if (!access || 'public' in access) return;
     const c = req.caller;
     if (!c) {
-      if (req.tokenProblem) return refuse(401, `The bearer token was ${req.tokenProblem}. Ask the registry for a new token (kvalreg token).`);
-      if (req.sessionProblem === 'expired') return refuse(401, 'Your session has expired (it was idle too long, or reached its time limit). Log in again.');
-      return refuse(401, 'Authentication required: log in (GET /auth/login), or send "Authorization: Bearer <token>" with a token issued by the registry.');
+      if (req.tokenProblem) return refuse(401, `The bearer token was ${req.tokenProblem}. Ask the registry for a new token (kvalreg token).`, 'auth.required');
+      if (req.sessionProblem === 'expired') return refuse(401, 'Your session has expired (it was idle too long, or reached its time limit). Log in again.', 'auth.expired');
+      return refuse(401, 'Authentication required: log in (GET /auth/login), or send "Authorization: Bearer <token>" with a token issued by the registry.', 'auth.required');
     }
     if (!permits(access, c)) {
       await writeEvents(platform.db.pool, [{ actor: callerLabel(c), role: c.kind === 'user' ? c.grants.map((g) => g.role).join(',') : c.kind, unit: null, personId: null,
         action: `${req.method} ${req.routeOptions.url}`, object: req.url.split('?')[0], purpose: 'route', outcome: 'denied', client: req.ip }]).catch(() => undefined);
-      return refuse(403, `This needs one of the roles ${access.callers.join(', ')}; your token does not have it.`);
+      return refuse(403, `This needs one of the roles ${access.callers.join(', ')}; your token does not have it.`, 'auth.role');
     }
   });
 
@@ -359,6 +367,14 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   });
 
   auditRoutes(app as unknown as FastifyInstance, platform);
+  innsynStatusRoutes(app as unknown as FastifyInstance, platform);
+  patientRoutes(app as unknown as FastifyInstance, platform);
+  codeListRoutes(app as unknown as FastifyInstance, platform);
+  worklistRoutes(app as unknown as FastifyInstance, platform);
+  explanationExportRoutes(app as unknown as FastifyInstance, platform);
+  manualRoutes(app as unknown as FastifyInstance, platform);
+  extractRequestRoutes(app as unknown as FastifyInstance, platform);
+  adminRoutes(app as unknown as FastifyInstance, platform);
   personRoutes(app as unknown as FastifyInstance, platform);
   // The browser app (web/), with its pages served for any other path.
   await registerWebApp(app as unknown as FastifyInstance);

@@ -14,7 +14,7 @@ import { ninHash } from '../../src/identity/crypto.ts';
 import { fracture, nin } from '../helpers/fixtures.ts';
 import { mimeParts, startTestInbox, type TestInbox } from '../helpers/mail.ts';
 import { pdfInfo } from '../helpers/pdf.ts';
-import { CHROMIUM_ARGS, findChromium, logIn as logInAt, NO_CHROMIUM_IN_CI, scan, screenshot } from '../helpers/browser.ts';
+import { choose, CHROMIUM_ARGS, findChromium, logIn as logInAt, NO_CHROMIUM_IN_CI, scan, screenshot } from '../helpers/browser.ts';
 import { account, freePort, startTestIdp, type TestIdp } from '../helpers/login.ts';
 import { SUS_HOSPITAL, SUS_ORTHO, testPlatform, type TestPlatform } from '../helpers/platform.ts';
 
@@ -152,7 +152,7 @@ describe.skipIf(!executablePath && !process.env.CI)('the web app in the browser'
     await expect.poll(() => img.evaluate((el) => (el as unknown as { naturalWidth: number }).naturalWidth), { timeout: 30_000 }).toBeGreaterThan(100);
     expect(page.url()).toContain('figure=ao-prefix-by-sex');
     // The own unit beside the rest of the country, as shares; the choice kept in the URL.
-    await page.getByLabel('Enhet', { exact: true }).selectOption(SUS_ORTHO);
+    await choose(page, 'Enhet', SUS_ORTHO, /SUS, Ortopedisk avdeling/);
     await page.getByLabel('Sammenlign med', { exact: true }).selectOption('rest');
     await expect.poll(() => page.url(), { timeout: 30_000 }).toContain('compare=rest');
     await page.locator('table.analysis-table').getByRole('cell', { name: 'Resten av landet' }).first().waitFor();
@@ -162,7 +162,7 @@ describe.skipIf(!executablePath && !process.env.CI)('the web app in the browser'
     // The public hospital profile: every indicator for the hospital, levels per year, filter by level.
     await page.getByRole('navigation', { name: 'Hovedmeny' }).getByRole('link', { name: 'Sykehusprofil' }).click();
     await page.getByRole('heading', { level: 1, name: 'Sykehusprofil' }).waitFor();
-    await page.getByLabel('Sykehus', { exact: true }).selectOption(SUS_HOSPITAL);
+    await choose(page, 'Sykehus', 'Stavanger', /Stavanger universitetssjukehus/);
     const profile = page.locator('table.indicator-table');
     await profile.getByRole('link', { name: /^1\. Tid fra skaden til behandlingsstart/ }).waitFor();
     await page.getByRole('heading', { name: 'Antall indikatorer på hvert nivå per år' }).waitFor();

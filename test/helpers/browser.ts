@@ -52,3 +52,11 @@ export async function logIn(browser: Browser, site: string, username: string) {
   await page.getByText('Logget inn som').waitFor();
   return { context, page };
 }
+
+/** Chooses in a searchable combobox (units, codes): types `text` and clicks the option whose name matches `option`. */
+export async function choose(page: Page, label: string, text: string, option: RegExp | string = text): Promise<void> {
+  const input = page.getByRole('combobox', { name: label, exact: true });
+  await input.click();
+  await input.fill(text);
+  await page.getByRole('option', { name: option }).first().click();
+}

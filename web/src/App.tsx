@@ -2,14 +2,14 @@
 import { SkipLink } from '@digdir/designsystemet-react';
 import { Header } from './components/Header.tsx';
 import { useI18n } from './i18n.tsx';
-import { PAGES } from './pages/index.ts';
+import { NOT_FOUND, PAGES } from './pages/index.ts';
 import { matchPath, ParamsProvider, useRoute } from './router.tsx';
 
 export function App() {
   const { t } = useI18n();
   const { path } = useRoute();
   let params: Record<string, string> = {};
-  const page = PAGES.find((p) => { const m = matchPath(p.path, path); if (m) params = m; return !!m; }) ?? PAGES[0];
+  const page = PAGES.find((p) => { const m = matchPath(p.path, path); if (m) params = m; return !!m; }) ?? NOT_FOUND;
   const Current = page.component;
   return (
     <>

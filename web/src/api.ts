@@ -3,8 +3,13 @@
 let csrfToken: string | undefined;
 export function setCsrfToken(token: string | undefined) { csrfToken = token; }
 
+/**
+ * A refusal or failure from the platform: `message` is the server's English explanation (for the
+ * console); `code` and `params` name the message the page shows, from the catalogue in the reader's
+ * language (see errorText in errors.ts); `details` are per-field problems of a refused save.
+ */
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string) { super(message); }
+  constructor(readonly status: number, message: string, readonly code?: string, readonly params: Record<string, string | number> = {}, readonly details: unknown[] = []) { super(message); }
 }
 
 export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
@@ -14,8 +19,10 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
   if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
   const res = await fetch(path, { method, headers, credentials: 'same-origin', body: init.body === undefined ? undefined : JSON.stringify(init.body) });
   const text = await res.text();
-  const data = text ? JSON.parse(text) : undefined;
-  if (!res.ok) throw new ApiError(res.status, data?.error ?? `${res.status} ${res.statusText}`);
+  let data: any;
+  try { data = text ? JSON.parse(text) : undefined; } catch { data = undefined; }
+  if (!res.ok) throw new ApiError(res.status, data?.error ?? `${res.status} ${res.statusText}`, data?.code ?? codeOfStatus(res.status), data?.params ?? {}, Array.isArray(data?.details) ? data.details : []);
+  if (data === undefined && text) throw new ApiError(res.status, 'The answer was not JSON.', 'server.error');
   return data as T;
 }
 
@@ -30,3 +37,13 @@ export interface Me {
 }
 
 export const grantKey = (g: Pick<GrantView, 'registry' | 'role' | 'unit'>) => `${g.registry}|${g.role}|${g.unit}`;
+
+/** When an answer carries no code (a proxy's page, an old server): the code of its kind. */
+function codeOfStatus(status: number): string {
+  if (status === 401) return 'auth.required';
+  if (status === 403) return 'access.denied';
+  if (status === 404) return 'not.found';
+  if (status === 429) return 'rate.limited';
+  if (status >= 500) return 'server.error';
+  return 'request.invalid';
+}

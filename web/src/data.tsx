@@ -2,6 +2,7 @@
 // result is shown (share, level by symbol and word, trend by arrow and word: never by colour alone).
 import { useEffect, useState } from 'react';
 import { api, ApiError } from './api.ts';
+import { errorText } from './errors.ts';
 import { useI18n, type Key, type Lang } from './i18n.tsx';
 import { useQuery } from './router.tsx';
 import { useSession } from './session.tsx';
@@ -34,19 +35,29 @@ export interface Result {
   coverage?: { value: number; low: boolean } | null;
 }
 
-/** Loads JSON from the API; reloads when the path changes. */
-export function useApi<T>(path: string | null): { data: T | null; error: string | null; loading: boolean; reload(): void } {
-  const [state, setState] = useState<{ data: T | null; error: string | null; loading: boolean }>({ data: null, error: null, loading: !!path });
+/**
+ * Loads JSON from the API; reloads when the path changes. `error` is the message for people, in the
+ * reader's language (by the answer's code); `failure` is the error itself.
+ */
+export function useApi<T>(path: string | null): { data: T | null; error: string | null; failure: unknown; loading: boolean; reload(): void } {
+  const { tryT } = useI18n();
+  const [state, setState] = useState<{ data: T | null; failure: unknown; loading: boolean }>({ data: null, failure: null, loading: !!path });
   const [n, setN] = useState(0);
   useEffect(() => {
-    if (!path) { setState({ data: null, error: null, loading: false }); return; }
+    if (!path) { setState({ data: null, failure: null, loading: false }); return; }
     let live = true;
-    setState((s) => ({ ...s, loading: true, error: null }));
-    api<T>(path).then((data) => { if (live) setState({ data, error: null, loading: false }); },
-      (err) => { if (live) setState({ data: null, error: err instanceof ApiError ? err.message : String(err), loading: false }); });
+    setState((s) => ({ ...s, loading: true, failure: null }));
+    api<T>(path).then((data) => { if (live) setState({ data, failure: null, loading: false }); },
+      (err) => { if (live) { if (!(err instanceof ApiError)) console.error(err); setState({ data: null, failure: err, loading: false }); } });
     return () => { live = false; };
   }, [path, n]);
-  return { ...state, reload: () => setN((x) => x + 1) };
+  return { ...state, error: state.failure ? errorText(state.failure, tryT) : null, reload: () => setN((x) => x + 1) };
+}
+
+/** The years a registry (or, without one, any registry) has data for, newest first, and the year pages open on. */
+export function useDataYears(registry: string | null | 'all'): { years: string[]; defaultYear: string | null; loading: boolean } {
+  const res = useApi<{ years: number[]; default: number | null }>(registry === 'all' ? '/api/years' : registry ? `/api/registries/${registry}/years` : null);
+  return { years: (res.data?.years ?? []).map(String), defaultYear: res.data?.default === null || res.data?.default === undefined ? null : String(res.data.default), loading: res.loading || (!res.data && !res.error) };
 }
 
 export interface RegistryInfo { id: string; title: Text }
@@ -66,9 +77,13 @@ export function useRegistryId(): string | null {
   const regs = useRegistries();
   const q = useQuery();
   const active = me?.active?.registry;
-  if (active && active !== '*') return active;
   const known = (id: string | null) => (id && regs.some((r) => r.id === id) ? id : null);
-  return known(q.get('registry')) ?? known(localStorage.getItem(REGISTRY_KEY)) ?? regs[0]?.id ?? null;
+  // A link that names its registry (e.g. a trauma indicator from the hospital profile) shows that
+  // registry's open pages, whoever follows it.
+  const asked = known(q.get('registry'));
+  if (asked) return asked;
+  if (active && active !== '*') return active;
+  return known(localStorage.getItem(REGISTRY_KEY)) ?? regs[0]?.id ?? null;
 }
 
 export function useUnits() {

@@ -1,12 +1,14 @@
 // Words of the user interface: Norwegian bokmål first, English second, through translation keys.
 // A page adds its keys here; the language choice is kept in the browser and set on <html lang>.
 import { createContext, useContext, useEffect, useState, type ReactNode } from 'react';
+import { workbenchEn, workbenchNb } from './i18n-workbench.ts';
 import { promEn, promNb } from './i18n-prom.ts';
 import { qualityEn, qualityNb } from './i18n-quality.ts';
 
 export type Lang = 'nb' | 'en';
 
 const nb = {
+  ...workbenchNb,
   ...promNb,
   ...qualityNb,
   'app.title': 'Kvalitetsregister',
@@ -26,7 +28,7 @@ const nb = {
   'auth.loading': 'Henter innloggingen …',
   'role.platform-admin': 'Driftsansvarlig',
   'role.registry-admin': 'Registeradministrator',
-  'role.unit-registrar': 'Registrar',
+  'role.unit-registrar': 'Registrator',
   'role.unit-reader': 'Leser',
   'role.researcher': 'Forsker',
   'role.patient': 'Pasient',
@@ -194,7 +196,7 @@ const nb = {
   'ex.unknown': 'ukjent',
   'reg.title': 'Registreringer',
   'reg.intro': 'Registreringer som mangler opplysninger eller bryter en regel, for',
-  'reg.notAllowed': 'Registreringer er for registrarer og lesere ved en enhet. Bytt rolle, eller logg inn.',
+  'reg.notAllowed': 'Registreringer er for registratorer og lesere ved en enhet. Bytt rolle, eller logg inn.',
   'reg.empty': 'Ingen registreringer mangler opplysninger.',
   'reg.casesMissing': 'registreringer mangler opplysninger',
   'reg.worklist': 'Arbeidsliste',
@@ -367,6 +369,7 @@ const nb = {
 export type Key = keyof typeof nb;
 
 const en: Record<Key, string> = {
+  ...workbenchEn,
   ...promEn,
   ...qualityEn,
   'app.title': 'Quality registries',

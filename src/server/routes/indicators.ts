@@ -24,12 +24,12 @@ type Q = Record<string, string | undefined>;
 export function indicatorRoutes(app: FastifyInstance, platform: Platform): void {
   const registryOf = (id: string): Registry => {
     const r = platform.registry(id);
-    if (!r) throw new RecordError(`Unknown registry "${id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, 404);
+    if (!r) throw new RecordError(`Unknown registry "${id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, 404, [], 'registry.unknown');
     return r;
   };
   const indicatorOf = (r: Registry, id: string): Indicator => {
     const ind = platform.indicators.get(r.id, id);
-    if (!ind) throw new RecordError(`Registry ${r.id} has no indicator "${id}"; known: ${platform.indicators.list(r.id).map((i) => i.def.id).join(', ')}.`, 404);
+    if (!ind) throw new RecordError(`Registry ${r.id} has no indicator "${id}"; known: ${platform.indicators.list(r.id).map((i) => i.def.id).join(', ')}.`, 404, [], 'indicator.unknown');
     return ind;
   };
   const lang = (q: Q) => (q.lang === 'en' ? 'en' : 'nb') as 'nb' | 'en';
@@ -151,7 +151,7 @@ export function indicatorRoutes(app: FastifyInstance, platform: Platform): void 
 function resultQuery(q: Q, platform: Platform, r: Registry): ResultQuery {
   const out: ResultQuery = { dataset: datasetOf(q.dataset ?? 'fresh') };
   if (q.indicator) {
-    if (!platform.indicators.get(r.id, q.indicator)) throw new RecordError(`Registry ${r.id} has no indicator "${q.indicator}".`, 404);
+    if (!platform.indicators.get(r.id, q.indicator)) throw new RecordError(`Registry ${r.id} has no indicator "${q.indicator}".`, 404, [], 'indicator.unknown');
     out.indicator = q.indicator;
   }
   if (q.grain) {

@@ -56,7 +56,7 @@ export function reportRoutes(app: FastifyInstance, platform: Platform): void {
   };
   const wrap = async <T>(fn: () => Promise<T>): Promise<T> => {
     try { return await fn(); } catch (err) {
-      if (err instanceof FigureError || err instanceof SubscriptionError) throw new RecordError(err.message, err.status);
+      if (err instanceof FigureError || err instanceof SubscriptionError) throw new RecordError(err.message, err.status, [], err instanceof SubscriptionError ? err.code : undefined);
       throw err;
     }
   };

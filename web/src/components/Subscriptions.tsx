@@ -2,17 +2,19 @@
 // their own e-mail address) and a registry admin's dispatches to a mailing list for a unit. One
 // form to create either, one table to see them with their delivery log, send now, and end them.
 import { Alert, Button, Details, Field, Input, Label, Paragraph, Select, Table, Textarea } from '@digdir/designsystemet-react';
-import { useId, useState } from 'react';
-import { api, ApiError } from '../api.ts';
+import { useEffect, useId, useState } from 'react';
+import { api } from '../api.ts';
+import { errorText } from '../errors.ts';
 import { unitName, useApi, type IndicatorDecl, type UnitView } from '../data.tsx';
 import { formatDateTime, useI18n, type Key } from '../i18n.tsx';
 import { UnitPicker } from './UnitPicker.tsx';
+import { ScrollTable } from './ScrollTable.tsx';
 
 export interface Subscription {
   id: number; registry: string; report: 'unit' | 'indicator'; unit: string; indicator: string | null; frequency: 'daily' | 'weekly' | 'monthly' | 'quarterly';
   lang: 'nb' | 'en'; recipients: string[]; nextRunAt: string; expiresAt: string | null; active: boolean;
 }
-interface Delivery { recipient: string; attempt: number; at: string; outcome: 'sent' | 'failed'; error: string | null; bytes: number | null }
+interface Delivery { recipient: string; attempt: number; at: string; outcome: 'sent' | 'failed'; error: string | null; errorCode: string | null; bytes: number | null }
 type Kind = 'own' | 'dispatch';
 const FREQUENCIES = ['daily', 'weekly', 'monthly', 'quarterly'] as const;
 
@@ -23,11 +25,14 @@ const paths = (kind: Kind, registry: string) => kind === 'own'
 
 export function SubscriptionForm({ kind, registry, units, own, indicators, onCreated }:
   { kind: Kind; registry: string; units: UnitView[]; own: string | null; indicators: IndicatorDecl[]; onCreated(): void }) {
-  const { t, lang } = useI18n();
+  const { t, tryT, lang } = useI18n();
   const id = useId();
   const [report, setReport] = useState<'unit' | 'indicator'>('unit');
   const [indicator, setIndicator] = useState('');
   const [unit, setUnit] = useState(own ?? '');
+  // The own unit is known only once the session has arrived (a page opened directly).
+  useEffect(() => { if (own) setUnit((u) => u || own); }, [own]);
+  const features = useApi<{ mail: boolean }>('/api/platform/features');
   const [frequency, setFrequency] = useState<(typeof FREQUENCIES)[number]>('monthly');
   const [email, setEmail] = useState('');
   const [expires, setExpires] = useState('');
@@ -46,7 +51,7 @@ export function SubscriptionForm({ kind, registry, units, own, indicators, onCre
       setStatus(t(kind === 'own' ? 'sub.created' : 'sub.dispatchCreated'));
       setEmail(''); setExpires('');
       onCreated();
-    } catch (err) { setError(err instanceof ApiError ? err.message : String(err)); }
+    } catch (err) { setError(errorText(err, tryT)); }
   };
 
   return (
@@ -87,6 +92,7 @@ export function SubscriptionForm({ kind, registry, units, own, indicators, onCre
           : <Textarea id={`${id}-email`} rows={3} required value={email} onChange={(e) => setEmail(e.target.value)} aria-describedby={`${id}-email-d`} />}
         {kind === 'dispatch' && <Paragraph data-size="sm" id={`${id}-email-d`}>{t('sub.recipientsHelp')}</Paragraph>}
       </Field>
+      {features.data && !features.data.mail && <Alert data-color="warning"><Paragraph>{t('sub.mailMissing')}</Paragraph></Alert>}
       <Button type="submit" disabled={!unit}>{t(kind === 'own' ? 'sub.subscribe' : 'sub.createDispatch')}</Button>
       {!unit && <Paragraph data-size="sm">{t('sub.chooseUnit')}</Paragraph>}
       {error && <Alert data-color="danger"><Paragraph>{error}</Paragraph></Alert>}
@@ -97,7 +103,7 @@ export function SubscriptionForm({ kind, registry, units, own, indicators, onCre
 
 export function SubscriptionTable({ kind, registry, units, indicators, version }:
   { kind: Kind; registry: string; units: Map<string, UnitView>; indicators: IndicatorDecl[]; version: number }) {
-  const { t, lang } = useI18n();
+  const { t, tryT, lang } = useI18n();
   const p = paths(kind, registry);
   const list = useApi<Subscription[]>(`${p.list}?v=${version}`);
   const [status, setStatus] = useState('');
@@ -114,7 +120,7 @@ export function SubscriptionTable({ kind, registry, units, indicators, version }
         setStatus(t('sub.ended'));
         list.reload();
       }
-    } catch (err) { setError(err instanceof ApiError ? err.message : String(err)); }
+    } catch (err) { setError(errorText(err, tryT)); }
   };
   const what = (s: Subscription) => s.report === 'unit' ? t('sub.report.unit')
     : `${t('sub.report.indicator')}: ${indicators.find((i) => i.id === s.indicator)?.title ?? s.indicator}`;
@@ -123,7 +129,7 @@ export function SubscriptionTable({ kind, registry, units, indicators, version }
   if (!list.loading && rows.length === 0) return <Paragraph>{t(kind === 'own' ? 'sub.noneOwn' : 'sub.noneDispatch')}</Paragraph>;
   return (
     <>
-      <Table zebra className="subscription-table" data-kind={kind}>
+      <ScrollTable label={t(kind === 'own' ? 'sub.ownCaption' : 'sub.dispatchCaption')}><Table zebra className="subscription-table" data-kind={kind}>
         <caption>{t(kind === 'own' ? 'sub.ownCaption' : 'sub.dispatchCaption')}</caption>
         <Table.Head>
           <Table.Row>
@@ -150,7 +156,7 @@ export function SubscriptionTable({ kind, registry, units, indicators, version }
             </Table.Row>
           ))}
         </Table.Body>
-      </Table>
+      </Table></ScrollTable>
       {error && <Alert data-color="danger"><Paragraph>{error}</Paragraph></Alert>}
       <p role="status">{status}</p>
     </>
@@ -159,7 +165,7 @@ export function SubscriptionTable({ kind, registry, units, indicators, version }
 
 /** Every attempt to deliver, newest last; loaded when opened, and again on request. */
 function DeliveryLog({ path }: { path: string }) {
-  const { t, lang } = useI18n();
+  const { t, tryT, lang } = useI18n();
   const log = useApi<Delivery[]>(path);
   if (log.error) return <Paragraph>{log.error}</Paragraph>;
   if (!log.data) return null;
@@ -168,7 +174,7 @@ function DeliveryLog({ path }: { path: string }) {
       {log.data.length === 0 ? <Paragraph data-size="sm">{t('sub.logEmpty')}</Paragraph> : (
         <ul className="delivery-log">
           {log.data.map((d, i) => (
-            <li key={i}>{formatDateTime(d.at, lang)}: {d.recipient} – {d.outcome === 'sent' ? t('sub.outcome.sent') : `${t('sub.outcome.failed')} (${d.error ?? ''})`}{d.attempt > 1 ? `, ${t('sub.attempt')} ${d.attempt}` : ''}</li>
+            <li key={i}>{formatDateTime(d.at, lang)}: {d.recipient} – {d.outcome === 'sent' ? t('sub.outcome.sent') : `${t('sub.outcome.failed')} (${tryT(`sub.error.${d.errorCode ?? 'other'}`, t('sub.error.other'))})`}{d.attempt > 1 ? `, ${t('sub.attempt')} ${d.attempt}` : ''}</li>
           ))}
         </ul>
       )}

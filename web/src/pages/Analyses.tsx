@@ -5,10 +5,11 @@ import { Alert, Field, Label, Paragraph, Select, Spinner, Table } from '@digdir/
 import { Downloads } from '../components/Downloads.tsx';
 import { Page } from '../components/Page.tsx';
 import { UnitPicker } from '../components/UnitPicker.tsx';
-import { pastYears, YearPicker } from '../components/YearPicker.tsx';
-import { useApi, useOwnUnit, useRegistryId, useUnits } from '../data.tsx';
+import { YearPicker } from '../components/YearPicker.tsx';
+import { useApi, useDataYears, useOwnUnit, useRegistryId, useUnits } from '../data.tsx';
 import { useI18n } from '../i18n.tsx';
 import { useQuery, useRoute } from '../router.tsx';
+import { ScrollTable } from '../components/ScrollTable.tsx';
 
 interface FigureInfo { id: string; kind: string; title: string }
 interface Figure { spec: { title: string; description: string; note?: string; columns: Array<{ key: string; label: string; format?: string }> }; data: Array<Record<string, string | number | boolean | null>> }
@@ -23,14 +24,14 @@ export function Analyses() {
   const list = useApi<FigureInfo[]>(registry ? `/api/registries/${registry}/figures?lang=${lang}` : null);
   const analyses = (list.data ?? []).filter((f) => f.kind === 'analysis');
   const figure = q.get('figure') ?? analyses[0]?.id ?? null;
-  const year = q.get('year') ?? String(new Date().getFullYear() - 1);
+  const { years, defaultYear } = useDataYears(registry);
+  const year = q.get('year') ?? defaultYear ?? '';
   const unit = q.get('unit');
   // A comparison needs a unit other than the nation.
   const isNation = !unit || units.byResh.get(unit)?.level === 'nation';
   const compare = !isNation ? q.get('compare') : null;
   const params = new URLSearchParams({ year, lang, ...(unit ? { unit } : {}), ...(compare ? { compare } : {}) }).toString();
-  const fig = useApi<Figure>(registry && figure ? `/api/registries/${registry}/figures/${figure}?${params}` : null);
-  const years = pastYears(6);
+  const fig = useApi<Figure>(registry && figure && year ? `/api/registries/${registry}/figures/${figure}?${params}` : null);
   const fmt = (v: unknown, f?: string) => (v === null || v === undefined ? '–' : typeof v === 'number' && f === 'decimal' ? v.toLocaleString(lang === 'nb' ? 'nb-NO' : 'en-GB', { maximumFractionDigits: 1 }) : String(v));
 
   return (
@@ -64,13 +65,13 @@ export function Analyses() {
           <img src={`/api/registries/${registry}/figures/${figure}.svg?${params}`} alt={fig.data.spec.description} style={{ maxWidth: '100%' }} />
           <figcaption>{fig.data.spec.title}{fig.data.spec.note ? ` ${fig.data.spec.note}` : ''}</figcaption>
           <Downloads registry={registry} figure={figure} params={{ year, unit, compare }} label={fig.data.spec.title} />
-          <Table zebra className="analysis-table">
+          <ScrollTable label={fig.data.spec.title}><Table zebra className="analysis-table">
             <caption>{t('an.numbers')}: {fig.data.spec.title}</caption>
             <Table.Head><Table.Row>{fig.data.spec.columns.map((c) => <Table.HeaderCell scope="col" key={c.key}>{c.label}</Table.HeaderCell>)}</Table.Row></Table.Head>
             <Table.Body>
               {fig.data.data.map((row, i) => <Table.Row key={i}>{fig.data!.spec.columns.map((c) => <Table.Cell key={c.key}>{fmt(row[c.key], c.format)}</Table.Cell>)}</Table.Row>)}
             </Table.Body>
-          </Table>
+          </Table></ScrollTable>
         </figure>
       )}
     </Page>

@@ -2,7 +2,7 @@
 // own unit), how fresh the data are, and the own unit's worklist; links to the main pages.
 import { Card, Heading, Paragraph } from '@digdir/designsystemet-react';
 import { Page } from '../components/Page.tsx';
-import { currentYear, unitName, useApi, useOwnUnit, useRegistryId, useUnits } from '../data.tsx';
+import { unitName, useApi, useDataYears, useOwnUnit, useRegistryId, useUnits } from '../data.tsx';
 import { formatDateTime, useI18n } from '../i18n.tsx';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
@@ -31,7 +31,8 @@ function RegistryHome() {
   const registry = useRegistryId();
   const own = useOwnUnit();
   const units = useUnits();
-  const year = currentYear();
+  // The newest full year with data (by the registry's case date, e.g. the year of injury).
+  const year = Number(useDataYears(registry).defaultYear ?? 0);
   const figures = useApi<KeyFigures>(registry ? `/api/registries/${registry}/key-figures${own ? `?unit=${own}` : ''}` : null);
   const analytics = useApi<Analytics>(registry ? `/api/registries/${registry}/analytics` : null);
   const readsCases = !!me?.active && ['unit-registrar', 'unit-reader', 'registry-admin', 'platform-admin'].includes(me.active.role);
@@ -46,13 +47,13 @@ function RegistryHome() {
         <Heading level={2} data-size="md" id="key-figures">{t('home.keyFigures')}</Heading>
         <div className="key-figures">
           <Card className="key-figure">
-            <Heading level={3} data-size="2xs">{t('home.casesThisYear')} {year}</Heading>
+            <Heading level={3} data-size="2xs">{t('home.casesThisYear')} {year || ''}</Heading>
             <p className="key-figure__value" data-testid="cases-nation">{figures.data ? count(thisYear?.nation) : '…'}</p>
             <p>{t('home.nation')}</p>
           </Card>
           {own && (
             <Card className="key-figure">
-              <Heading level={3} data-size="2xs">{t('home.casesThisYear')} {year}</Heading>
+              <Heading level={3} data-size="2xs">{t('home.casesThisYear')} {year || ''}</Heading>
               <p className="key-figure__value" data-testid="cases-unit">{figures.data ? count(thisYear?.unit) : '…'}</p>
               <p>{unitName(ownUnit, lang, own, units.byResh)}</p>
             </Card>
@@ -61,7 +62,7 @@ function RegistryHome() {
             <Card className="key-figure">
               <Heading level={3} data-size="2xs">{t('home.worklist')}</Heading>
               <p className="key-figure__value" data-testid="worklist-count">{worklist.data ? Number(worklist.data.total) : worklist.error ? '–' : '…'}</p>
-              <p>{me?.active?.role === 'unit-registrar' || me?.active?.role.endsWith('admin') ? <Link to="/registrations">{t('home.openWorklist')}</Link> : t('home.worklistText')}</p>
+              <p><Link to="/registrations">{t('home.openWorklist')}</Link></p>
             </Card>
           )}
         </div>
@@ -77,7 +78,8 @@ function RegistryHome() {
         <Heading level={2} data-size="md" id="go-to">{t('home.goTo')}</Heading>
         <ul>
           <li><Link to="/indicators">{t('nav.indicators')}</Link>: {t('home.indicatorsText')}</li>
-          {me?.active && ['unit-registrar', 'registry-admin', 'platform-admin'].includes(me.active.role) && <li><Link to="/registrations">{t('nav.registrations')}</Link>: {t('home.registrationsText')}</li>}
+          {me?.active && ['unit-registrar', 'unit-reader', 'registry-admin', 'platform-admin'].includes(me.active.role) && <li><Link to="/registrations">{t('nav.registrations')}</Link>: {t('home.registrationsText')}</li>}
+          {me?.active && ['unit-registrar', 'unit-reader', 'registry-admin', 'platform-admin'].includes(me.active.role) && <li><Link to="/patients">{t('nav.patients')}</Link>: {t('home.patientsText')}</li>}
         </ul>
       </section>
     </>

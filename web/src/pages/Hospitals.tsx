@@ -3,10 +3,12 @@
 // 60 %); filter by level and by registry; and the number of indicators at each level per year.
 import { Alert, Field, Label, Paragraph, Select, Spinner, Table } from '@digdir/designsystemet-react';
 import { Page } from '../components/Page.tsx';
-import { pastYears, YearPicker } from '../components/YearPicker.tsx';
-import { LevelIcon, pct, ResultCell, useApi, type Result } from '../data.tsx';
+import { UnitField } from '../components/UnitCombobox.tsx';
+import { YearPicker } from '../components/YearPicker.tsx';
+import { LevelIcon, pct, ResultCell, useApi, useDataYears, type Result } from '../data.tsx';
 import { useI18n } from '../i18n.tsx';
 import { Link, useQuery, useRoute } from '../router.tsx';
+import { ScrollTable } from '../components/ScrollTable.tsx';
 
 interface Hospital { resh: string; name: string; trust: string | null; region: string | null }
 interface Profile {
@@ -22,29 +24,23 @@ export function Hospitals() {
   const { setQuery } = useRoute();
   const q = useQuery();
   const resh = q.get('hospital');
-  const year = q.get('year') ?? String(new Date().getFullYear() - 1);
+  const { years, defaultYear } = useDataYears('all');
+  const year = q.get('year') ?? defaultYear;
   const level = q.get('level');
   const registry = q.get('registry');
   const list = useApi<Hospital[]>('/api/public/hospitals');
-  const profile = useApi<Profile>(resh ? `/api/public/hospitals/${resh}?year=${year}&years=3&lang=${lang}` : null);
+  const profile = useApi<Profile>(resh && year ? `/api/public/hospitals/${resh}?year=${year}&years=3&lang=${lang}` : null);
   const rows = (profile.data?.indicators ?? []).filter((i) =>
     (!registry || i.registry === registry)
     && (!level || (level === 'too-few' ? i.result?.status === 'too-few' : i.result?.level === level)));
   const registries = [...new Map((profile.data?.indicators ?? []).map((i) => [i.registry, i.registryTitle])).entries()];
-  const years = pastYears(6);
 
   return (
     <Page title={t('hosp.title')}>
       <Paragraph>{t('hosp.intro')}</Paragraph>
       <form className="filters" aria-label={t('ind.choices')} onSubmit={(e) => e.preventDefault()}>
-        <Field>
-          <Label htmlFor="hospital">{t('hosp.choose')}</Label>
-          <Select id="hospital" value={resh ?? ''} onChange={(e) => setQuery({ hospital: e.target.value || null })}>
-            <Select.Option value="">{t('hosp.choosePrompt')}</Select.Option>
-            {(list.data ?? []).map((h) => <Select.Option key={h.resh} value={h.resh}>{h.name}{h.trust ? ` (${h.trust})` : ''}</Select.Option>)}
-          </Select>
-        </Field>
-        <YearPicker id="year" label="hosp.year" value={year} onChange={(v) => setQuery({ year: v })} years={years} />
+        <UnitField id="hospital" label={t('hosp.choose')} value={resh ?? ''} onChange={(v) => setQuery({ hospital: v || null })} levels={['hospital']} />
+        <YearPicker id="year" label="hosp.year" value={year ?? ''} onChange={(v) => setQuery({ year: v })} years={years} />
         <Field>
           <Label htmlFor="level">{t('hosp.filterLevel')}</Label>
           <Select id="level" value={level ?? ''} onChange={(e) => setQuery({ level: e.target.value || null })}>
@@ -68,7 +64,7 @@ export function Hospitals() {
         <>
           <Paragraph>{profile.data.hospital.name}{profile.data.hospital.trust ? `, ${profile.data.hospital.trust}` : ''}{profile.data.hospital.region ? `, ${profile.data.hospital.region}` : ''}</Paragraph>
           {rows.length === 0 ? <Paragraph>{t('hosp.none.short')}</Paragraph> : (
-            <Table zebra className="indicator-table">
+            <ScrollTable label={t('hosp.title')}><Table zebra className="indicator-table">
               <caption>{t('hosp.title')} {profile.data.year}</caption>
               <Table.Head><Table.Row>
                 <Table.HeaderCell scope="col">{t('hosp.registry')}</Table.HeaderCell>
@@ -80,16 +76,16 @@ export function Hospitals() {
                 {rows.map((i) => (
                   <Table.Row key={`${i.registry}-${i.indicator}`}>
                     <Table.Cell>{i.registryTitle}</Table.Cell>
-                    <Table.Cell><Link to={`/indicators/${i.indicator}?period=${profile.data!.year}&unit=${profile.data!.hospital.resh}`}>{i.number}. {i.title}</Link></Table.Cell>
+                    <Table.Cell><Link to={`/indicators/${i.indicator}?registry=${i.registry}&period=${profile.data!.year}&unit=${profile.data!.hospital.resh}`}>{i.number}. {i.title}</Link></Table.Cell>
                     <Table.Cell><ResultCell r={i.result ?? undefined} /></Table.Cell>
                     <Table.Cell>{i.coverage ? <>{pct(i.coverage.value, lang, 0)}{i.coverage.low && <><br /><strong>⚠ {t('hosp.lowCoverage')}</strong></>}</> : '–'}</Table.Cell>
                   </Table.Row>
                 ))}
               </Table.Body>
-            </Table>
+            </Table></ScrollTable>
           )}
           <h2>{t('hosp.levelsTitle')}</h2>
-          <Table zebra>
+          <ScrollTable label={t('hosp.levelsCaption')}><Table zebra>
             <caption>{t('hosp.levelsCaption')}</caption>
             <Table.Head><Table.Row>
               <Table.HeaderCell scope="col">{t('hosp.year')}</Table.HeaderCell>
@@ -115,7 +111,7 @@ export function Hospitals() {
                 );
               })}
             </Table.Body>
-          </Table>
+          </Table></ScrollTable>
         </>
       )}
     </Page>

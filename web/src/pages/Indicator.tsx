@@ -2,7 +2,9 @@
 // time; every unit at a chosen level compared; stratified views; and, for users whose access
 // covers the unit, the explanation list (each case in the denominator, clause by clause).
 // The choices (period, unit, time grain, comparison level) are kept in the URL.
-import { Alert, Field, Heading, Label, Paragraph, Select, Spinner, Table } from '@digdir/designsystemet-react';
+import { Alert, Button, Field, Heading, Label, Paragraph, Select, Spinner, Table } from '@digdir/designsystemet-react';
+import { displayOf, labelOf, useCodebook } from '../codebook.ts';
+import { fill } from '../errors.ts';
 import { Page } from '../components/Page.tsx';
 import { ServerFigure } from '../components/ServerFigure.tsx';
 import { UnitPicker } from '../components/UnitPicker.tsx';
@@ -10,8 +12,10 @@ import { LevelMark, ResultCell, thresholdText, unitName, useApi, useCoversUnit, 
 import { useI18n, type Key } from '../i18n.tsx';
 import { Link, useParams, useQuery, useRoute } from '../router.tsx';
 import { useYears } from './Indicators.tsx';
+import { ScrollTable } from '../components/ScrollTable.tsx';
 
 const LEVELS = ['region', 'trust', 'hospital', 'department'] as const;
+const EX_PAGE = 100;
 
 interface Explanation {
   total: number;
@@ -83,10 +87,10 @@ export function Indicator() {
 
               <section aria-labelledby="result">
                 <Heading level={2} data-size="md" id="result">{t('ind.result')} {period}</Heading>
-                <Table className="result-summary">
+                <ScrollTable label={t('ind.result')}><Table className="result-summary">
                   <Table.Head><Table.Row>{cols.map((c) => <Table.HeaderCell scope="col" key={c}>{name(c)}</Table.HeaderCell>)}</Table.Row></Table.Head>
                   <Table.Body><Table.Row>{cols.map((c) => <Table.Cell key={c}><ResultCell r={current.data?.results.find((r) => r.unit.resh === c)} /></Table.Cell>)}</Table.Row></Table.Body>
-                </Table>
+                </Table></ScrollTable>
               </section>
 
               <section aria-labelledby="over-time">
@@ -114,7 +118,7 @@ export function Indicator() {
               {d.stratifiers.length > 0 && period && (
                 <section aria-labelledby="strata">
                   <Heading level={2} data-size="md" id="strata">{t('ind.strata')} {period}</Heading>
-                  {d.stratifiers.map((s) => <Strata key={s} base={base!} stratifier={s} label={tryT(`strat.${s}`, s)} period={period} cols={cols} name={name} />)}
+                  {d.stratifiers.map((s) => <Strata key={s} registry={registry} base={base!} stratifier={s} label={tryT(`strat.${s}`, s)} period={period} cols={cols} name={name} />)}
                 </section>
               )}
 
@@ -127,22 +131,25 @@ export function Indicator() {
   );
 }
 
-function Strata({ base, stratifier, label, period, cols, name }: { base: string; stratifier: string; label: string; period: string; cols: string[]; name(r: string): string }) {
-  const { t } = useI18n();
+function Strata({ registry, base, stratifier, label, period, cols, name }: { registry: string | null; base: string; stratifier: string; label: string; period: string; cols: string[]; name(r: string): string }) {
+  const { t, lang } = useI18n();
+  // A stratum by its words (the sex as kvinne/mann, a code by its list's display), never the stored value.
+  const codebook = useCodebook(registry);
+  const words = { yes: t('common.yes'), no: t('common.no'), unknown: t('common.unknown'), female: t('sex.female'), male: t('sex.male') };
   const res = useApi<{ results: Result[] }>(`${base}&grain=year&period=${period}&unit=${cols.join(',')}&stratifier=${stratifier}`);
   const strata = [...new Set((res.data?.results ?? []).map((r) => r.stratum))].sort();
   return (
-    <Table className="strata-table" zebra>
+    <ScrollTable label={label}><Table className="strata-table" zebra>
       <caption>{t('ind.by')} {label.toLowerCase()}</caption>
       <Table.Head><Table.Row><Table.HeaderCell scope="col">{label}</Table.HeaderCell>{cols.map((c) => <Table.HeaderCell scope="col" key={c}>{name(c)}</Table.HeaderCell>)}</Table.Row></Table.Head>
       <Table.Body>
         {strata.length === 0 && <Table.Row><Table.Cell colSpan={cols.length + 1}>{res.loading ? t('common.loading') : t('result.none')}</Table.Cell></Table.Row>}
         {strata.map((s) => (
-          <Table.Row key={s}><Table.HeaderCell scope="row">{s || '–'}</Table.HeaderCell>
+          <Table.Row key={s}><Table.HeaderCell scope="row">{s ? displayOf(codebook.data, stratifier, s, lang, words) : '–'}</Table.HeaderCell>
             {cols.map((c) => <Table.Cell key={c}><ResultCell r={res.data!.results.find((r) => r.unit.resh === c && r.stratum === s)} /></Table.Cell>)}</Table.Row>
         ))}
       </Table.Body>
-    </Table>
+    </Table></ScrollTable>
   );
 }
 
@@ -152,10 +159,16 @@ function ExplanationSection({ registry, indicator, unit, period, units, name }: 
   const q = useQuery();
   const covers = useCoversUnit(unit, units);
   const only = q.get('show') === 'outside';
-  const ex = useApi<Explanation>(covers ? `/api/registries/${registry}/indicators/${indicator}/explanation?unit=${unit}&period=${period}&lang=${lang}&limit=500` : null);
+  const offset = Math.max(0, Number(q.get('offset') ?? 0) || 0);
+  const ex = useApi<Explanation>(covers ? `/api/registries/${registry}/indicators/${indicator}/explanation?unit=${unit}&period=${period}&lang=${lang}&limit=${EX_PAGE}&offset=${offset}` : null);
+  const codebook = useCodebook(covers ? registry : null);
   if (!covers) return null;
   const cases = (ex.data?.cases ?? []).filter((c) => !only || !c.inNumerator);
-  const value = (v: unknown) => (v === null || v === undefined ? t('common.unknown') : v === true ? t('common.yes') : v === false ? t('common.no') : String(v));
+  // The variables by their names in the codebook, never their ids; codes by their words.
+  const words = { yes: t('common.yes'), no: t('common.no'), unknown: t('common.unknown'), female: t('person.female'), male: t('person.male') };
+  const label = (id: string) => labelOf(codebook.data, id, lang);
+  const exportBase = `/api/registries/${registry}/indicators/${indicator}/explanation`;
+  const exportQuery = `unit=${unit}&period=${period}&lang=${lang}`;
   return (
     <section aria-labelledby="explanation">
       <Heading level={2} data-size="md" id="explanation">{t('ex.title')} – {name}, {period}</Heading>
@@ -171,8 +184,9 @@ function ExplanationSection({ registry, indicator, unit, period, units, name }: 
               <Select.Option value="outside">{t('ex.outside')}</Select.Option>
             </Select>
           </Field>
-          {ex.data.total > ex.data.cases.length && <Paragraph data-size="sm">{t('ex.first')} {ex.data.cases.length} / {ex.data.total}</Paragraph>}
-          <Table className="explanation-table" zebra>
+          <Paragraph data-size="sm">{fill(t('ex.showing'), { from: ex.data.total ? offset + 1 : 0, to: Math.min(offset + EX_PAGE, ex.data.total), total: ex.data.total })}{' '}
+            {t('ex.download')}: <a href={`${exportBase}.csv?${exportQuery}`} download>CSV</a> · <a href={`${exportBase}.xlsx?${exportQuery}`} download>XLSX</a></Paragraph>
+          <ScrollTable label={t('ex.caption')}><Table className="explanation-table" zebra>
             <caption>{t('ex.caption')}</caption>
             <Table.Head><Table.Row>
               <Table.HeaderCell scope="col">{t('ex.case')}</Table.HeaderCell>
@@ -192,14 +206,18 @@ function ExplanationSection({ registry, indicator, unit, period, units, name }: 
                       <ul className="clauses">{p.clauses.map((cl, j) => (
                         <li key={j}><span aria-hidden="true">{cl.holds === true ? '✓' : cl.holds === false ? '✗' : '?'}</span>{' '}
                           <span className="visually-hidden">{cl.holds === true ? t('ex.holds') : cl.holds === false ? t('ex.fails') : t('ex.unknown')}: </span>
-                          {cl.text}{Object.keys(cl.values).length > 0 && <span className="clause-values"> ({Object.entries(cl.values).map(([k, v]) => `${k} = ${value(v)}`).join(', ')})</span>}</li>
+                          {cl.text}{Object.keys(cl.values).length > 0 && <span className="clause-values"> ({Object.entries(cl.values).map(([k, v]) => `${label(k)} = ${displayOf(codebook.data, k, v, lang, words)}`).join(', ')})</span>}</li>
                       ))}</ul>
                     </div>
                   ))}
                 </Table.Cell>
               </Table.Row>
             ))}</Table.Body>
-          </Table>
+          </Table></ScrollTable>
+          <nav aria-label={t('ex.pages')} className="pager">
+            {offset > 0 && <Button variant="secondary" data-size="sm" onClick={() => setQuery({ offset: String(Math.max(0, offset - EX_PAGE)) })}>{t('reg.previous')}</Button>}
+            {offset + EX_PAGE < ex.data.total && <Button variant="secondary" data-size="sm" onClick={() => setQuery({ offset: String(offset + EX_PAGE) })}>{t('reg.next')}</Button>}
+          </nav>
         </>
       )}
     </section>

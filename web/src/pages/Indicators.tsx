@@ -5,16 +5,15 @@ import { Alert, Field, Label, Paragraph, Select, Spinner, Table } from '@digdir/
 import { Page } from '../components/Page.tsx';
 import { Statistics } from '../components/Statistics.tsx';
 import { UnitPicker } from '../components/UnitPicker.tsx';
-import { LevelMark, ResultCell, thresholdText, unitName, useApi, useOwnUnit, useRegistryId, useUnits, type IndicatorDecl, type Result } from '../data.tsx';
+import { LevelMark, ResultCell, thresholdText, unitName, useApi, useDataYears, useOwnUnit, useRegistryId, useUnits, type IndicatorDecl, type Result } from '../data.tsx';
 import { useI18n } from '../i18n.tsx';
 import { Link, useQuery, useRoute } from '../router.tsx';
+import { ScrollTable } from '../components/ScrollTable.tsx';
 
-export function useYears(registry: string | null, nation: string | null) {
-  const all = useApi<{ results: Result[] }>(registry && nation ? `/api/registries/${registry}/indicator-results?grain=year&unit=${nation}` : null);
-  const years = [...new Set((all.data?.results ?? []).filter((r) => r.status === 'ok' || r.status === 'too-few').map((r) => r.period))].sort().reverse();
-  // By default the newest year with a result to show (a new year starts with too few cases).
-  const shown = (all.data?.results ?? []).filter((r) => r.status === 'ok').map((r) => r.period).sort().reverse();
-  return { years, latest: shown[0] ?? years[0] ?? null, loading: all.loading };
+/** The years with data (newest first), and the year the page opens on: the newest full year with data. */
+export function useYears(registry: string | null, _nation?: string | null) {
+  const { years, defaultYear, loading } = useDataYears(registry);
+  return { years, latest: defaultYear, loading };
 }
 
 export function Indicators() {
@@ -51,7 +50,7 @@ export function Indicators() {
       {!yearsLoading && !years.length && <Paragraph>{t('ind.noData')}</Paragraph>}
       {(decls.loading || results.loading || yearsLoading) && <Spinner aria-label={t('common.loading')} />}
       {decls.data && period && (
-        <Table className="indicator-table" zebra>
+        <ScrollTable label={t('ind.caption')}><Table className="indicator-table" zebra>
           <caption>{t('ind.caption')} {period}{unit ? ` – ${unitName(units.byResh.get(unit), lang, unit, units.byResh)}` : ''}</caption>
           <Table.Head><Table.Row>
             <Table.HeaderCell scope="col">{t('ind.indicator')}</Table.HeaderCell>
@@ -72,7 +71,7 @@ export function Indicators() {
               </Table.Row>
             ))}
           </Table.Body>
-        </Table>
+        </Table></ScrollTable>
       )}
       <Paragraph data-size="sm" className="legend"><LevelMark level="high" />, <LevelMark level="moderate" />, <LevelMark level="low" />. {t('ind.legend')}</Paragraph>
       {registry && period && cols.length > 0 && <Statistics registry={registry} period={period} units={cols} byResh={units.byResh} />}

@@ -4,7 +4,10 @@ import { Alert, Button, Card, Dialog, Heading, Paragraph, Spinner, Table } from 
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, ApiError } from '../api.ts';
 import { Page } from '../components/Page.tsx';
-import { formatDateTime, useI18n } from '../i18n.tsx';
+import { ScrollTable } from '../components/ScrollTable.tsx';
+import { dateWords } from '../dates.ts';
+import { errorText, fill } from '../errors.ts';
+import { useI18n } from '../i18n.tsx';
 import { useSession } from '../session.tsx';
 
 interface InnsynView {
@@ -38,9 +41,9 @@ function PromSection({ prom }: { prom: PromInnsyn }) {
           <Paragraph data-size="sm">{v.purpose}</Paragraph>
           <dl className="innsyn-facts">
             <dt>{t('innsyn.status')}</dt><dd>{v.status}</dd>
-            {v.sentAt && <><dt>{t('innsyn.promSent')}</dt><dd>{formatDateTime(v.sentAt, lang)}</dd></>}
-            {v.deadline && <><dt>{t('innsyn.promDeadline')}</dt><dd>{formatDateTime(v.deadline, lang)}</dd></>}
-            {v.answeredAt && <><dt>{t('innsyn.promAnswered')}</dt><dd>{formatDateTime(v.answeredAt, lang)}</dd></>}
+            {v.sentAt && <><dt>{t('innsyn.promSent')}</dt><dd>{dateWords(v.sentAt, lang, true)}</dd></>}
+            {v.deadline && <><dt>{t('innsyn.promDeadline')}</dt><dd>{dateWords(v.deadline, lang, true)}</dd></>}
+            {v.answeredAt && <><dt>{t('innsyn.promAnswered')}</dt><dd>{dateWords(v.answeredAt, lang, true)}</dd></>}
           </dl>
           <Table zebra className="innsyn-form">
             <caption>{t('innsyn.promAsked')}</caption>
@@ -62,7 +65,7 @@ function PromSection({ prom }: { prom: PromInnsyn }) {
           <Heading level={4} data-size="xs">{a.instrument}</Heading>
           <dl className="innsyn-facts">
             <dt>{t('innsyn.status')}</dt><dd>{a.status} ({a.recall.toLowerCase()})</dd>
-            {a.answeredAt && <><dt>{t('innsyn.promAnswered')}</dt><dd>{formatDateTime(a.answeredAt, lang)}</dd></>}
+            {a.answeredAt && <><dt>{t('innsyn.promAnswered')}</dt><dd>{dateWords(a.answeredAt, lang, true)}</dd></>}
             <dt>{t('innsyn.source')}</dt><dd>{a.source}</dd>
             {a.sharedWith.length > 0 && <><dt>{t('innsyn.promShared')}</dt><dd>{a.sharedWith.map((x) => `${x.registry} (${x.timepoint.toLowerCase()})`).join(', ')}</dd></>}
             {a.scores.length > 0 && <><dt>{t('innsyn.promScores')}</dt><dd>{a.scores.map((x) => `${x.label}: ${x.value}`).join('; ')}</dd></>}
@@ -83,10 +86,17 @@ function PromSection({ prom }: { prom: PromInnsyn }) {
   );
 }
 
+interface Contact { email?: string; phone?: string; address?: string; web?: string }
+interface InnsynStatus {
+  reservation: { reservedAt: string; channel: string } | null;
+  registries: Array<{ id: string; title: { nb: string; en: string }; dataController: string | null; contact: Contact | null }>;
+}
+
 export function Innsyn() {
   const { t, tryT, lang } = useI18n();
   const { me, loading: sessionLoading } = useSession();
   const [view, setView] = useState<InnsynView | null>(null);
+  const [status, setStatus] = useState<InnsynStatus | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -96,10 +106,13 @@ export function Innsyn() {
 
   const load = useCallback(async () => {
     setError(null);
-    try { setView(await api<InnsynView>(`/api/innsyn?lang=${lang}`)); } catch (err) {
-      setError(err instanceof ApiError && err.status === 401 ? t('error.session') : (err as Error).message);
+    try {
+      const [v, st] = await Promise.all([api<InnsynView>(`/api/innsyn?lang=${lang}`), api<InnsynStatus>('/api/innsyn/status')]);
+      setView(v); setStatus(st);
+    } catch (err) {
+      setError(err instanceof ApiError && err.status === 401 ? t('error.session') : errorText(err, tryT));
     }
-  }, [lang, t]);
+  }, [lang, t, tryT]);
   useEffect(() => { if (isPatient) void load(); }, [isPatient, load]);
 
   const reserve = async () => {
@@ -112,7 +125,7 @@ export function Innsyn() {
       confirmation.current?.focus();
     } catch (err) {
       setConfirming(false);
-      setError((err as Error).message);
+      setError(errorText(err, tryT));
     } finally {
       setBusy(false);
     }
@@ -132,7 +145,16 @@ export function Innsyn() {
       )}
       {error && <Alert data-color="danger"><Heading level={2} data-size="xs">{t('error.generic')}</Heading><Paragraph>{error}</Paragraph></Alert>}
       {!view && !error && <Spinner aria-label={t('innsyn.loading')} />}
-      {view && !view.registered && <Paragraph className="innsyn-nothing">{t('innsyn.nothing')}</Paragraph>}
+      {status?.reservation && (
+        <Alert data-color="info" className="innsyn-reservation" data-testid="innsyn-reservation">
+          <Heading level={2} data-size="xs">{t('innsyn.reservedTitle')}</Heading>
+          <Paragraph>{fill(t('innsyn.reservedOn'), { date: dateWords(status.reservation.reservedAt, lang) })}</Paragraph>
+          <Paragraph>{t('innsyn.reservedLog')}</Paragraph>
+          <Heading level={3} data-size="2xs">{t('innsyn.withdrawTitle')}</Heading>
+          <Paragraph>{t('innsyn.withdrawText')}</Paragraph>
+        </Alert>
+      )}
+      {view && !view.registered && !status?.reservation && <Paragraph className="innsyn-nothing">{t('innsyn.nothing')}</Paragraph>}
       {view?.registries.map((r) => (
         <section key={r.id} aria-labelledby={`reg-${r.id}`} className="innsyn-registry">
           <Heading level={2} data-size="md" id={`reg-${r.id}`}>{r.title}</Heading>
@@ -140,11 +162,11 @@ export function Innsyn() {
             <Card key={c.id} className="innsyn-case">
               <Heading level={3} data-size="sm">{t('innsyn.case')} {i + 1}</Heading>
               <dl className="innsyn-facts">
-                <dt>{t('innsyn.registeredAt')}</dt><dd>{formatDateTime(c.registeredAt, lang)}</dd>
+                <dt>{t('innsyn.registeredAt')}</dt><dd>{dateWords(c.registeredAt, lang, true)}</dd>
                 {c.unit && <><dt>{t('innsyn.unit')}</dt><dd>{c.unit}</dd></>}
               </dl>
               {c.forms.map((f) => (
-                <Table key={f.title} zebra className="innsyn-form">
+                <ScrollTable key={f.title} label={f.title}><Table zebra className="innsyn-form">
                   <caption>{f.title} <span className="innsyn-status">({t('innsyn.status').toLowerCase()}: {f.status})</span></caption>
                   <Table.Head><Table.Row>
                     <Table.HeaderCell scope="col">{t('innsyn.variable')}</Table.HeaderCell>
@@ -154,19 +176,19 @@ export function Innsyn() {
                   <Table.Body>{f.values.map((v) => (
                     <Table.Row key={v.variable}><Table.HeaderCell scope="row">{v.label}</Table.HeaderCell><Table.Cell>{v.value}</Table.Cell><Table.Cell>{v.source}</Table.Cell></Table.Row>
                   ))}</Table.Body>
-                </Table>
+                </Table></ScrollTable>
               ))}
             </Card>
           ))}
         </section>
       ))}
       {view?.prom && <PromSection prom={view.prom} />}
-      {view && (
+      {view?.registered && (
         <section aria-labelledby="access-log" className="innsyn-log">
           <Heading level={2} data-size="md" id="access-log">{t('innsyn.log')}</Heading>
           <Paragraph>{t('innsyn.logIntro')}</Paragraph>
           {view.accessLog.length === 0 ? <Paragraph>{t('innsyn.logEmpty')}</Paragraph> : (
-            <Table zebra>
+            <ScrollTable label={t('innsyn.log')}><Table zebra>
               <Table.Head><Table.Row>
                 <Table.HeaderCell scope="col">{t('innsyn.when')}</Table.HeaderCell>
                 <Table.HeaderCell scope="col">{t('innsyn.who')}</Table.HeaderCell>
@@ -175,13 +197,13 @@ export function Innsyn() {
               </Table.Row></Table.Head>
               <Table.Body>{view.accessLog.map((e, i) => (
                 <Table.Row key={i}>
-                  <Table.Cell>{formatDateTime(e.at, lang)}</Table.Cell>
+                  <Table.Cell>{dateWords(e.at, lang, true)}</Table.Cell>
                   <Table.Cell>{e.who}{e.unit ? `, ${e.unit}` : ''}</Table.Cell>
-                  <Table.Cell>{tryT(`action.${e.action}`, e.action)}{e.outcome === 'denied' ? ` (${t('innsyn.denied')})` : ''}</Table.Cell>
+                  <Table.Cell>{tryT(`action.${e.action}`, tryT(`purpose.${e.action}`, e.action))}{e.outcome === 'denied' ? ` (${t('innsyn.denied')})` : ''}</Table.Cell>
                   <Table.Cell>{tryT(`purpose.${e.purpose}`, e.purpose)}</Table.Cell>
                 </Table.Row>
               ))}</Table.Body>
-            </Table>
+            </Table></ScrollTable>
           )}
         </section>
       )}
@@ -190,6 +212,24 @@ export function Innsyn() {
           <Heading level={2} data-size="md" id="reserve">{t('innsyn.reserveTitle')}</Heading>
           <Paragraph>{t('innsyn.reserveText')}</Paragraph>
           <Button variant="secondary" data-color="danger" onClick={() => setConfirming(true)}>{t('innsyn.reserve')}</Button>
+        </section>
+      )}
+      {status && (
+        <section aria-labelledby="contact" className="innsyn-contact">
+          <Heading level={2} data-size="md" id="contact">{t('innsyn.contactTitle')}</Heading>
+          <Paragraph>{t('innsyn.contactText')}</Paragraph>
+          {status.registries.filter((r) => r.contact || r.dataController).map((r) => (
+            <Card key={r.id} className="innsyn-case">
+              <Paragraph><strong>{r.title[lang]}</strong></Paragraph>
+              <dl className="innsyn-facts">
+                {r.dataController && <><dt>{t('innsyn.dataController')}</dt><dd>{r.dataController}</dd></>}
+                {r.contact?.address && <><dt>{t('innsyn.contactAddress')}</dt><dd>{r.contact.address}</dd></>}
+                {r.contact?.email && <><dt>{t('innsyn.contactEmail')}</dt><dd><a href={`mailto:${r.contact.email}`}>{r.contact.email}</a></dd></>}
+                {r.contact?.phone && <><dt>{t('innsyn.contactPhone')}</dt><dd>{r.contact.phone}</dd></>}
+                {r.contact?.web && <><dt>{t('innsyn.contactWeb')}</dt><dd><a href={r.contact.web}>{r.contact.web.replace(/^https?:\/\//, '')}</a></dd></>}
+              </dl>
+            </Card>
+          ))}
         </section>
       )}
       <Dialog open={confirming} modal onClose={() => setConfirming(false)} closeButton={t('innsyn.cancel')} aria-labelledby="confirm-title">

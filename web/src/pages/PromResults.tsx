@@ -5,8 +5,8 @@
 import { Alert, Heading, Paragraph, Spinner, Table } from '@digdir/designsystemet-react';
 import { Page } from '../components/Page.tsx';
 import { UnitPicker } from '../components/UnitPicker.tsx';
-import { pastYears, YearPicker } from '../components/YearPicker.tsx';
-import { unitName, useApi, useOwnUnit, useRegistryId, useUnits, type Text } from '../data.tsx';
+import { YearPicker } from '../components/YearPicker.tsx';
+import { unitName, useApi, useDataYears, useOwnUnit, useRegistryId, useUnits, type Text } from '../data.tsx';
 import { useI18n } from '../i18n.tsx';
 import { useQuery, useRoute } from '../router.tsx';
 
@@ -27,7 +27,9 @@ export function PromResults() {
   const registry = useRegistryId();
   const units = useUnits();
   const own = useOwnUnit();
-  const year = q.get('year') ?? String(new Date().getFullYear() - 1);
+  // Only years with data, opening on the newest full one (as every page: data.tsx useDataYears).
+  const { years, defaultYear } = useDataYears(registry);
+  const year = q.get('year') ?? defaultYear ?? String(new Date().getFullYear() - 1);
   const unit = q.get('unit') ?? own ?? '';
   const res = useApi<PromResultsView>(registry ? `/api/registries/${registry}/prom/results?year=${year}${unit ? `&unit=${unit}` : ''}` : null);
   const v = res.data;
@@ -44,7 +46,7 @@ export function PromResults() {
     <Page title={t('promResults.title')}>
       <Paragraph>{t('promResults.intro')}</Paragraph>
       <form className="filters" aria-label={t('ind.choices')} onSubmit={(e) => e.preventDefault()}>
-        <YearPicker id="year" value={year} onChange={(y) => setQuery({ year: y })} years={pastYears(6)} />
+        <YearPicker id="year" value={year} onChange={(y) => setQuery({ year: y })} years={years.length ? years : [year]} />
         <UnitPicker units={units.list} value={unit} onChange={(u) => setQuery({ unit: u || null })} own={own} />
       </form>
       {res.error && <Alert data-color="danger"><Paragraph>{res.error}</Paragraph></Alert>}

@@ -7,8 +7,8 @@ import { useEffect, useState, type ReactNode } from 'react';
 import { api } from '../api.ts';
 import { Page } from '../components/Page.tsx';
 import { UnitPicker } from '../components/UnitPicker.tsx';
-import { pastYears, YearPicker } from '../components/YearPicker.tsx';
-import { pct, unitName, useApi, useOwnUnit, useRegistryId, useUnits, type Text } from '../data.tsx';
+import { YearPicker } from '../components/YearPicker.tsx';
+import { pct, unitName, useApi, useDataYears, useOwnUnit, useRegistryId, useUnits, type Text } from '../data.tsx';
 import { formatDateTime, useI18n, type Key } from '../i18n.tsx';
 import { useQuery, useRoute } from '../router.tsx';
 import { useSession } from '../session.tsx';
@@ -41,9 +41,12 @@ function useChoices() {
   const own = useOwnUnit();
   const q = useQuery();
   const { setQuery } = useRoute();
-  const year = q.get('year') ?? pastYears(1)[0];
+  // The years with data, as on every other page (the newest full year by default).
+  const data = useDataYears(registry);
+  const year = q.get('year') ?? data.defaultYear ?? String(new Date().getFullYear() - 1);
+  const years = data.years.includes(year) ? data.years : [year, ...data.years];
   const unit = q.get('unit') ?? own ?? units.nation?.resh ?? '';
-  return { registry, units, own, year, unit, setQuery };
+  return { registry, units, own, year, years, unit, setQuery };
 }
 
 function VerdictMark({ verdict, failures }: { verdict: string; failures?: number | null }) {
@@ -68,7 +71,7 @@ export function DataQuality() {
 function DataQualityReport() {
   const { t, lang } = useI18n();
   const { me } = useSession();
-  const { registry, units, own, year, unit, setQuery } = useChoices();
+  const { registry, units, own, year, years, unit, setQuery } = useChoices();
   const report = useApi<Report>(registry && unit ? `/api/registries/${registry}/quality?unit=${unit}&year=${year}` : null);
   const [drill, setDrill] = useState<Finding | null>(null);
   const canWrite = WRITERS.includes(me?.active?.role ?? '');
@@ -108,7 +111,7 @@ function DataQualityReport() {
     <Page title={t('dq.title')}>
       <Paragraph>{t('dq.intro')}</Paragraph>
       <form className="filters" onSubmit={(e) => e.preventDefault()}>
-        <YearPicker id="dq-year" value={year} years={pastYears(6, true)} onChange={(v) => setQuery({ year: v })} />
+        <YearPicker id="dq-year" value={year} years={years} onChange={(v) => setQuery({ year: v })} />
         <UnitPicker id="dq-unit" units={units.list} own={own} value={unit === units.nation?.resh ? '' : unit} onChange={(v) => setQuery({ unit: v || units.nation?.resh })} />
       </form>
       {report.error && <Alert data-color="danger"><Paragraph>{report.error}</Paragraph></Alert>}
@@ -273,7 +276,7 @@ export function Coverage() {
 function CoverageView() {
   const { t, lang } = useI18n();
   const { me } = useSession();
-  const { registry, units, own, year, unit, setQuery } = useChoices();
+  const { registry, units, own, year, years, unit, setQuery } = useChoices();
   const cov = useApi<{ rows: CoverageRow[] }>(registry && unit ? `/api/registries/${registry}/coverage?unit=${unit}` : null);
   const rows = (cov.data?.rows ?? []).slice().sort((a, b) => b.year - a.year || (a.unit === unit ? -1 : b.unit === unit ? 1 : a.name.localeCompare(b.name)));
   const canWork = WRITERS.includes(me?.active?.role ?? '');
@@ -317,12 +320,12 @@ function CoverageView() {
       )}
       <Heading level={2} data-size="sm">{t('cov.worklist')}</Heading>
       {/* A registrar's worklist is their own unit's (NPR names its hospital); an administrator's follows the chosen unit. */}
-      {canWork ? <Worklist registry={registry!} unit={own ?? unit} year={year} onYear={(v) => setQuery({ year: v })} /> : <Paragraph>{t('cov.worklistOnlyWriters')}</Paragraph>}
+      {canWork ? <Worklist registry={registry!} unit={own ?? unit} year={year} years={years} onYear={(v) => setQuery({ year: v })} /> : <Paragraph>{t('cov.worklistOnlyWriters')}</Paragraph>}
     </Page>
   );
 }
 
-function Worklist({ registry, unit, year, onYear }: { registry: string; unit: string; year: string; onYear(v: string): void }) {
+function Worklist({ registry, unit, year, years, onYear }: { registry: string; unit: string; year: string; years: string[]; onYear(v: string): void }) {
   const { t } = useI18n();
   const units = useUnits();
   const [extra, setExtra] = useState<{ key: string; episodes: Episode[]; next: number | null }>({ key: '', episodes: [], next: null });
@@ -342,7 +345,7 @@ function Worklist({ registry, unit, year, onYear }: { registry: string; unit: st
     <section aria-label={t('cov.worklist')}>
       <Paragraph>{t('cov.worklistIntro')}</Paragraph>
       <form className="filters" onSubmit={(e) => e.preventDefault()}>
-        <YearPicker id="wl-year" value={year} years={pastYears(6, true)} onChange={onYear} />
+        <YearPicker id="wl-year" value={year} years={years} onChange={onYear} />
       </form>
       {(first.error || error) && <Alert data-color="danger"><Paragraph>{first.error ?? error}</Paragraph></Alert>}
       {first.loading && <Spinner aria-label={t('common.loading')} />}
@@ -392,7 +395,7 @@ export function Stage() {
 
 function StageView() {
   const { t, lang } = useI18n();
-  const { registry, year, setQuery } = useChoices();
+  const { registry, year, years, setQuery } = useChoices();
   const stage = useApi<StageAssessment>(registry ? `/api/registries/${registry}/stage?year=${year}` : null);
   const [editing, setEditing] = useState<StageItem | null>(null);
   const yes = (v: boolean | null | undefined) => (v === true ? `● ${t('stage.yes')}` : v === false ? `○ ${t('stage.no')}` : t('stage.unknown'));
@@ -401,7 +404,7 @@ function StageView() {
     <Page title={t('stage.title')}>
       <Paragraph>{t('stage.intro')}</Paragraph>
       <form className="filters" onSubmit={(e) => e.preventDefault()}>
-        <YearPicker id="stage-year" value={year} years={pastYears(6, true)} onChange={(v) => setQuery({ year: v })} />
+        <YearPicker id="stage-year" value={year} years={years} onChange={(v) => setQuery({ year: v })} />
       </form>
       {stage.error && <Alert data-color="danger"><Paragraph>{stage.error}</Paragraph></Alert>}
       {stage.loading && <Spinner aria-label={t('common.loading')} />}

@@ -1,13 +1,14 @@
 // Reports: a unit's report as PDF now, the user's own report subscriptions by e-mail, and for
 // registry admins the annual report and dispatches to a unit's mailing lists. Every PDF is made
 // on the server from the same declarations and data as the pages.
-import { Field, Heading, Label, Paragraph, Select } from '@digdir/designsystemet-react';
+import { Alert, Field, Heading, Label, Paragraph, Select } from '@digdir/designsystemet-react';
+import { fill } from '../errors.ts';
 import { useState } from 'react';
 import { Page } from '../components/Page.tsx';
-import { pastYears, YearPicker } from '../components/YearPicker.tsx';
+import { YearPicker } from '../components/YearPicker.tsx';
 import { SubscriptionForm, SubscriptionTable } from '../components/Subscriptions.tsx';
 import { UnitPicker } from '../components/UnitPicker.tsx';
-import { unitName, useApi, useOwnUnit, useRegistryId, useUnits, type IndicatorDecl } from '../data.tsx';
+import { pct, unitName, useApi, useDataYears, useOwnUnit, useRegistryId, useUnits, type IndicatorDecl } from '../data.tsx';
 import { useI18n } from '../i18n.tsx';
 import { useSession } from '../session.tsx';
 
@@ -18,10 +19,12 @@ export function Reports() {
   const units = useUnits();
   const own = useOwnUnit();
   const indicators = useApi<IndicatorDecl[]>(registry ? `/api/registries/${registry}/indicators?lang=${lang}` : null);
-  const years = pastYears(6);
-  const [unitYear, setUnitYear] = useState(years[0]);
+  const { years, defaultYear } = useDataYears(registry);
+  const [unitChoice, setUnitYear] = useState<string | null>(null);
   const [unit, setUnit] = useState<string | null>(null);
-  const [annualYear, setAnnualYear] = useState(years[0]);
+  const [annualChoice, setAnnualYear] = useState<string | null>(null);
+  const unitYear = unitChoice ?? defaultYear ?? '';
+  const annualYear = annualChoice ?? defaultYear ?? '';
   const [dataset, setDataset] = useState<'fresh' | 'qa'>('qa');
   const [ownVersion, setOwnVersion] = useState(0);
   const [dispatchVersion, setDispatchVersion] = useState(0);
@@ -69,6 +72,7 @@ export function Reports() {
                 </Select>
               </Field>
             </form>
+            {dataset === 'qa' && <FinalisedWarning registry={registry} year={annualYear} />}
             <Paragraph><a href={`/api/registries/${registry}/reports/annual/${annualYear}.pdf?dataset=${dataset}`} download>{t('rep.downloadAnnual')} {annualYear} (PDF)</a></Paragraph>
             <Paragraph data-size="sm">{t('rep.annualSlow')}</Paragraph>
           </section>
@@ -82,5 +86,16 @@ export function Reports() {
         </>
       )}
     </Page>
+  );
+}
+
+/** The quality-assured annual report rests on finalised registrations: say so when most are not. */
+function FinalisedWarning({ registry, year }: { registry: string; year: string }) {
+  const { t, lang } = useI18n();
+  const share = useApi<{ cases: number; finalised: number }>(year ? `/api/registries/${registry}/finalised-share?year=${year}` : null);
+  if (!share.data || share.data.cases === 0 || share.data.finalised / share.data.cases >= 0.5) return null;
+  return (
+    <Alert data-color="warning" data-testid="finalised-warning"><Paragraph>{fill(t('rep.finalisedWarning'), {
+      finalised: share.data.finalised, cases: share.data.cases, share: pct(share.data.finalised / share.data.cases, lang, 0), year })}</Paragraph></Alert>
   );
 }

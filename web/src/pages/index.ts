@@ -15,6 +15,12 @@ import { Coverage, DataQuality, Stage } from './Quality.tsx';
 import { PromForm } from './PromForm.tsx';
 import { Registrations } from './Registrations.tsx';
 import { Reports } from './Reports.tsx';
+import { PatientPage, PatientSearch } from './Patients.tsx';
+import { ManualRegistration } from './Manual.tsx';
+import { PrintPage } from './Print.tsx';
+import { Research } from './Research.tsx';
+import { Admin } from './Admin.tsx';
+import { NotFound } from './NotFound.tsx';
 import { PromResults } from './PromResults.tsx';
 
 export interface PageDef {
@@ -34,7 +40,11 @@ export const PAGES: PageDef[] = [
   { path: '/analyses', label: 'nav.analyses', component: Analyses },
   { path: '/hospitals', label: 'nav.hospitals', component: Hospitals },
   { path: '/prom-results', label: 'nav.prom', component: PromResults },
-  { path: '/registrations', label: 'nav.registrations', roles: ['unit-registrar', 'registry-admin', 'platform-admin'], component: Registrations },
+  { path: '/registrations', label: 'nav.registrations', roles: ['unit-registrar', 'unit-reader', 'registry-admin', 'platform-admin'], component: Registrations },
+  { path: '/registrations/new', label: 'manual.title', menu: false, component: ManualRegistration },
+  { path: '/print', label: 'print.print', menu: false, component: PrintPage },
+  { path: '/patients', label: 'nav.patients', roles: ['unit-registrar', 'unit-reader', 'registry-admin', 'platform-admin'], component: PatientSearch },
+  { path: '/patients/:personId', label: 'nav.patients', menu: false, component: PatientPage },
   { path: '/reports', label: 'nav.reports', roles: ['unit-reader', 'unit-registrar', 'registry-admin', 'platform-admin'], component: Reports },
   { path: '/innsyn', label: 'nav.innsyn', roles: ['patient'], component: Innsyn },
   { path: '/follow-up', label: 'nav.followUp', roles: ['unit-reader', 'unit-registrar', 'registry-admin', 'platform-admin'], component: FollowUp },
@@ -44,4 +54,9 @@ export const PAGES: PageDef[] = [
   { path: '/metadata', label: 'nav.metadata', component: Metadata },
   { path: '/metadata/:registry', label: 'nav.metadata', menu: false, component: Metadata },
   { path: '/prom/:token', label: 'prom.title', menu: false, component: PromForm },
+  { path: '/research', label: 'nav.research', roles: ['researcher', 'registry-admin', 'platform-admin'], component: Research },
+  { path: '/admin', label: 'nav.admin', roles: ['platform-admin'], component: Admin },
 ];
+
+/** What a path the app does not have shows. */
+export const NOT_FOUND: PageDef = { path: '*', label: 'notfound.title', menu: false, component: NotFound };
