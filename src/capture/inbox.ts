@@ -2,6 +2,7 @@
 // is processed in one transaction that also marks it processed, so a crash between the two leaves
 // it 'received' and recovery processes it exactly once. A message a sender got wrong is kept in
 // quarantine with its OperationOutcome and can be reprocessed after a fix.
+import type { Bundle, OperationOutcome } from 'fhir/r4.js';
 import { prepared, type Queryable } from '../db/pool.ts';
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
@@ -36,7 +37,7 @@ export interface ProcessOutcome {
   status: 'processed' | 'quarantined' | 'refused' | 'validated';
   httpStatus: number;
   /** A transaction-response/batch-response Bundle, or an OperationOutcome. */
-  body: Record<string, unknown>;
+  body: Bundle | OperationOutcome;
   result?: CaptureResult;
 }
 
@@ -154,8 +155,8 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
         const parsed = parseMessage(body);
         const result = await captureBundle(tx, await envFor(tx.client, caller.sender), caller.sender, Number.MAX_SAFE_INTEGER, parsed);
         noteRedactions(result, parsed);
-        const issues: Issue[] = result.entries.flatMap((e) => e.issues.map((i) => ({ ...i, location: i.location ?? `Bundle.entry[${e.index}]` })));
-        if (issues.every((i) => i.severity === 'information')) issues.push(issue.info(undefined, 'The bundle is valid; nothing was stored (dry run).'));
+        const issues: Issue[] = [...parsed.conformance, ...result.entries.flatMap((e) => e.issues.map((i) => ({ ...i, location: i.location ?? `Bundle.entry[${e.index}]` })))];
+        if (issues.every((i) => i.severity === 'information' || i.severity === 'warning')) issues.push(issue.info(undefined, 'The bundle is valid; nothing was stored (dry run).'));
         outcome = { messageId: null, status: 'validated', httpStatus: result.failedEntries ? 422 : 200, body: operationOutcome(issues), result };
         throw rollback;
       });
@@ -228,7 +229,7 @@ function isUnstorableText(err: unknown): boolean {
   return e?.code === '22P02' && typeof e.message === 'string' && /type json/.test(e.message);
 }
 
-function responseFor(result: CaptureResult): { httpStatus: number; body: Record<string, unknown> } {
+function responseFor(result: CaptureResult): { httpStatus: number; body: Bundle } {
   return {
     httpStatus: 200,
     body: {

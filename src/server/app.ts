@@ -15,7 +15,6 @@ import { registrationSummary } from '../records/summary.ts';
 import { osloDate } from '../time/oslo.ts';
 import { changeStatus, completeForm, deleteForm, getCase, history, RecordError, worklist } from '../records/workflow.ts';
 import { reserve, reserveByHash } from '../records/reservation.ts';
-import { capabilityStatement } from './capability.ts';
 import { ADMINS, PATIENTS, permits, PUBLIC, READERS, requirePolicies, SYSTEMS, WRITERS } from './access-policy.ts';
 import { innsyn } from '../records/innsyn.ts';
 import { deliverExtract, reproduceExtract } from '../research/extract.ts';
@@ -34,6 +33,7 @@ import { screeningRoutes } from './routes/screening.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { publicRoutes } from './routes/public.ts';
 import { promRoutes } from './routes/prom.ts';
+import { fhirRoutes } from './routes/fhir.ts';
 import { checkBodyInput, checkUrlInput, fhirContentTypeProblem } from './input.ts';
 import { logSerializers, redactText, redactUrl, safeError } from '../log/redact.ts';
 import { databaseReady } from '../db/health.ts';
@@ -191,7 +191,6 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   publicRoutes(app as unknown as FastifyInstance, platform);
   promRoutes(app as unknown as FastifyInstance, platform);
 
-  app.get('/fhir/metadata', { config: { access: PUBLIC } }, async (req, reply) => reply.type(FHIR_JSON).send(capabilityStatement(`${req.protocol}://${req.host}/fhir`, VERSION)));
 
   const postBundle = async (req: FastifyRequest, reply: FastifyReply, dryRun: boolean) => {
     const c = req.caller as Caller & { kind: 'system' };
@@ -200,12 +199,17 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
     }
     const outcome = dryRun ? await platform.inbox.validate(c, req.body) : await platform.inbox.process(await platform.inbox.receive(c, 'fhir', req.body));
     if (outcome.messageId) reply.header('X-Kvalreg-Message', String(outcome.messageId));
-    return reply.code(outcome.httpStatus).type(FHIR_JSON).send(outcome.body);
+    // [conformance] $validate answers with its findings and 200, as FHIR servers do; only a body that
+    // is not JSON at all (nothing to validate) or a failure of the server is not a 200.
+    const status = dryRun && outcome.httpStatus < 500 && !isUnparsable(req.body) ? 200 : outcome.httpStatus;
+    return reply.code(status).type(FHIR_JSON).send(outcome.body);
   };
   app.post('/fhir', { config: { access: SYSTEMS } }, (req, reply) => postBundle(req, reply, false));
   app.post('/fhir/', { config: { access: SYSTEMS } }, (req, reply) => postBundle(req, reply, false));
-  app.post('/fhir/$validate', { config: { access: SYSTEMS } }, (req, reply) => postBundle(req, reply, true));
-  app.post('/fhir/Bundle/$validate', { config: { access: SYSTEMS } }, (req, reply) => postBundle(req, reply, true));
+  // [conformance] The CapabilityStatement (from the route table), $validate per resource type, the
+  // extensions' StructureDefinitions, and OperationOutcomes for what does not exist (routes/fhir.ts).
+  fhirRoutes(app as unknown as FastifyInstance, platform, { version: VERSION, validateBundle: (req, reply) => postBundle(req, reply, true),
+    security: 'OAuth2 access tokens (JWT) from the configured issuer (HelseID), as "Authorization: Bearer" or, DPoP-bound, as "Authorization: DPoP" with a DPoP proof; or a bearer token issued by the registry. See docs/fhir-api.md.' });
 
   const registryOf = (id: string) => {
     const r = platform.registry(id);
@@ -346,6 +350,12 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   await registerWebApp(app as unknown as FastifyInstance);
 
   return app;
+}
+
+/** A body that is not JSON: $validate cannot validate it (400), where findings about a resource are a 200. */
+function isUnparsable(body: unknown): boolean {
+  if (typeof body !== 'string') return true;
+  try { JSON.parse(body); return false; } catch { return true; }
 }
 
 function headerValue(h: string | string[] | undefined): string | undefined {
