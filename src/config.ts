@@ -1,4 +1,5 @@
 // Runtime configuration from the environment, in one place so every module reads the same values.
+import net from 'node:net';
 import path from 'node:path';
 
 export interface Config {
@@ -18,6 +19,12 @@ export interface Config {
   rateLimitPerMinute: number;
   /** Requests per minute per client address without valid credentials. */
   anonymousRateLimitPerMinute: number;
+  /**
+   * Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR ranges). A request from one
+   * of them is the client's whose address the header's last untrusted hop names; from anyone else,
+   * the header is ignored. Empty: no proxy is trusted, every request is its peer's.
+   */
+  trustedProxies: string[];
   /** OAuth2 client credentials (JWT access tokens from e.g. HelseID); unset = bearer tokens only. */
   oauth: { issuer: string; jwksUrl: string; audience: string; scope: string } | undefined;
   /** How often changed cases are written to the analytics tables (milliseconds). */
@@ -116,6 +123,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimitPerMinute: intEnv(env, 'KVALREG_RATE_LIMIT', 60_000),
     analyticsIntervalMs: intEnv(env, 'KVALREG_ANALYTICS_INTERVAL_MS', 2000),
     anonymousRateLimitPerMinute: intEnv(env, 'KVALREG_ANONYMOUS_RATE_LIMIT', 120),
+    trustedProxies: addressListEnv(env, 'KVALREG_TRUSTED_PROXIES'),
     dataDir,
     embeddedPgPort: intEnv(env, 'KVALREG_PG_PORT', 54329),
     httpPort: intEnv(env, 'PORT', 3000),
@@ -145,6 +153,19 @@ function positiveIntEnv(env: NodeJS.ProcessEnv, name: string, fallback: number):
   const n = intEnv(env, name, fallback);
   if (n < 1) throw new Error(`${name} must be 1 or more (days)`);
   return n;
+}
+
+/** "10.0.0.5, 10.1.0.0/16, ::1": addresses and CIDR ranges, each checked, so a typo is an error at start, not a proxy trusted by accident or not at all. */
+function addressListEnv(env: NodeJS.ProcessEnv, name: string): string[] {
+  const list = (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const entry of list) {
+    const [address, prefix, ...rest] = entry.split('/');
+    const family = net.isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (!family || !prefixOk || rest.length) throw new Error(`${name}: "${entry}" is not an IP address or a CIDR range (e.g. 10.0.0.5 or 10.1.0.0/16)`);
+  }
+  return list;
 }
 
 function boolEnv(env: NodeJS.ProcessEnv, name: string): boolean {

@@ -51,7 +51,10 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   // A silenced platform (tests) stays silent; otherwise refusals are logged at warn.
   const httpLevel = ['debug', 'trace', 'silent', 'error', 'fatal'].includes(platform.log.level) ? platform.log.level : 'warn';
   // Requests are logged by path and parameter names, errors by kind and code (log/redact.ts).
-  const app = Fastify({ loggerInstance: platform.log.child({ module: 'http' }, { level: httpLevel, serializers: logSerializers }), bodyLimit: 32 * 1024 * 1024 });
+  // [proxy] req.ip is the client's address: X-Forwarded-For is believed only from the configured
+  // reverse proxies (KVALREG_TRUSTED_PROXIES), so rate limits and the audit trail are per real client.
+  const trustProxy = platform.config.trustedProxies.length ? platform.config.trustedProxies : false;
+  const app = Fastify({ loggerInstance: platform.log.child({ module: 'http' }, { level: httpLevel, serializers: logSerializers }), bodyLimit: 32 * 1024 * 1024, trustProxy });
   const auth = new TokenAuthenticator(platform.db.pool, platform.config.oauth);
   const sessions = new Sessions(platform.db.pool, platform.keys, platform.config.session);
   const oidc = opts.oidc ?? platform.config.oidc;
