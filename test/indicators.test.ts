@@ -154,8 +154,12 @@ describe('hand-built cases', () => {
       AND period = '2021' AND unit_resh = $1 AND stratifier = 'ao_prefix' AND dataset = 'fresh' AND grain = 'year'`, [NATION])).rows;
     expect(ao).toEqual([{ stratum: '23', numerator: 3, denominator: 5 }]);
     // A rate of events, not a share of cases: its interval is the Poisson one (Byar), the Measure a ratio.
-    const [r] = await t.platform.indicators.results(t.platform.registry('fracture')!, { indicator: 'nfr11_reoperation_closed', period: '2021', units: [NATION] }, { asOf: AS_OF });
-    expect(r).toMatchObject({ status: 'ok', numerator: 3, denominator: 5 });
+    // (3 is under the threshold: the public sees the denominator only, SUS's own registrar the whole result.)
+    const [pub] = await t.platform.indicators.results(t.platform.registry('fracture')!, { indicator: 'nfr11_reoperation_closed', period: '2021', units: [NATION] }, { asOf: AS_OF });
+    expect(pub).toMatchObject({ status: 'too-few', numerator: null, denominator: 5 });
+    const own = await t.app.inject({ method: 'GET', url: `/api/registries/fracture/indicator-results?indicator=nfr11_reoperation_closed&period=2021&unit=${SUS_HOSPITAL}`, headers: { authorization: `Bearer ${t.tokens.registrarSus}` } });
+    const r = own.json().results[0];
+    expect(r).toMatchObject({ status: 'ok', numerator: 3, denominator: 5, ownUnit: true });
     expect(r.proportion).toBeCloseTo(0.6, 10);
     // Exact Poisson 95 % limits for 3 events: qchisq(0.025, 6)/2 = 0.6186, qchisq(0.975, 8)/2 = 8.7673 (Garwood 1936); Byar within 1 %.
     expect(r.interval!.lower * 5).toBeCloseTo(0.6186, 1);
@@ -185,18 +189,28 @@ describe('hand-built cases', () => {
 });
 
 describe('results as users read them', () => {
-  const results = (q: Parameters<TestPlatform['platform']['indicators']['results']>[1]) => t.platform.indicators.results(t.platform.registry('fracture')!, q, { asOf: AS_OF });
+  // The hand-built counts are small: read as a national reader (a unit reader at the nation), who
+  // sees every unit in full; what the public sees of them is checked beside.
+  const nationalReader = { kind: 'user' as const, user: 'reader', name: 'reader', grants: [{ registry: 'fracture', role: 'unit-reader' as const, unit: NATION }] };
+  const results = (q: Parameters<TestPlatform['platform']['indicators']['results']>[1], viewer: typeof nationalReader | null = nationalReader) =>
+    t.platform.indicators.results(t.platform.registry('fracture')!, q, { asOf: AS_OF, viewer: viewer ?? undefined });
 
   it('gives the proportion with its Wilson interval, target and level', async () => {
     const [r] = await results({ indicator: 'nfr01_time_to_treatment', period: '2018', units: [NATION] });
-    expect(r).toMatchObject({ status: 'ok', numerator: 4, denominator: 7, targetMet: false, level: 'low' });
+    expect(r).toMatchObject({ status: 'ok', numerator: 4, denominator: 7, targetMet: false, level: 'low', ownUnit: true });
+    // The public: a numerator of 4 is under the threshold; it goes, and the share, interval and level with it.
+    const [open] = await results({ indicator: 'nfr01_time_to_treatment', period: '2018', units: [NATION] }, null);
+    expect(open).toMatchObject({ status: 'too-few', numerator: null, denominator: 7, proportion: null, interval: null, level: null, targetMet: null });
+    expect(open).not.toHaveProperty('ownUnit');
     expect(r.proportion).toBeCloseTo(4 / 7, 10);
     expect(r.interval!.lower).toBeCloseTo(0.2505, 3);
     expect(r.interval!.upper).toBeCloseTo(0.8419, 3);
   });
   it('withholds results under the minimum denominator and says so', async () => {
-    const [r] = await results({ indicator: 'nfr11_reoperation_open', period: '2021', units: [NATION] });
-    expect(r).toMatchObject({ status: 'too-few', numerator: null, denominator: null, proportion: null, level: null });
+    for (const viewer of [nationalReader, null]) {
+      const [r] = await results({ indicator: 'nfr11_reoperation_open', period: '2021', units: [NATION] }, viewer);
+      expect(r).toMatchObject({ status: 'too-few', numerator: null, denominator: null, proportion: null, level: null });
+    }
   });
   it('lists units without cases as not computable instead of dropping them', async () => {
     const rs = await results({ indicator: 'nfr12_failed_conservative', period: '2022', level: 'department' });
@@ -239,7 +253,12 @@ describe('over HTTP', () => {
   it('serves results as aggregates, and refuses a malformed question with a clear message', async () => {
     const res = await get('/api/registries/fracture/indicator-results?indicator=nfr12_failed_conservative&period=2022&unit=1');
     expect(res.statusCode).toBe(200);
-    expect(res.json().results[0]).toMatchObject({ numerator: 4, denominator: 7, status: 'ok' });
+    // 4 of 7: the numerator is under the threshold, so the public gets the denominator only …
+    expect(res.json().results[0]).toMatchObject({ numerator: null, denominator: 7, proportion: null, status: 'too-few' });
+    // … and SUS's own registrar gets SUS in full, but not the nation.
+    const own = await get(`/api/registries/fracture/indicator-results?indicator=nfr12_failed_conservative&period=2022&unit=1,${SUS_HOSPITAL}`, t.tokens.registrarSus);
+    expect(own.json().results.find((r: any) => r.unit.resh === SUS_HOSPITAL)).toMatchObject({ numerator: 4, denominator: 7, status: 'ok', ownUnit: true });
+    expect(own.json().results.find((r: any) => r.unit.resh === NATION)).toMatchObject({ numerator: null, status: 'too-few' });
     const bad = await get('/api/registries/fracture/indicator-results?grain=week');
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error).toMatch(/grain must be one of year, quarter, month, rolling-12-months/);
@@ -291,17 +310,28 @@ describe('over HTTP', () => {
     expect(r.statusCode, r.body).toBe(200);
     const report = r.json().entry[0].resource;
     expect(report).toMatchObject({ resourceType: 'MeasureReport', type: 'summary', period: { start: '2021-01-01', end: '2021-12-31' } });
-    expect(report.group[0].population.map((p: any) => p.count)).toEqual([3, 5]);
-    expect(report.group[0].measureScore.value).toBeCloseTo(0.6, 10);
+    // 3 reoperations of 5: the numerator and the score are withheld, the denominator stays, and the status says so.
+    expect(report.group[0].population.map((p: any) => [p.code.coding[0].code, p.count])).toEqual([['denominator', 5]]);
+    expect(report.group[0].measureScore).toBeUndefined();
+    expect(report.group[0].extension).toEqual([{ url: expect.stringMatching(/indicator-result-status$/), valueCode: 'too-few' }]);
   });
 
-  it('writes the national publishing CSV: one row per unit and year, small denominators left out', async () => {
-    const res = await get('/api/registries/fracture/indicator-results.csv?year=2022&dataset=fresh');
+  it('writes the national publishing CSV: one row per unit and year, withheld results left out', async () => {
+    const res = await get('/api/registries/fracture/indicator-results.csv?year=2021&dataset=fresh');
     expect(res.statusCode).toBe(200);
     const lines = res.body.trim().split('\n');
     expect(lines[0]).toBe('context,year,orgnr,resh,unit_name,unit_level,ind_id,var,denominator,level_green,level_yellow,level_direction,min_denominator');
-    const sus = lines.find((l) => l.includes(`,${SUS_ORTHO},`) && l.includes('nfr12'));
-    expect(sus).toMatch(/^caregiver,2022,\d{9},8201101,.*,nfr_nfr12_failed_conservative,4,7,<0\.1,<0\.2,0,5$/);
+    // 2021: 3 reoperations of 5 closed fractures, all at SUS: the numerator is under the threshold,
+    // so the row is left out at every level.
+    expect(lines.filter((l) => l.includes('nfr11_reoperation_closed'))).toEqual([]);
+    // 2022 at SUS: 4 of 7 failed conservative treatment — left out too; 0 of 7 would be shown.
+    const y2022 = (await get('/api/registries/fracture/indicator-results.csv?year=2022&dataset=fresh')).body.trim().split('\n');
+    expect(y2022.filter((l) => l.includes('nfr12'))).toEqual([]);
+    for (const l of [...lines.slice(1), ...y2022.slice(1)]) {
+      const [v, d] = l.split(',').slice(7, 9).map(Number);
+      expect(v === 0 || v >= 5, l).toBe(true);
+      expect(d).toBeGreaterThanOrEqual(5);
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 // The open data the web app reads besides the indicator routes: units, the codebook as metadata,
-// and key figures (aggregates; counts under the registry's threshold withheld).
+// and key figures (aggregates; counts under the registry's threshold withheld, and what would give them away).
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { fracture } from './helpers/fixtures.ts';
@@ -35,12 +35,16 @@ it('serves the codebook as open metadata: forms, variable types, required-ness a
   expect((await t.app.inject({ method: 'GET', url: '/api/registries/nope/codebook' })).statusCode).toBe(404);
 });
 
-it('gives key figures per registration year, withholding counts under the threshold', async () => {
+it('gives key figures per registration year, withholding counts under the threshold and what would give them away', async () => {
   const year = new Date().getFullYear();
+  // 5 at SUS, 1 at Kalnes, 6 in the nation: Kalnes's 1 is withheld, and so is SUS's 5 (6 − 5 = 1).
   const sus = (await t.app.inject({ method: 'GET', url: `/api/registries/fracture/key-figures?unit=${SUS_ORTHO}` })).json();
-  expect(sus.years).toContainEqual({ year, nation: 6, unit: 5 });
+  expect(sus.years).toContainEqual({ year, nation: 6, unit: null });
   const other = (await t.app.inject({ method: 'GET', url: `/api/registries/fracture/key-figures?unit=${OTHER_ORTHO}` })).json();
   expect(other.years).toContainEqual({ year, nation: 6, unit: null });
+  // SUS's own registrar sees SUS's count: they can count those cases anyway.
+  const own = (await t.app.inject({ method: 'GET', url: `/api/registries/fracture/key-figures?unit=${SUS_ORTHO}`, headers: { authorization: `Bearer ${t.tokens.registrarSus}` } })).json();
+  expect(own.years).toContainEqual({ year, nation: 6, unit: 5 });
   expect((await t.app.inject({ method: 'GET', url: '/api/registries/fracture/key-figures?unit=999' })).statusCode).toBe(400);
 });
 

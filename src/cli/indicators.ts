@@ -64,8 +64,8 @@ export async function indicatorsCommand(config: Config, o: { registry: string; y
     console.log(widths.map((w) => '-'.repeat(w)).join('  '));
     for (const r of rows) console.log(line(r));
     console.log('\n' + (lang === 'nb'
-      ? 'Andel (teller/nevner) [95 % KI], nivå: ● høy ◐ moderat ○ lav; trend: ↑ bedre ↓ dårligere → uendret. "for få" = under minste nevner.'
-      : 'Share (numerator/denominator) [95 % CI], level: ● high ◐ moderate ○ low; trend: ↑ better ↓ worse → unchanged. "too few" = under the minimum denominator.'));
+      ? 'Andel (teller/nevner) [95 % KI], nivå: ● høy ◐ moderat ○ lav; trend: ↑ bedre ↓ dårligere → uendret. "for få" = holdt tilbake: nevner under minste nevner, teller under terskelen, eller tall som ville avsløre slike.'
+      : 'Share (numerator/denominator) [95 % CI], level: ● high ◐ moderate ○ low; trend: ↑ better ↓ worse → unchanged. "too few" = withheld: a denominator under the minimum, a numerator under the threshold, or counts that would give such away.'));
   });
 }
 

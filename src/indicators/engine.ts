@@ -4,6 +4,8 @@
 // counts leave the statement; they are stored in indicator_result.
 import type { PersonTx } from '../access/door.ts';
 import { analyticsTable } from '../analytics/columns.ts';
+import { indicatorDisclosure } from '../disclosure/indicators.ts';
+import type { UnitTree } from '../units/tree.ts';
 import { compileToSql } from '../registry/expr-sql.ts';
 import type { Registry } from '../registry/load.ts';
 import type { VariableType } from '../registry/schema.ts';
@@ -16,6 +18,17 @@ export interface ComputeOptions {
   asOf: string;
   /** The root of the unit tree: cases without a unit still count for the nation. */
   nation: string;
+}
+
+/**
+ * The grains computed: those declared, and the months under 12-month windows even when months are
+ * not declared — windows a month apart give the months away, so disclosure control decides the
+ * windows from the months (src/disclosure/periods.ts). Months computed only for that are not served.
+ */
+export function computedGrains(ind: Indicator): Grain[] {
+  const g = [...ind.def.grains];
+  if (g.includes('rolling-12-months') && !g.includes('month')) g.push('month');
+  return g;
 }
 
 /** SQL giving the period label of date `d` for a grain; rolling windows give one label per window the date falls in. */
@@ -108,7 +121,7 @@ export function indicatorSql(registry: Registry, ind: Indicator, opts: ComputeOp
     FROM cells b
     CROSS JOIN LATERAL (VALUES ('fresh'), ('qa')) ds(dataset)
     CROSS JOIN LATERAL unnest(b.path) u(resh)
-    CROSS JOIN LATERAL (${ind.def.grains.map((g) => periodRows(g, 'b.d', '$1')).join(' UNION ALL ')}) g(grain, period)
+    CROSS JOIN LATERAL (${computedGrains(ind).map((g) => periodRows(g, 'b.d', '$1')).join(' UNION ALL ')}) g(grain, period)
     WHERE (ds.dataset = 'fresh' OR b.finalised) AND (${anyDenominator})
     GROUP BY 1, 2, 3, 4${byYear ? `
     UNION ALL
@@ -126,15 +139,22 @@ export function dateColumn(name: string, type: VariableType): string {
   return type === 'datetime' ? `(a."${name}" AT TIME ZONE 'Europe/Oslo')::date` : `a."${name}"`;
 }
 
-/** Replaces the stored results of one indicator with a fresh computation; returns how many result rows were stored. */
-export async function computeIndicator(tx: PersonTx, registry: Registry, ind: Indicator, opts: ComputeOptions & { version: number }): Promise<number> {
+/**
+ * Replaces the stored results of one indicator with a fresh computation, each count stored with
+ * the disclosure decision taken over all of them together; returns how many result rows were stored.
+ */
+export async function computeIndicator(tx: PersonTx, registry: Registry, ind: Indicator, opts: ComputeOptions & { version: number; units: UnitTree }): Promise<number> {
   const started = Date.now();
   const { text, values } = indicatorSql(registry, ind, opts);
+  const counts = (await tx.client.query(text, values)).rows as Array<{ dataset: string; grain: string; period: string; unit_resh: string; stratifier: string; stratum: string; numerator: number; denominator: number }>;
+  const withheld = indicatorDisclosure(counts, { threshold: ind.disclosure.threshold, minimumDenominator: ind.minimumDenominator, numerator: ind.disclosure.numerator }, opts.units);
   await tx.client.query('DELETE FROM indicator_result WHERE registry = $1 AND indicator = $2', [registry.id, ind.def.id]);
-  const n = values.length;
+  const col = <K extends keyof (typeof counts)[number]>(k: K) => counts.map((c) => c[k]);
   const res = await tx.client.query(
-    `INSERT INTO indicator_result (registry, indicator, dataset, grain, period, unit_resh, stratifier, stratum, numerator, denominator)
-     SELECT $${n + 1}, $${n + 2}, r.* FROM (${text}) r`, [...values, registry.id, ind.def.id]);
+    `INSERT INTO indicator_result (registry, indicator, dataset, grain, period, unit_resh, stratifier, stratum, numerator, denominator, numerator_withheld, denominator_withheld)
+     SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $11::text[], $12::text[])`,
+    [registry.id, ind.def.id, col('dataset'), col('grain'), col('period'), col('unit_resh'), col('stratifier'), col('stratum'), col('numerator'), col('denominator'),
+      withheld.map((w) => w.numerator), withheld.map((w) => w.denominator)]);
   await tx.client.query(`INSERT INTO indicator_run (registry, indicator, version, as_of, duration_ms) VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (registry, indicator) DO UPDATE SET version = EXCLUDED.version, as_of = EXCLUDED.as_of, computed_at = now(), duration_ms = EXCLUDED.duration_ms`,
   [registry.id, ind.def.id, opts.version, opts.asOf, Date.now() - started]);

@@ -18,7 +18,10 @@ export interface Indicator {
   def: IndicatorDef;
   /** The denominator as one or more counts added together (one part unless declared with parts). */
   parts: IndicatorPart[];
+  /** Denominators under this are withheld ("too few"): the declared minimum, never under the registry's threshold. */
   minimumDenominator: number;
+  /** Disclosure control: the registry's small-count threshold, and whether numerators under it are shown (declared per indicator). */
+  disclosure: { threshold: number; numerator: 'suppress' | 'show' };
   /** JavaScript versions of the predicates, evaluated on an analytics row (for explanations). */
   js: { population: Compiled | undefined; exclusions: Compiled | undefined; parts: Array<{ denominator: Compiled; numerator: Compiled }>; numeratorCount: Compiled | undefined };
 }
@@ -58,6 +61,10 @@ export function loadIndicators(registry: Registry): Indicator[] {
       }
     };
     if (types.get(def.periodDate) !== 'date' && types.get(def.periodDate) !== 'datetime') problems.push(`${where}.periodDate: "${def.periodDate}" is not a date variable of the codebook`);
+    const threshold = registry.meta.smallCountThreshold;
+    if (def.minimumDenominator !== undefined && def.minimumDenominator < threshold) {
+      problems.push(`${where}.minimumDenominator: ${def.minimumDenominator} is under the registry's smallCountThreshold (${threshold}); a denominator under the threshold is never shown — remove minimumDenominator or make it at least ${threshold}`);
+    }
     for (const s of def.stratifiers) if (!types.has(s) && !def.countStrata?.[s]) problems.push(`${where}.stratifiers: unknown variable "${s}" (a column of the analytics table, or a key of countStrata)`);
     for (const [s, strata] of Object.entries(def.countStrata ?? {})) {
       for (const [stratum, source] of Object.entries(strata)) check(source, `countStrata.${s}.${stratum}`, 'number');
@@ -71,7 +78,11 @@ export function loadIndicators(registry: Registry): Indicator[] {
       parts: parts.map((p, k) => ({ denominator: check(p.denominator, `parts[${k}].denominator`)!, numerator: check(p.numerator, `parts[${k}].numerator`)! })),
       numeratorCount: check(def.numeratorCount, 'numeratorCount', 'number'),
     };
-    out.push({ registry: registry.id, def, parts, minimumDenominator: def.minimumDenominator ?? registry.meta.smallCountThreshold, js });
+    out.push({
+      registry: registry.id, def, parts, js,
+      minimumDenominator: Math.max(def.minimumDenominator ?? 0, registry.meta.smallCountThreshold),
+      disclosure: { threshold: registry.meta.smallCountThreshold, numerator: def.disclosure?.numerator ?? 'suppress' },
+    });
   });
   if (problems.length) throw new DefinitionError(problems);
   return out;

@@ -85,12 +85,17 @@ export function measureReport(base: string, registry: Registry, ind: Indicator, 
   const range = periodRange(main.grain, main.period);
   const unit = units.get(main.unit.resh);
   const end = new Date(Date.parse(`${range.to}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
-  const counts = (r: IndicatorResult): Pick<MeasureReportGroup, 'population' | 'measureScore' | 'extension'> => r.status === 'ok'
-    ? { population: [
-      { code: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/measure-population', code: 'numerator' }] }, count: r.numerator ?? undefined },
-      { code: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/measure-population', code: 'denominator' }] }, count: r.denominator ?? undefined },
-    ], measureScore: { value: r.proportion ?? undefined } }
-    : { extension: [{ url: extensionUrl(base, 'indicator-result-status'), valueCode: r.status }] };
+  // Only what disclosure control shows: a withheld numerator is left out with the score (the
+  // denominator may stay), and the status says so.
+  const population = (code: string, count: number | null) => (count === null ? [] : [{ code: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/measure-population', code }] }, count }]);
+  const counts = (r: IndicatorResult): Pick<MeasureReportGroup, 'population' | 'measureScore' | 'extension'> => {
+    const pops = [...population('numerator', r.numerator), ...population('denominator', r.denominator)];
+    return {
+      ...(r.status === 'ok' ? {} : { extension: [{ url: extensionUrl(base, 'indicator-result-status'), valueCode: r.status }] }),
+      ...(pops.length ? { population: pops } : {}),
+      ...(r.proportion !== null ? { measureScore: { value: r.proportion } } : {}),
+    };
+  };
   const byStratifier = new Map<string, IndicatorResult[]>();
   for (const s of strata) byStratifier.set(s.stratifier, [...(byStratifier.get(s.stratifier) ?? []), s]);
   return {
@@ -119,8 +124,9 @@ export function measureReport(base: string, registry: Registry, ind: Indicator, 
 }
 
 /**
- * The national publishing format: one row per unit and year. `var` is the numerator; rows under
- * the minimum denominator are left out (national publishing shows them as too few).
+ * The national publishing format: one row per unit and year. `var` is the numerator; rows whose
+ * numerator or denominator disclosure control withholds are left out (national publishing shows
+ * them as too few).
  */
 export function nationalCsv(registry: Registry, indicators: Indicator[], results: IndicatorResult[], units: UnitTree): string {
   const byId = new Map(indicators.map((i) => [i.def.id, i]));

@@ -88,8 +88,17 @@ export const indicatorSchema = z.object({
   /** Achievement levels: high when `high` holds, moderate when `moderate` holds, otherwise low. */
   levels: z.object({ high: threshold, moderate: threshold.optional() }).strict().optional(),
   direction: z.enum(['higher-is-better', 'lower-is-better']),
-  /** Results with a smaller denominator are marked too few to show (default: the registry's small-count threshold). */
+  /** Results with a smaller denominator are marked too few to show (default, and at least: the registry's small-count threshold). */
   minimumDenominator: z.number().int().min(1).optional(),
+  /**
+   * Disclosure control (docs/architecture.md, "Disclosure control"): numerators under the registry's
+   * small-count threshold are withheld with the result's share, unless the indicator declares them
+   * shown, with the reason (e.g. a process measure whose numerator says nothing about a patient).
+   */
+  disclosure: z.object({
+    numerator: z.enum(['suppress', 'show']),
+    reason: z.string().min(1).optional(),
+  }).strict().refine((d) => d.numerator === 'suppress' || d.reason !== undefined, { message: 'showing numerators under the threshold needs a reason: disclosure.reason' }).optional(),
   stratifiers: z.array(id).default([]),
   grains: z.array(z.enum(GRAINS)).min(1).default(['year', 'quarter']),
   /** Sources of the definition and its target (guideline, annual report section). */

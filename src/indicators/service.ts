@@ -3,7 +3,9 @@
 // achievement level, target, and the trend against the previous period. Results are cached per
 // registry and recomputed when the analytics data changed or the day changed.
 import type { Logger } from 'pino';
+import type { Caller } from '../access/caller.ts';
 import type { PersonData } from '../access/door.ts';
+import type { Withheld } from '../disclosure/indicators.ts';
 import type { Queryable } from '../db/pool.ts';
 import type { Registry } from '../registry/load.ts';
 import { osloDate } from '../time/oslo.ts';
@@ -28,8 +30,14 @@ export interface IndicatorResult {
   unit: { resh: string; level: Unit['level'] | null; name: string | null };
   stratifier: string;
   stratum: string;
+  /**
+   * `too-few`: withheld by disclosure control — too few in the denominator or the numerator, or
+   * withheld so that such a result cannot be worked out. Which it is is not said: knowing which
+   * withheld count is small and which is not narrows them down (two withheld counts adding up to 6,
+   * one of them at least 5, are 5 and 1).
+   */
   status: ResultStatus;
-  /** Counts and proportion: null when too few to show or not computable. */
+  /** Counts and proportion: null when withheld or not computable (the denominator may be shown when only the numerator is withheld). */
   numerator: number | null;
   denominator: number | null;
   proportion: number | null;
@@ -38,7 +46,12 @@ export interface IndicatorResult {
   level: Level | null;
   trend: Trend | null;
   previous: { period: string; proportion: number | null } | null;
+  /** Shown in full only because the caller works at this unit (what it sees of its own unit is not what is published). */
+  ownUnit?: true;
 }
+
+/** A stored count with its disclosure decision. */
+interface Count { k: number; n: number; wk: Withheld['numerator']; wn: Withheld['denominator'] }
 
 export interface ResultQuery {
   indicator?: string;
@@ -78,7 +91,7 @@ export class Indicators {
     const units = q.units ?? (q.level ? this.units.all().filter((u) => u.level === q.level).map((u) => u.resh) : undefined);
     const out: StatisticResult[] = [];
     await this.data.transaction(PLATFORM, 'statistics:compute', async (tx) => {
-      for (const s of stats) out.push(...await computeStatistic(tx, registry, s, { asOf, nation: this.nation() }, { dataset: q.dataset, grain: q.grain, period: q.period, units }));
+      for (const s of stats) out.push(...await computeStatistic(tx, registry, s, { asOf, nation: this.nation(), units: this.units }, { dataset: q.dataset, grain: q.grain, period: q.period, units }));
     }, { readOnly: true });
     return out;
   }
@@ -115,7 +128,7 @@ export class Indicators {
         if (ind.def.status !== 'active') continue;
         const run = runs.get(ind.def.id);
         if (!opts.force && run && run.version >= version && run.asOf === asOf) continue;
-        const rows = await computeIndicator(tx, registry, ind, { asOf, nation: this.nation(), version });
+        const rows = await computeIndicator(tx, registry, ind, { asOf, nation: this.nation(), version, units: this.units });
         this.log.debug({ registry: registry.id, indicator: ind.def.id, rows }, 'indicator computed');
       }
     });
@@ -127,8 +140,12 @@ export class Indicators {
     return rows.map((r) => ({ indicator: r.indicator, version: Number(r.version), asOf: r.as_of, computedAt: new Date(r.computed_at).toISOString(), durationMs: r.duration_ms }));
   }
 
-  /** Results for users: aggregates only, with small counts withheld. */
-  async results(registry: Registry, q: ResultQuery = {}, opts: { asOf?: string } = {}): Promise<IndicatorResult[]> {
+  /**
+   * Results for users: aggregates only, with the counts disclosure control withholds withheld —
+   * except, with `viewer`, at the units whose own users the viewer is (unit registrars and readers
+   * see their own units in full: they can list those cases anyway).
+   */
+  async results(registry: Registry, q: ResultQuery = {}, opts: { asOf?: string; viewer?: Caller } = {}): Promise<IndicatorResult[]> {
     // The first time, and for a chosen as-of date, wait for the computation. Otherwise serve what
     // is stored and bring it up to date in the background (one computation at a time): with data
     // arriving all day, a reader should not wait for a recomputation that the next read will show.
@@ -143,20 +160,23 @@ export class Indicators {
       this.checked.set(registry.id, Date.now());
       this.ensureFresh(registry, opts).catch((err) => this.log.error({ err, registry: registry.id }, 'computing indicators failed'));
     }
-    const inds = q.indicator ? [this.get(registry.id, q.indicator)].filter((x): x is Indicator => !!x) : this.list(registry.id);
     const dataset = q.dataset ?? 'fresh';
     const grain = q.grain ?? 'year';
+    // Months computed only to decide 12-month windows are not served (engine.ts, computedGrains).
+    const inds = (q.indicator ? [this.get(registry.id, q.indicator)].filter((x): x is Indicator => !!x) : this.list(registry.id))
+      .filter((i) => i.def.status !== 'active' || i.def.grains.includes(grain));
+    const own = ownUnits(opts.viewer, registry.id, this.units);
     const unitFilter = q.units ?? (q.level ? this.units.all().filter((u) => u.level === q.level).map((u) => u.resh) : undefined);
     const periods = q.period ? [q.period, previousPeriod(grain, q.period)] : null;
     const { rows } = await this.pool.query(
-      `SELECT indicator, period, unit_resh, stratifier, stratum, numerator, denominator FROM indicator_result
+      `SELECT indicator, period, unit_resh, stratifier, stratum, numerator, denominator, numerator_withheld, denominator_withheld FROM indicator_result
        WHERE registry = $1 AND indicator = ANY($2) AND dataset = $3 AND grain = $4 AND stratifier = $5
          AND ($6::text[] IS NULL OR period = ANY($6)) AND ($7::text[] IS NULL OR unit_resh = ANY($7))`,
       [registry.id, inds.map((i) => i.def.id), dataset, grain, q.stratifier ?? '', periods, unitFilter ?? null]);
-    const counts = new Map<string, { k: number; n: number }>();
+    const counts = new Map<string, Count>();
     const cells = new Map<string, { indicator: string; period: string; unit: string; stratum: string }>();
     for (const r of rows) {
-      counts.set(`${r.indicator}|${r.period}|${r.unit_resh}|${r.stratum}`, { k: r.numerator, n: r.denominator });
+      counts.set(`${r.indicator}|${r.period}|${r.unit_resh}|${r.stratum}`, { k: r.numerator, n: r.denominator, wk: r.numerator_withheld, wn: r.denominator_withheld });
       if (!periods || r.period === q.period) cells.set(`${r.indicator}|${r.period}|${r.unit_resh}|${r.stratum}`, { indicator: r.indicator, period: r.period, unit: r.unit_resh, stratum: r.stratum });
     }
     // Units asked for that have no cases are shown as not computable, never left out.
@@ -169,42 +189,66 @@ export class Indicators {
     const out: IndicatorResult[] = [];
     for (const cell of cells.values()) {
       const ind = inds.find((i) => i.def.id === cell.indicator)!;
-      const now = counts.get(`${cell.indicator}|${cell.period}|${cell.unit}|${cell.stratum}`) ?? { k: 0, n: 0 };
+      const now = counts.get(`${cell.indicator}|${cell.period}|${cell.unit}|${cell.stratum}`) ?? NONE;
       const prevPeriod = previousPeriod(grain, cell.period);
       const before = counts.get(`${cell.indicator}|${prevPeriod}|${cell.unit}|${cell.stratum}`);
-      out.push(this.describe(ind, { dataset, grain, period: cell.period, unit: cell.unit, stratifier: q.stratifier ?? '', stratum: cell.stratum }, now, prevPeriod, periods || before ? before : undefined));
+      out.push(this.describe(ind, { dataset, grain, period: cell.period, unit: cell.unit, stratifier: q.stratifier ?? '', stratum: cell.stratum }, now, prevPeriod, periods || before ? before : undefined, own.has(cell.unit)));
     }
     // Pending indicators are listed, so that a report shows them as declared but not yet computed.
     if (!q.indicator || this.get(registry.id, q.indicator)?.def.status === 'pending') {
       for (const ind of inds.filter((i) => i.def.status === 'pending')) {
         for (const unit of unitFilter && q.period ? unitFilter : [this.nation()]) {
-          out.push({ ...this.describe(ind, { dataset, grain, period: q.period ?? '', unit, stratifier: '', stratum: '' }, { k: 0, n: 0 }, '', undefined), status: 'definition-pending' });
+          out.push({ ...this.describe(ind, { dataset, grain, period: q.period ?? '', unit, stratifier: '', stratum: '' }, NONE, '', undefined, false), status: 'definition-pending' });
         }
       }
     }
     return out.sort((a, b) => a.indicator.localeCompare(b.indicator) || a.period.localeCompare(b.period) || a.unit.resh.localeCompare(b.unit.resh) || a.stratum.localeCompare(b.stratum));
   }
 
+  /**
+   * One result as users read it, from the stored counts and their disclosure decision: a withheld
+   * numerator takes the share, interval, level, target and trend with it; a withheld denominator
+   * takes everything. `own`: the caller's own unit, shown in full (under the minimum denominator
+   * still "too few": a share of three patients says nothing, whoever reads it).
+   */
   private describe(ind: Indicator, at: { dataset: 'fresh' | 'qa'; grain: Grain; period: string; unit: string; stratifier: string; stratum: string },
-    now: { k: number; n: number }, prevPeriod: string, before: { k: number; n: number } | undefined): IndicatorResult {
+    now: Count, prevPeriod: string, before: Count | undefined, own: boolean): IndicatorResult {
     const unit = this.units.get(at.unit);
-    const status: ResultStatus = now.n === 0 ? 'not-computable' : now.n < ind.minimumDenominator ? 'too-few' : 'ok';
-    const shown = status === 'ok';
-    const p = shown ? now.k / now.n : null;
-    const beforeShown = before && before.n >= ind.minimumDenominator;
+    const nShown = now.n > 0 && (own ? now.n >= ind.minimumDenominator : now.wn === null);
+    const kShown = nShown && (own || now.wk === null);
+    const status: ResultStatus = now.n === 0 ? 'not-computable' : kShown ? 'ok' : 'too-few';
+    const p = kShown ? now.k / now.n : null;
+    const beforeShown = before !== undefined && before.n > 0 && (own ? before.n >= ind.minimumDenominator : before.wn === null && before.wk === null);
     return {
       indicator: ind.def.id, dataset: at.dataset, grain: at.grain, period: at.period,
       unit: { resh: at.unit, level: unit?.level ?? null, name: unit?.nameNb ?? null },
       stratifier: at.stratifier, stratum: at.stratum, status,
-      numerator: shown ? now.k : null, denominator: shown ? now.n : null, proportion: p,
+      numerator: kShown ? now.k : null, denominator: nShown ? now.n : null, proportion: p,
       // A counted numerator (numeratorCount) is a rate of events, not a share of cases.
-      interval: shown ? (ind.def.numeratorCount ? rateInterval(now.k, now.n) : wilson(now.k, now.n)) : null,
+      interval: kShown ? (ind.def.numeratorCount ? rateInterval(now.k, now.n) : wilson(now.k, now.n)) : null,
       targetMet: p === null || !ind.def.target ? null : holdsThreshold(p, ind.def.target),
       level: p === null ? null : achievementLevel(p, ind.def.levels),
-      trend: shown && beforeShown ? trend(now, before!, ind.def.direction) : null,
+      trend: kShown && beforeShown ? trend(now, before!, ind.def.direction) : null,
       previous: before ? { period: prevPeriod, proportion: beforeShown ? before.k / before.n : null } : null,
+      ...(own && (now.wn !== null || now.wk !== null) && now.n > 0 ? { ownUnit: true as const } : {}),
     };
   }
+}
+
+const NONE: Count = { k: 0, n: 0, wk: null, wn: null };
+
+/**
+ * The units whose own results a caller sees in full: those of a unit registrar's or reader's grants
+ * for this registry, with their sub-units. Nobody else — registry and platform admins included,
+ * who publish and so see what is published — and never without a caller.
+ */
+export function ownUnits(viewer: Caller | undefined, registry: string, units: UnitTree): Set<string> {
+  const out = new Set<string>();
+  if (viewer?.kind !== 'user') return out;
+  for (const g of viewer.grants) {
+    if ((g.role === 'unit-registrar' || g.role === 'unit-reader') && (g.registry === registry || g.registry === '*')) for (const u of units.descendants(g.unit)) out.add(u);
+  }
+  return out;
 }
 
 /** The period before: the year, quarter or month before; for a rolling 12-month window, the window a year earlier. */

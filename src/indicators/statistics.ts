@@ -9,13 +9,23 @@ import YAML from 'yaml';
 import type { PersonTx } from '../access/door.ts';
 import { analyticsTable } from '../analytics/columns.ts';
 import { compileExpression, ExpressionError, type Compiled } from '../registry/expr.ts';
+import { periodDisclosure } from '../disclosure/periods.ts';
+import type { Reason } from '../disclosure/table.ts';
 import { compileToSql, compileToSqlTyped } from '../registry/expr-sql.ts';
 import { DefinitionError, type Registry } from '../registry/load.ts';
+import type { UnitTree } from '../units/tree.ts';
 import { dateColumn, periodRows } from './engine.ts';
 import { columnTypes } from './load.ts';
 import { indicatorsFileSchema, type Grain, type StatisticDef } from './schema.ts';
 
-export interface Statistic { registry: string; def: StatisticDef; sums: string[]; value: Compiled; minimumCount: number }
+export interface Statistic {
+  registry: string; def: StatisticDef; sums: string[]; value: Compiled;
+  /** Results over fewer cases are withheld: the declared minimum, never under the registry's threshold. */
+  minimumCount: number;
+  /** The sums of a condition: counts of cases, protected like counts (under the threshold withheld). */
+  countSums: string[];
+  threshold: number;
+}
 
 export interface StatisticResult {
   statistic: string;
@@ -23,10 +33,11 @@ export interface StatisticResult {
   grain: Grain;
   period: string;
   unit: string;
+  /** `too-few`: disclosure control withholds the count, or a sum that counts cases (and with it the value). */
   status: 'ok' | 'too-few';
-  /** The number of cases counted, the sums and the value; null when too few to show. */
+  /** The number of cases counted, the sums and the value; null when withheld (a sum may be withheld alone). */
   n: number | null;
-  sums: Record<string, number> | null;
+  sums: Record<string, number | null> | null;
   value: number | null;
 }
 
@@ -46,6 +57,14 @@ export function loadStatistics(registry: Registry): Statistic[] {
         problems.push(`${where}.${field}: ${err instanceof ExpressionError ? err.message : String(err)}`);
       }
     };
+    const countSums: string[] = [];
+    for (const [name, source] of Object.entries(def.sums)) {
+      try { if (compileToSqlTyped(source, { columns: types, alias: 'a', param: () => '$1', asOf: '$2' }).type === 'boolean') countSums.push(name); } catch { /* reported below */ }
+    }
+    const threshold = registry.meta.smallCountThreshold;
+    if (def.minimumCount !== undefined && def.minimumCount < threshold) {
+      problems.push(`${where}.minimumCount: ${def.minimumCount} is under the registry's smallCountThreshold (${threshold}); a count under the threshold is never shown — remove minimumCount or make it at least ${threshold}`);
+    }
     if (types.get(def.periodDate) !== 'date' && types.get(def.periodDate) !== 'datetime') problems.push(`${where}.periodDate: "${def.periodDate}" is not a date variable of the codebook`);
     if (def.population) sql(def.population, 'population');
     for (const [name, source] of Object.entries(def.sums)) sql(source, `sums.${name}`);
@@ -53,14 +72,21 @@ export function loadStatistics(registry: Registry): Statistic[] {
     try { value = compileExpression(def.value, { variables: new Set([...Object.keys(def.sums), 'n']) }); } catch (err) {
       problems.push(`${where}.value: ${err instanceof ExpressionError ? err.message : String(err)} (it may use the sums ${Object.keys(def.sums).join(', ')} and n)`);
     }
-    return { registry: registry.id, def, sums: Object.keys(def.sums), value, minimumCount: def.minimumCount ?? registry.meta.smallCountThreshold };
+    return { registry: registry.id, def, sums: Object.keys(def.sums), value, minimumCount: Math.max(def.minimumCount ?? 0, threshold), countSums, threshold };
   });
   if (problems.length) throw new DefinitionError(problems);
   return out;
 }
 
-/** Which results a request wants; filtered in the statement, so a page asking for one year does not compute all. */
+/** Which results a request wants. */
 export interface StatisticFilter { dataset?: 'fresh' | 'qa'; grain?: Grain; period?: string; units?: string[] }
+
+/** The grains computed: the declared ones, and months under 12-month windows (as for indicators, engine.ts computedGrains). */
+function computedGrains(stat: Statistic): Grain[] {
+  const g = [...stat.def.grains];
+  if (g.includes('rolling-12-months') && !g.includes('month')) g.push('month');
+  return g;
+}
 
 /** The statement: count and sums per dataset, grain, period and unit (every level of the unit tree). */
 export function statisticSql(registry: Registry, stat: Statistic, opts: { asOf: string; nation: string }, filter: StatisticFilter = {}): { text: string; values: unknown[] } {
@@ -76,13 +102,13 @@ export function statisticSql(registry: Registry, stat: Statistic, opts: { asOf: 
   const d = dateColumn(stat.def.periodDate, types.get(stat.def.periodDate)!);
   const where = [`${d} IS NOT NULL`, ...sums.map((s) => `${s.sql} IS NOT NULL`)];
   if (stat.def.population) where.push(`(${expr(stat.def.population)}) IS TRUE`);
-  // A year's results need only that year's cases.
-  if (filter.grain === 'year' && filter.period && /^\d{4}$/.test(filter.period)) where.push(`date_trunc('year', ${d}) = make_date(${param(Number(filter.period))}::int, 1, 1)`);
-  const grains = stat.def.grains.filter((g) => !filter.grain || g === filter.grain);
+  // A period's results need only its calendar year's cases — every unit and every grain within that
+  // year, which disclosure control decides together (12-month windows reach into the year before:
+  // then everything is computed).
+  const grains = computedGrains(stat);
+  if (filter.period && !grains.includes('rolling-12-months')) where.push(`date_trunc('year', ${d}) = make_date(${param(Number(filter.period.slice(0, 4)))}::int, 1, 1)`);
   const outer = ['(ds.dataset = \'fresh\' OR b.finalised)'];
   if (filter.dataset) outer.push(`ds.dataset = ${param(filter.dataset)}`);
-  if (filter.period) outer.push(`g.period = ${param(filter.period)}`);
-  if (filter.units) outer.push(`u.resh = ANY(${param(filter.units)}::text[])`);
   const text = `
     WITH base AS (
       SELECT a.finalised, date_trunc('month', ${d})::date AS d,
@@ -101,22 +127,44 @@ export function statisticSql(registry: Registry, stat: Statistic, opts: { asOf: 
   return { text, values };
 }
 
-/** Computes a statistic for every unit and period; results over fewer cases than the minimum are withheld. */
-export async function computeStatistic(tx: PersonTx, registry: Registry, stat: Statistic, opts: { asOf: string; nation: string }, filter: StatisticFilter = {}): Promise<StatisticResult[]> {
+/**
+ * Computes a statistic for every unit and period of the request's year, decides disclosure over all
+ * of them together (src/disclosure/periods.ts: the count under the minimum withheld, sums that count
+ * cases under the threshold withheld, then whatever would give those away), and returns those asked for.
+ * A sum that is not a count is shown with the count; the value only when every counting sum is shown.
+ */
+export async function computeStatistic(tx: PersonTx, registry: Registry, stat: Statistic, opts: { asOf: string; nation: string; units: UnitTree }, filter: StatisticFilter = {}): Promise<StatisticResult[]> {
   if (filter.grain && !stat.def.grains.includes(filter.grain)) return [];
   const { text, values } = statisticSql(registry, stat, opts, filter);
   const { rows } = await tx.client.query(text, values);
   const scale = 10 ** stat.def.decimals;
-  return rows.map((r) => {
-    const n = Number(r.n);
-    const ok = n >= stat.minimumCount;
-    const sums = Object.fromEntries(stat.sums.map((name, i) => [name, Number(r[`s${i}`])]));
-    const v = ok ? stat.value({ ...sums, n }) : null;
-    return {
-      statistic: stat.def.id, dataset: r.dataset, grain: r.grain, period: r.period, unit: r.unit, status: ok ? 'ok' : 'too-few',
-      n: ok ? n : null,
-      sums: ok ? Object.fromEntries(Object.entries(sums).map(([k, x]) => [k, Math.round(x * scale) / scale])) : null,
-      value: typeof v === 'number' && Number.isFinite(v) ? Math.round(v * scale) / scale : null,
-    } satisfies StatisticResult;
-  }).sort((a, b) => a.statistic.localeCompare(b.statistic) || a.dataset.localeCompare(b.dataset) || a.grain.localeCompare(b.grain) || a.period.localeCompare(b.period) || a.unit.localeCompare(b.unit));
+  const out: StatisticResult[] = [];
+  for (const dataset of new Set(rows.map((r) => r.dataset as string))) {
+    const cells = rows.filter((r) => r.dataset === dataset);
+    const n = cells.map((r) => Number(r.n));
+    const sumAt = (name: string) => cells.map((r) => Number(r[`s${stat.sums.indexOf(name)}`]));
+    const layers = [
+      { values: n, zerosShown: true, primary: (i: number) => (n[i] > 0 && n[i] < stat.minimumCount ? 'too-few' as const : null) },
+      ...stat.countSums.map((name) => {
+        const v = sumAt(name);
+        return { values: v, zerosShown: false, primary: (i: number, before: Array<Array<Reason | null>>) => before[0][i] ?? (v[i] > 0 && v[i] < stat.threshold ? 'small' as const : null) };
+      }),
+    ];
+    const decided = periodDisclosure(cells.map((r) => ({ grain: r.grain, period: r.period, unit: r.unit, stratifier: '', stratum: '' })), layers, opts.units, stat.threshold);
+    cells.forEach((r, i) => {
+      if (!stat.def.grains.includes(r.grain) || (filter.grain && r.grain !== filter.grain) || (filter.period && r.period !== filter.period) || (filter.units && !filter.units.includes(r.unit))) return;
+      const nShown = decided[0][i] === null;
+      const sumWithheld = Object.fromEntries(stat.sums.map((name) => [name, nShown ? (stat.countSums.includes(name) ? decided[1 + stat.countSums.indexOf(name)][i] : null) : decided[0][i]]));
+      const ok = nShown && Object.values(sumWithheld).every((w) => w === null);
+      const sums = Object.fromEntries(stat.sums.map((name, k) => [name, Number(r[`s${k}`])]));
+      const v = ok ? stat.value({ ...sums, n: n[i] }) : null;
+      out.push({
+        statistic: stat.def.id, dataset: r.dataset, grain: r.grain, period: r.period, unit: r.unit, status: ok ? 'ok' : 'too-few',
+        n: nShown ? n[i] : null,
+        sums: nShown ? Object.fromEntries(Object.entries(sums).map(([k, x]) => [k, sumWithheld[k] === null ? Math.round(x * scale) / scale : null])) : null,
+        value: typeof v === 'number' && Number.isFinite(v) ? Math.round(v * scale) / scale : null,
+      });
+    });
+  }
+  return out.sort((a, b) => a.statistic.localeCompare(b.statistic) || a.dataset.localeCompare(b.dataset) || a.grain.localeCompare(b.grain) || a.period.localeCompare(b.period) || a.unit.localeCompare(b.unit));
 }

@@ -8,7 +8,7 @@ import { scoreResponse, type Answers, type Scored } from './scoring.ts';
 
 export type Provenance =
   | { kind: 'patient' }
-  | { kind: 'proxy'; relation?: string }
+  | { kind: 'proxy'; relation?: string; /** the proxy's login */ user?: string }
   | { kind: 'paper'; user: string }
   | { kind: 'fhir'; sender: string; message: number; resource: string }
   | { kind: 'import'; sender: string; file?: string; row?: number };
@@ -28,6 +28,8 @@ export interface SaveInput {
   at: Date;
   /** External responses: their own key, so a resend changes nothing. */
   sourceKey?: string;
+  /** Who answered, for the audit trail, when the transaction runs as the platform on their behalf. */
+  actor?: { label: string; role: string };
 }
 
 export interface Saved { responseId: number; status: 'draft' | 'completed'; scores: Scored['scores'] | null; sharedWith: Array<{ registry: string; caseId: number; timepoint: string }>; unchanged?: boolean }
@@ -96,7 +98,7 @@ export async function saveResponse(tx: PersonTx, input: SaveInput): Promise<Save
            AND NOT EXISTS (SELECT 1 FROM prom_item WHERE invitation_id = $1 AND status = 'invited')`, [input.invitationId, input.at]);
     }
   }
-  tx.audit({ action: input.complete ? 'prom:answer' : 'prom:save', object: `prom/response/${responseId}`, personIds: [input.personId] });
+  tx.audit({ action: input.complete ? 'prom:answer' : 'prom:save', object: `prom/response/${responseId}`, personIds: [input.personId], ...(input.actor ? { actor: input.actor } : {}) });
   return { responseId, status, scores, sharedWith };
 }
 

@@ -56,7 +56,11 @@ export const scheduleSchema = z.object({
 });
 export type ScheduleDef = z.output<typeof scheduleSchema>;
 
-export const promFileSchema = z.object({ schedules: z.array(scheduleSchema).min(1) }).strict();
+export const promFileSchema = z.object({
+  schedules: z.array(scheduleSchema).min(1),
+  /** Digital home follow-up: which answers call for a visit (checked by triage.ts). */
+  triage: z.array(z.unknown()).optional(),
+}).strict();
 
 export interface CompiledSchedule {
   registry: string;

@@ -17,11 +17,14 @@ import { promSettings, type PromSettings } from './config.ts';
 import { loadInstruments, type Instrument } from './instruments.ts';
 import { loadSchedules, type CompiledSchedule } from './schedule.ts';
 import { PromScheduler, type SchedulerRun } from './scheduler.ts';
+import { loadTriage, Triage, type TriageRun } from './triage.ts';
 
 export class Prom {
   readonly instruments: Map<string, Instrument>;
   readonly schedules: CompiledSchedule[];
   readonly scheduler: PromScheduler;
+  /** Digital home follow-up: which answers call for a visit (registries' `triage:` declarations). */
+  readonly triage: Triage;
   readonly sender: PromSender;
   readonly links: InvitationLinks;
   readonly channels: Channel[];
@@ -36,6 +39,7 @@ export class Prom {
     this.instruments = loadInstruments(settings.instrumentsDir, { textsDir: settings.textsDir });
     this.schedules = loadSchedules(registries, this.instruments);
     this.scheduler = new PromScheduler(data, registries, this.schedules);
+    this.triage = new Triage(registries, this.instruments, loadTriage(registries, this.instruments, this.schedules));
     this.order = [...new Set(this.schedules.flatMap((s) => s.def.instruments.map((r) => r.instrument)))];
     // Links and one-time codes are signed with a key derived from the identity hash key: they survive restarts.
     this.links = new InvitationLinks(Buffer.from(crypto.hkdfSync('sha256', deps.keys.hashKey, Buffer.alloc(0), 'kvalreg prom invitation', 32)));
@@ -55,12 +59,17 @@ export class Prom {
 
   async prepare(): Promise<void> { await this.scheduler.prepare(); }
 
-  /** One run of the background job: schedule, collect, cancel, expire; then send what is due. */
-  async runDue(now = new Date()): Promise<SchedulerRun & SendRun> {
+  /** One run of the background job: schedule, collect, cancel, expire; then send what is due; then triage what can be decided. */
+  async runDue(now = new Date()): Promise<SchedulerRun & SendRun & { triage: TriageRun }> {
     const run = await this.scheduler.runDue(now);
     const sent = await this.sender.run(now);
-    if (run.itemsCreated || run.invitationsCreated || run.cancelled || run.expired || sent.sent || sent.notReachable) this.log.info({ ...run, ...sent }, 'PROM job run');
-    return { ...run, ...sent };
+    // Answers that came by other ways than the patient's form (paper, FHIR, import) and
+    // invitations that ended unanswered are decided here.
+    const triage = this.triage.declarations.length
+      ? await this.data.transaction({ kind: 'platform', task: 'prom-triage' }, 'prom:triage', (tx) => this.triage.evaluate(tx, { now }))
+      : { decided: 0, changed: 0 };
+    if (run.itemsCreated || run.invitationsCreated || run.cancelled || run.expired || sent.sent || sent.notReachable || triage.decided || triage.changed) this.log.info({ ...run, ...sent, triage }, 'PROM job run');
+    return { ...run, ...sent, triage };
   }
 
   /** Runs the job every `intervalMs` (one run at a time). */

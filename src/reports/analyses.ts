@@ -1,17 +1,19 @@
 // A registry's declared analyses (`registries/<id>/analyses.yaml`): a variable of the analytics
-// table counted by another, as a chart, with small-number suppression; computed with SQL over the
-// analytics table for one year and one unit (with its sub-units), through the door as the platform.
-// Only counts leave the database; counts under the registry's threshold never leave this module.
+// table counted by another, as a chart, for one year and one unit (with its sub-units). The counts
+// come from the year's tables (analysis-tables.ts: every unit at once, through the door as the
+// platform), where disclosure control has withheld small counts and what would give them away.
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import type { PersonData } from '../access/door.ts';
-import { analyticsColumns, analyticsTable } from '../analytics/columns.ts';
+import { analyticsColumns } from '../analytics/columns.ts';
 import { columnTypes } from '../indicators/load.ts';
 import { compileToSql } from '../registry/expr-sql.ts';
 import { DefinitionError, type Registry } from '../registry/load.ts';
 import type { VariableType } from '../registry/schema.ts';
+import { MARGIN } from '../disclosure/counts.ts';
+import type { YearTables } from './analysis-tables.ts';
 import type { Figure, Lang, Row } from './charts.ts';
 
 const text = z.object({ nb: z.string(), en: z.string() });
@@ -133,28 +135,24 @@ export function categoriesOf(a: AnalysisDef, seen: string[]): string[] {
   return out;
 }
 
-/** Computes one analysis for a year and unit: counts (or incidence) per x and group, suppressed. */
-export async function computeAnalysis(data: PersonData, registry: Registry, analyses: Analyses, a: AnalysisDef, q: AnalysisQuery): Promise<Figure> {
+/**
+ * One analysis for a year and unit: counts (or incidence, or medians) per x and group, from the
+ * year's tables (analysis-tables.ts), where disclosure control has decided every cell for every
+ * unit together: a withheld cell is shown as withheld, and so is its rate or median; the figure's
+ * total and the count of cases missing a value are said only when shown.
+ */
+export async function computeAnalysis(data: PersonData, registry: Registry, analyses: Analyses, a: AnalysisDef, q: AnalysisQuery, tables: YearTables): Promise<Figure> {
   const l = q.lang;
-  const table = analyticsTable(registry);
   const threshold = registry.meta.smallCountThreshold;
-  // Hidden: under the registry's threshold always; at or below `suppress.atOrBelow` where declared.
-  const hidden = (n: number) => n < threshold || (a.suppress !== undefined && n <= a.suppress.atOrBelow);
-  const xSql = xExpression(a);
-  const bySql = a.by ? `t."${a.by}"::text` : `''`;
-  const from = `${q.year}-01-01`, to = `${Number(q.year) + 1}-01-01`;
   let population: Map<string, number> | null = null;
   let per = 1;
-  // Incidence counts only cases treated in areas whose population is known.
-  let areas: string[] | null = null;
   const median = typeof a.measure === 'object' && 'median' in a.measure ? a.measure.median : null;
   if (typeof a.measure === 'object' && 'incidence' in a.measure) {
     per = a.measure.incidence.per;
     population = await data.transaction(PLATFORM, 'reports:population', async (tx) => {
       const res = await tx.client.query(
-        `SELECT area_resh, age_group, sex, sum(population)::int AS p FROM population WHERE year = $1 AND area_resh = ANY($2) GROUP BY 1, 2, 3`,
+        `SELECT age_group, sex, sum(population)::int AS p FROM population WHERE year = $1 AND area_resh = ANY($2) GROUP BY 1, 2`,
         [Number(q.year), q.areaUnits]);
-      areas = [...new Set(res.rows.map((r) => r.area_resh as string))];
       const m = new Map<string, number>();
       for (const r of res.rows) m.set(`${r.age_group}|${r.sex}`, (m.get(`${r.age_group}|${r.sex}`) ?? 0) + (r.p as number));
       return m;
@@ -165,28 +163,19 @@ export async function computeAnalysis(data: PersonData, registry: Registry, anal
         : `No population figures for ${q.unitName} in ${q.year}: incidence can only be computed for an area with population figures (population.csv).`);
     }
   }
-  const params: unknown[] = [from, to, q.unit, q.dataset, areas];
-  const where = whereSql(a, analyses.types, (v) => { params.push(v); return `$${params.length}`; });
-  const medianSql = median ? `, percentile_cont(0.5) WITHIN GROUP (ORDER BY t."${median}") AS m` : '';
-  const { counts, missing } = await data.transaction(PLATFORM, 'reports:analysis', async (tx) => {
-    const res = await tx.client.query(
-      `SELECT ${xSql} AS x, ${bySql} AS g, count(*)::int AS n${medianSql} FROM ${table} t
-       WHERE t."${analyses.periodDate}" >= $1::date AND t."${analyses.periodDate}" < $2::date AND $3 = ANY(t.unit_path) AND ($4 = 'fresh' OR t.finalised)
-         AND ($5::text[] IS NULL OR t.unit_path && $5::text[]) AND (${where})
-       GROUP BY 1, 2`, params);
-    const rows = res.rows as Array<{ x: string | null; g: string | null; n: number; m?: number | null }>;
-    return { counts: rows.filter((r) => r.x !== null && (!a.by || r.g !== null)), missing: rows.filter((r) => r.x === null || (a.by && r.g === null)).reduce((s, r) => s + r.n, 0) };
-  }, { readOnly: true });
 
   const labelOf = (variable: string | undefined, value: string) => (variable ? analyses.labels[variable]?.[value]?.[l] : undefined) ?? value;
-  const binLabel = (x: string) => binLabelOf(a, x);
-  const codes = categoriesOf(a, counts.map((c) => c.x!));
-  const categories = codes.map((x) => labelOf(a.x, x));
-  const groupKeys = a.by ? [...new Set([...Object.keys(analyses.labels[a.by] ?? {}), ...counts.map((c) => c.g!)])].sort(naturalCompare) : [''];
+  const seenX = tables.xsAt(a.id, q.unit);
+  const codes = categoriesOf(a, seenX.map((x) => binLabelOf(a, x)));
+  const rawOf = new Map(seenX.map((x) => [binLabelOf(a, x), x]));
+  // A bin with no cases has no raw value: its lower edge is the label's first number.
+  const raw = (label: string) => rawOf.get(label) ?? (a.bin ? String(parseInt(label, 10)) : label);
+  const seenG = tables.groupsAt(a.id, q.unit);
+  const groupKeys = a.by ? [...new Set([...Object.keys(analyses.labels[a.by] ?? {}), ...seenG])].sort(naturalCompare) : [''];
   // Declared labels first, in their declared order (e.g. women, then men).
   const declared = a.by ? Object.keys(analyses.labels[a.by] ?? {}) : [];
   groupKeys.sort((x, y) => (declared.indexOf(x) === -1 ? 99 : declared.indexOf(x)) - (declared.indexOf(y) === -1 ? 99 : declared.indexOf(y)) || naturalCompare(x, y));
-  const present = a.by ? groupKeys.filter((g) => counts.some((c) => c.g === g) || declared.includes(g)) : groupKeys;
+  const present = a.by ? groupKeys.filter((g) => seenG.includes(g) || declared.includes(g)) : groupKeys;
 
   const popFor = (x: string, g: string): number | null => {
     if (!population) return null;
@@ -197,31 +186,43 @@ export async function computeAnalysis(data: PersonData, registry: Registry, anal
   };
 
   const data_: Row[] = [];
-  let suppressedCells = 0;
+  let withheld = 0;
   for (const x of codes) {
     for (const g of present) {
-      const c = counts.find((r) => binLabel(r.x!) === x && (!a.by || r.g === g));
-      const n = c?.n ?? 0;
-      const sup = n > 0 && hidden(n);
-      if (sup) suppressedCells += 1;
+      const c = tables.cell(a.id, q.unit, raw(x), g);
+      const sup = c.withheld !== null;
+      if (sup) withheld += 1;
       const row: Row = { [a.x]: labelOf(a.x, x) };
       if (a.by) row[a.by] = labelOf(a.by, g);
-      row.count = sup ? null : n;
-      if (median) row.median = sup || c?.m === null || c?.m === undefined ? null : Math.round(Number(c.m) * 10) / 10;
+      row.count = sup ? null : c.n;
+      if (median) row.median = sup ? null : c.median;
       if (population) {
         const p = popFor(x, g);
         row.population = p;
-        row.rate = sup || !p ? null : Math.round((n / p) * per * 10) / 10;
+        row.rate = sup || !p ? null : Math.round((c.n / p) * per * 10) / 10;
       }
       row.suppressed = sup;
       data_.push(row);
     }
   }
+  // One sentence whatever the mix: which withheld group is small and which protects it is not said
+  // (knowing it narrows them down).
   const notes: string[] = [];
   if (a.note) notes.push(a.note[l]);
-  else if (suppressedCells) notes.push(l === 'nb' ? `Grupper med færre enn ${threshold} er ikke vist.` : `Groups with fewer than ${threshold} are not shown.`);
-  if (missing) notes.push(l === 'nb' ? `${missing} registreringer mangler ${a.x}${a.by ? ` eller ${a.by}` : ''} og er ikke med.` : `${missing} cases lack ${a.x}${a.by ? ` or ${a.by}` : ''} and are not included.`);
-  const total = counts.reduce((s, c) => s + c.n, 0);
+  if (withheld) {
+    notes.push(a.note
+      ? (l === 'nb' ? 'Grupper som ville avsløre dem, er heller ikke vist.' : 'Nor are groups that would give them away.')
+      : (l === 'nb' ? `Grupper med færre enn ${threshold}, og grupper som ville avsløre dem, er ikke vist.` : `Groups with fewer than ${threshold}, and groups that would give them away, are not shown.`));
+  }
+  const missing = tables.missing(a.id, q.unit);
+  if (missing.n > 0) {
+    const what = `${a.x}${a.by ? (l === 'nb' ? ` eller ${a.by}` : ` or ${a.by}`) : ''}`;
+    notes.push(missing.withheld === null
+      ? (l === 'nb' ? `${missing.n} registreringer mangler ${what} og er ikke med.` : `${missing.n} cases lack ${what} and are not included.`)
+      : (l === 'nb' ? `Noen registreringer mangler ${what} og er ikke med.` : `Some cases lack ${what} and are not included.`));
+  }
+  const total = tables.cell(a.id, q.unit, MARGIN, MARGIN);
+  const cases = registry.meta.caseName?.[l] ?? (l === 'nb' ? 'registreringer' : 'cases');
   const columns = [
     { key: a.x, label: a.xLabel[l], format: 'text' as const },
     ...(a.by ? [{ key: a.by, label: a.by === 'sex' ? (l === 'nb' ? 'Kjønn' : 'Sex') : a.by === 'age_group' ? (l === 'nb' ? 'Aldersgruppe' : 'Age group') : a.by, format: 'text' as const }] : []),
@@ -234,11 +235,11 @@ export async function computeAnalysis(data: PersonData, registry: Registry, anal
     spec: {
       kind: a.chart, lang: l,
       title: `${a.title[l]} – ${q.unitName} ${q.year}`,
-      description: `${a.description[l]} ${l === 'nb' ? 'I alt' : 'In all'} ${total} ${registry.meta.caseName?.[l] ?? (l === 'nb' ? 'registreringer' : 'cases')}.`,
+      description: total.withheld === null && total.n > 0 ? `${a.description[l]} ${l === 'nb' ? 'I alt' : 'In all'} ${total.n} ${cases}.` : a.description[l],
       ...(notes.length ? { note: notes.join(' ') } : {}),
       columns,
       encoding: { x: a.x, ...(a.by ? { group: a.by } : {}), value: median ? 'median' : population ? 'rate' : 'count', suppressed: 'suppressed' },
-      categories,
+      categories: codes.map((x) => labelOf(a.x, x)),
       groups: a.by ? present.map((g) => ({ key: labelOf(a.by, g), label: labelOf(a.by, g) })) : [],
       xLabel: a.xLabel[l], yLabel: a.yLabel[l], yFormat: population || median ? 'decimal' : 'number',
     },

@@ -8,7 +8,6 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import type { PersonData } from '../access/door.ts';
-import { analyticsTable } from '../analytics/columns.ts';
 import type { Indicator } from '../indicators/load.ts';
 import type { IndicatorResult, Indicators } from '../indicators/service.ts';
 import { definitionLines } from '../indicators/text.ts';
@@ -21,7 +20,6 @@ import { defaultFormat, ReportWriter } from './pdf.ts';
 
 export interface ReportContext { data: PersonData; indicators: Indicators; units: UnitTree; figures: Figures }
 
-const PLATFORM = { kind: 'platform', task: 'reports' } as const;
 
 const reportConfigSchema = z.object({
   /** The unit the "other analyses" are about (default the nation): e.g. the area with complete reporting. */
@@ -60,17 +58,6 @@ function resultSentence(r: IndicatorResult | undefined): string {
   return `Resultat: ${pct(r.proportion!)}${ci}, ${r.numerator} av ${r.denominator}.${r.level ? ` Måloppnåelse: ${LEVEL_NB[r.level]}.` : ''}${r.targetMet === null ? '' : r.targetMet ? ' Målet er nådd.' : ' Målet er ikke nådd.'}`;
 }
 
-/** Cases in the year per registering unit: how many, how many complete, how many finalised. */
-async function completeness(ctx: ReportContext, registry: Registry, year: string): Promise<Array<{ unit: string; n: number; complete: number; finalised: number }>> {
-  return ctx.data.transaction(PLATFORM, 'reports:completeness', async (tx) => {
-    const res = await tx.client.query(
-      `SELECT coalesce(unit_resh, '') AS unit, count(*)::int AS n, count(*) FILTER (WHERE complete)::int AS complete, count(*) FILTER (WHERE finalised)::int AS finalised
-       FROM ${analyticsTable(registry)} WHERE case_created_at IS NOT NULL AND ${periodColumn(ctx, registry)} >= $1::date AND ${periodColumn(ctx, registry)} < $2::date GROUP BY 1 ORDER BY 1`,
-      [`${year}-01-01`, `${Number(year) + 1}-01-01`]);
-    return res.rows;
-  }, { readOnly: true });
-}
-function periodColumn(ctx: ReportContext, registry: Registry): string { return `"${ctx.figures.analysesOf(registry).periodDate}"`; }
 
 function indicatorTableColumns(): Column[] {
   return [
@@ -93,21 +80,24 @@ export async function annualReport(ctx: ReportContext, registry: Registry, year:
   const inds = ctx.indicators.list(registry.id);
   const national = withoutPendingDuplicates(await ctx.indicators.results(registry, { grain: 'year', period: year, units: [nation], dataset }));
   const byInd = (id: string) => national.find((r) => r.indicator === id);
-  const quality = await completeness(ctx, registry, year);
-  const total = quality.reduce((s, q) => s + q.n, 0);
+  // Cases per registering unit, complete and finalised, as disclosure control shows them (analysis-tables.ts).
+  const { completeness } = await ctx.figures.yearTables(registry, year, 'fresh');
+  const quality = completeness.rows;
+  const total = completeness.total.withheld.n === null ? completeness.total.n : null;
+  const totalText = total === null ? `færre enn ${registry.meta.smallCountThreshold}` : String(total);
   const title = registry.meta.title.nb;
   const w = new ReportWriter(`${title} – årsrapport ${year}`, registry.meta.dataController ?? 'kvalreg');
   w.titlePage(title, `Årsrapport for ${year}`, [
     `Laget ${osloDate(new Date().toISOString())} fra registerets data (${dataset === 'qa' ? 'kvalitetssikret datasett: ferdigstilte registreringer' : 'ferskt datasett: alt som er registrert'}).`,
     `Databehandlingsansvarlig: ${registry.meta.dataController ?? '–'}.`,
-    `${total} ${registry.meta.caseName?.nb ?? 'registreringer'} med ${ctx.figures.analysesOf(registry).periodDate.replace(/_/g, ' ')} i ${year}.`,
+    `${totalText} ${registry.meta.caseName?.nb ?? 'registreringer'} med ${ctx.figures.analysesOf(registry).periodDate.replace(/_/g, ' ')} i ${year}.`,
   ]);
 
   // Del 1: results.
   w.newPage();
   w.heading('1 Sammendrag');
   w.markdown(readText(registry, 'summary.md') ?? NO_TEXT);
-  w.paragraph(`I ${year} er det registrert ${total} ${registry.meta.caseName?.nb ?? 'registreringer'} fra ${quality.filter((q) => q.unit).length} registrerende enheter. Kvalitetsindikatorene på nasjonalt nivå:`);
+  w.paragraph(`I ${year} er det registrert ${totalText} ${registry.meta.caseName?.nb ?? 'registreringer'} fra ${quality.filter((q) => q.unit).length} registrerende enheter. Kvalitetsindikatorene på nasjonalt nivå:`);
   w.table(indicatorTableColumns(), inds.map((ind) => indicatorRow(ind, byInd(ind.def.id))), { widths: [30, 235, 60, 105, 65] });
 
   w.heading('2 Resultater');
@@ -174,18 +164,20 @@ export async function annualReport(ctx: ReportContext, registry: Registry, year:
   w.field('Juridisk hjemmelsgrunnlag', registry.meta.legalBasis?.nb ?? '–');
   w.field('Databehandlingsansvarlig', registry.meta.dataController ?? '–');
   w.field('Formål og innhold', registry.meta.description?.nb ?? '–');
-  w.field(`Antall ${registry.meta.caseName?.nb ?? 'registreringer'} i ${year}`, String(total));
+  w.field(`Antall ${registry.meta.caseName?.nb ?? 'registreringer'} i ${year}`, totalText);
 
   w.heading('4 Datakvalitet');
   w.markdown(readText(registry, 'data-quality.md') ?? NO_TEXT, 3);
   const threshold = registry.meta.smallCountThreshold;
-  const qRows: Row[] = quality.map((q) => {
-    const u = ctx.units.get(q.unit);
-    const few = q.n < threshold;
-    return { unit: u ? unitName(u, 'nb', ctx.units) : q.unit || '(uten enhet)', resh: q.unit, n: few ? null : q.n, complete: few ? null : q.complete / q.n, finalised: few ? null : q.finalised / q.n };
+  // A share is shown with its count and its unit's count; a share of a withheld count would give it away.
+  const row = (q: typeof quality[number], name: string): Row => ({
+    unit: name, resh: q.unit, n: q.withheld.n === null ? q.n : null,
+    complete: q.withheld.n === null && q.withheld.complete === null ? q.complete / q.n : null,
+    finalised: q.withheld.n === null && q.withheld.finalised === null ? q.finalised / q.n : null,
   });
-  if (total > 0) qRows.push({ unit: 'Alle', resh: '', n: total, complete: quality.reduce((s, q) => s + q.complete, 0) / total, finalised: quality.reduce((s, q) => s + q.finalised, 0) / total });
-  w.paragraph(`Kompletthet: andelen registreringer der alle påkrevde verdier finnes og ingen regel er brutt, og andelen der alle skjema er ferdigstilt, per registrerende enhet (enheter med færre enn ${threshold} registreringer vises ikke).`);
+  const qRows: Row[] = quality.map((q) => { const u = ctx.units.get(q.unit); return row(q, u ? unitName(u, 'nb', ctx.units) : q.unit || '(uten enhet)'); });
+  if (completeness.total.n > 0) qRows.push(row(completeness.total, 'Alle'));
+  w.paragraph(`Kompletthet: andelen registreringer der alle påkrevde verdier finnes og ingen regel er brutt, og andelen der alle skjema er ferdigstilt, per registrerende enhet (antall under ${threshold}, og tall som ville avsløre dem, vises ikke).`);
   w.table([{ key: 'unit', label: 'Enhet' }, { key: 'resh', label: 'RESH' }, { key: 'n', label: 'Antall', format: 'number' },
     { key: 'complete', label: 'Komplette', format: 'percent' }, { key: 'finalised', label: 'Ferdigstilte', format: 'percent' }], qRows, { widths: [200, 60, 60, 88, 87] });
 

@@ -9,7 +9,9 @@ import type { Indicator } from '../indicators/load.ts';
 import type { IndicatorResult, Indicators } from '../indicators/service.ts';
 import type { Registry } from '../registry/load.ts';
 import type { Unit, UnitTree } from '../units/tree.ts';
+import type { Queryable } from '../db/pool.ts';
 import { AnalysisError, computeAnalysis, loadAnalyses, type Analyses } from './analyses.ts';
+import { AnalysisTables, type YearTables } from './analysis-tables.ts';
 import { computeComparison, type Comparison, type Side } from './comparison.ts';
 import type { Column, Figure, Lang, Row } from './charts.ts';
 
@@ -38,12 +40,19 @@ export class FigureError extends Error {
 
 export class Figures {
   private readonly analyses = new Map<string, Analyses>();
+  private readonly tables: AnalysisTables;
 
-  constructor(private readonly data: PersonData, registries: Registry[], private readonly indicators: Indicators, private readonly units: UnitTree) {
+  constructor(private readonly data: PersonData, pool: Queryable, registries: Registry[], private readonly indicators: Indicators, private readonly units: UnitTree) {
     for (const r of registries) this.analyses.set(r.id, loadAnalyses(r));
+    this.tables = new AnalysisTables(data, pool, units);
   }
 
   analysesOf(registry: Registry): Analyses { return this.analyses.get(registry.id)!; }
+
+  /** The year's counts of every analysis for every unit, with the disclosure decision over all of them. */
+  yearTables(registry: Registry, year: string, dataset: 'fresh' | 'qa'): Promise<YearTables> {
+    return this.tables.get(registry, this.analysesOf(registry), year, dataset);
+  }
 
   list(registry: Registry, lang: Lang): FigureInfo[] {
     const out: FigureInfo[] = this.analysesOf(registry).list.map((a) => ({ id: a.id, kind: 'analysis' as const, title: a.title[lang] }));
@@ -60,18 +69,22 @@ export class Figures {
     return u;
   }
 
-  /** The other side of a comparison for `unit`: the rest of the country, its region, or the nation. */
-  private comparisonSide(unit: Unit, ownAreas: string[], compare: Comparison, lang: Lang): Side {
+  /**
+   * The other side of a comparison for `unit`: the rest of the country (the nation minus the unit;
+   * for incidence, minus the unit's catchment area, whose population it has), its region, or the nation.
+   */
+  private comparisonSide(unit: Unit, ownAreas: string[], compare: Comparison, lang: Lang, incidence: boolean): Side {
     const nation = this.unitOf(undefined);
     if (unit.resh === nation.resh) throw new FigureError(lang === 'nb' ? 'Velg en enhet å sammenligne: landet kan ikke sammenlignes med seg selv.' : 'Choose a unit to compare: the nation cannot be compared with itself.');
     const everywhere = this.units.descendants(nation.resh);
-    if (compare === 'nation') return { label: unitName(nation, lang, this.units), within: null, without: [], areas: everywhere };
+    if (compare === 'nation') return { label: unitName(nation, lang, this.units), unit: nation.resh, minus: null, areas: everywhere };
     if (compare === 'rest') {
-      return { label: lang === 'nb' ? 'Resten av landet' : 'Rest of the country', within: null, without: [unit.resh], areas: everywhere.filter((r) => !ownAreas.includes(r)) };
+      const area = incidence && (unit.level === 'hospital' || unit.level === 'department') ? this.units.ancestorAt(unit.resh, 'trust')?.resh ?? unit.resh : unit.resh;
+      return { label: lang === 'nb' ? 'Resten av landet' : 'Rest of the country', unit: nation.resh, minus: area, areas: everywhere.filter((r) => !ownAreas.includes(r)) };
     }
     const region = this.units.ancestorAt(unit.resh, 'region');
     if (!region || region.resh === unit.resh) throw new FigureError(lang === 'nb' ? `${unitName(unit, lang, this.units)} er selv en region: sammenlign med resten av landet eller landet.` : `${unitName(unit, lang, this.units)} is itself a region: compare with the rest of the country or the nation.`);
-    return { label: unitName(region, lang, this.units), within: [region.resh], without: [], areas: this.units.descendants(region.resh) };
+    return { label: unitName(region, lang, this.units), unit: region.resh, minus: null, areas: this.units.descendants(region.resh) };
   }
 
   async figure(registry: Registry, id: string, q: FigureQuery): Promise<Figure> {
@@ -83,12 +96,14 @@ export class Figures {
       const areaUnits = unit.level === 'hospital' || unit.level === 'department'
         ? [this.units.ancestorAt(unit.resh, 'trust')?.resh ?? unit.resh] : this.units.descendants(unit.resh);
       try {
+        const tables = await this.yearTables(registry, q.year, q.dataset);
         if (q.compare) {
-          const own: Side = { label: unitName(unit, q.lang, this.units), within: [unit.resh], without: [], areas: areaUnits };
+          const own: Side = { label: unitName(unit, q.lang, this.units), unit: unit.resh, minus: null, areas: areaUnits };
+          const incidence = typeof a.measure === 'object' && 'incidence' in a.measure;
           return await computeComparison(this.data, registry, this.analysesOf(registry), a,
-            { year: q.year, dataset: q.dataset, lang: q.lang, unitName: own.label, compare: q.compare, unit: own, other: this.comparisonSide(unit, areaUnits, q.compare, q.lang) });
+            { year: q.year, dataset: q.dataset, lang: q.lang, unitName: own.label, compare: q.compare, unit: own, other: this.comparisonSide(unit, areaUnits, q.compare, q.lang, incidence) }, tables);
         }
-        return await computeAnalysis(this.data, registry, this.analysesOf(registry), a, { year: q.year, unit: unit.resh, unitName: unitName(unit, q.lang, this.units), dataset: q.dataset, lang: q.lang, areaUnits });
+        return await computeAnalysis(this.data, registry, this.analysesOf(registry), a, { year: q.year, unit: unit.resh, unitName: unitName(unit, q.lang, this.units), dataset: q.dataset, lang: q.lang, areaUnits }, tables);
       } catch (err) {
         if (err instanceof AnalysisError) throw new FigureError(err.message, 422);
         throw err;
@@ -217,7 +232,10 @@ function indicatorCaption(ind: Indicator, l: Lang, year: string, n: number, leve
 }
 
 function tooFewNote(ind: Indicator, l: Lang): string {
-  return l === 'nb' ? `Resultater med nevner under ${ind.minimumDenominator} vises ikke («for få»).` : `Results with a denominator under ${ind.minimumDenominator} are not shown ("too few").`;
+  const numerator = ind.disclosure.numerator === 'suppress';
+  return l === 'nb'
+    ? `Resultater med nevner under ${ind.minimumDenominator}${numerator ? ` eller teller under ${ind.disclosure.threshold}` : ''}, og resultater som ville avsløre dem, vises ikke («for få»).`
+    : `Results with a denominator under ${ind.minimumDenominator}${numerator ? ` or a numerator under ${ind.disclosure.threshold}` : ''}, and results that would give them away, are not shown ("too few").`;
 }
 
 /** The figure's rows as a table: the spec's columns, in order, with their labels as the header. */

@@ -18,7 +18,7 @@ export class Reports {
   private readonly ctx: ReportContext;
 
   constructor(private readonly db: Database, data: PersonData, registries: Registry[], indicators: Indicators, units: UnitTree, private readonly config: Config, log: Logger) {
-    this.figures = new Figures(data, registries, indicators, units);
+    this.figures = new Figures(data, db.pool, registries, indicators, units);
     this.ctx = { data, indicators, units, figures: this.figures };
     this.dispatch = new Dispatcher(db.pool, config, log, (s) => {
       const r = registries.find((x) => x.id === s.registry);

@@ -25,7 +25,9 @@ export async function registerWebApp(app: FastifyInstance, dist = WEB_DIST) {
     const url = req.url.split('?')[0];
     if (url.startsWith('/fhir')) return reply.code(404).type('application/fhir+json').send(operationOutcome([issue.error('not-found', undefined, `No FHIR endpoint at ${url}. See GET /fhir/metadata.`)]));
     if (url.startsWith('/api/') || url.startsWith('/auth/') || url === '/api') return reply.code(404).send({ error: `No such endpoint: ${url}. The API is described in docs/.` });
-    if (path.extname(url)) {
+    // A file name ends in a short extension; a page path may hold a dot too (the PROM form's link
+    // token, /prom/<id>.<signature>), and goes to the app.
+    if (/^\.[A-Za-z0-9]{1,8}$/.test(path.extname(url))) {
       const file = path.join(dist, path.normalize(url).replace(/^(\.\.[/\\])+/, ''));
       if (file.startsWith(dist) && fs.existsSync(file) && fs.statSync(file).isFile()) return reply.sendFile(path.relative(dist, file));
       return reply.code(404).send({ error: `No such file: ${url}` });

@@ -41,6 +41,8 @@ export async function serveOwnDatabase(extraEnv: Record<string, string> = {}): P
     KVALREG_PG_PORT: String(pgPort),
     KVALREG_ENCRYPTION_KEY: crypto.randomBytes(32).toString('base64'),
     KVALREG_HASH_KEY: crypto.randomBytes(32).toString('base64'),
+    // The tests' identity numbers are synthetic test numbers, refused unless the deployment allows them.
+    KVALREG_ALLOW_TEST_IDENTITIES: '1',
     LOG_LEVEL: 'info',
     ...extraEnv,
   });

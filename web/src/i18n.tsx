@@ -1,10 +1,12 @@
 // Words of the user interface: Norwegian bokmål first, English second, through translation keys.
 // A page adds its keys here; the language choice is kept in the browser and set on <html lang>.
 import { createContext, useContext, useEffect, useState, type ReactNode } from 'react';
+import { promEn, promNb } from './i18n-prom.ts';
 
 export type Lang = 'nb' | 'en';
 
 const nb = {
+  ...promNb,
   'app.title': 'Kvalitetsregister',
   'app.skip': 'Hopp til hovedinnholdet',
   'app.nav': 'Hovedmeny',
@@ -321,6 +323,7 @@ const nb = {
 export type Key = keyof typeof nb;
 
 const en: Record<Key, string> = {
+  ...promEn,
   'app.title': 'Quality registries',
   'app.skip': 'Skip to main content',
   'app.nav': 'Main menu',

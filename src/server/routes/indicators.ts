@@ -12,6 +12,7 @@ import type { Indicator } from '../../indicators/load.ts';
 import type { ResultQuery } from '../../indicators/service.ts';
 import { RecordError } from '../../records/workflow.ts';
 import type { Registry } from '../../registry/load.ts';
+import { keyFiguresOf } from '../../publish/key-figures.ts';
 import { osloDate } from '../../time/oslo.ts';
 import { PUBLIC, READERS } from '../access-policy.ts';
 
@@ -36,6 +37,7 @@ export function indicatorRoutes(app: FastifyInstance, platform: Platform): void 
     id: ind.def.id, number: ind.def.number, status: ind.def.status, title: ind.def.title[l], description: ind.def.description[l],
     type: ind.def.type, source: ind.def.source[l], countBy: ind.def.countBy, periodDate: ind.def.periodDate,
     target: ind.def.target ?? null, levels: ind.def.levels ?? null, direction: ind.def.direction, minimumDenominator: ind.minimumDenominator,
+    disclosure: { threshold: ind.disclosure.threshold, numerator: ind.disclosure.numerator, reason: ind.def.disclosure?.reason ?? null },
     stratifiers: ind.def.stratifiers, grains: ind.def.grains, references: ind.def.references,
     definition: definitionText(ind, r, l), expressions: { population: ind.def.population ?? null, exclusions: ind.def.exclusions ?? null, parts: ind.parts },
   });
@@ -53,7 +55,8 @@ export function indicatorRoutes(app: FastifyInstance, platform: Platform): void 
   app.get<{ Params: { id: string }; Querystring: Q }>('/api/registries/:id/indicator-results', { config: { access: PUBLIC } }, async (req) => {
     const r = registryOf(req.params.id);
     const q = resultQuery(req.query, platform, r);
-    return { registry: r.id, query: q, results: await platform.indicators.results(r, q), computed: await platform.indicators.runs(r) };
+    // A unit's own registrars and readers see its results in full; everyone else what disclosure control shows.
+    return { registry: r.id, query: q, results: await platform.indicators.results(r, q, { viewer: req.caller }), computed: await platform.indicators.runs(r) };
   });
 
   // Statistics that are not proportions (indicators.yaml `statistics:`): definitions and results
@@ -99,9 +102,11 @@ export function indicatorRoutes(app: FastifyInstance, platform: Platform): void 
     }), { readOnly: true, client: req.ip });
   });
 
+  // Freshness of the analytics data; the number of cases is a count like any other (key-figures.ts).
   app.get<{ Params: { id: string } }>('/api/registries/:id/analytics', { config: { access: PUBLIC } }, async (req) => {
     const r = registryOf(req.params.id);
-    return platform.analytics.status(r);
+    const [status, all] = [await platform.analytics.status(r), (await keyFiguresOf(platform).get(r)).all()];
+    return { ...status, rows: all.withheld === null ? status.rows : null };
   });
 
   // FHIR: one Measure per indicator of every registry; summary MeasureReports on request.

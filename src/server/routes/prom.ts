@@ -11,6 +11,8 @@ import { hospitalName } from '../../prom/sender.ts';
 import { answersFromJson, AnswerFormatError } from '../../prom/answers.ts';
 import { PATIENTS, WRITERS } from '../access-policy.ts';
 import { PatientForms } from '../../prom/form.ts';
+import { followUpList, overrideDecision } from '../../prom/triage.ts';
+import { READERS } from '../access-policy.ts';
 
 const PLATFORM = { kind: 'platform', task: 'prom-paper' } as const;
 
@@ -26,6 +28,10 @@ export function promRoutes(app: FastifyInstance, platform: Platform): void {
   const asRecordError = async <T>(fn: () => Promise<T>): Promise<T> => {
     try { return await fn(); } catch (err) { if (err instanceof ResponseError) throw new RecordError(err.message, err.status, err.details); throw err; }
   };
+
+  // A proxy (a parent, a relative) logged in as themselves gives the letter's one-time code.
+  app.post<{ Params: { token: string }; Body: { code?: unknown; relation?: unknown } }>('/api/prom/form/:token/proxy', { config: { access: PATIENTS } }, async (req) =>
+    ({ respondent: await asRecordError(() => forms.claim(req.params.token, req.caller!, req.body ?? {})) }));
 
   // The patient's form: the invitation a link names, for the patient it was sent to (logged in).
   app.get<{ Params: { token: string } }>('/api/prom/form/:token', { config: { access: PATIENTS } }, async (req, reply) =>
@@ -71,7 +77,9 @@ export function promRoutes(app: FastifyInstance, platform: Platform): void {
         if (!which) throw new RecordError(`Invitation ${id} does not ask ${instrument.id}; it asks ${asked.map((a) => a.instrument).join(', ')}.`, 409);
         const user = callerLabel(req.caller!);
         tx.audit({ action: 'prom:paper-entry', object: `prom/invitation/${id}`, personIds: [Number(inv.person_id)], actor: { label: user, role: 'unit-registrar' } });
-        return saveResponse(tx, { personId: Number(inv.person_id), invitationId: id, instrument, recall: which.recall, answers, complete: true, provenance: { kind: 'paper', user }, at: new Date() });
+        const saved = await saveResponse(tx, { personId: Number(inv.person_id), invitationId: id, instrument, recall: which.recall, answers, complete: true, provenance: { kind: 'paper', user }, at: new Date() });
+        await prom.triage.evaluate(tx, { personId: Number(inv.person_id) });
+        return saved;
       }, { client: req.ip });
       return reply.code(201).send(saved);
     } catch (err) {
@@ -79,5 +87,31 @@ export function promRoutes(app: FastifyInstance, platform: Platform): void {
       if (err instanceof AccessDenied) throw err;
       throw err;
     }
+  });
+
+  // The unit's follow-up worklist (digital home follow-up): patients whose answers call for a
+  // visit, and those marked "no visit needed"; a clinician may override with a reason.
+  const registryOf = (rid: string) => {
+    const r = platform.registries.find((x) => x.id === rid);
+    if (!r) throw new RecordError(`Unknown registry "${rid}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, 404);
+    return r;
+  };
+  const count = (raw: string | undefined, name: string, dflt: number) => {
+    if (raw === undefined) return dflt;
+    const n = Number(raw);
+    if (!Number.isSafeInteger(n) || n < 0) throw new RecordError(`${name} must be a whole number of 0 or more.`, 400);
+    return n;
+  };
+  app.get<{ Params: { id: string }; Querystring: { unit?: string; decision?: string; limit?: string; offset?: string } }>('/api/registries/:id/prom/follow-up', { config: { access: READERS } }, async (req) => {
+    const r = registryOf(req.params.id);
+    if (req.query.unit !== undefined && !platform.units.has(req.query.unit)) throw new RecordError(`Unknown unit "${req.query.unit}": give the RESH id of a unit.`, 400);
+    return platform.data.transaction(req.caller!, 'prom:follow-up', (tx) => followUpList(tx, r, prom.triage.declarations,
+      { unit: req.query.unit, decision: req.query.decision || undefined, limit: count(req.query.limit, 'limit', 50), offset: count(req.query.offset, 'offset', 0) }), { readOnly: true, client: req.ip });
+  });
+  app.post<{ Params: { id: string; caseId: string; triage: string }; Body: { decision?: unknown; reason?: unknown } }>('/api/registries/:id/prom/follow-up/:caseId/:triage', { config: { access: WRITERS } }, async (req) => {
+    const r = registryOf(req.params.id);
+    const caseId = Number(req.params.caseId);
+    if (!Number.isSafeInteger(caseId) || caseId <= 0) throw new RecordError(`"${req.params.caseId}" is not a case id: case ids are positive whole numbers.`, 400);
+    return platform.data.transaction(req.caller!, 'prom:follow-up-override', (tx) => overrideDecision(tx, r, caseId, req.params.triage, req.body ?? {}), { client: req.ip });
   });
 }

@@ -3,14 +3,12 @@
 // completion form is generated from), and key figures (cases per year, aggregates only, small
 // counts withheld).
 import type { FastifyInstance } from 'fastify';
-import { analyticsTable } from '../../analytics/columns.ts';
-import type { Caller } from '../../access/caller.ts';
 import type { Platform } from '../../platform.ts';
+import { ownUnits } from '../../indicators/service.ts';
+import { keyFiguresOf, type KeyFigure } from '../../publish/key-figures.ts';
 import { RecordError } from '../../records/workflow.ts';
 import type { Registry } from '../../registry/load.ts';
 import { PUBLIC } from '../access-policy.ts';
-
-const PLATFORM: Caller = { kind: 'platform', task: 'key-figures' };
 
 export function webDataRoutes(app: FastifyInstance, platform: Platform): void {
   const registryOf = (id: string): Registry => {
@@ -46,20 +44,20 @@ export function webDataRoutes(app: FastifyInstance, platform: Platform): void {
   });
 
   // Cases per registration year, for the nation and (optionally) one unit with its sub-units:
-  // aggregates from the analytics table, counts under the registry's threshold withheld.
+  // aggregates, as disclosure control shows them (publish/key-figures.ts: counts under the
+  // registry's threshold withheld, and what would give them away).
   app.get<{ Params: { id: string }; Querystring: { unit?: string } }>('/api/registries/:id/key-figures', { config: { access: PUBLIC } }, async (req) => {
     const r = registryOf(req.params.id);
     const unit = req.query.unit;
     if (unit !== undefined && !platform.units.has(unit)) throw new RecordError(`Unknown unit "${unit}": give a RESH id (GET /api/units lists them).`, 400);
-    const threshold = r.meta.smallCountThreshold;
-    const rows = await platform.data.transaction(PLATFORM, 'analytics:key-figures', async (tx) => (await tx.client.query(
-      `SELECT extract(year FROM case_created_at AT TIME ZONE 'Europe/Oslo')::int AS year, count(*)::int AS nation,
-              count(*) FILTER (WHERE $1::text IS NOT NULL AND unit_path @> ARRAY[$1::text])::int AS unit
-       FROM ${analyticsTable(r)} GROUP BY 1 ORDER BY 1`, [unit ?? null])).rows, { readOnly: true });
-    const shown = (n: number) => (n === 0 || n >= threshold ? n : null);
+    const table = await keyFiguresOf(platform).get(r);
+    const nation = platform.indicators.nation();
+    const shown = (f: KeyFigure) => (f.withheld === null ? f.n : null);
+    // A unit's own registrars and readers see its own count in full (they can count those cases anyway).
+    const own = unit !== undefined && ownUnits(req.caller, r.id, platform.units).has(unit);
     return {
-      registry: r.id, unit: unit ?? null, smallCountThreshold: threshold,
-      years: rows.map((x: { year: number; nation: number; unit: number }) => ({ year: x.year, nation: shown(x.nation), unit: unit ? shown(x.unit) : null })),
+      registry: r.id, unit: unit ?? null, smallCountThreshold: r.meta.smallCountThreshold,
+      years: table.years.map((year) => ({ year, nation: shown(table.at(nation, year)), unit: unit ? (own ? table.at(unit, year).n : shown(table.at(unit, year))) : null })),
     };
   });
 }

@@ -20,9 +20,10 @@ export function Header() {
     g.role === 'patient' ? t('role.patient') : `${t(`role.${g.role}` as 'role.patient')} – ${g.unitName[lang]} (${g.registryTitle[lang]})`;
   const registries = useRegistries();
   const registry = useRegistryId();
-  const { setQuery } = useRoute();
+  const { setQuery, path } = useRoute();
   // Visitors and patients choose the registry whose results they read; staff act in their grant's.
-  const chooseRegistry = !!registry && registries.length > 1 && (!me?.active || me.active.registry === '*');
+  // Not on the patient's PROM form, which belongs to no registry.
+  const chooseRegistry = !!registry && registries.length > 1 && (!me?.active || me.active.registry === '*') && !path.startsWith('/prom/');
   const activeRole = me?.active?.role;
   const pages = PAGES.filter((p) => p.menu !== false && (!p.roles || (activeRole && p.roles.includes(activeRole))));
 

@@ -8,7 +8,7 @@ import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
 
 interface KeyFigures { years: Array<{ year: number; nation: number | null; unit: number | null }>; smallCountThreshold: number }
-interface Analytics { rows: number; pending: number; refreshedAt: string | null; newestData: string | null }
+interface Analytics { rows: number | null; pending: number; refreshedAt: string | null; newestData: string | null }
 
 export function Home() {
   const { t } = useI18n();
@@ -67,7 +67,7 @@ function RegistryHome() {
         </div>
         {analytics.data && (
           <dl className="facts">
-            <dt>{t('home.casesTotal')}</dt><dd>{analytics.data.rows}</dd>
+            <dt>{t('home.casesTotal')}</dt><dd>{count(analytics.data.rows)}</dd>
             <dt>{t('home.refreshedAt')}</dt><dd>{analytics.data.refreshedAt ? formatDateTime(analytics.data.refreshedAt, lang) : '–'}</dd>
             <dt>{t('home.newestData')}</dt><dd>{analytics.data.newestData ? formatDateTime(analytics.data.newestData, lang) : '–'}</dd>
           </dl>

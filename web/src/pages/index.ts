@@ -4,11 +4,13 @@
 import type { ComponentType } from 'react';
 import type { Key } from '../i18n.tsx';
 import { Analyses } from './Analyses.tsx';
+import { FollowUp } from './FollowUp.tsx';
 import { Home } from './Home.tsx';
 import { Hospitals } from './Hospitals.tsx';
 import { Indicator } from './Indicator.tsx';
 import { Indicators } from './Indicators.tsx';
 import { Innsyn } from './Innsyn.tsx';
+import { PromForm } from './PromForm.tsx';
 import { Registrations } from './Registrations.tsx';
 import { Reports } from './Reports.tsx';
 
@@ -31,4 +33,6 @@ export const PAGES: PageDef[] = [
   { path: '/registrations', label: 'nav.registrations', roles: ['unit-registrar', 'registry-admin', 'platform-admin'], component: Registrations },
   { path: '/reports', label: 'nav.reports', roles: ['unit-reader', 'unit-registrar', 'registry-admin', 'platform-admin'], component: Reports },
   { path: '/innsyn', label: 'nav.innsyn', roles: ['patient'], component: Innsyn },
+  { path: '/follow-up', label: 'nav.followUp', roles: ['unit-reader', 'unit-registrar', 'registry-admin', 'platform-admin'], component: FollowUp },
+  { path: '/prom/:token', label: 'prom.title', menu: false, component: PromForm },
 ];
