@@ -1,4 +1,5 @@
 // Runtime configuration from the environment, in one place so every module reads the same values.
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -26,7 +27,7 @@ export interface Config {
    */
   trustedProxies: string[];
   /** OAuth2 client credentials (JWT access tokens from e.g. HelseID); unset = bearer tokens only. */
-  oauth: { issuer: string; jwksUrl: string; audience: string; scope: string } | undefined;
+  oauth: { issuer: string; jwksUrl: string; audience: string; scope: string; requireDpop: boolean } | undefined;
   /** How often changed cases are written to the analytics tables (milliseconds). */
   analyticsIntervalMs: number;
   /** OpenID Connect login for people (HelseID in production); unset = no browser login, unless the local provider runs. */
@@ -65,7 +66,17 @@ export interface Config {
 export interface OidcSettings {
   issuer: string;
   clientId: string;
-  clientSecret: string;
+  /** client_secret_post (development, the local provider's default). Either this or `clientKey`. */
+  clientSecret?: string;
+  /**
+   * private_key_jwt (RFC 7523), as HelseID requires: the client's private key as a JWK (with its
+   * `kid` and `alg`), whose public half is registered with the provider.
+   */
+  clientKey?: Record<string, unknown>;
+  /** Pushed authorization requests (RFC 9126): the login's parameters go to the provider server to server. */
+  par: boolean;
+  /** DPoP (RFC 9449): the provider's tokens for the platform are bound to a key only this process holds. */
+  dpop: boolean;
   /** Where the provider sends the browser back: https://<host>/auth/callback. */
   redirectUrl: string;
   /** Where the provider sends the browser after logout at the provider; default: the site's root. */
@@ -84,19 +95,40 @@ export const DEFAULT_PID_CLAIM = 'helseid://claims/identity/pid';
 export function oidcFromEnv(env: NodeJS.ProcessEnv): OidcSettings | undefined {
   const issuer = env.KVALREG_OIDC_ISSUER;
   if (!issuer) return undefined;
-  const missing = ['KVALREG_OIDC_CLIENT_ID', 'KVALREG_OIDC_CLIENT_SECRET', 'KVALREG_OIDC_REDIRECT_URL'].filter((n) => !env[n]);
+  const missing = ['KVALREG_OIDC_CLIENT_ID', 'KVALREG_OIDC_REDIRECT_URL'].filter((n) => !env[n]);
+  if (!env.KVALREG_OIDC_CLIENT_SECRET && !env.KVALREG_OIDC_CLIENT_KEY && !env.KVALREG_OIDC_CLIENT_KEY_FILE) missing.push('KVALREG_OIDC_CLIENT_KEY (or KVALREG_OIDC_CLIENT_KEY_FILE, or KVALREG_OIDC_CLIENT_SECRET)');
   if (missing.length) throw new Error(`KVALREG_OIDC_ISSUER is set, so ${missing.join(', ')} must be set too (see docs/login.md)`);
+  const clientKey = clientKeyFromEnv(env);
   const redirectUrl = env.KVALREG_OIDC_REDIRECT_URL!;
   let origin: string;
   try { origin = new URL(redirectUrl).origin; } catch { throw new Error(`KVALREG_OIDC_REDIRECT_URL must be an absolute URL such as https://kvalreg.example.no/auth/callback, got "${redirectUrl}"`); }
   return {
-    issuer, clientId: env.KVALREG_OIDC_CLIENT_ID!, clientSecret: env.KVALREG_OIDC_CLIENT_SECRET!, redirectUrl,
+    issuer, clientId: env.KVALREG_OIDC_CLIENT_ID!, redirectUrl,
+    ...(clientKey ? { clientKey } : { clientSecret: env.KVALREG_OIDC_CLIENT_SECRET! }),
+    par: boolEnv(env, 'KVALREG_OIDC_PAR'), dpop: boolEnv(env, 'KVALREG_OIDC_DPOP'),
     postLogoutRedirectUrl: env.KVALREG_OIDC_POST_LOGOUT_URL ?? `${origin}/`,
     scopes: env.KVALREG_OIDC_SCOPES ?? DEFAULT_OIDC_SCOPES,
     pidClaim: env.KVALREG_OIDC_PID_CLAIM ?? DEFAULT_PID_CLAIM,
     nameClaim: env.KVALREG_OIDC_NAME_CLAIM ?? 'name',
     allowHttpIssuer: env.KVALREG_OIDC_ALLOW_HTTP === '1' || env.KVALREG_OIDC_ALLOW_HTTP === 'true',
   };
+}
+
+/** The private_key_jwt key: a private JWK in KVALREG_OIDC_CLIENT_KEY, or in the file KVALREG_OIDC_CLIENT_KEY_FILE. */
+function clientKeyFromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> | undefined {
+  const file = env.KVALREG_OIDC_CLIENT_KEY_FILE;
+  const text = env.KVALREG_OIDC_CLIENT_KEY || (file ? readKeyFile(file) : undefined);
+  if (!text) return undefined;
+  const where = env.KVALREG_OIDC_CLIENT_KEY ? 'KVALREG_OIDC_CLIENT_KEY' : `KVALREG_OIDC_CLIENT_KEY_FILE (${file})`;
+  let jwk: Record<string, unknown>;
+  try { jwk = JSON.parse(text); } catch { throw new Error(`${where} is not JSON: it must be the client's private key as a JWK, e.g. {"kty":"EC","crv":"P-256","d":"…","x":"…","y":"…","kid":"…","alg":"ES256"}`); }
+  if (!jwk || typeof jwk !== 'object' || typeof jwk.kty !== 'string' || typeof jwk.d !== 'string') throw new Error(`${where} must be a private key as a JWK (with "kty" and the private part "d")`);
+  if (typeof jwk.kid !== 'string' || typeof jwk.alg !== 'string') throw new Error(`${where} must name its "kid" (as registered with the provider) and its "alg" (e.g. RS256, PS256, ES256)`);
+  return jwk;
+}
+
+function readKeyFile(file: string): string {
+  try { return fs.readFileSync(file, 'utf8'); } catch (err) { throw new Error(`KVALREG_OIDC_CLIENT_KEY_FILE: cannot read ${file}: ${(err as Error).message}`); }
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -111,6 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       jwksUrl: env.KVALREG_OAUTH_JWKS_URL ?? `${env.KVALREG_OAUTH_ISSUER.replace(/\/$/, '')}/.well-known/jwks.json`,
       audience: env.KVALREG_OAUTH_AUDIENCE ?? 'kvalreg',
       scope: env.KVALREG_OAUTH_SCOPE ?? 'kvalreg/capture',
+      requireDpop: boolEnv(env, 'KVALREG_OAUTH_REQUIRE_DPOP'),
     } : undefined,
     oidc: oidcFromEnv(env),
     session: {

@@ -40,6 +40,7 @@ export interface LocalClient {
 }
 
 /** The API whose access tokens the provider issues to sending systems (client credentials). */
+/** `scope`: the API's scopes, space-separated. */
 export interface ResourceServer { audience: string; scope: string }
 
 export interface LocalProvider {
@@ -52,6 +53,16 @@ export interface LocalProvider {
 export const PID_SCOPE = 'helseid://scopes/identity/pid';
 /** The resource indicator (RFC 8707) of the platform's API at the local provider. */
 export const RESOURCE_INDICATOR = 'urn:kvalreg:api';
+
+/** A client key pair for private_key_jwt (ES256, as HelseID accepts): the public JWK for the provider, the private one for the client. */
+export async function clientKeyPair(): Promise<{ publicJwk: Record<string, unknown>; privateJwk: Record<string, unknown> }> {
+  const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+  const kid = crypto.randomBytes(8).toString('hex');
+  return {
+    publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' },
+    privateJwk: { ...(await exportJWK(privateKey)), kid, alg: 'ES256' },
+  };
+}
 
 /**
  * Starts the provider on `port` (0: any free port) at `host`. The issuer is
@@ -92,7 +103,7 @@ export async function startLocalProvider(o: {
     })),
     jwks: { keys: [jwk as any] },
     cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
-    scopes: ['openid', 'profile', PID_SCOPE, ...(o.resourceServer ? [o.resourceServer.scope] : [])],
+    scopes: ['openid', 'profile', PID_SCOPE, ...(o.resourceServer ? o.resourceServer.scope.split(' ') : [])],
     claims: { openid: ['sub'], profile: ['name'], [PID_SCOPE]: [pidClaim] },
     // HelseID puts the identity claims in the ID token; so does this provider.
     conformIdTokenClaims: false,

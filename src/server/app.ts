@@ -78,9 +78,11 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   // alone; otherwise a session cookie of a logged-in person gives the same kind of Caller.
   app.addHook('onRequest', async (req) => {
     if (req.headers.authorization) {
-      const found = await auth.check(req.headers.authorization);
+      // [dpop] A DPoP proof is checked against the URL the client addressed: the public URL, not the request's host.
+      const found = await auth.check({ authorization: req.headers.authorization, dpop: headerValue(req.headers.dpop), request: { method: req.method, url: `${platform.config.publicUrl}${req.url}` } });
       req.caller = found.caller ?? undefined;
-      if (found.problem) req.tokenProblem = found.problem === 'expired' ? `expired on ${found.expiredAt?.toISOString() ?? 'an earlier date'}` : 'revoked';
+      if (found.problem === 'dpop') req.tokenRefusal = found.message;
+      else if (found.problem) req.tokenProblem = found.problem === 'expired' ? `expired on ${found.expiredAt?.toISOString() ?? 'an earlier date'}` : 'revoked';
       return;
     }
     const sid = req.cookies[sessionCookie];
@@ -151,6 +153,7 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
     const c = req.caller;
     if (!c) {
       if (req.tokenProblem) return refuse(401, `The bearer token was ${req.tokenProblem}. Ask the registry for a new token (kvalreg token).`);
+      if (req.tokenRefusal) { reply.header('www-authenticate', 'DPoP error="invalid_dpop_proof", algs="ES256 PS256 RS256"'); return refuse(401, req.tokenRefusal); }
       if (req.sessionProblem === 'expired') return refuse(401, 'Your session has expired (it was idle too long, or reached its time limit). Log in again.');
       return refuse(401, 'Authentication required: log in (GET /auth/login), or send "Authorization: Bearer <token>" with a token issued by the registry.');
     }

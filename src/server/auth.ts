@@ -19,6 +19,8 @@ declare module 'fastify' {
     sessionProblem?: 'expired' | 'unknown';
     /** Why a bearer token did not authenticate ("expired on …", "revoked"), to say so in the 401. */
     tokenProblem?: string;
+    /** Why a token presented with (or needing) DPoP was refused: the whole message for the caller. */
+    tokenRefusal?: string;
   }
 }
 

@@ -62,6 +62,8 @@ export interface Login {
   /** Every Set-Cookie header of the callback (for checking the flags). */
   setCookie: string[];
   callbackStatus: number;
+  /** The callback's body (a refusal's page says why). */
+  callbackBody: string;
   location: string | undefined;
 }
 
@@ -107,5 +109,5 @@ export async function login(t: TestPlatform, username: string, o: { password?: s
     const me = await t.app.inject({ method: 'GET', url: '/api/me', headers: { cookie: sessionCookie } });
     csrf = me.json().csrfToken;
   }
-  return { cookie: sessionCookie, csrf, setCookie, callbackStatus: callback.statusCode, location: callback.headers.location as string | undefined };
+  return { cookie: sessionCookie, csrf, setCookie, callbackStatus: callback.statusCode, callbackBody: callback.body, location: callback.headers.location as string | undefined };
 }
