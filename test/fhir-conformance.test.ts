@@ -115,6 +115,34 @@ describe('the documented examples conform to FHIR R4', () => {
   }
 });
 
+describe('the examples in the documentation\'s text', () => {
+  const docs = [path.resolve('README.md'), ...fs.readdirSync(path.resolve('docs')).filter((f) => f.endsWith('.md')).map((f) => path.resolve('docs', f))];
+  const blocks = docs.flatMap((file) => [...fs.readFileSync(file, 'utf8').matchAll(/```json\n([\s\S]*?)```/g)].map((m) => ({ file: path.basename(file), text: m[1] })));
+
+  it('every JSON block that is a whole resource conforms to FHIR R4', () => {
+    const resources = blocks.map((b) => { try { return { ...b, json: JSON.parse(b.text) }; } catch { return null; } }).filter((b) => b?.json?.resourceType);
+    expect(resources.length).toBeGreaterThan(0);
+    for (const r of resources) expectConforms(r!.json, `a ${r!.json.resourceType} in ${r!.file}`);
+  });
+
+  it('every urn:oid: is an OID and every urn:uuid: a UUID, in the text and in docs/examples', () => {
+    // FHIR R4 Data Types (uri): "urn:oid:" is followed by an OID, "urn:uuid:" by a lower-case UUID.
+    // Placeholders written as such ("urn:uuid:…", a bare "urn:uuid:" in prose) are not examples.
+    const files = [...docs, ...fs.readdirSync(path.resolve('docs/examples')).map((f) => path.resolve('docs/examples', f))];
+    let checked = 0;
+    for (const file of files) {
+      for (const m of fs.readFileSync(file, 'utf8').matchAll(/urn:(oid|uuid):([^\s"'`)|,<>\]]*)/g)) {
+        const value = m[2].replace(/#.*$/, '').replace(/[.:;]$/, '');
+        if (value === '' || value === '…') continue;
+        const ok = m[1] === 'oid' ? /^[0-2](\.(0|[1-9][0-9]*))+$/.test(value) : /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(value);
+        expect(ok, `${path.relative(process.cwd(), file)}: urn:${m[1]}:${m[2]}`).toBe(true);
+        checked += 1;
+      }
+    }
+    expect(checked).toBeGreaterThan(20);
+  });
+});
+
 describe('the check fails what does not conform', () => {
   it('a Measure with "_" in its id and an empty usage, as the platform emitted them before', () => {
     const out = findings({ resourceType: 'Measure', id: 'fracture-nfr01_time_to_treatment', status: 'active', usage: '' });

@@ -97,7 +97,8 @@ function validateOne(platform: Platform, type: string, body: unknown): { status:
   if (type === 'Patient') {
     // no-basis-Patient's identifier slices (FNR, DNR, FHN, HNR with its assigner) and their numbers.
     identityOfPatient(platform.keys, resource, 'Patient', issues, { allowTestIdentities: platform.config.allowTestIdentities });
-  } else if (!(Array.isArray(resource.identifier) && resource.identifier.some((x: any) => isText(x?.system) && isText(x?.value)))) {
+  } else if (!([] as any[]).concat(resource.identifier ?? []).some((x: any) => isText(x?.system) && isText(x?.value))) {
+    // (An array on most types; one Identifier on QuestionnaireResponse, whose identifier is 0..1 in R4.)
     issues.push(issue.error('required', `${type}.identifier`, `${type} has no identifier with system and value: give every resource the stable identifier your system uses for it, so that a resend or an update is recognised.`));
   }
   if (!issues.some((i) => i.severity === 'error' || i.severity === 'warning')) issues.push(issue.info(undefined, `The ${type} is valid${profile ? ` against ${profile}` : ''}; nothing was stored.`));
