@@ -23,7 +23,7 @@ describe('identity never reaches stored resources', () => {
     const f = fracture();
     const b = ehrBundle(f);
     b.entry[2].resource.asserter = { type: 'Patient', identifier: { system: SYS.fnr, value: f.nin } };
-    b.entry[2].resource.note = [{ authorReference: { reference: `Patient?identifier=${SYS.fnr}|${f.nin}` } }];
+    b.entry[2].resource.note = [{ authorReference: { reference: `Patient?identifier=${SYS.fnr}|${f.nin}` }, text: 'Noted by the patient.' }]; // Annotation.text is 1..1 in R4
     b.entry[2].resource.extension = [{ url: 'urn:x', valueIdentifier: { system: SYS.fnr, value: f.nin } }];
     expect((await post(b)).status).toBe(200);
     const stored = JSON.stringify(await q('SELECT resource, links FROM source_resource'));

@@ -209,7 +209,9 @@ function redactIssues(issues: Issue[], redactor?: FreeTextRedactor): Issue[] {
   const text = (s: string) => (redactor ? redactor.text(s).text : redactIdentityNumbers(s).text);
   const deep = (v: unknown): unknown => typeof v === 'string' ? text(v) : Array.isArray(v) ? v.map(deep)
     : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, deep(x)])) : v;
-  return issues.map((i) => ({ ...i, diagnostics: redactIdentityNumbers(i.diagnostics).text, ...(i.value === undefined ? {} : { value: deep(i.value) }) }));
+  // The diagnostics quote the offending value too (a code-list finding names the code sent), so they
+  // lose the patients' names as well, not only identity numbers.
+  return issues.map((i) => ({ ...i, diagnostics: text(i.diagnostics), ...(i.value === undefined ? {} : { value: deep(i.value) }) }));
 }
 
 /** Each entry whose free text was redacted says so (how many, never what), and every echoed value is redacted. */
