@@ -32,6 +32,11 @@ export interface Config {
   analyticsIntervalMs: number;
   /** OpenID Connect login for people (HelseID in production); unset = no browser login, unless the local provider runs. */
   oidc: OidcSettings | undefined;
+  /**
+   * A second provider for patients (ID-porten style), beside HelseID for personnel: its logins are
+   * patients only, by their pid claim, never a person with grants (KVALREG_PATIENT_OIDC_*).
+   */
+  patientOidc: OidcSettings | undefined;
   /** Browser sessions: idle and absolute expiry; cookies without `Secure` only when explicitly allowed (local http). */
   session: { idleMinutes: number; maxHours: number; insecureCookies: boolean };
   /** Login attempts (start and callback) per minute per client address. */
@@ -92,7 +97,21 @@ export interface OidcSettings {
 export const DEFAULT_OIDC_SCOPES = 'openid profile helseid://scopes/identity/pid';
 export const DEFAULT_PID_CLAIM = 'helseid://claims/identity/pid';
 
-export function oidcFromEnv(env: NodeJS.ProcessEnv): OidcSettings | undefined {
+/** ID-porten's defaults: the identity number is the `pid` claim, asked for with the `openid profile` scopes. */
+export const PATIENT_OIDC_DEFAULTS = { prefix: 'KVALREG_PATIENT_OIDC_', scopes: 'openid profile', pidClaim: 'pid' };
+
+export function oidcFromEnv(env: NodeJS.ProcessEnv, o: { prefix: string; scopes: string; pidClaim: string } = { prefix: 'KVALREG_OIDC_', scopes: DEFAULT_OIDC_SCOPES, pidClaim: DEFAULT_PID_CLAIM }): OidcSettings | undefined {
+  // The same settings under another prefix for the patients' provider: read them by suffix.
+  env = Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith(o.prefix)).map(([k, v]) => [`KVALREG_OIDC_${k.slice(o.prefix.length)}`, v]));
+  const named = (msg: string) => (o.prefix === 'KVALREG_OIDC_' ? msg : msg.replaceAll('KVALREG_OIDC_', o.prefix));
+  try {
+    return oidcFromPrefixed(env, o);
+  } catch (err) {
+    throw new Error(named((err as Error).message));
+  }
+}
+
+function oidcFromPrefixed(env: NodeJS.ProcessEnv, o: { scopes: string; pidClaim: string }): OidcSettings | undefined {
   const issuer = env.KVALREG_OIDC_ISSUER;
   if (!issuer) return undefined;
   const missing = ['KVALREG_OIDC_CLIENT_ID', 'KVALREG_OIDC_REDIRECT_URL'].filter((n) => !env[n]);
@@ -107,8 +126,8 @@ export function oidcFromEnv(env: NodeJS.ProcessEnv): OidcSettings | undefined {
     ...(clientKey ? { clientKey } : { clientSecret: env.KVALREG_OIDC_CLIENT_SECRET! }),
     par: boolEnv(env, 'KVALREG_OIDC_PAR'), dpop: boolEnv(env, 'KVALREG_OIDC_DPOP'),
     postLogoutRedirectUrl: env.KVALREG_OIDC_POST_LOGOUT_URL ?? `${origin}/`,
-    scopes: env.KVALREG_OIDC_SCOPES ?? DEFAULT_OIDC_SCOPES,
-    pidClaim: env.KVALREG_OIDC_PID_CLAIM ?? DEFAULT_PID_CLAIM,
+    scopes: env.KVALREG_OIDC_SCOPES ?? o.scopes,
+    pidClaim: env.KVALREG_OIDC_PID_CLAIM ?? o.pidClaim,
     nameClaim: env.KVALREG_OIDC_NAME_CLAIM ?? 'name',
     allowHttpIssuer: env.KVALREG_OIDC_ALLOW_HTTP === '1' || env.KVALREG_OIDC_ALLOW_HTTP === 'true',
   };
@@ -146,6 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       requireDpop: boolEnv(env, 'KVALREG_OAUTH_REQUIRE_DPOP'),
     } : undefined,
     oidc: oidcFromEnv(env),
+    patientOidc: oidcFromEnv(env, PATIENT_OIDC_DEFAULTS),
     session: {
       idleMinutes: intEnv(env, 'KVALREG_SESSION_IDLE_MINUTES', 30) || 30,
       maxHours: intEnv(env, 'KVALREG_SESSION_MAX_HOURS', 12) || 12,

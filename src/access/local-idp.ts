@@ -104,7 +104,9 @@ export async function startLocalProvider(o: {
     jwks: { keys: [jwk as any] },
     cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
     scopes: ['openid', 'profile', PID_SCOPE, ...(o.resourceServer ? o.resourceServer.scope.split(' ') : [])],
-    claims: { openid: ['sub'], profile: ['name'], [PID_SCOPE]: [pidClaim] },
+    // HelseID gives the pid claim for its pid scope; ID-porten (a provider started with its own
+    // `pidClaim`, "pid") gives it with openid, to every login.
+    claims: { openid: ['sub', ...(o.pidClaim ? [pidClaim] : [])], profile: ['name'], [PID_SCOPE]: [pidClaim] },
     // HelseID puts the identity claims in the ID token; so does this provider.
     conformIdTokenClaims: false,
     pkce: { required: () => true },

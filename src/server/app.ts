@@ -59,6 +59,8 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   const sessions = new Sessions(platform.db.pool, platform.keys, platform.config.session);
   const oidc = opts.oidc ?? platform.config.oidc;
   const login = oidc ? new OidcLogin(oidc) : undefined;
+  // [patient-issuer] Patients' own provider (ID-porten style), beside personnel's, when configured.
+  const patientLogin = platform.config.patientOidc ? new OidcLogin(platform.config.patientOidc) : undefined;
   const sessionCookie = cookieNames(!platform.config.session.insecureCookies).session;
 
   // The URL first, before anything records it (the access check audits a refused path): no
@@ -192,7 +194,7 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   screeningRoutes(app as unknown as FastifyInstance, platform);
   webDataRoutes(app as unknown as FastifyInstance, platform);
 
-  registerAuthRoutes(app as unknown as FastifyInstance, platform, sessions, login);
+  registerAuthRoutes(app as unknown as FastifyInstance, platform, sessions, login, patientLogin);
   reportRoutes(app as unknown as FastifyInstance, platform);
   publicRoutes(app as unknown as FastifyInstance, platform);
   promRoutes(app as unknown as FastifyInstance, platform);
