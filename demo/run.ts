@@ -10,13 +10,14 @@ import { ehrBundle, plannerBundle, SYS } from '../registries/fracture/bundles.ts
 import { traumaBundle } from '../registries/trauma/bundles.ts';
 import { DEFAULT_RATES, generateFractures, type DemoRates } from './fracture/generate.ts';
 import { generateTraumaEvents } from './trauma/generate.ts';
+import { generatePromAnswers } from './fracture/prom.ts';
 import { sendBundles } from './send.ts';
 import type { Platform } from '../src/platform.ts';
 
 /** The demo patient's (synthetic) identity number, for the local login service's pid claim. */
 export const DEMO_PATIENT_FILE = 'demo-patient-nin.txt';
 
-export interface DemoOpts { years: number; scale: number; seed: number; concurrency: number; rate?: string[] }
+export interface DemoOpts { years: number; scale: number; seed: number; concurrency: number; rate?: string[]; /** The PROM system's answers too (default: yes). */ prom?: boolean }
 
 export function parseRates(pairs: string[] = []): DemoRates {
   const rates = { ...DEFAULT_RATES };
@@ -39,6 +40,7 @@ async function demoTokens(platform: Platform, patientNin: string | undefined) {
     await make('demo-ehr', { name: 'demo-ehr', kind: 'system', sender: 'demo-dips-arena' }),
     await make('demo-planner', { name: 'demo-planner', kind: 'system', sender: 'demo-orbit' }),
     await make('demo-population-register', { name: 'demo-population-register', kind: 'system', sender: 'demo-folkeregister' }),
+    await make('demo-prom-system', { name: 'demo-prom-system', kind: 'system', sender: 'demo-eprom' }),
     await make('demo-registry-admin', { name: 'demo-registry-admin', kind: 'user', grants: [{ registry: 'fracture', role: 'registry-admin', unit: '1' }] }),
     await make('demo-registrar-sus', { name: 'demo-registrar-sus', kind: 'user', grants: [{ registry: 'fracture', role: 'unit-registrar', unit: '8201100' }] }),
     await make('demo-reader-sus', { name: 'demo-reader-sus', kind: 'user', grants: [{ registry: 'fracture', role: 'unit-reader', unit: '100083' }] }),
@@ -90,9 +92,23 @@ export async function runDemo(platform: Platform, baseUrl: string, o: DemoOpts) 
   if (process.stdout.isTTY) bar.start(items.length, 0);
   const stats = await sendBundles(baseUrl, items, { concurrency: o.concurrency, onProgress: (n) => process.stdout.isTTY && bar.update(n) });
   if (process.stdout.isTTY) bar.stop();
+  // PROM answers from the hospital's PROM system, once the cases are there: QuestionnaireResponses
+  // for every time point whose window has closed, with the planted response and improvement rates.
+  const param = (id: string, key: string) => { const p = registry.parameters.get(id); return p && typeof p.values === 'object' ? Number((p.values as Record<string, unknown>)[key] ?? NaN) : NaN; };
+  const prom = o.prom === false ? { bundles: [], truth: { asked: [], improved: [] }, responses: 0 } : generatePromAnswers(fractures, {
+    seed: o.seed, rates, instruments: platform.prom.instruments, now: new Date(),
+    ao: (code) => { const p = list.properties.get(code); return p ? { bone: p.bone, segment: p.segment } : undefined; },
+    thresholds: (prefix) => { const mcii = param('prom_mcii', prefix), pass = param('prom_pass', prefix); return Number.isFinite(mcii) && Number.isFinite(pass) ? { mcii, pass } : null; },
+  });
+  const promBar = new SingleBar({ format: 'PROM |{bar}| {value}/{total} batches of answers | {eta_formatted} left', hideCursor: true }, Presets.shades_classic);
+  if (process.stdout.isTTY) promBar.start(prom.bundles.length, 0);
+  const promStats = await sendBundles(baseUrl, prom.bundles.map((bundle) => ({ token: tokens['demo-prom-system'], bundle })), { concurrency: o.concurrency, onProgress: (n) => process.stdout.isTTY && promBar.update(n) });
+  if (process.stdout.isTTY) promBar.stop();
+  for (const k of ['sent', 'ok', 'failed'] as const) stats[k] += promStats[k];
+  stats.failures.push(...promStats.failures);
   const seconds = (Date.now() - started) / 1000;
-  console.log(`Sent ${stats.sent} messages (${fractures.length} fractures, ${traumaEvents.length} trauma receptions) in ${seconds.toFixed(1)} s: ${stats.ok} accepted, ${stats.failed} refused.`);
+  console.log(`Sent ${stats.sent} messages (${fractures.length} fractures, ${traumaEvents.length} trauma receptions, ${prom.responses} PROM answers) in ${seconds.toFixed(1)} s: ${stats.ok} accepted, ${stats.failed} refused.`);
   for (const f of stats.failures) console.log(`  refused (${f.status}): ${f.body}`);
   console.log(`True rates planted (seed ${o.seed}): ${Object.entries(rates).map(([k, v]) => `${k}=${v}`).join(' ')}`);
-  return { fractures: fractures.length, specs: fractures, traumaEvents: traumaEvents.length, ...stats };
+  return { fractures: fractures.length, specs: fractures, traumaEvents: traumaEvents.length, prom: prom.truth, promResponses: prom.responses, ...stats };
 }

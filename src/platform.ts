@@ -60,7 +60,9 @@ export async function startPlatform(config: Config, opts: { log?: Logger; poolSi
     await storeRegistryVersions(db.pool, registries);
     const units = await readUnitTree(db.pool);
     const data = new PersonData(db.pool, units, db.appPool);
-    const inbox = createInbox(data, { keys, registries, allRegistries: registries, allowTestIdentities: config.allowTestIdentities }, log);
+    // PROM first: the capture pipeline hands it the QuestionnaireResponses it receives.
+    const prom = new Prom(data, registries, log.child({ module: 'prom' }), { units, keys, config });
+    const inbox = createInbox(data, { keys, registries, allRegistries: registries, allowTestIdentities: config.allowTestIdentities, afterWrite: prom.capture.hook }, log);
     const analytics = new Analytics(data, registries, log.child({ module: 'analytics' }));
     await analytics.prepare();
     const indicators = new Indicators(data, db.pool, registries, units, log.child({ module: 'indicators' }));
@@ -68,7 +70,6 @@ export async function startPlatform(config: Config, opts: { log?: Logger; poolSi
     // Unsubscribe links are signed with a key derived from the identity hash key: they outlive restarts.
     reports.dispatch.setSecret(Buffer.from(crypto.hkdfSync('sha256', keys.hashKey, Buffer.alloc(0), 'kvalreg report unsubscribe', 32)));
     await reports.prepare();
-    const prom = new Prom(data, registries, log.child({ module: 'prom' }), { units, keys, config });
     await prom.prepare();
     const byId = new Map(registries.map((r) => [r.id, r]));
     return {

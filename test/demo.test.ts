@@ -7,13 +7,13 @@ let t: TestPlatform;
 beforeAll(async () => { t = await testPlatform(); await t.app.listen({ port: 0, host: '127.0.0.1' }); });
 afterAll(async () => { await t?.close(); });
 
-it('sends a small year through POST /fhir from three senders, with valid synthetic numbers', async () => {
+it('sends a small year through POST /fhir from four senders (the PROM system last), with valid synthetic numbers', async () => {
   const port = (t.app.server.address() as { port: number }).port;
   const result = await runDemo(t.platform, `http://127.0.0.1:${port}`, { years: 1, scale: 0.05, seed: 7, concurrency: 4, rate: ['emergencyWithin24h=0.9'] });
   expect(result.failed).toBe(0);
   const q = async (sql: string) => (await t.platform.db.pool.query(sql)).rows;
   const senders = (await q('SELECT DISTINCT sender FROM inbox_message ORDER BY 1')).map((r) => r.sender);
-  expect(senders).toEqual(['demo-dips-arena', 'demo-folkeregister', 'demo-orbit']);
+  expect(senders).toEqual(['demo-dips-arena', 'demo-eprom', 'demo-folkeregister', 'demo-orbit']);
   const cases = (await q("SELECT count(*)::int AS n FROM registry_case WHERE registry = 'fracture'"))[0].n;
   const referred = (await q("SELECT count(*)::int AS n FROM routing_decision WHERE decision = 'referred'"))[0].n;
   expect(cases + referred).toBe(result.fractures);

@@ -18,7 +18,8 @@ beforeAll(async () => {
   // The analytics refresher runs throughout, as in the server: capture and refresh must not block
   // or deadlock each other (no message may end in quarantine for it).
   t.platform.analytics.start(50);
-  const result = await runDemo(t.platform, `http://127.0.0.1:${port}`, { years: 1, scale: 0.4, seed: 11, concurrency: 6, rate: Object.entries(RATES).map(([k, v]) => `${k}=${v}`) });
+  // (PROM answers, and their planted rates, are test/prom-planted.test.ts's.)
+  const result = await runDemo(t.platform, `http://127.0.0.1:${port}`, { years: 1, scale: 0.4, seed: 11, concurrency: 6, rate: Object.entries(RATES).map(([k, v]) => `${k}=${v}`), prom: false });
   await t.platform.analytics.stop();
   expect(result.failed).toBe(0);
   expect(Number((await t.platform.db.pool.query("SELECT count(*) FROM inbox_message WHERE status <> 'processed'")).rows[0].count)).toBe(0);

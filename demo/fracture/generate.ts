@@ -22,12 +22,15 @@ export interface DemoRates {
   smoker: number;
   death12m: number;              // within 12 months, patients over 65
   missingIntent: number;         // left for the registrar to complete
+  promResponse: number;          // of patients asked at a PROM time point: answers (demo/fracture/prom.ts)
+  promImprovement: number;       // of patients answering the region instrument at 12 months: clinically relevant improvement (indicator 10)
 }
 
 export const DEFAULT_RATES: DemoRates = {
   emergencyShare: 0.8, emergencyWithin24h: 0.97, surgeryWithin24h: 0.55, surgeryWithin10Days: 0.97, failedConservative: 0.02,
   unplannedReopClosed: 0.04, unplannedReopOpen: 0.09, openShare: 0.03, highEnergy: 0.2, osteoporosisOffered: 0.6,
   secondaryPrevention: 0.5, antibiotic: 0.95, tetanus: 0.9, smoker: 0.12, death12m: 0.05, missingIntent: 0.04,
+  promResponse: 0.6, promImprovement: 0.72,
 };
 
 /** Share of fractures by AO segment (or bone for 5–8) and the chance that it is operated. */

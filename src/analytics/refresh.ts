@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { PersonData, PersonTx } from '../access/door.ts';
 import type { Client } from '../db/pool.ts';
-import { caseValues, evaluateCase, type FormState } from '../records/evaluate.ts';
+import { caseValues, evaluateCase, type FormState, type PromResult } from '../records/evaluate.ts';
 import type { Registry } from '../registry/load.ts';
 import { analyticsColumns, analyticsTable, columnsSignature, FIXED_COLUMNS, type AnalyticsColumn } from './columns.ts';
 
@@ -135,7 +135,8 @@ async function refreshBatch(tx: PersonTx, registry: Registry, size: number): Pro
        -- indicator or analysis, while the case itself stays readable
        AND c.invalid_reason IS NULL`, [registry.id, taken]);
   const columns = analyticsColumns(registry);
-  const records = rows.map((row) => analyticsRecord(registry, columns, row));
+  const prom = await promResults(db, registry, rows.map((r) => Number(r.id)));
+  const records = rows.map((row) => analyticsRecord(registry, columns, row, prom.get(Number(row.id)) ?? []));
   const table = analyticsTable(registry);
   const found = new Set(rows.map((r) => Number(r.id)));
   const gone = taken.filter((id) => !found.has(id));
@@ -161,11 +162,27 @@ async function refreshBatch(tx: PersonTx, registry: Registry, size: number): Pro
   return { taken: log.length, rows: records.length, removed: gone.length };
 }
 
-/** One case as an analytics row: the values the registry's expressions see, typed for the table. */
-export function analyticsRecord(registry: Registry, columns: AnalyticsColumn[], row: any): Record<string, unknown> {
+/** The PROM items of these cases with the scores of their answers, for registries with `prom` derived variables (marked by prom_item's triggers). */
+async function promResults(db: Client, registry: Registry, caseIds: number[]): Promise<Map<number, PromResult[]>> {
+  const out = new Map<number, PromResult[]>();
+  if (!caseIds.length || !registry.derived.some((d) => d.prom)) return out;
+  const { rows } = await db.query(
+    `SELECT i.case_id, i.schedule, i.timepoint, i.instrument, i.status, r.scores, r.answered_at
+     FROM prom_item i LEFT JOIN prom_response r ON r.id = i.response_id AND r.status = 'completed'
+     WHERE i.registry = $1 AND i.case_id = ANY($2::bigint[])`, [registry.id, caseIds]);
+  for (const r of rows) {
+    const list = out.get(Number(r.case_id)) ?? [];
+    list.push({ schedule: r.schedule, timepoint: r.timepoint, instrument: r.instrument, status: r.status, scores: r.scores ?? null, answeredAt: r.answered_at ? new Date(r.answered_at).toISOString() : null });
+    out.set(Number(r.case_id), list);
+  }
+  return out;
+}
+
+/** One case as an analytics row: the values the registry's expressions see (its PROM results too), typed for the table. */
+export function analyticsRecord(registry: Registry, columns: AnalyticsColumn[], row: any, prom: PromResult[] = []): Record<string, unknown> {
   const forms: Array<FormState & { status: string; updated_at: string }> = row.forms ?? [];
   const person = { birth_date: row.birth_date, sex: row.sex, deceased_date: row.deceased_date };
-  const values = caseValues(registry, person, forms);
+  const values = caseValues(registry, person, forms, prom);
   const evaluation = evaluateCase(registry, person, forms);
   const complete = [...evaluation.forms.values()].every((f) => f.missing.length === 0 && !f.findings.some((x) => x.severity === 'error'));
   const record: Record<string, unknown> = {

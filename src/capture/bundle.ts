@@ -164,7 +164,9 @@ export function parseBundle(json: unknown): ParsedBundle {
       if (isText(resource.id)) byLocalId.set(`Patient/${resource.id}`, ref);
       return;
     }
-    const ident = Array.isArray(resource.identifier) ? resource.identifier.find((i: any) => isText(i?.system) && isText(i?.value)) : undefined;
+    // A list of identifiers; QuestionnaireResponse has a single one (R4 0..1).
+    const idents = Array.isArray(resource.identifier) ? resource.identifier : resource.identifier && typeof resource.identifier === 'object' ? [resource.identifier] : [];
+    const ident = idents.find((i: any) => isText(i?.system) && isText(i?.value));
     if (!ident) {
       issues.push(issue.error('required', `${at}.resource.identifier`,
         `${type} has no identifier with system and value (both strings, at most ${MAX_TEXT} bytes in UTF-8). Give every resource the stable identifier your system uses for it, so that a resend or an update is recognised.`));

@@ -26,11 +26,37 @@ export interface CaptureEnv {
   keys: IdentityKeys;
   registries: Registry[];
   today?: Date;
+  /** Work another module does with the message's resources in the same transaction (see CaptureHook). */
+  afterWrite?: CaptureHook;
   /** [identity] Accept test identity numbers (config `allowTestIdentities`); refused when unset. */
   allowTestIdentities?: boolean;
   /** [identity] Every registry, also those this sender does not report to: a merge of persons moves cases in all (default: `registries`). */
   allRegistries?: Registry[];
 }
+
+/** A resource of the message as the pipeline left it: `changed` (a new version was written), `unchanged` (a resend) or `stale` (older than what is stored: not applied). */
+export interface HookResource { index: number; resourceType: string; rkey: string; personId: number; resource: Record<string, any>; state: 'changed' | 'unchanged' | 'stale' }
+export interface HookInput {
+  bundleType: 'transaction' | 'batch';
+  sender: string;
+  messageId: number;
+  /** The registries this sender reports to. */
+  registries: string[];
+  /** Every resource of the accepted patients (refused and failed ones are not here). */
+  resources: HookResource[];
+  /** Resources taken back in this message (entered-in-error, or deleted), by person. */
+  retracted: Array<{ personId: number; rkey: string }>;
+  personIds: number[];
+}
+/** What a hook has to say per entry; `failed` marks the entry refused (a batch then counts it failed; a transaction hook throws instead). */
+export interface HookOutput { issues: Array<{ index: number; issue: Issue; failed?: boolean }> }
+/**
+ * Runs in the write phase of every message, after the captured resources and every registry's
+ * cases are written, in the same transaction, with the message's persons locked (records/locks.ts).
+ * A sender error in a transaction Bundle is thrown as a CaptureError (nothing is stored); in a
+ * batch it is returned as a failed entry.
+ */
+export type CaptureHook = (tx: PersonTx, input: HookInput) => Promise<HookOutput>;
 
 export interface EntryResult {
   index: number;
@@ -376,6 +402,25 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
   }
 
   const personIds = [...new Set(personIdByHash.values())];
+
+  // 7. HOOK — another module's work on this message's resources (PROM: QuestionnaireResponses are
+  // scored and matched to the schedules, src/prom/capture.ts), after every write above.
+  if (env.afterWrite) {
+    const changedKeys = new Set(changed.map((c) => c.r.rkey));
+    const hooked = await env.afterWrite(tx, {
+      bundleType: bundle.type, sender, messageId, registries: env.registries.map((r) => r.id), personIds,
+      resources: candidates.filter((c) => !c.g.issues.length).map((c) => ({
+        index: c.r.index, resourceType: c.r.resourceType, rkey: c.r.rkey, personId: personIdByHash.get(c.g.identity.hashHex)!, resource: c.r.resource,
+        state: changedKeys.has(c.r.rkey) ? 'changed' as const : Buffer.compare(existing.get(c.r.rkey)?.content_sha256 ?? Buffer.alloc(0), c.sha) === 0 ? 'unchanged' as const : 'stale' as const,
+      })),
+      retracted: [...retractions].flatMap(([personId, rkeys]) => rkeys.map((rkey) => ({ personId, rkey }))),
+    });
+    for (const h of hooked.issues) {
+      entry(h.index).issues.push(h.issue);
+      if (h.failed && !entry(h.index).status.startsWith('422')) { entry(h.index).status = '422 Unprocessable Entity'; failedEntries++; }
+    }
+  }
+
   if (personIds.length) tx.audit({ action: 'capture', object: `inbox/${messageId}`, personIds, actor: { label: `system:${sender}`, role: 'system' } });
   return {
     bundleType: bundle.type,

@@ -7,6 +7,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Registry } from '../registry/load.ts';
 import { deathsToBundles } from '../capture/csv-deaths.ts';
+import { flatAnswersToBundles } from '../prom/eprom.ts';
+import { UNMATCHED } from '../prom/capture.ts';
 import { startPlatform, type Platform } from '../platform.ts';
 
 export interface ImportOptions { format?: string; sender: string; /** For csv: the registry whose importer reads the file (default: the only one with an importer). */ registry?: string; /** For csv: the classification version of the codes, for the registry's importer. */ codeVersion?: string; dryRun?: boolean; progress?: boolean }
@@ -24,7 +26,7 @@ async function csvImporter(platform: Platform, id: string | undefined): Promise<
   if (typeof mod.csvToBundles !== 'function') throw new Error(`${path.relative(process.cwd(), file)} exports no csvToBundles function`);
   return { registry, importer: mod.csvToBundles as CsvImporter };
 }
-export interface ImportSummary { messages: number; accepted: number; quarantined: number; refused: number; skipped: number; problems: string[] }
+export interface ImportSummary { messages: number; accepted: number; quarantined: number; refused: number; skipped: number; problems: string[]; /** PROM answers kept without a matching case and time point (format eprom). */ unmatched?: number }
 
 export async function importCommand(config: Config, file: string, o: ImportOptions): Promise<void> {
   if (!fs.existsSync(file)) throw new Error(`${file} does not exist`);
@@ -32,6 +34,7 @@ export async function importCommand(config: Config, file: string, o: ImportOptio
   try {
     const summary = await runImport(platform, file, { ...o, progress: process.stdout.isTTY });
     console.log(`${o.dryRun ? 'Validated' : 'Imported'} ${summary.messages} message(s): ${summary.accepted} accepted, ${summary.quarantined} quarantined, ${summary.refused} refused, ${summary.skipped} row(s) skipped.`);
+    if (summary.unmatched) console.log(`${summary.unmatched} answer(s) kept without a matching case and time point: they are matched when their cases arrive.`);
     for (const p of summary.problems) console.log(`  ${p}`);
     if (summary.quarantined && !o.dryRun) console.log('Quarantined messages are kept: list them with GET /api/inbox?status=quarantined and reprocess after fixing the cause.');
   } finally {
@@ -42,7 +45,7 @@ export async function importCommand(config: Config, file: string, o: ImportOptio
 /** Sends every message of the file through the capture pipeline, as the sender named in `o`. */
 export async function runImport(platform: Platform, file: string, o: ImportOptions): Promise<ImportSummary> {
   const format = o.format ?? (file.endsWith('.csv') ? 'csv' : file.endsWith('.ndjson') || file.endsWith('.jsonl') ? 'ndjson' : undefined);
-  if (format !== 'csv' && format !== 'ndjson' && format !== 'deaths') throw new Error('say --format ndjson, csv or deaths (the file name does not tell)');
+  if (format !== 'csv' && format !== 'ndjson' && format !== 'deaths' && format !== 'eprom') throw new Error('say --format ndjson, csv, deaths or eprom (the file name does not tell)');
   const caller = { kind: 'system' as const, sender: o.sender, name: o.sender };
   const summary: ImportSummary = { messages: 0, accepted: 0, quarantined: 0, refused: 0, skipped: 0, problems: [] };
   const problems = summary.problems;
@@ -51,10 +54,16 @@ export async function runImport(platform: Platform, file: string, o: ImportOptio
   const handle = async (body: string, where: string) => {
     summary.messages++;
     const outcome = o.dryRun ? await platform.inbox.validate(caller, body) : await platform.inbox.process(await platform.inbox.receive(caller, format === 'ndjson' ? 'ndjson' : 'csv', body));
+    // A batch answers per entry: its refused entries say what was wrong, each.
+    const entries: any[] = (outcome.body as any).entry ?? [];
+    const entryIssues = entries.flatMap((e) => e.response?.outcome?.issue ?? []);
+    if (format === 'eprom') summary.unmatched = (summary.unmatched ?? 0) + entryIssues.filter((i: any) => i.details?.coding?.[0]?.code === UNMATCHED).length;
     if (outcome.httpStatus === 200 && outcome.status !== 'quarantined') summary.accepted++;
     else {
       if (outcome.status === 'refused') summary.refused++; else summary.quarantined++;
-      if (problems.length < 20) problems.push(`${where}: ${JSON.stringify((outcome.body as any).issue?.[0]?.diagnostics ?? outcome.body).slice(0, 300)}`);
+      const errors = entryIssues.filter((i: any) => i.severity === 'error').map((i: any) => `${i.expression?.[0] ?? ''} ${i.diagnostics}`.trim());
+      if (errors.length) for (const e of errors) { if (problems.length < 20) problems.push(`${where}: ${e.slice(0, 300)}`); }
+      else if (problems.length < 20) problems.push(`${where}: ${JSON.stringify((outcome.body as any).issue?.[0]?.diagnostics ?? outcome.body).slice(0, 300)}`);
     }
   };
   try {
@@ -74,6 +83,14 @@ export async function runImport(platform: Platform, file: string, o: ImportOptio
       problems.push(...bad.slice(0, 20));
       bar.start(batches.length, 0);
       for (const [i, b] of batches.entries()) { await handle(JSON.stringify(b.bundle), `lines ${b.lines[0]}–${b.lines[1]}`); bar.update(i + 1); }
+    } else if (format === 'eprom') {
+      // Flat PROM answers (src/prom/eprom.ts): QuestionnaireResponses in batches, matched and scored by capture.
+      const { bundles, problems: bad } = flatAnswersToBundles(fs.readFileSync(file, 'utf8'), platform.prom.instruments);
+      summary.skipped += bad.length;
+      problems.push(...bad.slice(0, 20));
+      summary.unmatched = 0;
+      bar.start(bundles.length, 0);
+      for (const [i, b] of bundles.entries()) { await handle(JSON.stringify(b.bundle), b.lines); bar.update(i + 1); }
     } else {
       const { registry, importer } = await csvImporter(platform, o.registry);
       const rows = importer(fs.readFileSync(file, 'utf8'), registry, { codeVersion: o.codeVersion ?? 'current' });

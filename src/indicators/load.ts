@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { analyticsColumns } from '../analytics/columns.ts';
-import { compileExpression, ExpressionError, type Compiled } from '../registry/expr.ts';
+import { compileExpression, ExpressionError, expressionVariables, type Compiled } from '../registry/expr.ts';
+import { parametersUsed } from '../registry/parameters.ts';
 import { compileToSqlTyped } from '../registry/expr-sql.ts';
 import { DefinitionError, type Registry } from '../registry/load.ts';
 import type { VariableType } from '../registry/schema.ts';
@@ -22,6 +23,8 @@ export interface Indicator {
   minimumDenominator: number;
   /** Disclosure control: the registry's small-count threshold, and whether numerators under it are shown (declared per indicator). */
   disclosure: { threshold: number; numerator: 'suppress' | 'show' };
+  /** Registry parameters (parameters.yaml) the definition depends on that are still pending: its results are provisional. */
+  pendingParameters: Array<{ id: string; title: { nb: string; en: string } }>;
   /** JavaScript versions of the predicates, evaluated on an analytics row (for explanations). */
   js: { population: Compiled | undefined; exclusions: Compiled | undefined; parts: Array<{ denominator: Compiled; numerator: Compiled }>; numeratorCount: Compiled | undefined };
 }
@@ -78,12 +81,33 @@ export function loadIndicators(registry: Registry): Indicator[] {
       parts: parts.map((p, k) => ({ denominator: check(p.denominator, `parts[${k}].denominator`)!, numerator: check(p.numerator, `parts[${k}].numerator`)! })),
       numeratorCount: check(def.numeratorCount, 'numeratorCount', 'number'),
     };
+    const pendingParameters = parametersBehind(registry, [def.population, def.exclusions, def.numeratorCount, ...parts.flatMap((p) => [p.denominator, p.numerator])])
+      .map((p) => registry.parameters.get(p)).filter((p) => p?.status === 'pending').map((p) => ({ id: p!.id, title: p!.title }));
     out.push({
-      registry: registry.id, def, parts, js,
+      registry: registry.id, def, parts, js, pendingParameters,
       minimumDenominator: Math.max(def.minimumDenominator ?? 0, registry.meta.smallCountThreshold),
       disclosure: { threshold: registry.meta.smallCountThreshold, numerator: def.disclosure?.numerator ?? 'suppress' },
     });
   });
   if (problems.length) throw new DefinitionError(problems);
   return out;
+}
+
+/** The parameters expressions depend on, through the derived variables they read (and those read in turn). */
+export function parametersBehind(registry: Registry, sources: Array<string | undefined>): string[] {
+  const found = new Set<string>(), seen = new Set<string>();
+  const visit = (name: string) => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    const expr = registry.derived.find((d) => d.def.id === name)?.def.expr;
+    if (!expr) return;
+    for (const p of parametersUsed(expr)) found.add(p);
+    for (const v of safeVariables(expr)) visit(v);
+  };
+  for (const s of sources) if (s) for (const v of safeVariables(s)) visit(v);
+  return [...found];
+}
+
+function safeVariables(source: string): string[] {
+  try { return expressionVariables(source); } catch { return []; }
 }

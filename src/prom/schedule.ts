@@ -58,6 +58,8 @@ export type ScheduleDef = z.output<typeof scheduleSchema>;
 
 export const promFileSchema = z.object({
   schedules: z.array(scheduleSchema).min(1),
+  /** How results are shown: responders and non-responders compared by these variables (e.g. age group and sex). */
+  results: z.object({ compareBy: z.array(id).default([]) }).strict().default({ compareBy: [] }),
   /** Digital home follow-up: which answers call for a visit (checked by triage.ts). */
   triage: z.array(z.unknown()).optional(),
 }).strict();
@@ -71,6 +73,8 @@ export interface CompiledSchedule {
   /** SQL of the case's date the time points count from (a date). */
   anchorSql: string;
   params: unknown[];
+  /** Variables responders and non-responders are compared by (prom.yaml `results.compareBy`). */
+  compareBy: string[];
 }
 
 export class ScheduleError extends Error {
@@ -90,6 +94,8 @@ export function loadSchedules(registries: Registry[], instruments: Map<string, I
     const parsed = promFileSchema.safeParse(raw);
     if (!parsed.success) { for (const i of parsed.error.issues) problems.push(`${where}: ${i.path.join('.') || '(top)'}: ${i.message}`); continue; }
     const columns = new Map<string, VariableType>(analyticsColumns(r).map((c) => [c.name, c.type]));
+    const compareBy = parsed.data.results.compareBy;
+    compareBy.forEach((v, i) => { if (!columns.has(v)) problems.push(`${where}: results.compareBy[${i}]: "${v}" is not a variable of the registry`); });
     parsed.data.schedules.forEach((s, si) => {
       const at = `${where}: schedules[${si}] (${s.id})`;
       const params: unknown[] = [];
@@ -108,11 +114,32 @@ export function loadSchedules(registries: Registry[], instruments: Map<string, I
         return { instrument: rule.instrument, at: rule.at ?? s.timepoints.map((t) => t.id), whenSql: rule.when ? compile(rule.when, `instruments[${ri}].when`) : 'true' };
       });
       const populationSql = s.population ? compile(s.population, 'population') : 'true';
-      out.push({ registry: r.id, def: s, rules, populationSql, anchorSql, params });
+      out.push({ registry: r.id, def: s, rules, populationSql, anchorSql, params, compareBy });
     });
   }
+  for (const r of registries) checkResults(r, out.filter((s) => s.registry === r.id), instruments, problems);
   if (problems.length) throw new ScheduleError(problems);
   return out;
+}
+
+/** A registry's `prom` derived variables name time points of its schedules, and instruments with those scores. */
+function checkResults(r: Registry, schedules: CompiledSchedule[], instruments: Map<string, Instrument>, problems: string[]): void {
+  for (const d of r.derived) {
+    if (!d.prom) continue;
+    const at = `${path.relative(process.cwd(), path.join(r.dir, 'codebook.yaml'))}: derived ${d.def.id}.prom`;
+    const mine = schedules.filter((s) => !d.prom!.schedule || s.def.id === d.prom!.schedule);
+    if (!schedules.length) { problems.push(`${at}: the registry has no PROM schedule (prom.yaml)`); continue; }
+    if (!mine.length) { problems.push(`${at}.schedule: no schedule "${d.prom.schedule}" in prom.yaml`); continue; }
+    if (!mine.some((s) => s.def.timepoints.some((t) => t.id === d.prom!.timepoint))) problems.push(`${at}.timepoint: no time point "${d.prom.timepoint}" in ${mine.map((s) => s.def.id).join(', ')}`);
+    for (const [inst, score] of Object.entries(d.prom.instruments)) {
+      const i = instruments.get(inst);
+      if (!i) problems.push(`${at}.instruments: no instrument "${inst}" in instruments/`);
+      else if (!i.scores.has(score)) problems.push(`${at}.instruments.${inst}: ${inst} has no score "${score}" (its scores: ${[...i.scores.keys()].join(', ')})`);
+      else if (d.prom.value === 'score' && ['decimal', 'integer'].includes(d.def.type) && i.scores.get(score)!.method === 'profile') problems.push(`${at}: ${inst}.${score} is a profile (text); declare type text`);
+    }
+    const want = d.prom.value === 'answered' ? ['date'] : d.prom.value === 'score' ? ['decimal', 'integer', 'text'] : ['text', 'code'];
+    if (!want.includes(d.def.type)) problems.push(`${at}: a PROM ${d.prom.value} is a ${want.join(' or ')}; declare type ${want[0]}`);
+  }
 }
 
 /** Parameters $1 (today) is reserved by the scheduler's statement; the schedule's own start after it. */

@@ -17,12 +17,18 @@ import { promSettings, type PromSettings } from './config.ts';
 import { loadInstruments, type Instrument } from './instruments.ts';
 import { loadSchedules, type CompiledSchedule } from './schedule.ts';
 import { PromScheduler, type SchedulerRun } from './scheduler.ts';
+import { PromCapture } from './capture.ts';
+import { PromResultsService } from './results.ts';
 import { loadTriage, Triage, type TriageRun } from './triage.ts';
 
 export class Prom {
   readonly instruments: Map<string, Instrument>;
   readonly schedules: CompiledSchedule[];
   readonly scheduler: PromScheduler;
+  /** QuestionnaireResponses from other systems, in the capture pipeline (its `afterWrite` hook). */
+  readonly capture: PromCapture;
+  /** Response rates, responders against non-responders, and scores per unit (aggregates, small counts withheld). */
+  readonly results: PromResultsService;
   /** Digital home follow-up: which answers call for a visit (registries' `triage:` declarations). */
   readonly triage: Triage;
   readonly sender: PromSender;
@@ -39,6 +45,8 @@ export class Prom {
     this.instruments = loadInstruments(settings.instrumentsDir, { textsDir: settings.textsDir });
     this.schedules = loadSchedules(registries, this.instruments);
     this.scheduler = new PromScheduler(data, registries, this.schedules);
+    this.capture = new PromCapture(this.instruments, registries, this.schedules);
+    this.results = new PromResultsService(data, deps.units, this.schedules, this.instruments);
     this.triage = new Triage(registries, this.instruments, loadTriage(registries, this.instruments, this.schedules));
     this.order = [...new Set(this.schedules.flatMap((s) => s.def.instruments.map((r) => r.instrument)))];
     // Links and one-time codes are signed with a key derived from the identity hash key: they survive restarts.

@@ -2,6 +2,7 @@
 // and validation-rule findings. Pure: the same function serves capture, completion and the worklist.
 import { holds, type Values } from '../registry/expr.ts';
 import type { Registry } from '../registry/load.ts';
+import { osloDate } from '../time/oslo.ts';
 
 export interface FormState { form: string; instance: string; data: Record<string, unknown> }
 export interface Finding { rule: string; severity: 'error' | 'warning'; variables: string[]; message: { nb: string; en: string } }
@@ -12,10 +13,16 @@ export interface Evaluation {
 
 export interface PersonValues { birth_date: string | null; sex: string | null; deceased_date: string | null }
 
+/** One PROM item of the case (schedule time point and instrument), with the scores of its answer: what `prom` derived variables read. */
+export interface PromResult { schedule: string; timepoint: string; instrument: string; status: string; scores: Record<string, { value: unknown; direction?: string }> | null; answeredAt: string | null }
+
 export function formKey(form: string, instance: string): string { return `${form}#${instance}`; }
 
-/** The values visible to expressions: person, every non-repeating form, derived variables. */
-export function caseValues(registry: Registry, person: PersonValues, forms: FormState[]): Values {
+/**
+ * The values visible to expressions: person, every non-repeating form, derived variables. PROM
+ * results are given where they are read (the analytics tables); elsewhere `prom` variables are unknown.
+ */
+export function caseValues(registry: Registry, person: PersonValues, forms: FormState[], prom?: PromResult[]): Values {
   const values: Values = { ...person };
   for (const f of forms) {
     if (!isRepeating(registry, f.form)) Object.assign(values, f.data);
@@ -31,7 +38,8 @@ export function caseValues(registry: Registry, person: PersonValues, forms: Form
       const items = forms.filter((f) => f.form === form && (!where || holds(where({ ...values, ...f.data }))))
         .map((f) => f.data[variable]).filter((x) => x !== null && x !== undefined && x !== '').map(String).sort();
       values[d.def.id] = items.length ? items.join(',') : null;
-    } else values[d.def.id] = d.fn(values);
+    } else if (d.prom) values[d.def.id] = prom ? promValue(d.prom, prom) : null;
+    else values[d.def.id] = d.fn(values);
   }
   return values;
 }
@@ -110,4 +118,18 @@ export function evaluateCase(registry: Registry, person: PersonValues, forms: Fo
     if (first) result.get(formKey(first.id, ''))?.findings.push(identityFinding(registry, identityKind!));
   }
   return { derived, forms: result };
+}
+
+/** A `prom` derived variable: of the instruments it lists, the first the case was asked at the time point (answered, for a score). */
+function promValue(def: NonNullable<Registry['derived'][number]['prom']>, results: PromResult[]): unknown {
+  const at = results.filter((r) => r.timepoint === def.timepoint && (!def.schedule || r.schedule === def.schedule));
+  const asked = Object.keys(def.instruments).map((i) => at.find((r) => r.instrument === i)).filter((r): r is PromResult => r !== undefined);
+  if (def.value === 'status') return asked[0]?.status ?? null;
+  if (def.value === 'instrument') return asked[0]?.instrument ?? null;
+  const answered = asked.find((r) => r.status === 'answered' && r.scores);
+  if (!answered) return null;
+  const score = answered.scores![def.instruments[answered.instrument]];
+  if (def.value === 'direction') return score?.direction ?? null;
+  if (def.value === 'answered') return answered.answeredAt ? osloDate(answered.answeredAt) : null;
+  return score?.value ?? null;
 }

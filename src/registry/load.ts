@@ -10,6 +10,7 @@ import { buildCodeList, buildVersionMap, type CodeList } from './codelists.ts';
 import { compileExpression, ExpressionError, expressionVariables, type Compiled, type RegistryFunction } from './expr.ts';
 import { compileFhirPath, type FhirPathFn } from './fhirpath.ts';
 import { screeningSchema, type ScreeningDef } from '../screening/schema.ts';
+import { checkParameterUse, loadParameters, parameterFunction, type ParameterDef } from './parameters.ts';
 import {
   codebookSchema, mappingSchema, PRIVACY_ORDER, registrySchema,
   type CodebookDef, type EventDef, type PrivacyClass, type DerivedDef, type FormDef, type MappingDef, type RegistryMeta, type RuleDef, type SourceDef, type VariableDef, type VariableType,
@@ -46,7 +47,11 @@ export interface Registry {
   codelists: Map<string, CodeList>;
   /** In declaration order: each may use those before it. `count` ones count repeating-form instances, `collect` ones gather
    *  their values. With their privacy class (declared, or the strictest of their inputs) and the variables they read. */
-  derived: Array<{ def: DerivedDef; fn: Compiled; privacy: PrivacyClass; inputs: string[]; count?: { form: string; where: Compiled | undefined }; collect?: { form: string; variable: string; where: Compiled | undefined } }>;
+  derived: Array<{ def: DerivedDef; fn: Compiled; privacy: PrivacyClass; inputs: string[]; count?: { form: string; where: Compiled | undefined }; collect?: { form: string; variable: string; where: Compiled | undefined };
+    /** A PROM result (checked against prom.yaml and the instruments where those are loaded: src/prom/schedule.ts). */
+    prom?: NonNullable<DerivedDef['prom']> }>;
+  /** Declared parameters (`parameters.yaml`): values the registry sets, e.g. thresholds per fracture type; `parameter(id, key)` in expressions. */
+  parameters: Map<string, ParameterDef>;
   rules: Array<{ def: RuleDef; when: Compiled | undefined; assert: Compiled }>;
   requiredWhen: Map<string, Compiled | true>;
   include: Compiled;
@@ -115,6 +120,9 @@ export async function loadRegistry(dir: string): Promise<Registry> {
     if (v.codelist && !codelists.has(v.codelist)) problems.push(`${where}: unknown codelist "${v.codelist}"`);
     variables.set(v.id, { def: v, form });
   }));
+  // The registry's declared parameters, available to every expression as parameter(id, key).
+  const parameters = loadParameters(dir, problems);
+  functions.parameter = parameterFunction(parameters);
   // Code-list look-ups available to every expression of the registry.
   functions.codeProperty = (list, code, property) => {
     if (code === null || code === undefined || code === '') return null;
@@ -151,6 +159,10 @@ export async function loadRegistry(dir: string): Promise<Registry> {
       else if (!form.variables.some((v) => v.id === d.collect!.variable)) problems.push(`${where}.collect.variable: form "${form.id}" has no variable "${d.collect.variable}"`);
       if (d.type !== 'text') problems.push(`${where}.type: collect gives a comma-separated text; declare type text`);
       return { def: d, fn: () => null, inputs: [d.collect.variable, ...(d.collect.where ? safeVariables(d.collect.where) : [])], collect: { form: d.collect.form, variable: d.collect.variable, where: d.collect.where ? compile(d.collect.where, `${where}.collect.where`) : undefined } };
+    }
+    if (d.prom) {
+      if (!['decimal', 'integer', 'text', 'code', 'date'].includes(d.type)) problems.push(`${where}.type: a PROM result is a number, a text or (answered) a date`);
+      return { def: d, fn: () => null, inputs: [], prom: d.prom };
     }
     return { def: d, fn: compile(d.expr!, `${where}.expr`), inputs: safeVariables(d.expr!) };
   });
@@ -232,12 +244,14 @@ export async function loadRegistry(dir: string): Promise<Registry> {
     }
   }
 
+  checkParameterUse(parameters, [...codebook.derived.flatMap((d, i) => (d.expr ? [{ source: d.expr, where: `${rel('codebook.yaml')}: derived[${i}] (${d.id})` }] : []))],
+    new Set([...variables.keys(), ...codebook.derived.map((d) => d.id), ...PERSON_VARIABLES]), rel('parameters.yaml'), problems);
   if (problems.length) throw new DefinitionError(problems);
   const definition = { registry: meta, codebook, mapping };
   const sha256 = folderHash(dir);
   return {
     id: meta.id, version: meta.version, sha256, dir, meta, codebook, mapping, forms: codebook.forms,
-    variables, codelists, derived, rules, requiredWhen, include, refer, anchor, sources, versionMaps, definition,
+    variables, codelists, derived, rules, requiredWhen, include, refer, anchor, sources, versionMaps, definition, parameters,
     ...(screening ? { screening } : {}),
     ...(event ? { event } : {}),
   };

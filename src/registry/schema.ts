@@ -68,10 +68,24 @@ export const derivedSchema = z.object({
    * (e.g. the list of injury codes a registry function scores).
    */
   collect: z.object({ form: id, variable: id, where: expression.optional() }).strict().optional(),
+  /**
+   * Or: a PROM result of the case at one time point of the registry's schedule (prom.yaml): of the
+   * instruments listed (instrument → score), the first the case was asked there. `value` is its
+   * `score` (the default), the `instrument`, the score's `direction` (higher-is-better or
+   * higher-is-worse), the item's `status` (pending, invited, answered, expired, cancelled) or the
+   * date it was `answered`. Unknown where the case has none (and wherever PROM results are not
+   * read: they reach the analytics table, not the forms).
+   */
+  prom: z.object({
+    schedule: id.optional(),
+    timepoint: id,
+    instruments: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/), id).refine((m) => Object.keys(m).length > 0, { message: 'name at least one instrument and its score' }),
+    value: z.enum(['score', 'instrument', 'direction', 'status', 'answered']).default('score'),
+  }).strict().optional(),
   codelist: id.optional(),
   /** Declared privacy class; by default the strictest class among the variables it is computed from. */
   privacy: z.enum(privacyClasses).optional(),
-}).strict().refine((d) => [d.expr, d.count, d.collect].filter((x) => x !== undefined).length === 1, { message: 'give exactly one of expr, count or collect' });
+}).strict().refine((d) => [d.expr, d.count, d.collect, d.prom].filter((x) => x !== undefined).length === 1, { message: 'give exactly one of expr, count, collect or prom' });
 export type DerivedDef = z.infer<typeof derivedSchema>;
 
 export const ruleSchema = z.object({

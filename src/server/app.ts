@@ -34,6 +34,7 @@ import { reportRoutes } from './routes/reports.ts';
 import { publicRoutes } from './routes/public.ts';
 import { promRoutes } from './routes/prom.ts';
 import { fhirRoutes } from './routes/fhir.ts';
+import { promInnsyn } from '../prom/innsyn.ts';
 import { checkBodyInput, checkUrlInput, fhirContentTypeProblem } from './input.ts';
 import { logSerializers, redactText, redactUrl, safeError } from '../log/redact.ts';
 import { databaseReady } from '../db/health.ts';
@@ -329,7 +330,11 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   app.get<{ Querystring: { lang?: string } }>('/api/innsyn', { config: { access: PATIENTS } }, async (req) => {
     const c = req.caller!;
     const lang = req.query.lang === 'en' ? 'en' : 'nb';
-    return platform.data.transaction(c, 'innsyn', (tx) => innsyn(tx, platform.registries, lang), { readOnly: true, client: req.ip });
+    return platform.data.transaction(c, 'innsyn', async (tx) => ({
+      ...await innsyn(tx, platform.registries, lang),
+      // The questionnaires the patient was sent and their answers (src/prom/innsyn.ts).
+      prom: await promInnsyn(tx, platform.prom, platform.registries, platform.units, lang),
+    }), { readOnly: true, client: req.ip });
   });
   app.post('/api/innsyn/reservation', { config: { access: PATIENTS } }, async (req, reply) => {
     const c = req.caller!;

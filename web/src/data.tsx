@@ -20,6 +20,8 @@ export interface IndicatorDecl {
   target: Threshold | null; levels: { high: Threshold; moderate?: Threshold } | null; direction: 'higher-is-better' | 'lower-is-better'; minimumDenominator: number;
   stratifiers: string[]; grains: string[]; references: string[];
   definition: { numerator: string; denominator: string; population?: string; exclusions?: string } | null;
+  /** Registry parameters (thresholds) the definition uses that the registry has not set yet: results are provisional. */
+  pendingParameters?: Array<{ id: string; title: string }>;
 }
 export interface Result {
   indicator: string; grain: string; period: string; unit: { resh: string; level: string | null; name: string | null };

@@ -40,6 +40,8 @@ export function indicatorRoutes(app: FastifyInstance, platform: Platform): void 
     disclosure: { threshold: ind.disclosure.threshold, numerator: ind.disclosure.numerator, reason: ind.def.disclosure?.reason ?? null },
     stratifiers: ind.def.stratifiers, grains: ind.def.grains, references: ind.def.references,
     definition: definitionText(ind, r, l), expressions: { population: ind.def.population ?? null, exclusions: ind.def.exclusions ?? null, parts: ind.parts },
+    // Thresholds the registry has not set yet (parameters.yaml): the results are provisional.
+    pendingParameters: ind.pendingParameters.map((p) => ({ id: p.id, title: p.title[l] })),
   });
 
   app.get<{ Params: { id: string }; Querystring: Q }>('/api/registries/:id/indicators', { config: { access: PUBLIC } }, async (req) => {

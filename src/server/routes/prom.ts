@@ -9,7 +9,8 @@ import { paperPdf } from '../../prom/paper.ts';
 import { invitationInstruments, ResponseError, saveResponse } from '../../prom/responses.ts';
 import { hospitalName } from '../../prom/sender.ts';
 import { answersFromJson, AnswerFormatError } from '../../prom/answers.ts';
-import { PATIENTS, WRITERS } from '../access-policy.ts';
+import { ANY_CALLER, PATIENTS, PUBLIC, WRITERS } from '../access-policy.ts';
+import { osloDate } from '../../time/oslo.ts';
 import { PatientForms } from '../../prom/form.ts';
 import { followUpList, overrideDecision } from '../../prom/triage.ts';
 import { READERS } from '../access-policy.ts';
@@ -22,8 +23,44 @@ function invitationId(raw: string): number {
   return id;
 }
 
+const FHIR_JSON = 'application/fhir+json';
+
 export function promRoutes(app: FastifyInstance, platform: Platform): void {
   const prom = platform.prom;
+
+  // The instruments' Questionnaires, for systems that send QuestionnaireResponses (and for anyone
+  // building a form): read and search by canonical URL, id or name. Behind a login, not public:
+  // once the licensee's texts are loaded, they are licensed material.
+  app.get<{ Querystring: { url?: string; _id?: string; name?: string } }>('/fhir/Questionnaire', { config: { access: ANY_CALLER, fhir: { searchParams: [
+    { name: 'url', type: 'uri', documentation: 'The Questionnaire\'s canonical URL (a |version is ignored).' },
+    { name: '_id', type: 'token', documentation: 'The instrument\'s id.' },
+    { name: 'name', type: 'string', documentation: 'Part of the Questionnaire\'s name, any case.' }] } } }, async (req, reply) => {
+    // [conformance] fullUrls from KVALREG_PUBLIC_URL, never the request's host (behind the proxy it is an internal one).
+    const base = `${platform.config.publicUrl}/fhir`;
+    const { url, _id: id, name } = req.query;
+    const found = [...prom.instruments.values()].filter((i) => (url === undefined || url.split('|')[0] === i.questionnaire.url)
+      && (id === undefined || id === i.id) && (name === undefined || String(i.questionnaire.name ?? i.id).toLowerCase().includes(name.toLowerCase())));
+    return reply.type(FHIR_JSON).send({ resourceType: 'Bundle', type: 'searchset', total: found.length,
+      entry: found.map((i) => ({ fullUrl: `${base}/Questionnaire/${i.id}`, resource: i.questionnaire, search: { mode: 'match' } })) });
+  });
+  // PROM results of a unit beside the nation: response rates, responders against non-responders,
+  // scores and their change. Aggregates only, small counts withheld (src/prom/small-counts.ts):
+  // open, as indicator results are.
+  app.get<{ Params: { id: string }; Querystring: { year?: string; unit?: string } }>('/api/registries/:id/prom/results', { config: { access: PUBLIC } }, async (req) => {
+    const r = platform.registry(req.params.id);
+    if (!r) throw new RecordError(`Unknown registry "${req.params.id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, 404);
+    const today = osloDate(new Date().toISOString());
+    const year = req.query.year ?? String(Number(today.slice(0, 4)) - 1);
+    if (!/^\d{4}$/.test(year)) throw new RecordError('year must be a year like 2024.', 400);
+    if (req.query.unit !== undefined && !platform.units.has(req.query.unit)) throw new RecordError(`Unknown unit "${req.query.unit}": give the RESH id of a unit.`, 400);
+    return prom.results.results(r, { year, unit: req.query.unit, asOf: today });
+  });
+
+  app.get<{ Params: { questionnaireId: string } }>('/fhir/Questionnaire/:questionnaireId', { config: { access: ANY_CALLER } }, async (req, reply) => {
+    const inst = prom.instruments.get(req.params.questionnaireId);
+    if (!inst) throw new RecordError(`No Questionnaire "${req.params.questionnaireId}". GET /fhir/Questionnaire lists them: ${[...prom.instruments.keys()].join(', ')}.`, 404);
+    return reply.type(FHIR_JSON).send(inst.questionnaire);
+  });
   const forms = new PatientForms(prom, platform.data, platform.units);
   const asRecordError = async <T>(fn: () => Promise<T>): Promise<T> => {
     try { return await fn(); } catch (err) { if (err instanceof ResponseError) throw new RecordError(err.message, err.status, err.details); throw err; }

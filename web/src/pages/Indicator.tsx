@@ -54,6 +54,9 @@ export function Indicator() {
       {d && (
         <>
           <Paragraph>{d.description}</Paragraph>
+          {!!d.pendingParameters?.length && (
+            <Alert data-color="warning" className="pending-parameters"><Paragraph>{t('ind.pendingParameters')} {d.pendingParameters.map((p) => p.title).join(', ')}.</Paragraph></Alert>
+          )}
           <section aria-labelledby="definition">
             <Heading level={2} data-size="md" id="definition">{t('ind.definition')}</Heading>
             {d.status === 'pending' ? <Paragraph>{t('result.pending')}</Paragraph> : d.definition && (

@@ -12,6 +12,75 @@ interface InnsynView {
   registries: Array<{ id: string; title: string; cases: Array<{ id: number; unit: string | null; registeredAt: string;
     forms: Array<{ title: string; status: string; values: Array<{ variable: string; label: string; value: string; source: string }> }> }> }>;
   accessLog: Array<{ at: string; who: string; unit: string | null; action: string; purpose: string; outcome: string }>;
+  prom?: PromInnsyn;
+}
+
+/** The questionnaires sent to the patient and their answers (src/prom/innsyn.ts). */
+interface PromInnsyn {
+  invitations: Array<{ id: number; hospital: string; purpose: string; status: string; sentAt: string | null; deadline: string | null; answeredAt: string | null;
+    asked: Array<{ registry: string; timepoint: string; instrument: string; status: string }> }>;
+  answers: Array<{ id: number; instrument: string; recall: string; status: string; answeredAt: string | null; source: string;
+    scores: Array<{ label: string; value: string }>; items: Array<{ question: string; answer: string }>; sharedWith: Array<{ registry: string; timepoint: string }> }>;
+}
+
+/** Innsyn's PROM section: what the patient was asked, by whom and what became of it, and every answer kept. */
+function PromSection({ prom }: { prom: PromInnsyn }) {
+  const { t, lang } = useI18n();
+  if (!prom.invitations.length && !prom.answers.length) return null;
+  return (
+    <section aria-labelledby="innsyn-prom" className="innsyn-prom">
+      <Heading level={2} data-size="md" id="innsyn-prom">{t('innsyn.prom')}</Heading>
+      <Paragraph>{t('innsyn.promIntro')}</Paragraph>
+      {prom.invitations.length > 0 && <Heading level={3} data-size="sm">{t('innsyn.promInvitations')}</Heading>}
+      {prom.invitations.map((v) => (
+        <Card key={v.id} className="innsyn-case">
+          <Heading level={4} data-size="xs">{v.hospital}</Heading>
+          <Paragraph data-size="sm">{v.purpose}</Paragraph>
+          <dl className="innsyn-facts">
+            <dt>{t('innsyn.status')}</dt><dd>{v.status}</dd>
+            {v.sentAt && <><dt>{t('innsyn.promSent')}</dt><dd>{formatDateTime(v.sentAt, lang)}</dd></>}
+            {v.deadline && <><dt>{t('innsyn.promDeadline')}</dt><dd>{formatDateTime(v.deadline, lang)}</dd></>}
+            {v.answeredAt && <><dt>{t('innsyn.promAnswered')}</dt><dd>{formatDateTime(v.answeredAt, lang)}</dd></>}
+          </dl>
+          <Table zebra className="innsyn-form">
+            <caption>{t('innsyn.promAsked')}</caption>
+            <Table.Head><Table.Row>
+              <Table.HeaderCell scope="col">{t('promResults.instrument')}</Table.HeaderCell>
+              <Table.HeaderCell scope="col">{t('innsyn.promRegistry')}</Table.HeaderCell>
+              <Table.HeaderCell scope="col">{t('innsyn.promWhen')}</Table.HeaderCell>
+              <Table.HeaderCell scope="col">{t('innsyn.status')}</Table.HeaderCell>
+            </Table.Row></Table.Head>
+            <Table.Body>{v.asked.map((a, i) => (
+              <Table.Row key={i}><Table.HeaderCell scope="row">{a.instrument}</Table.HeaderCell><Table.Cell>{a.registry}</Table.Cell><Table.Cell>{a.timepoint}</Table.Cell><Table.Cell>{a.status}</Table.Cell></Table.Row>
+            ))}</Table.Body>
+          </Table>
+        </Card>
+      ))}
+      {prom.answers.length > 0 && <Heading level={3} data-size="sm">{t('innsyn.promAnswers')}</Heading>}
+      {prom.answers.map((a) => (
+        <Card key={a.id} className="innsyn-case">
+          <Heading level={4} data-size="xs">{a.instrument}</Heading>
+          <dl className="innsyn-facts">
+            <dt>{t('innsyn.status')}</dt><dd>{a.status} ({a.recall.toLowerCase()})</dd>
+            {a.answeredAt && <><dt>{t('innsyn.promAnswered')}</dt><dd>{formatDateTime(a.answeredAt, lang)}</dd></>}
+            <dt>{t('innsyn.source')}</dt><dd>{a.source}</dd>
+            {a.sharedWith.length > 0 && <><dt>{t('innsyn.promShared')}</dt><dd>{a.sharedWith.map((x) => `${x.registry} (${x.timepoint.toLowerCase()})`).join(', ')}</dd></>}
+            {a.scores.length > 0 && <><dt>{t('innsyn.promScores')}</dt><dd>{a.scores.map((x) => `${x.label}: ${x.value}`).join('; ')}</dd></>}
+          </dl>
+          <Table zebra className="innsyn-form">
+            <caption>{a.instrument}</caption>
+            <Table.Head><Table.Row>
+              <Table.HeaderCell scope="col">{t('innsyn.promQuestion')}</Table.HeaderCell>
+              <Table.HeaderCell scope="col">{t('innsyn.promAnswer')}</Table.HeaderCell>
+            </Table.Row></Table.Head>
+            <Table.Body>{a.items.map((x, i) => (
+              <Table.Row key={i}><Table.HeaderCell scope="row">{x.question}</Table.HeaderCell><Table.Cell>{x.answer}</Table.Cell></Table.Row>
+            ))}</Table.Body>
+          </Table>
+        </Card>
+      ))}
+    </section>
+  );
 }
 
 export function Innsyn() {
@@ -91,6 +160,7 @@ export function Innsyn() {
           ))}
         </section>
       ))}
+      {view?.prom && <PromSection prom={view.prom} />}
       {view && (
         <section aria-labelledby="access-log" className="innsyn-log">
           <Heading level={2} data-size="md" id="access-log">{t('innsyn.log')}</Heading>

@@ -13,6 +13,7 @@ import { Innsyn } from './Innsyn.tsx';
 import { PromForm } from './PromForm.tsx';
 import { Registrations } from './Registrations.tsx';
 import { Reports } from './Reports.tsx';
+import { PromResults } from './PromResults.tsx';
 
 export interface PageDef {
   path: string;
@@ -30,6 +31,7 @@ export const PAGES: PageDef[] = [
   { path: '/indicators/:indicator', label: 'nav.indicators', menu: false, component: Indicator },
   { path: '/analyses', label: 'nav.analyses', component: Analyses },
   { path: '/hospitals', label: 'nav.hospitals', component: Hospitals },
+  { path: '/prom-results', label: 'nav.prom', component: PromResults },
   { path: '/registrations', label: 'nav.registrations', roles: ['unit-registrar', 'registry-admin', 'platform-admin'], component: Registrations },
   { path: '/reports', label: 'nav.reports', roles: ['unit-reader', 'unit-registrar', 'registry-admin', 'platform-admin'], component: Reports },
   { path: '/innsyn', label: 'nav.innsyn', roles: ['patient'], component: Innsyn },
