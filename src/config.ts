@@ -1,4 +1,6 @@
 // Runtime configuration from the environment, in one place so every module reads the same values.
+import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 
 export interface Config {
@@ -20,12 +22,23 @@ export interface Config {
   anonymousRateLimitPerMinute: number;
   /** Reads of open data (GET of public routes, no credentials sent) per minute per client address: many visitors may share one (a hospital). */
   publicRateLimitPerMinute: number;
+  /**
+   * Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR ranges). A request from one
+   * of them is the client's whose address the header's last untrusted hop names; from anyone else,
+   * the header is ignored. Empty: no proxy is trusted, every request is its peer's.
+   */
+  trustedProxies: string[];
   /** OAuth2 client credentials (JWT access tokens from e.g. HelseID); unset = bearer tokens only. */
-  oauth: { issuer: string; jwksUrl: string; audience: string; scope: string } | undefined;
+  oauth: { issuer: string; jwksUrl: string; audience: string; scope: string; requireDpop: boolean } | undefined;
   /** How often changed cases are written to the analytics tables (milliseconds). */
   analyticsIntervalMs: number;
   /** OpenID Connect login for people (HelseID in production); unset = no browser login, unless the local provider runs. */
   oidc: OidcSettings | undefined;
+  /**
+   * A second provider for patients (ID-porten style), beside HelseID for personnel: its logins are
+   * patients only, by their pid claim, never a person with grants (KVALREG_PATIENT_OIDC_*).
+   */
+  patientOidc: OidcSettings | undefined;
   /** Browser sessions: idle and absolute expiry; cookies without `Secure` only when explicitly allowed (local http). */
   session: { idleMinutes: number; maxHours: number; insecureCookies: boolean };
   /** Login attempts (start and callback) per minute per client address. */
@@ -67,7 +80,17 @@ export interface Config {
 export interface OidcSettings {
   issuer: string;
   clientId: string;
-  clientSecret: string;
+  /** client_secret_post (development, the local provider's default). Either this or `clientKey`. */
+  clientSecret?: string;
+  /**
+   * private_key_jwt (RFC 7523), as HelseID requires: the client's private key as a JWK (with its
+   * `kid` and `alg`), whose public half is registered with the provider.
+   */
+  clientKey?: Record<string, unknown>;
+  /** Pushed authorization requests (RFC 9126): the login's parameters go to the provider server to server. */
+  par: boolean;
+  /** DPoP (RFC 9449): the provider's tokens for the platform are bound to a key only this process holds. */
+  dpop: boolean;
   /** Where the provider sends the browser back: https://<host>/auth/callback. */
   redirectUrl: string;
   /** Where the provider sends the browser after logout at the provider; default: the site's root. */
@@ -83,22 +106,57 @@ export interface OidcSettings {
 export const DEFAULT_OIDC_SCOPES = 'openid profile helseid://scopes/identity/pid';
 export const DEFAULT_PID_CLAIM = 'helseid://claims/identity/pid';
 
-export function oidcFromEnv(env: NodeJS.ProcessEnv): OidcSettings | undefined {
+/** ID-porten's defaults: the identity number is the `pid` claim, asked for with the `openid profile` scopes. */
+export const PATIENT_OIDC_DEFAULTS = { prefix: 'KVALREG_PATIENT_OIDC_', scopes: 'openid profile', pidClaim: 'pid' };
+
+export function oidcFromEnv(env: NodeJS.ProcessEnv, o: { prefix: string; scopes: string; pidClaim: string } = { prefix: 'KVALREG_OIDC_', scopes: DEFAULT_OIDC_SCOPES, pidClaim: DEFAULT_PID_CLAIM }): OidcSettings | undefined {
+  // The same settings under another prefix for the patients' provider: read them by suffix.
+  env = Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith(o.prefix)).map(([k, v]) => [`KVALREG_OIDC_${k.slice(o.prefix.length)}`, v]));
+  const named = (msg: string) => (o.prefix === 'KVALREG_OIDC_' ? msg : msg.replaceAll('KVALREG_OIDC_', o.prefix));
+  try {
+    return oidcFromPrefixed(env, o);
+  } catch (err) {
+    throw new Error(named((err as Error).message));
+  }
+}
+
+function oidcFromPrefixed(env: NodeJS.ProcessEnv, o: { scopes: string; pidClaim: string }): OidcSettings | undefined {
   const issuer = env.KVALREG_OIDC_ISSUER;
   if (!issuer) return undefined;
-  const missing = ['KVALREG_OIDC_CLIENT_ID', 'KVALREG_OIDC_CLIENT_SECRET', 'KVALREG_OIDC_REDIRECT_URL'].filter((n) => !env[n]);
+  const missing = ['KVALREG_OIDC_CLIENT_ID', 'KVALREG_OIDC_REDIRECT_URL'].filter((n) => !env[n]);
+  if (!env.KVALREG_OIDC_CLIENT_SECRET && !env.KVALREG_OIDC_CLIENT_KEY && !env.KVALREG_OIDC_CLIENT_KEY_FILE) missing.push('KVALREG_OIDC_CLIENT_KEY (or KVALREG_OIDC_CLIENT_KEY_FILE, or KVALREG_OIDC_CLIENT_SECRET)');
   if (missing.length) throw new Error(`KVALREG_OIDC_ISSUER is set, so ${missing.join(', ')} must be set too (see docs/login.md)`);
+  const clientKey = clientKeyFromEnv(env);
   const redirectUrl = env.KVALREG_OIDC_REDIRECT_URL!;
   let origin: string;
   try { origin = new URL(redirectUrl).origin; } catch { throw new Error(`KVALREG_OIDC_REDIRECT_URL must be an absolute URL such as https://kvalreg.example.no/auth/callback, got "${redirectUrl}"`); }
   return {
-    issuer, clientId: env.KVALREG_OIDC_CLIENT_ID!, clientSecret: env.KVALREG_OIDC_CLIENT_SECRET!, redirectUrl,
+    issuer, clientId: env.KVALREG_OIDC_CLIENT_ID!, redirectUrl,
+    ...(clientKey ? { clientKey } : { clientSecret: env.KVALREG_OIDC_CLIENT_SECRET! }),
+    par: boolEnv(env, 'KVALREG_OIDC_PAR'), dpop: boolEnv(env, 'KVALREG_OIDC_DPOP'),
     postLogoutRedirectUrl: env.KVALREG_OIDC_POST_LOGOUT_URL ?? `${origin}/`,
-    scopes: env.KVALREG_OIDC_SCOPES ?? DEFAULT_OIDC_SCOPES,
-    pidClaim: env.KVALREG_OIDC_PID_CLAIM ?? DEFAULT_PID_CLAIM,
+    scopes: env.KVALREG_OIDC_SCOPES ?? o.scopes,
+    pidClaim: env.KVALREG_OIDC_PID_CLAIM ?? o.pidClaim,
     nameClaim: env.KVALREG_OIDC_NAME_CLAIM ?? 'name',
     allowHttpIssuer: env.KVALREG_OIDC_ALLOW_HTTP === '1' || env.KVALREG_OIDC_ALLOW_HTTP === 'true',
   };
+}
+
+/** The private_key_jwt key: a private JWK in KVALREG_OIDC_CLIENT_KEY, or in the file KVALREG_OIDC_CLIENT_KEY_FILE. */
+function clientKeyFromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> | undefined {
+  const file = env.KVALREG_OIDC_CLIENT_KEY_FILE;
+  const text = env.KVALREG_OIDC_CLIENT_KEY || (file ? readKeyFile(file) : undefined);
+  if (!text) return undefined;
+  const where = env.KVALREG_OIDC_CLIENT_KEY ? 'KVALREG_OIDC_CLIENT_KEY' : `KVALREG_OIDC_CLIENT_KEY_FILE (${file})`;
+  let jwk: Record<string, unknown>;
+  try { jwk = JSON.parse(text); } catch { throw new Error(`${where} is not JSON: it must be the client's private key as a JWK, e.g. {"kty":"EC","crv":"P-256","d":"…","x":"…","y":"…","kid":"…","alg":"ES256"}`); }
+  if (!jwk || typeof jwk !== 'object' || typeof jwk.kty !== 'string' || typeof jwk.d !== 'string') throw new Error(`${where} must be a private key as a JWK (with "kty" and the private part "d")`);
+  if (typeof jwk.kid !== 'string' || typeof jwk.alg !== 'string') throw new Error(`${where} must name its "kid" (as registered with the provider) and its "alg" (e.g. RS256, PS256, ES256)`);
+  return jwk;
+}
+
+function readKeyFile(file: string): string {
+  try { return fs.readFileSync(file, 'utf8'); } catch (err) { throw new Error(`KVALREG_OIDC_CLIENT_KEY_FILE: cannot read ${file}: ${(err as Error).message}`); }
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -113,8 +171,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       jwksUrl: env.KVALREG_OAUTH_JWKS_URL ?? `${env.KVALREG_OAUTH_ISSUER.replace(/\/$/, '')}/.well-known/jwks.json`,
       audience: env.KVALREG_OAUTH_AUDIENCE ?? 'kvalreg',
       scope: env.KVALREG_OAUTH_SCOPE ?? 'kvalreg/capture',
+      requireDpop: boolEnv(env, 'KVALREG_OAUTH_REQUIRE_DPOP'),
     } : undefined,
     oidc: oidcFromEnv(env),
+    patientOidc: oidcFromEnv(env, PATIENT_OIDC_DEFAULTS),
     session: {
       idleMinutes: intEnv(env, 'KVALREG_SESSION_IDLE_MINUTES', 30) || 30,
       maxHours: intEnv(env, 'KVALREG_SESSION_MAX_HOURS', 12) || 12,
@@ -126,6 +186,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     analyticsIntervalMs: intEnv(env, 'KVALREG_ANALYTICS_INTERVAL_MS', 2000),
     anonymousRateLimitPerMinute: intEnv(env, 'KVALREG_ANONYMOUS_RATE_LIMIT', 120),
     publicRateLimitPerMinute: intEnv(env, 'KVALREG_PUBLIC_RATE_LIMIT', 3000),
+    trustedProxies: addressListEnv(env, 'KVALREG_TRUSTED_PROXIES'),
     dataDir,
     embeddedPgPort: intEnv(env, 'KVALREG_PG_PORT', 54329),
     httpPort: intEnv(env, 'PORT', 3000),
@@ -159,6 +220,19 @@ function positiveIntEnv(env: NodeJS.ProcessEnv, name: string, fallback: number):
   const n = intEnv(env, name, fallback);
   if (n < 1) throw new Error(`${name} must be 1 or more (days)`);
   return n;
+}
+
+/** "10.0.0.5, 10.1.0.0/16, ::1": addresses and CIDR ranges, each checked, so a typo is an error at start, not a proxy trusted by accident or not at all. */
+function addressListEnv(env: NodeJS.ProcessEnv, name: string): string[] {
+  const list = (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const entry of list) {
+    const [address, prefix, ...rest] = entry.split('/');
+    const family = net.isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (!family || !prefixOk || rest.length) throw new Error(`${name}: "${entry}" is not an IP address or a CIDR range (e.g. 10.0.0.5 or 10.1.0.0/16)`);
+  }
+  return list;
 }
 
 function boolEnv(env: NodeJS.ProcessEnv, name: string): boolean {

@@ -177,8 +177,9 @@ describe('a FHIR Bundle with text the database cannot store', () => {
     expect(stored.outcome.httpStatus).toBe(400);
     expect(JSON.stringify(stored.outcome)).not.toMatch(/internal error/);
     // The same answer from a dry run.
-    const dry = await post(withText(text), '/fhir/$validate');
-    expect(dry.statusCode).toBe(400);
+    // The same finding from a dry run, answered as FHIR's $validate does: 200 with the findings.
+    const dry = await post(withText(text), '/fhir/Bundle/$validate');
+    expect(dry.statusCode).toBe(200);
     expect(dry.json().issue[0].expression).toEqual(['Bundle.entry[2].resource.note[0].text']);
   });
 
@@ -224,7 +225,7 @@ describe('content types on /fhir', () => {
     ['JSON in another character set', 'application/fhir+json; charset=iso-8859-1'],
   ])('refuses %s with 415 and stores nothing', async (_name, contentType) => {
     const before = (await q('SELECT count(*)::int AS n FROM inbox_message'))[0].n;
-    for (const url of ['/fhir', '/fhir/$validate']) {
+    for (const url of ['/fhir', '/fhir/Bundle/$validate', '/fhir/Observation/$validate']) {
       const res = await post(JSON.stringify(ehrBundle(fracture())), url, contentType);
       expect(res.statusCode, `${url} ${contentType}`).toBe(415);
       expect(res.json().resourceType).toBe('OperationOutcome');

@@ -23,7 +23,7 @@ describe('identity never reaches stored resources', () => {
     const f = fracture();
     const b = ehrBundle(f);
     b.entry[2].resource.asserter = { type: 'Patient', identifier: { system: SYS.fnr, value: f.nin } };
-    b.entry[2].resource.note = [{ authorReference: { reference: `Patient?identifier=${SYS.fnr}|${f.nin}` } }];
+    b.entry[2].resource.note = [{ authorReference: { reference: `Patient?identifier=${SYS.fnr}|${f.nin}` }, text: 'Noted by the patient.' }]; // Annotation.text is 1..1 in R4
     b.entry[2].resource.extension = [{ url: 'urn:x', valueIdentifier: { system: SYS.fnr, value: f.nin } }];
     expect((await post(b)).status).toBe(200);
     const stored = JSON.stringify(await q('SELECT resource, links FROM source_resource'));
@@ -89,7 +89,7 @@ describe('sender errors are 4xx, never 500', () => {
     ['an hour of 25', (b) => { b.entry[2].resource.onsetDateTime = '2024-03-01T25:00:00+01:00'; }, /00:00–23:59|hours 00–23/],
     ['30 February', (b) => { b.entry[2].resource.onsetDateTime = '2024-02-30T10:00:00+01:00'; }, /real date/],
     ['an impossible birth date', (b) => { b.entry[0].resource.birthDate = '2024-02-30'; }, /birthDate must be a real calendar date/],
-    ['a death date that is not a date', (b) => { b.entry[0].resource.deceasedDateTime = 'last week'; }, /deceasedDateTime must be a real date/],
+    ['a death date that is not a date', (b) => { b.entry[0].resource.deceasedDateTime = 'last week'; }, /Not a valid FHIR dateTime.*entry\[0\]\.resource\.deceasedDateTime/],
     ['a NUL character', (b) => { b.entry[2].resource.note = [{ text: 'a\u0000b' }]; }, /NUL character/],
   ];
   for (const [name, spoil, pattern] of cases) {

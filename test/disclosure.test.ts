@@ -56,6 +56,8 @@ const NO_COUNTS: Record<string, string> = {
   '/api/registries/:id/indicators/:indicator': 'a declaration',
   '/fhir/Measure': 'declarations as FHIR Measures',
   '/fhir/Measure/:measureId': 'a declaration as a FHIR Measure',
+  '/fhir/StructureDefinition': 'the platform\'s FHIR extensions, declared',
+  '/fhir/StructureDefinition/:id': 'one FHIR extension, declared',
   '/api/units': 'the organisation hierarchy',
   '/api/registries/:id/codebook': 'the codebook',
   '/api/registries/:id/figures': 'the list of figures',

@@ -303,12 +303,12 @@ describe('over HTTP', () => {
   });
 
   it('gives FHIR Measure and summary MeasureReport resources', async () => {
-    const m = await get('/fhir/Measure/fracture-nfr11_reoperation_closed');
+    const m = await get('/fhir/Measure/fracture-nfr11-reoperation-closed');
     expect(m.statusCode).toBe(200);
     // Reoperations per primary operation: a ratio (the numerator counts events and may exceed the denominator).
     expect(m.json()).toMatchObject({ resourceType: 'Measure', scoring: { coding: [{ code: 'ratio' }] }, improvementNotation: { coding: [{ code: 'decrease' }] } });
     expect(m.json().extension).toEqual(expect.arrayContaining([expect.objectContaining({ url: expect.stringMatching(/indicator-target$/) })]));
-    const r = await get(`/fhir/MeasureReport?measure=fracture-nfr11_reoperation_closed&period=2021&reporter=${SUS_HOSPITAL}`);
+    const r = await get(`/fhir/MeasureReport?measure=fracture-nfr11-reoperation-closed&period=2021&reporter=${SUS_HOSPITAL}`);
     expect(r.statusCode, r.body).toBe(200);
     const report = r.json().entry[0].resource;
     expect(report).toMatchObject({ resourceType: 'MeasureReport', type: 'summary', period: { start: '2021-01-01', end: '2021-12-31' } });

@@ -21,7 +21,27 @@ export interface LocalAccount {
   description?: string;
 }
 
-export interface LocalClient { clientId: string; clientSecret: string; redirectUris: string[]; postLogoutRedirectUris: string[] }
+/**
+ * A client of the provider. HelseID's profile: `jwks` (the client's public keys) means
+ * private_key_jwt client authentication (RFC 7523), `par` requires pushed authorization requests
+ * (RFC 9126), `dpop` DPoP-bound access tokens (RFC 9449). A client with only a secret is the
+ * development profile (client_secret_post).
+ */
+export interface LocalClient {
+  clientId: string;
+  clientSecret?: string;
+  jwks?: { keys: object[] };
+  redirectUris?: string[];
+  postLogoutRedirectUris?: string[];
+  par?: boolean;
+  dpop?: boolean;
+  /** A sending system: client credentials for the platform's API (`resourceServer`). */
+  clientCredentials?: boolean;
+}
+
+/** The API whose access tokens the provider issues to sending systems (client credentials). */
+/** `scope`: the API's scopes, space-separated. */
+export interface ResourceServer { audience: string; scope: string }
 
 export interface LocalProvider {
   issuer: string;
@@ -31,6 +51,18 @@ export interface LocalProvider {
 }
 
 export const PID_SCOPE = 'helseid://scopes/identity/pid';
+/** The resource indicator (RFC 8707) of the platform's API at the local provider. */
+export const RESOURCE_INDICATOR = 'urn:kvalreg:api';
+
+/** A client key pair for private_key_jwt (ES256, as HelseID accepts): the public JWK for the provider, the private one for the client. */
+export async function clientKeyPair(): Promise<{ publicJwk: Record<string, unknown>; privateJwk: Record<string, unknown> }> {
+  const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+  const kid = crypto.randomBytes(8).toString('hex');
+  return {
+    publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' },
+    privateJwk: { ...(await exportJWK(privateKey)), kid, alg: 'ES256' },
+  };
+}
 
 /**
  * Starts the provider on `port` (0: any free port) at `host`. The issuer is
@@ -40,6 +72,10 @@ export const PID_SCOPE = 'helseid://scopes/identity/pid';
 export async function startLocalProvider(o: {
   port: number; host: string; publicHost?: string; accounts: LocalAccount[];
   clients: (issuer: string) => LocalClient[]; loginRateLimitPerMinute?: number;
+  /** When given, sending systems get JWT access tokens for it (audience, scope) by client credentials, as from HelseID. */
+  resourceServer?: ResourceServer;
+  /** The claim with the national identity number (HelseID's pid claim; ID-porten calls it "pid"). */
+  pidClaim?: string;
 }): Promise<LocalProvider> {
   const accounts = new Map<string, LocalAccount>();
   const addAccounts = (list: LocalAccount[]) => { for (const a of list) accounts.set(a.subject, a); };
@@ -51,32 +87,58 @@ export async function startLocalProvider(o: {
   const port = (server.address() as AddressInfo).port;
   const issuer = `http://${o.publicHost ?? 'localhost'}:${port}`;
 
+  const pidClaim = o.pidClaim ?? DEFAULT_PID_CLAIM;
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const jwk = { ...(await exportJWK(privateKey)), kid: crypto.randomBytes(8).toString('hex'), use: 'sig', alg: 'RS256' };
   const configuration: Configuration = {
     adapter: InMemoryState,
     clients: o.clients(issuer).map((c) => ({
-      client_id: c.clientId, client_secret: c.clientSecret, redirect_uris: c.redirectUris, post_logout_redirect_uris: c.postLogoutRedirectUris,
-      grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_post',
+      client_id: c.clientId,
+      ...(c.jwks ? { jwks: c.jwks, token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256' } : { client_secret: c.clientSecret, token_endpoint_auth_method: 'client_secret_post' }),
+      ...(c.clientCredentials
+        ? { grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: o.resourceServer?.scope }
+        : { grant_types: ['authorization_code'], response_types: ['code'], redirect_uris: c.redirectUris ?? [], post_logout_redirect_uris: c.postLogoutRedirectUris ?? [] }),
+      ...(c.par ? { require_pushed_authorization_requests: true } : {}),
+      ...(c.dpop ? { dpop_bound_access_tokens: true } : {}),
     })),
     jwks: { keys: [jwk as any] },
     cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
-    scopes: ['openid', 'profile', PID_SCOPE],
-    claims: { openid: ['sub'], profile: ['name'], [PID_SCOPE]: [DEFAULT_PID_CLAIM] },
+    scopes: ['openid', 'profile', PID_SCOPE, ...(o.resourceServer ? o.resourceServer.scope.split(' ') : [])],
+    // HelseID gives the pid claim for its pid scope; ID-porten (a provider started with its own
+    // `pidClaim`, "pid") gives it with openid, to every login.
+    claims: { openid: ['sub', ...(o.pidClaim ? [pidClaim] : [])], profile: ['name'], [PID_SCOPE]: [pidClaim] },
     // HelseID puts the identity claims in the ID token; so does this provider.
     conformIdTokenClaims: false,
     pkce: { required: () => true },
     features: {
       devInteractions: { enabled: false },
+      // HelseID's profile: pushed authorization requests and DPoP (both on by default in oidc-provider 9,
+      // required per client above); client credentials with JWT access tokens for the platform's API.
+      pushedAuthorizationRequests: { enabled: true },
+      dPoP: { enabled: true },
+      ...(o.resourceServer ? {
+        clientCredentials: { enabled: true },
+        resourceIndicators: {
+          enabled: true,
+          defaultResource: async () => RESOURCE_INDICATOR,
+          useGrantedResource: async () => true,
+          getResourceServerInfo: async () => ({ scope: o.resourceServer!.scope, audience: o.resourceServer!.audience, accessTokenFormat: 'jwt' as const, jwt: { sign: { alg: 'RS256' as const } } }),
+        },
+      } : {}),
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 8 * 3600, Grant: 8 * 3600 },
+    // HelseID's access tokens carry `scope` as a JSON array; so do this provider's, so that the
+    // platform is tested against that form (RFC 9068 has a string: the platform takes both).
+    formats: { customizers: { jwt: async (_ctx, _token, jwt) => {
+      if (typeof jwt.payload.scope === 'string') jwt.payload.scope = jwt.payload.scope.split(' ') as never;
+    } } },
     renderError: async (ctx, out) => { ctx.type = 'html'; ctx.body = page('Innlogging', `<h1>Noe gikk galt</h1><p>${esc(String(out.error_description ?? out.error))}</p>`); },
     findAccount: async (_ctx, sub) => {
       const a = accounts.get(sub);
       if (!a) return undefined;
-      return { accountId: sub, claims: async () => ({ sub, name: a.name, ...(a.pid ? { [DEFAULT_PID_CLAIM]: a.pid } : {}) }) };
+      return { accountId: sub, claims: async () => ({ sub, name: a.name, ...(a.pid ? { [pidClaim]: a.pid } : {}) }) };
     },
     // The platform is the provider's own first-party client: no consent screen.
     loadExistingGrant: async (ctx) => {

@@ -4,6 +4,7 @@ import crypto from 'node:crypto';
 import type { Queryable } from '../db/pool.ts';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import type { Caller, Grant } from './caller.ts';
+import { DpopError, DpopVerifier, type DpopRequest } from './dpop.ts';
 
 /** How long a token lives when its issuer does not say: a sending system's token is rotated yearly, a person's quarterly. */
 export const DEFAULT_TOKEN_DAYS = { system: 365, user: 90 } as const;
@@ -36,11 +37,18 @@ export async function listTokens(db: Queryable): Promise<TokenInfo[]> {
 
 function sha(token: string): Buffer { return crypto.createHash('sha256').update(token).digest(); }
 
-export interface OAuthSettings { issuer: string; jwksUrl: string; audience: string; scope: string }
+export interface OAuthSettings {
+  issuer: string; jwksUrl: string; audience: string; scope: string;
+  /** Refuse the issuer's access tokens that are not DPoP-bound (HelseID's profile for sending systems). */
+  requireDpop?: boolean;
+}
+
+/** What a request presents: its Authorization header, its DPoP proof, and the request the proof must be for. */
+export interface Presented { authorization: string | undefined; dpop?: string | undefined; request?: DpopRequest }
 
 /** Why a bearer token did not authenticate, when the caller should be told (they hold the token). */
-export type TokenProblem = 'expired' | 'revoked';
-export type TokenCheck = { caller: Caller; problem?: undefined } | { caller: null; problem?: TokenProblem; expiredAt?: Date };
+export type TokenProblem = 'expired' | 'revoked' | 'dpop';
+export type TokenCheck = { caller: Caller; problem?: undefined } | { caller: null; problem?: TokenProblem; expiredAt?: Date; message?: string };
 
 export class TokenAuthenticator {
   /**
@@ -48,7 +56,8 @@ export class TokenAuthenticator {
    * The client behind one is still looked up on every request, like a table token, so that a
    * client removed, or a token revoked, stops working at once.
    */
-  private readonly verified = new Map<string, { clientId: string; until: number }>();
+  private readonly verified = new Map<string, { clientId: string; until: number; jkt: string | undefined }>();
+  private readonly dpop = new DpopVerifier();
   private readonly jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
   constructor(private readonly db: Queryable, private readonly oauth?: OAuthSettings) {
     this.jwks = oauth ? createRemoteJWKSet(new URL(oauth.jwksUrl)) : undefined;
@@ -61,16 +70,26 @@ export class TokenAuthenticator {
     return (await this.check(header)).caller;
   }
 
-  /** The caller a bearer token stands for, or why it does not stand for one. */
-  async check(header: string | undefined): Promise<TokenCheck> {
-    const m = /^Bearer\s+(\S{1,4096})$/i.exec(header ?? '');
+  /**
+   * The caller a token stands for, or why it does not stand for one. `Authorization: Bearer` or
+   * `Authorization: DPoP` (RFC 9449): a DPoP-bound token counts only under the DPoP scheme with a
+   * fresh proof, for this request, by the key it is bound to.
+   */
+  async check(presented: string | undefined | Presented): Promise<TokenCheck> {
+    const p: Presented = typeof presented === 'object' ? presented : { authorization: presented };
+    const m = /^(Bearer|DPoP)\s+(\S{1,4096})$/i.exec(p.authorization ?? '');
     if (!m) return { caller: null };
-    const refusedUntil = this.refused.get(m[1]);
+    const scheme = m[1].toLowerCase() === 'dpop' ? 'dpop' : 'bearer';
+    const token = m[2];
+    const refusedUntil = this.refused.get(token);
     if (refusedUntil && Date.now() < refusedUntil) return { caller: null };
-    const found = this.jwks && m[1].split('.').length === 3 ? await this.fromJwt(m[1]) : await this.fromTable(m[1]);
+    if (scheme === 'dpop' && !(this.jwks && token.split('.').length === 3)) {
+      return { caller: null, problem: 'dpop', message: 'Only the access tokens of the configured issuer can be DPoP-bound; send a token issued by the registry as "Authorization: Bearer <token>".' };
+    }
+    const found = this.jwks && token.split('.').length === 3 ? await this.fromJwt(token, scheme, p) : await this.fromTable(token);
     // Only unknown tokens are remembered: an expired or revoked one stays a database look-up, so
     // that it can be told why.
-    if (!found.caller && !found.problem) remember(this.refused, m[1], Date.now() + 30_000);
+    if (!found.caller && !found.problem) remember(this.refused, token, Date.now() + 30_000);
     return found;
   }
 
@@ -92,11 +111,12 @@ export class TokenAuthenticator {
   }
 
   /** An OAuth2 client-credentials access token: signed by the issuer, for us, with our scope, from a registered client. */
-  private async fromJwt(token: string): Promise<TokenCheck> {
+  private async fromJwt(token: string, scheme: 'bearer' | 'dpop', presented: Presented): Promise<TokenCheck> {
     let clientId: string;
+    let jkt: string | undefined;
     const known = this.verified.get(token);
     if (known && Date.now() < known.until) {
-      clientId = known.clientId;
+      ({ clientId, jkt } = known);
     } else {
       let payload: JWTPayload;
       try {
@@ -108,12 +128,30 @@ export class TokenAuthenticator {
         this.verified.delete(token);
         return { caller: null }; // wrong signature, issuer, audience, or expired: the caller gets 401
       }
-      const scopes = String(payload.scope ?? '').split(' ');
+      // RFC 9068 has scope as a space-separated string; HelseID sends a JSON array. Both are read.
+      const scopes = Array.isArray(payload.scope) ? payload.scope.map(String) : String(payload.scope ?? '').split(' ');
       if (!scopes.includes(this.oauth!.scope)) return { caller: null };
       if (typeof payload.client_id !== 'string') return { caller: null };
       clientId = payload.client_id;
+      const cnf = payload.cnf as { jkt?: unknown } | undefined;
+      jkt = typeof cnf?.jkt === 'string' ? cnf.jkt : undefined;
       // Remembered no longer than the token is valid.
-      remember(this.verified, token, { clientId, until: (payload.exp ?? 0) * 1000 });
+      remember(this.verified, token, { clientId, jkt, until: (payload.exp ?? 0) * 1000 });
+    }
+    // The binding is checked on every request: a cached token is no excuse for a missing proof.
+    if (jkt) {
+      if (scheme !== 'dpop') return { caller: null, problem: 'dpop', message: 'This access token is DPoP-bound: send it as "Authorization: DPoP <token>" with a DPoP proof made for this request (RFC 9449).' };
+      try {
+        const thumbprint = await this.dpop.verify(presented.dpop, token, presented.request ?? { method: '', url: '' });
+        if (thumbprint !== jkt) return { caller: null, problem: 'dpop', message: 'The DPoP proof is signed by another key than the one the access token is bound to.' };
+      } catch (err) {
+        if (err instanceof DpopError) return { caller: null, problem: 'dpop', message: `The DPoP proof was refused: ${err.message}.` };
+        throw err;
+      }
+    } else if (scheme === 'dpop') {
+      return { caller: null, problem: 'dpop', message: 'This access token is not DPoP-bound: send it as "Authorization: Bearer <token>".' };
+    } else if (this.oauth!.requireDpop) {
+      return { caller: null, problem: 'dpop', message: 'This platform accepts only DPoP-bound access tokens from its issuer: ask for the token with a DPoP proof (RFC 9449) and send it as "Authorization: DPoP <token>".' };
     }
     const row = (await this.db.query('SELECT name, sender, registries FROM api_client WHERE client_id = $1', [clientId])).rows[0];
     if (!row) return { caller: null };

@@ -6,6 +6,7 @@
 import { describeUnstorable, findUnstorable } from '../db/storable.ts';
 import { freeTextRedactor, nameWords, type FreeTextRedactor, type Redactions } from './free-text.ts';
 import { CaptureError, issue, type Issue } from './outcome.ts';
+import { validateResource } from '../fhir/schema.ts';
 
 export const ACCEPTED_TYPES = ['Patient', 'Encounter', 'Condition', 'Procedure', 'Observation', 'MedicationAdministration', 'QuestionnaireResponse'] as const;
 export const MAX_ENTRIES = 5000;
@@ -60,6 +61,8 @@ export interface ParsedBundle {
   deletions: DeletionEntry[];
   /** Takes identity numbers and this bundle's patients' names out of text (for what is stored about the message, too). */
   redactor: FreeTextRedactor;
+  /** Warnings from the FHIR R4 check (a made-up OID, a label as a urn:uuid): shown by $validate, never a refusal. */
+  conformance: Issue[];
 }
 
 export function rkeyOf(type: string, system: string, value: string): string { return `${type}|${system}|${value}`; }
@@ -115,6 +118,12 @@ export function parseBundle(json: unknown): ParsedBundle {
   if (bundle.resourceType !== 'Bundle') {
     fail([issue.error('structure', 'resourceType', `Expected resourceType "Bundle", got ${JSON.stringify(bundle.resourceType)}. Wrap the resources in a transaction or batch Bundle.`)]);
   }
+  // Base FHIR first, as the sender's own validator would check it: HL7's R4 schema and the elements
+  // R4 requires (fhir/schema.ts). Only then the platform's own rules, which assume a valid Bundle.
+  // (Resources of a type the platform does not take are refused below, with that reason.)
+  const conformance = validateResource(bundle, 'Bundle', { nested: (type) => (ACCEPTED_TYPES as readonly string[]).includes(type) });
+  const nonconforming = conformance.filter((i) => i.severity === 'error');
+  if (nonconforming.length) fail(nonconforming);
   if (bundle.type !== 'transaction' && bundle.type !== 'batch') {
     fail([issue.error('value', 'Bundle.type', 'Bundle.type must be "transaction" or "batch".', { value: bundle.type })]);
   }
@@ -186,7 +195,7 @@ export function parseBundle(json: unknown): ParsedBundle {
     seen.set(d.rkey, d.index);
   }
   if (issues.length) fail(issues);
-  return { type: bundle.type, entryCount: entries.length, patients, resources, deletions, redactor };
+  return { type: bundle.type, entryCount: entries.length, patients, resources, deletions, redactor, conformance };
 }
 
 /**

@@ -7,6 +7,7 @@
 // (the sender sends again). A message stored without being processed (`receive`: by an earlier
 // version, or on purpose) stays 'received' until `process` or recovery at start captures it, exactly
 // once.
+import type { Bundle, OperationOutcome } from 'fhir/r4.js';
 import { prepared, type Queryable } from '../db/pool.ts';
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
@@ -44,7 +45,7 @@ export interface ProcessOutcome {
   status: 'processed' | 'quarantined' | 'refused' | 'validated';
   httpStatus: number;
   /** A transaction-response/batch-response Bundle, or an OperationOutcome. */
-  body: Record<string, unknown>;
+  body: Bundle | OperationOutcome;
   result?: CaptureResult;
 }
 
@@ -227,8 +228,8 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
         // The writes too, so that what only the database finds is found (then rolled back).
         await changes.flush(tx.client);
         noteRedactions(result, parsed);
-        const issues: Issue[] = result.entries.flatMap((e) => e.issues.map((i) => ({ ...i, location: i.location ?? `Bundle.entry[${e.index}]` })));
-        if (issues.every((i) => i.severity === 'information')) issues.push(issue.info(undefined, 'The bundle is valid; nothing was stored (dry run).'));
+        const issues: Issue[] = [...parsed.conformance, ...result.entries.flatMap((e) => e.issues.map((i) => ({ ...i, location: i.location ?? `Bundle.entry[${e.index}]` })))];
+        if (issues.every((i) => i.severity === 'information' || i.severity === 'warning')) issues.push(issue.info(undefined, 'The bundle is valid; nothing was stored (dry run).'));
         outcome = { messageId: null, status: 'validated', httpStatus: result.failedEntries ? 422 : 200, body: operationOutcome(issues), result };
         throw rollback;
       });
@@ -281,7 +282,9 @@ function redactIssues(issues: Issue[], redactor?: FreeTextRedactor): Issue[] {
   const text = (s: string) => (redactor ? redactor.text(s).text : redactIdentityNumbers(s).text);
   const deep = (v: unknown): unknown => typeof v === 'string' ? text(v) : Array.isArray(v) ? v.map(deep)
     : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, deep(x)])) : v;
-  return issues.map((i) => ({ ...i, diagnostics: redactIdentityNumbers(i.diagnostics).text, ...(i.value === undefined ? {} : { value: deep(i.value) }) }));
+  // The diagnostics quote the offending value too (a code-list finding names the code sent), so they
+  // lose the patients' names as well, not only identity numbers.
+  return issues.map((i) => ({ ...i, diagnostics: text(i.diagnostics), ...(i.value === undefined ? {} : { value: deep(i.value) }) }));
 }
 
 /** Each entry whose free text was redacted says so (how many, never what), and every echoed value is redacted. */
@@ -301,7 +304,7 @@ function isUnstorableText(err: unknown): boolean {
   return e?.code === '22P02' && typeof e.message === 'string' && /type json/.test(e.message);
 }
 
-function responseFor(result: CaptureResult): { httpStatus: number; body: Record<string, unknown> } {
+function responseFor(result: CaptureResult): { httpStatus: number; body: Bundle } {
   return {
     httpStatus: 200,
     body: {

@@ -1,5 +1,6 @@
 // FHIR OperationOutcome: every problem a sending system can cause is reported with the FHIRPath
 // location, the offending value, the rule it broke, and what to do about it.
+import type { OperationOutcome } from 'fhir/r4.js';
 export type Severity = 'fatal' | 'error' | 'warning' | 'information';
 export type IssueCode = 'invalid' | 'structure' | 'required' | 'value' | 'code-invalid' | 'business-rule' | 'not-supported' | 'forbidden' | 'processing' | 'informational' | 'duplicate' | 'not-found' | 'too-long' | 'throttled';
 
@@ -21,7 +22,7 @@ export class CaptureError extends Error {
   }
 }
 
-export function operationOutcome(issues: Issue[]): Record<string, unknown> {
+export function operationOutcome(issues: Issue[]): OperationOutcome {
   return {
     resourceType: 'OperationOutcome',
     issue: issues.map((i) => ({

@@ -43,7 +43,8 @@ export async function indicatorsCommand(config: Config, o: { registry: string; y
     const results = await platform.indicators.results(registry, { grain: 'year', period: o.year, units, dataset });
     if (o.format === 'json') { console.log(JSON.stringify(results, null, 2)); return; }
     if (o.format === 'fhir') {
-      const base = 'urn:kvalreg';
+      // The same canonical URLs as the API serves (KVALREG_PUBLIC_URL).
+      const base = `${platform.config.publicUrl}/fhir`;
       const runs = await platform.indicators.runs(registry);
       const entry = [
         ...inds.map((ind) => ({ resource: measure(base, registry, ind, definitionLines(ind, registry, 'nb')) })),

@@ -122,15 +122,16 @@ export async function startCommand(config: Config, o: { port?: number }): Promis
   let idp: LocalProvider | undefined;
   let oidc: OidcSettings | undefined = config.oidc;
   if (!oidc) {
-    const clientSecret = crypto.randomBytes(24).toString('base64url');
     // Loaded only here: the provider package prints a notice on Node 20 (docs/login.md), which
     // the other commands need not show.
-    const { startLocalProvider } = await import('../access/local-idp.ts');
+    const { startLocalProvider, clientKeyPair } = await import('../access/local-idp.ts');
+    // HelseID's profile in development too: private_key_jwt with a key made at start, PAR and DPoP.
+    const key = await clientKeyPair();
     idp = await startLocalProvider({
       port: config.localIdpPort, host: config.httpHost, accounts: DEMO_USERS.map((u) => u.account), loginRateLimitPerMinute: config.loginRateLimitPerMinute,
-      clients: () => [{ clientId: 'kvalreg-local', clientSecret, redirectUris: [`${site}/auth/callback`], postLogoutRedirectUris: [`${site}/`] }],
+      clients: () => [{ clientId: 'kvalreg-local', jwks: { keys: [key.publicJwk] }, par: true, dpop: true, redirectUris: [`${site}/auth/callback`], postLogoutRedirectUris: [`${site}/`] }],
     });
-    oidc = { issuer: idp.issuer, clientId: 'kvalreg-local', clientSecret, redirectUrl: `${site}/auth/callback`, postLogoutRedirectUrl: `${site}/`,
+    oidc = { issuer: idp.issuer, clientId: 'kvalreg-local', clientKey: key.privateJwk, par: true, dpop: true, redirectUrl: `${site}/auth/callback`, postLogoutRedirectUrl: `${site}/`,
       scopes: DEFAULT_OIDC_SCOPES, pidClaim: DEFAULT_PID_CLAIM, nameClaim: 'name', allowHttpIssuer: true };
   }
   await seedDemoUsers(platform.db.pool);

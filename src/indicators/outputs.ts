@@ -9,41 +9,51 @@ import type { Indicator } from './load.ts';
 import { periodRange } from './explain.ts';
 import type { Threshold } from './schema.ts';
 import type { IndicatorResult } from './service.ts';
+import type { Extension, Measure, MeasureReport, MeasureReportGroup } from 'fhir/r4.js';
+import { fhirId } from '../fhir/ids.ts';
+import { extensionUrl } from '../fhir/extensions.ts';
 
-const EXT = 'urn:kvalreg:fhir:StructureDefinition';
 const RESH_SYSTEM = 'urn:oid:2.16.578.1.12.4.1.4.102';
-const EXPRESSION_LANGUAGE = 'text/x-kvalreg-expression';
 
-const threshold = (t: Threshold) => ({ extension: [
+const threshold = (t: Threshold): Pick<Extension, 'extension'> => ({ extension: [
   { url: 'comparator', valueCode: t.operator },
   { url: 'value', valueDecimal: t.value },
 ] });
 
-function population(code: string, display: string, expression: string | undefined) {
-  return {
-    code: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/measure-population', code, display }] },
-    ...(expression ? { criteria: { language: EXPRESSION_LANGUAGE, expression } } : { criteria: { language: EXPRESSION_LANGUAGE, expression: 'true' } }),
-  };
+/**
+ * A population's definition. FHIR R4's Measure.group.population needs a `criteria` Expression whose
+ * language the R4 schema allows only as CQL, FHIRPath or a FHIR query; the platform's expressions
+ * are none of these. So each population's expression travels in the platform's own extension
+ * (declared in fhir/extensions.ts, its StructureDefinition served), never under a false language.
+ */
+function population(base: string, code: string, expression: string | undefined): Extension {
+  return { url: extensionUrl(base, 'indicator-population'), extension: [
+    { url: 'code', valueCode: code },
+    { url: 'expression', valueString: expression ?? 'true' },
+  ] };
 }
 
-export function measureUrl(base: string, registry: string, ind: Indicator): string { return `${base}/Measure/${registry}-${ind.def.id}`; }
+/** The Measure's id: registry and indicator (FHIR ids have no "_"). */
+export function measureId(registry: string, ind: Indicator): string { return fhirId(`${registry}-${ind.def.id}`); }
+/** Canonical URL under the platform's public FHIR base (KVALREG_PUBLIC_URL), never the request's host. */
+export function measureUrl(base: string, registry: string, ind: Indicator): string { return `${base}/Measure/${measureId(registry, ind)}`; }
 
-export function measure(base: string, registry: Registry, ind: Indicator, definition: string[]): Record<string, unknown> {
+export function measure(base: string, registry: Registry, ind: Indicator, definition: string[]): Measure {
   const d = ind.def;
   const parts = ind.parts;
   const group = parts.map((p) => ({
     ...(p.label ? { description: p.label.nb } : {}),
-    population: [
-      population('initial-population', 'Initial Population', d.population),
-      population('denominator', 'Denominator', p.denominator),
-      ...(d.exclusions ? [population('denominator-exclusion', 'Denominator Exclusion', d.exclusions)] : []),
-      population('numerator', 'Numerator', p.numerator),
+    extension: [
+      population(base, 'initial-population', d.population),
+      population(base, 'denominator', p.denominator),
+      ...(d.exclusions ? [population(base, 'denominator-exclusion', d.exclusions)] : []),
+      population(base, 'numerator', p.numerator),
     ],
-    stratifier: d.stratifiers.map((s) => ({ code: { text: s }, criteria: { language: EXPRESSION_LANGUAGE, expression: s } })),
+    stratifier: d.stratifiers.map((s) => ({ code: { text: s }, description: `Stratified by the variable ${s}.` })),
   }));
   return {
     resourceType: 'Measure',
-    id: `${registry.id}-${d.id}`,
+    id: measureId(registry.id, ind),
     url: measureUrl(base, registry.id, ind),
     identifier: [{ system: `urn:kvalreg:indicator:${registry.id}`, value: d.number }],
     version: registry.version,
@@ -52,35 +62,36 @@ export function measure(base: string, registry: Registry, ind: Indicator, defini
     status: d.status === 'active' ? 'active' : 'draft',
     publisher: registry.meta.title.nb,
     description: d.description.nb,
-    usage: definition.join('\n'),
+    // FHIR has no empty strings: an indicator whose definition is still to come has no usage.
+    ...(definition.join('').trim() ? { usage: definition.join('\n') } : {}),
     // A counted numerator (events per case, e.g. reoperations) may exceed the denominator: a ratio.
     scoring: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/measure-scoring', code: d.numeratorCount ? 'ratio' : 'proportion' }] },
     type: d.type.map((t) => ({ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/measure-type', code: t }] })),
     improvementNotation: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/measure-improvement-notation', code: d.direction === 'higher-is-better' ? 'increase' : 'decrease' }] },
     ...(parts.length > 1 ? { rationale: 'The numerator and the denominator are each the sum over the groups.' } : {}),
     extension: [
-      ...(d.target ? [{ url: `${EXT}/indicator-target`, ...threshold(d.target) }] : []),
-      ...(d.levels ? [{ url: `${EXT}/indicator-level-high`, ...threshold(d.levels.high) }] : []),
-      ...(d.levels?.moderate ? [{ url: `${EXT}/indicator-level-moderate`, ...threshold(d.levels.moderate) }] : []),
-      { url: `${EXT}/indicator-minimum-denominator`, valueInteger: ind.minimumDenominator },
-      { url: `${EXT}/indicator-count-by`, valueCode: d.countBy },
+      ...(d.target ? [{ url: extensionUrl(base, 'indicator-target'), ...threshold(d.target) }] : []),
+      ...(d.levels ? [{ url: extensionUrl(base, 'indicator-level-high'), ...threshold(d.levels.high) }] : []),
+      ...(d.levels?.moderate ? [{ url: extensionUrl(base, 'indicator-level-moderate'), ...threshold(d.levels.moderate) }] : []),
+      { url: extensionUrl(base, 'indicator-minimum-denominator'), valueInteger: ind.minimumDenominator },
+      { url: extensionUrl(base, 'indicator-count-by'), valueCode: d.countBy },
     ],
     ...(group.length ? { group } : {}),
   };
 }
 
 /** A summary MeasureReport for one unit and period; strata come from results with a stratifier. */
-export function measureReport(base: string, registry: Registry, ind: Indicator, units: UnitTree, main: IndicatorResult, strata: IndicatorResult[], computedAt: string): Record<string, unknown> {
+export function measureReport(base: string, registry: Registry, ind: Indicator, units: UnitTree, main: IndicatorResult, strata: IndicatorResult[], computedAt: string): MeasureReport {
   const range = periodRange(main.grain, main.period);
   const unit = units.get(main.unit.resh);
   const end = new Date(Date.parse(`${range.to}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
   // Only what disclosure control shows: a withheld numerator is left out with the score (the
   // denominator may stay), and the status says so.
   const population = (code: string, count: number | null) => (count === null ? [] : [{ code: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/measure-population', code }] }, count }]);
-  const counts = (r: IndicatorResult) => {
+  const counts = (r: IndicatorResult): Pick<MeasureReportGroup, 'population' | 'measureScore' | 'extension'> => {
     const pops = [...population('numerator', r.numerator), ...population('denominator', r.denominator)];
     return {
-      ...(r.status === 'ok' ? {} : { extension: [{ url: `${EXT}/indicator-result-status`, valueCode: r.status }] }),
+      ...(r.status === 'ok' ? {} : { extension: [{ url: extensionUrl(base, 'indicator-result-status'), valueCode: r.status }] }),
       ...(pops.length ? { population: pops } : {}),
       ...(r.proportion !== null ? { measureScore: { value: r.proportion } } : {}),
     };
@@ -89,7 +100,7 @@ export function measureReport(base: string, registry: Registry, ind: Indicator, 
   for (const s of strata) byStratifier.set(s.stratifier, [...(byStratifier.get(s.stratifier) ?? []), s]);
   return {
     resourceType: 'MeasureReport',
-    id: `${registry.id}-${ind.def.id}-${main.unit.resh}-${main.period}`.replace(/[^A-Za-z0-9\-.]/g, '-'),
+    id: fhirId(`${registry.id}-${ind.def.id}-${main.unit.resh}-${main.period}`),
     status: 'complete',
     type: 'summary',
     measure: measureUrl(base, registry.id, ind),
@@ -97,10 +108,10 @@ export function measureReport(base: string, registry: Registry, ind: Indicator, 
     period: { start: range.from, end },
     reporter: { identifier: unit?.level === 'nation' ? { system: 'urn:iso:std:iso:3166', value: 'NO' } : { system: RESH_SYSTEM, value: main.unit.resh }, display: unit?.nameNb ?? main.unit.resh },
     extension: [
-      { url: `${EXT}/indicator-dataset`, valueCode: main.dataset },
-      ...(main.level ? [{ url: `${EXT}/indicator-level`, valueCode: main.level }] : []),
-      ...(main.trend ? [{ url: `${EXT}/indicator-trend`, valueCode: main.trend }] : []),
-      ...(main.interval ? [{ url: `${EXT}/indicator-interval`, valueRange: { low: { value: main.interval.lower }, high: { value: main.interval.upper } } }] : []),
+      { url: extensionUrl(base, 'indicator-dataset'), valueCode: main.dataset },
+      ...(main.level ? [{ url: extensionUrl(base, 'indicator-level'), valueCode: main.level }] : []),
+      ...(main.trend ? [{ url: extensionUrl(base, 'indicator-trend'), valueCode: main.trend }] : []),
+      ...(main.interval ? [{ url: extensionUrl(base, 'indicator-interval'), valueRange: { low: { value: main.interval.lower }, high: { value: main.interval.upper } } }] : []),
     ],
     group: [{
       ...counts(main),

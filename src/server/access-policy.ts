@@ -3,6 +3,7 @@
 // access door's job; this decides only which kinds of caller may use the route at all.
 import type { FastifyInstance } from 'fastify';
 import { ROLES, type Caller, type Role } from '../access/caller.ts';
+import type { FhirRouteInfo } from './capability.ts';
 
 export type Access = { public: true } | { callers: Array<'system' | Role> };
 
@@ -18,7 +19,7 @@ export const PEOPLE: Access = { callers: [...ROLES] };
 export const ANY_CALLER: Access = { callers: ['system', ...ROLES] };
 
 declare module 'fastify' {
-  interface FastifyContextConfig { access?: Access }
+  interface FastifyContextConfig { access?: Access; /** What a FHIR route adds to the CapabilityStatement (capability.ts). */ fhir?: FhirRouteInfo }
   interface FastifyRequest { caller?: Caller }
   interface FastifyInstance { routeTable: RouteEntry[] }
 }
@@ -30,7 +31,7 @@ export function permits(access: Access, caller: Caller): boolean {
   return false;
 }
 
-export interface RouteEntry { method: string; url: string; access: Access }
+export interface RouteEntry { method: string; url: string; access: Access; fhir?: FhirRouteInfo }
 
 /** Refuses to register a route without an access policy; returns the table of routes and policies. */
 export function requirePolicies(app: Pick<FastifyInstance, 'addHook'>): RouteEntry[] {
@@ -40,7 +41,7 @@ export function requirePolicies(app: Pick<FastifyInstance, 'addHook'>): RouteEnt
     if (methods.every((m) => m === 'HEAD')) return;
     const access = route.config?.access;
     if (!access) throw new Error(`${methods.join(',')} ${route.url} declares no access policy (config.access)`);
-    for (const m of methods) table.push({ method: m, url: route.url, access });
+    for (const m of methods) table.push({ method: m, url: route.url, access, ...(route.config?.fhir ? { fhir: route.config.fhir } : {}) });
   });
   return table;
 }

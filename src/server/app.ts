@@ -15,7 +15,6 @@ import { registrationSummary } from '../records/summary.ts';
 import { osloDate } from '../time/oslo.ts';
 import { changeStatus, completeForm, deleteForm, getCase, history, RecordError, worklist } from '../records/workflow.ts';
 import { reserve, reserveByHash } from '../records/reservation.ts';
-import { capabilityStatement } from './capability.ts';
 import { ADMINS, PATIENTS, permits, PUBLIC, READERS, requirePolicies, SYSTEMS, WRITERS } from './access-policy.ts';
 import { innsyn } from '../records/innsyn.ts';
 import { deliverExtract, reproduceExtract } from '../research/extract.ts';
@@ -46,6 +45,7 @@ import { isWebAppRequest, rateLimitKey, rateLimitMax, rateLimitMessage } from '.
 import { promRoutes } from './routes/prom.ts';
 import { qualityRoutes } from './routes/quality.ts';
 import { metadataRoutes } from './routes/metadata.ts';
+import { fhirRoutes } from './routes/fhir.ts';
 import { promInnsyn } from '../prom/innsyn.ts';
 import { checkBodyInput, checkUrlInput, fhirContentTypeProblem } from './input.ts';
 import { logSerializers, redactText, redactUrl, safeError } from '../log/redact.ts';
@@ -65,8 +65,11 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   // A silenced platform (tests) stays silent; otherwise refusals are logged at warn.
   const httpLevel = ['debug', 'trace', 'silent', 'error', 'fatal'].includes(platform.log.level) ? platform.log.level : 'warn';
   // Requests are logged by path and parameter names, errors by kind and code (log/redact.ts).
+  // [proxy] req.ip is the client's address: X-Forwarded-For is believed only from the configured
+  // reverse proxies (KVALREG_TRUSTED_PROXIES), so rate limits and the audit trail are per real client.
+  const trustProxy = platform.config.trustedProxies.length ? platform.config.trustedProxies : false;
   const app = Fastify({ loggerInstance: platform.log.child({ module: 'http' }, { level: httpLevel, serializers: logSerializers }), bodyLimit: 32 * 1024 * 1024,
-    genReqId: requestId, requestIdHeader: false });
+    genReqId: requestId, requestIdHeader: false, trustProxy });
   // Request ids (response header, every log line) and metrics (served apart: server/metrics.ts).
   const metrics = createMetrics(platform.db.url);
   observe(app as unknown as FastifyInstance, metrics);
@@ -75,6 +78,8 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   const sessions = new Sessions(platform.db.pool, platform.keys, platform.config.session);
   const oidc = opts.oidc ?? platform.config.oidc;
   const login = oidc ? new OidcLogin(oidc) : undefined;
+  // [patient-issuer] Patients' own provider (ID-porten style), beside personnel's, when configured.
+  const patientLogin = platform.config.patientOidc ? new OidcLogin(platform.config.patientOidc) : undefined;
   const sessionCookie = cookieNames(!platform.config.session.insecureCookies).session;
 
   // The URL first, before anything records it (the access check audits a refused path): no
@@ -94,9 +99,11 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   // alone; otherwise a session cookie of a logged-in person gives the same kind of Caller.
   app.addHook('onRequest', async (req) => {
     if (req.headers.authorization) {
-      const found = await auth.check(req.headers.authorization);
+      // [dpop] A DPoP proof is checked against the URL the client addressed: the public URL, not the request's host.
+      const found = await auth.check({ authorization: req.headers.authorization, dpop: headerValue(req.headers.dpop), request: { method: req.method, url: `${platform.config.publicUrl}${req.url}` } });
       req.caller = found.caller ?? undefined;
-      if (found.problem) req.tokenProblem = found.problem === 'expired' ? `expired on ${found.expiredAt?.toISOString() ?? 'an earlier date'}` : 'revoked';
+      if (found.problem === 'dpop') req.tokenRefusal = found.message;
+      else if (found.problem) req.tokenProblem = found.problem === 'expired' ? `expired on ${found.expiredAt?.toISOString() ?? 'an earlier date'}` : 'revoked';
       return;
     }
     const sid = req.cookies[sessionCookie];
@@ -165,6 +172,7 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
     const c = req.caller;
     if (!c) {
       if (req.tokenProblem) return refuse(401, `The bearer token was ${req.tokenProblem}. Ask the registry for a new token (kvalreg token).`, 'auth.required');
+      if (req.tokenRefusal) { reply.header('www-authenticate', 'DPoP error="invalid_dpop_proof", algs="ES256 PS256 RS256"'); return refuse(401, req.tokenRefusal, 'auth.required'); }
       if (req.sessionProblem === 'expired') return refuse(401, 'Your session has expired (it was idle too long, or reached its time limit). Log in again.', 'auth.expired');
       return refuse(401, 'Authentication required: log in (GET /auth/login), or send "Authorization: Bearer <token>" with a token issued by the registry.', 'auth.required');
     }
@@ -205,14 +213,13 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   screeningRoutes(app as unknown as FastifyInstance, platform);
   webDataRoutes(app as unknown as FastifyInstance, platform);
 
-  registerAuthRoutes(app as unknown as FastifyInstance, platform, sessions, login);
+  registerAuthRoutes(app as unknown as FastifyInstance, platform, sessions, login, patientLogin);
   reportRoutes(app as unknown as FastifyInstance, platform);
   publicRoutes(app as unknown as FastifyInstance, platform);
   promRoutes(app as unknown as FastifyInstance, platform);
   qualityRoutes(app as unknown as FastifyInstance, platform);
   metadataRoutes(app as unknown as FastifyInstance, platform);
 
-  app.get('/fhir/metadata', { config: { access: PUBLIC } }, async (req, reply) => reply.type(FHIR_JSON).send(capabilityStatement(`${req.protocol}://${req.host}/fhir`, VERSION)));
 
   const postBundle = async (req: FastifyRequest, reply: FastifyReply, dryRun: boolean) => {
     const c = req.caller as Caller & { kind: 'system' };
@@ -222,12 +229,17 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
     const outcome = dryRun ? await platform.inbox.validate(c, req.body) : await platform.inbox.capture(c, 'fhir', req.body);
     if (!dryRun) metrics.captured(outcome.status);
     if (outcome.messageId) reply.header('X-Kvalreg-Message', String(outcome.messageId));
-    return reply.code(outcome.httpStatus).type(FHIR_JSON).send(outcome.body);
+    // [conformance] $validate answers with its findings and 200, as FHIR servers do; only a body that
+    // is not JSON at all (nothing to validate) or a failure of the server is not a 200.
+    const status = dryRun && outcome.httpStatus < 500 && !isUnparsable(req.body) ? 200 : outcome.httpStatus;
+    return reply.code(status).type(FHIR_JSON).send(outcome.body);
   };
   app.post('/fhir', { config: { access: SYSTEMS } }, (req, reply) => postBundle(req, reply, false));
   app.post('/fhir/', { config: { access: SYSTEMS } }, (req, reply) => postBundle(req, reply, false));
-  app.post('/fhir/$validate', { config: { access: SYSTEMS } }, (req, reply) => postBundle(req, reply, true));
-  app.post('/fhir/Bundle/$validate', { config: { access: SYSTEMS } }, (req, reply) => postBundle(req, reply, true));
+  // [conformance] The CapabilityStatement (from the route table), $validate per resource type, the
+  // extensions' StructureDefinitions, and OperationOutcomes for what does not exist (routes/fhir.ts).
+  fhirRoutes(app as unknown as FastifyInstance, platform, { version: VERSION, validateBundle: (req, reply) => postBundle(req, reply, true),
+    security: 'OAuth2 access tokens (JWT) from the configured issuer (HelseID), as "Authorization: Bearer" or, DPoP-bound, as "Authorization: DPoP" with a DPoP proof; or a bearer token issued by the registry. See docs/fhir-api.md.' });
 
   const registryOf = (id: string) => {
     const r = platform.registry(id);
@@ -380,6 +392,12 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   await registerWebApp(app as unknown as FastifyInstance);
 
   return app;
+}
+
+/** A body that is not JSON: $validate cannot validate it (400), where findings about a resource are a 200. */
+function isUnparsable(body: unknown): boolean {
+  if (typeof body !== 'string') return true;
+  try { JSON.parse(body); return false; } catch { return true; }
 }
 
 function headerValue(h: string | string[] | undefined): string | undefined {

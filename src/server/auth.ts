@@ -19,6 +19,8 @@ declare module 'fastify' {
     sessionProblem?: 'expired' | 'unknown';
     /** Why a bearer token did not authenticate ("expired on …", "revoked"), to say so in the 401. */
     tokenProblem?: string;
+    /** Why a token presented with (or needing) DPoP was refused: the whole message for the caller. */
+    tokenRefusal?: string;
   }
 }
 
@@ -33,7 +35,13 @@ export const CSRF_HEADER = 'x-csrf-token';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 export const needsCsrf = (req: FastifyRequest) => !!req.session && !SAFE_METHODS.has(req.method);
 
-export function registerAuthRoutes(app: FastifyInstance, platform: Platform, sessions: Sessions, login: OidcLogin | undefined) {
+/**
+ * Subjects from the patients' provider are kept apart from personnel's: the same `sub` at two
+ * providers is two people, and a patient login never picks up grants given to a HelseID subject.
+ */
+export const PATIENT_SUBJECT_PREFIX = 'patient:';
+
+export function registerAuthRoutes(app: FastifyInstance, platform: Platform, sessions: Sessions, login: OidcLogin | undefined, patientLogin?: OidcLogin) {
   const secure = !platform.config.session.insecureCookies;
   const names = cookieNames(secure);
   const cookie = { path: '/', httpOnly: true, secure, sameSite: 'lax' as const };
@@ -50,8 +58,12 @@ export function registerAuthRoutes(app: FastifyInstance, platform: Platform, ses
 
   // Step 1: to the provider, with state, nonce and a PKCE challenge; they are kept server-side
   // under a short-lived cookie, so the callback can check them.
-  app.get<{ Querystring: { returnTo?: string } }>('/auth/login', { config: { access: PUBLIC, rateLimit } }, async (req, reply) => {
-    const l = requireLogin();
+  // [patient-issuer] The same two steps for personnel (HelseID, /auth/login) and, when configured,
+  // for patients at their own provider (ID-porten style, /auth/patient/login), each with its own
+  // flow cookie, so a login begun at one provider cannot be completed at the other.
+  const flowRoutes = (paths: { login: string; callback: string; flowCookie: string }, provider: () => OidcLogin, patientsOnly: boolean) => {
+  app.get<{ Querystring: { returnTo?: string } }>(paths.login, { config: { access: PUBLIC, rateLimit } }, async (req, reply) => {
+    const l = provider();
     const returnTo = safeReturnTo(req.query.returnTo);
     let begun;
     try { begun = await l.begin(); } catch (err) {
@@ -59,16 +71,16 @@ export function registerAuthRoutes(app: FastifyInstance, platform: Platform, ses
       throw err;
     }
     const flow = await sessions.startFlow({ state: begun.state, nonce: begun.nonce, codeVerifier: begun.codeVerifier, returnTo });
-    reply.setCookie(names.flow, flow, { ...cookie, maxAge: 600 });
+    reply.setCookie(paths.flowCookie, flow, { ...cookie, maxAge: 600 });
     return reply.redirect(begun.url, 302);
   });
 
   // Step 2: back from the provider. Every way this can fail is audited as a failed login.
-  app.get('/auth/callback', { config: { access: PUBLIC, rateLimit } }, async (req, reply) => {
-    const l = requireLogin();
-    reply.clearCookie(names.flow, { path: '/' });
+  app.get(paths.callback, { config: { access: PUBLIC, rateLimit } }, async (req, reply) => {
+    const l = provider();
+    reply.clearCookie(paths.flowCookie, { path: '/' });
     const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
-    const flow = await sessions.takeFlow(req.cookies[names.flow]);
+    const flow = await sessions.takeFlow(req.cookies[paths.flowCookie]);
     if (!flow) {
       await audit(req, { actor: 'anonymous', action: 'login', object: 'no-login-in-progress', outcome: 'denied' });
       return failure(reply, 400, 'No login was in progress in this browser, or it took more than ten minutes. Start the login again.');
@@ -81,14 +93,25 @@ export function registerAuthRoutes(app: FastifyInstance, platform: Platform, ses
       await audit(req, { actor: 'anonymous', action: 'login', object: err.reason, outcome: 'denied' });
       return failure(reply, err.reason.startsWith('provider:access_denied') ? 403 : 400, `${err.message} Start the login again.`);
     }
+    if (patientsOnly) {
+      identity = { ...identity, subject: `${PATIENT_SUBJECT_PREFIX}${identity.subject}` };
+    } else if (identity.subject.startsWith(PATIENT_SUBJECT_PREFIX)) {
+      await audit(req, { actor: 'anonymous', action: 'login', object: 'reserved-subject', outcome: 'denied' });
+      return failure(reply, 403, 'This login cannot be used here: its subject has the form reserved for patients\' logins. Contact the registry.');
+    }
     let pidHash: Buffer | null = null;
     if (identity.pid) {
       const parsed = parseNin(identity.pid);
       if (parsed.ok) pidHash = ninHash(platform.keys, parsed.nin);
       else req.log.warn({ subject: identity.subject }, 'the pid claim is not a valid identity number; no patient role');
     }
+    if (patientsOnly && !pidHash) {
+      await audit(req, { actor: `user:${identity.subject}`, action: 'login', object: 'no-pid', outcome: 'denied' });
+      return failure(reply, 403, 'The login service did not give your national identity number, which a patient\'s login needs. Log in again with a method that gives it (e.g. BankID, MinID).');
+    }
     const user = await sessions.upsertUser(identity.subject, identity.name, pidHash);
-    const grants = availableGrants(user);
+    // A patient login is a patient only, whatever grants someone may have given its subject.
+    const grants = patientsOnly ? availableGrants({ grants: [], pidHash }) : availableGrants(user);
     if (!grants.length) {
       await audit(req, { actor: `user:${identity.subject}`, action: 'login', object: 'no-grants', outcome: 'denied' });
       return failure(reply, 403, `You are logged in as ${identity.name}, but you have no role in any registry here yet. Ask the registry's secretariat to grant you access.`);
@@ -99,6 +122,9 @@ export function registerAuthRoutes(app: FastifyInstance, platform: Platform, ses
     reply.setCookie(names.session, sid, cookie);
     return reply.redirect(flow.returnTo, 302);
   });
+  };
+  flowRoutes({ login: '/auth/login', callback: '/auth/callback', flowCookie: names.flow }, requireLogin, false);
+  if (patientLogin) flowRoutes({ login: '/auth/patient/login', callback: '/auth/patient/callback', flowCookie: `${names.flow}_patient` }, () => patientLogin, true);
 
   // Logout: the session ends here; the browser is then sent to the provider's logout, if it has one.
   app.post('/auth/logout', { config: { access: PUBLIC } }, async (req, reply) => {
@@ -110,12 +136,15 @@ export function registerAuthRoutes(app: FastifyInstance, platform: Platform, ses
       const c = req.session.resolved;
       await audit(req, { actor: `user:${c.user.subject}`, role: c.active.role, unit: c.active.unit, action: 'logout', object: 'session', outcome: 'ok' });
     }
-    return { loggedOut: true, providerLogoutUrl: login ? await login.logoutUrl(ended.idToken) : null };
+    // A patient's session ends at the patients' provider, everyone else's at personnel's.
+    const provider = req.session?.resolved.user.subject.startsWith(PATIENT_SUBJECT_PREFIX) && patientLogin ? patientLogin : login;
+    return { loggedOut: true, providerLogoutUrl: provider ? await provider.logoutUrl(ended.idToken) : null };
   });
 
   // Role switching: a person with several grants chooses the one they act in.
   app.post<{ Body: { registry?: string; role?: string; unit?: string } }>('/auth/role', { config: { access: PEOPLE } }, async (req) => {
     if (!req.session) throw new RecordError('Only a browser session has an active role to switch; a token always acts with all its grants.', 409);
+    if (req.session.resolved.user.subject.startsWith(PATIENT_SUBJECT_PREFIX)) throw new RecordError('A patient\'s login (at the patients\' login service) acts as the patient only; log in at /auth/login to act in a role.', 403);
     const want = { registry: String(req.body?.registry ?? ''), role: String(req.body?.role ?? ''), unit: String(req.body?.unit ?? '') } as Grant;
     const s = req.session.resolved;
     if (!(await sessions.switchTo(req.session.id, want, s.grants))) {

@@ -62,13 +62,15 @@ export interface Login {
   /** Every Set-Cookie header of the callback (for checking the flags). */
   setCookie: string[];
   callbackStatus: number;
+  /** The callback's body (a refusal's page says why). */
+  callbackBody: string;
   location: string | undefined;
 }
 
 /** Goes through the whole flow; `at` decides what the person does at the provider. */
-export async function login(t: TestPlatform, username: string, o: { password?: string; returnTo?: string; cancel?: boolean; tamperState?: boolean } = {}): Promise<Login> {
+export async function login(t: TestPlatform, username: string, o: { password?: string; returnTo?: string; cancel?: boolean; tamperState?: boolean; loginPath?: string; callbackPath?: string } = {}): Promise<Login> {
   const site = new Jar();
-  const start = await t.app.inject({ method: 'GET', url: `/auth/login?returnTo=${encodeURIComponent(o.returnTo ?? '/')}` });
+  const start = await t.app.inject({ method: 'GET', url: `${o.loginPath ?? '/auth/login'}?returnTo=${encodeURIComponent(o.returnTo ?? '/')}` });
   if (start.statusCode !== 302) throw new Error(`/auth/login answered ${start.statusCode}: ${start.body}`);
   site.take(start.headers['set-cookie']);
   const provider = new Jar();
@@ -98,7 +100,8 @@ export async function login(t: TestPlatform, username: string, o: { password?: s
   }
   const cb = new URL(url);
   if (o.tamperState) cb.searchParams.set('state', 'forged-state');
-  const callback = await t.app.inject({ method: 'GET', url: `/auth/callback${cb.search}`, headers: { cookie: site.header() } });
+  // The callback the provider redirected to, unless the test sends the browser elsewhere.
+  const callback = await t.app.inject({ method: 'GET', url: `${o.callbackPath ?? cb.pathname}${cb.search}`, headers: { cookie: site.header() } });
   const setCookie = ([] as string[]).concat(callback.headers['set-cookie'] ?? []);
   site.take(setCookie);
   const sessionCookie = [...site.cookies].filter(([k]) => k.includes('kvalreg_session')).map(([k, v]) => `${k}=${v}`).join('; ');
@@ -107,5 +110,5 @@ export async function login(t: TestPlatform, username: string, o: { password?: s
     const me = await t.app.inject({ method: 'GET', url: '/api/me', headers: { cookie: sessionCookie } });
     csrf = me.json().csrfToken;
   }
-  return { cookie: sessionCookie, csrf, setCookie, callbackStatus: callback.statusCode, location: callback.headers.location as string | undefined };
+  return { cookie: sessionCookie, csrf, setCookie, callbackStatus: callback.statusCode, callbackBody: callback.body, location: callback.headers.location as string | undefined };
 }

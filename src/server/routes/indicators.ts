@@ -4,8 +4,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { Platform } from '../../platform.ts';
 import { explainIndicator, periodRange } from '../../indicators/explain.ts';
-import { measure, measureReport, nationalCsv } from '../../indicators/outputs.ts';
+import { measure, measureId, measureReport, nationalCsv } from '../../indicators/outputs.ts';
 import { GRAINS, type Grain } from '../../indicators/schema.ts';
+import { fhirId } from '../../fhir/ids.ts';
 import { definitionLines, definitionText } from '../../indicators/text.ts';
 import type { Indicator } from '../../indicators/load.ts';
 import type { ResultQuery } from '../../indicators/service.ts';
@@ -116,22 +117,31 @@ export function indicatorRoutes(app: FastifyInstance, platform: Platform): void 
   });
 
   // FHIR: one Measure per indicator of every registry; summary MeasureReports on request.
-  const base = (req: { protocol: string; host: string }) => `${req.protocol}://${req.host}/fhir`;
+  // Canonical URLs from the configured public URL (KVALREG_PUBLIC_URL), never the request's host:
+  // behind a TLS proxy the request names an internal address.
+  const base = (_req?: unknown) => `${platform.config.publicUrl}/fhir`;
   const allMeasures = () => platform.registries.flatMap((r) => platform.indicators.list(r.id).map((ind) => ({ r, ind })));
   app.get<{ Querystring: Q }>('/fhir/Measure', { config: { access: PUBLIC } }, async (req, reply) => {
     const entries = allMeasures().map(({ r, ind }) => measure(base(req), r, ind, definitionLines(ind, r, 'nb')));
     return reply.type(FHIR_JSON).send({ resourceType: 'Bundle', type: 'searchset', total: entries.length, entry: entries.map((resource) => ({ fullUrl: `${base(req)}/Measure/${resource.id}`, resource })) });
   });
   app.get<{ Params: { measureId: string } }>('/fhir/Measure/:measureId', { config: { access: PUBLIC } }, async (req, reply) => {
-    const found = allMeasures().find(({ r, ind }) => `${r.id}-${ind.def.id}` === req.params.measureId);
+    // An id as it was before FHIR ids ("_" became "-") still finds its Measure.
+    const found = allMeasures().find(({ r, ind }) => measureId(r.id, ind) === fhirId(req.params.measureId));
     if (!found) throw new RecordError(`No Measure "${req.params.measureId}". GET /fhir/Measure lists them.`, 404);
     return reply.type(FHIR_JSON).send(measure(base(req), found.r, found.ind, definitionLines(found.ind, found.r, 'nb')));
   });
   // ?measure=<id or url>&period=2024&reporter=<RESH>[&grain=year][&dataset=qa]
-  app.get<{ Querystring: Q }>('/fhir/MeasureReport', { config: { access: PUBLIC } }, async (req, reply) => {
+  app.get<{ Querystring: Q }>('/fhir/MeasureReport', { config: { access: PUBLIC, fhir: { searchParams: [
+    { name: 'measure', type: 'reference', documentation: 'Required: the Measure\'s id or canonical URL (GET /fhir/Measure lists them).' },
+    { name: 'period', type: 'date', documentation: 'Required: a year (2024), or with grain=quarter or month 2024-Q1 or 2024-06.' },
+    { name: 'reporter', type: 'reference', documentation: 'The unit\'s RESH id (urn:oid:2.16.578.1.12.4.1.4.102|8201101 or 8201101); default the nation.' },
+    { name: 'grain', type: 'token', documentation: 'year (default), quarter or month, as the indicator is computed.' },
+    { name: 'dataset', type: 'token', documentation: 'fresh (default: everything captured) or qa (finalised registrations only).' },
+  ] } } }, async (req, reply) => {
     const q = req.query;
     const id = (q.measure ?? '').split('/').pop() ?? '';
-    const found = allMeasures().find(({ r, ind }) => `${r.id}-${ind.def.id}` === id);
+    const found = allMeasures().find(({ r, ind }) => measureId(r.id, ind) === fhirId(id));
     if (!found) throw new RecordError('Give measure=<Measure id or canonical URL> (GET /fhir/Measure lists them).', 400);
     if (!q.period) throw new RecordError('Give period=<year, e.g. 2024> (or 2024-Q1 with grain=quarter).', 400);
     const unit = (q.reporter ?? platform.indicators.nation()).split('|').pop()!;

@@ -31,8 +31,12 @@ export function promRoutes(app: FastifyInstance, platform: Platform): void {
   // The instruments' Questionnaires, for systems that send QuestionnaireResponses (and for anyone
   // building a form): read and search by canonical URL, id or name. Behind a login, not public:
   // once the licensee's texts are loaded, they are licensed material.
-  app.get<{ Querystring: { url?: string; _id?: string; name?: string } }>('/fhir/Questionnaire', { config: { access: ANY_CALLER } }, async (req, reply) => {
-    const base = `${req.protocol}://${req.host}/fhir`;
+  app.get<{ Querystring: { url?: string; _id?: string; name?: string } }>('/fhir/Questionnaire', { config: { access: ANY_CALLER, fhir: { searchParams: [
+    { name: 'url', type: 'uri', documentation: 'The Questionnaire\'s canonical URL (a |version is ignored).' },
+    { name: '_id', type: 'token', documentation: 'The instrument\'s id.' },
+    { name: 'name', type: 'string', documentation: 'Part of the Questionnaire\'s name, any case.' }] } } }, async (req, reply) => {
+    // [conformance] fullUrls from KVALREG_PUBLIC_URL, never the request's host (behind the proxy it is an internal one).
+    const base = `${platform.config.publicUrl}/fhir`;
     const { url, _id: id, name } = req.query;
     const found = [...prom.instruments.values()].filter((i) => (url === undefined || url.split('|')[0] === i.questionnaire.url)
       && (id === undefined || id === i.id) && (name === undefined || String(i.questionnaire.name ?? i.id).toLowerCase().includes(name.toLowerCase())));
