@@ -163,8 +163,8 @@ describe('sending now, outside the schedule', () => {
     await expect.poll(() => inbox.filter((m) => m.to[0] === 'now@sus.test').length, { timeout: 30_000 }).toBe(1);
     const pdf = parts(inbox[0].raw).find((p) => p.type === 'application/pdf')!;
     expect(pdf.body.subarray(0, 4).toString()).toBe('%PDF');
-    // The delivery is logged in the same transaction that claimed the job, committed just after the
-    // SMTP server has the message.
+    // The delivery is logged in a short transaction after the SMTP server has the message (none is
+    // open while it is sent: report-dispatch.test.ts).
     await expect.poll(async () => (await api('GET', `/api/subscriptions/${id}/deliveries`, t.tokens.registrarSus)).json().map((d: any) => [d.recipient, d.outcome]), { timeout: 30_000 })
       .toEqual([['now@sus.test', 'sent']]);
     expect((await api('GET', `/api/subscriptions/${id}/deliveries`, t.tokens.readerOther)).statusCode).toBe(404);

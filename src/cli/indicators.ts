@@ -6,6 +6,7 @@ import { definitionLines } from '../indicators/text.ts';
 import { measure, measureReport, nationalCsv } from '../indicators/outputs.ts';
 import type { IndicatorResult } from '../indicators/service.ts';
 import { startPlatform, type Platform } from '../platform.ts';
+import { LEVEL_GLYPHS } from '../reports/level-symbols.ts';
 
 const LEVELS = ['region', 'trust', 'hospital', 'department'] as const;
 
@@ -63,8 +64,8 @@ export async function indicatorsCommand(config: Config, o: { registry: string; y
     console.log(widths.map((w) => '-'.repeat(w)).join('  '));
     for (const r of rows) console.log(line(r));
     console.log('\n' + (lang === 'nb'
-      ? 'Andel (teller/nevner) [95 % KI], nivå: ● høy ◐ moderat ○ lav; trend: ↑ bedre ↓ dårligere → uendret. "for få" = holdt tilbake: nevner under minste nevner, teller under terskelen, eller tall som ville avsløre slike.'
-      : 'Share (numerator/denominator) [95 % CI], level: ● high ◐ moderate ○ low; trend: ↑ better ↓ worse → unchanged. "too few" = withheld: a denominator under the minimum, a numerator under the threshold, or counts that would give such away.'));
+      ? 'Andel (teller/nevner) [95 % KI], nivå: ● høy ▲ moderat ■ lav; trend: ↑ bedre ↓ dårligere → uendret. "for få" = holdt tilbake: nevner under minste nevner, teller under terskelen, eller tall som ville avsløre slike.'
+      : 'Share (numerator/denominator) [95 % CI], level: ● high ▲ moderate ■ low; trend: ↑ better ↓ worse → unchanged. "too few" = withheld: a denominator under the minimum, a numerator under the threshold, or counts that would give such away.'));
   });
 }
 
@@ -74,7 +75,8 @@ function formatCell(r: IndicatorResult | undefined): string {
   if (r.status === 'not-computable') return 'ikke beregnbar';
   if (r.status === 'too-few') return 'for få';
   const pct = (x: number) => `${(x * 100).toFixed(1)}`;
-  const level = r.level === 'high' ? '●' : r.level === 'moderate' ? '◐' : r.level === 'low' ? '○' : ' ';
+  // The glyphs of the figures' shapes (circle, triangle, square), so a level reads the same everywhere.
+  const level = r.level ? LEVEL_GLYPHS[r.level] : ' ';
   const trend = r.trend === 'better' ? '↑' : r.trend === 'worse' ? '↓' : r.trend === 'stable' ? '→' : ' ';
   return `${pct(r.proportion!)} % (${r.numerator}/${r.denominator}) [${pct(r.interval!.lower)}–${pct(r.interval!.upper)}] ${level}${trend}`;
 }

@@ -16,7 +16,7 @@ import { osloDate } from '../time/oslo.ts';
 import type { UnitTree } from '../units/tree.ts';
 import type { Column, Lang, Row } from './charts.ts';
 import { FigureError, RESULT_COLUMNS, resultRow, withoutPendingDuplicates, thresholdText, unitName, type Figures } from './figures.ts';
-import { defaultFormat, ReportWriter } from './pdf.ts';
+import { defaultFormat, formatPercent, ReportWriter } from './pdf.ts';
 
 export interface ReportContext { data: PersonData; indicators: Indicators; units: UnitTree; figures: Figures }
 
@@ -48,7 +48,8 @@ function readYamlFile<T>(registry: Registry, name: string, schema: z.ZodType<T>)
 
 const NO_TEXT = 'Registeret har ikke skrevet tekst for dette avsnittet ennå.';
 const STATUS_NB: Record<IndicatorResult['status'], string> = { ok: '', 'too-few': 'for få til å vises', 'not-computable': 'ikke beregnbar (ingen i nevneren)', 'definition-pending': 'definisjonen kommer' };
-const pct = (p: number) => `${(p * 100).toFixed(1).replace('.', ',')} %`;
+const pct = (p: number, lang: Lang = 'nb') => formatPercent(p, lang);
+const STATUS_EN: Record<IndicatorResult['status'], string> = { ok: '', 'too-few': 'too few to show', 'not-computable': 'not computable (none in the denominator)', 'definition-pending': 'definition pending' };
 const LEVEL_NB = { high: 'høy', moderate: 'moderat', low: 'lav' } as const;
 
 function resultSentence(r: IndicatorResult | undefined): string {
@@ -208,7 +209,7 @@ export async function unitReport(ctx: ReportContext, registry: Registry, o: { un
   w.heading(`${registry.meta.title[l]}: ${l === 'nb' ? 'enhetsrapport' : 'unit report'}`);
   w.paragraph(`${name} (RESH ${unit.resh}), ${o.year}. ${l === 'nb' ? 'Laget' : 'Made'} ${osloDate(new Date().toISOString())}.`);
   const cols: Column[] = [{ key: 'title', label: l === 'nb' ? 'Indikator' : 'Indicator' }, { key: 'own', label: name }, { key: 'nation', label: l === 'nb' ? 'Landet' : 'Nation' }, { key: 'target', label: l === 'nb' ? 'Mål' : 'Target' }];
-  const show = (r: IndicatorResult | undefined) => (!r ? '–' : r.status === 'ok' ? `${pct(r.proportion!)} (${r.numerator}/${r.denominator})` : STATUS_NB[r.status]);
+  const show = (r: IndicatorResult | undefined) => (!r ? '–' : r.status === 'ok' ? `${pct(r.proportion!, l)} (${r.numerator}/${r.denominator})` : (l === 'en' ? STATUS_EN : STATUS_NB)[r.status]);
   w.table(cols, inds.map((ind) => ({
     title: `${ind.def.number}. ${ind.def.title[l]}`,
     own: show(results.find((r) => r.indicator === ind.def.id && r.unit.resh === o.unit)),
@@ -235,7 +236,10 @@ export async function indicatorReport(ctx: ReportContext, registry: Registry, o:
   w.field(l === 'nb' ? 'Beregning' : 'Computation', definitionLines(ind, registry, l).join('\n'));
   const units = await ctx.figures.unitsFigure(registry, ind, { year: o.year, unit: o.unit, level: unit.level === 'department' ? 'department' : 'hospital', dataset: 'fresh', lang: l });
   w.figure(units, units.spec.description);
-  w.table(RESULT_COLUMNS(l).filter((c) => c.key !== 'status'), units.data, { widths: [150, 50, 45, 45, 45, 55, 55, 50] });
+  // The level in the report's words (the row keeps the code for the chart).
+  w.table(RESULT_COLUMNS(l).filter((c) => c.key !== 'status'), units.data, {
+    widths: [150, 50, 45, 45, 45, 55, 55, 50], format: (c, v, row) => (c.key === 'level' ? String(row.levelText ?? '–') : defaultFormat(c, v, l)),
+  });
   const trend = await ctx.figures.trendFigure(registry, ind, { year: o.year, unit: o.unit, dataset: 'fresh', lang: l });
   w.figure(trend, trend.spec.description);
   return w.finish(o.footer ?? `${registry.meta.short ?? registry.id} – ${unitName(unit, l, ctx.units)}`);

@@ -7,6 +7,10 @@ import path from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
 import PDFDocument from 'pdfkit';
 import SVGtoPDF from 'svg-to-pdfkit';
+import { levelSymbol } from './level-symbols.ts';
+
+// The level symbols are shared with the web app (level-symbols.ts).
+export { levelSymbol };
 
 export type Lang = 'nb' | 'en';
 export type Cell = string | number | boolean | null;
@@ -65,7 +69,6 @@ const WORDS = {
 
 // Colour-blind-safe palette (Okabe–Ito); every distinction drawn in colour is also a shape, dash or pattern.
 const COLOURS = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00'];
-const LEVEL_COLOURS = { high: '#009E73', moderate: '#E69F00', low: '#D55E00' } as const;
 const FONT = 'DejaVu Sans';
 const W = 820;
 
@@ -92,14 +95,6 @@ function wrap(text: string, size: number, width: number): string[] {
 function text(x: number, y: number, s: string, opts: { size?: number; anchor?: 'start' | 'middle' | 'end'; weight?: 'bold'; fill?: string; rotate?: number } = {}): string {
   const t = opts.rotate ? ` transform="rotate(${opts.rotate} ${x} ${y})"` : '';
   return `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" font-family="${FONT}" font-size="${opts.size ?? 11}" text-anchor="${opts.anchor ?? 'start'}"${opts.weight ? ` font-weight="bold"` : ''} fill="${opts.fill ?? '#222'}"${t}>${esc(s)}</text>`;
-}
-
-/** Level symbols: circle = high, triangle = moderate, square = low (not colour alone). */
-export function levelSymbol(level: 'high' | 'moderate' | 'low', x: number, y: number, r = 5): string {
-  const fill = LEVEL_COLOURS[level];
-  if (level === 'high') return `<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="${r}" fill="${fill}" stroke="#222" stroke-width="0.8"/>`;
-  if (level === 'moderate') return `<path d="M${x.toFixed(1)},${(y - r).toFixed(1)} L${(x + r).toFixed(1)},${(y + r * 0.8).toFixed(1)} L${(x - r).toFixed(1)},${(y + r * 0.8).toFixed(1)} Z" fill="${fill}" stroke="#222" stroke-width="0.8"/>`;
-  return `<rect x="${(x - r * 0.85).toFixed(1)}" y="${(y - r * 0.85).toFixed(1)}" width="${(r * 1.7).toFixed(1)}" height="${(r * 1.7).toFixed(1)}" fill="${fill}" stroke="#222" stroke-width="0.8"/>`;
 }
 
 function markerShape(i: number, x: number, y: number, colour: string): string {

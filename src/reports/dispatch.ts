@@ -2,8 +2,9 @@
 //
 // A subscription is a user's own (one recipient, the user as owner); a dispatch is set up by a
 // registry admin for a unit and goes to a mailing list. When a subscription is due, one job per
-// recipient is queued; a worker claims due jobs with FOR UPDATE SKIP LOCKED (so two processes never
-// send the same job), renders the PDF, sends it by SMTP and logs the delivery. A failed attempt is
+// recipient is queued; a worker claims due jobs with FOR UPDATE SKIP LOCKED in a short transaction (so two
+// processes never send the same job), renders the PDF once per subscription and period, sends it
+// by SMTP with no transaction open, and logs the delivery. A failed attempt is
 // retried with exponential backoff until `max_attempts`; expired subscriptions stop; every e-mail
 // carries a signed unsubscribe link that works without login.
 //
@@ -17,6 +18,7 @@ import type { Config } from '../config.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Indicators } from '../indicators/service.ts';
 import { osloDate } from '../time/oslo.ts';
+import { nextRunAfter, nthRun } from './schedule.ts';
 import type { UnitTree } from '../units/tree.ts';
 
 export const FREQUENCIES = ['daily', 'weekly', 'monthly', 'quarterly'] as const;
@@ -37,13 +39,8 @@ export class SubscriptionError extends Error {
 
 const EMAIL = /^[^\s@<>(),;:"[\]]+@[^\s@<>(),;:"[\]]+\.[^\s@<>(),;:"[\]]+$/;
 
-function advance(from: Date, f: Frequency): Date {
-  const d = new Date(from);
-  if (f === 'daily') d.setUTCDate(d.getUTCDate() + 1);
-  else if (f === 'weekly') d.setUTCDate(d.getUTCDate() + 7);
-  else d.setUTCMonth(d.getUTCMonth() + (f === 'monthly' ? 1 : 3));
-  return d;
-}
+/** How long a claimed job is someone's: a worker that dies while rendering or sending leaves it to be retried after this. */
+const CLAIM_LEASE_MS = 15 * 60_000;
 
 /** Whose subscriptions a request may touch: an owner's own, a registry's, and/or only dispatches (no owner). */
 export interface ScopeFilter { owner?: string; registry?: string; dispatches?: boolean }
@@ -105,9 +102,10 @@ export class Dispatcher {
       if (expires <= now) throw new SubscriptionError('expires must be in the future.');
     }
     const { rows } = await this.pool.query(
-      `INSERT INTO report_subscription (registry, report, unit_resh, indicator, frequency, lang, recipients, owner, created_by, expires_at, next_run_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *`,
-      [input.registry, report, unit, indicator, frequency, lang, [...new Set(recipients)], input.owner, input.createdBy, expires, advance(now, frequency as Frequency)]);
+      `INSERT INTO report_subscription (registry, report, unit_resh, indicator, frequency, lang, recipients, owner, created_by, expires_at, next_run_at, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *`,
+      // created_at is the schedule's anchor: every run is counted from it (schedule.ts).
+      [input.registry, report, unit, indicator, frequency, lang, [...new Set(recipients)], input.owner, input.createdBy, expires, nthRun(now, frequency as Frequency, 1), now]);
     return rowToSubscription(rows[0]);
   }
 
@@ -191,8 +189,7 @@ export class Dispatcher {
            SELECT $1, r, $2, $3 FROM unnest($4::text[]) r WHERE NOT EXISTS (SELECT 1 FROM report_unsubscribed u WHERE u.subscription_id = $1 AND u.recipient = r)
            ON CONFLICT DO NOTHING`, [s.id, period, now, s.recipients]);
         queued += res.rowCount ?? 0;
-        let next = new Date(s.nextRunAt);
-        while (next <= now) next = advance(next, s.frequency);
+        const next = nextRunAfter(new Date(s.createdAt), s.frequency, now);
         await client.query('UPDATE report_subscription SET next_run_at = $2 WHERE id = $1', [s.id, next]);
       }
       await client.query('COMMIT');
@@ -201,44 +198,68 @@ export class Dispatcher {
       throw err;
     } finally { client.release(); }
     let sent = 0, failed = 0;
+    // One rendering per subscription and period, shared by every recipient of this run.
+    const pdfs = new Map<string, Promise<Buffer>>();
     for (;;) {
-      const outcome = await this.runOne(now);
+      const outcome = await this.runOne(now, pdfs);
       if (outcome === null) break;
       if (outcome) sent += 1; else failed += 1;
     }
     return { queued, sent, failed, expired: expired.length };
   }
 
+  /**
+   * Claims one due job in a short transaction (the claim is a lease: run_at moves past it and the
+   * attempt is counted, so no other worker takes it and a worker that dies leaves it to be retried),
+   * then renders and sends with no transaction open, and records the outcome in a second short one.
+   * Why: an SMTP server can take minutes to answer; a transaction held over that keeps row locks and
+   * a pooled connection, and holds back vacuum for the whole database.
+   */
+  private async claim(now: Date): Promise<any | null> {
+    const { rows } = await this.pool.query(
+      `UPDATE report_job j SET attempts = j.attempts + 1, run_at = $2
+       FROM report_subscription s
+       WHERE j.id = (SELECT id FROM report_job WHERE status = 'queued' AND run_at <= $1 ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+         AND s.id = j.subscription_id
+       RETURNING j.*, s.registry, s.report, s.unit_resh, s.indicator, s.lang, s.frequency`, [now, new Date(now.getTime() + CLAIM_LEASE_MS)]);
+    return rows[0] ?? null;
+  }
+
   /** Claims one due job and delivers it: true sent, false failed (retried later or given up), null nothing due. */
-  private async runOne(now: Date): Promise<boolean | null> {
+  private async runOne(now: Date, pdfs: Map<string, Promise<Buffer>>): Promise<boolean | null> {
+    const job = await this.claim(now);
+    if (!job) return null;
+    const attempt: number = job.attempts;
+    let error: string | null = null;
+    let info: { messageId?: string } = {};
+    let bytes = 0;
+    try {
+      const unit = this.units.get(job.unit_resh);
+      const unitLabel = unit ? (job.lang === 'en' ? unit.nameEn ?? unit.nameNb : unit.nameNb) : job.unit_resh;
+      const year = job.period.slice(0, 4);
+      // The PDF holds no recipient's details (the unsubscribe link is in the e-mail's text), so one
+      // rendering serves the whole mailing list.
+      const key = `${job.subscription_id}/${job.period}`;
+      let rendering = pdfs.get(key);
+      if (!rendering) {
+        rendering = this.render({ registry: job.registry, report: job.report, unitResh: job.unit_resh, indicator: job.indicator, year, lang: job.lang, footer: `${job.registry} – ${unitLabel} – ${job.period}` });
+        pdfs.set(key, rendering);
+      }
+      const pdf = await rendering;
+      bytes = pdf.length;
+      info = await this.send(job, unitLabel, pdf);
+    } catch (err) {
+      error = (err as Error).message || String(err);
+    }
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      const { rows } = await client.query(
-        `SELECT j.*, s.registry, s.report, s.unit_resh, s.indicator, s.lang, s.frequency FROM report_job j JOIN report_subscription s ON s.id = j.subscription_id
-         WHERE j.status = 'queued' AND j.run_at <= $1 ORDER BY j.run_at, j.id LIMIT 1 FOR UPDATE OF j SKIP LOCKED`, [now]);
-      if (rows.length === 0) { await client.query('COMMIT'); return null; }
-      const job = rows[0];
-      const attempt = job.attempts + 1;
-      let error: string | null = null;
-      let info: { messageId?: string } = {};
-      let bytes = 0;
-      try {
-        const unit = this.units.get(job.unit_resh);
-        const unitLabel = unit ? (job.lang === 'en' ? unit.nameEn ?? unit.nameNb : unit.nameNb) : job.unit_resh;
-        const year = job.period.slice(0, 4);
-        const pdf = await this.render({ registry: job.registry, report: job.report, unitResh: job.unit_resh, indicator: job.indicator, year, lang: job.lang, footer: `${job.registry} – ${unitLabel} – ${job.period}` });
-        bytes = pdf.length;
-        info = await this.send(job, unitLabel, pdf);
-      } catch (err) {
-        error = (err as Error).message || String(err);
-      }
       if (error === null) {
-        await client.query(`UPDATE report_job SET status = 'sent', attempts = $2, finished_at = now(), last_error = null WHERE id = $1`, [job.id, attempt]);
+        await client.query(`UPDATE report_job SET status = 'sent', finished_at = now(), last_error = null WHERE id = $1 AND status = 'queued' AND attempts = $2`, [job.id, attempt]);
       } else {
         const giveUp = attempt >= job.max_attempts;
         const retryAt = new Date(now.getTime() + this.config.reportRetryBaseMs * 2 ** (attempt - 1));
-        await client.query(`UPDATE report_job SET status = $2, attempts = $3, run_at = $4, last_error = $5, finished_at = CASE WHEN $2 = 'failed' THEN now() END WHERE id = $1`,
+        await client.query(`UPDATE report_job SET status = $2, run_at = $4, last_error = $5, finished_at = CASE WHEN $2 = 'failed' THEN now() END WHERE id = $1 AND status = 'queued' AND attempts = $3`,
           [job.id, giveUp ? 'failed' : 'queued', attempt, retryAt, error]);
         this.log.warn({ job: Number(job.id), subscription: Number(job.subscription_id), attempt, giveUp, error }, 'report delivery failed');
       }

@@ -1,7 +1,8 @@
 // A small document writer over pdfkit for reports: headings with numbers, paragraphs, the
-// registry's Markdown prose (headings, paragraphs, bullet lists), tables that break across pages,
+// registry's Markdown prose (parsed by marked: headings, paragraphs, lists, tables), tables that break across pages,
 // and figures drawn from the same SVG the API serves.
-import type { Column, Figure, Row } from './charts.ts';
+import { marked, type Token, type Tokens } from 'marked';
+import type { Column, Figure, Lang, Row } from './charts.ts';
 import { drawSvg, newPdf, pdfBuffer, renderSvg } from './charts.ts';
 
 const MARGIN = 50;
@@ -57,30 +58,46 @@ export class ReportWriter {
     this.doc.x = MARGIN;
   }
 
-  /** The registry's prose: `#`/`##` headings (numbered by the caller's section), paragraphs and `-` bullets. */
+  /**
+   * The registry's prose, parsed by a Markdown library (marked) into blocks: `#` headings become
+   * headings at the caller's section level (`##` and deeper one level below), paragraphs, bullet and
+   * numbered lists (nested items indented), tables, quotes and code as text. Inline emphasis is
+   * dropped (the report uses one face per block); links keep their address in brackets.
+   */
   markdown(md: string, headingLevel: 2 | 3 = 2): void {
-    const blocks = md.replace(/\r/g, '').split(/\n\s*\n/);
-    for (const block of blocks) {
-      const b = block.trim();
-      if (!b) continue;
-      const h = /^(#{1,3})\s+(.*)$/.exec(b);
-      if (h && !b.includes('\n')) { this.heading(h[2], h[1].length === 1 ? headingLevel : 3); continue; }
-      const lines = b.split('\n');
-      if (lines.every((l) => /^\s*[-*]\s+/.test(l) || /^\s{2,}\S/.test(l))) {
-        const items: string[] = [];
-        for (const l of lines) if (/^\s*[-*]\s+/.test(l)) items.push(l.replace(/^\s*[-*]\s+/, '')); else items[items.length - 1] += ` ${l.trim()}`;
-        this.doc.font('regular').fontSize(10).list(items.map(stripInline), MARGIN + 10, undefined, { width: this.width - 10, bulletRadius: 1.8, textIndent: 10 });
+    for (const token of marked.lexer(md.replace(/\r/g, ''))) this.block(token, headingLevel);
+  }
+
+  private block(token: Token, headingLevel: 2 | 3): void {
+    switch (token.type) {
+      case 'heading': this.heading(inlineText((token as Tokens.Heading).tokens), token.depth === 1 ? headingLevel : 3); return;
+      case 'paragraph': this.paragraph(inlineText((token as Tokens.Paragraph).tokens)); return;
+      case 'text': this.paragraph(inlineText((token as Tokens.Text).tokens ?? [token])); return;
+      case 'list': {
+        const list = token as Tokens.List;
+        this.doc.font('regular').fontSize(10).list(listItems(list), MARGIN + 10, undefined, {
+          width: this.width - 10, bulletRadius: 1.8, textIndent: 10, listType: list.ordered ? 'numbered' : 'bullet',
+        } as PDFKit.Mixins.TextOptions);
         this.doc.x = MARGIN;
         this.doc.moveDown(0.5);
-        continue;
+        return;
       }
-      this.paragraph(stripInline(lines.join(' ')));
+      case 'table': {
+        const t = token as Tokens.Table;
+        const columns: Column[] = t.header.map((h, i) => ({ key: String(i), label: inlineText(h.tokens), format: 'text' }));
+        this.table(columns, t.rows.map((r) => Object.fromEntries(r.map((c, i) => [String(i), inlineText(c.tokens)]))));
+        return;
+      }
+      case 'blockquote': for (const t of (token as Tokens.Blockquote).tokens) if (t.type === 'paragraph') this.paragraph(inlineText((t as Tokens.Paragraph).tokens), { italic: true }); return;
+      case 'code': this.paragraph((token as Tokens.Code).text, { size: 9 }); return;
+      case 'hr': this.doc.moveDown(0.5); return;
+      default: return; // space, raw HTML: nothing to print
     }
   }
 
   table(columns: Column[], rows: Row[], opts: { widths?: number[]; format?: (c: Column, v: Row[string], row: Row) => string } = {}): void {
     const widths = opts.widths ?? columns.map(() => this.width / columns.length);
-    const fmt = opts.format ?? defaultFormat;
+    const fmt = opts.format ?? ((c: Column, v: Row[string]) => defaultFormat(c, v, this.lang));
     const drawRow = (cells: string[], bold: boolean) => {
       this.doc.font(bold ? 'bold' : 'regular').fontSize(8.5);
       const h = Math.max(...cells.map((c, i) => this.doc.heightOfString(c, { width: widths[i] - 6 }))) + 6;
@@ -128,12 +145,37 @@ export class ReportWriter {
   }
 }
 
-function stripInline(s: string): string { return s.replace(/\*\*(.+?)\*\*/g, '$1').replace(/\*(.+?)\*/g, '$1').replace(/`(.+?)`/g, '$1').replace(/\[(.+?)\]\((.+?)\)/g, '$1 ($2)'); }
+/** Inline Markdown as plain text: emphasis and code lose their marks, a link keeps its address. */
+function inlineText(tokens: Token[]): string {
+  return tokens.map((t): string => {
+    if (t.type === 'link') { const text = inlineText((t as Tokens.Link).tokens); return text === t.href ? text : `${text} (${t.href})`; }
+    if (t.type === 'br') return ' ';
+    if (t.type === 'html') return '';
+    if ('tokens' in t && Array.isArray(t.tokens)) return inlineText(t.tokens);
+    return 'text' in t ? String(t.text) : '';
+  }).join('').replace(/\s*\n\s*/g, ' ');
+}
 
-export function defaultFormat(c: Column, v: Row[string]): string {
+/** A list's items as lines, nested lists' items after their parent with a dash. */
+function listItems(list: Tokens.List, depth = 0): string[] {
+  return list.items.flatMap((item) => {
+    const own = inlineText(item.tokens.filter((t) => t.type !== 'list').flatMap((t) => ('tokens' in t && Array.isArray(t.tokens) ? t.tokens : [t])));
+    const nested = item.tokens.filter((t): t is Tokens.List => t.type === 'list').flatMap((l) => listItems(l, depth + 1));
+    return [`${depth ? '– ' : ''}${own}`, ...nested];
+  });
+}
+
+/** Numbers as the report's language writes them: 80,5 % in Norwegian, 80.5 % in English. */
+export function formatDecimal(v: number, lang: Lang, decimals = 1): string {
+  const s = v.toFixed(decimals);
+  return lang === 'nb' ? s.replace('.', ',') : s;
+}
+export const formatPercent = (share: number, lang: Lang): string => `${formatDecimal(share * 100, lang)} %`;
+
+export function defaultFormat(c: Column, v: Row[string], lang: Lang = 'nb'): string {
   if (v === null || v === undefined) return '–';
-  if (c.format === 'percent' && typeof v === 'number') return `${(v * 100).toFixed(1).replace('.', ',')} %`;
-  if (c.format === 'decimal' && typeof v === 'number') return v.toFixed(1).replace('.', ',');
-  if (typeof v === 'boolean') return v ? 'ja' : 'nei';
+  if (c.format === 'percent' && typeof v === 'number') return formatPercent(v, lang);
+  if (c.format === 'decimal' && typeof v === 'number') return formatDecimal(v, lang);
+  if (typeof v === 'boolean') return lang === 'en' ? (v ? 'yes' : 'no') : (v ? 'ja' : 'nei');
   return String(v);
 }

@@ -12,12 +12,15 @@ export interface TestInbox {
   mails: Mail[];
   /** Recipients the server refuses once each (450, "try later"), to exercise retries. */
   refuse: Set<string>;
+  /** Runs while a message is being received, before the server answers: to look at the sender's state mid-send. */
+  whileReceiving: ((to: string[]) => Promise<void>) | null;
   close(): Promise<void>;
 }
 
 export async function startTestInbox(): Promise<TestInbox> {
   const mails: Mail[] = [];
   const refuse = new Set<string>();
+  const inbox = { whileReceiving: null as TestInbox['whileReceiving'] };
   const server = new SMTPServer({
     authOptional: true, disabledCommands: ['STARTTLS'], logger: false,
     onRcptTo(address, _session, cb) {
@@ -28,14 +31,16 @@ export async function startTestInbox(): Promise<TestInbox> {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
-        mails.push({ from: session.envelope.mailFrom ? (session.envelope.mailFrom as { address: string }).address : '', to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString() });
-        cb();
+        const to = session.envelope.rcptTo.map((r) => r.address);
+        mails.push({ from: session.envelope.mailFrom ? (session.envelope.mailFrom as { address: string }).address : '', to, raw: Buffer.concat(chunks).toString() });
+        if (!inbox.whileReceiving) return cb();
+        inbox.whileReceiving(to).then(() => cb(), (err: Error) => cb(err));
       });
     },
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.server.address() as AddressInfo).port;
-  return { url: `smtp://127.0.0.1:${port}`, mails, refuse, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return Object.assign(inbox, { url: `smtp://127.0.0.1:${port}`, mails, refuse, close: () => new Promise<void>((r) => server.close(() => r())) });
 }
 
 /** The parts of a MIME message: content type, file name and decoded body of each leaf part. */

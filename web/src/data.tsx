@@ -5,6 +5,7 @@ import { api, ApiError } from './api.ts';
 import { useI18n, type Key, type Lang } from './i18n.tsx';
 import { useQuery } from './router.tsx';
 import { useSession } from './session.tsx';
+import { levelIcon } from '../../src/reports/level-symbols.ts';
 
 export type Text = { nb: string; en: string };
 export interface UnitView { resh: string; parent: string | null; level: 'nation' | 'region' | 'trust' | 'hospital' | 'department'; name: Text; short: string | null; path: string[] }
@@ -105,14 +106,19 @@ export function unitName(u: UnitView | null | undefined, lang: Lang, fallback = 
   return parent ? `${parent.short ?? parent.name[lang]}, ${u.name[lang]}` : u.name[lang];
 }
 
-export const LEVEL_SYMBOL = { high: '●', moderate: '◐', low: '○' } as const;
 export const TREND_ARROW = { better: '↗', worse: '↘', stable: '→' } as const;
+
+/** A level's symbol, drawn by the same code as the figures' symbols (src/reports/level-symbols.ts). */
+export function LevelIcon({ level }: { level: 'high' | 'moderate' | 'low' }) {
+  // The markup is built from constants and numbers only (no user data).
+  return <span className="level-icon" aria-hidden="true" dangerouslySetInnerHTML={{ __html: levelIcon(level) }} />;
+}
 
 /** Level by symbol and word. */
 export function LevelMark({ level }: { level: Result['level'] }) {
   const { t } = useI18n();
   if (!level) return null;
-  return <span className={`level level--${level}`}><span aria-hidden="true">{LEVEL_SYMBOL[level]}</span> {t(`level.${level}` as Key)}</span>;
+  return <span className={`level level--${level}`}><LevelIcon level={level} /> {t(`level.${level}` as Key)}</span>;
 }
 
 /** Trend by arrow and word. */

@@ -4,7 +4,7 @@
 import { Alert, Field, Label, Paragraph, Select, Spinner, Table } from '@digdir/designsystemet-react';
 import { Page } from '../components/Page.tsx';
 import { pastYears, YearPicker } from '../components/YearPicker.tsx';
-import { pct, ResultCell, useApi, type Result } from '../data.tsx';
+import { LevelIcon, pct, ResultCell, useApi, type Result } from '../data.tsx';
 import { useI18n } from '../i18n.tsx';
 import { Link, useQuery, useRoute } from '../router.tsx';
 
@@ -93,9 +93,9 @@ export function Hospitals() {
             <caption>{t('hosp.levelsCaption')}</caption>
             <Table.Head><Table.Row>
               <Table.HeaderCell scope="col">{t('hosp.year')}</Table.HeaderCell>
-              <Table.HeaderCell scope="col">● {t('hosp.high')}</Table.HeaderCell>
-              <Table.HeaderCell scope="col">◐ {t('hosp.moderate')}</Table.HeaderCell>
-              <Table.HeaderCell scope="col">○ {t('hosp.low')}</Table.HeaderCell>
+              <Table.HeaderCell scope="col"><LevelIcon level="high" /> {t('hosp.high')}</Table.HeaderCell>
+              <Table.HeaderCell scope="col"><LevelIcon level="moderate" /> {t('hosp.moderate')}</Table.HeaderCell>
+              <Table.HeaderCell scope="col"><LevelIcon level="low" /> {t('hosp.low')}</Table.HeaderCell>
               <Table.HeaderCell scope="col">{t('hosp.tooFew')}</Table.HeaderCell>
               <Table.HeaderCell scope="col">{t('hosp.none')}</Table.HeaderCell>
             </Table.Row></Table.Head>

@@ -3,9 +3,8 @@
 // covers the unit, the explanation list (each case in the denominator, clause by clause).
 // The choices (period, unit, time grain, comparison level) are kept in the URL.
 import { Alert, Field, Heading, Label, Paragraph, Select, Spinner, Table } from '@digdir/designsystemet-react';
-import { LineChart, targetShare, UnitBars } from '../components/Charts.tsx';
-import { Downloads } from '../components/Downloads.tsx';
 import { Page } from '../components/Page.tsx';
+import { ServerFigure } from '../components/ServerFigure.tsx';
 import { UnitPicker } from '../components/UnitPicker.tsx';
 import { LevelMark, ResultCell, thresholdText, unitName, useApi, useCoversUnit, useOwnUnit, useRegistryId, useUnits, type IndicatorDecl, type Result } from '../data.tsx';
 import { useI18n, type Key } from '../i18n.tsx';
@@ -40,10 +39,7 @@ export function Indicator() {
   const cols = [unit && unit !== nation ? unit : null, region && region.resh !== unit ? region.resh : null, nation].filter((x): x is string => !!x);
   const base = registry ? `/api/registries/${registry}/indicator-results?indicator=${indicator}` : null;
   const current = useApi<{ results: Result[] }>(base && period && cols.length ? `${base}&grain=year&period=${period}&unit=${cols.join(',')}` : null);
-  const series = useApi<{ results: Result[] }>(base && d && cols.length ? `${base}&grain=${grain}&unit=${cols.join(',')}` : null);
-  const compared = useApi<{ results: Result[] }>(base && period ? `${base}&grain=year&period=${period}&level=${level}` : null);
   const name = (resh: string) => unitName(units.byResh.get(resh), lang, resh, units.byResh);
-  const target = targetShare(d?.target ?? null);
   const title = d ? `${d.number} ${d.title}` : t('ind.one');
 
   return (
@@ -101,10 +97,7 @@ export function Indicator() {
                     {d.grains.filter((g) => g === 'year' || g === 'quarter').map((g) => <Select.Option key={g} value={g}>{t(`grain.${g}` as Key)}</Select.Option>)}
                   </Select>
                 </Field>
-                {series.loading && <Spinner aria-label={t('common.loading')} />}
-                {series.data && <LineChart title={`${title}: ${t('ind.overTime').toLowerCase()}`} target={target}
-                  series={cols.map((c) => ({ label: name(c), points: series.data!.results.filter((r) => r.unit.resh === c && r.stratum === '') }))} />}
-                {registry && <Downloads registry={registry} figure={`trend-${indicator}`} params={{ year: period, unit, grain }} label={`${title}: ${t('ind.overTime').toLowerCase()}`} />}
+                {registry && <ServerFigure registry={registry} figure={`trend-${indicator}`} params={{ year: period, unit, grain }} label={`${title}: ${t('ind.overTime').toLowerCase()}`} />}
               </section>
 
               <section aria-labelledby="compare">
@@ -115,10 +108,7 @@ export function Indicator() {
                     {LEVELS.map((l) => <Select.Option key={l} value={l}>{t(`unitLevel.${l}` as Key)}</Select.Option>)}
                   </Select>
                 </Field>
-                {compared.loading && <Spinner aria-label={t('common.loading')} />}
-                {compared.data && <UnitBars title={`${title}: ${t('ind.compare').toLowerCase()} ${period}`} results={compared.data.results.filter((r) => r.stratum === '')}
-                  names={name} target={target} direction={d.direction} highlight={unit ? units.byResh.get(unit)?.path ?? [unit] : []} />}
-                {registry && <Downloads registry={registry} figure={`units-${indicator}`} params={{ year: period, unit, level }} label={`${title}: ${t('ind.compare').toLowerCase()} ${period}`} />}
+                {registry && <ServerFigure registry={registry} figure={`units-${indicator}`} params={{ year: period, unit, level }} label={`${title}: ${t('ind.compare').toLowerCase()} ${period}`} />}
               </section>
 
               {d.stratifiers.length > 0 && period && (

@@ -5,7 +5,7 @@ import { Alert, Field, Label, Paragraph, Select, Spinner, Table } from '@digdir/
 import { Page } from '../components/Page.tsx';
 import { Statistics } from '../components/Statistics.tsx';
 import { UnitPicker } from '../components/UnitPicker.tsx';
-import { ResultCell, thresholdText, unitName, useApi, useOwnUnit, useRegistryId, useUnits, type IndicatorDecl, type Result } from '../data.tsx';
+import { LevelMark, ResultCell, thresholdText, unitName, useApi, useOwnUnit, useRegistryId, useUnits, type IndicatorDecl, type Result } from '../data.tsx';
 import { useI18n } from '../i18n.tsx';
 import { Link, useQuery, useRoute } from '../router.tsx';
 
@@ -74,7 +74,7 @@ export function Indicators() {
           </Table.Body>
         </Table>
       )}
-      <Paragraph data-size="sm" className="legend">{t('ind.legend')}</Paragraph>
+      <Paragraph data-size="sm" className="legend"><LevelMark level="high" />, <LevelMark level="moderate" />, <LevelMark level="low" />. {t('ind.legend')}</Paragraph>
       {registry && period && cols.length > 0 && <Statistics registry={registry} period={period} units={cols} byResh={units.byResh} />}
     </Page>
   );
