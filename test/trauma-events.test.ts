@@ -281,12 +281,15 @@ describe('dates and times', () => {
   });
 
   it('rejects 24:00 with a message that says why (a day is 00:00–23:59)', async () => {
+    // HL7's R4 schema refuses it first (dateTime hours are 00–23): the answer names the element and says why.
     const res = await post(traumaBundle(event({ accident: { at: '2024-03-10T24:00:00+01:00' } })));
-    expect(res.statusCode).toBe(422);
+    expect(res.statusCode).toBe(400);
     expect(res.body).toMatch(/24:00 is not a valid time; use 00:00 of the next day/);
     const arrival = await post(traumaBundle(event({ arrival: '2024-03-10T24:00:00+01:00' })));
-    expect(arrival.statusCode).toBe(422);
-    expect(arrival.body).toMatch(/hospital_arrival_datetime: 24:00 is not a valid time/);
+    expect(arrival.statusCode).toBe(400);
+    const said = arrival.json().issue[0];
+    expect(said.expression).toEqual(['Bundle.entry[1].resource.period.start']);
+    expect(said.diagnostics).toMatch(/hours 00–23\). 24:00 is not a valid time; use 00:00 of the next day/);
   });
 });
 

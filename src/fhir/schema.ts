@@ -115,7 +115,7 @@ function check(resource: unknown, at: string | undefined, out: Issue[], nestedTo
   }
   const base = at ?? type;
   const validate = validatorFor(type);
-  if (!validate(resource)) for (const e of validate.errors ?? []) out.push(describe(e, base));
+  if (!validate(resource)) for (const e of validate.errors ?? []) out.push(describe(e, base, valueAt(resource, e.instancePath)));
   requiredElements(resource as Record<string, unknown>, type, base, out);
   uriForms(resource, base, out);
   for (const n of nested(resource, base)) if (nestedToo(String((n.resource as { resourceType: unknown }).resourceType))) check(n.resource, n.at, out, nestedToo);
@@ -135,7 +135,14 @@ function nested(root: object, at: string): Array<{ resource: unknown; at: string
 }
 
 /** One ajv error as an issue: where (FHIRPath-like), what, and what FHIR expects there. */
-function describe(e: ErrorObject, base: string): Issue {
+/** The value a JSON pointer names (`/period/start`), to say what was wrong with it. */
+function valueAt(root: unknown, pointer: string): unknown {
+  let node: any = root;
+  for (const part of pointer.split('/').slice(1)) node = node?.[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+  return node;
+}
+
+function describe(e: ErrorObject, base: string, value?: unknown): Issue {
   const where = join(base, pointerToPath(e.instancePath));
   const extra = { rule: SCHEMA_RULE };
   switch (e.keyword) {
@@ -153,7 +160,10 @@ function describe(e: ErrorObject, base: string): Issue {
       return issue.error('value', where, `FHIR R4 expects ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)} here.`, extra);
     case 'pattern': {
       const type = schema().patterns.get(String((e.params as { pattern: string }).pattern));
-      return issue.error('value', where, `Not a valid FHIR ${type ?? 'value'}${type ? ` (${PATTERN_HINTS[type] ?? 'see the FHIR R4 data types'})` : ''}.`, extra);
+      // A day runs 00:00–23:59: an end-of-day 24:00 (some systems write it) is said in words.
+      const midnight = (type === 'dateTime' || type === 'instant') && typeof value === 'string' && /T24:00/.test(value)
+        ? ' 24:00 is not a valid time; use 00:00 of the next day.' : '';
+      return issue.error('value', where, `Not a valid FHIR ${type ?? 'value'}${type ? ` (${PATTERN_HINTS[type] ?? 'see the FHIR R4 data types'})` : ''}.${midnight}`, extra);
     }
     case 'type':
       return issue.error('structure', where, `FHIR R4 expects ${(e.params as { type: string }).type === 'array' ? 'an array (this element repeats)' : `a JSON ${(e.params as { type: string }).type}`} here.`, extra);

@@ -3,7 +3,7 @@
 -- in memory; one function writes everything, together with the raw message, in the round trip
 -- that commits. Before this a message took about 25 round trips and two transactions.
 --
--- Lock order (src/records/locks.ts, architecture.md decision 24): persons first (transaction
+-- Lock order (src/records/locks.ts, architecture.md decision 25): persons first (transaction
 -- advisory locks in ascending key order), then cases in id order (FOR UPDATE), then their forms.
 -- Each statement of a PL/pgSQL function takes a new snapshot (READ COMMITTED), so everything read
 -- after a lock statement sees what the lock's previous holder committed: no read shares a
