@@ -12,6 +12,8 @@ import { testPlatform, type TestPlatform } from './helpers/platform.ts';
 
 let t: TestPlatform;
 let patientToken: string;
+let researcherToken: string;
+let platformAdminToken: string;
 let caseId: number;
 let messageId: number;
 beforeAll(async () => {
@@ -19,6 +21,8 @@ beforeAll(async () => {
   const res = await post(JSON.stringify(ehrBundle(fracture())));
   messageId = Number(res.headers['x-kvalreg-message']);
   caseId = (await t.platform.db.pool.query('SELECT id FROM registry_case')).rows[0].id;
+  researcherToken = await createToken(t.platform.db.pool, { name: 'researcher', kind: 'user', grants: [{ registry: 'fracture', role: 'researcher', unit: '1' }] });
+  platformAdminToken = await createToken(t.platform.db.pool, { name: 'platform-admin', kind: 'user', grants: [{ registry: '*', role: 'platform-admin', unit: '1' }] });
   patientToken = await createToken(t.platform.db.pool, { name: 'patient', kind: 'user', grants: [{ registry: '*', role: 'patient', unit: '1' }], personHash: ninHash(t.platform.keys, nin('1990-02-02', 'male')) });
 });
 afterAll(async () => { await t?.close(); });
@@ -34,6 +38,8 @@ function tokenFor(route: RouteEntry): string | undefined {
   if (route.access.callers.includes('system')) return t.tokens.ehr;
   if (route.access.callers.includes('registry-admin')) return t.tokens.admin;
   if (route.access.callers.includes('unit-registrar')) return t.tokens.registrarSus;
+  if (route.access.callers.includes('researcher')) return researcherToken;
+  if (route.access.callers.includes('platform-admin')) return platformAdminToken;
   return patientToken;
 }
 const fill = (url: string) => url.replace(':id', url.endsWith('/screening') ? 'trauma' : 'fracture').replace(':caseId', String(caseId)).replace(':form', 'behandling')

@@ -59,6 +59,15 @@ const NO_COUNTS: Record<string, string> = {
   '/fhir/StructureDefinition': 'the platform\'s FHIR extensions, declared',
   '/fhir/StructureDefinition/:id': 'one FHIR extension, declared',
   '/api/units': 'the organisation hierarchy',
+  '/api/public/registries/:id/metadata': 'open metadata: the variables and code lists, no counts',
+  '/api/public/registries/:id/metadata/metadata.json': 'open metadata (JSON)',
+  '/api/public/registries/:id/metadata/codebook.csv': 'the codebook (CSV)',
+  '/api/public/registries/:id/metadata/codebook.xlsx': 'the codebook (XLSX)',
+  '/api/public/registries/:id/metadata/redcap.csv': 'the codebook as a REDCap dictionary',
+  '/api/public/registries/:id/metadata/dcat.ttl': 'the DCAT-AP-NO description',
+  '/api/public/registries/:id/metadata/Questionnaire/:name': 'a form as a FHIR Questionnaire',
+  '/api/public/registries/:id/metadata/CodeSystem/:name': 'a code list as a FHIR CodeSystem',
+  '/api/public/registries/:id/metadata/ValueSet/:name': 'a code list as a FHIR ValueSet',
   '/api/registries/:id/codebook': 'the codebook',
   '/api/registries/:id/figures': 'the list of figures',
   '/api/platform/features': 'whether e-mail is set up',
@@ -460,6 +469,37 @@ it('publishes no count under the threshold and no withheld count can be derived 
     countKinds.set(reg, true);
     timed(`${reg}: key figures`);
   }
+
+  // PROM results and coverage against NPR count patients too. Their small counts are withheld by
+  // their own modules (prom/small-counts.ts, quality/service.ts): every count they publish, at every
+  // unit with data and every year, is checked here against the threshold (primary suppression; the
+  // relations between them are those modules' own tests).
+  const COUNT_FIELDS = new Set(['eligible', 'responders', 'nonResponders', 'n', 'bothNpr', 'bothRegistry', 'onlyNpr', 'onlyRegistry', 'reserved']);
+  const publishCounts = (node: unknown, path: string, where: string) => {
+    if (Array.isArray(node)) { node.forEach((v, i) => publishCounts(v, `${path}[${i}]`, where)); return; }
+    if (!node || typeof node !== 'object') return;
+    for (const [k, v] of Object.entries(node)) {
+      if (COUNT_FIELDS.has(k) && (v === null || Number.isInteger(v))) {
+        // No independent truth is computed for these: what is shown is taken as true, and checked against the threshold.
+        if (v !== null) truth.set(`X|${path}.${k}`, v as number);
+        know.publish(`X|${path}.${k}`, v as number | null, where);
+      }
+      else publishCounts(v, `${path}.${k}`, where);
+    }
+  };
+  for (const { id: reg } of registries) {
+    const registry = t.platform.registry(reg)!;
+    const withData: string[] = (await t.platform.db.pool.query(`SELECT DISTINCT u FROM ${analyticsTable(registry)}, unnest(unit_path) u ORDER BY 1`)).rows.map((r) => r.u);
+    for (const unit of withData) {
+      for (const year of years) {
+        const pr = await json('/api/registries/:id/prom/results', `/api/registries/${reg}/prom/results?year=${year}&unit=${unit}`);
+        publishCounts(pr, `prom|${reg}|${year}|${unit}`, 'PROM results');
+      }
+      const cov = await json('/api/public/registries/:id/coverage', `/api/public/registries/${reg}/coverage?unit=${unit}`);
+      publishCounts(cov.rows, `coverage|${reg}|${unit}`, 'coverage against NPR');
+    }
+  }
+  timed('PROM results and coverage');
 
   // Every public GET route was crawled, or carries no counts.
   const publicGets = t.app.routeTable.filter((r) => r.method === 'GET' && 'public' in r.access).map((r) => r.url);

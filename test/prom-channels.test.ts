@@ -28,7 +28,7 @@ const q = async (sql: string, params: unknown[] = []) => (await t.platform.db.po
 let born = 0;
 async function patient(contact: { email?: string; mobile?: string }) {
   born += 1;
-  const f = fracture({ nin: nin(`1961-0${born}-1${born}`, 'female'), injuryDateTime: '2031-09-01T10:00:00+02:00', firstContact: '2031-09-01T11:00:00+02:00', aoCode: '2R3A2' });
+  const f = fracture({ nin: nin(`1961-0${born}-1${born}`, 'female'), injuryDateTime: '2003-09-01T10:00:00+02:00', firstContact: '2003-09-01T11:00:00+02:00', aoCode: '2R3A2' });
   const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(ehrBundle(f)) });
   expect(res.statusCode).toBeLessThan(300);
   const personId = Number((await q('SELECT person_id FROM registry_case WHERE anchor_key LIKE $1', [`%|${f.id}`]))[0].person_id);
@@ -58,7 +58,7 @@ it('sends by e-mail over SMTP, by SMS through the gateway, falls back when a cha
   await t.platform.analytics.refresh();
   // The SMTP server refuses this recipient's mailbox 5 times: e-mail fails, SMS takes over.
   for (let i = 0; i < 5; i++) mail.refuse.add('busy@example.no');
-  const run = await t.platform.prom.runDue(new Date('2031-09-02T08:00:00Z'));
+  const run = await t.platform.prom.runDue(new Date('2003-09-02T08:00:00Z'));
   expect(run).toMatchObject({ invitationsCreated: 5, sent: 4, notReachable: 1 });
 
   const mailTo = mail.mails.filter((m) => m.to.includes('kari@example.no'));
@@ -95,12 +95,12 @@ it('a reminder goes after 15 days the same way, unless the patient has answered;
   };
   for (const i of instruments) {
     await t.platform.data.transaction(PLATFORM, 'test', (tx) => saveResponse(tx, { personId: answers, invitationId: Number(inv.id), instrument: t.platform.prom.instruments.get(i.instrument)!, recall: i.recall,
-      answers: full[i.instrument] as any, complete: true, provenance: { kind: 'patient' }, at: new Date('2031-09-05T10:00:00Z') }));
+      answers: full[i.instrument] as any, complete: true, provenance: { kind: 'patient' }, at: new Date('2003-09-05T10:00:00Z') }));
   }
   expect((await invitationOf(answers)).status).toBe('answered');
 
   const before = mail.mails.length;
-  const run = await t.platform.prom.runDue(new Date('2031-09-17T08:30:00Z'));
+  const run = await t.platform.prom.runDue(new Date('2003-09-17T08:30:00Z'));
   expect(run.reminded).toBe(3);
   const reminder = mail.mails.slice(before).find((m) => m.to.includes('kari@example.no'));
   expect(textOf(reminder!.raw)).toMatch(/^En påminnelse: Stavanger universitetssjukehus/);
@@ -109,7 +109,7 @@ it('a reminder goes after 15 days the same way, unless the patient has answered;
   expect((await invitationOf(byEmail)).status).toBe('reminded');
   expect(await deliveries(Number((await invitationOf(byEmail)).id))).toEqual(['invitation:email:sent', 'reminder:email:sent']);
 
-  await t.platform.prom.runDue(new Date('2031-10-03T08:30:00Z'));
+  await t.platform.prom.runDue(new Date('2003-10-03T08:30:00Z'));
   expect((await invitationOf(byEmail)).status).toBe('expired');
   expect((await q("SELECT DISTINCT status FROM prom_item WHERE person_id = $1", [byEmail])).map((r) => r.status)).toEqual(['expired']);
   expect((await invitationOf(answers)).status).toBe('answered');
@@ -133,10 +133,10 @@ it('links and one-time codes are signed: a changed id or secret is refused', () 
 it('paper: a registrar of the unit prints the form with its one-time code and enters the answers (provenance paper); another unit sees no such invitation', async () => {
   // A fresh patient nobody can reach digitally, within the baseline window.
   born += 1;
-  const f = fracture({ nin: nin('1962-12-12', 'male'), injuryDateTime: '2032-09-01T10:00:00+02:00', firstContact: '2032-09-01T11:00:00+02:00', aoCode: '2R3A2' });
+  const f = fracture({ nin: nin('1962-12-12', 'male'), injuryDateTime: '2004-09-01T10:00:00+02:00', firstContact: '2004-09-01T11:00:00+02:00', aoCode: '2R3A2' });
   await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(ehrBundle(f)) });
   await t.platform.analytics.refresh();
-  await t.platform.prom.runDue(new Date('2032-09-02T08:00:00Z'));
+  await t.platform.prom.runDue(new Date('2004-09-02T08:00:00Z'));
   const personId = Number((await q('SELECT person_id FROM registry_case WHERE anchor_key LIKE $1', [`%|${f.id}`]))[0].person_id);
   const inv = await invitationOf(personId);
   expect(inv.status).toBe('not-reachable');

@@ -94,25 +94,25 @@ describe('QuestionnaireResponse in', () => {
   });
 
   it('answers the invitation the scheduler sent (named in basedOn), and the invitation is answered when all it asks is', async () => {
-    const f = fracture({ nin: nin('1963-03-13', 'female'), injuryDateTime: '2031-03-10T10:00:00+01:00', firstContact: '2031-03-10T12:00:00+01:00' });
+    const f = fracture({ nin: nin('1963-03-13', 'female'), injuryDateTime: '2023-03-10T10:00:00+01:00', firstContact: '2023-03-10T12:00:00+01:00' });
     expect((await post(ehrBundle(f))).status).toBe(200);
     await t.platform.analytics.refresh();
-    await t.platform.prom.runDue(new Date('2031-03-12T12:00:00Z'));
+    await t.platform.prom.runDue(new Date('2023-03-12T12:00:00Z'));
     const items = await itemsOfCase(f.id);
     expect(items.map((i) => [i.instrument, i.status])).toEqual([['eq5d5l', 'invited'], ['prwhe', 'invited']]);
     const [{ invitation_id: inv }] = await q('SELECT invitation_id FROM prom_item i JOIN registry_case c ON c.id = i.case_id WHERE c.anchor_key LIKE $1 LIMIT 1', [`%|${f.id}`]);
     // A recalled baseline answered late (after its window): the invitation it answers decides.
-    const eq = qr({ nin: f.nin, authored: '2031-04-20T10:00:00+02:00', invitation: Number(inv) });
+    const eq = qr({ nin: f.nin, authored: '2023-04-20T10:00:00+02:00', invitation: Number(inv) });
     expect(diagnostics((await post(batch(eq))).body)).toMatch(/answers fracture case \d+ at baseline/);
     expect((await q('SELECT status FROM prom_invitation WHERE id = $1', [inv]))[0].status).not.toBe('answered');
-    const pr = qr({ nin: f.nin, authored: '2031-03-20T10:00:00+01:00', invitation: Number(inv) }, 'prwhe', PRWHE);
+    const pr = qr({ nin: f.nin, authored: '2023-03-20T10:00:00+01:00', invitation: Number(inv) }, 'prwhe', PRWHE);
     expect((await post(batch(pr))).status).toBe(200);
     expect((await itemsOfCase(f.id)).map((i) => i.status)).toEqual(['answered', 'answered']);
     expect((await q('SELECT status FROM prom_invitation WHERE id = $1', [inv]))[0].status).toBe('answered');
     // Another patient's invitation cannot be answered.
-    const other = fracture({ nin: nin('1964-04-14', 'male'), injuryDateTime: '2031-03-10T10:00:00+01:00' });
+    const other = fracture({ nin: nin('1964-04-14', 'male'), injuryDateTime: '2023-03-10T10:00:00+01:00' });
     expect((await post(ehrBundle(other))).status).toBe(200);
-    const forged = await post(batch(qr({ nin: other.nin, authored: '2031-03-20T10:00:00+01:00', invitation: Number(inv) })));
+    const forged = await post(batch(qr({ nin: other.nin, authored: '2023-03-20T10:00:00+01:00', invitation: Number(inv) })));
     expect(forged.body.entry[0].response.status).toMatch(/^422/);
     expect(diagnostics(forged.body)).toMatch(/basedOn names invitation \d+, which did not ask this patient eq5d5l/);
   });
@@ -173,19 +173,19 @@ describe('QuestionnaireResponse in', () => {
 
   it('collect once: one answer to EQ-5D-5L answers the fracture and the trauma register at 12 months; not a registry the patient objected to', async () => {
     const patient = nin('1979-09-19', 'male');
-    const injury = '2033-04-15T09:00:00+02:00';
-    const f = fracture({ nin: patient, injuryDateTime: injury, firstContact: '2033-04-15T10:00:00+02:00' });
+    const injury = '2024-04-15T09:00:00+02:00';
+    const f = fracture({ nin: patient, injuryDateTime: injury, firstContact: '2024-04-15T10:00:00+02:00' });
     expect((await post(ehrBundle(f))).status).toBe(200);
-    expect((await post(traumaBundle({ id: `tr-${Date.now()}`, nin: patient, unitResh: SUS_HOSPITAL, arrival: '2033-04-15T09:40:00+02:00', traumaTeam: true, accident: { at: injury }, ais: ['853422.2'] }))).status).toBe(200);
-    const res = await post(batch(qr({ nin: patient, authored: '2034-04-20T10:00:00+02:00' })));
+    expect((await post(traumaBundle({ id: `tr-${Date.now()}`, nin: patient, unitResh: SUS_HOSPITAL, arrival: '2024-04-15T09:40:00+02:00', traumaTeam: true, accident: { at: injury }, ais: ['853422.2'] }))).status).toBe(200);
+    const res = await post(batch(qr({ nin: patient, authored: '2025-04-20T10:00:00+02:00' })));
     expect(diagnostics(res.body)).toMatch(/answers fracture case \d+ at m12, trauma case \d+ at m12/);
 
     const other = nin('1978-08-18', 'female');
-    const g = fracture({ nin: other, injuryDateTime: injury, firstContact: '2033-04-15T10:00:00+02:00' });
+    const g = fracture({ nin: other, injuryDateTime: injury, firstContact: '2024-04-15T10:00:00+02:00' });
     expect((await post(ehrBundle(g))).status).toBe(200);
-    expect((await post(traumaBundle({ id: `tr2-${Date.now()}`, nin: other, unitResh: SUS_HOSPITAL, arrival: '2033-04-15T09:40:00+02:00', traumaTeam: true, accident: { at: injury }, ais: ['853422.2'] }))).status).toBe(200);
+    expect((await post(traumaBundle({ id: `tr2-${Date.now()}`, nin: other, unitResh: SUS_HOSPITAL, arrival: '2024-04-15T09:40:00+02:00', traumaTeam: true, accident: { at: injury }, ais: ['853422.2'] }))).status).toBe(200);
     await q("INSERT INTO prom_objection (person_id, registry) SELECT person_id, 'trauma' FROM registry_case WHERE anchor_key LIKE $1", [`%|${g.id}`]);
-    const res2 = await post(batch(qr({ nin: other, authored: '2034-04-20T10:00:00+02:00' })));
+    const res2 = await post(batch(qr({ nin: other, authored: '2025-04-20T10:00:00+02:00' })));
     expect(diagnostics(res2.body)).toMatch(/answers fracture case \d+ at m12$/);
   });
 

@@ -15,10 +15,10 @@ let patient: string, stranger: string;
 beforeAll(async () => {
   t = await testPlatform();
   const own = nin('1966-06-06', 'female');
-  const f = fracture({ nin: own, injuryDateTime: '2031-05-01T10:00:00+02:00', firstContact: '2031-05-01T11:00:00+02:00', aoCode: '2R3A2' });
+  const f = fracture({ nin: own, injuryDateTime: '2003-05-01T10:00:00+02:00', firstContact: '2003-05-01T11:00:00+02:00', aoCode: '2R3A2' });
   await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(ehrBundle(f)) });
   await t.platform.analytics.refresh();
-  await t.platform.prom.runDue(new Date('2031-05-02T08:00:00Z'));
+  await t.platform.prom.runDue(new Date('2003-05-02T08:00:00Z'));
   const inv = Number((await t.platform.db.pool.query('SELECT id FROM prom_invitation ORDER BY id DESC LIMIT 1')).rows[0].id);
   token = t.platform.prom.links.token(inv);
   const grant = [{ registry: '*', role: 'patient' as const, unit: '1' }];

@@ -92,7 +92,7 @@ it('imports JSON records naming the instrument, and says what is wrong with a co
 
 it('the calendar arithmetic used to match answers is PostgreSQL\'s (month ends, leap days)', async () => {
   const rows = await q(`SELECT d::date::text AS d, m, (d::date + make_interval(months => m))::date::text AS pg, ((d::date + make_interval(months => m))::date + 35)::text AS opens
-    FROM generate_series('2027-12-20'::date, '2029-03-10'::date, '1 day') d, generate_series(0, 14) m`);
+    FROM generate_series('1999-12-20'::date, '2001-03-10'::date, '1 day') d, generate_series(0, 14) m`);
   const wrong = rows.filter((r) => addMonths(r.d, r.m) !== r.pg || addDays(addMonths(r.d, r.m), 35) !== r.opens);
   expect(rows.length).toBeGreaterThan(6000);
   expect(wrong.slice(0, 3)).toEqual([]);

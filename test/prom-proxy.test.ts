@@ -19,10 +19,10 @@ const q = async (sql: string, params: unknown[] = []) => (await t.platform.db.po
 beforeAll(async () => {
   t = await testPlatform();
   const own = nin('1930-03-03', 'female');
-  const f = fracture({ nin: own, injuryDateTime: '2031-05-01T10:00:00+02:00', firstContact: '2031-05-01T11:00:00+02:00', aoCode: '2R3A2' });
+  const f = fracture({ nin: own, injuryDateTime: '2003-05-01T10:00:00+02:00', firstContact: '2003-05-01T11:00:00+02:00', aoCode: '2R3A2' });
   await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(ehrBundle(f)) });
   await t.platform.analytics.refresh();
-  await t.platform.prom.runDue(new Date('2031-05-02T08:00:00Z'));
+  await t.platform.prom.runDue(new Date('2003-05-02T08:00:00Z'));
   invitationId = Number((await q('SELECT id FROM prom_invitation ORDER BY id DESC LIMIT 1'))[0].id);
   token = t.platform.prom.links.token(invitationId);
   code = t.platform.prom.links.code(invitationId);

@@ -96,10 +96,10 @@ describe('results per unit', () => {
 describe('innsyn', () => {
   it('shows the patient the questionnaires they were sent and their answers, and another patient none of it', async () => {
     // An invitation for a new fracture of the patient (the scheduler runs on its day).
-    const again = fracture({ nin: patient.nin, gender: 'female', unitResh: SUS_ORTHO, injuryDateTime: '2029-09-03T10:00:00+02:00', firstContact: '2029-09-03T11:00:00+02:00' });
+    const again = fracture({ nin: patient.nin, gender: 'female', unitResh: SUS_ORTHO, injuryDateTime: '2001-09-03T10:00:00+02:00', firstContact: '2001-09-03T11:00:00+02:00' });
     await post(ehrBundle(again));
     await t.platform.analytics.refresh();
-    await t.platform.prom.runDue(new Date('2029-09-04T10:00:00Z'));
+    await t.platform.prom.runDue(new Date('2001-09-04T10:00:00Z'));
     const token = await createToken(t.platform.db.pool, { name: 'p', kind: 'user', grants: [{ registry: '*', role: 'patient', unit: '1' }], personHash: ninHash(t.platform.keys, patient.nin) });
     const view = (await t.app.inject({ method: 'GET', url: '/api/innsyn?lang=nb', headers: { authorization: `Bearer ${token}` } })).json();
     expect(view.prom.invitations).toHaveLength(1);

@@ -28,15 +28,15 @@ beforeAll(async () => {
 });
 afterAll(async () => { await t?.close(); });
 
-const INJURY = '2031-04-01T10:00:00+02:00';
-const W6 = new Date('2031-05-13T10:00:00Z');     // 42 days after the injury: the 6-week window is open
+const INJURY = '2023-04-01T10:00:00+02:00';
+const W6 = new Date('2023-05-13T10:00:00Z');     // 42 days after the injury: the 6-week window is open
 let born = 0;
 interface Patient { nin: string; caseId: number; personId: number; token: string; login: string }
 async function patient(o: { aoCode: string; operated?: boolean; unit?: string }): Promise<Patient> {
   born += 1;
   const own = nin(`1958-${String(born).padStart(2, '0')}-1${born % 10}`, born % 2 ? 'female' : 'male');
-  const f = fracture({ nin: own, injuryDateTime: INJURY, firstContact: '2031-04-01T11:00:00+02:00', aoCode: o.aoCode, unitResh: o.unit ?? SUS_ORTHO,
-    ...(o.operated === false ? { intent: 'conservative' } : { intent: 'operative', surgery: { start: '2031-04-02T09:00:00+02:00' } }) });
+  const f = fracture({ nin: own, injuryDateTime: INJURY, firstContact: '2023-04-01T11:00:00+02:00', aoCode: o.aoCode, unitResh: o.unit ?? SUS_ORTHO,
+    ...(o.operated === false ? { intent: 'conservative' } : { intent: 'operative', surgery: { start: '2023-04-02T09:00:00+02:00' } }) });
   for (const b of [ehrBundle(f), plannerBundle(f)]) {
     if (!b) continue;
     const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(b) });
@@ -269,7 +269,7 @@ describe('when the invitation ends', () => {
     await submit(late, 'eq5d5l', EQ);
     await submit(late, 'anchor', anchor());
     expect(await triageOf(late)).toBeUndefined();
-    const after = await t.platform.prom.runDue(new Date('2031-06-14T10:00:00Z'));   // the 6-week window closed on 3 June
+    const after = await t.platform.prom.runDue(new Date('2023-06-14T10:00:00Z'));   // the 6-week window closed on 3 June
     expect(after.triage.decided).toBe(2);
     expect(await triageOf(silent)).toMatchObject({ outcome: 'no-answer', decision: 'visit', reasons: [{ kind: 'no-answer' }] });
     expect((await triageOf(late)).reasons.map((r: any) => [r.kind, r.criterion])).toEqual([['unassessable', 'prwhe_extraarticular']]);
@@ -278,7 +278,7 @@ describe('when the invitation ends', () => {
     expect(await q(`SELECT count(*)::int AS n FROM prom_item WHERE case_id = $1 AND status = 'expired'`, [asks.caseId])).toEqual([{ n: 2 }]);
     expect(await triageOf(asks)).toMatchObject({ decision: 'no-visit', override_by: 'user:registrar-sus', reasons: [{ kind: 'request' }] });
     // Nothing new the next time.
-    expect((await t.platform.prom.runDue(new Date('2031-06-15T10:00:00Z'))).triage).toEqual({ decided: 0, changed: 0 });
+    expect((await t.platform.prom.runDue(new Date('2023-06-15T10:00:00Z'))).triage).toEqual({ decided: 0, changed: 0 });
   });
 });
 
