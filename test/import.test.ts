@@ -81,10 +81,11 @@ it('imports death notices from the population register as CSV, and reports rows 
   const file = path.join(dir, 'deaths.csv');
   fs.writeFileSync(file, ['national_id;date_of_death', `${who};15.02.2024`, `${nin('1931-05-05', 'female')};2024-13-40`, `${nin('1932-06-06', 'male')};soon`].join('\n'));
   const summary = await runImport(t.platform, file, { format: 'deaths', sender: 'folkeregister' });
-  expect(summary.skipped).toBe(1);
+  expect(summary.skipped).toBe(2);
   expect(summary.problems.join('\n')).toMatch(/line 4: date_of_death "soon" is not a date/);
-  // The impossible date reaches the pipeline, which refuses the batch entry with its reason.
-  expect(summary.quarantined + summary.refused + summary.accepted).toBe(1);
+  // The impossible date is reported by its line, and the rest of the batch goes on.
+  expect(summary.problems.join('\n')).toMatch(/line 3: date_of_death "2024-13-40" is not a day of the calendar/);
+  expect(summary).toMatchObject({ messages: 1, accepted: 1, quarantined: 0 });
   const rows = await q("SELECT deceased_date FROM person WHERE deceased_date IS NOT NULL");
   expect(rows.map((r) => r.deceased_date)).toContain('2024-02-15');
 });

@@ -2,6 +2,8 @@
 // case in JavaScript (records/evaluate.ts: person values, non-repeating forms, derived variables in
 // declaration order, `complete` from required values and rules), computed by PostgreSQL from the
 // forms' JSON, so that a refresh is a set-based INSERT … SELECT instead of a round trip per case.
+// This module only builds the statement; analytics/refresh.ts runs it inside a door transaction
+// (PersonTx from access/door.ts), as every reader of person-level tables does.
 //
 // Derived variables compile with the expression language's SQL compilation (registry/expr-sql.ts),
 // which has the JavaScript meaning (test/expr-differential.test.ts), plus the two per-case functions

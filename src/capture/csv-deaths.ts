@@ -3,6 +3,7 @@
 // same message a live population-register feed sends to POST /fhir, so they take the same path.
 import { parse } from 'csv-parse/sync';
 import { identifierSystemFor } from './identity.ts';
+import { isRealDate } from '../registry/values.ts';
 
 export const DEATH_COLUMNS = ['national_id', 'date_of_death'] as const;
 
@@ -20,11 +21,13 @@ export function deathsToBundles(text: string, batchSize = 200): { batches: Death
   const rows: Array<{ line: number; nin: string; date: string }> = [];
   records.forEach((r, i) => {
     const line = i + 2;
-    // Dates as the register writes them (YYYY-MM-DD, or DD.MM.YYYY) become FHIR dates; the
-    // capture pipeline checks the identity number and that the date is a real one.
+    // Dates as the register writes them (YYYY-MM-DD, or DD.MM.YYYY) become FHIR dates. A date that
+    // is no day of the calendar is reported here, by its line: in a batch Bundle it would fail HL7's
+    // R4 schema and take the other rows of the batch with it. The capture checks the identity number.
     const m = /^(\d{2})\.(\d{2})\.(\d{4})$/.exec(r.date_of_death);
     const date = m ? `${m[3]}-${m[2]}-${m[1]}` : r.date_of_death;
     if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) { problems.push(`line ${line}: date_of_death "${r.date_of_death}" is not a date (write YYYY-MM-DD or DD.MM.YYYY)`); return; }
+    if (!isRealDate(date)) { problems.push(`line ${line}: date_of_death "${r.date_of_death}" is not a day of the calendar`); return; }
     if (!r.national_id) { problems.push(`line ${line}: national_id is empty`); return; }
     rows.push({ line, nin: r.national_id, date });
   });

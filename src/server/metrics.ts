@@ -17,6 +17,7 @@ import pg from 'pg';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { requestContext } from '../log/context.ts';
 import { jobsStatus } from '../jobs/status.ts';
+import { inboxCounts } from '../capture/inbox-stats.ts';
 
 /** A caller's request id is kept when it is a plain token (a proxy's or load balancer's); otherwise one is made. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -67,9 +68,9 @@ export function createMetrics(databaseUrl: string): Metrics {
     try {
       await client.connect();
       const one = async (sql: string) => (await client.query(sql)).rows;
-      const [inbox] = await one(`SELECT count(*) FILTER (WHERE status = 'quarantined') AS quarantined, count(*) FILTER (WHERE status = 'received') AS received FROM inbox_message WHERE status IN ('quarantined', 'received')`);
-      quarantine.set(Number(inbox.quarantined));
-      queue.set({ queue: 'capture-inbox' }, Number(inbox.received));
+      const inbox = await inboxCounts(client);
+      quarantine.set(inbox.quarantined);
+      queue.set({ queue: 'capture-inbox' }, inbox.received);
       const [reports] = await one(`SELECT count(*) AS n FROM report_job WHERE status = 'queued'`);
       queue.set({ queue: 'report-dispatch' }, Number(reports.n));
       const [audit] = await one(`SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(at)), 0)::float8 AS age FROM audit_event WHERE seq IS NULL`);
