@@ -13,7 +13,8 @@ import { loadRegistry, type Registry } from '../src/registry/load.ts';
 /** Text as a PDF extraction leaves it: lines broken anywhere, words hyphenated across lines. */
 const normal = (s: string) => s.replace(/-\s+/g, '-').replace(/\s+/g, ' ').trim();
 const excerpt = fs.readFileSync(path.resolve('test/fixtures/nfr-annual-report-2024-section-2.1.txt'), 'utf8').split('\n').filter((l) => !l.startsWith('#')).join('\n');
-const SEEDS = '/work/shared/seeds';
+// The source documents beside the repository (../shared/seeds), or where KVALREG_SEEDS_DIR says.
+const SEEDS = path.resolve(process.env.KVALREG_SEEDS_DIR ?? '../shared/seeds');
 
 let registry: Registry;
 let indicators: Indicator[];
