@@ -40,6 +40,7 @@ import { makeAnswers } from '../demo/fracture/prom.ts';
 import { mulberry32 } from '../demo/fracture/generate.ts';
 import { captureSample } from './sample.ts';
 import { multiplyCases } from './seed-multiply.ts';
+import { cpuByPid, cpuUsed, postgresPids } from './cpu.ts';
 
 const lastYear = new Date().getFullYear() - 1;
 const { values: args } = parseArgs({ options: {
@@ -57,24 +58,6 @@ Object.assign(process.env, keysEnv);
 const seconds = (since: number) => (Date.now() - since) / 1000;
 const fmt = (n: number) => n.toLocaleString('en');
 const quantile = (sorted: number[], q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] : NaN);
-/** CPU seconds used so far by each of these processes (user + system), from /proc. */
-function cpuByPid(pids: number[]): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const pid of pids) {
-    try { const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); out.set(pid, (Number(f[11]) + Number(f[12])) / 100); } catch { /* gone */ }
-  }
-  return out;
-}
-function cpuUsed(before: Map<number, number>, after: Map<number, number>): number {
-  let s = 0;
-  for (const [pid, v] of after) if (before.has(pid)) s += v - before.get(pid)!;
-  return s;
-}
-function postgresPids(): number[] {
-  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
-    try { return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim().startsWith('postgres'); } catch { return false; }
-  });
-}
 const nextDay = (d: string, n: number) => new Date(Date.parse(`${d}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
 
 async function main() {

@@ -28,6 +28,7 @@ import { startPlatform } from '../src/platform.ts';
 import { captureSample } from './sample.ts';
 import { multiplyCases } from './seed-multiply.ts';
 import { loginOverHttp } from './web-login.ts';
+import { cpuByPid, cpuUsed, postgresPids } from './cpu.ts';
 
 const { values: args } = parseArgs({ options: {
   cases: { type: 'string', default: '1000000' }, base: { type: 'string', default: '20000' },
@@ -42,25 +43,6 @@ Object.assign(process.env, keysEnv);
 const seconds = (since: number) => (Date.now() - since) / 1000;
 const fmt = (n: number) => n.toLocaleString('en');
 
-/** CPU seconds used so far by each of these processes (user + system), from /proc. */
-function cpuByPid(pids: number[]): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const pid of pids) {
-    try { const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); out.set(pid, (Number(f[11]) + Number(f[12])) / 100); } catch { /* gone */ }
-  }
-  return out;
-}
-/** CPU seconds used between two readings, by the processes alive at both. */
-function cpuUsed(before: Map<number, number>, after: Map<number, number>): number {
-  let s = 0;
-  for (const [pid, v] of after) if (before.has(pid)) s += v - before.get(pid)!;
-  return s;
-}
-function postgresPids(): number[] {
-  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
-    try { return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim().startsWith('postgres'); } catch { return false; }
-  });
-}
 
 /** The q-quantile of sorted values (nearest rank). */
 function quantile(sorted: number[], q: number): number {
