@@ -29,7 +29,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { Agent, request } from 'undici';
-import { createToken } from '../src/access/tokens.ts';
+import { createToken } from '../src/auth/tokens.ts';
 import { analyticsTable } from '../src/analytics/columns.ts';
 import { loadConfig } from '../src/config.ts';
 import { ensureDatabase, withDatabase } from '../src/db/database.ts';

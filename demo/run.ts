@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
-import { createToken } from '../src/access/tokens.ts';
+import { createToken } from '../src/auth/tokens.ts';
 import { ninHash } from '../src/identity/crypto.ts';
 import { ehrBundle, plannerBundle, SYS } from '../registries/fracture/bundles.ts';
 import { traumaBundle } from '../registries/trauma/bundles.ts';

@@ -2,8 +2,8 @@
 // platform's own user store (what they may do). One in every role; the demo patient is a person
 // in the demo data, known once the demo has run.
 import type { Queryable } from '../src/db/pool.ts';
-import type { LocalAccount } from '../src/access/local-idp.ts';
-import { setUser } from '../src/access/sessions.ts';
+import type { LocalAccount } from '../src/auth/local-idp.ts';
+import { setUser } from '../src/auth/sessions.ts';
 import type { Grant } from '../src/access/caller.ts';
 
 export const DEMO_PASSWORD = 'demo';

@@ -6,7 +6,7 @@ import { createLogger } from './log/redact.ts';
 import { PersonData } from './access/door.ts';
 import { Analytics } from './analytics/refresh.ts';
 import { Indicators } from './indicators/service.ts';
-import { loadAuditKeys, type AuditKeys } from './access/audit-keys.ts';
+import { loadAuditKeys, type AuditKeys } from './audit/keys.ts';
 import { Reports } from './reports/service.ts';
 import { Prom } from './prom/service.ts';
 import { Quality } from './quality/service.ts';

@@ -6,10 +6,10 @@
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLES, type Role } from '../src/access/caller.ts';
-import { createToken } from '../src/access/tokens.ts';
+import { createToken } from '../src/auth/tokens.ts';
 import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { permits, requirePolicies } from '../src/server/access-policy.ts';
-import { setUser } from '../src/access/sessions.ts';
+import { setUser } from '../src/auth/sessions.ts';
 import { fracture, nin } from './helpers/fixtures.ts';
 import { account, login, startTestIdp, type TestIdp } from './helpers/login.ts';
 import { OTHER_ORTHO, SUS_HOSPITAL, testPlatform, type TestPlatform } from './helpers/platform.ts';

@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sealAudit, verifyAudit } from '../src/access/audit.ts';
+import { sealAudit, verifyAudit } from '../src/audit/trail.ts';
 import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { fracture } from './helpers/fixtures.ts';
 import { SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';

@@ -3,7 +3,7 @@
 // that tells the sender it need not resend. The checks are run against every route in the route
 // table, so a route added later is covered without anyone remembering to add it here.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createToken } from '../src/access/tokens.ts';
+import { createToken } from '../src/auth/tokens.ts';
 import { ninHash } from '../src/identity/crypto.ts';
 import { ehrBundle } from '../registries/fracture/bundles.ts';
 import type { RouteEntry } from '../src/server/access-policy.ts';

@@ -19,7 +19,7 @@
 // types replaces / replaced-by: https://hl7.org/fhir/R4/codesystem-link-type.html.
 // The numbers below are generated here by those rules; they are not taken from anyone.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createToken } from '../src/access/tokens.ts';
+import { createToken } from '../src/auth/tokens.ts';
 import { identityHashesIn } from '../src/capture/identity.ts';
 import { loadConfig } from '../src/config.ts';
 import { ninHash } from '../src/identity/crypto.ts';

@@ -6,7 +6,7 @@
 // patient's cases; each field's history with who changed it.
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createToken } from '../src/access/tokens.ts';
+import { createToken } from '../src/auth/tokens.ts';
 import { decryptNin, encryptedKeyId, loadIdentityKeys, ninHash } from '../src/identity/crypto.ts';
 import { reencryptAll } from '../src/identity/reencrypt.ts';
 import { ehrBundle } from '../registries/fracture/bundles.ts';

@@ -5,7 +5,7 @@
 // import. The national formula: coverage = (only in registry + in both) / (only in NPR + only in
 // registry + in both), the opted-out patients' episodes counted as only in NPR.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createToken } from '../src/access/tokens.ts';
+import { createToken } from '../src/auth/tokens.ts';
 import { ehrBundle, type FractureSpec } from '../registries/fracture/bundles.ts';
 import { ninHash } from '../src/identity/crypto.ts';
 import { coverageOf } from '../src/quality/coverage.ts';

@@ -1,7 +1,7 @@
 // Innsyn: the patient sees what is registered about them, in words from the codebook, and who
 // looked (role and unit), nothing about anyone else; and can opt out from the same place.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createToken } from '../src/access/tokens.ts';
+import { createToken } from '../src/auth/tokens.ts';
 import { ninHash } from '../src/identity/crypto.ts';
 import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { fracture, nin } from './helpers/fixtures.ts';

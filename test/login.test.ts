@@ -2,7 +2,7 @@
 // cookie flags, CSRF, role switching, logout, expiry, failed logins in the audit trail, rate limit.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ehrBundle } from '../registries/fracture/bundles.ts';
-import { setUser } from '../src/access/sessions.ts';
+import { setUser } from '../src/auth/sessions.ts';
 import { fracture, nin } from './helpers/fixtures.ts';
 import { account, login, startTestIdp, type TestIdp } from './helpers/login.ts';
 import { OTHER_ORTHO, SUS_HOSPITAL, SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';

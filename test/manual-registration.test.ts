@@ -4,7 +4,7 @@
 // who opted out refused; the case then lives like a captured one (worklist, events). And adding and
 // removing an injury by hand on a trauma event.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createToken } from '../src/access/tokens.ts';
+import { createToken } from '../src/auth/tokens.ts';
 import { ninHash } from '../src/identity/crypto.ts';
 import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { fracture, nin } from './helpers/fixtures.ts';

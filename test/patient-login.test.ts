@@ -5,8 +5,8 @@
 // begun at one provider cannot be completed at the other's callback.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ehrBundle } from '../registries/fracture/bundles.ts';
-import { clientKeyPair, startLocalProvider, type LocalProvider } from '../src/access/local-idp.ts';
-import { setUser } from '../src/access/sessions.ts';
+import { clientKeyPair, startLocalProvider, type LocalProvider } from '../src/auth/local-idp.ts';
+import { setUser } from '../src/auth/sessions.ts';
 import { fracture, nin } from './helpers/fixtures.ts';
 import { account, login, TEST_SITE } from './helpers/login.ts';
 import { SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';

@@ -145,7 +145,7 @@ it('paper: a registrar of the unit prints the form with its one-time code and en
   expect(pdf.statusCode).toBe(200);
   expect(pdf.headers['content-type']).toBe('application/pdf');
   expect(pdf.rawPayload.subarray(0, 5).toString()).toBe('%PDF-');
-  const { createToken } = await import('../src/access/tokens.ts');
+  const { createToken } = await import('../src/auth/tokens.ts');
   const otherRegistrar = await createToken(t.platform.db.pool, { name: 'kalnes', kind: 'user', grants: [{ registry: 'fracture', role: 'unit-registrar', unit: '8101101' }] });
   expect((await t.app.inject({ method: 'GET', url: `${url}.pdf`, headers: { authorization: `Bearer ${otherRegistrar}` } })).statusCode).toBe(404);
 

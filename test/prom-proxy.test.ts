@@ -4,7 +4,7 @@
 // refused for an hour after five; the answers are recorded as answered on behalf, by whom.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ehrBundle } from '../registries/fracture/bundles.ts';
-import { createToken } from '../src/access/tokens.ts';
+import { createToken } from '../src/auth/tokens.ts';
 import { ninHash } from '../src/identity/crypto.ts';
 import { fracture, nin } from './helpers/fixtures.ts';
 import { testPlatform, type TestPlatform } from './helpers/platform.ts';

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ehrBundle, plannerBundle } from '../registries/fracture/bundles.ts';
-import { createToken } from '../src/access/tokens.ts';
+import { createToken } from '../src/auth/tokens.ts';
 import { ninHash } from '../src/identity/crypto.ts';
 import { loadSchedules } from '../src/prom/schedule.ts';
 import { loadTriage, TriageDeclarationError } from '../src/prom/triage.ts';

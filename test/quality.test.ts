@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createToken } from '../src/access/tokens.ts';
+import { createToken } from '../src/auth/tokens.ts';
 import { ehrBundle, type FractureSpec } from '../registries/fracture/bundles.ts';
 import { histogramMedian } from '../src/quality/measures.ts';
 import { median, modifiedZScores } from '../src/quality/stats.ts';

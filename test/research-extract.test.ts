@@ -2,7 +2,7 @@
 // kept) or coarsened, a k-anonymity report, a data dictionary; each delivery logged, audited and
 // reproducible.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createToken } from '../src/access/tokens.ts';
+import { createToken } from '../src/auth/tokens.ts';
 import { kAnonymity } from '../src/research/extract.ts';
 import { parse } from 'csv-parse/sync';
 import { ehrBundle, plannerBundle } from '../registries/fracture/bundles.ts';

@@ -3,8 +3,8 @@
 // rejects with a reason; nobody else sees the request. The platform admin lists people and changes
 // their grants (audited, sessions ended).
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createToken } from '../src/access/tokens.ts';
-import { setUser } from '../src/access/sessions.ts';
+import { createToken } from '../src/auth/tokens.ts';
+import { setUser } from '../src/auth/sessions.ts';
 import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { fracture } from './helpers/fixtures.ts';
 import { SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';

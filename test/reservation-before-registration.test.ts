@@ -2,7 +2,7 @@
 // never processed (still waiting, or quarantined, even unreadable) are found by the keyed hashes
 // stored when each message was received, and their bodies removed; other messages stay.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createToken } from '../src/access/tokens.ts';
+import { createToken } from '../src/auth/tokens.ts';
 import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { ninHash } from '../src/identity/crypto.ts';
 import { fracture, nin } from './helpers/fixtures.ts';

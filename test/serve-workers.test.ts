@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_RATES, generateFractures } from '../demo/fracture/generate.ts';
 import { ehrBundle } from '../registries/fracture/bundles.ts';
-import { createToken } from '../src/access/tokens.ts';
+import { createToken } from '../src/auth/tokens.ts';
 import { analyticsTable } from '../src/analytics/columns.ts';
 import { loadRegistries } from '../src/registry/load.ts';
 import { gone, serveOwnDatabase, type Served } from './helpers/served.ts';

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createToken, DEFAULT_TOKEN_DAYS, revokeTokens } from '../src/access/tokens.ts';
+import { createToken, DEFAULT_TOKEN_DAYS, revokeTokens } from '../src/auth/tokens.ts';
 import { parseExpiry } from '../src/cli/token.ts';
 import { testPlatform, type TestPlatform } from './helpers/platform.ts';
 

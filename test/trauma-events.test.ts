@@ -5,7 +5,7 @@
 // `statistics`), on a real PostgreSQL through the HTTP API as hospitals and registrars use it.
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createToken } from '../src/access/tokens.ts';
+import { createToken } from '../src/auth/tokens.ts';
 import { eventId, eventKey, groupEvents, type EventCase } from '../src/records/events.ts';
 import { trissPs } from '../registries/trauma/functions.ts';
 import { computeStatistic } from '../src/indicators/statistics.ts';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { screeningCommand } from '../src/cli/screening.ts';
-import { createToken } from '../src/access/tokens.ts';
+import { createToken } from '../src/auth/tokens.ts';
 import { loadRegistry } from '../src/registry/load.ts';
 import { codePattern, outcomesCsv, outcomesTable, readAdmissions, screen, ScreeningError, type Outcome } from '../src/screening/run.ts';
 import type { ScreeningDef } from '../src/screening/schema.ts';

@@ -5,7 +5,7 @@
 // vld_verdi_intern_<type>, vld_verdi_ekstern_<type>).
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createToken } from '../src/access/tokens.ts';
+import { createToken } from '../src/auth/tokens.ts';
 import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { categoryAgreement, differenceAgreement } from '../src/quality/agreement.ts';
 import { fracture } from './helpers/fixtures.ts';

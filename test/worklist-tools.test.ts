@@ -6,7 +6,7 @@
 import ExcelJS from 'exceljs';
 import { extractText } from 'unpdf';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createToken } from '../src/access/tokens.ts';
+import { createToken } from '../src/auth/tokens.ts';
 import { finalisedWarning } from '../src/reports/annual.ts';
 import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { traumaBundle } from '../registries/trauma/bundles.ts';

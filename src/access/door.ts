@@ -6,7 +6,7 @@
 import type { Pool, Client } from '../db/pool.ts';
 import { callerLabel, type Caller, type Grant, type Role } from './caller.ts';
 import type { UnitTree } from '../units/tree.ts';
-import { writeEvents, writeEventsSql, type AuditEvent } from './audit.ts';
+import { writeEvents, writeEventsSql, type AuditEvent } from '../audit/trail.ts';
 
 export class AccessDenied extends Error {
   constructor(message: string, readonly unit: string | null = null, readonly object: string | null = null, readonly personId: number | null = null, readonly registry: string | null = null) { super(message); }

@@ -2,7 +2,7 @@
 // their grants and last login, and changing a person's grants (the same rule as `kvalreg user`).
 import type { Queryable } from '../db/pool.ts';
 import { ROLES, type Grant } from './caller.ts';
-import { setUser } from './sessions.ts';
+import { setUser } from '../auth/sessions.ts';
 
 export interface UserView { subject: string; name: string; patient: boolean; lastLoginAt: string | null; grants: Grant[] }
 

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import { cliLog } from './log.ts';
 import type { Config } from '../config.ts';
-import { acceptRestore, AuditSealRefused, checkWitness, headStatement, parseWitness, pruneAudit, sealAudit, verifyAudit, type Problem, type ProblemKind } from '../access/audit.ts';
-import { witnessPublicKey } from '../access/audit-keys.ts';
+import { acceptRestore, AuditSealRefused, checkWitness, headStatement, parseWitness, pruneAudit, sealAudit, verifyAudit, type Problem, type ProblemKind } from '../audit/trail.ts';
+import { witnessPublicKey } from '../audit/keys.ts';
 import { startPlatform } from '../platform.ts';
 
 /** One label per kind of problem, so that each kind of tampering reads differently. */

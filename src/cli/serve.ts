@@ -3,10 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config, OidcSettings } from '../config.ts';
 import { DEFAULT_OIDC_SCOPES, DEFAULT_PID_CLAIM } from '../config.ts';
-import { sealAudit } from '../access/audit.ts';
+import { sealAudit } from '../audit/trail.ts';
 import { platformJobs } from '../jobs/platform-jobs.ts';
 import { serveMetrics } from '../server/metrics.ts';
-import type { LocalProvider } from '../access/local-idp.ts';
+import type { LocalProvider } from '../auth/local-idp.ts';
 import { handleSignalsYourself } from '../db/embedded.ts';
 import { startPlatform, type Platform } from '../platform.ts';
 import { buildServer, type ServerOptions } from '../server/app.ts';
@@ -124,7 +124,7 @@ export async function startCommand(config: Config, o: { port?: number }): Promis
   if (!oidc) {
     // Loaded only here: the provider package prints a notice on Node 20 (docs/login.md), which
     // the other commands need not show.
-    const { startLocalProvider, clientKeyPair } = await import('../access/local-idp.ts');
+    const { startLocalProvider, clientKeyPair } = await import('../auth/local-idp.ts');
     // HelseID's profile in development too: private_key_jwt with a key made at start, PAR and DPoP.
     const key = await clientKeyPair();
     idp = await startLocalProvider({

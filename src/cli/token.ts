@@ -1,6 +1,6 @@
 import type { Config } from '../config.ts';
 import { ROLES, type Grant, type Role } from '../access/caller.ts';
-import { createToken, DEFAULT_TOKEN_DAYS, listTokens, MAX_TOKEN_DAYS, registerClient, revokeTokens } from '../access/tokens.ts';
+import { createToken, DEFAULT_TOKEN_DAYS, listTokens, MAX_TOKEN_DAYS, registerClient, revokeTokens } from '../auth/tokens.ts';
 import { startPlatform } from '../platform.ts';
 import { cliLog } from './log.ts';
 import { identifierSystemFor, identityFromIdentifier } from '../capture/identity.ts';

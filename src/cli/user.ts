@@ -2,7 +2,7 @@
 // (their subject); the registry decides their grants here.
 import { cliLog } from './log.ts';
 import type { Config } from '../config.ts';
-import { parseGrant, setUser } from '../access/sessions.ts';
+import { parseGrant, setUser } from '../auth/sessions.ts';
 import { startPlatform } from '../platform.ts';
 
 export async function userCommand(config: Config, o: { subject: string; name: string; grant: string[] }): Promise<void> {

@@ -1,7 +1,7 @@
 // The platform's background jobs, each run once across processes by the leader (jobs/leader.ts).
 // Intervals come from the configuration; a job with interval 0 is off.
 import type { Logger } from 'pino';
-import { sealAudit } from '../access/audit.ts';
+import { sealAudit } from '../audit/trail.ts';
 import type { Platform } from '../platform.ts';
 import { BackgroundJobs, type LeaderOptions } from './leader.ts';
 

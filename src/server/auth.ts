@@ -1,10 +1,10 @@
 // Login for people: the routes of the OpenID Connect flow, the session cookie, role switching,
 // logout, and who is logged in. Sessions resolve to the same Caller as bearer tokens (app.ts).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { writeEvents } from '../access/audit.ts';
+import { writeEvents } from '../audit/trail.ts';
 import type { Caller, Grant } from '../access/caller.ts';
-import { LoginError, type OidcLogin } from '../access/oidc.ts';
-import { availableGrants, type ResolvedSession, type Sessions } from '../access/sessions.ts';
+import { LoginError, type OidcLogin } from '../auth/oidc.ts';
+import { availableGrants, type ResolvedSession, type Sessions } from '../auth/sessions.ts';
 import { ninHash } from '../identity/crypto.ts';
 import { parseNin } from '../identity/nin.ts';
 import type { Platform } from '../platform.ts';

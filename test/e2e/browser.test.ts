@@ -2,7 +2,7 @@
 // through the local OpenID provider's real login page, and use the web app as a person would.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
-import { setUser } from '../../src/access/sessions.ts';
+import { setUser } from '../../src/auth/sessions.ts';
 import { ninHash } from '../../src/identity/crypto.ts';
 import { ehrBundle } from '../../registries/fracture/bundles.ts';
 import { fracture, nin } from '../helpers/fixtures.ts';

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
-import { setUser } from '../../src/access/sessions.ts';
+import { setUser } from '../../src/auth/sessions.ts';
 import { runDemo } from '../../src/cli/demo.ts';
 import { ehrBundle } from '../../registries/fracture/bundles.ts';
 import { ninHash } from '../../src/identity/crypto.ts';

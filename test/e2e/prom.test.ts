@@ -8,8 +8,8 @@
 // screenshots into docs/screenshots/.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { setUser } from '../../src/access/sessions.ts';
-import { createToken } from '../../src/access/tokens.ts';
+import { setUser } from '../../src/auth/sessions.ts';
+import { createToken } from '../../src/auth/tokens.ts';
 import { ehrBundle, plannerBundle } from '../../registries/fracture/bundles.ts';
 import { ninHash } from '../../src/identity/crypto.ts';
 import { setContact } from '../../src/prom/contacts.ts';

@@ -7,7 +7,7 @@
 // screenshots into docs/screenshots/.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
-import { setUser } from '../../src/access/sessions.ts';
+import { setUser } from '../../src/auth/sessions.ts';
 import { ehrBundle } from '../../registries/fracture/bundles.ts';
 import { fracture, nin } from '../helpers/fixtures.ts';
 import { CHROMIUM_ARGS, findChromium, logIn, NO_CHROMIUM_IN_CI, scan, screenshot } from '../helpers/browser.ts';

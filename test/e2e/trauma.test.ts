@@ -5,7 +5,7 @@
 // reopened. The same generated pages as the fracture register's: nothing trauma-specific in the app.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
-import { setUser } from '../../src/access/sessions.ts';
+import { setUser } from '../../src/auth/sessions.ts';
 import { CHROMIUM_ARGS, findChromium, logIn, NO_CHROMIUM_IN_CI, scan, screenshot } from '../helpers/browser.ts';
 import { nin } from '../helpers/fixtures.ts';
 import { account, freePort, startTestIdp, type TestIdp } from '../helpers/login.ts';

@@ -10,7 +10,7 @@
 // KVALREG_SCREENSHOTS=1 saves the screenshots in docs/screenshots/.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { setUser } from '../../src/access/sessions.ts';
+import { setUser } from '../../src/auth/sessions.ts';
 import { ninHash } from '../../src/identity/crypto.ts';
 import { ehrBundle } from '../../registries/fracture/bundles.ts';
 import { traumaBundle } from '../../registries/trauma/bundles.ts';

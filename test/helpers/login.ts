@@ -3,7 +3,7 @@
 // back to /auth/callback. No step is skipped or faked.
 import crypto from 'node:crypto';
 import net from 'node:net';
-import { startLocalProvider, type LocalAccount, type LocalProvider } from '../../src/access/local-idp.ts';
+import { startLocalProvider, type LocalAccount, type LocalProvider } from '../../src/auth/local-idp.ts';
 import type { TestPlatform } from './platform.ts';
 
 export const TEST_SITE = 'http://kvalreg.test';

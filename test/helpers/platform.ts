@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { inject } from 'vitest';
-import { createToken } from '../../src/access/tokens.ts';
+import { createToken } from '../../src/auth/tokens.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { APP_LOGIN, ensureDatabase, withCredentials, withDatabase } from '../../src/db/database.ts';
 import { startPlatform, type Platform } from '../../src/platform.ts';

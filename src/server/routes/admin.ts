@@ -2,7 +2,7 @@
 // person's sessions ended so a removed grant does not live on). Quarantine (GET /api/inbox,
 // reprocess), units (GET /api/units) and the audit trail (GET /api/audit) have their own routes.
 import type { FastifyInstance } from 'fastify';
-import { writeEvents } from '../../access/audit.ts';
+import { writeEvents } from '../../audit/trail.ts';
 import { callerLabel, type Caller } from '../../access/caller.ts';
 import { AccessDenied } from '../../access/door.ts';
 import { listUsers, setGrants } from '../../access/users.ts';

@@ -4,7 +4,7 @@
 // whole result streamed as NDJSON or CSV from a database cursor.
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { auditPage, parseAuditFilter, streamAudit, type AuditFilter } from '../../access/audit-query.ts';
+import { auditPage, parseAuditFilter, streamAudit, type AuditFilter } from '../../audit/query.ts';
 import { identityFromIdentifier, NIN_SYSTEMS } from '../../capture/identity.ts';
 import type { Issue } from '../../capture/outcome.ts';
 import type { Platform } from '../../platform.ts';

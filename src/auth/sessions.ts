@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import type { Queryable } from '../db/pool.ts';
 import type { IdentityKeys } from '../identity/crypto.ts';
 import { openText, sealText } from '../identity/crypto.ts';
-import { ROLES, type Caller, type Grant, type Role } from './caller.ts';
+import { ROLES, type Caller, type Grant, type Role } from '../access/caller.ts';
 
 /** A patient's grant: every registry, the nation as unit; RLS binds them to their own person. */
 export const PATIENT_GRANT: Grant = { registry: '*', role: 'patient', unit: '1' };

@@ -1,13 +1,13 @@
 // The audit trail: who looked at or changed which person's data, when, why, and with what outcome.
 // Events are written by the data-access door in the transaction that did the work; a sealer then
 // links them into a chain with a keyed hash (HMAC-SHA-256 with the audit trail's own sealing key,
-// see audit-keys.ts), so that `verify` finds any row changed, removed or inserted afterwards.
+// see keys.ts), so that `verify` finds any row changed, removed or inserted afterwards.
 //
 // Against the database's owner — who can change, delete and insert rows with the guards switched
 // off, and may hold the identity hash key — every rewrite must show in `verify`, each by its kind:
 //   - the sealer gives each event its place (seq), its seal time and its watermark; an event
 //     claiming a time before the watermark was inserted later, back-dated;
-//   - the sealer signs how far it sealed (audit-state.ts), in the database and in a file beside
+//   - the sealer signs how far it sealed (state.ts), in the database and in a file beside
 //     the key, and refuses to extend a trail that no longer reaches that state: an emptied,
 //     shortened, rolled-back or re-sealed trail is reported, unless a signed checkpoint explains it;
 //   - seals made with the legacy key (derivable from the identity hash key) count only up to the
@@ -18,13 +18,13 @@
 import crypto from 'node:crypto';
 import type { Pool, Queryable } from '../db/pool.ts';
 import { prepared } from '../db/pool.ts';
-import type { AuditKeys } from './audit-keys.ts';
+import type { AuditKeys } from './keys.ts';
 import {
   compareWithState, fromUtcText, readDbState, readFileState, signState, stateSignatureProblem, utcText, writeDbState, writeFileState,
   type ChainView, type Problem, type TrailState,
-} from './audit-state.ts';
+} from './state.ts';
 
-export type { Problem, ProblemKind } from './audit-state.ts';
+export type { Problem, ProblemKind } from './state.ts';
 
 export interface AuditEvent {
   actor: string;

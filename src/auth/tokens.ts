@@ -3,7 +3,7 @@
 import crypto from 'node:crypto';
 import type { Queryable } from '../db/pool.ts';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
-import type { Caller, Grant } from './caller.ts';
+import type { Caller, Grant } from '../access/caller.ts';
 import { DpopError, DpopVerifier, type DpopRequest } from './dpop.ts';
 
 /** How long a token lives when its issuer does not say: a sending system's token is rotated yearly, a person's quarterly. */

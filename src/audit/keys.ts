@@ -25,7 +25,7 @@ export interface AuditKeys {
    */
   legacy: Buffer;
   /**
-   * Where the sealer keeps its own signed record of how far it sealed (audit-state.ts): beside the
+   * Where the sealer keeps its own signed record of how far it sealed (state.ts): beside the
    * key file, or KVALREG_AUDIT_STATE_FILE, or the data directory when the key comes from the
    * environment. Out of the database, so that a database rolled back or emptied does not match it.
    */

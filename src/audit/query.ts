@@ -3,9 +3,9 @@
 // events never sit in memory. Runs in a door transaction: the admin of one registry works under
 // row-level security and sees that registry's events only; reading the trail is itself audited.
 import { stringify } from 'csv-stringify/sync';
-import type { Caller } from './caller.ts';
-import type { PersonTx } from './door.ts';
-import { AccessDenied } from './door.ts';
+import type { Caller } from '../access/caller.ts';
+import type { PersonTx } from '../access/door.ts';
+import { AccessDenied } from '../access/door.ts';
 import { RecordError } from '../records/workflow.ts';
 import type { UnitTree } from '../units/tree.ts';
 

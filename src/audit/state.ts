@@ -16,7 +16,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Queryable } from '../db/pool.ts';
-import type { AuditKeys } from './audit-keys.ts';
+import type { AuditKeys } from './keys.ts';
 
 /** What can be wrong with the trail; each kind has its own message in `kvalreg audit verify`. */
 export type ProblemKind =
