@@ -3,7 +3,12 @@
 declare module 'autocannon' {
   import type { EventEmitter } from 'node:events';
 
-  interface Request { method?: string; path: string; headers?: Record<string, string>; body?: string }
+  interface Request {
+    method?: string;
+    path: string;
+    headers?: Record<string, string>;
+    body?: string;
+  }
   interface Options {
     url: string;
     connections?: number;
@@ -13,7 +18,18 @@ declare module 'autocannon' {
     headers?: Record<string, string>;
     requests?: Request[];
   }
-  interface Histogram { average: number; mean: number; stddev: number; min: number; max: number; total?: number; p50: number; p90: number; p97_5: number; p99: number }
+  interface Histogram {
+    average: number;
+    mean: number;
+    stddev: number;
+    min: number;
+    max: number;
+    total?: number;
+    p50: number;
+    p90: number;
+    p97_5: number;
+    p99: number;
+  }
   interface Result {
     requests: Histogram & { sent: number };
     latency: Histogram;

@@ -38,55 +38,98 @@ import { captureSample } from './sample.ts';
 import { multiplyCases } from './seed-multiply.ts';
 
 // --no-analyst and --new-cases 0 leave out the two slowest steps (for a quick look at the others).
-const { values: args } = parseArgs({ options: { fractures: { type: 'string', default: '50000' }, years: { type: 'string', default: '3' }, cases: { type: 'string' },
-  'no-analyst': { type: 'boolean', default: false }, 'new-cases': { type: 'string', default: '100' } } });
+const { values: args } = parseArgs({
+  options: {
+    fractures: { type: 'string', default: '50000' },
+    years: { type: 'string', default: '3' },
+    cases: { type: 'string' },
+    'no-analyst': { type: 'boolean', default: false },
+    'new-cases': { type: 'string', default: '100' },
+  },
+});
 const NEW_CASES = Number(args['new-cases']);
-const N = Number(args.fractures), YEARS = Number(args.years), CASES = args.cases ? Number(args.cases) : 0;
-Object.assign(process.env, { KVALREG_ENCRYPTION_KEY: crypto.randomBytes(32).toString('base64'), KVALREG_HASH_KEY: crypto.randomBytes(32).toString('base64') });
+const N = Number(args.fractures),
+  YEARS = Number(args.years),
+  CASES = args.cases ? Number(args.cases) : 0;
+Object.assign(process.env, {
+  KVALREG_ENCRYPTION_KEY: crypto.randomBytes(32).toString('base64'),
+  KVALREG_HASH_KEY: crypto.randomBytes(32).toString('base64'),
+});
 
 const seconds = (since: number) => (Date.now() - since) / 1000;
-const quantile = (xs: number[], q: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]; };
+const quantile = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
+};
 
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-bench-ind-'));
-  const server = process.env.DATABASE_URL ? null : await startEmbeddedPostgres({ dataDir: dir, port: 57000 + Math.floor(Math.random() * 1000), settings: { shared_buffers: '1GB', max_wal_size: '8GB' } });
+  const server = process.env.DATABASE_URL
+    ? null
+    : await startEmbeddedPostgres({
+        dataDir: dir,
+        port: 57000 + Math.floor(Math.random() * 1000),
+        settings: { shared_buffers: '1GB', max_wal_size: '8GB' },
+      });
   const adminUrl = process.env.DATABASE_URL ?? server!.url('postgres');
   const name = `kvalreg_bench_${crypto.randomBytes(4).toString('hex')}`;
   await ensureDatabase(adminUrl, name);
-  const platform = await startPlatform(loadConfig({ ...process.env, DATABASE_URL: withDatabase(adminUrl, name), KVALREG_DATA_DIR: dir, LOG_LEVEL: 'warn', KVALREG_ALLOW_TEST_IDENTITIES: '1' }), { log: pino({ level: 'warn' }), poolSize: 8 });
+  const platform = await startPlatform(
+    loadConfig({
+      ...process.env,
+      DATABASE_URL: withDatabase(adminUrl, name),
+      KVALREG_DATA_DIR: dir,
+      LOG_LEVEL: 'warn',
+      KVALREG_ALLOW_TEST_IDENTITIES: '1',
+    }),
+    { log: pino({ level: 'warn' }), poolSize: 8 },
+  );
   try {
     const registry = platform.registry('fracture')!;
     const units = platform.units.all().filter((u) => u.level === 'department' && u.kind !== 'emergency_department');
 
     let started = Date.now();
     const captured = await captureSample(platform, { fractures: N, years: YEARS });
-    console.log(`captured ${captured} fractures (batch Bundles of 100, the analytics queue filled by trigger) in ${seconds(started).toFixed(1)} s`);
+    console.log(
+      `captured ${captured} fractures (batch Bundles of 100, the analytics queue filled by trigger) in ${seconds(started).toFixed(1)} s`,
+    );
 
     if (CASES > 0) {
       started = Date.now();
       const m = await multiplyCases(platform, registry, { target: CASES, yearsPerCopy: YEARS, log: (x) => console.log(`  ${x}`) });
-      console.log(`multiplied in PostgreSQL to ${m.cases} cases (${m.copies} copies) in ${seconds(started).toFixed(1)} s (seeding, not measured)`);
+      console.log(
+        `multiplied in PostgreSQL to ${m.cases} cases (${m.copies} copies) in ${seconds(started).toFixed(1)} s (seeding, not measured)`,
+      );
     }
 
     started = Date.now();
     const [refreshed] = await platform.analytics.refresh();
-    console.log(`analytics refresh of the queued cases: ${refreshed.rows} rows in ${seconds(started).toFixed(1)} s = ${Math.round(refreshed.rows / seconds(started))} rows/s`);
+    console.log(
+      `analytics refresh of the queued cases: ${refreshed.rows} rows in ${seconds(started).toFixed(1)} s = ${Math.round(refreshed.rows / seconds(started))} rows/s`,
+    );
     if (CASES === 0) {
       started = Date.now();
       const [rebuilt] = await platform.analytics.rebuild(registry);
       const rebuildS = seconds(started);
-      console.log(`analytics rebuild from scratch: ${rebuilt.rows} rows in ${rebuildS.toFixed(1)} s = ${Math.round(rebuilt.rows / rebuildS)} rows/s`);
+      console.log(
+        `analytics rebuild from scratch: ${rebuilt.rows} rows in ${rebuildS.toFixed(1)} s = ${Math.round(rebuilt.rows / rebuildS)} rows/s`,
+      );
     }
     // Baseline: the same refresh the JavaScript way (every row evaluated in the program), on a sample.
     {
       const sample = Math.min(20_000, refreshed.rows);
-      await platform.db.pool.query(`INSERT INTO analytics_change (registry, case_id) SELECT t.registry, t.case_id FROM ${analyticsTable(registry)} t ORDER BY t.case_id LIMIT $1`, [sample]);
+      await platform.db.pool.query(
+        `INSERT INTO analytics_change (registry, case_id) SELECT t.registry, t.case_id FROM ${analyticsTable(registry)} t ORDER BY t.case_id LIMIT $1`,
+        [sample],
+      );
       platform.analytics.javascriptOnly = true;
       started = Date.now();
       const [js] = await platform.analytics.refresh();
       platform.analytics.javascriptOnly = false;
       const jsS = seconds(started);
-      console.log(`  baseline, the same refresh the JavaScript way (${js.rows} rows rewritten): ${jsS.toFixed(1)} s = ${Math.round(js.rows / jsS)} rows/s`);
+      console.log(
+        `  baseline, the same refresh the JavaScript way (${js.rows} rows rewritten): ${jsS.toFixed(1)} s = ${Math.round(js.rows / jsS)} rows/s`,
+      );
     }
     await platform.db.pool.query(`ANALYZE ${analyticsTable(registry)}`);
     const analyticsRows = Number((await platform.db.pool.query(`SELECT count(*) FROM ${analyticsTable(registry)}`)).rows[0].count);
@@ -96,16 +139,34 @@ async function main() {
     // numerator flags summed per unit path (every level) and month of its period date(s).
     const plainS = await (async () => {
       const values: unknown[] = [`${new Date().getFullYear()}-06-01`, platform.indicators.nation()];
-      const param = (v: unknown) => { values.push(v); return `$${values.length}`; };
-      const rows = platform.indicators.list(registry.id).filter((i) => i.def.status === 'active').map((ind, k) => indicatorRows(registry, ind, k, param, '$1::date'));
+      const param = (v: unknown) => {
+        values.push(v);
+        return `$${values.length}`;
+      };
+      const rows = platform.indicators
+        .list(registry.id)
+        .filter((i) => i.def.status === 'active')
+        .map((ind, k) => indicatorRows(registry, ind, k, param, '$1::date'));
       const dates = [...new Set(rows.map((r) => r.date))];
       const t0 = Date.now();
-      const { rowCount } = await platform.db.pool.query(`SELECT ${unitPath('$2')} AS path, ${dates.map((d, j) => `date_trunc('month', ${d}) AS m${j}`).join(', ')},
-          ${rows.flatMap((r) => [`sum(CASE WHEN ${r.inPopulation} THEN ${r.parts.map((p) => `${p.d}::int`).join(' + ')} ELSE 0 END) AS d${r.k}`,
-            `sum(CASE WHEN ${r.inPopulation} THEN ${r.parts.map((p) => p.n).join(' + ')} ELSE 0 END) AS n${r.k}`]).join(', ')}
-        FROM ${analyticsTable(registry)} a WHERE $1::date IS NOT NULL GROUP BY ${dates.map((_, j) => j + 2).concat([1]).join(', ')}`, values);
+      const { rowCount } = await platform.db.pool.query(
+        `SELECT ${unitPath('$2')} AS path, ${dates.map((d, j) => `date_trunc('month', ${d}) AS m${j}`).join(', ')},
+          ${rows
+            .flatMap((r) => [
+              `sum(CASE WHEN ${r.inPopulation} THEN ${r.parts.map((p) => `${p.d}::int`).join(' + ')} ELSE 0 END) AS d${r.k}`,
+              `sum(CASE WHEN ${r.inPopulation} THEN ${r.parts.map((p) => p.n).join(' + ')} ELSE 0 END) AS n${r.k}`,
+            ])
+            .join(', ')}
+        FROM ${analyticsTable(registry)} a WHERE $1::date IS NOT NULL GROUP BY ${dates
+          .map((_, j) => j + 2)
+          .concat([1])
+          .join(', ')}`,
+        values,
+      );
       const took = seconds(t0);
-      console.log(`one plain GROUP BY pass over the table (every indicator's flags per unit path and month; the cold figure's baseline): ${took.toFixed(2)} s, ${rowCount} groups`);
+      console.log(
+        `one plain GROUP BY pass over the table (every indicator's flags per unit path and month; the cold figure's baseline): ${took.toFixed(2)} s, ${rowCount} groups`,
+      );
       return took;
     })();
 
@@ -114,13 +175,21 @@ async function main() {
     const all = cold.seconds;
     const runs = await platform.indicators.runs(registry);
     const rows = Number((await platform.db.pool.query('SELECT count(*) FROM indicator_result')).rows[0].count);
-    console.log(`every active indicator (${runs.length}) for every unit level, period, stratum and dataset (cold): ${all.toFixed(2)} s, ${rows} result rows; ${peakText(cold.peak)}`);
-    console.log(`  = ${(all / plainS).toFixed(1)}× the plain GROUP BY pass; where the time went: ${Object.entries(platform.indicators.lastComputation.get(registry.id)?.phases ?? {}).map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`).join(', ')}`);
+    console.log(
+      `every active indicator (${runs.length}) for every unit level, period, stratum and dataset (cold): ${all.toFixed(2)} s, ${rows} result rows; ${peakText(cold.peak)}`,
+    );
+    console.log(
+      `  = ${(all / plainS).toFixed(1)}× the plain GROUP BY pass; where the time went: ${Object.entries(
+        platform.indicators.lastComputation.get(registry.id)?.phases ?? {},
+      )
+        .map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`)
+        .join(', ')}`,
+    );
 
     const year = String(new Date().getFullYear() - 1);
     started = Date.now();
     const deps = await platform.indicators.results(registry, { grain: 'year', period: year, level: 'department' });
-    console.log(`results for every department, every indicator, ${year}: ${deps.length} results in ${(Date.now() - started)} ms (cached)`);
+    console.log(`results for every department, every indicator, ${year}: ${deps.length} results in ${Date.now() - started} ms (cached)`);
     // One indicator's view, cached: every unit at every level, every year (what the indicator page reads).
     const times: number[] = [];
     for (const i of platform.indicators.list(registry.id).filter((x) => x.def.status === 'active')) {
@@ -131,16 +200,22 @@ async function main() {
       }
     }
     times.sort((a, b) => a - b);
-    console.log(`one indicator's view (every unit, every year), cached: median ${times[Math.floor(times.length / 2)].toFixed(1)} ms, max ${times[times.length - 1].toFixed(1)} ms over ${times.length} reads`);
+    console.log(
+      `one indicator's view (every unit, every year), cached: median ${times[Math.floor(times.length / 2)].toFixed(1)} ms, max ${times[times.length - 1].toFixed(1)} ms over ${times.length} reads`,
+    );
 
     // The analyst's way, and the check that both give the same numbers.
     if (!args['no-analyst']) {
       const analyst = await measured(() => analystWay(platform, registry));
       const diff = differences(await engineCells(platform, registry), analyst.value.cells);
-      console.log(`the analyst's way (${analyst.value.rows} rows pulled into the program, filtered per unit): ${analyst.seconds.toFixed(2)} s for the yearly totals and strata alone; ${peakText(analyst.peak)}`);
-      console.log(diff.length === 0
-        ? `checked equal: ${analyst.value.cells.size} cells (indicator × unit × year, totals and strata, fresh data) agree with the engine's`
-        : `NOT EQUAL in ${diff.length} of ${analyst.value.cells.size} cells, e.g.:\n  ${diff.slice(0, 10).join('\n  ')}`);
+      console.log(
+        `the analyst's way (${analyst.value.rows} rows pulled into the program, filtered per unit): ${analyst.seconds.toFixed(2)} s for the yearly totals and strata alone; ${peakText(analyst.peak)}`,
+      );
+      console.log(
+        diff.length === 0
+          ? `checked equal: ${analyst.value.cells.size} cells (indicator × unit × year, totals and strata, fresh data) agree with the engine's`
+          : `NOT EQUAL in ${diff.length} of ${analyst.value.cells.size} cells, e.g.:\n  ${diff.slice(0, 10).join('\n  ')}`,
+      );
       if (diff.length) process.exitCode = 1;
     }
 
@@ -148,28 +223,58 @@ async function main() {
     if (NEW_CASES > 0) {
       const list = registry.codelists.get('ao_ota_2018')!;
       const codes = [...list.properties.entries()].filter(([code, p]) => p.group === code).map(([code]) => code);
-      const specs = generateFractures({ years: 1, scale: 300 / 6700, seed: 99, rates: DEFAULT_RATES, units: units.map((u) => ({ resh: u.resh, weight: 1 })), lastYear: new Date().getFullYear(),
-        codesByPrefix: (prefix) => codes.filter((c) => { const x = list.properties.get(c)!; return x.segment === prefix || x.bone === prefix; }) });
+      const specs = generateFractures({
+        years: 1,
+        scale: 300 / 6700,
+        seed: 99,
+        rates: DEFAULT_RATES,
+        units: units.map((u) => ({ resh: u.resh, weight: 1 })),
+        lastYear: new Date().getFullYear(),
+        codesByPrefix: (prefix) =>
+          codes.filter((c) => {
+            const x = list.properties.get(c)!;
+            return x.segment === prefix || x.bone === prefix;
+          }),
+      });
       const ehr = { kind: 'system', sender: 'bench-ehr', name: 'bench' } as const;
       const db = platform.db.pool;
-      const nationCounts = async () => (await db.query(`SELECT coalesce(sum(denominator), 0)::bigint AS d FROM indicator_result WHERE registry = $1 AND unit_resh = $2 AND dataset = 'fresh' AND grain = 'year' AND stratifier = ''`,
-        [registry.id, platform.indicators.nation()])).rows[0].d as string;
+      const nationCounts = async () =>
+        (
+          await db.query(
+            `SELECT coalesce(sum(denominator), 0)::bigint AS d FROM indicator_result WHERE registry = $1 AND unit_resh = $2 AND dataset = 'fresh' AND grain = 'year' AND stratifier = ''`,
+            [registry.id, platform.indicators.nation()],
+          )
+        ).rows[0].d as string;
       const computedBefore = platform.indicators.lastComputation.get(registry.id);
       platform.analytics.start(platform.config.analyticsIntervalMs);
       const waits: number[] = [];
-      let moved = 0, referred = 0;
+      let moved = 0,
+        referred = 0;
       for (const f of specs) {
         if (waits.length === NEW_CASES) break;
         const before = await nationCounts();
         const t0 = performance.now();
         await platform.inbox.process(await platform.inbox.receive(ehr, 'fhir', JSON.stringify(ehrBundle(f))));
-        const c = (await db.query(`SELECT id FROM registry_case WHERE registry = $1 AND anchor_key LIKE '%|' || $2`, [registry.id, f.id])).rows[0];
-        if (!c) { referred++; continue; } // referred to another registry (hip fractures): no case here
+        const c = (await db.query(`SELECT id FROM registry_case WHERE registry = $1 AND anchor_key LIKE '%|' || $2`, [registry.id, f.id]))
+          .rows[0];
+        if (!c) {
+          referred++;
+          continue;
+        } // referred to another registry (hip fractures): no case here
         for (;;) {
           // What a reader does: read results (which starts a recomputation if they are not current).
-          await platform.indicators.results(registry, { indicator: 'nfr01_time_to_treatment', grain: 'year', units: [platform.indicators.nation()] });
-          const { rows: [v] } = await db.query(`SELECT NOT EXISTS (SELECT 1 FROM analytics_change WHERE registry = $1 AND case_id = $2) AND EXISTS (SELECT 1 FROM ${analyticsTable(registry)} WHERE case_id = $2)
-              AND (SELECT bool_and(r.version >= s.version) FROM indicator_run r JOIN analytics_state s USING (registry) WHERE r.registry = $1) AS visible`, [registry.id, c.id]);
+          await platform.indicators.results(registry, {
+            indicator: 'nfr01_time_to_treatment',
+            grain: 'year',
+            units: [platform.indicators.nation()],
+          });
+          const {
+            rows: [v],
+          } = await db.query(
+            `SELECT NOT EXISTS (SELECT 1 FROM analytics_change WHERE registry = $1 AND case_id = $2) AND EXISTS (SELECT 1 FROM ${analyticsTable(registry)} WHERE case_id = $2)
+              AND (SELECT bool_and(r.version >= s.version) FROM indicator_run r JOIN analytics_state s USING (registry) WHERE r.registry = $1) AS visible`,
+            [registry.id, c.id],
+          );
           if (v.visible) break;
           await new Promise((r) => setTimeout(r, 20));
         }
@@ -178,16 +283,31 @@ async function main() {
       }
       await platform.analytics.stop();
       const full = platform.indicators.lastComputation.get(registry.id) !== computedBefore;
-      console.log(`a newly captured case in the indicator results (${waits.length} cases posted one by one, refresher every ${platform.config.analyticsIntervalMs} ms; ${referred} referred elsewhere skipped): `
-        + `p50 ${(quantile(waits, 0.5) / 1000).toFixed(2)} s, p95 ${(quantile(waits, 0.95) / 1000).toFixed(2)} s, max ${(Math.max(...waits) / 1000).toFixed(2)} s; `
-        + `${moved} of them changed the nation's yearly counts; ${full ? 'a full computation ran meanwhile' : 'no full computation ran (every one moved incrementally)'}; baseline: a full computation, ${all.toFixed(2)} s`);
+      console.log(
+        `a newly captured case in the indicator results (${waits.length} cases posted one by one, refresher every ${platform.config.analyticsIntervalMs} ms; ${referred} referred elsewhere skipped): ` +
+          `p50 ${(quantile(waits, 0.5) / 1000).toFixed(2)} s, p95 ${(quantile(waits, 0.95) / 1000).toFixed(2)} s, max ${(Math.max(...waits) / 1000).toFixed(2)} s; ` +
+          `${moved} of them changed the nation's yearly counts; ${full ? 'a full computation ran meanwhile' : 'no full computation ran (every one moved incrementally)'}; baseline: a full computation, ${all.toFixed(2)} s`,
+      );
     }
 
     const unit = units[0].resh;
     const ind = platform.indicators.get(registry.id, 'nfr01_time_to_treatment')!;
     started = Date.now();
-    const ex = await platform.data.transaction({ kind: 'platform', task: 'bench' }, 'bench', (tx) => explainIndicator(tx, registry, ind, { unit, grain: 'year', period: year, dataset: 'fresh', lang: 'nb', asOf: `${year}-12-31`, limit: 200, offset: 0 }));
-    console.log(`explanation of indicator 1 for one department: ${ex.total} cases, first ${ex.cases.length} explained in ${Date.now() - started} ms`);
+    const ex = await platform.data.transaction({ kind: 'platform', task: 'bench' }, 'bench', (tx) =>
+      explainIndicator(tx, registry, ind, {
+        unit,
+        grain: 'year',
+        period: year,
+        dataset: 'fresh',
+        lang: 'nb',
+        asOf: `${year}-12-31`,
+        limit: 200,
+        offset: 0,
+      }),
+    );
+    console.log(
+      `explanation of indicator 1 for one department: ${ex.total} cases, first ${ex.cases.length} explained in ${Date.now() - started} ms`,
+    );
   } finally {
     await platform.close();
     await server?.stop();
@@ -195,4 +315,7 @@ async function main() {
   }
 }
 
-main().catch((err) => { console.error(err); process.exit(1); });
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

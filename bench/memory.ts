@@ -11,12 +11,17 @@ function postgresRss(): number {
       if (fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue;
       const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
       if (m) sum += Number(m[1]) * 1024;
-    } catch { /* the process ended */ }
+    } catch {
+      /* the process ended */
+    }
   }
   return sum;
 }
 
-export interface Peak { node: number; postgres: number }
+export interface Peak {
+  node: number;
+  postgres: number;
+}
 
 /** Runs `fn`, returning its result, its duration in seconds and the peak memory meanwhile. */
 export async function measured<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: number; peak: Peak }> {
@@ -29,7 +34,9 @@ export async function measured<T>(fn: () => Promise<T>): Promise<{ value: T; sec
   try {
     const value = await fn();
     return { value, seconds: (performance.now() - started) / 1000, peak };
-  } finally { clearInterval(timer); }
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 export const mib = (bytes: number) => `${Math.round(bytes / 1048576)} MiB`;

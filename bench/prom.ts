@@ -43,31 +43,57 @@ import { multiplyCases } from './seed-multiply.ts';
 import { cpuByPid, cpuUsed, postgresPids } from './cpu.ts';
 
 const lastYear = new Date().getFullYear() - 1;
-const { values: args } = parseArgs({ options: {
-  cases: { type: 'string', default: '1000000' }, base: { type: 'string', default: '20000' }, years: { type: 'string', default: '3' },
-  day: { type: 'string', default: `${lastYear}-06-15` }, days: { type: 'string', default: '5' },
-  patients: { type: 'string', default: '200' }, duration: { type: 'string', default: '30' },
-  think: { type: 'string', default: '1000' }, stress: { type: 'string', default: '15' },
-} });
-const CASES = Number(args.cases), BASE = Number(args.base), YEARS = Number(args.years), DAYS = Number(args.days);
-const PATIENTS = Number(args.patients), DURATION = Number(args.duration), THINK_MS = Number(args.think), STRESS = Number(args.stress);
-const TARGET_SCHEDULER_S = 5, TARGET_P95_MS = 200, WARMUP_MS = 3000;
-const keysEnv = { KVALREG_ENCRYPTION_KEY: crypto.randomBytes(32).toString('base64'), KVALREG_HASH_KEY: crypto.randomBytes(32).toString('base64') };
+const { values: args } = parseArgs({
+  options: {
+    cases: { type: 'string', default: '1000000' },
+    base: { type: 'string', default: '20000' },
+    years: { type: 'string', default: '3' },
+    day: { type: 'string', default: `${lastYear}-06-15` },
+    days: { type: 'string', default: '5' },
+    patients: { type: 'string', default: '200' },
+    duration: { type: 'string', default: '30' },
+    think: { type: 'string', default: '1000' },
+    stress: { type: 'string', default: '15' },
+  },
+});
+const CASES = Number(args.cases),
+  BASE = Number(args.base),
+  YEARS = Number(args.years),
+  DAYS = Number(args.days);
+const PATIENTS = Number(args.patients),
+  DURATION = Number(args.duration),
+  THINK_MS = Number(args.think),
+  STRESS = Number(args.stress);
+const TARGET_SCHEDULER_S = 5,
+  TARGET_P95_MS = 200,
+  WARMUP_MS = 3000;
+const keysEnv = {
+  KVALREG_ENCRYPTION_KEY: crypto.randomBytes(32).toString('base64'),
+  KVALREG_HASH_KEY: crypto.randomBytes(32).toString('base64'),
+};
 Object.assign(process.env, keysEnv);
 
 const seconds = (since: number) => (Date.now() - since) / 1000;
 const fmt = (n: number) => n.toLocaleString('en');
-const quantile = (sorted: number[], q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] : NaN);
+const quantile = (sorted: number[], q: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] : NaN;
 const nextDay = (d: string, n: number) => new Date(Date.parse(`${d}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
 
 async function main() {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(args.day!)) throw new Error('--day must be a date like 2025-06-15');
   const started = Date.now();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-bench-prom-'));
-  console.log(`kvalreg PROM benchmark: ${fmt(CASES)} cases (${fmt(BASE)} fractures captured through the pipeline, the rest multiplied in PostgreSQL); ` +
-    `scheduler on ${args.day} and ${DAYS} days after; ${PATIENTS} patients answering for ${DURATION} s; ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB memory, Node ${process.version}`);
-  const pgServer = process.env.DATABASE_URL ? null : await startEmbeddedPostgres({ dataDir: dir, port: 55000 + Math.floor(Math.random() * 1000),
-    settings: { max_connections: '300', shared_buffers: '2GB', work_mem: '64MB', maintenance_work_mem: '512MB', max_wal_size: '16GB' } });
+  console.log(
+    `kvalreg PROM benchmark: ${fmt(CASES)} cases (${fmt(BASE)} fractures captured through the pipeline, the rest multiplied in PostgreSQL); ` +
+      `scheduler on ${args.day} and ${DAYS} days after; ${PATIENTS} patients answering for ${DURATION} s; ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB memory, Node ${process.version}`,
+  );
+  const pgServer = process.env.DATABASE_URL
+    ? null
+    : await startEmbeddedPostgres({
+        dataDir: dir,
+        port: 55000 + Math.floor(Math.random() * 1000),
+        settings: { max_connections: '300', shared_buffers: '2GB', work_mem: '64MB', maintenance_work_mem: '512MB', max_wal_size: '16GB' },
+      });
   const adminUrl = process.env.DATABASE_URL ?? pgServer!.url('postgres');
   const name = `kvalreg_bench_prom_${crypto.randomBytes(4).toString('hex')}`;
   await ensureDatabase(adminUrl, name);
@@ -75,7 +101,10 @@ async function main() {
   let server: ChildProcess | undefined;
   try {
     // 1. Seed.
-    const platform = await startPlatform(loadConfig({ ...process.env, DATABASE_URL: dbUrl, KVALREG_DATA_DIR: dir, LOG_LEVEL: 'warn', KVALREG_ALLOW_TEST_IDENTITIES: '1' }), { log: pino({ level: 'warn' }), poolSize: 8 });
+    const platform = await startPlatform(
+      loadConfig({ ...process.env, DATABASE_URL: dbUrl, KVALREG_DATA_DIR: dir, LOG_LEVEL: 'warn', KVALREG_ALLOW_TEST_IDENTITIES: '1' }),
+      { log: pino({ level: 'warn' }), poolSize: 8 },
+    );
     const registry = platform.registry('fracture')!;
     const table = analyticsTable(registry);
     const timings: Array<[string, number]> = [];
@@ -91,7 +120,10 @@ async function main() {
     await platform.db.pool.query(`ANALYZE ${table}`);
     const rows = Number((await platform.db.pool.query(`SELECT count(*) FROM ${table}`)).rows[0].count);
     // A sample refused by capture (e.g. synthetic identity numbers without the switch) seeds nothing: say so.
-    if (rows < CASES / 2) throw new Error(`seeding gave ${fmt(rows)} analytics rows, not about ${fmt(CASES)}: captured ${fmt(captured)}, multiplied ${fmt(multiplied.cases)}`);
+    if (rows < CASES / 2)
+      throw new Error(
+        `seeding gave ${fmt(rows)} analytics rows, not about ${fmt(CASES)}: captured ${fmt(captured)}, multiplied ${fmt(multiplied.cases)}`,
+      );
     console.log(`seeded: ${fmt(rows)} rows in ${table} (${timings.map(([w, s]) => `${w}: ${s.toFixed(0)} s`).join('; ')})`);
 
     // 2. The scheduler: the busy day, then the days after it.
@@ -102,10 +134,22 @@ async function main() {
       step = Date.now();
       const run = await platform.prom.scheduler.runDue(new Date(`${day}T05:00:00Z`));
       const s = seconds(step);
-      const openItems = Number((await platform.db.pool.query("SELECT count(*) FROM prom_item WHERE status IN ('pending', 'invited')")).rows[0].count);
-      runs.push({ day, s, items: run.itemsCreated, invitations: run.invitationsCreated, invited: run.itemsInvited, expired: run.expired, open: openItems });
-      console.log(`scheduler ${day}${d === 0 ? ' (first run: every open window is new)' : ''}: ${s.toFixed(2)} s (load average ${os.loadavg()[0].toFixed(1)}); ${fmt(run.itemsCreated)} items created, ${fmt(run.invitationsCreated)} invitations created, ` +
-        `${fmt(run.itemsInvited)} items invited, ${fmt(run.expired)} expired; ${fmt(openItems)} items open after`);
+      const openItems = Number(
+        (await platform.db.pool.query("SELECT count(*) FROM prom_item WHERE status IN ('pending', 'invited')")).rows[0].count,
+      );
+      runs.push({
+        day,
+        s,
+        items: run.itemsCreated,
+        invitations: run.invitationsCreated,
+        invited: run.itemsInvited,
+        expired: run.expired,
+        open: openItems,
+      });
+      console.log(
+        `scheduler ${day}${d === 0 ? ' (first run: every open window is new)' : ''}: ${s.toFixed(2)} s (load average ${os.loadavg()[0].toFixed(1)}); ${fmt(run.itemsCreated)} items created, ${fmt(run.invitationsCreated)} invitations created, ` +
+          `${fmt(run.itemsInvited)} items invited, ${fmt(run.expired)} expired; ${fmt(openItems)} items open after`,
+      );
     }
     await platform.db.pool.query('ANALYZE prom_item, prom_invitation');
     // The items mark their cases for the analytics refresher (PROM status columns): done here, so the
@@ -117,13 +161,22 @@ async function main() {
 
     // 3. Patients: invitations of the busy day, each with its patient's own login.
     const need = Math.max(PATIENTS * 40, 4000);
-    const invitations = (await platform.db.pool.query(
-      `SELECT v.id, encode(p.nin_hash, 'hex') AS hash FROM prom_invitation v JOIN person p ON p.id = v.person_id
-       WHERE v.status = 'ordered' ORDER BY v.id LIMIT $1`, [need])).rows;
+    const invitations = (
+      await platform.db.pool.query(
+        `SELECT v.id, encode(p.nin_hash, 'hex') AS hash FROM prom_invitation v JOIN person p ON p.id = v.person_id
+       WHERE v.status = 'ordered' ORDER BY v.id LIMIT $1`,
+        [need],
+      )
+    ).rows;
     step = Date.now();
     const patients: Array<{ token: string; link: string }> = [];
     for (const inv of invitations) {
-      const token = await createToken(platform.db.pool, { name: `bench-patient-${inv.id}`, kind: 'user', grants: [{ registry: '*', role: 'patient', unit: '1' }], personHash: Buffer.from(inv.hash, 'hex') });
+      const token = await createToken(platform.db.pool, {
+        name: `bench-patient-${inv.id}`,
+        kind: 'user',
+        grants: [{ registry: '*', role: 'patient', unit: '1' }],
+        personHash: Buffer.from(inv.hash, 'hex'),
+      });
       patients.push({ token, link: platform.prom.links.token(Number(inv.id)) });
     }
     console.log(`${fmt(patients.length)} invitations with their patients' logins ready in ${seconds(step).toFixed(1)} s`);
@@ -134,14 +187,36 @@ async function main() {
     const port = 40000 + Math.floor(Math.random() * 10000);
     const site = `http://127.0.0.1:${port}`;
     server = spawn(process.execPath, [path.resolve('bin/kvalreg.js'), 'serve', '--port', String(port)], {
-      env: { ...process.env, ...keysEnv, DATABASE_URL: dbUrl, KVALREG_DATA_DIR: dir, LOG_LEVEL: 'warn', KVALREG_PROM_INTERVAL_MS: '0', KVALREG_ALLOW_TEST_IDENTITIES: '1',
+      env: {
+        ...process.env,
+        ...keysEnv,
+        DATABASE_URL: dbUrl,
+        KVALREG_DATA_DIR: dir,
+        LOG_LEVEL: 'warn',
+        KVALREG_PROM_INTERVAL_MS: '0',
+        KVALREG_ALLOW_TEST_IDENTITIES: '1',
         // 200 patients from one address here would be 200 addresses in life: the limits are raised out of the way.
-        KVALREG_RATE_LIMIT: '0', KVALREG_ANONYMOUS_RATE_LIMIT: '0' },
-      stdio: ['ignore', 'inherit', 'inherit'] });
-    const exited = new Promise<never>((_, reject) => server!.once('exit', (code) => reject(new Error(`the server exited (${code}) before it answered`))));
-    await Promise.race([exited, (async () => {
-      for (;;) { try { if ((await fetch(`${site}/health`)).ok) return; } catch { /* starting */ } await new Promise((r) => setTimeout(r, 200)); }
-    })()]);
+        KVALREG_RATE_LIMIT: '0',
+        KVALREG_ANONYMOUS_RATE_LIMIT: '0',
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    const exited = new Promise<never>((_, reject) =>
+      server!.once('exit', (code) => reject(new Error(`the server exited (${code}) before it answered`))),
+    );
+    await Promise.race([
+      exited,
+      (async () => {
+        for (;;) {
+          try {
+            if ((await fetch(`${site}/health`)).ok) return;
+          } catch {
+            /* starting */
+          }
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      })(),
+    ]);
     exited.catch(() => undefined);
 
     // 5. Load: PATIENTS clients, each answering one invitation after another.
@@ -152,17 +227,28 @@ async function main() {
     const load = async (thinkMs: number, durationS: number) => {
       const lat: Record<string, number[]> = { view: [], save: [], submit: [] };
       const statuses = new Map<number, number>();
-      let flows = 0, answered = 0, sent = 0;
+      let flows = 0,
+        answered = 0,
+        sent = 0;
       const loadStart = Date.now();
       const pause = () => (thinkMs > 0 ? new Promise((r) => setTimeout(r, thinkMs * (0.5 + random()))) : Promise.resolve());
       const call = async (kind: string, method: 'GET' | 'POST', url: string, token: string, body?: unknown) => {
         const t0 = performance.now();
-        const res = await request(site + url, { method, dispatcher, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+        const res = await request(site + url, {
+          method,
+          dispatcher,
+          headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+          body: body ? JSON.stringify(body) : undefined,
+        });
         const text = await res.body.text();
         const ms = performance.now() - t0;
         sent++;
-        if (Date.now() - loadStart >= WARMUP_MS) { lat[kind].push(ms); statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1); }
-        if (res.statusCode >= 300 && failures.length < 5) failures.push(`${method} ${url.replace(/form\/[^/]+/, 'form/…')}: ${res.statusCode} ${text.slice(0, 200)}`);
+        if (Date.now() - loadStart >= WARMUP_MS) {
+          lat[kind].push(ms);
+          statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
+        }
+        if (res.statusCode >= 300 && failures.length < 5)
+          failures.push(`${method} ${url.replace(/form\/[^/]+/, 'form/…')}: ${res.statusCode} ${text.slice(0, 200)}`);
         return res.statusCode < 300 ? JSON.parse(text) : null;
       };
       const worker = async () => {
@@ -194,12 +280,37 @@ async function main() {
       await Promise.all(Array.from({ length: PATIENTS }, worker));
       const cpu1 = { server: cpuByPid([server!.pid!]), pg: cpuByPid(pg) };
       for (const k of Object.keys(lat)) lat[k].sort((a, b) => a - b);
-      return { lat, all: Object.values(lat).flat().sort((a, b) => a - b), statuses, flows, answered, seconds: seconds(loadStart) - WARMUP_MS / 1000,
+      return {
+        lat,
+        all: Object.values(lat)
+          .flat()
+          .sort((a, b) => a - b),
+        statuses,
+        flows,
+        answered,
+        seconds: seconds(loadStart) - WARMUP_MS / 1000,
         // Over every request of the phase, warm-up included, as the CPU is read over the whole phase.
-        cpuMs: { server: (cpuUsed(cpu0.server, cpu1.server) * 1000) / Math.max(1, sent), pg: (cpuUsed(cpu0.pg, cpu1.pg) * 1000) / Math.max(1, sent) } };
+        cpuMs: {
+          server: (cpuUsed(cpu0.server, cpu1.server) * 1000) / Math.max(1, sent),
+          pg: (cpuUsed(cpu0.pg, cpu1.pg) * 1000) / Math.max(1, sent),
+        },
+      };
     };
-    const phases = [{ name: `${PATIENTS} patients filling in their forms (about ${THINK_MS / 1000} s between pages)`, think: THINK_MS, duration: DURATION, target: true }];
-    if (STRESS > 0) phases.push({ name: `${PATIENTS} clients with no pause at all (what the machine can take)`, think: 0, duration: STRESS, target: false });
+    const phases = [
+      {
+        name: `${PATIENTS} patients filling in their forms (about ${THINK_MS / 1000} s between pages)`,
+        think: THINK_MS,
+        duration: DURATION,
+        target: true,
+      },
+    ];
+    if (STRESS > 0)
+      phases.push({
+        name: `${PATIENTS} clients with no pause at all (what the machine can take)`,
+        think: 0,
+        duration: STRESS,
+        target: false,
+      });
     const measured = [];
     for (const ph of phases) {
       const r = await load(ph.think, ph.duration);
@@ -208,18 +319,40 @@ async function main() {
     }
     await dispatcher.close();
 
-    const line = (name: string, xs: number[], s: number) => `| ${name} | ${fmt(xs.length)} | ${(xs.length / s).toFixed(0)} | ${quantile(xs, 0.5).toFixed(0)} | ${quantile(xs, 0.95).toFixed(0)} | ${quantile(xs, 0.99).toFixed(0)} | ${(xs[xs.length - 1] ?? NaN).toFixed(0)} |`;
+    const line = (name: string, xs: number[], s: number) =>
+      `| ${name} | ${fmt(xs.length)} | ${(xs.length / s).toFixed(0)} | ${quantile(xs, 0.5).toFixed(0)} | ${quantile(xs, 0.95).toFixed(0)} | ${quantile(xs, 0.99).toFixed(0)} | ${(xs[xs.length - 1] ?? NaN).toFixed(0)} |`;
     const daily = runs.slice(1);
-    console.log(`\nSummary (${fmt(cases)} cases in ${table}; ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; load average now ${os.loadavg().map((x) => x.toFixed(1)).join(', ')}):`);
+    console.log(
+      `\nSummary (${fmt(cases)} cases in ${table}; ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; load average now ${os
+        .loadavg()
+        .map((x) => x.toFixed(1))
+        .join(', ')}):`,
+    );
     console.log('\nScheduler runs:');
     console.log('| day | seconds | items created | invitations created | items invited | expired | items open after |');
     console.log('|---|---|---|---|---|---|---|');
-    for (const r of runs) console.log(`| ${r.day} | ${r.s.toFixed(2)} | ${fmt(r.items)} | ${fmt(r.invitations)} | ${fmt(r.invited)} | ${fmt(r.expired)} | ${fmt(r.open)} |`);
+    for (const r of runs)
+      console.log(
+        `| ${r.day} | ${r.s.toFixed(2)} | ${fmt(r.items)} | ${fmt(r.invitations)} | ${fmt(r.invited)} | ${fmt(r.expired)} | ${fmt(r.open)} |`,
+      );
     const slowest = Math.max(...runs.map((r) => r.s));
-    console.log(`daily run: median ${quantile(daily.map((r) => r.s).sort((a, b) => a - b), 0.5).toFixed(2)} s; slowest run ${slowest.toFixed(2)} s (target < ${TARGET_SCHEDULER_S} s: ${slowest < TARGET_SCHEDULER_S ? 'met' : '**missed**'})`);
+    console.log(
+      `daily run: median ${quantile(
+        daily.map((r) => r.s).sort((a, b) => a - b),
+        0.5,
+      ).toFixed(
+        2,
+      )} s; slowest run ${slowest.toFixed(2)} s (target < ${TARGET_SCHEDULER_S} s: ${slowest < TARGET_SCHEDULER_S ? 'met' : '**missed**'})`,
+    );
     for (const m of measured) {
-      console.log(`\n${m.name}, ${m.seconds.toFixed(0)} s measured after ${WARMUP_MS / 1000} s warm-up: ${fmt(m.flows)} invitations opened, ${fmt(m.answered)} answered in full; status ${[...m.statuses].sort().map(([st, c]) => `${st}×${c}`).join(' ')}; ` +
-        `CPU per request: server ${m.cpuMs.server.toFixed(1)} ms, PostgreSQL ${m.cpuMs.pg.toFixed(1)} ms`);
+      console.log(
+        `\n${m.name}, ${m.seconds.toFixed(0)} s measured after ${WARMUP_MS / 1000} s warm-up: ${fmt(m.flows)} invitations opened, ${fmt(m.answered)} answered in full; status ${[
+          ...m.statuses,
+        ]
+          .sort()
+          .map(([st, c]) => `${st}×${c}`)
+          .join(' ')}; ` + `CPU per request: server ${m.cpuMs.server.toFixed(1)} ms, PostgreSQL ${m.cpuMs.pg.toFixed(1)} ms`,
+      );
       console.log('| request | requests | req/s | p50 ms | p95 ms | p99 ms | max ms |');
       console.log('|---|---|---|---|---|---|---|');
       console.log(line('open the form (GET)', m.lat.view, m.seconds));
@@ -227,7 +360,10 @@ async function main() {
       console.log(line('send an instrument (POST …/submit)', m.lat.submit, m.seconds));
       console.log(line('all', m.all, m.seconds));
       const p95 = quantile(m.all, 0.95);
-      if (m.target) console.log(`p95 over all requests ${p95.toFixed(0)} ms (target < ${TARGET_P95_MS} ms: ${p95 < TARGET_P95_MS ? 'met' : '**missed**'})`);
+      if (m.target)
+        console.log(
+          `p95 over all requests ${p95.toFixed(0)} ms (target < ${TARGET_P95_MS} ms: ${p95 < TARGET_P95_MS ? 'met' : '**missed**'})`,
+        );
     }
     for (const f of failures) console.log(`  failed: ${f}`);
     console.log(`total run time ${(seconds(started) / 60).toFixed(1)} min`);
@@ -244,4 +380,7 @@ async function main() {
   }
 }
 
-main().catch((err) => { console.error(err); process.exit(1); });
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

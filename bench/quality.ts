@@ -28,26 +28,60 @@ import { osloDate } from '../src/time/oslo.ts';
 import { captureSample } from './sample.ts';
 import { multiplyCases } from './seed-multiply.ts';
 
-const { values: args } = parseArgs({ options: { cases: { type: 'string', default: '1000000' }, episodes: { type: 'string', default: '1000000' }, fractures: { type: 'string', default: '2000' }, years: { type: 'string', default: '3' }, planted: { type: 'string', default: '0.9' } } });
-const CASES = Number(args.cases), EPISODES = Number(args.episodes), N = Number(args.fractures), YEARS = Number(args.years), PLANTED = Number(args.planted);
-Object.assign(process.env, { KVALREG_ENCRYPTION_KEY: crypto.randomBytes(32).toString('base64'), KVALREG_HASH_KEY: crypto.randomBytes(32).toString('base64') });
+const { values: args } = parseArgs({
+  options: {
+    cases: { type: 'string', default: '1000000' },
+    episodes: { type: 'string', default: '1000000' },
+    fractures: { type: 'string', default: '2000' },
+    years: { type: 'string', default: '3' },
+    planted: { type: 'string', default: '0.9' },
+  },
+});
+const CASES = Number(args.cases),
+  EPISODES = Number(args.episodes),
+  N = Number(args.fractures),
+  YEARS = Number(args.years),
+  PLANTED = Number(args.planted);
+Object.assign(process.env, {
+  KVALREG_ENCRYPTION_KEY: crypto.randomBytes(32).toString('base64'),
+  KVALREG_HASH_KEY: crypto.randomBytes(32).toString('base64'),
+});
 
 const seconds = (since: number) => (Date.now() - since) / 1000;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 async function timed(runs: number, fn: () => Promise<unknown>): Promise<number> {
   await fn(); // warm-up: caches and plans, as a running server has them
   const out: number[] = [];
-  for (let i = 0; i < runs; i++) { const t = Date.now(); await fn(); out.push((Date.now() - t) / 1000); }
+  for (let i = 0; i < runs; i++) {
+    const t = Date.now();
+    await fn();
+    out.push((Date.now() - t) / 1000);
+  }
   return median(out);
 }
 
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-bench-quality-'));
-  const server = process.env.DATABASE_URL ? null : await startEmbeddedPostgres({ dataDir: dir, port: 57000 + Math.floor(Math.random() * 1000), settings: { shared_buffers: '1GB', max_wal_size: '8GB', work_mem: '64MB' } });
+  const server = process.env.DATABASE_URL
+    ? null
+    : await startEmbeddedPostgres({
+        dataDir: dir,
+        port: 57000 + Math.floor(Math.random() * 1000),
+        settings: { shared_buffers: '1GB', max_wal_size: '8GB', work_mem: '64MB' },
+      });
   const adminUrl = process.env.DATABASE_URL ?? server!.url('postgres');
   const name = `kvalreg_bench_${crypto.randomBytes(4).toString('hex')}`;
   await ensureDatabase(adminUrl, name);
-  const platform = await startPlatform(loadConfig({ ...process.env, DATABASE_URL: withDatabase(adminUrl, name), KVALREG_DATA_DIR: dir, LOG_LEVEL: 'warn', KVALREG_ALLOW_TEST_IDENTITIES: '1' }), { log: pino({ level: 'warn' }), poolSize: 8 });
+  const platform = await startPlatform(
+    loadConfig({
+      ...process.env,
+      DATABASE_URL: withDatabase(adminUrl, name),
+      KVALREG_DATA_DIR: dir,
+      LOG_LEVEL: 'warn',
+      KVALREG_ALLOW_TEST_IDENTITIES: '1',
+    }),
+    { log: pino({ level: 'warn' }), poolSize: 8 },
+  );
   try {
     const registry = platform.registry('fracture')!;
     const table = analyticsTable(registry);
@@ -58,53 +92,106 @@ async function main() {
     const db = platform.db.pool;
     await db.query(`ANALYZE ${table}`);
     const cases = Number((await db.query(`SELECT count(*) FROM ${table}`)).rows[0].count);
-    console.log(`seeded ${cases} cases (${m.copies} copies of a captured sample of ${N}) in ${seconds(started).toFixed(0)} s (not measured)`);
+    console.log(
+      `seeded ${cases} cases (${m.copies} copies of a captured sample of ${N}) in ${seconds(started).toFixed(0)} s (not measured)`,
+    );
 
     // NPR episodes: the planted share of the cases at their hospital on their injury date, the rest unlinked contacts.
     started = Date.now();
-    const map = platform.units.all().filter((u) => u.level === 'department').map((u) => [u.resh, platform.units.ancestorAt(u.resh, 'hospital')!.resh]);
-    const years = (await db.query(`SELECT array_agg(DISTINCT extract(year FROM injury_date)::int) AS y FROM ${table} WHERE injury_date IS NOT NULL`)).rows[0].y as number[];
-    const extract = (await db.query(`INSERT INTO npr_extract (registry, source, imported_by, years, rows_read, episodes, selected, reserved, duplicates)
-      VALUES ('fracture', 'bench', 'bench', $1, $2, $2, $2, 0, 0) RETURNING id`, [years, EPISODES])).rows[0].id;
-    await db.query(`CREATE TEMP TABLE hmap AS SELECT * FROM unnest($1::text[], $2::text[]) AS t(unit, hospital)`, [map.map((x) => x[0]), map.map((x) => x[1])]);
+    const map = platform.units
+      .all()
+      .filter((u) => u.level === 'department')
+      .map((u) => [u.resh, platform.units.ancestorAt(u.resh, 'hospital')!.resh]);
+    const years = (
+      await db.query(`SELECT array_agg(DISTINCT extract(year FROM injury_date)::int) AS y FROM ${table} WHERE injury_date IS NOT NULL`)
+    ).rows[0].y as number[];
+    const extract = (
+      await db.query(
+        `INSERT INTO npr_extract (registry, source, imported_by, years, rows_read, episodes, selected, reserved, duplicates)
+      VALUES ('fracture', 'bench', 'bench', $1, $2, $2, $2, 0, 0) RETURNING id`,
+        [years, EPISODES],
+      )
+    ).rows[0].id;
+    await db.query(`CREATE TEMP TABLE hmap AS SELECT * FROM unnest($1::text[], $2::text[]) AS t(unit, hospital)`, [
+      map.map((x) => x[0]),
+      map.map((x) => x[1]),
+    ]);
     const insert = `INSERT INTO npr_episode (registry, extract_id, episode_id, nin_hash, nin_enc, hospital_resh, admission_date, discharge_date, contact_type, icd10, chain_start, year)`;
-    const linked = await db.query(`${insert}
+    const linked = await db.query(
+      `${insert}
       SELECT 'fracture', $1, 'b' || a.case_id, p.nin_hash, '\\x00'::bytea, h.hospital, a.injury_date, a.injury_date + 1, 'outpatient', '{S52.5}', a.injury_date, extract(year FROM a.injury_date)::int
       FROM ${table} a JOIN person p ON p.id = a.person_id JOIN hmap h ON h.unit = a.unit_resh
-      WHERE a.injury_date IS NOT NULL AND (hashtext(a.case_id::text) & 1023) < $2 LIMIT $3`, [extract, Math.round(PLANTED * 1024), EPISODES]);
+      WHERE a.injury_date IS NOT NULL AND (hashtext(a.case_id::text) & 1023) < $2 LIMIT $3`,
+      [extract, Math.round(PLANTED * 1024), EPISODES],
+    );
     // The others: the same people at the same hospitals half a year later (no fracture registered then).
     const rest = Math.max(0, EPISODES - (linked.rowCount ?? 0));
-    await db.query(`${insert}
+    await db.query(
+      `${insert}
       SELECT 'fracture', $1, 'o' || g, p.nin_hash, '\\x00'::bytea, h.hospital, d, d, 'outpatient', '{S62.3}', d, extract(year FROM d)::int
       FROM generate_series(1, $2::int) g
       JOIN LATERAL (SELECT a.person_id, a.unit_resh, (make_date(y, 1, 1) + (g % 360))::date AS d FROM ${table} a, (SELECT $3::int[] AS ys) q, LATERAL (SELECT q.ys[1 + g % array_length(q.ys, 1)] AS y) yy
                     WHERE a.case_id = (SELECT min(case_id) FROM ${table}) + (g * 7919) % $4 LIMIT 1) a ON true
       JOIN person p ON p.id = a.person_id JOIN hmap h ON h.unit = a.unit_resh
-      WHERE NOT EXISTS (SELECT 1 FROM ${table} c WHERE c.person_id = a.person_id AND c.injury_date BETWEEN a.d - 17 AND a.d + 17)`, [extract, rest, years, cases]);
+      WHERE NOT EXISTS (SELECT 1 FROM ${table} c WHERE c.person_id = a.person_id AND c.injury_date BETWEEN a.d - 17 AND a.d + 17)`,
+      [extract, rest, years, cases],
+    );
     await db.query('ANALYZE npr_episode');
     const episodes = Number((await db.query('SELECT count(*) FROM npr_episode')).rows[0].count);
-    console.log(`seeded ${episodes} NPR episodes (${linked.rowCount} planted on ${Math.round(PLANTED * 100)} % of the cases) in ${seconds(started).toFixed(0)} s (not measured)`);
-    console.log(`load while measuring: ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.cpus().length} cores`);
+    console.log(
+      `seeded ${episodes} NPR episodes (${linked.rowCount} planted on ${Math.round(PLANTED * 100)} % of the cases) in ${seconds(started).toFixed(0)} s (not measured)`,
+    );
+    console.log(
+      `load while measuring: ${os
+        .loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')} on ${os.cpus().length} cores`,
+    );
 
     // 1. Linkage against the plain passes over the two tables it reads.
     const linkage = await timed(3, () => platform.quality.computeCoverage(registry));
     const nprCount = await timed(3, () => db.query('SELECT hospital_resh, year, count(*) FROM npr_episode GROUP BY 1, 2'));
-    const caseCount = await timed(3, () => db.query(`SELECT unit_resh, extract(year FROM injury_date), count(*) FROM ${table} GROUP BY 1, 2`));
+    const caseCount = await timed(3, () =>
+      db.query(`SELECT unit_resh, extract(year FROM injury_date), count(*) FROM ${table} GROUP BY 1, 2`),
+    );
     const rows = await platform.quality.coverageRows(registry);
     const nation = rows.filter((r) => r.unit === platform.units.all().find((u) => u.level === 'nation')!.resh);
-    console.log(`\nlinkage of ${episodes} episodes with ${cases} cases: ${linkage.toFixed(2)} s; baseline count(*) GROUP BY: episodes ${nprCount.toFixed(2)} s + cases ${caseCount.toFixed(2)} s = ${(nprCount + caseCount).toFixed(2)} s; ratio ${(linkage / (nprCount + caseCount)).toFixed(2)}×`);
-    console.log(`  national coverage by year: ${nation.map((r) => `${r.year} ${(r.coverage! * 100).toFixed(1)} %`).join(', ')} (planted ≈ ${(100 * PLANTED).toFixed(0)} % of the cases; episodes that link to no case lower it)`);
+    console.log(
+      `\nlinkage of ${episodes} episodes with ${cases} cases: ${linkage.toFixed(2)} s; baseline count(*) GROUP BY: episodes ${nprCount.toFixed(2)} s + cases ${caseCount.toFixed(2)} s = ${(nprCount + caseCount).toFixed(2)} s; ratio ${(linkage / (nprCount + caseCount)).toFixed(2)}×`,
+    );
+    console.log(
+      `  national coverage by year: ${nation.map((r) => `${r.year} ${(r.coverage! * 100).toFixed(1)} %`).join(', ')} (planted ≈ ${(100 * PLANTED).toFixed(0)} % of the cases; episodes that link to no case lower it)`,
+    );
 
     // 2. Every data-quality measure (one counting pass per unit and year, and the timeliness pass).
     const set = platform.quality.checks(registry.id)!;
-    const version = Number((await db.query('SELECT version FROM analytics_state WHERE registry = $1', [registry.id])).rows[0]?.version ?? 0);
+    const version = Number(
+      (await db.query('SELECT version FROM analytics_state WHERE registry = $1', [registry.id])).rows[0]?.version ?? 0,
+    );
     const asOf = osloDate(new Date().toISOString());
     const PLATFORM = { kind: 'platform', task: 'bench' } as const;
     let checks = 0;
-    const measures = await timed(3, () => platform.data.transaction(PLATFORM, 'bench', async (tx) => { const r = await measure(tx, registry, set, platform.units, { dataset: 'fresh', asOf, analyticsVersion: version }); checks = set.checks.length; return r; }, { readOnly: true }));
-    const base = await timed(3, () => db.query(`SELECT a.unit_resh, extract(year FROM ${set.periodSql}), count(*) FROM ${table} a GROUP BY 1, 2`));
-    console.log(`every data-quality measure (${checks} checks + timeliness + units reporting) over ${cases} cases: ${measures.toFixed(2)} s; baseline count(*) GROUP BY unit, year: ${base.toFixed(2)} s; ratio ${(measures / base).toFixed(2)}×`);
-    console.log(`  judging a report from the counts (thresholds applied on read): ${(await timed(3, () => platform.quality.report(PLATFORM, registry, { unit: '1', year: years[years.length - 1] }))).toFixed(3)} s`);
+    const measures = await timed(3, () =>
+      platform.data.transaction(
+        PLATFORM,
+        'bench',
+        async (tx) => {
+          const r = await measure(tx, registry, set, platform.units, { dataset: 'fresh', asOf, analyticsVersion: version });
+          checks = set.checks.length;
+          return r;
+        },
+        { readOnly: true },
+      ),
+    );
+    const base = await timed(3, () =>
+      db.query(`SELECT a.unit_resh, extract(year FROM ${set.periodSql}), count(*) FROM ${table} a GROUP BY 1, 2`),
+    );
+    console.log(
+      `every data-quality measure (${checks} checks + timeliness + units reporting) over ${cases} cases: ${measures.toFixed(2)} s; baseline count(*) GROUP BY unit, year: ${base.toFixed(2)} s; ratio ${(measures / base).toFixed(2)}×`,
+    );
+    console.log(
+      `  judging a report from the counts (thresholds applied on read): ${(await timed(3, () => platform.quality.report(PLATFORM, registry, { unit: '1', year: years[years.length - 1] }))).toFixed(3)} s`,
+    );
   } finally {
     await platform.close();
     await server?.stop();
@@ -112,4 +199,7 @@ async function main() {
   }
 }
 
-main().catch((err) => { console.error(err); process.exit(1); });
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

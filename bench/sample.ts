@@ -11,25 +11,48 @@ export async function captureSample(platform: Platform, o: { fractures: number; 
   const registry = platform.registry('fracture')!;
   const list = registry.codelists.get('ao_ota_2018')!;
   const codes = [...list.properties.entries()].filter(([code, p]) => p.group === code).map(([code]) => code);
-  const units = platform.units.all().filter((u) => u.level === 'department' && u.kind !== 'emergency_department').map((u) => ({ resh: u.resh, weight: 1 }));
-  const specs = generateFractures({ years: o.years, scale: o.fractures / o.years / 6700, seed: 1, rates: DEFAULT_RATES, units, lastYear: new Date().getFullYear() - 1,
-    codesByPrefix: (prefix) => codes.filter((c) => { const x = list.properties.get(c)!; return x.segment === prefix || x.bone === prefix; }) });
+  const units = platform.units
+    .all()
+    .filter((u) => u.level === 'department' && u.kind !== 'emergency_department')
+    .map((u) => ({ resh: u.resh, weight: 1 }));
+  const specs = generateFractures({
+    years: o.years,
+    scale: o.fractures / o.years / 6700,
+    seed: 1,
+    rates: DEFAULT_RATES,
+    units,
+    lastYear: new Date().getFullYear() - 1,
+    codesByPrefix: (prefix) =>
+      codes.filter((c) => {
+        const x = list.properties.get(c)!;
+        return x.segment === prefix || x.bone === prefix;
+      }),
+  });
   const ehr = { kind: 'system', sender: 'bench-ehr', name: 'bench' } as const;
   const planner = { kind: 'system', sender: 'bench-planner', name: 'bench' } as const;
   const batches: Array<{ caller: typeof ehr | typeof planner; body: string }> = [];
   for (let i = 0; i < specs.length; i += 100) {
     const chunk = specs.slice(i, i + 100);
-    batches.push({ caller: ehr, body: JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry: chunk.flatMap((f) => ehrBundle(f, 'batch').entry) }) });
-    const ops = chunk.map((f) => plannerBundle(f)).filter((b) => b !== null).flatMap((b) => b!.entry);
+    batches.push({
+      caller: ehr,
+      body: JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry: chunk.flatMap((f) => ehrBundle(f, 'batch').entry) }),
+    });
+    const ops = chunk
+      .map((f) => plannerBundle(f))
+      .filter((b) => b !== null)
+      .flatMap((b) => b!.entry);
     if (ops.length) batches.push({ caller: planner, body: JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry: ops }) });
   }
   let next = 0;
-  await Promise.all(Array.from({ length: 4 }, async () => {
-    while (next < batches.length) {
-      const b = batches[next++];
-      await platform.inbox.capture(b.caller, 'fhir', b.body);
-      if (process.stdout.isTTY) process.stdout.write(`  captured ${Math.min(specs.length, Math.round(next / batches.length * specs.length))} fractures\r`);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (next < batches.length) {
+        const b = batches[next++];
+        await platform.inbox.capture(b.caller, 'fhir', b.body);
+        if (process.stdout.isTTY)
+          process.stdout.write(`  captured ${Math.min(specs.length, Math.round((next / batches.length) * specs.length))} fractures\r`);
+      }
+    }),
+  );
   return specs.length;
 }

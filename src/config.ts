@@ -109,9 +109,20 @@ export const DEFAULT_PID_CLAIM = 'helseid://claims/identity/pid';
 /** ID-porten's defaults: the identity number is the `pid` claim, asked for with the `openid profile` scopes. */
 export const PATIENT_OIDC_DEFAULTS = { prefix: 'KVALREG_PATIENT_OIDC_', scopes: 'openid profile', pidClaim: 'pid' };
 
-export function oidcFromEnv(env: NodeJS.ProcessEnv, o: { prefix: string; scopes: string; pidClaim: string } = { prefix: 'KVALREG_OIDC_', scopes: DEFAULT_OIDC_SCOPES, pidClaim: DEFAULT_PID_CLAIM }): OidcSettings | undefined {
+export function oidcFromEnv(
+  env: NodeJS.ProcessEnv,
+  o: { prefix: string; scopes: string; pidClaim: string } = {
+    prefix: 'KVALREG_OIDC_',
+    scopes: DEFAULT_OIDC_SCOPES,
+    pidClaim: DEFAULT_PID_CLAIM,
+  },
+): OidcSettings | undefined {
   // The same settings under another prefix for the patients' provider: read them by suffix.
-  env = Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith(o.prefix)).map(([k, v]) => [`KVALREG_OIDC_${k.slice(o.prefix.length)}`, v]));
+  env = Object.fromEntries(
+    Object.entries(env)
+      .filter(([k]) => k.startsWith(o.prefix))
+      .map(([k, v]) => [`KVALREG_OIDC_${k.slice(o.prefix.length)}`, v]),
+  );
   const named = (msg: string) => (o.prefix === 'KVALREG_OIDC_' ? msg : msg.replaceAll('KVALREG_OIDC_', o.prefix));
   try {
     return oidcFromPrefixed(env, o);
@@ -124,16 +135,26 @@ function oidcFromPrefixed(env: NodeJS.ProcessEnv, o: { scopes: string; pidClaim:
   const issuer = env.KVALREG_OIDC_ISSUER;
   if (!issuer) return undefined;
   const missing = ['KVALREG_OIDC_CLIENT_ID', 'KVALREG_OIDC_REDIRECT_URL'].filter((n) => !env[n]);
-  if (!env.KVALREG_OIDC_CLIENT_SECRET && !env.KVALREG_OIDC_CLIENT_KEY && !env.KVALREG_OIDC_CLIENT_KEY_FILE) missing.push('KVALREG_OIDC_CLIENT_KEY (or KVALREG_OIDC_CLIENT_KEY_FILE, or KVALREG_OIDC_CLIENT_SECRET)');
+  if (!env.KVALREG_OIDC_CLIENT_SECRET && !env.KVALREG_OIDC_CLIENT_KEY && !env.KVALREG_OIDC_CLIENT_KEY_FILE)
+    missing.push('KVALREG_OIDC_CLIENT_KEY (or KVALREG_OIDC_CLIENT_KEY_FILE, or KVALREG_OIDC_CLIENT_SECRET)');
   if (missing.length) throw new Error(`KVALREG_OIDC_ISSUER is set, so ${missing.join(', ')} must be set too (see docs/login.md)`);
   const clientKey = clientKeyFromEnv(env);
   const redirectUrl = env.KVALREG_OIDC_REDIRECT_URL!;
   let origin: string;
-  try { origin = new URL(redirectUrl).origin; } catch { throw new Error(`KVALREG_OIDC_REDIRECT_URL must be an absolute URL such as https://kvalreg.example.no/auth/callback, got "${redirectUrl}"`); }
+  try {
+    origin = new URL(redirectUrl).origin;
+  } catch {
+    throw new Error(
+      `KVALREG_OIDC_REDIRECT_URL must be an absolute URL such as https://kvalreg.example.no/auth/callback, got "${redirectUrl}"`,
+    );
+  }
   return {
-    issuer, clientId: env.KVALREG_OIDC_CLIENT_ID!, redirectUrl,
+    issuer,
+    clientId: env.KVALREG_OIDC_CLIENT_ID!,
+    redirectUrl,
     ...(clientKey ? { clientKey } : { clientSecret: env.KVALREG_OIDC_CLIENT_SECRET! }),
-    par: boolEnv(env, 'KVALREG_OIDC_PAR'), dpop: boolEnv(env, 'KVALREG_OIDC_DPOP'),
+    par: boolEnv(env, 'KVALREG_OIDC_PAR'),
+    dpop: boolEnv(env, 'KVALREG_OIDC_DPOP'),
     postLogoutRedirectUrl: env.KVALREG_OIDC_POST_LOGOUT_URL ?? `${origin}/`,
     scopes: env.KVALREG_OIDC_SCOPES ?? o.scopes,
     pidClaim: env.KVALREG_OIDC_PID_CLAIM ?? o.pidClaim,
@@ -149,14 +170,26 @@ function clientKeyFromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> | und
   if (!text) return undefined;
   const where = env.KVALREG_OIDC_CLIENT_KEY ? 'KVALREG_OIDC_CLIENT_KEY' : `KVALREG_OIDC_CLIENT_KEY_FILE (${file})`;
   let jwk: Record<string, unknown>;
-  try { jwk = JSON.parse(text); } catch { throw new Error(`${where} is not JSON: it must be the client's private key as a JWK, e.g. {"kty":"EC","crv":"P-256","d":"…","x":"…","y":"…","kid":"…","alg":"ES256"}`); }
-  if (!jwk || typeof jwk !== 'object' || typeof jwk.kty !== 'string' || typeof jwk.d !== 'string') throw new Error(`${where} must be a private key as a JWK (with "kty" and the private part "d")`);
-  if (typeof jwk.kid !== 'string' || typeof jwk.alg !== 'string') throw new Error(`${where} must name its "kid" (as registered with the provider) and its "alg" (e.g. RS256, PS256, ES256)`);
+  try {
+    jwk = JSON.parse(text);
+  } catch {
+    throw new Error(
+      `${where} is not JSON: it must be the client's private key as a JWK, e.g. {"kty":"EC","crv":"P-256","d":"…","x":"…","y":"…","kid":"…","alg":"ES256"}`,
+    );
+  }
+  if (!jwk || typeof jwk !== 'object' || typeof jwk.kty !== 'string' || typeof jwk.d !== 'string')
+    throw new Error(`${where} must be a private key as a JWK (with "kty" and the private part "d")`);
+  if (typeof jwk.kid !== 'string' || typeof jwk.alg !== 'string')
+    throw new Error(`${where} must name its "kid" (as registered with the provider) and its "alg" (e.g. RS256, PS256, ES256)`);
   return jwk;
 }
 
 function readKeyFile(file: string): string {
-  try { return fs.readFileSync(file, 'utf8'); } catch (err) { throw new Error(`KVALREG_OIDC_CLIENT_KEY_FILE: cannot read ${file}: ${(err as Error).message}`); }
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`KVALREG_OIDC_CLIENT_KEY_FILE: cannot read ${file}: ${(err as Error).message}`);
+  }
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -166,13 +199,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     env,
     databaseUrl: env.DATABASE_URL || undefined,
     databaseAppUrl: env.DATABASE_APP_URL || undefined,
-    oauth: env.KVALREG_OAUTH_ISSUER ? {
-      issuer: env.KVALREG_OAUTH_ISSUER,
-      jwksUrl: env.KVALREG_OAUTH_JWKS_URL ?? `${env.KVALREG_OAUTH_ISSUER.replace(/\/$/, '')}/.well-known/jwks.json`,
-      audience: env.KVALREG_OAUTH_AUDIENCE ?? 'kvalreg',
-      scope: env.KVALREG_OAUTH_SCOPE ?? 'kvalreg/capture',
-      requireDpop: boolEnv(env, 'KVALREG_OAUTH_REQUIRE_DPOP'),
-    } : undefined,
+    oauth: env.KVALREG_OAUTH_ISSUER
+      ? {
+          issuer: env.KVALREG_OAUTH_ISSUER,
+          jwksUrl: env.KVALREG_OAUTH_JWKS_URL ?? `${env.KVALREG_OAUTH_ISSUER.replace(/\/$/, '')}/.well-known/jwks.json`,
+          audience: env.KVALREG_OAUTH_AUDIENCE ?? 'kvalreg',
+          scope: env.KVALREG_OAUTH_SCOPE ?? 'kvalreg/capture',
+          requireDpop: boolEnv(env, 'KVALREG_OAUTH_REQUIRE_DPOP'),
+        }
+      : undefined,
     oidc: oidcFromEnv(env),
     patientOidc: oidcFromEnv(env, PATIENT_OIDC_DEFAULTS),
     session: {
@@ -224,13 +259,17 @@ function positiveIntEnv(env: NodeJS.ProcessEnv, name: string, fallback: number):
 
 /** "10.0.0.5, 10.1.0.0/16, ::1": addresses and CIDR ranges, each checked, so a typo is an error at start, not a proxy trusted by accident or not at all. */
 function addressListEnv(env: NodeJS.ProcessEnv, name: string): string[] {
-  const list = (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const list = (env[name] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const entry of list) {
     const [address, prefix, ...rest] = entry.split('/');
     const family = net.isIP(address);
     const bits = family === 4 ? 32 : 128;
     const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
-    if (!family || !prefixOk || rest.length) throw new Error(`${name}: "${entry}" is not an IP address or a CIDR range (e.g. 10.0.0.5 or 10.1.0.0/16)`);
+    if (!family || !prefixOk || rest.length)
+      throw new Error(`${name}: "${entry}" is not an IP address or a CIDR range (e.g. 10.0.0.5 or 10.1.0.0/16)`);
   }
   return list;
 }

@@ -58,14 +58,19 @@ export async function startPlatform(config: Config, opts: { log?: Logger; poolSi
     const keys = loadIdentityKeys({ env: config.env, keyFile: path.join(config.dataDir, 'keys.json'), log: (m) => log.warn(m) });
     const auditKeys = loadAuditKeys({ env: config.env, dataDir: config.dataDir, identity: keys, log: (m) => log.warn(m) });
     const unitCount = Number((await db.pool.query('SELECT count(*) FROM org_unit')).rows[0].count);
-    if (unitCount === 0) log.info({ units: await loadUnits(db.pool, config.unitsFile), file: config.unitsFile }, 'loaded organisation units');
+    if (unitCount === 0)
+      log.info({ units: await loadUnits(db.pool, config.unitsFile), file: config.unitsFile }, 'loaded organisation units');
     const registries = await loadRegistries(config.registriesDir);
     await storeRegistryVersions(db.pool, registries);
     const units = await readUnitTree(db.pool);
     const data = new PersonData(db.pool, units, db.appPool);
     // PROM first: the capture pipeline hands it the QuestionnaireResponses it receives.
     const prom = new Prom(data, registries, log.child({ module: 'prom' }), { units, keys, config });
-    const inbox = createInbox(data, { keys, registries, allRegistries: registries, allowTestIdentities: config.allowTestIdentities, afterWrite: prom.capture.hook }, log);
+    const inbox = createInbox(
+      data,
+      { keys, registries, allRegistries: registries, allowTestIdentities: config.allowTestIdentities, afterWrite: prom.capture.hook },
+      log,
+    );
     const analytics = new Analytics(data, registries, log.child({ module: 'analytics' }));
     await analytics.prepare();
     const indicators = new Indicators(data, db.pool, registries, units, log.child({ module: 'indicators' }));
@@ -81,10 +86,30 @@ export async function startPlatform(config: Config, opts: { log?: Logger; poolSi
     reports.useQuality(quality);
     const byId = new Map(registries.map((r) => [r.id, r]));
     return {
-      config, log, db, keys, auditKeys, registries, units, data, inbox, analytics, indicators, reports, prom, quality,
+      config,
+      log,
+      db,
+      keys,
+      auditKeys,
+      registries,
+      units,
+      data,
+      inbox,
+      analytics,
+      indicators,
+      reports,
+      prom,
+      quality,
       registry: (id) => byId.get(id),
-      reloadUnits: async () => { units.reset((await readUnitTree(db.pool)).all()); },
-      close: async () => { await prom.stop(); await reports.dispatch.stop(); await analytics.stop(); await db.close(); },
+      reloadUnits: async () => {
+        units.reset((await readUnitTree(db.pool)).all());
+      },
+      close: async () => {
+        await prom.stop();
+        await reports.dispatch.stop();
+        await analytics.stop();
+        await db.close();
+      },
     };
   } catch (err) {
     await db.close();

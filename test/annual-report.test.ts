@@ -20,10 +20,12 @@ beforeAll(async () => {
   expect(demo.failed).toBe(0);
   await t.platform.analytics.refresh();
 }, 600_000);
-afterAll(async () => { await t?.close(); });
+afterAll(async () => {
+  await t?.close();
+});
 
 describe('the annual report for the demo year', () => {
-  it('has the template\'s sections, every indicator, a numbered figure for each result and analysis, and numbered pages', async () => {
+  it("has the template's sections, every indicator, a numbered figure for each result and analysis, and numbered pages", async () => {
     const registry = t.platform.registry('fracture')!;
     const started = performance.now();
     const pdf = await t.platform.reports.annual(registry, year, { dataset: 'fresh' });
@@ -39,9 +41,20 @@ describe('the annual report for the demo year', () => {
 
     expect(pages[0]).toContain('Norsk frakturregister');
     expect(pages[0]).toContain(`Årsrapport for ${year}`);
-    const sections = ['1 Sammendrag', '2 Resultater', '2.1 Kvalitetsindikatorer', '2.2 Pasientrapporterte data', '2.3 Andre analyser', '3 Registerbeskrivelse', '4 Datakvalitet'];
+    const sections = [
+      '1 Sammendrag',
+      '2 Resultater',
+      '2.1 Kvalitetsindikatorer',
+      '2.2 Pasientrapporterte data',
+      '2.3 Andre analyser',
+      '3 Registerbeskrivelse',
+      '4 Datakvalitet',
+    ];
     const at = sections.map((s) => all.indexOf(s));
-    expect(at.every((i) => i > 0), `sections found at ${at}`).toBe(true);
+    expect(
+      at.every((i) => i > 0),
+      `sections found at ${at}`,
+    ).toBe(true);
     expect([...at].sort((a, b) => a - b)).toEqual(at);
     expect(all).toMatch(/Stadievurdering|stadium/i);
 
@@ -54,8 +67,17 @@ describe('the annual report for the demo year', () => {
 
     // Figures: one per active indicator with cases in its denominator nationally (a result, or too few to show), one per declared analysis,
     // numbered 1, 2, 3 … in order.
-    const national = await t.platform.indicators.results(registry, { grain: 'year', period: year, units: [t.platform.indicators.nation()], dataset: 'fresh' });
-    const withResults = inds.filter((i) => i.def.status === 'active' && national.some((r) => r.indicator === i.def.id && r.stratifier === '' && (r.status === 'ok' || r.status === 'too-few'))).length;
+    const national = await t.platform.indicators.results(registry, {
+      grain: 'year',
+      period: year,
+      units: [t.platform.indicators.nation()],
+      dataset: 'fresh',
+    });
+    const withResults = inds.filter(
+      (i) =>
+        i.def.status === 'active' &&
+        national.some((r) => r.indicator === i.def.id && r.stratifier === '' && (r.status === 'ok' || r.status === 'too-few')),
+    ).length;
     const analyses = t.platform.reports.figures.analysesOf(registry).list.length;
     const numbers = [...all.matchAll(/Figur (\d+):/g)].map((m) => Number(m[1]));
     expect(withResults).toBeGreaterThan(5);

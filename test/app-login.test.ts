@@ -13,13 +13,21 @@ let app: pg.Client;
 beforeAll(async () => {
   t = await testPlatform();
   for (let i = 0; i < 2; i++) {
-    const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(ehrBundle(fracture())) });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/fhir',
+      headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+      payload: JSON.stringify(ehrBundle(fracture())),
+    });
     expect(res.statusCode).toBe(200);
   }
   app = new pg.Client({ connectionString: t.env.DATABASE_APP_URL });
   await app.connect();
 });
-afterAll(async () => { await app?.end(); await t?.close(); });
+afterAll(async () => {
+  await app?.end();
+  await t?.close();
+});
 
 /** One statement on the application login in a transaction of its own, rolled back. */
 async function asLogin(sql: string, settings: Record<string, string> = {}): Promise<any[]> {
@@ -32,15 +40,36 @@ async function asLogin(sql: string, settings: Record<string, string> = {}): Prom
   }
 }
 
-it('is the login that unit users\' transactions run on, as kvalreg_app; the platform\'s own work stays on the owner', async () => {
-  const user = { kind: 'user' as const, user: 'r', name: 'r', grants: [{ registry: 'fracture', role: 'unit-reader' as const, unit: SUS_ORTHO }] };
-  const who = await t.platform.data.transaction(user, 'test', async (tx) => (await tx.client.query('SELECT session_user AS s, current_user AS c')).rows[0]);
+it("is the login that unit users' transactions run on, as kvalreg_app; the platform's own work stays on the owner", async () => {
+  const user = {
+    kind: 'user' as const,
+    user: 'r',
+    name: 'r',
+    grants: [{ registry: 'fracture', role: 'unit-reader' as const, unit: SUS_ORTHO }],
+  };
+  const who = await t.platform.data.transaction(
+    user,
+    'test',
+    async (tx) => (await tx.client.query('SELECT session_user AS s, current_user AS c')).rows[0],
+  );
   expect(who).toEqual({ s: 'kvalreg_app_login', c: 'kvalreg_app' });
-  const own = await t.platform.data.transaction({ kind: 'platform', task: 'test' }, 'test', async (tx) => (await tx.client.query('SELECT session_user AS s')).rows[0].s);
+  const own = await t.platform.data.transaction(
+    { kind: 'platform', task: 'test' },
+    'test',
+    async (tx) => (await tx.client.query('SELECT session_user AS s')).rows[0].s,
+  );
   expect(own).not.toBe('kvalreg_app_login');
   // And the registrar's reads still work through it.
   const caseId = (await t.platform.db.pool.query('SELECT id FROM registry_case LIMIT 1')).rows[0].id;
-  expect((await t.app.inject({ method: 'GET', url: `/api/registries/fracture/cases/${caseId}`, headers: { authorization: `Bearer ${t.tokens.registrarSus}` } })).statusCode).toBe(200);
+  expect(
+    (
+      await t.app.inject({
+        method: 'GET',
+        url: `/api/registries/fracture/cases/${caseId}`,
+        headers: { authorization: `Bearer ${t.tokens.registrarSus}` },
+      })
+    ).statusCode,
+  ).toBe(200);
 });
 
 it('cannot become the owner or any other role but kvalreg_app', async () => {
@@ -51,7 +80,11 @@ it('cannot become the owner or any other role but kvalreg_app', async () => {
   // PostgreSQL 15 says "must be superuser to change bypassrls attribute", 16 and later "permission denied".
   await expect(asLogin('ALTER ROLE kvalreg_app_login BYPASSRLS')).rejects.toThrow(/permission denied|must be superuser/);
   await app.query('BEGIN; SET LOCAL ROLE kvalreg_app');
-  try { expect((await app.query('SELECT current_user AS c')).rows).toEqual([{ c: 'kvalreg_app' }]); } finally { await app.query('ROLLBACK'); }
+  try {
+    expect((await app.query('SELECT current_user AS c')).rows).toEqual([{ c: 'kvalreg_app' }]);
+  } finally {
+    await app.query('ROLLBACK');
+  }
 });
 
 it('cannot read past row-level security: not by turning it off, not by claiming everything', async () => {
@@ -63,20 +96,37 @@ it('cannot read past row-level security: not by turning it off, not by claiming 
   }
   await expect(asLogin('ALTER TABLE registry_case DISABLE ROW LEVEL SECURITY')).rejects.toThrow(/must be owner/);
   // Its own grants still show its own unit.
-  expect((await asLogin('SELECT count(*)::int AS n FROM registry_case', { 'kvalreg.scope': 'units', 'kvalreg.grants': `fracture:${SUS_ORTHO}` }))[0].n).toBe(2);
+  expect(
+    (
+      await asLogin('SELECT count(*)::int AS n FROM registry_case', { 'kvalreg.scope': 'units', 'kvalreg.grants': `fracture:${SUS_ORTHO}` })
+    )[0].n,
+  ).toBe(2);
 });
 
 it('can add to the audit trail but not change, delete, truncate or prune it', async () => {
   await app.query('BEGIN');
-  try { expect((await app.query("INSERT INTO audit_event (actor, action, object, purpose, outcome) VALUES ('user:x', 'read', 'x', 'x', 'ok')")).rowCount).toBe(1); } finally { await app.query('ROLLBACK'); }
+  try {
+    expect(
+      (await app.query("INSERT INTO audit_event (actor, action, object, purpose, outcome) VALUES ('user:x', 'read', 'x', 'x', 'ok')"))
+        .rowCount,
+    ).toBe(1);
+  } finally {
+    await app.query('ROLLBACK');
+  }
   await expect(asLogin("UPDATE audit_event SET actor = 'x'")).rejects.toThrow(/permission denied/);
   await expect(asLogin('DELETE FROM audit_event', { 'kvalreg.audit_prune': '999999999' })).rejects.toThrow(/permission denied/);
   await expect(asLogin('TRUNCATE audit_event')).rejects.toThrow(/permission denied/);
-  await expect(asLogin("INSERT INTO audit_checkpoint (seq, hash, event_at, pruned_before, pruned_count, key_id, signature) VALUES (1, '\\x00', 'x', now(), 1, 'a1', '\\x00')")).rejects.toThrow(/permission denied/);
+  await expect(
+    asLogin(
+      "INSERT INTO audit_checkpoint (seq, hash, event_at, pruned_before, pruned_count, key_id, signature) VALUES (1, '\\x00', 'x', now(), 1, 'a1', '\\x00')",
+    ),
+  ).rejects.toThrow(/permission denied/);
   await expect(asLogin('ALTER TABLE audit_event DISABLE TRIGGER USER')).rejects.toThrow(/must be owner/);
 });
 
 it('refuses an application URL that is not confined', async () => {
   const db = { ...t.platform.db, appPool: undefined };
-  await expect(connectApplicationRole(db, { ...t.config, databaseAppUrl: t.databaseUrl })).rejects.toThrow(/is a superuser.*member of kvalreg_app only/);
+  await expect(connectApplicationRole(db, { ...t.config, databaseAppUrl: t.databaseUrl })).rejects.toThrow(
+    /is a superuser.*member of kvalreg_app only/,
+  );
 });

@@ -16,22 +16,39 @@ let minePerson: number;
 beforeAll(async () => {
   t = await testPlatform();
   for (const f of [mine, fracture({ unitResh: OTHER_ORTHO }), fracture()]) {
-    const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(ehrBundle(f)) });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/fhir',
+      headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+      payload: JSON.stringify(ehrBundle(f)),
+    });
     expect(res.statusCode).toBe(200);
   }
-  const cases = (await q('SELECT id, person_id, unit_resh FROM registry_case ORDER BY id'));
+  const cases = await q('SELECT id, person_id, unit_resh FROM registry_case ORDER BY id');
   minePerson = cases[0].person_id;
   for (const c of cases) {
     await get(`/api/registries/fracture/cases/${c.id}`, t.tokens.registrarSus); // two allowed, one refused (other unit)
   }
-  fractureAdmin = await createToken(t.platform.db.pool, { name: 'fracture-admin', kind: 'user', grants: [{ registry: 'fracture', role: 'registry-admin', unit: '1' }] });
-  traumaAdmin = await createToken(t.platform.db.pool, { name: 'trauma-admin', kind: 'user', grants: [{ registry: 'trauma', role: 'registry-admin', unit: '1' }] });
+  fractureAdmin = await createToken(t.platform.db.pool, {
+    name: 'fracture-admin',
+    kind: 'user',
+    grants: [{ registry: 'fracture', role: 'registry-admin', unit: '1' }],
+  });
+  traumaAdmin = await createToken(t.platform.db.pool, {
+    name: 'trauma-admin',
+    kind: 'user',
+    grants: [{ registry: 'trauma', role: 'registry-admin', unit: '1' }],
+  });
 });
-afterAll(async () => { await t?.close(); });
+afterAll(async () => {
+  await t?.close();
+});
 
 const q = async (sql: string, p: unknown[] = []) => (await t.platform.db.pool.query(sql, p)).rows;
-const get = (url: string, token = t.tokens.admin, headers: Record<string, string> = {}) => t.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}`, ...headers } });
-const search = (body: unknown, token = t.tokens.admin) => t.app.inject({ method: 'POST', url: '/api/audit/search', headers: { authorization: `Bearer ${token}` }, payload: body as any });
+const get = (url: string, token = t.tokens.admin, headers: Record<string, string> = {}) =>
+  t.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}`, ...headers } });
+const search = (body: unknown, token = t.tokens.admin) =>
+  t.app.inject({ method: 'POST', url: '/api/audit/search', headers: { authorization: `Bearer ${token}` }, payload: body as any });
 
 describe('filters and paging', () => {
   it('pages through the whole trail by cursor, oldest first', async () => {
@@ -103,7 +120,7 @@ describe('filters and paging', () => {
 });
 
 describe('scope', () => {
-  it('shows the admin of one registry that registry\'s events only', async () => {
+  it("shows the admin of one registry that registry's events only", async () => {
     const events = (await get('/api/audit?limit=1000', fractureAdmin)).json().events;
     expect(events.length).toBeGreaterThan(0);
     expect(events.every((e: any) => e.registry === 'fracture')).toBe(true);
@@ -119,8 +136,11 @@ describe('scope', () => {
 describe('streaming', () => {
   const N = 30_000;
   beforeAll(async () => {
-    await q(`INSERT INTO audit_event (actor, role, unit, person_id, action, object, purpose, outcome, client, registry)
-      SELECT 'user:bulk', 'unit-reader', $1, g, 'read', 'fracture/case/' || g, 'case:read', 'ok', '10.0.0.1', 'fracture' FROM generate_series(1, ${N}) g`, [SUS_ORTHO]);
+    await q(
+      `INSERT INTO audit_event (actor, role, unit, person_id, action, object, purpose, outcome, client, registry)
+      SELECT 'user:bulk', 'unit-reader', $1, g, 'read', 'fracture/case/' || g, 'case:read', 'ok', '10.0.0.1', 'fracture' FROM generate_series(1, ${N}) g`,
+      [SUS_ORTHO],
+    );
   });
 
   it('streams a large result as NDJSON from a cursor, every row once', async () => {

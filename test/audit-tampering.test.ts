@@ -23,12 +23,24 @@ import { testPlatform, type TestPlatform } from './helpers/platform.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const event = (i: number, over: Partial<AuditEvent> = {}): AuditEvent => ({
-  actor: `user:reader-${i}`, role: 'unit-reader', unit: '8201101', personId: 1000 + i, action: 'read', object: `fracture/case/${i}`,
-  purpose: 'case:read', outcome: 'ok', client: '10.0.0.1', registry: 'fracture', ...over,
+  actor: `user:reader-${i}`,
+  role: 'unit-reader',
+  unit: '8201101',
+  personId: 1000 + i,
+  action: 'read',
+  object: `fracture/case/${i}`,
+  purpose: 'case:read',
+  outcome: 'ok',
+  client: '10.0.0.1',
+  registry: 'fracture',
+  ...over,
 });
 /** Honest events, written the way the data-access door writes them. */
 async function write(t: TestPlatform, n: number, from = 0) {
-  await writeEvents(t.platform.db.pool, Array.from({ length: n }, (_, i) => event(from + i)));
+  await writeEvents(
+    t.platform.db.pool,
+    Array.from({ length: n }, (_, i) => event(from + i)),
+  );
 }
 
 /** As the owner would: switch every guard off, do it, switch them on again. */
@@ -43,7 +55,9 @@ async function asOwner(t: TestPlatform, sql: string, params: unknown[] = []) {
   } catch (err) {
     await client.query('ROLLBACK');
     throw err;
-  } finally { client.release(); }
+  } finally {
+    client.release();
+  }
 }
 
 /**
@@ -56,17 +70,44 @@ async function sealWithLegacyKey(t: TestPlatform, fromSeq: number, toSeq = Numbe
   const pool = t.platform.db.pool;
   const before = (await pool.query('SELECT hash FROM audit_event WHERE seq = $1', [fromSeq - 1])).rows[0];
   let prev: Buffer = before?.hash ?? Buffer.alloc(32);
-  const rows = (await pool.query(`SELECT id, seq, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS at, actor, role, unit, person_id, action, object, purpose, outcome, client
-    FROM audit_event WHERE seq BETWEEN $1 AND $2 ORDER BY seq`, [fromSeq, toSeq])).rows;
+  const rows = (
+    await pool.query(
+      `SELECT id, seq, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS at, actor, role, unit, person_id, action, object, purpose, outcome, client
+    FROM audit_event WHERE seq BETWEEN $1 AND $2 ORDER BY seq`,
+      [fromSeq, toSeq],
+    )
+  ).rows;
   const updates = rows.map((r) => {
-    const hash = crypto.createHmac('sha256', legacy).update(prev)
-      .update(JSON.stringify([Number(r.seq), Number(r.id), r.at, r.actor, r.role, r.unit, r.person_id === null ? null : Number(r.person_id), r.action, r.object, r.purpose, r.outcome, r.client])).digest();
+    const hash = crypto
+      .createHmac('sha256', legacy)
+      .update(prev)
+      .update(
+        JSON.stringify([
+          Number(r.seq),
+          Number(r.id),
+          r.at,
+          r.actor,
+          r.role,
+          r.unit,
+          r.person_id === null ? null : Number(r.person_id),
+          r.action,
+          r.object,
+          r.purpose,
+          r.outcome,
+          r.client,
+        ]),
+      )
+      .digest();
     const u = { id: Number(r.id), prev: prev.toString('hex'), hash: hash.toString('hex') };
     prev = hash;
     return u;
   });
-  await asOwner(t, `UPDATE audit_event a SET key_id = NULL, sealed_at = NULL, watermark = NULL, prev_hash = decode(u.prev, 'hex'), hash = decode(u.hash, 'hex')
-    FROM jsonb_to_recordset($1::jsonb) AS u(id bigint, prev text, hash text) WHERE a.id = u.id`, [JSON.stringify(updates)]);
+  await asOwner(
+    t,
+    `UPDATE audit_event a SET key_id = NULL, sealed_at = NULL, watermark = NULL, prev_hash = decode(u.prev, 'hex'), hash = decode(u.hash, 'hex')
+    FROM jsonb_to_recordset($1::jsonb) AS u(id bigint, prev text, hash text) WHERE a.id = u.id`,
+    [JSON.stringify(updates)],
+  );
 }
 
 /** `kvalreg audit verify` in this process: its printed lines and exit code. */
@@ -82,7 +123,8 @@ async function verifyCommand(t: TestPlatform, env: NodeJS.ProcessEnv = {}): Prom
   }
 }
 
-const kinds = async (t: TestPlatform, keys: AuditKeys = t.platform.auditKeys) => (await verifyAudit(t.platform.db.pool, keys)).problems.map((p) => p.kind);
+const kinds = async (t: TestPlatform, keys: AuditKeys = t.platform.auditKeys) =>
+  (await verifyAudit(t.platform.db.pool, keys)).problems.map((p) => p.kind);
 
 // One fresh platform (database and data folder, so also the sealer's state file) per test.
 let t: TestPlatform;
@@ -92,7 +134,9 @@ async function fresh(): Promise<TestPlatform> {
   opened.push(t);
   return t;
 }
-afterEach(async () => { for (const p of opened.splice(0)) await p.close(); });
+afterEach(async () => {
+  for (const p of opened.splice(0)) await p.close();
+});
 
 describe('legacy-key seals', () => {
   it('refuses a trail rewritten and re-sealed with the legacy key: the identity hash key no longer makes it "intact"', async () => {
@@ -120,7 +164,10 @@ describe('legacy-key seals', () => {
     await fresh();
     // A trail sealed before the platform had an audit key: events 1-4 with the legacy key.
     await write(t, 4);
-    await asOwner(t, 'UPDATE audit_event a SET seq = n.seq FROM (SELECT id, row_number() OVER (ORDER BY id) AS seq FROM audit_event) n WHERE a.id = n.id');
+    await asOwner(
+      t,
+      'UPDATE audit_event a SET seq = n.seq FROM (SELECT id, row_number() OVER (ORDER BY id) AS seq FROM audit_event) n WHERE a.id = n.id',
+    );
     await sealWithLegacyKey(t, 1);
     // The first sealing under the audit key pins them, and seals on after them.
     await write(t, 2, 4);
@@ -136,12 +183,23 @@ describe('legacy-key seals', () => {
     const saved = await t.platform.db.pool.query('SELECT id, actor, prev_hash, hash FROM audit_event WHERE seq <= 4 ORDER BY seq');
     await asOwner(t, "UPDATE audit_event SET actor = 'user:someone-else' WHERE seq = 2");
     await sealWithLegacyKey(t, 1, 4);
-    expect(await verifyAudit(t.platform.db.pool, t.platform.auditKeys)).toMatchObject({ ok: false, broken: { kind: 'legacy-seal', seq: 4, problem: expect.stringMatching(/no longer end in the hash the migration checkpoint pinned/) } });
+    expect(await verifyAudit(t.platform.db.pool, t.platform.auditKeys)).toMatchObject({
+      ok: false,
+      broken: { kind: 'legacy-seal', seq: 4, problem: expect.stringMatching(/no longer end in the hash the migration checkpoint pinned/) },
+    });
     // Put it back; then re-seal everything after the pinned part with the legacy key instead.
-    for (const r of saved.rows) await asOwner(t, 'UPDATE audit_event SET actor = $2, prev_hash = $3, hash = $4 WHERE id = $1', [r.id, r.actor, r.prev_hash, r.hash]);
+    for (const r of saved.rows)
+      await asOwner(t, 'UPDATE audit_event SET actor = $2, prev_hash = $3, hash = $4 WHERE id = $1', [r.id, r.actor, r.prev_hash, r.hash]);
     expect((await verifyAudit(t.platform.db.pool, t.platform.auditKeys)).ok).toBe(true);
     await sealWithLegacyKey(t, 5);
-    expect(await verifyAudit(t.platform.db.pool, t.platform.auditKeys)).toMatchObject({ ok: false, broken: { kind: 'legacy-seal', seq: 5, problem: expect.stringMatching(/after the last legacy seal pinned by the migration checkpoint \(event 4\)/) } });
+    expect(await verifyAudit(t.platform.db.pool, t.platform.auditKeys)).toMatchObject({
+      ok: false,
+      broken: {
+        kind: 'legacy-seal',
+        seq: 5,
+        problem: expect.stringMatching(/after the last legacy seal pinned by the migration checkpoint \(event 4\)/),
+      },
+    });
     const cli = await verifyCommand(t);
     expect(cli.exitCode).toBe(1);
     expect(cli.out).toMatch(/LEGACY-KEY SEAL REFUSED at event 5/);
@@ -153,8 +211,11 @@ describe('legacy-key seals', () => {
     await sealAudit(t.platform.db.pool, t.platform.auditKeys);
     await sealWithLegacyKey(t, 1);
     // Without the audit key, a checkpoint for the re-sealed events cannot be signed.
-    await asOwner(t, `INSERT INTO audit_checkpoint (kind, seq, hash, event_at, key_id, signature)
-      SELECT 'legacy', seq, hash, 'x', 'a1', sha256(hash) FROM audit_event WHERE seq = 3`);
+    await asOwner(
+      t,
+      `INSERT INTO audit_checkpoint (kind, seq, hash, event_at, key_id, signature)
+      SELECT 'legacy', seq, hash, 'x', 'a1', sha256(hash) FROM audit_event WHERE seq = 3`,
+    );
     const v = await verifyAudit(t.platform.db.pool, t.platform.auditKeys);
     expect(v.problems.map((p) => p.kind)).toEqual(expect.arrayContaining(['checkpoint-forged', 'legacy-seal']));
     expect((await verifyCommand(t)).out).toMatch(/CHECKPOINT FORGED at event 3: the migration checkpoint of the legacy seals/);
@@ -168,14 +229,22 @@ describe('an emptied or shortened trail', () => {
     await sealAudit(t.platform.db.pool, t.platform.auditKeys);
     await asOwner(t, 'TRUNCATE audit_event');
     const v = await verifyAudit(t.platform.db.pool, t.platform.auditKeys);
-    expect(v).toMatchObject({ ok: false, checked: 0, broken: { kind: 'emptied', seq: 4, problem: expect.stringMatching(/holds no sealed event, but the signed trail state in the database says 4 events had been sealed/) } });
+    expect(v).toMatchObject({
+      ok: false,
+      checked: 0,
+      broken: {
+        kind: 'emptied',
+        seq: 4,
+        problem: expect.stringMatching(/holds no sealed event, but the signed trail state in the database says 4 events had been sealed/),
+      },
+    });
     const cli = await verifyCommand(t);
     expect(cli.exitCode).toBe(1);
     expect(cli.out).toMatch(/TRAIL EMPTIED at event 4/);
     expect(cli.out).not.toMatch(/intact/);
   });
 
-  it('reports an emptied trail whose signed state and checkpoints were removed with it, from the sealer\'s file outside the database', async () => {
+  it("reports an emptied trail whose signed state and checkpoints were removed with it, from the sealer's file outside the database", async () => {
     await fresh();
     await write(t, 3);
     await sealAudit(t.platform.db.pool, t.platform.auditKeys);
@@ -183,14 +252,23 @@ describe('an emptied or shortened trail', () => {
     expect(await kinds(t)).toEqual(['state-removed', 'emptied']);
     const cli = await verifyCommand(t);
     expect(cli.exitCode).toBe(1);
-    expect(cli.out).toMatch(/SIGNED STATE REMOVED[\s\S]*TRAIL EMPTIED at event 3: the trail holds no sealed event, but the sealer's own signed record outside the database/);
+    expect(cli.out).toMatch(
+      /SIGNED STATE REMOVED[\s\S]*TRAIL EMPTIED at event 3: the trail holds no sealed event, but the sealer's own signed record outside the database/,
+    );
     // New events are not sealed onto the emptied trail as if it were new.
     await write(t, 1);
     await expect(sealAudit(t.platform.db.pool, t.platform.auditKeys)).rejects.toThrow(/emptied/);
     // Only the audit key's holder can start it again (a database set up anew beside the old files).
-    expect(await acceptRestore(t.platform.db.pool, t.platform.auditKeys, 'a new, empty database on purpose')).toEqual({ seq: 0, stateSeq: 3 });
+    expect(await acceptRestore(t.platform.db.pool, t.platform.auditKeys, 'a new, empty database on purpose')).toEqual({
+      seq: 0,
+      stateSeq: 3,
+    });
     expect(await sealAudit(t.platform.db.pool, t.platform.auditKeys)).toBe(2); // the waiting event and the restore's own
-    expect(await verifyAudit(t.platform.db.pool, t.platform.auditKeys)).toMatchObject({ ok: true, checked: 2, restores: [{ seq: 0, stateSeq: 3, reason: 'a new, empty database on purpose' }] });
+    expect(await verifyAudit(t.platform.db.pool, t.platform.auditKeys)).toMatchObject({
+      ok: true,
+      checked: 2,
+      restores: [{ seq: 0, stateSeq: 3, reason: 'a new, empty database on purpose' }],
+    });
   });
 
   it('reports removed newest events without a witness', async () => {
@@ -199,7 +277,11 @@ describe('an emptied or shortened trail', () => {
     await sealAudit(t.platform.db.pool, t.platform.auditKeys);
     await asOwner(t, 'DELETE FROM audit_event WHERE seq >= 5');
     const v = await verifyAudit(t.platform.db.pool, t.platform.auditKeys);
-    expect(v).toMatchObject({ ok: false, checked: 4, broken: { kind: 'shortened', seq: 6, problem: expect.stringMatching(/ends at event 4.*events 5 to 6 were removed/) } });
+    expect(v).toMatchObject({
+      ok: false,
+      checked: 4,
+      broken: { kind: 'shortened', seq: 6, problem: expect.stringMatching(/ends at event 4.*events 5 to 6 were removed/) },
+    });
     const cli = await verifyCommand(t);
     expect(cli.exitCode).toBe(1);
     expect(cli.out).toMatch(/TRAIL SHORTENED at event 6/);
@@ -217,7 +299,11 @@ describe('an emptied or shortened trail', () => {
     await asOwner(t, 'DELETE FROM audit_event WHERE seq > 3');
     await pool.query('DELETE FROM audit_trail_state; INSERT INTO audit_trail_state SELECT * FROM kept_state');
     expect((await verifyAudit(pool, t.platform.auditKeys)).problems).toEqual([
-      expect.objectContaining({ kind: 'rolled-back', seq: 6, problem: expect.stringMatching(/ends at event 3, but the sealer's own signed record outside the database .* says events up to 6/) }),
+      expect.objectContaining({
+        kind: 'rolled-back',
+        seq: 6,
+        problem: expect.stringMatching(/ends at event 3, but the sealer's own signed record outside the database .* says events up to 6/),
+      }),
     ]);
     const cli = await verifyCommand(t);
     expect(cli.exitCode).toBe(1);
@@ -228,12 +314,20 @@ describe('an emptied or shortened trail', () => {
     const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
     try {
       await auditAcceptRestoreCommand(loadConfig(t.env), { reason: 'restored the backup of the night before after a disk failure' });
-      expect(String(log.mock.calls.at(-1)![0])).toMatch(/signed restore checkpoint: the trail goes on from event 3 \(events up to 6 had been sealed/);
-    } finally { log.mockRestore(); }
+      expect(String(log.mock.calls.at(-1)![0])).toMatch(
+        /signed restore checkpoint: the trail goes on from event 3 \(events up to 6 had been sealed/,
+      );
+    } finally {
+      log.mockRestore();
+    }
     const after = await verifyCommand(t);
     expect(after.exitCode).toBe(0);
-    expect(after.out).toMatch(/intact: 4 events[\s\S]*A restore from a backup was accepted at .*: the trail continued from event 3, though events up to 6 had been sealed \(restored the backup of the night before/);
-    expect((await pool.query("SELECT action FROM audit_event WHERE actor = 'platform:audit-restore'")).rows).toEqual([{ action: 'accept-restore' }]);
+    expect(after.out).toMatch(
+      /intact: 4 events[\s\S]*A restore from a backup was accepted at .*: the trail continued from event 3, though events up to 6 had been sealed \(restored the backup of the night before/,
+    );
+    expect((await pool.query("SELECT action FROM audit_event WHERE actor = 'platform:audit-restore'")).rows).toEqual([
+      { action: 'accept-restore' },
+    ]);
     // Nothing more to accept now; and a forged restore checkpoint explains nothing.
     await expect(acceptRestore(pool, t.platform.auditKeys, 'again')).rejects.toThrow(/nothing to accept/);
     await asOwner(t, "UPDATE audit_checkpoint SET note = 'a different reason' WHERE kind = 'restore'");
@@ -249,12 +343,17 @@ describe('an emptied or shortened trail', () => {
     await sleep(20);
     // Nothing new to seal: the sealer moves its watermark on (it does when idle for a minute).
     expect(await sealAudit(pool, t.platform.auditKeys, { watermarkRefreshMs: 1 })).toBe(0);
-    expect((await pool.query('SELECT (SELECT watermark FROM audit_trail_state) > (SELECT watermark FROM kept_state) AS moved')).rows[0].moved).toBe(true);
+    expect(
+      (await pool.query('SELECT (SELECT watermark FROM audit_trail_state) > (SELECT watermark FROM kept_state) AS moved')).rows[0].moved,
+    ).toBe(true);
     expect((await verifyAudit(pool, t.platform.auditKeys)).ok).toBe(true);
     // An older watermark would let an event be back-dated further: the owner puts the earlier state back.
     await pool.query('DELETE FROM audit_trail_state; INSERT INTO audit_trail_state SELECT * FROM kept_state');
     expect((await verifyAudit(pool, t.platform.auditKeys)).problems).toEqual([
-      expect.objectContaining({ kind: 'rolled-back', problem: expect.stringMatching(/state in the database was written at .*, before the sealer's own record/) }),
+      expect.objectContaining({
+        kind: 'rolled-back',
+        problem: expect.stringMatching(/state in the database was written at .*, before the sealer's own record/),
+      }),
     ]);
     await expect(sealAudit(pool, t.platform.auditKeys)).rejects.toBeInstanceOf(AuditSealRefused);
   });
@@ -264,7 +363,9 @@ describe('an emptied or shortened trail', () => {
     await write(t, 4);
     await sealAudit(t.platform.db.pool, t.platform.auditKeys);
     await asOwner(t, "UPDATE audit_event SET actor = 'user:nobody' WHERE seq = 2; DELETE FROM audit_event WHERE seq = 4");
-    await expect(acceptRestore(t.platform.db.pool, t.platform.auditKeys, 'restored')).rejects.toThrow(/broken at event 2.*nothing was recorded/);
+    await expect(acceptRestore(t.platform.db.pool, t.platform.auditKeys, 'restored')).rejects.toThrow(
+      /broken at event 2.*nothing was recorded/,
+    );
   });
 
   it('reports a removed or forged signed state', async () => {
@@ -273,7 +374,9 @@ describe('an emptied or shortened trail', () => {
     await sealAudit(t.platform.db.pool, t.platform.auditKeys);
     await t.platform.db.pool.query('UPDATE audit_trail_state SET seq = 1');
     expect(await kinds(t)).toEqual(['state-forged']);
-    expect((await verifyCommand(t)).out).toMatch(/SIGNED STATE FORGED at event 1: the signed trail state \(database\) does not match its signature/);
+    expect((await verifyCommand(t)).out).toMatch(
+      /SIGNED STATE FORGED at event 1: the signed trail state \(database\) does not match its signature/,
+    );
     await t.platform.db.pool.query('DELETE FROM audit_trail_state');
     expect(await kinds(t)).toEqual(['state-removed']);
     expect((await verifyCommand(t)).out).toMatch(/SIGNED STATE REMOVED at event 2/);
@@ -300,28 +403,43 @@ describe('back-dating', () => {
     await write(t, 2, 3);
     await sealAudit(pool, t.platform.auditKeys);
     // The owner goes around the insert trigger to choose the time (a day ago) and an early id.
-    await asOwner(t, `INSERT INTO audit_event (id, at, actor, role, action, object, purpose, outcome, registry)
-      VALUES (-1, now() - interval '1 day', 'user:registrar-sus', 'unit-registrar', 'read', 'fracture/case/1', 'case:read', 'ok', 'fracture')`);
+    await asOwner(
+      t,
+      `INSERT INTO audit_event (id, at, actor, role, action, object, purpose, outcome, registry)
+      VALUES (-1, now() - interval '1 day', 'user:registrar-sus', 'unit-registrar', 'read', 'fracture/case/1', 'case:read', 'ok', 'fracture')`,
+    );
     await write(t, 1, 5);
     expect(await sealAudit(pool, t.platform.auditKeys)).toBe(2);
     // The sealer gave it its place (after everything sealed before) and its seal time.
-    const row = (await pool.query('SELECT seq, sealed_at > at + interval \'23 hours\' AS late FROM audit_event WHERE id = -1')).rows[0];
+    const row = (await pool.query("SELECT seq, sealed_at > at + interval '23 hours' AS late FROM audit_event WHERE id = -1")).rows[0];
     expect(row).toEqual({ seq: 6, late: true });
     const v = await verifyAudit(pool, t.platform.auditKeys);
     expect(v.checked).toBe(7); // the chain itself holds …
-    expect(v.problems).toEqual([expect.objectContaining({ kind: 'back-dated', seq: 6, id: -1, problem: expect.stringMatching(/says it happened at .*, but every event written before .* had already been sealed when it was/) })]);
+    expect(v.problems).toEqual([
+      expect.objectContaining({
+        kind: 'back-dated',
+        seq: 6,
+        id: -1,
+        problem: expect.stringMatching(/says it happened at .*, but every event written before .* had already been sealed when it was/),
+      }),
+    ]);
     const cli = await verifyCommand(t);
     expect(cli.exitCode).toBe(1);
     expect(cli.out).toMatch(/BACK-DATED EVENT at event 6 \(row id -1\)/);
     // … and a back-dated event is evidence: the trail is not pruned over it.
-    await expect(pruneAudit(pool, t.platform.auditKeys, 1, new Date(Date.now() + 2 * 86_400_000))).rejects.toThrow(/broken at event 6.*nothing was pruned/);
+    await expect(pruneAudit(pool, t.platform.auditKeys, 1, new Date(Date.now() + 2 * 86_400_000))).rejects.toThrow(
+      /broken at event 6.*nothing was pruned/,
+    );
   });
 
   it('reports an event dated after it was sealed', async () => {
     await fresh();
     await write(t, 1);
     await sealAudit(t.platform.db.pool, t.platform.auditKeys);
-    await asOwner(t, `INSERT INTO audit_event (at, actor, action, object, purpose, outcome) VALUES (now() + interval '1 day', 'user:x', 'read', 'x', 'x', 'ok')`);
+    await asOwner(
+      t,
+      `INSERT INTO audit_event (at, actor, action, object, purpose, outcome) VALUES (now() + interval '1 day', 'user:x', 'read', 'x', 'x', 'ok')`,
+    );
     await sealAudit(t.platform.db.pool, t.platform.auditKeys);
     expect(await kinds(t)).toEqual(['forward-dated']);
     expect((await verifyCommand(t)).out).toMatch(/FORWARD-DATED EVENT at event 2/);
@@ -337,9 +455,15 @@ describe('back-dating', () => {
     try {
       await slow.query('BEGIN');
       await writeEvents(slow, [event(100, { actor: 'user:slow' })]);
-      for (let i = 0; i < 3; i++) { await sleep(30); await write(t, 1, 10 + i); await sealAudit(pool, t.platform.auditKeys); }
+      for (let i = 0; i < 3; i++) {
+        await sleep(30);
+        await write(t, 1, 10 + i);
+        await sealAudit(pool, t.platform.auditKeys);
+      }
       await slow.query('COMMIT');
-    } finally { slow.release(); }
+    } finally {
+      slow.release();
+    }
     await sealAudit(pool, t.platform.auditKeys);
     const r = (await pool.query("SELECT seq, at < watermark AS before_watermark FROM audit_event WHERE actor = 'user:slow'")).rows[0];
     expect(r).toEqual({ seq: 5, before_watermark: true }); // it is older than its watermark, within the tolerance
@@ -359,11 +483,22 @@ describe('back-dating', () => {
           await writeEvents(c, [event(w * 100 + i), event(w * 100 + i, { action: 'update' })]);
           await sleep(Math.random() * 15); // work after the event is written, before the commit
           await c.query('COMMIT');
-        } finally { c.release(); }
+        } finally {
+          c.release();
+        }
       }
     };
-    const sealer = async () => { while (writing) { await sealAudit(pool, t.platform.auditKeys, { watermarkRefreshMs: 5 }); await sleep(5); } };
-    const verifier = async () => { while (writing) { seen.push(...(await verifyAudit(pool, t.platform.auditKeys)).problems.map((p) => `${p.kind}: ${p.problem}`)); } };
+    const sealer = async () => {
+      while (writing) {
+        await sealAudit(pool, t.platform.auditKeys, { watermarkRefreshMs: 5 });
+        await sleep(5);
+      }
+    };
+    const verifier = async () => {
+      while (writing) {
+        seen.push(...(await verifyAudit(pool, t.platform.auditKeys)).problems.map((p) => `${p.kind}: ${p.problem}`));
+      }
+    };
     const background = Promise.all([sealer(), sealer(), verifier()]);
     await Promise.all([0, 1, 2].map(writer));
     writing = false;
@@ -390,17 +525,30 @@ describe('`kvalreg audit verify` as a process', () => {
   beforeAll(async () => {
     u = await testPlatform();
     for (let i = 0; i < 2; i++) {
-      const res = await u.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${u.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(ehrBundle(fracture())) });
+      const res = await u.app.inject({
+        method: 'POST',
+        url: '/fhir',
+        headers: { authorization: `Bearer ${u.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+        payload: JSON.stringify(ehrBundle(fracture())),
+      });
       expect(res.statusCode).toBe(200);
     }
     await sealAudit(u.platform.db.pool, u.platform.auditKeys);
   });
-  afterAll(async () => { await u?.close(); });
+  afterAll(async () => {
+    await u?.close();
+  });
 
   it('exits 1 naming an emptied trail', async () => {
     await asOwner(u, 'TRUNCATE audit_event');
-    const run = promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'audit', 'verify'], { env: { ...process.env, ...u.env, LOG_LEVEL: 'warn' }, timeout: 120_000 });
-    const err = await run.then(() => null, (e: { code: number; stdout: string; stderr: string }) => e);
+    const run = promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'audit', 'verify'], {
+      env: { ...process.env, ...u.env, LOG_LEVEL: 'warn' },
+      timeout: 120_000,
+    });
+    const err = await run.then(
+      () => null,
+      (e: { code: number; stdout: string; stderr: string }) => e,
+    );
     expect(err, 'the command exited 0 on an emptied trail').not.toBeNull();
     expect(err!.code).toBe(1);
     expect(err!.stdout).toMatch(/BROKEN[\s\S]*TRAIL EMPTIED at event \d+/);

@@ -7,23 +7,34 @@ import { fracture, nin } from './helpers/fixtures.ts';
 import { testPlatform, type TestPlatform } from './helpers/platform.ts';
 
 let t: TestPlatform;
-beforeAll(async () => { t = await testPlatform(); });
-afterAll(async () => { await t?.close(); });
+beforeAll(async () => {
+  t = await testPlatform();
+});
+afterAll(async () => {
+  await t?.close();
+});
 
 async function post(body: unknown, token = t.tokens.ehr) {
-  const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' },
-    payload: typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/fhir',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' },
+    payload: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   return { status: res.statusCode, body: res.json(), message: Number(res.headers['x-kvalreg-message']) };
 }
 const q = async (sql: string, p: unknown[] = []) => (await t.platform.db.pool.query(sql, p)).rows;
-const caseOf = async (id: string) => (await q('SELECT id FROM registry_case WHERE anchor_key = $1', [`Condition|urn:oid:2.16.578.1.12.4.1.999.1.condition|${id}`]))[0];
+const caseOf = async (id: string) =>
+  (await q('SELECT id FROM registry_case WHERE anchor_key = $1', [`Condition|urn:oid:2.16.578.1.12.4.1.999.1.condition|${id}`]))[0];
 
 describe('identity never reaches stored resources', () => {
   it('replaces references to the patient by identifier, wherever they are', async () => {
     const f = fracture();
     const b = ehrBundle(f);
     b.entry[2].resource.asserter = { type: 'Patient', identifier: { system: SYS.fnr, value: f.nin } };
-    b.entry[2].resource.note = [{ authorReference: { reference: `Patient?identifier=${SYS.fnr}|${f.nin}` }, text: 'Noted by the patient.' }]; // Annotation.text is 1..1 in R4
+    b.entry[2].resource.note = [
+      { authorReference: { reference: `Patient?identifier=${SYS.fnr}|${f.nin}` }, text: 'Noted by the patient.' },
+    ]; // Annotation.text is 1..1 in R4
     b.entry[2].resource.extension = [{ url: 'urn:x', valueIdentifier: { system: SYS.fnr, value: f.nin } }];
     expect((await post(b)).status).toBe(200);
     const stored = JSON.stringify(await q('SELECT resource, links FROM source_resource'));
@@ -41,7 +52,8 @@ describe('identity never reaches stored resources', () => {
 
 describe('responses and batches', () => {
   it('answers every entry, in order, and rejects a batch patient who cannot be identified with 422', async () => {
-    const good = ehrBundle(fracture(), 'batch'), bad = ehrBundle(fracture({ nin: '01017012345' }), 'batch');
+    const good = ehrBundle(fracture(), 'batch'),
+      bad = ehrBundle(fracture({ nin: '01017012345' }), 'batch');
     const sent = [...good.entry, ...bad.entry];
     const res = await post({ resourceType: 'Bundle', type: 'batch', entry: sent });
     expect(res.status).toBe(200);
@@ -53,16 +65,22 @@ describe('responses and batches', () => {
   it('isolates an identifier conflict to the patient who caused it', async () => {
     const first = fracture();
     await post(ehrBundle(first));
-    const thief = fracture({ id: first.id });   // same resource identifiers, another patient
+    const thief = fracture({ id: first.id }); // same resource identifiers, another patient
     const other = fracture();
-    const res = await post({ resourceType: 'Bundle', type: 'batch', entry: [...ehrBundle(other, 'batch').entry, ...ehrBundle(thief, 'batch').entry] });
+    const res = await post({
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [...ehrBundle(other, 'batch').entry, ...ehrBundle(thief, 'batch').entry],
+    });
     expect(res.status).toBe(200);
     expect(await caseOf(other.id)).toBeDefined();
     expect(JSON.stringify(res.body)).toMatch(/sent earlier for another patient/);
-    expect((await q('SELECT count(*)::int AS n FROM person p WHERE NOT EXISTS (SELECT 1 FROM source_resource s WHERE s.person_id = p.id)'))[0].n).toBe(0);
+    expect(
+      (await q('SELECT count(*)::int AS n FROM person p WHERE NOT EXISTS (SELECT 1 FROM source_resource s WHERE s.person_id = p.id)'))[0].n,
+    ).toBe(0);
   });
 
-  it('does not let one system overwrite another system\'s resource by reusing its identifier', async () => {
+  it("does not let one system overwrite another system's resource by reusing its identifier", async () => {
     const f = fracture();
     await post(ehrBundle(f));
     const res = await post(ehrBundle({ ...f, aoCode: '2R3C1' }), t.tokens.planner);
@@ -86,11 +104,41 @@ describe('responses and batches', () => {
 
 describe('sender errors are 4xx, never 500', () => {
   const cases: Array<[string, (b: any) => void, RegExp]> = [
-    ['an hour of 25', (b) => { b.entry[2].resource.onsetDateTime = '2024-03-01T25:00:00+01:00'; }, /00:00–23:59|hours 00–23/],
-    ['30 February', (b) => { b.entry[2].resource.onsetDateTime = '2024-02-30T10:00:00+01:00'; }, /real date/],
-    ['an impossible birth date', (b) => { b.entry[0].resource.birthDate = '2024-02-30'; }, /birthDate must be a real calendar date/],
-    ['a death date that is not a date', (b) => { b.entry[0].resource.deceasedDateTime = 'last week'; }, /Not a valid FHIR dateTime.*entry\[0\]\.resource\.deceasedDateTime/],
-    ['a NUL character', (b) => { b.entry[2].resource.note = [{ text: 'a\u0000b' }]; }, /NUL character/],
+    [
+      'an hour of 25',
+      (b) => {
+        b.entry[2].resource.onsetDateTime = '2024-03-01T25:00:00+01:00';
+      },
+      /00:00–23:59|hours 00–23/,
+    ],
+    [
+      '30 February',
+      (b) => {
+        b.entry[2].resource.onsetDateTime = '2024-02-30T10:00:00+01:00';
+      },
+      /real date/,
+    ],
+    [
+      'an impossible birth date',
+      (b) => {
+        b.entry[0].resource.birthDate = '2024-02-30';
+      },
+      /birthDate must be a real calendar date/,
+    ],
+    [
+      'a death date that is not a date',
+      (b) => {
+        b.entry[0].resource.deceasedDateTime = 'last week';
+      },
+      /Not a valid FHIR dateTime.*entry\[0\]\.resource\.deceasedDateTime/,
+    ],
+    [
+      'a NUL character',
+      (b) => {
+        b.entry[2].resource.note = [{ text: 'a\u0000b' }];
+      },
+      /NUL character/,
+    ],
   ];
   for (const [name, spoil, pattern] of cases) {
     it(`rejects ${name}`, async () => {
@@ -112,20 +160,29 @@ describe('sender errors are 4xx, never 500', () => {
 });
 
 describe('access', () => {
-  it('gives a sending system no access to the registrars\' operations', async () => {
+  it("gives a sending system no access to the registrars' operations", async () => {
     const f = fracture();
     await post(ehrBundle(f));
     const c = await caseOf(f.id);
     const h = { authorization: `Bearer ${t.tokens.ehr}` };
     expect((await t.app.inject({ method: 'GET', url: `/api/registries/fracture/cases/${c.id}`, headers: h })).statusCode).toBe(403);
-    expect((await t.app.inject({ method: 'PATCH', url: `/api/registries/fracture/cases/${c.id}/forms/behandling`, headers: h, payload: { values: { treatment_intent: 'operative' } } })).statusCode).toBe(403);
+    expect(
+      (
+        await t.app.inject({
+          method: 'PATCH',
+          url: `/api/registries/fracture/cases/${c.id}/forms/behandling`,
+          headers: h,
+          payload: { values: { treatment_intent: 'operative' } },
+        })
+      ).statusCode,
+    ).toBe(403);
     const wl = await t.app.inject({ method: 'GET', url: '/api/registries/fracture/worklist', headers: h });
     expect(wl.json().items ?? []).toEqual([]);
   });
 });
 
 describe('concurrent writers on one case', () => {
-  it('keep both the record\'s and the planner\'s values', async () => {
+  it("keep both the record's and the planner's values", async () => {
     for (let i = 0; i < 5; i++) {
       const f = fracture({ intent: undefined, surgery: { start: '2024-03-02T09:00:00+01:00' } });
       await post(ehrBundle(f));
@@ -144,8 +201,15 @@ describe('reservation', () => {
     const f = fracture({ nin: nin('1961-04-05', 'male'), aoCode: '23D9' });
     const bad = await post(ehrBundle(f));
     expect(bad.status).toBe(422);
-    const res = await t.app.inject({ method: 'POST', url: '/api/reservations', headers: { authorization: `Bearer ${t.tokens.admin}` }, payload: { value: f.nin } });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/reservations',
+      headers: { authorization: `Bearer ${t.tokens.admin}` },
+      payload: { value: f.nin },
+    });
     expect(res.statusCode).toBe(201);
-    expect((await q('SELECT body_enc IS NULL AS gone, outcome, pruned_reason FROM inbox_message WHERE id = $1', [bad.message]))[0]).toEqual({ gone: true, outcome: null, pruned_reason: 'reservation' });
+    expect((await q('SELECT body_enc IS NULL AS gone, outcome, pruned_reason FROM inbox_message WHERE id = $1', [bad.message]))[0]).toEqual(
+      { gone: true, outcome: null, pruned_reason: 'reservation' },
+    );
   });
 });

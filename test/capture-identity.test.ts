@@ -28,10 +28,14 @@ import { fracture } from './helpers/fixtures.ts';
 import { dated, fhNumber, seeded } from './helpers/numbers.ts';
 import { SUS_HOSPITAL, testPlatform, type TestPlatform } from './helpers/platform.ts';
 
-const FNR = 'urn:oid:2.16.578.1.12.4.1.4.1', DNR = 'urn:oid:2.16.578.1.12.4.1.4.2', FHN = 'urn:oid:2.16.578.1.12.4.1.4.3';
+const FNR = 'urn:oid:2.16.578.1.12.4.1.4.1',
+  DNR = 'urn:oid:2.16.578.1.12.4.1.4.2',
+  FHN = 'urn:oid:2.16.578.1.12.4.1.4.3';
 const RESH = 'urn:oid:2.16.578.1.12.4.1.4.102';
 const hnr = (value: string, assigner = SUS_HOSPITAL) => ({
-  type: { coding: [{ system: 'urn:oid:2.16.578.1.12.4.1.1.8327', code: 'HNR' }] }, system: 'HNR', value,
+  type: { coding: [{ system: 'urn:oid:2.16.578.1.12.4.1.1.8327', code: 'HNR' }] },
+  system: 'HNR',
+  value,
   assigner: { identifier: { system: RESH, value: assigner } },
 });
 
@@ -40,27 +44,55 @@ const fnr = (birthDate = '1971-04-12', sex: 'male' | 'female' = 'female') => dat
 const generateFhNumber = fhNumber;
 
 let t: TestPlatform;
-beforeAll(async () => { t = await testPlatform({ KVALREG_ALLOW_TEST_IDENTITIES: '0' }); });
-afterAll(async () => { await t?.close(); });
+beforeAll(async () => {
+  t = await testPlatform({ KVALREG_ALLOW_TEST_IDENTITIES: '0' });
+});
+afterAll(async () => {
+  await t?.close();
+});
 
 const q = async (sql: string, params: unknown[] = []) => (await t.platform.db.pool.query(sql, params)).rows;
 const post = async (bundle: unknown, token = t.tokens.ehr) => {
-  const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(bundle) });
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/fhir',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' },
+    payload: JSON.stringify(bundle),
+  });
   return { status: res.statusCode, body: res.json(), text: res.body };
 };
 const api = (method: 'GET' | 'POST' | 'PATCH', url: string, token: string, payload?: unknown) =>
-  t.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload === undefined ? {} : { payload: payload as any }) });
+  t.app.inject({
+    method,
+    url,
+    headers: { authorization: `Bearer ${token}` },
+    ...(payload === undefined ? {} : { payload: payload as any }),
+  });
 /** A fracture whose Patient carries exactly these identifiers (and links). */
-const withIdentifiers = (spec: ReturnType<typeof fracture>, identifier: unknown[], link?: unknown[], type: 'transaction' | 'batch' = 'transaction') => {
+const withIdentifiers = (
+  spec: ReturnType<typeof fracture>,
+  identifier: unknown[],
+  link?: unknown[],
+  type: 'transaction' | 'batch' = 'transaction',
+) => {
   const b = ehrBundle(spec, type);
   b.entry[0].resource.identifier = identifier;
   if (link) b.entry[0].resource.link = link;
   return b;
 };
-const caseOf = async (id: string) => (await q(`SELECT c.id, c.person_id, c.invalid_reason, p.nin_kind, p.birth_date::text AS birth_date, p.sex
-  FROM registry_case c JOIN person p ON p.id = c.person_id WHERE c.registry = 'fracture' AND c.anchor_key = $1`, [`Condition|urn:oid:2.16.578.1.12.4.1.999.1.condition|${id}`]))[0];
-const issuesOf = (body: any): Array<{ rule?: string; text: string }> => [...(body.issue ?? []), ...(body.entry ?? []).flatMap((e: any) => e.response?.outcome?.issue ?? [])]
-  .map((i: any) => ({ rule: i.extension?.find((x: any) => /rule/.test(x.url))?.valueString ?? i.code, text: String(i.diagnostics ?? '') }));
+const caseOf = async (id: string) =>
+  (
+    await q(
+      `SELECT c.id, c.person_id, c.invalid_reason, p.nin_kind, p.birth_date::text AS birth_date, p.sex
+  FROM registry_case c JOIN person p ON p.id = c.person_id WHERE c.registry = 'fracture' AND c.anchor_key = $1`,
+      [`Condition|urn:oid:2.16.578.1.12.4.1.999.1.condition|${id}`],
+    )
+  )[0];
+const issuesOf = (body: any): Array<{ rule?: string; text: string }> =>
+  [...(body.issue ?? []), ...(body.entry ?? []).flatMap((e: any) => e.response?.outcome?.issue ?? [])].map((i: any) => ({
+    rule: i.extension?.find((x: any) => /rule/.test(x.url))?.valueString ?? i.code,
+    text: String(i.diagnostics ?? ''),
+  }));
 
 describe('felles hjelpenummer and local H-numbers', () => {
   it('accepts an FH-number under the FHN system and derives no birth date or sex from it', async () => {
@@ -80,18 +112,19 @@ describe('felles hjelpenummer and local H-numbers', () => {
     expect(res.status).toBe(422);
     expect(res.text).toMatch(/felles hjelpenummer \(FH-number: 11 digits starting with 8 or 9\)/);
     expect(res.text).toMatch(/identifier\.type HNR/);
-    expect(res.text).not.toContain(f.nin);                                // the number is never echoed
+    expect(res.text).not.toContain(f.nin); // the number is never echoed
     expect(await caseOf(f.id)).toBeUndefined();
   });
 
   it('keeps local H-numbers apart: keyed by the institution that assigned them, with the birth date they encode', async () => {
     const h = dated('1990-01-15', 'male', random, { month: 40 });
-    const atSus = fracture(), atKalnes = fracture();
+    const atSus = fracture(),
+      atKalnes = fracture();
     expect((await post(withIdentifiers(atSus, [hnr(h, SUS_HOSPITAL)]))).status).toBe(200);
     expect((await post(withIdentifiers(atKalnes, [hnr(h, '8101100')]))).status).toBe(200);
     const [a, b] = [await caseOf(atSus.id), await caseOf(atKalnes.id)];
     expect(a).toMatchObject({ nin_kind: 'hnr', birth_date: '1990-01-15', sex: 'male' });
-    expect(b.person_id).not.toBe(a.person_id);                           // two hospitals' equal H-numbers: two patients
+    expect(b.person_id).not.toBe(a.person_id); // two hospitals' equal H-numbers: two patients
     // An H-number on a D-number (day + 40 and month + 40) is one too.
     const dh = fracture();
     expect((await post(withIdentifiers(dh, [hnr(dated('1993-03-03', 'female', random, { day: 40, month: 40 }))]))).status).toBe(200);
@@ -103,7 +136,9 @@ describe('felles hjelpenummer and local H-numbers', () => {
     // The raw message's identity hashes (for a reservation) hold the H-number as it is keyed.
     const text = JSON.stringify(withIdentifiers(atSus, [hnr(h, SUS_HOSPITAL)]));
     // (keyed as "HNR|<assigner system>|<assigner value>|<number>", capture/identity.ts)
-    expect(identityHashesIn(t.platform.keys, text).map((x) => x.toString('hex'))).toContain(ninHash(t.platform.keys, `HNR|${RESH}|${SUS_HOSPITAL}|${h}`).toString('hex'));
+    expect(identityHashesIn(t.platform.keys, text).map((x) => x.toString('hex'))).toContain(
+      ninHash(t.platform.keys, `HNR|${RESH}|${SUS_HOSPITAL}|${h}`).toString('hex'),
+    );
   });
 
   it('finds FH-numbers in raw message text, for a reservation that arrives before the message is processed', () => {
@@ -115,13 +150,20 @@ describe('felles hjelpenummer and local H-numbers', () => {
 
 describe('test numbers', () => {
   it('are refused where the deployment does not allow them, with a clear message', async () => {
-    const synthetic = dated('1980-05-05', 'female', random, { month: 80 });                // month + 80
-    const plus40 = dated('1980-05-05', 'female', random, { month: 40 });                   // month + 40 …
-    const dplus40 = dated('1980-05-05', 'female', random, { day: 40, month: 40 });         // … also on a D-number
-    for (const [nin, ninSystem] of [[synthetic, FNR], [plus40, FNR], [dplus40, DNR]]) {
+    const synthetic = dated('1980-05-05', 'female', random, { month: 80 }); // month + 80
+    const plus40 = dated('1980-05-05', 'female', random, { month: 40 }); // month + 40 …
+    const dplus40 = dated('1980-05-05', 'female', random, { day: 40, month: 40 }); // … also on a D-number
+    for (const [nin, ninSystem] of [
+      [synthetic, FNR],
+      [plus40, FNR],
+      [dplus40, DNR],
+    ]) {
       const res = await post(ehrBundle(fracture({ nin, ninSystem })));
       expect(res.status, nin).toBe(422);
-      expect(issuesOf(res.body).some((i) => /test identity number/.test(i.text) && /KVALREG_ALLOW_TEST_IDENTITIES=1/.test(i.text)), res.text).toBe(true);
+      expect(
+        issuesOf(res.body).some((i) => /test identity number/.test(i.text) && /KVALREG_ALLOW_TEST_IDENTITIES=1/.test(i.text)),
+        res.text,
+      ).toBe(true);
     }
     expect(Number((await q("SELECT count(*) FROM person WHERE nin_kind LIKE 'synthetic-%'"))[0].count)).toBe(0);
   });
@@ -149,7 +191,9 @@ describe('a registry that requires a fødselsnummer or D-number', () => {
     const item = list.items.find((i: any) => i.caseId === waiting.id);
     expect(item.waitingForIdentity).toBe(true);
     const finding = item.forms.flatMap((x: any) => x.findings).find((x: any) => x.rule === 'identity-required');
-    expect(finding.message.nb).toMatch(/^Venter på identitet: pasienten er bare kjent med felles hjelpenummer \(FH-nummer\), og registeret krever fødselsnummer eller D-nummer/);
+    expect(finding.message.nb).toMatch(
+      /^Venter på identitet: pasienten er bare kjent med felles hjelpenummer \(FH-nummer\), og registeret krever fødselsnummer eller D-nummer/,
+    );
     // It cannot be finalised while it waits, and it has no row in the statistics.
     const form = item.forms.find((x: any) => x.findings.some((y: any) => y.rule === 'identity-required')).form;
     const fin = await api('POST', `/api/registries/fracture/cases/${waiting.id}/forms/${form}/finalise`, t.tokens.registrarSus);
@@ -157,29 +201,49 @@ describe('a registry that requires a fødselsnummer or D-number', () => {
     await t.platform.analytics.refresh();
     expect(await q('SELECT 1 FROM analytics.fracture WHERE case_id = $1', [waiting.id])).toHaveLength(0);
     // A registrar completes a value meanwhile: history that must survive the merge.
-    const patch = await api('PATCH', `/api/registries/fracture/cases/${waiting.id}/forms/behandling`, t.tokens.registrarSus, { values: { treatment_intent: 'operative' } });
+    const patch = await api('PATCH', `/api/registries/fracture/cases/${waiting.id}/forms/behandling`, t.tokens.registrarSus, {
+      values: { treatment_intent: 'operative' },
+    });
     expect(patch.statusCode, patch.body).toBe(200);
-    const historyBefore = await q('SELECT form, version, changes FROM value_history WHERE case_id = $1 ORDER BY form, version', [waiting.id]);
+    const historyBefore = await q('SELECT form, version, changes FROM value_history WHERE case_id = $1 ORDER BY form, version', [
+      waiting.id,
+    ]);
 
     // The hospital learns who the patient is and says so: the Patient with the fødselsnummer
     // replaces the one with the FH-number (Patient.link), in a message of its own.
     const again = fracture({ nin: real, intent: undefined });
-    const resolve = withIdentifiers(again, [{ system: FNR, value: real }], [{ type: 'replaces', other: { identifier: { system: FHN, value: fh } } }]);
+    const resolve = withIdentifiers(
+      again,
+      [{ system: FNR, value: real }],
+      [{ type: 'replaces', other: { identifier: { system: FHN, value: fh } } }],
+    );
     const res = await post({ ...resolve, entry: [resolve.entry[0]] });
     expect(res.status, res.text).toBe(200);
 
     const joined = await caseOf(f.id);
-    expect(joined.id).toBe(waiting.id);                                   // the same case, now the real person's
+    expect(joined.id).toBe(waiting.id); // the same case, now the real person's
     expect(joined).toMatchObject({ nin_kind: 'fnr', birth_date: '1964-09-21', sex: 'male', invalid_reason: null });
     expect(joined.person_id).not.toBe(waiting.person_id);
     expect(await q('SELECT 1 FROM person WHERE id = $1', [waiting.person_id])).toHaveLength(0);
-    expect(await q('SELECT form, version, changes FROM value_history WHERE case_id = $1 ORDER BY form, version', [waiting.id])).toEqual(historyBefore);
-    const [merge] = await q('SELECT from_id, into_id, from_kind, by_actor, source FROM person_merge WHERE from_hash = $1', [ninHash(t.platform.keys, fh)]);
-    expect(merge).toEqual({ from_id: waiting.person_id, into_id: joined.person_id, from_kind: 'fhn', by_actor: 'system:sus-dips', source: 'message' });
+    expect(await q('SELECT form, version, changes FROM value_history WHERE case_id = $1 ORDER BY form, version', [waiting.id])).toEqual(
+      historyBefore,
+    );
+    const [merge] = await q('SELECT from_id, into_id, from_kind, by_actor, source FROM person_merge WHERE from_hash = $1', [
+      ninHash(t.platform.keys, fh),
+    ]);
+    expect(merge).toEqual({
+      from_id: waiting.person_id,
+      into_id: joined.person_id,
+      from_kind: 'fhn',
+      by_actor: 'system:sus-dips',
+      source: 'message',
+    });
     const [audited] = await q("SELECT actor, person_id FROM audit_event WHERE action = 'merge' AND person_id = $1", [waiting.person_id]);
     expect(audited.actor).toBe('system:sus-dips');
     // Off the worklist's identity wait, and in the statistics now.
-    const after = (await api('GET', '/api/registries/fracture/worklist?limit=1000', t.tokens.admin)).json().items.find((i: any) => i.caseId === waiting.id);
+    const after = (await api('GET', '/api/registries/fracture/worklist?limit=1000', t.tokens.admin))
+      .json()
+      .items.find((i: any) => i.caseId === waiting.id);
     expect(after?.waitingForIdentity ?? false).toBe(false);
     expect((after?.forms ?? []).flatMap((x: any) => x.findings).some((x: any) => x.rule === 'identity-required')).toBe(false);
     await t.platform.analytics.refresh();
@@ -192,17 +256,35 @@ describe('a registry that requires a fødselsnummer or D-number', () => {
     expect(await q('SELECT 1 FROM person WHERE nin_hash = $1', [ninHash(t.platform.keys, fh)])).toHaveLength(0);
 
     // The patient's innsyn shows what was recorded under the FH-number's person too.
-    const patient = await createToken(t.platform.db.pool, { name: 'patient-merged', kind: 'user', grants: [{ registry: '*', role: 'patient', unit: '1' }], personHash: ninHash(t.platform.keys, real) });
+    const patient = await createToken(t.platform.db.pool, {
+      name: 'patient-merged',
+      kind: 'user',
+      grants: [{ registry: '*', role: 'patient', unit: '1' }],
+      personHash: ninHash(t.platform.keys, real),
+    });
     const view = (await api('GET', '/api/innsyn?lang=en', patient)).json();
     expect(view.registries.flatMap((r: any) => r.cases).map((c: any) => c.id)).toContain(waiting.id);
     const oldEvents = await q('SELECT count(*)::int AS n FROM audit_event WHERE person_id = $1', [waiting.person_id]);
-    const newEvents = await q("SELECT count(*)::int AS n FROM audit_event WHERE person_id = $1 AND NOT (action = 'read' AND object = 'innsyn')", [joined.person_id]);
+    const newEvents = await q(
+      "SELECT count(*)::int AS n FROM audit_event WHERE person_id = $1 AND NOT (action = 'read' AND object = 'innsyn')",
+      [joined.person_id],
+    );
     expect(oldEvents[0].n).toBeGreaterThan(0);
     expect(view.accessLog.length).toBe(oldEvents[0].n + newEvents[0].n);
-    expect(view.accessLog.filter((e: any) => e.action === 'update').length).toBe(1);   // the registrar's edit, made before the merge
+    expect(view.accessLog.filter((e: any) => e.action === 'update').length).toBe(1); // the registrar's edit, made before the merge
     // … and the audit API, asked by either number, answers with both persons' events.
-    const byReal = await t.app.inject({ method: 'POST', url: '/api/audit/search', headers: { authorization: `Bearer ${t.tokens.admin}` }, payload: { nin: real, limit: 1000 } });
-    const byFh = await t.app.inject({ method: 'POST', url: '/api/audit/search', headers: { authorization: `Bearer ${t.tokens.admin}` }, payload: { nin: fh, system: FHN, limit: 1000 } });
+    const byReal = await t.app.inject({
+      method: 'POST',
+      url: '/api/audit/search',
+      headers: { authorization: `Bearer ${t.tokens.admin}` },
+      payload: { nin: real, limit: 1000 },
+    });
+    const byFh = await t.app.inject({
+      method: 'POST',
+      url: '/api/audit/search',
+      headers: { authorization: `Bearer ${t.tokens.admin}` },
+      payload: { nin: fh, system: FHN, limit: 1000 },
+    });
     expect(byReal.statusCode, byReal.body).toBe(200);
     expect(byFh.statusCode, byFh.body).toBe(200);
     const persons = (r: typeof byReal) => new Set(r.json().events.map((e: any) => e.personId));
@@ -211,11 +293,21 @@ describe('a registry that requires a fødselsnummer or D-number', () => {
   });
 
   it('joins when the FH-number and the fødselsnummer stand side by side on one Patient', async () => {
-    const fh = generateFhNumber(random), real = fnr('1950-02-03', 'female');
+    const fh = generateFhNumber(random),
+      real = fnr('1950-02-03', 'female');
     const first = fracture({ nin: fh, ninSystem: FHN });
     expect((await post(ehrBundle(first))).status).toBe(200);
     const second = fracture();
-    expect((await post(withIdentifiers(second, [{ system: FHN, value: fh }, { system: FNR, value: real }]))).status).toBe(200);
+    expect(
+      (
+        await post(
+          withIdentifiers(second, [
+            { system: FHN, value: fh },
+            { system: FNR, value: real },
+          ]),
+        )
+      ).status,
+    ).toBe(200);
     const [a, b] = [await caseOf(first.id), await caseOf(second.id)];
     expect(a.person_id).toBe(b.person_id);
     expect(a).toMatchObject({ nin_kind: 'fnr', invalid_reason: null });
@@ -226,7 +318,8 @@ describe('joining persons by hand: POST /api/persons/merge', () => {
   it('lets an admin of every registry join a patient registered with an auxiliary number into the real one; audited; refused to others', async () => {
     const issued = (await api('POST', '/api/auxiliary-numbers', t.tokens.ehr)).json();
     const real = fnr('1977-07-07', 'male');
-    const unknown = fracture(), known = fracture({ nin: real });
+    const unknown = fracture(),
+      known = fracture({ nin: real });
     expect((await post(withIdentifiers(unknown, [{ system: issued.system, value: issued.value }]))).status).toBe(200);
     expect((await post(ehrBundle(known))).status).toBe(200);
     const [a, b] = [await caseOf(unknown.id), await caseOf(known.id)];
@@ -234,13 +327,20 @@ describe('joining persons by hand: POST /api/persons/merge', () => {
     const body = { from: { system: issued.system, value: issued.value }, into: { system: FNR, value: real } };
 
     expect((await api('POST', '/api/persons/merge', t.tokens.registrarSus, body)).statusCode).toBe(403);
-    const fractureAdmin = await createToken(t.platform.db.pool, { name: 'fracture-admin', kind: 'user', grants: [{ registry: 'fracture', role: 'registry-admin', unit: '1' }] });
-    expect((await api('POST', '/api/persons/merge', fractureAdmin, body)).statusCode).toBe(403);   // it concerns every registry
+    const fractureAdmin = await createToken(t.platform.db.pool, {
+      name: 'fracture-admin',
+      kind: 'user',
+      grants: [{ registry: 'fracture', role: 'registry-admin', unit: '1' }],
+    });
+    expect((await api('POST', '/api/persons/merge', fractureAdmin, body)).statusCode).toBe(403); // it concerns every registry
     const res = await api('POST', '/api/persons/merge', t.tokens.admin, body);
     expect(res.statusCode, res.body).toBe(200);
     expect(res.json()).toEqual({ merged: true, fromPerson: a.person_id, intoPerson: b.person_id, movedCases: 1, reserved: false });
     expect(await caseOf(unknown.id)).toMatchObject({ person_id: b.person_id, invalid_reason: null });
-    const events = await q("SELECT actor, person_id, outcome FROM audit_event WHERE action = 'merge' AND person_id = ANY($1::bigint[]) ORDER BY person_id", [[a.person_id, b.person_id]]);
+    const events = await q(
+      "SELECT actor, person_id, outcome FROM audit_event WHERE action = 'merge' AND person_id = ANY($1::bigint[]) ORDER BY person_id",
+      [[a.person_id, b.person_id]],
+    );
     expect(events.map((e) => e.person_id).sort()).toEqual([a.person_id, b.person_id].sort());
     expect(events.every((e) => e.actor === 'user:admin' && e.outcome === 'ok')).toBe(true);
     // The registrar is refused at the route (no admin role at all); the fracture register's admin
@@ -250,9 +350,15 @@ describe('joining persons by hand: POST /api/persons/merge', () => {
 
     // Asked again: the numbers already name one person. Unknown numbers and bad input are answered clearly.
     expect((await api('POST', '/api/persons/merge', t.tokens.admin, body)).statusCode).toBe(409);
-    const none = await api('POST', '/api/persons/merge', t.tokens.admin, { from: { system: FHN, value: generateFhNumber(random) }, into: { system: FNR, value: real } });
+    const none = await api('POST', '/api/persons/merge', t.tokens.admin, {
+      from: { system: FHN, value: generateFhNumber(random) },
+      into: { system: FNR, value: real },
+    });
     expect(none.statusCode).toBe(404);
-    const bad = await api('POST', '/api/persons/merge', t.tokens.admin, { from: { system: FHN, value: '81234567890' }, into: { system: FNR, value: real } });
+    const bad = await api('POST', '/api/persons/merge', t.tokens.admin, {
+      from: { system: FHN, value: '81234567890' },
+      into: { system: FNR, value: real },
+    });
     expect(bad.statusCode).toBe(422);
     expect(bad.json().error).toMatch(/from\.value: Invalid national identity number: check digit/);
     expect((await api('POST', '/api/persons/merge', t.tokens.admin, { from: 'x' })).statusCode).toBe(400);
@@ -261,28 +367,45 @@ describe('joining persons by hand: POST /api/persons/merge', () => {
 
 describe('a reservation under either number', () => {
   it('removes the merged person when the real number opted out before the merge', async () => {
-    const fh = generateFhNumber(random), real = fnr('1966-06-16', 'female');
+    const fh = generateFhNumber(random),
+      real = fnr('1966-06-16', 'female');
     const f = fracture({ nin: fh, ninSystem: FHN });
     expect((await post(ehrBundle(f))).status).toBe(200);
     expect((await api('POST', '/api/reservations', t.tokens.admin, { system: FNR, value: real })).statusCode).toBe(201);
-    const res = await api('POST', '/api/persons/merge', t.tokens.admin, { from: { system: FHN, value: fh }, into: { system: FNR, value: real } });
+    const res = await api('POST', '/api/persons/merge', t.tokens.admin, {
+      from: { system: FHN, value: fh },
+      into: { system: FNR, value: real },
+    });
     expect(res.statusCode, res.body).toBe(200);
     expect(res.json().reserved).toBe(true);
     expect(await caseOf(f.id)).toBeUndefined();
-    const reserved = await q('SELECT count(*)::int AS n FROM reservation WHERE nin_hash = ANY($1::bytea[])', [[ninHash(t.platform.keys, fh), ninHash(t.platform.keys, real)]]);
+    const reserved = await q('SELECT count(*)::int AS n FROM reservation WHERE nin_hash = ANY($1::bytea[])', [
+      [ninHash(t.platform.keys, fh), ninHash(t.platform.keys, real)],
+    ]);
     expect(reserved[0].n).toBe(2);
     // A later message naming the FH-number is refused, as one naming the real number is.
     expect((await post(ehrBundle(fracture({ nin: fh, ninSystem: FHN })))).status).toBe(403);
   });
 
   it('makes the real number refused too when the temporary one opted out, and what came after is not kept', async () => {
-    const fh = generateFhNumber(random), real = fnr('1959-03-30', 'male');
+    const fh = generateFhNumber(random),
+      real = fnr('1959-03-30', 'male');
     expect((await api('POST', '/api/reservations', t.tokens.admin, { system: FHN, value: fh })).statusCode).toBe(201);
     const known = fracture({ nin: real });
     expect((await post(ehrBundle(known))).status).toBe(200);
     // A batch saying the two numbers are one patient: refused for the reservation, and the real
     // number's earlier data removed.
-    const res = await post(withIdentifiers(fracture(), [{ system: FNR, value: real }, { system: FHN, value: fh }], undefined, 'batch'));
+    const res = await post(
+      withIdentifiers(
+        fracture(),
+        [
+          { system: FNR, value: real },
+          { system: FHN, value: fh },
+        ],
+        undefined,
+        'batch',
+      ),
+    );
     expect(res.status, res.text).toBe(200);
     expect(res.body.entry.every((e: any) => e.response.status === '403 Forbidden')).toBe(true);
     expect(await caseOf(known.id)).toBeUndefined();
@@ -290,10 +413,19 @@ describe('a reservation under either number', () => {
   });
 
   it('opting out under the real number after a merge refuses later messages with the temporary number', async () => {
-    const fh = generateFhNumber(random), real = fnr('1982-12-24', 'female');
+    const fh = generateFhNumber(random),
+      real = fnr('1982-12-24', 'female');
     expect((await post(ehrBundle(fracture({ nin: fh, ninSystem: FHN })))).status).toBe(200);
-    expect((await api('POST', '/api/persons/merge', t.tokens.admin, { from: { system: FHN, value: fh }, into: { system: FNR, value: real } })).statusCode).toBe(200);
-    const patient = await createToken(t.platform.db.pool, { name: 'patient-out', kind: 'user', grants: [{ registry: '*', role: 'patient', unit: '1' }], personHash: ninHash(t.platform.keys, real) });
+    expect(
+      (await api('POST', '/api/persons/merge', t.tokens.admin, { from: { system: FHN, value: fh }, into: { system: FNR, value: real } }))
+        .statusCode,
+    ).toBe(200);
+    const patient = await createToken(t.platform.db.pool, {
+      name: 'patient-out',
+      kind: 'user',
+      grants: [{ registry: '*', role: 'patient', unit: '1' }],
+      personHash: ninHash(t.platform.keys, real),
+    });
     const out = await api('POST', '/api/innsyn/reservation', patient);
     expect(out.statusCode, out.body).toBe(201);
     expect(out.json()).toMatchObject({ removedPerson: true, removedCases: 1 });

@@ -4,19 +4,36 @@ import { fracture, nin } from './helpers/fixtures.ts';
 import { SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';
 
 let t: TestPlatform;
-beforeAll(async () => { t = await testPlatform(); });
-afterAll(async () => { await t?.close(); });
+beforeAll(async () => {
+  t = await testPlatform();
+});
+afterAll(async () => {
+  await t?.close();
+});
 
 async function post(body: unknown, token = t.tokens.ehr, url = '/fhir') {
-  const res = await t.app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' },
-    payload: typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await t.app.inject({
+    method: 'POST',
+    url,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' },
+    payload: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   return { status: res.statusCode, body: res.json(), message: res.headers['x-kvalreg-message'] };
 }
 const q = async (sql: string, params: unknown[] = []) => (await t.platform.db.pool.query(sql, params)).rows;
-const caseOf = async (id: string) => (await q(`SELECT c.id, c.unit_resh FROM registry_case c WHERE c.anchor_key = $1`, [`Condition|urn:oid:2.16.578.1.12.4.1.999.1.condition|${id}`]))[0];
-const formData = async (caseId: number, form: string) => (await q('SELECT * FROM case_form WHERE case_id = $1 AND form = $2', [caseId, form]))[0];
-const counts = async () => (await q(`SELECT (SELECT count(*) FROM person)::int AS persons, (SELECT count(*) FROM registry_case)::int AS cases,
-  (SELECT count(*) FROM case_form)::int AS forms, (SELECT count(*) FROM value_history)::int AS history, (SELECT count(*) FROM source_resource)::int AS resources`))[0];
+const caseOf = async (id: string) =>
+  (
+    await q(`SELECT c.id, c.unit_resh FROM registry_case c WHERE c.anchor_key = $1`, [
+      `Condition|urn:oid:2.16.578.1.12.4.1.999.1.condition|${id}`,
+    ])
+  )[0];
+const formData = async (caseId: number, form: string) =>
+  (await q('SELECT * FROM case_form WHERE case_id = $1 AND form = $2', [caseId, form]))[0];
+const counts = async () =>
+  (
+    await q(`SELECT (SELECT count(*) FROM person)::int AS persons, (SELECT count(*) FROM registry_case)::int AS cases,
+  (SELECT count(*) FROM case_form)::int AS forms, (SELECT count(*) FROM value_history)::int AS history, (SELECT count(*) FROM source_resource)::int AS resources`)
+  )[0];
 
 describe('capture of a fracture from the patient record and the operation planner', () => {
   it('creates a case with typed values, provenance and a worklist entry for what is missing', async () => {
@@ -28,7 +45,15 @@ describe('capture of a fracture from the patient record and the operation planne
     const c = await caseOf(f.id);
     expect(c.unit_resh).toBe(SUS_ORTHO);
     const skade = await formData(c.id, 'skade');
-    expect(skade.data).toMatchObject({ ao_code: '2R3A2', side: 'left', open_fracture: true, injury_energy: 'low', care_setting: 'emergency', injury_date: '2024-03-01', treating_unit: SUS_ORTHO });
+    expect(skade.data).toMatchObject({
+      ao_code: '2R3A2',
+      side: 'left',
+      open_fracture: true,
+      injury_energy: 'low',
+      care_setting: 'emergency',
+      injury_date: '2024-03-01',
+      treating_unit: SUS_ORTHO,
+    });
     expect(skade.data.first_contact_datetime).toBe('2024-03-01T11:30:00.000Z');
     expect(skade.provenance.ao_code).toMatchObject({ kind: 'system', sender: 'sus-dips', message: Number(res.message) });
     // Operative intent without a surgery yet: the surgery time is missing; an open fracture needs the tetanus answer.
@@ -39,15 +64,19 @@ describe('capture of a fracture from the patient record and the operation planne
     expect(raw).not.toContain(f.nin);
   });
 
-  it('links the planner\'s procedures sent later, and also ones sent before the fracture', async () => {
-    const f = fracture({ intent: 'operative', surgery: { start: '2024-03-02T09:00:00+01:00', ncsp: 'NCJ62' }, reoperations: [{ id: '1', start: '2024-05-01T09:00:00+02:00', planned: false, cause: 'infection' }] });
+  it("links the planner's procedures sent later, and also ones sent before the fracture", async () => {
+    const f = fracture({
+      intent: 'operative',
+      surgery: { start: '2024-03-02T09:00:00+01:00', ncsp: 'NCJ62' },
+      reoperations: [{ id: '1', start: '2024-05-01T09:00:00+02:00', planned: false, cause: 'infection' }],
+    });
     expect((await post(ehrBundle(f))).status).toBe(200);
     expect((await post(plannerBundle(f), t.tokens.planner)).status).toBe(200);
     const c = await caseOf(f.id);
     const op = await formData(c.id, 'operasjon');
     expect(op.data).toMatchObject({ surgery_datetime: '2024-03-02T08:00:00.000Z', surgery_procedure: 'NCJ62' });
     expect(op.provenance.surgery_datetime.sender).toBe('sus-orbit');
-    const reop = (await q("SELECT * FROM case_form WHERE case_id = $1 AND form = 'reoperasjon'", [c.id]));
+    const reop = await q("SELECT * FROM case_form WHERE case_id = $1 AND form = 'reoperasjon'", [c.id]);
     expect(reop).toHaveLength(1);
     expect(reop[0].data).toMatchObject({ reoperation_planned: false, reoperation_cause: 'infection' });
 
@@ -66,7 +95,9 @@ describe('capture of a fracture from the patient record and the operation planne
     const before = await counts();
     const again = await post(ehrBundle(f));
     expect(again.status).toBe(200);
-    expect(again.body.entry.filter((e: any) => e.response.outcome?.issue?.some((i: any) => /unchanged/.test(i.diagnostics))).length).toBeGreaterThan(2);
+    expect(
+      again.body.entry.filter((e: any) => e.response.outcome?.issue?.some((i: any) => /unchanged/.test(i.diagnostics))).length,
+    ).toBeGreaterThan(2);
     expect(await counts()).toEqual(before);
   });
 
@@ -80,7 +111,9 @@ describe('capture of a fracture from the patient record and the operation planne
     expect(skade.data).toMatchObject({ ao_code: '2R3C1', side: 'right', injury_energy: 'low' });
     const hist = await q("SELECT changes FROM value_history WHERE case_id = $1 AND form = 'skade' ORDER BY version", [c.id]);
     expect(hist.at(-1).changes).toEqual({ ao_code: ['2R3A2', '2R3C1'], side: ['left', 'right'] });
-    const resource = (await q('SELECT version FROM source_resource WHERE rkey = $1', [`Condition|urn:oid:2.16.578.1.12.4.1.999.1.condition|${f.id}`]))[0];
+    const resource = (
+      await q('SELECT version FROM source_resource WHERE rkey = $1', [`Condition|urn:oid:2.16.578.1.12.4.1.999.1.condition|${f.id}`])
+    )[0];
     expect(resource.version).toBe(2);
   });
 
@@ -98,7 +131,12 @@ describe('capture of a fracture from the patient record and the operation planne
     expect(res.status).toBe(200);
     expect(JSON.stringify(res.body)).toMatch(/referred to Norwegian Hip Fracture Register/);
     expect(await caseOf(f.id)).toBeUndefined();
-    const routed = async () => (await q("SELECT count(*)::int AS n FROM routing_decision WHERE registry = 'fracture' AND decision = 'referred' AND target = 'hip-fracture'"))[0].n;
+    const routed = async () =>
+      (
+        await q(
+          "SELECT count(*)::int AS n FROM routing_decision WHERE registry = 'fracture' AND decision = 'referred' AND target = 'hip-fracture'",
+        )
+      )[0].n;
     expect(await routed()).toBe(1);
     // A resend, or an update of the same fracture, is not counted again.
     await post(ehrBundle(f));
@@ -120,13 +158,31 @@ describe('bad input gets an OperationOutcome and stores nothing partial', () => 
   const cases: Array<[string, () => unknown, number, RegExp]> = [
     ['not JSON', () => '{"resourceType": "Bundle", ', 400, /not valid JSON/],
     ['not a Bundle', () => ({ resourceType: 'Patient' }), 400, /Expected resourceType/],
-    ['a resource without identifier', () => { const b = ehrBundle(fracture()); delete b.entry[2].resource.identifier; return b; }, 400, /no identifier/],
+    [
+      'a resource without identifier',
+      () => {
+        const b = ehrBundle(fracture());
+        delete b.entry[2].resource.identifier;
+        return b;
+      },
+      400,
+      /no identifier/,
+    ],
     ['an invalid identity number', () => ehrBundle(fracture({ nin: '01017012345' })), 422, /Invalid national identity number/],
     ['an AO code that does not exist', () => ehrBundle(fracture({ aoCode: '23D9' })), 422, /not a code in ao_ota_2018/],
     ['an unknown treating unit', () => ehrBundle(fracture({ unitResh: '999999999' })), 422, /RESH id 999999999 is not known/],
     // Base FHIR (the R4 schema's dateTime): 400, as FHIR's HTTP page says for "failed basic FHIR validation rules".
     ['a date-time without time zone', () => ehrBundle(fracture({ firstContact: '2024-03-01T12:30:00' })), 400, /time zone/],
-    ['an unsupported resource type', () => { const b = ehrBundle(fracture()); b.entry.push({ resource: { resourceType: 'Basic' } }); return b; }, 400, /Basic.*not accepted/],
+    [
+      'an unsupported resource type',
+      () => {
+        const b = ehrBundle(fracture());
+        b.entry.push({ resource: { resourceType: 'Basic' } });
+        return b;
+      },
+      400,
+      /Basic.*not accepted/,
+    ],
   ];
   for (const [name, make, status, pattern] of cases) {
     it(`rejects ${name}`, async () => {
@@ -154,12 +210,22 @@ describe('bad input gets an OperationOutcome and stores nothing partial', () => 
     const f = fracture({ unitResh: '7777777' });
     const res = await post(ehrBundle(f));
     expect(res.status).toBe(422);
-    const list = await t.app.inject({ method: 'GET', url: '/api/inbox?status=quarantined', headers: { authorization: `Bearer ${t.tokens.admin}` } });
+    const list = await t.app.inject({
+      method: 'GET',
+      url: '/api/inbox?status=quarantined',
+      headers: { authorization: `Bearer ${t.tokens.admin}` },
+    });
     expect(list.json().map((m: any) => m.id)).toContain(Number(res.message));
     // The fix: the registry adds the unit. Then the same stored message is reprocessed.
-    await q(`INSERT INTO org_unit (resh, parent_resh, level, kind, name_nb, path) SELECT '7777777', resh, 'department', 'orthopaedic', 'Ny avdeling', path || '7777777'::text FROM org_unit WHERE resh = '8201100'`);
+    await q(
+      `INSERT INTO org_unit (resh, parent_resh, level, kind, name_nb, path) SELECT '7777777', resh, 'department', 'orthopaedic', 'Ny avdeling', path || '7777777'::text FROM org_unit WHERE resh = '8201100'`,
+    );
     await t.platform.reloadUnits();
-    const again = await t.app.inject({ method: 'POST', url: `/api/inbox/${res.message}/reprocess`, headers: { authorization: `Bearer ${t.tokens.admin}` } });
+    const again = await t.app.inject({
+      method: 'POST',
+      url: `/api/inbox/${res.message}/reprocess`,
+      headers: { authorization: `Bearer ${t.tokens.admin}` },
+    });
     expect(again.json().status).toBe('processed');
     expect(await caseOf(f.id)).toBeDefined();
   });
@@ -180,8 +246,10 @@ describe('bad input gets an OperationOutcome and stores nothing partial', () => 
   });
 
   it('reports each entry of a batch: good patients are captured, a bad one is not', async () => {
-    const good = fracture(), bad = fracture({ aoCode: '99Z9' });
-    const a = ehrBundle(good, 'batch'), b = ehrBundle(bad, 'batch');
+    const good = fracture(),
+      bad = fracture({ aoCode: '99Z9' });
+    const a = ehrBundle(good, 'batch'),
+      b = ehrBundle(bad, 'batch');
     const res = await post({ resourceType: 'Bundle', type: 'batch', entry: [...a.entry, ...b.entry] });
     expect(res.status).toBe(200);
     expect(res.body.type).toBe('batch-response');
@@ -200,8 +268,12 @@ describe('bad input gets an OperationOutcome and stores nothing partial', () => 
 });
 
 describe('patients of unknown identity', () => {
-  it('issues an auxiliary number that is then accepted as the patient\'s identity', async () => {
-    const res = await t.app.inject({ method: 'POST', url: '/api/auxiliary-numbers', headers: { authorization: `Bearer ${t.tokens.registrarSus}` } });
+  it("issues an auxiliary number that is then accepted as the patient's identity", async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/auxiliary-numbers',
+      headers: { authorization: `Bearer ${t.tokens.registrarSus}` },
+    });
     expect(res.statusCode).toBe(201);
     const aux = res.json();
     expect(aux.system).toBe('urn:kvalreg:auxiliary-number');
@@ -222,19 +294,36 @@ describe('reservation (opt-out)', () => {
     await post(plannerBundle(f), t.tokens.planner);
     const c = await caseOf(f.id);
     expect(c).toBeDefined();
-    const res = await t.app.inject({ method: 'POST', url: '/api/reservations', headers: { authorization: `Bearer ${t.tokens.admin}` }, payload: { value: f.nin } });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/reservations',
+      headers: { authorization: `Bearer ${t.tokens.admin}` },
+      payload: { value: f.nin },
+    });
     expect(res.statusCode).toBe(201);
     expect(res.json()).toMatchObject({ removedPerson: true, removedCases: 1 });
     for (const table of ['registry_case', 'case_form', 'value_history']) {
-      expect((await q(`SELECT count(*)::int AS n FROM ${table} WHERE case_id = $1`.replace('case_id', table === 'registry_case' ? 'id' : 'case_id'), [c.id]))[0].n).toBe(0);
+      expect(
+        (
+          await q(
+            `SELECT count(*)::int AS n FROM ${table} WHERE case_id = $1`.replace('case_id', table === 'registry_case' ? 'id' : 'case_id'),
+            [c.id],
+          )
+        )[0].n,
+      ).toBe(0);
     }
     expect((await q('SELECT count(*)::int AS n FROM source_resource WHERE rkey LIKE $1', [`%|${f.id}%`]))[0].n).toBe(0);
-    expect((await q('SELECT body_enc IS NULL AS gone, pruned_reason FROM inbox_message WHERE id = $1', [Number(first.message)]))[0]).toEqual({ gone: true, pruned_reason: 'reservation' });
+    expect(
+      (await q('SELECT body_enc IS NULL AS gone, pruned_reason FROM inbox_message WHERE id = $1', [Number(first.message)]))[0],
+    ).toEqual({ gone: true, pruned_reason: 'reservation' });
     const later = await post(ehrBundle({ ...f, id: `${f.id}-later` }));
     expect(later.status).toBe(403);
     expect(JSON.stringify(later.body)).toMatch(/opted out/);
     expect(await caseOf(`${f.id}-later`)).toBeUndefined();
-    expect((await q('SELECT body_enc IS NULL AS gone, status FROM inbox_message WHERE id = $1', [Number(later.message)]))[0]).toEqual({ gone: true, status: 'refused' });
+    expect((await q('SELECT body_enc IS NULL AS gone, status FROM inbox_message WHERE id = $1', [Number(later.message)]))[0]).toEqual({
+      gone: true,
+      status: 'refused',
+    });
     expect((await q("SELECT sum(n)::int AS n FROM refused_count WHERE reason = 'reservation'"))[0].n).toBe(1);
   });
 });
@@ -243,7 +332,7 @@ describe('completion by registrars', () => {
   const api = (method: string, url: string, token: string, payload?: unknown) =>
     t.app.inject({ method: method as any, url, headers: { authorization: `Bearer ${token}` }, payload: payload as any });
 
-  it('lists the unit\'s incomplete cases, completes only the named fields, and runs draft → finalised → reopened', async () => {
+  it("lists the unit's incomplete cases, completes only the named fields, and runs draft → finalised → reopened", async () => {
     const f = fracture({ intent: undefined });
     await post(ehrBundle(f));
     const c = await caseOf(f.id);
@@ -258,13 +347,19 @@ describe('completion by registrars', () => {
     const theirs = await api('GET', '/api/registries/fracture/worklist', t.tokens.readerOther);
     expect(theirs.json().items.some((i: any) => i.caseId === c.id)).toBe(false);
 
-    const blank = await api('PATCH', `/api/registries/fracture/cases/${c.id}/forms/behandling`, t.tokens.registrarSus, { values: { treatment_intent: '' } });
+    const blank = await api('PATCH', `/api/registries/fracture/cases/${c.id}/forms/behandling`, t.tokens.registrarSus, {
+      values: { treatment_intent: '' },
+    });
     expect(blank.statusCode).toBe(422);
     expect(blank.json().error).toMatch(/blank does not overwrite/);
-    const bad = await api('PATCH', `/api/registries/fracture/cases/${c.id}/forms/behandling`, t.tokens.registrarSus, { values: { treatment_intent: 'magic' } });
+    const bad = await api('PATCH', `/api/registries/fracture/cases/${c.id}/forms/behandling`, t.tokens.registrarSus, {
+      values: { treatment_intent: 'magic' },
+    });
     expect(bad.statusCode).toBe(422);
 
-    const done = await api('PATCH', `/api/registries/fracture/cases/${c.id}/forms/behandling`, t.tokens.registrarSus, { values: { treatment_intent: 'conservative' } });
+    const done = await api('PATCH', `/api/registries/fracture/cases/${c.id}/forms/behandling`, t.tokens.registrarSus, {
+      values: { treatment_intent: 'conservative' },
+    });
     expect(done.statusCode).toBe(200);
     const behandling = done.json().forms.find((x: any) => x.form === 'behandling');
     expect(behandling.data.treatment_intent).toBe('conservative');
@@ -275,11 +370,21 @@ describe('completion by registrars', () => {
 
     const fin = await api('POST', `/api/registries/fracture/cases/${c.id}/forms/behandling/finalise`, t.tokens.registrarSus);
     expect(fin.statusCode).toBe(200);
-    const locked = await api('PATCH', `/api/registries/fracture/cases/${c.id}/forms/behandling`, t.tokens.registrarSus, { values: { treatment_intent: 'operative' } });
+    const locked = await api('PATCH', `/api/registries/fracture/cases/${c.id}/forms/behandling`, t.tokens.registrarSus, {
+      values: { treatment_intent: 'operative' },
+    });
     expect(locked.statusCode).toBe(409);
     expect(locked.json().error).toMatch(/Reopen it/);
-    expect((await api('POST', `/api/registries/fracture/cases/${c.id}/forms/behandling/reopen`, t.tokens.registrarSus)).statusCode).toBe(200);
-    expect((await api('PATCH', `/api/registries/fracture/cases/${c.id}/forms/behandling`, t.tokens.registrarSus, { values: { treatment_intent: 'operative' } })).statusCode).toBe(200);
+    expect((await api('POST', `/api/registries/fracture/cases/${c.id}/forms/behandling/reopen`, t.tokens.registrarSus)).statusCode).toBe(
+      200,
+    );
+    expect(
+      (
+        await api('PATCH', `/api/registries/fracture/cases/${c.id}/forms/behandling`, t.tokens.registrarSus, {
+          values: { treatment_intent: 'operative' },
+        })
+      ).statusCode,
+    ).toBe(200);
     const hist = (await api('GET', `/api/registries/fracture/cases/${c.id}/history`, t.tokens.registrarSus)).json();
     expect(hist.map((h: any) => Object.keys(h.changes)[0])).toEqual(expect.arrayContaining(['$status', 'treatment_intent']));
 
@@ -303,7 +408,11 @@ describe('completion by registrars', () => {
   it('records a death date from the population register and re-checks the case', async () => {
     const f = fracture({ nin: nin('1930-01-01', 'female') });
     await post(ehrBundle(f));
-    const death = { resourceType: 'Bundle', type: 'batch', entry: [{ resource: { resourceType: 'Patient', identifier: [{ system: SYS.fnr, value: f.nin }], deceasedDateTime: '2024-02-01' } }] };
+    const death = {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [{ resource: { resourceType: 'Patient', identifier: [{ system: SYS.fnr, value: f.nin }], deceasedDateTime: '2024-02-01' } }],
+    };
     expect((await post(death)).status).toBe(200);
     const c = await caseOf(f.id);
     const person = (await q('SELECT p.deceased_date FROM person p JOIN registry_case c ON c.person_id = p.id WHERE c.id = $1', [c.id]))[0];
@@ -312,7 +421,10 @@ describe('completion by registrars', () => {
     expect((await formData(c.id, 'skade')).findings.map((x: any) => x.rule)).toContain('injury-not-after-death');
     // A death notice about someone never registered creates nobody.
     const before = await counts();
-    await post({ ...death, entry: [{ resource: { ...death.entry[0].resource, identifier: [{ system: SYS.fnr, value: nin('1931-01-01') }] } }] });
+    await post({
+      ...death,
+      entry: [{ resource: { ...death.entry[0].resource, identifier: [{ system: SYS.fnr, value: nin('1931-01-01') }] } }],
+    });
     expect((await counts()).persons).toBe(before.persons);
   });
 });

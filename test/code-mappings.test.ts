@@ -8,11 +8,20 @@ import { testPlatform, type TestPlatform } from './helpers/platform.ts';
 import { traumaBundle, type TraumaSpec } from './helpers/trauma.ts';
 
 let t: TestPlatform;
-beforeAll(async () => { t = await testPlatform(); });
-afterAll(async () => { await t?.close(); });
+beforeAll(async () => {
+  t = await testPlatform();
+});
+afterAll(async () => {
+  await t?.close();
+});
 
 const post = async (bundle: unknown) => {
-  const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(bundle) });
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/fhir',
+    headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+    payload: JSON.stringify(bundle),
+  });
   expect(res.statusCode, res.body).toBe(200);
   return res;
 };
@@ -26,13 +35,25 @@ describe('the trauma register reads HL7 discharge-disposition codes as the code 
   let n = 0;
   const discharged = async (code: string) => {
     const spec: TraumaSpec = {
-      id: `dd-${++n}`, nin: nin('1960-01-01', 'male'), unitResh: '8201102', arrival: '2024-06-01T10:00:00+02:00', traumaTeam: true,
-      accident: { at: '2024-06-01T09:20:00+02:00' }, mechanism: 'fall_high', intention: 'accident', injuryType: 'blunt',
-      arrivalVitals: { gcs: 15, sbp: 120, rr: 16 }, ais: ['853000.3'], discharge: { at: '2024-06-05T10:00:00+02:00', disposition: code },
+      id: `dd-${++n}`,
+      nin: nin('1960-01-01', 'male'),
+      unitResh: '8201102',
+      arrival: '2024-06-01T10:00:00+02:00',
+      traumaTeam: true,
+      accident: { at: '2024-06-01T09:20:00+02:00' },
+      mechanism: 'fall_high',
+      intention: 'accident',
+      injuryType: 'blunt',
+      arrivalVitals: { gcs: 15, sbp: 120, rr: 16 },
+      ais: ['853000.3'],
+      discharge: { at: '2024-06-05T10:00:00+02:00', disposition: code },
     };
     spec.nin = nin(`19${String(40 + n).padStart(2, '0')}-01-01`, 'male');
     await post(traumaBundle(spec));
-    const [f] = await q("SELECT f.data FROM case_form f JOIN registry_case c ON c.id = f.case_id AND c.registry = f.registry WHERE f.registry = 'trauma' AND f.form = 'sykehusopphold' AND c.anchor_key LIKE '%|' || $1", [spec.id]);
+    const [f] = await q(
+      "SELECT f.data FROM case_form f JOIN registry_case c ON c.id = f.case_id AND c.registry = f.registry WHERE f.registry = 'trauma' AND f.form = 'sykehusopphold' AND c.anchor_key LIKE '%|' || $1",
+      [spec.id],
+    );
     return f.data.discharge_status;
   };
   it('hospice is not another hospital; another healthcare facility and a psychiatric hospital are', async () => {
@@ -47,12 +68,20 @@ describe('the trauma register reads HL7 discharge-disposition codes as the code 
 });
 
 describe('the fracture register reads SNOMED CT qualifier values as SNOMED CT defines them', () => {
-  const skade = async (id: string) => (await q("SELECT f.data, f.missing FROM case_form f JOIN registry_case c ON c.id = f.case_id AND c.registry = f.registry WHERE f.registry = 'fracture' AND f.form = 'skade' AND c.anchor_key LIKE '%|' || $1", [id]))[0];
+  const skade = async (id: string) =>
+    (
+      await q(
+        "SELECT f.data, f.missing FROM case_form f JOIN registry_case c ON c.id = f.case_id AND c.registry = f.registry WHERE f.registry = 'fracture' AND f.form = 'skade' AND c.anchor_key LIKE '%|' || $1",
+        [id],
+      )
+    )[0];
   it('385432009 Not applicable is a midline fracture; 261665006 Unknown is no side, left for the registrar', async () => {
     // SNOMED CT qualifier values 385432009 "Not applicable" and 261665006 "Unknown", sent as such.
     const withSide = (f: ReturnType<typeof fracture>, code: string) => {
       const b = ehrBundle(f);
-      b.entry.find((e: any) => e.resource.resourceType === 'Condition').resource.bodySite = [{ coding: [{ system: 'http://snomed.info/sct', code }] }];
+      b.entry.find((e: any) => e.resource.resourceType === 'Condition').resource.bodySite = [
+        { coding: [{ system: 'http://snomed.info/sct', code }] },
+      ];
       return b;
     };
     const midline = fracture({ nin: nin('1961-02-02') });
@@ -64,9 +93,10 @@ describe('the fracture register reads SNOMED CT qualifier values as SNOMED CT de
     expect(res.body).toMatch(/fracture: case \d+ created/);
     const f = await skade(unknown.id);
     expect(f.data.side).toBeUndefined();
-    expect(f.missing).toContain('side');   // on the unit's worklist: the registrar completes it
+    expect(f.missing).toContain('side'); // on the unit's worklist: the registrar completes it
     // The message builder sends the same codes.
-    const built = ehrBundle(fracture({ side: 'not_applicable' })).entry.find((e: any) => e.resource.resourceType === 'Condition').resource.bodySite[0].coding[0].code;
+    const built = ehrBundle(fracture({ side: 'not_applicable' })).entry.find((e: any) => e.resource.resourceType === 'Condition').resource
+      .bodySite[0].coding[0].code;
     expect(built).toBe('385432009');
   });
 
@@ -80,9 +110,17 @@ describe('the fracture register reads SNOMED CT qualifier values as SNOMED CT de
       obs.valueCodeableConcept.coding[0].code = code;
       return b;
     };
-    const behandling = async (id: string) => (await q("SELECT f.data FROM case_form f JOIN registry_case c ON c.id = f.case_id AND c.registry = f.registry WHERE f.registry = 'fracture' AND f.form = 'behandling' AND c.anchor_key LIKE '%|' || $1", [id]))[0]?.data ?? {};
+    const behandling = async (id: string) =>
+      (
+        await q(
+          "SELECT f.data FROM case_form f JOIN registry_case c ON c.id = f.case_id AND c.registry = f.registry WHERE f.registry = 'fracture' AND f.form = 'behandling' AND c.anchor_key LIKE '%|' || $1",
+          [id],
+        )
+      )[0]?.data ?? {};
     const clavicle = (n: number) => fracture({ aoCode: '15.2A', nin: nin(`19${70 + n}-04-04`) });
-    const statusUnknown = clavicle(1), daily = clavicle(2), never = clavicle(3);
+    const statusUnknown = clavicle(1),
+      daily = clavicle(2),
+      never = clavicle(3);
     await post(smoking(statusUnknown, '77176002'));
     await post(smoking(daily, '449868002'));
     await post(smoking(never, '266919005'));

@@ -14,7 +14,9 @@ beforeAll(async () => {
   const port = (t.app.server.address() as { port: number }).port;
   result = await runDemo(t.platform, `http://127.0.0.1:${port}`, { years: 1, scale: 0.15, seed: 11, concurrency: 4 });
 }, 600_000);
-afterAll(async () => { await t?.close(); });
+afterAll(async () => {
+  await t?.close();
+});
 
 it('recovers the planted coverage per hospital, and pooled by planted value', async () => {
   expect(result.failed).toBe(0);
@@ -27,14 +29,18 @@ it('recovers the planted coverage per hospital, and pooled by planted value', as
   expect(big.length).toBeGreaterThan(0);
   for (const r of big) {
     const n = r.bothNpr + r.onlyNpr + r.onlyRegistry;
-    expect(within(result.planted.get(r.unit)!, r.onlyRegistry + r.bothNpr, n), `${r.unit}: ${r.coverage} vs ${result.planted.get(r.unit)}`).toBe(true);
+    expect(
+      within(result.planted.get(r.unit)!, r.onlyRegistry + r.bothNpr, n),
+      `${r.unit}: ${r.coverage} vs ${result.planted.get(r.unit)}`,
+    ).toBe(true);
   }
   // The others, pooled by their planted coverage.
   const pools = new Map<number, { k: number; n: number }>();
   for (const r of hospitals.filter((x) => !big.includes(x))) {
     const c = result.planted.get(r.unit)!;
     const p = pools.get(c) ?? { k: 0, n: 0 };
-    p.k += r.onlyRegistry + r.bothNpr; p.n += r.bothNpr + r.onlyNpr + r.onlyRegistry;
+    p.k += r.onlyRegistry + r.bothNpr;
+    p.n += r.bothNpr + r.onlyNpr + r.onlyRegistry;
     pools.set(c, p);
   }
   expect(pools.size).toBeGreaterThanOrEqual(3);

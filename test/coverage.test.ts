@@ -17,28 +17,45 @@ const KALNES = '8101100';
 const at = (date: string) => `${date}T10:00:00+01:00`;
 const person = (birth: string) => nin(birth, 'male');
 const P = {
-  A: person('1960-01-01'), B: person('1961-01-01'), C: person('1962-01-01'), D: person('1963-01-01'), E: person('1964-01-01'),
-  F: person('1965-01-01'), G: person('1966-01-01'), H: person('1967-01-01'), I: person('1968-01-01'), J: person('1969-01-01'),
+  A: person('1960-01-01'),
+  B: person('1961-01-01'),
+  C: person('1962-01-01'),
+  D: person('1963-01-01'),
+  E: person('1964-01-01'),
+  F: person('1965-01-01'),
+  G: person('1966-01-01'),
+  H: person('1967-01-01'),
+  I: person('1968-01-01'),
+  J: person('1969-01-01'),
 };
-const registered = (who: string, date: string, unit = SUS_ORTHO): FractureSpec => fracture({ nin: who, unitResh: unit, injuryDateTime: at(date), firstContact: at(date) });
+const registered = (who: string, date: string, unit = SUS_ORTHO): FractureSpec =>
+  fracture({ nin: who, unitResh: unit, injuryDateTime: at(date), firstContact: at(date) });
 // The registry: fractures at SUS (orthopaedics) of A, B, C, D, E, G, H.
-const cases = [registered(P.A, '2024-03-10'), registered(P.B, '2024-04-01'), registered(P.C, '2024-05-01'), registered(P.D, '2024-05-01'),
-  registered(P.E, '2024-06-01'), registered(P.G, '2024-08-01'), registered(P.H, '2024-07-01')];
+const cases = [
+  registered(P.A, '2024-03-10'),
+  registered(P.B, '2024-04-01'),
+  registered(P.C, '2024-05-01'),
+  registered(P.D, '2024-05-01'),
+  registered(P.E, '2024-06-01'),
+  registered(P.G, '2024-08-01'),
+  registered(P.H, '2024-07-01'),
+];
 // The extract (SUS = 8201100, Kalnes = 8101100).
 const HEADER = 'episode_id;national_id;hospital_resh;admission_date;discharge_date;contact_type;icd10;ncsp';
-const EXTRACT = [HEADER,
-  `a1;${P.A};${SUS_HOSPITAL};2024-03-10;2024-03-12;inpatient;S52.5;NCJ62`,      // A: both (SUS)
-  `b1;${P.B};${KALNES};2024-04-01;2024-04-01;outpatient;S52.5;`,               // B: same person, other hospital: only NPR at Kalnes; B's case only in registry at SUS
-  `c1;${P.C};${SUS_HOSPITAL};2024-05-16;2024-05-17;inpatient;S82.6;`,          // C: injury 15 days before the contact (window 14): only NPR; C's case only in registry
-  `d1;${P.D};${SUS_HOSPITAL};2024-05-15;2024-05-15;outpatient;S82.6;`,         // D: injury exactly 14 days before: both
-  `e1;${P.E};${KALNES};2024-06-01;2024-06-20;inpatient;S32.4;`,                // E: first hospital of a transfer: only NPR at Kalnes
-  `e2;${P.E};${SUS_HOSPITAL};2024-06-20;2024-06-25;inpatient;S32.4;NFJ42`,     // E: transferred to SUS 19 days after the injury: the chain starts 1 June: both
-  `f1;${P.F};${SUS_HOSPITAL};2024-07-20;2024-07-20;outpatient;S62.3;`,         // F: opted out before the import: not stored, counted
-  `g1;${P.G};${SUS_HOSPITAL};2024-08-01;2024-08-02;inpatient;S42.2;`,          // G: opts out after the import: removed, counted
-  `h1;${P.H};${SUS_HOSPITAL};2024-07-01;2024-07-01;outpatient;S62.3;`,         // H: both
-  `h2;${P.H};${SUS_HOSPITAL};2024-07-15;2024-07-15;outpatient;S62.3;`,         //    and a check-up two weeks later: the same event, not counted
-  `i1;${P.I};${SUS_HOSPITAL};2024-09-01;2024-09-09;inpatient;S72.0;NFB12`,     // I: hip fracture: the hip register's, not selected
-  `j1;${P.J};${SUS_HOSPITAL};2024-10-01;2024-10-01;outpatient;S52.5;`,         // J: never registered: only NPR (worklist)
+const EXTRACT = [
+  HEADER,
+  `a1;${P.A};${SUS_HOSPITAL};2024-03-10;2024-03-12;inpatient;S52.5;NCJ62`, // A: both (SUS)
+  `b1;${P.B};${KALNES};2024-04-01;2024-04-01;outpatient;S52.5;`, // B: same person, other hospital: only NPR at Kalnes; B's case only in registry at SUS
+  `c1;${P.C};${SUS_HOSPITAL};2024-05-16;2024-05-17;inpatient;S82.6;`, // C: injury 15 days before the contact (window 14): only NPR; C's case only in registry
+  `d1;${P.D};${SUS_HOSPITAL};2024-05-15;2024-05-15;outpatient;S82.6;`, // D: injury exactly 14 days before: both
+  `e1;${P.E};${KALNES};2024-06-01;2024-06-20;inpatient;S32.4;`, // E: first hospital of a transfer: only NPR at Kalnes
+  `e2;${P.E};${SUS_HOSPITAL};2024-06-20;2024-06-25;inpatient;S32.4;NFJ42`, // E: transferred to SUS 19 days after the injury: the chain starts 1 June: both
+  `f1;${P.F};${SUS_HOSPITAL};2024-07-20;2024-07-20;outpatient;S62.3;`, // F: opted out before the import: not stored, counted
+  `g1;${P.G};${SUS_HOSPITAL};2024-08-01;2024-08-02;inpatient;S42.2;`, // G: opts out after the import: removed, counted
+  `h1;${P.H};${SUS_HOSPITAL};2024-07-01;2024-07-01;outpatient;S62.3;`, // H: both
+  `h2;${P.H};${SUS_HOSPITAL};2024-07-15;2024-07-15;outpatient;S62.3;`, //    and a check-up two weeks later: the same event, not counted
+  `i1;${P.I};${SUS_HOSPITAL};2024-09-01;2024-09-09;inpatient;S72.0;NFB12`, // I: hip fracture: the hip register's, not selected
+  `j1;${P.J};${SUS_HOSPITAL};2024-10-01;2024-10-01;outpatient;S52.5;`, // J: never registered: only NPR (worklist)
 ].join('\n');
 // SUS 2024 — NPR events: a1, c1, d1, e2, h1, j1 (h2 a follow-up) → in both a1, d1, e2, h1 = 4; only NPR c1, j1 = 2; reserved f1, g1 = 2.
 //   Cases: A, B, C, D, E, H found: A, D, E, H = 4; only registry B, C = 2 (G's case went with G).
@@ -47,23 +64,40 @@ const EXTRACT = [HEADER,
 // Kalnes 2024 — b1, e1 only in NPR → 0 / 2 = 0 %: "Lav dekningsgrad".
 // Nation: (2 + 4) / (4 + 2 + 2 + 4) = 50 %.
 
-const post = (url: string, body: string | object, token = t.tokens.admin, type = 'text/csv') => t.app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${token}`, 'content-type': type }, payload: body as any });
-const get = (url: string, token?: string) => t.app.inject({ method: 'GET', url, headers: token ? { authorization: `Bearer ${token}` } : {} });
+const post = (url: string, body: string | object, token = t.tokens.admin, type = 'text/csv') =>
+  t.app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${token}`, 'content-type': type }, payload: body as any });
+const get = (url: string, token?: string) =>
+  t.app.inject({ method: 'GET', url, headers: token ? { authorization: `Bearer ${token}` } : {} });
 let registrarOrtho: string, registrarKalnes: string;
 
 beforeAll(async () => {
   t = await testPlatform();
   for (const f of cases) {
-    const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(ehrBundle(f)) });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/fhir',
+      headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+      payload: JSON.stringify(ehrBundle(f)),
+    });
     expect(res.statusCode, res.body).toBeLessThan(300);
   }
   await t.platform.analytics.refresh();
   // F opted out before the extract came.
   expect((await post('/api/reservations', { value: P.F }, t.tokens.admin, 'application/json')).statusCode).toBe(201);
-  registrarOrtho = await createToken(t.platform.db.pool, { name: 'registrar-ortho', kind: 'user', grants: [{ registry: 'fracture', role: 'unit-registrar', unit: SUS_ORTHO }] });
-  registrarKalnes = await createToken(t.platform.db.pool, { name: 'registrar-kalnes', kind: 'user', grants: [{ registry: 'fracture', role: 'unit-registrar', unit: OTHER_ORTHO }] });
+  registrarOrtho = await createToken(t.platform.db.pool, {
+    name: 'registrar-ortho',
+    kind: 'user',
+    grants: [{ registry: 'fracture', role: 'unit-registrar', unit: SUS_ORTHO }],
+  });
+  registrarKalnes = await createToken(t.platform.db.pool, {
+    name: 'registrar-kalnes',
+    kind: 'user',
+    grants: [{ registry: 'fracture', role: 'unit-registrar', unit: OTHER_ORTHO }],
+  });
 }, 120_000);
-afterAll(async () => { await t?.close(); });
+afterAll(async () => {
+  await t?.close();
+});
 
 describe('importing an extract', () => {
   it('refuses a file with a wrong row whole, naming the line, and stores nothing', async () => {
@@ -77,7 +111,7 @@ describe('importing an extract', () => {
     expect((await post('/api/registries/fracture/npr-extracts', EXTRACT, registrarOrtho)).statusCode).toBe(403);
   });
 
-  it('keeps the registry\'s episodes only, identity encrypted, the opted-out patient counted without identity', async () => {
+  it("keeps the registry's episodes only, identity encrypted, the opted-out patient counted without identity", async () => {
     const res = await post('/api/registries/fracture/npr-extracts?source=test', EXTRACT);
     expect(res.statusCode, res.body).toBe(201);
     expect(res.json()).toMatchObject({ rows: 12, selected: 11, reserved: 1, duplicates: 1, stored: 10, years: [2024] });
@@ -103,7 +137,16 @@ describe('coverage per level', () => {
     expect(nation).toMatchObject({ bothNpr: 4, onlyNpr: 4, onlyRegistry: 2, reserved: 2, coverage: 0.5 });
     const all = await t.platform.quality.coverageRows(t.platform.registry('fracture')!);
     const sus = all.find((r) => r.unit === SUS_HOSPITAL && r.year === 2024)!;
-    expect(sus).toMatchObject({ bothNpr: 4, bothRegistry: 4, onlyNpr: 2, onlyRegistry: 2, reserved: 2, coverage: 0.6, coverageExcludingReserved: 0.75, registryVsNpr: 0.5 });
+    expect(sus).toMatchObject({
+      bothNpr: 4,
+      bothRegistry: 4,
+      onlyNpr: 2,
+      onlyRegistry: 2,
+      reserved: 2,
+      coverage: 0.6,
+      coverageExcludingReserved: 0.75,
+      registryVsNpr: 0.5,
+    });
     expect(sus.nprVsRegistry).toBeCloseTo(4 / 6, 10);
     const kalnes = all.find((r) => r.unit === KALNES && r.year === 2024)!;
     expect(kalnes).toMatchObject({ bothNpr: 0, onlyNpr: 2, onlyRegistry: 0, coverage: 0 });
@@ -135,9 +178,11 @@ describe('coverage per level', () => {
 });
 
 describe('the "only in NPR" worklist', () => {
-  it('lists the hospital\'s unlinked episodes with identity numbers, for its registrars, audited, paged', async () => {
-    const url = (token: string, unit = SUS_ORTHO, after = 0) => get(`/api/registries/fracture/npr-worklist?unit=${unit}&year=2024&limit=1&after=${after}`, token);
-    const ids: string[] = [], numbers: string[] = [];
+  it("lists the hospital's unlinked episodes with identity numbers, for its registrars, audited, paged", async () => {
+    const url = (token: string, unit = SUS_ORTHO, after = 0) =>
+      get(`/api/registries/fracture/npr-worklist?unit=${unit}&year=2024&limit=1&after=${after}`, token);
+    const ids: string[] = [],
+      numbers: string[] = [];
     let after = 0;
     for (let i = 0; i < 5; i++) {
       const res = await url(registrarOrtho, SUS_ORTHO, after);
@@ -157,18 +202,24 @@ describe('the "only in NPR" worklist', () => {
     const k = await get(`/api/registries/fracture/npr-worklist?unit=${OTHER_ORTHO}&year=2024`, registrarKalnes);
     expect(k.json().episodes.map((e: any) => e.episodeId)).toEqual(['b1', 'e1']);
     // Audited against the persons the platform knows (C is registered; J is not).
-    const audit = await t.platform.db.pool.query("SELECT count(*)::int AS n FROM audit_event WHERE object LIKE 'registry/fracture/npr-worklist/%' AND person_id IS NOT NULL");
+    const audit = await t.platform.db.pool.query(
+      "SELECT count(*)::int AS n FROM audit_event WHERE object LIKE 'registry/fracture/npr-worklist/%' AND person_id IS NOT NULL",
+    );
     expect(audit.rows[0].n).toBeGreaterThanOrEqual(1);
   });
 
-  it('row-level security shows a unit user only their hospitals\' episodes', async () => {
+  it("row-level security shows a unit user only their hospitals' episodes", async () => {
     const client = await t.platform.db.appPool!.connect();
     try {
       await client.query('BEGIN');
-      await client.query("SELECT set_config('kvalreg.scope', 'units', true), set_config('kvalreg.grants', $1, true)", [`fracture:${OTHER_ORTHO}`]);
+      await client.query("SELECT set_config('kvalreg.scope', 'units', true), set_config('kvalreg.grants', $1, true)", [
+        `fracture:${OTHER_ORTHO}`,
+      ]);
       const seen = (await client.query('SELECT episode_id FROM npr_episode ORDER BY 1')).rows.map((r) => r.episode_id);
       expect(seen).toEqual(['b1', 'e1']);
       await client.query('ROLLBACK');
-    } finally { client.release(); }
+    } finally {
+      client.release();
+    }
   });
 });

@@ -11,8 +11,14 @@ import { loadUnits, readUnitTree, readUnitsFile } from '../src/units/load.ts';
 import { newDatabase } from './helpers/platform.ts';
 
 const dirs: string[] = [];
-const tmp = () => { const d = fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-db-')); dirs.push(d); return d; };
-afterAll(() => { for (const d of dirs) fs.rmSync(d, { recursive: true, force: true }); });
+const tmp = () => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-db-'));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
 
 describe('embedded PostgreSQL', () => {
   it('says clearly when the port is taken', async () => {
@@ -41,7 +47,11 @@ describe('an embedded server left behind', () => {
     const code = `const { startEmbeddedPostgres } = await import(${JSON.stringify(path.resolve('src/db/embedded.ts'))});
       await startEmbeddedPostgres({ dataDir: ${JSON.stringify(dir)}, port: ${port} }); console.log('up'); setInterval(() => {}, 1000);`;
     const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise<void>((resolve) => child.stdout.on('data', (d) => { if (String(d).includes('up')) resolve(); }));
+    await new Promise<void>((resolve) =>
+      child.stdout.on('data', (d) => {
+        if (String(d).includes('up')) resolve();
+      }),
+    );
     child.kill('SIGKILL');
     await new Promise((r) => child.on('exit', r));
     const server = await startEmbeddedPostgres({ dataDir: dir, port });
@@ -60,7 +70,11 @@ describe('an embedded server in use by another process', () => {
       const s = await startEmbeddedPostgres({ dataDir: ${JSON.stringify(dir)}, port: ${port} }); console.log('up');
       process.on('SIGTERM', async () => { await s.stop(); process.exit(0); }); setInterval(() => {}, 1000);`;
     const owner = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise<void>((resolve) => owner.stdout.on('data', (d) => { if (String(d).includes('up')) resolve(); }));
+    await new Promise<void>((resolve) =>
+      owner.stdout.on('data', (d) => {
+        if (String(d).includes('up')) resolve();
+      }),
+    );
     const shared = await startEmbeddedPostgres({ dataDir: dir, port: port + 1 });
     const pool = createPool(shared.url(), 1);
     expect((await pool.query('SELECT 1 AS ok')).rows[0].ok).toBe(1);
@@ -81,7 +95,9 @@ describe('migrations', () => {
       expect(await migrate(pool)).toEqual([]); // the template database has them all
       const applied = (await pool.query('SELECT version FROM schema_migration ORDER BY version')).rows.map((r) => r.version);
       expect(applied).toEqual(listMigrations().map((m) => m.version));
-    } finally { await pool.end(); }
+    } finally {
+      await pool.end();
+    }
   });
 });
 
@@ -97,7 +113,9 @@ describe('organisation units', () => {
       const tree = await readUnitTree(pool);
       expect(tree.ancestorAt('8201101', 'hospital')?.nameNb).toMatch(/Stavanger/);
       expect(tree.descendants('100083')).toContain('8201101'); // Helse Stavanger HF covers SUS orthopaedics
-    } finally { await pool.end(); }
+    } finally {
+      await pool.end();
+    }
   });
 
   it('refuses a file with a duplicate RESH id, naming it', () => {

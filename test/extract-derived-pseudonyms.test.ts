@@ -24,7 +24,11 @@ beforeAll(async () => {
   registriesDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-registries-'));
   fs.cpSync(path.join(projectRoot(), 'registries'), registriesDir, { recursive: true });
   const codebook = path.join(registriesDir, 'fracture', 'codebook.yaml');
-  fs.writeFileSync(codebook, fs.readFileSync(codebook, 'utf8').replace(/\nderived:\n/, `
+  fs.writeFileSync(
+    codebook,
+    fs.readFileSync(codebook, 'utf8').replace(
+      /\nderived:\n/,
+      `
 derived:
   - id: surgery_date
     type: date
@@ -37,25 +41,58 @@ derived:
     description: { nb: Til test av deklarert personvernklasse., en: For testing a declared privacy class. }
     expr: "ao_code"
     privacy: direct-identifier
-`));
+`,
+    ),
+  );
   t = await testPlatform({ KVALREG_REGISTRIES_DIR: registriesDir });
   for (let i = 0; i < 6; i++) {
-    const f = fracture({ nin: nin(`19${50 + i}-12-2${i}`, i % 2 ? 'male' : 'female'), intent: 'operative', injuryDateTime: `2024-0${i + 1}-01T10:00:00+01:00`, firstContact: `2024-0${i + 1}-01T11:00:00+01:00`, surgery: { start: `2024-0${i + 1}-03T12:30:00+01:00` } });
+    const f = fracture({
+      nin: nin(`19${50 + i}-12-2${i}`, i % 2 ? 'male' : 'female'),
+      intent: 'operative',
+      injuryDateTime: `2024-0${i + 1}-01T10:00:00+01:00`,
+      firstContact: `2024-0${i + 1}-01T11:00:00+01:00`,
+      surgery: { start: `2024-0${i + 1}-03T12:30:00+01:00` },
+    });
     for (const b of [ehrBundle(f), plannerBundle(f)].filter(Boolean)) {
-      const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(b) });
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/fhir',
+        headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+        payload: JSON.stringify(b),
+      });
       expect(res.statusCode).toBe(200);
     }
   }
 });
-afterAll(async () => { await t?.close(); fs.rmSync(registriesDir, { recursive: true, force: true }); });
+afterAll(async () => {
+  await t?.close();
+  fs.rmSync(registriesDir, { recursive: true, force: true });
+});
 
 const definition = (over: Record<string, unknown> = {}) => ({
-  project: 'P-DERIVED', approvalRef: 'REK 1', expires: '2030-12-31',
-  variables: ['injury_date', 'surgery_datetime', 'surgery_date', 'injury_month', 'age_at_injury', 'birth_year', 'days_injury_to_surgery', 'ao_bone'],
-  dates: 'shift', ...over,
+  project: 'P-DERIVED',
+  approvalRef: 'REK 1',
+  expires: '2030-12-31',
+  variables: [
+    'injury_date',
+    'surgery_datetime',
+    'surgery_date',
+    'injury_month',
+    'age_at_injury',
+    'birth_year',
+    'days_injury_to_surgery',
+    'ao_bone',
+  ],
+  dates: 'shift',
+  ...over,
 });
 const deliver = async (body: unknown) => {
-  const res = await t.app.inject({ method: 'POST', url: '/api/registries/fracture/extracts', headers: { authorization: `Bearer ${t.tokens.admin}` }, payload: body as any });
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/api/registries/fracture/extracts',
+    headers: { authorization: `Bearer ${t.tokens.admin}` },
+    payload: body as any,
+  });
   return res;
 };
 const q = async (sql: string, p: unknown[] = []) => (await t.platform.db.pool.query(sql, p)).rows;
@@ -64,7 +101,12 @@ describe('derived variables', () => {
   it('are as protected as what they are computed from, or as declared', async () => {
     const r = t.platform.registry('fracture')!;
     const privacy = Object.fromEntries(r.derived.map((d) => [d.def.id, d.privacy]));
-    expect(privacy).toMatchObject({ age_at_injury: 'indirect-identifier', surgery_date: 'indirect-identifier', injury_month: 'indirect-identifier', injury_key: 'direct-identifier' });
+    expect(privacy).toMatchObject({
+      age_at_injury: 'indirect-identifier',
+      surgery_date: 'indirect-identifier',
+      injury_month: 'indirect-identifier',
+      injury_key: 'direct-identifier',
+    });
     expect(privacy.ao_bone).toBe(r.variables.get('ao_code')!.def.privacy);
     const res = await deliver(definition({ variables: ['ao_code', 'injury_key'] }));
     expect(res.statusCode).toBe(422);
@@ -74,7 +116,7 @@ describe('derived variables', () => {
     expect(dict.find((d: any) => d.variable === 'surgery_date')).toMatchObject({ privacy: 'indirect-identifier', dates: 'shift' });
   });
 
-  it('follow the date shift: derived dates move with the person\'s other dates, and calendar parts follow the shifted dates', async () => {
+  it("follow the date shift: derived dates move with the person's other dates, and calendar parts follow the shifted dates", async () => {
     const rows: any[] = parse((await deliver(definition())).json().csv, { columns: true });
     expect(rows).toHaveLength(6);
     for (const r of rows) {
@@ -118,7 +160,11 @@ describe('pseudonym keys', () => {
       const b: any[] = parse(second.csv, { columns: true });
       expect(b.map((r) => r.pseudonym).filter((p) => a.some((x) => x.pseudonym === p))).toEqual([]);
       // The earlier delivery still reproduces exactly, with its own generation.
-      const again = await t.app.inject({ method: 'GET', url: `/api/registries/fracture/extracts/${first.id}/reproduce`, headers: { authorization: `Bearer ${t.tokens.admin}` } });
+      const again = await t.app.inject({
+        method: 'GET',
+        url: `/api/registries/fracture/extracts/${first.id}/reproduce`,
+        headers: { authorization: `Bearer ${t.tokens.admin}` },
+      });
       expect(again.json()).toMatchObject({ sameAsDelivered: true });
       // The platform's mapping links them, case by case.
       const out = path.join(dir, 'map.csv');
@@ -140,15 +186,21 @@ describe('pseudonym keys', () => {
              VALUES ('fracture', 'P-OLD', 'REK 0', '2030-12-31', '{}', 'admin', 0, '', '{}')`);
     const d = (await deliver(definition({ project: 'P-OLD' }))).json();
     expect(d.pseudonymGeneration).toBe(0);
-    const legacy = Buffer.from(crypto.hkdfSync('sha256', t.platform.keys.hashKey, Buffer.from('fracture'), 'kvalreg research pseudonym P-OLD', 32));
+    const legacy = Buffer.from(
+      crypto.hkdfSync('sha256', t.platform.keys.hashKey, Buffer.from('fracture'), 'kvalreg research pseudonym P-OLD', 32),
+    );
     const person = (await q('SELECT person_id FROM registry_case ORDER BY id LIMIT 1'))[0].person_id;
     const expected = crypto.createHmac('sha256', legacy).update(`p${person}`).digest('base64url').slice(0, 16);
     expect((parse(d.csv, { columns: true }) as any[])[0].pseudonym).toBe(expected);
   });
 
   it('are re-encrypted with everything else when the encryption key is rotated', async () => {
-    const env = { KVALREG_ENCRYPTION_KEY: crypto.randomBytes(32).toString('base64'), KVALREG_ENCRYPTION_KEY_ID: 'k2',
-      KVALREG_ENCRYPTION_KEYS_OLD: `k1:${t.env.KVALREG_ENCRYPTION_KEY}`, KVALREG_HASH_KEY: t.env.KVALREG_HASH_KEY };
+    const env = {
+      KVALREG_ENCRYPTION_KEY: crypto.randomBytes(32).toString('base64'),
+      KVALREG_ENCRYPTION_KEY_ID: 'k2',
+      KVALREG_ENCRYPTION_KEYS_OLD: `k1:${t.env.KVALREG_ENCRYPTION_KEY}`,
+      KVALREG_HASH_KEY: t.env.KVALREG_HASH_KEY,
+    };
     const summary = await reencryptAll(t.platform.db.pool, loadIdentityKeys({ env, keyFile: '/nonexistent', log: () => undefined }));
     expect(summary.pseudonym_key).toBeGreaterThan(0);
     expect((await q('SELECT key_enc FROM pseudonym_key')).every((r) => encryptedKeyId(r.key_enc) === 'k2')).toBe(true);

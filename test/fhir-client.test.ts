@@ -13,7 +13,9 @@ beforeAll(async () => {
   const a = t.app.server.address() as { port: number };
   base = `http://127.0.0.1:${a.port}/fhir`;
 });
-afterAll(async () => { await t?.close(); });
+afterAll(async () => {
+  await t?.close();
+});
 
 it('works with fhir-kit-client: capability statement and transaction', async () => {
   const client = new Client({ baseUrl: base, customHeaders: { Authorization: `Bearer ${t.tokens.ehr}` } });

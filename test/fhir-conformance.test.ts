@@ -19,10 +19,17 @@ beforeAll(async () => {
   for (let i = 0; i < 12; i++) await post('/fhir', ehrBundle(fracture({ injuryDateTime: '2024-03-01T10:00:00+01:00' })));
   await t.platform.analytics.refresh();
 }, 120_000);
-afterAll(async () => { await t?.close(); });
+afterAll(async () => {
+  await t?.close();
+});
 
 function post(url: string, body: unknown, token = t.tokens.ehr) {
-  return t.app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' }, payload: typeof body === 'string' ? body : JSON.stringify(body) });
+  return t.app.inject({
+    method: 'POST',
+    url,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' },
+    payload: typeof body === 'string' ? body : JSON.stringify(body),
+  });
 }
 const get = (url: string) => t.app.inject({ method: 'GET', url });
 
@@ -87,11 +94,11 @@ describe('what the platform emits conforms to FHIR R4', () => {
 
   it('OperationOutcomes: refusals, rule findings, $validate', async () => {
     const answers = [
-      await post('/fhir', ehrBundle(fracture({ aoCode: '23D9' }))),     // a code not in the code list
-      await post('/fhir', '{"resourceType": "Bundle", '),                // not JSON
-      await post('/fhir', ehrBundle(fracture()), 'not-a-token'),          // 401
-      await post('/fhir/Bundle/$validate', ehrBundle(fracture())),       // a dry run that finds nothing
-      await get('/fhir/Measure/no-such-measure'),                        // 404
+      await post('/fhir', ehrBundle(fracture({ aoCode: '23D9' }))), // a code not in the code list
+      await post('/fhir', '{"resourceType": "Bundle", '), // not JSON
+      await post('/fhir', ehrBundle(fracture()), 'not-a-token'), // 401
+      await post('/fhir/Bundle/$validate', ehrBundle(fracture())), // a dry run that finds nothing
+      await get('/fhir/Measure/no-such-measure'), // 404
     ];
     for (const res of answers) {
       expect(res.json().resourceType, res.body).toBe('OperationOutcome');
@@ -99,12 +106,20 @@ describe('what the platform emits conforms to FHIR R4', () => {
     }
   });
 
-  it('the PROM instruments\' Questionnaires, and the Task that invites a patient', () => {
+  it("the PROM instruments' Questionnaires, and the Task that invites a patient", () => {
     const dir = path.resolve('instruments');
     const files = fs.readdirSync(dir).filter((d) => fs.existsSync(path.join(dir, d, 'questionnaire.json')));
     expect(files.length).toBeGreaterThan(5);
-    for (const d of files) expectConforms(JSON.parse(fs.readFileSync(path.join(dir, d, 'questionnaire.json'), 'utf8')), `instruments/${d}/questionnaire.json`);
-    expectConforms(taskFor('12865700022', { invitationId: 7, deadline: '2025-03-01', questionnaires: ['http://example.org/Questionnaire/eq5d5l'] } as any), 'PROM Task');
+    for (const d of files)
+      expectConforms(JSON.parse(fs.readFileSync(path.join(dir, d, 'questionnaire.json'), 'utf8')), `instruments/${d}/questionnaire.json`);
+    expectConforms(
+      taskFor('12865700022', {
+        invitationId: 7,
+        deadline: '2025-03-01',
+        questionnaires: ['http://example.org/Questionnaire/eq5d5l'],
+      } as any),
+      'PROM Task',
+    );
   });
 });
 
@@ -115,12 +130,28 @@ describe('the documented examples conform to FHIR R4', () => {
   }
 });
 
-describe('the examples in the documentation\'s text', () => {
-  const docs = [path.resolve('README.md'), ...fs.readdirSync(path.resolve('docs')).filter((f) => f.endsWith('.md')).map((f) => path.resolve('docs', f))];
-  const blocks = docs.flatMap((file) => [...fs.readFileSync(file, 'utf8').matchAll(/```json\n([\s\S]*?)```/g)].map((m) => ({ file: path.basename(file), text: m[1] })));
+describe("the examples in the documentation's text", () => {
+  const docs = [
+    path.resolve('README.md'),
+    ...fs
+      .readdirSync(path.resolve('docs'))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => path.resolve('docs', f)),
+  ];
+  const blocks = docs.flatMap((file) =>
+    [...fs.readFileSync(file, 'utf8').matchAll(/```json\n([\s\S]*?)```/g)].map((m) => ({ file: path.basename(file), text: m[1] })),
+  );
 
   it('every JSON block that is a whole resource conforms to FHIR R4', () => {
-    const resources = blocks.map((b) => { try { return { ...b, json: JSON.parse(b.text) }; } catch { return null; } }).filter((b) => b?.json?.resourceType);
+    const resources = blocks
+      .map((b) => {
+        try {
+          return { ...b, json: JSON.parse(b.text) };
+        } catch {
+          return null;
+        }
+      })
+      .filter((b) => b?.json?.resourceType);
     expect(resources.length).toBeGreaterThan(0);
     for (const r of resources) expectConforms(r!.json, `a ${r!.json.resourceType} in ${r!.file}`);
   });
@@ -134,7 +165,10 @@ describe('the examples in the documentation\'s text', () => {
       for (const m of fs.readFileSync(file, 'utf8').matchAll(/urn:(oid|uuid):([^\s"'`)|,<>\]]*)/g)) {
         const value = m[2].replace(/#.*$/, '').replace(/[.:;]$/, '');
         if (value === '' || value === '…') continue;
-        const ok = m[1] === 'oid' ? /^[0-2](\.(0|[1-9][0-9]*))+$/.test(value) : /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(value);
+        const ok =
+          m[1] === 'oid'
+            ? /^[0-2](\.(0|[1-9][0-9]*))+$/.test(value)
+            : /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(value);
         expect(ok, `${path.relative(process.cwd(), file)}: urn:${m[1]}:${m[2]}`).toBe(true);
         checked += 1;
       }
@@ -150,20 +184,47 @@ describe('the check fails what does not conform', () => {
     expect(out.join('\n')).toMatch(/error Measure\.usage: Not a valid FHIR/);
   });
   it('an Observation without status (a primitive the schema alone cannot require)', () => {
-    expect(findings({ resourceType: 'Observation', code: { text: 'x' } })).toEqual([expect.stringMatching(/^error Observation\.status: FHIR R4 requires "status"/)]);
+    expect(findings({ resourceType: 'Observation', code: { text: 'x' } })).toEqual([
+      expect.stringMatching(/^error Observation\.status: FHIR R4 requires "status"/),
+    ]);
   });
   it('a misspelt element, a wrong code, a resource where a Reference belongs, inside a Bundle entry', () => {
-    const out = findings({ resourceType: 'Bundle', type: 'transaction', entry: [{ fullUrl: 'urn:uuid:4b0c9a3e-0b8e-4f53-9a4e-2f1e8c1d7a10', request: { method: 'POST', url: 'Condition' },
-      resource: { resourceType: 'Condition', subjekt: { reference: 'Patient/1' }, clinicalStatus: { coding: [{ code: ' active' }] }, encounter: { resourceType: 'Encounter' } } }] }).join('\n');
+    const out = findings({
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        {
+          fullUrl: 'urn:uuid:4b0c9a3e-0b8e-4f53-9a4e-2f1e8c1d7a10',
+          request: { method: 'POST', url: 'Condition' },
+          resource: {
+            resourceType: 'Condition',
+            subjekt: { reference: 'Patient/1' },
+            clinicalStatus: { coding: [{ code: ' active' }] },
+            encounter: { resourceType: 'Encounter' },
+          },
+        },
+      ],
+    }).join('\n');
     expect(out).toMatch(/Bundle\.entry\[0\]\.resource\.subjekt: "subjekt" is not an element/);
     expect(out).toMatch(/Bundle\.entry\[0\]\.resource\.clinicalStatus\.coding\[0\]\.code: Not a valid FHIR code/);
     expect(out).toMatch(/Bundle\.entry\[0\]\.resource\.subject: FHIR R4 requires "subject"/);
     expect(out).toMatch(/Bundle\.entry\[0\]\.resource\.encounter\.resourceType: "resourceType" is not an element/);
   });
   it('an invented OID and a label as a urn:uuid (warnings: FHIR says what they must be)', () => {
-    const out = findings({ resourceType: 'Bundle', type: 'batch', entry: [{ fullUrl: 'urn:uuid:patient-1', request: { method: 'POST', url: 'Patient' },
-      resource: { resourceType: 'Patient', identifier: [{ system: 'urn:oid:2.16.578.1.12.4.1.999.1.patient', value: '1' }] } }] }).join('\n');
+    const out = findings({
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [
+        {
+          fullUrl: 'urn:uuid:patient-1',
+          request: { method: 'POST', url: 'Patient' },
+          resource: { resourceType: 'Patient', identifier: [{ system: 'urn:oid:2.16.578.1.12.4.1.999.1.patient', value: '1' }] },
+        },
+      ],
+    }).join('\n');
     expect(out).toMatch(/warning Bundle\.entry\[0\]\.fullUrl: "urn:uuid:patient-1" is not a UUID/);
-    expect(out).toMatch(/warning Bundle\.entry\[0\]\.resource\.identifier\[0\]\.system: "urn:oid:2\.16\.578\.1\.12\.4\.1\.999\.1\.patient" is not an OID/);
+    expect(out).toMatch(
+      /warning Bundle\.entry\[0\]\.resource\.identifier\[0\]\.system: "urn:oid:2\.16\.578\.1\.12\.4\.1\.999\.1\.patient" is not an OID/,
+    );
   });
 });

@@ -3,8 +3,12 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { testPlatform, type TestPlatform } from './helpers/platform.ts';
 
 let t: TestPlatform;
-beforeAll(async () => { t = await testPlatform({ KVALREG_ANONYMOUS_RATE_LIMIT: '5', KVALREG_RATE_LIMIT: '8' }); });
-afterAll(async () => { await t?.close(); });
+beforeAll(async () => {
+  t = await testPlatform({ KVALREG_ANONYMOUS_RATE_LIMIT: '5', KVALREG_RATE_LIMIT: '8' });
+});
+afterAll(async () => {
+  await t?.close();
+});
 
 it('sends security headers', async () => {
   const res = await t.app.inject({ method: 'GET', url: '/fhir/metadata' });
@@ -18,7 +22,12 @@ it('limits requests without valid credentials per address, with an OperationOutc
   const statuses: number[] = [];
   let last;
   for (let i = 0; i < 7; i++) {
-    last = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: 'Bearer guessed-token', 'content-type': 'application/fhir+json' }, payload: '{}' });
+    last = await t.app.inject({
+      method: 'POST',
+      url: '/fhir',
+      headers: { authorization: 'Bearer guessed-token', 'content-type': 'application/fhir+json' },
+      payload: '{}',
+    });
     statuses.push(last.statusCode);
   }
   // Refused guesses use up the address's budget of 5 a minute (shared with its anonymous calls).
@@ -38,11 +47,24 @@ it('limits each authenticated caller separately', async () => {
   expect(admin.slice(0, 8).every((s) => s === 200)).toBe(true);
   expect(admin[8]).toBe(429);
   // Another caller is not affected.
-  expect((await t.app.inject({ method: 'GET', url: '/api/registries/fracture/worklist', headers: { authorization: `Bearer ${t.tokens.registrarSus}` } })).statusCode).toBe(200);
+  expect(
+    (
+      await t.app.inject({
+        method: 'GET',
+        url: '/api/registries/fracture/worklist',
+        headers: { authorization: `Bearer ${t.tokens.registrarSus}` },
+      })
+    ).statusCode,
+  ).toBe(200);
 });
 
 it('refuses bodies over the size limit with a clear answer', async () => {
-  const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: 'x'.repeat(33 * 1024 * 1024) });
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/fhir',
+    headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+    payload: 'x'.repeat(33 * 1024 * 1024),
+  });
   expect(res.statusCode).toBe(413);
   expect(res.json().resourceType).toBe('OperationOutcome');
 });

@@ -27,11 +27,20 @@ const keys: Record<string, Awaited<ReturnType<typeof clientKeyPair>>> = {};
 beforeAll(async () => {
   for (const name of ['platform', 'sender', 'bearerSender', 'stranger']) keys[name] = await clientKeyPair();
   idp = await startLocalProvider({
-    port: 0, host: '127.0.0.1', accounts: [account('registrar')],
+    port: 0,
+    host: '127.0.0.1',
+    accounts: [account('registrar')],
     resourceServer: { audience: 'kvalreg', scope: 'kvalreg/capture kvalreg/read' },
     clients: () => [
       // The platform, for people's login: HelseID's profile in full.
-      { clientId: 'kvalreg-web', jwks: { keys: [keys.platform.publicJwk] }, par: true, dpop: true, redirectUris: [`${TEST_SITE}/auth/callback`], postLogoutRedirectUris: [`${TEST_SITE}/`] },
+      {
+        clientId: 'kvalreg-web',
+        jwks: { keys: [keys.platform.publicJwk] },
+        par: true,
+        dpop: true,
+        redirectUris: [`${TEST_SITE}/auth/callback`],
+        postLogoutRedirectUris: [`${TEST_SITE}/`],
+      },
       // A hospital's sending system with DPoP, and one without.
       { clientId: 'sus-dips', jwks: { keys: [keys.sender.publicJwk] }, dpop: true, clientCredentials: true },
       { clientId: 'sus-bearer', jwks: { keys: [keys.bearerSender.publicJwk] }, clientCredentials: true },
@@ -41,17 +50,32 @@ beforeAll(async () => {
   publicUrl = `http://127.0.0.1:${port}`;
   t = await testPlatform({
     KVALREG_PUBLIC_URL: publicUrl,
-    KVALREG_OIDC_ISSUER: idp.issuer, KVALREG_OIDC_CLIENT_ID: 'kvalreg-web', KVALREG_OIDC_CLIENT_KEY: JSON.stringify(keys.platform.privateJwk),
-    KVALREG_OIDC_PAR: '1', KVALREG_OIDC_DPOP: '1', KVALREG_OIDC_REDIRECT_URL: `${TEST_SITE}/auth/callback`, KVALREG_OIDC_ALLOW_HTTP: '1',
-    KVALREG_OAUTH_ISSUER: idp.issuer, KVALREG_OAUTH_JWKS_URL: `${idp.issuer}/jwks`, KVALREG_OAUTH_AUDIENCE: 'kvalreg', KVALREG_OAUTH_SCOPE: 'kvalreg/capture',
+    KVALREG_OIDC_ISSUER: idp.issuer,
+    KVALREG_OIDC_CLIENT_ID: 'kvalreg-web',
+    KVALREG_OIDC_CLIENT_KEY: JSON.stringify(keys.platform.privateJwk),
+    KVALREG_OIDC_PAR: '1',
+    KVALREG_OIDC_DPOP: '1',
+    KVALREG_OIDC_REDIRECT_URL: `${TEST_SITE}/auth/callback`,
+    KVALREG_OIDC_ALLOW_HTTP: '1',
+    KVALREG_OAUTH_ISSUER: idp.issuer,
+    KVALREG_OAUTH_JWKS_URL: `${idp.issuer}/jwks`,
+    KVALREG_OAUTH_AUDIENCE: 'kvalreg',
+    KVALREG_OAUTH_SCOPE: 'kvalreg/capture',
     KVALREG_OAUTH_REQUIRE_DPOP: '1',
   });
   await t.app.listen({ host: '127.0.0.1', port });
-  await setUser(t.platform.db.pool, { subject: 'sub-registrar', name: 'Test registrar', grants: [{ registry: 'fracture', role: 'unit-registrar', unit: SUS_ORTHO }] });
+  await setUser(t.platform.db.pool, {
+    subject: 'sub-registrar',
+    name: 'Test registrar',
+    grants: [{ registry: 'fracture', role: 'unit-registrar', unit: SUS_ORTHO }],
+  });
   await registerClient(t.platform.db.pool, { clientId: 'sus-dips', name: 'SUS DIPS Arena', sender: 'sus-dips-helseid' });
   await registerClient(t.platform.db.pool, { clientId: 'sus-bearer', name: 'SUS without DPoP', sender: 'sus-bearer' });
 }, 120_000);
-afterAll(async () => { await t?.close(); await idp?.close(); });
+afterAll(async () => {
+  await t?.close();
+  await idp?.close();
+});
 
 describe('people log in with private_key_jwt, PAR and DPoP', () => {
   it('sends the browser with a request_uri only, and completes the login at the DPoP-bound token endpoint', async () => {
@@ -70,21 +94,38 @@ describe('people log in with private_key_jwt, PAR and DPoP', () => {
   // Each of HelseID's requirements is enforced by the provider: a platform without it does not get in.
   const without = async <T>(env: NodeJS.ProcessEnv, what: (p: TestPlatform) => Promise<T>): Promise<T> => {
     const other = await testPlatform({
-      KVALREG_OIDC_ISSUER: idp.issuer, KVALREG_OIDC_CLIENT_ID: 'kvalreg-web', KVALREG_OIDC_CLIENT_KEY: JSON.stringify(keys.platform.privateJwk),
-      KVALREG_OIDC_PAR: '1', KVALREG_OIDC_DPOP: '1', KVALREG_OIDC_REDIRECT_URL: `${TEST_SITE}/auth/callback`, KVALREG_OIDC_ALLOW_HTTP: '1', ...env,
+      KVALREG_OIDC_ISSUER: idp.issuer,
+      KVALREG_OIDC_CLIENT_ID: 'kvalreg-web',
+      KVALREG_OIDC_CLIENT_KEY: JSON.stringify(keys.platform.privateJwk),
+      KVALREG_OIDC_PAR: '1',
+      KVALREG_OIDC_DPOP: '1',
+      KVALREG_OIDC_REDIRECT_URL: `${TEST_SITE}/auth/callback`,
+      KVALREG_OIDC_ALLOW_HTTP: '1',
+      ...env,
     });
     try {
-      await setUser(other.platform.db.pool, { subject: 'sub-registrar', name: 'Test registrar', grants: [{ registry: 'fracture', role: 'unit-registrar', unit: SUS_ORTHO }] });
+      await setUser(other.platform.db.pool, {
+        subject: 'sub-registrar',
+        name: 'Test registrar',
+        grants: [{ registry: 'fracture', role: 'unit-registrar', unit: SUS_ORTHO }],
+      });
       return await what(other);
-    } finally { await other.close(); }
+    } finally {
+      await other.close();
+    }
   };
-  const startLogin = async (p: TestPlatform) => { const r = await p.app.inject({ method: 'GET', url: '/auth/login' }); return `${r.statusCode} ${r.body}`; };
+  const startLogin = async (p: TestPlatform) => {
+    const r = await p.app.inject({ method: 'GET', url: '/auth/login' });
+    return `${r.statusCode} ${r.body}`;
+  };
 
   it('is refused with a key the provider does not know (another key under the registered kid), and with a client secret', async () => {
     const forged = { ...keys.stranger.privateJwk, kid: keys.platform.privateJwk.kid };
     // The pushed authorization request is the first call that authenticates the client.
     expect(await without({ KVALREG_OIDC_CLIENT_KEY: JSON.stringify(forged) }, startLogin)).toMatch(/^502 .*invalid_client/s);
-    expect(await without({ KVALREG_OIDC_CLIENT_KEY: '', KVALREG_OIDC_CLIENT_SECRET: 'a-guessed-secret' }, startLogin)).toMatch(/^502 .*invalid_client/s);
+    expect(await without({ KVALREG_OIDC_CLIENT_KEY: '', KVALREG_OIDC_CLIENT_SECRET: 'a-guessed-secret' }, startLogin)).toMatch(
+      /^502 .*invalid_client/s,
+    );
   }, 60_000);
 
   it('is refused without PAR: the provider sends the browser back with an error', async () => {
@@ -113,11 +154,20 @@ describe('a sending system with client credentials and DPoP', () => {
   let dpopKeys: KeyPair;
   let token: string;
   beforeAll(async () => {
-    config = await client.discovery(new URL(idp.issuer), 'sus-dips', undefined,
-      client.PrivateKeyJwt({ key: (await importPrivate(keys.sender.privateJwk)), kid: String(keys.sender.privateJwk.kid) }), { execute: [client.allowInsecureRequests] });
+    config = await client.discovery(
+      new URL(idp.issuer),
+      'sus-dips',
+      undefined,
+      client.PrivateKeyJwt({ key: await importPrivate(keys.sender.privateJwk), kid: String(keys.sender.privateJwk.kid) }),
+      { execute: [client.allowInsecureRequests] },
+    );
     dpopKeys = await client.randomDPoPKeyPair('ES256');
     // Two scopes, so that the token's scope array is not the same as a string when joined.
-    const tokens = await client.clientCredentialsGrant(config, { scope: 'kvalreg/read kvalreg/capture' }, { DPoP: client.getDPoPHandle(config, dpopKeys) });
+    const tokens = await client.clientCredentialsGrant(
+      config,
+      { scope: 'kvalreg/read kvalreg/capture' },
+      { DPoP: client.getDPoPHandle(config, dpopKeys) },
+    );
     expect(tokens.token_type.toLowerCase()).toBe('dpop');
     token = tokens.access_token;
   });
@@ -127,24 +177,46 @@ describe('a sending system with client credentials and DPoP', () => {
   /** A proof made by hand (RFC 9449 §4.2), to replay and to forge. */
   const proof = async (o: { keys?: KeyPair; htu?: string; htm?: string; jti?: string; accessToken?: string } = {}) => {
     const k = o.keys ?? dpopKeys;
-    return new SignJWT({ htm: o.htm ?? 'POST', htu: o.htu ?? `${publicUrl}/fhir`, jti: o.jti ?? crypto.randomUUID(),
-      ath: crypto.createHash('sha256').update(o.accessToken ?? token).digest('base64url') })
-      .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(k.publicKey) }).setIssuedAt().sign(k.privateKey);
+    return new SignJWT({
+      htm: o.htm ?? 'POST',
+      htu: o.htu ?? `${publicUrl}/fhir`,
+      jti: o.jti ?? crypto.randomUUID(),
+      ath: crypto
+        .createHash('sha256')
+        .update(o.accessToken ?? token)
+        .digest('base64url'),
+    })
+      .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(k.publicKey) })
+      .setIssuedAt()
+      .sign(k.privateKey);
   };
-  const send = (authorization: string, dpop?: string) => fetch(fhirUrl(), { method: 'POST', body: bundle(),
-    headers: { authorization, 'content-type': 'application/fhir+json', ...(dpop ? { dpop } : {}) } });
+  const send = (authorization: string, dpop?: string) =>
+    fetch(fhirUrl(), {
+      method: 'POST',
+      body: bundle(),
+      headers: { authorization, 'content-type': 'application/fhir+json', ...(dpop ? { dpop } : {}) },
+    });
 
   it('gets a DPoP-bound JWT access token with scope as an array, and sends FHIR with it through openid-client', async () => {
     const claims = decodeJwt(token);
     expect(claims.cnf).toEqual({ jkt: expect.any(String) });
     expect(claims.scope).toEqual(['kvalreg/read', 'kvalreg/capture']);
     expect(claims.aud).toBe('kvalreg');
-    const res = await client.fetchProtectedResource(config, token, fhirUrl(), 'POST', bundle(),
-      new Headers({ 'content-type': 'application/fhir+json' }), { DPoP: client.getDPoPHandle(config, dpopKeys) });
+    const res = await client.fetchProtectedResource(
+      config,
+      token,
+      fhirUrl(),
+      'POST',
+      bundle(),
+      new Headers({ 'content-type': 'application/fhir+json' }),
+      { DPoP: client.getDPoPHandle(config, dpopKeys) },
+    );
     const body: any = await res.json();
     expect(res.status, JSON.stringify(body)).toBe(200);
     expect(body.type).toBe('transaction-response');
-    const sender = (await t.platform.db.pool.query("SELECT DISTINCT provenance->'ao_code'->>'sender' AS s FROM case_form WHERE form = 'skade'")).rows.map((r) => r.s);
+    const sender = (
+      await t.platform.db.pool.query("SELECT DISTINCT provenance->'ao_code'->>'sender' AS s FROM case_form WHERE form = 'skade'")
+    ).rows.map((r) => r.s);
     expect(sender).toEqual(['sus-dips-helseid']);
   });
 
@@ -171,8 +243,13 @@ describe('a sending system with client credentials and DPoP', () => {
   });
 
   it('refuses a token from the issuer that is not DPoP-bound, since DPoP is required', async () => {
-    const bearerConfig = await client.discovery(new URL(idp.issuer), 'sus-bearer', undefined,
-      client.PrivateKeyJwt({ key: (await importPrivate(keys.bearerSender.privateJwk)), kid: String(keys.bearerSender.privateJwk.kid) }), { execute: [client.allowInsecureRequests] });
+    const bearerConfig = await client.discovery(
+      new URL(idp.issuer),
+      'sus-bearer',
+      undefined,
+      client.PrivateKeyJwt({ key: await importPrivate(keys.bearerSender.privateJwk), kid: String(keys.bearerSender.privateJwk.kid) }),
+      { execute: [client.allowInsecureRequests] },
+    );
     const plain = (await client.clientCredentialsGrant(bearerConfig, { scope: 'kvalreg/capture' })).access_token;
     expect(decodeJwt(plain).cnf).toBeUndefined();
     const res = await send(`Bearer ${plain}`);
@@ -180,10 +257,17 @@ describe('a sending system with client credentials and DPoP', () => {
     expect(((await res.json()) as any).issue[0].diagnostics).toMatch(/only DPoP-bound access tokens/);
   });
 
-  it('refuses the sender\'s client credentials signed by another key', async () => {
-    const forged = await client.discovery(new URL(idp.issuer), 'sus-dips', undefined,
-      client.PrivateKeyJwt({ key: (await importPrivate(keys.stranger.privateJwk)), kid: String(keys.sender.privateJwk.kid) }), { execute: [client.allowInsecureRequests] });
-    await expect(client.clientCredentialsGrant(forged, { scope: 'kvalreg/capture' }, { DPoP: client.getDPoPHandle(forged, dpopKeys) })).rejects.toMatchObject({ error: 'invalid_client' });
+  it("refuses the sender's client credentials signed by another key", async () => {
+    const forged = await client.discovery(
+      new URL(idp.issuer),
+      'sus-dips',
+      undefined,
+      client.PrivateKeyJwt({ key: await importPrivate(keys.stranger.privateJwk), kid: String(keys.sender.privateJwk.kid) }),
+      { execute: [client.allowInsecureRequests] },
+    );
+    await expect(
+      client.clientCredentialsGrant(forged, { scope: 'kvalreg/capture' }, { DPoP: client.getDPoPHandle(forged, dpopKeys) }),
+    ).rejects.toMatchObject({ error: 'invalid_client' });
   });
 });
 

@@ -8,18 +8,28 @@ import { threshold } from '../src/indicators/schema.ts';
 describe('Wilson score interval', () => {
   // Newcombe RG. Two-sided confidence intervals for the single proportion: comparison of seven
   // methods. Stat Med 1998;17:857–872, table II: 81/263 → 0.2553–0.3662; 15/148 → 0.0624–0.1605; 0/20 → 0–0.1611.
-  it.each([[81, 263, 0.2553, 0.3662], [15, 148, 0.0624, 0.1605], [0, 20, 0, 0.1611], [1, 29, 0.0061, 0.1718]])('%i/%i', (k, n, lo, hi) => {
+  it.each([
+    [81, 263, 0.2553, 0.3662],
+    [15, 148, 0.0624, 0.1605],
+    [0, 20, 0, 0.1611],
+    [1, 29, 0.0061, 0.1718],
+  ])('%i/%i', (k, n, lo, hi) => {
     const w = wilson(k, n)!;
     expect(w.lower).toBeCloseTo(lo, 4);
     expect(w.upper).toBeCloseTo(hi, 4);
   });
-  it('is undefined without a denominator', () => { expect(wilson(0, 0)).toBeNull(); });
+  it('is undefined without a denominator', () => {
+    expect(wilson(0, 0)).toBeNull();
+  });
 });
 
 describe('difference between two proportions (Newcombe hybrid score)', () => {
   // Newcombe RG. Interval estimation for the difference between independent proportions.
   // Stat Med 1998;17:873–890, table II, method 10: 56/70 − 48/80 → 0.0524 to 0.3339; 9/10 − 3/10 → 0.1705 to 0.8090.
-  it.each([[56, 70, 48, 80, 0.0524, 0.3339], [9, 10, 3, 10, 0.1705, 0.809]])('%i/%i − %i/%i', (k1, n1, k2, n2, lo, hi) => {
+  it.each([
+    [56, 70, 48, 80, 0.0524, 0.3339],
+    [9, 10, 3, 10, 0.1705, 0.809],
+  ])('%i/%i − %i/%i', (k1, n1, k2, n2, lo, hi) => {
     const d = differenceInterval(k1, n1, k2, n2)!;
     expect(d.lower).toBeCloseTo(lo, 4);
     expect(d.upper).toBeCloseTo(hi, 4);

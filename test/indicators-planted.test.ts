@@ -6,7 +6,15 @@ import { runDemo } from '../src/cli/demo.ts';
 import type { FractureSpec } from '../registries/fracture/bundles.ts';
 import { testPlatform, type TestPlatform } from './helpers/platform.ts';
 
-const RATES = { emergencyWithin24h: 0.97, surgeryWithin24h: 0.97, surgeryWithin10Days: 0.9, unplannedReopClosed: 0.04, failedConservative: 0.02, osteoporosisOffered: 0.6, missingIntent: 0 };
+const RATES = {
+  emergencyWithin24h: 0.97,
+  surgeryWithin24h: 0.97,
+  surgeryWithin10Days: 0.9,
+  unplannedReopClosed: 0.04,
+  failedConservative: 0.02,
+  osteoporosisOffered: 0.6,
+  missingIntent: 0,
+};
 
 let t: TestPlatform;
 let specs: FractureSpec[];
@@ -19,7 +27,14 @@ beforeAll(async () => {
   // or deadlock each other (no message may end in quarantine for it).
   t.platform.analytics.start(50);
   // (PROM answers, and their planted rates, are test/prom-planted.test.ts's.)
-  const result = await runDemo(t.platform, `http://127.0.0.1:${port}`, { years: 1, scale: 0.4, seed: 11, concurrency: 6, rate: Object.entries(RATES).map(([k, v]) => `${k}=${v}`), prom: false });
+  const result = await runDemo(t.platform, `http://127.0.0.1:${port}`, {
+    years: 1,
+    scale: 0.4,
+    seed: 11,
+    concurrency: 6,
+    rate: Object.entries(RATES).map(([k, v]) => `${k}=${v}`),
+    prom: false,
+  });
   await t.platform.analytics.stop();
   expect(result.failed).toBe(0);
   expect(Number((await t.platform.db.pool.query("SELECT count(*) FROM inbox_message WHERE status <> 'processed'")).rows[0].count)).toBe(0);
@@ -31,7 +46,9 @@ beforeAll(async () => {
   specs = included.filter((f) => f.injuryDateTime.startsWith(year));
   await t.platform.analytics.refresh();
 }, 300_000);
-afterAll(async () => { await t?.close(); });
+afterAll(async () => {
+  await t?.close();
+});
 
 const national = async (indicator: string) => {
   const r = t.platform.registry('fracture')!;
@@ -39,24 +56,35 @@ const national = async (indicator: string) => {
   return res;
 };
 /** |observed − expected| within four standard errors of a proportion of n. */
-const near = (observed: number, expected: number, n: number, variance = expected * (1 - expected) / n) => {
-  expect(Math.abs(observed - expected), `observed ${observed.toFixed(4)}, planted ${expected.toFixed(4)}, n ${n}`).toBeLessThan(4 * Math.sqrt(variance) + 1e-9);
+const near = (observed: number, expected: number, n: number, variance = (expected * (1 - expected)) / n) => {
+  expect(Math.abs(observed - expected), `observed ${observed.toFixed(4)}, planted ${expected.toFixed(4)}, n ${n}`).toBeLessThan(
+    4 * Math.sqrt(variance) + 1e-9,
+  );
 };
 
 it('every generated fracture was captured and counted', async () => {
-  expect(Number((await t.platform.db.pool.query(`SELECT count(*) FROM analytics.fracture WHERE extract(year FROM injury_date) = ${Number(year)}`)).rows[0].count)).toBe(specs.length);
+  expect(
+    Number(
+      (await t.platform.db.pool.query(`SELECT count(*) FROM analytics.fracture WHERE extract(year FROM injury_date) = ${Number(year)}`))
+        .rows[0].count,
+    ),
+  ).toBe(specs.length);
 });
 
 it('1: time to treatment recovers the planted 97 % in both of its terms', async () => {
   const primary = (f: FractureSpec) => !!f.surgery && !f.failedConservative;
   const emergency = specs.filter((f) => f.setting === 'EMER');
   const operated = specs.filter((f) => !!f.surgery);
-  const seenLate = emergency.filter((f) => !primary(f)).length;       // by chance: emergencyWithin24h
-  const seenBeforeSurgery = emergency.filter(primary).length;         // always within the day
-  const firstChoice = operated.filter(primary).length;                // by chance: surgeryWithin24h
+  const seenLate = emergency.filter((f) => !primary(f)).length; // by chance: emergencyWithin24h
+  const seenBeforeSurgery = emergency.filter(primary).length; // always within the day
+  const firstChoice = operated.filter(primary).length; // by chance: surgeryWithin24h
   const n = emergency.length + operated.length;
   const expected = (RATES.emergencyWithin24h * seenLate + seenBeforeSurgery + RATES.surgeryWithin24h * firstChoice) / n;
-  const variance = (RATES.emergencyWithin24h * (1 - RATES.emergencyWithin24h) * seenLate + RATES.surgeryWithin24h * (1 - RATES.surgeryWithin24h) * firstChoice) / n / n;
+  const variance =
+    (RATES.emergencyWithin24h * (1 - RATES.emergencyWithin24h) * seenLate +
+      RATES.surgeryWithin24h * (1 - RATES.surgeryWithin24h) * firstChoice) /
+    n /
+    n;
   const r = await national('nfr01_time_to_treatment');
   expect(r.denominator).toBe(n);
   near(r.proportion!, expected, n, variance);

@@ -12,20 +12,31 @@ let idp: TestIdp;
 const patientNin = nin('1961-04-12', 'male');
 
 beforeAll(async () => {
-  idp = await startTestIdp([
-    account('registrar'), account('nobody'),
-    account('patient', { pid: patientNin, name: 'Per Pasient' }),
-  ]);
+  idp = await startTestIdp([account('registrar'), account('nobody'), account('patient', { pid: patientNin, name: 'Per Pasient' })]);
   t = await testPlatform(idp.env);
-  await setUser(t.platform.db.pool, { subject: 'sub-registrar', name: 'Test registrar', grants: [
-    { registry: 'fracture', role: 'unit-registrar', unit: SUS_ORTHO }, { registry: 'fracture', role: 'unit-reader', unit: OTHER_ORTHO }] });
-  await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
-    payload: JSON.stringify(ehrBundle(fracture({ nin: patientNin }))) });
+  await setUser(t.platform.db.pool, {
+    subject: 'sub-registrar',
+    name: 'Test registrar',
+    grants: [
+      { registry: 'fracture', role: 'unit-registrar', unit: SUS_ORTHO },
+      { registry: 'fracture', role: 'unit-reader', unit: OTHER_ORTHO },
+    ],
+  });
+  await t.app.inject({
+    method: 'POST',
+    url: '/fhir',
+    headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+    payload: JSON.stringify(ehrBundle(fracture({ nin: patientNin }))),
+  });
 });
-afterAll(async () => { await t?.close(); await idp?.idp.close(); });
+afterAll(async () => {
+  await t?.close();
+  await idp?.idp.close();
+});
 
-const auditRows = async (action: string) => (await t.platform.db.pool.query(
-  'SELECT actor, role, unit, object, outcome FROM audit_event WHERE action = $1 ORDER BY id', [action])).rows;
+const auditRows = async (action: string) =>
+  (await t.platform.db.pool.query('SELECT actor, role, unit, object, outcome FROM audit_event WHERE action = $1 ORDER BY id', [action]))
+    .rows;
 
 describe('a unit user', () => {
   it('logs in through the provider and gets a session cookie that is HttpOnly, Secure, SameSite=Lax', async () => {
@@ -44,7 +55,9 @@ describe('a unit user', () => {
     const stored = (await t.platform.db.pool.query("SELECT encode(id_sha256, 'hex') AS h FROM user_session")).rows.map((r) => r.h);
     expect(stored.length).toBeGreaterThan(0);
     expect(stored.join()).not.toContain(Buffer.from(id).toString('hex'));
-    expect(await auditRows('login')).toContainEqual(expect.objectContaining({ actor: 'user:sub-registrar', role: 'unit-registrar', unit: SUS_ORTHO, outcome: 'ok' }));
+    expect(await auditRows('login')).toContainEqual(
+      expect.objectContaining({ actor: 'user:sub-registrar', role: 'unit-registrar', unit: SUS_ORTHO, outcome: 'ok' }),
+    );
   });
 
   it('is the same caller as with a token: /api/me, and the existing routes within the active grant', async () => {
@@ -63,30 +76,58 @@ describe('a unit user', () => {
     const without = await t.app.inject({ method: 'POST', url: '/api/auxiliary-numbers', headers: { cookie: l.cookie } });
     expect(without.statusCode).toBe(403);
     expect(without.json().error).toMatch(/CSRF token/);
-    const wrong = await t.app.inject({ method: 'POST', url: '/api/auxiliary-numbers', headers: { cookie: l.cookie, 'x-csrf-token': `${l.csrf.slice(0, -2)}xx` } });
+    const wrong = await t.app.inject({
+      method: 'POST',
+      url: '/api/auxiliary-numbers',
+      headers: { cookie: l.cookie, 'x-csrf-token': `${l.csrf.slice(0, -2)}xx` },
+    });
     expect(wrong.statusCode).toBe(403);
     const ok = await t.app.inject({ method: 'POST', url: '/api/auxiliary-numbers', headers: { cookie: l.cookie, 'x-csrf-token': l.csrf } });
     expect(ok.statusCode).toBe(201);
     // Bearer-token calls carry no ambient credentials: no CSRF token needed.
-    const bearer = await t.app.inject({ method: 'POST', url: '/api/auxiliary-numbers', headers: { authorization: `Bearer ${t.tokens.registrarSus}` } });
+    const bearer = await t.app.inject({
+      method: 'POST',
+      url: '/api/auxiliary-numbers',
+      headers: { authorization: `Bearer ${t.tokens.registrarSus}` },
+    });
     expect(bearer.statusCode).toBe(201);
   });
 
   it('switches role among their own grants only, audited', async () => {
     const l = await login(t, 'registrar');
     const h = { cookie: l.cookie, 'x-csrf-token': l.csrf };
-    const noCsrf = await t.app.inject({ method: 'POST', url: '/auth/role', headers: { cookie: l.cookie }, payload: { registry: 'fracture', role: 'unit-reader', unit: OTHER_ORTHO } });
+    const noCsrf = await t.app.inject({
+      method: 'POST',
+      url: '/auth/role',
+      headers: { cookie: l.cookie },
+      payload: { registry: 'fracture', role: 'unit-reader', unit: OTHER_ORTHO },
+    });
     expect(noCsrf.statusCode).toBe(403);
-    const sw = await t.app.inject({ method: 'POST', url: '/auth/role', headers: h, payload: { registry: 'fracture', role: 'unit-reader', unit: OTHER_ORTHO } });
+    const sw = await t.app.inject({
+      method: 'POST',
+      url: '/auth/role',
+      headers: h,
+      payload: { registry: 'fracture', role: 'unit-reader', unit: OTHER_ORTHO },
+    });
     expect(sw.statusCode).toBe(200);
-    expect((await t.app.inject({ method: 'GET', url: '/api/me', headers: { cookie: l.cookie } })).json().active).toMatchObject({ role: 'unit-reader', unit: OTHER_ORTHO });
+    expect((await t.app.inject({ method: 'GET', url: '/api/me', headers: { cookie: l.cookie } })).json().active).toMatchObject({
+      role: 'unit-reader',
+      unit: OTHER_ORTHO,
+    });
     // Now a reader: writing is refused, reading other units' cases too.
     expect((await t.app.inject({ method: 'POST', url: '/api/auxiliary-numbers', headers: h })).statusCode).toBe(403);
-    const foreign = await t.app.inject({ method: 'POST', url: '/auth/role', headers: h, payload: { registry: 'fracture', role: 'unit-registrar', unit: SUS_HOSPITAL } });
+    const foreign = await t.app.inject({
+      method: 'POST',
+      url: '/auth/role',
+      headers: h,
+      payload: { registry: 'fracture', role: 'unit-registrar', unit: SUS_HOSPITAL },
+    });
     expect(foreign.statusCode).toBe(403);
     expect(foreign.json().error).toMatch(/no grant/);
     const events = await auditRows('role-switch');
-    expect(events).toContainEqual(expect.objectContaining({ actor: 'user:sub-registrar', role: 'unit-reader', unit: OTHER_ORTHO, outcome: 'ok' }));
+    expect(events).toContainEqual(
+      expect.objectContaining({ actor: 'user:sub-registrar', role: 'unit-reader', unit: OTHER_ORTHO, outcome: 'ok' }),
+    );
     expect(events).toContainEqual(expect.objectContaining({ outcome: 'denied', object: `fracture:unit-registrar:${SUS_HOSPITAL}` }));
   });
 
@@ -114,7 +155,10 @@ describe('a unit user', () => {
       expect(res.statusCode).toBe(401);
       expect(res!.json().error).toMatch(/session has expired/);
     }
-    expect((await db.query('SELECT count(*)::int AS n FROM user_session WHERE id_sha256 = ANY($1)', [sessions.map((s) => s.id_sha256)])).rows[0].n).toBe(0);
+    expect(
+      (await db.query('SELECT count(*)::int AS n FROM user_session WHERE id_sha256 = ANY($1)', [sessions.map((s) => s.id_sha256)])).rows[0]
+        .n,
+    ).toBe(0);
   });
 
   it('never redirects to another site after login', async () => {
@@ -128,21 +172,27 @@ describe('failed logins', () => {
     const l = await login(t, 'registrar', { cancel: true });
     expect(l.callbackStatus).toBe(403);
     expect(l.cookie).toBe('');
-    expect(await auditRows('login')).toContainEqual(expect.objectContaining({ actor: 'anonymous', object: 'provider:access_denied', outcome: 'denied' }));
+    expect(await auditRows('login')).toContainEqual(
+      expect.objectContaining({ actor: 'anonymous', object: 'provider:access_denied', outcome: 'denied' }),
+    );
   });
 
   it('audits a callback whose state does not match', async () => {
     const l = await login(t, 'registrar', { tamperState: true });
     expect(l.callbackStatus).toBe(400);
     expect(l.cookie).toBe('');
-    expect((await auditRows('login')).filter((r) => r.outcome === 'denied' && String(r.object).startsWith('callback:'))).not.toHaveLength(0);
+    expect((await auditRows('login')).filter((r) => r.outcome === 'denied' && String(r.object).startsWith('callback:'))).not.toHaveLength(
+      0,
+    );
   });
 
   it('audits a person with no grants and no identity number, and tells them what to do', async () => {
     const l = await login(t, 'nobody');
     expect(l.callbackStatus).toBe(403);
     expect(l.cookie).toBe('');
-    expect(await auditRows('login')).toContainEqual(expect.objectContaining({ actor: 'user:sub-nobody', object: 'no-grants', outcome: 'denied' }));
+    expect(await auditRows('login')).toContainEqual(
+      expect.objectContaining({ actor: 'user:sub-nobody', object: 'no-grants', outcome: 'denied' }),
+    );
   });
 
   it('audits a callback without a login in progress', async () => {
@@ -163,11 +213,17 @@ describe('a patient', () => {
     expect(view.registries[0].cases).toHaveLength(1);
     expect(JSON.stringify(view)).not.toContain(patientNin);
     expect((await t.app.inject({ method: 'POST', url: '/api/innsyn/reservation', headers: { cookie: l.cookie } })).statusCode).toBe(403);
-    const res = await t.app.inject({ method: 'POST', url: '/api/innsyn/reservation', headers: { cookie: l.cookie, 'x-csrf-token': l.csrf } });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/innsyn/reservation',
+      headers: { cookie: l.cookie, 'x-csrf-token': l.csrf },
+    });
     expect(res.statusCode).toBe(201);
     expect((await t.app.inject({ method: 'GET', url: '/api/innsyn', headers: { cookie: l.cookie } })).json().registered).toBe(false);
     // Patients cannot reach unit routes.
-    expect((await t.app.inject({ method: 'GET', url: '/api/registries/fracture/worklist', headers: { cookie: l.cookie } })).statusCode).toBe(403);
+    expect(
+      (await t.app.inject({ method: 'GET', url: '/api/registries/fracture/worklist', headers: { cookie: l.cookie } })).statusCode,
+    ).toBe(403);
   });
 });
 
@@ -181,7 +237,8 @@ describe('rate limit', () => {
       // The callback has its own budget of the same size.
       const callbacks: number[] = [];
       let res;
-      for (let i = 0; i < 4; i++) callbacks.push((res = await limited.app.inject({ method: 'GET', url: '/auth/callback?code=x&state=y' })).statusCode);
+      for (let i = 0; i < 4; i++)
+        callbacks.push((res = await limited.app.inject({ method: 'GET', url: '/auth/callback?code=x&state=y' })).statusCode);
       expect(callbacks).toEqual([400, 400, 400, 429]);
       expect(res!.json().error).toMatch(/Too many requests.*Retry after/);
     } finally {

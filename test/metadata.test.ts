@@ -26,7 +26,10 @@ const SHAPES = path.join(root, 'test/fixtures/dcat-ap-no/DCAT-AP-NO-shacl_shapes
 async function validate(turtle: string) {
   const shapes = new Store(new Parser().parse(fs.readFileSync(SHAPES, 'utf8')));
   const report = await new SHACLValidator(shapes).validate(new Store(new Parser().parse(turtle)));
-  return { conforms: report.conforms, problems: report.results.map((r) => `${r.path?.value ?? ''} ${r.message.map((m) => m.value).join(' ')}`) };
+  return {
+    conforms: report.conforms,
+    problems: report.results.map((r) => `${r.path?.value ?? ''} ${r.message.map((m) => m.value).join(' ')}`),
+  };
 }
 
 /**
@@ -35,13 +38,18 @@ async function validate(turtle: string) {
  * conditions-to-restore.md instead. Every condition is either kept as it was or listed there.
  */
 function expectConditions(original: Registry, back: Registry, dir: string) {
-  const notes = fs.existsSync(path.join(dir, 'conditions-to-restore.md')) ? fs.readFileSync(path.join(dir, 'conditions-to-restore.md'), 'utf8') : '';
+  const notes = fs.existsSync(path.join(dir, 'conditions-to-restore.md'))
+    ? fs.readFileSync(path.join(dir, 'conditions-to-restore.md'), 'utf8')
+    : '';
   let kept = 0;
   for (const v of original.forms.flatMap((f) => f.variables)) {
     if (typeof v.required !== 'string') continue;
     const b = back.forms.flatMap((f) => f.variables).find((x) => x.id === v.id)!;
     if (b.required === v.required) kept++;
-    else { expect(b.required ?? false).toBe(false); expect(notes).toContain(`\`${v.id}\`: required when \`${v.required}\``); }
+    else {
+      expect(b.required ?? false).toBe(false);
+      expect(notes).toContain(`\`${v.id}\`: required when \`${v.required}\``);
+    }
   }
   return kept;
 }
@@ -53,10 +61,19 @@ const unconditional = (x: ReturnType<typeof variables>, original: Registry) => {
 
 /** What a variable is, in the terms both layouts carry. */
 function variables(r: Registry) {
-  return r.forms.flatMap((f) => f.variables.map((v) => ({
-    form: f.id, repeating: f.repeating, id: v.id, type: v.type, required: v.required ?? false, label: v.label.nb, range: v.range ?? null,
-    codes: v.codelist ? [...r.codelists.get(v.codelist)!.codes.keys()] : null, unknown: v.codelist ? [...r.codelists.get(v.codelist)!.missing] : null,
-  })));
+  return r.forms.flatMap((f) =>
+    f.variables.map((v) => ({
+      form: f.id,
+      repeating: f.repeating,
+      id: v.id,
+      type: v.type,
+      required: v.required ?? false,
+      label: v.label.nb,
+      range: v.range ?? null,
+      codes: v.codelist ? [...r.codelists.get(v.codelist)!.codes.keys()] : null,
+      unknown: v.codelist ? [...r.codelists.get(v.codelist)!.missing] : null,
+    })),
+  );
 }
 
 let fracture: Registry, trauma: Registry, units: UnitTree;
@@ -69,7 +86,7 @@ beforeAll(async () => {
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('DCAT-AP-NO', () => {
-  it('each registry\'s dataset description passes Digdir\'s SHACL shapes', async () => {
+  it("each registry's dataset description passes Digdir's SHACL shapes", async () => {
     for (const r of [fracture, trauma]) {
       const ttl = await dcatTurtle(r, units, 'https://kvalreg.example', '2026-12-07');
       const v = await validate(ttl);
@@ -103,11 +120,12 @@ describe('round trips', () => {
       expect(unconditional(variables(back), r)).toEqual(unconditional(variables(r), r));
       expectConditions(r, back, dir);
       // English labels, privacy classes and conditional requirements travel in the annotation.
-      for (const f of r.forms) for (const v of f.variables) {
-        const b = back.forms.flatMap((f) => f.variables).find((x) => x.id === v.id)!;
-        expect(b.label.en).toBe(v.label.en);
-        expect(b.privacy).toBe(v.privacy);
-      }
+      for (const f of r.forms)
+        for (const v of f.variables) {
+          const b = back.forms.flatMap((f) => f.variables).find((x) => x.id === v.id)!;
+          expect(b.label.en).toBe(v.label.en);
+          expect(b.privacy).toBe(v.privacy);
+        }
     }
   });
 
@@ -132,9 +150,18 @@ describe('round trips', () => {
   });
 
   it('a bad dictionary is refused whole with every problem and where it is', () => {
-    const bad = ['Variable / Field Name,Form Name,Field Type,Field Label,"Choices, Calculations, OR Slider Labels"', 'Age,base,text,Alder,', 'sex,base,dropdown,Kjønn,', 'ok,Base Form,text,OK,'].join('\n');
+    const bad = [
+      'Variable / Field Name,Form Name,Field Type,Field Label,"Choices, Calculations, OR Slider Labels"',
+      'Age,base,text,Alder,',
+      'sex,base,dropdown,Kjønn,',
+      'ok,Base Form,text,OK,',
+    ].join('\n');
     let err: unknown;
-    try { fromRedcap(bad); } catch (e) { err = e; }
+    try {
+      fromRedcap(bad);
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(ScaffoldError);
     const msg = (err as Error).message;
     expect(msg).toMatch(/line 2: "Age" is not a variable name/);
@@ -142,14 +169,20 @@ describe('round trips', () => {
     expect(msg).toMatch(/line 4: form "Base Form"/);
     expect(() => fromCodebook('a,b\n1,2\n')).toThrow(/missing: skjema_id/);
     // An existing folder is never overwritten.
-    expect(() => writeRegistryFolder(path.join(root, 'registries/fracture'), fromRedcap(redcapCsv(fracture)), { id: 'fracture', title: 'x' })).toThrow(/not empty/);
+    expect(() =>
+      writeRegistryFolder(path.join(root, 'registries/fracture'), fromRedcap(redcapCsv(fracture)), { id: 'fracture', title: 'x' }),
+    ).toThrow(/not empty/);
   });
 });
 
 describe('public metadata routes', () => {
   let t: TestPlatform;
-  beforeAll(async () => { t = await testPlatform(); }, 120_000);
-  afterAll(async () => { await t?.close(); });
+  beforeAll(async () => {
+    t = await testPlatform();
+  }, 120_000);
+  afterAll(async () => {
+    await t?.close();
+  });
   const get = (url: string) => t.app.inject({ method: 'GET', url });
 
   it('serves forms, variables with history, code lists, derived variables and indicators in words, without a login', async () => {
@@ -162,28 +195,45 @@ describe('public metadata routes', () => {
     expect(m.indicators.length).toBeGreaterThan(0);
     const defined = m.indicators.filter((i: any) => i.definition);
     expect(defined.length).toBeGreaterThan(m.indicators.length / 2);
-    for (const i of defined) { expect(i.definition.numerator, i.id).toMatch(/\w{3,}/); expect(i.definition.denominator, i.id).toMatch(/\w{3,}/); }
+    for (const i of defined) {
+      expect(i.definition.numerator, i.id).toMatch(/\w{3,}/);
+      expect(i.definition.denominator, i.id).toMatch(/\w{3,}/);
+    }
     expect(m.derived.length).toBe(fracture.derived.length);
     expect(JSON.stringify(m)).not.toMatch(/"count"|"cases"/);
   });
 
   it('gives each variable its change history over the stored definition versions', async () => {
     // A later version (stored as the loader stores one) changes injury_energy's label and drops open_fracture.
-    const { rows: [v] } = await t.platform.db.pool.query('SELECT definition FROM registry_version WHERE registry = $1 AND version = $2', ['fracture', fracture.version]);
+    const {
+      rows: [v],
+    } = await t.platform.db.pool.query('SELECT definition FROM registry_version WHERE registry = $1 AND version = $2', [
+      'fracture',
+      fracture.version,
+    ]);
     const def = structuredClone(v.definition);
     for (const f of def.codebook.forms) {
       f.variables = f.variables.filter((x: any) => x.id !== 'open_fracture');
       for (const x of f.variables) if (x.id === 'injury_energy') x.label = { nb: 'Skadeenergi (ny tekst)', en: 'Injury energy (new text)' };
     }
-    await t.platform.db.pool.query("INSERT INTO registry_version (registry, version, sha256, definition, loaded_at) VALUES ('fracture', '99.0', 'x', $1, now() + interval '2 days')", [def]);
+    await t.platform.db.pool.query(
+      "INSERT INTO registry_version (registry, version, sha256, definition, loaded_at) VALUES ('fracture', '99.0', 'x', $1, now() + interval '2 days')",
+      [def],
+    );
     const m = (await get('/api/public/registries/fracture/metadata')).json();
     const variable = (id: string) => m.forms.flatMap((f: any) => f.variables).find((x: any) => x.id === id);
     const later = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10);
     const energy = variable('injury_energy').history;
-    expect(energy.map((h: any) => [h.version, h.change, h.validTo === null])).toEqual([[fracture.version, 'added', false], ['99.0', 'changed', true]]);
+    expect(energy.map((h: any) => [h.version, h.change, h.validTo === null])).toEqual([
+      [fracture.version, 'added', false],
+      ['99.0', 'changed', true],
+    ]);
     expect(energy[0].validTo).toBe(energy[1].validFrom);
     expect(energy[1].validFrom).toBe(later);
-    expect(variable('open_fracture').history.map((h: any) => [h.version, h.change])).toEqual([[fracture.version, 'added'], ['99.0', 'removed']]);
+    expect(variable('open_fracture').history.map((h: any) => [h.version, h.change])).toEqual([
+      [fracture.version, 'added'],
+      ['99.0', 'removed'],
+    ]);
     // A variable the later version left alone keeps one open period.
     expect(variable('side').history.map((h: any) => [h.change, h.validTo])).toEqual([['added', null]]);
     await t.platform.db.pool.query("DELETE FROM registry_version WHERE registry = 'fracture' AND version = '99.0'");
@@ -196,7 +246,9 @@ describe('public metadata routes', () => {
     const xlsx = await get('/api/public/registries/fracture/metadata/codebook.xlsx');
     const wb = new ExcelJS.Workbook();
     await wb.xlsx.load(xlsx.rawPayload as never);
-    expect(wb.getWorksheet('kodebok')!.rowCount).toBe(csv.body.trim().split('\n').length === 0 ? 0 : (parse(csv.body, { columns: true }) as unknown[]).length + 1);
+    expect(wb.getWorksheet('kodebok')!.rowCount).toBe(
+      csv.body.trim().split('\n').length === 0 ? 0 : (parse(csv.body, { columns: true }) as unknown[]).length + 1,
+    );
     expect((await get('/api/public/registries/trauma/metadata/redcap.csv')).body).toMatch(/^Variable \/ Field Name,Form Name/);
     const ttl = await get('/api/public/registries/fracture/metadata/dcat.ttl');
     expect(ttl.headers['content-type']).toMatch(/text\/turtle/);

@@ -23,11 +23,17 @@ beforeAll(async () => {
   sender = await createToken(db, { name: 'privacy-ehr', kind: 'system', sender: 'privacy-ehr' });
   admin = await createToken(db, { name: 'privacy-admin', kind: 'user', grants: [{ registry: '*', role: 'registry-admin', unit: '1' }] });
 }, 180_000);
-afterAll(async () => { await db?.end(); await s?.close(); }, 60_000);
+afterAll(async () => {
+  await db?.end();
+  await s?.close();
+}, 60_000);
 
 // Synthetic numbers (the national test-data series, month + 80): valid, and never a real person.
 let seed = 7;
-const random = () => { seed = (seed * 16807) % 2147483647; return seed / 2147483647; };
+const random = () => {
+  seed = (seed * 16807) % 2147483647;
+  return seed / 2147483647;
+};
 const patientNin = generateNin({ birthDate: '1948-03-09', sex: 'female', random });
 const relativeNin = generateNin({ birthDate: '1951-11-23', sex: 'male', kind: 'synthetic-dnr', random });
 const urlNin = generateNin({ birthDate: '1977-06-30', sex: 'male', random });
@@ -49,7 +55,11 @@ function search(needles: string[]): string[] {
   const hits: string[] = [];
   for (const file of files(s.pgData)) {
     let bytes: Buffer;
-    try { bytes = fs.readFileSync(file); } catch { continue; } // a file removed while we looked
+    try {
+      bytes = fs.readFileSync(file);
+    } catch {
+      continue;
+    } // a file removed while we looked
     for (const n of needles) if (bytes.includes(Buffer.from(n, 'utf8'))) hits.push(`${n} in ${path.relative(s.pgData, file)}`);
   }
   return hits;
@@ -60,15 +70,28 @@ it('keeps no identity number or name from free text or a URL in the database fil
   const bundle = ehrBundle(f);
   bundle.entry[0].resource.name = [{ given: [GIVEN, SECOND_GIVEN], family: FAMILY }];
   const condition = bundle.entry[2].resource;
-  condition.note = [{ text: `${GIVEN} ${FAMILY.toUpperCase()} (fnr ${patientNin.slice(0, 6)} ${patientNin.slice(6)}) ${CONTROL}. ${SECOND_GIVEN}s datter ringte; hans D-nr ${relativeNin}.` }];
+  condition.note = [
+    {
+      text: `${GIVEN} ${FAMILY.toUpperCase()} (fnr ${patientNin.slice(0, 6)} ${patientNin.slice(6)}) ${CONTROL}. ${SECOND_GIVEN}s datter ringte; hans D-nr ${relativeNin}.`,
+    },
+  ];
   condition.code.text = `Brudd, pas. ${patientNin}`;
-  const res = await fetch(`${s.url}/fhir`, { method: 'POST', headers: { authorization: `Bearer ${sender}`, 'content-type': 'application/fhir+json' }, body: JSON.stringify(bundle) });
+  const res = await fetch(`${s.url}/fhir`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${sender}`, 'content-type': 'application/fhir+json' },
+    body: JSON.stringify(bundle),
+  });
   expect(res.status).toBe(200);
-  const response = await res.json() as any;
+  const response = (await res.json()) as any;
 
   // URLs with an identity number: in a query (as a unit, a search), and in a path.
-  for (const url of [`/api/registries/fracture/indicator-results?unit=${urlNin}`, `/api/registries/fracture/worklist?unit=${urlNin}`,
-    `/fhir/Patient?identifier=urn:oid:2.16.578.1.12.4.1.4.1%7C${urlNin}`, `/fhir/Patient/${urlNin}`, `/api/innsyn?nin=${urlNin.slice(0, 6)}-${urlNin.slice(6)}`]) {
+  for (const url of [
+    `/api/registries/fracture/indicator-results?unit=${urlNin}`,
+    `/api/registries/fracture/worklist?unit=${urlNin}`,
+    `/fhir/Patient?identifier=urn:oid:2.16.578.1.12.4.1.4.1%7C${urlNin}`,
+    `/fhir/Patient/${urlNin}`,
+    `/api/innsyn?nin=${urlNin.slice(0, 6)}-${urlNin.slice(6)}`,
+  ]) {
     const r = await fetch(`${s.url}${url}`, { headers: url.includes('worklist') ? { authorization: `Bearer ${admin}` } : {} });
     expect(r.status, url).toBeLessThan(500);
   }
@@ -76,14 +99,25 @@ it('keeps no identity number or name from free text or a URL in the database fil
   await db.query('CHECKPOINT');
   await new Promise((r) => setTimeout(r, 500)); // the log lines of the last requests reach the pipe
 
-  const secrets = [patientNin, relativeNin, urlNin, `${patientNin.slice(0, 6)} ${patientNin.slice(6)}`, GIVEN, SECOND_GIVEN, FAMILY, FAMILY.toUpperCase()];
+  const secrets = [
+    patientNin,
+    relativeNin,
+    urlNin,
+    `${patientNin.slice(0, 6)} ${patientNin.slice(6)}`,
+    GIVEN,
+    SECOND_GIVEN,
+    FAMILY,
+    FAMILY.toUpperCase(),
+  ];
   // The control is found (the search sees stored text) …
   expect(search([CONTROL]).some((h) => h.includes(`base${path.sep}`))).toBe(true);
   expect(search([CONTROL]).some((h) => h.includes('pg_wal'))).toBe(true);
   // … the identity numbers and names are not.
   const hits = search(secrets);
   const nodes = hits.map((h) => /base\/\d+\/(\d+)/.exec(h)?.[1]).filter(Boolean);
-  const tables = nodes.length ? (await db.query('SELECT relname FROM pg_class WHERE relfilenode = ANY($1::oid[])', [nodes])).rows.map((r) => r.relname) : [];
+  const tables = nodes.length
+    ? (await db.query('SELECT relname FROM pg_class WHERE relfilenode = ANY($1::oid[])', [nodes])).rows.map((r) => r.relname)
+    : [];
   const log = s.output();
   expect({ hits, tables, inLog: secrets.filter((x) => log.includes(x)) }).toEqual({ hits: [], tables: [], inLog: [] });
   expect(log).toMatch(/incoming request/); // request lines are logged at this level …
@@ -94,8 +128,13 @@ it('keeps no identity number or name from free text or a URL in the database fil
   expect(said).toMatch(/redacted: 3 identity numbers and 3 occurrences of the patient's name in free text/);
   // … and with the stored resource.
   const stored = (await db.query("SELECT resource FROM source_resource WHERE resource_type = 'Condition'")).rows[0].resource;
-  expect(stored.note[0].text).toBe(`[redacted: name] [redacted: name] (fnr [redacted: identity number]) ${CONTROL}. [redacted: name] datter ringte; hans D-nr [redacted: identity number].`);
+  expect(stored.note[0].text).toBe(
+    `[redacted: name] [redacted: name] (fnr [redacted: identity number]) ${CONTROL}. [redacted: name] datter ringte; hans D-nr [redacted: identity number].`,
+  );
   expect(stored.code.text).toBe('Brudd, pas. [redacted: identity number]');
   expect(stored.meta.security[0].code).toBe('REDACTED');
-  expect(stored.meta.extension[0].extension).toEqual([{ url: 'identityNumbers', valueInteger: 3 }, { url: 'names', valueInteger: 3 }]);
+  expect(stored.meta.extension[0].extension).toEqual([
+    { url: 'identityNumbers', valueInteger: 3 },
+    { url: 'names', valueInteger: 3 },
+  ]);
 }, 120_000);

@@ -11,17 +11,32 @@ import { fracture, nin } from './helpers/fixtures.ts';
 import { testPlatform, type TestPlatform } from './helpers/platform.ts';
 
 let t: TestPlatform;
-beforeAll(async () => { t = await testPlatform(); });
-afterAll(async () => { await t?.close(); });
+beforeAll(async () => {
+  t = await testPlatform();
+});
+afterAll(async () => {
+  await t?.close();
+});
 
 const q = async (sql: string, p: unknown[] = []) => (await t.platform.db.pool.query(sql, p)).rows;
-const post = (body: unknown) => t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(body) });
+const post = (body: unknown) =>
+  t.app.inject({
+    method: 'POST',
+    url: '/fhir',
+    headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+    payload: JSON.stringify(body),
+  });
 
 describe('refused messages about a patient who opted out', () => {
   it('are counted without the keyed hash: the message keeps no trace of who it was about', async () => {
     const f = fracture({ nin: nin('1944-04-04', 'female') });
     const hash = ninHash(t.platform.keys, f.nin);
-    const reserved = await t.app.inject({ method: 'POST', url: '/api/reservations', headers: { authorization: `Bearer ${t.tokens.admin}` }, payload: { value: f.nin } });
+    const reserved = await t.app.inject({
+      method: 'POST',
+      url: '/api/reservations',
+      headers: { authorization: `Bearer ${t.tokens.admin}` },
+      payload: { value: f.nin },
+    });
     expect(reserved.statusCode).toBe(201);
     const counted = async () => (await q("SELECT coalesce(sum(n), 0)::int AS n FROM refused_count WHERE reason = 'reservation'"))[0].n;
     const before = await counted();
@@ -35,7 +50,11 @@ describe('refused messages about a patient who opted out', () => {
     expect(await counted()).toBeGreaterThan(before);
 
     for (const res of [alone, batch]) {
-      const m = (await q('SELECT status, body_enc IS NULL AS gone, nin_hashes FROM inbox_message WHERE id = $1', [Number(res.headers['x-kvalreg-message'])]))[0];
+      const m = (
+        await q('SELECT status, body_enc IS NULL AS gone, nin_hashes FROM inbox_message WHERE id = $1', [
+          Number(res.headers['x-kvalreg-message']),
+        ])
+      )[0];
       expect(m.gone).toBe(true);
       expect(m.nin_hashes).toEqual([]);
     }
@@ -46,25 +65,34 @@ describe('refused messages about a patient who opted out', () => {
 });
 
 describe('free text in captured resources', () => {
-  it('loses identity numbers and the patient\'s names before storage; identifiers and codes stay as sent', async () => {
+  it("loses identity numbers and the patient's names before storage; identifiers and codes stay as sent", async () => {
     const f = fracture({ nin: nin('1966-06-16', 'male') });
     const b = ehrBundle(f, 'transaction', 'urn:oid:2.16.578.1.12.4.1.999.7');
     b.entry[0].resource.name = [{ given: ['Per-Øyvind'], family: 'Ødegård Li' }];
     const other = nin('1930-01-30', 'female');
-    b.entry[2].resource.note = [{ text: `per-øyvind (${f.nin}) sa at ØDEGÅRDS hund bet. Kona: ${other.slice(0, 6)}-${other.slice(6)}. Olivia og Perle er ikke navnet.` }];
+    b.entry[2].resource.note = [
+      {
+        text: `per-øyvind (${f.nin}) sa at ØDEGÅRDS hund bet. Kona: ${other.slice(0, 6)}-${other.slice(6)}. Olivia og Perle er ikke navnet.`,
+      },
+    ];
     b.entry[2].resource.code.coding[0].display = `Ødegård ${f.nin}`;
     const res = await post(b);
     expect(res.statusCode).toBe(200);
-    const info = res.json().entry[2].response.outcome.issue.map((i: any) => i.diagnostics).join(' | ');
+    const info = res
+      .json()
+      .entry[2].response.outcome.issue.map((i: any) => i.diagnostics)
+      .join(' | ');
     expect(info).toMatch(/redacted: 3 identity numbers and 4 occurrences of the patient's name/);
     expect(info).not.toContain(f.nin);
     const stored = (await q("SELECT rkey, resource FROM source_resource WHERE resource_type = 'Condition' AND rkey LIKE '%.999.7.%'"))[0];
-    expect(stored.resource.note[0].text).toBe('[redacted: name]-[redacted: name] ([redacted: identity number]) sa at [redacted: name] hund bet. Kona: [redacted: identity number]. Olivia og Perle er ikke navnet.');
+    expect(stored.resource.note[0].text).toBe(
+      '[redacted: name]-[redacted: name] ([redacted: identity number]) sa at [redacted: name] hund bet. Kona: [redacted: identity number]. Olivia og Perle er ikke navnet.',
+    );
     expect(stored.resource.code.coding[0]).toMatchObject({ code: f.aoCode, display: '[redacted: name] [redacted: identity number]' });
     expect(stored.resource.identifier).toEqual(b.entry[2].resource.identifier);
     expect(stored.rkey).toBe(`Condition|urn:oid:2.16.578.1.12.4.1.999.7.condition|${f.id}`);
     // The case was still made from the codes.
-    expect((await q("SELECT count(*)::int AS n FROM registry_case WHERE anchor_key = $1", [stored.rkey]))[0].n).toBe(1);
+    expect((await q('SELECT count(*)::int AS n FROM registry_case WHERE anchor_key = $1', [stored.rkey]))[0].n).toBe(1);
     // A resend is recognised as unchanged (the redaction is the same each time).
     expect(JSON.stringify((await post(b)).json())).toMatch(/unchanged/);
   });
@@ -78,7 +106,9 @@ describe('free text in captured resources', () => {
 
   it('takes names as whole words of two letters or more, any case', () => {
     const r = freeTextRedactor(nameWords([{ name: [{ given: ['Ola', 'J.'], family: 'Berg', text: 'Ola J. Berg' }] }]));
-    expect(r.text('OLA og ola, Olas bil; Olav, Bergen, berg. J. Berg').text).toBe('[redacted: name] og [redacted: name], [redacted: name] bil; Olav, Bergen, [redacted: name]. J. [redacted: name]');
+    expect(r.text('OLA og ola, Olas bil; Olav, Bergen, berg. J. Berg').text).toBe(
+      '[redacted: name] og [redacted: name], [redacted: name] bil; Olav, Bergen, [redacted: name]. J. [redacted: name]',
+    );
   });
 
   it('keeps no echoed identity number or name in the stored outcome of a quarantined message', async () => {
@@ -94,7 +124,9 @@ describe('free text in captured resources', () => {
     expect(res.statusCode).toBe(422);
     const body = JSON.stringify(res.json());
     expect(body).toMatch(/codelist/);
-    const stored = JSON.stringify((await q('SELECT outcome FROM inbox_message WHERE id = $1', [Number(res.headers['x-kvalreg-message'])]))[0].outcome);
+    const stored = JSON.stringify(
+      (await q('SELECT outcome FROM inbox_message WHERE id = $1', [Number(res.headers['x-kvalreg-message'])]))[0].outcome,
+    );
     for (const text of [body, stored]) {
       expect(text).not.toContain(f.nin);
       expect(text).not.toMatch(/Gunnhild|Tverrfjell/);
@@ -107,18 +139,28 @@ describe('logs', () => {
   /** A logger as the platform makes it, writing into a string. */
   function capture() {
     let out = '';
-    const log = createLogger('debug', { write: (line: string) => { out += line; } });
+    const log = createLogger('debug', {
+      write: (line: string) => {
+        out += line;
+      },
+    });
     return { log, text: () => out };
   }
   /** A real PostgreSQL error for `value` cast to `type`: its detail and context quote the value. */
   async function pgError(value: string, type: string): Promise<Error> {
     const client = new pg.Client({ connectionString: t.databaseUrl });
     await client.connect();
-    try { await client.query(`SELECT $1::${type}`, [value]); } catch (err) { return err as Error; } finally { await client.end(); }
+    try {
+      await client.query(`SELECT $1::${type}`, [value]);
+    } catch (err) {
+      return err as Error;
+    } finally {
+      await client.end();
+    }
     throw new Error('no error');
   }
 
-  it('never writes a PostgreSQL error\'s quoted data: not its detail, its context, nor the value in its message', async () => {
+  it("never writes a PostgreSQL error's quoted data: not its detail, its context, nor the value in its message", async () => {
     const number = nin('1962-02-12', 'male');
     const jsonErr = await pgError(`{"note": "Ragnhild Fjellheim ${number} \\ud800"}`, 'jsonb');
     expect((jsonErr as any).where).toMatch(/Fjellheim/); // what the server sent: the text around the bad character
@@ -130,8 +172,15 @@ describe('logs', () => {
     log.error({ err: new Error(`wrapped ${number}`, { cause: intErr }) }, 'failed');
     expect(text()).not.toContain(number);
     expect(text()).not.toMatch(/Ragnhild|Fjellheim/);
-    const lines = text().trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines[0].err).toMatchObject({ code: '22P02', message: 'invalid input syntax for type json', redacted: expect.stringMatching(/left out/) });
+    const lines = text()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines[0].err).toMatchObject({
+      code: '22P02',
+      message: 'invalid input syntax for type json',
+      redacted: expect.stringMatching(/left out/),
+    });
     expect(lines[1].err.message).toBe('invalid input syntax for type integer: "…"');
     expect(lines[2].err.message).toBe('wrapped [redacted: identity number]');
     expect(lines[2].err.cause.code).toBe('22P02');
@@ -146,7 +195,9 @@ describe('logs', () => {
     expect(text()).not.toContain(number);
     expect(text()).not.toContain(number.slice(6));
     expect(text().match(/\[redacted: identity number\]/g)).toHaveLength(3);
-    expect(redactUrl(`/fhir/Patient/${number}?identifier=x%7C${number}&unit=Kari+Nordmann`)).toBe('/fhir/Patient/[redacted: identity number]?identifier=…&unit=…');
+    expect(redactUrl(`/fhir/Patient/${number}?identifier=x%7C${number}&unit=Kari+Nordmann`)).toBe(
+      '/fhir/Patient/[redacted: identity number]?identifier=…&unit=…',
+    );
     expect(safeError('text 12')).toBe('text 12');
   });
 });

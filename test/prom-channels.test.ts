@@ -20,23 +20,48 @@ const PLATFORM = { kind: 'platform', task: 'test' } as const;
 beforeAll(async () => {
   mail = await startTestInbox();
   sms = await startSmsSink();
-  t = await testPlatform({ KVALREG_SMTP_URL: mail.url, KVALREG_SMS_URL: sms.url, KVALREG_PROM_CHANNELS: 'email,sms', KVALREG_PUBLIC_URL: 'https://kvalreg.example', KVALREG_REPORT_RETRY_BASE_MS: '60000' });
+  t = await testPlatform({
+    KVALREG_SMTP_URL: mail.url,
+    KVALREG_SMS_URL: sms.url,
+    KVALREG_PROM_CHANNELS: 'email,sms',
+    KVALREG_PUBLIC_URL: 'https://kvalreg.example',
+    KVALREG_REPORT_RETRY_BASE_MS: '60000',
+  });
 });
-afterAll(async () => { await t?.close(); await mail?.close(); await sms?.close(); });
+afterAll(async () => {
+  await t?.close();
+  await mail?.close();
+  await sms?.close();
+});
 
 const q = async (sql: string, params: unknown[] = []) => (await t.platform.db.pool.query(sql, params)).rows;
 let born = 0;
 async function patient(contact: { email?: string; mobile?: string }) {
   born += 1;
-  const f = fracture({ nin: nin(`1961-0${born}-1${born}`, 'female'), injuryDateTime: '2003-09-01T10:00:00+02:00', firstContact: '2003-09-01T11:00:00+02:00', aoCode: '2R3A2' });
-  const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(ehrBundle(f)) });
+  const f = fracture({
+    nin: nin(`1961-0${born}-1${born}`, 'female'),
+    injuryDateTime: '2003-09-01T10:00:00+02:00',
+    firstContact: '2003-09-01T11:00:00+02:00',
+    aoCode: '2R3A2',
+  });
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/fhir',
+    headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+    payload: JSON.stringify(ehrBundle(f)),
+  });
   expect(res.statusCode).toBeLessThan(300);
   const personId = Number((await q('SELECT person_id FROM registry_case WHERE anchor_key LIKE $1', [`%|${f.id}`]))[0].person_id);
-  if (contact.email || contact.mobile) await t.platform.data.transaction(PLATFORM, 'test', (tx) => setContact(tx, t.platform.keys, personId, contact, 'test'));
+  if (contact.email || contact.mobile)
+    await t.platform.data.transaction(PLATFORM, 'test', (tx) => setContact(tx, t.platform.keys, personId, contact, 'test'));
   return personId;
 }
-const invitationOf = async (personId: number) => (await q('SELECT * FROM prom_invitation WHERE person_id = $1 ORDER BY id DESC LIMIT 1', [personId]))[0];
-const deliveries = async (invitationId: number) => (await q('SELECT channel, kind, status FROM prom_delivery WHERE invitation_id = $1 ORDER BY id', [invitationId])).map((r) => `${r.kind}:${r.channel}:${r.status}`);
+const invitationOf = async (personId: number) =>
+  (await q('SELECT * FROM prom_invitation WHERE person_id = $1 ORDER BY id DESC LIMIT 1', [personId]))[0];
+const deliveries = async (invitationId: number) =>
+  (await q('SELECT channel, kind, status FROM prom_delivery WHERE invitation_id = $1 ORDER BY id', [invitationId])).map(
+    (r) => `${r.kind}:${r.channel}:${r.status}`,
+  );
 /** The text of an e-mail: its text/plain part, or the body of a single-part message (quoted-printable decoded). */
 function textOf(raw: string): string {
   const part = mimeParts(raw).find((p) => p.type === 'text/plain');
@@ -44,7 +69,10 @@ function textOf(raw: string): string {
   const [head, ...rest] = raw.split(/\r?\n\r?\n/);
   const body = rest.join('\n\n');
   if (!/quoted-printable/i.test(head)) return body;
-  return Buffer.from(body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8');
+  return Buffer.from(
+    body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))),
+    'latin1',
+  ).toString('utf8');
 }
 
 let byEmail: number, bySms: number, fallsBack: number, nowhere: number, answers: number;
@@ -73,7 +101,9 @@ it('sends by e-mail over SMTP, by SMS through the gateway, falls back when a cha
   expect(await deliveries(Number(inv.id))).toEqual(['invitation:email:sent']);
 
   const text = sms.messages.find((m) => m.to === '+4791234567');
-  expect(text?.text).toMatch(/^Stavanger universitetssjukehus: svar på noen spørsmål om helsen din innen .*https:\/\/kvalreg\.example\/prom\/\d+\./);
+  expect(text?.text).toMatch(
+    /^Stavanger universitetssjukehus: svar på noen spørsmål om helsen din innen .*https:\/\/kvalreg\.example\/prom\/\d+\./,
+  );
   expect((await invitationOf(bySms)).channel).toBe('sms');
 
   const fb = await invitationOf(fallsBack);
@@ -88,14 +118,30 @@ it('sends by e-mail over SMTP, by SMS through the gateway, falls back when a cha
 it('a reminder goes after 15 days the same way, unless the patient has answered; the invitation expires after 30 days', async () => {
   // One patient answers everything before the reminder.
   const inv = await invitationOf(answers);
-  const instruments = (await q("SELECT DISTINCT instrument, recall FROM prom_item WHERE invitation_id = $1", [inv.id]));
+  const instruments = await q('SELECT DISTINCT instrument, recall FROM prom_item WHERE invitation_id = $1', [inv.id]);
   const full: Record<string, Record<string, unknown>> = {
     eq5d5l: { mobility: '1', selfcare: '1', usual: '1', pain: '2', anxiety: '1', vas: 85 },
-    prwhe: Object.fromEntries([...['pain1', 'pain2', 'pain3', 'pain4', 'pain5'], ...['func1', 'func2', 'func3', 'func4', 'func5', 'func6'], ...['usual1', 'usual2', 'usual3', 'usual4']].map((k) => [k, 1])),
+    prwhe: Object.fromEntries(
+      [
+        ...['pain1', 'pain2', 'pain3', 'pain4', 'pain5'],
+        ...['func1', 'func2', 'func3', 'func4', 'func5', 'func6'],
+        ...['usual1', 'usual2', 'usual3', 'usual4'],
+      ].map((k) => [k, 1]),
+    ),
   };
   for (const i of instruments) {
-    await t.platform.data.transaction(PLATFORM, 'test', (tx) => saveResponse(tx, { personId: answers, invitationId: Number(inv.id), instrument: t.platform.prom.instruments.get(i.instrument)!, recall: i.recall,
-      answers: full[i.instrument] as any, complete: true, provenance: { kind: 'patient' }, at: new Date('2003-09-05T10:00:00Z') }));
+    await t.platform.data.transaction(PLATFORM, 'test', (tx) =>
+      saveResponse(tx, {
+        personId: answers,
+        invitationId: Number(inv.id),
+        instrument: t.platform.prom.instruments.get(i.instrument)!,
+        recall: i.recall,
+        answers: full[i.instrument] as any,
+        complete: true,
+        provenance: { kind: 'patient' },
+        at: new Date('2003-09-05T10:00:00Z'),
+      }),
+    );
   }
   expect((await invitationOf(answers)).status).toBe('answered');
 
@@ -105,16 +151,19 @@ it('a reminder goes after 15 days the same way, unless the patient has answered;
   const reminder = mail.mails.slice(before).find((m) => m.to.includes('kari@example.no'));
   expect(textOf(reminder!.raw)).toMatch(/^En påminnelse: Stavanger universitetssjukehus/);
   expect(mail.mails.slice(before).some((m) => m.to.includes('ola@example.no'))).toBe(false);
-  expect(sms.messages.filter((m) => m.to === '+4791234567').map((m) => m.text.split(':')[1].trim().slice(0, 10))).toEqual(['svar på no', 'påminnelse']);
+  expect(sms.messages.filter((m) => m.to === '+4791234567').map((m) => m.text.split(':')[1].trim().slice(0, 10))).toEqual([
+    'svar på no',
+    'påminnelse',
+  ]);
   expect((await invitationOf(byEmail)).status).toBe('reminded');
   expect(await deliveries(Number((await invitationOf(byEmail)).id))).toEqual(['invitation:email:sent', 'reminder:email:sent']);
 
   await t.platform.prom.runDue(new Date('2003-10-03T08:30:00Z'));
   expect((await invitationOf(byEmail)).status).toBe('expired');
-  expect((await q("SELECT DISTINCT status FROM prom_item WHERE person_id = $1", [byEmail])).map((r) => r.status)).toEqual(['expired']);
+  expect((await q('SELECT DISTINCT status FROM prom_item WHERE person_id = $1', [byEmail])).map((r) => r.status)).toEqual(['expired']);
   expect((await invitationOf(answers)).status).toBe('answered');
   // Not reachable and no paper answer before the window closed (21 days): its items expire too.
-  expect((await q("SELECT DISTINCT status FROM prom_item WHERE person_id = $1", [nowhere])).map((r) => r.status)).toEqual(['expired']);
+  expect((await q('SELECT DISTINCT status FROM prom_item WHERE person_id = $1', [nowhere])).map((r) => r.status)).toEqual(['expired']);
 });
 
 it('links and one-time codes are signed: a changed id or secret is refused', () => {
@@ -133,8 +182,18 @@ it('links and one-time codes are signed: a changed id or secret is refused', () 
 it('paper: a registrar of the unit prints the form with its one-time code and enters the answers (provenance paper); another unit sees no such invitation', async () => {
   // A fresh patient nobody can reach digitally, within the baseline window.
   born += 1;
-  const f = fracture({ nin: nin('1962-12-12', 'male'), injuryDateTime: '2004-09-01T10:00:00+02:00', firstContact: '2004-09-01T11:00:00+02:00', aoCode: '2R3A2' });
-  await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(ehrBundle(f)) });
+  const f = fracture({
+    nin: nin('1962-12-12', 'male'),
+    injuryDateTime: '2004-09-01T10:00:00+02:00',
+    firstContact: '2004-09-01T11:00:00+02:00',
+    aoCode: '2R3A2',
+  });
+  await t.app.inject({
+    method: 'POST',
+    url: '/fhir',
+    headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+    payload: JSON.stringify(ehrBundle(f)),
+  });
   await t.platform.analytics.refresh();
   await t.platform.prom.runDue(new Date('2004-09-02T08:00:00Z'));
   const personId = Number((await q('SELECT person_id FROM registry_case WHERE anchor_key LIKE $1', [`%|${f.id}`]))[0].person_id);
@@ -146,10 +205,22 @@ it('paper: a registrar of the unit prints the form with its one-time code and en
   expect(pdf.headers['content-type']).toBe('application/pdf');
   expect(pdf.rawPayload.subarray(0, 5).toString()).toBe('%PDF-');
   const { createToken } = await import('../src/auth/tokens.ts');
-  const otherRegistrar = await createToken(t.platform.db.pool, { name: 'kalnes', kind: 'user', grants: [{ registry: 'fracture', role: 'unit-registrar', unit: '8101101' }] });
-  expect((await t.app.inject({ method: 'GET', url: `${url}.pdf`, headers: { authorization: `Bearer ${otherRegistrar}` } })).statusCode).toBe(404);
+  const otherRegistrar = await createToken(t.platform.db.pool, {
+    name: 'kalnes',
+    kind: 'user',
+    grants: [{ registry: 'fracture', role: 'unit-registrar', unit: '8101101' }],
+  });
+  expect(
+    (await t.app.inject({ method: 'GET', url: `${url}.pdf`, headers: { authorization: `Bearer ${otherRegistrar}` } })).statusCode,
+  ).toBe(404);
 
-  const post = (body: unknown, token = t.tokens.registrarSus) => t.app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+  const post = (body: unknown, token = t.tokens.registrarSus) =>
+    t.app.inject({
+      method: 'POST',
+      url,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      payload: JSON.stringify(body),
+    });
   const bad = await post({ instrument: 'eq5d5l', answers: { mobility: '9' } });
   expect(bad.statusCode).toBe(422);
   expect(bad.json().error).toMatch(/mobility: "9" is not one of its answers/);

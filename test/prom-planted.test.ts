@@ -24,7 +24,13 @@ beforeAll(async () => {
   t = await testPlatform();
   await t.app.listen({ port: 0, host: '127.0.0.1' });
   const port = (t.app.server.address() as { port: number }).port;
-  const result = await runDemo(t.platform, `http://127.0.0.1:${port}`, { years: 1, scale: 0.25, seed: 23, concurrency: 6, rate: Object.entries(RATES).map(([k, v]) => `${k}=${v}`) });
+  const result = await runDemo(t.platform, `http://127.0.0.1:${port}`, {
+    years: 1,
+    scale: 0.25,
+    seed: 23,
+    concurrency: 6,
+    rate: Object.entries(RATES).map(([k, v]) => `${k}=${v}`),
+  });
   expect(result.failed).toBe(0);
   expect(Number((await t.platform.db.pool.query("SELECT count(*) FROM inbox_message WHERE status <> 'processed'")).rows[0].count)).toBe(0);
   truth = result.prom;
@@ -35,29 +41,45 @@ beforeAll(async () => {
   await t.platform.analytics.refresh();
   results = await t.platform.prom.results.results(t.platform.registry('fracture')!, { year, asOf: osloDate(new Date()) });
 }, 600_000);
-afterAll(async () => { await t?.close(); });
+afterAll(async () => {
+  await t?.close();
+});
 
 /** |observed − planted| within four standard errors of a proportion of n. */
 const near = (observed: number, planted: number, n: number) => {
-  expect(Math.abs(observed - planted), `observed ${observed.toFixed(4)}, planted ${planted}, n ${n}`).toBeLessThan(4 * Math.sqrt(planted * (1 - planted) / n));
+  expect(Math.abs(observed - planted), `observed ${observed.toFixed(4)}, planted ${planted}, n ${n}`).toBeLessThan(
+    4 * Math.sqrt((planted * (1 - planted)) / n),
+  );
 };
 
 it('every answer sent was kept, scored and matched to its time point', async () => {
   const q = async (sql: string) => (await t.platform.db.pool.query(sql)).rows;
   const sent = truth.asked.filter((a) => a.answered).length;
   expect(sent).toBeGreaterThan(1000);
-  expect((await q("SELECT count(*)::int AS n FROM prom_response WHERE provenance->>'sender' = 'demo-eprom' AND status = 'completed' AND scores IS NOT NULL"))[0].n).toBe(sent);
-  expect((await q('SELECT count(*)::int AS n FROM prom_response r WHERE NOT EXISTS (SELECT 1 FROM prom_item i WHERE i.response_id = r.id)'))[0].n).toBe(0);
+  expect(
+    (
+      await q(
+        "SELECT count(*)::int AS n FROM prom_response WHERE provenance->>'sender' = 'demo-eprom' AND status = 'completed' AND scores IS NOT NULL",
+      )
+    )[0].n,
+  ).toBe(sent);
+  expect(
+    (await q('SELECT count(*)::int AS n FROM prom_response r WHERE NOT EXISTS (SELECT 1 FROM prom_item i WHERE i.response_id = r.id)'))[0]
+      .n,
+  ).toBe(0);
 });
 
-it('response rates: who was asked and who answered are exactly the demo\'s, and each rate is the planted one within sampling error', () => {
+it("response rates: who was asked and who answered are exactly the demo's, and each rate is the planted one within sampling error", () => {
   const keys = [...new Set(truth.asked.map((a) => `${a.timepoint}|${a.instrument}`))];
   expect(keys.length).toBeGreaterThanOrEqual(12);
   for (const key of keys) {
     const [timepoint, instrument] = key.split('|');
     const asked = truth.asked.filter((a) => a.timepoint === timepoint && a.instrument === instrument && inYear(a.fracture));
     const row = results.responseRates.find((r) => r.timepoint === timepoint && r.instrument === instrument)!;
-    if (asked.length < 5) { expect(row?.nation.eligible ?? null, key).toBeNull(); continue; }
+    if (asked.length < 5) {
+      expect(row?.nation.eligible ?? null, key).toBeNull();
+      continue;
+    }
     const answered = asked.filter((a) => a.answered).length;
     expect(row.nation.eligible, key).toBe(asked.length);
     expect(row.nation.responders, key).toBe(answered);
@@ -65,7 +87,7 @@ it('response rates: who was asked and who answered are exactly the demo\'s, and 
   }
 });
 
-it('responders against non-responders by age group and sex add up to the demo\'s, at the planted rate', () => {
+it("responders against non-responders by age group and sex add up to the demo's, at the planted rate", () => {
   for (const tp of ['baseline', 'w6', 'm12']) {
     const cases = new Map(truth.asked.filter((a) => a.timepoint === tp && inYear(a.fracture)).map((a) => [a.fracture, a]));
     const bySex = results.responders.find((r) => r.timepoint === tp && r.variable === 'sex')!;
@@ -86,9 +108,13 @@ it('responders against non-responders by age group and sex add up to the demo\'s
   }
 });
 
-it('indicator 10 counts exactly the demo\'s patients and recovers the planted improvement rate, with its thresholds marked pending', async () => {
+it("indicator 10 counts exactly the demo's patients and recovers the planted improvement rate, with its thresholds marked pending", async () => {
   const r = t.platform.registry('fracture')!;
-  const [res] = await t.platform.indicators.results(r, { indicator: 'nfr10_prom_improvement', period: year, units: [t.platform.indicators.nation()] });
+  const [res] = await t.platform.indicators.results(r, {
+    indicator: 'nfr10_prom_improvement',
+    period: year,
+    units: [t.platform.indicators.nation()],
+  });
   const mine = truth.improved.filter((x) => inYear(x.fracture));
   expect(mine.length).toBeGreaterThan(100);
   expect(res.denominator).toBe(mine.length);
@@ -99,8 +125,11 @@ it('indicator 10 counts exactly the demo\'s patients and recovers the planted im
 });
 
 it('scores at each time point and their change reach the analytics table and the unit results', async () => {
-  const row = (await t.platform.db.pool.query(`SELECT count(prom_m12_region_score)::int AS m12, count(prom_region_change_w6_m12)::int AS change, count(prom_baseline_eq5d_index)::int AS base,
-    count(*) FILTER (WHERE prom_m12_improved)::int AS improved FROM analytics.fracture WHERE extract(year FROM injury_date) = ${Number(year)}`)).rows[0];
+  const row = (
+    await t.platform.db.pool
+      .query(`SELECT count(prom_m12_region_score)::int AS m12, count(prom_region_change_w6_m12)::int AS change, count(prom_baseline_eq5d_index)::int AS base,
+    count(*) FILTER (WHERE prom_m12_improved)::int AS improved FROM analytics.fracture WHERE extract(year FROM injury_date) = ${Number(year)}`)
+  ).rows[0];
   expect(row.m12).toBeGreaterThan(100);
   expect(row.base).toBeGreaterThan(100);
   expect(row.change).toBeGreaterThan(50);

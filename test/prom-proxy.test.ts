@@ -20,21 +20,34 @@ beforeAll(async () => {
   t = await testPlatform();
   const own = nin('1930-03-03', 'female');
   const f = fracture({ nin: own, injuryDateTime: '2003-05-01T10:00:00+02:00', firstContact: '2003-05-01T11:00:00+02:00', aoCode: '2R3A2' });
-  await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(ehrBundle(f)) });
+  await t.app.inject({
+    method: 'POST',
+    url: '/fhir',
+    headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+    payload: JSON.stringify(ehrBundle(f)),
+  });
   await t.platform.analytics.refresh();
   await t.platform.prom.runDue(new Date('2003-05-02T08:00:00Z'));
   invitationId = Number((await q('SELECT id FROM prom_invitation ORDER BY id DESC LIMIT 1'))[0].id);
   token = t.platform.prom.links.token(invitationId);
   code = t.platform.prom.links.code(invitationId);
-  const user = (name: string, n: string) => createToken(t.platform.db.pool, { name, kind: 'user', grants: GRANT, personHash: ninHash(t.platform.keys, n) });
+  const user = (name: string, n: string) =>
+    createToken(t.platform.db.pool, { name, kind: 'user', grants: GRANT, personHash: ninHash(t.platform.keys, n) });
   patient = await user('patient', own);
   parent = await user('daughter', daughterNin);
   stranger = await user('stranger', nin('1970-07-07', 'male'));
 });
-afterAll(async () => { await t?.close(); });
+afterAll(async () => {
+  await t?.close();
+});
 
 const call = (method: 'GET' | 'POST', url: string, who: string, body?: unknown) =>
-  t.app.inject({ method, url, headers: { authorization: `Bearer ${who}`, 'content-type': 'application/json' }, payload: body === undefined ? undefined : JSON.stringify(body) });
+  t.app.inject({
+    method,
+    url,
+    headers: { authorization: `Bearer ${who}`, 'content-type': 'application/json' },
+    payload: body === undefined ? undefined : JSON.stringify(body),
+  });
 const claim = (who: string, body: unknown, tok = token) => call('POST', `/api/prom/form/${tok}/proxy`, who, body);
 
 it('a proxy without the code sees nothing; a forged link with the right code neither', async () => {
@@ -60,7 +73,7 @@ it('counts wrong codes and refuses the code for an hour after five; the count is
   expect(locked.json().error).toMatch(/Too many wrong codes .* Try again after/);
   const refused = await q(`SELECT count(*)::int AS n FROM audit_event WHERE action = 'prom:proxy-refused' AND actor = 'user:stranger'`);
   expect(refused[0].n).toBe(5);
-  await q('UPDATE prom_invitation SET code_locked_until = now() - interval \'1 minute\' WHERE id = $1', [invitationId]);
+  await q("UPDATE prom_invitation SET code_locked_until = now() - interval '1 minute' WHERE id = $1", [invitationId]);
 });
 
 it('binds the first proxy who gives the right code (lower case, without the dash, is the same code); for anyone else the code is spent', async () => {
@@ -80,17 +93,22 @@ it('binds the first proxy who gives the right code (lower case, without the dash
 });
 
 it('records the answers as answered on behalf, by whom, in the response and the audit trail', async () => {
-  const res = await call('POST', `/api/prom/form/${token}/eq5d5l/submit`, parent, { answers: { mobility: '3', selfcare: '2', usual: '3', pain: '2', anxiety: '1', vas: 55 } });
+  const res = await call('POST', `/api/prom/form/${token}/eq5d5l/submit`, parent, {
+    answers: { mobility: '3', selfcare: '2', usual: '3', pain: '2', anxiety: '1', vas: 55 },
+  });
   expect(res.statusCode, res.body).toBe(200);
   const row = (await q(`SELECT provenance FROM prom_response WHERE invitation_id = $1 AND instrument = 'eq5d5l'`, [invitationId]))[0];
   expect(row.provenance).toEqual({ kind: 'proxy', relation: 'relative', user: 'user:daughter' });
   const audit = await q(`SELECT actor, role FROM audit_event WHERE action = 'prom:answer' ORDER BY id DESC LIMIT 1`);
   expect(audit[0]).toEqual({ actor: 'user:daughter', role: 'proxy' });
-  const bound = await q('SELECT proxy_label, relation, proxy_hash = $2 AS hashed FROM prom_proxy WHERE invitation_id = $1', [invitationId, ninHash(t.platform.keys, daughterNin)]);
+  const bound = await q('SELECT proxy_label, relation, proxy_hash = $2 AS hashed FROM prom_proxy WHERE invitation_id = $1', [
+    invitationId,
+    ninHash(t.platform.keys, daughterNin),
+  ]);
   expect(bound).toEqual([{ proxy_label: 'user:daughter', relation: 'relative', hashed: true }]);
 });
 
-it('the letter\'s link opens the web app (a page path may hold a dot), while a missing file is still a 404', async () => {
+it("the letter's link opens the web app (a page path may hold a dot), while a missing file is still a 404", async () => {
   const page = await t.app.inject({ method: 'GET', url: `/prom/${token}` });
   expect(page.statusCode).toBe(200);
   expect(page.headers['content-type']).toMatch(/text\/html/);

@@ -110,10 +110,10 @@ describe('MOxFQ (Dawson 2006: domains 0–100 from raw sums; Morley 2013: Index 
   it('worked examples', () => {
     const a = { ...fill('ws', [2, 2, 2, 2, 2, 2, 2]), ...fill('pain', [1, 1, 1, 1, 1]), ...fill('si', [2, 2, 2, 2]) };
     const s = score('moxfq', a);
-    expect(s.walking_standing.value).toBe(50);      // 14 / 28
-    expect(s.pain.value).toBe(25);                  // 5 / 20
-    expect(s.social_interaction.value).toBe(50);    // 8 / 16
-    expect(s.index.value).toBe(42.2);               // 27 / 64 × 100 = 42.1875
+    expect(s.walking_standing.value).toBe(50); // 14 / 28
+    expect(s.pain.value).toBe(25); // 5 / 20
+    expect(s.social_interaction.value).toBe(50); // 8 / 16
+    expect(s.index.value).toBe(42.2); // 27 / 64 × 100 = 42.1875
     expect(score('moxfq', { ...fill('ws', same(7, 4)), ...fill('pain', same(5, 4)), ...fill('si', same(4, 4)) }).index.value).toBe(100);
   });
   it('one item missing: that domain and the Index are not scored', () => {
@@ -135,8 +135,14 @@ describe('KOOS (KOOS Scoring 2012: 100 − mean × 25; at least 50 % of a subsca
   it('the 2012 minimum per subscale: Pain 5, Symptoms 4, ADL 9, Sport/Rec 3, QOL 2; one fewer gives no score', () => {
     const minimum = { pain: ['p', 9, 5], symptoms: ['s', 7, 4], adl: ['a', 17, 9], sport: ['sp', 5, 3], qol: ['q', 4, 2] } as const;
     for (const [sub, [prefix, n, min]] of Object.entries(minimum)) {
-      const enough = fill(prefix, Array.from({ length: n }, (_, i) => (i < min ? 2 : undefined)));
-      const tooFew = fill(prefix, Array.from({ length: n }, (_, i) => (i < min - 1 ? 2 : undefined)));
+      const enough = fill(
+        prefix,
+        Array.from({ length: n }, (_, i) => (i < min ? 2 : undefined)),
+      );
+      const tooFew = fill(
+        prefix,
+        Array.from({ length: n }, (_, i) => (i < min - 1 ? 2 : undefined)),
+      );
       expect(score('koos', enough)[sub].value, `${sub} with ${min}`).toBe(50);
       expect(score('koos', tooFew)[sub].value, `${sub} with ${min - 1}`).toBeNull();
     }
@@ -186,14 +192,35 @@ it('anchor questions are reported as answered', () => {
 
 it('an unknown item and a code that is not an option are problems, never scored', () => {
   const r = scoreResponse(all.get('koos')!, { ...fill('q', same(4, 2)), q9: '1', q1: '7' });
-  expect(r.problems).toEqual(expect.arrayContaining([expect.stringMatching(/q9: koos has no such item/), expect.stringMatching(/q1: "7" is not one of its answers/)]));
+  expect(r.problems).toEqual(
+    expect.arrayContaining([
+      expect.stringMatching(/q9: koos has no such item/),
+      expect.stringMatching(/q1: "7" is not one of its answers/),
+    ]),
+  );
   expect(r.scores.qol.value).toBe(50); // q1 left out: 3 of 4 answered, mean 2
 });
 
 it('reads a FHIR QuestionnaireResponse the same as flat answers', () => {
-  const qr = { resourceType: 'QuestionnaireResponse', status: 'completed', item: [{ linkId: 'main', item: fill('q', same(11, 2)) && Object.entries(fill('q', same(11, 2))).map(([linkId, v]) => ({ linkId, answer: [{ valueCoding: { code: v } }] })) }] };
+  const qr = {
+    resourceType: 'QuestionnaireResponse',
+    status: 'completed',
+    item: [
+      {
+        linkId: 'main',
+        item:
+          fill('q', same(11, 2)) &&
+          Object.entries(fill('q', same(11, 2))).map(([linkId, v]) => ({ linkId, answer: [{ valueCoding: { code: v } }] })),
+      },
+    ],
+  };
   expect(score('quickdash', answersFromResponse(qr)).disability.value).toBe(25);
-  expect(() => answersFromResponse({ resourceType: 'QuestionnaireResponse', item: [{ linkId: 'q1', answer: [{ valueCoding: { code: '1' } }, { valueCoding: { code: '2' } }] }] })).toThrow(/2 answers/);
+  expect(() =>
+    answersFromResponse({
+      resourceType: 'QuestionnaireResponse',
+      item: [{ linkId: 'q1', answer: [{ valueCoding: { code: '1' } }, { valueCoding: { code: '2' } }] }],
+    }),
+  ).toThrow(/2 answers/);
 });
 
 describe('declarations', () => {
@@ -202,11 +229,26 @@ describe('declarations', () => {
     const dir = tmp();
     fs.cpSync('instruments/koos12', path.join(dir, 'koos12'), { recursive: true });
     const y = path.join(dir, 'koos12', 'instrument.yaml');
-    fs.writeFileSync(y, fs.readFileSync(y, 'utf8').replace('items: [p1, p2, p3, p4]', 'items: [p1, p2, p3, p5]').replace('range: [0, 100]\n    direction: higher-is-better\n    source: koos12\n  - id: function', 'range: [0, 90]\n    direction: higher-is-better\n    source: koos12\n  - id: function'));
+    fs.writeFileSync(
+      y,
+      fs
+        .readFileSync(y, 'utf8')
+        .replace('items: [p1, p2, p3, p4]', 'items: [p1, p2, p3, p5]')
+        .replace(
+          'range: [0, 100]\n    direction: higher-is-better\n    source: koos12\n  - id: function',
+          'range: [0, 90]\n    direction: higher-is-better\n    source: koos12\n  - id: function',
+        ),
+    );
     let err: unknown;
-    try { loadInstruments(dir); } catch (e) { err = e; }
+    try {
+      loadInstruments(dir);
+    } catch (e) {
+      err = e;
+    }
     expect(err).toBeInstanceOf(InstrumentError);
-    expect((err as InstrumentError).problems.join('\n')).toMatch(/koos12\/instrument\.yaml: scores\[0\] \(pain\)\.items: the Questionnaire has no item "p5"/);
+    expect((err as InstrumentError).problems.join('\n')).toMatch(
+      /koos12\/instrument\.yaml: scores\[0\] \(pain\)\.items: the Questionnaire has no item "p5"/,
+    );
     fs.rmSync(dir, { recursive: true, force: true });
   });
   it('a declared range the weights cannot give is refused', () => {
@@ -217,7 +259,7 @@ describe('declarations', () => {
     expect(() => loadInstruments(dir)).toThrow(/declared \[0, 50\] but the items' weights give \[0, 100\]/);
     fs.rmSync(dir, { recursive: true, force: true });
   });
-  it('licensed texts from the licensee\'s file replace the placeholders by linkId; texts for unknown items are refused', () => {
+  it("licensed texts from the licensee's file replace the placeholders by linkId; texts for unknown items are refused", () => {
     const dir = tmp();
     fs.writeFileSync(path.join(dir, 'atrs.json'), JSON.stringify({ items: { atrs1: 'Licensed text one' } }));
     const withTexts = loadInstruments('instruments', { textsDir: dir }).get('atrs')!;
@@ -231,16 +273,26 @@ describe('declarations', () => {
   it('src/ holds no instrument knowledge: no instrument is named in its code', () => {
     // Ids in any case (except the anchor questions' id, an ordinary word), titles and acronyms as written.
     const ids = new RegExp(`\\b(${[...all.keys()].filter((id) => id !== 'anchor').join('|')})\\b`, 'i');
-    const titles = new RegExp(`\\b(${[...all.values()].filter((i) => i.id !== 'anchor').map((i) => i.def.title.en.replace(/[-/]/g, '.?')).join('|')}|EQ.?5D|DASH|PRWH?E)\\b`);
+    const titles = new RegExp(
+      `\\b(${[...all.values()]
+        .filter((i) => i.id !== 'anchor')
+        .map((i) => i.def.title.en.replace(/[-/]/g, '.?'))
+        .join('|')}|EQ.?5D|DASH|PRWH?E)\\b`,
+    );
     const names = { exec: (t: string) => ids.exec(t) ?? titles.exec(t), test: (t: string) => ids.test(t) || titles.test(t) };
     const found: string[] = [];
-    const walk = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : e.name.endsWith('.ts') ? [path.join(d, e.name)] : []));
+    const walk = (d: string): string[] =>
+      fs
+        .readdirSync(d, { withFileTypes: true })
+        .flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : e.name.endsWith('.ts') ? [path.join(d, e.name)] : []));
     for (const f of walk('src')) {
-      fs.readFileSync(f, 'utf8').split('\n').forEach((line, i) => {
-        const code = line.replace(/\/\/.*$/, '').replace(/^\s*\*.*$/, '');
-        const m = names.exec(code);
-        if (m) found.push(`${f}:${i + 1}: ${m[0]}`);
-      });
+      fs.readFileSync(f, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          const code = line.replace(/\/\/.*$/, '').replace(/^\s*\*.*$/, '');
+          const m = names.exec(code);
+          if (m) found.push(`${f}:${i + 1}: ${m[0]}`);
+        });
     }
     expect(found).toEqual([]);
     expect(names.test("instrument === 'quickdash'")).toBe(true); // the check can fail
@@ -248,7 +300,11 @@ describe('declarations', () => {
 });
 
 describe('kvalreg prom score', () => {
-  const run = (...args: string[]) => execFileSync(process.execPath, ['bin/kvalreg.js', 'prom', 'score', ...args], { encoding: 'utf8', env: { ...process.env, LOG_LEVEL: 'silent' } });
+  const run = (...args: string[]) =>
+    execFileSync(process.execPath, ['bin/kvalreg.js', 'prom', 'score', ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, LOG_LEVEL: 'silent' },
+    });
   it('prints the same scores as the platform as JSON', () => {
     const answers = JSON.stringify(fill('q', [3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2]));
     const out = JSON.parse(run('--instrument', 'quickdash', '--answers', answers));
@@ -261,6 +317,11 @@ describe('kvalreg prom score', () => {
     expect(help).toMatch(/no-2024 \(unverified\)/);
   });
   it('an unknown instrument is a clear error', () => {
-    expect(() => execFileSync(process.execPath, ['bin/kvalreg.js', 'prom', 'score', '--instrument', 'nope', '--answers', '{}'], { encoding: 'utf8', stdio: 'pipe' })).toThrow(/no instrument "nope"; known: anchor/);
+    expect(() =>
+      execFileSync(process.execPath, ['bin/kvalreg.js', 'prom', 'score', '--instrument', 'nope', '--answers', '{}'], {
+        encoding: 'utf8',
+        stdio: 'pipe',
+      }),
+    ).toThrow(/no instrument "nope"; known: anchor/);
   });
 });

@@ -17,25 +17,58 @@ const people = Array.from({ length: 11 }, (_, i) => nin(`19${50 + i}-0${(i % 9) 
 beforeAll(async () => {
   t = await testPlatform();
   for (let i = 0; i < 6; i++) {
-    const f = fracture({ nin: people[i], unitResh: SUS_ORTHO, injuryDateTime: `${day(`0${i + 2}-10`)}T10:00:00+01:00`, firstContact: `${day(`0${i + 2}-10`)}T11:00:00+01:00` });
-    const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(ehrBundle(i === 0 ? { ...f, energy: undefined } : f)) });
+    const f = fracture({
+      nin: people[i],
+      unitResh: SUS_ORTHO,
+      injuryDateTime: `${day(`0${i + 2}-10`)}T10:00:00+01:00`,
+      firstContact: `${day(`0${i + 2}-10`)}T11:00:00+01:00`,
+    });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/fhir',
+      headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+      payload: JSON.stringify(ehrBundle(i === 0 ? { ...f, energy: undefined } : f)),
+    });
     expect(res.statusCode, res.body).toBeLessThan(300);
   }
   await t.platform.analytics.refresh();
-  const rows = ['episode_id;national_id;hospital_resh;admission_date;discharge_date;contact_type;icd10;ncsp',
+  const rows = [
+    'episode_id;national_id;hospital_resh;admission_date;discharge_date;contact_type;icd10;ncsp',
     ...[0, 1, 2, 3].map((i) => `e${i};${people[i]};${SUS_HOSPITAL};${day(`0${i + 2}-10`)};${day(`0${i + 2}-11`)};inpatient;S52.5;`),
-    ...[6, 7, 8, 9, 10].map((i) => `e${i};${people[i]};${SUS_HOSPITAL};${day(`${String(i + 1).padStart(2, '0')}-01`)};${day(`${String(i + 1).padStart(2, '0')}-01`)};outpatient;S62.3;`)];
-  await t.platform.quality.importNpr({ kind: 'platform', task: 'test' }, t.platform.registry('fracture')!, rows.join('\n'), t.platform.keys, { source: 'test', allowTestIdentities: true });
+    ...[6, 7, 8, 9, 10].map(
+      (i) =>
+        `e${i};${people[i]};${SUS_HOSPITAL};${day(`${String(i + 1).padStart(2, '0')}-01`)};${day(`${String(i + 1).padStart(2, '0')}-01`)};outpatient;S62.3;`,
+    ),
+  ];
+  await t.platform.quality.importNpr(
+    { kind: 'platform', task: 'test' },
+    t.platform.registry('fracture')!,
+    rows.join('\n'),
+    t.platform.keys,
+    { source: 'test', allowTestIdentities: true },
+  );
 }, 180_000);
-afterAll(async () => { await t?.close(); });
+afterAll(async () => {
+  await t?.close();
+});
 
 it('writes coverage, completeness, timeliness, validation and the stage assessment into the annual report', async () => {
   const pdf = await t.platform.reports.annual(t.platform.registry('fracture')!, String(YEAR), { dataset: 'fresh' });
   const { text } = await extractText(new Uint8Array(pdf), { mergePages: true });
   const all = (text as string).replace(/\s+/g, ' ');
-  const order = ['4 Datakvalitet', '4.1 Dekningsgrad mot Norsk pasientregister', '4.2 Kompletthet av variablene', '4.3 Tidsaktualitet', '4.4 Validering mot journal', '5 Referanser til vurdering av stadium'];
+  const order = [
+    '4 Datakvalitet',
+    '4.1 Dekningsgrad mot Norsk pasientregister',
+    '4.2 Kompletthet av variablene',
+    '4.3 Tidsaktualitet',
+    '4.4 Validering mot journal',
+    '5 Referanser til vurdering av stadium',
+  ];
   const at = order.map((s) => all.indexOf(s));
-  expect(at.every((i) => i > 0), `sections at ${at}`).toBe(true);
+  expect(
+    at.every((i) => i > 0),
+    `sections at ${at}`,
+  ).toBe(true);
   expect([...at].sort((a, b) => a - b)).toEqual(at);
   const coverage = all.slice(at[1], at[2]);
   // The hospital's row: in both 4 and only in the registry 2 are under 5 (withheld), only in NPR 5, 54.5 %.

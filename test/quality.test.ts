@@ -24,19 +24,38 @@ const at = (date: string, time = '10:00') => `${date}T${time}:00+01:00`;
 // One has its first contact the day before the injury: the rule first-contact-not-before-injury
 // is broken once among the 4 checked.
 const y2021: Array<FractureSpec & { createdAfterDays: number; finalisedAfterDays?: number; unknownEnergy?: boolean }> = [
-  { ...fracture({ injuryDateTime: at('2021-03-01'), firstContact: at('2021-03-01', '12:00'), energy: 'low' }), createdAfterDays: 0, finalisedAfterDays: 10 },
-  { ...fracture({ injuryDateTime: at('2021-03-01'), firstContact: at('2021-03-01', '12:01'), energy: undefined }), createdAfterDays: 2, unknownEnergy: true },
+  {
+    ...fracture({ injuryDateTime: at('2021-03-01'), firstContact: at('2021-03-01', '12:00'), energy: 'low' }),
+    createdAfterDays: 0,
+    finalisedAfterDays: 10,
+  },
+  {
+    ...fracture({ injuryDateTime: at('2021-03-01'), firstContact: at('2021-03-01', '12:01'), energy: undefined }),
+    createdAfterDays: 2,
+    unknownEnergy: true,
+  },
   { ...fracture({ injuryDateTime: at('2021-03-01'), firstContact: at('2021-03-01', '12:02'), energy: undefined }), createdAfterDays: 5 },
-  { ...fracture({ injuryDateTime: at('2021-03-02'), firstContact: at('2021-03-01', '12:03'), energy: 'high' }), createdAfterDays: 40, finalisedAfterDays: 100 },
+  {
+    ...fracture({ injuryDateTime: at('2021-03-02'), firstContact: at('2021-03-01', '12:03'), energy: 'high' }),
+    createdAfterDays: 40,
+    finalisedAfterDays: 100,
+  },
 ];
 // Registration days 0, 2, 5, 40 (the last counted from its own injury date, 2 March):
 //   median (2 + 5) / 2 = 3.5; within the 30-day deadline 3 of 4 = 75 %.
 // Finalisation days 10 and 100: median 55; within 90 days 1 of 2 = 50 %.
 // 2020: one complete fracture at SUS, for the trend.
-const y2020 = [{ ...fracture({ injuryDateTime: at('2020-06-01'), firstContact: at('2020-06-01', '12:00'), energy: 'low' }), createdAfterDays: 1 }];
+const y2020 = [
+  { ...fracture({ injuryDateTime: at('2020-06-01'), firstContact: at('2020-06-01', '12:00'), energy: 'low' }), createdAfterDays: 1 },
+];
 
 const send = async (f: FractureSpec) => {
-  const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(ehrBundle(f)) });
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/fhir',
+    headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+    payload: JSON.stringify(ehrBundle(f)),
+  });
   expect(res.statusCode, res.body).toBeLessThan(300);
 };
 const get = (url: string, token = t.tokens.admin) => t.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
@@ -45,26 +64,50 @@ beforeAll(async () => {
   registriesDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-registries-'));
   fs.cpSync(path.resolve('registries'), registriesDir, { recursive: true });
   t = await testPlatform({ KVALREG_REGISTRIES_DIR: registriesDir });
-  registrarOther = await createToken(t.platform.db.pool, { name: 'registrar-other', kind: 'user', grants: [{ registry: 'fracture', role: 'unit-registrar', unit: OTHER_ORTHO }] });
+  registrarOther = await createToken(t.platform.db.pool, {
+    name: 'registrar-other',
+    kind: 'user',
+    grants: [{ registry: 'fracture', role: 'unit-registrar', unit: OTHER_ORTHO }],
+  });
   for (const f of [...y2021, ...y2020]) await send(f);
   const db = t.platform.db.pool;
   for (const f of [...y2021, ...y2020]) {
-    const id = (await db.query(`SELECT c.id FROM registry_case c JOIN case_form f ON f.case_id = c.id AND f.form = 'skade'
-      WHERE f.data->>'first_contact_datetime' = $1 AND f.data->>'injury_date' = $2`, [new Date(f.firstContact).toISOString(), f.injuryDateTime.slice(0, 10)])).rows[0].id;
+    const id = (
+      await db.query(
+        `SELECT c.id FROM registry_case c JOIN case_form f ON f.case_id = c.id AND f.form = 'skade'
+      WHERE f.data->>'first_contact_datetime' = $1 AND f.data->>'injury_date' = $2`,
+        [new Date(f.firstContact).toISOString(), f.injuryDateTime.slice(0, 10)],
+      )
+    ).rows[0].id;
     const injury = f.injuryDateTime.slice(0, 10);
     // Hand-set times: registered (created) and finalised so many days after the injury, in Norwegian time.
-    await db.query(`UPDATE registry_case SET created_at = ($2::date + $3::int + time '12:00') AT TIME ZONE 'Europe/Oslo' WHERE id = $1`, [id, injury, f.createdAfterDays]);
+    await db.query(`UPDATE registry_case SET created_at = ($2::date + $3::int + time '12:00') AT TIME ZONE 'Europe/Oslo' WHERE id = $1`, [
+      id,
+      injury,
+      f.createdAfterDays,
+    ]);
     if ('unknownEnergy' in f && f.unknownEnergy) {
-      const res = await t.app.inject({ method: 'PATCH', url: `/api/registries/fracture/cases/${id}/forms/skade`, headers: { authorization: `Bearer ${t.tokens.registrarSus}`, 'content-type': 'application/json' }, payload: { values: { injury_energy: 'unknown' } } });
+      const res = await t.app.inject({
+        method: 'PATCH',
+        url: `/api/registries/fracture/cases/${id}/forms/skade`,
+        headers: { authorization: `Bearer ${t.tokens.registrarSus}`, 'content-type': 'application/json' },
+        payload: { values: { injury_energy: 'unknown' } },
+      });
       expect(res.statusCode, res.body).toBe(200);
     }
     if ('finalisedAfterDays' in f && f.finalisedAfterDays !== undefined) {
-      await db.query(`UPDATE case_form SET status = 'finalised', updated_at = ($2::date + $3::int + time '12:00') AT TIME ZONE 'Europe/Oslo' WHERE case_id = $1`, [id, injury, f.finalisedAfterDays]);
+      await db.query(
+        `UPDATE case_form SET status = 'finalised', updated_at = ($2::date + $3::int + time '12:00') AT TIME ZONE 'Europe/Oslo' WHERE case_id = $1`,
+        [id, injury, f.finalisedAfterDays],
+      );
     }
   }
   await t.platform.analytics.rebuild(t.platform.registry('fracture')!);
 }, 120_000);
-afterAll(async () => { await t?.close(); fs.rmSync(registriesDir, { recursive: true, force: true }); });
+afterAll(async () => {
+  await t?.close();
+  fs.rmSync(registriesDir, { recursive: true, force: true });
+});
 
 const report = async (unit = SUS_ORTHO, year = 2021, token = t.tokens.admin) => {
   const res = await get(`/api/registries/fracture/quality?unit=${unit}&year=${year}`, token);
@@ -96,9 +139,25 @@ describe('measures from the codebook', () => {
 
   it('timeliness: medians and shares within the declared deadlines', async () => {
     const r = await report();
-    expect(r.timeliness.registration).toMatchObject({ deadlineDays: 30, n: 4, medianDays: 3.5, within: 3, rate: 0.75, verdict: 'acceptable' });
+    expect(r.timeliness.registration).toMatchObject({
+      deadlineDays: 30,
+      n: 4,
+      medianDays: 3.5,
+      within: 3,
+      rate: 0.75,
+      verdict: 'acceptable',
+    });
     expect(r.timeliness.finalisation).toMatchObject({ deadlineDays: 90, n: 2, medianDays: 55, within: 1, rate: 0.5, verdict: 'poor' });
-    expect(histogramMedian(new Map([[0, 1], [2, 1], [5, 1], [40, 1]]))).toBe(3.5);
+    expect(
+      histogramMedian(
+        new Map([
+          [0, 1],
+          [2, 1],
+          [5, 1],
+          [40, 1],
+        ]),
+      ),
+    ).toBe(3.5);
     expect(histogramMedian(new Map([[7, 3]]))).toBe(7);
     expect(histogramMedian(new Map())).toBeNull();
   });
@@ -109,7 +168,9 @@ describe('measures from the codebook', () => {
     const tetanus = r.completeness.find((c: any) => c.variable === 'tetanus_booster');
     expect(tetanus).toMatchObject({ denominator: 0, rate: null, verdict: 'not-computable' });
     expect(r.summary.notComputable).toBeGreaterThan(0);
-    expect(r.summary.checks).toBe(r.summary.good + r.summary.goodWithFailures + r.summary.acceptable + r.summary.poor + r.summary.notComputable);
+    expect(r.summary.checks).toBe(
+      r.summary.good + r.summary.goodWithFailures + r.summary.acceptable + r.summary.poor + r.summary.notComputable,
+    );
     // A year without cases: every check not computable.
     const empty = await report(SUS_ORTHO, 2019);
     expect(empty.cases).toBe(0);
@@ -119,7 +180,10 @@ describe('measures from the codebook', () => {
   it('trends over the years; the nation adds up its units', async () => {
     const r = await report();
     const energy = r.completeness.find((c: any) => c.variable === 'injury_energy');
-    expect(energy.trend).toEqual([{ year: 2020, rate: 1 }, { year: 2021, rate: 0.75 }]);
+    expect(energy.trend).toEqual([
+      { year: 2020, rate: 1 },
+      { year: 2021, rate: 0.75 },
+    ]);
     const nation = await report('1');
     expect(nation.cases).toBe(4);
     expect(nation.unitsReporting).toMatchObject({ expected: 1, reporting: 1, rate: 1 });
@@ -141,7 +205,11 @@ describe('measures from the codebook', () => {
       expect(after.computedAt).toBe(before.computedAt);
       // A good result with failures is a pass with failures, not a clean pass.
       expect(after.summary.goodWithFailures).toBeGreaterThan(0);
-      expect(after.findings.find((f: any) => f.key === 'completeness/injury_energy')).toMatchObject({ verdict: 'good', failures: 1, status: 'open' });
+      expect(after.findings.find((f: any) => f.key === 'completeness/injury_energy')).toMatchObject({
+        verdict: 'good',
+        failures: 1,
+        status: 'open',
+      });
     } finally {
       fs.writeFileSync(file, original);
       const later = new Date(Date.now() + 10000);
@@ -158,7 +226,9 @@ describe('measures from the codebook', () => {
       fs.utimesSync(file, later, later);
       const res = await get(`/api/registries/fracture/quality?unit=${SUS_ORTHO}&year=2021`);
       expect(res.statusCode).toBe(500);
-      expect(t.platform.quality.thresholdFiles.read.bind(t.platform.quality.thresholdFiles, t.platform.registry('fracture')!)).toThrow(/quality-thresholds.yaml: completeness: acceptable must not be above good/);
+      expect(t.platform.quality.thresholdFiles.read.bind(t.platform.quality.thresholdFiles, t.platform.registry('fracture')!)).toThrow(
+        /quality-thresholds.yaml: completeness: acceptable must not be above good/,
+      );
     } finally {
       fs.writeFileSync(file, original);
       const later = new Date(Date.now() + 30000);
@@ -168,8 +238,9 @@ describe('measures from the codebook', () => {
 });
 
 describe('the cases behind a finding', () => {
-  it('within the caller\'s units, audited, with every page reachable', async () => {
-    const url = (after = 0, limit = 1, finding = 'timeliness/registration') => `/api/registries/fracture/quality/cases?finding=${encodeURIComponent(finding)}&unit=${SUS_ORTHO}&year=2021&after=${after}&limit=${limit}`;
+  it("within the caller's units, audited, with every page reachable", async () => {
+    const url = (after = 0, limit = 1, finding = 'timeliness/registration') =>
+      `/api/registries/fracture/quality/cases?finding=${encodeURIComponent(finding)}&unit=${SUS_ORTHO}&year=2021&after=${after}&limit=${limit}`;
     const missing = await get(url(0, 10, 'completeness/injury_energy'), t.tokens.registrarSus);
     expect(missing.statusCode, missing.body).toBe(200);
     expect(missing.json().cases).toHaveLength(1);
@@ -192,7 +263,9 @@ describe('the cases behind a finding', () => {
     expect(seen).toHaveLength(3);
     expect(new Set(seen).size).toBe(3);
     // Each person shown is in the audit trail.
-    const audited = await t.platform.db.pool.query("SELECT count(DISTINCT person_id)::int AS n FROM audit_event WHERE object LIKE 'registry/fracture/quality/%/cases' AND person_id IS NOT NULL");
+    const audited = await t.platform.db.pool.query(
+      "SELECT count(DISTINCT person_id)::int AS n FROM audit_event WHERE object LIKE 'registry/fracture/quality/%/cases' AND person_id IS NOT NULL",
+    );
     // Shown: the case without energy, the one with "unknown", the late one, and the three not finalised in time (two of them already shown): three persons.
     expect(audited.rows[0].n).toBe(3);
     // Another unit's registrar is refused (and the refusal is audited).
@@ -205,8 +278,14 @@ describe('the cases behind a finding', () => {
 });
 
 describe('follow-up of findings', () => {
-  it('followed up, then resolved, with history; only the unit\'s registrars and admins', async () => {
-    const post = (body: unknown, token = t.tokens.registrarSus) => t.app.inject({ method: 'POST', url: '/api/registries/fracture/quality/follow-up', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, payload: body as object });
+  it("followed up, then resolved, with history; only the unit's registrars and admins", async () => {
+    const post = (body: unknown, token = t.tokens.registrarSus) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/api/registries/fracture/quality/follow-up',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        payload: body as object,
+      });
     const body = { finding: 'completeness/injury_energy', unit: SUS_ORTHO, year: 2021 };
     expect((await post({ ...body, status: 'followed-up', note: 'Asked the clinic to record energy.' })).statusCode).toBe(201);
     const res = await post({ ...body, status: 'resolved', note: 'Recorded now.' });
@@ -222,9 +301,13 @@ describe('follow-up of findings', () => {
   });
 });
 
-describe('small counts outside the caller\'s units', () => {
-  it('another unit\'s reader sees no count under the threshold for SUS', async () => {
-    const reader = await createToken(t.platform.db.pool, { name: 'reader-other', kind: 'user', grants: [{ registry: 'fracture', role: 'unit-reader', unit: OTHER_ORTHO }] });
+describe("small counts outside the caller's units", () => {
+  it("another unit's reader sees no count under the threshold for SUS", async () => {
+    const reader = await createToken(t.platform.db.pool, {
+      name: 'reader-other',
+      kind: 'user',
+      grants: [{ registry: 'fracture', role: 'unit-reader', unit: OTHER_ORTHO }],
+    });
     const r = await report(SUS_ORTHO, 2021, reader);
     expect(r.cases).toBeNull();
     const energy = r.completeness.find((c: any) => c.variable === 'injury_energy');
@@ -252,4 +335,3 @@ describe('modified z-scores', () => {
     expect(modifiedZScores([1, 1, 1])).toEqual([null, null, null]);
   });
 });
-

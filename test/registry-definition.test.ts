@@ -22,9 +22,29 @@ function copyWith(edit: (files: Record<string, string>) => void): string {
 describe('registry definitions', () => {
   it('loads the fracture registry with every variable the indicators need', async () => {
     const r = await loadRegistry(fractureDir);
-    for (const v of ['injury_date', 'injury_datetime', 'first_contact_datetime', 'treating_unit', 'care_setting', 'ao_code', 'side', 'open_fracture', 'injury_energy',
-      'treatment_intent', 'surgery_datetime', 'failed_conservative', 'reoperation_planned', 'reoperation_cause', 'antibiotic_prophylaxis', 'tetanus_booster',
-      'daily_smoker', 'osteoporosis_assessment_offered', 'secondary_prevention_assessed', 'vertebral_imaging', 'treated_at_recommended_centre']) {
+    for (const v of [
+      'injury_date',
+      'injury_datetime',
+      'first_contact_datetime',
+      'treating_unit',
+      'care_setting',
+      'ao_code',
+      'side',
+      'open_fracture',
+      'injury_energy',
+      'treatment_intent',
+      'surgery_datetime',
+      'failed_conservative',
+      'reoperation_planned',
+      'reoperation_cause',
+      'antibiotic_prophylaxis',
+      'tetanus_booster',
+      'daily_smoker',
+      'osteoporosis_assessment_offered',
+      'secondary_prevention_assessed',
+      'vertebral_imaging',
+      'treated_at_recommended_centre',
+    ]) {
       expect(r.variables.has(v), v).toBe(true);
     }
     expect(r.codelists.get('ao_ota_2018')!.codes.size).toBeGreaterThan(800);
@@ -32,7 +52,9 @@ describe('registry definitions', () => {
 
   it('checks collect variables: a repeating form, one of its variables, type text', async () => {
     const dir = copyWith((f) => {
-      f['codebook.yaml'] = f['codebook.yaml'].replace('\nrules:\n', `
+      f['codebook.yaml'] = f['codebook.yaml'].replace(
+        '\nrules:\n',
+        `
   - id: bad_collect_form
     type: text
     label: { nb: x, en: x }
@@ -43,7 +65,8 @@ describe('registry definitions', () => {
     label: { nb: x, en: x }
     description: { nb: x, en: x }
     collect: { form: reoperasjon, variable: ao_code }
-\nrules:\n`);
+\nrules:\n`,
+      );
     });
     const err = await loadRegistry(dir).catch((e) => e);
     const text = err.problems.join('\n');
@@ -54,7 +77,10 @@ describe('registry definitions', () => {
 
   it('reports problems with file, path and what is wrong', async () => {
     const dir = copyWith((f) => {
-      f['codebook.yaml'] = f['codebook.yaml'].replace('type: boolean\n        required: true\n        label: { nb: Åpent brudd', 'type: bool\n        required: true\n        label: { nb: Åpent brudd');
+      f['codebook.yaml'] = f['codebook.yaml'].replace(
+        'type: boolean\n        required: true\n        label: { nb: Åpent brudd',
+        'type: bool\n        required: true\n        label: { nb: Åpent brudd',
+      );
       f['mapping.yaml'] = f['mapping.yaml'].replace('ao_code: "code.coding', 'ao_kode: "code.coding');
       f['registry.yaml'] = f['registry.yaml'].replace("ao_segment == '31'", "ao_segmnt == '31'");
     });
@@ -75,11 +101,22 @@ describe('registry definitions', () => {
   it('checks declared analyses: a where that does not compile and a median of a non-numeric column are named with file and analysis', async () => {
     const dir = copyWith(() => undefined);
     const file = path.join(dir, 'analyses.yaml');
-    fs.writeFileSync(file, fs.readFileSync(file, 'utf8')
-      .replace(`where: "care_setting == 'emergency'"`, `where: "care_settin == 'emergency'"`)
-      .replace('measure: { median: hours_injury_to_treatment }', 'measure: { median: care_setting }'));
+    fs.writeFileSync(
+      file,
+      fs
+        .readFileSync(file, 'utf8')
+        .replace(`where: "care_setting == 'emergency'"`, `where: "care_settin == 'emergency'"`)
+        .replace('measure: { median: hours_injury_to_treatment }', 'measure: { median: care_setting }'),
+    );
     const registry = await loadRegistry(dir);
-    const err = (() => { try { loadAnalyses(registry); return null; } catch (e) { return e as DefinitionError; } })();
+    const err = (() => {
+      try {
+        loadAnalyses(registry);
+        return null;
+      } catch (e) {
+        return e as DefinitionError;
+      }
+    })();
     expect(err).toBeInstanceOf(DefinitionError);
     const text = err!.problems.join('\n');
     expect(text).toMatch(/analyses\.yaml: analyses\[\d+\] \(emergency-clinic-waiting\): where: /);
@@ -94,9 +131,9 @@ describe('registry definitions', () => {
     const r = await loadRegistry(fractureDir);
     expect(coerceValue(r, 'ao_code', '2R3A2').ok).toBe(true);
     expect(coerceValue(r, 'ao_code', '2R3A2.1').ok).toBe(true);
-    expect(coerceValue(r, 'ao_code', '2R3A2.9').ok).toBe(false);   // no such subgroup
-    expect(coerceValue(r, 'ao_code', '2R3D1').ok).toBe(false);     // no type D
-    expect(coerceValue(r, 'ao_code', '23A2').ok).toBe(false);      // the pre-2018 combined forearm code
+    expect(coerceValue(r, 'ao_code', '2R3A2.9').ok).toBe(false); // no such subgroup
+    expect(coerceValue(r, 'ao_code', '2R3D1').ok).toBe(false); // no type D
+    expect(coerceValue(r, 'ao_code', '23A2').ok).toBe(false); // the pre-2018 combined forearm code
   });
 
   it('maps legacy AO codes through the version map', async () => {
@@ -116,7 +153,7 @@ describe('the expression language', () => {
     expect(ev('a > 1 || b == 2', { a: null, b: 2 })).toBe(true);
     expect(ev('a == null', {})).toBe(true);
     expect(ev('a != null', { a: 1 })).toBe(true);
-    expect(ev("a != 'x'", { a: null })).toBeNull();   // unknown, as in SQL
+    expect(ev("a != 'x'", { a: null })).toBeNull(); // unknown, as in SQL
     expect(ev('a == b', { a: null, b: null })).toBeNull();
     expect(ev('a in b', { a: 'x', b: null })).toBeNull();
     expect(ev("a in ['x', 'y']", { a: 'y' })).toBe(true);

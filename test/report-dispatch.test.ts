@@ -25,24 +25,46 @@ beforeAll(async () => {
   t = await testPlatform({ KVALREG_SMTP_URL: smtp.url, KVALREG_PUBLIC_URL: 'https://kvalreg.test' });
   const year = new Date().getFullYear();
   for (let i = 1; i <= 9; i++) {
-    const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
-      payload: JSON.stringify(ehrBundle(fracture({ injuryDateTime: `${year}-01-0${i}T10:00:00+01:00`, firstContact: `${year}-01-0${i}T12:00:00+01:00` }))) });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/fhir',
+      headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+      payload: JSON.stringify(
+        ehrBundle(fracture({ injuryDateTime: `${year}-01-0${i}T10:00:00+01:00`, firstContact: `${year}-01-0${i}T12:00:00+01:00` })),
+      ),
+    });
     expect(res.statusCode).toBeLessThan(300);
   }
   await t.platform.analytics.refresh();
   // Count renderings on the way to the platform's own renderer (the reports are the real ones).
   const dispatcher = t.platform.reports.dispatch as unknown as { render: (r: RenderRequest) => Promise<Buffer> };
   const real = dispatcher.render;
-  dispatcher.render = (r) => { renders.push(r); return real(r); };
+  dispatcher.render = (r) => {
+    renders.push(r);
+    return real(r);
+  };
 }, 120_000);
-afterAll(async () => { await t?.close(); await smtp?.close(); });
+afterAll(async () => {
+  await t?.close();
+  await smtp?.close();
+});
 
 const oslo = (iso: string) => DateTime.fromISO(iso, { zone: 'Europe/Oslo' }).toJSDate();
-const osloTime = (d: Date | string) => DateTime.fromJSDate(new Date(d), { zone: 'Europe/Oslo' }).toFormat("yyyy-MM-dd HH:mm");
+const osloTime = (d: Date | string) => DateTime.fromJSDate(new Date(d), { zone: 'Europe/Oslo' }).toFormat('yyyy-MM-dd HH:mm');
 const dispatch = () => t.platform.reports.dispatch;
 
 async function subscribe(frequency: 'weekly' | 'monthly', created: Date, recipients = ['schedule@sus.test'], lang: 'nb' | 'en' = 'nb') {
-  return dispatch().create({ registry: 'fracture', report: 'unit', unit: SUS_ORTHO, frequency, lang, recipients, owner: null, createdBy: 'test', now: created });
+  return dispatch().create({
+    registry: 'fracture',
+    report: 'unit',
+    unit: SUS_ORTHO,
+    frequency,
+    lang,
+    recipients,
+    owner: null,
+    createdBy: 'test',
+    now: created,
+  });
 }
 const nextRun = async (id: number) => (await dispatch().list({})).find((s) => s.id === id)!.nextRunAt;
 
@@ -68,7 +90,7 @@ describe('subscription schedules, in Oslo calendar time', () => {
     await dispatch().remove(autumn.id, {});
   }, 120_000);
 
-  it('runs a monthly report made on the 31st at each month\'s end, not drifting into the next month', async () => {
+  it("runs a monthly report made on the 31st at each month's end, not drifting into the next month", async () => {
     const s = await subscribe('monthly', oslo('2027-01-31T08:00'));
     expect(await schedule(s.id, s.nextRunAt, 3)).toEqual(['2027-02-28 08:00', '2027-03-31 08:00', '2027-04-30 08:00', '2027-05-31 08:00']);
     await dispatch().remove(s.id, {});
@@ -99,7 +121,11 @@ describe('a dispatch to a mailing list', () => {
       const idle = await pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity
         WHERE datname = current_database() AND state LIKE 'idle in transaction%' AND query ILIKE '%report_job%'`);
       let jobLocked = false;
-      try { await pool.query('SELECT id FROM report_job WHERE recipient = ANY($1) FOR UPDATE NOWAIT', [to]); } catch (err) { jobLocked = (err as { code?: string }).code === '55P03'; }
+      try {
+        await pool.query('SELECT id FROM report_job WHERE recipient = ANY($1) FOR UPDATE NOWAIT', [to]);
+      } catch (err) {
+        jobLocked = (err as { code?: string }).code === '55P03';
+      }
       observed.push({ to, idleInTransaction: idle.rows[0].n, jobLocked });
     };
     try {
@@ -107,7 +133,9 @@ describe('a dispatch to a mailing list', () => {
       const run = await dispatch().runDue(new Date(new Date(s.nextRunAt).getTime() + 1000));
       expect(run).toMatchObject({ queued: 3, sent: 3, failed: 0 });
       await dispatch().remove(s.id, {});
-    } finally { smtp.whileReceiving = null; }
+    } finally {
+      smtp.whileReceiving = null;
+    }
     expect(smtp.mails.map((m) => m.to[0]).sort()).toEqual(list);
     pdfs = smtp.mails.map((m) => mimeParts(m.raw).find((p) => p.type === 'application/pdf')!.body);
   }, 180_000);

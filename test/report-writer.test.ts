@@ -20,8 +20,17 @@ describe('English reports', () => {
     expect(defaultFormat({ key: 'b', label: 'b' }, true, 'nb')).toBe('ja');
 
     const w = new ReportWriter('Test', 'kvalreg', 'en');
-    w.table([{ key: 'unit', label: 'Unit' }, { key: 'share', label: 'Share', format: 'percent' }, { key: 'met', label: 'Target met' }],
-      [{ unit: 'Stavanger', share: 0.805, met: true }, { unit: 'Kalnes', share: 0.612, met: false }]);
+    w.table(
+      [
+        { key: 'unit', label: 'Unit' },
+        { key: 'share', label: 'Share', format: 'percent' },
+        { key: 'met', label: 'Target met' },
+      ],
+      [
+        { unit: 'Stavanger', share: 0.805, met: true },
+        { unit: 'Kalnes', share: 0.612, met: false },
+      ],
+    );
     const text = await textOf(w);
     expect(text).toContain('80.5 %');
     expect(text).toContain('61.2 %');
@@ -32,31 +41,48 @@ describe('English reports', () => {
   });
 });
 
-describe('the registry\'s Markdown', () => {
+describe("the registry's Markdown", () => {
   it('renders headings, including a heading with its text on the next line, lists and emphasis without their marks', async () => {
     const w = new ReportWriter('Test', 'kvalreg', 'nb');
-    w.markdown([
-      '# Om registeret',
-      'Registeret samler data om brudd.',
-      '',
-      '## Dekningsgrad',
-      'Dekningsgraden er **høy**, se [rapporten](https://example.no/r).',
-      '',
-      '1. første',
-      '2. andre',
-      '   - under',
-      '',
-      '| Enhet | Andel |',
-      '|---|---|',
-      '| SUS | 90 % |',
-    ].join('\n'));
+    w.markdown(
+      [
+        '# Om registeret',
+        'Registeret samler data om brudd.',
+        '',
+        '## Dekningsgrad',
+        'Dekningsgraden er **høy**, se [rapporten](https://example.no/r).',
+        '',
+        '1. første',
+        '2. andre',
+        '   - under',
+        '',
+        '| Enhet | Andel |',
+        '|---|---|',
+        '| SUS | 90 % |',
+      ].join('\n'),
+    );
     const text = await textOf(w);
     expect(text).not.toContain('#');
     expect(text).not.toContain('**');
     expect(text).not.toContain('|');
-    for (const s of ['Om registeret', 'Registeret samler data om brudd.', 'Dekningsgrad', 'Dekningsgraden er høy, se rapporten (https://example.no/r).', 'første', 'andre', 'under', 'SUS', '90 %']) expect(text).toContain(s);
+    for (const s of [
+      'Om registeret',
+      'Registeret samler data om brudd.',
+      'Dekningsgrad',
+      'Dekningsgraden er høy, se rapporten (https://example.no/r).',
+      'første',
+      'andre',
+      'under',
+      'SUS',
+      '90 %',
+    ])
+      expect(text).toContain(s);
     // Headings are set in bold type, paragraphs in regular: the heading is its own line of the bold font.
-    const pdf = await (() => { const v = new ReportWriter('T', 'k', 'nb'); v.markdown('# Overskrift\nTekst rett under.'); return v.finish('f'); })();
+    const pdf = await (() => {
+      const v = new ReportWriter('T', 'k', 'nb');
+      v.markdown('# Overskrift\nTekst rett under.');
+      return v.finish('f');
+    })();
     const { text: pages } = await extractText(new Uint8Array(pdf), { mergePages: false });
     const lines = (pages as string[])[0].split('\n').map((l) => l.trim());
     expect(lines).toContain('Overskrift');

@@ -28,10 +28,18 @@ const at = (date: string, time = '10:00') => `${date}T${time}:00+01:00`;
 // figure is its own table; the small cells are AO 12 (3 boys) and AO 44 at 67+ (2 + 3 = 5, which
 // the age-group figure hides: "five or fewer"). One wrist fracture in 2023 (outside the year).
 const grid: Array<[string, 'female' | 'male', string, number]> = [
-  ['2R3A2', 'female', '1990-08-01', 6], ['2R3A2', 'female', '1960-08-01', 8], ['2R3A2', 'female', '1951-08-01', 7],
-  ['2R3A2', 'male', '1990-08-01', 6], ['2R3A2', 'male', '1960-08-01', 5], ['2R3A2', 'male', '1951-08-01', 6],
-  ['44B1', 'female', '1990-08-01', 5], ['44B1', 'female', '1960-08-01', 6], ['44B1', 'female', '1951-08-01', 2],
-  ['44B1', 'male', '1990-08-01', 7], ['44B1', 'male', '1960-08-01', 6], ['44B1', 'male', '1951-08-01', 3],
+  ['2R3A2', 'female', '1990-08-01', 6],
+  ['2R3A2', 'female', '1960-08-01', 8],
+  ['2R3A2', 'female', '1951-08-01', 7],
+  ['2R3A2', 'male', '1990-08-01', 6],
+  ['2R3A2', 'male', '1960-08-01', 5],
+  ['2R3A2', 'male', '1951-08-01', 6],
+  ['44B1', 'female', '1990-08-01', 5],
+  ['44B1', 'female', '1960-08-01', 6],
+  ['44B1', 'female', '1951-08-01', 2],
+  ['44B1', 'male', '1990-08-01', 7],
+  ['44B1', 'male', '1960-08-01', 6],
+  ['44B1', 'male', '1951-08-01', 3],
   ['12A1', 'male', '2013-08-01', 3],
 ];
 const spec = grid.flatMap(([ao, sex, birth, n]) => Array.from({ length: n }, () => ({ birth, sex, ao })));
@@ -39,22 +47,67 @@ const spec = grid.flatMap(([ao, sex, birth, n]) => Array.from({ length: n }, () 
 beforeAll(async () => {
   t = await testPlatform();
   const send = async (f: ReturnType<typeof fracture>) => {
-    const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(ehrBundle(f)) });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/fhir',
+      headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+      payload: JSON.stringify(ehrBundle(f)),
+    });
     expect(res.statusCode, res.body).toBeLessThan(300);
   };
-  for (const s of spec) await send(fracture({ nin: nin(s.birth, s.sex), aoCode: s.ao, injuryDateTime: at('2024-03-01'), firstContact: at('2024-03-01', '12:00') }));
-  await send(fracture({ nin: nin('1960-08-01', 'female'), aoCode: '2R3A2', injuryDateTime: at('2023-03-01'), firstContact: at('2023-03-01', '12:00') }));
+  for (const s of spec)
+    await send(
+      fracture({ nin: nin(s.birth, s.sex), aoCode: s.ao, injuryDateTime: at('2024-03-01'), firstContact: at('2024-03-01', '12:00') }),
+    );
+  await send(
+    fracture({
+      nin: nin('1960-08-01', 'female'),
+      aoCode: '2R3A2',
+      injuryDateTime: at('2023-03-01'),
+      firstContact: at('2023-03-01', '12:00'),
+    }),
+  );
   // Elsewhere (Østfold, Helse Sør-Øst), for comparisons: 10 wrist fractures in women aged 63 and
   // 30 ankle fractures in men aged 33 in April 2024, first seen at the emergency clinic 2 hours after.
-  for (let i = 0; i < 10; i++) await send(fracture({ unitResh: OTHER_ORTHO, nin: nin('1960-08-01', 'female'), aoCode: '2R3A2', injuryDateTime: at('2024-04-01'), firstContact: at('2024-04-01', '12:00') }));
-  for (let i = 0; i < 30; i++) await send(fracture({ unitResh: OTHER_ORTHO, nin: nin('1990-08-01', 'male'), aoCode: '44B1', injuryDateTime: at('2024-04-01'), firstContact: at('2024-04-01', '12:00') }));
+  for (let i = 0; i < 10; i++)
+    await send(
+      fracture({
+        unitResh: OTHER_ORTHO,
+        nin: nin('1960-08-01', 'female'),
+        aoCode: '2R3A2',
+        injuryDateTime: at('2024-04-01'),
+        firstContact: at('2024-04-01', '12:00'),
+      }),
+    );
+  for (let i = 0; i < 30; i++)
+    await send(
+      fracture({
+        unitResh: OTHER_ORTHO,
+        nin: nin('1990-08-01', 'male'),
+        aoCode: '44B1',
+        injuryDateTime: at('2024-04-01'),
+        firstContact: at('2024-04-01', '12:00'),
+      }),
+    );
   // … and one wrist fracture first seen at an outpatient clinic, not the emergency clinic, in May.
-  await send(fracture({ unitResh: OTHER_ORTHO, setting: 'AMB', nin: nin('1960-08-01', 'female'), aoCode: '2R3A2', injuryDateTime: at('2024-05-02'), firstContact: at('2024-05-03', '12:00') }));
+  await send(
+    fracture({
+      unitResh: OTHER_ORTHO,
+      setting: 'AMB',
+      nin: nin('1960-08-01', 'female'),
+      aoCode: '2R3A2',
+      injuryDateTime: at('2024-05-02'),
+      firstContact: at('2024-05-03', '12:00'),
+    }),
+  );
   await t.platform.analytics.refresh();
 });
-afterAll(async () => { await t?.close(); });
+afterAll(async () => {
+  await t?.close();
+});
 
-const get = (url: string, token?: string) => t.app.inject({ method: 'GET', url, headers: token ? { authorization: `Bearer ${token}` } : {} });
+const get = (url: string, token?: string) =>
+  t.app.inject({ method: 'GET', url, headers: token ? { authorization: `Bearer ${token}` } : {} });
 /** The year's counts before disclosure control: what the figures are computed from. */
 const counted = async (analysis: string, unit: string, x: string, g: string) =>
   (await t.platform.reports.figures.yearTables(t.platform.registry('fracture')!, '2024', 'fresh')).cell(analysis, unit, x, g);
@@ -62,16 +115,26 @@ const counted = async (analysis: string, unit: string, x: string, g: string) =>
  * A figure publishes each count as counted or not at all, and never leaves a row or column with a
  * single withheld cell beside a shown total (`total(axis, value)`: whether that line's total is shown).
  */
-function checkPublished(data: any[], x: string, g: string | null, raw: Map<string, number>, total: (axis: string, value: string) => Promise<boolean>) {
+function checkPublished(
+  data: any[],
+  x: string,
+  g: string | null,
+  raw: Map<string, number>,
+  total: (axis: string, value: string) => Promise<boolean>,
+) {
   for (const r of data) {
     const n = raw.get(`${r[x]}|${g ? r[g] : ''}`) ?? 0;
-    if (r.suppressed) expect(r.count).toBeNull(); else expect(r.count, `${r[x]} ${g ? r[g] : ''}`).toBe(n);
+    if (r.suppressed) expect(r.count).toBeNull();
+    else expect(r.count, `${r[x]} ${g ? r[g] : ''}`).toBe(n);
   }
-  return Promise.all((g ? [x, g] : [x]).map(async (axis) => {
-    const lines = new Map<string, number>();
-    for (const r of data) if (r.suppressed) lines.set(g ? r[axis] : '', (lines.get(g ? r[axis] : '') ?? 0) + 1);
-    for (const [line, n] of lines) if (n === 1) expect(await total(axis, line), `${axis} ${line}: one withheld cell beside a shown total`).toBe(false);
-  }));
+  return Promise.all(
+    (g ? [x, g] : [x]).map(async (axis) => {
+      const lines = new Map<string, number>();
+      for (const r of data) if (r.suppressed) lines.set(g ? r[axis] : '', (lines.get(g ? r[axis] : '') ?? 0) + 1);
+      for (const [line, n] of lines)
+        if (n === 1) expect(await total(axis, line), `${axis} ${line}: one withheld cell beside a shown total`).toBe(false);
+    }),
+  );
 }
 
 describe('figures', () => {
@@ -79,7 +142,17 @@ describe('figures', () => {
     const res = await get('/api/registries/fracture/figures');
     expect(res.statusCode).toBe(200);
     const ids = res.json().map((f: any) => f.id);
-    expect(ids).toEqual(expect.arrayContaining(['ao-prefix-by-sex', 'age-by-sex', 'incidence-by-age-group', 'count-by-age-group', 'ao-prefix-by-age-group', 'units-nfr01_time_to_treatment', 'trend-nfr01_time_to_treatment']));
+    expect(ids).toEqual(
+      expect.arrayContaining([
+        'ao-prefix-by-sex',
+        'age-by-sex',
+        'incidence-by-age-group',
+        'count-by-age-group',
+        'ao-prefix-by-age-group',
+        'units-nfr01_time_to_treatment',
+        'trend-nfr01_time_to_treatment',
+      ]),
+    );
   });
 
   it('counts by AO prefix and sex, withholding counts under the threshold and what would give them away', async () => {
@@ -90,7 +163,15 @@ describe('figures', () => {
     expect(s.categories).toEqual(['12', '23', '44']);
     // Counted as in the grid above …
     const raw = new Map<string, number>();
-    for (const [x, g, label] of [['23', 'female', 'Kvinner'], ['23', 'male', 'Menn'], ['44', 'female', 'Kvinner'], ['44', 'male', 'Menn'], ['12', 'male', 'Menn'], ['12', 'female', 'Kvinner']]) raw.set(`${x}|${label}`, (await counted('ao-prefix-by-sex', SUS_ORTHO, x, g)).n);
+    for (const [x, g, label] of [
+      ['23', 'female', 'Kvinner'],
+      ['23', 'male', 'Menn'],
+      ['44', 'female', 'Kvinner'],
+      ['44', 'male', 'Menn'],
+      ['12', 'male', 'Menn'],
+      ['12', 'female', 'Kvinner'],
+    ])
+      raw.set(`${x}|${label}`, (await counted('ao-prefix-by-sex', SUS_ORTHO, x, g)).n);
     expect([...raw.values()]).toEqual([21, 17, 13, 16, 3, 0]);
     expect((await counted('ao-prefix-by-sex', SUS_ORTHO, '12', 'male')).withheld).toBe('small');
     // … shown where disclosure control allows: 3 boys are under the threshold, and every row and
@@ -100,9 +181,11 @@ describe('figures', () => {
     expect(cell('12', 'Menn')).toMatchObject({ count: null, suppressed: true });
     expect(cell('44', 'Kvinner')).toMatchObject({ count: 13, suppressed: false });
     const sexCode = { Kvinner: 'female', Menn: 'male' } as Record<string, string>;
-    await checkPublished(data, 'ao_prefix', 'sex', raw, async (axis, v) => (axis === 'sex'
-      ? (await counted('ao-prefix-by-sex', SUS_ORTHO, '*', sexCode[v])).withheld === null
-      : (await counted('ao-prefix-by-sex', SUS_ORTHO, v, '*')).withheld === null));
+    await checkPublished(data, 'ao_prefix', 'sex', raw, async (axis, v) =>
+      axis === 'sex'
+        ? (await counted('ao-prefix-by-sex', SUS_ORTHO, '*', sexCode[v])).withheld === null
+        : (await counted('ao-prefix-by-sex', SUS_ORTHO, v, '*')).withheld === null,
+    );
     expect(s.description).toMatch(/I alt 70 brudd\.$/);
     expect(s.note).toBe('Grupper med færre enn 5, og grupper som ville avsløre dem, er ikke vist.');
     // At the nation (SUS and Østfold), more is shown.
@@ -113,7 +196,7 @@ describe('figures', () => {
   it('hides groups of five or fewer where the analysis says so', async () => {
     const { data } = (await get(`/api/registries/fracture/figures/ao-prefix-by-age-group?year=2024&unit=${SUS_ORTHO}`)).json();
     const cell = (x: string, g: string) => data.find((r: any) => r.ao_prefix === x && r.age_group === g);
-    expect((await counted('ao-prefix-by-age-group', SUS_ORTHO, '44', '67+'))).toMatchObject({ n: 5, withheld: 'small' }); // exactly 5: 2 women, 3 men
+    expect(await counted('ao-prefix-by-age-group', SUS_ORTHO, '44', '67+')).toMatchObject({ n: 5, withheld: 'small' }); // exactly 5: 2 women, 3 men
     expect((await counted('ao-prefix-by-age-group', SUS_ORTHO, '23', '50-66')).n).toBe(13);
     expect(cell('44', '67+')).toMatchObject({ count: null, suppressed: true });
     expect(cell('12', '0-17')).toMatchObject({ count: null, suppressed: true });
@@ -129,14 +212,21 @@ describe('figures', () => {
     expect(ages.data.find((r: any) => r.age_at_injury === '30-34' && r.sex === 'Kvinner')).toMatchObject({ count: 11 });
     const groups = (await get(`/api/registries/fracture/figures/count-by-age-group?year=2024&unit=${SUS_ORTHO}`)).json();
     expect(groups.data.map((r: any) => r.age_group)).toEqual(['0-17', '18-49', '50-66', '67+']);
-    expect(await Promise.all(['0-17', '18-49', '50-66', '67+'].map(async (g) => (await counted('count-by-age-group', SUS_ORTHO, g, '')).n))).toEqual([3, 24, 25, 18]);
+    expect(
+      await Promise.all(['0-17', '18-49', '50-66', '67+'].map(async (g) => (await counted('count-by-age-group', SUS_ORTHO, g, '')).n)),
+    ).toEqual([3, 24, 25, 18]);
     expect(groups.data[0]).toMatchObject({ count: null, suppressed: true });
   });
 
   it('computes incidence per 10,000 against the population table', async () => {
     const res = await get(`/api/registries/fracture/figures/incidence-by-age-group?year=2024&unit=${TRUST}`);
     expect(res.statusCode, res.body).toBe(200);
-    const pop = (await t.platform.db.pool.query(`SELECT sum(population)::int AS p FROM population WHERE year = 2024 AND area_resh = $1 AND age_group = '30-34' AND sex = 'female'`, [TRUST])).rows[0].p;
+    const pop = (
+      await t.platform.db.pool.query(
+        `SELECT sum(population)::int AS p FROM population WHERE year = 2024 AND area_resh = $1 AND age_group = '30-34' AND sex = 'female'`,
+        [TRUST],
+      )
+    ).rows[0].p;
     expect(pop).toBeGreaterThan(1000);
     // The women aged 33: 6 wrist and 5 ankle fractures.
     const row = res.json().data.find((r: any) => r.age_group_ssb === '30-34' && r.sex === 'Kvinner');
@@ -154,7 +244,7 @@ describe('figures', () => {
     expect(none.json().error).toMatch(/befolkningstall/);
   });
 
-  it('compares a unit with the rest of the country, its region and the nation, as shares of each side\'s cases', async () => {
+  it("compares a unit with the rest of the country, its region and the nation, as shares of each side's cases", async () => {
     // SUS: 70 fractures (AO 12: 3, 23: 38, 44: 29). Østfold: 41 (23: 11, 44: 30). Nation: 111.
     const fig = async (compare: string) => {
       const res = await get(`/api/registries/fracture/figures/ao-prefix-by-sex?year=2024&unit=${SUS_ORTHO}&compare=${compare}`);
@@ -164,16 +254,18 @@ describe('figures', () => {
     const rest = await fig('rest');
     expect(rest.spec.groups.map((g: any) => g.label)).toEqual(['Ortopedisk avdeling, Stavanger universitetssjukehus', 'Resten av landet']);
     expect(rest.spec.description).toMatch(/\(Ortopedisk avdeling, Stavanger universitetssjukehus: 70, Resten av landet: 41\)/);
-    const share = (f: any, x: string, side: number) => f.data.find((r: any) => r.ao_prefix === x && r.comparison === f.spec.groups[side].label);
+    const share = (f: any, x: string, side: number) =>
+      f.data.find((r: any) => r.ao_prefix === x && r.comparison === f.spec.groups[side].label);
     // Each side's count is the figure's row total: 3 boys at SUS are withheld, and so is every count
     // that would give them away — SUS's other rows (70 − 38 − 29 = 3) and the rest of the country's
     // (the nation minus SUS). Nothing is shown that a reader could subtract.
     expect(share(rest, '12', 0)).toMatchObject({ count: null, share: null, suppressed: true });
     expect(share(rest, '12', 1)).toMatchObject({ count: null, suppressed: true }); // 3 − 3 = 0: withheld all the same
-    for (const side of [0, 1]) for (const r of rest.data.filter((x: any) => x.comparison === rest.spec.groups[side].label && !x.suppressed)) {
-      const own = await counted('ao-prefix-by-sex', side === 0 ? SUS_ORTHO : '1', r.ao_prefix, '*');
-      expect(own.withheld).toBeNull();
-    }
+    for (const side of [0, 1])
+      for (const r of rest.data.filter((x: any) => x.comparison === rest.spec.groups[side].label && !x.suppressed)) {
+        const own = await counted('ao-prefix-by-sex', side === 0 ? SUS_ORTHO : '1', r.ao_prefix, '*');
+        expect(own.withheld).toBeNull();
+      }
     const nation = await fig('nation');
     expect(share(nation, '44', 1)).toMatchObject({ count: 59, share: 53.2 }); // 29 + 30 of 111
     const region = await fig('region');
@@ -183,27 +275,42 @@ describe('figures', () => {
     const csv = await get(`/api/registries/fracture/figures/ao-prefix-by-sex.csv?year=2024&unit=${SUS_ORTHO}&compare=rest`);
     expect(csv.headers['content-disposition']).toMatch(/-vs-rest\.csv/);
     expect(csv.body.split('\n')[0]).toMatch(/AO-prefiks,Gruppe,Antall,Andel \(%\)/);
-    expect((await get('/api/registries/fracture/figures/ao-prefix-by-sex?year=2024&compare=rest')).json().error).toMatch(/landet kan ikke sammenlignes med seg selv/);
-    expect((await get(`/api/registries/fracture/figures/ao-prefix-by-sex?year=2024&unit=${SUS_ORTHO}&compare=world`)).json().error).toMatch(/compare must be one of rest, region, nation/);
+    expect((await get('/api/registries/fracture/figures/ao-prefix-by-sex?year=2024&compare=rest')).json().error).toMatch(
+      /landet kan ikke sammenlignes med seg selv/,
+    );
+    expect((await get(`/api/registries/fracture/figures/ao-prefix-by-sex?year=2024&unit=${SUS_ORTHO}&compare=world`)).json().error).toMatch(
+      /compare must be one of rest, region, nation/,
+    );
   });
 
   it('compares incidence with the catchment population on each side', async () => {
     const res = await get(`/api/registries/fracture/figures/incidence-by-age-group?year=2024&unit=${SUS_ORTHO}&compare=nation`);
     expect(res.statusCode, res.body).toBe(200);
-    const pop = (await t.platform.db.pool.query(`SELECT sum(population)::int AS p FROM population WHERE year = 2024 AND area_resh = $1 AND age_group = '60-64'`, [TRUST])).rows[0].p;
-    const own = res.json().data.find((r: any) => r.age_group_ssb === '60-64' && r.comparison === 'Ortopedisk avdeling, Stavanger universitetssjukehus');
+    const pop = (
+      await t.platform.db.pool.query(
+        `SELECT sum(population)::int AS p FROM population WHERE year = 2024 AND area_resh = $1 AND age_group = '60-64'`,
+        [TRUST],
+      )
+    ).rows[0].p;
+    const own = res
+      .json()
+      .data.find((r: any) => r.age_group_ssb === '60-64' && r.comparison === 'Ortopedisk avdeling, Stavanger universitetssjukehus');
     expect(own.population).toBe(pop);
     // The nation's population table covers the demo area only: cases outside it are not counted, so
     // the nation's side is SUS's 70, and each age group the same count on both sides.
     expect(res.json().spec.description).toMatch(/Stavanger universitetssjukehus: 70, Norge: 70 brudd/);
     for (const r of res.json().data.filter((x: any) => x.comparison !== 'Ortopedisk avdeling, Stavanger universitetssjukehus')) {
-      const twin = res.json().data.find((x: any) => x.age_group_ssb === r.age_group_ssb && x.comparison === 'Ortopedisk avdeling, Stavanger universitetssjukehus');
+      const twin = res
+        .json()
+        .data.find(
+          (x: any) => x.age_group_ssb === r.age_group_ssb && x.comparison === 'Ortopedisk avdeling, Stavanger universitetssjukehus',
+        );
       expect([r.count, r.suppressed]).toEqual([twin.count, twin.suppressed]);
     }
     expect((await counted('incidence-by-age-group', '1', '60-64', '*')).n).toBe(25);
   });
 
-  it('counts the emergency clinic\'s patients per month with the median time to treatment, leaving out other first contacts', async () => {
+  it("counts the emergency clinic's patients per month with the median time to treatment, leaving out other first contacts", async () => {
     const res = await get(`/api/registries/fracture/figures/emergency-clinic-waiting?year=2024&unit=${OTHER_ORTHO}`);
     expect(res.statusCode, res.body).toBe(200);
     const { spec: s, data } = res.json();
@@ -234,10 +341,12 @@ describe('figures', () => {
     expect(png.rawPayload.readUInt32BE(16)).toBe(1640); // 820 px at twice the size
     const pdf = await get(`/api/registries/fracture/figures/ao-prefix-by-sex.pdf?year=2024&unit=${SUS_ORTHO}`);
     expect(pdf.rawPayload.subarray(0, 4).toString()).toBe('%PDF');
-    expect(pdfInfo(pdf.rawPayload).Title).toBe('Brudd fordelt på AO-prefiks og kjønn – Ortopedisk avdeling, Stavanger universitetssjukehus 2024');
+    expect(pdfInfo(pdf.rawPayload).Title).toBe(
+      'Brudd fordelt på AO-prefiks og kjønn – Ortopedisk avdeling, Stavanger universitetssjukehus 2024',
+    );
   });
 
-  it('gives the figure\'s table as CSV and XLSX', async () => {
+  it("gives the figure's table as CSV and XLSX", async () => {
     const csv = await get(`/api/registries/fracture/figures/ao-prefix-by-sex.csv?year=2024&unit=${SUS_ORTHO}`);
     expect(csv.headers['content-disposition']).toMatch(/attachment; filename="fracture-ao-prefix-by-sex-2024-8201101.csv"/);
     const lines = csv.body.trim().split('\n');
@@ -248,12 +357,17 @@ describe('figures', () => {
     const wb = new ExcelJS.Workbook();
     await wb.xlsx.load(xlsx.rawPayload as any);
     const ws = wb.worksheets[0];
-    const rows = ws.getSheetValues().filter(Boolean).map((r: any) => r.slice(1));
+    const rows = ws
+      .getSheetValues()
+      .filter(Boolean)
+      .map((r: any) => r.slice(1));
     expect(rows).toContainEqual(['44', 'Kvinner', 13]);
   });
 
   it('compares units on an indicator and follows a unit over time', async () => {
-    const units = (await get(`/api/registries/fracture/figures/units-nfr01_time_to_treatment?year=2024&unit=${SUS_ORTHO}&level=department`)).json();
+    const units = (
+      await get(`/api/registries/fracture/figures/units-nfr01_time_to_treatment?year=2024&unit=${SUS_ORTHO}&level=department`)
+    ).json();
     expect(units.spec.kind).toBe('unit-bars');
     expect(units.spec.target.value).toBe(0.8);
     expect(units.data[0].resh).toBe('1'); // the nation first
@@ -261,7 +375,9 @@ describe('figures', () => {
     expect(own.denominator).toBe(70);
     expect(own.proportion).toBeCloseTo(1);
     expect(own.level).toBe('high');
-    const svg = await get(`/api/registries/fracture/figures/units-nfr01_time_to_treatment.svg?year=2024&unit=${SUS_ORTHO}&level=department`);
+    const svg = await get(
+      `/api/registries/fracture/figures/units-nfr01_time_to_treatment.svg?year=2024&unit=${SUS_ORTHO}&level=department`,
+    );
     expect(svg.body).toMatch(/<circle[^>]+fill="#009E73"/); // level symbol: circle for high
     const trend = (await get(`/api/registries/fracture/figures/trend-nfr01_time_to_treatment?year=2024&unit=${SUS_ORTHO}`)).json();
     expect(trend.spec.x).toEqual(['2020', '2021', '2022', '2023', '2024']);
@@ -285,7 +401,9 @@ describe('indicator results as tables', () => {
     const csv = await get(`/api/registries/fracture/tables/indicator-results.csv?year=2024&level=department`);
     expect(csv.statusCode, csv.body).toBe(200);
     expect(csv.body.split('\n')[0]).toBe('Indikator,Tittel,År,Enhet,RESH,Teller,Nevner,Andel,Nedre 95 %,Øvre 95 %,Måloppnåelse,Status');
-    expect(csv.body).toMatch(new RegExp(`nfr01_time_to_treatment,[^\\n]*,2024,"Ortopedisk avdeling, Stavanger universitetssjukehus",${SUS_ORTHO},70,70,1,`));
+    expect(csv.body).toMatch(
+      new RegExp(`nfr01_time_to_treatment,[^\\n]*,2024,"Ortopedisk avdeling, Stavanger universitetssjukehus",${SUS_ORTHO},70,70,1,`),
+    );
     const xlsx = await get(`/api/registries/fracture/tables/indicator-results.xlsx?year=2024`);
     const wb = new ExcelJS.Workbook();
     await wb.xlsx.load(xlsx.rawPayload as any);
@@ -307,8 +425,11 @@ describe('annual report', () => {
 
   it('is written by `kvalreg report annual`', async () => {
     const out = `${t.config.dataDir}/report.pdf`;
-    await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'report', 'annual', '--registry', 'fracture', '--year', '2024', '--out', out],
-      { env: { ...process.env, ...t.env, LOG_LEVEL: 'warn' }, timeout: 120_000 });
+    await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'report', 'annual', '--registry', 'fracture', '--year', '2024', '--out', out],
+      { env: { ...process.env, ...t.env, LOG_LEVEL: 'warn' }, timeout: 120_000 },
+    );
     const fs = await import('node:fs');
     const pdf = fs.readFileSync(out);
     expect(pdf.subarray(0, 4).toString()).toBe('%PDF');

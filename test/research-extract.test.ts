@@ -22,19 +22,37 @@ beforeAll(async () => {
   for (const f of specs) {
     nins.push(f.nin);
     for (const b of [ehrBundle(f), plannerBundle(f)].filter(Boolean)) {
-      await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(b) });
+      await t.app.inject({
+        method: 'POST',
+        url: '/fhir',
+        headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+        payload: JSON.stringify(b),
+      });
     }
   }
 });
-afterAll(async () => { await t?.close(); });
+afterAll(async () => {
+  await t?.close();
+});
 
 const definition = (over: Record<string, unknown> = {}) => ({
-  project: 'P-2026-017', approvalRef: 'REK 123456', expires: '2030-12-31',
+  project: 'P-2026-017',
+  approvalRef: 'REK 123456',
+  expires: '2030-12-31',
   variables: ['ao_code', 'injury_date', 'surgery_datetime', 'sex', 'birth_year', 'age_at_injury'],
   period: { variable: 'injury_date', from: '2024-01-01', to: '2024-12-31' },
-  dates: 'shift', quasiIdentifiers: ['sex', 'birth_year'], k: 2, ...over,
+  dates: 'shift',
+  quasiIdentifiers: ['sex', 'birth_year'],
+  k: 2,
+  ...over,
 });
-const deliver = (body: unknown, token = t.tokens.admin) => t.app.inject({ method: 'POST', url: '/api/registries/fracture/extracts', headers: { authorization: `Bearer ${token}` }, payload: body as any });
+const deliver = (body: unknown, token = t.tokens.admin) =>
+  t.app.inject({
+    method: 'POST',
+    url: '/api/registries/fracture/extracts',
+    headers: { authorization: `Bearer ${token}` },
+    payload: body as any,
+  });
 
 it('delivers pseudonymised rows without identifiers, with dates shifted per person and intervals kept', async () => {
   const res = await deliver(definition());
@@ -71,11 +89,23 @@ it('coarsens dates when asked', async () => {
 
 it('logs each delivery, audits whose data went out, and reproduces it', async () => {
   const d = (await deliver(definition())).json();
-  const logged = (await t.platform.db.pool.query('SELECT project, approval_ref, row_count, sha256, delivered_by FROM extract_delivery WHERE id = $1', [d.id])).rows[0];
+  const logged = (
+    await t.platform.db.pool.query('SELECT project, approval_ref, row_count, sha256, delivered_by FROM extract_delivery WHERE id = $1', [
+      d.id,
+    ])
+  ).rows[0];
   expect(logged).toEqual({ project: 'P-2026-017', approval_ref: 'REK 123456', row_count: 8, sha256: d.sha256, delivered_by: 'admin' });
-  const audited = (await t.platform.db.pool.query("SELECT count(DISTINCT person_id)::int AS n FROM audit_event WHERE action = 'export' AND object = $1", [`fracture/extract/${d.id}`])).rows[0].n;
+  const audited = (
+    await t.platform.db.pool.query("SELECT count(DISTINCT person_id)::int AS n FROM audit_event WHERE action = 'export' AND object = $1", [
+      `fracture/extract/${d.id}`,
+    ])
+  ).rows[0].n;
   expect(audited).toBe(7);
-  const again = await t.app.inject({ method: 'GET', url: `/api/registries/fracture/extracts/${d.id}/reproduce`, headers: { authorization: `Bearer ${t.tokens.admin}` } });
+  const again = await t.app.inject({
+    method: 'GET',
+    url: `/api/registries/fracture/extracts/${d.id}/reproduce`,
+    headers: { authorization: `Bearer ${t.tokens.admin}` },
+  });
   expect(again.json()).toMatchObject({ sameAsDelivered: true, rows: 8 });
 });
 
@@ -89,15 +119,31 @@ it('refuses unknown variables, direct identifiers, expired approvals, and non-ad
 });
 
 it('is only for an admin of this registry: an admin of another registry is refused, and cannot act across registries', async () => {
-  const traumaAdmin = await createToken(t.platform.db.pool, { name: 'trauma-admin', kind: 'user', grants: [{ registry: 'trauma', role: 'registry-admin', unit: '1' }] });
+  const traumaAdmin = await createToken(t.platform.db.pool, {
+    name: 'trauma-admin',
+    kind: 'user',
+    grants: [{ registry: 'trauma', role: 'registry-admin', unit: '1' }],
+  });
   expect((await deliver(definition(), traumaAdmin)).statusCode).toBe(403);
-  const fractureAdmin = await createToken(t.platform.db.pool, { name: 'fracture-admin', kind: 'user', grants: [{ registry: 'fracture', role: 'registry-admin', unit: '1' }] });
+  const fractureAdmin = await createToken(t.platform.db.pool, {
+    name: 'fracture-admin',
+    kind: 'user',
+    grants: [{ registry: 'fracture', role: 'registry-admin', unit: '1' }],
+  });
   expect((await deliver(definition(), fractureAdmin)).statusCode).toBe(201);
-  expect((await t.app.inject({ method: 'GET', url: '/api/inbox', headers: { authorization: `Bearer ${fractureAdmin}` } })).statusCode).toBe(403);
+  expect((await t.app.inject({ method: 'GET', url: '/api/inbox', headers: { authorization: `Bearer ${fractureAdmin}` } })).statusCode).toBe(
+    403,
+  );
 });
 
 it('counts persons, not rows, in the k-anonymity report', () => {
-  const rows = [{ pseudonym: 'a', sex: 'f' }, { pseudonym: 'a', sex: 'f' }, { pseudonym: 'a', sex: 'f' }, { pseudonym: 'b', sex: 'm' }, { pseudonym: 'c', sex: 'm' }];
+  const rows = [
+    { pseudonym: 'a', sex: 'f' },
+    { pseudonym: 'a', sex: 'f' },
+    { pseudonym: 'a', sex: 'f' },
+    { pseudonym: 'b', sex: 'm' },
+    { pseudonym: 'c', sex: 'm' },
+  ];
   const r = kAnonymity(rows, ['sex'], 2);
   expect(r.rare).toEqual([{ values: { sex: 'f' }, count: 1 }]); // three rows, but one person
   expect(r.rowsInRareClasses).toBe(3);

@@ -9,15 +9,30 @@ import { fracture, nin } from './helpers/fixtures.ts';
 import { testPlatform, type TestPlatform } from './helpers/platform.ts';
 
 let t: TestPlatform;
-beforeAll(async () => { t = await testPlatform(); });
-afterAll(async () => { await t?.close(); });
+beforeAll(async () => {
+  t = await testPlatform();
+});
+afterAll(async () => {
+  await t?.close();
+});
 
 const q = async (sql: string, p: unknown[] = []) => (await t.platform.db.pool.query(sql, p)).rows;
 const post = async (body: string) => {
-  const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: body });
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/fhir',
+    headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+    payload: body,
+  });
   return { status: res.statusCode, message: Number(res.headers['x-kvalreg-message']) };
 };
-const message = async (id: number) => (await q('SELECT status, body_enc IS NULL AS gone, outcome IS NULL AS no_outcome, pruned_reason, nin_hashes FROM inbox_message WHERE id = $1', [id]))[0];
+const message = async (id: number) =>
+  (
+    await q(
+      'SELECT status, body_enc IS NULL AS gone, outcome IS NULL AS no_outcome, pruned_reason, nin_hashes FROM inbox_message WHERE id = $1',
+      [id],
+    )
+  )[0];
 
 it('keeps the keyed hashes of the numbers a message names from the moment it is received, never the numbers', async () => {
   const f = fracture({ nin: nin('1971-07-07', 'female') });
@@ -38,7 +53,12 @@ it('lets a patient who was never registered opt out from innsyn, removing quaran
   for (const id of [quarantined.message, unreadable.message]) expect((await message(id)).status).toBe('quarantined');
 
   const hash = ninHash(t.platform.keys, f.nin);
-  const patient = await createToken(t.platform.db.pool, { name: 'unregistered', kind: 'user', grants: [{ registry: '*', role: 'patient', unit: '1' }], personHash: hash });
+  const patient = await createToken(t.platform.db.pool, {
+    name: 'unregistered',
+    kind: 'user',
+    grants: [{ registry: '*', role: 'patient', unit: '1' }],
+    personHash: hash,
+  });
   const res = await t.app.inject({ method: 'POST', url: '/api/innsyn/reservation', headers: { authorization: `Bearer ${patient}` } });
   expect(res.statusCode).toBe(201);
   expect(res.json()).toMatchObject({ reserved: true, removedPerson: false, removedMessages: 2 });
@@ -48,7 +68,11 @@ it('lets a patient who was never registered opt out from innsyn, removing quaran
   }
   expect(await message(other.message)).toMatchObject({ status: 'quarantined', gone: false });
   // Reprocessing cannot bring it back.
-  const again = await t.app.inject({ method: 'POST', url: `/api/inbox/${quarantined.message}/reprocess`, headers: { authorization: `Bearer ${t.tokens.admin}` } });
+  const again = await t.app.inject({
+    method: 'POST',
+    url: `/api/inbox/${quarantined.message}/reprocess`,
+    headers: { authorization: `Bearer ${t.tokens.admin}` },
+  });
   expect(again.statusCode).toBe(410);
   expect(JSON.stringify(again.json())).toMatch(/opted out/);
   expect((await message(quarantined.message)).status).toBe('refused');
@@ -58,7 +82,12 @@ it('removes a message still waiting to be processed, so recovery never captures 
   const f = fracture({ nin: nin('1949-09-09', 'female') });
   const id = await t.platform.inbox.receive({ kind: 'system', sender: 'sus-dips', name: 'x' }, 'fhir', JSON.stringify(ehrBundle(f)));
   expect((await message(id)).status).toBe('received');
-  const res = await t.app.inject({ method: 'POST', url: '/api/reservations', headers: { authorization: `Bearer ${t.tokens.admin}` }, payload: { value: f.nin } });
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/api/reservations',
+    headers: { authorization: `Bearer ${t.tokens.admin}` },
+    payload: { value: f.nin },
+  });
   expect(res.statusCode).toBe(201);
   expect(res.json()).toMatchObject({ removedPerson: false, removedMessages: 1 });
   expect(await message(id)).toMatchObject({ status: 'refused', gone: true });

@@ -21,28 +21,44 @@ beforeAll(async () => {
   t = await testPlatform({ KVALREG_TRUSTED_PROXIES: '127.0.0.1', KVALREG_ANONYMOUS_RATE_LIMIT: String(LIMIT) });
   await t.app.listen({ host: '0.0.0.0', port: 0 });
   direct = (t.app.server.address() as { port: number }).port;
-  proxy = spawn(process.execPath, [path.resolve('test/helpers/reverse-proxy.mjs'), `http://127.0.0.1:${direct}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  proxy = spawn(process.execPath, [path.resolve('test/helpers/reverse-proxy.mjs'), `http://127.0.0.1:${direct}`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   proxied = await new Promise<number>((resolve, reject) => {
     proxy.once('exit', (code) => reject(new Error(`the proxy exited (${code})`)));
-    readline.createInterface({ input: proxy.stdout! }).on('line', (line) => { const m = /^listening (\d+)$/.exec(line); if (m) resolve(Number(m[1])); });
+    readline.createInterface({ input: proxy.stdout! }).on('line', (line) => {
+      const m = /^listening (\d+)$/.exec(line);
+      if (m) resolve(Number(m[1]));
+    });
   });
 }, 120_000);
-afterAll(async () => { proxy?.kill('SIGTERM'); await t?.close(); });
+afterAll(async () => {
+  proxy?.kill('SIGTERM');
+  await t?.close();
+});
 
 /** A request from a given local address, to the proxy or straight to the platform. */
-function from(client: string, port: number, urlPath: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+function from(
+  client: string,
+  port: number,
+  urlPath: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, path: urlPath, localAddress: client, headers, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
-      res.on('data', (c) => { body += c; });
+      res.on('data', (c) => {
+        body += c;
+      });
       res.on('end', () => resolve({ status: res.statusCode!, body }));
     });
     req.on('error', reject);
     req.end();
   });
 }
-const auditClients = async (object: string) => (await t.platform.db.pool.query('SELECT client FROM audit_event WHERE object = $1 ORDER BY id', [object])).rows.map((r) => r.client);
+const auditClients = async (object: string) =>
+  (await t.platform.db.pool.query('SELECT client FROM audit_event WHERE object = $1 ORDER BY id', [object])).rows.map((r) => r.client);
 
 it('gives each client behind the proxy its own anonymous rate limit', async () => {
   const a: number[] = [];
@@ -53,14 +69,14 @@ it('gives each client behind the proxy its own anonymous rate limit', async () =
   expect((await from('127.0.0.3', proxied, '/api/me')).status).toBe(401);
 });
 
-it('writes each client\'s own address to the audit trail, not the proxy\'s', async () => {
+it("writes each client's own address to the audit trail, not the proxy's", async () => {
   const auth = { authorization: `Bearer ${t.tokens.registrarSus}` };
   expect((await from('127.0.0.4', proxied, '/api/inbox', auth)).status).toBe(403);
   expect((await from('127.0.0.5', proxied, '/api/inbox', auth)).status).toBe(403);
   expect(await auditClients('/api/inbox')).toEqual(['127.0.0.4', '127.0.0.5']);
 });
 
-it('ignores X-Forwarded-For from a peer that is not a trusted proxy, and a client\'s own in front of the proxy\'s', async () => {
+it("ignores X-Forwarded-For from a peer that is not a trusted proxy, and a client's own in front of the proxy's", async () => {
   const auth = { authorization: `Bearer ${t.tokens.registrarSus}` };
   // Straight to the platform, claiming to be someone else.
   expect((await from('127.0.0.6', direct, '/api/audit', { ...auth, 'x-forwarded-for': '203.0.113.9' })).status).toBe(403);

@@ -10,11 +10,18 @@ let t: TestPlatform;
 beforeAll(async () => {
   t = await testPlatform();
   for (const unit of [SUS_ORTHO, SUS_ORTHO, OTHER_ORTHO]) {
-    const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(ehrBundle(fracture({ unitResh: unit }))) });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/fhir',
+      headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+      payload: JSON.stringify(ehrBundle(fracture({ unitResh: unit }))),
+    });
     expect(res.statusCode).toBe(200);
   }
 });
-afterAll(async () => { await t?.close(); });
+afterAll(async () => {
+  await t?.close();
+});
 
 /** Runs statements as the application role with the given context, in a transaction that is rolled back. */
 async function asApp(settings: Record<string, string>, sql: string): Promise<any[]> {
@@ -29,19 +36,40 @@ async function asApp(settings: Record<string, string>, sql: string): Promise<any
   }
 }
 
-const PERSON_TABLES = ['person', 'registry_case', 'case_form', 'value_history', 'source_resource', 'inbox_message', 'routing_decision', 'audit_event'];
+const PERSON_TABLES = [
+  'person',
+  'registry_case',
+  'case_form',
+  'value_history',
+  'source_resource',
+  'inbox_message',
+  'routing_decision',
+  'audit_event',
+];
 
 it('shows a unit-A context only unit-A cases, forms, history and persons', async () => {
   const a = { 'kvalreg.scope': 'units', 'kvalreg.grants': `fracture:${SUS_ORTHO}` };
   const units = (await asApp(a, 'SELECT DISTINCT unit_resh FROM registry_case')).map((r) => r.unit_resh);
   expect(units).toEqual([SUS_ORTHO]);
   expect((await asApp(a, 'SELECT count(*)::int AS n FROM registry_case'))[0].n).toBe(2);
-  expect((await asApp(a, `SELECT count(*)::int AS n FROM case_form f JOIN registry_case c ON c.id = f.case_id WHERE c.unit_resh <> '${SUS_ORTHO}'`))[0].n).toBe(0);
+  expect(
+    (
+      await asApp(
+        a,
+        `SELECT count(*)::int AS n FROM case_form f JOIN registry_case c ON c.id = f.case_id WHERE c.unit_resh <> '${SUS_ORTHO}'`,
+      )
+    )[0].n,
+  ).toBe(0);
   expect((await asApp(a, 'SELECT count(*)::int AS n FROM person'))[0].n).toBe(2);
   // Unit B's cases are there, but not to unit A.
-  expect((await t.platform.db.pool.query(`SELECT count(*)::int AS n FROM registry_case WHERE unit_resh = '${OTHER_ORTHO}'`)).rows[0].n).toBe(1);
+  expect(
+    (await t.platform.db.pool.query(`SELECT count(*)::int AS n FROM registry_case WHERE unit_resh = '${OTHER_ORTHO}'`)).rows[0].n,
+  ).toBe(1);
   // A grant in another registry shows nothing here.
-  expect((await asApp({ 'kvalreg.scope': 'units', 'kvalreg.grants': `trauma:${SUS_ORTHO}` }, 'SELECT count(*)::int AS n FROM registry_case'))[0].n).toBe(0);
+  expect(
+    (await asApp({ 'kvalreg.scope': 'units', 'kvalreg.grants': `trauma:${SUS_ORTHO}` }, 'SELECT count(*)::int AS n FROM registry_case'))[0]
+      .n,
+  ).toBe(0);
 });
 
 it('shows no person-level rows without a context', async () => {
@@ -60,7 +88,7 @@ it('gives the application role no way around the policies or the audit trail', a
   await expect(asApp({}, 'SET LOCAL row_security = off; SELECT count(*) FROM registry_case')).rejects.toThrow(/row-level security/);
 });
 
-it('lets a patient\'s session read its own rows but change none', async () => {
+it("lets a patient's session read its own rows but change none", async () => {
   const person = (await t.platform.db.pool.query('SELECT person_id FROM registry_case LIMIT 1')).rows[0].person_id;
   const own = { 'kvalreg.scope': 'units', 'kvalreg.grants': '', 'kvalreg.person': String(person) };
   expect((await asApp(own, 'SELECT count(*)::int AS n FROM registry_case'))[0].n).toBe(1);

@@ -29,15 +29,24 @@ let registrar: string;
 beforeAll(async () => {
   mail = await startTestInbox();
   d = await deployment({
-    KVALREG_SMTP_URL: mail.url, KVALREG_MAIL_FROM: 'rapport@kvalreg.test',
+    KVALREG_SMTP_URL: mail.url,
+    KVALREG_MAIL_FROM: 'rapport@kvalreg.test',
     // Short intervals, so that a test sees many runs: campaigns and heartbeats twice a second.
-    KVALREG_LEADER_POLL_MS: '500', KVALREG_AUDIT_SEAL_INTERVAL_MS: '500', KVALREG_ANALYTICS_INTERVAL_MS: '500',
-    KVALREG_INDICATOR_INTERVAL_MS: '2000', KVALREG_REPORT_INTERVAL_MS: '700', KVALREG_PROM_INTERVAL_MS: '1000',
+    KVALREG_LEADER_POLL_MS: '500',
+    KVALREG_AUDIT_SEAL_INTERVAL_MS: '500',
+    KVALREG_ANALYTICS_INTERVAL_MS: '500',
+    KVALREG_INDICATOR_INTERVAL_MS: '2000',
+    KVALREG_REPORT_INTERVAL_MS: '700',
+    KVALREG_PROM_INTERVAL_MS: '1000',
   });
   db = new pg.Client({ connectionString: d.databaseUrl });
   await db.connect();
   ehr = await createToken(db, { name: 'SUS DIPS Arena', kind: 'system', sender: 'sus-dips' });
-  registrar = await createToken(db, { name: 'registrar-sus', kind: 'user', grants: [{ registry: 'fracture', role: 'unit-registrar', unit: SUS_HOSPITAL }] });
+  registrar = await createToken(db, {
+    name: 'registrar-sus',
+    kind: 'user',
+    grants: [{ registry: 'fracture', role: 'unit-registrar', unit: SUS_HOSPITAL }],
+  });
   [a, b] = await Promise.all([d.start(), d.start()]);
 }, 300_000);
 
@@ -48,12 +57,23 @@ afterAll(async () => {
 }, 60_000);
 
 const holderOf = (r: Replica) => new RegExp(`:${r.child.pid}:`);
-const send = (r: Replica, i: number) => fetch(`${r.url}/fhir`, {
-  method: 'POST', headers: { authorization: `Bearer ${ehr}`, 'content-type': 'application/fhir+json' },
-  body: JSON.stringify(ehrBundle(fracture({ injuryDateTime: `2025-02-${String(i + 1).padStart(2, '0')}T10:00:00+01:00`, firstContact: `2025-02-${String(i + 1).padStart(2, '0')}T12:00:00+01:00` }))),
-});
+const send = (r: Replica, i: number) =>
+  fetch(`${r.url}/fhir`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ehr}`, 'content-type': 'application/fhir+json' },
+    body: JSON.stringify(
+      ehrBundle(
+        fracture({
+          injuryDateTime: `2025-02-${String(i + 1).padStart(2, '0')}T10:00:00+01:00`,
+          firstContact: `2025-02-${String(i + 1).padStart(2, '0')}T12:00:00+01:00`,
+        }),
+      ),
+    ),
+  });
 
-async function runs(): Promise<Array<{ job: string; holder: string; started_at: Date; finished_at: Date; ok: boolean; error: string | null }>> {
+async function runs(): Promise<
+  Array<{ job: string; holder: string; started_at: Date; finished_at: Date; ok: boolean; error: string | null }>
+> {
   return (await db.query('SELECT job, holder, started_at, finished_at, ok, error FROM job_run ORDER BY job, started_at')).rows;
 }
 
@@ -61,7 +81,8 @@ async function runs(): Promise<Array<{ job: string; holder: string; started_at: 
 function overlaps(rows: Awaited<ReturnType<typeof runs>>): string[] {
   const out: string[] = [];
   for (let i = 1; i < rows.length; i++) {
-    if (rows[i].job === rows[i - 1].job && rows[i].started_at < rows[i - 1].finished_at) out.push(`${rows[i].job}: ${rows[i - 1].holder} and ${rows[i].holder}`);
+    if (rows[i].job === rows[i - 1].job && rows[i].started_at < rows[i - 1].finished_at)
+      out.push(`${rows[i].job}: ${rows[i - 1].holder} and ${rows[i].holder}`);
   }
   return out;
 }
@@ -76,14 +97,23 @@ describe('two processes on one database', () => {
       expect(res.status, await res.clone().text()).toBe(200);
     }
     for (const r of [a, b]) {
-      expect((await fetch(`${r.url}/api/registries/fracture/worklist`, { headers: { authorization: `Bearer ${registrar}` } })).status).toBe(200);
+      expect((await fetch(`${r.url}/api/registries/fracture/worklist`, { headers: { authorization: `Bearer ${registrar}` } })).status).toBe(
+        200,
+      );
       await expect.poll(async () => (await fetch(`${r.url}/health/ready`)).status, { timeout: 30_000 }).toBe(200);
-      expect(await (await fetch(`${r.url}/health/ready`)).json()).toEqual({ status: 'ready', database: 'ok', migrations: 'current', jobs: 'ok' });
+      expect(await (await fetch(`${r.url}/health/ready`)).json()).toEqual({
+        status: 'ready',
+        database: 'ok',
+        migrations: 'current',
+        jobs: 'ok',
+      });
     }
   }, 120_000);
 
-  it('one of them leads: every job runs, and every run is the leader\'s, none overlapping another', async () => {
-    const { rows: [l] } = await db.query('SELECT holder FROM job_leader');
+  it("one of them leads: every job runs, and every run is the leader's, none overlapping another", async () => {
+    const {
+      rows: [l],
+    } = await db.query('SELECT holder FROM job_leader');
     leader = holderOf(a).test(l.holder) ? a : b;
     follower = leader === a ? b : a;
     expect(l.holder).toMatch(holderOf(leader));
@@ -92,7 +122,10 @@ describe('two processes on one database', () => {
     await new Promise((r) => setTimeout(r, 3000));
     const all = await runs();
     expect([...new Set(all.map((r) => r.job))].sort()).toEqual(JOBS);
-    expect(all.filter((r) => !holderOf(leader).test(r.holder)), 'runs by the follower').toEqual([]);
+    expect(
+      all.filter((r) => !holderOf(leader).test(r.holder)),
+      'runs by the follower',
+    ).toEqual([]);
     expect(all.filter((r) => !r.ok).map((r) => `${r.job}: ${r.error}`)).toEqual([]);
     expect(overlaps(all)).toEqual([]);
     // The follower's /metrics says it does not lead, the leader's that it does.
@@ -101,17 +134,24 @@ describe('two processes on one database', () => {
   }, 60_000);
 
   it('seals every audit event once and refreshes analytics for captures sent to either process', async () => {
-    await expect.poll(async () => Number((await db.query('SELECT count(*) AS n FROM audit_event WHERE seq IS NULL')).rows[0].n), { timeout: 30_000 }).toBe(0);
-    const { rows: [s] } = await db.query('SELECT count(*) AS n, max(seq) AS max, count(DISTINCT seq) AS distinct FROM audit_event');
+    await expect
+      .poll(async () => Number((await db.query('SELECT count(*) AS n FROM audit_event WHERE seq IS NULL')).rows[0].n), { timeout: 30_000 })
+      .toBe(0);
+    const {
+      rows: [s],
+    } = await db.query('SELECT count(*) AS n, max(seq) AS max, count(DISTINCT seq) AS distinct FROM audit_event');
     expect(Number(s.max)).toBe(Number(s.n)); // 1 … n without gaps: nothing sealed twice or skipped
     expect(Number(s.distinct)).toBe(Number(s.n));
-    await expect.poll(async () => Number((await db.query('SELECT count(*) AS n FROM analytics_change')).rows[0].n), { timeout: 30_000 }).toBe(0);
+    await expect
+      .poll(async () => Number((await db.query('SELECT count(*) AS n FROM analytics_change')).rows[0].n), { timeout: 30_000 })
+      .toBe(0);
     expect(Number((await db.query('SELECT count(*) AS n FROM analytics.fracture')).rows[0].n)).toBe(10);
   }, 60_000);
 
   it('e-mails a due report once, though both processes could send it', async () => {
     const created = await fetch(`${a.url}/api/registries/fracture/subscriptions`, {
-      method: 'POST', headers: { authorization: `Bearer ${registrar}`, 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { authorization: `Bearer ${registrar}`, 'content-type': 'application/json' },
       body: JSON.stringify({ report: 'unit', unit: SUS_ORTHO, frequency: 'weekly', email: 'leder@sus.test' }),
     });
     expect(created.status, await created.clone().text()).toBe(201);
@@ -127,18 +167,27 @@ describe('two processes on one database', () => {
     const before = new Date();
     leader.child.kill('SIGKILL');
     await leader.exited;
-    await expect.poll(async () => (await db.query('SELECT holder FROM job_leader')).rows[0].holder, { timeout: 20_000 }).toMatch(holderOf(follower));
-    await expect.poll(async () => new Set((await runs()).filter((r) => r.started_at > before).map((r) => r.job)).size, { timeout: 30_000 }).toBe(JOBS.length);
+    await expect
+      .poll(async () => (await db.query('SELECT holder FROM job_leader')).rows[0].holder, { timeout: 20_000 })
+      .toMatch(holderOf(follower));
+    await expect
+      .poll(async () => new Set((await runs()).filter((r) => r.started_at > before).map((r) => r.job)).size, { timeout: 30_000 })
+      .toBe(JOBS.length);
     const after = (await runs()).filter((r) => r.started_at > before);
     expect(after.filter((r) => !holderOf(follower).test(r.holder))).toEqual([]);
     expect(overlaps(await runs())).toEqual([]);
     // The survivor serves and seals what it captures.
     expect((await send(follower, 20)).status).toBe(200);
-    await expect.poll(async () => Number((await db.query('SELECT count(*) AS n FROM audit_event WHERE seq IS NULL')).rows[0].n), { timeout: 30_000 }).toBe(0);
+    await expect
+      .poll(async () => Number((await db.query('SELECT count(*) AS n FROM audit_event WHERE seq IS NULL')).rows[0].n), { timeout: 30_000 })
+      .toBe(0);
     await expect.poll(async () => (await fetch(`${follower.url}/health/ready`)).status, { timeout: 30_000 }).toBe(200);
     expect(mail.mails.filter((m) => m.to.includes('leder@sus.test'))).toHaveLength(1);
     // The chain both processes sealed into is whole (the command-line verifier, on the shared keys and state).
-    const verify = execFileSync(process.execPath, [path.resolve('bin/kvalreg.js'), 'audit', 'verify'], { env: { ...d.env, LOG_LEVEL: 'warn' }, encoding: 'utf8' });
+    const verify = execFileSync(process.execPath, [path.resolve('bin/kvalreg.js'), 'audit', 'verify'], {
+      env: { ...d.env, LOG_LEVEL: 'warn' },
+      encoding: 'utf8',
+    });
     expect(verify).toMatch(/^The audit trail is intact/m);
   }, 120_000);
 });

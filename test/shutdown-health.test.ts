@@ -13,9 +13,16 @@ describe.each([
 ])('with the database $gone', ({ gone: how, stop }) => {
   let s: Served;
   let pids: number[] = [];
-  beforeAll(async () => { s = await serveOwnDatabase(); }, 180_000);
+  beforeAll(async () => {
+    s = await serveOwnDatabase();
+  }, 180_000);
   afterAll(async () => {
-    for (const p of pids) try { process.kill(p, 'SIGCONT'); } catch { /* gone */ }
+    for (const p of pids)
+      try {
+        process.kill(p, 'SIGCONT');
+      } catch {
+        /* gone */
+      }
     await s?.close();
   }, 60_000);
 

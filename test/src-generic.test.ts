@@ -7,16 +7,24 @@ import path from 'node:path';
 import ts from 'typescript';
 import { expect, it } from 'vitest';
 
-const files = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true })
-  .flatMap((d) => (d.isDirectory() ? files(path.join(dir, d.name)) : /\.(ts|sql)$/.test(d.name) ? [path.join(dir, d.name)] : []));
+const files = (dir: string): string[] =>
+  fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((d) => (d.isDirectory() ? files(path.join(dir, d.name)) : /\.(ts|sql)$/.test(d.name) ? [path.join(dir, d.name)] : []));
 
 // Every registry's id and short name, and the classifications and scores registries use.
-const registryNames = fs.readdirSync('registries', { withFileTypes: true }).filter((d) => d.isDirectory()).flatMap((d) => {
-  const yaml = fs.readFileSync(path.join('registries', d.name, 'registry.yaml'), 'utf8');
-  return [d.name, /^short:\s*(\S+)/m.exec(yaml)?.[1]].filter((x): x is string => Boolean(x));
-});
-const NAMES = new RegExp(`\\b(${[...registryNames, 'fractures?', 'traumas?', 'brudd', 'frakturregister\\w*', 'traumeregister\\w*', 'hoftebrudd\\w*', 'AO[/_ -]?OTA\\w*'].join('|')})\\b`, 'i');
-const ACRONYMS = /\b(AIS|N?ISS|RTS|TRISS)\b/;   // in capitals only: iss() in code is caught by its registry's name, not here
+const registryNames = fs
+  .readdirSync('registries', { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .flatMap((d) => {
+    const yaml = fs.readFileSync(path.join('registries', d.name, 'registry.yaml'), 'utf8');
+    return [d.name, /^short:\s*(\S+)/m.exec(yaml)?.[1]].filter((x): x is string => Boolean(x));
+  });
+const NAMES = new RegExp(
+  `\\b(${[...registryNames, 'fractures?', 'traumas?', 'brudd', 'frakturregister\\w*', 'traumeregister\\w*', 'hoftebrudd\\w*', 'AO[/_ -]?OTA\\w*'].join('|')})\\b`,
+  'i',
+);
+const ACRONYMS = /\b(AIS|N?ISS|RTS|TRISS)\b/; // in capitals only: iss() in code is caught by its registry's name, not here
 const EXAMPLE = /\be\.g\.|\bfor example\b|\bsuch as\b|\bsay\b|\bf\.eks\./i;
 
 /** The comments and the code of a TypeScript file, apart. */
@@ -24,11 +32,15 @@ function split(file: string): { comments: Array<{ line: number; text: string }>;
   const text = fs.readFileSync(file, 'utf8');
   if (file.endsWith('.sql')) {
     const lines = text.split('\n').map((l, i) => ({ line: i + 1, l }));
-    return { comments: lines.filter((x) => x.l.includes('--')).map((x) => ({ line: x.line, text: x.l.slice(x.l.indexOf('--')) })), code: lines.map((x) => ({ line: x.line, text: x.l.split('--')[0] })) };
+    return {
+      comments: lines.filter((x) => x.l.includes('--')).map((x) => ({ line: x.line, text: x.l.slice(x.l.indexOf('--')) })),
+      code: lines.map((x) => ({ line: x.line, text: x.l.split('--')[0] })),
+    };
   }
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, false);
   const scanner = ts.createScanner(ts.ScriptTarget.Latest, false, ts.LanguageVariant.Standard, text);
-  const comments: Array<{ line: number; text: string }> = [], code: Array<{ line: number; text: string }> = [];
+  const comments: Array<{ line: number; text: string }> = [],
+    code: Array<{ line: number; text: string }> = [];
   // Braces are tracked so that the text of a template literal after `${…}` is scanned as text.
   const braces: Array<'brace' | 'template'> = [];
   for (let kind = scanner.scan(); kind !== ts.SyntaxKind.EndOfFileToken; kind = scanner.scan()) {
@@ -51,7 +63,10 @@ const offends = (t: string) => NAMES.exec(t)?.[0] ?? ACRONYMS.exec(t)?.[0] ?? nu
 it('names no registry, classification or score in the code of src/', () => {
   const found: string[] = [];
   for (const f of files('src')) {
-    for (const { line, text } of split(f).code) { const hit = offends(text); if (hit) found.push(`${f}:${line}: "${hit}" in ${text.trim().slice(0, 100)}`); }
+    for (const { line, text } of split(f).code) {
+      const hit = offends(text);
+      if (hit) found.push(`${f}:${line}: "${hit}" in ${text.trim().slice(0, 100)}`);
+    }
   }
   expect(found).toEqual([]);
 });
@@ -61,7 +76,10 @@ it('names a registry in the comments of src/ only as a plain example', () => {
   for (const f of files('src')) {
     // Applied migrations are history: their comments are not rewritten (their SQL is checked above).
     if (f.endsWith('.sql')) continue;
-    for (const { line, text } of split(f).comments) { const hit = offends(text); if (hit && !EXAMPLE.test(text)) found.push(`${f}:${line}: "${hit}" in ${text.trim().slice(0, 100)}`); }
+    for (const { line, text } of split(f).comments) {
+      const hit = offends(text);
+      if (hit && !EXAMPLE.test(text)) found.push(`${f}:${line}: "${hit}" in ${text.trim().slice(0, 100)}`);
+    }
   }
   expect(found).toEqual([]);
 });

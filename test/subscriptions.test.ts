@@ -18,38 +18,85 @@ beforeAll(async () => {
   smtp = await startTestInbox();
   inbox = smtp.mails;
   refuse = smtp.refuse;
-  t = await testPlatform({ KVALREG_SMTP_URL: smtp.url, KVALREG_MAIL_FROM: 'Norsk frakturregister <rapport@kvalreg.test>', KVALREG_PUBLIC_URL: 'https://kvalreg.test', KVALREG_REPORT_RETRY_BASE_MS: String(RETRY_MS) });
+  t = await testPlatform({
+    KVALREG_SMTP_URL: smtp.url,
+    KVALREG_MAIL_FROM: 'Norsk frakturregister <rapport@kvalreg.test>',
+    KVALREG_PUBLIC_URL: 'https://kvalreg.test',
+    KVALREG_REPORT_RETRY_BASE_MS: String(RETRY_MS),
+  });
   for (let i = 0; i < 6; i++) {
-    const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
-      payload: JSON.stringify(ehrBundle(fracture({ injuryDateTime: `${new Date().getFullYear()}-01-0${i + 1}T10:00:00+01:00`, firstContact: `${new Date().getFullYear()}-01-0${i + 1}T12:00:00+01:00` }))) });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/fhir',
+      headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+      payload: JSON.stringify(
+        ehrBundle(
+          fracture({
+            injuryDateTime: `${new Date().getFullYear()}-01-0${i + 1}T10:00:00+01:00`,
+            firstContact: `${new Date().getFullYear()}-01-0${i + 1}T12:00:00+01:00`,
+          }),
+        ),
+      ),
+    });
     expect(res.statusCode).toBeLessThan(300);
   }
   await t.platform.analytics.refresh();
 });
-afterAll(async () => { await t?.close(); await smtp?.close(); });
+afterAll(async () => {
+  await t?.close();
+  await smtp?.close();
+});
 
 const api = (method: 'GET' | 'POST' | 'DELETE', url: string, token?: string, body?: unknown) =>
-  t.app.inject({ method, url, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) }, payload: body ? JSON.stringify(body) : undefined });
+  t.app.inject({
+    method,
+    url,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+    payload: body ? JSON.stringify(body) : undefined,
+  });
 const days = (n: number, from = Date.now()) => new Date(from + n * 86_400_000);
 
 const linkIn = (m: Mail) => {
-  const text = parts(m.raw).find((p) => p.type === 'text/plain')!.body.toString('utf8');
+  const text = parts(m.raw)
+    .find((p) => p.type === 'text/plain')!
+    .body.toString('utf8');
   return /https:\/\/kvalreg\.test(\/api\/unsubscribe\?token=\S+)/.exec(text)![1];
 };
 
-describe('a user\'s own subscription', () => {
+describe("a user's own subscription", () => {
   let id: number;
 
   it('is created, listed only for its owner, and refused with clear messages when wrong', async () => {
-    const bad = await api('POST', '/api/registries/fracture/subscriptions', t.tokens.registrarSus, { report: 'unit', unit: SUS_ORTHO, frequency: 'hourly', email: 'leder@sus.test' });
+    const bad = await api('POST', '/api/registries/fracture/subscriptions', t.tokens.registrarSus, {
+      report: 'unit',
+      unit: SUS_ORTHO,
+      frequency: 'hourly',
+      email: 'leder@sus.test',
+    });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error).toMatch(/frequency must be one of daily, weekly, monthly, quarterly/);
-    const badMail = await api('POST', '/api/registries/fracture/subscriptions', t.tokens.registrarSus, { report: 'unit', unit: SUS_ORTHO, frequency: 'weekly', email: 'not-an-address' });
+    const badMail = await api('POST', '/api/registries/fracture/subscriptions', t.tokens.registrarSus, {
+      report: 'unit',
+      unit: SUS_ORTHO,
+      frequency: 'weekly',
+      email: 'not-an-address',
+    });
     expect(badMail.json().error).toMatch(/Not an e-mail address: not-an-address/);
-    const res = await api('POST', '/api/registries/fracture/subscriptions', t.tokens.registrarSus, { report: 'unit', unit: SUS_ORTHO, frequency: 'weekly', email: 'Leder@SUS.test' });
+    const res = await api('POST', '/api/registries/fracture/subscriptions', t.tokens.registrarSus, {
+      report: 'unit',
+      unit: SUS_ORTHO,
+      frequency: 'weekly',
+      email: 'Leder@SUS.test',
+    });
     expect(res.statusCode, res.body).toBe(201);
     id = res.json().id;
-    expect(res.json()).toMatchObject({ report: 'unit', unit: SUS_ORTHO, frequency: 'weekly', recipients: ['leder@sus.test'], active: true });
+    expect(res.json()).toMatchObject({
+      report: 'unit',
+      unit: SUS_ORTHO,
+      frequency: 'weekly',
+      recipients: ['leder@sus.test'],
+      active: true,
+    });
     expect(new Date(res.json().nextRunAt).getTime()).toBeGreaterThan(days(6).getTime());
     expect((await api('GET', '/api/subscriptions', t.tokens.registrarSus)).json().map((s: any) => s.id)).toEqual([id]);
     expect((await api('GET', '/api/subscriptions', t.tokens.readerOther)).json()).toEqual([]);
@@ -85,7 +132,10 @@ describe('a user\'s own subscription', () => {
     expect(done.json()).toMatchObject({ unsubscribed: true, subscription: id, recipient: 'leder@sus.test' });
     expect((await api('GET', '/api/subscriptions', t.tokens.registrarSus)).json()[0].active).toBe(false);
     expect(await t.platform.reports.dispatch.runDue(days(40))).toMatchObject({ queued: 0, sent: 0 });
-    const forged = await api('POST', link.replace(/token=([^.]+)\.(.)/, (_m, p: string, c: string) => `token=${p}.${c === 'A' ? 'B' : 'A'}`));
+    const forged = await api(
+      'POST',
+      link.replace(/token=([^.]+)\.(.)/, (_m, p: string, c: string) => `token=${p}.${c === 'A' ? 'B' : 'A'}`),
+    );
     expect(forged.statusCode).toBe(400);
     expect(forged.json().error).toMatch(/not valid/);
     expect((await api('DELETE', `/api/subscriptions/${id}`, t.tokens.registrarSus)).statusCode).toBe(204);
@@ -97,7 +147,13 @@ describe('a dispatch to a mailing list', () => {
   let start: number; // an hour after the dispatch fell due, 100 days on: the retries below happen before it is due again
 
   it('is set up by registry admins only', async () => {
-    const body = { report: 'indicator', indicator: 'nfr01_time_to_treatment', unit: SUS_HOSPITAL, frequency: 'daily', recipients: ['a@sus.test', 'b@sus.test'] };
+    const body = {
+      report: 'indicator',
+      indicator: 'nfr01_time_to_treatment',
+      unit: SUS_HOSPITAL,
+      frequency: 'daily',
+      recipients: ['a@sus.test', 'b@sus.test'],
+    };
     expect((await api('POST', '/api/registries/fracture/dispatches', t.tokens.registrarSus, body)).statusCode).toBe(403);
     const unknown = await api('POST', '/api/registries/fracture/dispatches', t.tokens.admin, { ...body, indicator: 'nfr99' });
     expect(unknown.json().error).toMatch(/no indicator "nfr99"/);
@@ -124,7 +180,10 @@ describe('a dispatch to a mailing list', () => {
     expect(pdfInfo(pdf.body).Title).toMatch(/^1\. Tid fra skaden til behandlingsstart/);
     const log = (await api('GET', `/api/registries/fracture/dispatches/${id}/deliveries`, t.tokens.admin)).json();
     const forA = log.filter((d: any) => d.recipient === 'a@sus.test');
-    expect(forA.map((d: any) => [d.attempt, d.outcome])).toEqual([[1, 'failed'], [2, 'sent']]);
+    expect(forA.map((d: any) => [d.attempt, d.outcome])).toEqual([
+      [1, 'failed'],
+      [2, 'sent'],
+    ]);
     expect(forA[0].error).toMatch(/Mailbox busy/);
     // Only under its own registry.
     expect((await api('GET', `/api/registries/trauma/dispatches/${id}/deliveries`, t.tokens.admin)).statusCode).toBe(404);
@@ -141,9 +200,25 @@ describe('a dispatch to a mailing list', () => {
 
   it('ends at its expiry', async () => {
     inbox.length = 0;
-    const res = await api('POST', '/api/registries/fracture/dispatches', t.tokens.admin, { report: 'unit', unit: SUS_ORTHO, frequency: 'daily', recipients: ['c@sus.test'], expires: days(3).toISOString() });
+    const res = await api('POST', '/api/registries/fracture/dispatches', t.tokens.admin, {
+      report: 'unit',
+      unit: SUS_ORTHO,
+      frequency: 'daily',
+      recipients: ['c@sus.test'],
+      expires: days(3).toISOString(),
+    });
     expect(res.statusCode).toBe(201);
-    expect((await api('POST', '/api/registries/fracture/dispatches', t.tokens.admin, { report: 'unit', unit: SUS_ORTHO, frequency: 'daily', recipients: ['c@sus.test'], expires: '2001-01-01' })).json().error).toMatch(/future/);
+    expect(
+      (
+        await api('POST', '/api/registries/fracture/dispatches', t.tokens.admin, {
+          report: 'unit',
+          unit: SUS_ORTHO,
+          frequency: 'daily',
+          recipients: ['c@sus.test'],
+          expires: '2001-01-01',
+        })
+      ).json().error,
+    ).toMatch(/future/);
     await api('DELETE', `/api/registries/fracture/dispatches/${id}`, t.tokens.admin);
     const run = await t.platform.reports.dispatch.runDue(days(5));
     expect(run).toMatchObject({ expired: 1, queued: 0, sent: 0 });
@@ -154,7 +229,12 @@ describe('a dispatch to a mailing list', () => {
 describe('sending now, outside the schedule', () => {
   it('delivers the report at once, logs it for its owner, re-sends on request, and refuses others and ended subscriptions', async () => {
     inbox.length = 0;
-    const res = await api('POST', '/api/registries/fracture/subscriptions', t.tokens.registrarSus, { report: 'unit', unit: SUS_ORTHO, frequency: 'monthly', email: 'now@sus.test' });
+    const res = await api('POST', '/api/registries/fracture/subscriptions', t.tokens.registrarSus, {
+      report: 'unit',
+      unit: SUS_ORTHO,
+      frequency: 'monthly',
+      email: 'now@sus.test',
+    });
     const id = res.json().id;
     expect((await api('POST', `/api/subscriptions/${id}/send`, t.tokens.readerOther)).statusCode).toBe(404);
     const sent = await api('POST', `/api/subscriptions/${id}/send`, t.tokens.registrarSus);
@@ -165,7 +245,12 @@ describe('sending now, outside the schedule', () => {
     expect(pdf.body.subarray(0, 4).toString()).toBe('%PDF');
     // The delivery is logged in a short transaction after the SMTP server has the message (none is
     // open while it is sent: report-dispatch.test.ts).
-    await expect.poll(async () => (await api('GET', `/api/subscriptions/${id}/deliveries`, t.tokens.registrarSus)).json().map((d: any) => [d.recipient, d.outcome]), { timeout: 30_000 })
+    await expect
+      .poll(
+        async () =>
+          (await api('GET', `/api/subscriptions/${id}/deliveries`, t.tokens.registrarSus)).json().map((d: any) => [d.recipient, d.outcome]),
+        { timeout: 30_000 },
+      )
       .toEqual([['now@sus.test', 'sent']]);
     expect((await api('GET', `/api/subscriptions/${id}/deliveries`, t.tokens.readerOther)).statusCode).toBe(404);
     // A person's own subscription is not a dispatch: the admins' delivery log does not show it.

@@ -9,18 +9,29 @@ import { parseExpiry } from '../src/cli/token.ts';
 import { testPlatform, type TestPlatform } from './helpers/platform.ts';
 
 let t: TestPlatform;
-beforeAll(async () => { t = await testPlatform({ KVALREG_RATE_LIMIT: '0', KVALREG_ANONYMOUS_RATE_LIMIT: '0' }); });
-afterAll(async () => { await t?.close(); });
+beforeAll(async () => {
+  t = await testPlatform({ KVALREG_RATE_LIMIT: '0', KVALREG_ANONYMOUS_RATE_LIMIT: '0' });
+});
+afterAll(async () => {
+  await t?.close();
+});
 
 const db = () => t.platform.db.pool;
 const me = (token: string) => t.app.inject({ method: 'GET', url: '/api/me', headers: { authorization: `Bearer ${token}` } });
 
 function kvalreg(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.resolve('bin/kvalreg.js'), ...args], { env: { ...process.env, ...t.env, LOG_LEVEL: 'warn' } });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
+    const child = spawn(process.execPath, [path.resolve('bin/kvalreg.js'), ...args], {
+      env: { ...process.env, ...t.env, LOG_LEVEL: 'warn' },
+    });
+    let stdout = '',
+      stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
@@ -28,10 +39,18 @@ function kvalreg(...args: string[]): Promise<{ code: number | null; stdout: stri
 describe('expiry', () => {
   it('gives every token an expiry: a year for a sending system, 90 days for a person, unless told', async () => {
     const system = await createToken(db(), { name: 'exp-system', kind: 'system', sender: 'exp' });
-    const user = await createToken(db(), { name: 'exp-user', kind: 'user', grants: [{ registry: 'fracture', role: 'unit-reader', unit: '8201100' }] });
+    const user = await createToken(db(), {
+      name: 'exp-user',
+      kind: 'user',
+      grants: [{ registry: 'fracture', role: 'unit-reader', unit: '8201100' }],
+    });
     const until = new Date(Date.now() + 3 * 86_400_000);
     await createToken(db(), { name: 'exp-chosen', kind: 'user', grants: [], expiresAt: until });
-    const rows = (await db().query("SELECT name, extract(epoch FROM expires_at - created_at) / 86400 AS days, expires_at FROM api_token WHERE name LIKE 'exp-%' ORDER BY name")).rows;
+    const rows = (
+      await db().query(
+        "SELECT name, extract(epoch FROM expires_at - created_at) / 86400 AS days, expires_at FROM api_token WHERE name LIKE 'exp-%' ORDER BY name",
+      )
+    ).rows;
     const days = Object.fromEntries(rows.map((r) => [r.name, Math.round(Number(r.days))]));
     expect(days).toEqual({ 'exp-chosen': 3, 'exp-system': DEFAULT_TOKEN_DAYS.system, 'exp-user': DEFAULT_TOKEN_DAYS.user });
     expect((await me(system)).statusCode).toBe(200);
@@ -46,7 +65,12 @@ describe('expiry', () => {
     expect(res.statusCode).toBe(401);
     expect(res.json().error).toMatch(/The bearer token was expired on \d{4}-\d{2}-\d{2}T.*Ask the registry for a new token/);
     // On the FHIR API too, as an OperationOutcome.
-    const fhir = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' }, payload: '{}' });
+    const fhir = await t.app.inject({
+      method: 'POST',
+      url: '/fhir',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' },
+      payload: '{}',
+    });
     expect(fhir.statusCode).toBe(401);
     expect(fhir.json().issue[0].diagnostics).toMatch(/expired/);
   });
@@ -54,7 +78,11 @@ describe('expiry', () => {
 
 describe('revocation', () => {
   it('refuses a revoked token from the very next request', async () => {
-    const token = await createToken(db(), { name: 'to-revoke', kind: 'user', grants: [{ registry: '*', role: 'registry-admin', unit: '1' }] });
+    const token = await createToken(db(), {
+      name: 'to-revoke',
+      kind: 'user',
+      grants: [{ registry: '*', role: 'registry-admin', unit: '1' }],
+    });
     expect((await t.app.inject({ method: 'GET', url: '/api/inbox', headers: { authorization: `Bearer ${token}` } })).statusCode).toBe(200);
     expect(await revokeTokens(db(), { token })).toEqual(['to-revoke']);
     const res = await t.app.inject({ method: 'GET', url: '/api/inbox', headers: { authorization: `Bearer ${token}` } });
@@ -75,7 +103,9 @@ describe('revocation', () => {
     const token = issued.stdout.trim();
     expect(token).toMatch(/^kvr_/);
     expect(issued.stderr).toMatch(/Token "cli-sender" expires \d{4}-/);
-    const expires = (await db().query("SELECT extract(epoch FROM expires_at - now()) / 3600 AS hours FROM api_token WHERE name = 'cli-sender'")).rows[0].hours;
+    const expires = (
+      await db().query("SELECT extract(epoch FROM expires_at - now()) / 3600 AS hours FROM api_token WHERE name = 'cli-sender'")
+    ).rows[0].hours;
     expect(Math.round(Number(expires))).toBe(48);
     expect((await me(token)).statusCode).toBe(200);
 

@@ -2,7 +2,19 @@
 // published definitions and worked examples. Each test names its source.
 import { describe, expect, it } from 'vitest';
 import {
-  aisValid, gcsCoded, headAis, iss, issRegionOf, maxAis, niss, rrCoded, rts, sbpCoded, triageRts, trissAgeIndex, trissPs,
+  aisValid,
+  gcsCoded,
+  headAis,
+  iss,
+  issRegionOf,
+  maxAis,
+  niss,
+  rrCoded,
+  rts,
+  sbpCoded,
+  triageRts,
+  trissAgeIndex,
+  trissPs,
 } from '../registries/trauma/functions.ts';
 import { loadRegistry } from '../src/registry/load.ts';
 import { caseValues } from '../src/records/evaluate.ts';
@@ -33,11 +45,11 @@ describe('ISS (Baker SP et al., J Trauma 1974;14:187–96)', () => {
   });
 
   it('puts the spine in the region of its level and skin injuries in the external region', () => {
-    expect(issRegionOf('650216')).toBe('head_neck');   // cervical
-    expect(issRegionOf('650416')).toBe('chest');       // thoracic
-    expect(issRegionOf('650616')).toBe('abdomen');     // lumbar
-    expect(issRegionOf('410402')).toBe('external');    // skin contusion of the thorax
-    expect(issRegionOf('912016')).toBe('external');    // chapter 9: burns, other trauma
+    expect(issRegionOf('650216')).toBe('head_neck'); // cervical
+    expect(issRegionOf('650416')).toBe('chest'); // thoracic
+    expect(issRegionOf('650616')).toBe('abdomen'); // lumbar
+    expect(issRegionOf('410402')).toBe('external'); // skin contusion of the thorax
+    expect(issRegionOf('912016')).toBe('external'); // chapter 9: burns, other trauma
     // Cervical spine 3 and head 4 share the head/neck region: only the 4 counts there.
     expect(iss('140650.4,650216.3,450203.3')).toBe(16 + 9);
   });
@@ -47,7 +59,7 @@ describe('ISS (Baker SP et al., J Trauma 1974;14:187–96)', () => {
     expect(aisValid('140602.7')).toBe(false);
     expect(aisValid('14060.3')).toBe(false);
     expect(aisValid('140602')).toBe(false);
-    expect(aisValid('650016.2')).toBe(false);          // spine without a level
+    expect(aisValid('650016.2')).toBe(false); // spine without a level
     expect(aisValid('a40602.2')).toBe(false);
     expect(aisValid(null)).toBeNull();
   });
@@ -141,13 +153,16 @@ describe('TRISS (Boyd CR et al., J Trauma 1987;27:370–8; MTOS coefficients, Ch
 });
 
 describe('the repeating injury form reaches the scores through a collect variable', () => {
-  it('gives the instances\' AIS codes as one sorted text, and the derived scores from it', async () => {
+  it("gives the instances' AIS codes as one sorted text, and the derived scores from it", async () => {
     const r = await loadRegistry('registries/trauma');
     const person = { birth_date: '1990-01-01', sex: 'female', deceased_date: null };
     const injury = (instance: string, ais_code: string) => ({ form: 'skadegradering', instance, data: { ais_code } });
     const v = caseValues(r, person, [
       { form: 'traumeperiode', instance: '', data: { accident_date: '2024-01-10' } },
-      injury('c', '853000.3'), injury('a', '544226.5'), injury('b', '541826.4'), { form: 'skadegradering', instance: 'd', data: {} },
+      injury('c', '853000.3'),
+      injury('a', '544226.5'),
+      injury('b', '541826.4'),
+      { form: 'skadegradering', instance: 'd', data: {} },
     ]);
     expect(v.ais_codes).toBe('541826.4,544226.5,853000.3');
     expect(v.iss).toBe(25 + 9);

@@ -18,13 +18,25 @@ function keysOf(source: string, start: RegExp): string[] {
 
 it('no key of the web app is defined twice (within i18n.tsx or in a part spread into it)', () => {
   const source = fs.readFileSync(path.resolve('web/src/i18n.tsx'), 'utf8');
-  for (const [name, start, part, workbench] of [['nb', /^const nb = \{/m, promNb, workbenchNb], ['en', /^const en: [^=]+= \{/m, promEn, workbenchEn]] as const) {
+  for (const [name, start, part, workbench] of [
+    ['nb', /^const nb = \{/m, promNb, workbenchNb],
+    ['en', /^const en: [^=]+= \{/m, promEn, workbenchEn],
+  ] as const) {
     const own = keysOf(source, start);
     expect(own.length, `keys of ${name}`).toBeGreaterThan(100);
     const twice = own.filter((k, i) => own.indexOf(k) !== i);
     expect(twice, `${name}: keys written twice in i18n.tsx`).toEqual([]);
-    expect(own.filter((k) => k in part), `${name}: keys of i18n-prom.ts redefined in i18n.tsx`).toEqual([]);
-    expect(own.filter((k) => k in workbench), `${name}: keys of i18n-workbench.ts redefined in i18n.tsx`).toEqual([]);
-    expect(Object.keys(part).filter((k) => k in workbench), `${name}: keys in both i18n-prom.ts and i18n-workbench.ts`).toEqual([]);
+    expect(
+      own.filter((k) => k in part),
+      `${name}: keys of i18n-prom.ts redefined in i18n.tsx`,
+    ).toEqual([]);
+    expect(
+      own.filter((k) => k in workbench),
+      `${name}: keys of i18n-workbench.ts redefined in i18n.tsx`,
+    ).toEqual([]);
+    expect(
+      Object.keys(part).filter((k) => k in workbench),
+      `${name}: keys in both i18n-prom.ts and i18n-workbench.ts`,
+    ).toEqual([]);
   }
 });

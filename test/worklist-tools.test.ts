@@ -21,30 +21,89 @@ let complete: ReturnType<typeof fracture>;
 beforeAll(async () => {
   t = await testPlatform();
   const send = async (key: string, f: ReturnType<typeof fracture>) => {
-    const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(ehrBundle(f)) });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/fhir',
+      headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+      payload: JSON.stringify(ehrBundle(f)),
+    });
     expect(res.statusCode, res.body).toBe(200);
-    ids[key] = (await t.platform.db.pool.query("SELECT id FROM registry_case WHERE registry = 'fracture' AND anchor_key LIKE $1", [`%|${f.id}`])).rows[0].id;
+    ids[key] = (
+      await t.platform.db.pool.query("SELECT id FROM registry_case WHERE registry = 'fracture' AND anchor_key LIKE $1", [`%|${f.id}`])
+    ).rows[0].id;
   };
   // Three missing the intended treatment (different dates and codes), three complete, one at another unit.
-  await send('a', fracture({ id: 'rec-1001', intent: undefined, aoCode: '2R3A2.1', injuryDateTime: '2024-01-10T10:00:00+01:00', firstContact: '2024-01-10T12:00:00+01:00' }));
-  await send('b', fracture({ id: 'rec-1002', intent: undefined, aoCode: '42A1', injuryDateTime: '2024-05-10T10:00:00+02:00', firstContact: '2024-05-10T12:00:00+02:00' }));
-  await send('c', fracture({ id: 'rec-1003', intent: undefined, side: undefined as never, aoCode: '2R3C1', injuryDateTime: '2024-09-10T10:00:00+02:00', firstContact: '2024-09-10T12:00:00+02:00' }));
+  await send(
+    'a',
+    fracture({
+      id: 'rec-1001',
+      intent: undefined,
+      aoCode: '2R3A2.1',
+      injuryDateTime: '2024-01-10T10:00:00+01:00',
+      firstContact: '2024-01-10T12:00:00+01:00',
+    }),
+  );
+  await send(
+    'b',
+    fracture({
+      id: 'rec-1002',
+      intent: undefined,
+      aoCode: '42A1',
+      injuryDateTime: '2024-05-10T10:00:00+02:00',
+      firstContact: '2024-05-10T12:00:00+02:00',
+    }),
+  );
+  await send(
+    'c',
+    fracture({
+      id: 'rec-1003',
+      intent: undefined,
+      side: undefined as never,
+      aoCode: '2R3C1',
+      injuryDateTime: '2024-09-10T10:00:00+02:00',
+      firstContact: '2024-09-10T12:00:00+02:00',
+    }),
+  );
   for (const k of ['d', 'e', 'f']) {
     complete = fracture({ id: `rec-2${k}`, injuryDateTime: '2024-06-01T10:00:00+02:00', firstContact: '2024-06-01T12:00:00+02:00' });
     await send(k, complete);
   }
   await send('other', fracture({ id: 'rec-3001', unitResh: OTHER_ORTHO, intent: undefined }));
   // A trauma event whose second injury carries an AIS code that is not valid: the problem names the injury.
-  const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
-    payload: JSON.stringify(traumaBundle({ id: 'wl-1', nin: nin('1980-05-05', 'male'), unitResh: '8201102', arrival: '2024-06-01T10:00:00+02:00', traumaTeam: true,
-      accident: { at: '2024-06-01T09:20:00+02:00' }, mechanism: 'fall_high', intention: 'accident', injuryType: 'blunt', arrivalVitals: { gcs: 15, sbp: 120, rr: 16 }, ais: ['853000.3', '85300.3'] })) });
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/fhir',
+    headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+    payload: JSON.stringify(
+      traumaBundle({
+        id: 'wl-1',
+        nin: nin('1980-05-05', 'male'),
+        unitResh: '8201102',
+        arrival: '2024-06-01T10:00:00+02:00',
+        traumaTeam: true,
+        accident: { at: '2024-06-01T09:20:00+02:00' },
+        mechanism: 'fall_high',
+        intention: 'accident',
+        injuryType: 'blunt',
+        arrivalVitals: { gcs: 15, sbp: 120, rr: 16 },
+        ais: ['853000.3', '85300.3'],
+      }),
+    ),
+  });
   expect(res.statusCode, res.body).toBe(200);
   traumaCase = (await t.platform.db.pool.query("SELECT id FROM registry_case WHERE registry = 'trauma'")).rows[0]?.id;
-  traumaToken = await createToken(t.platform.db.pool, { name: 'trauma-sus', kind: 'user', grants: [{ registry: 'trauma', role: 'unit-registrar', unit: '8201100' }] });
+  traumaToken = await createToken(t.platform.db.pool, {
+    name: 'trauma-sus',
+    kind: 'user',
+    grants: [{ registry: 'trauma', role: 'unit-registrar', unit: '8201100' }],
+  });
 }, 120_000);
-afterAll(async () => { await t?.close(); });
+afterAll(async () => {
+  await t?.close();
+});
 
-const get = (url: string, token = t.tokens.registrarSus) => t.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
+const get = (url: string, token = t.tokens.registrarSus) =>
+  t.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
 const rows = async (query: string, token?: string) => {
   const res = await get(`/api/registries/fracture/worklist/rows?${query}`, token);
   expect(res.statusCode, res.body).toBe(200);
@@ -58,7 +117,13 @@ it('lists what is missing with the case header, sorted and paged', async () => {
   const first = all.rows[0];
   expect(first.header.values.find((v: any) => v.variable === 'ao_code')).toMatchObject({ value: '2R3A2.1' });
   expect(first.date).toBe('2024-01-10');
-  expect(first.problems).toEqual([expect.objectContaining({ form: 'behandling', title: { nb: 'Behandling', en: 'Treatment' }, missing: [{ variable: 'treatment_intent', label: { nb: 'Planlagt behandling', en: 'Intended treatment' } }] })]);
+  expect(first.problems).toEqual([
+    expect.objectContaining({
+      form: 'behandling',
+      title: { nb: 'Behandling', en: 'Treatment' },
+      missing: [{ variable: 'treatment_intent', label: { nb: 'Planlagt behandling', en: 'Intended treatment' } }],
+    }),
+  ]);
   expect((await rows('sort=-date')).rows.map((r) => r.caseId)).toEqual([ids.c, ids.b, ids.a]);
   expect((await rows('sort=-missing')).rows[0].caseId).toBe(ids.c); // two forms with something missing
   const page = await rows('limit=2&offset=2');
@@ -90,7 +155,10 @@ it('exports the filtered worklist as CSV and XLSX, without names or identity num
   const csv = await get('/api/registries/fracture/worklist/export.csv?form=behandling');
   expect(csv.statusCode).toBe(200);
   expect(csv.headers['content-type']).toMatch(/text\/csv/);
-  const lines = csv.body.replace(/^\ufeff/, '').trim().split('\n');
+  const lines = csv.body
+    .replace(/^\ufeff/, '')
+    .trim()
+    .split('\n');
   expect(lines[0]).toMatch(/^Registrering,Skadedato,Enhet,AO\/OTA-kode,Side,Kilde,Journal-\/saksnummer/);
   expect(lines).toHaveLength(4);
   expect(csv.body).toContain('rec-1001');
@@ -98,9 +166,18 @@ it('exports the filtered worklist as CSV and XLSX, without names or identity num
   const xlsx = await get('/api/registries/fracture/worklist/export.xlsx');
   const book = new ExcelJS.Workbook();
   await book.xlsx.load(xlsx.rawPayload as never);
-  const cells = book.worksheets[0].getSheetValues().flat().map((v) => String(v ?? ''));
+  const cells = book.worksheets[0]
+    .getSheetValues()
+    .flat()
+    .map((v) => String(v ?? ''));
   expect(cells).toContain(String(ids.a));
-  expect((await t.platform.db.pool.query("SELECT count(DISTINCT person_id)::int AS n FROM audit_event WHERE action = 'export' AND purpose = 'worklist:export'")).rows[0].n).toBe(3);
+  expect(
+    (
+      await t.platform.db.pool.query(
+        "SELECT count(DISTINCT person_id)::int AS n FROM audit_event WHERE action = 'export' AND purpose = 'worklist:export'",
+      )
+    ).rows[0].n,
+  ).toBe(3);
 });
 
 it('pages the explanation list and exports it whole, the variables by their labels and codes by their words', async () => {
@@ -119,7 +196,11 @@ it('pages the explanation list and exports it whole, the variables by their labe
   const lines = csv.body.trim().split(/\r?\n/);
   expect(lines[0]).toMatch(/^\uFEFF?Registrering,Dato,Ferdigstilt,I telleren/);
   expect(lines.length - 1).toBe(first.total);
-  const valueParts = lines.slice(1).join('\n').match(/\(([^)]*=[^)]*)\)/g) ?? [];
+  const valueParts =
+    lines
+      .slice(1)
+      .join('\n')
+      .match(/\(([^)]*=[^)]*)\)/g) ?? [];
   expect(valueParts.length).toBeGreaterThan(0);
   for (const part of valueParts) expect(part).not.toMatch(/\b[a-z]+_[a-z0-9_]+\s=/);
   expect(csv.body).not.toMatch(/\b(female|male|true|false|unknown)\b/);
@@ -133,24 +214,68 @@ it('finalises the reviewed complete registrations in bulk, each in the history a
   const review = (await get('/api/registries/fracture/worklist/finalisable-ids')).json();
   expect(review.ids).toEqual([ids.d, ids.e, ids.f]);
   // Between the review and the confirmation, one of them gets a problem.
-  const changed = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
-    payload: JSON.stringify(ehrBundle({ ...complete, firstContact: '2024-05-20T12:00:00+02:00' })) });
+  const changed = await t.app.inject({
+    method: 'POST',
+    url: '/fhir',
+    headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+    payload: JSON.stringify(ehrBundle({ ...complete, firstContact: '2024-05-20T12:00:00+02:00' })),
+  });
   expect(changed.statusCode, changed.body).toBe(200);
-  const res = await t.app.inject({ method: 'POST', url: '/api/registries/fracture/finalise', headers: { authorization: `Bearer ${t.tokens.registrarSus}` }, payload: { caseIds: review.ids } });
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/api/registries/fracture/finalise',
+    headers: { authorization: `Bearer ${t.tokens.registrarSus}` },
+    payload: { caseIds: review.ids },
+  });
   expect(res.statusCode, res.body).toBe(200);
   expect(res.json()).toMatchObject({ finalisedCases: [ids.d, ids.e], skipped: [{ caseId: ids.f, reason: 'not-complete' }] });
-  const forms = (await t.platform.db.pool.query("SELECT case_id, status FROM case_form WHERE registry = 'fracture' AND case_id = ANY($1)", [[ids.d, ids.e]])).rows;
+  const forms = (
+    await t.platform.db.pool.query("SELECT case_id, status FROM case_form WHERE registry = 'fracture' AND case_id = ANY($1)", [
+      [ids.d, ids.e],
+    ])
+  ).rows;
   expect(forms.every((f) => f.status === 'finalised')).toBe(true);
-  const history = (await t.platform.db.pool.query("SELECT changes, source FROM value_history WHERE registry = 'fracture' AND case_id = $1 AND changes ? '$status'", [ids.d])).rows;
+  const history = (
+    await t.platform.db.pool.query(
+      "SELECT changes, source FROM value_history WHERE registry = 'fracture' AND case_id = $1 AND changes ? '$status'",
+      [ids.d],
+    )
+  ).rows;
   expect(history.length).toBe(forms.filter((f) => Number(f.case_id) === ids.d).length);
   expect(history[0]).toMatchObject({ changes: { $status: ['draft', 'finalised'] }, source: { kind: 'user', bulk: true } });
-  expect((await t.platform.db.pool.query("SELECT count(*)::int AS n FROM audit_event WHERE action = 'finalise' AND purpose = 'case:finalise'")).rows[0].n).toBe(2);
+  expect(
+    (await t.platform.db.pool.query("SELECT count(*)::int AS n FROM audit_event WHERE action = 'finalise' AND purpose = 'case:finalise'"))
+      .rows[0].n,
+  ).toBe(2);
   // Again: nothing left to do.
-  const again = await t.app.inject({ method: 'POST', url: '/api/registries/fracture/finalise', headers: { authorization: `Bearer ${t.tokens.registrarSus}` }, payload: { caseIds: [ids.d] } });
+  const again = await t.app.inject({
+    method: 'POST',
+    url: '/api/registries/fracture/finalise',
+    headers: { authorization: `Bearer ${t.tokens.registrarSus}` },
+    payload: { caseIds: [ids.d] },
+  });
   expect(again.json().skipped).toEqual([{ caseId: ids.d, reason: 'already-finalised' }]);
   // Another unit's case cannot be slipped in; readers may not finalise.
-  expect((await t.app.inject({ method: 'POST', url: '/api/registries/fracture/finalise', headers: { authorization: `Bearer ${t.tokens.registrarSus}` }, payload: { caseIds: [ids.other] } })).statusCode).toBe(403);
-  expect((await t.app.inject({ method: 'POST', url: '/api/registries/fracture/finalise', headers: { authorization: `Bearer ${t.tokens.readerOther}` }, payload: { caseIds: [ids.other] } })).statusCode).toBe(403);
+  expect(
+    (
+      await t.app.inject({
+        method: 'POST',
+        url: '/api/registries/fracture/finalise',
+        headers: { authorization: `Bearer ${t.tokens.registrarSus}` },
+        payload: { caseIds: [ids.other] },
+      })
+    ).statusCode,
+  ).toBe(403);
+  expect(
+    (
+      await t.app.inject({
+        method: 'POST',
+        url: '/api/registries/fracture/finalise',
+        headers: { authorization: `Bearer ${t.tokens.readerOther}` },
+        payload: { caseIds: [ids.other] },
+      })
+    ).statusCode,
+  ).toBe(403);
   // What the quality-assured annual report rests on.
   await t.platform.analytics.refresh();
   expect((await get('/api/registries/fracture/finalised-share?year=2024')).json()).toMatchObject({ year: 2024, finalised: 2 });
@@ -165,7 +290,11 @@ it('warns in the annual report when its quality-assured dataset is mostly unfina
   // The report itself, as the registry admin gets it: 2 of 2024's 7 fractures finalised (after the
   // bulk finalise above), a count under the threshold said as "fewer than"; the period date by its
   // label, never the variable's id or English words.
-  const res = await t.app.inject({ method: 'GET', url: '/api/registries/fracture/reports/annual/2024.pdf?dataset=qa', headers: { authorization: `Bearer ${t.tokens.admin}` } });
+  const res = await t.app.inject({
+    method: 'GET',
+    url: '/api/registries/fracture/reports/annual/2024.pdf?dataset=qa',
+    headers: { authorization: `Bearer ${t.tokens.admin}` },
+  });
   expect(res.statusCode, res.body.slice(0, 300)).toBe(200);
   const { text } = await extractText(new Uint8Array(res.rawPayload), { mergePages: true });
   const flat = (text as string).replace(/\s+/g, ' ');

@@ -10,8 +10,26 @@ import { mulberry32 } from './generate.ts';
 
 /** The fracture's ICD-10 code in NPR, from its AO/OTA prefix (hip fractures, AO 31, get S72.0). */
 const ICD: Record<string, string> = {
-  '11': 'S42.2', '12': 'S42.3', '13': 'S42.4', '14': 'S42.1', '15': 'S42.0', '16': 'S22.3', '21': 'S52.0', '22': 'S52.2', '23': 'S52.5',
-  '31': 'S72.0', '32': 'S72.3', '33': 'S72.4', '41': 'S82.1', '42': 'S82.2', '43': 'S82.3', '44': 'S82.6', '5': 'S32.0', '6': 'S32.5', '7': 'S62.3', '8': 'S92.3',
+  '11': 'S42.2',
+  '12': 'S42.3',
+  '13': 'S42.4',
+  '14': 'S42.1',
+  '15': 'S42.0',
+  '16': 'S22.3',
+  '21': 'S52.0',
+  '22': 'S52.2',
+  '23': 'S52.5',
+  '31': 'S72.0',
+  '32': 'S72.3',
+  '33': 'S72.4',
+  '41': 'S82.1',
+  '42': 'S82.2',
+  '43': 'S82.3',
+  '44': 'S82.6',
+  '5': 'S32.0',
+  '6': 'S32.5',
+  '7': 'S62.3',
+  '8': 'S92.3',
 };
 const icdOf = (ao: string, legacy?: string) => ICD[(ao || legacy || '').slice(0, 2)] ?? ICD[(ao || legacy || '').slice(0, 1)] ?? 'S52.5';
 
@@ -21,12 +39,20 @@ export function plantedCoverage(hospitals: string[], demoArea: Set<string>): Map
   return new Map([...hospitals].sort().map((h, i) => [h, demoArea.has(h) ? 0.92 : cycle[i % cycle.length]]));
 }
 
-export interface NprDemo { csv: string; planted: Map<string, number>; episodes: number }
+export interface NprDemo {
+  csv: string;
+  planted: Map<string, number>;
+  episodes: number;
+}
 
-export function generateNprExtract(fractures: FractureSpec[], o: { seed: number; hospitalOf: (unit: string) => string; planted: Map<string, number>; onlyInRegistry?: number }): NprDemo {
+export function generateNprExtract(
+  fractures: FractureSpec[],
+  o: { seed: number; hospitalOf: (unit: string) => string; planted: Map<string, number>; onlyInRegistry?: number },
+): NprDemo {
   const random = mulberry32(o.seed ^ 0x5eed);
   const rows = ['episode_id;national_id;hospital_resh;admission_date;discharge_date;contact_type;icd10;ncsp'];
-  const day = (iso: string, plus = 0) => new Date(Date.parse(iso.slice(0, 10) + 'T00:00:00Z') + plus * 86_400_000).toISOString().slice(0, 10);
+  const day = (iso: string, plus = 0) =>
+    new Date(Date.parse(iso.slice(0, 10) + 'T00:00:00Z') + plus * 86_400_000).toISOString().slice(0, 10);
   let n = 0;
   for (const f of fractures) {
     const hospital = o.hospitalOf(f.unitResh);
@@ -35,7 +61,18 @@ export function generateNprExtract(fractures: FractureSpec[], o: { seed: number;
     const operated = Boolean(f.surgery);
     // Registered fractures are in NPR unless the hospital coded them without a fracture code.
     if (random() >= (o.onlyInRegistry ?? 0.01)) {
-      rows.push([`npr-${++n}`, f.nin, hospital, day(f.firstContact), day(f.firstContact, operated ? 1 + Math.floor(random() * 4) : 0), operated ? 'inpatient' : 'outpatient', icd, operated ? 'NCJ62' : ''].join(';'));
+      rows.push(
+        [
+          `npr-${++n}`,
+          f.nin,
+          hospital,
+          day(f.firstContact),
+          day(f.firstContact, operated ? 1 + Math.floor(random() * 4) : 0),
+          operated ? 'inpatient' : 'outpatient',
+          icd,
+          operated ? 'NCJ62' : '',
+        ].join(';'),
+      );
     }
     if (f.aoCode.startsWith('31')) continue; // a hip fracture: another registry's, whatever NPR holds
     // Fractures the hospital treated but never registered: geometric, mean (1 − c) / c.
@@ -43,7 +80,18 @@ export function generateNprExtract(fractures: FractureSpec[], o: { seed: number;
       const birth = `${1930 + Math.floor(random() * 90)}-0${1 + Math.floor(random() * 9)}-1${Math.floor(random() * 9)}`;
       const date = day(f.injuryDateTime, Math.floor(random() * 60) - 30);
       const inYear = date.slice(0, 4) === f.injuryDateTime.slice(0, 4) ? date : day(f.injuryDateTime);
-      rows.push([`npr-${++n}`, generateNin({ birthDate: birth, sex: random() < 0.5 ? 'female' : 'male', kind: 'synthetic-fnr', random }), hospital, inYear, inYear, 'outpatient', icd, ''].join(';'));
+      rows.push(
+        [
+          `npr-${++n}`,
+          generateNin({ birthDate: birth, sex: random() < 0.5 ? 'female' : 'male', kind: 'synthetic-fnr', random }),
+          hospital,
+          inYear,
+          inYear,
+          'outpatient',
+          icd,
+          '',
+        ].join(';'),
+      );
     }
   }
   return { csv: rows.join('\n') + '\n', planted: o.planted, episodes: n };

@@ -34,7 +34,8 @@ export function regionInstrument(ao: { bone: string; segment: string }): string 
   return null;
 }
 /** The registry's AO prefix (codebook ao_prefix). */
-export const aoPrefix = (ao: { bone: string; segment: string }) => (['5', '6', '7', '8', '14', '15', '16'].includes(ao.bone) ? ao.bone : ao.segment);
+export const aoPrefix = (ao: { bone: string; segment: string }) =>
+  ['5', '6', '7', '8', '14', '15', '16'].includes(ao.bone) ? ao.bone : ao.segment;
 
 const TIMEPOINTS = [
   { id: 'baseline', months: 0, days: 0, before: 0, after: 21, recall: 'pre-injury' as const },
@@ -61,7 +62,10 @@ export interface PromDemoOptions {
   batchSize?: number;
 }
 
-export function generatePromAnswers(fractures: FractureSpec[], o: PromDemoOptions): { bundles: Array<Record<string, unknown>>; truth: PromTruth; responses: number } {
+export function generatePromAnswers(
+  fractures: FractureSpec[],
+  o: PromDemoOptions,
+): { bundles: Array<Record<string, unknown>>; truth: PromTruth; responses: number } {
   const random = mulberry32(o.seed ^ 0x5eed);
   const today = osloDate(o.now);
   const truth: PromTruth = { asked: [], improved: [] };
@@ -83,12 +87,14 @@ export function generatePromAnswers(fractures: FractureSpec[], o: PromDemoOption
     const w6 = region ? makeAnswers(o.instruments.get(region)!, 'bad', random, region, limits) : null;
     for (const t of TIMEPOINTS) {
       const due = addDays(addMonths(injury, t.months), t.days);
-      const opens = addDays(due, -t.before), closes = addDays(due, t.after);
+      const opens = addDays(due, -t.before),
+        closes = addDays(due, t.after);
       if (closes >= today) continue;
       if (f.deceasedDate && f.deceasedDate <= closes) continue;
       const asked = ['eq5d5l', ...(t.id === 'baseline' ? [] : ['anchor']), ...(region ? [region] : [])];
       const answers = random() < o.rates.promResponse;
-      for (const instrument of asked) truth.asked.push({ fracture: f.id, timepoint: t.id, instrument, answered: answers, age, sex: f.gender ?? 'unknown', prefix });
+      for (const instrument of asked)
+        truth.asked.push({ fracture: f.id, timepoint: t.id, instrument, answered: answers, age, sex: f.gender ?? 'unknown', prefix });
       if (!answers) continue;
       // A day within the window, at a time of day in the evening (Norwegian summer or winter time alike: 18:00 UTC is the same date in Oslo).
       const span = Math.round((Date.parse(closes) - Date.parse(opens)) / 86_400_000);
@@ -97,9 +103,20 @@ export function generatePromAnswers(fractures: FractureSpec[], o: PromDemoOption
       for (const instrument of asked) {
         const inst = o.instruments.get(instrument)!;
         const good = t.id === 'baseline' || (t.id === 'm12' && improved);
-        const a = instrument === region && !good ? w6! : makeAnswers(inst, good ? 'good' : 'bad', random, instrument === region ? region : null, limits);
-        responses.push(questionnaireResponse({ instrument: inst, answers: a, nin: f.nin, authored, recall: t.recall,
-          identifier: { system: PROM_ID_SYSTEM, value: `${f.id}-${t.id}-${instrument}` } }));
+        const a =
+          instrument === region && !good
+            ? w6!
+            : makeAnswers(inst, good ? 'good' : 'bad', random, instrument === region ? region : null, limits);
+        responses.push(
+          questionnaireResponse({
+            instrument: inst,
+            answers: a,
+            nin: f.nin,
+            authored,
+            recall: t.recall,
+            identifier: { system: PROM_ID_SYSTEM, value: `${f.id}-${t.id}-${instrument}` },
+          }),
+        );
       }
       if (t.id === 'm12' && region && limits) truth.improved.push({ fracture: f.id, prefix, improved });
     }
@@ -115,7 +132,13 @@ export function generatePromAnswers(fractures: FractureSpec[], o: PromDemoOption
  * each item at its best or worst option, a third of them one step off. For the region instrument,
  * a good answer is within the PASS and a bad one worse than it, checked by scoring (and retried).
  */
-export function makeAnswers(inst: Instrument, state: 'good' | 'bad', random: () => number, region: string | null = null, limits: { mcii: number; pass: number } | null = null): Answers {
+export function makeAnswers(
+  inst: Instrument,
+  state: 'good' | 'bad',
+  random: () => number,
+  region: string | null = null,
+  limits: { mcii: number; pass: number } | null = null,
+): Answers {
   const score = region ? REGION_SCORE[region] : inst.def.scores.find((s) => s.direction !== 'none')?.id;
   const best = bestEnd(inst, score);
   for (let attempt = 0; attempt < 50; attempt++) {
@@ -136,9 +159,14 @@ type End = 'low' | 'high';
 function bestEnd(inst: Instrument, score: string | undefined): End {
   if (!score) return 'low';
   const def = inst.scores.get(score)!;
-  const at = (end: End) => scoreResponse(inst, answersAt(inst, end, () => 1, 0)).scores[score]?.value as number;
-  const low = at('low'), high = at('high');
-  return def.direction === 'higher-is-worse' ? (low <= high ? 'low' : 'high') : (low >= high ? 'low' : 'high');
+  const at = (end: End) =>
+    scoreResponse(
+      inst,
+      answersAt(inst, end, () => 1, 0),
+    ).scores[score]?.value as number;
+  const low = at('low'),
+    high = at('high');
+  return def.direction === 'higher-is-worse' ? (low <= high ? 'low' : 'high') : low >= high ? 'low' : 'high';
 }
 
 function answersAt(inst: Instrument, end: End, random: () => number, offShare: number): Answers {
@@ -146,7 +174,10 @@ function answersAt(inst: Instrument, end: End, random: () => number, offShare: n
   for (const item of inst.items.values()) {
     if (!enabled(item, a)) continue;
     const step = random() < offShare ? 1 : 0;
-    if (item.type === 'boolean') { a[item.linkId] = false; continue; }
+    if (item.type === 'boolean') {
+      a[item.linkId] = false;
+      continue;
+    }
     if (item.options.length) {
       const sorted = [...item.options].filter((x) => x.weight !== null).sort((x, y) => x.weight! - y.weight!);
       if (!sorted.length) continue;
@@ -155,7 +186,8 @@ function answersAt(inst: Instrument, end: End, random: () => number, offShare: n
       continue;
     }
     if (item.type === 'integer' || item.type === 'decimal') {
-      const min = item.min ?? 0, max = item.max ?? 10;
+      const min = item.min ?? 0,
+        max = item.max ?? 10;
       // An item scored on its own (a VAS, higher is better) goes the other way from weighted items.
       const own = inst.def.scores.find((s) => s.method === 'item' && s.items.includes(item.linkId));
       const wantHigh = own ? (own.direction === 'higher-is-better') === (end === 'low') : end === 'high';

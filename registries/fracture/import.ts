@@ -6,9 +6,26 @@ import { parse } from 'csv-parse/sync';
 import type { Registry } from '../../src/registry/load.ts';
 import { ehrBundle, plannerBundle, type FractureSpec } from './bundles.ts';
 
-export const JOURNAL_COLUMNS = ['journal_id', 'national_id', 'unit_resh', 'setting', 'injury_time', 'first_contact', 'ao_code', 'side', 'open', 'energy', 'intent', 'surgery_time'] as const;
+export const JOURNAL_COLUMNS = [
+  'journal_id',
+  'national_id',
+  'unit_resh',
+  'setting',
+  'injury_time',
+  'first_contact',
+  'ao_code',
+  'side',
+  'open',
+  'energy',
+  'intent',
+  'surgery_time',
+] as const;
 
-export interface JournalRow { line: number; bundles: Array<Record<string, any>>; problem?: string }
+export interface JournalRow {
+  line: number;
+  bundles: Array<Record<string, any>>;
+  problem?: string;
+}
 
 const bool = (v: string | undefined) => (v === undefined || v === '' ? undefined : /^(1|ja|yes|true)$/i.test(v));
 
@@ -17,7 +34,12 @@ const bool = (v: string | undefined) => (v === undefined || v === '' ? undefined
  * calls `csvToBundles` of a registry's import.ts. `codeVersion` is the AO/OTA version of the codes.
  */
 export function csvToBundles(text: string, registry: Registry, opts: { codeVersion: string; idSystem?: string }): JournalRow[] {
-  const records: Record<string, string>[] = parse(text, { columns: true, skip_empty_lines: true, delimiter: text.split('\n')[0].includes(';') ? ';' : ',', trim: true });
+  const records: Record<string, string>[] = parse(text, {
+    columns: true,
+    skip_empty_lines: true,
+    delimiter: text.split('\n')[0].includes(';') ? ';' : ',',
+    trim: true,
+  });
   const missingCols = JOURNAL_COLUMNS.filter((c) => records.length && !(c in records[0]));
   if (missingCols.length) throw new Error(`the CSV lacks the column(s) ${missingCols.join(', ')}; expected ${JOURNAL_COLUMNS.join(', ')}`);
   const map = registry.versionMaps.get('ao_ota_2018');
@@ -35,14 +57,28 @@ export function csvToBundles(text: string, registry: Registry, opts: { codeVersi
         ao = '';
       } else {
         const mapped = map(legacy);
-        if (mapped.code === null) return { line, bundles: [], problem: `AO code ${r.ao_code} (${opts.codeVersion}) cannot be mapped to 2018 unambiguously${mapped.rule?.note ? `: ${mapped.rule.note}` : ''}; register it by hand` };
+        if (mapped.code === null)
+          return {
+            line,
+            bundles: [],
+            problem: `AO code ${r.ao_code} (${opts.codeVersion}) cannot be mapped to 2018 unambiguously${mapped.rule?.note ? `: ${mapped.rule.note}` : ''}; register it by hand`,
+          };
         ao = mapped.code;
       }
     }
     const spec: FractureSpec = {
-      id: `journal-${r.journal_id}`, nin: r.national_id, unitResh: r.unit_resh, setting: (r.setting || 'EMER') as FractureSpec['setting'],
-      injuryDateTime: r.injury_time, firstContact: r.first_contact, aoCode: ao, ...(legacy ? { aoCodeLegacy: legacy } : {}), side: (r.side || 'not_applicable') as FractureSpec['side'],
-      open: bool(r.open), energy: (r.energy || undefined) as FractureSpec['energy'], intent: (r.intent || undefined) as FractureSpec['intent'],
+      id: `journal-${r.journal_id}`,
+      nin: r.national_id,
+      unitResh: r.unit_resh,
+      setting: (r.setting || 'EMER') as FractureSpec['setting'],
+      injuryDateTime: r.injury_time,
+      firstContact: r.first_contact,
+      aoCode: ao,
+      ...(legacy ? { aoCodeLegacy: legacy } : {}),
+      side: (r.side || 'not_applicable') as FractureSpec['side'],
+      open: bool(r.open),
+      energy: (r.energy || undefined) as FractureSpec['energy'],
+      intent: (r.intent || undefined) as FractureSpec['intent'],
       surgery: r.surgery_time ? { start: r.surgery_time } : undefined,
     };
     const bundles = [ehrBundle(spec, 'transaction', opts.idSystem)];

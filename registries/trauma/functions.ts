@@ -21,7 +21,13 @@
 
 // ---- AIS codes ---------------------------------------------------------------------------------
 
-export interface AisInjury { code: string; predot: string; chapter: number; severity: number; region: IssRegion | null }
+export interface AisInjury {
+  code: string;
+  predot: string;
+  chapter: number;
+  severity: number;
+  region: IssRegion | null;
+}
 
 /** The six ISS body regions (Baker 1974). */
 export type IssRegion = 'head_neck' | 'face' | 'chest' | 'abdomen' | 'extremities' | 'external';
@@ -54,18 +60,30 @@ const AIS_CODE = /^(\d{6})\.([1-69])$/;
  */
 export function issRegionOf(predot: string): IssRegion | null {
   const chapter = Number(predot[0]);
-  const structure = predot[1], specific = predot.slice(2, 4);
+  const structure = predot[1],
+    specific = predot.slice(2, 4);
   if (structure === '1' && ['02', '04', '06', '08'].includes(specific) && chapter >= 1 && chapter <= 8) return 'external';
   switch (chapter) {
-    case 0: return 'external';
-    case 1: case 3: return 'head_neck';
-    case 2: return 'face';
-    case 4: return 'chest';
-    case 5: return 'abdomen';
-    case 6: return specific === '02' ? 'head_neck' : specific === '04' ? 'chest' : specific === '06' ? 'abdomen' : null;
-    case 7: case 8: return 'extremities';
-    case 9: return 'external';
-    default: return null;
+    case 0:
+      return 'external';
+    case 1:
+    case 3:
+      return 'head_neck';
+    case 2:
+      return 'face';
+    case 4:
+      return 'chest';
+    case 5:
+      return 'abdomen';
+    case 6:
+      return specific === '02' ? 'head_neck' : specific === '04' ? 'chest' : specific === '06' ? 'abdomen' : null;
+    case 7:
+    case 8:
+      return 'extremities';
+    case 9:
+      return 'external';
+    default:
+      return null;
   }
 }
 
@@ -88,13 +106,22 @@ export function aisValid(code: unknown): boolean | null {
 /** The injuries of a comma-separated list of AIS codes (what a `collect` variable gives); invalid codes are left out. */
 export function injuries(codes: unknown): AisInjury[] {
   if (codes === null || codes === undefined || codes === '') return [];
-  return String(codes).split(',').map((c) => parseAis(c)).filter((x): x is AisInjury => x !== null);
+  return String(codes)
+    .split(',')
+    .map((c) => parseAis(c))
+    .filter((x): x is AisInjury => x !== null);
 }
 
 /** Injuries that can be scored: severity 9 ("unknown") is not scored. */
-function scored(codes: unknown): AisInjury[] { return injuries(codes).filter((i) => i.severity >= 1 && i.severity <= 6); }
+function scored(codes: unknown): AisInjury[] {
+  return injuries(codes).filter((i) => i.severity >= 1 && i.severity <= 6);
+}
 
-const squareOfTopThree = (severities: number[]) => severities.sort((a, b) => b - a).slice(0, 3).reduce((s, x) => s + x * x, 0);
+const squareOfTopThree = (severities: number[]) =>
+  severities
+    .sort((a, b) => b - a)
+    .slice(0, 3)
+    .reduce((s, x) => s + x * x, 0);
 
 /** Injury Severity Score (Baker 1974); null when no injury can be scored. */
 export function iss(codes: unknown): number | null {
@@ -164,14 +191,18 @@ export function rrCoded(rr: unknown): number | null {
 
 /** Revised Trauma Score, 0–7.8408 (rounded to 4 decimals); null unless all three are known. */
 export function rts(gcs: unknown, sbp: unknown, rr: unknown): number | null {
-  const g = gcsCoded(gcs), s = sbpCoded(sbp), r = rrCoded(rr);
+  const g = gcsCoded(gcs),
+    s = sbpCoded(sbp),
+    r = rrCoded(rr);
   if (g === null || s === null || r === null) return null;
   return Math.round((0.9368 * g + 0.7326 * s + 0.2908 * r) * 10_000) / 10_000;
 }
 
 /** Triage Revised Trauma Score: the sum of the coded values, 0–12. */
 export function triageRts(gcs: unknown, sbp: unknown, rr: unknown): number | null {
-  const g = gcsCoded(gcs), s = sbpCoded(sbp), r = rrCoded(rr);
+  const g = gcsCoded(gcs),
+    s = sbpCoded(sbp),
+    r = rrCoded(rr);
   if (g === null || s === null || r === null) return null;
   return g + s + r;
 }
@@ -181,8 +212,8 @@ export function triageRts(gcs: unknown, sbp: unknown, rr: unknown): number | nul
 /** The coefficient set used: MTOS 1990 (Champion et al., J Trauma 1990;30:1356–65). */
 export const TRISS_COEFFICIENTS = {
   name: 'MTOS 1990',
-  blunt: { b0: -1.2470, rts: 0.9544, iss: -0.0768, age: -1.9052 },
-  penetrating: { b0: -0.6029, rts: 1.1430, iss: -0.1516, age: -2.6676 },
+  blunt: { b0: -1.247, rts: 0.9544, iss: -0.0768, age: -1.9052 },
+  penetrating: { b0: -0.6029, rts: 1.143, iss: -0.1516, age: -2.6676 },
 } as const;
 
 /** TRISS age index: 0 for age 0–54, 1 for 55 and over. */
@@ -199,7 +230,10 @@ export function trissAgeIndex(age: unknown): number | null {
  * under 15 years are scored with the blunt coefficients whatever the injury type.
  */
 export function trissPs(injuryType: unknown, rtsValue: unknown, issValue: unknown, age: unknown): number | null {
-  const r = num(rtsValue), s = num(issValue), a = num(age), ai = trissAgeIndex(age);
+  const r = num(rtsValue),
+    s = num(issValue),
+    a = num(age),
+    ai = trissAgeIndex(age);
   if (r === null || s === null || a === null || ai === null) return null;
   if (injuryType !== 'blunt' && injuryType !== 'penetrating') return null;
   const c = injuryType === 'penetrating' && a >= 15 ? TRISS_COEFFICIENTS.penetrating : TRISS_COEFFICIENTS.blunt;

@@ -9,7 +9,15 @@ import type { UnitTree } from '../units/tree.ts';
 import { writeEvents, writeEventsSql, type AuditEvent } from '../audit/trail.ts';
 
 export class AccessDenied extends Error {
-  constructor(message: string, readonly unit: string | null = null, readonly object: string | null = null, readonly personId: number | null = null, readonly registry: string | null = null) { super(message); }
+  constructor(
+    message: string,
+    readonly unit: string | null = null,
+    readonly object: string | null = null,
+    readonly personId: number | null = null,
+    readonly registry: string | null = null,
+  ) {
+    super(message);
+  }
 }
 
 /** What a transaction did to person-level data, for the audit trail. */
@@ -63,7 +71,11 @@ export class PersonData {
    * own login (kvalreg_app_login), for work under row-level security; without it, that work
    * switches role on the owner's connections.
    */
-  constructor(private readonly pool: Pool, private readonly units: UnitTree, private readonly appPool?: Pool) {}
+  constructor(
+    private readonly pool: Pool,
+    private readonly units: UnitTree,
+    private readonly appPool?: Pool,
+  ) {}
 
   /**
    * Runs `fn` in one transaction as `caller`. A transaction the database aborts for a deadlock or a
@@ -84,7 +96,7 @@ export class PersonData {
 
   private async attempt<T>(caller: Caller, purpose: string, fn: (tx: PersonTx) => Promise<T>, opts: TransactionOptions): Promise<T> {
     const { scope, grants } = rowScope(caller, this.units);
-    const client = await (scope === 'all' ? this.pool : this.appPool ?? this.pool).connect();
+    const client = await (scope === 'all' ? this.pool : (this.appPool ?? this.pool)).connect();
     const notes: AuditNote[] = [];
     try {
       // One round trip: begin, become the application role (row-level security applies to it), and
@@ -95,10 +107,12 @@ export class PersonData {
       // resources is not one. Everyone else works as the application role, under row security.
       const role = scope === 'all' ? '' : 'SET LOCAL ROLE kvalreg_app; ';
       // A patient sees their own person: found by the keyed hash (an owner function that gives only the id).
-      const own = caller.kind === 'user' && caller.personHash
-        ? `SELECT set_config('kvalreg.person', coalesce(kvalreg_person_id_by_hash(decode(${client.escapeLiteral(caller.personHash)}, 'hex'))::text, ''), true); `
-        : '';
-      const opening = `BEGIN${opts.readOnly ? ' READ ONLY' : ''}; ${own}${role}` +
+      const own =
+        caller.kind === 'user' && caller.personHash
+          ? `SELECT set_config('kvalreg.person', coalesce(kvalreg_person_id_by_hash(decode(${client.escapeLiteral(caller.personHash)}, 'hex'))::text, ''), true); `
+          : '';
+      const opening =
+        `BEGIN${opts.readOnly ? ' READ ONLY' : ''}; ${own}${role}` +
         `SELECT set_config('kvalreg.caller', ${client.escapeLiteral(callerLabel(caller))}, true), ` +
         `set_config('kvalreg.purpose', ${client.escapeLiteral(purpose)}, true), ` +
         `set_config('kvalreg.scope', ${client.escapeLiteral(scope)}, true), set_config('kvalreg.grants', ${client.escapeLiteral(grants)}, true); `;
@@ -107,23 +121,44 @@ export class PersonData {
       const atCommit: string[] = [];
       const units = this.units;
       const tx: PersonTx = {
-        client, caller, purpose, units,
+        client,
+        caller,
+        purpose,
+        units,
         unitsFor: (registry, roles) => scopeOf(caller, registry, roles, units),
         requireUnit: (registry, unit, roles, target) => {
           const scope = scopeOf(caller, registry, roles, units);
           if (scope === null) return;
           if (unit && scope.includes(unit)) return;
-          throw new AccessDenied(`${callerLabel(caller)} has no ${roles.join('/')} access to unit ${unit ?? '(none)'} in ${registry}`, unit, target?.object ?? registry, target?.personId ?? null, registry === '*' ? null : registry);
+          throw new AccessDenied(
+            `${callerLabel(caller)} has no ${roles.join('/')} access to unit ${unit ?? '(none)'} in ${registry}`,
+            unit,
+            target?.object ?? registry,
+            target?.personId ?? null,
+            registry === '*' ? null : registry,
+          );
         },
-        audit: (note) => { notes.push(note); },
-        begin: () => { if (begun) return ''; begun = true; return opening; },
-        atCommit: (sql) => { atCommit.push(sql); },
+        audit: (note) => {
+          notes.push(note);
+        },
+        begin: () => {
+          if (begun) return '';
+          begun = true;
+          return opening;
+        },
+        atCommit: (sql) => {
+          atCommit.push(sql);
+        },
       };
       const result = await fn(tx);
       // The trail is written in the same transaction: no change without its record, and no record of a change that did not happen.
       // Read-only transactions write it just after, with the result in hand. Whatever the work left
       // for the commit, the events and COMMIT go in one round trip.
-      const last = [...atCommit, ...(opts.readOnly ? [] : [writeEventsSql(events(caller, purpose, notes, 'ok', opts.client), (v) => client.escapeLiteral(v))]), 'COMMIT'];
+      const last = [
+        ...atCommit,
+        ...(opts.readOnly ? [] : [writeEventsSql(events(caller, purpose, notes, 'ok', opts.client), (v) => client.escapeLiteral(v))]),
+        'COMMIT',
+      ];
       await client.query(tx.begin() + last.filter(Boolean).join('; '));
       if (opts.readOnly) await writeEvents(client, events(caller, purpose, notes, 'ok', opts.client));
       return result;
@@ -131,8 +166,26 @@ export class PersonData {
       await client.query('ROLLBACK').catch(() => undefined);
       // A refused attempt is itself an event worth keeping.
       if (err instanceof AccessDenied) {
-        await writeEvents(client, events(caller, purpose, [{ action: purpose, object: err.object ?? purpose, unit: err.unit, registry: err.registry, personIds: err.personId ? [err.personId] : [] }], 'denied', opts.client))
-          .catch((e) => { console.error(`kvalreg: could not record a refused attempt in the audit trail: ${(e as Error).message}`); });
+        await writeEvents(
+          client,
+          events(
+            caller,
+            purpose,
+            [
+              {
+                action: purpose,
+                object: err.object ?? purpose,
+                unit: err.unit,
+                registry: err.registry,
+                personIds: err.personId ? [err.personId] : [],
+              },
+            ],
+            'denied',
+            opts.client,
+          ),
+        ).catch((e) => {
+          console.error(`kvalreg: could not record a refused attempt in the audit trail: ${(e as Error).message}`);
+        });
       }
       throw err;
     } finally {
@@ -172,7 +225,15 @@ function events(caller: Caller, purpose: string, notes: AuditNote[], outcome: 'o
   return notes.flatMap((n) => {
     const persons = n.personIds && n.personIds.length ? [...new Set(n.personIds)] : [null];
     const who = n.actor ? { actor: n.actor.label, role: n.actor.role } : {};
-    return persons.map((personId) => ({ ...base, ...who, unit: n.unit ?? null, registry: n.registry ?? null, personId, action: n.action, object: n.object }));
+    return persons.map((personId) => ({
+      ...base,
+      ...who,
+      unit: n.unit ?? null,
+      registry: n.registry ?? null,
+      personId,
+      action: n.action,
+      object: n.object,
+    }));
   });
 }
 
@@ -184,10 +245,14 @@ function events(caller: Caller, purpose: string, notes: AuditNote[], outcome: 'o
 function rowScope(caller: Caller, units: UnitTree): { scope: 'all' | 'units'; grants: string } {
   if (caller.kind !== 'user') return { scope: 'all', grants: '' };
   // Everything only for an admin of every registry; the admin of one registry sees all of that one.
-  if (caller.grants.some((g) => g.registry === '*' && (g.role === 'platform-admin' || g.role === 'registry-admin'))) return { scope: 'all', grants: '' };
+  if (caller.grants.some((g) => g.registry === '*' && (g.role === 'platform-admin' || g.role === 'registry-admin')))
+    return { scope: 'all', grants: '' };
   const pairs = new Set<string>();
   for (const g of caller.grants) {
-    if (g.role === 'platform-admin' || g.role === 'registry-admin') { pairs.add(`${g.registry}:*`); continue; }
+    if (g.role === 'platform-admin' || g.role === 'registry-admin') {
+      pairs.add(`${g.registry}:*`);
+      continue;
+    }
     if (g.role !== 'unit-registrar' && g.role !== 'unit-reader') continue;
     for (const u of units.descendants(g.unit)) pairs.add(`${g.registry}:${u}`);
   }

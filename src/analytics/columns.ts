@@ -15,7 +15,13 @@ export interface AnalyticsColumn {
 }
 
 const SQL_TYPES: Record<VariableType, string> = {
-  text: 'text', code: 'text', integer: 'integer', decimal: 'double precision', boolean: 'boolean', date: 'date', datetime: 'timestamptz',
+  text: 'text',
+  code: 'text',
+  integer: 'integer',
+  decimal: 'double precision',
+  boolean: 'boolean',
+  date: 'date',
+  datetime: 'timestamptz',
 };
 
 const PERSON_COLUMNS: Record<(typeof PERSON_VARIABLES)[number], { type: VariableType; label: Text }> = {
@@ -44,12 +50,34 @@ export const FIXED_COLUMNS = [
 ] as const;
 
 export function analyticsColumns(registry: Registry): AnalyticsColumn[] {
-  const cols: AnalyticsColumn[] = PERSON_VARIABLES.map((p) => ({ name: p, type: PERSON_COLUMNS[p].type, sql: SQL_TYPES[PERSON_COLUMNS[p].type], origin: 'person', label: PERSON_COLUMNS[p].label }));
+  const cols: AnalyticsColumn[] = PERSON_VARIABLES.map((p) => ({
+    name: p,
+    type: PERSON_COLUMNS[p].type,
+    sql: SQL_TYPES[PERSON_COLUMNS[p].type],
+    origin: 'person',
+    label: PERSON_COLUMNS[p].label,
+  }));
   for (const form of registry.forms) {
     if (form.repeating) continue;
-    for (const v of form.variables) cols.push({ name: v.id, type: v.type, sql: SQL_TYPES[v.type], origin: 'form', label: v.label, ...(v.codelist ? { codelist: v.codelist } : {}) });
+    for (const v of form.variables)
+      cols.push({
+        name: v.id,
+        type: v.type,
+        sql: SQL_TYPES[v.type],
+        origin: 'form',
+        label: v.label,
+        ...(v.codelist ? { codelist: v.codelist } : {}),
+      });
   }
-  for (const d of registry.derived) cols.push({ name: d.def.id, type: d.def.type, sql: SQL_TYPES[d.def.type], origin: 'derived', label: d.def.label, ...(d.def.codelist ? { codelist: d.def.codelist } : {}) });
+  for (const d of registry.derived)
+    cols.push({
+      name: d.def.id,
+      type: d.def.type,
+      sql: SQL_TYPES[d.def.type],
+      origin: 'derived',
+      label: d.def.label,
+      ...(d.def.codelist ? { codelist: d.def.codelist } : {}),
+    });
   return cols;
 }
 

@@ -21,7 +21,11 @@ const PLATFORM = { kind: 'platform', task: 'analytics' } as const;
 /** Cases per batch computed set-based in SQL; in JavaScript, `batchSize` (each row a round trip through the program). */
 const SQL_BATCH = 10_000;
 
-export interface RefreshResult { registry: string; rows: number; removed: number }
+export interface RefreshResult {
+  registry: string;
+  rows: number;
+  removed: number;
+}
 
 /**
  * Told about every batch of changed cases, inside the batch's transaction, before and after their
@@ -40,22 +44,32 @@ export class Analytics {
   private readonly plans = new Map<string, SqlRowsPlan | null>();
   private observer: AnalyticsObserver | undefined;
 
-  constructor(private readonly data: PersonData, private readonly registries: Registry[], private readonly log: Logger, private readonly batchSize = 500) {
+  constructor(
+    private readonly data: PersonData,
+    private readonly registries: Registry[],
+    private readonly log: Logger,
+    private readonly batchSize = 500,
+  ) {
     for (const r of registries) {
       const plan = sqlRowsPlan(r);
       this.plans.set(r.id, plan.ok ? plan.plan : null);
-      if (!plan.ok) log.info({ registry: r.id, reason: plan.reason }, 'analytics rows of this registry are computed in JavaScript, 500 a batch');
+      if (!plan.ok)
+        log.info({ registry: r.id, reason: plan.reason }, 'analytics rows of this registry are computed in JavaScript, 500 a batch');
     }
   }
 
   /** Which way the registry's rows are computed: 'sql' (set-based) or 'js' (per case, for codebooks calling their own functions). */
-  way(registry: string): 'sql' | 'js' { return this.plans.get(registry) ? 'sql' : 'js'; }
+  way(registry: string): 'sql' | 'js' {
+    return this.plans.get(registry) ? 'sql' : 'js';
+  }
 
   /** The one observer of refreshed batches (the indicator results kept in step with the rows). */
   /** Every registry the JavaScript way, set-based or not (the baseline bench:indicators measures the set-based refresh against). */
   javascriptOnly = false;
 
-  observe(observer: AnalyticsObserver): void { this.observer = observer; }
+  observe(observer: AnalyticsObserver): void {
+    this.observer = observer;
+  }
 
   /** Creates or rebuilds each registry's table when its shape or definition changed. Called at start. */
   async prepare(): Promise<void> {
@@ -63,14 +77,18 @@ export class Analytics {
       await this.data.transaction(PLATFORM, 'analytics:prepare', async (tx) => {
         await prepareTable(tx.client, r, this.log);
         // An event's rows found by its key (incremental indicators counting events); tables made before had none.
-        await tx.client.query(`CREATE INDEX IF NOT EXISTS "${r.id}_event_key_idx" ON ${analyticsTable(r)} (event_key) WHERE event_key IS NOT NULL`);
+        await tx.client.query(
+          `CREATE INDEX IF NOT EXISTS "${r.id}_event_key_idx" ON ${analyticsTable(r)} (event_key) WHERE event_key IS NOT NULL`,
+        );
       });
     }
   }
 
   /** Refreshes every marked case now; resolves when the queue is empty. Concurrent calls share one run. */
   refresh(): Promise<RefreshResult[]> {
-    this.running ??= this.drain().finally(() => { this.running = undefined; });
+    this.running ??= this.drain().finally(() => {
+      this.running = undefined;
+    });
     return this.running;
   }
 
@@ -78,7 +96,11 @@ export class Analytics {
   start(intervalMs: number): void {
     if (this.timer) return;
     const tick = async () => {
-      try { await this.refresh(); } catch (err) { this.log.error({ err }, 'analytics refresh failed; retrying'); }
+      try {
+        await this.refresh();
+      } catch (err) {
+        this.log.error({ err }, 'analytics refresh failed; retrying');
+      }
       if (this.timer) this.timer = setTimeout(tick, intervalMs);
     };
     this.timer = setTimeout(tick, 0);
@@ -91,20 +113,41 @@ export class Analytics {
   }
 
   /** How current the registry's analytics are: rows, changes waiting, last refresh, newest data. */
-  async status(registry: Registry): Promise<{ registry: string; rows: number; pending: number; version: number; refreshedAt: string | null; newestData: string | null }> {
-    return this.data.transaction(PLATFORM, 'analytics:status', async (tx) => {
-      const { rows: [s] } = await tx.client.query(`SELECT (SELECT count(*) FROM ${analyticsTable(registry)}) AS rows,
+  async status(
+    registry: Registry,
+  ): Promise<{ registry: string; rows: number; pending: number; version: number; refreshedAt: string | null; newestData: string | null }> {
+    return this.data.transaction(
+      PLATFORM,
+      'analytics:status',
+      async (tx) => {
+        const {
+          rows: [s],
+        } = await tx.client.query(
+          `SELECT (SELECT count(*) FROM ${analyticsTable(registry)}) AS rows,
           (SELECT count(DISTINCT case_id) FROM analytics_change WHERE registry = $1) AS pending, version, refreshed_at, newest_data
-        FROM analytics_state WHERE registry = $1`, [registry.id]);
-      const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
-      return { registry: registry.id, rows: Number(s?.rows ?? 0), pending: Number(s?.pending ?? 0), version: Number(s?.version ?? 0), refreshedAt: iso(s?.refreshed_at ?? null), newestData: iso(s?.newest_data ?? null) };
-    }, { readOnly: true });
+        FROM analytics_state WHERE registry = $1`,
+          [registry.id],
+        );
+        const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
+        return {
+          registry: registry.id,
+          rows: Number(s?.rows ?? 0),
+          pending: Number(s?.pending ?? 0),
+          version: Number(s?.version ?? 0),
+          refreshedAt: iso(s?.refreshed_at ?? null),
+          newestData: iso(s?.newest_data ?? null),
+        };
+      },
+      { readOnly: true },
+    );
   }
 
   /** Marks every case of the registry and recomputes them all. */
   async rebuild(registry: Registry): Promise<RefreshResult[]> {
     await this.data.transaction(PLATFORM, 'analytics:rebuild', async (tx) => {
-      await tx.client.query('INSERT INTO analytics_change (registry, case_id) SELECT registry, id FROM registry_case WHERE registry = $1', [registry.id]);
+      await tx.client.query('INSERT INTO analytics_change (registry, case_id) SELECT registry, id FROM registry_case WHERE registry = $1', [
+        registry.id,
+      ]);
     });
     return this.refresh();
   }
@@ -114,9 +157,11 @@ export class Analytics {
     for (const r of this.registries) {
       const total: RefreshResult = { registry: r.id, rows: 0, removed: 0 };
       for (;;) {
-        const plan = this.javascriptOnly ? null : this.plans.get(r.id) ?? null;
+        const plan = this.javascriptOnly ? null : (this.plans.get(r.id) ?? null);
         const size = plan ? SQL_BATCH : this.batchSize;
-        const batch = await this.data.transaction(PLATFORM, 'analytics:refresh', (tx) => refreshBatch(tx, r, size, plan, this.observer, this.log));
+        const batch = await this.data.transaction(PLATFORM, 'analytics:refresh', (tx) =>
+          refreshBatch(tx, r, size, plan, this.observer, this.log),
+        );
         total.rows += batch.rows;
         total.removed += batch.removed;
         if (batch.taken < size) break;
@@ -132,11 +177,13 @@ async function prepareTable(db: Client, registry: Registry, log: Logger): Promis
   const shape = columnsSignature(registry);
   const signature = `${shape}:${registry.sha256.slice(0, 16)}`;
   const table = analyticsTable(registry);
-  const old = (await db.query('SELECT signature FROM analytics_table WHERE registry = $1', [registry.id])).rows[0]?.signature as string | undefined;
+  const old = (await db.query('SELECT signature FROM analytics_table WHERE registry = $1', [registry.id])).rows[0]?.signature as
+    string | undefined;
   if (old === signature) return;
   // Serialised against a second process starting at the same time.
   await db.query('SELECT pg_advisory_xact_lock(4242, hashtext($1))', [registry.id]);
-  const again = (await db.query('SELECT signature FROM analytics_table WHERE registry = $1', [registry.id])).rows[0]?.signature as string | undefined;
+  const again = (await db.query('SELECT signature FROM analytics_table WHERE registry = $1', [registry.id])).rows[0]?.signature as
+    string | undefined;
   if (again !== signature) {
     if (!again || again.split(':')[0] !== shape) {
       const cols = analyticsColumns(registry).map((c) => `"${c.name}" ${c.sql}`);
@@ -155,19 +202,33 @@ async function prepareTable(db: Client, registry: Registry, log: Logger): Promis
     } else {
       log.info({ registry: registry.id }, 'registry definition changed; every analytics row will be recomputed');
     }
-    await db.query('INSERT INTO analytics_change (registry, case_id) SELECT registry, id FROM registry_case WHERE registry = $1', [registry.id]);
-    await db.query(`INSERT INTO analytics_table (registry, signature) VALUES ($1, $2)
-      ON CONFLICT (registry) DO UPDATE SET signature = EXCLUDED.signature, built_at = now()`, [registry.id, signature]);
+    await db.query('INSERT INTO analytics_change (registry, case_id) SELECT registry, id FROM registry_case WHERE registry = $1', [
+      registry.id,
+    ]);
+    await db.query(
+      `INSERT INTO analytics_table (registry, signature) VALUES ($1, $2)
+      ON CONFLICT (registry) DO UPDATE SET signature = EXCLUDED.signature, built_at = now()`,
+      [registry.id, signature],
+    );
     await db.query('INSERT INTO analytics_state (registry) VALUES ($1) ON CONFLICT DO NOTHING', [registry.id]);
   }
 }
 
-async function refreshBatch(tx: PersonTx, registry: Registry, size: number, plan: SqlRowsPlan | null, observer: AnalyticsObserver | undefined, logger: Logger): Promise<{ taken: number; rows: number; removed: number }> {
+async function refreshBatch(
+  tx: PersonTx,
+  registry: Registry,
+  size: number,
+  plan: SqlRowsPlan | null,
+  observer: AnalyticsObserver | undefined,
+  logger: Logger,
+): Promise<{ taken: number; rows: number; removed: number }> {
   const db = tx.client;
   // One refresher per registry at a time (across processes): two could otherwise write a case's
   // row out of order. A second one simply finds nothing to do.
-  if (!(await db.query('SELECT pg_try_advisory_xact_lock(4244, hashtext($1)) AS ok', [registry.id])).rows[0].ok) return { taken: 0, rows: 0, removed: 0 };
-  const log = (await db.query('SELECT id, case_id FROM analytics_change WHERE registry = $1 ORDER BY id LIMIT $2', [registry.id, size])).rows;
+  if (!(await db.query('SELECT pg_try_advisory_xact_lock(4244, hashtext($1)) AS ok', [registry.id])).rows[0].ok)
+    return { taken: 0, rows: 0, removed: 0 };
+  const log = (await db.query('SELECT id, case_id FROM analytics_change WHERE registry = $1 ORDER BY id LIMIT $2', [registry.id, size]))
+    .rows;
   if (log.length === 0) return { taken: 0, rows: 0, removed: 0 };
   const taken = [...new Set(log.map((r) => Number(r.case_id)))];
   const version = Number((await db.query('SELECT version FROM analytics_state WHERE registry = $1', [registry.id])).rows[0]?.version ?? 0);
@@ -177,8 +238,11 @@ async function refreshBatch(tx: PersonTx, registry: Registry, size: number, plan
   await db.query('DELETE FROM analytics_change WHERE id = ANY($1::bigint[])', [log.map((r) => r.id)]);
   // The newest data so far: the newest of this batch is enough (it only grows), and reading the
   // whole table's maximum per batch made a large refresh slower the larger the table.
-  await db.query(`UPDATE analytics_state SET version = version + 1, refreshed_at = now(),
-      newest_data = greatest(newest_data, $2::timestamptz) WHERE registry = $1`, [registry.id, done.newest]);
+  await db.query(
+    `UPDATE analytics_state SET version = version + 1, refreshed_at = now(),
+      newest_data = greatest(newest_data, $2::timestamptz) WHERE registry = $1`,
+    [registry.id, done.newest],
+  );
   if (observer) await observer.after(tx, registry, observed, version + 1);
   return { taken: log.length, rows: done.rows, removed: done.removed };
 }
@@ -188,7 +252,13 @@ async function refreshBatch(tx: PersonTx, registry: Registry, size: number, plan
  * declared type, which no write path stores: sql-rows.ts), the same batch in JavaScript, which
  * treats such a value as unknown, so that one odd form never stops the registry's refresh.
  */
-async function writeRowsSqlOrJs(tx: PersonTx, registry: Registry, plan: SqlRowsPlan, ids: number[], log: Logger): Promise<{ rows: number; removed: number; newest: string | null }> {
+async function writeRowsSqlOrJs(
+  tx: PersonTx,
+  registry: Registry,
+  plan: SqlRowsPlan,
+  ids: number[],
+  log: Logger,
+): Promise<{ rows: number; removed: number; newest: string | null }> {
   const db = tx.client;
   await db.query('SAVEPOINT analytics_rows');
   try {
@@ -197,32 +267,63 @@ async function writeRowsSqlOrJs(tx: PersonTx, registry: Registry, plan: SqlRowsP
     return done;
   } catch (err) {
     await db.query('ROLLBACK TO SAVEPOINT analytics_rows');
-    log.warn({ err, registry: registry.id, cases: ids.length }, 'analytics rows of this batch computed in JavaScript: the set-based way refused them');
+    log.warn(
+      { err, registry: registry.id, cases: ids.length },
+      'analytics rows of this batch computed in JavaScript: the set-based way refused them',
+    );
     return writeRowsJs(tx, registry, ids);
   }
 }
 
 /** The batch's rows computed and written in two statements (sql-rows.ts). */
-async function writeRowsSql(tx: PersonTx, registry: Registry, plan: SqlRowsPlan, ids: number[]): Promise<{ rows: number; removed: number; newest: string | null }> {
+async function writeRowsSql(
+  tx: PersonTx,
+  registry: Registry,
+  plan: SqlRowsPlan,
+  ids: number[],
+): Promise<{ rows: number; removed: number; newest: string | null }> {
   const db = tx.client;
   const table = analyticsTable(registry);
   // A case gone, or marked invalid (merged into another of its event), has no row.
-  const removed = (await db.query(`DELETE FROM ${table} t WHERE t.case_id = ANY($2::bigint[])
-    AND NOT EXISTS (SELECT 1 FROM registry_case c WHERE c.registry = $1 AND c.id = t.case_id AND c.invalid_reason IS NULL)`, [registry.id, ids])).rowCount ?? 0;
+  const removed =
+    (
+      await db.query(
+        `DELETE FROM ${table} t WHERE t.case_id = ANY($2::bigint[])
+    AND NOT EXISTS (SELECT 1 FROM registry_case c WHERE c.registry = $1 AND c.id = t.case_id AND c.invalid_reason IS NULL)`,
+        [registry.id, ids],
+      )
+    ).rowCount ?? 0;
   const list = plan.names.map((n) => `"${n}"`).join(', ');
-  const { rows: [r] } = await db.query(`WITH r AS MATERIALIZED (${plan.select(true)}),
+  const {
+    rows: [r],
+  } = await db.query(
+    `WITH r AS MATERIALIZED (${plan.select(true)}),
     written AS (INSERT INTO ${table} (${list}) SELECT ${list} FROM r
-      ON CONFLICT (case_id) DO UPDATE SET ${plan.names.slice(1).map((n) => `"${n}" = EXCLUDED."${n}"`).join(', ')}
+      ON CONFLICT (case_id) DO UPDATE SET ${plan.names
+        .slice(1)
+        .map((n) => `"${n}" = EXCLUDED."${n}"`)
+        .join(', ')}
       -- an unchanged row is left as it is (no new version, no index entries)
-      WHERE (${plan.names.slice(1).map((n) => `${table}."${n}"`).join(', ')}) IS DISTINCT FROM (${plan.names.slice(1).map((n) => `EXCLUDED."${n}"`).join(', ')})
+      WHERE (${plan.names
+        .slice(1)
+        .map((n) => `${table}."${n}"`)
+        .join(', ')}) IS DISTINCT FROM (${plan.names
+        .slice(1)
+        .map((n) => `EXCLUDED."${n}"`)
+        .join(', ')})
       RETURNING 1)
     SELECT (SELECT count(*) FROM r) AS rows, (SELECT max(data_updated_at) FROM r) AS newest, (SELECT count(*) FROM written) AS written`,
-  [registry.id, ids, osloDate(new Date().toISOString()), ...plan.values]);
+    [registry.id, ids, osloDate(new Date().toISOString()), ...plan.values],
+  );
   return { rows: Number(r.rows), removed, newest: r.newest ? new Date(r.newest).toISOString() : null };
 }
 
 /** The batch's rows computed in JavaScript with the evaluation capture uses (registries with their own functions). */
-async function writeRowsJs(tx: PersonTx, registry: Registry, taken: number[]): Promise<{ rows: number; removed: number; newest: string | null }> {
+async function writeRowsJs(
+  tx: PersonTx,
+  registry: Registry,
+  taken: number[],
+): Promise<{ rows: number; removed: number; newest: string | null }> {
   const db = tx.client;
   const records = await recordsJs(db, registry, taken);
   const table = analyticsTable(registry);
@@ -231,14 +332,42 @@ async function writeRowsJs(tx: PersonTx, registry: Registry, taken: number[]): P
   if (gone.length) await db.query(`DELETE FROM ${table} WHERE case_id = ANY($1::bigint[])`, [gone]);
   if (records.length) {
     const columns = analyticsColumns(registry);
-    const names = ['case_id', 'person_id', 'unit_resh', 'unit_path', 'finalised', 'complete', 'case_created_at', 'data_updated_at', 'event_key', ...columns.map((c) => c.name)];
-    const types = ['bigint', 'bigint', 'text', 'text[]', 'boolean', 'boolean', 'timestamptz', 'timestamptz', 'text', ...columns.map((c) => c.sql)];
+    const names = [
+      'case_id',
+      'person_id',
+      'unit_resh',
+      'unit_path',
+      'finalised',
+      'complete',
+      'case_created_at',
+      'data_updated_at',
+      'event_key',
+      ...columns.map((c) => c.name),
+    ];
+    const types = [
+      'bigint',
+      'bigint',
+      'text',
+      'text[]',
+      'boolean',
+      'boolean',
+      'timestamptz',
+      'timestamptz',
+      'text',
+      ...columns.map((c) => c.sql),
+    ];
     const list = names.map((n) => `"${n}"`).join(', ');
-    await db.query(`INSERT INTO ${table} (${list})
+    await db.query(
+      `INSERT INTO ${table} (${list})
       SELECT ${list} FROM jsonb_to_recordset($1::jsonb) AS r(${names.map((n, i) => `"${n}" ${types[i]}`).join(', ')})
       -- a case deleted since it was read (an opt-out) gets no row
       WHERE EXISTS (SELECT 1 FROM registry_case c WHERE c.registry = $2 AND c.id = r.case_id)
-      ON CONFLICT (case_id) DO UPDATE SET ${names.slice(1).map((n) => `"${n}" = EXCLUDED."${n}"`).join(', ')}`, [JSON.stringify(records), registry.id]);
+      ON CONFLICT (case_id) DO UPDATE SET ${names
+        .slice(1)
+        .map((n) => `"${n}" = EXCLUDED."${n}"`)
+        .join(', ')}`,
+      [JSON.stringify(records), registry.id],
+    );
   }
   const times = records.map((r) => Date.parse(String(r.data_updated_at))).filter((x) => Number.isFinite(x));
   const newest = times.length ? new Date(Math.max(...times)).toISOString() : null;
@@ -256,9 +385,15 @@ export async function recordsJs(db: Client, registry: Registry, ids: number[]): 
      WHERE c.registry = $1 AND c.id = ANY($2::bigint[])
        -- an invalid registration (merged into another case of its event) has no row: it is in no
        -- indicator or analysis, while the case itself stays readable
-       AND c.invalid_reason IS NULL`, [registry.id, ids]);
+       AND c.invalid_reason IS NULL`,
+    [registry.id, ids],
+  );
   const columns = analyticsColumns(registry);
-  const prom = await promResults(db, registry, rows.map((r) => Number(r.id)));
+  const prom = await promResults(
+    db,
+    registry,
+    rows.map((r) => Number(r.id)),
+  );
   return rows.map((row) => analyticsRecord(registry, columns, row, prom.get(Number(row.id)) ?? []));
 }
 
@@ -269,29 +404,49 @@ async function promResults(db: Client, registry: Registry, caseIds: number[]): P
   const { rows } = await db.query(
     `SELECT i.case_id, i.schedule, i.timepoint, i.instrument, i.status, r.scores, r.answered_at
      FROM prom_item i LEFT JOIN prom_response r ON r.id = i.response_id AND r.status = 'completed'
-     WHERE i.registry = $1 AND i.case_id = ANY($2::bigint[])`, [registry.id, caseIds]);
+     WHERE i.registry = $1 AND i.case_id = ANY($2::bigint[])`,
+    [registry.id, caseIds],
+  );
   for (const r of rows) {
     const list = out.get(Number(r.case_id)) ?? [];
-    list.push({ schedule: r.schedule, timepoint: r.timepoint, instrument: r.instrument, status: r.status, scores: r.scores ?? null, answeredAt: r.answered_at ? new Date(r.answered_at).toISOString() : null });
+    list.push({
+      schedule: r.schedule,
+      timepoint: r.timepoint,
+      instrument: r.instrument,
+      status: r.status,
+      scores: r.scores ?? null,
+      answeredAt: r.answered_at ? new Date(r.answered_at).toISOString() : null,
+    });
     out.set(Number(r.case_id), list);
   }
   return out;
 }
 
 /** One case as an analytics row: the values the registry's expressions see (its PROM results too), typed for the table. */
-export function analyticsRecord(registry: Registry, columns: AnalyticsColumn[], row: any, prom: PromResult[] = []): Record<string, unknown> {
+export function analyticsRecord(
+  registry: Registry,
+  columns: AnalyticsColumn[],
+  row: any,
+  prom: PromResult[] = [],
+): Record<string, unknown> {
   const forms: Array<FormState & { status: string; updated_at: string }> = row.forms ?? [];
   const person = { birth_date: row.birth_date, sex: row.sex, deceased_date: row.deceased_date };
   const values = caseValues(registry, person, forms, prom);
   const evaluation = evaluateCase(registry, person, forms);
   const complete = [...evaluation.forms.values()].every((f) => f.missing.length === 0 && !f.findings.some((x) => x.severity === 'error'));
   const record: Record<string, unknown> = {
-    case_id: Number(row.id), person_id: Number(row.person_id), unit_resh: row.unit_resh, unit_path: row.path,
-    finalised: forms.length > 0 && forms.every((f) => f.status === 'finalised'), complete,
+    case_id: Number(row.id),
+    person_id: Number(row.person_id),
+    unit_resh: row.unit_resh,
+    unit_path: row.path,
+    finalised: forms.length > 0 && forms.every((f) => f.status === 'finalised'),
+    complete,
     case_created_at: row.created_at,
     // The latest of the case's creation and its forms' changes, compared as instants (the texts
     // come in two formats: PostgreSQL's with an offset, and ISO with Z).
-    data_updated_at: new Date(forms.reduce((max, f) => Math.max(max, Date.parse(f.updated_at)), new Date(row.created_at).getTime())).toISOString(),
+    data_updated_at: new Date(
+      forms.reduce((max, f) => Math.max(max, Date.parse(f.updated_at)), new Date(row.created_at).getTime()),
+    ).toISOString(),
     event_key: row.event_key ?? null,
   };
   for (const c of columns) record[c.name] = typed(c, values[c.name]);
@@ -302,9 +457,13 @@ export function analyticsRecord(registry: Registry, columns: AnalyticsColumn[], 
 function typed(c: AnalyticsColumn, v: unknown): unknown {
   if (v === null || v === undefined || v === '') return null;
   switch (c.type) {
-    case 'integer': return typeof v === 'number' && Number.isFinite(v) ? Math.round(v) : null;
-    case 'decimal': return typeof v === 'number' && Number.isFinite(v) ? v : null;
-    case 'boolean': return typeof v === 'boolean' ? v : null;
-    default: return typeof v === 'string' || typeof v === 'number' ? String(v) : null;
+    case 'integer':
+      return typeof v === 'number' && Number.isFinite(v) ? Math.round(v) : null;
+    case 'decimal':
+      return typeof v === 'number' && Number.isFinite(v) ? v : null;
+    case 'boolean':
+      return typeof v === 'boolean' ? v : null;
+    default:
+      return typeof v === 'string' || typeof v === 'number' ? String(v) : null;
   }
 }

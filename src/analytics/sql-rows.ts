@@ -41,16 +41,32 @@ export interface SqlRowsPlan {
 
 export type PlanResult = { ok: true; plan: SqlRowsPlan } | { ok: false; reason: string };
 
-const PG: Record<VariableType, string> = { text: 'text', code: 'text', integer: 'double precision', decimal: 'double precision', boolean: 'boolean', date: 'date', datetime: 'timestamptz' };
-const CATEGORY: Record<VariableType, ExprType> = { text: 'text', code: 'text', integer: 'number', decimal: 'number', boolean: 'boolean', date: 'date', datetime: 'datetime' };
+const PG: Record<VariableType, string> = {
+  text: 'text',
+  code: 'text',
+  integer: 'double precision',
+  decimal: 'double precision',
+  boolean: 'boolean',
+  date: 'date',
+  datetime: 'timestamptz',
+};
+const CATEGORY: Record<VariableType, ExprType> = {
+  text: 'text',
+  code: 'text',
+  integer: 'number',
+  decimal: 'number',
+  boolean: 'boolean',
+  date: 'date',
+  datetime: 'datetime',
+};
 const FIXED_PARAMS = 3;
 
 const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
 /** How a form's JSON is read: every variable as its declared type (numbers as doubles, as JavaScript has them; '' unknown). */
 const recordType = (type: VariableType) => PG[type];
-const fieldOf = (json: string, name: string, type: VariableType) => (CATEGORY[type] === 'text'
-  ? `(${json} ->> ${literal(name)})` : `NULLIF(${json} ->> ${literal(name)}, '')::${PG[type]}`);
+const fieldOf = (json: string, name: string, type: VariableType) =>
+  CATEGORY[type] === 'text' ? `(${json} ->> ${literal(name)})` : `NULLIF(${json} ->> ${literal(name)}, '')::${PG[type]}`;
 /** A repeating form's instances, each read the same way. */
 const recordsetOf = (json: string, vars: Array<{ id: string; type: VariableType }>, alias: string) =>
   `jsonb_to_recordset(${json}) AS ${alias}(${vars.map((v) => `"${v.id}" ${recordType(v.type)}`).join(', ')})`;
@@ -58,10 +74,15 @@ const recordsetOf = (json: string, vars: Array<{ id: string; type: VariableType 
 /** A value as its column takes it (refresh.ts `typed`): whole numbers rounded as Math.round does, no infinities, '' unknown. */
 function toColumn(v: string, type: VariableType): string {
   switch (type) {
-    case 'integer': return `(CASE WHEN ${v} IS NULL OR ${v} IN ('Infinity', '-Infinity', 'NaN') THEN NULL WHEN ${v} - floor(${v}) >= 0.5 THEN ceil(${v}) ELSE floor(${v}) END)::integer`;
-    case 'decimal': return `(CASE WHEN ${v} IN ('Infinity', '-Infinity', 'NaN') THEN NULL ELSE ${v} END)`;
-    case 'text': case 'code': return `NULLIF(${v}, '')`;
-    default: return v;
+    case 'integer':
+      return `(CASE WHEN ${v} IS NULL OR ${v} IN ('Infinity', '-Infinity', 'NaN') THEN NULL WHEN ${v} - floor(${v}) >= 0.5 THEN ceil(${v}) ELSE floor(${v}) END)::integer`;
+    case 'decimal':
+      return `(CASE WHEN ${v} IN ('Infinity', '-Infinity', 'NaN') THEN NULL ELSE ${v} END)`;
+    case 'text':
+    case 'code':
+      return `NULLIF(${v}, '')`;
+    default:
+      return v;
   }
 }
 
@@ -82,9 +103,14 @@ class NoSql extends Error {}
 
 function buildPlan(registry: Registry): SqlRowsPlan {
   const values: unknown[] = [];
-  const param = (v: unknown) => { values.push(v); return `$${FIXED_PARAMS + values.length}`; };
+  const param = (v: unknown) => {
+    values.push(v);
+    return `$${FIXED_PARAMS + values.length}`;
+  };
   const types = new Map<string, VariableType>([
-    ['birth_date', 'date'], ['sex', 'code'], ['deceased_date', 'date'],
+    ['birth_date', 'date'],
+    ['sex', 'code'],
+    ['deceased_date', 'date'],
     ...[...registry.variables].map(([id, v]) => [id, v.def.type] as const),
     ...registry.derived.map((d) => [d.def.id, d.def.type] as const),
   ]);
@@ -106,19 +132,27 @@ function buildPlan(registry: Registry): SqlRowsPlan {
   const layerOf: number[] = [];
   const at = (j: number) => `l${layerOf[j]}."${registry.derived[j].def.id}"`;
   /** The case's values as derived variable `k` sees them (those declared before it; all when k is the count); records the derived ones read. */
-  const caseColumn = (k: number, read?: Set<number>) => (name: string): string => {
-    const b = base(name);
-    if (b) return b;
-    const j = derivedIndex.get(name);
-    if (j !== undefined && j < k) { read?.add(j); return at(j); }
-    return nullOf(name);
-  };
+  const caseColumn =
+    (k: number, read?: Set<number>) =>
+    (name: string): string => {
+      const b = base(name);
+      if (b) return b;
+      const j = derivedIndex.get(name);
+      if (j !== undefined && j < k) {
+        read?.add(j);
+        return at(j);
+      }
+      return nullOf(name);
+    };
   /** Inside a repeating form's instance: its own variables from its JSON, the case's values otherwise. */
-  const instanceColumn = (form: FormDef, outer: (name: string) => string) => (name: string): string => {
-    const own = form.variables.find((v) => v.id === name);
-    return own ? `e."${name}"` : outer(name);
-  };
-  const compile = (source: string, column: (name: string) => string) => compileToSqlTyped(source, { columns: types, alias: 'a', column, param, asOf: '$3::date' });
+  const instanceColumn =
+    (form: FormDef, outer: (name: string) => string) =>
+    (name: string): string => {
+      const own = form.variables.find((v) => v.id === name);
+      return own ? `e."${name}"` : outer(name);
+    };
+  const compile = (source: string, column: (name: string) => string) =>
+    compileToSqlTyped(source, { columns: types, alias: 'a', column, param, asOf: '$3::date' });
   const condition = (source: string, column: (name: string) => string) => {
     const c = compile(source, column);
     if (c.type !== 'boolean') throw new NoSql(`"${source}" is not a condition`);
@@ -126,11 +160,17 @@ function buildPlan(registry: Registry): SqlRowsPlan {
   };
 
   // The forms of each case, gathered in one pass: their JSON by form, status and last change.
-  const gathered = registry.forms.map((f, i) => (f.repeating
-    ? `jsonb_agg(f.data) FILTER (WHERE f.form = ${literal(f.id)}) AS "r${i}"`
-    : `(array_agg(f.data) FILTER (WHERE f.form = ${literal(f.id)}))[1] AS "f${i}"`));
-  const baseColumns = [`p.birth_date AS "birth_date"`, `NULLIF(p.sex, '') AS "sex"`, `p.deceased_date AS "deceased_date"`,
-    ...registry.forms.flatMap((f, i) => (f.repeating ? [] : f.variables.map((v) => `${fieldOf(`ff."f${i}"`, v.id, v.type)} AS "${v.id}"`)))];
+  const gathered = registry.forms.map((f, i) =>
+    f.repeating
+      ? `jsonb_agg(f.data) FILTER (WHERE f.form = ${literal(f.id)}) AS "r${i}"`
+      : `(array_agg(f.data) FILTER (WHERE f.form = ${literal(f.id)}))[1] AS "f${i}"`,
+  );
+  const baseColumns = [
+    `p.birth_date AS "birth_date"`,
+    `NULLIF(p.sex, '') AS "sex"`,
+    `p.deceased_date AS "deceased_date"`,
+    ...registry.forms.flatMap((f, i) => (f.repeating ? [] : f.variables.map((v) => `${fieldOf(`ff."f${i}"`, v.id, v.type)} AS "${v.id}"`))),
+  ];
 
   // Derived variables, each seeing the ones declared before it.
   const derivedSql = registry.derived.map((d, k) => {
@@ -149,60 +189,87 @@ function buildPlan(registry: Registry): SqlRowsPlan {
     } else if (def.collect) {
       const form = registry.forms[formIndex.get(def.collect.form)!];
       const variable = form.variables.find((v) => v.id === def.collect!.variable)!;
-      if (CATEGORY[variable.type] !== 'text') throw new NoSql(`derived ${def.id}: collect of a ${variable.type} variable (its text is JavaScript's)`);
+      if (CATEGORY[variable.type] !== 'text')
+        throw new NoSql(`derived ${def.id}: collect of a ${variable.type} variable (its text is JavaScript's)`);
       const r = `ff."r${formIndex.get(def.collect.form)}"`;
       const where = def.collect.where ? ` AND (${condition(def.collect.where, instanceColumn(form, column))}) IS TRUE` : '';
       // JavaScript sorts by UTF-16 code unit; COLLATE "C" by code point: the same but for characters beyond U+FFFF.
       sql = `(SELECT string_agg(x.v, ',' ORDER BY x.v COLLATE "C") FROM (SELECT NULLIF(e."${variable.id}", '') AS v
         FROM ${recordsetOf(r, form.variables, 'e')} WHERE TRUE${where}) x WHERE x.v IS NOT NULL)`;
     } else {
-      sql = perCaseFunction(def.expr!, def.type, column, param, registry, types) ?? (() => {
-        const c = compile(def.expr!, column);
-        if (c.type !== 'null' && c.type !== CATEGORY[def.type]) throw new NoSql(`derived ${def.id}: "${def.expr}" gives ${c.type}, declared ${def.type}`);
-        return c.type === 'null' ? nullOf(def.id) : c.sql;
-      })();
+      sql =
+        perCaseFunction(def.expr!, def.type, column, param, registry, types) ??
+        (() => {
+          const c = compile(def.expr!, column);
+          if (c.type !== 'null' && c.type !== CATEGORY[def.type])
+            throw new NoSql(`derived ${def.id}: "${def.expr}" gives ${c.type}, declared ${def.type}`);
+          return c.type === 'null' ? nullOf(def.id) : c.sql;
+        })();
     }
     layerOf[k] = 1 + Math.max(0, ...[...read].map((j) => layerOf[j]));
     return sql;
   });
   const layers = Math.max(0, ...layerOf);
   // OFFSET 0 keeps each stage a stage: computed once per row, not inlined into every use.
-  const stages = Array.from({ length: layers }, (_, i) => i + 1).map((l) => `CROSS JOIN LATERAL (SELECT ${registry.derived
-    .map((d, k) => (layerOf[k] === l ? `${derivedSql[k]} AS "${d.def.id}"` : null)).filter((x) => x !== null).join(', ')} OFFSET 0) l${l}`);
+  const stages = Array.from({ length: layers }, (_, i) => i + 1).map(
+    (l) =>
+      `CROSS JOIN LATERAL (SELECT ${registry.derived
+        .map((d, k) => (layerOf[k] === l ? `${derivedSql[k]} AS "${d.def.id}"` : null))
+        .filter((x) => x !== null)
+        .join(', ')} OFFSET 0) l${l}`,
+  );
 
   // `complete`: no form of the codebook has a required value missing or an error rule broken.
   const final = caseColumn(registry.derived.length);
-  const problems = registry.forms.map((form, i) => {
-    const own = new Set(form.variables.map((v) => v.id));
-    const column = form.repeating ? instanceColumn(form, final) : final;
-    const checks: string[] = [];
-    for (const v of form.variables) {
-      if (v.required === false) continue;
-      const req = v.required === true ? 'TRUE' : `(${condition(v.required, column)}) IS TRUE`;
-      checks.push(`(${req} AND ${missingValue(form.repeating ? `e."${v.id}"` : `b."${v.id}"`, v.type)})`);
-    }
-    for (const rule of registry.rules) {
-      if (rule.def.severity !== 'error' || !rule.def.variables.some((v) => own.has(v))) continue;
-      const when = rule.def.when ? `(${condition(rule.def.when, column)}) IS TRUE AND ` : '';
-      const assert = compile(rule.def.assert, column);
-      checks.push(`(${when}(${assert.sql}) IS FALSE)`);
-    }
-    if (checks.length === 0) return null;
-    return form.repeating
-      ? `EXISTS (SELECT 1 FROM ${recordsetOf(`ff."r${i}"`, form.variables, 'e')} WHERE ${checks.join(' OR ')})`
-      : `(ff."f${i}" IS NOT NULL AND (${checks.join(' OR ')}))`;
-  }).filter((x): x is string => x !== null);
+  const problems = registry.forms
+    .map((form, i) => {
+      const own = new Set(form.variables.map((v) => v.id));
+      const column = form.repeating ? instanceColumn(form, final) : final;
+      const checks: string[] = [];
+      for (const v of form.variables) {
+        if (v.required === false) continue;
+        const req = v.required === true ? 'TRUE' : `(${condition(v.required, column)}) IS TRUE`;
+        checks.push(`(${req} AND ${missingValue(form.repeating ? `e."${v.id}"` : `b."${v.id}"`, v.type)})`);
+      }
+      for (const rule of registry.rules) {
+        if (rule.def.severity !== 'error' || !rule.def.variables.some((v) => own.has(v))) continue;
+        const when = rule.def.when ? `(${condition(rule.def.when, column)}) IS TRUE AND ` : '';
+        const assert = compile(rule.def.assert, column);
+        checks.push(`(${when}(${assert.sql}) IS FALSE)`);
+      }
+      if (checks.length === 0) return null;
+      return form.repeating
+        ? `EXISTS (SELECT 1 FROM ${recordsetOf(`ff."r${i}"`, form.variables, 'e')} WHERE ${checks.join(' OR ')})`
+        : `(ff."f${i}" IS NOT NULL AND (${checks.join(' OR ')}))`;
+    })
+    .filter((x): x is string => x !== null);
 
   const columns = analyticsColumns(registry);
   const outputs = [
-    'c.id AS case_id', 'c.person_id', 'c.unit_resh', `coalesce(u.path, '{}') AS unit_path`,
+    'c.id AS case_id',
+    'c.person_id',
+    'c.unit_resh',
+    `coalesce(u.path, '{}') AS unit_path`,
     'coalesce(ff.n > 0 AND ff.all_final, false) AS finalised',
     `${problems.length ? `NOT (${problems.join(' OR ')})` : 'TRUE'} AS complete`,
     // milliseconds, as the JavaScript way has always stored them
-    `date_trunc('milliseconds', c.created_at) AS case_created_at`, `date_trunc('milliseconds', greatest(c.created_at, ff.updated)) AS data_updated_at`, 'c.event_key',
+    `date_trunc('milliseconds', c.created_at) AS case_created_at`,
+    `date_trunc('milliseconds', greatest(c.created_at, ff.updated)) AS data_updated_at`,
+    'c.event_key',
     ...columns.map((c) => `${toColumn(final(c.name), c.type)} AS "${c.name}"`),
   ];
-  const names = ['case_id', 'person_id', 'unit_resh', 'unit_path', 'finalised', 'complete', 'case_created_at', 'data_updated_at', 'event_key', ...columns.map((c) => c.name)];
+  const names = [
+    'case_id',
+    'person_id',
+    'unit_resh',
+    'unit_path',
+    'finalised',
+    'complete',
+    'case_created_at',
+    'data_updated_at',
+    'event_key',
+    ...columns.map((c) => c.name),
+  ];
   const select = (withIds: boolean) => `
     SELECT ${outputs.join(',\n      ')}
     FROM registry_case c
@@ -223,34 +290,50 @@ function buildPlan(registry: Registry): SqlRowsPlan {
  * `codeProperty('list', x, 'property')` and `band(x, [limits], [labels])` as a whole derived
  * expression, in SQL; null when the expression is something else.
  */
-function perCaseFunction(source: string, type: VariableType, column: (name: string) => string, param: (v: unknown) => string, registry: Registry, types: Map<string, VariableType>): string | null {
+function perCaseFunction(
+  source: string,
+  type: VariableType,
+  column: (name: string) => string,
+  param: (v: unknown) => string,
+  registry: Registry,
+  types: Map<string, VariableType>,
+): string | null {
   const ast = parseExpression(source);
   if (ast.type !== 'CallExpression') return null;
   const call = ast as jsep.CallExpression;
   const name = call.callee.type === 'Identifier' ? (call.callee as jsep.Identifier).name : '';
   const args = call.arguments as jsep.Expression[];
-  const str = (n: jsep.Expression) => (n.type === 'Literal' && typeof (n as jsep.Literal).value === 'string' ? (n as jsep.Literal).value as string : null);
+  const str = (n: jsep.Expression) =>
+    n.type === 'Literal' && typeof (n as jsep.Literal).value === 'string' ? ((n as jsep.Literal).value as string) : null;
   const ident = (n: jsep.Expression) => (n.type === 'Identifier' ? (n as jsep.Identifier).name : null);
   const variableType = (v: string) => types.get(v);
   if (name === 'codeProperty') {
-    const list = args[0] && str(args[0]), v = args[1] && ident(args[1]), property = args[2] && str(args[2]);
-    if (args.length !== 3 || list === null || !v || property === null) throw new NoSql(`"${source}": codeProperty needs a list name, a variable and a property name`);
-    if (CATEGORY[variableType(v) ?? 'boolean'] !== 'text' || CATEGORY[type] !== 'text') throw new NoSql(`"${source}": codeProperty of a text variable, into text`);
+    const list = args[0] && str(args[0]),
+      v = args[1] && ident(args[1]),
+      property = args[2] && str(args[2]);
+    if (args.length !== 3 || list === null || !v || property === null)
+      throw new NoSql(`"${source}": codeProperty needs a list name, a variable and a property name`);
+    if (CATEGORY[variableType(v) ?? 'boolean'] !== 'text' || CATEGORY[type] !== 'text')
+      throw new NoSql(`"${source}": codeProperty of a text variable, into text`);
     // The look-up table travels as one parameter: code → the property's value (a text, as code lists keep them).
     const table: Record<string, string> = {};
-    for (const [code, props] of registry.codelists.get(list)?.properties ?? []) if (typeof props[property] === 'string') table[code] = props[property];
+    for (const [code, props] of registry.codelists.get(list)?.properties ?? [])
+      if (typeof props[property] === 'string') table[code] = props[property];
     return `(${param(JSON.stringify(table))}::jsonb ->> NULLIF(${column(v)}, ''))`;
   }
   if (name === 'band') {
     const v = args[0] && ident(args[0]);
     const limits = args[1]?.type === 'ArrayExpression' ? ((args[1] as jsep.ArrayExpression).elements as jsep.Expression[]) : null;
     const labels = args[2]?.type === 'ArrayExpression' ? ((args[2] as jsep.ArrayExpression).elements as jsep.Expression[]) : null;
-    const numbers = limits?.map((l) => (l.type === 'Literal' && typeof (l as jsep.Literal).value === 'number' ? (l as jsep.Literal).value as number : null));
+    const numbers = limits?.map((l) =>
+      l.type === 'Literal' && typeof (l as jsep.Literal).value === 'number' ? ((l as jsep.Literal).value as number) : null,
+    );
     const texts = labels?.map(str);
     if (args.length !== 3 || !v || !numbers || !texts || numbers.some((x) => x === null) || texts.some((x) => x === null)) {
       throw new NoSql(`"${source}": band needs a variable, a list of numbers and a list of labels`);
     }
-    if (CATEGORY[variableType(v) ?? 'boolean'] !== 'number' || CATEGORY[type] !== 'text') throw new NoSql(`"${source}": band of a number, into text`);
+    if (CATEGORY[variableType(v) ?? 'boolean'] !== 'number' || CATEGORY[type] !== 'text')
+      throw new NoSql(`"${source}": band of a number, into text`);
     const x = column(v);
     const label = (i: number) => (texts[i] === undefined ? 'NULL::text' : `${param(texts[i])}::text`);
     const whens = numbers.map((limit, i) => `WHEN ${x} < (${limit})::double precision THEN ${label(i)}`).join(' ');

@@ -66,7 +66,12 @@ function derive(raw: Buffer) {
  * The sealer's state file (KVALREG_AUDIT_STATE_FILE) defaults to audit-state.json beside the key
  * file, or in the data directory when the key is given in the environment.
  */
-export function loadAuditKeys(opts: { env: NodeJS.ProcessEnv; dataDir: string; identity: IdentityKeys; log: (m: string) => void }): AuditKeys {
+export function loadAuditKeys(opts: {
+  env: NodeJS.ProcessEnv;
+  dataDir: string;
+  identity: IdentityKeys;
+  log: (m: string) => void;
+}): AuditKeys {
   const { env, log } = opts;
   const raw = new Map<string, Buffer>();
   let current: string;
@@ -74,7 +79,10 @@ export function loadAuditKeys(opts: { env: NodeJS.ProcessEnv; dataDir: string; i
   if (env.KVALREG_AUDIT_KEY) {
     current = checkId(env.KVALREG_AUDIT_KEY_ID?.trim() || 'a1', 'KVALREG_AUDIT_KEY_ID');
     raw.set(current, decode(env.KVALREG_AUDIT_KEY, 'KVALREG_AUDIT_KEY'));
-    for (const entry of (env.KVALREG_AUDIT_KEYS_OLD ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
+    for (const entry of (env.KVALREG_AUDIT_KEYS_OLD ?? '')
+      .split(',')
+      .map((e) => e.trim())
+      .filter(Boolean)) {
       const colon = entry.indexOf(':');
       if (colon < 1) throw new Error(`KVALREG_AUDIT_KEYS_OLD: each entry must look like id:base64key`);
       const id = checkId(entry.slice(0, colon), 'KVALREG_AUDIT_KEYS_OLD');
@@ -89,18 +97,26 @@ export function loadAuditKeys(opts: { env: NodeJS.ProcessEnv; dataDir: string; i
       const content = JSON.stringify({ current: 'a1', keys: { a1: crypto.randomBytes(32).toString('base64') } }, null, 2) + '\n';
       try {
         fs.writeFileSync(file, content, { mode: 0o600, flag: 'wx' });
-        log(`WARNING: created a new audit sealing key file ${file}. Keep it apart from the identity keys and the database backup; in production give KVALREG_AUDIT_KEY from a secret store.`);
+        log(
+          `WARNING: created a new audit sealing key file ${file}. Keep it apart from the identity keys and the database backup; in production give KVALREG_AUDIT_KEY from a secret store.`,
+        );
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; // another process made it first: use theirs
       }
     }
     let parsed: { current?: unknown; keys?: Record<string, unknown> };
-    try { parsed = JSON.parse(fs.readFileSync(file, 'utf8')); } catch {
-      throw new Error(`audit key file ${file} is not valid JSON — restore it from its backup; without it the audit trail sealed with it cannot be verified`);
+    try {
+      parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch {
+      throw new Error(
+        `audit key file ${file} is not valid JSON — restore it from its backup; without it the audit trail sealed with it cannot be verified`,
+      );
     }
-    if (typeof parsed.current !== 'string' || !parsed.keys || typeof parsed.keys !== 'object') throw new Error(`audit key file ${file} must look like {"current":"a1","keys":{"a1":"<base64>"}}`);
+    if (typeof parsed.current !== 'string' || !parsed.keys || typeof parsed.keys !== 'object')
+      throw new Error(`audit key file ${file} must look like {"current":"a1","keys":{"a1":"<base64>"}}`);
     current = checkId(parsed.current, `audit key file ${file}`);
-    for (const [id, v] of Object.entries(parsed.keys)) raw.set(checkId(id, `audit key file ${file}`), decode(String(v), `audit key file ${file}, key "${id}"`));
+    for (const [id, v] of Object.entries(parsed.keys))
+      raw.set(checkId(id, `audit key file ${file}`), decode(String(v), `audit key file ${file}, key "${id}"`));
     if (!raw.has(current)) throw new Error(`audit key file ${file}: "current" is "${current}", but there is no key with that id in "keys"`);
   }
   const chain = new Map<string, Buffer>();

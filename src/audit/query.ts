@@ -32,7 +32,11 @@ const FILTER_KEYS = ['actor', 'personId', 'unit', 'subUnits', 'registry', 'actio
 /** Reads a filter from query parameters or a JSON body; names what is wrong and how to say it. */
 export function parseAuditFilter(raw: Record<string, unknown>, extraKeys: string[] = []): AuditFilter {
   const unknown = Object.keys(raw).filter((k) => !FILTER_KEYS.includes(k) && !extraKeys.includes(k));
-  if (unknown.length) throw new RecordError(`Unknown audit filter ${unknown.map((k) => `"${k}"`).join(', ')}; filters are ${[...FILTER_KEYS, ...extraKeys].join(', ')}.`, 400);
+  if (unknown.length)
+    throw new RecordError(
+      `Unknown audit filter ${unknown.map((k) => `"${k}"`).join(', ')}; filters are ${[...FILTER_KEYS, ...extraKeys].join(', ')}.`,
+      400,
+    );
   const str = (k: string): string | undefined => {
     const v = raw[k];
     if (v === undefined || v === null || v === '') return undefined;
@@ -59,13 +63,26 @@ export function parseAuditFilter(raw: Record<string, unknown>, extraKeys: string
   const subUnits = str('subUnits');
   if (subUnits !== undefined && subUnits !== 'true' && subUnits !== 'false') throw new RecordError('subUnits must be true or false.', 400);
   const limit = int('limit', 1);
-  if (limit !== undefined && limit > 1000) throw new RecordError('limit is at most 1000 per page; page on with "after", or ask for format=ndjson or csv to stream everything.', 400);
+  if (limit !== undefined && limit > 1000)
+    throw new RecordError(
+      'limit is at most 1000 per page; page on with "after", or ask for format=ndjson or csv to stream everything.',
+      400,
+    );
   const f: AuditFilter = {
-    actor: str('actor'), personId: int('personId', 1), unit: str('unit'), subUnits: subUnits === undefined ? true : subUnits === 'true',
-    registry: str('registry'), action: str('action'), outcome: outcome as AuditFilter['outcome'],
-    from: time('from'), to: time('to'), after: int('after', 0), limit,
+    actor: str('actor'),
+    personId: int('personId', 1),
+    unit: str('unit'),
+    subUnits: subUnits === undefined ? true : subUnits === 'true',
+    registry: str('registry'),
+    action: str('action'),
+    outcome: outcome as AuditFilter['outcome'],
+    from: time('from'),
+    to: time('to'),
+    after: int('after', 0),
+    limit,
   };
-  if (f.from && f.to && Date.parse(f.from) > Date.parse(f.to)) throw new RecordError('from is after to; give the earlier time as from.', 400);
+  if (f.from && f.to && Date.parse(f.from) > Date.parse(f.to))
+    throw new RecordError('from is after to; give the earlier time as from.', 400);
   return f;
 }
 
@@ -79,8 +96,19 @@ export function auditScope(caller: Caller): string[] | null {
 }
 
 export interface AuditRow {
-  id: number; seq: number | null; at: string; actor: string; role: string | null; unit: string | null; registry: string | null;
-  personId: number | null; action: string; object: string; purpose: string; outcome: string; client: string | null;
+  id: number;
+  seq: number | null;
+  at: string;
+  actor: string;
+  role: string | null;
+  unit: string | null;
+  registry: string | null;
+  personId: number | null;
+  action: string;
+  object: string;
+  purpose: string;
+  outcome: string;
+  client: string | null;
 }
 
 const SELECT = `SELECT id, seq, at, actor, role, unit, registry, person_id AS "personId", action, object, purpose, outcome, client FROM audit_event`;
@@ -88,11 +116,20 @@ const SELECT = `SELECT id, seq, at, actor, role, unit, registry, person_id AS "p
 async function whereClause(tx: PersonTx, f: AuditFilter, units: UnitTree): Promise<{ sql: string; params: unknown[] }> {
   const scope = auditScope(tx.caller);
   if (scope !== null && f.registry && !scope.includes(f.registry)) {
-    throw new AccessDenied(`You are an admin of ${scope.join(', ') || 'no registry'}, not of ${f.registry}: its audit trail is not yours to read.`, null, 'audit', null, f.registry);
+    throw new AccessDenied(
+      `You are an admin of ${scope.join(', ') || 'no registry'}, not of ${f.registry}: its audit trail is not yours to read.`,
+      null,
+      'audit',
+      null,
+      f.registry,
+    );
   }
   const where: string[] = [];
   const params: unknown[] = [];
-  const p = (v: unknown) => { params.push(v); return `$${params.length}`; };
+  const p = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
   if (scope !== null) where.push(`registry = ANY(${p(scope)}::text[])`);
   if (f.registry) where.push(`registry = ${p(f.registry)}`);
   if (f.actor) where.push(`actor = ${p(f.actor)}`);
@@ -102,7 +139,8 @@ async function whereClause(tx: PersonTx, f: AuditFilter, units: UnitTree): Promi
     const id = (await tx.client.query('SELECT kvalreg_person_id_by_hash($1) AS id', [f.personHash])).rows[0].id;
     // Whether a number is registered at all is for admins of every registry to learn; the admin of
     // one registry just finds no events (their registry has none about the person either way).
-    if (id === null && scope === null) throw new RecordError('No person with this identity number has been registered, so the audit trail has no events about them.', 404);
+    if (id === null && scope === null)
+      throw new RecordError('No person with this identity number has been registered, so the audit trail has no events about them.', 404);
     f.personId = id === null ? -1 : Number(id);
   }
   // [identity] A person's events include those recorded under an id merged into theirs (records/persons.ts).
@@ -120,7 +158,9 @@ async function whereClause(tx: PersonTx, f: AuditFilter, units: UnitTree): Promi
 }
 
 function describe(f: AuditFilter): string {
-  const parts = Object.entries({ ...f, personHash: undefined, subUnits: undefined }).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
+  const parts = Object.entries({ ...f, personHash: undefined, subUnits: undefined })
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${v}`);
   return `audit${parts.length ? `?${parts.join('&')}` : ''}`;
 }
 
@@ -128,7 +168,12 @@ function note(tx: PersonTx, f: AuditFilter): void {
   // Reading the trail is a look at who was treated where: audited, against the person when one
   // was asked for. A search across persons is one event (not one per person in the result).
   const scope = auditScope(tx.caller);
-  tx.audit({ action: 'audit:read', object: describe(f), personIds: f.personId && f.personId > 0 ? [f.personId] : [], registry: f.registry ?? (scope?.length === 1 ? scope[0] : null) });
+  tx.audit({
+    action: 'audit:read',
+    object: describe(f),
+    personIds: f.personId && f.personId > 0 ? [f.personId] : [],
+    registry: f.registry ?? (scope?.length === 1 ? scope[0] : null),
+  });
 }
 
 /** One page, oldest first; `next` is the cursor for the following page. */
@@ -140,16 +185,41 @@ export async function auditPage(tx: PersonTx, f: AuditFilter, units: UnitTree): 
   return { events, next: events.length === limit ? events[events.length - 1].id : null };
 }
 
-export const CSV_COLUMNS = ['id', 'seq', 'at', 'actor', 'role', 'unit', 'registry', 'personId', 'action', 'object', 'purpose', 'outcome', 'client'] as const;
+export const CSV_COLUMNS = [
+  'id',
+  'seq',
+  'at',
+  'actor',
+  'role',
+  'unit',
+  'registry',
+  'personId',
+  'action',
+  'object',
+  'purpose',
+  'outcome',
+  'client',
+] as const;
 
 /**
  * Every matching event, from a server-side cursor in batches: `write` is awaited per batch, so a
  * slow reader holds the cursor back instead of filling memory. `ready` is called once the filter
  * has been checked, before the first row: errors before it are the caller's to answer.
  */
-export async function streamAudit(tx: PersonTx, f: AuditFilter, units: UnitTree, format: 'ndjson' | 'csv', ready: () => void, write: (chunk: string) => Promise<void>, batch = 2000): Promise<number> {
+export async function streamAudit(
+  tx: PersonTx,
+  f: AuditFilter,
+  units: UnitTree,
+  format: 'ndjson' | 'csv',
+  ready: () => void,
+  write: (chunk: string) => Promise<void>,
+  batch = 2000,
+): Promise<number> {
   const { sql, params } = await whereClause(tx, f, units);
-  await tx.client.query(`DECLARE audit_stream NO SCROLL CURSOR FOR ${SELECT}${sql} ORDER BY id${f.limit ? ` LIMIT ${f.limit}` : ''}`, params);
+  await tx.client.query(
+    `DECLARE audit_stream NO SCROLL CURSOR FOR ${SELECT}${sql} ORDER BY id${f.limit ? ` LIMIT ${f.limit}` : ''}`,
+    params,
+  );
   note(tx, f);
   ready();
   let n = 0;
@@ -158,9 +228,14 @@ export async function streamAudit(tx: PersonTx, f: AuditFilter, units: UnitTree,
     const rows = (await tx.client.query(`FETCH ${batch} FROM audit_stream`)).rows as AuditRow[];
     if (rows.length === 0) break;
     n += rows.length;
-    await write(format === 'csv'
-      ? stringify(rows.map((r) => ({ ...r, at: new Date(r.at).toISOString() })), { columns: [...CSV_COLUMNS] })
-      : rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    await write(
+      format === 'csv'
+        ? stringify(
+            rows.map((r) => ({ ...r, at: new Date(r.at).toISOString() })),
+            { columns: [...CSV_COLUMNS] },
+          )
+        : rows.map((r) => JSON.stringify(r)).join('\n') + '\n',
+    );
     if (rows.length < batch) break;
   }
   await tx.client.query('CLOSE audit_stream');

@@ -20,22 +20,22 @@ import type { AuditKeys } from './keys.ts';
 
 /** What can be wrong with the trail; each kind has its own message in `kvalreg audit verify`. */
 export type ProblemKind =
-  | 'deleted'                    // a sealed event is missing inside the chain
-  | 'removed-from-start'         // the oldest events are missing and no signed checkpoint stands in for them
-  | 'relinked'                   // an event's link to the one before does not match
-  | 'changed'                    // an event's content does not match its seal
-  | 'key-not-loaded'             // sealed or signed with an audit key that is not loaded
-  | 'legacy-seal'                // sealed with the legacy key (derivable from the identity hash key) where only the audit key counts
-  | 'checkpoint-forged'          // a checkpoint does not match its signature, or not the chain
-  | 'checkpoint-not-pruned'      // events remain behind a pruning checkpoint
-  | 'back-dated'                 // an event claims a time before events that were sealed before it was written
-  | 'forward-dated'              // an event claims a time after it was sealed
-  | 'emptied'                    // no sealed event is left, but the signed state says events were sealed
-  | 'shortened'                  // the trail ends before the signed state in the database
-  | 'rolled-back'                // the trail ends before the sealer's own state file
-  | 're-sealed'                  // the event the signed state names has another hash now
-  | 'state-removed'              // the signed state is missing from the database
-  | 'state-forged';              // a signed state does not match its signature
+  | 'deleted' // a sealed event is missing inside the chain
+  | 'removed-from-start' // the oldest events are missing and no signed checkpoint stands in for them
+  | 'relinked' // an event's link to the one before does not match
+  | 'changed' // an event's content does not match its seal
+  | 'key-not-loaded' // sealed or signed with an audit key that is not loaded
+  | 'legacy-seal' // sealed with the legacy key (derivable from the identity hash key) where only the audit key counts
+  | 'checkpoint-forged' // a checkpoint does not match its signature, or not the chain
+  | 'checkpoint-not-pruned' // events remain behind a pruning checkpoint
+  | 'back-dated' // an event claims a time before events that were sealed before it was written
+  | 'forward-dated' // an event claims a time after it was sealed
+  | 'emptied' // no sealed event is left, but the signed state says events were sealed
+  | 'shortened' // the trail ends before the signed state in the database
+  | 'rolled-back' // the trail ends before the sealer's own state file
+  | 're-sealed' // the event the signed state names has another hash now
+  | 'state-removed' // the signed state is missing from the database
+  | 'state-forged'; // a signed state does not match its signature
 
 export interface Problem {
   kind: ProblemKind;
@@ -74,18 +74,32 @@ function stateMessage(s: Omit<TrailState, 'signature'>): string {
 
 export function signState(keys: AuditKeys, body: Omit<TrailState, 'keyId' | 'signature'>): TrailState {
   const keyId = keys.current;
-  const signature = crypto.createHmac('sha256', keys.chain.get(keyId)!).update(stateMessage({ ...body, keyId })).digest('hex');
+  const signature = crypto
+    .createHmac('sha256', keys.chain.get(keyId)!)
+    .update(stateMessage({ ...body, keyId }))
+    .digest('hex');
   return { ...body, keyId, signature };
 }
 
 /** Null if the signature holds; otherwise why not. */
 export function stateSignatureProblem(keys: AuditKeys, s: TrailState, where: string): Problem | null {
   const key = keys.chain.get(s.keyId);
-  if (!key) return { kind: 'key-not-loaded', seq: s.seq, id: null, problem: `the signed trail state (${where}) was signed with audit key "${s.keyId}", which is not loaded: add it to KVALREG_AUDIT_KEYS_OLD or the audit key file` };
+  if (!key)
+    return {
+      kind: 'key-not-loaded',
+      seq: s.seq,
+      id: null,
+      problem: `the signed trail state (${where}) was signed with audit key "${s.keyId}", which is not loaded: add it to KVALREG_AUDIT_KEYS_OLD or the audit key file`,
+    };
   const good = crypto.createHmac('sha256', key).update(stateMessage(s)).digest();
   const given = Buffer.from(String(s.signature), 'hex');
   if (given.length !== good.length || !crypto.timingSafeEqual(good, given)) {
-    return { kind: 'state-forged', seq: s.seq, id: null, problem: `the signed trail state (${where}) does not match its signature: it was changed or forged without the audit key` };
+    return {
+      kind: 'state-forged',
+      seq: s.seq,
+      id: null,
+      problem: `the signed trail state (${where}) does not match its signature: it was changed or forged without the audit key`,
+    };
   }
   return null;
 }
@@ -94,8 +108,14 @@ export function stateSignatureProblem(keys: AuditKeys, s: TrailState, where: str
 // In the database
 
 export async function readDbState(db: Queryable): Promise<TrailState | null> {
-  const r = (await db.query(`SELECT seq, encode(hash, 'hex') AS hash, ${utcText('watermark')} AS watermark, ${utcText('sealed_at')} AS sealed_at, key_id, encode(signature, 'hex') AS signature FROM audit_trail_state`)).rows[0];
-  return r ? { seq: Number(r.seq), hash: r.hash, watermark: r.watermark, sealedAt: r.sealed_at, keyId: r.key_id, signature: r.signature } : null;
+  const r = (
+    await db.query(
+      `SELECT seq, encode(hash, 'hex') AS hash, ${utcText('watermark')} AS watermark, ${utcText('sealed_at')} AS sealed_at, key_id, encode(signature, 'hex') AS signature FROM audit_trail_state`,
+    )
+  ).rows[0];
+  return r
+    ? { seq: Number(r.seq), hash: r.hash, watermark: r.watermark, sealedAt: r.sealed_at, keyId: r.key_id, signature: r.signature }
+    : null;
 }
 
 export async function writeDbState(db: Queryable, s: TrailState): Promise<void> {
@@ -104,20 +124,26 @@ export async function writeDbState(db: Queryable, s: TrailState): Promise<void> 
      VALUES (true, $1, decode($2, 'hex'), ${fromUtcText('$3')}, ${fromUtcText('$4')}, $5, decode($6, 'hex'))
      ON CONFLICT (trail) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash, watermark = EXCLUDED.watermark,
        sealed_at = EXCLUDED.sealed_at, key_id = EXCLUDED.key_id, signature = EXCLUDED.signature`,
-    [s.seq, s.hash, s.watermark, s.sealedAt, s.keyId, s.signature]);
+    [s.seq, s.hash, s.watermark, s.sealedAt, s.keyId, s.signature],
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
 // In the file beside the key: one entry per database name, so that one data directory can serve
 // several databases (benchmarks do) without their states being mistaken for one another.
 
-interface StateFile { note?: string; databases: Record<string, TrailState> }
+interface StateFile {
+  note?: string;
+  databases: Record<string, TrailState>;
+}
 
 export type FileState = { state: TrailState | null } | { unreadable: string };
 
 export function readFileState(file: string, database: string): FileState {
   let text: string;
-  try { text = fs.readFileSync(file, 'utf8'); } catch (err) {
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: null };
     return { unreadable: `cannot read the audit state file ${file}: ${(err as Error).message}` };
   }
@@ -125,7 +151,13 @@ export function readFileState(file: string, database: string): FileState {
     const parsed = JSON.parse(text) as StateFile;
     const s = parsed?.databases?.[database];
     if (s === undefined) return { state: null };
-    if (!Number.isSafeInteger(s.seq) || typeof s.hash !== 'string' || typeof s.keyId !== 'string' || typeof s.signature !== 'string' || typeof s.sealedAt !== 'string') {
+    if (
+      !Number.isSafeInteger(s.seq) ||
+      typeof s.hash !== 'string' ||
+      typeof s.keyId !== 'string' ||
+      typeof s.signature !== 'string' ||
+      typeof s.sealedAt !== 'string'
+    ) {
       return { unreadable: `the audit state file ${file} has an entry for database "${database}" that is not a signed trail state` };
     }
     return { state: s };
@@ -144,10 +176,13 @@ export function writeFileState(file: string, database: string, s: TrailState, op
   try {
     const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as StateFile;
     if (parsed && typeof parsed.databases === 'object' && parsed.databases) current = parsed;
-  } catch { /* missing or unreadable: write a fresh one */ }
+  } catch {
+    /* missing or unreadable: write a fresh one */
+  }
   const old = current.databases[database];
   if (old && Number.isSafeInteger(old.seq) && old.seq > s.seq && !opts.force) return;
-  current.note = 'The kvalreg audit sealer\'s own record of how far it sealed each database\'s audit trail. Keep it with the audit key, apart from the database and its backups.';
+  current.note =
+    "The kvalreg audit sealer's own record of how far it sealed each database's audit trail. Keep it with the audit key, apart from the database and its backups.";
   current.databases[database] = s;
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
@@ -173,25 +208,57 @@ export interface ChainView {
  * which record it is: the database row (a trail that ends before it was emptied or shortened), or
  * the sealer's file (the database itself, row included, was rolled back or emptied).
  */
-export async function compareWithState(chain: ChainView, s: TrailState, source: 'database' | 'file', fileName?: string): Promise<Problem | null> {
+export async function compareWithState(
+  chain: ChainView,
+  s: TrailState,
+  source: 'database' | 'file',
+  fileName?: string,
+): Promise<Problem | null> {
   const headSeq = chain.head?.seq ?? 0;
   const when = `${s.sealedAt}Z`;
-  const record = source === 'database' ? 'the signed trail state in the database' : `the sealer's own signed record outside the database (${fileName})`;
+  const record =
+    source === 'database' ? 'the signed trail state in the database' : `the sealer's own signed record outside the database (${fileName})`;
   if (headSeq < s.seq) {
     if (!chain.hasSealedEvents) {
-      return { kind: 'emptied', seq: s.seq, id: null, problem: `the trail holds no sealed event, but ${record} says ${s.seq} events had been sealed by ${when}, and no signed checkpoint explains their removal: the trail was emptied` };
+      return {
+        kind: 'emptied',
+        seq: s.seq,
+        id: null,
+        problem: `the trail holds no sealed event, but ${record} says ${s.seq} events had been sealed by ${when}, and no signed checkpoint explains their removal: the trail was emptied`,
+      };
     }
     if (source === 'file') {
-      return { kind: 'rolled-back', seq: s.seq, id: null, problem: `the trail ends at event ${headSeq}, but ${record} says events up to ${s.seq} had been sealed by ${when}: the database was rolled back or its newest events removed (with its own record of them), and no signed restore checkpoint explains it` };
+      return {
+        kind: 'rolled-back',
+        seq: s.seq,
+        id: null,
+        problem: `the trail ends at event ${headSeq}, but ${record} says events up to ${s.seq} had been sealed by ${when}: the database was rolled back or its newest events removed (with its own record of them), and no signed restore checkpoint explains it`,
+      };
     }
-    return { kind: 'shortened', seq: s.seq, id: null, problem: `the trail ends at event ${headSeq}, but ${record} says events up to ${s.seq} had been sealed by ${when}: events ${headSeq + 1} to ${s.seq} were removed, and no signed checkpoint explains it` };
+    return {
+      kind: 'shortened',
+      seq: s.seq,
+      id: null,
+      problem: `the trail ends at event ${headSeq}, but ${record} says events up to ${s.seq} had been sealed by ${when}: events ${headSeq + 1} to ${s.seq} were removed, and no signed checkpoint explains it`,
+    };
   }
   if (s.seq === 0) return null;
   const h = await chain.hashAt(s.seq);
   if (h === 'pruned') return null;
-  if (h === null) return { kind: 'deleted', seq: s.seq, id: null, problem: `event ${s.seq}, the newest sealed at ${when} according to ${record}, is missing: a row was deleted` };
+  if (h === null)
+    return {
+      kind: 'deleted',
+      seq: s.seq,
+      id: null,
+      problem: `event ${s.seq}, the newest sealed at ${when} according to ${record}, is missing: a row was deleted`,
+    };
   if (h.toString('hex') !== s.hash) {
-    return { kind: 're-sealed', seq: s.seq, id: null, problem: `event ${s.seq} no longer has the hash ${record} recorded at ${when}: the trail was rewritten and sealed again since` };
+    return {
+      kind: 're-sealed',
+      seq: s.seq,
+      id: null,
+      problem: `event ${s.seq} no longer has the hash ${record} recorded at ${when}: the trail was rewritten and sealed again since`,
+    };
   }
   return null;
 }

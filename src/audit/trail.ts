@@ -20,8 +20,18 @@ import type { Pool, Queryable } from '../db/pool.ts';
 import { prepared } from '../db/pool.ts';
 import type { AuditKeys } from './keys.ts';
 import {
-  compareWithState, fromUtcText, readDbState, readFileState, signState, stateSignatureProblem, utcText, writeDbState, writeFileState,
-  type ChainView, type Problem, type TrailState,
+  compareWithState,
+  fromUtcText,
+  readDbState,
+  readFileState,
+  signState,
+  stateSignatureProblem,
+  utcText,
+  writeDbState,
+  writeFileState,
+  type ChainView,
+  type Problem,
+  type TrailState,
 } from './state.ts';
 
 export type { Problem, ProblemKind } from './state.ts';
@@ -43,7 +53,9 @@ export interface AuditEvent {
 const SEAL_LOCK = 4242_0002;
 const BATCH = 5000;
 
-const INSERT_EVENTS = (json: string) => `INSERT INTO audit_event (actor, role, unit, person_id, action, object, purpose, outcome, client, registry)
+const INSERT_EVENTS = (
+  json: string,
+) => `INSERT INTO audit_event (actor, role, unit, person_id, action, object, purpose, outcome, client, registry)
      SELECT e.actor, e.role, e.unit, e."personId", e.action, e.object, e.purpose, e.outcome, e.client, e.registry
      FROM jsonb_to_recordset(${json}::jsonb) AS e(actor text, role text, unit text, "personId" bigint, action text, object text, purpose text, outcome text, client text, registry text)`;
 
@@ -61,9 +73,24 @@ export function writeEventsSql(events: AuditEvent[], literal: (value: string) =>
 const ROW_COLUMNS = `id, seq, ${utcText('at')} AS at, actor, role, unit, person_id, action, object, purpose, outcome, client, registry, key_id, prev_hash, hash, ${utcText('sealed_at')} AS sealed_at, ${utcText('watermark')} AS watermark`;
 
 interface Row {
-  id: number; seq: number | null; at: string; actor: string; role: string | null; unit: string | null; person_id: number | null;
-  action: string; object: string; purpose: string; outcome: string; client: string | null; registry: string | null; key_id: string | null;
-  prev_hash: Buffer | null; hash: Buffer | null; sealed_at: string | null; watermark: string | null;
+  id: number;
+  seq: number | null;
+  at: string;
+  actor: string;
+  role: string | null;
+  unit: string | null;
+  person_id: number | null;
+  action: string;
+  object: string;
+  purpose: string;
+  outcome: string;
+  client: string | null;
+  registry: string | null;
+  key_id: string | null;
+  prev_hash: Buffer | null;
+  hash: Buffer | null;
+  sealed_at: string | null;
+  watermark: string | null;
 }
 
 /**
@@ -103,7 +130,9 @@ async function lastLink(db: Queryable): Promise<{ seq: number; hash: Buffer; isE
 /** The chain as it is now, for comparing with a signed state. */
 async function chainView(db: Queryable): Promise<ChainView> {
   const head = await lastLink(db);
-  const newestPrune = Number((await db.query("SELECT coalesce(max(seq), 0) AS seq FROM audit_checkpoint WHERE kind = 'prune'")).rows[0].seq);
+  const newestPrune = Number(
+    (await db.query("SELECT coalesce(max(seq), 0) AS seq FROM audit_checkpoint WHERE kind = 'prune'")).rows[0].seq,
+  );
   return {
     head: head && { seq: head.seq, hash: head.hash },
     hasSealedEvents: !!head?.isEvent,
@@ -123,40 +152,78 @@ async function chainView(db: Queryable): Promise<ChainView> {
 // Checkpoints: pruning, the legacy seals' migration, and restores from a backup
 
 export interface Checkpoint {
-  id: number; kind: 'prune' | 'legacy' | 'restore'; seq: number; hash: Buffer; event_at: string | null; pruned_before: Date | null; pruned_count: number | null;
-  state_seq: number | null; note: string | null; created: string; key_id: string; signature: Buffer;
+  id: number;
+  kind: 'prune' | 'legacy' | 'restore';
+  seq: number;
+  hash: Buffer;
+  event_at: string | null;
+  pruned_before: Date | null;
+  pruned_count: number | null;
+  state_seq: number | null;
+  note: string | null;
+  created: string;
+  key_id: string;
+  signature: Buffer;
 }
 
 const CHECKPOINT_COLUMNS = `id, kind, seq, hash, event_at, pruned_before, pruned_count, state_seq, note, ${utcText('created_at')} AS created, key_id, signature`;
 
-function checkpointMessage(c: Pick<Checkpoint, 'kind' | 'seq' | 'hash' | 'event_at' | 'pruned_before' | 'pruned_count' | 'state_seq' | 'note' | 'created'>): string {
+function checkpointMessage(
+  c: Pick<Checkpoint, 'kind' | 'seq' | 'hash' | 'event_at' | 'pruned_before' | 'pruned_count' | 'state_seq' | 'note' | 'created'>,
+): string {
   const hash = c.hash.toString('hex');
   if (c.kind === 'legacy') return JSON.stringify(['kvalreg audit legacy checkpoint', Number(c.seq), hash, c.event_at, c.created]);
-  if (c.kind === 'restore') return JSON.stringify(['kvalreg audit restore checkpoint', Number(c.seq), hash, Number(c.state_seq), c.note, c.created]);
-  return JSON.stringify(['kvalreg audit checkpoint', Number(c.seq), hash, c.event_at, new Date(c.pruned_before!).toISOString(), Number(c.pruned_count)]);
+  if (c.kind === 'restore')
+    return JSON.stringify(['kvalreg audit restore checkpoint', Number(c.seq), hash, Number(c.state_seq), c.note, c.created]);
+  return JSON.stringify([
+    'kvalreg audit checkpoint',
+    Number(c.seq),
+    hash,
+    c.event_at,
+    new Date(c.pruned_before!).toISOString(),
+    Number(c.pruned_count),
+  ]);
 }
 
 function signCheckpoint(keys: AuditKeys, c: Parameters<typeof checkpointMessage>[0]): Buffer {
   return crypto.createHmac('sha256', keys.chain.get(keys.current)!).update(checkpointMessage(c)).digest();
 }
 
-const KIND_NAME = { prune: 'the checkpoint left by pruning', legacy: 'the migration checkpoint of the legacy seals', restore: 'the restore checkpoint' } as const;
+const KIND_NAME = {
+  prune: 'the checkpoint left by pruning',
+  legacy: 'the migration checkpoint of the legacy seals',
+  restore: 'the restore checkpoint',
+} as const;
 
 /** Null if the checkpoint's signature holds; otherwise why not. */
 function checkpointProblem(keys: AuditKeys, c: Checkpoint): Problem | null {
   const key = keys.chain.get(c.key_id);
-  if (!key) return { kind: 'key-not-loaded', seq: Number(c.seq), id: null, problem: `${KIND_NAME[c.kind]} at event ${c.seq} was signed with audit key "${c.key_id}", which is not loaded: add it to KVALREG_AUDIT_KEYS_OLD or the audit key file` };
+  if (!key)
+    return {
+      kind: 'key-not-loaded',
+      seq: Number(c.seq),
+      id: null,
+      problem: `${KIND_NAME[c.kind]} at event ${c.seq} was signed with audit key "${c.key_id}", which is not loaded: add it to KVALREG_AUDIT_KEYS_OLD or the audit key file`,
+    };
   const good = crypto.createHmac('sha256', key).update(checkpointMessage(c)).digest();
   if (c.signature.length !== good.length || !crypto.timingSafeEqual(good, c.signature)) {
-    return { kind: 'checkpoint-forged', seq: Number(c.seq), id: null, problem: `${KIND_NAME[c.kind]} at event ${c.seq} does not match its signature: it was changed or forged` };
+    return {
+      kind: 'checkpoint-forged',
+      seq: Number(c.seq),
+      id: null,
+      problem: `${KIND_NAME[c.kind]} at event ${c.seq} does not match its signature: it was changed or forged`,
+    };
   }
   return null;
 }
 
 interface Checkpoints {
   /** The newest pruning checkpoint (where the chain starts), and whether its signature holds. */
-  prune?: Checkpoint; pruneHolds: boolean;
-  legacy?: Checkpoint; restores: Checkpoint[]; problems: Problem[];
+  prune?: Checkpoint;
+  pruneHolds: boolean;
+  legacy?: Checkpoint;
+  restores: Checkpoint[];
+  problems: Problem[];
 }
 
 /** Every checkpoint whose signature holds, by kind; the others as problems. */
@@ -167,8 +234,16 @@ async function readCheckpoints(db: Queryable, keys: AuditKeys): Promise<Checkpoi
     const p = checkpointProblem(keys, c);
     // The newest pruning checkpoint says where the chain starts; a forged one is reported, and
     // nothing after it is taken as proven.
-    if (c.kind === 'prune') { out.prune = c; out.pruneHolds = !p; if (p) out.problems.push(p); continue; }
-    if (p) { out.problems.push(p); continue; }
+    if (c.kind === 'prune') {
+      out.prune = c;
+      out.pruneHolds = !p;
+      if (p) out.problems.push(p);
+      continue;
+    }
+    if (p) {
+      out.problems.push(p);
+      continue;
+    }
     if (c.kind === 'legacy') out.legacy ??= c;
     else out.restores.push(c);
   }
@@ -187,22 +262,39 @@ async function stateProblems(db: Queryable, keys: AuditKeys, chain: ChainView, c
   const file = readFileState(keys.stateFile, database);
   const fileState = 'state' in file ? file.state : null;
   if ('unreadable' in file) {
-    problems.push({ kind: 'state-forged', seq: chain.head?.seq ?? 0, id: null, problem: `${file.unreadable}: restore it from its backup beside the audit key (or, if it is lost, remove it: the sealer starts a new one from the database's signed state)` });
+    problems.push({
+      kind: 'state-forged',
+      seq: chain.head?.seq ?? 0,
+      id: null,
+      problem: `${file.unreadable}: restore it from its backup beside the audit key (or, if it is lost, remove it: the sealer starts a new one from the database's signed state)`,
+    });
   }
   let dbStateDiffers = false;
   if (dbState) {
-    const p = stateSignatureProblem(keys, dbState, 'database') ?? await compareWithState(chain, dbState, 'database');
-    if (p) { problems.push(p); dbStateDiffers = true; }
+    const p = stateSignatureProblem(keys, dbState, 'database') ?? (await compareWithState(chain, dbState, 'database'));
+    if (p) {
+      problems.push(p);
+      dbStateDiffers = true;
+    }
   } else {
     // No state in the database is right only before this trail was first sealed with one.
     const head = chain.head?.seq ?? 0;
-    const sealedWithState = chain.hasSealedEvents
-      && (await db.query('SELECT sealed_at IS NOT NULL AS yes FROM audit_event WHERE seq = $1', [head])).rows[0]?.yes;
-    const evidence = fileState ? `the sealer's own record outside the database (${keys.stateFile}) says events up to ${fileState.seq} had been sealed by ${fileState.sealedAt}Z`
-      : sealedWithState ? `event ${head} was sealed with one`
-      : cps.legacy || cps.restores.length ? 'the signed checkpoints were recorded with one'
-      : null;
-    if (evidence) problems.push({ kind: 'state-removed', seq: fileState?.seq ?? head, id: null, problem: `the signed trail state is missing from the database, though ${evidence}: it was removed` });
+    const sealedWithState =
+      chain.hasSealedEvents && (await db.query('SELECT sealed_at IS NOT NULL AS yes FROM audit_event WHERE seq = $1', [head])).rows[0]?.yes;
+    const evidence = fileState
+      ? `the sealer's own record outside the database (${keys.stateFile}) says events up to ${fileState.seq} had been sealed by ${fileState.sealedAt}Z`
+      : sealedWithState
+        ? `event ${head} was sealed with one`
+        : cps.legacy || cps.restores.length
+          ? 'the signed checkpoints were recorded with one'
+          : null;
+    if (evidence)
+      problems.push({
+        kind: 'state-removed',
+        seq: fileState?.seq ?? head,
+        id: null,
+        problem: `the signed trail state is missing from the database, though ${evidence}: it was removed`,
+      });
   }
   if (fileState) {
     // A restore accepted (with the audit key) after the file was written explains a shorter
@@ -214,7 +306,12 @@ async function stateProblems(db: Queryable, keys: AuditKeys, chain: ChainView, c
       // the state in the database — unless that state was put back from earlier.
       p = await compareWithState(chain, fileState, 'file', keys.stateFile);
       if (!p && dbState && fileState.sealedAt > dbState.sealedAt) {
-        p = { kind: 'rolled-back', seq: fileState.seq, id: null, problem: `the signed trail state in the database was written at ${dbState.sealedAt}Z, before the sealer's own record outside the database (${keys.stateFile}, written at ${fileState.sealedAt}Z): the database, its signed state included, was rolled back to an earlier state` };
+        p = {
+          kind: 'rolled-back',
+          seq: fileState.seq,
+          id: null,
+          problem: `the signed trail state in the database was written at ${dbState.sealedAt}Z, before the sealer's own record outside the database (${keys.stateFile}, written at ${fileState.sealedAt}Z): the database, its signed state included, was rolled back to an earlier state`,
+        };
       }
     }
     if (p) problems.push(p);
@@ -225,7 +322,9 @@ async function stateProblems(db: Queryable, keys: AuditKeys, chain: ChainView, c
 /** Sealing refused: the trail does not match the sealer's signed state (see `problems`). */
 export class AuditSealRefused extends Error {
   constructor(readonly problems: Problem[]) {
-    super(`the audit trail was not sealed further, because it does not match its signed state: ${problems.map((p) => p.problem).join('; ')}. Run \`kvalreg audit verify\`; if a database backup was restored, \`kvalreg audit accept-restore --reason …\` records it`);
+    super(
+      `the audit trail was not sealed further, because it does not match its signed state: ${problems.map((p) => p.problem).join('; ')}. Run \`kvalreg audit verify\`; if a database backup was restored, \`kvalreg audit accept-restore --reason …\` records it`,
+    );
     this.name = 'AuditSealRefused';
   }
 }
@@ -240,13 +339,36 @@ export class AuditSealRefused extends Error {
  */
 async function pinLegacySeals(db: Queryable, keys: AuditKeys): Promise<void> {
   if ((await db.query("SELECT 1 FROM audit_checkpoint WHERE kind = 'legacy'")).rowCount) return;
-  const last = (await db.query(`SELECT seq, hash, ${utcText('at')} AS at FROM audit_event WHERE seq IS NOT NULL AND key_id IS NULL ORDER BY seq DESC LIMIT 1`)).rows[0];
+  const last = (
+    await db.query(
+      `SELECT seq, hash, ${utcText('at')} AS at FROM audit_event WHERE seq IS NOT NULL AND key_id IS NULL ORDER BY seq DESC LIMIT 1`,
+    )
+  ).rows[0];
   if (!last) return;
   const created = (await db.query(`SELECT ${utcText('pg_catalog.clock_timestamp()')} AS t`)).rows[0].t as string;
-  const c = { kind: 'legacy' as const, seq: Number(last.seq), hash: last.hash as Buffer, event_at: last.at as string, pruned_before: null, pruned_count: null, state_seq: null, note: null, created };
+  const c = {
+    kind: 'legacy' as const,
+    seq: Number(last.seq),
+    hash: last.hash as Buffer,
+    event_at: last.at as string,
+    pruned_before: null,
+    pruned_count: null,
+    state_seq: null,
+    note: null,
+    created,
+  };
   await db.query(
     `INSERT INTO audit_checkpoint (kind, seq, hash, event_at, created_at, key_id, signature, note) VALUES ('legacy', $1, $2, $3, ${fromUtcText('$4')}, $5, $6, $7)`,
-    [c.seq, c.hash, c.event_at, created, keys.current, signCheckpoint(keys, c), `events up to ${c.seq} were sealed with the legacy key (derived from the identity hash key) before the trail had its own`]);
+    [
+      c.seq,
+      c.hash,
+      c.event_at,
+      created,
+      keys.current,
+      signCheckpoint(keys, c),
+      `events up to ${c.seq} were sealed with the legacy key (derived from the identity hash key) before the trail had its own`,
+    ],
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -274,15 +396,20 @@ export async function sealAudit(pool: Pool, keys: AuditKeys, opts: { watermarkRe
       // Taken before the unsealed rows are read (statement_timestamp: when this statement began,
       // before its snapshot): if this batch takes every unsealed row there is, every event
       // committed before this moment is sealed by it — the next watermark.
-      const pre = (await client.query(`SELECT current_database() AS database, ${utcText('pg_catalog.statement_timestamp()')} AS started`)).rows[0] as { database: string; started: string };
+      const pre = (await client.query(`SELECT current_database() AS database, ${utcText('pg_catalog.statement_timestamp()')} AS started`))
+        .rows[0] as { database: string; started: string };
       const chain = await chainView(client);
       const cps = await readCheckpoints(client, keys);
-      const problems = [...cps.problems.filter((p) => p.kind !== 'key-not-loaded'), ...await stateProblems(client, keys, chain, cps)];
+      const problems = [...cps.problems.filter((p) => p.kind !== 'key-not-loaded'), ...(await stateProblems(client, keys, chain, cps))];
       if (problems.length) throw new AuditSealRefused(problems);
       const state = await readDbState(client);
       if (!state) await pinLegacySeals(client, keys);
       // clock_timestamp() is read after this statement's snapshot: every row it sees was committed, so written, before it.
-      const rows = (await client.query<Row & { now: string }>(`SELECT ${ROW_COLUMNS}, ${utcText('pg_catalog.clock_timestamp()')} AS now FROM audit_event WHERE seq IS NULL ORDER BY id LIMIT ${BATCH}`)).rows;
+      const rows = (
+        await client.query<Row & { now: string }>(
+          `SELECT ${ROW_COLUMNS}, ${utcText('pg_catalog.clock_timestamp()')} AS now FROM audit_event WHERE seq IS NULL ORDER BY id LIMIT ${BATCH}`,
+        )
+      ).rows;
       rowCount = rows.length;
       const complete = rows.length < BATCH;
       const watermark = state?.watermark ?? null;
@@ -301,7 +428,8 @@ export async function sealAudit(pool: Pool, keys: AuditKeys, opts: { watermarkRe
           `UPDATE audit_event a SET seq = u.seq, prev_hash = decode(u.prev, 'hex'), hash = decode(u.hash, 'hex'), key_id = $2,
              sealed_at = ${fromUtcText('$3')}, watermark = ${fromUtcText('$4')}
            FROM jsonb_to_recordset($1::jsonb) AS u(id bigint, seq bigint, prev text, hash text) WHERE a.id = u.id`,
-          [JSON.stringify(updates), keyId, sealedAt, watermark]);
+          [JSON.stringify(updates), keyId, sealedAt, watermark],
+        );
       }
       const nextWatermark = complete ? pre.started : watermark;
       const stale = !state || (complete && (state.watermark === null || utc(pre.started) - utc(state.watermark) >= refreshMs));
@@ -320,8 +448,12 @@ export async function sealAudit(pool: Pool, keys: AuditKeys, opts: { watermarkRe
     sealed += rowCount;
     // After the commit, never before: the file must not claim a head the database does not have.
     if (written) {
-      try { writeFileState(keys.stateFile, written.database, written.state); } catch (err) {
-        throw new Error(`sealed ${sealed} audit events, but could not write the sealer's state file ${keys.stateFile} (${(err as Error).message}): without it a database rolled back or emptied is not found; make its folder writable or set KVALREG_AUDIT_STATE_FILE`);
+      try {
+        writeFileState(keys.stateFile, written.database, written.state);
+      } catch (err) {
+        throw new Error(
+          `sealed ${sealed} audit events, but could not write the sealer's state file ${keys.stateFile} (${(err as Error).message}): without it a database rolled back or emptied is not found; make its folder writable or set KVALREG_AUDIT_STATE_FILE`,
+        );
       }
     }
     if (rowCount < BATCH) return sealed;
@@ -351,7 +483,12 @@ export interface VerifyResult {
  * works on any size of trail, then compares where it ends with the sealer's signed state.
  * `upTo` proves only the part up to that sequence number (pruning does, before removing it).
  */
-export async function verifyAudit(pool: Pool, keys: AuditKeys, onProgress?: (checked: number) => void, opts: { upTo?: number } = {}): Promise<VerifyResult> {
+export async function verifyAudit(
+  pool: Pool,
+  keys: AuditKeys,
+  onProgress?: (checked: number) => void,
+  opts: { upTo?: number } = {},
+): Promise<VerifyResult> {
   let prev: Buffer = GENESIS;
   let expected = 1;
   let checked = 0;
@@ -360,11 +497,27 @@ export async function verifyAudit(pool: Pool, keys: AuditKeys, onProgress?: (che
   const cps = await readCheckpoints(pool, keys);
   const problems: Problem[] = [...cps.problems];
   const legacy = cps.legacy ? { seq: Number(cps.legacy.seq), pinnedAt: `${cps.legacy.created}Z` } : undefined;
-  const restores = cps.restores.map((r) => ({ seq: Number(r.seq), stateSeq: Number(r.state_seq), at: `${r.created}Z`, reason: r.note ?? '' }));
+  const restores = cps.restores.map((r) => ({
+    seq: Number(r.seq),
+    stateSeq: Number(r.state_seq),
+    at: `${r.created}Z`,
+    reason: r.note ?? '',
+  }));
   const restoreAt = new Map(cps.restores.map((r) => [Number(r.seq), r]));
   let unsealed = 0;
-  const result = (): VerifyResult => ({ ok: problems.length === 0, checked, unsealed, ...(from ? { from } : {}), ...(problems.length ? { broken: problems[0] } : { head: { seq: expected - 1, hash: prev.toString('hex') } }), problems, ...(legacy ? { legacy } : {}), restores });
-  const add = (kind: Problem['kind'], seq: number, id: number | null, problem: string) => { problems.push({ kind, seq, id, problem }); };
+  const result = (): VerifyResult => ({
+    ok: problems.length === 0,
+    checked,
+    unsealed,
+    ...(from ? { from } : {}),
+    ...(problems.length ? { broken: problems[0] } : { head: { seq: expected - 1, hash: prev.toString('hex') } }),
+    problems,
+    ...(legacy ? { legacy } : {}),
+    restores,
+  });
+  const add = (kind: Problem['kind'], seq: number, id: number | null, problem: string) => {
+    problems.push({ kind, seq, id, problem });
+  };
 
   // Pruned events: the newest pruning checkpoint stands in for them, if its signature holds.
   const first = (await pool.query('SELECT min(seq) AS seq FROM audit_event WHERE seq IS NOT NULL')).rows[0].seq as number | null;
@@ -372,7 +525,12 @@ export async function verifyAudit(pool: Pool, keys: AuditKeys, onProgress?: (che
   if (cp) {
     if (!cps.pruneHolds) return result();
     if (first !== null && Number(first) <= Number(cp.seq)) {
-      add('checkpoint-not-pruned', Number(first), null, `events up to ${cp.seq} should have been pruned behind the checkpoint, but event ${first} is still there`);
+      add(
+        'checkpoint-not-pruned',
+        Number(first),
+        null,
+        `events up to ${cp.seq} should have been pruned behind the checkpoint, but event ${first} is still there`,
+      );
       return result();
     }
     prev = cp.hash;
@@ -382,42 +540,108 @@ export async function verifyAudit(pool: Pool, keys: AuditKeys, onProgress?: (che
   walk: for (;;) {
     const limit = opts.upTo !== undefined ? Math.min(BATCH, opts.upTo - expected + 1) : BATCH;
     if (limit <= 0) break;
-    const rows = (await pool.query<Row>(`SELECT ${ROW_COLUMNS} FROM audit_event WHERE seq >= $1 ORDER BY seq LIMIT ${limit}`, [expected])).rows;
+    const rows = (await pool.query<Row>(`SELECT ${ROW_COLUMNS} FROM audit_event WHERE seq >= $1 ORDER BY seq LIMIT ${limit}`, [expected]))
+      .rows;
     for (const r of rows) {
       if (Number(r.seq) !== expected) {
-        if (expected === 1 || (!checked && !from)) add('removed-from-start', expected, null, `events ${expected} to ${Number(r.seq) - 1} are missing and no signed checkpoint stands in for them: they were deleted`);
+        if (expected === 1 || (!checked && !from))
+          add(
+            'removed-from-start',
+            expected,
+            null,
+            `events ${expected} to ${Number(r.seq) - 1} are missing and no signed checkpoint stands in for them: they were deleted`,
+          );
         else add('deleted', expected, null, `event ${expected} is missing (the next is ${r.seq}): a row was deleted`);
         break walk;
       }
-      if (!r.prev_hash || !r.prev_hash.equals(prev)) { add('relinked', expected, r.id, 'its link to the previous event does not match: a row before it was changed, removed or inserted'); break walk; }
+      if (!r.prev_hash || !r.prev_hash.equals(prev)) {
+        add('relinked', expected, r.id, 'its link to the previous event does not match: a row before it was changed, removed or inserted');
+        break walk;
+      }
       let key: Buffer | undefined;
       if (r.key_id === null) {
         // The legacy key is derived from the identity hash key, which the database's owner may
         // hold: its seals count only where the signed migration checkpoint pinned them.
-        if (keyed) { add('legacy-seal', expected, r.id, 'it claims the legacy key (derived from the identity hash key) after events sealed with the audit key: it was re-sealed without the audit key'); break walk; }
-        if (!cps.legacy) { add('legacy-seal', expected, r.id, 'it is sealed with the legacy key (derived from the identity hash key), and no migration checkpoint signed with the audit key vouches for legacy seals: the trail was re-sealed without the audit key'); break walk; }
-        if (expected > Number(cps.legacy.seq)) { add('legacy-seal', expected, r.id, `it is sealed with the legacy key (derived from the identity hash key), after the last legacy seal pinned by the migration checkpoint (event ${cps.legacy.seq}): it was re-sealed without the audit key`); break walk; }
+        if (keyed) {
+          add(
+            'legacy-seal',
+            expected,
+            r.id,
+            'it claims the legacy key (derived from the identity hash key) after events sealed with the audit key: it was re-sealed without the audit key',
+          );
+          break walk;
+        }
+        if (!cps.legacy) {
+          add(
+            'legacy-seal',
+            expected,
+            r.id,
+            'it is sealed with the legacy key (derived from the identity hash key), and no migration checkpoint signed with the audit key vouches for legacy seals: the trail was re-sealed without the audit key',
+          );
+          break walk;
+        }
+        if (expected > Number(cps.legacy.seq)) {
+          add(
+            'legacy-seal',
+            expected,
+            r.id,
+            `it is sealed with the legacy key (derived from the identity hash key), after the last legacy seal pinned by the migration checkpoint (event ${cps.legacy.seq}): it was re-sealed without the audit key`,
+          );
+          break walk;
+        }
         key = keys.legacy;
       } else {
         keyed = true;
         key = keys.chain.get(r.key_id);
-        if (!key) { add('key-not-loaded', expected, r.id, `it was sealed with audit key "${r.key_id}", which is not loaded: add that key to KVALREG_AUDIT_KEYS_OLD or the audit key file`); break walk; }
+        if (!key) {
+          add(
+            'key-not-loaded',
+            expected,
+            r.id,
+            `it was sealed with audit key "${r.key_id}", which is not loaded: add that key to KVALREG_AUDIT_KEYS_OLD or the audit key file`,
+          );
+          break walk;
+        }
       }
-      if (!r.hash || !r.hash.equals(linkHash(key, prev, expected, r, r.key_id))) { add('changed', expected, r.id, 'its content does not match its seal: the row was changed, or inserted without the key'); break walk; }
+      if (!r.hash || !r.hash.equals(linkHash(key, prev, expected, r, r.key_id))) {
+        add('changed', expected, r.id, 'its content does not match its seal: the row was changed, or inserted without the key');
+        break walk;
+      }
       if (cps.legacy && expected === Number(cps.legacy.seq) && !r.hash.equals(cps.legacy.hash)) {
-        add('legacy-seal', expected, r.id, `the events sealed with the legacy key no longer end in the hash the migration checkpoint pinned on ${cps.legacy.created}Z: they were rewritten and re-sealed with the legacy key`);
+        add(
+          'legacy-seal',
+          expected,
+          r.id,
+          `the events sealed with the legacy key no longer end in the hash the migration checkpoint pinned on ${cps.legacy.created}Z: they were rewritten and re-sealed with the legacy key`,
+        );
         break walk;
       }
       const restore = restoreAt.get(expected);
-      if (restore && !restore.hash.equals(r.hash)) add('re-sealed', expected, r.id, `it no longer has the hash the restore checkpoint of ${restore.created}Z recorded: the trail was rewritten and re-sealed since`);
+      if (restore && !restore.hash.equals(r.hash))
+        add(
+          're-sealed',
+          expected,
+          r.id,
+          `it no longer has the hash the restore checkpoint of ${restore.created}Z recorded: the trail was rewritten and re-sealed since`,
+        );
       // The event's own time against its sealing, both covered by the seal. An event written
       // before the watermark would have been sealed in an earlier batch: it was inserted later,
       // around the insert trigger, with an earlier time.
       if (r.sealed_at !== null) {
         if (r.watermark !== null && utc(r.at) < utc(r.watermark) - TIME_TOLERANCE_MS) {
-          add('back-dated', expected, r.id, `it says it happened at ${r.at}Z, but every event written before ${r.watermark}Z had already been sealed when it was (at ${r.sealed_at}Z): it was inserted later with an earlier time`);
+          add(
+            'back-dated',
+            expected,
+            r.id,
+            `it says it happened at ${r.at}Z, but every event written before ${r.watermark}Z had already been sealed when it was (at ${r.sealed_at}Z): it was inserted later with an earlier time`,
+          );
         } else if (utc(r.at) > utc(r.sealed_at) + TIME_TOLERANCE_MS) {
-          add('forward-dated', expected, r.id, `it says it happened at ${r.at}Z, after it was sealed at ${r.sealed_at}Z: it was inserted with a later time`);
+          add(
+            'forward-dated',
+            expected,
+            r.id,
+            `it says it happened at ${r.at}Z, after it was sealed at ${r.sealed_at}Z: it was inserted with a later time`,
+          );
         }
       }
       prev = r.hash;
@@ -436,7 +660,7 @@ export async function verifyAudit(pool: Pool, keys: AuditKeys, onProgress?: (che
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock($1)', [SEAL_LOCK]);
-      problems.push(...await stateProblems(client, keys, await chainView(client), await readCheckpoints(client, keys)));
+      problems.push(...(await stateProblems(client, keys, await chainView(client), await readCheckpoints(client, keys))));
       await client.query('COMMIT');
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -466,7 +690,10 @@ export async function acceptRestore(pool: Pool, keys: AuditKeys, reason: string)
   // changed. (Back-dated events stay reported whatever is accepted.)
   const walk = await verifyAudit(pool, keys, undefined, { upTo: Number.MAX_SAFE_INTEGER });
   const chainProblems = walk.problems.filter((p) => p.kind !== 'back-dated' && p.kind !== 'forward-dated');
-  if (chainProblems.length) throw new Error(`the audit trail is broken at event ${chainProblems[0].seq} (${chainProblems[0].problem}); a restore checkpoint explains only a trail that ends early, so nothing was recorded`);
+  if (chainProblems.length)
+    throw new Error(
+      `the audit trail is broken at event ${chainProblems[0].seq} (${chainProblems[0].problem}); a restore checkpoint explains only a trail that ends early, so nothing was recorded`,
+    );
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
@@ -478,20 +705,45 @@ export async function acceptRestore(pool: Pool, keys: AuditKeys, reason: string)
     if (!problems.length) throw new Error('nothing to accept: the audit trail reaches its signed state');
     const dbState = await readDbState(client);
     const file = readFileState(keys.stateFile, database);
-    const stateSeq = Math.max(dbState?.seq ?? 0, 'state' in file ? file.state?.seq ?? 0 : 0);
+    const stateSeq = Math.max(dbState?.seq ?? 0, 'state' in file ? (file.state?.seq ?? 0) : 0);
     const created = (await client.query(`SELECT ${utcText('pg_catalog.clock_timestamp()')} AS t`)).rows[0].t as string;
     const head = { seq: chain.head?.seq ?? 0, hash: chain.head?.hash ?? GENESIS };
-    const c = { kind: 'restore' as const, seq: head.seq, hash: head.hash, event_at: null, pruned_before: null, pruned_count: null, state_seq: stateSeq, note: why, created };
-    const saved = (await client.query(
-      `INSERT INTO audit_checkpoint (kind, seq, hash, state_seq, note, created_at, key_id, signature) VALUES ('restore', $1, $2, $3, $4, ${fromUtcText('$5')}, $6, $7) RETURNING id`,
-      [c.seq, c.hash, stateSeq, why, created, keys.current, signCheckpoint(keys, c)])).rows[0];
+    const c = {
+      kind: 'restore' as const,
+      seq: head.seq,
+      hash: head.hash,
+      event_at: null,
+      pruned_before: null,
+      pruned_count: null,
+      state_seq: stateSeq,
+      note: why,
+      created,
+    };
+    const saved = (
+      await client.query(
+        `INSERT INTO audit_checkpoint (kind, seq, hash, state_seq, note, created_at, key_id, signature) VALUES ('restore', $1, $2, $3, $4, ${fromUtcText('$5')}, $6, $7) RETURNING id`,
+        [c.seq, c.hash, stateSeq, why, created, keys.current, signCheckpoint(keys, c)],
+      )
+    ).rows[0];
     // The watermark is kept only from a state in the database that holds and matches the restored chain.
-    const dbStateHolds = dbState && !stateSignatureProblem(keys, dbState, 'database') && !await compareWithState(chain, dbState, 'database');
+    const dbStateHolds =
+      dbState && !stateSignatureProblem(keys, dbState, 'database') && !(await compareWithState(chain, dbState, 'database'));
     const watermark = dbStateHolds ? dbState.watermark : null;
     const next = signState(keys, { seq: head.seq, hash: head.hash.toString('hex'), watermark, sealedAt: created });
     await writeDbState(client, next);
-    await writeEvents(client, [{ actor: 'platform:audit-restore', role: 'platform', unit: null, personId: null, action: 'accept-restore', object: `audit/checkpoint/${saved.id}`,
-      purpose: `restored trail ends at event ${head.seq}, had reached ${stateSeq}: ${why}`.slice(0, 1000), outcome: 'ok', client: null }]);
+    await writeEvents(client, [
+      {
+        actor: 'platform:audit-restore',
+        role: 'platform',
+        unit: null,
+        personId: null,
+        action: 'accept-restore',
+        object: `audit/checkpoint/${saved.id}`,
+        purpose: `restored trail ends at event ${head.seq}, had reached ${stateSeq}: ${why}`.slice(0, 1000),
+        outcome: 'ok',
+        client: null,
+      },
+    ]);
     await client.query('COMMIT');
     writeFileState(keys.stateFile, database, next, { force: true });
     return { seq: head.seq, stateSeq };
@@ -506,7 +758,10 @@ export async function acceptRestore(pool: Pool, keys: AuditKeys, reason: string)
 // ---------------------------------------------------------------------------------------------
 // Retention
 
-export interface PruneResult { pruned: number; checkpoint: { seq: number; prunedBefore: string } | null }
+export interface PruneResult {
+  pruned: number;
+  checkpoint: { seq: number; prunedBefore: string } | null;
+}
 
 /**
  * Removes sealed events older than `retentionDays`, after proving the part to be removed, behind a
@@ -515,7 +770,8 @@ export interface PruneResult { pruned: number; checkpoint: { seq: number; pruned
  * the same transaction. The pruning itself is recorded as an event.
  */
 export async function pruneAudit(pool: Pool, keys: AuditKeys, retentionDays: number, now = new Date()): Promise<PruneResult> {
-  if (!Number.isInteger(retentionDays) || retentionDays < 1) throw new Error('the retention period must be a whole number of days, 1 or more');
+  if (!Number.isInteger(retentionDays) || retentionDays < 1)
+    throw new Error('the retention period must be a whole number of days, 1 or more');
   await sealAudit(pool, keys);
   const cutoff = new Date(now.getTime() - retentionDays * 86_400_000);
   const client = await pool.connect();
@@ -524,25 +780,59 @@ export async function pruneAudit(pool: Pool, keys: AuditKeys, retentionDays: num
     await client.query('SELECT pg_advisory_xact_lock($1)', [SEAL_LOCK]);
     // The boundary: every event up to it is older than the cutoff (events are sealed in id order,
     // and times follow ids to within the microseconds of concurrent inserts).
-    const b = (await client.query(
-      `SELECT coalesce((SELECT min(seq) - 1 FROM audit_event WHERE seq IS NOT NULL AND at >= $1), (SELECT max(seq) FROM audit_event WHERE seq IS NOT NULL)) AS seq`, [cutoff])).rows[0];
+    const b = (
+      await client.query(
+        `SELECT coalesce((SELECT min(seq) - 1 FROM audit_event WHERE seq IS NOT NULL AND at >= $1), (SELECT max(seq) FROM audit_event WHERE seq IS NOT NULL)) AS seq`,
+        [cutoff],
+      )
+    ).rows[0];
     const boundary = b.seq === null ? null : Number(b.seq);
     const since = Number((await client.query('SELECT coalesce(min(seq), 0) AS seq FROM audit_event WHERE seq IS NOT NULL')).rows[0].seq);
-    if (boundary === null || boundary < since || since === 0) { await client.query('COMMIT'); return { pruned: 0, checkpoint: null }; }
+    if (boundary === null || boundary < since || since === 0) {
+      await client.query('COMMIT');
+      return { pruned: 0, checkpoint: null };
+    }
     // Never remove what cannot be proven: the part to be removed must verify first.
     const proof = await verifyAudit(pool, keys, undefined, { upTo: boundary });
-    if (!proof.ok) throw new Error(`the audit trail is broken at event ${proof.broken!.seq} (${proof.broken!.problem}); nothing was pruned, so the evidence is kept`);
+    if (!proof.ok)
+      throw new Error(
+        `the audit trail is broken at event ${proof.broken!.seq} (${proof.broken!.problem}); nothing was pruned, so the evidence is kept`,
+      );
     const last = (await client.query<Row>(`SELECT ${ROW_COLUMNS} FROM audit_event WHERE seq = $1`, [boundary])).rows[0];
     const count = Number((await client.query('SELECT count(*) FROM audit_event WHERE seq <= $1', [boundary])).rows[0].count);
-    const cp = { kind: 'prune' as const, seq: boundary, hash: last.hash!, event_at: last.at, pruned_before: cutoff, pruned_count: count, state_seq: null, note: null, created: '' };
+    const cp = {
+      kind: 'prune' as const,
+      seq: boundary,
+      hash: last.hash!,
+      event_at: last.at,
+      pruned_before: cutoff,
+      pruned_count: count,
+      state_seq: null,
+      note: null,
+      created: '',
+    };
     const signature = signCheckpoint(keys, cp);
-    const saved = (await client.query(
-      `INSERT INTO audit_checkpoint (kind, seq, hash, event_at, pruned_before, pruned_count, key_id, signature) VALUES ('prune', $1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-      [cp.seq, cp.hash, cp.event_at, cutoff, count, keys.current, signature])).rows[0];
+    const saved = (
+      await client.query(
+        `INSERT INTO audit_checkpoint (kind, seq, hash, event_at, pruned_before, pruned_count, key_id, signature) VALUES ('prune', $1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+        [cp.seq, cp.hash, cp.event_at, cutoff, count, keys.current, signature],
+      )
+    ).rows[0];
     await client.query("SELECT set_config('kvalreg.audit_prune', $1, true)", [String(boundary)]);
     const deleted = await client.query('DELETE FROM audit_event WHERE seq <= $1', [boundary]);
-    await writeEvents(client, [{ actor: 'platform:audit-prune', role: 'platform', unit: null, personId: null, action: 'prune', object: `audit/checkpoint/${saved.id}`,
-      purpose: `retention ${retentionDays} days`, outcome: 'ok', client: null }]);
+    await writeEvents(client, [
+      {
+        actor: 'platform:audit-prune',
+        role: 'platform',
+        unit: null,
+        personId: null,
+        action: 'prune',
+        object: `audit/checkpoint/${saved.id}`,
+        purpose: `retention ${retentionDays} days`,
+        outcome: 'ok',
+        client: null,
+      },
+    ]);
     await client.query('COMMIT');
     return { pruned: deleted.rowCount ?? 0, checkpoint: { seq: boundary, prunedBefore: cutoff.toISOString() } };
   } catch (err) {
@@ -577,12 +867,24 @@ export async function headStatement(pool: Pool, keys: AuditKeys): Promise<HeadSt
   await sealAudit(pool, keys);
   const r = (await pool.query<Row>(`SELECT ${ROW_COLUMNS} FROM audit_event WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1`)).rows[0];
   if (!r) throw new Error('the audit trail has no sealed events yet; there is no head to witness');
-  const body = { statement: 'kvalreg audit chain head' as const, seq: Number(r.seq), id: Number(r.id), hash: r.hash!.toString('hex'), at: `${r.at}Z`, issuedAt: new Date().toISOString(), keyId: keys.current };
+  const body = {
+    statement: 'kvalreg audit chain head' as const,
+    seq: Number(r.seq),
+    id: Number(r.id),
+    hash: r.hash!.toString('hex'),
+    at: `${r.at}Z`,
+    issuedAt: new Date().toISOString(),
+    keyId: keys.current,
+  };
   const signature = crypto.sign(null, statementBytes(body), keys.signing.get(keys.current)!.privateKey).toString('base64');
   return { ...body, signature };
 }
 
-export interface WitnessCheck { seq: number; ok: boolean; note: string }
+export interface WitnessCheck {
+  seq: number;
+  ok: boolean;
+  note: string;
+}
 
 /** Reads statements from a witness file: one JSON statement, a JSON array, or one per line. */
 export function parseWitness(text: string): HeadStatement[] {
@@ -590,13 +892,28 @@ export function parseWitness(text: string): HeadStatement[] {
   if (!t) throw new Error('the witness file is empty');
   let items: unknown[];
   try {
-    items = t.startsWith('[') ? JSON.parse(t) : t.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+    items = t.startsWith('[')
+      ? JSON.parse(t)
+      : t
+          .split('\n')
+          .filter((l) => l.trim())
+          .map((l) => JSON.parse(l));
   } catch {
-    try { items = [JSON.parse(t)]; } catch { throw new Error('the witness file must hold statements printed by `kvalreg audit head` (JSON, one per line)'); }
+    try {
+      items = [JSON.parse(t)];
+    } catch {
+      throw new Error('the witness file must hold statements printed by `kvalreg audit head` (JSON, one per line)');
+    }
   }
   return items.map((s, i) => {
     const x = s as Partial<HeadStatement>;
-    if (x?.statement !== 'kvalreg audit chain head' || !Number.isSafeInteger(x.seq) || typeof x.hash !== 'string' || typeof x.signature !== 'string' || typeof x.keyId !== 'string') {
+    if (
+      x?.statement !== 'kvalreg audit chain head' ||
+      !Number.isSafeInteger(x.seq) ||
+      typeof x.hash !== 'string' ||
+      typeof x.signature !== 'string' ||
+      typeof x.keyId !== 'string'
+    ) {
       throw new Error(`statement ${i + 1} of the witness file is not a statement printed by \`kvalreg audit head\``);
     }
     return x as HeadStatement;
@@ -610,19 +927,41 @@ export async function checkWitness(pool: Pool, keys: AuditKeys, statements: Head
   const cp = (await pool.query("SELECT seq, hash FROM audit_checkpoint WHERE kind = 'prune' ORDER BY seq DESC LIMIT 1")).rows[0];
   for (const s of statements) {
     const signer = keys.signing.get(s.keyId);
-    if (!signer) { out.push({ seq: s.seq, ok: false, note: `signed with audit key "${s.keyId}", which is not loaded` }); continue; }
-    const { signature, ...body } = s;
-    if (!crypto.verify(null, statementBytes(body), signer.publicKey, Buffer.from(signature, 'base64'))) {
-      out.push({ seq: s.seq, ok: false, note: 'the statement does not match its signature: it was not issued by this platform, or was changed' });
+    if (!signer) {
+      out.push({ seq: s.seq, ok: false, note: `signed with audit key "${s.keyId}", which is not loaded` });
       continue;
     }
-    if (s.seq > headSeq) { out.push({ seq: s.seq, ok: false, note: `the chain ends at event ${headSeq}, before the witnessed event ${s.seq}: the newest events were removed` }); continue; }
+    const { signature, ...body } = s;
+    if (!crypto.verify(null, statementBytes(body), signer.publicKey, Buffer.from(signature, 'base64'))) {
+      out.push({
+        seq: s.seq,
+        ok: false,
+        note: 'the statement does not match its signature: it was not issued by this platform, or was changed',
+      });
+      continue;
+    }
+    if (s.seq > headSeq) {
+      out.push({
+        seq: s.seq,
+        ok: false,
+        note: `the chain ends at event ${headSeq}, before the witnessed event ${s.seq}: the newest events were removed`,
+      });
+      continue;
+    }
     const row = (await pool.query('SELECT hash FROM audit_event WHERE seq = $1', [s.seq])).rows[0];
     const hash: Buffer | undefined = row?.hash ?? (cp && Number(cp.seq) === s.seq ? cp.hash : undefined);
     if (!hash) {
-      out.push({ seq: s.seq, ok: true, note: `event ${s.seq} was pruned under the retention rule (checkpoint at ${cp?.seq}); the witness can no longer be compared` });
+      out.push({
+        seq: s.seq,
+        ok: true,
+        note: `event ${s.seq} was pruned under the retention rule (checkpoint at ${cp?.seq}); the witness can no longer be compared`,
+      });
     } else if (hash.toString('hex') !== s.hash) {
-      out.push({ seq: s.seq, ok: false, note: `event ${s.seq} no longer has the witnessed hash: the chain was rewritten and re-sealed since ${s.issuedAt}` });
+      out.push({
+        seq: s.seq,
+        ok: false,
+        note: `event ${s.seq} no longer has the witnessed hash: the chain was rewritten and re-sealed since ${s.issuedAt}`,
+      });
     } else {
       out.push({ seq: s.seq, ok: true, note: `event ${s.seq} is in the chain unchanged (witnessed ${s.issuedAt})` });
     }

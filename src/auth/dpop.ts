@@ -6,7 +6,10 @@ import crypto from 'node:crypto';
 import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, jwtVerify, type JWK } from 'jose';
 
 /** The request a proof must be for: its method and its URL as the client addressed it (the public URL). */
-export interface DpopRequest { method: string; url: string }
+export interface DpopRequest {
+  method: string;
+  url: string;
+}
 
 /** How far a proof's `iat` may lie from our clock (seconds): proofs are made for one request, now. */
 const MAX_SKEW_SECONDS = 60;
@@ -29,11 +32,15 @@ export class DpopVerifier {
     if (!proof) throw new DpopError('the DPoP header with a proof is missing');
     if (proof.split('.').length !== 3) throw new DpopError('the DPoP header is not a signed JWT');
     let header;
-    try { header = decodeProtectedHeader(proof); } catch { throw new DpopError('the DPoP proof\'s header cannot be read'); }
+    try {
+      header = decodeProtectedHeader(proof);
+    } catch {
+      throw new DpopError("the DPoP proof's header cannot be read");
+    }
     const jwk = header.jwk as JWK | undefined;
-    if (header.typ !== 'dpop+jwt') throw new DpopError('the DPoP proof\'s typ is not dpop+jwt');
+    if (header.typ !== 'dpop+jwt') throw new DpopError("the DPoP proof's typ is not dpop+jwt");
     if (!jwk || typeof jwk !== 'object') throw new DpopError('the DPoP proof carries no public key (jwk)');
-    if ('d' in jwk || 'p' in jwk || 'k' in jwk) throw new DpopError('the DPoP proof\'s jwk must be a public key');
+    if ('d' in jwk || 'p' in jwk || 'k' in jwk) throw new DpopError("the DPoP proof's jwk must be a public key");
     let payload;
     try {
       ({ payload } = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: ALGORITHMS }));
@@ -41,9 +48,11 @@ export class DpopVerifier {
       throw new DpopError(`the DPoP proof's signature does not verify (${(err as Error).message})`);
     }
     const now = Math.floor(Date.now() / 1000);
-    if (typeof payload.iat !== 'number' || Math.abs(now - payload.iat) > MAX_SKEW_SECONDS) throw new DpopError(`the DPoP proof's iat is missing or more than ${MAX_SKEW_SECONDS} seconds from now`);
+    if (typeof payload.iat !== 'number' || Math.abs(now - payload.iat) > MAX_SKEW_SECONDS)
+      throw new DpopError(`the DPoP proof's iat is missing or more than ${MAX_SKEW_SECONDS} seconds from now`);
     if (payload.htm !== request.method) throw new DpopError(`the DPoP proof is for ${String(payload.htm)}, not ${request.method}`);
-    if (typeof payload.htu !== 'string' || normalise(payload.htu) !== normalise(request.url)) throw new DpopError(`the DPoP proof is for ${String(payload.htu)}, not ${normalise(request.url)}`);
+    if (typeof payload.htu !== 'string' || normalise(payload.htu) !== normalise(request.url))
+      throw new DpopError(`the DPoP proof is for ${String(payload.htu)}, not ${normalise(request.url)}`);
     const ath = crypto.createHash('sha256').update(accessToken).digest('base64url');
     if (payload.ath !== ath) throw new DpopError('the DPoP proof is not for this access token (ath)');
     if (typeof payload.jti !== 'string' || !payload.jti) throw new DpopError('the DPoP proof has no jti');
@@ -58,7 +67,11 @@ export class DpopVerifier {
     if (this.seen.size < 1000) return;
     for (const [k, until] of this.seen) if (until < now) this.seen.delete(k);
     // A flood of distinct valid proofs (they cost the sender a signature each) is bounded too.
-    if (this.seen.size > 100_000) for (const k of this.seen.keys()) { this.seen.delete(k); if (this.seen.size <= 100_000) break; }
+    if (this.seen.size > 100_000)
+      for (const k of this.seen.keys()) {
+        this.seen.delete(k);
+        if (this.seen.size <= 100_000) break;
+      }
   }
 }
 

@@ -41,7 +41,10 @@ export interface LocalClient {
 
 /** The API whose access tokens the provider issues to sending systems (client credentials). */
 /** `scope`: the API's scopes, space-separated. */
-export interface ResourceServer { audience: string; scope: string }
+export interface ResourceServer {
+  audience: string;
+  scope: string;
+}
 
 export interface LocalProvider {
   issuer: string;
@@ -70,20 +73,32 @@ export async function clientKeyPair(): Promise<{ publicJwk: Record<string, unkno
  * known only once listening.
  */
 export async function startLocalProvider(o: {
-  port: number; host: string; publicHost?: string; accounts: LocalAccount[];
-  clients: (issuer: string) => LocalClient[]; loginRateLimitPerMinute?: number;
+  port: number;
+  host: string;
+  publicHost?: string;
+  accounts: LocalAccount[];
+  clients: (issuer: string) => LocalClient[];
+  loginRateLimitPerMinute?: number;
   /** When given, sending systems get JWT access tokens for it (audience, scope) by client credentials, as from HelseID. */
   resourceServer?: ResourceServer;
   /** The claim with the national identity number (HelseID's pid claim; ID-porten calls it "pid"). */
   pidClaim?: string;
 }): Promise<LocalProvider> {
   const accounts = new Map<string, LocalAccount>();
-  const addAccounts = (list: LocalAccount[]) => { for (const a of list) accounts.set(a.subject, a); };
+  const addAccounts = (list: LocalAccount[]) => {
+    for (const a of list) accounts.set(a.subject, a);
+  };
   addAccounts(o.accounts);
 
-  let handler: http.RequestListener = (_req, res) => { res.statusCode = 503; res.end('starting'); };
+  let handler: http.RequestListener = (_req, res) => {
+    res.statusCode = 503;
+    res.end('starting');
+  };
   const server = http.createServer((req, res) => handler(req, res));
-  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(o.port, o.host, () => resolve()); });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => resolve());
+  });
   const port = (server.address() as AddressInfo).port;
   const issuer = `http://${o.publicHost ?? 'localhost'}:${port}`;
 
@@ -94,10 +109,17 @@ export async function startLocalProvider(o: {
     adapter: InMemoryState,
     clients: o.clients(issuer).map((c) => ({
       client_id: c.clientId,
-      ...(c.jwks ? { jwks: c.jwks, token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256' } : { client_secret: c.clientSecret, token_endpoint_auth_method: 'client_secret_post' }),
+      ...(c.jwks
+        ? { jwks: c.jwks, token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256' }
+        : { client_secret: c.clientSecret, token_endpoint_auth_method: 'client_secret_post' }),
       ...(c.clientCredentials
         ? { grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: o.resourceServer?.scope }
-        : { grant_types: ['authorization_code'], response_types: ['code'], redirect_uris: c.redirectUris ?? [], post_logout_redirect_uris: c.postLogoutRedirectUris ?? [] }),
+        : {
+            grant_types: ['authorization_code'],
+            response_types: ['code'],
+            redirect_uris: c.redirectUris ?? [],
+            post_logout_redirect_uris: c.postLogoutRedirectUris ?? [],
+          }),
       ...(c.par ? { require_pushed_authorization_requests: true } : {}),
       ...(c.dpop ? { dpop_bound_access_tokens: true } : {}),
     })),
@@ -116,25 +138,39 @@ export async function startLocalProvider(o: {
       // required per client above); client credentials with JWT access tokens for the platform's API.
       pushedAuthorizationRequests: { enabled: true },
       dPoP: { enabled: true },
-      ...(o.resourceServer ? {
-        clientCredentials: { enabled: true },
-        resourceIndicators: {
-          enabled: true,
-          defaultResource: async () => RESOURCE_INDICATOR,
-          useGrantedResource: async () => true,
-          getResourceServerInfo: async () => ({ scope: o.resourceServer!.scope, audience: o.resourceServer!.audience, accessTokenFormat: 'jwt' as const, jwt: { sign: { alg: 'RS256' as const } } }),
-        },
-      } : {}),
+      ...(o.resourceServer
+        ? {
+            clientCredentials: { enabled: true },
+            resourceIndicators: {
+              enabled: true,
+              defaultResource: async () => RESOURCE_INDICATOR,
+              useGrantedResource: async () => true,
+              getResourceServerInfo: async () => ({
+                scope: o.resourceServer!.scope,
+                audience: o.resourceServer!.audience,
+                accessTokenFormat: 'jwt' as const,
+                jwt: { sign: { alg: 'RS256' as const } },
+              }),
+            },
+          }
+        : {}),
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 8 * 3600, Grant: 8 * 3600 },
     // HelseID's access tokens carry `scope` as a JSON array; so do this provider's, so that the
     // platform is tested against that form (RFC 9068 has a string: the platform takes both).
-    formats: { customizers: { jwt: async (_ctx, _token, jwt) => {
-      if (typeof jwt.payload.scope === 'string') jwt.payload.scope = jwt.payload.scope.split(' ') as never;
-    } } },
-    renderError: async (ctx, out) => { ctx.type = 'html'; ctx.body = page('Innlogging', `<h1>Noe gikk galt</h1><p>${esc(String(out.error_description ?? out.error))}</p>`); },
+    formats: {
+      customizers: {
+        jwt: async (_ctx, _token, jwt) => {
+          if (typeof jwt.payload.scope === 'string') jwt.payload.scope = jwt.payload.scope.split(' ') as never;
+        },
+      },
+    },
+    renderError: async (ctx, out) => {
+      ctx.type = 'html';
+      ctx.body = page('Innlogging', `<h1>Noe gikk galt</h1><p>${esc(String(out.error_description ?? out.error))}</p>`);
+    },
     findAccount: async (_ctx, sub) => {
       const a = accounts.get(sub);
       if (!a) return undefined;
@@ -159,7 +195,10 @@ export async function startLocalProvider(o: {
   const limited = (ip: string) => {
     const now = Date.now();
     const a = attempts.get(ip);
-    if (!a || now - a.since > 60_000) { attempts.set(ip, { count: 1, since: now }); return false; }
+    if (!a || now - a.since > 60_000) {
+      attempts.set(ip, { count: 1, since: now });
+      return false;
+    }
     a.count += 1;
     return a.count > (o.loginRateLimitPerMinute || Infinity);
   };
@@ -168,27 +207,63 @@ export async function startLocalProvider(o: {
     const m = /^\/interaction\/([A-Za-z0-9_-]+)(\/login|\/abort)?$/.exec(ctx.path);
     if (!m) return next();
     const details = await provider.interactionDetails(ctx.req, ctx.res).catch(() => null);
-    if (!details) { ctx.status = 400; ctx.type = 'html'; ctx.body = page('Innlogging', '<h1>Innloggingen er utløpt</h1><p>Gå tilbake til registeret og logg inn på nytt.</p>'); return; }
-    if (ctx.method === 'GET' && !m[2]) { ctx.type = 'html'; ctx.body = loginPage(m[1], [...accounts.values()]); return; }
-    if (ctx.method !== 'POST' || !m[2]) { ctx.status = 405; return; }
-    if (m[2] === '/abort') {
-      ctx.status = 303;
-      ctx.redirect(await provider.interactionResult(ctx.req, ctx.res, { error: 'access_denied', error_description: 'The user cancelled the login.' }, { mergeWithLastSubmission: false }));
+    if (!details) {
+      ctx.status = 400;
+      ctx.type = 'html';
+      ctx.body = page('Innlogging', '<h1>Innloggingen er utløpt</h1><p>Gå tilbake til registeret og logg inn på nytt.</p>');
       return;
     }
-    if (limited(ctx.ip)) { ctx.status = 429; ctx.type = 'html'; ctx.body = page('Innlogging', '<h1>For mange forsøk</h1><p>Vent ett minutt og prøv igjen.</p>'); return; }
+    if (ctx.method === 'GET' && !m[2]) {
+      ctx.type = 'html';
+      ctx.body = loginPage(m[1], [...accounts.values()]);
+      return;
+    }
+    if (ctx.method !== 'POST' || !m[2]) {
+      ctx.status = 405;
+      return;
+    }
+    if (m[2] === '/abort') {
+      ctx.status = 303;
+      ctx.redirect(
+        await provider.interactionResult(
+          ctx.req,
+          ctx.res,
+          { error: 'access_denied', error_description: 'The user cancelled the login.' },
+          { mergeWithLastSubmission: false },
+        ),
+      );
+      return;
+    }
+    if (limited(ctx.ip)) {
+      ctx.status = 429;
+      ctx.type = 'html';
+      ctx.body = page('Innlogging', '<h1>For mange forsøk</h1><p>Vent ett minutt og prøv igjen.</p>');
+      return;
+    }
     const form = new URLSearchParams(await readBody(ctx.req));
     const account = [...accounts.values()].find((a) => a.username === form.get('username'));
     const ok = account && crypto.timingSafeEqual(sha(account.password), sha(form.get('password') ?? ''));
-    if (!ok) { ctx.status = 401; ctx.type = 'html'; ctx.body = loginPage(m[1], [...accounts.values()], 'Feil brukernavn eller passord. / Wrong username or password.'); return; }
+    if (!ok) {
+      ctx.status = 401;
+      ctx.type = 'html';
+      ctx.body = loginPage(m[1], [...accounts.values()], 'Feil brukernavn eller passord. / Wrong username or password.');
+      return;
+    }
     ctx.status = 303;
-    ctx.redirect(await provider.interactionResult(ctx.req, ctx.res, { login: { accountId: account.subject } }, { mergeWithLastSubmission: false }));
+    ctx.redirect(
+      await provider.interactionResult(ctx.req, ctx.res, { login: { accountId: account.subject } }, { mergeWithLastSubmission: false }),
+    );
   });
 
   handler = provider.callback();
   return {
-    issuer, addAccounts,
-    close: () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),
+    issuer,
+    addAccounts,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 
@@ -198,7 +273,13 @@ function readBody(req: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     let body = '';
     req.setEncoding('utf8');
-    req.on('data', (c: string) => { body += c; if (body.length > 10_000) { req.destroy(); reject(new Error('form too large')); } });
+    req.on('data', (c: string) => {
+      body += c;
+      if (body.length > 10_000) {
+        req.destroy();
+        reject(new Error('form too large'));
+      }
+    });
     req.on('end', () => resolve(body));
     req.on('error', reject);
   });
@@ -219,7 +300,9 @@ button.secondary{background:#fff;color:#0062ba}:focus-visible{outline:3px solid 
 
 function loginPage(uid: string, accounts: LocalAccount[], error?: string): string {
   const rows = accounts.map((a) => `<tr><td><code>${esc(a.username)}</code></td><td>${esc(a.description ?? a.name)}</td></tr>`).join('');
-  return page('Logg inn', `<h1>Logg inn</h1>
+  return page(
+    'Logg inn',
+    `<h1>Logg inn</h1>
 <p class="note">Lokal innloggingstjeneste for utvikling og demo (i drift: HelseID). / Local login service for development and the demo (in production: HelseID).</p>
 ${error ? `<p class="error" role="alert">${esc(error)}</p>` : ''}
 <form method="post" action="/interaction/${esc(uid)}/login">
@@ -227,13 +310,17 @@ ${error ? `<p class="error" role="alert">${esc(error)}</p>` : ''}
 <label for="password">Passord / Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Logg inn</button></form>
 <form method="post" action="/interaction/${esc(uid)}/abort"><button type="submit" class="secondary">Avbryt / Cancel</button></form>
-<h2>Demobrukere / Demo users</h2><p>Passord for alle: <code>demo</code></p><table><tbody>${rows}</tbody></table>`);
+<h2>Demobrukere / Demo users</h2><p>Passord for alle: <code>demo</code></p><table><tbody>${rows}</tbody></table>`,
+  );
 }
 
 async function logoutSource(ctx: KoaContextWithOIDC, form: string): Promise<void> {
-  ctx.body = page('Logg ut', `<h1>Logg ut fra innloggingstjenesten?</h1><p>Du er logget ut av registeret. Vil du også logge ut her?</p>${form}
+  ctx.body = page(
+    'Logg ut',
+    `<h1>Logg ut fra innloggingstjenesten?</h1><p>Du er logget ut av registeret. Vil du også logge ut her?</p>${form}
 <button type="submit" form="op.logoutForm" name="logout" value="yes" autofocus>Ja, logg ut</button>
-<button type="submit" form="op.logoutForm" class="secondary">Nei</button>`);
+<button type="submit" form="op.logoutForm" class="secondary">Nei</button>`,
+  );
 }
 
 async function postLogoutSuccessSource(ctx: KoaContextWithOIDC): Promise<void> {
@@ -244,10 +331,15 @@ async function postLogoutSuccessSource(ctx: KoaContextWithOIDC): Promise<void> {
 class InMemoryState implements Adapter {
   private static readonly store = new Map<string, { payload: AdapterPayload; until: number }>();
   constructor(private readonly model: string) {}
-  private key(id: string) { return `${this.model}:${id}`; }
+  private key(id: string) {
+    return `${this.model}:${id}`;
+  }
   private get(key: string) {
     const hit = InMemoryState.store.get(key);
-    if (hit && hit.until < Date.now()) { InMemoryState.store.delete(key); return undefined; }
+    if (hit && hit.until < Date.now()) {
+      InMemoryState.store.delete(key);
+      return undefined;
+    }
     return hit?.payload;
   }
   async upsert(id: string, payload: AdapterPayload, expiresIn: number) {
@@ -258,13 +350,26 @@ class InMemoryState implements Adapter {
       const g = (this.get(`grant:${payload.grantId}`) as { keys?: string[] } | undefined)?.keys ?? [];
       InMemoryState.store.set(`grant:${payload.grantId}`, { payload: { keys: [...g, this.key(id)] } as any, until });
     }
-    if (InMemoryState.store.size > 50_000) for (const [k, v] of InMemoryState.store) if (v.until < Date.now()) InMemoryState.store.delete(k);
+    if (InMemoryState.store.size > 50_000)
+      for (const [k, v] of InMemoryState.store) if (v.until < Date.now()) InMemoryState.store.delete(k);
   }
-  async find(id: string) { return this.get(this.key(id)); }
-  async findByUid(uid: string) { const ref = this.get(`uid:${uid}`) as { id?: string } | undefined; return ref?.id ? this.find(ref.id) : undefined; }
-  async findByUserCode(): Promise<undefined> { return undefined; }
-  async consume(id: string) { const p = this.get(this.key(id)); if (p) p.consumed = Math.floor(Date.now() / 1000); }
-  async destroy(id: string) { InMemoryState.store.delete(this.key(id)); }
+  async find(id: string) {
+    return this.get(this.key(id));
+  }
+  async findByUid(uid: string) {
+    const ref = this.get(`uid:${uid}`) as { id?: string } | undefined;
+    return ref?.id ? this.find(ref.id) : undefined;
+  }
+  async findByUserCode(): Promise<undefined> {
+    return undefined;
+  }
+  async consume(id: string) {
+    const p = this.get(this.key(id));
+    if (p) p.consumed = Math.floor(Date.now() / 1000);
+  }
+  async destroy(id: string) {
+    InMemoryState.store.delete(this.key(id));
+  }
   async revokeByGrantId(grantId: string) {
     const ref = this.get(`grant:${grantId}`) as { keys?: string[] } | undefined;
     for (const k of ref?.keys ?? []) InMemoryState.store.delete(k);

@@ -10,7 +10,12 @@ import * as oidc from 'openid-client';
 import type { OidcSettings } from '../config.ts';
 
 export class LoginError extends Error {
-  constructor(message: string, readonly reason: string) { super(message); }
+  constructor(
+    message: string,
+    readonly reason: string,
+  ) {
+    super(message);
+  }
 }
 
 export interface LoginIdentity {
@@ -39,20 +44,34 @@ export class OidcLogin {
     const s = this.settings;
     if (!s.clientKey) return oidc.ClientSecretPost(s.clientSecret!);
     const key = await importJWK(s.clientKey as never, String(s.clientKey.alg));
-    return oidc.PrivateKeyJwt({ key: key as Extract<Parameters<typeof oidc.PrivateKeyJwt>[0], { kid?: string }>['key'], kid: String(s.clientKey.kid) });
+    return oidc.PrivateKeyJwt({
+      key: key as Extract<Parameters<typeof oidc.PrivateKeyJwt>[0], { kid?: string }>['key'],
+      kid: String(s.clientKey.kid),
+    });
   }
 
   /** Discovers the provider on first use (and again after a failure: the provider may start later). */
   private configuration(): Promise<oidc.Configuration> {
     if (!this.config) {
       const s = this.settings;
-      this.config = this.clientAuth().then((auth) => oidc.discovery(new URL(s.issuer), s.clientId,
-        s.clientKey ? { token_endpoint_auth_signing_alg: String(s.clientKey.alg) } : undefined, auth,
-        s.allowHttpIssuer ? { execute: [oidc.allowInsecureRequests] } : undefined));
-      this.config.catch(() => { this.config = undefined; });
+      this.config = this.clientAuth().then((auth) =>
+        oidc.discovery(
+          new URL(s.issuer),
+          s.clientId,
+          s.clientKey ? { token_endpoint_auth_signing_alg: String(s.clientKey.alg) } : undefined,
+          auth,
+          s.allowHttpIssuer ? { execute: [oidc.allowInsecureRequests] } : undefined,
+        ),
+      );
+      this.config.catch(() => {
+        this.config = undefined;
+      });
     }
     return this.config.catch((err) => {
-      throw new LoginError(`The login service (${this.settings.issuer}) cannot be reached: ${(err as Error).message}. Try again in a moment; if it persists, contact the registry.`, 'provider-unreachable');
+      throw new LoginError(
+        `The login service (${this.settings.issuer}) cannot be reached: ${(err as Error).message}. Try again in a moment; if it persists, contact the registry.`,
+        'provider-unreachable',
+      );
     });
   }
 
@@ -63,8 +82,13 @@ export class OidcLogin {
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
     const parameters = {
-      redirect_uri: this.settings.redirectUrl, scope: this.settings.scopes, response_type: 'code',
-      code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256', state, nonce,
+      redirect_uri: this.settings.redirectUrl,
+      scope: this.settings.scopes,
+      response_type: 'code',
+      code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
     };
     let url: URL;
     if (this.settings.par || config.serverMetadata().require_pushed_authorization_requests) {
@@ -74,7 +98,10 @@ export class OidcLogin {
         url = await oidc.buildAuthorizationUrlWithPAR(config, parameters, await this.dpop(config));
       } catch (err) {
         const e = err as Error & { error?: string; code?: string; error_description?: string };
-        throw new LoginError(`The login service refused the login request (${e.error ?? e.code ?? 'pushed authorization request'}): ${e.error_description ?? e.message}. Try again; if it persists, contact the registry.`, `par:${e.error ?? e.code ?? 'failed'}`);
+        throw new LoginError(
+          `The login service refused the login request (${e.error ?? e.code ?? 'pushed authorization request'}): ${e.error_description ?? e.message}. Try again; if it persists, contact the registry.`,
+          `par:${e.error ?? e.code ?? 'failed'}`,
+        );
       }
     } else {
       url = oidc.buildAuthorizationUrl(config, parameters);
@@ -90,27 +117,48 @@ export class OidcLogin {
     const error = current.searchParams.get('error');
     if (error) {
       const description = current.searchParams.get('error_description');
-      throw new LoginError(error === 'access_denied'
-        ? 'The login was cancelled or refused at the login service.'
-        : `The login service answered "${error}"${description ? `: ${description}` : ''}.`, `provider:${error}`);
+      throw new LoginError(
+        error === 'access_denied'
+          ? 'The login was cancelled or refused at the login service.'
+          : `The login service answered "${error}"${description ? `: ${description}` : ''}.`,
+        `provider:${error}`,
+      );
     }
     let tokens;
     try {
-      tokens = await oidc.authorizationCodeGrant(config, current, {
-        pkceCodeVerifier: checks.codeVerifier, expectedState: checks.state, expectedNonce: checks.nonce, idTokenExpected: true,
-      }, undefined, await this.dpop(config));
+      tokens = await oidc.authorizationCodeGrant(
+        config,
+        current,
+        {
+          pkceCodeVerifier: checks.codeVerifier,
+          expectedState: checks.state,
+          expectedNonce: checks.nonce,
+          idTokenExpected: true,
+        },
+        undefined,
+        await this.dpop(config),
+      );
     } catch (err) {
       // The provider's own words (error_description) say what was wrong, e.g. a missing DPoP proof.
       const e = err as Error & { code?: string; error?: string; error_description?: string };
-      throw new LoginError(`The login could not be completed (${e.error ?? e.code ?? 'invalid response'}): ${String(e.error_description ?? e.message).replace(/\.?$/, '.')}`, `callback:${e.error ?? e.code ?? 'invalid'}`);
+      throw new LoginError(
+        `The login could not be completed (${e.error ?? e.code ?? 'invalid response'}): ${String(e.error_description ?? e.message).replace(/\.?$/, '.')}`,
+        `callback:${e.error ?? e.code ?? 'invalid'}`,
+      );
     }
     const claims: Record<string, unknown> = { ...tokens.claims() };
     const subject = String(claims.sub);
     // Claims the ID token does not carry are asked for at the userinfo endpoint (same subject only).
-    if ((claims[this.settings.nameClaim] === undefined || claims[this.settings.pidClaim] === undefined) && tokens.access_token && config.serverMetadata().userinfo_endpoint) {
+    if (
+      (claims[this.settings.nameClaim] === undefined || claims[this.settings.pidClaim] === undefined) &&
+      tokens.access_token &&
+      config.serverMetadata().userinfo_endpoint
+    ) {
       try {
         Object.assign(claims, await oidc.fetchUserInfo(config, tokens.access_token, subject, await this.dpop(config)), { sub: subject });
-      } catch { /* the ID token's claims stand */ }
+      } catch {
+        /* the ID token's claims stand */
+      }
     }
     const pid = claims[this.settings.pidClaim];
     const name = claims[this.settings.nameClaim] ?? [claims.given_name, claims.family_name].filter(Boolean).join(' ');
@@ -120,7 +168,11 @@ export class OidcLogin {
   /** The provider's logout URL (RP-initiated logout), when it has an end_session_endpoint. */
   async logoutUrl(idToken: string | undefined): Promise<string | null> {
     let config: oidc.Configuration;
-    try { config = await this.configuration(); } catch { return null; }
+    try {
+      config = await this.configuration();
+    } catch {
+      return null;
+    }
     if (!config.serverMetadata().end_session_endpoint) return null;
     return oidc.buildEndSessionUrl(config, {
       post_logout_redirect_uri: this.settings.postLogoutRedirectUrl,

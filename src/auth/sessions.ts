@@ -17,7 +17,12 @@ export const PATIENT_GRANT: Grant = { registry: '*', role: 'patient', unit: '1' 
 const STAFF_ROLES: readonly Role[] = ROLES.filter((r) => r !== 'patient');
 const rank = (r: Role) => STAFF_ROLES.indexOf(r);
 
-export interface SessionUser { subject: string; name: string; pidHash: Buffer | null; grants: Grant[] }
+export interface SessionUser {
+  subject: string;
+  name: string;
+  pidHash: Buffer | null;
+  grants: Grant[];
+}
 
 export interface ResolvedSession {
   caller: Caller & { kind: 'user' };
@@ -45,7 +50,11 @@ export function availableGrants(user: Pick<SessionUser, 'grants' | 'pidHash'>): 
 
 export class Sessions {
   private readonly csrfKey: Buffer;
-  constructor(private readonly db: Queryable, private readonly keys: IdentityKeys, readonly settings: { idleMinutes: number; maxHours: number }) {
+  constructor(
+    private readonly db: Queryable,
+    private readonly keys: IdentityKeys,
+    readonly settings: { idleMinutes: number; maxHours: number },
+  ) {
     this.csrfKey = Buffer.from(crypto.hkdfSync('sha256', keys.hashKey, Buffer.alloc(0), 'kvalreg session csrf', 32));
   }
 
@@ -54,15 +63,17 @@ export class Sessions {
     await this.db.query(
       `INSERT INTO app_user (subject, name, pid_hash, last_login_at) VALUES ($1, $2, $3, now())
        ON CONFLICT (subject) DO UPDATE SET name = EXCLUDED.name, pid_hash = EXCLUDED.pid_hash, last_login_at = now()`,
-      [subject, name, pidHash]);
+      [subject, name, pidHash],
+    );
     return { subject, name, pidHash, grants: await this.grantsOf(subject) };
   }
 
   async grantsOf(subject: string): Promise<Grant[]> {
-    const rows = (await this.db.query('SELECT registry, role, unit FROM user_grant WHERE subject = $1 ORDER BY role, registry, unit', [subject])).rows;
+    const rows = (
+      await this.db.query('SELECT registry, role, unit FROM user_grant WHERE subject = $1 ORDER BY role, registry, unit', [subject])
+    ).rows;
     // Order: the most capable role first, so a new session starts in it.
-    return rows.map((r) => ({ registry: r.registry, role: r.role as Role, unit: r.unit }))
-      .sort((a, b) => rank(a.role) - rank(b.role));
+    return rows.map((r) => ({ registry: r.registry, role: r.role as Role, unit: r.unit })).sort((a, b) => rank(a.role) - rank(b.role));
   }
 
   /** Starts a session; returns the session id for the cookie (never stored). */
@@ -71,19 +82,35 @@ export class Sessions {
     await this.db.query(
       `INSERT INTO user_session (id_sha256, subject, active_registry, active_role, active_unit, id_token_enc, client, expires_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(hours => $8))`,
-      [sha(id), user.subject, active.registry, active.role, active.unit, idToken ? sealText(this.keys, idToken) : null, client, this.settings.maxHours]);
+      [
+        sha(id),
+        user.subject,
+        active.registry,
+        active.role,
+        active.unit,
+        idToken ? sealText(this.keys, idToken) : null,
+        client,
+        this.settings.maxHours,
+      ],
+    );
     // Old sessions are removed as new ones start: no timer needed.
-    await this.db.query('DELETE FROM user_session WHERE expires_at < now() OR last_seen_at < now() - make_interval(mins => $1)', [this.settings.idleMinutes]);
+    await this.db.query('DELETE FROM user_session WHERE expires_at < now() OR last_seen_at < now() - make_interval(mins => $1)', [
+      this.settings.idleMinutes,
+    ]);
     return id;
   }
 
   async resolve(id: string): Promise<SessionLookup> {
     if (!/^[A-Za-z0-9_-]{20,100}$/.test(id)) return { ok: false, reason: 'unknown' };
-    const row = (await this.db.query(
-      `SELECT s.subject, s.active_registry, s.active_role, s.active_unit, s.expires_at,
+    const row = (
+      await this.db.query(
+        `SELECT s.subject, s.active_registry, s.active_role, s.active_unit, s.expires_at,
               s.expires_at > now() AND s.last_seen_at > now() - make_interval(mins => $2) AS live,
               s.last_seen_at < now() - interval '30 seconds' AS stale, u.name, u.pid_hash
-       FROM user_session s JOIN app_user u USING (subject) WHERE s.id_sha256 = $1`, [sha(id), this.settings.idleMinutes])).rows[0];
+       FROM user_session s JOIN app_user u USING (subject) WHERE s.id_sha256 = $1`,
+        [sha(id), this.settings.idleMinutes],
+      )
+    ).rows[0];
     if (!row) return { ok: false, reason: 'unknown' };
     if (!row.live) {
       await this.db.query('DELETE FROM user_session WHERE id_sha256 = $1', [sha(id)]);
@@ -101,7 +128,10 @@ export class Sessions {
       return { ok: false, reason: 'expired' };
     }
     const caller: Caller & { kind: 'user' } = {
-      kind: 'user', user: row.subject, name: row.name, grants: [active],
+      kind: 'user',
+      user: row.subject,
+      name: row.name,
+      grants: [active],
       ...(active.role === 'patient' && row.pid_hash ? { personHash: (row.pid_hash as Buffer).toString('hex') } : {}),
     };
     return { ok: true, session: { caller, user, active, grants, csrfToken: this.csrfToken(id), expiresAt: row.expires_at } };
@@ -121,8 +151,12 @@ export class Sessions {
   /** Makes one of the person's grants the active one; false when it is not theirs. */
   async switchTo(id: string, grant: Grant, grants: Grant[]): Promise<boolean> {
     if (!grants.some((g) => sameGrant(g, grant))) return false;
-    await this.db.query('UPDATE user_session SET active_registry = $2, active_role = $3, active_unit = $4 WHERE id_sha256 = $1',
-      [sha(id), grant.registry, grant.role, grant.unit]);
+    await this.db.query('UPDATE user_session SET active_registry = $2, active_role = $3, active_unit = $4 WHERE id_sha256 = $1', [
+      sha(id),
+      grant.registry,
+      grant.role,
+      grant.unit,
+    ]);
     return true;
   }
 
@@ -138,15 +172,22 @@ export class Sessions {
   async startFlow(f: { state: string; nonce: string; codeVerifier: string; returnTo: string }): Promise<string> {
     const id = crypto.randomBytes(24).toString('base64url');
     await this.db.query('DELETE FROM login_flow WHERE expires_at < now()');
-    await this.db.query(`INSERT INTO login_flow (id_sha256, state, nonce, code_verifier, return_to, expires_at) VALUES ($1, $2, $3, $4, $5, now() + interval '10 minutes')`,
-      [sha(id), f.state, f.nonce, f.codeVerifier, f.returnTo]);
+    await this.db.query(
+      `INSERT INTO login_flow (id_sha256, state, nonce, code_verifier, return_to, expires_at) VALUES ($1, $2, $3, $4, $5, now() + interval '10 minutes')`,
+      [sha(id), f.state, f.nonce, f.codeVerifier, f.returnTo],
+    );
     return id;
   }
 
   /** The flow of this cookie, used once: it is removed as it is read. */
   async takeFlow(id: string | undefined): Promise<{ state: string; nonce: string; codeVerifier: string; returnTo: string } | null> {
     if (!id) return null;
-    const row = (await this.db.query('DELETE FROM login_flow WHERE id_sha256 = $1 AND expires_at > now() RETURNING state, nonce, code_verifier, return_to', [sha(id)])).rows[0];
+    const row = (
+      await this.db.query(
+        'DELETE FROM login_flow WHERE id_sha256 = $1 AND expires_at > now() RETURNING state, nonce, code_verifier, return_to',
+        [sha(id)],
+      )
+    ).rows[0];
     return row ? { state: row.state, nonce: row.nonce, codeVerifier: row.code_verifier, returnTo: row.return_to } : null;
   }
 }
@@ -155,17 +196,30 @@ export class Sessions {
 
 export function parseGrant(spec: string): Grant {
   const [registry, role, unit, ...rest] = spec.split(':');
-  if (!registry || !role || !unit || rest.length) throw new Error(`grant "${spec}" must be registry:role:unit, e.g. <registry id>:unit-registrar:<RESH id> ('*' as registry for all)`);
-  if (!isStaffRole(role)) throw new Error(`grant "${spec}": unknown role "${role}"; roles: ${STAFF_ROLES.join(', ')} (patients get their role from the pid claim at login)`);
+  if (!registry || !role || !unit || rest.length)
+    throw new Error(`grant "${spec}" must be registry:role:unit, e.g. <registry id>:unit-registrar:<RESH id> ('*' as registry for all)`);
+  if (!isStaffRole(role))
+    throw new Error(
+      `grant "${spec}": unknown role "${role}"; roles: ${STAFF_ROLES.join(', ')} (patients get their role from the pid claim at login)`,
+    );
   return { registry, role, unit };
 }
 
 /** Creates or updates a user and replaces their grants. */
 export async function setUser(db: Queryable, u: { subject: string; name: string; grants: Grant[] }): Promise<void> {
-  for (const g of u.grants) if (!isStaffRole(g.role)) throw new Error(`role "${g.role}" cannot be granted; roles: ${STAFF_ROLES.join(', ')}`);
-  await db.query('INSERT INTO app_user (subject, name) VALUES ($1, $2) ON CONFLICT (subject) DO UPDATE SET name = EXCLUDED.name', [u.subject, u.name]);
+  for (const g of u.grants)
+    if (!isStaffRole(g.role)) throw new Error(`role "${g.role}" cannot be granted; roles: ${STAFF_ROLES.join(', ')}`);
+  await db.query('INSERT INTO app_user (subject, name) VALUES ($1, $2) ON CONFLICT (subject) DO UPDATE SET name = EXCLUDED.name', [
+    u.subject,
+    u.name,
+  ]);
   await db.query('DELETE FROM user_grant WHERE subject = $1', [u.subject]);
   for (const g of u.grants) {
-    await db.query('INSERT INTO user_grant (subject, registry, role, unit) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [u.subject, g.registry, g.role, g.unit]);
+    await db.query('INSERT INTO user_grant (subject, registry, role, unit) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [
+      u.subject,
+      g.registry,
+      g.role,
+      g.unit,
+    ]);
   }
 }

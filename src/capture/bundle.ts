@@ -8,7 +8,15 @@ import { freeTextRedactor, nameWords, type FreeTextRedactor, type Redactions } f
 import { CaptureError, issue, type Issue } from './outcome.ts';
 import { validateResource } from '../fhir/schema.ts';
 
-export const ACCEPTED_TYPES = ['Patient', 'Encounter', 'Condition', 'Procedure', 'Observation', 'MedicationAdministration', 'QuestionnaireResponse'] as const;
+export const ACCEPTED_TYPES = [
+  'Patient',
+  'Encounter',
+  'Condition',
+  'Procedure',
+  'Observation',
+  'MedicationAdministration',
+  'QuestionnaireResponse',
+] as const;
 export const MAX_ENTRIES = 5000;
 export const MAX_DEPTH = 32;
 /**
@@ -18,7 +26,9 @@ export const MAX_DEPTH = 32;
  */
 const MAX_TEXT = 1024;
 /** A non-empty string of reasonable length (at most MAX_TEXT bytes in UTF-8): what identifiers and references must be. */
-export function isText(v: unknown): v is string { return typeof v === 'string' && v.length > 0 && v.length <= MAX_TEXT && Buffer.byteLength(v, 'utf8') <= MAX_TEXT; }
+export function isText(v: unknown): v is string {
+  return typeof v === 'string' && v.length > 0 && v.length <= MAX_TEXT && Buffer.byteLength(v, 'utf8') <= MAX_TEXT;
+}
 /** A conditional reference: a type and an identifier's system and value. */
 const MAX_REFERENCE = 2 * MAX_TEXT + 64;
 
@@ -65,7 +75,9 @@ export interface ParsedBundle {
   conformance: Issue[];
 }
 
-export function rkeyOf(type: string, system: string, value: string): string { return `${type}|${system}|${value}`; }
+export function rkeyOf(type: string, system: string, value: string): string {
+  return `${type}|${system}|${value}`;
+}
 export function conditionalReference(rkey: string): string {
   const [type, system, value] = splitRkey(rkey);
   return `${type}?identifier=${system}|${value}`;
@@ -81,11 +93,28 @@ export function parseJson(body: string): unknown {
   try {
     parsed = JSON.parse(body);
   } catch (err) {
-    throw new CaptureError([issue.error('structure', undefined,
-      `The request body is not valid JSON (${(err as Error).message}). Send a FHIR R4 Bundle as application/fhir+json.`)], 400);
+    throw new CaptureError(
+      [
+        issue.error(
+          'structure',
+          undefined,
+          `The request body is not valid JSON (${(err as Error).message}). Send a FHIR R4 Bundle as application/fhir+json.`,
+        ),
+      ],
+      400,
+    );
   }
   if (depthOf(parsed) > MAX_DEPTH) {
-    throw new CaptureError([issue.error('structure', undefined, `The message is nested more than ${MAX_DEPTH} levels deep, which no FHIR resource needs. Check how it was built.`)], 400);
+    throw new CaptureError(
+      [
+        issue.error(
+          'structure',
+          undefined,
+          `The message is nested more than ${MAX_DEPTH} levels deep, which no FHIR resource needs. Check how it was built.`,
+        ),
+      ],
+      400,
+    );
   }
   // Text PostgreSQL cannot store (NUL, a lone surrogate) is the sender's error, with its path: found
   // later it would fail the statement that writes it, as an internal error the sender never sees.
@@ -112,11 +141,20 @@ function depthOf(value: unknown): number {
 }
 
 export function parseBundle(json: unknown): ParsedBundle {
-  const fail = (issues: Issue[], status = 400): never => { throw new CaptureError(issues, status); };
-  if (!json || typeof json !== 'object' || Array.isArray(json)) fail([issue.error('structure', undefined, 'The body must be a JSON object: a FHIR Bundle.')]);
+  const fail = (issues: Issue[], status = 400): never => {
+    throw new CaptureError(issues, status);
+  };
+  if (!json || typeof json !== 'object' || Array.isArray(json))
+    fail([issue.error('structure', undefined, 'The body must be a JSON object: a FHIR Bundle.')]);
   const bundle = json as Record<string, any>;
   if (bundle.resourceType !== 'Bundle') {
-    fail([issue.error('structure', 'resourceType', `Expected resourceType "Bundle", got ${JSON.stringify(bundle.resourceType)}. Wrap the resources in a transaction or batch Bundle.`)]);
+    fail([
+      issue.error(
+        'structure',
+        'resourceType',
+        `Expected resourceType "Bundle", got ${JSON.stringify(bundle.resourceType)}. Wrap the resources in a transaction or batch Bundle.`,
+      ),
+    ]);
   }
   // Base FHIR first, as the sender's own validator would check it: HL7's R4 schema and the elements
   // R4 requires (fhir/schema.ts). Only then the platform's own rules, which assume a valid Bundle.
@@ -128,8 +166,19 @@ export function parseBundle(json: unknown): ParsedBundle {
     fail([issue.error('value', 'Bundle.type', 'Bundle.type must be "transaction" or "batch".', { value: bundle.type })]);
   }
   const entries = bundle.entry;
-  if (!Array.isArray(entries) || entries.length === 0) fail([issue.error('required', 'Bundle.entry', 'The Bundle has no entries; send at least a Patient and the resources about them.')]);
-  if (entries.length > MAX_ENTRIES) fail([issue.error('too-long', 'Bundle.entry', `The Bundle has ${entries.length} entries; split it into bundles of at most ${MAX_ENTRIES}.`)], 413);
+  if (!Array.isArray(entries) || entries.length === 0)
+    fail([issue.error('required', 'Bundle.entry', 'The Bundle has no entries; send at least a Patient and the resources about them.')]);
+  if (entries.length > MAX_ENTRIES)
+    fail(
+      [
+        issue.error(
+          'too-long',
+          'Bundle.entry',
+          `The Bundle has ${entries.length} entries; split it into bundles of at most ${MAX_ENTRIES}.`,
+        ),
+      ],
+      413,
+    );
 
   const issues: Issue[] = [];
   const patients: PatientEntry[] = [];
@@ -140,20 +189,43 @@ export function parseBundle(json: unknown): ParsedBundle {
   const deletions: DeletionEntry[] = [];
   entries.forEach((entry: any, index: number) => {
     const at = `Bundle.entry[${index}]`;
-    if (entry?.request?.method === 'DELETE') { const d = parseDeletion(entry, at, issues); if (d) deletions.push({ index, ...d }); return; }
+    if (entry?.request?.method === 'DELETE') {
+      const d = parseDeletion(entry, at, issues);
+      if (d) deletions.push({ index, ...d });
+      return;
+    }
     const resource = entry?.resource;
-    if (!resource || typeof resource !== 'object') { issues.push(issue.error('required', `${at}.resource`, 'Every entry needs a resource.')); return; }
+    if (!resource || typeof resource !== 'object') {
+      issues.push(issue.error('required', `${at}.resource`, 'Every entry needs a resource.'));
+      return;
+    }
     const type = resource.resourceType;
     if (!(ACCEPTED_TYPES as readonly string[]).includes(type)) {
-      issues.push(issue.error('not-supported', `${at}.resource.resourceType`, `Resource type ${JSON.stringify(type)} is not accepted. Accepted: ${ACCEPTED_TYPES.join(', ')}.`));
+      issues.push(
+        issue.error(
+          'not-supported',
+          `${at}.resource.resourceType`,
+          `Resource type ${JSON.stringify(type)} is not accepted. Accepted: ${ACCEPTED_TYPES.join(', ')}.`,
+        ),
+      );
       return;
     }
     const method = entry.request?.method;
     if (bundle.type === 'transaction' && method !== undefined && !['POST', 'PUT'].includes(method)) {
-      issues.push(issue.error('not-supported', `${at}.request.method`, `Only POST, PUT and a conditional DELETE (by identifier) are accepted.`, { value: method }));
+      issues.push(
+        issue.error('not-supported', `${at}.request.method`, `Only POST, PUT and a conditional DELETE (by identifier) are accepted.`, {
+          value: method,
+        }),
+      );
     }
     if (resource.contained !== undefined) {
-      issues.push(issue.error('not-supported', `${at}.resource.contained`, 'Contained resources are not accepted: send each resource as its own entry with its own identifier.'));
+      issues.push(
+        issue.error(
+          'not-supported',
+          `${at}.resource.contained`,
+          'Contained resources are not accepted: send each resource as its own entry with its own identifier.',
+        ),
+      );
       return;
     }
     const fullUrl = typeof entry.fullUrl === 'string' ? entry.fullUrl : undefined;
@@ -165,11 +237,20 @@ export function parseBundle(json: unknown): ParsedBundle {
       return;
     }
     // A list of identifiers; QuestionnaireResponse has a single one (R4 0..1).
-    const idents = Array.isArray(resource.identifier) ? resource.identifier : resource.identifier && typeof resource.identifier === 'object' ? [resource.identifier] : [];
+    const idents = Array.isArray(resource.identifier)
+      ? resource.identifier
+      : resource.identifier && typeof resource.identifier === 'object'
+        ? [resource.identifier]
+        : [];
     const ident = idents.find((i: any) => isText(i?.system) && isText(i?.value));
     if (!ident) {
-      issues.push(issue.error('required', `${at}.resource.identifier`,
-        `${type} has no identifier with system and value (both strings, at most ${MAX_TEXT} bytes in UTF-8). Give every resource the stable identifier your system uses for it, so that a resend or an update is recognised.`));
+      issues.push(
+        issue.error(
+          'required',
+          `${at}.resource.identifier`,
+          `${type} has no identifier with system and value (both strings, at most ${MAX_TEXT} bytes in UTF-8). Give every resource the stable identifier your system uses for it, so that a resend or an update is recognised.`,
+        ),
+      );
     }
     const rkey = ident ? rkeyOf(type, String(ident.system), String(ident.value)) : undefined;
     others.push({ index, resource, fullUrl, rkey });
@@ -184,14 +265,42 @@ export function parseBundle(json: unknown): ParsedBundle {
   const seen = new Map<string, number>();
   const resources: ResourceEntry[] = others.map(({ index, resource, fullUrl, rkey }) => {
     const at = `Bundle.entry[${index}].resource`;
-    if (seen.has(rkey!)) issues.push(issue.error('duplicate', `${at}.identifier`, `The same identifier is also used by Bundle.entry[${seen.get(rkey!)}]; send each resource once per bundle.`, { value: rkey }));
+    if (seen.has(rkey!))
+      issues.push(
+        issue.error(
+          'duplicate',
+          `${at}.identifier`,
+          `The same identifier is also used by Bundle.entry[${seen.get(rkey!)}]; send each resource once per bundle.`,
+          { value: rkey },
+        ),
+      );
     seen.set(rkey!, index);
     const subject = resolveSubject(resource.subject, `${at}.subject`, byFullUrl, byLocalId, issues);
-    const { resource: redacted, identityNumbers, names } = redactor.resource(normaliseReferences(resource, at, byFullUrl, byLocalId, issues));
-    return { index, resourceType: resource.resourceType, rkey: rkey!, fullUrl, resource: redacted, subject: subject ?? { patientIndex: -1 }, redactions: { identityNumbers, names } };
+    const {
+      resource: redacted,
+      identityNumbers,
+      names,
+    } = redactor.resource(normaliseReferences(resource, at, byFullUrl, byLocalId, issues));
+    return {
+      index,
+      resourceType: resource.resourceType,
+      rkey: rkey!,
+      fullUrl,
+      resource: redacted,
+      subject: subject ?? { patientIndex: -1 },
+      redactions: { identityNumbers, names },
+    };
   });
   for (const d of deletions) {
-    if (seen.has(d.rkey)) issues.push(issue.error('duplicate', `Bundle.entry[${d.index}].request.url`, `The same resource is also sent by Bundle.entry[${seen.get(d.rkey)}]; a bundle either sends a resource or deletes it.`, { value: d.rkey }));
+    if (seen.has(d.rkey))
+      issues.push(
+        issue.error(
+          'duplicate',
+          `Bundle.entry[${d.index}].request.url`,
+          `The same resource is also sent by Bundle.entry[${seen.get(d.rkey)}]; a bundle either sends a resource or deletes it.`,
+          { value: d.rkey },
+        ),
+      );
     seen.set(d.rkey, d.index);
   }
   if (issues.length) fail(issues);
@@ -206,50 +315,105 @@ function parseDeletion(entry: any, at: string, issues: Issue[]): Omit<DeletionEn
   const url = entry.request?.url;
   const m = typeof url === 'string' ? /^([A-Za-z]+)\?identifier=([^|]+)\|(.+)$/.exec(url) : null;
   if (!m) {
-    issues.push(issue.error('value', `${at}.request.url`, 'A DELETE must name the resource by the identifier it was sent with: "Procedure?identifier=<system>|<value>".', { value: url }));
+    issues.push(
+      issue.error(
+        'value',
+        `${at}.request.url`,
+        'A DELETE must name the resource by the identifier it was sent with: "Procedure?identifier=<system>|<value>".',
+        { value: url },
+      ),
+    );
     return undefined;
   }
   const [, type, system, rawValue] = m;
   let value = rawValue;
-  try { value = decodeURIComponent(rawValue); } catch { /* kept as written */ }
+  try {
+    value = decodeURIComponent(rawValue);
+  } catch {
+    /* kept as written */
+  }
   if (type === 'Patient' || !(ACCEPTED_TYPES as readonly string[]).includes(type)) {
-    issues.push(issue.error('not-supported', `${at}.request.url`, type === 'Patient'
-      ? 'A patient cannot be deleted by a sending system; a patient who opts out is removed by the reservation (see the API guide).'
-      : `Resource type ${JSON.stringify(type)} is not accepted. Accepted: ${ACCEPTED_TYPES.filter((t) => t !== 'Patient').join(', ')}.`));
+    issues.push(
+      issue.error(
+        'not-supported',
+        `${at}.request.url`,
+        type === 'Patient'
+          ? 'A patient cannot be deleted by a sending system; a patient who opts out is removed by the reservation (see the API guide).'
+          : `Resource type ${JSON.stringify(type)} is not accepted. Accepted: ${ACCEPTED_TYPES.filter((t) => t !== 'Patient').join(', ')}.`,
+      ),
+    );
     return undefined;
   }
   if (entry.resource !== undefined) {
-    issues.push(issue.error('structure', `${at}.resource`, 'A DELETE entry has no resource; to correct a resource, send it again with PUT.'));
+    issues.push(
+      issue.error('structure', `${at}.resource`, 'A DELETE entry has no resource; to correct a resource, send it again with PUT.'),
+    );
     return undefined;
   }
-  if (!isText(system) || !isText(value)) { issues.push(issue.error('value', `${at}.request.url`, 'The identifier\'s system and value must each be 1–1024 characters.')); return undefined; }
+  if (!isText(system) || !isText(value)) {
+    issues.push(issue.error('value', `${at}.request.url`, "The identifier's system and value must each be 1–1024 characters."));
+    return undefined;
+  }
   return { resourceType: type, rkey: rkeyOf(type, system, value) };
 }
 
-function resolveSubject(subject: any, at: string, byFullUrl: Map<string, any>, byLocalId: Map<string, any>, issues: Issue[]):
-  ResourceEntry['subject'] | undefined {
-  if (subject && (typeof subject !== 'object' || Array.isArray(subject))) { issues.push(issue.error('structure', at, 'The subject must be a Reference object.')); return undefined; }
-  if (!subject) { issues.push(issue.error('required', at, 'The resource has no subject; refer to the Patient (by fullUrl in this bundle, or by identifier with the national identity number).')); return undefined; }
+function resolveSubject(
+  subject: any,
+  at: string,
+  byFullUrl: Map<string, any>,
+  byLocalId: Map<string, any>,
+  issues: Issue[],
+): ResourceEntry['subject'] | undefined {
+  if (subject && (typeof subject !== 'object' || Array.isArray(subject))) {
+    issues.push(issue.error('structure', at, 'The subject must be a Reference object.'));
+    return undefined;
+  }
+  if (!subject) {
+    issues.push(
+      issue.error(
+        'required',
+        at,
+        'The resource has no subject; refer to the Patient (by fullUrl in this bundle, or by identifier with the national identity number).',
+      ),
+    );
+    return undefined;
+  }
   if (subject.reference !== undefined) {
-    const target = typeof subject.reference === 'string' ? byFullUrl.get(subject.reference) ?? byLocalId.get(subject.reference) : undefined;
+    const target =
+      typeof subject.reference === 'string' ? (byFullUrl.get(subject.reference) ?? byLocalId.get(subject.reference)) : undefined;
     if (!target || target.type !== 'Patient') {
-      issues.push(issue.error('not-found', `${at}.reference`, 'The subject does not point to a Patient in this bundle. Include the Patient, or refer to them by identifier.', { value: subject.reference }));
+      issues.push(
+        issue.error(
+          'not-found',
+          `${at}.reference`,
+          'The subject does not point to a Patient in this bundle. Include the Patient, or refer to them by identifier.',
+          { value: subject.reference },
+        ),
+      );
       return undefined;
     }
     return { patientIndex: target.index };
   }
-  if (isText(subject.identifier?.system) && isText(subject.identifier?.value)) return { system: subject.identifier.system, value: subject.identifier.value };
+  if (isText(subject.identifier?.system) && isText(subject.identifier?.value))
+    return { system: subject.identifier.system, value: subject.identifier.value };
   issues.push(issue.error('required', at, 'The subject needs a reference or an identifier.'));
   return undefined;
 }
 
 /** Rewrites every Reference (except the subject) to a conditional reference by identifier. */
-function normaliseReferences(resource: Record<string, any>, at: string, byFullUrl: Map<string, any>, byLocalId: Map<string, any>, issues: Issue[]): Record<string, any> {
+function normaliseReferences(
+  resource: Record<string, any>,
+  at: string,
+  byFullUrl: Map<string, any>,
+  byLocalId: Map<string, any>,
+  issues: Issue[],
+): Record<string, any> {
   const walk = (node: any, path: string, top: boolean): any => {
     if (Array.isArray(node)) return node.map((n, i) => walk(n, `${path}[${i}]`, false));
     if (!node || typeof node !== 'object') return node;
     if (!top && isReference(node)) return normaliseReference(node, path, byFullUrl, byLocalId, issues);
-    if (!top && PERSON_SYSTEMS.has(node.system) && typeof node.value === 'string') return { system: node.system, value: '(removed: identity number)' };
+    if (!top && PERSON_SYSTEMS.has(node.system) && typeof node.value === 'string')
+      return { system: node.system, value: '(removed: identity number)' };
     const out: Record<string, any> = {};
     for (const [k, v] of Object.entries(node)) {
       if (top && (k === 'subject' || k === 'meta' || k === 'text' || k === 'id')) continue;
@@ -262,29 +426,62 @@ function normaliseReferences(resource: Record<string, any>, at: string, byFullUr
 
 function isReference(node: Record<string, any>): boolean {
   if (typeof node.reference === 'string') return true;
-  return node.identifier && !Array.isArray(node.identifier) && typeof node.identifier === 'object' && Object.keys(node).every((k) => ['identifier', 'type', 'display'].includes(k));
+  return (
+    node.identifier &&
+    !Array.isArray(node.identifier) &&
+    typeof node.identifier === 'object' &&
+    Object.keys(node).every((k) => ['identifier', 'type', 'display'].includes(k))
+  );
 }
 
 /** Identifier systems of national identity numbers: a reference using one names a person. */
-const PERSON_SYSTEMS = new Set(['urn:oid:2.16.578.1.12.4.1.4.1', 'urn:oid:2.16.578.1.12.4.1.4.2', 'urn:oid:2.16.578.1.12.4.1.4.3', 'urn:kvalreg:auxiliary-number']);
+const PERSON_SYSTEMS = new Set([
+  'urn:oid:2.16.578.1.12.4.1.4.1',
+  'urn:oid:2.16.578.1.12.4.1.4.2',
+  'urn:oid:2.16.578.1.12.4.1.4.3',
+  'urn:kvalreg:auxiliary-number',
+]);
 
-function normaliseReference(ref: Record<string, any>, at: string, byFullUrl: Map<string, any>, byLocalId: Map<string, any>, issues: Issue[]): Record<string, any> {
+function normaliseReference(
+  ref: Record<string, any>,
+  at: string,
+  byFullUrl: Map<string, any>,
+  byLocalId: Map<string, any>,
+  issues: Issue[],
+): Record<string, any> {
   // Any reference to a patient becomes a bare "Patient": the stored resource must not carry the
   // identity number (the person is the resource's owner, kept as person_id).
-  if (ref.type === 'Patient' || PERSON_SYSTEMS.has(ref.identifier?.system) || (typeof ref.reference === 'string' && /^Patient[/?]/.test(ref.reference))) {
+  if (
+    ref.type === 'Patient' ||
+    PERSON_SYSTEMS.has(ref.identifier?.system) ||
+    (typeof ref.reference === 'string' && /^Patient[/?]/.test(ref.reference))
+  ) {
     return { reference: 'Patient' };
   }
   if (typeof ref.reference === 'string') {
     if (ref.reference.includes('?identifier=')) {
       if (Buffer.byteLength(ref.reference, 'utf8') > MAX_REFERENCE) {
-        issues.push(issue.error('too-long', `${at}.reference`, `A conditional reference may be at most ${MAX_REFERENCE} bytes in UTF-8 (an identifier's system and value of at most ${MAX_TEXT} each). Refer by a shorter identifier.`));
+        issues.push(
+          issue.error(
+            'too-long',
+            `${at}.reference`,
+            `A conditional reference may be at most ${MAX_REFERENCE} bytes in UTF-8 (an identifier's system and value of at most ${MAX_TEXT} each). Refer by a shorter identifier.`,
+          ),
+        );
         return ref;
       }
       return { reference: ref.reference };
     }
     const target = byFullUrl.get(ref.reference) ?? byLocalId.get(ref.reference);
     if (!target) {
-      issues.push(issue.error('not-found', `${at}.reference`, 'This reference points to nothing in the bundle. Refer to resources sent earlier by identifier (Reference.type and Reference.identifier).', { value: ref.reference }));
+      issues.push(
+        issue.error(
+          'not-found',
+          `${at}.reference`,
+          'This reference points to nothing in the bundle. Refer to resources sent earlier by identifier (Reference.type and Reference.identifier).',
+          { value: ref.reference },
+        ),
+      );
       return ref;
     }
     if (target.type === 'Patient') return { reference: 'Patient' };
@@ -294,7 +491,13 @@ function normaliseReference(ref: Record<string, any>, at: string, byFullUrl: Map
   if (type && isText(ref.identifier.system) && isText(ref.identifier.value)) {
     return { ...ref, reference: conditionalReference(rkeyOf(type, String(ref.identifier.system), String(ref.identifier.value))) };
   }
-  issues.push(issue.error('required', `${at}.type`, 'A reference by identifier must say which resource type it points to (Reference.type, e.g. "Condition").'));
+  issues.push(
+    issue.error(
+      'required',
+      `${at}.type`,
+      'A reference by identifier must say which resource type it points to (Reference.type, e.g. "Condition").',
+    ),
+  );
   return ref;
 }
 
@@ -302,7 +505,10 @@ function normaliseReference(ref: Record<string, any>, at: string, byFullUrl: Map
 export function linksOf(resource: unknown): string[] {
   const out = new Set<string>();
   const walk = (node: any) => {
-    if (Array.isArray(node)) { node.forEach(walk); return; }
+    if (Array.isArray(node)) {
+      node.forEach(walk);
+      return;
+    }
     if (!node || typeof node !== 'object') return;
     if (typeof node.reference === 'string') {
       const m = /^([A-Za-z]+)\?identifier=(.*)\|([^|]*)$/.exec(node.reference);

@@ -12,7 +12,18 @@ type Row = Record<string, unknown>;
 
 /** The raw message's row: stored with its outcome (a new message), or marked processed (recovery, reprocessing). */
 export type MessageWrite =
-  | { insert: { channel: string; sha: string; enc: string; nin_hashes: string[]; status: string; outcome: unknown; person_ids: number[]; refused: boolean } }
+  | {
+      insert: {
+        channel: string;
+        sha: string;
+        enc: string;
+        nin_hashes: string[];
+        status: string;
+        outcome: unknown;
+        person_ids: number[];
+        refused: boolean;
+      };
+    }
   | { update: { status: string; outcome: unknown; person_ids: number[]; refused: boolean } };
 
 export class CaptureChanges {
@@ -31,7 +42,11 @@ export class CaptureChanges {
   /** Entries refused because their patient opted out (counted without identity). */
   refused = 0;
 
-  constructor(readonly messageId: number, readonly sender: string, readonly at = new Date().toISOString()) {}
+  constructor(
+    readonly messageId: number,
+    readonly sender: string,
+    readonly at = new Date().toISOString(),
+  ) {}
 
   /** Forms and history one registry's cases get (records/cases.ts). */
   addForms(registry: string, w: Pick<FormWrites, 'forms' | 'history'>): void {
@@ -40,15 +55,40 @@ export class CaptureChanges {
   }
 
   isEmpty(): boolean {
-    return !this.message && !this.refused && [this.personUpdates, this.personInserts, this.resources, this.deletions, this.cases, this.caseUpdates, this.forms, this.history, this.decisions, this.names].every((a) => a.length === 0);
+    return (
+      !this.message &&
+      !this.refused &&
+      [
+        this.personUpdates,
+        this.personInserts,
+        this.resources,
+        this.deletions,
+        this.cases,
+        this.caseUpdates,
+        this.forms,
+        this.history,
+        this.decisions,
+        this.names,
+      ].every((a) => a.length === 0)
+    );
   }
 
   private json(): string {
     return JSON.stringify({
-      message_id: this.messageId, sender: this.sender, at: this.at,
-      person_updates: this.personUpdates, person_inserts: this.personInserts, resources: this.resources, deletions: this.deletions,
-      cases: this.cases, case_updates: this.caseUpdates, forms: this.forms, history: this.history, decisions: this.decisions,
-      message: this.message ?? {}, refused: this.refused,
+      message_id: this.messageId,
+      sender: this.sender,
+      at: this.at,
+      person_updates: this.personUpdates,
+      person_inserts: this.personInserts,
+      resources: this.resources,
+      deletions: this.deletions,
+      cases: this.cases,
+      case_updates: this.caseUpdates,
+      forms: this.forms,
+      history: this.history,
+      decisions: this.decisions,
+      message: this.message ?? {},
+      refused: this.refused,
     });
   }
 
@@ -63,6 +103,18 @@ export class CaptureChanges {
   async flush(db: Queryable): Promise<void> {
     if (!this.isEmpty()) await prepared(db, 'cap-write', 'SELECT kvalreg_capture_write($1::jsonb)', [this.json()]);
     if (this.names.length) await db.query(storeNamesSql('$1'), [JSON.stringify(this.names)]);
-    for (const k of ['personUpdates', 'personInserts', 'resources', 'deletions', 'cases', 'caseUpdates', 'forms', 'history', 'decisions', 'names'] as const) this[k] = [];
+    for (const k of [
+      'personUpdates',
+      'personInserts',
+      'resources',
+      'deletions',
+      'cases',
+      'caseUpdates',
+      'forms',
+      'history',
+      'decisions',
+      'names',
+    ] as const)
+      this[k] = [];
   }
 }

@@ -7,12 +7,21 @@ import { isRealDate } from '../registry/values.ts';
 
 export const DEATH_COLUMNS = ['national_id', 'date_of_death'] as const;
 
-export interface DeathBatch { lines: [number, number]; bundle: Record<string, unknown> }
+export interface DeathBatch {
+  lines: [number, number];
+  bundle: Record<string, unknown>;
+}
 
 export function deathsToBundles(text: string, batchSize = 200): { batches: DeathBatch[]; problems: string[] } {
-  const records: Record<string, string>[] = parse(text, { columns: true, skip_empty_lines: true, delimiter: text.split('\n')[0].includes(';') ? ';' : ',', trim: true });
+  const records: Record<string, string>[] = parse(text, {
+    columns: true,
+    skip_empty_lines: true,
+    delimiter: text.split('\n')[0].includes(';') ? ';' : ',',
+    trim: true,
+  });
   const missing = DEATH_COLUMNS.filter((c) => records.length && !(c in records[0]));
-  if (missing.length) throw new Error(`the CSV lacks the column(s) ${missing.join(', ')}; expected ${DEATH_COLUMNS.join(', ')} (one row per person)`);
+  if (missing.length)
+    throw new Error(`the CSV lacks the column(s) ${missing.join(', ')}; expected ${DEATH_COLUMNS.join(', ')} (one row per person)`);
   // The identifier system follows the kind of number (a D-number adds 4 to the first digit; an
   // FH-number starts with 8 or 9); anything else goes as a fødselsnummer, and the capture says
   // what is wrong with it.
@@ -26,16 +35,34 @@ export function deathsToBundles(text: string, batchSize = 200): { batches: Death
     // R4 schema and take the other rows of the batch with it. The capture checks the identity number.
     const m = /^(\d{2})\.(\d{2})\.(\d{4})$/.exec(r.date_of_death);
     const date = m ? `${m[3]}-${m[2]}-${m[1]}` : r.date_of_death;
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) { problems.push(`line ${line}: date_of_death "${r.date_of_death}" is not a date (write YYYY-MM-DD or DD.MM.YYYY)`); return; }
-    if (!isRealDate(date)) { problems.push(`line ${line}: date_of_death "${r.date_of_death}" is not a day of the calendar`); return; }
-    if (!r.national_id) { problems.push(`line ${line}: national_id is empty`); return; }
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) {
+      problems.push(`line ${line}: date_of_death "${r.date_of_death}" is not a date (write YYYY-MM-DD or DD.MM.YYYY)`);
+      return;
+    }
+    if (!isRealDate(date)) {
+      problems.push(`line ${line}: date_of_death "${r.date_of_death}" is not a day of the calendar`);
+      return;
+    }
+    if (!r.national_id) {
+      problems.push(`line ${line}: national_id is empty`);
+      return;
+    }
     rows.push({ line, nin: r.national_id, date });
   });
   const batches: DeathBatch[] = [];
   for (let i = 0; i < rows.length; i += batchSize) {
     const chunk = rows.slice(i, i + batchSize);
-    batches.push({ lines: [chunk[0].line, chunk[chunk.length - 1].line], bundle: { resourceType: 'Bundle', type: 'batch', entry: chunk.map((r) => ({
-      resource: { resourceType: 'Patient', identifier: [{ system: systemOf(r.nin), value: r.nin }], deceasedDateTime: r.date }, request: { method: 'PUT', url: 'Patient' } })) } });
+    batches.push({
+      lines: [chunk[0].line, chunk[chunk.length - 1].line],
+      bundle: {
+        resourceType: 'Bundle',
+        type: 'batch',
+        entry: chunk.map((r) => ({
+          resource: { resourceType: 'Patient', identifier: [{ system: systemOf(r.nin), value: r.nin }], deceasedDateTime: r.date },
+          request: { method: 'PUT', url: 'Patient' },
+        })),
+      },
+    });
   }
   return { batches, problems };
 }

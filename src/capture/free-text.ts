@@ -17,7 +17,11 @@ export const NAME_MARKER = '[redacted: name]';
 /** Where the count of redactions is kept in a stored resource (meta.extension). */
 export const REDACTION_EXTENSION = 'urn:kvalreg:redaction';
 /** The HL7 security label for "some content was removed" (v3 ObservationValue REDACTED). */
-export const REDACTED_LABEL = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'REDACTED', display: 'redacted' };
+export const REDACTED_LABEL = {
+  system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue',
+  code: 'REDACTED',
+  display: 'redacted',
+};
 
 /**
  * Strings that are keys, not text: references, coding systems, codes and versions, URLs,
@@ -28,7 +32,10 @@ export const REDACTED_LABEL = { system: 'http://terminology.hl7.org/CodeSystem/v
  */
 const KEY_STRINGS = new Set(['reference', 'system', 'code', 'version', 'url', 'linkId', 'resourceType', 'id']);
 
-export interface Redactions { identityNumbers: number; names: number }
+export interface Redactions {
+  identityNumbers: number;
+  names: number;
+}
 
 export interface FreeTextRedactor {
   /** `text` with identity numbers and the bundle's patients' names replaced, and what was replaced. */
@@ -43,7 +50,9 @@ export function nameWords(patients: Array<Record<string, any>>): string[] {
   for (const p of patients) {
     for (const n of Array.isArray(p?.name) ? p.name : []) {
       const parts = [...(Array.isArray(n?.given) ? n.given : []), n?.family, n?.text].filter((x): x is string => typeof x === 'string');
-      for (const part of parts) for (const w of part.split(/[\s\-‐,.]+/u)) if ([...w].filter((c) => /\p{L}/u.test(c)).length >= 2) words.add(w.toLocaleLowerCase('nb'));
+      for (const part of parts)
+        for (const w of part.split(/[\s\-‐,.]+/u))
+          if ([...w].filter((c) => /\p{L}/u.test(c)).length >= 2) words.add(w.toLocaleLowerCase('nb'));
     }
   }
   // Longest first, so "Anne-Marie" is not left as "[name]-Marie" when both are names.
@@ -54,14 +63,17 @@ const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export function freeTextRedactor(names: string[]): FreeTextRedactor {
   // Whole words only (no letter or digit on either side), any case, with an optional genitive s.
-  const namePattern = names.length ? new RegExp(`(?<![\\p{L}\\p{N}])(?:${names.map(escapeRegExp).join('|')})(?:'?s|')?(?![\\p{L}\\p{N}])`, 'giu') : undefined;
+  const namePattern = names.length
+    ? new RegExp(`(?<![\\p{L}\\p{N}])(?:${names.map(escapeRegExp).join('|')})(?:'?s|')?(?![\\p{L}\\p{N}])`, 'giu')
+    : undefined;
 
   const text = (input: string) => {
     let out = input;
     let identityNumbers = 0;
     const found = identityNumbersIn(out);
     if (found.length) {
-      let s = '', at = 0;
+      let s = '',
+        at = 0;
       for (const f of found) {
         if (f.index < at) continue;
         s += out.slice(at, f.index) + IDENTITY_MARKER;
@@ -71,7 +83,11 @@ export function freeTextRedactor(names: string[]): FreeTextRedactor {
       out = s + out.slice(at);
     }
     let names = 0;
-    if (namePattern) out = out.replace(namePattern, () => { names++; return NAME_MARKER; });
+    if (namePattern)
+      out = out.replace(namePattern, () => {
+        names++;
+        return NAME_MARKER;
+      });
     return { text: out, identityNumbers, names };
   };
 
@@ -96,10 +112,15 @@ export function freeTextRedactor(names: string[]): FreeTextRedactor {
     if (count.identityNumbers + count.names > 0) {
       out.meta = {
         security: [REDACTED_LABEL],
-        extension: [{
-          url: REDACTION_EXTENSION,
-          extension: [{ url: 'identityNumbers', valueInteger: count.identityNumbers }, { url: 'names', valueInteger: count.names }],
-        }],
+        extension: [
+          {
+            url: REDACTION_EXTENSION,
+            extension: [
+              { url: 'identityNumbers', valueInteger: count.identityNumbers },
+              { url: 'names', valueInteger: count.names },
+            ],
+          },
+        ],
       };
     }
     return { resource: out, ...count };

@@ -4,7 +4,8 @@
 import type { Queryable } from '../db/pool.ts';
 
 export async function inboxCounts(db: Queryable): Promise<{ quarantined: number; received: number }> {
-  const { rows } = await db.query(`SELECT count(*) FILTER (WHERE status = 'quarantined') AS quarantined, count(*) FILTER (WHERE status = 'received') AS received
+  const { rows } =
+    await db.query(`SELECT count(*) FILTER (WHERE status = 'quarantined') AS quarantined, count(*) FILTER (WHERE status = 'received') AS received
     FROM inbox_message WHERE status IN ('quarantined', 'received')`);
   return { quarantined: Number(rows[0].quarantined), received: Number(rows[0].received) };
 }

@@ -24,8 +24,15 @@ import { CaptureError, issue, operationOutcome, type Issue } from './outcome.ts'
 import { lockPersons } from '../records/locks.ts';
 
 export interface InboxEntry {
-  id: number; sender: string; channel: string; received_at: string; status: string; attempts: number;
-  outcome: unknown; processed_at: string | null; pruned_reason: string | null;
+  id: number;
+  sender: string;
+  channel: string;
+  received_at: string;
+  status: string;
+  attempts: number;
+  outcome: unknown;
+  processed_at: string | null;
+  pruned_reason: string | null;
 }
 
 export interface Inbox {
@@ -70,28 +77,46 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
     // those persons are locked with the message's patients, so a reservation waits for it or it for
     // the reservation).
     const ninHashes = identityHashesIn(env.keys, body);
-    const stored = { channel, sha: crypto.createHash('sha256').update(body).digest('hex'), enc: sealText(env.keys, body).toString('hex'), nin_hashes: ninHashes.map((h) => h.toString('hex')) };
+    const stored = {
+      channel,
+      sha: crypto.createHash('sha256').update(body).digest('hex'),
+      enc: sealText(env.keys, body).toString('hex'),
+      nin_hashes: ninHashes.map((h) => h.toString('hex')),
+    };
     let parsed: ParsedBundle | undefined;
     // Drawn by the first attempt's read and kept by a retry: the message's place among those received.
     let messageId: number | null = null;
     try {
       parsed = parseMessage(body);
       const bundle = parsed;
-      const outcome = await data.transaction(platform, 'capture:process', async (tx) => {
-        const captured = await captureBundle(tx, env, caller.sender, messageId, bundle, { lock: ninHashes });
-        messageId = captured.messageId;
-        const { result, changes } = captured;
-        noteRedactions(result, bundle);
-        const response = responseFor(result);
-        const status = result.failedEntries > 0 ? 'quarantined' : 'processed';
-        // Refused entries mean the message holds data about someone who opted out: it keeps neither
-        // its body nor the keyed hashes of the numbers it names (capture_write).
-        changes.message = { insert: { ...stored, status, outcome: { httpStatus: response.httpStatus, body: response.body }, person_ids: result.personIds, refused: result.refusedReservation > 0 } };
-        changes.refused = result.refusedReservation;
-        tx.atCommit(changes.sql((v) => tx.client.escapeLiteral(v)));
-        crash('before-commit', messageId);
-        return { messageId: captured.messageId, status, httpStatus: response.httpStatus, body: response.body, result } as ProcessOutcome;
-      }, { beginWithFirstQuery: true });
+      const outcome = await data.transaction(
+        platform,
+        'capture:process',
+        async (tx) => {
+          const captured = await captureBundle(tx, env, caller.sender, messageId, bundle, { lock: ninHashes });
+          messageId = captured.messageId;
+          const { result, changes } = captured;
+          noteRedactions(result, bundle);
+          const response = responseFor(result);
+          const status = result.failedEntries > 0 ? 'quarantined' : 'processed';
+          // Refused entries mean the message holds data about someone who opted out: it keeps neither
+          // its body nor the keyed hashes of the numbers it names (capture_write).
+          changes.message = {
+            insert: {
+              ...stored,
+              status,
+              outcome: { httpStatus: response.httpStatus, body: response.body },
+              person_ids: result.personIds,
+              refused: result.refusedReservation > 0,
+            },
+          };
+          changes.refused = result.refusedReservation;
+          tx.atCommit(changes.sql((v) => tx.client.escapeLiteral(v)));
+          crash('before-commit', messageId);
+          return { messageId: captured.messageId, status, httpStatus: response.httpStatus, body: response.body, result } as ProcessOutcome;
+        },
+        { beginWithFirstQuery: true },
+      );
       crash('after-commit', outcome.messageId);
       return outcome;
     } catch (caught) {
@@ -101,17 +126,37 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
   }
 
   /** Stores a message that could not be captured, in quarantine (or refused, for a patient who opted out), with its outcome. */
-  async function quarantineNew(sender: string, messageId: number | null, stored: { channel: string; sha: string; enc: string }, ninHashes: Buffer[], err: CaptureError): Promise<ProcessOutcome> {
+  async function quarantineNew(
+    sender: string,
+    messageId: number | null,
+    stored: { channel: string; sha: string; enc: string },
+    ninHashes: Buffer[],
+    err: CaptureError,
+  ): Promise<ProcessOutcome> {
     const refused = err.issues.some((i) => i.rule === 'reservation');
     const body = operationOutcome(err.issues);
     const id = await data.transaction(platform, 'capture:quarantine', async (tx) => {
       // The persons it names first (records/locks.ts): a reservation in flight finds this message, or this message finds it.
       await lockPersons(tx.client, ninHashes);
-      const row = await prepared(tx.client, 'inbox7q', `INSERT INTO inbox_message (id, sender, channel, body_sha256, body_enc, nin_hashes, status, outcome, processed_at, attempts, pruned_reason)
+      const row = await prepared(
+        tx.client,
+        'inbox7q',
+        `INSERT INTO inbox_message (id, sender, channel, body_sha256, body_enc, nin_hashes, status, outcome, processed_at, attempts, pruned_reason)
          VALUES (coalesce($1, nextval(pg_get_serial_sequence('inbox_message', 'id'))), $2, $3, decode($4, 'hex'), CASE WHEN $7 THEN NULL ELSE decode($5, 'hex') END,
            CASE WHEN $7 THEN '{}' ELSE ARRAY(SELECT h FROM unnest($6::bytea[]) AS h WHERE NOT EXISTS (SELECT 1 FROM reservation r WHERE r.nin_hash = h)) END,
            $8, $9, now(), 1, CASE WHEN $7 THEN 'reservation' END) RETURNING id`,
-        [messageId, sender, stored.channel, stored.sha, stored.enc, ninHashes, refused, refused ? 'refused' : 'quarantined', { httpStatus: err.httpStatus, body }]);
+        [
+          messageId,
+          sender,
+          stored.channel,
+          stored.sha,
+          stored.enc,
+          ninHashes,
+          refused,
+          refused ? 'refused' : 'quarantined',
+          { httpStatus: err.httpStatus, body },
+        ],
+      );
       if (refused) await countRefused(tx.client, sender, 1);
       return Number(row.rows[0].id);
     });
@@ -130,14 +175,33 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
       // Text the database cannot hold is the sender's to fix (bundle.ts finds the known kinds
       // first, with their path; this catches any it does not know).
       log.warn({ messageId, err: safeError(err) }, 'message holds text the database cannot store');
-      err = new CaptureError([issue.error('value', undefined, 'The message holds text that cannot be stored (a NUL character, or a character cut in half such as a lone \\ud800 escape). Fix the text encoding in the sending system and send again.', { rule: 'text:unstorable' })], 400);
+      err = new CaptureError(
+        [
+          issue.error(
+            'value',
+            undefined,
+            'The message holds text that cannot be stored (a NUL character, or a character cut in half such as a lone \\ud800 escape). Fix the text encoding in the sending system and send again.',
+            { rule: 'text:unstorable' },
+          ),
+        ],
+        400,
+      );
     }
     if (!(err instanceof CaptureError)) {
       // Not the sender's fault: keep the message in quarantine (so a restart does not stumble
       // over it again), log the cause, and answer with a 500 that says the message is kept.
       // The error is logged by kind and code: a database error's detail and context quote data.
       log.error({ messageId, err: safeError(err) }, 'processing failed');
-      err = new CaptureError([issue.error('processing', undefined, `The message was stored${messageId ? ` (id ${messageId})` : ''} but could not be processed because of an internal error. It is kept in quarantine for the registry to reprocess; you need not resend.`)], 500);
+      err = new CaptureError(
+        [
+          issue.error(
+            'processing',
+            undefined,
+            `The message was stored${messageId ? ` (id ${messageId})` : ''} but could not be processed because of an internal error. It is kept in quarantine for the registry to reprocess; you need not resend.`,
+          ),
+        ],
+        500,
+      );
     }
     return new CaptureError(redactIssues((err as CaptureError).issues, parsed?.redactor), (err as CaptureError).httpStatus);
   }
@@ -147,9 +211,13 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
     const id = await data.transaction(caller, 'capture:receive', async (tx) => {
       // The hashes find the message when a patient it names opts out later; a patient who has
       // opted out already is refused when it is processed, and their hash is not kept with it.
-      const res = await prepared(tx.client, 'inbox1r', `INSERT INTO inbox_message (sender, channel, body_sha256, body_enc, nin_hashes)
+      const res = await prepared(
+        tx.client,
+        'inbox1r',
+        `INSERT INTO inbox_message (sender, channel, body_sha256, body_enc, nin_hashes)
            VALUES ($1, $2, $3, $4, ARRAY(SELECT h FROM unnest($5::bytea[]) AS h WHERE NOT EXISTS (SELECT 1 FROM reservation r WHERE r.nin_hash = h))) RETURNING id`,
-        [caller.sender, channel, sha, sealText(env.keys, body), identityHashesIn(env.keys, body)]);
+        [caller.sender, channel, sha, sealText(env.keys, body), identityHashesIn(env.keys, body)],
+      );
       return res.rows[0].id as number;
     });
     return id;
@@ -164,17 +232,42 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
         // a reservation holds its person and then updates the messages naming them.
         const named = (await prepared(tx.client, 'inbox2h', 'SELECT nin_hashes FROM inbox_message WHERE id = $1', [messageId])).rows[0];
         await lockPersons(tx.client, named?.nin_hashes ?? []);
-        const row = (await prepared(tx.client, 'inbox2', 'SELECT id, sender, status, body_enc, outcome FROM inbox_message WHERE id = $1 FOR UPDATE', [messageId])).rows[0];
+        const row = (
+          await prepared(tx.client, 'inbox2', 'SELECT id, sender, status, body_enc, outcome FROM inbox_message WHERE id = $1 FOR UPDATE', [
+            messageId,
+          ])
+        ).rows[0];
         if (!row) throw new CaptureError([issue.error('not-found', undefined, `Message ${messageId} does not exist.`)], 404);
         if (row.status === 'refused' && !row.body_enc) {
           // Removed for a reservation: nothing to process, and the status stays what it is.
-          return { messageId, status: 'refused', httpStatus: 410, body: operationOutcome([issue.error('processing', undefined, 'The message was removed because a patient it names has opted out of the registries; it cannot be processed again. Send the data of the other patients anew.')]) };
+          return {
+            messageId,
+            status: 'refused',
+            httpStatus: 410,
+            body: operationOutcome([
+              issue.error(
+                'processing',
+                undefined,
+                'The message was removed because a patient it names has opted out of the registries; it cannot be processed again. Send the data of the other patients anew.',
+              ),
+            ]),
+          };
         }
         if (row.status === 'processed' || (row.status !== 'received' && !opts.reprocess)) {
           // Processed already (by recovery, or a concurrent worker): answer with the stored outcome.
           return { messageId, status: row.status, httpStatus: row.outcome?.httpStatus ?? 200, body: row.outcome?.body ?? {} };
         }
-        if (!row.body_enc) throw new CaptureError([issue.error('processing', undefined, 'The message body is no longer kept (pruned or removed after a reservation); resend the message.')], 410);
+        if (!row.body_enc)
+          throw new CaptureError(
+            [
+              issue.error(
+                'processing',
+                undefined,
+                'The message body is no longer kept (pruned or removed after a reservation); resend the message.',
+              ),
+            ],
+            410,
+          );
         const body = openText(env.keys, row.body_enc);
         parsed = parseMessage(body);
         const { result, changes } = await captureBundle(tx, env, row.sender, messageId, parsed);
@@ -183,7 +276,14 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
         const status = result.failedEntries > 0 ? 'quarantined' : 'processed';
         // Refused entries mean the message holds data about someone who opted out: do not keep it,
         // nor the keyed hashes of the numbers it names (the body they would find is gone).
-        changes.message = { update: { status, outcome: { httpStatus: outcome.httpStatus, body: outcome.body }, person_ids: result.personIds, refused: result.refusedReservation > 0 } };
+        changes.message = {
+          update: {
+            status,
+            outcome: { httpStatus: outcome.httpStatus, body: outcome.body },
+            person_ids: result.personIds,
+            refused: result.refusedReservation > 0,
+          },
+        };
         changes.refused = result.refusedReservation;
         tx.atCommit(changes.sql((v) => tx.client.escapeLiteral(v)));
         return { messageId, status, httpStatus: outcome.httpStatus, body: outcome.body, result };
@@ -201,14 +301,19 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
     await data.transaction(platform, 'capture:quarantine', async (tx) => {
       // A reservation that removed the message while it was being processed has the last word;
       // a refused message keeps no keyed hash of anyone it names.
-      await prepared(tx.client, 'inbox4r', `UPDATE inbox_message SET status = CASE WHEN pruned_reason = 'reservation' THEN 'refused' ELSE $2 END,
+      await prepared(
+        tx.client,
+        'inbox4r',
+        `UPDATE inbox_message SET status = CASE WHEN pruned_reason = 'reservation' THEN 'refused' ELSE $2 END,
            outcome = CASE WHEN pruned_reason = 'reservation' THEN NULL ELSE $3::jsonb END, attempts = attempts + 1, processed_at = now(),
            body_enc = CASE WHEN $4 THEN NULL ELSE body_enc END, pruned_reason = CASE WHEN $4 THEN 'reservation' ELSE pruned_reason END,
            nin_hashes = CASE WHEN $4 THEN '{}' ELSE nin_hashes END
          WHERE id = $1`,
-        [messageId, refused ? 'refused' : 'quarantined', { httpStatus: err.httpStatus, body }, refused]);
+        [messageId, refused ? 'refused' : 'quarantined', { httpStatus: err.httpStatus, body }, refused],
+      );
       if (refused) {
-        const sender = (await prepared(tx.client, 'inbox5', 'SELECT sender FROM inbox_message WHERE id = $1', [messageId])).rows[0]?.sender ?? 'unknown';
+        const sender =
+          (await prepared(tx.client, 'inbox5', 'SELECT sender FROM inbox_message WHERE id = $1', [messageId])).rows[0]?.sender ?? 'unknown';
         await countRefused(tx.client, sender, 1);
       }
     });
@@ -228,14 +333,25 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
         // The writes too, so that what only the database finds is found (then rolled back).
         await changes.flush(tx.client);
         noteRedactions(result, parsed);
-        const issues: Issue[] = [...parsed.conformance, ...result.entries.flatMap((e) => e.issues.map((i) => ({ ...i, location: i.location ?? `Bundle.entry[${e.index}]` })))];
-        if (issues.every((i) => i.severity === 'information' || i.severity === 'warning')) issues.push(issue.info(undefined, 'The bundle is valid; nothing was stored (dry run).'));
-        outcome = { messageId: null, status: 'validated', httpStatus: result.failedEntries ? 422 : 200, body: operationOutcome(issues), result };
+        const issues: Issue[] = [
+          ...parsed.conformance,
+          ...result.entries.flatMap((e) => e.issues.map((i) => ({ ...i, location: i.location ?? `Bundle.entry[${e.index}]` }))),
+        ];
+        if (issues.every((i) => i.severity === 'information' || i.severity === 'warning'))
+          issues.push(issue.info(undefined, 'The bundle is valid; nothing was stored (dry run).'));
+        outcome = {
+          messageId: null,
+          status: 'validated',
+          httpStatus: result.failedEntries ? 422 : 200,
+          body: operationOutcome(issues),
+          result,
+        };
         throw rollback;
       });
     } catch (err) {
       if (err === rollback) return outcome!;
-      if (err instanceof CaptureError) return { messageId: null, status: 'validated', httpStatus: err.httpStatus, body: operationOutcome(err.issues) };
+      if (err instanceof CaptureError)
+        return { messageId: null, status: 'validated', httpStatus: err.httpStatus, body: operationOutcome(err.issues) };
       throw err;
     }
     return outcome!;
@@ -243,7 +359,8 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
 
   async function recover(): Promise<number> {
     const ids = await data.transaction(platform, 'capture:recover', async (tx) =>
-      (await tx.client.query("SELECT id FROM inbox_message WHERE status = 'received' ORDER BY id")).rows.map((r) => r.id as number));
+      (await tx.client.query("SELECT id FROM inbox_message WHERE status = 'received' ORDER BY id")).rows.map((r) => r.id as number),
+    );
     // process_ never throws for one message's fault: a failure is kept in quarantine, so one bad
     // message cannot stop the platform from starting.
     for (const id of ids) await process_(id);
@@ -252,26 +369,41 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
   }
 
   async function list(caller: Caller, status: string, limit: number): Promise<InboxEntry[]> {
-    return data.transaction(caller, 'inbox:list', async (tx) => {
-      const rows = (await tx.client.query(
-        'SELECT id, sender, channel, received_at, status, attempts, outcome, processed_at, pruned_reason, person_ids FROM inbox_message WHERE status = $1 ORDER BY id DESC LIMIT $2',
-        [status, Math.min(limit, 1000)])).rows;
-      // Outcomes can describe persons' data: the listing is a look at them.
-      tx.audit({ action: 'list', object: `inbox/${status}`, personIds: rows.flatMap((r) => r.person_ids as number[]) });
-      return rows.map(({ person_ids: _, ...r }) => r as InboxEntry);
-    }, { readOnly: true });
+    return data.transaction(
+      caller,
+      'inbox:list',
+      async (tx) => {
+        const rows = (
+          await tx.client.query(
+            'SELECT id, sender, channel, received_at, status, attempts, outcome, processed_at, pruned_reason, person_ids FROM inbox_message WHERE status = $1 ORDER BY id DESC LIMIT $2',
+            [status, Math.min(limit, 1000)],
+          )
+        ).rows;
+        // Outcomes can describe persons' data: the listing is a look at them.
+        tx.audit({ action: 'list', object: `inbox/${status}`, personIds: rows.flatMap((r) => r.person_ids as number[]) });
+        return rows.map(({ person_ids: _, ...r }) => r as InboxEntry);
+      },
+      { readOnly: true },
+    );
   }
 
   return { capture, receive, list, process: process_, validate, recover };
 }
 
 async function countRefused(db: Queryable, sender: string, n: number) {
-  await prepared(db, 'inbox6', `INSERT INTO refused_count (day, sender, reason, n) VALUES (current_date, $1, 'reservation', $2)
-     ON CONFLICT (day, sender, reason) DO UPDATE SET n = refused_count.n + EXCLUDED.n`, [sender, n]);
+  await prepared(
+    db,
+    'inbox6',
+    `INSERT INTO refused_count (day, sender, reason, n) VALUES (current_date, $1, 'reservation', $2)
+     ON CONFLICT (day, sender, reason) DO UPDATE SET n = refused_count.n + EXCLUDED.n`,
+    [sender, n],
+  );
 }
 
 /** Logs keep the rule and location, never values that might identify a person. */
-function redactIssue(i: Issue) { return { code: i.code, location: i.location, rule: i.rule }; }
+function redactIssue(i: Issue) {
+  return { code: i.code, location: i.location, rule: i.rule };
+}
 
 /**
  * What is stored about a message (its outcome) and answered for it echoes values the sender sent:
@@ -280,8 +412,14 @@ function redactIssue(i: Issue) { return { code: i.code, location: i.location, ru
  */
 function redactIssues(issues: Issue[], redactor?: FreeTextRedactor): Issue[] {
   const text = (s: string) => (redactor ? redactor.text(s).text : redactIdentityNumbers(s).text);
-  const deep = (v: unknown): unknown => typeof v === 'string' ? text(v) : Array.isArray(v) ? v.map(deep)
-    : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, deep(x)])) : v;
+  const deep = (v: unknown): unknown =>
+    typeof v === 'string'
+      ? text(v)
+      : Array.isArray(v)
+        ? v.map(deep)
+        : v && typeof v === 'object'
+          ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, deep(x)]))
+          : v;
   // The diagnostics quote the offending value too (a code-list finding names the code sent), so they
   // lose the patients' names as well, not only identity numbers.
   return issues.map((i) => ({ ...i, diagnostics: text(i.diagnostics), ...(i.value === undefined ? {} : { value: deep(i.value) }) }));

@@ -16,7 +16,11 @@ export interface MappedResource {
   location?: string;
 }
 
-export interface Anchor { rkey: string; resource: Record<string, any>; /** what the anchor refers to through its declared paths */ refs: string[] }
+export interface Anchor {
+  rkey: string;
+  resource: Record<string, any>;
+  /** what the anchor refers to through its declared paths */ refs: string[];
+}
 
 export interface Contribution {
   anchorKey: string;
@@ -28,7 +32,9 @@ export interface Contribution {
 }
 
 export function isAnchor(registry: Registry, r: MappedResource): boolean {
-  return r.resourceType === registry.anchor.resource && !isRetracted(r.resource) && registry.anchor.where(r.resource).some((x) => x === true);
+  return (
+    r.resourceType === registry.anchor.resource && !isRetracted(r.resource) && registry.anchor.where(r.resource).some((x) => x === true)
+  );
 }
 
 export function toMapped(rkey: string, resourceType: string, resource: Record<string, any>, location?: string): MappedResource {
@@ -38,7 +44,8 @@ export function toMapped(rkey: string, resourceType: string, resource: Record<st
 /** What the anchor refers to through its declared paths (e.g. its encounter): the keys other resources share with it. */
 export function anchorRefs(registry: Registry, anchorResource: Record<string, any>): string[] {
   const keys = new Set<string>();
-  for (const s of registry.sources) if (s.def.link === 'anchor-references') for (const k of referenceKeys(s.linkPath!(anchorResource))) keys.add(k);
+  for (const s of registry.sources)
+    if (s.def.link === 'anchor-references') for (const k of referenceKeys(s.linkPath!(anchorResource))) keys.add(k);
   return [...keys];
 }
 
@@ -59,9 +66,12 @@ export function linkKeysOf(registry: Registry, r: MappedResource): { anchors: st
 
 function linked(source: CompiledSource, anchor: Anchor, r: MappedResource): boolean {
   switch (source.def.link) {
-    case 'anchor': return r.rkey === anchor.rkey;
-    case 'anchor-references': return referenceKeys(source.linkPath!(anchor.resource)).includes(r.rkey);
-    case 'references-anchor': return referenceKeys(source.linkPath!(r.resource)).includes(anchor.rkey);
+    case 'anchor':
+      return r.rkey === anchor.rkey;
+    case 'anchor-references':
+      return referenceKeys(source.linkPath!(anchor.resource)).includes(r.rkey);
+    case 'references-anchor':
+      return referenceKeys(source.linkPath!(r.resource)).includes(anchor.rkey);
     case 'references-anchor-encounter': {
       const keys = referenceKeys(source.linkPath!(r.resource));
       return keys.some((k) => anchor.refs.includes(k));
@@ -70,7 +80,13 @@ function linked(source: CompiledSource, anchor: Anchor, r: MappedResource): bool
 }
 
 /** A value a resource carries for a registry, before it is known which case it belongs to. */
-export interface Extracted { source: CompiledSource; variable: string; form: string; repeating: boolean; value: string | number | boolean }
+export interface Extracted {
+  source: CompiledSource;
+  variable: string;
+  form: string;
+  repeating: boolean;
+  value: string | number | boolean;
+}
 
 /**
  * The values resource `r` carries for `registry`, typed and checked against the codebook. Type and
@@ -83,8 +99,17 @@ export function extractValues(registry: Registry, r: MappedResource, issues: Iss
   for (const source of registry.sources) {
     if (source.def.resource !== r.resourceType) continue;
     let applies: boolean;
-    try { applies = !source.where || source.where(r.resource).some((x) => x === true); } catch (err) {
-      issues.push(issue.error('structure', r.location, `${registry.id}: the resource cannot be matched (${source.def.where}): ${(err as Error).message.split('\n')[0]}. Check its elements' types against FHIR R4.`, { rule: 'structure' }));
+    try {
+      applies = !source.where || source.where(r.resource).some((x) => x === true);
+    } catch (err) {
+      issues.push(
+        issue.error(
+          'structure',
+          r.location,
+          `${registry.id}: the resource cannot be matched (${source.def.where}): ${(err as Error).message.split('\n')[0]}. Check its elements' types against FHIR R4.`,
+          { rule: 'structure' },
+        ),
+      );
       continue;
     }
     if (!applies) continue;
@@ -94,14 +119,28 @@ export function extractValues(registry: Registry, r: MappedResource, issues: Iss
       let value = raw;
       if (mapped) {
         if (!(String(raw) in mapped)) {
-          issues.push(issue.error('code-invalid', r.location, `${registry.id}: the code ${JSON.stringify(raw)} (from ${expr}) is not one the registry maps for ${variable}; expected one of ${Object.keys(mapped).join(', ')}.`, { rule: `codemap:${variable}`, value: raw }));
+          issues.push(
+            issue.error(
+              'code-invalid',
+              r.location,
+              `${registry.id}: the code ${JSON.stringify(raw)} (from ${expr}) is not one the registry maps for ${variable}; expected one of ${Object.keys(mapped).join(', ')}.`,
+              { rule: `codemap:${variable}`, value: raw },
+            ),
+          );
           return;
         }
         value = mapped[String(raw)];
       }
       const coerced = coerceValue(registry, variable, value);
       if (!coerced.ok) {
-        issues.push(issue.error(coerced.rule.startsWith('codelist') ? 'code-invalid' : 'value', r.location, `${registry.id}: ${coerced.problem} (from ${expr}).`, { rule: coerced.rule, value }));
+        issues.push(
+          issue.error(
+            coerced.rule.startsWith('codelist') ? 'code-invalid' : 'value',
+            r.location,
+            `${registry.id}: ${coerced.problem} (from ${expr}).`,
+            { rule: coerced.rule, value },
+          ),
+        );
         return;
       }
       out.push({ source, variable, form: form.id, repeating: form.repeating, value: coerced.value });
@@ -112,7 +151,14 @@ export function extractValues(registry: Registry, r: MappedResource, issues: Iss
         result = fn(r.resource).filter((x) => x !== null && x !== undefined && x !== '');
       } catch (err) {
         // FHIRPath on a resource of the wrong shape (e.g. a list where one value belongs).
-        issues.push(issue.error('structure', r.location, `${registry.id}: ${variable} cannot be read with ${source.def.values[variable]}: ${(err as Error).message.split('\n')[0]}. Check the element's type against FHIR R4.`, { rule: `structure:${variable}` }));
+        issues.push(
+          issue.error(
+            'structure',
+            r.location,
+            `${registry.id}: ${variable} cannot be read with ${source.def.values[variable]}: ${(err as Error).message.split('\n')[0]}. Check the element's type against FHIR R4.`,
+            { rule: `structure:${variable}` },
+          ),
+        );
         continue;
       }
       if (result.length === 0) continue;
@@ -129,8 +175,19 @@ export function contributions(anchor: Anchor, r: MappedResource, extracted: Extr
   const out: Contribution[] = [];
   for (const x of extracted) {
     let ok = linkedSources.get(x.source);
-    if (ok === undefined) { ok = linked(x.source, anchor, r); linkedSources.set(x.source, ok); }
-    if (ok) out.push({ anchorKey: anchor.rkey, form: x.form, instance: x.repeating ? r.rkey : '', variable: x.variable, value: x.value, resourceKey: r.rkey });
+    if (ok === undefined) {
+      ok = linked(x.source, anchor, r);
+      linkedSources.set(x.source, ok);
+    }
+    if (ok)
+      out.push({
+        anchorKey: anchor.rkey,
+        form: x.form,
+        instance: x.repeating ? r.rkey : '',
+        variable: x.variable,
+        value: x.value,
+        resourceKey: r.rkey,
+      });
   }
   return out;
 }

@@ -2,7 +2,21 @@
 // location, the offending value, the rule it broke, and what to do about it.
 import type { OperationOutcome } from 'fhir/r4.js';
 export type Severity = 'fatal' | 'error' | 'warning' | 'information';
-export type IssueCode = 'invalid' | 'structure' | 'required' | 'value' | 'code-invalid' | 'business-rule' | 'not-supported' | 'forbidden' | 'processing' | 'informational' | 'duplicate' | 'not-found' | 'too-long' | 'throttled';
+export type IssueCode =
+  | 'invalid'
+  | 'structure'
+  | 'required'
+  | 'value'
+  | 'code-invalid'
+  | 'business-rule'
+  | 'not-supported'
+  | 'forbidden'
+  | 'processing'
+  | 'informational'
+  | 'duplicate'
+  | 'not-found'
+  | 'too-long'
+  | 'throttled';
 
 export interface Issue {
   severity: Severity;
@@ -17,7 +31,10 @@ export interface Issue {
 }
 
 export class CaptureError extends Error {
-  constructor(readonly issues: Issue[], readonly httpStatus = 422) {
+  constructor(
+    readonly issues: Issue[],
+    readonly httpStatus = 422,
+  ) {
     super(issues.map((i) => `${i.location ? `${i.location}: ` : ''}${i.diagnostics}`).join('; '));
   }
 }
@@ -36,10 +53,24 @@ export function operationOutcome(issues: Issue[]): OperationOutcome {
 }
 
 export const issue = {
-  error: (code: IssueCode, location: string | undefined, diagnostics: string, extra: Partial<Issue> = {}): Issue =>
-    ({ severity: 'error', code, location, diagnostics, ...extra }),
-  warning: (code: IssueCode, location: string | undefined, diagnostics: string, extra: Partial<Issue> = {}): Issue =>
-    ({ severity: 'warning', code, location, diagnostics, ...extra }),
-  info: (location: string | undefined, diagnostics: string): Issue =>
-    ({ severity: 'information', code: 'informational', location, diagnostics }),
+  error: (code: IssueCode, location: string | undefined, diagnostics: string, extra: Partial<Issue> = {}): Issue => ({
+    severity: 'error',
+    code,
+    location,
+    diagnostics,
+    ...extra,
+  }),
+  warning: (code: IssueCode, location: string | undefined, diagnostics: string, extra: Partial<Issue> = {}): Issue => ({
+    severity: 'warning',
+    code,
+    location,
+    diagnostics,
+    ...extra,
+  }),
+  info: (location: string | undefined, diagnostics: string): Issue => ({
+    severity: 'information',
+    code: 'informational',
+    location,
+    diagnostics,
+  }),
 };

@@ -11,9 +11,15 @@ const MAX_NAME = 200;
 export function patientName(patient: Record<string, any> | undefined): string | null {
   const names: any[] = Array.isArray(patient?.name) ? patient!.name.filter((n: unknown) => n && typeof n === 'object') : [];
   const current = names.filter((n) => !n.period?.end || Date.parse(n.period.end) > Date.now());
-  const chosen = current.find((n) => n.use === 'official') ?? current.find((n) => n.use === 'usual') ?? current.find((n) => n.use !== 'old' && n.use !== 'maiden') ?? current[0];
+  const chosen =
+    current.find((n) => n.use === 'official') ??
+    current.find((n) => n.use === 'usual') ??
+    current.find((n) => n.use !== 'old' && n.use !== 'maiden') ??
+    current[0];
   if (!chosen) return null;
-  const parts = [...(Array.isArray(chosen.given) ? chosen.given : []), chosen.family].filter((x) => typeof x === 'string' && x.trim()).map((x: string) => x.trim());
+  const parts = [...(Array.isArray(chosen.given) ? chosen.given : []), chosen.family]
+    .filter((x) => typeof x === 'string' && x.trim())
+    .map((x: string) => x.trim());
   const text = (parts.length ? parts.join(' ') : typeof chosen.text === 'string' ? chosen.text.trim() : '').replace(/\s+/g, ' ');
   return text ? text.slice(0, MAX_NAME) : null;
 }
@@ -23,7 +29,10 @@ function nameMac(keys: IdentityKeys, name: string): Buffer {
 }
 
 /** Each person's name as it is stored: encrypted, with its keyed hash (written by capture/changes.ts). */
-export function nameRows(keys: IdentityKeys, rows: Array<{ personId: number; name: string }>): Array<{ id: number; enc: string; mac: string }> {
+export function nameRows(
+  keys: IdentityKeys,
+  rows: Array<{ personId: number; name: string }>,
+): Array<{ id: number; enc: string; mac: string }> {
   return rows.map((r) => ({ id: r.personId, enc: sealText(keys, r.name).toString('hex'), mac: nameMac(keys, r.name).toString('hex') }));
 }
 
@@ -43,5 +52,9 @@ export async function storeNames(db: Queryable, keys: IdentityKeys, rows: Array<
 /** Initials only ("P. P."): who it is about, without the name itself until it is asked for. */
 export function initials(name: string | null): string | null {
   if (!name) return null;
-  return name.split(/[\s-]+/).filter(Boolean).map((w) => `${w[0].toUpperCase()}.`).join(' ');
+  return name
+    .split(/[\s-]+/)
+    .filter(Boolean)
+    .map((w) => `${w[0].toUpperCase()}.`)
+    .join(' ');
 }

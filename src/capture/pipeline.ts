@@ -22,7 +22,17 @@ import { CaseWorkspace, type ValueUpdate } from '../records/cases.ts';
 import { caseValues, type PersonValues } from '../records/evaluate.ts';
 import { linksOf, parseBundle, parseJson, type ParsedBundle, type ResourceEntry } from './bundle.ts';
 import { identityFromIdentifier, identityOfPatient, type Identity } from './identity.ts';
-import { anchorRefs, contributions, extractValues, isAnchor, linkKeysOf, toMapped, type Anchor, type Extracted, type MappedResource } from './mapper.ts';
+import {
+  anchorRefs,
+  contributions,
+  extractValues,
+  isAnchor,
+  linkKeysOf,
+  toMapped,
+  type Anchor,
+  type Extracted,
+  type MappedResource,
+} from './mapper.ts';
 import { CaptureError, issue, type Issue } from './outcome.ts';
 import { CaptureChanges } from './changes.ts';
 import { readSnapshot, type Snapshot } from './snapshot.ts';
@@ -40,7 +50,14 @@ export interface CaptureEnv {
 }
 
 /** A resource of the message as the pipeline left it: `changed` (a new version was written), `unchanged` (a resend) or `stale` (older than what is stored: not applied). */
-export interface HookResource { index: number; resourceType: string; rkey: string; personId: number; resource: Record<string, any>; state: 'changed' | 'unchanged' | 'stale' }
+export interface HookResource {
+  index: number;
+  resourceType: string;
+  rkey: string;
+  personId: number;
+  resource: Record<string, any>;
+  state: 'changed' | 'unchanged' | 'stale';
+}
 export interface HookInput {
   bundleType: 'transaction' | 'batch';
   sender: string;
@@ -54,7 +71,9 @@ export interface HookInput {
   personIds: number[];
 }
 /** What a hook has to say per entry; `failed` marks the entry refused (a batch then counts it failed; a transaction hook throws instead). */
-export interface HookOutput { issues: Array<{ index: number; issue: Issue; failed?: boolean }> }
+export interface HookOutput {
+  issues: Array<{ index: number; issue: Issue; failed?: boolean }>;
+}
 /**
  * Runs in the write phase of every message, after the captured resources and every registry's
  * cases are written, in the same transaction, with the message's persons locked (records/locks.ts).
@@ -65,7 +84,7 @@ export type CaptureHook = (tx: PersonTx, input: HookInput) => Promise<HookOutput
 
 export interface EntryResult {
   index: number;
-  status: string;               // FHIR entry.response.status
+  status: string; // FHIR entry.response.status
   issues: Issue[];
 }
 
@@ -92,7 +111,10 @@ interface Group {
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as any)[k])}`).join(',')}}`;
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as any)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value);
 }
@@ -120,12 +142,22 @@ export interface CaptureOptions {
  * first: capture/snapshot.ts), decides in memory, and returns what to write (capture/changes.ts).
  * `messageId` is null for a message not stored yet: the read draws its id.
  */
-export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: string, messageId: number | null, bundle: ParsedBundle, opts: CaptureOptions = {}): Promise<CaptureOutcome> {
+export async function captureBundle(
+  tx: PersonTx,
+  env: CaptureEnv,
+  sender: string,
+  messageId: number | null,
+  bundle: ParsedBundle,
+  opts: CaptureOptions = {},
+): Promise<CaptureOutcome> {
   const db = tx.client;
   const entries = new Map<number, EntryResult>();
   const entry = (index: number) => {
     let e = entries.get(index);
-    if (!e) { e = { index, status: '200 OK', issues: [] }; entries.set(index, e); }
+    if (!e) {
+      e = { index, status: '200 OK', issues: [] };
+      entries.set(index, e);
+    }
     return e;
   };
 
@@ -142,7 +174,12 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
     const local: Issue[] = [];
     const identity = identityOfPatient(env.keys, p.resource, `Bundle.entry[${p.index}].resource`, local, idOpts);
     patientIdentity.set(p.index, identity);
-    if (!identity) { entry(p.index).issues.push(...local); topIssues.push(...local); unidentified.add(p.index); continue; }
+    if (!identity) {
+      entry(p.index).issues.push(...local);
+      topIssues.push(...local);
+      unidentified.add(p.index);
+      continue;
+    }
     const g: Group = groups.get(identity.hashHex) ?? { identity, resources: [], issues: [], extracted: new Map() };
     g.patient = { index: p.index, resource: p.resource };
     groups.set(identity.hashHex, g);
@@ -152,12 +189,35 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
     if ('patientIndex' in r.subject) identity = patientIdentity.get(r.subject.patientIndex);
     else {
       const local: Issue[] = [];
-      identity = identityFromIdentifier(env.keys, r.subject.system, r.subject.value, `Bundle.entry[${r.index}].resource.subject.identifier.value`, local, idOpts);
-      if (!identity && local.length === 0) local.push(issue.error('value', `Bundle.entry[${r.index}].resource.subject.identifier.system`, 'The subject identifier must be a Norwegian identity number (the OID of the fødselsnummer, D-number or felles hjelpenummer, or the auxiliary-number system).', { rule: 'patient-identity' }));
-      entry(r.index).issues.push(...local); topIssues.push(...local);
+      identity = identityFromIdentifier(
+        env.keys,
+        r.subject.system,
+        r.subject.value,
+        `Bundle.entry[${r.index}].resource.subject.identifier.value`,
+        local,
+        idOpts,
+      );
+      if (!identity && local.length === 0)
+        local.push(
+          issue.error(
+            'value',
+            `Bundle.entry[${r.index}].resource.subject.identifier.system`,
+            'The subject identifier must be a Norwegian identity number (the OID of the fødselsnummer, D-number or felles hjelpenummer, or the auxiliary-number system).',
+            { rule: 'patient-identity' },
+          ),
+        );
+      entry(r.index).issues.push(...local);
+      topIssues.push(...local);
     }
     if (!identity) {
-      if (!entry(r.index).issues.length) entry(r.index).issues.push(issue.error('processing', `Bundle.entry[${r.index}]`, 'The patient of this resource could not be identified (see the Patient entry).'));
+      if (!entry(r.index).issues.length)
+        entry(r.index).issues.push(
+          issue.error(
+            'processing',
+            `Bundle.entry[${r.index}]`,
+            'The patient of this resource could not be identified (see the Patient entry).',
+          ),
+        );
       unidentified.add(r.index);
       continue;
     }
@@ -174,13 +234,18 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
       const res = await db.query(`${tx.begin()}SELECT nextval(pg_get_serial_sequence('inbox_message', 'id')) AS id`);
       messageId = Number((Array.isArray(res) ? res[res.length - 1] : res).rows[0].id);
     }
-    await resolveCapturedPersons(tx, { keys: env.keys, registries: env.allRegistries ?? env.registries }, groups,
-      { label: `system:${sender}`, role: 'system', source: 'message', messageId });
+    await resolveCapturedPersons(tx, { keys: env.keys, registries: env.allRegistries ?? env.registries }, groups, {
+      label: `system:${sender}`,
+      role: 'system',
+      source: 'message',
+      messageId,
+    });
   }
 
   // What the read needs to know: the message's resources as each registry links them.
   const mappedByKey = new Map<string, MappedResource>();
-  for (const g of groups.values()) for (const r of g.resources) mappedByKey.set(r.rkey, toMapped(r.rkey, r.resourceType, r.resource, `Bundle.entry[${r.index}].resource`));
+  for (const g of groups.values())
+    for (const r of g.resources) mappedByKey.set(r.rkey, toMapped(r.rkey, r.resourceType, r.resource, `Bundle.entry[${r.index}].resource`));
   // A date of death, as a date in Norwegian time (null when there is none, or it is not a date: step 3 reports that).
   const deceasedOf = (p: Record<string, any> | undefined): string | null => {
     const d = p?.deceasedDateTime;
@@ -193,7 +258,8 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
     if (d) deceasedGiven.set(g.identity.hashHex, d);
   }
   const linkKeys = (registry: Registry, list: MappedResource[]) => {
-    const anchorKeys = new Set<string>(), sharedKeys = new Set<string>();
+    const anchorKeys = new Set<string>(),
+      sharedKeys = new Set<string>();
     for (const m of list) {
       const k = linkKeysOf(registry, m);
       k.anchors.forEach((x) => anchorKeys.add(x));
@@ -207,7 +273,8 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
   // message sees everything they committed. The persons of resources the message deletes are
   // locked too (a deletion names a resource, not a patient).
   const snap = await readSnapshot(tx, {
-    messageId, sender,
+    messageId,
+    sender,
     lock: [...(opts.lock ?? []), ...[...groups.values()].map((g) => g.identity.hash)],
     identities: [...groups.values()].map((g) => g.identity.hash),
     deceased: deceasedGiven,
@@ -215,8 +282,13 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
     deletions: bundle.deletions.map((d) => d.rkey),
     registries: env.registries.map((registry) => {
       const { anchorKeys, sharedKeys } = linkKeys(registry, allMapped);
-      return { id: registry.id, event: !!registry.event, anchorKeys: [...anchorKeys], sharedKeys: [...sharedKeys],
-        anchors: allMapped.filter((m) => isAnchor(registry, m)).map((m) => ({ rkey: m.rkey, refs: anchorRefs(registry, m.resource) })) };
+      return {
+        id: registry.id,
+        event: !!registry.event,
+        anchorKeys: [...anchorKeys],
+        sharedKeys: [...sharedKeys],
+        anchors: allMapped.filter((m) => isAnchor(registry, m)).map((m) => ({ rkey: m.rkey, refs: anchorRefs(registry, m.resource) })),
+      };
     }),
   });
   const id = snap.messageId;
@@ -236,11 +308,31 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
     const reserved = snap.personOf(g.identity.hashHex)?.reserved ?? snap.reservedNumber(g.identity.hashHex);
     if (!reserved) continue;
     g.refused = true;
-    const refusal = issue.error('forbidden', undefined, 'The patient has opted out of the medical quality registries (reservation right); nothing about them is stored. Do not resend.', { rule: 'reservation' });
-    for (const idx of [g.patient?.index, ...g.resources.map((r) => r.index)]) if (idx !== undefined) { entry(idx).status = '403 Forbidden'; entry(idx).issues.push(refusal); refusedReservation++; }
+    const refusal = issue.error(
+      'forbidden',
+      undefined,
+      'The patient has opted out of the medical quality registries (reservation right); nothing about them is stored. Do not resend.',
+      { rule: 'reservation' },
+    );
+    for (const idx of [g.patient?.index, ...g.resources.map((r) => r.index)])
+      if (idx !== undefined) {
+        entry(idx).status = '403 Forbidden';
+        entry(idx).issues.push(refusal);
+        refusedReservation++;
+      }
   }
   if (bundle.type === 'transaction' && refusedReservation) {
-    throw new CaptureError([issue.error('forbidden', undefined, 'The patient has opted out of the medical quality registries (reservation right); nothing about them is stored. Do not resend.', { rule: 'reservation' })], 403);
+    throw new CaptureError(
+      [
+        issue.error(
+          'forbidden',
+          undefined,
+          'The patient has opted out of the medical quality registries (reservation right); nothing about them is stored. Do not resend.',
+          { rule: 'reservation' },
+        ),
+      ],
+      403,
+    );
   }
   if (bundle.type === 'transaction' && topIssues.length) throw new CaptureError(topIssues);
 
@@ -249,16 +341,34 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
   for (const g of groups.values()) {
     if (g.refused) continue;
     if (g.patient) {
-      const p = g.patient.resource, at = `Bundle.entry[${g.patient.index}].resource`;
+      const p = g.patient.resource,
+        at = `Bundle.entry[${g.patient.index}].resource`;
       const local: Issue[] = [];
       if (p.birthDate !== undefined && !(typeof p.birthDate === 'string' && isRealDate(p.birthDate))) {
-        local.push(issue.error('value', `${at}.birthDate`, 'birthDate must be a real calendar date written YYYY-MM-DD (or left out: it is derived from the identity number).', { value: p.birthDate }));
+        local.push(
+          issue.error(
+            'value',
+            `${at}.birthDate`,
+            'birthDate must be a real calendar date written YYYY-MM-DD (or left out: it is derived from the identity number).',
+            { value: p.birthDate },
+          ),
+        );
       }
       const d = p.deceasedDateTime;
       if (d !== undefined && !(typeof d === 'string' && (isRealDate(d) || isDateTime(d)))) {
-        local.push(issue.error('value', `${at}.deceasedDateTime`, 'deceasedDateTime must be a real date (YYYY-MM-DD) or a date-time with a time zone.', { value: d }));
+        local.push(
+          issue.error(
+            'value',
+            `${at}.deceasedDateTime`,
+            'deceasedDateTime must be a real date (YYYY-MM-DD) or a date-time with a time zone.',
+            { value: d },
+          ),
+        );
       }
-      if (local.length) { g.issues.push(...local); entry(g.patient.index).issues.push(...local); }
+      if (local.length) {
+        g.issues.push(...local);
+        entry(g.patient.index).issues.push(...local);
+      }
     }
     for (const r of g.resources) {
       const mapped = mappedByKey.get(r.rkey)!;
@@ -267,10 +377,20 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
         const values = extractValues(registry, mapped, local);
         for (const v of values) {
           if (v.variable === registry.mapping.unitVariable && !unitsOk(v.value)) {
-            local.push(issue.error('code-invalid', mapped.location, `${registry.id}: the unit with RESH id ${v.value} is not known to the platform. Check the RESH id in the resource, or ask the registry to add the unit.`, { rule: 'unit-known', value: v.value }));
+            local.push(
+              issue.error(
+                'code-invalid',
+                mapped.location,
+                `${registry.id}: the unit with RESH id ${v.value} is not known to the platform. Check the RESH id in the resource, or ask the registry to add the unit.`,
+                { rule: 'unit-known', value: v.value },
+              ),
+            );
           }
         }
-        if (local.length) { g.issues.push(...local); entry(r.index).issues.push(...local); }
+        if (local.length) {
+          g.issues.push(...local);
+          entry(r.index).issues.push(...local);
+        }
         if (!g.extracted.has(registry.id)) g.extracted.set(registry.id, new Map());
         g.extracted.get(registry.id)!.set(r.rkey, values);
       }
@@ -278,20 +398,31 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
   }
   // Earlier versions of these resources: unchanged content is a resend, content older than what
   // is stored is a late replay, and an identifier already used for another patient is an error.
-  const candidates = [...groups.values()].filter((g) => !g.refused && !g.issues.length)
+  const candidates = [...groups.values()]
+    .filter((g) => !g.refused && !g.issues.length)
     .flatMap((g) => g.resources.map((r) => ({ r, g, sha: crypto.createHash('sha256').update(canonical(r.resource)).digest() })));
   const existing = snap.existing;
   for (const c of candidates) {
     const old = existing.get(c.r.rkey);
     if (old && old.sender !== sender) {
       // Identifiers are the sender's own: another system reusing one would overwrite data it did not send.
-      const problem = issue.error('business-rule', `Bundle.entry[${c.r.index}].resource.identifier`, `A resource with this identifier was sent by another system (${old.sender}). Use your own identifier system for the resources you send.`, { rule: 'identifier-sender', value: c.r.rkey });
+      const problem = issue.error(
+        'business-rule',
+        `Bundle.entry[${c.r.index}].resource.identifier`,
+        `A resource with this identifier was sent by another system (${old.sender}). Use your own identifier system for the resources you send.`,
+        { rule: 'identifier-sender', value: c.r.rkey },
+      );
       c.g.issues.push(problem);
       entry(c.r.index).issues.push(problem);
       continue;
     }
     if (old && old.owner !== c.g.identity.hashHex) {
-      const problem = issue.error('business-rule', `Bundle.entry[${c.r.index}].resource.identifier`, 'A resource with this identifier was sent earlier for another patient. Identifiers must be unique per resource; correct the patient or the identifier.', { rule: 'identifier-owner', value: c.r.rkey });
+      const problem = issue.error(
+        'business-rule',
+        `Bundle.entry[${c.r.index}].resource.identifier`,
+        'A resource with this identifier was sent earlier for another patient. Identifiers must be unique per resource; correct the patient or the identifier.',
+        { rule: 'identifier-owner', value: c.r.rkey },
+      );
       c.g.issues.push(problem);
       entry(c.r.index).issues.push(problem);
     }
@@ -300,18 +431,31 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
   for (const d of bundle.deletions) {
     const row = deletionRows.get(d.rkey);
     if (row && row.sender !== sender) {
-      const problem = issue.error('business-rule', `Bundle.entry[${d.index}].request.url`, `This resource was sent by another system (${row.sender}); only its sender can delete it.`, { rule: 'identifier-sender', value: d.rkey });
+      const problem = issue.error(
+        'business-rule',
+        `Bundle.entry[${d.index}].request.url`,
+        `This resource was sent by another system (${row.sender}); only its sender can delete it.`,
+        { rule: 'identifier-sender', value: d.rkey },
+      );
       deletionIssues.push(problem);
       entry(d.index).issues.push(problem);
       entry(d.index).status = '422 Unprocessable Entity';
     }
   }
   const failed = [...groups.values()].filter((g) => g.issues.length && !g.refused);
-  if (bundle.type === 'transaction' && (failed.length || deletionIssues.length)) throw new CaptureError([...failed.flatMap((g) => g.issues), ...deletionIssues]);
+  if (bundle.type === 'transaction' && (failed.length || deletionIssues.length))
+    throw new CaptureError([...failed.flatMap((g) => g.issues), ...deletionIssues]);
   let failedEntries = deletionIssues.length;
-  for (const idx of unidentified) { entry(idx).status = '422 Unprocessable Entity'; failedEntries++; }
+  for (const idx of unidentified) {
+    entry(idx).status = '422 Unprocessable Entity';
+    failedEntries++;
+  }
   for (const g of failed) {
-    for (const idx of [g.patient?.index, ...g.resources.map((r) => r.index)]) if (idx !== undefined) { entry(idx).status = '422 Unprocessable Entity'; failedEntries++; }
+    for (const idx of [g.patient?.index, ...g.resources.map((r) => r.index)])
+      if (idx !== undefined) {
+        entry(idx).status = '422 Unprocessable Entity';
+        failedEntries++;
+      }
   }
   const accepted = [...groups.values()].filter((g) => !g.refused && !g.issues.length);
   const changes = new CaptureChanges(id, sender);
@@ -322,10 +466,13 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
   const personRows = accepted.map((g) => {
     const p = g.patient?.resource;
     return {
-      hash: g.identity.hashHex, enc: encryptNin(env.keys, g.identity.nin).toString('hex'), kind: g.identity.kind,
+      hash: g.identity.hashHex,
+      enc: encryptNin(env.keys, g.identity.nin).toString('hex'),
+      kind: g.identity.kind,
       birth: (typeof p?.birthDate === 'string' ? p.birthDate : null) ?? g.identity.birthDate,
       sex: p?.gender === 'male' || p?.gender === 'female' ? p.gender : g.identity.sex,
-      deceased: deceasedOf(p), create: g.resources.length > 0,
+      deceased: deceasedOf(p),
+      create: g.resources.length > 0,
     };
   });
   const personIdByHash = new Map<string, number>();
@@ -337,9 +484,14 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
       // Update what changed of the persons already known.
       personIdByHash.set(p.hash, k.id);
       const next = { birth: p.birth ?? k.birth_date, sex: p.sex ?? k.sex, deceased: p.deceased ?? k.deceased_date };
-      if (next.birth !== k.birth_date || next.sex !== k.sex || next.deceased !== k.deceased_date) changes.personUpdates.push({ id: k.id, ...next });
+      if (next.birth !== k.birth_date || next.sex !== k.sex || next.deceased !== k.deceased_date)
+        changes.personUpdates.push({ id: k.id, ...next });
       if (p.deceased && p.deceased !== k.deceased_date) deceasedChanged.push(k.id);
-      personById.set(k.id, { hashHex: p.hash, kind: k.kind, values: { birth_date: next.birth, sex: next.sex, deceased_date: next.deceased } });
+      personById.set(k.id, {
+        hashHex: p.hash,
+        kind: k.kind,
+        values: { birth_date: next.birth, sex: next.sex, deceased_date: next.deceased },
+      });
     } else if (p.create) {
       // Insert the rest, under the id the read drew for them (their lock is held: nobody else creates them).
       const newId = snap.newPersonId(p.hash)!;
@@ -353,10 +505,16 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
   // [workbench] The patient's name, encrypted like the identity number, so a registrar can tell
   // who a registration is about (capture/patient-name.ts). Read from Patient.name only.
   // Written with the rest (capture/changes.ts), after the persons a message creates.
-  changes.names.push(...nameRows(env.keys, accepted.flatMap((g) => {
-    const id = personIdByHash.get(g.identity.hashHex), name = patientName(g.patient?.resource);
-    return id !== undefined && name ? [{ personId: id, name }] : [];
-  })));
+  changes.names.push(
+    ...nameRows(
+      env.keys,
+      accepted.flatMap((g) => {
+        const id = personIdByHash.get(g.identity.hashHex),
+          name = patientName(g.patient?.resource);
+        return id !== undefined && name ? [{ personId: id, name }] : [];
+      }),
+    ),
+  );
 
   // 5. Captured resources: unchanged content is a no-op (a resend); changed content is a new version.
   const changed: Array<(typeof candidates)[number] & { personId: number }> = [];
@@ -365,7 +523,11 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
     if (c.g.issues.length) continue;
     const old = existing.get(c.r.rkey);
     const e = entry(c.r.index);
-    if (old && Buffer.compare(old.content_sha256, c.sha) === 0) { e.issues.push(issue.info(undefined, `unchanged: identical to version ${old.version} already received`)); counts.unchanged++; continue; }
+    if (old && Buffer.compare(old.content_sha256, c.sha) === 0) {
+      e.issues.push(issue.info(undefined, `unchanged: identical to version ${old.version} already received`));
+      counts.unchanged++;
+      continue;
+    }
     if (old && old.message_id > id) {
       // A message received before the one that gave the current version, processed late (e.g. by
       // recovery after a crash): it must not take the data back to older content.
@@ -375,7 +537,8 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
     }
     e.status = old ? '200 OK' : '201 Created';
     e.issues.push(issue.info(undefined, old ? `updated: stored as version ${old.version + 1}` : 'created'));
-    if (old) counts.updated++; else counts.created++;
+    if (old) counts.updated++;
+    else counts.created++;
     changed.push({ ...c, personId: personIdByHash.get(c.g.identity.hashHex)! });
   }
   // The rules that decide between writers are part of the write itself (migration 110), so no
@@ -386,7 +549,14 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
   // (an identifier reused across patients, racing): the write then aborts and the door starts
   // again, and the checks above see it and answer the sender properly.
   for (const c of changed) {
-    changes.resources.push({ type: c.r.resourceType, rkey: c.r.rkey, person: c.personId, sha: c.sha.toString('hex'), links: mappedByKey.get(c.r.rkey)!.links, resource: c.r.resource });
+    changes.resources.push({
+      type: c.r.resourceType,
+      rkey: c.r.rkey,
+      person: c.personId,
+      sha: c.sha.toString('hex'),
+      links: mappedByKey.get(c.r.rkey)!.links,
+      resource: c.r.resource,
+    });
   }
 
   // Deletions: the stored content goes (the row stays, so a resend of the deletion is a no-op and
@@ -417,12 +587,19 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
 
   // 6. Every registry takes what is theirs. [prom] A message's QuestionnaireResponse reaches the
   // PROM module here, beside the registries (it is captured as a resource like any other above).
-  const routed = registries.map((registry) => routeToRegistry({ tx, keys: env.keys, registry, sender, messageId: id, snap, personById, changes, eventsHere: retractions.size === 0 },
-    changed.map((c) => ({
-      mapped: mappedByKey.get(c.r.rkey)!,
-      extracted: c.g.extracted.get(registry.id)?.get(c.r.rkey) ?? [],
-      personId: c.personId, index: c.r.index,
-    })), deceasedChanged, personValues));
+  const routed = registries.map((registry) =>
+    routeToRegistry(
+      { tx, keys: env.keys, registry, sender, messageId: id, snap, personById, changes, eventsHere: retractions.size === 0 },
+      changed.map((c) => ({
+        mapped: mappedByKey.get(c.r.rkey)!,
+        extracted: c.g.extracted.get(registry.id)?.get(c.r.rkey) ?? [],
+        personId: c.personId,
+        index: c.r.index,
+      })),
+      deceasedChanged,
+      personValues,
+    ),
+  );
   for (const r of routed) {
     for (const [index, note] of r.notes) entry(index).issues.push(issue.info(undefined, note));
     counts.cases += r.cases;
@@ -436,15 +613,22 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
     for (const [i, registry] of registries.entries()) {
       const touched = [...routed[i].touched];
       for (const [personId, rkeys] of retractions) {
-        const r = await retractValues(db, registry, personId, rkeys, { kind: 'system', sender, message: id },
-          () => linkedValues(db, registry, personId));
+        const r = await retractValues(db, registry, personId, rkeys, { kind: 'system', sender, message: id }, () =>
+          linkedValues(db, registry, personId),
+        );
         if (r.withdrawnCases || r.removedValues || r.deletedInstances) touched.push(personId);
       }
       const eventChanges = await assignEvents(db, env.keys, registry, touched);
       for (const ch of eventChanges) {
         if (!ch.invalidReason) continue;
         const index = routed[i].anchorIndexOfCase.get(ch.caseId);
-        if (index !== undefined) entry(index).issues.push(issue.info(undefined, `${registry.id}: case ${ch.caseId} is a second registration of the same event the same day; merged into case ${ch.mergedInto} and marked invalid`));
+        if (index !== undefined)
+          entry(index).issues.push(
+            issue.info(
+              undefined,
+              `${registry.id}: case ${ch.caseId} is a second registration of the same event the same day; merged into case ${ch.mergedInto} and marked invalid`,
+            ),
+          );
       }
     }
   }
@@ -456,32 +640,62 @@ export async function captureBundle(tx: PersonTx, env: CaptureEnv, sender: strin
   // whatever it reads sees them, and not at all when it reads nothing.
   if (env.afterWrite) {
     const changedKeys = new Set(changed.map((c) => c.r.rkey));
-    const hooked = await env.afterWrite(flushingBeforeFirstQuery(tx, () => changes.flush(db)), {
-      bundleType: bundle.type, sender, messageId: id, registries: env.registries.map((r) => r.id), personIds,
-      resources: candidates.filter((c) => !c.g.issues.length).map((c) => ({
-        index: c.r.index, resourceType: c.r.resourceType, rkey: c.r.rkey, personId: personIdByHash.get(c.g.identity.hashHex)!, resource: c.r.resource,
-        state: changedKeys.has(c.r.rkey) ? 'changed' as const : Buffer.compare(existing.get(c.r.rkey)?.content_sha256 ?? Buffer.alloc(0), c.sha) === 0 ? 'unchanged' as const : 'stale' as const,
-      })),
-      retracted: [...retractions].flatMap(([personId, rkeys]) => rkeys.map((rkey) => ({ personId, rkey }))),
-    });
+    const hooked = await env.afterWrite(
+      flushingBeforeFirstQuery(tx, () => changes.flush(db)),
+      {
+        bundleType: bundle.type,
+        sender,
+        messageId: id,
+        registries: env.registries.map((r) => r.id),
+        personIds,
+        resources: candidates
+          .filter((c) => !c.g.issues.length)
+          .map((c) => ({
+            index: c.r.index,
+            resourceType: c.r.resourceType,
+            rkey: c.r.rkey,
+            personId: personIdByHash.get(c.g.identity.hashHex)!,
+            resource: c.r.resource,
+            state: changedKeys.has(c.r.rkey)
+              ? ('changed' as const)
+              : Buffer.compare(existing.get(c.r.rkey)?.content_sha256 ?? Buffer.alloc(0), c.sha) === 0
+                ? ('unchanged' as const)
+                : ('stale' as const),
+          })),
+        retracted: [...retractions].flatMap(([personId, rkeys]) => rkeys.map((rkey) => ({ personId, rkey }))),
+      },
+    );
     for (const h of hooked.issues) {
       entry(h.index).issues.push(h.issue);
-      if (h.failed && !entry(h.index).status.startsWith('422')) { entry(h.index).status = '422 Unprocessable Entity'; failedEntries++; }
+      if (h.failed && !entry(h.index).status.startsWith('422')) {
+        entry(h.index).status = '422 Unprocessable Entity';
+        failedEntries++;
+      }
     }
   }
 
-  if (personIds.length) tx.audit({ action: 'capture', object: `inbox/${id}`, personIds, actor: { label: `system:${sender}`, role: 'system' } });
+  if (personIds.length)
+    tx.audit({ action: 'capture', object: `inbox/${id}`, personIds, actor: { label: `system:${sender}`, role: 'system' } });
   return {
-    messageId: id, changes,
+    messageId: id,
+    changes,
     result: {
       bundleType: bundle.type,
       entries: [...entries.values()].sort((a, b) => a.index - b.index),
-      personIds, refusedReservation, failedEntries, counts,
+      personIds,
+      refusedReservation,
+      failedEntries,
+      counts,
     },
   };
 }
 
-interface Incoming { mapped: MappedResource; extracted: Extracted[]; personId: number; index: number }
+interface Incoming {
+  mapped: MappedResource;
+  extracted: Extracted[];
+  personId: number;
+  index: number;
+}
 
 /** The transaction as a hook sees it: `before` runs (once) ahead of the first statement the hook sends. */
 function flushingBeforeFirstQuery(tx: PersonTx, before: () => Promise<void>): PersonTx {
@@ -503,7 +717,12 @@ function flushingBeforeFirstQuery(tx: PersonTx, before: () => Promise<void>): Pe
 }
 
 interface RouteContext {
-  tx: PersonTx; keys: IdentityKeys; registry: Registry; sender: string; messageId: number; snap: Snapshot;
+  tx: PersonTx;
+  keys: IdentityKeys;
+  registry: Registry;
+  sender: string;
+  messageId: number;
+  snap: Snapshot;
   personById: Map<number, { hashHex: string; kind: string; values: PersonValues }>;
   changes: CaptureChanges;
   /** Event identity is decided here, in memory (no retraction in the message: it is then recomputed after them). */
@@ -515,13 +734,18 @@ interface RouteContext {
  * cases the incoming resources concern, which new anchors the registry includes, the values each
  * case gets (records/cases.ts), event identity (records/events.ts), and what to write.
  */
-function routeToRegistry(ctx: RouteContext, incoming: Incoming[], recheckPersons: number[], personValues: Map<number, PersonValues>):
-  { notes: Array<[number, string]>; cases: number; referred: number; touched: number[]; anchorIndexOfCase: Map<number, number> } {
+function routeToRegistry(
+  ctx: RouteContext,
+  incoming: Incoming[],
+  recheckPersons: number[],
+  personValues: Map<number, PersonValues>,
+): { notes: Array<[number, string]>; cases: number; referred: number; touched: number[]; anchorIndexOfCase: Map<number, number> } {
   const { registry, snap, changes, sender, messageId } = ctx;
   const stored = snap.registries.get(registry.id)!;
   const notes: Array<[number, string]> = [];
   const anchorsIn = incoming.filter((i) => isAnchor(registry, i.mapped));
-  const anchorKeys = new Set<string>(), sharedKeys = new Set<string>();
+  const anchorKeys = new Set<string>(),
+    sharedKeys = new Set<string>();
   for (const i of incoming) {
     const k = linkKeysOf(registry, i.mapped);
     k.anchors.forEach((x) => anchorKeys.add(x));
@@ -533,24 +757,37 @@ function routeToRegistry(ctx: RouteContext, incoming: Incoming[], recheckPersons
   // cases that any of its resources concern; these are the ones its new content concerns.
   const known = new Map<string, { id: number; anchor_key: string; person_id: number; resource: Record<string, any> }>();
   if (incoming.length) {
-    for (const k of stored.known) if (anchorKeys.has(k.anchor_key) || linksOf(k.resource).some((l) => sharedKeys.has(l))) known.set(k.anchor_key, k);
+    for (const k of stored.known)
+      if (anchorKeys.has(k.anchor_key) || linksOf(k.resource).some((l) => sharedKeys.has(l))) known.set(k.anchor_key, k);
   }
 
   // New anchors: does the registry include them? Decided on the anchor's own values.
   const newCases: Array<{ anchorKey: string; personId: number }> = [];
   const decisions: Array<{ anchor: string; person: number; decision: string; target: string }> = [];
   const anchors: Array<Anchor & { personId: number }> = [];
-  for (const k of known.values()) anchors.push({ rkey: k.anchor_key, resource: k.resource, refs: anchorRefs(registry, k.resource), personId: k.person_id });
+  for (const k of known.values())
+    anchors.push({ rkey: k.anchor_key, resource: k.resource, refs: anchorRefs(registry, k.resource), personId: k.person_id });
   for (const a of anchorsIn) {
     if (known.has(a.mapped.rkey)) continue;
     const p = personValues.get(a.personId);
     const own = contributions({ rkey: a.mapped.rkey, resource: a.mapped.resource, refs: [] }, a.mapped, a.extracted);
-    const values = caseValues(registry, { birth_date: p?.birth_date ?? null, sex: p?.sex ?? null, deceased_date: p?.deceased_date ?? null },
-      [{ form: '', instance: '', data: Object.fromEntries(own.map((c) => [c.variable, c.value])) }]);
+    const values = caseValues(
+      registry,
+      { birth_date: p?.birth_date ?? null, sex: p?.sex ?? null, deceased_date: p?.deceased_date ?? null },
+      [{ form: '', instance: '', data: Object.fromEntries(own.map((c) => [c.variable, c.value])) }],
+    );
     // [workbench] The same decision a registration by hand gets (capture/routing.ts).
     const decided = inclusionDecision(registry, values);
-    if (decided.decision === 'referred') { decisions.push({ anchor: a.mapped.rkey, person: a.personId, decision: 'referred', target: decided.target }); notes.push([a.index, `${registry.id}: referred to ${decided.name.en}`]); continue; }
-    if (decided.decision === 'not-included') { decisions.push({ anchor: a.mapped.rkey, person: a.personId, decision: 'not-included', target: '' }); notes.push([a.index, `${registry.id}: not included by the registry's inclusion rules`]); continue; }
+    if (decided.decision === 'referred') {
+      decisions.push({ anchor: a.mapped.rkey, person: a.personId, decision: 'referred', target: decided.target });
+      notes.push([a.index, `${registry.id}: referred to ${decided.name.en}`]);
+      continue;
+    }
+    if (decided.decision === 'not-included') {
+      decisions.push({ anchor: a.mapped.rkey, person: a.personId, decision: 'not-included', target: '' });
+      notes.push([a.index, `${registry.id}: not included by the registry's inclusion rules`]);
+      continue;
+    }
     decisions.push({ anchor: a.mapped.rkey, person: a.personId, decision: 'included', target: '' });
     newCases.push({ anchorKey: a.mapped.rkey, personId: a.personId });
     anchors.push({ rkey: a.mapped.rkey, resource: a.mapped.resource, refs: anchorRefs(registry, a.mapped.resource), personId: a.personId });
@@ -559,7 +796,17 @@ function routeToRegistry(ctx: RouteContext, incoming: Incoming[], recheckPersons
   // The cases in memory: those read (locked, with their forms) and those created now, under the
   // ids the read drew for them.
   const workspace = new CaseWorkspace(registry);
-  const eventState = new Map<number, { person_id: number; anchor_key: string; unit_path: string[] | null; event_key: string | null; merged_into: number | null; created: boolean }>();
+  const eventState = new Map<
+    number,
+    {
+      person_id: number;
+      anchor_key: string;
+      unit_path: string[] | null;
+      event_key: string | null;
+      merged_into: number | null;
+      created: boolean;
+    }
+  >();
   // A person of this message as it now stands, or (a person whose part of a batch failed) as read.
   const personOfCase = (personId: number) => {
     const p = ctx.personById.get(personId);
@@ -570,23 +817,55 @@ function routeToRegistry(ctx: RouteContext, incoming: Incoming[], recheckPersons
   for (const c of snap.cases.values()) {
     if (c.registry !== registry.id) continue;
     const p = personOfCase(c.person_id);
-    workspace.load({ id: c.id, person: p?.values ?? { birth_date: null, sex: null, deceased_date: null }, identityKind: p?.kind, invalidReason: c.invalid_reason, unit: c.unit_resh }, c.forms);
-    eventState.set(c.id, { person_id: c.person_id, anchor_key: c.anchor_key, unit_path: c.unit_path, event_key: c.event_key, merged_into: c.merged_into, created: false });
+    workspace.load(
+      {
+        id: c.id,
+        person: p?.values ?? { birth_date: null, sex: null, deceased_date: null },
+        identityKind: p?.kind,
+        invalidReason: c.invalid_reason,
+        unit: c.unit_resh,
+      },
+      c.forms,
+    );
+    eventState.set(c.id, {
+      person_id: c.person_id,
+      anchor_key: c.anchor_key,
+      unit_path: c.unit_path,
+      event_key: c.event_key,
+      merged_into: c.merged_into,
+      created: false,
+    });
   }
   const caseIds = new Map<string, { id: number; created: boolean }>();
   for (const n of newCases) {
     const caseId = snap.newCaseIds.shift();
     if (caseId === undefined) throw new Error('capture: the read drew fewer case ids than the message has new anchors');
     const p = personOfCase(n.personId);
-    workspace.create({ id: caseId, person: p?.values ?? { birth_date: null, sex: null, deceased_date: null }, identityKind: p?.kind, invalidReason: null, unit: null });
-    eventState.set(caseId, { person_id: n.personId, anchor_key: n.anchorKey, unit_path: null, event_key: null, merged_into: null, created: true });
+    workspace.create({
+      id: caseId,
+      person: p?.values ?? { birth_date: null, sex: null, deceased_date: null },
+      identityKind: p?.kind,
+      invalidReason: null,
+      unit: null,
+    });
+    eventState.set(caseId, {
+      person_id: n.personId,
+      anchor_key: n.anchorKey,
+      unit_path: null,
+      event_key: null,
+      merged_into: null,
+      created: true,
+    });
     caseIds.set(n.anchorKey, { id: caseId, created: true });
   }
   for (const k of known.values()) caseIds.set(k.anchor_key, { id: k.id, created: false });
   const anchorIndexOfCase = new Map<number, number>();
   for (const a of anchorsIn) {
     const c = caseIds.get(a.mapped.rkey);
-    if (c) { notes.push([a.index, `${registry.id}: case ${c.id}${c.created ? ' created' : ' updated'}`]); anchorIndexOfCase.set(c.id, a.index); }
+    if (c) {
+      notes.push([a.index, `${registry.id}: case ${c.id}${c.created ? ' created' : ' updated'}`]);
+      anchorIndexOfCase.set(c.id, a.index);
+    }
   }
 
   // Resources stored earlier that belong to a new case (they arrived before its anchor): resources
@@ -614,8 +893,14 @@ function routeToRegistry(ctx: RouteContext, incoming: Incoming[], recheckPersons
     for (const i of pool) {
       if (i.personId !== anchor.personId || i.extracted.length === 0) continue;
       for (const contribution of contributions(anchor, i.mapped, i.extracted)) {
-        updates.push({ caseId: c.id, form: contribution.form, instance: contribution.instance, variable: contribution.variable, value: contribution.value,
-          provenance: { kind: 'system', sender, message: messageId, resource: contribution.resourceKey } });
+        updates.push({
+          caseId: c.id,
+          form: contribution.form,
+          instance: contribution.instance,
+          variable: contribution.variable,
+          value: contribution.value,
+          provenance: { kind: 'system', sender, message: messageId, resource: contribution.resourceKey },
+        });
       }
     }
   }
@@ -644,10 +929,24 @@ function routeToRegistry(ctx: RouteContext, incoming: Incoming[], recheckPersons
       if (!persons.has(e.person_id) || s.invalidReason === RETRACTED) continue;
       const p = personOfCase(e.person_id);
       if (!p) continue;
-      const unitPath = e.created || s.unit !== snap.cases.get(`${registry.id}:${caseId}`)?.unit_resh
-        ? (s.unit ? ctx.tx.units.get(s.unit)?.path ?? [s.unit] : [s.unit as unknown as string]) : e.unit_path;
-      rows.push({ id: caseId, person_id: e.person_id, unit_resh: s.unit, unit_path: unitPath, event_key: e.event_key, invalid_reason: s.invalidReason,
-        merged_into: e.merged_into, person_hash: p.hashHex, ...p.values, forms: workspace.forms(caseId) });
+      const unitPath =
+        e.created || s.unit !== snap.cases.get(`${registry.id}:${caseId}`)?.unit_resh
+          ? s.unit
+            ? (ctx.tx.units.get(s.unit)?.path ?? [s.unit])
+            : [s.unit as unknown as string]
+          : e.unit_path;
+      rows.push({
+        id: caseId,
+        person_id: e.person_id,
+        unit_resh: s.unit,
+        unit_path: unitPath,
+        event_key: e.event_key,
+        invalid_reason: s.invalidReason,
+        merged_into: e.merged_into,
+        person_hash: p.hashHex,
+        ...p.values,
+        forms: workspace.forms(caseId),
+      });
     }
     const planned = planEvents(ctx.keys, registry, rows);
     for (const ch of planned.changes) {
@@ -657,7 +956,11 @@ function routeToRegistry(ctx: RouteContext, incoming: Incoming[], recheckPersons
       workspace.setInvalidReason(ch.caseId, ch.invalidReason);
       if (!ch.invalidReason) continue;
       const index = anchorIndexOfCase.get(ch.caseId);
-      if (index !== undefined) notes.push([index, `${registry.id}: case ${ch.caseId} is a second registration of the same event the same day; merged into case ${ch.mergedInto} and marked invalid`]);
+      if (index !== undefined)
+        notes.push([
+          index,
+          `${registry.id}: case ${ch.caseId} is a second registration of the same event the same day; merged into case ${ch.mergedInto} and marked invalid`,
+        ]);
     }
     if (planned.copies.length) changes.addForms(registry.id, workspace.apply(planned.copies, { at }));
   }
@@ -666,12 +969,34 @@ function routeToRegistry(ctx: RouteContext, incoming: Incoming[], recheckPersons
   for (const [caseId, e] of eventState) {
     const s = workspace.state(caseId)!;
     if (e.created) {
-      changes.cases.push({ registry: registry.id, id: caseId, person: e.person_id, anchor: e.anchor_key, version: registry.version, unit: s.unit, event_key: e.event_key, invalid_reason: s.invalidReason, merged_into: e.merged_into });
+      changes.cases.push({
+        registry: registry.id,
+        id: caseId,
+        person: e.person_id,
+        anchor: e.anchor_key,
+        version: registry.version,
+        unit: s.unit,
+        event_key: e.event_key,
+        invalid_reason: s.invalidReason,
+        merged_into: e.merged_into,
+      });
       continue;
     }
     const was = snap.cases.get(`${registry.id}:${caseId}`)!;
-    if (s.unit !== was.unit_resh || s.invalidReason !== was.invalid_reason || e.event_key !== was.event_key || e.merged_into !== was.merged_into) {
-      changes.caseUpdates.push({ registry: registry.id, id: caseId, unit: s.unit, event_key: e.event_key, invalid_reason: s.invalidReason, merged_into: e.merged_into });
+    if (
+      s.unit !== was.unit_resh ||
+      s.invalidReason !== was.invalid_reason ||
+      e.event_key !== was.event_key ||
+      e.merged_into !== was.merged_into
+    ) {
+      changes.caseUpdates.push({
+        registry: registry.id,
+        id: caseId,
+        unit: s.unit,
+        event_key: e.event_key,
+        invalid_reason: s.invalidReason,
+        merged_into: e.merged_into,
+      });
     }
   }
   for (const d of decisions) changes.decisions.push({ registry: registry.id, ...d });

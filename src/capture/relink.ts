@@ -12,13 +12,29 @@ import { lockPersonsById } from '../records/locks.ts';
 import { formKey } from '../records/evaluate.ts';
 import { anchorRefs, contributions, extractValues, toMapped } from './mapper.ts';
 
-export interface RelinkResult { persons: number; cases: number; restored: number; byVariable: Record<string, number> }
+export interface RelinkResult {
+  persons: number;
+  cases: number;
+  restored: number;
+  byVariable: Record<string, number>;
+}
 
 /** Relinks every person (or those given) in each registry; one transaction per person, so it can run beside capture. */
-export async function relink(data: PersonData, registries: Registry[], opts: { personIds?: number[]; dryRun?: boolean; onProgress?: (done: number, total: number) => void } = {}): Promise<RelinkResult> {
+export async function relink(
+  data: PersonData,
+  registries: Registry[],
+  opts: { personIds?: number[]; dryRun?: boolean; onProgress?: (done: number, total: number) => void } = {},
+): Promise<RelinkResult> {
   const platform = { kind: 'platform' as const, task: 'capture-relink' };
-  const ids = opts.personIds ?? await data.transaction(platform, 'capture:relink', async (tx) =>
-    (await tx.client.query('SELECT DISTINCT person_id FROM registry_case ORDER BY person_id')).rows.map((r) => Number(r.person_id)), { readOnly: true });
+  const ids =
+    opts.personIds ??
+    (await data.transaction(
+      platform,
+      'capture:relink',
+      async (tx) =>
+        (await tx.client.query('SELECT DISTINCT person_id FROM registry_case ORDER BY person_id')).rows.map((r) => Number(r.person_id)),
+      { readOnly: true },
+    ));
   const total: RelinkResult = { persons: 0, cases: 0, restored: 0, byVariable: {} };
   for (const personId of ids) {
     const dry = new Error('dry run');
@@ -32,7 +48,8 @@ export async function relink(data: PersonData, registries: Registry[], opts: { p
           touched = true;
           total.cases += new Set(updates.map((u) => u.caseId)).size;
           total.restored += updates.length;
-          for (const u of updates) total.byVariable[`${registry.id}.${u.variable}`] = (total.byVariable[`${registry.id}.${u.variable}`] ?? 0) + 1;
+          for (const u of updates)
+            total.byVariable[`${registry.id}.${u.variable}`] = (total.byVariable[`${registry.id}.${u.variable}`] ?? 0) + 1;
           if (!opts.dryRun) await applyUpdates(tx.client, registry, updates);
         }
         if (touched) tx.audit({ action: 'relink', object: `person/${personId}`, personIds: [personId] });
@@ -56,10 +73,17 @@ async function missingLinks(db: Db, registry: Registry, personId: number): Promi
   const caseIds = [...new Set(all.map((u) => u.caseId))];
   const present = new Set<string>();
   // A variable counts as having reached a form if it has a value now or ever had one.
-  for (const f of (await db.query('SELECT case_id, form, instance, data FROM case_form WHERE registry = $1 AND case_id = ANY($2)', [registry.id, caseIds])).rows) {
+  for (const f of (
+    await db.query('SELECT case_id, form, instance, data FROM case_form WHERE registry = $1 AND case_id = ANY($2)', [registry.id, caseIds])
+  ).rows) {
     for (const v of Object.keys(f.data)) present.add(`${f.case_id}:${formKey(f.form, f.instance)}:${v}`);
   }
-  for (const h of (await db.query('SELECT case_id, form, instance, changes FROM value_history WHERE registry = $1 AND case_id = ANY($2)', [registry.id, caseIds])).rows) {
+  for (const h of (
+    await db.query('SELECT case_id, form, instance, changes FROM value_history WHERE registry = $1 AND case_id = ANY($2)', [
+      registry.id,
+      caseIds,
+    ])
+  ).rows) {
     for (const v of Object.keys(h.changes ?? {})) present.add(`${h.case_id}:${formKey(h.form, h.instance)}:${v}`);
     // A deleted repeating instance stays deleted.
     if (h.changes?.$status?.[1] === 'deleted') present.add(`${h.case_id}:${formKey(h.form, h.instance)}:*`);
@@ -80,11 +104,20 @@ async function missingLinks(db: Db, registry: Registry, personId: number): Promi
  * provenance. Used to repair lost links and to refill a variable after a retraction.
  */
 export async function linkedValues(db: Db, registry: Registry, personId: number): Promise<ValueUpdate[]> {
-  const cases = (await db.query(
-    `SELECT c.id, c.anchor_key, s.resource FROM registry_case c JOIN source_resource s ON s.rkey = c.anchor_key
-     WHERE c.registry = $1 AND c.person_id = $2 AND c.invalid_reason IS NULL ORDER BY c.id`, [registry.id, personId])).rows;
+  const cases = (
+    await db.query(
+      `SELECT c.id, c.anchor_key, s.resource FROM registry_case c JOIN source_resource s ON s.rkey = c.anchor_key
+     WHERE c.registry = $1 AND c.person_id = $2 AND c.invalid_reason IS NULL ORDER BY c.id`,
+      [registry.id, personId],
+    )
+  ).rows;
   if (cases.length === 0) return [];
-  const resources = (await db.query('SELECT rkey, resource_type, resource, sender, message_id FROM source_resource WHERE person_id = $1 ORDER BY message_id, rkey', [personId])).rows;
+  const resources = (
+    await db.query(
+      'SELECT rkey, resource_type, resource, sender, message_id FROM source_resource WHERE person_id = $1 ORDER BY message_id, rkey',
+      [personId],
+    )
+  ).rows;
   const mapped = resources.map((r) => {
     const m = toMapped(r.rkey, r.resource_type, r.resource);
     return { m, extracted: extractValues(registry, m, []), sender: r.sender as string, message: Number(r.message_id) };
@@ -95,8 +128,14 @@ export async function linkedValues(db: Db, registry: Registry, personId: number)
     for (const r of mapped) {
       if (r.extracted.length === 0) continue;
       for (const x of contributions(anchor, r.m, r.extracted)) {
-        out.push({ caseId: Number(c.id), form: x.form, instance: x.instance, variable: x.variable, value: x.value,
-          provenance: { kind: 'system', sender: r.sender, message: r.message, resource: x.resourceKey } });
+        out.push({
+          caseId: Number(c.id),
+          form: x.form,
+          instance: x.instance,
+          variable: x.variable,
+          value: x.value,
+          provenance: { kind: 'system', sender: r.sender, message: r.message, resource: x.resourceKey },
+        });
       }
     }
   }

@@ -7,9 +7,7 @@ import type { Registry } from '../registry/load.ts';
 import type { Text } from '../registry/schema.ts';
 
 export type InclusionDecision =
-  | { decision: 'referred'; target: string; name: Text }
-  | { decision: 'not-included' }
-  | { decision: 'included' };
+  { decision: 'referred'; target: string; name: Text } | { decision: 'not-included' } | { decision: 'included' };
 
 export function inclusionDecision(registry: Registry, values: Values): InclusionDecision {
   const refer = registry.refer.find((r) => holds(r.when(values)));

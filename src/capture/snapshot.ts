@@ -22,15 +22,52 @@ export interface SnapshotRequest {
   /** rkeys of the message's resources and of the resources it deletes. */
   resources: string[];
   deletions: string[];
-  registries: Array<{ id: string; event: boolean; anchorKeys: string[]; sharedKeys: string[]; anchors: Array<{ rkey: string; refs: string[] }> }>;
+  registries: Array<{
+    id: string;
+    event: boolean;
+    anchorKeys: string[];
+    sharedKeys: string[];
+    anchors: Array<{ rkey: string; refs: string[] }>;
+  }>;
 }
 
-export interface StoredPerson { id: number; hash: Buffer; hashHex: string; kind: string; birth_date: string | null; sex: string | null; deceased_date: string | null; reserved: boolean }
-export interface StoredResource { rkey: string; content_sha256: Buffer; version: number; message_id: number; sender: string; owner: string }
-export interface StoredDeletionTarget { rkey: string; sender: string; person_id: number; message_id: number; deleted: boolean; nin_hash: string }
+export interface StoredPerson {
+  id: number;
+  hash: Buffer;
+  hashHex: string;
+  kind: string;
+  birth_date: string | null;
+  sex: string | null;
+  deceased_date: string | null;
+  reserved: boolean;
+}
+export interface StoredResource {
+  rkey: string;
+  content_sha256: Buffer;
+  version: number;
+  message_id: number;
+  sender: string;
+  owner: string;
+}
+export interface StoredDeletionTarget {
+  rkey: string;
+  sender: string;
+  person_id: number;
+  message_id: number;
+  deleted: boolean;
+  nin_hash: string;
+}
 export interface StoredCase {
-  registry: string; id: number; person_id: number; anchor_key: string; unit_resh: string | null; unit_path: string[];
-  event_key: string | null; invalid_reason: string | null; merged_into: number | null; forms: FormRow[];
+  registry: string;
+  id: number;
+  person_id: number;
+  anchor_key: string;
+  unit_resh: string | null;
+  unit_path: string[];
+  event_key: string | null;
+  invalid_reason: string | null;
+  merged_into: number | null;
+  forms: FormRow[];
 }
 export interface RegistrySnapshot {
   /** Stored cases of the message's persons that its resources concern, with their anchors. */
@@ -68,10 +105,20 @@ const hex = (b: Buffer) => b.toString('hex');
 
 export async function readSnapshot(tx: PersonTx, req: SnapshotRequest): Promise<Snapshot> {
   const input = JSON.stringify({
-    message_id: req.messageId, sender: req.sender,
-    lock: [...new Set(req.lock.map(hex))], identities: [...new Set(req.identities.map(hex))],
-    deceased: Object.fromEntries(req.deceased), resources: req.resources, deletions: req.deletions,
-    registries: req.registries.map((r) => ({ id: r.id, event: r.event, anchor_keys: r.anchorKeys, shared_keys: r.sharedKeys, anchors: r.anchors })),
+    message_id: req.messageId,
+    sender: req.sender,
+    lock: [...new Set(req.lock.map(hex))],
+    identities: [...new Set(req.identities.map(hex))],
+    deceased: Object.fromEntries(req.deceased),
+    resources: req.resources,
+    deletions: req.deletions,
+    registries: req.registries.map((r) => ({
+      id: r.id,
+      event: r.event,
+      anchor_keys: r.anchorKeys,
+      shared_keys: r.sharedKeys,
+      anchors: r.anchors,
+    })),
   });
   // The transaction's opening statements go in the same round trip when the door left them to us.
   const opening = tx.begin();
@@ -85,7 +132,16 @@ export async function readSnapshot(tx: PersonTx, req: SnapshotRequest): Promise<
 function parseSnapshot(s: any): Snapshot {
   const people = new Map<string, StoredPerson>();
   for (const [h, p] of Object.entries<any>(s.people)) {
-    people.set(h, { id: Number(p.id), hash: Buffer.from(h, 'hex'), hashHex: h, kind: p.kind, birth_date: p.birth_date, sex: p.sex, deceased_date: p.deceased_date, reserved: p.reserved });
+    people.set(h, {
+      id: Number(p.id),
+      hash: Buffer.from(h, 'hex'),
+      hashHex: h,
+      kind: p.kind,
+      birth_date: p.birth_date,
+      sex: p.sex,
+      deceased_date: p.deceased_date,
+      reserved: p.reserved,
+    });
   }
   const persons = s.persons as Record<string, { live: string | null; reserved: boolean }>;
   const registries = new Map<string, RegistrySnapshot>();
@@ -93,26 +149,41 @@ function parseSnapshot(s: any): Snapshot {
     registries.set(r.id, {
       known: r.known.map((k: any) => ({ ...k, id: Number(k.id), person_id: Number(k.person_id) })),
       earlier: r.earlier.map((e: any) => ({ ...e, person_id: Number(e.person_id) })),
-      recheck: (r.recheck as any[]).map(Number), event: (r.event as any[]).map(Number),
+      recheck: (r.recheck as any[]).map(Number),
+      event: (r.event as any[]).map(Number),
     });
   }
   const cases = new Map<string, StoredCase>();
   for (const c of s.cases as any[]) {
     cases.set(`${c.registry}:${c.id}`, {
-      ...c, id: Number(c.id), person_id: Number(c.person_id), merged_into: c.merged_into === null ? null : Number(c.merged_into),
+      ...c,
+      id: Number(c.id),
+      person_id: Number(c.person_id),
+      merged_into: c.merged_into === null ? null : Number(c.merged_into),
       forms: (c.forms as any[]).map((f) => ({ ...f, case_id: Number(c.id) })),
     });
   }
   return {
     messageId: Number(s.message_id),
     senderRegistries: s.sender_registries ?? null,
-    personOf: (h) => { const live = persons[h]?.live; return live ? people.get(live) : people.get(h); },
+    personOf: (h) => {
+      const live = persons[h]?.live;
+      return live ? people.get(live) : people.get(h);
+    },
     person: (id) => [...people.values()].find((p) => p.id === id),
     reservedNumber: (h) => persons[h]?.reserved ?? false,
     newPersonId: (h) => (s.new_persons[h] === undefined ? undefined : Number(s.new_persons[h])),
     newCaseIds: (s.new_case_ids as any[]).map(Number),
-    existing: new Map((s.existing as any[]).map((r) => [r.rkey, { ...r, content_sha256: Buffer.from(r.content_sha256, 'hex'), version: Number(r.version), message_id: Number(r.message_id) }])),
-    deletions: new Map((s.deletions as any[]).map((r) => [r.rkey, { ...r, person_id: Number(r.person_id), message_id: Number(r.message_id) }])),
-    registries, cases,
+    existing: new Map(
+      (s.existing as any[]).map((r) => [
+        r.rkey,
+        { ...r, content_sha256: Buffer.from(r.content_sha256, 'hex'), version: Number(r.version), message_id: Number(r.message_id) },
+      ]),
+    ),
+    deletions: new Map(
+      (s.deletions as any[]).map((r) => [r.rkey, { ...r, person_id: Number(r.person_id), message_id: Number(r.message_id) }]),
+    ),
+    registries,
+    cases,
   };
 }

@@ -13,10 +13,17 @@ const LEVELS = ['region', 'trust', 'hospital', 'department'] as const;
 
 async function withPlatform<T>(config: Config, fn: (p: Platform) => Promise<T>): Promise<T> {
   const platform = await startPlatform(config, { log: cliLog() });
-  try { return await fn(platform); } finally { await platform.close(); }
+  try {
+    return await fn(platform);
+  } finally {
+    await platform.close();
+  }
 }
 
-export async function indicatorsCommand(config: Config, o: { registry: string; year: string; unit?: string; format: string; dataset: string; lang: string }): Promise<void> {
+export async function indicatorsCommand(
+  config: Config,
+  o: { registry: string; year: string; unit?: string; format: string; dataset: string; lang: string },
+): Promise<void> {
   if (!/^\d{4}$/.test(o.year)) throw new Error('--year must be a year like 2024');
   if (!['table', 'csv', 'json', 'fhir'].includes(o.format)) throw new Error('--format must be table, csv, json or fhir');
   if (o.dataset !== 'fresh' && o.dataset !== 'qa') throw new Error('--dataset must be fresh or qa');
@@ -34,42 +41,78 @@ export async function indicatorsCommand(config: Config, o: { registry: string; y
     if (o.format === 'csv') {
       const results = o.unit
         ? await platform.indicators.results(registry, { grain: 'year', period: o.year, units: [o.unit], dataset })
-        : (await Promise.all(LEVELS.map((level) => platform.indicators.results(registry, { grain: 'year', period: o.year, level, dataset })))).flat();
+        : (
+            await Promise.all(
+              LEVELS.map((level) => platform.indicators.results(registry, { grain: 'year', period: o.year, level, dataset })),
+            )
+          ).flat();
       const covIndex = await coverageIndex(platform.db.pool, registry.id);
       const covLow = platform.quality.has(registry.id) ? platform.quality.thresholds(registry).coverage.low : 0.6;
-      process.stdout.write(nationalCsv(registry, inds, results, platform.units, (resh, period) => coverageFor(covIndex, resh, period, covLow)));
+      process.stdout.write(
+        nationalCsv(registry, inds, results, platform.units, (resh, period) => coverageFor(covIndex, resh, period, covLow)),
+      );
       return;
     }
     const results = await platform.indicators.results(registry, { grain: 'year', period: o.year, units, dataset });
-    if (o.format === 'json') { console.log(JSON.stringify(results, null, 2)); return; }
+    if (o.format === 'json') {
+      console.log(JSON.stringify(results, null, 2));
+      return;
+    }
     if (o.format === 'fhir') {
       // The same canonical URLs as the API serves (KVALREG_PUBLIC_URL).
       const base = `${platform.config.publicUrl}/fhir`;
       const runs = await platform.indicators.runs(registry);
       const entry = [
         ...inds.map((ind) => ({ resource: measure(base, registry, ind, definitionLines(ind, registry, 'nb')) })),
-        ...results.filter((r) => r.status !== 'definition-pending').map((r) => {
-          const ind = inds.find((i) => i.def.id === r.indicator)!;
-          return { resource: measureReport(base, registry, ind, platform.units, r, [], runs.find((x) => x.indicator === r.indicator)?.computedAt ?? new Date().toISOString()) };
-        }),
+        ...results
+          .filter((r) => r.status !== 'definition-pending')
+          .map((r) => {
+            const ind = inds.find((i) => i.def.id === r.indicator)!;
+            return {
+              resource: measureReport(
+                base,
+                registry,
+                ind,
+                platform.units,
+                r,
+                [],
+                runs.find((x) => x.indicator === r.indicator)?.computedAt ?? new Date().toISOString(),
+              ),
+            };
+          }),
       ];
       console.log(JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry }, null, 2));
       return;
     }
-    console.log(`${registry.meta.title[lang]} — ${o.year} (${dataset === 'qa' ? (lang === 'nb' ? 'kvalitetssikrede data' : 'quality-assured data') : (lang === 'nb' ? 'ferske data' : 'fresh data')})\n`);
+    console.log(
+      `${registry.meta.title[lang]} — ${o.year} (${dataset === 'qa' ? (lang === 'nb' ? 'kvalitetssikrede data' : 'quality-assured data') : lang === 'nb' ? 'ferske data' : 'fresh data'})\n`,
+    );
     const rows = inds.map((ind) => {
       const cell = (unit: string) => formatCell(results.find((r) => r.indicator === ind.def.id && r.unit.resh === unit));
-      return [ind.def.number, ind.def.title[lang].slice(0, 60), ind.def.target ? `${ind.def.target.operator} ${Math.round(ind.def.target.value * 100)} %` : '', ...units.map(cell)];
+      return [
+        ind.def.number,
+        ind.def.title[lang].slice(0, 60),
+        ind.def.target ? `${ind.def.target.operator} ${Math.round(ind.def.target.value * 100)} %` : '',
+        ...units.map(cell),
+      ];
     });
-    const header = ['#', lang === 'nb' ? 'Indikator' : 'Indicator', lang === 'nb' ? 'Mål' : 'Target', ...units.map((u) => platform.units.get(u)?.nameNb ?? u)];
+    const header = [
+      '#',
+      lang === 'nb' ? 'Indikator' : 'Indicator',
+      lang === 'nb' ? 'Mål' : 'Target',
+      ...units.map((u) => platform.units.get(u)?.nameNb ?? u),
+    ];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ');
     console.log(line(header));
     console.log(widths.map((w) => '-'.repeat(w)).join('  '));
     for (const r of rows) console.log(line(r));
-    console.log('\n' + (lang === 'nb'
-      ? 'Andel (teller/nevner) [95 % KI], nivå: ● høy ▲ moderat ■ lav; trend: ↑ bedre ↓ dårligere → uendret. "for få" = holdt tilbake: nevner under minste nevner, teller under terskelen, eller tall som ville avsløre slike.'
-      : 'Share (numerator/denominator) [95 % CI], level: ● high ▲ moderate ■ low; trend: ↑ better ↓ worse → unchanged. "too few" = withheld: a denominator under the minimum, a numerator under the threshold, or counts that would give such away.'));
+    console.log(
+      '\n' +
+        (lang === 'nb'
+          ? 'Andel (teller/nevner) [95 % KI], nivå: ● høy ▲ moderat ■ lav; trend: ↑ bedre ↓ dårligere → uendret. "for få" = holdt tilbake: nevner under minste nevner, teller under terskelen, eller tall som ville avsløre slike.'
+          : 'Share (numerator/denominator) [95 % CI], level: ● high ▲ moderate ■ low; trend: ↑ better ↓ worse → unchanged. "too few" = withheld: a denominator under the minimum, a numerator under the threshold, or counts that would give such away.'),
+    );
   });
 }
 
@@ -96,7 +139,9 @@ export async function analyticsCommand(config: Config, action: 'status' | 'rebui
         console.log(`${r!.id}: ${res?.rows ?? 0} rows recomputed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       } else {
         const s = await platform.analytics.status(r!);
-        console.log(`${r!.id}: ${s.rows} rows, ${s.pending} changes waiting, refreshed ${s.refreshedAt ?? 'never'}, newest data ${s.newestData ?? '(none)'}`);
+        console.log(
+          `${r!.id}: ${s.rows} rows, ${s.pending} changes waiting, refreshed ${s.refreshedAt ?? 'never'}, newest data ${s.newestData ?? '(none)'}`,
+        );
       }
     }
   });
@@ -107,7 +152,8 @@ export async function coverageImportCommand(config: Config, o: { registry: strin
   const fs = await import('node:fs');
   if (!fs.existsSync(o.file)) throw new Error(`${o.file} does not exist`);
   await withPlatform(config, async (platform) => {
-    if (!platform.registry(o.registry)) throw new Error(`unknown registry "${o.registry}"; known: ${platform.registries.map((r) => r.id).join(', ')}`);
+    if (!platform.registry(o.registry))
+      throw new Error(`unknown registry "${o.registry}"; known: ${platform.registries.map((r) => r.id).join(', ')}`);
     const r = await importCoverage(platform.db.pool, o.registry, fs.readFileSync(o.file, 'utf8'), platform.units, o.source ?? o.file);
     console.log(`Loaded coverage for ${r.loaded} unit-year(s).`);
     for (const p of r.problems) console.log(`  ${p}`);

@@ -28,36 +28,72 @@ export interface NinCheck {
   notes: string[];
 }
 
-const name = (kind: string) => (kind in NIN_KIND_NAMES ? NIN_KIND_NAMES[kind as NinKind].en : kind === 'auxiliary' ? 'auxiliary number issued by the registry' : kind);
+const name = (kind: string) =>
+  kind in NIN_KIND_NAMES ? NIN_KIND_NAMES[kind as NinKind].en : kind === 'auxiliary' ? 'auxiliary number issued by the registry' : kind;
 
 /** Checks one number, under `system` if given (a URI or a short name), else by its digits alone. */
 export function checkNumber(input: string, opts: { system?: string; allowTestIdentities: boolean; today?: Date }): NinCheck {
   const value = input.trim();
-  const base: NinCheck = { input: value, status: 'invalid', kind: null, kindName: null, rule: null, message: null, birthDate: null, sex: null, rule2032: false, notes: [] };
+  const base: NinCheck = {
+    input: value,
+    status: 'invalid',
+    kind: null,
+    kindName: null,
+    rule: null,
+    message: null,
+    birthDate: null,
+    sex: null,
+    rule2032: false,
+    notes: [],
+  };
   const parsed = parseNin(value, { today: opts.today });
-  const system = opts.system ? SYSTEM_NAMES[opts.system] ?? opts.system : undefined;
+  const system = opts.system ? (SYSTEM_NAMES[opts.system] ?? opts.system) : undefined;
   const derived = (kind: string, p: typeof parsed) => {
     const out: NinCheck = { ...base, status: 'valid', kind, kindName: name(kind) };
     if (p.ok) Object.assign(out, { birthDate: p.birthDate, sex: p.sex, rule2032: p.rule2032 });
     if (kind === 'fhn') out.notes.push('an FH-number carries no birth date or sex; none is derived');
-    if (kind === 'hnr') out.notes.push('birth date and sex as the assigning institution encoded them (may be estimates); captured only with identifier.type HNR and its assigner');
+    if (kind === 'hnr')
+      out.notes.push(
+        'birth date and sex as the assigning institution encoded them (may be estimates); captured only with identifier.type HNR and its assigner',
+      );
     if (p.ok && p.kind === 'hnr' && !system) out.notes.push('the same digits are a test number when sent as a fødselsnummer or D-number');
-    if (p.ok && p.rule2032) out.notes.push('valid only under the check-digit rule for numbers issued from 2032: no sex, and the century is unknown');
+    if (p.ok && p.rule2032)
+      out.notes.push('valid only under the check-digit rule for numbers issued from 2032: no sex, and the century is unknown');
     return out;
   };
   if (system === HNR_SYSTEM) {
     if (!parsed.ok) return { ...base, rule: `nin:${parsed.code}`, message: parsed.message };
-    if (parsed.kind !== 'hnr') return { ...base, status: 'refused', kind: parsed.kind, kindName: name(parsed.kind), rule: 'nin:system-mismatch', message: `a local H-number has 40 added to the month; this is a ${name(parsed.kind)}` };
+    if (parsed.kind !== 'hnr')
+      return {
+        ...base,
+        status: 'refused',
+        kind: parsed.kind,
+        kindName: name(parsed.kind),
+        rule: 'nin:system-mismatch',
+        message: `a local H-number has 40 added to the month; this is a ${name(parsed.kind)}`,
+      };
     return derived('hnr', parsed);
   }
   if (system) {
     const checked: IdentifierCheck | null = checkIdentifier(system, value, 'value', opts);
-    if (checked === null) return { ...base, rule: 'system', message: `"${opts.system}" is not an identifier system for persons; use fnr, dnr, fhn, hnr, aux or ${FNR_SYSTEM} …` };
+    if (checked === null)
+      return {
+        ...base,
+        rule: 'system',
+        message: `"${opts.system}" is not an identifier system for persons; use fnr, dnr, fhn, hnr, aux or ${FNR_SYSTEM} …`,
+      };
     if (checked.ok) return derived(checked.kind, parsed);
     const p = checked.parsed;
     const kind = p?.ok ? p.kind : null;
-    return { ...base, status: p?.ok ? 'refused' : 'invalid', kind, kindName: kind ? name(kind) : null, rule: checked.issue.rule ?? null, message: checked.issue.diagnostics,
-      ...(p?.ok ? { birthDate: p.birthDate, sex: p.sex, rule2032: p.rule2032 } : {}) };
+    return {
+      ...base,
+      status: p?.ok ? 'refused' : 'invalid',
+      kind,
+      kindName: kind ? name(kind) : null,
+      rule: checked.issue.rule ?? null,
+      message: checked.issue.diagnostics,
+      ...(p?.ok ? { birthDate: p.birthDate, sex: p.sex, rule2032: p.rule2032 } : {}),
+    };
   }
   // By the digits alone.
   if (!parsed.ok) {
@@ -65,8 +101,13 @@ export function checkNumber(input: string, opts: { system?: string; allowTestIde
     return { ...base, rule: `nin:${parsed.code}`, message: parsed.message };
   }
   if (isTestKind(parsed.kind) && !opts.allowTestIdentities) {
-    return { ...derived(parsed.kind, parsed), status: 'refused', rule: 'nin:test-number',
-      message: 'a synthetic test number (month + 80): no real patient has one, and this deployment does not accept test numbers (KVALREG_ALLOW_TEST_IDENTITIES is not set)' };
+    return {
+      ...derived(parsed.kind, parsed),
+      status: 'refused',
+      rule: 'nin:test-number',
+      message:
+        'a synthetic test number (month + 80): no real patient has one, and this deployment does not accept test numbers (KVALREG_ALLOW_TEST_IDENTITIES is not set)',
+    };
   }
   return derived(parsed.kind, parsed);
 }
@@ -101,8 +142,9 @@ export async function ninCheckCommand(config: Config, numbers: string[], o: { fo
   let inputs = numbers.filter((n) => n !== '-');
   if (numbers.length === 0 || numbers.includes('-')) {
     // Numbers on standard input keep them out of the shell history and the process list.
-    if (numbers.length === 0 && process.stdin.isTTY) throw new Error('give the numbers to check, or - to read them from standard input (one per line)');
-    inputs = [...inputs, ...await readStdin()];
+    if (numbers.length === 0 && process.stdin.isTTY)
+      throw new Error('give the numbers to check, or - to read them from standard input (one per line)');
+    inputs = [...inputs, ...(await readStdin())];
   }
   let bad = 0;
   for (const input of inputs) {

@@ -4,7 +4,10 @@ import { cliLog } from './log.ts';
 import type { Config } from '../config.ts';
 import { startPlatform } from '../platform.ts';
 
-export async function annualReportCommand(config: Config, o: { registry: string; year: string; out: string; dataset: string }): Promise<void> {
+export async function annualReportCommand(
+  config: Config,
+  o: { registry: string; year: string; out: string; dataset: string },
+): Promise<void> {
   if (!/^\d{4}$/.test(o.year)) throw new Error('--year must be a year like 2024');
   if (o.dataset !== 'fresh' && o.dataset !== 'qa') throw new Error('--dataset must be fresh or qa');
   const platform = await startPlatform(config, { log: cliLog(config.logLevel === 'info' ? 'warn' : config.logLevel) });
@@ -17,7 +20,9 @@ export async function annualReportCommand(config: Config, o: { registry: string;
     const pdf = await platform.reports.annual(registry, o.year, { dataset: o.dataset });
     const seconds = (performance.now() - started) / 1000;
     fs.writeFileSync(o.out, pdf);
-    console.log(`${o.out}: annual report ${o.year} of ${registry.id} (${Math.round(pdf.length / 1024)} KiB, made in ${seconds.toFixed(1)} s)`);
+    console.log(
+      `${o.out}: annual report ${o.year} of ${registry.id} (${Math.round(pdf.length / 1024)} KiB, made in ${seconds.toFixed(1)} s)`,
+    );
   } finally {
     await platform.close();
   }

@@ -15,8 +15,18 @@ export async function screeningCommand(config: Config, o: { registry: string; fi
   try {
     const registry = platform.registry(o.registry);
     if (!registry) throw new Error(`unknown registry "${o.registry}"; known: ${platform.registries.map((r) => r.id).join(', ')}`);
-    if (!registry.screening) throw new Error(`the ${registry.id} registry declares no screening worklist; registries with one: ${platform.registries.filter((r) => r.screening).map((r) => r.id).join(', ') || 'none'}`);
-    const result = await platform.data.transaction({ kind: 'platform', task: 'screening-cli' }, 'screening', (tx) => runScreening(tx, registry, csv, platform.keys, { allowTestIdentities: config.allowTestIdentities }));
+    if (!registry.screening)
+      throw new Error(
+        `the ${registry.id} registry declares no screening worklist; registries with one: ${
+          platform.registries
+            .filter((r) => r.screening)
+            .map((r) => r.id)
+            .join(', ') || 'none'
+        }`,
+      );
+    const result = await platform.data.transaction({ kind: 'platform', task: 'screening-cli' }, 'screening', (tx) =>
+      runScreening(tx, registry, csv, platform.keys, { allowTestIdentities: config.allowTestIdentities }),
+    );
     const lang = o.lang === 'en' ? 'en' : 'nb';
     if (o.format === 'json') console.log(JSON.stringify({ registry: registry.id, ...result }, null, 2));
     else if (o.format === 'csv') process.stdout.write(outcomesCsv(result, lang));

@@ -15,24 +15,43 @@ import { ensureWebBuild } from '../server/web-build.ts';
 import { DEMO_PASSWORD, DEMO_USERS, demoPatient, seedDemoUsers } from '../../demo/users.ts';
 import { demoConfig, DEMO_PATIENT_FILE, runDemo } from './demo.ts';
 
-export async function listen(platform: Platform, port: number, opts: ServerOptions = {}, onStop: Array<() => Promise<void>> = [],
-  mode: { http?: boolean; jobs?: boolean; workers?: number } = {}) {
+export async function listen(
+  platform: Platform,
+  port: number,
+  opts: ServerOptions = {},
+  onStop: Array<() => Promise<void>> = [],
+  mode: { http?: boolean; jobs?: boolean; workers?: number } = {},
+) {
   // An HTTP worker (KVALREG_WORKERS > 1, server/cluster.ts) serves requests only; the primary runs
   // the background jobs and serves through its workers.
-  const http = mode.http ?? true, runJobs = mode.jobs ?? true;
+  const http = mode.http ?? true,
+    runJobs = mode.jobs ?? true;
   const app = http ? await buildServer(platform, opts) : undefined;
   if (app) await app.listen({ port, host: platform.config.httpHost });
   const workers = mode.workers && mode.workers > 1 ? forkWorkers(platform, mode.workers, port, platform.db.appUrl) : undefined;
   // Prometheus scrapes each serving process on a port of its own (server/metrics.ts). A taken port
   // costs the metrics, not the platform (with KVALREG_WORKERS, the first worker to bind it serves them).
-  const metricsServer = app && platform.config.metricsPort > 0
-    ? await serveMetrics(app.metrics, platform.config.metricsHost, platform.config.metricsPort)
-      .catch((err) => { platform.log.warn({ err, port: platform.config.metricsPort }, 'cannot serve /metrics (set KVALREG_METRICS_PORT to a free port, or 0 for none)'); return undefined; })
-    : undefined;
+  const metricsServer =
+    app && platform.config.metricsPort > 0
+      ? await serveMetrics(app.metrics, platform.config.metricsHost, platform.config.metricsPort).catch((err) => {
+          platform.log.warn(
+            { err, port: platform.config.metricsPort },
+            'cannot serve /metrics (set KVALREG_METRICS_PORT to a free port, or 0 for none)',
+          );
+          return undefined;
+        })
+      : undefined;
   if (metricsServer) platform.log.info({ url: metricsServer.url }, 'metrics for Prometheus');
   if (!runJobs) {
     platform.log.info({ url: `http://localhost:${port}`, worker: process.pid }, 'HTTP worker is running');
-    return stopOnSignals(platform, app, async () => { metricsServer?.close(); }, onStop);
+    return stopOnSignals(
+      platform,
+      app,
+      async () => {
+        metricsServer?.close();
+      },
+      onStop,
+    );
   }
   const recovered = await platform.inbox.recover();
   platform.log.info({ url: `http://localhost:${port}`, recovered }, 'kvalreg is running');
@@ -43,35 +62,61 @@ export async function listen(platform: Platform, port: number, opts: ServerOptio
   jobs.start();
   app?.metrics.leading(() => jobs.isLeader);
   if (!platform.config.smtpUrl) platform.log.warn('KVALREG_SMTP_URL is not set: report subscriptions are queued but cannot be e-mailed');
-  return stopOnSignals(platform, app, async () => {
-    metricsServer?.close();
-    await within(jobs.stop(3000), 4000);
-    // Workers finish their requests first: they write through the database the primary may stop.
-    if (workers) await within(workers.stop(), 10_000);
-  }, onStop);
+  return stopOnSignals(
+    platform,
+    app,
+    async () => {
+      metricsServer?.close();
+      await within(jobs.stop(3000), 4000);
+      // Workers finish their requests first: they write through the database the primary may stop.
+      if (workers) await within(workers.stop(), 10_000);
+    },
+    onStop,
+  );
 }
 
 /** A clean stop on SIGINT/SIGTERM: requests, then the background jobs, then the database. */
-function stopOnSignals(platform: Platform, app: Awaited<ReturnType<typeof buildServer>> | undefined, stopJobs: () => Promise<void>, onStop: Array<() => Promise<void>>) {
+function stopOnSignals(
+  platform: Platform,
+  app: Awaited<ReturnType<typeof buildServer>> | undefined,
+  stopJobs: () => Promise<void>,
+  onStop: Array<() => Promise<void>>,
+) {
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {
     // A second signal means "now": the operator is not waiting for a clean stop.
-    if (stopping) { platform.log.warn({ signal }, 'stopping at once'); process.exit(1); }
+    if (stopping) {
+      platform.log.warn({ signal }, 'stopping at once');
+      process.exit(1);
+    }
     stopping = true;
     platform.log.info({ signal }, 'stopping');
     // Whatever hangs (a database that is gone, a request that never ends), the process stops: a
     // supervisor's SIGTERM is followed by SIGKILL, and a clean stop is worth only so much waiting.
-    setTimeout(() => { platform.log.error({ seconds: STOP_DEADLINE_MS / 1000 }, 'did not stop in time; exiting'); process.exit(1); }, STOP_DEADLINE_MS).unref();
+    setTimeout(() => {
+      platform.log.error({ seconds: STOP_DEADLINE_MS / 1000 }, 'did not stop in time; exiting');
+      process.exit(1);
+    }, STOP_DEADLINE_MS).unref();
     if (app) await within(app.close(), 3000);
     await stopJobs();
     // The embedded PostgreSQL stops on the same signal: seal and close the database first, then
     // the rest (the local login service). A database that does not answer gets a few seconds.
-    await within(sealAudit(platform.db.pool, platform.auditKeys).catch(() => 0), 2000);
-    await within(platform.close().catch((err) => platform.log.warn({ err }, 'closing the platform failed')), 4000);
+    await within(
+      sealAudit(platform.db.pool, platform.auditKeys).catch(() => 0),
+      2000,
+    );
+    await within(
+      platform.close().catch((err) => platform.log.warn({ err }, 'closing the platform failed')),
+      4000,
+    );
     // Closing waits for the pool before it stops the embedded server: with a database that hangs it
     // never gets there, so the server is stopped here too (a no-op when it has stopped).
     await within(platform.db.embedded?.stop() ?? Promise.resolve(), 9000);
-    for (const s of onStop) await within(s().catch(() => undefined), 2000);
+    for (const s of onStop)
+      await within(
+        s().catch(() => undefined),
+        2000,
+      );
     process.exit(0);
   };
   handleSignalsYourself();
@@ -86,7 +131,12 @@ const STOP_DEADLINE_MS = 25_000;
 /** Waits for `p`, but no longer than `ms`: a step of the shutdown that hangs must not hold the rest. */
 async function within(p: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p.catch(() => undefined), new Promise((r) => { timer = setTimeout(r, ms); })]);
+  await Promise.race([
+    p.catch(() => undefined),
+    new Promise((r) => {
+      timer = setTimeout(r, ms);
+    }),
+  ]);
   clearTimeout(timer);
 }
 
@@ -103,7 +153,10 @@ export async function serveCommand(config: Config, o: { port?: number }): Promis
   }
   await buildWeb(undefined);
   const platform = await startPlatform(config);
-  if (!config.oidc) platform.log.warn('No login service configured (KVALREG_OIDC_ISSUER): people cannot log in in the browser; bearer tokens work. See docs/login.md.');
+  if (!config.oidc)
+    platform.log.warn(
+      'No login service configured (KVALREG_OIDC_ISSUER): people cannot log in in the browser; bearer tokens work. See docs/login.md.',
+    );
   const workers = workerCount(process.env);
   await listen(platform, port, {}, [], workers > 1 ? { http: false, workers } : {});
 }
@@ -128,11 +181,34 @@ export async function startCommand(config: Config, o: { port?: number }): Promis
     // HelseID's profile in development too: private_key_jwt with a key made at start, PAR and DPoP.
     const key = await clientKeyPair();
     idp = await startLocalProvider({
-      port: config.localIdpPort, host: config.httpHost, accounts: DEMO_USERS.map((u) => u.account), loginRateLimitPerMinute: config.loginRateLimitPerMinute,
-      clients: () => [{ clientId: 'kvalreg-local', jwks: { keys: [key.publicJwk] }, par: true, dpop: true, redirectUris: [`${site}/auth/callback`], postLogoutRedirectUris: [`${site}/`] }],
+      port: config.localIdpPort,
+      host: config.httpHost,
+      accounts: DEMO_USERS.map((u) => u.account),
+      loginRateLimitPerMinute: config.loginRateLimitPerMinute,
+      clients: () => [
+        {
+          clientId: 'kvalreg-local',
+          jwks: { keys: [key.publicJwk] },
+          par: true,
+          dpop: true,
+          redirectUris: [`${site}/auth/callback`],
+          postLogoutRedirectUris: [`${site}/`],
+        },
+      ],
     });
-    oidc = { issuer: idp.issuer, clientId: 'kvalreg-local', clientKey: key.privateJwk, par: true, dpop: true, redirectUrl: `${site}/auth/callback`, postLogoutRedirectUrl: `${site}/`,
-      scopes: DEFAULT_OIDC_SCOPES, pidClaim: DEFAULT_PID_CLAIM, nameClaim: 'name', allowHttpIssuer: true };
+    oidc = {
+      issuer: idp.issuer,
+      clientId: 'kvalreg-local',
+      clientKey: key.privateJwk,
+      par: true,
+      dpop: true,
+      redirectUrl: `${site}/auth/callback`,
+      postLogoutRedirectUrl: `${site}/`,
+      scopes: DEFAULT_OIDC_SCOPES,
+      pidClaim: DEFAULT_PID_CLAIM,
+      nameClaim: 'name',
+      allowHttpIssuer: true,
+    };
   }
   await seedDemoUsers(platform.db.pool);
   await listen(platform, port, { oidc }, idp ? [() => idp.close()] : []);
@@ -147,7 +223,8 @@ export async function startCommand(config: Config, o: { port?: number }): Promis
   console.log(`\nkvalreg is running at ${site}  (FHIR API: ${site}/fhir)`);
   if (idp) {
     console.log(`Log in at ${site} through the local login service (${idp.issuer}); password "${DEMO_PASSWORD}" for every demo user:`);
-    for (const u of [...DEMO_USERS.map((d) => d.account), ...(fs.existsSync(patientFile) ? [demoPatient('')] : [])]) console.log(`  ${u.username.padEnd(14)} ${u.description}`);
+    for (const u of [...DEMO_USERS.map((d) => d.account), ...(fs.existsSync(patientFile) ? [demoPatient('')] : [])])
+      console.log(`  ${u.username.padEnd(14)} ${u.description}`);
   } else {
     console.log(`Log in at ${site} through ${oidc!.issuer}.`);
   }

@@ -23,17 +23,25 @@ export function parseExpiry(value: string, now = new Date()): Date {
     throw new Error(`--expires ${value}: ${hint}`);
   }
   if (at.getTime() <= now.getTime()) throw new Error(`--expires ${value}: that is not in the future; ${hint}`);
-  if (at.getTime() > now.getTime() + MAX_TOKEN_DAYS * 86_400_000) throw new Error(`--expires ${value}: a token may live at most ${MAX_TOKEN_DAYS / 365} years; issue a new one when it expires`);
+  if (at.getTime() > now.getTime() + MAX_TOKEN_DAYS * 86_400_000)
+    throw new Error(`--expires ${value}: a token may live at most ${MAX_TOKEN_DAYS / 365} years; issue a new one when it expires`);
   return at;
 }
 
-export async function tokenCommand(config: Config, o: { name: string; system?: string; grant?: string[]; patient?: string; expires?: string }): Promise<void> {
-  if (!o.system && !o.grant?.length && !o.patient) throw new Error('give --system <sender> for a sending system, --grant registry:role:unit for a user, or --patient <identity number> for a patient');
+export async function tokenCommand(
+  config: Config,
+  o: { name: string; system?: string; grant?: string[]; patient?: string; expires?: string },
+): Promise<void> {
+  if (!o.system && !o.grant?.length && !o.patient)
+    throw new Error(
+      'give --system <sender> for a sending system, --grant registry:role:unit for a user, or --patient <identity number> for a patient',
+    );
   const kind = o.system ? 'system' : 'user';
   const expiresAt = o.expires ? parseExpiry(o.expires) : new Date(Date.now() + DEFAULT_TOKEN_DAYS[kind] * 86_400_000);
   const grants: Grant[] = (o.grant ?? []).map((g) => {
     const [registry, role, unit] = g.split(':');
-    if (!registry || !unit || !ROLES.includes(role as Role)) throw new Error(`--grant ${g}: write registry:role:unit with a role among ${ROLES.join(', ')}`);
+    if (!registry || !unit || !ROLES.includes(role as Role))
+      throw new Error(`--grant ${g}: write registry:role:unit with a role among ${ROLES.join(', ')}`);
     return { registry, role: role as Role, unit };
   });
   const platform = await startPlatform(config, { log: cliLog() });
@@ -41,7 +49,9 @@ export async function tokenCommand(config: Config, o: { name: string; system?: s
     let personHash: Buffer | undefined;
     if (o.patient) {
       const issues: Issue[] = [];
-      const identity = identityFromIdentifier(platform.keys, identifierSystemFor(o.patient), o.patient, '--patient', issues, { allowTestIdentities: config.allowTestIdentities });
+      const identity = identityFromIdentifier(platform.keys, identifierSystemFor(o.patient), o.patient, '--patient', issues, {
+        allowTestIdentities: config.allowTestIdentities,
+      });
       if (!identity) throw new Error(`--patient: ${issues.map((i) => i.diagnostics).join('; ')}`);
       personHash = identity.hash;
       grants.push({ registry: '*', role: 'patient', unit: '1' });
@@ -62,7 +72,9 @@ export async function revokeCommand(config: Config, o: { name?: string; token?: 
   try {
     const revoked = await revokeTokens(platform.db.pool, o.token ? { token: o.token } : { name: o.name! });
     if (!revoked.length) throw new Error(o.token ? 'no live token is that token' : `no live token is named "${o.name}"`);
-    console.log(`Revoked ${revoked.length} token${revoked.length > 1 ? 's' : ''}${o.name ? ` named "${o.name}"` : ` ("${revoked[0]}")`}: refused from now on.`);
+    console.log(
+      `Revoked ${revoked.length} token${revoked.length > 1 ? 's' : ''}${o.name ? ` named "${o.name}"` : ` ("${revoked[0]}")`}: refused from now on.`,
+    );
   } finally {
     await platform.close();
   }
@@ -74,7 +86,11 @@ export async function listTokensCommand(config: Config): Promise<void> {
   try {
     const now = Date.now();
     for (const t of await listTokens(platform.db.pool)) {
-      const state = t.revokedAt ? `revoked ${t.revokedAt.toISOString()}` : t.expiresAt.getTime() <= now ? `expired ${t.expiresAt.toISOString()}` : `expires ${t.expiresAt.toISOString()}`;
+      const state = t.revokedAt
+        ? `revoked ${t.revokedAt.toISOString()}`
+        : t.expiresAt.getTime() <= now
+          ? `expired ${t.expiresAt.toISOString()}`
+          : `expires ${t.expiresAt.toISOString()}`;
       console.log([t.name, t.kind === 'system' ? `system:${t.sender}` : 'user', `issued ${t.createdAt.toISOString()}`, state].join('\t'));
     }
   } finally {
@@ -83,14 +99,27 @@ export async function listTokensCommand(config: Config): Promise<void> {
 }
 
 /** `kvalreg client add`: registers an OAuth2 client (e.g. a hospital system's HelseID client). */
-export async function clientCommand(config: Config, o: { clientId: string; name: string; sender: string; orgnr?: string; registries?: string }): Promise<void> {
+export async function clientCommand(
+  config: Config,
+  o: { clientId: string; name: string; sender: string; orgnr?: string; registries?: string },
+): Promise<void> {
   const platform = await startPlatform(config, { log: cliLog() });
   try {
-    const registries = o.registries ? o.registries.split(',').map((r) => r.trim()).filter(Boolean) : [];
+    const registries = o.registries
+      ? o.registries
+          .split(',')
+          .map((r) => r.trim())
+          .filter(Boolean)
+      : [];
     const unknown = registries.filter((r) => !platform.registry(r));
-    if (unknown.length) throw new Error(`unknown registr${unknown.length > 1 ? 'ies' : 'y'} ${unknown.join(', ')}; known: ${platform.registries.map((r) => r.id).join(', ')}`);
+    if (unknown.length)
+      throw new Error(
+        `unknown registr${unknown.length > 1 ? 'ies' : 'y'} ${unknown.join(', ')}; known: ${platform.registries.map((r) => r.id).join(', ')}`,
+      );
     await registerClient(platform.db.pool, { clientId: o.clientId, name: o.name, sender: o.sender, orgnr: o.orgnr, registries });
-    console.log(`Client ${o.clientId} registered as sender "${o.sender}"${registries.length ? `, reporting to ${registries.join(', ')}` : ', reporting to every registry whose rules match'}.`);
+    console.log(
+      `Client ${o.clientId} registered as sender "${o.sender}"${registries.length ? `, reporting to ${registries.join(', ')}` : ', reporting to every registry whose rules match'}.`,
+    );
   } finally {
     await platform.close();
   }

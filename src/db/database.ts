@@ -36,15 +36,23 @@ export async function openDatabase(config: Config, opts: { poolSize?: number; lo
   const pool = createPool(url, opts.poolSize ?? 12);
   try {
     const { rows } = await pool.query('SHOW server_version_num');
-    if (Number(rows[0].server_version_num) < 150000) throw new Error('kvalreg needs PostgreSQL 15 or newer; DATABASE_URL points to an older server.');
+    if (Number(rows[0].server_version_num) < 150000)
+      throw new Error('kvalreg needs PostgreSQL 15 or newer; DATABASE_URL points to an older server.');
   } catch (err) {
     await pool.end();
     await embedded?.stop();
     throw new Error(`Cannot use the database at ${redact(url)}: ${(err as Error).message}`);
   }
   const db: Database = {
-    pool, url, embedded, appPool: undefined,
-    close: async () => { await db.appPool?.end(); await pool.end(); await embedded?.stop(); },
+    pool,
+    url,
+    embedded,
+    appPool: undefined,
+    close: async () => {
+      await db.appPool?.end();
+      await pool.end();
+      await embedded?.stop();
+    },
   };
   return db;
 }
@@ -55,7 +63,11 @@ export async function openDatabase(config: Config, opts: { poolSize?: number; lo
  * kept in <data dir>/pg-app-password (like the superuser's). Checks that the login really is
  * confined: no superuser, no BYPASSRLS, not the owner of the tables.
  */
-export async function connectApplicationRole(db: Database, config: Config, opts: { poolSize?: number; log?: (m: string) => void } = {}): Promise<void> {
+export async function connectApplicationRole(
+  db: Database,
+  config: Config,
+  opts: { poolSize?: number; log?: (m: string) => void } = {},
+): Promise<void> {
   let url = config.databaseAppUrl;
   if (!url && db.embedded) {
     const file = path.join(config.dataDir, 'pg-app-password');
@@ -65,19 +77,26 @@ export async function connectApplicationRole(db: Database, config: Config, opts:
     url = withCredentials(db.url, APP_LOGIN, password);
   }
   if (!url) {
-    opts.log?.('DATABASE_APP_URL is not set: work under row-level security switches to kvalreg_app on the owner\'s connections. ' +
-      `Give the platform a login of its own: set a password for ${APP_LOGIN} and set DATABASE_APP_URL (see docs/operations.md).`);
+    opts.log?.(
+      "DATABASE_APP_URL is not set: work under row-level security switches to kvalreg_app on the owner's connections. " +
+        `Give the platform a login of its own: set a password for ${APP_LOGIN} and set DATABASE_APP_URL (see docs/operations.md).`,
+    );
     return;
   }
   const pool = createPool(url, opts.poolSize ?? 12);
   try {
-    const me = (await pool.query(
-      `SELECT r.rolname, r.rolsuper, r.rolbypassrls, pg_has_role(current_user, 'kvalreg_app', 'MEMBER') AS app,
+    const me = (
+      await pool.query(
+        `SELECT r.rolname, r.rolsuper, r.rolbypassrls, pg_has_role(current_user, 'kvalreg_app', 'MEMBER') AS app,
               EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = 'public' AND tableowner = current_user) AS owns
-       FROM pg_roles r WHERE r.rolname = current_user`)).rows[0];
+       FROM pg_roles r WHERE r.rolname = current_user`,
+      )
+    ).rows[0];
     if (me.rolsuper || me.rolbypassrls || me.owns || !me.app) {
-      throw new Error(`the login ${me.rolname} ${me.rolsuper ? 'is a superuser' : me.rolbypassrls ? 'can bypass row-level security' : me.owns ? 'owns tables' : 'is not a member of kvalreg_app'}; ` +
-        `DATABASE_APP_URL must name a login that is a member of kvalreg_app only (e.g. ${APP_LOGIN})`);
+      throw new Error(
+        `the login ${me.rolname} ${me.rolsuper ? 'is a superuser' : me.rolbypassrls ? 'can bypass row-level security' : me.owns ? 'owns tables' : 'is not a member of kvalreg_app'}; ` +
+          `DATABASE_APP_URL must name a login that is a member of kvalreg_app only (e.g. ${APP_LOGIN})`,
+      );
     }
   } catch (err) {
     await pool.end();

@@ -73,9 +73,10 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
     // it, so that commands such as `kvalreg audit verify` work beside a running platform.
     opts.log?.(`using the embedded PostgreSQL of process ${running.owner} (port ${running.port})`);
     return {
-      url: (database = 'postgres') => running.socketDir
-        ? `postgres://${USER}:${PASSWORD}@localhost:${running.port}/${database}?host=${encodeURIComponent(running.socketDir)}`
-        : `postgres://${USER}:${PASSWORD}@127.0.0.1:${running.port}/${database}`,
+      url: (database = 'postgres') =>
+        running.socketDir
+          ? `postgres://${USER}:${PASSWORD}@localhost:${running.port}/${database}?host=${encodeURIComponent(running.socketDir)}`
+          : `postgres://${USER}:${PASSWORD}@127.0.0.1:${running.port}/${database}`,
       stop: async () => undefined, // not ours to stop
     };
   }
@@ -99,9 +100,19 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     // Clients on this machine connect through a Unix-domain socket in the data folder: on a small
     // machine, loopback TCP costs the capture path a third of its CPU. TCP stays open on 127.0.0.1.
-    postgresFlags: Object.entries({ listen_addresses: '127.0.0.1', unix_socket_directories: useSocket ? socketDir : '', ...opts.settings }).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
-    onLog: (m: string) => { logLines.push(m); opts.log?.(m.trimEnd()); },
-    onError: (m: unknown) => { logLines.push(String(m)); opts.log?.(String(m)); },
+    postgresFlags: Object.entries({
+      listen_addresses: '127.0.0.1',
+      unix_socket_directories: useSocket ? socketDir : '',
+      ...opts.settings,
+    }).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+    onLog: (m: string) => {
+      logLines.push(m);
+      opts.log?.(m.trimEnd());
+    },
+    onError: (m: unknown) => {
+      logLines.push(String(m));
+      opts.log?.(String(m));
+    },
   });
   fs.mkdirSync(opts.dataDir, { recursive: true });
   if (isRoot) makeTraversable(opts.dataDir);
@@ -110,13 +121,16 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
     await server.start();
   } catch (err) {
     const tail = logLines.slice(-8).join('').trim();
-    throw new Error(`The embedded PostgreSQL server in ${pgData} did not start.\n${tail}\n` +
-      'If another PostgreSQL still uses this folder, stop it (or remove a stale postmaster.pid); or set DATABASE_URL to use another server.');
+    throw new Error(
+      `The embedded PostgreSQL server in ${pgData} did not start.\n${tail}\n` +
+        'If another PostgreSQL still uses this folder, stop it (or remove a stale postmaster.pid); or set DATABASE_URL to use another server.',
+    );
   }
   return {
-    url: (database = 'postgres') => useSocket
-      ? `postgres://${USER}:${PASSWORD}@localhost:${opts.port}/${database}?host=${encodeURIComponent(socketDir)}`
-      : `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/${database}`,
+    url: (database = 'postgres') =>
+      useSocket
+        ? `postgres://${USER}:${PASSWORD}@localhost:${opts.port}/${database}?host=${encodeURIComponent(socketDir)}`
+        : `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/${database}`,
     stop: () => stopServer(server, pgData, opts.log),
   };
 }
@@ -134,13 +148,19 @@ async function stopServer(server: EmbeddedPostgres, pgData: string, log?: (line:
   const pid = postmasterPid(pgData);
   const running = () => pid !== undefined && alive(pid) && runs(pid, pgData);
   if (!running()) return;
-  const waitGone = async (ms: number) => { for (let i = 0; i < ms / 100 && running(); i++) await new Promise((r) => setTimeout(r, 100)); };
+  const waitGone = async (ms: number) => {
+    for (let i = 0; i < ms / 100 && running(); i++) await new Promise((r) => setTimeout(r, 100));
+  };
   void server.stop().catch(() => undefined); // fast shutdown (SIGINT); its promise may never settle
   await waitGone(graceMs);
   if (!running()) return;
   log?.(`the embedded PostgreSQL (pid ${pid}) did not stop within ${graceMs / 1000} s; stopping it at once`);
   for (const signal of ['SIGQUIT', 'SIGKILL'] as const) {
-    try { process.kill(pid!, signal); } catch { return; /* gone meanwhile */ }
+    try {
+      process.kill(pid!, signal);
+    } catch {
+      return; /* gone meanwhile */
+    }
     await waitGone(2000);
     if (!running()) return;
   }
@@ -159,11 +179,20 @@ function postmasterPid(pgData: string): number | undefined {
 /** The process runs PostgreSQL on this folder (a pid from a stale file may have been reused); without /proc, assumed. */
 function runs(pid: number, pgData: string): boolean {
   if (!fs.existsSync('/proc/self/cmdline')) return true;
-  try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(pgData); } catch { return false; }
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(pgData);
+  } catch {
+    return false;
+  }
 }
 
 function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** A folder initialised by another PostgreSQL major version cannot be opened: say so plainly. */
@@ -172,8 +201,10 @@ function checkExistingCluster(pgData: string): void {
   if (!fs.existsSync(versionFile)) return;
   const version = fs.readFileSync(versionFile, 'utf8').trim();
   if (version !== EMBEDDED_MAJOR) {
-    throw new Error(`The database folder ${pgData} belongs to PostgreSQL ${version}, but the embedded server is PostgreSQL ${EMBEDDED_MAJOR}. ` +
-      `Back it up with pg_dump using PostgreSQL ${version} and restore it into a new folder (set KVALREG_DATA_DIR), or point DATABASE_URL at a PostgreSQL ${version} server.`);
+    throw new Error(
+      `The database folder ${pgData} belongs to PostgreSQL ${version}, but the embedded server is PostgreSQL ${EMBEDDED_MAJOR}. ` +
+        `Back it up with pg_dump using PostgreSQL ${version} and restore it into a new folder (set KVALREG_DATA_DIR), or point DATABASE_URL at a PostgreSQL ${version} server.`,
+    );
   }
 }
 
@@ -181,9 +212,13 @@ async function assertPortFree(port: number): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     const probe = net.createServer();
     probe.once('error', (err: NodeJS.ErrnoException) => {
-      reject(new Error(err.code === 'EADDRINUSE'
-        ? `Port ${port} is already in use, so the embedded PostgreSQL cannot start. Stop the program using it, choose another port with KVALREG_PG_PORT, or set DATABASE_URL to an existing server.`
-        : `Cannot check port ${port}: ${err.message}`));
+      reject(
+        new Error(
+          err.code === 'EADDRINUSE'
+            ? `Port ${port} is already in use, so the embedded PostgreSQL cannot start. Stop the program using it, choose another port with KVALREG_PG_PORT, or set DATABASE_URL to an existing server.`
+            : `Cannot check port ${port}: ${err.message}`,
+        ),
+      );
     });
     probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()));
   });
@@ -194,7 +229,10 @@ async function assertPortFree(port: number): Promise<void> {
  * folder, orphaned. That server is ours (its command line names this folder and its parent is
  * gone): stop it, cleanly, and start anew.
  */
-async function stopStaleServer(pgData: string, log?: (line: string) => void): Promise<{ owner: number; port: number; socketDir: string } | undefined> {
+async function stopStaleServer(
+  pgData: string,
+  log?: (line: string) => void,
+): Promise<{ owner: number; port: number; socketDir: string } | undefined> {
   const pidFile = path.join(pgData, 'postmaster.pid');
   if (!fs.existsSync(pidFile)) return;
   // postmaster.pid: pid, data folder, start time, port, socket folder, listen address, …
@@ -202,7 +240,11 @@ async function stopStaleServer(pgData: string, log?: (line: string) => void): Pr
   const pid = Number(lines[0]);
   if (!Number.isInteger(pid) || pid <= 0) return;
   let cmdline = '';
-  try { cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '); } catch { return; /* not running: PostgreSQL removes a stale pid file itself */ }
+  try {
+    cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return; /* not running: PostgreSQL removes a stale pid file itself */
+  }
   if (!cmdline.includes(pgData)) return;
   // Its parent is the platform process that started it. While that parent lives, the server is
   // not stale: another kvalreg process is using this folder, and we can use it too.
@@ -210,12 +252,20 @@ async function stopStaleServer(pgData: string, log?: (line: string) => void): Pr
   // running as PID 1 in a container is, so it still counts as a live owner.)
   const ppid = Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
   let parent = '';
-  try { parent = fs.readFileSync(`/proc/${ppid}/cmdline`, 'utf8'); } catch { /* gone */ }
+  try {
+    parent = fs.readFileSync(`/proc/${ppid}/cmdline`, 'utf8');
+  } catch {
+    /* gone */
+  }
   if (/\bnode\b|kvalreg/.test(parent.replace(/\0/g, ' '))) return { owner: ppid, port: Number(lines[3]), socketDir: lines[4] };
   log?.(`stopping the embedded PostgreSQL (pid ${pid}) left running by an earlier process`);
   process.kill(pid, 'SIGINT'); // fast shutdown: in-flight transactions roll back, committed data is kept
   for (let i = 0; i < 100; i++) {
-    try { process.kill(pid, 0); } catch { return; }
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`The embedded PostgreSQL left running on ${pgData} (pid ${pid}) did not stop within 10 s; stop it and start again.`);
@@ -229,7 +279,9 @@ function makeTraversable(dir: string): void {
     try {
       const mode = fs.statSync(current).mode;
       if ((mode & 0o001) === 0) fs.chmodSync(current, mode | 0o001);
-    } catch { /* not ours to change; initdb will report it */ }
+    } catch {
+      /* not ours to change; initdb will report it */
+    }
     current = path.dirname(current);
   }
 }

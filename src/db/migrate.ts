@@ -7,10 +7,15 @@ import type { Pool } from './pool.ts';
 const MIGRATIONS_DIR = path.join(import.meta.dirname, 'migrations');
 const LOCK_KEY = 4242_0001;
 
-export interface Migration { version: string; name: string; sql: string }
+export interface Migration {
+  version: string;
+  name: string;
+  sql: string;
+}
 
 export function listMigrations(): Migration[] {
-  return fs.readdirSync(MIGRATIONS_DIR)
+  return fs
+    .readdirSync(MIGRATIONS_DIR)
     .filter((f) => /^\d{3}_.+\.sql$/.test(f))
     .sort()
     .map((f) => ({ version: f.slice(0, 3), name: f.replace(/\.sql$/, ''), sql: fs.readFileSync(path.join(MIGRATIONS_DIR, f), 'utf8') }));

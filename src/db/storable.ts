@@ -56,5 +56,5 @@ export function describeUnstorable(u: UnstorableAt): string {
   return u.problem === 'nul'
     ? `${what} contains a NUL character (\\u0000), which no stored text may hold. Remove it and send again.`
     : `${what} contains a lone UTF-16 surrogate (such as \\ud800): half of a character, which is not text and cannot be stored. ` +
-      'The sending program cut a character in two (or encoded it wrongly); fix the text and send again.';
+        'The sending program cut a character in two (or encoded it wrongly); fix the text and send again.';
 }

@@ -18,7 +18,13 @@ import type { Grain } from '../indicators/schema.ts';
 import type { UnitTree } from '../units/tree.ts';
 import { DisclosureTable, type Reason } from './table.ts';
 
-export interface PeriodCell { grain: Grain | string; period: string; unit: string; stratifier: string; stratum: string }
+export interface PeriodCell {
+  grain: Grain | string;
+  period: string;
+  unit: string;
+  stratifier: string;
+  stratum: string;
+}
 
 export interface Layer {
   values: ArrayLike<number>;
@@ -30,10 +36,13 @@ export interface Layer {
   threshold?: number;
 }
 
-const key = (c: { grain: string; period: string; unit: string; stratifier: string; stratum: string }) => `${c.grain}|${c.period}|${c.unit}|${c.stratifier}|${c.stratum}`;
+const key = (c: { grain: string; period: string; unit: string; stratifier: string; stratum: string }) =>
+  `${c.grain}|${c.period}|${c.unit}|${c.stratifier}|${c.stratum}`;
 
 /** The months of a quarter, the quarters and months of a year; the months of the 12-month window ending with month `m`. */
-function monthsOfYear(y: string): string[] { return Array.from({ length: 12 }, (_, i) => `${y}-${String(i + 1).padStart(2, '0')}`); }
+function monthsOfYear(y: string): string[] {
+  return Array.from({ length: 12 }, (_, i) => `${y}-${String(i + 1).padStart(2, '0')}`);
+}
 function windowMonths(m: string): string[] {
   const [y, mm] = [Number(m.slice(0, 4)), Number(m.slice(5, 7))];
   return Array.from({ length: 12 }, (_, i) => {
@@ -49,13 +58,20 @@ function windowMonths(m: string): string[] {
  */
 export function periodDisclosure(cells: PeriodCell[], layers: Layer[], units: UnitTree, threshold: number): Array<Array<Reason | null>> {
   const children = new Map<string, string[]>();
-  for (const u of units.all()) if (u.parent) { let c = children.get(u.parent); if (!c) children.set(u.parent, (c = [])); c.push(u.resh); }
+  for (const u of units.all())
+    if (u.parent) {
+      let c = children.get(u.parent);
+      if (!c) children.set(u.parent, (c = []));
+      c.push(u.resh);
+    }
   const parentOf = (resh: string) => units.get(resh)?.parent ?? null;
   const rolling = cells.map((c) => c.grain === 'rolling-12-months');
   const grains = new Set(cells.map((c) => c.grain));
   // Cells by key, once; a relation naming a cell that has no count gets a 0 of its own (index ≥ cells.length).
   const index = new Map<string, number>();
-  cells.forEach((c, i) => { if (!rolling[i]) index.set(key(c), i); });
+  cells.forEach((c, i) => {
+    if (!rolling[i]) index.set(key(c), i);
+  });
   let extra = 0;
   const at = (k: string, create: boolean): number => {
     const i = index.get(k);
@@ -81,13 +97,20 @@ export function periodDisclosure(cells: PeriodCell[], layers: Layer[], units: Un
     const g = `${c.grain}|${c.period}|${c.stratifier}|${c.stratum}`;
     let set = groups.get(g);
     if (!set) groups.set(g, (set = new Set()));
-    for (let u: string | null = c.unit; u; u = parentOf(u)) { if (set.has(u)) break; set.add(u); }
+    for (let u: string | null = c.unit; u; u = parentOf(u)) {
+      if (set.has(u)) break;
+      set.add(u);
+    }
   });
   for (const [g, set] of groups) {
     const [grain, period, stratifier, stratum] = g.split('|');
     for (const u of [...set].sort()) {
       const kids = (children.get(u) ?? []).filter((k) => set.has(k));
-      if (kids.length) relate(key({ grain, period, unit: u, stratifier, stratum }), kids.map((k) => key({ grain, period, unit: k, stratifier, stratum })));
+      if (kids.length)
+        relate(
+          key({ grain, period, unit: u, stratifier, stratum }),
+          kids.map((k) => key({ grain, period, unit: k, stratifier, stratum })),
+        );
     }
   }
   // Strata: per unit and period, the total is the sum of each stratifier's strata.
@@ -110,10 +133,23 @@ export function periodDisclosure(cells: PeriodCell[], layers: Layer[], units: Un
   for (const yu of [...years].sort()) {
     const [y, unit] = yu.split('|');
     const months = monthsOfYear(y);
-    if (grains.has('year') && grains.has('quarter')) relate(total('year', y, unit), [1, 2, 3, 4].map((q) => total('quarter', `${y}-Q${q}`, unit)));
+    if (grains.has('year') && grains.has('quarter'))
+      relate(
+        total('year', y, unit),
+        [1, 2, 3, 4].map((q) => total('quarter', `${y}-Q${q}`, unit)),
+      );
     if (grains.has('month')) {
-      if (grains.has('year')) relate(total('year', y, unit), months.map((m) => total('month', m, unit)));
-      if (grains.has('quarter')) for (let q = 1; q <= 4; q++) relate(total('quarter', `${y}-Q${q}`, unit), months.slice(3 * q - 3, 3 * q).map((m) => total('month', m, unit)));
+      if (grains.has('year'))
+        relate(
+          total('year', y, unit),
+          months.map((m) => total('month', m, unit)),
+        );
+      if (grains.has('quarter'))
+        for (let q = 1; q <= 4; q++)
+          relate(
+            total('quarter', `${y}-Q${q}`, unit),
+            months.slice(3 * q - 3, 3 * q).map((m) => total('month', m, unit)),
+          );
     }
   }
   // A window's months, as positions (−1: no count, a shown 0).
@@ -138,10 +174,16 @@ export function periodDisclosure(cells: PeriodCell[], layers: Layer[], units: Un
     table.protect();
     const shown = (i: number) => i < 0 || table.reasonAt(i) === null;
     for (let i = 0; i < cells.length; i++) {
-      if (!rolling[i]) { result[i] = table.reasonAt(i); continue; }
+      if (!rolling[i]) {
+        result[i] = table.reasonAt(i);
+        continue;
+      }
       // A window: its own primary suppression, else shown only as a sum of shown cells.
       const own = layer.primary(i, out);
-      if (own) { result[i] = own; continue; }
+      if (own) {
+        result[i] = own;
+        continue;
+      }
       const w = windows.get(i)!;
       result[i] = w.months.length === 12 && w.months.every(shown) ? null : 'linked';
     }

@@ -34,7 +34,10 @@ const WITHHELD = 1;
 /** Never shown but need not be protected (the difference in a relation that does not add up, when not small). */
 const HIDDEN = 2;
 
-export interface ProtectResult { secondary: number; unresolved: number }
+export interface ProtectResult {
+  secondary: number;
+  unresolved: number;
+}
 
 export class DisclosureTable {
   private readonly index = new Map<string, number>();
@@ -50,7 +53,10 @@ export class DisclosureTable {
    * @param zerosShown true where a withheld cell is never 0 (every zero is shown), false where one
    *   may be (a numerator withheld because its denominator is).
    */
-  constructor(readonly threshold: number, private readonly zerosShown = true) {}
+  constructor(
+    readonly threshold: number,
+    private readonly zerosShown = true,
+  ) {}
 
   /** Adds a cell (once: a second add of the same key keeps the first). */
   add(key: string, value: number): void {
@@ -70,26 +76,46 @@ export class DisclosureTable {
 
   /** Primary suppression of the cell at position i. */
   withholdAt(i: number, reason: Reason): void {
-    if (this.status[i] !== WITHHELD) { this.status[i] = WITHHELD; this.reasons[i] = reason; }
+    if (this.status[i] !== WITHHELD) {
+      this.status[i] = WITHHELD;
+      this.reasons[i] = reason;
+    }
   }
 
   /** Why the cell at position i is withheld, or null when it may be shown. */
-  reasonAt(i: number): Reason | null { return this.reasons[i]; }
+  reasonAt(i: number): Reason | null {
+    return this.reasons[i];
+  }
 
-  has(key: string): boolean { return this.index.has(key); }
-  value(key: string): number { const i = this.index.get(key); return i === undefined ? 0 : this.values[i]; }
-  get size(): number { return this.values.length; }
+  has(key: string): boolean {
+    return this.index.has(key);
+  }
+  value(key: string): number {
+    const i = this.index.get(key);
+    return i === undefined ? 0 : this.values[i];
+  }
+  get size(): number {
+    return this.values.length;
+  }
 
   /** Primary suppression: this cell is not shown. */
   withhold(key: string, reason: Reason): void {
     const i = this.index.get(key);
     if (i === undefined) throw new Error(`disclosure table: no cell ${key}`);
-    if (this.status[i] !== WITHHELD) { this.status[i] = WITHHELD; this.reasons[i] = reason; }
+    if (this.status[i] !== WITHHELD) {
+      this.status[i] = WITHHELD;
+      this.reasons[i] = reason;
+    }
   }
 
   /** Why the cell is withheld, or null when it may be shown (a cell not in the table is a shown 0). */
-  reason(key: string): Reason | null { const i = this.index.get(key); return i === undefined ? null : this.reasons[i]; }
-  shown(key: string): boolean { return this.reason(key) === null; }
+  reason(key: string): Reason | null {
+    const i = this.index.get(key);
+    return i === undefined ? null : this.reasons[i];
+  }
+  shown(key: string): boolean {
+    return this.reason(key) === null;
+  }
 
   /**
    * A relation: `total` is the sum of `parts`. Parts not in the table are 0 and known; a total not
@@ -98,7 +124,10 @@ export class DisclosureTable {
   relate(total: string, parts: Iterable<string>): void {
     if (!this.index.has(total)) this.add(total, 0);
     const idx: number[] = [];
-    for (const key of parts) { const i = this.index.get(key); if (i !== undefined) idx.push(i); }
+    for (const key of parts) {
+      const i = this.index.get(key);
+      if (i !== undefined) idx.push(i);
+    }
     this.relateAt(this.index.get(total)!, idx);
   }
 
@@ -128,29 +157,49 @@ export class DisclosureTable {
 
   /** Secondary suppression to the fixed point; returns how many cells it withheld, and relations it could not protect. */
   protect(): ProtectResult {
-    const n = this.values.length, m = this.totals.length;
+    const n = this.values.length,
+      m = this.totals.length;
     // Relations per cell (CSR), so that withholding a cell re-checks exactly the relations it is in.
     const degree = new Int32Array(n + 1);
-    for (let r = 0; r < m; r++) { degree[this.totals[r] + 1]++; for (const c of this.parts[r]) degree[c + 1]++; }
+    for (let r = 0; r < m; r++) {
+      degree[this.totals[r] + 1]++;
+      for (const c of this.parts[r]) degree[c + 1]++;
+    }
     for (let i = 0; i < n; i++) degree[i + 1] += degree[i];
     const fill = degree.slice(0, n);
     const of = new Int32Array(degree[n]);
-    for (let r = 0; r < m; r++) { of[fill[this.totals[r]]++] = r; for (const c of this.parts[r]) of[fill[c]++] = r; }
+    for (let r = 0; r < m; r++) {
+      of[fill[this.totals[r]]++] = r;
+      for (const c of this.parts[r]) of[fill[c]++] = r;
+    }
 
     const queue: number[] = [];
     const queued = new Uint8Array(m);
-    for (let r = 0; r < m; r++) { queue.push(r); queued[r] = 1; }
-    let secondary = 0, unresolved = 0;
+    for (let r = 0; r < m; r++) {
+      queue.push(r);
+      queued[r] = 1;
+    }
+    let secondary = 0,
+      unresolved = 0;
     for (let head = 0; head < queue.length; head++) {
       const r = queue[head];
       queued[r] = 0;
       for (let why = this.unsafe(r); why !== null; why = this.unsafe(r)) {
         const c = this.partner(r, degree, of);
-        if (c < 0) { unresolved++; break; }
+        if (c < 0) {
+          unresolved++;
+          break;
+        }
         this.status[c] = WITHHELD;
         this.reasons[c] = 'linked';
         secondary++;
-        for (let k = degree[c]; k < degree[c + 1]; k++) { const s = of[k]; if (!queued[s] && s !== r) { queued[s] = 1; queue.push(s); } }
+        for (let k = degree[c]; k < degree[c + 1]; k++) {
+          const s = of[k];
+          if (!queued[s] && s !== r) {
+            queued[s] = 1;
+            queue.push(s);
+          }
+        }
       }
     }
     return { secondary, unresolved };
@@ -163,7 +212,10 @@ export class DisclosureTable {
    */
   private unsafe(r: number): 'single' | 'zeros' | 'ones' | 'small-sum' | null {
     const t = this.totals[r];
-    let unknown = 0, protectedCells = 0, sum = 0, residualUnknown = false;
+    let unknown = 0,
+      protectedCells = 0,
+      sum = 0,
+      residualUnknown = false;
     const visit = (c: number) => {
       const s = this.status[c];
       if (s === SHOWN) return;
@@ -191,13 +243,17 @@ export class DisclosureTable {
    * so a withheld zero hides nothing (and it adds nothing to a sum that must not be small).
    */
   private partner(r: number, degree: Int32Array, of: Int32Array): number {
-    let best = -1, bestCost = 0;
+    let best = -1,
+      bestCost = 0;
     for (const c of this.parts[r]) {
       if (this.status[c] !== SHOWN || this.isResidual[c]) continue;
       const v = this.values[c];
       if (v <= 0) continue;
       const cost = this.cascade(c, r, degree, of);
-      if (best < 0 || cost < bestCost || (cost === bestCost && v < this.values[best])) { best = c; bestCost = cost; }
+      if (best < 0 || cost < bestCost || (cost === bestCost && v < this.values[best])) {
+        best = c;
+        bestCost = cost;
+      }
     }
     if (best >= 0) return best;
     const t = this.totals[r];
@@ -217,4 +273,3 @@ export class DisclosureTable {
     return n;
   }
 }
-

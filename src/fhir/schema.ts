@@ -19,7 +19,12 @@ export const CARDINALITY_RULE = 'fhir:r4-cardinality';
 /** At most this many findings per resource: a resource built wrongly throughout would otherwise answer with thousands. */
 const MAX_FINDINGS = 50;
 
-interface SchemaFile { id: string; discriminator: { mapping: Record<string, string> }; definitions: Record<string, any>; [k: string]: unknown }
+interface SchemaFile {
+  id: string;
+  discriminator: { mapping: Record<string, string> };
+  definitions: Record<string, any>;
+  [k: string]: unknown;
+}
 
 let compiled: { ajv: Ajv; types: Set<string>; patterns: Map<string, string> } | undefined;
 const validators = new Map<string, ValidateFunction>();
@@ -34,7 +39,10 @@ function schema() {
   // is any of 146 types: compiled as one oneOf that costs ten seconds and answers a wrong field
   // with 146 complaints. Here it need only name a known type; each nested resource is then
   // validated against its own type's definition (see `nested`).
-  const definitions = { ...erratum(rest.definitions), ResourceList: { type: 'object', required: ['resourceType'], properties: { resourceType: { enum: [...types] } } } };
+  const definitions = {
+    ...erratum(rest.definitions),
+    ResourceList: { type: 'object', required: ['resourceType'], properties: { resourceType: { enum: [...types] } } },
+  };
   // `strict: false`: the FHIR schema uses keywords ajv does not know (discriminator mapping);
   // `validateSchema: false`: HL7's schema is trusted as published, and checking it costs a second.
   const ajv = new Ajv({ strict: false, allErrors: true, validateSchema: false });
@@ -58,9 +66,10 @@ function erratum(definitions: Record<string, any>): Record<string, any> {
   for (const [name, def] of Object.entries(definitions)) {
     const props = def?.properties;
     const version = props?.fhirVersion;
-    out[name] = Array.isArray(version?.enum) && version.enum.includes('4.0.0') && !version.enum.includes('4.0.1')
-      ? { ...def, properties: { ...props, fhirVersion: { ...version, enum: [...version.enum, '4.0.1'] } } }
-      : def;
+    out[name] =
+      Array.isArray(version?.enum) && version.enum.includes('4.0.0') && !version.enum.includes('4.0.1')
+        ? { ...def, properties: { ...props, fhirVersion: { ...version, enum: [...version.enum, '4.0.1'] } } }
+        : def;
   }
   return out;
 }
@@ -92,8 +101,11 @@ export function validateResource(resource: unknown, at?: string, opts: { nested?
   if (out.length > MAX_FINDINGS) {
     const left = out.splice(MAX_FINDINGS);
     const errors = left.filter((i) => i.severity === 'error').length;
-    out.push(errors ? issue.error('invalid', at, `…and ${left.length} more findings (${errors} errors): fix these first.`, { rule: SCHEMA_RULE })
-      : issue.warning('invalid', at, `…and ${left.length} more warnings.`, { rule: SCHEMA_RULE }));
+    out.push(
+      errors
+        ? issue.error('invalid', at, `…and ${left.length} more findings (${errors} errors): fix these first.`, { rule: SCHEMA_RULE })
+        : issue.warning('invalid', at, `…and ${left.length} more warnings.`, { rule: SCHEMA_RULE }),
+    );
   }
   return out;
 }
@@ -110,7 +122,9 @@ function check(resource: unknown, at: string | undefined, out: Issue[], nestedTo
   }
   const type = (resource as { resourceType?: unknown }).resourceType;
   if (!isResourceType(type)) {
-    out.push(issue.error('structure', join(at, 'resourceType'), `${JSON.stringify(type)} is not a FHIR R4 resource type.`, { rule: SCHEMA_RULE }));
+    out.push(
+      issue.error('structure', join(at, 'resourceType'), `${JSON.stringify(type)} is not a FHIR R4 resource type.`, { rule: SCHEMA_RULE }),
+    );
     return;
   }
   const base = at ?? type;
@@ -118,16 +132,23 @@ function check(resource: unknown, at: string | undefined, out: Issue[], nestedTo
   if (!validate(resource)) for (const e of validate.errors ?? []) out.push(describe(e, base, valueAt(resource, e.instancePath)));
   requiredElements(resource as Record<string, unknown>, type, base, out);
   uriForms(resource, base, out);
-  for (const n of nested(resource, base)) if (nestedToo(String((n.resource as { resourceType: unknown }).resourceType))) check(n.resource, n.at, out, nestedToo);
+  for (const n of nested(resource, base))
+    if (nestedToo(String((n.resource as { resourceType: unknown }).resourceType))) check(n.resource, n.at, out, nestedToo);
 }
 
 /** Resources inside a resource (entries, contained, parameters), with their locations: validated by their own types. */
 function nested(root: object, at: string): Array<{ resource: unknown; at: string }> {
   const found: Array<{ resource: unknown; at: string }> = [];
   const walk = (node: unknown, loc: string, top: boolean) => {
-    if (Array.isArray(node)) { node.forEach((n, i) => walk(n, `${loc}[${i}]`, false)); return; }
+    if (Array.isArray(node)) {
+      node.forEach((n, i) => walk(n, `${loc}[${i}]`, false));
+      return;
+    }
     if (!node || typeof node !== 'object') return;
-    if (!top && typeof (node as { resourceType?: unknown }).resourceType === 'string') { found.push({ resource: node, at: loc }); return; }
+    if (!top && typeof (node as { resourceType?: unknown }).resourceType === 'string') {
+      found.push({ resource: node, at: loc });
+      return;
+    }
     for (const [k, v] of Object.entries(node)) if (v && typeof v === 'object') walk(v, `${loc}.${k}`, false);
   };
   walk(root, at, true);
@@ -148,25 +169,52 @@ function describe(e: ErrorObject, base: string, value?: unknown): Issue {
   switch (e.keyword) {
     case 'additionalProperties': {
       const name = String((e.params as { additionalProperty: string }).additionalProperty);
-      return issue.error('structure', join(where, name), `"${name}" is not an element of FHIR R4 here. Check its spelling and where it is placed (an extension goes in "extension" with a url).`, extra);
+      return issue.error(
+        'structure',
+        join(where, name),
+        `"${name}" is not an element of FHIR R4 here. Check its spelling and where it is placed (an extension goes in "extension" with a url).`,
+        extra,
+      );
     }
     case 'required': {
       const name = String((e.params as { missingProperty: string }).missingProperty);
       return issue.error('required', join(where, name), `FHIR R4 requires "${name}" here.`, extra);
     }
     case 'enum':
-      return issue.error('code-invalid', where, `Not one of the codes FHIR R4 allows here: ${((e.params as { allowedValues: unknown[] }).allowedValues).map((v) => JSON.stringify(v)).join(', ')}.`, extra);
+      return issue.error(
+        'code-invalid',
+        where,
+        `Not one of the codes FHIR R4 allows here: ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}.`,
+        extra,
+      );
     case 'const':
-      return issue.error('value', where, `FHIR R4 expects ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)} here.`, extra);
+      return issue.error(
+        'value',
+        where,
+        `FHIR R4 expects ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)} here.`,
+        extra,
+      );
     case 'pattern': {
       const type = schema().patterns.get(String((e.params as { pattern: string }).pattern));
       // A day runs 00:00–23:59: an end-of-day 24:00 (some systems write it) is said in words.
-      const midnight = (type === 'dateTime' || type === 'instant') && typeof value === 'string' && /T24:00/.test(value)
-        ? ' 24:00 is not a valid time; use 00:00 of the next day.' : '';
-      return issue.error('value', where, `Not a valid FHIR ${type ?? 'value'}${type ? ` (${PATTERN_HINTS[type] ?? 'see the FHIR R4 data types'})` : ''}.${midnight}`, extra);
+      const midnight =
+        (type === 'dateTime' || type === 'instant') && typeof value === 'string' && /T24:00/.test(value)
+          ? ' 24:00 is not a valid time; use 00:00 of the next day.'
+          : '';
+      return issue.error(
+        'value',
+        where,
+        `Not a valid FHIR ${type ?? 'value'}${type ? ` (${PATTERN_HINTS[type] ?? 'see the FHIR R4 data types'})` : ''}.${midnight}`,
+        extra,
+      );
     }
     case 'type':
-      return issue.error('structure', where, `FHIR R4 expects ${(e.params as { type: string }).type === 'array' ? 'an array (this element repeats)' : `a JSON ${(e.params as { type: string }).type}`} here.`, extra);
+      return issue.error(
+        'structure',
+        where,
+        `FHIR R4 expects ${(e.params as { type: string }).type === 'array' ? 'an array (this element repeats)' : `a JSON ${(e.params as { type: string }).type}`} here.`,
+        extra,
+      );
     default:
       return issue.error('invalid', where, `Does not conform to FHIR R4: ${e.message ?? e.keyword}.`, extra);
   }
@@ -212,11 +260,30 @@ function join(base: string | undefined, rest: string): string {
 function uriForms(root: object, at: string, out: Issue[]): void {
   const walk = (node: unknown, loc: string, top: boolean) => {
     if (typeof node === 'string') {
-      if (node.startsWith('urn:oid:') && !OID.test(node)) out.push(issue.warning('value', loc, `"${node}" is not an OID: after "urn:oid:" come numbers separated by dots (e.g. urn:oid:2.16.578.1.12.4.1.4.102). Use your organisation's registered OID, or a URL you control.`, { rule: SCHEMA_RULE }));
-      else if (node.startsWith('urn:uuid:') && !UUID.test(node)) out.push(issue.warning('value', loc, `"${node}" is not a UUID: after "urn:uuid:" comes a lower-case UUID (e.g. urn:uuid:9d4f2c34-5a1e-4f7b-8c2d-3e6f1a2b4c5d).`, { rule: SCHEMA_RULE }));
+      if (node.startsWith('urn:oid:') && !OID.test(node))
+        out.push(
+          issue.warning(
+            'value',
+            loc,
+            `"${node}" is not an OID: after "urn:oid:" come numbers separated by dots (e.g. urn:oid:2.16.578.1.12.4.1.4.102). Use your organisation's registered OID, or a URL you control.`,
+            { rule: SCHEMA_RULE },
+          ),
+        );
+      else if (node.startsWith('urn:uuid:') && !UUID.test(node))
+        out.push(
+          issue.warning(
+            'value',
+            loc,
+            `"${node}" is not a UUID: after "urn:uuid:" comes a lower-case UUID (e.g. urn:uuid:9d4f2c34-5a1e-4f7b-8c2d-3e6f1a2b4c5d).`,
+            { rule: SCHEMA_RULE },
+          ),
+        );
       return;
     }
-    if (Array.isArray(node)) { node.forEach((n, i) => walk(n, `${loc}[${i}]`, false)); return; }
+    if (Array.isArray(node)) {
+      node.forEach((n, i) => walk(n, `${loc}[${i}]`, false));
+      return;
+    }
     if (!node || typeof node !== 'object') return;
     if (!top && typeof (node as { resourceType?: unknown }).resourceType === 'string') return; // checked with its own resource
     for (const [k, v] of Object.entries(node)) if (k !== 'div') walk(v, `${loc}.${k}`, false);
@@ -229,7 +296,13 @@ const UUID = /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 // ---- Required elements, from HL7's StructureDefinitions -----------------------------------------
 
 /** A child element: how many it needs at least, and what it is (so its own children can be checked). */
-interface Child { name: string; min: number; choice: boolean; primitive: boolean; next?: string }
+interface Child {
+  name: string;
+  min: number;
+  choice: boolean;
+  primitive: boolean;
+  next?: string;
+}
 type Table = Record<string, Child[]>;
 
 let table: Table | undefined;
@@ -248,12 +321,20 @@ function cardinalities(): Table {
   try {
     table = JSON.parse(fs.readFileSync(cacheFile, 'utf8')) as Table;
     return table;
-  } catch { /* not built yet */ }
+  } catch {
+    /* not built yet */
+  }
   const built: Table = {};
   for (const file of ['profiles-types.json', 'profiles-resources.json']) {
     const bundle = JSON.parse(fs.readFileSync(path.join(pkg, 'dist', 'fhir', 'r4', file), 'utf8')) as { entry: Array<{ resource: any }> };
     for (const { resource: sd } of bundle.entry) {
-      if (sd.resourceType !== 'StructureDefinition' || sd.derivation === 'constraint' || sd.kind === 'primitive-type' || sd.kind === 'logical') continue;
+      if (
+        sd.resourceType !== 'StructureDefinition' ||
+        sd.derivation === 'constraint' ||
+        sd.kind === 'primitive-type' ||
+        sd.kind === 'logical'
+      )
+        continue;
       for (const el of sd.snapshot?.element ?? []) {
         const p: string = el.path;
         const dot = p.lastIndexOf('.');
@@ -267,7 +348,13 @@ function cardinalities(): Table {
         if (typeof el.contentReference === 'string') next = el.contentReference.replace(/^#/, '');
         else if (!choice && codes.length === 1 && (codes[0] === 'BackboneElement' || codes[0] === 'Element')) next = p;
         else if (!choice && codes.length === 1 && !isPrimitiveCode(codes[0]) && codes[0] !== 'Resource') next = codes[0];
-        (built[parent] ??= []).push({ name: choice ? name.slice(0, -3) : name, min: el.min ?? 0, choice, primitive, ...(next ? { next } : {}) });
+        (built[parent] ??= []).push({
+          name: choice ? name.slice(0, -3) : name,
+          min: el.min ?? 0,
+          choice,
+          primitive,
+          ...(next ? { next } : {}),
+        });
       }
     }
   }
@@ -277,11 +364,15 @@ function cardinalities(): Table {
     const tmp = `${cacheFile}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify(built));
     fs.renameSync(tmp, cacheFile);
-  } catch { /* a read-only installation: built again by the next process */ }
+  } catch {
+    /* a read-only installation: built again by the next process */
+  }
   return table;
 }
 
-function isPrimitiveCode(code: string): boolean { return /^[a-z]/.test(code) || code.startsWith('http://hl7.org/fhirpath/'); }
+function isPrimitiveCode(code: string): boolean {
+  return /^[a-z]/.test(code) || code.startsWith('http://hl7.org/fhirpath/');
+}
 
 /**
  * Primitive and choice elements FHIR requires (min ≥ 1) that are absent — neither `x` nor `_x`.
@@ -293,17 +384,38 @@ function requiredElements(node: Record<string, unknown>, defPath: string, at: st
   for (const c of children) {
     if (c.choice) {
       const keys = Object.keys(node).filter((k) => isChoiceKey(k, c.name));
-      if (c.min > 0 && keys.length === 0) out.push(issue.error('required', join(at, `${c.name}[x]`), `FHIR R4 requires ${c.name}[x] here (e.g. ${c.name}String, ${c.name}CodeableConcept: the type as the name's suffix).`, { rule: CARDINALITY_RULE }));
+      if (c.min > 0 && keys.length === 0)
+        out.push(
+          issue.error(
+            'required',
+            join(at, `${c.name}[x]`),
+            `FHIR R4 requires ${c.name}[x] here (e.g. ${c.name}String, ${c.name}CodeableConcept: the type as the name's suffix).`,
+            { rule: CARDINALITY_RULE },
+          ),
+        );
       continue;
     }
     const value = node[c.name];
     if (c.min > 0 && c.primitive && value === undefined && node[`_${c.name}`] === undefined) {
-      out.push(issue.error('required', join(at, c.name), `FHIR R4 requires "${c.name}" here (${c.min === 1 ? 'at least one value' : `at least ${c.min}`}).`, { rule: CARDINALITY_RULE }));
+      out.push(
+        issue.error(
+          'required',
+          join(at, c.name),
+          `FHIR R4 requires "${c.name}" here (${c.min === 1 ? 'at least one value' : `at least ${c.min}`}).`,
+          { rule: CARDINALITY_RULE },
+        ),
+      );
     }
     if (c.next && value && typeof value === 'object') {
       const items = Array.isArray(value) ? value : [value];
       items.forEach((v, i) => {
-        if (v && typeof v === 'object' && !Array.isArray(v)) requiredElements(v as Record<string, unknown>, c.next!, Array.isArray(value) ? `${join(at, c.name)}[${i}]` : join(at, c.name), out);
+        if (v && typeof v === 'object' && !Array.isArray(v))
+          requiredElements(
+            v as Record<string, unknown>,
+            c.next!,
+            Array.isArray(value) ? `${join(at, c.name)}[${i}]` : join(at, c.name),
+            out,
+          );
       });
     }
   }

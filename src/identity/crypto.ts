@@ -53,9 +53,12 @@ export function encryptNin(keys: IdentityKeys, nin: string): Buffer {
 
 /** Reads the key id of a blob without decrypting (e.g. to find rows still on an old key). */
 export function encryptedKeyId(blob: Buffer): string {
-  if (blob.length < 2) throw new Error('decryptNin: the encrypted value is too short to be valid (truncated or not an encrypted identity number)');
+  if (blob.length < 2)
+    throw new Error('decryptNin: the encrypted value is too short to be valid (truncated or not an encrypted identity number)');
   if (blob[0] !== VERSION) {
-    throw new Error(`decryptNin: unsupported format version ${blob[0]} (this program reads version ${VERSION}) — the value is corrupt or was written by a newer version`);
+    throw new Error(
+      `decryptNin: unsupported format version ${blob[0]} (this program reads version ${VERSION}) — the value is corrupt or was written by a newer version`,
+    );
   }
   const idLength = blob[1];
   if (blob.length < 2 + idLength + IV_LENGTH + TAG_LENGTH) {
@@ -106,7 +109,9 @@ function decodeKey(value: string, name: string): Buffer {
   }
   const key = Buffer.from(v, 'base64');
   if (key.length !== KEY_LENGTH) {
-    throw new Error(`${name} must be ${KEY_LENGTH} bytes (base64 of 32 random bytes), but decodes to ${key.length} bytes — generate a key with: openssl rand -base64 32`);
+    throw new Error(
+      `${name} must be ${KEY_LENGTH} bytes (base64 of 32 random bytes), but decodes to ${key.length} bytes — generate a key with: openssl rand -base64 32`,
+    );
   }
   return key;
 }
@@ -127,11 +132,17 @@ function fromEnv(env: NodeJS.ProcessEnv): IdentityKeys {
   encryptionKeys.set(currentKeyId, decodeKey(env.KVALREG_ENCRYPTION_KEY, 'KVALREG_ENCRYPTION_KEY'));
   const old = env.KVALREG_ENCRYPTION_KEYS_OLD?.trim();
   if (old) {
-    for (const entry of old.split(',').map((e) => e.trim()).filter(Boolean)) {
+    for (const entry of old
+      .split(',')
+      .map((e) => e.trim())
+      .filter(Boolean)) {
       const colon = entry.indexOf(':');
       if (colon < 1) throw new Error(`KVALREG_ENCRYPTION_KEYS_OLD: entry "${entry.slice(0, 20)}…" must look like id:base64key`);
       const id = checkKeyId(entry.slice(0, colon), 'KVALREG_ENCRYPTION_KEYS_OLD');
-      if (encryptionKeys.has(id)) throw new Error(`KVALREG_ENCRYPTION_KEYS_OLD: key id "${id}" is given twice (or equals KVALREG_ENCRYPTION_KEY_ID) — each key needs its own id`);
+      if (encryptionKeys.has(id))
+        throw new Error(
+          `KVALREG_ENCRYPTION_KEYS_OLD: key id "${id}" is given twice (or equals KVALREG_ENCRYPTION_KEY_ID) — each key needs its own id`,
+        );
       encryptionKeys.set(id, decodeKey(entry.slice(colon + 1), `KVALREG_ENCRYPTION_KEYS_OLD (key "${id}")`));
     }
   }
@@ -149,10 +160,19 @@ function parseKeyFile(text: string, path: string): IdentityKeys {
   try {
     data = JSON.parse(text);
   } catch {
-    throw new Error(`key file ${path} is not valid JSON — restore it from its backup; do not delete it, or data encrypted with it becomes unreadable`);
+    throw new Error(
+      `key file ${path} is not valid JSON — restore it from its backup; do not delete it, or data encrypted with it becomes unreadable`,
+    );
   }
   const f = data as Partial<KeyFile> | null;
-  if (!f || typeof f !== 'object' || typeof f.current !== 'string' || typeof f.hashKey !== 'string' || !f.keys || typeof f.keys !== 'object') {
+  if (
+    !f ||
+    typeof f !== 'object' ||
+    typeof f.current !== 'string' ||
+    typeof f.hashKey !== 'string' ||
+    !f.keys ||
+    typeof f.keys !== 'object'
+  ) {
     throw new Error(`key file ${path} must look like {"current":"k1","keys":{"k1":"<base64>"},"hashKey":"<base64>"}`);
   }
   const encryptionKeys = new Map<string, Buffer>();
@@ -161,7 +181,8 @@ function parseKeyFile(text: string, path: string): IdentityKeys {
     if (typeof value !== 'string') throw new Error(`key file ${path}: key "${id}" must be a base64 string`);
     encryptionKeys.set(id, decodeKey(value, `key file ${path}, key "${id}"`));
   }
-  if (!encryptionKeys.has(f.current)) throw new Error(`key file ${path}: "current" is "${f.current}", but there is no key with that id in "keys"`);
+  if (!encryptionKeys.has(f.current))
+    throw new Error(`key file ${path}: "current" is "${f.current}", but there is no key with that id in "keys"`);
   return { encryptionKeys, currentKeyId: f.current, hashKey: decodeKey(f.hashKey, `key file ${path}, hashKey`) };
 }
 

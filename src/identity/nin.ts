@@ -286,7 +286,10 @@ export function parseNin(input: string, opts: { today?: Date } = {}): NinParseRe
     );
   }
   if (day < 1 || day > 31) {
-    return fail('invalid-date', `the day digits "${nin.slice(0, 2)}" are not a day (01-31, or +40 for D-numbers; FH-numbers start with 8 or 9) — ${DATE_HINT}`);
+    return fail(
+      'invalid-date',
+      `the day digits "${nin.slice(0, 2)}" are not a day (01-31, or +40 for D-numbers; FH-numbers start with 8 or 9) — ${DATE_HINT}`,
+    );
   }
   const onD = kind === 'hnr' && isD ? { onDNumber: true as const } : {};
 
@@ -331,10 +334,19 @@ export function parseNin(input: string, opts: { today?: Date } = {}): NinParseRe
  */
 function parseFhNumber(nin: string, d: number[]): NinParseResult {
   const k1 = mod11CheckDigit(weightedSum(d, W1));
-  if (k1 === null) return fail('check-digit-1', `check digit 1 (digit 10) cannot be valid for these first nine digits of an FH-number (it would be 10) — ${TYPO_HINT}`);
-  if (k1 !== d[9]) return fail('check-digit-1', `check digit 1 (digit 10) is wrong: expected ${k1}, got ${d[9]} (an FH-number starts with 8 or 9 and has the classic check digits) — ${TYPO_HINT}`);
+  if (k1 === null)
+    return fail(
+      'check-digit-1',
+      `check digit 1 (digit 10) cannot be valid for these first nine digits of an FH-number (it would be 10) — ${TYPO_HINT}`,
+    );
+  if (k1 !== d[9])
+    return fail(
+      'check-digit-1',
+      `check digit 1 (digit 10) is wrong: expected ${k1}, got ${d[9]} (an FH-number starts with 8 or 9 and has the classic check digits) — ${TYPO_HINT}`,
+    );
   const k2 = mod11CheckDigit(weightedSum(d, W2));
-  if (k2 === null) return fail('check-digit-2', `check digit 2 (digit 11) cannot be valid for these first ten digits (it would be 10) — ${TYPO_HINT}`);
+  if (k2 === null)
+    return fail('check-digit-2', `check digit 2 (digit 11) cannot be valid for these first ten digits (it would be 10) — ${TYPO_HINT}`);
   if (k2 !== d[10]) return fail('check-digit-2', `check digit 2 (digit 11) is wrong: expected ${k2}, got ${d[10]} — ${TYPO_HINT}`);
   return { ok: true, nin, kind: 'fhn', birthDate: null, sex: null, rule2032: false };
 }

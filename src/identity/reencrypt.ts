@@ -12,9 +12,17 @@ const COLUMNS = [
   { table: 'pseudonym_key', column: 'key_enc', key: 'id' },
 ] as const;
 
-export interface ReencryptProgress { table: string; done: number; remaining: number }
+export interface ReencryptProgress {
+  table: string;
+  done: number;
+  remaining: number;
+}
 
-export async function reencryptAll(pool: Pool, keys: IdentityKeys, opts: { batch?: number; onProgress?: (p: ReencryptProgress) => void } = {}) {
+export async function reencryptAll(
+  pool: Pool,
+  keys: IdentityKeys,
+  opts: { batch?: number; onProgress?: (p: ReencryptProgress) => void } = {},
+) {
   const batch = opts.batch ?? 1000;
   const summary: Record<string, number> = {};
   for (const { table, column, key } of COLUMNS) {
@@ -26,7 +34,12 @@ export async function reencryptAll(pool: Pool, keys: IdentityKeys, opts: { batch
       let n = 0;
       try {
         await client.query('BEGIN');
-        const rows = (await client.query(`SELECT ${key} AS id, ${column} AS blob FROM ${table} WHERE ${onOldKey} ORDER BY ${key} LIMIT ${batch} FOR UPDATE`, [keys.currentKeyId])).rows;
+        const rows = (
+          await client.query(
+            `SELECT ${key} AS id, ${column} AS blob FROM ${table} WHERE ${onOldKey} ORDER BY ${key} LIMIT ${batch} FOR UPDATE`,
+            [keys.currentKeyId],
+          )
+        ).rows;
         for (const r of rows) {
           await client.query(`UPDATE ${table} SET ${column} = $2 WHERE ${key} = $1`, [r.id, encryptNin(keys, decryptNin(keys, r.blob))]);
         }

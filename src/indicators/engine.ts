@@ -36,12 +36,16 @@ export interface ComputeOptions {
 /** SQL giving the period label of date `d` for a grain; rolling windows give one label per window the date falls in. */
 export function periodRows(grain: Grain, d: string, asOf: string): string {
   switch (grain) {
-    case 'year': return `SELECT 'year'::text, to_char(${d}, 'YYYY')`;
-    case 'quarter': return `SELECT 'quarter'::text, to_char(${d}, 'YYYY-"Q"Q')`;
-    case 'month': return `SELECT 'month'::text, to_char(${d}, 'YYYY-MM')`;
+    case 'year':
+      return `SELECT 'year'::text, to_char(${d}, 'YYYY')`;
+    case 'quarter':
+      return `SELECT 'quarter'::text, to_char(${d}, 'YYYY-"Q"Q')`;
+    case 'month':
+      return `SELECT 'month'::text, to_char(${d}, 'YYYY-MM')`;
     // The 12-month window ending with each month: a case counts in the 12 windows that contain it,
     // up to the window ending with the as-of month.
-    case 'rolling-12-months': return `SELECT 'rolling-12-months'::text, to_char(${d} + make_interval(months => k), 'YYYY-MM')
+    case 'rolling-12-months':
+      return `SELECT 'rolling-12-months'::text, to_char(${d} + make_interval(months => k), 'YYYY-MM')
       FROM generate_series(0, 11) k WHERE date_trunc('month', ${d} + make_interval(months => k)) <= date_trunc('month', ${asOf}::date)`;
   }
 }
@@ -90,20 +94,36 @@ export function expandedCountsSql(table: string, rows: IndicatorRows[], asOf: st
     FROM e GROUP BY 1, 2, 3, 4, 5, 6, 7`;
 }
 
-export interface ComputeResult { rows: number; ms: number; phases: Record<string, number> }
+export interface ComputeResult {
+  rows: number;
+  ms: number;
+  phases: Record<string, number>;
+}
 
 /**
  * Computes `inds` for the whole table in one shared pass and replaces their stored results (only
  * rows whose counts changed are written). Returns the result rows and where the time went.
  */
-export async function computeIndicators(tx: PersonTx, registry: Registry, inds: Indicator[], opts: ComputeOptions & { version: number; signature: (ind: Indicator) => string }): Promise<ComputeResult> {
+export async function computeIndicators(
+  tx: PersonTx,
+  registry: Registry,
+  inds: Indicator[],
+  opts: ComputeOptions & { version: number; signature: (ind: Indicator) => string },
+): Promise<ComputeResult> {
   const db = tx.client;
   const started = performance.now();
   const phases: Record<string, number> = {};
   let mark = started;
-  const phase = (name: string) => { const now = performance.now(); phases[name] = Math.round(now - mark); mark = now; };
+  const phase = (name: string) => {
+    const now = performance.now();
+    phases[name] = Math.round(now - mark);
+    mark = now;
+  };
   const values: unknown[] = [opts.asOf, opts.nation];
-  const param = (v: unknown) => { values.push(v); return `$${values.length}`; };
+  const param = (v: unknown) => {
+    values.push(v);
+    return `$${values.length}`;
+  };
   const rows = inds.map((ind, k) => indicatorRows(registry, ind, k, param, '$1::date'));
   const table = analyticsTable(registry);
   // Hash tables of the passes below stay in memory (the cells are small; the persons looked at once are not).
@@ -120,44 +140,71 @@ export async function computeIndicators(tx: PersonTx, registry: Registry, inds: 
   for (let j = 0; j < dates.length; j++) {
     sets.push({ cols: [`m${j}`], mask: mask([`m${j}`]) });
     const used = new Set(rows.filter((r) => r.byYear && r.date === dates[j]).flatMap((r) => r.caseStrata));
-    for (const s of used) { const c = [`y${j}`, `s${strata.indexOf(s)}`]; sets.push({ cols: c, mask: mask(c) }); }
+    for (const s of used) {
+      const c = [`y${j}`, `s${strata.indexOf(s)}`];
+      sets.push({ cols: c, mask: mask(c) });
+    }
   }
   const totalsMask = (r: IndicatorRows) => mask([`m${dates.indexOf(r.date)}`]);
   const strataMask = (r: IndicatorRows, s: string) => mask([`y${dates.indexOf(r.date)}`, `s${strata.indexOf(s)}`]);
   const sums = rows.flatMap((r) => [
     `CASE WHEN ${r.inPopulation} THEN ${r.parts.map((p) => `${p.d}::int`).join(' + ')} ELSE 0 END AS d${r.k}`,
     `CASE WHEN ${r.inPopulation} THEN ${r.parts.map((p) => p.n).join(' + ')} ELSE 0 END AS n${r.k}`,
-    ...(r.byYear ? r.countStrata.flatMap((c, j) => c.strata.map((st, i) => `CASE WHEN ${r.inPopulation} THEN ${st.n} ELSE 0 END AS c${r.k}_${j}_${i}`)) : []),
+    ...(r.byYear
+      ? r.countStrata.flatMap((c, j) => c.strata.map((st, i) => `CASE WHEN ${r.inPopulation} THEN ${st.n} ELSE 0 END AS c${r.k}_${j}_${i}`))
+      : []),
   ]);
-  const sumNames = rows.flatMap((r) => [`d${r.k}`, `n${r.k}`, ...(r.byYear ? r.countStrata.flatMap((c, j) => c.strata.map((_, i) => `c${r.k}_${j}_${i}`)) : [])]);
-  await db.query(`CREATE TEMP TABLE ind_cell ON COMMIT DROP AS
+  const sumNames = rows.flatMap((r) => [
+    `d${r.k}`,
+    `n${r.k}`,
+    ...(r.byYear ? r.countStrata.flatMap((c, j) => c.strata.map((_, i) => `c${r.k}_${j}_${i}`)) : []),
+  ]);
+  await db.query(
+    `CREATE TEMP TABLE ind_cell ON COMMIT DROP AS
     SELECT GROUPING(${grouping.join(', ')}) AS gs, b.path, b.fin,
            coalesce(${dates.flatMap((_, j) => [`b.m${j}`, `b.y${j}`]).join(', ')}) AS m,
            ${strata.length ? `coalesce(${strata.map((_, i) => `b.s${i}`).join(', ')})` : 'NULL::text'} AS sv,
            ${sumNames.map((s) => `sum(b.${s})::bigint AS ${s}`).join(', ')}
     FROM (SELECT ${unitPath('$2')} AS path, a.finalised AS fin,
             ${dates.map((d, j) => `date_trunc('month', ${d})::date AS m${j}, date_trunc('year', ${d})::date AS y${j}`).join(', ')},
-            ${strata.map((s, i) => `coalesce(a."${s}"::text, 'unknown') AS s${i}`).concat(sums).join(',\n            ')}
+            ${strata
+              .map((s, i) => `coalesce(a."${s}"::text, 'unknown') AS s${i}`)
+              .concat(sums)
+              .join(',\n            ')}
           -- the as-of date may be unused by the definitions, but names its placeholder's type
           FROM ${table} a WHERE $1::date IS NOT NULL) b
-    GROUP BY GROUPING SETS (${sets.map((s) => `(b.path, b.fin, ${s.cols.map((c) => `b.${c}`).join(', ')})`).join(', ')})`, values);
+    GROUP BY GROUPING SETS (${sets.map((s) => `(b.path, b.fin, ${s.cols.map((c) => `b.${c}`).join(', ')})`).join(', ')})`,
+    values,
+  );
   phase('pass');
 
   // 2. The cells of each indicator (its totals, its strata), in a denominator.
   // Each cell row belongs to one grouping set: it is expanded only into the entries of its own set
   // (expanding every row into every indicator's entries and dropping the others cost more than the pass).
   const entries = new Map<number, string[]>();
-  const entry = (gs: number, x: string) => { let list = entries.get(gs); if (!list) entries.set(gs, (list = [])); list.push(x); };
+  const entry = (gs: number, x: string) => {
+    let list = entries.get(gs);
+    if (!list) entries.set(gs, (list = []));
+    list.push(x);
+  };
   for (const r of rows) {
     entry(totalsMask(r), `(${r.k}, '', '', c.d${r.k}, c.n${r.k})`);
     if (!r.byYear) continue;
-    r.countStrata.forEach((cs, j) => cs.strata.forEach((st, i) => entry(totalsMask(r), `(${r.k}, ${literal(cs.name)}, ${literal(st.stratum)}, c.d${r.k}, c.c${r.k}_${j}_${i})`)));
+    r.countStrata.forEach((cs, j) =>
+      cs.strata.forEach((st, i) =>
+        entry(totalsMask(r), `(${r.k}, ${literal(cs.name)}, ${literal(st.stratum)}, c.d${r.k}, c.c${r.k}_${j}_${i})`),
+      ),
+    );
     for (const st of r.caseStrata) entry(strataMask(r, st), `(${r.k}, ${literal(st)}, c.sv, c.d${r.k}, c.n${r.k})`);
   }
   await db.query(`CREATE TEMP TABLE ind_add ON COMMIT DROP AS
-    ${[...entries].map(([gs, list]) => `SELECT x.k, c.path, c.fin, c.m, x.stratifier, x.stratum, x.d, x.n
+    ${[...entries]
+      .map(
+        ([gs, list]) => `SELECT x.k, c.path, c.fin, c.m, x.stratifier, x.stratum, x.d, x.n
     FROM ind_cell c CROSS JOIN LATERAL (VALUES ${list.join(', ')}) x(k, stratifier, stratum, d, n)
-    WHERE c.gs = ${gs} AND x.d > 0`).join('\n    UNION ALL\n    ')}`);
+    WHERE c.gs = ${gs} AND x.d > 0`,
+      )
+      .join('\n    UNION ALL\n    ')}`);
   phase('cells');
 
   // 3. Every unit level and dataset, per month (totals) or year (strata).
@@ -169,7 +216,8 @@ export async function computeIndicators(tx: PersonTx, registry: Registry, inds: 
   phase('units');
 
   // 4. Every grain: years, quarters and months from the monthly sums, each 12-month window from its months.
-  await db.query(`CREATE TEMP TABLE ind_final ON COMMIT DROP AS
+  await db.query(
+    `CREATE TEMP TABLE ind_final ON COMMIT DROP AS
     SELECT k, ds, 'year'::text AS grain, to_char(m, 'YYYY') AS period, resh, stratifier, stratum, sum(n)::bigint AS n, sum(d)::bigint AS d
       FROM ind_unit WHERE k = ANY(${withGrain(rows, 'year')}) GROUP BY 1, 2, 3, 4, 5, 6, 7
     UNION ALL
@@ -182,7 +230,9 @@ export async function computeIndicators(tx: PersonTx, registry: Registry, inds: 
     SELECT k, ds, 'rolling-12-months', to_char(m + make_interval(months => w), 'YYYY-MM'), resh, '', '', sum(n), sum(d)
       FROM ind_unit CROSS JOIN generate_series(0, 11) w
       WHERE stratifier = '' AND k = ANY(${withGrain(rows, 'rolling-12-months')}) AND date_trunc('month', m + make_interval(months => w)) <= date_trunc('month', $1::date)
-      GROUP BY 1, 2, 3, 4, 5`, [opts.asOf]);
+      GROUP BY 1, 2, 3, 4, 5`,
+    [opts.asOf],
+  );
   phase('grains');
 
   // 5. Patients (events) with two cases within twelve months: counted once, from their own rows,
@@ -196,20 +246,39 @@ export async function computeIndicators(tx: PersonTx, registry: Registry, inds: 
     const sources: string[] = [];
     // The definitions again, with only these indicators' parameters.
     const flagValues: unknown[] = [opts.asOf, opts.nation];
-    const flagParam = (v: unknown) => { flagValues.push(v); return `$${flagValues.length}`; };
+    const flagParam = (v: unknown) => {
+      flagValues.push(v);
+      return `$${flagValues.length}`;
+    };
     for (const [i, kind] of kinds.entries()) {
       const ds = [...new Set(kind.rows.map((r) => r.date))];
-      const close = ds.map((d) => `(count(${d}) > 1 AND (count(${d}) > 2 OR max(date_trunc('month', ${d})) < min(date_trunc('month', ${d})) + interval '12 months'))`);
+      const close = ds.map(
+        (d) =>
+          `(count(${d}) > 1 AND (count(${d}) > 2 OR max(date_trunc('month', ${d})) < min(date_trunc('month', ${d})) + interval '12 months'))`,
+      );
       await db.query(`CREATE TEMP TABLE ind_multi${i} ON COMMIT DROP AS
         SELECT ${kind.entity} AS id FROM ${table} a WHERE ${kind.entity} IS NOT NULL GROUP BY 1 HAVING ${close.join(' OR ')}`);
       await db.query(`ANALYZE ind_multi${i}`);
-      sources.push(flagRowsSql(kind.rows.map((r) => indicatorRows(registry, r.ind, r.k, flagParam, '$1::date')), table, `${kind.entity} IN (SELECT id FROM ind_multi${i})`, '$2', '$1'));
+      sources.push(
+        flagRowsSql(
+          kind.rows.map((r) => indicatorRows(registry, r.ind, r.k, flagParam, '$1::date')),
+          table,
+          `${kind.entity} IN (SELECT id FROM ind_multi${i})`,
+          '$2',
+          '$1',
+        ),
+      );
     }
     phase('multi');
-    await db.query(`CREATE TEMP TABLE ind_flag ON COMMIT DROP AS
+    await db.query(
+      `CREATE TEMP TABLE ind_flag ON COMMIT DROP AS
       SELECT s.state, CASE WHEN s.state = 1 THEN f.entity END AS entity, f.k, f.part, f.path, f.m, f.fin, f.stratifier, f.stratum, f.n
-      FROM (${sources.join('\nUNION ALL\n')}) f CROSS JOIN (VALUES (1), (-1)) s(state)`, flagValues);
-    await db.query(`INSERT INTO ind_final SELECT * FROM (${expandedCountsSql('ind_flag', rows, '$1')}) c WHERE c.n <> 0 OR c.d <> 0`, [opts.asOf]);
+      FROM (${sources.join('\nUNION ALL\n')}) f CROSS JOIN (VALUES (1), (-1)) s(state)`,
+      flagValues,
+    );
+    await db.query(`INSERT INTO ind_final SELECT * FROM (${expandedCountsSql('ind_flag', rows, '$1')}) c WHERE c.n <> 0 OR c.d <> 0`, [
+      opts.asOf,
+    ]);
     phase('distinct');
   }
 
@@ -225,13 +294,19 @@ export async function computeIndicators(tx: PersonTx, registry: Registry, inds: 
   phase('disclosure');
   const withFlags = `SELECT n.*, w.wk, w.wn FROM ind_new n LEFT JOIN ind_withheld w
     ON (w.indicator, w.dataset, w.grain, w.period, w.unit_resh, w.stratifier, w.stratum) = (n.indicator, n.dataset, n.grain, n.period, n.unit_resh, n.stratifier, n.stratum)`;
-  const columns = 'registry, indicator, dataset, grain, period, unit_resh, stratifier, stratum, numerator, denominator, numerator_withheld, denominator_withheld';
-  const existing = (await db.query('SELECT EXISTS (SELECT 1 FROM indicator_result WHERE registry = $1 AND indicator = ANY($2)) AS e', [registry.id, ids])).rows[0].e;
+  const columns =
+    'registry, indicator, dataset, grain, period, unit_resh, stratifier, stratum, numerator, denominator, numerator_withheld, denominator_withheld';
+  const existing = (
+    await db.query('SELECT EXISTS (SELECT 1 FROM indicator_result WHERE registry = $1 AND indicator = ANY($2)) AS e', [registry.id, ids])
+  ).rows[0].e;
   if (!existing) {
     await db.query(`INSERT INTO indicator_result (${columns}) ${withFlags}`);
   } else {
-    await db.query(`DELETE FROM indicator_result r WHERE r.registry = $1 AND r.indicator = ANY($2)
-      AND NOT EXISTS (SELECT 1 FROM ind_new f WHERE f.indicator = r.indicator AND (${key('f')}) = (${key('r')}))`, [registry.id, ids]);
+    await db.query(
+      `DELETE FROM indicator_result r WHERE r.registry = $1 AND r.indicator = ANY($2)
+      AND NOT EXISTS (SELECT 1 FROM ind_new f WHERE f.indicator = r.indicator AND (${key('f')}) = (${key('r')}))`,
+      [registry.id, ids],
+    );
     await db.query(`INSERT INTO indicator_result (${columns}) ${withFlags}
       ON CONFLICT (registry, indicator, dataset, grain, period, unit_resh, stratifier, stratum)
       DO UPDATE SET numerator = EXCLUDED.numerator, denominator = EXCLUDED.denominator, numerator_withheld = EXCLUDED.numerator_withheld, denominator_withheld = EXCLUDED.denominator_withheld
@@ -241,11 +316,13 @@ export async function computeIndicators(tx: PersonTx, registry: Registry, inds: 
   const written = Number((await db.query('SELECT count(*) FROM ind_new')).rows[0].count);
   phase('store');
   const ms = Math.round(performance.now() - started);
-  await db.query(`INSERT INTO indicator_run (registry, indicator, version, as_of, duration_ms, signature)
+  await db.query(
+    `INSERT INTO indicator_run (registry, indicator, version, as_of, duration_ms, signature)
     SELECT $1, unnest($2::text[]), $3, $4, $5, unnest($6::text[])
     ON CONFLICT (registry, indicator) DO UPDATE SET version = EXCLUDED.version, as_of = EXCLUDED.as_of, computed_at = now(),
       duration_ms = EXCLUDED.duration_ms, signature = EXCLUDED.signature`,
-  [registry.id, ids, opts.version, opts.asOf, ms, inds.map(opts.signature)]);
+    [registry.id, ids, opts.version, opts.asOf, ms, inds.map(opts.signature)],
+  );
   await db.query('DROP TABLE IF EXISTS ind_cell, ind_add, ind_unit, ind_final, ind_flag, ind_new, ind_withheld, ind_multi0, ind_multi1');
   return { rows: written, ms, phases };
 }

@@ -28,7 +28,15 @@ import type { UnitTree } from '../units/tree.ts';
 /** Above this many changed cases in one batch, the results are recomputed in full instead. */
 export const DELTA_LIMIT = 2_000;
 
-interface Pending { inds: Indicator[]; asOf: string; persons: number[]; events: string[]; rows: IndicatorRows[]; values: unknown[]; from: string }
+interface Pending {
+  inds: Indicator[];
+  asOf: string;
+  persons: number[];
+  events: string[];
+  rows: IndicatorRows[];
+  values: unknown[];
+  from: string;
+}
 
 export interface MaintainerDeps {
   active: (registry: string) => Indicator[];
@@ -51,37 +59,64 @@ export class IndicatorMaintainer implements AnalyticsObserver {
     // Serialised with full computations (service.ts takes the same lock), so that the results this
     // batch moves are not being replaced meanwhile.
     await db.query('SELECT pg_advisory_xact_lock(4243, hashtext($1))', [registry.id]);
-    const runs = new Map((await db.query('SELECT indicator, version, as_of::text AS as_of, signature FROM indicator_run WHERE registry = $1', [registry.id])).rows
-      .map((r) => [r.indicator as string, { version: Number(r.version), asOf: r.as_of as string, signature: r.signature as string | null }]));
-    const current = inds.filter((i) => { const run = runs.get(i.def.id); return run && run.version === version && run.signature === this.deps.signature(registry, i); });
+    const runs = new Map(
+      (
+        await db.query('SELECT indicator, version, as_of::text AS as_of, signature FROM indicator_run WHERE registry = $1', [registry.id])
+      ).rows.map((r) => [
+        r.indicator as string,
+        { version: Number(r.version), asOf: r.as_of as string, signature: r.signature as string | null },
+      ]),
+    );
+    const current = inds.filter((i) => {
+      const run = runs.get(i.def.id);
+      return run && run.version === version && run.signature === this.deps.signature(registry, i);
+    });
     if (current.length === 0) return null;
     // One as-of date for the batch (a computation gives every indicator the same).
-    const asOf = current.map((i) => runs.get(i.def.id)!.asOf).sort().at(-1)!;
+    const asOf = current
+      .map((i) => runs.get(i.def.id)!.asOf)
+      .sort()
+      .at(-1)!;
     const moving = current.filter((i) => runs.get(i.def.id)!.asOf === asOf);
     await db.query('SAVEPOINT indicators_before');
     try {
       const table = analyticsTable(registry);
-      const { rows: [who] } = await db.query(`SELECT
+      const {
+        rows: [who],
+      } = await db.query(
+        `SELECT
           (SELECT count(*) FROM unnest($2::bigint[]) x(changed) WHERE NOT EXISTS (SELECT 1 FROM ${table} t WHERE t.case_id = x.changed)
              AND NOT EXISTS (SELECT 1 FROM registry_case c WHERE c.registry = $1 AND c.id = x.changed)) AS vanished,
           ARRAY(SELECT DISTINCT person_id FROM (SELECT person_id FROM ${table} WHERE case_id = ANY($2) UNION ALL
                 SELECT person_id FROM registry_case WHERE registry = $1 AND id = ANY($2)) p) AS persons,
           ARRAY(SELECT DISTINCT event_key FROM (SELECT event_key FROM ${table} WHERE case_id = ANY($2) UNION ALL
-                SELECT event_key FROM registry_case WHERE registry = $1 AND id = ANY($2)) e WHERE event_key IS NOT NULL) AS events`, [registry.id, caseIds]);
+                SELECT event_key FROM registry_case WHERE registry = $1 AND id = ANY($2)) e WHERE event_key IS NOT NULL) AS events`,
+        [registry.id, caseIds],
+      );
       if (Number(who.vanished) > 0) {
         // Gone with their person (an opt-out): what they added is unknown now.
-        this.deps.log.info({ registry: registry.id, cases: Number(who.vanished) }, 'analytics rows removed outside the refresher; indicators will be recomputed in full');
+        this.deps.log.info(
+          { registry: registry.id, cases: Number(who.vanished) },
+          'analytics rows removed outside the refresher; indicators will be recomputed in full',
+        );
         await db.query('RELEASE SAVEPOINT indicators_before');
         return null;
       }
       const values: unknown[] = [asOf, this.deps.nation()];
-      const param = (v: unknown) => { values.push(v); return `$${values.length}`; };
+      const param = (v: unknown) => {
+        values.push(v);
+        return `$${values.length}`;
+      };
       const rows = moving.map((ind, k) => indicatorRows(registry, ind, k, param, '$1::date'));
-      const persons = (who.persons as string[]).map(Number), events = who.events as string[];
+      const persons = (who.persons as string[]).map(Number),
+        events = who.events as string[];
       // Every row of the patients and events concerned (found by index: person_id, event_key).
       const from = `a.person_id = ANY(${param(persons)}::bigint[])${events.length ? ` OR a.event_key = ANY(${param(events)}::text[])` : ''}`;
-      await db.query(`CREATE TEMP TABLE ind_delta ON COMMIT DROP AS
-        SELECT -1 AS state, f.entity, f.k, f.part, f.path, f.m, f.fin, f.stratifier, f.stratum, f.n FROM (${flagRowsSql(rows, table, from, '$2', '$1')}) f`, values);
+      await db.query(
+        `CREATE TEMP TABLE ind_delta ON COMMIT DROP AS
+        SELECT -1 AS state, f.entity, f.k, f.part, f.path, f.m, f.fin, f.stratifier, f.stratum, f.n FROM (${flagRowsSql(rows, table, from, '$2', '$1')}) f`,
+        values,
+      );
       await db.query('RELEASE SAVEPOINT indicators_before');
       return { inds: moving, asOf, persons, events, rows, values, from };
     } catch (err) {
@@ -97,16 +132,24 @@ export class IndicatorMaintainer implements AnalyticsObserver {
     const db = tx.client;
     await db.query('SAVEPOINT indicators_after');
     try {
-      await db.query(`INSERT INTO ind_delta SELECT 1, f.entity, f.k, f.part, f.path, f.m, f.fin, f.stratifier, f.stratum, f.n FROM (${flagRowsSql(pending.rows, analyticsTable(registry), pending.from, '$2', '$1')}) f`, pending.values);
+      await db.query(
+        `INSERT INTO ind_delta SELECT 1, f.entity, f.k, f.part, f.path, f.m, f.fin, f.stratifier, f.stratum, f.n FROM (${flagRowsSql(pending.rows, analyticsTable(registry), pending.from, '$2', '$1')}) f`,
+        pending.values,
+      );
       const ids = pending.inds.map((i) => i.def.id);
-      await db.query(`CREATE TEMP TABLE ind_moved ON COMMIT DROP AS
+      await db.query(
+        `CREATE TEMP TABLE ind_moved ON COMMIT DROP AS
         SELECT $2::text AS registry, ($3::text[])[k + 1] AS indicator, ds AS dataset, grain, period, resh AS unit_resh, stratifier, stratum, n, d
-        FROM (${expandedCountsSql('ind_delta', pending.rows, '$1')}) c WHERE c.n <> 0 OR c.d <> 0`, [pending.asOf, registry.id, ids]);
+        FROM (${expandedCountsSql('ind_delta', pending.rows, '$1')}) c WHERE c.n <> 0 OR c.d <> 0`,
+        [pending.asOf, registry.id, ids],
+      );
       await db.query(`INSERT INTO indicator_result AS r (registry, indicator, dataset, grain, period, unit_resh, stratifier, stratum, numerator, denominator)
         SELECT registry, indicator, dataset, grain, period, unit_resh, stratifier, stratum, n, d FROM ind_moved
         ON CONFLICT (registry, indicator, dataset, grain, period, unit_resh, stratifier, stratum)
         DO UPDATE SET numerator = r.numerator + EXCLUDED.numerator, denominator = r.denominator + EXCLUDED.denominator`);
-      const { rows: [check] } = await db.query(`WITH moved AS (
+      const {
+        rows: [check],
+      } = await db.query(`WITH moved AS (
           SELECT r.ctid, r.numerator, r.denominator FROM indicator_result r JOIN ind_moved m ON (m.registry, m.indicator, m.dataset, m.grain, m.period, m.unit_resh, m.stratifier, m.stratum)
             = (r.registry, r.indicator, r.dataset, r.grain, r.period, r.unit_resh, r.stratifier, r.stratum)),
         gone AS (DELETE FROM indicator_result r USING moved WHERE r.ctid = moved.ctid AND moved.denominator = 0 AND moved.numerator = 0 RETURNING 1)

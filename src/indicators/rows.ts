@@ -57,9 +57,10 @@ export function indicatorRows(registry: Registry, ind: Indicator, k: number, par
   if (ind.def.population) where.push(`(${expr(ind.def.population)}) IS TRUE`);
   if (ind.def.exclusions) where.push(`(${expr(ind.def.exclusions)}) IS NOT TRUE`);
   // A case in the numerator adds 1, or (counting cases) the declared numeratorCount, e.g. its unplanned reoperations.
-  const adds = (den: string, num: string, count: string | undefined) => (count === undefined
-    ? `(CASE WHEN ${den} AND (${num}) IS TRUE THEN 1 ELSE 0 END)`
-    : `(CASE WHEN ${den} AND (${num}) IS TRUE THEN coalesce(round(${count})::bigint, 0) ELSE 0 END)`);
+  const adds = (den: string, num: string, count: string | undefined) =>
+    count === undefined
+      ? `(CASE WHEN ${den} AND (${num}) IS TRUE THEN 1 ELSE 0 END)`
+      : `(CASE WHEN ${den} AND (${num}) IS TRUE THEN coalesce(round(${count})::bigint, 0) ELSE 0 END)`;
   const counting = ind.def.countBy === 'case' && ind.def.numeratorCount !== undefined ? expr(ind.def.numeratorCount) : undefined;
   const parts = ind.parts.map((p) => {
     const d = `((${expr(p.denominator)}) IS TRUE)`;
@@ -67,12 +68,25 @@ export function indicatorRows(registry: Registry, ind: Indicator, k: number, par
   });
   const countStrata = Object.entries(ind.def.countStrata ?? {}).map(([name, strata]) => ({
     name,
-    strata: Object.entries(strata).map(([stratum, source]) => ({ stratum, n: adds(parts[0].d, expr(ind.parts[0].numerator), expr(source)) })),
+    strata: Object.entries(strata).map(([stratum, source]) => ({
+      stratum,
+      n: adds(parts[0].d, expr(ind.parts[0].numerator), expr(source)),
+    })),
   }));
   return {
-    k, ind, date, inPopulation: `(${where.join(' AND ')})`, parts, countStrata,
+    k,
+    ind,
+    date,
+    inPopulation: `(${where.join(' AND ')})`,
+    parts,
+    countStrata,
     caseStrata: ind.def.stratifiers.filter((s) => !ind.def.countStrata?.[s]),
-    entity: ind.def.countBy === 'patient' ? 'a.person_id::text' : ind.def.countBy === 'event' ? "coalesce(a.event_key, 'case:' || a.case_id)" : null,
+    entity:
+      ind.def.countBy === 'patient'
+        ? 'a.person_id::text'
+        : ind.def.countBy === 'event'
+          ? "coalesce(a.event_key, 'case:' || a.case_id)"
+          : null,
     grains: computedGrains(ind),
     byYear: ind.def.grains.includes('year') && ind.def.stratifiers.length > 0,
   };
@@ -89,20 +103,22 @@ export const unitPath = (nation: string) => `(CASE WHEN cardinality(a.unit_path)
  * adds nothing and gives none.
  */
 export function flagRowsSql(rows: IndicatorRows[], table: string, where: string, nation: string, asOf: string): string {
-  return rows.map((r) => {
-    const strata = [
-      `('', '', p.n)`,
-      ...(r.byYear ? r.caseStrata.map((s) => `(${literal(s)}, coalesce(a."${s}"::text, 'unknown'), p.n)`) : []),
-      ...(r.byYear ? r.countStrata.flatMap((c) => c.strata.map((st) => `(${literal(c.name)}, ${literal(st.stratum)}, ${st.n})`)) : []),
-    ];
-    return `SELECT ${r.k} AS k, ${r.entity ?? 'NULL::text'} AS entity, p.part, ${unitPath(nation)} AS path, date_trunc('month', ${r.date})::date AS m,
+  return rows
+    .map((r) => {
+      const strata = [
+        `('', '', p.n)`,
+        ...(r.byYear ? r.caseStrata.map((s) => `(${literal(s)}, coalesce(a."${s}"::text, 'unknown'), p.n)`) : []),
+        ...(r.byYear ? r.countStrata.flatMap((c) => c.strata.map((st) => `(${literal(c.name)}, ${literal(st.stratum)}, ${st.n})`)) : []),
+      ];
+      return `SELECT ${r.k} AS k, ${r.entity ?? 'NULL::text'} AS entity, p.part, ${unitPath(nation)} AS path, date_trunc('month', ${r.date})::date AS m,
         a.finalised AS fin, x.stratifier, x.stratum, x.n::bigint AS n
       FROM ${table} a
       CROSS JOIN LATERAL (VALUES ${r.parts.map((p, i) => `(${i}, ${p.d}, ${p.n})`).join(', ')}) p(part, d, n)
       CROSS JOIN LATERAL (VALUES ${strata.join(', ')}) x(stratifier, stratum, n)
       -- the as-of date may be unused by the definitions, but names its placeholder's type
       WHERE (${where}) AND ${asOf}::date IS NOT NULL AND ${r.inPopulation} AND p.d`;
-  }).join('\nUNION ALL\n');
+    })
+    .join('\nUNION ALL\n');
 }
 
 /** A text as an SQL literal (names from the definition: stratifier ids and stratum names). */

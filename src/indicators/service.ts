@@ -56,7 +56,12 @@ export interface IndicatorResult {
 }
 
 /** A stored count with its disclosure decision. */
-interface Count { k: number; n: number; wk: Withheld['numerator']; wn: Withheld['denominator'] }
+interface Count {
+  k: number;
+  n: number;
+  wk: Withheld['numerator'];
+  wn: Withheld['denominator'];
+}
 
 export interface ResultQuery {
   indicator?: string;
@@ -84,7 +89,13 @@ export class Indicators {
   /** Moves the stored results with every batch the analytics refresher writes (incremental.ts). */
   readonly maintainer: IndicatorMaintainer;
 
-  constructor(private readonly data: PersonData, private readonly pool: Queryable, registries: Registry[], private readonly units: UnitTree, private readonly log: Logger) {
+  constructor(
+    private readonly data: PersonData,
+    private readonly pool: Queryable,
+    registries: Registry[],
+    private readonly units: UnitTree,
+    private readonly log: Logger,
+  ) {
     for (const r of registries) {
       this.byRegistry.set(r.id, loadIndicators(r));
       this.statisticsByRegistry.set(r.id, loadStatistics(r));
@@ -106,29 +117,64 @@ export class Indicators {
     const key = `${registry.id}/${ind.def.id}`;
     let s = this.signatures.get(key);
     if (!s) {
-      s = crypto.createHash('sha256').update(`${ENGINE}\n${columnsSignature(registry)}\n${JSON.stringify(ind.def)}`).digest('hex').slice(0, 32);
+      s = crypto
+        .createHash('sha256')
+        .update(`${ENGINE}\n${columnsSignature(registry)}\n${JSON.stringify(ind.def)}`)
+        .digest('hex')
+        .slice(0, 32);
       this.signatures.set(key, s);
     }
     return s;
   }
 
   /** The registry's declared statistics that are not proportions (e.g. an adjusted survival measure). */
-  statistics(registry: string): Statistic[] { return this.statisticsByRegistry.get(registry) ?? []; }
+  statistics(registry: string): Statistic[] {
+    return this.statisticsByRegistry.get(registry) ?? [];
+  }
 
   /** A statistic's results per unit and period, computed now from the analytics table; aggregates only. */
-  async statisticResults(registry: Registry, q: { statistic?: string; dataset?: 'fresh' | 'qa'; grain?: Grain; period?: string; units?: string[]; level?: Unit['level'] } = {}, opts: { asOf?: string } = {}): Promise<StatisticResult[]> {
+  async statisticResults(
+    registry: Registry,
+    q: { statistic?: string; dataset?: 'fresh' | 'qa'; grain?: Grain; period?: string; units?: string[]; level?: Unit['level'] } = {},
+    opts: { asOf?: string } = {},
+  ): Promise<StatisticResult[]> {
     const asOf = opts.asOf ?? osloDate(new Date().toISOString());
     const stats = this.statistics(registry.id).filter((s) => !q.statistic || s.def.id === q.statistic);
-    const units = q.units ?? (q.level ? this.units.all().filter((u) => u.level === q.level).map((u) => u.resh) : undefined);
+    const units =
+      q.units ??
+      (q.level
+        ? this.units
+            .all()
+            .filter((u) => u.level === q.level)
+            .map((u) => u.resh)
+        : undefined);
     const out: StatisticResult[] = [];
-    await this.data.transaction(PLATFORM, 'statistics:compute', async (tx) => {
-      for (const s of stats) out.push(...await computeStatistic(tx, registry, s, { asOf, nation: this.nation(), units: this.units }, { dataset: q.dataset, grain: q.grain, period: q.period, units }));
-    }, { readOnly: true });
+    await this.data.transaction(
+      PLATFORM,
+      'statistics:compute',
+      async (tx) => {
+        for (const s of stats)
+          out.push(
+            ...(await computeStatistic(
+              tx,
+              registry,
+              s,
+              { asOf, nation: this.nation(), units: this.units },
+              { dataset: q.dataset, grain: q.grain, period: q.period, units },
+            )),
+          );
+      },
+      { readOnly: true },
+    );
     return out;
   }
 
-  list(registry: string): Indicator[] { return this.byRegistry.get(registry) ?? []; }
-  get(registry: string, id: string): Indicator | undefined { return this.list(registry).find((i) => i.def.id === id); }
+  list(registry: string): Indicator[] {
+    return this.byRegistry.get(registry) ?? [];
+  }
+  get(registry: string, id: string): Indicator | undefined {
+    return this.list(registry).find((i) => i.def.id === id);
+  }
 
   nation(): string {
     const n = this.units.all().find((u) => u.level === 'nation');
@@ -153,9 +199,19 @@ export class Indicators {
       // One computation per registry at a time, also across processes, and none while the analytics
       // refresher moves the results with a batch (incremental.ts takes the same lock).
       await tx.client.query('SELECT pg_advisory_xact_lock(4243, hashtext($1))', [registry.id]);
-      const version = Number((await tx.client.query('SELECT version FROM analytics_state WHERE registry = $1', [registry.id])).rows[0]?.version ?? 0);
-      const runs = new Map((await tx.client.query('SELECT indicator, version, as_of::text AS as_of, signature FROM indicator_run WHERE registry = $1', [registry.id])).rows
-        .map((r) => [r.indicator as string, { version: Number(r.version), asOf: r.as_of as string, signature: r.signature as string | null }]));
+      const version = Number(
+        (await tx.client.query('SELECT version FROM analytics_state WHERE registry = $1', [registry.id])).rows[0]?.version ?? 0,
+      );
+      const runs = new Map(
+        (
+          await tx.client.query('SELECT indicator, version, as_of::text AS as_of, signature FROM indicator_run WHERE registry = $1', [
+            registry.id,
+          ])
+        ).rows.map((r) => [
+          r.indicator as string,
+          { version: Number(r.version), asOf: r.as_of as string, signature: r.signature as string | null },
+        ]),
+      );
       // Results current for this data, day and definition are kept (the refresher keeps them
       // current between computations); the others are computed together, in one pass.
       const stale = this.list(registry.id).filter((ind) => {
@@ -164,16 +220,33 @@ export class Indicators {
         return opts.force || !run || run.version < version || run.asOf !== asOf || run.signature !== this.signature(registry, ind);
       });
       if (stale.length === 0) return;
-      const done = await computeIndicators(tx, registry, stale, { asOf, nation: this.nation(), version, units: this.units, signature: (ind) => this.signature(registry, ind) });
+      const done = await computeIndicators(tx, registry, stale, {
+        asOf,
+        nation: this.nation(),
+        version,
+        units: this.units,
+        signature: (ind) => this.signature(registry, ind),
+      });
       this.lastComputation.set(registry.id, { ...done, indicators: stale.length });
       this.log.debug({ registry: registry.id, indicators: stale.length, ...done }, 'indicators computed');
     });
   }
 
   /** When each indicator was last computed, from which analytics version. */
-  async runs(registry: Registry): Promise<Array<{ indicator: string; version: number; asOf: string; computedAt: string; durationMs: number }>> {
-    const { rows } = await this.pool.query(`SELECT indicator, version, as_of::text AS as_of, computed_at, duration_ms FROM indicator_run WHERE registry = $1 ORDER BY indicator`, [registry.id]);
-    return rows.map((r) => ({ indicator: r.indicator, version: Number(r.version), asOf: r.as_of, computedAt: new Date(r.computed_at).toISOString(), durationMs: r.duration_ms }));
+  async runs(
+    registry: Registry,
+  ): Promise<Array<{ indicator: string; version: number; asOf: string; computedAt: string; durationMs: number }>> {
+    const { rows } = await this.pool.query(
+      `SELECT indicator, version, as_of::text AS as_of, computed_at, duration_ms FROM indicator_run WHERE registry = $1 ORDER BY indicator`,
+      [registry.id],
+    );
+    return rows.map((r) => ({
+      indicator: r.indicator,
+      version: Number(r.version),
+      asOf: r.as_of,
+      computedAt: new Date(r.computed_at).toISOString(),
+      durationMs: r.duration_ms,
+    }));
   }
 
   /**
@@ -189,7 +262,8 @@ export class Indicators {
     // The background check is a transaction of its own; under many readers it is started at most
     // once a second per registry rather than after every read (the refresher itself runs every 2 s).
     if (!this.computed.has(registry.id)) {
-      if (Number((await this.pool.query('SELECT count(*) FROM indicator_run WHERE registry = $1', [registry.id])).rows[0].count) > 0) this.computed.add(registry.id);
+      if (Number((await this.pool.query('SELECT count(*) FROM indicator_run WHERE registry = $1', [registry.id])).rows[0].count) > 0)
+        this.computed.add(registry.id);
     }
     if (!this.computed.has(registry.id) || opts.asOf) await this.ensureFresh(registry, opts);
     else if (Date.now() - (this.checked.get(registry.id) ?? 0) >= FRESHNESS_CHECK_MS) {
@@ -199,28 +273,49 @@ export class Indicators {
     const dataset = q.dataset ?? 'fresh';
     const grain = q.grain ?? 'year';
     // Months computed only to decide 12-month windows are not served (engine.ts, computedGrains).
-    const inds = (q.indicator ? [this.get(registry.id, q.indicator)].filter((x): x is Indicator => !!x) : this.list(registry.id))
-      .filter((i) => i.def.status !== 'active' || i.def.grains.includes(grain));
+    const inds = (q.indicator ? [this.get(registry.id, q.indicator)].filter((x): x is Indicator => !!x) : this.list(registry.id)).filter(
+      (i) => i.def.status !== 'active' || i.def.grains.includes(grain),
+    );
     const own = ownUnits(opts.viewer, registry.id, this.units);
-    const unitFilter = q.units ?? (q.level ? this.units.all().filter((u) => u.level === q.level).map((u) => u.resh) : undefined);
+    const unitFilter =
+      q.units ??
+      (q.level
+        ? this.units
+            .all()
+            .filter((u) => u.level === q.level)
+            .map((u) => u.resh)
+        : undefined);
     const periods = q.period ? [q.period, previousPeriod(grain, q.period)] : null;
     const { rows } = await this.pool.query(
       `SELECT indicator, period, unit_resh, stratifier, stratum, numerator, denominator, numerator_withheld, denominator_withheld FROM indicator_result
        WHERE registry = $1 AND indicator = ANY($2) AND dataset = $3 AND grain = $4 AND stratifier = $5
          AND ($6::text[] IS NULL OR period = ANY($6)) AND ($7::text[] IS NULL OR unit_resh = ANY($7))`,
-      [registry.id, inds.map((i) => i.def.id), dataset, grain, q.stratifier ?? '', periods, unitFilter ?? null]);
+      [registry.id, inds.map((i) => i.def.id), dataset, grain, q.stratifier ?? '', periods, unitFilter ?? null],
+    );
     const counts = new Map<string, Count>();
     const cells = new Map<string, { indicator: string; period: string; unit: string; stratum: string }>();
     for (const r of rows) {
-      counts.set(`${r.indicator}|${r.period}|${r.unit_resh}|${r.stratum}`, { k: r.numerator, n: r.denominator, wk: r.numerator_withheld, wn: r.denominator_withheld });
-      if (!periods || r.period === q.period) cells.set(`${r.indicator}|${r.period}|${r.unit_resh}|${r.stratum}`, { indicator: r.indicator, period: r.period, unit: r.unit_resh, stratum: r.stratum });
+      counts.set(`${r.indicator}|${r.period}|${r.unit_resh}|${r.stratum}`, {
+        k: r.numerator,
+        n: r.denominator,
+        wk: r.numerator_withheld,
+        wn: r.denominator_withheld,
+      });
+      if (!periods || r.period === q.period)
+        cells.set(`${r.indicator}|${r.period}|${r.unit_resh}|${r.stratum}`, {
+          indicator: r.indicator,
+          period: r.period,
+          unit: r.unit_resh,
+          stratum: r.stratum,
+        });
     }
     // Units asked for that have no cases are shown as not computable, never left out.
     if (unitFilter && q.period && !q.stratifier) {
-      for (const ind of inds.filter((i) => i.def.status === 'active')) for (const u of unitFilter) {
-        const key = `${ind.def.id}|${q.period}|${u}|`;
-        if (!cells.has(key)) cells.set(key, { indicator: ind.def.id, period: q.period, unit: u, stratum: '' });
-      }
+      for (const ind of inds.filter((i) => i.def.status === 'active'))
+        for (const u of unitFilter) {
+          const key = `${ind.def.id}|${q.period}|${u}|`;
+          if (!cells.has(key)) cells.set(key, { indicator: ind.def.id, period: q.period, unit: u, stratum: '' });
+        }
     }
     const out: IndicatorResult[] = [];
     for (const cell of cells.values()) {
@@ -228,17 +323,42 @@ export class Indicators {
       const now = counts.get(`${cell.indicator}|${cell.period}|${cell.unit}|${cell.stratum}`) ?? NONE;
       const prevPeriod = previousPeriod(grain, cell.period);
       const before = counts.get(`${cell.indicator}|${prevPeriod}|${cell.unit}|${cell.stratum}`);
-      out.push(this.describe(ind, { dataset, grain, period: cell.period, unit: cell.unit, stratifier: q.stratifier ?? '', stratum: cell.stratum }, now, prevPeriod, periods || before ? before : undefined, own.has(cell.unit)));
+      out.push(
+        this.describe(
+          ind,
+          { dataset, grain, period: cell.period, unit: cell.unit, stratifier: q.stratifier ?? '', stratum: cell.stratum },
+          now,
+          prevPeriod,
+          periods || before ? before : undefined,
+          own.has(cell.unit),
+        ),
+      );
     }
     // Pending indicators are listed, so that a report shows them as declared but not yet computed.
     if (!q.indicator || this.get(registry.id, q.indicator)?.def.status === 'pending') {
       for (const ind of inds.filter((i) => i.def.status === 'pending')) {
         for (const unit of unitFilter && q.period ? unitFilter : [this.nation()]) {
-          out.push({ ...this.describe(ind, { dataset, grain, period: q.period ?? '', unit, stratifier: '', stratum: '' }, NONE, '', undefined, false), status: 'definition-pending' });
+          out.push({
+            ...this.describe(
+              ind,
+              { dataset, grain, period: q.period ?? '', unit, stratifier: '', stratum: '' },
+              NONE,
+              '',
+              undefined,
+              false,
+            ),
+            status: 'definition-pending',
+          });
         }
       }
     }
-    return out.sort((a, b) => a.indicator.localeCompare(b.indicator) || a.period.localeCompare(b.period) || a.unit.resh.localeCompare(b.unit.resh) || a.stratum.localeCompare(b.stratum));
+    return out.sort(
+      (a, b) =>
+        a.indicator.localeCompare(b.indicator) ||
+        a.period.localeCompare(b.period) ||
+        a.unit.resh.localeCompare(b.unit.resh) ||
+        a.stratum.localeCompare(b.stratum),
+    );
   }
 
   /**
@@ -247,19 +367,33 @@ export class Indicators {
    * takes everything. `own`: the caller's own unit, shown in full (under the minimum denominator
    * still "too few": a share of three patients says nothing, whoever reads it).
    */
-  private describe(ind: Indicator, at: { dataset: 'fresh' | 'qa'; grain: Grain; period: string; unit: string; stratifier: string; stratum: string },
-    now: Count, prevPeriod: string, before: Count | undefined, own: boolean): IndicatorResult {
+  private describe(
+    ind: Indicator,
+    at: { dataset: 'fresh' | 'qa'; grain: Grain; period: string; unit: string; stratifier: string; stratum: string },
+    now: Count,
+    prevPeriod: string,
+    before: Count | undefined,
+    own: boolean,
+  ): IndicatorResult {
     const unit = this.units.get(at.unit);
     const nShown = now.n > 0 && (own ? now.n >= ind.minimumDenominator : now.wn === null);
     const kShown = nShown && (own || now.wk === null);
     const status: ResultStatus = now.n === 0 ? 'not-computable' : kShown ? 'ok' : 'too-few';
     const p = kShown ? now.k / now.n : null;
-    const beforeShown = before !== undefined && before.n > 0 && (own ? before.n >= ind.minimumDenominator : before.wn === null && before.wk === null);
+    const beforeShown =
+      before !== undefined && before.n > 0 && (own ? before.n >= ind.minimumDenominator : before.wn === null && before.wk === null);
     return {
-      indicator: ind.def.id, dataset: at.dataset, grain: at.grain, period: at.period,
+      indicator: ind.def.id,
+      dataset: at.dataset,
+      grain: at.grain,
+      period: at.period,
       unit: { resh: at.unit, level: unit?.level ?? null, name: unit?.nameNb ?? null },
-      stratifier: at.stratifier, stratum: at.stratum, status,
-      numerator: kShown ? now.k : null, denominator: nShown ? now.n : null, proportion: p,
+      stratifier: at.stratifier,
+      stratum: at.stratum,
+      status,
+      numerator: kShown ? now.k : null,
+      denominator: nShown ? now.n : null,
+      proportion: p,
       // A counted numerator (numeratorCount) is a rate of events, not a share of cases.
       interval: kShown ? (ind.def.numeratorCount ? rateInterval(now.k, now.n) : wilson(now.k, now.n)) : null,
       targetMet: p === null || !ind.def.target ? null : holdsThreshold(p, ind.def.target),
@@ -282,7 +416,8 @@ export function ownUnits(viewer: Caller | undefined, registry: string, units: Un
   const out = new Set<string>();
   if (viewer?.kind !== 'user') return out;
   for (const g of viewer.grants) {
-    if ((g.role === 'unit-registrar' || g.role === 'unit-reader') && (g.registry === registry || g.registry === '*')) for (const u of units.descendants(g.unit)) out.add(u);
+    if ((g.role === 'unit-registrar' || g.role === 'unit-reader') && (g.registry === registry || g.registry === '*'))
+      for (const u of units.descendants(g.unit)) out.add(u);
   }
   return out;
 }

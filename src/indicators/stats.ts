@@ -4,7 +4,10 @@ import type { Threshold } from './schema.ts';
 
 const Z95 = 1.959963984540054;
 
-export interface Interval { lower: number; upper: number }
+export interface Interval {
+  lower: number;
+  upper: number;
+}
 
 /** Wilson score interval for k successes of n (95 % by default). Undefined for n = 0, and for k outside 0…n. */
 export function wilson(k: number, n: number, z = Z95): Interval | null {
@@ -34,9 +37,12 @@ export function rateInterval(k: number, n: number, z = Z95): Interval | null {
  * intervals). Used for trend: a change whose interval excludes 0 is more than chance.
  */
 export function differenceInterval(k1: number, n1: number, k2: number, n2: number): Interval | null {
-  const a = wilson(k1, n1), b = wilson(k2, n2);
+  const a = wilson(k1, n1),
+    b = wilson(k2, n2);
   if (!a || !b) return null;
-  const p1 = k1 / n1, p2 = k2 / n2, d = p1 - p2;
+  const p1 = k1 / n1,
+    p2 = k2 / n2,
+    d = p1 - p2;
   return {
     lower: d - Math.sqrt((p1 - a.lower) ** 2 + (b.upper - p2) ** 2),
     upper: d + Math.sqrt((a.upper - p1) ** 2 + (p2 - b.lower) ** 2),
@@ -45,10 +51,14 @@ export function differenceInterval(k1: number, n1: number, k2: number, n2: numbe
 
 export function holdsThreshold(p: number, t: Threshold): boolean {
   switch (t.operator) {
-    case '>': return p > t.value;
-    case '>=': return p >= t.value;
-    case '<': return p < t.value;
-    case '<=': return p <= t.value;
+    case '>':
+      return p > t.value;
+    case '>=':
+      return p >= t.value;
+    case '<':
+      return p < t.value;
+    case '<=':
+      return p <= t.value;
   }
 }
 
@@ -65,10 +75,15 @@ export function achievementLevel(p: number, levels: { high: Threshold; moderate?
 export type Trend = 'better' | 'worse' | 'stable';
 
 /** Against the previous period: better or worse only when the change is beyond chance, in the direction that counts. */
-export function trend(now: { k: number; n: number }, before: { k: number; n: number }, direction: 'higher-is-better' | 'lower-is-better'): Trend | null {
+export function trend(
+  now: { k: number; n: number },
+  before: { k: number; n: number },
+  direction: 'higher-is-better' | 'lower-is-better',
+): Trend | null {
   const d = differenceInterval(now.k, now.n, before.k, before.n);
   if (!d) return null;
-  const up = d.lower > 0, down = d.upper < 0;
+  const up = d.lower > 0,
+    down = d.upper < 0;
   if (!up && !down) return 'stable';
-  return (up === (direction === 'higher-is-better')) ? 'better' : 'worse';
+  return up === (direction === 'higher-is-better') ? 'better' : 'worse';
 }

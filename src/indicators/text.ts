@@ -10,18 +10,84 @@ import type { Indicator } from './load.ts';
 export type Lang = 'nb' | 'en';
 
 const WORDS = {
-  nb: { and: 'og', or: 'eller', not: 'ikke', is: 'er', isNot: 'er ikke', oneOf: 'er en av', registered: 'er registrert', missing: 'mangler',
-    yes: 'ja', no: 'nei', under: 'under', atMost: 'høyst', over: 'over', atLeast: 'minst', equals: 'er', differs: 'er ikke',
-    days: 'dager fra', hours: 'timer fra', years: 'hele år fra', to: 'til', today: 'beregningsdatoen', whenUnknown: 'når ukjent regnes som',
-    if: 'hvis', then: 'så', else: 'ellers', count: 'Antall', where: 'der', plus: 'pluss', numerator: 'Teller', denominator: 'Nevner',
-    population: 'Populasjon', exclusions: 'Unntatt', cases: 'registreringer', patients: 'pasienter', countedOnce: 'hver pasient telles én gang', eventOnce: 'hver hendelse telles én gang',
-    summedOver: 'summert over' },
-  en: { and: 'and', or: 'or', not: 'not', is: 'is', isNot: 'is not', oneOf: 'is one of', registered: 'is recorded', missing: 'is missing',
-    yes: 'yes', no: 'no', under: 'under', atMost: 'at most', over: 'over', atLeast: 'at least', equals: 'is', differs: 'is not',
-    days: 'days from', hours: 'hours from', years: 'whole years from', to: 'to', today: 'the computation date', whenUnknown: 'counted as, when unknown,',
-    if: 'if', then: 'then', else: 'otherwise', count: 'Number of', where: 'where', plus: 'plus', numerator: 'Numerator', denominator: 'Denominator',
-    population: 'Population', exclusions: 'Except', cases: 'cases', patients: 'patients', countedOnce: 'each patient counted once', eventOnce: 'each event counted once',
-    summedOver: 'summed over' },
+  nb: {
+    and: 'og',
+    or: 'eller',
+    not: 'ikke',
+    is: 'er',
+    isNot: 'er ikke',
+    oneOf: 'er en av',
+    registered: 'er registrert',
+    missing: 'mangler',
+    yes: 'ja',
+    no: 'nei',
+    under: 'under',
+    atMost: 'høyst',
+    over: 'over',
+    atLeast: 'minst',
+    equals: 'er',
+    differs: 'er ikke',
+    days: 'dager fra',
+    hours: 'timer fra',
+    years: 'hele år fra',
+    to: 'til',
+    today: 'beregningsdatoen',
+    whenUnknown: 'når ukjent regnes som',
+    if: 'hvis',
+    then: 'så',
+    else: 'ellers',
+    count: 'Antall',
+    where: 'der',
+    plus: 'pluss',
+    numerator: 'Teller',
+    denominator: 'Nevner',
+    population: 'Populasjon',
+    exclusions: 'Unntatt',
+    cases: 'registreringer',
+    patients: 'pasienter',
+    countedOnce: 'hver pasient telles én gang',
+    eventOnce: 'hver hendelse telles én gang',
+    summedOver: 'summert over',
+  },
+  en: {
+    and: 'and',
+    or: 'or',
+    not: 'not',
+    is: 'is',
+    isNot: 'is not',
+    oneOf: 'is one of',
+    registered: 'is recorded',
+    missing: 'is missing',
+    yes: 'yes',
+    no: 'no',
+    under: 'under',
+    atMost: 'at most',
+    over: 'over',
+    atLeast: 'at least',
+    equals: 'is',
+    differs: 'is not',
+    days: 'days from',
+    hours: 'hours from',
+    years: 'whole years from',
+    to: 'to',
+    today: 'the computation date',
+    whenUnknown: 'counted as, when unknown,',
+    if: 'if',
+    then: 'then',
+    else: 'otherwise',
+    count: 'Number of',
+    where: 'where',
+    plus: 'plus',
+    numerator: 'Numerator',
+    denominator: 'Denominator',
+    population: 'Population',
+    exclusions: 'Except',
+    cases: 'cases',
+    patients: 'patients',
+    countedOnce: 'each patient counted once',
+    eventOnce: 'each event counted once',
+    summedOver: 'summed over',
+  },
 } as const;
 
 export function renderExpression(source: string, registry: Registry, lang: Lang): string {
@@ -36,11 +102,14 @@ export function renderExpression(source: string, registry: Registry, lang: Lang)
     const d = list ? registry.codelists.get(list)?.codes.get(String(code)) : undefined;
     return d ? lower(d[lang]) : String(code);
   };
-  const varOf = (n: jsep.Expression) => (n.type === 'Identifier' && cols.has((n as jsep.Identifier).name) ? (n as jsep.Identifier).name : null);
-  const isNull = (n: jsep.Expression) => (n.type === 'Identifier' && (n as jsep.Identifier).name === 'null') || (n.type === 'Literal' && (n as jsep.Literal).value === null);
+  const varOf = (n: jsep.Expression) =>
+    n.type === 'Identifier' && cols.has((n as jsep.Identifier).name) ? (n as jsep.Identifier).name : null;
+  const isNull = (n: jsep.Expression) =>
+    (n.type === 'Identifier' && (n as jsep.Identifier).name === 'null') || (n.type === 'Literal' && (n as jsep.Literal).value === null);
   const r = (n: jsep.Expression, parent?: string): string => {
     switch (n.type) {
-      case 'Literal': return display(null, (n as jsep.Literal).value);
+      case 'Literal':
+        return display(null, (n as jsep.Literal).value);
       case 'Identifier': {
         const name = (n as jsep.Identifier).name;
         if (name === 'true') return w.yes;
@@ -60,14 +129,22 @@ export function renderExpression(source: string, registry: Registry, lang: Lang)
         const name = (c.callee as jsep.Identifier).name;
         const a = c.arguments;
         switch (name) {
-          case 'present': return `${r(a[0])} ${w.registered}`;
-          case 'missing': return `${r(a[0])} ${w.missing}`;
-          case 'days': return `${w.days} ${r(a[0])} ${w.to} ${r(a[1])}`;
-          case 'hours': return `${w.hours} ${r(a[0])} ${w.to} ${r(a[1])}`;
-          case 'years': return `${w.years} ${r(a[0])} ${w.to} ${r(a[1])}`;
-          case 'today': return w.today;
-          case 'coalesce': return `${r(a[0])} (${w.whenUnknown} ${r(a[1])})`;
-          default: return `${name}(${a.map((x) => r(x)).join(', ')})`;
+          case 'present':
+            return `${r(a[0])} ${w.registered}`;
+          case 'missing':
+            return `${r(a[0])} ${w.missing}`;
+          case 'days':
+            return `${w.days} ${r(a[0])} ${w.to} ${r(a[1])}`;
+          case 'hours':
+            return `${w.hours} ${r(a[0])} ${w.to} ${r(a[1])}`;
+          case 'years':
+            return `${w.years} ${r(a[0])} ${w.to} ${r(a[1])}`;
+          case 'today':
+            return w.today;
+          case 'coalesce':
+            return `${r(a[0])} (${w.whenUnknown} ${r(a[1])})`;
+          default:
+            return `${name}(${a.map((x) => r(x)).join(', ')})`;
         }
       }
       case 'BinaryExpression': {
@@ -88,16 +165,31 @@ export function renderExpression(source: string, registry: Registry, lang: Lang)
           return `${r(b.left)} ${w.oneOf} ${items.join(', ')}`;
         }
         const right = b.right.type === 'Literal' ? display(v, (b.right as jsep.Literal).value) : r(b.right);
-        const words: Record<string, string> = { '==': w.equals, '===': w.equals, '!=': w.differs, '!==': w.differs, '<': w.under, '<=': w.atMost, '>': w.over, '>=': w.atLeast };
+        const words: Record<string, string> = {
+          '==': w.equals,
+          '===': w.equals,
+          '!=': w.differs,
+          '!==': w.differs,
+          '<': w.under,
+          '<=': w.atMost,
+          '>': w.over,
+          '>=': w.atLeast,
+        };
         return `${r(b.left)} ${words[op] ?? op} ${right}`;
       }
-      default: return '';
+      default:
+        return '';
     }
   };
   return r(parseExpression(source));
 }
 
-export interface DefinitionText { numerator: string; denominator: string; population?: string; exclusions?: string }
+export interface DefinitionText {
+  numerator: string;
+  denominator: string;
+  population?: string;
+  exclusions?: string;
+}
 
 /** "Teller: …" and "Nevner: …" in the language asked for. */
 export function definitionText(ind: Indicator, registry: Registry, lang: Lang): DefinitionText | null {
@@ -108,13 +200,21 @@ export function definitionText(ind: Indicator, registry: Registry, lang: Lang): 
   const population = ind.def.population ? renderExpression(ind.def.population, registry, lang) : undefined;
   const exclusions = ind.def.exclusions ? renderExpression(ind.def.exclusions, registry, lang) : undefined;
   if (ind.def.text) return { numerator: ind.def.text.numerator[lang], denominator: ind.def.text.denominator[lang], population, exclusions };
-  const term = (den: string, num?: string) => `${w.count} ${noun} ${w.where} ${renderExpression(den, registry, lang)}${num ? ` ${w.and} ${renderExpression(num, registry, lang)}` : ''}`;
+  const term = (den: string, num?: string) =>
+    `${w.count} ${noun} ${w.where} ${renderExpression(den, registry, lang)}${num ? ` ${w.and} ${renderExpression(num, registry, lang)}` : ''}`;
   // A counted numerator: "Number of <what is counted>, summed over <cases> where …".
-  const counted = (den: string, num: string) => `${w.count} ${renderExpression(ind.def.numeratorCount!, registry, lang)}, ${w.summedOver} ${noun} ${w.where} ${renderExpression(den, registry, lang)} ${w.and} ${renderExpression(num, registry, lang)}`;
+  const counted = (den: string, num: string) =>
+    `${w.count} ${renderExpression(ind.def.numeratorCount!, registry, lang)}, ${w.summedOver} ${noun} ${w.where} ${renderExpression(den, registry, lang)} ${w.and} ${renderExpression(num, registry, lang)}`;
   return {
-    numerator: ind.parts.map((p) => (ind.def.numeratorCount ? counted(p.denominator, p.numerator) : term(p.denominator, p.numerator))).join(`, ${w.plus} `) + once + '.',
+    numerator:
+      ind.parts
+        .map((p) => (ind.def.numeratorCount ? counted(p.denominator, p.numerator) : term(p.denominator, p.numerator)))
+        .join(`, ${w.plus} `) +
+      once +
+      '.',
     denominator: ind.parts.map((p) => term(p.denominator)).join(`, ${w.plus} `) + once + '.',
-    population, exclusions,
+    population,
+    exclusions,
   };
 }
 

@@ -53,7 +53,11 @@ export class BackgroundJobs {
   /** Serialises campaigns and heartbeats (a slow database must not make them overlap). */
   private tick: Promise<void> = Promise.resolve();
 
-  constructor(private readonly db: { url: string; pool: Pool }, private readonly log: Logger, opts: LeaderOptions = {}) {
+  constructor(
+    private readonly db: { url: string; pool: Pool },
+    private readonly log: Logger,
+    opts: LeaderOptions = {},
+  ) {
     this.pollMs = opts.pollMs ?? 5000;
     this.holder = opts.holder ?? `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString('hex')}`;
   }
@@ -64,7 +68,9 @@ export class BackgroundJobs {
     return this;
   }
 
-  get isLeader(): boolean { return this.leading; }
+  get isLeader(): boolean {
+    return this.leading;
+  }
 
   /** Starts campaigning at once, then every `pollMs`. */
   start(): void {
@@ -85,7 +91,12 @@ export class BackgroundJobs {
     await this.tick.catch(() => undefined);
     this.stopJobs();
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(this.running.values()), new Promise((r) => { timer = setTimeout(r, waitMs); })]);
+    await Promise.race([
+      Promise.all(this.running.values()),
+      new Promise((r) => {
+        timer = setTimeout(r, waitMs);
+      }),
+    ]);
     clearTimeout(timer);
     await this.resign();
   }
@@ -101,7 +112,11 @@ export class BackgroundJobs {
       // The heartbeat is also the check that the lock's connection still stands.
       try {
         const r = await this.client!.query('UPDATE job_leader SET heartbeat_at = now() WHERE holder = $1', [this.holder]);
-        if (r.rowCount === 0) await this.client!.query('INSERT INTO job_leader (holder, since, heartbeat_at) VALUES ($1, now(), now()) ON CONFLICT (singleton) DO UPDATE SET holder = EXCLUDED.holder, since = EXCLUDED.since, heartbeat_at = EXCLUDED.heartbeat_at', [this.holder]);
+        if (r.rowCount === 0)
+          await this.client!.query(
+            'INSERT INTO job_leader (holder, since, heartbeat_at) VALUES ($1, now(), now()) ON CONFLICT (singleton) DO UPDATE SET holder = EXCLUDED.holder, since = EXCLUDED.since, heartbeat_at = EXCLUDED.heartbeat_at',
+            [this.holder],
+          );
         await this.client!.query("DELETE FROM job_run WHERE started_at < now() - interval '7 days'");
       } catch (err) {
         this.log.warn({ err }, 'lost the connection that holds the leadership of background jobs; stepping down');
@@ -124,11 +139,15 @@ export class BackgroundJobs {
     }
     await this.client.query(
       `INSERT INTO job_leader (holder, since, heartbeat_at) VALUES ($1, now(), now())
-       ON CONFLICT (singleton) DO UPDATE SET holder = EXCLUDED.holder, since = EXCLUDED.since, heartbeat_at = EXCLUDED.heartbeat_at`, [this.holder]);
+       ON CONFLICT (singleton) DO UPDATE SET holder = EXCLUDED.holder, since = EXCLUDED.since, heartbeat_at = EXCLUDED.heartbeat_at`,
+      [this.holder],
+    );
     for (const job of this.jobs) {
       await this.client.query(
         `INSERT INTO job_state (job, interval_ms, holder) VALUES ($1, $2, $3)
-         ON CONFLICT (job) DO UPDATE SET interval_ms = EXCLUDED.interval_ms, holder = EXCLUDED.holder`, [job.name, job.intervalMs, this.holder]);
+         ON CONFLICT (job) DO UPDATE SET interval_ms = EXCLUDED.interval_ms, holder = EXCLUDED.holder`,
+        [job.name, job.intervalMs, this.holder],
+      );
     }
     this.leading = true;
     this.log.info({ holder: this.holder, jobs: this.jobs.map((j) => j.name) }, 'leading the background jobs');
@@ -138,7 +157,10 @@ export class BackgroundJobs {
   private schedule(job: Job, delay: number): void {
     if (!this.leading || this.stopped) return;
     const timer = setTimeout(() => {
-      const run = this.runJob(job).finally(() => { this.running.delete(job.name); this.schedule(job, job.intervalMs); });
+      const run = this.runJob(job).finally(() => {
+        this.running.delete(job.name);
+        this.schedule(job, job.intervalMs);
+      });
       this.running.set(job.name, run);
     }, delay);
     timer.unref();
@@ -157,13 +179,16 @@ export class BackgroundJobs {
     }
     const finished = new Date();
     // The bookkeeping may fail with the database gone; the job's own work is what counts.
-    await this.db.pool.query(
-      `WITH s AS (
+    await this.db.pool
+      .query(
+        `WITH s AS (
          UPDATE job_state SET runs = runs + 1, failures = failures + ($4::text IS NOT NULL)::int, last_finished_at = $3,
                 last_ok_at = CASE WHEN $4::text IS NULL THEN $3 ELSE last_ok_at END, last_error = $4
          WHERE job = $1)
        INSERT INTO job_run (job, holder, started_at, finished_at, ok, error) VALUES ($1, $5, $2, $3, $4::text IS NULL, $4)`,
-      [job.name, started, finished, error, this.holder]).catch((err) => this.log.warn({ err, job: job.name }, 'could not record a background job run'));
+        [job.name, started, finished, error, this.holder],
+      )
+      .catch((err) => this.log.warn({ err, job: job.name }, 'could not record a background job run'));
   }
 
   private stopJobs(): void {

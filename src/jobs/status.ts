@@ -33,20 +33,36 @@ export function lagLimitMs(intervalMs: number, floorMs = 120_000): number {
 
 export async function jobsStatus(db: Queryable, opts: { leaderStaleMs?: number; lagFloorMs?: number } = {}): Promise<JobsStatus> {
   const leaderStaleMs = opts.leaderStaleMs ?? 30_000;
-  const { rows: [l] } = await db.query(
-    `SELECT holder, since, extract(epoch FROM now() - heartbeat_at)::float8 AS age, extract(epoch FROM now() - since)::float8 AS led FROM job_leader`);
+  const {
+    rows: [l],
+  } = await db.query(
+    `SELECT holder, since, extract(epoch FROM now() - heartbeat_at)::float8 AS age, extract(epoch FROM now() - since)::float8 AS led FROM job_leader`,
+  );
   const leader = l ? { holder: l.holder as string, heartbeatAgeSeconds: Number(l.age) } : null;
   const leaderAlive = !!leader && leader.heartbeatAgeSeconds * 1000 <= leaderStaleMs;
   // The jobs the current leader registered; their lag counts from their last success, or from the
   // moment this leader took over when it has not run them yet.
-  const { rows } = l ? await db.query(
-    `SELECT job, interval_ms, runs, failures, last_error,
+  const { rows } = l
+    ? await db.query(
+        `SELECT job, interval_ms, runs, failures, last_error,
             extract(epoch FROM now() - greatest(last_ok_at, $2::timestamptz))::float8 AS lag
-     FROM job_state WHERE holder = $1 ORDER BY job`, [l.holder, l.since]) : { rows: [] };
+     FROM job_state WHERE holder = $1 ORDER BY job`,
+        [l.holder, l.since],
+      )
+    : { rows: [] };
   const jobs = rows.map((r): JobStatus => {
     const limitSeconds = lagLimitMs(r.interval_ms, opts.lagFloorMs) / 1000;
     const lagSeconds = Math.max(0, Number(r.lag));
-    return { job: r.job, intervalMs: r.interval_ms, lagSeconds, limitSeconds, lagging: lagSeconds > limitSeconds, runs: Number(r.runs), failures: Number(r.failures), lastError: r.last_error };
+    return {
+      job: r.job,
+      intervalMs: r.interval_ms,
+      lagSeconds,
+      limitSeconds,
+      lagging: lagSeconds > limitSeconds,
+      runs: Number(r.runs),
+      failures: Number(r.failures),
+      lastError: r.last_error,
+    };
   });
   return { leader, leaderAlive, jobs };
 }

@@ -3,6 +3,8 @@
 // (capture, the door, the indicators). Set by the HTTP server (server/observability.ts).
 import { AsyncLocalStorage } from 'node:async_hooks';
 
-export interface RequestContext { reqId: string }
+export interface RequestContext {
+  reqId: string;
+}
 
 export const requestContext = new AsyncLocalStorage<RequestContext>();

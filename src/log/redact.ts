@@ -26,7 +26,11 @@ export function redactUrl(url: string): string {
   const q = url.indexOf('?');
   const path = redactText(q < 0 ? url : url.slice(0, q));
   if (q < 0) return path;
-  const names = url.slice(q + 1).split('&').filter(Boolean).map((pair) => redactText(pair.split('=')[0]));
+  const names = url
+    .slice(q + 1)
+    .split('&')
+    .filter(Boolean)
+    .map((pair) => redactText(pair.split('=')[0]));
   return `${path}?${names.map((n) => `${n}=…`).join('&')}`;
 }
 
@@ -95,8 +99,22 @@ export function redactSecrets(text: string): string {
 
 /** Fields that hold secrets wherever they appear in a logged object: their values are never written. */
 export const SECRET_PATHS = [
-  'password', '*.password', 'secret', '*.secret', 'token', '*.token', 'clientSecret', '*.clientSecret', 'authorization', '*.authorization',
-  'headers.authorization', 'headers.cookie', '*.headers.authorization', '*.headers.cookie', 'req.headers["set-cookie"]', '*.headers["set-cookie"]',
+  'password',
+  '*.password',
+  'secret',
+  '*.secret',
+  'token',
+  '*.token',
+  'clientSecret',
+  '*.clientSecret',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  'headers.cookie',
+  '*.headers.authorization',
+  '*.headers.cookie',
+  'req.headers["set-cookie"]',
+  '*.headers["set-cookie"]',
 ];
 
 /** A destination that writes every line without identity numbers or secrets. */
@@ -110,13 +128,17 @@ export function redactingDestination(dest: DestinationStream = pino.destination(
  * as the HTTP server's own request lines name it) on every line written while handling it.
  */
 export function createLogger(level: string, dest?: DestinationStream): Logger {
-  return pino({
-    level, serializers: logSerializers,
-    redact: { paths: SECRET_PATHS, censor: '[redacted]' },
-    mixin: (_obj, _level, logger) => {
-      const ctx = requestContext.getStore();
-      // The HTTP server's request logger already binds reqId: not twice on one line.
-      return ctx && !(logger as Logger).bindings().reqId ? { reqId: ctx.reqId } : {};
+  return pino(
+    {
+      level,
+      serializers: logSerializers,
+      redact: { paths: SECRET_PATHS, censor: '[redacted]' },
+      mixin: (_obj, _level, logger) => {
+        const ctx = requestContext.getStore();
+        // The HTTP server's request logger already binds reqId: not twice on one line.
+        return ctx && !(logger as Logger).bindings().reqId ? { reqId: ctx.reqId } : {};
+      },
     },
-  }, redactingDestination(dest));
+    redactingDestination(dest),
+  );
 }

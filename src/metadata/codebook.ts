@@ -9,11 +9,42 @@ import { stringify } from 'csv-stringify/sync';
 import type { Registry } from '../registry/load.ts';
 import type { VariableType } from '../registry/schema.ts';
 
-export const CODEBOOK_COLUMNS = ['skjema_id', 'skjemanamn', 'kategori', 'innleiing', 'variabel_id', 'variabeletikett', 'forklaring', 'variabeltype', 'eining', 'unik',
-  'obligatorisk', 'verdi', 'verditekst', 'manglande', 'desimalar', 'min', 'maks', 'min_rimeleg', 'maks_rimeleg', 'kommentar_rimeleg', 'utrekningsformel', 'logikk', 'kommentar'] as const;
+export const CODEBOOK_COLUMNS = [
+  'skjema_id',
+  'skjemanamn',
+  'kategori',
+  'innleiing',
+  'variabel_id',
+  'variabeletikett',
+  'forklaring',
+  'variabeltype',
+  'eining',
+  'unik',
+  'obligatorisk',
+  'verdi',
+  'verditekst',
+  'manglande',
+  'desimalar',
+  'min',
+  'maks',
+  'min_rimeleg',
+  'maks_rimeleg',
+  'kommentar_rimeleg',
+  'utrekningsformel',
+  'logikk',
+  'kommentar',
+] as const;
 export type CodebookRow = Record<(typeof CODEBOOK_COLUMNS)[number], string | number | null>;
 
-export const TO_CANONICAL: Record<VariableType, string> = { code: 'kategorisk', boolean: 'boolsk', integer: 'numerisk', decimal: 'numerisk', date: 'dato', datetime: 'dato_kl', text: 'tekst' };
+export const TO_CANONICAL: Record<VariableType, string> = {
+  code: 'kategorisk',
+  boolean: 'boolsk',
+  integer: 'numerisk',
+  decimal: 'numerisk',
+  date: 'dato',
+  datetime: 'dato_kl',
+  text: 'tekst',
+};
 /** The condition of a conditionally required variable is kept in `logikk` behind this prefix. */
 export const REQUIRED_WHEN = 'obligatorisk når: ';
 /**
@@ -32,7 +63,10 @@ export function derivedFormula(d: Registry['derived'][number]['def'], where = 'd
   if (d.expr) return d.expr;
   if (d.count) return `count(${d.count.form}${d.count.where ? ` ${where} ${d.count.where}` : ''})`;
   if (d.collect) return `collect(${d.collect.form}.${d.collect.variable})`;
-  if (d.prom) return `prom(${d.prom.schedule ? `${d.prom.schedule}.` : ''}${d.prom.timepoint}: ${Object.entries(d.prom.instruments).map(([i, score]) => `${i}.${score}`).join(' | ')}; ${d.prom.value})`;
+  if (d.prom)
+    return `prom(${d.prom.schedule ? `${d.prom.schedule}.` : ''}${d.prom.timepoint}: ${Object.entries(d.prom.instruments)
+      .map(([i, score]) => `${i}.${score}`)
+      .join(' | ')}; ${d.prom.value})`;
   return '';
 }
 
@@ -43,27 +77,54 @@ export function codebookRows(registry: Registry): CodebookRow[] {
     form.variables.forEach((v, i) => {
       const numeric = v.type === 'integer' || v.type === 'decimal';
       const base: CodebookRow = {
-        ...blank(), skjema_id: form.id, skjemanamn: form.title.nb, innleiing: i === 0 ? form.description?.nb ?? null : null,
-        variabel_id: v.id, variabeletikett: v.label.nb, forklaring: v.description.nb, variabeltype: TO_CANONICAL[v.type],
-        eining: numeric ? v.unit ?? null : null, unik: 'nei', obligatorisk: v.required === true || v.type === 'boolean' ? 'ja' : 'nei',
-        desimalar: v.type === 'integer' ? 0 : v.type === 'decimal' ? v.decimals ?? null : null,
-        min: numeric ? v.range?.min ?? null : null, maks: numeric ? v.range?.max ?? null : null,
-        min_rimeleg: numeric ? v.plausible?.min ?? null : null, maks_rimeleg: numeric ? v.plausible?.max ?? null : null,
-        kommentar_rimeleg: numeric ? v.plausible?.comment?.nb ?? null : null,
+        ...blank(),
+        skjema_id: form.id,
+        skjemanamn: form.title.nb,
+        innleiing: i === 0 ? (form.description?.nb ?? null) : null,
+        variabel_id: v.id,
+        variabeletikett: v.label.nb,
+        forklaring: v.description.nb,
+        variabeltype: TO_CANONICAL[v.type],
+        eining: numeric ? (v.unit ?? null) : null,
+        unik: 'nei',
+        obligatorisk: v.required === true || v.type === 'boolean' ? 'ja' : 'nei',
+        desimalar: v.type === 'integer' ? 0 : v.type === 'decimal' ? (v.decimals ?? null) : null,
+        min: numeric ? (v.range?.min ?? null) : null,
+        maks: numeric ? (v.range?.max ?? null) : null,
+        min_rimeleg: numeric ? (v.plausible?.min ?? null) : null,
+        maks_rimeleg: numeric ? (v.plausible?.max ?? null) : null,
+        kommentar_rimeleg: numeric ? (v.plausible?.comment?.nb ?? null) : null,
         logikk: typeof v.required === 'string' ? `${REQUIRED_WHEN}${v.required}` : null,
-        kommentar: [form.repeating ? REPEATING_FORM : null, v.type === 'boolean' && v.required !== true && typeof v.required !== 'string' ? OPTIONAL_BOOLEAN : null,
-          v.source ? `Kilde: ${v.source}` : null].filter(Boolean).join(' ') || null,
+        kommentar:
+          [
+            form.repeating ? REPEATING_FORM : null,
+            v.type === 'boolean' && v.required !== true && typeof v.required !== 'string' ? OPTIONAL_BOOLEAN : null,
+            v.source ? `Kilde: ${v.source}` : null,
+          ]
+            .filter(Boolean)
+            .join(' ') || null,
       };
       if (v.type === 'code') {
         const list = registry.codelists.get(v.codelist!)!;
-        for (const [code, display] of list.codes) rows.push({ ...base, verdi: code, verditekst: display.nb, manglande: list.missing.has(code) ? 'ja' : 'nei' });
+        for (const [code, display] of list.codes)
+          rows.push({ ...base, verdi: code, verditekst: display.nb, manglande: list.missing.has(code) ? 'ja' : 'nei' });
       } else rows.push(base);
     });
   }
   for (const d of registry.derived) {
     const formula = derivedFormula(d.def);
-    rows.push({ ...blank(), skjema_id: DERIVED_FORM.id, skjemanamn: DERIVED_FORM.name, variabel_id: d.def.id, variabeletikett: d.def.label.nb, forklaring: d.def.description.nb,
-      variabeltype: 'utrekna', unik: 'nei', obligatorisk: 'nei', utrekningsformel: formula });
+    rows.push({
+      ...blank(),
+      skjema_id: DERIVED_FORM.id,
+      skjemanamn: DERIVED_FORM.name,
+      variabel_id: d.def.id,
+      variabeletikett: d.def.label.nb,
+      forklaring: d.def.description.nb,
+      variabeltype: 'utrekna',
+      unik: 'nei',
+      obligatorisk: 'nei',
+      utrekningsformel: formula,
+    });
   }
   return rows;
 }

@@ -11,8 +11,14 @@ import type { UnitTree } from '../units/tree.ts';
 
 const { namedNode, literal, quad } = DataFactory;
 const NS = {
-  rdf: 'http://www.w3.org/1999/02/22-rdf-syntax-ns#', dcat: 'http://www.w3.org/ns/dcat#', dct: 'http://purl.org/dc/terms/', skos: 'http://www.w3.org/2004/02/skos/core#',
-  xsd: 'http://www.w3.org/2001/XMLSchema#', owl: 'http://www.w3.org/2002/07/owl#', foaf: 'http://xmlns.com/foaf/0.1/', vcard: 'http://www.w3.org/2006/vcard/ns#',
+  rdf: 'http://www.w3.org/1999/02/22-rdf-syntax-ns#',
+  dcat: 'http://www.w3.org/ns/dcat#',
+  dct: 'http://purl.org/dc/terms/',
+  skos: 'http://www.w3.org/2004/02/skos/core#',
+  xsd: 'http://www.w3.org/2001/XMLSchema#',
+  owl: 'http://www.w3.org/2002/07/owl#',
+  foaf: 'http://xmlns.com/foaf/0.1/',
+  vcard: 'http://www.w3.org/2006/vcard/ns#',
 };
 const EU = 'http://publications.europa.eu/resource/authority/';
 /** Digdir's organisation catalogue: a publisher is named by its organisation number there. */
@@ -49,7 +55,9 @@ export function dcatTurtle(registry: Registry, units: UnitTree, base: string, mo
   for (const k of [registry.meta.short, ...registry.forms.map((f) => f.title.nb)]) add(ds, p('dcat', 'keyword'), literal(k, 'nb'));
   if (registry.meta.legalBasis) add(ds, p('dct', 'rights'), literal(registry.meta.legalBasis.nb, 'nb'));
   const distributions: Array<[string, string, string]> = [
-    ['codebook.csv', 'Kodebok (CSV, kanonisk format)', 'CSV'], ['codebook.xlsx', 'Kodebok (XLSX)', 'XLSX'], ['redcap.csv', 'Datadictionary i REDCap-format', 'CSV'],
+    ['codebook.csv', 'Kodebok (CSV, kanonisk format)', 'CSV'],
+    ['codebook.xlsx', 'Kodebok (XLSX)', 'XLSX'],
+    ['redcap.csv', 'Datadictionary i REDCap-format', 'CSV'],
     ['metadata.json', 'Metadata (JSON): skjema, variabler, kodelister, indikatorer', 'JSON'],
   ];
   for (const [file, title, format] of distributions) {
@@ -64,7 +72,10 @@ export function dcatTurtle(registry: Registry, units: UnitTree, base: string, mo
   }
   // One block per subject, the dataset first, each statement once (a shared concept is declared once).
   const seen = new Set<string>();
-  const unique = quads.filter((q) => { const k = `${q.subject.value} ${q.predicate.value} ${q.object.id}`; return !seen.has(k) && Boolean(seen.add(k)); });
+  const unique = quads.filter((q) => {
+    const k = `${q.subject.value} ${q.predicate.value} ${q.object.id}`;
+    return !seen.has(k) && Boolean(seen.add(k));
+  });
   const rank = (q: Quad) => (q.subject.equals(ds) ? '0' : `1${q.subject.value}`);
   unique.sort((a, b) => (rank(a) < rank(b) ? -1 : rank(a) > rank(b) ? 1 : 0));
   const writer = new Writer({ prefixes: { ...NS, eu: EU } });

@@ -20,7 +20,8 @@ export function answersFromResponse(qr: Record<string, any>): Answers {
       const a = answers[0];
       if (a) {
         const v = a.valueCoding?.code ?? a.valueInteger ?? a.valueDecimal ?? a.valueBoolean ?? a.valueString ?? a.valueDate;
-        if (v === undefined) throw new AnswerFormatError(`${here}.answer[0]: give valueCoding, valueInteger, valueDecimal, valueBoolean or valueString`);
+        if (v === undefined)
+          throw new AnswerFormatError(`${here}.answer[0]: give valueCoding, valueInteger, valueDecimal, valueBoolean or valueString`);
         if (item.linkId in out) throw new AnswerFormatError(`${here}: ${item.linkId} is answered twice`);
         out[item.linkId] = v;
         walk(a.item, `${here}.answer[0]`);
@@ -39,7 +40,8 @@ export function answersFromJson(json: unknown): Answers {
     if (o.resourceType === 'QuestionnaireResponse') return answersFromResponse(o);
     const out: Answers = {};
     for (const [k, v] of Object.entries(o)) {
-      if (v !== null && !['string', 'number', 'boolean'].includes(typeof v)) throw new AnswerFormatError(`${k}: give a code, a number or true/false, not ${JSON.stringify(v)}`);
+      if (v !== null && !['string', 'number', 'boolean'].includes(typeof v))
+        throw new AnswerFormatError(`${k}: give a code, a number or true/false, not ${JSON.stringify(v)}`);
       out[k] = v as Answers[string];
     }
     return out;
@@ -49,14 +51,25 @@ export function answersFromJson(json: unknown): Answers {
 
 /** The QuestionnaireResponse items for a flat map, in the Questionnaire's order (for storage and FHIR output). */
 export function responseItems(questionnaire: Record<string, any>, answers: Answers): any[] {
-  const build = (items: any[] | undefined): any[] => (items ?? []).flatMap((item): any[] => {
-    if (item.type === 'group') { const sub = build(item.item); return sub.length ? [{ linkId: item.linkId, item: sub }] : []; }
-    const v = answers[item.linkId];
-    if (v === undefined || v === null || v === '') return [];
-    const opt = (item.answerOption ?? []).find((o: any) => o.valueCoding && o.valueCoding.code === String(v));
-    const value = opt ? { valueCoding: opt.valueCoding } : item.type === 'boolean' ? { valueBoolean: v === true || v === 'true' }
-      : item.type === 'integer' ? { valueInteger: Number(v) } : item.type === 'decimal' ? { valueDecimal: Number(v) } : { valueString: String(v) };
-    return [{ linkId: item.linkId, answer: [value] }];
-  });
+  const build = (items: any[] | undefined): any[] =>
+    (items ?? []).flatMap((item): any[] => {
+      if (item.type === 'group') {
+        const sub = build(item.item);
+        return sub.length ? [{ linkId: item.linkId, item: sub }] : [];
+      }
+      const v = answers[item.linkId];
+      if (v === undefined || v === null || v === '') return [];
+      const opt = (item.answerOption ?? []).find((o: any) => o.valueCoding && o.valueCoding.code === String(v));
+      const value = opt
+        ? { valueCoding: opt.valueCoding }
+        : item.type === 'boolean'
+          ? { valueBoolean: v === true || v === 'true' }
+          : item.type === 'integer'
+            ? { valueInteger: Number(v) }
+            : item.type === 'decimal'
+              ? { valueDecimal: Number(v) }
+              : { valueString: String(v) };
+      return [{ linkId: item.linkId, answer: [value] }];
+    });
   return build(questionnaire.item);
 }

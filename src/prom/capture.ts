@@ -40,7 +40,10 @@ interface Parsed {
   invitationId?: number;
 }
 
-interface Match { slots: Slot[]; recall: 'current' | 'pre-injury' }
+interface Match {
+  slots: Slot[];
+  recall: 'current' | 'pre-injury';
+}
 
 /** The instrument a `QuestionnaireResponse.questionnaire` names: the canonical URL the platform gives it, or a URL ending in Questionnaire/<id>. */
 export function instrumentIdOf(canonical: unknown): { id: string; version?: string } | null {
@@ -52,7 +55,11 @@ export function instrumentIdOf(canonical: unknown): { id: string; version?: stri
 export class PromCapture {
   private readonly schedules: MatchableSchedule[];
 
-  constructor(private readonly instruments: Map<string, Instrument>, private readonly registries: Registry[], schedules: CompiledSchedule[]) {
+  constructor(
+    private readonly instruments: Map<string, Instrument>,
+    private readonly registries: Registry[],
+    schedules: CompiledSchedule[],
+  ) {
     this.schedules = matchable(schedules, registries);
   }
 
@@ -60,13 +67,23 @@ export class PromCapture {
   readonly hook: CaptureHook = async (tx, input) => {
     const out: HookOutput = { issues: [] };
     const retracted = input.retracted.filter((r) => r.rkey.startsWith(`${QR}|`));
-    if (retracted.length) await takeBack(tx, retracted.map((r) => r.rkey));
+    if (retracted.length)
+      await takeBack(
+        tx,
+        retracted.map((r) => r.rkey),
+      );
     const candidates = input.resources.filter((r) => r.resourceType === QR && r.state !== 'stale' && !isRetracted(r.resource));
     if (!candidates.length && !input.resources.some((r) => r.state === 'changed')) return out;
 
     // A resend of a response already kept is nothing new; one never kept (its message failed
     // before, or is reprocessed) is taken now.
-    const kept = new Set(candidates.length ? (await tx.client.query('SELECT source_key FROM prom_response WHERE source_key = ANY($1)', [candidates.map((r) => r.rkey)])).rows.map((r) => r.source_key as string) : []);
+    const kept = new Set(
+      candidates.length
+        ? (
+            await tx.client.query('SELECT source_key FROM prom_response WHERE source_key = ANY($1)', [candidates.map((r) => r.rkey)])
+          ).rows.map((r) => r.source_key as string)
+        : [],
+    );
     const errors: Array<{ index: number; issue: Issue }> = [];
     const parsed: Parsed[] = [];
     for (const r of candidates) {
@@ -86,33 +103,63 @@ export class PromCapture {
     const done = new Set(parsed.map((p) => p.r.rkey));
     // Answers kept earlier without a match (sent before their case, or before the values that
     // decide the instrument): this message may have brought what they were waiting for.
-    const waiting = changedMessage ? (await tx.client.query(
-      `SELECT r.id, r.person_id, r.instrument, r.recall, r.answered_at, r.provenance, r.source_key FROM prom_response r
+    const waiting = changedMessage
+      ? (
+          await tx.client.query(
+            `SELECT r.id, r.person_id, r.instrument, r.recall, r.answered_at, r.provenance, r.source_key FROM prom_response r
        WHERE r.person_id = ANY($1::bigint[]) AND r.status = 'completed' AND r.source_key IS NOT NULL
-         AND NOT EXISTS (SELECT 1 FROM prom_item i WHERE i.response_id = r.id)`, [input.personIds])).rows.filter((w) => !done.has(w.source_key)) : [];
+         AND NOT EXISTS (SELECT 1 FROM prom_item i WHERE i.response_id = r.id)`,
+            [input.personIds],
+          )
+        ).rows.filter((w) => !done.has(w.source_key))
+      : [];
     const live = parsed.filter((p) => !failed.has(p.r.index));
-    const slots = await this.slotsOfPersons(tx, [...new Set([...live.filter((p) => p.complete).map((p) => p.r.personId), ...waiting.map((w) => Number(w.person_id))])], scope);
+    const slots = await this.slotsOfPersons(
+      tx,
+      [...new Set([...live.filter((p) => p.complete).map((p) => p.r.personId), ...waiting.map((w) => Number(w.person_id))])],
+      scope,
+    );
     const plans: Array<{ p: Parsed; match: Match }> = [];
     for (const p of live) {
       let invitationSlots: Slot[] = [];
       if (p.invitationId !== undefined) {
         invitationSlots = await invitationItems(tx, p.invitationId, p.r.personId, p.instrument.id);
         if (!invitationSlots.length) {
-          const problem = issue.error('business-rule', `Bundle.entry[${p.r.index}].resource.basedOn`, `basedOn names invitation ${p.invitationId}, which did not ask this patient ${p.instrument.id}. Leave basedOn out, or name the invitation the patient was sent (the Task's identifier).`, { rule: 'prom-invitation' });
+          const problem = issue.error(
+            'business-rule',
+            `Bundle.entry[${p.r.index}].resource.basedOn`,
+            `basedOn names invitation ${p.invitationId}, which did not ask this patient ${p.instrument.id}. Leave basedOn out, or name the invitation the patient was sent (the Task's identifier).`,
+            { rule: 'prom-invitation' },
+          );
           if (input.bundleType === 'transaction') throw new CaptureError([problem]);
           out.issues.push({ index: p.r.index, issue: problem, failed: true });
           continue;
         }
       }
-      plans.push({ p, match: p.complete ? matchSlots(slots.get(p.r.personId) ?? [], invitationSlots, p) : { slots: [], recall: p.recall ?? 'current' } });
+      plans.push({
+        p,
+        match: p.complete ? matchSlots(slots.get(p.r.personId) ?? [], invitationSlots, p) : { slots: [], recall: p.recall ?? 'current' },
+      });
     }
     const saved = await saveExternal(tx, plans, input);
-    const links: LinkRequest[] = plans.flatMap(({ p, match }, i) => (saved[i].unchanged || !p.complete ? [] : match.slots.map((slot) => ({ responseId: saved[i].responseId, personId: p.r.personId, at: p.answeredAt, slot }))));
+    const links: LinkRequest[] = plans.flatMap(({ p, match }, i) =>
+      saved[i].unchanged || !p.complete
+        ? []
+        : match.slots.map((slot) => ({ responseId: saved[i].responseId, personId: p.r.personId, at: p.answeredAt, slot })),
+    );
     for (const w of waiting) {
       const recall = w.provenance?.recallGiven ? w.recall : undefined;
       const found = slotsAnswered(slots.get(Number(w.person_id)) ?? [], w.instrument, osloDate(new Date(w.answered_at)), recall);
-      links.push(...found.map((slot) => ({ responseId: Number(w.id), personId: Number(w.person_id), at: new Date(w.answered_at).toISOString(), slot })));
-      if (found.length && found[0].recall !== w.recall) await tx.client.query('UPDATE prom_response SET recall = $2, updated_at = now() WHERE id = $1', [w.id, found[0].recall]);
+      links.push(
+        ...found.map((slot) => ({
+          responseId: Number(w.id),
+          personId: Number(w.person_id),
+          at: new Date(w.answered_at).toISOString(),
+          slot,
+        })),
+      );
+      if (found.length && found[0].recall !== w.recall)
+        await tx.client.query('UPDATE prom_response SET recall = $2, updated_at = now() WHERE id = $1', [w.id, found[0].recall]);
     }
     const linked = await linkSlots(tx, links);
     plans.forEach(({ p, match }, i) => {
@@ -130,45 +177,102 @@ export class PromCapture {
     const q = r.resource;
     const named = instrumentIdOf(q.questionnaire);
     const known = [...this.instruments.keys()].map((k) => `urn:kvalreg:instrument:${k}`).join(', ');
-    if (q.questionnaire === undefined) { report(issue.error('required', `${at}.questionnaire`, `A QuestionnaireResponse must name its Questionnaire by canonical URL (one of ${known}); GET /fhir/Questionnaire lists them.`, { rule: 'prom-questionnaire' })); return undefined; }
+    if (q.questionnaire === undefined) {
+      report(
+        issue.error(
+          'required',
+          `${at}.questionnaire`,
+          `A QuestionnaireResponse must name its Questionnaire by canonical URL (one of ${known}); GET /fhir/Questionnaire lists them.`,
+          { rule: 'prom-questionnaire' },
+        ),
+      );
+      return undefined;
+    }
     const instrument = named ? this.instruments.get(named.id) : undefined;
-    if (!instrument) { report(issue.error('code-invalid', `${at}.questionnaire`, `No instrument has the Questionnaire ${JSON.stringify(q.questionnaire)}. Name one of ${known} (GET /fhir/Questionnaire lists them).`, { rule: 'prom-questionnaire', value: q.questionnaire })); return undefined; }
+    if (!instrument) {
+      report(
+        issue.error(
+          'code-invalid',
+          `${at}.questionnaire`,
+          `No instrument has the Questionnaire ${JSON.stringify(q.questionnaire)}. Name one of ${known} (GET /fhir/Questionnaire lists them).`,
+          { rule: 'prom-questionnaire', value: q.questionnaire },
+        ),
+      );
+      return undefined;
+    }
     const status = q.status;
     if (!['completed', 'amended', 'in-progress', 'stopped'].includes(status)) {
-      report(issue.error('value', `${at}.status`, 'status must be completed (or amended); in-progress or stopped keep the answers as a draft; entered-in-error takes a response back.', { rule: 'prom-status', value: status }));
+      report(
+        issue.error(
+          'value',
+          `${at}.status`,
+          'status must be completed (or amended); in-progress or stopped keep the answers as a draft; entered-in-error takes a response back.',
+          { rule: 'prom-status', value: status },
+        ),
+      );
       return undefined;
     }
     const authored = q.authored;
     if (typeof authored !== 'string' || !(isDateTime(authored) || isRealDate(authored))) {
-      report(issue.error(authored === undefined ? 'required' : 'value', `${at}.authored`, 'authored must give when the patient answered (a date-time with a time zone, or a date): it places the answer in a schedule\'s time window.', { rule: 'prom-authored', ...(authored === undefined ? {} : { value: authored }) }));
+      report(
+        issue.error(
+          authored === undefined ? 'required' : 'value',
+          `${at}.authored`,
+          "authored must give when the patient answered (a date-time with a time zone, or a date): it places the answer in a schedule's time window.",
+          { rule: 'prom-authored', ...(authored === undefined ? {} : { value: authored }) },
+        ),
+      );
       return undefined;
     }
     let answers: Answers;
-    try { answers = answersFromResponse(q); } catch (err) {
+    try {
+      answers = answersFromResponse(q);
+    } catch (err) {
       if (!(err instanceof AnswerFormatError)) throw err;
       report(issue.error('structure', `${at}.item`, `${err.message}.`, { rule: 'prom-answers' }));
       return undefined;
     }
     const scored = scoreResponse(instrument, answers);
     if (scored.problems.length) {
-      for (const problem of scored.problems) report(issue.error('value', `${at}.item`, `${problem}. Answers must be those the Questionnaire ${instrument.questionnaire.url} offers (GET /fhir/Questionnaire/${instrument.id}).`, { rule: 'prom-answers' }));
+      for (const problem of scored.problems)
+        report(
+          issue.error(
+            'value',
+            `${at}.item`,
+            `${problem}. Answers must be those the Questionnaire ${instrument.questionnaire.url} offers (GET /fhir/Questionnaire/${instrument.id}).`,
+            { rule: 'prom-answers' },
+          ),
+        );
       return undefined;
     }
     const recallExt = (q.extension ?? []).find((e: any) => e?.url === RECALL_EXTENSION);
     const recall = recallExt?.valueCode;
     if (recallExt && recall !== 'current' && recall !== 'pre-injury') {
-      report(issue.error('value', `${at}.extension`, `The recall extension takes valueCode "current" or "pre-injury".`, { rule: 'prom-recall', value: recall }));
+      report(
+        issue.error('value', `${at}.extension`, `The recall extension takes valueCode "current" or "pre-injury".`, {
+          rule: 'prom-recall',
+          value: recall,
+        }),
+      );
       return undefined;
     }
     let invitationId: number | undefined;
     for (const b of Array.isArray(q.basedOn) ? q.basedOn : []) {
-      const m = typeof b?.reference === 'string' ? /^[A-Za-z]+\?identifier=urn:kvalreg:prom-invitation\|(\d{1,18})$/.exec(b.reference) : null;
+      const m =
+        typeof b?.reference === 'string' ? /^[A-Za-z]+\?identifier=urn:kvalreg:prom-invitation\|(\d{1,18})$/.exec(b.reference) : null;
       if (m) invitationId = Number(m[1]);
     }
     const answeredAt = isRealDate(authored) ? `${authored}T12:00:00Z` : new Date(authored).toISOString();
     return {
-      r, instrument, complete: status === 'completed' || status === 'amended', answers: Object.fromEntries(Object.entries(answers).filter(([, v]) => v !== null && v !== undefined && v !== '')),
-      scored, answeredAt, day: osloDate(authored), ...(recall ? { recall } : {}), ...(invitationId !== undefined ? { invitationId } : {}),
+      r,
+      instrument,
+      complete: status === 'completed' || status === 'amended',
+      answers: Object.fromEntries(Object.entries(answers).filter(([, v]) => v !== null && v !== undefined && v !== '')),
+      scored,
+      answeredAt,
+      day: osloDate(authored),
+      ...(recall ? { recall } : {}),
+      ...(invitationId !== undefined ? { invitationId } : {}),
     };
   }
 
@@ -183,10 +287,16 @@ export class PromCapture {
        FROM registry_case c JOIN person p ON p.id = c.person_id
        WHERE c.person_id = ANY($1::bigint[]) AND c.registry = ANY($2) AND c.invalid_reason IS NULL
          AND NOT EXISTS (SELECT 1 FROM prom_objection o WHERE o.person_id = c.person_id AND o.registry = c.registry)
-       ORDER BY c.registry, c.id`, [personIds, registries]);
+       ORDER BY c.registry, c.id`,
+      [personIds, registries],
+    );
     for (const row of rows) {
       const registry = this.registries.find((r) => r.id === row.registry)!;
-      const values = caseValues(registry, { birth_date: row.birth_date, sex: row.sex, deceased_date: row.deceased_date }, (row.forms ?? []) as FormState[]);
+      const values = caseValues(
+        registry,
+        { birth_date: row.birth_date, sex: row.sex, deceased_date: row.deceased_date },
+        (row.forms ?? []) as FormState[],
+      );
       const list = out.get(Number(row.person_id)) ?? [];
       for (const m of this.schedules) if (m.schedule.registry === registry.id) list.push(...slotsOf(m, Number(row.id), values));
       out.set(Number(row.person_id), list);
@@ -202,51 +312,117 @@ function matchSlots(slots: Slot[], invitation: Slot[], p: Parsed): Match {
   const chosen = recall ?? byDay[0]?.recall ?? 'current';
   const all = [...invitation, ...byDay.filter((s) => s.recall === chosen)];
   const seen = new Set<string>();
-  return { recall: chosen, slots: all.filter((s) => { const k = `${s.registry}|${s.caseId}|${s.schedule}|${s.timepoint}|${s.instrument}`; return !seen.has(k) && seen.add(k); }) };
+  return {
+    recall: chosen,
+    slots: all.filter((s) => {
+      const k = `${s.registry}|${s.caseId}|${s.schedule}|${s.timepoint}|${s.instrument}`;
+      return !seen.has(k) && seen.add(k);
+    }),
+  };
 }
 
 async function invitationItems(tx: PersonTx, invitationId: number, personId: number, instrument: string): Promise<Slot[]> {
   const { rows } = await tx.client.query(
     `SELECT registry, case_id, schedule, timepoint, instrument, recall, due_date::text AS due, opens_on::text AS opens, closes_on::text AS closes
-     FROM prom_item WHERE invitation_id = $1 AND person_id = $2 AND instrument = $3`, [invitationId, personId, instrument]);
-  return rows.map((r) => ({ registry: r.registry, caseId: Number(r.case_id), schedule: r.schedule, timepoint: r.timepoint, instrument: r.instrument, recall: r.recall, due: r.due, opens: r.opens, closes: r.closes }));
+     FROM prom_item WHERE invitation_id = $1 AND person_id = $2 AND instrument = $3`,
+    [invitationId, personId, instrument],
+  );
+  return rows.map((r) => ({
+    registry: r.registry,
+    caseId: Number(r.case_id),
+    schedule: r.schedule,
+    timepoint: r.timepoint,
+    instrument: r.instrument,
+    recall: r.recall,
+    due: r.due,
+    opens: r.opens,
+    closes: r.closes,
+  }));
 }
 
-interface LinkRequest { responseId: number; personId: number; at: string; slot: Slot }
+interface LinkRequest {
+  responseId: number;
+  personId: number;
+  at: string;
+  slot: Slot;
+}
 
 /** Keeps the responses (new ones, and new versions of the sender's: their old answers are taken back from their items first). */
-async function saveExternal(tx: PersonTx, plans: Array<{ p: Parsed; match: Match }>, input: HookInput): Promise<Array<{ responseId: number; unchanged: boolean }>> {
+async function saveExternal(
+  tx: PersonTx,
+  plans: Array<{ p: Parsed; match: Match }>,
+  input: HookInput,
+): Promise<Array<{ responseId: number; unchanged: boolean }>> {
   if (!plans.length) return [];
   const db = tx.client;
-  const existing = new Map((await db.query('SELECT id, source_key, instrument, recall, status, answers, answered_at FROM prom_response WHERE source_key = ANY($1) ORDER BY id FOR UPDATE',
-    [plans.map((x) => x.p.r.rkey)])).rows.map((r) => [r.source_key as string, r]));
+  const existing = new Map(
+    (
+      await db.query(
+        'SELECT id, source_key, instrument, recall, status, answers, answered_at FROM prom_response WHERE source_key = ANY($1) ORDER BY id FOR UPDATE',
+        [plans.map((x) => x.p.r.rkey)],
+      )
+    ).rows.map((r) => [r.source_key as string, r]),
+  );
   const rows = plans.map(({ p, match }) => {
     const status = p.complete ? 'completed' : 'draft';
     const e = existing.get(p.r.rkey);
-    const unchanged = Boolean(e && e.instrument === p.instrument.id && e.recall === match.recall && e.status === status
-      && sameAnswers(e.answers, p.answers) && new Date(e.answered_at ?? 0).toISOString() === p.answeredAt);
+    const unchanged = Boolean(
+      e &&
+      e.instrument === p.instrument.id &&
+      e.recall === match.recall &&
+      e.status === status &&
+      sameAnswers(e.answers, p.answers) &&
+      new Date(e.answered_at ?? 0).toISOString() === p.answeredAt,
+    );
     return {
-      id: e ? Number(e.id) : null, unchanged, key: p.r.rkey, person: p.r.personId, instrument: p.instrument.id, version: p.instrument.version, recall: match.recall, status,
-      answers: p.answers, scores: p.complete ? p.scored.scores : null, at: p.answeredAt,
-      provenance: { kind: 'fhir', sender: input.sender, message: input.messageId, resource: p.r.rkey, ...(p.recall ? { recallGiven: true } : {}) },
+      id: e ? Number(e.id) : null,
+      unchanged,
+      key: p.r.rkey,
+      person: p.r.personId,
+      instrument: p.instrument.id,
+      version: p.instrument.version,
+      recall: match.recall,
+      status,
+      answers: p.answers,
+      scores: p.complete ? p.scored.scores : null,
+      at: p.answeredAt,
+      provenance: {
+        kind: 'fhir',
+        sender: input.sender,
+        message: input.messageId,
+        resource: p.r.rkey,
+        ...(p.recall ? { recallGiven: true } : {}),
+      },
     };
   });
   const updates = rows.filter((r) => r.id !== null && !r.unchanged);
   if (updates.length) {
     // A new version: the answers it gave before are taken back from their items, and it is matched again.
-    await unlink(tx, updates.map((r) => r.id!));
-    await db.query(`UPDATE prom_response r SET instrument = u.instrument, instrument_version = u.version, recall = u.recall, status = u.status, answers = u.answers, scores = u.scores,
+    await unlink(
+      tx,
+      updates.map((r) => r.id!),
+    );
+    await db.query(
+      `UPDATE prom_response r SET instrument = u.instrument, instrument_version = u.version, recall = u.recall, status = u.status, answers = u.answers, scores = u.scores,
          provenance = u.provenance, answered_at = u.at, updated_at = now()
        FROM jsonb_to_recordset($1::jsonb) AS u(id bigint, instrument text, version text, recall text, status text, answers jsonb, scores jsonb, provenance jsonb, at timestamptz)
-       WHERE r.id = u.id`, [JSON.stringify(updates)]);
+       WHERE r.id = u.id`,
+      [JSON.stringify(updates)],
+    );
   }
   const fresh = rows.filter((r) => r.id === null);
   if (fresh.length) {
-    const ids = new Map((await db.query(
-      `INSERT INTO prom_response (person_id, invitation_id, instrument, instrument_version, recall, status, answers, scores, provenance, answered_at, source_key)
+    const ids = new Map(
+      (
+        await db.query(
+          `INSERT INTO prom_response (person_id, invitation_id, instrument, instrument_version, recall, status, answers, scores, provenance, answered_at, source_key)
        SELECT n.person, NULL, n.instrument, n.version, n.recall, n.status, n.answers, n.scores, n.provenance, n.at, n.key
        FROM jsonb_to_recordset($1::jsonb) AS n(person bigint, instrument text, version text, recall text, status text, answers jsonb, scores jsonb, provenance jsonb, at timestamptz, key text)
-       RETURNING id, source_key`, [JSON.stringify(fresh)])).rows.map((r) => [r.source_key as string, Number(r.id)]));
+       RETURNING id, source_key`,
+          [JSON.stringify(fresh)],
+        )
+      ).rows.map((r) => [r.source_key as string, Number(r.id)]),
+    );
     for (const r of fresh) r.id = ids.get(r.key)!;
   }
   return rows.map((r) => ({ responseId: r.id!, unchanged: r.unchanged }));
@@ -270,26 +446,50 @@ async function linkSlots(tx: PersonTx, links: LinkRequest[]): Promise<LinkReques
      ON CONFLICT (registry, case_id, schedule, timepoint, instrument) DO UPDATE SET status = 'answered', response_id = EXCLUDED.response_id, updated_at = now()
        WHERE prom_item.status IN ('pending', 'invited', 'expired') OR prom_item.response_id = EXCLUDED.response_id
      RETURNING registry, case_id, schedule, timepoint, instrument, invitation_id`,
-    [JSON.stringify([...first.values()].map((l) => ({ registry: l.slot.registry, case_id: l.slot.caseId, schedule: l.slot.schedule, timepoint: l.slot.timepoint, instrument: l.slot.instrument,
-      person: l.personId, recall: l.slot.recall, due: l.slot.due, opens: l.slot.opens, closes: l.slot.closes, response: l.responseId })))]);
+    [
+      JSON.stringify(
+        [...first.values()].map((l) => ({
+          registry: l.slot.registry,
+          case_id: l.slot.caseId,
+          schedule: l.slot.schedule,
+          timepoint: l.slot.timepoint,
+          instrument: l.slot.instrument,
+          person: l.personId,
+          recall: l.slot.recall,
+          due: l.slot.due,
+          opens: l.slot.opens,
+          closes: l.slot.closes,
+          response: l.responseId,
+        })),
+      ),
+    ],
+  );
   const linked = rows.map((r) => first.get(`${r.registry}|${r.case_id}|${r.schedule}|${r.timepoint}|${r.instrument}`)!);
   // An invitation is answered when nothing it asks is left open.
   const invitations = new Map<number, string>();
-  rows.forEach((r, i) => { if (r.invitation_id !== null) { const at = linked[i].at; const v = Number(r.invitation_id); if (!invitations.has(v) || invitations.get(v)! < at) invitations.set(v, at); } });
+  rows.forEach((r, i) => {
+    if (r.invitation_id !== null) {
+      const at = linked[i].at;
+      const v = Number(r.invitation_id);
+      if (!invitations.has(v) || invitations.get(v)! < at) invitations.set(v, at);
+    }
+  });
   if (invitations.size) {
     await tx.client.query(
       `UPDATE prom_invitation v SET status = 'answered', answered_at = a.at, updated_at = now()
        FROM jsonb_to_recordset($1::jsonb) AS a(id bigint, at timestamptz)
        WHERE v.id = a.id AND v.status IN ('ordered', 'sent', 'reminded', 'not-reachable')
          AND NOT EXISTS (SELECT 1 FROM prom_item i WHERE i.invitation_id = v.id AND i.status = 'invited')`,
-      [JSON.stringify([...invitations].map(([id, at]) => ({ id, at })))]);
+      [JSON.stringify([...invitations].map(([id, at]) => ({ id, at })))],
+    );
   }
   return linked;
 }
 
 /** The same answers, whatever order the keys come in (jsonb keeps its own order). */
 function sameAnswers(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
-  const ka = Object.keys(a ?? {}), kb = Object.keys(b);
+  const ka = Object.keys(a ?? {}),
+    kb = Object.keys(b);
   return ka.length === kb.length && kb.every((k) => k in a && String(a[k]) === String(b[k]) && typeof a[k] === typeof b[k]);
 }
 
@@ -299,7 +499,9 @@ async function unlink(tx: PersonTx, responseIds: number[]): Promise<void> {
     `UPDATE prom_item i SET response_id = NULL, updated_at = now(),
        status = CASE WHEN i.invitation_id IS NOT NULL AND EXISTS (SELECT 1 FROM prom_invitation v WHERE v.id = i.invitation_id AND v.status IN ('ordered', 'sent', 'reminded', 'not-reachable')) THEN 'invited'
                      WHEN i.closes_on < (now() AT TIME ZONE 'Europe/Oslo')::date THEN 'expired' ELSE 'pending' END
-     WHERE i.response_id = ANY($1::bigint[])`, [responseIds]);
+     WHERE i.response_id = ANY($1::bigint[])`,
+    [responseIds],
+  );
 }
 
 /** Responses taken back by their sender (entered-in-error, or deleted): gone, and their items with them. */
@@ -310,13 +512,23 @@ async function takeBack(tx: PersonTx, rkeys: string[]): Promise<void> {
   await tx.client.query('DELETE FROM prom_response WHERE id = ANY($1::bigint[])', [ids]);
 }
 
-function describe(p: Parsed, match: Match, saved: { responseId: number; linked: Slot[]; unchanged: boolean }, registries: string[]): string {
+function describe(
+  p: Parsed,
+  match: Match,
+  saved: { responseId: number; linked: Slot[]; unchanged: boolean },
+  registries: string[],
+): string {
   const head = `PROM ${p.instrument.id}`;
   if (saved.unchanged) return `${head}: unchanged (response ${saved.responseId})`;
   if (!p.complete) return `${head}: kept as a draft (status ${p.r.resource.status}); scored and counted when sent as completed`;
-  const scores = Object.entries(p.scored.scores).filter(([, s]) => s.value !== null).map(([k, s]) => `${k} ${s.value}${s.placeholder ? ` (value set ${s.valueSet} standing in)` : ''}`);
+  const scores = Object.entries(p.scored.scores)
+    .filter(([, s]) => s.value !== null)
+    .map(([k, s]) => `${k} ${s.value}${s.placeholder ? ` (value set ${s.valueSet} standing in)` : ''}`);
   const scored = scores.length ? `scored ${scores.join(', ')}` : 'too few items answered for a score';
-  if (saved.linked.length) return `${head}: ${scored}; answers ${saved.linked.map((s) => `${s.registry} case ${s.caseId} at ${s.timepoint}`).join(', ')}`;
-  const why = match.slots.length ? 'every time point it fits is answered already or cancelled' : `no schedule of ${registries.join(', ')} asks it of this patient around ${p.day}`;
+  if (saved.linked.length)
+    return `${head}: ${scored}; answers ${saved.linked.map((s) => `${s.registry} case ${s.caseId} at ${s.timepoint}`).join(', ')}`;
+  const why = match.slots.length
+    ? 'every time point it fits is answered already or cancelled'
+    : `no schedule of ${registries.join(', ')} asks it of this patient around ${p.day}`;
   return `${head}: ${scored}; kept, not matched (${why}). It is matched when a case it belongs to arrives.`;
 }

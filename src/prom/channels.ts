@@ -17,7 +17,10 @@ export interface Message {
   lang: 'nb' | 'en';
 }
 
-export interface Contact { email?: string | null; mobile?: string | null }
+export interface Contact {
+  email?: string | null;
+  mobile?: string | null;
+}
 
 export interface Channel {
   id: ChannelId;
@@ -27,23 +30,27 @@ export interface Channel {
 }
 
 export function messageText(m: Message): { subject: string; body: string; short: string } {
-  const date = new Intl.DateTimeFormat(m.lang === 'nb' ? 'nb-NO' : 'en-GB', { dateStyle: 'long', timeZone: 'Europe/Oslo' }).format(new Date(m.deadline));
+  const date = new Intl.DateTimeFormat(m.lang === 'nb' ? 'nb-NO' : 'en-GB', { dateStyle: 'long', timeZone: 'Europe/Oslo' }).format(
+    new Date(m.deadline),
+  );
   if (m.lang === 'en') {
     const subject = m.kind === 'reminder' ? `Reminder: questions from ${m.hospital}` : `Questions from ${m.hospital}`;
     return {
       subject,
-      body: `${m.kind === 'reminder' ? 'A reminder: ' : ''}${m.hospital} asks you to answer a few questions about your health. ${m.purpose}\n\n`
-        + `Answer here (log in with BankID or another secure login): ${m.link}\n\nPlease answer by ${date}. It takes about 10 minutes, and you can stop and continue later. `
-        + `Answering is voluntary. If someone else answers for you, they can use the code on the letter from the hospital.\n`,
+      body:
+        `${m.kind === 'reminder' ? 'A reminder: ' : ''}${m.hospital} asks you to answer a few questions about your health. ${m.purpose}\n\n` +
+        `Answer here (log in with BankID or another secure login): ${m.link}\n\nPlease answer by ${date}. It takes about 10 minutes, and you can stop and continue later. ` +
+        `Answering is voluntary. If someone else answers for you, they can use the code on the letter from the hospital.\n`,
       short: `${m.hospital}: ${m.kind === 'reminder' ? 'reminder, ' : ''}please answer a few questions about your health by ${date}: ${m.link}`,
     };
   }
   const subject = m.kind === 'reminder' ? `Påminnelse: spørsmål fra ${m.hospital}` : `Spørsmål fra ${m.hospital}`;
   return {
     subject,
-    body: `${m.kind === 'reminder' ? 'En påminnelse: ' : ''}${m.hospital} ber deg svare på noen spørsmål om helsen din. ${m.purpose}\n\n`
-      + `Svar her (logg inn med BankID eller annen sikker innlogging): ${m.link}\n\nSvar innen ${date}. Det tar omtrent 10 minutter, og du kan ta pause og fortsette senere. `
-      + `Det er frivillig å svare. Svarer noen andre for deg, kan de bruke koden i brevet fra sykehuset.\n`,
+    body:
+      `${m.kind === 'reminder' ? 'En påminnelse: ' : ''}${m.hospital} ber deg svare på noen spørsmål om helsen din. ${m.purpose}\n\n` +
+      `Svar her (logg inn med BankID eller annen sikker innlogging): ${m.link}\n\nSvar innen ${date}. Det tar omtrent 10 minutter, og du kan ta pause og fortsette senere. ` +
+      `Det er frivillig å svare. Svarer noen andre for deg, kan de bruke koden i brevet fra sykehuset.\n`,
     short: `${m.hospital}: ${m.kind === 'reminder' ? 'påminnelse, ' : ''}svar på noen spørsmål om helsen din innen ${date}: ${m.link}`,
   };
 }
@@ -51,8 +58,13 @@ export function messageText(m: Message): { subject: string; body: string; short:
 export class EmailChannel implements Channel {
   readonly id = 'email' as const;
   private transport: Transporter | null = null;
-  constructor(private readonly smtpUrl: string | undefined, private readonly from: string) {}
-  reaches(c: Contact): boolean { return Boolean(this.smtpUrl && c.email); }
+  constructor(
+    private readonly smtpUrl: string | undefined,
+    private readonly from: string,
+  ) {}
+  reaches(c: Contact): boolean {
+    return Boolean(this.smtpUrl && c.email);
+  }
   async send(c: Contact, m: Message) {
     if (!this.smtpUrl) throw new Error('No SMTP server configured: set KVALREG_SMTP_URL.');
     this.transport ??= nodemailer.createTransport(this.smtpUrl);
@@ -60,7 +72,9 @@ export class EmailChannel implements Channel {
     const res = await this.transport.sendMail({ from: this.from, to: c.email!, subject: t.subject, text: t.body });
     return { messageId: res.messageId ?? null };
   }
-  close(): void { this.transport?.close(); }
+  close(): void {
+    this.transport?.close();
+  }
 }
 
 /**
@@ -70,8 +84,14 @@ export class EmailChannel implements Channel {
  */
 export class SmsChannel implements Channel {
   readonly id = 'sms' as const;
-  constructor(private readonly url: string | undefined, private readonly token: string | undefined, private readonly sender: string) {}
-  reaches(c: Contact): boolean { return Boolean(this.url && c.mobile); }
+  constructor(
+    private readonly url: string | undefined,
+    private readonly token: string | undefined,
+    private readonly sender: string,
+  ) {}
+  reaches(c: Contact): boolean {
+    return Boolean(this.url && c.mobile);
+  }
   async send(c: Contact, m: Message) {
     const res = await fetch(this.url!, {
       method: 'POST',
@@ -80,7 +100,7 @@ export class SmsChannel implements Channel {
       signal: AbortSignal.timeout(10_000),
     });
     if (!res.ok) throw new Error(`SMS gateway answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
-    const body = await res.json().catch(() => ({})) as { id?: string };
+    const body = (await res.json().catch(() => ({}))) as { id?: string };
     return { messageId: body.id ?? null };
   }
 }
@@ -92,8 +112,13 @@ export class SmsChannel implements Channel {
  */
 export class TaskChannel implements Channel {
   readonly id = 'helsenorge' as const;
-  constructor(private readonly url: string | undefined, private readonly token: string | undefined) {}
-  reaches(c: Contact & { nin?: string }): boolean { return Boolean(this.url && c.nin); }
+  constructor(
+    private readonly url: string | undefined,
+    private readonly token: string | undefined,
+  ) {}
+  reaches(c: Contact & { nin?: string }): boolean {
+    return Boolean(this.url && c.nin);
+  }
   async send(c: Contact & { nin?: string }, m: Message & { questionnaires?: string[] }) {
     const res = await fetch(this.url!, {
       method: 'POST',
@@ -108,7 +133,9 @@ export class TaskChannel implements Channel {
 
 export function taskFor(nin: string, m: Message & { questionnaires?: string[] }): Record<string, unknown> {
   return {
-    resourceType: 'Task', status: 'requested', intent: 'order',
+    resourceType: 'Task',
+    status: 'requested',
+    intent: 'order',
     identifier: [{ system: 'urn:kvalreg:prom-invitation', value: String(m.invitationId) }],
     code: { coding: [{ system: 'http://hl7.org/fhir/CodeSystem/task-code', code: 'fulfill' }] },
     description: messageText(m).short,

@@ -23,8 +23,15 @@ export function promSettings(env: NodeJS.ProcessEnv = process.env): PromSettings
   return {
     instrumentsDir: path.resolve(env.KVALREG_INSTRUMENTS_DIR ?? path.join(projectRoot(), 'instruments')),
     textsDir: env.KVALREG_INSTRUMENT_TEXTS_DIR ? path.resolve(env.KVALREG_INSTRUMENT_TEXTS_DIR) : undefined,
-    channels: (env.KVALREG_PROM_CHANNELS ?? 'helsenorge,email,sms').split(',').map((c) => c.trim()).filter(Boolean),
-    sms: { url: env.KVALREG_SMS_URL || undefined, token: env.KVALREG_SMS_TOKEN || undefined, sender: env.KVALREG_SMS_SENDER ?? 'Sykehuset' },
+    channels: (env.KVALREG_PROM_CHANNELS ?? 'helsenorge,email,sms')
+      .split(',')
+      .map((c) => c.trim())
+      .filter(Boolean),
+    sms: {
+      url: env.KVALREG_SMS_URL || undefined,
+      token: env.KVALREG_SMS_TOKEN || undefined,
+      sender: env.KVALREG_SMS_SENDER ?? 'Sykehuset',
+    },
     task: { url: env.KVALREG_TASK_URL || undefined, token: env.KVALREG_TASK_TOKEN || undefined },
     intervalMs: Number(env.KVALREG_PROM_INTERVAL_MS ?? 60_000),
     maxAttempts: Number(env.KVALREG_PROM_MAX_ATTEMPTS ?? 5),

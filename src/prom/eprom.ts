@@ -67,7 +67,9 @@ export function questionnaireResponse(s: ResponseSpec): Record<string, unknown> 
     subject: { identifier: { system: ninSystem(s.nin) ?? NIN_SYSTEMS_FNR, value: s.nin } },
     authored: s.authored,
     ...(s.recall ? { extension: [{ url: RECALL_EXTENSION, valueCode: s.recall }] } : {}),
-    ...(s.invitation !== undefined ? { basedOn: [{ type: 'Task', identifier: { system: 'urn:kvalreg:prom-invitation', value: String(s.invitation) } }] } : {}),
+    ...(s.invitation !== undefined
+      ? { basedOn: [{ type: 'Task', identifier: { system: 'urn:kvalreg:prom-invitation', value: String(s.invitation) } }] }
+      : {}),
     item: responseItems(s.instrument.questionnaire, s.answers),
   };
 }
@@ -75,26 +77,45 @@ const NIN_SYSTEMS_FNR = 'urn:oid:2.16.578.1.12.4.1.4.1';
 
 /** One batch Bundle of responses (each entry its own patient group: one bad record does not stop the others). */
 export function responseBundle(responses: Array<Record<string, unknown>>): Record<string, unknown> {
-  return { resourceType: 'Bundle', type: 'batch', entry: responses.map((resource) => ({ resource, request: { method: 'POST', url: 'QuestionnaireResponse' } })) };
+  return {
+    resourceType: 'Bundle',
+    type: 'batch',
+    entry: responses.map((resource) => ({ resource, request: { method: 'POST', url: 'QuestionnaireResponse' } })),
+  };
 }
 
-export interface FlatRecordResult { records: number; bundles: Array<{ bundle: Record<string, unknown>; lines: string }>; problems: string[] }
+export interface FlatRecordResult {
+  records: number;
+  bundles: Array<{ bundle: Record<string, unknown>; lines: string }>;
+  problems: string[];
+}
 
 /** Reads a file of flat records (CSV, a JSON array, or NDJSON) into batches of QuestionnaireResponses. */
-export function flatAnswersToBundles(text: string, instruments: Map<string, Instrument>, opts: { idSystem?: string; batchSize?: number } = {}): FlatRecordResult {
+export function flatAnswersToBundles(
+  text: string,
+  instruments: Map<string, Instrument>,
+  opts: { idSystem?: string; batchSize?: number } = {},
+): FlatRecordResult {
   const rows = readRecords(text);
   const problems: string[] = [];
   const responses: Array<{ resource: Record<string, unknown>; line: number }> = [];
   for (const { line, record } of rows) {
     const made = recordToResponses(record, instruments, opts.idSystem ?? EPROM_ID_SYSTEM);
-    if (typeof made === 'string') { problems.push(`record ${line}: ${made}`); continue; }
+    if (typeof made === 'string') {
+      problems.push(`record ${line}: ${made}`);
+      continue;
+    }
     for (const resource of made) responses.push({ resource, line });
   }
   const size = opts.batchSize ?? 100;
   const bundles: FlatRecordResult['bundles'] = [];
   for (let i = 0; i < responses.length; i += size) {
     const part = responses.slice(i, i + size);
-    bundles.push({ bundle: responseBundle(part.map((p) => p.resource)), lines: part[0].line === part[part.length - 1].line ? `record ${part[0].line}` : `records ${part[0].line}–${part[part.length - 1].line}` });
+    bundles.push({
+      bundle: responseBundle(part.map((p) => p.resource)),
+      lines:
+        part[0].line === part[part.length - 1].line ? `record ${part[0].line}` : `records ${part[0].line}–${part[part.length - 1].line}`,
+    });
   }
   return { records: rows.length, bundles, problems };
 }
@@ -103,33 +124,57 @@ function readRecords(text: string): Array<{ line: number; record: Record<string,
   const trimmed = text.replace(/^\uFEFF/, '').trimStart();
   if (trimmed.startsWith('[')) {
     let json: unknown;
-    try { json = JSON.parse(trimmed); } catch (err) { throw new Error(`the file is not valid JSON: ${(err as Error).message}`); }
+    try {
+      json = JSON.parse(trimmed);
+    } catch (err) {
+      throw new Error(`the file is not valid JSON: ${(err as Error).message}`);
+    }
     if (!Array.isArray(json)) throw new Error('a JSON file must be an array of records');
     return json.map((record, i) => ({ line: i + 1, record: record as Record<string, unknown> }));
   }
   if (trimmed.startsWith('{')) {
-    return trimmed.split('\n').map((l, i) => ({ l, i })).filter(({ l }) => l.trim()).map(({ l, i }) => {
-      try { return { line: i + 1, record: JSON.parse(l) as Record<string, unknown> }; } catch (err) { throw new Error(`line ${i + 1} is not valid JSON: ${(err as Error).message}`); }
-    });
+    return trimmed
+      .split('\n')
+      .map((l, i) => ({ l, i }))
+      .filter(({ l }) => l.trim())
+      .map(({ l, i }) => {
+        try {
+          return { line: i + 1, record: JSON.parse(l) as Record<string, unknown> };
+        } catch (err) {
+          throw new Error(`line ${i + 1} is not valid JSON: ${(err as Error).message}`);
+        }
+      });
   }
   const first = trimmed.split('\n')[0];
-  const records: Record<string, string>[] = parse(trimmed, { columns: (h: string[]) => h.map((c) => c.trim()), skip_empty_lines: true, delimiter: first.includes(';') ? ';' : ',', trim: true, bom: true });
+  const records: Record<string, string>[] = parse(trimmed, {
+    columns: (h: string[]) => h.map((c) => c.trim()),
+    skip_empty_lines: true,
+    delimiter: first.includes(';') ? ';' : ',',
+    trim: true,
+    bom: true,
+  });
   return records.map((record, i) => ({ line: i + 2, record }));
 }
 
 function field(record: Record<string, unknown>, names: readonly string[]): string | undefined {
-  for (const [k, v] of Object.entries(record)) if (names.includes(k.toLowerCase()) && v !== null && v !== undefined && String(v).trim() !== '') return String(v).trim();
+  for (const [k, v] of Object.entries(record))
+    if (names.includes(k.toLowerCase()) && v !== null && v !== undefined && String(v).trim() !== '') return String(v).trim();
   return undefined;
 }
 
 /** The responses of one record (one per instrument it answers), or what is wrong with it. */
-function recordToResponses(record: Record<string, unknown>, instruments: Map<string, Instrument>, idSystem: string): Array<Record<string, unknown>> | string {
+function recordToResponses(
+  record: Record<string, unknown>,
+  instruments: Map<string, Instrument>,
+  idSystem: string,
+): Array<Record<string, unknown>> | string {
   if (!record || typeof record !== 'object' || Array.isArray(record)) return 'not a record of fields';
   const nin = field(record, FIELDS.nin);
   if (!nin) return `no national_id (give the patient's identity number in a column named ${FIELDS.nin.join(' or ')})`;
   if (!ninSystem(nin)) return 'national_id is not a valid national identity number';
   const answered = field(record, FIELDS.answered);
-  if (!answered || !(isRealDate(answered) || isDateTime(answered))) return `"${answered ?? ''}" is not when the patient answered: give ${FIELDS.answered[0]} as a date (2024-03-01) or a date-time with a time zone`;
+  if (!answered || !(isRealDate(answered) || isDateTime(answered)))
+    return `"${answered ?? ''}" is not when the patient answered: give ${FIELDS.answered[0]} as a date (2024-03-01) or a date-time with a time zone`;
   const recall = field(record, FIELDS.recall);
   if (recall !== undefined && recall !== 'current' && recall !== 'pre-injury') return `recall "${recall}" must be current or pre-injury`;
   const status = field(record, FIELDS.status) ?? 'completed';
@@ -139,7 +184,12 @@ function recordToResponses(record: Record<string, unknown>, instruments: Map<str
   const prefixed = new Map<string, Answers>();
   for (const [k, v] of Object.entries(record)) {
     if (RESERVED.has(k.toLowerCase() as never)) continue;
-    const value = v === null || v === undefined || String(v).trim() === '' ? undefined : (typeof v === 'number' || typeof v === 'boolean' ? v : String(v).trim());
+    const value =
+      v === null || v === undefined || String(v).trim() === ''
+        ? undefined
+        : typeof v === 'number' || typeof v === 'boolean'
+          ? v
+          : String(v).trim();
     const dot = k.indexOf('.');
     if (dot > 0 && instruments.has(k.slice(0, dot))) {
       const id = k.slice(0, dot);
@@ -155,18 +205,37 @@ function recordToResponses(record: Record<string, unknown>, instruments: Map<str
     groups.push([inst, plain]);
   } else {
     const stray = Object.keys(plain);
-    if (stray.length) return `column(s) ${stray.slice(0, 5).join(', ')} name no instrument: give an instrument column, or name answer columns <instrument>.<linkId>`;
+    if (stray.length)
+      return `column(s) ${stray.slice(0, 5).join(', ')} name no instrument: give an instrument column, or name answer columns <instrument>.<linkId>`;
   }
   // An instrument whose every cell is empty was not answered in this record.
-  for (const [id, answers] of prefixed) if (Object.values(answers).some((v) => v !== undefined)) groups.push([instruments.get(id)!, answers]);
+  for (const [id, answers] of prefixed)
+    if (Object.values(answers).some((v) => v !== undefined)) groups.push([instruments.get(id)!, answers]);
   if (!groups.length) return 'no answers';
   const out: Array<Record<string, unknown>> = [];
   for (const [inst, answers] of groups) {
     const unknown = Object.keys(answers).filter((l) => !inst.items.has(l));
-    if (unknown.length) return `${inst.id} has no item(s) ${unknown.slice(0, 5).join(', ')} (its linkIds: ${[...inst.items.keys()].slice(0, 12).join(', ')}…)`;
+    if (unknown.length)
+      return `${inst.id} has no item(s) ${unknown.slice(0, 5).join(', ')} (its linkIds: ${[...inst.items.keys()].slice(0, 12).join(', ')}…)`;
     const own = field(record, FIELDS.id);
-    const key = own ? `${own}:${inst.id}` : crypto.createHash('sha256').update([nin, inst.id, answered, recall ?? ''].join('|')).digest('hex').slice(0, 32);
-    out.push(questionnaireResponse({ instrument: inst, answers, nin, authored: answered, identifier: { system: idSystem, value: key }, status: status as 'completed' | 'in-progress', ...(recall ? { recall: recall as 'current' | 'pre-injury' } : {}) }));
+    const key = own
+      ? `${own}:${inst.id}`
+      : crypto
+          .createHash('sha256')
+          .update([nin, inst.id, answered, recall ?? ''].join('|'))
+          .digest('hex')
+          .slice(0, 32);
+    out.push(
+      questionnaireResponse({
+        instrument: inst,
+        answers,
+        nin,
+        authored: answered,
+        identifier: { system: idSystem, value: key },
+        status: status as 'completed' | 'in-progress',
+        ...(recall ? { recall: recall as 'current' | 'pre-injury' } : {}),
+      }),
+    );
   }
   return out;
 }

@@ -28,10 +28,16 @@ export class InvitationLinks {
   }
 
   checkCode(invitationId: number, code: string): boolean {
-    const given = Buffer.from(String(code ?? '').toUpperCase().replace(/[^A-Z0-9]/g, ''));
+    const given = Buffer.from(
+      String(code ?? '')
+        .toUpperCase()
+        .replace(/[^A-Z0-9]/g, ''),
+    );
     const expected = Buffer.from(this.code(invitationId).replace('-', ''));
     return given.length === expected.length && crypto.timingSafeEqual(given, expected);
   }
 
-  private mac(what: string): Buffer { return crypto.createHmac('sha256', this.key).update(what).digest(); }
+  private mac(what: string): Buffer {
+    return crypto.createHmac('sha256', this.key).update(what).digest();
+  }
 }

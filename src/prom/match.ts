@@ -42,7 +42,11 @@ export function matchable(schedules: CompiledSchedule[], registries: Registry[])
     return {
       schedule: s,
       population: compile(s.def.population),
-      rules: s.def.instruments.map((rule) => ({ instrument: rule.instrument, at: new Set(rule.at ?? s.def.timepoints.map((t) => t.id)), when: compile(rule.when) })),
+      rules: s.def.instruments.map((rule) => ({
+        instrument: rule.instrument,
+        at: new Set(rule.at ?? s.def.timepoints.map((t) => t.id)),
+        when: compile(rule.when),
+      })),
     };
   });
 }
@@ -60,7 +64,16 @@ export function slotsOf(m: MatchableSchedule, caseId: number, values: Values): S
     const window = { opens: addDays(due, -t.window.before), closes: addDays(due, t.window.after) };
     for (const rule of m.rules) {
       if (!rule.at.has(t.id) || (rule.when && !holds(rule.when(values)))) continue;
-      out.push({ registry: s.registry, caseId, schedule: s.def.id, timepoint: t.id, instrument: rule.instrument, recall: t.recall, due, ...window });
+      out.push({
+        registry: s.registry,
+        caseId,
+        schedule: s.def.id,
+        timepoint: t.id,
+        instrument: rule.instrument,
+        recall: t.recall,
+        due,
+        ...window,
+      });
     }
   }
   return out;
@@ -70,7 +83,8 @@ export function slotsOf(m: MatchableSchedule, caseId: number, values: Values): S
 export function addMonths(date: string, months: number): string {
   const [y, m, d] = date.split('-').map(Number);
   const total = y * 12 + (m - 1) + months;
-  const year = Math.floor(total / 12), month = total - year * 12;
+  const year = Math.floor(total / 12),
+    month = total - year * 12;
   const last = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
   return iso(year, month + 1, Math.min(d, last));
 }
@@ -91,7 +105,9 @@ function iso(y: number, m: number, d: number): string {
  * due date is nearest the day (a recalled baseline and a current follow-up are never the same answer).
  */
 export function slotsAnswered(slots: Slot[], instrument: string, day: string, recall?: 'current' | 'pre-injury'): Slot[] {
-  const inWindow = slots.filter((s) => s.instrument === instrument && s.opens <= day && day <= s.closes && (!recall || s.recall === recall));
+  const inWindow = slots.filter(
+    (s) => s.instrument === instrument && s.opens <= day && day <= s.closes && (!recall || s.recall === recall),
+  );
   if (recall || inWindow.length === 0) return inWindow;
   const distance = (s: Slot) => Math.abs(Date.parse(s.due) - Date.parse(day));
   const nearest = inWindow.reduce((a, b) => (distance(b) < distance(a) ? b : a));

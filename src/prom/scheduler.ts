@@ -39,7 +39,11 @@ export function osloDay(now: Date): string {
 export const SEND_HOUR = '09:00';
 
 export class PromScheduler {
-  constructor(private readonly data: PersonData, private readonly registries: Registry[], private readonly schedules: CompiledSchedule[]) {}
+  constructor(
+    private readonly data: PersonData,
+    private readonly registries: Registry[],
+    private readonly schedules: CompiledSchedule[],
+  ) {}
 
   /** Indexes on the dates schedules count from, so a run reads only the cases near a window. */
   async prepare(): Promise<void> {
@@ -64,7 +68,13 @@ export class PromScheduler {
     const first = await this.data.transaction(PLATFORM, 'prom:schedule', async (tx) => {
       if (!(await lock(tx))) return null;
       let itemsCreated = 0;
-      for (const s of this.schedules) itemsCreated += await createItems(tx, this.registries.find((r) => r.id === s.registry)!, s, today);
+      for (const s of this.schedules)
+        itemsCreated += await createItems(
+          tx,
+          this.registries.find((r) => r.id === s.registry)!,
+          s,
+          today,
+        );
       const cancelled = await cancel(tx);
       // What has ended is closed first, so that new items never join an invitation that is over.
       const expired = await expire(tx, today, now);
@@ -85,12 +95,20 @@ export class PromScheduler {
 async function createItems(tx: PersonTx, registry: Registry, s: CompiledSchedule, today: string): Promise<number> {
   const lit = (v: string) => tx.client.escapeLiteral(v);
   const tps = s.def.timepoints;
-  const timepoints = tps.map((t) => `(${lit(t.id)}, ${t.offset.months}, ${t.offset.days}, ${t.window.before}, ${t.window.after}, ${lit(t.recall)})`).join(', ');
+  const timepoints = tps
+    .map((t) => `(${lit(t.id)}, ${t.offset.months}, ${t.offset.days}, ${t.window.before}, ${t.window.after}, ${lit(t.recall)})`)
+    .join(', ');
   const rules = s.rules.map((r) => `(${lit(r.instrument)}, ARRAY[${r.at.map(lit).join(', ')}]::text[], (${r.whenSql}) IS TRUE)`).join(', ');
   // The anchor dates that can have an open window today, per time point: a range the index can
   // read (a superset, one month wide for calendar months); the exact test follows.
-  const ranges = tps.map((t) => `(${s.anchorSql} BETWEEN ($1::date - make_interval(months => ${t.offset.months + 1}, days => ${t.offset.days + t.window.after + 1}))::date
-      AND ($1::date - make_interval(months => ${Math.max(0, t.offset.months - 1)}, days => ${t.offset.days - t.window.before - 1}))::date)`).join(' OR ');
+  const ranges = tps
+    .map(
+      (
+        t,
+      ) => `(${s.anchorSql} BETWEEN ($1::date - make_interval(months => ${t.offset.months + 1}, days => ${t.offset.days + t.window.after + 1}))::date
+      AND ($1::date - make_interval(months => ${Math.max(0, t.offset.months - 1)}, days => ${t.offset.days - t.window.before - 1}))::date)`,
+    )
+    .join(' OR ');
   const res = await tx.client.query(
     `INSERT INTO prom_item (registry, case_id, schedule, timepoint, instrument, person_id, recall, due_date, opens_on, closes_on)
      SELECT ${lit(registry.id)}, a.case_id, ${lit(s.def.id)}, t.id, r.instrument, a.person_id, t.recall, d.due, d.due - t.before, d.due + t.after
@@ -106,7 +124,9 @@ async function createItems(tx: PersonTx, registry: Registry, s: CompiledSchedule
        -- Every open window is looked at every day: those with their item already are passed over by
        -- a look-up, cheaper than an insert that conflicts (which remains for a concurrent writer).
        AND NOT EXISTS (SELECT 1 FROM prom_item x WHERE x.registry = ${lit(registry.id)} AND x.case_id = a.case_id AND x.schedule = ${lit(s.def.id)} AND x.timepoint = t.id AND x.instrument = r.instrument)
-     ON CONFLICT DO NOTHING`, [today, ...s.params]);
+     ON CONFLICT DO NOTHING`,
+    [today, ...s.params],
+  );
   return res.rowCount ?? 0;
 }
 
@@ -114,20 +134,28 @@ async function createItems(tx: PersonTx, registry: Registry, s: CompiledSchedule
 async function cancel(tx: PersonTx): Promise<number> {
   const dead = await tx.client.query(
     `UPDATE prom_item i SET status = 'cancelled', cancelled_reason = 'deceased', updated_at = now()
-     FROM person p WHERE p.id = i.person_id AND p.deceased_date IS NOT NULL AND i.status IN ('pending', 'invited')`);
+     FROM person p WHERE p.id = i.person_id AND p.deceased_date IS NOT NULL AND i.status IN ('pending', 'invited')`,
+  );
   const objected = await tx.client.query(
     `UPDATE prom_item i SET status = 'cancelled', cancelled_reason = 'objection', updated_at = now()
-     FROM prom_objection o WHERE o.person_id = i.person_id AND o.registry = i.registry AND i.status IN ('pending', 'invited')`);
+     FROM prom_objection o WHERE o.person_id = i.person_id AND o.registry = i.registry AND i.status IN ('pending', 'invited')`,
+  );
   // An open invitation of a deceased patient, or one left with nothing to ask, is cancelled (one
   // waiting for a paper answer too: no letter goes to the dead).
   const inv = await tx.client.query(
     `UPDATE prom_invitation v SET status = 'cancelled', cancelled_reason = CASE WHEN p.deceased_date IS NOT NULL THEN 'deceased' ELSE 'nothing-to-ask' END, updated_at = now()
      FROM person p WHERE p.id = v.person_id AND v.status IN ('ordered', 'sent', 'reminded', 'not-reachable')
-       AND (p.deceased_date IS NOT NULL OR NOT EXISTS (SELECT 1 FROM prom_item i WHERE i.invitation_id = v.id AND i.status IN ('invited', 'answered')))`);
+       AND (p.deceased_date IS NOT NULL OR NOT EXISTS (SELECT 1 FROM prom_item i WHERE i.invitation_id = v.id AND i.status IN ('invited', 'answered')))`,
+  );
   return (dead.rowCount ?? 0) + (objected.rowCount ?? 0) + (inv.rowCount ?? 0);
 }
 
-async function collect(tx: PersonTx, schedules: CompiledSchedule[], today: string, now: Date): Promise<{ shared: number; invitations: number; invited: number; persons: number[] }> {
+async function collect(
+  tx: PersonTx,
+  schedules: CompiledSchedule[],
+  today: string,
+  now: Date,
+): Promise<{ shared: number; invitations: number; invited: number; persons: number[] }> {
   // Collect once: an answer already given within the item's window (for another registry or time
   // point with the same instrument and recall) answers this item too.
   const shared = await tx.client.query(
@@ -137,18 +165,29 @@ async function collect(tx: PersonTx, schedules: CompiledSchedule[], today: strin
                 AND r.status = 'completed' AND (r.answered_at AT TIME ZONE 'Europe/Oslo')::date BETWEEN o.opens_on AND o.closes_on
               ORDER BY r.answered_at DESC LIMIT 1) AS rid
            FROM prom_item o WHERE o.status IN ('pending', 'invited') AND o.opens_on <= $1::date AND o.response_id IS NULL) m
-     WHERE m.rid IS NOT NULL AND i.registry = m.registry AND i.case_id = m.case_id AND i.schedule = m.schedule AND i.timepoint = m.timepoint AND i.instrument = m.instrument`, [today]);
+     WHERE m.rid IS NOT NULL AND i.registry = m.registry AND i.case_id = m.case_id AND i.schedule = m.schedule AND i.timepoint = m.timepoint AND i.instrument = m.instrument`,
+    [today],
+  );
   // Join the patient's open invitation.
   const joined = await tx.client.query(
     `UPDATE prom_item i SET status = 'invited', invitation_id = v.id, updated_at = now()
      FROM prom_invitation v WHERE v.person_id = i.person_id AND v.status IN ('ordered', 'sent', 'reminded')
-       AND i.status = 'pending' AND i.opens_on <= $1::date`, [today]);
+       AND i.status = 'pending' AND i.opens_on <= $1::date`,
+    [today],
+  );
   await tx.client.query(
     `UPDATE prom_invitation v SET closes_on = m.closes, updated_at = now()
      FROM (SELECT invitation_id, max(closes_on) AS closes FROM prom_item WHERE status = 'invited' GROUP BY invitation_id) m
-     WHERE m.invitation_id = v.id AND v.status IN ('ordered', 'sent', 'reminded') AND m.closes > v.closes_on`);
+     WHERE m.invitation_id = v.id AND v.status IN ('ordered', 'sent', 'reminded') AND m.closes > v.closes_on`,
+  );
   // One new invitation per patient for the rest, sent at 09:00 Norwegian time today (or now, if later).
-  const meta = schedules.map((s) => ({ registry: s.registry, schedule: s.def.id, purpose: s.def.purpose, reminder: s.def.reminderDays, expiry: s.def.expiryDays }));
+  const meta = schedules.map((s) => ({
+    registry: s.registry,
+    schedule: s.def.id,
+    purpose: s.def.purpose,
+    reminder: s.def.reminderDays,
+    expiry: s.def.expiryDays,
+  }));
   const created = await tx.client.query(
     `WITH due AS (
        SELECT DISTINCT ON (i.person_id) i.person_id, c.unit_resh, m.purpose, m.reminder, m.expiry,
@@ -164,10 +203,17 @@ async function collect(tx: PersonTx, schedules: CompiledSchedule[], today: strin
        ON CONFLICT DO NOTHING RETURNING id, person_id)
      UPDATE prom_item i SET status = 'invited', invitation_id = ins.id, updated_at = now()
      FROM ins WHERE i.person_id = ins.person_id AND i.status = 'pending' AND i.opens_on <= $1::date
-     RETURNING i.person_id, ins.id AS invitation`, [today, JSON.stringify(meta), now]);
+     RETURNING i.person_id, ins.id AS invitation`,
+    [today, JSON.stringify(meta), now],
+  );
   const invitations = new Set(created.rows.map((r) => String(r.invitation)));
   const persons = [...new Set([...created.rows.map((r) => Number(r.person_id))])];
-  return { shared: shared.rowCount ?? 0, invitations: invitations.size, invited: (joined.rowCount ?? 0) + (created.rowCount ?? 0), persons };
+  return {
+    shared: shared.rowCount ?? 0,
+    invitations: invitations.size,
+    invited: (joined.rowCount ?? 0) + (created.rowCount ?? 0),
+    persons,
+  };
 }
 
 /** Invitations past their end expire with their unanswered items; items whose window closed before they were ever invited expire too. */
@@ -175,12 +221,16 @@ async function expire(tx: PersonTx, today: string, now: Date): Promise<number> {
   // Sent ones at their end; one never sent (no channel reached the patient yet) when its windows have closed.
   const inv = await tx.client.query(
     `UPDATE prom_invitation SET status = 'expired', updated_at = now()
-     WHERE (status IN ('sent', 'reminded') AND expires_at <= $1) OR (status = 'ordered' AND closes_on < $2::date) RETURNING id`, [now, today]);
+     WHERE (status IN ('sent', 'reminded') AND expires_at <= $1) OR (status = 'ordered' AND closes_on < $2::date) RETURNING id`,
+    [now, today],
+  );
   const ids = inv.rows.map((r) => r.id);
   const items = await tx.client.query(
     `UPDATE prom_item SET status = 'expired', updated_at = now()
      WHERE (status = 'invited' AND invitation_id = ANY ($1::bigint[])) OR (status = 'pending' AND closes_on < $2::date)
         -- not reachable digitally and no paper answer came before the window closed
-        OR (status = 'invited' AND closes_on < $2::date AND invitation_id IN (SELECT id FROM prom_invitation WHERE status = 'not-reachable'))`, [ids, today]);
+        OR (status = 'invited' AND closes_on < $2::date AND invitation_id IN (SELECT id FROM prom_invitation WHERE status = 'not-reachable'))`,
+    [ids, today],
+  );
   return (inv.rowCount ?? 0) + (items.rowCount ?? 0);
 }

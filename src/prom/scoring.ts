@@ -46,14 +46,15 @@ export function itemValue(item: ItemInfo, answer: Answers[string]): number | und
   const n = typeof answer === 'number' ? answer : typeof answer === 'string' && answer.trim() !== '' ? Number(answer) : NaN;
   if (!Number.isFinite(n)) throw new ScoringError(`${item.linkId}: "${answer}" is not a number`);
   if (item.type === 'integer' && !Number.isInteger(n)) throw new ScoringError(`${item.linkId}: ${n} is not a whole number`);
-  if ((item.min !== null && n < item.min) || (item.max !== null && n > item.max)) throw new ScoringError(`${item.linkId}: ${n} is outside ${item.min ?? '…'}–${item.max ?? '…'}`);
+  if ((item.min !== null && n < item.min) || (item.max !== null && n > item.max))
+    throw new ScoringError(`${item.linkId}: ${n} is outside ${item.min ?? '…'}–${item.max ?? '…'}`);
   return n;
 }
 
 /** Round half away from zero at `decimals` places (the manuals' "one decimal"), free of binary-fraction surprises. */
 export function round(x: number, decimals: number): number {
   const f = 10 ** decimals;
-  const r = Math.sign(x) * Math.round(Math.abs(x) * f + 1e-9) / f;
+  const r = (Math.sign(x) * Math.round(Math.abs(x) * f + 1e-9)) / f;
   return Object.is(r, -0) ? 0 : r;
 }
 
@@ -62,14 +63,21 @@ export function checkAnswers(instrument: Instrument, answers: Answers): string[]
   const problems: string[] = [];
   for (const [linkId, a] of Object.entries(answers)) {
     const item = instrument.items.get(linkId);
-    if (!item) { problems.push(`${linkId}: ${instrument.id} has no such item`); continue; }
+    if (!item) {
+      problems.push(`${linkId}: ${instrument.id} has no such item`);
+      continue;
+    }
     if (a === null || a === undefined || a === '') continue;
     if (item.type === 'boolean') {
       if (typeof a !== 'boolean' && a !== 'true' && a !== 'false') problems.push(`${linkId}: "${a}" is not yes/no (true or false)`);
       continue;
     }
     if (item.type === 'string' || item.type === 'text') continue;
-    try { itemValue(item, a); } catch (err) { problems.push((err as Error).message); }
+    try {
+      itemValue(item, a);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
   }
   return problems;
 }
@@ -81,12 +89,19 @@ export function scoreResponse(instrument: Instrument, answers: Answers, opts: { 
   return { instrument: instrument.id, version: instrument.version, scores, problems };
 }
 
-function scoreOne(inst: Instrument, s: ScoreDef, answers: Answers, done: Record<string, ScoreResult>, opts: { valueSet?: string }): ScoreResult {
+function scoreOne(
+  inst: Instrument,
+  s: ScoreDef,
+  answers: Answers,
+  done: Record<string, ScoreResult>,
+  opts: { valueSet?: string },
+): ScoreResult {
   const base = { direction: s.direction, verified: s.verified };
   const none = (reason: string, extra: Partial<ScoreResult> = {}): ScoreResult => ({ value: null, reason, ...base, ...extra });
   if (s.onlyWhen) {
     const a = answers[s.onlyWhen.item];
-    if (a === undefined || a === null || String(a) !== String(s.onlyWhen.equals)) return none(`only scored when ${s.onlyWhen.item} is ${String(s.onlyWhen.equals)}`);
+    if (a === undefined || a === null || String(a) !== String(s.onlyWhen.equals))
+      return none(`only scored when ${s.onlyWhen.item} is ${String(s.onlyWhen.equals)}`);
   }
   if (s.method === 'scores-sum' || s.method === 'scores-mean') {
     const parts = s.scores.map((id) => done[id]?.value);
@@ -96,21 +111,29 @@ function scoreOne(inst: Instrument, s: ScoreDef, answers: Answers, done: Record<
   }
   // Item values; an invalid answer counts as not answered (and is reported by checkAnswers).
   const values: Array<number | undefined> = s.items.map((l) => {
-    try { return itemValue(inst.items.get(l)!, answers[l]); } catch { return undefined; }
+    try {
+      return itemValue(inst.items.get(l)!, answers[l]);
+    } catch {
+      return undefined;
+    }
   });
   const answered = values.filter((v): v is number => v !== undefined);
-  const needed = s.method === 'item' ? 1 : s.minAnswered ?? s.items.length;
-  if (answered.length < needed) return none(`${answered.length} of ${s.items.length} items answered; at least ${needed} needed`, { answered: answered.length, needed });
+  const needed = s.method === 'item' ? 1 : (s.minAnswered ?? s.items.length);
+  if (answered.length < needed)
+    return none(`${answered.length} of ${s.items.length} items answered; at least ${needed} needed`, { answered: answered.length, needed });
   const counts = { answered: answered.length, needed };
   switch (s.method) {
-    case 'item': return { ...finish(s, answered[0], base), ...counts };
-    case 'profile': return { value: values.map((v) => String(v)).join(''), ...base, ...counts };
+    case 'item':
+      return { ...finish(s, answered[0], base), ...counts };
+    case 'profile':
+      return { value: values.map((v) => String(v)).join(''), ...base, ...counts };
     case 'sum': {
       // Prorated when items may be missing: the mean of those answered, for every item.
       const mean = answered.reduce((a, b) => a + b, 0) / answered.length;
       return { ...finish(s, mean * s.items.length, base), ...counts };
     }
-    case 'mean': return { ...finish(s, answered.reduce((a, b) => a + b, 0) / answered.length, base), ...counts };
+    case 'mean':
+      return { ...finish(s, answered.reduce((a, b) => a + b, 0) / answered.length, base), ...counts };
     case 'value-set': {
       const chosen = opts.valueSet ?? inst.def.defaultValueSet!;
       let vs = inst.valueSets.get(chosen);
@@ -119,7 +142,8 @@ function scoreOne(inst: Instrument, s: ScoreDef, answers: Answers, done: Record<
       if (!vs.decrements) {
         // The chosen value set's coefficients are not entered (unverified): use the declared stand-in, and say so.
         const fallback = inst.def.fallbackValueSet ? inst.valueSets.get(inst.def.fallbackValueSet) : undefined;
-        if (!fallback?.decrements || opts.valueSet) return none(`value set ${vs.id} has no verified coefficients`, { valueSet: vs.id, ...counts });
+        if (!fallback?.decrements || opts.valueSet)
+          return none(`value set ${vs.id} has no verified coefficients`, { valueSet: vs.id, ...counts });
         vs = fallback;
         placeholder = true;
       }
@@ -128,15 +152,19 @@ function scoreOne(inst: Instrument, s: ScoreDef, answers: Answers, done: Record<
       const index = vs.start + (best ? 0 : vs.constant) + s.items.reduce((acc, l, i) => acc + vs!.decrements![l][levels[i] - 1], 0);
       return { ...finish(s, index, base), ...counts, valueSet: vs.id, ...(placeholder ? { placeholder: true } : {}) };
     }
-    default: return none(`method ${s.method as string} is not known`);
+    default:
+      return none(`method ${s.method as string} is not known`);
   }
 }
 
 function finish(s: ScoreDef, raw: number, base: Pick<ScoreResult, 'direction' | 'verified'>): ScoreResult {
   let v = raw;
   if (s.rescale) {
-    const { from: [a, b], to: [c, d] } = s.rescale;
-    v = c + (v - a) * (d - c) / (b - a);
+    const {
+      from: [a, b],
+      to: [c, d],
+    } = s.rescale;
+    v = c + ((v - a) * (d - c)) / (b - a);
   }
   return { value: s.decimals === undefined ? round(v, 6) : round(v, s.decimals), ...base };
 }

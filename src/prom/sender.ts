@@ -13,7 +13,12 @@ import type { InvitationLinks } from './links.ts';
 
 const PLATFORM = { kind: 'platform', task: 'prom-sender' } as const;
 
-export interface SendRun { sent: number; reminded: number; notReachable: number; failed: number }
+export interface SendRun {
+  sent: number;
+  reminded: number;
+  notReachable: number;
+  failed: number;
+}
 
 export interface SenderOptions {
   publicUrl: string;
@@ -28,12 +33,18 @@ export function hospitalName(units: UnitTree, resh: string | null, lang: 'nb' | 
   let u = resh ? units.get(resh) : undefined;
   while (u && u.level === 'department' && u.parent) u = units.get(u.parent);
   if (!u) return lang === 'nb' ? 'Sykehuset' : 'The hospital';
-  return lang === 'nb' ? u.nameNb : u.nameEn ?? u.nameNb;
+  return lang === 'nb' ? u.nameNb : (u.nameEn ?? u.nameNb);
 }
 
 export class PromSender {
-  constructor(private readonly data: PersonData, private readonly units: UnitTree, private readonly keys: IdentityKeys,
-    private readonly links: InvitationLinks, private readonly channels: Channel[], private readonly opts: SenderOptions) {}
+  constructor(
+    private readonly data: PersonData,
+    private readonly units: UnitTree,
+    private readonly keys: IdentityKeys,
+    private readonly links: InvitationLinks,
+    private readonly channels: Channel[],
+    private readonly opts: SenderOptions,
+  ) {}
 
   async run(now = new Date()): Promise<SendRun> {
     const total: SendRun = { sent: 0, reminded: 0, notReachable: 0, failed: 0 };
@@ -52,7 +63,9 @@ export class PromSender {
               CASE WHEN status = 'ordered' THEN 'invitation' ELSE 'reminder' END AS kind
        FROM prom_invitation
        WHERE (status = 'ordered' AND send_at <= $1) OR (status = 'sent' AND remind_at <= $1 AND expires_at > $1)
-       ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED`, [now]);
+       ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED`,
+      [now],
+    );
     out.claimed = rows.length;
     const persons: number[] = [];
     for (const inv of rows) {
@@ -61,8 +74,13 @@ export class PromSender {
       const id = Number(inv.id);
       const deadline = inv.kind === 'invitation' ? new Date(now.getTime() + inv.expiry_days * 86_400_000) : new Date(inv.expires_at);
       const message: Message & { questionnaires?: string[] } = {
-        invitationId: id, kind: inv.kind, hospital: hospitalName(this.units, inv.unit_resh), purpose: inv.purpose?.nb ?? '',
-        link: `${this.opts.publicUrl}/prom/${this.links.token(id)}`, deadline: deadline.toISOString(), lang: 'nb',
+        invitationId: id,
+        kind: inv.kind,
+        hospital: hospitalName(this.units, inv.unit_resh),
+        purpose: inv.purpose?.nb ?? '',
+        link: `${this.opts.publicUrl}/prom/${this.links.token(id)}`,
+        deadline: deadline.toISOString(),
+        lang: 'nb',
         questionnaires: this.opts.questionnaires ? await this.opts.questionnaires(tx, id) : [],
       };
       // A reminder goes the way the invitation went; an invitation tries the cascade in order.
@@ -81,23 +99,44 @@ export class PromSender {
       if (delivered && inv.kind === 'invitation') {
         await tx.client.query(
           `UPDATE prom_invitation SET status = 'sent', channel = $2, sent_at = $3::timestamptz, attempts = attempts + 1,
-             remind_at = $3::timestamptz + make_interval(days => reminder_days), expires_at = $3::timestamptz + make_interval(days => expiry_days), updated_at = now() WHERE id = $1`, [id, delivered.id, now]);
+             remind_at = $3::timestamptz + make_interval(days => reminder_days), expires_at = $3::timestamptz + make_interval(days => expiry_days), updated_at = now() WHERE id = $1`,
+          [id, delivered.id, now],
+        );
         out.sent++;
       } else if (delivered) {
-        await tx.client.query(`UPDATE prom_invitation SET status = 'reminded', reminded_at = $2, updated_at = now() WHERE id = $1`, [id, now]);
+        await tx.client.query(`UPDATE prom_invitation SET status = 'reminded', reminded_at = $2, updated_at = now() WHERE id = $1`, [
+          id,
+          now,
+        ]);
         out.reminded++;
       } else if (inv.kind === 'reminder') {
         // The reminder could not go: try again later, until the invitation ends.
-        await tx.client.query(`UPDATE prom_invitation SET remind_at = $2, updated_at = now() WHERE id = $1`, [id, new Date(now.getTime() + this.opts.retryBaseMs)]);
+        await tx.client.query(`UPDATE prom_invitation SET remind_at = $2, updated_at = now() WHERE id = $1`, [
+          id,
+          new Date(now.getTime() + this.opts.retryBaseMs),
+        ]);
         out.failed++;
       } else if (candidates.length === 0 || inv.attempts + 1 >= this.opts.maxAttempts) {
         // Nobody to send to, or every try failed: not reachable digitally; a paper form is printed.
-        await tx.client.query(`UPDATE prom_invitation SET status = 'not-reachable', attempts = attempts + 1, updated_at = now() WHERE id = $1`, [id]);
-        await this.log(tx, id, 'paper', 'invitation', 'to-print', candidates.length ? 'every channel failed' : 'no contact details for any digital channel', null);
+        await tx.client.query(
+          `UPDATE prom_invitation SET status = 'not-reachable', attempts = attempts + 1, updated_at = now() WHERE id = $1`,
+          [id],
+        );
+        await this.log(
+          tx,
+          id,
+          'paper',
+          'invitation',
+          'to-print',
+          candidates.length ? 'every channel failed' : 'no contact details for any digital channel',
+          null,
+        );
         out.notReachable++;
       } else {
-        await tx.client.query(`UPDATE prom_invitation SET attempts = attempts + 1, send_at = $2, updated_at = now() WHERE id = $1`,
-          [id, new Date(now.getTime() + this.opts.retryBaseMs * 2 ** inv.attempts)]);
+        await tx.client.query(`UPDATE prom_invitation SET attempts = attempts + 1, send_at = $2, updated_at = now() WHERE id = $1`, [
+          id,
+          new Date(now.getTime() + this.opts.retryBaseMs * 2 ** inv.attempts),
+        ]);
         out.failed++;
       }
     }
@@ -105,8 +144,18 @@ export class PromSender {
     return out;
   }
 
-  private async log(tx: PersonTx, invitationId: number, channel: string, kind: string, status: string, error: string | null, messageId: string | null): Promise<void> {
-    await tx.client.query('INSERT INTO prom_delivery (invitation_id, channel, kind, status, error, message_id) VALUES ($1, $2, $3, $4, $5, $6)',
-      [invitationId, channel, kind, status, error, messageId]);
+  private async log(
+    tx: PersonTx,
+    invitationId: number,
+    channel: string,
+    kind: string,
+    status: string,
+    error: string | null,
+    messageId: string | null,
+  ): Promise<void> {
+    await tx.client.query(
+      'INSERT INTO prom_delivery (invitation_id, channel, kind, status, error, message_id) VALUES ($1, $2, $3, $4, $5, $6)',
+      [invitationId, channel, kind, status, error, messageId],
+    );
   }
 }

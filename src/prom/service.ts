@@ -40,8 +40,13 @@ export class Prom {
   private running: Promise<unknown> | null = null;
   private stopped = false;
 
-  constructor(readonly data: PersonData, readonly registries: Registry[], private readonly log: Logger,
-    deps: { units: UnitTree; keys: IdentityKeys; config: Config }, readonly settings: PromSettings = promSettings(deps.config.env)) {
+  constructor(
+    readonly data: PersonData,
+    readonly registries: Registry[],
+    private readonly log: Logger,
+    deps: { units: UnitTree; keys: IdentityKeys; config: Config },
+    readonly settings: PromSettings = promSettings(deps.config.env),
+  ) {
     this.instruments = loadInstruments(settings.instrumentsDir, { textsDir: settings.textsDir });
     this.schedules = loadSchedules(registries, this.instruments);
     this.scheduler = new PromScheduler(data, registries, this.schedules);
@@ -50,7 +55,9 @@ export class Prom {
     this.triage = new Triage(registries, this.instruments, loadTriage(registries, this.instruments, this.schedules));
     this.order = [...new Set(this.schedules.flatMap((s) => s.def.instruments.map((r) => r.instrument)))];
     // Links and one-time codes are signed with a key derived from the identity hash key: they survive restarts.
-    this.links = new InvitationLinks(Buffer.from(crypto.hkdfSync('sha256', deps.keys.hashKey, Buffer.alloc(0), 'kvalreg prom invitation', 32)));
+    this.links = new InvitationLinks(
+      Buffer.from(crypto.hkdfSync('sha256', deps.keys.hashKey, Buffer.alloc(0), 'kvalreg prom invitation', 32)),
+    );
     const available: Record<string, Channel> = {
       helsenorge: new TaskChannel(settings.task.url, settings.task.token),
       email: new EmailChannel(deps.config.smtpUrl, deps.config.mailFrom),
@@ -58,14 +65,22 @@ export class Prom {
     };
     this.channels = settings.channels.map((c) => available[c]).filter((c): c is Channel => Boolean(c));
     this.sender = new PromSender(data, deps.units, deps.keys, this.links, this.channels, {
-      publicUrl: deps.config.publicUrl, retryBaseMs: deps.config.reportRetryBaseMs, maxAttempts: settings.maxAttempts,
+      publicUrl: deps.config.publicUrl,
+      retryBaseMs: deps.config.reportRetryBaseMs,
+      maxAttempts: settings.maxAttempts,
       questionnaires: async (tx, id) => (await invitationInstruments(tx, id, this.order)).map((x) => questionnaireUrl(x.instrument)),
     });
     const placeholders = [...this.instruments.values()].filter((i) => i.def.licence.licensedTexts && !i.textsLoaded).map((i) => i.id);
-    if (placeholders.length) log.warn({ instruments: placeholders }, 'PROM instruments show placeholder item texts: set KVALREG_INSTRUMENT_TEXTS_DIR to the licensed texts (docs/prom.md)');
+    if (placeholders.length)
+      log.warn(
+        { instruments: placeholders },
+        'PROM instruments show placeholder item texts: set KVALREG_INSTRUMENT_TEXTS_DIR to the licensed texts (docs/prom.md)',
+      );
   }
 
-  async prepare(): Promise<void> { await this.scheduler.prepare(); }
+  async prepare(): Promise<void> {
+    await this.scheduler.prepare();
+  }
 
   /** One run of the background job: schedule, collect, cancel, expire; then send what is due; then triage what can be decided. */
   async runDue(now = new Date()): Promise<SchedulerRun & SendRun & { triage: TriageRun }> {
@@ -76,7 +91,17 @@ export class Prom {
     const triage = this.triage.declarations.length
       ? await this.data.transaction({ kind: 'platform', task: 'prom-triage' }, 'prom:triage', (tx) => this.triage.evaluate(tx, { now }))
       : { decided: 0, changed: 0 };
-    if (run.itemsCreated || run.invitationsCreated || run.cancelled || run.expired || sent.sent || sent.notReachable || triage.decided || triage.changed) this.log.info({ ...run, ...sent, triage }, 'PROM job run');
+    if (
+      run.itemsCreated ||
+      run.invitationsCreated ||
+      run.cancelled ||
+      run.expired ||
+      sent.sent ||
+      sent.notReachable ||
+      triage.decided ||
+      triage.changed
+    )
+      this.log.info({ ...run, ...sent, triage }, 'PROM job run');
     return { ...run, ...sent, triage };
   }
 
@@ -90,7 +115,11 @@ export class Prom {
 
   private kick(): void {
     if (this.stopped || this.running) return;
-    this.running = this.runDue().catch((err) => this.log.error({ err }, 'PROM scheduler run failed; retried at the next interval')).finally(() => { this.running = null; });
+    this.running = this.runDue()
+      .catch((err) => this.log.error({ err }, 'PROM scheduler run failed; retried at the next interval'))
+      .finally(() => {
+        this.running = null;
+      });
   }
 
   async stop(): Promise<void> {

@@ -15,10 +15,19 @@ export function shownCount(n: number, threshold: number): number | null {
  * either is too few both are withheld (the other would give it away), and the rate with them; the
  * eligible alone may still be shown.
  */
-export function shownRate(responders: number, eligible: number, threshold: number): { eligible: number | null; responders: number | null; nonResponders: number | null; rate: number | null } {
+export function shownRate(
+  responders: number,
+  eligible: number,
+  threshold: number,
+): { eligible: number | null; responders: number | null; nonResponders: number | null; rate: number | null } {
   const e = shownCount(eligible, threshold);
   const parts = e !== null && shownCount(responders, threshold) !== null && shownCount(eligible - responders, threshold) !== null;
-  return { eligible: e, responders: parts ? responders : null, nonResponders: parts ? eligible - responders : null, rate: parts ? responders / eligible : null };
+  return {
+    eligible: e,
+    responders: parts ? responders : null,
+    nonResponders: parts ? eligible - responders : null,
+    rate: parts ? responders / eligible : null,
+  };
 }
 
 /** A mean over `n` values, shown when `n` may be. */

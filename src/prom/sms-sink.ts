@@ -6,16 +6,31 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export interface SmsMessage { id: string; to: string; from: string; text: string; reference: string; at: string }
+export interface SmsMessage {
+  id: string;
+  to: string;
+  from: string;
+  text: string;
+  reference: string;
+  at: string;
+}
 
-export interface SmsSink { url: string; messages: SmsMessage[]; fail: Set<string>; close(): Promise<void> }
+export interface SmsSink {
+  url: string;
+  messages: SmsMessage[];
+  fail: Set<string>;
+  close(): Promise<void>;
+}
 
 /** Starts the sink on 127.0.0.1; `fail` holds numbers the sink refuses once (503), to exercise retries. */
 export async function startSmsSink(opts: { port?: number; token?: string } = {}): Promise<SmsSink> {
   const messages: SmsMessage[] = [];
   const fail = new Set<string>();
   const server = http.createServer((req, res) => {
-    const reply = (status: number, body: unknown) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)); };
+    const reply = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
     if (req.method === 'GET' && req.url === '/messages') return reply(200, messages);
     if (req.method !== 'POST' || req.url !== '/sms') return reply(404, { error: 'POST /sms or GET /messages' });
     if (opts.token && req.headers.authorization !== `Bearer ${opts.token}`) return reply(401, { error: 'bad token' });
@@ -23,10 +38,22 @@ export async function startSmsSink(opts: { port?: number; token?: string } = {})
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       let m: any;
-      try { m = JSON.parse(Buffer.concat(chunks).toString()); } catch { return reply(400, { error: 'not JSON' }); }
-      if (typeof m.to !== 'string' || !/^\+?\d{8,15}$/.test(m.to) || typeof m.text !== 'string' || !m.text) return reply(400, { error: 'to (a phone number) and text are required' });
+      try {
+        m = JSON.parse(Buffer.concat(chunks).toString());
+      } catch {
+        return reply(400, { error: 'not JSON' });
+      }
+      if (typeof m.to !== 'string' || !/^\+?\d{8,15}$/.test(m.to) || typeof m.text !== 'string' || !m.text)
+        return reply(400, { error: 'to (a phone number) and text are required' });
       if (fail.delete(m.to)) return reply(503, { error: 'gateway busy, try later' });
-      const msg: SmsMessage = { id: crypto.randomUUID(), to: m.to, from: String(m.from ?? ''), text: m.text, reference: String(m.reference ?? ''), at: new Date().toISOString() };
+      const msg: SmsMessage = {
+        id: crypto.randomUUID(),
+        to: m.to,
+        from: String(m.from ?? ''),
+        text: m.text,
+        reference: String(m.reference ?? ''),
+        at: new Date().toISOString(),
+      };
       messages.push(msg);
       reply(202, { id: msg.id });
     });

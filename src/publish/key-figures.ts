@@ -16,42 +16,81 @@ import type { UnitTree } from '../units/tree.ts';
 const PLATFORM = { kind: 'platform', task: 'key-figures' } as const;
 const TABLE = 'cases-per-year';
 
-export interface KeyFigure { n: number; withheld: Reason | null }
+export interface KeyFigure {
+  n: number;
+  withheld: Reason | null;
+}
 
 export class KeyFigureTable {
-  constructor(private readonly d: CountDisclosure, readonly years: number[], private readonly nation: string) {}
+  constructor(
+    private readonly d: CountDisclosure,
+    readonly years: number[],
+    private readonly nation: string,
+  ) {}
   /** A unit's cases in a year of the case date (a unit without cases: a shown 0). */
-  at(unit: string, year: number): KeyFigure { return { n: this.d.count(TABLE, unit, String(year), ''), withheld: this.d.withheld(TABLE, unit, String(year), '') }; }
+  at(unit: string, year: number): KeyFigure {
+    return { n: this.d.count(TABLE, unit, String(year), ''), withheld: this.d.withheld(TABLE, unit, String(year), '') };
+  }
   /** Every case of the registry, all years. */
-  all(): KeyFigure { return { n: this.d.count(TABLE, this.nation, MARGIN, MARGIN), withheld: this.d.withheld(TABLE, this.nation, MARGIN, MARGIN) }; }
+  all(): KeyFigure {
+    return { n: this.d.count(TABLE, this.nation, MARGIN, MARGIN), withheld: this.d.withheld(TABLE, this.nation, MARGIN, MARGIN) };
+  }
 }
 
 export class KeyFigures {
   private readonly cache = new Map<string, { version: number; table: Promise<KeyFigureTable> }>();
 
-  constructor(private readonly data: PersonData, private readonly pool: Queryable, private readonly units: UnitTree) {}
+  constructor(
+    private readonly data: PersonData,
+    private readonly pool: Queryable,
+    private readonly units: UnitTree,
+  ) {}
 
   async get(registry: Registry): Promise<KeyFigureTable> {
-    const version = Number((await this.pool.query('SELECT version FROM analytics_state WHERE registry = $1', [registry.id])).rows[0]?.version ?? 0);
+    const version = Number(
+      (await this.pool.query('SELECT version FROM analytics_state WHERE registry = $1', [registry.id])).rows[0]?.version ?? 0,
+    );
     const hit = this.cache.get(registry.id);
     if (hit && hit.version === version) return hit.table;
     const table = this.compute(registry);
     this.cache.set(registry.id, { version, table });
-    table.catch(() => { if (this.cache.get(registry.id)?.table === table) this.cache.delete(registry.id); });
+    table.catch(() => {
+      if (this.cache.get(registry.id)?.table === table) this.cache.delete(registry.id);
+    });
     return table;
   }
 
   private async compute(registry: Registry): Promise<KeyFigureTable> {
     const nation = this.units.all().find((u) => u.level === 'nation')!.resh;
-    const rows = await this.data.transaction(PLATFORM, 'analytics:key-figures', async (tx) => (await tx.client.query(
-      `SELECT extract(year FROM ${caseDateSql(registry, 't')})::int AS year, u AS unit, count(*)::int AS n
+    const rows = await this.data.transaction(
+      PLATFORM,
+      'analytics:key-figures',
+      async (tx) =>
+        (
+          await tx.client.query(
+            `SELECT extract(year FROM ${caseDateSql(registry, 't')})::int AS year, u AS unit, count(*)::int AS n
        FROM ${analyticsTable(registry)} t CROSS JOIN LATERAL unnest(CASE WHEN cardinality(t.unit_path) = 0 THEN ARRAY[$1::text] ELSE t.unit_path END) u
-       GROUP BY 1, 2`, [nation])).rows as Array<{ year: number | null; unit: string; n: number }>, { readOnly: true });
+       GROUP BY 1, 2`,
+            [nation],
+          )
+        ).rows as Array<{ year: number | null; unit: string; n: number }>,
+      { readOnly: true },
+    );
     // A case without a case date counts in all years only.
-    const d = new CountDisclosure([{
-      id: TABLE, base: TABLE, axes: ['year'],
-      counts: rows.map((r) => ({ unit: r.unit, x: r.year === null ? 'unknown' : String(r.year), g: '', n: r.n })), missing: [],
-    }], this.units, registry.meta.smallCountThreshold, new Map());
+    const d = new CountDisclosure(
+      [
+        {
+          id: TABLE,
+          base: TABLE,
+          axes: ['year'],
+          counts: rows.map((r) => ({ unit: r.unit, x: r.year === null ? 'unknown' : String(r.year), g: '', n: r.n })),
+          missing: [],
+        },
+      ],
+      this.units,
+      registry.meta.smallCountThreshold,
+      new Map(),
+    );
     d.protect();
     return new KeyFigureTable(d, [...new Set(rows.filter((r) => r.year !== null).map((r) => r.year!))].sort(), nation);
   }

@@ -31,13 +31,25 @@ export interface HospitalProfile {
 }
 
 export function hospitals(units: UnitTree) {
-  return units.all().filter((u) => u.level === 'hospital').map((u) => ({
-    resh: u.resh, name: u.nameNb, trust: units.ancestorAt(u.resh, 'trust')?.nameNb ?? null, region: units.ancestorAt(u.resh, 'region')?.nameNb ?? null,
-  })).sort((a, b) => a.name.localeCompare(b.name, 'nb'));
+  return units
+    .all()
+    .filter((u) => u.level === 'hospital')
+    .map((u) => ({
+      resh: u.resh,
+      name: u.nameNb,
+      trust: units.ancestorAt(u.resh, 'trust')?.nameNb ?? null,
+      region: units.ancestorAt(u.resh, 'region')?.nameNb ?? null,
+    }))
+    .sort((a, b) => a.name.localeCompare(b.name, 'nb'));
 }
 
-export async function hospitalProfile(db: Queryable, registries: Registry[], indicators: Indicators, units: UnitTree,
-  q: { resh: string; year: number; years: number; dataset: 'fresh' | 'qa'; lang: 'nb' | 'en' }): Promise<HospitalProfile> {
+export async function hospitalProfile(
+  db: Queryable,
+  registries: Registry[],
+  indicators: Indicators,
+  units: UnitTree,
+  q: { resh: string; year: number; years: number; dataset: 'fresh' | 'qa'; lang: 'nb' | 'en' },
+): Promise<HospitalProfile> {
   const unit = units.get(q.resh)!;
   const covRows = (await db.query('SELECT registry, year, coverage::float8 AS coverage FROM coverage WHERE unit_resh = $1', [q.resh])).rows;
   const coverageOf = (registry: string, year: number) => {
@@ -51,14 +63,22 @@ export async function hospitalProfile(db: Queryable, registries: Registry[], ind
     const active = indicators.list(registry.id).filter((i) => i.def.status === 'active');
     if (active.length === 0) continue;
     for (let y = q.year - q.years + 1; y <= q.year; y++) {
-      const rs = (await indicators.results(registry, { grain: 'year', period: String(y), units: [q.resh], dataset: q.dataset })).filter((r) => r.status !== 'definition-pending');
+      const rs = (await indicators.results(registry, { grain: 'year', period: String(y), units: [q.resh], dataset: q.dataset })).filter(
+        (r) => r.status !== 'definition-pending',
+      );
       byYear.set(y, [...(byYear.get(y) ?? []), ...rs]);
       if (y !== q.year) continue;
       for (const ind of active) {
         out.push({
-          registry: registry.id, registryTitle: registry.meta.title[q.lang], indicator: ind.def.id, number: ind.def.number, title: ind.def.title[q.lang],
-          direction: ind.def.direction, target: ind.def.target ?? null,
-          result: rs.find((r) => r.indicator === ind.def.id) ?? null, coverage: coverageOf(registry.id, y),
+          registry: registry.id,
+          registryTitle: registry.meta.title[q.lang],
+          indicator: ind.def.id,
+          number: ind.def.number,
+          title: ind.def.title[q.lang],
+          direction: ind.def.direction,
+          target: ind.def.target ?? null,
+          result: rs.find((r) => r.indicator === ind.def.id) ?? null,
+          coverage: coverageOf(registry.id, y),
         });
       }
     }
@@ -66,12 +86,24 @@ export async function hospitalProfile(db: Queryable, registries: Registry[], ind
   for (const [year, rs] of [...byYear].sort((a, b) => a[0] - b[0])) {
     levels.push({
       year,
-      high: rs.filter((r) => r.level === 'high').length, moderate: rs.filter((r) => r.level === 'moderate').length, low: rs.filter((r) => r.level === 'low').length,
-      noLevel: rs.filter((r) => r.status === 'ok' && !r.level).length, tooFew: rs.filter((r) => r.status === 'too-few').length, notComputable: rs.filter((r) => r.status === 'not-computable').length,
+      high: rs.filter((r) => r.level === 'high').length,
+      moderate: rs.filter((r) => r.level === 'moderate').length,
+      low: rs.filter((r) => r.level === 'low').length,
+      noLevel: rs.filter((r) => r.status === 'ok' && !r.level).length,
+      tooFew: rs.filter((r) => r.status === 'too-few').length,
+      notComputable: rs.filter((r) => r.status === 'not-computable').length,
     });
   }
   return {
-    hospital: { resh: unit.resh, name: unit.nameNb, trust: units.ancestorAt(unit.resh, 'trust')?.nameNb ?? null, region: units.ancestorAt(unit.resh, 'region')?.nameNb ?? null },
-    year: q.year, dataset: q.dataset, indicators: out, levels,
+    hospital: {
+      resh: unit.resh,
+      name: unit.nameNb,
+      trust: units.ancestorAt(unit.resh, 'trust')?.nameNb ?? null,
+      region: units.ancestorAt(unit.resh, 'region')?.nameNb ?? null,
+    },
+    year: q.year,
+    dataset: q.dataset,
+    indicators: out,
+    levels,
   };
 }

@@ -3,7 +3,10 @@
 // categories with its large-sample interval, and differences for numbers, dates and times.
 import { wilson } from './stats.ts';
 
-export interface Pair { internal: unknown; external: unknown }
+export interface Pair {
+  internal: unknown;
+  external: unknown;
+}
 
 export interface CategoryAgreement {
   kind: 'category';
@@ -14,7 +17,8 @@ export interface CategoryAgreement {
   kappa: number | null;
   kappaInterval: { lower: number; upper: number } | null;
   /** Observed and chance agreement. */
-  po: number | null; pe: number | null;
+  po: number | null;
+  pe: number | null;
 }
 
 export interface DifferenceAgreement {
@@ -44,12 +48,16 @@ const cat = (v: unknown) => (v === null || v === undefined || v === '' ? '(mangl
  */
 export function categoryAgreement(pairs: Pair[]): CategoryAgreement {
   const n = pairs.length;
-  if (n === 0) return { kind: 'category', n, agree: 0, percent: null, percentInterval: null, kappa: null, kappaInterval: null, po: null, pe: null };
-  const a = new Map<string, number>(), b = new Map<string, number>();
+  if (n === 0)
+    return { kind: 'category', n, agree: 0, percent: null, percentInterval: null, kappa: null, kappaInterval: null, po: null, pe: null };
+  const a = new Map<string, number>(),
+    b = new Map<string, number>();
   let agree = 0;
   for (const p of pairs) {
-    const x = cat(p.internal), y = cat(p.external);
-    a.set(x, (a.get(x) ?? 0) + 1); b.set(y, (b.get(y) ?? 0) + 1);
+    const x = cat(p.internal),
+      y = cat(p.external);
+    a.set(x, (a.get(x) ?? 0) + 1);
+    b.set(y, (b.get(y) ?? 0) + 1);
     if (x === y) agree++;
   }
   const po = agree / n;
@@ -58,26 +66,57 @@ export function categoryAgreement(pairs: Pair[]): CategoryAgreement {
   const kappa = pe < 1 ? (po - pe) / (1 - pe) : null;
   const se = pe < 1 ? Math.sqrt((po * (1 - po)) / (n * (1 - pe) ** 2)) : null;
   return {
-    kind: 'category', n, agree, percent: po, percentInterval: wilson(agree, n), po, pe,
-    kappa, kappaInterval: kappa !== null && se !== null ? { lower: kappa - Z * se, upper: kappa + Z * se } : null,
+    kind: 'category',
+    n,
+    agree,
+    percent: po,
+    percentInterval: wilson(agree, n),
+    po,
+    pe,
+    kappa,
+    kappaInterval: kappa !== null && se !== null ? { lower: kappa - Z * se, upper: kappa + Z * se } : null,
   };
 }
 
 /** Differences external − internal for pairs where both are known; agreement = equal (within `tolerance`). */
-export function differenceAgreement(pairs: Array<{ internal: number | null; external: number | null }>, unit: string, tolerance = 0): DifferenceAgreement {
+export function differenceAgreement(
+  pairs: Array<{ internal: number | null; external: number | null }>,
+  unit: string,
+  tolerance = 0,
+): DifferenceAgreement {
   const known = pairs.filter((p) => p.internal !== null && p.external !== null) as Array<{ internal: number; external: number }>;
   const d = known.map((p) => p.external - p.internal);
   const n = d.length;
   const agree = d.filter((x) => Math.abs(x) <= tolerance).length;
-  if (n === 0) return { kind: 'difference', unit, n, agree, percent: null, percentInterval: null, meanDifference: null, meanInterval: null, sd: null, limits: null, medianAbsolute: null };
+  if (n === 0)
+    return {
+      kind: 'difference',
+      unit,
+      n,
+      agree,
+      percent: null,
+      percentInterval: null,
+      meanDifference: null,
+      meanInterval: null,
+      sd: null,
+      limits: null,
+      medianAbsolute: null,
+    };
   const mean = d.reduce((s, x) => s + x, 0) / n;
   const sd = n > 1 ? Math.sqrt(d.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1)) : null;
   const abs = d.map(Math.abs).sort((x, y) => x - y);
   const mid = Math.floor(n / 2);
   return {
-    kind: 'difference', unit, n, agree, percent: agree / n, percentInterval: wilson(agree, n),
-    meanDifference: mean, meanInterval: sd !== null ? { lower: mean - Z * sd / Math.sqrt(n), upper: mean + Z * sd / Math.sqrt(n) } : null,
-    sd, limits: sd !== null ? { lower: mean - Z * sd, upper: mean + Z * sd } : null,
+    kind: 'difference',
+    unit,
+    n,
+    agree,
+    percent: agree / n,
+    percentInterval: wilson(agree, n),
+    meanDifference: mean,
+    meanInterval: sd !== null ? { lower: mean - (Z * sd) / Math.sqrt(n), upper: mean + (Z * sd) / Math.sqrt(n) } : null,
+    sd,
+    limits: sd !== null ? { lower: mean - Z * sd, upper: mean + Z * sd } : null,
     medianAbsolute: n % 2 ? abs[mid] : (abs[mid - 1] + abs[mid]) / 2,
   };
 }

@@ -18,22 +18,35 @@ export type Role = 'indicator' | 'adjustment' | 'other';
 
 export interface CompletenessCheck {
   kind: 'completeness';
-  variable: string; label: Text; form: string; role: Role; required: boolean | string;
+  variable: string;
+  label: Text;
+  form: string;
+  role: Role;
+  required: boolean | string;
   /** Predicates (SQL over alias `a`): the case should have the value; it has; it has a declared "unknown" code. */
-  eligible: string; present: string; unknown: string | null;
+  eligible: string;
+  present: string;
+  unknown: string | null;
 }
 export interface ValidityCheck {
   kind: 'validity';
-  variable: string; label: Text; form: string;
+  variable: string;
+  label: Text;
+  form: string;
   /** `range`, `codelist`, `future-date`: invalid; `plausible`: accepted but implausible. */
   rule: 'range' | 'codelist' | 'future-date' | 'plausible';
   description: Text;
-  checked: string; failing: string;
+  checked: string;
+  failing: string;
 }
 export interface ConsistencyCheck {
   kind: 'consistency';
-  rule: string; message: Text; severity: 'error' | 'warning'; variables: string[];
-  checked: string; failing: string;
+  rule: string;
+  message: Text;
+  severity: 'error' | 'warning';
+  variables: string[];
+  checked: string;
+  failing: string;
 }
 export type Check = CompletenessCheck | ValidityCheck | ConsistencyCheck;
 
@@ -49,16 +62,29 @@ export interface CheckSet {
 
 const OSLO = `'Europe/Oslo'`;
 const col = (name: string) => `a."${name}"`;
-export const dateOf = (name: string, type: VariableType | undefined) => (type === 'datetime' ? `(${col(name)} AT TIME ZONE ${OSLO})::date` : col(name));
+export const dateOf = (name: string, type: VariableType | undefined) =>
+  type === 'datetime' ? `(${col(name)} AT TIME ZONE ${OSLO})::date` : col(name);
 
 /** Variables the indicators read, through the derived variables they use, down to form variables. */
 export function indicatorVariables(registry: Registry, indicators: Indicator[]): Set<string> {
   const direct = new Set<string>();
-  const add = (src: string | undefined) => { if (!src) return; try { for (const v of expressionVariables(src)) direct.add(v); } catch { /* checked at load */ } };
+  const add = (src: string | undefined) => {
+    if (!src) return;
+    try {
+      for (const v of expressionVariables(src)) direct.add(v);
+    } catch {
+      /* checked at load */
+    }
+  };
   for (const ind of indicators) {
     const d = ind.def;
-    add(d.population); add(d.exclusions); add(d.numeratorCount);
-    for (const p of ind.parts) { add(p.denominator); add(p.numerator); }
+    add(d.population);
+    add(d.exclusions);
+    add(d.numeratorCount);
+    for (const p of ind.parts) {
+      add(p.denominator);
+      add(p.numerator);
+    }
     direct.add(d.periodDate);
     for (const s of d.stratifiers) direct.add(s);
   }
@@ -67,7 +93,10 @@ export function indicatorVariables(registry: Registry, indicators: Indicator[]):
     if (seen.has(v)) return;
     seen.add(v);
     const derived = registry.derived.find((x) => x.def.id === v);
-    if (derived) { for (const i of derived.inputs) visit(i, seen); return; }
+    if (derived) {
+      for (const i of derived.inputs) visit(i, seen);
+      return;
+    }
     out.add(v);
   };
   for (const v of direct) visit(v, new Set());
@@ -77,15 +106,20 @@ export function indicatorVariables(registry: Registry, indicators: Indicator[]):
 export function buildChecks(registry: Registry, def: QualityDef, indicators: Indicator[]): CheckSet {
   const columns = new Map(analyticsColumns(registry).map((c) => [c.name, c.type]));
   const params: unknown[] = [];
-  const param = (v: unknown) => { params.push(v); return `$${params.length}`; };
+  const param = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
   // `today()` and dates in the future are judged against the computation date: always the last parameter slot, filled at run time.
   const asOf = '$AS_OF';
   const compile = (src: string) => compileToSql(src, { columns, alias: 'a', param, asOf });
   const forIndicators = indicatorVariables(registry, indicators);
-  const adjustment = new Set(def.adjustment.flatMap((v) => {
-    const d = registry.derived.find((x) => x.def.id === v);
-    return d ? [v, ...d.inputs] : [v];
-  }));
+  const adjustment = new Set(
+    def.adjustment.flatMap((v) => {
+      const d = registry.derived.find((x) => x.def.id === v);
+      return d ? [v, ...d.inputs] : [v];
+    }),
+  );
   const checks: Check[] = [];
   const notMeasured: CheckSet['notMeasured'] = [];
 
@@ -93,25 +127,56 @@ export function buildChecks(registry: Registry, def: QualityDef, indicators: Ind
   for (const form of registry.forms) {
     for (const v of form.variables) {
       if (form.repeating) {
-        notMeasured.push({ kind: 'completeness', id: v.id, reason: { nb: `på det gjentatte skjemaet «${form.title.nb}»: måles per forekomst, ikke ennå`, en: `on the repeating form "${form.title.en}": measured per instance, not yet` } });
+        notMeasured.push({
+          kind: 'completeness',
+          id: v.id,
+          reason: {
+            nb: `på det gjentatte skjemaet «${form.title.nb}»: måles per forekomst, ikke ennå`,
+            en: `on the repeating form "${form.title.en}": measured per instance, not yet`,
+          },
+        });
         continue;
       }
       let eligible = 'TRUE';
       if (typeof v.required === 'string') {
-        try { eligible = `(${compile(v.required)}) IS TRUE`; } catch (err) {
-          notMeasured.push({ kind: 'completeness', id: v.id, reason: { nb: `kravet «${v.required}» kan ikke beregnes over analysetabellen: ${(err as Error).message}`, en: `the requirement "${v.required}" cannot be computed over the analytics table: ${(err as Error).message}` } });
+        try {
+          eligible = `(${compile(v.required)}) IS TRUE`;
+        } catch (err) {
+          notMeasured.push({
+            kind: 'completeness',
+            id: v.id,
+            reason: {
+              nb: `kravet «${v.required}» kan ikke beregnes over analysetabellen: ${(err as Error).message}`,
+              en: `the requirement "${v.required}" cannot be computed over the analytics table: ${(err as Error).message}`,
+            },
+          });
           continue;
         }
       }
       const list = v.codelist ? registry.codelists.get(v.codelist) : undefined;
       const unknown = list && list.missing.size ? `${col(v.id)} = ANY(${param([...list.missing])}::text[])` : null;
       const role: Role = forIndicators.has(v.id) ? 'indicator' : adjustment.has(v.id) ? 'adjustment' : 'other';
-      completeness.push({ kind: 'completeness', variable: v.id, label: v.label, form: form.id, role, required: v.required, eligible, present: `${col(v.id)} IS NOT NULL`, unknown });
+      completeness.push({
+        kind: 'completeness',
+        variable: v.id,
+        label: v.label,
+        form: form.id,
+        role,
+        required: v.required,
+        eligible,
+        present: `${col(v.id)} IS NOT NULL`,
+        unknown,
+      });
     }
   }
   // Indicator and adjustment variables first, then required ones, then the rest; in codebook order within each.
   const rank = (c: CompletenessCheck) => (c.role === 'indicator' ? 0 : c.role === 'adjustment' ? 1 : c.required !== false ? 2 : 3);
-  checks.push(...completeness.map((c, i) => ({ c, i })).sort((x, y) => rank(x.c) - rank(y.c) || x.i - y.i).map((x) => x.c));
+  checks.push(
+    ...completeness
+      .map((c, i) => ({ c, i }))
+      .sort((x, y) => rank(x.c) - rank(y.c) || x.i - y.i)
+      .map((x) => x.c),
+  );
 
   for (const form of registry.forms) {
     if (form.repeating) continue;
@@ -119,19 +184,59 @@ export function buildChecks(registry: Registry, def: QualityDef, indicators: Ind
       const present = `${col(v.id)} IS NOT NULL`;
       const base = { kind: 'validity' as const, variable: v.id, label: v.label, form: form.id, checked: present };
       if ((v.type === 'integer' || v.type === 'decimal') && v.range && (v.range.min !== undefined || v.range.max !== undefined)) {
-        const out = [v.range.min !== undefined ? `${col(v.id)} < ${Number(v.range.min)}` : null, v.range.max !== undefined ? `${col(v.id)} > ${Number(v.range.max)}` : null].filter(Boolean).join(' OR ');
-        checks.push({ ...base, rule: 'range', description: { nb: `innenfor ${v.range.min ?? '–'}–${v.range.max ?? '–'}`, en: `within ${v.range.min ?? '–'}–${v.range.max ?? '–'}` }, failing: `(${out})` });
+        const out = [
+          v.range.min !== undefined ? `${col(v.id)} < ${Number(v.range.min)}` : null,
+          v.range.max !== undefined ? `${col(v.id)} > ${Number(v.range.max)}` : null,
+        ]
+          .filter(Boolean)
+          .join(' OR ');
+        checks.push({
+          ...base,
+          rule: 'range',
+          description: {
+            nb: `innenfor ${v.range.min ?? '–'}–${v.range.max ?? '–'}`,
+            en: `within ${v.range.min ?? '–'}–${v.range.max ?? '–'}`,
+          },
+          failing: `(${out})`,
+        });
       }
-      if ((v.type === 'integer' || v.type === 'decimal') && v.plausible && (v.plausible.min !== undefined || v.plausible.max !== undefined)) {
-        const out = [v.plausible.min !== undefined ? `${col(v.id)} < ${Number(v.plausible.min)}` : null, v.plausible.max !== undefined ? `${col(v.id)} > ${Number(v.plausible.max)}` : null].filter(Boolean).join(' OR ');
-        checks.push({ ...base, rule: 'plausible', description: { nb: `rimelig ${v.plausible.min ?? '–'}–${v.plausible.max ?? '–'}${v.plausible.comment ? ` (${v.plausible.comment.nb})` : ''}`, en: `plausible ${v.plausible.min ?? '–'}–${v.plausible.max ?? '–'}${v.plausible.comment ? ` (${v.plausible.comment.en})` : ''}` }, failing: `(${out})` });
+      if (
+        (v.type === 'integer' || v.type === 'decimal') &&
+        v.plausible &&
+        (v.plausible.min !== undefined || v.plausible.max !== undefined)
+      ) {
+        const out = [
+          v.plausible.min !== undefined ? `${col(v.id)} < ${Number(v.plausible.min)}` : null,
+          v.plausible.max !== undefined ? `${col(v.id)} > ${Number(v.plausible.max)}` : null,
+        ]
+          .filter(Boolean)
+          .join(' OR ');
+        checks.push({
+          ...base,
+          rule: 'plausible',
+          description: {
+            nb: `rimelig ${v.plausible.min ?? '–'}–${v.plausible.max ?? '–'}${v.plausible.comment ? ` (${v.plausible.comment.nb})` : ''}`,
+            en: `plausible ${v.plausible.min ?? '–'}–${v.plausible.max ?? '–'}${v.plausible.comment ? ` (${v.plausible.comment.en})` : ''}`,
+          },
+          failing: `(${out})`,
+        });
       }
       if (v.type === 'code' && v.codelist) {
         const list = registry.codelists.get(v.codelist)!;
-        checks.push({ ...base, rule: 'codelist', description: { nb: `kode i «${list.title.nb}»`, en: `a code of "${list.title.en}"` }, failing: `NOT (${col(v.id)} = ANY(${param([...list.codes.keys()])}::text[]))` });
+        checks.push({
+          ...base,
+          rule: 'codelist',
+          description: { nb: `kode i «${list.title.nb}»`, en: `a code of "${list.title.en}"` },
+          failing: `NOT (${col(v.id)} = ANY(${param([...list.codes.keys()])}::text[]))`,
+        });
       }
       if (v.type === 'date' || v.type === 'datetime') {
-        checks.push({ ...base, rule: 'future-date', description: { nb: 'ikke etter beregningsdatoen', en: 'not after the computation date' }, failing: `${dateOf(v.id, v.type)} > ${asOf}::date` });
+        checks.push({
+          ...base,
+          rule: 'future-date',
+          description: { nb: 'ikke etter beregningsdatoen', en: 'not after the computation date' },
+          failing: `${dateOf(v.id, v.type)} > ${asOf}::date`,
+        });
       }
     }
   }
@@ -140,14 +245,29 @@ export function buildChecks(registry: Registry, def: QualityDef, indicators: Ind
     const vars = [...r.def.variables, ...safeVariables(r.def.assert), ...(r.def.when ? safeVariables(r.def.when) : [])];
     const missing = vars.filter((v) => !columns.has(v));
     if (missing.length) {
-      notMeasured.push({ kind: 'consistency', id: r.def.id, reason: { nb: `bruker ${missing.join(', ')}, som ikke er i analysetabellen (gjentatt skjema)`, en: `uses ${missing.join(', ')}, which is not in the analytics table (a repeating form)` } });
+      notMeasured.push({
+        kind: 'consistency',
+        id: r.def.id,
+        reason: {
+          nb: `bruker ${missing.join(', ')}, som ikke er i analysetabellen (gjentatt skjema)`,
+          en: `uses ${missing.join(', ')}, which is not in the analytics table (a repeating form)`,
+        },
+      });
       continue;
     }
     try {
       const when = r.def.when ? `(${compile(r.def.when)}) IS TRUE` : 'TRUE';
       const assert = compile(r.def.assert);
       // As on the forms: a rule whose operands are unknown is not violated (records/evaluate.ts).
-      checks.push({ kind: 'consistency', rule: r.def.id, message: r.def.message, severity: r.def.severity, variables: r.def.variables, checked: `(${when} AND (${assert}) IS NOT NULL)`, failing: `(${when} AND (${assert}) IS FALSE)` });
+      checks.push({
+        kind: 'consistency',
+        rule: r.def.id,
+        message: r.def.message,
+        severity: r.def.severity,
+        variables: r.def.variables,
+        checked: `(${when} AND (${assert}) IS NOT NULL)`,
+        failing: `(${when} AND (${assert}) IS FALSE)`,
+      });
     } catch (err) {
       notMeasured.push({ kind: 'consistency', id: r.def.id, reason: { nb: (err as Error).message, en: (err as Error).message } });
     }
@@ -160,15 +280,26 @@ export function buildChecks(registry: Registry, def: QualityDef, indicators: Ind
       registration: `((a.case_created_at AT TIME ZONE ${OSLO})::date - ${ev})`,
       // A finalised case cannot change without being reopened: its last change is its finalisation.
       finalisation: `(CASE WHEN a.finalised THEN (a.data_updated_at AT TIME ZONE ${OSLO})::date - ${ev} END)`,
-      registrationDays: def.timeliness.registrationDays, finalisationDays: def.timeliness.finalisationDays,
+      registrationDays: def.timeliness.registrationDays,
+      finalisationDays: def.timeliness.finalisationDays,
     };
   }
   return { checks, notMeasured, periodSql: dateOf(def.periodDate, columns.get(def.periodDate)), timeliness, params, columns };
 }
 
-function safeVariables(src: string): string[] { try { return expressionVariables(src); } catch { return []; } }
+function safeVariables(src: string): string[] {
+  try {
+    return expressionVariables(src);
+  } catch {
+    return [];
+  }
+}
 
 /** A stable key for a check, used in findings and drill-down URLs: `completeness/injury_energy`, `validity/ao_code/codelist`, `consistency/rule-id`. */
 export function checkKey(c: Check): string {
-  return c.kind === 'completeness' ? `completeness/${c.variable}` : c.kind === 'validity' ? `validity/${c.variable}/${c.rule}` : `consistency/${c.rule}`;
+  return c.kind === 'completeness'
+    ? `completeness/${c.variable}`
+    : c.kind === 'validity'
+      ? `validity/${c.variable}/${c.rule}`
+      : `consistency/${c.rule}`;
 }

@@ -3,7 +3,13 @@
 // "Lav dekningsgrad" under the low threshold (national publishing: 60 %), wherever results are shown.
 import type { Queryable } from '../db/pool.ts';
 
-export interface ResultCoverage { value: number; low: boolean; year: number; unit: string; label: { nb: string; en: string } | null }
+export interface ResultCoverage {
+  value: number;
+  low: boolean;
+  year: number;
+  unit: string;
+  label: { nb: string; en: string } | null;
+}
 
 export const LOW_COVERAGE_LABEL = { nb: 'Lav dekningsgrad', en: 'Low coverage' };
 
@@ -21,7 +27,12 @@ export function coverageFor(index: Map<string, number>, unit: string, period: st
   return { value, low: value < low, year, unit, label: value < low ? LOW_COVERAGE_LABEL : null };
 }
 
-export async function withCoverage<T extends { unit: { resh: string }; period: string }>(db: Queryable, registry: string, results: T[], low: number): Promise<Array<T & { coverage: ResultCoverage | null }>> {
+export async function withCoverage<T extends { unit: { resh: string }; period: string }>(
+  db: Queryable,
+  registry: string,
+  results: T[],
+  low: number,
+): Promise<Array<T & { coverage: ResultCoverage | null }>> {
   const index = await coverageIndex(db, registry);
   return results.map((r) => ({ ...r, coverage: coverageFor(index, r.unit.resh, r.period, low) }));
 }

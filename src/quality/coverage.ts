@@ -20,9 +20,16 @@ import { dateOf } from './checks.ts';
 import type { NprSelectionDef } from './npr-schema.ts';
 import type { VariableType } from '../registry/schema.ts';
 
-export interface CoverageCounts { bothNpr: number; bothRegistry: number; onlyNpr: number; onlyRegistry: number; reserved: number }
+export interface CoverageCounts {
+  bothNpr: number;
+  bothRegistry: number;
+  onlyNpr: number;
+  onlyRegistry: number;
+  reserved: number;
+}
 export interface CoverageRow extends CoverageCounts {
-  unit: string; year: number;
+  unit: string;
+  year: number;
   /** The national formula, reserved patients' episodes counted as only in NPR; null with nothing to compare. */
   coverage: number | null;
   coverageExcludingReserved: number | null;
@@ -31,7 +38,9 @@ export interface CoverageRow extends CoverageCounts {
   nprVsRegistry: number | null;
 }
 
-export function coverageOf(c: CoverageCounts): Pick<CoverageRow, 'coverage' | 'coverageExcludingReserved' | 'registryVsNpr' | 'nprVsRegistry'> {
+export function coverageOf(
+  c: CoverageCounts,
+): Pick<CoverageRow, 'coverage' | 'coverageExcludingReserved' | 'registryVsNpr' | 'nprVsRegistry'> {
   const all = c.onlyNpr + c.reserved + c.onlyRegistry + c.bothNpr;
   const known = c.onlyNpr + c.onlyRegistry + c.bothNpr;
   const npr = c.bothNpr + c.onlyNpr + c.reserved;
@@ -61,14 +70,21 @@ function common(registry: Registry): string {
           FROM npr_episode x LEFT JOIN persons p ON p.nin_hash = x.nin_hash WHERE x.registry = ${escapeId(registry.id)} AND x.duplicate_of IS NULL),
     yrs AS (SELECT DISTINCT unnest(years) AS year FROM npr_extract WHERE registry = ${escapeId(registry.id)})`;
 }
-const escapeId = (id: string) => { if (!/^[a-z][a-z0-9_]*$/.test(id)) throw new Error(`bad registry id ${id}`); return `'${id}'`; };
+const escapeId = (id: string) => {
+  if (!/^[a-z][a-z0-9_]*$/.test(id)) throw new Error(`bad registry id ${id}`);
+  return `'${id}'`;
+};
 
 /** Unit → hospital for every unit at or under a hospital (departments to their hospital). */
 export function hospitalMap(units: UnitTree): { units: string[]; hospitals: string[] } {
-  const u: string[] = [], h: string[] = [];
+  const u: string[] = [],
+    h: string[] = [];
   for (const x of units.all()) {
     const hospital = x.level === 'hospital' ? x.resh : x.level === 'department' ? units.ancestorAt(x.resh, 'hospital')?.resh : undefined;
-    if (hospital) { u.push(x.resh); h.push(hospital); }
+    if (hospital) {
+      u.push(x.resh);
+      h.push(hospital);
+    }
   }
   return { units: u, hospitals: h };
 }
@@ -97,69 +113,145 @@ export function linkageSql(registry: Registry, def: NprSelectionDef, columns: Ma
 }
 
 /** Links, adds up every level and stores the result (npr_coverage, and the published `coverage` table). */
-export async function computeCoverage(tx: PersonTx, registry: Registry, def: NprSelectionDef, columns: Map<string, VariableType>): Promise<CoverageRow[]> {
+export async function computeCoverage(
+  tx: PersonTx,
+  registry: Registry,
+  def: NprSelectionDef,
+  columns: Map<string, VariableType>,
+): Promise<CoverageRow[]> {
   const map = hospitalMap(tx.units);
-  const { rows } = await tx.client.query(linkageSql(registry, def, columns), [map.units, map.hospitals, def.linkage.daysBefore, def.linkage.daysAfter]);
+  const { rows } = await tx.client.query(linkageSql(registry, def, columns), [
+    map.units,
+    map.hospitals,
+    def.linkage.daysBefore,
+    def.linkage.daysAfter,
+  ]);
   const sums = new Map<string, CoverageCounts & { unit: string; year: number }>();
   for (const r of rows) {
     const path = tx.units.get(r.hospital)?.path ?? [r.hospital];
     for (const unit of path) {
       const k = `${unit}|${r.year}`;
       const s = sums.get(k) ?? { unit, year: Number(r.year), bothNpr: 0, bothRegistry: 0, onlyNpr: 0, onlyRegistry: 0, reserved: 0 };
-      s.bothNpr += r.both_npr; s.bothRegistry += r.both_registry; s.onlyNpr += r.only_npr; s.onlyRegistry += r.only_registry; s.reserved += r.reserved;
+      s.bothNpr += r.both_npr;
+      s.bothRegistry += r.both_registry;
+      s.onlyNpr += r.only_npr;
+      s.onlyRegistry += r.only_registry;
+      s.reserved += r.reserved;
       sums.set(k, s);
     }
   }
-  const out: CoverageRow[] = [...sums.values()].map((s) => ({ ...s, ...coverageOf(s) })).sort((a, b) => a.year - b.year || a.unit.localeCompare(b.unit));
+  const out: CoverageRow[] = [...sums.values()]
+    .map((s) => ({ ...s, ...coverageOf(s) }))
+    .sort((a, b) => a.year - b.year || a.unit.localeCompare(b.unit));
   await tx.client.query('DELETE FROM npr_coverage WHERE registry = $1', [registry.id]);
   if (out.length) {
-    await tx.client.query(`INSERT INTO npr_coverage (registry, unit_resh, year, both_npr, both_registry, only_npr, only_registry, reserved)
+    await tx.client.query(
+      `INSERT INTO npr_coverage (registry, unit_resh, year, both_npr, both_registry, only_npr, only_registry, reserved)
       SELECT $1, * FROM unnest($2::text[], $3::int[], $4::int[], $5::int[], $6::int[], $7::int[], $8::int[])`,
-    [registry.id, out.map((r) => r.unit), out.map((r) => r.year), out.map((r) => r.bothNpr), out.map((r) => r.bothRegistry), out.map((r) => r.onlyNpr), out.map((r) => r.onlyRegistry), out.map((r) => r.reserved)]);
+      [
+        registry.id,
+        out.map((r) => r.unit),
+        out.map((r) => r.year),
+        out.map((r) => r.bothNpr),
+        out.map((r) => r.bothRegistry),
+        out.map((r) => r.onlyNpr),
+        out.map((r) => r.onlyRegistry),
+        out.map((r) => r.reserved),
+      ],
+    );
     // The published coverage (read beside every indicator result, the hospital profile, reports).
     const published = out.filter((r) => r.coverage !== null);
-    await tx.client.query(`INSERT INTO coverage (registry, unit_resh, year, coverage, source)
+    await tx.client.query(
+      `INSERT INTO coverage (registry, unit_resh, year, coverage, source)
       SELECT $1, u, y, c, 'npr-linkage' FROM unnest($2::text[], $3::int[], $4::numeric[]) AS t(u, y, c)
       ON CONFLICT (registry, unit_resh, year) DO UPDATE SET coverage = EXCLUDED.coverage, source = EXCLUDED.source, loaded_at = now()`,
-    [registry.id, published.map((r) => r.unit), published.map((r) => r.year), published.map((r) => r.coverage)]);
+      [registry.id, published.map((r) => r.unit), published.map((r) => r.year), published.map((r) => r.coverage)],
+    );
   }
   return out;
 }
 
 export async function storedCoverage(db: { query: PersonTx['client']['query'] }, registry: string): Promise<CoverageRow[]> {
-  const { rows } = await db.query('SELECT unit_resh, year, both_npr, both_registry, only_npr, only_registry, reserved FROM npr_coverage WHERE registry = $1 ORDER BY year, unit_resh', [registry]);
+  const { rows } = await db.query(
+    'SELECT unit_resh, year, both_npr, both_registry, only_npr, only_registry, reserved FROM npr_coverage WHERE registry = $1 ORDER BY year, unit_resh',
+    [registry],
+  );
   return rows.map((r: any) => {
-    const c = { bothNpr: r.both_npr, bothRegistry: r.both_registry, onlyNpr: r.only_npr, onlyRegistry: r.only_registry, reserved: r.reserved };
+    const c = {
+      bothNpr: r.both_npr,
+      bothRegistry: r.both_registry,
+      onlyNpr: r.only_npr,
+      onlyRegistry: r.only_registry,
+      reserved: r.reserved,
+    };
     return { unit: r.unit_resh, year: r.year, ...c, ...coverageOf(c) };
   });
 }
 
-export interface OnlyInNpr { episodeId: string; nationalId: string; hospital: string; admissionDate: string; dischargeDate: string; contactType: string; icd10: string[]; ncsp: string[] }
+export interface OnlyInNpr {
+  episodeId: string;
+  nationalId: string;
+  hospital: string;
+  admissionDate: string;
+  dischargeDate: string;
+  contactType: string;
+  icd10: string[];
+  ncsp: string[];
+}
 
 /**
  * Step one of the "only in NPR" worklist, as the platform (linkage must see every case of the
  * hospital, whichever department holds it): the ids of the hospitals' counted episodes in the year
  * that no case links with, `limit` after the episode id `after`.
  */
-export async function unlinkedEpisodes(tx: PersonTx, registry: Registry, def: NprSelectionDef, columns: Map<string, VariableType>, q: { hospitals: string[]; year: number; after: number; limit: number }): Promise<{ ids: number[]; next: number | null }> {
+export async function unlinkedEpisodes(
+  tx: PersonTx,
+  registry: Registry,
+  def: NprSelectionDef,
+  columns: Map<string, VariableType>,
+  q: { hospitals: string[]; year: number; after: number; limit: number },
+): Promise<{ ids: number[]; next: number | null }> {
   const map = hospitalMap(tx.units);
-  const { rows } = await tx.client.query(`${common(registry)},
+  const { rows } = await tx.client.query(
+    `${common(registry)},
       c AS (${caseSide(registry, def, columns)} AND m.hospital = ANY($5::text[]))
     SELECT e.id FROM e
     WHERE e.hospital = ANY($5::text[]) AND e.year = $6 AND e.id > $7 AND NOT EXISTS (SELECT 1 FROM c WHERE ${LINK})
-    ORDER BY e.id LIMIT $8`, [map.units, map.hospitals, def.linkage.daysBefore, def.linkage.daysAfter, q.hospitals, q.year, q.after, q.limit + 1]);
+    ORDER BY e.id LIMIT $8`,
+    [map.units, map.hospitals, def.linkage.daysBefore, def.linkage.daysAfter, q.hospitals, q.year, q.after, q.limit + 1],
+  );
   const ids = rows.map((r) => Number(r.id));
   return { ids: ids.slice(0, q.limit), next: ids.length > q.limit ? ids[q.limit - 1] : null };
 }
 
 /** Step two, as the caller (row-level security on the episodes): the episodes with their identity numbers, and the persons known to the platform, for the audit trail. */
-export async function readEpisodes(tx: PersonTx, registry: Registry, ids: number[], keys: IdentityKeys): Promise<{ episodes: OnlyInNpr[]; personIds: number[] }> {
+export async function readEpisodes(
+  tx: PersonTx,
+  registry: Registry,
+  ids: number[],
+  keys: IdentityKeys,
+): Promise<{ episodes: OnlyInNpr[]; personIds: number[] }> {
   if (ids.length === 0) return { episodes: [], personIds: [] };
-  const { rows } = await tx.client.query(`SELECT x.id, x.episode_id, x.nin_enc, x.hospital_resh, x.admission_date::text AS admission_date, x.discharge_date::text AS discharge_date,
+  const { rows } = await tx.client.query(
+    `SELECT x.id, x.episode_id, x.nin_enc, x.hospital_resh, x.admission_date::text AS admission_date, x.discharge_date::text AS discharge_date,
       x.contact_type, x.icd10, x.ncsp, kvalreg_person_id_by_hash(x.nin_hash) AS person_id
-    FROM npr_episode x WHERE x.registry = $1 AND x.id = ANY($2::bigint[]) ORDER BY x.id`, [registry.id, ids]);
+    FROM npr_episode x WHERE x.registry = $1 AND x.id = ANY($2::bigint[]) ORDER BY x.id`,
+    [registry.id, ids],
+  );
   return {
-    episodes: rows.map((r) => ({ episodeId: r.episode_id, nationalId: decryptNin(keys, r.nin_enc), hospital: r.hospital_resh, admissionDate: r.admission_date, dischargeDate: r.discharge_date, contactType: r.contact_type, icd10: r.icd10, ncsp: r.ncsp })),
-    personIds: rows.map((r) => r.person_id).filter((x) => x !== null).map(Number),
+    episodes: rows.map((r) => ({
+      episodeId: r.episode_id,
+      nationalId: decryptNin(keys, r.nin_enc),
+      hospital: r.hospital_resh,
+      admissionDate: r.admission_date,
+      dischargeDate: r.discharge_date,
+      contactType: r.contact_type,
+      icd10: r.icd10,
+      ncsp: r.ncsp,
+    })),
+    personIds: rows
+      .map((r) => r.person_id)
+      .filter((x) => x !== null)
+      .map(Number),
   };
 }

@@ -38,12 +38,21 @@ export interface Measured {
 const empty = (): UnitYear => ({ cases: 0, checks: new Map(), registration: new Map(), finalisation: new Map() });
 
 /** The one-pass statement: per unit and year, the case count and each check's counts. */
-export function measureSql(registry: Registry, set: CheckSet, dataset: 'fresh' | 'qa', asOfParam: string): { text: string; columns: Array<{ key: string; parts: number }> } {
+export function measureSql(
+  registry: Registry,
+  set: CheckSet,
+  dataset: 'fresh' | 'qa',
+  asOfParam: string,
+): { text: string; columns: Array<{ key: string; parts: number }> } {
   const cols: string[] = [];
   const columns: Array<{ key: string; parts: number }> = [];
   for (const c of set.checks) {
     if (c.kind === 'completeness') {
-      cols.push(`count(*) FILTER (WHERE ${c.eligible})`, `count(*) FILTER (WHERE ${c.eligible} AND ${c.present})`, c.unknown ? `count(*) FILTER (WHERE ${c.eligible} AND ${c.unknown})` : '0');
+      cols.push(
+        `count(*) FILTER (WHERE ${c.eligible})`,
+        `count(*) FILTER (WHERE ${c.eligible} AND ${c.present})`,
+        c.unknown ? `count(*) FILTER (WHERE ${c.eligible} AND ${c.unknown})` : '0',
+      );
       columns.push({ key: checkKey(c), parts: 3 });
     } else {
       cols.push(`count(*) FILTER (WHERE ${c.checked})`, `count(*) FILTER (WHERE ${c.checked} AND ${c.failing})`);
@@ -67,7 +76,13 @@ export function timelinessSql(registry: Registry, set: CheckSet, dataset: 'fresh
     GROUP BY GROUPING SETS ((unit, year, reg), (unit, year, fin))`;
 }
 
-export async function measure(tx: PersonTx, registry: Registry, set: CheckSet, units: UnitTree, o: { dataset: 'fresh' | 'qa'; asOf: string; analyticsVersion: number }): Promise<Measured> {
+export async function measure(
+  tx: PersonTx,
+  registry: Registry,
+  set: CheckSet,
+  units: UnitTree,
+  o: { dataset: 'fresh' | 'qa'; asOf: string; analyticsVersion: number },
+): Promise<Measured> {
   const started = Date.now();
   const params = [...set.params, o.asOf];
   const { text, columns } = measureSql(registry, set, o.dataset, `$${params.length}`);
@@ -79,15 +94,18 @@ export async function measure(tx: PersonTx, registry: Registry, set: CheckSet, u
   const years = new Set<number>();
   const at = (unit: string, year: number) => {
     let m = byUnit.get(unit);
-    if (!m) byUnit.set(unit, m = new Map());
+    if (!m) byUnit.set(unit, (m = new Map()));
     let u = m.get(year);
-    if (!u) m.set(year, u = empty());
+    if (!u) m.set(year, (u = empty()));
     return u;
   };
   for (const r of rows) {
     const year = Number(r.year);
     years.add(year);
-    if (r.unit) { if (!leaves.has(r.unit)) leaves.set(r.unit, new Set()); leaves.get(r.unit)!.add(year); }
+    if (r.unit) {
+      if (!leaves.has(r.unit)) leaves.set(r.unit, new Set());
+      leaves.get(r.unit)!.add(year);
+    }
     const counts: Array<[string, number[]]> = [];
     let i = 0;
     for (const c of columns) {
@@ -118,8 +136,15 @@ export async function measure(tx: PersonTx, registry: Registry, set: CheckSet, u
     }
   }
   return {
-    registry: registry.id, dataset: o.dataset, asOf: o.asOf, analyticsVersion: o.analyticsVersion, computedAt: new Date().toISOString(), durationMs: Date.now() - started,
-    years: [...years].sort((a, b) => a - b), byUnit, leaves,
+    registry: registry.id,
+    dataset: o.dataset,
+    asOf: o.asOf,
+    analyticsVersion: o.analyticsVersion,
+    computedAt: new Date().toISOString(),
+    durationMs: Date.now() - started,
+    years: [...years].sort((a, b) => a - b),
+    byUnit,
+    leaves,
   };
 }
 
@@ -129,18 +154,28 @@ export function histogramMedian(h: Map<number, number>): number | null {
   if (total === 0) return null;
   const sorted = [...h.entries()].sort((a, b) => a[0] - b[0]);
   // The median of an even count is the mean of the two middle values, as statistics packages give it.
-  const lowRank = Math.floor((total - 1) / 2), highRank = Math.floor(total / 2);
-  let seen = 0, low: number | null = null, high: number | null = null;
+  const lowRank = Math.floor((total - 1) / 2),
+    highRank = Math.floor(total / 2);
+  let seen = 0,
+    low: number | null = null,
+    high: number | null = null;
   for (const [days, n] of sorted) {
     if (low === null && lowRank < seen + n) low = days;
-    if (high === null && highRank < seen + n) { high = days; break; }
+    if (high === null && highRank < seen + n) {
+      high = days;
+      break;
+    }
     seen += n;
   }
   return (low! + high!) / 2;
 }
 
 export function histogramWithin(h: Map<number, number>, deadline: number): { n: number; within: number } {
-  let n = 0, within = 0;
-  for (const [days, count] of h) { n += count; if (days <= deadline) within += count; }
+  let n = 0,
+    within = 0;
+  for (const [days, count] of h) {
+    n += count;
+    if (days <= deadline) within += count;
+  }
   return { n, within };
 }

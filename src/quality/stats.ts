@@ -29,7 +29,8 @@ export function modifiedZScores(xs: number[]): Array<number | null> {
 /** Wilson score interval for a proportion (95 %). */
 export function wilson(k: number, n: number, z = 1.959964): { lower: number; upper: number } | null {
   if (n === 0) return null;
-  const p = k / n, z2 = z * z;
+  const p = k / n,
+    z2 = z * z;
   const centre = (p + z2 / (2 * n)) / (1 + z2 / n);
   const half = (z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / (1 + z2 / n);
   return { lower: Math.max(0, centre - half), upper: Math.min(1, centre + half) };

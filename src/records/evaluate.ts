@@ -4,19 +4,41 @@ import { holds, type Values } from '../registry/expr.ts';
 import type { Registry } from '../registry/load.ts';
 import { osloDate } from '../time/oslo.ts';
 
-export interface FormState { form: string; instance: string; data: Record<string, unknown> }
-export interface Finding { rule: string; severity: 'error' | 'warning'; variables: string[]; message: { nb: string; en: string } }
+export interface FormState {
+  form: string;
+  instance: string;
+  data: Record<string, unknown>;
+}
+export interface Finding {
+  rule: string;
+  severity: 'error' | 'warning';
+  variables: string[];
+  message: { nb: string; en: string };
+}
 export interface Evaluation {
   derived: Record<string, unknown>;
   forms: Map<string, { missing: string[]; findings: Finding[] }>;
 }
 
-export interface PersonValues { birth_date: string | null; sex: string | null; deceased_date: string | null }
+export interface PersonValues {
+  birth_date: string | null;
+  sex: string | null;
+  deceased_date: string | null;
+}
 
 /** One PROM item of the case (schedule time point and instrument), with the scores of its answer: what `prom` derived variables read. */
-export interface PromResult { schedule: string; timepoint: string; instrument: string; status: string; scores: Record<string, { value: unknown; direction?: string }> | null; answeredAt: string | null }
+export interface PromResult {
+  schedule: string;
+  timepoint: string;
+  instrument: string;
+  status: string;
+  scores: Record<string, { value: unknown; direction?: string }> | null;
+  answeredAt: string | null;
+}
 
-export function formKey(form: string, instance: string): string { return `${form}#${instance}`; }
+export function formKey(form: string, instance: string): string {
+  return `${form}#${instance}`;
+}
 
 /**
  * The values visible to expressions: person, every non-repeating form, derived variables. PROM
@@ -35,8 +57,12 @@ export function caseValues(registry: Registry, person: PersonValues, forms: Form
     } else if (d.collect) {
       // The instances' values as one sorted, comma-separated text: the same whatever order they arrived in.
       const { form, variable, where } = d.collect;
-      const items = forms.filter((f) => f.form === form && (!where || holds(where({ ...values, ...f.data }))))
-        .map((f) => f.data[variable]).filter((x) => x !== null && x !== undefined && x !== '').map(String).sort();
+      const items = forms
+        .filter((f) => f.form === form && (!where || holds(where({ ...values, ...f.data }))))
+        .map((f) => f.data[variable])
+        .filter((x) => x !== null && x !== undefined && x !== '')
+        .map(String)
+        .sort();
       values[d.def.id] = items.length ? items.join(',') : null;
     } else if (d.prom) values[d.def.id] = prom ? promValue(d.prom, prom) : null;
     else values[d.def.id] = d.fn(values);
@@ -57,9 +83,11 @@ export function isRepeating(registry: Registry, form: string): boolean {
 export const IDENTITY_REQUIRED = 'identity-required';
 
 const KIND_WORDS: Record<string, { nb: string; en: string }> = {
-  fnr: { nb: 'fødselsnummer', en: 'a fødselsnummer' }, dnr: { nb: 'D-nummer', en: 'a D-number' },
+  fnr: { nb: 'fødselsnummer', en: 'a fødselsnummer' },
+  dnr: { nb: 'D-nummer', en: 'a D-number' },
   fhn: { nb: 'felles hjelpenummer (FH-nummer)', en: 'a felles hjelpenummer (FH-number)' },
-  hnr: { nb: 'lokalt hjelpenummer (H-nummer)', en: 'a local H-number' }, auxiliary: { nb: 'hjelpenummer fra registeret', en: "an auxiliary number from the registry" },
+  hnr: { nb: 'lokalt hjelpenummer (H-nummer)', en: 'a local H-number' },
+  auxiliary: { nb: 'hjelpenummer fra registeret', en: 'an auxiliary number from the registry' },
 };
 
 /** True when the registry requires another kind of identity number than the person's. */
@@ -72,9 +100,12 @@ export function waitsForIdentity(registry: Registry, identityKind: string | null
 /** The finding that says so, in words for the registrar. */
 export function identityFinding(registry: Registry, identityKind: string): Finding {
   const kind = KIND_WORDS[identityKind.replace(/^synthetic-/, '')] ?? { nb: identityKind, en: identityKind };
-  const list = (lang: 'nb' | 'en') => (registry.meta.requires!.identity as string[]).map((k) => KIND_WORDS[k]?.[lang] ?? k).join(lang === 'nb' ? ' eller ' : ' or ');
+  const list = (lang: 'nb' | 'en') =>
+    (registry.meta.requires!.identity as string[]).map((k) => KIND_WORDS[k]?.[lang] ?? k).join(lang === 'nb' ? ' eller ' : ' or ');
   return {
-    rule: IDENTITY_REQUIRED, severity: 'error', variables: [],
+    rule: IDENTITY_REQUIRED,
+    severity: 'error',
+    variables: [],
     message: {
       nb: `Venter på identitet: pasienten er bare kjent med ${kind.nb}, og registeret krever ${list('nb')}. Saken teller ikke med før identiteten er avklart — når pasientsystemet sender det ekte nummeret, eller en administrator slår personene sammen.`,
       en: `Waiting for identity: the patient is known only by ${kind.en}, and the registry requires ${list('en')}. The case does not count until the identity is resolved — when the patient system sends the real number, or an administrator merges the persons.`,
@@ -123,7 +154,9 @@ export function evaluateCase(registry: Registry, person: PersonValues, forms: Fo
 /** A `prom` derived variable: of the instruments it lists, the first the case was asked at the time point (answered, for a score). */
 function promValue(def: NonNullable<Registry['derived'][number]['prom']>, results: PromResult[]): unknown {
   const at = results.filter((r) => r.timepoint === def.timepoint && (!def.schedule || r.schedule === def.schedule));
-  const asked = Object.keys(def.instruments).map((i) => at.find((r) => r.instrument === i)).filter((r): r is PromResult => r !== undefined);
+  const asked = Object.keys(def.instruments)
+    .map((i) => at.find((r) => r.instrument === i))
+    .filter((r): r is PromResult => r !== undefined);
   if (def.value === 'status') return asked[0]?.status ?? null;
   if (def.value === 'instrument') return asked[0]?.instrument ?? null;
   const answered = asked.find((r) => r.status === 'answered' && r.scores);

@@ -34,7 +34,10 @@ function eventHashKey(keys: IdentityKeys, registry: string): Buffer {
  * date and, for a second distinct event the same date, its `distinctBy` value.
  */
 export function eventKey(keys: IdentityKeys, registry: string, personHash: string, startDate: string, distinct?: string): string {
-  return crypto.createHmac('sha256', eventHashKey(keys, registry)).update([personHash, startDate, ...(distinct === undefined ? [] : [distinct])].join('|')).digest('hex');
+  return crypto
+    .createHmac('sha256', eventHashKey(keys, registry))
+    .update([personHash, startDate, ...(distinct === undefined ? [] : [distinct])].join('|'))
+    .digest('hex');
 }
 
 /** The event id people read: the key's first 48 bits as 12 upper-case hex digits in three groups. */
@@ -51,15 +54,19 @@ export interface EventCase {
   startDate: string | null;
   distinct: string | null;
   joins: boolean;
-  sameDay: string | null;       // YYYY-MM-DD
-  sameDayAt: string | null;     // the value itself, for ordering within the day
+  sameDay: string | null; // YYYY-MM-DD
+  sameDayAt: string | null; // the value itself, for ordering within the day
   /** For a joining case: the unit it came from (`joinsFrom`), whose case it joins. */
   from?: string | null;
   /** The case's unit and the units above it (a referenced hospital matches its departments' cases). */
   unitPath?: string[];
 }
 
-export interface EventAssignment { id: number; event: { startDate: string; distinct?: string } | null; mergedInto: number | null }
+export interface EventAssignment {
+  id: number;
+  event: { startDate: string; distinct?: string } | null;
+  mergedInto: number | null;
+}
 
 const DAY_MS = 86_400_000;
 const daysApart = (a: string, b: string) => Math.abs(Date.parse(`${a}T00:00:00Z`) - Date.parse(`${b}T00:00:00Z`)) / DAY_MS;
@@ -111,9 +118,12 @@ export function groupEvents(cases: EventCase[], opts: { joinsWithinDays?: number
     const date = c.startDate!;
     const events = byDate.get(date) ?? [];
     byDate.set(date, events);
-    let e = events.length === 0 ? undefined
-      : c.distinct === null ? events[0]
-      : events.find((x) => x.value === c.distinct) ?? (mayStart ? events.find((x) => x.value === null) : events[0]);
+    let e =
+      events.length === 0
+        ? undefined
+        : c.distinct === null
+          ? events[0]
+          : (events.find((x) => x.value === c.distinct) ?? (mayStart ? events.find((x) => x.value === null) : events[0]));
     if (!e) {
       // Only a case that may start an event, with a value no event has, gets here (or the date's first case).
       e = { value: c.distinct, cases: [], key: events.length === 0 ? { startDate: date } : { startDate: date, distinct: c.distinct! } };
@@ -123,7 +133,10 @@ export function groupEvents(cases: EventCase[], opts: { joinsWithinDays?: number
     eventOf.set(c.id, e);
   };
   const referenced = new Map<number, EventCase>();
-  for (const c of ordered) { const r = referencedCase(c, ordered, withinDays); if (r) referenced.set(c.id, r); }
+  for (const c of ordered) {
+    const r = referencedCase(c, ordered, withinDays);
+    if (r) referenced.set(c.id, r);
+  }
 
   for (const c of ordered) if (c.startDate && !c.joins) place(c, true);
   for (const c of ordered) if (c.startDate && c.joins && !referenced.has(c.id)) place(c, false);
@@ -168,28 +181,57 @@ const dayOf = (v: unknown): string | null => {
 };
 
 /** Reads a case's declared event values from its forms. */
-export function eventCase(registry: Registry, def: EventDef, joins: Compiled | undefined,
-  row: { id: number; unit_resh: string | null; unit_path?: string[] | null; birth_date: string | null; sex: string | null; deceased_date: string | null; forms: FormState[] | null }): EventCase {
+export function eventCase(
+  registry: Registry,
+  def: EventDef,
+  joins: Compiled | undefined,
+  row: {
+    id: number;
+    unit_resh: string | null;
+    unit_path?: string[] | null;
+    birth_date: string | null;
+    sex: string | null;
+    deceased_date: string | null;
+    forms: FormState[] | null;
+  },
+): EventCase {
   const values = caseValues(registry, { birth_date: row.birth_date, sex: row.sex, deceased_date: row.deceased_date }, row.forms ?? []);
-  const v = (name: string | undefined) => (name === undefined ? null : values[name] ?? null);
+  const v = (name: string | undefined) => (name === undefined ? null : (values[name] ?? null));
   const distinct = v(def.distinctBy);
   return {
-    id: Number(row.id), unit: row.unit_resh, startDate: dayOf(v(def.startDate)),
+    id: Number(row.id),
+    unit: row.unit_resh,
+    startDate: dayOf(v(def.startDate)),
     distinct: distinct === null || distinct === '' ? null : String(distinct),
     joins: joins ? holds(joins(values)) : false,
-    sameDay: dayOf(v(def.sameDay)), sameDayAt: v(def.sameDay) === null ? null : String(v(def.sameDay)),
+    sameDay: dayOf(v(def.sameDay)),
+    sameDayAt: v(def.sameDay) === null ? null : String(v(def.sameDay)),
     from: def.joinsFrom && v(def.joinsFrom) !== null && v(def.joinsFrom) !== '' ? String(v(def.joinsFrom)) : null,
     unitPath: row.unit_path ?? (row.unit_resh ? [row.unit_resh] : []),
   };
 }
 
-export interface EventChange { caseId: number; personId: number; eventKey: string | null; invalidReason: string | null; mergedInto: number | null }
+export interface EventChange {
+  caseId: number;
+  personId: number;
+  eventKey: string | null;
+  invalidReason: string | null;
+  mergedInto: number | null;
+}
 
 /** One case as event identity reads it: the case row, its person, and its forms with provenance. */
 export interface EventRow {
-  id: number; person_id: number; unit_resh: string | null; unit_path: string[] | null; event_key: string | null;
-  invalid_reason: string | null; merged_into: number | null; person_hash: string;
-  birth_date: string | null; sex: string | null; deceased_date: string | null;
+  id: number;
+  person_id: number;
+  unit_resh: string | null;
+  unit_path: string[] | null;
+  event_key: string | null;
+  invalid_reason: string | null;
+  merged_into: number | null;
+  person_hash: string;
+  birth_date: string | null;
+  sex: string | null;
+  deceased_date: string | null;
   forms: Array<FormState & { provenance: Record<string, any> }> | null;
 }
 
@@ -210,12 +252,16 @@ export async function assignEvents(db: Queryable, keys: IdentityKeys, registry: 
      FROM registry_case c JOIN person p ON p.id = c.person_id LEFT JOIN org_unit u ON u.resh = c.unit_resh
      WHERE c.registry = $1 AND c.person_id = ANY($2::bigint[])
        AND c.invalid_reason IS DISTINCT FROM $3 -- a case its sender retracted is in no event
-     ORDER BY c.id`, [registry.id, [...new Set(personIds)], RETRACTED]);
+     ORDER BY c.id`,
+    [registry.id, [...new Set(personIds)], RETRACTED],
+  );
   const { changes, copies } = planEvents(keys, registry, rows);
   if (changes.length) {
-    await db.query(`UPDATE registry_case c SET event_key = u.key, invalid_reason = u.reason, merged_into = u.target, updated_at = now()
+    await db.query(
+      `UPDATE registry_case c SET event_key = u.key, invalid_reason = u.reason, merged_into = u.target, updated_at = now()
       FROM jsonb_to_recordset($2::jsonb) AS u(id bigint, key text, reason text, target bigint) WHERE c.registry = $1 AND c.id = u.id`,
-    [registry.id, JSON.stringify(changes.map((c) => ({ id: c.caseId, key: c.eventKey, reason: c.invalidReason, target: c.mergedInto })))]);
+      [registry.id, JSON.stringify(changes.map((c) => ({ id: c.caseId, key: c.eventKey, reason: c.invalidReason, target: c.mergedInto })))],
+    );
   }
   if (copies.length) await applyUpdates(db, registry, copies);
   return changes;
@@ -235,15 +281,24 @@ export function planEvents(keys: IdentityKeys, registry: Registry, rows: EventRo
   const changes: EventChange[] = [];
   const copies: ValueUpdate[] = [];
   for (const [personId, list] of byPerson) {
-    const assigned = groupEvents(list.map((r) => eventCase(registry, def, joins, r)), { joinsWithinDays: def.joinsWithinDays });
+    const assigned = groupEvents(
+      list.map((r) => eventCase(registry, def, joins, r)),
+      { joinsWithinDays: def.joinsWithinDays },
+    );
     for (const a of assigned) {
       const r = list.find((x) => Number(x.id) === a.id)!;
       const key = a.event ? eventKey(keys, registry.id, r.person_hash, a.event.startDate, a.event.distinct) : null;
       const reason = a.mergedInto === null ? null : SAME_DAY;
       // Only the reason this module sets is managed here; another reason is left as it is.
       const managed = r.invalid_reason === null || r.invalid_reason === SAME_DAY;
-      const next = managed ? { reason, into: a.mergedInto } : { reason: r.invalid_reason, into: r.merged_into === null ? null : Number(r.merged_into) };
-      if (key !== r.event_key || next.reason !== r.invalid_reason || next.into !== (r.merged_into === null ? null : Number(r.merged_into))) {
+      const next = managed
+        ? { reason, into: a.mergedInto }
+        : { reason: r.invalid_reason, into: r.merged_into === null ? null : Number(r.merged_into) };
+      if (
+        key !== r.event_key ||
+        next.reason !== r.invalid_reason ||
+        next.into !== (r.merged_into === null ? null : Number(r.merged_into))
+      ) {
         changes.push({ caseId: a.id, personId, eventKey: key, invalidReason: next.reason, mergedInto: next.into });
       }
       if (a.mergedInto !== null && managed) {
@@ -254,8 +309,20 @@ export function planEvents(keys: IdentityKeys, registry: Registry, rows: EventRo
           for (const [variable, value] of Object.entries(f.data)) {
             if (value === null || value === undefined || value === '') continue;
             const from = f.provenance?.[variable] ?? {};
-            copies.push({ caseId: a.mergedInto, form: f.form, instance: f.instance, variable, value: value as string | number | boolean,
-              provenance: { kind: 'system', sender: from.sender ?? 'platform', message: from.message ?? 0, ...(from.resource ? { resource: from.resource } : {}), mergedFrom: a.id } });
+            copies.push({
+              caseId: a.mergedInto,
+              form: f.form,
+              instance: f.instance,
+              variable,
+              value: value as string | number | boolean,
+              provenance: {
+                kind: 'system',
+                sender: from.sender ?? 'platform',
+                message: from.message ?? 0,
+                ...(from.resource ? { resource: from.resource } : {}),
+                mergedFrom: a.id,
+              },
+            });
           }
         }
       }
@@ -269,14 +336,28 @@ export function planEvents(keys: IdentityKeys, registry: Registry, rows: EventRo
  * person's events are recomputed in the platform's own transaction, which sees every unit: the
  * event of a transfer depends on another hospital's case. Returns the case's event as it now is.
  */
-export async function reassessEvents(data: PersonData, keys: IdentityKeys, registry: Registry, caseId: number): Promise<{ id: string | null; invalidReason: string | null; mergedInto: number | null } | null> {
+export async function reassessEvents(
+  data: PersonData,
+  keys: IdentityKeys,
+  registry: Registry,
+  caseId: number,
+): Promise<{ id: string | null; invalidReason: string | null; mergedInto: number | null } | null> {
   if (!registry.event) return null;
   return data.transaction({ kind: 'platform', task: 'events' }, 'events:assign', async (tx) => {
     const c = (await tx.client.query('SELECT person_id FROM registry_case WHERE registry = $1 AND id = $2', [registry.id, caseId])).rows[0];
     if (!c) return null;
     await lockPersonsById(tx.client, [Number(c.person_id)]);
     await assignEvents(tx.client, keys, registry, [Number(c.person_id)]);
-    const now = (await tx.client.query('SELECT event_key, invalid_reason, merged_into FROM registry_case WHERE registry = $1 AND id = $2', [registry.id, caseId])).rows[0];
-    return { id: eventId(now.event_key), invalidReason: now.invalid_reason, mergedInto: now.merged_into === null ? null : Number(now.merged_into) };
+    const now = (
+      await tx.client.query('SELECT event_key, invalid_reason, merged_into FROM registry_case WHERE registry = $1 AND id = $2', [
+        registry.id,
+        caseId,
+      ])
+    ).rows[0];
+    return {
+      id: eventId(now.event_key),
+      invalidReason: now.invalid_reason,
+      mergedInto: now.merged_into === null ? null : Number(now.merged_into),
+    };
   });
 }

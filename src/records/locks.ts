@@ -36,7 +36,10 @@ export async function lockPersons(db: Queryable, hashes: Buffer[]): Promise<void
 export async function lockPersonsById(db: Queryable, personIds: number[]): Promise<void> {
   if (personIds.length === 0) return;
   const rows = (await db.query('SELECT nin_hash FROM person WHERE id = ANY($1::bigint[])', [personIds])).rows;
-  await lockPersons(db, rows.map((r) => r.nin_hash as Buffer));
+  await lockPersons(
+    db,
+    rows.map((r) => r.nin_hash as Buffer),
+  );
 }
 
 /** A failure the data-access door retries: the transaction lost a race it can only win by starting again. */

@@ -14,7 +14,11 @@ export interface MonthSummary {
   forms: { draft: number; finalised: number; reopened: number };
 }
 
-export async function registrationSummary(tx: PersonTx, registry: Registry, opts: { unit?: string; year: string }): Promise<MonthSummary[]> {
+export async function registrationSummary(
+  tx: PersonTx,
+  registry: Registry,
+  opts: { unit?: string; year: string },
+): Promise<MonthSummary[]> {
   const scope = tx.unitsFor(registry.id, [...READ]);
   if (opts.unit) tx.requireUnit(registry.id, opts.unit, [...READ]);
   const units = opts.unit ? tx.units.descendants(opts.unit) : scope;
@@ -22,10 +26,11 @@ export async function registrationSummary(tx: PersonTx, registry: Registry, opts
   // it; otherwise by when the case was registered.
   const dateVar = registry.meta.caseDate;
   const entry = dateVar ? registry.variables.get(dateVar) : undefined;
-  const day = entry && !entry.form.repeating
-    ? `coalesce((SELECT ${entry.def.type === 'datetime' ? `((d.data->>'${dateVar}')::timestamptz AT TIME ZONE 'Europe/Oslo')::date` : `(d.data->>'${dateVar}')::date`}
+  const day =
+    entry && !entry.form.repeating
+      ? `coalesce((SELECT ${entry.def.type === 'datetime' ? `((d.data->>'${dateVar}')::timestamptz AT TIME ZONE 'Europe/Oslo')::date` : `(d.data->>'${dateVar}')::date`}
          FROM case_form d WHERE d.registry = c.registry AND d.case_id = c.id AND d.form = '${entry.form.id}' AND d.instance = ''), (c.created_at AT TIME ZONE 'Europe/Oslo')::date)`
-    : `(c.created_at AT TIME ZONE 'Europe/Oslo')::date`;
+      : `(c.created_at AT TIME ZONE 'Europe/Oslo')::date`;
   const res = await tx.client.query(
     `WITH dated AS (SELECT c.*, ${day} AS day FROM registry_case c WHERE c.registry = $1 AND ($2::text[] IS NULL OR c.unit_resh = ANY($2)) AND c.invalid_reason IS NULL),
      cases AS (
@@ -39,7 +44,21 @@ export async function registrationSummary(tx: PersonTx, registry: Registry, opts
        GROUP BY c.id, month)
      SELECT month, count(*)::int AS cases, count(*) FILTER (WHERE complete)::int AS complete, count(*) FILTER (WHERE finalised)::int AS finalised,
        sum(draft)::int AS draft, sum(fin)::int AS fin, sum(reopened)::int AS reopened
-     FROM cases GROUP BY month ORDER BY month`, [registry.id, units, opts.year]);
-  tx.audit({ action: 'summary', object: `${registry.id}/registrations/${opts.year}${opts.unit ? `/${opts.unit}` : ''}`, personIds: [], unit: opts.unit ?? null, registry: registry.id });
-  return res.rows.map((r) => ({ month: r.month, cases: r.cases, complete: r.complete, finalised: r.finalised, forms: { draft: r.draft, finalised: r.fin, reopened: r.reopened } }));
+     FROM cases GROUP BY month ORDER BY month`,
+    [registry.id, units, opts.year],
+  );
+  tx.audit({
+    action: 'summary',
+    object: `${registry.id}/registrations/${opts.year}${opts.unit ? `/${opts.unit}` : ''}`,
+    personIds: [],
+    unit: opts.unit ?? null,
+    registry: registry.id,
+  });
+  return res.rows.map((r) => ({
+    month: r.month,
+    cases: r.cases,
+    complete: r.complete,
+    finalised: r.finalised,
+    forms: { draft: r.draft, finalised: r.fin, reopened: r.reopened },
+  }));
 }

@@ -25,7 +25,10 @@ export function buildCodeList(def: CodeListDef, registryDir: string): CodeList {
   const properties = new Map<string, Record<string, string>>();
   const missing = new Set<string>();
   if (def.codes) {
-    for (const c of def.codes) { codes.set(c.code, c.display); if (c.missing) missing.add(c.code); }
+    for (const c of def.codes) {
+      codes.set(c.code, c.display);
+      if (c.missing) missing.add(c.code);
+    }
     return { id: def.id, title: def.title, system: def.system, codes, properties, missing };
   }
   const file = path.join(registryDir, def.file!);
@@ -43,7 +46,10 @@ export function buildCodeList(def: CodeListDef, registryDir: string): CodeList {
           const props = { bone: String(bone.prefix), segment: String(segment.prefix), type, group: String(group.code) };
           codes.set(String(group.code), name);
           properties.set(String(group.code), props);
-          for (const sub of group.subgroups ?? []) { codes.set(`${group.code}.${sub}`, name); properties.set(`${group.code}.${sub}`, props); }
+          for (const sub of group.subgroups ?? []) {
+            codes.set(`${group.code}.${sub}`, name);
+            properties.set(`${group.code}.${sub}`, props);
+          }
         }
       }
     }
@@ -57,15 +63,31 @@ export function buildCodeList(def: CodeListDef, registryDir: string): CodeList {
     tree = buildCodeTree(doc, def.picker ? path.join(registryDir, def.picker) : undefined, problems);
     if (problems.length) throw new Error(problems.join('; '));
   }
-  return { id: def.id, title: def.title, system: def.system ?? doc.system, codes, properties, missing, ...(tree ? { tree, pickerDir: def.picker ? path.dirname(path.join(registryDir, def.picker)) : undefined } : {}) };
+  return {
+    id: def.id,
+    title: def.title,
+    system: def.system ?? doc.system,
+    codes,
+    properties,
+    missing,
+    ...(tree ? { tree, pickerDir: def.picker ? path.dirname(path.join(registryDir, def.picker)) : undefined } : {}),
+  };
 }
 
-export interface VersionMapRule { from: string; to: string | null; note?: string }
+export interface VersionMapRule {
+  from: string;
+  to: string | null;
+  note?: string;
+}
 
 /** A map from a legacy classification version: prefix rules applied in order, first match wins. */
 export function buildVersionMap(file: string): (code: string) => { code: string | null; rule: VersionMapRule | null } {
   const doc = YAML.parse(fs.readFileSync(file, 'utf8'));
-  const rules: VersionMapRule[] = (doc.rules ?? []).map((r: any) => ({ from: String(r.from), to: r.to === null ? null : String(r.to), note: r.note }));
+  const rules: VersionMapRule[] = (doc.rules ?? []).map((r: any) => ({
+    from: String(r.from),
+    to: r.to === null ? null : String(r.to),
+    note: r.note,
+  }));
   return (code) => {
     for (const rule of rules) {
       if (code.startsWith(rule.from)) return { code: rule.to === null ? null : rule.to + code.slice(rule.from.length), rule };

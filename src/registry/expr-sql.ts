@@ -14,7 +14,16 @@
 //   so the session's time zone never matters;
 // - a number and a text compare as numbers when the text is numeric text (expr-types.ts).
 import type jsep from 'jsep';
-import { ExpressionError, exprTypeOf, isNullLiteral, JS_ONLY_BUILTINS, NUMERIC_TEXT, parseExpression, typeExpression, type ExprType } from './expr-types.ts';
+import {
+  ExpressionError,
+  exprTypeOf,
+  isNullLiteral,
+  JS_ONLY_BUILTINS,
+  NUMERIC_TEXT,
+  parseExpression,
+  typeExpression,
+  type ExprType,
+} from './expr-types.ts';
 import type { VariableType } from './schema.ts';
 
 export interface SqlCompileOptions {
@@ -34,8 +43,27 @@ export interface SqlCompileOptions {
 }
 
 const OSLO = `'Europe/Oslo'`;
-const PG: Record<Exclude<ExprType, 'null' | 'any'>, string> = { text: 'text', number: 'double precision', boolean: 'boolean', date: 'date', datetime: 'timestamptz' };
-const SQL_FUNCTIONS = new Set(['present', 'missing', 'coalesce', 'days', 'hours', 'years', 'year', 'month', 'date', 'today', 'startsWith', 'length']);
+const PG: Record<Exclude<ExprType, 'null' | 'any'>, string> = {
+  text: 'text',
+  number: 'double precision',
+  boolean: 'boolean',
+  date: 'date',
+  datetime: 'timestamptz',
+};
+const SQL_FUNCTIONS = new Set([
+  'present',
+  'missing',
+  'coalesce',
+  'days',
+  'hours',
+  'years',
+  'year',
+  'month',
+  'date',
+  'today',
+  'startsWith',
+  'length',
+]);
 
 export function compileToSql(source: string, opts: SqlCompileOptions): string {
   return compileToSqlTyped(source, opts).sql;
@@ -45,7 +73,12 @@ export function compileToSql(source: string, opts: SqlCompileOptions): string {
 export function compileToSqlTyped(source: string, opts: SqlCompileOptions): { sql: string; type: ExprType } {
   const ast = parseExpression(source);
   refusePerCaseFunctions(source, ast);
-  const typing = typeExpression(source, ast, { variable: (name) => { const t = opts.columns.get(name); return t ? exprTypeOf(t) : undefined; } });
+  const typing = typeExpression(source, ast, {
+    variable: (name) => {
+      const t = opts.columns.get(name);
+      return t ? exprTypeOf(t) : undefined;
+    },
+  });
   const typeOf = (n: jsep.Expression) => typing.type(n) as ExprType;
 
   /** The node's SQL as a value of type `as` (an unknown literal gets that type, so PostgreSQL can resolve operators). */
@@ -68,7 +101,8 @@ export function compileToSqlTyped(source: string, opts: SqlCompileOptions): { sq
 
   /** `=` with the language's meaning for each pair of types. */
   const equals = (l: jsep.Expression, r: jsep.Expression): string => {
-    const lt = typeOf(l), rt = typeOf(r);
+    const lt = typeOf(l),
+      rt = typeOf(r);
     if (lt === 'null' || rt === 'null') return 'NULL::boolean';
     if (lt === 'text' && rt === 'number') return textEqualsNumber(sql(l), sql(r));
     if (lt === 'number' && rt === 'text') return textEqualsNumber(sql(r), sql(l));
@@ -78,11 +112,14 @@ export function compileToSqlTyped(source: string, opts: SqlCompileOptions): { sq
   const textEqualsNumber = (t: string, n: string) =>
     `(CASE WHEN (${t}) IS NULL OR (${n}) IS NULL THEN NULL WHEN (${t}) ~ ${NUMERIC} THEN (${t})::double precision = (${n}) ELSE FALSE END)`;
   const order = (op: string, l: jsep.Expression, r: jsep.Expression): string => {
-    const lt = typeOf(l), rt = typeOf(r);
+    const lt = typeOf(l),
+      rt = typeOf(r);
     if (lt === 'null' || rt === 'null') return 'NULL::boolean';
     if (lt === 'text' && rt === 'text') return `((${sql(l)}) COLLATE "C" ${op} (${sql(r)}))`;
-    if (lt === 'text' && rt === 'number') return `(CASE WHEN (${sql(l)}) ~ ${NUMERIC} THEN (${sql(l)})::double precision ${op} (${sql(r)}) END)`;
-    if (lt === 'number' && rt === 'text') return `(CASE WHEN (${sql(r)}) ~ ${NUMERIC} THEN (${sql(l)}) ${op} (${sql(r)})::double precision END)`;
+    if (lt === 'text' && rt === 'number')
+      return `(CASE WHEN (${sql(l)}) ~ ${NUMERIC} THEN (${sql(l)})::double precision ${op} (${sql(r)}) END)`;
+    if (lt === 'number' && rt === 'text')
+      return `(CASE WHEN (${sql(r)}) ~ ${NUMERIC} THEN (${sql(l)}) ${op} (${sql(r)})::double precision END)`;
     if (lt === rt && lt !== 'datetime') return `(${sql(l)} ${op} ${sql(r)})`;
     return `(${timeOf(l)} ${op} ${timeOf(r)})`;
   };
@@ -123,13 +160,29 @@ export function compileToSqlTyped(source: string, opts: SqlCompileOptions): { sq
           return `((${sql(other)}) IS ${op.startsWith('=') ? '' : 'NOT '}NULL)`;
         }
         switch (op) {
-          case '&&': case 'and': return `(${value(b.left, 'boolean')} AND ${value(b.right, 'boolean')})`;
-          case '||': case 'or': return `(${value(b.left, 'boolean')} OR ${value(b.right, 'boolean')})`;
-          case '+': case '-': case '*': return `(${value(b.left, 'number')} ${op} ${value(b.right, 'number')})`;
-          case '/': return `(${value(b.left, 'number')} / NULLIF(${value(b.right, 'number')}, 0))`;
-          case '==': case '===': return equals(b.left, b.right);
-          case '!=': case '!==': return `(NOT ${equals(b.left, b.right)})`;
-          case '<': case '<=': case '>': case '>=': return order(op, b.left, b.right);
+          case '&&':
+          case 'and':
+            return `(${value(b.left, 'boolean')} AND ${value(b.right, 'boolean')})`;
+          case '||':
+          case 'or':
+            return `(${value(b.left, 'boolean')} OR ${value(b.right, 'boolean')})`;
+          case '+':
+          case '-':
+          case '*':
+            return `(${value(b.left, 'number')} ${op} ${value(b.right, 'number')})`;
+          case '/':
+            return `(${value(b.left, 'number')} / NULLIF(${value(b.right, 'number')}, 0))`;
+          case '==':
+          case '===':
+            return equals(b.left, b.right);
+          case '!=':
+          case '!==':
+            return `(NOT ${equals(b.left, b.right)})`;
+          case '<':
+          case '<=':
+          case '>':
+          case '>=':
+            return order(op, b.left, b.right);
           case 'in': {
             const items = (b.right as jsep.ArrayExpression).elements as jsep.Expression[];
             if (items.length === 0) return 'FALSE';
@@ -152,19 +205,31 @@ export function compileToSqlTyped(source: string, opts: SqlCompileOptions): { sq
         const name = (c.callee as jsep.Identifier).name;
         const a = c.arguments as jsep.Expression[];
         switch (name) {
-          case 'present': return `((${sql(a[0])}) IS NOT NULL)`;
-          case 'missing': return `((${sql(a[0])}) IS NULL)`;
-          case 'coalesce': return `COALESCE(${a.map((x) => value(x, type)).join(', ')})`;
-          case 'days': return `((${dateOf(a[1])} - ${dateOf(a[0])})::double precision)`;
+          case 'present':
+            return `((${sql(a[0])}) IS NOT NULL)`;
+          case 'missing':
+            return `((${sql(a[0])}) IS NULL)`;
+          case 'coalesce':
+            return `COALESCE(${a.map((x) => value(x, type)).join(', ')})`;
+          case 'days':
+            return `((${dateOf(a[1])} - ${dateOf(a[0])})::double precision)`;
           // Milliseconds as a whole number, then divided as JavaScript divides.
-          case 'hours': return `((EXTRACT(EPOCH FROM (${timeOf(a[1])} - ${timeOf(a[0])})) * 1000)::double precision / 3600000)`;
-          case 'years': return `(EXTRACT(YEAR FROM age(${dateOf(a[1])}, ${dateOf(a[0])}))::double precision)`;
-          case 'year': return `(EXTRACT(YEAR FROM ${dateOf(a[0])})::double precision)`;
-          case 'month': return `(EXTRACT(MONTH FROM ${dateOf(a[0])})::double precision)`;
-          case 'date': return dateOf(a[0]);
-          case 'today': return `(${opts.asOf})::date`;
-          case 'startsWith': return `starts_with(${value(a[0], 'text')}, ${value(a[1], 'text')})`;
-          case 'length': return `(length(${value(a[0], 'text')})::double precision)`;
+          case 'hours':
+            return `((EXTRACT(EPOCH FROM (${timeOf(a[1])} - ${timeOf(a[0])})) * 1000)::double precision / 3600000)`;
+          case 'years':
+            return `(EXTRACT(YEAR FROM age(${dateOf(a[1])}, ${dateOf(a[0])}))::double precision)`;
+          case 'year':
+            return `(EXTRACT(YEAR FROM ${dateOf(a[0])})::double precision)`;
+          case 'month':
+            return `(EXTRACT(MONTH FROM ${dateOf(a[0])})::double precision)`;
+          case 'date':
+            return dateOf(a[0]);
+          case 'today':
+            return `(${opts.asOf})::date`;
+          case 'startsWith':
+            return `starts_with(${value(a[0], 'text')}, ${value(a[1], 'text')})`;
+          case 'length':
+            return `(length(${value(a[0], 'text')})::double precision)`;
         }
         throw new ExpressionError(`function "${name}" cannot be used in SQL (in "${source}")`);
       }
@@ -180,13 +245,18 @@ export function compileToSqlTyped(source: string, opts: SqlCompileOptions): { sq
 function refusePerCaseFunctions(source: string, node: jsep.Expression): void {
   const walk = (n: unknown): void => {
     if (!n || typeof n !== 'object') return;
-    if (Array.isArray(n)) { n.forEach(walk); return; }
+    if (Array.isArray(n)) {
+      n.forEach(walk);
+      return;
+    }
     const e = n as jsep.Expression;
     if (e.type === 'CallExpression') {
       const callee = (e as jsep.CallExpression).callee;
       const name = callee.type === 'Identifier' ? (callee as jsep.Identifier).name : '';
       if (!SQL_FUNCTIONS.has(name) || JS_ONLY_BUILTINS.has(name)) {
-        throw new ExpressionError(`function "${name}" cannot be used in an indicator (in "${source}"): declare a derived variable in the codebook and use that`);
+        throw new ExpressionError(
+          `function "${name}" cannot be used in an indicator (in "${source}"): declare a derived variable in the codebook and use that`,
+        );
       }
     }
     for (const [k, v] of Object.entries(e)) if (k !== 'type') walk(v);

@@ -34,9 +34,14 @@ type Raw = ExprType | 'list' | 'literal';
 /** The expression type of a codebook variable type. */
 export function exprTypeOf(t: VariableType): ExprType {
   switch (t) {
-    case 'text': case 'code': return 'text';
-    case 'integer': case 'decimal': return 'number';
-    default: return t;
+    case 'text':
+    case 'code':
+      return 'text';
+    case 'integer':
+    case 'decimal':
+      return 'number';
+    default:
+      return t;
   }
 }
 
@@ -49,7 +54,9 @@ export function exprTypeOf(t: VariableType): ExprType {
 export const NUMERIC_TEXT = '^[+-]?([0-9]{1,15}([.][0-9]{0,15})?|[.][0-9]{1,15})$';
 const NUMERIC_RE = new RegExp(NUMERIC_TEXT);
 /** The number a text stands for, or null when it is not numeric text. */
-export function numericText(s: string): number | null { return NUMERIC_RE.test(s) ? Number(s) : null; }
+export function numericText(s: string): number | null {
+  return NUMERIC_RE.test(s) ? Number(s) : null;
+}
 
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATETIME_RE = /^\d{4}-\d{2}-\d{2}T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,3})?)?(Z|[+-](0\d|1[0-4]):[0-5]\d)$/;
@@ -60,7 +67,9 @@ export function isDateText(s: string): boolean {
   return d.getUTCFullYear() === Number(m[1]) && d.getUTCMonth() === Number(m[2]) - 1 && d.getUTCDate() === Number(m[3]);
 }
 /** A date and time with a zone, at most millisecond precision (what both compilations read alike). */
-export function isDateTimeText(s: string): boolean { return DATETIME_RE.test(s) && isDateText(s.slice(0, 10)) && !Number.isNaN(Date.parse(s)); }
+export function isDateTimeText(s: string): boolean {
+  return DATETIME_RE.test(s) && isDateText(s.slice(0, 10)) && !Number.isNaN(Date.parse(s));
+}
 
 /** What the compilers need to know about each node, filled in by `typeExpression`. */
 export interface Typing {
@@ -78,14 +87,30 @@ export interface TypeOptions {
 
 /** The built-ins every compilation knows, with their argument counts. */
 const BUILTIN_ARITY: Record<string, [number, number]> = {
-  present: [1, 1], missing: [1, 1], coalesce: [1, 99], days: [2, 2], hours: [2, 2], years: [2, 2], year: [1, 1], month: [1, 1],
-  date: [1, 1], today: [0, 0], startsWith: [2, 2], length: [1, 1], startsWithAny: [2, 2], substr: [2, 3], band: [3, 3],
+  present: [1, 1],
+  missing: [1, 1],
+  coalesce: [1, 99],
+  days: [2, 2],
+  hours: [2, 2],
+  years: [2, 2],
+  year: [1, 1],
+  month: [1, 1],
+  date: [1, 1],
+  today: [0, 0],
+  startsWith: [2, 2],
+  length: [1, 1],
+  startsWithAny: [2, 2],
+  substr: [2, 3],
+  band: [3, 3],
 };
 /** Built-ins only the JavaScript compilation has (they work per case); their results are `any`. */
 export const JS_ONLY_BUILTINS = new Set(['startsWithAny', 'substr', 'band']);
 
-const isNullNode = (n: jsep.Expression) => (n.type === 'Identifier' && (n as jsep.Identifier).name === 'null') || (n.type === 'Literal' && (n as jsep.Literal).value === null);
-export function isNullLiteral(n: jsep.Expression): boolean { return isNullNode(n); }
+const isNullNode = (n: jsep.Expression) =>
+  (n.type === 'Identifier' && (n as jsep.Identifier).name === 'null') || (n.type === 'Literal' && (n as jsep.Literal).value === null);
+export function isNullLiteral(n: jsep.Expression): boolean {
+  return isNullNode(n);
+}
 
 const EQUALITY = new Set(['==', '===', '!=', '!==']);
 const ORDER = new Set(['<', '<=', '>', '>=']);
@@ -110,16 +135,29 @@ export function comparable(a: ExprType, b: ExprType): boolean {
 export function typeExpression(source: string, ast: jsep.Expression, opts: TypeOptions): Typing {
   const types = new Map<jsep.Expression, Raw>();
   const literals = new Map<jsep.Expression, string | number | null>();
-  const fail = (msg: string): never => { throw new ExpressionError(`${msg} in "${source}"`); };
-  const show = (n: jsep.Expression) => (n.type === 'Literal' ? JSON.stringify((n as jsep.Literal).value) : n.type === 'Identifier' ? (n as jsep.Identifier).name : 'an expression');
+  const fail = (msg: string): never => {
+    throw new ExpressionError(`${msg} in "${source}"`);
+  };
+  const show = (n: jsep.Expression) =>
+    n.type === 'Literal'
+      ? JSON.stringify((n as jsep.Literal).value)
+      : n.type === 'Identifier'
+        ? (n as jsep.Identifier).name
+        : 'an expression';
 
   /** The common type of values of these types (null goes with anything, `any` absorbs the rest). */
   const common = (ts: ExprType[], what: string): ExprType => {
     let c: ExprType = 'null';
     for (const t of ts) {
       if (t === 'null' || t === c) continue;
-      if (c === 'null') { c = t; continue; }
-      if (t === 'any' || c === 'any') { c = 'any'; continue; }
+      if (c === 'null') {
+        c = t;
+        continue;
+      }
+      if (t === 'any' || c === 'any') {
+        c = 'any';
+        continue;
+      }
       fail(`${what} mix ${c} and ${t}`);
     }
     return c;
@@ -140,7 +178,10 @@ export function typeExpression(source: string, ast: jsep.Expression, opts: TypeO
       return out;
     }
     if (n.type === 'CallExpression') {
-      const out = common((n as jsep.CallExpression).arguments.map((a) => adapt(a, to)), 'the arguments of coalesce()');
+      const out = common(
+        (n as jsep.CallExpression).arguments.map((a) => adapt(a, to)),
+        'the arguments of coalesce()',
+      );
       types.set(n, out);
       return out;
     }
@@ -152,17 +193,25 @@ export function typeExpression(source: string, ast: jsep.Expression, opts: TypeO
         // Numeric text is that number; other text stays text, and compares with numbers as text does.
         const x = numericText(s);
         if (x === null) type = 'text';
-        else { type = 'number'; value = x; }
+        else {
+          type = 'number';
+          value = x;
+        }
         break;
       }
-      case 'date': case 'datetime':
+      case 'date':
+      case 'datetime':
         if (isDateText(s)) type = 'date';
         else if (isDateTimeText(s)) type = 'datetime';
         else return fail(`'${s}' is compared with a date but is not a date (YYYY-MM-DD) or a date and time with a zone`);
         break;
-      case 'boolean': return fail(`'${s}' is compared with a boolean: write true or false`);
-      case 'any': type = 'any'; break;
-      default: type = 'text';
+      case 'boolean':
+        return fail(`'${s}' is compared with a boolean: write true or false`);
+      case 'any':
+        type = 'any';
+        break;
+      default:
+        type = 'text';
     }
     types.set(n, type);
     literals.set(n, value);
@@ -171,13 +220,14 @@ export function typeExpression(source: string, ast: jsep.Expression, opts: TypeO
   const numericLeaves = (n: jsep.Expression): boolean => {
     if (types.get(n) !== 'literal') return true;
     if (n.type === 'Literal') return numericText(String((n as jsep.Literal).value)) !== null;
-    if (n.type === 'ConditionalExpression') return numericLeaves((n as jsep.ConditionalExpression).consequent) && numericLeaves((n as jsep.ConditionalExpression).alternate);
+    if (n.type === 'ConditionalExpression')
+      return numericLeaves((n as jsep.ConditionalExpression).consequent) && numericLeaves((n as jsep.ConditionalExpression).alternate);
     return (n as jsep.CallExpression).arguments.every(numericLeaves);
   };
   const settle = (n: jsep.Expression): ExprType => {
     const t = types.get(n);
     if (t === 'list') return fail('a list can only stand on the right of "in" or as a function\'s argument');
-    return t === 'literal' ? adapt(n, 'text') : t as ExprType;
+    return t === 'literal' ? adapt(n, 'text') : (t as ExprType);
   };
   /**
    * The common type of several values (branches of ?:, arguments of coalesce): pending literals take
@@ -188,7 +238,10 @@ export function typeExpression(source: string, ast: jsep.Expression, opts: TypeO
     const known = nodes.map((n) => types.get(n)).find((t) => t !== 'literal' && t !== 'null');
     if (known === undefined && nodes.some((n) => types.get(n) === 'literal')) return 'literal';
     const target = (known ?? 'null') as ExprType;
-    return common(nodes.map((n) => (types.get(n) === 'literal' ? adapt(n, target === 'null' ? 'text' : target) : settle(n))), what);
+    return common(
+      nodes.map((n) => (types.get(n) === 'literal' ? adapt(n, target === 'null' ? 'text' : target) : settle(n))),
+      what,
+    );
   };
   const need = (n: jsep.Expression, allowed: ExprType[], what: string): ExprType => {
     const raw = types.get(n) as Raw;
@@ -198,7 +251,10 @@ export function typeExpression(source: string, ast: jsep.Expression, opts: TypeO
   };
 
   const visit = (node: jsep.Expression): Raw => {
-    const set = (t: Raw) => { types.set(node, t); return t; };
+    const set = (t: Raw) => {
+      types.set(node, t);
+      return t;
+    };
     switch (node.type) {
       case 'Literal': {
         const v = (node as jsep.Literal).value;
@@ -209,7 +265,10 @@ export function typeExpression(source: string, ast: jsep.Expression, opts: TypeO
         }
         if (typeof v === 'boolean') return set('boolean');
         // The empty string is no value: unknown, like a blank field.
-        if (v === '') { literals.set(node, null); return set('null'); }
+        if (v === '') {
+          literals.set(node, null);
+          return set('null');
+        }
         return set('literal');
       }
       case 'Identifier': {
@@ -227,33 +286,51 @@ export function typeExpression(source: string, ast: jsep.Expression, opts: TypeO
       case 'UnaryExpression': {
         const u = node as jsep.UnaryExpression;
         visit(u.argument);
-        if (u.operator === '!' || u.operator === 'not') { need(u.argument, ['boolean'], `"${u.operator}"`); return set('boolean'); }
-        if (u.operator === '-') { need(u.argument, ['number'], 'unary "-"'); return set('number'); }
+        if (u.operator === '!' || u.operator === 'not') {
+          need(u.argument, ['boolean'], `"${u.operator}"`);
+          return set('boolean');
+        }
+        if (u.operator === '-') {
+          need(u.argument, ['number'], 'unary "-"');
+          return set('number');
+        }
         return fail(`operator "${u.operator}" is not supported`);
       }
       case 'BinaryExpression': {
         const b = node as jsep.BinaryExpression;
         const op = b.operator;
-        visit(b.left); visit(b.right);
+        visit(b.left);
+        visit(b.right);
         if (EQUALITY.has(op) && (isNullNode(b.left) || isNullNode(b.right))) {
           settle(isNullNode(b.left) ? b.right : b.left);
           if (isNullNode(b.left) && isNullNode(b.right)) settle(b.left);
           return set('boolean');
         }
-        if (LOGIC.has(op)) { need(b.left, ['boolean'], `"${op}"`); need(b.right, ['boolean'], `"${op}"`); return set('boolean'); }
-        if (ARITHMETIC.has(op)) { need(b.left, ['number'], `"${op}"`); need(b.right, ['number'], `"${op}"`); return set('number'); }
+        if (LOGIC.has(op)) {
+          need(b.left, ['boolean'], `"${op}"`);
+          need(b.right, ['boolean'], `"${op}"`);
+          return set('boolean');
+        }
+        if (ARITHMETIC.has(op)) {
+          need(b.left, ['number'], `"${op}"`);
+          need(b.right, ['number'], `"${op}"`);
+          return set('number');
+        }
         if (op === 'in') {
           if (b.right.type !== 'ArrayExpression') {
             // Only a value whose type is not known may be a list at run time (JavaScript only).
-            if (types.get(b.right) !== 'any') fail('"in" needs a list like [\'a\', \'b\'] on its right');
+            if (types.get(b.right) !== 'any') fail("\"in\" needs a list like ['a', 'b'] on its right");
             settle(b.left);
             return set('boolean');
           }
           const items = (b.right as jsep.ArrayExpression).elements as jsep.Expression[];
           for (const i of items) if (types.get(i) === 'list') fail('a list inside a list');
           const left = types.get(b.left) as Raw;
-          const pivot = left !== 'literal' && left !== 'null' && left !== 'list' ? left as ExprType
-            : ((items.map((i) => types.get(i) as Raw).find((t) => t !== 'literal' && t !== 'null' && t !== 'list') ?? 'text') as ExprType);
+          const pivot =
+            left !== 'literal' && left !== 'null' && left !== 'list'
+              ? (left as ExprType)
+              : ((items.map((i) => types.get(i) as Raw).find((t) => t !== 'literal' && t !== 'null' && t !== 'list') ??
+                  'text') as ExprType);
           const l = types.get(b.left) === 'literal' ? adapt(b.left, pivot) : settle(b.left);
           for (const i of items) {
             const t = types.get(i) === 'literal' ? adapt(i, l === 'null' ? pivot : l) : settle(i);
@@ -262,12 +339,22 @@ export function typeExpression(source: string, ast: jsep.Expression, opts: TypeO
           return set('boolean');
         }
         if (EQUALITY.has(op) || ORDER.has(op)) {
-          const lr = types.get(b.left) as Raw, rr = types.get(b.right) as Raw;
+          const lr = types.get(b.left) as Raw,
+            rr = types.get(b.right) as Raw;
           let l: ExprType, r: ExprType;
-          if (lr === 'literal' && rr === 'literal') { l = adapt(b.left, 'text'); r = adapt(b.right, 'text'); }
-          else if (lr === 'literal') { r = settle(b.right); l = adapt(b.left, r === 'null' ? 'text' : r); }
-          else if (rr === 'literal') { l = settle(b.left); r = adapt(b.right, l === 'null' ? 'text' : l); }
-          else { l = settle(b.left); r = settle(b.right); }
+          if (lr === 'literal' && rr === 'literal') {
+            l = adapt(b.left, 'text');
+            r = adapt(b.right, 'text');
+          } else if (lr === 'literal') {
+            r = settle(b.right);
+            l = adapt(b.left, r === 'null' ? 'text' : r);
+          } else if (rr === 'literal') {
+            l = settle(b.left);
+            r = adapt(b.right, l === 'null' ? 'text' : l);
+          } else {
+            l = settle(b.left);
+            r = settle(b.right);
+          }
           if (!comparable(l, r)) fail(`"${op}" compares ${l} with ${r}`);
           return set('boolean');
         }
@@ -275,7 +362,9 @@ export function typeExpression(source: string, ast: jsep.Expression, opts: TypeO
       }
       case 'ConditionalExpression': {
         const c = node as jsep.ConditionalExpression;
-        visit(c.test); visit(c.consequent); visit(c.alternate);
+        visit(c.test);
+        visit(c.consequent);
+        visit(c.alternate);
         need(c.test, ['boolean'], 'the condition of "?"');
         return set(unify([c.consequent, c.alternate], 'the branches of "?"'));
       }
@@ -292,17 +381,38 @@ export function typeExpression(source: string, ast: jsep.Expression, opts: TypeO
           }
           const dates = (n: number) => args.slice(0, n).forEach((a) => need(a, ['date', 'datetime'], `${name}()`));
           switch (name) {
-            case 'present': case 'missing': settle(args[0]); return set('boolean');
-            case 'coalesce': return set(unify(args, 'the arguments of coalesce()'));
-            case 'days': case 'hours': case 'years': dates(2); return set('number');
-            case 'year': case 'month': dates(1); return set('number');
-            case 'date': dates(1); return set('date');
-            case 'today': return set('date');
-            case 'startsWith': need(args[0], ['text'], 'startsWith()'); need(args[1], ['text'], 'startsWith()'); return set('boolean');
-            case 'length': need(args[0], ['text'], 'length()'); return set('number');
+            case 'present':
+            case 'missing':
+              settle(args[0]);
+              return set('boolean');
+            case 'coalesce':
+              return set(unify(args, 'the arguments of coalesce()'));
+            case 'days':
+            case 'hours':
+            case 'years':
+              dates(2);
+              return set('number');
+            case 'year':
+            case 'month':
+              dates(1);
+              return set('number');
+            case 'date':
+              dates(1);
+              return set('date');
+            case 'today':
+              return set('date');
+            case 'startsWith':
+              need(args[0], ['text'], 'startsWith()');
+              need(args[1], ['text'], 'startsWith()');
+              return set('boolean');
+            case 'length':
+              need(args[0], ['text'], 'length()');
+              return set('number');
           }
         } else if (!opts.functions?.has(name)) {
-          return fail(`unknown function "${name}"; known: ${[...new Set([...Object.keys(BUILTIN_ARITY), ...(opts.functions ?? [])])].sort().join(', ')}`);
+          return fail(
+            `unknown function "${name}"; known: ${[...new Set([...Object.keys(BUILTIN_ARITY), ...(opts.functions ?? [])])].sort().join(', ')}`,
+          );
         }
         // A registry function or a per-case built-in: arguments as they are, result not known.
         for (const a of args) if (types.get(a) !== 'list') settle(a);

@@ -15,7 +15,16 @@
 // without them (a variable of unknown type, a registry function's result) by the value itself.
 import type jsep from 'jsep';
 import { osloDate } from '../time/oslo.ts';
-import { comparable, ExpressionError, isDateText, isNullLiteral, numericText, parseExpression, typeExpression, type ExprType } from './expr-types.ts';
+import {
+  comparable,
+  ExpressionError,
+  isDateText,
+  isNullLiteral,
+  numericText,
+  parseExpression,
+  typeExpression,
+  type ExprType,
+} from './expr-types.ts';
 import { exprTypeOf } from './expr-types.ts';
 import type { VariableType } from './schema.ts';
 
@@ -24,28 +33,50 @@ export { ExpressionError, parseExpression } from './expr-types.ts';
 export type Value = string | number | boolean | null;
 export type Values = Record<string, unknown>;
 /** What an evaluation is relative to: `today()` is the as-of date when one is given. */
-export interface EvalContext { asOf?: string }
+export interface EvalContext {
+  asOf?: string;
+}
 export type Compiled = (values: Values, ctx?: EvalContext) => unknown;
 export type RegistryFunction = (...args: unknown[]) => unknown;
 
 const DAY_MS = 86_400_000;
 
-function isNull(x: unknown): x is null | undefined { return x === null || x === undefined || x === ''; }
+function isNull(x: unknown): x is null | undefined {
+  return x === null || x === undefined || x === '';
+}
 
 // ---- dates and times ---------------------------------------------------------------------------
 
 const DATETIME_VALUE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
 // The cheap look first (most texts are codes): only a string shaped like a date is parsed.
 /** A value that is a date-time: a date, a time and (for Date.parse to read it) a zone. */
-function isDateTimeValue(x: unknown): x is string { return typeof x === 'string' && x.length >= 16 && x.charCodeAt(10) === 84 /* T */ && DATETIME_VALUE.test(x) && !Number.isNaN(Date.parse(x)); }
-function isDateValue(x: unknown): x is string { return typeof x === 'string' && x.length === 10 && x.charCodeAt(4) === 45 && x.charCodeAt(7) === 45 && isDateText(x); }
+function isDateTimeValue(x: unknown): x is string {
+  return (
+    typeof x === 'string' && x.length >= 16 && x.charCodeAt(10) === 84 /* T */ && DATETIME_VALUE.test(x) && !Number.isNaN(Date.parse(x))
+  );
+}
+function isDateValue(x: unknown): x is string {
+  return typeof x === 'string' && x.length === 10 && x.charCodeAt(4) === 45 && x.charCodeAt(7) === 45 && isDateText(x);
+}
 
-const wall = new Intl.DateTimeFormat('en-US', { timeZone: 'Europe/Oslo', hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const wall = new Intl.DateTimeFormat('en-US', {
+  timeZone: 'Europe/Oslo',
+  hourCycle: 'h23',
+  year: 'numeric',
+  month: '2-digit',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+});
 /** How far Norwegian wall-clock time is ahead of UTC at instant t (ms). */
 function osloOffset(t: number): number {
   const p: Record<string, string> = {};
   for (const x of wall.formatToParts(new Date(t))) p[x.type] = x.value;
-  return Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute), Number(p.second)) - Math.floor(t / 1000) * 1000;
+  return (
+    Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute), Number(p.second)) -
+    Math.floor(t / 1000) * 1000
+  );
 }
 const midnights = new Map<string, number>();
 /** The instant a date begins in Norway (00:00 always exists there: the clocks change at 02:00/03:00). */
@@ -72,7 +103,9 @@ function calendarDate(x: unknown): string | null {
   if (isDateTimeValue(x)) return osloDate(x);
   return null;
 }
-function dayNumber(d: string): number { return Date.parse(`${d}T00:00:00Z`) / DAY_MS; }
+function dayNumber(d: string): number {
+  return Date.parse(`${d}T00:00:00Z`) / DAY_MS;
+}
 /** Whole years from one date to a later one (an age at an event). */
 function wholeYears(from: string, to: string): number {
   let years = Number(to.slice(0, 4)) - Number(from.slice(0, 4));
@@ -85,7 +118,8 @@ function wholeYears(from: string, to: string): number {
 /** Strings by Unicode code point (UTF-16 order differs only where surrogate pairs are involved). */
 export function compareText(a: string, b: string): number {
   if (!/[\uD800-\uDFFF]/.test(a) && !/[\uD800-\uDFFF]/.test(b)) return a < b ? -1 : a > b ? 1 : 0;
-  const x = Array.from(a, (c) => c.codePointAt(0)!), y = Array.from(b, (c) => c.codePointAt(0)!);
+  const x = Array.from(a, (c) => c.codePointAt(0)!),
+    y = Array.from(b, (c) => c.codePointAt(0)!);
   for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i] - y[i];
   return x.length - y.length;
 }
@@ -103,21 +137,43 @@ function kindOf(x: unknown): ExprType {
 type Order = (a: unknown, b: unknown) => number | null;
 /** How two known values of these types are ordered (negative, 0, positive), or null when they are not. */
 function orderFor(l: ExprType, r: ExprType): Order {
-  if (l === 'any' || r === 'any') return (a, b) => { const k = kindOf(a), m = kindOf(b); return comparable(k, m) ? orderFor(k, m)(a, b) : null; };
+  if (l === 'any' || r === 'any')
+    return (a, b) => {
+      const k = kindOf(a),
+        m = kindOf(b);
+      return comparable(k, m) ? orderFor(k, m)(a, b) : null;
+    };
   if (l === 'number' && r === 'number') return (a, b) => sign(Number(a), Number(b));
   if (l === 'text' && r === 'text') return (a, b) => compareText(String(a), String(b));
-  if (l === 'text' && r === 'number') return (a, b) => { const x = numericText(String(a)); return x === null ? null : sign(x, Number(b)); };
-  if (l === 'number' && r === 'text') return (a, b) => { const y = numericText(String(b)); return y === null ? null : sign(Number(a), y); };
+  if (l === 'text' && r === 'number')
+    return (a, b) => {
+      const x = numericText(String(a));
+      return x === null ? null : sign(x, Number(b));
+    };
+  if (l === 'number' && r === 'text')
+    return (a, b) => {
+      const y = numericText(String(b));
+      return y === null ? null : sign(Number(a), y);
+    };
   if (l === 'boolean' && r === 'boolean') return (a, b) => sign(Number(a), Number(b));
   if (l === 'date' && r === 'date') return (a, b) => compareText(String(a), String(b));
   if ((l === 'date' || l === 'datetime') && (r === 'date' || r === 'datetime')) {
-    return (a, b) => { const x = instant(a), y = instant(b); return x === null || y === null ? null : sign(x, y); };
+    return (a, b) => {
+      const x = instant(a),
+        y = instant(b);
+      return x === null || y === null ? null : sign(x, y);
+    };
   }
   return () => null;
 }
 /** Equality of two known values: like their order being 0, except that values that cannot be compared are not equal. */
 function equalityFor(l: ExprType, r: ExprType): (a: unknown, b: unknown) => boolean {
-  if (l === 'any' || r === 'any') return (a, b) => { const k = kindOf(a), m = kindOf(b); return comparable(k, m) && orderFor(k, m)(a, b) === 0; };
+  if (l === 'any' || r === 'any')
+    return (a, b) => {
+      const k = kindOf(a),
+        m = kindOf(b);
+      return comparable(k, m) && orderFor(k, m)(a, b) === 0;
+    };
   const order = orderFor(l, r);
   return (a, b) => order(a, b) === 0;
 }
@@ -135,17 +191,32 @@ const builtins: Record<string, RegistryFunction> = {
   /** Characters (Unicode code points, as SQL counts them). */
   length: (s) => (isNull(s) ? null : Array.from(String(s)).length),
   /** Calendar days from the date of `a` to the date of `b` (dates or date-times, in Norwegian time). */
-  days: (a, b) => { const x = calendarDate(a), y = calendarDate(b); return x === null || y === null ? null : Math.round(dayNumber(y) - dayNumber(x)); },
+  days: (a, b) => {
+    const x = calendarDate(a),
+      y = calendarDate(b);
+    return x === null || y === null ? null : Math.round(dayNumber(y) - dayNumber(x));
+  },
   /** Hours from `a` to `b`; a date counts from its midnight in Norway. */
-  hours: (a, b) => { const x = instant(a), y = instant(b); return x === null || y === null ? null : (y - x) / 3_600_000; },
+  hours: (a, b) => {
+    const x = instant(a),
+      y = instant(b);
+    return x === null || y === null ? null : (y - x) / 3_600_000;
+  },
   /** Whole years from date `a` to date `b` (age at an event); negative when `b` is earlier, counted towards zero. */
   years: (a, b) => {
-    const x = calendarDate(a), y = calendarDate(b);
+    const x = calendarDate(a),
+      y = calendarDate(b);
     if (x === null || y === null) return null;
     return y >= x ? wholeYears(x, y) : -wholeYears(y, x);
   },
-  year: (d) => { const x = calendarDate(d); return x === null ? null : Number(x.slice(0, 4)); },
-  month: (d) => { const x = calendarDate(d); return x === null ? null : Number(x.slice(5, 7)); },
+  year: (d) => {
+    const x = calendarDate(d);
+    return x === null ? null : Number(x.slice(0, 4));
+  },
+  month: (d) => {
+    const x = calendarDate(d);
+    return x === null ? null : Number(x.slice(5, 7));
+  },
   date: (d) => calendarDate(d),
   /**
    * The label of the band `x` falls in: `breaks` are the lower bounds of the second band onwards,
@@ -172,14 +243,20 @@ export function expressionVariables(source: string): string[] {
   const names = new Set<string>();
   const walk = (node: unknown): void => {
     if (!node || typeof node !== 'object') return;
-    if (Array.isArray(node)) { node.forEach(walk); return; }
+    if (Array.isArray(node)) {
+      node.forEach(walk);
+      return;
+    }
     const n = node as jsep.Expression;
     if (n.type === 'Identifier') {
       const name = (n as jsep.Identifier).name;
       if (!['null', 'true', 'false'].includes(name)) names.add(name);
       return;
     }
-    if (n.type === 'CallExpression') { (n as jsep.CallExpression).arguments.forEach(walk); return; }
+    if (n.type === 'CallExpression') {
+      (n as jsep.CallExpression).arguments.forEach(walk);
+      return;
+    }
     for (const [k, v] of Object.entries(n)) if (k !== 'type') walk(v);
   };
   walk(parseExpression(source));
@@ -211,7 +288,10 @@ export function compileExpression(source: string, opts: CompileOptions): Compile
         if (name === 'null') return () => null;
         if (name === 'true') return () => true;
         if (name === 'false') return () => false;
-        return (v) => { const x = v[name]; return isNull(x) ? null : x; };
+        return (v) => {
+          const x = v[name];
+          return isNull(x) ? null : x;
+        };
       }
       case 'ArrayExpression': {
         const items = (node as jsep.ArrayExpression).elements.map((e) => compile(e as jsep.Expression));
@@ -220,10 +300,18 @@ export function compileExpression(source: string, opts: CompileOptions): Compile
       case 'UnaryExpression': {
         const u = node as jsep.UnaryExpression;
         const arg = compile(u.argument);
-        if (u.operator === '!' || u.operator === 'not') return (v, c) => { const x = arg(v, c); return isNull(x) ? null : !x; };
-        return (v, c) => { const x = arg(v, c); return typeof x === 'number' ? -x : null; };
+        if (u.operator === '!' || u.operator === 'not')
+          return (v, c) => {
+            const x = arg(v, c);
+            return isNull(x) ? null : !x;
+          };
+        return (v, c) => {
+          const x = arg(v, c);
+          return typeof x === 'number' ? -x : null;
+        };
       }
-      case 'BinaryExpression': return binary(node as jsep.BinaryExpression);
+      case 'BinaryExpression':
+        return binary(node as jsep.BinaryExpression);
       case 'CallExpression': {
         const c = node as jsep.CallExpression;
         const name = (c.callee as jsep.Identifier).name;
@@ -235,7 +323,9 @@ export function compileExpression(source: string, opts: CompileOptions): Compile
       }
       case 'ConditionalExpression': {
         const c = node as jsep.ConditionalExpression;
-        const test = compile(c.test), yes = compile(c.consequent), no = compile(c.alternate);
+        const test = compile(c.test),
+          yes = compile(c.consequent),
+          no = compile(c.alternate);
         return (v, ctx) => (test(v, ctx) === true ? yes(v, ctx) : no(v, ctx));
       }
       default:
@@ -253,13 +343,27 @@ export function compileExpression(source: string, opts: CompileOptions): Compile
     }
     const l = compile(b.left);
     switch (op) {
-      case '&&': case 'and': {
+      case '&&':
+      case 'and': {
         const r = compile(b.right);
-        return (v, c) => { const a = l(v, c); if (a === false) return false; const x = r(v, c); if (x === false) return false; return isNull(a) || isNull(x) ? null : true; };
+        return (v, c) => {
+          const a = l(v, c);
+          if (a === false) return false;
+          const x = r(v, c);
+          if (x === false) return false;
+          return isNull(a) || isNull(x) ? null : true;
+        };
       }
-      case '||': case 'or': {
+      case '||':
+      case 'or': {
         const r = compile(b.right);
-        return (v, c) => { const a = l(v, c); if (a === true) return true; const x = r(v, c); if (x === true) return true; return isNull(a) || isNull(x) ? null : false; };
+        return (v, c) => {
+          const a = l(v, c);
+          if (a === true) return true;
+          const x = r(v, c);
+          if (x === true) return true;
+          return isNull(a) || isNull(x) ? null : false;
+        };
       }
       case 'in': {
         const lt = scalar(b.left);
@@ -268,41 +372,71 @@ export function compileExpression(source: string, opts: CompileOptions): Compile
           const r = compile(b.right);
           const eq = equalityFor('any', 'any');
           return (v, c) => {
-            const a = l(v, c), list = r(v, c);
+            const a = l(v, c),
+              list = r(v, c);
             if (isNull(a) || !Array.isArray(list)) return null;
-            return anyOf(a, list.map((x) => [x, eq] as const));
+            return anyOf(
+              a,
+              list.map((x) => [x, eq] as const),
+            );
           };
         }
-        const items = ((b.right as jsep.ArrayExpression).elements as jsep.Expression[]).map((e) => ({ f: compile(e), eq: equalityFor(lt, scalar(e)) }));
+        const items = ((b.right as jsep.ArrayExpression).elements as jsep.Expression[]).map((e) => ({
+          f: compile(e),
+          eq: equalityFor(lt, scalar(e)),
+        }));
         // `x in [a, b]` is `x == a || x == b`: false for an empty list, unknown when x is.
         return (v, c) => {
           if (items.length === 0) return false;
           const a = l(v, c);
           if (isNull(a)) return null;
-          return anyOf(a, items.map((i) => [i.f(v, c), i.eq] as const));
+          return anyOf(
+            a,
+            items.map((i) => [i.f(v, c), i.eq] as const),
+          );
         };
       }
     }
     const r = compile(b.right);
-    const lt = scalar(b.left), rt = scalar(b.right);
-    const known = (f: (a: any, x: any) => unknown): Compiled => (v, c) => {
-      const a = l(v, c), x = r(v, c);
-      return isNull(a) || isNull(x) ? null : f(a, x);
-    };
-    const num = (f: (a: number, x: number) => number | null): Compiled => known((a, x) => (typeof a === 'number' && typeof x === 'number' ? f(a, x) : null));
+    const lt = scalar(b.left),
+      rt = scalar(b.right);
+    const known =
+      (f: (a: any, x: any) => unknown): Compiled =>
+      (v, c) => {
+        const a = l(v, c),
+          x = r(v, c);
+        return isNull(a) || isNull(x) ? null : f(a, x);
+      };
+    const num = (f: (a: number, x: number) => number | null): Compiled =>
+      known((a, x) => (typeof a === 'number' && typeof x === 'number' ? f(a, x) : null));
     switch (op) {
-      case '+': return num((a, x) => a + x);
-      case '-': return num((a, x) => a - x);
-      case '*': return num((a, x) => a * x);
-      case '/': return num((a, x) => (x === 0 ? null : a / x));
-      case '==': case '===': { const eq = equalityFor(lt, rt); return known((a, x) => eq(a, x)); }
-      case '!=': case '!==': { const eq = equalityFor(lt, rt); return known((a, x) => !eq(a, x)); }
+      case '+':
+        return num((a, x) => a + x);
+      case '-':
+        return num((a, x) => a - x);
+      case '*':
+        return num((a, x) => a * x);
+      case '/':
+        return num((a, x) => (x === 0 ? null : a / x));
+      case '==':
+      case '===': {
+        const eq = equalityFor(lt, rt);
+        return known((a, x) => eq(a, x));
+      }
+      case '!=':
+      case '!==': {
+        const eq = equalityFor(lt, rt);
+        return known((a, x) => !eq(a, x));
+      }
     }
     const order = orderFor(lt, rt);
     const test: Record<string, (s: number) => boolean> = { '<': (s) => s < 0, '<=': (s) => s <= 0, '>': (s) => s > 0, '>=': (s) => s >= 0 };
     const t = test[op];
     if (!t) throw new ExpressionError(`operator "${op}" is not supported in "${source}"`);
-    return known((a, x) => { const s = order(a, x); return s === null ? null : t(s); });
+    return known((a, x) => {
+      const s = order(a, x);
+      return s === null ? null : t(s);
+    });
   };
 
   return compile(ast);
@@ -312,11 +446,16 @@ export function compileExpression(source: string, opts: CompileOptions): Compile
 function anyOf(a: unknown, items: ReadonlyArray<readonly [unknown, (a: unknown, b: unknown) => boolean]>): boolean | null {
   let unknown = false;
   for (const [x, eq] of items) {
-    if (isNull(x)) { unknown = true; continue; }
+    if (isNull(x)) {
+      unknown = true;
+      continue;
+    }
     if (eq(a, x)) return true;
   }
   return unknown ? null : false;
 }
 
 /** Only `true` satisfies a condition; unknown does not. */
-export function holds(result: unknown): boolean { return result === true; }
+export function holds(result: unknown): boolean {
+  return result === true;
+}

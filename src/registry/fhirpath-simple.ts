@@ -20,7 +20,10 @@ const model = r4 as unknown as {
 };
 
 /** A value with the FHIR type path it has in the model (undefined when the model does not know it). */
-interface Item { v: unknown; t: string | undefined }
+interface Item {
+  v: unknown;
+  t: string | undefined;
+}
 type Collection = Item[];
 /** Evaluates on one focus collection. */
 type Eval = (focus: Collection) => Collection;
@@ -32,8 +35,27 @@ export const GIVE_UP: unique symbol = Symbol('give up');
 class GiveUp extends Error {}
 const giveUp = new GiveUp();
 
-const PRIMITIVES = new Set(['boolean', 'integer', 'string', 'decimal', 'uri', 'url', 'canonical', 'base64Binary', 'instant', 'date', 'dateTime',
-  'time', 'code', 'oid', 'id', 'markdown', 'unsignedInt', 'positiveInt', 'uuid']);
+const PRIMITIVES = new Set([
+  'boolean',
+  'integer',
+  'string',
+  'decimal',
+  'uri',
+  'url',
+  'canonical',
+  'base64Binary',
+  'instant',
+  'date',
+  'dateTime',
+  'time',
+  'code',
+  'oid',
+  'id',
+  'markdown',
+  'unsignedInt',
+  'positiveInt',
+  'uuid',
+]);
 /** Types whose equality with a string literal is plain string equality (dates, times and numbers are not). */
 const STRING_TYPES = new Set(['string', 'code', 'uri', 'url', 'canonical', 'oid', 'id', 'markdown', 'uuid']);
 
@@ -43,10 +65,12 @@ function childType(t: string | undefined, name: string): { type: string | undefi
   let p = `${t}.${name}`;
   const choices = model.choiceTypePaths[p];
   if (choices) {
-    return { choices: choices.map((c) => {
-      const lower = c[0].toLowerCase() + c.slice(1);
-      return { key: name + c, type: PRIMITIVES.has(lower) ? lower : c };
-    }) };
+    return {
+      choices: choices.map((c) => {
+        const lower = c[0].toLowerCase() + c.slice(1);
+        return { key: name + c, type: PRIMITIVES.has(lower) ? lower : c };
+      }),
+    };
   }
   p = model.pathsDefinedElsewhere[p] ?? p;
   const type = model.path2Type[p];
@@ -81,12 +105,18 @@ function member(name: string): Eval {
       // A resource inside an element (contained, a Bundle's entry) has its type in itself: not ours.
       if ('resourceType' in o && o.resourceType !== t) throw giveUp;
       let c = cache.get(t);
-      if (!c) { c = childType(t, name); cache.set(t, c); }
+      if (!c) {
+        c = childType(t, name);
+        cache.set(t, c);
+      }
       if ('choices' in c) {
         let found = 0;
         for (const { key, type } of c.choices) {
           if (`_${key}` in o) throw giveUp;
-          if (o[key] !== undefined && o[key] !== null) { found++; pushValue(out, o[key], type); }
+          if (o[key] !== undefined && o[key] !== null) {
+            found++;
+            pushValue(out, o[key], type);
+          }
         }
         if (found > 1) throw giveUp;
       } else {
@@ -111,11 +141,18 @@ function truth(c: Collection): boolean | undefined {
 const of = (b: boolean | undefined): Collection => (b === undefined ? EMPTY : b ? TRUE : FALSE);
 
 /** Compiled pieces carry whether they always yield a boolean (what `where` and `and`/`or` accept). */
-interface Compiled { fn: Eval; boolean: boolean }
+interface Compiled {
+  fn: Eval;
+  boolean: boolean;
+}
 
 class Unsupported extends Error {}
 
-interface AstNode { type: string; text?: string; children?: AstNode[] }
+interface AstNode {
+  type: string;
+  text?: string;
+  children?: AstNode[];
+}
 
 function only(n: AstNode): AstNode {
   if (!n.children || n.children.length !== 1) throw new Unsupported(n.type);
@@ -148,7 +185,7 @@ function invocation(n: AstNode, input: Eval): Compiled {
   const f = only(n);
   if (f.type !== 'Functn' || !f.children) throw new Unsupported('function');
   const name = f.children[0].text;
-  const params = f.children[1]?.type === 'ParamList' ? f.children[1].children ?? [] : [];
+  const params = f.children[1]?.type === 'ParamList' ? (f.children[1].children ?? []) : [];
   if (f.children.length > (params.length ? 2 : 1)) throw new Unsupported('function shape');
   if (name === 'exists' && params.length === 0) {
     return { fn: (focus) => (input(focus).length > 0 ? TRUE : FALSE), boolean: true };
@@ -159,24 +196,37 @@ function invocation(n: AstNode, input: Eval): Compiled {
     return { fn: (focus) => input(focus).filter((item) => truth(cond.fn([item])) === true), boolean: false };
   }
   if (name === 'not' && params.length === 0) {
-    return { fn: (focus) => { const b = truth(input(focus)); return of(b === undefined ? undefined : !b); }, boolean: true };
+    return {
+      fn: (focus) => {
+        const b = truth(input(focus));
+        return of(b === undefined ? undefined : !b);
+      },
+      boolean: true,
+    };
   }
   if (name === 'ofType' && params.length === 1) {
     // A primitive type name (`performed.ofType(dateTime)`): the items of that type in the model.
     const type = typeName(params[0]);
-    return { fn: (focus) => input(focus).filter((item) => {
-      if (item.t === undefined) throw giveUp;
-      return item.t === type;
-    }), boolean: false };
+    return {
+      fn: (focus) =>
+        input(focus).filter((item) => {
+          if (item.t === undefined) throw giveUp;
+          return item.t === type;
+        }),
+      boolean: false,
+    };
   }
   if (name === 'startsWith' && params.length === 1) {
     const prefix = stringLiteral(params[0]);
-    return { fn: (focus) => {
-      const c = input(focus);
-      if (c.length === 0) return EMPTY;
-      if (c.length > 1 || typeof c[0].v !== 'string' || !STRING_TYPES.has(c[0].t ?? '')) throw giveUp;
-      return of((c[0].v as string).startsWith(prefix));
-    }, boolean: true };
+    return {
+      fn: (focus) => {
+        const c = input(focus);
+        if (c.length === 0) return EMPTY;
+        if (c.length > 1 || typeof c[0].v !== 'string' || !STRING_TYPES.has(c[0].t ?? '')) throw giveUp;
+        return of((c[0].v as string).startsWith(prefix));
+      },
+      boolean: true,
+    };
   }
   throw new Unsupported(`function ${name}`);
 }
@@ -207,14 +257,19 @@ function expression(n: AstNode): Compiled {
     }
     case 'UnionExpression': {
       if (n.text !== '|' || !n.children || n.children.length !== 2) throw new Unsupported('union');
-      const a = expression(n.children[0]).fn, b = expression(n.children[1]).fn;
+      const a = expression(n.children[0]).fn,
+        b = expression(n.children[1]).fn;
       // A union removes duplicates by FHIRPath equality (which for dates is not string equality):
       // handled here only when at most one item comes from both sides together.
-      return { fn: (focus) => {
-        const x = a(focus), y = b(focus);
-        if (x.length + y.length > 1) throw giveUp;
-        return x.length ? x : y;
-      }, boolean: false };
+      return {
+        fn: (focus) => {
+          const x = a(focus),
+            y = b(focus);
+          if (x.length + y.length > 1) throw giveUp;
+          return x.length ? x : y;
+        },
+        boolean: false,
+      };
     }
     case 'InvocationExpression': {
       if (!n.children || n.children.length !== 2) throw new Unsupported('invocation');
@@ -222,33 +277,45 @@ function expression(n: AstNode): Compiled {
       return invocation(n.children[1], left.fn);
     }
     case 'EqualityExpression': {
-      if (n.text !== '=' && n.text !== '!=' || !n.children || n.children.length !== 2) throw new Unsupported(`equality ${n.text}`);
+      if ((n.text !== '=' && n.text !== '!=') || !n.children || n.children.length !== 2) throw new Unsupported(`equality ${n.text}`);
       const left = expression(n.children[0]).fn;
       const literal = stringLiteral(n.children[1]);
       const negate = n.text === '!=';
-      return { fn: (focus) => {
-        const c = left(focus);
-        if (c.length === 0) return EMPTY;
-        // Collections of different sizes are not equal.
-        if (c.length > 1) return negate ? TRUE : FALSE;
-        if (typeof c[0].v !== 'string' || !STRING_TYPES.has(c[0].t ?? '')) throw giveUp;
-        return (c[0].v === literal) !== negate ? TRUE : FALSE;
-      }, boolean: true };
+      return {
+        fn: (focus) => {
+          const c = left(focus);
+          if (c.length === 0) return EMPTY;
+          // Collections of different sizes are not equal.
+          if (c.length > 1) return negate ? TRUE : FALSE;
+          if (typeof c[0].v !== 'string' || !STRING_TYPES.has(c[0].t ?? '')) throw giveUp;
+          return (c[0].v === literal) !== negate ? TRUE : FALSE;
+        },
+        boolean: true,
+      };
     }
     case 'AndExpression':
     case 'OrExpression': {
       if (!n.children || n.children.length !== 2 || (n.text !== 'and' && n.text !== 'or')) throw new Unsupported(`${n.type} ${n.text}`);
-      const a = expression(n.children[0]), b = expression(n.children[1]);
+      const a = expression(n.children[0]),
+        b = expression(n.children[1]);
       if (!a.boolean || !b.boolean) throw new Unsupported('and/or of non-booleans');
       return n.text === 'and'
-        ? { fn: (focus) => {
-          const x = truth(a.fn(focus)), y = truth(b.fn(focus));
-          return of(x === false || y === false ? false : x === true && y === true ? true : undefined);
-        }, boolean: true }
-        : { fn: (focus) => {
-          const x = truth(a.fn(focus)), y = truth(b.fn(focus));
-          return of(x === true || y === true ? true : x === false && y === false ? false : undefined);
-        }, boolean: true };
+        ? {
+            fn: (focus) => {
+              const x = truth(a.fn(focus)),
+                y = truth(b.fn(focus));
+              return of(x === false || y === false ? false : x === true && y === true ? true : undefined);
+            },
+            boolean: true,
+          }
+        : {
+            fn: (focus) => {
+              const x = truth(a.fn(focus)),
+                y = truth(b.fn(focus));
+              return of(x === true || y === true ? true : x === false && y === false ? false : undefined);
+            },
+            boolean: true,
+          };
     }
     default:
       throw new Unsupported(n.type);

@@ -12,8 +12,21 @@ import { compileFhirPath, type FhirPathFn } from './fhirpath.ts';
 import { screeningSchema, type ScreeningDef } from '../screening/schema.ts';
 import { checkParameterUse, loadParameters, parameterFunction, type ParameterDef } from './parameters.ts';
 import {
-  codebookSchema, mappingSchema, PRIVACY_ORDER, registrySchema,
-  type CodebookDef, type EventDef, type PrivacyClass, type DerivedDef, type FormDef, type MappingDef, type RegistryMeta, type RuleDef, type SourceDef, type VariableDef, type VariableType,
+  codebookSchema,
+  mappingSchema,
+  PRIVACY_ORDER,
+  registrySchema,
+  type CodebookDef,
+  type EventDef,
+  type PrivacyClass,
+  type DerivedDef,
+  type FormDef,
+  type MappingDef,
+  type RegistryMeta,
+  type RuleDef,
+  type SourceDef,
+  type VariableDef,
+  type VariableType,
 } from './schema.ts';
 
 export class DefinitionError extends Error {
@@ -25,7 +38,11 @@ export class DefinitionError extends Error {
 /** Values every case has from its person, usable in expressions. */
 export const PERSON_VARIABLES = ['birth_date', 'sex', 'deceased_date'] as const;
 /** Their privacy classes: dates of birth and death identify indirectly. */
-export const PERSON_PRIVACY: Record<(typeof PERSON_VARIABLES)[number], PrivacyClass> = { birth_date: 'indirect-identifier', sex: 'general', deceased_date: 'indirect-identifier' };
+export const PERSON_PRIVACY: Record<(typeof PERSON_VARIABLES)[number], PrivacyClass> = {
+  birth_date: 'indirect-identifier',
+  sex: 'general',
+  deceased_date: 'indirect-identifier',
+};
 
 export interface CompiledSource {
   def: SourceDef;
@@ -47,9 +64,16 @@ export interface Registry {
   codelists: Map<string, CodeList>;
   /** In declaration order: each may use those before it. `count` ones count repeating-form instances, `collect` ones gather
    *  their values. With their privacy class (declared, or the strictest of their inputs) and the variables they read. */
-  derived: Array<{ def: DerivedDef; fn: Compiled; privacy: PrivacyClass; inputs: string[]; count?: { form: string; where: Compiled | undefined }; collect?: { form: string; variable: string; where: Compiled | undefined };
+  derived: Array<{
+    def: DerivedDef;
+    fn: Compiled;
+    privacy: PrivacyClass;
+    inputs: string[];
+    count?: { form: string; where: Compiled | undefined };
+    collect?: { form: string; variable: string; where: Compiled | undefined };
     /** A PROM result (checked against prom.yaml and the instruments where those are loaded: src/prom/schedule.ts). */
-    prom?: NonNullable<DerivedDef['prom']> }>;
+    prom?: NonNullable<DerivedDef['prom']>;
+  }>;
   /** Declared parameters (`parameters.yaml`): values the registry sets, e.g. thresholds per fracture type; `parameter(id, key)` in expressions. */
   parameters: Map<string, ParameterDef>;
   rules: Array<{ def: RuleDef; when: Compiled | undefined; assert: Compiled }>;
@@ -69,7 +93,10 @@ export interface Registry {
 
 function readYaml<T>(file: string, schema: z.ZodType<T>, problems: string[]): T | undefined {
   const rel = path.relative(process.cwd(), file);
-  if (!fs.existsSync(file)) { problems.push(`${rel}: file is missing`); return undefined; }
+  if (!fs.existsSync(file)) {
+    problems.push(`${rel}: file is missing`);
+    return undefined;
+  }
   let raw: unknown;
   try {
     raw = YAML.parse(fs.readFileSync(file, 'utf8'));
@@ -117,17 +144,24 @@ export async function loadRegistry(dir: string): Promise<Registry> {
 
   const codelists = new Map<string, CodeList>();
   codebook.codelists.forEach((c, i) => {
-    try { codelists.set(c.id, buildCodeList(c, dir)); } catch (err) { problems.push(`${rel('codebook.yaml')}: codelists[${i}] (${c.id}): ${(err as Error).message}`); }
+    try {
+      codelists.set(c.id, buildCodeList(c, dir));
+    } catch (err) {
+      problems.push(`${rel('codebook.yaml')}: codelists[${i}] (${c.id}): ${(err as Error).message}`);
+    }
   });
 
   const variables = new Map<string, { def: VariableDef; form: FormDef }>();
-  codebook.forms.forEach((form, fi) => form.variables.forEach((v, vi) => {
-    const where = `${rel('codebook.yaml')}: forms[${fi}].variables[${vi}] (${v.id})`;
-    if (variables.has(v.id)) problems.push(`${where}: variable id is already used in form ${variables.get(v.id)!.form.id}; ids are unique in a registry`);
-    if (v.type === 'code' && !v.codelist) problems.push(`${where}: a code variable needs a codelist`);
-    if (v.codelist && !codelists.has(v.codelist)) problems.push(`${where}: unknown codelist "${v.codelist}"`);
-    variables.set(v.id, { def: v, form });
-  }));
+  codebook.forms.forEach((form, fi) =>
+    form.variables.forEach((v, vi) => {
+      const where = `${rel('codebook.yaml')}: forms[${fi}].variables[${vi}] (${v.id})`;
+      if (variables.has(v.id))
+        problems.push(`${where}: variable id is already used in form ${variables.get(v.id)!.form.id}; ids are unique in a registry`);
+      if (v.type === 'code' && !v.codelist) problems.push(`${where}: a code variable needs a codelist`);
+      if (v.codelist && !codelists.has(v.codelist)) problems.push(`${where}: unknown codelist "${v.codelist}"`);
+      variables.set(v.id, { def: v, form });
+    }),
+  );
   // The registry's declared parameters, available to every expression as parameter(id, key).
   const parameters = loadParameters(dir, problems);
   functions.parameter = parameterFunction(parameters);
@@ -142,10 +176,14 @@ export async function loadRegistry(dir: string): Promise<Registry> {
   const types = new Map<string, VariableType>([
     ...[...variables].map(([id, v]) => [id, v.def.type] as const),
     ...codebook.derived.map((d) => [d.id, d.type] as const),
-    ['birth_date', 'date'], ['sex', 'code'], ['deceased_date', 'date'],
+    ['birth_date', 'date'],
+    ['sex', 'code'],
+    ['deceased_date', 'date'],
   ]);
   const compile = (source: string, where: string): Compiled => {
-    try { return compileExpression(source, { variables: names, functions, types }); } catch (err) {
+    try {
+      return compileExpression(source, { variables: names, functions, types });
+    } catch (err) {
       problems.push(`${where}: ${err instanceof ExpressionError ? err.message : String(err)}`);
       return () => null;
     }
@@ -158,18 +196,34 @@ export async function loadRegistry(dir: string): Promise<Registry> {
       if (!form) problems.push(`${where}.count.form: unknown form "${d.count.form}"`);
       else if (!form.repeating) problems.push(`${where}.count.form: form "${form.id}" is not repeating; count needs a repeating form`);
       const inputs = d.count.where ? safeVariables(d.count.where) : [];
-      return { def: d, fn: () => null, inputs, count: { form: d.count.form, where: d.count.where ? compile(d.count.where, `${where}.count.where`) : undefined } };
+      return {
+        def: d,
+        fn: () => null,
+        inputs,
+        count: { form: d.count.form, where: d.count.where ? compile(d.count.where, `${where}.count.where`) : undefined },
+      };
     }
     if (d.collect) {
       const form = codebook.forms.find((f) => f.id === d.collect!.form);
       if (!form) problems.push(`${where}.collect.form: unknown form "${d.collect.form}"`);
       else if (!form.repeating) problems.push(`${where}.collect.form: form "${form.id}" is not repeating; collect needs a repeating form`);
-      else if (!form.variables.some((v) => v.id === d.collect!.variable)) problems.push(`${where}.collect.variable: form "${form.id}" has no variable "${d.collect.variable}"`);
+      else if (!form.variables.some((v) => v.id === d.collect!.variable))
+        problems.push(`${where}.collect.variable: form "${form.id}" has no variable "${d.collect.variable}"`);
       if (d.type !== 'text') problems.push(`${where}.type: collect gives a comma-separated text; declare type text`);
-      return { def: d, fn: () => null, inputs: [d.collect.variable, ...(d.collect.where ? safeVariables(d.collect.where) : [])], collect: { form: d.collect.form, variable: d.collect.variable, where: d.collect.where ? compile(d.collect.where, `${where}.collect.where`) : undefined } };
+      return {
+        def: d,
+        fn: () => null,
+        inputs: [d.collect.variable, ...(d.collect.where ? safeVariables(d.collect.where) : [])],
+        collect: {
+          form: d.collect.form,
+          variable: d.collect.variable,
+          where: d.collect.where ? compile(d.collect.where, `${where}.collect.where`) : undefined,
+        },
+      };
     }
     if (d.prom) {
-      if (!['decimal', 'integer', 'text', 'code', 'date'].includes(d.type)) problems.push(`${where}.type: a PROM result is a number, a text or (answered) a date`);
+      if (!['decimal', 'integer', 'text', 'code', 'date'].includes(d.type))
+        problems.push(`${where}.type: a PROM result is a number, a text or (answered) a date`);
       return { def: d, fn: () => null, inputs: [], prom: d.prom };
     }
     return { def: d, fn: compile(d.expr!, `${where}.expr`), inputs: safeVariables(d.expr!) };
@@ -194,44 +248,70 @@ export async function loadRegistry(dir: string): Promise<Registry> {
   const requiredWhen = new Map<string, Compiled | true>();
   for (const [id, { def }] of variables) {
     if (def.required === true) requiredWhen.set(id, true);
-    else if (typeof def.required === 'string') requiredWhen.set(id, compile(def.required, `${rel('codebook.yaml')}: variable ${id}.required`));
+    else if (typeof def.required === 'string')
+      requiredWhen.set(id, compile(def.required, `${rel('codebook.yaml')}: variable ${id}.required`));
   }
   // The case date and the header name variables of the case (form or derived), one value per case.
   const caseLevel = (v: string) => (variables.has(v) && !variables.get(v)!.form.repeating) || codebook.derived.some((d) => d.id === v);
   if (meta.caseDate) {
     const type = variables.get(meta.caseDate)?.def.type ?? codebook.derived.find((d) => d.id === meta.caseDate)?.type;
-    if (!caseLevel(meta.caseDate)) problems.push(`${rel('registry.yaml')}: caseDate: "${meta.caseDate}" is not a variable with one value per case`);
-    else if (type !== 'date' && type !== 'datetime') problems.push(`${rel('registry.yaml')}: caseDate: "${meta.caseDate}" is a ${type}; it must be a date or date-time`);
+    if (!caseLevel(meta.caseDate))
+      problems.push(`${rel('registry.yaml')}: caseDate: "${meta.caseDate}" is not a variable with one value per case`);
+    else if (type !== 'date' && type !== 'datetime')
+      problems.push(`${rel('registry.yaml')}: caseDate: "${meta.caseDate}" is a ${type}; it must be a date or date-time`);
   }
-  meta.header.forEach((v, i) => { if (!caseLevel(v)) problems.push(`${rel('registry.yaml')}: header[${i}]: "${v}" is not a variable with one value per case`); });
+  meta.header.forEach((v, i) => {
+    if (!caseLevel(v)) problems.push(`${rel('registry.yaml')}: header[${i}]: "${v}" is not a variable with one value per case`);
+  });
   const include = compile(meta.inclusion.include, `${rel('registry.yaml')}: inclusion.include`);
-  const refer = meta.inclusion.refer.map((r, i) => ({ when: compile(r.when, `${rel('registry.yaml')}: inclusion.refer[${i}].when`), to: r.to, name: r.name }));
+  const refer = meta.inclusion.refer.map((r, i) => ({
+    when: compile(r.when, `${rel('registry.yaml')}: inclusion.refer[${i}].when`),
+    to: r.to,
+    name: r.name,
+  }));
 
   const fp = (expr: string, where: string): FhirPathFn => {
-    try { return compileFhirPath(expr); } catch (err) { problems.push(`${where}: FHIRPath "${expr}": ${(err as Error).message.split('\n')[0]}`); return () => []; }
+    try {
+      return compileFhirPath(expr);
+    } catch (err) {
+      problems.push(`${where}: FHIRPath "${expr}": ${(err as Error).message.split('\n')[0]}`);
+      return () => [];
+    }
   };
   const anchor = { resource: mapping.anchor.resource, where: fp(mapping.anchor.where, `${rel('mapping.yaml')}: anchor.where`) };
-  if (!variables.has(mapping.unitVariable)) problems.push(`${rel('mapping.yaml')}: unitVariable: unknown variable "${mapping.unitVariable}"`);
+  if (!variables.has(mapping.unitVariable))
+    problems.push(`${rel('mapping.yaml')}: unitVariable: unknown variable "${mapping.unitVariable}"`);
   const sources: CompiledSource[] = mapping.sources.map((s, i) => {
     const where = `${rel('mapping.yaml')}: sources[${i}] (${s.resource})`;
-    if (s.link === 'anchor' && s.resource !== mapping.anchor.resource) problems.push(`${where}: link "anchor" but the anchor is a ${mapping.anchor.resource}`);
+    if (s.link === 'anchor' && s.resource !== mapping.anchor.resource)
+      problems.push(`${where}: link "anchor" but the anchor is a ${mapping.anchor.resource}`);
     const values = Object.entries(s.values).map(([variable, expr]) => {
       if (!variables.has(variable)) problems.push(`${where}.values.${variable}: unknown variable`);
       return { variable, fn: fp(expr, `${where}.values.${variable}`) };
     });
     for (const v of Object.keys(s.constants ?? {})) if (!variables.has(v)) problems.push(`${where}.constants.${v}: unknown variable`);
-    return { def: s, where: s.where ? fp(s.where, `${where}.where`) : undefined, linkPath: s.path ? fp(s.path, `${where}.path`) : undefined, values };
+    return {
+      def: s,
+      where: s.where ? fp(s.where, `${where}.where`) : undefined,
+      linkPath: s.path ? fp(s.path, `${where}.path`) : undefined,
+      values,
+    };
   });
 
   let event: Registry['event'];
   if (mapping.event) {
-    const e = mapping.event, where = `${rel('mapping.yaml')}: event`;
+    const e = mapping.event,
+      where = `${rel('mapping.yaml')}: event`;
     const plain = (v: string | undefined, field: string, types: string[]) => {
       if (v === undefined) return;
       const entry = variables.get(v);
       if (!entry) problems.push(`${where}.${field}: unknown variable "${v}"`);
-      else if (entry.form.repeating) problems.push(`${where}.${field}: "${v}" is on the repeating form "${entry.form.id}"; an event variable must have one value per case`);
-      else if (types.length && !types.includes(entry.def.type)) problems.push(`${where}.${field}: "${v}" is a ${entry.def.type}; expected ${types.join(' or ')}`);
+      else if (entry.form.repeating)
+        problems.push(
+          `${where}.${field}: "${v}" is on the repeating form "${entry.form.id}"; an event variable must have one value per case`,
+        );
+      else if (types.length && !types.includes(entry.def.type))
+        problems.push(`${where}.${field}: "${v}" is a ${entry.def.type}; expected ${types.join(' or ')}`);
     };
     plain(e.startDate, 'startDate', ['date', 'datetime']);
     plain(e.distinctBy, 'distinctBy', []);
@@ -244,7 +324,11 @@ export async function loadRegistry(dir: string): Promise<Registry> {
   const versionMaps = new Map<string, ReturnType<typeof buildVersionMap>>();
   codebook.codeVersionMaps.forEach((m, i) => {
     if (!codelists.has(m.codelist)) problems.push(`${rel('codebook.yaml')}: codeVersionMaps[${i}]: unknown codelist "${m.codelist}"`);
-    try { versionMaps.set(m.codelist, buildVersionMap(path.join(dir, m.file))); } catch (err) { problems.push(`${rel('codebook.yaml')}: codeVersionMaps[${i}]: ${(err as Error).message}`); }
+    try {
+      versionMaps.set(m.codelist, buildVersionMap(path.join(dir, m.file)));
+    } catch (err) {
+      problems.push(`${rel('codebook.yaml')}: codeVersionMaps[${i}]: ${(err as Error).message}`);
+    }
   });
 
   let screening: ScreeningDef | undefined;
@@ -254,20 +338,50 @@ export async function loadRegistry(dir: string): Promise<Registry> {
       const kinds = new Set(screening.departmentKinds.map((k) => k.code));
       screening.steps.forEach((st, i) => {
         const where = `${rel('screening.yaml')}: steps[${i}] (${st.id})`;
-        if (st.kind === 'drop-flagged' && !screening!.flagColumns.includes(st.column)) problems.push(`${where}.column: "${st.column}" is not in flagColumns`);
-        if (st.kind === 'drop-department') for (const k of st.departmentKinds) if (!kinds.has(k)) problems.push(`${where}.departmentKinds: "${k}" is not a declared department kind`);
+        if (st.kind === 'drop-flagged' && !screening!.flagColumns.includes(st.column))
+          problems.push(`${where}.column: "${st.column}" is not in flagColumns`);
+        if (st.kind === 'drop-department')
+          for (const k of st.departmentKinds)
+            if (!kinds.has(k)) problems.push(`${where}.departmentKinds: "${k}" is not a declared department kind`);
       });
     }
   }
 
-  checkParameterUse(parameters, [...codebook.derived.flatMap((d, i) => (d.expr ? [{ source: d.expr, where: `${rel('codebook.yaml')}: derived[${i}] (${d.id})` }] : []))],
-    new Set([...variables.keys(), ...codebook.derived.map((d) => d.id), ...PERSON_VARIABLES]), rel('parameters.yaml'), problems);
+  checkParameterUse(
+    parameters,
+    [
+      ...codebook.derived.flatMap((d, i) =>
+        d.expr ? [{ source: d.expr, where: `${rel('codebook.yaml')}: derived[${i}] (${d.id})` }] : [],
+      ),
+    ],
+    new Set([...variables.keys(), ...codebook.derived.map((d) => d.id), ...PERSON_VARIABLES]),
+    rel('parameters.yaml'),
+    problems,
+  );
   if (problems.length) throw new DefinitionError(problems);
   const definition = { registry: meta, codebook, mapping };
   const sha256 = folderHash(dir);
   return {
-    id: meta.id, version: meta.version, sha256, dir, meta, codebook, mapping, forms: codebook.forms,
-    variables, codelists, derived, rules, requiredWhen, include, refer, anchor, sources, versionMaps, definition, parameters,
+    id: meta.id,
+    version: meta.version,
+    sha256,
+    dir,
+    meta,
+    codebook,
+    mapping,
+    forms: codebook.forms,
+    variables,
+    codelists,
+    derived,
+    rules,
+    requiredWhen,
+    include,
+    refer,
+    anchor,
+    sources,
+    versionMaps,
+    definition,
+    parameters,
     ...(screening ? { screening } : {}),
     ...(event ? { event } : {}),
   };
@@ -288,7 +402,12 @@ function folderHash(dir: string): string {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
       else if (d === dir && POLICY_FILES.has(e.name)) continue;
-      else { hash.update(path.relative(dir, p)); hash.update('\0'); hash.update(fs.readFileSync(p)); hash.update('\0'); }
+      else {
+        hash.update(path.relative(dir, p));
+        hash.update('\0');
+        hash.update(fs.readFileSync(p));
+        hash.update('\0');
+      }
     }
   };
   walk(dir);
@@ -297,9 +416,11 @@ function folderHash(dir: string): string {
 
 /** Loads every folder under `dir` that holds a registry.yaml. */
 export async function loadRegistries(dir: string): Promise<Registry[]> {
-  const folders = fs.readdirSync(dir, { withFileTypes: true })
+  const folders = fs
+    .readdirSync(dir, { withFileTypes: true })
     .filter((d) => d.isDirectory() && fs.existsSync(path.join(dir, d.name, 'registry.yaml')))
-    .map((d) => path.join(dir, d.name)).sort();
+    .map((d) => path.join(dir, d.name))
+    .sort();
   const registries: Registry[] = [];
   for (const folder of folders) registries.push(await loadRegistry(folder));
   return registries;
@@ -310,5 +431,9 @@ function strictest(classes: PrivacyClass[]): PrivacyClass {
 }
 
 function safeVariables(source: string): string[] {
-  try { return expressionVariables(source); } catch { return []; } // a parse error is reported by compile
+  try {
+    return expressionVariables(source);
+  } catch {
+    return [];
+  } // a parse error is reported by compile
 }

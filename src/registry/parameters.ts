@@ -14,23 +14,31 @@ import { text } from './schema.ts';
 const id = z.string().regex(/^[a-z][a-z0-9_]*$/, 'use lower-case letters, digits and _ (starting with a letter)');
 const scalar = z.union([z.number(), z.string(), z.boolean()]);
 
-export const parameterSchema = z.object({
-  id,
-  title: text,
-  description: text,
-  /** pending: the values stand in (e.g. the demo's) until the registry sets them; set: the registry's own. */
-  status: z.enum(['pending', 'set']),
-  /** A variable whose value picks the value (e.g. the fracture type); without it the parameter is one value. */
-  keyedBy: id.optional(),
-  unit: z.string().optional(),
-  /** By key (the keyedBy variable's value), or one value. A key not listed has no value (unknown). */
-  values: z.union([z.record(z.string(), scalar), scalar]),
-  /** Where the values come from (a study, a decision of the registry), or why they stand in. */
-  source: z.string().min(1),
-}).strict().superRefine((p, ctx) => {
-  const keyed = typeof p.values === 'object';
-  if (keyed !== Boolean(p.keyedBy)) ctx.addIssue({ code: 'custom', path: ['values'], message: keyed ? 'values by key need keyedBy (the variable whose value is the key)' : 'with keyedBy, give values by key' });
-});
+export const parameterSchema = z
+  .object({
+    id,
+    title: text,
+    description: text,
+    /** pending: the values stand in (e.g. the demo's) until the registry sets them; set: the registry's own. */
+    status: z.enum(['pending', 'set']),
+    /** A variable whose value picks the value (e.g. the fracture type); without it the parameter is one value. */
+    keyedBy: id.optional(),
+    unit: z.string().optional(),
+    /** By key (the keyedBy variable's value), or one value. A key not listed has no value (unknown). */
+    values: z.union([z.record(z.string(), scalar), scalar]),
+    /** Where the values come from (a study, a decision of the registry), or why they stand in. */
+    source: z.string().min(1),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    const keyed = typeof p.values === 'object';
+    if (keyed !== Boolean(p.keyedBy))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['values'],
+        message: keyed ? 'values by key need keyedBy (the variable whose value is the key)' : 'with keyedBy, give values by key',
+      });
+  });
 export type ParameterDef = z.output<typeof parameterSchema>;
 
 export const parametersFileSchema = z.object({ parameters: z.array(parameterSchema) }).strict();
@@ -41,9 +49,17 @@ export function loadParameters(dir: string, problems: string[]): Map<string, Par
   if (!fs.existsSync(file)) return out;
   const rel = path.relative(process.cwd(), file);
   let raw: unknown;
-  try { raw = YAML.parse(fs.readFileSync(file, 'utf8')); } catch (err) { problems.push(`${rel}: not valid YAML: ${(err as Error).message.split('\n')[0]}`); return out; }
+  try {
+    raw = YAML.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    problems.push(`${rel}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+    return out;
+  }
   const parsed = parametersFileSchema.safeParse(raw);
-  if (!parsed.success) { for (const i of parsed.error.issues) problems.push(`${rel}: ${i.path.map(String).join('.') || '(top)'}: ${i.message}`); return out; }
+  if (!parsed.success) {
+    for (const i of parsed.error.issues) problems.push(`${rel}: ${i.path.map(String).join('.') || '(top)'}: ${i.message}`);
+    return out;
+  }
   for (const [i, p] of parsed.data.parameters.entries()) {
     if (out.has(p.id)) problems.push(`${rel}: parameters[${i}] (${p.id}): id is used twice`);
     out.set(p.id, p);
@@ -63,21 +79,46 @@ export function parameterFunction(params: Map<string, ParameterDef>): RegistryFu
 }
 
 /** Every call of parameter() names a declared parameter by a literal, with a key exactly when it is keyed; keyedBy names a variable. */
-export function checkParameterUse(params: Map<string, ParameterDef>, expressions: Array<{ source: string; where: string }>, variables: Set<string>, file: string, problems: string[]): void {
-  for (const p of params.values()) if (p.keyedBy && !variables.has(p.keyedBy)) problems.push(`${file}: ${p.id}.keyedBy: unknown variable "${p.keyedBy}"`);
+export function checkParameterUse(
+  params: Map<string, ParameterDef>,
+  expressions: Array<{ source: string; where: string }>,
+  variables: Set<string>,
+  file: string,
+  problems: string[],
+): void {
+  for (const p of params.values())
+    if (p.keyedBy && !variables.has(p.keyedBy)) problems.push(`${file}: ${p.id}.keyedBy: unknown variable "${p.keyedBy}"`);
   for (const { source, where } of expressions) {
     let tree: jsep.Expression;
-    try { tree = parseExpression(source); } catch { continue; } // reported by the compiler
+    try {
+      tree = parseExpression(source);
+    } catch {
+      continue;
+    } // reported by the compiler
     const walk = (node: unknown): void => {
       if (!node || typeof node !== 'object') return;
-      if (Array.isArray(node)) { node.forEach(walk); return; }
+      if (Array.isArray(node)) {
+        node.forEach(walk);
+        return;
+      }
       const n = node as jsep.Expression;
-      if (n.type === 'CallExpression' && (n as jsep.CallExpression).callee.type === 'Identifier' && ((n as jsep.CallExpression).callee as jsep.Identifier).name === 'parameter') {
+      if (
+        n.type === 'CallExpression' &&
+        (n as jsep.CallExpression).callee.type === 'Identifier' &&
+        ((n as jsep.CallExpression).callee as jsep.Identifier).name === 'parameter'
+      ) {
         const args = (n as jsep.CallExpression).arguments;
         const first = args[0] as jsep.Literal | undefined;
-        if (!first || first.type !== 'Literal' || typeof first.value !== 'string') problems.push(`${where}: parameter() takes the parameter's id as a quoted name first`);
-        else if (!params.has(first.value)) problems.push(`${where}: parameter "${first.value}" is not declared in ${file}${params.size ? ` (declared: ${[...params.keys()].join(', ')})` : ''}`);
-        else if ((args.length === 2) !== Boolean(params.get(first.value)!.keyedBy)) problems.push(`${where}: parameter "${first.value}" ${params.get(first.value)!.keyedBy ? `is keyed by ${params.get(first.value)!.keyedBy}: give the key as the second argument` : 'has one value: give no key'}`);
+        if (!first || first.type !== 'Literal' || typeof first.value !== 'string')
+          problems.push(`${where}: parameter() takes the parameter's id as a quoted name first`);
+        else if (!params.has(first.value))
+          problems.push(
+            `${where}: parameter "${first.value}" is not declared in ${file}${params.size ? ` (declared: ${[...params.keys()].join(', ')})` : ''}`,
+          );
+        else if ((args.length === 2) !== Boolean(params.get(first.value)!.keyedBy))
+          problems.push(
+            `${where}: parameter "${first.value}" ${params.get(first.value)!.keyedBy ? `is keyed by ${params.get(first.value)!.keyedBy}: give the key as the second argument` : 'has one value: give no key'}`,
+          );
       }
       for (const [k, v] of Object.entries(n)) if (k !== 'type') walk(v);
     };
@@ -90,7 +131,10 @@ export function parametersUsed(source: string): string[] {
   const found = new Set<string>();
   const walk = (node: unknown): void => {
     if (!node || typeof node !== 'object') return;
-    if (Array.isArray(node)) { node.forEach(walk); return; }
+    if (Array.isArray(node)) {
+      node.forEach(walk);
+      return;
+    }
     const n = node as jsep.Expression;
     if (n.type === 'CallExpression' && ((n as jsep.CallExpression).callee as jsep.Identifier).name === 'parameter') {
       const first = (n as jsep.CallExpression).arguments[0] as jsep.Literal | undefined;
@@ -98,6 +142,10 @@ export function parametersUsed(source: string): string[] {
     }
     for (const [k, v] of Object.entries(n)) if (k !== 'type') walk(v);
   };
-  try { walk(parseExpression(source)); } catch { /* reported elsewhere */ }
+  try {
+    walk(parseExpression(source));
+  } catch {
+    /* reported elsewhere */
+  }
   return [...found];
 }

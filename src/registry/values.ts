@@ -47,8 +47,10 @@ export function coerceValue(registry: Registry, variable: string, raw: unknown, 
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
       if (!Number.isFinite(n)) return bad(`${variable} must be a number`);
       if (def.type === 'integer' && !Number.isInteger(n)) return bad(`${variable} must be a whole number`);
-      if (def.range?.min !== undefined && n < def.range.min) return bad(`${variable} must be at least ${def.range.min}${def.unit ? ` ${def.unit}` : ''}`, 'range');
-      if (def.range?.max !== undefined && n > def.range.max) return bad(`${variable} must be at most ${def.range.max}${def.unit ? ` ${def.unit}` : ''}`, 'range');
+      if (def.range?.min !== undefined && n < def.range.min)
+        return bad(`${variable} must be at least ${def.range.min}${def.unit ? ` ${def.unit}` : ''}`, 'range');
+      if (def.range?.max !== undefined && n > def.range.max)
+        return bad(`${variable} must be at most ${def.range.max}${def.unit ? ` ${def.unit}` : ''}`, 'range');
       return { ok: true, value: n };
     }
     case 'boolean':
@@ -79,17 +81,29 @@ export function coerceValue(registry: Registry, variable: string, raw: unknown, 
       if (code === undefined || !list.codes.has(code)) {
         // A code of an older version of the classification: say which current code it becomes.
         const suggestion = code === undefined ? undefined : currentCodeFor(registry, def.codelist!, code);
-        return { ...bad(`${JSON.stringify(raw)} is not a code in ${list.id} (${list.title.en}) for ${variable}${suggestion ? `; did you mean ${suggestion}? (${JSON.stringify(raw)} is written in an older version of the classification)` : ''}`, `codelist:${list.id}`), ...(suggestion ? { suggestion } : {}) };
+        return {
+          ...bad(
+            `${JSON.stringify(raw)} is not a code in ${list.id} (${list.title.en}) for ${variable}${suggestion ? `; did you mean ${suggestion}? (${JSON.stringify(raw)} is written in an older version of the classification)` : ''}`,
+            `codelist:${list.id}`,
+          ),
+          ...(suggestion ? { suggestion } : {}),
+        };
       }
       return { ok: true, value: code };
     }
   }
 }
 
-function today(opts: CoerceOptions): string { return osloDate(opts.now ?? new Date()); }
+function today(opts: CoerceOptions): string {
+  return osloDate(opts.now ?? new Date());
+}
 
 function future(variable: string, value: string): Coerced {
-  return { ok: false, problem: `${variable} is in the future (${value}); what is registered has already happened: check the date`, rule: 'not-in-future' };
+  return {
+    ok: false,
+    problem: `${variable} is in the future (${value}); what is registered has already happened: check the date`,
+    rule: 'not-in-future',
+  };
 }
 
 /**

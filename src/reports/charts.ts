@@ -17,7 +17,11 @@ export type Cell = string | number | boolean | null;
 export type Row = Record<string, Cell>;
 
 /** A column of the figure's table (downloads, and the table beside a chart). */
-export interface Column { key: string; label: string; format?: 'percent' | 'number' | 'text' | 'decimal' }
+export interface Column {
+  key: string;
+  label: string;
+  format?: 'percent' | 'number' | 'text' | 'decimal';
+}
 
 interface BaseSpec {
   title: string;
@@ -60,11 +64,32 @@ export interface BarsSpec extends BaseSpec {
 }
 
 export type ChartSpec = UnitBarsSpec | LinesSpec | BarsSpec;
-export interface Figure { spec: ChartSpec; data: Row[] }
+export interface Figure {
+  spec: ChartSpec;
+  data: Row[];
+}
 
 const WORDS = {
-  nb: { tooFew: 'For få', notComputable: 'Ikke beregnbar', pending: 'Definisjon kommer', high: 'Høy måloppnåelse', moderate: 'Moderat måloppnåelse', low: 'Lav måloppnåelse', interval: '95 % konfidensintervall', target: 'Mål' },
-  en: { tooFew: 'Too few', notComputable: 'Not computable', pending: 'Definition pending', high: 'High achievement', moderate: 'Moderate achievement', low: 'Low achievement', interval: '95 % confidence interval', target: 'Target' },
+  nb: {
+    tooFew: 'For få',
+    notComputable: 'Ikke beregnbar',
+    pending: 'Definisjon kommer',
+    high: 'Høy måloppnåelse',
+    moderate: 'Moderat måloppnåelse',
+    low: 'Lav måloppnåelse',
+    interval: '95 % konfidensintervall',
+    target: 'Mål',
+  },
+  en: {
+    tooFew: 'Too few',
+    notComputable: 'Not computable',
+    pending: 'Definition pending',
+    high: 'High achievement',
+    moderate: 'Moderate achievement',
+    low: 'Low achievement',
+    interval: '95 % confidence interval',
+    target: 'Target',
+  },
 } as const;
 
 // Colour-blind-safe palette (Okabe–Ito); every distinction drawn in colour is also a shape, dash or pattern.
@@ -86,13 +111,21 @@ function wrap(text: string, size: number, width: number): string[] {
   const lines: string[] = [];
   let line = '';
   for (const word of text.split(/\s+/)) {
-    if (line && textWidth(`${line} ${word}`, size) > width) { lines.push(line); line = word; } else line = line ? `${line} ${word}` : word;
+    if (line && textWidth(`${line} ${word}`, size) > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
   }
   if (line) lines.push(line);
   return lines;
 }
 
-function text(x: number, y: number, s: string, opts: { size?: number; anchor?: 'start' | 'middle' | 'end'; weight?: 'bold'; fill?: string; rotate?: number } = {}): string {
+function text(
+  x: number,
+  y: number,
+  s: string,
+  opts: { size?: number; anchor?: 'start' | 'middle' | 'end'; weight?: 'bold'; fill?: string; rotate?: number } = {},
+): string {
   const t = opts.rotate ? ` transform="rotate(${opts.rotate} ${x} ${y})"` : '';
   return `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" font-family="${FONT}" font-size="${opts.size ?? 11}" text-anchor="${opts.anchor ?? 'start'}"${opts.weight ? ` font-weight="bold"` : ''} fill="${opts.fill ?? '#222'}"${t}>${esc(s)}</text>`;
 }
@@ -100,9 +133,12 @@ function text(x: number, y: number, s: string, opts: { size?: number; anchor?: '
 function markerShape(i: number, x: number, y: number, colour: string): string {
   const r = 4;
   switch (i % 3) {
-    case 0: return `<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="${r}" fill="${colour}"/>`;
-    case 1: return `<rect x="${(x - r).toFixed(1)}" y="${(y - r).toFixed(1)}" width="${2 * r}" height="${2 * r}" fill="${colour}"/>`;
-    default: return `<path d="M${x.toFixed(1)},${(y - r - 1).toFixed(1)} L${(x + r + 1).toFixed(1)},${(y + r).toFixed(1)} L${(x - r - 1).toFixed(1)},${(y + r).toFixed(1)} Z" fill="${colour}"/>`;
+    case 0:
+      return `<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="${r}" fill="${colour}"/>`;
+    case 1:
+      return `<rect x="${(x - r).toFixed(1)}" y="${(y - r).toFixed(1)}" width="${2 * r}" height="${2 * r}" fill="${colour}"/>`;
+    default:
+      return `<path d="M${x.toFixed(1)},${(y - r - 1).toFixed(1)} L${(x + r + 1).toFixed(1)},${(y + r).toFixed(1)} L${(x - r - 1).toFixed(1)},${(y + r).toFixed(1)} Z" fill="${colour}"/>`;
   }
 }
 const DASHES = ['', '6 3', '2 3', '8 3 2 3'];
@@ -112,8 +148,15 @@ function patternDefs(n: number): string {
   const out: string[] = [];
   for (let i = 0; i < n; i++) {
     const c = COLOURS[i % COLOURS.length];
-    const mark = i % 3 === 0 ? '' : i % 3 === 1 ? `<path d="M0,6 L6,0" stroke="#fff" stroke-width="1.6"/>` : `<circle cx="3" cy="3" r="1.3" fill="#fff"/>`;
-    out.push(`<pattern id="g${i}" patternUnits="userSpaceOnUse" width="6" height="6"><rect width="6" height="6" fill="${c}"/>${mark}</pattern>`);
+    const mark =
+      i % 3 === 0
+        ? ''
+        : i % 3 === 1
+          ? `<path d="M0,6 L6,0" stroke="#fff" stroke-width="1.6"/>`
+          : `<circle cx="3" cy="3" r="1.3" fill="#fff"/>`;
+    out.push(
+      `<pattern id="g${i}" patternUnits="userSpaceOnUse" width="6" height="6"><rect width="6" height="6" fill="${c}"/>${mark}</pattern>`,
+    );
   }
   return `<defs>${out.join('')}</defs>`;
 }
@@ -128,9 +171,11 @@ function niceMax(v: number): number {
 function header(spec: ChartSpec, height: number, body: string, defs = ''): string {
   const titleLines = wrap(spec.title, 15, W - 40);
   const head = titleLines.map((l, i) => text(20, 26 + i * 19, l, { size: 15, weight: 'bold' })).join('');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" role="img" aria-labelledby="fig-title fig-desc">` +
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" role="img" aria-labelledby="fig-title fig-desc">` +
     `<title id="fig-title">${esc(spec.title)}</title><desc id="fig-desc">${esc(spec.description + (spec.note ? ` ${spec.note}` : ''))}</desc>${defs}` +
-    `<rect width="${W}" height="${height}" fill="#fff"/>${head}${body}</svg>`;
+    `<rect width="${W}" height="${height}" fill="#fff"/>${head}${body}</svg>`
+  );
 }
 const titleHeight = (spec: ChartSpec) => wrap(spec.title, 15, W - 40).length * 19 + 18;
 
@@ -146,7 +191,8 @@ function unitBars(spec: UnitBarsSpec, data: Row[]): string {
   const top = titleHeight(spec) + 34;
   const rowH = 20;
   const labelW = Math.min(300, Math.max(120, ...data.map((r) => textWidth(String(r[e.label] ?? ''), 11) + 10)));
-  const x0 = 20 + labelW, x1 = W - 90;
+  const x0 = 20 + labelW,
+    x1 = W - 90;
   const sx = (p: number) => x0 + p * (x1 - x0);
   const parts: string[] = [];
   // Axis with 0–100 % ticks.
@@ -166,11 +212,16 @@ function unitBars(spec: UnitBarsSpec, data: Row[]): string {
       parts.push(text(x0 + 20, mid + 4, why, { size: 10, fill: '#555' }));
       return;
     }
-    parts.push(`<rect x="${x0}" y="${y + 3}" width="${Math.max(0.5, sx(p) - x0).toFixed(1)}" height="${rowH - 6}" fill="${strong ? '#005289' : '#7fb1d6'}"/>`);
-    const lo = num(r[e.lower]), hi = num(r[e.upper]);
+    parts.push(
+      `<rect x="${x0}" y="${y + 3}" width="${Math.max(0.5, sx(p) - x0).toFixed(1)}" height="${rowH - 6}" fill="${strong ? '#005289' : '#7fb1d6'}"/>`,
+    );
+    const lo = num(r[e.lower]),
+      hi = num(r[e.upper]);
     if (lo !== null && hi !== null) {
       parts.push(`<line x1="${sx(lo).toFixed(1)}" y1="${mid}" x2="${sx(hi).toFixed(1)}" y2="${mid}" stroke="#222" stroke-width="1.2"/>`);
-      parts.push(`<line x1="${sx(lo).toFixed(1)}" y1="${mid - 4}" x2="${sx(lo).toFixed(1)}" y2="${mid + 4}" stroke="#222"/><line x1="${sx(hi).toFixed(1)}" y1="${mid - 4}" x2="${sx(hi).toFixed(1)}" y2="${mid + 4}" stroke="#222"/>`);
+      parts.push(
+        `<line x1="${sx(lo).toFixed(1)}" y1="${mid - 4}" x2="${sx(lo).toFixed(1)}" y2="${mid + 4}" stroke="#222"/><line x1="${sx(hi).toFixed(1)}" y1="${mid - 4}" x2="${sx(hi).toFixed(1)}" y2="${mid + 4}" stroke="#222"/>`,
+      );
     }
     const level = r[e.level];
     if (level === 'high' || level === 'moderate' || level === 'low') parts.push(levelSymbol(level, x1 + 14, mid));
@@ -179,7 +230,9 @@ function unitBars(spec: UnitBarsSpec, data: Row[]): string {
   const bottom = top + data.length * rowH;
   if (spec.target) {
     const tx = sx(spec.target.value);
-    parts.push(`<line x1="${tx.toFixed(1)}" y1="${top - 4}" x2="${tx.toFixed(1)}" y2="${bottom + 4}" stroke="#000" stroke-width="1.5" stroke-dasharray="6 3"/>`);
+    parts.push(
+      `<line x1="${tx.toFixed(1)}" y1="${top - 4}" x2="${tx.toFixed(1)}" y2="${bottom + 4}" stroke="#000" stroke-width="1.5" stroke-dasharray="6 3"/>`,
+    );
   }
   // Legend: the symbols and the target line, in words.
   let lx = 20;
@@ -203,7 +256,10 @@ function unitBars(spec: UnitBarsSpec, data: Row[]): string {
 function lines(spec: LinesSpec, data: Row[]): string {
   const w = WORDS[spec.lang];
   const e = spec.encoding;
-  const top = titleHeight(spec) + 16, plotH = 260, left = 70, right = W - 30;
+  const top = titleHeight(spec) + 16,
+    plotH = 260,
+    left = 70,
+    right = W - 30;
   const values = data.map((r) => num(r[e.upper ?? e.value]) ?? num(r[e.value])).filter((v): v is number => v !== null);
   const yMax = spec.yFormat === 'percent' ? 1 : niceMax(Math.max(1, ...values));
   const sy = (v: number) => top + plotH - (v / yMax) * plotH;
@@ -213,11 +269,19 @@ function lines(spec: LinesSpec, data: Row[]): string {
   for (let k = 0; k <= 5; k++) {
     const v = (yMax * k) / 5;
     parts.push(`<line x1="${left}" y1="${sy(v).toFixed(1)}" x2="${right}" y2="${sy(v).toFixed(1)}" stroke="#e3e3e3"/>`);
-    parts.push(text(left - 6, sy(v) + 4, spec.yFormat === 'percent' ? fmtPct(v, spec.lang) : fmtNum(v, spec.lang), { size: 10, anchor: 'end', fill: '#555' }));
+    parts.push(
+      text(left - 6, sy(v) + 4, spec.yFormat === 'percent' ? fmtPct(v, spec.lang) : fmtNum(v, spec.lang), {
+        size: 10,
+        anchor: 'end',
+        fill: '#555',
+      }),
+    );
   }
   spec.x.forEach((x, i) => parts.push(text(sx(i), top + plotH + 16, x, { size: 10, anchor: 'middle' })));
   if (spec.target) {
-    parts.push(`<line x1="${left}" y1="${sy(spec.target.value).toFixed(1)}" x2="${right}" y2="${sy(spec.target.value).toFixed(1)}" stroke="#000" stroke-width="1.3" stroke-dasharray="6 3"/>`);
+    parts.push(
+      `<line x1="${left}" y1="${sy(spec.target.value).toFixed(1)}" x2="${right}" y2="${sy(spec.target.value).toFixed(1)}" stroke="#000" stroke-width="1.3" stroke-dasharray="6 3"/>`,
+    );
   }
   spec.series.forEach((s, si) => {
     const colour = COLOURS[si % COLOURS.length];
@@ -230,15 +294,25 @@ function lines(spec: LinesSpec, data: Row[]): string {
     let d = '';
     let pen = false;
     for (const p of pts) {
-      if (!p) { pen = false; continue; }
+      if (!p) {
+        pen = false;
+        continue;
+      }
       d += `${pen ? 'L' : 'M'}${p.x.toFixed(1)},${p.y.toFixed(1)} `;
       pen = true;
     }
-    if (d) parts.push(`<path d="${d.trim()}" fill="none" stroke="${colour}" stroke-width="2" ${DASHES[si % DASHES.length] ? `stroke-dasharray="${DASHES[si % DASHES.length]}"` : ''}/>`);
+    if (d)
+      parts.push(
+        `<path d="${d.trim()}" fill="none" stroke="${colour}" stroke-width="2" ${DASHES[si % DASHES.length] ? `stroke-dasharray="${DASHES[si % DASHES.length]}"` : ''}/>`,
+      );
     for (const p of pts) {
       if (!p) continue;
-      const lo = e.lower ? num(p.r[e.lower]) : null, hi = e.upper ? num(p.r[e.upper]) : null;
-      if (lo !== null && hi !== null) parts.push(`<line x1="${p.x.toFixed(1)}" y1="${sy(lo).toFixed(1)}" x2="${p.x.toFixed(1)}" y2="${sy(hi).toFixed(1)}" stroke="${colour}" stroke-width="1"/>`);
+      const lo = e.lower ? num(p.r[e.lower]) : null,
+        hi = e.upper ? num(p.r[e.upper]) : null;
+      if (lo !== null && hi !== null)
+        parts.push(
+          `<line x1="${p.x.toFixed(1)}" y1="${sy(lo).toFixed(1)}" x2="${p.x.toFixed(1)}" y2="${sy(hi).toFixed(1)}" stroke="${colour}" stroke-width="1"/>`,
+        );
       parts.push(markerShape(si, p.x, p.y, colour));
     }
   });
@@ -246,7 +320,9 @@ function lines(spec: LinesSpec, data: Row[]): string {
   const ly = top + plotH + 40;
   spec.series.forEach((s, si) => {
     const colour = COLOURS[si % COLOURS.length];
-    parts.push(`<line x1="${lx}" y1="${ly - 4}" x2="${lx + 26}" y2="${ly - 4}" stroke="${colour}" stroke-width="2" ${DASHES[si % DASHES.length] ? `stroke-dasharray="${DASHES[si % DASHES.length]}"` : ''}/>`);
+    parts.push(
+      `<line x1="${lx}" y1="${ly - 4}" x2="${lx + 26}" y2="${ly - 4}" stroke="${colour}" stroke-width="2" ${DASHES[si % DASHES.length] ? `stroke-dasharray="${DASHES[si % DASHES.length]}"` : ''}/>`,
+    );
     parts.push(markerShape(si, lx + 13, ly - 4, colour));
     parts.push(text(lx + 32, ly, s, { size: 10 }));
     lx += textWidth(s, 10) + 50;
@@ -255,8 +331,23 @@ function lines(spec: LinesSpec, data: Row[]): string {
     parts.push(`<line x1="${lx}" y1="${ly - 4}" x2="${lx + 22}" y2="${ly - 4}" stroke="#000" stroke-width="1.3" stroke-dasharray="6 3"/>`);
     parts.push(text(lx + 28, ly, spec.target.label, { size: 10 }));
   }
-  const missing = spec.series.some((s) => spec.x.some((x) => { const r = data.find((d) => d[e.series] === s && d[e.x] === x); return !r || num(r[e.value]) === null; }));
-  const note = missing ? { ...spec, note: [spec.note, `${w.tooFew} / ${w.notComputable.toLowerCase()}: ${spec.lang === 'nb' ? 'ikke vist (linjen brytes)' : 'not shown (the line breaks)'}.`].filter(Boolean).join(' ') } : spec;
+  const missing = spec.series.some((s) =>
+    spec.x.some((x) => {
+      const r = data.find((d) => d[e.series] === s && d[e.x] === x);
+      return !r || num(r[e.value]) === null;
+    }),
+  );
+  const note = missing
+    ? {
+        ...spec,
+        note: [
+          spec.note,
+          `${w.tooFew} / ${w.notComputable.toLowerCase()}: ${spec.lang === 'nb' ? 'ikke vist (linjen brytes)' : 'not shown (the line breaks)'}.`,
+        ]
+          .filter(Boolean)
+          .join(' '),
+      }
+    : spec;
   const f = footer(note, ly + 4);
   return header(spec, ly + 14 + f.height, parts.join('') + f.svg);
 }
@@ -264,7 +355,10 @@ function lines(spec: LinesSpec, data: Row[]): string {
 function bars(spec: BarsSpec, data: Row[]): string {
   const e = spec.encoding;
   const groups = spec.groups.length ? spec.groups : [{ key: '', label: '' }];
-  const top = titleHeight(spec) + 16, plotH = 280, left = 70, right = W - 20;
+  const top = titleHeight(spec) + 16,
+    plotH = 280,
+    left = 70,
+    right = W - 20;
   const valueOf = (c: string, g: string) => {
     const r = data.find((d) => String(d[e.x]) === c && (!e.group || String(d[e.group]) === g));
     if (!r || (e.suppressed && r[e.suppressed] === true)) return null;
@@ -281,7 +375,13 @@ function bars(spec: BarsSpec, data: Row[]): string {
   for (let k = 0; k <= 5; k++) {
     const v = (yMax * k) / 5;
     parts.push(`<line x1="${left}" y1="${sy(v).toFixed(1)}" x2="${right}" y2="${sy(v).toFixed(1)}" stroke="#e3e3e3"/>`);
-    parts.push(text(left - 6, sy(v) + 4, fmtNum(v, spec.lang, spec.yFormat === 'decimal' && yMax < 10 ? 1 : 0), { size: 10, anchor: 'end', fill: '#555' }));
+    parts.push(
+      text(left - 6, sy(v) + 4, fmtNum(v, spec.lang, spec.yFormat === 'decimal' && yMax < 10 ? 1 : 0), {
+        size: 10,
+        anchor: 'end',
+        fill: '#555',
+      }),
+    );
   }
   const rotate = spec.categories.some((c) => textWidth(c, 10) > slot - 2);
   spec.categories.forEach((c, ci) => {
@@ -289,10 +389,16 @@ function bars(spec: BarsSpec, data: Row[]): string {
     groups.forEach((g, gi) => {
       const v = valueOf(c, g.key);
       if (v === null) return;
-      parts.push(`<rect x="${(x + gi * bw).toFixed(1)}" y="${sy(v).toFixed(1)}" width="${Math.max(0.5, bw - (spec.kind === 'histogram' ? 0.5 : 1)).toFixed(1)}" height="${(top + plotH - sy(v)).toFixed(1)}" fill="url(#g${gi})" stroke="#fff" stroke-width="0.3"><title>${esc(`${c}${g.label ? `, ${g.label}` : ''}: ${fmtNum(v, spec.lang, spec.yFormat === 'decimal' ? 1 : 0)}`)}</title></rect>`);
+      parts.push(
+        `<rect x="${(x + gi * bw).toFixed(1)}" y="${sy(v).toFixed(1)}" width="${Math.max(0.5, bw - (spec.kind === 'histogram' ? 0.5 : 1)).toFixed(1)}" height="${(top + plotH - sy(v)).toFixed(1)}" fill="url(#g${gi})" stroke="#fff" stroke-width="0.3"><title>${esc(`${c}${g.label ? `, ${g.label}` : ''}: ${fmtNum(v, spec.lang, spec.yFormat === 'decimal' ? 1 : 0)}`)}</title></rect>`,
+      );
     });
     const cx = left + ci * slot + slot / 2;
-    parts.push(rotate ? text(cx + 3, top + plotH + 10, c, { size: 10, anchor: 'end', rotate: -45 }) : text(cx, top + plotH + 14, c, { size: 10, anchor: 'middle' }));
+    parts.push(
+      rotate
+        ? text(cx + 3, top + plotH + 10, c, { size: 10, anchor: 'end', rotate: -45 })
+        : text(cx, top + plotH + 14, c, { size: 10, anchor: 'middle' }),
+    );
   });
   parts.push(`<line x1="${left}" y1="${top + plotH}" x2="${right}" y2="${top + plotH}" stroke="#444"/>`);
   const axisY = top + plotH + (rotate ? 44 : 32);
@@ -315,10 +421,13 @@ function bars(spec: BarsSpec, data: Row[]): string {
 export function renderSvg(fig: Figure): string {
   const { spec, data } = fig;
   switch (spec.kind) {
-    case 'unit-bars': return unitBars(spec, data);
-    case 'lines': return lines(spec, data);
+    case 'unit-bars':
+      return unitBars(spec, data);
+    case 'lines':
+      return lines(spec, data);
     case 'grouped-bars':
-    case 'histogram': return bars(spec, data);
+    case 'histogram':
+      return bars(spec, data);
   }
 }
 
@@ -329,7 +438,11 @@ export const FONTS = { regular: path.join(FONT_DIR, 'DejaVuSans.ttf'), bold: pat
 
 /** PNG from the SVG (twice the size, for sharp text). */
 export function svgToPng(svg: string, scale = 2): Buffer {
-  const r = new Resvg(svg, { fitTo: { mode: 'zoom', value: scale }, font: { loadSystemFonts: false, fontFiles: [FONTS.regular, FONTS.bold], defaultFontFamily: FONT }, background: '#ffffff' });
+  const r = new Resvg(svg, {
+    fitTo: { mode: 'zoom', value: scale },
+    font: { loadSystemFonts: false, fontFiles: [FONTS.regular, FONTS.bold], defaultFontFamily: FONT },
+    background: '#ffffff',
+  });
   return Buffer.from(r.render().asPng());
 }
 
@@ -339,7 +452,10 @@ export function drawSvg(doc: PDFKit.PDFDocument, svg: string, x: number, y: numb
   const [vw, vh] = m ? [Number(m[1]), Number(m[2])] : [W, 400];
   const height = (width * vh) / vw;
   SVGtoPDF(doc, svg, x, y, {
-    width, height, assumePt: true, preserveAspectRatio: 'xMinYMin meet',
+    width,
+    height,
+    assumePt: true,
+    preserveAspectRatio: 'xMinYMin meet',
     fontCallback: (_family: string, bold: boolean) => (bold ? 'bold' : 'regular'),
   });
   return height;
@@ -347,7 +463,14 @@ export function drawSvg(doc: PDFKit.PDFDocument, svg: string, x: number, y: numb
 
 /** A PDF document with the project's fonts registered as "regular" and "bold". */
 export function newPdf(info: { title: string; author?: string }, opts: { margin?: number } = {}): PDFKit.PDFDocument {
-  const doc = new PDFDocument({ size: 'A4', margin: opts.margin ?? 50, bufferPages: true, info: { Title: info.title, Author: info.author ?? 'kvalreg' }, lang: 'nb-NO', displayTitle: true } as PDFKit.PDFDocumentOptions);
+  const doc = new PDFDocument({
+    size: 'A4',
+    margin: opts.margin ?? 50,
+    bufferPages: true,
+    info: { Title: info.title, Author: info.author ?? 'kvalreg' },
+    lang: 'nb-NO',
+    displayTitle: true,
+  } as PDFKit.PDFDocumentOptions);
   doc.registerFont('regular', FONTS.regular);
   doc.registerFont('bold', FONTS.bold);
   doc.font('regular');

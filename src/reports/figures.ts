@@ -31,23 +31,41 @@ export interface FigureQuery {
   compare?: Comparison;
 }
 
-export interface FigureInfo { id: string; kind: 'analysis' | 'indicator-units' | 'indicator-trend'; title: string; indicator?: string }
+export interface FigureInfo {
+  id: string;
+  kind: 'analysis' | 'indicator-units' | 'indicator-trend';
+  title: string;
+  indicator?: string;
+}
 
 /** A request for a figure that cannot be answered as asked (unknown figure, unit, no population): HTTP 400/404. */
 export class FigureError extends Error {
-  constructor(message: string, readonly status = 400) { super(message); }
+  constructor(
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
 }
 
 export class Figures {
   private readonly analyses = new Map<string, Analyses>();
   private readonly tables: AnalysisTables;
 
-  constructor(private readonly data: PersonData, pool: Queryable, registries: Registry[], private readonly indicators: Indicators, private readonly units: UnitTree) {
+  constructor(
+    private readonly data: PersonData,
+    pool: Queryable,
+    registries: Registry[],
+    private readonly indicators: Indicators,
+    private readonly units: UnitTree,
+  ) {
     for (const r of registries) this.analyses.set(r.id, loadAnalyses(r));
     this.tables = new AnalysisTables(data, pool, units);
   }
 
-  analysesOf(registry: Registry): Analyses { return this.analyses.get(registry.id)!; }
+  analysesOf(registry: Registry): Analyses {
+    return this.analyses.get(registry.id)!;
+  }
 
   /** The year's counts of every analysis for every unit, with the disclosure decision over all of them. */
   yearTables(registry: Registry, year: string, dataset: 'fresh' | 'qa'): Promise<YearTables> {
@@ -57,8 +75,18 @@ export class Figures {
   list(registry: Registry, lang: Lang): FigureInfo[] {
     const out: FigureInfo[] = this.analysesOf(registry).list.map((a) => ({ id: a.id, kind: 'analysis' as const, title: a.title[lang] }));
     for (const ind of this.indicators.list(registry.id)) {
-      out.push({ id: `units-${ind.def.id}`, kind: 'indicator-units', title: `${ind.def.number}. ${ind.def.title[lang]}: ${lang === 'nb' ? 'enhetene' : 'the units'}`, indicator: ind.def.id });
-      out.push({ id: `trend-${ind.def.id}`, kind: 'indicator-trend', title: `${ind.def.number}. ${ind.def.title[lang]}: ${lang === 'nb' ? 'over tid' : 'over time'}`, indicator: ind.def.id });
+      out.push({
+        id: `units-${ind.def.id}`,
+        kind: 'indicator-units',
+        title: `${ind.def.number}. ${ind.def.title[lang]}: ${lang === 'nb' ? 'enhetene' : 'the units'}`,
+        indicator: ind.def.id,
+      });
+      out.push({
+        id: `trend-${ind.def.id}`,
+        kind: 'indicator-trend',
+        title: `${ind.def.number}. ${ind.def.title[lang]}: ${lang === 'nb' ? 'over tid' : 'over time'}`,
+        indicator: ind.def.id,
+      });
     }
     return out;
   }
@@ -75,15 +103,33 @@ export class Figures {
    */
   private comparisonSide(unit: Unit, ownAreas: string[], compare: Comparison, lang: Lang, incidence: boolean): Side {
     const nation = this.unitOf(undefined);
-    if (unit.resh === nation.resh) throw new FigureError(lang === 'nb' ? 'Velg en enhet å sammenligne: landet kan ikke sammenlignes med seg selv.' : 'Choose a unit to compare: the nation cannot be compared with itself.');
+    if (unit.resh === nation.resh)
+      throw new FigureError(
+        lang === 'nb'
+          ? 'Velg en enhet å sammenligne: landet kan ikke sammenlignes med seg selv.'
+          : 'Choose a unit to compare: the nation cannot be compared with itself.',
+      );
     const everywhere = this.units.descendants(nation.resh);
     if (compare === 'nation') return { label: unitName(nation, lang, this.units), unit: nation.resh, minus: null, areas: everywhere };
     if (compare === 'rest') {
-      const area = incidence && (unit.level === 'hospital' || unit.level === 'department') ? this.units.ancestorAt(unit.resh, 'trust')?.resh ?? unit.resh : unit.resh;
-      return { label: lang === 'nb' ? 'Resten av landet' : 'Rest of the country', unit: nation.resh, minus: area, areas: everywhere.filter((r) => !ownAreas.includes(r)) };
+      const area =
+        incidence && (unit.level === 'hospital' || unit.level === 'department')
+          ? (this.units.ancestorAt(unit.resh, 'trust')?.resh ?? unit.resh)
+          : unit.resh;
+      return {
+        label: lang === 'nb' ? 'Resten av landet' : 'Rest of the country',
+        unit: nation.resh,
+        minus: area,
+        areas: everywhere.filter((r) => !ownAreas.includes(r)),
+      };
     }
     const region = this.units.ancestorAt(unit.resh, 'region');
-    if (!region || region.resh === unit.resh) throw new FigureError(lang === 'nb' ? `${unitName(unit, lang, this.units)} er selv en region: sammenlign med resten av landet eller landet.` : `${unitName(unit, lang, this.units)} is itself a region: compare with the rest of the country or the nation.`);
+    if (!region || region.resh === unit.resh)
+      throw new FigureError(
+        lang === 'nb'
+          ? `${unitName(unit, lang, this.units)} er selv en region: sammenlign med resten av landet eller landet.`
+          : `${unitName(unit, lang, this.units)} is itself a region: compare with the rest of the country or the nation.`,
+      );
     return { label: unitName(region, lang, this.units), unit: region.resh, minus: null, areas: this.units.descendants(region.resh) };
   }
 
@@ -93,17 +139,40 @@ export class Figures {
       const unit = this.unitOf(q.unit);
       // A catchment population belongs to a health trust: a hospital or department has its trust's,
       // a region or the nation the sum of the trusts under it.
-      const areaUnits = unit.level === 'hospital' || unit.level === 'department'
-        ? [this.units.ancestorAt(unit.resh, 'trust')?.resh ?? unit.resh] : this.units.descendants(unit.resh);
+      const areaUnits =
+        unit.level === 'hospital' || unit.level === 'department'
+          ? [this.units.ancestorAt(unit.resh, 'trust')?.resh ?? unit.resh]
+          : this.units.descendants(unit.resh);
       try {
         const tables = await this.yearTables(registry, q.year, q.dataset);
         if (q.compare) {
           const own: Side = { label: unitName(unit, q.lang, this.units), unit: unit.resh, minus: null, areas: areaUnits };
           const incidence = typeof a.measure === 'object' && 'incidence' in a.measure;
-          return await computeComparison(this.data, registry, this.analysesOf(registry), a,
-            { year: q.year, dataset: q.dataset, lang: q.lang, unitName: own.label, compare: q.compare, unit: own, other: this.comparisonSide(unit, areaUnits, q.compare, q.lang, incidence) }, tables);
+          return await computeComparison(
+            this.data,
+            registry,
+            this.analysesOf(registry),
+            a,
+            {
+              year: q.year,
+              dataset: q.dataset,
+              lang: q.lang,
+              unitName: own.label,
+              compare: q.compare,
+              unit: own,
+              other: this.comparisonSide(unit, areaUnits, q.compare, q.lang, incidence),
+            },
+            tables,
+          );
         }
-        return await computeAnalysis(this.data, registry, this.analysesOf(registry), a, { year: q.year, unit: unit.resh, unitName: unitName(unit, q.lang, this.units), dataset: q.dataset, lang: q.lang, areaUnits }, tables);
+        return await computeAnalysis(
+          this.data,
+          registry,
+          this.analysesOf(registry),
+          a,
+          { year: q.year, unit: unit.resh, unitName: unitName(unit, q.lang, this.units), dataset: q.dataset, lang: q.lang, areaUnits },
+          tables,
+        );
       } catch (err) {
         if (err instanceof AnalysisError) throw new FigureError(err.message, 422);
         throw err;
@@ -111,7 +180,8 @@ export class Figures {
     }
     const m = /^(units|trend)-(.+)$/.exec(id);
     const ind = m ? this.indicators.get(registry.id, m[2]) : undefined;
-    if (!m || !ind) throw new FigureError(`Registry ${registry.id} has no figure "${id}"; GET /api/registries/${registry.id}/figures lists them.`, 404);
+    if (!m || !ind)
+      throw new FigureError(`Registry ${registry.id} has no figure "${id}"; GET /api/registries/${registry.id}/figures lists them.`, 404);
     return m[1] === 'units' ? this.unitsFigure(registry, ind, q) : this.trendFigure(registry, ind, q);
   }
 
@@ -130,13 +200,16 @@ export class Figures {
     const data = [...withoutPendingDuplicates(national).slice(0, 1), ...rows].map((r) => resultRow(r, this.units, l));
     return {
       spec: {
-        kind: 'unit-bars', lang: l,
+        kind: 'unit-bars',
+        lang: l,
         title: `${ind.def.number}. ${ind.def.title[l]} – ${q.year}`,
         description: indicatorCaption(ind, l, q.year, data.length - 1, level),
         note: tooFewNote(ind, l),
         columns: RESULT_COLUMNS(l),
         encoding: { label: 'unit', value: 'proportion', lower: 'lower', upper: 'upper', status: 'status', level: 'level', id: 'resh' },
-        target: ind.def.target ? { value: ind.def.target.value, label: `${l === 'nb' ? 'Mål' : 'Target'} ${thresholdText(ind.def.target)}` } : null,
+        target: ind.def.target
+          ? { value: ind.def.target.value, label: `${l === 'nb' ? 'Mål' : 'Target'} ${thresholdText(ind.def.target)}` }
+          : null,
         highlight: q.unit ?? null,
       },
       data,
@@ -147,28 +220,39 @@ export class Figures {
   async trendFigure(registry: Registry, ind: Indicator, q: FigureQuery): Promise<Figure> {
     const l = q.lang;
     const unit = this.unitOf(q.unit);
-    const chain = [unit.resh, this.units.ancestorAt(unit.resh, 'region')?.resh, this.indicators.nation()].filter((x, i, all): x is string => !!x && all.indexOf(x) === i);
+    const chain = [unit.resh, this.units.ancestorAt(unit.resh, 'region')?.resh, this.indicators.nation()].filter(
+      (x, i, all): x is string => !!x && all.indexOf(x) === i,
+    );
     const grain = q.grain ?? 'year';
     const periods: string[] = [];
     if (grain === 'year') for (let y = Number(q.year) - 4; y <= Number(q.year); y++) periods.push(String(y));
     else for (let y = Number(q.year) - 1; y <= Number(q.year); y++) for (let k = 1; k <= 4; k++) periods.push(`${y}-Q${k}`);
-    const all = await Promise.all(periods.map((p) => this.indicators.results(registry, { indicator: ind.def.id, grain, period: p, units: chain, dataset: q.dataset })));
+    const all = await Promise.all(
+      periods.map((p) => this.indicators.results(registry, { indicator: ind.def.id, grain, period: p, units: chain, dataset: q.dataset })),
+    );
     const names = new Map(chain.map((r) => [r, unitName(this.units.get(r)!, l, this.units)]));
-    const data: Row[] = all.flat().filter((r) => chain.includes(r.unit.resh) && r.status !== 'definition-pending').map((r) => ({ period: r.period, ...resultRow(r, this.units, l) }));
+    const data: Row[] = all
+      .flat()
+      .filter((r) => chain.includes(r.unit.resh) && r.status !== 'definition-pending')
+      .map((r) => ({ period: r.period, ...resultRow(r, this.units, l) }));
     return {
       spec: {
-        kind: 'lines', lang: l,
+        kind: 'lines',
+        lang: l,
         title: `${ind.def.number}. ${ind.def.title[l]} – ${chain.map((r) => names.get(r)).join(', ')}`,
-        description: l === 'nb'
-          ? `Andel per ${grain === 'year' ? 'år' : 'kvartal'} ${periods[0]}–${periods[periods.length - 1]} for ${chain.map((r) => names.get(r)).join(', ')}, med 95 % konfidensintervall.`
-          : `Proportion per ${grain} ${periods[0]}–${periods[periods.length - 1]} for ${chain.map((r) => names.get(r)).join(', ')}, with 95 % confidence intervals.`,
+        description:
+          l === 'nb'
+            ? `Andel per ${grain === 'year' ? 'år' : 'kvartal'} ${periods[0]}–${periods[periods.length - 1]} for ${chain.map((r) => names.get(r)).join(', ')}, med 95 % konfidensintervall.`
+            : `Proportion per ${grain} ${periods[0]}–${periods[periods.length - 1]} for ${chain.map((r) => names.get(r)).join(', ')}, with 95 % confidence intervals.`,
         note: tooFewNote(ind, l),
         columns: [{ key: 'period', label: l === 'nb' ? 'Periode' : 'Period', format: 'text' }, ...RESULT_COLUMNS(l)],
         encoding: { x: 'period', series: 'unit', value: 'proportion', lower: 'lower', upper: 'upper' },
         series: chain.map((r) => names.get(r)!),
         x: periods,
         yFormat: 'percent',
-        target: ind.def.target ? { value: ind.def.target.value, label: `${l === 'nb' ? 'Mål' : 'Target'} ${thresholdText(ind.def.target)}` } : null,
+        target: ind.def.target
+          ? { value: ind.def.target.value, label: `${l === 'nb' ? 'Mål' : 'Target'} ${thresholdText(ind.def.target)}` }
+          : null,
       },
       data,
     };
@@ -199,7 +283,10 @@ const STATUS_TEXT = {
   nb: { ok: '', 'too-few': 'for få', 'not-computable': 'ikke beregnbar', 'definition-pending': 'definisjon kommer' },
   en: { ok: '', 'too-few': 'too few', 'not-computable': 'not computable', 'definition-pending': 'definition pending' },
 } as const;
-const LEVEL_TEXT = { nb: { high: 'høy', moderate: 'moderat', low: 'lav' }, en: { high: 'high', moderate: 'moderate', low: 'low' } } as const;
+const LEVEL_TEXT = {
+  nb: { high: 'høy', moderate: 'moderat', low: 'lav' },
+  en: { high: 'high', moderate: 'moderate', low: 'low' },
+} as const;
 
 export const RESULT_COLUMNS = (l: Lang): Column[] => [
   { key: 'unit', label: l === 'nb' ? 'Enhet' : 'Unit', format: 'text' },
@@ -216,16 +303,25 @@ export const RESULT_COLUMNS = (l: Lang): Column[] => [
 export function resultRow(r: IndicatorResult, units: UnitTree, l: Lang): Row {
   const u = units.get(r.unit.resh);
   return {
-    unit: u ? unitName(u, l, units) : r.unit.resh, resh: r.unit.resh,
-    numerator: r.numerator, denominator: r.denominator, proportion: r.proportion,
-    lower: r.interval?.lower ?? null, upper: r.interval?.upper ?? null,
-    level: r.level, levelText: r.level ? LEVEL_TEXT[l][r.level] : null,
-    status: r.status, statusText: STATUS_TEXT[l][r.status],
+    unit: u ? unitName(u, l, units) : r.unit.resh,
+    resh: r.unit.resh,
+    numerator: r.numerator,
+    denominator: r.denominator,
+    proportion: r.proportion,
+    lower: r.interval?.lower ?? null,
+    upper: r.interval?.upper ?? null,
+    level: r.level,
+    levelText: r.level ? LEVEL_TEXT[l][r.level] : null,
+    status: r.status,
+    statusText: STATUS_TEXT[l][r.status],
   };
 }
 
 function indicatorCaption(ind: Indicator, l: Lang, year: string, n: number, level: UnitLevel): string {
-  const levelWord = { nb: { nation: 'land', region: 'regioner', trust: 'helseforetak', hospital: 'sykehus', department: 'avdelinger' }, en: { nation: 'nation', region: 'regions', trust: 'health trusts', hospital: 'hospitals', department: 'departments' } }[l][level];
+  const levelWord = {
+    nb: { nation: 'land', region: 'regioner', trust: 'helseforetak', hospital: 'sykehus', department: 'avdelinger' },
+    en: { nation: 'nation', region: 'regions', trust: 'health trusts', hospital: 'hospitals', department: 'departments' },
+  }[l][level];
   return l === 'nb'
     ? `${ind.def.description.nb} Landet og ${n} ${levelWord} i ${year}, med 95 % konfidensintervall (Wilson). Sirkel = høy, trekant = moderat, firkant = lav måloppnåelse.`
     : `${ind.def.description.en} The nation and ${n} ${levelWord} in ${year}, with 95 % confidence intervals (Wilson). Circle = high, triangle = moderate, square = low achievement.`;
@@ -252,10 +348,24 @@ export function cell(v: unknown, c: Column): string | number | null {
 }
 
 export async function tableXlsx(fig: Figure, sheetName?: string): Promise<Buffer> {
-  return workbook([{ name: sheetName ?? fig.spec.title, title: fig.spec.title, note: [fig.spec.description, fig.spec.note].filter(Boolean).join(' '), columns: fig.spec.columns, rows: fig.data }]);
+  return workbook([
+    {
+      name: sheetName ?? fig.spec.title,
+      title: fig.spec.title,
+      note: [fig.spec.description, fig.spec.note].filter(Boolean).join(' '),
+      columns: fig.spec.columns,
+      rows: fig.data,
+    },
+  ]);
 }
 
-export interface Sheet { name: string; title: string; note?: string; columns: Column[]; rows: Row[] }
+export interface Sheet {
+  name: string;
+  title: string;
+  note?: string;
+  columns: Column[];
+  rows: Row[];
+}
 
 /** An XLSX workbook: per sheet a title line, a note line, then the table with typed cells (percent as percent). */
 export async function workbook(sheets: Sheet[]): Promise<Buffer> {
@@ -264,7 +374,11 @@ export async function workbook(sheets: Sheet[]): Promise<Buffer> {
   const used = new Set<string>();
   for (const s of sheets) {
     // Sheet names: at most 31 characters, none of : \ / ? * [ ], unique.
-    let name = s.name.replace(/[:\\/?*[\]]/g, ' ').slice(0, 31).trim() || 'Ark';
+    let name =
+      s.name
+        .replace(/[:\\/?*[\]]/g, ' ')
+        .slice(0, 31)
+        .trim() || 'Ark';
     for (let i = 2; used.has(name); i++) name = `${name.slice(0, 28)} ${i}`;
     used.add(name);
     const ws = wb.addWorksheet(name);

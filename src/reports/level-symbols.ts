@@ -19,7 +19,8 @@ export function levelSymbol(level: Level, x: number, y: number, r = 5): string {
   const fill = LEVEL_COLOURS[level];
   const stroke = 'stroke="#222" stroke-width="0.8"';
   if (level === 'high') return `<circle cx="${f(x)}" cy="${f(y)}" r="${r}" fill="${fill}" ${stroke}/>`;
-  if (level === 'moderate') return `<path d="M${f(x)},${f(y - r)} L${f(x + r)},${f(y + r * 0.8)} L${f(x - r)},${f(y + r * 0.8)} Z" fill="${fill}" ${stroke}/>`;
+  if (level === 'moderate')
+    return `<path d="M${f(x)},${f(y - r)} L${f(x + r)},${f(y + r * 0.8)} L${f(x - r)},${f(y + r * 0.8)} Z" fill="${fill}" ${stroke}/>`;
   return `<rect x="${f(x - r * 0.85)}" y="${f(y - r * 0.85)}" width="${f(r * 1.7)}" height="${f(r * 1.7)}" fill="${fill}" ${stroke}/>`;
 }
 

@@ -11,7 +11,10 @@ import { DateTime, type DurationLikeObject } from 'luxon';
 export const SCHEDULE_ZONE = 'Europe/Oslo';
 
 const STEP: Record<'daily' | 'weekly' | 'monthly' | 'quarterly', DurationLikeObject> = {
-  daily: { days: 1 }, weekly: { weeks: 1 }, monthly: { months: 1 }, quarterly: { months: 3 },
+  daily: { days: 1 },
+  weekly: { weeks: 1 },
+  monthly: { months: 1 },
+  quarterly: { months: 3 },
 };
 export type ScheduleFrequency = keyof typeof STEP;
 
@@ -25,7 +28,14 @@ export function nthRun(anchor: Date, frequency: ScheduleFrequency, k: number): D
 /** The first run after `after` (strictly later), counted from the anchor. */
 export function nextRunAfter(anchor: Date, frequency: ScheduleFrequency, after: Date): Date {
   // A first guess from the average length of a step, then corrected: at most a few iterations.
-  const approxMs = frequency === 'daily' ? 86_400_000 : frequency === 'weekly' ? 7 * 86_400_000 : frequency === 'monthly' ? 30.44 * 86_400_000 : 91.31 * 86_400_000;
+  const approxMs =
+    frequency === 'daily'
+      ? 86_400_000
+      : frequency === 'weekly'
+        ? 7 * 86_400_000
+        : frequency === 'monthly'
+          ? 30.44 * 86_400_000
+          : 91.31 * 86_400_000;
   let k = Math.max(1, Math.floor((after.getTime() - anchor.getTime()) / approxMs));
   while (k > 1 && nthRun(anchor, frequency, k - 1) > after) k -= 1;
   while (nthRun(anchor, frequency, k) <= after) k += 1;

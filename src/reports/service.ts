@@ -17,20 +17,37 @@ export class Reports {
   readonly dispatch: Dispatcher;
   private readonly ctx: ReportContext;
 
-  constructor(private readonly db: Database, data: PersonData, registries: Registry[], indicators: Indicators, units: UnitTree, private readonly config: Config, log: Logger) {
+  constructor(
+    private readonly db: Database,
+    data: PersonData,
+    registries: Registry[],
+    indicators: Indicators,
+    units: UnitTree,
+    private readonly config: Config,
+    log: Logger,
+  ) {
     this.figures = new Figures(data, db.pool, registries, indicators, units);
     this.ctx = { data, indicators, units, figures: this.figures };
-    this.dispatch = new Dispatcher(db.pool, config, log, (s) => {
-      const r = registries.find((x) => x.id === s.registry);
-      if (!r) throw new Error(`registry ${s.registry} is no longer loaded`);
-      return s.report === 'unit'
-        ? unitReport(this.ctx, r, { unit: s.unitResh, year: s.year, lang: s.lang, footer: s.footer })
-        : indicatorReport(this.ctx, r, { unit: s.unitResh, indicator: s.indicator!, year: s.year, lang: s.lang, footer: s.footer });
-    }, units, indicators);
+    this.dispatch = new Dispatcher(
+      db.pool,
+      config,
+      log,
+      (s) => {
+        const r = registries.find((x) => x.id === s.registry);
+        if (!r) throw new Error(`registry ${s.registry} is no longer loaded`);
+        return s.report === 'unit'
+          ? unitReport(this.ctx, r, { unit: s.unitResh, year: s.year, lang: s.lang, footer: s.footer })
+          : indicatorReport(this.ctx, r, { unit: s.unitResh, indicator: s.indicator!, year: s.year, lang: s.lang, footer: s.footer });
+      },
+      units,
+      indicators,
+    );
   }
 
   /** The data-quality service, for the annual report's chapters 4 and 5 (it is built after the reports). */
-  useQuality(quality: ReportContext['quality']): void { this.ctx.quality = quality; }
+  useQuality(quality: ReportContext['quality']): void {
+    this.ctx.quality = quality;
+  }
 
   async prepare(): Promise<void> {
     await loadPopulation(this.db.pool, this.config.populationFile);

@@ -14,27 +14,39 @@ import { caseValues, type FormState, type PersonValues } from '../records/evalua
 import { currentProjectKey, projectKey, pseudonymOf, shiftDaysOf, type ProjectKey } from './pseudonyms.ts';
 import { RecordError } from '../records/workflow.ts';
 
-export const extractDefinitionSchema = z.object({
-  project: z.string().min(1).max(100),
-  approvalRef: z.string().min(1).max(200),
-  expires: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
-  variables: z.array(z.string()).min(1),
-  period: z.object({ variable: z.string(), from: z.string(), to: z.string() }).strict().optional(),
-  filter: z.string().optional(),
-  dates: z.enum(['exact', 'shift', 'month', 'year']).default('shift'),
-  quasiIdentifiers: z.array(z.string()).default([]),
-  k: z.number().int().min(2).max(100).default(5),
-}).strict();
+export const extractDefinitionSchema = z
+  .object({
+    project: z.string().min(1).max(100),
+    approvalRef: z.string().min(1).max(200),
+    expires: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+    variables: z.array(z.string()).min(1),
+    period: z.object({ variable: z.string(), from: z.string(), to: z.string() }).strict().optional(),
+    filter: z.string().optional(),
+    dates: z.enum(['exact', 'shift', 'month', 'year']).default('shift'),
+    quasiIdentifiers: z.array(z.string()).default([]),
+    k: z.number().int().min(2).max(100).default(5),
+  })
+  .strict();
 export type ExtractDefinition = z.infer<typeof extractDefinitionSchema>;
 
 export interface KReport {
-  k: number; quasiIdentifiers: string[]; rows: number; classes: number;
+  k: number;
+  quasiIdentifiers: string[];
+  rows: number;
+  classes: number;
   /** Combinations of quasi-identifier values shared by fewer than k persons: re-identification risks. */
   rare: Array<{ values: Record<string, unknown>; count: number }>;
   rowsInRareClasses: number;
 }
 
-export interface Extract { csv: string; dictionary: { csv: string; json: unknown[] }; kReport: KReport; rows: number; sha256: string; personIds: number[] }
+export interface Extract {
+  csv: string;
+  dictionary: { csv: string; json: unknown[] };
+  kReport: KReport;
+  rows: number;
+  sha256: string;
+  personIds: number[];
+}
 
 const PERSON_EXTRA: Record<string, { type: string; label: { nb: string; en: string }; privacy: string }> = {
   birth_year: { type: 'integer', label: { nb: 'Fødselsår', en: 'Year of birth' }, privacy: 'indirect-identifier' },
@@ -42,7 +54,19 @@ const PERSON_EXTRA: Record<string, { type: string; label: { nb: string; en: stri
   deceased_date: { type: 'date', label: { nb: 'Dødsdato', en: 'Date of death' }, privacy: 'indirect-identifier' },
 };
 
-function variableInfo(registry: Registry, id: string): { type: string; label: { nb: string; en: string }; privacy: string; description?: { nb: string; en: string }; codelist?: string; unit?: string } | undefined {
+function variableInfo(
+  registry: Registry,
+  id: string,
+):
+  | {
+      type: string;
+      label: { nb: string; en: string };
+      privacy: string;
+      description?: { nb: string; en: string };
+      codelist?: string;
+      unit?: string;
+    }
+  | undefined {
   const v = registry.variables.get(id)?.def;
   if (v) return { type: v.type, label: v.label, privacy: v.privacy, description: v.description, codelist: v.codelist, unit: v.unit };
   // A derived variable is as protected as the most protected value it is computed from (or as declared).
@@ -54,19 +78,31 @@ function variableInfo(registry: Registry, id: string): { type: string; label: { 
 /** Checks a definition against the registry: known variables, no direct identifiers, valid expressions. */
 export function checkDefinition(registry: Registry, raw: unknown): ExtractDefinition {
   const parsed = extractDefinitionSchema.safeParse(raw);
-  if (!parsed.success) throw new RecordError(`The extract definition is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}.`, 422);
+  if (!parsed.success)
+    throw new RecordError(
+      `The extract definition is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}.`,
+      422,
+    );
   const def = parsed.data;
   const problems: string[] = [];
   for (const v of [...def.variables, ...def.quasiIdentifiers, ...(def.period ? [def.period.variable] : [])]) {
     const info = variableInfo(registry, v);
     if (!info) problems.push(`"${v}" is not a variable of ${registry.id}`);
     else if (info.privacy === 'direct-identifier') problems.push(`"${v}" is a direct identifier and is never delivered`);
-    else if (registry.variables.get(v)?.form.repeating) problems.push(`"${v}" belongs to a repeating form; an extract has one row per case, and repeating forms are not yet delivered`);
+    else if (registry.variables.get(v)?.form.repeating)
+      problems.push(`"${v}" belongs to a repeating form; an extract has one row per case, and repeating forms are not yet delivered`);
   }
-  for (const q of def.quasiIdentifiers) if (!def.variables.includes(q)) problems.push(`quasi-identifier "${q}" must also be among the variables`);
+  for (const q of def.quasiIdentifiers)
+    if (!def.variables.includes(q)) problems.push(`quasi-identifier "${q}" must also be among the variables`);
   if (def.expires < new Date().toISOString().slice(0, 10)) problems.push(`the project's approval expired on ${def.expires}`);
   if (def.filter) {
-    try { compileExpression(def.filter, { variables: new Set([...registry.variables.keys(), ...registry.derived.map((d) => d.def.id), ...PERSON_VARIABLES]) }); } catch (err) { problems.push(`filter: ${(err as Error).message}`); }
+    try {
+      compileExpression(def.filter, {
+        variables: new Set([...registry.variables.keys(), ...registry.derived.map((d) => d.def.id), ...PERSON_VARIABLES]),
+      });
+    } catch (err) {
+      problems.push(`filter: ${(err as Error).message}`);
+    }
   }
   if (problems.length) throw new RecordError(`The extract definition cannot be delivered: ${problems.join('; ')}.`, 422);
   return def;
@@ -78,13 +114,21 @@ export async function buildExtract(tx: PersonTx, registry: Registry, def: Extrac
   const pseudonym = (personId: number) => pseudonymOf(key, personId);
   const shiftDays = (personId: number) => shiftDaysOf(key, personId);
 
-  const filter = def.filter ? compileExpression(def.filter, { variables: new Set([...registry.variables.keys(), ...registry.derived.map((d) => d.def.id), ...PERSON_VARIABLES]) }) : undefined;
-  const cases = (await tx.client.query(
-    `SELECT c.id, c.person_id, p.birth_date, p.sex, p.deceased_date,
+  const filter = def.filter
+    ? compileExpression(def.filter, {
+        variables: new Set([...registry.variables.keys(), ...registry.derived.map((d) => d.def.id), ...PERSON_VARIABLES]),
+      })
+    : undefined;
+  const cases = (
+    await tx.client.query(
+      `SELECT c.id, c.person_id, p.birth_date, p.sex, p.deceased_date,
        jsonb_agg(jsonb_build_object('form', f.form, 'instance', f.instance, 'data', f.data) ORDER BY f.form, f.instance) AS forms
      FROM registry_case c JOIN person p ON p.id = c.person_id JOIN case_form f ON f.registry = c.registry AND f.case_id = c.id
      WHERE c.registry = $1 AND c.invalid_reason IS NULL -- an invalid registration is merged into another case
-     GROUP BY c.registry, c.id, p.id ORDER BY c.id`, [registry.id])).rows;
+     GROUP BY c.registry, c.id, p.id ORDER BY c.id`,
+      [registry.id],
+    )
+  ).rows;
 
   const header = ['pseudonym', 'case', ...def.variables];
   const rows: Array<Record<string, unknown>> = [];
@@ -108,24 +152,42 @@ export async function buildExtract(tx: PersonTx, registry: Registry, def: Extrac
     const birth = delivered.birth_date;
     delivered.birth_year = birth ? Number(String(birth).slice(0, 4)) : null;
     const row: Record<string, unknown> = { pseudonym: pseudonym(c.person_id), case: ++caseNo };
-    for (const v of def.variables) row[v] = def.dates === 'shift' ? delivered[v] ?? '' : transformDate(variableInfo(registry, v)!.type, delivered[v], def.dates, 0);
+    for (const v of def.variables)
+      row[v] = def.dates === 'shift' ? (delivered[v] ?? '') : transformDate(variableInfo(registry, v)!.type, delivered[v], def.dates, 0);
     rows.push(row);
     personIds.push(c.person_id);
   }
   const csv = stringify(rows, { header: true, columns: header, cast: { boolean: (b) => (b ? 'true' : 'false') } });
   const dictionaryRows = header.map((id) => {
-    const info = id === 'pseudonym' ? { type: 'text', label: { nb: 'Pseudonym (per prosjekt)', en: 'Pseudonym (per project)' } } : id === 'case' ? { type: 'integer', label: { nb: 'Løpenummer for tilfellet', en: 'Case number in this extract' } } : variableInfo(registry, id)!;
+    const info =
+      id === 'pseudonym'
+        ? { type: 'text', label: { nb: 'Pseudonym (per prosjekt)', en: 'Pseudonym (per project)' } }
+        : id === 'case'
+          ? { type: 'integer', label: { nb: 'Løpenummer for tilfellet', en: 'Case number in this extract' } }
+          : variableInfo(registry, id)!;
     const codelist = 'codelist' in info && info.codelist ? registry.codelists.get(info.codelist) : undefined;
     return {
-      variable: id, type: info.type, label_nb: info.label.nb, label_en: info.label.en,
-      description_nb: 'description' in info ? info.description?.nb ?? '' : '', unit: 'unit' in info ? info.unit ?? '' : '',
+      variable: id,
+      type: info.type,
+      label_nb: info.label.nb,
+      label_en: info.label.en,
+      description_nb: 'description' in info ? (info.description?.nb ?? '') : '',
+      unit: 'unit' in info ? (info.unit ?? '') : '',
       dates: ['date', 'datetime'].includes(info.type) ? def.dates : '',
-      codes: codelist && codelist.codes.size <= 50 ? [...codelist.codes].map(([code, d]) => `${code}=${d.nb}`).join('|') : codelist ? `see code list ${codelist.id}` : '',
+      codes:
+        codelist && codelist.codes.size <= 50
+          ? [...codelist.codes].map(([code, d]) => `${code}=${d.nb}`).join('|')
+          : codelist
+            ? `see code list ${codelist.id}`
+            : '',
       privacy: id === 'pseudonym' ? 'pseudonym' : id === 'case' ? 'general' : (info as { privacy: string }).privacy,
     };
   });
   return {
-    csv, rows: rows.length, personIds, kReport: kAnonymity(rows, def.quasiIdentifiers, def.k),
+    csv,
+    rows: rows.length,
+    personIds,
+    kReport: kAnonymity(rows, def.quasiIdentifiers, def.k),
     dictionary: { csv: stringify(dictionaryRows, { header: true }), json: dictionaryRows },
     sha256: crypto.createHash('sha256').update(csv).digest('hex'),
   };
@@ -150,9 +212,17 @@ function shiftDate(type: string, s: string, shift: number): string {
 
 /** The case's values with every date of the person shifted, and derived variables computed from them. */
 function shiftedValues(registry: Registry, person: PersonValues, forms: FormState[], shift: number) {
-  const move = (type: string | undefined, v: unknown) => (v === null || v === undefined || v === '' || (type !== 'date' && type !== 'datetime') ? v : shiftDate(type, String(v), shift));
-  const shiftedPerson: PersonValues = { ...person, birth_date: move('date', person.birth_date) as string | null, deceased_date: move('date', person.deceased_date) as string | null };
-  const shiftedForms = forms.map((f) => ({ ...f, data: Object.fromEntries(Object.entries(f.data).map(([k, v]) => [k, move(registry.variables.get(k)?.def.type, v)])) }));
+  const move = (type: string | undefined, v: unknown) =>
+    v === null || v === undefined || v === '' || (type !== 'date' && type !== 'datetime') ? v : shiftDate(type, String(v), shift);
+  const shiftedPerson: PersonValues = {
+    ...person,
+    birth_date: move('date', person.birth_date) as string | null,
+    deceased_date: move('date', person.deceased_date) as string | null,
+  };
+  const shiftedForms = forms.map((f) => ({
+    ...f,
+    data: Object.fromEntries(Object.entries(f.data).map(([k, v]) => [k, move(registry.variables.get(k)?.def.type, v)])),
+  }));
   return caseValues(registry, shiftedPerson, shiftedForms);
 }
 
@@ -169,31 +239,78 @@ export function kAnonymity(rows: Array<Record<string, unknown>>, quasi: string[]
   }
   const counted = [...classes.values()].map((c) => ({ values: c.values, count: c.persons.size, rows: c.rows }));
   const rare = quasi.length ? counted.filter((c) => c.count < k).sort((a, b) => a.count - b.count) : [];
-  return { k, quasiIdentifiers: quasi, rows: rows.length, classes: classes.size, rare: rare.map(({ values, count }) => ({ values, count })), rowsInRareClasses: rare.reduce((s, c) => s + c.rows, 0) };
+  return {
+    k,
+    quasiIdentifiers: quasi,
+    rows: rows.length,
+    classes: classes.size,
+    rare: rare.map(({ values, count }) => ({ values, count })),
+    rowsInRareClasses: rare.reduce((s, c) => s + c.rows, 0),
+  };
 }
 
-export interface Delivery { id: number; project: string; deliveredAt: string; rows: number; sha256: string; kReport: KReport; csv: string; dictionary: Extract['dictionary']; pseudonymGeneration: number }
+export interface Delivery {
+  id: number;
+  project: string;
+  deliveredAt: string;
+  rows: number;
+  sha256: string;
+  kReport: KReport;
+  csv: string;
+  dictionary: Extract['dictionary'];
+  pseudonymGeneration: number;
+}
 
 /** Builds, records and audits a delivery: who got which persons' data, for which project and why. */
 export async function deliverExtract(tx: PersonTx, registry: Registry, raw: unknown, keys: IdentityKeys, by: string): Promise<Delivery> {
   const def = checkDefinition(registry, raw);
   const key = await currentProjectKey(tx, keys, registry.id, def.project, by);
   const extract = await buildExtract(tx, registry, def, key);
-  const row = (await tx.client.query(
-    `INSERT INTO extract_delivery (registry, project, approval_ref, expires, definition, delivered_by, row_count, sha256, k_report, pseudonym_generation)
+  const row = (
+    await tx.client.query(
+      `INSERT INTO extract_delivery (registry, project, approval_ref, expires, definition, delivered_by, row_count, sha256, k_report, pseudonym_generation)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id, delivered_at`,
-    [registry.id, def.project, def.approvalRef, def.expires, def, by, extract.rows, extract.sha256, extract.kReport, key.generation])).rows[0];
+      [registry.id, def.project, def.approvalRef, def.expires, def, by, extract.rows, extract.sha256, extract.kReport, key.generation],
+    )
+  ).rows[0];
   tx.audit({ action: 'export', object: `${registry.id}/extract/${row.id}`, personIds: extract.personIds, registry: registry.id });
-  return { id: row.id, project: def.project, deliveredAt: row.delivered_at, rows: extract.rows, sha256: extract.sha256, kReport: extract.kReport, csv: extract.csv, dictionary: extract.dictionary, pseudonymGeneration: key.generation };
+  return {
+    id: row.id,
+    project: def.project,
+    deliveredAt: row.delivered_at,
+    rows: extract.rows,
+    sha256: extract.sha256,
+    kReport: extract.kReport,
+    csv: extract.csv,
+    dictionary: extract.dictionary,
+    pseudonymGeneration: key.generation,
+  };
 }
 
 /** Rebuilds a delivery from its recorded definition (and key generation) and says whether it matches what was delivered. */
 export async function reproduceExtract(tx: PersonTx, registry: Registry, deliveryId: number, keys: IdentityKeys) {
-  const d = (await tx.client.query('SELECT project, definition, sha256, delivered_at, pseudonym_generation FROM extract_delivery WHERE registry = $1 AND id = $2', [registry.id, deliveryId])).rows[0];
+  const d = (
+    await tx.client.query(
+      'SELECT project, definition, sha256, delivered_at, pseudonym_generation FROM extract_delivery WHERE registry = $1 AND id = $2',
+      [registry.id, deliveryId],
+    )
+  ).rows[0];
   if (!d) throw new RecordError(`Delivery ${deliveryId} does not exist in ${registry.id}.`, 404);
   const def = extractDefinitionSchema.parse(d.definition);
   const extract = await buildExtract(tx, registry, def, await projectKey(tx, keys, registry.id, d.project, Number(d.pseudonym_generation)));
-  tx.audit({ action: 'export', object: `${registry.id}/extract/${deliveryId}/reproduced`, personIds: extract.personIds, registry: registry.id });
+  tx.audit({
+    action: 'export',
+    object: `${registry.id}/extract/${deliveryId}/reproduced`,
+    personIds: extract.personIds,
+    registry: registry.id,
+  });
   // Only the verdict: reproducing is a check, not a second delivery.
-  return { deliveryId, deliveredAt: d.delivered_at, sameAsDelivered: extract.sha256 === d.sha256, sha256: extract.sha256, deliveredSha256: d.sha256, rows: extract.rows };
+  return {
+    deliveryId,
+    deliveredAt: d.delivered_at,
+    sameAsDelivered: extract.sha256 === d.sha256,
+    sha256: extract.sha256,
+    deliveredSha256: d.sha256,
+    rows: extract.rows,
+  };
 }

@@ -19,9 +19,16 @@ export const PEOPLE: Access = { callers: [...ROLES] };
 export const ANY_CALLER: Access = { callers: ['system', ...ROLES] };
 
 declare module 'fastify' {
-  interface FastifyContextConfig { access?: Access; /** What a FHIR route adds to the CapabilityStatement (capability.ts). */ fhir?: FhirRouteInfo }
-  interface FastifyRequest { caller?: Caller }
-  interface FastifyInstance { routeTable: RouteEntry[] }
+  interface FastifyContextConfig {
+    access?: Access;
+    /** What a FHIR route adds to the CapabilityStatement (capability.ts). */ fhir?: FhirRouteInfo;
+  }
+  interface FastifyRequest {
+    caller?: Caller;
+  }
+  interface FastifyInstance {
+    routeTable: RouteEntry[];
+  }
 }
 
 export function permits(access: Access, caller: Caller): boolean {
@@ -31,7 +38,12 @@ export function permits(access: Access, caller: Caller): boolean {
   return false;
 }
 
-export interface RouteEntry { method: string; url: string; access: Access; fhir?: FhirRouteInfo }
+export interface RouteEntry {
+  method: string;
+  url: string;
+  access: Access;
+  fhir?: FhirRouteInfo;
+}
 
 /** Refuses to register a route without an access policy; returns the table of routes and policies. */
 export function requirePolicies(app: Pick<FastifyInstance, 'addHook'>): RouteEntry[] {

@@ -24,11 +24,16 @@ declare module 'fastify' {
   }
 }
 
-export interface CookieNames { session: string; flow: string }
+export interface CookieNames {
+  session: string;
+  flow: string;
+}
 
 export function cookieNames(secure: boolean): CookieNames {
   // The __Host- prefix (Secure, Path=/, no Domain) stops sibling hosts from planting cookies.
-  return secure ? { session: '__Host-kvalreg_session', flow: '__Host-kvalreg_login' } : { session: 'kvalreg_session', flow: 'kvalreg_login' };
+  return secure
+    ? { session: '__Host-kvalreg_session', flow: '__Host-kvalreg_login' }
+    : { session: 'kvalreg_session', flow: 'kvalreg_login' };
 }
 
 export const CSRF_HEADER = 'x-csrf-token';
@@ -41,18 +46,42 @@ export const needsCsrf = (req: FastifyRequest) => !!req.session && !SAFE_METHODS
  */
 export const PATIENT_SUBJECT_PREFIX = 'patient:';
 
-export function registerAuthRoutes(app: FastifyInstance, platform: Platform, sessions: Sessions, login: OidcLogin | undefined, patientLogin?: OidcLogin) {
+export function registerAuthRoutes(
+  app: FastifyInstance,
+  platform: Platform,
+  sessions: Sessions,
+  login: OidcLogin | undefined,
+  patientLogin?: OidcLogin,
+) {
   const secure = !platform.config.session.insecureCookies;
   const names = cookieNames(secure);
   const cookie = { path: '/', httpOnly: true, secure, sameSite: 'lax' as const };
   const loginLimit = platform.config.loginRateLimitPerMinute || 1e12;
   const rateLimit = { max: loginLimit, timeWindow: 60_000, keyGenerator: (req: FastifyRequest) => `login:${req.ip}` };
-  const audit = (req: FastifyRequest, e: { actor: string; role?: string | null; unit?: string | null; action: string; object: string; outcome: 'ok' | 'denied' }) =>
-    writeEvents(platform.db.pool, [{ actor: e.actor, role: e.role ?? null, unit: e.unit ?? null, personId: null, action: e.action, object: e.object, purpose: 'authentication', outcome: e.outcome, client: req.ip }])
-      .catch((err) => req.log.error({ err }, 'could not write an authentication event to the audit trail'));
+  const audit = (
+    req: FastifyRequest,
+    e: { actor: string; role?: string | null; unit?: string | null; action: string; object: string; outcome: 'ok' | 'denied' },
+  ) =>
+    writeEvents(platform.db.pool, [
+      {
+        actor: e.actor,
+        role: e.role ?? null,
+        unit: e.unit ?? null,
+        personId: null,
+        action: e.action,
+        object: e.object,
+        purpose: 'authentication',
+        outcome: e.outcome,
+        client: req.ip,
+      },
+    ]).catch((err) => req.log.error({ err }, 'could not write an authentication event to the audit trail'));
 
   const requireLogin = () => {
-    if (!login) throw new RecordError('Login is not configured on this server: set KVALREG_OIDC_ISSUER and the other KVALREG_OIDC_* settings (docs/login.md), or run `npm start` for the local login service.', 404);
+    if (!login)
+      throw new RecordError(
+        'Login is not configured on this server: set KVALREG_OIDC_ISSUER and the other KVALREG_OIDC_* settings (docs/login.md), or run `npm start` for the local login service.',
+        404,
+      );
     return login;
   };
 
@@ -62,69 +91,95 @@ export function registerAuthRoutes(app: FastifyInstance, platform: Platform, ses
   // for patients at their own provider (ID-porten style, /auth/patient/login), each with its own
   // flow cookie, so a login begun at one provider cannot be completed at the other.
   const flowRoutes = (paths: { login: string; callback: string; flowCookie: string }, provider: () => OidcLogin, patientsOnly: boolean) => {
-  app.get<{ Querystring: { returnTo?: string } }>(paths.login, { config: { access: PUBLIC, rateLimit } }, async (req, reply) => {
-    const l = provider();
-    const returnTo = safeReturnTo(req.query.returnTo);
-    let begun;
-    try { begun = await l.begin(); } catch (err) {
-      if (err instanceof LoginError) return failure(reply, 502, err.message);
-      throw err;
-    }
-    const flow = await sessions.startFlow({ state: begun.state, nonce: begun.nonce, codeVerifier: begun.codeVerifier, returnTo });
-    reply.setCookie(paths.flowCookie, flow, { ...cookie, maxAge: 600 });
-    return reply.redirect(begun.url, 302);
-  });
+    app.get<{ Querystring: { returnTo?: string } }>(paths.login, { config: { access: PUBLIC, rateLimit } }, async (req, reply) => {
+      const l = provider();
+      const returnTo = safeReturnTo(req.query.returnTo);
+      let begun;
+      try {
+        begun = await l.begin();
+      } catch (err) {
+        if (err instanceof LoginError) return failure(reply, 502, err.message);
+        throw err;
+      }
+      const flow = await sessions.startFlow({ state: begun.state, nonce: begun.nonce, codeVerifier: begun.codeVerifier, returnTo });
+      reply.setCookie(paths.flowCookie, flow, { ...cookie, maxAge: 600 });
+      return reply.redirect(begun.url, 302);
+    });
 
-  // Step 2: back from the provider. Every way this can fail is audited as a failed login.
-  app.get(paths.callback, { config: { access: PUBLIC, rateLimit } }, async (req, reply) => {
-    const l = provider();
-    reply.clearCookie(paths.flowCookie, { path: '/' });
-    const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
-    const flow = await sessions.takeFlow(req.cookies[paths.flowCookie]);
-    if (!flow) {
-      await audit(req, { actor: 'anonymous', action: 'login', object: 'no-login-in-progress', outcome: 'denied' });
-      return failure(reply, 400, 'No login was in progress in this browser, or it took more than ten minutes. Start the login again.');
-    }
-    let identity;
-    try {
-      identity = await l.complete(query, flow);
-    } catch (err) {
-      if (!(err instanceof LoginError)) throw err;
-      await audit(req, { actor: 'anonymous', action: 'login', object: err.reason, outcome: 'denied' });
-      return failure(reply, err.reason.startsWith('provider:access_denied') ? 403 : 400, `${err.message} Start the login again.`);
-    }
-    if (patientsOnly) {
-      identity = { ...identity, subject: `${PATIENT_SUBJECT_PREFIX}${identity.subject}` };
-    } else if (identity.subject.startsWith(PATIENT_SUBJECT_PREFIX)) {
-      await audit(req, { actor: 'anonymous', action: 'login', object: 'reserved-subject', outcome: 'denied' });
-      return failure(reply, 403, 'This login cannot be used here: its subject has the form reserved for patients\' logins. Contact the registry.');
-    }
-    let pidHash: Buffer | null = null;
-    if (identity.pid) {
-      const parsed = parseNin(identity.pid);
-      if (parsed.ok) pidHash = ninHash(platform.keys, parsed.nin);
-      else req.log.warn({ subject: identity.subject }, 'the pid claim is not a valid identity number; no patient role');
-    }
-    if (patientsOnly && !pidHash) {
-      await audit(req, { actor: `user:${identity.subject}`, action: 'login', object: 'no-pid', outcome: 'denied' });
-      return failure(reply, 403, 'The login service did not give your national identity number, which a patient\'s login needs. Log in again with a method that gives it (e.g. BankID, MinID).');
-    }
-    const user = await sessions.upsertUser(identity.subject, identity.name, pidHash);
-    // A patient login is a patient only, whatever grants someone may have given its subject.
-    const grants = patientsOnly ? availableGrants({ grants: [], pidHash }) : availableGrants(user);
-    if (!grants.length) {
-      await audit(req, { actor: `user:${identity.subject}`, action: 'login', object: 'no-grants', outcome: 'denied' });
-      return failure(reply, 403, `You are logged in as ${identity.name}, but you have no role in any registry here yet. Ask the registry's secretariat to grant you access.`);
-    }
-    const active = grants[0];
-    const sid = await sessions.create(user, active, identity.idToken, req.ip);
-    await audit(req, { actor: `user:${identity.subject}`, role: active.role, unit: active.unit, action: 'login', object: 'session', outcome: 'ok' });
-    reply.setCookie(names.session, sid, cookie);
-    return reply.redirect(flow.returnTo, 302);
-  });
+    // Step 2: back from the provider. Every way this can fail is audited as a failed login.
+    app.get(paths.callback, { config: { access: PUBLIC, rateLimit } }, async (req, reply) => {
+      const l = provider();
+      reply.clearCookie(paths.flowCookie, { path: '/' });
+      const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
+      const flow = await sessions.takeFlow(req.cookies[paths.flowCookie]);
+      if (!flow) {
+        await audit(req, { actor: 'anonymous', action: 'login', object: 'no-login-in-progress', outcome: 'denied' });
+        return failure(reply, 400, 'No login was in progress in this browser, or it took more than ten minutes. Start the login again.');
+      }
+      let identity;
+      try {
+        identity = await l.complete(query, flow);
+      } catch (err) {
+        if (!(err instanceof LoginError)) throw err;
+        await audit(req, { actor: 'anonymous', action: 'login', object: err.reason, outcome: 'denied' });
+        return failure(reply, err.reason.startsWith('provider:access_denied') ? 403 : 400, `${err.message} Start the login again.`);
+      }
+      if (patientsOnly) {
+        identity = { ...identity, subject: `${PATIENT_SUBJECT_PREFIX}${identity.subject}` };
+      } else if (identity.subject.startsWith(PATIENT_SUBJECT_PREFIX)) {
+        await audit(req, { actor: 'anonymous', action: 'login', object: 'reserved-subject', outcome: 'denied' });
+        return failure(
+          reply,
+          403,
+          "This login cannot be used here: its subject has the form reserved for patients' logins. Contact the registry.",
+        );
+      }
+      let pidHash: Buffer | null = null;
+      if (identity.pid) {
+        const parsed = parseNin(identity.pid);
+        if (parsed.ok) pidHash = ninHash(platform.keys, parsed.nin);
+        else req.log.warn({ subject: identity.subject }, 'the pid claim is not a valid identity number; no patient role');
+      }
+      if (patientsOnly && !pidHash) {
+        await audit(req, { actor: `user:${identity.subject}`, action: 'login', object: 'no-pid', outcome: 'denied' });
+        return failure(
+          reply,
+          403,
+          "The login service did not give your national identity number, which a patient's login needs. Log in again with a method that gives it (e.g. BankID, MinID).",
+        );
+      }
+      const user = await sessions.upsertUser(identity.subject, identity.name, pidHash);
+      // A patient login is a patient only, whatever grants someone may have given its subject.
+      const grants = patientsOnly ? availableGrants({ grants: [], pidHash }) : availableGrants(user);
+      if (!grants.length) {
+        await audit(req, { actor: `user:${identity.subject}`, action: 'login', object: 'no-grants', outcome: 'denied' });
+        return failure(
+          reply,
+          403,
+          `You are logged in as ${identity.name}, but you have no role in any registry here yet. Ask the registry's secretariat to grant you access.`,
+        );
+      }
+      const active = grants[0];
+      const sid = await sessions.create(user, active, identity.idToken, req.ip);
+      await audit(req, {
+        actor: `user:${identity.subject}`,
+        role: active.role,
+        unit: active.unit,
+        action: 'login',
+        object: 'session',
+        outcome: 'ok',
+      });
+      reply.setCookie(names.session, sid, cookie);
+      return reply.redirect(flow.returnTo, 302);
+    });
   };
   flowRoutes({ login: '/auth/login', callback: '/auth/callback', flowCookie: names.flow }, requireLogin, false);
-  if (patientLogin) flowRoutes({ login: '/auth/patient/login', callback: '/auth/patient/callback', flowCookie: `${names.flow}_patient` }, () => patientLogin, true);
+  if (patientLogin)
+    flowRoutes(
+      { login: '/auth/patient/login', callback: '/auth/patient/callback', flowCookie: `${names.flow}_patient` },
+      () => patientLogin,
+      true,
+    );
 
   // Logout: the session ends here; the browser is then sent to the provider's logout, if it has one.
   app.post('/auth/logout', { config: { access: PUBLIC } }, async (req, reply) => {
@@ -134,7 +189,14 @@ export function registerAuthRoutes(app: FastifyInstance, platform: Platform, ses
     const ended = await sessions.end(id);
     if (ended.ended && req.session) {
       const c = req.session.resolved;
-      await audit(req, { actor: `user:${c.user.subject}`, role: c.active.role, unit: c.active.unit, action: 'logout', object: 'session', outcome: 'ok' });
+      await audit(req, {
+        actor: `user:${c.user.subject}`,
+        role: c.active.role,
+        unit: c.active.unit,
+        action: 'logout',
+        object: 'session',
+        outcome: 'ok',
+      });
     }
     // A patient's session ends at the patients' provider, everyone else's at personnel's.
     const provider = req.session?.resolved.user.subject.startsWith(PATIENT_SUBJECT_PREFIX) && patientLogin ? patientLogin : login;
@@ -143,15 +205,41 @@ export function registerAuthRoutes(app: FastifyInstance, platform: Platform, ses
 
   // Role switching: a person with several grants chooses the one they act in.
   app.post<{ Body: { registry?: string; role?: string; unit?: string } }>('/auth/role', { config: { access: PEOPLE } }, async (req) => {
-    if (!req.session) throw new RecordError('Only a browser session has an active role to switch; a token always acts with all its grants.', 409);
-    if (req.session.resolved.user.subject.startsWith(PATIENT_SUBJECT_PREFIX)) throw new RecordError('A patient\'s login (at the patients\' login service) acts as the patient only; log in at /auth/login to act in a role.', 403);
-    const want = { registry: String(req.body?.registry ?? ''), role: String(req.body?.role ?? ''), unit: String(req.body?.unit ?? '') } as Grant;
+    if (!req.session)
+      throw new RecordError('Only a browser session has an active role to switch; a token always acts with all its grants.', 409);
+    if (req.session.resolved.user.subject.startsWith(PATIENT_SUBJECT_PREFIX))
+      throw new RecordError(
+        "A patient's login (at the patients' login service) acts as the patient only; log in at /auth/login to act in a role.",
+        403,
+      );
+    const want = {
+      registry: String(req.body?.registry ?? ''),
+      role: String(req.body?.role ?? ''),
+      unit: String(req.body?.unit ?? ''),
+    } as Grant;
     const s = req.session.resolved;
     if (!(await sessions.switchTo(req.session.id, want, s.grants))) {
-      await audit(req, { actor: `user:${s.user.subject}`, role: want.role, unit: want.unit, action: 'role-switch', object: `${want.registry}:${want.role}:${want.unit}`, outcome: 'denied' });
-      throw new RecordError(`You have no grant ${want.registry}:${want.role}:${want.unit}. Choose one of: ${s.grants.map((g) => `${g.registry}:${g.role}:${g.unit}`).join(', ')}.`, 403);
+      await audit(req, {
+        actor: `user:${s.user.subject}`,
+        role: want.role,
+        unit: want.unit,
+        action: 'role-switch',
+        object: `${want.registry}:${want.role}:${want.unit}`,
+        outcome: 'denied',
+      });
+      throw new RecordError(
+        `You have no grant ${want.registry}:${want.role}:${want.unit}. Choose one of: ${s.grants.map((g) => `${g.registry}:${g.role}:${g.unit}`).join(', ')}.`,
+        403,
+      );
     }
-    await audit(req, { actor: `user:${s.user.subject}`, role: want.role, unit: want.unit, action: 'role-switch', object: `${want.registry}:${want.role}:${want.unit}`, outcome: 'ok' });
+    await audit(req, {
+      actor: `user:${s.user.subject}`,
+      role: want.role,
+      unit: want.unit,
+      action: 'role-switch',
+      object: `${want.registry}:${want.role}:${want.unit}`,
+      outcome: 'ok',
+    });
     return { active: describeGrant(platform, want) };
   });
 
@@ -161,12 +249,28 @@ export function registerAuthRoutes(app: FastifyInstance, platform: Platform, ses
     if (req.session) {
       const s = req.session.resolved;
       return {
-        kind: 'user', via: 'session', subject: s.user.subject, name: s.user.name, patient: !!s.user.pidHash,
-        active: describeGrant(platform, s.active), grants: s.grants.map((g) => describeGrant(platform, g)),
-        csrfToken: s.csrfToken, expiresAt: s.expiresAt, idleMinutes: platform.config.session.idleMinutes,
+        kind: 'user',
+        via: 'session',
+        subject: s.user.subject,
+        name: s.user.name,
+        patient: !!s.user.pidHash,
+        active: describeGrant(platform, s.active),
+        grants: s.grants.map((g) => describeGrant(platform, g)),
+        csrfToken: s.csrfToken,
+        expiresAt: s.expiresAt,
+        idleMinutes: platform.config.session.idleMinutes,
       };
     }
-    if (c.kind === 'user') return { kind: 'user', via: 'token', subject: c.user, name: c.name, patient: !!c.personHash, active: null, grants: c.grants.map((g) => describeGrant(platform, g)) };
+    if (c.kind === 'user')
+      return {
+        kind: 'user',
+        via: 'token',
+        subject: c.user,
+        name: c.name,
+        patient: !!c.personHash,
+        active: null,
+        grants: c.grants.map((g) => describeGrant(platform, g)),
+      };
     if (c.kind === 'system') return { kind: 'system', via: 'token', sender: c.sender, name: c.name };
     return { kind: c.kind };
   });
@@ -179,10 +283,15 @@ export function describeGrant(platform: Platform, g: Grant) {
   const registry = g.registry === '*' ? undefined : platform.registry(g.registry);
   return {
     ...g,
-    registryTitle: g.registry === '*' ? { nb: 'Alle registre', en: 'All registries' } : { nb: registry?.meta.title.nb ?? g.registry, en: registry?.meta.title.en ?? g.registry },
+    registryTitle:
+      g.registry === '*'
+        ? { nb: 'Alle registre', en: 'All registries' }
+        : { nb: registry?.meta.title.nb ?? g.registry, en: registry?.meta.title.en ?? g.registry },
     unitName: {
       nb: unit ? [unit.nameNb, hospital?.nameNb].filter(Boolean).join(', ') : g.unit,
-      en: unit ? [unit.nameEn ?? unit.nameNb, hospital ? hospital.nameEn ?? hospital.nameNb : undefined].filter(Boolean).join(', ') : g.unit,
+      en: unit
+        ? [unit.nameEn ?? unit.nameNb, hospital ? (hospital.nameEn ?? hospital.nameNb) : undefined].filter(Boolean).join(', ')
+        : g.unit,
     },
   };
 }
@@ -195,6 +304,7 @@ function safeReturnTo(raw: string | undefined): string {
 
 function failure(reply: FastifyReply, status: number, message: string) {
   const esc = message.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-  return reply.code(status).type('text/html; charset=utf-8').send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Innloggingen mislyktes / Login failed</title></head>
+  return reply.code(status).type('text/html; charset=utf-8')
+    .send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Innloggingen mislyktes / Login failed</title></head>
 <body><main><h1>Innloggingen mislyktes / Login failed</h1><p>${esc}</p><p><a href="/auth/login">Logg inn på nytt / Log in again</a> · <a href="/">Til forsiden / Home</a></p></main></body></html>`);
 }

@@ -18,7 +18,8 @@ export function workerCount(env: NodeJS.ProcessEnv): number {
   if (raw === undefined || raw === '' || raw === '1') return 1;
   if (raw === 'auto') return Math.max(1, os.availableParallelism());
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new Error(`KVALREG_WORKERS must be a whole number from 1 to 256, or "auto"; got "${raw}"`);
+  if (!Number.isInteger(n) || n < 1 || n > 256)
+    throw new Error(`KVALREG_WORKERS must be a whole number from 1 to 256, or "auto"; got "${raw}"`);
   return n;
 }
 
@@ -42,7 +43,9 @@ export function forkWorkers(platform: Platform, n: number, port: number, appUrl:
       if (stopping) return;
       platform.log.error({ worker: w.process.pid, code, signal }, 'an HTTP worker stopped; starting another');
       // Not in a tight loop when a worker cannot start at all.
-      setTimeout(() => { if (!stopping) start(); }, 1000).unref();
+      setTimeout(() => {
+        if (!stopping) start();
+      }, 1000).unref();
     });
     return w;
   };
@@ -52,10 +55,15 @@ export function forkWorkers(platform: Platform, n: number, port: number, appUrl:
     stop: async () => {
       stopping = true;
       const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => Boolean(w) && !w!.isDead());
-      await Promise.all(alive.map((w) => new Promise<void>((resolve) => {
-        w.once('exit', () => resolve());
-        w.process.kill('SIGTERM');
-      })));
+      await Promise.all(
+        alive.map(
+          (w) =>
+            new Promise<void>((resolve) => {
+              w.once('exit', () => resolve());
+              w.process.kill('SIGTERM');
+            }),
+        ),
+      );
     },
   };
 }

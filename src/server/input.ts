@@ -27,7 +27,10 @@ export function checkUrlInput(req: Pick<FastifyRequest, 'query' | 'params'>): In
   for (const [name, value] of Object.entries(query)) {
     const shown = unstorableIn(name) || identityNumbersIn(name).length ? '(unreadable name)' : name;
     if (Array.isArray(value)) {
-      return { location: `query.${shown}`, message: `The query parameter "${shown}" is given ${value.length} times; give each query parameter once.` };
+      return {
+        location: `query.${shown}`,
+        message: `The query parameter "${shown}" is given ${value.length} times; give each query parameter once.`,
+      };
     }
   }
   const where = findUnstorable(query, 'query') ?? findUnstorable(req.params ?? {}, 'path');
@@ -35,8 +38,12 @@ export function checkUrlInput(req: Pick<FastifyRequest, 'query' | 'params'>): In
   // An identity number in a URL ends up in the logs of every proxy and browser on the way.
   const named = findIdentityNumber(query, 'query') ?? findIdentityNumber((req.params ?? {}) as Record<string, unknown>, 'path');
   if (named) {
-    return { location: named, message: `Never put an identity number in a URL (URLs are logged, by us and by every proxy on the way): ${named} holds one. ` +
-      'Send it in the body of a POST (e.g. POST /api/audit/search with {"nin": "…"}).' };
+    return {
+      location: named,
+      message:
+        `Never put an identity number in a URL (URLs are logged, by us and by every proxy on the way): ${named} holds one. ` +
+        'Send it in the body of a POST (e.g. POST /api/audit/search with {"nin": "…"}).',
+    };
   }
   return undefined;
 }
@@ -62,8 +69,13 @@ export function fhirContentTypeProblem(header: string | undefined): string | und
   const expected = 'Send FHIR JSON with "Content-Type: application/fhir+json" (or application/json), in UTF-8.';
   if (!header) return `The request has no Content-Type. ${expected}`;
   const [type, ...params] = header.split(';').map((p) => p.trim().toLowerCase());
-  if (type !== 'application/fhir+json' && type !== 'application/json') return `Content-Type ${JSON.stringify(type)} is not accepted here. ${expected}`;
-  const charset = params.find((p) => p.startsWith('charset='))?.slice(8).replace(/"/g, '');
-  if (charset && charset !== 'utf-8' && charset !== 'utf8') return `The character set ${JSON.stringify(charset)} is not accepted: FHIR JSON is UTF-8. ${expected}`;
+  if (type !== 'application/fhir+json' && type !== 'application/json')
+    return `Content-Type ${JSON.stringify(type)} is not accepted here. ${expected}`;
+  const charset = params
+    .find((p) => p.startsWith('charset='))
+    ?.slice(8)
+    .replace(/"/g, '');
+  if (charset && charset !== 'utf-8' && charset !== 'utf8')
+    return `The character set ${JSON.stringify(charset)} is not accepted: FHIR JSON is UTF-8. ${expected}`;
   return undefined;
 }

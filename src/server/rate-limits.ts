@@ -11,8 +11,13 @@ const WEB_ROUTES = new Set(['/', '/*', '/assets/*']);
 
 /** The app's files and pages: not counted. */
 export function isWebAppRequest(req: FastifyRequest): boolean {
-  return (req.method === 'GET' || req.method === 'HEAD') && WEB_ROUTES.has(req.routeOptions.url ?? '')
-    && !req.url.startsWith('/api') && !req.url.startsWith('/fhir') && !req.url.startsWith('/auth');
+  return (
+    (req.method === 'GET' || req.method === 'HEAD') &&
+    WEB_ROUTES.has(req.routeOptions.url ?? '') &&
+    !req.url.startsWith('/api') &&
+    !req.url.startsWith('/fhir') &&
+    !req.url.startsWith('/auth')
+  );
 }
 
 /** A read of open data without credentials. */
@@ -26,8 +31,15 @@ export function rateLimitKey(req: FastifyRequest): string {
   return isPublicRead(req) ? `read:${req.ip}` : `ip:${req.ip}`;
 }
 
-export function rateLimitMax(config: Pick<Config, 'rateLimitPerMinute' | 'anonymousRateLimitPerMinute' | 'publicRateLimitPerMinute'>, key: string): number {
-  const max = key.startsWith('caller:') ? config.rateLimitPerMinute : key.startsWith('read:') ? config.publicRateLimitPerMinute : config.anonymousRateLimitPerMinute;
+export function rateLimitMax(
+  config: Pick<Config, 'rateLimitPerMinute' | 'anonymousRateLimitPerMinute' | 'publicRateLimitPerMinute'>,
+  key: string,
+): number {
+  const max = key.startsWith('caller:')
+    ? config.rateLimitPerMinute
+    : key.startsWith('read:')
+      ? config.publicRateLimitPerMinute
+      : config.anonymousRateLimitPerMinute;
   return max || 1e12;
 }
 

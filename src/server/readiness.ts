@@ -20,9 +20,17 @@ export interface Readiness {
   jobs?: JobsStatus;
 }
 
-export async function checkReadiness(url: string, opts: { timeoutMs?: number; leaderStaleMs?: number; lagFloorMs?: number } = {}): Promise<Readiness> {
+export async function checkReadiness(
+  url: string,
+  opts: { timeoutMs?: number; leaderStaleMs?: number; lagFloorMs?: number } = {},
+): Promise<Readiness> {
   const timeoutMs = opts.timeoutMs ?? 2000;
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs, application_name: 'kvalreg-health' });
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: timeoutMs,
+    query_timeout: timeoutMs,
+    application_name: 'kvalreg-health',
+  });
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -33,15 +41,23 @@ export async function checkReadiness(url: string, opts: { timeoutMs?: number; le
   }
   try {
     const applied = new Set((await client.query('SELECT version FROM schema_migration')).rows.map((r) => r.version as string));
-    const pending = listMigrations().filter((m) => !applied.has(m.version)).map((m) => m.name);
+    const pending = listMigrations()
+      .filter((m) => !applied.has(m.version))
+      .map((m) => m.name);
     const jobs = await jobsStatus(client, { leaderStaleMs: opts.leaderStaleMs, lagFloorMs: opts.lagFloorMs });
-    const lagging = Object.fromEntries(jobs.jobs.filter((j) => j.lagging).map((j) => [j.job, `no successful run for ${Math.round(j.lagSeconds)} s (limit ${j.limitSeconds} s)`]));
+    const lagging = Object.fromEntries(
+      jobs.jobs
+        .filter((j) => j.lagging)
+        .map((j) => [j.job, `no successful run for ${Math.round(j.lagSeconds)} s (limit ${j.limitSeconds} s)`]),
+    );
     const jobsOk = jobs.leaderAlive && Object.keys(lagging).length === 0;
     const ok = pending.length === 0 && jobsOk;
     return {
-      ok, jobs,
+      ok,
+      jobs,
       body: {
-        status: ok ? 'ready' : 'unavailable', database: 'ok',
+        status: ok ? 'ready' : 'unavailable',
+        database: 'ok',
         migrations: pending.length ? { pending } : 'current',
         jobs: !jobs.leaderAlive ? 'no leader' : Object.keys(lagging).length ? { lagging } : 'ok',
       },

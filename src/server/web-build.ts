@@ -11,7 +11,8 @@ export const WEB_DIST = path.join(WEB_ROOT, 'dist');
 const STAMP = '.source-hash';
 
 function sources(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true })
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
     .filter((d) => d.name !== 'node_modules' && !d.name.startsWith('dist') && !d.name.startsWith('.build-'))
     .flatMap((d) => (d.isDirectory() ? sources(path.join(dir, d.name)) : [path.join(dir, d.name)]))
     .sort();
@@ -26,7 +27,11 @@ export function webSourceHash(): string {
 }
 
 export function webBuildIsCurrent(): boolean {
-  try { return fs.readFileSync(path.join(WEB_DIST, STAMP), 'utf8') === webSourceHash(); } catch { return false; }
+  try {
+    return fs.readFileSync(path.join(WEB_DIST, STAMP), 'utf8') === webSourceHash();
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -39,7 +44,9 @@ export const COMPILED = import.meta.url.endsWith('.js');
 export async function ensureWebBuild(opts: { force?: boolean; log?: (msg: string) => void } = {}): Promise<boolean> {
   if (COMPILED) {
     if (fs.existsSync(path.join(WEB_DIST, 'index.html'))) return false;
-    throw new Error(`The web app is missing from this build (${WEB_DIST}): build with \`npm run build\`, which builds it into dist/web/dist.`);
+    throw new Error(
+      `The web app is missing from this build (${WEB_DIST}): build with \`npm run build\`, which builds it into dist/web/dist.`,
+    );
   }
   if (!opts.force && webBuildIsCurrent()) return false;
   const hash = webSourceHash();
@@ -48,7 +55,12 @@ export async function ensureWebBuild(opts: { force?: boolean; log?: (msg: string
   // Built beside the old one and swapped in, so a server never serves half a build.
   const tmp = path.join(WEB_ROOT, `.build-${process.pid}-${Date.now()}`);
   try {
-    await build({ configFile: path.join(WEB_ROOT, 'vite.config.ts'), root: WEB_ROOT, logLevel: 'warn', build: { outDir: tmp, emptyOutDir: true } });
+    await build({
+      configFile: path.join(WEB_ROOT, 'vite.config.ts'),
+      root: WEB_ROOT,
+      logLevel: 'warn',
+      build: { outDir: tmp, emptyOutDir: true },
+    });
     fs.writeFileSync(path.join(tmp, STAMP), hash);
     const old = `${WEB_DIST}.old-${process.pid}`;
     if (fs.existsSync(WEB_DIST)) fs.renameSync(WEB_DIST, old);

@@ -23,8 +23,13 @@ export async function registerWebApp(app: FastifyInstance, dist = WEB_DIST) {
 
   const page = async (req: { url: string }, reply: any) => {
     const url = req.url.split('?')[0];
-    if (url.startsWith('/fhir')) return reply.code(404).type('application/fhir+json').send(operationOutcome([issue.error('not-found', undefined, `No FHIR endpoint at ${url}. See GET /fhir/metadata.`)]));
-    if (url.startsWith('/api/') || url.startsWith('/auth/') || url === '/api') return reply.code(404).send({ error: `No such endpoint: ${url}. The API is described in docs/.` });
+    if (url.startsWith('/fhir'))
+      return reply
+        .code(404)
+        .type('application/fhir+json')
+        .send(operationOutcome([issue.error('not-found', undefined, `No FHIR endpoint at ${url}. See GET /fhir/metadata.`)]));
+    if (url.startsWith('/api/') || url.startsWith('/auth/') || url === '/api')
+      return reply.code(404).send({ error: `No such endpoint: ${url}. The API is described in docs/.` });
     // A file name ends in a short extension; a page path may hold a dot too (the PROM form's link
     // token, /prom/<id>.<signature>), and goes to the app.
     if (/^\.[A-Za-z0-9]{1,8}$/.test(path.extname(url))) {
@@ -32,7 +37,10 @@ export async function registerWebApp(app: FastifyInstance, dist = WEB_DIST) {
       if (file.startsWith(dist) && fs.existsSync(file) && fs.statSync(file).isFile()) return reply.sendFile(path.relative(dist, file));
       return reply.code(404).send({ error: `No such file: ${url}` });
     }
-    if (!built()) return reply.code(503).send({ error: 'The web app is not built. Run `npm run build:web` (npm start and npm test build it when missing).' });
+    if (!built())
+      return reply
+        .code(503)
+        .send({ error: 'The web app is not built. Run `npm run build:web` (npm start and npm test build it when missing).' });
     return reply.header('cache-control', 'no-cache').sendFile('index.html');
   };
   app.get('/', { config: { access: PUBLIC } }, page);

@@ -6,14 +6,40 @@ import type { Queryable } from '../db/pool.ts';
 import { UnitTree, type Unit } from './tree.ts';
 
 const name = z.object({ nb: z.string(), en: z.string() });
-const base = { resh: z.string().regex(/^\d+$/, 'a RESH id is digits only'), orgnr: z.string().regex(/^\d{9}$/).optional(), short: z.string().optional(), name };
+const base = {
+  resh: z.string().regex(/^\d+$/, 'a RESH id is digits only'),
+  orgnr: z
+    .string()
+    .regex(/^\d{9}$/)
+    .optional(),
+  short: z.string().optional(),
+  name,
+};
 const department = z.object({ ...base, kind: z.enum(['orthopaedic', 'emergency_clinic', 'emergency_department']) });
 const hospital = z.object({ ...base, municipality: z.string().optional(), departments: z.array(department) });
-const trust = z.object({ ...base, population: z.number().int().optional(), demoArea: z.boolean().optional(), hospitals: z.array(hospital) });
+const trust = z.object({
+  ...base,
+  population: z.number().int().optional(),
+  demoArea: z.boolean().optional(),
+  hospitals: z.array(hospital),
+});
 const region = z.object({ ...base, trusts: z.array(trust) });
 const fileSchema = z.object({ nation: z.object({ ...base, regions: z.array(region) }) });
 
-interface Row { resh: string; parent: string | null; level: Unit['level']; kind: string | null; short: string | null; nameNb: string; nameEn: string; orgnr: string | null; municipality: string | null; population: number | null; demoArea: boolean; path: string[] }
+interface Row {
+  resh: string;
+  parent: string | null;
+  level: Unit['level'];
+  kind: string | null;
+  short: string | null;
+  nameNb: string;
+  nameEn: string;
+  orgnr: string | null;
+  municipality: string | null;
+  population: number | null;
+  demoArea: boolean;
+  path: string[];
+}
 
 export function readUnitsFile(file: string): Row[] {
   const parsed = fileSchema.safeParse(YAML.parse(fs.readFileSync(file, 'utf8')));
@@ -23,8 +49,21 @@ export function readUnitsFile(file: string): Row[] {
   const rows: Row[] = [];
   const add = (u: z.infer<typeof department> | any, level: Unit['level'], parentPath: string[], extra: Partial<Row> = {}) => {
     const path = [...parentPath, u.resh];
-    rows.push({ resh: u.resh, parent: parentPath.at(-1) ?? null, level, kind: u.kind ?? null, short: u.short ?? null, nameNb: u.name.nb, nameEn: u.name.en,
-      orgnr: u.orgnr ?? null, municipality: u.municipality ?? null, population: u.population ?? null, demoArea: Boolean(u.demoArea), path, ...extra });
+    rows.push({
+      resh: u.resh,
+      parent: parentPath.at(-1) ?? null,
+      level,
+      kind: u.kind ?? null,
+      short: u.short ?? null,
+      nameNb: u.name.nb,
+      nameEn: u.name.en,
+      orgnr: u.orgnr ?? null,
+      municipality: u.municipality ?? null,
+      population: u.population ?? null,
+      demoArea: Boolean(u.demoArea),
+      path,
+      ...extra,
+    });
     return path;
   };
   const { nation } = parsed.data;
@@ -58,11 +97,24 @@ export async function loadUnits(db: Queryable, file: string): Promise<number> {
      ON CONFLICT (resh) DO UPDATE SET parent_resh = EXCLUDED.parent_resh, level = EXCLUDED.level, kind = EXCLUDED.kind, short_name = EXCLUDED.short_name,
        name_nb = EXCLUDED.name_nb, name_en = EXCLUDED.name_en, orgnr = EXCLUDED.orgnr, municipality = EXCLUDED.municipality,
        population = EXCLUDED.population, demo_area = EXCLUDED.demo_area, path = EXCLUDED.path`,
-    [JSON.stringify(rows)]);
+    [JSON.stringify(rows)],
+  );
   return rows.length;
 }
 
 export async function readUnitTree(db: Queryable): Promise<UnitTree> {
   const { rows } = await db.query('SELECT resh, parent_resh, level, kind, short_name, name_nb, name_en, orgnr, path FROM org_unit');
-  return new UnitTree(rows.map((r) => ({ resh: r.resh, parent: r.parent_resh, level: r.level, kind: r.kind, short: r.short_name, nameNb: r.name_nb, nameEn: r.name_en, orgnr: r.orgnr, path: r.path })));
+  return new UnitTree(
+    rows.map((r) => ({
+      resh: r.resh,
+      parent: r.parent_resh,
+      level: r.level,
+      kind: r.kind,
+      short: r.short_name,
+      nameNb: r.name_nb,
+      nameEn: r.name_en,
+      orgnr: r.orgnr,
+      path: r.path,
+    })),
+  );
 }

@@ -1,7 +1,13 @@
 // The organisation hierarchy in memory: nation → region → trust → hospital → department.
 export interface Unit {
-  resh: string; parent: string | null; level: 'nation' | 'region' | 'trust' | 'hospital' | 'department';
-  kind: string | null; short: string | null; nameNb: string; nameEn: string | null; path: string[];
+  resh: string;
+  parent: string | null;
+  level: 'nation' | 'region' | 'trust' | 'hospital' | 'department';
+  kind: string | null;
+  short: string | null;
+  nameNb: string;
+  nameEn: string | null;
+  path: string[];
   /** Organisation number (Enhetsregisteret), where known. */
   orgnr?: string | null;
 }
@@ -10,7 +16,9 @@ export class UnitTree {
   private readonly byResh = new Map<string, Unit>();
   private readonly children = new Map<string, string[]>();
 
-  constructor(units: Unit[]) { this.reset(units); }
+  constructor(units: Unit[]) {
+    this.reset(units);
+  }
 
   /** Replaces the contents in place, so every holder of the tree sees the new hierarchy. */
   reset(units: Unit[]): void {
@@ -21,9 +29,15 @@ export class UnitTree {
       if (u.parent) this.children.set(u.parent, [...(this.children.get(u.parent) ?? []), u.resh]);
     }
   }
-  get(resh: string): Unit | undefined { return this.byResh.get(resh); }
-  has(resh: string): boolean { return this.byResh.has(resh); }
-  all(): Unit[] { return [...this.byResh.values()]; }
+  get(resh: string): Unit | undefined {
+    return this.byResh.get(resh);
+  }
+  has(resh: string): boolean {
+    return this.byResh.has(resh);
+  }
+  all(): Unit[] {
+    return [...this.byResh.values()];
+  }
   /** The unit and everything below it. */
   descendants(resh: string): string[] {
     const out: string[] = [];

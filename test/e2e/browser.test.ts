@@ -12,7 +12,9 @@ import { OTHER_ORTHO, SUS_ORTHO, testPlatform, type TestPlatform } from '../help
 
 const executablePath = findChromium();
 if (!executablePath && !process.env.CI) {
-  console.warn('Skipping the browser tests: no chromium found (install Debian\'s package: apt-get install chromium). In CI (CI set) they fail instead.');
+  console.warn(
+    "Skipping the browser tests: no chromium found (install Debian's package: apt-get install chromium). In CI (CI set) they fail instead.",
+  );
 }
 
 describe.skipIf(!executablePath && !process.env.CI)('in the browser', () => {
@@ -26,22 +28,45 @@ describe.skipIf(!executablePath && !process.env.CI)('in the browser', () => {
     if (!executablePath) throw new Error(NO_CHROMIUM_IN_CI);
     const port = await freePort();
     site = `http://localhost:${port}`;
-    idp = await startTestIdp([
-      account('pasient', { pid: patientNin, name: 'Pia Pasient' }),
-      account('registrar', { name: 'Sindre Stavanger' }),
-    ], { site });
+    idp = await startTestIdp(
+      [account('pasient', { pid: patientNin, name: 'Pia Pasient' }), account('registrar', { name: 'Sindre Stavanger' })],
+      { site },
+    );
     t = await testPlatform(idp.env);
-    await setUser(t.platform.db.pool, { subject: 'sub-registrar', name: 'Sindre Stavanger', grants: [
-      { registry: 'fracture', role: 'unit-registrar', unit: SUS_ORTHO }, { registry: 'fracture', role: 'unit-reader', unit: OTHER_ORTHO }] });
+    await setUser(t.platform.db.pool, {
+      subject: 'sub-registrar',
+      name: 'Sindre Stavanger',
+      grants: [
+        { registry: 'fracture', role: 'unit-registrar', unit: SUS_ORTHO },
+        { registry: 'fracture', role: 'unit-reader', unit: OTHER_ORTHO },
+      ],
+    });
     // The patient's fracture, sent by the hospital system, and looked at by a registrar.
     const f = fracture({ nin: patientNin, aoCode: '2R3A2', side: 'right' });
-    await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(ehrBundle(f)) });
-    const caseId = (await t.platform.db.pool.query('SELECT c.id FROM registry_case c JOIN person p ON p.id = c.person_id WHERE p.nin_hash = $1', [ninHash(t.platform.keys, patientNin)])).rows[0].id;
-    await t.app.inject({ method: 'GET', url: `/api/registries/fracture/cases/${caseId}`, headers: { authorization: `Bearer ${t.tokens.registrarSus}` } });
+    await t.app.inject({
+      method: 'POST',
+      url: '/fhir',
+      headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+      payload: JSON.stringify(ehrBundle(f)),
+    });
+    const caseId = (
+      await t.platform.db.pool.query('SELECT c.id FROM registry_case c JOIN person p ON p.id = c.person_id WHERE p.nin_hash = $1', [
+        ninHash(t.platform.keys, patientNin),
+      ])
+    ).rows[0].id;
+    await t.app.inject({
+      method: 'GET',
+      url: `/api/registries/fracture/cases/${caseId}`,
+      headers: { authorization: `Bearer ${t.tokens.registrarSus}` },
+    });
     await t.app.listen({ port, host: '127.0.0.1' });
     browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
   });
-  afterAll(async () => { await browser?.close(); await t?.close(); await idp?.idp.close(); });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+    await idp?.idp.close();
+  });
 
   async function logIn(username: string) {
     // Through the provider's own login page (test/helpers/browser.ts).
@@ -61,9 +86,15 @@ describe.skipIf(!executablePath && !process.env.CI)('in the browser', () => {
     expect(await page.getByRole('row', { name: /Side\s+Høyre/ }).count()).toBeGreaterThan(0);
     // The access log: who looked (role and unit), when, why.
     const log = page.locator('section.innsyn-log');
-    await log.getByRole('cell', { name: /Registrator ved avdelingen, .*Ortopedisk avdeling/ }).first().waitFor();
+    await log
+      .getByRole('cell', { name: /Registrator ved avdelingen, .*Ortopedisk avdeling/ })
+      .first()
+      .waitFor();
     await log.getByRole('cell', { name: 'Kvalitetssikring av registreringen' }).first().waitFor();
-    await log.getByRole('cell', { name: /Fagsystem på sykehuset/ }).first().waitFor();
+    await log
+      .getByRole('cell', { name: /Fagsystem på sykehuset/ })
+      .first()
+      .waitFor();
 
     if (process.env.E2E_SCREENSHOTS) await page.screenshot({ path: `${process.env.E2E_SCREENSHOTS}/innsyn.png`, fullPage: true });
     // Opt out, with a confirmation step.
@@ -79,14 +110,21 @@ describe.skipIf(!executablePath && !process.env.CI)('in the browser', () => {
     await reservation.getByRole('heading', { name: 'Slik trekker du reservasjonen tilbake' }).waitFor();
     expect(await page.getByText('Ingen har sett på opplysningene dine ennå.').count()).toBe(0);
     await page.reload();
-    await page.getByTestId('innsyn-reservation').getByText(/^Du reserverte deg/).waitFor();
+    await page
+      .getByTestId('innsyn-reservation')
+      .getByText(/^Du reserverte deg/)
+      .waitFor();
     await page.getByRole('heading', { name: 'Kontakt registeret' }).waitFor();
     if (process.env.E2E_SCREENSHOTS) await page.screenshot({ path: `${process.env.E2E_SCREENSHOTS}/innsyn-after.png`, fullPage: true });
 
     // And the data is really gone.
-    const persons = await t.platform.db.pool.query('SELECT count(*)::int AS n FROM person WHERE nin_hash = $1', [ninHash(t.platform.keys, patientNin)]);
+    const persons = await t.platform.db.pool.query('SELECT count(*)::int AS n FROM person WHERE nin_hash = $1', [
+      ninHash(t.platform.keys, patientNin),
+    ]);
     expect(persons.rows[0].n).toBe(0);
-    const reserved = await t.platform.db.pool.query('SELECT count(*)::int AS n FROM reservation WHERE nin_hash = $1', [ninHash(t.platform.keys, patientNin)]);
+    const reserved = await t.platform.db.pool.query('SELECT count(*)::int AS n FROM reservation WHERE nin_hash = $1', [
+      ninHash(t.platform.keys, patientNin),
+    ]);
     expect(reserved.rows[0].n).toBe(1);
     await context.close();
   });
@@ -113,7 +151,9 @@ describe.skipIf(!executablePath && !process.env.CI)('in the browser', () => {
     await page.waitForURL(new RegExp(`^${idp.idp.issuer}/session/end`));
     const after = await context.request.get(`${site}/api/me`);
     expect(after.status()).toBe(401);
-    const switches = await t.platform.db.pool.query("SELECT role, unit FROM audit_event WHERE action = 'role-switch' AND actor = 'user:sub-registrar' AND outcome = 'ok'");
+    const switches = await t.platform.db.pool.query(
+      "SELECT role, unit FROM audit_event WHERE action = 'role-switch' AND actor = 'user:sub-registrar' AND outcome = 'ok'",
+    );
     expect(switches.rows).toContainEqual({ role: 'unit-reader', unit: OTHER_ORTHO });
     await context.close();
   });

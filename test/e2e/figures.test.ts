@@ -27,14 +27,23 @@ describe.skipIf(!executablePath && !process.env.CI)('figures and level symbols i
     t = await testPlatform({ KVALREG_PUBLIC_URL: site });
     await t.app.listen({ port, host: '127.0.0.1' });
     for (let i = 1; i <= 9; i++) {
-      const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
-        payload: JSON.stringify(ehrBundle(fracture({ injuryDateTime: `${year}-01-0${i}T10:00:00+01:00`, firstContact: `${year}-01-0${i}T12:00:00+01:00` }))) });
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/fhir',
+        headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+        payload: JSON.stringify(
+          ehrBundle(fracture({ injuryDateTime: `${year}-01-0${i}T10:00:00+01:00`, firstContact: `${year}-01-0${i}T12:00:00+01:00` })),
+        ),
+      });
       expect(res.statusCode).toBeLessThan(300);
     }
     await t.platform.analytics.refresh();
     browser = await chromium.launch({ executablePath: executablePath!, headless: true, args: CHROMIUM_ARGS });
   }, 600_000);
-  afterAll(async () => { await browser?.close(); await t?.close(); });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
 
   it('shows the figures the server draws on the indicator page, not charts of its own', async () => {
     const page = await browser.newPage();
@@ -47,16 +56,27 @@ describe.skipIf(!executablePath && !process.env.CI)('figures and level symbols i
     for (const img of [compared, trend]) {
       expect(await img.evaluate((e) => e.tagName)).toBe('IMG');
       expect(await img.getAttribute('src')).toMatch(new RegExp(`/api/registries/fracture/figures/(units|trend)-${INDICATOR}\\.svg\\?`));
-      expect(await img.evaluate((e) => (e as unknown as { complete: boolean; naturalWidth: number }).complete && (e as unknown as { naturalWidth: number }).naturalWidth > 0)).toBe(true);
+      expect(
+        await img.evaluate(
+          (e) =>
+            (e as unknown as { complete: boolean; naturalWidth: number }).complete &&
+            (e as unknown as { naturalWidth: number }).naturalWidth > 0,
+        ),
+      ).toBe(true);
     }
     await page.close();
   }, 120_000);
 
-  it('draws the level symbols beside the words with the same shapes and colours as the figure\'s symbols', async () => {
+  it("draws the level symbols beside the words with the same shapes and colours as the figure's symbols", async () => {
     const page = await browser.newPage();
     await page.goto(`${site}/indicators/${INDICATOR}?period=${year}&unit=${SUS_HOSPITAL}`);
     await page.locator('dl.facts').waitFor();
-    const svg = (await t.app.inject({ method: 'GET', url: `/api/registries/fracture/figures/units-${INDICATOR}.svg?year=${year}&unit=${SUS_HOSPITAL}&level=hospital` })).body;
+    const svg = (
+      await t.app.inject({
+        method: 'GET',
+        url: `/api/registries/fracture/figures/units-${INDICATOR}.svg?year=${year}&unit=${SUS_HOSPITAL}&level=hospital`,
+      })
+    ).body;
 
     // The server's figure: each level's symbol stands just before its words in the legend.
     const words = { high: 'Høy måloppnåelse', moderate: 'Moderat måloppnåelse', low: 'Lav måloppnåelse' } as const;
@@ -68,7 +88,9 @@ describe.skipIf(!executablePath && !process.env.CI)('figures and level symbols i
       await mark.waitFor();
       const onPage = await mark.evaluate((e) => {
         const shape = e.querySelector('svg > circle, svg > path, svg > rect, svg > polygon');
-        return shape ? { tag: shape.tagName.toLowerCase(), fill: shape.getAttribute('fill') } : { tag: null, fill: null, text: e.textContent };
+        return shape
+          ? { tag: shape.tagName.toLowerCase(), fill: shape.getAttribute('fill') }
+          : { tag: null, fill: null, text: e.textContent };
       });
       expect(onPage, `the page's symbol for ${level}`).toEqual({ tag: inFigure![1], fill: inFigure![2] });
     }

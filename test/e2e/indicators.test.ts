@@ -33,26 +33,59 @@ describe.skipIf(!executablePath && !process.env.CI)('the web app in the browser'
     if (!executablePath) throw new Error(NO_CHROMIUM_IN_CI);
     const port = await freePort();
     site = `http://localhost:${port}`;
-    idp = await startTestIdp([account('registrar', { name: 'Sindre Stavanger' }), account('pasient', { pid: patientNin, name: 'Pia Pasient' })], { site });
+    idp = await startTestIdp(
+      [account('registrar', { name: 'Sindre Stavanger' }), account('pasient', { pid: patientNin, name: 'Pia Pasient' })],
+      { site },
+    );
     mail = await startTestInbox();
-    t = await testPlatform({ ...idp.env, KVALREG_SMTP_URL: mail.url, KVALREG_MAIL_FROM: 'Norsk frakturregister <rapport@kvalreg.test>', KVALREG_PUBLIC_URL: site });
-    await setUser(t.platform.db.pool, { subject: 'sub-registrar', name: 'Sindre Stavanger', grants: [{ registry: 'fracture', role: 'unit-registrar', unit: SUS_ORTHO }] });
+    t = await testPlatform({
+      ...idp.env,
+      KVALREG_SMTP_URL: mail.url,
+      KVALREG_MAIL_FROM: 'Norsk frakturregister <rapport@kvalreg.test>',
+      KVALREG_PUBLIC_URL: site,
+    });
+    await setUser(t.platform.db.pool, {
+      subject: 'sub-registrar',
+      name: 'Sindre Stavanger',
+      grants: [{ registry: 'fracture', role: 'unit-registrar', unit: SUS_ORTHO }],
+    });
     await t.app.listen({ port, host: '127.0.0.1' });
     // A year of demo traffic through the real FHIR API, and one fracture whose intended treatment is missing.
     const demo = await runDemo(t.platform, site, { years: 1, scale: 0.1, seed: 5, concurrency: 2, rate: [] });
     expect(demo.failed).toBe(0);
-    const own = fracture({ nin: patientNin, intent: undefined, injuryDateTime: `${new Date().getFullYear()}-01-10T10:00:00+01:00`, firstContact: `${new Date().getFullYear()}-01-10T11:00:00+01:00` });
-    const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(ehrBundle(own)) });
+    const own = fracture({
+      nin: patientNin,
+      intent: undefined,
+      injuryDateTime: `${new Date().getFullYear()}-01-10T10:00:00+01:00`,
+      firstContact: `${new Date().getFullYear()}-01-10T11:00:00+01:00`,
+    });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/fhir',
+      headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+      payload: JSON.stringify(ehrBundle(own)),
+    });
     expect(res.statusCode).toBeLessThan(300);
-    caseId = (await t.platform.db.pool.query('SELECT c.id FROM registry_case c JOIN person p ON p.id = c.person_id WHERE p.nin_hash = $1', [ninHash(t.platform.keys, patientNin)])).rows[0].id;
+    caseId = (
+      await t.platform.db.pool.query('SELECT c.id FROM registry_case c JOIN person p ON p.id = c.person_id WHERE p.nin_hash = $1', [
+        ninHash(t.platform.keys, patientNin),
+      ])
+    ).rows[0].id;
     await t.platform.analytics.refresh();
     browser = await chromium.launch({ executablePath: executablePath!, headless: true, args: CHROMIUM_ARGS });
   }, 600_000);
-  afterAll(async () => { await browser?.close(); await t?.close(); await idp?.idp.close(); await mail?.close(); });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+    await idp?.idp.close();
+    await mail?.close();
+  });
 
   async function logIn(username: string) {
     const session = await logInAt(browser, site, username);
-    session.page.on('console', (m) => { if (m.type() === 'error') console.error(`console: ${m.text()}`); });
+    session.page.on('console', (m) => {
+      if (m.type() === 'error') console.error(`console: ${m.text()}`);
+    });
     return session;
   }
 
@@ -71,7 +104,11 @@ describe.skipIf(!executablePath && !process.env.CI)('the web app in the browser'
     await page.getByRole('heading', { level: 1, name: 'Kvalitetsindikatorer' }).waitFor();
     const table = page.locator('table.indicator-table');
     await table.getByRole('columnheader', { name: 'SUS, Ortopedisk avdeling' }).waitFor();
-    await table.getByRole('columnheader', { name: 'Helse Vest RHF' }).or(table.getByRole('columnheader', { name: /Helse Vest/ })).first().waitFor();
+    await table
+      .getByRole('columnheader', { name: 'Helse Vest RHF' })
+      .or(table.getByRole('columnheader', { name: /Helse Vest/ }))
+      .first()
+      .waitFor();
     const row = table.locator('tr[data-indicator="nfr01_time_to_treatment"]');
     await expect.poll(() => row.locator('td .result').count(), { timeout: 30_000 }).toBe(3);
     expect(await row.textContent()).toMatch(/\d+,\d\s%.*(høy|moderat|lav)/);
@@ -96,18 +133,31 @@ describe.skipIf(!executablePath && !process.env.CI)('the web app in the browser'
     await page.getByLabel('Nivå', { exact: true }).selectOption('hospital');
     // Downloads rendered on the server from the same chart definition: a real PNG, and an XLSX
     // workbook holding the units compared.
-    const [png] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: /^Last ned figuren PNG: .*alle enheter sammenlignet/ }).click()]);
+    const [png] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: /^Last ned figuren PNG: .*alle enheter sammenlignet/ }).click(),
+    ]);
     const pngBytes = fs.readFileSync((await png.path())!);
     expect(pngBytes.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
     expect(png.suggestedFilename()).toMatch(/^fracture-units-nfr01_time_to_treatment-\d{4}.*\.png$/);
-    const [xlsx] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: /^tallene XLSX: .*alle enheter sammenlignet/ }).click()]);
+    const [xlsx] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: /^tallene XLSX: .*alle enheter sammenlignet/ }).click(),
+    ]);
     const book = new ExcelJS.Workbook();
     await book.xlsx.readFile((await xlsx.path())!);
-    const cells = book.worksheets.flatMap((ws) => ws.getSheetValues().flat().map((v) => String(v ?? '')));
+    const cells = book.worksheets.flatMap((ws) =>
+      ws
+        .getSheetValues()
+        .flat()
+        .map((v) => String(v ?? '')),
+    );
     expect(cells.some((c) => /Stavanger universitetssjukehus/.test(c))).toBe(true);
     await screenshot(page, 'indicator');
     await scan(page, 'indicator');
-    const audited = await t.platform.db.pool.query("SELECT count(*)::int AS n FROM audit_event WHERE action = 'indicator:explain' AND actor = 'user:sub-registrar'");
+    const audited = await t.platform.db.pool.query(
+      "SELECT count(*)::int AS n FROM audit_event WHERE action = 'indicator:explain' AND actor = 'user:sub-registrar'",
+    );
     expect(audited.rows[0].n).toBeGreaterThan(0);
 
     // Registrations: the worklist, then the case with the missing intended treatment.
@@ -132,7 +182,10 @@ describe.skipIf(!executablePath && !process.env.CI)('the web app in the browser'
     await form.getByRole('button', { name: 'Gjenåpne' }).waitFor();
     await screenshot(page, 'registration-case');
     await scan(page, 'registration-case');
-    const stored = await t.platform.db.pool.query("SELECT status, data->>'treatment_intent' AS intent FROM case_form WHERE registry = 'fracture' AND case_id = $1 AND form = 'behandling'", [caseId]);
+    const stored = await t.platform.db.pool.query(
+      "SELECT status, data->>'treatment_intent' AS intent FROM case_form WHERE registry = 'fracture' AND case_id = $1 AND form = 'behandling'",
+      [caseId],
+    );
     expect(stored.rows[0]).toEqual({ status: 'finalised', intent: 'conservative' });
     await context.close();
   }, 240_000);
@@ -149,7 +202,9 @@ describe.skipIf(!executablePath && !process.env.CI)('the web app in the browser'
     await page.getByLabel('Figur', { exact: true }).selectOption('ao-prefix-by-sex');
     await expect.poll(() => page.locator('table.analysis-table tbody tr').count(), { timeout: 30_000 }).toBeGreaterThan(3);
     const img = page.locator('figure.analysis-figure img');
-    await expect.poll(() => img.evaluate((el) => (el as unknown as { naturalWidth: number }).naturalWidth), { timeout: 30_000 }).toBeGreaterThan(100);
+    await expect
+      .poll(() => img.evaluate((el) => (el as unknown as { naturalWidth: number }).naturalWidth), { timeout: 30_000 })
+      .toBeGreaterThan(100);
     expect(page.url()).toContain('figure=ao-prefix-by-sex');
     // The own unit beside the rest of the country, as shares; the choice kept in the URL.
     await choose(page, 'Enhet', SUS_ORTHO, /SUS, Ortopedisk avdeling/);
@@ -169,7 +224,7 @@ describe.skipIf(!executablePath && !process.env.CI)('the web app in the browser'
     expect(page.url()).toContain(`hospital=${SUS_HOSPITAL}`);
     const all = await profile.getByRole('row').count();
     await page.getByLabel('Vis måloppnåelse', { exact: true }).selectOption('high');
-    await expect.poll(async () => (await profile.count()) ? profile.getByRole('row').count() : 0).toBeLessThan(all);
+    await expect.poll(async () => ((await profile.count()) ? profile.getByRole('row').count() : 0)).toBeLessThan(all);
     await screenshot(page, 'hospital-profile');
     await scan(page, 'hospital-profile');
     await context.close();
@@ -209,7 +264,9 @@ describe.skipIf(!executablePath && !process.env.CI)('the web app in the browser'
     const pdf = mimeParts(received.raw).find((x) => x.type === 'application/pdf')!;
     expect(pdf.body.subarray(0, 4).toString()).toBe('%PDF');
     expect(pdfInfo(pdf.body).Title).toBe('Norsk frakturregister – Ortopedisk avdeling, Stavanger universitetssjukehus');
-    const text = mimeParts(received.raw).find((x) => x.type === 'text/plain')!.body.toString('utf8');
+    const text = mimeParts(received.raw)
+      .find((x) => x.type === 'text/plain')!
+      .body.toString('utf8');
     expect(text).toContain(`${site}/api/unsubscribe?token=`);
     // The delivery is in the subscription's log on the page.
     await row.getByText('Utsendingslogg').click();

@@ -26,19 +26,35 @@ describe.skipIf(!executablePath && !process.env.CI)('PROM in the browser', () =>
     idp = await startTestIdp([account('pasient', { pid: patientNin, name: 'Pia Pasient' })], { site });
     t = await testPlatform(idp.env);
     const post = async (bundle: unknown) => {
-      const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(bundle) });
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/fhir',
+        headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+        payload: JSON.stringify(bundle),
+      });
       expect(res.statusCode, res.body).toBe(200);
     };
     // 2023: 30 wrist fractures at Stavanger orthopaedics (20 answer at 6 weeks), 3 at Kalnes (1 answers).
     const answers: unknown[] = [];
     for (let i = 0; i < 33; i++) {
-      const f = fracture({ nin: i === 0 ? patientNin : nin(`19${50 + (i % 40)}-0${1 + (i % 9)}-1${i % 10}`, i % 2 ? 'male' : 'female'), unitResh: i < 30 ? SUS_ORTHO : OTHER_ORTHO,
-        injuryDateTime: '2023-03-01T10:00:00+01:00', firstContact: '2023-03-01T11:00:00+01:00' });
+      const f = fracture({
+        nin: i === 0 ? patientNin : nin(`19${50 + (i % 40)}-0${1 + (i % 9)}-1${i % 10}`, i % 2 ? 'male' : 'female'),
+        unitResh: i < 30 ? SUS_ORTHO : OTHER_ORTHO,
+        injuryDateTime: '2023-03-01T10:00:00+01:00',
+        firstContact: '2023-03-01T11:00:00+01:00',
+      });
       await post(ehrBundle(f));
       if (i < 20 || i === 30) {
         const level = String(1 + (i % 3));
-        answers.push(questionnaireResponse({ instrument: t.platform.prom.instruments.get('eq5d5l')!, nin: f.nin, authored: '2023-04-14T18:00:00Z',
-          answers: { mobility: level, selfcare: '1', usual: level, pain: level, anxiety: '1', vas: 60 + i }, identifier: { system: 'urn:oid:2.16.578.1.12.4.1.999.7.qr', value: `e2e-${i}` } }));
+        answers.push(
+          questionnaireResponse({
+            instrument: t.platform.prom.instruments.get('eq5d5l')!,
+            nin: f.nin,
+            authored: '2023-04-14T18:00:00Z',
+            answers: { mobility: level, selfcare: '1', usual: level, pain: level, anxiety: '1', vas: 60 + i },
+            identifier: { system: 'urn:oid:2.16.578.1.12.4.1.999.7.qr', value: `e2e-${i}` },
+          }),
+        );
       }
     }
     await post(responseBundle(answers as any));
@@ -46,9 +62,13 @@ describe.skipIf(!executablePath && !process.env.CI)('PROM in the browser', () =>
     await t.app.listen({ port, host: '127.0.0.1' });
     browser = await chromium.launch({ executablePath: executablePath!, headless: true, args: CHROMIUM_ARGS });
   }, 300_000);
-  afterAll(async () => { await browser?.close(); await t?.close(); await idp?.idp.close(); });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+    await idp?.idp.close();
+  });
 
-  it('shows a unit\'s PROM results beside the nation to anyone, small counts withheld', async () => {
+  it("shows a unit's PROM results beside the nation to anyone, small counts withheld", async () => {
     const context = await browser.newContext({ locale: 'nb-NO', timezoneId: 'Europe/Oslo', viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
     page.on('pageerror', (e) => console.error(`page error: ${e.message}`));

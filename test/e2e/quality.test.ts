@@ -31,26 +31,61 @@ describe.skipIf(!executablePath && !process.env.CI)('the data-quality pages in t
     if (!executablePath) throw new Error(NO_CHROMIUM_IN_CI);
     const port = await freePort();
     site = `http://localhost:${port}`;
-    idp = await startTestIdp([account('registrar', { name: 'Sindre Stavanger' }), account('admin', { name: 'Ada Administrator' })], { site });
+    idp = await startTestIdp([account('registrar', { name: 'Sindre Stavanger' }), account('admin', { name: 'Ada Administrator' })], {
+      site,
+    });
     t = await testPlatform({ ...idp.env, KVALREG_PUBLIC_URL: site });
-    await setUser(t.platform.db.pool, { subject: 'sub-registrar', name: 'Sindre Stavanger', grants: [{ registry: 'fracture', role: 'unit-registrar', unit: SUS_ORTHO }] });
-    await setUser(t.platform.db.pool, { subject: 'sub-admin', name: 'Ada Administrator', grants: [{ registry: 'fracture', role: 'registry-admin', unit: '1' }] });
+    await setUser(t.platform.db.pool, {
+      subject: 'sub-registrar',
+      name: 'Sindre Stavanger',
+      grants: [{ registry: 'fracture', role: 'unit-registrar', unit: SUS_ORTHO }],
+    });
+    await setUser(t.platform.db.pool, {
+      subject: 'sub-admin',
+      name: 'Ada Administrator',
+      grants: [{ registry: 'fracture', role: 'registry-admin', unit: '1' }],
+    });
     for (let i = 0; i < 6; i++) {
       // One fracture without its injury energy (completeness), the others complete.
-      const f = fracture({ nin: people[i], unitResh: SUS_ORTHO, injuryDateTime: `${day(`0${i + 2}-10`)}T10:00:00+01:00`, firstContact: `${day(`0${i + 2}-10`)}T11:00:00+01:00` });
-      const res = await t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(ehrBundle(i === 0 ? { ...f, energy: undefined } : f)) });
+      const f = fracture({
+        nin: people[i],
+        unitResh: SUS_ORTHO,
+        injuryDateTime: `${day(`0${i + 2}-10`)}T10:00:00+01:00`,
+        firstContact: `${day(`0${i + 2}-10`)}T11:00:00+01:00`,
+      });
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/fhir',
+        headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+        payload: JSON.stringify(ehrBundle(i === 0 ? { ...f, energy: undefined } : f)),
+      });
       expect(res.statusCode, res.body).toBeLessThan(300);
     }
     await t.platform.analytics.refresh();
-    const rows = ['episode_id;national_id;hospital_resh;admission_date;discharge_date;contact_type;icd10;ncsp',
+    const rows = [
+      'episode_id;national_id;hospital_resh;admission_date;discharge_date;contact_type;icd10;ncsp',
       ...[0, 1, 2, 3].map((i) => `e${i};${people[i]};${SUS_HOSPITAL};${day(`0${i + 2}-10`)};${day(`0${i + 2}-11`)};inpatient;S52.5;`),
       `e6;${missing};${SUS_HOSPITAL};${day('09-01')};${day('09-02')};inpatient;S82.6;NGJ62`,
-      ...[7, 8, 9, 10].map((i) => `e${i};${people[i]};${SUS_HOSPITAL};${day(`${i + 1}-01`.padStart(5, '0'))};${day(`${i + 1}-01`.padStart(5, '0'))};outpatient;S62.3;`)];
-    await t.platform.quality.importNpr({ kind: 'platform', task: 'test' }, t.platform.registry('fracture')!, rows.join('\n'), t.platform.keys, { source: 'test', allowTestIdentities: true });
+      ...[7, 8, 9, 10].map(
+        (i) =>
+          `e${i};${people[i]};${SUS_HOSPITAL};${day(`${i + 1}-01`.padStart(5, '0'))};${day(`${i + 1}-01`.padStart(5, '0'))};outpatient;S62.3;`,
+      ),
+    ];
+    await t.platform.quality.importNpr(
+      { kind: 'platform', task: 'test' },
+      t.platform.registry('fracture')!,
+      rows.join('\n'),
+      t.platform.keys,
+      { source: 'test', allowTestIdentities: true },
+    );
     await t.app.listen({ port, host: '127.0.0.1' });
     browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
   }, 180_000);
-  afterAll(async () => { await browser?.close(); await t?.close(); await idp?.idp.close(); });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+    await idp?.idp.close();
+  });
 
   it('the registrar sees the data-quality report, follows up a finding and opens the registrations behind it', async () => {
     const { context, page } = await logIn(browser, site, 'registrar');
@@ -67,7 +102,11 @@ describe.skipIf(!executablePath && !process.env.CI)('the data-quality pages in t
     await energy.getByLabel('Merknad').fill('Purret på avdelingen');
     await energy.getByRole('button', { name: 'Merk som fulgt opp' }).click();
     await page.getByRole('status').filter({ hasText: 'Lagret.' }).waitFor();
-    await page.locator('.dq-finding', { hasText: /energi/i }).getByText('Fulgt opp', { exact: true }).first().waitFor();
+    await page
+      .locator('.dq-finding', { hasText: /energi/i })
+      .getByText('Fulgt opp', { exact: true })
+      .first()
+      .waitFor();
     await scan(page, 'data quality');
     await screenshot(page, 'data-quality');
     await context.close();
@@ -78,7 +117,11 @@ describe.skipIf(!executablePath && !process.env.CI)('the data-quality pages in t
     await page.goto(`${site}/coverage?unit=${SUS_HOSPITAL}&year=${YEAR}`);
     await page.getByRole('heading', { level: 1, name: 'Dekningsgrad mot Norsk pasientregister' }).waitFor();
     // SUS: 4 in both, 2 only in the registry, 5 only in NPR: (2 + 4) / 11 = 54.5 %, under 60 %.
-    const row = page.getByRole('row').filter({ hasText: String(YEAR) }).filter({ hasText: 'Stavanger' }).first();
+    const row = page
+      .getByRole('row')
+      .filter({ hasText: String(YEAR) })
+      .filter({ hasText: 'Stavanger' })
+      .first();
     await row.waitFor();
     await expect(row.textContent()).resolves.toMatch(/54,5\s%.*Lav dekningsgrad/);
     await page.getByRole('cell', { name: missing }).waitFor();

@@ -22,10 +22,79 @@ import { OTHER_ORTHO, SUS_HOSPITAL, SUS_ORTHO, testPlatform, type TestPlatform }
 const executablePath = findChromium();
 
 /** English words that are not also Norwegian words: one of them on a Norwegian page is a leak. */
-const ENGLISH = ['the', 'and', 'of', 'is', 'are', 'was', 'were', 'with', 'not', 'this', 'that', 'these', 'must', 'cannot', 'nothing', 'saved', 'unknown', 'missing', 'error',
-  'failed', 'registry', 'indicator', 'indicators', 'female', 'male', 'injury', 'please', 'your', 'you', 'found', 'only', 'has', 'have', 'should', 'would', 'which', 'been',
-  'from', 'does', 'when', 'where', 'what', 'who', 'loading', 'submit', 'page', 'case', 'cases', 'unit', 'units', 'report', 'reports', 'too', 'many', 'requests', 'retry',
-  'after', 'give', 'valid', 'invalid', 'date', 'there', 'no', 'yes', 'log', 'in', 'out', 'left', 'right', 'conservative', 'operative'].filter((w) => !['no', 'in', 'log'].includes(w));
+const ENGLISH = [
+  'the',
+  'and',
+  'of',
+  'is',
+  'are',
+  'was',
+  'were',
+  'with',
+  'not',
+  'this',
+  'that',
+  'these',
+  'must',
+  'cannot',
+  'nothing',
+  'saved',
+  'unknown',
+  'missing',
+  'error',
+  'failed',
+  'registry',
+  'indicator',
+  'indicators',
+  'female',
+  'male',
+  'injury',
+  'please',
+  'your',
+  'you',
+  'found',
+  'only',
+  'has',
+  'have',
+  'should',
+  'would',
+  'which',
+  'been',
+  'from',
+  'does',
+  'when',
+  'where',
+  'what',
+  'who',
+  'loading',
+  'submit',
+  'page',
+  'case',
+  'cases',
+  'unit',
+  'units',
+  'report',
+  'reports',
+  'too',
+  'many',
+  'requests',
+  'retry',
+  'after',
+  'give',
+  'valid',
+  'invalid',
+  'date',
+  'there',
+  'no',
+  'yes',
+  'log',
+  'in',
+  'out',
+  'left',
+  'right',
+  'conservative',
+  'operative',
+].filter((w) => !['no', 'in', 'log'].includes(w));
 const ENGLISH_RE = new RegExp(`\\b(${ENGLISH.join('|')})\\b`, 'i');
 /** A variable's id shown as text (ao_code, injury_date): the codebook has its name. */
 const VARIABLE_ID = /\b[a-z]+(?:_[a-z0-9]+)+\b/;
@@ -51,7 +120,10 @@ async function visibleText(page: Page): Promise<string> {
 }
 
 function leaks(text: string): string[] {
-  return text.split('\n').filter((line) => ENGLISH_RE.test(line) || VARIABLE_ID.test(line)).map((l) => l.slice(0, 160));
+  return text
+    .split('\n')
+    .filter((line) => ENGLISH_RE.test(line) || VARIABLE_ID.test(line))
+    .map((l) => l.slice(0, 160));
 }
 
 describe.skipIf(!executablePath && !process.env.CI)("the workbench and the public's view, in the browser", () => {
@@ -67,32 +139,104 @@ describe.skipIf(!executablePath && !process.env.CI)("the workbench and the publi
     if (!executablePath) throw new Error(NO_CHROMIUM_IN_CI);
     const port = await freePort();
     site = `http://localhost:${port}`;
-    idp = await startTestIdp(['registrar', 'leser', 'registeradmin', 'admin', 'forsker', 'traumeregistrar'].map((u) => account(u))
-      .concat([account('pasient', { pid: patientNin, name: 'Pia Pasient' })]), { site });
+    idp = await startTestIdp(
+      ['registrar', 'leser', 'registeradmin', 'admin', 'forsker', 'traumeregistrar']
+        .map((u) => account(u))
+        .concat([account('pasient', { pid: patientNin, name: 'Pia Pasient' })]),
+      { site },
+    );
     t = await testPlatform({ ...idp.env, KVALREG_PUBLIC_URL: site });
     const db = t.platform.db.pool;
-    await setUser(db, { subject: 'sub-registrar', name: 'Sindre Stavanger', grants: [{ registry: 'fracture', role: 'unit-registrar', unit: SUS_ORTHO }] });
-    await setUser(db, { subject: 'sub-leser', name: 'Live Kalnes', grants: [{ registry: 'fracture', role: 'unit-reader', unit: OTHER_ORTHO }] });
-    await setUser(db, { subject: 'sub-registeradmin', name: 'Reidun Register', grants: [{ registry: 'fracture', role: 'registry-admin', unit: '1' }, { registry: 'trauma', role: 'registry-admin', unit: '1' }] });
+    await setUser(db, {
+      subject: 'sub-registrar',
+      name: 'Sindre Stavanger',
+      grants: [{ registry: 'fracture', role: 'unit-registrar', unit: SUS_ORTHO }],
+    });
+    await setUser(db, {
+      subject: 'sub-leser',
+      name: 'Live Kalnes',
+      grants: [{ registry: 'fracture', role: 'unit-reader', unit: OTHER_ORTHO }],
+    });
+    await setUser(db, {
+      subject: 'sub-registeradmin',
+      name: 'Reidun Register',
+      grants: [
+        { registry: 'fracture', role: 'registry-admin', unit: '1' },
+        { registry: 'trauma', role: 'registry-admin', unit: '1' },
+      ],
+    });
     await setUser(db, { subject: 'sub-admin', name: 'Ada Drift', grants: [{ registry: '*', role: 'platform-admin', unit: '1' }] });
     await setUser(db, { subject: 'sub-forsker', name: 'Frida Forsker', grants: [{ registry: 'fracture', role: 'researcher', unit: '1' }] });
-    await setUser(db, { subject: 'sub-traumeregistrar', name: 'Tora Traume', grants: [{ registry: 'trauma', role: 'unit-registrar', unit: SUS_HOSPITAL }] });
+    await setUser(db, {
+      subject: 'sub-traumeregistrar',
+      name: 'Tora Traume',
+      grants: [{ registry: 'trauma', role: 'unit-registrar', unit: SUS_HOSPITAL }],
+    });
     await t.app.listen({ port, host: '127.0.0.1' });
-    const post = async (bundle: unknown) => t.app.inject({ method: 'POST', url: '/fhir', headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' }, payload: JSON.stringify(bundle) });
+    const post = async (bundle: unknown) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/fhir',
+        headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+        payload: JSON.stringify(bundle),
+      });
     // The patient's fracture: her name in the record, the code not yet given (the registrar picks it).
-    const hers = fracture({ id: 'dips-44001', nin: patientNin, name: { use: 'official', given: ['Kari'], family: 'Nordmann' }, aoCode: '2R3A2.1', intent: undefined,
-      injuryDateTime: '2025-03-01T10:00:00+01:00', firstContact: '2025-03-01T12:00:00+01:00' });
+    const hers = fracture({
+      id: 'dips-44001',
+      nin: patientNin,
+      name: { use: 'official', given: ['Kari'], family: 'Nordmann' },
+      aoCode: '2R3A2.1',
+      intent: undefined,
+      injuryDateTime: '2025-03-01T10:00:00+01:00',
+      firstContact: '2025-03-01T12:00:00+01:00',
+    });
     expect((await post(ehrBundle(hers))).statusCode).toBe(200);
-    ids.hers = (await db.query('SELECT c.id FROM registry_case c JOIN person p ON p.id = c.person_id WHERE p.nin_hash = $1', [ninHash(t.platform.keys, patientNin)])).rows[0].id;
+    ids.hers = (
+      await db.query('SELECT c.id FROM registry_case c JOIN person p ON p.id = c.person_id WHERE p.nin_hash = $1', [
+        ninHash(t.platform.keys, patientNin),
+      ])
+    ).rows[0].id;
     // Complete ones to finalise in bulk, incomplete ones for the worklist, across two years.
     for (let i = 0; i < 8; i++) {
       const at = `${i < 4 ? 2024 : 2025}-0${1 + (i % 8)}-1${i % 9}T10:00:00+0${i < 3 ? 1 : 2}:00`;
-      expect((await post(ehrBundle(fracture({ id: `dips-5${i}`, name: { given: ['Ola'], family: `Hansen${i}` }, injuryDateTime: at, firstContact: at, intent: i % 3 === 0 ? undefined : 'conservative' })))).statusCode).toBe(200);
+      expect(
+        (
+          await post(
+            ehrBundle(
+              fracture({
+                id: `dips-5${i}`,
+                name: { given: ['Ola'], family: `Hansen${i}` },
+                injuryDateTime: at,
+                firstContact: at,
+                intent: i % 3 === 0 ? undefined : 'conservative',
+              }),
+            ),
+          )
+        ).statusCode,
+      ).toBe(200);
     }
     expect((await post(ehrBundle(fracture({ id: 'dips-other', unitResh: OTHER_ORTHO })))).statusCode).toBe(200);
     // A trauma event with an invalid injury code.
-    expect((await post(traumaBundle({ id: 'tr-1', nin: nin('1980-05-05', 'male'), name: { given: ['Per'], family: 'Traume' }, unitResh: '8201102', arrival: '2025-06-01T10:00:00+02:00', traumaTeam: true,
-      accident: { at: '2025-06-01T09:20:00+02:00' }, mechanism: 'fall_high', intention: 'accident', injuryType: 'blunt', arrivalVitals: { gcs: 15, sbp: 120, rr: 16 }, ais: ['853000.3', '85300.3'] }))).statusCode).toBe(200);
+    expect(
+      (
+        await post(
+          traumaBundle({
+            id: 'tr-1',
+            nin: nin('1980-05-05', 'male'),
+            name: { given: ['Per'], family: 'Traume' },
+            unitResh: '8201102',
+            arrival: '2025-06-01T10:00:00+02:00',
+            traumaTeam: true,
+            accident: { at: '2025-06-01T09:20:00+02:00' },
+            mechanism: 'fall_high',
+            intention: 'accident',
+            injuryType: 'blunt',
+            arrivalVitals: { gcs: 15, sbp: 120, rr: 16 },
+            ais: ['853000.3', '85300.3'],
+          }),
+        )
+      ).statusCode,
+    ).toBe(200);
     ids.trauma = (await db.query("SELECT id FROM registry_case WHERE registry = 'trauma'")).rows[0].id;
     // A message whose unit the platform does not know yet: quarantined.
     const q = await post(ehrBundle(fracture({ id: 'dips-quarantine', unitResh: '7777777' })));
@@ -101,7 +245,11 @@ describe.skipIf(!executablePath && !process.env.CI)("the workbench and the publi
     await t.platform.analytics.refresh();
     browser = await chromium.launch({ executablePath: executablePath!, headless: true, args: CHROMIUM_ARGS });
   }, 300_000);
-  afterAll(async () => { await browser?.close(); await t?.close(); await idp?.idp.close(); });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+    await idp?.idp.close();
+  });
 
   const main = (page: Page) => page.getByRole('main');
 
@@ -115,16 +263,25 @@ describe.skipIf(!executablePath && !process.env.CI)("the workbench and the publi
     await expect.poll(() => page.getByTestId('patient-person').textContent()).toMatch(/^K\. N\., \d{6}\*{5}, \d+ år, kvinne$/);
     await screenshot(page, 'patient');
     await scan(page, 'patient');
-    await page.getByTestId('patient-cases').getByRole('link', { name: `Åpne registrering ${ids.hers}` }).click();
+    await page
+      .getByTestId('patient-cases')
+      .getByRole('link', { name: `Åpne registrering ${ids.hers}` })
+      .click();
     await page.getByRole('heading', { level: 1, name: `Registrering ${ids.hers}` }).waitFor();
     // Who and what: initials and masked number, age, sex, the system and its own numbers, the date and code.
     const header = page.getByTestId('case-header');
     await expect.poll(() => header.getByTestId('case-person').textContent()).toMatch(/^K\. N\., \d{6}\*{5}, 74 år, kvinne$/);
-    expect(await header.getByTestId('case-source').textContent()).toMatch(/SUS DIPS Arena, journal-\/saksnummer dips-44001, kontakt dips-44001/);
-    expect(await header.locator('[data-header="ao_code"]').textContent()).toMatch(/2R3A2\.1 Radius distalt, ekstraartikulær: enkel fraktur/);
+    expect(await header.getByTestId('case-source').textContent()).toMatch(
+      /SUS DIPS Arena, journal-\/saksnummer dips-44001, kontakt dips-44001/,
+    );
+    expect(await header.locator('[data-header="ao_code"]').textContent()).toMatch(
+      /2R3A2\.1 Radius distalt, ekstraartikulær: enkel fraktur/,
+    );
     await header.getByRole('button', { name: 'Vis navn og fødselsnummer' }).click();
     await expect.poll(() => header.getByTestId('case-person').textContent()).toBe(`Kari Nordmann, ${patientNin}, 74 år, kvinne`);
-    const reveals = await t.platform.db.pool.query("SELECT count(*)::int AS n FROM audit_event WHERE action = 'reveal' AND actor = 'user:sub-registrar'");
+    const reveals = await t.platform.db.pool.query(
+      "SELECT count(*)::int AS n FROM audit_event WHERE action = 'reveal' AND actor = 'user:sub-registrar'",
+    );
     expect(reveals.rows[0].n).toBe(1);
 
     // The AO picker, by keyboard alone: open it, then bone → segment → type → group → subgroup.
@@ -143,7 +300,8 @@ describe.skipIf(!executablePath && !process.env.CI)("the workbench and the publi
       // (The callbacks run in the page; this file is compiled without the DOM's types.)
       const inPanel = () => panel.evaluate((el: any) => el.contains((globalThis as any).document.activeElement) as boolean);
       await expect.poll(inPanel, { timeout: 10_000 }).toBe(true);
-      for (let i = 0; i < 200 && !(await button.evaluate((b: any) => b === (globalThis as any).document.activeElement)); i++) await page.keyboard.press('Tab');
+      for (let i = 0; i < 200 && !(await button.evaluate((b: any) => b === (globalThis as any).document.activeElement)); i++)
+        await page.keyboard.press('Tab');
       await page.keyboard.press('Enter');
     };
     await pick('2');
@@ -156,11 +314,19 @@ describe.skipIf(!executablePath && !process.env.CI)("the workbench and the publi
     await scan(page, 'ao-picker');
     await skade.getByRole('button', { name: 'Lagre' }).click();
     await skade.getByText('Lagret.').waitFor();
-    expect((await t.platform.db.pool.query("SELECT data->>'ao_code' AS c FROM case_form WHERE registry = 'fracture' AND case_id = $1 AND form = 'skade'", [ids.hers])).rows[0].c).toBe('2R3C1.2');
+    expect(
+      (
+        await t.platform.db.pool.query(
+          "SELECT data->>'ao_code' AS c FROM case_form WHERE registry = 'fracture' AND case_id = $1 AND form = 'skade'",
+          [ids.hers],
+        )
+      ).rows[0].c,
+    ).toBe('2R3C1.2');
     // The field's history: captured from the record, then changed by the registrar.
     await skade.locator('details[data-history="ao_code"] summary').click();
     // (The person by the name the login gave: the local provider's "Test registrar".)
-    await expect.poll(() => skade.locator('details[data-history="ao_code"]').textContent(), { timeout: 30_000 })
+    await expect
+      .poll(() => skade.locator('details[data-history="ao_code"]').textContent(), { timeout: 30_000 })
       .toMatch(/2R3A2\.1\b[^→]* → 2R3C1\.2\b.*\(Test registrar\)/);
     // An old code typed in: "did you mean".
     const behandling = page.locator('[data-form="behandling"]');
@@ -173,7 +339,9 @@ describe.skipIf(!executablePath && !process.env.CI)("the workbench and the publi
     // The worklist: who and what on each row; a search; then the reviewed bulk finalise.
     await page.goto(`${site}/registrations`);
     await page.getByRole('heading', { level: 1, name: 'Registreringer' }).waitFor();
-    await expect.poll(() => page.locator('table.worklist-table').first().getByTestId('row-person').count(), { timeout: 30_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(() => page.locator('table.worklist-table').first().getByTestId('row-person').count(), { timeout: 30_000 })
+      .toBeGreaterThan(0);
     // Every row says who: initials, the masked number, age and sex.
     for (const who of await page.locator('table.worklist-table').first().getByTestId('row-person').allTextContents()) {
       expect(who).toMatch(/^[A-ZÆØÅ]\. [A-ZÆØÅ]\., \d{6}\*{5}, \d+ år, (kvinne|mann)$/);
@@ -181,16 +349,26 @@ describe.skipIf(!executablePath && !process.env.CI)("the workbench and the publi
     await screenshot(page, 'worklist');
     await scan(page, 'registrations');
     const bulk = page.locator('section.bulk-finalise');
-    await expect.poll(() => bulk.getByTestId('finalisable-total').textContent(), { timeout: 30_000 }).toMatch(/^\d+ komplette registreringer er ikke ferdigstilt\.$/);
+    await expect
+      .poll(() => bulk.getByTestId('finalisable-total').textContent(), { timeout: 30_000 })
+      .toMatch(/^\d+ komplette registreringer er ikke ferdigstilt\.$/);
     const n = Number((await bulk.getByTestId('finalisable-total').textContent())!.match(/^\d+/)![0]);
     expect(n).toBeGreaterThan(3);
     expect(await bulk.getByRole('button', { name: `Ferdigstill ${n} registreringer` }).isDisabled()).toBe(true);
     await bulk.getByLabel(`Jeg har gått gjennom listen og vil ferdigstille alle ${n}`).check();
     await bulk.getByRole('button', { name: `Ferdigstill ${n} registreringer` }).click();
     await expect.poll(() => bulk.getByTestId('bulk-result').textContent(), { timeout: 30_000 }).toBe(`${n} registreringer er ferdigstilt.`);
-    const finalised = await t.platform.db.pool.query("SELECT count(DISTINCT case_id)::int AS n FROM value_history WHERE registry = 'fracture' AND source->>'bulk' = 'true'");
+    const finalised = await t.platform.db.pool.query(
+      "SELECT count(DISTINCT case_id)::int AS n FROM value_history WHERE registry = 'fracture' AND source->>'bulk' = 'true'",
+    );
     expect(finalised.rows[0].n).toBe(n);
-    expect((await t.platform.db.pool.query("SELECT count(*)::int AS n FROM audit_event WHERE action = 'finalise' AND actor = 'user:sub-registrar'")).rows[0].n).toBe(n);
+    expect(
+      (
+        await t.platform.db.pool.query(
+          "SELECT count(*)::int AS n FROM audit_event WHERE action = 'finalise' AND actor = 'user:sub-registrar'",
+        )
+      ).rows[0].n,
+    ).toBe(n);
     await context.close();
   }, 300_000);
 
@@ -215,9 +393,13 @@ describe.skipIf(!executablePath && !process.env.CI)("the workbench and the publi
     await page.getByRole('heading', { level: 1, name: /^Registrering \d+$/ }).waitFor();
     await expect.poll(() => page.getByTestId('case-source').textContent()).toBe('Registrert manuelt');
     const caseId = Number(new URL(page.url()).searchParams.get('case'));
-    const row = (await t.platform.db.pool.query("SELECT anchor_key, unit_resh FROM registry_case WHERE registry = 'fracture' AND id = $1", [caseId])).rows[0];
+    const row = (
+      await t.platform.db.pool.query("SELECT anchor_key, unit_resh FROM registry_case WHERE registry = 'fracture' AND id = $1", [caseId])
+    ).rows[0];
     expect(row).toMatchObject({ anchor_key: expect.stringMatching(/^manual:/), unit_resh: SUS_ORTHO });
-    expect((await t.platform.db.pool.query('SELECT decision FROM routing_decision WHERE anchor_key = $1', [row.anchor_key])).rows[0].decision).toBe('included');
+    expect(
+      (await t.platform.db.pool.query('SELECT decision FROM routing_decision WHERE anchor_key = $1', [row.anchor_key])).rows[0].decision,
+    ).toBe('included');
     // Printable.
     await page.getByRole('link', { name: 'Utskriftsvennlig versjon' }).click();
     await page.getByRole('button', { name: 'Skriv ut' }).waitFor();
@@ -235,11 +417,17 @@ describe.skipIf(!executablePath && !process.env.CI)("the workbench and the publi
     await screenshot(page, 'admin-quarantine');
     await scan(page, 'admin-quarantine');
     // The fix (the registry adds the unit), then processing again from the page.
-    await t.platform.db.pool.query(`INSERT INTO org_unit (resh, parent_resh, level, kind, name_nb, path) SELECT '7777777', resh, 'department', 'orthopaedic', 'Ny avdeling', path || '7777777'::text FROM org_unit WHERE resh = '8201100'`);
+    await t.platform.db.pool.query(
+      `INSERT INTO org_unit (resh, parent_resh, level, kind, name_nb, path) SELECT '7777777', resh, 'department', 'orthopaedic', 'Ny avdeling', path || '7777777'::text FROM org_unit WHERE resh = '8201100'`,
+    );
     await t.platform.reloadUnits();
     await row.getByRole('button', { name: `Behandle på nytt: melding ${quarantined}` }).click();
-    await expect.poll(() => page.getByTestId('reprocess-result').textContent(), { timeout: 30_000 }).toBe(`Melding ${quarantined} er behandlet på nytt: behandlet.`);
-    expect((await t.platform.db.pool.query('SELECT status FROM inbox_message WHERE id = $1', [quarantined])).rows[0].status).toBe('processed');
+    await expect
+      .poll(() => page.getByTestId('reprocess-result').textContent(), { timeout: 30_000 })
+      .toBe(`Melding ${quarantined} er behandlet på nytt: behandlet.`);
+    expect((await t.platform.db.pool.query('SELECT status FROM inbox_message WHERE id = $1', [quarantined])).rows[0].status).toBe(
+      'processed',
+    );
     for (const tab of ['Brukere og tilganger', 'Enheter', 'Logg']) {
       await page.getByRole('tab', { name: tab }).click();
       await page.getByRole('heading', { level: 2, name: tab }).waitFor();
@@ -257,7 +445,8 @@ describe.skipIf(!executablePath && !process.env.CI)("the workbench and the publi
     await r.page.getByLabel('Godkjenning', { exact: true }).fill('REK 2025/4711');
     await r.page.getByLabel('Godkjent til', { exact: true }).fill('2030-12-31');
     await r.page.getByLabel('Formål', { exact: true }).fill('Utfall etter håndleddsbrudd');
-    for (const v of ['AO/OTA-kode', 'Skadeenergi', 'Planlagt behandling']) await r.page.getByRole('checkbox', { name: v, exact: true }).check();
+    for (const v of ['AO/OTA-kode', 'Skadeenergi', 'Planlagt behandling'])
+      await r.page.getByRole('checkbox', { name: v, exact: true }).check();
     await r.page.getByRole('button', { name: 'Send forespørselen' }).click();
     await r.page.getByText('Forespørselen er sendt. Du ser status her.').waitFor();
     await r.page.getByTestId('request-table').getByText('Til vurdering').waitFor();
@@ -271,7 +460,9 @@ describe.skipIf(!executablePath && !process.env.CI)("the workbench and the publi
     await scan(a.page, 'research-admin');
     await a.context.close();
     await r.page.reload();
-    await expect.poll(() => r.page.getByTestId('request-table').locator('.request-status--delivered').textContent(), { timeout: 30_000 }).toMatch(/Levert$/);
+    await expect
+      .poll(() => r.page.getByTestId('request-table').locator('.request-status--delivered').textContent(), { timeout: 30_000 })
+      .toMatch(/Levert$/);
     expect(await r.page.getByTestId('request-table').textContent()).toMatch(/rader levert/);
     await r.context.close();
   }, 180_000);
@@ -283,10 +474,13 @@ describe.skipIf(!executablePath && !process.env.CI)("the workbench and the publi
       await page.getByRole('heading', { level: 1 }).first().waitFor();
       await page.waitForLoadState('networkidle');
       await page.waitForTimeout(300);
-      const html = await page.evaluate('document.documentElement.lang') as string;
+      const html = (await page.evaluate('document.documentElement.lang')) as string;
       if (html !== 'nb') failures.push(`${label} ${path}: <html lang="${html}">`);
       for (const line of leaks(await visibleText(page))) failures.push(`${label} ${path}: "${line}"`);
-      const wide = await page.evaluate('({ scroll: document.documentElement.scrollWidth, width: window.innerWidth })') as { scroll: number; width: number };
+      const wide = (await page.evaluate('({ scroll: document.documentElement.scrollWidth, width: window.innerWidth })')) as {
+        scroll: number;
+        width: number;
+      };
       if (wide.scroll > wide.width) failures.push(`${label} ${path}: scrolls sideways at 390 px (${wide.scroll} > ${wide.width})`);
     };
     const phone = { viewport: { width: 390, height: 844 }, locale: 'nb-NO', timezoneId: 'Europe/Oslo' };
@@ -295,12 +489,29 @@ describe.skipIf(!executablePath && !process.env.CI)("the workbench and the publi
     // The typeface is the app's own (bundled), not a fallback serif.
     await visitor.goto(`${site}/`);
     await visitor.getByRole('heading', { level: 1 }).first().waitFor();
-    const font = await visitor.evaluate(`document.fonts.ready.then(() => ({ family: getComputedStyle(document.body).fontFamily,
-      loaded: [...document.fonts].some((f) => f.family.replace(/["']/g, '').startsWith('Inter') && f.status === 'loaded') }))`) as { family: string; loaded: boolean };
+    const font = (await visitor.evaluate(`document.fonts.ready.then(() => ({ family: getComputedStyle(document.body).fontFamily,
+      loaded: [...document.fonts].some((f) => f.family.replace(/["']/g, '').startsWith('Inter') && f.status === 'loaded') }))`)) as {
+      family: string;
+      loaded: boolean;
+    };
     expect(font.family).toMatch(/^["']?Inter/);
     expect(font.loaded).toBe(true);
-    for (const p of ['/', '/indicators', '/indicators/nfr01_time_to_treatment', '/analyses', '/hospitals', `/hospitals?hospital=${SUS_HOSPITAL}`,
-      '/indicators?registry=trauma', '/indicators/nfr01_time_to_treatment?registry=trauma', '/registrations', '/innsyn', '/research', '/admin', '/no-such-page']) await visit(visitor, p, 'visitor');
+    for (const p of [
+      '/',
+      '/indicators',
+      '/indicators/nfr01_time_to_treatment',
+      '/analyses',
+      '/hospitals',
+      `/hospitals?hospital=${SUS_HOSPITAL}`,
+      '/indicators?registry=trauma',
+      '/indicators/nfr01_time_to_treatment?registry=trauma',
+      '/registrations',
+      '/innsyn',
+      '/research',
+      '/admin',
+      '/no-such-page',
+    ])
+      await visit(visitor, p, 'visitor');
     await visitor.goto(`${site}/hospitals?hospital=${SUS_HOSPITAL}`);
     await visitor.locator('table.indicator-table').waitFor();
     await screenshot(visitor, 'mobile-hospital-profile');
@@ -315,8 +526,23 @@ describe.skipIf(!executablePath && !process.env.CI)("the workbench and the publi
     await visitor.context().close();
     // Each role, on a phone.
     const paths: Record<string, string[]> = {
-      registrar: ['/', '/indicators', '/indicators/nfr01_time_to_treatment', '/registrations', `/registrations?case=${ids.hers}`, '/registrations?case=999999',
-        '/registrations?form=skade&sort=-date', '/registrations/new', `/print?case=${ids.hers}`, '/print?form=blank', '/patients', '/reports', '/analyses', '/follow-up', '/no-such-page'],
+      registrar: [
+        '/',
+        '/indicators',
+        '/indicators/nfr01_time_to_treatment',
+        '/registrations',
+        `/registrations?case=${ids.hers}`,
+        '/registrations?case=999999',
+        '/registrations?form=skade&sort=-date',
+        '/registrations/new',
+        `/print?case=${ids.hers}`,
+        '/print?form=blank',
+        '/patients',
+        '/reports',
+        '/analyses',
+        '/follow-up',
+        '/no-such-page',
+      ],
       leser: ['/', '/registrations', `/registrations?case=${ids.hers}`, '/patients', '/reports', '/follow-up'],
       traumeregistrar: ['/', `/registrations?case=${ids.trauma}`, '/registrations', '/indicators'],
       registeradmin: ['/', '/reports', '/research', '/registrations'],
@@ -354,8 +580,13 @@ describe.skipIf(!executablePath && !process.env.CI)("the workbench and the publi
     // The error states that come from the server: a refused save (a date in the future), and the rate limit.
     const { context, page } = await logIn(browser, site, 'registrar');
     // (A case still open: hers was finalised in bulk above.)
-    const open = (await t.platform.db.pool.query(`SELECT c.id FROM registry_case c WHERE c.registry = 'fracture' AND c.unit_resh = $1
-      AND NOT EXISTS (SELECT 1 FROM case_form f WHERE f.registry = c.registry AND f.case_id = c.id AND f.status = 'finalised') ORDER BY c.id LIMIT 1`, [SUS_ORTHO])).rows[0].id;
+    const open = (
+      await t.platform.db.pool.query(
+        `SELECT c.id FROM registry_case c WHERE c.registry = 'fracture' AND c.unit_resh = $1
+      AND NOT EXISTS (SELECT 1 FROM case_form f WHERE f.registry = c.registry AND f.case_id = c.id AND f.status = 'finalised') ORDER BY c.id LIMIT 1`,
+        [SUS_ORTHO],
+      )
+    ).rows[0].id;
     await page.goto(`${site}/registrations?case=${open}`);
     const skade = page.locator('[data-form="skade"]');
     await skade.getByLabel(/^Skadedato/).fill('2031-01-01');

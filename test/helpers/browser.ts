@@ -11,7 +11,11 @@ import { expect } from 'vitest';
 export function findChromium(): string | null {
   if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
   for (const name of ['chromium', 'chromium-browser']) {
-    try { return execFileSync('which', [name], { encoding: 'utf8' }).trim() || null; } catch { /* next */ }
+    try {
+      return execFileSync('which', [name], { encoding: 'utf8' }).trim() || null;
+    } catch {
+      /* next */
+    }
   }
   return null;
 }
@@ -27,14 +31,26 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   // The whole page, up to a height that keeps the files small (the explanation list can be long).
   const height = Number(await page.evaluate('document.documentElement.scrollHeight'));
   const width = page.viewportSize()?.width ?? 1280;
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true, clip: { x: 0, y: 0, width, height: Math.min(height, 2400) } });
+  await page.screenshot({
+    path: path.join(SHOTS, `${name}.png`),
+    fullPage: true,
+    clip: { x: 0, y: 0, width, height: Math.min(height, 2400) },
+  });
 }
 
 /** axe over the whole page: WCAG 2.1 A and AA rules; serious and critical violations fail. */
 export async function scan(page: Page, name: string): Promise<void> {
   const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
   const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  expect(bad.map((v) => `${name}: ${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`)).toEqual([]);
+  expect(
+    bad.map(
+      (v) =>
+        `${name}: ${v.id} (${v.impact}): ${v.help} — ${v.nodes
+          .slice(0, 3)
+          .map((n) => n.target.join(' '))
+          .join(' | ')}`,
+    ),
+  ).toEqual([]);
 }
 
 /** Logs in at `site` as a demo account (password "demo") through the provider's login page. */

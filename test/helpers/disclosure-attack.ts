@@ -10,8 +10,14 @@
 // This is written independently of src/disclosure: it states the relations from the tables'
 // meaning, not from the module's code, so that a relation the module forgets is found here.
 
-export interface Term { key: string; coef: number }
-export interface Relation { terms: Term[]; why: string }
+export interface Term {
+  key: string;
+  coef: number;
+}
+export interface Relation {
+  terms: Term[];
+  why: string;
+}
 
 export class Knowledge {
   /** Published counts by key. */
@@ -24,14 +30,26 @@ export class Knowledge {
   private readonly source = new Map<string, string>();
 
   publish(key: string, value: number | null | undefined, where: string): void {
-    if (value === null || value === undefined) { this.withheld.add(key); return; }
-    if (typeof value !== 'number' || !Number.isFinite(value)) { this.conflicts.push(`${key}: "${String(value)}" is not a count (${where})`); return; }
+    if (value === null || value === undefined) {
+      this.withheld.add(key);
+      return;
+    }
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      this.conflicts.push(`${key}: "${String(value)}" is not a count (${where})`);
+      return;
+    }
     const before = this.published.get(key);
-    if (before !== undefined && before !== value) this.conflicts.push(`${key}: ${before} (${this.source.get(key)}) and ${value} (${where})`);
-    if (before === undefined) { this.published.set(key, value); this.source.set(key, where); }
+    if (before !== undefined && before !== value)
+      this.conflicts.push(`${key}: ${before} (${this.source.get(key)}) and ${value} (${where})`);
+    if (before === undefined) {
+      this.published.set(key, value);
+      this.source.set(key, where);
+    }
   }
 
-  whereSeen(key: string): string | undefined { return this.source.get(key); }
+  whereSeen(key: string): string | undefined {
+    return this.source.get(key);
+  }
 }
 
 export interface AttackResult {
@@ -54,14 +72,20 @@ export interface AttackResult {
  * keys `positive` says are never a withheld zero (a table that shows every zero), a relation whose
  * unknowns add up to exactly their number gives each of them 1.
  */
-export function attack(k: Knowledge, truth: Map<string, number>, relations: Relation[], opts: { threshold: number; isCount: (key: string) => boolean; positive: (key: string) => boolean }): AttackResult {
+export function attack(
+  k: Knowledge,
+  truth: Map<string, number>,
+  relations: Relation[],
+  opts: { threshold: number; isCount: (key: string) => boolean; positive: (key: string) => boolean },
+): AttackResult {
   const value = (key: string) => truth.get(key) ?? 0;
   // A published count that differs from the truth under its key means the test gave two things one
   // key; it is reported and left out, so that the arithmetic below stays exact.
   const mismatched: AttackResult['mismatched'] = [];
   const known = new Map<string, number>();
   for (const [key, v] of k.published) {
-    if (v === value(key)) known.set(key, v); else mismatched.push({ key, published: v, truth: value(key), where: k.whereSeen(key) ?? '' });
+    if (v === value(key)) known.set(key, v);
+    else mismatched.push({ key, published: v, truth: value(key), where: k.whereSeen(key) ?? '' });
   }
   // A count that does not exist is 0 and shown as such (or as "not computable"): known.
   const unknown = (key: string) => !known.has(key) && truth.has(key);
@@ -79,15 +103,24 @@ export function attack(k: Knowledge, truth: Map<string, number>, relations: Rela
   });
   for (const key of truth.keys()) if (!known.has(key)) unknownAtStart++;
   const byKey = new Map<string, number[]>();
-  prepared.forEach((r, i) => { for (const t of r.terms) byKey.set(t.key, [...(byKey.get(t.key) ?? []), i]); });
+  prepared.forEach((r, i) => {
+    for (const t of r.terms) byKey.set(t.key, [...(byKey.get(t.key) ?? []), i]);
+  });
   const queue = prepared.map((_, i) => i);
   const queued = new Set(queue);
   const learn = (key: string, v: number, how: string, r: Relation) => {
     known.set(key, v);
     // The relation as the attacker used it: each term with its coefficient and what was known of it.
-    const terms = r.terms.map((t) => `${t.coef > 0 ? '+' : '−'}${t.key}=${known.has(t.key) ? known.get(t.key) : '?'}${k.published.has(t.key) ? '' : k.withheld.has(t.key) ? ' (withheld)' : ' (unpublished)'}`);
+    const terms = r.terms.map(
+      (t) =>
+        `${t.coef > 0 ? '+' : '−'}${t.key}=${known.has(t.key) ? known.get(t.key) : '?'}${k.published.has(t.key) ? '' : k.withheld.has(t.key) ? ' (withheld)' : ' (unpublished)'}`,
+    );
     derived.push({ key, value: v, how, withheld: k.withheld.has(key), terms });
-    for (const j of byKey.get(key) ?? []) if (!queued.has(j)) { queued.add(j); queue.push(j); }
+    for (const j of byKey.get(key) ?? [])
+      if (!queued.has(j)) {
+        queued.add(j);
+        queue.push(j);
+      }
   };
   while (queue.length) {
     const i = queue.shift()!;
@@ -98,7 +131,8 @@ export function attack(k: Knowledge, truth: Map<string, number>, relations: Rela
     const rest = r.residual - r.terms.filter((t) => !unknown(t.key)).reduce((s, t) => s + t.coef * (known.get(t.key) ?? value(t.key)), 0);
     if (open.length === 1) {
       const v = rest / open[0].coef;
-      if (v !== value(open[0].key)) throw new Error(`attacker arithmetic is wrong for ${open[0].key}: ${v} ≠ ${value(open[0].key)} (${r.why})`);
+      if (v !== value(open[0].key))
+        throw new Error(`attacker arithmetic is wrong for ${open[0].key}: ${v} ≠ ${value(open[0].key)} (${r.why})`);
       learn(open[0].key, v, r.why, r);
       continue;
     }
@@ -114,7 +148,8 @@ export function attack(k: Knowledge, truth: Map<string, number>, relations: Rela
     }
   }
   const small: AttackResult['small'] = [];
-  for (const [key, v] of k.published) if (opts.isCount(key) && v >= 1 && v < opts.threshold) small.push({ key, value: v, where: k.whereSeen(key) ?? '' });
+  for (const [key, v] of k.published)
+    if (opts.isCount(key) && v >= 1 && v < opts.threshold) small.push({ key, value: v, where: k.whereSeen(key) ?? '' });
   return { derived, small, mismatched, relations: relations.length, unknownAtStart };
 }
 

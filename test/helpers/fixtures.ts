@@ -4,7 +4,10 @@ import type { FractureSpec } from '../../registries/fracture/bundles.ts';
 import { SUS_ORTHO } from './platform.ts';
 
 let seed = 1;
-const random = () => { seed = (seed * 16807) % 2147483647; return seed / 2147483647; };
+const random = () => {
+  seed = (seed * 16807) % 2147483647;
+  return seed / 2147483647;
+};
 
 export function nin(birthDate = '1970-05-17', sex: 'male' | 'female' = 'female'): string {
   return generateNin({ birthDate, sex, kind: 'synthetic-fnr', random });

@@ -29,7 +29,11 @@ export default async function setup(project: TestProject) {
     for (let attempt = 1; !pg; attempt++) {
       const port = 55000 + Math.floor(Math.random() * 2000);
       try {
-        pg = await startEmbeddedPostgres({ dataDir: dir, port, settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '200' } });
+        pg = await startEmbeddedPostgres({
+          dataDir: dir,
+          port,
+          settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '200' },
+        });
       } catch (err) {
         if (attempt >= 5 || !/already in use/.test((err as Error).message)) throw err;
       }
@@ -56,5 +60,9 @@ export default async function setup(project: TestProject) {
 }
 
 declare module 'vitest' {
-  export interface ProvidedContext { adminUrl: string; templateDb: string; appPassword: string }
+  export interface ProvidedContext {
+    adminUrl: string;
+    templateDb: string;
+    appPassword: string;
+  }
 }

@@ -19,7 +19,10 @@ export function withCheckDigits(first9: string): string | null {
 /** A seeded source of numbers in [0, 1). */
 export function seeded(seed: number): () => number {
   let s = seed % 2147483647 || 1;
-  return () => { s = (s * 48271) % 2147483647; return s / 2147483647; };
+  return () => {
+    s = (s * 48271) % 2147483647;
+    return s / 2147483647;
+  };
 }
 
 /** An FH-number: 8 or 9, eight random digits, the check digits. */
@@ -39,7 +42,8 @@ export function fhNumber(random: () => number): string {
 export function dated(birthDate: string, sex: 'male' | 'female', random: () => number, add: { day?: number; month?: number } = {}): string {
   const [y, m, d] = birthDate.split('-').map(Number);
   if (y < 1900 || y > 1999) throw new Error('dated: a birth year in 1900-1999');
-  const date = String(d + (add.day ?? 0)).padStart(2, '0') + String(m + (add.month ?? 0)).padStart(2, '0') + String(y % 100).padStart(2, '0');
+  const date =
+    String(d + (add.day ?? 0)).padStart(2, '0') + String(m + (add.month ?? 0)).padStart(2, '0') + String(y % 100).padStart(2, '0');
   for (let start = Math.floor(random() * 250), i = 0; i < 250; i++) {
     const individual = ((start + i) % 250) * 2 + (sex === 'male' ? 1 : 0);
     const n = withCheckDigits(date + String(individual).padStart(3, '0'));

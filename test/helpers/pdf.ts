@@ -12,8 +12,16 @@ export function pdfInfo(pdf: Buffer): Record<string, string> {
     if (!m) continue;
     const v = m[1];
     const raw = v.startsWith('(')
-      ? Buffer.from(v.slice(1, -1).replace(/\\([0-7]{1,3}|.)/gs, (_m, e: string) => (/^[0-7]/.test(e) ? String.fromCharCode(parseInt(e, 8))
-        : ({ n: '\n', r: '\r', t: '\t', b: '\b', f: '\f' } as Record<string, string>)[e] ?? e)), 'latin1')
+      ? Buffer.from(
+          v
+            .slice(1, -1)
+            .replace(/\\([0-7]{1,3}|.)/gs, (_m, e: string) =>
+              /^[0-7]/.test(e)
+                ? String.fromCharCode(parseInt(e, 8))
+                : (({ n: '\n', r: '\r', t: '\t', b: '\b', f: '\f' } as Record<string, string>)[e] ?? e),
+            ),
+          'latin1',
+        )
       : Buffer.from(v.slice(1, -1).replace(/\s/g, ''), 'hex');
     out[key] = raw[0] === 0xfe && raw[1] === 0xff ? Buffer.from(raw.subarray(2)).swap16().toString('utf16le') : raw.toString('latin1');
   }

@@ -21,9 +21,9 @@ export interface TestPlatform {
   close(): Promise<void>;
 }
 
-export const SUS_ORTHO = '8201101';       // Stavanger University Hospital, orthopaedics (demo units)
+export const SUS_ORTHO = '8201101'; // Stavanger University Hospital, orthopaedics (demo units)
 export const SUS_HOSPITAL = '8201100';
-export const OTHER_ORTHO = '8101101';     // Østfold Kalnes, orthopaedics
+export const OTHER_ORTHO = '8101101'; // Østfold Kalnes, orthopaedics
 
 export async function newDatabase(): Promise<string> {
   const admin = inject('adminUrl');
@@ -55,11 +55,28 @@ export async function testPlatform(overrides: NodeJS.ProcessEnv = {}): Promise<T
     ehr: await createToken(db, { name: 'SUS DIPS Arena', kind: 'system', sender: 'sus-dips' }),
     planner: await createToken(db, { name: 'SUS Orbit', kind: 'system', sender: 'sus-orbit' }),
     admin: await createToken(db, { name: 'admin', kind: 'user', grants: [{ registry: '*', role: 'registry-admin', unit: '1' }] }),
-    registrarSus: await createToken(db, { name: 'registrar-sus', kind: 'user', grants: [{ registry: 'fracture', role: 'unit-registrar', unit: SUS_HOSPITAL }] }),
-    readerOther: await createToken(db, { name: 'reader-other', kind: 'user', grants: [{ registry: 'fracture', role: 'unit-reader', unit: OTHER_ORTHO }] }),
+    registrarSus: await createToken(db, {
+      name: 'registrar-sus',
+      kind: 'user',
+      grants: [{ registry: 'fracture', role: 'unit-registrar', unit: SUS_HOSPITAL }],
+    }),
+    readerOther: await createToken(db, {
+      name: 'reader-other',
+      kind: 'user',
+      grants: [{ registry: 'fracture', role: 'unit-reader', unit: OTHER_ORTHO }],
+    }),
   };
   return {
-    platform, app, databaseUrl, config, env, tokens,
-    close: async () => { await app.close(); await platform.close(); fs.rmSync(dataDir, { recursive: true, force: true }); },
+    platform,
+    app,
+    databaseUrl,
+    config,
+    env,
+    tokens,
+    close: async () => {
+      await app.close();
+      await platform.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
   };
 }

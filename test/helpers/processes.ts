@@ -47,19 +47,28 @@ export async function deployment(extraEnv: NodeJS.ProcessEnv = {}): Promise<Depl
   });
   const replicas: Replica[] = [];
   return {
-    databaseUrl, env,
+    databaseUrl,
+    env,
     start: async (extra = {}, command) => {
       const [port, metricsPort] = [await freePort(), await freePort()];
       const childEnv = { ...env, PORT: String(port), HOST: '127.0.0.1', KVALREG_METRICS_PORT: String(metricsPort), ...extra };
       const argv = command?.argv ?? [path.resolve('bin/kvalreg.js'), 'serve'];
       const child = spawn(process.execPath, argv, { env: childEnv, cwd: command?.cwd ?? process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
       let output = '';
-      child.stdout!.on('data', (d) => { output += d; });
-      child.stderr!.on('data', (d) => { output += d; });
+      child.stdout!.on('data', (d) => {
+        output += d;
+      });
+      child.stderr!.on('data', (d) => {
+        output += d;
+      });
       const exited = new Promise<number | string | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
       const url = `http://127.0.0.1:${port}`;
       const replica: Replica = {
-        url, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, child, exited, output: () => output,
+        url,
+        metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+        child,
+        exited,
+        output: () => output,
         stop: async () => {
           if (child.exitCode !== null || child.signalCode !== null) return;
           child.kill('SIGTERM');
@@ -69,10 +78,16 @@ export async function deployment(extraEnv: NodeJS.ProcessEnv = {}): Promise<Depl
         },
       };
       replicas.push(replica);
-      const early = exited.then((code) => { throw new Error(`kvalreg serve exited (${code}) before it answered:\n${output.slice(-3000)}`); });
+      const early = exited.then((code) => {
+        throw new Error(`kvalreg serve exited (${code}) before it answered:\n${output.slice(-3000)}`);
+      });
       const up = (async () => {
         for (let i = 0; i < 1800; i++) {
-          try { if ((await fetch(`${url}/health/live`)).ok) return; } catch { /* not yet */ }
+          try {
+            if ((await fetch(`${url}/health/live`)).ok) return;
+          } catch {
+            /* not yet */
+          }
           await new Promise((r) => setTimeout(r, 100));
         }
         throw new Error(`kvalreg serve did not answer within 180 s:\n${output.slice(-3000)}`);

@@ -12,23 +12,33 @@ import type { Grain } from '../../src/indicators/schema.ts';
 // Months under 12-month windows are computed for disclosure control (main's engine did the same).
 import { computedGrains } from '../../src/indicators/rows.ts';
 
-export interface ComputeOptions { asOf: string; nation: string }
+export interface ComputeOptions {
+  asOf: string;
+  nation: string;
+}
 
 function periodRows(grain: Grain, d: string, asOf: string): string {
   switch (grain) {
-    case 'year': return `SELECT 'year'::text, to_char(${d}, 'YYYY')`;
-    case 'quarter': return `SELECT 'quarter'::text, to_char(${d}, 'YYYY-"Q"Q')`;
-    case 'month': return `SELECT 'month'::text, to_char(${d}, 'YYYY-MM')`;
+    case 'year':
+      return `SELECT 'year'::text, to_char(${d}, 'YYYY')`;
+    case 'quarter':
+      return `SELECT 'quarter'::text, to_char(${d}, 'YYYY-"Q"Q')`;
+    case 'month':
+      return `SELECT 'month'::text, to_char(${d}, 'YYYY-MM')`;
     // The 12-month window ending with each month: a case counts in the 12 windows that contain it,
     // up to the window ending with the as-of month.
-    case 'rolling-12-months': return `SELECT 'rolling-12-months'::text, to_char(${d} + make_interval(months => k), 'YYYY-MM')
+    case 'rolling-12-months':
+      return `SELECT 'rolling-12-months'::text, to_char(${d} + make_interval(months => k), 'YYYY-MM')
       FROM generate_series(0, 11) k WHERE date_trunc('month', ${d} + make_interval(months => k)) <= date_trunc('month', ${asOf}::date)`;
   }
 }
 
 export function referenceSql(registry: Registry, ind: Indicator, opts: ComputeOptions): { text: string; values: unknown[] } {
   const values: unknown[] = [opts.asOf, opts.nation];
-  const param = (v: unknown) => { values.push(v); return `$${values.length}`; };
+  const param = (v: unknown) => {
+    values.push(v);
+    return `$${values.length}`;
+  };
   const types = columnTypes(registry);
   const expr = (source: string) => compileToSql(source, { columns: types, alias: 'a', param, asOf: '$1' });
   const d = dateColumn(ind.def.periodDate, types.get(ind.def.periodDate)!);
@@ -38,25 +48,36 @@ export function referenceSql(registry: Registry, ind: Indicator, opts: ComputeOp
   // Per part: in the denominator (a flag) and what the case adds to the numerator. Counting cases,
   // that is a number (1, or the declared numeratorCount: e.g. its unplanned reoperations); counting
   // patients or events, a flag (each is counted once).
-  const addsTo = (num: string, count: string | undefined, den: string) => (count === undefined
-    ? `CASE WHEN (${den}) IS TRUE AND (${num}) IS TRUE THEN 1 ELSE 0 END`
-    : `CASE WHEN (${den}) IS TRUE AND (${num}) IS TRUE THEN coalesce(round(${count})::bigint, 0) ELSE 0 END`);
+  const addsTo = (num: string, count: string | undefined, den: string) =>
+    count === undefined
+      ? `CASE WHEN (${den}) IS TRUE AND (${num}) IS TRUE THEN 1 ELSE 0 END`
+      : `CASE WHEN (${den}) IS TRUE AND (${num}) IS TRUE THEN coalesce(round(${count})::bigint, 0) ELSE 0 END`;
   const flags = ind.parts.flatMap((p, i) => {
     const den = expr(p.denominator);
-    return [`(${den}) IS TRUE AS d${i}`, ind.def.countBy === 'case'
-      ? `${addsTo(expr(p.numerator), ind.def.numeratorCount === undefined ? undefined : expr(ind.def.numeratorCount), den)} AS n${i}`
-      : `((${den}) IS TRUE AND (${expr(p.numerator)}) IS TRUE) AS n${i}`];
+    return [
+      `(${den}) IS TRUE AS d${i}`,
+      ind.def.countBy === 'case'
+        ? `${addsTo(expr(p.numerator), ind.def.numeratorCount === undefined ? undefined : expr(ind.def.numeratorCount), den)} AS n${i}`
+        : `((${den}) IS TRUE AND (${expr(p.numerator)}) IS TRUE) AS n${i}`,
+    ];
   });
   // Strata that split the numerator count (countStrata): each stratum's count per case, in the numerator only.
   const countStrata = Object.entries(ind.def.countStrata ?? {}).map(([name, strata]) => ({
-    name, strata: Object.entries(strata).map(([stratum, source]) => ({ stratum, source })),
+    name,
+    strata: Object.entries(strata).map(([stratum, source]) => ({ stratum, source })),
   }));
-  const splitColumns = countStrata.flatMap((c, j) => c.strata.map((st, k) => (
-    `${addsTo(expr(ind.parts[0].numerator), expr(st.source), expr(ind.parts[0].denominator))} AS c${j}_${k}`)));
+  const splitColumns = countStrata.flatMap((c, j) =>
+    c.strata.map((st, k) => `${addsTo(expr(ind.parts[0].numerator), expr(st.source), expr(ind.parts[0].denominator))} AS c${j}_${k}`),
+  );
   const caseStrata = ind.def.stratifiers.filter((s) => !ind.def.countStrata?.[s]);
   const strata = caseStrata.map((s, i) => `coalesce(a."${s}"::text, 'unknown') AS s${i}`);
   // Counting patients or events: each is counted once however many cases it has.
-  const distinct = ind.def.countBy === 'patient' ? 'a.person_id::text' : ind.def.countBy === 'event' ? "coalesce(a.event_key, 'case:' || a.case_id)" : null;
+  const distinct =
+    ind.def.countBy === 'patient'
+      ? 'a.person_id::text'
+      : ind.def.countBy === 'event'
+        ? "coalesce(a.event_key, 'case:' || a.case_id)"
+        : null;
   const patients = distinct !== null;
   const flagColumns = ind.parts.flatMap((_, i) => [`d${i}`, `n${i}`]);
   const anyDenominator = ind.parts.map((_, i) => `b.d${i}`).join(' OR ');
@@ -67,13 +88,21 @@ export function referenceSql(registry: Registry, ind: Indicator, opts: ComputeOp
   // events) must stay distinct within a cell, so their cells keep the person.
   // Most patients have one case in the population: they are counted like cases (collapsed, with a
   // count, person_id null); only patients with several cases keep their id, counted distinct.
-  const cellsOf = (columns: string[], from: string) => (patients
-    ? `SELECT NULL::text AS person_id, ${columns.join(', ')}, count(*) AS n FROM ${from} WHERE single GROUP BY ${columns.join(', ')}
+  const cellsOf = (columns: string[], from: string) =>
+    patients
+      ? `SELECT NULL::text AS person_id, ${columns.join(', ')}, count(*) AS n FROM ${from} WHERE single GROUP BY ${columns.join(', ')}
        UNION ALL SELECT DISTINCT person_id, ${columns.join(', ')}, 1 AS n FROM ${from} WHERE NOT single`
-    : `SELECT ${columns.join(', ')}, count(*) AS n FROM ${from} GROUP BY ${columns.join(', ')}`);
-  const sum = (flag: 'd' | 'n') => ind.parts.map((_, i) => (patients
-    ? `coalesce(sum(b.n) FILTER (WHERE b.${flag}${i} AND b.person_id IS NULL), 0) + count(DISTINCT b.person_id) FILTER (WHERE b.${flag}${i})`
-    : flag === 'n' ? `coalesce(sum(b.n * b.n${i}), 0)` : `coalesce(sum(b.n) FILTER (WHERE b.d${i}), 0)`)).join(' + ');
+      : `SELECT ${columns.join(', ')}, count(*) AS n FROM ${from} GROUP BY ${columns.join(', ')}`;
+  const sum = (flag: 'd' | 'n') =>
+    ind.parts
+      .map((_, i) =>
+        patients
+          ? `coalesce(sum(b.n) FILTER (WHERE b.${flag}${i} AND b.person_id IS NULL), 0) + count(DISTINCT b.person_id) FILTER (WHERE b.${flag}${i})`
+          : flag === 'n'
+            ? `coalesce(sum(b.n * b.n${i}), 0)`
+            : `coalesce(sum(b.n) FILTER (WHERE b.d${i}), 0)`,
+      )
+      .join(' + ');
   const byYear = ind.def.grains.includes('year') && ind.def.stratifiers.length > 0;
   // One row per case and stratum: a case stratifier's stratum is the case's value (with the case's
   // own numerator); a count stratifier puts the case in each of its strata, adding that stratum's count.
@@ -92,20 +121,28 @@ export function referenceSql(registry: Registry, ind: Indicator, opts: ComputeOp
       WHERE ${where.join(' AND ')}
     ), cells AS (
       ${cellsOf(['path', 'finalised', 'd', ...flagColumns], 'base')}
-    )${byYear ? `, strata_base AS (
+    )${
+      byYear
+        ? `, strata_base AS (
       SELECT base.person_id, ${patients ? 'base.single, ' : ''}base.path, base.finalised, date_trunc('year', base.d)::date AS d, x.stratifier, x.stratum${ind.parts.map((_, i) => `, base.d${i}, x.n${i}`).join('')}
       FROM base CROSS JOIN LATERAL (VALUES ${strataRows.join(', ')}) x(stratifier, stratum${ind.parts.map((_, i) => `, n${i}`).join('')})
     ), strata_cells AS (
       ${cellsOf(['path', 'finalised', 'd', 'stratifier', 'stratum', ...flagColumns], 'strata_base')}
-    )` : ''}
+    )`
+        : ''
+    }
     SELECT ds.dataset, g.grain, g.period, u.resh AS unit_resh, ''::text AS stratifier, ''::text AS stratum,
            (${sum('n')})::integer AS numerator, (${sum('d')})::integer AS denominator
     FROM cells b
     CROSS JOIN LATERAL (VALUES ('fresh'), ('qa')) ds(dataset)
     CROSS JOIN LATERAL unnest(b.path) u(resh)
-    CROSS JOIN LATERAL (${computedGrains(ind).map((g) => periodRows(g, 'b.d', '$1')).join(' UNION ALL ')}) g(grain, period)
+    CROSS JOIN LATERAL (${computedGrains(ind)
+      .map((g) => periodRows(g, 'b.d', '$1'))
+      .join(' UNION ALL ')}) g(grain, period)
     WHERE (ds.dataset = 'fresh' OR b.finalised) AND (${anyDenominator})
-    GROUP BY 1, 2, 3, 4${byYear ? `
+    GROUP BY 1, 2, 3, 4${
+      byYear
+        ? `
     UNION ALL
     SELECT ds.dataset, 'year'::text, to_char(b.d, 'YYYY'), u.resh, b.stratifier, b.stratum,
            (${sum('n')})::integer, (${sum('d')})::integer
@@ -113,11 +150,12 @@ export function referenceSql(registry: Registry, ind: Indicator, opts: ComputeOp
     CROSS JOIN LATERAL (VALUES ('fresh'), ('qa')) ds(dataset)
     CROSS JOIN LATERAL unnest(b.path) u(resh)
     WHERE (ds.dataset = 'fresh' OR b.finalised) AND (${anyDenominator})
-    GROUP BY 1, 2, 3, 4, 5, 6` : ''}`;
+    GROUP BY 1, 2, 3, 4, 5, 6`
+        : ''
+    }`;
   return { text, values };
 }
 
 function dateColumn(name: string, type: VariableType): string {
   return type === 'datetime' ? `(a."${name}" AT TIME ZONE 'Europe/Oslo')::date` : `a."${name}"`;
 }
-

@@ -7,9 +7,15 @@ import http from 'node:http';
 import httpProxy from 'http-proxy';
 
 const target = process.argv[2];
-if (!target) { console.error('usage: reverse-proxy.mjs <target URL>'); process.exit(2); }
+if (!target) {
+  console.error('usage: reverse-proxy.mjs <target URL>');
+  process.exit(2);
+}
 const proxy = httpProxy.createProxyServer({ target, xfwd: true });
-proxy.on('error', (err, _req, res) => { res.writeHead?.(502); res.end(`proxy error: ${err.message}`); });
+proxy.on('error', (err, _req, res) => {
+  res.writeHead?.(502);
+  res.end(`proxy error: ${err.message}`);
+});
 const server = http.createServer((req, res) => proxy.web(req, res));
 server.listen(0, '127.0.0.1', () => console.log(`listening ${server.address().port}`));
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

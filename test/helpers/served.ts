@@ -28,7 +28,13 @@ export interface Served {
 }
 
 export async function freePort(): Promise<number> {
-  return new Promise((resolve) => { const s = net.createServer(); s.listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); }); });
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
 }
 
 export async function serveOwnDatabase(extraEnv: Record<string, string> = {}): Promise<Served> {
@@ -48,15 +54,26 @@ export async function serveOwnDatabase(extraEnv: Record<string, string> = {}): P
     KVALREG_METRICS_PORT: '0',
     ...extraEnv,
   });
-  const child = spawn(process.execPath, [path.resolve('bin/kvalreg.js'), 'serve', '--port', String(httpPort)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.resolve('bin/kvalreg.js'), 'serve', '--port', String(httpPort)], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
-  child.stdout!.on('data', (d) => { output += d; });
-  child.stderr!.on('data', (d) => { output += d; });
+  child.stdout!.on('data', (d) => {
+    output += d;
+  });
+  child.stderr!.on('data', (d) => {
+    output += d;
+  });
   const exited = new Promise<number | string | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
   const url = `http://127.0.0.1:${httpPort}`;
   const pgData = path.join(dataDir, 'pg');
   const served: Served = {
-    url, dataDir, pgData, child, exited,
+    url,
+    dataDir,
+    pgData,
+    child,
+    exited,
     output: () => output,
     client: async () => {
       const password = fs.readFileSync(path.join(dataDir, 'pg-password'), 'utf8').trim();
@@ -73,15 +90,25 @@ export async function serveOwnDatabase(extraEnv: Record<string, string> = {}): P
         clearTimeout(t);
       }
       // The database may outlive a killed server: stop it before removing its folder.
-      try { process.kill(served.postmasterPid(), 'SIGQUIT'); } catch { /* gone */ }
+      try {
+        process.kill(served.postmasterPid(), 'SIGQUIT');
+      } catch {
+        /* gone */
+      }
       await new Promise((r) => setTimeout(r, 500));
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
-  const exitedEarly = exited.then((code) => { throw new Error(`kvalreg serve exited (${code}) before it answered:\n${output.slice(-3000)}`); });
+  const exitedEarly = exited.then((code) => {
+    throw new Error(`kvalreg serve exited (${code}) before it answered:\n${output.slice(-3000)}`);
+  });
   const up = (async () => {
     for (let i = 0; i < 1200; i++) {
-      try { if ((await fetch(`${url}/health`)).ok) return; } catch { /* not yet */ }
+      try {
+        if ((await fetch(`${url}/health`)).ok) return;
+      } catch {
+        /* not yet */
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(`kvalreg serve did not answer within 120 s:\n${output.slice(-3000)}`);
@@ -98,16 +125,28 @@ export async function serveOwnDatabase(extraEnv: Record<string, string> = {}): P
 
 /** The postmaster and its children (backends, checkpointer, …): the whole database server. */
 export function databaseProcesses(postmaster: number): number[] {
-  const children = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
-    try { return Number(fs.readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ')[1]) === postmaster; } catch { return false; }
-  }).map(Number);
+  const children = fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return Number(fs.readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ')[1]) === postmaster;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
   return [postmaster, ...children];
 }
 
 /** Waits until the process `pid` is gone (true), or `ms` have passed (false). */
 export async function gone(pid: number, ms: number): Promise<boolean> {
   for (const until = Date.now() + ms; Date.now() < until;) {
-    try { process.kill(pid, 0); } catch { return true; }
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return true;
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   return false;

@@ -48,7 +48,13 @@ describe('encryptNin / decryptNin', () => {
     }
     // The header is authenticated: relabelling the key id is caught even when
     // the other id holds the same key bytes (e.g. a key re-registered under a new id).
-    const sameKey: IdentityKeys = { ...keys, encryptionKeys: new Map([['k1', keys.encryptionKeys.get('k1')!], ['k2', keys.encryptionKeys.get('k1')!]]) };
+    const sameKey: IdentityKeys = {
+      ...keys,
+      encryptionKeys: new Map([
+        ['k1', keys.encryptionKeys.get('k1')!],
+        ['k2', keys.encryptionKeys.get('k1')!],
+      ]),
+    };
     const relabelled = Buffer.from(blob);
     relabelled[3] = '2'.charCodeAt(0);
     expect(() => decryptNin(sameKey, relabelled)).toThrow(/authentication failed.*"k2"/);
@@ -122,7 +128,9 @@ describe('loadIdentityKeys from the environment', () => {
     expect(keys.hashKey.toString('base64')).toBe(hash);
     expect(logs.join('\n')).toMatch(/from environment/);
     expect(logs.join('\n')).not.toContain(enc);
-    expect(load({ KVALREG_ENCRYPTION_KEY: enc, KVALREG_HASH_KEY: hash, KVALREG_ENCRYPTION_KEY_ID: '2025-01' }).keys.currentKeyId).toBe('2025-01');
+    expect(load({ KVALREG_ENCRYPTION_KEY: enc, KVALREG_HASH_KEY: hash, KVALREG_ENCRYPTION_KEY_ID: '2025-01' }).keys.currentKeyId).toBe(
+      '2025-01',
+    );
   });
 
   it('loads old keys for rotation from KVALREG_ENCRYPTION_KEYS_OLD', () => {
@@ -144,12 +152,18 @@ describe('loadIdentityKeys from the environment', () => {
       /KVALREG_ENCRYPTION_KEY must be 32 bytes .* decodes to 16 bytes/,
     );
     expect(() => load({ KVALREG_ENCRYPTION_KEY: b64(), KVALREG_HASH_KEY: b64(31) })).toThrow(/KVALREG_HASH_KEY must be 32 bytes/);
-    expect(() => load({ KVALREG_ENCRYPTION_KEY: 'not base64 at all!', KVALREG_HASH_KEY: b64() })).toThrow(/KVALREG_ENCRYPTION_KEY is not valid base64/);
+    expect(() => load({ KVALREG_ENCRYPTION_KEY: 'not base64 at all!', KVALREG_HASH_KEY: b64() })).toThrow(
+      /KVALREG_ENCRYPTION_KEY is not valid base64/,
+    );
     expect(() => load({ KVALREG_ENCRYPTION_KEY: b64(), KVALREG_HASH_KEY: b64(), KVALREG_ENCRYPTION_KEYS_OLD: `k0:${b64(24)}` })).toThrow(
       /KVALREG_ENCRYPTION_KEYS_OLD \(key "k0"\) must be 32 bytes/,
     );
-    expect(() => load({ KVALREG_ENCRYPTION_KEY: b64(), KVALREG_HASH_KEY: b64(), KVALREG_ENCRYPTION_KEYS_OLD: 'garbage' })).toThrow(/id:base64key/);
-    expect(() => load({ KVALREG_ENCRYPTION_KEY: b64(), KVALREG_HASH_KEY: b64(), KVALREG_ENCRYPTION_KEYS_OLD: `k1:${b64()}` })).toThrow(/given twice/);
+    expect(() => load({ KVALREG_ENCRYPTION_KEY: b64(), KVALREG_HASH_KEY: b64(), KVALREG_ENCRYPTION_KEYS_OLD: 'garbage' })).toThrow(
+      /id:base64key/,
+    );
+    expect(() => load({ KVALREG_ENCRYPTION_KEY: b64(), KVALREG_HASH_KEY: b64(), KVALREG_ENCRYPTION_KEYS_OLD: `k1:${b64()}` })).toThrow(
+      /given twice/,
+    );
   });
 
   it('refuses half a configuration instead of silently using a key file', () => {
@@ -188,7 +202,15 @@ describe('loadIdentityKeys from a key file', () => {
     loadIdentityKeys({ env: {}, keyFile: path, log: () => {} }); // creates the directory
     const k1 = randomBytes(32);
     const oldBlob = encryptNin({ encryptionKeys: new Map([['k1', k1]]), currentKeyId: 'k1', hashKey: randomBytes(32) }, NIN);
-    writeFileSync(path, JSON.stringify({ current: 'k2', keys: { k1: k1.toString('base64'), k2: randomBytes(32).toString('base64') }, hashKey: randomBytes(32).toString('base64') }), { mode: 0o600 });
+    writeFileSync(
+      path,
+      JSON.stringify({
+        current: 'k2',
+        keys: { k1: k1.toString('base64'), k2: randomBytes(32).toString('base64') },
+        hashKey: randomBytes(32).toString('base64'),
+      }),
+      { mode: 0o600 },
+    );
     const keys = loadIdentityKeys({ env: {}, keyFile: path, log: () => {} });
     expect(keys.currentKeyId).toBe('k2');
     expect(decryptNin(keys, oldBlob)).toBe(NIN);
@@ -214,9 +236,15 @@ describe('loadIdentityKeys from a key file', () => {
     writeFileSync(path, '{ broken');
     expect(() => loadIdentityKeys({ env: {}, keyFile: path, log: () => {} })).toThrow(/not valid JSON/);
     expect(readFileSync(path, 'utf8')).toBe('{ broken');
-    writeFileSync(path, JSON.stringify({ current: 'k2', keys: { k1: randomBytes(32).toString('base64') }, hashKey: randomBytes(32).toString('base64') }));
+    writeFileSync(
+      path,
+      JSON.stringify({ current: 'k2', keys: { k1: randomBytes(32).toString('base64') }, hashKey: randomBytes(32).toString('base64') }),
+    );
     expect(() => loadIdentityKeys({ env: {}, keyFile: path, log: () => {} })).toThrow(/no key with that id/);
-    writeFileSync(path, JSON.stringify({ current: 'k1', keys: { k1: randomBytes(16).toString('base64') }, hashKey: randomBytes(32).toString('base64') }));
+    writeFileSync(
+      path,
+      JSON.stringify({ current: 'k1', keys: { k1: randomBytes(16).toString('base64') }, hashKey: randomBytes(32).toString('base64') }),
+    );
     expect(() => loadIdentityKeys({ env: {}, keyFile: path, log: () => {} })).toThrow(/key "k1" must be 32 bytes/);
   });
 

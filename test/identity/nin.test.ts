@@ -56,7 +56,14 @@ function err(input: string, opts = TODAY) {
 
 describe('parseNin: published examples', () => {
   it('accepts the matematikk.org example 020161 26007 (woman born 1961-01-02)', () => {
-    expect(ok('02016126007')).toEqual({ ok: true, nin: '02016126007', kind: 'fnr', birthDate: '1961-01-02', sex: 'female', rule2032: false });
+    expect(ok('02016126007')).toEqual({
+      ok: true,
+      nin: '02016126007',
+      kind: 'fnr',
+      birthDate: '1961-01-02',
+      sex: 'female',
+      rule2032: false,
+    });
   });
 
   it('handles the Skatteetaten 2032 examples', () => {
@@ -348,10 +355,15 @@ describe('auxiliary numbers', () => {
 //   1001:2010: the H-number adds 4 to the third digit, "som fødselsnummeret" otherwise).
 describe('parseNin: felles hjelpenummer (FH-numbers)', () => {
   /** Classic check digits on eight random digits after an 8 or a 9, computed here, not by the module. */
-  function fh(first: '8' | '9', rest8: string): string | null { return classic(first + rest8); }
+  function fh(first: '8' | '9', rest8: string): string | null {
+    return classic(first + rest8);
+  }
   /** The first FH-number from `from` on (some eight-digit tails give a check digit of 10). */
   function findFh(first: '8' | '9', from: number): string {
-    for (let i = from; ; i++) { const n = fh(first, String(i).padStart(8, '0')); if (n) return n; }
+    for (let i = from; ; i++) {
+      const n = fh(first, String(i).padStart(8, '0'));
+      if (n) return n;
+    }
   }
 
   it('accepts the published example 88888888831, deriving no birth date and no sex', () => {
@@ -399,7 +411,10 @@ describe('parseNin: felles hjelpenummer (FH-numbers)', () => {
   it('generates FH-numbers that parse as such', async () => {
     const { generateFhNumber } = await import('../../src/identity/nin.ts');
     let s = 3;
-    const random = () => { s = (s * 48271) % 2147483647; return s / 2147483647; };
+    const random = () => {
+      s = (s * 48271) % 2147483647;
+      return s / 2147483647;
+    };
     for (let i = 0; i < 200; i++) {
       const number = generateFhNumber(random);
       expect(number).toMatch(/^[89]\d{10}$/);
@@ -412,12 +427,23 @@ describe('parseNin: felles hjelpenummer (FH-numbers)', () => {
 describe('parseNin: H-numbers on D-numbers, and the month + 40 test numbers', () => {
   it('accepts an H-number on a D-number (day + 40 and month + 40), deriving date and sex by convention', () => {
     const n = findClassic('424161', 260);
-    expect(ok(n)).toEqual({ ok: true, nin: n, kind: 'hnr', birthDate: '1961-01-02', sex: Number(n[8]) % 2 ? 'male' : 'female', rule2032: false, onDNumber: true });
+    expect(ok(n)).toEqual({
+      ok: true,
+      nin: n,
+      kind: 'hnr',
+      birthDate: '1961-01-02',
+      sex: Number(n[8]) % 2 ? 'male' : 'female',
+      rule2032: false,
+      onDNumber: true,
+    });
   });
 
   it('generates H-numbers on D-numbers', () => {
     let s = 11;
-    const random = () => { s = (s * 48271) % 2147483647; return s / 2147483647; };
+    const random = () => {
+      s = (s * 48271) % 2147483647;
+      return s / 2147483647;
+    };
     const generated = generateNin({ birthDate: '1977-11-30', sex: 'female', kind: 'hnr', onDNumber: true, random });
     expect(generated.slice(0, 4)).toBe('7051');
     expect(ok(generated)).toMatchObject({ kind: 'hnr', onDNumber: true, birthDate: '1977-11-30', sex: 'female' });
@@ -425,7 +451,8 @@ describe('parseNin: H-numbers on D-numbers, and the month + 40 test numbers', ()
 
   it('reads month + 40 as a test number of the system it is sent under, never of the other', async () => {
     const { testNumberKind } = await import('../../src/identity/nin.ts');
-    const h = ok(findClassic('154576', 100)), dh = ok(findClassic('555076', 100));
+    const h = ok(findClassic('154576', 100)),
+      dh = ok(findClassic('555076', 100));
     expect(testNumberKind(h, 'fnr')).toBe('synthetic-fnr');
     expect(testNumberKind(h, 'dnr')).toBeNull();
     expect(testNumberKind(dh, 'dnr')).toBe('synthetic-dnr');

@@ -1,7 +1,9 @@
 // Talking to the platform: same-origin JSON, the session cookie sent by the browser, and the
 // session's CSRF token on every request that changes something.
 let csrfToken: string | undefined;
-export function setCsrfToken(token: string | undefined) { csrfToken = token; }
+export function setCsrfToken(token: string | undefined) {
+  csrfToken = token;
+}
 
 /**
  * A refusal or failure from the platform: `message` is the server's English explanation (for the
@@ -9,7 +11,15 @@ export function setCsrfToken(token: string | undefined) { csrfToken = token; }
  * language (see errorText in errors.ts); `details` are per-field problems of a refused save.
  */
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string, readonly code?: string, readonly params: Record<string, string | number> = {}, readonly details: unknown[] = []) { super(message); }
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly code?: string,
+    readonly params: Record<string, string | number> = {},
+    readonly details: unknown[] = [],
+  ) {
+    super(message);
+  }
 }
 
 export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
@@ -17,23 +27,49 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
   const headers: Record<string, string> = { accept: 'application/json' };
   if (init.body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
-  const res = await fetch(path, { method, headers, credentials: 'same-origin', body: init.body === undefined ? undefined : JSON.stringify(init.body) });
+  const res = await fetch(path, {
+    method,
+    headers,
+    credentials: 'same-origin',
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
   const text = await res.text();
   let data: any;
-  try { data = text ? JSON.parse(text) : undefined; } catch { data = undefined; }
-  if (!res.ok) throw new ApiError(res.status, data?.error ?? `${res.status} ${res.statusText}`, data?.code ?? codeOfStatus(res.status), data?.params ?? {}, Array.isArray(data?.details) ? data.details : []);
+  try {
+    data = text ? JSON.parse(text) : undefined;
+  } catch {
+    data = undefined;
+  }
+  if (!res.ok)
+    throw new ApiError(
+      res.status,
+      data?.error ?? `${res.status} ${res.statusText}`,
+      data?.code ?? codeOfStatus(res.status),
+      data?.params ?? {},
+      Array.isArray(data?.details) ? data.details : [],
+    );
   if (data === undefined && text) throw new ApiError(res.status, 'The answer was not JSON.', 'server.error');
   return data as T;
 }
 
 export interface GrantView {
-  registry: string; role: string; unit: string;
-  registryTitle: { nb: string; en: string }; unitName: { nb: string; en: string };
+  registry: string;
+  role: string;
+  unit: string;
+  registryTitle: { nb: string; en: string };
+  unitName: { nb: string; en: string };
 }
 
 export interface Me {
-  kind: 'user' | 'system'; via: 'session' | 'token'; subject: string; name: string; patient: boolean;
-  active: GrantView | null; grants: GrantView[]; csrfToken?: string; expiresAt?: string;
+  kind: 'user' | 'system';
+  via: 'session' | 'token';
+  subject: string;
+  name: string;
+  patient: boolean;
+  active: GrantView | null;
+  grants: GrantView[];
+  csrfToken?: string;
+  expiresAt?: string;
 }
 
 export const grantKey = (g: Pick<GrantView, 'registry' | 'role' | 'unit'>) => `${g.registry}|${g.role}|${g.unit}`;

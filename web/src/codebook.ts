@@ -4,14 +4,36 @@
 import { useApi, type Text } from './data.tsx';
 
 export interface VariableView {
-  id: string; type: string; label: Text; description: Text; codelist: string | null; unit: string | null;
-  range: { min?: number; max?: number } | null; required: boolean | 'conditional';
+  id: string;
+  type: string;
+  label: Text;
+  description: Text;
+  codelist: string | null;
+  unit: string | null;
+  range: { min?: number; max?: number } | null;
+  required: boolean | 'conditional';
 }
-export interface FormView { id: string; title: Text; description: Text | null; repeating: boolean; variables: VariableView[] }
-export interface CodeListView { id: string; title: Text; hierarchical: boolean; codes: Array<{ code: string; display: Text }> }
+export interface FormView {
+  id: string;
+  title: Text;
+  description: Text | null;
+  repeating: boolean;
+  variables: VariableView[];
+}
+export interface CodeListView {
+  id: string;
+  title: Text;
+  hierarchical: boolean;
+  codes: Array<{ code: string; display: Text }>;
+}
 export interface Codebook {
-  registry: string; title: Text; unitVariable: string; caseDate: string | null; header: string[];
-  forms: FormView[]; codelists: CodeListView[];
+  registry: string;
+  title: Text;
+  unitVariable: string;
+  caseDate: string | null;
+  header: string[];
+  forms: FormView[];
+  codelists: CodeListView[];
   derived: Array<{ id: string; type: string; label: Text; description: Text }>;
 }
 
@@ -33,7 +55,13 @@ export function variableOf(codebook: Codebook | null, id: string): { form: FormV
 }
 
 /** A value in words: a code by its list's display, the person's sex as a word, yes and no. */
-export function displayOf(codebook: Codebook | null, id: string, value: unknown, lang: 'nb' | 'en', words: { yes: string; no: string; unknown: string; female: string; male: string }): string {
+export function displayOf(
+  codebook: Codebook | null,
+  id: string,
+  value: unknown,
+  lang: 'nb' | 'en',
+  words: { yes: string; no: string; unknown: string; female: string; male: string },
+): string {
   if (value === null || value === undefined || value === '') return words.unknown;
   if (value === true) return words.yes;
   if (value === false) return words.no;

@@ -9,8 +9,18 @@ import { useSession } from './session.tsx';
 import { levelIcon } from '../../src/reports/level-symbols.ts';
 
 export type Text = { nb: string; en: string };
-export interface UnitView { resh: string; parent: string | null; level: 'nation' | 'region' | 'trust' | 'hospital' | 'department'; name: Text; short: string | null; path: string[] }
-export interface Threshold { operator: '>' | '>=' | '<' | '<='; value: number }
+export interface UnitView {
+  resh: string;
+  parent: string | null;
+  level: 'nation' | 'region' | 'trust' | 'hospital' | 'department';
+  name: Text;
+  short: string | null;
+  path: string[];
+}
+export interface Threshold {
+  operator: '>' | '>=' | '<' | '<=';
+  value: number;
+}
 /** "> 80 %": a target or level threshold as text. */
 export function thresholdText(t: Threshold | null | undefined, lang: Lang): string {
   if (!t) return '–';
@@ -18,18 +28,39 @@ export function thresholdText(t: Threshold | null | undefined, lang: Lang): stri
   return `${op} ${pct(t.value, lang, 0)}`;
 }
 export interface IndicatorDecl {
-  id: string; number: string; status: 'active' | 'pending'; title: string; description: string; type: string[]; source: string;
-  target: Threshold | null; levels: { high: Threshold; moderate?: Threshold } | null; direction: 'higher-is-better' | 'lower-is-better'; minimumDenominator: number;
-  stratifiers: string[]; grains: string[]; references: string[];
+  id: string;
+  number: string;
+  status: 'active' | 'pending';
+  title: string;
+  description: string;
+  type: string[];
+  source: string;
+  target: Threshold | null;
+  levels: { high: Threshold; moderate?: Threshold } | null;
+  direction: 'higher-is-better' | 'lower-is-better';
+  minimumDenominator: number;
+  stratifiers: string[];
+  grains: string[];
+  references: string[];
   definition: { numerator: string; denominator: string; population?: string; exclusions?: string } | null;
   /** Registry parameters (thresholds) the definition uses that the registry has not set yet: results are provisional. */
   pendingParameters?: Array<{ id: string; title: string }>;
 }
 export interface Result {
-  indicator: string; grain: string; period: string; unit: { resh: string; level: string | null; name: string | null };
-  stratifier: string; stratum: string; status: 'ok' | 'too-few' | 'not-computable' | 'definition-pending';
-  numerator: number | null; denominator: number | null; proportion: number | null; interval: { lower: number; upper: number } | null;
-  targetMet: boolean | null; level: 'high' | 'moderate' | 'low' | null; trend: 'better' | 'worse' | 'stable' | null;
+  indicator: string;
+  grain: string;
+  period: string;
+  unit: { resh: string; level: string | null; name: string | null };
+  stratifier: string;
+  stratum: string;
+  status: 'ok' | 'too-few' | 'not-computable' | 'definition-pending';
+  numerator: number | null;
+  denominator: number | null;
+  proportion: number | null;
+  interval: { lower: number; upper: number } | null;
+  targetMet: boolean | null;
+  level: 'high' | 'moderate' | 'low' | null;
+  trend: 'better' | 'worse' | 'stable' | null;
   previous: { period: string; proportion: number | null } | null;
   /** The unit's coverage against NPR in the result's year (src/quality/coverage-link.ts); low: under 60 %. */
   coverage?: { value: number; low: boolean } | null;
@@ -39,28 +70,61 @@ export interface Result {
  * Loads JSON from the API; reloads when the path changes. `error` is the message for people, in the
  * reader's language (by the answer's code); `failure` is the error itself.
  */
-export function useApi<T>(path: string | null): { data: T | null; error: string | null; failure: unknown; loading: boolean; reload(): void } {
+export function useApi<T>(path: string | null): {
+  data: T | null;
+  error: string | null;
+  failure: unknown;
+  loading: boolean;
+  reload(): void;
+} {
   const { tryT } = useI18n();
-  const [state, setState] = useState<{ data: T | null; failure: unknown; loading: boolean }>({ data: null, failure: null, loading: !!path });
+  const [state, setState] = useState<{ data: T | null; failure: unknown; loading: boolean }>({
+    data: null,
+    failure: null,
+    loading: !!path,
+  });
   const [n, setN] = useState(0);
   useEffect(() => {
-    if (!path) { setState({ data: null, failure: null, loading: false }); return; }
+    if (!path) {
+      setState({ data: null, failure: null, loading: false });
+      return;
+    }
     let live = true;
     setState((s) => ({ ...s, loading: true, failure: null }));
-    api<T>(path).then((data) => { if (live) setState({ data, failure: null, loading: false }); },
-      (err) => { if (live) { if (!(err instanceof ApiError)) console.error(err); setState({ data: null, failure: err, loading: false }); } });
-    return () => { live = false; };
+    api<T>(path).then(
+      (data) => {
+        if (live) setState({ data, failure: null, loading: false });
+      },
+      (err) => {
+        if (live) {
+          if (!(err instanceof ApiError)) console.error(err);
+          setState({ data: null, failure: err, loading: false });
+        }
+      },
+    );
+    return () => {
+      live = false;
+    };
   }, [path, n]);
   return { ...state, error: state.failure ? errorText(state.failure, tryT) : null, reload: () => setN((x) => x + 1) };
 }
 
 /** The years a registry (or, without one, any registry) has data for, newest first, and the year pages open on. */
 export function useDataYears(registry: string | null | 'all'): { years: string[]; defaultYear: string | null; loading: boolean } {
-  const res = useApi<{ years: number[]; default: number | null }>(registry === 'all' ? '/api/years' : registry ? `/api/registries/${registry}/years` : null);
-  return { years: (res.data?.years ?? []).map(String), defaultYear: res.data?.default === null || res.data?.default === undefined ? null : String(res.data.default), loading: res.loading || (!res.data && !res.error) };
+  const res = useApi<{ years: number[]; default: number | null }>(
+    registry === 'all' ? '/api/years' : registry ? `/api/registries/${registry}/years` : null,
+  );
+  return {
+    years: (res.data?.years ?? []).map(String),
+    defaultYear: res.data?.default === null || res.data?.default === undefined ? null : String(res.data.default),
+    loading: res.loading || (!res.data && !res.error),
+  };
 }
 
-export interface RegistryInfo { id: string; title: Text }
+export interface RegistryInfo {
+  id: string;
+  title: Text;
+}
 const REGISTRY_KEY = 'kvalreg.registry';
 
 /** Every registry the platform runs (for the registry choice of visitors and patients). */
@@ -69,7 +133,9 @@ export function useRegistries(): RegistryInfo[] {
 }
 
 /** Remembers a visitor's registry choice across pages (the URL's ?registry= wins, so a view can be shared). */
-export function rememberRegistry(id: string): void { localStorage.setItem(REGISTRY_KEY, id); }
+export function rememberRegistry(id: string): void {
+  localStorage.setItem(REGISTRY_KEY, id);
+}
 
 /** The registry the pages show: the active grant's; else ?registry=, the visitor's last choice, or the first. */
 export function useRegistryId(): string | null {
@@ -90,7 +156,11 @@ export function useUnits() {
   const units = useApi<UnitView[]>('/api/units');
   const byResh = new Map((units.data ?? []).map((u) => [u.resh, u]));
   const nation = units.data?.find((u) => u.level === 'nation') ?? null;
-  const ancestor = (resh: string, level: UnitView['level']) => byResh.get(resh)?.path.map((r) => byResh.get(r)).find((u) => u?.level === level) ?? null;
+  const ancestor = (resh: string, level: UnitView['level']) =>
+    byResh
+      .get(resh)
+      ?.path.map((r) => byResh.get(r))
+      .find((u) => u?.level === level) ?? null;
   return { list: units.data ?? [], byResh, nation, ancestor, loading: units.loading };
 }
 
@@ -113,7 +183,11 @@ export function useCoversUnit(resh: string | null, units: ReturnType<typeof useU
 
 export function pct(p: number | null | undefined, lang: Lang, digits = 1): string {
   if (p === null || p === undefined) return '–';
-  return new Intl.NumberFormat(lang === 'nb' ? 'nb-NO' : 'en-GB', { style: 'percent', minimumFractionDigits: digits, maximumFractionDigits: digits }).format(p);
+  return new Intl.NumberFormat(lang === 'nb' ? 'nb-NO' : 'en-GB', {
+    style: 'percent',
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  }).format(p);
 }
 
 /** A unit's name; a department's with its hospital's (departments share names like "Ortopedisk avdeling"). */
@@ -135,14 +209,22 @@ export function LevelIcon({ level }: { level: 'high' | 'moderate' | 'low' }) {
 export function LevelMark({ level }: { level: Result['level'] }) {
   const { t } = useI18n();
   if (!level) return null;
-  return <span className={`level level--${level}`}><LevelIcon level={level} /> {t(`level.${level}` as Key)}</span>;
+  return (
+    <span className={`level level--${level}`}>
+      <LevelIcon level={level} /> {t(`level.${level}` as Key)}
+    </span>
+  );
 }
 
 /** Trend by arrow and word. */
 export function TrendMark({ trend }: { trend: Result['trend'] }) {
   const { t } = useI18n();
   if (!trend) return null;
-  return <span className={`trend trend--${trend}`}><span aria-hidden="true">{TREND_ARROW[trend]}</span> {t(`trend.${trend}` as Key)}</span>;
+  return (
+    <span className={`trend trend--${trend}`}>
+      <span aria-hidden="true">{TREND_ARROW[trend]}</span> {t(`trend.${trend}` as Key)}
+    </span>
+  );
 }
 
 /** One result in a table cell: share (n/N), level, trend; or why there is none. */
@@ -153,9 +235,20 @@ export function ResultCell({ r }: { r: Result | undefined }) {
   if (r.status === 'too-few') return <span className="result-none">{t('result.tooFew')}</span>;
   return (
     <span className="result">
-      <strong>{pct(r.proportion, lang)}</strong> <span className="result-n">({r.numerator}/{r.denominator})</span>
-      <br /><LevelMark level={r.level} /> <TrendMark trend={r.trend} />
-      {r.coverage?.low && <><br /><strong className="low-coverage">⚠ {t('cov.low')} ({pct(r.coverage.value, lang, 0)})</strong></>}
+      <strong>{pct(r.proportion, lang)}</strong>{' '}
+      <span className="result-n">
+        ({r.numerator}/{r.denominator})
+      </span>
+      <br />
+      <LevelMark level={r.level} /> <TrendMark trend={r.trend} />
+      {r.coverage?.low && (
+        <>
+          <br />
+          <strong className="low-coverage">
+            ⚠ {t('cov.low')} ({pct(r.coverage.value, lang, 0)})
+          </strong>
+        </>
+      )}
     </span>
   );
 }

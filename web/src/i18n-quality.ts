@@ -6,7 +6,8 @@ export const qualityNb = {
   'nav.stage': 'Stadievurdering',
   'nav.metadata': 'Variabler',
   'dq.title': 'Datakvalitet',
-  'dq.intro': 'Kompletthet, gyldighet, konsistens og tidsaktualitet for registreringene, regnet fra kodeboken hver gang dataene endres. Terskelverdiene står i registerets mappe og kan endres uten ny beregning.',
+  'dq.intro':
+    'Kompletthet, gyldighet, konsistens og tidsaktualitet for registreringene, regnet fra kodeboken hver gang dataene endres. Terskelverdiene står i registerets mappe og kan endres uten ny beregning.',
   'dq.notStaff': 'Datakvaliteten er for registerets brukere. Logg inn med en rolle i registeret.',
   'dq.unit': 'Enhet',
   'dq.summary': 'Sammendrag',
@@ -63,7 +64,8 @@ export const qualityNb = {
   'dq.noCases': 'Ingen registreringer innenfor enhetene dine.',
   'dq.saved': 'Lagret.',
   'cov.title': 'Dekningsgrad mot Norsk pasientregister',
-  'cov.intro': 'Dekningsgrad = (bare i registeret + i begge) / (bare i NPR + bare i registeret + i begge), per sykehus, helseforetak, region og land per år. Under 60 % er merket «Lav dekningsgrad».',
+  'cov.intro':
+    'Dekningsgrad = (bare i registeret + i begge) / (bare i NPR + bare i registeret + i begge), per sykehus, helseforetak, region og land per år. Under 60 % er merket «Lav dekningsgrad».',
   'cov.unit': 'Enhet',
   'cov.year': 'År',
   'cov.both': 'I begge',
@@ -86,7 +88,8 @@ export const qualityNb = {
   'cov.noEpisodes': 'Ingen opphold mangler i registeret.',
   'cov.worklistOnlyWriters': 'Arbeidslisten er for registrarer og registerets administratorer.',
   'stage.title': 'Stadievurdering',
-  'stage.intro': 'Kravene til stadium og nivå fra registerets mappe. Plattformen fyller inn det den kan dokumentere; resten svarer registeret på, med lenke til dokumentasjon. Foreløpig vurdering etter regelen: alle krav i et stadium og stadiene under må være oppfylt.',
+  'stage.intro':
+    'Kravene til stadium og nivå fra registerets mappe. Plattformen fyller inn det den kan dokumentere; resten svarer registeret på, med lenke til dokumentasjon. Foreløpig vurdering etter regelen: alle krav i et stadium og stadiene under må være oppfylt.',
   'stage.notAdmin': 'Stadievurderingen er for registerets administratorer.',
   'stage.verdict': 'Foreløpig vurdering',
   'stage.nr': 'Nr',
@@ -108,7 +111,8 @@ export const qualityNb = {
   'stage.stage': 'Stadium',
   'stage.levelWord': 'Nivå',
   'meta.title': 'Variabler og definisjoner',
-  'meta.intro': 'Registerets skjema, variabler, kodelister, utledede variabler og kvalitetsindikatorer, med endringshistorikk. Åpne metadata: ingen data.',
+  'meta.intro':
+    'Registerets skjema, variabler, kodelister, utledede variabler og kvalitetsindikatorer, med endringshistorikk. Åpne metadata: ingen data.',
   'meta.downloads': 'Last ned',
   'meta.codebookCsv': 'Kodebok (CSV, kanonisk format)',
   'meta.codebookXlsx': 'Kodebok (Excel)',
@@ -143,7 +147,8 @@ export const qualityEn: Record<keyof typeof qualityNb, string> = {
   'nav.stage': 'Stage assessment',
   'nav.metadata': 'Variables',
   'dq.title': 'Data quality',
-  'dq.intro': 'Completeness, validity, consistency and timeliness of the registrations, computed from the codebook whenever the data change. The thresholds are in the registry folder and can be changed without recomputing.',
+  'dq.intro':
+    'Completeness, validity, consistency and timeliness of the registrations, computed from the codebook whenever the data change. The thresholds are in the registry folder and can be changed without recomputing.',
   'dq.notStaff': "Data quality is for the registry's users. Log in with a role in the registry.",
   'dq.unit': 'Unit',
   'dq.summary': 'Summary',
@@ -200,7 +205,8 @@ export const qualityEn: Record<keyof typeof qualityNb, string> = {
   'dq.noCases': 'No registrations within your units.',
   'dq.saved': 'Saved.',
   'cov.title': 'Coverage against the Norwegian Patient Register',
-  'cov.intro': 'Coverage = (only in the registry + in both) / (only in NPR + only in the registry + in both), per hospital, health trust, region and nation per year. Under 60 % is marked "Low coverage".',
+  'cov.intro':
+    'Coverage = (only in the registry + in both) / (only in NPR + only in the registry + in both), per hospital, health trust, region and nation per year. Under 60 % is marked "Low coverage".',
   'cov.unit': 'Unit',
   'cov.year': 'Year',
   'cov.both': 'In both',
@@ -223,7 +229,8 @@ export const qualityEn: Record<keyof typeof qualityNb, string> = {
   'cov.noEpisodes': 'No episodes are missing from the registry.',
   'cov.worklistOnlyWriters': "The worklist is for registrars and the registry's administrators.",
   'stage.title': 'Stage assessment',
-  'stage.intro': "The stage and level requirements from the registry folder. The platform fills in what it can document; the registry answers the rest with a link to the evidence. Draft verdict by the rule: every requirement of a stage and of the stages below.",
+  'stage.intro':
+    'The stage and level requirements from the registry folder. The platform fills in what it can document; the registry answers the rest with a link to the evidence. Draft verdict by the rule: every requirement of a stage and of the stages below.',
   'stage.notAdmin': "The stage assessment is for the registry's administrators.",
   'stage.verdict': 'Draft verdict',
   'stage.nr': 'No.',
@@ -245,7 +252,8 @@ export const qualityEn: Record<keyof typeof qualityNb, string> = {
   'stage.stage': 'Stage',
   'stage.levelWord': 'Level',
   'meta.title': 'Variables and definitions',
-  'meta.intro': "The registry's forms, variables, code lists, derived variables and quality indicators, with their change history. Open metadata: no data.",
+  'meta.intro':
+    "The registry's forms, variables, code lists, derived variables and quality indicators, with their change history. Open metadata: no data.",
   'meta.downloads': 'Download',
   'meta.codebookCsv': 'Codebook (CSV, canonical layout)',
   'meta.codebookXlsx': 'Codebook (Excel)',

@@ -19,7 +19,8 @@ export const workbenchNb = {
   'error.code.form.finalised': 'Skjemaet er ferdigstilt. Gjenåpne det før du endrer det.',
   'error.code.form.notFinalisable': 'Skjemaet kan ikke ferdigstilles før det som mangler er fylt ut og reglene er oppfylt.',
   'error.code.registry.unknown': 'Registeret finnes ikke.',
-  'error.code.indicator.unknown': 'Denne indikatoren finnes ikke i registeret du ser på. Velg register øverst på siden, eller gå tilbake til alle indikatorer.',
+  'error.code.indicator.unknown':
+    'Denne indikatoren finnes ikke i registeret du ser på. Velg register øverst på siden, eller gå tilbake til alle indikatorer.',
   'error.code.unit.unknown': 'Enheten finnes ikke.',
   'error.code.year.invalid': 'Året må være et årstall, for eksempel 2025.',
   'error.code.case.notFound': 'Registreringen finnes ikke.',
@@ -87,7 +88,8 @@ export const workbenchNb = {
   // Finding a patient.
   'nav.patients': 'Finn pasient',
   'patients.title': 'Finn pasient',
-  'patients.intro': 'Søk opp en pasient med fødselsnummer, D-nummer eller H-nummer. Du finner bare registreringer ved enhetene du har tilgang til. Søket logges, og pasienten kan se at det er gjort.',
+  'patients.intro':
+    'Søk opp en pasient med fødselsnummer, D-nummer eller H-nummer. Du finner bare registreringer ved enhetene du har tilgang til. Søket logges, og pasienten kan se at det er gjort.',
   'patients.nin': 'Fødselsnummer',
   'patients.ninHelp': '11 siffer. Mellomrom er tillatt.',
   'patients.search': 'Søk',
@@ -127,7 +129,8 @@ export const workbenchNb = {
   'wl.formsFinalised': 'Skjema',
   // Bulk finalise.
   'bulk.title': 'Ferdigstill komplette registreringer',
-  'bulk.intro': 'Registreringer der ingenting mangler og ingen regel er brutt, men som ikke er ferdigstilt. Først når de er ferdigstilt, teller de i det kvalitetssikrede datasettet (årsrapporten). Gå gjennom listen før du ferdigstiller; hver ferdigstilling lagres i historikken og loggen.',
+  'bulk.intro':
+    'Registreringer der ingenting mangler og ingen regel er brutt, men som ikke er ferdigstilt. Først når de er ferdigstilt, teller de i det kvalitetssikrede datasettet (årsrapporten). Gå gjennom listen før du ferdigstiller; hver ferdigstilling lagres i historikken og loggen.',
   'bulk.none': 'Ingen komplette registreringer venter på ferdigstilling.',
   'bulk.count': '{n} komplette registreringer er ikke ferdigstilt.',
   'bulk.reviewAll': 'Hele listen til gjennomgang:',
@@ -140,13 +143,15 @@ export const workbenchNb = {
   'manual.start': 'Ny registrering for hånd',
   'home.patientsText': 'søk opp en pasient med fødselsnummer',
   'print.blank': 'Tomt skjema for utskrift',
-  'rep.finalisedWarning': 'Bare {finalised} av {cases} registreringer ({share}) for {year} er ferdigstilt. Årsrapporten fra kvalitetssikrede data bygger bare på de ferdigstilte, så indikatorene kan mangle («ikke beregnbar») eller være skjeve. Ferdigstill komplette registreringer under Registreringer, eller velg ferske data.',
+  'rep.finalisedWarning':
+    'Bare {finalised} av {cases} registreringer ({share}) for {year} er ferdigstilt. Årsrapporten fra kvalitetssikrede data bygger bare på de ferdigstilte, så indikatorene kan mangle («ikke beregnbar») eller være skjeve. Ferdigstill komplette registreringer under Registreringer, eller velg ferske data.',
   'ex.showing': 'Viser {from}–{to} av {total}.',
   'ex.download': 'Hele listen',
   'ex.pages': 'Sider i forklaringslisten',
   // Registration by hand.
   'manual.title': 'Ny registrering',
-  'manual.intro': 'For enheter som ikke sender data automatisk ennå. Fyll ut pasienten, enheten og det registreringen starter med; registeret avgjør etter de samme inklusjonskriteriene som for automatisk overførte registreringer. Resten fyller du ut på registreringens side.',
+  'manual.intro':
+    'For enheter som ikke sender data automatisk ennå. Fyll ut pasienten, enheten og det registreringen starter med; registeret avgjør etter de samme inklusjonskriteriene som for automatisk overførte registreringer. Resten fyller du ut på registreringens side.',
   'manual.notAllowed': 'Nye registreringer kan bare lages av registratorer og administratorer. Bytt rolle, eller logg inn.',
   'manual.patient': 'Pasienten',
   'manual.ninHelp': 'Fødselsnummer, D-nummer eller H-nummer (11 siffer), eller et hjelpenummer fra registeret for ukjent identitet.',
@@ -219,8 +224,10 @@ export const workbenchNb = {
   'nav.research': 'Forskning',
   'research.title': 'Datauttrekk til forskning',
   'research.notAllowed': 'Denne siden er for forskere og registeradministratorer. Bytt rolle, eller logg inn.',
-  'research.intro': 'Be om data til et godkjent forskningsprosjekt. Du får pseudonymiserte data (et nytt pseudonym per prosjekt), uten direkte identifiserende opplysninger, og datoer forskjøvet eller grovere, slik du velger. Registeret vurderer forespørselen og leverer dataene gjennom en sikker kanal.',
-  'research.adminIntro': 'Forespørsler om datauttrekk til registeret. Godkjenner du, lages uttrekket (pseudonymisert, registrert og logget), og filen kommer hit, til deg, for sikker overlevering. Avslår du, skriv hvorfor.',
+  'research.intro':
+    'Be om data til et godkjent forskningsprosjekt. Du får pseudonymiserte data (et nytt pseudonym per prosjekt), uten direkte identifiserende opplysninger, og datoer forskjøvet eller grovere, slik du velger. Registeret vurderer forespørselen og leverer dataene gjennom en sikker kanal.',
+  'research.adminIntro':
+    'Forespørsler om datauttrekk til registeret. Godkjenner du, lages uttrekket (pseudonymisert, registrert og logget), og filen kommer hit, til deg, for sikker overlevering. Avslår du, skriv hvorfor.',
   'research.mine': 'Mine forespørsler',
   'research.new': 'Ny forespørsel',
   'research.none': 'Ingen forespørsler ennå.',
@@ -259,7 +266,8 @@ export const workbenchNb = {
   'admin.tab.users': 'Brukere og tilganger',
   'admin.tab.units': 'Enheter',
   'admin.tab.audit': 'Logg',
-  'admin.quarantineIntro': 'Meldinger fra fagsystemene som ikke kunne behandles. Ingenting fra dem er lagret i registrene. Når avsenderen eller registeret har rettet årsaken, behandles meldingen på nytt herfra.',
+  'admin.quarantineIntro':
+    'Meldinger fra fagsystemene som ikke kunne behandles. Ingenting fra dem er lagret i registrene. Når avsenderen eller registeret har rettet årsaken, behandles meldingen på nytt herfra.',
   'admin.quarantineEmpty': 'Ingen meldinger i karantene.',
   'admin.quarantineCaption': 'Meldinger i karantene ({n})',
   'admin.message': 'Melding',
@@ -313,22 +321,28 @@ export const workbenchNb = {
   // Statistics such as W: with an interval, only from a declared number of patients.
   'stat.interval': '95 % konfidensintervall',
   'stat.to': 'til',
-  'stat.minimumText': 'Vises bare for enheter med minst {n} pasienter. Sykehusene står i alfabetisk rekkefølge, ikke rangert: se intervallene.',
+  'stat.minimumText':
+    'Vises bare for enheter med minst {n} pasienter. Sykehusene står i alfabetisk rekkefølge, ikke rangert: se intervallene.',
   // Innsyn: the reservation and how to reach the registry.
   'innsyn.reservedTitle': 'Du har reservert deg',
-  'innsyn.reservedOn': 'Du reserverte deg {date}. Alt som var registrert om deg i kvalitetsregistrene er slettet, og nye opplysninger om deg blir ikke lagret.',
-  'innsyn.reservedLog': 'Loggen over hvem som hadde sett opplysningene dine hørte til opplysningene og er slettet sammen med dem. Registeret kan svare på spørsmål om den.',
+  'innsyn.reservedOn':
+    'Du reserverte deg {date}. Alt som var registrert om deg i kvalitetsregistrene er slettet, og nye opplysninger om deg blir ikke lagret.',
+  'innsyn.reservedLog':
+    'Loggen over hvem som hadde sett opplysningene dine hørte til opplysningene og er slettet sammen med dem. Registeret kan svare på spørsmål om den.',
   'innsyn.withdrawTitle': 'Slik trekker du reservasjonen tilbake',
-  'innsyn.withdrawText': 'Kontakt registeret. Reservasjonen trekkes tilbake når registeret har bekreftet hvem du er. Opplysninger som ble slettet, kommer ikke tilbake; nye opplysninger blir registrert igjen fra da av.',
+  'innsyn.withdrawText':
+    'Kontakt registeret. Reservasjonen trekkes tilbake når registeret har bekreftet hvem du er. Opplysninger som ble slettet, kommer ikke tilbake; nye opplysninger blir registrert igjen fra da av.',
   'innsyn.contactTitle': 'Kontakt registeret',
-  'innsyn.contactText': 'Ta kontakt hvis noe er feil og skal rettes, hvis du vil trekke en reservasjon tilbake, eller hvis du har spørsmål om loggen.',
+  'innsyn.contactText':
+    'Ta kontakt hvis noe er feil og skal rettes, hvis du vil trekke en reservasjon tilbake, eller hvis du har spørsmål om loggen.',
   'innsyn.contactAddress': 'Adresse',
   'innsyn.contactWeb': 'Nettside',
   'innsyn.contactEmail': 'E-post',
   'innsyn.contactPhone': 'Telefon',
   'innsyn.dataController': 'Behandlingsansvarlig',
   // Reports: e-mail.
-  'sub.mailMissing': 'E-post er ikke satt opp på denne tjenesten. Abonnementet lagres, men ingen rapporter blir sendt før driftsansvarlig har satt opp e-post.',
+  'sub.mailMissing':
+    'E-post er ikke satt opp på denne tjenesten. Abonnementet lagres, men ingen rapporter blir sendt før driftsansvarlig har satt opp e-post.',
   'sub.error.mail.notConfigured': 'e-post er ikke satt opp',
   'sub.error.mail.refused': 'mottakerens e-postserver avviste meldingen',
   'sub.error.mail.unreachable': 'fikk ikke kontakt med e-postserveren',
@@ -353,7 +367,8 @@ export const workbenchEn: Record<keyof typeof workbenchNb, string> = {
   'error.code.form.finalised': 'The form is finalised. Reopen it before changing it.',
   'error.code.form.notFinalisable': 'The form cannot be finalised until what is missing is filled in and the rules hold.',
   'error.code.registry.unknown': 'The registry does not exist.',
-  'error.code.indicator.unknown': 'This indicator does not exist in the registry you are looking at. Choose the registry at the top of the page, or go back to all indicators.',
+  'error.code.indicator.unknown':
+    'This indicator does not exist in the registry you are looking at. Choose the registry at the top of the page, or go back to all indicators.',
   'error.code.unit.unknown': 'The unit does not exist.',
   'error.code.year.invalid': 'The year must be a year, for example 2025.',
   'error.code.case.notFound': 'The registration does not exist.',
@@ -362,7 +377,8 @@ export const workbenchEn: Record<keyof typeof workbenchNb, string> = {
   'error.code.patient.reserved': 'The patient has opted out of registration. Nothing about the patient can be stored.',
   'error.code.manual.notIncluded': 'The registry does not include this registration by its inclusion criteria.',
   'error.code.manual.referred': 'The registration belongs to another registry: {target}.',
-  'error.code.mail.notConfigured': 'E-mail is not set up on this service, so the report cannot be sent. Contact the platform administrator.',
+  'error.code.mail.notConfigured':
+    'E-mail is not set up on this service, so the report cannot be sent. Contact the platform administrator.',
   'error.code.extract.notFound': 'The extract request does not exist.',
   'error.code.email.invalid': 'That is not a valid e-mail address. Check the address.',
   'error.code.email.count': 'Give between 1 and 200 e-mail addresses.',
@@ -417,7 +433,8 @@ export const workbenchEn: Record<keyof typeof workbenchNb, string> = {
   'picker.didYouMean': 'Did you mean {code}? ({old} is written in an older version.)',
   'nav.patients': 'Find patient',
   'patients.title': 'Find patient',
-  'patients.intro': 'Look up a patient by national identity number, D-number or H-number. You find only registrations at the units you have access to. The search is logged, and the patient can see that it was made.',
+  'patients.intro':
+    'Look up a patient by national identity number, D-number or H-number. You find only registrations at the units you have access to. The search is logged, and the patient can see that it was made.',
   'patients.nin': 'Identity number',
   'patients.ninHelp': '11 digits. Spaces are allowed.',
   'patients.search': 'Search',
@@ -455,7 +472,8 @@ export const workbenchEn: Record<keyof typeof workbenchNb, string> = {
   'wl.missingWord': 'missing',
   'wl.formsFinalised': 'Forms',
   'bulk.title': 'Finalise complete registrations',
-  'bulk.intro': 'Registrations where nothing is missing and no rule is broken, but which are not finalised. Only finalised ones count in the quality-assured dataset (the annual report). Review the list before you finalise; every finalisation is kept in the history and the log.',
+  'bulk.intro':
+    'Registrations where nothing is missing and no rule is broken, but which are not finalised. Only finalised ones count in the quality-assured dataset (the annual report). Review the list before you finalise; every finalisation is kept in the history and the log.',
   'bulk.none': 'No complete registrations are waiting to be finalised.',
   'bulk.count': '{n} complete registrations are not finalised.',
   'bulk.reviewAll': 'The whole list for review:',
@@ -468,15 +486,18 @@ export const workbenchEn: Record<keyof typeof workbenchNb, string> = {
   'manual.start': 'New registration by hand',
   'home.patientsText': 'look up a patient by identity number',
   'print.blank': 'Blank form for printing',
-  'rep.finalisedWarning': 'Only {finalised} of {cases} registrations ({share}) for {year} are finalised. The annual report from quality-assured data rests on the finalised ones only, so indicators may be missing ("not computable") or skewed. Finalise complete registrations under Registrations, or choose fresh data.',
+  'rep.finalisedWarning':
+    'Only {finalised} of {cases} registrations ({share}) for {year} are finalised. The annual report from quality-assured data rests on the finalised ones only, so indicators may be missing ("not computable") or skewed. Finalise complete registrations under Registrations, or choose fresh data.',
   'ex.showing': 'Showing {from}–{to} of {total}.',
   'ex.download': 'The whole list',
   'ex.pages': 'Pages of the explanation list',
   'manual.title': 'New registration',
-  'manual.intro': "For units whose systems do not send data yet. Fill in the patient, the unit and what the registration starts with; the registry decides by the same inclusion criteria as for data sent automatically. Complete the rest on the registration's page.",
+  'manual.intro':
+    "For units whose systems do not send data yet. Fill in the patient, the unit and what the registration starts with; the registry decides by the same inclusion criteria as for data sent automatically. Complete the rest on the registration's page.",
   'manual.notAllowed': 'New registrations can be made only by registrars and administrators. Switch role, or log in.',
   'manual.patient': 'The patient',
-  'manual.ninHelp': 'National identity number, D-number or H-number (11 digits), or an auxiliary number from the registry for an unknown identity.',
+  'manual.ninHelp':
+    'National identity number, D-number or H-number (11 digits), or an auxiliary number from the registry for an unknown identity.',
   'manual.name': 'Name',
   'manual.nameHelp': 'Stored encrypted, and shown only to those with access to the registration.',
   'manual.submit': 'Create the registration',
@@ -543,8 +564,10 @@ export const workbenchEn: Record<keyof typeof workbenchNb, string> = {
   'nav.research': 'Research',
   'research.title': 'Data extracts for research',
   'research.notAllowed': 'This page is for researchers and registry administrators. Switch role, or log in.',
-  'research.intro': 'Ask for data for an approved research project. You get pseudonymised data (a new pseudonym per project), without direct identifiers, and dates shifted or coarsened as you choose. The registry assesses the request and delivers the data through a secure channel.',
-  'research.adminIntro': 'Requests for data extracts from the registry. If you approve, the extract is made (pseudonymised, recorded and logged), and the file comes here, to you, to hand over securely. If you reject, say why.',
+  'research.intro':
+    'Ask for data for an approved research project. You get pseudonymised data (a new pseudonym per project), without direct identifiers, and dates shifted or coarsened as you choose. The registry assesses the request and delivers the data through a secure channel.',
+  'research.adminIntro':
+    'Requests for data extracts from the registry. If you approve, the extract is made (pseudonymised, recorded and logged), and the file comes here, to you, to hand over securely. If you reject, say why.',
   'research.mine': 'My requests',
   'research.new': 'New request',
   'research.none': 'No requests yet.',
@@ -582,7 +605,8 @@ export const workbenchEn: Record<keyof typeof workbenchNb, string> = {
   'admin.tab.users': 'Users and access',
   'admin.tab.units': 'Units',
   'admin.tab.audit': 'Log',
-  'admin.quarantineIntro': 'Messages from the hospital systems that could not be processed. Nothing from them is stored in the registries. Once the sender or the registry has fixed the cause, the message is processed again from here.',
+  'admin.quarantineIntro':
+    'Messages from the hospital systems that could not be processed. Nothing from them is stored in the registries. Once the sender or the registry has fixed the cause, the message is processed again from here.',
   'admin.quarantineEmpty': 'No messages in quarantine.',
   'admin.quarantineCaption': 'Messages in quarantine ({n})',
   'admin.message': 'Message',
@@ -633,20 +657,26 @@ export const workbenchEn: Record<keyof typeof workbenchNb, string> = {
   'years.none': 'There are no data yet.',
   'stat.interval': '95 % confidence interval',
   'stat.to': 'to',
-  'stat.minimumText': 'Shown only for units with at least {n} patients. Hospitals are listed alphabetically, not ranked: see the intervals.',
+  'stat.minimumText':
+    'Shown only for units with at least {n} patients. Hospitals are listed alphabetically, not ranked: see the intervals.',
   'innsyn.reservedTitle': 'You have opted out',
-  'innsyn.reservedOn': 'You opted out on {date}. Everything registered about you in the quality registries has been deleted, and nothing new about you is stored.',
-  'innsyn.reservedLog': 'The log of who had looked at your data belonged to the data and was deleted with it. The registry can answer questions about it.',
+  'innsyn.reservedOn':
+    'You opted out on {date}. Everything registered about you in the quality registries has been deleted, and nothing new about you is stored.',
+  'innsyn.reservedLog':
+    'The log of who had looked at your data belonged to the data and was deleted with it. The registry can answer questions about it.',
   'innsyn.withdrawTitle': 'How to withdraw the reservation',
-  'innsyn.withdrawText': 'Contact the registry. The reservation is withdrawn once the registry has confirmed who you are. Data that was deleted does not come back; new data is registered again from then on.',
+  'innsyn.withdrawText':
+    'Contact the registry. The reservation is withdrawn once the registry has confirmed who you are. Data that was deleted does not come back; new data is registered again from then on.',
   'innsyn.contactTitle': 'Contact the registry',
-  'innsyn.contactText': 'Get in touch if something is wrong and should be corrected, if you want to withdraw a reservation, or if you have questions about the log.',
+  'innsyn.contactText':
+    'Get in touch if something is wrong and should be corrected, if you want to withdraw a reservation, or if you have questions about the log.',
   'innsyn.contactAddress': 'Address',
   'innsyn.contactWeb': 'Website',
   'innsyn.contactEmail': 'E-mail',
   'innsyn.contactPhone': 'Telephone',
   'innsyn.dataController': 'Data controller',
-  'sub.mailMissing': 'E-mail is not set up on this service. The subscription is saved, but no reports are sent until the platform administrator has set up e-mail.',
+  'sub.mailMissing':
+    'E-mail is not set up on this service. The subscription is saved, but no reports are sent until the platform administrator has set up e-mail.',
   'sub.error.mail.notConfigured': 'e-mail is not set up',
   'sub.error.mail.refused': "the recipient's mail server refused the message",
   'sub.error.mail.unreachable': 'could not reach the mail server',

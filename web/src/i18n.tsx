@@ -59,10 +59,12 @@ const nb = {
   'innsyn.why': 'Hvorfor',
   'innsyn.denied': 'avvist',
   'innsyn.reserveTitle': 'Reservere deg',
-  'innsyn.reserveText': 'Du har rett til å reservere deg mot registrering. Da slettes alt som er registrert om deg, og nye opplysninger blir ikke lagret.',
+  'innsyn.reserveText':
+    'Du har rett til å reservere deg mot registrering. Da slettes alt som er registrert om deg, og nye opplysninger blir ikke lagret.',
   'innsyn.reserve': 'Reserver meg',
   'innsyn.confirmTitle': 'Vil du reservere deg?',
-  'innsyn.confirmText': 'Alt som er registrert om deg i kvalitetsregistrene blir slettet, og nye opplysninger om deg blir ikke lagret. Dette kan ikke angres her.',
+  'innsyn.confirmText':
+    'Alt som er registrert om deg i kvalitetsregistrene blir slettet, og nye opplysninger om deg blir ikke lagret. Dette kan ikke angres her.',
   'innsyn.confirm': 'Ja, reserver meg',
   'innsyn.cancel': 'Avbryt',
   'innsyn.reserved': 'Reservasjonen er registrert',
@@ -132,7 +134,8 @@ const nb = {
   'result.pending': 'definisjon kommer',
   'result.tooFew': 'for få',
   'ind.title': 'Kvalitetsindikatorer',
-  'ind.intro': 'Alle indikatorene i registeret, for landet, regionen og enheten. Måloppnåelse vises med symbol og ord: sirkel høy, trekant moderat, firkant lav; utvikling fra året før med pil og ord.',
+  'ind.intro':
+    'Alle indikatorene i registeret, for landet, regionen og enheten. Måloppnåelse vises med symbol og ord: sirkel høy, trekant moderat, firkant lav; utvikling fra året før med pil og ord.',
   'ind.choices': 'Valg av periode og enhet',
   'ind.year': 'År',
   'ind.unit': 'Enhet',
@@ -142,7 +145,8 @@ const nb = {
   'ind.caption': 'Kvalitetsindikatorer',
   'ind.indicator': 'Indikator',
   'ind.target': 'Mål',
-  'ind.legend': '↗ bedre, ↘ dårligere, → uendret mot perioden før (bare når forskjellen er større enn tilfeldig variasjon). «For få»: færre tilfeller enn minstekravet, tallene vises ikke.',
+  'ind.legend':
+    '↗ bedre, ↘ dårligere, → uendret mot perioden før (bare når forskjellen er større enn tilfeldig variasjon). «For få»: færre tilfeller enn minstekravet, tallene vises ikke.',
   'ind.one': 'Kvalitetsindikator',
   'ind.back': '← Alle indikatorer',
   'ind.definition': 'Definisjon',
@@ -181,7 +185,8 @@ const nb = {
   'chart.ci': '95 % KI',
   'chart.counts': 'Teller/nevner',
   'ex.title': 'Forklaring',
-  'ex.intro': 'Hver registrering i nevneren, om den er i telleren, og hvert ledd i tellerens vilkår med verdiene som avgjorde det. Oppslaget logges.',
+  'ex.intro':
+    'Hver registrering i nevneren, om den er i telleren, og hvert ledd i tellerens vilkår med verdiene som avgjorde det. Oppslaget logges.',
   'ex.show': 'Vis',
   'ex.all': 'Alle',
   'ex.outside': 'Bare de utenfor telleren',
@@ -203,7 +208,8 @@ const nb = {
   'reg.case': 'Registrering',
   'reg.created': 'Opprettet',
   'reg.updated': 'Sist endret',
-  'reg.invalid': 'Ugyldig registrering: samme hendelse er registrert tidligere samme døgn ved samme enhet, og denne er slått sammen med registrering',
+  'reg.invalid':
+    'Ugyldig registrering: samme hendelse er registrert tidligere samme døgn ved samme enhet, og denne er slått sammen med registrering',
   'reg.missing': 'Mangler',
   'reg.open': 'Åpne registrering',
   'reg.pages': 'Sider i arbeidslisten',
@@ -234,7 +240,8 @@ const nb = {
   'dl.table': 'tallene',
   'nav.analyses': 'Analyser',
   'an.title': 'Analyser',
-  'an.intro': 'Registerets analyser fra årsrapporten, for et år og en enhet du velger. Velg figur, år og enhet; valget ligger i adressen, så visningen kan deles. Små tall vises ikke.',
+  'an.intro':
+    'Registerets analyser fra årsrapporten, for et år og en enhet du velger. Velg figur, år og enhet; valget ligger i adressen, så visningen kan deles. Små tall vises ikke.',
   'an.figure': 'Figur',
   'an.compare': 'Sammenlign med',
   'an.compare.none': 'Ingen sammenligning',
@@ -245,19 +252,22 @@ const nb = {
   'an.numbers': 'Tallene',
   'nav.reports': 'Rapporter',
   'rep.title': 'Rapporter',
-  'rep.intro': 'Last ned rapporter som PDF, og få dem tilsendt på e-post så ofte du vil. Rapportene lages av de samme dataene og definisjonene som sidene viser.',
+  'rep.intro':
+    'Last ned rapporter som PDF, og få dem tilsendt på e-post så ofte du vil. Rapportene lages av de samme dataene og definisjonene som sidene viser.',
   'rep.unitReport': 'Enhetsrapport',
   'rep.unitReportIntro': 'Alle indikatorene for en enhet, med enhetens resultater mot region og nasjon og figurene, for et år.',
   'rep.downloadUnit': 'Last ned enhetsrapporten',
   'rep.annual': 'Årsrapport',
-  'rep.annualIntro': 'Registerets årsrapport med sammendrag, alle indikatorene med definisjon, resultat og figur, analysene, datakvalitet og stadievurdering, bygget av data og registerets egne tekster.',
+  'rep.annualIntro':
+    'Registerets årsrapport med sammendrag, alle indikatorene med definisjon, resultat og figur, analysene, datakvalitet og stadievurdering, bygget av data og registerets egne tekster.',
   'rep.dataset': 'Datagrunnlag',
   'rep.dataset.qa': 'Kvalitetssikrede data (ferdigstilte skjema)',
   'rep.dataset.fresh': 'Ferske data (alle registreringer)',
   'rep.downloadAnnual': 'Last ned årsrapporten for',
   'rep.annualSlow': 'Årsrapporten lages når du ber om den; det kan ta noen sekunder.',
   'sub.ownTitle': 'Mine abonnementer',
-  'sub.ownIntro': 'Få en rapport på e-post daglig, ukentlig, månedlig eller kvartalsvis. Hver e-post har en lenke for å avslutte abonnementet.',
+  'sub.ownIntro':
+    'Få en rapport på e-post daglig, ukentlig, månedlig eller kvartalsvis. Hver e-post har en lenke for å avslutte abonnementet.',
   'sub.newOwn': 'Nytt abonnement',
   'sub.newDispatch': 'Ny utsendelse',
   'sub.report': 'Rapport',
@@ -299,10 +309,12 @@ const nb = {
   'sub.attempt': 'forsøk',
   'sub.refresh': 'Oppdater loggen',
   'sub.dispatchTitle': 'Utsendelser til e-postlister',
-  'sub.dispatchIntro': 'Send en enhets rapport til en e-postliste, for eksempel ledergruppen. Hver mottaker kan avslutte selv med lenken i e-posten.',
+  'sub.dispatchIntro':
+    'Send en enhets rapport til en e-postliste, for eksempel ledergruppen. Hver mottaker kan avslutte selv med lenken i e-posten.',
   'nav.hospitals': 'Sykehusprofil',
   'hosp.title': 'Sykehusprofil',
-  'hosp.intro': 'Velg et sykehus og se alle kvalitetsindikatorene fra registrene for sykehuset: siste års resultat, måloppnåelse med symbol og ord, og utvikling fra året før. Små tall vises ikke; lav dekningsgrad (under 60 %) er merket.',
+  'hosp.intro':
+    'Velg et sykehus og se alle kvalitetsindikatorene fra registrene for sykehuset: siste års resultat, måloppnåelse med symbol og ord, og utvikling fra året før. Små tall vises ikke; lav dekningsgrad (under 60 %) er merket.',
   'hosp.choose': 'Sykehus',
   'hosp.choosePrompt': 'Velg sykehus',
   'hosp.year': 'År',
@@ -325,7 +337,8 @@ const nb = {
   // PROM results (pages/PromResults.tsx), innsyn's questionnaires, provisional thresholds
   'nav.prom': 'PROM-resultater',
   'promResults.title': 'Pasientrapporterte resultater (PROM)',
-  'promResults.intro': 'Hvor mange pasienter som svarte på spørreskjemaene, hvem som svarte og ikke, og skårene ved hvert tidspunkt, for enheten ved siden av hele landet.',
+  'promResults.intro':
+    'Hvor mange pasienter som svarte på spørreskjemaene, hvem som svarte og ikke, og skårene ved hvert tidspunkt, for enheten ved siden av hele landet.',
   'promResults.small': 'Tall under {n} vises ikke (–), heller ikke tall de kan regnes ut fra.',
   'promResults.asked': 'Spurt: pasienter i skjemaets målgruppe der svarfristen er ute, og som levde da den gikk ut.',
   'promResults.withheld': 'For få til å vises',
@@ -350,7 +363,8 @@ const nb = {
   'sex.female': 'Kvinner',
   'sex.male': 'Menn',
   'innsyn.prom': 'Spørreskjemaer',
-  'innsyn.promIntro': 'Spørreskjemaene du er blitt sendt om hvordan det går med deg, og svarene dine. Svarene deles med registrene som spurte.',
+  'innsyn.promIntro':
+    'Spørreskjemaene du er blitt sendt om hvordan det går med deg, og svarene dine. Svarene deles med registrene som spurte.',
   'innsyn.promInvitations': 'Tilsendte spørreskjemaer',
   'innsyn.promAnswers': 'Svarene dine',
   'innsyn.promSent': 'Sendt',
@@ -363,7 +377,8 @@ const nb = {
   'innsyn.promAnswer': 'Svar',
   'innsyn.promScores': 'Skårer',
   'innsyn.promShared': 'Delt med',
-  'ind.pendingParameters': 'Foreløpige terskelverdier: registeret har ikke satt dem ennå, og resultatene er beregnet med stedfortredende verdier:',
+  'ind.pendingParameters':
+    'Foreløpige terskelverdier: registeret har ikke satt dem ennå, og resultatene er beregnet med stedfortredende verdier:',
 } as const;
 
 export type Key = keyof typeof nb;
@@ -420,10 +435,12 @@ const en: Record<Key, string> = {
   'innsyn.why': 'Why',
   'innsyn.denied': 'refused',
   'innsyn.reserveTitle': 'Opt out',
-  'innsyn.reserveText': 'You have the right to opt out of registration. Everything registered about you is then deleted, and nothing new is stored.',
+  'innsyn.reserveText':
+    'You have the right to opt out of registration. Everything registered about you is then deleted, and nothing new is stored.',
   'innsyn.reserve': 'Opt me out',
   'innsyn.confirmTitle': 'Do you want to opt out?',
-  'innsyn.confirmText': 'Everything registered about you in the quality registries will be deleted, and nothing new about you will be stored. This cannot be undone here.',
+  'innsyn.confirmText':
+    'Everything registered about you in the quality registries will be deleted, and nothing new about you will be stored. This cannot be undone here.',
   'innsyn.confirm': 'Yes, opt me out',
   'innsyn.cancel': 'Cancel',
   'innsyn.reserved': 'Your opt-out is registered',
@@ -493,7 +510,8 @@ const en: Record<Key, string> = {
   'result.pending': 'definition to come',
   'result.tooFew': 'too few',
   'ind.title': 'Quality indicators',
-  'ind.intro': 'Every indicator of the registry, for the nation, the region and the unit. Achievement is shown by symbol and word: circle high, triangle moderate, square low; change from the year before by arrow and word.',
+  'ind.intro':
+    'Every indicator of the registry, for the nation, the region and the unit. Achievement is shown by symbol and word: circle high, triangle moderate, square low; change from the year before by arrow and word.',
   'ind.choices': 'Choice of period and unit',
   'ind.year': 'Year',
   'ind.unit': 'Unit',
@@ -503,7 +521,8 @@ const en: Record<Key, string> = {
   'ind.caption': 'Quality indicators',
   'ind.indicator': 'Indicator',
   'ind.target': 'Target',
-  'ind.legend': '↗ better, ↘ worse, → no change against the period before (only when the difference is beyond chance). "Too few": fewer cases than the minimum, numbers not shown.',
+  'ind.legend':
+    '↗ better, ↘ worse, → no change against the period before (only when the difference is beyond chance). "Too few": fewer cases than the minimum, numbers not shown.',
   'ind.one': 'Quality indicator',
   'ind.back': '← All indicators',
   'ind.definition': 'Definition',
@@ -542,7 +561,8 @@ const en: Record<Key, string> = {
   'chart.ci': '95 % CI',
   'chart.counts': 'Numerator/denominator',
   'ex.title': 'Explanation',
-  'ex.intro': 'Every registration in the denominator, whether it is in the numerator, and each clause of the numerator with the values that decided it. The look-up is logged.',
+  'ex.intro':
+    'Every registration in the denominator, whether it is in the numerator, and each clause of the numerator with the values that decided it. The look-up is logged.',
   'ex.show': 'Show',
   'ex.all': 'All',
   'ex.outside': 'Only those outside the numerator',
@@ -564,7 +584,8 @@ const en: Record<Key, string> = {
   'reg.case': 'Registration',
   'reg.created': 'Created',
   'reg.updated': 'Last changed',
-  'reg.invalid': 'Invalid registration: the same event was registered earlier the same day at the same unit, and this one is merged into registration',
+  'reg.invalid':
+    'Invalid registration: the same event was registered earlier the same day at the same unit, and this one is merged into registration',
   'reg.missing': 'Missing',
   'reg.open': 'Open registration',
   'reg.pages': 'Worklist pages',
@@ -595,7 +616,8 @@ const en: Record<Key, string> = {
   'dl.table': 'the numbers',
   'nav.analyses': 'Analyses',
   'an.title': 'Analyses',
-  'an.intro': "The registry's analyses from the annual report, for a year and a unit you choose. Pick figure, year and unit; the choice is kept in the address, so the view can be shared. Small numbers are not shown.",
+  'an.intro':
+    "The registry's analyses from the annual report, for a year and a unit you choose. Pick figure, year and unit; the choice is kept in the address, so the view can be shared. Small numbers are not shown.",
   'an.figure': 'Figure',
   'an.compare': 'Compare with',
   'an.compare.none': 'No comparison',
@@ -606,12 +628,14 @@ const en: Record<Key, string> = {
   'an.numbers': 'The numbers',
   'nav.reports': 'Reports',
   'rep.title': 'Reports',
-  'rep.intro': 'Download reports as PDF, and have them sent by e-mail as often as you like. The reports are made from the same data and definitions the pages show.',
+  'rep.intro':
+    'Download reports as PDF, and have them sent by e-mail as often as you like. The reports are made from the same data and definitions the pages show.',
   'rep.unitReport': 'Unit report',
-  'rep.unitReportIntro': 'Every indicator for one unit, the unit\'s results against region and nation, and the figures, for a year.',
+  'rep.unitReportIntro': "Every indicator for one unit, the unit's results against region and nation, and the figures, for a year.",
   'rep.downloadUnit': 'Download the unit report',
   'rep.annual': 'Annual report',
-  'rep.annualIntro': 'The registry\'s annual report with summary, every indicator with definition, result and figure, the analyses, data quality and stage assessment, built from the data and the registry\'s own texts.',
+  'rep.annualIntro':
+    "The registry's annual report with summary, every indicator with definition, result and figure, the analyses, data quality and stage assessment, built from the data and the registry's own texts.",
   'rep.dataset': 'Dataset',
   'rep.dataset.qa': 'Quality-assured data (finalised forms)',
   'rep.dataset.fresh': 'Fresh data (all registrations)',
@@ -660,10 +684,12 @@ const en: Record<Key, string> = {
   'sub.attempt': 'attempt',
   'sub.refresh': 'Refresh the log',
   'sub.dispatchTitle': 'Dispatches to mailing lists',
-  'sub.dispatchIntro': 'Send a unit\'s report to a mailing list, for example the management group. Each recipient can unsubscribe with the link in the e-mail.',
+  'sub.dispatchIntro':
+    "Send a unit's report to a mailing list, for example the management group. Each recipient can unsubscribe with the link in the e-mail.",
   'nav.hospitals': 'Hospital profile',
   'hosp.title': 'Hospital profile',
-  'hosp.intro': "Choose a hospital to see every quality indicator of the registries for it: last year's result, achievement level by symbol and word, and the change from the year before. Small numbers are not shown; low coverage (under 60 %) is marked.",
+  'hosp.intro':
+    "Choose a hospital to see every quality indicator of the registries for it: last year's result, achievement level by symbol and word, and the change from the year before. Small numbers are not shown; low coverage (under 60 %) is marked.",
   'hosp.choose': 'Hospital',
   'hosp.choosePrompt': 'Choose a hospital',
   'hosp.year': 'Year',
@@ -685,9 +711,10 @@ const en: Record<Key, string> = {
   'hosp.none.short': 'No indicators to show with this choice.',
   'nav.prom': 'PROM results',
   'promResults.title': 'Patient-reported outcomes (PROM)',
-  'promResults.intro': 'How many patients answered the questionnaires, who answered and who did not, and the scores at each time point, for the unit beside the whole country.',
+  'promResults.intro':
+    'How many patients answered the questionnaires, who answered and who did not, and the scores at each time point, for the unit beside the whole country.',
   'promResults.small': 'Counts under {n} are not shown (–), nor numbers they could be worked out from.',
-  'promResults.asked': 'Asked: patients in the questionnaire\'s population whose deadline has passed and who were alive when it did.',
+  'promResults.asked': "Asked: patients in the questionnaire's population whose deadline has passed and who were alive when it did.",
   'promResults.withheld': 'Too few to show',
   'promResults.rates': 'Response rate',
   'promResults.none': 'No patients in the population this year.',
@@ -710,7 +737,8 @@ const en: Record<Key, string> = {
   'sex.female': 'Women',
   'sex.male': 'Men',
   'innsyn.prom': 'Questionnaires',
-  'innsyn.promIntro': 'The questionnaires you were sent about how you are doing, and your answers. Answers are shared with the registries that asked.',
+  'innsyn.promIntro':
+    'The questionnaires you were sent about how you are doing, and your answers. Answers are shared with the registries that asked.',
   'innsyn.promInvitations': 'Questionnaires sent to you',
   'innsyn.promAnswers': 'Your answers',
   'innsyn.promSent': 'Sent',
@@ -728,7 +756,12 @@ const en: Record<Key, string> = {
 
 const dictionaries: Record<Lang, Record<Key, string>> = { nb, en };
 
-interface I18n { lang: Lang; setLang(l: Lang): void; t(key: Key): string; tryT(key: string, fallback: string): string }
+interface I18n {
+  lang: Lang;
+  setLang(l: Lang): void;
+  t(key: Key): string;
+  tryT(key: string, fallback: string): string;
+}
 const Ctx = createContext<I18n | null>(null);
 
 export function I18nProvider({ children }: { children: ReactNode }) {
@@ -749,5 +782,9 @@ export function useI18n(): I18n {
 }
 
 export function formatDateTime(iso: string, lang: Lang): string {
-  return new Intl.DateTimeFormat(lang === 'nb' ? 'nb-NO' : 'en-GB', { timeZone: 'Europe/Oslo', dateStyle: 'medium', timeStyle: 'short' }).format(new Date(iso));
+  return new Intl.DateTimeFormat(lang === 'nb' ? 'nb-NO' : 'en-GB', {
+    timeZone: 'Europe/Oslo',
+    dateStyle: 'medium',
+    timeStyle: 'short',
+  }).format(new Date(iso));
 }

@@ -27,7 +27,10 @@ export function Router({ children }: { children: ReactNode }) {
   }, []);
   const setQuery = useCallback((updates: Record<string, string | null | undefined>) => {
     const q = new URLSearchParams(window.location.search);
-    for (const [k, v] of Object.entries(updates)) { if (v === null || v === undefined || v === '') q.delete(k); else q.set(k, v); }
+    for (const [k, v] of Object.entries(updates)) {
+      if (v === null || v === undefined || v === '') q.delete(k);
+      else q.set(k, v);
+    }
     const s = q.toString();
     window.history.replaceState(null, '', `${window.location.pathname}${s ? `?${s}` : ''}`);
     setLoc({ path: window.location.pathname, search: window.location.search });
@@ -63,8 +66,16 @@ export const useParams = () => useContext(ParamsCtx);
 export function Link({ to, children, ...rest }: { to: string; children: ReactNode } & AnchorHTMLAttributes<HTMLAnchorElement>) {
   const { path, navigate } = useRoute();
   return (
-    <a href={to} aria-current={path === to ? 'page' : undefined} {...rest}
-      onClick={(e) => { if (e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return; e.preventDefault(); navigate(to); }}>
+    <a
+      href={to}
+      aria-current={path === to ? 'page' : undefined}
+      {...rest}
+      onClick={(e) => {
+        if (e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return;
+        e.preventDefault();
+        navigate(to);
+      }}
+    >
       {children}
     </a>
   );

@@ -23,13 +23,37 @@ export function adminRoutes(app: FastifyInstance, platform: Platform): void {
     return listUsers(platform.db.pool);
   });
 
-  app.put<{ Params: { subject: string }; Body: { grants?: unknown } }>('/api/admin/users/:subject/grants', { config: { access: PLATFORM_ADMINS } }, async (req) => {
-    const c = req.caller!;
-    requirePlatformAdmin(c);
-    const problems = await setGrants(platform.db.pool, req.params.subject, req.body?.grants, { registries: platform.registries.map((r) => r.id), units: (u) => platform.units.has(u) });
-    if (problems.length) throw new RecordError(`The grants were not changed: ${problems.join('; ')}.`, 422, problems.map((message) => ({ rule: 'grant', message })), 'form.notSaved');
-    await writeEvents(platform.db.pool, [{ actor: callerLabel(c), role: 'platform-admin', unit: null, personId: null, action: 'grants', object: `user/${req.params.subject}`,
-      purpose: 'admin:grants', outcome: 'ok', client: req.ip }]);
-    return (await listUsers(platform.db.pool)).find((u) => u.subject === req.params.subject);
-  });
+  app.put<{ Params: { subject: string }; Body: { grants?: unknown } }>(
+    '/api/admin/users/:subject/grants',
+    { config: { access: PLATFORM_ADMINS } },
+    async (req) => {
+      const c = req.caller!;
+      requirePlatformAdmin(c);
+      const problems = await setGrants(platform.db.pool, req.params.subject, req.body?.grants, {
+        registries: platform.registries.map((r) => r.id),
+        units: (u) => platform.units.has(u),
+      });
+      if (problems.length)
+        throw new RecordError(
+          `The grants were not changed: ${problems.join('; ')}.`,
+          422,
+          problems.map((message) => ({ rule: 'grant', message })),
+          'form.notSaved',
+        );
+      await writeEvents(platform.db.pool, [
+        {
+          actor: callerLabel(c),
+          role: 'platform-admin',
+          unit: null,
+          personId: null,
+          action: 'grants',
+          object: `user/${req.params.subject}`,
+          purpose: 'admin:grants',
+          outcome: 'ok',
+          client: req.ip,
+        },
+      ]);
+      return (await listUsers(platform.db.pool)).find((u) => u.subject === req.params.subject);
+    },
+  );
 }

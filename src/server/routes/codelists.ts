@@ -18,27 +18,45 @@ export function codeListRoutes(app: FastifyInstance, platform: Platform): void {
     return { r, list };
   };
 
-  app.get<{ Params: { id: string; list: string } }>('/api/registries/:id/codelists/:list/tree', { config: { access: PUBLIC } }, async (req, reply) => {
-    const { list } = listOf(req.params.id, req.params.list);
-    if (!list.tree) throw new RecordError(`Code list ${list.id} is not hierarchical; GET /api/registries/${req.params.id}/codebook lists its codes.`, 404, [], 'not.found');
-    return reply.header('cache-control', 'public, max-age=3600').send({ id: list.id, title: list.title, ...list.tree });
-  });
+  app.get<{ Params: { id: string; list: string } }>(
+    '/api/registries/:id/codelists/:list/tree',
+    { config: { access: PUBLIC } },
+    async (req, reply) => {
+      const { list } = listOf(req.params.id, req.params.list);
+      if (!list.tree)
+        throw new RecordError(
+          `Code list ${list.id} is not hierarchical; GET /api/registries/${req.params.id}/codebook lists its codes.`,
+          404,
+          [],
+          'not.found',
+        );
+      return reply.header('cache-control', 'public, max-age=3600').send({ id: list.id, title: list.title, ...list.tree });
+    },
+  );
 
-  app.get<{ Params: { id: string; list: string; file: string } }>('/api/registries/:id/codelists/:list/pictures/:file', { config: { access: PUBLIC } }, async (req, reply) => {
-    const { list } = listOf(req.params.id, req.params.list);
-    const file = list.tree && list.pickerDir ? picturePath(list.tree, list.pickerDir, req.params.file) : undefined;
-    if (!file) throw new RecordError(`No picture "${req.params.file}" for code list ${list.id}.`, 404, [], 'not.found');
-    return reply.header('cache-control', 'public, max-age=3600').type('image/svg+xml; charset=utf-8').send(fs.readFileSync(file, 'utf8'));
-  });
+  app.get<{ Params: { id: string; list: string; file: string } }>(
+    '/api/registries/:id/codelists/:list/pictures/:file',
+    { config: { access: PUBLIC } },
+    async (req, reply) => {
+      const { list } = listOf(req.params.id, req.params.list);
+      const file = list.tree && list.pickerDir ? picturePath(list.tree, list.pickerDir, req.params.file) : undefined;
+      if (!file) throw new RecordError(`No picture "${req.params.file}" for code list ${list.id}.`, 404, [], 'not.found');
+      return reply.header('cache-control', 'public, max-age=3600').type('image/svg+xml; charset=utf-8').send(fs.readFileSync(file, 'utf8'));
+    },
+  );
 
   // ?code=23A2.1 → { valid: false, suggestion: "2R3A2.1" }: what a code means, or what it became.
-  app.get<{ Params: { id: string; list: string }; Querystring: { code?: string } }>('/api/registries/:id/codelists/:list/lookup', { config: { access: PUBLIC } }, async (req) => {
-    const { r, list } = listOf(req.params.id, req.params.list);
-    const code = String(req.query.code ?? '').trim();
-    if (!code) throw new RecordError('Give code=<a code>.', 400, [], 'request.invalid');
-    const display = list.codes.get(code);
-    if (display) return { code, valid: true, display };
-    const suggestion = currentCodeFor(r, list.id, code);
-    return { code, valid: false, ...(suggestion ? { suggestion, suggestionDisplay: list.codes.get(suggestion) } : {}) };
-  });
+  app.get<{ Params: { id: string; list: string }; Querystring: { code?: string } }>(
+    '/api/registries/:id/codelists/:list/lookup',
+    { config: { access: PUBLIC } },
+    async (req) => {
+      const { r, list } = listOf(req.params.id, req.params.list);
+      const code = String(req.query.code ?? '').trim();
+      if (!code) throw new RecordError('Give code=<a code>.', 400, [], 'request.invalid');
+      const display = list.codes.get(code);
+      if (display) return { code, valid: true, display };
+      const suggestion = currentCodeFor(r, list.id, code);
+      return { code, valid: false, ...(suggestion ? { suggestion, suggestionDisplay: list.codes.get(suggestion) } : {}) };
+    },
+  );
 }

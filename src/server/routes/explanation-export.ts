@@ -15,25 +15,57 @@ import { READERS } from '../access-policy.ts';
 
 export function explanationExportRoutes(app: FastifyInstance, platform: Platform): void {
   app.get<{ Params: { id: string; indicator: string; format: string }; Querystring: Record<string, string | undefined> }>(
-    '/api/registries/:id/indicators/:indicator/explanation.:format', { config: { access: READERS } }, async (req, reply) => {
+    '/api/registries/:id/indicators/:indicator/explanation.:format',
+    { config: { access: READERS } },
+    async (req, reply) => {
       const r = platform.registry(req.params.id);
       if (!r) throw new RecordError(`Unknown registry "${req.params.id}".`, 404, [], 'registry.unknown');
       const ind = platform.indicators.get(r.id, req.params.indicator);
       if (!ind) throw new RecordError(`Registry ${r.id} has no indicator "${req.params.indicator}".`, 404, [], 'indicator.unknown');
       const format = req.params.format;
-      if (format !== 'csv' && format !== 'xlsx') throw new RecordError('Ask for explanation.csv or explanation.xlsx.', 404, [], 'not.found');
+      if (format !== 'csv' && format !== 'xlsx')
+        throw new RecordError('Ask for explanation.csv or explanation.xlsx.', 404, [], 'not.found');
       const q = req.query;
-      if (!q.unit || !platform.units.has(q.unit)) throw new RecordError('Give unit=<RESH id> of a unit your access covers.', 400, [], 'unit.unknown');
+      if (!q.unit || !platform.units.has(q.unit))
+        throw new RecordError('Give unit=<RESH id> of a unit your access covers.', 400, [], 'unit.unknown');
       const grain = (q.grain ?? 'year') as Grain;
-      if (!(ind.def.grains as string[]).includes(grain)) throw new RecordError(`Indicator ${ind.def.id} is computed per ${ind.def.grains.join(', ')}.`, 400, [], 'request.invalid');
+      if (!(ind.def.grains as string[]).includes(grain))
+        throw new RecordError(`Indicator ${ind.def.id} is computed per ${ind.def.grains.join(', ')}.`, 400, [], 'request.invalid');
       if (!q.period) throw new RecordError('Give period= (e.g. 2024).', 400, [], 'request.invalid');
       periodRange(grain, q.period);
       const lang = q.lang === 'en' ? 'en' : 'nb';
       const dataset = q.dataset === 'qa' ? 'qa' : 'fresh';
-      const { cases } = await platform.data.transaction(req.caller!, 'indicator:explain', (tx) => explainIndicator(tx, r, ind, {
-        unit: q.unit!, grain, period: q.period!, dataset, lang, asOf: osloDate(new Date().toISOString()), limit: 1_000_000, offset: 0 }), { readOnly: true, client: req.ip });
+      const { cases } = await platform.data.transaction(
+        req.caller!,
+        'indicator:explain',
+        (tx) =>
+          explainIndicator(tx, r, ind, {
+            unit: q.unit!,
+            grain,
+            period: q.period!,
+            dataset,
+            lang,
+            asOf: osloDate(new Date().toISOString()),
+            limit: 1_000_000,
+            offset: 0,
+          }),
+        { readOnly: true, client: req.ip },
+      );
       const label = (v: string) => r.variables.get(v)?.def.label[lang] ?? r.derived.find((d) => d.def.id === v)?.def.label[lang] ?? v;
-      const word = (v: unknown) => (v === null || v === undefined ? (lang === 'nb' ? 'ukjent' : 'unknown') : v === true ? (lang === 'nb' ? 'ja' : 'yes') : v === false ? (lang === 'nb' ? 'nei' : 'no') : String(v));
+      const word = (v: unknown) =>
+        v === null || v === undefined
+          ? lang === 'nb'
+            ? 'ukjent'
+            : 'unknown'
+          : v === true
+            ? lang === 'nb'
+              ? 'ja'
+              : 'yes'
+            : v === false
+              ? lang === 'nb'
+                ? 'nei'
+                : 'no'
+              : String(v);
       const nb = lang === 'nb';
       // A value in words: codes by their list's display, the person's sex as a word.
       const shown = (k: string, v: unknown) => {
@@ -42,18 +74,46 @@ export function explanationExportRoutes(app: FastifyInstance, platform: Platform
         return (list ? r.codelists.get(list)?.codes.get(String(v))?.[lang] : undefined) ?? word(v);
       };
       const columns: Column[] = [
-        { key: 'case', label: nb ? 'Registrering' : 'Case', format: 'number' }, { key: 'date', label: nb ? 'Dato' : 'Date', format: 'text' },
-        { key: 'finalised', label: nb ? 'Ferdigstilt' : 'Finalised', format: 'text' }, { key: 'numerator', label: nb ? 'I telleren' : 'In the numerator', format: 'text' },
+        { key: 'case', label: nb ? 'Registrering' : 'Case', format: 'number' },
+        { key: 'date', label: nb ? 'Dato' : 'Date', format: 'text' },
+        { key: 'finalised', label: nb ? 'Ferdigstilt' : 'Finalised', format: 'text' },
+        { key: 'numerator', label: nb ? 'I telleren' : 'In the numerator', format: 'text' },
         { key: 'clauses', label: nb ? 'Vilkår' : 'Clauses', format: 'text' },
       ];
       const rows: Row[] = cases.map((c) => ({
-        case: c.caseId, date: c.periodDate, finalised: word(c.finalised), numerator: word(c.inNumerator),
-        clauses: c.parts.filter((p) => p.inDenominator).flatMap((p) => p.clauses.map((cl) => `${p.label ? `${p.label}: ` : ''}${cl.holds === true ? '✓' : cl.holds === false ? '✗' : '?'} ${cl.text}${Object.keys(cl.values).length ? ` (${Object.entries(cl.values).map(([k, v]) => `${label(k)} = ${shown(k, v)}`).join(', ')})` : ''}`)).join(' | '),
+        case: c.caseId,
+        date: c.periodDate,
+        finalised: word(c.finalised),
+        numerator: word(c.inNumerator),
+        clauses: c.parts
+          .filter((p) => p.inDenominator)
+          .flatMap((p) =>
+            p.clauses.map(
+              (cl) =>
+                `${p.label ? `${p.label}: ` : ''}${cl.holds === true ? '✓' : cl.holds === false ? '✗' : '?'} ${cl.text}${
+                  Object.keys(cl.values).length
+                    ? ` (${Object.entries(cl.values)
+                        .map(([k, v]) => `${label(k)} = ${shown(k, v)}`)
+                        .join(', ')})`
+                    : ''
+                }`,
+            ),
+          )
+          .join(' | '),
       }));
       const name = `${r.id}-${ind.def.id}-${q.unit}-${q.period}-${nb ? 'forklaring' : 'explanation'}`;
       reply.header('content-disposition', `attachment; filename="${name}.${format}"`).header('cache-control', 'no-store');
-      if (format === 'csv') return reply.type('text/csv; charset=utf-8').send(`\ufeff${stringify([columns.map((c) => c.label), ...rows.map((x) => columns.map((c) => x[c.key] ?? ''))])}`);
-      return reply.type('application/vnd.openxmlformats-officedocument.spreadsheetml.sheet')
-        .send(await workbook([{ name: nb ? 'Forklaring' : 'Explanation', title: `${ind.def.number} ${ind.def.title[lang]}: ${q.period}`, columns, rows }]));
-    });
+      if (format === 'csv')
+        return reply
+          .type('text/csv; charset=utf-8')
+          .send(`\ufeff${stringify([columns.map((c) => c.label), ...rows.map((x) => columns.map((c) => x[c.key] ?? ''))])}`);
+      return reply
+        .type('application/vnd.openxmlformats-officedocument.spreadsheetml.sheet')
+        .send(
+          await workbook([
+            { name: nb ? 'Forklaring' : 'Explanation', title: `${ind.def.number} ${ind.def.title[lang]}: ${q.period}`, columns, rows },
+          ]),
+        );
+    },
+  );
 }

@@ -21,8 +21,10 @@ export function extractRequestRoutes(app: FastifyInstance, platform: Platform): 
     if (!r) throw new RecordError(`Unknown registry "${id}".`, 404, [], 'registry.unknown');
     return r;
   };
-  const grantIn = (c: Caller, registry: string, roles: string[]) => c.kind === 'user' && c.grants.some((g) => (g.registry === registry || g.registry === '*') && roles.includes(g.role));
-  const adminRegistries = (c: Caller) => platform.registries.filter((r) => grantIn(c, r.id, ['registry-admin', 'platform-admin'])).map((r) => r.id);
+  const grantIn = (c: Caller, registry: string, roles: string[]) =>
+    c.kind === 'user' && c.grants.some((g) => (g.registry === registry || g.registry === '*') && roles.includes(g.role));
+  const adminRegistries = (c: Caller) =>
+    platform.registries.filter((r) => grantIn(c, r.id, ['registry-admin', 'platform-admin'])).map((r) => r.id);
   const requestFor = async (c: Caller, raw: string) => {
     const id = Number(raw);
     const found = Number.isSafeInteger(id) && id > 0 ? await findRequest(db, id) : null;
@@ -33,12 +35,18 @@ export function extractRequestRoutes(app: FastifyInstance, platform: Platform): 
     return found;
   };
 
-  app.post<{ Params: { id: string }; Body: RequestInput }>('/api/registries/:id/extract-requests', { config: { access: RESEARCHERS } }, async (req, reply) => {
-    const c = req.caller!;
-    const r = registryOf(req.params.id);
-    if (!grantIn(c, r.id, ['researcher'])) throw new RecordError(`You are not a researcher in ${r.id}.`, 403, [], 'access.denied');
-    return reply.code(201).send(await createRequest(db, r, req.body ?? {}, { label: callerLabel(c), name: c.kind === 'user' ? c.name : null }));
-  });
+  app.post<{ Params: { id: string }; Body: RequestInput }>(
+    '/api/registries/:id/extract-requests',
+    { config: { access: RESEARCHERS } },
+    async (req, reply) => {
+      const c = req.caller!;
+      const r = registryOf(req.params.id);
+      if (!grantIn(c, r.id, ['researcher'])) throw new RecordError(`You are not a researcher in ${r.id}.`, 403, [], 'access.denied');
+      return reply
+        .code(201)
+        .send(await createRequest(db, r, req.body ?? {}, { label: callerLabel(c), name: c.kind === 'user' ? c.name : null }));
+    },
+  );
 
   app.get('/api/extract-requests', { config: { access: RESEARCH_OR_ADMIN } }, async (req) => {
     const c = req.caller!;
@@ -46,32 +54,55 @@ export function extractRequestRoutes(app: FastifyInstance, platform: Platform): 
     return admin.length ? listRequests(db, { registries: admin }) : listRequests(db, { requestedBy: callerLabel(c) });
   });
 
-  app.get<{ Params: { requestId: string } }>('/api/extract-requests/:requestId', { config: { access: RESEARCH_OR_ADMIN } }, async (req) => requestFor(req.caller!, req.params.requestId));
+  app.get<{ Params: { requestId: string } }>('/api/extract-requests/:requestId', { config: { access: RESEARCH_OR_ADMIN } }, async (req) =>
+    requestFor(req.caller!, req.params.requestId),
+  );
 
   // The researcher withdraws a request not yet decided.
-  app.post<{ Params: { requestId: string } }>('/api/extract-requests/:requestId/withdraw', { config: { access: RESEARCHERS } }, async (req) => {
-    const found = await requestFor(req.caller!, req.params.requestId);
-    if (found.requestedBy !== callerLabel(req.caller!)) throw new RecordError('Only the researcher who asked can withdraw a request.', 403, [], 'access.denied');
-    return decide(db, found.id, { status: 'withdrawn', by: callerLabel(req.caller!) });
-  });
+  app.post<{ Params: { requestId: string } }>(
+    '/api/extract-requests/:requestId/withdraw',
+    { config: { access: RESEARCHERS } },
+    async (req) => {
+      const found = await requestFor(req.caller!, req.params.requestId);
+      if (found.requestedBy !== callerLabel(req.caller!))
+        throw new RecordError('Only the researcher who asked can withdraw a request.', 403, [], 'access.denied');
+      return decide(db, found.id, { status: 'withdrawn', by: callerLabel(req.caller!) });
+    },
+  );
 
   // Body: {approve: true} or {approve: false, note: "why"}. Approving delivers the extract; its file comes back to the admin, who hands it over.
-  app.post<{ Params: { requestId: string }; Body: { approve?: unknown; note?: unknown } }>('/api/extract-requests/:requestId/decision', { config: { access: ADMINS } }, async (req) => {
-    const c = req.caller!;
-    const found = await requestFor(c, req.params.requestId);
-    if (!grantIn(c, found.registry, ['registry-admin', 'platform-admin'])) throw new RecordError('Only an admin of the registry decides.', 403, [], 'access.denied');
-    if (found.status !== 'submitted') throw new RecordError(`Request ${found.id} has already been decided.`, 409, [], 'conflict');
-    const note = typeof req.body?.note === 'string' ? req.body.note.trim().slice(0, 2000) : null;
-    if (req.body?.approve !== true) {
-      if (!note) throw new RecordError('Say why the request is rejected (note).', 422, [{ variable: 'note', rule: 'required', message: 'a reason is required' }], 'form.notSaved');
-      return { request: await decide(db, found.id, { status: 'rejected', by: callerLabel(c), note }) };
-    }
-    const r = registryOf(found.registry);
-    const user = c.kind === 'user' ? c.user : callerLabel(c);
-    const delivery = await platform.data.transaction(c, 'research-extract', (tx) => {
-      tx.requireUnit(r.id, null, ['registry-admin', 'platform-admin']);
-      return deliverExtract(tx, r, found.definition, platform.keys, user);
-    }, { client: req.ip });
-    return { request: await decide(db, found.id, { status: 'delivered', by: callerLabel(c), note, deliveryId: delivery.id }), delivery };
-  });
+  app.post<{ Params: { requestId: string }; Body: { approve?: unknown; note?: unknown } }>(
+    '/api/extract-requests/:requestId/decision',
+    { config: { access: ADMINS } },
+    async (req) => {
+      const c = req.caller!;
+      const found = await requestFor(c, req.params.requestId);
+      if (!grantIn(c, found.registry, ['registry-admin', 'platform-admin']))
+        throw new RecordError('Only an admin of the registry decides.', 403, [], 'access.denied');
+      if (found.status !== 'submitted') throw new RecordError(`Request ${found.id} has already been decided.`, 409, [], 'conflict');
+      const note = typeof req.body?.note === 'string' ? req.body.note.trim().slice(0, 2000) : null;
+      if (req.body?.approve !== true) {
+        if (!note)
+          throw new RecordError(
+            'Say why the request is rejected (note).',
+            422,
+            [{ variable: 'note', rule: 'required', message: 'a reason is required' }],
+            'form.notSaved',
+          );
+        return { request: await decide(db, found.id, { status: 'rejected', by: callerLabel(c), note }) };
+      }
+      const r = registryOf(found.registry);
+      const user = c.kind === 'user' ? c.user : callerLabel(c);
+      const delivery = await platform.data.transaction(
+        c,
+        'research-extract',
+        (tx) => {
+          tx.requireUnit(r.id, null, ['registry-admin', 'platform-admin']);
+          return deliverExtract(tx, r, found.definition, platform.keys, user);
+        },
+        { client: req.ip },
+      );
+      return { request: await decide(db, found.id, { status: 'delivered', by: callerLabel(c), note, deliveryId: delivery.id }), delivery };
+    },
+  );
 }

@@ -13,11 +13,18 @@ export function innsynStatusRoutes(app: FastifyInstance, platform: Platform): vo
     // The reservation is kept by the keyed hash only; the platform reads it for the patient (no
     // person-level data: the person is gone once they opt out).
     const reservation = hash
-      ? await platform.data.transaction({ kind: 'platform', task: 'innsyn-status' }, 'innsyn:status', (tx) => reservationOf(tx, hash), { readOnly: true })
+      ? await platform.data.transaction({ kind: 'platform', task: 'innsyn-status' }, 'innsyn:status', (tx) => reservationOf(tx, hash), {
+          readOnly: true,
+        })
       : null;
     return {
       reservation,
-      registries: platform.registries.map((r) => ({ id: r.id, title: r.meta.title, dataController: r.meta.dataController ?? null, contact: r.meta.contact ?? null })),
+      registries: platform.registries.map((r) => ({
+        id: r.id,
+        title: r.meta.title,
+        dataController: r.meta.dataController ?? null,
+        contact: r.meta.contact ?? null,
+      })),
     };
   });
 }

@@ -33,26 +33,49 @@ export function metadataRoutes(app: FastifyInstance, platform: Platform): void {
   app.get<P>(`${prefix}/metadata.json`, { config: { access: PUBLIC } }, json);
   app.get<P>(`${prefix}/codebook.csv`, { config: { access: PUBLIC } }, async (req, reply) => {
     const r = registryOf(req.params.id);
-    return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${r.id}-kodebok.csv"`).send(codebookCsv(r));
+    return reply
+      .type('text/csv; charset=utf-8')
+      .header('content-disposition', `attachment; filename="${r.id}-kodebok.csv"`)
+      .send(codebookCsv(r));
   });
   app.get<P>(`${prefix}/codebook.xlsx`, { config: { access: PUBLIC } }, async (req, reply) => {
     const r = registryOf(req.params.id);
-    return reply.type('application/vnd.openxmlformats-officedocument.spreadsheetml.sheet').header('content-disposition', `attachment; filename="${r.id}-kodebok.xlsx"`).send(await codebookXlsx(r));
+    return reply
+      .type('application/vnd.openxmlformats-officedocument.spreadsheetml.sheet')
+      .header('content-disposition', `attachment; filename="${r.id}-kodebok.xlsx"`)
+      .send(await codebookXlsx(r));
   });
   app.get<P>(`${prefix}/redcap.csv`, { config: { access: PUBLIC } }, async (req, reply) => {
     const r = registryOf(req.params.id);
-    return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${r.id}-redcap-dictionary.csv"`).send(redcapCsv(r));
+    return reply
+      .type('text/csv; charset=utf-8')
+      .header('content-disposition', `attachment; filename="${r.id}-redcap-dictionary.csv"`)
+      .send(redcapCsv(r));
   });
   app.get<P>(`${prefix}/dcat.ttl`, { config: { access: PUBLIC } }, async (req, reply) => {
     const r = registryOf(req.params.id);
-    return reply.type('text/turtle; charset=utf-8').send(await dcatTurtle(r, platform.units, base(req), osloDate(new Date().toISOString())));
+    return reply
+      .type('text/turtle; charset=utf-8')
+      .send(await dcatTurtle(r, platform.units, base(req), osloDate(new Date().toISOString())));
   });
-  const fhir = (kind: 'Questionnaire' | 'CodeSystem' | 'ValueSet') => app.get<P>(`${prefix}/${kind}/:name`, { config: { access: PUBLIC } }, async (req, reply) => {
-    const r = registryOf(req.params.id);
-    const fhirBase = `${base(req)}/api/public/registries/${r.id}/metadata`;
-    const res = kind === 'Questionnaire' ? questionnaire(fhirBase, r, req.params.name!) : kind === 'CodeSystem' ? codeSystem(fhirBase, r, req.params.name!) : valueSet(fhirBase, r, req.params.name!);
-    if (!res) throw new RecordError(`The ${r.id} registry has no ${kind === 'Questionnaire' ? 'form' : 'code list'} "${req.params.name}"; see ${prefix.replace(':id', r.id)}.`, 404);
-    return reply.type(FHIR_JSON).send(res);
-  });
-  fhir('Questionnaire'); fhir('CodeSystem'); fhir('ValueSet');
+  const fhir = (kind: 'Questionnaire' | 'CodeSystem' | 'ValueSet') =>
+    app.get<P>(`${prefix}/${kind}/:name`, { config: { access: PUBLIC } }, async (req, reply) => {
+      const r = registryOf(req.params.id);
+      const fhirBase = `${base(req)}/api/public/registries/${r.id}/metadata`;
+      const res =
+        kind === 'Questionnaire'
+          ? questionnaire(fhirBase, r, req.params.name!)
+          : kind === 'CodeSystem'
+            ? codeSystem(fhirBase, r, req.params.name!)
+            : valueSet(fhirBase, r, req.params.name!);
+      if (!res)
+        throw new RecordError(
+          `The ${r.id} registry has no ${kind === 'Questionnaire' ? 'form' : 'code list'} "${req.params.name}"; see ${prefix.replace(':id', r.id)}.`,
+          404,
+        );
+      return reply.type(FHIR_JSON).send(res);
+    });
+  fhir('Questionnaire');
+  fhir('CodeSystem');
+  fhir('ValueSet');
 }

@@ -13,28 +13,43 @@ import { mergeByNumbers } from '../../records/persons.ts';
 import { RecordError } from '../../records/workflow.ts';
 import { ADMINS } from '../access-policy.ts';
 
-interface MergeBody { from?: unknown; into?: unknown }
+interface MergeBody {
+  from?: unknown;
+  into?: unknown;
+}
 
-const SHAPE = 'Send {"from": <identifier>, "into": <identifier>}, each a FHIR Identifier: {"system": "urn:oid:2.16.578.1.12.4.1.4.3", "value": "<FH-number>"}; a local H-number with "type" HNR and "assigner".';
+const SHAPE =
+  'Send {"from": <identifier>, "into": <identifier>}, each a FHIR Identifier: {"system": "urn:oid:2.16.578.1.12.4.1.4.3", "value": "<FH-number>"}; a local H-number with "type" HNR and "assigner".';
 
 export function personRoutes(app: FastifyInstance, platform: Platform): void {
   app.post<{ Body: MergeBody }>('/api/persons/merge', { config: { access: ADMINS } }, async (req) => {
     const c = req.caller!;
     const body = req.body;
     const ctx = { keys: platform.keys, registries: platform.registries };
-    const result = await platform.data.transaction(c, 'person:merge', async (tx) => {
-      // Inside the door, so that a refused attempt is in the audit trail.
-      requireAllRegistries(c);
-      if (!body || typeof body !== 'object' || typeof body.from !== 'object' || typeof body.into !== 'object' || !body.from || !body.into) throw new RecordError(SHAPE, 400);
-      const issues: Issue[] = [];
-      // Merging means the numbers are real patients' numbers: the deployment's rule for test numbers applies.
-      const opts = { allowTestIdentities: platform.config.allowTestIdentities };
-      const from = identityFromFhirIdentifier(platform.keys, body.from, 'from', issues, opts);
-      const into = identityFromFhirIdentifier(platform.keys, body.into, 'into', issues, opts);
-      if (!from || !into) throw new RecordError(`Cannot merge: ${issues.map((i) => `${i.location}: ${i.diagnostics}`).join('; ') || SHAPE}`, 422, issues.map((i) => ({ location: i.location, rule: i.rule })));
-      if (from.hashHex === into.hashHex) throw new RecordError('"from" and "into" are the same number; nothing to merge.', 409);
-      return mergeByNumbers(tx, ctx, from as Identity, into as Identity, { label: callerLabel(c), role: roleOf(c), source: 'registry' });
-    }, { client: req.ip });
+    const result = await platform.data.transaction(
+      c,
+      'person:merge',
+      async (tx) => {
+        // Inside the door, so that a refused attempt is in the audit trail.
+        requireAllRegistries(c);
+        if (!body || typeof body !== 'object' || typeof body.from !== 'object' || typeof body.into !== 'object' || !body.from || !body.into)
+          throw new RecordError(SHAPE, 400);
+        const issues: Issue[] = [];
+        // Merging means the numbers are real patients' numbers: the deployment's rule for test numbers applies.
+        const opts = { allowTestIdentities: platform.config.allowTestIdentities };
+        const from = identityFromFhirIdentifier(platform.keys, body.from, 'from', issues, opts);
+        const into = identityFromFhirIdentifier(platform.keys, body.into, 'into', issues, opts);
+        if (!from || !into)
+          throw new RecordError(
+            `Cannot merge: ${issues.map((i) => `${i.location}: ${i.diagnostics}`).join('; ') || SHAPE}`,
+            422,
+            issues.map((i) => ({ location: i.location, rule: i.rule })),
+          );
+        if (from.hashHex === into.hashHex) throw new RecordError('"from" and "into" are the same number; nothing to merge.', 409);
+        return mergeByNumbers(tx, ctx, from as Identity, into as Identity, { label: callerLabel(c), role: roleOf(c), source: 'registry' });
+      },
+      { client: req.ip },
+    );
     if ('error' in result) throw new RecordError(result.message, result.error === 'not-found' ? 404 : 409);
     return { merged: true, fromPerson: result.fromId, intoPerson: result.intoId, movedCases: result.movedCases, reserved: result.reserved };
   });
@@ -47,5 +62,9 @@ function roleOf(c: Caller): string {
 /** Joining persons spans every registry (as reservations and raw messages do): an admin of all ("*"). */
 function requireAllRegistries(c: Caller): void {
   if (c.kind === 'user' && c.grants.some((g) => g.registry === '*' && (g.role === 'registry-admin' || g.role === 'platform-admin'))) return;
-  throw new AccessDenied('Joining two persons concerns every registry: it needs an admin role for all registries ("*").', null, 'person:merge');
+  throw new AccessDenied(
+    'Joining two persons concerns every registry: it needs an admin role for all registries ("*").',
+    null,
+    'person:merge',
+  );
 }

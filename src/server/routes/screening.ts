@@ -12,18 +12,34 @@ const SCREENERS: Access = { callers: [...SCREENING_ROLES] };
 export function screeningRoutes(app: FastifyInstance, platform: Platform): void {
   app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
-  app.post<{ Params: { id: string }; Querystring: { format?: string; lang?: string } }>('/api/registries/:id/screening', { config: { access: SCREENERS } }, async (req, reply) => {
-    const r = platform.registry(req.params.id);
-    if (!r) throw new RecordError(`Unknown registry "${req.params.id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, 404);
-    if (!r.screening) throw new RecordError(`The ${r.id} registry has no screening worklist.`, 404);
-    const format = req.query.format ?? 'json';
-    if (format !== 'json' && format !== 'csv') throw new RecordError('format must be json or csv.', 400);
-    if (typeof req.body !== 'string' || req.body.trim() === '') throw new RecordError('Send the admissions as CSV (Content-Type: text/csv) with a header row: admission_id, national_id, admission_date, department_kind, outpatient, codes and the registry\'s flag columns.', 400);
-    const csv = req.body;
-    const result = await platform.data.transaction(req.caller!, 'screening', (tx) => runScreening(tx, r, csv, platform.keys, { allowTestIdentities: platform.config.allowTestIdentities }), { client: req.ip })
-      .catch((err) => { throw err instanceof ScreeningError ? new RecordError(`Cannot screen: ${err.message}`, 422) : err; });
-    reply.header('cache-control', 'no-store');
-    if (format === 'csv') return reply.type('text/csv; charset=utf-8').send(outcomesCsv(result, req.query.lang === 'en' ? 'en' : 'nb'));
-    return { registry: r.id, ...result };
-  });
+  app.post<{ Params: { id: string }; Querystring: { format?: string; lang?: string } }>(
+    '/api/registries/:id/screening',
+    { config: { access: SCREENERS } },
+    async (req, reply) => {
+      const r = platform.registry(req.params.id);
+      if (!r) throw new RecordError(`Unknown registry "${req.params.id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, 404);
+      if (!r.screening) throw new RecordError(`The ${r.id} registry has no screening worklist.`, 404);
+      const format = req.query.format ?? 'json';
+      if (format !== 'json' && format !== 'csv') throw new RecordError('format must be json or csv.', 400);
+      if (typeof req.body !== 'string' || req.body.trim() === '')
+        throw new RecordError(
+          "Send the admissions as CSV (Content-Type: text/csv) with a header row: admission_id, national_id, admission_date, department_kind, outpatient, codes and the registry's flag columns.",
+          400,
+        );
+      const csv = req.body;
+      const result = await platform.data
+        .transaction(
+          req.caller!,
+          'screening',
+          (tx) => runScreening(tx, r, csv, platform.keys, { allowTestIdentities: platform.config.allowTestIdentities }),
+          { client: req.ip },
+        )
+        .catch((err) => {
+          throw err instanceof ScreeningError ? new RecordError(`Cannot screen: ${err.message}`, 422) : err;
+        });
+      reply.header('cache-control', 'no-store');
+      if (format === 'csv') return reply.type('text/csv; charset=utf-8').send(outcomesCsv(result, req.query.lang === 'en' ? 'en' : 'nb'));
+      return { registry: r.id, ...result };
+    },
+  );
 }

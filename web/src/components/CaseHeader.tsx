@@ -10,10 +10,25 @@ import type { Text } from '../data.tsx';
 import { errorText, fill } from '../errors.ts';
 import { useI18n, type Lang } from '../i18n.tsx';
 
-export interface HeaderValue { variable: string; label: Text; value: unknown; display: Text | null }
+export interface HeaderValue {
+  variable: string;
+  label: Text;
+  value: unknown;
+  display: Text | null;
+}
 export interface CaseHeaderView {
-  caseId: number; personId: number; unit: string | null;
-  person: { initials: string | null; ninMasked: string; kind: string; birthDate: string | null; sex: string | null; age: number | null; deceasedDate: string | null };
+  caseId: number;
+  personId: number;
+  unit: string | null;
+  person: {
+    initials: string | null;
+    ninMasked: string;
+    kind: string;
+    birthDate: string | null;
+    sex: string | null;
+    age: number | null;
+    deceasedDate: string | null;
+  };
   values: HeaderValue[];
   event: { label: Text; id: string | null } | null;
   source: { manual: boolean; sender: string | null; senderName: string | null; record: string | null; encounter: string | null };
@@ -25,7 +40,7 @@ export function valueText(v: HeaderValue, lang: Lang): string {
   if (typeof v.value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v.value)) return dateShort(v.value, lang);
   if (typeof v.value === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v.value)) return dateShort(v.value, lang, true);
   if (typeof v.value === 'number') return v.value.toLocaleString(lang === 'nb' ? 'nb-NO' : 'en-GB', { maximumFractionDigits: 3 });
-  if (typeof v.value === 'boolean') return v.value ? (lang === 'nb' ? 'ja' : 'yes') : (lang === 'nb' ? 'nei' : 'no');
+  if (typeof v.value === 'boolean') return v.value ? (lang === 'nb' ? 'ja' : 'yes') : lang === 'nb' ? 'nei' : 'no';
   // A classification's code is what the registrar looks up ("2R3A2.1"), so it stays beside its
   // words; the platform's own codes ("left", "fall_high") are only ids: the words alone.
   if (v.display && typeof v.value === 'string' && /^[a-z][a-z0-9_]*$/.test(v.value)) return v.display[lang];
@@ -35,7 +50,9 @@ export function valueText(v: HeaderValue, lang: Lang): string {
 /** "P. H., 140251*****, 73 år, kvinne". */
 export function personText(p: CaseHeaderView['person'], t: (k: any) => string, shown?: { name: string | null; nin: string }): string {
   const sex = p.sex === 'female' ? t('person.female') : p.sex === 'male' ? t('person.male') : null;
-  return [shown?.name ?? p.initials, shown?.nin ?? p.ninMasked, p.age !== null ? fill(t('header.age'), { age: p.age }) : null, sex].filter(Boolean).join(', ');
+  return [shown?.name ?? p.initials, shown?.nin ?? p.ninMasked, p.age !== null ? fill(t('header.age'), { age: p.age }) : null, sex]
+    .filter(Boolean)
+    .join(', ');
 }
 
 export function sourceText(h: CaseHeaderView, t: (k: any) => string): string {
@@ -52,26 +69,58 @@ export function CaseHeader({ registry, header, unitName }: { registry: string; h
   const [error, setError] = useState<string | null>(null);
   const reveal = async () => {
     setError(null);
-    try { setShown(await api<{ name: string | null; nin: string }>(`/api/registries/${registry}/cases/${header.caseId}/identity`, { method: 'POST' })); }
-    catch (err) { setError(errorText(err, tryT)); }
+    try {
+      setShown(
+        await api<{ name: string | null; nin: string }>(`/api/registries/${registry}/cases/${header.caseId}/identity`, { method: 'POST' }),
+      );
+    } catch (err) {
+      setError(errorText(err, tryT));
+    }
   };
   return (
     <section className="case-header" aria-labelledby="case-header-title" data-testid="case-header">
-      <h2 id="case-header-title" className="visually-hidden">{t('header.title')}</h2>
+      <h2 id="case-header-title" className="visually-hidden">
+        {t('header.title')}
+      </h2>
       <p className="case-header__person">
         <strong data-testid="case-person">{personText(header.person, t, shown ?? undefined)}</strong>
-        {header.person.deceasedDate && <> · {fill(t('header.deceased'), { date: dateShort(header.person.deceasedDate, lang) })}</>}
-        {' '}
-        {!shown
-          ? <Button data-size="sm" variant="tertiary" onClick={() => void reveal()}>{t('header.reveal')}</Button>
-          : <span className="case-header__note">{t('header.revealed')}</span>}
+        {header.person.deceasedDate && <> · {fill(t('header.deceased'), { date: dateShort(header.person.deceasedDate, lang) })}</>}{' '}
+        {!shown ? (
+          <Button data-size="sm" variant="tertiary" onClick={() => void reveal()}>
+            {t('header.reveal')}
+          </Button>
+        ) : (
+          <span className="case-header__note">{t('header.revealed')}</span>
+        )}
       </p>
-      {error && <Paragraph data-size="sm" role="alert">{error}</Paragraph>}
+      {error && (
+        <Paragraph data-size="sm" role="alert">
+          {error}
+        </Paragraph>
+      )}
       <dl className="case-header__values">
-        {header.event && <div className="case-header__value"><dt>{header.event.label[lang]}</dt><dd data-testid="case-event">{header.event.id ?? '–'}</dd></div>}
-        {header.values.map((v) => <div key={v.variable} className="case-header__value"><dt>{v.label[lang]}</dt><dd data-header={v.variable}>{valueText(v, lang)}</dd></div>)}
-        {unitName && <div className="case-header__value"><dt>{t('ind.unit')}</dt><dd>{unitName}</dd></div>}
-        <div className="case-header__value"><dt>{t('header.source')}</dt><dd data-testid="case-source">{sourceText(header, t)}</dd></div>
+        {header.event && (
+          <div className="case-header__value">
+            <dt>{header.event.label[lang]}</dt>
+            <dd data-testid="case-event">{header.event.id ?? '–'}</dd>
+          </div>
+        )}
+        {header.values.map((v) => (
+          <div key={v.variable} className="case-header__value">
+            <dt>{v.label[lang]}</dt>
+            <dd data-header={v.variable}>{valueText(v, lang)}</dd>
+          </div>
+        ))}
+        {unitName && (
+          <div className="case-header__value">
+            <dt>{t('ind.unit')}</dt>
+            <dd>{unitName}</dd>
+          </div>
+        )}
+        <div className="case-header__value">
+          <dt>{t('header.source')}</dt>
+          <dd data-testid="case-source">{sourceText(header, t)}</dd>
+        </div>
       </dl>
     </section>
   );

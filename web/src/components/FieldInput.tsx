@@ -28,9 +28,31 @@ export const fromInput = (type: string, s: string): unknown => {
   return s;
 };
 
-export function FieldInput({ id, registry, variable: v, codebook, value, onChange, locked, missing, problem, history, units }:
-  { id: string; registry: string; variable: VariableView; codebook: Codebook; value: string; onChange(v: string): void; locked: boolean; missing: boolean;
-    problem?: ReactNode; history?: ReactNode; /** the units offered for the unit variable (default: every unit) */ units?: string[] }) {
+export function FieldInput({
+  id,
+  registry,
+  variable: v,
+  codebook,
+  value,
+  onChange,
+  locked,
+  missing,
+  problem,
+  history,
+  units,
+}: {
+  id: string;
+  registry: string;
+  variable: VariableView;
+  codebook: Codebook;
+  value: string;
+  onChange(v: string): void;
+  locked: boolean;
+  missing: boolean;
+  problem?: ReactNode;
+  history?: ReactNode;
+  /** the units offered for the unit variable (default: every unit) */ units?: string[];
+}) {
   const { t, lang } = useI18n();
   const list = v.codelist ? codebook.codelists.find((c) => c.id === v.codelist) : undefined;
   const codes = list?.codes ?? [];
@@ -39,26 +61,89 @@ export function FieldInput({ id, registry, variable: v, codebook, value, onChang
   const described = `${id}-d`;
   let input: ReactNode;
   if (v.id === codebook.unitVariable) {
-    input = <UnitCombobox id={id} value={value} onChange={onChange} disabled={locked} allowed={units} describedBy={described} invalid={missing || !!problem} />;
+    input = (
+      <UnitCombobox
+        id={id}
+        value={value}
+        onChange={onChange}
+        disabled={locked}
+        allowed={units}
+        describedBy={described}
+        invalid={missing || !!problem}
+      />
+    );
   } else if (list?.hierarchical) {
-    input = <CodePicker id={id} registry={registry} codelist={list.id} value={value} onChange={onChange} disabled={locked} describedBy={described} invalid={missing || !!problem} label={labelText} />;
+    input = (
+      <CodePicker
+        id={id}
+        registry={registry}
+        codelist={list.id}
+        value={value}
+        onChange={onChange}
+        disabled={locked}
+        describedBy={described}
+        invalid={missing || !!problem}
+        label={labelText}
+      />
+    );
   } else if (v.type === 'boolean' || (v.type === 'code' && codes.length <= 40)) {
     input = (
-      <Select id={id} value={value} disabled={locked} onChange={(e) => onChange(e.target.value)} aria-describedby={described} aria-invalid={missing || !!problem || undefined}>
+      <Select
+        id={id}
+        value={value}
+        disabled={locked}
+        onChange={(e) => onChange(e.target.value)}
+        aria-describedby={described}
+        aria-invalid={missing || !!problem || undefined}
+      >
         <Select.Option value="">{t('reg.choose')}</Select.Option>
-        {v.type === 'boolean'
-          ? <><Select.Option value="true">{t('common.yes')}</Select.Option><Select.Option value="false">{t('common.no')}</Select.Option></>
-          : codes.map((c) => <Select.Option key={c.code} value={c.code}>{c.display[lang]}</Select.Option>)}
+        {v.type === 'boolean' ? (
+          <>
+            <Select.Option value="true">{t('common.yes')}</Select.Option>
+            <Select.Option value="false">{t('common.no')}</Select.Option>
+          </>
+        ) : (
+          codes.map((c) => (
+            <Select.Option key={c.code} value={c.code}>
+              {c.display[lang]}
+            </Select.Option>
+          ))
+        )}
       </Select>
     );
   } else {
     input = (
       <>
-        <Input id={id} value={value} readOnly={locked} aria-describedby={described} aria-invalid={missing || !!problem || undefined} list={codes.length ? `${id}-codes` : undefined}
-          type={v.type === 'date' ? 'date' : v.type === 'datetime' ? 'datetime-local' : v.type === 'integer' || v.type === 'decimal' ? 'number' : 'text'}
-          step={v.type === 'decimal' ? 'any' : undefined} min={v.range?.min}
-          max={v.type === 'date' ? todayIso() : v.type === 'datetime' ? `${todayIso()}T23:59` : v.range?.max} onChange={(e) => onChange(e.target.value)} />
-        {codes.length > 0 && <datalist id={`${id}-codes`}>{codes.map((c) => <option key={c.code} value={c.code}>{c.display[lang]}</option>)}</datalist>}
+        <Input
+          id={id}
+          value={value}
+          readOnly={locked}
+          aria-describedby={described}
+          aria-invalid={missing || !!problem || undefined}
+          list={codes.length ? `${id}-codes` : undefined}
+          type={
+            v.type === 'date'
+              ? 'date'
+              : v.type === 'datetime'
+                ? 'datetime-local'
+                : v.type === 'integer' || v.type === 'decimal'
+                  ? 'number'
+                  : 'text'
+          }
+          step={v.type === 'decimal' ? 'any' : undefined}
+          min={v.range?.min}
+          max={v.type === 'date' ? todayIso() : v.type === 'datetime' ? `${todayIso()}T23:59` : v.range?.max}
+          onChange={(e) => onChange(e.target.value)}
+        />
+        {codes.length > 0 && (
+          <datalist id={`${id}-codes`}>
+            {codes.map((c) => (
+              <option key={c.code} value={c.code}>
+                {c.display[lang]}
+              </option>
+            ))}
+          </datalist>
+        )}
       </>
     );
   }
@@ -68,7 +153,9 @@ export function FieldInput({ id, registry, variable: v, codebook, value, onChang
       <Field>
         <Label htmlFor={id}>{labelText}</Label>
         {input}
-        <p id={described} className="field-help">{v.description[lang]}</p>
+        <p id={described} className="field-help">
+          {v.description[lang]}
+        </p>
         {missing && <ValidationMessage>{t('reg.fieldMissing')}</ValidationMessage>}
         {problem}
       </Field>

@@ -14,7 +14,9 @@ export function Header() {
   const { me, loading, login, logout, switchRole } = useSession();
   const [choice, setChoice] = useState('');
   const [status, setStatus] = useState('');
-  useEffect(() => { setChoice(me?.active ? grantKey(me.active) : ''); }, [me]);
+  useEffect(() => {
+    setChoice(me?.active ? grantKey(me.active) : '');
+  }, [me]);
 
   const roleWords = (g: { role: string; unit: string; registryTitle: { nb: string; en: string }; unitName: { nb: string; en: string } }) =>
     g.role === 'patient' ? t('role.patient') : `${t(`role.${g.role}` as 'role.patient')} – ${g.unitName[lang]} (${g.registryTitle[lang]})`;
@@ -30,35 +32,66 @@ export function Header() {
   return (
     <header className="app-header">
       <div className="app-header__top">
-        <Link to="/" className="app-header__brand">{t('app.title')}</Link>
+        <Link to="/" className="app-header__brand">
+          {t('app.title')}
+        </Link>
         <div className="app-header__tools">
-          <Button variant="tertiary" data-size="sm" onClick={() => setLang(lang === 'nb' ? 'en' : 'nb')} lang={lang === 'nb' ? 'en' : 'nb'} aria-label={t('lang.switchLabel')}>
+          <Button
+            variant="tertiary"
+            data-size="sm"
+            onClick={() => setLang(lang === 'nb' ? 'en' : 'nb')}
+            lang={lang === 'nb' ? 'en' : 'nb'}
+            aria-label={t('lang.switchLabel')}
+          >
             {t('lang.switch')}
           </Button>
-          {loading ? <span>{t('auth.loading')}</span> : me ? (
+          {loading ? (
+            <span>{t('auth.loading')}</span>
+          ) : me ? (
             <>
-              <span className="app-header__user">{t('auth.loggedInAs')} <strong>{me.name}</strong></span>
-              <Button variant="secondary" data-size="sm" onClick={() => { void logout().then(() => setStatus(t('auth.loggedOut'))); }}>{t('auth.logout')}</Button>
+              <span className="app-header__user">
+                {t('auth.loggedInAs')} <strong>{me.name}</strong>
+              </span>
+              <Button
+                variant="secondary"
+                data-size="sm"
+                onClick={() => {
+                  void logout().then(() => setStatus(t('auth.loggedOut')));
+                }}
+              >
+                {t('auth.logout')}
+              </Button>
             </>
           ) : (
-            <Button variant="primary" data-size="sm" onClick={login}>{t('auth.login')}</Button>
+            <Button variant="primary" data-size="sm" onClick={login}>
+              {t('auth.login')}
+            </Button>
           )}
         </div>
       </div>
       {me && me.via === 'session' && me.grants.length > 1 && (
-        <form className="app-header__role" aria-label={t('auth.switch')}
+        <form
+          className="app-header__role"
+          aria-label={t('auth.switch')}
           onSubmit={(e) => {
             e.preventDefault();
             const g = me.grants.find((x) => grantKey(x) === choice);
             if (g) void switchRole(g).then(() => setStatus(`${t('auth.switched')}: ${roleWords(g)}`));
-          }}>
+          }}
+        >
           <Field>
             <Label htmlFor="role-select">{t('auth.role')}</Label>
             <Select id="role-select" value={choice} onChange={(e) => setChoice(e.target.value)}>
-              {me.grants.map((g) => <Select.Option key={grantKey(g)} value={grantKey(g)}>{roleWords(g)}</Select.Option>)}
+              {me.grants.map((g) => (
+                <Select.Option key={grantKey(g)} value={grantKey(g)}>
+                  {roleWords(g)}
+                </Select.Option>
+              ))}
             </Select>
           </Field>
-          <Button type="submit" variant="secondary" data-size="sm" disabled={!!me.active && choice === grantKey(me.active)}>{t('auth.switch')}</Button>
+          <Button type="submit" variant="secondary" data-size="sm" disabled={!!me.active && choice === grantKey(me.active)}>
+            {t('auth.switch')}
+          </Button>
         </form>
       )}
       {me?.active && me.grants.length <= 1 && <p className="app-header__active">{roleWords(me.active)}</p>}
@@ -66,16 +99,35 @@ export function Header() {
         <div className="app-header__registry">
           <Field>
             <Label htmlFor="registry-select">{t('app.registry')}</Label>
-            <Select id="registry-select" value={registry ?? ''} onChange={(e) => { rememberRegistry(e.target.value); setQuery({ registry: e.target.value }); }}>
-              {registries.map((r) => <Select.Option key={r.id} value={r.id}>{r.title[lang]}</Select.Option>)}
+            <Select
+              id="registry-select"
+              value={registry ?? ''}
+              onChange={(e) => {
+                rememberRegistry(e.target.value);
+                setQuery({ registry: e.target.value });
+              }}
+            >
+              {registries.map((r) => (
+                <Select.Option key={r.id} value={r.id}>
+                  {r.title[lang]}
+                </Select.Option>
+              ))}
             </Select>
           </Field>
         </div>
       )}
       <nav aria-label={t('app.nav')} className="app-nav">
-        <ul>{pages.map((p) => <li key={p.path}><Link to={p.path}>{t(p.label)}</Link></li>)}</ul>
+        <ul>
+          {pages.map((p) => (
+            <li key={p.path}>
+              <Link to={p.path}>{t(p.label)}</Link>
+            </li>
+          ))}
+        </ul>
       </nav>
-      <p role="status" className="visually-hidden-if-empty">{status}</p>
+      <p role="status" className="visually-hidden-if-empty">
+        {status}
+      </p>
     </header>
   );
 }

@@ -10,7 +10,9 @@ export function Page({ title, children }: { title: string; children: ReactNode }
   }, [title]);
   return (
     <>
-      <Heading level={1} data-size="lg" ref={h1} tabIndex={-1} className="page-title">{title}</Heading>
+      <Heading level={1} data-size="lg" ref={h1} tabIndex={-1} className="page-title">
+        {title}
+      </Heading>
       {children}
     </>
   );

@@ -54,12 +54,19 @@ export function problems(questionnaire: Item, answers: Answers, t: (k: any) => s
   for (const it of visibleItems(questionnaire.item, answers)) {
     const a = answers[it.linkId];
     const empty = a === undefined || a === '';
-    if (empty) { if (complete && it.required) out[it.linkId] = t('prom.missing'); continue; }
+    if (empty) {
+      if (complete && it.required) out[it.linkId] = t('prom.missing');
+      continue;
+    }
     if (it.type === 'integer' || it.type === 'decimal') {
       const n = Number(a);
-      if (!Number.isFinite(n) || (it.type === 'integer' && !Number.isInteger(n))) { out[it.linkId] = t('prom.notInteger'); continue; }
+      if (!Number.isFinite(n) || (it.type === 'integer' && !Number.isInteger(n))) {
+        out[it.linkId] = t('prom.notInteger');
+        continue;
+      }
       const { min, max } = bounds(it);
-      if ((min !== null && n < min) || (max !== null && n > max)) out[it.linkId] = `${t('prom.outOfRange')} ${min ?? '…'} ${t('prom.to')} ${max ?? '…'}.`;
+      if ((min !== null && n < min) || (max !== null && n > max))
+        out[it.linkId] = `${t('prom.outOfRange')} ${min ?? '…'} ${t('prom.to')} ${max ?? '…'}.`;
     }
   }
   return out;
@@ -80,36 +87,84 @@ interface Props {
 }
 
 export function QuestionnaireForm({ questionnaire, answers, errors, prefix, onChange, headingLevel = 3 }: Props) {
-  const render = (items: Item[] | undefined): ReactNode[] => (items ?? []).filter((it) => enabled(it, answers)).map((it) => {
-    if (it.type === 'group') {
-      return (
-        <section key={it.linkId} className="q-group" aria-labelledby={fieldId(prefix, `${it.linkId}-h`)}>
-          {it.text && <Heading level={headingLevel} data-size="xs" id={fieldId(prefix, `${it.linkId}-h`)}>{it.text}</Heading>}
-          {render(it.item)}
-        </section>
-      );
-    }
-    if (it.type === 'display') return <Paragraph key={it.linkId}>{it.text}</Paragraph>;
-    return <Question key={it.linkId} item={it} value={answers[it.linkId]} error={errors[it.linkId]} prefix={prefix} onChange={(v) => onChange(it.linkId, v)} />;
-  });
+  const render = (items: Item[] | undefined): ReactNode[] =>
+    (items ?? [])
+      .filter((it) => enabled(it, answers))
+      .map((it) => {
+        if (it.type === 'group') {
+          return (
+            <section key={it.linkId} className="q-group" aria-labelledby={fieldId(prefix, `${it.linkId}-h`)}>
+              {it.text && (
+                <Heading level={headingLevel} data-size="xs" id={fieldId(prefix, `${it.linkId}-h`)}>
+                  {it.text}
+                </Heading>
+              )}
+              {render(it.item)}
+            </section>
+          );
+        }
+        if (it.type === 'display') return <Paragraph key={it.linkId}>{it.text}</Paragraph>;
+        return (
+          <Question
+            key={it.linkId}
+            item={it}
+            value={answers[it.linkId]}
+            error={errors[it.linkId]}
+            prefix={prefix}
+            onChange={(v) => onChange(it.linkId, v)}
+          />
+        );
+      });
   return <div className="q-form">{render(questionnaire.item)}</div>;
 }
 
-function Question({ item, value, error, prefix, onChange }: { item: Item; value: Answer | undefined; error?: string; prefix: string; onChange(v: Answer | undefined): void }) {
+function Question({
+  item,
+  value,
+  error,
+  prefix,
+  onChange,
+}: {
+  item: Item;
+  value: Answer | undefined;
+  error?: string;
+  prefix: string;
+  onChange(v: Answer | undefined): void;
+}) {
   const { t } = useI18n();
   const id = fieldId(prefix, item.linkId);
   const errorId = `${id}-error`;
-  const label = <>{item.text}{!item.required && <span className="q-optional"> ({t('prom.optional')})</span>}</>;
+  const label = (
+    <>
+      {item.text}
+      {!item.required && <span className="q-optional"> ({t('prom.optional')})</span>}
+    </>
+  );
   const { min, max } = bounds(item);
   const radios = (options: Array<{ value: string; label: string }>, scale = false) => (
-    <Fieldset className={`q-question${scale ? ' q-scale' : ''}${error ? ' q-question--error' : ''}`} aria-describedby={error ? errorId : undefined} data-linkid={item.linkId}>
+    <Fieldset
+      className={`q-question${scale ? ' q-scale' : ''}${error ? ' q-question--error' : ''}`}
+      aria-describedby={error ? errorId : undefined}
+      data-linkid={item.linkId}
+    >
       <Fieldset.Legend>{label}</Fieldset.Legend>
-      {scale && <Fieldset.Description>{min} = {t('prom.scaleLow')}, {max} = {t('prom.scaleHigh')}</Fieldset.Description>}
+      {scale && (
+        <Fieldset.Description>
+          {min} = {t('prom.scaleLow')}, {max} = {t('prom.scaleHigh')}
+        </Fieldset.Description>
+      )}
       <div className={scale ? 'q-scale__options' : 'q-options'}>
         {options.map((o, i) => (
-          <Radio key={o.value} id={i === 0 ? id : `${id}-${i}`} name={id} value={o.value} label={o.label}
-            checked={value !== undefined && String(value) === o.value} aria-invalid={error ? true : undefined}
-            onChange={() => onChange(item.type === 'boolean' ? o.value === 'true' : item.type === 'integer' ? Number(o.value) : o.value)} />
+          <Radio
+            key={o.value}
+            id={i === 0 ? id : `${id}-${i}`}
+            name={id}
+            value={o.value}
+            label={o.label}
+            checked={value !== undefined && String(value) === o.value}
+            aria-invalid={error ? true : undefined}
+            onChange={() => onChange(item.type === 'boolean' ? o.value === 'true' : item.type === 'integer' ? Number(o.value) : o.value)}
+          />
         ))}
       </div>
       {error && <ValidationMessage id={errorId}>{error}</ValidationMessage>}
@@ -117,27 +172,71 @@ function Question({ item, value, error, prefix, onChange }: { item: Item; value:
   );
 
   if (item.type === 'choice' && Array.isArray(item.answerOption)) {
-    return radios(item.answerOption.map((o: any) => {
-      const code = String(o.valueCoding?.code ?? o.valueInteger ?? o.valueString);
-      return { value: code, label: o.valueCoding?.display ?? code };
-    }));
+    return radios(
+      item.answerOption.map((o: any) => {
+        const code = String(o.valueCoding?.code ?? o.valueInteger ?? o.valueString);
+        return { value: code, label: o.valueCoding?.display ?? code };
+      }),
+    );
   }
-  if (item.type === 'boolean') return radios([{ value: 'true', label: t('prom.yes') }, { value: 'false', label: t('prom.no') }]);
-  if ((item.type === 'integer') && min !== null && max !== null && max - min <= 10) {
-    return radios(Array.from({ length: max - min + 1 }, (_, i) => ({ value: String(min + i), label: String(min + i) })), true);
+  if (item.type === 'boolean')
+    return radios([
+      { value: 'true', label: t('prom.yes') },
+      { value: 'false', label: t('prom.no') },
+    ]);
+  if (item.type === 'integer' && min !== null && max !== null && max - min <= 10) {
+    return radios(
+      Array.from({ length: max - min + 1 }, (_, i) => ({ value: String(min + i), label: String(min + i) })),
+      true,
+    );
   }
   if (item.type === 'integer' || item.type === 'decimal') {
     return (
-      <Textfield className="q-question q-number" id={id} label={label} type="number" inputMode={item.type === 'integer' ? 'numeric' : 'decimal'}
+      <Textfield
+        className="q-question q-number"
+        id={id}
+        label={label}
+        type="number"
+        inputMode={item.type === 'integer' ? 'numeric' : 'decimal'}
         description={min !== null && max !== null ? `${t('prom.numberRange')} ${min} ${t('prom.to')} ${max}` : undefined}
-        min={min ?? undefined} max={max ?? undefined} step={item.type === 'integer' ? 1 : 'any'}
-        value={value === undefined ? '' : String(value)} error={error} data-linkid={item.linkId}
-        onChange={(e) => { const v = (e.target as HTMLInputElement).value; onChange(v === '' ? undefined : Number(v)); }} />
+        min={min ?? undefined}
+        max={max ?? undefined}
+        step={item.type === 'integer' ? 1 : 'any'}
+        value={value === undefined ? '' : String(value)}
+        error={error}
+        data-linkid={item.linkId}
+        onChange={(e) => {
+          const v = (e.target as HTMLInputElement).value;
+          onChange(v === '' ? undefined : Number(v));
+        }}
+      />
     );
   }
   const change = (v: string) => onChange(v === '' ? undefined : v);
   if (item.type === 'text') {
-    return <Textfield className="q-question" id={id} label={label} multiline rows={3} value={value === undefined ? '' : String(value)} error={error} data-linkid={item.linkId} onChange={(e) => change(e.target.value)} />;
+    return (
+      <Textfield
+        className="q-question"
+        id={id}
+        label={label}
+        multiline
+        rows={3}
+        value={value === undefined ? '' : String(value)}
+        error={error}
+        data-linkid={item.linkId}
+        onChange={(e) => change(e.target.value)}
+      />
+    );
   }
-  return <Textfield className="q-question" id={id} label={label} value={value === undefined ? '' : String(value)} error={error} data-linkid={item.linkId} onChange={(e) => change(e.target.value)} />;
+  return (
+    <Textfield
+      className="q-question"
+      id={id}
+      label={label}
+      value={value === undefined ? '' : String(value)}
+      error={error}
+      data-linkid={item.linkId}
+      onChange={(e) => change(e.target.value)}
+    />
+  );
 }

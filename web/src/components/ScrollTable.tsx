@@ -3,5 +3,9 @@
 import type { ReactNode } from 'react';
 
 export function ScrollTable({ label, children }: { label: string; children: ReactNode }) {
-  return <div className="table-scroll" role="region" aria-label={label} tabIndex={0}>{children}</div>;
+  return (
+    <div className="table-scroll" role="region" aria-label={label} tabIndex={0}>
+      {children}
+    </div>
+  );
 }

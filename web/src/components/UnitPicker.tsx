@@ -4,7 +4,18 @@ import type { UnitView } from '../data.tsx';
 import { useI18n } from '../i18n.tsx';
 import { UnitField } from './UnitCombobox.tsx';
 
-export function UnitPicker({ value, onChange, own, id = 'unit' }: { units?: UnitView[]; value: string; onChange(v: string): void; own: string | null; id?: string }) {
+export function UnitPicker({
+  value,
+  onChange,
+  own,
+  id = 'unit',
+}: {
+  units?: UnitView[];
+  value: string;
+  onChange(v: string): void;
+  own: string | null;
+  id?: string;
+}) {
   const { t } = useI18n();
   return <UnitField id={id} value={value} onChange={onChange} own={own} none={t('ind.nationOnly')} />;
 }

@@ -17,20 +17,54 @@ import { formatDateTime, useI18n, type Key, type Lang } from '../i18n.tsx';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
 
-export interface Finding { rule: string; severity: 'error' | 'warning'; variables: string[]; message: Text }
-export interface CaseForm { form: string; instance: string; status: 'draft' | 'finalised' | 'reopened'; data: Record<string, unknown>; missing: string[]; findings: Finding[]; version: number; updated_at: string }
+export interface Finding {
+  rule: string;
+  severity: 'error' | 'warning';
+  variables: string[];
+  message: Text;
+}
+export interface CaseForm {
+  form: string;
+  instance: string;
+  status: 'draft' | 'finalised' | 'reopened';
+  data: Record<string, unknown>;
+  missing: string[];
+  findings: Finding[];
+  version: number;
+  updated_at: string;
+}
 export interface CaseView {
-  id: number; unit: string | null; createdAt: string; updatedAt: string; person: { birthDate: string | null; sex: string | null }; forms: CaseForm[];
+  id: number;
+  unit: string | null;
+  createdAt: string;
+  updatedAt: string;
+  person: { birthDate: string | null; sex: string | null };
+  forms: CaseForm[];
   /** Registries that group cases into events: the event's id (e.g. the trauma ID) and whether this registration counts. */
   event?: { label: Text; id: string | null; invalidReason: string | null; mergedInto: number | null };
 }
-interface FieldChange { at: string; from: unknown; to: unknown; source: { kind: 'system' | 'user' | 'unknown'; name: string | null; merged?: boolean; repair?: boolean } }
-interface FieldHistory { form: string; instance: string; variable: string; changes: FieldChange[] }
+interface FieldChange {
+  at: string;
+  from: unknown;
+  to: unknown;
+  source: { kind: 'system' | 'user' | 'unknown'; name: string | null; merged?: boolean; repair?: boolean };
+}
+interface FieldHistory {
+  form: string;
+  instance: string;
+  variable: string;
+  changes: FieldChange[];
+}
 
 const WRITERS = ['unit-registrar', 'registry-admin', 'platform-admin'];
 
 /** "Skadegradering 2: 450203.3": a repeating form's instance by its number and first value. */
-export function instanceTitle(f: Pick<CaseForm, 'form' | 'instance' | 'data'>, all: Array<Pick<CaseForm, 'form' | 'instance'>>, codebook: Codebook | null, lang: Lang): string {
+export function instanceTitle(
+  f: Pick<CaseForm, 'form' | 'instance' | 'data'>,
+  all: Array<Pick<CaseForm, 'form' | 'instance'>>,
+  codebook: Codebook | null,
+  lang: Lang,
+): string {
   const def = codebook?.forms.find((d) => d.id === f.form);
   const title = def?.title[lang] ?? f.form;
   if (!f.instance) return title;
@@ -44,7 +78,8 @@ export function StatusMark({ status }: { status: CaseForm['status'] }) {
   const { t } = useI18n();
   return (
     <span className={`form-status form-status--${status}`}>
-      <span aria-hidden="true">{status === 'finalised' ? '✔' : status === 'reopened' ? '↺' : '✎'}</span> <strong>{t(`status.${status}` as Key)}</strong>
+      <span aria-hidden="true">{status === 'finalised' ? '✔' : status === 'reopened' ? '↺' : '✎'}</span>{' '}
+      <strong>{t(`status.${status}` as Key)}</strong>
     </span>
   );
 }
@@ -63,10 +98,19 @@ export function CasePage({ caseId }: { caseId: string }) {
   const history = useApi<FieldHistory[]>(registry ? `/api/registries/${registry}/cases/${caseId}/field-history?v=${version}` : null);
   const load = () => {
     if (!registry) return;
-    api<CaseView>(`/api/registries/${registry}/cases/${caseId}`).then((v) => { setView(v); setVersion((x) => x + 1); }, (err) => setError(errorText(err, tryT)));
+    api<CaseView>(`/api/registries/${registry}/cases/${caseId}`).then(
+      (v) => {
+        setView(v);
+        setVersion((x) => x + 1);
+      },
+      (err) => setError(errorText(err, tryT)),
+    );
   };
   useEffect(load, [registry, caseId]);
-  const changed = (v: CaseView) => { setView(v); setVersion((x) => x + 1); };
+  const changed = (v: CaseView) => {
+    setView(v);
+    setVersion((x) => x + 1);
+  };
   const units = useUnits();
   const canWrite = !!me?.active && WRITERS.includes(me.active.role);
   // Forms in the codebook's order (the catalogue's: e.g. the trauma period first), instances numbered.
@@ -78,13 +122,20 @@ export function CasePage({ caseId }: { caseId: string }) {
 
   // A new instance of a repeating form (an injury typed in by hand): created empty, then filled in below.
   const add = async (form: string) => {
-    setAdding(form); setAddError(null);
+    setAdding(form);
+    setAddError(null);
     try {
-      const res = await api<CaseView & { instance: string }>(`/api/registries/${registry}/cases/${caseId}/forms/${form}/instances`, { method: 'POST', body: { values: {} } });
+      const res = await api<CaseView & { instance: string }>(`/api/registries/${registry}/cases/${caseId}/forms/${form}/instances`, {
+        method: 'POST',
+        body: { values: {} },
+      });
       changed(res);
       setTimeout(() => document.getElementById(`form-${form}-${res.instance}`)?.focus(), 50);
-    } catch (err) { setAddError(errorText(err, tryT)); }
-    finally { setAdding(null); }
+    } catch (err) {
+      setAddError(errorText(err, tryT));
+    } finally {
+      setAdding(null);
+    }
   };
 
   return (
@@ -94,26 +145,54 @@ export function CasePage({ caseId }: { caseId: string }) {
         {header.data && <Link to={`/patients/${header.data.personId}`}>{t('case.patientCases')}</Link>}
         {view && <Link to={`/print?case=${caseId}${registry ? `&registry=${registry}` : ''}`}>{t('print.case')}</Link>}
       </nav>
-      {error && <Alert data-color="danger"><Paragraph>{error}</Paragraph></Alert>}
-      {header.data && registry && <CaseHeader registry={registry} header={header.data} unitName={header.data.unit ? unitName(units.byResh.get(header.data.unit), lang, header.data.unit, units.byResh) : null} />}
+      {error && (
+        <Alert data-color="danger">
+          <Paragraph>{error}</Paragraph>
+        </Alert>
+      )}
+      {header.data && registry && (
+        <CaseHeader
+          registry={registry}
+          header={header.data}
+          unitName={header.data.unit ? unitName(units.byResh.get(header.data.unit), lang, header.data.unit, units.byResh) : null}
+        />
+      )}
       {(!view || !codebook.data) && !error && <Spinner aria-label={t('common.loading')} />}
       {view && codebook.data && (
         <>
           <dl className="facts">
-            <dt>{t('reg.created')}</dt><dd>{formatDateTime(view.createdAt, lang)}</dd>
-            <dt>{t('reg.updated')}</dt><dd>{formatDateTime(view.updatedAt, lang)}</dd>
+            <dt>{t('reg.created')}</dt>
+            <dd>{formatDateTime(view.createdAt, lang)}</dd>
+            <dt>{t('reg.updated')}</dt>
+            <dd>{formatDateTime(view.updatedAt, lang)}</dd>
           </dl>
-          {view.event?.mergedInto && <Alert data-color="warning"><Paragraph>{t('reg.invalid')} <Link to={`/registrations?case=${view.event.mergedInto}`}>{view.event.mergedInto}</Link>.</Paragraph></Alert>}
+          {view.event?.mergedInto && (
+            <Alert data-color="warning">
+              <Paragraph>
+                {t('reg.invalid')} <Link to={`/registrations?case=${view.event.mergedInto}`}>{view.event.mergedInto}</Link>.
+              </Paragraph>
+            </Alert>
+          )}
           {/* The case's own page: every form with its status at a glance, each a link to the form below. */}
           <ScrollTable label={t('reg.formsOverview')}>
             <Table className="case-forms" data-testid="case-forms">
               <caption>{t('reg.formsOverview')}</caption>
-              <Table.Head><Table.Row><Table.HeaderCell scope="col">{t('reg.form')}</Table.HeaderCell><Table.HeaderCell scope="col">{t('reg.status')}</Table.HeaderCell><Table.HeaderCell scope="col">{t('reg.missing')}</Table.HeaderCell></Table.Row></Table.Head>
+              <Table.Head>
+                <Table.Row>
+                  <Table.HeaderCell scope="col">{t('reg.form')}</Table.HeaderCell>
+                  <Table.HeaderCell scope="col">{t('reg.status')}</Table.HeaderCell>
+                  <Table.HeaderCell scope="col">{t('reg.missing')}</Table.HeaderCell>
+                </Table.Row>
+              </Table.Head>
               <Table.Body>
                 {forms.map((f) => (
                   <Table.Row key={f.form + f.instance} data-form-row={`${f.form}${f.instance ? `/${f.instance}` : ''}`}>
-                    <Table.Cell><a href={`#form-${f.form}-${f.instance || 'main'}`}>{formTitle(f)}</a></Table.Cell>
-                    <Table.Cell><StatusMark status={f.status} /></Table.Cell>
+                    <Table.Cell>
+                      <a href={`#form-${f.form}-${f.instance || 'main'}`}>{formTitle(f)}</a>
+                    </Table.Cell>
+                    <Table.Cell>
+                      <StatusMark status={f.status} />
+                    </Table.Cell>
                     <Table.Cell>{f.missing.length + f.findings.length === 0 ? '–' : f.missing.length + f.findings.length}</Table.Cell>
                   </Table.Row>
                 ))}
@@ -123,15 +202,37 @@ export function CasePage({ caseId }: { caseId: string }) {
           {canWrite && repeating.length > 0 && (
             <div className="case-add">
               {repeating.map((f) => (
-                <Button key={f.id} variant="secondary" data-size="sm" onClick={() => void add(f.id)} loading={adding === f.id} disabled={!!adding}>
+                <Button
+                  key={f.id}
+                  variant="secondary"
+                  data-size="sm"
+                  onClick={() => void add(f.id)}
+                  loading={adding === f.id}
+                  disabled={!!adding}
+                >
                   {fill(t('case.addInstance'), { form: f.title[lang].toLowerCase() })}
                 </Button>
               ))}
-              {addError && <Alert data-color="danger"><Paragraph>{addError}</Paragraph></Alert>}
+              {addError && (
+                <Alert data-color="danger">
+                  <Paragraph>{addError}</Paragraph>
+                </Alert>
+              )}
             </div>
           )}
-          {forms.map((f) => <FormCard key={f.form + f.instance} title={formTitle(f)} registry={registry!} caseId={view.id} form={f} codebook={codebook.data!}
-            history={(history.data ?? []).filter((h) => h.form === f.form && h.instance === f.instance)} onChange={changed} onDeleted={load} />)}
+          {forms.map((f) => (
+            <FormCard
+              key={f.form + f.instance}
+              title={formTitle(f)}
+              registry={registry!}
+              caseId={view.id}
+              form={f}
+              codebook={codebook.data!}
+              history={(history.data ?? []).filter((h) => h.form === f.form && h.instance === f.instance)}
+              onChange={changed}
+              onDeleted={load}
+            />
+          ))}
         </>
       )}
     </Page>
@@ -141,12 +242,40 @@ export function CasePage({ caseId }: { caseId: string }) {
 /** One change as read: "01.03.2024 10:00: – → 2R3A2 (SUS DIPS Arena)". */
 function ChangeLine({ c, show }: { c: FieldChange; show(v: unknown): string }) {
   const { t, lang } = useI18n();
-  const who = c.source.kind === 'system' ? (c.source.name ?? t('header.someSystem')) : c.source.kind === 'user' ? (c.source.name ?? t('history.someone')) : t('history.unknownSource');
-  return <li>{dateShort(c.at, lang, true)}: {show(c.from)} → {show(c.to)} ({who}{c.source.merged ? `, ${t('history.merged')}` : ''}{c.source.repair ? `, ${t('history.repair')}` : ''})</li>;
+  const who =
+    c.source.kind === 'system'
+      ? (c.source.name ?? t('header.someSystem'))
+      : c.source.kind === 'user'
+        ? (c.source.name ?? t('history.someone'))
+        : t('history.unknownSource');
+  return (
+    <li>
+      {dateShort(c.at, lang, true)}: {show(c.from)} → {show(c.to)} ({who}
+      {c.source.merged ? `, ${t('history.merged')}` : ''}
+      {c.source.repair ? `, ${t('history.repair')}` : ''})
+    </li>
+  );
 }
 
-function FormCard({ title, registry, caseId, form, codebook, history, onChange, onDeleted }:
-  { title: string; registry: string; caseId: number; form: CaseForm; codebook: Codebook; history: FieldHistory[]; onChange(v: CaseView): void; onDeleted(): void }) {
+function FormCard({
+  title,
+  registry,
+  caseId,
+  form,
+  codebook,
+  history,
+  onChange,
+  onDeleted,
+}: {
+  title: string;
+  registry: string;
+  caseId: number;
+  form: CaseForm;
+  codebook: Codebook;
+  history: FieldHistory[];
+  onChange(v: CaseView): void;
+  onDeleted(): void;
+}) {
   const { t, tryT, lang } = useI18n();
   const { me } = useSession();
   const def = codebook.forms.find((f) => f.id === form.form);
@@ -157,7 +286,9 @@ function FormCard({ title, registry, caseId, form, codebook, history, onChange, 
   // Per field, why a save was refused (the rule broken) and a suggested value, from the answer's details.
   const [fieldProblems, setFieldProblems] = useState<Record<string, { rule: string; suggestion?: string }>>({});
   const status = useRef<HTMLDivElement>(null);
-  useEffect(() => { setValues({}); }, [form.version]);
+  useEffect(() => {
+    setValues({});
+  }, [form.version]);
   if (!def) return null;
   const canWrite = !!me?.active && WRITERS.includes(me.active.role);
   const locked = form.status === 'finalised' || !canWrite;
@@ -166,18 +297,32 @@ function FormCard({ title, registry, caseId, form, codebook, history, onChange, 
   const label = (v: string) => def.variables.find((x) => x.id === v)?.label[lang] ?? v;
   const failed = (err: unknown) => {
     const details = err instanceof ApiError ? (err.details as Array<{ variable?: string; rule?: string; suggestion?: string }>) : [];
-    setFieldProblems(Object.fromEntries(details.filter((d) => d && typeof d === 'object' && d.variable).map((d) => [d.variable!, { rule: d.rule ?? 'other', suggestion: d.suggestion }])));
+    setFieldProblems(
+      Object.fromEntries(
+        details
+          .filter((d) => d && typeof d === 'object' && d.variable)
+          .map((d) => [d.variable!, { rule: d.rule ?? 'other', suggestion: d.suggestion }]),
+      ),
+    );
     setMessage({ kind: 'danger', text: errorText(err, tryT) });
   };
 
   const run = async (what: 'save' | 'finalise' | 'reopen') => {
-    setBusy(true); setMessage(null); setFieldProblems({});
+    setBusy(true);
+    setMessage(null);
+    setFieldProblems({});
     try {
       let res: CaseView;
       if (what === 'save') {
-        const changed = Object.fromEntries(Object.entries(values).filter(([k, v]) => v !== '' && v !== toInput(def.variables.find((x) => x.id === k)!.type, form.data[k]))
-          .map(([k, v]) => [k, fromInput(def.variables.find((x) => x.id === k)!.type, v)]));
-        if (!Object.keys(changed).length) { setMessage({ kind: 'danger', text: t('reg.nothingChanged') }); return; }
+        const changed = Object.fromEntries(
+          Object.entries(values)
+            .filter(([k, v]) => v !== '' && v !== toInput(def.variables.find((x) => x.id === k)!.type, form.data[k]))
+            .map(([k, v]) => [k, fromInput(def.variables.find((x) => x.id === k)!.type, v)]),
+        );
+        if (!Object.keys(changed).length) {
+          setMessage({ kind: 'danger', text: t('reg.nothingChanged') });
+          return;
+        }
         res = await api<CaseView>(url, { method: 'PATCH', body: { values: changed } });
       } else {
         res = await api<CaseView>(`${url}/${what}`, { method: 'POST' });
@@ -195,7 +340,8 @@ function FormCard({ title, registry, caseId, form, codebook, history, onChange, 
   // Only instances of repeating forms (an injury, a transfer) can be deleted, and a finalised one
   // only after it is reopened: deleting is a change to quality-assured data.
   const remove = async () => {
-    setBusy(true); setMessage(null);
+    setBusy(true);
+    setMessage(null);
     try {
       await api(url, { method: 'DELETE' });
       onDeleted();
@@ -210,54 +356,125 @@ function FormCard({ title, registry, caseId, form, codebook, history, onChange, 
   return (
     <Card className={`case-form case-form--${form.status}`} data-form={form.form} data-instance={form.instance || undefined}>
       <section aria-labelledby={headingId}>
-        <Heading level={2} data-size="sm" id={headingId} tabIndex={-1}>{title}</Heading>
+        <Heading level={2} data-size="sm" id={headingId} tabIndex={-1}>
+          {title}
+        </Heading>
         <p className={`form-status form-status--${form.status}`} data-testid={`status-${form.form}`}>
-          <span aria-hidden="true">{form.status === 'finalised' ? '✔' : form.status === 'reopened' ? '↺' : '✎'}</span> {t('reg.status')}: <strong>{t(`status.${form.status}` as Key)}</strong>
+          <span aria-hidden="true">{form.status === 'finalised' ? '✔' : form.status === 'reopened' ? '↺' : '✎'}</span> {t('reg.status')}:{' '}
+          <strong>{t(`status.${form.status}` as Key)}</strong>
         </p>
-        {form.missing.length > 0 && <Paragraph data-size="sm">{t('reg.missing')}: {form.missing.map(label).join(', ')}</Paragraph>}
+        {form.missing.length > 0 && (
+          <Paragraph data-size="sm">
+            {t('reg.missing')}: {form.missing.map(label).join(', ')}
+          </Paragraph>
+        )}
         {form.findings.length > 0 && (
-          <ul className="findings">{form.findings.map((f) => <li key={f.rule}><ValidationMessage data-color={f.severity === 'error' ? 'danger' : 'warning'}>{f.severity === 'error' ? t('reg.error') : t('reg.warning')}: {f.message[lang]}</ValidationMessage></li>)}</ul>
+          <ul className="findings">
+            {form.findings.map((f) => (
+              <li key={f.rule}>
+                <ValidationMessage data-color={f.severity === 'error' ? 'danger' : 'warning'}>
+                  {f.severity === 'error' ? t('reg.error') : t('reg.warning')}: {f.message[lang]}
+                </ValidationMessage>
+              </li>
+            ))}
+          </ul>
         )}
         <div ref={status} tabIndex={-1} role="status" className="form-message">
-          {message && <Alert data-color={message.kind}><Paragraph>{message.text}</Paragraph></Alert>}
+          {message && (
+            <Alert data-color={message.kind}>
+              <Paragraph>{message.text}</Paragraph>
+            </Alert>
+          )}
         </div>
         {/* The platform checks every value and says what is wrong in words; the browser's own bubbles would not. */}
-        <form onSubmit={(e) => { e.preventDefault(); void run('save'); }} className="completion-form" noValidate>
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void run('save');
+          }}
+          className="completion-form"
+          noValidate
+        >
           {def.variables.map((v) => {
             const id = `${form.form}-${form.instance || 'main'}-${v.id}`;
             const current = values[v.id] ?? toInput(v.type, form.data[v.id]);
             const set = (s: string) => setValues((x) => ({ ...x, [v.id]: s }));
             const problem = fieldProblems[v.id];
             const changes = history.find((h) => h.variable === v.id)?.changes ?? [];
-            const show = (x: unknown) => (x === null || x === undefined || x === '' ? '–' : typeof x === 'boolean' ? t(x ? 'common.yes' : 'common.no') : String(x));
+            const show = (x: unknown) =>
+              x === null || x === undefined || x === '' ? '–' : typeof x === 'boolean' ? t(x ? 'common.yes' : 'common.no') : String(x);
             return (
-              <FieldInput key={v.id} id={id} registry={registry} variable={v} codebook={codebook} value={current} onChange={set} locked={locked}
+              <FieldInput
+                key={v.id}
+                id={id}
+                registry={registry}
+                variable={v}
+                codebook={codebook}
+                value={current}
+                onChange={set}
+                locked={locked}
                 missing={form.missing.includes(v.id)}
-                problem={problem ? (
-                  <ValidationMessage data-testid={`problem-${v.id}`}>
-                    {tryT(`field.rule.${problem.rule.replace(/:.*$/, '')}`, t('field.rule.other'))}
-                    {problem.suggestion && <> {fill(t('field.didYouMean'), { code: problem.suggestion })}{' '}
-                      <Button type="button" data-size="sm" variant="secondary" onClick={() => set(problem.suggestion!)}>{fill(t('field.useSuggestion'), { code: problem.suggestion })}</Button></>}
-                  </ValidationMessage>
-                ) : null}
-                history={changes.length > 0 ? (
-                  <details className="field-history" data-history={v.id}>
-                    <summary>{fill(t('history.field'), { n: changes.length })}</summary>
-                    <ol>{changes.map((c, i) => <ChangeLine key={i} c={c} show={show} />)}</ol>
-                  </details>
-                ) : null} />
+                problem={
+                  problem ? (
+                    <ValidationMessage data-testid={`problem-${v.id}`}>
+                      {tryT(`field.rule.${problem.rule.replace(/:.*$/, '')}`, t('field.rule.other'))}
+                      {problem.suggestion && (
+                        <>
+                          {' '}
+                          {fill(t('field.didYouMean'), { code: problem.suggestion })}{' '}
+                          <Button type="button" data-size="sm" variant="secondary" onClick={() => set(problem.suggestion!)}>
+                            {fill(t('field.useSuggestion'), { code: problem.suggestion })}
+                          </Button>
+                        </>
+                      )}
+                    </ValidationMessage>
+                  ) : null
+                }
+                history={
+                  changes.length > 0 ? (
+                    <details className="field-history" data-history={v.id}>
+                      <summary>{fill(t('history.field'), { n: changes.length })}</summary>
+                      <ol>
+                        {changes.map((c, i) => (
+                          <ChangeLine key={i} c={c} show={show} />
+                        ))}
+                      </ol>
+                    </details>
+                  ) : null
+                }
+              />
             );
           })}
           {canWrite && (
             <div className="form-actions">
-              {form.status !== 'finalised' && <Button type="submit" loading={busy}>{t('reg.save')}</Button>}
-              {form.status !== 'finalised' && <Button type="button" variant="secondary" onClick={() => void run('finalise')} disabled={busy}>{t('reg.finalise')}</Button>}
-              {form.status === 'finalised' && <Button type="button" variant="secondary" onClick={() => void run('reopen')} disabled={busy}>{t('reg.reopen')}</Button>}
-              {def.repeating && form.status !== 'finalised' && !confirmDelete && <Button type="button" variant="tertiary" data-color="danger" onClick={() => setConfirmDelete(true)} disabled={busy}>{t('reg.delete')}</Button>}
+              {form.status !== 'finalised' && (
+                <Button type="submit" loading={busy}>
+                  {t('reg.save')}
+                </Button>
+              )}
+              {form.status !== 'finalised' && (
+                <Button type="button" variant="secondary" onClick={() => void run('finalise')} disabled={busy}>
+                  {t('reg.finalise')}
+                </Button>
+              )}
+              {form.status === 'finalised' && (
+                <Button type="button" variant="secondary" onClick={() => void run('reopen')} disabled={busy}>
+                  {t('reg.reopen')}
+                </Button>
+              )}
+              {def.repeating && form.status !== 'finalised' && !confirmDelete && (
+                <Button type="button" variant="tertiary" data-color="danger" onClick={() => setConfirmDelete(true)} disabled={busy}>
+                  {t('reg.delete')}
+                </Button>
+              )}
               {def.repeating && confirmDelete && (
                 <>
-                  <Button type="button" variant="primary" data-color="danger" onClick={() => void remove()} disabled={busy}>{t('reg.deleteConfirm')}</Button>
-                  <Button type="button" variant="tertiary" onClick={() => setConfirmDelete(false)} disabled={busy}>{t('reg.cancel')}</Button>
+                  <Button type="button" variant="primary" data-color="danger" onClick={() => void remove()} disabled={busy}>
+                    {t('reg.deleteConfirm')}
+                  </Button>
+                  <Button type="button" variant="tertiary" onClick={() => setConfirmDelete(false)} disabled={busy}>
+                    {t('reg.cancel')}
+                  </Button>
                 </>
               )}
             </div>
@@ -267,7 +484,11 @@ function FormCard({ title, registry, caseId, form, codebook, history, onChange, 
         {statusHistory && (
           <details className="field-history" data-history="$status">
             <summary>{fill(t('history.status'), { n: statusHistory.changes.length })}</summary>
-            <ol>{statusHistory.changes.map((c, i) => <ChangeLine key={i} c={c} show={(x) => (x ? tryT(`status.${String(x)}`, String(x)) : '–')} />)}</ol>
+            <ol>
+              {statusHistory.changes.map((c, i) => (
+                <ChangeLine key={i} c={c} show={(x) => (x ? tryT(`status.${String(x)}`, String(x)) : '–')} />
+              ))}
+            </ol>
           </details>
         )}
       </section>

@@ -9,8 +9,12 @@ export function NotFound() {
   const { path } = useRoute();
   return (
     <Page title={t('notfound.title')}>
-      <Paragraph>{t('notfound.text')} <code>{path}</code></Paragraph>
-      <Paragraph><Link to="/">{t('notfound.home')}</Link></Paragraph>
+      <Paragraph>
+        {t('notfound.text')} <code>{path}</code>
+      </Paragraph>
+      <Paragraph>
+        <Link to="/">{t('notfound.home')}</Link>
+      </Paragraph>
     </Page>
   );
 }

@@ -17,20 +17,78 @@ import '../quality.css';
 const STAFF = ['unit-registrar', 'unit-reader', 'registry-admin', 'platform-admin'];
 const WRITERS = ['unit-registrar', 'registry-admin', 'platform-admin'];
 const ADMINS = ['registry-admin', 'platform-admin'];
-const VERDICT_SYMBOL: Record<string, string> = { good: '●', goodWithFailures: '◑', acceptable: '◐', poor: '○', 'not-computable': '–', outlier: '▲' };
+const VERDICT_SYMBOL: Record<string, string> = {
+  good: '●',
+  goodWithFailures: '◑',
+  acceptable: '◐',
+  poor: '○',
+  'not-computable': '–',
+  outlier: '▲',
+};
 
 type Verdict = 'good' | 'acceptable' | 'poor' | 'not-computable';
-interface Check { key: string; kind: string; label: Text; denominator: number | null; failures: number | null; unknown?: number | null; rate: number | null; verdict: Verdict; withheld?: boolean; trend: Array<{ year: number; rate: number | null }> }
-interface Timeliness { key: string; label: Text; deadlineDays: number; n: number | null; medianDays: number | null; within: number | null; rate: number | null; verdict: Verdict; withheld?: boolean }
-interface FollowUp { status: string; note: string; actor: string; at: string }
-interface Finding { key: string; label: Text; verdict: string; failures: number | null; status: string; history: FollowUp[] }
+interface Check {
+  key: string;
+  kind: string;
+  label: Text;
+  denominator: number | null;
+  failures: number | null;
+  unknown?: number | null;
+  rate: number | null;
+  verdict: Verdict;
+  withheld?: boolean;
+  trend: Array<{ year: number; rate: number | null }>;
+}
+interface Timeliness {
+  key: string;
+  label: Text;
+  deadlineDays: number;
+  n: number | null;
+  medianDays: number | null;
+  within: number | null;
+  rate: number | null;
+  verdict: Verdict;
+  withheld?: boolean;
+}
+interface FollowUp {
+  status: string;
+  note: string;
+  actor: string;
+  at: string;
+}
+interface Finding {
+  key: string;
+  label: Text;
+  verdict: string;
+  failures: number | null;
+  status: string;
+  history: FollowUp[];
+}
 interface Report {
-  unit: { resh: string; name: string }; year: number; cases: number | null;
+  unit: { resh: string; name: string };
+  year: number;
+  cases: number | null;
   summary: { checks: number; good: number; goodWithFailures: number; acceptable: number; poor: number; notComputable: number };
-  completeness: Check[]; validity: Check[]; consistency: Check[];
+  completeness: Check[];
+  validity: Check[];
+  consistency: Check[];
   timeliness: { registration: Timeliness; finalisation: Timeliness } | null;
-  unitsReporting: { expected: number; reporting: number; rate: number | null; verdict: Verdict; notReporting: Array<{ resh: string; name: string }> };
-  outliers: Array<{ family: string; label: Text; unit: { resh: string; name: string }; rate: number; cases: number; score: number; median: number }>;
+  unitsReporting: {
+    expected: number;
+    reporting: number;
+    rate: number | null;
+    verdict: Verdict;
+    notReporting: Array<{ resh: string; name: string }>;
+  };
+  outliers: Array<{
+    family: string;
+    label: Text;
+    unit: { resh: string; name: string };
+    rate: number;
+    cases: number;
+    score: number;
+    median: number;
+  }>;
   findings: Finding[];
 }
 
@@ -52,20 +110,40 @@ function useChoices() {
 function VerdictMark({ verdict, failures }: { verdict: string; failures?: number | null }) {
   const { t } = useI18n();
   const v = verdict === 'good' && (failures ?? 0) > 0 ? 'goodWithFailures' : verdict;
-  return <span className={`dq-verdict dq-verdict--${v}`}><span aria-hidden="true">{VERDICT_SYMBOL[v] ?? ''}</span> {t(`dq.verdict.${v}` as Key)}</span>;
+  return (
+    <span className={`dq-verdict dq-verdict--${v}`}>
+      <span aria-hidden="true">{VERDICT_SYMBOL[v] ?? ''}</span> {t(`dq.verdict.${v}` as Key)}
+    </span>
+  );
 }
 
 function Gate({ title, roles, refusal, children }: { title: string; roles: string[]; refusal: Key; children: ReactNode }) {
   const { t } = useI18n();
   const { me, loading } = useSession();
-  if (loading) return <Page title={title}><Spinner aria-label={t('auth.loading')} /></Page>;
-  if (!me?.active || !roles.includes(me.active.role)) return <Page title={title}><Alert data-color="info"><Paragraph>{t(refusal)}</Paragraph></Alert></Page>;
+  if (loading)
+    return (
+      <Page title={title}>
+        <Spinner aria-label={t('auth.loading')} />
+      </Page>
+    );
+  if (!me?.active || !roles.includes(me.active.role))
+    return (
+      <Page title={title}>
+        <Alert data-color="info">
+          <Paragraph>{t(refusal)}</Paragraph>
+        </Alert>
+      </Page>
+    );
   return <>{children}</>;
 }
 
 export function DataQuality() {
   const { t } = useI18n();
-  return <Gate title={t('dq.title')} roles={STAFF} refusal="dq.notStaff"><DataQualityReport /></Gate>;
+  return (
+    <Gate title={t('dq.title')} roles={STAFF} refusal="dq.notStaff">
+      <DataQualityReport />
+    </Gate>
+  );
 }
 
 function DataQualityReport() {
@@ -76,21 +154,29 @@ function DataQualityReport() {
   const [drill, setDrill] = useState<Finding | null>(null);
   const canWrite = WRITERS.includes(me?.active?.role ?? '');
   const r = report.data;
-  const trend = (c: Check) => c.trend.filter((x) => x.rate !== null).map((x) => `${x.year}: ${pct(x.rate, lang, 0)}`).join(', ') || '–';
+  const trend = (c: Check) =>
+    c.trend
+      .filter((x) => x.rate !== null)
+      .map((x) => `${x.year}: ${pct(x.rate, lang, 0)}`)
+      .join(', ') || '–';
   const checkTable = (id: string, title: Key, rows: Check[], help?: Key) => (
     <section aria-labelledby={id}>
-      <Heading level={2} data-size="sm" id={id}>{t(title)}</Heading>
+      <Heading level={2} data-size="sm" id={id}>
+        {t(title)}
+      </Heading>
       {help && <Paragraph data-size="sm">{t(help)}</Paragraph>}
       <Table zebra className="dq-table">
-        <Table.Head><Table.Row>
-          <Table.HeaderCell scope="col">{t('dq.check')}</Table.HeaderCell>
-          <Table.HeaderCell scope="col">{t('dq.denominator')}</Table.HeaderCell>
-          <Table.HeaderCell scope="col">{t('dq.failures')}</Table.HeaderCell>
-          {rows.some((c) => c.unknown !== undefined) && <Table.HeaderCell scope="col">{t('dq.unknown')}</Table.HeaderCell>}
-          <Table.HeaderCell scope="col">{t('dq.rate')}</Table.HeaderCell>
-          <Table.HeaderCell scope="col">{t('dq.verdict')}</Table.HeaderCell>
-          <Table.HeaderCell scope="col">{t('dq.trend')}</Table.HeaderCell>
-        </Table.Row></Table.Head>
+        <Table.Head>
+          <Table.Row>
+            <Table.HeaderCell scope="col">{t('dq.check')}</Table.HeaderCell>
+            <Table.HeaderCell scope="col">{t('dq.denominator')}</Table.HeaderCell>
+            <Table.HeaderCell scope="col">{t('dq.failures')}</Table.HeaderCell>
+            {rows.some((c) => c.unknown !== undefined) && <Table.HeaderCell scope="col">{t('dq.unknown')}</Table.HeaderCell>}
+            <Table.HeaderCell scope="col">{t('dq.rate')}</Table.HeaderCell>
+            <Table.HeaderCell scope="col">{t('dq.verdict')}</Table.HeaderCell>
+            <Table.HeaderCell scope="col">{t('dq.trend')}</Table.HeaderCell>
+          </Table.Row>
+        </Table.Head>
         <Table.Body>
           {rows.map((c) => (
             <Table.Row key={c.key}>
@@ -99,7 +185,9 @@ function DataQualityReport() {
               <Table.Cell>{c.failures ?? '–'}</Table.Cell>
               {rows.some((x) => x.unknown !== undefined) && <Table.Cell>{c.unknown ?? '–'}</Table.Cell>}
               <Table.Cell>{pct(c.rate, lang)}</Table.Cell>
-              <Table.Cell><VerdictMark verdict={c.verdict} failures={c.failures} /></Table.Cell>
+              <Table.Cell>
+                <VerdictMark verdict={c.verdict} failures={c.failures} />
+              </Table.Cell>
               <Table.Cell data-size="sm">{trend(c)}</Table.Cell>
             </Table.Row>
           ))}
@@ -112,22 +200,48 @@ function DataQualityReport() {
       <Paragraph>{t('dq.intro')}</Paragraph>
       <form className="filters" onSubmit={(e) => e.preventDefault()}>
         <YearPicker id="dq-year" value={year} years={years} onChange={(v) => setQuery({ year: v })} />
-        <UnitPicker id="dq-unit" units={units.list} own={own} value={unit === units.nation?.resh ? '' : unit} onChange={(v) => setQuery({ unit: v || units.nation?.resh })} />
+        <UnitPicker
+          id="dq-unit"
+          units={units.list}
+          own={own}
+          value={unit === units.nation?.resh ? '' : unit}
+          onChange={(v) => setQuery({ unit: v || units.nation?.resh })}
+        />
       </form>
-      {report.error && <Alert data-color="danger"><Paragraph>{report.error}</Paragraph></Alert>}
+      {report.error && (
+        <Alert data-color="danger">
+          <Paragraph>{report.error}</Paragraph>
+        </Alert>
+      )}
       {report.loading && <Spinner aria-label={t('common.loading')} />}
       {r && (
         <>
           <section aria-labelledby="dq-summary">
-            <Heading level={2} data-size="sm" id="dq-summary">{t('dq.summary')}: {unitName(units.byResh.get(r.unit.resh), lang, r.unit.name, units.byResh)} {r.year}</Heading>
+            <Heading level={2} data-size="sm" id="dq-summary">
+              {t('dq.summary')}: {unitName(units.byResh.get(r.unit.resh), lang, r.unit.name, units.byResh)} {r.year}
+            </Heading>
             <ul className="dq-summary">
-              <li>{t('dq.cases')}: <strong>{r.cases ?? t('dq.withheld')}</strong></li>
-              <li>{r.summary.checks} {t('dq.checks')}:</li>
-              <li><VerdictMark verdict="good" /> {r.summary.good}</li>
-              <li><VerdictMark verdict="good" failures={1} /> {r.summary.goodWithFailures}</li>
-              <li><VerdictMark verdict="acceptable" /> {r.summary.acceptable}</li>
-              <li><VerdictMark verdict="poor" /> {r.summary.poor}</li>
-              <li><VerdictMark verdict="not-computable" /> {r.summary.notComputable}</li>
+              <li>
+                {t('dq.cases')}: <strong>{r.cases ?? t('dq.withheld')}</strong>
+              </li>
+              <li>
+                {r.summary.checks} {t('dq.checks')}:
+              </li>
+              <li>
+                <VerdictMark verdict="good" /> {r.summary.good}
+              </li>
+              <li>
+                <VerdictMark verdict="good" failures={1} /> {r.summary.goodWithFailures}
+              </li>
+              <li>
+                <VerdictMark verdict="acceptable" /> {r.summary.acceptable}
+              </li>
+              <li>
+                <VerdictMark verdict="poor" /> {r.summary.poor}
+              </li>
+              <li>
+                <VerdictMark verdict="not-computable" /> {r.summary.notComputable}
+              </li>
             </ul>
           </section>
           <Findings report={r} registry={registry!} canWrite={canWrite} onShowCases={setDrill} reload={report.reload} />
@@ -137,16 +251,20 @@ function DataQualityReport() {
           {checkTable('dq-consistency', 'dq.consistency', r.consistency)}
           {r.timeliness && (
             <section aria-labelledby="dq-timeliness">
-              <Heading level={2} data-size="sm" id="dq-timeliness">{t('dq.timeliness')}</Heading>
+              <Heading level={2} data-size="sm" id="dq-timeliness">
+                {t('dq.timeliness')}
+              </Heading>
               <Table zebra className="dq-table">
-                <Table.Head><Table.Row>
-                  <Table.HeaderCell scope="col">{t('dq.check')}</Table.HeaderCell>
-                  <Table.HeaderCell scope="col">{t('dq.denominator')}</Table.HeaderCell>
-                  <Table.HeaderCell scope="col">{t('dq.medianDays')}</Table.HeaderCell>
-                  <Table.HeaderCell scope="col">{t('dq.deadline')}</Table.HeaderCell>
-                  <Table.HeaderCell scope="col">{t('dq.within')}</Table.HeaderCell>
-                  <Table.HeaderCell scope="col">{t('dq.verdict')}</Table.HeaderCell>
-                </Table.Row></Table.Head>
+                <Table.Head>
+                  <Table.Row>
+                    <Table.HeaderCell scope="col">{t('dq.check')}</Table.HeaderCell>
+                    <Table.HeaderCell scope="col">{t('dq.denominator')}</Table.HeaderCell>
+                    <Table.HeaderCell scope="col">{t('dq.medianDays')}</Table.HeaderCell>
+                    <Table.HeaderCell scope="col">{t('dq.deadline')}</Table.HeaderCell>
+                    <Table.HeaderCell scope="col">{t('dq.within')}</Table.HeaderCell>
+                    <Table.HeaderCell scope="col">{t('dq.verdict')}</Table.HeaderCell>
+                  </Table.Row>
+                </Table.Head>
                 <Table.Body>
                   {[r.timeliness.registration, r.timeliness.finalisation].map((x, i) => (
                     <Table.Row key={x.key}>
@@ -155,7 +273,9 @@ function DataQualityReport() {
                       <Table.Cell>{x.medianDays ?? '–'}</Table.Cell>
                       <Table.Cell>{x.deadlineDays}</Table.Cell>
                       <Table.Cell>{pct(x.rate, lang)}</Table.Cell>
-                      <Table.Cell><VerdictMark verdict={x.verdict} /></Table.Cell>
+                      <Table.Cell>
+                        <VerdictMark verdict={x.verdict} />
+                      </Table.Cell>
                     </Table.Row>
                   ))}
                 </Table.Body>
@@ -163,14 +283,34 @@ function DataQualityReport() {
             </section>
           )}
           <section aria-labelledby="dq-units">
-            <Heading level={2} data-size="sm" id="dq-units">{t('dq.unitsReporting')}</Heading>
-            <Paragraph>{r.unitsReporting.reporting} {t('dq.of')} {r.unitsReporting.expected} {t('dq.reporting')} ({pct(r.unitsReporting.rate, lang, 0)}) – <VerdictMark verdict={r.unitsReporting.verdict} /></Paragraph>
-            {r.unitsReporting.notReporting.length > 0 && <Paragraph data-size="sm">{t('dq.notReporting')}: {r.unitsReporting.notReporting.map((u) => u.name).join(', ')}</Paragraph>}
+            <Heading level={2} data-size="sm" id="dq-units">
+              {t('dq.unitsReporting')}
+            </Heading>
+            <Paragraph>
+              {r.unitsReporting.reporting} {t('dq.of')} {r.unitsReporting.expected} {t('dq.reporting')} (
+              {pct(r.unitsReporting.rate, lang, 0)}) – <VerdictMark verdict={r.unitsReporting.verdict} />
+            </Paragraph>
+            {r.unitsReporting.notReporting.length > 0 && (
+              <Paragraph data-size="sm">
+                {t('dq.notReporting')}: {r.unitsReporting.notReporting.map((u) => u.name).join(', ')}
+              </Paragraph>
+            )}
           </section>
           <section aria-labelledby="dq-outliers">
-            <Heading level={2} data-size="sm" id="dq-outliers">{t('dq.outliers')}</Heading>
-            {r.outliers.length === 0 ? <Paragraph>{t('dq.noOutliers')}</Paragraph> : (
-              <ul>{r.outliers.map((o) => <li key={`${o.family}-${o.unit.resh}`}>▲ {o.unit.name}: {o.label[lang]} {pct(o.rate, lang)} ({t('dq.median')} {pct(o.median, lang)}, {t('dq.score')} {o.score.toFixed(1)}, n = {o.cases})</li>)}</ul>
+            <Heading level={2} data-size="sm" id="dq-outliers">
+              {t('dq.outliers')}
+            </Heading>
+            {r.outliers.length === 0 ? (
+              <Paragraph>{t('dq.noOutliers')}</Paragraph>
+            ) : (
+              <ul>
+                {r.outliers.map((o) => (
+                  <li key={`${o.family}-${o.unit.resh}`}>
+                    ▲ {o.unit.name}: {o.label[lang]} {pct(o.rate, lang)} ({t('dq.median')} {pct(o.median, lang)}, {t('dq.score')}{' '}
+                    {o.score.toFixed(1)}, n = {o.cases})
+                  </li>
+                ))}
+              </ul>
             )}
           </section>
         </>
@@ -179,7 +319,19 @@ function DataQualityReport() {
   );
 }
 
-function Findings({ report, registry, canWrite, onShowCases, reload }: { report: Report; registry: string; canWrite: boolean; onShowCases(f: Finding): void; reload(): void }) {
+function Findings({
+  report,
+  registry,
+  canWrite,
+  onShowCases,
+  reload,
+}: {
+  report: Report;
+  registry: string;
+  canWrite: boolean;
+  onShowCases(f: Finding): void;
+  reload(): void;
+}) {
   const { t, lang } = useI18n();
   const [notes, setNotes] = useState<Record<string, string>>({});
   const [message, setMessage] = useState('');
@@ -187,34 +339,75 @@ function Findings({ report, registry, canWrite, onShowCases, reload }: { report:
   const mark = async (f: Finding, status: string) => {
     setError(null);
     try {
-      await api(`/api/registries/${registry}/quality/follow-up`, { method: 'POST', body: { finding: f.key, unit: report.unit.resh, year: report.year, status, note: notes[f.key] ?? '' } });
+      await api(`/api/registries/${registry}/quality/follow-up`, {
+        method: 'POST',
+        body: { finding: f.key, unit: report.unit.resh, year: report.year, status, note: notes[f.key] ?? '' },
+      });
       setMessage(t('dq.saved'));
       reload();
-    } catch (err) { setError((err as Error).message); }
+    } catch (err) {
+      setError((err as Error).message);
+    }
   };
   return (
     <section aria-labelledby="dq-findings">
-      <Heading level={2} data-size="sm" id="dq-findings">{t('dq.findings')}</Heading>
-      <p role="status" className="visually-hidden-if-empty">{message}</p>
-      {error && <Alert data-color="danger"><Paragraph>{error}</Paragraph></Alert>}
-      {report.findings.length === 0 ? <Paragraph>{t('dq.noFindings')}</Paragraph> : (
+      <Heading level={2} data-size="sm" id="dq-findings">
+        {t('dq.findings')}
+      </Heading>
+      <p role="status" className="visually-hidden-if-empty">
+        {message}
+      </p>
+      {error && (
+        <Alert data-color="danger">
+          <Paragraph>{error}</Paragraph>
+        </Alert>
+      )}
+      {report.findings.length === 0 ? (
+        <Paragraph>{t('dq.noFindings')}</Paragraph>
+      ) : (
         <ul className="dq-findings">
           {report.findings.map((f) => (
             <li key={f.key} className="dq-finding">
-              <Heading level={3} data-size="2xs">{f.label[lang]}</Heading>
-              <Paragraph data-size="sm"><VerdictMark verdict={f.verdict} failures={f.failures} />{f.failures !== null ? ` – ${f.failures} ${t('dq.failures').toLowerCase()}` : ''} – {t('dq.status')}: <strong>{t(`dq.status.${f.status}` as Key)}</strong></Paragraph>
+              <Heading level={3} data-size="2xs">
+                {f.label[lang]}
+              </Heading>
+              <Paragraph data-size="sm">
+                <VerdictMark verdict={f.verdict} failures={f.failures} />
+                {f.failures !== null ? ` – ${f.failures} ${t('dq.failures').toLowerCase()}` : ''} – {t('dq.status')}:{' '}
+                <strong>{t(`dq.status.${f.status}` as Key)}</strong>
+              </Paragraph>
               {f.history.length > 0 && (
-                <details><summary>{t('dq.history')}</summary>
-                  <ul>{f.history.map((h, i) => <li key={i}>{formatDateTime(h.at, lang)}: {t(`dq.status.${h.status}` as Key)} ({h.actor}){h.note ? ` – «${h.note}»` : ''}</li>)}</ul>
+                <details>
+                  <summary>{t('dq.history')}</summary>
+                  <ul>
+                    {f.history.map((h, i) => (
+                      <li key={i}>
+                        {formatDateTime(h.at, lang)}: {t(`dq.status.${h.status}` as Key)} ({h.actor}){h.note ? ` – «${h.note}»` : ''}
+                      </li>
+                    ))}
+                  </ul>
                 </details>
               )}
               <div className="dq-actions">
-                {f.failures !== null && f.failures > 0 && !f.key.startsWith('outlier/') && !f.key.startsWith('timeliness/') && <Button variant="secondary" data-size="sm" onClick={() => onShowCases(f)}>{t('dq.showCases')}</Button>}
+                {f.failures !== null && f.failures > 0 && !f.key.startsWith('outlier/') && !f.key.startsWith('timeliness/') && (
+                  <Button variant="secondary" data-size="sm" onClick={() => onShowCases(f)}>
+                    {t('dq.showCases')}
+                  </Button>
+                )}
                 {canWrite && (
                   <>
-                    <Textfield label={t('dq.note')} data-size="sm" value={notes[f.key] ?? ''} onChange={(e) => setNotes({ ...notes, [f.key]: e.target.value })} />
-                    <Button variant="secondary" data-size="sm" onClick={() => void mark(f, 'followed-up')}>{t('dq.markFollowedUp')}</Button>
-                    <Button variant="secondary" data-size="sm" onClick={() => void mark(f, 'resolved')}>{t('dq.markResolved')}</Button>
+                    <Textfield
+                      label={t('dq.note')}
+                      data-size="sm"
+                      value={notes[f.key] ?? ''}
+                      onChange={(e) => setNotes({ ...notes, [f.key]: e.target.value })}
+                    />
+                    <Button variant="secondary" data-size="sm" onClick={() => void mark(f, 'followed-up')}>
+                      {t('dq.markFollowedUp')}
+                    </Button>
+                    <Button variant="secondary" data-size="sm" onClick={() => void mark(f, 'resolved')}>
+                      {t('dq.markResolved')}
+                    </Button>
                   </>
                 )}
               </div>
@@ -227,7 +420,19 @@ function Findings({ report, registry, canWrite, onShowCases, reload }: { report:
 }
 
 /** The registrations behind a finding, within the caller's units, a page at a time (no cap: "show more" follows the cursor). */
-function Cases({ registry, finding, unit, year, onClose }: { registry: string; finding: Finding; unit: string; year: number; onClose(): void }) {
+function Cases({
+  registry,
+  finding,
+  unit,
+  year,
+  onClose,
+}: {
+  registry: string;
+  finding: Finding;
+  unit: string;
+  year: number;
+  onClose(): void;
+}) {
   const { t, lang } = useI18n();
   const [pages, setPages] = useState<Array<{ caseId: number; unit: string | null; periodDate: string | null; value: unknown }>>([]);
   const [next, setNext] = useState<number | null>(0);
@@ -235,42 +440,99 @@ function Cases({ registry, finding, unit, year, onClose }: { registry: string; f
   const [loaded, setLoaded] = useState(false);
   const load = async (after: number) => {
     try {
-      const p = await api<{ cases: typeof pages; next: number | null }>(`/api/registries/${registry}/quality/cases?finding=${encodeURIComponent(finding.key)}&unit=${unit}&year=${year}&after=${after}&limit=50`);
-      setPages((x) => (after === 0 ? p.cases : [...x, ...p.cases])); setNext(p.next); setLoaded(true);
-    } catch (err) { setError((err as Error).message); }
+      const p = await api<{ cases: typeof pages; next: number | null }>(
+        `/api/registries/${registry}/quality/cases?finding=${encodeURIComponent(finding.key)}&unit=${unit}&year=${year}&after=${after}&limit=50`,
+      );
+      setPages((x) => (after === 0 ? p.cases : [...x, ...p.cases]));
+      setNext(p.next);
+      setLoaded(true);
+    } catch (err) {
+      setError((err as Error).message);
+    }
   };
   // eslint-disable-next-line react-hooks/exhaustive-deps
-  useEffect(() => { setLoaded(false); void load(0); }, [finding.key, unit, year]);
+  useEffect(() => {
+    setLoaded(false);
+    void load(0);
+  }, [finding.key, unit, year]);
   return (
     <section aria-labelledby="dq-cases" className="dq-cases">
-      <Heading level={2} data-size="sm" id="dq-cases">{t('dq.casesTitle')}: {finding.label[lang]}</Heading>
-      {error && <Alert data-color="danger"><Paragraph>{error}</Paragraph></Alert>}
+      <Heading level={2} data-size="sm" id="dq-cases">
+        {t('dq.casesTitle')}: {finding.label[lang]}
+      </Heading>
+      {error && (
+        <Alert data-color="danger">
+          <Paragraph>{error}</Paragraph>
+        </Alert>
+      )}
       {loaded && pages.length === 0 && <Paragraph>{t('dq.noCases')}</Paragraph>}
       {pages.length > 0 && (
         <Table zebra>
-          <Table.Head><Table.Row>
-            <Table.HeaderCell scope="col">{t('dq.case')}</Table.HeaderCell>
-            <Table.HeaderCell scope="col">{t('dq.unit')}</Table.HeaderCell>
-            <Table.HeaderCell scope="col">{t('dq.date')}</Table.HeaderCell>
-            <Table.HeaderCell scope="col">{t('dq.value')}</Table.HeaderCell>
-          </Table.Row></Table.Head>
-          <Table.Body>{pages.map((c) => <Table.Row key={c.caseId}><Table.Cell>{c.caseId}</Table.Cell><Table.Cell>{c.unit ?? '–'}</Table.Cell><Table.Cell>{c.periodDate ?? '–'}</Table.Cell><Table.Cell>{c.value === null || c.value === undefined ? '–' : String(c.value)}</Table.Cell></Table.Row>)}</Table.Body>
+          <Table.Head>
+            <Table.Row>
+              <Table.HeaderCell scope="col">{t('dq.case')}</Table.HeaderCell>
+              <Table.HeaderCell scope="col">{t('dq.unit')}</Table.HeaderCell>
+              <Table.HeaderCell scope="col">{t('dq.date')}</Table.HeaderCell>
+              <Table.HeaderCell scope="col">{t('dq.value')}</Table.HeaderCell>
+            </Table.Row>
+          </Table.Head>
+          <Table.Body>
+            {pages.map((c) => (
+              <Table.Row key={c.caseId}>
+                <Table.Cell>{c.caseId}</Table.Cell>
+                <Table.Cell>{c.unit ?? '–'}</Table.Cell>
+                <Table.Cell>{c.periodDate ?? '–'}</Table.Cell>
+                <Table.Cell>{c.value === null || c.value === undefined ? '–' : String(c.value)}</Table.Cell>
+              </Table.Row>
+            ))}
+          </Table.Body>
         </Table>
       )}
       <div className="dq-actions">
-        {next !== null && loaded && <Button variant="secondary" data-size="sm" onClick={() => void load(next)}>{t('dq.more')}</Button>}
-        <Button variant="tertiary" data-size="sm" onClick={onClose}>{t('stage.cancel')}</Button>
+        {next !== null && loaded && (
+          <Button variant="secondary" data-size="sm" onClick={() => void load(next)}>
+            {t('dq.more')}
+          </Button>
+        )}
+        <Button variant="tertiary" data-size="sm" onClick={onClose}>
+          {t('stage.cancel')}
+        </Button>
       </div>
     </section>
   );
 }
 
-interface CoverageRow { unit: string; name: string; level: string; year: number; bothNpr: number | null; onlyNpr: number | null; onlyRegistry: number | null; reserved: number | null; coverage: number | null; registryVsNpr: number | null; low: boolean; withheld?: boolean }
-interface Episode { episodeId: string; nationalId: string; hospital: string; admissionDate: string; dischargeDate: string; icd10: string[]; ncsp: string[] }
+interface CoverageRow {
+  unit: string;
+  name: string;
+  level: string;
+  year: number;
+  bothNpr: number | null;
+  onlyNpr: number | null;
+  onlyRegistry: number | null;
+  reserved: number | null;
+  coverage: number | null;
+  registryVsNpr: number | null;
+  low: boolean;
+  withheld?: boolean;
+}
+interface Episode {
+  episodeId: string;
+  nationalId: string;
+  hospital: string;
+  admissionDate: string;
+  dischargeDate: string;
+  icd10: string[];
+  ncsp: string[];
+}
 
 export function Coverage() {
   const { t } = useI18n();
-  return <Gate title={t('cov.title')} roles={STAFF} refusal="dq.notStaff"><CoverageView /></Gate>;
+  return (
+    <Gate title={t('cov.title')} roles={STAFF} refusal="dq.notStaff">
+      <CoverageView />
+    </Gate>
+  );
 }
 
 function CoverageView() {
@@ -278,30 +540,46 @@ function CoverageView() {
   const { me } = useSession();
   const { registry, units, own, year, years, unit, setQuery } = useChoices();
   const cov = useApi<{ rows: CoverageRow[] }>(registry && unit ? `/api/registries/${registry}/coverage?unit=${unit}` : null);
-  const rows = (cov.data?.rows ?? []).slice().sort((a, b) => b.year - a.year || (a.unit === unit ? -1 : b.unit === unit ? 1 : a.name.localeCompare(b.name)));
+  const rows = (cov.data?.rows ?? [])
+    .slice()
+    .sort((a, b) => b.year - a.year || (a.unit === unit ? -1 : b.unit === unit ? 1 : a.name.localeCompare(b.name)));
   const canWork = WRITERS.includes(me?.active?.role ?? '');
   return (
     <Page title={t('cov.title')}>
       <Paragraph>{t('cov.intro')}</Paragraph>
       <form className="filters" onSubmit={(e) => e.preventDefault()}>
-        <UnitPicker id="cov-unit" units={units.list} own={own} value={unit === units.nation?.resh ? '' : unit} onChange={(v) => setQuery({ unit: v || units.nation?.resh })} />
+        <UnitPicker
+          id="cov-unit"
+          units={units.list}
+          own={own}
+          value={unit === units.nation?.resh ? '' : unit}
+          onChange={(v) => setQuery({ unit: v || units.nation?.resh })}
+        />
       </form>
-      {cov.error && <Alert data-color="danger"><Paragraph>{cov.error}</Paragraph></Alert>}
+      {cov.error && (
+        <Alert data-color="danger">
+          <Paragraph>{cov.error}</Paragraph>
+        </Alert>
+      )}
       {cov.loading && <Spinner aria-label={t('common.loading')} />}
       {cov.data && rows.length === 0 && <Paragraph>{t('cov.none')}</Paragraph>}
       {rows.length > 0 && (
         <Table zebra className="dq-table">
-          <caption>{t('cov.coverage')}: {unitName(units.byResh.get(unit), lang, unit, units.byResh)}</caption>
-          <Table.Head><Table.Row>
-            <Table.HeaderCell scope="col">{t('cov.year')}</Table.HeaderCell>
-            <Table.HeaderCell scope="col">{t('cov.unit')}</Table.HeaderCell>
-            <Table.HeaderCell scope="col">{t('cov.both')}</Table.HeaderCell>
-            <Table.HeaderCell scope="col">{t('cov.onlyNpr')}</Table.HeaderCell>
-            <Table.HeaderCell scope="col">{t('cov.onlyRegistry')}</Table.HeaderCell>
-            <Table.HeaderCell scope="col">{t('cov.reserved')}</Table.HeaderCell>
-            <Table.HeaderCell scope="col">{t('cov.coverage')}</Table.HeaderCell>
-            <Table.HeaderCell scope="col">{t('cov.registryVsNpr')}</Table.HeaderCell>
-          </Table.Row></Table.Head>
+          <caption>
+            {t('cov.coverage')}: {unitName(units.byResh.get(unit), lang, unit, units.byResh)}
+          </caption>
+          <Table.Head>
+            <Table.Row>
+              <Table.HeaderCell scope="col">{t('cov.year')}</Table.HeaderCell>
+              <Table.HeaderCell scope="col">{t('cov.unit')}</Table.HeaderCell>
+              <Table.HeaderCell scope="col">{t('cov.both')}</Table.HeaderCell>
+              <Table.HeaderCell scope="col">{t('cov.onlyNpr')}</Table.HeaderCell>
+              <Table.HeaderCell scope="col">{t('cov.onlyRegistry')}</Table.HeaderCell>
+              <Table.HeaderCell scope="col">{t('cov.reserved')}</Table.HeaderCell>
+              <Table.HeaderCell scope="col">{t('cov.coverage')}</Table.HeaderCell>
+              <Table.HeaderCell scope="col">{t('cov.registryVsNpr')}</Table.HeaderCell>
+            </Table.Row>
+          </Table.Head>
           <Table.Body>
             {rows.map((r) => (
               <Table.Row key={`${r.unit}-${r.year}`}>
@@ -311,35 +589,67 @@ function CoverageView() {
                 <Table.Cell>{r.onlyNpr ?? t('dq.withheld')}</Table.Cell>
                 <Table.Cell>{r.onlyRegistry ?? t('dq.withheld')}</Table.Cell>
                 <Table.Cell>{r.reserved ?? t('dq.withheld')}</Table.Cell>
-                <Table.Cell><strong>{pct(r.coverage, lang)}</strong>{r.low && <><br /><strong className="low-coverage">⚠ {t('cov.low')}</strong></>}</Table.Cell>
+                <Table.Cell>
+                  <strong>{pct(r.coverage, lang)}</strong>
+                  {r.low && (
+                    <>
+                      <br />
+                      <strong className="low-coverage">⚠ {t('cov.low')}</strong>
+                    </>
+                  )}
+                </Table.Cell>
                 <Table.Cell>{pct(r.registryVsNpr, lang)}</Table.Cell>
               </Table.Row>
             ))}
           </Table.Body>
         </Table>
       )}
-      <Heading level={2} data-size="sm">{t('cov.worklist')}</Heading>
+      <Heading level={2} data-size="sm">
+        {t('cov.worklist')}
+      </Heading>
       {/* A registrar's worklist is their own unit's (NPR names its hospital); an administrator's follows the chosen unit. */}
-      {canWork ? <Worklist registry={registry!} unit={own ?? unit} year={year} years={years} onYear={(v) => setQuery({ year: v })} /> : <Paragraph>{t('cov.worklistOnlyWriters')}</Paragraph>}
+      {canWork ? (
+        <Worklist registry={registry!} unit={own ?? unit} year={year} years={years} onYear={(v) => setQuery({ year: v })} />
+      ) : (
+        <Paragraph>{t('cov.worklistOnlyWriters')}</Paragraph>
+      )}
     </Page>
   );
 }
 
-function Worklist({ registry, unit, year, years, onYear }: { registry: string; unit: string; year: string; years: string[]; onYear(v: string): void }) {
+function Worklist({
+  registry,
+  unit,
+  year,
+  years,
+  onYear,
+}: {
+  registry: string;
+  unit: string;
+  year: string;
+  years: string[];
+  onYear(v: string): void;
+}) {
   const { t } = useI18n();
   const units = useUnits();
   const [extra, setExtra] = useState<{ key: string; episodes: Episode[]; next: number | null }>({ key: '', episodes: [], next: null });
   const key = `${unit}|${year}`;
-  const first = useApi<{ episodes: Episode[]; next: number | null }>(registry && unit ? `/api/registries/${registry}/npr-worklist?unit=${unit}&year=${year}&limit=50` : null);
+  const first = useApi<{ episodes: Episode[]; next: number | null }>(
+    registry && unit ? `/api/registries/${registry}/npr-worklist?unit=${unit}&year=${year}&limit=50` : null,
+  );
   const more = extra.key === key ? extra : { key, episodes: [], next: null };
   const episodes = [...(first.data?.episodes ?? []), ...more.episodes];
-  const next = more.episodes.length ? more.next : first.data?.next ?? null;
+  const next = more.episodes.length ? more.next : (first.data?.next ?? null);
   const [error, setError] = useState<string | null>(null);
   const loadMore = async () => {
     try {
-      const p = await api<{ episodes: Episode[]; next: number | null }>(`/api/registries/${registry}/npr-worklist?unit=${unit}&year=${year}&limit=50&after=${next}`);
+      const p = await api<{ episodes: Episode[]; next: number | null }>(
+        `/api/registries/${registry}/npr-worklist?unit=${unit}&year=${year}&limit=50&after=${next}`,
+      );
       setExtra({ key, episodes: [...more.episodes, ...p.episodes], next: p.next });
-    } catch (err) { setError((err as Error).message); }
+    } catch (err) {
+      setError((err as Error).message);
+    }
   };
   return (
     <section aria-label={t('cov.worklist')}>
@@ -347,20 +657,28 @@ function Worklist({ registry, unit, year, years, onYear }: { registry: string; u
       <form className="filters" onSubmit={(e) => e.preventDefault()}>
         <YearPicker id="wl-year" value={year} years={years} onChange={onYear} />
       </form>
-      {(first.error || error) && <Alert data-color="danger"><Paragraph>{first.error ?? error}</Paragraph></Alert>}
+      {(first.error || error) && (
+        <Alert data-color="danger">
+          <Paragraph>{first.error ?? error}</Paragraph>
+        </Alert>
+      )}
       {first.loading && <Spinner aria-label={t('common.loading')} />}
       {first.data && episodes.length === 0 && <Paragraph>{t('cov.noEpisodes')}</Paragraph>}
       {episodes.length > 0 && (
         <Table zebra className="dq-table">
-          <caption>{t('cov.worklist')} {year}</caption>
-          <Table.Head><Table.Row>
-            <Table.HeaderCell scope="col">{t('cov.episode')}</Table.HeaderCell>
-            <Table.HeaderCell scope="col">{t('cov.nin')}</Table.HeaderCell>
-            <Table.HeaderCell scope="col">{t('cov.hospital')}</Table.HeaderCell>
-            <Table.HeaderCell scope="col">{t('cov.admission')}</Table.HeaderCell>
-            <Table.HeaderCell scope="col">{t('cov.discharge')}</Table.HeaderCell>
-            <Table.HeaderCell scope="col">{t('cov.codes')}</Table.HeaderCell>
-          </Table.Row></Table.Head>
+          <caption>
+            {t('cov.worklist')} {year}
+          </caption>
+          <Table.Head>
+            <Table.Row>
+              <Table.HeaderCell scope="col">{t('cov.episode')}</Table.HeaderCell>
+              <Table.HeaderCell scope="col">{t('cov.nin')}</Table.HeaderCell>
+              <Table.HeaderCell scope="col">{t('cov.hospital')}</Table.HeaderCell>
+              <Table.HeaderCell scope="col">{t('cov.admission')}</Table.HeaderCell>
+              <Table.HeaderCell scope="col">{t('cov.discharge')}</Table.HeaderCell>
+              <Table.HeaderCell scope="col">{t('cov.codes')}</Table.HeaderCell>
+            </Table.Row>
+          </Table.Head>
           <Table.Body>
             {episodes.map((e) => (
               <Table.Row key={e.episodeId}>
@@ -375,22 +693,41 @@ function Worklist({ registry, unit, year, years, onYear }: { registry: string; u
           </Table.Body>
         </Table>
       )}
-      {next !== null && <Button variant="secondary" data-size="sm" onClick={() => void loadMore()}>{t('dq.more')}</Button>}
+      {next !== null && (
+        <Button variant="secondary" data-size="sm" onClick={() => void loadMore()}>
+          {t('dq.more')}
+        </Button>
+      )}
     </section>
   );
 }
 
 interface StageItem {
-  nr: number; stage: number | null; level: 'A' | 'B' | null; chapter: string; text: string; evidenceKind: string;
+  nr: number;
+  stage: number | null;
+  level: 'A' | 'B' | null;
+  chapter: string;
+  text: string;
+  evidenceKind: string;
   computed: { value: boolean | null; detail: string } | null;
   answer: { answer: boolean; evidence: string; note: string; actor: string; at: string } | null;
   met: boolean;
 }
-interface StageAssessment { year: number; items: StageItem[]; stage: number; level: string; verdict: string }
+interface StageAssessment {
+  year: number;
+  items: StageItem[];
+  stage: number;
+  level: string;
+  verdict: string;
+}
 
 export function Stage() {
   const { t } = useI18n();
-  return <Gate title={t('stage.title')} roles={ADMINS} refusal="stage.notAdmin"><StageView /></Gate>;
+  return (
+    <Gate title={t('stage.title')} roles={ADMINS} refusal="stage.notAdmin">
+      <StageView />
+    </Gate>
+  );
 }
 
 function StageView() {
@@ -398,7 +735,8 @@ function StageView() {
   const { registry, year, years, setQuery } = useChoices();
   const stage = useApi<StageAssessment>(registry ? `/api/registries/${registry}/stage?year=${year}` : null);
   const [editing, setEditing] = useState<StageItem | null>(null);
-  const yes = (v: boolean | null | undefined) => (v === true ? `● ${t('stage.yes')}` : v === false ? `○ ${t('stage.no')}` : t('stage.unknown'));
+  const yes = (v: boolean | null | undefined) =>
+    v === true ? `● ${t('stage.yes')}` : v === false ? `○ ${t('stage.no')}` : t('stage.unknown');
   const s = stage.data;
   return (
     <Page title={t('stage.title')}>
@@ -406,23 +744,43 @@ function StageView() {
       <form className="filters" onSubmit={(e) => e.preventDefault()}>
         <YearPicker id="stage-year" value={year} years={years} onChange={(v) => setQuery({ year: v })} />
       </form>
-      {stage.error && <Alert data-color="danger"><Paragraph>{stage.error}</Paragraph></Alert>}
+      {stage.error && (
+        <Alert data-color="danger">
+          <Paragraph>{stage.error}</Paragraph>
+        </Alert>
+      )}
       {stage.loading && <Spinner aria-label={t('common.loading')} />}
       {s && (
         <>
-          <Heading level={2} data-size="md" className="stage-verdict">{t('stage.verdict')} {s.year}: {s.verdict} ({t('stage.stage')} {s.stage}, {t('stage.levelWord')} {s.level})</Heading>
-          {editing && registry && <StageAnswer registry={registry} year={s.year} item={editing} onDone={() => { setEditing(null); stage.reload(); }} />}
+          <Heading level={2} data-size="md" className="stage-verdict">
+            {t('stage.verdict')} {s.year}: {s.verdict} ({t('stage.stage')} {s.stage}, {t('stage.levelWord')} {s.level})
+          </Heading>
+          {editing && registry && (
+            <StageAnswer
+              registry={registry}
+              year={s.year}
+              item={editing}
+              onDone={() => {
+                setEditing(null);
+                stage.reload();
+              }}
+            />
+          )}
           <Table zebra className="dq-table">
-            <caption>{t('stage.title')} {s.year}</caption>
-            <Table.Head><Table.Row>
-              <Table.HeaderCell scope="col">{t('stage.nr')}</Table.HeaderCell>
-              <Table.HeaderCell scope="col">{t('stage.level')}</Table.HeaderCell>
-              <Table.HeaderCell scope="col">{t('stage.requirement')}</Table.HeaderCell>
-              <Table.HeaderCell scope="col">{t('stage.chapter')}</Table.HeaderCell>
-              <Table.HeaderCell scope="col">{t('stage.platform')}</Table.HeaderCell>
-              <Table.HeaderCell scope="col">{t('stage.registry')}</Table.HeaderCell>
-              <Table.HeaderCell scope="col">{t('stage.met')}</Table.HeaderCell>
-            </Table.Row></Table.Head>
+            <caption>
+              {t('stage.title')} {s.year}
+            </caption>
+            <Table.Head>
+              <Table.Row>
+                <Table.HeaderCell scope="col">{t('stage.nr')}</Table.HeaderCell>
+                <Table.HeaderCell scope="col">{t('stage.level')}</Table.HeaderCell>
+                <Table.HeaderCell scope="col">{t('stage.requirement')}</Table.HeaderCell>
+                <Table.HeaderCell scope="col">{t('stage.chapter')}</Table.HeaderCell>
+                <Table.HeaderCell scope="col">{t('stage.platform')}</Table.HeaderCell>
+                <Table.HeaderCell scope="col">{t('stage.registry')}</Table.HeaderCell>
+                <Table.HeaderCell scope="col">{t('stage.met')}</Table.HeaderCell>
+              </Table.Row>
+            </Table.Head>
             <Table.Body>
               {s.items.map((i) => (
                 <Table.Row key={i.nr}>
@@ -430,12 +788,52 @@ function StageView() {
                   <Table.Cell>{i.stage ? `${t('stage.stage')} ${i.stage}` : `${t('stage.levelWord')} ${i.level}`}</Table.Cell>
                   <Table.Cell>{i.text}</Table.Cell>
                   <Table.Cell>{i.chapter}</Table.Cell>
-                  <Table.Cell>{i.computed ? <>{yes(i.computed.value)}<br /><span className="dq-detail">{i.computed.detail}</span></> : '–'}</Table.Cell>
                   <Table.Cell>
-                    {i.answer ? <>{yes(i.answer.answer)}{i.answer.evidence && <><br />{/^https?:\/\//.test(i.answer.evidence) ? <a href={i.answer.evidence}>{t('stage.evidence')}</a> : <span className="dq-detail">{i.answer.evidence}</span>}</>}</> : t('stage.unknown')}
-                    {(!i.computed || i.computed.value === null) && <><br /><Button variant="tertiary" data-size="sm" onClick={() => setEditing(i)} aria-label={`${t('stage.answerFor')} ${i.nr}`}>{t('stage.answer')}</Button></>}
+                    {i.computed ? (
+                      <>
+                        {yes(i.computed.value)}
+                        <br />
+                        <span className="dq-detail">{i.computed.detail}</span>
+                      </>
+                    ) : (
+                      '–'
+                    )}
                   </Table.Cell>
-                  <Table.Cell><strong>{yes(i.met)}</strong></Table.Cell>
+                  <Table.Cell>
+                    {i.answer ? (
+                      <>
+                        {yes(i.answer.answer)}
+                        {i.answer.evidence && (
+                          <>
+                            <br />
+                            {/^https?:\/\//.test(i.answer.evidence) ? (
+                              <a href={i.answer.evidence}>{t('stage.evidence')}</a>
+                            ) : (
+                              <span className="dq-detail">{i.answer.evidence}</span>
+                            )}
+                          </>
+                        )}
+                      </>
+                    ) : (
+                      t('stage.unknown')
+                    )}
+                    {(!i.computed || i.computed.value === null) && (
+                      <>
+                        <br />
+                        <Button
+                          variant="tertiary"
+                          data-size="sm"
+                          onClick={() => setEditing(i)}
+                          aria-label={`${t('stage.answerFor')} ${i.nr}`}
+                        >
+                          {t('stage.answer')}
+                        </Button>
+                      </>
+                    )}
+                  </Table.Cell>
+                  <Table.Cell>
+                    <strong>{yes(i.met)}</strong>
+                  </Table.Cell>
                 </Table.Row>
               ))}
             </Table.Body>
@@ -456,13 +854,27 @@ function StageAnswer({ registry, year, item, onDone }: { registry: string; year:
   const save = async () => {
     setError(null);
     try {
-      await api(`/api/registries/${registry}/stage/answers`, { method: 'POST', body: { year, nr: item.nr, answer: answer === 'yes', evidence, note } });
+      await api(`/api/registries/${registry}/stage/answers`, {
+        method: 'POST',
+        body: { year, nr: item.nr, answer: answer === 'yes', evidence, note },
+      });
       onDone();
-    } catch (err) { setError((err as Error).message); }
+    } catch (err) {
+      setError((err as Error).message);
+    }
   };
   return (
-    <form className="stage-answer" aria-label={`${t('stage.answerFor')} ${item.nr}`} onSubmit={(e) => { e.preventDefault(); void save(); }}>
-      <Heading level={2} data-size="xs">{t('stage.answerFor')} {item.nr}: {item.text}</Heading>
+    <form
+      className="stage-answer"
+      aria-label={`${t('stage.answerFor')} ${item.nr}`}
+      onSubmit={(e) => {
+        e.preventDefault();
+        void save();
+      }}
+    >
+      <Heading level={2} data-size="xs">
+        {t('stage.answerFor')} {item.nr}: {item.text}
+      </Heading>
       <Fieldset>
         <Fieldset.Legend>{t('stage.answer')}</Fieldset.Legend>
         <Radio label={t('stage.yes')} name="stage-answer" value="yes" checked={answer === 'yes'} onChange={() => setAnswer('yes')} />
@@ -470,10 +882,16 @@ function StageAnswer({ registry, year, item, onDone }: { registry: string; year:
       </Fieldset>
       <Textfield label={t('stage.link')} value={evidence} onChange={(e) => setEvidence(e.target.value)} />
       <Textfield label={t('dq.note')} value={note} onChange={(e) => setNote(e.target.value)} />
-      {error && <Alert data-color="danger"><Paragraph>{error}</Paragraph></Alert>}
+      {error && (
+        <Alert data-color="danger">
+          <Paragraph>{error}</Paragraph>
+        </Alert>
+      )}
       <div className="dq-actions">
         <Button type="submit">{t('stage.save')}</Button>
-        <Button variant="tertiary" onClick={onDone}>{t('stage.cancel')}</Button>
+        <Button variant="tertiary" onClick={onDone}>
+          {t('stage.cancel')}
+        </Button>
       </div>
     </form>
   );

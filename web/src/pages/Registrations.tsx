@@ -19,10 +19,33 @@ import { Link, useQuery, useRoute } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import { CasePage } from './Case.tsx';
 
-interface Finding { rule: string; severity: 'error' | 'warning'; variables: string[]; message: Text }
-interface Problem { form: string; instance: string; status: string; title: Text; missing: Array<{ variable: string; label: Text }>; findings: Finding[] }
-interface Row { caseId: number; unit: string | null; createdAt: string; date: string | null; header: CaseHeaderView | null; problems: Problem[]; forms: { total: number; finalised: number } }
-interface Rows { total: number; rows: Row[] }
+interface Finding {
+  rule: string;
+  severity: 'error' | 'warning';
+  variables: string[];
+  message: Text;
+}
+interface Problem {
+  form: string;
+  instance: string;
+  status: string;
+  title: Text;
+  missing: Array<{ variable: string; label: Text }>;
+  findings: Finding[];
+}
+interface Row {
+  caseId: number;
+  unit: string | null;
+  createdAt: string;
+  date: string | null;
+  header: CaseHeaderView | null;
+  problems: Problem[];
+  forms: { total: number; finalised: number };
+}
+interface Rows {
+  total: number;
+  rows: Row[];
+}
 
 const PAGE = 25;
 const WRITERS = ['unit-registrar', 'registry-admin', 'platform-admin'];
@@ -34,9 +57,20 @@ export function Registrations() {
   const { me, loading } = useSession();
   const q = useQuery();
   const caseId = q.get('case');
-  if (loading) return <Page title={t('reg.title')}><Spinner aria-label={t('common.loading')} /></Page>;
+  if (loading)
+    return (
+      <Page title={t('reg.title')}>
+        <Spinner aria-label={t('common.loading')} />
+      </Page>
+    );
   if (!me?.active || !['unit-registrar', 'unit-reader', 'registry-admin', 'platform-admin'].includes(me.active.role)) {
-    return <Page title={t('reg.title')}><Alert data-color="info"><Paragraph>{t('reg.notAllowed')}</Paragraph></Alert></Page>;
+    return (
+      <Page title={t('reg.title')}>
+        <Alert data-color="info">
+          <Paragraph>{t('reg.notAllowed')}</Paragraph>
+        </Alert>
+      </Page>
+    );
   }
   return caseId ? <CasePage caseId={caseId} /> : <WorklistPage />;
 }
@@ -45,7 +79,10 @@ export function Registrations() {
 function useFilters(own: string | null) {
   const q = useQuery();
   const params = new URLSearchParams();
-  for (const k of FILTERS) { const v = q.get(k); if (v) params.set(k, v); }
+  for (const k of FILTERS) {
+    const v = q.get(k);
+    if (v) params.set(k, v);
+  }
   if (!params.get('unit') && own) params.set('unit', own);
   return { q, params };
 }
@@ -64,32 +101,69 @@ function WorklistPage() {
   const codebook = useCodebook(registry);
   const canWrite = !!me?.active && WRITERS.includes(me.active.role);
   const form = q.get('form') ?? '';
-  const variables = (codebook.data?.forms ?? []).filter((f) => !form || f.id === form).flatMap((f) => f.variables.filter((v) => v.required !== false).map((v) => ({ f, v })));
+  const variables = (codebook.data?.forms ?? [])
+    .filter((f) => !form || f.id === form)
+    .flatMap((f) => f.variables.filter((v) => v.required !== false).map((v) => ({ f, v })));
   const [search, setSearch] = useState(q.get('q') ?? '');
   const total = list.data?.total ?? 0;
   const set = (updates: Record<string, string | null>) => setQuery({ ...updates, offset: null });
   return (
     <Page title={t('reg.title')}>
-      <Paragraph>{t('reg.intro')} {params.get('unit') ? `${unitName(units.byResh.get(params.get('unit')!), lang, params.get('unit')!, units.byResh)}.` : t('wl.allUnits')}</Paragraph>
-      {canWrite && <Paragraph><Link to="/registrations/new" className="ds-link">{t('manual.start')}</Link> · <Link to={`/print?form=blank${registry ? `&registry=${registry}` : ''}`}>{t('print.blank')}</Link></Paragraph>}
-      <form className="filters worklist-filters" aria-label={t('wl.tools')} onSubmit={(e) => { e.preventDefault(); set({ q: search.trim() || null }); }}>
+      <Paragraph>
+        {t('reg.intro')}{' '}
+        {params.get('unit')
+          ? `${unitName(units.byResh.get(params.get('unit')!), lang, params.get('unit')!, units.byResh)}.`
+          : t('wl.allUnits')}
+      </Paragraph>
+      {canWrite && (
+        <Paragraph>
+          <Link to="/registrations/new" className="ds-link">
+            {t('manual.start')}
+          </Link>{' '}
+          · <Link to={`/print?form=blank${registry ? `&registry=${registry}` : ''}`}>{t('print.blank')}</Link>
+        </Paragraph>
+      )}
+      <form
+        className="filters worklist-filters"
+        aria-label={t('wl.tools')}
+        onSubmit={(e) => {
+          e.preventDefault();
+          set({ q: search.trim() || null });
+        }}
+      >
         <Field>
           <Label htmlFor="wl-search">{t('wl.search')}</Label>
-          <Input id="wl-search" type="search" value={search} onChange={(e) => setSearch(e.target.value)} aria-describedby="wl-search-help" />
-          <p id="wl-search-help" className="field-help">{t('wl.searchHelp')}</p>
+          <Input
+            id="wl-search"
+            type="search"
+            value={search}
+            onChange={(e) => setSearch(e.target.value)}
+            aria-describedby="wl-search-help"
+          />
+          <p id="wl-search-help" className="field-help">
+            {t('wl.searchHelp')}
+          </p>
         </Field>
         <Field>
           <Label htmlFor="wl-form">{t('wl.form')}</Label>
           <Select id="wl-form" value={form} onChange={(e) => set({ form: e.target.value || null, variable: null })}>
             <Select.Option value="">{t('wl.allForms')}</Select.Option>
-            {(codebook.data?.forms ?? []).map((f) => <Select.Option key={f.id} value={f.id}>{f.title[lang]}</Select.Option>)}
+            {(codebook.data?.forms ?? []).map((f) => (
+              <Select.Option key={f.id} value={f.id}>
+                {f.title[lang]}
+              </Select.Option>
+            ))}
           </Select>
         </Field>
         <Field>
           <Label htmlFor="wl-variable">{t('wl.variable')}</Label>
           <Select id="wl-variable" value={q.get('variable') ?? ''} onChange={(e) => set({ variable: e.target.value || null })}>
             <Select.Option value="">{t('wl.anyVariable')}</Select.Option>
-            {variables.map(({ f, v }) => <Select.Option key={v.id} value={v.id}>{form ? v.label[lang] : `${f.title[lang]}: ${v.label[lang]}`}</Select.Option>)}
+            {variables.map(({ f, v }) => (
+              <Select.Option key={v.id} value={v.id}>
+                {form ? v.label[lang] : `${f.title[lang]}: ${v.label[lang]}`}
+              </Select.Option>
+            ))}
           </Select>
         </Field>
         <Field>
@@ -102,29 +176,79 @@ function WorklistPage() {
         </Field>
         <Field>
           <Label htmlFor="wl-sort">{t('wl.sort')}</Label>
-          <Select id="wl-sort" value={q.get('sort') ?? 'created'} onChange={(e) => set({ sort: e.target.value === 'created' ? null : e.target.value })}>
-            {SORTS.map((s) => <Select.Option key={s} value={s}>{t(`wl.sort.${s}` as Key)}</Select.Option>)}
+          <Select
+            id="wl-sort"
+            value={q.get('sort') ?? 'created'}
+            onChange={(e) => set({ sort: e.target.value === 'created' ? null : e.target.value })}
+          >
+            {SORTS.map((s) => (
+              <Select.Option key={s} value={s}>
+                {t(`wl.sort.${s}` as Key)}
+              </Select.Option>
+            ))}
           </Select>
         </Field>
         {(me?.active?.role === 'registry-admin' || me?.active?.role === 'platform-admin') && (
           <UnitField id="wl-unit" value={q.get('unit') ?? ''} onChange={(v) => set({ unit: v || null })} none={t('wl.allUnits')} />
         )}
         <div className="filter-actions">
-          <Button type="submit" data-size="sm">{t('wl.apply')}</Button>
-          <Button type="button" variant="tertiary" data-size="sm" onClick={() => { setSearch(''); setQuery(Object.fromEntries([...FILTERS, 'offset'].map((k) => [k, null]))); }}>{t('wl.clear')}</Button>
+          <Button type="submit" data-size="sm">
+            {t('wl.apply')}
+          </Button>
+          <Button
+            type="button"
+            variant="tertiary"
+            data-size="sm"
+            onClick={() => {
+              setSearch('');
+              setQuery(Object.fromEntries([...FILTERS, 'offset'].map((k) => [k, null])));
+            }}
+          >
+            {t('wl.clear')}
+          </Button>
         </div>
       </form>
-      {list.error && <Alert data-color="danger"><Paragraph>{list.error}</Paragraph></Alert>}
+      {list.error && (
+        <Alert data-color="danger">
+          <Paragraph>{list.error}</Paragraph>
+        </Alert>
+      )}
       {list.loading && <Spinner aria-label={t('common.loading')} />}
       {list.data && (
         <section aria-labelledby="worklist-heading">
-          <Heading level={2} data-size="sm" id="worklist-heading">{t('reg.worklist')}</Heading>
+          <Heading level={2} data-size="sm" id="worklist-heading">
+            {t('reg.worklist')}
+          </Heading>
           <Paragraph data-testid="worklist-total">{total === 0 ? t('reg.empty') : `${total} ${t('reg.casesMissing')}`}</Paragraph>
-          {base && total > 0 && <Paragraph data-size="sm">{t('wl.export')}: <a href={`${base}/export.csv?${params}&lang=${lang}`} download>CSV</a> · <a href={`${base}/export.xlsx?${params}&lang=${lang}`} download>XLSX</a></Paragraph>}
-          {total > 0 && <WorklistTable rows={list.data.rows} caption={`${t('reg.worklist')} (${offset + 1}–${Math.min(offset + PAGE, total)} / ${total})`} />}
+          {base && total > 0 && (
+            <Paragraph data-size="sm">
+              {t('wl.export')}:{' '}
+              <a href={`${base}/export.csv?${params}&lang=${lang}`} download>
+                CSV
+              </a>{' '}
+              ·{' '}
+              <a href={`${base}/export.xlsx?${params}&lang=${lang}`} download>
+                XLSX
+              </a>
+            </Paragraph>
+          )}
+          {total > 0 && (
+            <WorklistTable
+              rows={list.data.rows}
+              caption={`${t('reg.worklist')} (${offset + 1}–${Math.min(offset + PAGE, total)} / ${total})`}
+            />
+          )}
           <nav aria-label={t('reg.pages')} className="pager">
-            {offset > 0 && <Button variant="secondary" data-size="sm" onClick={() => setQuery({ offset: String(Math.max(0, offset - PAGE)) })}>{t('reg.previous')}</Button>}
-            {offset + PAGE < total && <Button variant="secondary" data-size="sm" onClick={() => setQuery({ offset: String(offset + PAGE) })}>{t('reg.next')}</Button>}
+            {offset > 0 && (
+              <Button variant="secondary" data-size="sm" onClick={() => setQuery({ offset: String(Math.max(0, offset - PAGE)) })}>
+                {t('reg.previous')}
+              </Button>
+            )}
+            {offset + PAGE < total && (
+              <Button variant="secondary" data-size="sm" onClick={() => setQuery({ offset: String(offset + PAGE) })}>
+                {t('reg.next')}
+              </Button>
+            )}
           </nav>
         </section>
       )}
@@ -142,27 +266,53 @@ function WorklistTable({ rows, caption, problems = true }: { rows: Row[]; captio
     <ScrollTable label={caption}>
       <Table zebra className="worklist-table">
         <caption>{caption}</caption>
-        <Table.Head><Table.Row>
-          <Table.HeaderCell scope="col">{t('reg.case')}</Table.HeaderCell>
-          <Table.HeaderCell scope="col">{t('wl.date')}</Table.HeaderCell>
-          <Table.HeaderCell scope="col">{problems ? t('reg.missing') : t('wl.formsFinalised')}</Table.HeaderCell>
-        </Table.Row></Table.Head>
-        <Table.Body>{rows.map((it) => (
-          <Table.Row key={it.caseId} data-case={it.caseId}>
-            <Table.HeaderCell scope="row">
-              <Link to={`/registrations?case=${it.caseId}`}>{t('reg.open')} {it.caseId}</Link>
-              {it.header && <div className="worklist-who" data-testid="row-person">{personText(it.header.person, t)}</div>}
-              {it.header && <div className="worklist-what">{[...it.header.values.filter((v) => v.value !== null).map((v) => `${v.label[lang]}: ${valueText(v, lang)}`),
-                it.header.unit ? unitName(units.byResh.get(it.header.unit), lang, it.header.unit, units.byResh) : null].filter(Boolean).join(' · ')}</div>}
-            </Table.HeaderCell>
-            <Table.Cell>{dateShort(it.date, lang)}</Table.Cell>
-            <Table.Cell>{problems ? it.problems.map((p) => (
-              <div key={p.form + p.instance} data-problem={`${p.form}${p.instance ? `/${p.instance}` : ''}`}>
-                <strong>{p.title[lang]}:</strong> {[...p.missing.map((m) => `${t('wl.missingWord')} ${m.label[lang].toLowerCase()}`), ...p.findings.map((x) => `${x.severity === 'error' ? t('reg.error') : t('reg.warning')}: ${x.message[lang]}`)].join('; ')}
-              </div>
-            )) : fill(t('patients.formsStatus'), { finalised: it.forms.finalised, total: it.forms.total })}</Table.Cell>
+        <Table.Head>
+          <Table.Row>
+            <Table.HeaderCell scope="col">{t('reg.case')}</Table.HeaderCell>
+            <Table.HeaderCell scope="col">{t('wl.date')}</Table.HeaderCell>
+            <Table.HeaderCell scope="col">{problems ? t('reg.missing') : t('wl.formsFinalised')}</Table.HeaderCell>
           </Table.Row>
-        ))}</Table.Body>
+        </Table.Head>
+        <Table.Body>
+          {rows.map((it) => (
+            <Table.Row key={it.caseId} data-case={it.caseId}>
+              <Table.HeaderCell scope="row">
+                <Link to={`/registrations?case=${it.caseId}`}>
+                  {t('reg.open')} {it.caseId}
+                </Link>
+                {it.header && (
+                  <div className="worklist-who" data-testid="row-person">
+                    {personText(it.header.person, t)}
+                  </div>
+                )}
+                {it.header && (
+                  <div className="worklist-what">
+                    {[
+                      ...it.header.values.filter((v) => v.value !== null).map((v) => `${v.label[lang]}: ${valueText(v, lang)}`),
+                      it.header.unit ? unitName(units.byResh.get(it.header.unit), lang, it.header.unit, units.byResh) : null,
+                    ]
+                      .filter(Boolean)
+                      .join(' · ')}
+                  </div>
+                )}
+              </Table.HeaderCell>
+              <Table.Cell>{dateShort(it.date, lang)}</Table.Cell>
+              <Table.Cell>
+                {problems
+                  ? it.problems.map((p) => (
+                      <div key={p.form + p.instance} data-problem={`${p.form}${p.instance ? `/${p.instance}` : ''}`}>
+                        <strong>{p.title[lang]}:</strong>{' '}
+                        {[
+                          ...p.missing.map((m) => `${t('wl.missingWord')} ${m.label[lang].toLowerCase()}`),
+                          ...p.findings.map((x) => `${x.severity === 'error' ? t('reg.error') : t('reg.warning')}: ${x.message[lang]}`),
+                        ].join('; ')}
+                      </div>
+                    ))
+                  : fill(t('patients.formsStatus'), { finalised: it.forms.finalised, total: it.forms.total })}
+              </Table.Cell>
+            </Table.Row>
+          ))}
+        </Table.Body>
       </Table>
     </ScrollTable>
   );
@@ -176,7 +326,8 @@ function WorklistTable({ rows, caption, problems = true }: { rows: Row[]; captio
 function BulkFinalise({ registry, params }: { registry: string; params: URLSearchParams }) {
   const { t, tryT } = useI18n();
   const filter = new URLSearchParams(params);
-  filter.delete('form'); filter.delete('variable');
+  filter.delete('form');
+  filter.delete('variable');
   const base = `/api/registries/${registry}/worklist`;
   const [version, setVersion] = useState(0);
   const list = useApi<Rows>(`${base}/rows?status=finalisable&${filter}&limit=${PAGE}&v=${version}`);
@@ -186,46 +337,105 @@ function BulkFinalise({ registry, params }: { registry: string; params: URLSearc
   const [error, setError] = useState<string | null>(null);
   const total = list.data?.total ?? 0;
   const run = async () => {
-    setError(null); setResult(null);
+    setError(null);
+    setResult(null);
     try {
       const { ids, batch } = await api<{ ids: number[]; batch: number }>(`${base}/finalisable-ids?${filter}`);
-      let finalised = 0, skipped = 0;
+      let finalised = 0,
+        skipped = 0;
       setProgress({ done: 0, of: ids.length });
       for (let i = 0; i < ids.length; i += batch) {
-        const r = await api<{ finalisedCases: number[]; skipped: unknown[] }>(`/api/registries/${registry}/finalise`, { method: 'POST', body: { caseIds: ids.slice(i, i + batch) } });
-        finalised += r.finalisedCases.length; skipped += r.skipped.length;
+        const r = await api<{ finalisedCases: number[]; skipped: unknown[] }>(`/api/registries/${registry}/finalise`, {
+          method: 'POST',
+          body: { caseIds: ids.slice(i, i + batch) },
+        });
+        finalised += r.finalisedCases.length;
+        skipped += r.skipped.length;
         setProgress({ done: Math.min(i + batch, ids.length), of: ids.length });
       }
       setResult({ finalised, skipped });
       setReviewed(false);
       setVersion((v) => v + 1);
-    } catch (err) { setError(errorText(err, tryT)); }
-    finally { setProgress(null); }
+    } catch (err) {
+      setError(errorText(err, tryT));
+    } finally {
+      setProgress(null);
+    }
   };
   return (
     <section aria-labelledby="bulk-heading" className="bulk-finalise">
-      <Heading level={2} data-size="sm" id="bulk-heading">{t('bulk.title')}</Heading>
+      <Heading level={2} data-size="sm" id="bulk-heading">
+        {t('bulk.title')}
+      </Heading>
       <Paragraph>{t('bulk.intro')}</Paragraph>
-      {list.error && <Alert data-color="danger"><Paragraph>{list.error}</Paragraph></Alert>}
-      {list.data && <Paragraph data-testid="finalisable-total">{total === 0 ? t('bulk.none') : fill(t('bulk.count'), { n: total })}</Paragraph>}
+      {list.error && (
+        <Alert data-color="danger">
+          <Paragraph>{list.error}</Paragraph>
+        </Alert>
+      )}
+      {list.data && (
+        <Paragraph data-testid="finalisable-total">{total === 0 ? t('bulk.none') : fill(t('bulk.count'), { n: total })}</Paragraph>
+      )}
       {list.data && total > 0 && (
         <>
-          <Paragraph data-size="sm">{t('bulk.reviewAll')} <a href={`${base}/export.csv?status=finalisable&${filter}`} download>CSV</a> · <a href={`${base}/export.xlsx?status=finalisable&${filter}`} download>XLSX</a></Paragraph>
-          <WorklistTable rows={list.data.rows} problems={false} caption={fill(t('bulk.caption'), { shown: list.data.rows.length, n: total })} />
-          <Checkbox label={fill(t('bulk.confirm'), { n: total })} checked={reviewed} onChange={(e) => setReviewed(e.target.checked)} value="reviewed" />
-          <Button onClick={() => void run()} disabled={!reviewed || !!progress} loading={!!progress}>{fill(t('bulk.button'), { n: total })}</Button>
+          <Paragraph data-size="sm">
+            {t('bulk.reviewAll')}{' '}
+            <a href={`${base}/export.csv?status=finalisable&${filter}`} download>
+              CSV
+            </a>{' '}
+            ·{' '}
+            <a href={`${base}/export.xlsx?status=finalisable&${filter}`} download>
+              XLSX
+            </a>
+          </Paragraph>
+          <WorklistTable
+            rows={list.data.rows}
+            problems={false}
+            caption={fill(t('bulk.caption'), { shown: list.data.rows.length, n: total })}
+          />
+          <Checkbox
+            label={fill(t('bulk.confirm'), { n: total })}
+            checked={reviewed}
+            onChange={(e) => setReviewed(e.target.checked)}
+            value="reviewed"
+          />
+          <Button onClick={() => void run()} disabled={!reviewed || !!progress} loading={!!progress}>
+            {fill(t('bulk.button'), { n: total })}
+          </Button>
         </>
       )}
       <div role="status" aria-live="polite">
-        {progress && <Paragraph>{fill(t('bulk.progress'), { done: progress.done, of: progress.of })} <progress value={progress.done} max={progress.of} aria-label={t('bulk.title')} /></Paragraph>}
-        {result && <Alert data-color="success"><Paragraph data-testid="bulk-result">{fill(t('bulk.done'), { n: result.finalised })}{result.skipped ? ` ${fill(t('bulk.skipped'), { n: result.skipped })}` : ''}</Paragraph></Alert>}
+        {progress && (
+          <Paragraph>
+            {fill(t('bulk.progress'), { done: progress.done, of: progress.of })}{' '}
+            <progress value={progress.done} max={progress.of} aria-label={t('bulk.title')} />
+          </Paragraph>
+        )}
+        {result && (
+          <Alert data-color="success">
+            <Paragraph data-testid="bulk-result">
+              {fill(t('bulk.done'), { n: result.finalised })}
+              {result.skipped ? ` ${fill(t('bulk.skipped'), { n: result.skipped })}` : ''}
+            </Paragraph>
+          </Alert>
+        )}
       </div>
-      {error && <Alert data-color="danger"><Paragraph>{error}</Paragraph></Alert>}
+      {error && (
+        <Alert data-color="danger">
+          <Paragraph>{error}</Paragraph>
+        </Alert>
+      )}
     </section>
   );
 }
 
-interface MonthSummary { month: string; cases: number; complete: number; finalised: number; forms: { draft: number; finalised: number; reopened: number } }
+interface MonthSummary {
+  month: string;
+  cases: number;
+  complete: number;
+  finalised: number;
+  forms: { draft: number; finalised: number; reopened: number };
+}
 
 /** Registrations per month for the unit: cases, how many complete and finalised, forms by status. */
 function MonthlySummary({ registry, unit }: { registry: string; unit: string | null }) {
@@ -234,37 +444,67 @@ function MonthlySummary({ registry, unit }: { registry: string; unit: string | n
   const { setQuery } = useRoute();
   const { years, defaultYear } = useDataYears(registry);
   const year = q.get('year') ?? defaultYear ?? '';
-  const data = useApi<MonthSummary[]>(year ? `/api/registries/${registry}/registrations/summary?year=${year}${unit ? `&unit=${unit}` : ''}` : null);
+  const data = useApi<MonthSummary[]>(
+    year ? `/api/registries/${registry}/registrations/summary?year=${year}${unit ? `&unit=${unit}` : ''}` : null,
+  );
   const share = (n: number, of: number) => (of ? `${n} (${pct(n / of, lang, 0)})` : '–');
-  const monthName = (m: string) => new Intl.DateTimeFormat(lang === 'nb' ? 'nb-NO' : 'en-GB', { month: 'long', year: 'numeric', timeZone: 'UTC' }).format(new Date(`${m}-01T00:00:00Z`));
+  const monthName = (m: string) =>
+    new Intl.DateTimeFormat(lang === 'nb' ? 'nb-NO' : 'en-GB', { month: 'long', year: 'numeric', timeZone: 'UTC' }).format(
+      new Date(`${m}-01T00:00:00Z`),
+    );
   return (
     <section aria-labelledby="per-month">
-      <Heading level={2} data-size="sm" id="per-month">{t('reg.perMonth')}</Heading>
+      <Heading level={2} data-size="sm" id="per-month">
+        {t('reg.perMonth')}
+      </Heading>
       <YearPicker id="summary-year" className="year-field" value={year} onChange={(v) => setQuery({ year: v })} years={years} />
-      {data.error && <Alert data-color="danger"><Paragraph>{data.error}</Paragraph></Alert>}
+      {data.error && (
+        <Alert data-color="danger">
+          <Paragraph>{data.error}</Paragraph>
+        </Alert>
+      )}
       {data.data && data.data.length === 0 && <Paragraph>{t('reg.noneThisYear')}</Paragraph>}
       {data.data && data.data.length > 0 && (
-        <ScrollTable label={t('reg.perMonthCaption')}><Table zebra className="summary-table" data-testid="summary-table">
-          <caption>{t('reg.perMonthCaption')} {year}</caption>
-          <Table.Head><Table.Row>
-            {(['reg.month', 'reg.cases', 'reg.complete', 'reg.finalisedCases', 'status.draft', 'status.finalised', 'status.reopened'] as Key[]).map((k) => <Table.HeaderCell scope="col" key={k}>{t(k)}</Table.HeaderCell>)}
-          </Table.Row></Table.Head>
-          <Table.Body>
-            {data.data.map((m) => (
-              <Table.Row key={m.month}>
-                <Table.HeaderCell scope="row">{monthName(m.month)}</Table.HeaderCell>
-                <Table.Cell>{m.cases}</Table.Cell>
-                <Table.Cell>{share(m.complete, m.cases)}</Table.Cell>
-                <Table.Cell>{share(m.finalised, m.cases)}</Table.Cell>
-                <Table.Cell>{m.forms.draft}</Table.Cell>
-                <Table.Cell>{m.forms.finalised}</Table.Cell>
-                <Table.Cell>{m.forms.reopened}</Table.Cell>
+        <ScrollTable label={t('reg.perMonthCaption')}>
+          <Table zebra className="summary-table" data-testid="summary-table">
+            <caption>
+              {t('reg.perMonthCaption')} {year}
+            </caption>
+            <Table.Head>
+              <Table.Row>
+                {(
+                  [
+                    'reg.month',
+                    'reg.cases',
+                    'reg.complete',
+                    'reg.finalisedCases',
+                    'status.draft',
+                    'status.finalised',
+                    'status.reopened',
+                  ] as Key[]
+                ).map((k) => (
+                  <Table.HeaderCell scope="col" key={k}>
+                    {t(k)}
+                  </Table.HeaderCell>
+                ))}
               </Table.Row>
-            ))}
-          </Table.Body>
-        </Table></ScrollTable>
+            </Table.Head>
+            <Table.Body>
+              {data.data.map((m) => (
+                <Table.Row key={m.month}>
+                  <Table.HeaderCell scope="row">{monthName(m.month)}</Table.HeaderCell>
+                  <Table.Cell>{m.cases}</Table.Cell>
+                  <Table.Cell>{share(m.complete, m.cases)}</Table.Cell>
+                  <Table.Cell>{share(m.finalised, m.cases)}</Table.Cell>
+                  <Table.Cell>{m.forms.draft}</Table.Cell>
+                  <Table.Cell>{m.forms.finalised}</Table.Cell>
+                  <Table.Cell>{m.forms.reopened}</Table.Cell>
+                </Table.Row>
+              ))}
+            </Table.Body>
+          </Table>
+        </ScrollTable>
       )}
     </section>
   );
 }
-

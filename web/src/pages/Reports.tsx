@@ -31,36 +31,59 @@ export function Reports() {
   const admin = me?.active?.role === 'registry-admin' || me?.active?.role === 'platform-admin';
   const reportUnit = unit ?? own ?? '';
   const decls = indicators.data ?? [];
-  if (!registry) return <Page title={t('rep.title')}><Paragraph>{t('common.loading')}</Paragraph></Page>;
+  if (!registry)
+    return (
+      <Page title={t('rep.title')}>
+        <Paragraph>{t('common.loading')}</Paragraph>
+      </Page>
+    );
 
   return (
     <Page title={t('rep.title')}>
       <Paragraph>{t('rep.intro')}</Paragraph>
 
       <section aria-labelledby="unit-report">
-        <Heading level={2} data-size="sm" id="unit-report">{t('rep.unitReport')}</Heading>
+        <Heading level={2} data-size="sm" id="unit-report">
+          {t('rep.unitReport')}
+        </Heading>
         <Paragraph>{t('rep.unitReportIntro')}</Paragraph>
         <form className="filters" aria-label={t('rep.unitReport')} onSubmit={(e) => e.preventDefault()}>
           <UnitPicker id="report-unit" units={units.list} value={reportUnit} onChange={(v) => setUnit(v)} own={own} />
           <YearPicker id="report-year" value={unitYear} onChange={setUnitYear} years={years} />
         </form>
-        {reportUnit
-          ? <Paragraph><a href={`/api/registries/${registry}/reports/unit/${reportUnit}.pdf?year=${unitYear}&lang=${lang}`} download>
-              {t('rep.downloadUnit')}: {unitName(units.byResh.get(reportUnit), lang, reportUnit, units.byResh)} {unitYear} (PDF)</a></Paragraph>
-          : <Paragraph>{t('sub.chooseUnit')}</Paragraph>}
+        {reportUnit ? (
+          <Paragraph>
+            <a href={`/api/registries/${registry}/reports/unit/${reportUnit}.pdf?year=${unitYear}&lang=${lang}`} download>
+              {t('rep.downloadUnit')}: {unitName(units.byResh.get(reportUnit), lang, reportUnit, units.byResh)} {unitYear} (PDF)
+            </a>
+          </Paragraph>
+        ) : (
+          <Paragraph>{t('sub.chooseUnit')}</Paragraph>
+        )}
       </section>
 
       <section aria-labelledby="own-subscriptions">
-        <Heading level={2} data-size="sm" id="own-subscriptions">{t('sub.ownTitle')}</Heading>
+        <Heading level={2} data-size="sm" id="own-subscriptions">
+          {t('sub.ownTitle')}
+        </Heading>
         <Paragraph>{t('sub.ownIntro')}</Paragraph>
-        <SubscriptionForm kind="own" registry={registry} units={units.list} own={own} indicators={decls} onCreated={() => setOwnVersion((v) => v + 1)} />
+        <SubscriptionForm
+          kind="own"
+          registry={registry}
+          units={units.list}
+          own={own}
+          indicators={decls}
+          onCreated={() => setOwnVersion((v) => v + 1)}
+        />
         <SubscriptionTable kind="own" registry={registry} units={units.byResh} indicators={decls} version={ownVersion} />
       </section>
 
       {admin && (
         <>
           <section aria-labelledby="annual-report">
-            <Heading level={2} data-size="sm" id="annual-report">{t('rep.annual')}</Heading>
+            <Heading level={2} data-size="sm" id="annual-report">
+              {t('rep.annual')}
+            </Heading>
             <Paragraph>{t('rep.annualIntro')}</Paragraph>
             <form className="filters" aria-label={t('rep.annual')} onSubmit={(e) => e.preventDefault()}>
               <YearPicker id="annual-year" value={annualYear} onChange={setAnnualYear} years={years} />
@@ -73,14 +96,27 @@ export function Reports() {
               </Field>
             </form>
             {dataset === 'qa' && <FinalisedWarning registry={registry} year={annualYear} />}
-            <Paragraph><a href={`/api/registries/${registry}/reports/annual/${annualYear}.pdf?dataset=${dataset}`} download>{t('rep.downloadAnnual')} {annualYear} (PDF)</a></Paragraph>
+            <Paragraph>
+              <a href={`/api/registries/${registry}/reports/annual/${annualYear}.pdf?dataset=${dataset}`} download>
+                {t('rep.downloadAnnual')} {annualYear} (PDF)
+              </a>
+            </Paragraph>
             <Paragraph data-size="sm">{t('rep.annualSlow')}</Paragraph>
           </section>
 
           <section aria-labelledby="dispatches">
-            <Heading level={2} data-size="sm" id="dispatches">{t('sub.dispatchTitle')}</Heading>
+            <Heading level={2} data-size="sm" id="dispatches">
+              {t('sub.dispatchTitle')}
+            </Heading>
             <Paragraph>{t('sub.dispatchIntro')}</Paragraph>
-            <SubscriptionForm kind="dispatch" registry={registry} units={units.list} own={own} indicators={decls} onCreated={() => setDispatchVersion((v) => v + 1)} />
+            <SubscriptionForm
+              kind="dispatch"
+              registry={registry}
+              units={units.list}
+              own={own}
+              indicators={decls}
+              onCreated={() => setDispatchVersion((v) => v + 1)}
+            />
             <SubscriptionTable kind="dispatch" registry={registry} units={units.byResh} indicators={decls} version={dispatchVersion} />
           </section>
         </>
@@ -95,7 +131,15 @@ function FinalisedWarning({ registry, year }: { registry: string; year: string }
   const share = useApi<{ cases: number; finalised: number }>(year ? `/api/registries/${registry}/finalised-share?year=${year}` : null);
   if (!share.data || share.data.cases === 0 || share.data.finalised / share.data.cases >= 0.5) return null;
   return (
-    <Alert data-color="warning" data-testid="finalised-warning"><Paragraph>{fill(t('rep.finalisedWarning'), {
-      finalised: share.data.finalised, cases: share.data.cases, share: pct(share.data.finalised / share.data.cases, lang, 0), year })}</Paragraph></Alert>
+    <Alert data-color="warning" data-testid="finalised-warning">
+      <Paragraph>
+        {fill(t('rep.finalisedWarning'), {
+          finalised: share.data.finalised,
+          cases: share.data.cases,
+          share: pct(share.data.finalised / share.data.cases, lang, 0),
+          year,
+        })}
+      </Paragraph>
+    </Alert>
   );
 }
