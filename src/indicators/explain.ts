@@ -1,7 +1,7 @@
 // Why a unit's result is what it is: the cases in an indicator's denominator for one unit and
 // period, and for each whether it is in the numerator, clause by clause, with the values that
 // decided it. Person-level: only for users whose access covers the unit, and audited per person.
-import jsep from 'jsep';
+import type jsep from 'jsep';
 import type { PersonTx } from '../access/door.ts';
 import { analyticsTable } from '../analytics/columns.ts';
 import { compileExpression, parseExpression } from '../registry/expr.ts';

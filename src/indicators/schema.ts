@@ -172,11 +172,9 @@ export const statisticSchema = z
     /** Which cases count (default: every case). A case counts only when every sum's value is known. */
     population: expression.optional(),
     /** Name → a numeric expression per case, summed over the population (a condition counts 1 when it holds). */
-    sums: z
-      .record(id, expression)
-      .refine((s) => Object.keys(s).length > 0 && !('n' in s), {
-        message: 'declare at least one sum; "n" is the count and cannot be a sum',
-      }),
+    sums: z.record(id, expression).refine((s) => Object.keys(s).length > 0 && !('n' in s), {
+      message: 'declare at least one sum; "n" is the count and cannot be a sum',
+    }),
     /** The statistic, from the sums and `n` (the number of cases counted). */
     value: expression,
     /**

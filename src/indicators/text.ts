@@ -1,7 +1,7 @@
 // An indicator's definition as readable text ("Teller: …", "Nevner: …") for reports and the web
 // app, generated from its expressions with the codebook's labels and code displays. A registry that
 // wants other wording declares `text` on the indicator, and that is used instead.
-import jsep from 'jsep';
+import type jsep from 'jsep';
 import { parseExpression } from '../registry/expr.ts';
 import type { Registry } from '../registry/load.ts';
 import { analyticsColumns } from '../analytics/columns.ts';

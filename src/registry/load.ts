@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import YAML from 'yaml';
-import { z } from 'zod';
+import { type z } from 'zod';
 import { buildCodeList, buildVersionMap, type CodeList } from './codelists.ts';
 import { compileExpression, ExpressionError, expressionVariables, type Compiled, type RegistryFunction } from './expr.ts';
 import { compileFhirPath, type FhirPathFn } from './fhirpath.ts';

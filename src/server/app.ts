@@ -194,13 +194,11 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
           ]),
         );
     // A code names the message for the web app, which says it in the reader's language (errorCode.ts).
-    return reply
-      .code(status)
-      .send({
-        error: message,
-        ...errorCode(err, status),
-        ...(err instanceof RecordError && err.details.length ? { details: err.details } : {}),
-      });
+    return reply.code(status).send({
+      error: message,
+      ...errorCode(err, status),
+      ...(err instanceof RecordError && err.details.length ? { details: err.details } : {}),
+    });
   });
 
   const routes = requirePolicies(app as unknown as Pick<FastifyInstance, 'addHook'>);
@@ -567,16 +565,14 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
       (tx) => reserveByHash(tx, hash, 'innsyn', platform.keys, { label: callerLabel(c), role: 'patient' }),
       { client: req.ip },
     );
-    return reply
-      .code(201)
-      .send({
-        reserved: true,
-        ...result,
-        message: {
-          nb: 'Du er reservert. Opplysningene om deg er slettet fra registrene, og nye opplysninger blir ikke lagret.',
-          en: 'You have opted out. What was registered about you has been deleted, and nothing new will be stored.',
-        },
-      });
+    return reply.code(201).send({
+      reserved: true,
+      ...result,
+      message: {
+        nb: 'Du er reservert. Opplysningene om deg er slettet fra registrene, og nye opplysninger blir ikke lagret.',
+        en: 'You have opted out. What was registered about you has been deleted, and nothing new will be stored.',
+      },
+    });
   });
 
   app.post<{ Body: { system?: string; value?: string; channel?: string } }>(

@@ -212,14 +212,12 @@ export function indicatorRoutes(app: FastifyInstance, platform: Platform): void 
   const allMeasures = () => platform.registries.flatMap((r) => platform.indicators.list(r.id).map((ind) => ({ r, ind })));
   app.get<{ Querystring: Q }>('/fhir/Measure', { config: { access: PUBLIC } }, async (req, reply) => {
     const entries = allMeasures().map(({ r, ind }) => measure(base(req), r, ind, definitionLines(ind, r, 'nb')));
-    return reply
-      .type(FHIR_JSON)
-      .send({
-        resourceType: 'Bundle',
-        type: 'searchset',
-        total: entries.length,
-        entry: entries.map((resource) => ({ fullUrl: `${base(req)}/Measure/${resource.id}`, resource })),
-      });
+    return reply.type(FHIR_JSON).send({
+      resourceType: 'Bundle',
+      type: 'searchset',
+      total: entries.length,
+      entry: entries.map((resource) => ({ fullUrl: `${base(req)}/Measure/${resource.id}`, resource })),
+    });
   });
   app.get<{ Params: { measureId: string } }>('/fhir/Measure/:measureId', { config: { access: PUBLIC } }, async (req, reply) => {
     // An id as it was before FHIR ids ("_" became "-") still finds its Measure.

@@ -8,7 +8,7 @@ import { RecordError } from '../../records/workflow.ts';
 import { paperPdf } from '../../prom/paper.ts';
 import { invitationInstruments, ResponseError, saveResponse } from '../../prom/responses.ts';
 import { hospitalName } from '../../prom/sender.ts';
-import { answersFromJson, AnswerFormatError } from '../../prom/answers.ts';
+import { answersFromJson, type AnswerFormatError } from '../../prom/answers.ts';
 import { ANY_CALLER, PATIENTS, PUBLIC, WRITERS } from '../access-policy.ts';
 import { osloDate } from '../../time/oslo.ts';
 import { PatientForms } from '../../prom/form.ts';
@@ -59,14 +59,12 @@ export function promRoutes(app: FastifyInstance, platform: Platform): void {
               .toLowerCase()
               .includes(name.toLowerCase())),
       );
-      return reply
-        .type(FHIR_JSON)
-        .send({
-          resourceType: 'Bundle',
-          type: 'searchset',
-          total: found.length,
-          entry: found.map((i) => ({ fullUrl: `${base}/Questionnaire/${i.id}`, resource: i.questionnaire, search: { mode: 'match' } })),
-        });
+      return reply.type(FHIR_JSON).send({
+        resourceType: 'Bundle',
+        type: 'searchset',
+        total: found.length,
+        entry: found.map((i) => ({ fullUrl: `${base}/Questionnaire/${i.id}`, resource: i.questionnaire, search: { mode: 'match' } })),
+      });
     },
   );
   // PROM results of a unit beside the nation: response rates, responders against non-responders,

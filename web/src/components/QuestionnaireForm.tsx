@@ -12,7 +12,6 @@ import { useI18n } from '../i18n.tsx';
 export type Answer = string | number | boolean;
 export type Answers = Record<string, Answer>;
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 type Item = Record<string, any>;
 
 const MIN = 'http://hl7.org/fhir/StructureDefinition/minValue';

@@ -60,7 +60,7 @@ export function UnitCombobox({
   const units = useUnits();
   const options = useMemo(
     () => unitOptions(units.list, units.byResh, lang, t, { allowed, levels, own }),
-    [units.list, lang, allowed, levels, own],
+    [units.list, units.byResh, lang, t, allowed, levels, own],
   );
   return (
     <Combobox

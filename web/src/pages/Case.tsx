@@ -106,6 +106,8 @@ export function CasePage({ caseId }: { caseId: string }) {
       (err) => setError(errorText(err, tryT)),
     );
   };
+  // Loads again when the case changes; the translation function is read at the time of an error.
+  // eslint-disable-next-line react-hooks/exhaustive-deps
   useEffect(load, [registry, caseId]);
   const changed = (v: CaseView) => {
     setView(v);

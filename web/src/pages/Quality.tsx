@@ -450,10 +450,11 @@ function Cases({
       setError((err as Error).message);
     }
   };
-  // eslint-disable-next-line react-hooks/exhaustive-deps
   useEffect(() => {
     setLoaded(false);
     void load(0);
+    // The first page again when the finding, unit or year changes; load reads only those.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [finding.key, unit, year]);
   return (
     <section aria-labelledby="dq-cases" className="dq-cases">
