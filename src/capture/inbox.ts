@@ -118,6 +118,7 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
         { beginWithFirstQuery: true },
       );
       crash('after-commit', outcome.messageId);
+      logFailedEntries(outcome);
       return outcome;
     } catch (caught) {
       const err = asCaptureError(caught, messageId, parsed);
@@ -223,11 +224,29 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
     return id;
   }
 
+  /** A batch stored with entries that failed: the failures are logged like a message not accepted (by location and rule). */
+  function logFailedEntries(outcome: ProcessOutcome): void {
+    const failed = outcome.result?.entries.filter((e) => /^4/.test(e.status)) ?? [];
+    if (!failed.length) return;
+    log.warn(
+      {
+        messageId: outcome.messageId,
+        status: outcome.status,
+        entries: failed.map((e) => ({
+          index: e.index,
+          status: e.status,
+          issues: e.issues.filter((i) => i.severity === 'error').map(redactIssue),
+        })),
+      },
+      'entries not accepted',
+    );
+  }
+
   async function process_(messageId: number, opts: { reprocess?: boolean } = {}): Promise<ProcessOutcome> {
     // The parsed message, once it parses: its patients' names are redacted from what is stored about it.
     let parsed: ParsedBundle | undefined;
     try {
-      return await data.transaction(platform, 'capture:process', async (tx) => {
+      const outcome = await data.transaction(platform, 'capture:process', async (tx) => {
         // The persons the message names first, then the message (the lock order of records/locks.ts):
         // a reservation holds its person and then updates the messages naming them.
         const named = (await prepared(tx.client, 'inbox2h', 'SELECT nin_hashes FROM inbox_message WHERE id = $1', [messageId])).rows[0];
@@ -286,8 +305,10 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
         };
         changes.refused = result.refusedReservation;
         tx.atCommit(changes.sql((v) => tx.client.escapeLiteral(v)));
-        return { messageId, status, httpStatus: outcome.httpStatus, body: outcome.body, result };
+        return { messageId, status, httpStatus: outcome.httpStatus, body: outcome.body, result } as ProcessOutcome;
       });
+      logFailedEntries(outcome);
+      return outcome;
     } catch (caught) {
       const safe = asCaptureError(caught, messageId, parsed);
       if (safe.httpStatus === 404) return { messageId, status: 'quarantined', httpStatus: 404, body: operationOutcome(safe.issues) };

@@ -163,6 +163,11 @@ export async function captureBundle(
 
   // One response entry per request entry, in order.
   for (let i = 0; i < bundle.entryCount; i++) entry(i);
+  // Entries of a batch that are not valid FHIR R4 fail alone, with their findings (capture/bundle.ts).
+  for (const bad of bundle.invalid) {
+    entry(bad.index).status = '422 Unprocessable Entity';
+    entry(bad.index).issues.push(...bad.issues);
+  }
   const unidentified = new Set<number>();
   const idOpts = { today: env.today, allowTestIdentities: env.allowTestIdentities }; // [identity]
 
@@ -445,7 +450,7 @@ export async function captureBundle(
   const failed = [...groups.values()].filter((g) => g.issues.length && !g.refused);
   if (bundle.type === 'transaction' && (failed.length || deletionIssues.length))
     throw new CaptureError([...failed.flatMap((g) => g.issues), ...deletionIssues]);
-  let failedEntries = deletionIssues.length;
+  let failedEntries = deletionIssues.length + bundle.invalid.length;
   for (const idx of unidentified) {
     entry(idx).status = '422 Unprocessable Entity';
     failedEntries++;
