@@ -35,7 +35,7 @@ import {
 } from './mapper.ts';
 import { CaptureError, issue, type Issue } from './outcome.ts';
 import { CaptureChanges } from './changes.ts';
-import { readSnapshot, type Snapshot } from './snapshot.ts';
+import { readSnapshot, type PromSnapshot, type Snapshot } from './snapshot.ts';
 
 export interface CaptureEnv {
   keys: IdentityKeys;
@@ -69,6 +69,8 @@ export interface HookInput {
   /** Resources taken back in this message (entered-in-error, or deleted), by person. */
   retracted: Array<{ personId: number; rkey: string }>;
   personIds: number[];
+  /** What the message's read found for the PROM module (capture/snapshot.ts), read with everything else. */
+  prom: PromSnapshot;
 }
 /** What a hook has to say per entry; `failed` marks the entry refused (a batch then counts it failed; a transaction hook throws instead). */
 export interface HookOutput {
@@ -668,6 +670,7 @@ export async function captureBundle(
                 : ('stale' as const),
           })),
         retracted: [...retractions].flatMap(([personId, rkeys]) => rkeys.map((rkey) => ({ personId, rkey }))),
+        prom: snap.prom,
       },
     );
     for (const h of hooked.issues) {
