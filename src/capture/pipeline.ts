@@ -131,6 +131,7 @@ export async function captureBundle(
   // Entries of a batch that are not valid FHIR R4 fail alone, with their findings (capture/bundle.ts).
   for (const bad of bundle.invalid) answers.fail(bad.index, ...bad.issues);
 
+  // Identify the patients; read everything the message concerns, its persons locked first.
   const patients = identifyPatients(env, bundle, answers);
   messageId = await joinEarlierNumbers(tx, env, sender, messageId, patients.groups);
   const mapped = mapResources(patients.groups);
@@ -138,6 +139,7 @@ export async function captureBundle(
   asStoredPersons(patients.groups, snap);
   const registries = reportedTo(env, snap);
 
+  // Refuse the opted-out; map and check every value; a transaction with an error is refused here.
   const refusedReservation = refuseOptedOut(bundle, patients.groups, snap, answers);
   if (bundle.type === 'transaction' && patients.issues.length) throw new CaptureError(patients.issues);
   checkValues(patients.groups, mapped, registries, (resh) => tx.units.has(resh), answers);
@@ -145,6 +147,7 @@ export async function captureBundle(
   const deletionIssues = checkDeletions(bundle, snap, sender, answers);
   const accepted = acceptOrRefuse(bundle, patients, deletionIssues, answers);
 
+  // Apply: persons, captured resources and what senders take back; route to every registry, per case.
   const changes = new CaptureChanges(snap.messageId, sender);
   const counts: CaptureCounts = { created: 0, updated: 0, unchanged: 0, cases: 0, referred: 0, retracted: 0 };
   const persons = planPersons(env.keys, accepted, snap, changes, answers);
@@ -162,6 +165,7 @@ export async function captureBundle(
   );
   await applyRetractions(tx, env.keys, registries, routed, retractions, sender, changes, answers);
 
+  // Another module's work on the message (PROM), then the answer: one entry per entry sent.
   const personIds = [...new Set(persons.idByHash.values())];
   await runHook(
     tx,
