@@ -54,6 +54,12 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '30' },
     think: { type: 'string', default: '1000' },
     stress: { type: 'string', default: '15' },
+    // Log the plan (EXPLAIN ANALYZE, BUFFERS) of every statement slower than this many ms (auto_explain).
+    explain: { type: 'string', default: '' },
+    // Stop after the scheduler runs (no server, no patients).
+    'scheduler-only': { type: 'boolean', default: false },
+    // Write a V8 CPU profile of the server process to this folder (node --cpu-prof), and print its heaviest functions.
+    profile: { type: 'string', default: '' },
   },
 });
 const CASES = Number(args.cases),
@@ -92,7 +98,24 @@ async function main() {
     : await startEmbeddedPostgres({
         dataDir: dir,
         port: 55000 + Math.floor(Math.random() * 1000),
-        settings: { max_connections: '300', shared_buffers: '2GB', work_mem: '64MB', maintenance_work_mem: '512MB', max_wal_size: '16GB' },
+        settings: {
+          max_connections: '300',
+          shared_buffers: '2GB',
+          work_mem: '64MB',
+          maintenance_work_mem: '512MB',
+          max_wal_size: '16GB',
+          ...(args.explain
+            ? {
+                session_preload_libraries: 'auto_explain',
+                'auto_explain.log_min_duration': args.explain,
+                'auto_explain.log_analyze': 'on',
+                'auto_explain.log_buffers': 'on',
+                'auto_explain.log_nested_statements': 'on',
+              }
+            : {}),
+        },
+        // The plans auto_explain logs, printed as they come.
+        log: args.explain ? (m) => console.log(`  pg: ${m}`) : undefined,
       });
   const adminUrl = process.env.DATABASE_URL ?? pgServer!.url('postgres');
   const name = `kvalreg_bench_prom_${crypto.randomBytes(4).toString('hex')}`;
@@ -151,6 +174,10 @@ async function main() {
           `${fmt(run.itemsInvited)} items invited, ${fmt(run.expired)} expired; ${fmt(openItems)} items open after`,
       );
     }
+    if (args['scheduler-only']) {
+      await platform.close();
+      return;
+    }
     await platform.db.pool.query('ANALYZE prom_item, prom_invitation');
     // The items mark their cases for the analytics refresher (PROM status columns): done here, so the
     // server does not start with a backlog that its refresher would work through during the load.
@@ -186,7 +213,8 @@ async function main() {
     // 4. The real server, as `kvalreg serve` runs it (the PROM job off, so it does not compete).
     const port = 40000 + Math.floor(Math.random() * 10000);
     const site = `http://127.0.0.1:${port}`;
-    server = spawn(process.execPath, [path.resolve('bin/kvalreg.js'), 'serve', '--port', String(port)], {
+    const profileArgs = args.profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(args.profile)] : [];
+    server = spawn(process.execPath, [...profileArgs, path.resolve('bin/kvalreg.js'), 'serve', '--port', String(port)], {
       env: {
         ...process.env,
         ...keysEnv,

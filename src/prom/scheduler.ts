@@ -81,6 +81,7 @@ export class PromScheduler {
       return { itemsCreated, cancelled, expired };
     });
     if (!first) return { itemsCreated: 0, shared: 0, invitationsCreated: 0, itemsInvited: 0, cancelled: 0, expired: 0 };
+    await this.refreshStatistics(first.itemsCreated);
     const grouped = await this.data.transaction(PLATFORM, 'prom:collect', async (tx) => {
       if (!(await lock(tx))) return { shared: 0, invitations: 0, invited: 0 };
       const g = await collect(tx, this.schedules, today, now);
@@ -89,7 +90,31 @@ export class PromScheduler {
     });
     return { ...first, shared: grouped.shared, invitationsCreated: grouped.invitations, itemsInvited: grouped.invited };
   }
+
+  /**
+   * Statistics of `prom_item` brought up to date after a run that added many items, before they are
+   * collected. Planned on statistics that predate the items (a first start, or the first run after a
+   * long stop, before autovacuum has analysed the table) PostgreSQL takes the items for a few dozen
+   * and plans quadratic work (EXPLAIN ANALYZE in docs/performance.md): collecting joined each new
+   * invitation back to its pending items by reading the whole index of open items, 8,849 times
+   * (254 s for the 64,746 items of a busy day among 1,000,000 cases); the next day's look-up of the
+   * items that exist already scanned all of them for every open window (318 million rows
+   * compared, 118 s at 100,000 cases). The platform's own work runs as the
+   * tables' owner, who may analyse them; sampling costs well under a second at national size, so
+   * it is done only when the new items are a tenth of the table or more (autovacuum's own default
+   * proportion), and at least `ANALYZE_AFTER_ITEMS`.
+   */
+  private async refreshStatistics(itemsCreated: number): Promise<void> {
+    if (itemsCreated < ANALYZE_AFTER_ITEMS) return;
+    await this.data.transaction(PLATFORM, 'prom:analyze', async (tx) => {
+      const known = Number((await tx.client.query("SELECT reltuples FROM pg_class WHERE oid = 'prom_item'::regclass")).rows[0].reltuples);
+      if (known < 0 || itemsCreated >= 0.1 * known) await tx.client.query('ANALYZE prom_item');
+    });
+  }
 }
+
+/** Fewer new items than this are collected on the statistics there are (a handful of invitations plan well on any). */
+export const ANALYZE_AFTER_ITEMS = 500;
 
 /** Items for the cases whose windows are open today and have none yet. */
 async function createItems(tx: PersonTx, registry: Registry, s: CompiledSchedule, today: string): Promise<number> {
