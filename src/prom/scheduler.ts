@@ -8,7 +8,8 @@
 //      PostgreSQL's calendar arithmetic, so 31 January + 1 month is the last day of February and
 //      29 February + 12 months is 28 February);
 //   2. cancellation: a death (from the population register, on the person) cancels the person's
-//      open items and invitation; an objection to a registry cancels that registry's items;
+//      open items and invitation; an objection to a registry cancels that registry's items (not a
+//      clinic's own follow-up, declared `party: clinic`: that is the patient's care);
 //   3. collect once: an item whose instrument the patient has already answered within its window
 //      (for another registry, or the clinic) shares that response; the rest join the patient's
 //      open invitation, or one new invitation per patient collects them all;
@@ -134,9 +135,16 @@ async function createItems(tx: PersonTx, registry: Registry, s: CompiledSchedule
       AND ($1::date - make_interval(months => ${Math.max(0, t.offset.months - 1)}, days => ${t.offset.days - t.window.before - 1}))::date)`,
     )
     .join(' OR ');
+  // A registry does not ask a patient who objected to it. A clinic's own follow-up is the patient's
+  // care, not the registry's: the objection does not stop it; it asks only at its units.
+  const objection =
+    s.party === 'registry'
+      ? `AND NOT EXISTS (SELECT 1 FROM prom_objection o WHERE o.person_id = a.person_id AND o.registry = ${lit(registry.id)})`
+      : '';
+  const units = s.units ? `AND a.unit_resh IN (${s.units.map(lit).join(', ')})` : '';
   const res = await tx.client.query(
-    `INSERT INTO prom_item (registry, case_id, schedule, timepoint, instrument, person_id, recall, due_date, opens_on, closes_on)
-     SELECT ${lit(registry.id)}, a.case_id, ${lit(s.def.id)}, t.id, r.instrument, a.person_id, t.recall, d.due, d.due - t.before, d.due + t.after
+    `INSERT INTO prom_item (registry, case_id, schedule, timepoint, instrument, person_id, recall, due_date, opens_on, closes_on, party)
+     SELECT ${lit(registry.id)}, a.case_id, ${lit(s.def.id)}, t.id, r.instrument, a.person_id, t.recall, d.due, d.due - t.before, d.due + t.after, ${lit(s.party)}
      FROM ${analyticsTable(registry)} a
      CROSS JOIN (VALUES ${timepoints}) AS t(id, months, days, before, after, recall)
      CROSS JOIN LATERAL (SELECT ((${s.anchorSql} + make_interval(months => t.months))::date + t.days) AS due) d
@@ -144,8 +152,8 @@ async function createItems(tx: PersonTx, registry: Registry, s: CompiledSchedule
      WHERE (${ranges}) AND (${s.populationSql}) IS TRUE
        AND r.applies AND t.id = ANY (r.at)
        AND d.due - t.before <= $1::date AND d.due + t.after >= $1::date
-       AND a.deceased_date IS NULL
-       AND NOT EXISTS (SELECT 1 FROM prom_objection o WHERE o.person_id = a.person_id AND o.registry = ${lit(registry.id)})
+       AND a.deceased_date IS NULL ${units}
+       ${objection}
        -- Every open window is looked at every day: those with their item already are passed over by
        -- a look-up, cheaper than an insert that conflicts (which remains for a concurrent writer).
        AND NOT EXISTS (SELECT 1 FROM prom_item x WHERE x.registry = ${lit(registry.id)} AND x.case_id = a.case_id AND x.schedule = ${lit(s.def.id)} AND x.timepoint = t.id AND x.instrument = r.instrument)
@@ -163,7 +171,7 @@ async function cancel(tx: PersonTx): Promise<number> {
   );
   const objected = await tx.client.query(
     `UPDATE prom_item i SET status = 'cancelled', cancelled_reason = 'objection', updated_at = now()
-     FROM prom_objection o WHERE o.person_id = i.person_id AND o.registry = i.registry AND i.status IN ('pending', 'invited')`,
+     FROM prom_objection o WHERE o.person_id = i.person_id AND o.registry = i.registry AND i.party = 'registry' AND i.status IN ('pending', 'invited')`,
   );
   // An open invitation of a deceased patient, or one left with nothing to ask, is cancelled (one
   // waiting for a paper answer too: no letter goes to the dead).
