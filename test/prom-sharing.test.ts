@@ -3,10 +3,13 @@
 // (`party: clinic` in prom.yaml) shares the patient's one invitation with the registry's, each
 // instrument asked once; the unit sees the answers to its own items and nothing only the registry
 // asked; the registry's analytics rows and research extracts never read the clinic's items; an
-// objection to the registry stops the registry's questions, not the clinic's.
+// objection to the registry stops the registry's questions, not the clinic's. Research extracts
+// carry the registry's PROM variables (scores per time point) through the same mechanism as every
+// other derived variable, with the day answered shifted like every other date.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { ehrBundle } from '../registries/fracture/bundles.ts';
@@ -213,5 +216,52 @@ describe('the clinic as a party to collect once', () => {
   it('the loader refuses units on a registry schedule', () => {
     expect(() => load([{ ...CLINIC, id: 'wrong', party: 'registry' }])).toThrow(ScheduleError);
     expect(() => load([{ ...CLINIC, id: 'wrong', party: 'registry' }])).toThrow(/units are for a clinic's schedule/);
+  });
+});
+
+describe('research extracts carry PROM variables', () => {
+  it('scores per time point through the extract mechanism, with exact and with shifted dates', async () => {
+    const p = await addWrist(nin('1964-10-10', 'male'), '2013-03-04T10:00:00+01:00');
+    await scheduler.runDue(new Date('2013-04-09T12:00:00Z'));
+    const inv = Number((await itemsOf(p.personId))[0].invitation_id);
+    const eq = await answer(
+      p.personId,
+      inv,
+      'eq5d5l',
+      { mobility: '3', selfcare: '2', usual: '3', pain: '3', anxiety: '2', vas: 60 },
+      '2013-04-10T10:00:00Z',
+    );
+    // PRWHE: every pain, function and usual-activity item 4 of 10.
+    const prwhe = t.platform.prom.instruments.get('prwhe')!;
+    const items = [...prwhe.items.keys()].filter((k) => /^(pain|func|usual)\d$/.test(k));
+    expect(items).toHaveLength(15);
+    const pw = await answer(p.personId, inv, 'prwhe', Object.fromEntries(items.map((k) => [k, 4])), '2013-04-10T10:10:00Z');
+    expect(pw.status).toBe('completed');
+    const variables = ['injury_date', 'prom_w6_eq5d_index', 'prom_w6_region_score', 'prom_region_instrument'];
+    const deliver = async (dates: string) => {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/api/registries/fracture/extracts',
+        headers: { authorization: `Bearer ${t.tokens.admin}` },
+        payload: {
+          project: 'P-PROM-1',
+          approvalRef: 'REK 1',
+          expires: '2030-12-31',
+          variables,
+          period: { variable: 'injury_date', from: '2013-03-04', to: '2013-03-04' },
+          dates,
+        },
+      });
+      expect(res.statusCode, res.body).toBe(201);
+      return parse(res.json().csv, { columns: true }) as Array<Record<string, string>>;
+    };
+    const [row] = await deliver('exact');
+    expect(Number(row.prom_w6_eq5d_index)).toBeCloseTo(Number(eq.scores!.index.value), 6);
+    expect(Number(row.prom_w6_region_score)).toBeCloseTo(Number(pw.scores!.total.value), 6);
+    // Before this change every PROM variable of an extract was empty.
+    expect(row.prom_w6_eq5d_index).not.toBe('');
+    const [shifted] = await deliver('shift');
+    expect(shifted.prom_w6_eq5d_index).toBe(row.prom_w6_eq5d_index);
+    expect(shifted.injury_date).not.toBe('2013-03-04');
   });
 });
