@@ -58,7 +58,7 @@ const { values: args } = parseArgs({
     explain: { type: 'string', default: '' },
     // Stop after the scheduler runs (no server, no patients).
     'scheduler-only': { type: 'boolean', default: false },
-    // Write a V8 CPU profile of the server process to this folder (node --cpu-prof), and print its heaviest functions.
+    // Write a V8 CPU profile of the server process to this folder (node --cpu-prof; read it with Chrome's DevTools or any .cpuprofile viewer).
     profile: { type: 'string', default: '' },
   },
 });
@@ -80,6 +80,24 @@ const keysEnv = {
 Object.assign(process.env, keysEnv);
 
 const seconds = (since: number) => (Date.now() - since) / 1000;
+/** The processes of the embedded PostgreSQL in `dataDir` (its postmaster and the postmaster's children); none for an outside server. */
+function ownPostgresPids(dataDir: string | null): number[] {
+  if (!dataDir) return [];
+  let postmaster: string;
+  try {
+    postmaster = fs.readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0];
+  } catch {
+    return [];
+  }
+  const parentOf = (pid: number) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1];
+    } catch {
+      return null; // gone
+    }
+  };
+  return [Number(postmaster), ...postgresPids().filter((pid) => parentOf(pid) === postmaster)];
+}
 const fmt = (n: number) => n.toLocaleString('en');
 const quantile = (sorted: number[], q: number) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] : NaN;
@@ -150,19 +168,38 @@ async function main() {
     console.log(`seeded: ${fmt(rows)} rows in ${table} (${timings.map(([w, s]) => `${w}: ${s.toFixed(0)} s`).join('; ')})`);
 
     // 2. The scheduler: the busy day, then the days after it.
-    const runs: Array<{ day: string; s: number; items: number; invitations: number; invited: number; expired: number; open: number }> = [];
+    const runs: Array<{
+      day: string;
+      s: number;
+      cpu: number;
+      items: number;
+      invitations: number;
+      invited: number;
+      expired: number;
+      open: number;
+    }> = [];
+    // CPU time of the run: this process and the server's own PostgreSQL processes (not other
+    // clusters on the machine), so that the figure does not depend on the machine's other load.
+    const ownCpu = () => {
+      const pg = cpuByPid(ownPostgresPids(pgServer ? dir : null));
+      const me = process.cpuUsage();
+      return [...pg.values()].reduce((a, b) => a + b, 0) + (me.user + me.system) / 1e6;
+    };
     for (let d = 0; d <= DAYS; d++) {
       const day = nextDay(args.day!, d);
       // Every window open that day is found by one statement per schedule over the analytics table.
       step = Date.now();
+      const cpu0 = ownCpu();
       const run = await platform.prom.scheduler.runDue(new Date(`${day}T05:00:00Z`));
       const s = seconds(step);
+      const cpu = ownCpu() - cpu0;
       const openItems = Number(
         (await platform.db.pool.query("SELECT count(*) FROM prom_item WHERE status IN ('pending', 'invited')")).rows[0].count,
       );
       runs.push({
         day,
         s,
+        cpu,
         items: run.itemsCreated,
         invitations: run.invitationsCreated,
         invited: run.itemsInvited,
@@ -170,7 +207,7 @@ async function main() {
         open: openItems,
       });
       console.log(
-        `scheduler ${day}${d === 0 ? ' (first run: every open window is new)' : ''}: ${s.toFixed(2)} s (load average ${os.loadavg()[0].toFixed(1)}); ${fmt(run.itemsCreated)} items created, ${fmt(run.invitationsCreated)} invitations created, ` +
+        `scheduler ${day}${d === 0 ? ' (first run: every open window is new)' : ''}: ${s.toFixed(2)} s, CPU ${cpu.toFixed(2)} s (load average ${os.loadavg()[0].toFixed(1)}); ${fmt(run.itemsCreated)} items created, ${fmt(run.invitationsCreated)} invitations created, ` +
           `${fmt(run.itemsInvited)} items invited, ${fmt(run.expired)} expired; ${fmt(openItems)} items open after`,
       );
     }
@@ -357,11 +394,11 @@ async function main() {
         .join(', ')}):`,
     );
     console.log('\nScheduler runs:');
-    console.log('| day | seconds | items created | invitations created | items invited | expired | items open after |');
-    console.log('|---|---|---|---|---|---|---|');
+    console.log('| day | seconds | CPU seconds | items created | invitations created | items invited | expired | items open after |');
+    console.log('|---|---|---|---|---|---|---|---|');
     for (const r of runs)
       console.log(
-        `| ${r.day} | ${r.s.toFixed(2)} | ${fmt(r.items)} | ${fmt(r.invitations)} | ${fmt(r.invited)} | ${fmt(r.expired)} | ${fmt(r.open)} |`,
+        `| ${r.day} | ${r.s.toFixed(2)} | ${r.cpu.toFixed(2)} | ${fmt(r.items)} | ${fmt(r.invitations)} | ${fmt(r.invited)} | ${fmt(r.expired)} | ${fmt(r.open)} |`,
       );
     const slowest = Math.max(...runs.map((r) => r.s));
     console.log(
