@@ -60,6 +60,8 @@ const { values: args } = parseArgs({
     'scheduler-only': { type: 'boolean', default: false },
     // Write a V8 CPU profile of the server process to this folder (node --cpu-prof; read it with Chrome's DevTools or any .cpuprofile viewer).
     profile: { type: 'string', default: '' },
+    // Serve as KVALREG_WORKERS does: HTTP in this many worker processes, background jobs in the primary.
+    workers: { type: 'string', default: '1' },
   },
 });
 const CASES = Number(args.cases),
@@ -80,6 +82,20 @@ const keysEnv = {
 Object.assign(process.env, keysEnv);
 
 const seconds = (since: number) => (Date.now() - since) / 1000;
+/** The child processes of a process (from /proc). */
+function childrenOf(parent: number): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1] === String(parent);
+      } catch {
+        return false;
+      }
+    });
+}
 /** The processes of the embedded PostgreSQL in `dataDir` (its postmaster and the postmaster's children); none for an outside server. */
 function ownPostgresPids(dataDir: string | null): number[] {
   if (!dataDir) return [];
@@ -259,6 +275,7 @@ async function main() {
         KVALREG_DATA_DIR: dir,
         LOG_LEVEL: 'warn',
         KVALREG_PROM_INTERVAL_MS: '0',
+        KVALREG_WORKERS: args.workers,
         KVALREG_ALLOW_TEST_IDENTITIES: '1',
         // 200 patients from one address here would be 200 addresses in life: the limits are raised out of the way.
         KVALREG_RATE_LIMIT: '0',
@@ -341,9 +358,11 @@ async function main() {
       // CPU of the server process and of PostgreSQL (every postgres process of the machine: the
       // figure is per request only when nothing else uses PostgreSQL meanwhile).
       const pg = postgresPids();
-      const cpu0 = { server: cpuByPid([server!.pid!]), pg: cpuByPid(pg) };
+      // The server and its worker processes (KVALREG_WORKERS), if any.
+      const serverPids = () => [server!.pid!, ...childrenOf(server!.pid!)];
+      const cpu0 = { server: cpuByPid(serverPids()), pg: cpuByPid(pg) };
       await Promise.all(Array.from({ length: PATIENTS }, worker));
-      const cpu1 = { server: cpuByPid([server!.pid!]), pg: cpuByPid(pg) };
+      const cpu1 = { server: cpuByPid(serverPids()), pg: cpuByPid(pg) };
       for (const k of Object.keys(lat)) lat[k].sort((a, b) => a - b);
       return {
         lat,
