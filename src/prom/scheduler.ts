@@ -44,6 +44,8 @@ export class PromScheduler {
     private readonly data: PersonData,
     private readonly registries: Registry[],
     private readonly schedules: CompiledSchedule[],
+    /** New items from which a run analyses `prom_item` before collecting them (see refreshStatistics). */
+    private readonly analyzeAfterItems = ANALYZE_AFTER_ITEMS,
   ) {}
 
   /** Indexes on the dates schedules count from, so a run reads only the cases near a window. */
@@ -106,7 +108,7 @@ export class PromScheduler {
    * proportion), and at least `ANALYZE_AFTER_ITEMS`.
    */
   private async refreshStatistics(itemsCreated: number): Promise<void> {
-    if (itemsCreated < ANALYZE_AFTER_ITEMS) return;
+    if (itemsCreated < this.analyzeAfterItems) return;
     await this.data.transaction(PLATFORM, 'prom:analyze', async (tx) => {
       const known = Number((await tx.client.query("SELECT reltuples FROM pg_class WHERE oid = 'prom_item'::regclass")).rows[0].reltuples);
       if (known < 0 || itemsCreated >= 0.1 * known) await tx.client.query('ANALYZE prom_item');
