@@ -3,6 +3,7 @@
 // what the case is about and which form (which injury) has which problem; the reviewed bulk finalise
 // of complete registrations; the registrations per month; and a case's own page (Case.tsx).
 import { Alert, Button, Checkbox, Field, Heading, Input, Label, Paragraph, Select, Spinner, Table } from '@digdir/designsystemet-react';
+import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api } from '../api.ts';
 import { personText, valueText, type CaseHeaderView } from '../components/CaseHeader.tsx';
@@ -15,6 +16,7 @@ import { pct, unitName, useApi, useDataYears, useOwnUnit, useRegistryId, useUnit
 import { dateShort } from '../dates.ts';
 import { errorText, fill } from '../errors.ts';
 import { useI18n, type Key } from '../i18n.tsx';
+import { useInvalidate } from '../query.ts';
 import { Link, useQuery, useRoute } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import { CasePage } from './Case.tsx';
@@ -329,17 +331,14 @@ function BulkFinalise({ registry, params }: { registry: string; params: URLSearc
   filter.delete('form');
   filter.delete('variable');
   const base = `/api/registries/${registry}/worklist`;
-  const [version, setVersion] = useState(0);
-  const list = useApi<Rows>(`${base}/rows?status=finalisable&${filter}&limit=${PAGE}&v=${version}`);
+  const list = useApi<Rows>(`${base}/rows?status=finalisable&${filter}&limit=${PAGE}`);
   const [reviewed, setReviewed] = useState(false);
   const [progress, setProgress] = useState<{ done: number; of: number } | null>(null);
-  const [result, setResult] = useState<{ finalised: number; skipped: number } | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const total = list.data?.total ?? 0;
-  const run = async () => {
-    setError(null);
-    setResult(null);
-    try {
+  const invalidate = useInvalidate();
+  // The ids are read fresh (never from the cache) when the registrar confirms; a case changed since
+  // the review is left alone by the platform and counted as skipped.
+  const finalise = useMutation({
+    mutationFn: async () => {
       const { ids, batch } = await api<{ ids: number[]; batch: number }>(`${base}/finalisable-ids?${filter}`);
       let finalised = 0,
         skipped = 0;
@@ -353,15 +352,25 @@ function BulkFinalise({ registry, params }: { registry: string; params: URLSearc
         skipped += r.skipped.length;
         setProgress({ done: Math.min(i + batch, ids.length), of: ids.length });
       }
-      setResult({ finalised, skipped });
-      setReviewed(false);
-      setVersion((v) => v + 1);
-    } catch (err) {
-      setError(errorText(err, tryT));
-    } finally {
+      return { finalised, skipped };
+    },
+    onSuccess: () => setReviewed(false),
+    // Also after a failure part-way: the batches before it were finalised.
+    onSettled: async () => {
       setProgress(null);
-    }
-  };
+      await invalidate(
+        base,
+        `/api/registries/${registry}/cases/`,
+        `/api/registries/${registry}/registrations`,
+        `/api/registries/${registry}/quality`,
+        '/api/patients/',
+      );
+    },
+  });
+  const result = finalise.data ?? null;
+  const error = finalise.error ? errorText(finalise.error, tryT) : null;
+  const total = list.data?.total ?? 0;
+  const run = () => finalise.mutate();
   return (
     <section aria-labelledby="bulk-heading" className="bulk-finalise">
       <Heading level={2} data-size="sm" id="bulk-heading">
@@ -399,7 +408,7 @@ function BulkFinalise({ registry, params }: { registry: string; params: URLSearc
             onChange={(e) => setReviewed(e.target.checked)}
             value="reviewed"
           />
-          <Button onClick={() => void run()} disabled={!reviewed || !!progress} loading={!!progress}>
+          <Button onClick={run} disabled={!reviewed || finalise.isPending} loading={finalise.isPending}>
             {fill(t('bulk.button'), { n: total })}
           </Button>
         </>
