@@ -9,11 +9,11 @@ import { api } from '../api.ts';
 import { Page } from '../components/Page.tsx';
 import { UnitPicker } from '../components/UnitPicker.tsx';
 import { YearPicker } from '../components/YearPicker.tsx';
-import { pct, unitName, useApi, useApiPages, useDataYears, useOwnUnit, useRegistryId, useUnits, type Text } from '../data.tsx';
+import { pct, unitName, useApi, useApiPages, useUnits, type Text } from '../data.tsx';
 import { errorText } from '../errors.ts';
 import { formatDateTime, useI18n, type Key } from '../i18n.tsx';
 import { useInvalidate } from '../query.ts';
-import { useQuery, useRoute } from '../router.tsx';
+import { usePageScope } from '../scope.ts';
 import { useSession } from '../session.tsx';
 import '../quality.css';
 
@@ -95,19 +95,10 @@ interface Report {
   findings: Finding[];
 }
 
-/** Shared by the pages: registry, year (?year=, default last year) and unit (?unit=, default own unit or the nation). */
+/** Shared by the pages: the page scope (scope.ts), with the unit as a RESH id (the nation's when none is chosen). */
 function useChoices() {
-  const registry = useRegistryId();
-  const units = useUnits();
-  const own = useOwnUnit();
-  const q = useQuery();
-  const { setQuery } = useRoute();
-  // The years with data, as on every other page (the newest full year by default).
-  const data = useDataYears(registry);
-  const year = q.get('year') ?? data.defaultYear ?? String(new Date().getFullYear() - 1);
-  const years = data.years.includes(year) ? data.years : [year, ...data.years];
-  const unit = q.get('unit') ?? own ?? units.nation?.resh ?? '';
-  return { registry, units, own, year, years, unit, setQuery };
+  const scope = usePageScope();
+  return { ...scope, unit: scope.unitOrNation ?? '', year: scope.year ?? '' };
 }
 
 function VerdictMark({ verdict, failures }: { verdict: string; failures?: number | null }) {
@@ -152,8 +143,8 @@ export function DataQuality() {
 function DataQualityReport() {
   const { t, lang } = useI18n();
   const { me } = useSession();
-  const { registry, units, own, year, years, unit, setQuery } = useChoices();
-  const report = useApi<Report>(registry && unit ? `/api/registries/${registry}/quality?unit=${unit}&year=${year}` : null);
+  const { registry, units, own, year, years, unit, setYear, setUnit } = useChoices();
+  const report = useApi<Report>(registry && unit && year ? `/api/registries/${registry}/quality?unit=${unit}&year=${year}` : null);
   const [drill, setDrill] = useState<Finding | null>(null);
   const canWrite = WRITERS.includes(me?.active?.role ?? '');
   const r = report.data;
@@ -202,13 +193,13 @@ function DataQualityReport() {
     <Page title={t('dq.title')}>
       <Paragraph>{t('dq.intro')}</Paragraph>
       <form className="filters" onSubmit={(e) => e.preventDefault()}>
-        <YearPicker id="dq-year" value={year} years={years} onChange={(v) => setQuery({ year: v })} />
+        <YearPicker id="dq-year" value={year} years={years} onChange={setYear} />
         <UnitPicker
           id="dq-unit"
           units={units.list}
           own={own}
           value={unit === units.nation?.resh ? '' : unit}
-          onChange={(v) => setQuery({ unit: v || units.nation?.resh })}
+          onChange={(v) => setUnit(v || null)}
         />
       </form>
       {report.error && (
@@ -528,7 +519,7 @@ export function Coverage() {
 function CoverageView() {
   const { t, lang } = useI18n();
   const { me } = useSession();
-  const { registry, units, own, year, years, unit, setQuery } = useChoices();
+  const { registry, units, own, year, years, unit, setYear, setUnit } = useChoices();
   const cov = useApi<{ rows: CoverageRow[] }>(registry && unit ? `/api/registries/${registry}/coverage?unit=${unit}` : null);
   const rows = (cov.data?.rows ?? [])
     .slice()
@@ -543,7 +534,7 @@ function CoverageView() {
           units={units.list}
           own={own}
           value={unit === units.nation?.resh ? '' : unit}
-          onChange={(v) => setQuery({ unit: v || units.nation?.resh })}
+          onChange={(v) => setUnit(v || null)}
         />
       </form>
       {cov.error && (
@@ -599,7 +590,7 @@ function CoverageView() {
       </Heading>
       {/* A registrar's worklist is their own unit's (NPR names its hospital); an administrator's follows the chosen unit. */}
       {canWork ? (
-        <Worklist registry={registry!} unit={own ?? unit} year={year} years={years} onYear={(v) => setQuery({ year: v })} />
+        <Worklist registry={registry!} unit={own ?? unit} year={year} years={years} onYear={setYear} />
       ) : (
         <Paragraph>{t('cov.worklistOnlyWriters')}</Paragraph>
       )}
@@ -623,7 +614,7 @@ function Worklist({
   const { t } = useI18n();
   const units = useUnits();
   const list = useApiPages(
-    registry && unit ? `/api/registries/${registry}/npr-worklist?unit=${unit}&year=${year}&limit=50` : null,
+    registry && unit && year ? `/api/registries/${registry}/npr-worklist?unit=${unit}&year=${year}&limit=50` : null,
     (p: { episodes: Episode[]; next: number | null }) => p.episodes,
   );
   const episodes = list.items;
@@ -708,8 +699,8 @@ export function Stage() {
 
 function StageView() {
   const { t, lang } = useI18n();
-  const { registry, year, years, setQuery } = useChoices();
-  const stage = useApi<StageAssessment>(registry ? `/api/registries/${registry}/stage?year=${year}` : null);
+  const { registry, year, years, setYear } = useChoices();
+  const stage = useApi<StageAssessment>(registry && year ? `/api/registries/${registry}/stage?year=${year}` : null);
   const [editing, setEditing] = useState<StageItem | null>(null);
   const yes = (v: boolean | null | undefined) =>
     v === true ? `● ${t('stage.yes')}` : v === false ? `○ ${t('stage.no')}` : t('stage.unknown');
@@ -718,7 +709,7 @@ function StageView() {
     <Page title={t('stage.title')}>
       <Paragraph>{t('stage.intro')}</Paragraph>
       <form className="filters" onSubmit={(e) => e.preventDefault()}>
-        <YearPicker id="stage-year" value={year} years={years} onChange={(v) => setQuery({ year: v })} />
+        <YearPicker id="stage-year" value={year} years={years} onChange={setYear} />
       </form>
       {stage.error && (
         <Alert data-color="danger">

@@ -12,11 +12,12 @@ import { ScrollTable } from '../components/ScrollTable.tsx';
 import { UnitField } from '../components/UnitCombobox.tsx';
 import { YearPicker } from '../components/YearPicker.tsx';
 import { useCodebook } from '../codebook.ts';
-import { pct, unitName, useApi, useDataYears, useOwnUnit, useRegistryId, useUnits, type Text } from '../data.tsx';
+import { pct, unitName, useApi, useOwnUnit, useRegistryId, useUnits, type Text } from '../data.tsx';
 import { dateShort } from '../dates.ts';
 import { errorText, fill } from '../errors.ts';
 import { useI18n, type Key } from '../i18n.tsx';
 import { useInvalidate } from '../query.ts';
+import { usePageScope } from '../scope.ts';
 import { Link, useQuery, useRoute } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import { CasePage } from './Case.tsx';
@@ -255,7 +256,7 @@ function WorklistPage() {
         </section>
       )}
       {canWrite && registry && <BulkFinalise registry={registry} params={params} />}
-      {registry && <MonthlySummary registry={registry} unit={own} />}
+      {registry && <MonthlySummary registry={registry} unit={params.get('unit')} />}
     </Page>
   );
 }
@@ -449,10 +450,10 @@ interface MonthSummary {
 /** Registrations per month for the unit: cases, how many complete and finalised, forms by status. */
 function MonthlySummary({ registry, unit }: { registry: string; unit: string | null }) {
   const { t, lang } = useI18n();
-  const q = useQuery();
-  const { setQuery } = useRoute();
-  const { years, defaultYear } = useDataYears(registry);
-  const year = q.get('year') ?? defaultYear ?? '';
+  // The year as on every page (scope.ts); the unit is the worklist's (its filter, the own unit by default).
+  const scope = usePageScope();
+  const { years, setYear } = scope;
+  const year = scope.year ?? '';
   const data = useApi<MonthSummary[]>(
     year ? `/api/registries/${registry}/registrations/summary?year=${year}${unit ? `&unit=${unit}` : ''}` : null,
   );
@@ -466,7 +467,7 @@ function MonthlySummary({ registry, unit }: { registry: string; unit: string | n
       <Heading level={2} data-size="sm" id="per-month">
         {t('reg.perMonth')}
       </Heading>
-      <YearPicker id="summary-year" className="year-field" value={year} onChange={(v) => setQuery({ year: v })} years={years} />
+      <YearPicker id="summary-year" className="year-field" value={year} onChange={setYear} years={years} />
       {data.error && (
         <Alert data-color="danger">
           <Paragraph>{data.error}</Paragraph>
