@@ -127,7 +127,7 @@ export function useApiPages<Item, P extends { next: number | null }>(
     queryKey: ['api-pages', path ?? ''],
     enabled: !!path,
     initialPageParam: 0,
-    queryFn: ({ pageParam, signal }) => api<P>(`${path}${path?.includes('?') ? '&' : '?'}after=${pageParam}`, { signal }),
+    queryFn: ({ pageParam }) => api<P>(`${path}${path?.includes('?') ? '&' : '?'}after=${pageParam}`),
     getNextPageParam: (last) => last.next ?? undefined,
   });
   return {

@@ -25,7 +25,10 @@ export function createQueryClient(): QueryClient {
         // A refusal (4xx) or a server error (5xx) is an answer: shown at once, not asked again
         // three times. Only a request that never got an answer (the network) is tried once more.
         retry: (failures, err) => !(err instanceof ApiError) && failures < 1,
-        queryFn: ({ queryKey, signal }) => api(String(queryKey[1]), { signal }),
+        // No abort signal: a request is not cancelled when the last component reading it unmounts
+        // (React's StrictMode mounts every component twice in development, and a cancelled read
+        // would be asked for again); its answer goes into the cache for the next reader.
+        queryFn: ({ queryKey }) => api(String(queryKey[1])),
       },
       mutations: { retry: false },
     },

@@ -13,7 +13,7 @@ import { ScrollTable } from '../components/ScrollTable.tsx';
 import { useCodebook, type Codebook } from '../codebook.ts';
 import { unitName, useApi, useRegistryId, useUnits, type Text } from '../data.tsx';
 import { dateShort } from '../dates.ts';
-import { errorText, fill } from '../errors.ts';
+import { errorText, fill, isNotFound } from '../errors.ts';
 import { formatDateTime, useI18n, type Key, type Lang } from '../i18n.tsx';
 import { apiKey, invalidatePaths } from '../query.ts';
 import { Link } from '../router.tsx';
@@ -142,9 +142,15 @@ export function CasePage({ caseId }: { caseId: string }) {
   });
   const addError = add.error ? errorText(add.error, tryT) : null;
 
-  // An unknown case (or one outside the caller's units, which the platform answers alike): said plainly.
-  if (caseQuery.failure instanceof ApiError && caseQuery.failure.status === 404)
-    return <NotFound title={`${t('reg.caseTitle')} ${caseId}`} text={error ?? ''} back={{ to: '/registrations', label: t('reg.back') }} />;
+  // A case that does not exist: said plainly, with the way back (a case of another unit is refused, in words, below).
+  if (isNotFound(caseQuery.failure))
+    return (
+      <NotFound
+        title={`${t('reg.caseTitle')} ${caseId}`}
+        text={tryT('error.code.case.notFound', error ?? '')}
+        back={{ to: '/registrations', label: t('reg.back') }}
+      />
+    );
 
   return (
     <Page title={`${t('reg.caseTitle')} ${caseId}`}>

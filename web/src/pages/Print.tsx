@@ -50,7 +50,7 @@ function Choices({ v, codebook }: { v: VariableView; codebook: Codebook }) {
 }
 
 export function PrintPage() {
-  const { t, lang } = useI18n();
+  const { t, tryT, lang } = useI18n();
   const q = useQuery();
   const registry = useRegistryId();
   const codebook = useCodebook(registry);
@@ -64,7 +64,13 @@ export function PrintPage() {
   const order = (form: string) => cb?.forms.findIndex((f) => f.id === form) ?? 0;
   const forms = view.data ? [...view.data.forms].sort((a, b) => order(a.form) - order(b.form) || a.instance.localeCompare(b.instance)) : [];
   if (isNotFound(view.failure))
-    return <NotFound title={title} text={view.error ?? ''} back={{ to: '/registrations', label: t('reg.back') }} />;
+    return (
+      <NotFound
+        title={title}
+        text={tryT('error.code.case.notFound', view.error ?? '')}
+        back={{ to: '/registrations', label: t('reg.back') }}
+      />
+    );
   return (
     <Page title={title}>
       <div className="print-actions">
