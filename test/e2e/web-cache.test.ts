@@ -156,6 +156,7 @@ describe.skipIf(!executablePath && !process.env.CI)("the web app's data cache, p
 
   it('opens every page on the same year and the own unit, and keeps "the nation only"', async () => {
     const { context, page } = await logIn(browser, site, 'registrar');
+    const requests = countRequests(page);
     const pickers: Array<[string, string]> = [
       ['/indicators', '#period'],
       ['/analyses', '#year'],
@@ -171,6 +172,17 @@ describe.skipIf(!executablePath && !process.env.CI)("the web app's data cache, p
       const offered = await page.locator(`${picker} option`).evaluateAll((os) => os.map((o) => (o as unknown as { value: string }).value));
       expect(offered, path).toContain(defaultYear);
     }
+    // No page asked for a year it then replaced (e.g. last calendar year while the years loaded).
+    const asked = requests
+      .all()
+      .split('\n')
+      .flatMap((u) => [...u.matchAll(/[?&](?:year|period)=(\d{4})/g)].map((m) => m[1]));
+    expect(asked.length).toBeGreaterThan(0);
+    expect(new Set(asked), requests.all()).toEqual(new Set([defaultYear]));
+    // The analyses open on the own unit, as every page does (they used to show the nation).
+    expect(
+      requests.count((u) => /^\/api\/registries\/fracture\/figures\/[^?]+\?.*unit=/.test(u) && u.includes(`unit=${SUS_ORTHO}`)),
+    ).toBeGreaterThan(0);
     // The own unit by default beside the nation; the nation only when chosen, also after a reload.
     await page.goto(`${site}/indicators`);
     const table = page.locator('table.indicator-table');
