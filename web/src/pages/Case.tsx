@@ -116,9 +116,11 @@ export function CasePage({ caseId }: { caseId: string }) {
   const registry = useRegistryId();
   const codebook = useCodebook(registry);
   const url = registry ? casePath(registry, caseId) : null;
-  const caseQuery = useApi<CaseView>(url);
-  const header = useApi<CaseHeaderView>(url && `${url}/header`);
-  const history = useApi<FieldHistory[]>(url && `${url}/field-history`);
+  // The page one edits on is read anew each time it opens (another registrar or the hospital's
+  // system may have changed the case a moment ago); the cached answer shows meanwhile.
+  const caseQuery = useApi<CaseView>(url, { fresh: 0 });
+  const header = useApi<CaseHeaderView>(url && `${url}/header`, { fresh: 0 });
+  const history = useApi<FieldHistory[]>(url && `${url}/field-history`, { fresh: 0 });
   const view = caseQuery.data;
   const error = caseQuery.error;
   const changed = useCaseChanged(registry ?? '', caseId);
