@@ -6,7 +6,7 @@ import { writeEvents } from '../../audit/trail.ts';
 import { callerLabel, type Caller } from '../../access/caller.ts';
 import { AccessDenied } from '../../access/door.ts';
 import { listUsers, setGrants } from '../../access/users.ts';
-import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { RecordError } from '../../records/workflow.ts';
 import type { Access } from '../access-policy.ts';
 
@@ -17,7 +17,7 @@ function requirePlatformAdmin(c: Caller): void {
   throw new AccessDenied('This is for the platform admin (of every registry).');
 }
 
-export function adminRoutes(app: FastifyInstance, platform: Platform): void {
+export async function adminRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   app.get('/api/admin/users', { config: { access: PLATFORM_ADMINS } }, async (req) => {
     requirePlatformAdmin(req.caller!);
     return listUsers(platform.db.pool);

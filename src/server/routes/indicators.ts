@@ -3,6 +3,7 @@
 // publishing CSV, analytics freshness, and per-case explanations (unit users, through the door).
 import type { FastifyInstance } from 'fastify';
 import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { explainIndicator, periodRange } from '../../indicators/explain.ts';
 import { measure, measureId, measureReport, nationalCsv } from '../../indicators/outputs.ts';
 import { GRAINS, type Grain } from '../../indicators/schema.ts';
@@ -22,7 +23,7 @@ const LEVELS = ['nation', 'region', 'trust', 'hospital', 'department'] as const;
 
 type Q = Record<string, string | undefined>;
 
-export function indicatorRoutes(app: FastifyInstance, platform: Platform): void {
+export async function indicatorRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const registryOf = (id: string): Registry => {
     const r = platform.registry(id);
     if (!r)
