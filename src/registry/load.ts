@@ -28,10 +28,11 @@ import {
   type VariableDef,
   type VariableType,
 } from './schema.ts';
+import { KvalregError } from '../errors.ts';
 
-export class DefinitionError extends Error {
+export class DefinitionError extends KvalregError {
   constructor(readonly problems: string[]) {
-    super(`Registry definition is invalid:\n  ${problems.join('\n  ')}`);
+    super('internal', `Registry definition is invalid:\n  ${problems.join('\n  ')}`, { details: problems });
   }
 }
 

@@ -8,10 +8,10 @@ import { availableGrants, type Sessions } from '../../auth/sessions.ts';
 import { ninHash } from '../../identity/crypto.ts';
 import { parseNin } from '../../identity/nin.ts';
 import type { Platform } from '../../platform.ts';
-import { RecordError } from '../../records/workflow.ts';
 import { ANY_CALLER, PEOPLE, PUBLIC } from '../access-policy.ts';
 import { cookieNames, PATIENT_SUBJECT_PREFIX } from '../auth.ts';
 import type { RouteOptions } from './plugin.ts';
+import { KvalregError } from '../../errors.ts';
 
 export interface AuthRouteOptions extends RouteOptions {
   sessions: Sessions;
@@ -47,9 +47,9 @@ export async function authRoutes(app: FastifyInstance, { platform, sessions, log
 
   const requireLogin = () => {
     if (!login)
-      throw new RecordError(
+      throw new KvalregError(
+        'not-found',
         'Login is not configured on this server: set KVALREG_OIDC_ISSUER and the other KVALREG_OIDC_* settings (docs/login.md), or run `npm start` for the local login service.',
-        404,
       );
     return login;
   };
@@ -175,11 +175,11 @@ export async function authRoutes(app: FastifyInstance, { platform, sessions, log
   // Role switching: a person with several grants chooses the one they act in.
   app.post<{ Body: { registry?: string; role?: string; unit?: string } }>('/auth/role', { config: { access: PEOPLE } }, async (req) => {
     if (!req.session)
-      throw new RecordError('Only a browser session has an active role to switch; a token always acts with all its grants.', 409);
+      throw new KvalregError('conflict', 'Only a browser session has an active role to switch; a token always acts with all its grants.');
     if (req.session.resolved.user.subject.startsWith(PATIENT_SUBJECT_PREFIX))
-      throw new RecordError(
+      throw new KvalregError(
+        'forbidden',
         "A patient's login (at the patients' login service) acts as the patient only; log in at /auth/login to act in a role.",
-        403,
       );
     const want = {
       registry: String(req.body?.registry ?? ''),
@@ -196,9 +196,9 @@ export async function authRoutes(app: FastifyInstance, { platform, sessions, log
         object: `${want.registry}:${want.role}:${want.unit}`,
         outcome: 'denied',
       });
-      throw new RecordError(
+      throw new KvalregError(
+        'forbidden',
         `You have no grant ${want.registry}:${want.role}:${want.unit}. Choose one of: ${s.grants.map((g) => `${g.registry}:${g.role}:${g.unit}`).join(', ')}.`,
-        403,
       );
     }
     await audit(req, {

@@ -3,10 +3,11 @@
 // another event (records/events.ts).
 import type { FastifyInstance } from 'fastify';
 import { reassessEvents } from '../../records/events.ts';
-import { changeStatus, completeForm, deleteForm, getCase, history, RecordError, worklist } from '../../records/workflow.ts';
+import { changeStatus, completeForm, deleteForm, getCase, history, worklist } from '../../records/workflow.ts';
 import { READERS, WRITERS } from '../access-policy.ts';
 import { instanceOf, pageParam, positiveId, registryIn, userOf, type FormParams } from '../route-params.ts';
 import type { RouteOptions } from './plugin.ts';
+import { KvalregError } from '../../errors.ts';
 
 export async function caseRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const registryOf = (id: string) => registryIn(platform, id);
@@ -61,7 +62,7 @@ export async function caseRoutes(app: FastifyInstance, { platform }: RouteOption
         const r = registryOf(req.params.id);
         const values = req.body?.values;
         if (!values || typeof values !== 'object')
-          throw new RecordError('Send {"values": {"variable": value, ...}} with the variables to set.', 400);
+          throw new KvalregError('invalid', 'Send {"values": {"variable": value, ...}} with the variables to set.');
         const caseId = positiveId(req.params.caseId, 'case');
         const result = await platform.data.transaction(
           c,

@@ -8,9 +8,9 @@ import { promInnsyn } from '../../prom/innsyn.ts';
 import { innsyn } from '../../records/innsyn.ts';
 import { reservationOf } from '../../records/reservation-status.ts';
 import { reserveByHash } from '../../records/reservation.ts';
-import { RecordError } from '../../records/workflow.ts';
 import { PATIENTS } from '../access-policy.ts';
 import type { RouteOptions } from './plugin.ts';
+import { KvalregError } from '../../errors.ts';
 
 export async function innsynRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   // Innsyn: the patient's own view, and opting out from the same place.
@@ -31,9 +31,9 @@ export async function innsynRoutes(app: FastifyInstance, { platform }: RouteOpti
   app.post('/api/innsyn/reservation', { config: { access: PATIENTS } }, async (req, reply) => {
     const c = req.caller!;
     if (c.kind !== 'user' || !c.personHash)
-      throw new RecordError(
+      throw new KvalregError(
+        'conflict',
         'Your login does not carry your identity number, so the reservation cannot be registered. Contact the registry.',
-        409,
       );
     const hash = Buffer.from(c.personHash, 'hex');
     // Carried out by the platform for the patient: it must reach raw messages, which only the platform may.

@@ -3,10 +3,10 @@
 import type { FastifyInstance } from 'fastify';
 import { identityFromIdentifier, NIN_SYSTEMS } from '../../capture/identity.ts';
 import { reserve } from '../../records/reservation.ts';
-import { RecordError } from '../../records/workflow.ts';
 import { ADMINS } from '../access-policy.ts';
 import { requireAllRegistries } from '../route-params.ts';
 import type { RouteOptions } from './plugin.ts';
+import { KvalregError } from '../../errors.ts';
 
 export async function reservationRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   app.post<{ Body: { system?: string; value?: string; channel?: string } }>(
@@ -25,9 +25,9 @@ export async function reservationRoutes(app: FastifyInstance, { platform }: Rout
         { allowTestIdentities: platform.config.allowTestIdentities },
       );
       if (!identity)
-        throw new RecordError(
+        throw new KvalregError(
+          'unprocessable',
           `Cannot register the reservation: ${issues.map((i) => i.diagnostics).join('; ') || 'give {"value": "<national identity number>"}'}.`,
-          422,
         );
       const result = await platform.data.transaction(
         c,
