@@ -7,7 +7,7 @@
 // clinic's items (prom/case-results.ts, results.ts).
 import type { PersonTx } from '../access/door.ts';
 import type { Registry } from '../registry/load.ts';
-import { RecordError } from '../records/workflow.ts';
+import { KvalregError } from '../errors.ts';
 
 const READ = ['unit-registrar', 'unit-reader', 'registry-admin', 'platform-admin'] as const;
 
@@ -34,7 +34,8 @@ export async function clinicAnswers(
   opts: { unit?: string; status?: string; limit?: number; offset?: number },
 ): Promise<{ total: number; items: ClinicAnswer[] }> {
   const statuses = ['pending', 'invited', 'answered', 'expired', 'cancelled'];
-  if (opts.status !== undefined && !statuses.includes(opts.status)) throw new RecordError(`status is one of ${statuses.join(', ')}.`, 400);
+  if (opts.status !== undefined && !statuses.includes(opts.status))
+    throw new KvalregError('invalid', `status is one of ${statuses.join(', ')}.`);
   if (opts.unit) tx.requireUnit(registry.id, opts.unit, [...READ]);
   const scope = tx.unitsFor(registry.id, [...READ]);
   const units = opts.unit ? tx.units.descendants(opts.unit) : scope;

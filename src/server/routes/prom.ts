@@ -286,7 +286,7 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
     async (req) => {
       const r = registryOf(req.params.id);
       if (req.query.unit !== undefined && !platform.units.has(req.query.unit))
-        throw new RecordError(`Unknown unit "${req.query.unit}": give the RESH id of a unit.`, 400);
+        throw new KvalregError('invalid', `Unknown unit "${req.query.unit}": give the RESH id of a unit.`);
       return platform.data.transaction(
         req.caller!,
         'prom:clinic',
