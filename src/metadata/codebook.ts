@@ -55,7 +55,7 @@ export const OPTIONAL_BOOLEAN = 'Valfri i kvalreg.';
 /**
  * What the layout has no column for but a scaffolded registry needs to compute its derived variables
  * (and so keep the conditional requirements over them), said in `kommentar` before any `Kilde: `:
- * the code list a variable uses (`Kodeliste: ao_ota_2018.`), a code's properties
+ * the code list a variable uses (`Kodeliste: side.`), a code's properties
  * (`Eigenskapar: {"bone":"2",…}`, read by codeProperty) and a derived variable's type (`Type: integer.`).
  */
 export const CODELIST_TAG = 'Kodeliste: ';
