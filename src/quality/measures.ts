@@ -1,6 +1,6 @@
 // Counts every data-quality check of a registry in one pass over its analytics table, per
-// registering unit and year, and the timeliness histograms (days from event to registration and
-// to finalisation) in a second; then adds them up to every level above (department → hospital →
+// registering unit and year, with the days from event to registration and to finalisation of
+// every case gathered in the same pass (made into histograms here); then adds them up to every level above (department → hospital →
 // trust → region → nation) in memory. Only counts are kept: rates, verdicts against the
 // thresholds, outliers and trends are worked out when read (judge.ts), so a changed threshold
 // needs no recomputation.
@@ -48,18 +48,22 @@ export function measureSql(
   const columns: Array<{ key: string; parts: number }> = [];
   for (const c of set.checks) {
     if (c.kind === 'completeness') {
-      cols.push(
-        `count(*) FILTER (WHERE ${c.eligible})`,
-        `count(*) FILTER (WHERE ${c.eligible} AND ${c.present})`,
-        c.unknown ? `count(*) FILTER (WHERE ${c.eligible} AND ${c.unknown})` : '0',
-      );
+      cols.push(countWhere(c.eligible), countWhere(c.eligible, c.present), c.unknown ? countWhere(c.eligible, c.unknown) : '0');
       columns.push({ key: checkKey(c), parts: 3 });
     } else {
-      cols.push(`count(*) FILTER (WHERE ${c.checked})`, `count(*) FILTER (WHERE ${c.checked} AND ${c.failing})`);
+      // A validity or consistency check's `failing` holds only where `checked` does (checks.ts: it
+      // is unknown for a missing value or an unknown rule), so it is counted alone.
+      cols.push(countWhere(c.checked), countWhere(c.failing));
       columns.push({ key: checkKey(c), parts: 2 });
     }
   }
   const select = cols.map((x, i) => `${x.replace(/\$AS_OF/g, asOfParam)} AS c${i}`);
+  // Timeliness in the same pass: a second scan grouped by unit, year and days cost as much as all the checks.
+  if (set.timeliness)
+    select.push(
+      `array_agg(${set.timeliness.registration}) FILTER (WHERE ${set.timeliness.registration} IS NOT NULL) AS reg`,
+      `array_agg(${set.timeliness.finalisation}) FILTER (WHERE ${set.timeliness.finalisation} IS NOT NULL) AS fin`,
+    );
   const text = `SELECT a.unit_resh AS unit, extract(year FROM ${set.periodSql})::int AS year, count(*)::int AS n${select.length ? `, ${select.join(', ')}` : ''}
     FROM ${analyticsTable(registry)} a
     WHERE ${set.periodSql} IS NOT NULL${dataset === 'qa' ? ' AND a.finalised' : ''}
@@ -67,13 +71,20 @@ export function measureSql(
   return { text, columns };
 }
 
-/** Histograms of days to registration and finalisation, per unit and year (one scan, two grouping sets). */
-export function timelinessSql(registry: Registry, set: CheckSet, dataset: 'fresh' | 'qa'): string | null {
-  if (!set.timeliness) return null;
-  return `SELECT unit, year, reg, fin, count(*)::int AS n FROM (
-      SELECT a.unit_resh AS unit, extract(year FROM ${set.periodSql})::int AS year, ${set.timeliness.registration} AS reg, ${set.timeliness.finalisation} AS fin
-      FROM ${analyticsTable(registry)} a WHERE ${set.periodSql} IS NOT NULL${dataset === 'qa' ? ' AND a.finalised' : ''}) t
-    GROUP BY GROUPING SETS ((unit, year, reg), (unit, year, fin))`;
+const NOT_NULL = /^(a\."[a-z][a-z0-9_]*") IS NOT NULL$/;
+
+/**
+ * The count of cases where `filter` holds and (when given) `and` holds too, as one aggregate as
+ * cheap as PostgreSQL makes it: "a value is there" (`a."x" IS NOT NULL`, the commonest predicate
+ * of all) is counted by `count(a."x")`, a strict transition that skips nulls with no filter to
+ * evaluate, and `count(*)` for every case. The same cases as `count(*) FILTER (WHERE (filter) AND (and))`.
+ */
+export function countWhere(filter: string, and?: string): string {
+  const parts = [filter, and].filter((p): p is string => p !== undefined && p !== 'TRUE');
+  const i = parts.findIndex((p) => NOT_NULL.test(p));
+  const counted = i >= 0 ? NOT_NULL.exec(parts[i])![1] : '*';
+  const rest = parts.filter((_, k) => k !== i).map((p) => `(${p})`);
+  return `count(${counted})${rest.length ? ` FILTER (WHERE ${rest.join(' AND ')})` : ''}`;
 }
 
 export async function measure(
@@ -113,6 +124,8 @@ export async function measure(
       for (let k = 0; k < c.parts; k++) parts.push(Number(r[`c${i++}`]));
       counts.push([c.key, parts]);
     }
+    const registration = histogram(r.reg as number[] | null),
+      finalisation = histogram(r.fin as number[] | null);
     for (const unit of pathOf(r.unit)) {
       const u = at(unit, year);
       u.cases += Number(r.n);
@@ -121,18 +134,8 @@ export async function measure(
         if (!have) u.checks.set(key, [...parts]);
         else for (let k = 0; k < parts.length; k++) have[k] += parts[k];
       }
-    }
-  }
-  const tsql = timelinessSql(registry, set, o.dataset);
-  if (tsql) {
-    const t = await tx.client.query(tsql);
-    for (const r of t.rows) {
-      const year = Number(r.year);
-      for (const unit of pathOf(r.unit)) {
-        const u = at(unit, year);
-        if (r.reg !== null) u.registration.set(Number(r.reg), (u.registration.get(Number(r.reg)) ?? 0) + Number(r.n));
-        if (r.fin !== null) u.finalisation.set(Number(r.fin), (u.finalisation.get(Number(r.fin)) ?? 0) + Number(r.n));
-      }
+      for (const [days, n] of registration) u.registration.set(days, (u.registration.get(days) ?? 0) + n);
+      for (const [days, n] of finalisation) u.finalisation.set(days, (u.finalisation.get(days) ?? 0) + n);
     }
   }
   return {
@@ -146,6 +149,13 @@ export async function measure(
     byUnit,
     leaves,
   };
+}
+
+/** Days → number of cases. */
+function histogram(days: number[] | null): Map<number, number> {
+  const h = new Map<number, number>();
+  for (const d of days ?? []) h.set(Number(d), (h.get(Number(d)) ?? 0) + 1);
+  return h;
 }
 
 /** The median of a histogram of whole days (the lower middle value for an even count); null when empty. */
