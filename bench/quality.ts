@@ -27,7 +27,7 @@ import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { analyticsTable } from '../src/analytics/columns.ts';
 import { startPlatform } from '../src/platform.ts';
 import { hospitalMap, linkageSql } from '../src/quality/coverage.ts';
-import { measure, measureSql } from '../src/quality/measures.ts';
+import { measure, measureSql, OSLO_SESSION, timelinessSql } from '../src/quality/measures.ts';
 import { analyticsColumns } from '../src/analytics/columns.ts';
 import type { Registry } from '../src/registry/load.ts';
 import { osloDate } from '../src/time/oslo.ts';
@@ -271,7 +271,25 @@ async function explainAll(platform: Awaited<ReturnType<typeof startPlatform>>, r
   await plan('linkage', linkageSql(registry, npr, columns), [map.units, map.hospitals, npr.linkage.daysBefore, npr.linkage.daysAfter]);
   const set = platform.quality.checks(registry.id)!;
   const params = [...set.params, osloDate(new Date().toISOString())];
-  await plan('measures (with timeliness)', measureSql(registry, set, 'fresh', `$${params.length}`).text, params);
+  // The measures run in a transaction with the session's time zone set to Oslo (measures.ts).
+  const client = await db.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(OSLO_SESSION);
+    const { rows } = await client.query(
+      `EXPLAIN (ANALYZE, BUFFERS) ${measureSql(registry, set, 'fresh', `$${params.length}`).text}`,
+      params,
+    );
+    console.log(`\n--- measures\n${rows.map((r) => r['QUERY PLAN']).join('\n')}`);
+    const t = timelinessSql(registry, set, 'fresh');
+    if (t)
+      console.log(
+        `\n--- timeliness\n${(await client.query(`EXPLAIN (ANALYZE, BUFFERS) ${t}`)).rows.map((r) => r['QUERY PLAN']).join('\n')}`,
+      );
+  } finally {
+    await client.query('ROLLBACK');
+    client.release();
+  }
 }
 
 main().catch((err) => {

@@ -1,6 +1,6 @@
 // Counts every data-quality check of a registry in one pass over its analytics table, per
-// registering unit and year, with the days from event to registration and to finalisation of
-// every case gathered in the same pass (made into histograms here); then adds them up to every level above (department → hospital →
+// registering unit and year, and the timeliness histograms (days from event to registration and
+// to finalisation) in a second; then adds them up to every level above (department → hospital →
 // trust → region → nation) in memory. Only counts are kept: rates, verdicts against the
 // thresholds, outliers and trends are worked out when read (judge.ts), so a changed threshold
 // needs no recomputation.
@@ -37,7 +37,15 @@ export interface Measured {
 
 const empty = (): UnitYear => ({ cases: 0, checks: new Map(), registration: new Map(), finalisation: new Map() });
 
-/** The one-pass statement: per unit and year, the case count and each check's counts. */
+/**
+ * The measures' statement runs with the session's time zone set to Oslo (`OSLO_SESSION`, for its
+ * transaction only), so that a time's date in Oslo is a plain cast: `(t AT TIME ZONE
+ * 'Europe/Oslo')::date` looks the zone up by name for every case and cost a quarter of the pass.
+ */
+export const OSLO_SESSION = `SET LOCAL TimeZone = 'Europe/Oslo'`;
+const inOsloSession = (sql: string) => sql.replace(/ AT TIME ZONE 'Europe\/Oslo'\)::date/g, ')::date');
+
+/** The one-pass statement: per unit and year, the case count and each check's counts (run under OSLO_SESSION). */
 export function measureSql(
   registry: Registry,
   set: CheckSet,
@@ -58,17 +66,11 @@ export function measureSql(
     }
   }
   const select = cols.map((x, i) => `${x.replace(/\$AS_OF/g, asOfParam)} AS c${i}`);
-  // Timeliness in the same pass: a second scan grouped by unit, year and days cost as much as all the checks.
-  if (set.timeliness)
-    select.push(
-      `array_agg(${set.timeliness.registration}) FILTER (WHERE ${set.timeliness.registration} IS NOT NULL) AS reg`,
-      `array_agg(${set.timeliness.finalisation}) FILTER (WHERE ${set.timeliness.finalisation} IS NOT NULL) AS fin`,
-    );
   const text = `SELECT a.unit_resh AS unit, extract(year FROM ${set.periodSql})::int AS year, count(*)::int AS n${select.length ? `, ${select.join(', ')}` : ''}
     FROM ${analyticsTable(registry)} a
     WHERE ${set.periodSql} IS NOT NULL${dataset === 'qa' ? ' AND a.finalised' : ''}
     GROUP BY 1, 2`;
-  return { text, columns };
+  return { text: inOsloSession(text), columns };
 }
 
 const NOT_NULL = /^(a\."[a-z][a-z0-9_]*") IS NOT NULL$/;
@@ -87,6 +89,15 @@ export function countWhere(filter: string, and?: string): string {
   return `count(${counted})${rest.length ? ` FILTER (WHERE ${rest.join(' AND ')})` : ''}`;
 }
 
+/** Histograms of days to registration and finalisation, per unit and year (one scan, two grouping sets; run under OSLO_SESSION). */
+export function timelinessSql(registry: Registry, set: CheckSet, dataset: 'fresh' | 'qa'): string | null {
+  if (!set.timeliness) return null;
+  return inOsloSession(`SELECT unit, year, reg, fin, count(*)::int AS n FROM (
+      SELECT a.unit_resh AS unit, extract(year FROM ${set.periodSql})::int AS year, ${set.timeliness.registration} AS reg, ${set.timeliness.finalisation} AS fin
+      FROM ${analyticsTable(registry)} a WHERE ${set.periodSql} IS NOT NULL${dataset === 'qa' ? ' AND a.finalised' : ''}) t
+    GROUP BY GROUPING SETS ((unit, year, reg), (unit, year, fin))`);
+}
+
 export async function measure(
   tx: PersonTx,
   registry: Registry,
@@ -97,6 +108,10 @@ export async function measure(
   const started = Date.now();
   const params = [...set.params, o.asOf];
   const { text, columns } = measureSql(registry, set, o.dataset, `$${params.length}`);
+  await tx.client.query(OSLO_SESSION);
+  // SET LOCAL outside a transaction lasts one statement: the dates would then be the server's.
+  const zone = (await tx.client.query(`SELECT current_setting('TimeZone') AS z`)).rows[0].z;
+  if (zone !== 'Europe/Oslo') throw new Error(`the measures must run in a transaction (the time zone is ${zone}, not Europe/Oslo)`);
   const { rows } = await tx.client.query(text, params);
   const nation = units.all().find((u) => u.level === 'nation')?.resh ?? '1';
   const pathOf = (resh: string | null) => (resh && units.get(resh) ? units.get(resh)!.path : [nation]);
@@ -124,8 +139,6 @@ export async function measure(
       for (let k = 0; k < c.parts; k++) parts.push(Number(r[`c${i++}`]));
       counts.push([c.key, parts]);
     }
-    const registration = histogram(r.reg as number[] | null),
-      finalisation = histogram(r.fin as number[] | null);
     for (const unit of pathOf(r.unit)) {
       const u = at(unit, year);
       u.cases += Number(r.n);
@@ -134,8 +147,20 @@ export async function measure(
         if (!have) u.checks.set(key, [...parts]);
         else for (let k = 0; k < parts.length; k++) have[k] += parts[k];
       }
-      for (const [days, n] of registration) u.registration.set(days, (u.registration.get(days) ?? 0) + n);
-      for (const [days, n] of finalisation) u.finalisation.set(days, (u.finalisation.get(days) ?? 0) + n);
+    }
+  }
+  // Timeliness in a second pass: gathering every case's days in the first (array_agg) saved less
+  // in the database than reading the arrays cost here.
+  const tsql = timelinessSql(registry, set, o.dataset);
+  if (tsql) {
+    const t = await tx.client.query(tsql);
+    for (const r of t.rows) {
+      const year = Number(r.year);
+      for (const unit of pathOf(r.unit)) {
+        const u = at(unit, year);
+        if (r.reg !== null) u.registration.set(Number(r.reg), (u.registration.get(Number(r.reg)) ?? 0) + Number(r.n));
+        if (r.fin !== null) u.finalisation.set(Number(r.fin), (u.finalisation.get(Number(r.fin)) ?? 0) + Number(r.n));
+      }
     }
   }
   return {
@@ -149,13 +174,6 @@ export async function measure(
     byUnit,
     leaves,
   };
-}
-
-/** Days → number of cases. */
-function histogram(days: number[] | null): Map<number, number> {
-  const h = new Map<number, number>();
-  for (const d of days ?? []) h.set(Number(d), (h.get(Number(d)) ?? 0) + 1);
-  return h;
 }
 
 /** The median of a histogram of whole days (the lower middle value for an even count); null when empty. */
