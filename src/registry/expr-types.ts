@@ -108,6 +108,8 @@ const BUILTIN_ARITY: Record<string, [number, number]> = {
   substr: [2, 3],
   band: [3, 3],
 };
+/** The names of the built-ins: what an expression may call in any registry (besides codeProperty and parameter). */
+export const BUILTIN_FUNCTIONS: ReadonlySet<string> = new Set(Object.keys(BUILTIN_ARITY));
 /** Built-ins only the JavaScript compilation has (they work per case); their results are `any`. */
 export const JS_ONLY_BUILTINS = new Set(['startsWithAny', 'substr', 'band']);
 
