@@ -51,6 +51,7 @@ import { checkBodyInput, checkUrlInput, fhirContentTypeProblem } from './input.t
 import { logSerializers, redactText, redactUrl, safeError } from '../log/redact.ts';
 import { checkReadiness } from './readiness.ts';
 import { createMetrics, observe, requestId } from './metrics.ts';
+import { apiDocRoutes, registerSchemas, validationProblem } from './openapi.ts';
 
 const VERSION = '0.1.0';
 const FHIR_JSON = 'application/fhir+json';
@@ -86,6 +87,8 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   // [patient-issuer] Patients' own provider (ID-porten style), beside personnel's, when configured.
   const patientLogin = platform.config.patientOidc ? new OidcLogin(platform.config.patientOidc) : undefined;
   const sessionCookie = cookieNames(!platform.config.session.insecureCookies).session;
+  // Every route's input checked by its zod schemas, and the OpenAPI description made from them (server/openapi.ts).
+  await registerSchemas(app as unknown as FastifyInstance, { version: VERSION, publicUrl: platform.config.publicUrl });
 
   // The URL first, before anything records it (the access check audits a refused path): no
   // repeated query parameter, no text the database cannot store, no identity number (server/input.ts).
@@ -159,6 +162,19 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
 
   app.setErrorHandler((err: any, req, reply) => {
     const fhir = req.url.startsWith('/fhir');
+    // Input that fails its route's schema: 400 naming the field and what it should be.
+    const invalid = validationProblem(err);
+    if (invalid) {
+      req.log.warn({ status: 400, reason: redactText(invalid.message), url: redactUrl(req.url) }, 'request refused');
+      if (fhir)
+        return reply
+          .code(400)
+          .type(FHIR_JSON)
+          .send(operationOutcome(invalid.details.map((d) => issue.error('invalid', d.location, d.message))));
+      return reply
+        .code(400)
+        .send({ error: invalid.message, code: 'request.invalid', location: invalid.location, details: invalid.details });
+    }
     const status =
       err instanceof AccessDenied
         ? 403
@@ -203,6 +219,7 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
 
   const routes = requirePolicies(app as unknown as Pick<FastifyInstance, 'addHook'>);
   app.decorate('routeTable', routes);
+  apiDocRoutes(app as unknown as FastifyInstance);
 
   // Who is calling, and may they use this route at all? Decided after the rate limit (so refused
   // guesses count against it) and before the body is parsed.

@@ -12,7 +12,7 @@ export async function registerWebApp(app: FastifyInstance, dist = WEB_DIST) {
   await app.register(fastifyStatic, { root: dist, serve: false });
   const built = () => fs.existsSync(path.join(dist, 'index.html'));
 
-  app.get<{ Params: { '*': string } }>('/assets/*', { config: { access: PUBLIC } }, async (req, reply) => {
+  app.get<{ Params: { '*': string } }>('/assets/*', { config: { access: PUBLIC }, schema: { hide: true } }, async (req, reply) => {
     const file = req.params['*'];
     if (!built() || !fs.existsSync(path.join(dist, 'assets', path.normalize(file).replace(/^(\.\.[/\\])+/, '')))) {
       return reply.code(404).send({ error: `No such file: /assets/${file}` });
@@ -43,6 +43,7 @@ export async function registerWebApp(app: FastifyInstance, dist = WEB_DIST) {
         .send({ error: 'The web app is not built. Run `npm run build:web` (npm start and npm test build it when missing).' });
     return reply.header('cache-control', 'no-cache').sendFile('index.html');
   };
-  app.get('/', { config: { access: PUBLIC } }, page);
-  app.get('/*', { config: { access: PUBLIC } }, page);
+  // Not in the API description (server/openapi.ts): the web app's pages and files are no API.
+  app.get('/', { config: { access: PUBLIC }, schema: { hide: true } }, page);
+  app.get('/*', { config: { access: PUBLIC }, schema: { hide: true } }, page);
 }
