@@ -12,6 +12,7 @@ import { jsonSchemaTransform, validatorCompiler } from 'fastify-type-provider-zo
 import { z } from 'zod';
 import type { Access } from './access-policy.ts';
 import { PUBLIC } from './access-policy.ts';
+import { projectRoot } from '../config.ts';
 import { cookieNames } from './auth.ts';
 
 export const OPENAPI_PATH = '/api/openapi.json';
@@ -128,7 +129,7 @@ function tagOf(url: string): string {
  * Installs the zod validator and the OpenAPI generator. Called before any route is registered:
  * @fastify/swagger collects routes as they are added.
  */
-export async function registerSchemas(app: FastifyInstance, opts: { version: string; publicUrl: string }): Promise<void> {
+export async function registerSchemas(app: FastifyInstance, opts: { publicUrl: string }): Promise<void> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializeAsIs);
   await app.register(swagger, {
@@ -136,7 +137,7 @@ export async function registerSchemas(app: FastifyInstance, opts: { version: str
       openapi: '3.1.0',
       info: {
         title: 'kvalreg',
-        version: opts.version,
+        version: (JSON.parse(fs.readFileSync(path.join(projectRoot(), 'package.json'), 'utf8')) as { version: string }).version,
         description:
           'The HTTP API of kvalreg, a platform for national medical quality registries. The FHIR R4 API (/fhir) takes FHIR JSON; ' +
           'its bodies are checked against the HL7 R4 schema and the registry profiles by the capture pipeline and answered with an OperationOutcome. ' +
@@ -212,7 +213,7 @@ const DOCS_START = `window.ui = SwaggerUIBundle({
 `;
 
 /** GET /api/openapi.json (the description) and /api/docs (the page that shows it). Public: the API's shape is no secret. */
-export function apiDocRoutes(app: FastifyInstance): void {
+export async function apiDocRoutes(app: FastifyInstance): Promise<void> {
   const none = z.object({});
   app.get(
     OPENAPI_PATH,

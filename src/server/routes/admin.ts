@@ -8,7 +8,7 @@ import { writeEvents } from '../../audit/trail.ts';
 import { callerLabel, type Caller } from '../../access/caller.ts';
 import { AccessDenied } from '../../access/door.ts';
 import { listUsers, setGrants } from '../../access/users.ts';
-import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { RecordError } from '../../records/workflow.ts';
 import type { Access } from '../access-policy.ts';
 import { noQuery } from '../schemas.ts';
@@ -28,7 +28,7 @@ const grant = z.object({
 const grantsBody = z.object({ grants: z.array(grant).describe('Every grant the person is to have; the old ones are replaced.') });
 const subjectParams = z.object({ subject: z.string().min(1).describe('The person’s subject at the login provider.') });
 
-export function adminRoutes(fastify: FastifyInstance, platform: Platform): void {
+export async function adminRoutes(fastify: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   app.get('/api/admin/users', { config: { access: PLATFORM_ADMINS }, schema: { querystring: noQuery } }, async (req) => {
     requirePlatformAdmin(req.caller!);

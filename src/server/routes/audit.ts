@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { auditPage, parseAuditFilter, streamAudit, type AuditFilter } from '../../audit/query.ts';
 import { identityFromIdentifier, NIN_SYSTEMS } from '../../capture/identity.ts';
 import type { Issue } from '../../capture/outcome.ts';
-import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { RecordError } from '../../records/workflow.ts';
 import { ADMINS } from '../access-policy.ts';
 
@@ -22,7 +22,7 @@ function formatOf(req: FastifyRequest, asked: unknown): Format {
   return accept.includes('application/x-ndjson') ? 'ndjson' : accept.includes('text/csv') ? 'csv' : 'json';
 }
 
-export function auditRoutes(app: FastifyInstance, platform: Platform): void {
+export async function auditRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const answer = async (req: FastifyRequest, reply: FastifyReply, filter: AuditFilter, format: Format) => {
     const caller = req.caller!;
     if (format === 'json') {

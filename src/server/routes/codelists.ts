@@ -3,13 +3,13 @@
 // subgroup), and a look-up of one code that answers an older version's code with the current one.
 import fs from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { picturePath } from '../../registry/code-tree.ts';
 import { currentCodeFor } from '../../registry/values.ts';
 import { RecordError } from '../../records/workflow.ts';
 import { PUBLIC } from '../access-policy.ts';
 
-export function codeListRoutes(app: FastifyInstance, platform: Platform): void {
+export async function codeListRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const listOf = (registryId: string, listId: string) => {
     const r = platform.registry(registryId);
     if (!r) throw new RecordError(`Unknown registry "${registryId}".`, 404, [], 'registry.unknown');

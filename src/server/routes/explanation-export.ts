@@ -6,14 +6,14 @@ import { stringify } from 'csv-stringify/sync';
 import type { FastifyInstance } from 'fastify';
 import { explainIndicator, periodRange } from '../../indicators/explain.ts';
 import type { Grain } from '../../indicators/schema.ts';
-import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { RecordError } from '../../records/workflow.ts';
 import type { Column, Row } from '../../reports/charts.ts';
 import { workbook } from '../../reports/figures.ts';
 import { osloDate } from '../../time/oslo.ts';
 import { READERS } from '../access-policy.ts';
 
-export function explanationExportRoutes(app: FastifyInstance, platform: Platform): void {
+export async function explanationExportRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   app.get<{ Params: { id: string; indicator: string; format: string }; Querystring: Record<string, string | undefined> }>(
     '/api/registries/:id/indicators/:indicator/explanation.:format',
     { config: { access: READERS } },

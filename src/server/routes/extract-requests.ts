@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Caller } from '../../access/caller.ts';
 import { callerLabel } from '../../access/caller.ts';
-import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { RecordError } from '../../records/workflow.ts';
 import { deliverExtract } from '../../research/extract.ts';
 import { createRequest, decide, findRequest, listRequests, type RequestInput } from '../../research/requests.ts';
@@ -14,7 +14,7 @@ const RESEARCHERS: Access = { callers: ['researcher'] };
 const RESEARCH_OR_ADMIN: Access = { callers: ['researcher', 'registry-admin', 'platform-admin'] };
 const ADMINS: Access = { callers: ['registry-admin', 'platform-admin'] };
 
-export function extractRequestRoutes(app: FastifyInstance, platform: Platform): void {
+export async function extractRequestRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const db = platform.db.pool;
   const registryOf = (id: string) => {
     const r = platform.registry(id);

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { explainIndicator, periodRange } from '../../indicators/explain.ts';
 import { measure, measureId, measureReport, nationalCsv } from '../../indicators/outputs.ts';
 import { GRAINS, type Grain } from '../../indicators/schema.ts';
@@ -62,7 +63,7 @@ const indicatorAnswer = z.looseObject({
   pendingParameters: z.array(pending),
 });
 
-export function indicatorRoutes(fastify: FastifyInstance, platform: Platform): void {
+export async function indicatorRoutes(fastify: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const registryOf = (id: string): Registry => {
     const r = platform.registry(id);

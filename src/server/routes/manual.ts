@@ -2,13 +2,13 @@
 // captured one), and adding an instance of a repeating form (an injury) to a case.
 import type { FastifyInstance } from 'fastify';
 import type { Caller } from '../../access/caller.ts';
-import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { addInstance, startManualCase, type ManualInput } from '../../records/manual.ts';
 import { getCase, RecordError } from '../../records/workflow.ts';
 import type { Registry } from '../../registry/load.ts';
 import { WRITERS } from '../access-policy.ts';
 
-export function manualRoutes(app: FastifyInstance, platform: Platform): void {
+export async function manualRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const registryOf = (id: string): Registry => {
     const r = platform.registry(id);
     if (!r) throw new RecordError(`Unknown registry "${id}".`, 404, [], 'registry.unknown');

@@ -3,7 +3,7 @@
 // XLSX), the REDCap data dictionary, FHIR Questionnaire/CodeSystem/ValueSet, and a DCAT-AP-NO
 // dataset description. Definitions only: no data and no counts.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { codebookCsv, codebookXlsx } from '../../metadata/codebook.ts';
 import { dcatTurtle } from '../../metadata/dcat.ts';
 import { codeSystem, questionnaire, valueSet } from '../../metadata/fhir.ts';
@@ -15,7 +15,7 @@ import { PUBLIC } from '../access-policy.ts';
 
 const FHIR_JSON = 'application/fhir+json';
 
-export function metadataRoutes(app: FastifyInstance, platform: Platform): void {
+export async function metadataRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const registryOf = (id: string) => {
     const r = platform.registry(id);
     if (!r) throw new RecordError(`Unknown registry "${id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, 404);

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Caller } from '../../access/caller.ts';
 import { AUX_SYSTEM, identityFromIdentifier, NIN_SYSTEMS } from '../../capture/identity.ts';
 import type { Issue } from '../../capture/outcome.ts';
-import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { caseHeaders, revealIdentity } from '../../records/case-header.ts';
 import { fieldHistory } from '../../records/field-history.ts';
 import { patientView, personByHash } from '../../records/patients.ts';
@@ -13,7 +13,7 @@ import { getCase, RecordError } from '../../records/workflow.ts';
 import type { Registry } from '../../registry/load.ts';
 import { READERS } from '../access-policy.ts';
 
-export function patientRoutes(app: FastifyInstance, platform: Platform): void {
+export async function patientRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const registryOf = (id: string): Registry => {
     const r = platform.registry(id);
     if (!r)

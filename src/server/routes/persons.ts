@@ -8,7 +8,7 @@ import { AccessDenied } from '../../access/door.ts';
 import { callerLabel, type Caller } from '../../access/caller.ts';
 import { identityFromFhirIdentifier, type Identity } from '../../capture/identity.ts';
 import type { Issue } from '../../capture/outcome.ts';
-import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { mergeByNumbers } from '../../records/persons.ts';
 import { RecordError } from '../../records/workflow.ts';
 import { ADMINS } from '../access-policy.ts';
@@ -21,7 +21,7 @@ interface MergeBody {
 const SHAPE =
   'Send {"from": <identifier>, "into": <identifier>}, each a FHIR Identifier: {"system": "urn:oid:2.16.578.1.12.4.1.4.3", "value": "<FH-number>"}; a local H-number with "type" HNR and "assigner".';
 
-export function personRoutes(app: FastifyInstance, platform: Platform): void {
+export async function personRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   app.post<{ Body: MergeBody }>('/api/persons/merge', { config: { access: ADMINS } }, async (req) => {
     const c = req.caller!;
     const body = req.body;

@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { AccessDenied } from '../../access/door.ts';
 import { callerLabel } from '../../access/caller.ts';
-import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { RecordError } from '../../records/workflow.ts';
 import { paperPdf } from '../../prom/paper.ts';
 import { invitationInstruments, ResponseError, saveResponse } from '../../prom/responses.ts';
@@ -26,7 +26,7 @@ function invitationId(raw: string): number {
 
 const FHIR_JSON = 'application/fhir+json';
 
-export function promRoutes(app: FastifyInstance, platform: Platform): void {
+export async function promRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const prom = platform.prom;
 
   // The instruments' Questionnaires, for systems that send QuestionnaireResponses (and for anyone

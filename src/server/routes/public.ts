@@ -1,12 +1,12 @@
 // Public pages' data (no login): the hospital list and the hospital profile. Aggregates only.
 import type { FastifyInstance } from 'fastify';
-import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { hospitalProfile, hospitals } from '../../publish/profile.ts';
 import { RecordError } from '../../records/workflow.ts';
 import { osloDate } from '../../time/oslo.ts';
 import { PUBLIC } from '../access-policy.ts';
 
-export function publicRoutes(app: FastifyInstance, platform: Platform): void {
+export async function publicRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   app.get('/api/public/hospitals', { config: { access: PUBLIC } }, async () => hospitals(platform.units));
 
   app.get<{ Params: { resh: string }; Querystring: Record<string, string | undefined> }>(

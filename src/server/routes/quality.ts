@@ -2,7 +2,7 @@
 // users), the cases behind a finding (person-level: through the door, within the caller's units,
 // audited, paged), and the follow-up of findings.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { FOLLOW_UP_STATUSES, QualityError, type FollowUpStatus } from '../../quality/service.ts';
 import {
   abstractCase,
@@ -20,7 +20,7 @@ import { ADMINS, PUBLIC, READERS, WRITERS } from '../access-policy.ts';
 
 type Q = Record<string, string | undefined>;
 
-export function qualityRoutes(app: FastifyInstance, platform: Platform): void {
+export async function qualityRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const registryOf = (id: string) => {
     const r = platform.registry(id);
     if (!r) throw new RecordError(`Unknown registry "${id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, 404);

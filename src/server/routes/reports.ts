@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { callerLabel, type Caller } from '../../access/caller.ts';
 import { AccessDenied } from '../../access/door.ts';
-import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { renderSvg, svgToPdf, svgToPng, type Lang } from '../../reports/charts.ts';
 import {
   FigureError,
@@ -56,7 +56,7 @@ function isRegistryAdmin(c: Caller, registry: string): boolean {
   );
 }
 
-export function reportRoutes(app: FastifyInstance, platform: Platform): void {
+export async function reportRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const registryOf = (id: string): Registry => {
     const r = platform.registry(id);
     if (!r) throw new RecordError(`Unknown registry "${id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, 404);

@@ -1,7 +1,7 @@
 // The screening worklist: a registrar posts the hospital's admissions (CSV) and gets, for every
 // admission, the step that kept or dropped it and why; identity numbers only on kept admissions.
 import type { FastifyInstance } from 'fastify';
-import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { RecordError } from '../../records/workflow.ts';
 import { outcomesCsv, ScreeningError } from '../../screening/run.ts';
 import { runScreening, SCREENING_ROLES } from '../../screening/service.ts';
@@ -9,9 +9,7 @@ import type { Access } from '../access-policy.ts';
 
 const SCREENERS: Access = { callers: [...SCREENING_ROLES] };
 
-export function screeningRoutes(app: FastifyInstance, platform: Platform): void {
-  app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_req, body, done) => done(null, body));
-
+export async function screeningRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   app.post<{ Params: { id: string }; Querystring: { format?: string; lang?: string } }>(
     '/api/registries/:id/screening',
     { config: { access: SCREENERS } },

@@ -7,7 +7,7 @@ import { analyticsTable } from '../../analytics/columns.ts';
 import { caseDateSql } from '../../analytics/case-date.ts';
 import { osloDate } from '../../time/oslo.ts';
 import type { Caller } from '../../access/caller.ts';
-import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { ownUnits } from '../../indicators/service.ts';
 import { keyFiguresOf, type KeyFigure } from '../../publish/key-figures.ts';
 import { RecordError } from '../../records/workflow.ts';
@@ -38,7 +38,7 @@ const PERSON_LABELS = [
   },
 ];
 
-export function webDataRoutes(app: FastifyInstance, platform: Platform): void {
+export async function webDataRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const registryOf = (id: string): Registry => {
     const r = platform.registry(id);
     if (!r) throw new RecordError(`Unknown registry "${id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, 404);

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Caller } from '../../access/caller.ts';
 import { analyticsTable } from '../../analytics/columns.ts';
 import { caseDateSql } from '../../analytics/case-date.ts';
-import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { bulkFinalise, BULK_MAX, finalisedShare } from '../../records/bulk-finalise.ts';
 import { SORTS, worklistQuery, type Sort, type WorklistQuery, type WorklistRow } from '../../records/worklist-query.ts';
 import { RecordError } from '../../records/workflow.ts';
@@ -18,7 +18,7 @@ import { READERS, WRITERS } from '../access-policy.ts';
 
 type Q = Record<string, string | undefined>;
 
-export function worklistRoutes(app: FastifyInstance, platform: Platform): void {
+export async function worklistRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const registryOf = (id: string): Registry => {
     const r = platform.registry(id);
     if (!r) throw new RecordError(`Unknown registry "${id}".`, 404, [], 'registry.unknown');

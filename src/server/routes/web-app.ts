@@ -4,11 +4,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
-import { issue, operationOutcome } from '../capture/outcome.ts';
-import { WEB_DIST } from './web-build.ts';
-import { PUBLIC } from './access-policy.ts';
+import { issue, operationOutcome } from '../../capture/outcome.ts';
+import { WEB_DIST } from '../web-build.ts';
+import { PUBLIC } from '../access-policy.ts';
 
-export async function registerWebApp(app: FastifyInstance, dist = WEB_DIST) {
+export interface WebAppOptions {
+  /** Where the built app is (web/dist unless told). */
+  dist?: string;
+}
+
+export async function webAppRoutes(app: FastifyInstance, { dist = WEB_DIST }: WebAppOptions): Promise<void> {
   await app.register(fastifyStatic, { root: dist, serve: false });
   const built = () => fs.existsSync(path.join(dist, 'index.html'));
 
