@@ -64,8 +64,10 @@ function sentence(part: { root: string; label: string }, field: string, issue: V
   const lastName = field.split('.').pop() ?? '';
   if (field && (raw.startsWith(`${field} `) || raw.startsWith(`${lastName} `))) return `${raw}.`;
   const where = field ? `${part.label} "${field}"` : part.root === 'body' ? 'The body' : `The ${part.root}`;
-  // zod says "Invalid input: expected object, received undefined" for a missing field.
-  if (issue.keyword === 'invalid_type' && /received undefined$/.test(raw))
+  // zod says "Invalid input: expected object, received undefined" for a missing field; a route's
+  // own message (anything but zod's wording) says it better.
+  const zodWords = /^(Invalid|Too (small|big)|Unrecognized)/.test(raw);
+  if (zodWords && issue.keyword === 'invalid_type' && /received undefined$/.test(raw))
     return `${where} is missing: give ${article(issue.params?.expected ?? 'value')}.`;
   return `${where}: ${raw.charAt(0).toLowerCase()}${raw.slice(1)}.`;
 }

@@ -8,14 +8,17 @@ export const noQuery = z.object({});
 /** `/api/registries/:id/…`: the registry's id (an unknown one is a 404, decided by the route). */
 export const registryParams = z.object({ id: z.string().min(1).describe('The registry, e.g. "fracture".') });
 
-/** A database id in the path: a positive whole number, given to the handler as a number. */
+/** A database id in the path (`what`: case, message, …): a positive whole number, given to the handler as a number. */
 export function positiveId(what: string) {
   return z
     .string()
-    .regex(/^[1-9][0-9]{0,14}$/, `${what} must be a ${what.replace(/Id$/, '')} id: a positive whole number.`)
+    .regex(/^[1-9][0-9]{0,14}$/, { error: (iss) => `"${String(iss.input)}" is not a ${what} id: ${what} ids are positive whole numbers.` })
     .transform(Number)
-    .describe(`A ${what.replace(/Id$/, '')} id (a positive whole number).`);
+    .describe(`A ${what} id (a positive whole number).`);
 }
+
+/** No body is read: none need be sent (an empty JSON object is accepted too). */
+export const noBody = z.object({}).optional();
 
 /** A paging parameter (`limit`, `offset`): a whole number of 0 or more, as a number. */
 export function pageParam(name: string) {
@@ -71,3 +74,14 @@ export const datasetParam = z
   .enum(['fresh', 'qa'], 'dataset must be fresh (all data) or qa (finalised registrations only).')
   .optional()
   .describe('fresh: everything captured; qa: finalised registrations only.');
+
+/**
+ * Query parameters read as text, each optional, with what it means: for routes whose handler
+ * checks the values itself (a unit that must exist, a period that must fit the indicator).
+ */
+export function textQuery<const K extends string>(params: Record<K, string>) {
+  const shape = Object.fromEntries(
+    Object.entries<string>(params).map(([name, meaning]) => [name, z.string().optional().describe(meaning)]),
+  );
+  return z.object(shape as Record<K, z.ZodOptional<z.ZodString>>);
+}

@@ -1,6 +1,9 @@
 // The screening worklist: a registrar posts the hospital's admissions (CSV) and gets, for every
 // admission, the step that kept or dropped it and why; identity numbers only on kept admissions.
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { langParam, oneOf, registryParams } from '../schemas.ts';
 import type { RouteOptions } from './plugin.ts';
 import { RecordError } from '../../records/workflow.ts';
 import { outcomesCsv, ScreeningError } from '../../screening/run.ts';
@@ -9,21 +12,27 @@ import type { Access } from '../access-policy.ts';
 
 const SCREENERS: Access = { callers: [...SCREENING_ROLES] };
 
-export async function screeningRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
-  app.post<{ Params: { id: string }; Querystring: { format?: string; lang?: string } }>(
+export async function screeningRoutes(fastify: FastifyInstance, { platform }: RouteOptions): Promise<void> {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  const admissions =
+    "Send the admissions as CSV (Content-Type: text/csv) with a header row: admission_id, national_id, admission_date, department_kind, outpatient, codes and the registry's flag columns.";
+  app.post(
     '/api/registries/:id/screening',
-    { config: { access: SCREENERS } },
+    {
+      config: { access: SCREENERS },
+      schema: {
+        summary: 'Screen the hospital’s admissions (CSV) for the registry',
+        consumes: ['text/csv'],
+        params: registryParams,
+        querystring: z.object({ format: oneOf('format', ['json', 'csv']).optional(), lang: langParam }),
+        body: z.string(admissions).refine((csv) => csv.trim() !== '', admissions),
+      },
+    },
     async (req, reply) => {
       const r = platform.registry(req.params.id);
       if (!r) throw new RecordError(`Unknown registry "${req.params.id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, 404);
       if (!r.screening) throw new RecordError(`The ${r.id} registry has no screening worklist.`, 404);
       const format = req.query.format ?? 'json';
-      if (format !== 'json' && format !== 'csv') throw new RecordError('format must be json or csv.', 400);
-      if (typeof req.body !== 'string' || req.body.trim() === '')
-        throw new RecordError(
-          "Send the admissions as CSV (Content-Type: text/csv) with a header row: admission_id, national_id, admission_date, department_kind, outpatient, codes and the registry's flag columns.",
-          400,
-        );
       const csv = req.body;
       const result = await platform.data
         .transaction(
