@@ -18,7 +18,7 @@ export function positiveId(what: string) {
 }
 
 /** No body is read: none need be sent (an empty JSON object is accepted too). */
-export const noBody = z.object({}).optional();
+export const noBody = z.object({}).nullish();
 
 /** A paging parameter (`limit`, `offset`): a whole number of 0 or more, as a number. */
 export function pageParam(name: string) {
@@ -84,4 +84,12 @@ export function textQuery<const K extends string>(params: Record<K, string>) {
     Object.entries<string>(params).map(([name, meaning]) => [name, z.string().optional().describe(meaning)]),
   );
   return z.object(shape as Record<K, z.ZodOptional<z.ZodString>>);
+}
+
+/**
+ * Query parameters as text, unknown ones kept: for routes that pass the query on to a helper which
+ * reads (and checks) further parameters itself.
+ */
+export function looseQuery<const K extends string>(params: Record<K, string>) {
+  return textQuery(params).loose();
 }

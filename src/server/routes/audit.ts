@@ -123,7 +123,7 @@ export async function auditRoutes(fastify: FastifyInstance, { platform }: RouteO
             },
             asObject,
           )
-          .optional(),
+          .nullish(),
       },
     },
     async (req, reply) => {

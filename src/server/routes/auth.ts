@@ -207,7 +207,7 @@ export async function authRoutes(app: FastifyInstance, { platform, sessions, log
       schema: {
         summary: 'Act in another of your grants (registry, role, unit)',
         querystring: noQuery,
-        body: z.object({ registry: z.string().optional(), role: z.string().optional(), unit: z.string().optional() }),
+        body: z.object({ registry: z.string().optional(), role: z.string().optional(), unit: z.string().optional() }).nullish(),
       },
     },
     async (req) => {

@@ -46,7 +46,7 @@ export async function extractRequestRoutes(app: FastifyInstance, { platform }: R
         summary: 'A researcher asks for an extract for an approved project',
         params: registryParams,
         querystring: noQuery,
-        body: z.record(z.string(), z.unknown(), 'Send the request as a JSON object (docs/research.md).').optional(),
+        body: z.record(z.string(), z.unknown(), 'Send the request as a JSON object (docs/research.md).').nullish(),
       },
     },
     async (req, reply) => {
@@ -95,10 +95,12 @@ export async function extractRequestRoutes(app: FastifyInstance, { platform }: R
         summary: 'Approve (delivering the extract) or reject (with a note) a request',
         params: requestParams,
         querystring: noQuery,
-        body: z.object({
-          approve: z.boolean().optional().describe('true approves; anything else rejects.'),
-          note: z.string().optional().describe('Why: required to reject.'),
-        }),
+        body: z
+          .object({
+            approve: z.boolean().optional().describe('true approves; anything else rejects.'),
+            note: z.string().optional().describe('Why: required to reject.'),
+          })
+          .nullish(),
       },
     },
     async (req) => {

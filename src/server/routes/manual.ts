@@ -65,7 +65,7 @@ export async function manualRoutes(fastify: FastifyInstance, { platform }: Route
         summary: 'Add an instance of a repeating form (an injury) to a case',
         params: registryParams.extend({ caseId: positiveId('case'), form: z.string().min(1) }),
         querystring: noQuery,
-        body: z.object({ values: z.record(z.string(), z.unknown()).optional() }).optional(),
+        body: z.object({ values: z.record(z.string(), z.unknown()).optional() }).nullish(),
       },
     },
     async (req, reply) => {

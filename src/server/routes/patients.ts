@@ -108,11 +108,11 @@ export async function patientRoutes(fastify: FastifyInstance, { platform }: Rout
       schema: {
         summary: 'Find a patient by identity number (in the body, never in a URL)',
         querystring: noQuery,
-        body: z.object({ nin: z.string().optional().describe('Fødselsnummer, D-number, H-number or auxiliary number.') }),
+        body: z.object({ nin: z.string().optional().describe('Fødselsnummer, D-number, H-number or auxiliary number.') }).nullish(),
       },
     },
     async (req, reply) => {
-      const raw = (req.body.nin ?? '').replace(/[\s.-]/g, '');
+      const raw = (req.body?.nin ?? '').replace(/[\s.-]/g, '');
       const issues: Issue[] = [];
       const opts = { allowTestIdentities: platform.config.allowTestIdentities };
       const system = raw.startsWith('AUX-')

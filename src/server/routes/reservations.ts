@@ -20,11 +20,13 @@ export async function reservationRoutes(fastify: FastifyInstance, { platform }: 
       schema: {
         summary: 'Register a patient’s reservation (opting out), asked for by letter or telephone',
         querystring: noQuery,
-        body: z.object({
-          system: z.string().optional().describe('The identifier system (a national identity number by default).'),
-          value: z.string().optional().describe('The patient’s number.'),
-          channel: z.string().optional().describe('How the patient asked (default registry).'),
-        }),
+        body: z
+          .object({
+            system: z.string().optional().describe('The identifier system (a national identity number by default).'),
+            value: z.string().optional().describe('The patient’s number.'),
+            channel: z.string().optional().describe('How the patient asked (default registry).'),
+          })
+          .nullish(),
       },
     },
     async (req, reply) => {
@@ -33,8 +35,8 @@ export async function reservationRoutes(fastify: FastifyInstance, { platform }: 
       const issues: any[] = [];
       const identity = identityFromIdentifier(
         platform.keys,
-        req.body.system ?? Object.keys(NIN_SYSTEMS)[0],
-        req.body.value ?? '',
+        req.body?.system ?? Object.keys(NIN_SYSTEMS)[0],
+        req.body?.value ?? '',
         'value',
         issues,
         { allowTestIdentities: platform.config.allowTestIdentities },
@@ -47,7 +49,7 @@ export async function reservationRoutes(fastify: FastifyInstance, { platform }: 
       const result = await platform.data.transaction(
         c,
         'reservation',
-        (tx) => reserve(tx, identity, req.body.channel ?? 'registry', platform.keys),
+        (tx) => reserve(tx, identity, req.body?.channel ?? 'registry', platform.keys),
         { client: req.ip },
       );
       return reply.code(201).send({ reserved: true, ...result });
