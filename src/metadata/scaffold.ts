@@ -11,8 +11,13 @@ import { expressionVariables } from '../registry/expr.ts';
 import type { VariableType } from '../registry/schema.ts';
 import { CODEBOOK_COLUMNS, DERIVED_FORM, OPTIONAL_BOOLEAN, REPEATING_FORM, REQUIRED_WHEN } from './codebook.ts';
 import { annotationTags, REDCAP_COLUMNS } from './redcap.ts';
+import { KvalregError } from '../errors.ts';
 
-export class ScaffoldError extends Error {}
+export class ScaffoldError extends KvalregError {
+  constructor(message: string) {
+    super('unprocessable', message);
+  }
+}
 
 interface Var {
   id: string;

@@ -5,6 +5,7 @@
 import type { PersonTx } from '../access/door.ts';
 import type { Instrument } from './instruments.ts';
 import { scoreResponse, type Answers, type Scored } from './scoring.ts';
+import { KvalregError, kindOfStatus } from '../errors.ts';
 
 export type Provenance =
   | { kind: 'patient' }
@@ -13,13 +14,12 @@ export type Provenance =
   | { kind: 'fhir'; sender: string; message: number; resource: string }
   | { kind: 'import'; sender: string; file?: string; row?: number };
 
-export class ResponseError extends Error {
-  constructor(
-    message: string,
-    readonly status = 422,
-    readonly details: string[] = [],
-  ) {
-    super(message);
+export class ResponseError extends KvalregError {
+  constructor(message: string, status = 422, details: string[] = []) {
+    super(kindOfStatus(status), message, { details });
+  }
+  get status(): number {
+    return this.httpStatus;
   }
 }
 

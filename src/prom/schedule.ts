@@ -13,6 +13,7 @@ import { compileToSqlTyped } from '../registry/expr-sql.ts';
 import type { Registry } from '../registry/load.ts';
 import { text, type VariableType } from '../registry/schema.ts';
 import type { Instrument } from './instruments.ts';
+import { KvalregError } from '../errors.ts';
 
 const id = z.string().regex(/^[a-z][a-z0-9_]*$/, 'lower-case letters, digits and _, starting with a letter');
 
@@ -97,9 +98,9 @@ export interface CompiledSchedule {
   compareBy: string[];
 }
 
-export class ScheduleError extends Error {
+export class ScheduleError extends KvalregError {
   constructor(readonly problems: string[]) {
-    super(`PROM schedules are invalid:\n  ${problems.join('\n  ')}`);
+    super('internal', `PROM schedules are invalid:\n  ${problems.join('\n  ')}`, { details: problems });
   }
 }
 

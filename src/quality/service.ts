@@ -22,6 +22,7 @@ import type { VariableType } from '../registry/schema.ts';
 import { discloseCount } from './disclosure.ts';
 import { agreement } from './validation.ts';
 import { computeEvidence, loadStageDef, stageVerdict, wordingFor, type StageAssessment, type StageDef, type StageItem } from './stage.ts';
+import { KvalregError, kindOfStatus } from '../errors.ts';
 
 const PLATFORM = { kind: 'platform', task: 'quality' } as const;
 export const QUALITY_READERS: Role[] = ['unit-registrar', 'unit-reader', 'registry-admin', 'platform-admin'];
@@ -29,12 +30,9 @@ export const QUALITY_WRITERS: Role[] = ['unit-registrar', 'registry-admin', 'pla
 export const FOLLOW_UP_STATUSES = ['open', 'followed-up', 'resolved'] as const;
 export type FollowUpStatus = (typeof FOLLOW_UP_STATUSES)[number];
 
-export class QualityError extends Error {
-  constructor(
-    message: string,
-    readonly httpStatus = 400,
-  ) {
-    super(message);
+export class QualityError extends KvalregError {
+  constructor(message: string, status = 400) {
+    super(kindOfStatus(status), message);
   }
 }
 

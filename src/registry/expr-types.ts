@@ -12,13 +12,18 @@
 // number is the number 3; a literal that cannot be that type is an error at load time.
 import jsep from 'jsep';
 import type { VariableType } from './schema.ts';
+import { KvalregError } from '../errors.ts';
 
 jsep.addBinaryOp('in', 7);
 jsep.addBinaryOp('and', 2);
 jsep.addBinaryOp('or', 1);
 jsep.addUnaryOp('not');
 
-export class ExpressionError extends Error {}
+export class ExpressionError extends KvalregError {
+  constructor(message: string) {
+    super('invalid', message);
+  }
+}
 
 export function parseExpression(source: string): jsep.Expression {
   try {

@@ -12,7 +12,7 @@ import { compileExpression, holds } from '../registry/expr.ts';
 import { PERSON_VARIABLES, type Registry } from '../registry/load.ts';
 import { caseValues, type FormState, type PersonValues } from '../records/evaluate.ts';
 import { currentProjectKey, projectKey, pseudonymOf, shiftDaysOf, type ProjectKey } from './pseudonyms.ts';
-import { RecordError } from '../records/workflow.ts';
+import { KvalregError } from '../errors.ts';
 
 export const extractDefinitionSchema = z
   .object({
@@ -79,9 +79,9 @@ function variableInfo(
 export function checkDefinition(registry: Registry, raw: unknown): ExtractDefinition {
   const parsed = extractDefinitionSchema.safeParse(raw);
   if (!parsed.success)
-    throw new RecordError(
+    throw new KvalregError(
+      'unprocessable',
       `The extract definition is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}.`,
-      422,
     );
   const def = parsed.data;
   const problems: string[] = [];
@@ -104,7 +104,7 @@ export function checkDefinition(registry: Registry, raw: unknown): ExtractDefini
       problems.push(`filter: ${(err as Error).message}`);
     }
   }
-  if (problems.length) throw new RecordError(`The extract definition cannot be delivered: ${problems.join('; ')}.`, 422);
+  if (problems.length) throw new KvalregError('unprocessable', `The extract definition cannot be delivered: ${problems.join('; ')}.`);
   return def;
 }
 
@@ -295,7 +295,7 @@ export async function reproduceExtract(tx: PersonTx, registry: Registry, deliver
       [registry.id, deliveryId],
     )
   ).rows[0];
-  if (!d) throw new RecordError(`Delivery ${deliveryId} does not exist in ${registry.id}.`, 404);
+  if (!d) throw new KvalregError('not-found', `Delivery ${deliveryId} does not exist in ${registry.id}.`);
   const def = extractDefinitionSchema.parse(d.definition);
   const extract = await buildExtract(tx, registry, def, await projectKey(tx, keys, registry.id, d.project, Number(d.pseudonym_generation)));
   tx.audit({

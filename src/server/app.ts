@@ -5,11 +5,9 @@ import cookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { AccessDenied } from '../access/door.ts';
 import { TokenAuthenticator } from '../auth/tokens.ts';
-import { issue, operationOutcome } from '../capture/outcome.ts';
 import type { Platform } from '../platform.ts';
-import { RecordError } from '../records/workflow.ts';
+import { sendError } from './error-answer.ts';
 import { permits, requirePolicies } from './access-policy.ts';
 import { writeEvents } from '../audit/trail.ts';
 import { callerLabel } from '../access/caller.ts';
@@ -17,12 +15,11 @@ import { OidcLogin } from '../auth/oidc.ts';
 import { Sessions } from '../auth/sessions.ts';
 import type { OidcSettings } from '../config.ts';
 import { cookieNames, CSRF_HEADER, needsCsrf } from './auth.ts';
-import { errorCode } from './error-codes.ts';
 import { isWebAppRequest, rateLimitKey, rateLimitMax, rateLimitMessage } from './rate-limits.ts';
 import { checkBodyInput, checkUrlInput, fhirContentTypeProblem } from './input.ts';
-import { logSerializers, redactText, redactUrl, safeError } from '../log/redact.ts';
+import { logSerializers } from '../log/redact.ts';
 import { createMetrics, observe, requestId } from './metrics.ts';
-import { apiDocRoutes, registerSchemas, validationProblem } from './openapi.ts';
+import { apiDocRoutes, asBadRequest, registerSchemas } from './openapi.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
@@ -51,6 +48,7 @@ import { screeningRoutes } from './routes/screening.ts';
 import { webAppRoutes } from './routes/web-app.ts';
 import { webDataRoutes } from './routes/web-data.ts';
 import { worklistRoutes } from './routes/worklist.ts';
+import { KvalregError } from '../errors.ts';
 
 const FHIR_JSON = 'application/fhir+json';
 
@@ -92,13 +90,7 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   // repeated query parameter, no text the database cannot store, no identity number (server/input.ts).
   app.addHook('onRequest', async (req, reply) => {
     const problem = checkUrlInput(req);
-    if (!problem) return;
-    if (req.url.startsWith('/fhir'))
-      return reply
-        .code(400)
-        .type(FHIR_JSON)
-        .send(operationOutcome([issue.error('invalid', problem.location, problem.message)]));
-    return reply.code(400).send({ error: problem.message, location: problem.location });
+    if (problem) return sendError(req, reply, new KvalregError('invalid', problem.message, { location: problem.location }));
   });
 
   // Cookies are parsed before the caller is established.
@@ -145,7 +137,10 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
     max: (_req, key) => rateLimitMax(platform.config, key),
     keyGenerator: rateLimitKey,
     errorResponseBuilder: (_req, ctx) =>
-      new RecordError(rateLimitMessage(ctx.max, ctx.after), 429, [], 'rate.limited', { max: ctx.max, after: ctx.after }),
+      new KvalregError('throttled', rateLimitMessage(ctx.max, ctx.after), {
+        code: 'rate.limited',
+        params: { max: ctx.max, after: ctx.after },
+      }),
   });
 
   // FHIR bodies are kept as the exact text received: that text is what the inbox stores.
@@ -154,69 +149,17 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
     try {
       done(null, body === '' ? undefined : JSON.parse(body as string));
     } catch {
-      done(Object.assign(new Error('The request body is not valid JSON.'), { statusCode: 400 }), undefined);
+      done(new KvalregError('invalid', 'The request body is not valid JSON.'), undefined);
     }
   });
 
   // CSV bodies (a screening's admissions, an NPR extract for coverage) are read as text by their route.
   app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
-  app.setErrorHandler((err: any, req, reply) => {
-    const fhir = req.url.startsWith('/fhir');
-    // Input that fails its route's schema: 400 naming the field and what it should be.
-    const invalid = validationProblem(err);
-    if (invalid) {
-      req.log.warn({ status: 400, reason: redactText(invalid.message), url: redactUrl(req.url) }, 'request refused');
-      if (fhir)
-        return reply
-          .code(400)
-          .type(FHIR_JSON)
-          .send(operationOutcome(invalid.details.map((d) => issue.error('invalid', d.location, d.message))));
-      return reply
-        .code(400)
-        .send({ error: invalid.message, code: 'request.invalid', location: invalid.location, details: invalid.details });
-    }
-    const status =
-      err instanceof AccessDenied
-        ? 403
-        : err instanceof RecordError
-          ? err.httpStatus
-          : err.statusCode && err.statusCode < 500
-            ? err.statusCode
-            : 500;
-    // Never the URL's query values nor a database error's detail: they may carry identity numbers or names.
-    if (status >= 500) req.log.error({ err: safeError(err), url: redactUrl(req.url) }, 'request failed');
-    else req.log.warn({ status, reason: redactText(String(err.message)), url: redactUrl(req.url) }, 'request refused');
-    const message =
-      status >= 500 ? 'An internal error occurred; it has been logged. Try again, and contact the registry if it persists.' : err.message;
-    if (fhir)
-      return reply
-        .code(status)
-        .type(FHIR_JSON)
-        .send(
-          operationOutcome([
-            issue.error(
-              status === 403
-                ? 'forbidden'
-                : status === 413
-                  ? 'too-long'
-                  : status === 429
-                    ? 'throttled'
-                    : status >= 500
-                      ? 'processing'
-                      : 'invalid',
-              undefined,
-              message,
-            ),
-          ]),
-        );
-    // A code names the message for the web app, which says it in the reader's language (errorCode.ts).
-    return reply.code(status).send({
-      error: message,
-      ...errorCode(err, status),
-      ...(err instanceof RecordError && err.details.length ? { details: err.details } : {}),
-    });
-  });
+  // Every error, wherever raised, is answered here: an OperationOutcome on /fhir, a JSON problem
+  // elsewhere, the status from the error's kind (server/error-answer.ts, src/errors.ts).
+  // Input that fails its route's schema becomes a bad request naming the field (server/openapi.ts).
+  app.setErrorHandler((err, req, reply) => sendError(req, reply, asBadRequest(err)));
 
   const routes = requirePolicies(app as unknown as Pick<FastifyInstance, 'addHook'>);
   app.decorate('routeTable', routes);
@@ -225,19 +168,13 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   // guesses count against it) and before the body is parsed.
   app.addHook('preParsing', async (req, reply) => {
     const access = req.routeOptions.config?.access;
-    const refuse = (status: number, msg: string, code: string) => {
-      if (req.url.startsWith('/fhir'))
-        return reply
-          .code(status)
-          .type(FHIR_JSON)
-          .send(operationOutcome([issue.error('forbidden', undefined, msg)]));
-      return reply.code(status).send({ error: msg, code });
-    };
+    const refuse = (kind: 'unauthenticated' | 'forbidden', msg: string, code: string) =>
+      sendError(req, reply, new KvalregError(kind, msg, { code }));
     // A browser sends its session cookie with any request, also one another site makes it send:
     // a state-changing request on a session must carry the session's CSRF token (from GET /api/me).
     if (needsCsrf(req) && !sessions.checkCsrf(req.session!.id, headerValue(req.headers[CSRF_HEADER]))) {
       return refuse(
-        403,
+        'forbidden',
         `Missing or wrong CSRF token: a request that changes something must send the header X-CSRF-Token with the csrfToken from GET /api/me. Reload the page and try again.`,
         'auth.csrf',
       );
@@ -246,15 +183,23 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
     const c = req.caller;
     if (!c) {
       if (req.tokenProblem)
-        return refuse(401, `The bearer token was ${req.tokenProblem}. Ask the registry for a new token (kvalreg token).`, 'auth.required');
+        return refuse(
+          'unauthenticated',
+          `The bearer token was ${req.tokenProblem}. Ask the registry for a new token (kvalreg token).`,
+          'auth.required',
+        );
       if (req.tokenRefusal) {
         reply.header('www-authenticate', 'DPoP error="invalid_dpop_proof", algs="ES256 PS256 RS256"');
-        return refuse(401, req.tokenRefusal, 'auth.required');
+        return refuse('unauthenticated', req.tokenRefusal, 'auth.required');
       }
       if (req.sessionProblem === 'expired')
-        return refuse(401, 'Your session has expired (it was idle too long, or reached its time limit). Log in again.', 'auth.expired');
+        return refuse(
+          'unauthenticated',
+          'Your session has expired (it was idle too long, or reached its time limit). Log in again.',
+          'auth.expired',
+        );
       return refuse(
-        401,
+        'unauthenticated',
         'Authentication required: log in (GET /auth/login), or send "Authorization: Bearer <token>" with a token issued by the registry.',
         'auth.required',
       );
@@ -273,7 +218,7 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
           client: req.ip,
         },
       ]).catch(() => undefined);
-      return refuse(403, `This needs one of the roles ${access.callers.join(', ')}; your token does not have it.`, 'auth.role');
+      return refuse('forbidden', `This needs one of the roles ${access.callers.join(', ')}; your token does not have it.`, 'auth.role');
     }
   });
 
@@ -282,18 +227,14 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   app.addHook('preParsing', async (req, reply) => {
     if (req.method !== 'POST' || !req.url.startsWith('/fhir')) return;
     const problem = fhirContentTypeProblem(headerValue(req.headers['content-type']));
-    if (problem)
-      return reply
-        .code(415)
-        .type(FHIR_JSON)
-        .send(operationOutcome([issue.error('not-supported', undefined, problem)]));
+    if (problem) return sendError(req, reply, new KvalregError('unsupported', problem));
   });
   // Every route's JSON (or text) body: no text the database cannot store (server/input.ts).
   // FHIR bodies are the capture pipeline's to check (it answers with the element's path).
   app.addHook('preValidation', async (req, reply) => {
     if (req.url.startsWith('/fhir')) return;
     const problem = checkBodyInput(req);
-    if (problem) return reply.code(400).send({ error: problem.message, location: problem.location });
+    if (problem) return sendError(req, reply, new KvalregError('invalid', problem.message, { location: problem.location }));
   });
 
   // The routes, one plugin per area (routes/). Each is its own Fastify context: the hooks above

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import type { Access } from './access-policy.ts';
 import { PUBLIC } from './access-policy.ts';
 import { projectRoot } from '../config.ts';
+import { KvalregError } from '../errors.ts';
 import { cookieNames } from './auth.ts';
 
 export const OPENAPI_PATH = '/api/openapi.json';
@@ -57,6 +58,12 @@ export function validationProblem(err: unknown): ValidationProblem | undefined {
     return { location, message: sentence(part, field, issue) };
   });
   return { message: details.map((d) => d.message).join(' '), location: details[0].location, details };
+}
+
+/** A schema failure as one of the house's errors (src/errors.ts), answered by the one error handler; any other error as it is. */
+export function asBadRequest(err: unknown): unknown {
+  const problem = validationProblem(err);
+  return problem ? new KvalregError('invalid', problem.message, { location: problem.location, details: problem.details }) : err;
 }
 
 function sentence(part: { root: string; label: string }, field: string, issue: ValidationIssue): string {

@@ -4,12 +4,12 @@
 import type { Caller } from '../access/caller.ts';
 import { AccessDenied } from '../access/door.ts';
 import type { Platform } from '../platform.ts';
-import { RecordError } from '../records/workflow.ts';
 import type { Registry } from '../registry/load.ts';
+import { KvalregError } from '../errors.ts';
 
 export function registryIn(platform: Platform, id: string): Registry {
   const r = platform.registry(id);
-  if (!r) throw new RecordError(`Unknown registry "${id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, 404);
+  if (!r) throw new KvalregError('not-found', `Unknown registry "${id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`);
   return r;
 }
 
@@ -23,7 +23,7 @@ export const instanceOf = (p: FormParams) => {
   try {
     return p.instance ? decodeURIComponent(p.instance) : '';
   } catch {
-    throw new RecordError(`"${p.instance}" is not a form instance: a stray "%" in the path.`, 400);
+    throw new KvalregError('invalid', `"${p.instance}" is not a form instance: a stray "%" in the path.`);
   }
 };
 
@@ -36,13 +36,13 @@ export function requireAllRegistries(c: Caller): void {
 export function positiveId(raw: string, what: string): number {
   const id = Number(raw);
   if (!Number.isSafeInteger(id) || id <= 0)
-    throw new RecordError(`"${raw}" is not a ${what} id: ${what} ids are positive whole numbers.`, 400);
+    throw new KvalregError('invalid', `"${raw}" is not a ${what} id: ${what} ids are positive whole numbers.`);
   return id;
 }
 
 export function pageParam(raw: string | undefined, name: string, fallback: number): number {
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 0) throw new RecordError(`${name} must be a whole number of 0 or more.`, 400);
+  if (!Number.isSafeInteger(n) || n < 0) throw new KvalregError('invalid', `${name} must be a whole number of 0 or more.`);
   return n;
 }

@@ -50,7 +50,7 @@ export function dateParam(name: string) {
 
 /** The house answer to a refused request (server/app.ts, the error handler). */
 export const errorAnswer = z
-  .object({
+  .looseObject({
     error: z.string().describe('What was wrong and what to do, in English.'),
     code: z.string().optional().describe('Names the message for the web app, which says it in the reader’s language.'),
     location: z.string().optional().describe('Where in the request: query.year, path.caseId, body.values.comment.'),

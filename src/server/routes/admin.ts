@@ -9,7 +9,7 @@ import { callerLabel, type Caller } from '../../access/caller.ts';
 import { AccessDenied } from '../../access/door.ts';
 import { listUsers, setGrants } from '../../access/users.ts';
 import type { RouteOptions } from './plugin.ts';
-import { RecordError } from '../../records/workflow.ts';
+import { KvalregError } from '../../errors.ts';
 import type { Access } from '../access-policy.ts';
 import { noQuery } from '../schemas.ts';
 
@@ -49,12 +49,10 @@ export async function adminRoutes(fastify: FastifyInstance, { platform }: RouteO
         units: (u) => platform.units.has(u),
       });
       if (problems.length)
-        throw new RecordError(
-          `The grants were not changed: ${problems.join('; ')}.`,
-          422,
-          problems.map((message) => ({ rule: 'grant', message })),
-          'form.notSaved',
-        );
+        throw new KvalregError('unprocessable', `The grants were not changed: ${problems.join('; ')}.`, {
+          details: problems.map((message) => ({ rule: 'grant', message })),
+          code: 'form.notSaved',
+        });
       await writeEvents(platform.db.pool, [
         {
           actor: callerLabel(c),

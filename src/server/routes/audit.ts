@@ -12,13 +12,14 @@ import type { Issue } from '../../capture/outcome.ts';
 import type { RouteOptions } from './plugin.ts';
 import { RecordError } from '../../records/workflow.ts';
 import { ADMINS } from '../access-policy.ts';
+import { KvalregError } from '../../errors.ts';
 
 type Format = 'json' | 'ndjson' | 'csv';
 
 function formatOf(req: FastifyRequest, asked: unknown): Format {
   if (asked !== undefined) {
     if (asked === 'json' || asked === 'ndjson' || asked === 'csv') return asked;
-    throw new RecordError('format must be json (paged), ndjson or csv (the whole result, streamed).', 400);
+    throw new KvalregError('invalid', 'format must be json (paged), ndjson or csv (the whole result, streamed).');
   }
   const accept = String(req.headers.accept ?? '');
   return accept.includes('application/x-ndjson') ? 'ndjson' : accept.includes('text/csv') ? 'csv' : 'json';

@@ -10,10 +10,11 @@ import { availableGrants, type Sessions } from '../../auth/sessions.ts';
 import { ninHash } from '../../identity/crypto.ts';
 import { parseNin } from '../../identity/nin.ts';
 import type { Platform } from '../../platform.ts';
-import { RecordError } from '../../records/workflow.ts';
 import { ANY_CALLER, PEOPLE, PUBLIC } from '../access-policy.ts';
 import { cookieNames, PATIENT_SUBJECT_PREFIX } from '../auth.ts';
 import type { RouteOptions } from './plugin.ts';
+import { RecordError } from '../../records/workflow.ts';
+import { KvalregError } from '../../errors.ts';
 
 export interface AuthRouteOptions extends RouteOptions {
   sessions: Sessions;
@@ -49,9 +50,9 @@ export async function authRoutes(app: FastifyInstance, { platform, sessions, log
 
   const requireLogin = () => {
     if (!login)
-      throw new RecordError(
+      throw new KvalregError(
+        'not-found',
         'Login is not configured on this server: set KVALREG_OIDC_ISSUER and the other KVALREG_OIDC_* settings (docs/login.md), or run `npm start` for the local login service.',
-        404,
       );
     return login;
   };

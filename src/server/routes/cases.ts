@@ -10,6 +10,7 @@ import { changeStatus, completeForm, deleteForm, getCase, history, worklist } fr
 import { READERS, WRITERS } from '../access-policy.ts';
 import { instanceOf, registryIn, userOf, type FormParams } from '../route-params.ts';
 import type { RouteOptions } from './plugin.ts';
+import { KvalregError } from '../../errors.ts';
 
 const caseParams = registryParams.extend({ caseId: positiveId('case') });
 const formParams = caseParams.extend({

@@ -9,17 +9,17 @@ import { noQuery, registryParams } from '../schemas.ts';
 import type { RouteOptions } from './plugin.ts';
 import { picturePath } from '../../registry/code-tree.ts';
 import { currentCodeFor } from '../../registry/values.ts';
-import { RecordError } from '../../records/workflow.ts';
 import { PUBLIC } from '../access-policy.ts';
+import { KvalregError } from '../../errors.ts';
 
 export async function codeListRoutes(fastify: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const listParams = registryParams.extend({ list: z.string().min(1).describe('The code list’s id.') });
   const listOf = (registryId: string, listId: string) => {
     const r = platform.registry(registryId);
-    if (!r) throw new RecordError(`Unknown registry "${registryId}".`, 404, [], 'registry.unknown');
+    if (!r) throw new KvalregError('not-found', `Unknown registry "${registryId}".`, { code: 'registry.unknown' });
     const list = r.codelists.get(listId);
-    if (!list) throw new RecordError(`Registry ${r.id} has no code list "${listId}".`, 404, [], 'not.found');
+    if (!list) throw new KvalregError('not-found', `Registry ${r.id} has no code list "${listId}".`, { code: 'not.found' });
     return { r, list };
   };
 
@@ -29,11 +29,10 @@ export async function codeListRoutes(fastify: FastifyInstance, { platform }: Rou
     async (req, reply) => {
       const { list } = listOf(req.params.id, req.params.list);
       if (!list.tree)
-        throw new RecordError(
+        throw new KvalregError(
+          'not-found',
           `Code list ${list.id} is not hierarchical; GET /api/registries/${req.params.id}/codebook lists its codes.`,
-          404,
-          [],
-          'not.found',
+          { code: 'not.found' },
         );
       return reply.header('cache-control', 'public, max-age=3600').send({ id: list.id, title: list.title, ...list.tree });
     },
@@ -52,7 +51,7 @@ export async function codeListRoutes(fastify: FastifyInstance, { platform }: Rou
     async (req, reply) => {
       const { list } = listOf(req.params.id, req.params.list);
       const file = list.tree && list.pickerDir ? picturePath(list.tree, list.pickerDir, req.params.file) : undefined;
-      if (!file) throw new RecordError(`No picture "${req.params.file}" for code list ${list.id}.`, 404, [], 'not.found');
+      if (!file) throw new KvalregError('not-found', `No picture "${req.params.file}" for code list ${list.id}.`, { code: 'not.found' });
       return reply.header('cache-control', 'public, max-age=3600').type('image/svg+xml; charset=utf-8').send(fs.readFileSync(file, 'utf8'));
     },
   );

@@ -7,6 +7,7 @@ import { noBody, oneOf, pageParam, positiveId } from '../schemas.ts';
 import { ADMINS } from '../access-policy.ts';
 import { requireAllRegistries } from '../route-params.ts';
 import type { RouteOptions } from './plugin.ts';
+import { KvalregError } from '../../errors.ts';
 
 export async function inboxRoutes(fastify: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();

@@ -6,6 +6,8 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Platform } from '../../platform.ts';
 import type { RouteOptions } from './plugin.ts';
+import { RecordError } from '../../records/workflow.ts';
+import { KvalregError } from '../../errors.ts';
 import { explainIndicator, periodRange } from '../../indicators/explain.ts';
 import { measure, measureId, measureReport, nationalCsv } from '../../indicators/outputs.ts';
 import { GRAINS, type Grain } from '../../indicators/schema.ts';
@@ -13,7 +15,6 @@ import { fhirId } from '../../fhir/ids.ts';
 import { definitionLines, definitionText } from '../../indicators/text.ts';
 import type { Indicator } from '../../indicators/load.ts';
 import type { ResultQuery } from '../../indicators/service.ts';
-import { RecordError } from '../../records/workflow.ts';
 import type { Registry } from '../../registry/load.ts';
 import { keyFiguresOf } from '../../publish/key-figures.ts';
 import { osloDate } from '../../time/oslo.ts';
@@ -68,25 +69,21 @@ export async function indicatorRoutes(fastify: FastifyInstance, { platform }: Ro
   const registryOf = (id: string): Registry => {
     const r = platform.registry(id);
     if (!r)
-      throw new RecordError(
-        `Unknown registry "${id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`,
-        404,
-        [],
-        'registry.unknown',
-      );
+      throw new KvalregError('not-found', `Unknown registry "${id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, {
+        code: 'registry.unknown',
+      });
     return r;
   };
   const indicatorOf = (r: Registry, id: string): Indicator => {
     const ind = platform.indicators.get(r.id, id);
     if (!ind)
-      throw new RecordError(
+      throw new KvalregError(
+        'not-found',
         `Registry ${r.id} has no indicator "${id}"; known: ${platform.indicators
           .list(r.id)
           .map((i) => i.def.id)
           .join(', ')}.`,
-        404,
-        [],
-        'indicator.unknown',
+        { code: 'indicator.unknown' },
       );
     return ind;
   };
@@ -363,10 +360,10 @@ export async function indicatorRoutes(fastify: FastifyInstance, { platform }: Ro
       const q = req.query;
       const id = (q.measure ?? '').split('/').pop() ?? '';
       const found = allMeasures().find(({ r, ind }) => measureId(r.id, ind) === fhirId(id));
-      if (!found) throw new RecordError('Give measure=<Measure id or canonical URL> (GET /fhir/Measure lists them).', 400);
-      if (!q.period) throw new RecordError('Give period=<year, e.g. 2024> (or 2024-Q1 with grain=quarter).', 400);
+      if (!found) throw new KvalregError('invalid', 'Give measure=<Measure id or canonical URL> (GET /fhir/Measure lists them).');
+      if (!q.period) throw new KvalregError('invalid', 'Give period=<year, e.g. 2024> (or 2024-Q1 with grain=quarter).');
       const unit = (q.reporter ?? platform.indicators.nation()).split('|').pop()!;
-      if (!platform.units.has(unit)) throw new RecordError(`Unknown reporter unit "${unit}": give the RESH id of a unit.`, 400);
+      if (!platform.units.has(unit)) throw new KvalregError('invalid', `Unknown reporter unit "${unit}": give the RESH id of a unit.`);
       const grain = grainOf(q.grain ?? 'year', found.ind);
       periodRange(grain, q.period);
       const dataset = q.dataset ?? 'fresh';
@@ -399,7 +396,7 @@ function resultQuery(q: ResultsQuery, platform: Platform, r: Registry): ResultQu
   const out: ResultQuery = { dataset: q.dataset ?? 'fresh' };
   if (q.indicator) {
     if (!platform.indicators.get(r.id, q.indicator))
-      throw new RecordError(`Registry ${r.id} has no indicator "${q.indicator}".`, 404, [], 'indicator.unknown');
+      throw new KvalregError('not-found', `Registry ${r.id} has no indicator "${q.indicator}".`, { code: 'indicator.unknown' });
     out.indicator = q.indicator;
   }
   if (q.grain) out.grain = q.grain;
@@ -410,7 +407,7 @@ function resultQuery(q: ResultsQuery, platform: Platform, r: Registry): ResultQu
   if (q.unit) {
     const units = q.unit.split(',');
     const unknown = units.filter((u) => !platform.units.has(u));
-    if (unknown.length) throw new RecordError(`Unknown unit(s) ${unknown.join(', ')}: give RESH ids.`, 400);
+    if (unknown.length) throw new KvalregError('invalid', `Unknown unit(s) ${unknown.join(', ')}: give RESH ids.`);
     out.units = units;
   }
   if (q.level) out.level = q.level;
@@ -420,6 +417,6 @@ function resultQuery(q: ResultsQuery, platform: Platform, r: Registry): ResultQu
 
 function grainOf(raw: string, ind: Indicator): Grain {
   if (!(ind.def.grains as string[]).includes(raw))
-    throw new RecordError(`Indicator ${ind.def.id} is computed per ${ind.def.grains.join(', ')}; "${raw}" is not one of them.`, 400);
+    throw new KvalregError('invalid', `Indicator ${ind.def.id} is computed per ${ind.def.grains.join(', ')}; "${raw}" is not one of them.`);
   return raw as Grain;
 }

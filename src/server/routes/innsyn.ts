@@ -11,9 +11,10 @@ import { promInnsyn } from '../../prom/innsyn.ts';
 import { innsyn } from '../../records/innsyn.ts';
 import { reservationOf } from '../../records/reservation-status.ts';
 import { reserveByHash } from '../../records/reservation.ts';
-import { RecordError } from '../../records/workflow.ts';
 import { PATIENTS } from '../access-policy.ts';
 import type { RouteOptions } from './plugin.ts';
+import { RecordError } from '../../records/workflow.ts';
+import { KvalregError } from '../../errors.ts';
 
 export async function innsynRoutes(fastify: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();

@@ -7,15 +7,16 @@ import { noQuery, positiveId, registryParams } from '../schemas.ts';
 import type { Caller } from '../../access/caller.ts';
 import type { RouteOptions } from './plugin.ts';
 import { addInstance, startManualCase, type ManualInput } from '../../records/manual.ts';
-import { getCase, RecordError } from '../../records/workflow.ts';
+import { getCase } from '../../records/workflow.ts';
 import type { Registry } from '../../registry/load.ts';
 import { WRITERS } from '../access-policy.ts';
+import { KvalregError } from '../../errors.ts';
 
 export async function manualRoutes(fastify: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const registryOf = (id: string): Registry => {
     const r = platform.registry(id);
-    if (!r) throw new RecordError(`Unknown registry "${id}".`, 404, [], 'registry.unknown');
+    if (!r) throw new KvalregError('not-found', `Unknown registry "${id}".`, { code: 'registry.unknown' });
     return r;
   };
   const userOf = (c: Caller) => (c.kind === 'user' ? c.user : c.kind === 'system' ? c.sender : c.task);

@@ -9,24 +9,23 @@ import type { Caller } from '../../access/caller.ts';
 import { AUX_SYSTEM, identityFromIdentifier, NIN_SYSTEMS } from '../../capture/identity.ts';
 import type { Issue } from '../../capture/outcome.ts';
 import type { RouteOptions } from './plugin.ts';
+import { RecordError } from '../../records/workflow.ts';
 import { caseHeaders, revealIdentity } from '../../records/case-header.ts';
 import { fieldHistory } from '../../records/field-history.ts';
 import { patientView, personByHash } from '../../records/patients.ts';
-import { getCase, RecordError } from '../../records/workflow.ts';
+import { getCase } from '../../records/workflow.ts';
 import type { Registry } from '../../registry/load.ts';
 import { READERS } from '../access-policy.ts';
+import { KvalregError } from '../../errors.ts';
 
 export async function patientRoutes(fastify: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const registryOf = (id: string): Registry => {
     const r = platform.registry(id);
     if (!r)
-      throw new RecordError(
-        `Unknown registry "${id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`,
-        404,
-        [],
-        'registry.unknown',
-      );
+      throw new KvalregError('not-found', `Unknown registry "${id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, {
+        code: 'registry.unknown',
+      });
     return r;
   };
   const unitName = (resh: string) => {

@@ -12,9 +12,10 @@ import { callerLabel, type Caller } from '../../access/caller.ts';
 import { identityFromFhirIdentifier, type Identity } from '../../capture/identity.ts';
 import type { Issue } from '../../capture/outcome.ts';
 import type { RouteOptions } from './plugin.ts';
-import { mergeByNumbers } from '../../records/persons.ts';
 import { RecordError } from '../../records/workflow.ts';
+import { mergeByNumbers } from '../../records/persons.ts';
 import { ADMINS } from '../access-policy.ts';
+import { KvalregError, kindOfStatus } from '../../errors.ts';
 
 interface MergeBody {
   from?: unknown;

@@ -6,7 +6,6 @@ import { looseQuery, noBody } from '../schemas.ts';
 import { AccessDenied } from '../../access/door.ts';
 import { callerLabel } from '../../access/caller.ts';
 import type { RouteOptions } from './plugin.ts';
-import { RecordError } from '../../records/workflow.ts';
 import { paperPdf } from '../../prom/paper.ts';
 import { invitationInstruments, ResponseError, saveResponse } from '../../prom/responses.ts';
 import { hospitalName } from '../../prom/sender.ts';
@@ -16,13 +15,14 @@ import { osloDate } from '../../time/oslo.ts';
 import { PatientForms } from '../../prom/form.ts';
 import { followUpList, overrideDecision } from '../../prom/triage.ts';
 import { READERS } from '../access-policy.ts';
+import { KvalregError, kindOfStatus } from '../../errors.ts';
 
 const PLATFORM = { kind: 'platform', task: 'prom-paper' } as const;
 
 function invitationId(raw: string): number {
   const id = Number(raw);
   if (!Number.isSafeInteger(id) || id <= 0)
-    throw new RecordError(`"${raw}" is not an invitation id: invitation ids are positive whole numbers.`, 400);
+    throw new KvalregError('invalid', `"${raw}" is not an invitation id: invitation ids are positive whole numbers.`);
   return id;
 }
 
@@ -80,12 +80,16 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
     { config: { access: PUBLIC }, schema: { params: z.object({ id: z.string() }), querystring: looseQuery({ unit: '', year: '' }) } },
     async (req) => {
       const r = platform.registry(req.params.id);
-      if (!r) throw new RecordError(`Unknown registry "${req.params.id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, 404);
+      if (!r)
+        throw new KvalregError(
+          'not-found',
+          `Unknown registry "${req.params.id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`,
+        );
       const today = osloDate(new Date().toISOString());
       const year = req.query.year ?? String(Number(today.slice(0, 4)) - 1);
-      if (!/^\d{4}$/.test(year)) throw new RecordError('year must be a year like 2024.', 400);
+      if (!/^\d{4}$/.test(year)) throw new KvalregError('invalid', 'year must be a year like 2024.');
       if (req.query.unit !== undefined && !platform.units.has(req.query.unit))
-        throw new RecordError(`Unknown unit "${req.query.unit}": give the RESH id of a unit.`, 400);
+        throw new KvalregError('invalid', `Unknown unit "${req.query.unit}": give the RESH id of a unit.`);
       return prom.results.results(r, { year, unit: req.query.unit, asOf: today });
     },
   );
@@ -96,9 +100,9 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
     async (req, reply) => {
       const inst = prom.instruments.get(req.params.questionnaireId);
       if (!inst)
-        throw new RecordError(
+        throw new KvalregError(
+          'not-found',
           `No Questionnaire "${req.params.questionnaireId}". GET /fhir/Questionnaire lists them: ${[...prom.instruments.keys()].join(', ')}.`,
-          404,
         );
       return reply.type(FHIR_JSON).send(inst.questionnaire);
     },
@@ -108,7 +112,7 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof ResponseError) throw new RecordError(err.message, err.status, err.details);
+      if (err instanceof ResponseError) throw new KvalregError(kindOfStatus(err.status), err.message, { details: err.details });
       throw err;
     }
   };
@@ -161,7 +165,7 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
         const row = (
           await tx.client.query('SELECT id, person_id, unit_resh, purpose, status, expires_at FROM prom_invitation WHERE id = $1', [id])
         ).rows[0];
-        if (!row) throw new RecordError(`No invitation ${id} at your units.`, 404);
+        if (!row) throw new KvalregError('not-found', `No invitation ${id} at your units.`);
         tx.audit({ action: 'read', object: `prom/invitation/${id}`, personIds: [Number(row.person_id)] });
         return row;
       },
@@ -223,12 +227,12 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
       const id = invitationId(req.params.invitationId);
       const inv = await visible(req, id);
       const instrument = prom.instruments.get(String(req.body?.instrument ?? ''));
-      if (!instrument) throw new RecordError(`Give "instrument": one of ${[...prom.instruments.keys()].join(', ')}.`, 400);
+      if (!instrument) throw new KvalregError('invalid', `Give "instrument": one of ${[...prom.instruments.keys()].join(', ')}.`);
       let answers;
       try {
         answers = answersFromJson(req.body?.answers);
       } catch (err) {
-        throw new RecordError(`answers: ${(err as AnswerFormatError).message}`, 400);
+        throw new KvalregError('invalid', `answers: ${(err as AnswerFormatError).message}`);
       }
       try {
         const saved = await platform.data.transaction(
@@ -238,9 +242,9 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
             const asked = await invitationInstruments(tx, id, prom.order);
             const which = asked.find((a) => a.instrument === instrument.id && (!req.body?.recall || a.recall === req.body.recall));
             if (!which)
-              throw new RecordError(
+              throw new KvalregError(
+                'conflict',
                 `Invitation ${id} does not ask ${instrument.id}; it asks ${asked.map((a) => a.instrument).join(', ')}.`,
-                409,
               );
             const user = callerLabel(req.caller!);
             tx.audit({
@@ -266,7 +270,7 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
         );
         return reply.code(201).send(saved);
       } catch (err) {
-        if (err instanceof ResponseError) throw new RecordError(err.message, err.status, err.details);
+        if (err instanceof ResponseError) throw new KvalregError(kindOfStatus(err.status), err.message, { details: err.details });
         if (err instanceof AccessDenied) throw err;
         throw err;
       }
@@ -277,13 +281,13 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
   // visit, and those marked "no visit needed"; a clinician may override with a reason.
   const registryOf = (rid: string) => {
     const r = platform.registries.find((x) => x.id === rid);
-    if (!r) throw new RecordError(`Unknown registry "${rid}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, 404);
+    if (!r) throw new KvalregError('not-found', `Unknown registry "${rid}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`);
     return r;
   };
   const count = (raw: string | undefined, name: string, dflt: number) => {
     if (raw === undefined) return dflt;
     const n = Number(raw);
-    if (!Number.isSafeInteger(n) || n < 0) throw new RecordError(`${name} must be a whole number of 0 or more.`, 400);
+    if (!Number.isSafeInteger(n) || n < 0) throw new KvalregError('invalid', `${name} must be a whole number of 0 or more.`);
     return n;
   };
   app.get<{ Params: { id: string }; Querystring: { unit?: string; decision?: string; limit?: string; offset?: string } }>(
@@ -295,7 +299,7 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
     async (req) => {
       const r = registryOf(req.params.id);
       if (req.query.unit !== undefined && !platform.units.has(req.query.unit))
-        throw new RecordError(`Unknown unit "${req.query.unit}": give the RESH id of a unit.`, 400);
+        throw new KvalregError('invalid', `Unknown unit "${req.query.unit}": give the RESH id of a unit.`);
       return platform.data.transaction(
         req.caller!,
         'prom:follow-up',
@@ -324,7 +328,7 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
       const r = registryOf(req.params.id);
       const caseId = Number(req.params.caseId);
       if (!Number.isSafeInteger(caseId) || caseId <= 0)
-        throw new RecordError(`"${req.params.caseId}" is not a case id: case ids are positive whole numbers.`, 400);
+        throw new KvalregError('invalid', `"${req.params.caseId}" is not a case id: case ids are positive whole numbers.`);
       return platform.data.transaction(
         req.caller!,
         'prom:follow-up-override',

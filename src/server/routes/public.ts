@@ -4,10 +4,11 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { datasetParam, langParam, noQuery } from '../schemas.ts';
 import type { RouteOptions } from './plugin.ts';
-import { hospitalProfile, hospitals } from '../../publish/profile.ts';
 import { RecordError } from '../../records/workflow.ts';
+import { hospitalProfile, hospitals } from '../../publish/profile.ts';
 import { osloDate } from '../../time/oslo.ts';
 import { PUBLIC } from '../access-policy.ts';
+import { KvalregError } from '../../errors.ts';
 
 export async function publicRoutes(fastify: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
@@ -42,7 +43,7 @@ export async function publicRoutes(fastify: FastifyInstance, { platform }: Route
     async (req) => {
       const unit = platform.units.get(req.params.resh);
       if (!unit || unit.level !== 'hospital')
-        throw new RecordError(`"${req.params.resh}" is not a hospital's RESH id; GET /api/public/hospitals lists them.`, 404);
+        throw new KvalregError('not-found', `"${req.params.resh}" is not a hospital's RESH id; GET /api/public/hospitals lists them.`);
       const lastYear = Number(osloDate(new Date().toISOString()).slice(0, 4)) - 1;
       const year = req.query.year ?? lastYear;
       if (year < 1900 || year > lastYear + 1) throw new RecordError('year must be a year like 2024.', 400);

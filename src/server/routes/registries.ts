@@ -10,6 +10,7 @@ import { osloDate } from '../../time/oslo.ts';
 import { PUBLIC, READERS } from '../access-policy.ts';
 import { registryIn } from '../route-params.ts';
 import type { RouteOptions } from './plugin.ts';
+import { KvalregError } from '../../errors.ts';
 
 const registryList = z.array(
   z.object({
@@ -55,7 +56,7 @@ export async function registryRoutes(fastify: FastifyInstance, { platform }: Rou
       const r = registryOf(req.params.id);
       const year = req.query.year ?? osloDate(new Date().toISOString()).slice(0, 4);
       if (req.query.unit !== undefined && !platform.units.has(req.query.unit))
-        throw new RecordError(`Unknown unit "${req.query.unit}": give the RESH id of a unit.`, 400);
+        throw new KvalregError('invalid', `Unknown unit "${req.query.unit}": give the RESH id of a unit.`);
       return platform.data.transaction(c, 'registrations:summary', (tx) => registrationSummary(tx, r, { unit: req.query.unit, year }), {
         readOnly: true,
         client: req.ip,

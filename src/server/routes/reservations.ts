@@ -6,10 +6,10 @@ import { z } from 'zod';
 import { noQuery } from '../schemas.ts';
 import { identityFromIdentifier, NIN_SYSTEMS } from '../../capture/identity.ts';
 import { reserve } from '../../records/reservation.ts';
-import { RecordError } from '../../records/workflow.ts';
 import { ADMINS } from '../access-policy.ts';
 import { requireAllRegistries } from '../route-params.ts';
 import type { RouteOptions } from './plugin.ts';
+import { KvalregError } from '../../errors.ts';
 
 export async function reservationRoutes(fastify: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
@@ -42,9 +42,9 @@ export async function reservationRoutes(fastify: FastifyInstance, { platform }: 
         { allowTestIdentities: platform.config.allowTestIdentities },
       );
       if (!identity)
-        throw new RecordError(
+        throw new KvalregError(
+          'unprocessable',
           `Cannot register the reservation: ${issues.map((i) => i.diagnostics).join('; ') || 'give {"value": "<national identity number>"}'}.`,
-          422,
         );
       const result = await platform.data.transaction(
         c,

@@ -5,10 +5,10 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { langParam, oneOf, registryParams } from '../schemas.ts';
 import type { RouteOptions } from './plugin.ts';
-import { RecordError } from '../../records/workflow.ts';
 import { outcomesCsv, ScreeningError } from '../../screening/run.ts';
 import { runScreening, SCREENING_ROLES } from '../../screening/service.ts';
 import type { Access } from '../access-policy.ts';
+import { KvalregError } from '../../errors.ts';
 
 const SCREENERS: Access = { callers: [...SCREENING_ROLES] };
 
@@ -30,8 +30,12 @@ export async function screeningRoutes(fastify: FastifyInstance, { platform }: Ro
     },
     async (req, reply) => {
       const r = platform.registry(req.params.id);
-      if (!r) throw new RecordError(`Unknown registry "${req.params.id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, 404);
-      if (!r.screening) throw new RecordError(`The ${r.id} registry has no screening worklist.`, 404);
+      if (!r)
+        throw new KvalregError(
+          'not-found',
+          `Unknown registry "${req.params.id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`,
+        );
+      if (!r.screening) throw new KvalregError('not-found', `The ${r.id} registry has no screening worklist.`);
       const format = req.query.format ?? 'json';
       const csv = req.body;
       const result = await platform.data
@@ -42,7 +46,7 @@ export async function screeningRoutes(fastify: FastifyInstance, { platform }: Ro
           { client: req.ip },
         )
         .catch((err) => {
-          throw err instanceof ScreeningError ? new RecordError(`Cannot screen: ${err.message}`, 422) : err;
+          throw err instanceof ScreeningError ? new KvalregError('unprocessable', `Cannot screen: ${err.message}`) : err;
         });
       reply.header('cache-control', 'no-store');
       if (format === 'csv') return reply.type('text/csv; charset=utf-8').send(outcomesCsv(result, req.query.lang === 'en' ? 'en' : 'nb'));

@@ -12,9 +12,9 @@ import type { Caller } from '../../access/caller.ts';
 import type { RouteOptions } from './plugin.ts';
 import { ownUnits } from '../../indicators/service.ts';
 import { keyFiguresOf, type KeyFigure } from '../../publish/key-figures.ts';
-import { RecordError } from '../../records/workflow.ts';
 import type { Registry } from '../../registry/load.ts';
 import { PUBLIC } from '../access-policy.ts';
+import { KvalregError } from '../../errors.ts';
 
 const PLATFORM: Caller = { kind: 'platform', task: 'key-figures' };
 /** How long the years with data are kept (they change when a new year begins to fill). */
@@ -43,7 +43,7 @@ const PERSON_LABELS = [
 export async function webDataRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const registryOf = (id: string): Registry => {
     const r = platform.registry(id);
-    if (!r) throw new RecordError(`Unknown registry "${id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, 404);
+    if (!r) throw new KvalregError('not-found', `Unknown registry "${id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`);
     return r;
   };
 
@@ -184,7 +184,7 @@ export async function webDataRoutes(app: FastifyInstance, { platform }: RouteOpt
       const r = registryOf(req.params.id);
       const unit = req.query.unit;
       if (unit !== undefined && !platform.units.has(unit))
-        throw new RecordError(`Unknown unit "${unit}": give a RESH id (GET /api/units lists them).`, 400);
+        throw new KvalregError('invalid', `Unknown unit "${unit}": give a RESH id (GET /api/units lists them).`);
       const table = await keyFiguresOf(platform).get(r);
       const nation = platform.indicators.nation();
       const shown = (f: KeyFigure) => (f.withheld === null ? f.n : null);

@@ -13,11 +13,11 @@ import { caseDateSql } from '../../analytics/case-date.ts';
 import type { RouteOptions } from './plugin.ts';
 import { bulkFinalise, BULK_MAX, finalisedShare } from '../../records/bulk-finalise.ts';
 import { SORTS, worklistQuery, type Sort, type WorklistQuery, type WorklistRow } from '../../records/worklist-query.ts';
-import { RecordError } from '../../records/workflow.ts';
 import type { Registry } from '../../registry/load.ts';
 import type { Column, Row } from '../../reports/charts.ts';
 import { workbook } from '../../reports/figures.ts';
 import { READERS, WRITERS } from '../access-policy.ts';
+import { KvalregError } from '../../errors.ts';
 
 type Q = Record<string, string | undefined>;
 
@@ -38,7 +38,7 @@ export async function worklistRoutes(fastify: FastifyInstance, { platform }: Rou
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const registryOf = (id: string): Registry => {
     const r = platform.registry(id);
-    if (!r) throw new RecordError(`Unknown registry "${id}".`, 404, [], 'registry.unknown');
+    if (!r) throw new KvalregError('not-found', `Unknown registry "${id}".`, { code: 'registry.unknown' });
     return r;
   };
   const unitName = (resh: string) => {
@@ -51,9 +51,9 @@ export async function worklistRoutes(fastify: FastifyInstance, { platform }: Rou
   };
   const queryOf = (q: Q, status: WorklistQuery['status'], page: { limit: number; offset: number }): WorklistQuery => {
     if (q.unit !== undefined && q.unit !== '' && !platform.units.has(q.unit))
-      throw new RecordError(`Unknown unit "${q.unit}".`, 400, [], 'unit.unknown');
+      throw new KvalregError('invalid', `Unknown unit "${q.unit}".`, { code: 'unit.unknown' });
     if (q.sort && !(SORTS as readonly string[]).includes(q.sort))
-      throw new RecordError(`sort must be one of ${SORTS.join(', ')}.`, 400, [], 'request.invalid');
+      throw new KvalregError('invalid', `sort must be one of ${SORTS.join(', ')}.`, { code: 'request.invalid' });
     return {
       status,
       unit: q.unit || undefined,
@@ -107,7 +107,7 @@ export async function worklistRoutes(fastify: FastifyInstance, { platform }: Rou
       const r = registryOf(req.params.id);
       const format = req.params.format;
       if (format !== 'csv' && format !== 'xlsx')
-        throw new RecordError('Ask for worklist/export.csv or worklist/export.xlsx.', 404, [], 'not.found');
+        throw new KvalregError('not-found', 'Ask for worklist/export.csv or worklist/export.xlsx.', { code: 'not.found' });
       const lang = req.query.lang === 'en' ? 'en' : 'nb';
       const status = req.query.status === 'finalisable' ? 'finalisable' : 'incomplete';
       const q = queryOf(req.query, status, { limit: 100_000, offset: 0 });
@@ -190,7 +190,7 @@ export async function worklistRoutes(fastify: FastifyInstance, { platform }: Rou
     async (req) => {
       const r = registryOf(req.params.id);
       const year = req.query.year ?? '';
-      if (!/^\d{4}$/.test(year)) throw new RecordError('year must be a year like 2025.', 400, [], 'year.invalid');
+      if (!/^\d{4}$/.test(year)) throw new KvalregError('invalid', 'year must be a year like 2025.', { code: 'year.invalid' });
       return {
         year: Number(year),
         ...(await platform.data.transaction(
@@ -260,6 +260,6 @@ function whole(raw: string | undefined, name: string, fallback: number, max: num
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n < 0 || n > max)
-    throw new RecordError(`${name} must be a whole number from 0 to ${max}.`, 400, [], 'request.invalid');
+    throw new KvalregError('invalid', `${name} must be a whole number from 0 to ${max}.`, { code: 'request.invalid' });
   return n;
 }
