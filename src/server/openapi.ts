@@ -150,7 +150,7 @@ export async function registerSchemas(app: FastifyInstance, opts: { publicUrl: s
         description:
           'The HTTP API of kvalreg, a platform for national medical quality registries. The FHIR R4 API (/fhir) takes FHIR JSON; ' +
           'its bodies are checked against the HL7 R4 schema and the registry profiles by the capture pipeline and answered with an OperationOutcome. ' +
-          'Bad input is answered with 400 and {"error", "code", "location", "details"}; see docs/api.md.',
+          'Bad input is answered with 400 and a JSON problem (RFC 9457) with "error", "code", "location" and "details"; see docs/api.md.',
       },
       servers: [{ url: opts.publicUrl }],
       components: { securitySchemes: securitySchemes(cookieNames(true).session) },
