@@ -14,6 +14,7 @@ import { ANY_CALLER, PATIENTS, PUBLIC, WRITERS } from '../access-policy.ts';
 import { osloDate } from '../../time/oslo.ts';
 import { PatientForms } from '../../prom/form.ts';
 import { followUpList, overrideDecision } from '../../prom/triage.ts';
+import { clinicAnswers } from '../../prom/clinic.ts';
 import { READERS } from '../access-policy.ts';
 import { KvalregError, kindOfStatus } from '../../errors.ts';
 
@@ -308,6 +309,29 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
             unit: req.query.unit,
             decision: req.query.decision || undefined,
             limit: count(req.query.limit, 'limit', 50),
+            offset: count(req.query.offset, 'offset', 0),
+          }),
+        { readOnly: true, client: req.ip },
+      );
+    },
+  );
+  // The clinic's own follow-up (schedules declared party: clinic): the answers to its items, for
+  // the unit's own patients; never what only a registry asked (src/prom/clinic.ts).
+  app.get<{ Params: { id: string }; Querystring: { unit?: string; status?: string; limit?: string; offset?: string } }>(
+    '/api/registries/:id/prom/clinic',
+    { config: { access: READERS } },
+    async (req) => {
+      const r = registryOf(req.params.id);
+      if (req.query.unit !== undefined && !platform.units.has(req.query.unit))
+        throw new KvalregError('invalid', `Unknown unit "${req.query.unit}": give the RESH id of a unit.`);
+      return platform.data.transaction(
+        req.caller!,
+        'prom:clinic',
+        (tx) =>
+          clinicAnswers(tx, r, {
+            unit: req.query.unit,
+            status: req.query.status || undefined,
+            limit: count(req.query.limit, 'limit', 100),
             offset: count(req.query.offset, 'offset', 0),
           }),
         { readOnly: true, client: req.ip },
