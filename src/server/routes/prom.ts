@@ -319,7 +319,19 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
   // the unit's own patients; never what only a registry asked (src/prom/clinic.ts).
   app.get<{ Params: { id: string }; Querystring: { unit?: string; status?: string; limit?: string; offset?: string } }>(
     '/api/registries/:id/prom/clinic',
-    { config: { access: READERS } },
+    {
+      config: { access: READERS },
+      schema: {
+        summary: 'The clinic’s own follow-up: the answers to its items, for the unit’s own patients',
+        params: z.object({ id: z.string() }),
+        querystring: z.object({
+          unit: z.string().optional().describe('The RESH id of a unit.'),
+          status: z.string().optional(),
+          limit: z.string().optional(),
+          offset: z.string().optional(),
+        }),
+      },
+    },
     async (req) => {
       const r = registryOf(req.params.id);
       if (req.query.unit !== undefined && !platform.units.has(req.query.unit))
