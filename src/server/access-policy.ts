@@ -1,7 +1,7 @@
 // Every route declares who may call it; one hook enforces it before the body is parsed, and a
 // route without a declaration cannot be registered. Unit scope (which cases) is then the data-
 // access door's job; this decides only which kinds of caller may use the route at all.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifySchema } from 'fastify';
 import { ROLES, type Caller, type Role } from '../access/caller.ts';
 import type { FhirRouteInfo } from './capability.ts';
 
@@ -43,6 +43,8 @@ export interface RouteEntry {
   url: string;
   access: Access;
   fhir?: FhirRouteInfo;
+  /** The route's schemas (server/openapi.ts); test/route-schemas.test.ts requires them. */
+  schema?: FastifySchema;
 }
 
 /** Refuses to register a route without an access policy; returns the table of routes and policies. */
@@ -53,7 +55,14 @@ export function requirePolicies(app: Pick<FastifyInstance, 'addHook'>): RouteEnt
     if (methods.every((m) => m === 'HEAD')) return;
     const access = route.config?.access;
     if (!access) throw new Error(`${methods.join(',')} ${route.url} declares no access policy (config.access)`);
-    for (const m of methods) table.push({ method: m, url: route.url, access, ...(route.config?.fhir ? { fhir: route.config.fhir } : {}) });
+    for (const m of methods)
+      table.push({
+        method: m,
+        url: route.url,
+        access,
+        ...(route.config?.fhir ? { fhir: route.config.fhir } : {}),
+        ...(route.schema ? { schema: route.schema } : {}),
+      });
   });
   return table;
 }

@@ -19,6 +19,7 @@ import { isWebAppRequest, rateLimitKey, rateLimitMax, rateLimitMessage } from '.
 import { checkBodyInput, checkUrlInput, fhirContentTypeProblem } from './input.ts';
 import { logSerializers } from '../log/redact.ts';
 import { createMetrics, observe, requestId } from './metrics.ts';
+import { apiDocRoutes, asBadRequest, registerSchemas } from './openapi.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
@@ -82,6 +83,8 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   // [patient-issuer] Patients' own provider (ID-porten style), beside personnel's, when configured.
   const patientLogin = platform.config.patientOidc ? new OidcLogin(platform.config.patientOidc) : undefined;
   const sessionCookie = cookieNames(!platform.config.session.insecureCookies).session;
+  // Every route's input checked by its zod schemas, and the OpenAPI description made from them (server/openapi.ts).
+  await registerSchemas(app as unknown as FastifyInstance, { publicUrl: platform.config.publicUrl });
 
   // The URL first, before anything records it (the access check audits a refused path): no
   // repeated query parameter, no text the database cannot store, no identity number (server/input.ts).
@@ -155,7 +158,8 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
 
   // Every error, wherever raised, is answered here: an OperationOutcome on /fhir, a JSON problem
   // elsewhere, the status from the error's kind (server/error-answer.ts, src/errors.ts).
-  app.setErrorHandler((err, req, reply) => sendError(req, reply, err));
+  // Input that fails its route's schema becomes a bad request naming the field (server/openapi.ts).
+  app.setErrorHandler((err, req, reply) => sendError(req, reply, asBadRequest(err)));
 
   const routes = requirePolicies(app as unknown as Pick<FastifyInstance, 'addHook'>);
   app.decorate('routeTable', routes);
@@ -240,6 +244,7 @@ export async function buildServer(platform: Platform, opts: ServerOptions = {}) 
   const root = app as unknown as FastifyInstance;
   const routeOpts = { platform };
   await root.register(healthRoutes, routeOpts);
+  await root.register(apiDocRoutes);
   await root.register(indicatorRoutes, routeOpts);
   await root.register(screeningRoutes, routeOpts);
   await root.register(webDataRoutes, routeOpts);

@@ -4,10 +4,13 @@
 // whole result streamed as NDJSON or CSV from a database cursor.
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { auditPage, parseAuditFilter, streamAudit, type AuditFilter } from '../../audit/query.ts';
 import { identityFromIdentifier, NIN_SYSTEMS } from '../../capture/identity.ts';
 import type { Issue } from '../../capture/outcome.ts';
 import type { RouteOptions } from './plugin.ts';
+import { RecordError } from '../../records/workflow.ts';
 import { ADMINS } from '../access-policy.ts';
 import { KvalregError } from '../../errors.ts';
 
@@ -22,7 +25,8 @@ function formatOf(req: FastifyRequest, asked: unknown): Format {
   return accept.includes('application/x-ndjson') ? 'ndjson' : accept.includes('text/csv') ? 'csv' : 'json';
 }
 
-export async function auditRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
+export async function auditRoutes(fastify: FastifyInstance, { platform }: RouteOptions): Promise<void> {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
   const answer = async (req: FastifyRequest, reply: FastifyReply, filter: AuditFilter, format: Format) => {
     const caller = req.caller!;
     if (format === 'json') {
@@ -81,40 +85,89 @@ export async function auditRoutes(app: FastifyInstance, { platform }: RouteOptio
     });
   };
 
-  app.get<{ Querystring: Record<string, string> }>('/api/audit', { config: { access: ADMINS } }, async (req, reply) => {
-    const filter = parseAuditFilter(req.query ?? {}, ['nin']);
-    if ((req.query as Record<string, unknown>).nin !== undefined) {
-      throw new KvalregError(
-        'invalid',
-        'Never put an identity number in a URL (URLs are logged). POST the filter to /api/audit/search with {"nin": "..."} instead.',
-      );
-    }
-    return answer(req, reply, filter, formatOf(req, req.query.format));
-  });
-
-  app.post<{ Body: Record<string, unknown> | undefined }>('/api/audit/search', { config: { access: ADMINS } }, async (req, reply) => {
-    const body = req.body ?? {};
-    if (typeof body !== 'object' || Array.isArray(body))
-      throw new KvalregError('invalid', 'Send the filter as a JSON object, e.g. {"nin": "...", "from": "2025-01-01"}.');
-    const { nin, system, ...rest } = body as Record<string, unknown>;
-    const filter = parseAuditFilter(rest);
-    if (nin !== undefined) {
-      const issues: Issue[] = [];
-      const identity = identityFromIdentifier(
-        platform.keys,
-        typeof system === 'string' ? system : Object.keys(NIN_SYSTEMS)[0],
-        String(nin),
-        'nin',
-        issues,
-        { allowTestIdentities: platform.config.allowTestIdentities },
-      );
-      if (!identity)
-        throw new KvalregError(
-          'unprocessable',
-          `nin: ${issues.map((i) => i.diagnostics).join('; ') || 'give the 11-digit national identity number (and "system" for a D- or H-number)'}.`,
+  app.get(
+    '/api/audit',
+    {
+      config: { access: ADMINS },
+      schema: {
+        summary: 'The audit trail, filtered: JSON pages by cursor, or the whole result as NDJSON or CSV',
+        // Loose: the filter names its unknown keys itself (audit/query.ts), which the answer lists.
+        querystring: z.looseObject(FILTERS),
+      },
+    },
+    async (req, reply) => {
+      const filter = parseAuditFilter(req.query ?? {}, ['nin']);
+      if ((req.query as Record<string, unknown>).nin !== undefined) {
+        throw new RecordError(
+          'Never put an identity number in a URL (URLs are logged). POST the filter to /api/audit/search with {"nin": "..."} instead.',
+          400,
         );
-      filter.personHash = identity.hash;
-    }
-    return answer(req, reply, filter, formatOf(req, rest.format));
-  });
+      }
+      return answer(req, reply, filter, formatOf(req, req.query.format));
+    },
+  );
+
+  const asObject = 'Send the filter as a JSON object, e.g. {"nin": "...", "from": "2025-01-01"}.';
+  app.post(
+    '/api/audit/search',
+    {
+      config: { access: ADMINS },
+      schema: {
+        summary: 'The audit trail, filtered, with the person by identity number (never in a URL)',
+        querystring: z.object({}),
+        body: z
+          .looseObject(
+            {
+              ...FILTERS,
+              nin: z.unknown().optional().describe('The person’s national identity number (11 digits).'),
+              system: z.unknown().optional().describe('The identifier system, for a D- or H-number.'),
+            },
+            asObject,
+          )
+          .nullish(),
+      },
+    },
+    async (req, reply) => {
+      const body = req.body ?? {};
+      const { nin, system, ...rest } = body;
+      const filter = parseAuditFilter(rest);
+      if (nin !== undefined) {
+        const issues: Issue[] = [];
+        const identity = identityFromIdentifier(
+          platform.keys,
+          typeof system === 'string' ? system : Object.keys(NIN_SYSTEMS)[0],
+          String(nin),
+          'nin',
+          issues,
+          { allowTestIdentities: platform.config.allowTestIdentities },
+        );
+        if (!identity)
+          throw new RecordError(
+            `nin: ${issues.map((i) => i.diagnostics).join('; ') || 'give the 11-digit national identity number (and "system" for a D- or H-number)'}.`,
+            422,
+          );
+        filter.personHash = identity.hash;
+      }
+      return answer(req, reply, filter, formatOf(req, rest.format));
+    },
+  );
 }
+
+/** The audit filters (audit/query.ts), as text: the filter checks and converts them. */
+function filter(meaning: string) {
+  return z.union([z.string(), z.number()]).optional().describe(meaning);
+}
+const FILTERS = {
+  actor: filter('Who acted.'),
+  personId: filter('The person concerned (the platform’s id).'),
+  unit: filter('The RESH id of a unit.'),
+  subUnits: filter('true: the unit and the units under it.'),
+  registry: filter('The registry.'),
+  action: filter('read, write, export, …'),
+  outcome: filter('ok or denied.'),
+  from: filter('From a date (2025-01-31) or a time with its offset.'),
+  to: filter('To a date or a time with its offset.'),
+  after: filter('The cursor of the next page.'),
+  limit: filter('Events per page.'),
+  format: filter('json (paged, the default), ndjson or csv (the whole result, streamed).'),
+};

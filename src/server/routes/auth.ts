@@ -1,6 +1,8 @@
 // Login for people: the routes of the OpenID Connect flow, the session cookie, role switching,
 // logout, and who is logged in. Sessions resolve to the same Caller as bearer tokens (app.ts).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { noBody, noQuery } from '../schemas.ts';
 import { writeEvents } from '../../audit/trail.ts';
 import type { Caller, Grant } from '../../access/caller.ts';
 import { LoginError, type OidcLogin } from '../../auth/oidc.ts';
@@ -11,6 +13,7 @@ import type { Platform } from '../../platform.ts';
 import { ANY_CALLER, PEOPLE, PUBLIC } from '../access-policy.ts';
 import { cookieNames, PATIENT_SUBJECT_PREFIX } from '../auth.ts';
 import type { RouteOptions } from './plugin.ts';
+import { RecordError } from '../../records/workflow.ts';
 import { KvalregError } from '../../errors.ts';
 
 export interface AuthRouteOptions extends RouteOptions {
@@ -60,87 +63,108 @@ export async function authRoutes(app: FastifyInstance, { platform, sessions, log
   // for patients at their own provider (ID-porten style, /auth/patient/login), each with its own
   // flow cookie, so a login begun at one provider cannot be completed at the other.
   const flowRoutes = (paths: { login: string; callback: string; flowCookie: string }, provider: () => OidcLogin, patientsOnly: boolean) => {
-    app.get<{ Querystring: { returnTo?: string } }>(paths.login, { config: { access: PUBLIC, rateLimit } }, async (req, reply) => {
-      const l = provider();
-      const returnTo = safeReturnTo(req.query.returnTo);
-      let begun;
-      try {
-        begun = await l.begin();
-      } catch (err) {
-        if (err instanceof LoginError) return failure(reply, 502, err.message);
-        throw err;
-      }
-      const flow = await sessions.startFlow({ state: begun.state, nonce: begun.nonce, codeVerifier: begun.codeVerifier, returnTo });
-      reply.setCookie(paths.flowCookie, flow, { ...cookie, maxAge: 600 });
-      return reply.redirect(begun.url, 302);
-    });
+    app.get<{ Querystring: { returnTo?: string } }>(
+      paths.login,
+      {
+        config: { access: PUBLIC, rateLimit },
+        schema: {
+          summary: 'Log in: sends the browser to the login provider',
+          querystring: z.object({ returnTo: z.string().optional().describe('The page to come back to (a path on this site).') }),
+        },
+      },
+      async (req, reply) => {
+        const l = provider();
+        const returnTo = safeReturnTo(req.query.returnTo);
+        let begun;
+        try {
+          begun = await l.begin();
+        } catch (err) {
+          if (err instanceof LoginError) return failure(reply, 502, err.message);
+          throw err;
+        }
+        const flow = await sessions.startFlow({ state: begun.state, nonce: begun.nonce, codeVerifier: begun.codeVerifier, returnTo });
+        reply.setCookie(paths.flowCookie, flow, { ...cookie, maxAge: 600 });
+        return reply.redirect(begun.url, 302);
+      },
+    );
 
     // Step 2: back from the provider. Every way this can fail is audited as a failed login.
-    app.get(paths.callback, { config: { access: PUBLIC, rateLimit } }, async (req, reply) => {
-      const l = provider();
-      reply.clearCookie(paths.flowCookie, { path: '/' });
-      const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
-      const flow = await sessions.takeFlow(req.cookies[paths.flowCookie]);
-      if (!flow) {
-        await audit(req, { actor: 'anonymous', action: 'login', object: 'no-login-in-progress', outcome: 'denied' });
-        return failure(reply, 400, 'No login was in progress in this browser, or it took more than ten minutes. Start the login again.');
-      }
-      let identity;
-      try {
-        identity = await l.complete(query, flow);
-      } catch (err) {
-        if (!(err instanceof LoginError)) throw err;
-        await audit(req, { actor: 'anonymous', action: 'login', object: err.reason, outcome: 'denied' });
-        return failure(reply, err.reason.startsWith('provider:access_denied') ? 403 : 400, `${err.message} Start the login again.`);
-      }
-      if (patientsOnly) {
-        identity = { ...identity, subject: `${PATIENT_SUBJECT_PREFIX}${identity.subject}` };
-      } else if (identity.subject.startsWith(PATIENT_SUBJECT_PREFIX)) {
-        await audit(req, { actor: 'anonymous', action: 'login', object: 'reserved-subject', outcome: 'denied' });
-        return failure(
-          reply,
-          403,
-          "This login cannot be used here: its subject has the form reserved for patients' logins. Contact the registry.",
-        );
-      }
-      let pidHash: Buffer | null = null;
-      if (identity.pid) {
-        const parsed = parseNin(identity.pid);
-        if (parsed.ok) pidHash = ninHash(platform.keys, parsed.nin);
-        else req.log.warn({ subject: identity.subject }, 'the pid claim is not a valid identity number; no patient role');
-      }
-      if (patientsOnly && !pidHash) {
-        await audit(req, { actor: `user:${identity.subject}`, action: 'login', object: 'no-pid', outcome: 'denied' });
-        return failure(
-          reply,
-          403,
-          "The login service did not give your national identity number, which a patient's login needs. Log in again with a method that gives it (e.g. BankID, MinID).",
-        );
-      }
-      const user = await sessions.upsertUser(identity.subject, identity.name, pidHash);
-      // A patient login is a patient only, whatever grants someone may have given its subject.
-      const grants = patientsOnly ? availableGrants({ grants: [], pidHash }) : availableGrants(user);
-      if (!grants.length) {
-        await audit(req, { actor: `user:${identity.subject}`, action: 'login', object: 'no-grants', outcome: 'denied' });
-        return failure(
-          reply,
-          403,
-          `You are logged in as ${identity.name}, but you have no role in any registry here yet. Ask the registry's secretariat to grant you access.`,
-        );
-      }
-      const active = grants[0];
-      const sid = await sessions.create(user, active, identity.idToken, req.ip);
-      await audit(req, {
-        actor: `user:${identity.subject}`,
-        role: active.role,
-        unit: active.unit,
-        action: 'login',
-        object: 'session',
-        outcome: 'ok',
-      });
-      reply.setCookie(names.session, sid, cookie);
-      return reply.redirect(flow.returnTo, 302);
-    });
+    app.get(
+      paths.callback,
+      {
+        config: { access: PUBLIC, rateLimit },
+        // The provider's answer (code, state, iss, or error): read whole by the OpenID Connect client.
+        schema: {
+          summary: 'Back from the login provider',
+          querystring: z.looseObject({ code: z.string().optional(), state: z.string().optional() }),
+        },
+      },
+      async (req, reply) => {
+        const l = provider();
+        reply.clearCookie(paths.flowCookie, { path: '/' });
+        const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : '';
+        const flow = await sessions.takeFlow(req.cookies[paths.flowCookie]);
+        if (!flow) {
+          await audit(req, { actor: 'anonymous', action: 'login', object: 'no-login-in-progress', outcome: 'denied' });
+          return failure(reply, 400, 'No login was in progress in this browser, or it took more than ten minutes. Start the login again.');
+        }
+        let identity;
+        try {
+          identity = await l.complete(query, flow);
+        } catch (err) {
+          if (!(err instanceof LoginError)) throw err;
+          await audit(req, { actor: 'anonymous', action: 'login', object: err.reason, outcome: 'denied' });
+          return failure(reply, err.reason.startsWith('provider:access_denied') ? 403 : 400, `${err.message} Start the login again.`);
+        }
+        if (patientsOnly) {
+          identity = { ...identity, subject: `${PATIENT_SUBJECT_PREFIX}${identity.subject}` };
+        } else if (identity.subject.startsWith(PATIENT_SUBJECT_PREFIX)) {
+          await audit(req, { actor: 'anonymous', action: 'login', object: 'reserved-subject', outcome: 'denied' });
+          return failure(
+            reply,
+            403,
+            "This login cannot be used here: its subject has the form reserved for patients' logins. Contact the registry.",
+          );
+        }
+        let pidHash: Buffer | null = null;
+        if (identity.pid) {
+          const parsed = parseNin(identity.pid);
+          if (parsed.ok) pidHash = ninHash(platform.keys, parsed.nin);
+          else req.log.warn({ subject: identity.subject }, 'the pid claim is not a valid identity number; no patient role');
+        }
+        if (patientsOnly && !pidHash) {
+          await audit(req, { actor: `user:${identity.subject}`, action: 'login', object: 'no-pid', outcome: 'denied' });
+          return failure(
+            reply,
+            403,
+            "The login service did not give your national identity number, which a patient's login needs. Log in again with a method that gives it (e.g. BankID, MinID).",
+          );
+        }
+        const user = await sessions.upsertUser(identity.subject, identity.name, pidHash);
+        // A patient login is a patient only, whatever grants someone may have given its subject.
+        const grants = patientsOnly ? availableGrants({ grants: [], pidHash }) : availableGrants(user);
+        if (!grants.length) {
+          await audit(req, { actor: `user:${identity.subject}`, action: 'login', object: 'no-grants', outcome: 'denied' });
+          return failure(
+            reply,
+            403,
+            `You are logged in as ${identity.name}, but you have no role in any registry here yet. Ask the registry's secretariat to grant you access.`,
+          );
+        }
+        const active = grants[0];
+        const sid = await sessions.create(user, active, identity.idToken, req.ip);
+        await audit(req, {
+          actor: `user:${identity.subject}`,
+          role: active.role,
+          unit: active.unit,
+          action: 'login',
+          object: 'session',
+          outcome: 'ok',
+        });
+        reply.setCookie(names.session, sid, cookie);
+        return reply.redirect(flow.returnTo, 302);
+      },
+    );
   };
   flowRoutes({ login: '/auth/login', callback: '/auth/callback', flowCookie: names.flow }, requireLogin, false);
   if (patientLogin)
@@ -151,98 +175,117 @@ export async function authRoutes(app: FastifyInstance, { platform, sessions, log
     );
 
   // Logout: the session ends here; the browser is then sent to the provider's logout, if it has one.
-  app.post('/auth/logout', { config: { access: PUBLIC } }, async (req, reply) => {
-    reply.clearCookie(names.session, { path: '/' });
-    const id = req.session?.id ?? req.cookies[names.session];
-    if (!id) return { loggedOut: true, providerLogoutUrl: null };
-    const ended = await sessions.end(id);
-    if (ended.ended && req.session) {
-      const c = req.session.resolved;
-      await audit(req, {
-        actor: `user:${c.user.subject}`,
-        role: c.active.role,
-        unit: c.active.unit,
-        action: 'logout',
-        object: 'session',
-        outcome: 'ok',
-      });
-    }
-    // A patient's session ends at the patients' provider, everyone else's at personnel's.
-    const provider = req.session?.resolved.user.subject.startsWith(PATIENT_SUBJECT_PREFIX) && patientLogin ? patientLogin : login;
-    return { loggedOut: true, providerLogoutUrl: provider ? await provider.logoutUrl(ended.idToken) : null };
-  });
+  app.post(
+    '/auth/logout',
+    { config: { access: PUBLIC }, schema: { summary: 'Log out', querystring: noQuery, body: noBody } },
+    async (req, reply) => {
+      reply.clearCookie(names.session, { path: '/' });
+      const id = req.session?.id ?? req.cookies[names.session];
+      if (!id) return { loggedOut: true, providerLogoutUrl: null };
+      const ended = await sessions.end(id);
+      if (ended.ended && req.session) {
+        const c = req.session.resolved;
+        await audit(req, {
+          actor: `user:${c.user.subject}`,
+          role: c.active.role,
+          unit: c.active.unit,
+          action: 'logout',
+          object: 'session',
+          outcome: 'ok',
+        });
+      }
+      // A patient's session ends at the patients' provider, everyone else's at personnel's.
+      const provider = req.session?.resolved.user.subject.startsWith(PATIENT_SUBJECT_PREFIX) && patientLogin ? patientLogin : login;
+      return { loggedOut: true, providerLogoutUrl: provider ? await provider.logoutUrl(ended.idToken) : null };
+    },
+  );
 
   // Role switching: a person with several grants chooses the one they act in.
-  app.post<{ Body: { registry?: string; role?: string; unit?: string } }>('/auth/role', { config: { access: PEOPLE } }, async (req) => {
-    if (!req.session)
-      throw new KvalregError('conflict', 'Only a browser session has an active role to switch; a token always acts with all its grants.');
-    if (req.session.resolved.user.subject.startsWith(PATIENT_SUBJECT_PREFIX))
-      throw new KvalregError(
-        'forbidden',
-        "A patient's login (at the patients' login service) acts as the patient only; log in at /auth/login to act in a role.",
-      );
-    const want = {
-      registry: String(req.body?.registry ?? ''),
-      role: String(req.body?.role ?? ''),
-      unit: String(req.body?.unit ?? ''),
-    } as Grant;
-    const s = req.session.resolved;
-    if (!(await sessions.switchTo(req.session.id, want, s.grants))) {
+  app.post<{ Body: { registry?: string; role?: string; unit?: string } }>(
+    '/auth/role',
+    {
+      config: { access: PEOPLE },
+      schema: {
+        summary: 'Act in another of your grants (registry, role, unit)',
+        querystring: noQuery,
+        body: z.object({ registry: z.string().optional(), role: z.string().optional(), unit: z.string().optional() }).nullish(),
+      },
+    },
+    async (req) => {
+      if (!req.session)
+        throw new RecordError('Only a browser session has an active role to switch; a token always acts with all its grants.', 409);
+      if (req.session.resolved.user.subject.startsWith(PATIENT_SUBJECT_PREFIX))
+        throw new RecordError(
+          "A patient's login (at the patients' login service) acts as the patient only; log in at /auth/login to act in a role.",
+          403,
+        );
+      const want = {
+        registry: String(req.body?.registry ?? ''),
+        role: String(req.body?.role ?? ''),
+        unit: String(req.body?.unit ?? ''),
+      } as Grant;
+      const s = req.session.resolved;
+      if (!(await sessions.switchTo(req.session.id, want, s.grants))) {
+        await audit(req, {
+          actor: `user:${s.user.subject}`,
+          role: want.role,
+          unit: want.unit,
+          action: 'role-switch',
+          object: `${want.registry}:${want.role}:${want.unit}`,
+          outcome: 'denied',
+        });
+        throw new RecordError(
+          `You have no grant ${want.registry}:${want.role}:${want.unit}. Choose one of: ${s.grants.map((g) => `${g.registry}:${g.role}:${g.unit}`).join(', ')}.`,
+          403,
+        );
+      }
       await audit(req, {
         actor: `user:${s.user.subject}`,
         role: want.role,
         unit: want.unit,
         action: 'role-switch',
         object: `${want.registry}:${want.role}:${want.unit}`,
-        outcome: 'denied',
+        outcome: 'ok',
       });
-      throw new KvalregError(
-        'forbidden',
-        `You have no grant ${want.registry}:${want.role}:${want.unit}. Choose one of: ${s.grants.map((g) => `${g.registry}:${g.role}:${g.unit}`).join(', ')}.`,
-      );
-    }
-    await audit(req, {
-      actor: `user:${s.user.subject}`,
-      role: want.role,
-      unit: want.unit,
-      action: 'role-switch',
-      object: `${want.registry}:${want.role}:${want.unit}`,
-      outcome: 'ok',
-    });
-    return { active: describeGrant(platform, want) };
-  });
+      return { active: describeGrant(platform, want) };
+    },
+  );
 
   // Who is logged in, what they may act as, and the CSRF token for their state-changing requests.
-  app.get('/api/me', { config: { access: ANY_CALLER } }, async (req) => {
-    const c = req.caller as Caller;
-    if (req.session) {
-      const s = req.session.resolved;
-      return {
-        kind: 'user',
-        via: 'session',
-        subject: s.user.subject,
-        name: s.user.name,
-        patient: !!s.user.pidHash,
-        active: describeGrant(platform, s.active),
-        grants: s.grants.map((g) => describeGrant(platform, g)),
-        csrfToken: s.csrfToken,
-        expiresAt: s.expiresAt,
-        idleMinutes: platform.config.session.idleMinutes,
-      };
-    }
-    if (c.kind === 'user')
-      return {
-        kind: 'user',
-        via: 'token',
-        subject: c.user,
-        name: c.name,
-        patient: !!c.personHash,
-        active: null,
-        grants: c.grants.map((g) => describeGrant(platform, g)),
-      };
-    if (c.kind === 'system') return { kind: 'system', via: 'token', sender: c.sender, name: c.name };
-    return { kind: c.kind };
-  });
+  app.get(
+    '/api/me',
+    { config: { access: ANY_CALLER }, schema: { summary: 'Who you are, your grants and the CSRF token', querystring: noQuery } },
+    async (req) => {
+      const c = req.caller as Caller;
+      if (req.session) {
+        const s = req.session.resolved;
+        return {
+          kind: 'user',
+          via: 'session',
+          subject: s.user.subject,
+          name: s.user.name,
+          patient: !!s.user.pidHash,
+          active: describeGrant(platform, s.active),
+          grants: s.grants.map((g) => describeGrant(platform, g)),
+          csrfToken: s.csrfToken,
+          expiresAt: s.expiresAt,
+          idleMinutes: platform.config.session.idleMinutes,
+        };
+      }
+      if (c.kind === 'user')
+        return {
+          kind: 'user',
+          via: 'token',
+          subject: c.user,
+          name: c.name,
+          patient: !!c.personHash,
+          active: null,
+          grants: c.grants.map((g) => describeGrant(platform, g)),
+        };
+      if (c.kind === 'system') return { kind: 'system', via: 'token', sender: c.sender, name: c.name };
+      return { kind: c.kind };
+    },
+  );
 }
 
 /** A grant with words for people: the registry's title and the unit's name, in both languages. */

@@ -3,13 +3,18 @@
 // subgroup), and a look-up of one code that answers an older version's code with the current one.
 import fs from 'node:fs';
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { noQuery, registryParams } from '../schemas.ts';
 import type { RouteOptions } from './plugin.ts';
 import { picturePath } from '../../registry/code-tree.ts';
 import { currentCodeFor } from '../../registry/values.ts';
 import { PUBLIC } from '../access-policy.ts';
 import { KvalregError } from '../../errors.ts';
 
-export async function codeListRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
+export async function codeListRoutes(fastify: FastifyInstance, { platform }: RouteOptions): Promise<void> {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  const listParams = registryParams.extend({ list: z.string().min(1).describe('The code list’s id.') });
   const listOf = (registryId: string, listId: string) => {
     const r = platform.registry(registryId);
     if (!r) throw new KvalregError('not-found', `Unknown registry "${registryId}".`, { code: 'registry.unknown' });
@@ -18,9 +23,9 @@ export async function codeListRoutes(app: FastifyInstance, { platform }: RouteOp
     return { r, list };
   };
 
-  app.get<{ Params: { id: string; list: string } }>(
+  app.get(
     '/api/registries/:id/codelists/:list/tree',
-    { config: { access: PUBLIC } },
+    { config: { access: PUBLIC }, schema: { summary: 'A hierarchical code list as a tree', params: listParams, querystring: noQuery } },
     async (req, reply) => {
       const { list } = listOf(req.params.id, req.params.list);
       if (!list.tree)
@@ -33,9 +38,16 @@ export async function codeListRoutes(app: FastifyInstance, { platform }: RouteOp
     },
   );
 
-  app.get<{ Params: { id: string; list: string; file: string } }>(
+  app.get(
     '/api/registries/:id/codelists/:list/pictures/:file',
-    { config: { access: PUBLIC } },
+    {
+      config: { access: PUBLIC },
+      schema: {
+        summary: 'A schematic picture of the code picker (SVG)',
+        params: listParams.extend({ file: z.string() }),
+        querystring: noQuery,
+      },
+    },
     async (req, reply) => {
       const { list } = listOf(req.params.id, req.params.list);
       const file = list.tree && list.pickerDir ? picturePath(list.tree, list.pickerDir, req.params.file) : undefined;
@@ -45,13 +57,28 @@ export async function codeListRoutes(app: FastifyInstance, { platform }: RouteOp
   );
 
   // ?code=23A2.1 → { valid: false, suggestion: "2R3A2.1" }: what a code means, or what it became.
-  app.get<{ Params: { id: string; list: string }; Querystring: { code?: string } }>(
+  app.get(
     '/api/registries/:id/codelists/:list/lookup',
-    { config: { access: PUBLIC } },
+    {
+      config: { access: PUBLIC },
+      schema: {
+        summary: 'What a code means, or what an older version’s code became',
+        params: listParams,
+        querystring: z.object({ code: z.string('Give code=<a code>.').trim().min(1, 'Give code=<a code>.') }),
+        response: {
+          200: z.object({
+            code: z.string(),
+            valid: z.boolean(),
+            display: z.unknown().optional(),
+            suggestion: z.string().optional(),
+            suggestionDisplay: z.unknown().optional(),
+          }),
+        },
+      },
+    },
     async (req) => {
       const { r, list } = listOf(req.params.id, req.params.list);
-      const code = String(req.query.code ?? '').trim();
-      if (!code) throw new KvalregError('invalid', 'Give code=<a code>.', { code: 'request.invalid' });
+      const code = req.query.code;
       const display = list.codes.get(code);
       if (display) return { code, valid: true, display };
       const suggestion = currentCodeFor(r, list.id, code);

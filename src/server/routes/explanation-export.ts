@@ -4,6 +4,9 @@
 // covers the unit, audited per person (as an export).
 import { stringify } from 'csv-stringify/sync';
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { registryParams, textQuery } from '../schemas.ts';
 import { explainIndicator, periodRange } from '../../indicators/explain.ts';
 import type { Grain } from '../../indicators/schema.ts';
 import type { RouteOptions } from './plugin.ts';
@@ -13,10 +16,24 @@ import { osloDate } from '../../time/oslo.ts';
 import { READERS } from '../access-policy.ts';
 import { KvalregError } from '../../errors.ts';
 
-export async function explanationExportRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
-  app.get<{ Params: { id: string; indicator: string; format: string }; Querystring: Record<string, string | undefined> }>(
+export async function explanationExportRoutes(fastify: FastifyInstance, { platform }: RouteOptions): Promise<void> {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  app.get(
     '/api/registries/:id/indicators/:indicator/explanation.:format',
-    { config: { access: READERS } },
+    {
+      config: { access: READERS },
+      schema: {
+        summary: 'The explanation list of an indicator for a unit, whole, as CSV or XLSX (audited as an export)',
+        params: registryParams.extend({ indicator: z.string(), format: z.string().describe('csv or xlsx.') }),
+        querystring: textQuery({
+          unit: 'The RESH id of a unit your access covers.',
+          period: '2024, 2024-Q1 or 2024-06, as the grain says.',
+          grain: 'year (default), quarter or month, as the indicator is computed.',
+          dataset: 'fresh (default) or qa.',
+          lang: 'nb (default) or en.',
+        }),
+      },
+    },
     async (req, reply) => {
       const r = platform.registry(req.params.id);
       if (!r) throw new KvalregError('not-found', `Unknown registry "${req.params.id}".`, { code: 'registry.unknown' });

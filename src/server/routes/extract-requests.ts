@@ -2,6 +2,8 @@
 // project and follows it; a registry admin sees the requests to their registry and approves (the
 // extract is delivered, recorded and audited as any delivery) or rejects with a reason.
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { noBody, noQuery, registryParams } from '../schemas.ts';
 import type { Caller } from '../../access/caller.ts';
 import { callerLabel } from '../../access/caller.ts';
 import type { RouteOptions } from './plugin.ts';
@@ -35,9 +37,18 @@ export async function extractRequestRoutes(app: FastifyInstance, { platform }: R
     return found;
   };
 
+  const requestParams = z.object({ requestId: z.string().describe('The request’s id.') });
   app.post<{ Params: { id: string }; Body: RequestInput }>(
     '/api/registries/:id/extract-requests',
-    { config: { access: RESEARCHERS } },
+    {
+      config: { access: RESEARCHERS },
+      schema: {
+        summary: 'A researcher asks for an extract for an approved project',
+        params: registryParams,
+        querystring: noQuery,
+        body: z.record(z.string(), z.unknown(), 'Send the request as a JSON object (docs/research.md).').nullish(),
+      },
+    },
     async (req, reply) => {
       const c = req.caller!;
       const r = registryOf(req.params.id);
@@ -49,20 +60,25 @@ export async function extractRequestRoutes(app: FastifyInstance, { platform }: R
     },
   );
 
-  app.get('/api/extract-requests', { config: { access: RESEARCH_OR_ADMIN } }, async (req) => {
+  app.get('/api/extract-requests', { config: { access: RESEARCH_OR_ADMIN }, schema: { querystring: noQuery } }, async (req) => {
     const c = req.caller!;
     const admin = adminRegistries(c);
     return admin.length ? listRequests(db, { registries: admin }) : listRequests(db, { requestedBy: callerLabel(c) });
   });
 
-  app.get<{ Params: { requestId: string } }>('/api/extract-requests/:requestId', { config: { access: RESEARCH_OR_ADMIN } }, async (req) =>
-    requestFor(req.caller!, req.params.requestId),
+  app.get<{ Params: { requestId: string } }>(
+    '/api/extract-requests/:requestId',
+    { config: { access: RESEARCH_OR_ADMIN }, schema: { params: requestParams, querystring: noQuery } },
+    async (req) => requestFor(req.caller!, req.params.requestId),
   );
 
   // The researcher withdraws a request not yet decided.
   app.post<{ Params: { requestId: string } }>(
     '/api/extract-requests/:requestId/withdraw',
-    { config: { access: RESEARCHERS } },
+    {
+      config: { access: RESEARCHERS },
+      schema: { summary: 'Withdraw a request not yet decided', params: requestParams, querystring: noQuery, body: noBody },
+    },
     async (req) => {
       const found = await requestFor(req.caller!, req.params.requestId);
       if (found.requestedBy !== callerLabel(req.caller!))
@@ -74,7 +90,20 @@ export async function extractRequestRoutes(app: FastifyInstance, { platform }: R
   // Body: {approve: true} or {approve: false, note: "why"}. Approving delivers the extract; its file comes back to the admin, who hands it over.
   app.post<{ Params: { requestId: string }; Body: { approve?: unknown; note?: unknown } }>(
     '/api/extract-requests/:requestId/decision',
-    { config: { access: ADMINS } },
+    {
+      config: { access: ADMINS },
+      schema: {
+        summary: 'Approve (delivering the extract) or reject (with a note) a request',
+        params: requestParams,
+        querystring: noQuery,
+        body: z
+          .object({
+            approve: z.boolean().optional().describe('true approves; anything else rejects.'),
+            note: z.string().optional().describe('Why: required to reject.'),
+          })
+          .nullish(),
+      },
+    },
     async (req) => {
       const c = req.caller!;
       const found = await requestFor(c, req.params.requestId);

@@ -1,16 +1,28 @@
 // Research extracts for approved projects: delivered, logged, reproducible (research/extract.ts).
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { noQuery, positiveId as idSchema, registryParams } from '../schemas.ts';
 import { deliverExtract, reproduceExtract } from '../../research/extract.ts';
 import { ADMINS } from '../access-policy.ts';
 import { positiveId, registryIn, userOf } from '../route-params.ts';
 import type { RouteOptions } from './plugin.ts';
 
-export async function extractRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
+export async function extractRoutes(fastify: FastifyInstance, { platform }: RouteOptions): Promise<void> {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
   const registryOf = (id: string) => registryIn(platform, id);
 
-  app.post<{ Params: { id: string }; Body: unknown }>(
+  app.post(
     '/api/registries/:id/extracts',
-    { config: { access: ADMINS } },
+    {
+      config: { access: ADMINS },
+      schema: {
+        summary: 'Deliver a research extract for an approved project (docs/research.md)',
+        params: registryParams,
+        querystring: noQuery,
+        body: z.record(z.string(), z.unknown(), 'Send the extract’s definition as a JSON object (docs/research.md).'),
+      },
+    },
     async (req, reply) => {
       const c = req.caller!;
       const r = registryOf(req.params.id);
@@ -26,9 +38,16 @@ export async function extractRoutes(app: FastifyInstance, { platform }: RouteOpt
       return reply.code(201).send(delivery);
     },
   );
-  app.get<{ Params: { id: string; deliveryId: string } }>(
+  app.get(
     '/api/registries/:id/extracts/:deliveryId/reproduce',
-    { config: { access: ADMINS } },
+    {
+      config: { access: ADMINS },
+      schema: {
+        summary: 'Reproduce a delivered extract and compare it with what was delivered',
+        params: registryParams.extend({ deliveryId: idSchema('delivery') }),
+        querystring: noQuery,
+      },
+    },
     async (req) => {
       const c = req.caller!;
       const r = registryOf(req.params.id);
@@ -37,7 +56,7 @@ export async function extractRoutes(app: FastifyInstance, { platform }: RouteOpt
         'research-extract:reproduce',
         (tx) => {
           tx.requireUnit(r.id, null, ['registry-admin', 'platform-admin']);
-          return reproduceExtract(tx, r, positiveId(req.params.deliveryId, 'delivery'), platform.keys);
+          return reproduceExtract(tx, r, req.params.deliveryId, platform.keys);
         },
         { readOnly: true, client: req.ip },
       );

@@ -4,6 +4,8 @@
 // the platform's extensions, and an OperationOutcome for every FHIR interaction the server does not
 // have. Canonical URLs come from KVALREG_PUBLIC_URL, never from the request.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { noQuery } from '../schemas.ts';
 import type { Bundle, OperationOutcome } from 'fhir/r4.js';
 import { ACCEPTED_TYPES, isText } from '../../capture/bundle.ts';
 import { identityOfPatient } from '../../capture/identity.ts';
@@ -52,19 +54,32 @@ export async function fhirRoutes(app: FastifyInstance, { platform }: RouteOption
     const status = dryRun && outcome.httpStatus < 500 && !isUnparsable(req.body) ? 200 : outcome.httpStatus;
     return reply.code(status).type(FHIR_JSON).send(outcome.body);
   };
-  app.post('/fhir', { config: { access: SYSTEMS } }, (req, reply) => postBundle(req, reply, false));
-  app.post('/fhir/', { config: { access: SYSTEMS } }, (req, reply) => postBundle(req, reply, false));
+  // FHIR bodies have no zod schema: the capture pipeline checks them against the HL7 R4 schema
+  // and the registry profiles, stores the message and answers with an OperationOutcome naming the
+  // element (test/route-schemas.test.ts lists them). Described here as FHIR JSON.
+  const FHIR_BODY = {
+    querystring: noQuery,
+    consumes: ['application/fhir+json'],
+    description:
+      'The body is FHIR R4 JSON (application/fhir+json), checked against the HL7 R4 schema and the registry profiles; the answer is an OperationOutcome.',
+  };
+  const CAPTURE = { ...FHIR_BODY, summary: 'Send a transaction or batch Bundle: captured, mapped and stored (docs/fhir-api.md)' };
+  app.post('/fhir', { config: { access: SYSTEMS }, schema: CAPTURE }, (req, reply) => postBundle(req, reply, false));
+  app.post('/fhir/', { config: { access: SYSTEMS }, schema: { ...CAPTURE, hide: true } }, (req, reply) => postBundle(req, reply, false));
 
-  app.get('/fhir/metadata', { config: { access: PUBLIC } }, async (_req, reply) =>
-    reply.type(FHIR_JSON).send(
-      capabilityStatement({
-        base,
-        version: VERSION,
-        routes: app.routeTable,
-        acceptedInBundles: ACCEPTED_TYPES,
-        security: SECURITY,
-      }),
-    ),
+  app.get(
+    '/fhir/metadata',
+    { config: { access: PUBLIC }, schema: { summary: 'The CapabilityStatement', querystring: noQuery } },
+    async (_req, reply) =>
+      reply.type(FHIR_JSON).send(
+        capabilityStatement({
+          base,
+          version: VERSION,
+          routes: app.routeTable,
+          acceptedInBundles: ACCEPTED_TYPES,
+          security: SECURITY,
+        }),
+      ),
   );
 
   // $validate per resource type (FHIR R4 Resource-validate: type level). The findings are the
@@ -72,6 +87,7 @@ export async function fhirRoutes(app: FastifyInstance, { platform }: RouteOption
   app.post(
     '/fhir/Bundle/$validate',
     {
+      schema: { ...FHIR_BODY, summary: 'A dry run of a Bundle: every check, nothing stored' },
       config: {
         access: SYSTEMS,
         fhir: {
@@ -85,7 +101,10 @@ export async function fhirRoutes(app: FastifyInstance, { platform }: RouteOption
   for (const type of ACCEPTED_TYPES) {
     app.post(
       `/fhir/${type}/$validate`,
-      { config: { access: SYSTEMS, ...(type === 'Patient' ? { fhir: { supportedProfile: [NO_BASIS_PATIENT] } } : {}) } },
+      {
+        config: { access: SYSTEMS, ...(type === 'Patient' ? { fhir: { supportedProfile: [NO_BASIS_PATIENT] } } : {}) },
+        schema: { ...FHIR_BODY, summary: `Validate a ${type}` },
+      },
       async (req, reply) => {
         const answer = validateOne(platform, type, req.body);
         return reply.code(answer.status).type(FHIR_JSON).send(answer.outcome);
@@ -97,6 +116,7 @@ export async function fhirRoutes(app: FastifyInstance, { platform }: RouteOption
   app.get(
     '/fhir/StructureDefinition',
     {
+      schema: { querystring: z.object({ url: z.string().optional().describe('The canonical URL of one extension.') }) },
       config: {
         access: PUBLIC,
         fhir: { searchParams: [{ name: 'url', type: 'uri', documentation: 'The canonical URL of one extension.' }] },
@@ -116,23 +136,27 @@ export async function fhirRoutes(app: FastifyInstance, { platform }: RouteOption
       return reply.type(FHIR_JSON).send(bundle);
     },
   );
-  app.get<{ Params: { id: string } }>('/fhir/StructureDefinition/:id', { config: { access: PUBLIC } }, async (req, reply) => {
-    if (!Object.hasOwn(EXTENSIONS, req.params.id)) {
-      return reply
-        .code(404)
-        .type(FHIR_JSON)
-        .send(
-          operationOutcome([
-            issue.error(
-              'not-found',
-              undefined,
-              `No StructureDefinition "${req.params.id}". GET /fhir/StructureDefinition lists the platform's extensions.`,
-            ),
-          ]),
-        );
-    }
-    return reply.type(FHIR_JSON).send(extensionDefinition(base, req.params.id, VERSION));
-  });
+  app.get<{ Params: { id: string } }>(
+    '/fhir/StructureDefinition/:id',
+    { config: { access: PUBLIC }, schema: { params: z.object({ id: z.string() }), querystring: noQuery } },
+    async (req, reply) => {
+      if (!Object.hasOwn(EXTENSIONS, req.params.id)) {
+        return reply
+          .code(404)
+          .type(FHIR_JSON)
+          .send(
+            operationOutcome([
+              issue.error(
+                'not-found',
+                undefined,
+                `No StructureDefinition "${req.params.id}". GET /fhir/StructureDefinition lists the platform's extensions.`,
+              ),
+            ]),
+          );
+      }
+      return reply.type(FHIR_JSON).send(extensionDefinition(base, req.params.id, VERSION));
+    },
+  );
 
   // Anything else under /fhir — another method on a path that exists, a type or operation this server
   // does not have — is answered in FHIR, and says where to look.

@@ -2,8 +2,12 @@
 // small counts withheld (open, as national publishing is), FHIR Measure/MeasureReport, the national
 // publishing CSV, analytics freshness, and per-case explanations (unit users, through the door).
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { Platform } from '../../platform.ts';
 import type { RouteOptions } from './plugin.ts';
+import { RecordError } from '../../records/workflow.ts';
+import { KvalregError } from '../../errors.ts';
 import { explainIndicator, periodRange } from '../../indicators/explain.ts';
 import { measure, measureId, measureReport, nationalCsv } from '../../indicators/outputs.ts';
 import { GRAINS, type Grain } from '../../indicators/schema.ts';
@@ -16,14 +20,52 @@ import { keyFiguresOf } from '../../publish/key-figures.ts';
 import { osloDate } from '../../time/oslo.ts';
 import { PUBLIC, READERS } from '../access-policy.ts';
 import { coverageFor, coverageIndex, withCoverage } from '../../quality/coverage-link.ts';
-import { KvalregError } from '../../errors.ts';
+import { boundedParam, datasetParam, errorAnswer, langParam, noQuery, oneOf, registryParams, yearParam } from '../schemas.ts';
 
 const FHIR_JSON = 'application/fhir+json';
 const LEVELS = ['nation', 'region', 'trust', 'hospital', 'department'] as const;
 
-type Q = Record<string, string | undefined>;
+const indicatorParams = registryParams.extend({ indicator: z.string().min(1).describe('The indicator’s id.') });
+const langQuery = z.object({ lang: langParam });
+const unitsParam = z.string().optional().describe('RESH ids of units, comma-separated.');
+const resultsQuery = z.object({
+  lang: langParam,
+  dataset: datasetParam,
+  indicator: z.string().optional(),
+  grain: oneOf('grain', GRAINS).optional(),
+  period: z.string().optional().describe('2024, 2024-Q1 or 2024-06, as the grain says.'),
+  unit: unitsParam,
+  level: oneOf('level', LEVELS).optional(),
+  stratifier: z.string().optional(),
+});
+type ResultsQuery = z.output<typeof resultsQuery>;
+const statisticsQuery = z.object({
+  lang: langParam,
+  dataset: datasetParam,
+  statistic: z.string().optional(),
+  grain: oneOf('grain', GRAINS).optional(),
+  period: z.string().optional(),
+  unit: unitsParam,
+  level: oneOf('level', LEVELS).optional(),
+});
+const pending = z.object({ id: z.string(), title: z.string() });
+/** An indicator as GET /api/registries/:id/indicators describes it (the main fields; more may follow). */
+const indicatorAnswer = z.looseObject({
+  id: z.string(),
+  number: z.string(),
+  status: z.enum(['pending', 'active']),
+  title: z.string(),
+  description: z.string().nullish(),
+  type: z.array(z.enum(['structure', 'process', 'outcome'])),
+  direction: z.string().nullish(),
+  minimumDenominator: z.number().nullish(),
+  grains: z.array(z.string()),
+  definition: z.unknown(),
+  pendingParameters: z.array(pending),
+});
 
-export async function indicatorRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
+export async function indicatorRoutes(fastify: FastifyInstance, { platform }: RouteOptions): Promise<void> {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
   const registryOf = (id: string): Registry => {
     const r = platform.registry(id);
     if (!r)
@@ -45,7 +87,7 @@ export async function indicatorRoutes(app: FastifyInstance, { platform }: RouteO
       );
     return ind;
   };
-  const lang = (q: Q) => (q.lang === 'en' ? 'en' : 'nb') as 'nb' | 'en';
+  const lang = (q: { lang?: string }) => (q.lang === 'en' ? 'en' : 'nb') as 'nb' | 'en';
   const describe = (r: Registry, ind: Indicator, l: 'nb' | 'en') => ({
     id: ind.def.id,
     number: ind.def.number,
@@ -70,23 +112,38 @@ export async function indicatorRoutes(app: FastifyInstance, { platform }: RouteO
     pendingParameters: ind.pendingParameters.map((p) => ({ id: p.id, title: p.title[l] })),
   });
 
-  app.get<{ Params: { id: string }; Querystring: Q }>('/api/registries/:id/indicators', { config: { access: PUBLIC } }, async (req) => {
-    const r = registryOf(req.params.id);
-    return platform.indicators.list(r.id).map((ind) => describe(r, ind, lang(req.query)));
-  });
+  app.get(
+    '/api/registries/:id/indicators',
+    {
+      config: { access: PUBLIC },
+      schema: {
+        summary: 'The registry’s indicators, with their definitions',
+        params: registryParams,
+        querystring: langQuery,
+        response: { 200: z.array(indicatorAnswer) },
+      },
+    },
+    async (req) => {
+      const r = registryOf(req.params.id);
+      return platform.indicators.list(r.id).map((ind) => describe(r, ind, lang(req.query)));
+    },
+  );
 
-  app.get<{ Params: { id: string; indicator: string }; Querystring: Q }>(
+  app.get(
     '/api/registries/:id/indicators/:indicator',
-    { config: { access: PUBLIC } },
+    { config: { access: PUBLIC }, schema: { params: indicatorParams, querystring: langQuery, response: { 200: indicatorAnswer } } },
     async (req) => {
       const r = registryOf(req.params.id);
       return describe(r, indicatorOf(r, req.params.indicator), lang(req.query));
     },
   );
 
-  app.get<{ Params: { id: string }; Querystring: Q }>(
+  app.get(
     '/api/registries/:id/indicator-results',
-    { config: { access: PUBLIC } },
+    {
+      config: { access: PUBLIC },
+      schema: { summary: 'Indicator results, small counts withheld', params: registryParams, querystring: resultsQuery },
+    },
     async (req) => {
       const r = registryOf(req.params.id);
       const q = resultQuery(req.query, platform, r);
@@ -104,47 +161,69 @@ export async function indicatorRoutes(app: FastifyInstance, { platform }: RouteO
 
   // Statistics that are not proportions (indicators.yaml `statistics:`): definitions and results
   // per unit and period, aggregates only, with results over too few cases withheld.
-  app.get<{ Params: { id: string }; Querystring: Q }>('/api/registries/:id/statistics', { config: { access: PUBLIC } }, async (req) => {
-    const r = registryOf(req.params.id);
-    const q = req.query,
-      l = lang(q);
-    const grain = q.grain ?? 'year';
-    if (!(GRAINS as readonly string[]).includes(grain)) throw new KvalregError('invalid', `grain must be one of ${GRAINS.join(', ')}.`);
-    if (q.level && !(LEVELS as readonly string[]).includes(q.level))
-      throw new KvalregError('invalid', `level must be one of ${LEVELS.join(', ')}.`);
-    const statistics = platform.indicators.statistics(r.id).map((s) => ({
-      id: s.def.id,
-      title: s.def.title[l],
-      description: s.def.description[l],
-      periodDate: s.def.periodDate,
-      population: s.def.population ?? null,
-      sums: s.def.sums,
-      value: s.def.value,
-      decimals: s.def.decimals,
-      direction: s.def.direction,
-      minimumCount: s.minimumCount,
-      grains: s.def.grains,
-      references: s.def.references,
-    }));
-    const results = await platform.indicators.statisticResults(r, {
-      statistic: q.statistic,
-      dataset: datasetOf(q.dataset ?? 'fresh'),
-      grain: grain as Grain,
-      period: q.period,
-      units: q.unit ? q.unit.split(',') : undefined,
-      level: q.level as (typeof LEVELS)[number] | undefined,
-    });
-    return { registry: r.id, statistics, results };
-  });
+  app.get(
+    '/api/registries/:id/statistics',
+    {
+      config: { access: PUBLIC },
+      schema: {
+        summary: 'Statistics that are not proportions: definitions and results, small counts withheld',
+        params: registryParams,
+        querystring: statisticsQuery,
+        response: {
+          200: z.looseObject({
+            registry: z.string(),
+            statistics: z.array(z.looseObject({ id: z.string(), title: z.string() })),
+            results: z.array(z.unknown()),
+          }),
+          400: errorAnswer,
+        },
+      },
+    },
+    async (req) => {
+      const r = registryOf(req.params.id);
+      const q = req.query,
+        l = lang(q);
+      const grain = q.grain ?? 'year';
+      const statistics = platform.indicators.statistics(r.id).map((s) => ({
+        id: s.def.id,
+        title: s.def.title[l],
+        description: s.def.description[l],
+        periodDate: s.def.periodDate,
+        population: s.def.population ?? null,
+        sums: s.def.sums,
+        value: s.def.value,
+        decimals: s.def.decimals,
+        direction: s.def.direction,
+        minimumCount: s.minimumCount,
+        grains: s.def.grains,
+        references: s.def.references,
+      }));
+      const results = await platform.indicators.statisticResults(r, {
+        statistic: q.statistic,
+        dataset: q.dataset ?? 'fresh',
+        grain,
+        period: q.period,
+        units: q.unit ? q.unit.split(',') : undefined,
+        level: q.level,
+      });
+      return { registry: r.id, statistics, results };
+    },
+  );
 
-  app.get<{ Params: { id: string }; Querystring: Q }>(
+  app.get(
     '/api/registries/:id/indicator-results.csv',
-    { config: { access: PUBLIC } },
+    {
+      config: { access: PUBLIC },
+      schema: {
+        summary: 'The national publishing CSV of a year (text/csv)',
+        params: registryParams,
+        querystring: z.object({ year: yearParam, dataset: datasetParam }),
+      },
+    },
     async (req, reply) => {
       const r = registryOf(req.params.id);
       const year = req.query.year ?? String(Number(osloDate(new Date().toISOString()).slice(0, 4)) - 1);
-      if (!/^\d{4}$/.test(year)) throw new KvalregError('invalid', 'year must be a year like 2024.');
-      const dataset = datasetOf(req.query.dataset ?? 'qa');
+      const dataset = req.query.dataset ?? 'qa';
       const results = (
         await Promise.all(
           LEVELS.filter((l) => l !== 'nation').map((level) =>
@@ -165,30 +244,43 @@ export async function indicatorRoutes(app: FastifyInstance, { platform }: RouteO
     },
   );
 
-  app.get<{ Params: { id: string; indicator: string }; Querystring: Q }>(
+  app.get(
     '/api/registries/:id/indicators/:indicator/explanation',
-    { config: { access: READERS } },
+    {
+      config: { access: READERS },
+      schema: {
+        summary: 'Which cases count in an indicator for a unit and period, and why',
+        params: indicatorParams,
+        querystring: z.object({
+          unit: z.string('Give unit=<RESH id> of a unit your access covers.').describe('The RESH id of a unit your access covers.'),
+          period: z.string('Give period= (e.g. 2024, 2024-Q1 or 2024-06).').describe('2024, 2024-Q1 or 2024-06.'),
+          grain: z.string().optional(),
+          dataset: datasetParam,
+          lang: langParam,
+          limit: boundedParam('limit', 1000),
+          offset: boundedParam('offset', Number.MAX_SAFE_INTEGER),
+        }),
+      },
+    },
     async (req) => {
       const r = registryOf(req.params.id);
       const ind = indicatorOf(r, req.params.indicator);
       const q = req.query;
-      if (!q.unit) throw new KvalregError('invalid', 'Give unit=<RESH id> of a unit your access covers.');
       const grain = grainOf(q.grain ?? 'year', ind);
-      if (!q.period) throw new KvalregError('invalid', 'Give period= (e.g. 2024, 2024-Q1 or 2024-06).');
       periodRange(grain, q.period);
       return platform.data.transaction(
         req.caller!,
         'indicator:explain',
         (tx) =>
           explainIndicator(tx, r, ind, {
-            unit: q.unit!,
+            unit: q.unit,
             grain,
-            period: q.period!,
-            dataset: datasetOf(q.dataset ?? 'fresh'),
+            period: q.period,
+            dataset: q.dataset ?? 'fresh',
             lang: lang(q),
             asOf: osloDate(new Date().toISOString()),
-            limit: bounded(q.limit, 'limit', 200, 1000),
-            offset: bounded(q.offset, 'offset', 0, Number.MAX_SAFE_INTEGER),
+            limit: q.limit ?? 200,
+            offset: q.offset ?? 0,
           }),
         { readOnly: true, client: req.ip },
       );
@@ -196,18 +288,22 @@ export async function indicatorRoutes(app: FastifyInstance, { platform }: RouteO
   );
 
   // Freshness of the analytics data; the number of cases is a count like any other (key-figures.ts).
-  app.get<{ Params: { id: string } }>('/api/registries/:id/analytics', { config: { access: PUBLIC } }, async (req) => {
-    const r = registryOf(req.params.id);
-    const [status, all] = [await platform.analytics.status(r), (await keyFiguresOf(platform).get(r)).all()];
-    return { ...status, rows: all.withheld === null ? status.rows : null };
-  });
+  app.get(
+    '/api/registries/:id/analytics',
+    { config: { access: PUBLIC }, schema: { params: registryParams, querystring: noQuery } },
+    async (req) => {
+      const r = registryOf(req.params.id);
+      const [status, all] = [await platform.analytics.status(r), (await keyFiguresOf(platform).get(r)).all()];
+      return { ...status, rows: all.withheld === null ? status.rows : null };
+    },
+  );
 
   // FHIR: one Measure per indicator of every registry; summary MeasureReports on request.
   // Canonical URLs from the configured public URL (KVALREG_PUBLIC_URL), never the request's host:
   // behind a TLS proxy the request names an internal address.
   const base = (_req?: unknown) => `${platform.config.publicUrl}/fhir`;
   const allMeasures = () => platform.registries.flatMap((r) => platform.indicators.list(r.id).map((ind) => ({ r, ind })));
-  app.get<{ Querystring: Q }>('/fhir/Measure', { config: { access: PUBLIC } }, async (req, reply) => {
+  app.get('/fhir/Measure', { config: { access: PUBLIC }, schema: { querystring: noQuery } }, async (req, reply) => {
     const entries = allMeasures().map(({ r, ind }) => measure(base(req), r, ind, definitionLines(ind, r, 'nb')));
     return reply.type(FHIR_JSON).send({
       resourceType: 'Bundle',
@@ -216,16 +312,29 @@ export async function indicatorRoutes(app: FastifyInstance, { platform }: RouteO
       entry: entries.map((resource) => ({ fullUrl: `${base(req)}/Measure/${resource.id}`, resource })),
     });
   });
-  app.get<{ Params: { measureId: string } }>('/fhir/Measure/:measureId', { config: { access: PUBLIC } }, async (req, reply) => {
-    // An id as it was before FHIR ids ("_" became "-") still finds its Measure.
-    const found = allMeasures().find(({ r, ind }) => measureId(r.id, ind) === fhirId(req.params.measureId));
-    if (!found) throw new KvalregError('not-found', `No Measure "${req.params.measureId}". GET /fhir/Measure lists them.`);
-    return reply.type(FHIR_JSON).send(measure(base(req), found.r, found.ind, definitionLines(found.ind, found.r, 'nb')));
-  });
+  app.get(
+    '/fhir/Measure/:measureId',
+    { config: { access: PUBLIC }, schema: { params: z.object({ measureId: z.string() }), querystring: noQuery } },
+    async (req, reply) => {
+      // An id as it was before FHIR ids ("_" became "-") still finds its Measure.
+      const found = allMeasures().find(({ r, ind }) => measureId(r.id, ind) === fhirId(req.params.measureId));
+      if (!found) throw new RecordError(`No Measure "${req.params.measureId}". GET /fhir/Measure lists them.`, 404);
+      return reply.type(FHIR_JSON).send(measure(base(req), found.r, found.ind, definitionLines(found.ind, found.r, 'nb')));
+    },
+  );
   // ?measure=<id or url>&period=2024&reporter=<RESH>[&grain=year][&dataset=qa]
-  app.get<{ Querystring: Q }>(
+  app.get(
     '/fhir/MeasureReport',
     {
+      schema: {
+        querystring: z.object({
+          measure: z.string().optional(),
+          period: z.string().optional(),
+          reporter: z.string().optional(),
+          grain: z.string().optional(),
+          dataset: datasetParam,
+        }),
+      },
       config: {
         access: PUBLIC,
         fhir: {
@@ -257,7 +366,7 @@ export async function indicatorRoutes(app: FastifyInstance, { platform }: RouteO
       if (!platform.units.has(unit)) throw new KvalregError('invalid', `Unknown reporter unit "${unit}": give the RESH id of a unit.`);
       const grain = grainOf(q.grain ?? 'year', found.ind);
       periodRange(grain, q.period);
-      const dataset = datasetOf(q.dataset ?? 'fresh');
+      const dataset = q.dataset ?? 'fresh';
       const main = (
         await platform.indicators.results(found.r, { indicator: found.ind.def.id, grain, period: q.period, units: [unit], dataset })
       )[0];
@@ -283,17 +392,14 @@ export async function indicatorRoutes(app: FastifyInstance, { platform }: RouteO
   );
 }
 
-function resultQuery(q: Q, platform: Platform, r: Registry): ResultQuery {
-  const out: ResultQuery = { dataset: datasetOf(q.dataset ?? 'fresh') };
+function resultQuery(q: ResultsQuery, platform: Platform, r: Registry): ResultQuery {
+  const out: ResultQuery = { dataset: q.dataset ?? 'fresh' };
   if (q.indicator) {
     if (!platform.indicators.get(r.id, q.indicator))
       throw new KvalregError('not-found', `Registry ${r.id} has no indicator "${q.indicator}".`, { code: 'indicator.unknown' });
     out.indicator = q.indicator;
   }
-  if (q.grain) {
-    if (!(GRAINS as readonly string[]).includes(q.grain)) throw new KvalregError('invalid', `grain must be one of ${GRAINS.join(', ')}.`);
-    out.grain = q.grain as Grain;
-  }
+  if (q.grain) out.grain = q.grain;
   if (q.period) {
     periodRange(out.grain ?? 'year', q.period);
     out.period = q.period;
@@ -304,10 +410,7 @@ function resultQuery(q: Q, platform: Platform, r: Registry): ResultQuery {
     if (unknown.length) throw new KvalregError('invalid', `Unknown unit(s) ${unknown.join(', ')}: give RESH ids.`);
     out.units = units;
   }
-  if (q.level) {
-    if (!(LEVELS as readonly string[]).includes(q.level)) throw new KvalregError('invalid', `level must be one of ${LEVELS.join(', ')}.`);
-    out.level = q.level as ResultQuery['level'];
-  }
+  if (q.level) out.level = q.level;
   if (q.stratifier) out.stratifier = q.stratifier;
   return out;
 }
@@ -316,17 +419,4 @@ function grainOf(raw: string, ind: Indicator): Grain {
   if (!(ind.def.grains as string[]).includes(raw))
     throw new KvalregError('invalid', `Indicator ${ind.def.id} is computed per ${ind.def.grains.join(', ')}; "${raw}" is not one of them.`);
   return raw as Grain;
-}
-
-function datasetOf(raw: string): 'fresh' | 'qa' {
-  if (raw !== 'fresh' && raw !== 'qa')
-    throw new KvalregError('invalid', 'dataset must be fresh (all data) or qa (finalised registrations only).');
-  return raw;
-}
-
-function bounded(raw: string | undefined, name: string, fallback: number, max: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 0 || n > max) throw new KvalregError('invalid', `${name} must be a whole number from 0 to ${max}.`);
-  return n;
 }

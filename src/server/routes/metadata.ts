@@ -3,6 +3,8 @@
 // XLSX), the REDCap data dictionary, FHIR Questionnaire/CodeSystem/ValueSet, and a DCAT-AP-NO
 // dataset description. Definitions only: no data and no counts.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { langParam, registryParams } from '../schemas.ts';
 import type { RouteOptions } from './plugin.ts';
 import { codebookCsv, codebookXlsx } from '../../metadata/codebook.ts';
 import { dcatTurtle } from '../../metadata/dcat.ts';
@@ -23,43 +25,47 @@ export async function metadataRoutes(app: FastifyInstance, { platform }: RouteOp
   };
   const base = (req: FastifyRequest) => `${req.protocol}://${req.host}`;
   const prefix = '/api/public/registries/:id/metadata';
+  const METADATA = {
+    params: registryParams.extend({ name: z.string().optional().describe('The Questionnaire, CodeSystem or ValueSet.') }),
+    querystring: z.object({ lang: langParam }),
+  };
   type P = { Params: { id: string; name?: string }; Querystring: { lang?: string } };
 
   const json = async (req: FastifyRequest<P>) => {
     const r = registryOf(req.params.id);
     return openMetadata(platform.db.pool, r, platform.indicators.list(r.id), req.query.lang === 'en' ? 'en' : 'nb');
   };
-  app.get<P>(prefix, { config: { access: PUBLIC } }, json);
-  app.get<P>(`${prefix}/metadata.json`, { config: { access: PUBLIC } }, json);
-  app.get<P>(`${prefix}/codebook.csv`, { config: { access: PUBLIC } }, async (req, reply) => {
+  app.get<P>(prefix, { config: { access: PUBLIC }, schema: METADATA }, json);
+  app.get<P>(`${prefix}/metadata.json`, { config: { access: PUBLIC }, schema: METADATA }, json);
+  app.get<P>(`${prefix}/codebook.csv`, { config: { access: PUBLIC }, schema: METADATA }, async (req, reply) => {
     const r = registryOf(req.params.id);
     return reply
       .type('text/csv; charset=utf-8')
       .header('content-disposition', `attachment; filename="${r.id}-kodebok.csv"`)
       .send(codebookCsv(r));
   });
-  app.get<P>(`${prefix}/codebook.xlsx`, { config: { access: PUBLIC } }, async (req, reply) => {
+  app.get<P>(`${prefix}/codebook.xlsx`, { config: { access: PUBLIC }, schema: METADATA }, async (req, reply) => {
     const r = registryOf(req.params.id);
     return reply
       .type('application/vnd.openxmlformats-officedocument.spreadsheetml.sheet')
       .header('content-disposition', `attachment; filename="${r.id}-kodebok.xlsx"`)
       .send(await codebookXlsx(r));
   });
-  app.get<P>(`${prefix}/redcap.csv`, { config: { access: PUBLIC } }, async (req, reply) => {
+  app.get<P>(`${prefix}/redcap.csv`, { config: { access: PUBLIC }, schema: METADATA }, async (req, reply) => {
     const r = registryOf(req.params.id);
     return reply
       .type('text/csv; charset=utf-8')
       .header('content-disposition', `attachment; filename="${r.id}-redcap-dictionary.csv"`)
       .send(redcapCsv(r));
   });
-  app.get<P>(`${prefix}/dcat.ttl`, { config: { access: PUBLIC } }, async (req, reply) => {
+  app.get<P>(`${prefix}/dcat.ttl`, { config: { access: PUBLIC }, schema: METADATA }, async (req, reply) => {
     const r = registryOf(req.params.id);
     return reply
       .type('text/turtle; charset=utf-8')
       .send(await dcatTurtle(r, platform.units, base(req), osloDate(new Date().toISOString())));
   });
   const fhir = (kind: 'Questionnaire' | 'CodeSystem' | 'ValueSet') =>
-    app.get<P>(`${prefix}/${kind}/:name`, { config: { access: PUBLIC } }, async (req, reply) => {
+    app.get<P>(`${prefix}/${kind}/:name`, { config: { access: PUBLIC }, schema: METADATA }, async (req, reply) => {
       const r = registryOf(req.params.id);
       const fhirBase = `${base(req)}/api/public/registries/${r.id}/metadata`;
       const res =

@@ -2,10 +2,14 @@
 // request (audited), finding a patient by identity number within the caller's units (audited), the
 // patient's cases in every registry the caller may see, and each field's history on the case page.
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { noBody, noQuery, positiveId as idSchema, registryParams } from '../schemas.ts';
 import type { Caller } from '../../access/caller.ts';
 import { AUX_SYSTEM, identityFromIdentifier, NIN_SYSTEMS } from '../../capture/identity.ts';
 import type { Issue } from '../../capture/outcome.ts';
 import type { RouteOptions } from './plugin.ts';
+import { RecordError } from '../../records/workflow.ts';
 import { caseHeaders, revealIdentity } from '../../records/case-header.ts';
 import { fieldHistory } from '../../records/field-history.ts';
 import { patientView, personByHash } from '../../records/patients.ts';
@@ -14,7 +18,8 @@ import type { Registry } from '../../registry/load.ts';
 import { READERS } from '../access-policy.ts';
 import { KvalregError } from '../../errors.ts';
 
-export async function patientRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
+export async function patientRoutes(fastify: FastifyInstance, { platform }: RouteOptions): Promise<void> {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
   const registryOf = (id: string): Registry => {
     const r = platform.registry(id);
     if (!r)
@@ -42,12 +47,16 @@ export async function patientRoutes(app: FastifyInstance, { platform }: RouteOpt
           ),
         );
 
-  app.get<{ Params: { id: string; caseId: string } }>(
+  const caseParams = registryParams.extend({ caseId: idSchema('case') });
+  app.get(
     '/api/registries/:id/cases/:caseId/header',
-    { config: { access: READERS } },
+    {
+      config: { access: READERS },
+      schema: { summary: 'A case’s header: who, where, when, from which system', params: caseParams, querystring: noQuery },
+    },
     async (req) => {
       const r = registryOf(req.params.id);
-      const caseId = positiveId(req.params.caseId);
+      const caseId = req.params.caseId;
       return platform.data.transaction(
         req.caller!,
         'case:read',
@@ -60,27 +69,30 @@ export async function patientRoutes(app: FastifyInstance, { platform }: RouteOpt
     },
   );
 
-  app.post<{ Params: { id: string; caseId: string } }>(
+  app.post(
     '/api/registries/:id/cases/:caseId/identity',
-    { config: { access: READERS } },
+    {
+      config: { access: READERS },
+      schema: { summary: 'Show the patient’s identity number and name (audited)', params: caseParams, querystring: noQuery, body: noBody },
+    },
     async (req, reply) => {
       const r = registryOf(req.params.id);
       const shown = await platform.data.transaction(
         req.caller!,
         'case:reveal',
-        (tx) => revealIdentity(tx, r, positiveId(req.params.caseId), platform.keys),
+        (tx) => revealIdentity(tx, r, req.params.caseId, platform.keys),
         { readOnly: true, client: req.ip },
       );
       return reply.header('cache-control', 'no-store').send(shown);
     },
   );
 
-  app.get<{ Params: { id: string; caseId: string } }>(
+  app.get(
     '/api/registries/:id/cases/:caseId/field-history',
-    { config: { access: READERS } },
+    { config: { access: READERS }, schema: { summary: 'Each variable’s changes', params: caseParams, querystring: noQuery } },
     async (req) => {
       const r = registryOf(req.params.id);
-      return platform.data.transaction(req.caller!, 'case:history', (tx) => fieldHistory(tx, r, positiveId(req.params.caseId)), {
+      return platform.data.transaction(req.caller!, 'case:history', (tx) => fieldHistory(tx, r, req.params.caseId), {
         readOnly: true,
         client: req.ip,
       });
@@ -88,51 +100,67 @@ export async function patientRoutes(app: FastifyInstance, { platform }: RouteOpt
   );
 
   // The number in the body, never in a URL (URLs are logged).
-  app.post<{ Body: { nin?: unknown } }>('/api/patients/search', { config: { access: READERS } }, async (req, reply) => {
-    const raw = String(req.body?.nin ?? '').replace(/[\s.-]/g, '');
-    const issues: Issue[] = [];
-    const opts = { allowTestIdentities: platform.config.allowTestIdentities };
-    const system = raw.startsWith('AUX-')
-      ? AUX_SYSTEM
-      : Object.keys(NIN_SYSTEMS).find((s) => identityFromIdentifier(platform.keys, s, raw, 'nin', [], opts) !== undefined);
-    const identity = system ? identityFromIdentifier(platform.keys, system, raw, 'nin', issues, opts) : undefined;
-    if (!identity)
-      throw new KvalregError(
-        'invalid',
-        'Give {"nin": "<fødselsnummer, D-number or H-number>"}: the number given is not a valid identity number.',
-        { code: 'nin.invalid' },
-      );
-    const view = await platform.data.transaction(
-      req.caller!,
-      'patient:search',
-      async (tx) => {
-        const personId = await personByHash(tx, identity.hash);
-        return personId === null ? null : patientView(tx, readable(req.caller!), personId, platform.keys, { unitName, purpose: 'search' });
+  app.post(
+    '/api/patients/search',
+    {
+      config: { access: READERS },
+      schema: {
+        summary: 'Find a patient by identity number (in the body, never in a URL)',
+        querystring: noQuery,
+        body: z.object({ nin: z.string().optional().describe('Fødselsnummer, D-number, H-number or auxiliary number.') }).nullish(),
       },
-      { readOnly: true, client: req.ip },
-    );
-    if (!view)
-      throw new KvalregError('not-found', 'No registrations of this person at the units you have access to.', { code: 'patient.notFound' });
-    return reply.header('cache-control', 'no-store').send(view);
-  });
+    },
+    async (req, reply) => {
+      const raw = (req.body?.nin ?? '').replace(/[\s.-]/g, '');
+      const issues: Issue[] = [];
+      const opts = { allowTestIdentities: platform.config.allowTestIdentities };
+      const system = raw.startsWith('AUX-')
+        ? AUX_SYSTEM
+        : Object.keys(NIN_SYSTEMS).find((s) => identityFromIdentifier(platform.keys, s, raw, 'nin', [], opts) !== undefined);
+      const identity = system ? identityFromIdentifier(platform.keys, system, raw, 'nin', issues, opts) : undefined;
+      if (!identity)
+        throw new RecordError(
+          'Give {"nin": "<fødselsnummer, D-number or H-number>"}: the number given is not a valid identity number.',
+          400,
+          [],
+          'nin.invalid',
+        );
+      const view = await platform.data.transaction(
+        req.caller!,
+        'patient:search',
+        async (tx) => {
+          const personId = await personByHash(tx, identity.hash);
+          return personId === null
+            ? null
+            : patientView(tx, readable(req.caller!), personId, platform.keys, { unitName, purpose: 'search' });
+        },
+        { readOnly: true, client: req.ip },
+      );
+      if (!view) throw new RecordError('No registrations of this person at the units you have access to.', 404, [], 'patient.notFound');
+      return reply.header('cache-control', 'no-store').send(view);
+    },
+  );
 
-  app.get<{ Params: { personId: string } }>('/api/patients/:personId', { config: { access: READERS } }, async (req, reply) => {
-    const personId = positiveId(req.params.personId);
-    const view = await platform.data.transaction(
-      req.caller!,
-      'patient:read',
-      (tx) => patientView(tx, readable(req.caller!), personId, platform.keys, { unitName, purpose: 'read' }),
-      { readOnly: true, client: req.ip },
-    );
-    if (!view)
-      throw new KvalregError('not-found', 'No registrations of this person at the units you have access to.', { code: 'patient.notFound' });
-    return reply.header('cache-control', 'no-store').send(view);
-  });
-}
-
-function positiveId(raw: string): number {
-  const id = Number(raw);
-  if (!Number.isSafeInteger(id) || id <= 0)
-    throw new KvalregError('invalid', `"${raw}" is not an id: ids are positive whole numbers.`, { code: 'request.invalid' });
-  return id;
+  app.get(
+    '/api/patients/:personId',
+    {
+      config: { access: READERS },
+      schema: {
+        summary: 'A patient’s registrations at the units you have access to',
+        params: z.object({ personId: idSchema('person') }),
+        querystring: noQuery,
+      },
+    },
+    async (req, reply) => {
+      const personId = req.params.personId;
+      const view = await platform.data.transaction(
+        req.caller!,
+        'patient:read',
+        (tx) => patientView(tx, readable(req.caller!), personId, platform.keys, { unitName, purpose: 'read' }),
+        { readOnly: true, client: req.ip },
+      );
+      if (!view) throw new RecordError('No registrations of this person at the units you have access to.', 404, [], 'patient.notFound');
+      return reply.header('cache-control', 'no-store').send(view);
+    },
+  );
 }

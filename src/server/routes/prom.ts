@@ -1,6 +1,8 @@
 // PROM routes. Registrars print the paper form of an invitation their unit can see and enter the
 // answers that come back by post (provenance "paper"); the answers are scored and shared like any.
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { looseQuery, noBody } from '../schemas.ts';
 import { AccessDenied } from '../../access/door.ts';
 import { callerLabel } from '../../access/caller.ts';
 import type { RouteOptions } from './plugin.ts';
@@ -36,6 +38,9 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
   app.get<{ Querystring: { url?: string; _id?: string; name?: string } }>(
     '/fhir/Questionnaire',
     {
+      schema: {
+        querystring: z.object({ url: z.string().optional(), _id: z.string().optional(), name: z.string().optional() }),
+      },
       config: {
         access: ANY_CALLER,
         fhir: {
@@ -73,7 +78,7 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
   // open, as indicator results are.
   app.get<{ Params: { id: string }; Querystring: { year?: string; unit?: string } }>(
     '/api/registries/:id/prom/results',
-    { config: { access: PUBLIC } },
+    { config: { access: PUBLIC }, schema: { params: z.object({ id: z.string() }), querystring: looseQuery({ unit: '', year: '' }) } },
     async (req) => {
       const r = platform.registry(req.params.id);
       if (!r)
@@ -92,7 +97,7 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
 
   app.get<{ Params: { questionnaireId: string } }>(
     '/fhir/Questionnaire/:questionnaireId',
-    { config: { access: ANY_CALLER } },
+    { config: { access: ANY_CALLER }, schema: { params: z.object({ questionnaireId: z.string() }), querystring: looseQuery({}) } },
     async (req, reply) => {
       const inst = prom.instruments.get(req.params.questionnaireId);
       if (!inst)
@@ -116,13 +121,23 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
   // A proxy (a parent, a relative) logged in as themselves gives the letter's one-time code.
   app.post<{ Params: { token: string }; Body: { code?: unknown; relation?: unknown } }>(
     '/api/prom/form/:token/proxy',
-    { config: { access: PATIENTS } },
+    {
+      config: { access: PATIENTS },
+      schema: {
+        params: z.object({ token: z.string() }),
+        querystring: looseQuery({}),
+        body: z.looseObject({}, 'Send a JSON object.').nullish(),
+      },
+    },
     async (req) => ({ respondent: await asRecordError(() => forms.claim(req.params.token, req.caller!, req.body ?? {})) }),
   );
 
   // The patient's form: the invitation a link names, for the patient it was sent to (logged in).
-  app.get<{ Params: { token: string } }>('/api/prom/form/:token', { config: { access: PATIENTS } }, async (req, reply) =>
-    reply.header('cache-control', 'no-store').send(await asRecordError(() => forms.view(req.params.token, req.caller!))),
+  app.get<{ Params: { token: string } }>(
+    '/api/prom/form/:token',
+    { config: { access: PATIENTS }, schema: { params: z.object({ token: z.string() }), querystring: looseQuery({}) } },
+    async (req, reply) =>
+      reply.header('cache-control', 'no-store').send(await asRecordError(() => forms.view(req.params.token, req.caller!))),
   );
   for (const [suffix, complete] of [
     ['', false],
@@ -130,7 +145,14 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
   ] as const) {
     app.post<{ Params: { token: string; instrument: string }; Body: { answers?: unknown; recall?: unknown } }>(
       `/api/prom/form/:token/:instrument${suffix}`,
-      { config: { access: PATIENTS } },
+      {
+        config: { access: PATIENTS },
+        schema: {
+          params: z.object({ token: z.string(), instrument: z.string() }),
+          querystring: looseQuery({}),
+          body: z.looseObject({}, 'Send a JSON object.').nullish(),
+        },
+      },
       async (req) => asRecordError(() => forms.save(req.params.token, req.caller!, req.params.instrument, req.body ?? {}, complete)),
     );
   }
@@ -153,7 +175,7 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
 
   app.get<{ Params: { invitationId: string } }>(
     '/api/prom/invitations/:invitationId/paper.pdf',
-    { config: { access: WRITERS } },
+    { config: { access: WRITERS }, schema: { params: z.object({ invitationId: z.string() }), querystring: looseQuery({}) } },
     async (req, reply) => {
       const id = invitationId(req.params.invitationId);
       const inv = await visible(req, id);
@@ -189,7 +211,19 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
 
   app.post<{ Params: { invitationId: string }; Body: { instrument?: string; recall?: string; answers?: unknown } }>(
     '/api/prom/invitations/:invitationId/paper',
-    { config: { access: WRITERS } },
+    {
+      config: { access: WRITERS },
+      schema: {
+        params: z.object({ invitationId: z.string() }),
+        querystring: looseQuery({}),
+        body: z
+          .looseObject(
+            { answers: z.unknown().optional(), instrument: z.unknown().optional(), recall: z.unknown().optional() },
+            'Send a JSON object.',
+          )
+          .optional(),
+      },
+    },
     async (req, reply) => {
       const id = invitationId(req.params.invitationId);
       const inv = await visible(req, id);
@@ -259,7 +293,10 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
   };
   app.get<{ Params: { id: string }; Querystring: { unit?: string; decision?: string; limit?: string; offset?: string } }>(
     '/api/registries/:id/prom/follow-up',
-    { config: { access: READERS } },
+    {
+      config: { access: READERS },
+      schema: { params: z.object({ id: z.string() }), querystring: looseQuery({ decision: '', limit: '', offset: '', unit: '' }) },
+    },
     async (req) => {
       const r = registryOf(req.params.id);
       if (req.query.unit !== undefined && !platform.units.has(req.query.unit))
@@ -282,7 +319,19 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
   // the unit's own patients; never what only a registry asked (src/prom/clinic.ts).
   app.get<{ Params: { id: string }; Querystring: { unit?: string; status?: string; limit?: string; offset?: string } }>(
     '/api/registries/:id/prom/clinic',
-    { config: { access: READERS } },
+    {
+      config: { access: READERS },
+      schema: {
+        summary: 'The clinic’s own follow-up: the answers to its items, for the unit’s own patients',
+        params: z.object({ id: z.string() }),
+        querystring: z.object({
+          unit: z.string().optional().describe('The RESH id of a unit.'),
+          status: z.string().optional(),
+          limit: z.string().optional(),
+          offset: z.string().optional(),
+        }),
+      },
+    },
     async (req) => {
       const r = registryOf(req.params.id);
       if (req.query.unit !== undefined && !platform.units.has(req.query.unit))
@@ -303,7 +352,14 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
   );
   app.post<{ Params: { id: string; caseId: string; triage: string }; Body: { decision?: unknown; reason?: unknown } }>(
     '/api/registries/:id/prom/follow-up/:caseId/:triage',
-    { config: { access: WRITERS } },
+    {
+      config: { access: WRITERS },
+      schema: {
+        params: z.object({ id: z.string(), caseId: z.string(), triage: z.string() }),
+        querystring: looseQuery({}),
+        body: z.looseObject({}, 'Send a JSON object.').nullish(),
+      },
+    },
     async (req) => {
       const r = registryOf(req.params.id);
       const caseId = Number(req.params.caseId);

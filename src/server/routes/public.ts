@@ -1,30 +1,54 @@
 // Public pages' data (no login): the hospital list and the hospital profile. Aggregates only.
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { datasetParam, langParam, noQuery } from '../schemas.ts';
 import type { RouteOptions } from './plugin.ts';
+import { RecordError } from '../../records/workflow.ts';
 import { hospitalProfile, hospitals } from '../../publish/profile.ts';
 import { osloDate } from '../../time/oslo.ts';
 import { PUBLIC } from '../access-policy.ts';
 import { KvalregError } from '../../errors.ts';
 
-export async function publicRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
-  app.get('/api/public/hospitals', { config: { access: PUBLIC } }, async () => hospitals(platform.units));
+export async function publicRoutes(fastify: FastifyInstance, { platform }: RouteOptions): Promise<void> {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  app.get('/api/public/hospitals', { config: { access: PUBLIC }, schema: { summary: 'The hospitals', querystring: noQuery } }, async () =>
+    hospitals(platform.units),
+  );
 
-  app.get<{ Params: { resh: string }; Querystring: Record<string, string | undefined> }>(
+  app.get(
     '/api/public/hospitals/:resh',
-    { config: { access: PUBLIC } },
+    {
+      config: { access: PUBLIC },
+      schema: {
+        summary: 'A hospital’s profile: its indicator results over the years (aggregates only)',
+        params: z.object({ resh: z.string().describe('The hospital’s RESH id.') }),
+        querystring: z.object({
+          year: z
+            .string()
+            .regex(/^\d{4}$/, 'year must be a year like 2024.')
+            .transform(Number)
+            .optional(),
+          years: z
+            .string()
+            .regex(/^\d{1,2}$/, 'years must be a whole number from 1 to 10.')
+            .transform(Number)
+            .refine((n) => n >= 1 && n <= 10, 'years must be a whole number from 1 to 10.')
+            .optional(),
+          dataset: datasetParam,
+          lang: langParam,
+        }),
+      },
+    },
     async (req) => {
       const unit = platform.units.get(req.params.resh);
       if (!unit || unit.level !== 'hospital')
         throw new KvalregError('not-found', `"${req.params.resh}" is not a hospital's RESH id; GET /api/public/hospitals lists them.`);
       const lastYear = Number(osloDate(new Date().toISOString()).slice(0, 4)) - 1;
-      const year = req.query.year === undefined ? lastYear : Number(req.query.year);
-      if (!Number.isInteger(year) || year < 1900 || year > lastYear + 1)
-        throw new KvalregError('invalid', 'year must be a year like 2024.');
-      const years = req.query.years === undefined ? 3 : Number(req.query.years);
-      if (!Number.isInteger(years) || years < 1 || years > 10)
-        throw new KvalregError('invalid', 'years must be a whole number from 1 to 10.');
+      const year = req.query.year ?? lastYear;
+      if (year < 1900 || year > lastYear + 1) throw new RecordError('year must be a year like 2024.', 400);
+      const years = req.query.years ?? 3;
       const dataset = req.query.dataset ?? 'fresh';
-      if (dataset !== 'fresh' && dataset !== 'qa') throw new KvalregError('invalid', 'dataset must be fresh or qa.');
       return hospitalProfile(platform.db.pool, platform.registries, platform.indicators, platform.units, {
         resh: unit.resh,
         year,

@@ -2,6 +2,8 @@
 // users), the cases behind a finding (person-level: through the door, within the caller's units,
 // audited, paged), and the follow-up of findings.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { looseQuery, noBody } from '../schemas.ts';
 import type { RouteOptions } from './plugin.ts';
 import { FOLLOW_UP_STATUSES, QualityError, type FollowUpStatus } from '../../quality/service.ts';
 import {
@@ -46,20 +48,26 @@ export async function qualityRoutes(app: FastifyInstance, { platform }: RouteOpt
     }
   };
 
-  app.get<{ Params: { id: string }; Querystring: Q }>('/api/registries/:id/quality', { config: { access: READERS } }, async (req) =>
-    wrap(async () => {
-      const r = registryOf(req.params.id);
-      return platform.quality.report(req.caller!, r, {
-        unit: req.query.unit ?? nation(),
-        year: yearOf(req.query.year),
-        dataset: datasetOf(req.query.dataset),
-      });
-    }),
+  app.get<{ Params: { id: string }; Querystring: Q }>(
+    '/api/registries/:id/quality',
+    {
+      config: { access: READERS },
+      schema: { params: z.object({ id: z.string() }), querystring: looseQuery({ dataset: '', unit: '', year: '' }) },
+    },
+    async (req) =>
+      wrap(async () => {
+        const r = registryOf(req.params.id);
+        return platform.quality.report(req.caller!, r, {
+          unit: req.query.unit ?? nation(),
+          year: yearOf(req.query.year),
+          dataset: datasetOf(req.query.dataset),
+        });
+      }),
   );
 
   app.get<{ Params: { id: string }; Querystring: Q }>(
     '/api/registries/:id/quality/thresholds',
-    { config: { access: READERS } },
+    { config: { access: READERS }, schema: { params: z.object({ id: z.string() }), querystring: looseQuery({}) } },
     async (req) =>
       wrap(async () => {
         const r = registryOf(req.params.id);
@@ -70,7 +78,13 @@ export async function qualityRoutes(app: FastifyInstance, { platform }: RouteOpt
 
   app.get<{ Params: { id: string }; Querystring: Q }>(
     '/api/registries/:id/quality/cases',
-    { config: { access: READERS } },
+    {
+      config: { access: READERS },
+      schema: {
+        params: z.object({ id: z.string() }),
+        querystring: looseQuery({ after: '', dataset: '', finding: '', limit: '', unit: '', year: '' }),
+      },
+    },
     async (req, reply) =>
       wrap(async () => {
         const r = registryOf(req.params.id);
@@ -98,7 +112,25 @@ export async function qualityRoutes(app: FastifyInstance, { platform }: RouteOpt
 
   app.post<{ Params: { id: string }; Body: { finding?: string; unit?: string; year?: number | string; status?: string; note?: string } }>(
     '/api/registries/:id/quality/follow-up',
-    { config: { access: WRITERS } },
+    {
+      config: { access: WRITERS },
+      schema: {
+        params: z.object({ id: z.string() }),
+        querystring: looseQuery({}),
+        body: z
+          .looseObject(
+            {
+              finding: z.unknown().optional(),
+              note: z.unknown().optional(),
+              status: z.unknown().optional(),
+              unit: z.unknown().optional(),
+              year: z.unknown().optional(),
+            },
+            'Send a JSON object.',
+          )
+          .optional(),
+      },
+    },
     async (
       req: FastifyRequest<{
         Params: { id: string };
@@ -127,7 +159,14 @@ export async function qualityRoutes(app: FastifyInstance, { platform }: RouteOpt
   // Coverage against NPR.
   app.post<{ Params: { id: string }; Querystring: Q }>(
     '/api/registries/:id/npr-extracts',
-    { config: { access: ADMINS } },
+    {
+      config: { access: ADMINS },
+      schema: {
+        params: z.object({ id: z.string() }),
+        querystring: looseQuery({ dryRun: '', source: '' }),
+        body: z.looseObject({ trim: z.unknown().optional() }, 'Send a JSON object.').nullish(),
+      },
+    },
     async (req, reply) =>
       wrap(async () => {
         const r = registryOf(req.params.id);
@@ -145,31 +184,43 @@ export async function qualityRoutes(app: FastifyInstance, { platform }: RouteOpt
         return reply.code(result.dryRun ? 200 : 201).send(result);
       }),
   );
-  app.post<{ Params: { id: string } }>('/api/registries/:id/coverage/compute', { config: { access: ADMINS } }, async (req) =>
-    wrap(async () => {
-      const r = registryOf(req.params.id);
-      await platform.data.transaction(req.caller!, 'npr:coverage', async (tx) => {
-        tx.requireUnit(r.id, null, ['registry-admin', 'platform-admin']);
-      });
-      const rows = await platform.quality.computeCoverage(r);
-      return { registry: r.id, units: rows.length };
-    }),
+  app.post<{ Params: { id: string } }>(
+    '/api/registries/:id/coverage/compute',
+    { config: { access: ADMINS }, schema: { params: z.object({ id: z.string() }), querystring: looseQuery({}), body: noBody } },
+    async (req) =>
+      wrap(async () => {
+        const r = registryOf(req.params.id);
+        await platform.data.transaction(req.caller!, 'npr:coverage', async (tx) => {
+          tx.requireUnit(r.id, null, ['registry-admin', 'platform-admin']);
+        });
+        const rows = await platform.quality.computeCoverage(r);
+        return { registry: r.id, units: rows.length };
+      }),
   );
-  app.get<{ Params: { id: string }; Querystring: Q }>('/api/registries/:id/coverage', { config: { access: READERS } }, async (req) =>
-    wrap(async () => {
-      const r = registryOf(req.params.id);
-      return platform.quality.coverage(req.caller!, r, { unit: req.query.unit ?? nation() });
-    }),
+  app.get<{ Params: { id: string }; Querystring: Q }>(
+    '/api/registries/:id/coverage',
+    { config: { access: READERS }, schema: { params: z.object({ id: z.string() }), querystring: looseQuery({ unit: '' }) } },
+    async (req) =>
+      wrap(async () => {
+        const r = registryOf(req.params.id);
+        return platform.quality.coverage(req.caller!, r, { unit: req.query.unit ?? nation() });
+      }),
   );
-  app.get<{ Params: { id: string }; Querystring: Q }>('/api/public/registries/:id/coverage', { config: { access: PUBLIC } }, async (req) =>
-    wrap(async () => {
-      const r = registryOf(req.params.id);
-      return platform.quality.coverage(null, r, { unit: req.query.unit ?? nation() });
-    }),
+  app.get<{ Params: { id: string }; Querystring: Q }>(
+    '/api/public/registries/:id/coverage',
+    { config: { access: PUBLIC }, schema: { params: z.object({ id: z.string() }), querystring: looseQuery({ unit: '' }) } },
+    async (req) =>
+      wrap(async () => {
+        const r = registryOf(req.params.id);
+        return platform.quality.coverage(null, r, { unit: req.query.unit ?? nation() });
+      }),
   );
   app.get<{ Params: { id: string }; Querystring: Q }>(
     '/api/registries/:id/npr-worklist',
-    { config: { access: WRITERS } },
+    {
+      config: { access: WRITERS },
+      schema: { params: z.object({ id: z.string() }), querystring: looseQuery({ after: '', limit: '', unit: '', year: '' }) },
+    },
     async (req, reply) =>
       wrap(async () => {
         const r = registryOf(req.params.id);
@@ -206,7 +257,14 @@ export async function qualityRoutes(app: FastifyInstance, { platform }: RouteOpt
   const ADMIN_ROLES = ['registry-admin', 'platform-admin'] as const;
   app.post<{ Params: { id: string }; Body: StudyDef }>(
     '/api/registries/:id/validation-studies',
-    { config: { access: ADMINS } },
+    {
+      config: { access: ADMINS },
+      schema: {
+        params: z.object({ id: z.string() }),
+        querystring: looseQuery({}),
+        body: z.looseObject({}, 'Send a JSON object.').nullish(),
+      },
+    },
     async (req, reply) =>
       wrap(async () => {
         const r = registryOf(req.params.id);
@@ -231,7 +289,10 @@ export async function qualityRoutes(app: FastifyInstance, { platform }: RouteOpt
   );
   app.get<{ Params: { id: string; study: string }; Querystring: Q }>(
     '/api/registries/:id/validation-studies/:study/sample',
-    { config: { access: WRITERS } },
+    {
+      config: { access: WRITERS },
+      schema: { params: z.object({ id: z.string(), study: z.string() }), querystring: looseQuery({ unit: '' }) },
+    },
     async (req, reply) =>
       wrap(async () => {
         const r = registryOf(req.params.id);
@@ -256,7 +317,14 @@ export async function qualityRoutes(app: FastifyInstance, { platform }: RouteOpt
   );
   app.put<{ Params: { id: string; study: string; caseId: string }; Body: { values?: Record<string, unknown> } }>(
     '/api/registries/:id/validation-studies/:study/cases/:caseId',
-    { config: { access: WRITERS } },
+    {
+      config: { access: WRITERS },
+      schema: {
+        params: z.object({ id: z.string(), study: z.string(), caseId: z.string() }),
+        querystring: looseQuery({}),
+        body: z.looseObject({ values: z.unknown().optional() }, 'Send a JSON object.').nullish(),
+      },
+    },
     async (req) =>
       wrap(async () => {
         const r = registryOf(req.params.id);
@@ -282,7 +350,7 @@ export async function qualityRoutes(app: FastifyInstance, { platform }: RouteOpt
   );
   app.get<{ Params: { id: string; study: string } }>(
     '/api/registries/:id/validation-studies/:study/agreement',
-    { config: { access: ADMINS } },
+    { config: { access: ADMINS }, schema: { params: z.object({ id: z.string(), study: z.string() }), querystring: looseQuery({}) } },
     async (req) =>
       wrap(async () => {
         const r = registryOf(req.params.id);
@@ -300,7 +368,7 @@ export async function qualityRoutes(app: FastifyInstance, { platform }: RouteOpt
   );
   app.get<{ Params: { id: string; study: string } }>(
     '/api/registries/:id/validation-studies/:study/dataset.csv',
-    { config: { access: ADMINS } },
+    { config: { access: ADMINS }, schema: { params: z.object({ id: z.string(), study: z.string() }), querystring: looseQuery({}) } },
     async (req, reply) =>
       wrap(async () => {
         const r = registryOf(req.params.id);
@@ -320,23 +388,44 @@ export async function qualityRoutes(app: FastifyInstance, { platform }: RouteOpt
   );
 
   // Stage assessment (quality/stage.ts): the registry's admins.
-  app.get<{ Params: { id: string }; Querystring: Q }>('/api/registries/:id/stage', { config: { access: ADMINS } }, async (req) =>
-    wrap(async () => {
-      const r = registryOf(req.params.id);
-      await platform.data.transaction(
-        req.caller!,
-        'stage:read',
-        async (tx) => {
-          tx.requireUnit(r.id, null, [...ADMIN_ROLES], { object: `registry/${r.id}/stage`, personId: null });
-        },
-        { readOnly: true, client: req.ip },
-      );
-      return platform.quality.stage(r, yearOf(req.query.year));
-    }),
+  app.get<{ Params: { id: string }; Querystring: Q }>(
+    '/api/registries/:id/stage',
+    { config: { access: ADMINS }, schema: { params: z.object({ id: z.string() }), querystring: looseQuery({ year: '' }) } },
+    async (req) =>
+      wrap(async () => {
+        const r = registryOf(req.params.id);
+        await platform.data.transaction(
+          req.caller!,
+          'stage:read',
+          async (tx) => {
+            tx.requireUnit(r.id, null, [...ADMIN_ROLES], { object: `registry/${r.id}/stage`, personId: null });
+          },
+          { readOnly: true, client: req.ip },
+        );
+        return platform.quality.stage(r, yearOf(req.query.year));
+      }),
   );
   app.post<{ Params: { id: string }; Body: { year?: number | string; nr?: number; answer?: boolean; evidence?: string; note?: string } }>(
     '/api/registries/:id/stage/answers',
-    { config: { access: ADMINS } },
+    {
+      config: { access: ADMINS },
+      schema: {
+        params: z.object({ id: z.string() }),
+        querystring: looseQuery({}),
+        body: z
+          .looseObject(
+            {
+              answer: z.unknown().optional(),
+              evidence: z.unknown().optional(),
+              note: z.unknown().optional(),
+              nr: z.unknown().optional(),
+              year: z.unknown().optional(),
+            },
+            'Send a JSON object.',
+          )
+          .optional(),
+      },
+    },
     async (req, reply) =>
       wrap(async () => {
         const r = registryOf(req.params.id);

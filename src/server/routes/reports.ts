@@ -3,6 +3,8 @@
 // as PDF, report subscriptions (a user's own) and dispatches (registry admins), and unsubscribing
 // by the signed link in each e-mail (no login).
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { looseQuery, noBody } from '../schemas.ts';
 import { callerLabel, type Caller } from '../../access/caller.ts';
 import { AccessDenied } from '../../access/door.ts';
 import type { RouteOptions } from './plugin.ts';
@@ -104,15 +106,22 @@ export async function reportRoutes(app: FastifyInstance, { platform }: RouteOpti
   };
 
   // Figures: every declared analysis, and two per indicator.
-  app.get<{ Params: { id: string }; Querystring: Q }>('/api/registries/:id/figures', { config: { access: PUBLIC } }, async (req) => {
-    const r = registryOf(req.params.id);
-    return platform.reports.figures.list(r, req.query.lang === 'en' ? 'en' : 'nb');
-  });
+  app.get<{ Params: { id: string }; Querystring: Q }>(
+    '/api/registries/:id/figures',
+    { config: { access: PUBLIC }, schema: { params: z.object({ id: z.string() }), querystring: looseQuery({ lang: '' }) } },
+    async (req) => {
+      const r = registryOf(req.params.id);
+      return platform.reports.figures.list(r, req.query.lang === 'en' ? 'en' : 'nb');
+    },
+  );
 
   // ?year=&unit=&level=&grain=&dataset=&lang=; .svg, .png, .pdf, .csv, .xlsx, or JSON {spec, data}.
   app.get<{ Params: { id: string; figure: string }; Querystring: Q }>(
     '/api/registries/:id/figures/:figure',
-    { config: { access: PUBLIC } },
+    {
+      config: { access: PUBLIC },
+      schema: { params: z.object({ id: z.string(), figure: z.string() }), querystring: looseQuery({ compare: '', unit: '', year: '' }) },
+    },
     async (req, reply) => {
       const r = registryOf(req.params.id);
       const [id, format] = splitFormat(req.params.figure);
@@ -140,7 +149,13 @@ export async function reportRoutes(app: FastifyInstance, { platform }: RouteOpti
   // Indicator results as a table: every indicator, the nation and every unit at a level, for a year.
   app.get<{ Params: { id: string; table: string }; Querystring: Q }>(
     '/api/registries/:id/tables/:table',
-    { config: { access: PUBLIC } },
+    {
+      config: { access: PUBLIC },
+      schema: {
+        params: z.object({ id: z.string(), table: z.string() }),
+        querystring: looseQuery({ dataset: '', lang: '', level: '', year: '' }),
+      },
+    },
     async (req, reply) => {
       const r = registryOf(req.params.id);
       const [name, format] = splitFormat(req.params.table, ['csv', 'xlsx', 'json']);
@@ -192,7 +207,10 @@ export async function reportRoutes(app: FastifyInstance, { platform }: RouteOpti
   // The annual report (registry admins of this registry): .pdf
   app.get<{ Params: { id: string; year: string }; Querystring: Q }>(
     '/api/registries/:id/reports/annual/:year',
-    { config: { access: ADMINS } },
+    {
+      config: { access: ADMINS },
+      schema: { params: z.object({ id: z.string(), year: z.string() }), querystring: looseQuery({ dataset: '' }) },
+    },
     async (req, reply) => {
       const r = registryOf(req.params.id);
       if (!isRegistryAdmin(req.caller!, r.id))
@@ -210,7 +228,10 @@ export async function reportRoutes(app: FastifyInstance, { platform }: RouteOpti
   // A unit's report (what a subscription sends), on demand: .pdf
   app.get<{ Params: { id: string; unit: string }; Querystring: Q }>(
     '/api/registries/:id/reports/unit/:unit',
-    { config: { access: READERS } },
+    {
+      config: { access: READERS },
+      schema: { params: z.object({ id: z.string(), unit: z.string() }), querystring: looseQuery({ lang: '', year: '' }) },
+    },
     async (req, reply) => {
       const r = registryOf(req.params.id);
       const [unit, format] = splitFormat(req.params.unit, ['pdf']);
@@ -225,7 +246,27 @@ export async function reportRoutes(app: FastifyInstance, { platform }: RouteOpti
   // Subscriptions: the caller's own. Body: {report: unit|indicator, unit, indicator?, frequency, email, lang?, expires?}
   app.post<{ Params: { id: string }; Body: Record<string, unknown> | undefined }>(
     '/api/registries/:id/subscriptions',
-    { config: { access: READERS } },
+    {
+      config: { access: READERS },
+      schema: {
+        params: z.object({ id: z.string() }),
+        querystring: looseQuery({}),
+        body: z
+          .looseObject(
+            {
+              email: z.unknown().optional(),
+              expires: z.unknown().optional(),
+              frequency: z.unknown().optional(),
+              indicator: z.unknown().optional(),
+              lang: z.unknown().optional(),
+              report: z.unknown().optional(),
+              unit: z.unknown().optional(),
+            },
+            'Send a JSON object.',
+          )
+          .optional(),
+      },
+    },
     async (req, reply) => {
       const r = registryOf(req.params.id);
       const b = req.body ?? {};
@@ -247,12 +288,12 @@ export async function reportRoutes(app: FastifyInstance, { platform }: RouteOpti
       return reply.code(201).send(sub);
     },
   );
-  app.get('/api/subscriptions', { config: { access: READERS } }, async (req) =>
+  app.get('/api/subscriptions', { config: { access: READERS }, schema: { querystring: looseQuery({}) } }, async (req) =>
     platform.reports.dispatch.list({ owner: callerLabel(req.caller!) }),
   );
   app.delete<{ Params: { subscriptionId: string } }>(
     '/api/subscriptions/:subscriptionId',
-    { config: { access: READERS } },
+    { config: { access: READERS }, schema: { params: z.object({ subscriptionId: z.string() }), querystring: looseQuery({}) } },
     async (req, reply) => {
       await wrap(() => platform.reports.dispatch.remove(positiveId(req.params.subscriptionId), { owner: callerLabel(req.caller!) }));
       return reply.code(204).send();
@@ -261,7 +302,7 @@ export async function reportRoutes(app: FastifyInstance, { platform }: RouteOpti
 
   app.get<{ Params: { subscriptionId: string } }>(
     '/api/subscriptions/:subscriptionId/deliveries',
-    { config: { access: READERS } },
+    { config: { access: READERS }, schema: { params: z.object({ subscriptionId: z.string() }), querystring: looseQuery({}) } },
     async (req) => {
       return wrap(() => platform.reports.dispatch.deliveries(positiveId(req.params.subscriptionId), { owner: callerLabel(req.caller!) }));
     },
@@ -270,7 +311,10 @@ export async function reportRoutes(app: FastifyInstance, { platform }: RouteOpti
   // Send now, outside the schedule: the report goes out at once and is logged like a scheduled one.
   app.post<{ Params: { subscriptionId: string } }>(
     '/api/subscriptions/:subscriptionId/send',
-    { config: { access: READERS } },
+    {
+      config: { access: READERS },
+      schema: { params: z.object({ subscriptionId: z.string() }), querystring: looseQuery({}), body: noBody },
+    },
     async (req, reply) => {
       const res = await wrap(() =>
         platform.reports.dispatch.sendNow(positiveId(req.params.subscriptionId), { owner: callerLabel(req.caller!) }),
@@ -285,7 +329,27 @@ export async function reportRoutes(app: FastifyInstance, { platform }: RouteOpti
   };
   app.post<{ Params: { id: string }; Body: Record<string, unknown> | undefined }>(
     '/api/registries/:id/dispatches',
-    { config: { access: ADMINS } },
+    {
+      config: { access: ADMINS },
+      schema: {
+        params: z.object({ id: z.string() }),
+        querystring: looseQuery({}),
+        body: z
+          .looseObject(
+            {
+              expires: z.unknown().optional(),
+              frequency: z.unknown().optional(),
+              indicator: z.unknown().optional(),
+              lang: z.unknown().optional(),
+              recipients: z.unknown().optional(),
+              report: z.unknown().optional(),
+              unit: z.unknown().optional(),
+            },
+            'Send a JSON object.',
+          )
+          .optional(),
+      },
+    },
     async (req, reply) => {
       const r = registryOf(req.params.id);
       requireAdmin(req.caller!, r);
@@ -307,14 +371,21 @@ export async function reportRoutes(app: FastifyInstance, { platform }: RouteOpti
       return reply.code(201).send(sub);
     },
   );
-  app.get<{ Params: { id: string } }>('/api/registries/:id/dispatches', { config: { access: ADMINS } }, async (req) => {
-    const r = registryOf(req.params.id);
-    requireAdmin(req.caller!, r);
-    return platform.reports.dispatch.list({ registry: r.id, dispatches: true });
-  });
+  app.get<{ Params: { id: string } }>(
+    '/api/registries/:id/dispatches',
+    { config: { access: ADMINS }, schema: { params: z.object({ id: z.string() }), querystring: looseQuery({}) } },
+    async (req) => {
+      const r = registryOf(req.params.id);
+      requireAdmin(req.caller!, r);
+      return platform.reports.dispatch.list({ registry: r.id, dispatches: true });
+    },
+  );
   app.get<{ Params: { id: string; subscriptionId: string } }>(
     '/api/registries/:id/dispatches/:subscriptionId/deliveries',
-    { config: { access: ADMINS } },
+    {
+      config: { access: ADMINS },
+      schema: { params: z.object({ id: z.string(), subscriptionId: z.string() }), querystring: looseQuery({}) },
+    },
     async (req) => {
       const r = registryOf(req.params.id);
       requireAdmin(req.caller!, r);
@@ -323,7 +394,10 @@ export async function reportRoutes(app: FastifyInstance, { platform }: RouteOpti
   );
   app.post<{ Params: { id: string; subscriptionId: string } }>(
     '/api/registries/:id/dispatches/:subscriptionId/send',
-    { config: { access: ADMINS } },
+    {
+      config: { access: ADMINS },
+      schema: { params: z.object({ id: z.string(), subscriptionId: z.string() }), querystring: looseQuery({}), body: noBody },
+    },
     async (req, reply) => {
       const r = registryOf(req.params.id);
       requireAdmin(req.caller!, r);
@@ -335,7 +409,10 @@ export async function reportRoutes(app: FastifyInstance, { platform }: RouteOpti
   );
   app.delete<{ Params: { id: string; subscriptionId: string } }>(
     '/api/registries/:id/dispatches/:subscriptionId',
-    { config: { access: ADMINS } },
+    {
+      config: { access: ADMINS },
+      schema: { params: z.object({ id: z.string(), subscriptionId: z.string() }), querystring: looseQuery({ token: '' }) },
+    },
     async (req, reply) => {
       const r = registryOf(req.params.id);
       requireAdmin(req.caller!, r);
@@ -348,26 +425,43 @@ export async function reportRoutes(app: FastifyInstance, { platform }: RouteOpti
   // follow links); POST (the button, or RFC 8058 one-click from the mail program) unsubscribes.
   app.register(async (child) => {
     child.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
-    child.get<{ Querystring: Q }>('/api/unsubscribe', { config: { access: PUBLIC } }, async (req, reply) => {
-      const token = req.query.token ?? '';
-      return reply.type('text/html; charset=utf-8')
-        .send(`<!doctype html><html lang="nb"><head><meta charset="utf-8"><title>Avslutt abonnement</title></head><body>
+    const unsubscribeQuery = z.object({ token: z.string().optional().describe('The token from the e-mail’s link.') });
+    child.get<{ Querystring: Q }>(
+      '/api/unsubscribe',
+      { config: { access: PUBLIC }, schema: { summary: 'The page that confirms unsubscribing (HTML)', querystring: unsubscribeQuery } },
+      async (req, reply) => {
+        const token = req.query.token ?? '';
+        return reply.type('text/html; charset=utf-8')
+          .send(`<!doctype html><html lang="nb"><head><meta charset="utf-8"><title>Avslutt abonnement</title></head><body>
 <h1>Avslutt abonnement på rapporten</h1><p>Trykk på knappen for å slutte å få denne rapporten på e-post.</p>
 <form method="post" action="/api/unsubscribe?token=${encodeURIComponent(token)}"><button type="submit">Avslutt abonnementet</button></form></body></html>`);
-    });
-    child.post<{ Querystring: Q; Body: unknown }>('/api/unsubscribe', { config: { access: PUBLIC } }, async (req, reply) => {
-      const body = req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {};
-      const token = req.query.token ?? (typeof body.token === 'string' ? body.token : '');
-      const res = await wrap(() => platform.reports.dispatch.unsubscribe(token));
-      if (String(req.headers.accept ?? '').includes('text/html')) {
-        return reply
-          .type('text/html; charset=utf-8')
-          .send(
-            '<!doctype html><html lang="nb"><head><meta charset="utf-8"><title>Abonnementet er avsluttet</title></head><body><h1>Abonnementet er avsluttet</h1><p>Du får ikke flere slike rapporter.</p></body></html>',
-          );
-      }
-      return { unsubscribed: true, ...res };
-    });
+      },
+    );
+    child.post<{ Querystring: Q; Body: unknown }>(
+      '/api/unsubscribe',
+      {
+        config: { access: PUBLIC },
+        schema: {
+          summary: 'Unsubscribe from a report (the button, or RFC 8058 one-click)',
+          consumes: ['application/x-www-form-urlencoded', 'application/json'],
+          querystring: unsubscribeQuery,
+          body: z.union([z.string(), z.looseObject({ token: z.string().optional() })]).nullish(),
+        },
+      },
+      async (req, reply) => {
+        const body = req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {};
+        const token = req.query.token ?? (typeof body.token === 'string' ? body.token : '');
+        const res = await wrap(() => platform.reports.dispatch.unsubscribe(token));
+        if (String(req.headers.accept ?? '').includes('text/html')) {
+          return reply
+            .type('text/html; charset=utf-8')
+            .send(
+              '<!doctype html><html lang="nb"><head><meta charset="utf-8"><title>Abonnementet er avsluttet</title></head><body><h1>Abonnementet er avsluttet</h1><p>Du får ikke flere slike rapporter.</p></body></html>',
+            );
+        }
+        return { unsubscribed: true, ...res };
+      },
+    );
   });
 }
 

@@ -17,7 +17,7 @@ export async function webAppRoutes(app: FastifyInstance, { dist = WEB_DIST }: We
   await app.register(fastifyStatic, { root: dist, serve: false });
   const built = () => fs.existsSync(path.join(dist, 'index.html'));
 
-  app.get<{ Params: { '*': string } }>('/assets/*', { config: { access: PUBLIC } }, async (req, reply) => {
+  app.get<{ Params: { '*': string } }>('/assets/*', { config: { access: PUBLIC }, schema: { hide: true } }, async (req, reply) => {
     const file = req.params['*'];
     if (!built() || !fs.existsSync(path.join(dist, 'assets', path.normalize(file).replace(/^(\.\.[/\\])+/, '')))) {
       throw new KvalregError('not-found', `No such file: /assets/${file}`);
@@ -46,6 +46,7 @@ export async function webAppRoutes(app: FastifyInstance, { dist = WEB_DIST }: We
       );
     return reply.header('cache-control', 'no-cache').sendFile('index.html');
   };
-  app.get('/', { config: { access: PUBLIC } }, page);
-  app.get('/*', { config: { access: PUBLIC } }, page);
+  // Not in the API description (server/openapi.ts): the web app's pages and files are no API.
+  app.get('/', { config: { access: PUBLIC }, schema: { hide: true } }, page);
+  app.get('/*', { config: { access: PUBLIC }, schema: { hide: true } }, page);
 }

@@ -3,6 +3,8 @@
 // completion form is generated from), and key figures (cases per year, aggregates only, small
 // counts withheld).
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { noQuery, registryParams } from '../schemas.ts';
 import { analyticsTable } from '../../analytics/columns.ts';
 import { caseDateSql } from '../../analytics/case-date.ts';
 import { osloDate } from '../../time/oslo.ts';
@@ -46,69 +48,82 @@ export async function webDataRoutes(app: FastifyInstance, { platform }: RouteOpt
   };
 
   // Every unit of the hierarchy, nation first: open, as the units and their RESH ids are.
-  app.get('/api/units', { config: { access: PUBLIC } }, async () => {
-    const order = ['nation', 'region', 'trust', 'hospital', 'department'];
-    return platform.units
-      .all()
-      .map((u) => ({
-        resh: u.resh,
-        parent: u.parent,
-        level: u.level,
-        name: { nb: u.nameNb, en: u.nameEn ?? u.nameNb },
-        short: u.short,
-        path: u.path,
-      }))
-      .sort((a, b) => order.indexOf(a.level) - order.indexOf(b.level) || a.name.nb.localeCompare(b.name.nb, 'nb'));
-  });
+  app.get(
+    '/api/units',
+    { config: { access: PUBLIC }, schema: { summary: 'The units (RESH), by level', querystring: noQuery } },
+    async () => {
+      const order = ['nation', 'region', 'trust', 'hospital', 'department'];
+      return platform.units
+        .all()
+        .map((u) => ({
+          resh: u.resh,
+          parent: u.parent,
+          level: u.level,
+          name: { nb: u.nameNb, en: u.nameEn ?? u.nameNb },
+          short: u.short,
+          path: u.path,
+        }))
+        .sort((a, b) => order.indexOf(a.level) - order.indexOf(b.level) || a.name.nb.localeCompare(b.name.nb, 'nb'));
+    },
+  );
 
   // The codebook as open metadata: forms with their variables (type, label, description, unit,
   // range, required or required-when), and every code list with its displays.
-  app.get<{ Params: { id: string } }>('/api/registries/:id/codebook', { config: { access: PUBLIC } }, async (req) => {
-    const r = registryOf(req.params.id);
-    return {
-      registry: r.id,
-      version: r.version,
-      title: r.meta.title,
-      // The variable holding the treating unit (a unit picker), the case date, and what tells cases apart.
-      unitVariable: r.mapping.unitVariable,
-      caseDate: r.meta.caseDate ?? null,
-      header: r.meta.header,
-      forms: r.forms.map((f) => ({
-        id: f.id,
-        title: f.title,
-        description: f.description ?? null,
-        repeating: f.repeating,
-        variables: f.variables.map((v) => ({
-          id: v.id,
-          type: v.type,
-          label: v.label,
-          description: v.description,
-          codelist: v.codelist ?? null,
-          unit: v.unit ?? null,
-          range: v.range ?? null,
-          required: v.required === true ? true : v.required === false ? false : 'conditional',
-          requiredWhen: typeof v.required === 'string' ? v.required : null,
-          privacy: v.privacy,
-          source: v.source ?? null,
+  app.get<{ Params: { id: string } }>(
+    '/api/registries/:id/codebook',
+    {
+      config: { access: PUBLIC },
+      schema: { summary: 'The registry’s variables and their codes', params: registryParams, querystring: noQuery },
+    },
+    async (req) => {
+      const r = registryOf(req.params.id);
+      return {
+        registry: r.id,
+        version: r.version,
+        title: r.meta.title,
+        // The variable holding the treating unit (a unit picker), the case date, and what tells cases apart.
+        unitVariable: r.mapping.unitVariable,
+        caseDate: r.meta.caseDate ?? null,
+        header: r.meta.header,
+        forms: r.forms.map((f) => ({
+          id: f.id,
+          title: f.title,
+          description: f.description ?? null,
+          repeating: f.repeating,
+          variables: f.variables.map((v) => ({
+            id: v.id,
+            type: v.type,
+            label: v.label,
+            description: v.description,
+            codelist: v.codelist ?? null,
+            unit: v.unit ?? null,
+            range: v.range ?? null,
+            required: v.required === true ? true : v.required === false ? false : 'conditional',
+            requiredWhen: typeof v.required === 'string' ? v.required : null,
+            privacy: v.privacy,
+            source: v.source ?? null,
+          })),
         })),
-      })),
-      // Derived variables and the person's own values, by name (explanations and headers use them).
-      derived: [
-        ...PERSON_LABELS,
-        ...r.derived.map((d) => ({ id: d.def.id, type: d.def.type, label: d.def.label, description: d.def.description })),
-      ],
-      codelists: [...r.codelists.values()].map((c) => ({
-        id: c.id,
-        title: c.title,
-        system: c.system ?? null,
-        hierarchical: c.properties.size > 0,
-        codes: [...c.codes].map(([code, display]) => ({ code, display })),
-      })),
-    };
-  });
+        // Derived variables and the person's own values, by name (explanations and headers use them).
+        derived: [
+          ...PERSON_LABELS,
+          ...r.derived.map((d) => ({ id: d.def.id, type: d.def.type, label: d.def.label, description: d.def.description })),
+        ],
+        codelists: [...r.codelists.values()].map((c) => ({
+          id: c.id,
+          title: c.title,
+          system: c.system ?? null,
+          hierarchical: c.properties.size > 0,
+          codes: [...c.codes].map(([code, display]) => ({ code, display })),
+        })),
+      };
+    },
+  );
 
   // What this installation offers that pages must know before they promise it (e-mail).
-  app.get('/api/platform/features', { config: { access: PUBLIC } }, async () => ({ mail: !!platform.config.smtpUrl }));
+  app.get('/api/platform/features', { config: { access: PUBLIC }, schema: { querystring: noQuery } }, async () => ({
+    mail: !!platform.config.smtpUrl,
+  }));
 
   // The years with data (by the registry's case date, newest first), and the year pages open on:
   // the newest full year with data (the current year has hardly begun to fill), or, without one,
@@ -140,11 +155,13 @@ export async function webDataRoutes(app: FastifyInstance, { platform }: RouteOpt
     const current = Number(osloDate(new Date().toISOString()).slice(0, 4));
     return { years, default: years.find((y) => y < current) ?? years[0] ?? null, current };
   };
-  app.get<{ Params: { id: string } }>('/api/registries/:id/years', { config: { access: PUBLIC } }, async (req) =>
-    withDefault(await yearsOf(registryOf(req.params.id))),
+  app.get<{ Params: { id: string } }>(
+    '/api/registries/:id/years',
+    { config: { access: PUBLIC }, schema: { params: registryParams, querystring: noQuery } },
+    async (req) => withDefault(await yearsOf(registryOf(req.params.id))),
   );
   // Across every registry (the hospital profile shows them all).
-  app.get('/api/years', { config: { access: PUBLIC } }, async () => {
+  app.get('/api/years', { config: { access: PUBLIC }, schema: { querystring: noQuery } }, async () => {
     const all = new Set<number>();
     for (const r of platform.registries) for (const y of await yearsOf(r)) all.add(y);
     return withDefault([...all].sort((a, b) => b - a));
@@ -155,7 +172,14 @@ export async function webDataRoutes(app: FastifyInstance, { platform }: RouteOpt
   // (publish/key-figures.ts: counts under the registry's threshold withheld, and what would give them away).
   app.get<{ Params: { id: string }; Querystring: { unit?: string } }>(
     '/api/registries/:id/key-figures',
-    { config: { access: PUBLIC } },
+    {
+      config: { access: PUBLIC },
+      schema: {
+        summary: 'Cases per year, for the nation and a unit (aggregates, small counts withheld)',
+        params: registryParams,
+        querystring: z.object({ unit: z.string().optional().describe('The RESH id of a unit (with its sub-units).') }),
+      },
+    },
     async (req) => {
       const r = registryOf(req.params.id);
       const unit = req.query.unit;

@@ -4,6 +4,9 @@
 // quality-assured annual report rests on).
 import { stringify } from 'csv-stringify/sync';
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { langParam, registryParams, textQuery } from '../schemas.ts';
 import type { Caller } from '../../access/caller.ts';
 import { analyticsTable } from '../../analytics/columns.ts';
 import { caseDateSql } from '../../analytics/case-date.ts';
@@ -18,7 +21,21 @@ import { KvalregError } from '../../errors.ts';
 
 type Q = Record<string, string | undefined>;
 
-export async function worklistRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
+/** The worklist's filters, shared by its rows, its export and the finalisable cases. */
+const FILTERS = {
+  unit: 'The RESH id of a unit.',
+  q: 'Search: case number, record number or name.',
+  form: 'Cases whose form (id) is not complete.',
+  variable: 'Cases missing this variable.',
+  from: 'Case date from (YYYY-MM-DD).',
+  to: 'Case date to (YYYY-MM-DD).',
+  sort: 'created, -created, date, -date, missing, -missing, case or -case.',
+  status: 'incomplete (default) or finalisable.',
+} as const;
+const filterQuery = textQuery(FILTERS);
+
+export async function worklistRoutes(fastify: FastifyInstance, { platform }: RouteOptions): Promise<void> {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
   const registryOf = (id: string): Registry => {
     const r = platform.registry(id);
     if (!r) throw new KvalregError('not-found', `Unknown registry "${id}".`, { code: 'registry.unknown' });
@@ -51,23 +68,41 @@ export async function worklistRoutes(app: FastifyInstance, { platform }: RouteOp
   };
   const userOf = (c: Caller) => (c.kind === 'user' ? c.user : c.kind === 'system' ? c.sender : c.task);
 
-  app.get<{ Params: { id: string }; Querystring: Q }>('/api/registries/:id/worklist/rows', { config: { access: READERS } }, async (req) => {
-    const r = registryOf(req.params.id);
-    const status = req.query.status === 'finalisable' ? 'finalisable' : 'incomplete';
-    const q = queryOf(req.query, status, {
-      limit: whole(req.query.limit, 'limit', 25, 500),
-      offset: whole(req.query.offset, 'offset', 0, Number.MAX_SAFE_INTEGER),
-    });
-    return platform.data.transaction(req.caller!, 'worklist', (tx) => worklistQuery(tx, r, q, platform.keys, { unitName }), {
-      readOnly: true,
-      client: req.ip,
-    });
-  });
+  app.get(
+    '/api/registries/:id/worklist/rows',
+    {
+      config: { access: READERS },
+      schema: {
+        summary: 'The worklist: search, filter, sort and page',
+        params: registryParams,
+        querystring: filterQuery.extend(textQuery({ limit: 'Rows per page (default 25, at most 500).', offset: 'Rows to skip.' }).shape),
+      },
+    },
+    async (req) => {
+      const r = registryOf(req.params.id);
+      const status = req.query.status === 'finalisable' ? 'finalisable' : 'incomplete';
+      const q = queryOf(req.query, status, {
+        limit: whole(req.query.limit, 'limit', 25, 500),
+        offset: whole(req.query.offset, 'offset', 0, Number.MAX_SAFE_INTEGER),
+      });
+      return platform.data.transaction(req.caller!, 'worklist', (tx) => worklistQuery(tx, r, q, platform.keys, { unitName }), {
+        readOnly: true,
+        client: req.ip,
+      });
+    },
+  );
 
   // The whole filtered worklist as a file: no names or identity numbers, the case and record numbers to find them by.
-  app.get<{ Params: { id: string; format: string }; Querystring: Q }>(
+  app.get(
     '/api/registries/:id/worklist/export.:format',
-    { config: { access: READERS } },
+    {
+      config: { access: READERS },
+      schema: {
+        summary: 'The filtered worklist as CSV or XLSX (audited as an export)',
+        params: registryParams.extend({ format: z.string().describe('csv or xlsx.') }),
+        querystring: filterQuery.extend({ lang: langParam }),
+      },
+    },
     async (req, reply) => {
       const r = registryOf(req.params.id);
       const format = req.params.format;
@@ -100,9 +135,16 @@ export async function worklistRoutes(app: FastifyInstance, { platform }: RouteOp
   );
 
   // Every complete, not yet finalised case matching the filters: the list the registrar reviews before a bulk finalise.
-  app.get<{ Params: { id: string }; Querystring: Q }>(
+  app.get(
     '/api/registries/:id/worklist/finalisable-ids',
-    { config: { access: WRITERS } },
+    {
+      config: { access: WRITERS },
+      schema: {
+        summary: 'The complete cases not yet finalised, for review before a bulk finalise',
+        params: registryParams,
+        querystring: filterQuery,
+      },
+    },
     async (req) => {
       const r = registryOf(req.params.id);
       const q = queryOf(req.query, 'finalisable', { limit: 100_000, offset: 0 });
@@ -118,25 +160,33 @@ export async function worklistRoutes(app: FastifyInstance, { platform }: RouteOp
     },
   );
 
-  app.post<{ Params: { id: string }; Body: { caseIds?: unknown } }>(
+  const caseIds = 'Give {"caseIds": [1, 2, ...]}: the cases to finalise, as shown for review.';
+  app.post(
     '/api/registries/:id/finalise',
-    { config: { access: WRITERS } },
+    {
+      config: { access: WRITERS },
+      schema: {
+        summary: 'Finalise the reviewed cases (a bulk finalise)',
+        params: registryParams,
+        querystring: z.object({}),
+        body: z.object({ caseIds: z.array(z.number().int().positive(), caseIds) }, caseIds),
+      },
+    },
     async (req) => {
       const r = registryOf(req.params.id);
-      const ids = Array.isArray(req.body?.caseIds) ? req.body!.caseIds : null;
-      if (!ids || !ids.every((x) => Number.isSafeInteger(x) && (x as number) > 0))
-        throw new KvalregError('invalid', 'Give {"caseIds": [1, 2, ...]}: the cases to finalise, as shown for review.', {
-          code: 'request.invalid',
-        });
-      return platform.data.transaction(req.caller!, 'case:finalise', (tx) => bulkFinalise(tx, r, ids as number[], userOf(req.caller!)), {
+      const ids = req.body.caseIds;
+      return platform.data.transaction(req.caller!, 'case:finalise', (tx) => bulkFinalise(tx, r, ids, userOf(req.caller!)), {
         client: req.ip,
       });
     },
   );
 
-  app.get<{ Params: { id: string }; Querystring: Q }>(
+  app.get(
     '/api/registries/:id/finalised-share',
-    { config: { access: READERS } },
+    {
+      config: { access: READERS },
+      schema: { summary: 'How much of a year is finalised', params: registryParams, querystring: textQuery({ year: 'A year like 2025.' }) },
+    },
     async (req) => {
       const r = registryOf(req.params.id);
       const year = req.query.year ?? '';
