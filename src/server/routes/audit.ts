@@ -10,7 +10,6 @@ import { auditPage, parseAuditFilter, streamAudit, type AuditFilter } from '../.
 import { identityFromIdentifier, NIN_SYSTEMS } from '../../capture/identity.ts';
 import type { Issue } from '../../capture/outcome.ts';
 import type { RouteOptions } from './plugin.ts';
-import { RecordError } from '../../records/workflow.ts';
 import { ADMINS } from '../access-policy.ts';
 import { KvalregError } from '../../errors.ts';
 
@@ -98,9 +97,9 @@ export async function auditRoutes(fastify: FastifyInstance, { platform }: RouteO
     async (req, reply) => {
       const filter = parseAuditFilter(req.query ?? {}, ['nin']);
       if ((req.query as Record<string, unknown>).nin !== undefined) {
-        throw new RecordError(
+        throw new KvalregError(
+          'invalid',
           'Never put an identity number in a URL (URLs are logged). POST the filter to /api/audit/search with {"nin": "..."} instead.',
-          400,
         );
       }
       return answer(req, reply, filter, formatOf(req, req.query.format));
@@ -142,9 +141,9 @@ export async function auditRoutes(fastify: FastifyInstance, { platform }: RouteO
           { allowTestIdentities: platform.config.allowTestIdentities },
         );
         if (!identity)
-          throw new RecordError(
+          throw new KvalregError(
+            'unprocessable',
             `nin: ${issues.map((i) => i.diagnostics).join('; ') || 'give the 11-digit national identity number (and "system" for a D- or H-number)'}.`,
-            422,
           );
         filter.personHash = identity.hash;
       }

@@ -13,7 +13,6 @@ import type { Platform } from '../../platform.ts';
 import { ANY_CALLER, PEOPLE, PUBLIC } from '../access-policy.ts';
 import { cookieNames, PATIENT_SUBJECT_PREFIX } from '../auth.ts';
 import type { RouteOptions } from './plugin.ts';
-import { RecordError } from '../../records/workflow.ts';
 import { KvalregError } from '../../errors.ts';
 
 export interface AuthRouteOptions extends RouteOptions {
@@ -213,11 +212,11 @@ export async function authRoutes(app: FastifyInstance, { platform, sessions, log
     },
     async (req) => {
       if (!req.session)
-        throw new RecordError('Only a browser session has an active role to switch; a token always acts with all its grants.', 409);
+        throw new KvalregError('conflict', 'Only a browser session has an active role to switch; a token always acts with all its grants.');
       if (req.session.resolved.user.subject.startsWith(PATIENT_SUBJECT_PREFIX))
-        throw new RecordError(
+        throw new KvalregError(
+          'forbidden',
           "A patient's login (at the patients' login service) acts as the patient only; log in at /auth/login to act in a role.",
-          403,
         );
       const want = {
         registry: String(req.body?.registry ?? ''),
@@ -234,9 +233,9 @@ export async function authRoutes(app: FastifyInstance, { platform, sessions, log
           object: `${want.registry}:${want.role}:${want.unit}`,
           outcome: 'denied',
         });
-        throw new RecordError(
+        throw new KvalregError(
+          'forbidden',
           `You have no grant ${want.registry}:${want.role}:${want.unit}. Choose one of: ${s.grants.map((g) => `${g.registry}:${g.role}:${g.unit}`).join(', ')}.`,
-          403,
         );
       }
       await audit(req, {

@@ -6,7 +6,6 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Platform } from '../../platform.ts';
 import type { RouteOptions } from './plugin.ts';
-import { RecordError } from '../../records/workflow.ts';
 import { KvalregError } from '../../errors.ts';
 import { explainIndicator, periodRange } from '../../indicators/explain.ts';
 import { measure, measureId, measureReport, nationalCsv } from '../../indicators/outputs.ts';
@@ -318,7 +317,7 @@ export async function indicatorRoutes(fastify: FastifyInstance, { platform }: Ro
     async (req, reply) => {
       // An id as it was before FHIR ids ("_" became "-") still finds its Measure.
       const found = allMeasures().find(({ r, ind }) => measureId(r.id, ind) === fhirId(req.params.measureId));
-      if (!found) throw new RecordError(`No Measure "${req.params.measureId}". GET /fhir/Measure lists them.`, 404);
+      if (!found) throw new KvalregError('not-found', `No Measure "${req.params.measureId}". GET /fhir/Measure lists them.`);
       return reply.type(FHIR_JSON).send(measure(base(req), found.r, found.ind, definitionLines(found.ind, found.r, 'nb')));
     },
   );

@@ -13,7 +13,6 @@ import { reservationOf } from '../../records/reservation-status.ts';
 import { reserveByHash } from '../../records/reservation.ts';
 import { PATIENTS } from '../access-policy.ts';
 import type { RouteOptions } from './plugin.ts';
-import { RecordError } from '../../records/workflow.ts';
 import { KvalregError } from '../../errors.ts';
 
 export async function innsynRoutes(fastify: FastifyInstance, { platform }: RouteOptions): Promise<void> {
@@ -46,9 +45,9 @@ export async function innsynRoutes(fastify: FastifyInstance, { platform }: Route
     async (req, reply) => {
       const c = req.caller!;
       if (c.kind !== 'user' || !c.personHash)
-        throw new RecordError(
+        throw new KvalregError(
+          'conflict',
           'Your login does not carry your identity number, so the reservation cannot be registered. Contact the registry.',
-          409,
         );
       const hash = Buffer.from(c.personHash, 'hex');
       // Carried out by the platform for the patient: it must reach raw messages, which only the platform may.

@@ -9,7 +9,6 @@ import type { Caller } from '../../access/caller.ts';
 import { AUX_SYSTEM, identityFromIdentifier, NIN_SYSTEMS } from '../../capture/identity.ts';
 import type { Issue } from '../../capture/outcome.ts';
 import type { RouteOptions } from './plugin.ts';
-import { RecordError } from '../../records/workflow.ts';
 import { caseHeaders, revealIdentity } from '../../records/case-header.ts';
 import { fieldHistory } from '../../records/field-history.ts';
 import { patientView, personByHash } from '../../records/patients.ts';
@@ -119,11 +118,10 @@ export async function patientRoutes(fastify: FastifyInstance, { platform }: Rout
         : Object.keys(NIN_SYSTEMS).find((s) => identityFromIdentifier(platform.keys, s, raw, 'nin', [], opts) !== undefined);
       const identity = system ? identityFromIdentifier(platform.keys, system, raw, 'nin', issues, opts) : undefined;
       if (!identity)
-        throw new RecordError(
+        throw new KvalregError(
+          'invalid',
           'Give {"nin": "<fødselsnummer, D-number or H-number>"}: the number given is not a valid identity number.',
-          400,
-          [],
-          'nin.invalid',
+          { code: 'nin.invalid' },
         );
       const view = await platform.data.transaction(
         req.caller!,
@@ -136,7 +134,10 @@ export async function patientRoutes(fastify: FastifyInstance, { platform }: Rout
         },
         { readOnly: true, client: req.ip },
       );
-      if (!view) throw new RecordError('No registrations of this person at the units you have access to.', 404, [], 'patient.notFound');
+      if (!view)
+        throw new KvalregError('not-found', 'No registrations of this person at the units you have access to.', {
+          code: 'patient.notFound',
+        });
       return reply.header('cache-control', 'no-store').send(view);
     },
   );
@@ -159,7 +160,10 @@ export async function patientRoutes(fastify: FastifyInstance, { platform }: Rout
         (tx) => patientView(tx, readable(req.caller!), personId, platform.keys, { unitName, purpose: 'read' }),
         { readOnly: true, client: req.ip },
       );
-      if (!view) throw new RecordError('No registrations of this person at the units you have access to.', 404, [], 'patient.notFound');
+      if (!view)
+        throw new KvalregError('not-found', 'No registrations of this person at the units you have access to.', {
+          code: 'patient.notFound',
+        });
       return reply.header('cache-control', 'no-store').send(view);
     },
   );

@@ -12,10 +12,9 @@ import { callerLabel, type Caller } from '../../access/caller.ts';
 import { identityFromFhirIdentifier, type Identity } from '../../capture/identity.ts';
 import type { Issue } from '../../capture/outcome.ts';
 import type { RouteOptions } from './plugin.ts';
-import { RecordError } from '../../records/workflow.ts';
 import { mergeByNumbers } from '../../records/persons.ts';
 import { ADMINS } from '../access-policy.ts';
-import { KvalregError, kindOfStatus } from '../../errors.ts';
+import { KvalregError } from '../../errors.ts';
 
 interface MergeBody {
   from?: unknown;
@@ -59,19 +58,19 @@ export async function personRoutes(fastify: FastifyInstance, { platform }: Route
             !body.from ||
             !body.into
           )
-            throw new RecordError(SHAPE, 400);
+            throw new KvalregError('invalid', SHAPE);
           const issues: Issue[] = [];
           // Merging means the numbers are real patients' numbers: the deployment's rule for test numbers applies.
           const opts = { allowTestIdentities: platform.config.allowTestIdentities };
           const from = identityFromFhirIdentifier(platform.keys, body.from, 'from', issues, opts);
           const into = identityFromFhirIdentifier(platform.keys, body.into, 'into', issues, opts);
           if (!from || !into)
-            throw new RecordError(
+            throw new KvalregError(
+              'unprocessable',
               `Cannot merge: ${issues.map((i) => `${i.location}: ${i.diagnostics}`).join('; ') || SHAPE}`,
-              422,
-              issues.map((i) => ({ location: i.location, rule: i.rule })),
+              { details: issues.map((i) => ({ location: i.location, rule: i.rule })) },
             );
-          if (from.hashHex === into.hashHex) throw new RecordError('"from" and "into" are the same number; nothing to merge.', 409);
+          if (from.hashHex === into.hashHex) throw new KvalregError('conflict', '"from" and "into" are the same number; nothing to merge.');
           return mergeByNumbers(tx, ctx, from as Identity, into as Identity, {
             label: callerLabel(c),
             role: roleOf(c),
@@ -80,7 +79,7 @@ export async function personRoutes(fastify: FastifyInstance, { platform }: Route
         },
         { client: req.ip },
       );
-      if ('error' in result) throw new RecordError(result.message, result.error === 'not-found' ? 404 : 409);
+      if ('error' in result) throw new KvalregError(result.error === 'not-found' ? 'not-found' : 'conflict', result.message);
       return {
         merged: true,
         fromPerson: result.fromId,

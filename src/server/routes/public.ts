@@ -4,7 +4,6 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { datasetParam, langParam, noQuery } from '../schemas.ts';
 import type { RouteOptions } from './plugin.ts';
-import { RecordError } from '../../records/workflow.ts';
 import { hospitalProfile, hospitals } from '../../publish/profile.ts';
 import { osloDate } from '../../time/oslo.ts';
 import { PUBLIC } from '../access-policy.ts';
@@ -46,7 +45,7 @@ export async function publicRoutes(fastify: FastifyInstance, { platform }: Route
         throw new KvalregError('not-found', `"${req.params.resh}" is not a hospital's RESH id; GET /api/public/hospitals lists them.`);
       const lastYear = Number(osloDate(new Date().toISOString()).slice(0, 4)) - 1;
       const year = req.query.year ?? lastYear;
-      if (year < 1900 || year > lastYear + 1) throw new RecordError('year must be a year like 2024.', 400);
+      if (year < 1900 || year > lastYear + 1) throw new KvalregError('invalid', 'year must be a year like 2024.');
       const years = req.query.years ?? 3;
       const dataset = req.query.dataset ?? 'fresh';
       return hospitalProfile(platform.db.pool, platform.registries, platform.indicators, platform.units, {

@@ -4,7 +4,6 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { noQuery, registryParams, yearParam } from '../schemas.ts';
-import { RecordError } from '../../records/workflow.ts';
 import { registrationSummary } from '../../records/summary.ts';
 import { osloDate } from '../../time/oslo.ts';
 import { PUBLIC, READERS } from '../access-policy.ts';
