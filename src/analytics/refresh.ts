@@ -5,7 +5,7 @@
 //
 // Two ways to compute the rows, with the same result (test/analytics-sql.test.ts): set-based, one
 // INSERT … SELECT per batch of thousands of cases (sql-rows.ts), for registries whose codebook
-// compiles to SQL; and in JavaScript with evaluate.ts, 500 cases a batch, for registries whose
+// compiles to SQL (PROM results included); and in JavaScript with evaluate.ts, 500 cases a batch, for registries whose
 // derived variables call their own functions (functions.ts). `sqlRowsPlan` decides per registry and
 // the log says which way each goes.
 import type { Logger } from 'pino';
@@ -404,7 +404,9 @@ async function promResults(db: Client, registry: Registry, caseIds: number[]): P
   const { rows } = await db.query(
     `SELECT i.case_id, i.schedule, i.timepoint, i.instrument, i.status, r.scores, r.answered_at
      FROM prom_item i LEFT JOIN prom_response r ON r.id = i.response_id AND r.status = 'completed'
-     WHERE i.registry = $1 AND i.case_id = ANY($2::bigint[])`,
+     WHERE i.registry = $1 AND i.case_id = ANY($2::bigint[])
+     -- in schedule order: of two schedules asking the same at one time point, the first counts (the set-based way alike)
+     ORDER BY i.case_id, i.schedule`,
     [registry.id, caseIds],
   );
   for (const r of rows) {
