@@ -176,18 +176,15 @@ function buildPlan(registry: Registry): SqlRowsPlan {
     ...registry.forms.flatMap((f, i) => (f.repeating ? [] : f.variables.map((v) => `${fieldOf(`ff."f${i}"`, v.id, v.type)} AS "${v.id}"`))),
   ];
 
-  // PROM results: one look-up of the case's PROM items per (schedule, time point, instruments)
-  // that `prom` derived variables read, shared by those reading the same (sql-prom below).
-  const promGroups = new Map<string, { sql: string; alias: string }>();
-  const promGroup = (prom: PromDef): string => {
+  // PROM results: the case's PROM items read once, with the four values of each
+  // (schedule, time point, instruments) that `prom` derived variables read (promLookUp below).
+  const promGroups = new Map<string, { prom: PromDef; prefix: string }>();
+  const promGroup = (prom: PromDef): ((name: string) => string) => {
     const key = JSON.stringify([prom.schedule ?? null, prom.timepoint, Object.entries(prom.instruments)]);
     let g = promGroups.get(key);
-    if (!g) {
-      g = { alias: `p${promGroups.size}`, sql: '' };
-      g.sql = promLookUp(prom, param, g.alias);
-      promGroups.set(key, g);
-    }
-    return g.alias;
+    if (!g) promGroups.set(key, (g = { prom, prefix: `p${promGroups.size}` }));
+    const prefix = g.prefix;
+    return (name) => `pr."${prefix}_${name}"`;
   };
   /** Whether each derived variable is computed from PROM results (itself one, or reading one). */
   const fromProm: boolean[] = [];
@@ -307,12 +304,12 @@ function buildPlan(registry: Registry): SqlRowsPlan {
     FROM registry_case c
     JOIN person p ON p.id = c.person_id
     LEFT JOIN org_unit u ON u.resh = c.unit_resh
+    ${promGroups.size ? `CROSS JOIN LATERAL (${promLookUp([...promGroups.values()], param)}) pr` : ''}
     CROSS JOIN LATERAL (
       SELECT count(*) AS n, bool_and(f.status = 'finalised') AS all_final, max(f.updated_at) AS updated, ${gathered.join(', ')}
       FROM case_form f WHERE f.registry = c.registry AND f.case_id = c.id
     ) ff
     CROSS JOIN LATERAL (SELECT ${baseColumns.join(', ')} OFFSET 0) b
-    ${[...promGroups.values()].map((g) => g.sql).join('\n    ')}
     ${stages.join('\n    ')}
     WHERE c.registry = $1${withIds ? ' AND c.id = ANY($2::bigint[])' : ' AND $2::bigint[] IS NULL'} AND c.invalid_reason IS NULL
       AND $3::date IS NOT NULL`;
@@ -376,28 +373,36 @@ function perCaseFunction(
 }
 
 /**
- * The case's PROM items at one time point (of one schedule, when named) for the instruments listed,
- * as evaluate.ts `promValue` reads them: per instrument the first item (by schedule), then in the
- * order the instruments are listed, the first item's status and instrument, and the first answered
- * one's score object (the instrument's named score in a completed response) and answer time. One
- * row per case, whatever it has.
+ * The case's PROM items, read once (one row, whatever it has), and per group (one time point, of
+ * one schedule when named, the instruments listed) what evaluate.ts `promValue` reads: per
+ * instrument the first item (by schedule), then in the order the instruments are listed, the first
+ * item's status and instrument, and the first answered one's score object (the instrument's named
+ * score in a completed response) and answer time. One look-up per case and group cost as much as
+ * the rest of the row (bench/indicators.ts, 10,000 cases); one per case, a fraction.
  */
-function promLookUp(prom: PromDef, param: (v: unknown) => string, alias: string): string {
-  const list = `${param(Object.keys(prom.instruments))}::text[]`;
-  const scoreName = `${param(JSON.stringify(prom.instruments))}::jsonb`;
-  const schedule = prom.schedule ? ` AND i.schedule = ${param(prom.schedule)}::text` : '';
+function promLookUp(groups: Array<{ prom: PromDef; prefix: string }>, param: (v: unknown) => string): string {
+  const timepoints = `${param([...new Set(groups.map((g) => g.prom.timepoint))])}::text[]`;
+  const columns = groups.flatMap(({ prom, prefix }) => {
+    const list = `${param(Object.keys(prom.instruments))}::text[]`;
+    const scoreName = `${param(JSON.stringify(prom.instruments))}::jsonb`;
+    const which = `i.timepoint = ${param(prom.timepoint)}::text AND i.instrument = ANY(${list}) AND ${
+      prom.schedule ? `i.schedule = ${param(prom.schedule)}::text` : 'i.first'
+    }`;
+    const order = `ORDER BY array_position(${list}, i.instrument)`;
+    return [
+      `(array_agg(i.status ${order}) FILTER (WHERE ${which}))[1] AS "${prefix}_status"`,
+      `(array_agg(i.instrument ${order}) FILTER (WHERE ${which}))[1] AS "${prefix}_instrument"`,
+      `(array_agg(i.scores -> (${scoreName} ->> i.instrument) ${order}) FILTER (WHERE ${which} AND i.answered))[1] AS "${prefix}_score"`,
+      `(array_agg(i.answered_at ${order}) FILTER (WHERE ${which} AND i.answered))[1] AS "${prefix}_answered_at"`,
+    ];
+  });
   // "answered" as JavaScript's `status === 'answered' && scores`: JSON null, 0, "" and false are falsy there.
-  return `CROSS JOIN LATERAL (
-      SELECT (array_agg(q.status ORDER BY q.pos))[1] AS status, (array_agg(q.instrument ORDER BY q.pos))[1] AS instrument,
-        (array_agg(q.score ORDER BY q.pos) FILTER (WHERE q.answered))[1] AS score,
-        (array_agg(q.answered_at ORDER BY q.pos) FILTER (WHERE q.answered))[1] AS answered_at
-      FROM (SELECT DISTINCT ON (i.instrument) i.instrument, i.status, array_position(${list}, i.instrument) AS pos,
-          (i.status = 'answered' AND r.scores IS NOT NULL AND r.scores NOT IN ('null', '0', '""', 'false')) AS answered,
-          r.scores -> (${scoreName} ->> i.instrument) AS score, r.answered_at
+  return `SELECT ${columns.join(', ')}
+      FROM (SELECT i.timepoint, i.instrument, i.schedule, i.status, r.scores, r.answered_at,
+          row_number() OVER (PARTITION BY i.timepoint, i.instrument ORDER BY i.schedule) = 1 AS first,
+          (i.status = 'answered' AND r.scores IS NOT NULL AND r.scores NOT IN ('null', '0', '""', 'false')) AS answered
         FROM prom_item i LEFT JOIN prom_response r ON r.id = i.response_id AND r.status = 'completed'
-        WHERE i.registry = c.registry AND i.case_id = c.id AND i.timepoint = ${param(prom.timepoint)}::text${schedule}
-          AND i.instrument = ANY(${list})
-        ORDER BY i.instrument, i.schedule) q) ${alias}`;
+        WHERE i.registry = c.registry AND i.case_id = c.id AND i.timepoint = ANY(${timepoints})) i`;
 }
 
 /**
@@ -405,7 +410,7 @@ function promLookUp(prom: PromDef, param: (v: unknown) => string, alias: string)
  * that is not a number (or a direction not a text) is refused, as a form value of the wrong type
  * is: the batch then goes the JavaScript way (refresh.ts), which reads it as unknown.
  */
-function promResult(id: string, prom: PromDef, type: VariableType, group: (p: PromDef) => string): string {
+function promResult(id: string, prom: PromDef, type: VariableType, group: (p: PromDef) => (name: string) => string): string {
   const a = group(prom);
   const category = CATEGORY[type];
   const refuse = (x: string, what: string) => `CAST('refused: a PROM ${what} of type ' || jsonb_typeof(${x}) AS integer)`;
@@ -414,21 +419,21 @@ function promResult(id: string, prom: PromDef, type: VariableType, group: (p: Pr
     case 'status':
     case 'instrument':
       if (category !== 'text') throw new NoSql(`derived ${id}: a PROM ${prom.value} declared ${type}`);
-      return `${a}.${prom.value}`;
+      return a(prom.value);
     case 'direction': {
       if (category !== 'text') throw new NoSql(`derived ${id}: a PROM direction declared ${type}`);
-      const d = `(${a}.score -> 'direction')`;
+      const d = `(${a('score')} -> 'direction')`;
       return `(CASE WHEN ${unknown(d)} THEN NULL WHEN jsonb_typeof(${d}) = 'string' THEN ${d} #>> '{}' ELSE ${refuse(d, 'direction')}::text END)`;
     }
     case 'answered': {
-      const day = `((${a}.answered_at AT TIME ZONE 'Europe/Oslo')::date)`;
+      const day = `((${a('answered_at')} AT TIME ZONE 'Europe/Oslo')::date)`;
       if (type === 'date') return day;
       if (category === 'text') return `to_char(${day}, 'YYYY-MM-DD')`;
       throw new NoSql(`derived ${id}: the date a PROM was answered declared ${type}`);
     }
     default: {
       if (category !== 'number') throw new NoSql(`derived ${id}: a PROM score declared ${type}`);
-      const v = `(${a}.score -> 'value')`;
+      const v = `(${a('score')} -> 'value')`;
       return `(CASE WHEN ${unknown(v)} THEN NULL WHEN jsonb_typeof(${v}) = 'number' THEN (${v})::double precision ELSE ${refuse(v, 'score')}::double precision END)`;
     }
   }
