@@ -305,6 +305,12 @@ describe('analytics rows, set-based and in JavaScript', () => {
     expect(trauma.ok).toBe(false);
     if (!trauma.ok) expect(trauma.reason).toMatch(/function "\w+" cannot be used/);
     expect(t.platform.analytics.way('fracture')).toBe('sql');
+    // The statement is the same however often it is asked for (its parameters collected once).
+    if (fracture.ok) {
+      const [sql, values] = [fracture.plan.select(true), fracture.plan.values.length];
+      expect(fracture.plan.select(true)).toBe(sql);
+      expect(fracture.plan.values.length).toBe(values);
+    }
     expect(t.platform.analytics.way('trauma')).toBe('js');
   });
 

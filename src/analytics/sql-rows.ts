@@ -299,12 +299,14 @@ function buildPlan(registry: Registry): SqlRowsPlan {
     'event_key',
     ...columns.map((c) => c.name),
   ];
+  // Built once: its literals are parameters, numbered as they are collected.
+  const promJoin = promGroups.size ? `CROSS JOIN LATERAL (${promLookUp([...promGroups.values()], param)}) pr` : '';
   const select = (withIds: boolean) => `
     SELECT ${outputs.join(',\n      ')}
     FROM registry_case c
     JOIN person p ON p.id = c.person_id
     LEFT JOIN org_unit u ON u.resh = c.unit_resh
-    ${promGroups.size ? `CROSS JOIN LATERAL (${promLookUp([...promGroups.values()], param)}) pr` : ''}
+    ${promJoin}
     CROSS JOIN LATERAL (
       SELECT count(*) AS n, bool_and(f.status = 'finalised') AS all_final, max(f.updated_at) AS updated, ${gathered.join(', ')}
       FROM case_form f WHERE f.registry = c.registry AND f.case_id = c.id
