@@ -73,6 +73,12 @@ export interface ParsedBundle {
   redactor: FreeTextRedactor;
   /** Warnings from the FHIR R4 check (a made-up OID, a label as a urn:uuid): shown by $validate, never a refusal. */
   conformance: Issue[];
+  /**
+   * Entries of a batch that are not valid FHIR R4, with their findings: each fails alone (FHIR's
+   * batch rules), and is in none of the lists above. Always empty for a transaction, which is
+   * refused whole instead.
+   */
+  invalid: Array<{ index: number; issues: Issue[] }>;
 }
 
 export function rkeyOf(type: string, system: string, value: string): string {
@@ -159,9 +165,9 @@ export function parseBundle(json: unknown): ParsedBundle {
   // Base FHIR first, as the sender's own validator would check it: HL7's R4 schema and the elements
   // R4 requires (fhir/schema.ts). Only then the platform's own rules, which assume a valid Bundle.
   // (Resources of a type the platform does not take are refused below, with that reason.)
-  const conformance = validateResource(bundle, 'Bundle', { nested: (type) => (ACCEPTED_TYPES as readonly string[]).includes(type) });
-  const nonconforming = conformance.filter((i) => i.severity === 'error');
-  if (nonconforming.length) fail(nonconforming);
+  const findings = validateResource(bundle, 'Bundle', { nested: (type) => (ACCEPTED_TYPES as readonly string[]).includes(type) });
+  const invalid = invalidEntries(bundle.type, findings);
+  const conformance = findings.filter((i) => i.severity !== 'error');
   if (bundle.type !== 'transaction' && bundle.type !== 'batch') {
     fail([issue.error('value', 'Bundle.type', 'Bundle.type must be "transaction" or "batch".', { value: bundle.type })]);
   }
@@ -189,6 +195,10 @@ export function parseBundle(json: unknown): ParsedBundle {
   const deletions: DeletionEntry[] = [];
   entries.forEach((entry: any, index: number) => {
     const at = `Bundle.entry[${index}]`;
+    if (invalid.has(index)) {
+      setAsideInvalid(entry, index, byFullUrl, byLocalId);
+      return;
+    }
     if (entry?.request?.method === 'DELETE') {
       const d = parseDeletion(entry, at, issues);
       if (d) deletions.push({ index, ...d });
@@ -304,7 +314,61 @@ export function parseBundle(json: unknown): ParsedBundle {
     seen.set(d.rkey, d.index);
   }
   if (issues.length) fail(issues);
-  return { type: bundle.type, entryCount: entries.length, patients, resources, deletions, redactor, conformance };
+  return {
+    type: bundle.type,
+    entryCount: entries.length,
+    patients,
+    resources,
+    deletions,
+    redactor,
+    conformance,
+    invalid: [...invalid].map(([index, issues]) => ({ index, issues })),
+  };
+}
+
+/**
+ * The errors of the FHIR R4 check, by entry, when each entry can fail alone: in a batch, an error
+ * located in one entry fails that entry (https://hl7.org/fhir/R4/http.html#brules). Anything else —
+ * any error in a transaction, an error about the Bundle itself — refuses the whole Bundle.
+ */
+function invalidEntries(type: unknown, findings: Issue[]): Map<number, Issue[]> {
+  const errors = findings.filter((i) => i.severity === 'error');
+  const byEntry = new Map<number, Issue[]>();
+  const whole: Issue[] = [];
+  for (const e of errors) {
+    const m = type === 'batch' ? /^Bundle\.entry\[(\d+)\]/.exec(e.location ?? '') : null;
+    if (!m) whole.push(e);
+    else byEntry.set(Number(m[1]), [...(byEntry.get(Number(m[1])) ?? []), e]);
+  }
+  if (whole.length) throw new CaptureError(errors, 400);
+  return byEntry;
+}
+
+/**
+ * An invalid entry of a batch is not captured, but the other entries may refer to it: a Patient
+ * stays their subject (so its resources fail with it, as a patient who cannot be identified), and
+ * a resource with an identifier stays a target by that identifier (the reference holds once the
+ * corrected resource is sent).
+ */
+function setAsideInvalid(
+  entry: any,
+  index: number,
+  byFullUrl: Map<string, { index: number; type: string; rkey?: string }>,
+  byLocalId: Map<string, { index: number; type: string; rkey?: string }>,
+): void {
+  const resource = entry?.resource;
+  const type = resource?.resourceType;
+  if (!resource || typeof resource !== 'object' || !(ACCEPTED_TYPES as readonly string[]).includes(type)) return;
+  let ref: { index: number; type: string; rkey?: string } | undefined;
+  if (type === 'Patient') ref = { index, type };
+  else {
+    const idents = Array.isArray(resource.identifier) ? resource.identifier : [resource.identifier];
+    const ident = idents.find((i: any) => isText(i?.system) && isText(i?.value));
+    if (ident) ref = { index, type, rkey: rkeyOf(type, String(ident.system), String(ident.value)) };
+  }
+  if (!ref) return;
+  if (typeof entry.fullUrl === 'string') byFullUrl.set(entry.fullUrl, ref);
+  if (isText(resource.id)) byLocalId.set(`${type}/${resource.id}`, ref);
 }
 
 /**

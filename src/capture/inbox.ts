@@ -11,11 +11,12 @@ import type { Bundle, OperationOutcome } from 'fhir/r4.js';
 import { prepared, type Queryable } from '../db/pool.ts';
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
-import type { PersonData } from '../access/door.ts';
+import type { PersonData, PersonTx } from '../access/door.ts';
 import type { Caller } from '../access/caller.ts';
 import { openText, sealText } from '../identity/crypto.ts';
 import { identityHashesIn } from './identity.ts';
-import { captureBundle, parseMessage, type CaptureEnv, type CaptureResult } from './pipeline.ts';
+import { captureBundle, parseMessage, type CaptureEnv, type CaptureOutcome, type CaptureResult } from './pipeline.ts';
+import type { MessageWrite } from './changes.ts';
 import type { ParsedBundle } from './bundle.ts';
 import { describeRedactions, type FreeTextRedactor } from './free-text.ts';
 import { redactIdentityNumbers } from '../identity/text.ts';
@@ -72,17 +73,8 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
   };
 
   async function capture(caller: Caller & { kind: 'system' }, channel: string, body: string): Promise<ProcessOutcome> {
-    // What is stored of the message, whatever becomes of it: the encrypted body, its hash, and the
-    // keyed hashes of the identity numbers it names (a patient who opts out later finds it by them;
-    // those persons are locked with the message's patients, so a reservation waits for it or it for
-    // the reservation).
-    const ninHashes = identityHashesIn(env.keys, body);
-    const stored = {
-      channel,
-      sha: crypto.createHash('sha256').update(body).digest('hex'),
-      enc: sealText(env.keys, body).toString('hex'),
-      nin_hashes: ninHashes.map((h) => h.toString('hex')),
-    };
+    // Receive: what is stored of the message whatever becomes of it; parse; capture; store with the answer.
+    const { stored, ninHashes } = received(body, channel);
     let parsed: ParsedBundle | undefined;
     // Drawn by the first attempt's read and kept by a retry: the message's place among those received.
     let messageId: number | null = null;
@@ -93,36 +85,68 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
         platform,
         'capture:process',
         async (tx) => {
+          // Identify the patients, map, route to the registries, apply per case (capture/pipeline.ts).
           const captured = await captureBundle(tx, env, caller.sender, messageId, bundle, { lock: ninHashes });
           messageId = captured.messageId;
-          const { result, changes } = captured;
-          noteRedactions(result, bundle);
-          const response = responseFor(result);
-          const status = result.failedEntries > 0 ? 'quarantined' : 'processed';
-          // Refused entries mean the message holds data about someone who opted out: it keeps neither
-          // its body nor the keyed hashes of the numbers it names (capture_write).
-          changes.message = {
-            insert: {
-              ...stored,
-              status,
-              outcome: { httpStatus: response.httpStatus, body: response.body },
-              person_ids: result.personIds,
-              refused: result.refusedReservation > 0,
-            },
-          };
-          changes.refused = result.refusedReservation;
-          tx.atCommit(changes.sql((v) => tx.client.escapeLiteral(v)));
+          // Store durably with the answer, in the round trip that commits.
+          const answered = storeWithAnswer(tx, bundle, captured, (m) => ({ insert: { ...stored, ...m } }));
           crash('before-commit', messageId);
-          return { messageId: captured.messageId, status, httpStatus: response.httpStatus, body: response.body, result } as ProcessOutcome;
+          return answered;
         },
         { beginWithFirstQuery: true },
       );
       crash('after-commit', outcome.messageId);
+      logFailedEntries(outcome);
       return outcome;
     } catch (caught) {
       const err = asCaptureError(caught, messageId, parsed);
       return quarantineNew(caller.sender, messageId, stored, ninHashes, err);
     }
+  }
+
+  /**
+   * What is stored of a message, whatever becomes of it: the encrypted body, its hash, and the
+   * keyed hashes of the identity numbers it names (a patient who opts out later finds it by them;
+   * those persons are locked with the message's patients, so a reservation waits for it or it for
+   * the reservation).
+   */
+  function received(body: string, channel: string) {
+    const ninHashes = identityHashesIn(env.keys, body);
+    const stored = {
+      channel,
+      sha: crypto.createHash('sha256').update(body).digest('hex'),
+      enc: sealText(env.keys, body).toString('hex'),
+      nin_hashes: ninHashes.map((h) => h.toString('hex')),
+    };
+    return { stored, ninHashes };
+  }
+
+  /**
+   * The answer (a transaction-response or batch-response), and the message's row with it, written
+   * with the capture's changes in the round trip that commits: the sender is answered only after
+   * both are stored. A batch with a failed entry is kept as 'quarantined'. Refused entries mean
+   * the message holds data about someone who opted out: it keeps neither its body nor the keyed
+   * hashes of the numbers it names (capture_write).
+   */
+  function storeWithAnswer(
+    tx: PersonTx,
+    bundle: ParsedBundle,
+    captured: CaptureOutcome,
+    row: (m: { status: string; outcome: unknown; person_ids: number[]; refused: boolean }) => MessageWrite,
+  ): ProcessOutcome {
+    const { result, changes } = captured;
+    noteRedactions(result, bundle);
+    const response = responseFor(result);
+    const status = result.failedEntries > 0 ? 'quarantined' : 'processed';
+    changes.message = row({
+      status,
+      outcome: { httpStatus: response.httpStatus, body: response.body },
+      person_ids: result.personIds,
+      refused: result.refusedReservation > 0,
+    });
+    changes.refused = result.refusedReservation;
+    tx.atCommit(changes.sql((v) => tx.client.escapeLiteral(v)));
+    return { messageId: captured.messageId, status, httpStatus: response.httpStatus, body: response.body, result };
   }
 
   /** Stores a message that could not be captured, in quarantine (or refused, for a patient who opted out), with its outcome. */
@@ -223,11 +247,29 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
     return id;
   }
 
+  /** A batch stored with entries that failed: the failures are logged like a message not accepted (by location and rule). */
+  function logFailedEntries(outcome: ProcessOutcome): void {
+    const failed = outcome.result?.entries.filter((e) => /^4/.test(e.status)) ?? [];
+    if (!failed.length) return;
+    log.warn(
+      {
+        messageId: outcome.messageId,
+        status: outcome.status,
+        entries: failed.map((e) => ({
+          index: e.index,
+          status: e.status,
+          issues: e.issues.filter((i) => i.severity === 'error').map(redactIssue),
+        })),
+      },
+      'entries not accepted',
+    );
+  }
+
   async function process_(messageId: number, opts: { reprocess?: boolean } = {}): Promise<ProcessOutcome> {
     // The parsed message, once it parses: its patients' names are redacted from what is stored about it.
     let parsed: ParsedBundle | undefined;
     try {
-      return await data.transaction(platform, 'capture:process', async (tx) => {
+      const outcome = await data.transaction(platform, 'capture:process', async (tx) => {
         // The persons the message names first, then the message (the lock order of records/locks.ts):
         // a reservation holds its person and then updates the messages naming them.
         const named = (await prepared(tx.client, 'inbox2h', 'SELECT nin_hashes FROM inbox_message WHERE id = $1', [messageId])).rows[0];
@@ -270,24 +312,11 @@ export function createInbox(data: PersonData, env: CaptureEnv, log: Logger): Inb
           );
         const body = openText(env.keys, row.body_enc);
         parsed = parseMessage(body);
-        const { result, changes } = await captureBundle(tx, env, row.sender, messageId, parsed);
-        noteRedactions(result, parsed);
-        const outcome = responseFor(result);
-        const status = result.failedEntries > 0 ? 'quarantined' : 'processed';
-        // Refused entries mean the message holds data about someone who opted out: do not keep it,
-        // nor the keyed hashes of the numbers it names (the body they would find is gone).
-        changes.message = {
-          update: {
-            status,
-            outcome: { httpStatus: outcome.httpStatus, body: outcome.body },
-            person_ids: result.personIds,
-            refused: result.refusedReservation > 0,
-          },
-        };
-        changes.refused = result.refusedReservation;
-        tx.atCommit(changes.sql((v) => tx.client.escapeLiteral(v)));
-        return { messageId, status, httpStatus: outcome.httpStatus, body: outcome.body, result };
+        const captured = await captureBundle(tx, env, row.sender, messageId, parsed);
+        return storeWithAnswer(tx, parsed, captured, (m) => ({ update: m }));
       });
+      logFailedEntries(outcome);
+      return outcome;
     } catch (caught) {
       const safe = asCaptureError(caught, messageId, parsed);
       if (safe.httpStatus === 404) return { messageId, status: 'quarantined', httpStatus: 404, body: operationOutcome(safe.issues) };

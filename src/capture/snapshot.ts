@@ -1,9 +1,9 @@
 // What the capture of one message reads, in one round trip: the server-side function
-// `kvalreg_capture_read` (migration 110) takes the message's locks in the order of
+// `kvalreg_capture_read` (migrations 110 and 120) takes the message's locks in the order of
 // records/locks.ts — its persons, then the cases it concerns in id order — and returns everything
 // the pipeline needs to decide: the persons, the stored versions of the message's resources, the
-// cases its resources belong to with their forms, what was stored before its new anchors, and ids
-// for what it may create. The pipeline then decides in memory (capture/pipeline.ts) and writes in
+// cases its resources belong to with their forms, what was stored before its new anchors, ids
+// for what it may create, and what the PROM module's hook needs (its persons' waiting answers). The pipeline then decides in memory (capture/pipeline.ts) and writes in
 // one round trip (capture/changes.ts).
 import type { PersonTx } from '../access/door.ts';
 import { prepared } from '../db/pool.ts';
@@ -80,6 +80,25 @@ export interface RegistrySnapshot {
   event: number[];
 }
 
+/** A completed PROM answer of one of the message's persons that no schedule's item took yet (src/prom/capture.ts). */
+export interface WaitingResponse {
+  id: number;
+  person_id: number;
+  instrument: string;
+  recall: 'current' | 'pre-injury';
+  answered_at: string;
+  provenance: Record<string, any> | null;
+  source_key: string;
+}
+
+/** What the PROM module's capture hook needs from the read (migration 120), so that it reads nothing itself for most messages. */
+export interface PromSnapshot {
+  /** rkeys of the message's QuestionnaireResponses already kept as PROM responses. */
+  kept: Set<string>;
+  /** The message's persons' completed answers still waiting for a case (read after the persons' locks). */
+  waiting: WaitingResponse[];
+}
+
 export interface Snapshot {
   messageId: number;
   /** The registries the sender reports to, when it is limited to some. */
@@ -99,6 +118,7 @@ export interface Snapshot {
   registries: Map<string, RegistrySnapshot>;
   /** Every case read (and locked), by `${registry}:${id}`. */
   cases: Map<string, StoredCase>;
+  prom: PromSnapshot;
 }
 
 const hex = (b: Buffer) => b.toString('hex');
@@ -185,5 +205,9 @@ function parseSnapshot(s: any): Snapshot {
     ),
     registries,
     cases,
+    prom: {
+      kept: new Set<string>(s.prom_kept ?? []),
+      waiting: ((s.prom_waiting ?? []) as any[]).map((w) => ({ ...w, id: Number(w.id), person_id: Number(w.person_id) })),
+    },
   };
 }

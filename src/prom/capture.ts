@@ -76,14 +76,9 @@ export class PromCapture {
     if (!candidates.length && !input.resources.some((r) => r.state === 'changed')) return out;
 
     // A resend of a response already kept is nothing new; one never kept (its message failed
-    // before, or is reprocessed) is taken now.
-    const kept = new Set(
-      candidates.length
-        ? (
-            await tx.client.query('SELECT source_key FROM prom_response WHERE source_key = ANY($1)', [candidates.map((r) => r.rkey)])
-          ).rows.map((r) => r.source_key as string)
-        : [],
-    );
+    // before, or is reprocessed) is taken now. (What is kept, and what waits below, came with the
+    // capture's read, migration 120: a message with no answer and nothing waiting reads nothing here.)
+    const kept = input.prom.kept;
     const errors: Array<{ index: number; issue: Issue }> = [];
     const parsed: Parsed[] = [];
     for (const r of candidates) {
@@ -103,15 +98,11 @@ export class PromCapture {
     const done = new Set(parsed.map((p) => p.r.rkey));
     // Answers kept earlier without a match (sent before their case, or before the values that
     // decide the instrument): this message may have brought what they were waiting for.
+    // Those of the message's accepted persons, not taken back by this message, not answered again in it.
+    const persons = new Set(input.personIds);
+    const takenBack = new Set(retracted.map((r) => r.rkey));
     const waiting = changedMessage
-      ? (
-          await tx.client.query(
-            `SELECT r.id, r.person_id, r.instrument, r.recall, r.answered_at, r.provenance, r.source_key FROM prom_response r
-       WHERE r.person_id = ANY($1::bigint[]) AND r.status = 'completed' AND r.source_key IS NOT NULL
-         AND NOT EXISTS (SELECT 1 FROM prom_item i WHERE i.response_id = r.id)`,
-            [input.personIds],
-          )
-        ).rows.filter((w) => !done.has(w.source_key))
+      ? input.prom.waiting.filter((w) => persons.has(w.person_id) && !done.has(w.source_key) && !takenBack.has(w.source_key))
       : [];
     const live = parsed.filter((p) => !failed.has(p.r.index));
     const slots = await this.slotsOfPersons(

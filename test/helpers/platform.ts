@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { inject } from 'vitest';
 import { createToken } from '../../src/auth/tokens.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
@@ -32,7 +32,8 @@ export async function newDatabase(): Promise<string> {
   return withDatabase(admin, name);
 }
 
-export async function testPlatform(overrides: NodeJS.ProcessEnv = {}): Promise<TestPlatform> {
+/** `opts.log`: a logger of the test's own, to read what the platform logged (silent by default). */
+export async function testPlatform(overrides: NodeJS.ProcessEnv = {}, opts: { log?: Logger } = {}): Promise<TestPlatform> {
   const databaseUrl = await newDatabase();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-test-'));
   const env: NodeJS.ProcessEnv = {
@@ -48,7 +49,7 @@ export async function testPlatform(overrides: NodeJS.ProcessEnv = {}): Promise<T
     ...overrides,
   };
   const config = loadConfig(env);
-  const platform = await startPlatform(config, { log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), poolSize: 6 });
+  const platform = await startPlatform(config, { log: opts.log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), poolSize: 6 });
   const app = await buildServer(platform);
   const db = platform.db.pool;
   const tokens = {
