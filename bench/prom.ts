@@ -54,6 +54,14 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '30' },
     think: { type: 'string', default: '1000' },
     stress: { type: 'string', default: '15' },
+    // Log the plan (EXPLAIN ANALYZE, BUFFERS) of every statement slower than this many ms (auto_explain).
+    explain: { type: 'string', default: '' },
+    // Stop after the scheduler runs (no server, no patients).
+    'scheduler-only': { type: 'boolean', default: false },
+    // Write a V8 CPU profile of the server process to this folder (node --cpu-prof; read it with Chrome's DevTools or any .cpuprofile viewer).
+    profile: { type: 'string', default: '' },
+    // Serve as KVALREG_WORKERS does: HTTP in this many worker processes, background jobs in the primary.
+    workers: { type: 'string', default: '1' },
   },
 });
 const CASES = Number(args.cases),
@@ -74,6 +82,38 @@ const keysEnv = {
 Object.assign(process.env, keysEnv);
 
 const seconds = (since: number) => (Date.now() - since) / 1000;
+/** The child processes of a process (from /proc). */
+function childrenOf(parent: number): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1] === String(parent);
+      } catch {
+        return false;
+      }
+    });
+}
+/** The processes of the embedded PostgreSQL in `dataDir` (its postmaster and the postmaster's children); none for an outside server. */
+function ownPostgresPids(dataDir: string | null): number[] {
+  if (!dataDir) return [];
+  let postmaster: string;
+  try {
+    postmaster = fs.readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0];
+  } catch {
+    return [];
+  }
+  const parentOf = (pid: number) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1];
+    } catch {
+      return null; // gone
+    }
+  };
+  return [Number(postmaster), ...postgresPids().filter((pid) => parentOf(pid) === postmaster)];
+}
 const fmt = (n: number) => n.toLocaleString('en');
 const quantile = (sorted: number[], q: number) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] : NaN;
@@ -92,7 +132,24 @@ async function main() {
     : await startEmbeddedPostgres({
         dataDir: dir,
         port: 55000 + Math.floor(Math.random() * 1000),
-        settings: { max_connections: '300', shared_buffers: '2GB', work_mem: '64MB', maintenance_work_mem: '512MB', max_wal_size: '16GB' },
+        settings: {
+          max_connections: '300',
+          shared_buffers: '2GB',
+          work_mem: '64MB',
+          maintenance_work_mem: '512MB',
+          max_wal_size: '16GB',
+          ...(args.explain
+            ? {
+                session_preload_libraries: 'auto_explain',
+                'auto_explain.log_min_duration': args.explain,
+                'auto_explain.log_analyze': 'on',
+                'auto_explain.log_buffers': 'on',
+                'auto_explain.log_nested_statements': 'on',
+              }
+            : {}),
+        },
+        // The plans auto_explain logs, printed as they come.
+        log: args.explain ? (m) => console.log(`  pg: ${m}`) : undefined,
       });
   const adminUrl = process.env.DATABASE_URL ?? pgServer!.url('postgres');
   const name = `kvalreg_bench_prom_${crypto.randomBytes(4).toString('hex')}`;
@@ -127,19 +184,38 @@ async function main() {
     console.log(`seeded: ${fmt(rows)} rows in ${table} (${timings.map(([w, s]) => `${w}: ${s.toFixed(0)} s`).join('; ')})`);
 
     // 2. The scheduler: the busy day, then the days after it.
-    const runs: Array<{ day: string; s: number; items: number; invitations: number; invited: number; expired: number; open: number }> = [];
+    const runs: Array<{
+      day: string;
+      s: number;
+      cpu: number;
+      items: number;
+      invitations: number;
+      invited: number;
+      expired: number;
+      open: number;
+    }> = [];
+    // CPU time of the run: this process and the server's own PostgreSQL processes (not other
+    // clusters on the machine), so that the figure does not depend on the machine's other load.
+    const ownCpu = () => {
+      const pg = cpuByPid(ownPostgresPids(pgServer ? dir : null));
+      const me = process.cpuUsage();
+      return [...pg.values()].reduce((a, b) => a + b, 0) + (me.user + me.system) / 1e6;
+    };
     for (let d = 0; d <= DAYS; d++) {
       const day = nextDay(args.day!, d);
       // Every window open that day is found by one statement per schedule over the analytics table.
       step = Date.now();
+      const cpu0 = ownCpu();
       const run = await platform.prom.scheduler.runDue(new Date(`${day}T05:00:00Z`));
       const s = seconds(step);
+      const cpu = ownCpu() - cpu0;
       const openItems = Number(
         (await platform.db.pool.query("SELECT count(*) FROM prom_item WHERE status IN ('pending', 'invited')")).rows[0].count,
       );
       runs.push({
         day,
         s,
+        cpu,
         items: run.itemsCreated,
         invitations: run.invitationsCreated,
         invited: run.itemsInvited,
@@ -147,9 +223,13 @@ async function main() {
         open: openItems,
       });
       console.log(
-        `scheduler ${day}${d === 0 ? ' (first run: every open window is new)' : ''}: ${s.toFixed(2)} s (load average ${os.loadavg()[0].toFixed(1)}); ${fmt(run.itemsCreated)} items created, ${fmt(run.invitationsCreated)} invitations created, ` +
+        `scheduler ${day}${d === 0 ? ' (first run: every open window is new)' : ''}: ${s.toFixed(2)} s, CPU ${cpu.toFixed(2)} s (load average ${os.loadavg()[0].toFixed(1)}); ${fmt(run.itemsCreated)} items created, ${fmt(run.invitationsCreated)} invitations created, ` +
           `${fmt(run.itemsInvited)} items invited, ${fmt(run.expired)} expired; ${fmt(openItems)} items open after`,
       );
+    }
+    if (args['scheduler-only']) {
+      await platform.close();
+      return;
     }
     await platform.db.pool.query('ANALYZE prom_item, prom_invitation');
     // The items mark their cases for the analytics refresher (PROM status columns): done here, so the
@@ -186,7 +266,8 @@ async function main() {
     // 4. The real server, as `kvalreg serve` runs it (the PROM job off, so it does not compete).
     const port = 40000 + Math.floor(Math.random() * 10000);
     const site = `http://127.0.0.1:${port}`;
-    server = spawn(process.execPath, [path.resolve('bin/kvalreg.js'), 'serve', '--port', String(port)], {
+    const profileArgs = args.profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(args.profile)] : [];
+    server = spawn(process.execPath, [...profileArgs, path.resolve('bin/kvalreg.js'), 'serve', '--port', String(port)], {
       env: {
         ...process.env,
         ...keysEnv,
@@ -194,6 +275,7 @@ async function main() {
         KVALREG_DATA_DIR: dir,
         LOG_LEVEL: 'warn',
         KVALREG_PROM_INTERVAL_MS: '0',
+        KVALREG_WORKERS: args.workers,
         KVALREG_ALLOW_TEST_IDENTITIES: '1',
         // 200 patients from one address here would be 200 addresses in life: the limits are raised out of the way.
         KVALREG_RATE_LIMIT: '0',
@@ -276,9 +358,11 @@ async function main() {
       // CPU of the server process and of PostgreSQL (every postgres process of the machine: the
       // figure is per request only when nothing else uses PostgreSQL meanwhile).
       const pg = postgresPids();
-      const cpu0 = { server: cpuByPid([server!.pid!]), pg: cpuByPid(pg) };
+      // The server and its worker processes (KVALREG_WORKERS), if any.
+      const serverPids = () => [server!.pid!, ...childrenOf(server!.pid!)];
+      const cpu0 = { server: cpuByPid(serverPids()), pg: cpuByPid(pg) };
       await Promise.all(Array.from({ length: PATIENTS }, worker));
-      const cpu1 = { server: cpuByPid([server!.pid!]), pg: cpuByPid(pg) };
+      const cpu1 = { server: cpuByPid(serverPids()), pg: cpuByPid(pg) };
       for (const k of Object.keys(lat)) lat[k].sort((a, b) => a - b);
       return {
         lat,
@@ -329,11 +413,11 @@ async function main() {
         .join(', ')}):`,
     );
     console.log('\nScheduler runs:');
-    console.log('| day | seconds | items created | invitations created | items invited | expired | items open after |');
-    console.log('|---|---|---|---|---|---|---|');
+    console.log('| day | seconds | CPU seconds | items created | invitations created | items invited | expired | items open after |');
+    console.log('|---|---|---|---|---|---|---|---|');
     for (const r of runs)
       console.log(
-        `| ${r.day} | ${r.s.toFixed(2)} | ${fmt(r.items)} | ${fmt(r.invitations)} | ${fmt(r.invited)} | ${fmt(r.expired)} | ${fmt(r.open)} |`,
+        `| ${r.day} | ${r.s.toFixed(2)} | ${r.cpu.toFixed(2)} | ${fmt(r.items)} | ${fmt(r.invitations)} | ${fmt(r.invited)} | ${fmt(r.expired)} | ${fmt(r.open)} |`,
       );
     const slowest = Math.max(...runs.map((r) => r.s));
     console.log(

@@ -211,6 +211,13 @@ async function promEdges(ids: number[]): Promise<void> {
        SET status = EXCLUDED.status, response_id = EXCLUDED.response_id`,
     [JSON.stringify(items)],
   );
+  // A clinic's own follow-up (party: clinic) on some cases, answered: never the registry's data.
+  await db.query(
+    `INSERT INTO prom_item (registry, case_id, schedule, timepoint, instrument, person_id, recall, due_date, opens_on, closes_on, status, response_id, party)
+     SELECT i.registry, i.case_id, 'clinic-own', i.timepoint, i.instrument, i.person_id, i.recall, i.due_date, i.opens_on, i.closes_on, 'answered', i.response_id, 'clinic'
+     FROM prom_item i WHERE i.registry = 'fracture' AND i.response_id IS NOT NULL AND i.case_id % 5 = 0
+     ON CONFLICT DO NOTHING`,
+  );
   // Retracted answers: the response is gone, the item keeps its status (ON DELETE SET NULL).
   await db.query(`DELETE FROM prom_response WHERE source_key = ANY($1)`, [
     responses.filter((r) => r.status === 'retracted').map((r) => r.key),

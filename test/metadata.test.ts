@@ -15,6 +15,7 @@ import { dcatTurtle } from '../src/metadata/dcat.ts';
 import { redcapCsv } from '../src/metadata/redcap.ts';
 import { fromCodebook, fromRedcap, ScaffoldError, writeRegistryFolder } from '../src/metadata/scaffold.ts';
 import { loadRegistry, type Registry } from '../src/registry/load.ts';
+import { expressionVariables } from '../src/registry/expr.ts';
 import { readUnitsFile } from '../src/units/load.ts';
 import { UnitTree } from '../src/units/tree.ts';
 import { testPlatform, type TestPlatform } from './helpers/platform.ts';
@@ -147,6 +148,37 @@ describe('round trips', () => {
       }
     }
     expect([...trauma.variables.values()].some((v) => v.def.plausible)).toBe(true);
+  });
+
+  // Issue 14: "a REDCap dictionary or a canonical codebook scaffolds a new registries/<id>/ folder
+  // that loads". Conditions over derived variables (the fracture register's "required when
+  // ao_bone == '15'", its age_at_injury >= 50) need the derived variables and the code-list
+  // properties they read (codeProperty('ao_ota_2018', ao_code, 'bone')): the codebook carries them
+  // (the list's id, each code's properties, each derived variable's type, in `kommentar`), so the
+  // scaffolded registry declares them and keeps every condition.
+  it('canonical codebook: the scaffolded registry keeps conditional requirements over derived variables', async () => {
+    for (const r of [fracture, trauma]) {
+      const dir = path.join(tmp, `codebook_derived_${r.id}`);
+      writeRegistryFolder(dir, fromCodebook(codebookCsv(r)), { id: `derived_${r.id}`, title: 'Kopi' });
+      const back = await loadRegistry(dir);
+      const conditional = r.forms.flatMap((f) => f.variables).filter((v) => typeof v.required === 'string');
+      expect(expectConditions(r, back, dir), r.id).toBe(conditional.length);
+      expect(fs.existsSync(path.join(dir, 'conditions-to-restore.md'))).toBe(false);
+      // The derived variables the conditions read are declared as they were.
+      const used = new Set(conditional.flatMap((v) => expressionVariables(v.required as string)));
+      const derivedUsed = r.derived.filter((d) => used.has(d.def.id));
+      if (r.id === 'fracture') expect(derivedUsed.map((d) => d.def.id)).toEqual(expect.arrayContaining(['ao_bone', 'age_at_injury']));
+      for (const d of derivedUsed) {
+        const b = back.derived.find((x) => x.def.id === d.def.id);
+        expect(b, d.def.id).toBeDefined();
+        expect([b!.def.type, b!.def.expr]).toEqual([d.def.type, d.def.expr]);
+      }
+      // And the code-list properties they read are the same for every code.
+      for (const [id, list] of r.codelists)
+        if (list.properties.size)
+          expect(Object.fromEntries(back.codelists.get(id)!.properties)).toEqual(Object.fromEntries(list.properties));
+    }
+    expect(fracture.codelists.get('ao_ota_2018')!.properties.size).toBeGreaterThan(100);
   });
 
   it('a bad dictionary is refused whole with every problem and where it is', () => {

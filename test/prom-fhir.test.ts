@@ -378,11 +378,10 @@ describe('QuestionnaireResponse in', () => {
     const doc = (f: string) => JSON.parse(fs.readFileSync(`docs/examples/${f}`, 'utf8'));
     expect((await post(doc('fracture-transaction.json'))).status).toBe(200);
     const res = await post(doc('prom-response-batch.json'));
-    expect(diagnostics(res.body)).toMatch(
-      /PROM eq5d5l: scored profile 21231, index 0.808 \(value set en-2018 standing in\), vas 70; answers fracture case \d+ at w6/,
-    );
+    expect(diagnostics(res.body)).toMatch(/PROM eq5d5l: scored profile 21231, index 0.818, vas 70; answers fracture case \d+ at w6/);
     expect(fs.readFileSync('docs/prom.md', 'utf8')).toContain(
-      'scored profile 21231, index 0.808 (value set en-2018 standing in), vas 70; answers',
+      // 21231 in the Norwegian value set (Garratt et al. 2024): 1 − (0.03116 + 0 + 0.027208 + 0.123947 + 0) = 0.817685
+      'scored profile 21231, index 0.818, vas 70; answers',
     );
   });
 });

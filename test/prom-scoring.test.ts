@@ -42,18 +42,37 @@ describe('EQ-5D-5L', () => {
     expect(s.profile.value).toBe('21341');
     expect(s.vas.value).toBe(65);
   });
-  it('the Norwegian 2024 value set is declared unverified: the index says it used the English stand-in', () => {
+  // Garratt AM, Stavem K, Shaw JW, Rand K. EQ-5D-5L value set for Norway: a hybrid model using cTTO
+  // and DCE data. Qual Life Res 2024, doi:10.1007/s11136-024-03837-3. The abstract: "Predicted values
+  // ranged from −0.453 to 1". The states in between are worked out by hand from the coefficient table
+  // (1 + the decrement of each dimension's level), rounded to three decimals as the index is.
+  it('index with the Norwegian value set (Garratt et al. 2024), the default: 55555 is −0.453 and 11111 is 1, as the abstract gives', () => {
     const no = all.get('eq5d5l')!.valueSets.get('no-2024')!;
-    if (no.status === 'verified') {
-      // Garratt et al. (Norwegian value set, abstract): values range from −0.453 to 1.
-      expect(score('eq5d5l', state('55555'), 'no-2024').index.value).toBe(-0.453);
-    } else {
-      expect(no.decrements).toBeUndefined();
-      const s = score('eq5d5l', state('55555')).index;
-      expect(s).toMatchObject({ value: -0.285, valueSet: 'en-2018', placeholder: true });
-      // Asked for by name, an unverified value set gives no index rather than someone else's.
-      expect(score('eq5d5l', state('55555'), 'no-2024').index.value).toBeNull();
-    }
+    expect(no.status).toBe('verified');
+    expect(all.get('eq5d5l')!.def.defaultValueSet).toBe('no-2024');
+    expect(score('eq5d5l', state('55555'), 'no-2024').index.value).toBe(-0.453);
+    expect(score('eq5d5l', state('11111'), 'no-2024').index.value).toBe(1);
+    // The default is used without naming it, and is no stand-in any more.
+    const s = score('eq5d5l', state('55555')).index;
+    expect(s).toMatchObject({ value: -0.453, valueSet: 'no-2024' });
+    expect(s.placeholder).toBeUndefined();
+    // 1 − (0.03116 + 0.031312 + 0.027208 + 0.059432 + 0.071744) = 0.779144
+    expect(score('eq5d5l', state('22222')).index.value).toBe(0.779);
+    // 1 − (0.064985 + 0.065302 + 0.056743 + 0.123947 + 0.149624) = 0.539399
+    expect(score('eq5d5l', state('33333')).index.value).toBe(0.539);
+    // 1 − (0.158875 + 0.15965 + 0.138725 + 0.303025 + 0.3658) = −0.126075
+    expect(score('eq5d5l', state('44444')).index.value).toBe(-0.126);
+    // 1 − (0 + 0.206 + 0.138725 + 0.123947 + 0.071744) = 0.459584
+    expect(score('eq5d5l', state('15432')).index.value).toBe(0.46);
+    // A check on the table as entered (a typo would break it): the hybrid model gives every
+    // dimension the same level weights, so levels 2, 3 and 4 are 0.152, 0.317 and 0.775 of level 5.
+    for (const d of Object.values(no.decrements!) as number[][])
+      expect([d[1] / d[4], d[2] / d[4], d[3] / d[4]].map((x) => Math.round(x * 1000) / 1000)).toEqual([0.152, 0.317, 0.775]);
+    // The worst level of each dimension alone: the abstract ranks anxiety/depression highest, then
+    // pain/discomfort, self-care, mobility and usual activities.
+    const alone = ['51111', '15111', '11511', '11151', '11115'].map((p) => score('eq5d5l', state(p)).index.value as number);
+    const order = [4, 3, 1, 0, 2].map((i) => alone[i]);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
   });
   it('one dimension missing: no index and no profile', () => {
     const s = score('eq5d5l', { mobility: '1', selfcare: '1', usual: '1', pain: '1' });
@@ -314,7 +333,7 @@ describe('kvalreg prom score', () => {
   it('--help lists the instruments', () => {
     const help = run('--help');
     for (const id of all.keys()) expect(help).toContain(id);
-    expect(help).toMatch(/no-2024 \(unverified\)/);
+    expect(help).toMatch(/value sets no-2024, en-2018, dk-2021/);
   });
   it('an unknown instrument is a clear error', () => {
     expect(() =>

@@ -236,8 +236,8 @@ describe('deciding', () => {
     const total = extra.summary.find((s: any) => s.instrument === 'prwhe' && s.score === 'total');
     expect(total).toMatchObject({ value: 45, range: [0, 100], direction: 'higher-is-worse' });
     expect(extra.summary.find((s: any) => s.item === 'wants_visit').value).toBe(false);
-    // The EQ-5D-5L index still comes from the declared stand-in value set (instruments/eq5d5l): the line says so.
-    expect(extra.summary.find((s: any) => s.instrument === 'eq5d5l' && s.score === 'index')).toMatchObject({ placeholder: true });
+    // The EQ-5D-5L index comes from the Norwegian value set (instruments/eq5d5l), no stand-in: nothing to flag.
+    expect(extra.summary.find((s: any) => s.instrument === 'eq5d5l' && s.score === 'index').placeholder).toBeUndefined();
   });
 
   it('an anchor answer crosses its threshold too', async () => {

@@ -7,7 +7,7 @@ import { extractText } from 'unpdf';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { fracture, nin } from './helpers/fixtures.ts';
-import { SUS_HOSPITAL, SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';
+import { OTHER_ORTHO, SUS_HOSPITAL, SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';
 
 let t: TestPlatform;
 const YEAR = new Date().getFullYear() - 1;
@@ -83,4 +83,64 @@ it('writes coverage, completeness, timeliness, validation and the stage assessme
   expect(all.slice(at[4], at[5])).toMatch(/Ingen valideringsstudie/);
   // The stage chapter from the platform: the draft verdict by the rule.
   expect(all.slice(at[5])).toMatch(/Foreløpig vurdering: [1-4][ABC] \(stadium [1-4], nivå [ABC]\)/);
+}, 180_000);
+
+// Issue 14: "results under 60 % coverage marked 'Lav dekningsgrad' wherever indicators are shown
+// (… annual report)", each quality indicator pointing to its coverage indicator (SKDE's results
+// service greys such a result). Six more fractures at Kalnes, which NPR does not hold: only in the
+// registry, so Kalnes has 6 / 6 = 100 %; the nation (2 + 4 + 6) / (5 + 2 + 4 + 6) = 70,6 %, no longer
+// low. The report must recompute the linkage first (new registrations) and mark exactly the units
+// the public results API marks, from the same coverage table by the same rule.
+it('greys and marks "Lav dekningsgrad" in the per-hospital results of 2.1 exactly where the public results do', async () => {
+  const KALNES_HOSPITAL = t.platform.units.ancestorAt(OTHER_ORTHO, 'hospital')!.resh;
+  for (let i = 0; i < 6; i++) {
+    const f = fracture({
+      nin: nin(`1940-0${i + 1}-2${i}`, i % 2 ? 'male' : 'female'),
+      unitResh: OTHER_ORTHO,
+      injuryDateTime: `${day(`0${i + 2}-12`)}T10:00:00+01:00`,
+      firstContact: `${day(`0${i + 2}-12`)}T11:00:00+01:00`,
+    });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/fhir',
+      headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+      payload: JSON.stringify(ehrBundle(f)),
+    });
+    expect(res.statusCode, res.body).toBeLessThan(300);
+  }
+  await t.platform.analytics.refresh();
+  const registry = t.platform.registry('fracture')!;
+  const pdf = await t.platform.reports.annual(registry, String(YEAR), { dataset: 'fresh' });
+  const all = ((await extractText(new Uint8Array(pdf), { mergePages: true })).text as string).replace(/\s+/g, ' ');
+  const results = all.slice(all.indexOf('2.1 Kvalitetsindikatorer'), all.indexOf('2.2 Pasientrapporterte'));
+  const active = t.platform.indicators.list('fracture').filter((i) => i.def.status === 'active');
+  // Each indicator points to its coverage indicator, with the nation's coverage (recomputed: 12 / 17).
+  expect(results.match(/Dekningsgrad mot Norsk pasientregister \(kapittel 4\.1\), nasjonalt 70,6 %\./g)?.length).toBeGreaterThanOrEqual(
+    active.length,
+  );
+  // Per hospital: SUS (54,5 %) marked in every indicator's table, Kalnes (100 %) never.
+  // Every table row of SUS carries the mark (a row: name, RESH, counts or "–", then the coverage cell).
+  const susRows =
+    results.match(/Stavanger universitetssjukehus 8201100 (?:[\d,% –]+?)(?= Lav dekningsgrad| Hele landet| Sykehuset| Figur|$)/g) ?? [];
+  const susMarked = results.match(/Stavanger universitetssjukehus 8201100 [\d,% –]*?54,5 % Lav dekningsgrad/g) ?? [];
+  expect(susMarked.length).toBeGreaterThan(0);
+  expect(susMarked.length).toBe(susRows.length);
+  expect(results).toMatch(new RegExp(`${KALNES_HOSPITAL} [^]*?100,0 %`));
+  // The figures grey and label the same bar.
+  expect(results).toMatch(/Stavanger universitetssjukehus \(lav dekningsgrad\)/);
+  expect(results).not.toMatch(/Kalnes \(lav dekningsgrad\)/);
+  expect(results).not.toMatch(/100,0 % Lav dekningsgrad/);
+  expect(results).not.toMatch(/70,6 % Lav dekningsgrad/);
+  // The public results API (the web pages' source) marks the same hospitals, and only those.
+  const api = await t.app.inject({ url: `/api/registries/fracture/indicator-results?grain=year&period=${YEAR}&level=hospital` });
+  const marked = new Set(
+    (api.json().results as Array<{ unit: { resh: string }; coverage: { low: boolean } | null }>)
+      .filter((r) => r.coverage?.low)
+      .map((r) => r.unit.resh),
+  );
+  expect([...marked]).toEqual([SUS_HOSPITAL]);
+  // The unit report sent to subscribers marks the unit's own results too.
+  const unitPdf = await t.platform.reports.unit(registry, SUS_HOSPITAL, String(YEAR));
+  const unitText = ((await extractText(new Uint8Array(unitPdf), { mergePages: true })).text as string).replace(/\s+/g, ' ');
+  expect(unitText).toMatch(/Lav dekningsgrad \(54,5 %\)/);
 }, 180_000);

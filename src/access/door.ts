@@ -7,8 +7,9 @@ import type { Pool, Client } from '../db/pool.ts';
 import { callerLabel, type Caller, type Grant, type Role } from './caller.ts';
 import type { UnitTree } from '../units/tree.ts';
 import { writeEvents, writeEventsSql, type AuditEvent } from '../audit/trail.ts';
+import { KvalregError } from '../errors.ts';
 
-export class AccessDenied extends Error {
+export class AccessDenied extends KvalregError {
   constructor(
     message: string,
     readonly unit: string | null = null,
@@ -16,7 +17,7 @@ export class AccessDenied extends Error {
     readonly personId: number | null = null,
     readonly registry: string | null = null,
   ) {
-    super(message);
+    super('forbidden', message);
   }
 }
 

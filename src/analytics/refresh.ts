@@ -14,6 +14,7 @@ import type { Client } from '../db/pool.ts';
 import { caseValues, evaluateCase, type FormState, type PromResult } from '../records/evaluate.ts';
 import type { Registry } from '../registry/load.ts';
 import { osloDate } from '../time/oslo.ts';
+import { promResultsOf } from '../prom/case-results.ts';
 import { analyticsColumns, analyticsTable, columnsSignature, FIXED_COLUMNS, type AnalyticsColumn } from './columns.ts';
 import { sqlRowsPlan, type SqlRowsPlan } from './sql-rows.ts';
 
@@ -389,39 +390,12 @@ export async function recordsJs(db: Client, registry: Registry, ids: number[]): 
     [registry.id, ids],
   );
   const columns = analyticsColumns(registry);
-  const prom = await promResults(
+  const prom = await promResultsOf(
     db,
     registry,
     rows.map((r) => Number(r.id)),
   );
   return rows.map((row) => analyticsRecord(registry, columns, row, prom.get(Number(row.id)) ?? []));
-}
-
-/** The PROM items of these cases with the scores of their answers, for registries with `prom` derived variables (marked by prom_item's triggers). */
-async function promResults(db: Client, registry: Registry, caseIds: number[]): Promise<Map<number, PromResult[]>> {
-  const out = new Map<number, PromResult[]>();
-  if (!caseIds.length || !registry.derived.some((d) => d.prom)) return out;
-  const { rows } = await db.query(
-    `SELECT i.case_id, i.schedule, i.timepoint, i.instrument, i.status, r.scores, r.answered_at
-     FROM prom_item i LEFT JOIN prom_response r ON r.id = i.response_id AND r.status = 'completed'
-     WHERE i.registry = $1 AND i.case_id = ANY($2::bigint[])
-     -- in schedule order: of two schedules asking the same at one time point, the first counts (the set-based way alike)
-     ORDER BY i.case_id, i.schedule`,
-    [registry.id, caseIds],
-  );
-  for (const r of rows) {
-    const list = out.get(Number(r.case_id)) ?? [];
-    list.push({
-      schedule: r.schedule,
-      timepoint: r.timepoint,
-      instrument: r.instrument,
-      status: r.status,
-      scores: r.scores ?? null,
-      answeredAt: r.answered_at ? new Date(r.answered_at).toISOString() : null,
-    });
-    out.set(Number(r.case_id), list);
-  }
-  return out;
 }
 
 /** One case as an analytics row: the values the registry's expressions see (its PROM results too), typed for the table. */

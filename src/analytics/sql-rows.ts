@@ -375,7 +375,8 @@ function perCaseFunction(
 }
 
 /**
- * The case's PROM items, read once (one row, whatever it has), and per group (one time point, of
+ * The case's PROM items, read once (one row, whatever it has; the registry's own items only, as
+ * prom/case-results.ts reads them: a clinic's follow-up never reaches a registry's data), and per group (one time point, of
  * one schedule when named, the instruments listed) what evaluate.ts `promValue` reads: per
  * instrument the first item (by schedule), then in the order the instruments are listed, the first
  * item's status and instrument, and the first answered one's score object (the instrument's named
@@ -404,7 +405,7 @@ function promLookUp(groups: Array<{ prom: PromDef; prefix: string }>, param: (v:
           row_number() OVER (PARTITION BY i.timepoint, i.instrument ORDER BY i.schedule) = 1 AS first,
           (i.status = 'answered' AND r.scores IS NOT NULL AND r.scores NOT IN ('null', '0', '""', 'false')) AS answered
         FROM prom_item i LEFT JOIN prom_response r ON r.id = i.response_id AND r.status = 'completed'
-        WHERE i.registry = c.registry AND i.case_id = c.id AND i.timepoint = ANY(${timepoints})) i`;
+        WHERE i.registry = c.registry AND i.case_id = c.id AND i.party = 'registry' AND i.timepoint = ANY(${timepoints})) i`;
 }
 
 /**

@@ -6,8 +6,8 @@ import { stringify } from 'csv-stringify/sync';
 import type { Caller } from '../access/caller.ts';
 import type { PersonTx } from '../access/door.ts';
 import { AccessDenied } from '../access/door.ts';
-import { RecordError } from '../records/workflow.ts';
 import type { UnitTree } from '../units/tree.ts';
+import { KvalregError } from '../errors.ts';
 
 export interface AuditFilter {
   actor?: string;
@@ -33,40 +33,45 @@ const FILTER_KEYS = ['actor', 'personId', 'unit', 'subUnits', 'registry', 'actio
 export function parseAuditFilter(raw: Record<string, unknown>, extraKeys: string[] = []): AuditFilter {
   const unknown = Object.keys(raw).filter((k) => !FILTER_KEYS.includes(k) && !extraKeys.includes(k));
   if (unknown.length)
-    throw new RecordError(
+    throw new KvalregError(
+      'invalid',
       `Unknown audit filter ${unknown.map((k) => `"${k}"`).join(', ')}; filters are ${[...FILTER_KEYS, ...extraKeys].join(', ')}.`,
-      400,
     );
   const str = (k: string): string | undefined => {
     const v = raw[k];
     if (v === undefined || v === null || v === '') return undefined;
-    if (typeof v !== 'string' && typeof v !== 'number') throw new RecordError(`${k} must be a single value.`, 400);
+    if (typeof v !== 'string' && typeof v !== 'number') throw new KvalregError('invalid', `${k} must be a single value.`);
     return String(v);
   };
   const int = (k: string, min: number): number | undefined => {
     const v = str(k);
     if (v === undefined) return undefined;
     const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < min) throw new RecordError(`${k} must be a whole number of ${min} or more, not "${v}".`, 400);
+    if (!Number.isSafeInteger(n) || n < min)
+      throw new KvalregError('invalid', `${k} must be a whole number of ${min} or more, not "${v}".`);
     return n;
   };
   const time = (k: string): string | undefined => {
     const v = str(k);
     if (v === undefined) return undefined;
     if (!/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(v) || Number.isNaN(Date.parse(v))) {
-      throw new RecordError(`${k} must be a date (2025-01-31) or a time with its offset (2025-01-31T12:00:00+01:00), not "${v}".`, 400);
+      throw new KvalregError(
+        'invalid',
+        `${k} must be a date (2025-01-31) or a time with its offset (2025-01-31T12:00:00+01:00), not "${v}".`,
+      );
     }
     return v;
   };
   const outcome = str('outcome');
-  if (outcome !== undefined && outcome !== 'ok' && outcome !== 'denied') throw new RecordError('outcome must be ok or denied.', 400);
+  if (outcome !== undefined && outcome !== 'ok' && outcome !== 'denied') throw new KvalregError('invalid', 'outcome must be ok or denied.');
   const subUnits = str('subUnits');
-  if (subUnits !== undefined && subUnits !== 'true' && subUnits !== 'false') throw new RecordError('subUnits must be true or false.', 400);
+  if (subUnits !== undefined && subUnits !== 'true' && subUnits !== 'false')
+    throw new KvalregError('invalid', 'subUnits must be true or false.');
   const limit = int('limit', 1);
   if (limit !== undefined && limit > 1000)
-    throw new RecordError(
+    throw new KvalregError(
+      'invalid',
       'limit is at most 1000 per page; page on with "after", or ask for format=ndjson or csv to stream everything.',
-      400,
     );
   const f: AuditFilter = {
     actor: str('actor'),
@@ -82,7 +87,7 @@ export function parseAuditFilter(raw: Record<string, unknown>, extraKeys: string
     limit,
   };
   if (f.from && f.to && Date.parse(f.from) > Date.parse(f.to))
-    throw new RecordError('from is after to; give the earlier time as from.', 400);
+    throw new KvalregError('invalid', 'from is after to; give the earlier time as from.');
   return f;
 }
 
@@ -140,7 +145,10 @@ async function whereClause(tx: PersonTx, f: AuditFilter, units: UnitTree): Promi
     // Whether a number is registered at all is for admins of every registry to learn; the admin of
     // one registry just finds no events (their registry has none about the person either way).
     if (id === null && scope === null)
-      throw new RecordError('No person with this identity number has been registered, so the audit trail has no events about them.', 404);
+      throw new KvalregError(
+        'not-found',
+        'No person with this identity number has been registered, so the audit trail has no events about them.',
+      );
     f.personId = id === null ? -1 : Number(id);
   }
   // [identity] A person's events include those recorded under an id merged into theirs (records/persons.ts).

@@ -33,6 +33,7 @@ import {
   type Problem,
   type TrailState,
 } from './state.ts';
+import { KvalregError } from '../errors.ts';
 
 export type { Problem, ProblemKind } from './state.ts';
 
@@ -320,9 +321,10 @@ async function stateProblems(db: Queryable, keys: AuditKeys, chain: ChainView, c
 }
 
 /** Sealing refused: the trail does not match the sealer's signed state (see `problems`). */
-export class AuditSealRefused extends Error {
+export class AuditSealRefused extends KvalregError {
   constructor(readonly problems: Problem[]) {
     super(
+      'internal',
       `the audit trail was not sealed further, because it does not match its signed state: ${problems.map((p) => p.problem).join('; ')}. Run \`kvalreg audit verify\`; if a database backup was restored, \`kvalreg audit accept-restore --reason …\` records it`,
     );
     this.name = 'AuditSealRefused';

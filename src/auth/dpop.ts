@@ -4,6 +4,7 @@
 // `cnf.jkt` binding) is checked by tokens.ts. Signatures and thumbprints are jose's.
 import crypto from 'node:crypto';
 import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, jwtVerify, type JWK } from 'jose';
+import { KvalregError } from '../errors.ts';
 
 /** The request a proof must be for: its method and its URL as the client addressed it (the public URL). */
 export interface DpopRequest {
@@ -16,7 +17,11 @@ const MAX_SKEW_SECONDS = 60;
 /** Asymmetric algorithms only (RFC 9449 §4.2: `none` and MACs are not allowed). */
 const ALGORITHMS = ['ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512', 'EdDSA'];
 
-export class DpopError extends Error {}
+export class DpopError extends KvalregError {
+  constructor(message: string) {
+    super('unauthenticated', message);
+  }
+}
 
 /**
  * Checks DPoP proofs; remembers each proof's `jti` for as long as the proof could be accepted, so a

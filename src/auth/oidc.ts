@@ -8,13 +8,15 @@
 import { importJWK } from 'jose';
 import * as oidc from 'openid-client';
 import type { OidcSettings } from '../config.ts';
+import { KvalregError } from '../errors.ts';
 
-export class LoginError extends Error {
+/** A login that could not be completed: the provider refused or answered wrongly (the login routes show it). */
+export class LoginError extends KvalregError {
   constructor(
     message: string,
     readonly reason: string,
   ) {
-    super(message);
+    super('unauthenticated', message);
   }
 }
 

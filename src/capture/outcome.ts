@@ -1,6 +1,7 @@
 // FHIR OperationOutcome: every problem a sending system can cause is reported with the FHIRPath
 // location, the offending value, the rule it broke, and what to do about it.
 import type { OperationOutcome } from 'fhir/r4.js';
+import { KvalregError, kindOfStatus } from '../errors.ts';
 export type Severity = 'fatal' | 'error' | 'warning' | 'information';
 export type IssueCode =
   | 'invalid'
@@ -30,12 +31,12 @@ export interface Issue {
   value?: unknown;
 }
 
-export class CaptureError extends Error {
+export class CaptureError extends KvalregError {
   constructor(
     readonly issues: Issue[],
-    readonly httpStatus = 422,
+    status = 422,
   ) {
-    super(issues.map((i) => `${i.location ? `${i.location}: ` : ''}${i.diagnostics}`).join('; '));
+    super(kindOfStatus(status), issues.map((i) => `${i.location ? `${i.location}: ` : ''}${i.diagnostics}`).join('; '));
   }
 }
 

@@ -7,10 +7,10 @@ import { analyticsTable } from '../analytics/columns.ts';
 import { compileExpression, parseExpression } from '../registry/expr.ts';
 import { compileToSql } from '../registry/expr-sql.ts';
 import type { Registry } from '../registry/load.ts';
-import { RecordError } from '../records/workflow.ts';
 import { columnTypes, type Indicator } from './load.ts';
 import type { Grain } from './schema.ts';
 import { renderExpression, type Lang } from './text.ts';
+import { KvalregError } from '../errors.ts';
 
 /**
  * One term of a definition for one case: whether it holds and the values it read. `of` says whose
@@ -42,7 +42,10 @@ export async function explainIndicator(
   q: { unit: string; grain: Grain; period: string; dataset: 'fresh' | 'qa'; lang: Lang; asOf: string; limit: number; offset: number },
 ): Promise<{ total: number; cases: ExplainedCase[] }> {
   if (ind.def.status !== 'active')
-    throw new RecordError(`Indicator ${ind.def.id} is declared but its definition is pending; there is nothing to explain yet.`, 409);
+    throw new KvalregError(
+      'conflict',
+      `Indicator ${ind.def.id} is declared but its definition is pending; there is nothing to explain yet.`,
+    );
   tx.requireUnit(registry.id, q.unit, [...READERS], { object: `${registry.id}/indicators/${ind.def.id}`, personId: null });
   const range = periodRange(q.grain, q.period);
   const values: unknown[] = [q.asOf, q.unit, range.from, range.to];
@@ -198,9 +201,9 @@ function identifiers(n: jsep.Expression): string[] {
 /** The dates [from, to) of a period label. */
 export function periodRange(grain: Grain, period: string): { from: string; to: string } {
   const bad = () =>
-    new RecordError(
+    new KvalregError(
+      'invalid',
       `"${period}" is not a ${grain} period: write ${grain === 'year' ? '2024' : grain === 'quarter' ? '2024-Q1' : '2024-06'}.`,
-      400,
     );
   const pad = (n: number) => String(n).padStart(2, '0');
   if (grain === 'year') {

@@ -52,6 +52,15 @@ export const REQUIRED_WHEN = 'obligatorisk når: ';
  * there; one the registry does not require says so in `kommentar` with this sentence.
  */
 export const OPTIONAL_BOOLEAN = 'Valfri i kvalreg.';
+/**
+ * What the layout has no column for but a scaffolded registry needs to compute its derived variables
+ * (and so keep the conditional requirements over them), said in `kommentar` before any `Kilde: `:
+ * the code list a variable uses (`Kodeliste: side.`), a code's properties
+ * (`Eigenskapar: {"bone":"2",…}`, read by codeProperty) and a derived variable's type (`Type: integer.`).
+ */
+export const CODELIST_TAG = 'Kodeliste: ';
+export const PROPERTIES_TAG = 'Eigenskapar: ';
+export const TYPE_TAG = 'Type: ';
 /** Marks a repeating form in `kommentar`. */
 export const REPEATING_FORM = 'Gjentatt skjema (ein instans per hending).';
 
@@ -69,6 +78,8 @@ export function derivedFormula(d: Registry['derived'][number]['def'], where = 'd
       .join(' | ')}; ${d.prom.value})`;
   return '';
 }
+
+const comment = (parts: Array<string | null>) => parts.filter(Boolean).join(' ') || null;
 
 export function codebookRows(registry: Registry): CodebookRow[] {
   const rows: CodebookRow[] = [];
@@ -95,19 +106,33 @@ export function codebookRows(registry: Registry): CodebookRow[] {
         maks_rimeleg: numeric ? (v.plausible?.max ?? null) : null,
         kommentar_rimeleg: numeric ? (v.plausible?.comment?.nb ?? null) : null,
         logikk: typeof v.required === 'string' ? `${REQUIRED_WHEN}${v.required}` : null,
-        kommentar:
-          [
-            form.repeating ? REPEATING_FORM : null,
-            v.type === 'boolean' && v.required !== true && typeof v.required !== 'string' ? OPTIONAL_BOOLEAN : null,
-            v.source ? `Kilde: ${v.source}` : null,
-          ]
-            .filter(Boolean)
-            .join(' ') || null,
+        kommentar: comment([
+          form.repeating ? REPEATING_FORM : null,
+          v.type === 'boolean' && v.required !== true && typeof v.required !== 'string' ? OPTIONAL_BOOLEAN : null,
+          v.type === 'code' ? `${CODELIST_TAG}${v.codelist}.` : null,
+          v.source ? `Kilde: ${v.source}` : null,
+        ]),
       };
       if (v.type === 'code') {
         const list = registry.codelists.get(v.codelist!)!;
-        for (const [code, display] of list.codes)
-          rows.push({ ...base, verdi: code, verditekst: display.nb, manglande: list.missing.has(code) ? 'ja' : 'nei' });
+        for (const [code, display] of list.codes) {
+          const props = list.properties.get(code);
+          rows.push({
+            ...base,
+            verdi: code,
+            verditekst: display.nb,
+            manglande: list.missing.has(code) ? 'ja' : 'nei',
+            // The properties before the source, which runs to the end of the comment.
+            kommentar: props
+              ? comment([
+                  form.repeating ? REPEATING_FORM : null,
+                  `${CODELIST_TAG}${v.codelist}.`,
+                  `${PROPERTIES_TAG}${JSON.stringify(props)}`,
+                  v.source ? `Kilde: ${v.source}` : null,
+                ])
+              : base.kommentar,
+          });
+        }
       } else rows.push(base);
     });
   }
@@ -124,6 +149,7 @@ export function codebookRows(registry: Registry): CodebookRow[] {
       unik: 'nei',
       obligatorisk: 'nei',
       utrekningsformel: formula,
+      kommentar: comment([`${TYPE_TAG}${d.def.type}.`, d.def.codelist ? `${CODELIST_TAG}${d.def.codelist}.` : null]),
     });
   }
   return rows;

@@ -8,11 +8,27 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import YAML from 'yaml';
 import { expressionVariables } from '../registry/expr.ts';
+import { BUILTIN_FUNCTIONS } from '../registry/expr-types.ts';
 import type { VariableType } from '../registry/schema.ts';
-import { CODEBOOK_COLUMNS, DERIVED_FORM, OPTIONAL_BOOLEAN, REPEATING_FORM, REQUIRED_WHEN } from './codebook.ts';
+import {
+  CODEBOOK_COLUMNS,
+  CODELIST_TAG,
+  DERIVED_FORM,
+  OPTIONAL_BOOLEAN,
+  PROPERTIES_TAG,
+  REPEATING_FORM,
+  REQUIRED_WHEN,
+  TYPE_TAG,
+} from './codebook.ts';
+import { variableTypes } from '../registry/schema.ts';
 import { annotationTags, REDCAP_COLUMNS } from './redcap.ts';
+import { KvalregError } from '../errors.ts';
 
-export class ScaffoldError extends Error {}
+export class ScaffoldError extends KvalregError {
+  constructor(message: string) {
+    super('unprocessable', message);
+  }
+}
 
 interface Var {
   id: string;
@@ -37,15 +53,36 @@ interface Form {
 interface Codelist {
   id: string;
   title: { nb: string; en: string };
-  codes: Array<{ code: string; display: { nb: string; en: string }; missing?: boolean }>;
+  codes: Array<{ code: string; display: { nb: string; en: string }; missing?: boolean; properties?: Record<string, string> }>;
 }
 export interface Dictionary {
   forms: Form[];
   codelists: Codelist[];
-  derived: Array<{ id: string; label: string; description: string; formula: string }>;
+  /** Derived variables: with their type (and code list) when the dictionary says it, their formula as written there. */
+  derived: Array<{ id: string; label: string; description: string; formula: string; type?: VariableType; codelist?: string }>;
 }
 
 const ID = /^[a-z][a-z0-9_]*$/;
+
+/** The tags codebook.ts writes in `kommentar` (CODELIST_TAG, PROPERTIES_TAG, TYPE_TAG). */
+function commentTags(comment: string | undefined): { codelist?: string; properties?: Record<string, string>; type?: VariableType } {
+  const c = comment ?? '';
+  const list = new RegExp(`${CODELIST_TAG}([a-z][a-z0-9_]*)\\.`).exec(c)?.[1];
+  const type = new RegExp(`${TYPE_TAG}([a-z]+)\\.`).exec(c)?.[1];
+  const props = new RegExp(`${PROPERTIES_TAG}(\\{[^}]*\\})`).exec(c)?.[1];
+  let properties: Record<string, string> | undefined;
+  try {
+    const p: unknown = props ? JSON.parse(props) : undefined;
+    if (p && typeof p === 'object' && Object.values(p).every((x) => typeof x === 'string')) properties = p as Record<string, string>;
+  } catch {
+    /* not ours: an ordinary comment */
+  }
+  return {
+    ...(list ? { codelist: list } : {}),
+    ...(properties ? { properties } : {}),
+    ...(type && (variableTypes as readonly string[]).includes(type) ? { type: type as VariableType } : {}),
+  };
+}
 const both = (s: string) => ({ nb: s || '–', en: s || '–' });
 const num = (s: string | undefined) => (s === undefined || s === '' ? undefined : Number(s));
 
@@ -192,9 +229,17 @@ export function fromCodebook(text: string): Dictionary {
       problems.push(`line ${line}: "${id}" is not a variable id`);
       return;
     }
+    const tags = commentTags(r.kommentar);
     if (r.variabeltype === 'utrekna' || formId === DERIVED_FORM.id) {
       if (!derived.some((d) => d.id === id))
-        derived.push({ id, label: r.variabeletikett || id, description: r.forklaring || id, formula: r.utrekningsformel ?? '' });
+        derived.push({
+          id,
+          label: r.variabeletikett || id,
+          description: r.forklaring || id,
+          formula: r.utrekningsformel ?? '',
+          ...(tags.type ? { type: tags.type } : {}),
+          ...(tags.codelist ? { codelist: tags.codelist } : {}),
+        });
       return;
     }
     if (!formId || !ID.test(formId)) {
@@ -223,6 +268,7 @@ export function fromCodebook(text: string): Dictionary {
           : r.obligatorisk === 'ja' && !(type === 'boolean' && (r.kommentar ?? '').includes(OPTIONAL_BOOLEAN)),
         ...(r.eining ? { unit: r.eining } : {}),
         ...(/Kilde: /.test(r.kommentar ?? '') ? { source: r.kommentar.slice(r.kommentar.indexOf('Kilde: ') + 'Kilde: '.length) } : {}),
+        ...(type === 'code' ? { codelist: tags.codelist ?? id } : {}),
       };
       const min = num(r.min),
         max = num(r.maks),
@@ -236,10 +282,9 @@ export function fromCodebook(text: string): Dictionary {
           ...(pmax !== undefined ? { max: pmax } : {}),
           ...(r.kommentar_rimeleg ? { comment: both(r.kommentar_rimeleg) } : {}),
         };
-      if (type === 'code') {
-        v.codelist = id;
-        codelists.push({ id, title: both(r.variabeletikett || id), codes: [] });
-      }
+      // A list shared by several variables (its id in the comment) is declared once.
+      if (type === 'code' && !codelists.some((c) => c.id === v!.codelist))
+        codelists.push({ id: v.codelist!, title: both(r.variabeletikett || id), codes: [] });
       form.variables.push(v);
     }
     if (type === 'code') {
@@ -247,9 +292,14 @@ export function fromCodebook(text: string): Dictionary {
         problems.push(`line ${line}: ${id} is categorical but has no verdi`);
         return;
       }
-      codelists
-        .find((c) => c.id === id)!
-        .codes.push({ code: r.verdi, display: both(r.verditekst || r.verdi), ...(r.manglande === 'ja' ? { missing: true } : {}) });
+      const list = codelists.find((c) => c.id === v.codelist)!;
+      if (!list.codes.some((c) => c.code === r.verdi))
+        list.codes.push({
+          code: r.verdi,
+          display: both(r.verditekst || r.verdi),
+          ...(r.manglande === 'ja' ? { missing: true } : {}),
+          ...(tags.properties ? { properties: tags.properties } : {}),
+        });
     }
   });
   if (problems.length) throw new ScaffoldError(`the codebook has ${problems.length} problem(s):\n  ${problems.slice(0, 20).join('\n  ')}`);
@@ -277,8 +327,38 @@ export function writeRegistryFolder(dir: string, d: Dictionary, o: { id: string;
     });
     unit = 'treating_unit';
   }
-  // A condition over variables the dictionary does not have (derived ones) cannot load: kept as a note.
   const known = new Set([...all.map(({ v }) => v.id), 'birth_date', 'sex', 'deceased_date', unit]);
+  // Derived variables whose formula is an expression over what is known (form variables, the person,
+  // derived variables declared before), with their type given, are declared as they were; their
+  // code lists and the properties codeProperty reads travel in the codebook (codebook.ts).
+  const derived: Array<Record<string, unknown>> = [];
+  const listIds = new Set(d.codelists.map((c) => c.id));
+  for (const x of d.derived) {
+    if (!x.type || (x.codelist && !listIds.has(x.codelist))) continue;
+    let vars: string[];
+    try {
+      vars = expressionVariables(x.formula);
+    } catch {
+      continue; // a count, a collection, a PROM result, or another tool's syntax
+    }
+    const lists = [...x.formula.matchAll(/codeProperty\(\s*'([^']*)'/g)].map((m) => m[1]);
+    // Only the platform's functions and the code-list look-up: parameters (parameters.yaml) and a
+    // registry's own functions (functions.ts) are the registry's, not the dictionary's.
+    const calls = [...x.formula.replace(/'[^']*'/g, "''").matchAll(/\b([A-Za-z_]\w*)\s*\(/g)].map((m) => m[1]);
+    if (!calls.every((f) => BUILTIN_FUNCTIONS.has(f) || f === 'codeProperty')) continue;
+    if (!vars.every((v) => known.has(v)) || !lists.every((l) => listIds.has(l))) continue;
+    derived.push({
+      id: x.id,
+      type: x.type,
+      label: both(x.label),
+      description: both(x.description),
+      expr: x.formula,
+      ...(x.codelist ? { codelist: x.codelist } : {}),
+    });
+    known.add(x.id);
+  }
+  const declared = new Set(derived.map((x) => x.id));
+  // A condition over variables the dictionary does not have (derived ones it cannot declare) cannot load: kept as a note.
   const notes: string[] = [];
   for (const { v } of all) {
     if (typeof v.required !== 'string') continue;
@@ -310,7 +390,7 @@ export function writeRegistryFolder(dir: string, d: Dictionary, o: { id: string;
     codelists: d.codelists.map((c) => ({
       id: c.id,
       title: c.title,
-      codes: c.codes.map((x) => clean({ code: x.code, display: x.display, missing: x.missing })),
+      codes: c.codes.map((x) => clean({ code: x.code, display: x.display, missing: x.missing, properties: x.properties })),
     })),
     forms: d.forms.map((f) =>
       clean({
@@ -321,6 +401,7 @@ export function writeRegistryFolder(dir: string, d: Dictionary, o: { id: string;
         variables: f.variables.map((v) => clean({ ...v, required: v.required === false ? undefined : v.required })),
       }),
     ),
+    ...(derived.length ? { derived } : {}),
   };
   const mapping = {
     anchor: { resource: 'Encounter', where: 'true' },
@@ -345,10 +426,11 @@ export function writeRegistryFolder(dir: string, d: Dictionary, o: { id: string;
     fs.writeFileSync(path.join(dir, name), header(what) + YAML.stringify(content, { lineWidth: 0 }));
   if (notes.length)
     fs.writeFileSync(path.join(dir, 'conditions-to-restore.md'), `# Conditional requirements to restore\n\n${notes.join('\n')}\n`);
-  if (d.derived.length) {
+  const undeclared = d.derived.filter((x) => !declared.has(x.id));
+  if (undeclared.length) {
     fs.writeFileSync(
       path.join(dir, 'derived-from-dictionary.md'),
-      `# Derived variables in the dictionary\n\nTheir formulas are in the source tool's syntax; declare them under \`derived:\` in codebook.yaml in the registry's expression language.\n\n${d.derived.map((x) => `- \`${x.id}\` — ${x.label}: \`${x.formula}\``).join('\n')}\n`,
+      `# Derived variables in the dictionary\n\nTheir formulas are in the source tool's syntax (or count a repeating form, collect its values, or read a PROM result); declare them under \`derived:\` in codebook.yaml in the registry's expression language.\n\n${undeclared.map((x) => `- \`${x.id}\` — ${x.label}: \`${x.formula}\``).join('\n')}\n`,
     );
   }
   return files.map(([n]) => n);

@@ -2,8 +2,13 @@
 // (from the patient's form or another PROM system) or flat key/value pairs (ePROM-style exports,
 // the CLI). Scoring, triage and storage only ever see the flat map.
 import type { Answers } from './scoring.ts';
+import { KvalregError } from '../errors.ts';
 
-export class AnswerFormatError extends Error {}
+export class AnswerFormatError extends KvalregError {
+  constructor(message: string) {
+    super('invalid', message);
+  }
+}
 
 /** The answers of a QuestionnaireResponse (nested groups and answers with sub-items included). */
 export function answersFromResponse(qr: Record<string, any>): Answers {

@@ -273,7 +273,7 @@ export class PromCapture {
     const registries = [...new Set(this.schedules.map((s) => s.schedule.registry))].filter((r) => scope.has(r));
     if (!registries.length || !personIds.length) return out;
     const { rows } = await tx.client.query(
-      `SELECT c.registry, c.id, c.person_id, p.birth_date::text AS birth_date, p.sex, p.deceased_date::text AS deceased_date,
+      `SELECT c.registry, c.id, c.person_id, c.unit_resh, p.birth_date::text AS birth_date, p.sex, p.deceased_date::text AS deceased_date,
               (SELECT json_agg(json_build_object('form', f.form, 'instance', f.instance, 'data', f.data)) FROM case_form f WHERE f.registry = c.registry AND f.case_id = c.id) AS forms
        FROM registry_case c JOIN person p ON p.id = c.person_id
        WHERE c.person_id = ANY($1::bigint[]) AND c.registry = ANY($2) AND c.invalid_reason IS NULL
@@ -289,7 +289,8 @@ export class PromCapture {
         (row.forms ?? []) as FormState[],
       );
       const list = out.get(Number(row.person_id)) ?? [];
-      for (const m of this.schedules) if (m.schedule.registry === registry.id) list.push(...slotsOf(m, Number(row.id), values));
+      for (const m of this.schedules)
+        if (m.schedule.registry === registry.id) list.push(...slotsOf(m, Number(row.id), values, row.unit_resh));
       out.set(Number(row.person_id), list);
     }
     return out;
@@ -314,7 +315,7 @@ function matchSlots(slots: Slot[], invitation: Slot[], p: Parsed): Match {
 
 async function invitationItems(tx: PersonTx, invitationId: number, personId: number, instrument: string): Promise<Slot[]> {
   const { rows } = await tx.client.query(
-    `SELECT registry, case_id, schedule, timepoint, instrument, recall, due_date::text AS due, opens_on::text AS opens, closes_on::text AS closes
+    `SELECT registry, case_id, schedule, timepoint, instrument, party, recall, due_date::text AS due, opens_on::text AS opens, closes_on::text AS closes
      FROM prom_item WHERE invitation_id = $1 AND person_id = $2 AND instrument = $3`,
     [invitationId, personId, instrument],
   );
@@ -324,6 +325,7 @@ async function invitationItems(tx: PersonTx, invitationId: number, personId: num
     schedule: r.schedule,
     timepoint: r.timepoint,
     instrument: r.instrument,
+    party: r.party,
     recall: r.recall,
     due: r.due,
     opens: r.opens,
@@ -431,9 +433,9 @@ async function linkSlots(tx: PersonTx, links: LinkRequest[]): Promise<LinkReques
   for (const l of links) if (!first.has(key(l.slot))) first.set(key(l.slot), l);
   if (!first.size) return [];
   const { rows } = await tx.client.query(
-    `INSERT INTO prom_item (registry, case_id, schedule, timepoint, instrument, person_id, recall, due_date, opens_on, closes_on, status, response_id)
-     SELECT s.registry, s.case_id, s.schedule, s.timepoint, s.instrument, s.person, s.recall, s.due, s.opens, s.closes, 'answered', s.response
-     FROM jsonb_to_recordset($1::jsonb) AS s(registry text, case_id bigint, schedule text, timepoint text, instrument text, person bigint, recall text, due date, opens date, closes date, response bigint)
+    `INSERT INTO prom_item (registry, case_id, schedule, timepoint, instrument, person_id, recall, due_date, opens_on, closes_on, status, response_id, party)
+     SELECT s.registry, s.case_id, s.schedule, s.timepoint, s.instrument, s.person, s.recall, s.due, s.opens, s.closes, 'answered', s.response, s.party
+     FROM jsonb_to_recordset($1::jsonb) AS s(registry text, case_id bigint, schedule text, timepoint text, instrument text, person bigint, recall text, due date, opens date, closes date, response bigint, party text)
      ON CONFLICT (registry, case_id, schedule, timepoint, instrument) DO UPDATE SET status = 'answered', response_id = EXCLUDED.response_id, updated_at = now()
        WHERE prom_item.status IN ('pending', 'invited', 'expired') OR prom_item.response_id = EXCLUDED.response_id
      RETURNING registry, case_id, schedule, timepoint, instrument, invitation_id`,
@@ -445,6 +447,7 @@ async function linkSlots(tx: PersonTx, links: LinkRequest[]): Promise<LinkReques
           schedule: l.slot.schedule,
           timepoint: l.slot.timepoint,
           instrument: l.slot.instrument,
+          party: l.slot.party,
           person: l.personId,
           recall: l.slot.recall,
           due: l.slot.due,

@@ -4,11 +4,16 @@
 import type { PersonTx } from '../access/door.ts';
 import { decryptNin, encryptNin, type IdentityKeys } from '../identity/crypto.ts';
 import type { Contact } from './channels.ts';
+import { KvalregError } from '../errors.ts';
 
 const EMAIL = /^[^\s@<>(),;:"[\]]+@[^\s@<>(),;:"[\]]+\.[^\s@<>(),;:"[\]]+$/;
 const MOBILE = /^\+?\d{8,15}$/;
 
-export class ContactError extends Error {}
+export class ContactError extends KvalregError {
+  constructor(message: string) {
+    super('invalid', message);
+  }
+}
 
 export async function setContact(tx: PersonTx, keys: IdentityKeys, personId: number, contact: Contact, source: string): Promise<void> {
   const email = contact.email?.trim().toLowerCase() || null;

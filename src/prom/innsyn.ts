@@ -57,6 +57,7 @@ const WORDS = {
     },
     yes: 'Ja',
     no: 'Nei',
+    clinic: 'Sykehusets egen oppfølging',
   },
   en: {
     invitation: {
@@ -80,6 +81,7 @@ const WORDS = {
     },
     yes: 'Yes',
     no: 'No',
+    clinic: "The hospital's own follow-up",
   },
 } as const;
 
@@ -90,6 +92,8 @@ export async function promInnsyn(tx: PersonTx, prom: Prom, registries: Registry[
   if (!person) return { invitations: [], answers: [] };
   const w = WORDS[lang];
   const registryTitle = (id: string) => registries.find((r) => r.id === id)?.meta.title[lang] ?? id;
+  // Who asked: a registry, or the treating unit's own follow-up (party: clinic).
+  const askedBy = (i: { registry: string; party: string }) => (i.party === 'clinic' ? w.clinic : registryTitle(i.registry));
   const timepointLabel = (registry: string, schedule: string, tp: string) =>
     prom.schedules.find((s) => s.registry === registry && s.def.id === schedule)?.def.timepoints.find((t) => t.id === tp)?.label[lang] ??
     tp;
@@ -99,7 +103,7 @@ export async function promInnsyn(tx: PersonTx, prom: Prom, registries: Registry[
     'SELECT id, unit_resh, purpose, status, sent_at, expires_at, answered_at FROM prom_invitation WHERE person_id = $1 ORDER BY created_at DESC',
   );
   const items = await rows(
-    'SELECT registry, schedule, timepoint, instrument, status, invitation_id, response_id FROM prom_item WHERE person_id = $1 ORDER BY due_date, registry, timepoint, instrument',
+    'SELECT registry, party, schedule, timepoint, instrument, status, invitation_id, response_id FROM prom_item WHERE person_id = $1 ORDER BY due_date, registry, timepoint, instrument',
   );
   const responses = await rows(
     'SELECT id, instrument, recall, status, answers, scores, provenance, answered_at FROM prom_response WHERE person_id = $1 ORDER BY coalesce(answered_at, created_at) DESC',
@@ -117,7 +121,7 @@ export async function promInnsyn(tx: PersonTx, prom: Prom, registries: Registry[
       asked: items
         .filter((i) => Number(i.invitation_id) === Number(v.id))
         .map((i) => ({
-          registry: registryTitle(i.registry),
+          registry: askedBy(i),
           timepoint: timepointLabel(i.registry, i.schedule, i.timepoint),
           instrument: instrumentTitle(i.instrument),
           status: word(w.item, i.status),
@@ -153,7 +157,7 @@ export async function promInnsyn(tx: PersonTx, prom: Prom, registries: Registry[
           }),
         sharedWith: items
           .filter((i) => Number(i.response_id) === Number(r.id))
-          .map((i) => ({ registry: registryTitle(i.registry), timepoint: timepointLabel(i.registry, i.schedule, i.timepoint) })),
+          .map((i) => ({ registry: askedBy(i), timepoint: timepointLabel(i.registry, i.schedule, i.timepoint) })),
       };
     }),
   };

@@ -11,10 +11,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { instrumentSchema, type InstrumentDef, type ScoreDef, type ValueSetDef } from './instrument-schema.ts';
+import { KvalregError } from '../errors.ts';
 
-export class InstrumentError extends Error {
+export class InstrumentError extends KvalregError {
   constructor(readonly problems: string[]) {
-    super(`Instrument declarations are invalid:\n  ${problems.join('\n  ')}`);
+    super('internal', `Instrument declarations are invalid:\n  ${problems.join('\n  ')}`, { details: problems });
   }
 }
 

@@ -27,6 +27,8 @@ export interface Slot {
   schedule: string;
   timepoint: string;
   instrument: string;
+  /** Whose item: the registry's, or the treating unit's own follow-up (see schedule.ts). */
+  party: 'registry' | 'clinic';
   recall: 'current' | 'pre-injury';
   due: string;
   opens: string;
@@ -52,8 +54,9 @@ export function matchable(schedules: CompiledSchedule[], registries: Registry[])
 }
 
 /** Every slot of one case (its values as `caseValues` gives them): each time point and instrument its schedule asks. */
-export function slotsOf(m: MatchableSchedule, caseId: number, values: Values): Slot[] {
+export function slotsOf(m: MatchableSchedule, caseId: number, values: Values, unit: string | null = null): Slot[] {
   const s = m.schedule;
+  if (s.units && (!unit || !s.units.includes(unit))) return [];
   if (m.population && !holds(m.population(values))) return [];
   const raw = values[s.def.relativeTo];
   if (raw === null || raw === undefined || raw === '') return [];
@@ -70,6 +73,7 @@ export function slotsOf(m: MatchableSchedule, caseId: number, values: Values): S
         schedule: s.def.id,
         timepoint: t.id,
         instrument: rule.instrument,
+        party: s.party,
         recall: t.recall,
         due,
         ...window,

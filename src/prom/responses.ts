@@ -5,6 +5,7 @@
 import type { PersonTx } from '../access/door.ts';
 import type { Instrument } from './instruments.ts';
 import { scoreResponse, type Answers, type Scored } from './scoring.ts';
+import { KvalregError, kindOfStatus } from '../errors.ts';
 
 export type Provenance =
   | { kind: 'patient' }
@@ -13,13 +14,12 @@ export type Provenance =
   | { kind: 'fhir'; sender: string; message: number; resource: string }
   | { kind: 'import'; sender: string; file?: string; row?: number };
 
-export class ResponseError extends Error {
-  constructor(
-    message: string,
-    readonly status = 422,
-    readonly details: string[] = [],
-  ) {
-    super(message);
+export class ResponseError extends KvalregError {
+  constructor(message: string, status = 422, details: string[] = []) {
+    super(kindOfStatus(status), message, { details });
+  }
+  get status(): number {
+    return this.httpStatus;
   }
 }
 
@@ -42,7 +42,8 @@ export interface Saved {
   responseId: number;
   status: 'draft' | 'completed';
   scores: Scored['scores'] | null;
-  sharedWith: Array<{ registry: string; caseId: number; timepoint: string }>;
+  /** The items it answers: each registry's (party `registry`), and the treating unit's own follow-up (`clinic`). */
+  sharedWith: Array<{ registry: string; caseId: number; timepoint: string; party: 'registry' | 'clinic' }>;
   unchanged?: boolean;
 }
 
@@ -156,10 +157,10 @@ export async function saveResponse(tx: PersonTx, input: SaveInput): Promise<Save
       `UPDATE prom_item SET status = 'answered', response_id = $1, updated_at = now()
        WHERE person_id = $2 AND instrument = $3 AND recall = $4 AND status IN ('pending', 'invited', 'expired')
          AND ((invitation_id = $5 AND status <> 'expired') OR ($6 AT TIME ZONE 'Europe/Oslo')::date BETWEEN opens_on AND closes_on)
-       RETURNING registry, case_id, timepoint`,
+       RETURNING registry, case_id, timepoint, party`,
       [responseId, input.personId, inst.id, input.recall, input.invitationId, input.at],
     );
-    sharedWith = linked.rows.map((r) => ({ registry: r.registry, caseId: Number(r.case_id), timepoint: r.timepoint }));
+    sharedWith = linked.rows.map((r) => ({ registry: r.registry, caseId: Number(r.case_id), timepoint: r.timepoint, party: r.party }));
     if (input.invitationId !== null) {
       // The invitation is answered when nothing it asks is left open.
       await db.query(

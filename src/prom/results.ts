@@ -15,7 +15,7 @@ import { analyticsColumns, analyticsTable } from '../analytics/columns.ts';
 import type { Registry } from '../registry/load.ts';
 import type { UnitTree } from '../units/tree.ts';
 import type { Instrument } from './instruments.ts';
-import { PARAM_OFFSET, type CompiledSchedule } from './schedule.ts';
+import { PARAM_OFFSET, registrySchedules, type CompiledSchedule } from './schedule.ts';
 import { protectTotal, shownMean, shownRate } from './small-counts.ts';
 
 const PLATFORM = { kind: 'platform', task: 'prom-results' } as const;
@@ -78,7 +78,8 @@ export class PromResultsService {
     const nation = this.nation();
     const unit = q.unit ?? nation;
     const threshold = registry.meta.smallCountThreshold;
-    const mine = this.schedules.filter((s) => s.registry === registry.id);
+    // The registry's own schedules: a clinic's follow-up (party: clinic) is the unit's, not the registry's.
+    const mine = registrySchedules(this.schedules, registry.id);
     const out: PromResults = {
       registry: registry.id,
       year: q.year,

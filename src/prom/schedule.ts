@@ -13,6 +13,7 @@ import { compileToSqlTyped } from '../registry/expr-sql.ts';
 import type { Registry } from '../registry/load.ts';
 import { text, type VariableType } from '../registry/schema.ts';
 import type { Instrument } from './instruments.ts';
+import { KvalregError } from '../errors.ts';
 
 const id = z.string().regex(/^[a-z][a-z0-9_]*$/, 'lower-case letters, digits and _, starting with a letter');
 
@@ -57,9 +58,20 @@ export const scheduleSchema = z
     expiryDays: z.number().int().min(1).default(30),
     /** Why the hospital asks, in the neutral words of the invitation (no diagnosis). */
     purpose: text,
+    /**
+     * Whose questionnaire it is: the registry's (default), or the treating unit's own follow-up
+     * (`clinic`), for the patient's care. A clinic's items share the patient's one invitation with
+     * the registries' (each instrument asked once); the clinic reads the answers to its own items,
+     * and a registry's results, analytics and extracts never read a clinic's items.
+     */
+    party: z.enum(['registry', 'clinic']).default('registry'),
+    /** For a clinic's schedule: the units (RESH) whose own follow-up it is (default: every unit of the registry). */
+    units: z.array(z.string().regex(/^\d+$/, 'a RESH id is digits only')).min(1).optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
+    if (s.units && s.party !== 'clinic')
+      ctx.addIssue({ code: 'custom', path: ['units'], message: "units are for a clinic's schedule (party: clinic)" });
     if (s.reminderDays >= s.expiryDays)
       ctx.addIssue({ code: 'custom', path: ['reminderDays'], message: 'the reminder must come before the invitation expires' });
     const ids = new Set(s.timepoints.map((t) => t.id));
@@ -95,11 +107,20 @@ export interface CompiledSchedule {
   params: unknown[];
   /** Variables responders and non-responders are compared by (prom.yaml `results.compareBy`). */
   compareBy: string[];
+  /** Whose questionnaire: the registry's, or the treating unit's own (`clinic`). */
+  party: 'registry' | 'clinic';
+  /** A clinic's schedule: the units it is the follow-up of (null: every unit). */
+  units: string[] | null;
 }
 
-export class ScheduleError extends Error {
+/** The registry's own schedules: what its results, analytics rows and extracts read (never a clinic's). */
+export function registrySchedules(schedules: CompiledSchedule[], registry?: string): CompiledSchedule[] {
+  return schedules.filter((s) => s.party === 'registry' && (!registry || s.registry === registry));
+}
+
+export class ScheduleError extends KvalregError {
   constructor(readonly problems: string[]) {
-    super(`PROM schedules are invalid:\n  ${problems.join('\n  ')}`);
+    super('internal', `PROM schedules are invalid:\n  ${problems.join('\n  ')}`, { details: problems });
   }
 }
 
@@ -165,16 +186,10 @@ export function loadSchedules(registries: Registry[], instruments: Map<string, I
         };
       });
       const populationSql = s.population ? compile(s.population, 'population') : 'true';
-      out.push({ registry: r.id, def: s, rules, populationSql, anchorSql, params, compareBy });
+      out.push({ registry: r.id, def: s, rules, populationSql, anchorSql, params, compareBy, party: s.party, units: s.units ?? null });
     });
   }
-  for (const r of registries)
-    checkResults(
-      r,
-      out.filter((s) => s.registry === r.id),
-      instruments,
-      problems,
-    );
+  for (const r of registries) checkResults(r, registrySchedules(out, r.id), instruments, problems);
   if (problems.length) throw new ScheduleError(problems);
   return out;
 }

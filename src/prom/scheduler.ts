@@ -8,7 +8,8 @@
 //      PostgreSQL's calendar arithmetic, so 31 January + 1 month is the last day of February and
 //      29 February + 12 months is 28 February);
 //   2. cancellation: a death (from the population register, on the person) cancels the person's
-//      open items and invitation; an objection to a registry cancels that registry's items;
+//      open items and invitation; an objection to a registry cancels that registry's items (not a
+//      clinic's own follow-up, declared `party: clinic`: that is the patient's care);
 //   3. collect once: an item whose instrument the patient has already answered within its window
 //      (for another registry, or the clinic) shares that response; the rest join the patient's
 //      open invitation, or one new invitation per patient collects them all;
@@ -43,6 +44,8 @@ export class PromScheduler {
     private readonly data: PersonData,
     private readonly registries: Registry[],
     private readonly schedules: CompiledSchedule[],
+    /** New items from which a run analyses `prom_item` before collecting them (see refreshStatistics). */
+    private readonly analyzeAfterItems = ANALYZE_AFTER_ITEMS,
   ) {}
 
   /** Indexes on the dates schedules count from, so a run reads only the cases near a window. */
@@ -81,6 +84,7 @@ export class PromScheduler {
       return { itemsCreated, cancelled, expired };
     });
     if (!first) return { itemsCreated: 0, shared: 0, invitationsCreated: 0, itemsInvited: 0, cancelled: 0, expired: 0 };
+    await this.refreshStatistics(first.itemsCreated);
     const grouped = await this.data.transaction(PLATFORM, 'prom:collect', async (tx) => {
       if (!(await lock(tx))) return { shared: 0, invitations: 0, invited: 0 };
       const g = await collect(tx, this.schedules, today, now);
@@ -89,7 +93,31 @@ export class PromScheduler {
     });
     return { ...first, shared: grouped.shared, invitationsCreated: grouped.invitations, itemsInvited: grouped.invited };
   }
+
+  /**
+   * Statistics of `prom_item` brought up to date after a run that added many items, before they are
+   * collected. Planned on statistics that predate the items (a first start, or the first run after a
+   * long stop, before autovacuum has analysed the table) PostgreSQL takes the items for a few dozen
+   * and plans quadratic work (EXPLAIN ANALYZE in docs/performance.md): collecting joined each new
+   * invitation back to its pending items by reading the whole index of open items, 8,849 times
+   * (254 s for the 64,746 items of a busy day among 1,000,000 cases); the next day's look-up of the
+   * items that exist already scanned all of them for every open window (318 million rows
+   * compared, 118 s at 100,000 cases). The platform's own work runs as the
+   * tables' owner, who may analyse them; sampling costs well under a second at national size, so
+   * it is done only when the new items are a tenth of the table or more (autovacuum's own default
+   * proportion), and at least `ANALYZE_AFTER_ITEMS`.
+   */
+  private async refreshStatistics(itemsCreated: number): Promise<void> {
+    if (itemsCreated < this.analyzeAfterItems) return;
+    await this.data.transaction(PLATFORM, 'prom:analyze', async (tx) => {
+      const known = Number((await tx.client.query("SELECT reltuples FROM pg_class WHERE oid = 'prom_item'::regclass")).rows[0].reltuples);
+      if (known < 0 || itemsCreated >= 0.1 * known) await tx.client.query('ANALYZE prom_item');
+    });
+  }
 }
+
+/** Fewer new items than this are collected on the statistics there are (a handful of invitations plan well on any). */
+export const ANALYZE_AFTER_ITEMS = 500;
 
 /** Items for the cases whose windows are open today and have none yet. */
 async function createItems(tx: PersonTx, registry: Registry, s: CompiledSchedule, today: string): Promise<number> {
@@ -109,9 +137,16 @@ async function createItems(tx: PersonTx, registry: Registry, s: CompiledSchedule
       AND ($1::date - make_interval(months => ${Math.max(0, t.offset.months - 1)}, days => ${t.offset.days - t.window.before - 1}))::date)`,
     )
     .join(' OR ');
+  // A registry does not ask a patient who objected to it. A clinic's own follow-up is the patient's
+  // care, not the registry's: the objection does not stop it; it asks only at its units.
+  const objection =
+    s.party === 'registry'
+      ? `AND NOT EXISTS (SELECT 1 FROM prom_objection o WHERE o.person_id = a.person_id AND o.registry = ${lit(registry.id)})`
+      : '';
+  const units = s.units ? `AND a.unit_resh IN (${s.units.map(lit).join(', ')})` : '';
   const res = await tx.client.query(
-    `INSERT INTO prom_item (registry, case_id, schedule, timepoint, instrument, person_id, recall, due_date, opens_on, closes_on)
-     SELECT ${lit(registry.id)}, a.case_id, ${lit(s.def.id)}, t.id, r.instrument, a.person_id, t.recall, d.due, d.due - t.before, d.due + t.after
+    `INSERT INTO prom_item (registry, case_id, schedule, timepoint, instrument, person_id, recall, due_date, opens_on, closes_on, party)
+     SELECT ${lit(registry.id)}, a.case_id, ${lit(s.def.id)}, t.id, r.instrument, a.person_id, t.recall, d.due, d.due - t.before, d.due + t.after, ${lit(s.party)}
      FROM ${analyticsTable(registry)} a
      CROSS JOIN (VALUES ${timepoints}) AS t(id, months, days, before, after, recall)
      CROSS JOIN LATERAL (SELECT ((${s.anchorSql} + make_interval(months => t.months))::date + t.days) AS due) d
@@ -119,8 +154,8 @@ async function createItems(tx: PersonTx, registry: Registry, s: CompiledSchedule
      WHERE (${ranges}) AND (${s.populationSql}) IS TRUE
        AND r.applies AND t.id = ANY (r.at)
        AND d.due - t.before <= $1::date AND d.due + t.after >= $1::date
-       AND a.deceased_date IS NULL
-       AND NOT EXISTS (SELECT 1 FROM prom_objection o WHERE o.person_id = a.person_id AND o.registry = ${lit(registry.id)})
+       AND a.deceased_date IS NULL ${units}
+       ${objection}
        -- Every open window is looked at every day: those with their item already are passed over by
        -- a look-up, cheaper than an insert that conflicts (which remains for a concurrent writer).
        AND NOT EXISTS (SELECT 1 FROM prom_item x WHERE x.registry = ${lit(registry.id)} AND x.case_id = a.case_id AND x.schedule = ${lit(s.def.id)} AND x.timepoint = t.id AND x.instrument = r.instrument)
@@ -138,7 +173,7 @@ async function cancel(tx: PersonTx): Promise<number> {
   );
   const objected = await tx.client.query(
     `UPDATE prom_item i SET status = 'cancelled', cancelled_reason = 'objection', updated_at = now()
-     FROM prom_objection o WHERE o.person_id = i.person_id AND o.registry = i.registry AND i.status IN ('pending', 'invited')`,
+     FROM prom_objection o WHERE o.person_id = i.person_id AND o.registry = i.registry AND i.party = 'registry' AND i.status IN ('pending', 'invited')`,
   );
   // An open invitation of a deceased patient, or one left with nothing to ask, is cancelled (one
   // waiting for a paper answer too: no letter goes to the dead).

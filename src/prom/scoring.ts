@@ -4,6 +4,7 @@
 // any stored score.
 import type { Instrument, ItemInfo } from './instruments.ts';
 import type { ScoreDef } from './instrument-schema.ts';
+import { KvalregError } from '../errors.ts';
 
 /** Answers by linkId: an option's code, a number, a boolean or a text. */
 export type Answers = Record<string, string | number | boolean | null | undefined>;
@@ -29,7 +30,11 @@ export interface Scored {
   problems: string[];
 }
 
-export class ScoringError extends Error {}
+export class ScoringError extends KvalregError {
+  constructor(message: string) {
+    super('unprocessable', message);
+  }
+}
 
 /**
  * The numeric value of one answer to one item: the option's weight, or the number itself. Returns

@@ -18,9 +18,9 @@ import { analyticsColumns, analyticsTable } from '../analytics/columns.ts';
 import { compileToSqlTyped } from '../registry/expr-sql.ts';
 import type { Registry } from '../registry/load.ts';
 import { text, type VariableType } from '../registry/schema.ts';
-import { RecordError } from '../records/workflow.ts';
 import type { Instrument } from './instruments.ts';
 import type { CompiledSchedule } from './schedule.ts';
+import { KvalregError } from '../errors.ts';
 
 const id = z.string().regex(/^[a-z][a-z0-9_]*$/, 'lower-case letters, digits and _, starting with a letter');
 const COMPARISONS = ['above', 'atLeast', 'below', 'atMost', 'equals'] as const;
@@ -90,9 +90,9 @@ export interface CompiledTriage {
   instruments: string[];
 }
 
-export class TriageDeclarationError extends Error {
+export class TriageDeclarationError extends KvalregError {
   constructor(readonly problems: string[]) {
-    super(`PROM triage declarations are invalid:\n  ${problems.join('\n  ')}`);
+    super('internal', `PROM triage declarations are invalid:\n  ${problems.join('\n  ')}`, { details: problems });
   }
 }
 
@@ -468,7 +468,7 @@ export async function followUpList(
   opts: { unit?: string; decision?: string; limit?: number; offset?: number },
 ): Promise<{ counts: { visit: number; 'no-visit': number }; total: number; items: FollowUpRow[] }> {
   if (opts.decision !== undefined && !['visit', 'no-visit'].includes(opts.decision))
-    throw new RecordError('decision is "visit" or "no-visit".', 400);
+    throw new KvalregError('invalid', 'decision is "visit" or "no-visit".');
   if (opts.unit) tx.requireUnit(registry.id, opts.unit, [...READ]);
   const scope = tx.unitsFor(registry.id, [...READ]);
   const units = opts.unit ? tx.units.descendants(opts.unit) : scope;
@@ -557,7 +557,7 @@ export async function overrideDecision(
         object: `${registry.id}/prom/triage/${caseId}/${triage}`,
         personId: Number(owner.person_id),
       });
-    throw new RecordError(`Case ${caseId} has no follow-up decision "${triage}" in ${registry.id}.`, 404);
+    throw new KvalregError('not-found', `Case ${caseId} has no follow-up decision "${triage}" in ${registry.id}.`);
   }
   tx.requireUnit(registry.id, row.unit_resh, [...WRITE], {
     object: `${registry.id}/prom/triage/${caseId}/${triage}`,
@@ -566,11 +566,15 @@ export async function overrideDecision(
   // The request is looked at only once the caller may act on the case.
   const decision = body?.decision;
   if (decision !== 'visit' && decision !== 'no-visit')
-    throw new RecordError('Give "decision": "visit" (the patient is called in for a check-up) or "no-visit" (no visit needed).', 400);
+    throw new KvalregError(
+      'invalid',
+      'Give "decision": "visit" (the patient is called in for a check-up) or "no-visit" (no visit needed).',
+    );
   const reason = typeof body?.reason === 'string' ? body.reason.trim() : '';
-  if (reason.length < 3) throw new RecordError('Give the reason for the change ("reason"): it is kept with your name in the history.', 400);
-  if (reason.length > 1000) throw new RecordError('The reason is longer than 1000 characters; shorten it.', 400);
-  if (row.decision === decision) throw new RecordError(`The decision is already "${decision}"; nothing to change.`, 409);
+  if (reason.length < 3)
+    throw new KvalregError('invalid', 'Give the reason for the change ("reason"): it is kept with your name in the history.');
+  if (reason.length > 1000) throw new KvalregError('invalid', 'The reason is longer than 1000 characters; shorten it.');
+  if (row.decision === decision) throw new KvalregError('conflict', `The decision is already "${decision}"; nothing to change.`);
   const by = callerLabel(tx.caller);
   const at = (
     await tx.client.query(

@@ -11,6 +11,9 @@ export interface ResultCoverage {
   label: { nb: string; en: string } | null;
 }
 
+/** The low threshold of national publishing, for a registry that declares no data quality of its own. */
+export const DEFAULT_LOW_COVERAGE = 0.6;
+
 export const LOW_COVERAGE_LABEL = { nb: 'Lav dekningsgrad', en: 'Low coverage' };
 
 /** Coverage per (unit, year) of a registry, from the published coverage table. */

@@ -91,19 +91,26 @@ export function hospitalMap(units: UnitTree): { units: string[]; hospitals: stri
 
 /**
  * The linkage statement: per hospital and year, NPR events with and without a case, and cases with
- * and without an episode. The links are found once, by an equi-join on person and hospital with the
- * date window as a filter (a hash join: linear in the two tables), then each side is counted
- * against them; a correlated EXISTS per row was quadratic (bench/quality.ts).
+ * and without an episode. Each side is counted twice, all of it and the part that links: the
+ * linked part by a semi-join on person and hospital with the date window as its filter (a hash
+ * semi-join: linear in the two tables, and it stops at an event's or case's first link, so no
+ * list of links is built, made distinct and joined back). A correlated EXISTS per row without a
+ * hash was quadratic; the list of links made distinct cost twice this (bench/quality.ts).
  */
 export function linkageSql(registry: Registry, def: NprSelectionDef, columns: Map<string, VariableType>): string {
   return `${common(registry)},
-    c AS MATERIALIZED (${caseSide(registry, def, columns)}),
-    links AS MATERIALIZED (SELECT e.id AS eid, c.case_id AS cid FROM e JOIN c ON ${LINK}),
-    npr_side AS (SELECT e.hospital, e.year, count(*) FILTER (WHERE l.eid IS NOT NULL)::int AS both_npr, count(*) FILTER (WHERE l.eid IS NULL)::int AS only_npr
-                 FROM e LEFT JOIN (SELECT DISTINCT eid FROM links) l ON l.eid = e.id WHERE e.year IN (SELECT year FROM yrs) GROUP BY 1, 2),
-    reg_side AS (SELECT c.hospital, extract(year FROM c.d)::int AS year, count(*) FILTER (WHERE l.cid IS NOT NULL)::int AS both_registry,
-                        count(*) FILTER (WHERE l.cid IS NULL)::int AS only_registry
-                 FROM c LEFT JOIN (SELECT DISTINCT cid FROM links) l ON l.cid = c.case_id WHERE extract(year FROM c.d)::int IN (SELECT year FROM yrs) GROUP BY 1, 2),
+    c AS MATERIALIZED (SELECT c.*, extract(year FROM c.d)::int AS year FROM (${caseSide(registry, def, columns)}) c),
+    -- The extracts' years once (an InitPlan), not a semi-join per row.
+    npr_all AS (SELECT hospital, year, count(*)::int AS n FROM e WHERE year = ANY(ARRAY(SELECT year FROM yrs)) GROUP BY 1, 2),
+    npr_linked AS (SELECT e.hospital, e.year, count(*)::int AS n FROM e
+                   WHERE e.year = ANY(ARRAY(SELECT year FROM yrs)) AND EXISTS (SELECT 1 FROM c WHERE ${LINK}) GROUP BY 1, 2),
+    npr_side AS (SELECT a.hospital, a.year, coalesce(l.n, 0) AS both_npr, a.n - coalesce(l.n, 0) AS only_npr
+                 FROM npr_all a LEFT JOIN npr_linked l ON l.hospital = a.hospital AND l.year = a.year),
+    reg_all AS (SELECT hospital, year, count(*)::int AS n FROM c WHERE year = ANY(ARRAY(SELECT year FROM yrs)) GROUP BY 1, 2),
+    reg_linked AS (SELECT c.hospital, c.year, count(*)::int AS n FROM c
+                   WHERE c.year = ANY(ARRAY(SELECT year FROM yrs)) AND EXISTS (SELECT 1 FROM e WHERE ${LINK}) GROUP BY 1, 2),
+    reg_side AS (SELECT a.hospital, a.year, coalesce(l.n, 0) AS both_registry, a.n - coalesce(l.n, 0) AS only_registry
+                 FROM reg_all a LEFT JOIN reg_linked l ON l.hospital = a.hospital AND l.year = a.year),
     res AS (SELECT hospital_resh AS hospital, year, episodes FROM npr_reserved WHERE registry = ${escapeId(registry.id)})
     SELECT coalesce(n.hospital, r.hospital, s.hospital) AS hospital, coalesce(n.year, r.year, s.year) AS year,
            coalesce(n.both_npr, 0) AS both_npr, coalesce(n.only_npr, 0) AS only_npr, coalesce(r.both_registry, 0) AS both_registry,

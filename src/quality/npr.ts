@@ -15,8 +15,13 @@ import { isRealDate } from '../registry/values.ts';
 import { anyOf, normaliseCode, screen, type Admission } from '../screening/run.ts';
 import type { UnitTree } from '../units/tree.ts';
 import { CONTACT_TYPES, type NprSelectionDef } from './npr-schema.ts';
+import { KvalregError } from '../errors.ts';
 
-export class NprError extends Error {}
+export class NprError extends KvalregError {
+  constructor(message: string) {
+    super('invalid', message);
+  }
+}
 
 export const NPR_COLUMNS = [
   'episode_id',

@@ -20,8 +20,10 @@ import { importExtract, NprError, type ImportResult } from './npr.ts';
 import type { IdentityKeys } from '../identity/crypto.ts';
 import type { VariableType } from '../registry/schema.ts';
 import { discloseCount } from './disclosure.ts';
+import { coverageFor, coverageIndex, DEFAULT_LOW_COVERAGE, type ResultCoverage } from './coverage-link.ts';
 import { agreement } from './validation.ts';
 import { computeEvidence, loadStageDef, stageVerdict, wordingFor, type StageAssessment, type StageDef, type StageItem } from './stage.ts';
+import { KvalregError, kindOfStatus } from '../errors.ts';
 
 const PLATFORM = { kind: 'platform', task: 'quality' } as const;
 export const QUALITY_READERS: Role[] = ['unit-registrar', 'unit-reader', 'registry-admin', 'platform-admin'];
@@ -29,12 +31,9 @@ export const QUALITY_WRITERS: Role[] = ['unit-registrar', 'registry-admin', 'pla
 export const FOLLOW_UP_STATUSES = ['open', 'followed-up', 'resolved'] as const;
 export type FollowUpStatus = (typeof FOLLOW_UP_STATUSES)[number];
 
-export class QualityError extends Error {
-  constructor(
-    message: string,
-    readonly httpStatus = 400,
-  ) {
-    super(message);
+export class QualityError extends KvalregError {
+  constructor(message: string, status = 400) {
+    super(kindOfStatus(status), message);
   }
 }
 
@@ -294,6 +293,21 @@ export class Quality {
     const key = await this.data.transaction(PLATFORM, 'npr:coverage', (tx) => this.coverageKey(tx, registry), { readOnly: true });
     if (key !== this.coverageState.get(registry.id) && !key.includes('|null|')) return this.computeCoverage(registry);
     return this.data.transaction(PLATFORM, 'npr:coverage', (tx) => storedCoverage(tx.client, registry.id), { readOnly: true });
+  }
+
+  /**
+   * The coverage indicator beside indicator results (coverage-link.ts), as the public pages read it:
+   * the published `coverage` table (NPR linkage or an imported coverage file) and the registry's low
+   * threshold (60 % without a quality declaration). The NPR linkage is brought up to date first, so a
+   * report made after new registrations marks what the web shows.
+   */
+  async resultCoverage(registry: Registry): Promise<{ low: number; of: (unit: string, period: string) => ResultCoverage | null }> {
+    if (this.defs.get(registry.id)?.def.npr) await this.coverageRows(registry);
+    const index = await this.data.transaction(PLATFORM, 'quality:result-coverage', (tx) => coverageIndex(tx.client, registry.id), {
+      readOnly: true,
+    });
+    const low = this.has(registry.id) ? this.thresholds(registry).coverage.low : DEFAULT_LOW_COVERAGE;
+    return { low, of: (unit, period) => coverageFor(index, unit, period, low) };
   }
 
   /**

@@ -11,13 +11,11 @@ import type { Registry } from '../registry/load.ts';
 import type { VariableDef } from '../registry/schema.ts';
 import { coerceValue } from '../registry/values.ts';
 import { categoryAgreement, differenceAgreement, type CategoryAgreement, type DifferenceAgreement } from './agreement.ts';
+import { KvalregError, kindOfStatus } from '../errors.ts';
 
-export class ValidationError extends Error {
-  constructor(
-    message: string,
-    readonly httpStatus = 400,
-  ) {
-    super(message);
+export class ValidationError extends KvalregError {
+  constructor(message: string, status = 400) {
+    super(kindOfStatus(status), message);
   }
 }
 

@@ -7,21 +7,23 @@ import { applyUpdates, type ValueUpdate } from './cases.ts';
 import { eventId } from './events.ts';
 import { IDENTITY_REQUIRED } from './evaluate.ts';
 import { lockPersons } from './locks.ts';
+import { KvalregError, kindOfStatus, type ErrorKind } from '../errors.ts';
 
 /**
  * An error a person or a system caused, with what to do about it. `message` is for the log and the
  * API's readers (English); `code` (with `params`) names the message for people, which the web app
  * shows from its catalogue in the reader's language (web/src/messages.ts).
  */
-export class RecordError extends Error {
+export class RecordError extends KvalregError {
+  /** `status` is the error's kind, or (as records/ has long written it) the HTTP status of one. */
   constructor(
     message: string,
-    readonly httpStatus = 400,
-    readonly details: unknown[] = [],
-    readonly code?: string,
-    readonly params?: Record<string, string | number>,
+    status: ErrorKind | number = 'invalid',
+    details: unknown[] = [],
+    code?: string,
+    params?: Record<string, string | number>,
   ) {
-    super(message);
+    super(typeof status === 'number' ? kindOfStatus(status) : status, message, { details, code, params });
   }
 }
 

@@ -28,6 +28,7 @@ export function buildCodeList(def: CodeListDef, registryDir: string): CodeList {
     for (const c of def.codes) {
       codes.set(c.code, c.display);
       if (c.missing) missing.add(c.code);
+      if (c.properties) properties.set(c.code, c.properties);
     }
     return { id: def.id, title: def.title, system: def.system, codes, properties, missing };
   }

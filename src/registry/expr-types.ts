@@ -12,13 +12,18 @@
 // number is the number 3; a literal that cannot be that type is an error at load time.
 import jsep from 'jsep';
 import type { VariableType } from './schema.ts';
+import { KvalregError } from '../errors.ts';
 
 jsep.addBinaryOp('in', 7);
 jsep.addBinaryOp('and', 2);
 jsep.addBinaryOp('or', 1);
 jsep.addUnaryOp('not');
 
-export class ExpressionError extends Error {}
+export class ExpressionError extends KvalregError {
+  constructor(message: string) {
+    super('invalid', message);
+  }
+}
 
 export function parseExpression(source: string): jsep.Expression {
   try {
@@ -103,6 +108,8 @@ const BUILTIN_ARITY: Record<string, [number, number]> = {
   substr: [2, 3],
   band: [3, 3],
 };
+/** The names of the built-ins: what an expression may call in any registry (besides codeProperty and parameter). */
+export const BUILTIN_FUNCTIONS: ReadonlySet<string> = new Set(Object.keys(BUILTIN_ARITY));
 /** Built-ins only the JavaScript compilation has (they work per case); their results are `any`. */
 export const JS_ONLY_BUILTINS = new Set(['startsWithAny', 'substr', 'band']);
 

@@ -28,10 +28,11 @@ import {
   type VariableDef,
   type VariableType,
 } from './schema.ts';
+import { KvalregError } from '../errors.ts';
 
-export class DefinitionError extends Error {
+export class DefinitionError extends KvalregError {
   constructor(readonly problems: string[]) {
-    super(`Registry definition is invalid:\n  ${problems.join('\n  ')}`);
+    super('internal', `Registry definition is invalid:\n  ${problems.join('\n  ')}`, { details: problems });
   }
 }
 
@@ -133,46 +134,125 @@ async function loadFunctions(dir: string): Promise<Record<string, RegistryFuncti
   return Object.fromEntries(Object.entries(mod).filter(([, v]) => typeof v === 'function')) as Record<string, RegistryFunction>;
 }
 
+/**
+ * Loads one registry folder: each step below has one job and reports what is wrong into the same
+ * list of problems, so an author sees every problem at once; only when the three declaration files
+ * cannot be read does loading stop early. The order is the order problems are reported in.
+ */
 export async function loadRegistry(dir: string): Promise<Registry> {
-  const problems: string[] = [];
-  const rel = (f: string) => path.relative(process.cwd(), path.join(dir, f));
-  const meta = readYaml(path.join(dir, 'registry.yaml'), registrySchema, problems);
-  const codebook = readYaml(path.join(dir, 'codebook.yaml'), codebookSchema, problems);
-  const mapping = readYaml(path.join(dir, 'mapping.yaml'), mappingSchema, problems);
-  if (!meta || !codebook || !mapping) throw new DefinitionError(problems);
+  const load: Load = { dir, problems: [], rel: (f) => path.relative(process.cwd(), path.join(dir, f)) };
+  const { meta, codebook, mapping } = readDeclarations(load);
   const functions = await loadFunctions(dir);
+  const codelists = resolveCodeLists(load, codebook);
+  const variables = indexVariables(load, codebook, codelists);
+  const parameters = loadParameters(dir, load.problems);
+  addPlatformFunctions(functions, parameters, codelists);
+  const compile = expressionCompiler(load, codebook, variables, functions);
+  const derived = derivePrivacy(variables, compileDerived(load, codebook, compile));
+  const rules = compileRules(load, codebook, variables, compile);
+  const requiredWhen = compileRequiredWhen(load, variables, compile);
+  checkCaseLevelVariables(load, meta, codebook, variables);
+  const { include, refer } = compileInclusion(load, meta, compile);
+  const { anchor, sources } = compileMapping(load, mapping, variables);
+  const event = compileEvent(load, mapping, variables, compile);
+  const versionMaps = buildVersionMaps(load, codebook, codelists);
+  const screening = readScreening(load);
+  checkParameters(load, parameters, codebook, variables);
+  if (load.problems.length) throw new DefinitionError(load.problems);
+  return {
+    id: meta.id,
+    version: meta.version,
+    sha256: folderHash(dir),
+    dir,
+    meta,
+    codebook,
+    mapping,
+    forms: codebook.forms,
+    variables,
+    codelists,
+    derived,
+    rules,
+    requiredWhen,
+    include,
+    refer,
+    anchor,
+    sources,
+    versionMaps,
+    definition: { registry: meta, codebook, mapping },
+    parameters,
+    ...(screening ? { screening } : {}),
+    ...(event ? { event } : {}),
+  };
+}
 
+/** What every loading step reads and reports into: the folder, the problems so far, a file's path as shown. */
+interface Load {
+  dir: string;
+  problems: string[];
+  rel: (file: string) => string;
+}
+type Variables = Registry['variables'];
+type Compile = (source: string, where: string) => Compiled;
+type CompiledDerived = Omit<Registry['derived'][number], 'privacy'>;
+
+/** registry.yaml, codebook.yaml and mapping.yaml, each checked against its schema; without all three nothing else can be checked. */
+function readDeclarations(load: Load): { meta: RegistryMeta; codebook: CodebookDef; mapping: MappingDef } {
+  const meta = readYaml(path.join(load.dir, 'registry.yaml'), registrySchema, load.problems);
+  const codebook = readYaml(path.join(load.dir, 'codebook.yaml'), codebookSchema, load.problems);
+  const mapping = readYaml(path.join(load.dir, 'mapping.yaml'), mappingSchema, load.problems);
+  if (!meta || !codebook || !mapping) throw new DefinitionError(load.problems);
+  return { meta, codebook, mapping };
+}
+
+/** The codebook's code lists, built from their declarations and files. */
+function resolveCodeLists(load: Load, codebook: CodebookDef): Map<string, CodeList> {
   const codelists = new Map<string, CodeList>();
   codebook.codelists.forEach((c, i) => {
     try {
-      codelists.set(c.id, buildCodeList(c, dir));
+      codelists.set(c.id, buildCodeList(c, load.dir));
     } catch (err) {
-      problems.push(`${rel('codebook.yaml')}: codelists[${i}] (${c.id}): ${(err as Error).message}`);
+      load.problems.push(`${load.rel('codebook.yaml')}: codelists[${i}] (${c.id}): ${(err as Error).message}`);
     }
   });
+  return codelists;
+}
 
-  const variables = new Map<string, { def: VariableDef; form: FormDef }>();
+/** Every form's variables by id: ids unique in the registry, code variables with a known code list. */
+function indexVariables(load: Load, codebook: CodebookDef, codelists: Map<string, CodeList>): Variables {
+  const variables: Variables = new Map();
   codebook.forms.forEach((form, fi) =>
     form.variables.forEach((v, vi) => {
-      const where = `${rel('codebook.yaml')}: forms[${fi}].variables[${vi}] (${v.id})`;
+      const where = `${load.rel('codebook.yaml')}: forms[${fi}].variables[${vi}] (${v.id})`;
       if (variables.has(v.id))
-        problems.push(`${where}: variable id is already used in form ${variables.get(v.id)!.form.id}; ids are unique in a registry`);
-      if (v.type === 'code' && !v.codelist) problems.push(`${where}: a code variable needs a codelist`);
-      if (v.codelist && !codelists.has(v.codelist)) problems.push(`${where}: unknown codelist "${v.codelist}"`);
+        load.problems.push(`${where}: variable id is already used in form ${variables.get(v.id)!.form.id}; ids are unique in a registry`);
+      if (v.type === 'code' && !v.codelist) load.problems.push(`${where}: a code variable needs a codelist`);
+      if (v.codelist && !codelists.has(v.codelist)) load.problems.push(`${where}: unknown codelist "${v.codelist}"`);
       variables.set(v.id, { def: v, form });
     }),
   );
-  // The registry's declared parameters, available to every expression as parameter(id, key).
-  const parameters = loadParameters(dir, problems);
+  return variables;
+}
+
+/** The functions every expression of a registry has beside its own: parameter(id, key) and code-list look-ups. */
+function addPlatformFunctions(
+  functions: Record<string, RegistryFunction>,
+  parameters: Map<string, ParameterDef>,
+  codelists: Map<string, CodeList>,
+): void {
   functions.parameter = parameterFunction(parameters);
-  // Code-list look-ups available to every expression of the registry.
   functions.codeProperty = (list, code, property) => {
     if (code === null || code === undefined || code === '') return null;
     return codelists.get(String(list))?.properties.get(String(code))?.[String(property)] ?? null;
   };
+}
+
+/**
+ * Compiles one expression of the registry, reporting a problem (and giving a function that yields
+ * null) when it does not compile. The codebook's types go with it, so that an expression means in
+ * forms and capture what it means in SQL (expr-types.ts) and an ill-typed one is refused here.
+ */
+function expressionCompiler(load: Load, codebook: CodebookDef, variables: Variables, functions: Record<string, RegistryFunction>): Compile {
   const names = new Set<string>([...variables.keys(), ...codebook.derived.map((d) => d.id), ...PERSON_VARIABLES]);
-  // The codebook's types, so that an expression means in forms and capture what it means in SQL
-  // (expr-types.ts) and an ill-typed one is refused here, at load time.
   const types = new Map<string, VariableType>([
     ...[...variables].map(([id, v]) => [id, v.def.type] as const),
     ...codebook.derived.map((d) => [d.id, d.type] as const),
@@ -180,17 +260,21 @@ export async function loadRegistry(dir: string): Promise<Registry> {
     ['sex', 'code'],
     ['deceased_date', 'date'],
   ]);
-  const compile = (source: string, where: string): Compiled => {
+  return (source, where) => {
     try {
       return compileExpression(source, { variables: names, functions, types });
     } catch (err) {
-      problems.push(`${where}: ${err instanceof ExpressionError ? err.message : String(err)}`);
+      load.problems.push(`${where}: ${err instanceof ExpressionError ? err.message : String(err)}`);
       return () => null;
     }
   };
+}
 
-  const compiledDerived = codebook.derived.map((d, i) => {
-    const where = `${rel('codebook.yaml')}: derived[${i}] (${d.id})`;
+/** The derived values: counted or collected from a repeating form, a PROM result, or an expression. */
+function compileDerived(load: Load, codebook: CodebookDef, compile: Compile): CompiledDerived[] {
+  const problems = load.problems;
+  return codebook.derived.map((d, i): CompiledDerived => {
+    const where = `${load.rel('codebook.yaml')}: derived[${i}] (${d.id})`;
     if (d.count) {
       const form = codebook.forms.find((f) => f.id === d.count!.form);
       if (!form) problems.push(`${where}.count.form: unknown form "${d.count.form}"`);
@@ -228,7 +312,10 @@ export async function loadRegistry(dir: string): Promise<Registry> {
     }
     return { def: d, fn: compile(d.expr!, `${where}.expr`), inputs: safeVariables(d.expr!) };
   });
-  // A derived value is as protected as the most protected value it is computed from, unless declared.
+}
+
+/** A derived value is as protected as the most protected value it is computed from, unless declared. */
+function derivePrivacy(variables: Variables, compiledDerived: CompiledDerived[]): Registry['derived'] {
   const privacyOf = new Map<string, PrivacyClass>();
   const derivedPrivacy = (id: string, seen: Set<string>): PrivacyClass => {
     const known = variables.get(id)?.def.privacy ?? PERSON_PRIVACY[id as keyof typeof PERSON_PRIVACY] ?? privacyOf.get(id);
@@ -239,37 +326,58 @@ export async function loadRegistry(dir: string): Promise<Registry> {
     privacyOf.set(id, p);
     return p;
   };
-  const derived = compiledDerived.map((d) => ({ ...d, privacy: derivedPrivacy(d.def.id, new Set()) }));
-  const rules = codebook.rules.map((r, i) => {
-    const where = `${rel('codebook.yaml')}: rules[${i}] (${r.id})`;
-    for (const v of r.variables) if (!variables.has(v)) problems.push(`${where}.variables: unknown variable "${v}"`);
+  return compiledDerived.map((d) => ({ ...d, privacy: derivedPrivacy(d.def.id, new Set()) }));
+}
+
+/** The codebook's rules: each names known variables, and its when and assert compile. */
+function compileRules(load: Load, codebook: CodebookDef, variables: Variables, compile: Compile): Registry['rules'] {
+  return codebook.rules.map((r, i) => {
+    const where = `${load.rel('codebook.yaml')}: rules[${i}] (${r.id})`;
+    for (const v of r.variables) if (!variables.has(v)) load.problems.push(`${where}.variables: unknown variable "${v}"`);
     return { def: r, when: r.when ? compile(r.when, `${where}.when`) : undefined, assert: compile(r.assert, `${where}.assert`) };
   });
-  const requiredWhen = new Map<string, Compiled | true>();
+}
+
+/** Which variables are required: always, or when their expression holds. */
+function compileRequiredWhen(load: Load, variables: Variables, compile: Compile): Registry['requiredWhen'] {
+  const requiredWhen: Registry['requiredWhen'] = new Map();
   for (const [id, { def }] of variables) {
     if (def.required === true) requiredWhen.set(id, true);
     else if (typeof def.required === 'string')
-      requiredWhen.set(id, compile(def.required, `${rel('codebook.yaml')}: variable ${id}.required`));
+      requiredWhen.set(id, compile(def.required, `${load.rel('codebook.yaml')}: variable ${id}.required`));
   }
-  // The case date and the header name variables of the case (form or derived), one value per case.
+  return requiredWhen;
+}
+
+/** The case date and the header name variables of the case (form or derived), one value per case. */
+function checkCaseLevelVariables(load: Load, meta: RegistryMeta, codebook: CodebookDef, variables: Variables): void {
   const caseLevel = (v: string) => (variables.has(v) && !variables.get(v)!.form.repeating) || codebook.derived.some((d) => d.id === v);
   if (meta.caseDate) {
     const type = variables.get(meta.caseDate)?.def.type ?? codebook.derived.find((d) => d.id === meta.caseDate)?.type;
     if (!caseLevel(meta.caseDate))
-      problems.push(`${rel('registry.yaml')}: caseDate: "${meta.caseDate}" is not a variable with one value per case`);
+      load.problems.push(`${load.rel('registry.yaml')}: caseDate: "${meta.caseDate}" is not a variable with one value per case`);
     else if (type !== 'date' && type !== 'datetime')
-      problems.push(`${rel('registry.yaml')}: caseDate: "${meta.caseDate}" is a ${type}; it must be a date or date-time`);
+      load.problems.push(`${load.rel('registry.yaml')}: caseDate: "${meta.caseDate}" is a ${type}; it must be a date or date-time`);
   }
   meta.header.forEach((v, i) => {
-    if (!caseLevel(v)) problems.push(`${rel('registry.yaml')}: header[${i}]: "${v}" is not a variable with one value per case`);
+    if (!caseLevel(v)) load.problems.push(`${load.rel('registry.yaml')}: header[${i}]: "${v}" is not a variable with one value per case`);
   });
-  const include = compile(meta.inclusion.include, `${rel('registry.yaml')}: inclusion.include`);
+}
+
+/** Who is included in the registry, and who is referred to another one. */
+function compileInclusion(load: Load, meta: RegistryMeta, compile: Compile): Pick<Registry, 'include' | 'refer'> {
+  const include = compile(meta.inclusion.include, `${load.rel('registry.yaml')}: inclusion.include`);
   const refer = meta.inclusion.refer.map((r, i) => ({
-    when: compile(r.when, `${rel('registry.yaml')}: inclusion.refer[${i}].when`),
+    when: compile(r.when, `${load.rel('registry.yaml')}: inclusion.refer[${i}].when`),
     to: r.to,
     name: r.name,
   }));
+  return { include, refer };
+}
 
+/** mapping.yaml's FHIRPath: the anchor resource, and each source's selection, link and values, onto known variables. */
+function compileMapping(load: Load, mapping: MappingDef, variables: Variables): Pick<Registry, 'anchor' | 'sources'> {
+  const { problems, rel } = load;
   const fp = (expr: string, where: string): FhirPathFn => {
     try {
       return compileFhirPath(expr);
@@ -297,94 +405,78 @@ export async function loadRegistry(dir: string): Promise<Registry> {
       values,
     };
   });
+  return { anchor, sources };
+}
 
-  let event: Registry['event'];
-  if (mapping.event) {
-    const e = mapping.event,
-      where = `${rel('mapping.yaml')}: event`;
-    const plain = (v: string | undefined, field: string, types: string[]) => {
-      if (v === undefined) return;
-      const entry = variables.get(v);
-      if (!entry) problems.push(`${where}.${field}: unknown variable "${v}"`);
-      else if (entry.form.repeating)
-        problems.push(
-          `${where}.${field}: "${v}" is on the repeating form "${entry.form.id}"; an event variable must have one value per case`,
-        );
-      else if (types.length && !types.includes(entry.def.type))
-        problems.push(`${where}.${field}: "${v}" is a ${entry.def.type}; expected ${types.join(' or ')}`);
-    };
-    plain(e.startDate, 'startDate', ['date', 'datetime']);
-    plain(e.distinctBy, 'distinctBy', []);
-    plain(e.sameDay, 'sameDay', ['date', 'datetime']);
-    plain(e.joinsFrom, 'joinsFrom', ['text', 'code']);
-    if (e.joinsFrom && !e.joins) problems.push(`${where}.joinsFrom: needs joins (which cases join an event)`);
-    event = { def: e, joins: e.joins ? compile(e.joins, `${where}.joins`) : undefined };
-  }
+/** Event identity across cases (mapping.yaml `event`): variables with one value per case, of the right type. */
+function compileEvent(load: Load, mapping: MappingDef, variables: Variables, compile: Compile): Registry['event'] {
+  if (!mapping.event) return undefined;
+  const e = mapping.event,
+    where = `${load.rel('mapping.yaml')}: event`;
+  const plain = (v: string | undefined, field: string, types: string[]) => {
+    if (v === undefined) return;
+    const entry = variables.get(v);
+    if (!entry) load.problems.push(`${where}.${field}: unknown variable "${v}"`);
+    else if (entry.form.repeating)
+      load.problems.push(
+        `${where}.${field}: "${v}" is on the repeating form "${entry.form.id}"; an event variable must have one value per case`,
+      );
+    else if (types.length && !types.includes(entry.def.type))
+      load.problems.push(`${where}.${field}: "${v}" is a ${entry.def.type}; expected ${types.join(' or ')}`);
+  };
+  plain(e.startDate, 'startDate', ['date', 'datetime']);
+  plain(e.distinctBy, 'distinctBy', []);
+  plain(e.sameDay, 'sameDay', ['date', 'datetime']);
+  plain(e.joinsFrom, 'joinsFrom', ['text', 'code']);
+  if (e.joinsFrom && !e.joins) load.problems.push(`${where}.joinsFrom: needs joins (which cases join an event)`);
+  return { def: e, joins: e.joins ? compile(e.joins, `${where}.joins`) : undefined };
+}
 
-  const versionMaps = new Map<string, ReturnType<typeof buildVersionMap>>();
+/** The maps from an older version of a code list to the codes they became. */
+function buildVersionMaps(load: Load, codebook: CodebookDef, codelists: Map<string, CodeList>): Registry['versionMaps'] {
+  const versionMaps: Registry['versionMaps'] = new Map();
   codebook.codeVersionMaps.forEach((m, i) => {
-    if (!codelists.has(m.codelist)) problems.push(`${rel('codebook.yaml')}: codeVersionMaps[${i}]: unknown codelist "${m.codelist}"`);
+    if (!codelists.has(m.codelist))
+      load.problems.push(`${load.rel('codebook.yaml')}: codeVersionMaps[${i}]: unknown codelist "${m.codelist}"`);
     try {
-      versionMaps.set(m.codelist, buildVersionMap(path.join(dir, m.file)));
+      versionMaps.set(m.codelist, buildVersionMap(path.join(load.dir, m.file)));
     } catch (err) {
-      problems.push(`${rel('codebook.yaml')}: codeVersionMaps[${i}]: ${(err as Error).message}`);
+      load.problems.push(`${load.rel('codebook.yaml')}: codeVersionMaps[${i}]: ${(err as Error).message}`);
     }
   });
+  return versionMaps;
+}
 
-  let screening: ScreeningDef | undefined;
-  if (fs.existsSync(path.join(dir, 'screening.yaml'))) {
-    screening = readYaml(path.join(dir, 'screening.yaml'), screeningSchema, problems);
-    if (screening) {
-      const kinds = new Set(screening.departmentKinds.map((k) => k.code));
-      screening.steps.forEach((st, i) => {
-        const where = `${rel('screening.yaml')}: steps[${i}] (${st.id})`;
-        if (st.kind === 'drop-flagged' && !screening!.flagColumns.includes(st.column))
-          problems.push(`${where}.column: "${st.column}" is not in flagColumns`);
-        if (st.kind === 'drop-department')
-          for (const k of st.departmentKinds)
-            if (!kinds.has(k)) problems.push(`${where}.departmentKinds: "${k}" is not a declared department kind`);
-      });
-    }
-  }
+/** The screening worklist (screening.yaml), when the registry has one: its steps name declared columns and kinds. */
+function readScreening(load: Load): ScreeningDef | undefined {
+  if (!fs.existsSync(path.join(load.dir, 'screening.yaml'))) return undefined;
+  const screening = readYaml(path.join(load.dir, 'screening.yaml'), screeningSchema, load.problems);
+  if (!screening) return undefined;
+  const kinds = new Set(screening.departmentKinds.map((k) => k.code));
+  screening.steps.forEach((st, i) => {
+    const where = `${load.rel('screening.yaml')}: steps[${i}] (${st.id})`;
+    if (st.kind === 'drop-flagged' && !screening.flagColumns.includes(st.column))
+      load.problems.push(`${where}.column: "${st.column}" is not in flagColumns`);
+    if (st.kind === 'drop-department')
+      for (const k of st.departmentKinds)
+        if (!kinds.has(k)) load.problems.push(`${where}.departmentKinds: "${k}" is not a declared department kind`);
+  });
+  return screening;
+}
 
+/** Every parameter(id, key) in the derived expressions names a declared parameter and key. */
+function checkParameters(load: Load, parameters: Map<string, ParameterDef>, codebook: CodebookDef, variables: Variables): void {
   checkParameterUse(
     parameters,
     [
       ...codebook.derived.flatMap((d, i) =>
-        d.expr ? [{ source: d.expr, where: `${rel('codebook.yaml')}: derived[${i}] (${d.id})` }] : [],
+        d.expr ? [{ source: d.expr, where: `${load.rel('codebook.yaml')}: derived[${i}] (${d.id})` }] : [],
       ),
     ],
     new Set([...variables.keys(), ...codebook.derived.map((d) => d.id), ...PERSON_VARIABLES]),
-    rel('parameters.yaml'),
-    problems,
+    load.rel('parameters.yaml'),
+    load.problems,
   );
-  if (problems.length) throw new DefinitionError(problems);
-  const definition = { registry: meta, codebook, mapping };
-  const sha256 = folderHash(dir);
-  return {
-    id: meta.id,
-    version: meta.version,
-    sha256,
-    dir,
-    meta,
-    codebook,
-    mapping,
-    forms: codebook.forms,
-    variables,
-    codelists,
-    derived,
-    rules,
-    requiredWhen,
-    include,
-    refer,
-    anchor,
-    sources,
-    versionMaps,
-    definition,
-    parameters,
-    ...(screening ? { screening } : {}),
-    ...(event ? { event } : {}),
-  };
 }
 
 /**

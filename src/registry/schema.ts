@@ -31,6 +31,8 @@ export const codeListSchema = z
             description: text.optional(),
             /** A declared "unknown" answer (e.g. "Ukjent"): the value is given, but says the fact is not known. Counted apart in completeness. */
             missing: z.boolean().optional(),
+            /** Properties of the code, read by codeProperty() (as a hierarchical list gives bone and segment). */
+            properties: z.record(z.string(), z.string()).optional(),
           })
           .strict(),
       )

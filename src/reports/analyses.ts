@@ -15,6 +15,7 @@ import type { VariableType } from '../registry/schema.ts';
 import { MARGIN } from '../disclosure/counts.ts';
 import type { YearTables } from './analysis-tables.ts';
 import type { Figure, Lang, Row } from './charts.ts';
+import { KvalregError } from '../errors.ts';
 
 const text = z.object({ nb: z.string(), en: z.string() });
 const analysisSchema = z
@@ -343,4 +344,8 @@ export async function computeAnalysis(
   };
 }
 
-export class AnalysisError extends Error {}
+export class AnalysisError extends KvalregError {
+  constructor(message: string) {
+    super('unprocessable', message);
+  }
+}

@@ -19,6 +19,7 @@ import { FigureError, RESULT_COLUMNS, resultRow, withoutPendingDuplicates, thres
 import { defaultFormat, formatPercent, ReportWriter } from './pdf.ts';
 import type { Quality } from '../quality/service.ts';
 import { dataQualitySections, stageSection } from './quality-chapters.ts';
+import { LOW_COVERAGE_LABEL, type ResultCoverage } from '../quality/coverage-link.ts';
 
 export interface ReportContext {
   data: PersonData;
@@ -116,6 +117,34 @@ export function finalisedWarning(
   ];
 }
 
+type CoverageOf = (unit: string, period: string) => ResultCoverage | null;
+
+/**
+ * The coverage indicator beside each unit's result (quality/coverage-link.ts, the rule and table the
+ * web results, the publishing CSV and the hospital profile use): a result whose unit's coverage
+ * against NPR is under the low threshold is greyed and marked "Lav dekningsgrad".
+ */
+async function resultCoverage(ctx: ReportContext, registry: Registry): Promise<{ low: number; of: CoverageOf } | null> {
+  return ctx.quality ? ctx.quality.resultCoverage(registry) : null;
+}
+function withCoverage(rows: Row[], cov: { of: CoverageOf } | null, period: string): Row[] {
+  return rows.map((r) => {
+    const c = cov?.of(String(r.resh), period) ?? null;
+    return { ...r, coverage: c?.value ?? null, lowCoverage: c?.low ?? false };
+  });
+}
+const COVERAGE_COLUMN = (l: Lang): Column => ({ key: 'coverage', label: l === 'nb' ? 'Dekningsgrad' : 'Coverage', format: 'percent' });
+/** The coverage cell: the share, and the mark under the low threshold. */
+function coverageCell(row: Row, l: Lang): string {
+  return typeof row.coverage !== 'number' ? '–' : `${pct(row.coverage, l)}${row.lowCoverage ? ` ${LOW_COVERAGE_LABEL[l]}` : ''}`;
+}
+const isLowCoverage = (row: Row) => row.lowCoverage === true;
+/** Where an indicator points to its coverage indicator: the nation's coverage in the year, and what the marks mean. */
+function coverageField(cov: { low: number; of: CoverageOf }, nation: string, year: string): string {
+  const c = cov.of(nation, year);
+  return `Dekningsgrad mot Norsk pasientregister (kapittel 4.1)${c ? `, nasjonalt ${pct(c.value)}${c.low ? ` – ${LOW_COVERAGE_LABEL.nb}` : ''}` : ''}. Resultater fra enheter med dekningsgrad under ${Math.round(cov.low * 100)} % er grået ut og merket «${LOW_COVERAGE_LABEL.nb}».`;
+}
+
 function indicatorTableColumns(): Column[] {
   return [
     { key: 'number', label: 'Nr', format: 'text' },
@@ -190,6 +219,7 @@ export async function annualReport(ctx: ReportContext, registry: Registry, year:
 
   w.heading('2 Resultater');
   w.heading('2.1 Kvalitetsindikatorer', 2);
+  const cov = await resultCoverage(ctx, registry);
   for (const [i, ind] of inds.entries()) {
     w.heading(`2.1.${i + 1} ${ind.def.title.nb}`, 3);
     w.field('Definisjon/beskrivelse', ind.def.description.nb);
@@ -205,14 +235,21 @@ export async function annualReport(ctx: ReportContext, registry: Registry, year:
       continue;
     }
     w.field('Beregning', definitionLines(ind, registry, 'nb').join('\n'));
+    if (cov) w.field('Dekningsgrad', coverageField(cov, nation, year));
     w.paragraph(`Nasjonalt: ${resultSentence(byInd(ind.def.id))}`);
     const fig = await ctx.figures.unitsFigure(registry, ind, { year, level: cfg.unitLevel, dataset, lang: 'nb' });
+    fig.data = withCoverage(fig.data, cov, year);
+    if (cov && fig.spec.kind === 'unit-bars') fig.spec.encoding.muted = 'lowCoverage';
     const rows = fig.data.filter((r) => r.status !== 'not-computable');
     if (rows.length === 0) continue;
     w.table(
-      RESULT_COLUMNS('nb').filter((c) => c.key !== 'status' && c.key !== 'level'),
+      [...RESULT_COLUMNS('nb').filter((c) => c.key !== 'status' && c.key !== 'level'), ...(cov ? [COVERAGE_COLUMN('nb')] : [])],
       rows,
-      { widths: [165, 55, 45, 45, 45, 70, 70].map((x) => x * 0.99) },
+      {
+        widths: cov ? [125, 45, 40, 40, 45, 50, 50, 100] : [165, 55, 45, 45, 45, 70, 70].map((x) => x * 0.99),
+        format: (c, v, row) => (c.key === 'coverage' ? coverageCell(row, 'nb') : defaultFormat(c, v)),
+        muted: isLowCoverage,
+      },
     );
     w.figure(fig, fig.spec.description);
   }
@@ -237,21 +274,31 @@ export async function annualReport(ctx: ReportContext, registry: Registry, year:
       w.field('Definisjon/beskrivelse', st.def.description.nb);
       if (st.def.references.length) w.field('Kunnskapsgrunnlag', st.def.references.join('; '));
       const mine = results.filter((r) => r.statistic === st.def.id && (r.unit === nation || r.status === 'ok'));
-      const rows: Row[] = mine
-        .sort((a, b) => Number(b.unit === nation) - Number(a.unit === nation) || (b.value ?? 0) - (a.value ?? 0))
-        .map((r) => {
-          const u = ctx.units.get(r.unit);
-          return { unit: u ? unitName(u, 'nb', ctx.units) : r.unit, n: r.n, value: r.status === 'ok' ? r.value : null };
-        });
+      const rows: Row[] = withCoverage(
+        mine
+          .sort((a, b) => Number(b.unit === nation) - Number(a.unit === nation) || (b.value ?? 0) - (a.value ?? 0))
+          .map((r) => {
+            const u = ctx.units.get(r.unit);
+            return { unit: u ? unitName(u, 'nb', ctx.units) : r.unit, resh: r.unit, n: r.n, value: r.status === 'ok' ? r.value : null };
+          }),
+        cov,
+        year,
+      );
       if (rows.length) {
+        if (cov) w.field('Dekningsgrad', coverageField(cov, nation, year));
         w.table(
           [
             { key: 'unit', label: 'Enhet', format: 'text' },
             { key: 'n', label: 'Antall', format: 'number' },
             { key: 'value', label: 'Verdi', format: 'decimal' },
+            ...(cov ? [COVERAGE_COLUMN('nb')] : []),
           ],
           rows,
-          { widths: [300, 100, 100] },
+          {
+            widths: cov ? [240, 80, 80, 100] : [300, 100, 100],
+            format: (c, v, row) => (c.key === 'coverage' ? coverageCell(row, 'nb') : defaultFormat(c, v)),
+            muted: isLowCoverage,
+          },
         );
       } else w.paragraph('Ingen enheter med nok pasienter dette året.', { italic: true });
     }
@@ -368,12 +415,16 @@ export async function unitReport(
     { key: 'nation', label: l === 'nb' ? 'Landet' : 'Nation' },
     { key: 'target', label: l === 'nb' ? 'Mål' : 'Target' },
   ];
-  const show = (r: IndicatorResult | undefined) =>
-    !r
-      ? '–'
-      : r.status === 'ok'
-        ? `${pct(r.proportion!, l)} (${r.numerator}/${r.denominator})`
-        : (l === 'en' ? STATUS_EN : STATUS_NB)[r.status];
+  const cov = await resultCoverage(ctx, registry);
+  // The unit's result with its coverage indicator: under the low threshold marked "Lav dekningsgrad".
+  const show = (r: IndicatorResult | undefined) => {
+    if (!r) return '–';
+    const c = cov?.of(r.unit.resh, o.year);
+    const mark = c?.low ? ` – ${LOW_COVERAGE_LABEL[l]} (${pct(c.value, l)})` : '';
+    return r.status === 'ok'
+      ? `${pct(r.proportion!, l)} (${r.numerator}/${r.denominator})${mark}`
+      : `${(l === 'en' ? STATUS_EN : STATUS_NB)[r.status]}${mark}`;
+  };
   w.table(
     cols,
     inds.map((ind) => ({
@@ -413,16 +464,17 @@ export async function indicatorReport(
     dataset: 'fresh',
     lang: l,
   });
+  const cov = await resultCoverage(ctx, registry);
+  units.data = withCoverage(units.data, cov, o.year);
+  if (cov && units.spec.kind === 'unit-bars') units.spec.encoding.muted = 'lowCoverage';
   w.figure(units, units.spec.description);
-  // The level in the report's words (the row keeps the code for the chart).
-  w.table(
-    RESULT_COLUMNS(l).filter((c) => c.key !== 'status'),
-    units.data,
-    {
-      widths: [150, 50, 45, 45, 45, 55, 55, 50],
-      format: (c, v, row) => (c.key === 'level' ? String(row.levelText ?? '–') : defaultFormat(c, v, l)),
-    },
-  );
+  // The level in the report's words (the row keeps the code for the chart); low coverage greyed and marked.
+  w.table([...RESULT_COLUMNS(l).filter((c) => c.key !== 'status'), ...(cov ? [COVERAGE_COLUMN(l)] : [])], units.data, {
+    widths: cov ? [115, 40, 40, 40, 40, 45, 45, 50, 80] : [150, 50, 45, 45, 45, 55, 55, 50],
+    format: (c, v, row) =>
+      c.key === 'level' ? String(row.levelText ?? '–') : c.key === 'coverage' ? coverageCell(row, l) : defaultFormat(c, v, l),
+    muted: isLowCoverage,
+  });
   const trend = await ctx.figures.trendFigure(registry, ind, { year: o.year, unit: o.unit, dataset: 'fresh', lang: l });
   w.figure(trend, trend.spec.description);
   return w.finish(o.footer ?? `${registry.meta.short ?? registry.id} – ${unitName(unit, l, ctx.units)}`);

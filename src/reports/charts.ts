@@ -36,7 +36,7 @@ interface BaseSpec {
 /** Units side by side: a horizontal bar per unit with its Wilson interval, a target line, level symbols and "too few" markers. */
 export interface UnitBarsSpec extends BaseSpec {
   kind: 'unit-bars';
-  encoding: { label: string; value: string; lower: string; upper: string; status: string; level: string; id: string };
+  encoding: { label: string; value: string; lower: string; upper: string; status: string; level: string; id: string; muted?: string };
   target?: { value: number; label: string } | null;
   /** The unit to emphasise (its id value). */
   highlight?: string | null;
@@ -79,6 +79,7 @@ const WORDS = {
     low: 'Lav måloppnåelse',
     interval: '95 % konfidensintervall',
     target: 'Mål',
+    lowCoverage: 'lav dekningsgrad',
   },
   en: {
     tooFew: 'Too few',
@@ -89,6 +90,7 @@ const WORDS = {
     low: 'Low achievement',
     interval: '95 % confidence interval',
     target: 'Target',
+    lowCoverage: 'low coverage',
   },
 } as const;
 
@@ -190,7 +192,11 @@ function unitBars(spec: UnitBarsSpec, data: Row[]): string {
   const e = spec.encoding;
   const top = titleHeight(spec) + 34;
   const rowH = 20;
-  const labelW = Math.min(300, Math.max(120, ...data.map((r) => textWidth(String(r[e.label] ?? ''), 11) + 10)));
+  // A unit whose coverage against NPR is under the low threshold (encoding.muted) is greyed and
+  // marked, as national publishing marks "Lav dekningsgrad": its result describes part of its patients.
+  const muted = (r: Row) => e.muted !== undefined && !!r[e.muted];
+  const label = (r: Row) => `${String(r[e.label] ?? '')}${muted(r) ? ` (${w.lowCoverage})` : ''}`;
+  const labelW = Math.min(300, Math.max(120, ...data.map((r) => textWidth(label(r), 11) + 10)));
   const x0 = 20 + labelW,
     x1 = W - 90;
   const sx = (p: number) => x0 + p * (x1 - x0);
@@ -204,7 +210,14 @@ function unitBars(spec: UnitBarsSpec, data: Row[]): string {
     const y = top + i * rowH;
     const mid = y + rowH / 2;
     const strong = spec.highlight != null && String(r[e.id]) === spec.highlight;
-    parts.push(text(x0 - 8, mid + 4, String(r[e.label] ?? ''), { anchor: 'end', size: 11, weight: strong ? 'bold' : undefined }));
+    parts.push(
+      text(x0 - 8, mid + 4, label(r), {
+        anchor: 'end',
+        size: 11,
+        weight: strong ? 'bold' : undefined,
+        fill: muted(r) ? '#777' : undefined,
+      }),
+    );
     const p = num(r[e.value]);
     if (p === null) {
       const why = r[e.status] === 'not-computable' ? w.notComputable : r[e.status] === 'definition-pending' ? w.pending : w.tooFew;
@@ -213,7 +226,7 @@ function unitBars(spec: UnitBarsSpec, data: Row[]): string {
       return;
     }
     parts.push(
-      `<rect x="${x0}" y="${y + 3}" width="${Math.max(0.5, sx(p) - x0).toFixed(1)}" height="${rowH - 6}" fill="${strong ? '#005289' : '#7fb1d6'}"/>`,
+      `<rect x="${x0}" y="${y + 3}" width="${Math.max(0.5, sx(p) - x0).toFixed(1)}" height="${rowH - 6}" fill="${muted(r) ? (strong ? '#8a8a8a' : '#c9c9c9') : strong ? '#005289' : '#7fb1d6'}"/>`,
     );
     const lo = num(r[e.lower]),
       hi = num(r[e.upper]);

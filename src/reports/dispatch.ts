@@ -20,6 +20,7 @@ import type { Indicators } from '../indicators/service.ts';
 import { osloDate } from '../time/oslo.ts';
 import { nextRunAfter, nthRun } from './schedule.ts';
 import type { UnitTree } from '../units/tree.ts';
+import { KvalregError, kindOfStatus } from '../errors.ts';
 
 export const FREQUENCIES = ['daily', 'weekly', 'monthly', 'quarterly'] as const;
 export type Frequency = (typeof FREQUENCIES)[number];
@@ -53,14 +54,13 @@ export interface RenderRequest {
 }
 
 /** A request a user can get wrong: HTTP 400/404 with the message. */
-export class SubscriptionError extends Error {
+export class SubscriptionError extends KvalregError {
   /** `code` names the message for people (the web app's catalogue). */
-  constructor(
-    message: string,
-    readonly status = 400,
-    readonly code?: string,
-  ) {
-    super(message);
+  constructor(message: string, status = 400, code?: string) {
+    super(kindOfStatus(status), message, { code });
+  }
+  get status(): number {
+    return this.httpStatus;
   }
 }
 

@@ -14,6 +14,7 @@ import { AnalysisError, computeAnalysis, loadAnalyses, type Analyses } from './a
 import { AnalysisTables, type YearTables } from './analysis-tables.ts';
 import { computeComparison, type Comparison, type Side } from './comparison.ts';
 import type { Column, Figure, Lang, Row } from './charts.ts';
+import { KvalregError, kindOfStatus } from '../errors.ts';
 
 export type UnitLevel = Unit['level'];
 export const UNIT_LEVELS: UnitLevel[] = ['nation', 'region', 'trust', 'hospital', 'department'];
@@ -39,12 +40,12 @@ export interface FigureInfo {
 }
 
 /** A request for a figure that cannot be answered as asked (unknown figure, unit, no population): HTTP 400/404. */
-export class FigureError extends Error {
-  constructor(
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
+export class FigureError extends KvalregError {
+  constructor(message: string, status = 400) {
+    super(kindOfStatus(status), message);
+  }
+  get status(): number {
+    return this.httpStatus;
   }
 }
 

@@ -135,10 +135,19 @@ export class ReportWriter {
     }
   }
 
-  table(columns: Column[], rows: Row[], opts: { widths?: number[]; format?: (c: Column, v: Row[string], row: Row) => string } = {}): void {
+  table(
+    columns: Column[],
+    rows: Row[],
+    opts: {
+      widths?: number[];
+      format?: (c: Column, v: Row[string], row: Row) => string;
+      /** Rows printed in grey (e.g. a result whose unit's coverage is low). */
+      muted?: (row: Row) => boolean;
+    } = {},
+  ): void {
     const widths = opts.widths ?? columns.map(() => this.width / columns.length);
     const fmt = opts.format ?? ((c: Column, v: Row[string]) => defaultFormat(c, v, this.lang));
-    const drawRow = (cells: string[], bold: boolean) => {
+    const drawRow = (cells: string[], bold: boolean, muted = false) => {
       this.doc.font(bold ? 'bold' : 'regular').fontSize(8.5);
       const h = Math.max(...cells.map((c, i) => this.doc.heightOfString(c, { width: widths[i] - 6 }))) + 6;
       if (this.doc.y + h > this.doc.page.height - MARGIN) {
@@ -163,12 +172,14 @@ export class ReportWriter {
           .fillColor('#000');
       cells.forEach((c, i) => {
         this.doc
+          .fillColor(muted ? '#777' : '#000')
           .font(bold ? 'bold' : 'regular')
           .fontSize(8.5)
           .text(c, x + 3, y + 3, { width: widths[i] - 6 });
         x += widths[i];
       });
       this.doc
+        .fillColor('#000')
         .moveTo(MARGIN, y + h)
         .lineTo(MARGIN + widths.reduce((a, b) => a + b, 0), y + h)
         .lineWidth(0.3)
@@ -185,6 +196,7 @@ export class ReportWriter {
       drawRow(
         columns.map((c) => fmt(c, r[c.key], r)),
         false,
+        opts.muted?.(r) ?? false,
       );
     this.doc.x = MARGIN;
     this.doc.moveDown(0.8);

@@ -10,9 +10,10 @@ import type { PersonTx } from '../access/door.ts';
 import type { IdentityKeys } from '../identity/crypto.ts';
 import { compileExpression, holds } from '../registry/expr.ts';
 import { PERSON_VARIABLES, type Registry } from '../registry/load.ts';
-import { caseValues, type FormState, type PersonValues } from '../records/evaluate.ts';
+import { caseValues, type FormState, type PersonValues, type PromResult } from '../records/evaluate.ts';
+import { promResultsOf } from '../prom/case-results.ts';
 import { currentProjectKey, projectKey, pseudonymOf, shiftDaysOf, type ProjectKey } from './pseudonyms.ts';
-import { RecordError } from '../records/workflow.ts';
+import { KvalregError } from '../errors.ts';
 
 export const extractDefinitionSchema = z
   .object({
@@ -79,9 +80,9 @@ function variableInfo(
 export function checkDefinition(registry: Registry, raw: unknown): ExtractDefinition {
   const parsed = extractDefinitionSchema.safeParse(raw);
   if (!parsed.success)
-    throw new RecordError(
+    throw new KvalregError(
+      'unprocessable',
       `The extract definition is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}.`,
-      422,
     );
   const def = parsed.data;
   const problems: string[] = [];
@@ -104,7 +105,7 @@ export function checkDefinition(registry: Registry, raw: unknown): ExtractDefini
       problems.push(`filter: ${(err as Error).message}`);
     }
   }
-  if (problems.length) throw new RecordError(`The extract definition cannot be delivered: ${problems.join('; ')}.`, 422);
+  if (problems.length) throw new KvalregError('unprocessable', `The extract definition cannot be delivered: ${problems.join('; ')}.`);
   return def;
 }
 
@@ -130,6 +131,13 @@ export async function buildExtract(tx: PersonTx, registry: Registry, def: Extrac
     )
   ).rows;
 
+  // PROM results (scores per time point, through the codebook's `prom` derived variables): the
+  // registry's own items only (prom/case-results.ts), read only when the codebook declares any.
+  const prom = await promResultsOf(
+    tx.client,
+    registry,
+    cases.map((c) => Number(c.id)),
+  );
   const header = ['pseudonym', 'case', ...def.variables];
   const rows: Array<Record<string, unknown>> = [];
   const personIds: number[] = [];
@@ -137,7 +145,8 @@ export async function buildExtract(tx: PersonTx, registry: Registry, def: Extrac
   for (const c of cases) {
     const person: PersonValues = { birth_date: c.birth_date, sex: c.sex, deceased_date: c.deceased_date };
     // Selection (period, filter) is on the true values.
-    const values = caseValues(registry, person, c.forms as FormState[]);
+    const results = prom.get(Number(c.id)) ?? [];
+    const values = caseValues(registry, person, c.forms as FormState[], results);
     if (def.period) {
       const v = values[def.period.variable];
       if (v === null || v === undefined || String(v).slice(0, 10) < def.period.from || String(v).slice(0, 10) > def.period.to) continue;
@@ -148,7 +157,8 @@ export async function buildExtract(tx: PersonTx, registry: Registry, def: Extrac
     // too, intervals and ages hold, and no derived value (a month, a weekday) gives a true date away.
     // Coarsened dates: derived values come from the true dates (intervals stay exact) and derived
     // dates are coarsened like every other date.
-    const delivered = def.dates === 'shift' ? shiftedValues(registry, person, c.forms as FormState[], shiftDays(c.person_id)) : values;
+    const delivered =
+      def.dates === 'shift' ? shiftedValues(registry, person, c.forms as FormState[], results, shiftDays(c.person_id)) : values;
     const birth = delivered.birth_date;
     delivered.birth_year = birth ? Number(String(birth).slice(0, 4)) : null;
     const row: Record<string, unknown> = { pseudonym: pseudonym(c.person_id), case: ++caseNo };
@@ -210,8 +220,8 @@ function shiftDate(type: string, s: string, shift: number): string {
   return type === 'date' ? d.toISOString().slice(0, 10) : d.toISOString();
 }
 
-/** The case's values with every date of the person shifted, and derived variables computed from them. */
-function shiftedValues(registry: Registry, person: PersonValues, forms: FormState[], shift: number) {
+/** The case's values with every date of the person shifted (the days PROM answers were given too), and derived variables computed from them. */
+function shiftedValues(registry: Registry, person: PersonValues, forms: FormState[], prom: PromResult[], shift: number) {
   const move = (type: string | undefined, v: unknown) =>
     v === null || v === undefined || v === '' || (type !== 'date' && type !== 'datetime') ? v : shiftDate(type, String(v), shift);
   const shiftedPerson: PersonValues = {
@@ -223,7 +233,8 @@ function shiftedValues(registry: Registry, person: PersonValues, forms: FormStat
     ...f,
     data: Object.fromEntries(Object.entries(f.data).map(([k, v]) => [k, move(registry.variables.get(k)?.def.type, v)])),
   }));
-  return caseValues(registry, shiftedPerson, shiftedForms);
+  const shiftedProm = prom.map((r) => ({ ...r, answeredAt: r.answeredAt ? shiftDate('datetime', r.answeredAt, shift) : null }));
+  return caseValues(registry, shiftedPerson, shiftedForms, shiftedProm);
 }
 
 /** Classes of quasi-identifier values counted in persons (pseudonyms), not rows: one person with several cases is still one person. */
@@ -295,7 +306,7 @@ export async function reproduceExtract(tx: PersonTx, registry: Registry, deliver
       [registry.id, deliveryId],
     )
   ).rows[0];
-  if (!d) throw new RecordError(`Delivery ${deliveryId} does not exist in ${registry.id}.`, 404);
+  if (!d) throw new KvalregError('not-found', `Delivery ${deliveryId} does not exist in ${registry.id}.`);
   const def = extractDefinitionSchema.parse(d.definition);
   const extract = await buildExtract(tx, registry, def, await projectKey(tx, keys, registry.id, d.project, Number(d.pseudonym_generation)));
   tx.audit({

@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import type { PersonTx } from '../access/door.ts';
 import { openText, sealText, type IdentityKeys } from '../identity/crypto.ts';
-import { RecordError } from '../records/workflow.ts';
+import { KvalregError } from '../errors.ts';
 
 export interface ProjectKey {
   generation: number;
@@ -32,7 +32,7 @@ export async function projectKey(
       generation,
     ])
   ).rows[0];
-  if (!row) throw new RecordError(`Project ${project} in ${registry} has no pseudonym key of generation ${generation}.`, 404);
+  if (!row) throw new KvalregError('not-found', `Project ${project} in ${registry} has no pseudonym key of generation ${generation}.`);
   return { generation, key: Buffer.from(openText(keys, row.key_enc), 'base64') };
 }
 
@@ -92,9 +92,9 @@ export async function rotateProjectKey(
     await tx.client.query('SELECT 1 FROM extract_delivery WHERE registry = $1 AND project = $2 LIMIT 1', [registry, project])
   ).rowCount;
   if (newest === null && !earlier)
-    throw new RecordError(
+    throw new KvalregError(
+      'not-found',
       `Project ${project} has had no delivery from ${registry}; there is no pseudonym key to rotate (the first delivery makes one).`,
-      404,
     );
   const from = newest === null ? 0 : Number(newest);
   await addGeneration(tx, keys, registry, project, from + 1, by);

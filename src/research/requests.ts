@@ -5,8 +5,8 @@
 // request, which the researcher follows until it is delivered or rejected with a reason.
 import type { Queryable } from '../db/pool.ts';
 import type { Registry } from '../registry/load.ts';
-import { RecordError } from '../records/workflow.ts';
 import { checkDefinition, type ExtractDefinition } from './extract.ts';
+import { KvalregError } from '../errors.ts';
 
 export interface ExtractRequest {
   id: number;
@@ -39,12 +39,10 @@ export interface RequestInput {
 
 function text(v: unknown, field: string, max: number): string {
   if (typeof v !== 'string' || !v.trim())
-    throw new RecordError(
-      `${field} is required.`,
-      422,
-      [{ variable: field, rule: 'required', message: `${field} is required` }],
-      'form.notSaved',
-    );
+    throw new KvalregError('unprocessable', `${field} is required.`, {
+      details: [{ variable: field, rule: 'required', message: `${field} is required` }],
+      code: 'form.notSaved',
+    });
   return v.trim().slice(0, max);
 }
 
@@ -129,6 +127,6 @@ export async function decide(
      WHERE id = $1 AND status = 'submitted' RETURNING id`,
     [id, decision.status, decision.by, decision.note ?? null, decision.deliveryId ?? null],
   );
-  if (!res.rowCount) throw new RecordError(`Request ${id} has already been decided.`, 409, [], 'conflict');
+  if (!res.rowCount) throw new KvalregError('conflict', `Request ${id} has already been decided.`, { code: 'conflict' });
   return (await findRequest(db, id))!;
 }

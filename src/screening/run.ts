@@ -8,8 +8,13 @@ import { isTestKind, parseNin } from '../identity/nin.ts';
 import { isRealDate } from '../registry/values.ts';
 import type { Text } from '../registry/schema.ts';
 import type { ScreeningDef, StepDef } from './schema.ts';
+import { KvalregError } from '../errors.ts';
 
-export class ScreeningError extends Error {}
+export class ScreeningError extends KvalregError {
+  constructor(message: string) {
+    super('unprocessable', message);
+  }
+}
 
 export const STANDARD_COLUMNS = ['admission_id', 'national_id', 'admission_date', 'department_kind', 'outpatient', 'codes'] as const;
 

@@ -3,7 +3,10 @@ import { SkipLink } from '@digdir/designsystemet-react';
 import { Header } from './components/Header.tsx';
 import { useI18n } from './i18n.tsx';
 import { NOT_FOUND, PAGES } from './pages/index.ts';
-import { matchPath, ParamsProvider, useRoute } from './router.tsx';
+import { useApi, type RegistryInfo } from './data.tsx';
+import { NotFound } from './pages/NotFound.tsx';
+import { FRESH } from './query.ts';
+import { matchPath, ParamsProvider, useQuery, useRoute } from './router.tsx';
 
 export function App() {
   const { t } = useI18n();
@@ -15,6 +18,11 @@ export function App() {
       if (m) params = m;
       return !!m;
     }) ?? NOT_FOUND;
+  // A link naming a registry the platform does not run (misspelt, or one taken down) is answered
+  // plainly, not with another registry's figures.
+  const askedRegistry = useQuery().get('registry');
+  const registries = useApi<RegistryInfo[]>('/api/registries', { fresh: FRESH.reference });
+  const unknownRegistry = !!askedRegistry && !!registries.data && !registries.data.some((r) => r.id === askedRegistry);
   const Current = page.component;
   return (
     <>
@@ -22,7 +30,11 @@ export function App() {
       <Header />
       <main id="main" className="app-main">
         <ParamsProvider value={params}>
-          <Current key={path} />
+          {unknownRegistry ? (
+            <NotFound key={path} title={t('notfound.registry')} text={`${t('error.code.registry.unknown')} (${askedRegistry})`} />
+          ) : (
+            <Current key={path} />
+          )}
         </ParamsProvider>
       </main>
       <footer className="app-footer">

@@ -22,7 +22,7 @@ export class ApiError extends Error {
   }
 }
 
-export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+export async function api<T>(path: string, init: { method?: string; body?: unknown; signal?: AbortSignal } = {}): Promise<T> {
   const method = init.method ?? 'GET';
   const headers: Record<string, string> = { accept: 'application/json' };
   if (init.body !== undefined) headers['content-type'] = 'application/json';
@@ -31,6 +31,7 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
     method,
     headers,
     credentials: 'same-origin',
+    signal: init.signal,
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
   });
   const text = await res.text();

@@ -2,6 +2,7 @@
 // lists (flat, or hierarchical with a picker), the unit variable (a unit picker), and the values a
 // case header shows.
 import { useApi, type Text } from './data.tsx';
+import { FRESH } from './query.ts';
 
 export interface VariableView {
   id: string;
@@ -43,7 +44,7 @@ export function labelOf(codebook: Codebook | null, id: string, lang: 'nb' | 'en'
 }
 
 export function useCodebook(registry: string | null) {
-  return useApi<Codebook>(registry ? `/api/registries/${registry}/codebook` : null);
+  return useApi<Codebook>(registry ? `/api/registries/${registry}/codebook` : null, { fresh: FRESH.reference });
 }
 
 export function variableOf(codebook: Codebook | null, id: string): { form: FormView; variable: VariableView } | null {

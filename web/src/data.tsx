@@ -1,10 +1,12 @@
 // Shared data for the registry pages: the registry, the unit hierarchy, indicator types, and how a
 // result is shown (share, level by symbol and word, trend by arrow and word: never by colour alone).
-import { useEffect, useState } from 'react';
+import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
+import { useEffect } from 'react';
 import { api, ApiError } from './api.ts';
 import { errorText } from './errors.ts';
 import { useI18n, type Key, type Lang } from './i18n.tsx';
-import { useQuery } from './router.tsx';
+import { FRESH, apiKey } from './query.ts';
+import { useQuery as useUrlQuery } from './router.tsx';
 import { useSession } from './session.tsx';
 import { levelIcon } from '../../src/reports/level-symbols.ts';
 
@@ -67,10 +69,16 @@ export interface Result {
 }
 
 /**
- * Loads JSON from the API; reloads when the path changes. `error` is the message for people, in the
- * reader's language (by the answer's code); `failure` is the error itself.
+ * Reads JSON from the API through the app's cache (query.ts): keyed by the path, so every component
+ * asking for the same path shares one request and one answer; fetched again when the path changes
+ * or the answer is stale. `error` is the message for people, in the reader's language (by the
+ * answer's code); `failure` is the error itself. `fresh`: how long the answer may be reused
+ * (FRESH.live by default; FRESH.reference for what changes only with an administrator's act).
  */
-export function useApi<T>(path: string | null): {
+export function useApi<T>(
+  path: string | null,
+  options: { fresh?: number } = {},
+): {
   data: T | null;
   error: string | null;
   failure: unknown;
@@ -78,41 +86,66 @@ export function useApi<T>(path: string | null): {
   reload(): void;
 } {
   const { tryT } = useI18n();
-  const [state, setState] = useState<{ data: T | null; failure: unknown; loading: boolean }>({
-    data: null,
-    failure: null,
-    loading: !!path,
+  const q = useQuery<T>({
+    queryKey: apiKey(path ?? ''),
+    enabled: !!path,
+    staleTime: options.fresh ?? FRESH.live,
   });
-  const [n, setN] = useState(0);
+  const failure = path && q.error ? q.error : null;
   useEffect(() => {
-    if (!path) {
-      setState({ data: null, failure: null, loading: false });
-      return;
-    }
-    let live = true;
-    setState((s) => ({ ...s, loading: true, failure: null }));
-    api<T>(path).then(
-      (data) => {
-        if (live) setState({ data, failure: null, loading: false });
-      },
-      (err) => {
-        if (live) {
-          if (!(err instanceof ApiError)) console.error(err);
-          setState({ data: null, failure: err, loading: false });
-        }
-      },
-    );
-    return () => {
-      live = false;
-    };
-  }, [path, n]);
-  return { ...state, error: state.failure ? errorText(state.failure, tryT) : null, reload: () => setN((x) => x + 1) };
+    // A bug or a broken network, not an answer: worth a line in the console.
+    if (failure && !(failure instanceof ApiError)) console.error(failure);
+  }, [failure]);
+  return {
+    data: path ? (q.data ?? null) : null,
+    error: failure ? errorText(failure, tryT) : null,
+    failure,
+    loading: !!path && q.isPending && !failure,
+    reload: () => void q.refetch(),
+  };
+}
+
+/**
+ * A list the platform hands out a page at a time behind a cursor (`next`, asked for as `after=`):
+ * the pages loaded so far, as one list, cached under the list's path like any other read; "show
+ * more" asks for the page after the last. A new path (another finding, unit or year) starts again.
+ */
+export function useApiPages<Item, P extends { next: number | null }>(
+  path: string | null,
+  items: (page: P) => Item[],
+): {
+  items: Item[];
+  more: boolean;
+  loadMore(): void;
+  loadingMore: boolean;
+  loaded: boolean;
+  loading: boolean;
+  error: string | null;
+} {
+  const { tryT } = useI18n();
+  const q = useInfiniteQuery({
+    queryKey: ['api-pages', path ?? ''],
+    enabled: !!path,
+    initialPageParam: 0,
+    queryFn: ({ pageParam }) => api<P>(`${path}${path?.includes('?') ? '&' : '?'}after=${pageParam}`),
+    getNextPageParam: (last) => last.next ?? undefined,
+  });
+  return {
+    items: q.data?.pages.flatMap(items) ?? [],
+    more: q.hasNextPage,
+    loadMore: () => void q.fetchNextPage(),
+    loadingMore: q.isFetchingNextPage,
+    loaded: q.isSuccess,
+    loading: !!path && q.isPending && !q.error,
+    error: q.error ? errorText(q.error, tryT) : null,
+  };
 }
 
 /** The years a registry (or, without one, any registry) has data for, newest first, and the year pages open on. */
 export function useDataYears(registry: string | null | 'all'): { years: string[]; defaultYear: string | null; loading: boolean } {
   const res = useApi<{ years: number[]; default: number | null }>(
     registry === 'all' ? '/api/years' : registry ? `/api/registries/${registry}/years` : null,
+    { fresh: FRESH.reference },
   );
   return {
     years: (res.data?.years ?? []).map(String),
@@ -129,7 +162,7 @@ const REGISTRY_KEY = 'kvalreg.registry';
 
 /** Every registry the platform runs (for the registry choice of visitors and patients). */
 export function useRegistries(): RegistryInfo[] {
-  return useApi<RegistryInfo[]>('/api/registries').data ?? [];
+  return useApi<RegistryInfo[]>('/api/registries', { fresh: FRESH.reference }).data ?? [];
 }
 
 /** Remembers a visitor's registry choice across pages (the URL's ?registry= wins, so a view can be shared). */
@@ -141,7 +174,7 @@ export function rememberRegistry(id: string): void {
 export function useRegistryId(): string | null {
   const { me } = useSession();
   const regs = useRegistries();
-  const q = useQuery();
+  const q = useUrlQuery();
   const active = me?.active?.registry;
   const known = (id: string | null) => (id && regs.some((r) => r.id === id) ? id : null);
   // A link that names its registry (e.g. a trauma indicator from the hospital profile) shows that
@@ -153,7 +186,7 @@ export function useRegistryId(): string | null {
 }
 
 export function useUnits() {
-  const units = useApi<UnitView[]>('/api/units');
+  const units = useApi<UnitView[]>('/api/units', { fresh: FRESH.reference });
   const byResh = new Map((units.data ?? []).map((u) => [u.resh, u]));
   const nation = units.data?.find((u) => u.level === 'nation') ?? null;
   const ancestor = (resh: string, level: UnitView['level']) =>

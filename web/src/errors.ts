@@ -19,6 +19,11 @@ export function errorText(err: unknown, tryT: Translate): string {
   return tryT('error.code.network', '');
 }
 
+/** The platform answered that the thing asked for (a registry, a case, an indicator, a patient) does not exist. */
+export function isNotFound(err: unknown): boolean {
+  return err instanceof ApiError && err.status === 404;
+}
+
 function genericCode(status: number): string {
   if (status === 401) return 'auth.required';
   if (status === 403) return 'access.denied';

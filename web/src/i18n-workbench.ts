@@ -316,6 +316,7 @@ export const workbenchNb = {
   'notfound.title': 'Fant ikke siden',
   'notfound.text': 'Det finnes ingen side her:',
   'notfound.home': 'Gå til forsiden',
+  'notfound.registry': 'Fant ikke registeret',
   // Years.
   'years.none': 'Det finnes ingen data ennå.',
   // Statistics such as W: with an interval, only from a declared number of patients.
@@ -654,6 +655,7 @@ export const workbenchEn: Record<keyof typeof workbenchNb, string> = {
   'notfound.title': 'Page not found',
   'notfound.text': 'There is no page here:',
   'notfound.home': 'Go to the front page',
+  'notfound.registry': 'Registry not found',
   'years.none': 'There are no data yet.',
   'stat.interval': '95 % confidence interval',
   'stat.to': 'to',

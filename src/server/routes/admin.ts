@@ -6,9 +6,9 @@ import { writeEvents } from '../../audit/trail.ts';
 import { callerLabel, type Caller } from '../../access/caller.ts';
 import { AccessDenied } from '../../access/door.ts';
 import { listUsers, setGrants } from '../../access/users.ts';
-import type { Platform } from '../../platform.ts';
-import { RecordError } from '../../records/workflow.ts';
+import type { RouteOptions } from './plugin.ts';
 import type { Access } from '../access-policy.ts';
+import { KvalregError } from '../../errors.ts';
 
 const PLATFORM_ADMINS: Access = { callers: ['platform-admin'] };
 
@@ -17,7 +17,7 @@ function requirePlatformAdmin(c: Caller): void {
   throw new AccessDenied('This is for the platform admin (of every registry).');
 }
 
-export function adminRoutes(app: FastifyInstance, platform: Platform): void {
+export async function adminRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   app.get('/api/admin/users', { config: { access: PLATFORM_ADMINS } }, async (req) => {
     requirePlatformAdmin(req.caller!);
     return listUsers(platform.db.pool);
@@ -34,12 +34,10 @@ export function adminRoutes(app: FastifyInstance, platform: Platform): void {
         units: (u) => platform.units.has(u),
       });
       if (problems.length)
-        throw new RecordError(
-          `The grants were not changed: ${problems.join('; ')}.`,
-          422,
-          problems.map((message) => ({ rule: 'grant', message })),
-          'form.notSaved',
-        );
+        throw new KvalregError('unprocessable', `The grants were not changed: ${problems.join('; ')}.`, {
+          details: problems.map((message) => ({ rule: 'grant', message })),
+          code: 'form.notSaved',
+        });
       await writeEvents(platform.db.pool, [
         {
           actor: callerLabel(c),

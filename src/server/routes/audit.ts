@@ -7,22 +7,22 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { auditPage, parseAuditFilter, streamAudit, type AuditFilter } from '../../audit/query.ts';
 import { identityFromIdentifier, NIN_SYSTEMS } from '../../capture/identity.ts';
 import type { Issue } from '../../capture/outcome.ts';
-import type { Platform } from '../../platform.ts';
-import { RecordError } from '../../records/workflow.ts';
+import type { RouteOptions } from './plugin.ts';
 import { ADMINS } from '../access-policy.ts';
+import { KvalregError } from '../../errors.ts';
 
 type Format = 'json' | 'ndjson' | 'csv';
 
 function formatOf(req: FastifyRequest, asked: unknown): Format {
   if (asked !== undefined) {
     if (asked === 'json' || asked === 'ndjson' || asked === 'csv') return asked;
-    throw new RecordError('format must be json (paged), ndjson or csv (the whole result, streamed).', 400);
+    throw new KvalregError('invalid', 'format must be json (paged), ndjson or csv (the whole result, streamed).');
   }
   const accept = String(req.headers.accept ?? '');
   return accept.includes('application/x-ndjson') ? 'ndjson' : accept.includes('text/csv') ? 'csv' : 'json';
 }
 
-export function auditRoutes(app: FastifyInstance, platform: Platform): void {
+export async function auditRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const answer = async (req: FastifyRequest, reply: FastifyReply, filter: AuditFilter, format: Format) => {
     const caller = req.caller!;
     if (format === 'json') {
@@ -84,9 +84,9 @@ export function auditRoutes(app: FastifyInstance, platform: Platform): void {
   app.get<{ Querystring: Record<string, string> }>('/api/audit', { config: { access: ADMINS } }, async (req, reply) => {
     const filter = parseAuditFilter(req.query ?? {}, ['nin']);
     if ((req.query as Record<string, unknown>).nin !== undefined) {
-      throw new RecordError(
+      throw new KvalregError(
+        'invalid',
         'Never put an identity number in a URL (URLs are logged). POST the filter to /api/audit/search with {"nin": "..."} instead.',
-        400,
       );
     }
     return answer(req, reply, filter, formatOf(req, req.query.format));
@@ -95,7 +95,7 @@ export function auditRoutes(app: FastifyInstance, platform: Platform): void {
   app.post<{ Body: Record<string, unknown> | undefined }>('/api/audit/search', { config: { access: ADMINS } }, async (req, reply) => {
     const body = req.body ?? {};
     if (typeof body !== 'object' || Array.isArray(body))
-      throw new RecordError('Send the filter as a JSON object, e.g. {"nin": "...", "from": "2025-01-01"}.', 400);
+      throw new KvalregError('invalid', 'Send the filter as a JSON object, e.g. {"nin": "...", "from": "2025-01-01"}.');
     const { nin, system, ...rest } = body as Record<string, unknown>;
     const filter = parseAuditFilter(rest);
     if (nin !== undefined) {
@@ -109,9 +109,9 @@ export function auditRoutes(app: FastifyInstance, platform: Platform): void {
         { allowTestIdentities: platform.config.allowTestIdentities },
       );
       if (!identity)
-        throw new RecordError(
+        throw new KvalregError(
+          'unprocessable',
           `nin: ${issues.map((i) => i.diagnostics).join('; ') || 'give the 11-digit national identity number (and "system" for a D- or H-number)'}.`,
-          422,
         );
       filter.personHash = identity.hash;
     }

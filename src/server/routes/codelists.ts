@@ -3,18 +3,18 @@
 // subgroup), and a look-up of one code that answers an older version's code with the current one.
 import fs from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { picturePath } from '../../registry/code-tree.ts';
 import { currentCodeFor } from '../../registry/values.ts';
-import { RecordError } from '../../records/workflow.ts';
 import { PUBLIC } from '../access-policy.ts';
+import { KvalregError } from '../../errors.ts';
 
-export function codeListRoutes(app: FastifyInstance, platform: Platform): void {
+export async function codeListRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const listOf = (registryId: string, listId: string) => {
     const r = platform.registry(registryId);
-    if (!r) throw new RecordError(`Unknown registry "${registryId}".`, 404, [], 'registry.unknown');
+    if (!r) throw new KvalregError('not-found', `Unknown registry "${registryId}".`, { code: 'registry.unknown' });
     const list = r.codelists.get(listId);
-    if (!list) throw new RecordError(`Registry ${r.id} has no code list "${listId}".`, 404, [], 'not.found');
+    if (!list) throw new KvalregError('not-found', `Registry ${r.id} has no code list "${listId}".`, { code: 'not.found' });
     return { r, list };
   };
 
@@ -24,11 +24,10 @@ export function codeListRoutes(app: FastifyInstance, platform: Platform): void {
     async (req, reply) => {
       const { list } = listOf(req.params.id, req.params.list);
       if (!list.tree)
-        throw new RecordError(
+        throw new KvalregError(
+          'not-found',
           `Code list ${list.id} is not hierarchical; GET /api/registries/${req.params.id}/codebook lists its codes.`,
-          404,
-          [],
-          'not.found',
+          { code: 'not.found' },
         );
       return reply.header('cache-control', 'public, max-age=3600').send({ id: list.id, title: list.title, ...list.tree });
     },
@@ -40,7 +39,7 @@ export function codeListRoutes(app: FastifyInstance, platform: Platform): void {
     async (req, reply) => {
       const { list } = listOf(req.params.id, req.params.list);
       const file = list.tree && list.pickerDir ? picturePath(list.tree, list.pickerDir, req.params.file) : undefined;
-      if (!file) throw new RecordError(`No picture "${req.params.file}" for code list ${list.id}.`, 404, [], 'not.found');
+      if (!file) throw new KvalregError('not-found', `No picture "${req.params.file}" for code list ${list.id}.`, { code: 'not.found' });
       return reply.header('cache-control', 'public, max-age=3600').type('image/svg+xml; charset=utf-8').send(fs.readFileSync(file, 'utf8'));
     },
   );
@@ -52,7 +51,7 @@ export function codeListRoutes(app: FastifyInstance, platform: Platform): void {
     async (req) => {
       const { r, list } = listOf(req.params.id, req.params.list);
       const code = String(req.query.code ?? '').trim();
-      if (!code) throw new RecordError('Give code=<a code>.', 400, [], 'request.invalid');
+      if (!code) throw new KvalregError('invalid', 'Give code=<a code>.', { code: 'request.invalid' });
       const display = list.codes.get(code);
       if (display) return { code, valid: true, display };
       const suggestion = currentCodeFor(r, list.id, code);

@@ -6,32 +6,35 @@ import { stringify } from 'csv-stringify/sync';
 import type { FastifyInstance } from 'fastify';
 import { explainIndicator, periodRange } from '../../indicators/explain.ts';
 import type { Grain } from '../../indicators/schema.ts';
-import type { Platform } from '../../platform.ts';
-import { RecordError } from '../../records/workflow.ts';
+import type { RouteOptions } from './plugin.ts';
 import type { Column, Row } from '../../reports/charts.ts';
 import { workbook } from '../../reports/figures.ts';
 import { osloDate } from '../../time/oslo.ts';
 import { READERS } from '../access-policy.ts';
+import { KvalregError } from '../../errors.ts';
 
-export function explanationExportRoutes(app: FastifyInstance, platform: Platform): void {
+export async function explanationExportRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   app.get<{ Params: { id: string; indicator: string; format: string }; Querystring: Record<string, string | undefined> }>(
     '/api/registries/:id/indicators/:indicator/explanation.:format',
     { config: { access: READERS } },
     async (req, reply) => {
       const r = platform.registry(req.params.id);
-      if (!r) throw new RecordError(`Unknown registry "${req.params.id}".`, 404, [], 'registry.unknown');
+      if (!r) throw new KvalregError('not-found', `Unknown registry "${req.params.id}".`, { code: 'registry.unknown' });
       const ind = platform.indicators.get(r.id, req.params.indicator);
-      if (!ind) throw new RecordError(`Registry ${r.id} has no indicator "${req.params.indicator}".`, 404, [], 'indicator.unknown');
+      if (!ind)
+        throw new KvalregError('not-found', `Registry ${r.id} has no indicator "${req.params.indicator}".`, { code: 'indicator.unknown' });
       const format = req.params.format;
       if (format !== 'csv' && format !== 'xlsx')
-        throw new RecordError('Ask for explanation.csv or explanation.xlsx.', 404, [], 'not.found');
+        throw new KvalregError('not-found', 'Ask for explanation.csv or explanation.xlsx.', { code: 'not.found' });
       const q = req.query;
       if (!q.unit || !platform.units.has(q.unit))
-        throw new RecordError('Give unit=<RESH id> of a unit your access covers.', 400, [], 'unit.unknown');
+        throw new KvalregError('invalid', 'Give unit=<RESH id> of a unit your access covers.', { code: 'unit.unknown' });
       const grain = (q.grain ?? 'year') as Grain;
       if (!(ind.def.grains as string[]).includes(grain))
-        throw new RecordError(`Indicator ${ind.def.id} is computed per ${ind.def.grains.join(', ')}.`, 400, [], 'request.invalid');
-      if (!q.period) throw new RecordError('Give period= (e.g. 2024).', 400, [], 'request.invalid');
+        throw new KvalregError('invalid', `Indicator ${ind.def.id} is computed per ${ind.def.grains.join(', ')}.`, {
+          code: 'request.invalid',
+        });
+      if (!q.period) throw new KvalregError('invalid', 'Give period= (e.g. 2024).', { code: 'request.invalid' });
       periodRange(grain, q.period);
       const lang = q.lang === 'en' ? 'en' : 'nb';
       const dataset = q.dataset === 'qa' ? 'qa' : 'fresh';

@@ -4,21 +4,21 @@
 import type { FastifyInstance } from 'fastify';
 import type { Caller } from '../../access/caller.ts';
 import { callerLabel } from '../../access/caller.ts';
-import type { Platform } from '../../platform.ts';
-import { RecordError } from '../../records/workflow.ts';
+import type { RouteOptions } from './plugin.ts';
 import { deliverExtract } from '../../research/extract.ts';
 import { createRequest, decide, findRequest, listRequests, type RequestInput } from '../../research/requests.ts';
 import type { Access } from '../access-policy.ts';
+import { KvalregError } from '../../errors.ts';
 
 const RESEARCHERS: Access = { callers: ['researcher'] };
 const RESEARCH_OR_ADMIN: Access = { callers: ['researcher', 'registry-admin', 'platform-admin'] };
 const ADMINS: Access = { callers: ['registry-admin', 'platform-admin'] };
 
-export function extractRequestRoutes(app: FastifyInstance, platform: Platform): void {
+export async function extractRequestRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const db = platform.db.pool;
   const registryOf = (id: string) => {
     const r = platform.registry(id);
-    if (!r) throw new RecordError(`Unknown registry "${id}".`, 404, [], 'registry.unknown');
+    if (!r) throw new KvalregError('not-found', `Unknown registry "${id}".`, { code: 'registry.unknown' });
     return r;
   };
   const grantIn = (c: Caller, registry: string, roles: string[]) =>
@@ -30,7 +30,7 @@ export function extractRequestRoutes(app: FastifyInstance, platform: Platform): 
     const found = Number.isSafeInteger(id) && id > 0 ? await findRequest(db, id) : null;
     // Someone else's request is as unknown as one that does not exist.
     if (!found || (found.requestedBy !== callerLabel(c) && !grantIn(c, found.registry, ['registry-admin', 'platform-admin']))) {
-      throw new RecordError(`No extract request ${raw}.`, 404, [], 'extract.notFound');
+      throw new KvalregError('not-found', `No extract request ${raw}.`, { code: 'extract.notFound' });
     }
     return found;
   };
@@ -41,7 +41,8 @@ export function extractRequestRoutes(app: FastifyInstance, platform: Platform): 
     async (req, reply) => {
       const c = req.caller!;
       const r = registryOf(req.params.id);
-      if (!grantIn(c, r.id, ['researcher'])) throw new RecordError(`You are not a researcher in ${r.id}.`, 403, [], 'access.denied');
+      if (!grantIn(c, r.id, ['researcher']))
+        throw new KvalregError('forbidden', `You are not a researcher in ${r.id}.`, { code: 'access.denied' });
       return reply
         .code(201)
         .send(await createRequest(db, r, req.body ?? {}, { label: callerLabel(c), name: c.kind === 'user' ? c.name : null }));
@@ -65,7 +66,7 @@ export function extractRequestRoutes(app: FastifyInstance, platform: Platform): 
     async (req) => {
       const found = await requestFor(req.caller!, req.params.requestId);
       if (found.requestedBy !== callerLabel(req.caller!))
-        throw new RecordError('Only the researcher who asked can withdraw a request.', 403, [], 'access.denied');
+        throw new KvalregError('forbidden', 'Only the researcher who asked can withdraw a request.', { code: 'access.denied' });
       return decide(db, found.id, { status: 'withdrawn', by: callerLabel(req.caller!) });
     },
   );
@@ -78,17 +79,16 @@ export function extractRequestRoutes(app: FastifyInstance, platform: Platform): 
       const c = req.caller!;
       const found = await requestFor(c, req.params.requestId);
       if (!grantIn(c, found.registry, ['registry-admin', 'platform-admin']))
-        throw new RecordError('Only an admin of the registry decides.', 403, [], 'access.denied');
-      if (found.status !== 'submitted') throw new RecordError(`Request ${found.id} has already been decided.`, 409, [], 'conflict');
+        throw new KvalregError('forbidden', 'Only an admin of the registry decides.', { code: 'access.denied' });
+      if (found.status !== 'submitted')
+        throw new KvalregError('conflict', `Request ${found.id} has already been decided.`, { code: 'conflict' });
       const note = typeof req.body?.note === 'string' ? req.body.note.trim().slice(0, 2000) : null;
       if (req.body?.approve !== true) {
         if (!note)
-          throw new RecordError(
-            'Say why the request is rejected (note).',
-            422,
-            [{ variable: 'note', rule: 'required', message: 'a reason is required' }],
-            'form.notSaved',
-          );
+          throw new KvalregError('unprocessable', 'Say why the request is rejected (note).', {
+            details: [{ variable: 'note', rule: 'required', message: 'a reason is required' }],
+            code: 'form.notSaved',
+          });
         return { request: await decide(db, found.id, { status: 'rejected', by: callerLabel(c), note }) };
       }
       const r = registryOf(found.registry);

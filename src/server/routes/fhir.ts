@@ -1,4 +1,5 @@
-// FHIR conformance routes: the CapabilityStatement (generated from the route table), $validate per
+// The FHIR API: capture (POST /fhir, a Bundle from a hospital system, through the inbox), and the
+// conformance routes: the CapabilityStatement (generated from the route table), $validate per
 // resource type answering as FHIR servers do (200 with the findings), the StructureDefinitions of
 // the platform's extensions, and an OperationOutcome for every FHIR interaction the server does not
 // have. Canonical URLs come from KVALREG_PUBLIC_URL, never from the request.
@@ -9,35 +10,59 @@ import { identityOfPatient } from '../../capture/identity.ts';
 import { issue, operationOutcome, type Issue } from '../../capture/outcome.ts';
 import { EXTENSIONS, extensionDefinition } from '../../fhir/extensions.ts';
 import { validateResource } from '../../fhir/schema.ts';
+import type { Caller } from '../../access/caller.ts';
 import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { PUBLIC, SYSTEMS } from '../access-policy.ts';
 import { capabilityStatement, NO_BASIS_PATIENT } from '../capability.ts';
 
 const FHIR_JSON = 'application/fhir+json';
 
-export interface FhirRouteOptions {
-  version: string;
-  /** The dry run of a whole Bundle through the capture pipeline (app.ts): POST /fhir/Bundle/$validate. */
-  validateBundle: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
-  /** How callers authenticate, for the statement's security section. */
-  security: string;
-}
+const VERSION = '0.1.0';
+const SECURITY =
+  'OAuth2 access tokens (JWT) from the configured issuer (HelseID), as "Authorization: Bearer" or, DPoP-bound, as "Authorization: DPoP" with a DPoP proof; or a bearer token issued by the registry. See docs/fhir-api.md.';
 
 export function fhirBase(platform: Platform): string {
   return `${platform.config.publicUrl}/fhir`;
 }
 
-export function fhirRoutes(app: FastifyInstance, platform: Platform, o: FhirRouteOptions): void {
+export async function fhirRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const base = fhirBase(platform);
+  const metrics = app.metrics;
+
+  // Capture: a Bundle from a hospital system, through the inbox (capture/). $validate of a whole
+  // Bundle is the same pipeline as a dry run, nothing stored.
+  const postBundle = async (req: FastifyRequest, reply: FastifyReply, dryRun: boolean) => {
+    const c = req.caller as Caller & { kind: 'system' };
+    if (typeof req.body !== 'string' || req.body.length === 0) {
+      return reply
+        .code(400)
+        .type(FHIR_JSON)
+        .send(
+          operationOutcome([
+            issue.error('structure', undefined, 'Empty body. Send a FHIR Bundle with Content-Type application/fhir+json.'),
+          ]),
+        );
+    }
+    const outcome = dryRun ? await platform.inbox.validate(c, req.body) : await platform.inbox.capture(c, 'fhir', req.body);
+    if (!dryRun) metrics.captured(outcome.status);
+    if (outcome.messageId) reply.header('X-Kvalreg-Message', String(outcome.messageId));
+    // [conformance] $validate answers with its findings and 200, as FHIR servers do; only a body that
+    // is not JSON at all (nothing to validate) or a failure of the server is not a 200.
+    const status = dryRun && outcome.httpStatus < 500 && !isUnparsable(req.body) ? 200 : outcome.httpStatus;
+    return reply.code(status).type(FHIR_JSON).send(outcome.body);
+  };
+  app.post('/fhir', { config: { access: SYSTEMS } }, (req, reply) => postBundle(req, reply, false));
+  app.post('/fhir/', { config: { access: SYSTEMS } }, (req, reply) => postBundle(req, reply, false));
 
   app.get('/fhir/metadata', { config: { access: PUBLIC } }, async (_req, reply) =>
     reply.type(FHIR_JSON).send(
       capabilityStatement({
         base,
-        version: o.version,
+        version: VERSION,
         routes: app.routeTable,
         acceptedInBundles: ACCEPTED_TYPES,
-        security: o.security,
+        security: SECURITY,
       }),
     ),
   );
@@ -55,7 +80,7 @@ export function fhirRoutes(app: FastifyInstance, platform: Platform, o: FhirRout
         },
       },
     },
-    o.validateBundle,
+    (req, reply) => postBundle(req, reply, true),
   );
   for (const type of ACCEPTED_TYPES) {
     app.post(
@@ -80,7 +105,7 @@ export function fhirRoutes(app: FastifyInstance, platform: Platform, o: FhirRout
     async (req, reply) => {
       const url = (req.query as { url?: string }).url;
       const all = Object.keys(EXTENSIONS)
-        .map((id) => extensionDefinition(base, id, o.version))
+        .map((id) => extensionDefinition(base, id, VERSION))
         .filter((sd) => !url || sd.url === url);
       const bundle: Bundle = {
         resourceType: 'Bundle',
@@ -106,7 +131,7 @@ export function fhirRoutes(app: FastifyInstance, platform: Platform, o: FhirRout
           ]),
         );
     }
-    return reply.type(FHIR_JSON).send(extensionDefinition(base, req.params.id, o.version));
+    return reply.type(FHIR_JSON).send(extensionDefinition(base, req.params.id, VERSION));
   });
 
   // Anything else under /fhir — another method on a path that exists, a type or operation this server
@@ -209,4 +234,15 @@ function validateOne(platform: Platform, type: string, body: unknown): { status:
   if (!issues.some((i) => i.severity === 'error' || i.severity === 'warning'))
     issues.push(issue.info(undefined, `The ${type} is valid${profile ? ` against ${profile}` : ''}; nothing was stored.`));
   return { status: 200, outcome: operationOutcome(issues) };
+}
+
+/** A body that is not JSON: $validate cannot validate it (400), where findings about a resource are a 200. */
+function isUnparsable(body: unknown): boolean {
+  if (typeof body !== 'string') return true;
+  try {
+    JSON.parse(body);
+    return false;
+  } catch {
+    return true;
+  }
 }

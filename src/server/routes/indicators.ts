@@ -3,6 +3,7 @@
 // publishing CSV, analytics freshness, and per-case explanations (unit users, through the door).
 import type { FastifyInstance } from 'fastify';
 import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { explainIndicator, periodRange } from '../../indicators/explain.ts';
 import { measure, measureId, measureReport, nationalCsv } from '../../indicators/outputs.ts';
 import { GRAINS, type Grain } from '../../indicators/schema.ts';
@@ -10,41 +11,37 @@ import { fhirId } from '../../fhir/ids.ts';
 import { definitionLines, definitionText } from '../../indicators/text.ts';
 import type { Indicator } from '../../indicators/load.ts';
 import type { ResultQuery } from '../../indicators/service.ts';
-import { RecordError } from '../../records/workflow.ts';
 import type { Registry } from '../../registry/load.ts';
 import { keyFiguresOf } from '../../publish/key-figures.ts';
 import { osloDate } from '../../time/oslo.ts';
 import { PUBLIC, READERS } from '../access-policy.ts';
 import { coverageFor, coverageIndex, withCoverage } from '../../quality/coverage-link.ts';
+import { KvalregError } from '../../errors.ts';
 
 const FHIR_JSON = 'application/fhir+json';
 const LEVELS = ['nation', 'region', 'trust', 'hospital', 'department'] as const;
 
 type Q = Record<string, string | undefined>;
 
-export function indicatorRoutes(app: FastifyInstance, platform: Platform): void {
+export async function indicatorRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const registryOf = (id: string): Registry => {
     const r = platform.registry(id);
     if (!r)
-      throw new RecordError(
-        `Unknown registry "${id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`,
-        404,
-        [],
-        'registry.unknown',
-      );
+      throw new KvalregError('not-found', `Unknown registry "${id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, {
+        code: 'registry.unknown',
+      });
     return r;
   };
   const indicatorOf = (r: Registry, id: string): Indicator => {
     const ind = platform.indicators.get(r.id, id);
     if (!ind)
-      throw new RecordError(
+      throw new KvalregError(
+        'not-found',
         `Registry ${r.id} has no indicator "${id}"; known: ${platform.indicators
           .list(r.id)
           .map((i) => i.def.id)
           .join(', ')}.`,
-        404,
-        [],
-        'indicator.unknown',
+        { code: 'indicator.unknown' },
       );
     return ind;
   };
@@ -112,9 +109,9 @@ export function indicatorRoutes(app: FastifyInstance, platform: Platform): void 
     const q = req.query,
       l = lang(q);
     const grain = q.grain ?? 'year';
-    if (!(GRAINS as readonly string[]).includes(grain)) throw new RecordError(`grain must be one of ${GRAINS.join(', ')}.`, 400);
+    if (!(GRAINS as readonly string[]).includes(grain)) throw new KvalregError('invalid', `grain must be one of ${GRAINS.join(', ')}.`);
     if (q.level && !(LEVELS as readonly string[]).includes(q.level))
-      throw new RecordError(`level must be one of ${LEVELS.join(', ')}.`, 400);
+      throw new KvalregError('invalid', `level must be one of ${LEVELS.join(', ')}.`);
     const statistics = platform.indicators.statistics(r.id).map((s) => ({
       id: s.def.id,
       title: s.def.title[l],
@@ -146,7 +143,7 @@ export function indicatorRoutes(app: FastifyInstance, platform: Platform): void 
     async (req, reply) => {
       const r = registryOf(req.params.id);
       const year = req.query.year ?? String(Number(osloDate(new Date().toISOString()).slice(0, 4)) - 1);
-      if (!/^\d{4}$/.test(year)) throw new RecordError('year must be a year like 2024.', 400);
+      if (!/^\d{4}$/.test(year)) throw new KvalregError('invalid', 'year must be a year like 2024.');
       const dataset = datasetOf(req.query.dataset ?? 'qa');
       const results = (
         await Promise.all(
@@ -175,9 +172,9 @@ export function indicatorRoutes(app: FastifyInstance, platform: Platform): void 
       const r = registryOf(req.params.id);
       const ind = indicatorOf(r, req.params.indicator);
       const q = req.query;
-      if (!q.unit) throw new RecordError('Give unit=<RESH id> of a unit your access covers.', 400);
+      if (!q.unit) throw new KvalregError('invalid', 'Give unit=<RESH id> of a unit your access covers.');
       const grain = grainOf(q.grain ?? 'year', ind);
-      if (!q.period) throw new RecordError('Give period= (e.g. 2024, 2024-Q1 or 2024-06).', 400);
+      if (!q.period) throw new KvalregError('invalid', 'Give period= (e.g. 2024, 2024-Q1 or 2024-06).');
       periodRange(grain, q.period);
       return platform.data.transaction(
         req.caller!,
@@ -222,7 +219,7 @@ export function indicatorRoutes(app: FastifyInstance, platform: Platform): void 
   app.get<{ Params: { measureId: string } }>('/fhir/Measure/:measureId', { config: { access: PUBLIC } }, async (req, reply) => {
     // An id as it was before FHIR ids ("_" became "-") still finds its Measure.
     const found = allMeasures().find(({ r, ind }) => measureId(r.id, ind) === fhirId(req.params.measureId));
-    if (!found) throw new RecordError(`No Measure "${req.params.measureId}". GET /fhir/Measure lists them.`, 404);
+    if (!found) throw new KvalregError('not-found', `No Measure "${req.params.measureId}". GET /fhir/Measure lists them.`);
     return reply.type(FHIR_JSON).send(measure(base(req), found.r, found.ind, definitionLines(found.ind, found.r, 'nb')));
   });
   // ?measure=<id or url>&period=2024&reporter=<RESH>[&grain=year][&dataset=qa]
@@ -254,10 +251,10 @@ export function indicatorRoutes(app: FastifyInstance, platform: Platform): void 
       const q = req.query;
       const id = (q.measure ?? '').split('/').pop() ?? '';
       const found = allMeasures().find(({ r, ind }) => measureId(r.id, ind) === fhirId(id));
-      if (!found) throw new RecordError('Give measure=<Measure id or canonical URL> (GET /fhir/Measure lists them).', 400);
-      if (!q.period) throw new RecordError('Give period=<year, e.g. 2024> (or 2024-Q1 with grain=quarter).', 400);
+      if (!found) throw new KvalregError('invalid', 'Give measure=<Measure id or canonical URL> (GET /fhir/Measure lists them).');
+      if (!q.period) throw new KvalregError('invalid', 'Give period=<year, e.g. 2024> (or 2024-Q1 with grain=quarter).');
       const unit = (q.reporter ?? platform.indicators.nation()).split('|').pop()!;
-      if (!platform.units.has(unit)) throw new RecordError(`Unknown reporter unit "${unit}": give the RESH id of a unit.`, 400);
+      if (!platform.units.has(unit)) throw new KvalregError('invalid', `Unknown reporter unit "${unit}": give the RESH id of a unit.`);
       const grain = grainOf(q.grain ?? 'year', found.ind);
       periodRange(grain, q.period);
       const dataset = datasetOf(q.dataset ?? 'fresh');
@@ -290,11 +287,11 @@ function resultQuery(q: Q, platform: Platform, r: Registry): ResultQuery {
   const out: ResultQuery = { dataset: datasetOf(q.dataset ?? 'fresh') };
   if (q.indicator) {
     if (!platform.indicators.get(r.id, q.indicator))
-      throw new RecordError(`Registry ${r.id} has no indicator "${q.indicator}".`, 404, [], 'indicator.unknown');
+      throw new KvalregError('not-found', `Registry ${r.id} has no indicator "${q.indicator}".`, { code: 'indicator.unknown' });
     out.indicator = q.indicator;
   }
   if (q.grain) {
-    if (!(GRAINS as readonly string[]).includes(q.grain)) throw new RecordError(`grain must be one of ${GRAINS.join(', ')}.`, 400);
+    if (!(GRAINS as readonly string[]).includes(q.grain)) throw new KvalregError('invalid', `grain must be one of ${GRAINS.join(', ')}.`);
     out.grain = q.grain as Grain;
   }
   if (q.period) {
@@ -304,11 +301,11 @@ function resultQuery(q: Q, platform: Platform, r: Registry): ResultQuery {
   if (q.unit) {
     const units = q.unit.split(',');
     const unknown = units.filter((u) => !platform.units.has(u));
-    if (unknown.length) throw new RecordError(`Unknown unit(s) ${unknown.join(', ')}: give RESH ids.`, 400);
+    if (unknown.length) throw new KvalregError('invalid', `Unknown unit(s) ${unknown.join(', ')}: give RESH ids.`);
     out.units = units;
   }
   if (q.level) {
-    if (!(LEVELS as readonly string[]).includes(q.level)) throw new RecordError(`level must be one of ${LEVELS.join(', ')}.`, 400);
+    if (!(LEVELS as readonly string[]).includes(q.level)) throw new KvalregError('invalid', `level must be one of ${LEVELS.join(', ')}.`);
     out.level = q.level as ResultQuery['level'];
   }
   if (q.stratifier) out.stratifier = q.stratifier;
@@ -317,18 +314,19 @@ function resultQuery(q: Q, platform: Platform, r: Registry): ResultQuery {
 
 function grainOf(raw: string, ind: Indicator): Grain {
   if (!(ind.def.grains as string[]).includes(raw))
-    throw new RecordError(`Indicator ${ind.def.id} is computed per ${ind.def.grains.join(', ')}; "${raw}" is not one of them.`, 400);
+    throw new KvalregError('invalid', `Indicator ${ind.def.id} is computed per ${ind.def.grains.join(', ')}; "${raw}" is not one of them.`);
   return raw as Grain;
 }
 
 function datasetOf(raw: string): 'fresh' | 'qa' {
-  if (raw !== 'fresh' && raw !== 'qa') throw new RecordError('dataset must be fresh (all data) or qa (finalised registrations only).', 400);
+  if (raw !== 'fresh' && raw !== 'qa')
+    throw new KvalregError('invalid', 'dataset must be fresh (all data) or qa (finalised registrations only).');
   return raw;
 }
 
 function bounded(raw: string | undefined, name: string, fallback: number, max: number): number {
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 0 || n > max) throw new RecordError(`${name} must be a whole number from 0 to ${max}.`, 400);
+  if (!Number.isSafeInteger(n) || n < 0 || n > max) throw new KvalregError('invalid', `${name} must be a whole number from 0 to ${max}.`);
   return n;
 }

@@ -2,16 +2,17 @@
 // captured one), and adding an instance of a repeating form (an injury) to a case.
 import type { FastifyInstance } from 'fastify';
 import type { Caller } from '../../access/caller.ts';
-import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { addInstance, startManualCase, type ManualInput } from '../../records/manual.ts';
-import { getCase, RecordError } from '../../records/workflow.ts';
+import { getCase } from '../../records/workflow.ts';
 import type { Registry } from '../../registry/load.ts';
 import { WRITERS } from '../access-policy.ts';
+import { KvalregError } from '../../errors.ts';
 
-export function manualRoutes(app: FastifyInstance, platform: Platform): void {
+export async function manualRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const registryOf = (id: string): Registry => {
     const r = platform.registry(id);
-    if (!r) throw new RecordError(`Unknown registry "${id}".`, 404, [], 'registry.unknown');
+    if (!r) throw new KvalregError('not-found', `Unknown registry "${id}".`, { code: 'registry.unknown' });
     return r;
   };
   const userOf = (c: Caller) => (c.kind === 'user' ? c.user : c.kind === 'system' ? c.sender : c.task);
@@ -24,7 +25,7 @@ export function manualRoutes(app: FastifyInstance, platform: Platform): void {
       const r = registryOf(req.params.id);
       const c = req.caller!;
       if (!req.body || typeof req.body !== 'object')
-        throw new RecordError('Send {"nin": "...", "unit": "<RESH>", "values": {...}}.', 400, [], 'request.invalid');
+        throw new KvalregError('invalid', 'Send {"nin": "...", "unit": "<RESH>", "values": {...}}.', { code: 'request.invalid' });
       const started = await platform.data.transaction(
         { kind: 'platform', task: 'manual-registration' },
         'case:manual',
@@ -42,7 +43,7 @@ export function manualRoutes(app: FastifyInstance, platform: Platform): void {
       const r = registryOf(req.params.id);
       const caseId = Number(req.params.caseId);
       if (!Number.isSafeInteger(caseId) || caseId <= 0)
-        throw new RecordError(`"${req.params.caseId}" is not a case id.`, 400, [], 'request.invalid');
+        throw new KvalregError('invalid', `"${req.params.caseId}" is not a case id.`, { code: 'request.invalid' });
       const result = await platform.data.transaction(
         req.caller!,
         'case:add-form',

@@ -3,22 +3,22 @@
 // XLSX), the REDCap data dictionary, FHIR Questionnaire/CodeSystem/ValueSet, and a DCAT-AP-NO
 // dataset description. Definitions only: no data and no counts.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { codebookCsv, codebookXlsx } from '../../metadata/codebook.ts';
 import { dcatTurtle } from '../../metadata/dcat.ts';
 import { codeSystem, questionnaire, valueSet } from '../../metadata/fhir.ts';
 import { openMetadata } from '../../metadata/open.ts';
 import { redcapCsv } from '../../metadata/redcap.ts';
-import { RecordError } from '../../records/workflow.ts';
 import { osloDate } from '../../time/oslo.ts';
 import { PUBLIC } from '../access-policy.ts';
+import { KvalregError } from '../../errors.ts';
 
 const FHIR_JSON = 'application/fhir+json';
 
-export function metadataRoutes(app: FastifyInstance, platform: Platform): void {
+export async function metadataRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const registryOf = (id: string) => {
     const r = platform.registry(id);
-    if (!r) throw new RecordError(`Unknown registry "${id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, 404);
+    if (!r) throw new KvalregError('not-found', `Unknown registry "${id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`);
     return r;
   };
   const base = (req: FastifyRequest) => `${req.protocol}://${req.host}`;
@@ -69,9 +69,9 @@ export function metadataRoutes(app: FastifyInstance, platform: Platform): void {
             ? codeSystem(fhirBase, r, req.params.name!)
             : valueSet(fhirBase, r, req.params.name!);
       if (!res)
-        throw new RecordError(
+        throw new KvalregError(
+          'not-found',
           `The ${r.id} registry has no ${kind === 'Questionnaire' ? 'form' : 'code list'} "${req.params.name}"; see ${prefix.replace(':id', r.id)}.`,
-          404,
         );
       return reply.type(FHIR_JSON).send(res);
     });

@@ -5,24 +5,22 @@ import type { FastifyInstance } from 'fastify';
 import type { Caller } from '../../access/caller.ts';
 import { AUX_SYSTEM, identityFromIdentifier, NIN_SYSTEMS } from '../../capture/identity.ts';
 import type { Issue } from '../../capture/outcome.ts';
-import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { caseHeaders, revealIdentity } from '../../records/case-header.ts';
 import { fieldHistory } from '../../records/field-history.ts';
 import { patientView, personByHash } from '../../records/patients.ts';
-import { getCase, RecordError } from '../../records/workflow.ts';
+import { getCase } from '../../records/workflow.ts';
 import type { Registry } from '../../registry/load.ts';
 import { READERS } from '../access-policy.ts';
+import { KvalregError } from '../../errors.ts';
 
-export function patientRoutes(app: FastifyInstance, platform: Platform): void {
+export async function patientRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const registryOf = (id: string): Registry => {
     const r = platform.registry(id);
     if (!r)
-      throw new RecordError(
-        `Unknown registry "${id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`,
-        404,
-        [],
-        'registry.unknown',
-      );
+      throw new KvalregError('not-found', `Unknown registry "${id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, {
+        code: 'registry.unknown',
+      });
     return r;
   };
   const unitName = (resh: string) => {
@@ -99,11 +97,10 @@ export function patientRoutes(app: FastifyInstance, platform: Platform): void {
       : Object.keys(NIN_SYSTEMS).find((s) => identityFromIdentifier(platform.keys, s, raw, 'nin', [], opts) !== undefined);
     const identity = system ? identityFromIdentifier(platform.keys, system, raw, 'nin', issues, opts) : undefined;
     if (!identity)
-      throw new RecordError(
+      throw new KvalregError(
+        'invalid',
         'Give {"nin": "<fødselsnummer, D-number or H-number>"}: the number given is not a valid identity number.',
-        400,
-        [],
-        'nin.invalid',
+        { code: 'nin.invalid' },
       );
     const view = await platform.data.transaction(
       req.caller!,
@@ -114,7 +111,8 @@ export function patientRoutes(app: FastifyInstance, platform: Platform): void {
       },
       { readOnly: true, client: req.ip },
     );
-    if (!view) throw new RecordError('No registrations of this person at the units you have access to.', 404, [], 'patient.notFound');
+    if (!view)
+      throw new KvalregError('not-found', 'No registrations of this person at the units you have access to.', { code: 'patient.notFound' });
     return reply.header('cache-control', 'no-store').send(view);
   });
 
@@ -126,7 +124,8 @@ export function patientRoutes(app: FastifyInstance, platform: Platform): void {
       (tx) => patientView(tx, readable(req.caller!), personId, platform.keys, { unitName, purpose: 'read' }),
       { readOnly: true, client: req.ip },
     );
-    if (!view) throw new RecordError('No registrations of this person at the units you have access to.', 404, [], 'patient.notFound');
+    if (!view)
+      throw new KvalregError('not-found', 'No registrations of this person at the units you have access to.', { code: 'patient.notFound' });
     return reply.header('cache-control', 'no-store').send(view);
   });
 }
@@ -134,6 +133,6 @@ export function patientRoutes(app: FastifyInstance, platform: Platform): void {
 function positiveId(raw: string): number {
   const id = Number(raw);
   if (!Number.isSafeInteger(id) || id <= 0)
-    throw new RecordError(`"${raw}" is not an id: ids are positive whole numbers.`, 400, [], 'request.invalid');
+    throw new KvalregError('invalid', `"${raw}" is not an id: ids are positive whole numbers.`, { code: 'request.invalid' });
   return id;
 }

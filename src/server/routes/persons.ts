@@ -8,10 +8,10 @@ import { AccessDenied } from '../../access/door.ts';
 import { callerLabel, type Caller } from '../../access/caller.ts';
 import { identityFromFhirIdentifier, type Identity } from '../../capture/identity.ts';
 import type { Issue } from '../../capture/outcome.ts';
-import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { mergeByNumbers } from '../../records/persons.ts';
-import { RecordError } from '../../records/workflow.ts';
 import { ADMINS } from '../access-policy.ts';
+import { KvalregError, kindOfStatus } from '../../errors.ts';
 
 interface MergeBody {
   from?: unknown;
@@ -21,7 +21,7 @@ interface MergeBody {
 const SHAPE =
   'Send {"from": <identifier>, "into": <identifier>}, each a FHIR Identifier: {"system": "urn:oid:2.16.578.1.12.4.1.4.3", "value": "<FH-number>"}; a local H-number with "type" HNR and "assigner".';
 
-export function personRoutes(app: FastifyInstance, platform: Platform): void {
+export async function personRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   app.post<{ Body: MergeBody }>('/api/persons/merge', { config: { access: ADMINS } }, async (req) => {
     const c = req.caller!;
     const body = req.body;
@@ -33,24 +33,24 @@ export function personRoutes(app: FastifyInstance, platform: Platform): void {
         // Inside the door, so that a refused attempt is in the audit trail.
         requireAllRegistries(c);
         if (!body || typeof body !== 'object' || typeof body.from !== 'object' || typeof body.into !== 'object' || !body.from || !body.into)
-          throw new RecordError(SHAPE, 400);
+          throw new KvalregError('invalid', SHAPE);
         const issues: Issue[] = [];
         // Merging means the numbers are real patients' numbers: the deployment's rule for test numbers applies.
         const opts = { allowTestIdentities: platform.config.allowTestIdentities };
         const from = identityFromFhirIdentifier(platform.keys, body.from, 'from', issues, opts);
         const into = identityFromFhirIdentifier(platform.keys, body.into, 'into', issues, opts);
         if (!from || !into)
-          throw new RecordError(
+          throw new KvalregError(
+            'unprocessable',
             `Cannot merge: ${issues.map((i) => `${i.location}: ${i.diagnostics}`).join('; ') || SHAPE}`,
-            422,
-            issues.map((i) => ({ location: i.location, rule: i.rule })),
+            { details: issues.map((i) => ({ location: i.location, rule: i.rule })) },
           );
-        if (from.hashHex === into.hashHex) throw new RecordError('"from" and "into" are the same number; nothing to merge.', 409);
+        if (from.hashHex === into.hashHex) throw new KvalregError('conflict', '"from" and "into" are the same number; nothing to merge.');
         return mergeByNumbers(tx, ctx, from as Identity, into as Identity, { label: callerLabel(c), role: roleOf(c), source: 'registry' });
       },
       { client: req.ip },
     );
-    if ('error' in result) throw new RecordError(result.message, result.error === 'not-found' ? 404 : 409);
+    if ('error' in result) throw new KvalregError(kindOfStatus(result.error === 'not-found' ? 404 : 409), result.message);
     return { merged: true, fromPerson: result.fromId, intoPerson: result.intoId, movedCases: result.movedCases, reserved: result.reserved };
   });
 }

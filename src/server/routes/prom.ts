@@ -3,8 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { AccessDenied } from '../../access/door.ts';
 import { callerLabel } from '../../access/caller.ts';
-import type { Platform } from '../../platform.ts';
-import { RecordError } from '../../records/workflow.ts';
+import type { RouteOptions } from './plugin.ts';
 import { paperPdf } from '../../prom/paper.ts';
 import { invitationInstruments, ResponseError, saveResponse } from '../../prom/responses.ts';
 import { hospitalName } from '../../prom/sender.ts';
@@ -13,20 +12,22 @@ import { ANY_CALLER, PATIENTS, PUBLIC, WRITERS } from '../access-policy.ts';
 import { osloDate } from '../../time/oslo.ts';
 import { PatientForms } from '../../prom/form.ts';
 import { followUpList, overrideDecision } from '../../prom/triage.ts';
+import { clinicAnswers } from '../../prom/clinic.ts';
 import { READERS } from '../access-policy.ts';
+import { KvalregError, kindOfStatus } from '../../errors.ts';
 
 const PLATFORM = { kind: 'platform', task: 'prom-paper' } as const;
 
 function invitationId(raw: string): number {
   const id = Number(raw);
   if (!Number.isSafeInteger(id) || id <= 0)
-    throw new RecordError(`"${raw}" is not an invitation id: invitation ids are positive whole numbers.`, 400);
+    throw new KvalregError('invalid', `"${raw}" is not an invitation id: invitation ids are positive whole numbers.`);
   return id;
 }
 
 const FHIR_JSON = 'application/fhir+json';
 
-export function promRoutes(app: FastifyInstance, platform: Platform): void {
+export async function promRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const prom = platform.prom;
 
   // The instruments' Questionnaires, for systems that send QuestionnaireResponses (and for anyone
@@ -75,12 +76,16 @@ export function promRoutes(app: FastifyInstance, platform: Platform): void {
     { config: { access: PUBLIC } },
     async (req) => {
       const r = platform.registry(req.params.id);
-      if (!r) throw new RecordError(`Unknown registry "${req.params.id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, 404);
+      if (!r)
+        throw new KvalregError(
+          'not-found',
+          `Unknown registry "${req.params.id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`,
+        );
       const today = osloDate(new Date().toISOString());
       const year = req.query.year ?? String(Number(today.slice(0, 4)) - 1);
-      if (!/^\d{4}$/.test(year)) throw new RecordError('year must be a year like 2024.', 400);
+      if (!/^\d{4}$/.test(year)) throw new KvalregError('invalid', 'year must be a year like 2024.');
       if (req.query.unit !== undefined && !platform.units.has(req.query.unit))
-        throw new RecordError(`Unknown unit "${req.query.unit}": give the RESH id of a unit.`, 400);
+        throw new KvalregError('invalid', `Unknown unit "${req.query.unit}": give the RESH id of a unit.`);
       return prom.results.results(r, { year, unit: req.query.unit, asOf: today });
     },
   );
@@ -91,9 +96,9 @@ export function promRoutes(app: FastifyInstance, platform: Platform): void {
     async (req, reply) => {
       const inst = prom.instruments.get(req.params.questionnaireId);
       if (!inst)
-        throw new RecordError(
+        throw new KvalregError(
+          'not-found',
           `No Questionnaire "${req.params.questionnaireId}". GET /fhir/Questionnaire lists them: ${[...prom.instruments.keys()].join(', ')}.`,
-          404,
         );
       return reply.type(FHIR_JSON).send(inst.questionnaire);
     },
@@ -103,7 +108,7 @@ export function promRoutes(app: FastifyInstance, platform: Platform): void {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof ResponseError) throw new RecordError(err.message, err.status, err.details);
+      if (err instanceof ResponseError) throw new KvalregError(kindOfStatus(err.status), err.message, { details: err.details });
       throw err;
     }
   };
@@ -139,7 +144,7 @@ export function promRoutes(app: FastifyInstance, platform: Platform): void {
         const row = (
           await tx.client.query('SELECT id, person_id, unit_resh, purpose, status, expires_at FROM prom_invitation WHERE id = $1', [id])
         ).rows[0];
-        if (!row) throw new RecordError(`No invitation ${id} at your units.`, 404);
+        if (!row) throw new KvalregError('not-found', `No invitation ${id} at your units.`);
         tx.audit({ action: 'read', object: `prom/invitation/${id}`, personIds: [Number(row.person_id)] });
         return row;
       },
@@ -189,12 +194,12 @@ export function promRoutes(app: FastifyInstance, platform: Platform): void {
       const id = invitationId(req.params.invitationId);
       const inv = await visible(req, id);
       const instrument = prom.instruments.get(String(req.body?.instrument ?? ''));
-      if (!instrument) throw new RecordError(`Give "instrument": one of ${[...prom.instruments.keys()].join(', ')}.`, 400);
+      if (!instrument) throw new KvalregError('invalid', `Give "instrument": one of ${[...prom.instruments.keys()].join(', ')}.`);
       let answers;
       try {
         answers = answersFromJson(req.body?.answers);
       } catch (err) {
-        throw new RecordError(`answers: ${(err as AnswerFormatError).message}`, 400);
+        throw new KvalregError('invalid', `answers: ${(err as AnswerFormatError).message}`);
       }
       try {
         const saved = await platform.data.transaction(
@@ -204,9 +209,9 @@ export function promRoutes(app: FastifyInstance, platform: Platform): void {
             const asked = await invitationInstruments(tx, id, prom.order);
             const which = asked.find((a) => a.instrument === instrument.id && (!req.body?.recall || a.recall === req.body.recall));
             if (!which)
-              throw new RecordError(
+              throw new KvalregError(
+                'conflict',
                 `Invitation ${id} does not ask ${instrument.id}; it asks ${asked.map((a) => a.instrument).join(', ')}.`,
-                409,
               );
             const user = callerLabel(req.caller!);
             tx.audit({
@@ -232,7 +237,7 @@ export function promRoutes(app: FastifyInstance, platform: Platform): void {
         );
         return reply.code(201).send(saved);
       } catch (err) {
-        if (err instanceof ResponseError) throw new RecordError(err.message, err.status, err.details);
+        if (err instanceof ResponseError) throw new KvalregError(kindOfStatus(err.status), err.message, { details: err.details });
         if (err instanceof AccessDenied) throw err;
         throw err;
       }
@@ -243,13 +248,13 @@ export function promRoutes(app: FastifyInstance, platform: Platform): void {
   // visit, and those marked "no visit needed"; a clinician may override with a reason.
   const registryOf = (rid: string) => {
     const r = platform.registries.find((x) => x.id === rid);
-    if (!r) throw new RecordError(`Unknown registry "${rid}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, 404);
+    if (!r) throw new KvalregError('not-found', `Unknown registry "${rid}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`);
     return r;
   };
   const count = (raw: string | undefined, name: string, dflt: number) => {
     if (raw === undefined) return dflt;
     const n = Number(raw);
-    if (!Number.isSafeInteger(n) || n < 0) throw new RecordError(`${name} must be a whole number of 0 or more.`, 400);
+    if (!Number.isSafeInteger(n) || n < 0) throw new KvalregError('invalid', `${name} must be a whole number of 0 or more.`);
     return n;
   };
   app.get<{ Params: { id: string }; Querystring: { unit?: string; decision?: string; limit?: string; offset?: string } }>(
@@ -258,7 +263,7 @@ export function promRoutes(app: FastifyInstance, platform: Platform): void {
     async (req) => {
       const r = registryOf(req.params.id);
       if (req.query.unit !== undefined && !platform.units.has(req.query.unit))
-        throw new RecordError(`Unknown unit "${req.query.unit}": give the RESH id of a unit.`, 400);
+        throw new KvalregError('invalid', `Unknown unit "${req.query.unit}": give the RESH id of a unit.`);
       return platform.data.transaction(
         req.caller!,
         'prom:follow-up',
@@ -273,6 +278,29 @@ export function promRoutes(app: FastifyInstance, platform: Platform): void {
       );
     },
   );
+  // The clinic's own follow-up (schedules declared party: clinic): the answers to its items, for
+  // the unit's own patients; never what only a registry asked (src/prom/clinic.ts).
+  app.get<{ Params: { id: string }; Querystring: { unit?: string; status?: string; limit?: string; offset?: string } }>(
+    '/api/registries/:id/prom/clinic',
+    { config: { access: READERS } },
+    async (req) => {
+      const r = registryOf(req.params.id);
+      if (req.query.unit !== undefined && !platform.units.has(req.query.unit))
+        throw new KvalregError('invalid', `Unknown unit "${req.query.unit}": give the RESH id of a unit.`);
+      return platform.data.transaction(
+        req.caller!,
+        'prom:clinic',
+        (tx) =>
+          clinicAnswers(tx, r, {
+            unit: req.query.unit,
+            status: req.query.status || undefined,
+            limit: count(req.query.limit, 'limit', 100),
+            offset: count(req.query.offset, 'offset', 0),
+          }),
+        { readOnly: true, client: req.ip },
+      );
+    },
+  );
   app.post<{ Params: { id: string; caseId: string; triage: string }; Body: { decision?: unknown; reason?: unknown } }>(
     '/api/registries/:id/prom/follow-up/:caseId/:triage',
     { config: { access: WRITERS } },
@@ -280,7 +308,7 @@ export function promRoutes(app: FastifyInstance, platform: Platform): void {
       const r = registryOf(req.params.id);
       const caseId = Number(req.params.caseId);
       if (!Number.isSafeInteger(caseId) || caseId <= 0)
-        throw new RecordError(`"${req.params.caseId}" is not a case id: case ids are positive whole numbers.`, 400);
+        throw new KvalregError('invalid', `"${req.params.caseId}" is not a case id: case ids are positive whole numbers.`);
       return platform.data.transaction(
         req.caller!,
         'prom:follow-up-override',

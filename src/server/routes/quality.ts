@@ -2,7 +2,7 @@
 // users), the cases behind a finding (person-level: through the door, within the caller's units,
 // audited, paged), and the follow-up of findings.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { FOLLOW_UP_STATUSES, QualityError, type FollowUpStatus } from '../../quality/service.ts';
 import {
   abstractCase,
@@ -14,34 +14,34 @@ import {
   type StudyDef,
 } from '../../quality/validation.ts';
 import { callerLabel } from '../../access/caller.ts';
-import { RecordError } from '../../records/workflow.ts';
 import { osloDate } from '../../time/oslo.ts';
 import { ADMINS, PUBLIC, READERS, WRITERS } from '../access-policy.ts';
+import { KvalregError, kindOfStatus } from '../../errors.ts';
 
 type Q = Record<string, string | undefined>;
 
-export function qualityRoutes(app: FastifyInstance, platform: Platform): void {
+export async function qualityRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const registryOf = (id: string) => {
     const r = platform.registry(id);
-    if (!r) throw new RecordError(`Unknown registry "${id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, 404);
+    if (!r) throw new KvalregError('not-found', `Unknown registry "${id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`);
     return r;
   };
   const nation = () => platform.units.all().find((u) => u.level === 'nation')?.resh ?? '1';
   const yearOf = (raw: string | undefined) => {
     const year = raw === undefined ? Number(osloDate(new Date().toISOString()).slice(0, 4)) : Number(raw);
-    if (!Number.isInteger(year) || year < 1900 || year > 2999) throw new RecordError('year must be a year like 2024.', 400);
+    if (!Number.isInteger(year) || year < 1900 || year > 2999) throw new KvalregError('invalid', 'year must be a year like 2024.');
     return year;
   };
   const datasetOf = (raw: string | undefined) => {
     const d = raw ?? 'fresh';
-    if (d !== 'fresh' && d !== 'qa') throw new RecordError('dataset must be fresh or qa.', 400);
+    if (d !== 'fresh' && d !== 'qa') throw new KvalregError('invalid', 'dataset must be fresh or qa.');
     return d;
   };
   const wrap = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof QualityError || err instanceof ValidationError) throw new RecordError(err.message, err.httpStatus);
+      if (err instanceof QualityError || err instanceof ValidationError) throw new KvalregError(kindOfStatus(err.httpStatus), err.message);
       throw err;
     }
   };
@@ -75,12 +75,13 @@ export function qualityRoutes(app: FastifyInstance, platform: Platform): void {
       wrap(async () => {
         const r = registryOf(req.params.id);
         if (!req.query.finding)
-          throw new RecordError('Give finding= (the key of a check, e.g. completeness/injury_energy), unit= and year=.', 400);
+          throw new KvalregError('invalid', 'Give finding= (the key of a check, e.g. completeness/injury_energy), unit= and year=.');
         const after = req.query.after === undefined ? 0 : Number(req.query.after);
         const limit = req.query.limit === undefined ? 100 : Number(req.query.limit);
-        if (!Number.isSafeInteger(after) || after < 0) throw new RecordError('after must be a case id (a whole number of 0 or more).', 400);
+        if (!Number.isSafeInteger(after) || after < 0)
+          throw new KvalregError('invalid', 'after must be a case id (a whole number of 0 or more).');
         if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000)
-          throw new RecordError('limit must be a whole number from 1 to 1000 per page; follow "next" for the rest.', 400);
+          throw new KvalregError('invalid', 'limit must be a whole number from 1 to 1000 per page; follow "next" for the rest.');
         const page = await platform.quality.cases(req.caller!, r, {
           finding: req.query.finding,
           unit: req.query.unit ?? nation(),
@@ -109,7 +110,7 @@ export function qualityRoutes(app: FastifyInstance, platform: Platform): void {
         const r = registryOf(req.params.id);
         const b = req.body ?? {};
         if (!b.finding || !b.unit || b.year === undefined || !b.status)
-          throw new RecordError(`Send {"finding", "unit", "year", "status" (${FOLLOW_UP_STATUSES.join(', ')}), "note"}.`, 400);
+          throw new KvalregError('invalid', `Send {"finding", "unit", "year", "status" (${FOLLOW_UP_STATUSES.join(', ')}), "note"}.`);
         const history = await platform.quality.followUp(req.caller!, r, {
           finding: String(b.finding),
           unit: String(b.unit),
@@ -131,9 +132,9 @@ export function qualityRoutes(app: FastifyInstance, platform: Platform): void {
       wrap(async () => {
         const r = registryOf(req.params.id);
         if (typeof req.body !== 'string' || req.body.trim() === '')
-          throw new RecordError(
+          throw new KvalregError(
+            'invalid',
             'Send the NPR extract as CSV (Content-Type: text/csv) with a header row: episode_id, national_id, hospital_resh, admission_date, discharge_date, contact_type, icd10, ncsp.',
-            400,
           );
         const result = await platform.quality.importNpr(req.caller!, r, req.body, platform.keys, {
           source: req.query.source ?? 'upload',
@@ -172,13 +173,13 @@ export function qualityRoutes(app: FastifyInstance, platform: Platform): void {
     async (req, reply) =>
       wrap(async () => {
         const r = registryOf(req.params.id);
-        if (!req.query.unit) throw new RecordError('Give unit= (your hospital or department) and year=.', 400);
+        if (!req.query.unit) throw new KvalregError('invalid', 'Give unit= (your hospital or department) and year=.');
         const after = req.query.after === undefined ? 0 : Number(req.query.after);
         const limit = req.query.limit === undefined ? 100 : Number(req.query.limit);
         if (!Number.isSafeInteger(after) || after < 0)
-          throw new RecordError('after must be a whole number of 0 or more (the "next" of the previous page).', 400);
+          throw new KvalregError('invalid', 'after must be a whole number of 0 or more (the "next" of the previous page).');
         if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000)
-          throw new RecordError('limit must be a whole number from 1 to 1000 per page; follow "next" for the rest.', 400);
+          throw new KvalregError('invalid', 'limit must be a whole number from 1 to 1000 per page; follow "next" for the rest.');
         const page = await platform.quality.onlyInNpr(req.caller!, r, {
           unit: req.query.unit,
           year: yearOf(req.query.year),
@@ -199,7 +200,7 @@ export function qualityRoutes(app: FastifyInstance, platform: Platform): void {
   };
   const positive = (raw: string, what: string) => {
     const n = Number(raw);
-    if (!Number.isSafeInteger(n) || n <= 0) throw new RecordError(`"${raw}" is not a ${what} id.`, 400);
+    if (!Number.isSafeInteger(n) || n <= 0) throw new KvalregError('invalid', `"${raw}" is not a ${what} id.`);
     return n;
   };
   const ADMIN_ROLES = ['registry-admin', 'platform-admin'] as const;
@@ -235,7 +236,8 @@ export function qualityRoutes(app: FastifyInstance, platform: Platform): void {
       wrap(async () => {
         const r = registryOf(req.params.id);
         const period = periodOf(r.id);
-        if (!req.query.unit || !platform.units.has(req.query.unit)) throw new RecordError('Give unit= (the RESH id of your unit).', 400);
+        if (!req.query.unit || !platform.units.has(req.query.unit))
+          throw new KvalregError('invalid', 'Give unit= (the RESH id of your unit).');
         const out = await platform.data.transaction(
           req.caller!,
           'validation:sample',
@@ -271,7 +273,7 @@ export function qualityRoutes(app: FastifyInstance, platform: Platform): void {
                 personId: owner.person_id ? Number(owner.person_id) : null,
               });
             if (!req.body?.values || typeof req.body.values !== 'object')
-              throw new RecordError('Send {"values": {"variable": value or null, …}} with what the record says.', 400);
+              throw new KvalregError('invalid', 'Send {"values": {"variable": value or null, …}} with what the record says.');
             return abstractCase(tx, r, positive(req.params.study, 'study'), caseId, req.body.values, callerLabel(req.caller!));
           },
           { client: req.ip },
@@ -340,7 +342,7 @@ export function qualityRoutes(app: FastifyInstance, platform: Platform): void {
         const r = registryOf(req.params.id);
         const b = req.body ?? {};
         if (b.year === undefined || b.nr === undefined || b.answer === undefined)
-          throw new RecordError('Send {"year", "nr", "answer": true|false, "evidence": "a link", "note"}.', 400);
+          throw new KvalregError('invalid', 'Send {"year", "nr", "answer": true|false, "evidence": "a link", "note"}.');
         const res = await platform.quality.answerStage(req.caller!, r, {
           year: yearOf(String(b.year)),
           nr: Number(b.nr),

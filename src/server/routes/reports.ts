@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { callerLabel, type Caller } from '../../access/caller.ts';
 import { AccessDenied } from '../../access/door.ts';
-import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { renderSvg, svgToPdf, svgToPng, type Lang } from '../../reports/charts.ts';
 import {
   FigureError,
@@ -22,11 +22,11 @@ import {
 } from '../../reports/figures.ts';
 import { COMPARISONS, type Comparison } from '../../reports/comparison.ts';
 import { SubscriptionError } from '../../reports/dispatch.ts';
-import { RecordError } from '../../records/workflow.ts';
 import type { Registry } from '../../registry/load.ts';
 import { osloDate } from '../../time/oslo.ts';
 import { ADMINS, PUBLIC, READERS } from '../access-policy.ts';
 import { stringify } from 'csv-stringify/sync';
+import { KvalregError, kindOfStatus } from '../../errors.ts';
 
 type Q = Record<string, string | undefined>;
 const FORMATS = ['json', 'svg', 'png', 'pdf', 'csv', 'xlsx'] as const;
@@ -45,7 +45,7 @@ function splitFormat(name: string, allowed: readonly Format[] = FORMATS): [strin
   const m = /^(.*)\.([a-z]+)$/.exec(name);
   if (m && (allowed as readonly string[]).includes(m[2])) return [m[1], m[2] as Format];
   if (m && (FORMATS as readonly string[]).includes(m[2]))
-    throw new RecordError(`.${m[2]} is not offered here; use one of ${allowed.map((f) => `.${f}`).join(', ')}.`, 400);
+    throw new KvalregError('invalid', `.${m[2]} is not offered here; use one of ${allowed.map((f) => `.${f}`).join(', ')}.`);
   return [name, 'json'];
 }
 
@@ -56,26 +56,28 @@ function isRegistryAdmin(c: Caller, registry: string): boolean {
   );
 }
 
-export function reportRoutes(app: FastifyInstance, platform: Platform): void {
+export async function reportRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const registryOf = (id: string): Registry => {
     const r = platform.registry(id);
-    if (!r) throw new RecordError(`Unknown registry "${id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, 404);
+    if (!r) throw new KvalregError('not-found', `Unknown registry "${id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`);
     return r;
   };
   const lastYear = () => String(Number(osloDate(new Date().toISOString()).slice(0, 4)) - 1);
   const figureQuery = (q: Q): FigureQuery => {
     const year = q.year ?? lastYear();
-    if (!/^\d{4}$/.test(year)) throw new RecordError('year must be a year like 2024.', 400);
+    if (!/^\d{4}$/.test(year)) throw new KvalregError('invalid', 'year must be a year like 2024.');
     if (q.unit !== undefined && !platform.units.has(q.unit))
-      throw new RecordError(`Unknown unit "${q.unit}": give the RESH id of a unit.`, 400);
+      throw new KvalregError('invalid', `Unknown unit "${q.unit}": give the RESH id of a unit.`);
     if (q.level !== undefined && !(UNIT_LEVELS as string[]).includes(q.level))
-      throw new RecordError(`level must be one of ${UNIT_LEVELS.join(', ')}.`, 400);
-    if (q.grain !== undefined && q.grain !== 'year' && q.grain !== 'quarter') throw new RecordError('grain must be year or quarter.', 400);
-    if (q.dataset !== undefined && q.dataset !== 'fresh' && q.dataset !== 'qa') throw new RecordError('dataset must be fresh or qa.', 400);
+      throw new KvalregError('invalid', `level must be one of ${UNIT_LEVELS.join(', ')}.`);
+    if (q.grain !== undefined && q.grain !== 'year' && q.grain !== 'quarter')
+      throw new KvalregError('invalid', 'grain must be year or quarter.');
+    if (q.dataset !== undefined && q.dataset !== 'fresh' && q.dataset !== 'qa')
+      throw new KvalregError('invalid', 'dataset must be fresh or qa.');
     if (q.compare !== undefined && !(COMPARISONS as readonly string[]).includes(q.compare))
-      throw new RecordError(
+      throw new KvalregError(
+        'invalid',
         `compare must be one of ${COMPARISONS.join(', ')} (the unit beside the rest of the country, its region, or the nation).`,
-        400,
       );
     return {
       year,
@@ -92,7 +94,7 @@ export function reportRoutes(app: FastifyInstance, platform: Platform): void {
       return await fn();
     } catch (err) {
       if (err instanceof FigureError || err instanceof SubscriptionError)
-        throw new RecordError(err.message, err.status, [], err instanceof SubscriptionError ? err.code : undefined);
+        throw new KvalregError(kindOfStatus(err.status), err.message, { code: err instanceof SubscriptionError ? err.code : undefined });
       throw err;
     }
   };
@@ -143,7 +145,7 @@ export function reportRoutes(app: FastifyInstance, platform: Platform): void {
       const r = registryOf(req.params.id);
       const [name, format] = splitFormat(req.params.table, ['csv', 'xlsx', 'json']);
       if (name !== 'indicator-results')
-        throw new RecordError(`No table "${name}"; offered: indicator-results.csv, indicator-results.xlsx.`, 404);
+        throw new KvalregError('not-found', `No table "${name}"; offered: indicator-results.csv, indicator-results.xlsx.`);
       const q = figureQuery(req.query);
       const level = q.level ?? 'hospital';
       const nation = platform.indicators.nation();
@@ -196,7 +198,8 @@ export function reportRoutes(app: FastifyInstance, platform: Platform): void {
       if (!isRegistryAdmin(req.caller!, r.id))
         throw new AccessDenied(`The annual report of ${r.id} needs an admin role for that registry.`);
       const [year, format] = splitFormat(req.params.year, ['pdf']);
-      if (format !== 'pdf' || !/^\d{4}$/.test(year)) throw new RecordError('Ask for /reports/annual/<year>.pdf, e.g. 2024.pdf.', 400);
+      if (format !== 'pdf' || !/^\d{4}$/.test(year))
+        throw new KvalregError('invalid', 'Ask for /reports/annual/<year>.pdf, e.g. 2024.pdf.');
       const dataset = req.query.dataset === 'qa' ? 'qa' : 'fresh';
       const pdf = await wrap(() => platform.reports.annual(r, year, { dataset }));
       attachment(reply, `${r.id}-arsrapport-${year}`, 'pdf');
@@ -211,7 +214,7 @@ export function reportRoutes(app: FastifyInstance, platform: Platform): void {
     async (req, reply) => {
       const r = registryOf(req.params.id);
       const [unit, format] = splitFormat(req.params.unit, ['pdf']);
-      if (format !== 'pdf') throw new RecordError('Ask for /reports/unit/<RESH>.pdf.', 400);
+      if (format !== 'pdf') throw new KvalregError('invalid', 'Ask for /reports/unit/<RESH>.pdf.');
       const q = figureQuery({ ...req.query, unit });
       const pdf = await wrap(() => platform.reports.unit(r, unit, q.year, q.lang));
       attachment(reply, `${r.id}-unit-${unit}-${q.year}`, 'pdf');
@@ -371,6 +374,6 @@ export function reportRoutes(app: FastifyInstance, platform: Platform): void {
 function positiveId(raw: string): number {
   const id = Number(raw);
   if (!Number.isSafeInteger(id) || id <= 0)
-    throw new RecordError(`"${raw}" is not a subscription id: ids are positive whole numbers.`, 400);
+    throw new KvalregError('invalid', `"${raw}" is not a subscription id: ids are positive whole numbers.`);
   return id;
 }

@@ -1,30 +1,32 @@
 // The screening worklist: a registrar posts the hospital's admissions (CSV) and gets, for every
 // admission, the step that kept or dropped it and why; identity numbers only on kept admissions.
 import type { FastifyInstance } from 'fastify';
-import type { Platform } from '../../platform.ts';
-import { RecordError } from '../../records/workflow.ts';
+import type { RouteOptions } from './plugin.ts';
 import { outcomesCsv, ScreeningError } from '../../screening/run.ts';
 import { runScreening, SCREENING_ROLES } from '../../screening/service.ts';
 import type { Access } from '../access-policy.ts';
+import { KvalregError } from '../../errors.ts';
 
 const SCREENERS: Access = { callers: [...SCREENING_ROLES] };
 
-export function screeningRoutes(app: FastifyInstance, platform: Platform): void {
-  app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_req, body, done) => done(null, body));
-
+export async function screeningRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   app.post<{ Params: { id: string }; Querystring: { format?: string; lang?: string } }>(
     '/api/registries/:id/screening',
     { config: { access: SCREENERS } },
     async (req, reply) => {
       const r = platform.registry(req.params.id);
-      if (!r) throw new RecordError(`Unknown registry "${req.params.id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, 404);
-      if (!r.screening) throw new RecordError(`The ${r.id} registry has no screening worklist.`, 404);
+      if (!r)
+        throw new KvalregError(
+          'not-found',
+          `Unknown registry "${req.params.id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`,
+        );
+      if (!r.screening) throw new KvalregError('not-found', `The ${r.id} registry has no screening worklist.`);
       const format = req.query.format ?? 'json';
-      if (format !== 'json' && format !== 'csv') throw new RecordError('format must be json or csv.', 400);
+      if (format !== 'json' && format !== 'csv') throw new KvalregError('invalid', 'format must be json or csv.');
       if (typeof req.body !== 'string' || req.body.trim() === '')
-        throw new RecordError(
+        throw new KvalregError(
+          'invalid',
           "Send the admissions as CSV (Content-Type: text/csv) with a header row: admission_id, national_id, admission_date, department_kind, outpatient, codes and the registry's flag columns.",
-          400,
         );
       const csv = req.body;
       const result = await platform.data
@@ -35,7 +37,7 @@ export function screeningRoutes(app: FastifyInstance, platform: Platform): void 
           { client: req.ip },
         )
         .catch((err) => {
-          throw err instanceof ScreeningError ? new RecordError(`Cannot screen: ${err.message}`, 422) : err;
+          throw err instanceof ScreeningError ? new KvalregError('unprocessable', `Cannot screen: ${err.message}`) : err;
         });
       reply.header('cache-control', 'no-store');
       if (format === 'csv') return reply.type('text/csv; charset=utf-8').send(outcomesCsv(result, req.query.lang === 'en' ? 'en' : 'nb'));

@@ -7,12 +7,12 @@ import { analyticsTable } from '../../analytics/columns.ts';
 import { caseDateSql } from '../../analytics/case-date.ts';
 import { osloDate } from '../../time/oslo.ts';
 import type { Caller } from '../../access/caller.ts';
-import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { ownUnits } from '../../indicators/service.ts';
 import { keyFiguresOf, type KeyFigure } from '../../publish/key-figures.ts';
-import { RecordError } from '../../records/workflow.ts';
 import type { Registry } from '../../registry/load.ts';
 import { PUBLIC } from '../access-policy.ts';
+import { KvalregError } from '../../errors.ts';
 
 const PLATFORM: Caller = { kind: 'platform', task: 'key-figures' };
 /** How long the years with data are kept (they change when a new year begins to fill). */
@@ -38,10 +38,10 @@ const PERSON_LABELS = [
   },
 ];
 
-export function webDataRoutes(app: FastifyInstance, platform: Platform): void {
+export async function webDataRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const registryOf = (id: string): Registry => {
     const r = platform.registry(id);
-    if (!r) throw new RecordError(`Unknown registry "${id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`, 404);
+    if (!r) throw new KvalregError('not-found', `Unknown registry "${id}"; known: ${platform.registries.map((x) => x.id).join(', ')}.`);
     return r;
   };
 
@@ -160,7 +160,7 @@ export function webDataRoutes(app: FastifyInstance, platform: Platform): void {
       const r = registryOf(req.params.id);
       const unit = req.query.unit;
       if (unit !== undefined && !platform.units.has(unit))
-        throw new RecordError(`Unknown unit "${unit}": give a RESH id (GET /api/units lists them).`, 400);
+        throw new KvalregError('invalid', `Unknown unit "${unit}": give a RESH id (GET /api/units lists them).`);
       const table = await keyFiguresOf(platform).get(r);
       const nation = platform.indicators.nation();
       const shown = (f: KeyFigure) => (f.withheld === null ? f.n : null);

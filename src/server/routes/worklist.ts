@@ -7,21 +7,21 @@ import type { FastifyInstance } from 'fastify';
 import type { Caller } from '../../access/caller.ts';
 import { analyticsTable } from '../../analytics/columns.ts';
 import { caseDateSql } from '../../analytics/case-date.ts';
-import type { Platform } from '../../platform.ts';
+import type { RouteOptions } from './plugin.ts';
 import { bulkFinalise, BULK_MAX, finalisedShare } from '../../records/bulk-finalise.ts';
 import { SORTS, worklistQuery, type Sort, type WorklistQuery, type WorklistRow } from '../../records/worklist-query.ts';
-import { RecordError } from '../../records/workflow.ts';
 import type { Registry } from '../../registry/load.ts';
 import type { Column, Row } from '../../reports/charts.ts';
 import { workbook } from '../../reports/figures.ts';
 import { READERS, WRITERS } from '../access-policy.ts';
+import { KvalregError } from '../../errors.ts';
 
 type Q = Record<string, string | undefined>;
 
-export function worklistRoutes(app: FastifyInstance, platform: Platform): void {
+export async function worklistRoutes(app: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const registryOf = (id: string): Registry => {
     const r = platform.registry(id);
-    if (!r) throw new RecordError(`Unknown registry "${id}".`, 404, [], 'registry.unknown');
+    if (!r) throw new KvalregError('not-found', `Unknown registry "${id}".`, { code: 'registry.unknown' });
     return r;
   };
   const unitName = (resh: string) => {
@@ -34,9 +34,9 @@ export function worklistRoutes(app: FastifyInstance, platform: Platform): void {
   };
   const queryOf = (q: Q, status: WorklistQuery['status'], page: { limit: number; offset: number }): WorklistQuery => {
     if (q.unit !== undefined && q.unit !== '' && !platform.units.has(q.unit))
-      throw new RecordError(`Unknown unit "${q.unit}".`, 400, [], 'unit.unknown');
+      throw new KvalregError('invalid', `Unknown unit "${q.unit}".`, { code: 'unit.unknown' });
     if (q.sort && !(SORTS as readonly string[]).includes(q.sort))
-      throw new RecordError(`sort must be one of ${SORTS.join(', ')}.`, 400, [], 'request.invalid');
+      throw new KvalregError('invalid', `sort must be one of ${SORTS.join(', ')}.`, { code: 'request.invalid' });
     return {
       status,
       unit: q.unit || undefined,
@@ -72,7 +72,7 @@ export function worklistRoutes(app: FastifyInstance, platform: Platform): void {
       const r = registryOf(req.params.id);
       const format = req.params.format;
       if (format !== 'csv' && format !== 'xlsx')
-        throw new RecordError('Ask for worklist/export.csv or worklist/export.xlsx.', 404, [], 'not.found');
+        throw new KvalregError('not-found', 'Ask for worklist/export.csv or worklist/export.xlsx.', { code: 'not.found' });
       const lang = req.query.lang === 'en' ? 'en' : 'nb';
       const status = req.query.status === 'finalisable' ? 'finalisable' : 'incomplete';
       const q = queryOf(req.query, status, { limit: 100_000, offset: 0 });
@@ -125,7 +125,9 @@ export function worklistRoutes(app: FastifyInstance, platform: Platform): void {
       const r = registryOf(req.params.id);
       const ids = Array.isArray(req.body?.caseIds) ? req.body!.caseIds : null;
       if (!ids || !ids.every((x) => Number.isSafeInteger(x) && (x as number) > 0))
-        throw new RecordError('Give {"caseIds": [1, 2, ...]}: the cases to finalise, as shown for review.', 400, [], 'request.invalid');
+        throw new KvalregError('invalid', 'Give {"caseIds": [1, 2, ...]}: the cases to finalise, as shown for review.', {
+          code: 'request.invalid',
+        });
       return platform.data.transaction(req.caller!, 'case:finalise', (tx) => bulkFinalise(tx, r, ids as number[], userOf(req.caller!)), {
         client: req.ip,
       });
@@ -138,7 +140,7 @@ export function worklistRoutes(app: FastifyInstance, platform: Platform): void {
     async (req) => {
       const r = registryOf(req.params.id);
       const year = req.query.year ?? '';
-      if (!/^\d{4}$/.test(year)) throw new RecordError('year must be a year like 2025.', 400, [], 'year.invalid');
+      if (!/^\d{4}$/.test(year)) throw new KvalregError('invalid', 'year must be a year like 2025.', { code: 'year.invalid' });
       return {
         year: Number(year),
         ...(await platform.data.transaction(
@@ -208,6 +210,6 @@ function whole(raw: string | undefined, name: string, fallback: number, max: num
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n < 0 || n > max)
-    throw new RecordError(`${name} must be a whole number from 0 to ${max}.`, 400, [], 'request.invalid');
+    throw new KvalregError('invalid', `${name} must be a whole number from 0 to ${max}.`, { code: 'request.invalid' });
   return n;
 }

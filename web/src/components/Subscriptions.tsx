@@ -7,6 +7,7 @@ import { api } from '../api.ts';
 import { errorText } from '../errors.ts';
 import { unitName, useApi, type IndicatorDecl, type UnitView } from '../data.tsx';
 import { formatDateTime, useI18n, type Key } from '../i18n.tsx';
+import { useInvalidate } from '../query.ts';
 import { UnitPicker } from './UnitPicker.tsx';
 import { ScrollTable } from './ScrollTable.tsx';
 
@@ -58,7 +59,7 @@ export function SubscriptionForm({
   units: UnitView[];
   own: string | null;
   indicators: IndicatorDecl[];
-  onCreated(): void;
+  onCreated?(): void;
 }) {
   const { t, tryT, lang } = useI18n();
   const id = useId();
@@ -70,6 +71,7 @@ export function SubscriptionForm({
     if (own) setUnit((u) => u || own);
   }, [own]);
   const features = useApi<{ mail: boolean }>('/api/platform/features');
+  const invalidate = useInvalidate();
   const [frequency, setFrequency] = useState<(typeof FREQUENCIES)[number]>('monthly');
   const [email, setEmail] = useState('');
   const [expires, setExpires] = useState('');
@@ -98,7 +100,9 @@ export function SubscriptionForm({
       setStatus(t(kind === 'own' ? 'sub.created' : 'sub.dispatchCreated'));
       setEmail('');
       setExpires('');
-      onCreated();
+      // The list of subscriptions (or dispatches) shows the new one.
+      await invalidate(paths(kind, registry).list);
+      onCreated?.();
     } catch (err) {
       setError(errorText(err, tryT));
     }
@@ -202,17 +206,16 @@ export function SubscriptionTable({
   registry,
   units,
   indicators,
-  version,
 }: {
   kind: Kind;
   registry: string;
   units: Map<string, UnitView>;
   indicators: IndicatorDecl[];
-  version: number;
 }) {
   const { t, tryT, lang } = useI18n();
   const p = paths(kind, registry);
-  const list = useApi<Subscription[]>(`${p.list}?v=${version}`);
+  const list = useApi<Subscription[]>(p.list);
+  const invalidate = useInvalidate();
   const [status, setStatus] = useState('');
   const [error, setError] = useState<string | null>(null);
   const rows = (list.data ?? []).filter((s) => s.registry === registry);
@@ -226,7 +229,7 @@ export function SubscriptionTable({
       } else {
         await api(p.one(s.id), { method: 'DELETE' });
         setStatus(t('sub.ended'));
-        list.reload();
+        await invalidate(p.list);
       }
     } catch (err) {
       setError(errorText(err, tryT));

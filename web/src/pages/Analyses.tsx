@@ -5,8 +5,9 @@ import { Alert, Field, Label, Paragraph, Select, Spinner, Table } from '@digdir/
 import { Downloads } from '../components/Downloads.tsx';
 import { Page } from '../components/Page.tsx';
 import { UnitPicker } from '../components/UnitPicker.tsx';
+import { usePageScope } from '../scope.ts';
 import { YearPicker } from '../components/YearPicker.tsx';
-import { useApi, useDataYears, useOwnUnit, useRegistryId, useUnits } from '../data.tsx';
+import { useApi } from '../data.tsx';
 import { useI18n } from '../i18n.tsx';
 import { useQuery, useRoute } from '../router.tsx';
 import { ScrollTable } from '../components/ScrollTable.tsx';
@@ -25,15 +26,12 @@ export function Analyses() {
   const { t, lang } = useI18n();
   const { setQuery } = useRoute();
   const q = useQuery();
-  const registry = useRegistryId();
-  const units = useUnits();
-  const own = useOwnUnit();
+  // Registry, unit (the own unit by default) and year as on every page (scope.ts).
+  const { registry, units, own, unit, years, year: scopeYear, setYear, setUnit } = usePageScope();
   const list = useApi<FigureInfo[]>(registry ? `/api/registries/${registry}/figures?lang=${lang}` : null);
   const analyses = (list.data ?? []).filter((f) => f.kind === 'analysis');
   const figure = q.get('figure') ?? analyses[0]?.id ?? null;
-  const { years, defaultYear } = useDataYears(registry);
-  const year = q.get('year') ?? defaultYear ?? '';
-  const unit = q.get('unit');
+  const year = scopeYear ?? '';
   // A comparison needs a unit other than the nation.
   const isNation = !unit || units.byResh.get(unit)?.level === 'nation';
   const compare = !isNation ? q.get('compare') : null;
@@ -60,8 +58,8 @@ export function Analyses() {
             ))}
           </Select>
         </Field>
-        <YearPicker id="year" value={year} onChange={(v) => setQuery({ year: v })} years={years} />
-        <UnitPicker units={units.list} value={unit ?? ''} onChange={(v) => setQuery({ unit: v || null })} own={own} />
+        <YearPicker id="year" value={year} onChange={setYear} years={years} />
+        <UnitPicker units={units.list} value={unit ?? ''} onChange={(v) => setUnit(v || null)} own={own} />
         <Field>
           <Label htmlFor="compare">{t('an.compare')}</Label>
           <Select

@@ -3,6 +3,7 @@
 // form's instance) delete; each field's history; adding an instance of a repeating form (an injury);
 // and a printable version. The API's messages are shown by their codes, in the reader's language.
 import { Alert, Button, Card, Heading, Paragraph, Spinner, Table, ValidationMessage } from '@digdir/designsystemet-react';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState } from 'react';
 import { api, ApiError } from '../api.ts';
 import { CaseHeader, type CaseHeaderView } from '../components/CaseHeader.tsx';
@@ -12,10 +13,12 @@ import { ScrollTable } from '../components/ScrollTable.tsx';
 import { useCodebook, type Codebook } from '../codebook.ts';
 import { unitName, useApi, useRegistryId, useUnits, type Text } from '../data.tsx';
 import { dateShort } from '../dates.ts';
-import { errorText, fill } from '../errors.ts';
+import { errorText, fill, isNotFound } from '../errors.ts';
 import { formatDateTime, useI18n, type Key, type Lang } from '../i18n.tsx';
+import { apiKey, invalidatePaths } from '../query.ts';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
+import { NotFound } from './NotFound.tsx';
 
 export interface Finding {
   rule: string;
@@ -84,35 +87,43 @@ export function StatusMark({ status }: { status: CaseForm['status'] }) {
   );
 }
 
+/** The API path of a case. */
+export const casePath = (registry: string, caseId: string | number) => `/api/registries/${registry}/cases/${caseId}`;
+
+/**
+ * What a change to a case makes stale: the case (set at once from the answer when there is one),
+ * its header and field history, the worklist and the monthly summary, the data-quality report and
+ * the patient's page.
+ */
+export function useCaseChanged(registry: string, caseId: string | number): (view?: CaseView) => Promise<void> {
+  const client = useQueryClient();
+  return async (view) => {
+    const url = casePath(registry, caseId);
+    if (view) client.setQueryData(apiKey(url), view);
+    await invalidatePaths(client, [
+      view ? `${url}/` : url,
+      `/api/registries/${registry}/worklist`,
+      `/api/registries/${registry}/registrations`,
+      `/api/registries/${registry}/quality`,
+      '/api/patients/',
+    ]);
+  };
+}
+
 export function CasePage({ caseId }: { caseId: string }) {
   const { t, tryT, lang } = useI18n();
   const { me } = useSession();
   const registry = useRegistryId();
   const codebook = useCodebook(registry);
-  const [view, setView] = useState<CaseView | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [version, setVersion] = useState(0);
-  const [adding, setAdding] = useState<string | null>(null);
-  const [addError, setAddError] = useState<string | null>(null);
-  const header = useApi<CaseHeaderView>(registry ? `/api/registries/${registry}/cases/${caseId}/header?v=${version}` : null);
-  const history = useApi<FieldHistory[]>(registry ? `/api/registries/${registry}/cases/${caseId}/field-history?v=${version}` : null);
-  const load = () => {
-    if (!registry) return;
-    api<CaseView>(`/api/registries/${registry}/cases/${caseId}`).then(
-      (v) => {
-        setView(v);
-        setVersion((x) => x + 1);
-      },
-      (err) => setError(errorText(err, tryT)),
-    );
-  };
-  // Loads again when the case changes; the translation function is read at the time of an error.
-  // eslint-disable-next-line react-hooks/exhaustive-deps
-  useEffect(load, [registry, caseId]);
-  const changed = (v: CaseView) => {
-    setView(v);
-    setVersion((x) => x + 1);
-  };
+  const url = registry ? casePath(registry, caseId) : null;
+  // The page one edits on is read anew each time it opens (another registrar or the hospital's
+  // system may have changed the case a moment ago); the cached answer shows meanwhile.
+  const caseQuery = useApi<CaseView>(url, { fresh: 0 });
+  const header = useApi<CaseHeaderView>(url && `${url}/header`, { fresh: 0 });
+  const history = useApi<FieldHistory[]>(url && `${url}/field-history`, { fresh: 0 });
+  const view = caseQuery.data;
+  const error = caseQuery.error;
+  const changed = useCaseChanged(registry ?? '', caseId);
   const units = useUnits();
   const canWrite = !!me?.active && WRITERS.includes(me.active.role);
   // Forms in the codebook's order (the catalogue's: e.g. the trauma period first), instances numbered.
@@ -123,22 +134,25 @@ export function CasePage({ caseId }: { caseId: string }) {
   const repeating = codebook.data?.forms.filter((f) => f.repeating) ?? [];
 
   // A new instance of a repeating form (an injury typed in by hand): created empty, then filled in below.
-  const add = async (form: string) => {
-    setAdding(form);
-    setAddError(null);
-    try {
-      const res = await api<CaseView & { instance: string }>(`/api/registries/${registry}/cases/${caseId}/forms/${form}/instances`, {
-        method: 'POST',
-        body: { values: {} },
-      });
-      changed(res);
+  const add = useMutation({
+    mutationFn: (form: string) =>
+      api<CaseView & { instance: string }>(`${url}/forms/${form}/instances`, { method: 'POST', body: { values: {} } }),
+    onSuccess: async (res, form) => {
+      await changed(res);
       setTimeout(() => document.getElementById(`form-${form}-${res.instance}`)?.focus(), 50);
-    } catch (err) {
-      setAddError(errorText(err, tryT));
-    } finally {
-      setAdding(null);
-    }
-  };
+    },
+  });
+  const addError = add.error ? errorText(add.error, tryT) : null;
+
+  // A case that does not exist: said plainly, with the way back (a case of another unit is refused, in words, below).
+  if (isNotFound(caseQuery.failure))
+    return (
+      <NotFound
+        title={`${t('reg.caseTitle')} ${caseId}`}
+        text={tryT('error.code.case.notFound', error ?? '')}
+        back={{ to: '/registrations', label: t('reg.back') }}
+      />
+    );
 
   return (
     <Page title={`${t('reg.caseTitle')} ${caseId}`}>
@@ -208,9 +222,9 @@ export function CasePage({ caseId }: { caseId: string }) {
                   key={f.id}
                   variant="secondary"
                   data-size="sm"
-                  onClick={() => void add(f.id)}
-                  loading={adding === f.id}
-                  disabled={!!adding}
+                  onClick={() => add.mutate(f.id)}
+                  loading={add.isPending && add.variables === f.id}
+                  disabled={add.isPending}
                 >
                   {fill(t('case.addInstance'), { form: f.title[lang].toLowerCase() })}
                 </Button>
@@ -231,8 +245,6 @@ export function CasePage({ caseId }: { caseId: string }) {
               form={f}
               codebook={codebook.data!}
               history={(history.data ?? []).filter((h) => h.form === f.form && h.instance === f.instance)}
-              onChange={changed}
-              onDeleted={load}
             />
           ))}
         </>
@@ -259,30 +271,25 @@ function ChangeLine({ c, show }: { c: FieldChange; show(v: unknown): string }) {
   );
 }
 
-function FormCard({
-  title,
-  registry,
-  caseId,
-  form,
-  codebook,
-  history,
-  onChange,
-  onDeleted,
-}: {
+/** A form of the codebook; a form the codebook does not have (any more) is not shown. */
+interface FormCardProps {
   title: string;
   registry: string;
   caseId: number;
   form: CaseForm;
   codebook: Codebook;
   history: FieldHistory[];
-  onChange(v: CaseView): void;
-  onDeleted(): void;
-}) {
+}
+
+function FormCard(props: FormCardProps) {
+  const def = props.codebook.forms.find((f) => f.id === props.form.form);
+  return def ? <FormCardOf {...props} def={def} /> : null;
+}
+
+function FormCardOf({ def, title, registry, caseId, form, codebook, history }: FormCardProps & { def: Codebook['forms'][number] }) {
   const { t, tryT, lang } = useI18n();
   const { me } = useSession();
-  const def = codebook.forms.find((f) => f.id === form.form);
   const [values, setValues] = useState<Record<string, string>>({});
-  const [busy, setBusy] = useState(false);
   const [confirmDelete, setConfirmDelete] = useState(false);
   const [message, setMessage] = useState<{ kind: 'success' | 'danger'; text: string } | null>(null);
   // Per field, why a save was refused (the rule broken) and a suggested value, from the answer's details.
@@ -291,7 +298,6 @@ function FormCard({
   useEffect(() => {
     setValues({});
   }, [form.version]);
-  if (!def) return null;
   const canWrite = !!me?.active && WRITERS.includes(me.active.role);
   const locked = form.status === 'finalised' || !canWrite;
   const url = `/api/registries/${registry}/cases/${caseId}/forms/${form.form}${form.instance ? `/${encodeURIComponent(form.instance)}` : ''}`;
@@ -309,50 +315,56 @@ function FormCard({
     setMessage({ kind: 'danger', text: errorText(err, tryT) });
   };
 
-  const run = async (what: 'save' | 'finalise' | 'reopen') => {
-    setBusy(true);
+  const changed = useCaseChanged(registry, caseId);
+  const started = () => {
     setMessage(null);
     setFieldProblems({});
-    try {
-      let res: CaseView;
-      if (what === 'save') {
-        const changed = Object.fromEntries(
-          Object.entries(values)
-            .filter(([k, v]) => v !== '' && v !== toInput(def.variables.find((x) => x.id === k)!.type, form.data[k]))
-            .map(([k, v]) => [k, fromInput(def.variables.find((x) => x.id === k)!.type, v)]),
-        );
-        if (!Object.keys(changed).length) {
-          setMessage({ kind: 'danger', text: t('reg.nothingChanged') });
-          return;
-        }
-        res = await api<CaseView>(url, { method: 'PATCH', body: { values: changed } });
-      } else {
-        res = await api<CaseView>(`${url}/${what}`, { method: 'POST' });
-      }
+  };
+  const settled = () => setTimeout(() => status.current?.focus(), 0);
+
+  // Save (only the values changed), finalise or reopen; the answer is the case as it now is.
+  const act = useMutation({
+    mutationFn: ({ what, values: changedValues }: { what: 'save' | 'finalise' | 'reopen'; values?: Record<string, unknown> }) =>
+      what === 'save'
+        ? api<CaseView>(url, { method: 'PATCH', body: { values: changedValues } })
+        : api<CaseView>(`${url}/${what}`, { method: 'POST' }),
+    onMutate: started,
+    onSuccess: async (res, { what }) => {
       setMessage({ kind: 'success', text: t(`reg.done.${what}` as Key) });
-      onChange(res);
-    } catch (err) {
-      failed(err);
-    } finally {
-      setBusy(false);
-      setTimeout(() => status.current?.focus(), 0);
+      await changed(res);
+    },
+    onError: failed,
+    onSettled: settled,
+  });
+  const run = (what: 'save' | 'finalise' | 'reopen') => {
+    if (what !== 'save') return act.mutate({ what });
+    const changedValues = Object.fromEntries(
+      Object.entries(values)
+        .filter(([k, v]) => v !== '' && v !== toInput(def.variables.find((x) => x.id === k)!.type, form.data[k]))
+        .map(([k, v]) => [k, fromInput(def.variables.find((x) => x.id === k)!.type, v)]),
+    );
+    if (!Object.keys(changedValues).length) {
+      started();
+      setMessage({ kind: 'danger', text: t('reg.nothingChanged') });
+      settled();
+      return;
     }
+    act.mutate({ what, values: changedValues });
   };
 
   // Only instances of repeating forms (an injury, a transfer) can be deleted, and a finalised one
   // only after it is reopened: deleting is a change to quality-assured data.
-  const remove = async () => {
-    setBusy(true);
-    setMessage(null);
-    try {
-      await api(url, { method: 'DELETE' });
-      onDeleted();
-    } catch (err) {
+  const remove = useMutation({
+    mutationFn: () => api(url, { method: 'DELETE' }),
+    onMutate: started,
+    onSuccess: () => changed(),
+    onError: (err) => {
       failed(err);
-      setBusy(false);
       setConfirmDelete(false);
-    }
-  };
+    },
+  });
+  // After a delete the card stays busy until the case is read again without it.
+  const busy = act.isPending || remove.isPending || remove.isSuccess;
   const statusHistory = history.find((h) => h.variable === '$status');
 
   return (
@@ -392,7 +404,7 @@ function FormCard({
         <form
           onSubmit={(e) => {
             e.preventDefault();
-            void run('save');
+            run('save');
           }}
           className="completion-form"
           noValidate
@@ -455,12 +467,12 @@ function FormCard({
                 </Button>
               )}
               {form.status !== 'finalised' && (
-                <Button type="button" variant="secondary" onClick={() => void run('finalise')} disabled={busy}>
+                <Button type="button" variant="secondary" onClick={() => run('finalise')} disabled={busy}>
                   {t('reg.finalise')}
                 </Button>
               )}
               {form.status === 'finalised' && (
-                <Button type="button" variant="secondary" onClick={() => void run('reopen')} disabled={busy}>
+                <Button type="button" variant="secondary" onClick={() => run('reopen')} disabled={busy}>
                   {t('reg.reopen')}
                 </Button>
               )}
@@ -471,7 +483,7 @@ function FormCard({
               )}
               {def.repeating && confirmDelete && (
                 <>
-                  <Button type="button" variant="primary" data-color="danger" onClick={() => void remove()} disabled={busy}>
+                  <Button type="button" variant="primary" data-color="danger" onClick={() => remove.mutate()} disabled={busy}>
                     {t('reg.deleteConfirm')}
                   </Button>
                   <Button type="button" variant="tertiary" onClick={() => setConfirmDelete(false)} disabled={busy}>

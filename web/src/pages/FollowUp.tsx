@@ -16,11 +16,13 @@ import {
   Tabs,
   Textfield,
 } from '@digdir/designsystemet-react';
-import { useCallback, useEffect, useState } from 'react';
+import { useState } from 'react';
 import { api } from '../api.ts';
 import { Page } from '../components/Page.tsx';
-import { useRegistryId } from '../data.tsx';
+import { useApi, useRegistryId } from '../data.tsx';
+import { errorText } from '../errors.ts';
 import { formatDateTime, useI18n, type Key } from '../i18n.tsx';
+import { useInvalidate } from '../query.ts';
 import { Link, useQuery, useRoute } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import '../prom.css';
@@ -77,25 +79,19 @@ export function FollowUp() {
   const query = useQuery();
   const { setQuery } = useRoute();
   const decision = query.get('decision') === 'no-visit' ? 'no-visit' : 'visit';
-  const [list, setList] = useState<List | null>(null);
-  const [error, setError] = useState<string | null>(null);
   const [editing, setEditing] = useState<Row | null>(null);
   const [notice, setNotice] = useState('');
   const role = me?.active?.role;
   const unit = me?.active && me.active.unit !== '1' && (role === 'unit-registrar' || role === 'unit-reader') ? me.active.unit : undefined;
 
-  const load = useCallback(async () => {
-    if (!registry) return;
-    setError(null);
-    try {
-      setList(await api<List>(`/api/registries/${registry}/prom/follow-up?decision=${decision}${unit ? `&unit=${unit}` : ''}`));
-    } catch (err) {
-      setError((err as Error).message);
-    }
-  }, [registry, decision, unit]);
-  useEffect(() => {
-    if (role && STAFF.includes(role)) void load();
-  }, [role, load]);
+  const listQuery = useApi<List>(
+    registry && role && STAFF.includes(role)
+      ? `/api/registries/${registry}/prom/follow-up?decision=${decision}${unit ? `&unit=${unit}` : ''}`
+      : null,
+  );
+  const list = listQuery.data;
+  const error = listQuery.error;
+  const invalidate = useInvalidate();
 
   if (loading)
     return (
@@ -172,7 +168,8 @@ export function FollowUp() {
           onDone={async () => {
             setEditing(null);
             setNotice(t('fu.changed'));
-            await load();
+            // Both tabs' lists (and their counts) change when a patient moves between them.
+            await invalidate(`/api/registries/${registry}/prom/follow-up`);
           }}
         />
       )}
@@ -288,7 +285,7 @@ function Patient({ row, canChange, onChange }: { row: Row; canChange: boolean; o
 }
 
 function Override({ row, registry, onClose, onDone }: { row: Row; registry: string; onClose(): void; onDone(): Promise<void> }) {
-  const { t } = useI18n();
+  const { t, tryT } = useI18n();
   const [decision, setDecision] = useState<'visit' | 'no-visit'>(row.decision === 'visit' ? 'no-visit' : 'visit');
   const [reason, setReason] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -304,7 +301,7 @@ function Override({ row, registry, onClose, onDone }: { row: Row; registry: stri
       await api(`/api/registries/${registry}/prom/follow-up/${row.caseId}/${row.triage}`, { method: 'POST', body: { decision, reason } });
       await onDone();
     } catch (err) {
-      setError((err as Error).message);
+      setError(errorText(err, tryT));
     } finally {
       setBusy(false);
     }

@@ -2,7 +2,8 @@
 // own unit), how fresh the data are, and the own unit's worklist; links to the main pages.
 import { Card, Heading, Paragraph } from '@digdir/designsystemet-react';
 import { Page } from '../components/Page.tsx';
-import { unitName, useApi, useDataYears, useOwnUnit, useRegistryId, useUnits } from '../data.tsx';
+import { unitName, useApi, useOwnUnit, useRegistryId, useUnits } from '../data.tsx';
+import { usePageScope } from '../scope.ts';
 import { formatDateTime, useI18n } from '../i18n.tsx';
 import { Link } from '../router.tsx';
 import { useSession } from '../session.tsx';
@@ -47,8 +48,9 @@ function RegistryHome() {
   const registry = useRegistryId();
   const own = useOwnUnit();
   const units = useUnits();
-  // The newest full year with data (by the registry's case date, e.g. the year of injury).
-  const year = Number(useDataYears(registry).defaultYear ?? 0);
+  // The page scope's year (scope.ts): the newest full year with data (by the registry's case date,
+  // e.g. the year of injury), or ?year=.
+  const year = Number(usePageScope().year ?? 0);
   const figures = useApi<KeyFigures>(registry ? `/api/registries/${registry}/key-figures${own ? `?unit=${own}` : ''}` : null);
   const analytics = useApi<Analytics>(registry ? `/api/registries/${registry}/analytics` : null);
   const readsCases = !!me?.active && ['unit-registrar', 'unit-reader', 'registry-admin', 'platform-admin'].includes(me.active.role);

@@ -8,6 +8,10 @@ import { fill } from '../errors.ts';
 import { Page } from '../components/Page.tsx';
 import { ServerFigure } from '../components/ServerFigure.tsx';
 import { UnitPicker } from '../components/UnitPicker.tsx';
+import { YearPicker } from '../components/YearPicker.tsx';
+import { usePageScope } from '../scope.ts';
+import { isNotFound } from '../errors.ts';
+import { NotFound } from './NotFound.tsx';
 import {
   LevelMark,
   ResultCell,
@@ -15,15 +19,12 @@ import {
   unitName,
   useApi,
   useCoversUnit,
-  useOwnUnit,
-  useRegistryId,
-  useUnits,
+  type useUnits,
   type IndicatorDecl,
   type Result,
 } from '../data.tsx';
 import { useI18n, type Key } from '../i18n.tsx';
 import { Link, useParams, useQuery, useRoute } from '../router.tsx';
-import { useYears } from './Indicators.tsx';
 import { ScrollTable } from '../components/ScrollTable.tsx';
 
 const LEVELS = ['region', 'trust', 'hospital', 'department'] as const;
@@ -51,14 +52,9 @@ export function Indicator() {
   const { indicator } = useParams();
   const { setQuery } = useRoute();
   const q = useQuery();
-  const registry = useRegistryId();
-  const units = useUnits();
-  const own = useOwnUnit();
-  const unit = q.get('unit') ?? own;
+  const { registry, units, own, unit, years, year: period, setYear, setUnit } = usePageScope({ yearParam: 'period' });
   const nation = units.nation?.resh ?? null;
   const region = unit ? units.ancestor(unit, 'region') : null;
-  const { years, latest } = useYears(registry, nation);
-  const period = q.get('period') ?? latest;
   const decl = useApi<IndicatorDecl>(registry ? `/api/registries/${registry}/indicators/${indicator}?lang=${lang}` : null);
   const d = decl.data;
   const grain = q.get('grain') ?? (d?.grains.includes('quarter') ? 'quarter' : 'year');
@@ -73,6 +69,9 @@ export function Indicator() {
   const name = (resh: string) => unitName(units.byResh.get(resh), lang, resh, units.byResh);
   const title = d ? `${d.number} ${d.title}` : t('ind.one');
 
+  // An indicator the registry does not have (a misspelt or old link): said plainly, with the way back.
+  if (isNotFound(decl.failure))
+    return <NotFound title={t('ind.one')} text={decl.error ?? ''} back={{ to: '/indicators', label: t('ind.back') }} />;
   return (
     <Page title={title}>
       <Paragraph>
@@ -152,17 +151,8 @@ export function Indicator() {
           {d.status === 'active' && (
             <>
               <form className="filters" aria-label={t('ind.choices')} onSubmit={(e) => e.preventDefault()}>
-                <Field>
-                  <Label htmlFor="period">{t('ind.year')}</Label>
-                  <Select id="period" value={period ?? ''} onChange={(e) => setQuery({ period: e.target.value })}>
-                    {years.map((y) => (
-                      <Select.Option key={y} value={y}>
-                        {y}
-                      </Select.Option>
-                    ))}
-                  </Select>
-                </Field>
-                <UnitPicker units={units.list} value={unit ?? ''} onChange={(v) => setQuery({ unit: v === own ? null : v })} own={own} />
+                <YearPicker id="period" value={period ?? ''} onChange={setYear} years={years} />
+                <UnitPicker units={units.list} value={unit ?? ''} onChange={(v) => setUnit(v || null)} own={own} />
               </form>
 
               <section aria-labelledby="result">

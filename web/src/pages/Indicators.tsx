@@ -5,41 +5,30 @@ import { Alert, Field, Label, Paragraph, Select, Spinner, Table } from '@digdir/
 import { Page } from '../components/Page.tsx';
 import { Statistics } from '../components/Statistics.tsx';
 import { UnitPicker } from '../components/UnitPicker.tsx';
-import {
-  LevelMark,
-  ResultCell,
-  thresholdText,
-  unitName,
-  useApi,
-  useDataYears,
-  useOwnUnit,
-  useRegistryId,
-  useUnits,
-  type IndicatorDecl,
-  type Result,
-} from '../data.tsx';
+import { YearPicker } from '../components/YearPicker.tsx';
+import { usePageScope } from '../scope.ts';
+import { LevelMark, ResultCell, thresholdText, unitName, useApi, type IndicatorDecl, type Result } from '../data.tsx';
 import { useI18n } from '../i18n.tsx';
-import { Link, useQuery, useRoute } from '../router.tsx';
+import { Link, useQuery } from '../router.tsx';
 import { ScrollTable } from '../components/ScrollTable.tsx';
-
-/** The years with data (newest first), and the year the page opens on: the newest full year with data. */
-export function useYears(registry: string | null, _nation?: string | null) {
-  const { years, defaultYear, loading } = useDataYears(registry);
-  return { years, latest: defaultYear, loading };
-}
 
 export function Indicators() {
   const { t, lang } = useI18n();
-  const { setQuery } = useRoute();
   const q = useQuery();
-  const registry = useRegistryId();
-  const units = useUnits();
-  const own = useOwnUnit();
-  const unit = q.get('unit') ?? own;
+  // The year is ?period= here (an indicator's period), the same default as every page's year.
+  const {
+    registry,
+    units,
+    own,
+    unit,
+    years,
+    year: period,
+    loading: yearsLoading,
+    setYear,
+    setUnit,
+  } = usePageScope({ yearParam: 'period' });
   const nation = units.nation?.resh ?? null;
   const region = unit ? units.ancestor(unit, 'region') : null;
-  const { years, latest, loading: yearsLoading } = useYears(registry, nation);
-  const period = q.get('period') ?? latest;
   const cols = [nation, region && region.resh !== unit ? region.resh : null, unit && unit !== nation ? unit : null].filter(
     (x): x is string => !!x,
   );
@@ -58,17 +47,8 @@ export function Indicators() {
     <Page title={t('ind.title')}>
       <Paragraph>{t('ind.intro')}</Paragraph>
       <form className="filters" aria-label={t('ind.choices')} onSubmit={(e) => e.preventDefault()}>
-        <Field>
-          <Label htmlFor="period">{t('ind.year')}</Label>
-          <Select id="period" value={period ?? ''} onChange={(e) => setQuery({ period: e.target.value })} disabled={!years.length}>
-            {years.map((y) => (
-              <Select.Option key={y} value={y}>
-                {y}
-              </Select.Option>
-            ))}
-          </Select>
-        </Field>
-        <UnitPicker units={units.list} value={unit ?? ''} onChange={(v) => setQuery({ unit: v === own ? null : v })} own={own} />
+        <YearPicker id="period" value={period ?? ''} onChange={setYear} years={years} />
+        <UnitPicker units={units.list} value={unit ?? ''} onChange={(v) => setUnit(v || null)} own={own} />
       </form>
       {(decls.error || results.error) && (
         <Alert data-color="danger">

@@ -1,13 +1,15 @@
 // Innsyn: everything registered about the patient, in plain words, who has looked at it, and the
 // right to opt out (reservation) with a confirmation step.
 import { Alert, Button, Card, Dialog, Heading, Paragraph, Spinner, Table } from '@digdir/designsystemet-react';
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useRef, useState } from 'react';
 import { api, ApiError } from '../api.ts';
 import { Page } from '../components/Page.tsx';
 import { ScrollTable } from '../components/ScrollTable.tsx';
 import { dateWords } from '../dates.ts';
 import { errorText, fill } from '../errors.ts';
+import { useApi } from '../data.tsx';
 import { useI18n } from '../i18n.tsx';
+import { useInvalidate } from '../query.ts';
 import { useSession } from '../session.tsx';
 
 interface InnsynView {
@@ -190,28 +192,22 @@ interface InnsynStatus {
 export function Innsyn() {
   const { t, tryT, lang } = useI18n();
   const { me, loading: sessionLoading } = useSession();
-  const [view, setView] = useState<InnsynView | null>(null);
-  const [status, setStatus] = useState<InnsynStatus | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const [actionError, setError] = useState<string | null>(null);
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
   const [reserved, setReserved] = useState<string | null>(null);
   const confirmation = useRef<HTMLDivElement>(null);
   const isPatient = me?.active?.role === 'patient';
 
-  const load = useCallback(async () => {
-    setError(null);
-    try {
-      const [v, st] = await Promise.all([api<InnsynView>(`/api/innsyn?lang=${lang}`), api<InnsynStatus>('/api/innsyn/status')]);
-      setView(v);
-      setStatus(st);
-    } catch (err) {
-      setError(err instanceof ApiError && err.status === 401 ? t('error.session') : errorText(err, tryT));
-    }
-  }, [lang, t, tryT]);
-  useEffect(() => {
-    if (isPatient) void load();
-  }, [isPatient, load]);
+  const viewQuery = useApi<InnsynView>(isPatient ? `/api/innsyn?lang=${lang}` : null);
+  const statusQuery = useApi<InnsynStatus>(isPatient ? '/api/innsyn/status' : null);
+  const view = viewQuery.data;
+  const status = statusQuery.data;
+  const failure = viewQuery.failure ?? statusQuery.failure;
+  const error =
+    (failure ? (failure instanceof ApiError && failure.status === 401 ? t('error.session') : errorText(failure, tryT)) : null) ??
+    actionError;
+  const invalidate = useInvalidate();
 
   const reserve = async () => {
     setBusy(true);
@@ -219,7 +215,8 @@ export function Innsyn() {
       const res = await api<{ message: { nb: string; en: string } }>('/api/innsyn/reservation', { method: 'POST' });
       setConfirming(false);
       setReserved(res.message[lang]);
-      await load();
+      // What is registered, and the reservation itself, change: read both again.
+      await invalidate('/api/innsyn');
       confirmation.current?.focus();
     } catch (err) {
       setConfirming(false);

@@ -12,6 +12,7 @@ import { useCodebook } from '../codebook.ts';
 import { useRegistryId, useUnits } from '../data.tsx';
 import { errorText, fill } from '../errors.ts';
 import { useI18n } from '../i18n.tsx';
+import { useInvalidate } from '../query.ts';
 import { Link, useRoute } from '../router.tsx';
 import { useSession } from '../session.tsx';
 
@@ -21,6 +22,7 @@ export function ManualRegistration() {
   const { t, tryT, lang } = useI18n();
   const { me } = useSession();
   const { navigate } = useRoute();
+  const invalidate = useInvalidate();
   const registry = useRegistryId();
   const codebook = useCodebook(registry);
   const units = useUnits();
@@ -70,6 +72,8 @@ export function ManualRegistration() {
         method: 'POST',
         body: { nin, name, unit: chosenUnit, values: typed },
       });
+      // A new case: the worklist, its monthly summary and the patient's page now hold it.
+      void invalidate(`/api/registries/${registry}/worklist`, `/api/registries/${registry}/registrations`, '/api/patients/');
       navigate(`/registrations?case=${res.caseId}`);
     } catch (err) {
       const details = err instanceof ApiError ? (err.details as Array<{ variable?: string; rule?: string; suggestion?: string }>) : [];

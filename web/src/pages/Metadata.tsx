@@ -5,6 +5,8 @@
 import { Alert, Heading, Paragraph, Spinner, Table } from '@digdir/designsystemet-react';
 import { Page } from '../components/Page.tsx';
 import { useApi, useRegistryId } from '../data.tsx';
+import { isNotFound } from '../errors.ts';
+import { NotFound } from './NotFound.tsx';
 import { useI18n, type Lang } from '../i18n.tsx';
 import { useParams } from '../router.tsx';
 import '../quality.css';
@@ -71,6 +73,9 @@ export function Metadata() {
     ]
       .filter(Boolean)
       .join(' ');
+  // /metadata/<a registry the platform does not run>: said plainly, with the way back.
+  if (isNotFound(meta.failure))
+    return <NotFound title={t('notfound.registry')} text={meta.error ?? ''} back={{ to: '/metadata', label: t('meta.title') }} />;
   return (
     <Page title={m ? `${t('meta.title')}: ${m.registry.title}` : t('meta.title')}>
       <Paragraph>{t('meta.intro')}</Paragraph>

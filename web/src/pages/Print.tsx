@@ -7,6 +7,8 @@ import { Page } from '../components/Page.tsx';
 import { useCodebook, type Codebook, type VariableView } from '../codebook.ts';
 import { unitName, useApi, useRegistryId, useUnits } from '../data.tsx';
 import { dateShort } from '../dates.ts';
+import { isNotFound } from '../errors.ts';
+import { NotFound } from './NotFound.tsx';
 import { useI18n, type Key, type Lang } from '../i18n.tsx';
 import { useQuery } from '../router.tsx';
 import type { CaseView } from './Case.tsx';
@@ -48,7 +50,7 @@ function Choices({ v, codebook }: { v: VariableView; codebook: Codebook }) {
 }
 
 export function PrintPage() {
-  const { t, lang } = useI18n();
+  const { t, tryT, lang } = useI18n();
   const q = useQuery();
   const registry = useRegistryId();
   const codebook = useCodebook(registry);
@@ -61,6 +63,14 @@ export function PrintPage() {
   const title = caseId ? `${t('reg.caseTitle')} ${caseId}` : `${cb?.title[lang] ?? ''}: ${t('print.blankTitle')}`;
   const order = (form: string) => cb?.forms.findIndex((f) => f.id === form) ?? 0;
   const forms = view.data ? [...view.data.forms].sort((a, b) => order(a.form) - order(b.form) || a.instance.localeCompare(b.instance)) : [];
+  if (isNotFound(view.failure))
+    return (
+      <NotFound
+        title={title}
+        text={tryT('error.code.case.notFound', view.error ?? '')}
+        back={{ to: '/registrations', label: t('reg.back') }}
+      />
+    );
   return (
     <Page title={title}>
       <div className="print-actions">

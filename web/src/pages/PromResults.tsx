@@ -5,10 +5,10 @@
 import { Alert, Heading, Paragraph, Spinner, Table } from '@digdir/designsystemet-react';
 import { Page } from '../components/Page.tsx';
 import { UnitPicker } from '../components/UnitPicker.tsx';
+import { usePageScope } from '../scope.ts';
 import { YearPicker } from '../components/YearPicker.tsx';
-import { unitName, useApi, useDataYears, useOwnUnit, useRegistryId, useUnits, type Text } from '../data.tsx';
+import { unitName, useApi, type Text } from '../data.tsx';
 import { useI18n } from '../i18n.tsx';
-import { useQuery, useRoute } from '../router.tsx';
 
 interface Rate {
   eligible: number | null;
@@ -50,17 +50,12 @@ interface PromResultsView {
 
 export function PromResults() {
   const { t, tryT, lang } = useI18n();
-  const { setQuery } = useRoute();
-  const q = useQuery();
-  const registry = useRegistryId();
-  const units = useUnits();
-  const own = useOwnUnit();
-  // Only years with data, opening on the newest full one (as every page: data.tsx useDataYears).
-  const { years, defaultYear } = useDataYears(registry);
-  const year = q.get('year') ?? defaultYear ?? String(new Date().getFullYear() - 1);
-  const unit = q.get('unit') ?? own ?? '';
+  // Registry, unit and year as on every page (scope.ts): only years with data, opening on the newest full one.
+  const { registry, units, own, unit: chosen, years, year: scopeYear, setYear, setUnit } = usePageScope();
+  const unit = chosen ?? '';
+  const year = scopeYear ?? '';
   const res = useApi<PromResultsView>(
-    registry ? `/api/registries/${registry}/prom/results?year=${year}${unit ? `&unit=${unit}` : ''}` : null,
+    registry && year ? `/api/registries/${registry}/prom/results?year=${year}${unit ? `&unit=${unit}` : ''}` : null,
   );
   const v = res.data;
   const locale = lang === 'nb' ? 'nb-NO' : 'en-GB';
@@ -77,8 +72,8 @@ export function PromResults() {
     <Page title={t('promResults.title')}>
       <Paragraph>{t('promResults.intro')}</Paragraph>
       <form className="filters" aria-label={t('ind.choices')} onSubmit={(e) => e.preventDefault()}>
-        <YearPicker id="year" value={year} onChange={(y) => setQuery({ year: y })} years={years.length ? years : [year]} />
-        <UnitPicker units={units.list} value={unit} onChange={(u) => setQuery({ unit: u || null })} own={own} />
+        <YearPicker id="year" value={year} onChange={setYear} years={years} />
+        <UnitPicker units={units.list} value={unit} onChange={(u) => setUnit(u || null)} own={own} />
       </form>
       {res.error && (
         <Alert data-color="danger">

@@ -3,14 +3,17 @@
 // coverage against NPR with the "only in NPR" worklist (/coverage), and the stage assessment for
 // the registry's administrators (/stage). Verdicts by symbol and word, never by colour alone.
 import { Alert, Button, Fieldset, Heading, Paragraph, Radio, Spinner, Table, Textfield } from '@digdir/designsystemet-react';
-import { useEffect, useState, type ReactNode } from 'react';
+import { useMutation } from '@tanstack/react-query';
+import { useState, type ReactNode } from 'react';
 import { api } from '../api.ts';
 import { Page } from '../components/Page.tsx';
 import { UnitPicker } from '../components/UnitPicker.tsx';
 import { YearPicker } from '../components/YearPicker.tsx';
-import { pct, unitName, useApi, useDataYears, useOwnUnit, useRegistryId, useUnits, type Text } from '../data.tsx';
+import { pct, unitName, useApi, useApiPages, useUnits, type Text } from '../data.tsx';
+import { errorText } from '../errors.ts';
 import { formatDateTime, useI18n, type Key } from '../i18n.tsx';
-import { useQuery, useRoute } from '../router.tsx';
+import { useInvalidate } from '../query.ts';
+import { usePageScope } from '../scope.ts';
 import { useSession } from '../session.tsx';
 import '../quality.css';
 
@@ -92,19 +95,10 @@ interface Report {
   findings: Finding[];
 }
 
-/** Shared by the pages: registry, year (?year=, default last year) and unit (?unit=, default own unit or the nation). */
+/** Shared by the pages: the page scope (scope.ts), with the unit as a RESH id (the nation's when none is chosen). */
 function useChoices() {
-  const registry = useRegistryId();
-  const units = useUnits();
-  const own = useOwnUnit();
-  const q = useQuery();
-  const { setQuery } = useRoute();
-  // The years with data, as on every other page (the newest full year by default).
-  const data = useDataYears(registry);
-  const year = q.get('year') ?? data.defaultYear ?? String(new Date().getFullYear() - 1);
-  const years = data.years.includes(year) ? data.years : [year, ...data.years];
-  const unit = q.get('unit') ?? own ?? units.nation?.resh ?? '';
-  return { registry, units, own, year, years, unit, setQuery };
+  const scope = usePageScope();
+  return { ...scope, unit: scope.unitOrNation ?? '', year: scope.year ?? '' };
 }
 
 function VerdictMark({ verdict, failures }: { verdict: string; failures?: number | null }) {
@@ -149,8 +143,8 @@ export function DataQuality() {
 function DataQualityReport() {
   const { t, lang } = useI18n();
   const { me } = useSession();
-  const { registry, units, own, year, years, unit, setQuery } = useChoices();
-  const report = useApi<Report>(registry && unit ? `/api/registries/${registry}/quality?unit=${unit}&year=${year}` : null);
+  const { registry, units, own, year, years, unit, setYear, setUnit } = useChoices();
+  const report = useApi<Report>(registry && unit && year ? `/api/registries/${registry}/quality?unit=${unit}&year=${year}` : null);
   const [drill, setDrill] = useState<Finding | null>(null);
   const canWrite = WRITERS.includes(me?.active?.role ?? '');
   const r = report.data;
@@ -199,13 +193,13 @@ function DataQualityReport() {
     <Page title={t('dq.title')}>
       <Paragraph>{t('dq.intro')}</Paragraph>
       <form className="filters" onSubmit={(e) => e.preventDefault()}>
-        <YearPicker id="dq-year" value={year} years={years} onChange={(v) => setQuery({ year: v })} />
+        <YearPicker id="dq-year" value={year} years={years} onChange={setYear} />
         <UnitPicker
           id="dq-unit"
           units={units.list}
           own={own}
           value={unit === units.nation?.resh ? '' : unit}
-          onChange={(v) => setQuery({ unit: v || units.nation?.resh })}
+          onChange={(v) => setUnit(v || null)}
         />
       </form>
       {report.error && (
@@ -244,7 +238,7 @@ function DataQualityReport() {
               </li>
             </ul>
           </section>
-          <Findings report={r} registry={registry!} canWrite={canWrite} onShowCases={setDrill} reload={report.reload} />
+          <Findings report={r} registry={registry!} canWrite={canWrite} onShowCases={setDrill} />
           {drill && <Cases registry={registry!} finding={drill} unit={r.unit.resh} year={r.year} onClose={() => setDrill(null)} />}
           {checkTable('dq-completeness', 'dq.completeness', r.completeness, 'dq.completenessHelp')}
           {checkTable('dq-validity', 'dq.validity', r.validity)}
@@ -324,31 +318,31 @@ function Findings({
   registry,
   canWrite,
   onShowCases,
-  reload,
 }: {
   report: Report;
   registry: string;
   canWrite: boolean;
   onShowCases(f: Finding): void;
-  reload(): void;
 }) {
-  const { t, lang } = useI18n();
+  const { t, tryT, lang } = useI18n();
   const [notes, setNotes] = useState<Record<string, string>>({});
   const [message, setMessage] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const mark = async (f: Finding, status: string) => {
-    setError(null);
-    try {
-      await api(`/api/registries/${registry}/quality/follow-up`, {
+  const invalidate = useInvalidate();
+  // Marking a finding changes the report (the finding's status and history): read again.
+  const follow = useMutation({
+    mutationFn: ({ f, status }: { f: Finding; status: string }) =>
+      api(`/api/registries/${registry}/quality/follow-up`, {
         method: 'POST',
         body: { finding: f.key, unit: report.unit.resh, year: report.year, status, note: notes[f.key] ?? '' },
-      });
+      }),
+    onMutate: () => setMessage(''),
+    onSuccess: async () => {
       setMessage(t('dq.saved'));
-      reload();
-    } catch (err) {
-      setError((err as Error).message);
-    }
-  };
+      await invalidate(`/api/registries/${registry}/quality`);
+    },
+  });
+  const error = follow.error ? errorText(follow.error, tryT) : null;
+  const mark = (f: Finding, status: string) => follow.mutate({ f, status });
   return (
     <section aria-labelledby="dq-findings">
       <Heading level={2} data-size="sm" id="dq-findings">
@@ -402,10 +396,10 @@ function Findings({
                       value={notes[f.key] ?? ''}
                       onChange={(e) => setNotes({ ...notes, [f.key]: e.target.value })}
                     />
-                    <Button variant="secondary" data-size="sm" onClick={() => void mark(f, 'followed-up')}>
+                    <Button variant="secondary" data-size="sm" onClick={() => mark(f, 'followed-up')}>
                       {t('dq.markFollowedUp')}
                     </Button>
-                    <Button variant="secondary" data-size="sm" onClick={() => void mark(f, 'resolved')}>
+                    <Button variant="secondary" data-size="sm" onClick={() => mark(f, 'resolved')}>
                       {t('dq.markResolved')}
                     </Button>
                   </>
@@ -434,28 +428,14 @@ function Cases({
   onClose(): void;
 }) {
   const { t, lang } = useI18n();
-  const [pages, setPages] = useState<Array<{ caseId: number; unit: string | null; periodDate: string | null; value: unknown }>>([]);
-  const [next, setNext] = useState<number | null>(0);
-  const [error, setError] = useState<string | null>(null);
-  const [loaded, setLoaded] = useState(false);
-  const load = async (after: number) => {
-    try {
-      const p = await api<{ cases: typeof pages; next: number | null }>(
-        `/api/registries/${registry}/quality/cases?finding=${encodeURIComponent(finding.key)}&unit=${unit}&year=${year}&after=${after}&limit=50`,
-      );
-      setPages((x) => (after === 0 ? p.cases : [...x, ...p.cases]));
-      setNext(p.next);
-      setLoaded(true);
-    } catch (err) {
-      setError((err as Error).message);
-    }
-  };
-  useEffect(() => {
-    setLoaded(false);
-    void load(0);
-    // The first page again when the finding, unit or year changes; load reads only those.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [finding.key, unit, year]);
+  const cases = useApiPages(
+    `/api/registries/${registry}/quality/cases?finding=${encodeURIComponent(finding.key)}&unit=${unit}&year=${year}&limit=50`,
+    (p: { cases: Array<{ caseId: number; unit: string | null; periodDate: string | null; value: unknown }>; next: number | null }) =>
+      p.cases,
+  );
+  const pages = cases.items;
+  const loaded = cases.loaded;
+  const error = cases.error;
   return (
     <section aria-labelledby="dq-cases" className="dq-cases">
       <Heading level={2} data-size="sm" id="dq-cases">
@@ -490,8 +470,8 @@ function Cases({
         </Table>
       )}
       <div className="dq-actions">
-        {next !== null && loaded && (
-          <Button variant="secondary" data-size="sm" onClick={() => void load(next)}>
+        {cases.more && loaded && (
+          <Button variant="secondary" data-size="sm" onClick={cases.loadMore} loading={cases.loadingMore}>
             {t('dq.more')}
           </Button>
         )}
@@ -539,7 +519,7 @@ export function Coverage() {
 function CoverageView() {
   const { t, lang } = useI18n();
   const { me } = useSession();
-  const { registry, units, own, year, years, unit, setQuery } = useChoices();
+  const { registry, units, own, year, years, unit, setYear, setUnit } = useChoices();
   const cov = useApi<{ rows: CoverageRow[] }>(registry && unit ? `/api/registries/${registry}/coverage?unit=${unit}` : null);
   const rows = (cov.data?.rows ?? [])
     .slice()
@@ -554,7 +534,7 @@ function CoverageView() {
           units={units.list}
           own={own}
           value={unit === units.nation?.resh ? '' : unit}
-          onChange={(v) => setQuery({ unit: v || units.nation?.resh })}
+          onChange={(v) => setUnit(v || null)}
         />
       </form>
       {cov.error && (
@@ -610,7 +590,7 @@ function CoverageView() {
       </Heading>
       {/* A registrar's worklist is their own unit's (NPR names its hospital); an administrator's follows the chosen unit. */}
       {canWork ? (
-        <Worklist registry={registry!} unit={own ?? unit} year={year} years={years} onYear={(v) => setQuery({ year: v })} />
+        <Worklist registry={registry!} unit={own ?? unit} year={year} years={years} onYear={setYear} />
       ) : (
         <Paragraph>{t('cov.worklistOnlyWriters')}</Paragraph>
       )}
@@ -633,38 +613,24 @@ function Worklist({
 }) {
   const { t } = useI18n();
   const units = useUnits();
-  const [extra, setExtra] = useState<{ key: string; episodes: Episode[]; next: number | null }>({ key: '', episodes: [], next: null });
-  const key = `${unit}|${year}`;
-  const first = useApi<{ episodes: Episode[]; next: number | null }>(
-    registry && unit ? `/api/registries/${registry}/npr-worklist?unit=${unit}&year=${year}&limit=50` : null,
+  const list = useApiPages(
+    registry && unit && year ? `/api/registries/${registry}/npr-worklist?unit=${unit}&year=${year}&limit=50` : null,
+    (p: { episodes: Episode[]; next: number | null }) => p.episodes,
   );
-  const more = extra.key === key ? extra : { key, episodes: [], next: null };
-  const episodes = [...(first.data?.episodes ?? []), ...more.episodes];
-  const next = more.episodes.length ? more.next : (first.data?.next ?? null);
-  const [error, setError] = useState<string | null>(null);
-  const loadMore = async () => {
-    try {
-      const p = await api<{ episodes: Episode[]; next: number | null }>(
-        `/api/registries/${registry}/npr-worklist?unit=${unit}&year=${year}&limit=50&after=${next}`,
-      );
-      setExtra({ key, episodes: [...more.episodes, ...p.episodes], next: p.next });
-    } catch (err) {
-      setError((err as Error).message);
-    }
-  };
+  const episodes = list.items;
   return (
     <section aria-label={t('cov.worklist')}>
       <Paragraph>{t('cov.worklistIntro')}</Paragraph>
       <form className="filters" onSubmit={(e) => e.preventDefault()}>
         <YearPicker id="wl-year" value={year} years={years} onChange={onYear} />
       </form>
-      {(first.error || error) && (
+      {list.error && (
         <Alert data-color="danger">
-          <Paragraph>{first.error ?? error}</Paragraph>
+          <Paragraph>{list.error}</Paragraph>
         </Alert>
       )}
-      {first.loading && <Spinner aria-label={t('common.loading')} />}
-      {first.data && episodes.length === 0 && <Paragraph>{t('cov.noEpisodes')}</Paragraph>}
+      {list.loading && <Spinner aria-label={t('common.loading')} />}
+      {list.loaded && episodes.length === 0 && <Paragraph>{t('cov.noEpisodes')}</Paragraph>}
       {episodes.length > 0 && (
         <Table zebra className="dq-table">
           <caption>
@@ -694,8 +660,8 @@ function Worklist({
           </Table.Body>
         </Table>
       )}
-      {next !== null && (
-        <Button variant="secondary" data-size="sm" onClick={() => void loadMore()}>
+      {list.more && (
+        <Button variant="secondary" data-size="sm" onClick={list.loadMore} loading={list.loadingMore}>
           {t('dq.more')}
         </Button>
       )}
@@ -733,8 +699,8 @@ export function Stage() {
 
 function StageView() {
   const { t, lang } = useI18n();
-  const { registry, year, years, setQuery } = useChoices();
-  const stage = useApi<StageAssessment>(registry ? `/api/registries/${registry}/stage?year=${year}` : null);
+  const { registry, year, years, setYear } = useChoices();
+  const stage = useApi<StageAssessment>(registry && year ? `/api/registries/${registry}/stage?year=${year}` : null);
   const [editing, setEditing] = useState<StageItem | null>(null);
   const yes = (v: boolean | null | undefined) =>
     v === true ? `● ${t('stage.yes')}` : v === false ? `○ ${t('stage.no')}` : t('stage.unknown');
@@ -743,7 +709,7 @@ function StageView() {
     <Page title={t('stage.title')}>
       <Paragraph>{t('stage.intro')}</Paragraph>
       <form className="filters" onSubmit={(e) => e.preventDefault()}>
-        <YearPicker id="stage-year" value={year} years={years} onChange={(v) => setQuery({ year: v })} />
+        <YearPicker id="stage-year" value={year} years={years} onChange={setYear} />
       </form>
       {stage.error && (
         <Alert data-color="danger">
@@ -756,17 +722,7 @@ function StageView() {
           <Heading level={2} data-size="md" className="stage-verdict">
             {t('stage.verdict')} {s.year}: {s.verdict} ({t('stage.stage')} {s.stage}, {t('stage.levelWord')} {s.level})
           </Heading>
-          {editing && registry && (
-            <StageAnswer
-              registry={registry}
-              year={s.year}
-              item={editing}
-              onDone={() => {
-                setEditing(null);
-                stage.reload();
-              }}
-            />
-          )}
+          {editing && registry && <StageAnswer registry={registry} year={s.year} item={editing} onDone={() => setEditing(null)} />}
           <Table zebra className="dq-table">
             <caption>
               {t('stage.title')} {s.year}
@@ -847,30 +803,31 @@ function StageView() {
 }
 
 function StageAnswer({ registry, year, item, onDone }: { registry: string; year: number; item: StageItem; onDone(): void }) {
-  const { t } = useI18n();
+  const { t, tryT } = useI18n();
   const [answer, setAnswer] = useState<'yes' | 'no'>(item.answer?.answer === false ? 'no' : 'yes');
   const [evidence, setEvidence] = useState(item.answer?.evidence ?? '');
   const [note, setNote] = useState(item.answer?.note ?? '');
-  const [error, setError] = useState<string | null>(null);
-  const save = async () => {
-    setError(null);
-    try {
-      await api(`/api/registries/${registry}/stage/answers`, {
+  const invalidate = useInvalidate();
+  // An answer changes the assessment: read it again, then close the form.
+  const saving = useMutation({
+    mutationFn: () =>
+      api(`/api/registries/${registry}/stage/answers`, {
         method: 'POST',
         body: { year, nr: item.nr, answer: answer === 'yes', evidence, note },
-      });
+      }),
+    onSuccess: async () => {
+      await invalidate(`/api/registries/${registry}/stage`);
       onDone();
-    } catch (err) {
-      setError((err as Error).message);
-    }
-  };
+    },
+  });
+  const error = saving.error ? errorText(saving.error, tryT) : null;
   return (
     <form
       className="stage-answer"
       aria-label={`${t('stage.answerFor')} ${item.nr}`}
       onSubmit={(e) => {
         e.preventDefault();
-        void save();
+        saving.mutate();
       }}
     >
       <Heading level={2} data-size="xs">

@@ -3,6 +3,7 @@
 // what the case is about and which form (which injury) has which problem; the reviewed bulk finalise
 // of complete registrations; the registrations per month; and a case's own page (Case.tsx).
 import { Alert, Button, Checkbox, Field, Heading, Input, Label, Paragraph, Select, Spinner, Table } from '@digdir/designsystemet-react';
+import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api } from '../api.ts';
 import { personText, valueText, type CaseHeaderView } from '../components/CaseHeader.tsx';
@@ -11,10 +12,12 @@ import { ScrollTable } from '../components/ScrollTable.tsx';
 import { UnitField } from '../components/UnitCombobox.tsx';
 import { YearPicker } from '../components/YearPicker.tsx';
 import { useCodebook } from '../codebook.ts';
-import { pct, unitName, useApi, useDataYears, useOwnUnit, useRegistryId, useUnits, type Text } from '../data.tsx';
+import { pct, unitName, useApi, useOwnUnit, useRegistryId, useUnits, type Text } from '../data.tsx';
 import { dateShort } from '../dates.ts';
 import { errorText, fill } from '../errors.ts';
 import { useI18n, type Key } from '../i18n.tsx';
+import { useInvalidate } from '../query.ts';
+import { usePageScope } from '../scope.ts';
 import { Link, useQuery, useRoute } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import { CasePage } from './Case.tsx';
@@ -253,7 +256,7 @@ function WorklistPage() {
         </section>
       )}
       {canWrite && registry && <BulkFinalise registry={registry} params={params} />}
-      {registry && <MonthlySummary registry={registry} unit={own} />}
+      {registry && <MonthlySummary registry={registry} unit={params.get('unit')} />}
     </Page>
   );
 }
@@ -329,17 +332,14 @@ function BulkFinalise({ registry, params }: { registry: string; params: URLSearc
   filter.delete('form');
   filter.delete('variable');
   const base = `/api/registries/${registry}/worklist`;
-  const [version, setVersion] = useState(0);
-  const list = useApi<Rows>(`${base}/rows?status=finalisable&${filter}&limit=${PAGE}&v=${version}`);
+  const list = useApi<Rows>(`${base}/rows?status=finalisable&${filter}&limit=${PAGE}`);
   const [reviewed, setReviewed] = useState(false);
   const [progress, setProgress] = useState<{ done: number; of: number } | null>(null);
-  const [result, setResult] = useState<{ finalised: number; skipped: number } | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const total = list.data?.total ?? 0;
-  const run = async () => {
-    setError(null);
-    setResult(null);
-    try {
+  const invalidate = useInvalidate();
+  // The ids are read fresh (never from the cache) when the registrar confirms; a case changed since
+  // the review is left alone by the platform and counted as skipped.
+  const finalise = useMutation({
+    mutationFn: async () => {
       const { ids, batch } = await api<{ ids: number[]; batch: number }>(`${base}/finalisable-ids?${filter}`);
       let finalised = 0,
         skipped = 0;
@@ -353,15 +353,25 @@ function BulkFinalise({ registry, params }: { registry: string; params: URLSearc
         skipped += r.skipped.length;
         setProgress({ done: Math.min(i + batch, ids.length), of: ids.length });
       }
-      setResult({ finalised, skipped });
-      setReviewed(false);
-      setVersion((v) => v + 1);
-    } catch (err) {
-      setError(errorText(err, tryT));
-    } finally {
+      return { finalised, skipped };
+    },
+    onSuccess: () => setReviewed(false),
+    // Also after a failure part-way: the batches before it were finalised.
+    onSettled: async () => {
       setProgress(null);
-    }
-  };
+      await invalidate(
+        base,
+        `/api/registries/${registry}/cases/`,
+        `/api/registries/${registry}/registrations`,
+        `/api/registries/${registry}/quality`,
+        '/api/patients/',
+      );
+    },
+  });
+  const result = finalise.data ?? null;
+  const error = finalise.error ? errorText(finalise.error, tryT) : null;
+  const total = list.data?.total ?? 0;
+  const run = () => finalise.mutate();
   return (
     <section aria-labelledby="bulk-heading" className="bulk-finalise">
       <Heading level={2} data-size="sm" id="bulk-heading">
@@ -399,7 +409,7 @@ function BulkFinalise({ registry, params }: { registry: string; params: URLSearc
             onChange={(e) => setReviewed(e.target.checked)}
             value="reviewed"
           />
-          <Button onClick={() => void run()} disabled={!reviewed || !!progress} loading={!!progress}>
+          <Button onClick={run} disabled={!reviewed || finalise.isPending} loading={finalise.isPending}>
             {fill(t('bulk.button'), { n: total })}
           </Button>
         </>
@@ -440,10 +450,10 @@ interface MonthSummary {
 /** Registrations per month for the unit: cases, how many complete and finalised, forms by status. */
 function MonthlySummary({ registry, unit }: { registry: string; unit: string | null }) {
   const { t, lang } = useI18n();
-  const q = useQuery();
-  const { setQuery } = useRoute();
-  const { years, defaultYear } = useDataYears(registry);
-  const year = q.get('year') ?? defaultYear ?? '';
+  // The year as on every page (scope.ts); the unit is the worklist's (its filter, the own unit by default).
+  const scope = usePageScope();
+  const { years, setYear } = scope;
+  const year = scope.year ?? '';
   const data = useApi<MonthSummary[]>(
     year ? `/api/registries/${registry}/registrations/summary?year=${year}${unit ? `&unit=${unit}` : ''}` : null,
   );
@@ -457,7 +467,7 @@ function MonthlySummary({ registry, unit }: { registry: string; unit: string | n
       <Heading level={2} data-size="sm" id="per-month">
         {t('reg.perMonth')}
       </Heading>
-      <YearPicker id="summary-year" className="year-field" value={year} onChange={(v) => setQuery({ year: v })} years={years} />
+      <YearPicker id="summary-year" className="year-field" value={year} onChange={setYear} years={years} />
       {data.error && (
         <Alert data-color="danger">
           <Paragraph>{data.error}</Paragraph>

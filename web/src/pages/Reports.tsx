@@ -8,28 +8,23 @@ import { Page } from '../components/Page.tsx';
 import { YearPicker } from '../components/YearPicker.tsx';
 import { SubscriptionForm, SubscriptionTable } from '../components/Subscriptions.tsx';
 import { UnitPicker } from '../components/UnitPicker.tsx';
-import { pct, unitName, useApi, useDataYears, useOwnUnit, useRegistryId, useUnits, type IndicatorDecl } from '../data.tsx';
+import { usePageScope } from '../scope.ts';
+import { pct, unitName, useApi, type IndicatorDecl } from '../data.tsx';
 import { useI18n } from '../i18n.tsx';
 import { useSession } from '../session.tsx';
 
 export function Reports() {
   const { t, lang } = useI18n();
   const { me } = useSession();
-  const registry = useRegistryId();
-  const units = useUnits();
-  const own = useOwnUnit();
+  // The unit report's unit and year are the page scope (scope.ts), kept in the URL as on every page.
+  const { registry, units, own, unit, year, years, setUnit, setYear } = usePageScope();
   const indicators = useApi<IndicatorDecl[]>(registry ? `/api/registries/${registry}/indicators?lang=${lang}` : null);
-  const { years, defaultYear } = useDataYears(registry);
-  const [unitChoice, setUnitYear] = useState<string | null>(null);
-  const [unit, setUnit] = useState<string | null>(null);
   const [annualChoice, setAnnualYear] = useState<string | null>(null);
-  const unitYear = unitChoice ?? defaultYear ?? '';
-  const annualYear = annualChoice ?? defaultYear ?? '';
+  const unitYear = year ?? '';
+  const annualYear = annualChoice ?? year ?? '';
   const [dataset, setDataset] = useState<'fresh' | 'qa'>('qa');
-  const [ownVersion, setOwnVersion] = useState(0);
-  const [dispatchVersion, setDispatchVersion] = useState(0);
   const admin = me?.active?.role === 'registry-admin' || me?.active?.role === 'platform-admin';
-  const reportUnit = unit ?? own ?? '';
+  const reportUnit = unit ?? '';
   const decls = indicators.data ?? [];
   if (!registry)
     return (
@@ -48,8 +43,8 @@ export function Reports() {
         </Heading>
         <Paragraph>{t('rep.unitReportIntro')}</Paragraph>
         <form className="filters" aria-label={t('rep.unitReport')} onSubmit={(e) => e.preventDefault()}>
-          <UnitPicker id="report-unit" units={units.list} value={reportUnit} onChange={(v) => setUnit(v)} own={own} />
-          <YearPicker id="report-year" value={unitYear} onChange={setUnitYear} years={years} />
+          <UnitPicker id="report-unit" units={units.list} value={reportUnit} onChange={(v) => setUnit(v || null)} own={own} />
+          <YearPicker id="report-year" value={unitYear} onChange={setYear} years={years} />
         </form>
         {reportUnit ? (
           <Paragraph>
@@ -67,15 +62,8 @@ export function Reports() {
           {t('sub.ownTitle')}
         </Heading>
         <Paragraph>{t('sub.ownIntro')}</Paragraph>
-        <SubscriptionForm
-          kind="own"
-          registry={registry}
-          units={units.list}
-          own={own}
-          indicators={decls}
-          onCreated={() => setOwnVersion((v) => v + 1)}
-        />
-        <SubscriptionTable kind="own" registry={registry} units={units.byResh} indicators={decls} version={ownVersion} />
+        <SubscriptionForm kind="own" registry={registry} units={units.list} own={own} indicators={decls} />
+        <SubscriptionTable kind="own" registry={registry} units={units.byResh} indicators={decls} />
       </section>
 
       {admin && (
@@ -109,15 +97,8 @@ export function Reports() {
               {t('sub.dispatchTitle')}
             </Heading>
             <Paragraph>{t('sub.dispatchIntro')}</Paragraph>
-            <SubscriptionForm
-              kind="dispatch"
-              registry={registry}
-              units={units.list}
-              own={own}
-              indicators={decls}
-              onCreated={() => setDispatchVersion((v) => v + 1)}
-            />
-            <SubscriptionTable kind="dispatch" registry={registry} units={units.byResh} indicators={decls} version={dispatchVersion} />
+            <SubscriptionForm kind="dispatch" registry={registry} units={units.list} own={own} indicators={decls} />
+            <SubscriptionTable kind="dispatch" registry={registry} units={units.byResh} indicators={decls} />
           </section>
         </>
       )}
