@@ -5,7 +5,7 @@
 //
 // Two ways to compute the rows, with the same result (test/analytics-sql.test.ts): set-based, one
 // INSERT … SELECT per batch of thousands of cases (sql-rows.ts), for registries whose codebook
-// compiles to SQL; and in JavaScript with evaluate.ts, 500 cases a batch, for registries whose
+// compiles to SQL (PROM results included); and in JavaScript with evaluate.ts, 500 cases a batch, for registries whose
 // derived variables call their own functions (functions.ts). `sqlRowsPlan` decides per registry and
 // the log says which way each goes.
 import type { Logger } from 'pino';

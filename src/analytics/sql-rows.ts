@@ -6,9 +6,11 @@
 // (PersonTx from access/door.ts), as every reader of person-level tables does.
 //
 // Derived variables compile with the expression language's SQL compilation (registry/expr-sql.ts),
-// which has the JavaScript meaning (test/expr-differential.test.ts), plus the two per-case functions
-// the analytics need and SQL can do exactly: a code-list look-up `codeProperty('list', x, 'prop')`
-// and `band(x, [limits], [labels])`, each as a whole derived expression. A registry whose
+// which has the JavaScript meaning (test/expr-differential.test.ts), plus the per-case functions
+// the analytics need and SQL can do exactly: a code-list look-up `codeProperty('list', x, 'prop')`,
+// `band(x, [limits], [labels])` and a registry parameter `parameter('id', key)`, each as a whole
+// derived expression; and `prom` derived variables (a PROM result by time point and instrument,
+// evaluate.ts promValue), read from prom_item and prom_response once per case and group. A registry whose
 // codebook uses anything else that has no SQL (its own functions in functions.ts, e.g. injury
 // scores) is refreshed the JavaScript way: `sqlRowsPlan` says why. Both ways give the same rows
 // (test/analytics-sql.test.ts compares them on the same cases).
@@ -38,6 +40,8 @@ export interface SqlRowsPlan {
   /** The output columns, in order. */
   names: string[];
 }
+
+type PromDef = NonNullable<Registry['derived'][number]['prom']>;
 
 export type PlanResult = { ok: true; plan: SqlRowsPlan } | { ok: false; reason: string };
 
@@ -172,15 +176,29 @@ function buildPlan(registry: Registry): SqlRowsPlan {
     ...registry.forms.flatMap((f, i) => (f.repeating ? [] : f.variables.map((v) => `${fieldOf(`ff."f${i}"`, v.id, v.type)} AS "${v.id}"`))),
   ];
 
+  // PROM results: the case's PROM items read once, with the four values of each
+  // (schedule, time point, instruments) that `prom` derived variables read (promLookUp below).
+  const promGroups = new Map<string, { prom: PromDef; prefix: string }>();
+  const promGroup = (prom: PromDef): ((name: string) => string) => {
+    const key = JSON.stringify([prom.schedule ?? null, prom.timepoint, Object.entries(prom.instruments)]);
+    let g = promGroups.get(key);
+    if (!g) promGroups.set(key, (g = { prom, prefix: `p${promGroups.size}` }));
+    const prefix = g.prefix;
+    return (name) => `pr."${prefix}_${name}"`;
+  };
+  /** Whether each derived variable is computed from PROM results (itself one, or reading one). */
+  const fromProm: boolean[] = [];
+
   // Derived variables, each seeing the ones declared before it.
   const derivedSql = registry.derived.map((d, k) => {
     const def = d.def;
-    // PROM results (prom_item, prom_response) are read in JavaScript only (records/evaluate.ts promValue).
-    if (d.prom) throw new NoSql(`derived ${def.id} reads PROM results`);
     const read = new Set<number>();
     const column = caseColumn(k, read);
     let sql: string;
-    if (def.count) {
+    if (d.prom) {
+      fromProm[k] = true;
+      sql = promResult(def.id, d.prom, def.type, promGroup);
+    } else if (def.count) {
       const form = registry.forms[formIndex.get(def.count.form)!];
       const r = `ff."r${formIndex.get(def.count.form)}"`;
       const where = def.count.where ? ` WHERE (${condition(def.count.where, instanceColumn(form, column))}) IS TRUE` : '';
@@ -199,6 +217,7 @@ function buildPlan(registry: Registry): SqlRowsPlan {
     } else {
       sql =
         perCaseFunction(def.expr!, def.type, column, param, registry, types) ??
+        parameterLookUp(def.expr!, def.type, column, param, registry, types) ??
         (() => {
           const c = compile(def.expr!, column);
           if (c.type !== 'null' && c.type !== CATEGORY[def.type])
@@ -207,6 +226,7 @@ function buildPlan(registry: Registry): SqlRowsPlan {
         })();
     }
     layerOf[k] = 1 + Math.max(0, ...[...read].map((j) => layerOf[j]));
+    if (!fromProm[k]) fromProm[k] = [...read].some((j) => fromProm[j]);
     return sql;
   });
   const layers = Math.max(0, ...layerOf);
@@ -220,11 +240,20 @@ function buildPlan(registry: Registry): SqlRowsPlan {
   );
 
   // `complete`: no form of the codebook has a required value missing or an error rule broken.
+  // Judged as capture judges a case (evaluate.ts evaluateCase), without its PROM results: a `prom`
+  // variable is unknown there. A rule reading a value computed from one would need every derived
+  // value computed twice; no codebook does, so such a codebook goes the JavaScript way.
   const final = caseColumn(registry.derived.length);
+  const judged = (name: string): string => {
+    const j = derivedIndex.get(name);
+    if (j !== undefined && registry.derived[j].prom) return nullOf(name);
+    if (j !== undefined && fromProm[j]) throw new NoSql(`a rule or requirement reads ${name}, computed from PROM results`);
+    return final(name);
+  };
   const problems = registry.forms
     .map((form, i) => {
       const own = new Set(form.variables.map((v) => v.id));
-      const column = form.repeating ? instanceColumn(form, final) : final;
+      const column = form.repeating ? instanceColumn(form, judged) : judged;
       const checks: string[] = [];
       for (const v of form.variables) {
         if (v.required === false) continue;
@@ -270,11 +299,14 @@ function buildPlan(registry: Registry): SqlRowsPlan {
     'event_key',
     ...columns.map((c) => c.name),
   ];
+  // Built once: its literals are parameters, numbered as they are collected.
+  const promJoin = promGroups.size ? `CROSS JOIN LATERAL (${promLookUp([...promGroups.values()], param)}) pr` : '';
   const select = (withIds: boolean) => `
     SELECT ${outputs.join(',\n      ')}
     FROM registry_case c
     JOIN person p ON p.id = c.person_id
     LEFT JOIN org_unit u ON u.resh = c.unit_resh
+    ${promJoin}
     CROSS JOIN LATERAL (
       SELECT count(*) AS n, bool_and(f.status = 'finalised') AS all_final, max(f.updated_at) AS updated, ${gathered.join(', ')}
       FROM case_form f WHERE f.registry = c.registry AND f.case_id = c.id
@@ -340,4 +372,112 @@ function perCaseFunction(
     return `(CASE WHEN ${x} IS NULL THEN NULL::text ${whens} ELSE ${label(numbers.length)} END)`;
   }
   return null;
+}
+
+/**
+ * The case's PROM items, read once (one row, whatever it has; the registry's own items only, as
+ * prom/case-results.ts reads them: a clinic's follow-up never reaches a registry's data), and per group (one time point, of
+ * one schedule when named, the instruments listed) what evaluate.ts `promValue` reads: per
+ * instrument the first item (by schedule), then in the order the instruments are listed, the first
+ * item's status and instrument, and the first answered one's score object (the instrument's named
+ * score in a completed response) and answer time. One look-up per case and group cost as much as
+ * the rest of the row (bench/indicators.ts, 10,000 cases); one per case, a fraction.
+ */
+function promLookUp(groups: Array<{ prom: PromDef; prefix: string }>, param: (v: unknown) => string): string {
+  const timepoints = `${param([...new Set(groups.map((g) => g.prom.timepoint))])}::text[]`;
+  const columns = groups.flatMap(({ prom, prefix }) => {
+    const list = `${param(Object.keys(prom.instruments))}::text[]`;
+    const scoreName = `${param(JSON.stringify(prom.instruments))}::jsonb`;
+    const which = `i.timepoint = ${param(prom.timepoint)}::text AND i.instrument = ANY(${list}) AND ${
+      prom.schedule ? `i.schedule = ${param(prom.schedule)}::text` : 'i.first'
+    }`;
+    const order = `ORDER BY array_position(${list}, i.instrument)`;
+    return [
+      `(array_agg(i.status ${order}) FILTER (WHERE ${which}))[1] AS "${prefix}_status"`,
+      `(array_agg(i.instrument ${order}) FILTER (WHERE ${which}))[1] AS "${prefix}_instrument"`,
+      `(array_agg(i.scores -> (${scoreName} ->> i.instrument) ${order}) FILTER (WHERE ${which} AND i.answered))[1] AS "${prefix}_score"`,
+      `(array_agg(i.answered_at ${order}) FILTER (WHERE ${which} AND i.answered))[1] AS "${prefix}_answered_at"`,
+    ];
+  });
+  // "answered" as JavaScript's `status === 'answered' && scores`: JSON null, 0, "" and false are falsy there.
+  return `SELECT ${columns.join(', ')}
+      FROM (SELECT i.timepoint, i.instrument, i.schedule, i.status, r.scores, r.answered_at,
+          row_number() OVER (PARTITION BY i.timepoint, i.instrument ORDER BY i.schedule) = 1 AS first,
+          (i.status = 'answered' AND r.scores IS NOT NULL AND r.scores NOT IN ('null', '0', '""', 'false')) AS answered
+        FROM prom_item i LEFT JOIN prom_response r ON r.id = i.response_id AND r.status = 'completed'
+        WHERE i.registry = c.registry AND i.case_id = c.id AND i.party = 'registry' AND i.timepoint = ANY(${timepoints})) i`;
+}
+
+/**
+ * A `prom` derived variable's value from its look-up (promLookUp), as its declared type. A score
+ * that is not a number (or a direction not a text) is refused, as a form value of the wrong type
+ * is: the batch then goes the JavaScript way (refresh.ts), which reads it as unknown.
+ */
+function promResult(id: string, prom: PromDef, type: VariableType, group: (p: PromDef) => (name: string) => string): string {
+  const a = group(prom);
+  const category = CATEGORY[type];
+  const refuse = (x: string, what: string) => `CAST('refused: a PROM ${what} of type ' || jsonb_typeof(${x}) AS integer)`;
+  const unknown = (x: string) => `${x} IS NULL OR jsonb_typeof(${x}) = 'null'`;
+  switch (prom.value) {
+    case 'status':
+    case 'instrument':
+      if (category !== 'text') throw new NoSql(`derived ${id}: a PROM ${prom.value} declared ${type}`);
+      return a(prom.value);
+    case 'direction': {
+      if (category !== 'text') throw new NoSql(`derived ${id}: a PROM direction declared ${type}`);
+      const d = `(${a('score')} -> 'direction')`;
+      return `(CASE WHEN ${unknown(d)} THEN NULL WHEN jsonb_typeof(${d}) = 'string' THEN ${d} #>> '{}' ELSE ${refuse(d, 'direction')}::text END)`;
+    }
+    case 'answered': {
+      const day = `((${a('answered_at')} AT TIME ZONE 'Europe/Oslo')::date)`;
+      if (type === 'date') return day;
+      if (category === 'text') return `to_char(${day}, 'YYYY-MM-DD')`;
+      throw new NoSql(`derived ${id}: the date a PROM was answered declared ${type}`);
+    }
+    default: {
+      if (category !== 'number') throw new NoSql(`derived ${id}: a PROM score declared ${type}`);
+      const v = `(${a('score')} -> 'value')`;
+      return `(CASE WHEN ${unknown(v)} THEN NULL WHEN jsonb_typeof(${v}) = 'number' THEN (${v})::double precision ELSE ${refuse(v, 'score')}::double precision END)`;
+    }
+  }
+}
+
+/**
+ * `parameter('id')` or `parameter('id', key)` (parameters.ts) as a whole derived expression: the
+ * declared value, by the key's text where keyed; null when the expression is something else.
+ * Values must be of the declared type, as JavaScript would pass them on unchanged.
+ */
+function parameterLookUp(
+  source: string,
+  type: VariableType,
+  column: (name: string) => string,
+  param: (v: unknown) => string,
+  registry: Registry,
+  types: Map<string, VariableType>,
+): string | null {
+  const ast = parseExpression(source);
+  if (ast.type !== 'CallExpression') return null;
+  const call = ast as jsep.CallExpression;
+  if (call.callee.type !== 'Identifier' || (call.callee as jsep.Identifier).name !== 'parameter') return null;
+  const args = call.arguments as jsep.Expression[];
+  const first = args[0] as jsep.Literal | undefined;
+  if (!first || first.type !== 'Literal' || typeof first.value !== 'string' || args.length > 2)
+    throw new NoSql(`"${source}": parameter needs a parameter name and at most a key variable`);
+  const def = registry.parameters.get(first.value);
+  const category = CATEGORY[type];
+  const jsType = category === 'number' ? 'number' : category === 'text' ? 'string' : category === 'boolean' ? 'boolean' : null;
+  const nothing = `NULL::${PG[type]}`;
+  if (!def) return nothing;
+  if (typeof def.values !== 'object') {
+    if (typeof def.values !== jsType) throw new NoSql(`"${source}": a ${typeof def.values} parameter declared ${type}`);
+    return `${param(String(def.values))}::${PG[type]}`;
+  }
+  if (Object.values(def.values).some((v) => typeof v !== jsType))
+    throw new NoSql(`"${source}": parameter values that are not all of type ${type}`);
+  if (args.length < 2) return nothing;
+  const key = args[1].type === 'Identifier' ? (args[1] as jsep.Identifier).name : null;
+  if (!key || CATEGORY[types.get(key) ?? 'boolean'] !== 'text') throw new NoSql(`"${source}": a parameter keyed by a text variable`);
+  // The table travels as one parameter; a key it does not list (or '' or unknown) has no value.
+  const value = `(${param(JSON.stringify(def.values))}::jsonb ->> NULLIF(${column(key)}, ''))`;
+  return category === 'text' ? value : `${value}::${PG[type]}`;
 }

@@ -20,7 +20,7 @@ import type { UnitTree } from '../units/tree.ts';
 import type { Indicator } from './load.ts';
 import { computedGrains, dateColumn, flagRowsSql, indicatorRows, literal, unitPath, type IndicatorRows } from './rows.ts';
 import type { Grain } from './schema.ts';
-import { decideInto } from './withheld.ts';
+import { decideInto, KEY_ORDER, reasonOfCode } from './withheld.ts';
 
 export { computedGrains, dateColumn };
 
@@ -287,31 +287,42 @@ export async function computeIndicators(
   const key = (x: string) => `${x}.dataset, ${x}.grain, ${x}.period, ${x}.unit_resh, ${x}.stratifier, ${x}.stratum`;
   const final = `(SELECT $2::text AS registry, ($1::text[])[k + 1] AS indicator, ds AS dataset, grain, period, resh AS unit_resh, stratifier, stratum,
       sum(n)::integer AS numerator, sum(d)::integer AS denominator FROM ind_final GROUP BY 2, 3, 4, 5, 6, 7, 8 HAVING sum(d) > 0)`;
-  await db.query(`CREATE TEMP TABLE ind_new ON COMMIT DROP AS SELECT * FROM ${final} f`, [ids, registry.id]);
+  // Numbered in the order of indicator and result key (the order disclosure control reads each
+  // indicator's counts in, and the primary key's): read once in that order, the decisions come back
+  // as arrays by number, and the rows are written in key order.
+  await db.query(
+    `CREATE TEMP TABLE ind_new ON COMMIT DROP AS SELECT f.*, row_number() OVER (ORDER BY f.indicator COLLATE "C", ${KEY_ORDER})::int AS ord FROM ${final} f`,
+    [ids, registry.id],
+  );
   phase('write');
   // 7. Disclosure control over each indicator's counts together, stored with them.
-  await decideInto(db, 'ind_new', inds, opts.units);
+  const decided = await decideInto(db, 'ind_new', inds, opts.units);
   phase('disclosure');
-  const withFlags = `SELECT n.*, w.wk, w.wn FROM ind_new n LEFT JOIN ind_withheld w
-    ON (w.indicator, w.dataset, w.grain, w.period, w.unit_resh, w.stratifier, w.stratum) = (n.indicator, n.dataset, n.grain, n.period, n.unit_resh, n.stratifier, n.stratum)`;
+  // int2[] of codes: fixed width, so each row's code is read by position ($1[ord]) without a join.
+  const withFlags = `SELECT n.registry, n.indicator, n.dataset, n.grain, n.period, n.unit_resh, n.stratifier, n.stratum, n.numerator, n.denominator,
+      ${reasonOfCode('($1::int2[])[n.ord]')}, ${reasonOfCode('($2::int2[])[n.ord]')} FROM ind_new n ORDER BY n.ord`;
+  const flags = [decided.numerator, decided.denominator];
   const columns =
     'registry, indicator, dataset, grain, period, unit_resh, stratifier, stratum, numerator, denominator, numerator_withheld, denominator_withheld';
   const existing = (
     await db.query('SELECT EXISTS (SELECT 1 FROM indicator_result WHERE registry = $1 AND indicator = ANY($2)) AS e', [registry.id, ids])
   ).rows[0].e;
   if (!existing) {
-    await db.query(`INSERT INTO indicator_result (${columns}) ${withFlags}`);
+    await db.query(`INSERT INTO indicator_result (${columns}) ${withFlags}`, flags);
   } else {
     await db.query(
       `DELETE FROM indicator_result r WHERE r.registry = $1 AND r.indicator = ANY($2)
       AND NOT EXISTS (SELECT 1 FROM ind_new f WHERE f.indicator = r.indicator AND (${key('f')}) = (${key('r')}))`,
       [registry.id, ids],
     );
-    await db.query(`INSERT INTO indicator_result (${columns}) ${withFlags}
+    await db.query(
+      `INSERT INTO indicator_result (${columns}) ${withFlags}
       ON CONFLICT (registry, indicator, dataset, grain, period, unit_resh, stratifier, stratum)
       DO UPDATE SET numerator = EXCLUDED.numerator, denominator = EXCLUDED.denominator, numerator_withheld = EXCLUDED.numerator_withheld, denominator_withheld = EXCLUDED.denominator_withheld
       WHERE (indicator_result.numerator, indicator_result.denominator, indicator_result.numerator_withheld, indicator_result.denominator_withheld)
-        IS DISTINCT FROM (EXCLUDED.numerator, EXCLUDED.denominator, EXCLUDED.numerator_withheld, EXCLUDED.denominator_withheld)`);
+        IS DISTINCT FROM (EXCLUDED.numerator, EXCLUDED.denominator, EXCLUDED.numerator_withheld, EXCLUDED.denominator_withheld)`,
+      flags,
+    );
   }
   const written = Number((await db.query('SELECT count(*) FROM ind_new')).rows[0].count);
   phase('store');
@@ -323,6 +334,6 @@ export async function computeIndicators(
       duration_ms = EXCLUDED.duration_ms, signature = EXCLUDED.signature`,
     [registry.id, ids, opts.version, opts.asOf, ms, inds.map(opts.signature)],
   );
-  await db.query('DROP TABLE IF EXISTS ind_cell, ind_add, ind_unit, ind_final, ind_flag, ind_new, ind_withheld, ind_multi0, ind_multi1');
+  await db.query('DROP TABLE IF EXISTS ind_cell, ind_add, ind_unit, ind_final, ind_flag, ind_new, ind_multi0, ind_multi1');
   return { rows: written, ms, phases };
 }

@@ -21,7 +21,7 @@ export type ChangedYears = Map<string, Map<string, Set<number>>>;
 
 const ROLLING = 'rolling-12-months';
 
-const KEY_ORDER =
+export const KEY_ORDER =
   'dataset COLLATE "C", grain COLLATE "C", period COLLATE "C", unit_resh COLLATE "C", stratifier COLLATE "C", stratum COLLATE "C"';
 const policy = (ind: Indicator) => ({
   threshold: ind.disclosure.threshold,
@@ -29,35 +29,64 @@ const policy = (ind: Indicator) => ({
   numerator: ind.disclosure.numerator,
 });
 
+/** The decisions as small numbers, to travel as one fixed-width array (int2[]): 0 shown. */
+export const REASON_CODES = ['too-few', 'small', 'linked'] as const;
+const codeOf = (w: string | null) => (w === null ? 0 : REASON_CODES.indexOf(w as (typeof REASON_CODES)[number]) + 1);
+/** SQL turning such a code back into the stored reason (NULL: shown). */
+export const reasonOfCode = (code: string) => `(CASE ${code} ${REASON_CODES.map((r, i) => `WHEN ${i + 1} THEN '${r}'`).join(' ')} END)`;
+
 /**
- * Decides disclosure for freshly computed counts of `inds` in `table` (registry, indicator, dataset,
- * grain, period, unit_resh, stratifier, stratum, numerator, denominator) and leaves the withheld
- * ones in the temporary table `ind_withheld` (same key, wk, wn), for the counts to be written with
- * their decisions in one statement (a full computation).
+ * Decides disclosure for freshly computed counts of `inds` in `table` (indicator, dataset, grain,
+ * period, unit_resh, stratifier, stratum, numerator, denominator, and `ord`: 1, 2, … in the order
+ * of indicator and result key, see engine.ts). Read in one go in that order, decided per
+ * indicator; returns each row's decisions for its numerator and denominator by `ord` (index
+ * ord − 1), as codes (REASON_CODES), for the counts to be written with their decisions in one
+ * statement without a join (a full computation).
  */
-export async function decideInto(db: Client, table: string, inds: Indicator[], units: UnitTree): Promise<number> {
-  const cols: unknown[][] = Array.from({ length: 9 }, () => []);
-  for (const ind of inds) {
-    const { rows } = await db.query(
-      `SELECT dataset, grain, period, unit_resh, stratifier, stratum, numerator, denominator FROM ${table} WHERE indicator = $1 ORDER BY ${KEY_ORDER}`,
-      [ind.def.id],
-    );
-    const decided = indicatorDisclosure(rows as IndicatorCount[], policy(ind), units);
-    rows.forEach((r, i) => {
-      const w = decided[i];
-      if (w.numerator === null && w.denominator === null) return;
-      [ind.def.id, r.dataset, r.grain, r.period, r.unit_resh, r.stratifier, r.stratum, w.numerator, w.denominator].forEach((v, j) =>
-        cols[j].push(v),
-      );
-    });
+export async function decideInto(
+  db: Client,
+  table: string,
+  inds: Indicator[],
+  units: UnitTree,
+): Promise<{ numerator: number[]; denominator: number[]; withheld: number }> {
+  const { rows } = await db.query({
+    text: `SELECT indicator, dataset, grain, period, unit_resh, stratifier, stratum, numerator, denominator FROM ${table} ORDER BY ord`,
+    rowMode: 'array',
+  });
+  const numerator = new Array<number>(rows.length).fill(0);
+  const denominator = new Array<number>(rows.length).fill(0);
+  const byId = new Map(inds.map((i) => [i.def.id, i]));
+  let withheld = 0;
+  for (let start = 0; start < rows.length;) {
+    let end = start;
+    while (end < rows.length && rows[end][0] === rows[start][0]) end++;
+    const ind = byId.get(rows[start][0] as string);
+    if (ind) {
+      const counts: IndicatorCount[] = [];
+      for (let i = start; i < end; i++) {
+        const r = rows[i];
+        counts.push({
+          dataset: r[1],
+          grain: r[2],
+          period: r[3],
+          unit_resh: r[4],
+          stratifier: r[5],
+          stratum: r[6],
+          numerator: r[7],
+          denominator: r[8],
+        });
+      }
+      const decided = indicatorDisclosure(counts, policy(ind), units);
+      for (let i = start; i < end; i++) {
+        const w = decided[i - start];
+        numerator[i] = codeOf(w.numerator);
+        denominator[i] = codeOf(w.denominator);
+        if (w.numerator !== null || w.denominator !== null) withheld++;
+      }
+    }
+    start = end;
   }
-  await db.query(
-    `CREATE TEMP TABLE ind_withheld ON COMMIT DROP AS
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-      AS x(indicator, dataset, grain, period, unit_resh, stratifier, stratum, wk, wn)`,
-    cols,
-  );
-  return cols[0].length;
+  return { numerator, denominator, withheld };
 }
 
 /**

@@ -14,7 +14,9 @@ export async function promResultsOf(db: Queryable, registry: Registry, caseIds: 
   const { rows } = await db.query(
     `SELECT i.case_id, i.schedule, i.timepoint, i.instrument, i.status, r.scores, r.answered_at
      FROM prom_item i LEFT JOIN prom_response r ON r.id = i.response_id AND r.status = 'completed'
-     WHERE i.registry = $1 AND i.case_id = ANY($2::bigint[]) AND i.party = 'registry'`,
+     WHERE i.registry = $1 AND i.case_id = ANY($2::bigint[]) AND i.party = 'registry'
+     -- in schedule order: of two schedules asking the same at one time point, the first counts (analytics/sql-rows.ts alike)
+     ORDER BY i.case_id, i.schedule`,
     [registry.id, caseIds],
   );
   for (const r of rows) {
