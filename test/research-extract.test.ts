@@ -4,6 +4,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createToken } from '../src/auth/tokens.ts';
 import { kAnonymity } from '../src/research/extract.ts';
+import { shiftDaysOf } from '../src/research/pseudonyms.ts';
+import crypto from 'node:crypto';
 import { parse } from 'csv-parse/sync';
 import { ehrBundle, plannerBundle } from '../registries/fracture/bundles.ts';
 import { fracture, nin } from './helpers/fixtures.ts';
@@ -147,4 +149,22 @@ it('counts persons, not rows, in the k-anonymity report', () => {
   const r = kAnonymity(rows, ['sex'], 2);
   expect(r.rare).toEqual([{ values: { sex: 'f' }, count: 1 }]); // three rows, but one person
   expect(r.rowsInRareClasses).toBe(3);
+});
+
+it('shifts every person by 1 to 30 days back or forward, never 0, and both ways alike', () => {
+  // A zero shift would deliver one person in 61 with true dates. 12,000 persons under 5 keys.
+  const seen = new Map<number, number>();
+  for (let k = 0; k < 5; k++) {
+    const key = { generation: 1, key: crypto.randomBytes(32) };
+    for (let person = 1; person <= 2400; person++) {
+      const d = shiftDaysOf(key, person);
+      seen.set(d, (seen.get(d) ?? 0) + 1);
+      expect(shiftDaysOf(key, person)).toBe(d);
+    }
+  }
+  expect(seen.has(0)).toBe(false);
+  expect([...seen.keys()].sort((a, b) => a - b)).toEqual([
+    ...Array.from({ length: 30 }, (_, i) => i - 30),
+    ...Array.from({ length: 30 }, (_, i) => i + 1),
+  ]);
 });

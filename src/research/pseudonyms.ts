@@ -105,9 +105,14 @@ export function pseudonymOf(k: ProjectKey, personId: number): string {
   return crypto.createHmac('sha256', k.key).update(`p${personId}`).digest('base64url').slice(0, 16);
 }
 
-/** The per-person date shift (−30…+30 days) of a project key. */
+/**
+ * The per-person date shift of a project key: 1 to 30 days back or forward, never 0, so that no
+ * person's dates are delivered as they are (a zero shift would hand over the true dates of one
+ * person in 61, and a researcher who learns one true date could not tell it was unshifted).
+ */
 export function shiftDaysOf(k: ProjectKey, personId: number): number {
-  return (crypto.createHmac('sha256', k.key).update(`s${personId}`).digest().readUInt32BE(0) % 61) - 30;
+  const n = crypto.createHmac('sha256', k.key).update(`s${personId}`).digest().readUInt32BE(0) % 60;
+  return n < 30 ? n - 30 : n - 29;
 }
 
 /**
