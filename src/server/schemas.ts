@@ -6,7 +6,7 @@ import { z } from 'zod';
 export const noQuery = z.object({});
 
 /** `/api/registries/:id/…`: the registry's id (an unknown one is a 404, decided by the route). */
-export const registryParams = z.object({ id: z.string().min(1).describe('The registry, e.g. "fracture".') });
+export const registryParams = z.object({ id: z.string().min(1).describe("The registry's id, as GET /api/registries lists them.") });
 
 /** A database id in the path (`what`: case, message, …): a positive whole number, given to the handler as a number. */
 export function positiveId(what: string) {

@@ -156,26 +156,25 @@ export async function qualityRoutes(app: FastifyInstance, { platform }: RouteOpt
       }),
   );
 
-  // Coverage against NPR.
+  // Coverage against NPR: the extract comes as CSV.
+  const NPR_CSV =
+    'Send the NPR extract as CSV (Content-Type: text/csv) with a header row: episode_id, national_id, hospital_resh, admission_date, discharge_date, contact_type, icd10, ncsp.';
   app.post<{ Params: { id: string }; Querystring: Q }>(
     '/api/registries/:id/npr-extracts',
     {
       config: { access: ADMINS },
       schema: {
         params: z.object({ id: z.string() }),
+        consumes: ['text/csv'],
         querystring: looseQuery({ dryRun: '', source: '' }),
-        body: z.looseObject({ trim: z.unknown().optional() }, 'Send a JSON object.').nullish(),
+        body: z.string(NPR_CSV).refine((csv) => csv.trim() !== '', NPR_CSV),
       },
     },
     async (req, reply) =>
       wrap(async () => {
         const r = registryOf(req.params.id);
-        if (typeof req.body !== 'string' || req.body.trim() === '')
-          throw new KvalregError(
-            'invalid',
-            'Send the NPR extract as CSV (Content-Type: text/csv) with a header row: episode_id, national_id, hospital_resh, admission_date, discharge_date, contact_type, icd10, ncsp.',
-          );
-        const result = await platform.quality.importNpr(req.caller!, r, req.body, platform.keys, {
+        // The schema above has checked that the body is non-empty CSV text.
+        const result = await platform.quality.importNpr(req.caller!, r, req.body as string, platform.keys, {
           source: req.query.source ?? 'upload',
           allowTestIdentities: platform.config.allowTestIdentities,
           dryRun: req.query.dryRun === '1' || req.query.dryRun === 'true',
