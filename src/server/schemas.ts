@@ -93,3 +93,12 @@ export function textQuery<const K extends string>(params: Record<K, string>) {
 export function looseQuery<const K extends string>(params: Record<K, string>) {
   return textQuery(params).loose();
 }
+
+/**
+ * A JSON object body whose fields the handler (or the module it calls) checks itself, with the
+ * messages people already know: the schema names the fields for the description and refuses
+ * anything that is not an object.
+ */
+export function looseBody(fields: string[]) {
+  return z.looseObject(Object.fromEntries(fields.map((f) => [f, z.unknown().optional()])), 'Send a JSON object.');
+}

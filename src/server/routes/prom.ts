@@ -2,7 +2,7 @@
 // answers that come back by post (provenance "paper"); the answers are scored and shared like any.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { looseQuery, noBody } from '../schemas.ts';
+import { looseQuery, noBody, looseBody } from '../schemas.ts';
 import { AccessDenied } from '../../access/door.ts';
 import { callerLabel } from '../../access/caller.ts';
 import type { RouteOptions } from './plugin.ts';
@@ -126,7 +126,7 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
       schema: {
         params: z.object({ token: z.string() }),
         querystring: looseQuery({}),
-        body: z.looseObject({}, 'Send a JSON object.').nullish(),
+        body: looseBody([]).nullish(),
       },
     },
     async (req) => ({ respondent: await asRecordError(() => forms.claim(req.params.token, req.caller!, req.body ?? {})) }),
@@ -150,7 +150,7 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
         schema: {
           params: z.object({ token: z.string(), instrument: z.string() }),
           querystring: looseQuery({}),
-          body: z.looseObject({}, 'Send a JSON object.').nullish(),
+          body: looseBody([]).nullish(),
         },
       },
       async (req) => asRecordError(() => forms.save(req.params.token, req.caller!, req.params.instrument, req.body ?? {}, complete)),
@@ -216,12 +216,7 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
       schema: {
         params: z.object({ invitationId: z.string() }),
         querystring: looseQuery({}),
-        body: z
-          .looseObject(
-            { answers: z.unknown().optional(), instrument: z.unknown().optional(), recall: z.unknown().optional() },
-            'Send a JSON object.',
-          )
-          .optional(),
+        body: looseBody(['answers', 'instrument', 'recall']).optional(),
       },
     },
     async (req, reply) => {
@@ -357,7 +352,7 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
       schema: {
         params: z.object({ id: z.string(), caseId: z.string(), triage: z.string() }),
         querystring: looseQuery({}),
-        body: z.looseObject({}, 'Send a JSON object.').nullish(),
+        body: looseBody([]).nullish(),
       },
     },
     async (req) => {

@@ -3,7 +3,7 @@
 // audited, paged), and the follow-up of findings.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { looseQuery, noBody } from '../schemas.ts';
+import { looseQuery, noBody, looseBody } from '../schemas.ts';
 import type { RouteOptions } from './plugin.ts';
 import { FOLLOW_UP_STATUSES, QualityError, type FollowUpStatus } from '../../quality/service.ts';
 import {
@@ -117,18 +117,7 @@ export async function qualityRoutes(app: FastifyInstance, { platform }: RouteOpt
       schema: {
         params: z.object({ id: z.string() }),
         querystring: looseQuery({}),
-        body: z
-          .looseObject(
-            {
-              finding: z.unknown().optional(),
-              note: z.unknown().optional(),
-              status: z.unknown().optional(),
-              unit: z.unknown().optional(),
-              year: z.unknown().optional(),
-            },
-            'Send a JSON object.',
-          )
-          .optional(),
+        body: looseBody(['finding', 'note', 'status', 'unit', 'year']).optional(),
       },
     },
     async (
@@ -261,7 +250,7 @@ export async function qualityRoutes(app: FastifyInstance, { platform }: RouteOpt
       schema: {
         params: z.object({ id: z.string() }),
         querystring: looseQuery({}),
-        body: z.looseObject({}, 'Send a JSON object.').nullish(),
+        body: looseBody([]).nullish(),
       },
     },
     async (req, reply) =>
@@ -321,7 +310,7 @@ export async function qualityRoutes(app: FastifyInstance, { platform }: RouteOpt
       schema: {
         params: z.object({ id: z.string(), study: z.string(), caseId: z.string() }),
         querystring: looseQuery({}),
-        body: z.looseObject({ values: z.unknown().optional() }, 'Send a JSON object.').nullish(),
+        body: looseBody(['values']).nullish(),
       },
     },
     async (req) =>
@@ -411,18 +400,7 @@ export async function qualityRoutes(app: FastifyInstance, { platform }: RouteOpt
       schema: {
         params: z.object({ id: z.string() }),
         querystring: looseQuery({}),
-        body: z
-          .looseObject(
-            {
-              answer: z.unknown().optional(),
-              evidence: z.unknown().optional(),
-              note: z.unknown().optional(),
-              nr: z.unknown().optional(),
-              year: z.unknown().optional(),
-            },
-            'Send a JSON object.',
-          )
-          .optional(),
+        body: looseBody(['answer', 'evidence', 'note', 'nr', 'year']).optional(),
       },
     },
     async (req, reply) =>

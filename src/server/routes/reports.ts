@@ -4,7 +4,7 @@
 // by the signed link in each e-mail (no login).
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { looseQuery, noBody } from '../schemas.ts';
+import { looseQuery, noBody, looseBody } from '../schemas.ts';
 import { callerLabel, type Caller } from '../../access/caller.ts';
 import { AccessDenied } from '../../access/door.ts';
 import type { RouteOptions } from './plugin.ts';
@@ -251,20 +251,7 @@ export async function reportRoutes(app: FastifyInstance, { platform }: RouteOpti
       schema: {
         params: z.object({ id: z.string() }),
         querystring: looseQuery({}),
-        body: z
-          .looseObject(
-            {
-              email: z.unknown().optional(),
-              expires: z.unknown().optional(),
-              frequency: z.unknown().optional(),
-              indicator: z.unknown().optional(),
-              lang: z.unknown().optional(),
-              report: z.unknown().optional(),
-              unit: z.unknown().optional(),
-            },
-            'Send a JSON object.',
-          )
-          .optional(),
+        body: looseBody(['email', 'expires', 'frequency', 'indicator', 'lang', 'report', 'unit']).optional(),
       },
     },
     async (req, reply) => {
@@ -334,20 +321,7 @@ export async function reportRoutes(app: FastifyInstance, { platform }: RouteOpti
       schema: {
         params: z.object({ id: z.string() }),
         querystring: looseQuery({}),
-        body: z
-          .looseObject(
-            {
-              expires: z.unknown().optional(),
-              frequency: z.unknown().optional(),
-              indicator: z.unknown().optional(),
-              lang: z.unknown().optional(),
-              recipients: z.unknown().optional(),
-              report: z.unknown().optional(),
-              unit: z.unknown().optional(),
-            },
-            'Send a JSON object.',
-          )
-          .optional(),
+        body: looseBody(['expires', 'frequency', 'indicator', 'lang', 'recipients', 'report', 'unit']).optional(),
       },
     },
     async (req, reply) => {
