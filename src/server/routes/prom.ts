@@ -3,11 +3,10 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { looseQuery, noBody, looseBody } from '../schemas.ts';
-import { AccessDenied } from '../../access/door.ts';
 import { callerLabel } from '../../access/caller.ts';
 import type { RouteOptions } from './plugin.ts';
 import { paperPdf } from '../../prom/paper.ts';
-import { invitationInstruments, ResponseError, saveResponse } from '../../prom/responses.ts';
+import { invitationInstruments, saveResponse } from '../../prom/responses.ts';
 import { hospitalName } from '../../prom/sender.ts';
 import { answersFromJson, type AnswerFormatError } from '../../prom/answers.ts';
 import { ANY_CALLER, PATIENTS, PUBLIC, WRITERS } from '../access-policy.ts';
@@ -16,7 +15,7 @@ import { PatientForms } from '../../prom/form.ts';
 import { followUpList, overrideDecision } from '../../prom/triage.ts';
 import { clinicAnswers } from '../../prom/clinic.ts';
 import { READERS } from '../access-policy.ts';
-import { KvalregError, kindOfStatus } from '../../errors.ts';
+import { KvalregError } from '../../errors.ts';
 
 const PLATFORM = { kind: 'platform', task: 'prom-paper' } as const;
 
@@ -109,14 +108,6 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
     },
   );
   const forms = new PatientForms(prom, platform.data, platform.units);
-  const asRecordError = async <T>(fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof ResponseError) throw new KvalregError(kindOfStatus(err.status), err.message, { details: err.details });
-      throw err;
-    }
-  };
 
   // A proxy (a parent, a relative) logged in as themselves gives the letter's one-time code.
   app.post<{ Params: { token: string }; Body: { code?: unknown; relation?: unknown } }>(
@@ -129,15 +120,14 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
         body: looseBody([]).nullish(),
       },
     },
-    async (req) => ({ respondent: await asRecordError(() => forms.claim(req.params.token, req.caller!, req.body ?? {})) }),
+    async (req) => ({ respondent: await forms.claim(req.params.token, req.caller!, req.body ?? {}) }),
   );
 
   // The patient's form: the invitation a link names, for the patient it was sent to (logged in).
   app.get<{ Params: { token: string } }>(
     '/api/prom/form/:token',
     { config: { access: PATIENTS }, schema: { params: z.object({ token: z.string() }), querystring: looseQuery({}) } },
-    async (req, reply) =>
-      reply.header('cache-control', 'no-store').send(await asRecordError(() => forms.view(req.params.token, req.caller!))),
+    async (req, reply) => reply.header('cache-control', 'no-store').send(await forms.view(req.params.token, req.caller!)),
   );
   for (const [suffix, complete] of [
     ['', false],
@@ -153,7 +143,7 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
           body: looseBody([]).nullish(),
         },
       },
-      async (req) => asRecordError(() => forms.save(req.params.token, req.caller!, req.params.instrument, req.body ?? {}, complete)),
+      async (req) => forms.save(req.params.token, req.caller!, req.params.instrument, req.body ?? {}, complete),
     );
   }
 
@@ -230,46 +220,40 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
       } catch (err) {
         throw new KvalregError('invalid', `answers: ${(err as AnswerFormatError).message}`);
       }
-      try {
-        const saved = await platform.data.transaction(
-          PLATFORM,
-          'prom:paper-entry',
-          async (tx) => {
-            const asked = await invitationInstruments(tx, id, prom.order);
-            const which = asked.find((a) => a.instrument === instrument.id && (!req.body?.recall || a.recall === req.body.recall));
-            if (!which)
-              throw new KvalregError(
-                'conflict',
-                `Invitation ${id} does not ask ${instrument.id}; it asks ${asked.map((a) => a.instrument).join(', ')}.`,
-              );
-            const user = callerLabel(req.caller!);
-            tx.audit({
-              action: 'prom:paper-entry',
-              object: `prom/invitation/${id}`,
-              personIds: [Number(inv.person_id)],
-              actor: { label: user, role: 'unit-registrar' },
-            });
-            const saved = await saveResponse(tx, {
-              personId: Number(inv.person_id),
-              invitationId: id,
-              instrument,
-              recall: which.recall,
-              answers,
-              complete: true,
-              provenance: { kind: 'paper', user },
-              at: new Date(),
-            });
-            await prom.triage.evaluate(tx, { personId: Number(inv.person_id) });
-            return saved;
-          },
-          { client: req.ip },
-        );
-        return reply.code(201).send(saved);
-      } catch (err) {
-        if (err instanceof ResponseError) throw new KvalregError(kindOfStatus(err.status), err.message, { details: err.details });
-        if (err instanceof AccessDenied) throw err;
-        throw err;
-      }
+      const saved = await platform.data.transaction(
+        PLATFORM,
+        'prom:paper-entry',
+        async (tx) => {
+          const asked = await invitationInstruments(tx, id, prom.order);
+          const which = asked.find((a) => a.instrument === instrument.id && (!req.body?.recall || a.recall === req.body.recall));
+          if (!which)
+            throw new KvalregError(
+              'conflict',
+              `Invitation ${id} does not ask ${instrument.id}; it asks ${asked.map((a) => a.instrument).join(', ')}.`,
+            );
+          const user = callerLabel(req.caller!);
+          tx.audit({
+            action: 'prom:paper-entry',
+            object: `prom/invitation/${id}`,
+            personIds: [Number(inv.person_id)],
+            actor: { label: user, role: 'unit-registrar' },
+          });
+          const saved = await saveResponse(tx, {
+            personId: Number(inv.person_id),
+            invitationId: id,
+            instrument,
+            recall: which.recall,
+            answers,
+            complete: true,
+            provenance: { kind: 'paper', user },
+            at: new Date(),
+          });
+          await prom.triage.evaluate(tx, { personId: Number(inv.person_id) });
+          return saved;
+        },
+        { client: req.ip },
+      );
+      return reply.code(201).send(saved);
     },
   );
 

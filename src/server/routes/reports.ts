@@ -10,7 +10,6 @@ import { AccessDenied } from '../../access/door.ts';
 import type { RouteOptions } from './plugin.ts';
 import { renderSvg, svgToPdf, svgToPng, type Lang } from '../../reports/charts.ts';
 import {
-  FigureError,
   cell,
   RESULT_COLUMNS,
   resultRow,
@@ -23,12 +22,11 @@ import {
   type UnitLevel,
 } from '../../reports/figures.ts';
 import { COMPARISONS, type Comparison } from '../../reports/comparison.ts';
-import { SubscriptionError } from '../../reports/dispatch.ts';
 import type { Registry } from '../../registry/load.ts';
 import { osloDate } from '../../time/oslo.ts';
 import { ADMINS, PUBLIC, READERS } from '../access-policy.ts';
 import { stringify } from 'csv-stringify/sync';
-import { KvalregError, kindOfStatus } from '../../errors.ts';
+import { KvalregError } from '../../errors.ts';
 
 type Q = Record<string, string | undefined>;
 const FORMATS = ['json', 'svg', 'png', 'pdf', 'csv', 'xlsx'] as const;
@@ -91,15 +89,6 @@ export async function reportRoutes(app: FastifyInstance, { platform }: RouteOpti
       compare: q.compare as Comparison | undefined,
     };
   };
-  const wrap = async <T>(fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof FigureError || err instanceof SubscriptionError)
-        throw new KvalregError(kindOfStatus(err.status), err.message, { code: err instanceof SubscriptionError ? err.code : undefined });
-      throw err;
-    }
-  };
   const attachment = (reply: FastifyReply, name: string, format: Format) => {
     if (format !== 'json' && format !== 'svg') reply.header('content-disposition', `attachment; filename="${name}.${format}"`);
     return reply.type(TYPES[format]);
@@ -126,7 +115,7 @@ export async function reportRoutes(app: FastifyInstance, { platform }: RouteOpti
       const r = registryOf(req.params.id);
       const [id, format] = splitFormat(req.params.figure);
       const q = figureQuery(req.query);
-      const fig = await wrap(() => platform.reports.figures.figure(r, id, q));
+      const fig = await platform.reports.figures.figure(r, id, q);
       const name = `${r.id}-${id}-${q.year}${q.unit ? `-${q.unit}` : ''}${q.compare ? `-vs-${q.compare}` : ''}`;
       attachment(reply, name, format);
       switch (format) {
@@ -219,7 +208,7 @@ export async function reportRoutes(app: FastifyInstance, { platform }: RouteOpti
       if (format !== 'pdf' || !/^\d{4}$/.test(year))
         throw new KvalregError('invalid', 'Ask for /reports/annual/<year>.pdf, e.g. 2024.pdf.');
       const dataset = req.query.dataset === 'qa' ? 'qa' : 'fresh';
-      const pdf = await wrap(() => platform.reports.annual(r, year, { dataset }));
+      const pdf = await platform.reports.annual(r, year, { dataset });
       attachment(reply, `${r.id}-arsrapport-${year}`, 'pdf');
       return pdf;
     },
@@ -237,7 +226,7 @@ export async function reportRoutes(app: FastifyInstance, { platform }: RouteOpti
       const [unit, format] = splitFormat(req.params.unit, ['pdf']);
       if (format !== 'pdf') throw new KvalregError('invalid', 'Ask for /reports/unit/<RESH>.pdf.');
       const q = figureQuery({ ...req.query, unit });
-      const pdf = await wrap(() => platform.reports.unit(r, unit, q.year, q.lang));
+      const pdf = await platform.reports.unit(r, unit, q.year, q.lang);
       attachment(reply, `${r.id}-unit-${unit}-${q.year}`, 'pdf');
       return pdf;
     },
@@ -258,20 +247,18 @@ export async function reportRoutes(app: FastifyInstance, { platform }: RouteOpti
       const r = registryOf(req.params.id);
       const b = req.body ?? {};
       const c = req.caller!;
-      const sub = await wrap(() =>
-        platform.reports.dispatch.create({
-          registry: r.id,
-          report: b.report,
-          unit: b.unit,
-          indicator: b.indicator,
-          frequency: b.frequency,
-          lang: b.lang,
-          recipients: b.email === undefined ? [] : [b.email],
-          owner: callerLabel(c),
-          createdBy: callerLabel(c),
-          expires: b.expires,
-        }),
-      );
+      const sub = await platform.reports.dispatch.create({
+        registry: r.id,
+        report: b.report,
+        unit: b.unit,
+        indicator: b.indicator,
+        frequency: b.frequency,
+        lang: b.lang,
+        recipients: b.email === undefined ? [] : [b.email],
+        owner: callerLabel(c),
+        createdBy: callerLabel(c),
+        expires: b.expires,
+      });
       return reply.code(201).send(sub);
     },
   );
@@ -282,7 +269,7 @@ export async function reportRoutes(app: FastifyInstance, { platform }: RouteOpti
     '/api/subscriptions/:subscriptionId',
     { config: { access: READERS }, schema: { params: z.object({ subscriptionId: z.string() }), querystring: looseQuery({}) } },
     async (req, reply) => {
-      await wrap(() => platform.reports.dispatch.remove(positiveId(req.params.subscriptionId), { owner: callerLabel(req.caller!) }));
+      await platform.reports.dispatch.remove(positiveId(req.params.subscriptionId), { owner: callerLabel(req.caller!) });
       return reply.code(204).send();
     },
   );
@@ -291,7 +278,7 @@ export async function reportRoutes(app: FastifyInstance, { platform }: RouteOpti
     '/api/subscriptions/:subscriptionId/deliveries',
     { config: { access: READERS }, schema: { params: z.object({ subscriptionId: z.string() }), querystring: looseQuery({}) } },
     async (req) => {
-      return wrap(() => platform.reports.dispatch.deliveries(positiveId(req.params.subscriptionId), { owner: callerLabel(req.caller!) }));
+      return platform.reports.dispatch.deliveries(positiveId(req.params.subscriptionId), { owner: callerLabel(req.caller!) });
     },
   );
 
@@ -303,9 +290,7 @@ export async function reportRoutes(app: FastifyInstance, { platform }: RouteOpti
       schema: { params: z.object({ subscriptionId: z.string() }), querystring: looseQuery({}), body: noBody },
     },
     async (req, reply) => {
-      const res = await wrap(() =>
-        platform.reports.dispatch.sendNow(positiveId(req.params.subscriptionId), { owner: callerLabel(req.caller!) }),
-      );
+      const res = await platform.reports.dispatch.sendNow(positiveId(req.params.subscriptionId), { owner: callerLabel(req.caller!) });
       return reply.code(202).send(res);
     },
   );
@@ -328,20 +313,18 @@ export async function reportRoutes(app: FastifyInstance, { platform }: RouteOpti
       const r = registryOf(req.params.id);
       requireAdmin(req.caller!, r);
       const b = req.body ?? {};
-      const sub = await wrap(() =>
-        platform.reports.dispatch.create({
-          registry: r.id,
-          report: b.report,
-          unit: b.unit,
-          indicator: b.indicator,
-          frequency: b.frequency,
-          lang: b.lang,
-          recipients: b.recipients,
-          owner: null,
-          createdBy: callerLabel(req.caller!),
-          expires: b.expires,
-        }),
-      );
+      const sub = await platform.reports.dispatch.create({
+        registry: r.id,
+        report: b.report,
+        unit: b.unit,
+        indicator: b.indicator,
+        frequency: b.frequency,
+        lang: b.lang,
+        recipients: b.recipients,
+        owner: null,
+        createdBy: callerLabel(req.caller!),
+        expires: b.expires,
+      });
       return reply.code(201).send(sub);
     },
   );
@@ -363,7 +346,7 @@ export async function reportRoutes(app: FastifyInstance, { platform }: RouteOpti
     async (req) => {
       const r = registryOf(req.params.id);
       requireAdmin(req.caller!, r);
-      return wrap(() => platform.reports.dispatch.deliveries(positiveId(req.params.subscriptionId), { registry: r.id, dispatches: true }));
+      return platform.reports.dispatch.deliveries(positiveId(req.params.subscriptionId), { registry: r.id, dispatches: true });
     },
   );
   app.post<{ Params: { id: string; subscriptionId: string } }>(
@@ -375,9 +358,7 @@ export async function reportRoutes(app: FastifyInstance, { platform }: RouteOpti
     async (req, reply) => {
       const r = registryOf(req.params.id);
       requireAdmin(req.caller!, r);
-      const res = await wrap(() =>
-        platform.reports.dispatch.sendNow(positiveId(req.params.subscriptionId), { registry: r.id, dispatches: true }),
-      );
+      const res = await platform.reports.dispatch.sendNow(positiveId(req.params.subscriptionId), { registry: r.id, dispatches: true });
       return reply.code(202).send(res);
     },
   );
@@ -390,7 +371,7 @@ export async function reportRoutes(app: FastifyInstance, { platform }: RouteOpti
     async (req, reply) => {
       const r = registryOf(req.params.id);
       requireAdmin(req.caller!, r);
-      await wrap(() => platform.reports.dispatch.remove(positiveId(req.params.subscriptionId), { registry: r.id, dispatches: true }));
+      await platform.reports.dispatch.remove(positiveId(req.params.subscriptionId), { registry: r.id, dispatches: true });
       return reply.code(204).send();
     },
   );
@@ -425,7 +406,7 @@ export async function reportRoutes(app: FastifyInstance, { platform }: RouteOpti
       async (req, reply) => {
         const body = req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {};
         const token = req.query.token ?? (typeof body.token === 'string' ? body.token : '');
-        const res = await wrap(() => platform.reports.dispatch.unsubscribe(token));
+        const res = await platform.reports.dispatch.unsubscribe(token);
         if (String(req.headers.accept ?? '').includes('text/html')) {
           return reply
             .type('text/html; charset=utf-8')
