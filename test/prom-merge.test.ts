@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { saveResponse } from '../src/prom/responses.ts';
+import type { Answers } from '../src/prom/scoring.ts';
 import { fracture } from './helpers/fixtures.ts';
 import { dated, seeded } from './helpers/numbers.ts';
 import { testPlatform, type TestPlatform } from './helpers/platform.ts';
@@ -43,7 +44,7 @@ const openInvitation = async (personId: number) =>
   (await q(`SELECT id FROM prom_invitation WHERE person_id = $1 AND status IN ('ordered', 'sent', 'reminded')`, [personId])).map((r) =>
     Number(r.id),
   );
-const save = (personId: number, invitationId: number, instrument: string, answers: Record<string, unknown>, complete: boolean) =>
+const save = (personId: number, invitationId: number, instrument: string, answers: Answers, complete: boolean) =>
   t.platform.data.transaction(PLATFORM, 'test', (tx) =>
     saveResponse(tx, {
       personId,
