@@ -161,7 +161,7 @@ export async function computeIndicators(
   ]);
   // Each grouping set sums only what its cells are read for: the totals every indicator's counts,
   // a stratifier's cells only the indicators stratified by it. (One GROUP BY GROUPING SETS summed
-  // every count in every set: 5 sets × 50 sums per row for the fracture register, four fifths of it
+  // every count in every set: 5 sets × 50 sums per row for the first registry, four fifths of it
   // never read, and most of the cold computation's time at 1,000,000 cases.) The rows are read and
   // their flags evaluated once, into a materialised CTE that each set's GROUP BY reads.
   const needed = (set: { cols: string[] }): Set<string> => {
