@@ -16,7 +16,7 @@ import { analyticsTable } from '../analytics/columns.ts';
 import { decryptNin, type IdentityKeys } from '../identity/crypto.ts';
 import type { Registry } from '../registry/load.ts';
 import type { UnitTree } from '../units/tree.ts';
-import { dateOf } from './checks.ts';
+import { dateOf, yearOf } from './checks.ts';
 import type { NprSelectionDef } from './npr-schema.ts';
 import type { VariableType } from '../registry/schema.ts';
 
@@ -109,9 +109,9 @@ export function linkageSql(registry: Registry, def: NprSelectionDef, columns: Ma
     c AS NOT MATERIALIZED (${caseSide(registry, def, columns)}),
     npr_all AS (SELECT hospital, year, count(*)::int AS n FROM e GROUP BY 1, 2),
     reg_all AS (SELECT m.hospital, r.year, sum(r.n)::int AS n
-                FROM (SELECT a.unit_resh, extract(year FROM ${d})::int AS year, count(*)::int AS n FROM ${analyticsTable(registry)} a WHERE ${d} IS NOT NULL GROUP BY 1, 2) r
+                FROM (SELECT a.unit_resh, ${yearOf(d)} AS year, count(*)::int AS n FROM ${analyticsTable(registry)} a WHERE ${d} IS NOT NULL GROUP BY 1, 2) r
                 JOIN map m ON m.unit = r.unit_resh GROUP BY 1, 2),
-    unlinked AS (SELECT coalesce(e.hospital, c.hospital) AS hospital, coalesce(e.year, extract(year FROM c.d)::int) AS year,
+    unlinked AS (SELECT coalesce(e.hospital, c.hospital) AS hospital, coalesce(e.year, ${yearOf('c.d')}) AS year,
                    count(e.id)::int AS only_npr, count(c.case_id)::int AS only_registry
                  FROM e FULL JOIN c ON ${LINK}
                  WHERE c.case_id IS NULL OR e.id IS NULL
