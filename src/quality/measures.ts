@@ -153,16 +153,29 @@ export async function measure(
     }
   }
   // Timeliness in a second pass: gathering every case's days in the first (array_agg) saved less
-  // in the database than reading the arrays cost here.
+  // in the database than reading the arrays cost here. Its rows (unit, year, days to registration,
+  // days to finalisation) are added up per unit and year first, then each histogram to the levels
+  // above once.
   const tsql = timelinessSql(registry, set, o.dataset);
   if (tsql) {
     const t = await tx.client.query(tsql);
+    const leaf = new Map<
+      string,
+      { unit: string | null; year: number; registration: Map<number, number>; finalisation: Map<number, number> }
+    >();
+    const add = (h: Map<number, number>, days: number, n: number) => h.set(days, (h.get(days) ?? 0) + n);
     for (const r of t.rows) {
-      const year = Number(r.year);
-      for (const unit of pathOf(r.unit)) {
-        const u = at(unit, year);
-        if (r.reg !== null) u.registration.set(Number(r.reg), (u.registration.get(Number(r.reg)) ?? 0) + Number(r.n));
-        if (r.fin !== null) u.finalisation.set(Number(r.fin), (u.finalisation.get(Number(r.fin)) ?? 0) + Number(r.n));
+      const k = `${r.unit}|${r.year}`;
+      let l = leaf.get(k);
+      if (!l) leaf.set(k, (l = { unit: r.unit, year: Number(r.year), registration: new Map(), finalisation: new Map() }));
+      if (r.reg !== null) add(l.registration, Number(r.reg), Number(r.n));
+      if (r.fin !== null) add(l.finalisation, Number(r.fin), Number(r.n));
+    }
+    for (const l of leaf.values()) {
+      for (const unit of pathOf(l.unit)) {
+        const u = at(unit, l.year);
+        for (const [days, n] of l.registration) add(u.registration, days, n);
+        for (const [days, n] of l.finalisation) add(u.finalisation, days, n);
       }
     }
   }
