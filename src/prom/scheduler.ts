@@ -1,19 +1,23 @@
 // The PROM scheduler: the background job that turns schedules into invitations.
 //
-// One run (`runDue(now)`), in two transactions of the platform's own work (items, cancellation and
-// expiry; then collecting), each under an advisory lock so two processes never run it at once:
-//   1. items: for every schedule, the cases whose time point window is open today get an item per
-//      instrument their values select (one set-based statement per schedule over the registry's
-//      analytics table, where the case's date and values are typed columns; the date arithmetic is
-//      PostgreSQL's calendar arithmetic, so 31 January + 1 month is the last day of February and
-//      29 February + 12 months is 28 February);
-//   2. cancellation: a death (from the population register, on the person) cancels the person's
-//      open items and invitation; an objection to a registry cancels that registry's items (not a
-//      clinic's own follow-up, declared `party: clinic`: that is the patient's care);
+// One run (`runDue(now)`) is one transaction of the platform's own work, under an advisory lock so
+// two processes never run it at once:
+//   1. the day's new items: for every schedule, the cases whose time point window is open today
+//      get an item per instrument their values select (one set-based statement per schedule over
+//      the registry's analytics table, where the case's date and values are typed columns; the date
+//      arithmetic is PostgreSQL's calendar arithmetic, so 31 January + 1 month is the last day of
+//      February and 29 February + 12 months is 28 February), staged in a temporary table;
+//   2. expiry: an invitation past its end, and an item whose window closed unanswered — before
+//      collecting, so that new items never join an invitation that is over;
 //   3. collect once: an item whose instrument the patient has already answered within its window
 //      (for another registry, or the clinic) shares that response; the rest join the patient's
 //      open invitation, or one new invitation per patient collects them all;
-//   4. expiry (before 3): an invitation past its end, and an item whose window closed unanswered.
+//   4. cancellation: a death (from the population register, on the person) cancels the person's
+//      open items and invitation; an objection to a registry cancels that registry's items (not a
+//      clinic's own follow-up, declared `party: clinic`: that is the patient's care).
+// Each new item is written once, in its final state (answered, invited, or pending when no
+// invitation could be made): a busy day writes tens of thousands, and an insert followed by an
+// update of the same row doubled the writes and their foreign-key checks (docs/performance.md).
 // A reservation deletes the person, and every item, invitation and answer with them (cascade).
 import type { PersonData, PersonTx } from '../access/door.ts';
 import type { Registry } from '../registry/load.ts';
@@ -44,7 +48,7 @@ export class PromScheduler {
     private readonly data: PersonData,
     private readonly registries: Registry[],
     private readonly schedules: CompiledSchedule[],
-    /** New items from which a run analyses `prom_item` before collecting them (see refreshStatistics). */
+    /** New items from which a run analyses `prom_item` after writing them (see refreshStatistics). */
     private readonly analyzeAfterItems = ANALYZE_AFTER_ITEMS,
   ) {}
 
@@ -62,47 +66,50 @@ export class PromScheduler {
 
   async runDue(now = new Date()): Promise<SchedulerRun> {
     const today = osloDay(now);
-    const lock = async (tx: PersonTx) => (await tx.client.query('SELECT pg_try_advisory_xact_lock(4250, 0) AS ok')).rows[0].ok as boolean;
-    // New items, cancellations and expiry first, committed on their own. Collecting them into
-    // invitations updates every new item, and PostgreSQL checks the foreign keys of a row again when
-    // it is updated in the transaction that inserted it: in one transaction that was 3 s of 10 for
-    // the 8,000 items of a busy day. A run stopped between the two leaves items pending, and the
-    // next run collects them.
-    const first = await this.data.transaction(PLATFORM, 'prom:schedule', async (tx) => {
-      if (!(await lock(tx))) return null;
-      let itemsCreated = 0;
+    const run = await this.data.transaction(PLATFORM, 'prom:schedule', async (tx) => {
+      if (!(await tx.client.query('SELECT pg_try_advisory_xact_lock(4250, 0) AS ok')).rows[0].ok) return null;
+      await tx.client.query(`CREATE TEMP TABLE ${STAGED} (${STAGED_COLUMNS}) ON COMMIT DROP`);
       for (const s of this.schedules)
-        itemsCreated += await createItems(
+        await stageItems(
           tx,
           this.registries.find((r) => r.id === s.registry)!,
           s,
           today,
         );
-      const cancelled = await cancel(tx);
       // What has ended is closed first, so that new items never join an invitation that is over.
       const expired = await expire(tx, today, now);
-      return { itemsCreated, cancelled, expired };
+      // Items left pending by an earlier run (an invitation could not be made then) join first:
+      // after the day's items are written they would be looked at again for nothing.
+      const left = await collectPending(tx, this.schedules, today, now);
+      const fresh = await collectStaged(tx, this.schedules, today, now);
+      // Last, so that it reaches the day's new items too (a death the analytics table does not
+      // show yet is on the person).
+      const cancelled = await cancel(tx);
+      const persons = [...new Set([...fresh.persons, ...left.persons])];
+      if (persons.length) tx.audit({ action: 'prom:invite', object: 'prom/invitation', personIds: persons });
+      return {
+        itemsCreated: fresh.created,
+        cancelled,
+        expired,
+        shared: fresh.shared + left.shared,
+        invitationsCreated: fresh.invitations + left.invitations,
+        itemsInvited: fresh.invited + left.invited,
+      };
     });
-    if (!first) return { itemsCreated: 0, shared: 0, invitationsCreated: 0, itemsInvited: 0, cancelled: 0, expired: 0 };
-    await this.refreshStatistics(first.itemsCreated);
-    const grouped = await this.data.transaction(PLATFORM, 'prom:collect', async (tx) => {
-      if (!(await lock(tx))) return { shared: 0, invitations: 0, invited: 0 };
-      const g = await collect(tx, this.schedules, today, now);
-      if (g.persons.length) tx.audit({ action: 'prom:invite', object: 'prom/invitation', personIds: g.persons });
-      return g;
-    });
-    return { ...first, shared: grouped.shared, invitationsCreated: grouped.invitations, itemsInvited: grouped.invited };
+    if (!run) return { itemsCreated: 0, shared: 0, invitationsCreated: 0, itemsInvited: 0, cancelled: 0, expired: 0 };
+    await this.refreshStatistics(run.itemsCreated);
+    return run;
   }
 
   /**
-   * Statistics of `prom_item` brought up to date after a run that added many items, before they are
-   * collected. Planned on statistics that predate the items (a first start, or the first run after a
-   * long stop, before autovacuum has analysed the table) PostgreSQL takes the items for a few dozen
-   * and plans quadratic work (EXPLAIN ANALYZE in docs/performance.md): collecting joined each new
-   * invitation back to its pending items by reading the whole index of open items, 8,849 times
-   * (254 s for the 64,746 items of a busy day among 1,000,000 cases); the next day's look-up of the
-   * items that exist already scanned all of them for every open window (318 million rows
-   * compared, 118 s at 100,000 cases). The platform's own work runs as the
+   * Statistics of `prom_item` brought up to date after a run that added many items. Planned on
+   * statistics that predate the items (a first start, or the first run after a long stop, before
+   * autovacuum has analysed the table) PostgreSQL takes the items for a few dozen and plans
+   * quadratic work (EXPLAIN ANALYZE in docs/performance.md): the next day's look-up of the items
+   * that exist already scanned all of them for every open window (318 million rows compared, 118 s
+   * at 100,000 cases), and collecting items left pending joined each invitation back to them by
+   * reading the whole index of open items (254 s for a busy day among 1,000,000 cases, when items
+   * were still written pending first). The platform's own work runs as the
    * tables' owner, who may analyse them; sampling costs well under a second at national size, so
    * it is done only when the new items are a tenth of the table or more (autovacuum's own default
    * proportion), and at least `ANALYZE_AFTER_ITEMS`.
@@ -116,11 +123,16 @@ export class PromScheduler {
   }
 }
 
-/** Fewer new items than this are collected on the statistics there are (a handful of invitations plan well on any). */
+/** Fewer new items than this leave the statistics as they are (a handful of items plan well on any). */
 export const ANALYZE_AFTER_ITEMS = 500;
 
-/** Items for the cases whose windows are open today and have none yet. */
-async function createItems(tx: PersonTx, registry: Registry, s: CompiledSchedule, today: string): Promise<number> {
+/** The day's new items of every schedule, staged in a temporary table of the run's transaction until they are collected. */
+const STAGED = 'prom_item_new';
+const STAGED_COLUMNS = `registry text, case_id bigint, schedule text, timepoint text, instrument text, person_id bigint, recall text,
+  due_date date, opens_on date, closes_on date, party text, response_id bigint, invitation_id bigint`;
+
+/** Items for the cases whose windows are open today and have none yet, with the answer that already answers each (collect once). */
+async function stageItems(tx: PersonTx, registry: Registry, s: CompiledSchedule, today: string): Promise<void> {
   const lit = (v: string) => tx.client.escapeLiteral(v);
   const tps = s.def.timepoints;
   const timepoints = tps
@@ -144,9 +156,15 @@ async function createItems(tx: PersonTx, registry: Registry, s: CompiledSchedule
       ? `AND NOT EXISTS (SELECT 1 FROM prom_objection o WHERE o.person_id = a.person_id AND o.registry = ${lit(registry.id)})`
       : '';
   const units = s.units ? `AND a.unit_resh IN (${s.units.map(lit).join(', ')})` : '';
-  const res = await tx.client.query(
-    `INSERT INTO prom_item (registry, case_id, schedule, timepoint, instrument, person_id, recall, due_date, opens_on, closes_on, party)
-     SELECT ${lit(registry.id)}, a.case_id, ${lit(s.def.id)}, t.id, r.instrument, a.person_id, t.recall, d.due, d.due - t.before, d.due + t.after, ${lit(s.party)}
+  // An answer already given within the item's window (for another registry or time point with the
+  // same instrument and recall) answers this item too: the latest such.
+  await tx.client.query(
+    `INSERT INTO ${STAGED}
+     SELECT n.*, (SELECT r.id FROM prom_response r WHERE r.person_id = n.person_id AND r.instrument = n.instrument AND r.recall = n.recall
+                    AND r.status = 'completed' AND (r.answered_at AT TIME ZONE 'Europe/Oslo')::date BETWEEN n.opens_on AND n.closes_on
+                  ORDER BY r.answered_at DESC LIMIT 1), NULL::bigint
+     FROM (SELECT ${lit(registry.id)} AS registry, a.case_id, ${lit(s.def.id)} AS schedule, t.id AS timepoint, r.instrument, a.person_id, t.recall,
+             d.due AS due_date, d.due - t.before AS opens_on, d.due + t.after AS closes_on, ${lit(s.party)} AS party
      FROM ${analyticsTable(registry)} a
      CROSS JOIN (VALUES ${timepoints}) AS t(id, months, days, before, after, recall)
      CROSS JOIN LATERAL (SELECT ((${s.anchorSql} + make_interval(months => t.months))::date + t.days) AS due) d
@@ -159,17 +177,21 @@ async function createItems(tx: PersonTx, registry: Registry, s: CompiledSchedule
        -- Every open window is looked at every day: those with their item already are passed over by
        -- a look-up, cheaper than an insert that conflicts (which remains for a concurrent writer).
        AND NOT EXISTS (SELECT 1 FROM prom_item x WHERE x.registry = ${lit(registry.id)} AND x.case_id = a.case_id AND x.schedule = ${lit(s.def.id)} AND x.timepoint = t.id AND x.instrument = r.instrument)
-     ON CONFLICT DO NOTHING`,
+     ) n`,
     [today, ...s.params],
   );
-  return res.rowCount ?? 0;
 }
 
-/** A death cancels what is open for the person; an objection cancels what is open for that registry. */
+/**
+ * A death cancels what is open for the person; an objection cancels what is open for that registry.
+ * Driven from what is open (each person looked up by key), not from every person: a join with
+ * `person` read the whole table every run, most of the daily run at 1,000,000 cases.
+ */
 async function cancel(tx: PersonTx): Promise<number> {
+  const deceased = (alias: string) => `(SELECT p.deceased_date FROM person p WHERE p.id = ${alias}.person_id) IS NOT NULL`;
   const dead = await tx.client.query(
     `UPDATE prom_item i SET status = 'cancelled', cancelled_reason = 'deceased', updated_at = now()
-     FROM person p WHERE p.id = i.person_id AND p.deceased_date IS NOT NULL AND i.status IN ('pending', 'invited')`,
+     WHERE i.status IN ('pending', 'invited') AND ${deceased('i')}`,
   );
   const objected = await tx.client.query(
     `UPDATE prom_item i SET status = 'cancelled', cancelled_reason = 'objection', updated_at = now()
@@ -178,14 +200,115 @@ async function cancel(tx: PersonTx): Promise<number> {
   // An open invitation of a deceased patient, or one left with nothing to ask, is cancelled (one
   // waiting for a paper answer too: no letter goes to the dead).
   const inv = await tx.client.query(
-    `UPDATE prom_invitation v SET status = 'cancelled', cancelled_reason = CASE WHEN p.deceased_date IS NOT NULL THEN 'deceased' ELSE 'nothing-to-ask' END, updated_at = now()
-     FROM person p WHERE p.id = v.person_id AND v.status IN ('ordered', 'sent', 'reminded', 'not-reachable')
-       AND (p.deceased_date IS NOT NULL OR NOT EXISTS (SELECT 1 FROM prom_item i WHERE i.invitation_id = v.id AND i.status IN ('invited', 'answered')))`,
+    `UPDATE prom_invitation v SET status = 'cancelled', cancelled_reason = CASE WHEN x.deceased THEN 'deceased' ELSE 'nothing-to-ask' END, updated_at = now()
+     FROM (SELECT o.id, ${deceased('o')} AS deceased FROM prom_invitation o WHERE o.status IN ('ordered', 'sent', 'reminded', 'not-reachable')) x
+     WHERE v.id = x.id
+       AND (x.deceased OR NOT EXISTS (SELECT 1 FROM prom_item i WHERE i.invitation_id = v.id AND i.status IN ('invited', 'answered')))`,
   );
   return (dead.rowCount ?? 0) + (objected.rowCount ?? 0) + (inv.rowCount ?? 0);
 }
 
-async function collect(
+/**
+ * Collects the staged new items: those not answered already join the patient's open invitation, or
+ * one new invitation per patient; then each is written once, in that state.
+ */
+async function collectStaged(
+  tx: PersonTx,
+  schedules: CompiledSchedule[],
+  today: string,
+  now: Date,
+): Promise<{ created: number; shared: number; invitations: number; invited: number; persons: number[] }> {
+  const db = tx.client;
+  // Its statistics, so that the joins below are planned for its size (a temporary table has none).
+  await db.query(`ANALYZE ${STAGED}`);
+  // Join the patient's open invitation, which then stays open until the latest window it asks for.
+  await db.query(
+    `UPDATE ${STAGED} n SET invitation_id = v.id FROM prom_invitation v
+     WHERE v.person_id = n.person_id AND v.status IN ('ordered', 'sent', 'reminded') AND n.response_id IS NULL`,
+  );
+  await db.query(
+    `UPDATE prom_invitation v SET closes_on = m.closes, updated_at = now()
+     FROM (SELECT invitation_id, max(closes_on) AS closes FROM ${STAGED} WHERE invitation_id IS NOT NULL GROUP BY invitation_id) m
+     WHERE m.invitation_id = v.id AND m.closes > v.closes_on`,
+  );
+  // One new invitation per patient for the rest.
+  const created = await db.query(
+    `WITH ins AS (${newInvitations(STAGED, 'n.response_id IS NULL AND n.invitation_id IS NULL')})
+     UPDATE ${STAGED} n SET invitation_id = ins.id FROM ins WHERE n.person_id = ins.person_id AND n.response_id IS NULL AND n.invitation_id IS NULL
+     RETURNING n.person_id, ins.id AS invitation`,
+    [today, JSON.stringify(invitationMeta(schedules)), now],
+  );
+  const written = await db.query(
+    `WITH ins AS (
+       INSERT INTO prom_item (registry, case_id, schedule, timepoint, instrument, person_id, recall, due_date, opens_on, closes_on, party,
+                              status, invitation_id, response_id)
+       SELECT registry, case_id, schedule, timepoint, instrument, person_id, recall, due_date, opens_on, closes_on, party,
+              CASE WHEN response_id IS NOT NULL THEN 'answered' WHEN invitation_id IS NOT NULL THEN 'invited' ELSE 'pending' END,
+              CASE WHEN response_id IS NULL THEN invitation_id END, response_id
+       FROM ${STAGED}
+       ON CONFLICT DO NOTHING RETURNING status)
+     SELECT count(*)::int AS created, count(*) FILTER (WHERE status = 'answered')::int AS shared,
+            count(*) FILTER (WHERE status = 'invited')::int AS invited, (SELECT count(*)::int FROM ${STAGED}) AS staged FROM ins`,
+  );
+  const w = written.rows[0];
+  // An item written meanwhile by another writer (an answer from outside matched to its schedule)
+  // is not written again; an invitation made here for such items alone asks nothing.
+  if (w.created < w.staged)
+    await cancelEmpty(
+      db,
+      created.rows.map((r) => Number(r.invitation)),
+    );
+  return {
+    created: w.created,
+    shared: w.shared,
+    invitations: new Set(created.rows.map((r) => String(r.invitation))).size,
+    invited: w.invited,
+    persons: [...new Set(created.rows.map((r) => Number(r.person_id)))],
+  };
+}
+
+/** The schedules' invitation wording and timing, for the statement that makes invitations. */
+const invitationMeta = (schedules: CompiledSchedule[]) =>
+  schedules.map((s) => ({
+    registry: s.registry,
+    schedule: s.def.id,
+    purpose: s.def.purpose,
+    reminder: s.def.reminderDays,
+    expiry: s.def.expiryDays,
+  }));
+
+/**
+ * One new invitation per patient among the items of `from` matching `where`, sent at 09:00
+ * Norwegian time today (or now, if later), from the unit and with the purpose of the item due first.
+ * Parameters: $1 today, $2 the invitation meta, $3 now. Returns (id, person_id).
+ */
+const newInvitations = (from: string, where: string) => `
+  WITH due AS (
+    SELECT DISTINCT ON (n.person_id) n.person_id, c.unit_resh, m.purpose, m.reminder, m.expiry,
+           max(n.closes_on) OVER (PARTITION BY n.person_id) AS closes
+    FROM ${from} n
+    JOIN registry_case c ON c.registry = n.registry AND c.id = n.case_id
+    JOIN jsonb_to_recordset($2::jsonb) AS m(registry text, schedule text, purpose jsonb, reminder int, expiry int) ON m.registry = n.registry AND m.schedule = n.schedule
+    WHERE ${where}
+    ORDER BY n.person_id, n.due_date, n.registry, n.case_id)
+  INSERT INTO prom_invitation (person_id, unit_resh, purpose, send_at, closes_on, reminder_days, expiry_days)
+  SELECT person_id, unit_resh, purpose, greatest($3::timestamptz, ($1::date + time '${SEND_HOUR}') AT TIME ZONE 'Europe/Oslo'), closes, reminder, expiry FROM due
+  ON CONFLICT DO NOTHING RETURNING id, person_id`;
+
+/** Invitations made in this run that no item joined. */
+async function cancelEmpty(db: PersonTx['client'], ids: number[]): Promise<void> {
+  await db.query(
+    `UPDATE prom_invitation v SET status = 'cancelled', cancelled_reason = 'nothing-to-ask', updated_at = now()
+     WHERE v.id = ANY($1::bigint[]) AND NOT EXISTS (SELECT 1 FROM prom_item i WHERE i.invitation_id = v.id)`,
+    [ids],
+  );
+}
+
+/**
+ * Items left pending (no invitation could be made when they were written, or written pending by
+ * an outside answer's match) and open items answered meanwhile: collected as the staged ones.
+ */
+async function collectPending(
   tx: PersonTx,
   schedules: CompiledSchedule[],
   today: string,
@@ -215,31 +338,13 @@ async function collect(
      FROM (SELECT invitation_id, max(closes_on) AS closes FROM prom_item WHERE status = 'invited' GROUP BY invitation_id) m
      WHERE m.invitation_id = v.id AND v.status IN ('ordered', 'sent', 'reminded') AND m.closes > v.closes_on`,
   );
-  // One new invitation per patient for the rest, sent at 09:00 Norwegian time today (or now, if later).
-  const meta = schedules.map((s) => ({
-    registry: s.registry,
-    schedule: s.def.id,
-    purpose: s.def.purpose,
-    reminder: s.def.reminderDays,
-    expiry: s.def.expiryDays,
-  }));
+  // One new invitation per patient for the rest.
   const created = await tx.client.query(
-    `WITH due AS (
-       SELECT DISTINCT ON (i.person_id) i.person_id, c.unit_resh, m.purpose, m.reminder, m.expiry,
-              max(i.closes_on) OVER (PARTITION BY i.person_id) AS closes
-       FROM prom_item i
-       JOIN registry_case c ON c.registry = i.registry AND c.id = i.case_id
-       JOIN jsonb_to_recordset($2::jsonb) AS m(registry text, schedule text, purpose jsonb, reminder int, expiry int) ON m.registry = i.registry AND m.schedule = i.schedule
-       WHERE i.status = 'pending' AND i.opens_on <= $1::date
-       ORDER BY i.person_id, i.due_date, i.registry, i.case_id),
-     ins AS (
-       INSERT INTO prom_invitation (person_id, unit_resh, purpose, send_at, closes_on, reminder_days, expiry_days)
-       SELECT person_id, unit_resh, purpose, greatest($3::timestamptz, ($1::date + time '${SEND_HOUR}') AT TIME ZONE 'Europe/Oslo'), closes, reminder, expiry FROM due
-       ON CONFLICT DO NOTHING RETURNING id, person_id)
+    `WITH ins AS (${newInvitations('prom_item', "n.status = 'pending' AND n.opens_on <= $1::date")})
      UPDATE prom_item i SET status = 'invited', invitation_id = ins.id, updated_at = now()
      FROM ins WHERE i.person_id = ins.person_id AND i.status = 'pending' AND i.opens_on <= $1::date
      RETURNING i.person_id, ins.id AS invitation`,
-    [today, JSON.stringify(meta), now],
+    [today, JSON.stringify(invitationMeta(schedules)), now],
   );
   const invitations = new Set(created.rows.map((r) => String(r.invitation)));
   const persons = [...new Set([...created.rows.map((r) => Number(r.person_id))])];

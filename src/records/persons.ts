@@ -16,6 +16,7 @@ import type { Queryable } from '../db/pool.ts';
 import type { Identity } from '../capture/identity.ts';
 import { encryptNin, type IdentityKeys } from '../identity/crypto.ts';
 import type { Registry } from '../registry/load.ts';
+import { movePromRecords } from '../prom/merge.ts';
 import { applyUpdates } from './cases.ts';
 import { assignEvents } from './events.ts';
 import { lockPersons, lockPersonsById } from './locks.ts';
@@ -136,6 +137,8 @@ export async function mergePersons(
   ).rows;
   await db.query('UPDATE source_resource SET person_id = $2 WHERE person_id = $1', [fromId, intoId]);
   await db.query('UPDATE routing_decision SET person_id = $2 WHERE person_id = $1', [fromId, intoId]);
+  // The patient's PROM answers, questions, invitations, contact details and objections.
+  await movePromRecords(db, fromId, intoId);
   // What the survivor's own number does not say, the merged-away record may (an estimated birth
   // date, a date of death registered while the patient was unidentified).
   await db.query(
