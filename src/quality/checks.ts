@@ -49,6 +49,8 @@ export interface ConsistencyCheck {
   checked: string;
   /** Holds only where `checked` does: measures.ts counts it alone. */
   failing: string;
+  /** Both in one: null where the rule is not checked, false where it fails (measures.ts evaluates it once per case). */
+  outcome: string;
 }
 export type Check = CompletenessCheck | ValidityCheck | ConsistencyCheck;
 
@@ -280,6 +282,7 @@ export function buildChecks(registry: Registry, def: QualityDef, indicators: Ind
         variables: r.def.variables,
         checked: `(${when} AND (${assert}) IS NOT NULL)`,
         failing: `(${when} AND (${assert}) IS FALSE)`,
+        outcome: when === 'TRUE' ? `(${assert})` : `(CASE WHEN ${when} THEN (${assert}) END)`,
       });
     } catch (err) {
       notMeasured.push({ kind: 'consistency', id: r.def.id, reason: { nb: (err as Error).message, en: (err as Error).message } });

@@ -56,11 +56,24 @@ export function measureSql(
   const columns: Array<{ key: string; parts: number }> = [];
   for (const c of set.checks) {
     if (c.kind === 'completeness') {
-      cols.push(countWhere(c.eligible), countWhere(c.eligible, c.present), c.unknown ? countWhere(c.eligible, c.unknown) : '0');
+      // A requirement evaluated once per case, not once per count: one sum tallies the eligible
+      // cases (1 each) and those with the value (2^32 more each), split when the group is done.
+      // A check every case is eligible for needs none of it: count(*) and count(value).
+      const tally = `sum(CASE WHEN ${c.eligible} THEN CASE WHEN ${c.present} THEN ${TALLY_BOTH} ELSE 1 END END)`;
+      const [eligible, present] =
+        c.eligible === 'TRUE' ? [countWhere(c.eligible), countWhere(c.eligible, c.present)] : [low(tally), high(tally)];
+      cols.push(eligible, present, c.unknown ? countWhere(c.eligible, c.unknown) : '0');
       columns.push({ key: checkKey(c), parts: 3 });
+    } else if (c.kind === 'consistency') {
+      // A rule's assertion evaluated once per case, not once per count (a rule comparing a time's
+      // date in Oslo converts the time each time): one sum tallies where it holds (1 each) and where
+      // it fails (2^32 each), split when the group is done.
+      const tally = `sum(CASE ${c.outcome} WHEN TRUE THEN 1 WHEN FALSE THEN ${TALLY} END)`;
+      cols.push(`${low(tally)} + ${high(tally)}`, high(tally));
+      columns.push({ key: checkKey(c), parts: 2 });
     } else {
-      // A validity or consistency check's `failing` holds only where `checked` does (checks.ts: it
-      // is unknown for a missing value or an unknown rule), so it is counted alone.
+      // A validity check's `failing` holds only where `checked` does (checks.ts: it is unknown for a
+      // missing value), so it is counted alone.
       cols.push(countWhere(c.checked), countWhere(c.failing));
       columns.push({ key: checkKey(c), parts: 2 });
     }
@@ -72,6 +85,16 @@ export function measureSql(
     GROUP BY 1, 2`;
   return { text: inOsloSession(text), columns };
 }
+
+/**
+ * Two counts in one sum (measureSql): the first in units of 1, the second in units of 2^32, split
+ * per group by `low` and `high` — the same counts as two aggregates as long as a unit has fewer
+ * than 2^32 cases in a year. PostgreSQL shares the one sum between the two columns.
+ */
+const TALLY = '4294967296',
+  TALLY_BOTH = '4294967297';
+const low = (tally: string) => `coalesce(${tally} % ${TALLY}, 0)`;
+const high = (tally: string) => `coalesce(div(${tally}, ${TALLY}), 0)`;
 
 const NOT_NULL = /^(a\."[a-z][a-z0-9_]*") IS NOT NULL$/;
 
