@@ -171,10 +171,10 @@ async function main() {
       map.map((x) => x[0]),
       map.map((x) => x[1]),
     ]);
-    const insert = `INSERT INTO npr_episode (registry, extract_id, episode_id, nin_hash, nin_enc, hospital_resh, admission_date, discharge_date, contact_type, icd10, chain_start, year)`;
+    const insert = `INSERT INTO npr_episode (registry, extract_id, episode_id, nin_hash, nin_enc, hospital_resh, admission_date, discharge_date, contact_type, icd10, chain_start, year, person_id)`;
     const linked = await db.query(
       `${insert}
-      SELECT 'fracture', $1, 'b' || a.case_id, p.nin_hash, '\\x00'::bytea, h.hospital, a.injury_date, a.injury_date + 1, 'outpatient', '{S52.5}', a.injury_date, extract(year FROM a.injury_date)::int
+      SELECT 'fracture', $1, 'b' || a.case_id, p.nin_hash, '\\x00'::bytea, h.hospital, a.injury_date, a.injury_date + 1, 'outpatient', '{S52.5}', a.injury_date, extract(year FROM a.injury_date)::int, p.id
       FROM ${table} a JOIN person p ON p.id = a.person_id JOIN hmap h ON h.unit = a.unit_resh
       WHERE a.injury_date IS NOT NULL AND (hashtext(a.case_id::text) & 1023) < $2 LIMIT $3`,
       [extract, Math.round(PLANTED * 1024), EPISODES],
@@ -183,7 +183,7 @@ async function main() {
     const rest = Math.max(0, EPISODES - (linked.rowCount ?? 0));
     await db.query(
       `${insert}
-      SELECT 'fracture', $1, 'o' || g, p.nin_hash, '\\x00'::bytea, h.hospital, d, d, 'outpatient', '{S62.3}', d, extract(year FROM d)::int
+      SELECT 'fracture', $1, 'o' || g, p.nin_hash, '\\x00'::bytea, h.hospital, d, d, 'outpatient', '{S62.3}', d, extract(year FROM d)::int, p.id
       FROM generate_series(1, $2::int) g
       JOIN LATERAL (SELECT a.person_id, a.unit_resh, (make_date(y, 1, 1) + (g % 360))::date AS d FROM ${table} a, (SELECT $3::int[] AS ys) q, LATERAL (SELECT q.ys[1 + g % array_length(q.ys, 1)] AS y) yy
                     WHERE a.case_id = (SELECT min(case_id) FROM ${table}) + (g * 7919) % $4 LIMIT 1) a ON true

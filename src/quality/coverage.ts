@@ -16,7 +16,7 @@ import { analyticsTable } from '../analytics/columns.ts';
 import { decryptNin, type IdentityKeys } from '../identity/crypto.ts';
 import type { Registry } from '../registry/load.ts';
 import type { UnitTree } from '../units/tree.ts';
-import { dateOf } from './checks.ts';
+import { dateOf, yearOf } from './checks.ts';
 import type { NprSelectionDef } from './npr-schema.ts';
 import type { VariableType } from '../registry/schema.ts';
 
@@ -62,12 +62,14 @@ function caseSide(registry: Registry, def: NprSelectionDef, columns: Map<string,
 /** The link condition between a case `c` and an episode `e` (parameters $3, $4: days before and after). */
 const LINK = `c.person_id = e.person_id AND c.hospital = e.hospital AND c.d BETWEEN e.chain_start - $3::int AND e.discharge_date + $4::int`;
 
-/** The statement's common part: unit → hospital, persons by every number they are known by, the counted episodes. */
+/**
+ * The statement's common part: unit → hospital, the counted episodes (each with the person its
+ * number names, stored at import and kept current by trigger: migration 126), the extracts' years.
+ */
 function common(registry: Registry): string {
   return `WITH map AS (SELECT * FROM unnest($1::text[], $2::text[]) AS m(unit, hospital)),
-    persons AS (SELECT id AS person_id, nin_hash FROM person UNION ALL SELECT into_id, from_hash FROM person_merge),
-    e AS (SELECT x.id, p.person_id, x.hospital_resh AS hospital, x.chain_start, x.discharge_date, x.year
-          FROM npr_episode x LEFT JOIN persons p ON p.nin_hash = x.nin_hash WHERE x.registry = ${escapeId(registry.id)} AND x.duplicate_of IS NULL),
+    e AS NOT MATERIALIZED (SELECT x.id, x.person_id, x.hospital_resh AS hospital, x.chain_start, x.discharge_date, x.year
+          FROM npr_episode x WHERE x.registry = ${escapeId(registry.id)} AND x.duplicate_of IS NULL),
     yrs AS (SELECT DISTINCT unnest(years) AS year FROM npr_extract WHERE registry = ${escapeId(registry.id)})`;
 }
 const escapeId = (id: string) => {
@@ -91,26 +93,33 @@ export function hospitalMap(units: UnitTree): { units: string[]; hospitals: stri
 
 /**
  * The linkage statement: per hospital and year, NPR events with and without a case, and cases with
- * and without an episode. Each side is counted twice, all of it and the part that links: the
- * linked part by a semi-join on person and hospital with the date window as its filter (a hash
- * semi-join: linear in the two tables, and it stops at an event's or case's first link, so no
- * list of links is built, made distinct and joined back). A correlated EXISTS per row without a
- * hash was quadratic; the list of links made distinct cost twice this (bench/quality.ts).
+ * and without an episode. One full join of the two sides on person and hospital, with the date
+ * window as its join filter (a hash join: linear in the two tables), finds what links to nothing
+ * on either side: an event or a case that links to nothing comes out of it exactly once (one that
+ * links may come out several times, so the join cannot count it). Each side's plain count per
+ * hospital and year (the cases counted per unit and year, then added up to hospitals) gives the
+ * part that links, by difference; the extracts' years are picked from the counts. A correlated
+ * EXISTS per row was quadratic; the list of links made distinct, or a hash semi-join per side
+ * beside a count per side, and resolving each episode's number to a person here (now stored on the
+ * episode), cost up to twice this (docs/performance.md).
  */
 export function linkageSql(registry: Registry, def: NprSelectionDef, columns: Map<string, VariableType>): string {
+  const d = dateOf(def.linkage.caseDate, columns.get(def.linkage.caseDate));
   return `${common(registry)},
-    c AS MATERIALIZED (SELECT c.*, extract(year FROM c.d)::int AS year FROM (${caseSide(registry, def, columns)}) c),
-    -- The extracts' years once (an InitPlan), not a semi-join per row.
-    npr_all AS (SELECT hospital, year, count(*)::int AS n FROM e WHERE year = ANY(ARRAY(SELECT year FROM yrs)) GROUP BY 1, 2),
-    npr_linked AS (SELECT e.hospital, e.year, count(*)::int AS n FROM e
-                   WHERE e.year = ANY(ARRAY(SELECT year FROM yrs)) AND EXISTS (SELECT 1 FROM c WHERE ${LINK}) GROUP BY 1, 2),
-    npr_side AS (SELECT a.hospital, a.year, coalesce(l.n, 0) AS both_npr, a.n - coalesce(l.n, 0) AS only_npr
-                 FROM npr_all a LEFT JOIN npr_linked l ON l.hospital = a.hospital AND l.year = a.year),
-    reg_all AS (SELECT hospital, year, count(*)::int AS n FROM c WHERE year = ANY(ARRAY(SELECT year FROM yrs)) GROUP BY 1, 2),
-    reg_linked AS (SELECT c.hospital, c.year, count(*)::int AS n FROM c
-                   WHERE c.year = ANY(ARRAY(SELECT year FROM yrs)) AND EXISTS (SELECT 1 FROM e WHERE ${LINK}) GROUP BY 1, 2),
-    reg_side AS (SELECT a.hospital, a.year, coalesce(l.n, 0) AS both_registry, a.n - coalesce(l.n, 0) AS only_registry
-                 FROM reg_all a LEFT JOIN reg_linked l ON l.hospital = a.hospital AND l.year = a.year),
+    c AS NOT MATERIALIZED (${caseSide(registry, def, columns)}),
+    npr_all AS (SELECT hospital, year, count(*)::int AS n FROM e GROUP BY 1, 2),
+    reg_all AS (SELECT m.hospital, r.year, sum(r.n)::int AS n
+                FROM (SELECT a.unit_resh, ${yearOf(d)} AS year, count(*)::int AS n FROM ${analyticsTable(registry)} a WHERE ${d} IS NOT NULL GROUP BY 1, 2) r
+                JOIN map m ON m.unit = r.unit_resh GROUP BY 1, 2),
+    unlinked AS (SELECT coalesce(e.hospital, c.hospital) AS hospital, coalesce(e.year, ${yearOf('c.d')}) AS year,
+                   count(e.id)::int AS only_npr, count(c.case_id)::int AS only_registry
+                 FROM e FULL JOIN c ON ${LINK}
+                 WHERE c.case_id IS NULL OR e.id IS NULL
+                 GROUP BY 1, 2),
+    npr_side AS (SELECT a.hospital, a.year, a.n - coalesce(u.only_npr, 0) AS both_npr, coalesce(u.only_npr, 0) AS only_npr
+                 FROM npr_all a LEFT JOIN unlinked u ON u.hospital = a.hospital AND u.year = a.year WHERE a.year IN (SELECT year FROM yrs)),
+    reg_side AS (SELECT a.hospital, a.year, a.n - coalesce(u.only_registry, 0) AS both_registry, coalesce(u.only_registry, 0) AS only_registry
+                 FROM reg_all a LEFT JOIN unlinked u ON u.hospital = a.hospital AND u.year = a.year WHERE a.year IN (SELECT year FROM yrs)),
     res AS (SELECT hospital_resh AS hospital, year, episodes FROM npr_reserved WHERE registry = ${escapeId(registry.id)})
     SELECT coalesce(n.hospital, r.hospital, s.hospital) AS hospital, coalesce(n.year, r.year, s.year) AS year,
            coalesce(n.both_npr, 0) AS both_npr, coalesce(n.only_npr, 0) AS only_npr, coalesce(r.both_registry, 0) AS both_registry,

@@ -16,7 +16,7 @@ import { loadQualityDef, ThresholdFiles, type QualityDef, type Thresholds } from
 import { judge, type QualityReport } from './judge.ts';
 import { measure, type Measured } from './measures.ts';
 import { computeCoverage, readEpisodes, storedCoverage, unlinkedEpisodes, type CoverageRow, type OnlyInNpr } from './coverage.ts';
-import { importExtract, NprError, type ImportResult } from './npr.ts';
+import { importExtract, NprError, relinkExtract, type ImportResult } from './npr.ts';
 import type { IdentityKeys } from '../identity/crypto.ts';
 import type { VariableType } from '../registry/schema.ts';
 import { discloseCount } from './disclosure.ts';
@@ -262,6 +262,10 @@ export class Quality {
       },
       { client: o.client },
     );
+    if (result.extractId !== null) {
+      const extractId = result.extractId;
+      await this.data.transaction(PLATFORM, 'npr:import', (tx) => relinkExtract(tx, extractId), { client: o.client });
+    }
     const rows = o.dryRun ? [] : await this.computeCoverage(registry);
     return { ...result, coverage: rows.length };
   }
