@@ -10,7 +10,8 @@
 //   - persons merged by hand, then merged again (the earlier merge moved along);
 //   - the surviving person opts out: every episode under any of their numbers removed and counted;
 //   - a person created by a transaction running beside the import (it cannot see the import's rows,
-//     nor the import its person).
+//     nor the import its person), also when the process stopped between the import and the look-up
+//     after it.
 // After every step the stored person equals what the number names (kvalreg_person_id_by_hash).
 // FH-number rule: Norsk Helsenett, https://nhn.no/hva-er-felles-hjelpenummer/ (generated here).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -217,5 +218,19 @@ describe('the person stored on each NPR episode', () => {
     // The hospital registers C's fracture: the person exists already (no new person, no trigger), and links.
     await capture(ehrBundle(at2024(P.C, '2023-06-01')));
     expect(counts(await sus(2023))).toEqual({ bothNpr: 1, onlyNpr: 0, bothRegistry: 1, onlyRegistry: 0, reserved: 0 });
+  });
+
+  it('is made good before the worklist or the linkage reads it, after a stop between an import and its look-up', async () => {
+    // The state a kill -9 leaves between the import's commit and the look-up after it: the episode
+    // stored without the person a capture created beside the import, and the extract not checked.
+    await q("UPDATE npr_episode SET person_id = NULL WHERE episode_id = 'c1'");
+    await q("UPDATE npr_extract SET persons_checked = false WHERE source = 'test-2023'");
+    expect(await worklist(2023)).toEqual([]); // not listed as missing from the registry
+    expect(await storedPerson('c1')).toBe(await personOf(P.C));
+    expect((await q("SELECT persons_checked FROM npr_extract WHERE source = 'test-2023'"))[0].persons_checked).toBe(true);
+    await q("UPDATE npr_episode SET person_id = NULL WHERE episode_id = 'c1'");
+    await q("UPDATE npr_extract SET persons_checked = false WHERE source = 'test-2023'");
+    expect(counts(await sus(2023))).toEqual({ bothNpr: 1, onlyNpr: 0, bothRegistry: 1, onlyRegistry: 0, reserved: 0 });
+    await expectCurrent();
   });
 });

@@ -396,5 +396,12 @@ export async function relinkExtract(tx: PersonTx, extractId: number): Promise<nu
      WHERE x.registry = r.registry AND x.id = r.id AND x.person_id IS DISTINCT FROM r.person_id`,
     [extractId],
   );
+  await tx.client.query('UPDATE npr_extract SET persons_checked = true WHERE id = $1', [extractId]);
   return rowCount ?? 0;
+}
+
+/** Extracts of a registry whose persons have not been looked up again since their import (see relinkExtract). */
+export async function uncheckedExtracts(tx: PersonTx, registry: string): Promise<number[]> {
+  const { rows } = await tx.client.query('SELECT id FROM npr_extract WHERE registry = $1 AND NOT persons_checked ORDER BY id', [registry]);
+  return rows.map((r) => Number(r.id));
 }

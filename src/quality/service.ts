@@ -16,7 +16,7 @@ import { loadQualityDef, ThresholdFiles, type QualityDef, type Thresholds } from
 import { judge, type QualityReport } from './judge.ts';
 import { measure, type Measured } from './measures.ts';
 import { computeCoverage, readEpisodes, storedCoverage, unlinkedEpisodes, type CoverageRow, type OnlyInNpr } from './coverage.ts';
-import { importExtract, NprError, relinkExtract, type ImportResult } from './npr.ts';
+import { importExtract, NprError, relinkExtract, uncheckedExtracts, type ImportResult } from './npr.ts';
 import type { IdentityKeys } from '../identity/crypto.ts';
 import type { VariableType } from '../registry/schema.ts';
 import { discloseCount } from './disclosure.ts';
@@ -262,17 +262,25 @@ export class Quality {
       },
       { client: o.client },
     );
-    if (result.extractId !== null) {
-      const extractId = result.extractId;
-      await this.data.transaction(PLATFORM, 'npr:import', (tx) => relinkExtract(tx, extractId), { client: o.client });
-    }
+    if (result.extractId !== null) await this.checkPersons(registry, o.client);
     const rows = o.dryRun ? [] : await this.computeCoverage(registry);
     return { ...result, coverage: rows.length };
   }
 
   /** Links the registry's cases with its NPR episodes now and stores the coverage of every unit and year. */
+  /**
+   * The persons of every extract not yet looked up again after its import (relinkExtract): right
+   * after an import, and before the linkage or the worklist reads episodes, in case a stop came
+   * between an import and its look-up.
+   */
+  private async checkPersons(registry: Registry, client?: string): Promise<void> {
+    const pending = await this.data.transaction(PLATFORM, 'npr:persons', (tx) => uncheckedExtracts(tx, registry.id), { readOnly: true });
+    for (const id of pending) await this.data.transaction(PLATFORM, 'npr:persons', (tx) => relinkExtract(tx, id), { client });
+  }
+
   async computeCoverage(registry: Registry): Promise<CoverageRow[]> {
     const { def, columns } = this.npr(registry);
+    await this.checkPersons(registry);
     return this.data.transaction(PLATFORM, 'npr:coverage', async (tx) => {
       const rows = await computeCoverage(tx, registry, def, columns);
       this.coverageState.set(registry.id, await this.coverageKey(tx, registry));
@@ -392,6 +400,7 @@ export class Quality {
       },
       { readOnly: true, client: q.client },
     );
+    await this.checkPersons(registry, q.client);
     const page = await this.data.transaction(
       PLATFORM,
       'npr:worklist',
