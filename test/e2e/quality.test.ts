@@ -98,6 +98,8 @@ describe.skipIf(!executablePath && !process.env.CI)('the data-quality pages in t
     const energy = findings.filter({ hasText: /Skadeenergi|energi/i }).first();
     await energy.getByRole('button', { name: 'Vis registreringene' }).click();
     await page.getByRole('heading', { level: 2, name: /Registreringer bak funnet/ }).waitFor();
+    // The heading shows at once and the rows when they have loaded: wait for them before counting.
+    await page.locator('.dq-cases tbody tr').first().waitFor();
     await expect(page.locator('.dq-cases tbody tr').count()).resolves.toBe(1);
     await energy.getByLabel('Merknad').fill('Purret på avdelingen');
     await energy.getByRole('button', { name: 'Merk som fulgt opp' }).click();
