@@ -21,7 +21,7 @@ import type { Pool } from '../db/pool.ts';
 /**
  * The advisory lock of leadership, in the two-key form (4260, 1): the one-key locks (migrations,
  * the audit sealer, records/locks.ts's row keys) live in another part of the lock space, and the
- * two-key ones of other modules use other first keys (4242–4251).
+ * two-key ones of other modules use other first keys (4242–4252).
  */
 export const LEADER_LOCK = [4260, 1] as const;
 

@@ -350,9 +350,18 @@ export class Triage {
     const run: TriageRun = { decided: 0, changed: 0 };
     const today = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Europe/Oslo' }).format(opts.now ?? new Date());
     for (const t of this.declarations) {
-      // One evaluation of a declaration at a time (the job and a patient's submission may meet):
-      // the second sees what the first decided, so a decision is made and recorded once.
-      await tx.client.query('SELECT pg_advisory_xact_lock(4251, hashtext($1))', [`${t.registry}/${t.def.id}`]);
+      // A decision is made and recorded once: the job (every patient) and a patient's submission
+      // never evaluate a declaration at the same time, nor two submissions of the same patient; the
+      // second sees what the first decided. Submissions of different patients touch different
+      // cases and go on side by side: with one lock per declaration, every patient's submission
+      // waited for every other's (150–270 ms each with 200 patients answering, bench:prom at
+      // 1,000,000 cases with --explain).
+      const declaration = `${t.registry}/${t.def.id}`;
+      if (opts.personId === undefined) await tx.client.query('SELECT pg_advisory_xact_lock(4251, hashtext($1))', [declaration]);
+      else {
+        await tx.client.query('SELECT pg_advisory_xact_lock_shared(4251, hashtext($1))', [declaration]);
+        await tx.client.query('SELECT pg_advisory_xact_lock(4252, hashtext($1))', [`${declaration}/${opts.personId}`]);
+      }
       const registry = this.registries.find((r) => r.id === t.registry)!;
       const whens = t.whenSql.map((w, i) => `bool_and((${w}) IS TRUE) AS w${i}`).join(', ');
       const { rows } = await tx.client.query(
