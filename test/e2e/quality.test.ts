@@ -119,10 +119,13 @@ describe.skipIf(!executablePath && !process.env.CI)('the data-quality pages in t
     await page.goto(`${site}/coverage?unit=${SUS_HOSPITAL}&year=${YEAR}`);
     await page.getByRole('heading', { level: 1, name: 'Dekningsgrad mot Norsk pasientregister' }).waitFor();
     // SUS: 4 in both, 2 only in the registry, 5 only in NPR: (2 + 4) / 11 = 54.5 %, under 60 %.
+    // The coverage table's row (with a share in %), not a worklist row of the same hospital and
+    // year: the two load separately, and the worklist may come first.
     const row = page
       .getByRole('row')
       .filter({ hasText: String(YEAR) })
       .filter({ hasText: 'Stavanger' })
+      .filter({ hasText: '%' })
       .first();
     await row.waitFor();
     await expect(row.textContent()).resolves.toMatch(/54,5\s%.*Lav dekningsgrad/);
