@@ -213,6 +213,34 @@ describe('deciding', () => {
     expect(await triageOf(mild)).toMatchObject({ outcome: 'no-visit', decision: 'no-visit', reasons: [] });
   });
 
+  it('decides once when the job and a submission of the same patient evaluate at the same time', async () => {
+    // A submission's evaluation is held open (not committed) while the job evaluates: the job must
+    // wait for it and then see its decision, so one decision and one event are recorded. Without the
+    // locks the job reads no decision, writes its own after the submission commits, and records a
+    // second event.
+    await q('DELETE FROM prom_triage_event WHERE case_id = $1', [mild.caseId]);
+    await q('DELETE FROM prom_triage WHERE case_id = $1', [mild.caseId]);
+    const PLATFORM = { kind: 'platform', task: 'test' } as const;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let evaluated!: () => void;
+    const submissionEvaluated = new Promise<void>((r) => (evaluated = r));
+    const submission = t.platform.data.transaction(PLATFORM, 'test', async (tx) => {
+      await t.platform.prom.triage.evaluate(tx, { personId: mild.personId });
+      evaluated();
+      await held;
+    });
+    await submissionEvaluated;
+    const job = t.platform.data.transaction(PLATFORM, 'test', (tx) => t.platform.prom.triage.evaluate(tx));
+    await new Promise((r) => setTimeout(r, 300));
+    release();
+    await Promise.all([submission, job]);
+    expect(await q('SELECT kind, decision FROM prom_triage_event WHERE case_id = $1', [mild.caseId])).toEqual([
+      { kind: 'automatic', decision: 'no-visit' },
+    ]);
+    expect(await triageOf(mild)).toMatchObject({ outcome: 'no-visit', decision: 'no-visit' });
+  });
+
   it('applies the threshold of the fracture type: the same PRWHE total is a visit for an extra-articular fracture and not for an articular one', async () => {
     for (const p of [sameScoreExtra, sameScoreArticular]) {
       await submit(p, 'eq5d5l', EQ);

@@ -7,16 +7,8 @@ import type { Queryable } from '../db/pool.ts';
 
 const OPEN = `('ordered', 'sent', 'reminded')`;
 
-export interface PromMoved {
-  responses: number;
-  items: number;
-  invitations: number;
-  /** The merged-away person's open invitation, folded into the survivor's (at most one may be open). */
-  foldedInvitation: number | null;
-}
-
 /** Moves person `fromId`'s PROM records to person `intoId`. The caller holds both persons' locks. */
-export async function movePromRecords(db: Queryable, fromId: number, intoId: number): Promise<PromMoved> {
+export async function movePromRecords(db: Queryable, fromId: number, intoId: number): Promise<void> {
   // An objection under either number is the person's.
   await db.query(
     `INSERT INTO prom_objection (person_id, registry, at) SELECT $2, registry, at FROM prom_objection WHERE person_id = $1
@@ -44,9 +36,7 @@ export async function movePromRecords(db: Queryable, fromId: number, intoId: num
   ).rows;
   const fromOpen = open.find((r) => Number(r.person_id) === fromId);
   const intoOpen = open.find((r) => Number(r.person_id) === intoId);
-  let folded: number | null = null;
   if (fromOpen && intoOpen) {
-    folded = Number(fromOpen.id);
     await db.query(`UPDATE prom_item SET invitation_id = $2, updated_at = now() WHERE invitation_id = $1 AND status = 'invited'`, [
       fromOpen.id,
       intoOpen.id,
@@ -65,14 +55,8 @@ export async function movePromRecords(db: Queryable, fromId: number, intoId: num
       fromOpen.id,
     ]);
   }
-  const invitations = await db.query('UPDATE prom_invitation SET person_id = $2 WHERE person_id = $1', [fromId, intoId]);
-  const responses = await db.query('UPDATE prom_response SET person_id = $2 WHERE person_id = $1', [fromId, intoId]);
-  const items = await db.query('UPDATE prom_item SET person_id = $2 WHERE person_id = $1', [fromId, intoId]);
+  await db.query('UPDATE prom_invitation SET person_id = $2 WHERE person_id = $1', [fromId, intoId]);
+  await db.query('UPDATE prom_response SET person_id = $2 WHERE person_id = $1', [fromId, intoId]);
+  await db.query('UPDATE prom_item SET person_id = $2 WHERE person_id = $1', [fromId, intoId]);
   await db.query('UPDATE prom_triage SET person_id = $2 WHERE person_id = $1', [fromId, intoId]);
-  return {
-    responses: responses.rowCount ?? 0,
-    items: items.rowCount ?? 0,
-    invitations: invitations.rowCount ?? 0,
-    foldedInvitation: folded,
-  };
 }
