@@ -6,6 +6,7 @@ import { setUser } from '../src/auth/sessions.ts';
 import { fracture, nin } from './helpers/fixtures.ts';
 import { account, login, startTestIdp, type TestIdp } from './helpers/login.ts';
 import { OTHER_ORTHO, SUS_HOSPITAL, SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';
+import { tamper } from './helpers/tamper.ts';
 
 let t: TestPlatform;
 let idp: TestIdp;
@@ -79,7 +80,7 @@ describe('a unit user', () => {
     const wrong = await t.app.inject({
       method: 'POST',
       url: '/api/auxiliary-numbers',
-      headers: { cookie: l.cookie, 'x-csrf-token': `${l.csrf.slice(0, -2)}xx` },
+      headers: { cookie: l.cookie, 'x-csrf-token': tamper(l.csrf) },
     });
     expect(wrong.statusCode).toBe(403);
     const ok = await t.app.inject({ method: 'POST', url: '/api/auxiliary-numbers', headers: { cookie: l.cookie, 'x-csrf-token': l.csrf } });

@@ -7,6 +7,7 @@ import { createToken } from '../src/auth/tokens.ts';
 import { ninHash } from '../src/identity/crypto.ts';
 import { fracture, nin } from './helpers/fixtures.ts';
 import { testPlatform, type TestPlatform } from './helpers/platform.ts';
+import { tamper } from './helpers/tamper.ts';
 
 let t: TestPlatform;
 let token: string;
@@ -64,7 +65,7 @@ it('shows the invitation to its patient only; another patient and a forged link 
   expect(view.instruments[0].questionnaire.resourceType).toBe('Questionnaire');
   const other = await call('GET', `/api/prom/form/${token}`, stranger);
   expect(other.statusCode).toBe(404);
-  const forged = await call('GET', `/api/prom/form/${token.slice(0, -2)}xx`, patient);
+  const forged = await call('GET', `/api/prom/form/${tamper(token)}`, patient);
   expect(forged.statusCode).toBe(404);
   expect(forged.json().error).toBe(other.json().error);
   expect((await call('GET', `/api/prom/form/${token}`, t.tokens.registrarSus)).statusCode).toBe(403);

@@ -14,9 +14,12 @@ export function Header() {
   const { me, loading, login, logout, switchRole } = useSession();
   const [choice, setChoice] = useState('');
   const [status, setStatus] = useState('');
+  // Follow the active grant, not the session object: a fresh read of the same session must not
+  // undo a choice the user has made but not yet submitted.
+  const activeKey = me?.active ? grantKey(me.active) : '';
   useEffect(() => {
-    setChoice(me?.active ? grantKey(me.active) : '');
-  }, [me]);
+    setChoice(activeKey);
+  }, [activeKey]);
 
   const roleWords = (g: { role: string; unit: string; registryTitle: { nb: string; en: string }; unitName: { nb: string; en: string } }) =>
     g.role === 'patient' ? t('role.patient') : `${t(`role.${g.role}` as 'role.patient')} – ${g.unitName[lang]} (${g.registryTitle[lang]})`;
