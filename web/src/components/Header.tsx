@@ -1,7 +1,7 @@
 // The header on every page: the app's name, the menu, the language switch, and login state —
 // with the role/unit switcher for a person holding several grants.
 import { Button, Field, Label, Select } from '@digdir/designsystemet-react';
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import { grantKey } from '../api.ts';
 import { rememberRegistry, useRegistries, useRegistryId } from '../data.tsx';
 import { useI18n } from '../i18n.tsx';
@@ -12,14 +12,14 @@ import { useSession } from '../session.tsx';
 export function Header() {
   const { t, lang, setLang } = useI18n();
   const { me, loading, login, logout, switchRole } = useSession();
-  const [choice, setChoice] = useState('');
   const [status, setStatus] = useState('');
-  // Follow the active grant, not the session object: a fresh read of the same session must not
-  // undo a choice the user has made but not yet submitted.
+  // The grant chosen in the switcher but not yet submitted, tied to the grant that was active when
+  // it was chosen: once another grant is active, the choice is spent and the switcher shows the
+  // active one. Derived while rendering rather than copied in an effect, so that neither a fresh
+  // read of the session nor an effect running after the user's pick can undo the pick.
   const activeKey = me?.active ? grantKey(me.active) : '';
-  useEffect(() => {
-    setChoice(activeKey);
-  }, [activeKey]);
+  const [pick, setPick] = useState<{ while: string; key: string } | null>(null);
+  const choice = pick && pick.while === activeKey ? pick.key : activeKey;
 
   const roleWords = (g: { role: string; unit: string; registryTitle: { nb: string; en: string }; unitName: { nb: string; en: string } }) =>
     g.role === 'patient' ? t('role.patient') : `${t(`role.${g.role}` as 'role.patient')} – ${g.unitName[lang]} (${g.registryTitle[lang]})`;
@@ -84,7 +84,7 @@ export function Header() {
         >
           <Field>
             <Label htmlFor="role-select">{t('auth.role')}</Label>
-            <Select id="role-select" value={choice} onChange={(e) => setChoice(e.target.value)}>
+            <Select id="role-select" value={choice} onChange={(e) => setPick({ while: activeKey, key: e.target.value })}>
               {me.grants.map((g) => (
                 <Select.Option key={grantKey(g)} value={grantKey(g)}>
                   {roleWords(g)}
