@@ -62,6 +62,10 @@ const { values: args } = parseArgs({
     profile: { type: 'string', default: '' },
     // Serve as KVALREG_WORKERS does: HTTP in this many worker processes, background jobs in the primary.
     workers: { type: 'string', default: '1' },
+    // Keep the seeded cluster in this folder and use it again on the next run with the same --keep
+    // (the PROM tables are emptied first, so every run starts at the busy day): seeding 1,000,000
+    // cases takes longer than the runs themselves.
+    keep: { type: 'string', default: '' },
   },
 });
 const CASES = Number(args.cases),
@@ -75,11 +79,27 @@ const PATIENTS = Number(args.patients),
 const TARGET_SCHEDULER_S = 5,
   TARGET_P95_MS = 200,
   WARMUP_MS = 3000;
-const keysEnv = {
-  KVALREG_ENCRYPTION_KEY: crypto.randomBytes(32).toString('base64'),
-  KVALREG_HASH_KEY: crypto.randomBytes(32).toString('base64'),
-};
+const KEEP = args.keep ? path.resolve(args.keep) : null;
+/** The platform's keys: a kept cluster's identity numbers were encrypted under its own. */
+function benchKeys(): { KVALREG_ENCRYPTION_KEY: string; KVALREG_HASH_KEY: string } {
+  const file = KEEP && path.join(KEEP, 'bench-keys.json');
+  if (file && fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8'));
+  const keys = {
+    KVALREG_ENCRYPTION_KEY: crypto.randomBytes(32).toString('base64'),
+    KVALREG_HASH_KEY: crypto.randomBytes(32).toString('base64'),
+  };
+  if (file) {
+    fs.mkdirSync(KEEP!, { recursive: true });
+    fs.writeFileSync(file, JSON.stringify(keys), { mode: 0o600 });
+  }
+  return keys;
+}
+const keysEnv = benchKeys();
 Object.assign(process.env, keysEnv);
+/** What a kept cluster was seeded with: reused only for the same seeding arguments. */
+const SEEDING = { cases: CASES, base: BASE, years: YEARS };
+const PROM_TABLES =
+  'prom_triage_event, prom_triage, prom_proxy, prom_delivery, prom_response, prom_item, prom_invitation, prom_contact, prom_objection';
 
 const seconds = (since: number) => (Date.now() - since) / 1000;
 /** The child processes of a process (from /proc). */
@@ -122,7 +142,11 @@ const nextDay = (d: string, n: number) => new Date(Date.parse(`${d}T00:00:00Z`) 
 async function main() {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(args.day!)) throw new Error('--day must be a date like 2025-06-15');
   const started = Date.now();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-bench-prom-'));
+  const dir = KEEP ?? fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-bench-prom-'));
+  const seededFile = path.join(dir, 'bench-seeded.json');
+  const kept = KEEP && fs.existsSync(seededFile) ? JSON.parse(fs.readFileSync(seededFile, 'utf8')) : null;
+  if (kept && JSON.stringify(kept.seeding) !== JSON.stringify(SEEDING))
+    throw new Error(`${dir} was seeded with ${JSON.stringify(kept.seeding)}, not ${JSON.stringify(SEEDING)}: give another --keep folder`);
   console.log(
     `kvalreg PROM benchmark: ${fmt(CASES)} cases (${fmt(BASE)} fractures captured through the pipeline, the rest multiplied in PostgreSQL); ` +
       `scheduler on ${args.day} and ${DAYS} days after; ${PATIENTS} patients answering for ${DURATION} s; ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB memory, Node ${process.version}`,
@@ -152,7 +176,7 @@ async function main() {
         log: args.explain ? (m) => console.log(`  pg: ${m}`) : undefined,
       });
   const adminUrl = process.env.DATABASE_URL ?? pgServer!.url('postgres');
-  const name = `kvalreg_bench_prom_${crypto.randomBytes(4).toString('hex')}`;
+  const name = kept ? kept.database : `kvalreg_bench_prom_${crypto.randomBytes(4).toString('hex')}`;
   await ensureDatabase(adminUrl, name);
   const dbUrl = withDatabase(adminUrl, name);
   let server: ChildProcess | undefined;
@@ -166,22 +190,31 @@ async function main() {
     const table = analyticsTable(registry);
     const timings: Array<[string, number]> = [];
     let step = Date.now();
-    const captured = await captureSample(platform, { fractures: BASE, years: YEARS });
-    timings.push([`capture of ${fmt(captured)} fractures through the pipeline`, seconds(step)]);
-    step = Date.now();
-    const multiplied = await multiplyCases(platform, registry, { target: CASES, yearsPerCopy: YEARS, log: (m) => console.log(`  ${m}`) });
-    timings.push([`multiplied in PostgreSQL to ${fmt(multiplied.cases)} cases`, seconds(step)]);
-    step = Date.now();
-    const [refreshed] = await platform.analytics.refresh();
-    timings.push([`analytics refresh (${fmt(refreshed.rows)} rows)`, seconds(step)]);
-    await platform.db.pool.query(`ANALYZE ${table}`);
-    const rows = Number((await platform.db.pool.query(`SELECT count(*) FROM ${table}`)).rows[0].count);
-    // A sample refused by capture (e.g. synthetic identity numbers without the switch) seeds nothing: say so.
-    if (rows < CASES / 2)
-      throw new Error(
-        `seeding gave ${fmt(rows)} analytics rows, not about ${fmt(CASES)}: captured ${fmt(captured)}, multiplied ${fmt(multiplied.cases)}`,
-      );
-    console.log(`seeded: ${fmt(rows)} rows in ${table} (${timings.map(([w, s]) => `${w}: ${s.toFixed(0)} s`).join('; ')})`);
+    if (kept) {
+      // A kept cluster: every PROM row of the last run goes, so this run meets the busy day again.
+      await platform.db.pool.query(`TRUNCATE ${PROM_TABLES}`);
+      await platform.db.pool.query(`VACUUM ANALYZE ${PROM_TABLES}`);
+      console.log(`reusing the cluster seeded in ${dir} (${fmt(kept.rows)} rows); PROM tables emptied in ${seconds(step).toFixed(1)} s`);
+    }
+    if (!kept) {
+      const captured = await captureSample(platform, { fractures: BASE, years: YEARS });
+      timings.push([`capture of ${fmt(captured)} fractures through the pipeline`, seconds(step)]);
+      step = Date.now();
+      const multiplied = await multiplyCases(platform, registry, { target: CASES, yearsPerCopy: YEARS, log: (m) => console.log(`  ${m}`) });
+      timings.push([`multiplied in PostgreSQL to ${fmt(multiplied.cases)} cases`, seconds(step)]);
+      step = Date.now();
+      const [refreshed] = await platform.analytics.refresh();
+      timings.push([`analytics refresh (${fmt(refreshed.rows)} rows)`, seconds(step)]);
+      await platform.db.pool.query(`ANALYZE ${table}`);
+      const rows = Number((await platform.db.pool.query(`SELECT count(*) FROM ${table}`)).rows[0].count);
+      // A sample refused by capture (e.g. synthetic identity numbers without the switch) seeds nothing: say so.
+      if (rows < CASES / 2)
+        throw new Error(
+          `seeding gave ${fmt(rows)} analytics rows, not about ${fmt(CASES)}: captured ${fmt(captured)}, multiplied ${fmt(multiplied.cases)}`,
+        );
+      console.log(`seeded: ${fmt(rows)} rows in ${table} (${timings.map(([w, s]) => `${w}: ${s.toFixed(0)} s`).join('; ')})`);
+      if (KEEP) fs.writeFileSync(seededFile, JSON.stringify({ seeding: SEEDING, database: name, rows }));
+    }
 
     // 2. The scheduler: the busy day, then the days after it.
     const runs: Array<{
@@ -460,7 +493,7 @@ async function main() {
       await gone;
     }
     await pgServer?.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (!KEEP) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
