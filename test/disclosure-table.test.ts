@@ -14,6 +14,7 @@ import { loadRegistry } from '../src/registry/load.ts';
 import { DisclosureTable } from '../src/disclosure/table.ts';
 import { UnitTree, type Unit } from '../src/units/tree.ts';
 import { attack, Knowledge, sumRelation, type Relation } from './helpers/disclosure-attack.ts';
+import { scratchDir } from './helpers/scratch.ts';
 
 const T = 5;
 
@@ -263,7 +264,7 @@ describe('secondary suppression on random tables', () => {
 
 describe('what an indicator declares', () => {
   const copy = (edit: (yaml: string) => string) => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-disclosure-'));
+    const dir = scratchDir('disclosure');
     fs.cpSync(path.resolve('registries/fracture'), dir, { recursive: true });
     const file = path.join(dir, 'indicators.yaml');
     fs.writeFileSync(file, edit(fs.readFileSync(file, 'utf8')));

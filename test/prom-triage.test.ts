@@ -16,6 +16,7 @@ import { loadSchedules } from '../src/prom/schedule.ts';
 import { loadTriage, TriageDeclarationError } from '../src/prom/triage.ts';
 import { fracture, nin } from './helpers/fixtures.ts';
 import { OTHER_ORTHO, SUS_HOSPITAL, SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';
+import { scratchDir } from './helpers/scratch.ts';
 
 let t: TestPlatform;
 let registrarOther: string;
@@ -145,7 +146,7 @@ describe('the declaration', () => {
     expect(d).toMatchObject({ registry: 'fracture', def: { id: 'home_followup', schedule: 'followup', timepoint: 'w6', verified: false } });
     expect(d.instruments.sort()).toEqual(['anchor', 'eq5d5l', 'prwhe']);
     const fr = t.platform.registry('fracture')!;
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-triage-'));
+    const dir = scratchDir('triage');
     fs.writeFileSync(
       path.join(dir, 'prom.yaml'),
       `schedules:

@@ -6,11 +6,12 @@ import { loadAnalyses } from '../src/reports/analyses.ts';
 import { compileExpression } from '../src/registry/expr.ts';
 import { DefinitionError, loadRegistry } from '../src/registry/load.ts';
 import { coerceValue } from '../src/registry/values.ts';
+import { scratchDir } from './helpers/scratch.ts';
 
 const fractureDir = path.resolve('registries/fracture');
 
 function copyWith(edit: (files: Record<string, string>) => void): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-reg-'));
+  const dir = scratchDir('reg');
   fs.cpSync(fractureDir, dir, { recursive: true });
   const files: Record<string, string> = {};
   for (const f of ['registry.yaml', 'codebook.yaml', 'mapping.yaml']) files[f] = fs.readFileSync(path.join(dir, f), 'utf8');

@@ -13,6 +13,7 @@ import { nin } from './helpers/fixtures.ts';
 import { fhNumber as generateFhNumber, seeded } from './helpers/numbers.ts';
 import { SUS_HOSPITAL, testPlatform, type TestPlatform } from './helpers/platform.ts';
 import { traumaBundle } from './helpers/trauma.ts';
+import { scratchDir } from './helpers/scratch.ts';
 
 let def: ScreeningDef;
 beforeAll(async () => {
@@ -303,7 +304,7 @@ describe('POST /api/registries/trauma/screening', () => {
   });
 
   it('runs from the command line as audited platform work: kvalreg screening --registry trauma --file …', async () => {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-screen-')), 'admissions.csv');
+    const file = path.join(scratchDir('screen'), 'admissions.csv');
     fs.writeFileSync(file, [HEADER, row('C1', 'S06.5 S01.0'), row('C2', 'T40.2')].join('\n'));
     const out: string[] = [];
     const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: any) => {
