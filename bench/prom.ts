@@ -27,6 +27,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import pino from 'pino';
 import { Agent, request } from 'undici';
 import { createToken } from '../src/auth/tokens.ts';
@@ -41,6 +42,7 @@ import { mulberry32 } from '../demo/fracture/generate.ts';
 import { captureSample } from './sample.ts';
 import { multiplyCases } from './seed-multiply.ts';
 import { cpuByPid, cpuUsed, postgresPids } from './cpu.ts';
+import { printStatements, resetStatements } from './statements.ts';
 
 const lastYear = new Date().getFullYear() - 1;
 const { values: args } = parseArgs({
@@ -66,8 +68,11 @@ const { values: args } = parseArgs({
     // (the PROM tables are emptied first, so every run starts at the busy day): seeding 1,000,000
     // cases takes longer than the runs themselves.
     keep: { type: 'string', default: '' },
+    // Print the N statements that took PostgreSQL the most time in each step (pg_stat_statements).
+    statements: { type: 'string', default: '0' },
   },
 });
+const STATEMENTS = Number(args.statements);
 const CASES = Number(args.cases),
   BASE = Number(args.base),
   YEARS = Number(args.years),
@@ -162,6 +167,7 @@ async function main() {
           work_mem: '64MB',
           maintenance_work_mem: '512MB',
           max_wal_size: '16GB',
+          shared_preload_libraries: 'pg_stat_statements',
           ...(args.explain
             ? {
                 session_preload_libraries: 'auto_explain',
@@ -239,6 +245,7 @@ async function main() {
       // Every window open that day is found by one statement per schedule over the analytics table.
       step = Date.now();
       const cpu0 = ownCpu();
+      const counting = STATEMENTS > 0 && (await resetStatements(platform.db.pool));
       const run = await platform.prom.scheduler.runDue(new Date(`${day}T05:00:00Z`));
       const s = seconds(step);
       const cpu = ownCpu() - cpu0;
@@ -259,6 +266,7 @@ async function main() {
         `scheduler ${day}${d === 0 ? ' (first run: every open window is new)' : ''}: ${s.toFixed(2)} s, CPU ${cpu.toFixed(2)} s (load average ${os.loadavg()[0].toFixed(1)}); ${fmt(run.itemsCreated)} items created, ${fmt(run.invitationsCreated)} invitations created, ` +
           `${fmt(run.itemsInvited)} items invited, ${fmt(run.expired)} expired; ${fmt(openItems)} items open after`,
       );
+      if (counting) await printStatements(platform.db.pool, STATEMENTS, `scheduler ${day}`);
     }
     if (args['scheduler-only']) {
       await platform.close();
@@ -270,6 +278,13 @@ async function main() {
     step = Date.now();
     const [marked] = await platform.analytics.refresh();
     console.log(`analytics refresh after the scheduler: ${fmt(marked.rows)} rows in ${seconds(step).toFixed(1)} s`);
+    // The indicators as a running platform has them: the busy day's refresh moved more cases than
+    // the incremental path takes in one batch, so they are stale, and the server's job would
+    // recompute every indicator (half a minute of both cores at 1,000,000 cases) in the middle of
+    // the patients' load. A live platform meets that once, at a first start; it is done here.
+    step = Date.now();
+    for (const r of platform.registries) await platform.indicators.ensureFresh(r, { force: true });
+    console.log(`indicators computed in full before the server starts: ${seconds(step).toFixed(1)} s`);
     const cases = Number((await platform.db.pool.query(`SELECT count(*) FROM ${table}`)).rows[0].count);
 
     // 3. Patients: invitations of the busy day, each with its patient's own login.
@@ -429,12 +444,16 @@ async function main() {
         target: false,
       });
     const measured = [];
+    const stats = new pg.Pool({ connectionString: dbUrl, max: 1 });
     for (const ph of phases) {
+      const counting = STATEMENTS > 0 && (await resetStatements(stats));
       const r = await load(ph.think, ph.duration);
+      if (counting) await printStatements(stats, STATEMENTS, ph.name);
       measured.push({ ...ph, ...r });
       console.log(`${ph.name}: ${fmt(r.all.length)} requests in ${r.seconds.toFixed(0)} s, p95 ${quantile(r.all, 0.95).toFixed(0)} ms`);
     }
     await dispatcher.close();
+    await stats.end();
 
     const line = (name: string, xs: number[], s: number) =>
       `| ${name} | ${fmt(xs.length)} | ${(xs.length / s).toFixed(0)} | ${quantile(xs, 0.5).toFixed(0)} | ${quantile(xs, 0.95).toFixed(0)} | ${quantile(xs, 0.99).toFixed(0)} | ${(xs[xs.length - 1] ?? NaN).toFixed(0)} |`;
