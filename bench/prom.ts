@@ -175,6 +175,7 @@ async function main() {
                 'auto_explain.log_analyze': 'on',
                 'auto_explain.log_buffers': 'on',
                 'auto_explain.log_nested_statements': 'on',
+                'auto_explain.log_triggers': 'on',
               }
             : {}),
         },
