@@ -5,10 +5,11 @@
 -- scheduler writes a busy day's items in one statement (64,746 at 1,000,000 cases), and these two
 -- checks were 2.7 of its 6.1 seconds (auto_explain's trigger times, docs/performance.md, PROM). The
 -- triggers below keep every guarantee the two keys gave, set-based:
---   - an item names a case and (when it has one) an invitation that exist: checked over all the
---     statement's new rows at once, which also locks those rows as a key does (FOR KEY SHARE), so
---     neither can be deleted before the writing transaction ends; a case or invitation deleted by
---     a transaction that committed first is missing from the check, and the write fails as it did;
+--   - an item names a case and (when it has one) an invitation that exist: checked over all of an
+--     insert's new rows at once (an update that changes a reference, row by row), which also locks
+--     those rows as a key does (FOR KEY SHARE), so neither can be deleted before the writing
+--     transaction ends; a case or invitation deleted by a transaction that committed first is
+--     missing from the check, and the write fails as it did;
 --   - deleting a case deletes its items (ON DELETE CASCADE), deleting an invitation leaves its
 --     items without one (ON DELETE SET NULL), truncating the cases truncates the items;
 --   - the key of a case or invitation that items name cannot be changed (NO ACTION).
@@ -18,42 +19,33 @@
 ALTER TABLE prom_item DROP CONSTRAINT prom_item_invitation_id_fkey;
 ALTER TABLE prom_item DROP CONSTRAINT prom_item_registry_case_id_fkey;
 
--- The cases and invitations that new items, or items given another case or invitation, name: all
--- there, and locked until commit. (An update that keeps an item's case and invitation, which is
--- every update the platform makes, checks nothing, as a foreign key would not.) The statements are
--- put together per operation because an insert's trigger has no old rows to compare with.
-CREATE FUNCTION kvalreg_prom_item_check_keys() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+-- New items: all the cases and invitations a statement's rows name are there, and locked until
+-- commit, in two statements whatever the number of rows.
+CREATE FUNCTION kvalreg_prom_items_check_keys() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
 DECLARE
-  cases text := 'SELECT DISTINCT n.registry, n.case_id FROM new_rows n';
-  invitations text := 'SELECT DISTINCT n.invitation_id FROM new_rows n WHERE n.invitation_id IS NOT NULL';
   wanted bigint;
   locked bigint;
   missing text;
 BEGIN
-  IF TG_OP = 'UPDATE' THEN
-    cases := cases || ' WHERE NOT EXISTS (SELECT 1 FROM old_rows o WHERE o.registry = n.registry AND o.case_id = n.case_id)';
-    invitations := invitations || ' AND NOT EXISTS (SELECT 1 FROM old_rows o WHERE o.invitation_id = n.invitation_id)';
-  END IF;
-
-  EXECUTE format('WITH k AS MATERIALIZED (%s)
-    SELECT (SELECT count(*) FROM k),
-           (SELECT count(*) FROM (SELECT 1 FROM registry_case c JOIN k ON c.registry = k.registry AND c.id = k.case_id FOR KEY SHARE OF c) l)', cases)
-    INTO wanted, locked;
+  WITH k AS MATERIALIZED (SELECT DISTINCT registry, case_id FROM new_rows)
+  SELECT (SELECT count(*) FROM k),
+         (SELECT count(*) FROM (SELECT 1 FROM registry_case c JOIN k ON c.registry = k.registry AND c.id = k.case_id FOR KEY SHARE OF c) l)
+  INTO wanted, locked;
   IF locked < wanted THEN
-    EXECUTE format('SELECT format(''(registry, case_id)=(%%s, %%s)'', k.registry, k.case_id) FROM (%s) k
-      WHERE NOT EXISTS (SELECT 1 FROM registry_case c WHERE c.registry = k.registry AND c.id = k.case_id) LIMIT 1', cases) INTO missing;
+    SELECT format('(registry, case_id)=(%s, %s)', n.registry, n.case_id) INTO missing FROM new_rows n
+    WHERE NOT EXISTS (SELECT 1 FROM registry_case c WHERE c.registry = n.registry AND c.id = n.case_id) LIMIT 1;
     RAISE foreign_key_violation USING
       MESSAGE = 'insert or update on table "prom_item" violates the reference to its case',
       DETAIL = format('Key %s is not present in table "registry_case".', coalesce(missing, '(deleted meanwhile)'));
   END IF;
 
-  EXECUTE format('WITH k AS MATERIALIZED (%s)
-    SELECT (SELECT count(*) FROM k),
-           (SELECT count(*) FROM (SELECT 1 FROM prom_invitation v JOIN k ON v.id = k.invitation_id FOR KEY SHARE OF v) l)', invitations)
-    INTO wanted, locked;
+  WITH k AS MATERIALIZED (SELECT DISTINCT invitation_id FROM new_rows WHERE invitation_id IS NOT NULL)
+  SELECT (SELECT count(*) FROM k),
+         (SELECT count(*) FROM (SELECT 1 FROM prom_invitation v JOIN k ON v.id = k.invitation_id FOR KEY SHARE OF v) l)
+  INTO wanted, locked;
   IF locked < wanted THEN
-    EXECUTE format('SELECT format(''(invitation_id)=(%%s)'', k.invitation_id) FROM (%s) k
-      WHERE NOT EXISTS (SELECT 1 FROM prom_invitation v WHERE v.id = k.invitation_id) LIMIT 1', invitations) INTO missing;
+    SELECT format('(invitation_id)=(%s)', n.invitation_id) INTO missing FROM new_rows n
+    WHERE n.invitation_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM prom_invitation v WHERE v.id = n.invitation_id) LIMIT 1;
     RAISE foreign_key_violation USING
       MESSAGE = 'insert or update on table "prom_item" violates the reference to its invitation',
       DETAIL = format('Key %s is not present in table "prom_invitation".', coalesce(missing, '(deleted meanwhile)'));
@@ -61,9 +53,36 @@ BEGIN
   RETURN NULL;
 END $$;
 CREATE TRIGGER prom_item_keys_ins AFTER INSERT ON prom_item REFERENCING NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION kvalreg_prom_item_check_keys();
-CREATE TRIGGER prom_item_keys_upd AFTER UPDATE ON prom_item REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION kvalreg_prom_item_check_keys();
+  FOR EACH STATEMENT EXECUTE FUNCTION kvalreg_prom_items_check_keys();
+
+-- An item given another case or invitation: checked by itself, as a foreign key checks it. Only
+-- such rows fire it (the WHEN clause costs nothing to the patients' answers, which change an item's
+-- status, never its references), and the platform changes them a few hundred at a time at most
+-- (an item left pending joining an invitation, a merge).
+CREATE FUNCTION kvalreg_prom_item_check_changed_keys() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+BEGIN
+  IF (NEW.registry, NEW.case_id) IS DISTINCT FROM (OLD.registry, OLD.case_id) THEN
+    PERFORM 1 FROM registry_case c WHERE c.registry = NEW.registry AND c.id = NEW.case_id FOR KEY SHARE;
+    IF NOT FOUND THEN
+      RAISE foreign_key_violation USING
+        MESSAGE = 'insert or update on table "prom_item" violates the reference to its case',
+        DETAIL = format('Key (registry, case_id)=(%s, %s) is not present in table "registry_case".', NEW.registry, NEW.case_id);
+    END IF;
+  END IF;
+  IF NEW.invitation_id IS NOT NULL AND NEW.invitation_id IS DISTINCT FROM OLD.invitation_id THEN
+    PERFORM 1 FROM prom_invitation v WHERE v.id = NEW.invitation_id FOR KEY SHARE;
+    IF NOT FOUND THEN
+      RAISE foreign_key_violation USING
+        MESSAGE = 'insert or update on table "prom_item" violates the reference to its invitation',
+        DETAIL = format('Key (invitation_id)=(%s) is not present in table "prom_invitation".', NEW.invitation_id);
+    END IF;
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER prom_item_keys_upd AFTER UPDATE ON prom_item FOR EACH ROW
+  WHEN ((NEW.registry, NEW.case_id) IS DISTINCT FROM (OLD.registry, OLD.case_id)
+        OR (NEW.invitation_id IS NOT NULL AND NEW.invitation_id IS DISTINCT FROM OLD.invitation_id))
+  EXECUTE FUNCTION kvalreg_prom_item_check_changed_keys();
 
 -- ON DELETE CASCADE from the case.
 CREATE FUNCTION kvalreg_prom_item_case_deleted() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
