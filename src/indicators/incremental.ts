@@ -25,6 +25,31 @@ import { flagRowsSql, indicatorRows, type IndicatorRows } from './rows.ts';
 import { storeDisclosure, type ChangedYears } from './withheld.ts';
 import type { UnitTree } from '../units/tree.ts';
 
+/**
+ * Takes out of the batch's flag rows what did not change, before they are expanded over datasets,
+ * unit levels and periods (the expansion is most of a batch's cost, and most flag rows cancel: an
+ * answer to a questionnaire moves the PROM indicators of its patient, not the other forty). Exact:
+ * - a patient's or event's rows for an indicator count as a set (once per key, the largest
+ *   numerator), so they go only when that set is the same before and after;
+ * - rows counted each (no entity) count linearly, so a row before and an identical row after
+ *   cancel pairwise.
+ */
+const CANCEL_UNCHANGED = `
+  WITH entity_same AS (
+    SELECT k, entity FROM ind_delta WHERE entity IS NOT NULL GROUP BY k, entity
+    HAVING array_agg(ROW(part, path, m, fin, stratifier, stratum, n)::text ORDER BY ROW(part, path, m, fin, stratifier, stratum, n)::text) FILTER (WHERE state = -1)
+         IS NOT DISTINCT FROM
+           array_agg(ROW(part, path, m, fin, stratifier, stratum, n)::text ORDER BY ROW(part, path, m, fin, stratifier, stratum, n)::text) FILTER (WHERE state = 1)),
+  pairs AS (
+    SELECT ctid FROM (
+      SELECT ctid, row_number() OVER (PARTITION BY k, part, path, m, fin, stratifier, stratum, n, state ORDER BY ctid) AS i,
+             count(*) FILTER (WHERE state = -1) OVER w AS before, count(*) FILTER (WHERE state = 1) OVER w AS after
+      FROM ind_delta WHERE entity IS NULL
+      WINDOW w AS (PARTITION BY k, part, path, m, fin, stratifier, stratum, n)) x
+    WHERE i <= least(before, after))
+  DELETE FROM ind_delta d
+  WHERE (d.entity IS NOT NULL AND (d.k, d.entity) IN (SELECT k, entity FROM entity_same)) OR d.ctid IN (SELECT ctid FROM pairs)`;
+
 /** Above this many changed cases in one batch, the results are recomputed in full instead. */
 export const DELTA_LIMIT = 2_000;
 
@@ -136,6 +161,7 @@ export class IndicatorMaintainer implements AnalyticsObserver {
         `INSERT INTO ind_delta SELECT 1, f.entity, f.k, f.part, f.path, f.m, f.fin, f.stratifier, f.stratum, f.n FROM (${flagRowsSql(pending.rows, analyticsTable(registry), pending.from, '$2', '$1')}) f`,
         pending.values,
       );
+      await db.query(CANCEL_UNCHANGED);
       const ids = pending.inds.map((i) => i.def.id);
       await db.query(
         `CREATE TEMP TABLE ind_moved ON COMMIT DROP AS
