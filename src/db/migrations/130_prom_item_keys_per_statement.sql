@@ -14,14 +14,16 @@
 --     items without one (ON DELETE SET NULL), truncating the cases truncates the items;
 --   - the key of a case or invitation that items name cannot be changed (NO ACTION).
 -- Functions of the owner (SECURITY DEFINER), as a foreign key's checks are: row-level security
--- must not hide a case from the check of a caller who may write the item.
+-- must not hide a case from the check of a caller who may write the item. Their search path puts
+-- the session's temporary tables last, so that no caller can stand a table of its own in for
+-- registry_case or prom_invitation.
 
 ALTER TABLE prom_item DROP CONSTRAINT prom_item_invitation_id_fkey;
 ALTER TABLE prom_item DROP CONSTRAINT prom_item_registry_case_id_fkey;
 
 -- New items: all the cases and invitations a statement's rows name are there, and locked until
 -- commit, in two statements whatever the number of rows.
-CREATE FUNCTION kvalreg_prom_items_check_keys() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+CREATE FUNCTION kvalreg_prom_items_check_keys() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
   wanted bigint;
   locked bigint;
@@ -59,7 +61,7 @@ CREATE TRIGGER prom_item_keys_ins AFTER INSERT ON prom_item REFERENCING NEW TABL
 -- such rows fire it (the WHEN clause costs nothing to the patients' answers, which change an item's
 -- status, never its references), and the platform changes them a few hundred at a time at most
 -- (an item left pending joining an invitation, a merge).
-CREATE FUNCTION kvalreg_prom_item_check_changed_keys() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+CREATE FUNCTION kvalreg_prom_item_check_changed_keys() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
   IF (NEW.registry, NEW.case_id) IS DISTINCT FROM (OLD.registry, OLD.case_id) THEN
     PERFORM 1 FROM registry_case c WHERE c.registry = NEW.registry AND c.id = NEW.case_id FOR KEY SHARE;
@@ -85,7 +87,7 @@ CREATE TRIGGER prom_item_keys_upd AFTER UPDATE ON prom_item FOR EACH ROW
   EXECUTE FUNCTION kvalreg_prom_item_check_changed_keys();
 
 -- ON DELETE CASCADE from the case.
-CREATE FUNCTION kvalreg_prom_item_case_deleted() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+CREATE FUNCTION kvalreg_prom_item_case_deleted() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
   DELETE FROM prom_item i USING old_rows o WHERE i.registry = o.registry AND i.case_id = o.id;
   RETURN NULL;
@@ -93,7 +95,7 @@ END $$;
 CREATE TRIGGER registry_case_deletes_prom_items AFTER DELETE ON registry_case REFERENCING OLD TABLE AS old_rows
   FOR EACH STATEMENT EXECUTE FUNCTION kvalreg_prom_item_case_deleted();
 
-CREATE FUNCTION kvalreg_prom_item_cases_truncated() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+CREATE FUNCTION kvalreg_prom_item_cases_truncated() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
   TRUNCATE prom_item;
   RETURN NULL;
@@ -102,7 +104,7 @@ CREATE TRIGGER registry_case_truncates_prom_items AFTER TRUNCATE ON registry_cas
   FOR EACH STATEMENT EXECUTE FUNCTION kvalreg_prom_item_cases_truncated();
 
 -- ON DELETE SET NULL from the invitation.
-CREATE FUNCTION kvalreg_prom_item_invitation_deleted() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+CREATE FUNCTION kvalreg_prom_item_invitation_deleted() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
   UPDATE prom_item i SET invitation_id = NULL FROM old_rows o WHERE i.invitation_id = o.id;
   RETURN NULL;
@@ -111,7 +113,7 @@ CREATE TRIGGER prom_invitation_unlinks_prom_items AFTER DELETE ON prom_invitatio
   FOR EACH STATEMENT EXECUTE FUNCTION kvalreg_prom_item_invitation_deleted();
 
 -- NO ACTION on a changed key: a case's or an invitation's key that items name stays as it is.
-CREATE FUNCTION kvalreg_prom_item_case_key_changed() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+CREATE FUNCTION kvalreg_prom_item_case_key_changed() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
   IF EXISTS (SELECT 1 FROM prom_item i WHERE i.registry = OLD.registry AND i.case_id = OLD.id) THEN
     RAISE foreign_key_violation USING MESSAGE = format('case (%s, %s) has PROM items: its key cannot change', OLD.registry, OLD.id);
@@ -122,7 +124,7 @@ CREATE TRIGGER registry_case_key_kept_for_prom_items BEFORE UPDATE OF registry, 
   FOR EACH ROW WHEN (OLD.registry IS DISTINCT FROM NEW.registry OR OLD.id IS DISTINCT FROM NEW.id)
   EXECUTE FUNCTION kvalreg_prom_item_case_key_changed();
 
-CREATE FUNCTION kvalreg_prom_item_invitation_key_changed() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+CREATE FUNCTION kvalreg_prom_item_invitation_key_changed() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
   IF EXISTS (SELECT 1 FROM prom_item i WHERE i.invitation_id = OLD.id) THEN
     RAISE foreign_key_violation USING MESSAGE = format('invitation %s has PROM items: its key cannot change', OLD.id);
