@@ -170,3 +170,15 @@ it('an item written while its case is being deleted waits for the delete, and is
     }
   }
 });
+
+it('a session cannot stand a temporary table of its own in for the cases the check reads', async () => {
+  const c = await t.platform.db.pool.connect();
+  try {
+    await c.query('CREATE TEMP TABLE registry_case (registry text, id bigint)');
+    await c.query("INSERT INTO registry_case VALUES ('fracture', 999999999)");
+    await expect(c.query(`${INSERT} ${itemLike('999999999', 'NULL', "'shadow'")}`)).rejects.toMatchObject({ code: '23503' });
+  } finally {
+    await c.query('DISCARD TEMP');
+    c.release();
+  }
+});
