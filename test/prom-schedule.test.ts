@@ -49,6 +49,8 @@ const itemsOf = (personId: number) =>
     [personId],
   );
 const run = (iso: string) => t.platform.prom.runDue(new Date(iso));
+/** A unit of the demo tree no other test here uses (Akershus, Nordbyhagen, orthopaedics: demo/units.yaml). */
+const MOVED_TO = '8102101';
 
 // A birth date of its own per patient: synthetic numbers of one birth date run out fast, and two
 // fixtures sharing a number would be one person.
@@ -190,6 +192,18 @@ describe('due dates and windows', () => {
     expect(await sendAt('2006-06-10', '2006-06-10T05:00:00Z')).toBe('2006-06-10T07:00:00.000Z');
     // Run after 09:00: sent at once.
     expect(await sendAt('2006-06-11', '2006-06-11T10:15:00Z')).toBe('2006-06-11T10:15:00.000Z');
+  });
+
+  it("an invitation names the case's current unit, though the analytics row has not caught up with a move yet", async () => {
+    const { f, personId } = await addFracture({
+      injuryDateTime: '2009-03-01T13:00:00+01:00',
+      firstContact: '2009-03-01T13:00:00+01:00',
+      aoCode: '2R3A2',
+    });
+    // The case moves to another unit; the refresher has not run since, so the analytics row still says the old one.
+    await q("UPDATE registry_case SET unit_resh = $2 WHERE registry = 'fracture' AND anchor_key LIKE $1", [`%|${f.id}`, MOVED_TO]);
+    await run('2009-03-02T08:00:00Z');
+    expect((await q('SELECT unit_resh FROM prom_invitation WHERE person_id = $1', [personId])).map((r) => r.unit_resh)).toEqual([MOVED_TO]);
   });
 });
 

@@ -129,7 +129,7 @@ export const ANALYZE_AFTER_ITEMS = 500;
 /** The day's new items of every schedule, staged in a temporary table of the run's transaction until they are collected. */
 const STAGED = 'prom_item_new';
 const STAGED_COLUMNS = `registry text, case_id bigint, schedule text, timepoint text, instrument text, person_id bigint, recall text,
-  due_date date, opens_on date, closes_on date, party text, unit_resh text, response_id bigint, invitation_id bigint`;
+  due_date date, opens_on date, closes_on date, party text, response_id bigint, invitation_id bigint`;
 
 /** Items for the cases whose windows are open today and have none yet, with the answer that already answers each (collect once). */
 async function stageItems(tx: PersonTx, registry: Registry, s: CompiledSchedule, today: string): Promise<void> {
@@ -159,12 +159,12 @@ async function stageItems(tx: PersonTx, registry: Registry, s: CompiledSchedule,
   // An answer already given within the item's window (for another registry or time point with the
   // same instrument and recall) answers this item too: the latest such.
   await tx.client.query(
-    `INSERT INTO ${STAGED} (registry, case_id, schedule, timepoint, instrument, person_id, recall, due_date, opens_on, closes_on, party, unit_resh, response_id)
+    `INSERT INTO ${STAGED} (registry, case_id, schedule, timepoint, instrument, person_id, recall, due_date, opens_on, closes_on, party, response_id)
      SELECT n.*, (SELECT r.id FROM prom_response r WHERE r.person_id = n.person_id AND r.instrument = n.instrument AND r.recall = n.recall
                     AND r.status = 'completed' AND (r.answered_at AT TIME ZONE 'Europe/Oslo')::date BETWEEN n.opens_on AND n.closes_on
                   ORDER BY r.answered_at DESC LIMIT 1)
      FROM (SELECT ${lit(registry.id)} AS registry, a.case_id, ${lit(s.def.id)} AS schedule, t.id AS timepoint, r.instrument, a.person_id, t.recall,
-             d.due AS due_date, d.due - t.before AS opens_on, d.due + t.after AS closes_on, ${lit(s.party)} AS party, a.unit_resh
+             d.due AS due_date, d.due - t.before AS opens_on, d.due + t.after AS closes_on, ${lit(s.party)} AS party
      FROM ${analyticsTable(registry)} a
      CROSS JOIN (VALUES ${timepoints}) AS t(id, months, days, before, after, recall)
      CROSS JOIN LATERAL (SELECT ((${s.anchorSql} + make_interval(months => t.months))::date + t.days) AS due) d
@@ -233,7 +233,7 @@ async function collectStaged(
   );
   // One new invitation per patient for the rest.
   const created = await db.query(
-    `WITH ins AS (${newInvitations(STAGED, 'n.response_id IS NULL AND n.invitation_id IS NULL', 'staged')})
+    `WITH ins AS (${newInvitations(STAGED, 'n.response_id IS NULL AND n.invitation_id IS NULL')})
      UPDATE ${STAGED} n SET invitation_id = ins.id FROM ins WHERE n.person_id = ins.person_id AND n.response_id IS NULL AND n.invitation_id IS NULL
      RETURNING n.person_id, ins.id AS invitation`,
     [today, JSON.stringify(invitationMeta(schedules)), now],
@@ -280,21 +280,22 @@ const invitationMeta = (schedules: CompiledSchedule[]) =>
 /**
  * One new invitation per patient among the items of `from` matching `where`, sent at 09:00
  * Norwegian time today (or now, if later), from the unit and with the purpose of the item due first.
- * The unit: staged items carry their case's unit from the analytics row the run read them from (a
- * look-up of the case per item was a fifth of a busy day's invitations); items of `prom_item` read
- * it from the case. Parameters: $1 today, $2 the invitation meta, $3 now. Returns (id, person_id).
+ * The unit is the case's own (not the analytics row's, which may not yet show a move to another
+ * unit), looked up once per invitation after the item due first is chosen: once per item was a
+ * fifth of a busy day's invitations. Parameters: $1 today, $2 the invitation meta, $3 now.
+ * Returns (id, person_id).
  */
-const newInvitations = (from: string, where: string, unitFrom: 'staged' | 'case') => `
+const newInvitations = (from: string, where: string) => `
   WITH due AS (
-    SELECT DISTINCT ON (n.person_id) n.person_id, ${unitFrom === 'staged' ? 'n.unit_resh' : 'c.unit_resh'}, m.purpose, m.reminder, m.expiry,
+    SELECT DISTINCT ON (n.person_id) n.person_id, n.registry, n.case_id, m.purpose, m.reminder, m.expiry,
            max(n.closes_on) OVER (PARTITION BY n.person_id) AS closes
     FROM ${from} n
-    ${unitFrom === 'staged' ? '' : 'JOIN registry_case c ON c.registry = n.registry AND c.id = n.case_id'}
     JOIN jsonb_to_recordset($2::jsonb) AS m(registry text, schedule text, purpose jsonb, reminder int, expiry int) ON m.registry = n.registry AND m.schedule = n.schedule
     WHERE ${where}
     ORDER BY n.person_id, n.due_date, n.registry, n.case_id)
   INSERT INTO prom_invitation (person_id, unit_resh, purpose, send_at, closes_on, reminder_days, expiry_days)
-  SELECT person_id, unit_resh, purpose, greatest($3::timestamptz, ($1::date + time '${SEND_HOUR}') AT TIME ZONE 'Europe/Oslo'), closes, reminder, expiry FROM due
+  SELECT d.person_id, c.unit_resh, d.purpose, greatest($3::timestamptz, ($1::date + time '${SEND_HOUR}') AT TIME ZONE 'Europe/Oslo'), d.closes, d.reminder, d.expiry
+  FROM due d JOIN registry_case c ON c.registry = d.registry AND c.id = d.case_id
   ON CONFLICT DO NOTHING RETURNING id, person_id`;
 
 /** Invitations made in this run that no item joined. */
@@ -342,7 +343,7 @@ async function collectPending(
   );
   // One new invitation per patient for the rest.
   const created = await tx.client.query(
-    `WITH ins AS (${newInvitations('prom_item', "n.status = 'pending' AND n.opens_on <= $1::date", 'case')})
+    `WITH ins AS (${newInvitations('prom_item', "n.status = 'pending' AND n.opens_on <= $1::date")})
      UPDATE prom_item i SET status = 'invited', invitation_id = ins.id, updated_at = now()
      FROM ins WHERE i.person_id = ins.person_id AND i.status = 'pending' AND i.opens_on <= $1::date
      RETURNING i.person_id, ins.id AS invitation`,
