@@ -32,7 +32,11 @@ const spare: Array<{ caseId: number; personId: number }> = [];
 beforeAll(async () => {
   t = await testPlatform();
   main = await addWrist('1941-02-03', '2011-03-01T10:00:00+01:00');
-  spare.push(await addWrist('1942-04-05', '2011-03-01T11:00:00+01:00'), await addWrist('1943-06-07', '2011-03-01T12:00:00+01:00'));
+  spare.push(
+    await addWrist('1942-04-05', '2011-03-01T11:00:00+01:00'),
+    await addWrist('1943-06-07', '2011-03-01T12:00:00+01:00'),
+    await addWrist('1944-08-09', '2011-03-01T13:00:00+01:00'),
+  );
   await t.platform.analytics.refresh();
   await t.platform.prom.runDue(new Date('2011-03-02T08:00:00Z'));
   invitationId = Number((await q('SELECT invitation_id FROM prom_item WHERE case_id = $1 LIMIT 1', [main.caseId]))[0].invitation_id);
@@ -181,4 +185,44 @@ it('a session cannot stand a temporary table of its own in for the cases the che
     await c.query('DISCARD TEMP');
     c.release();
   }
+});
+
+/** A delete in a REPEATABLE READ transaction whose snapshot predates `between` (run on another connection). */
+async function deleteAfterSnapshot(sql: string, params: unknown[], between: () => Promise<unknown>): Promise<string> {
+  const c = await t.platform.db.pool.connect();
+  try {
+    await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    await c.query('SELECT 1'); // the snapshot is taken here
+    await between();
+    return await c.query(sql, params).then(
+      () => c.query('COMMIT').then(() => 'committed'),
+      (e: { code: string }) => e.code,
+    );
+  } finally {
+    await c.query('ROLLBACK').catch(() => undefined);
+    c.release();
+  }
+}
+
+it('under REPEATABLE READ a delete that could not see an item written meanwhile fails, as a foreign key fails it, and leaves nothing dangling', async () => {
+  // Found in review: the triggers' cascade read the deleting transaction's old snapshot, and the
+  // item written after it survived without its case.
+  const { caseId } = spare[2];
+  const outcome = await deleteAfterSnapshot('DELETE FROM registry_case WHERE registry = $1 AND id = $2', ['fracture', caseId], () =>
+    q(`${INSERT} ${itemLike(String(caseId), 'NULL', "'rr-a'")}`),
+  );
+  expect(outcome).toBe('40001');
+  const [{ id }] = await q(
+    `INSERT INTO prom_invitation (person_id, purpose, send_at, closes_on, reminder_days, expiry_days, status)
+     VALUES ($1, '{}', now(), current_date, 7, 14, 'cancelled') RETURNING id`,
+    [main.personId],
+  );
+  const unlinked = await deleteAfterSnapshot('DELETE FROM prom_invitation WHERE id = $1', [id], () =>
+    q(`${INSERT} ${itemLike('case_id', String(id), "'rr-b'")}`),
+  );
+  expect(unlinked).toBe('40001');
+  expect(
+    await q(`SELECT 1 FROM prom_item i WHERE NOT EXISTS (SELECT 1 FROM registry_case c WHERE c.registry = i.registry AND c.id = i.case_id)
+             UNION ALL SELECT 1 FROM prom_item i WHERE i.invitation_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM prom_invitation v WHERE v.id = i.invitation_id)`),
+  ).toEqual([]);
 });

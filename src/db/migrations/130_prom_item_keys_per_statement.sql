@@ -12,7 +12,11 @@
 --     missing from the check, and the write fails as it did;
 --   - deleting a case deletes its items (ON DELETE CASCADE), deleting an invitation leaves its
 --     items without one (ON DELETE SET NULL), truncating the cases truncates the items;
---   - the key of a case or invitation that items name cannot be changed (NO ACTION).
+--   - the key of a case or invitation that items name cannot be changed (NO ACTION);
+--   - a delete the cascade could not see every item of fails with a serialization error, as a
+--     key's cascade fails (below: a delete under REPEATABLE READ or SERIALIZABLE is refused).
+-- A data-only restore (pg_dump --data-only) must run with --disable-triggers, or restore the cases
+-- before the items: nothing orders those tables now (a full dump creates the triggers after the data).
 -- Functions of the owner (SECURITY DEFINER), as a foreign key's checks are: row-level security
 -- must not hide a case from the check of a caller who may write the item. Their search path puts
 -- the session's temporary tables last, so that no caller can stand a table of its own in for
@@ -86,9 +90,24 @@ CREATE TRIGGER prom_item_keys_upd AFTER UPDATE ON prom_item FOR EACH ROW
         OR (NEW.invitation_id IS NOT NULL AND NEW.invitation_id IS DISTINCT FROM OLD.invitation_id))
   EXECUTE FUNCTION kvalreg_prom_item_check_changed_keys();
 
+-- A cascade (or set-null) run by a trigger reads with the deleting transaction's snapshot. Under
+-- READ COMMITTED, which the platform runs in, that is the delete's own statement, which sees every
+-- item committed before it; a foreign key's cascade sees them under any isolation level, and fails
+-- with a serialization error where it cannot. So the triggers refuse a delete under REPEATABLE
+-- READ or SERIALIZABLE (40001: try again, or run it READ COMMITTED) rather than leave an item
+-- committed meanwhile behind, without a case, after an opt-out.
+CREATE FUNCTION kvalreg_prom_item_read_committed() RETURNS void LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+BEGIN
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    RAISE EXCEPTION USING ERRCODE = 'serialization_failure',
+      MESSAGE = format('deleting cases or PROM invitations needs READ COMMITTED (this transaction is %s): items written meanwhile could not be seen', current_setting('transaction_isolation'));
+  END IF;
+END $$;
+
 -- ON DELETE CASCADE from the case.
 CREATE FUNCTION kvalreg_prom_item_case_deleted() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
+  PERFORM kvalreg_prom_item_read_committed();
   DELETE FROM prom_item i USING old_rows o WHERE i.registry = o.registry AND i.case_id = o.id;
   RETURN NULL;
 END $$;
@@ -106,6 +125,7 @@ CREATE TRIGGER registry_case_truncates_prom_items AFTER TRUNCATE ON registry_cas
 -- ON DELETE SET NULL from the invitation.
 CREATE FUNCTION kvalreg_prom_item_invitation_deleted() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
+  PERFORM kvalreg_prom_item_read_committed();
   UPDATE prom_item i SET invitation_id = NULL FROM old_rows o WHERE i.invitation_id = o.id;
   RETURN NULL;
 END $$;

@@ -79,7 +79,12 @@ export function Header() {
           onSubmit={(e) => {
             e.preventDefault();
             const g = me.grants.find((x) => grantKey(x) === choice);
-            if (g) void switchRole(g).then(() => setStatus(`${t('auth.switched')}: ${roleWords(g)}`));
+            if (g)
+              void switchRole(g).then(() => {
+                // Spent: were this grant active again later, the switcher shows it, not this old pick.
+                setPick(null);
+                setStatus(`${t('auth.switched')}: ${roleWords(g)}`);
+              });
           }}
         >
           <Field>
