@@ -184,14 +184,15 @@ async function stageItems(tx: PersonTx, registry: Registry, s: CompiledSchedule,
 
 /**
  * A death cancels what is open for the person; an objection cancels what is open for that registry.
- * Driven from what is open (each person looked up by key), not from every person: a join with
- * `person` read the whole table every run, most of the daily run at 1,000,000 cases.
+ * The deceased are read once, from their own index (migration 132), and joined with what is open:
+ * neither every person (a join with all of `person` read the whole table every run) nor each open
+ * item's person by key (65,000 look-ups on a busy day).
  */
 async function cancel(tx: PersonTx): Promise<number> {
-  const deceased = (alias: string) => `(SELECT p.deceased_date FROM person p WHERE p.id = ${alias}.person_id) IS NOT NULL`;
+  const DECEASED = 'SELECT id FROM person WHERE deceased_date IS NOT NULL';
   const dead = await tx.client.query(
     `UPDATE prom_item i SET status = 'cancelled', cancelled_reason = 'deceased', updated_at = now()
-     WHERE i.status IN ('pending', 'invited') AND ${deceased('i')}`,
+     WHERE i.status IN ('pending', 'invited') AND i.person_id IN (${DECEASED})`,
   );
   const objected = await tx.client.query(
     `UPDATE prom_item i SET status = 'cancelled', cancelled_reason = 'objection', updated_at = now()
@@ -201,7 +202,7 @@ async function cancel(tx: PersonTx): Promise<number> {
   // waiting for a paper answer too: no letter goes to the dead).
   const inv = await tx.client.query(
     `UPDATE prom_invitation v SET status = 'cancelled', cancelled_reason = CASE WHEN x.deceased THEN 'deceased' ELSE 'nothing-to-ask' END, updated_at = now()
-     FROM (SELECT o.id, ${deceased('o')} AS deceased FROM prom_invitation o WHERE o.status IN ('ordered', 'sent', 'reminded', 'not-reachable')) x
+     FROM (SELECT o.id, o.person_id IN (${DECEASED}) AS deceased FROM prom_invitation o WHERE o.status IN ('ordered', 'sent', 'reminded', 'not-reachable')) x
      WHERE v.id = x.id
        AND (x.deceased OR NOT EXISTS (SELECT 1 FROM prom_item i WHERE i.invitation_id = v.id AND i.status IN ('invited', 'answered')))`,
   );
