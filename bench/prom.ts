@@ -3,6 +3,8 @@
 // answering at once against a real server process (target: p95 under 200 ms).
 //   npm run bench:prom -- [--cases 1000000] [--base 20000] [--years 3] [--day 2025-06-15] [--days 5]
 //                         [--patients 200] [--duration 30] [--think 1000] [--stress 15]
+//                         [--workers N] [--explain MS] [--scheduler-only] [--profile DIR]
+//                         [--keep DIR (seed once, reuse after)] [--statements N (pg_stat_statements per step)]
 //
 // Seeding as bench:web: a base sample captured through the real pipeline, multiplied inside
 // PostgreSQL (bench/seed-multiply.ts), and every analytics row recomputed by the platform's own

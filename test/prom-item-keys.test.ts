@@ -7,25 +7,15 @@
 // changed key fail (other tables' keys refuse that one too).
 import type pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ehrBundle } from '../registries/fracture/bundles.ts';
+import { captureFracture } from './helpers/capture.ts';
 import { fracture, nin } from './helpers/fixtures.ts';
 import { testPlatform, type TestPlatform } from './helpers/platform.ts';
 
 let t: TestPlatform;
 const q = async (sql: string, params: unknown[] = []) => (await t.platform.db.pool.query(sql, params)).rows;
 
-async function addWrist(birth: string, injury: string): Promise<{ caseId: number; personId: number }> {
-  const f = fracture({ nin: nin(birth, 'female'), injuryDateTime: injury, firstContact: injury, aoCode: '2R3A2' });
-  const res = await t.app.inject({
-    method: 'POST',
-    url: '/fhir',
-    headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
-    payload: JSON.stringify(ehrBundle(f)),
-  });
-  expect(res.statusCode, res.body).toBeLessThan(300);
-  const row = (await q('SELECT id, person_id FROM registry_case WHERE registry = $1 AND anchor_key LIKE $2', ['fracture', `%|${f.id}`]))[0];
-  return { caseId: Number(row.id), personId: Number(row.person_id) };
-}
+const addWrist = (birth: string, injury: string) =>
+  captureFracture(t, fracture({ nin: nin(birth, 'female'), injuryDateTime: injury, firstContact: injury, aoCode: '2R3A2' }));
 
 let main: { caseId: number; personId: number }, invitationId: number;
 const spare: Array<{ caseId: number; personId: number }> = [];

@@ -6,9 +6,9 @@
 // no-basis-identifikator-namespace (…4.1.4.1 FNR, …4.1.4.2 DNR); the D-number rule (day + 40):
 // Skatteetaten, https://www.skatteetaten.no/person/utenlandsk/norsk-identitetsnummer/d-nummer/.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { saveResponse } from '../src/prom/responses.ts';
 import type { Answers } from '../src/prom/scoring.ts';
+import { captureFracture } from './helpers/capture.ts';
 import { fracture } from './helpers/fixtures.ts';
 import { dated, seeded } from './helpers/numbers.ts';
 import { testPlatform, type TestPlatform } from './helpers/platform.ts';
@@ -28,17 +28,9 @@ afterAll(async () => {
 const q = async (sql: string, params: unknown[] = []) => (await t.platform.db.pool.query(sql, params)).rows;
 
 async function addWrist(nin: string, system: string, injury: string) {
-  const f = fracture({ nin, ninSystem: system, injuryDateTime: injury, firstContact: injury, aoCode: '2R3A2' });
-  const res = await t.app.inject({
-    method: 'POST',
-    url: '/fhir',
-    headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
-    payload: JSON.stringify(ehrBundle(f)),
-  });
-  expect(res.statusCode, res.body).toBeLessThan(300);
+  const ids = await captureFracture(t, fracture({ nin, ninSystem: system, injuryDateTime: injury, firstContact: injury, aoCode: '2R3A2' }));
   await t.platform.analytics.refresh();
-  const row = (await q('SELECT id, person_id FROM registry_case WHERE registry = $1 AND anchor_key LIKE $2', ['fracture', `%|${f.id}`]))[0];
-  return { caseId: Number(row.id), personId: Number(row.person_id) };
+  return ids;
 }
 const openInvitation = async (personId: number) =>
   (await q(`SELECT id FROM prom_invitation WHERE person_id = $1 AND status IN ('ordered', 'sent', 'reminded')`, [personId])).map((r) =>
