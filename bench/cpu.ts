@@ -16,10 +16,14 @@ export function cpuByPid(pids: number[]): Map<number, number> {
   return out;
 }
 
-/** CPU seconds used between two readings, by the processes alive at both. */
+/**
+ * CPU seconds used between two readings by the processes of the second: since the first reading,
+ * or all of it for a process started since (a connection opened during the step). A process that
+ * ended between the readings is not counted.
+ */
 export function cpuUsed(before: Map<number, number>, after: Map<number, number>): number {
   let s = 0;
-  for (const [pid, v] of after) if (before.has(pid)) s += v - before.get(pid)!;
+  for (const [pid, v] of after) s += v - (before.get(pid) ?? 0);
   return s;
 }
 

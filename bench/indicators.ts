@@ -16,7 +16,8 @@
 // (which a change waited for before results were kept incrementally).
 // With --cases above the captured sample, the sample is multiplied in PostgreSQL first
 // (bench/seed-multiply.ts), as bench:web does, to reach national volume.
-//   npm run bench:indicators -- [--fractures 50000] [--years 3] [--cases 1000000]
+//   npm run bench:indicators -- [--fractures 50000] [--years 3] [--cases 1000000] [--keep DIR]
+//     [--no-analyst] [--new-cases 100]
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -37,6 +38,7 @@ import { cpuByPid, cpuUsed } from './cpu.ts';
 import { measured, peakText } from './memory.ts';
 import { captureSample } from './sample.ts';
 import { multiplyCases } from './seed-multiply.ts';
+import { keepFolder } from './keep.ts';
 
 // --no-analyst and --new-cases 0 leave out the two slowest steps (for a quick look at the others).
 const { values: args } = parseArgs({
@@ -46,16 +48,18 @@ const { values: args } = parseArgs({
     cases: { type: 'string' },
     'no-analyst': { type: 'boolean', default: false },
     'new-cases': { type: 'string', default: '100' },
+    // Keep the seeded cluster in this folder and use it again on the next run with the same --keep
+    // and seeding arguments: the analytics rows and indicator results are emptied first, so every
+    // run measures the same steps; seeding 1,000,000 cases takes longer than the steps themselves.
+    keep: { type: 'string', default: '' },
   },
 });
 const NEW_CASES = Number(args['new-cases']);
 const N = Number(args.fractures),
   YEARS = Number(args.years),
   CASES = args.cases ? Number(args.cases) : 0;
-Object.assign(process.env, {
-  KVALREG_ENCRYPTION_KEY: crypto.randomBytes(32).toString('base64'),
-  KVALREG_HASH_KEY: crypto.randomBytes(32).toString('base64'),
-});
+const keep = keepFolder(args.keep ? path.resolve(args.keep) : null, { fractures: N, years: YEARS, cases: CASES });
+Object.assign(process.env, keep.keys);
 
 const seconds = (since: number) => (Date.now() - since) / 1000;
 
@@ -91,7 +95,8 @@ async function cpuOf<T>(fn: () => Promise<T>): Promise<{ value: T; node: number;
   const value = await fn();
   const n = process.cpuUsage(node0);
   const node = (n.user + n.system) / 1e6;
-  const pg = cpuUsed(pg0, cpuByPid(pids));
+  // The processes at the end: connections opened during the step (the workers') count too.
+  const pg = cpuUsed(pg0, cpuByPid(ourPostgres()));
   return { value, node, pg, text: `CPU ${(node + pg).toFixed(2)} s (kvalreg ${node.toFixed(2)} s + PostgreSQL ${pg.toFixed(2)} s)` };
 }
 const quantile = (xs: number[], q: number) => {
@@ -100,7 +105,8 @@ const quantile = (xs: number[], q: number) => {
 };
 
 async function main() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-bench-ind-'));
+  const dir = keep.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-bench-ind-'));
+  const kept = keep.kept;
   const server = process.env.DATABASE_URL
     ? null
     : await startEmbeddedPostgres({
@@ -109,7 +115,7 @@ async function main() {
         settings: { shared_buffers: '1GB', max_wal_size: '8GB' },
       });
   const adminUrl = process.env.DATABASE_URL ?? server!.url('postgres');
-  const name = `kvalreg_bench_${crypto.randomBytes(4).toString('hex')}`;
+  const name = kept?.database ?? `kvalreg_bench_${crypto.randomBytes(4).toString('hex')}`;
   await ensureDatabase(adminUrl, name);
   const platform = await startPlatform(
     loadConfig({
@@ -126,17 +132,33 @@ async function main() {
     const units = platform.units.all().filter((u) => u.level === 'department' && u.kind !== 'emergency_department');
 
     let started = Date.now();
-    const captured = await captureSample(platform, { fractures: N, years: YEARS });
-    console.log(
-      `captured ${captured} fractures (batch Bundles of 100, the analytics queue filled by trigger) in ${seconds(started).toFixed(1)} s`,
-    );
-
-    if (CASES > 0) {
-      started = Date.now();
-      const m = await multiplyCases(platform, registry, { target: CASES, yearsPerCopy: YEARS, log: (x) => console.log(`  ${x}`) });
-      console.log(
-        `multiplied in PostgreSQL to ${m.cases} cases (${m.copies} copies) in ${seconds(started).toFixed(1)} s (seeding, not measured)`,
+    if (kept) {
+      // Every analytics row and indicator result goes, every case is queued: the state a seeding leaves.
+      await platform.db.pool.query(`TRUNCATE ${analyticsTable(registry)}, indicator_result, indicator_run, analytics_change`);
+      await platform.db.pool.query(
+        `INSERT INTO analytics_change (registry, case_id) SELECT registry, id FROM registry_case WHERE registry = $1`,
+        [registry.id],
       );
+      await platform.db.pool.query(`VACUUM ANALYZE ${analyticsTable(registry)}, analytics_change, indicator_result, indicator_run`);
+      console.log(
+        `reusing the cluster seeded in ${dir} (${kept.rows} cases); analytics rows and results emptied in ${seconds(started).toFixed(1)} s`,
+      );
+    } else {
+      const captured = await captureSample(platform, { fractures: N, years: YEARS });
+      console.log(
+        `captured ${captured} fractures (batch Bundles of 100, the analytics queue filled by trigger) in ${seconds(started).toFixed(1)} s`,
+      );
+      if (CASES > 0) {
+        started = Date.now();
+        const m = await multiplyCases(platform, registry, { target: CASES, yearsPerCopy: YEARS, log: (x) => console.log(`  ${x}`) });
+        console.log(
+          `multiplied in PostgreSQL to ${m.cases} cases (${m.copies} copies) in ${seconds(started).toFixed(1)} s (seeding, not measured)`,
+        );
+      }
+      const cases = Number(
+        (await platform.db.pool.query(`SELECT count(*) FROM registry_case WHERE registry = $1`, [registry.id])).rows[0].count,
+      );
+      keep.save({ database: name, rows: cases });
     }
 
     console.log(
@@ -366,7 +388,7 @@ async function main() {
   } finally {
     await platform.close();
     await server?.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (!keep.dir) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

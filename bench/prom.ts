@@ -43,6 +43,7 @@ import { makeAnswers } from '../demo/fracture/prom.ts';
 import { mulberry32 } from '../demo/fracture/generate.ts';
 import { captureSample } from './sample.ts';
 import { multiplyCases } from './seed-multiply.ts';
+import { keepFolder } from './keep.ts';
 import { cpuByPid, cpuUsed, postgresPids } from './cpu.ts';
 import { printStatements, resetStatements } from './statements.ts';
 
@@ -86,25 +87,11 @@ const PATIENTS = Number(args.patients),
 const TARGET_SCHEDULER_S = 5,
   TARGET_P95_MS = 200,
   WARMUP_MS = 3000;
-const KEEP = args.keep ? path.resolve(args.keep) : null;
-/** The platform's keys: a kept cluster's identity numbers were encrypted under its own. */
-function benchKeys(): { KVALREG_ENCRYPTION_KEY: string; KVALREG_HASH_KEY: string } {
-  const file = KEEP && path.join(KEEP, 'bench-keys.json');
-  if (file && fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8'));
-  const keys = {
-    KVALREG_ENCRYPTION_KEY: crypto.randomBytes(32).toString('base64'),
-    KVALREG_HASH_KEY: crypto.randomBytes(32).toString('base64'),
-  };
-  if (file) {
-    fs.mkdirSync(KEEP!, { recursive: true });
-    fs.writeFileSync(file, JSON.stringify(keys), { mode: 0o600 });
-  }
-  return keys;
-}
-const keysEnv = benchKeys();
-Object.assign(process.env, keysEnv);
 /** What a kept cluster was seeded with: reused only for the same seeding arguments. */
 const SEEDING = { cases: CASES, base: BASE, years: YEARS };
+const keep = keepFolder(args.keep ? path.resolve(args.keep) : null, SEEDING);
+const KEEP = keep.dir;
+Object.assign(process.env, keep.keys);
 const PROM_TABLES =
   'prom_triage_event, prom_triage, prom_proxy, prom_delivery, prom_response, prom_item, prom_invitation, prom_contact, prom_objection';
 
@@ -150,10 +137,7 @@ async function main() {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(args.day!)) throw new Error('--day must be a date like 2025-06-15');
   const started = Date.now();
   const dir = KEEP ?? fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-bench-prom-'));
-  const seededFile = path.join(dir, 'bench-seeded.json');
-  const kept = KEEP && fs.existsSync(seededFile) ? JSON.parse(fs.readFileSync(seededFile, 'utf8')) : null;
-  if (kept && JSON.stringify(kept.seeding) !== JSON.stringify(SEEDING))
-    throw new Error(`${dir} was seeded with ${JSON.stringify(kept.seeding)}, not ${JSON.stringify(SEEDING)}: give another --keep folder`);
+  const kept = keep.kept;
   console.log(
     `kvalreg PROM benchmark: ${fmt(CASES)} cases (${fmt(BASE)} fractures captured through the pipeline, the rest multiplied in PostgreSQL); ` +
       `scheduler on ${args.day} and ${DAYS} days after; ${PATIENTS} patients answering for ${DURATION} s; ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB memory, Node ${process.version}`,
@@ -222,7 +206,7 @@ async function main() {
           `seeding gave ${fmt(rows)} analytics rows, not about ${fmt(CASES)}: captured ${fmt(captured)}, multiplied ${fmt(multiplied.cases)}`,
         );
       console.log(`seeded: ${fmt(rows)} rows in ${table} (${timings.map(([w, s]) => `${w}: ${s.toFixed(0)} s`).join('; ')})`);
-      if (KEEP) fs.writeFileSync(seededFile, JSON.stringify({ seeding: SEEDING, database: name, rows }));
+      keep.save({ database: name, rows });
     }
 
     // 2. The scheduler: the busy day, then the days after it.
@@ -321,7 +305,7 @@ async function main() {
     server = spawn(process.execPath, [...profileArgs, path.resolve('bin/kvalreg.js'), 'serve', '--port', String(port)], {
       env: {
         ...process.env,
-        ...keysEnv,
+        ...keep.keys,
         DATABASE_URL: dbUrl,
         KVALREG_DATA_DIR: dir,
         LOG_LEVEL: 'warn',

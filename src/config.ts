@@ -1,6 +1,7 @@
 // Runtime configuration from the environment, in one place so every module reads the same values.
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 
 export interface Config {
@@ -32,6 +33,8 @@ export interface Config {
   oauth: { issuer: string; jwksUrl: string; audience: string; scope: string; requireDpop: boolean } | undefined;
   /** How often changed cases are written to the analytics tables (milliseconds). */
   analyticsIntervalMs: number;
+  /** Connections that share out a backlog of analytics rows (one statement uses one core). */
+  analyticsWorkers: number;
   /** OpenID Connect login for people (HelseID in production); unset = no browser login, unless the local provider runs. */
   oidc: OidcSettings | undefined;
   /**
@@ -219,6 +222,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     localIdpPort: intEnv(env, 'KVALREG_LOCAL_IDP_PORT', intEnv(env, 'PORT', 3000) + 1),
     rateLimitPerMinute: intEnv(env, 'KVALREG_RATE_LIMIT', 60_000),
     analyticsIntervalMs: intEnv(env, 'KVALREG_ANALYTICS_INTERVAL_MS', 2000),
+    analyticsWorkers: intEnv(env, 'KVALREG_ANALYTICS_WORKERS', Math.min(4, os.availableParallelism())) || 1,
     anonymousRateLimitPerMinute: intEnv(env, 'KVALREG_ANONYMOUS_RATE_LIMIT', 120),
     publicRateLimitPerMinute: intEnv(env, 'KVALREG_PUBLIC_RATE_LIMIT', 3000),
     trustedProxies: addressListEnv(env, 'KVALREG_TRUSTED_PROXIES'),

@@ -71,9 +71,9 @@ export async function startPlatform(config: Config, opts: { log?: Logger; poolSi
       { keys, registries, allRegistries: registries, allowTestIdentities: config.allowTestIdentities, afterWrite: prom.capture.hook },
       log,
     );
-    const analytics = new Analytics(data, registries, log.child({ module: 'analytics' }));
+    const analytics = new Analytics(data, registries, log.child({ module: 'analytics' }), { workers: config.analyticsWorkers });
     await analytics.prepare();
-    const indicators = new Indicators(data, db.pool, registries, units, log.child({ module: 'indicators' }));
+    const indicators = new Indicators(data, db.pool, registries, units, log.child({ module: 'indicators' }), config.analyticsWorkers);
     // The indicator results move with each batch the refresher writes (a new case counts within seconds).
     analytics.observe(indicators.maintainer);
     const reports = new Reports(db, data, registries, indicators, units, config, log.child({ module: 'reports' }));

@@ -10,6 +10,7 @@
 // the log says which way each goes.
 import type { Logger } from 'pino';
 import type { PersonData, PersonTx } from '../access/door.ts';
+import { backendPid, stillHeld } from '../db/locks.ts';
 import type { Client } from '../db/pool.ts';
 import { caseValues, evaluateCase, type FormState, type PromResult } from '../records/evaluate.ts';
 import type { Registry } from '../registry/load.ts';
@@ -19,8 +20,18 @@ import { analyticsColumns, analyticsTable, columnsSignature, FIXED_COLUMNS, type
 import { sqlRowsPlan, type SqlRowsPlan } from './sql-rows.ts';
 
 const PLATFORM = { kind: 'platform', task: 'analytics' } as const;
-/** Cases per batch computed set-based in SQL; in JavaScript, `batchSize` (each row a round trip through the program). */
-const SQL_BATCH = 10_000;
+
+export interface AnalyticsOptions {
+  /** Cases per batch the JavaScript way (each row a round trip through the program). */
+  batchSize?: number;
+  /** Cases per batch computed set-based in SQL. */
+  sqlBatchSize?: number;
+  /**
+   * Connections that share out a backlog of more than one batch (a rebuild, a bulk load, a restart
+   * after a pause), each refreshing its own share of the cases: one statement uses one core.
+   */
+  workers?: number;
+}
 
 export interface RefreshResult {
   registry: string;
@@ -45,12 +56,19 @@ export class Analytics {
   private readonly plans = new Map<string, SqlRowsPlan | null>();
   private observer: AnalyticsObserver | undefined;
 
+  private readonly batchSize: number;
+  private readonly sqlBatchSize: number;
+  private readonly workers: number;
+
   constructor(
     private readonly data: PersonData,
     private readonly registries: Registry[],
     private readonly log: Logger,
-    private readonly batchSize = 500,
+    options: AnalyticsOptions = {},
   ) {
+    this.batchSize = options.batchSize ?? 500;
+    this.sqlBatchSize = options.sqlBatchSize ?? 10_000;
+    this.workers = Math.max(1, options.workers ?? 1);
     for (const r of registries) {
       const plan = sqlRowsPlan(r);
       this.plans.set(r.id, plan.ok ? plan.plan : null);
@@ -157,21 +175,93 @@ export class Analytics {
     const results: RefreshResult[] = [];
     for (const r of this.registries) {
       const total: RefreshResult = { registry: r.id, rows: 0, removed: 0 };
+      const add = (b: { rows: number; removed: number }) => {
+        total.rows += b.rows;
+        total.removed += b.removed;
+      };
       for (;;) {
-        const plan = this.javascriptOnly ? null : (this.plans.get(r.id) ?? null);
-        const size = plan ? SQL_BATCH : this.batchSize;
-        const batch = await this.data.transaction(PLATFORM, 'analytics:refresh', (tx) =>
-          refreshBatch(tx, r, size, plan, this.observer, this.log),
-        );
-        total.rows += batch.rows;
-        total.removed += batch.removed;
+        const plan = this.plan(r);
+        const size = plan ? this.sqlBatchSize : this.batchSize;
+        const batch = await this.data.transaction(PLATFORM, 'analytics:refresh', async (tx) => {
+          if (!(await lockRegistry(tx.client, r))) return NOTHING;
+          return writeBatch(tx, r, plan, await readLog(tx.client, r, size), this.observer, this.log);
+        });
+        add(batch);
         if (batch.taken < size) break;
+        // More than a batch waiting (a rebuild, a bulk load, a pause): the workers share it out,
+        // round by round. Then the ordinary way again, for what was logged meanwhile.
+        if (this.workers > 1)
+          for (;;) {
+            const round = await this.round(r, plan, size);
+            add(round);
+            if (round.taken < size * this.workers) break;
+          }
       }
       if (total.rows || total.removed) this.log.debug(total, 'analytics refreshed');
       results.push(total);
     }
     return results;
   }
+
+  private plan(registry: Registry): SqlRowsPlan | null {
+    return this.javascriptOnly ? null : (this.plans.get(registry.id) ?? null);
+  }
+
+  /**
+   * One round of a backlog: a coordinating transaction holds the registry's lock and reads the
+   * next `workers` batches of the log; each worker writes the cases whose id falls to it, in its own
+   * transaction on its own connection. A case is in one worker's share of a round, and rounds follow
+   * each other, so a case's changes are still written in the order they were logged. A worker
+   * commits only while the coordinator still holds the lock: should its connection be lost, another
+   * process could start refreshing the same cases beside the workers.
+   */
+  private async round(registry: Registry, plan: SqlRowsPlan | null, size: number): Promise<BatchResult> {
+    return this.data.transaction(PLATFORM, 'analytics:refresh-round', async (coordinator) => {
+      if (!(await lockRegistry(coordinator.client, registry))) return NOTHING;
+      const pid = await backendPid(coordinator.client);
+      const log = await readLog(coordinator.client, registry, size * this.workers);
+      const shares = Array.from({ length: this.workers }, (_, k) => log.filter((l) => l.caseId % this.workers === k));
+      const done = await Promise.all(
+        shares
+          .filter((share) => share.length > 0)
+          .map((share) =>
+            this.data.transaction(PLATFORM, 'analytics:refresh', async (tx) => {
+              const written = await writeBatch(tx, registry, plan, share, undefined, this.log);
+              if (!(await stillHeld(tx.client, pid, 4244)))
+                throw new Error('the analytics refresh round lost its lock; its batches are left for the next round');
+              return written;
+            }),
+          ),
+      );
+      return done.reduce((t, d) => ({ taken: t.taken + d.taken, rows: t.rows + d.rows, removed: t.removed + d.removed }), {
+        ...NOTHING,
+        taken: log.length,
+      });
+    });
+  }
+}
+
+interface BatchResult {
+  taken: number;
+  rows: number;
+  removed: number;
+}
+const NOTHING: BatchResult = { taken: 0, rows: 0, removed: 0 };
+
+/** One refresher per registry at a time (across processes): two could otherwise write a case's row out of order. A second one simply finds nothing to do. */
+async function lockRegistry(db: Client, registry: Registry): Promise<boolean> {
+  return (await db.query('SELECT pg_try_advisory_xact_lock(4244, hashtext($1)) AS ok', [registry.id])).rows[0].ok;
+}
+
+interface LogRow {
+  id: string;
+  caseId: number;
+}
+
+/** The oldest `size` changes logged for the registry. */
+async function readLog(db: Client, registry: Registry, size: number): Promise<LogRow[]> {
+  const { rows } = await db.query('SELECT id, case_id FROM analytics_change WHERE registry = $1 ORDER BY id LIMIT $2', [registry.id, size]);
+  return rows.map((r) => ({ id: r.id, caseId: Number(r.case_id) }));
 }
 
 async function prepareTable(db: Client, registry: Registry, log: Logger): Promise<void> {
@@ -215,23 +305,18 @@ async function prepareTable(db: Client, registry: Registry, log: Logger): Promis
   }
 }
 
-async function refreshBatch(
+/** The rows of the cases of these log rows recomputed and written; the log rows deleted; the analytics version moved on. */
+async function writeBatch(
   tx: PersonTx,
   registry: Registry,
-  size: number,
   plan: SqlRowsPlan | null,
+  log: LogRow[],
   observer: AnalyticsObserver | undefined,
   logger: Logger,
-): Promise<{ taken: number; rows: number; removed: number }> {
+): Promise<BatchResult> {
   const db = tx.client;
-  // One refresher per registry at a time (across processes): two could otherwise write a case's
-  // row out of order. A second one simply finds nothing to do.
-  if (!(await db.query('SELECT pg_try_advisory_xact_lock(4244, hashtext($1)) AS ok', [registry.id])).rows[0].ok)
-    return { taken: 0, rows: 0, removed: 0 };
-  const log = (await db.query('SELECT id, case_id FROM analytics_change WHERE registry = $1 ORDER BY id LIMIT $2', [registry.id, size]))
-    .rows;
-  if (log.length === 0) return { taken: 0, rows: 0, removed: 0 };
-  const taken = [...new Set(log.map((r) => Number(r.case_id)))];
+  if (log.length === 0) return NOTHING;
+  const taken = [...new Set(log.map((r) => r.caseId))];
   const version = Number((await db.query('SELECT version FROM analytics_state WHERE registry = $1', [registry.id])).rows[0]?.version ?? 0);
   const observed = observer ? await observer.before(tx, registry, taken, version) : undefined;
   const done = plan ? await writeRowsSqlOrJs(tx, registry, plan, taken, logger) : await writeRowsJs(tx, registry, taken);

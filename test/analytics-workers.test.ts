@@ -1,0 +1,189 @@
+// A backlog of analytics rows shared out among workers (src/analytics/refresh.ts, `round`): each
+// worker writes its share of a round on its own connection. What must hold is what holds for one
+// refresher: every case's row equals the JavaScript evaluation of its data as it is at the end,
+// though its data changed while the workers ran (newest wins, nothing left behind); no two
+// refreshers of one registry at a time, across processes; and a round whose coordinator lost its
+// lock writes nothing.
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureSample } from '../bench/sample.ts';
+import type { PersonData } from '../src/access/door.ts';
+import { Analytics } from '../src/analytics/refresh.ts';
+import { analyticsTable } from '../src/analytics/columns.ts';
+import { storedAgainstComputed } from './helpers/analytics-rows.ts';
+import { testPlatform, type TestPlatform } from './helpers/platform.ts';
+
+let t: TestPlatform;
+const registry = () => t.platform.registry('fracture')!;
+const log = pino({ level: 'silent' });
+
+/** The platform's door, counting how many refresh transactions are open at once. */
+function counted(data: PersonData): { data: PersonData; most: () => number } {
+  let open = 0,
+    most = 0;
+  const wrapped = Object.create(data) as PersonData;
+  wrapped.transaction = (async (actor: unknown, what: string, fn: unknown, opts: unknown) => {
+    const counts = what === 'analytics:refresh';
+    if (counts) most = Math.max(most, ++open);
+    try {
+      return await (data.transaction as (...a: unknown[]) => Promise<unknown>).call(data, actor, what, fn, opts);
+    } finally {
+      if (counts) open--;
+    }
+  }) as PersonData['transaction'];
+  return { data: wrapped, most: () => most };
+}
+
+const workers = (data: PersonData, n: number) => new Analytics(data, [registry()], log, { sqlBatchSize: 25, batchSize: 25, workers: n });
+
+async function compare() {
+  const db = await t.platform.db.pool.connect();
+  try {
+    return await storedAgainstComputed(db, registry());
+  } finally {
+    db.release();
+  }
+}
+
+/** Every case logged as changed, as a rebuild does. */
+const markAll = () =>
+  t.platform.db.pool.query(
+    `INSERT INTO analytics_change (registry, case_id) SELECT registry, id FROM registry_case WHERE registry = 'fracture'`,
+  );
+
+/** Changes a few cases' values behind the refresher's back, again and again, until told to stop. */
+function keepChanging(): { stop: () => Promise<number> } {
+  let running = true,
+    writes = 0;
+  const done = (async () => {
+    const ids = (await t.platform.db.pool.query(`SELECT id FROM registry_case WHERE registry = 'fracture' ORDER BY id`)).rows.map((r) =>
+      Number(r.id),
+    );
+    for (let i = 0; running; i++) {
+      const id = ids[(i * 37) % ids.length];
+      // The same few cases over and over: each one's last value must be what its row shows.
+      await t.platform.db.pool.query(
+        `UPDATE case_form SET data = data || jsonb_build_object('treatment_intent', $2::text), updated_at = now()
+         WHERE registry = 'fracture' AND case_id = $1 AND form = 'behandling'`,
+        [ids[i % 7 === 0 ? 0 : (id % 5) + 1], i % 2 === 0 ? 'curative' : 'palliative'],
+      );
+      writes++;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await done;
+      return writes;
+    },
+  };
+}
+
+beforeAll(async () => {
+  t = await testPlatform();
+  await captureSample(t.platform, { fractures: 300, years: 2 });
+  await t.platform.analytics.refresh();
+}, 240_000);
+afterAll(() => t?.close());
+
+describe('a backlog shared out among workers', () => {
+  it('every row equals the JavaScript evaluation, with the workers really side by side', async () => {
+    await t.platform.db.pool.query(`DELETE FROM ${analyticsTable(registry())}`);
+    await markAll();
+    const c = counted(t.platform.data);
+    const [done] = await workers(c.data, 3).refresh();
+    expect(c.most()).toBeGreaterThanOrEqual(2);
+    const { differ, computed, stored } = await compare();
+    expect(differ).toBe(0);
+    expect(stored).toBe(computed);
+    expect(done.rows).toBeGreaterThanOrEqual(computed);
+    expect(
+      Number((await t.platform.db.pool.query(`SELECT count(*) FROM analytics_change WHERE registry = 'fracture'`)).rows[0].count),
+    ).toBe(0);
+  });
+
+  it('data changing while the workers run: after the last refresh every row shows the newest data', async () => {
+    await markAll();
+    await markAll();
+    const writer = keepChanging();
+    const analytics = workers(t.platform.data, 2);
+    await analytics.refresh();
+    await analytics.refresh();
+    const writes = await writer.stop();
+    expect(writes).toBeGreaterThan(3);
+    await analytics.refresh();
+    const { differ, computed, stored } = await compare();
+    expect(differ).toBe(0);
+    expect(stored).toBe(computed);
+  });
+
+  it('two processes with different numbers of workers refreshing at once: one refreshes, the rows are right', async () => {
+    await markAll();
+    const writer = keepChanging();
+    await Promise.all([
+      workers(t.platform.data, 3).refresh(),
+      workers(t.platform.data, 2).refresh(),
+      workers(t.platform.data, 1).refresh(),
+    ]);
+    await writer.stop();
+    await workers(t.platform.data, 2).refresh();
+    const { differ, computed, stored } = await compare();
+    expect(differ).toBe(0);
+    expect(stored).toBe(computed);
+  });
+
+  it('a round whose coordinator loses its lock (its connection gone) writes nothing; the next refresh writes it all', async () => {
+    const pool = t.platform.db.pool;
+    // Rows to be rewritten: a value changed in every case, the rows still showing the old one.
+    await pool.query(
+      `UPDATE case_form SET data = data || '{"treatment_intent": "palliative"}', updated_at = now() WHERE registry = 'fracture' AND form = 'behandling'`,
+    );
+    const pending = Number((await pool.query(`SELECT count(*) FROM analytics_change WHERE registry = 'fracture'`)).rows[0].count);
+    expect(pending).toBeGreaterThan(100);
+    // The first batch goes the ordinary way; the round's workers then wait for the rows held by
+    // this transaction, until the coordinator is gone.
+    const log = (await pool.query(`SELECT id, case_id FROM analytics_change WHERE registry = 'fracture' ORDER BY id`)).rows;
+    const first = log.slice(0, 25).map((r) => Number(r.case_id));
+    // The round after it: two workers, 25 changes each.
+    const round = log.slice(25, 75).map((r) => r.id);
+    const blocker = await pool.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query(`SELECT 1 FROM ${analyticsTable(registry())} WHERE case_id <> ALL($1::bigint[]) FOR UPDATE`, [first]);
+      const refresh = workers(t.platform.data, 2)
+        .refresh()
+        .then(
+          () => 'finished',
+          (err: Error) => err.message,
+        );
+      // The coordinator: the session holding the registry's refresh lock while its workers wait.
+      let coordinator: number | undefined;
+      for (let i = 0; i < 400 && !coordinator; i++) {
+        const waiting = await pool.query(
+          `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%WITH r AS MATERIALIZED%'`,
+        );
+        if (Number(waiting.rows[0].n) > 0)
+          coordinator = (await pool.query(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = 4244 AND granted`)).rows[0]
+            ?.pid;
+        else await new Promise((r) => setTimeout(r, 25));
+      }
+      expect(coordinator).toBeDefined();
+      await pool.query('SELECT pg_terminate_backend($1)', [coordinator]);
+      await blocker.query('ROLLBACK');
+      expect(await refresh).not.toBe('finished');
+    } finally {
+      blocker.release();
+    }
+    // Nothing of the round was committed: the log still holds each of its changes (deleted in the
+    // transaction that writes their rows), and the first batch's are gone.
+    const left = async (ids: string[]) =>
+      Number((await pool.query(`SELECT count(*) FROM analytics_change WHERE id = ANY($1::bigint[])`, [ids])).rows[0].count);
+    expect(await left(round)).toBe(50);
+    expect(await left(log.slice(0, 25).map((r) => r.id))).toBe(0);
+    await workers(t.platform.data, 2).refresh();
+    const { differ, computed, stored } = await compare();
+    expect(differ).toBe(0);
+    expect(stored).toBe(computed);
+  });
+});
