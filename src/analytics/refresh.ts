@@ -380,6 +380,8 @@ async function writeRowsSql(
       )
     ).rowCount ?? 0;
   const list = plan.names.map((n) => `"${n}"`).join(', ');
+  // Each case's stages are looked up once: a cache of them (Memoize) never hits and cost a tenth of the statement.
+  await db.query('SET LOCAL enable_memoize = off');
   const {
     rows: [r],
   } = await db.query(
@@ -401,6 +403,7 @@ async function writeRowsSql(
     SELECT (SELECT count(*) FROM r) AS rows, (SELECT max(data_updated_at) FROM r) AS newest, (SELECT count(*) FROM written) AS written`,
     [registry.id, ids, osloDate(new Date().toISOString()), ...plan.values],
   );
+  await db.query('SET LOCAL enable_memoize TO DEFAULT');
   return { rows: Number(r.rows), removed, newest: r.newest ? new Date(r.newest).toISOString() : null };
 }
 
