@@ -7,7 +7,7 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureSample } from '../bench/sample.ts';
-import type { PersonData } from '../src/access/door.ts';
+import type { PersonData, PersonTx } from '../src/access/door.ts';
 import { Analytics } from '../src/analytics/refresh.ts';
 import { analyticsTable } from '../src/analytics/columns.ts';
 import { storedAgainstComputed } from './helpers/analytics-rows.ts';
@@ -16,6 +16,35 @@ import { testPlatform, type TestPlatform } from './helpers/platform.ts';
 let t: TestPlatform;
 const registry = () => t.platform.registry('fracture')!;
 const log = pino({ level: 'silent' });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The platform's door, telling `seen` of each transaction's server process, failure and commit. */
+function traced(data: PersonData, seen: (event: string) => void): PersonData {
+  let n = 0;
+  const wrapped = Object.create(data) as PersonData;
+  wrapped.transaction = (async (actor: unknown, what: string, fn: (tx: PersonTx) => Promise<unknown>, opts: unknown) => {
+    const id = `${what}#${++n}`;
+    try {
+      const done = await (data.transaction as (...a: unknown[]) => Promise<unknown>).call(
+        data,
+        actor,
+        what,
+        async (tx: PersonTx) => {
+          seen(`${id} pid ${(await tx.client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid}`);
+          return fn(tx);
+        },
+        opts,
+      );
+      seen(`commit ${id}`);
+      return done;
+    } catch (err) {
+      seen(`fail ${id}`);
+      throw err;
+    }
+  }) as PersonData['transaction'];
+  return wrapped;
+}
 
 /** The platform's door, counting how many refresh transactions are open at once. */
 function counted(data: PersonData): { data: PersonData; most: () => number } {
@@ -182,6 +211,85 @@ describe('a backlog shared out among workers', () => {
     expect(await left(round)).toBe(50);
     expect(await left(log.slice(0, 25).map((r) => r.id))).toBe(0);
     await workers(t.platform.data, 2).refresh();
+    const { differ, computed, stored } = await compare();
+    expect(differ).toBe(0);
+    expect(stored).toBe(computed);
+  });
+
+  it('a worker failing while another still works: the round ends only after both, so no later refresher writes beside the other, and the newest data wins', async () => {
+    // A case changed by a user while a round runs: the round read the log before the change
+    // committed, so its worker writes the case as it was and the change is left for the next
+    // refresher. Should that refresher run before the round's other worker commits (it did, when
+    // the round ended at its first failure and the next transaction took the lock on the same
+    // pooled connection), the older row would be written last, with nothing left in the log.
+    const pool = t.platform.db.pool;
+    const table = analyticsTable(registry());
+    await workers(t.platform.data, 2).refresh();
+    const ids = (
+      await pool.query(
+        `SELECT c.id FROM registry_case c JOIN case_form f ON f.registry = c.registry AND f.case_id = c.id AND f.form = 'behandling'
+         WHERE c.registry = 'fracture' AND c.invalid_reason IS NULL ORDER BY c.id`,
+      )
+    ).rows.map((r) => Number(r.id));
+    const ordinary = ids.slice(-25);
+    const round = ids.slice(0, 50);
+    const even = round.filter((id) => id % 2 === 0),
+      odd = round.filter((id) => id % 2 === 1);
+    const [held, changed] = [even[0], even[even.length - 1]];
+    const user = await pool.connect();
+    const blocker = await pool.connect();
+    const events: string[] = [];
+    try {
+      await user.query('BEGIN');
+      await user.query(
+        `UPDATE case_form SET data = data || '{"treatment_intent": "palliative"}', updated_at = now() WHERE registry = 'fracture' AND case_id = $1 AND form = 'behandling'`,
+        [changed],
+      );
+      for (const id of [...ordinary, held, ...round.filter((id) => id !== held)])
+        await pool.query(`INSERT INTO analytics_change (registry, case_id) VALUES ('fracture', $1)`, [id]);
+      await blocker.query('BEGIN');
+      await blocker.query(`SELECT 1 FROM ${table} WHERE case_id = ANY($1::bigint[]) FOR UPDATE`, [[held, odd[0]]]);
+      const data = traced(t.platform.data, (e) => events.push(e));
+      const first = workers(data, 2)
+        .refresh()
+        .then(
+          () => 'finished',
+          (err: Error) => `failed: ${err.message}`,
+        );
+      let waiting: number[] = [];
+      for (let i = 0; i < 400 && waiting.length < 2; i++) {
+        waiting = (
+          await pool.query(
+            `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%WITH r AS MATERIALIZED%'`,
+          )
+        ).rows.map((r) => r.pid);
+        if (waiting.length < 2) await sleep(25);
+      }
+      expect(waiting).toHaveLength(2);
+      await user.query('COMMIT');
+      // The odd worker fails (a cancel; any error its transaction does not retry). Workers start in
+      // the order of their shares, so the odd one's transaction is the last begun.
+      const started = events.filter((e) => /^analytics:refresh#\d+ pid /.test(e)).map((e) => e.split(' '));
+      const [oddId, , oddPid] = started[started.length - 1];
+      expect(waiting).toContain(Number(oddPid));
+      for (let i = 0; i < 100 && !events.includes(`fail ${oddId}`); i++) {
+        await pool.query('SELECT pg_cancel_backend($1)', [oddPid]);
+        await sleep(100);
+      }
+      expect(events).toContain(`fail ${oddId}`);
+      // The next refresher, one change a batch, given time to run before the other worker may go on.
+      const next = new Analytics(data, [registry()], log, { sqlBatchSize: 1, batchSize: 1, workers: 1 }).refresh();
+      await sleep(1500);
+      await blocker.query('ROLLBACK');
+      expect(await first).toMatch(/^failed/);
+      await next;
+    } finally {
+      await user.query('ROLLBACK').catch(() => undefined);
+      user.release();
+      blocker.release();
+    }
+    await workers(t.platform.data, 1).refresh();
+    expect(Number((await pool.query(`SELECT count(*) FROM analytics_change WHERE registry = 'fracture'`)).rows[0].count)).toBe(0);
     const { differ, computed, stored } = await compare();
     expect(differ).toBe(0);
     expect(stored).toBe(computed);

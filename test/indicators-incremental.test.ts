@@ -124,7 +124,8 @@ const later = fracture({
 });
 
 beforeAll(async () => {
-  t = await testPlatform();
+  // Full computations in two parts (service.ts computeInParts) whatever the machine's cores.
+  t = await testPlatform({ KVALREG_ANALYTICS_WORKERS: '2' });
   await captureSample(t.platform, { fractures: 300, years: 3 });
   // One patient with several fractures: two within twelve months at two hospitals, one years before.
   await send(
@@ -259,6 +260,80 @@ describe('indicator results, full and incremental', { timeout: 600_000 }, () => 
       maintainer.limit = DELTA_LIMIT;
     }
     await t.platform.indicators.ensureFresh(registry(), { asOf: AS_OF });
+    expect(await differences()).toEqual([]);
+  });
+
+  it('a full computation whose part fails: the other part is stored, the failed one stays stale and is computed next time; the results equal the reference', async () => {
+    const db = t.platform.db.pool;
+    const runs = async () =>
+      new Map(
+        (await db.query(`SELECT indicator, version FROM indicator_run WHERE registry = 'fracture'`)).rows.map((r) => [
+          r.indicator as string,
+          Number(r.version),
+        ]),
+      );
+    // New data for every indicator: a batch larger than the incremental limit.
+    const maintainer = t.platform.indicators.maintainer;
+    maintainer.limit = 10;
+    try {
+      await db.query(
+        `INSERT INTO analytics_change (registry, case_id) SELECT 'fracture', id FROM registry_case WHERE registry = 'fracture'`,
+      );
+      await refreshed();
+    } finally {
+      maintainer.limit = DELTA_LIMIT;
+    }
+    const version = Number((await db.query(`SELECT version FROM analytics_state WHERE registry = 'fracture'`)).rows[0].version);
+    // Both parts are held at their last statement (recording their runs) by a lock on one of each
+    // part's indicators (parts take every other indicator); the first is cancelled there (a cancel,
+    // a timeout: any error its transaction does not retry), the second let go after a while.
+    const [held, other] = t.platform.indicators
+      .list('fracture')
+      .filter((i) => i.def.status === 'active')
+      .map((i) => i.def.id);
+    const blockers = [await db.connect(), await db.connect()];
+    let computing: Promise<string>;
+    try {
+      for (const [k, b] of blockers.entries()) {
+        await b.query('BEGIN');
+        await b.query(`SELECT 1 FROM indicator_run WHERE registry = 'fracture' AND indicator = $1 FOR UPDATE`, [[held, other][k]]);
+      }
+      const heldBy = Number((await blockers[0].query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+      computing = t.platform.indicators.ensureFresh(registry(), { asOf: AS_OF }).then(
+        () => 'finished',
+        (err: Error) => `failed: ${err.message}`,
+      );
+      let waiting: Array<{ pid: number; by: number[] }> = [];
+      for (let i = 0; i < 2000 && waiting.length < 2; i++) {
+        waiting = (
+          await db.query(
+            `SELECT pid, pg_blocking_pids(pid) AS by FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO indicator_run%'`,
+          )
+        ).rows;
+        if (waiting.length < 2) await new Promise((r) => setTimeout(r, 25));
+      }
+      expect(waiting).toHaveLength(2);
+      const first = waiting.find((w) => w.by.includes(heldBy))!;
+      await db.query('SELECT pg_cancel_backend($1)', [first.pid]);
+      await new Promise((r) => setTimeout(r, 500));
+      // The computation still holds its lock while its other part works on.
+      const lock = await db.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = 4243 AND granted`);
+      expect(lock.rowCount).toBe(1);
+    } finally {
+      for (const b of blockers) {
+        await b.query('ROLLBACK');
+        b.release();
+      }
+    }
+    expect(await computing).toMatch(/^failed/);
+    const after = await runs();
+    const current = [...after.values()].filter((v) => v === version).length;
+    // One part stored (its indicators at the new version), the other left stale.
+    expect(after.get(held)).toBeLessThan(version);
+    expect(current).toBeGreaterThan(0);
+    expect(current).toBeLessThan(after.size);
+    await t.platform.indicators.ensureFresh(registry(), { asOf: AS_OF });
+    expect([...(await runs()).values()].every((v) => v === version)).toBe(true);
     expect(await differences()).toEqual([]);
   });
 

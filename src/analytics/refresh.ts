@@ -10,7 +10,7 @@
 // the log says which way each goes.
 import type { Logger } from 'pino';
 import type { PersonData, PersonTx } from '../access/door.ts';
-import { backendPid, stillHeld } from '../db/locks.ts';
+import { allWorkers, stillRunning, transactionId } from '../db/locks.ts';
 import type { Client } from '../db/pool.ts';
 import { caseValues, evaluateCase, type FormState, type PromResult } from '../records/evaluate.ts';
 import type { Registry } from '../registry/load.ts';
@@ -211,23 +211,24 @@ export class Analytics {
    * One round of a backlog: a coordinating transaction holds the registry's lock and reads the
    * next `workers` batches of the log; each worker writes the cases whose id falls to it, in its own
    * transaction on its own connection. A case is in one worker's share of a round, and rounds follow
-   * each other, so a case's changes are still written in the order they were logged. A worker
-   * commits only while the coordinator still holds the lock: should its connection be lost, another
-   * process could start refreshing the same cases beside the workers.
+   * each other, so a case's changes are still written in the order they were logged. The
+   * coordinator waits for every worker, even after one failed, and a worker commits only while the
+   * coordinating transaction is still running (db/locks.ts): should its connection be lost, another
+   * refresher could start writing the same cases beside the workers.
    */
   private async round(registry: Registry, plan: SqlRowsPlan | null, size: number): Promise<BatchResult> {
     return this.data.transaction(PLATFORM, 'analytics:refresh-round', async (coordinator) => {
       if (!(await lockRegistry(coordinator.client, registry))) return NOTHING;
-      const pid = await backendPid(coordinator.client);
+      const xid = await transactionId(coordinator.client);
       const log = await readLog(coordinator.client, registry, size * this.workers);
       const shares = Array.from({ length: this.workers }, (_, k) => log.filter((l) => l.caseId % this.workers === k));
-      const done = await Promise.all(
+      const done = await allWorkers(
         shares
           .filter((share) => share.length > 0)
           .map((share) =>
             this.data.transaction(PLATFORM, 'analytics:refresh', async (tx) => {
               const written = await writeBatch(tx, registry, plan, share, undefined, this.log);
-              if (!(await stillHeld(tx.client, pid, 4244)))
+              if (!(await stillRunning(tx.client, xid)))
                 throw new Error('the analytics refresh round lost its lock; its batches are left for the next round');
               return written;
             }),
@@ -353,6 +354,9 @@ async function writeRowsSqlOrJs(
     return done;
   } catch (err) {
     await db.query('ROLLBACK TO SAVEPOINT analytics_rows');
+    // Only a value PostgreSQL could not read (class 22, data exception) goes the JavaScript way; a
+    // cancel, a timeout or a lost connection fails the batch, which the next round takes again.
+    if (!String((err as { code?: unknown }).code ?? '').startsWith('22')) throw err;
     log.warn(
       { err, registry: registry.id, cases: ids.length },
       'analytics rows of this batch computed in JavaScript: the set-based way refused them',
