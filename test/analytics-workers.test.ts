@@ -198,7 +198,12 @@ describe('a backlog shared out among workers', () => {
         else await new Promise((r) => setTimeout(r, 25));
       }
       expect(coordinator).toBeDefined();
-      await pool.query('SELECT pg_terminate_backend($1)', [coordinator]);
+      // Terminated, and gone (a process told to end still runs its transaction for a moment).
+      await pool.query('SELECT pg_terminate_backend($1, 5000)', [coordinator]);
+      for (let i = 0; i < 200; i++) {
+        if ((await pool.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [coordinator])).rowCount === 0) break;
+        await sleep(25);
+      }
       await blocker.query('ROLLBACK');
       expect(await refresh).not.toBe('finished');
     } finally {
