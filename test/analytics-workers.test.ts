@@ -74,6 +74,20 @@ async function compare() {
   }
 }
 
+/** The server processes of refresh statements waiting for a lock, once there are at least `n` (or what there are after 10 s). */
+async function workersWaiting(n: number): Promise<number[]> {
+  let waiting: number[] = [];
+  for (let i = 0; i < 400 && waiting.length < n; i++) {
+    waiting = (
+      await t.platform.db.pool.query(
+        `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%WITH r AS MATERIALIZED%'`,
+      )
+    ).rows.map((r) => r.pid);
+    if (waiting.length < n) await sleep(25);
+  }
+  return waiting;
+}
+
 /** Every case logged as changed, as a rebuild does. */
 const markAll = () =>
   t.platform.db.pool.query(
@@ -187,16 +201,10 @@ describe('a backlog shared out among workers', () => {
           (err: Error) => err.message,
         );
       // The coordinator: the session holding the registry's refresh lock while its workers wait.
-      let coordinator: number | undefined;
-      for (let i = 0; i < 400 && !coordinator; i++) {
-        const waiting = await pool.query(
-          `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%WITH r AS MATERIALIZED%'`,
-        );
-        if (Number(waiting.rows[0].n) > 0)
-          coordinator = (await pool.query(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = 4244 AND granted`)).rows[0]
-            ?.pid;
-        else await new Promise((r) => setTimeout(r, 25));
-      }
+      expect((await workersWaiting(1)).length).toBeGreaterThanOrEqual(1);
+      const coordinator: number | undefined = (
+        await pool.query(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = 4244 AND granted`)
+      ).rows[0]?.pid;
       expect(coordinator).toBeDefined();
       // Terminated, and gone (a process told to end still runs its transaction for a moment).
       await pool.query('SELECT pg_terminate_backend($1, 5000)', [coordinator]);
@@ -261,15 +269,7 @@ describe('a backlog shared out among workers', () => {
           () => 'finished',
           (err: Error) => `failed: ${err.message}`,
         );
-      let waiting: number[] = [];
-      for (let i = 0; i < 400 && waiting.length < 2; i++) {
-        waiting = (
-          await pool.query(
-            `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%WITH r AS MATERIALIZED%'`,
-          )
-        ).rows.map((r) => r.pid);
-        if (waiting.length < 2) await sleep(25);
-      }
+      const waiting = await workersWaiting(2);
       expect(waiting).toHaveLength(2);
       await user.query('COMMIT');
       // The odd worker fails (a cancel; any error its transaction does not retry). Workers start in

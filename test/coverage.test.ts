@@ -6,11 +6,12 @@
 // registry + in both), the opted-out patients' episodes counted as only in NPR.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createToken } from '../src/auth/tokens.ts';
-import { ehrBundle, type FractureSpec } from '../registries/fracture/bundles.ts';
+import type { FractureSpec } from '../registries/fracture/bundles.ts';
 import { ninHash } from '../src/identity/crypto.ts';
 import { coverageOf } from '../src/quality/coverage.ts';
 import { fracture, nin } from './helpers/fixtures.ts';
 import { OTHER_ORTHO, SUS_HOSPITAL, SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';
+import { sendFracture } from './helpers/capture.ts';
 
 let t: TestPlatform;
 const KALNES = '8101100';
@@ -73,13 +74,7 @@ let registrarOrtho: string, registrarKalnes: string;
 beforeAll(async () => {
   t = await testPlatform();
   for (const f of cases) {
-    const res = await t.app.inject({
-      method: 'POST',
-      url: '/fhir',
-      headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
-      payload: JSON.stringify(ehrBundle(f)),
-    });
-    expect(res.statusCode, res.body).toBeLessThan(300);
+    await sendFracture(t, f);
   }
   await t.platform.analytics.refresh();
   // F opted out before the extract came.

@@ -12,7 +12,6 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { promResultsOf } from '../src/prom/case-results.ts';
 import { invitationInstruments, saveResponse } from '../src/prom/responses.ts';
 import { loadSchedules, ScheduleError, type CompiledSchedule } from '../src/prom/schedule.ts';
@@ -20,6 +19,7 @@ import { PromScheduler } from '../src/prom/scheduler.ts';
 import type { Answers } from '../src/prom/scoring.ts';
 import { fracture, nin } from './helpers/fixtures.ts';
 import { OTHER_ORTHO, SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';
+import { captureFracture } from './helpers/capture.ts';
 
 let t: TestPlatform;
 let schedules: CompiledSchedule[];
@@ -66,16 +66,9 @@ afterAll(async () => {
 const q = async (sql: string, params: unknown[] = []) => (await t.platform.db.pool.query(sql, params)).rows;
 async function addWrist(n: string, injury: string, unitResh = SUS_ORTHO) {
   const f = fracture({ nin: n, injuryDateTime: injury, firstContact: injury, aoCode: '2R3A2', unitResh });
-  const res = await t.app.inject({
-    method: 'POST',
-    url: '/fhir',
-    headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
-    payload: JSON.stringify(ehrBundle(f)),
-  });
-  expect(res.statusCode, res.body).toBeLessThan(300);
+  const captured = await captureFracture(t, f);
   await t.platform.analytics.refresh();
-  const row = (await q('SELECT id, person_id FROM registry_case WHERE anchor_key LIKE $1', [`%|${f.id}`]))[0];
-  return { caseId: Number(row.id), personId: Number(row.person_id) };
+  return captured;
 }
 const itemsOf = (personId: number) =>
   q(

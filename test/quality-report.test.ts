@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { fracture, nin } from './helpers/fixtures.ts';
 import { OTHER_ORTHO, SUS_HOSPITAL, SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';
+import { sendFracture } from './helpers/capture.ts';
 
 let t: TestPlatform;
 const YEAR = new Date().getFullYear() - 1;
@@ -100,13 +101,7 @@ it('greys and marks "Lav dekningsgrad" in the per-hospital results of 2.1 exactl
       injuryDateTime: `${day(`0${i + 2}-12`)}T10:00:00+01:00`,
       firstContact: `${day(`0${i + 2}-12`)}T11:00:00+01:00`,
     });
-    const res = await t.app.inject({
-      method: 'POST',
-      url: '/fhir',
-      headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
-      payload: JSON.stringify(ehrBundle(f)),
-    });
-    expect(res.statusCode, res.body).toBeLessThan(300);
+    await sendFracture(t, f);
   }
   await t.platform.analytics.refresh();
   const registry = t.platform.registry('fracture')!;

@@ -8,11 +8,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createToken } from '../src/auth/tokens.ts';
-import { ehrBundle, type FractureSpec } from '../registries/fracture/bundles.ts';
+import type { FractureSpec } from '../registries/fracture/bundles.ts';
 import { histogramMedian } from '../src/quality/measures.ts';
 import { median, modifiedZScores } from '../src/quality/stats.ts';
 import { fracture } from './helpers/fixtures.ts';
 import { OTHER_ORTHO, SUS_HOSPITAL, SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';
+import { sendFracture } from './helpers/capture.ts';
 
 let t: TestPlatform;
 let registriesDir: string;
@@ -49,15 +50,7 @@ const y2020 = [
   { ...fracture({ injuryDateTime: at('2020-06-01'), firstContact: at('2020-06-01', '12:00'), energy: 'low' }), createdAfterDays: 1 },
 ];
 
-const send = async (f: FractureSpec) => {
-  const res = await t.app.inject({
-    method: 'POST',
-    url: '/fhir',
-    headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
-    payload: JSON.stringify(ehrBundle(f)),
-  });
-  expect(res.statusCode, res.body).toBeLessThan(300);
-};
+const send = (f: FractureSpec) => sendFracture(t, f);
 const get = (url: string, token = t.tokens.admin) => t.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
 
 beforeAll(async () => {

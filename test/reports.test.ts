@@ -7,10 +7,10 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { fracture, nin } from './helpers/fixtures.ts';
 import { OTHER_ORTHO, SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';
 import { pdfInfo } from './helpers/pdf.ts';
+import { sendFracture } from './helpers/capture.ts';
 
 let t: TestPlatform;
 const TRUST = '100083'; // Helse Stavanger HF: the population table's area
@@ -46,15 +46,7 @@ const spec = grid.flatMap(([ao, sex, birth, n]) => Array.from({ length: n }, () 
 
 beforeAll(async () => {
   t = await testPlatform();
-  const send = async (f: ReturnType<typeof fracture>) => {
-    const res = await t.app.inject({
-      method: 'POST',
-      url: '/fhir',
-      headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
-      payload: JSON.stringify(ehrBundle(f)),
-    });
-    expect(res.statusCode, res.body).toBeLessThan(300);
-  };
+  const send = (f: ReturnType<typeof fracture>) => sendFracture(t, f);
   for (const s of spec)
     await send(
       fracture({ nin: nin(s.birth, s.sex), aoCode: s.ao, injuryDateTime: at('2024-03-01'), firstContact: at('2024-03-01', '12:00') }),

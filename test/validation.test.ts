@@ -6,10 +6,10 @@
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createToken } from '../src/auth/tokens.ts';
-import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { categoryAgreement, differenceAgreement } from '../src/quality/agreement.ts';
 import { fracture } from './helpers/fixtures.ts';
 import { OTHER_ORTHO, SUS_ORTHO, testPlatform, type TestPlatform } from './helpers/platform.ts';
+import { sendFracture } from './helpers/capture.ts';
 
 describe("Cohen's kappa", () => {
   // The worked example of Wikipedia's "Cohen's kappa" article (two readers, 50 grant proposals:
@@ -76,13 +76,7 @@ describe('a re-abstraction study', () => {
         energy: i % 2 ? 'high' : 'low',
         unitResh: i < 4 ? SUS_ORTHO : OTHER_ORTHO,
       });
-      const res = await t.app.inject({
-        method: 'POST',
-        url: '/fhir',
-        headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
-        payload: JSON.stringify(ehrBundle(f)),
-      });
-      expect(res.statusCode, res.body).toBeLessThan(300);
+      await sendFracture(t, f);
     }
     await t.platform.analytics.refresh();
   }, 120_000);

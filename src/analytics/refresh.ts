@@ -10,7 +10,7 @@
 // the log says which way each goes.
 import type { Logger } from 'pino';
 import type { PersonData, PersonTx } from '../access/door.ts';
-import { allWorkers, stillRunning, transactionId } from '../db/locks.ts';
+import { shareOut } from '../db/share-out.ts';
 import type { Client } from '../db/pool.ts';
 import { caseValues, evaluateCase, type FormState, type PromResult } from '../records/evaluate.ts';
 import type { Registry } from '../registry/load.ts';
@@ -213,26 +213,20 @@ export class Analytics {
    * transaction on its own connection. A case is in one worker's share of a round, and rounds follow
    * each other, so a case's changes are still written in the order they were logged. The
    * coordinator waits for every worker, even after one failed, and a worker commits only while the
-   * coordinating transaction is still running (db/locks.ts): should its connection be lost, another
+   * coordinating transaction is still running (db/share-out.ts): should its connection be lost, another
    * refresher could start writing the same cases beside the workers.
    */
   private async round(registry: Registry, plan: SqlRowsPlan | null, size: number): Promise<BatchResult> {
     return this.data.transaction(PLATFORM, 'analytics:refresh-round', async (coordinator) => {
       if (!(await lockRegistry(coordinator.client, registry))) return NOTHING;
-      const xid = await transactionId(coordinator.client);
       const log = await readLog(coordinator.client, registry, size * this.workers);
       const shares = Array.from({ length: this.workers }, (_, k) => log.filter((l) => l.caseId % this.workers === k));
-      const done = await allWorkers(
-        shares
-          .filter((share) => share.length > 0)
-          .map((share) =>
-            this.data.transaction(PLATFORM, 'analytics:refresh', async (tx) => {
-              const written = await writeBatch(tx, registry, plan, share, undefined, this.log);
-              if (!(await stillRunning(tx.client, xid)))
-                throw new Error('the analytics refresh round lost its lock; its batches are left for the next round');
-              return written;
-            }),
-          ),
+      const done = await shareOut<LogRow[], BatchResult, PersonTx>(
+        coordinator.client,
+        shares.filter((share) => share.length > 0),
+        (fn) => this.data.transaction(PLATFORM, 'analytics:refresh', fn),
+        (tx, share) => writeBatch(tx, registry, plan, share, undefined, this.log),
+        'the analytics refresh round lost its lock; its batches are left for the next round',
       );
       return done.reduce((t, d) => ({ taken: t.taken + d.taken, rows: t.rows + d.rows, removed: t.removed + d.removed }), {
         ...NOTHING,

@@ -8,7 +8,7 @@ import type { Caller } from '../access/caller.ts';
 import type { PersonData, PersonTx } from '../access/door.ts';
 import { columnsSignature } from '../analytics/columns.ts';
 import type { Withheld } from '../disclosure/indicators.ts';
-import { allWorkers, stillRunning, transactionId } from '../db/locks.ts';
+import { shareOut } from '../db/share-out.ts';
 import type { Queryable } from '../db/pool.ts';
 import type { Registry } from '../registry/load.ts';
 import { osloDate } from '../time/oslo.ts';
@@ -244,7 +244,7 @@ export class Indicators {
    * The indicators shared out among `parts` connections, each computing and storing its part in a
    * transaction of its own while this one holds the registry's computation lock: an indicator's
    * results and their disclosure control depend on no other indicator. This transaction waits for
-   * every part, and a part commits only while this transaction is still running (db/locks.ts); a
+   * every part, and a part commits only while this transaction is still running (db/share-out.ts); a
    * part that fails leaves its indicators to be computed again, the others stored.
    */
   private async computeInParts(
@@ -254,18 +254,14 @@ export class Indicators {
     parts: number,
     opts: Parameters<typeof computeIndicators>[3],
   ): Promise<ComputeResult> {
-    const xid = await transactionId(coordinator.client);
     const shares = Array.from({ length: parts }, (_, k) => stale.filter((_, i) => i % parts === k));
     const started = performance.now();
-    const done = await allWorkers(
-      shares.map((share) =>
-        this.data.transaction(PLATFORM, 'indicators:compute', async (tx) => {
-          const part = await computeIndicators(tx, registry, share, opts);
-          if (!(await stillRunning(tx.client, xid)))
-            throw new Error('the indicator computation lost its lock; its parts are left to be computed again');
-          return part;
-        }),
-      ),
+    const done = await shareOut<Indicator[], ComputeResult, PersonTx>(
+      coordinator.client,
+      shares,
+      (fn) => this.data.transaction(PLATFORM, 'indicators:compute', fn),
+      (tx, share) => computeIndicators(tx, registry, share, opts),
+      'the indicator computation lost its lock; its parts are left to be computed again',
     );
     // Phases add up the parts' times (they ran side by side: more than the time it took).
     const phases: Record<string, number> = {};

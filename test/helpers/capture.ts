@@ -4,7 +4,8 @@ import { expect } from 'vitest';
 import { ehrBundle, type FractureSpec } from '../../registries/fracture/bundles.ts';
 import type { TestPlatform } from './platform.ts';
 
-export async function captureFracture(t: TestPlatform, f: FractureSpec): Promise<{ caseId: number; personId: number }> {
+/** Sends the fracture's patient-record Bundle and expects it accepted. */
+export async function sendFracture(t: TestPlatform, f: FractureSpec): Promise<void> {
   const res = await t.app.inject({
     method: 'POST',
     url: '/fhir',
@@ -12,6 +13,11 @@ export async function captureFracture(t: TestPlatform, f: FractureSpec): Promise
     payload: JSON.stringify(ehrBundle(f)),
   });
   expect(res.statusCode, res.body).toBeLessThan(300);
+}
+
+/** Sends the fracture and finds the case it became. */
+export async function captureFracture(t: TestPlatform, f: FractureSpec): Promise<{ caseId: number; personId: number }> {
+  await sendFracture(t, f);
   // Anchor keys end in the fixture's id (Condition|<system>.condition|<id>).
   const { rows } = await t.platform.db.pool.query('SELECT id, person_id FROM registry_case WHERE registry = $1 AND anchor_key LIKE $2', [
     'fracture',
