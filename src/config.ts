@@ -1,6 +1,7 @@
 // Runtime configuration from the environment, in one place so every module reads the same values.
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 
 export interface Config {
@@ -221,9 +222,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     localIdpPort: intEnv(env, 'KVALREG_LOCAL_IDP_PORT', intEnv(env, 'PORT', 3000) + 1),
     rateLimitPerMinute: intEnv(env, 'KVALREG_RATE_LIMIT', 60_000),
     analyticsIntervalMs: intEnv(env, 'KVALREG_ANALYTICS_INTERVAL_MS', 2000),
-    // One by default: a coordinator holds a pooled connection while its workers need more from the
-    // same pool, and transactions waiting for its lock hold theirs (docs/operations.md).
-    analyticsWorkers: intEnv(env, 'KVALREG_ANALYTICS_WORKERS', 1) || 1,
+    // The cores of this machine (the embedded server's); a database server of its own has its own count.
+    analyticsWorkers: intEnv(env, 'KVALREG_ANALYTICS_WORKERS', Math.min(4, os.availableParallelism())) || 1,
     anonymousRateLimitPerMinute: intEnv(env, 'KVALREG_ANONYMOUS_RATE_LIMIT', 120),
     publicRateLimitPerMinute: intEnv(env, 'KVALREG_PUBLIC_RATE_LIMIT', 3000),
     trustedProxies: addressListEnv(env, 'KVALREG_TRUSTED_PROXIES'),

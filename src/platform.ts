@@ -63,7 +63,7 @@ export async function startPlatform(config: Config, opts: { log?: Logger; poolSi
     const registries = await loadRegistries(config.registriesDir);
     await storeRegistryVersions(db.pool, registries);
     const units = await readUnitTree(db.pool);
-    const data = new PersonData(db.pool, units, db.appPool);
+    const data = new PersonData(db.pool, units, db.appPool, db.sharePool);
     // PROM first: the capture pipeline hands it the QuestionnaireResponses it receives.
     const prom = new Prom(data, registries, log.child({ module: 'prom' }), { units, keys, config });
     const inbox = createInbox(

@@ -10,6 +10,9 @@ import { captureSample } from '../bench/sample.ts';
 import type { PersonData, PersonTx } from '../src/access/door.ts';
 import { Analytics } from '../src/analytics/refresh.ts';
 import { analyticsTable } from '../src/analytics/columns.ts';
+import { PersonData as Door } from '../src/access/door.ts';
+import { createPool } from '../src/db/pool.ts';
+import { Indicators } from '../src/indicators/service.ts';
 import { storedAgainstComputed } from './helpers/analytics-rows.ts';
 import { testPlatform, type TestPlatform } from './helpers/platform.ts';
 
@@ -299,4 +302,40 @@ describe('a backlog shared out among workers', () => {
     expect(differ).toBe(0);
     expect(stored).toBe(computed);
   });
+});
+
+describe('shares on connections of their own', () => {
+  // A coordinator holds a connection and the registry's lock while its shares run; transactions
+  // waiting for that lock (another process's computation, the refresher's incremental step) hold
+  // theirs. Were the shares to take from the same pool, a pool of two would be empty with every
+  // party waiting.
+  it('on a pool of two, full computations of two processes and a refresh round at once all finish', async () => {
+    const pool = createPool(t.databaseUrl, 2);
+    const sharePool = createPool(t.databaseUrl, 2);
+    try {
+      const data = new Door(pool, t.platform.units, undefined, sharePool);
+      const computation = () => new Indicators(data, pool, [registry()], t.platform.units, log, 2);
+      const [one, other] = [computation(), computation()];
+      const analytics = new Analytics(data, [registry()], log, { sqlBatchSize: 25, batchSize: 25, workers: 2 });
+      analytics.observe(one.maintainer);
+      await markAll();
+      const all = Promise.all([
+        one.ensureFresh(registry(), { force: true }),
+        other.ensureFresh(registry(), { force: true }),
+        analytics.refresh(),
+      ]).then(() => 'finished');
+      expect(await Promise.race([all, sleep(60_000).then(() => 'hung')])).toBe('finished');
+      expect(Number((await pool.query(`SELECT count(*) FROM analytics_change WHERE registry = 'fracture'`)).rows[0].count)).toBe(0);
+    } finally {
+      // A hung test leaves its transactions waiting: end them, so that the pools can close.
+      await t.platform.db.pool
+        .query(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+           WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND state <> 'idle'`,
+        )
+        .catch(() => undefined);
+      // (A pool still has work queued for a connection it will never get after a hang: not waited for.)
+      await Promise.race([Promise.all([pool.end(), sharePool.end()]).catch(() => undefined), sleep(5000)]);
+    }
+  }, 90_000);
 });

@@ -64,18 +64,26 @@ export interface TransactionOptions {
   client?: string;
   /** The work sends the opening statements itself, with its first query (`tx.begin()`). */
   beginWithFirstQuery?: boolean;
+  /**
+   * A share of work shared out under a lock (db/share-out.ts): the platform's own work, run on the
+   * connections kept for shares, so that it never waits for a connection that a transaction
+   * waiting for the coordinator's lock holds.
+   */
+  share?: boolean;
 }
 
 export class PersonData {
   /**
    * `pool`: the owner's connections, for work that may see everything. `appPool`: the application's
    * own login (kvalreg_app_login), for work under row-level security; without it, that work
-   * switches role on the owner's connections.
+   * switches role on the owner's connections. `sharePool`: the owner's connections for shares
+   * (`TransactionOptions.share`); without it, shares take from `pool`.
    */
   constructor(
     private readonly pool: Pool,
     private readonly units: UnitTree,
     private readonly appPool?: Pool,
+    private readonly sharePool?: Pool,
   ) {}
 
   /**
@@ -97,7 +105,8 @@ export class PersonData {
 
   private async attempt<T>(caller: Caller, purpose: string, fn: (tx: PersonTx) => Promise<T>, opts: TransactionOptions): Promise<T> {
     const { scope, grants } = rowScope(caller, this.units);
-    const client = await (scope === 'all' ? this.pool : (this.appPool ?? this.pool)).connect();
+    if (opts.share && scope !== 'all') throw new Error(`${purpose}: only the platform's own work is shared out`);
+    const client = await (opts.share ? (this.sharePool ?? this.pool) : scope === 'all' ? this.pool : (this.appPool ?? this.pool)).connect();
     const notes: AuditNote[] = [];
     try {
       // One round trip: begin, become the application role (row-level security applies to it), and

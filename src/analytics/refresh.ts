@@ -224,7 +224,7 @@ export class Analytics {
       const done = await shareOut<LogRow[], BatchResult, PersonTx>(
         coordinator.client,
         shares.filter((share) => share.length > 0),
-        (fn) => this.data.transaction(PLATFORM, 'analytics:refresh', fn),
+        (fn) => this.data.transaction(PLATFORM, 'analytics:refresh', fn, { share: true }),
         (tx, share) => writeBatch(tx, registry, plan, share, undefined, this.log),
         'the analytics refresh round lost its lock; its batches are left for the next round',
       );

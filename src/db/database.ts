@@ -18,6 +18,13 @@ export interface Database {
    * server without DATABASE_APP_URL), where such work switches role on the owner's connections.
    */
   appPool: Pool | undefined;
+  /**
+   * The owner's connections for work shared out under a lock (db/share-out.ts), apart from `pool`:
+   * a coordinator holds a connection of `pool` and a lock while its shares run, and transactions
+   * waiting for that lock hold theirs; shares taking from the same pool could find it empty, with
+   * every party waiting. A share holding one of these only waits for the database, so it ends.
+   */
+  sharePool: Pool;
   /** The application login's URL, when `appPool` is open (worker processes open theirs with it). */
   appUrl?: string;
   close: () => Promise<void>;
@@ -34,12 +41,15 @@ export async function openDatabase(config: Config, opts: { poolSize?: number; lo
     url = embedded.url('kvalreg');
   }
   const pool = createPool(url, opts.poolSize ?? 12);
+  // Opens no connection until a share asks for one; room for a refresh round and a computation at once.
+  const sharePool = createPool(url, 2 * Math.max(1, config.analyticsWorkers));
   try {
     const { rows } = await pool.query('SHOW server_version_num');
     if (Number(rows[0].server_version_num) < 150000)
       throw new Error('kvalreg needs PostgreSQL 15 or newer; DATABASE_URL points to an older server.');
   } catch (err) {
     await pool.end();
+    await sharePool.end();
     await embedded?.stop();
     throw new Error(`Cannot use the database at ${redact(url)}: ${(err as Error).message}`);
   }
@@ -48,8 +58,10 @@ export async function openDatabase(config: Config, opts: { poolSize?: number; lo
     url,
     embedded,
     appPool: undefined,
+    sharePool,
     close: async () => {
       await db.appPool?.end();
+      await sharePool.end();
       await pool.end();
       await embedded?.stop();
     },

@@ -4,7 +4,9 @@
 // coordinator's connection be lost, its lock is free for another process, whose work could then run
 // beside the shares' and undo what the lock serialises. The transaction is named by its id, not by
 // its connection: a pool hands the same connection (the same server process) to the next
-// transaction, which may take the same lock again.
+// transaction, which may take the same lock again. Shares run on connections of their own
+// (PersonData's `share` option, Database.sharePool): transactions waiting for the coordinator's lock
+// hold connections of the platform's pool, which the shares could otherwise find empty.
 import type { Queryable } from './pool.ts';
 
 /**

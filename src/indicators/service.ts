@@ -259,7 +259,7 @@ export class Indicators {
     const done = await shareOut<Indicator[], ComputeResult, PersonTx>(
       coordinator.client,
       shares,
-      (fn) => this.data.transaction(PLATFORM, 'indicators:compute', fn),
+      (fn) => this.data.transaction(PLATFORM, 'indicators:compute', fn, { share: true }),
       (tx, share) => computeIndicators(tx, registry, share, opts),
       'the indicator computation lost its lock; its parts are left to be computed again',
     );
