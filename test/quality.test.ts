@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createToken } from '../src/auth/tokens.ts';
 import type { FractureSpec } from '../registries/fracture/bundles.ts';
@@ -228,6 +229,36 @@ describe('measures from the codebook', () => {
       fs.utimesSync(file, later, later);
     }
   });
+});
+
+describe('many readers at once', () => {
+  // Each reader once held a connection while it waited for the one measurement, which needed one
+  // more: as many readers as the pool has connections (6 in the tests) left it empty, every party
+  // waiting for good.
+  it('more readers than connections, while the data change: every one gets the measures', async () => {
+    const registry = t.platform.registry('fracture')!;
+    const fresh = await t.platform.quality.measured(registry);
+    await t.platform.db.pool.query(`UPDATE analytics_state SET version = version + 1 WHERE registry = 'fracture'`);
+    const all = Promise.all(Array.from({ length: 10 }, () => t.platform.quality.measured(registry)));
+    try {
+      const done = await Promise.race([all, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 30_000))]);
+      expect(done).not.toBe('hung');
+      for (const m of done as Awaited<typeof all>) {
+        expect(m.analyticsVersion).toBe(fresh.analyticsVersion + 1);
+        expect(m.byUnit.get(SUS_ORTHO)?.get(2021)?.cases).toBe(fresh.byUnit.get(SUS_ORTHO)?.get(2021)?.cases);
+      }
+    } finally {
+      // A hang leaves transactions waiting: end them (on a connection of this test's own, the pool
+      // being empty), so that the platform can close.
+      const own = new pg.Client({ connectionString: t.databaseUrl });
+      await own.connect();
+      await own.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND state = 'idle in transaction'`,
+      );
+      await own.end();
+    }
+  }, 60_000);
 });
 
 describe('the cases behind a finding', () => {

@@ -450,35 +450,37 @@ export class Quality {
     return d;
   }
 
-  /** The counted checks, from cache while the analytics data and the date are unchanged. */
+  /**
+   * The counted checks, from cache while the analytics data and the date are unchanged. The version
+   * is read in a transaction of its own, and the measuring (or the wait for it) holds no connection:
+   * callers that each held one while waiting for a measurement that needs one more would empty the
+   * pool, every party waiting.
+   */
   async measured(registry: Registry, dataset: 'fresh' | 'qa' = 'fresh'): Promise<Measured> {
     const { set } = this.need(registry);
     const asOf = osloDate(new Date().toISOString());
-    return this.data.transaction(
+    const version = await this.data.transaction(
       PLATFORM,
       'quality:measure',
-      async (tx) => {
-        const version = Number(
-          (await tx.client.query('SELECT version FROM analytics_state WHERE registry = $1', [registry.id])).rows[0]?.version ?? 0,
-        );
-        const key = `${registry.id}|${dataset}|${version}|${asOf}`;
-        let hit = this.cache.get(key);
-        if (!hit) {
-          for (const k of this.cache.keys()) if (k.startsWith(`${registry.id}|${dataset}|`)) this.cache.delete(k);
-          hit = this.data.transaction(
-            PLATFORM,
-            'quality:measure',
-            (t2) => measure(t2, registry, set, this.units, { dataset, asOf, analyticsVersion: version }),
-            { readOnly: true },
-          );
-          hit.catch(() => this.cache.delete(key));
-          this.cache.set(key, hit);
-          hit.then((m) => this.log.debug({ registry: registry.id, ms: m.durationMs }, 'data quality measured')).catch(() => undefined);
-        }
-        return hit;
-      },
+      async (tx) =>
+        Number((await tx.client.query('SELECT version FROM analytics_state WHERE registry = $1', [registry.id])).rows[0]?.version ?? 0),
       { readOnly: true },
     );
+    const key = `${registry.id}|${dataset}|${version}|${asOf}`;
+    let hit = this.cache.get(key);
+    if (!hit) {
+      for (const k of this.cache.keys()) if (k.startsWith(`${registry.id}|${dataset}|`)) this.cache.delete(k);
+      hit = this.data.transaction(
+        PLATFORM,
+        'quality:measure',
+        (tx) => measure(tx, registry, set, this.units, { dataset, asOf, analyticsVersion: version }),
+        { readOnly: true },
+      );
+      hit.catch(() => this.cache.delete(key));
+      this.cache.set(key, hit);
+      hit.then((m) => this.log.debug({ registry: registry.id, ms: m.durationMs }, 'data quality measured')).catch(() => undefined);
+    }
+    return hit;
   }
 
   /** The report for one unit and year, judged now; the caller's own units in full, others' small counts withheld. */
