@@ -3,8 +3,10 @@
 // channel reaches goes to paper; the reminder goes the same way after 15 days, and the invitation
 // expires after 30; statuses are kept per invitation and channel. Messages are neutral: the
 // hospital and the purpose, never the diagnosis.
+import net from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ehrBundle } from '../registries/fracture/bundles.ts';
+import { EmailChannel, SMTP_TIMEOUTS } from '../src/prom/channels.ts';
 import { setContact } from '../src/prom/contacts.ts';
 import { saveResponse } from '../src/prom/responses.ts';
 import { startSmsSink, type SmsSink } from '../src/prom/sms-sink.ts';
@@ -233,3 +235,35 @@ it('paper: a registrar of the unit prints the form with its one-time code and en
   expect(stored.scores.profile.value).toBe('21231');
   expect(await deliveries(Number(inv.id))).toEqual(['invitation:paper:to-print', 'invitation:paper:printed']);
 });
+
+it('a mail server that takes the connection and never answers fails the attempt within the greeting timeout, not minutes later', async () => {
+  // The sender holds the invitation's row lock while it sends: nodemailer's own default would wait
+  // 30 s for a greeting and 10 minutes of silence.
+  const silent = net.createServer(() => undefined);
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const port = (silent.address() as net.AddressInfo).port;
+  const channel = new EmailChannel(`smtp://127.0.0.1:${port}`, 'kvalreg@example.no');
+  const started = Date.now();
+  try {
+    await expect(
+      channel.send(
+        { email: 'pasient@example.no' },
+        {
+          invitationId: 1,
+          kind: 'invitation',
+          hospital: 'Sykehuset',
+          purpose: '',
+          link: 'https://kvalreg.example/prom/x',
+          deadline: '2026-12-31T00:00:00Z',
+          lang: 'nb',
+        },
+      ),
+    ).rejects.toThrow(/timeout|greeting/i);
+    const waited = Date.now() - started;
+    expect(waited).toBeGreaterThanOrEqual(SMTP_TIMEOUTS.greetingTimeout - 500);
+    expect(waited).toBeLessThan(SMTP_TIMEOUTS.greetingTimeout + 5000);
+  } finally {
+    channel.close();
+    silent.close();
+  }
+}, 30_000);

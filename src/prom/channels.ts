@@ -55,6 +55,9 @@ export function messageText(m: Message): { subject: string; body: string; short:
   };
 }
 
+/** Milliseconds to connect, to be greeted, and of silence in between (a slow transfer is not cut short). */
+export const SMTP_TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000 };
+
 export class EmailChannel implements Channel {
   readonly id = 'email' as const;
   private transport: Transporter | null = null;
@@ -67,7 +70,11 @@ export class EmailChannel implements Channel {
   }
   async send(c: Contact, m: Message) {
     if (!this.smtpUrl) throw new Error('No SMTP server configured: set KVALREG_SMTP_URL.');
-    this.transport ??= nodemailer.createTransport(this.smtpUrl);
+    // The sender sends while the invitation's row is locked (sender.ts), and a patient's form or a
+    // capture for the same patient waits for that lock: a mail server that does not answer must
+    // fail the attempt in seconds, as the SMS and Task channels do, not after nodemailer's default
+    // minutes. Options in the URL's query string still win.
+    this.transport ??= nodemailer.createTransport({ url: this.smtpUrl, ...SMTP_TIMEOUTS });
     const t = messageText(m);
     const res = await this.transport.sendMail({ from: this.from, to: c.email!, subject: t.subject, text: t.body });
     return { messageId: res.messageId ?? null };
