@@ -7,6 +7,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ehrBundle } from '../registries/fracture/bundles.ts';
 import { EmailChannel, SMTP_TIMEOUTS } from '../src/prom/channels.ts';
+import { PromSender } from '../src/prom/sender.ts';
 import { setContact } from '../src/prom/contacts.ts';
 import { saveResponse } from '../src/prom/responses.ts';
 import { startSmsSink, type SmsSink } from '../src/prom/sms-sink.ts';
@@ -267,3 +268,67 @@ it('a mail server that takes the connection and never answers fails the attempt 
     silent.close();
   }
 }, 30_000);
+
+it("the sender holds no invitation while a channel takes its time: the patient's answer goes through meanwhile, and stands", async () => {
+  // A mail server that takes the connection and never greets: the attempt takes the greeting timeout.
+  const silent = net.createServer(() => undefined);
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const channel = new EmailChannel(`smtp://127.0.0.1:${(silent.address() as net.AddressInfo).port}`, 'kvalreg@example.no');
+  const sender = new PromSender(t.platform.data, t.platform.units, t.platform.keys, t.platform.prom.links, [channel], {
+    publicUrl: 'https://kvalreg.example',
+    retryBaseMs: 60_000,
+    maxAttempts: 5,
+  });
+  try {
+    const person = await patient({ email: 'slow@example.no' });
+    const [{ id }] = await q(
+      `INSERT INTO prom_invitation (person_id, purpose, send_at, closes_on, reminder_days, expiry_days, status)
+       VALUES ($1, '{"nb": "oppfølging"}', '2003-09-02T07:00:00Z', '2003-09-30', 15, 30, 'ordered') RETURNING id`,
+      [person],
+    );
+    const sending = sender.run(new Date('2003-09-02T08:00:00Z'));
+    // Once the sender has claimed it and is talking to the mail server, the patient answers (as responses.ts marks it).
+    for (let i = 0; i < 100 && (await q('SELECT claimed_until FROM prom_invitation WHERE id = $1', [id]))[0].claimed_until === null; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    const started = Date.now();
+    await t.platform.data.transaction(PLATFORM, 'test', async (tx) => {
+      await tx.client.query(`SET LOCAL lock_timeout = '3s'`);
+      await tx.client.query(`UPDATE prom_invitation SET status = 'answered', answered_at = now(), updated_at = now() WHERE id = $1`, [id]);
+    });
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(await sending).toMatchObject({ sent: 0, failed: 1 });
+    // The attempt is kept; the answer is not overwritten by the sender's retry.
+    expect(await deliveries(Number(id))).toEqual(['invitation:email:failed']);
+    expect((await q('SELECT status, attempts, claimed_until FROM prom_invitation WHERE id = $1', [id]))[0]).toEqual({
+      status: 'answered',
+      attempts: 0,
+      claimed_until: null,
+    });
+  } finally {
+    channel.close();
+    silent.close();
+  }
+}, 30_000);
+
+it('an invitation claimed by a sender that died is left alone until the claim ends, then sent', async () => {
+  const sender = new PromSender(t.platform.data, t.platform.units, t.platform.keys, t.platform.prom.links, [], {
+    publicUrl: 'https://kvalreg.example',
+    retryBaseMs: 60_000,
+    maxAttempts: 5,
+  });
+  const person = await patient({});
+  // Claimed at 08:00 by a sender that never came back (its claim runs 15 minutes).
+  const [{ id }] = await q(
+    `INSERT INTO prom_invitation (person_id, purpose, send_at, closes_on, reminder_days, expiry_days, status, claimed_until)
+     VALUES ($1, '{"nb": "oppfølging"}', '2003-09-02T07:00:00Z', '2003-09-30', 15, 30, 'ordered', '2003-09-02T08:15:00Z') RETURNING id`,
+    [person],
+  );
+  expect(await sender.run(new Date('2003-09-02T08:10:00Z'))).toEqual({ sent: 0, reminded: 0, notReachable: 0, failed: 0 });
+  expect((await q('SELECT status FROM prom_invitation WHERE id = $1', [id]))[0].status).toBe('ordered');
+  expect(await sender.run(new Date('2003-09-02T08:15:00Z'))).toEqual({ sent: 0, reminded: 0, notReachable: 1, failed: 0 });
+  expect((await q('SELECT status, claimed_until FROM prom_invitation WHERE id = $1', [id]))[0]).toEqual({
+    status: 'not-reachable',
+    claimed_until: null,
+  });
+  expect(await deliveries(Number(id))).toEqual(['invitation:paper:to-print']);
+});

@@ -7,7 +7,7 @@
 import type { PersonData, PersonTx } from '../access/door.ts';
 import type { IdentityKeys } from '../identity/crypto.ts';
 import type { UnitTree } from '../units/tree.ts';
-import type { Channel, Message } from './channels.ts';
+import type { Channel, Contact, Message } from './channels.ts';
 import { getContact } from './contacts.ts';
 import type { InvitationLinks } from './links.ts';
 
@@ -36,6 +36,27 @@ export function hospitalName(units: UnitTree, resh: string | null, lang: 'nb' | 
   return lang === 'nb' ? u.nameNb : (u.nameEn ?? u.nameNb);
 }
 
+/** How long a claimed invitation is left to its sender before another may take it (channels fail within about a minute). */
+const CLAIM_LEASE_MS = 15 * 60_000;
+
+interface Claimed {
+  id: number;
+  /** Its status when claimed: what the record expects still to find. */
+  status: 'ordered' | 'sent';
+  kind: 'invitation' | 'reminder';
+  attempts: number;
+  contact: Contact & { nin?: string };
+  channels: Channel[];
+  message: Message & { questionnaires?: string[] };
+}
+
+interface Attempt {
+  channel: string;
+  status: 'sent' | 'failed';
+  error: string | null;
+  messageId: string | null;
+}
+
 export class PromSender {
   constructor(
     private readonly data: PersonData,
@@ -49,99 +70,144 @@ export class PromSender {
   async run(now = new Date()): Promise<SendRun> {
     const total: SendRun = { sent: 0, reminded: 0, notReachable: 0, failed: 0 };
     for (;;) {
-      const batch = await this.data.transaction(PLATFORM, 'prom:send', (tx) => this.batch(tx, now));
-      for (const k of Object.keys(total) as Array<keyof SendRun>) total[k] += batch[k];
-      if (!batch.claimed) break;
+      const claimed = await this.data.transaction(PLATFORM, 'prom:send', (tx) => this.claim(tx, now));
+      for (const c of claimed) {
+        const attempts = await this.attempt(c);
+        total[await this.data.transaction(PLATFORM, 'prom:send', (tx) => this.record(tx, c, attempts, now))]++;
+      }
+      if (!claimed.length) break;
     }
     return total;
   }
 
-  private async batch(tx: PersonTx, now: Date): Promise<SendRun & { claimed: number }> {
-    const out = { sent: 0, reminded: 0, notReachable: 0, failed: 0, claimed: 0 };
+  /**
+   * Claims up to 50 due invitations and reminders and composes their messages. A claim
+   * (`claimed_until`, migration 133) keeps other senders off the invitation while this one sends,
+   * with no row held: a channel may take seconds to fail, and the patient's form and a capture for
+   * the same patient need the row meanwhile. A sender that dies with a claim leaves it due again
+   * when the claim ends (sent at least once, as before).
+   */
+  private async claim(tx: PersonTx, now: Date): Promise<Claimed[]> {
     const { rows } = await tx.client.query(
-      `SELECT id, person_id, unit_resh, purpose, status, channel, attempts, reminder_days, expiry_days, expires_at,
-              CASE WHEN status = 'ordered' THEN 'invitation' ELSE 'reminder' END AS kind
-       FROM prom_invitation
-       WHERE (status = 'ordered' AND send_at <= $1) OR (status = 'sent' AND remind_at <= $1 AND expires_at > $1)
-       ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED`,
-      [now],
+      `WITH due AS (
+         SELECT id FROM prom_invitation
+         WHERE ((status = 'ordered' AND send_at <= $1) OR (status = 'sent' AND remind_at <= $1 AND expires_at > $1))
+           AND (claimed_until IS NULL OR claimed_until <= $1)
+         ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED)
+       UPDATE prom_invitation v SET claimed_until = $2 FROM due WHERE v.id = due.id
+       RETURNING v.id, v.person_id, v.unit_resh, v.purpose, v.status, v.channel, v.attempts, v.expiry_days, v.expires_at,
+                 CASE WHEN v.status = 'ordered' THEN 'invitation' ELSE 'reminder' END AS kind`,
+      [now, new Date(now.getTime() + CLAIM_LEASE_MS)],
     );
-    out.claimed = rows.length;
-    const persons: number[] = [];
+    rows.sort((a, b) => Number(a.id) - Number(b.id));
+    const claimed: Claimed[] = [];
     for (const inv of rows) {
-      persons.push(Number(inv.person_id));
-      const contact = await getContact(tx, this.keys, Number(inv.person_id));
       const id = Number(inv.id);
+      const contact = await getContact(tx, this.keys, Number(inv.person_id));
       const deadline = inv.kind === 'invitation' ? new Date(now.getTime() + inv.expiry_days * 86_400_000) : new Date(inv.expires_at);
-      const message: Message & { questionnaires?: string[] } = {
-        invitationId: id,
+      claimed.push({
+        id,
+        status: inv.status,
         kind: inv.kind,
-        hospital: hospitalName(this.units, inv.unit_resh),
-        purpose: inv.purpose?.nb ?? '',
-        link: `${this.opts.publicUrl}/prom/${this.links.token(id)}`,
-        deadline: deadline.toISOString(),
-        lang: 'nb',
-        questionnaires: this.opts.questionnaires ? await this.opts.questionnaires(tx, id) : [],
-      };
-      // A reminder goes the way the invitation went; an invitation tries the cascade in order.
-      const candidates = this.channels.filter((c) => c.reaches(contact) && (inv.kind === 'invitation' || c.id === inv.channel));
-      let delivered: Channel | null = null;
-      for (const ch of candidates) {
-        try {
-          const res = await ch.send(contact, message);
-          await this.log(tx, id, ch.id, inv.kind, 'sent', null, res.messageId);
-          delivered = ch;
-          break;
-        } catch (err) {
-          await this.log(tx, id, ch.id, inv.kind, 'failed', (err as Error).message, null);
-        }
+        attempts: inv.attempts,
+        contact,
+        // A reminder goes the way the invitation went; an invitation tries the cascade in order.
+        channels: this.channels.filter((c) => c.reaches(contact) && (inv.kind === 'invitation' || c.id === inv.channel)),
+        message: {
+          invitationId: id,
+          kind: inv.kind,
+          hospital: hospitalName(this.units, inv.unit_resh),
+          purpose: inv.purpose?.nb ?? '',
+          link: `${this.opts.publicUrl}/prom/${this.links.token(id)}`,
+          deadline: deadline.toISOString(),
+          lang: 'nb',
+          questionnaires: this.opts.questionnaires ? await this.opts.questionnaires(tx, id) : [],
+        },
+      });
+    }
+    if (rows.length) tx.audit({ action: 'prom:send', object: 'prom/invitation', personIds: rows.map((r) => Number(r.person_id)) });
+    return claimed;
+  }
+
+  /** Tries the claimed invitation's channels in order until one takes it; holds no connection. */
+  private async attempt(c: Claimed): Promise<Attempt[]> {
+    const attempts: Attempt[] = [];
+    for (const ch of c.channels) {
+      // Answered, cancelled or merged since the claim (an earlier message of the batch may have
+      // taken long): nothing to send.
+      if (!(await this.stillDue(c))) break;
+      try {
+        const res = await ch.send(c.contact, c.message);
+        attempts.push({ channel: ch.id, status: 'sent', error: null, messageId: res.messageId });
+        break;
+      } catch (err) {
+        attempts.push({ channel: ch.id, status: 'failed', error: (err as Error).message, messageId: null });
       }
-      if (delivered && inv.kind === 'invitation') {
-        await tx.client.query(
-          `UPDATE prom_invitation SET status = 'sent', channel = $2, sent_at = $3::timestamptz, attempts = attempts + 1,
-             remind_at = $3::timestamptz + make_interval(days => reminder_days), expires_at = $3::timestamptz + make_interval(days => expiry_days), updated_at = now() WHERE id = $1`,
-          [id, delivered.id, now],
-        );
-        out.sent++;
-      } else if (delivered) {
-        await tx.client.query(`UPDATE prom_invitation SET status = 'reminded', reminded_at = $2, updated_at = now() WHERE id = $1`, [
-          id,
-          now,
-        ]);
-        out.reminded++;
-      } else if (inv.kind === 'reminder') {
-        // The reminder could not go: try again later, until the invitation ends.
-        await tx.client.query(`UPDATE prom_invitation SET remind_at = $2, updated_at = now() WHERE id = $1`, [
-          id,
-          new Date(now.getTime() + this.opts.retryBaseMs),
-        ]);
-        out.failed++;
-      } else if (candidates.length === 0 || inv.attempts + 1 >= this.opts.maxAttempts) {
-        // Nobody to send to, or every try failed: not reachable digitally; a paper form is printed.
-        await tx.client.query(
-          `UPDATE prom_invitation SET status = 'not-reachable', attempts = attempts + 1, updated_at = now() WHERE id = $1`,
-          [id],
-        );
+    }
+    return attempts;
+  }
+
+  private stillDue(c: Claimed): Promise<boolean> {
+    return this.data.transaction(
+      PLATFORM,
+      'prom:send',
+      async (tx) => (await tx.client.query('SELECT status FROM prom_invitation WHERE id = $1', [c.id])).rows[0]?.status === c.status,
+      { readOnly: true },
+    );
+  }
+
+  /**
+   * Keeps the attempts and moves the invitation on, unless something else moved it since the claim
+   * (answered, cancelled, merged, expired): that status stands, and the attempts are kept beside it.
+   */
+  private async record(tx: PersonTx, c: Claimed, attempts: Attempt[], now: Date): Promise<keyof SendRun> {
+    const { id } = c;
+    for (const a of attempts) await this.log(tx, id, a.channel, c.kind, a.status, a.error, a.messageId);
+    const delivered = attempts.find((a) => a.status === 'sent')?.channel;
+    await tx.client.query('UPDATE prom_invitation SET claimed_until = NULL WHERE id = $1', [id]);
+    const moved = async (sql: string, params: unknown[]) =>
+      ((await tx.client.query(`${sql} AND status = $${params.length + 1}`, [...params, c.status])).rowCount ?? 0) > 0;
+    if (delivered && c.kind === 'invitation') {
+      await moved(
+        `UPDATE prom_invitation SET status = 'sent', channel = $2, sent_at = $3::timestamptz, attempts = attempts + 1,
+           remind_at = $3::timestamptz + make_interval(days => reminder_days), expires_at = $3::timestamptz + make_interval(days => expiry_days), updated_at = now() WHERE id = $1`,
+        [id, delivered, now],
+      );
+      return 'sent';
+    }
+    if (delivered) {
+      await moved(`UPDATE prom_invitation SET status = 'reminded', reminded_at = $2, updated_at = now() WHERE id = $1`, [id, now]);
+      return 'reminded';
+    }
+    if (c.kind === 'reminder') {
+      // The reminder could not go: try again later, until the invitation ends.
+      await moved(`UPDATE prom_invitation SET remind_at = $2, updated_at = now() WHERE id = $1`, [
+        id,
+        new Date(now.getTime() + this.opts.retryBaseMs),
+      ]);
+      return 'failed';
+    }
+    if (c.channels.length === 0 || c.attempts + 1 >= this.opts.maxAttempts) {
+      // Nobody to send to, or every try failed: not reachable digitally; a paper form is printed.
+      if (
+        await moved(`UPDATE prom_invitation SET status = 'not-reachable', attempts = attempts + 1, updated_at = now() WHERE id = $1`, [id])
+      )
         await this.log(
           tx,
           id,
           'paper',
           'invitation',
           'to-print',
-          candidates.length ? 'every channel failed' : 'no contact details for any digital channel',
+          c.channels.length ? 'every channel failed' : 'no contact details for any digital channel',
           null,
         );
-        out.notReachable++;
-      } else {
-        await tx.client.query(`UPDATE prom_invitation SET attempts = attempts + 1, send_at = $2, updated_at = now() WHERE id = $1`, [
-          id,
-          new Date(now.getTime() + this.opts.retryBaseMs * 2 ** inv.attempts),
-        ]);
-        out.failed++;
-      }
+      return 'notReachable';
     }
-    if (persons.length) tx.audit({ action: 'prom:send', object: 'prom/invitation', personIds: persons });
-    return out;
+    await moved(`UPDATE prom_invitation SET attempts = attempts + 1, send_at = $2, updated_at = now() WHERE id = $1`, [
+      id,
+      new Date(now.getTime() + this.opts.retryBaseMs * 2 ** c.attempts),
+    ]);
+    return 'failed';
   }
 
   private async log(
