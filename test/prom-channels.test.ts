@@ -238,8 +238,8 @@ it('paper: a registrar of the unit prints the form with its one-time code and en
 });
 
 it('a mail server that takes the connection and never answers fails the attempt within the greeting timeout, not minutes later', async () => {
-  // The sender holds the invitation's row lock while it sends: nodemailer's own default would wait
-  // 30 s for a greeting and 10 minutes of silence.
+  // The rest of the sender's batch waits meanwhile: nodemailer's own default would wait 30 s for a
+  // greeting and 10 minutes of silence.
   const silent = net.createServer(() => undefined);
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
   const port = (silent.address() as net.AddressInfo).port;

@@ -70,10 +70,9 @@ export class EmailChannel implements Channel {
   }
   async send(c: Contact, m: Message) {
     if (!this.smtpUrl) throw new Error('No SMTP server configured: set KVALREG_SMTP_URL.');
-    // The sender sends while the invitation's row is locked (sender.ts), and a patient's form or a
-    // capture for the same patient waits for that lock: a mail server that does not answer must
-    // fail the attempt in seconds, as the SMS and Task channels do, not after nodemailer's default
-    // minutes. Options in the URL's query string still win.
+    // A mail server that does not answer must fail the attempt in seconds, as the SMS and Task
+    // channels do, not after nodemailer's default minutes: the sender tries a batch's invitations
+    // one after another, and the rest of the batch waits. Options in the URL's query string win.
     this.transport ??= nodemailer.createTransport({ url: this.smtpUrl, ...SMTP_TIMEOUTS });
     const t = messageText(m);
     const res = await this.transport.sendMail({ from: this.from, to: c.email!, subject: t.subject, text: t.body });
