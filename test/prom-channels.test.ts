@@ -42,7 +42,7 @@ let born = 0;
 async function patient(contact: { email?: string; mobile?: string }) {
   born += 1;
   const f = fracture({
-    nin: nin(`1961-0${born}-1${born}`, 'female'),
+    nin: nin(`1961-${String(((born - 1) % 12) + 1).padStart(2, '0')}-${10 + Math.floor((born - 1) / 12)}`, 'female'),
     injuryDateTime: '2003-09-01T10:00:00+02:00',
     firstContact: '2003-09-01T11:00:00+02:00',
     aoCode: '2R3A2',
@@ -269,41 +269,58 @@ it('a mail server that takes the connection and never answers fails the attempt 
   }
 }, 30_000);
 
-it("the sender holds no invitation while a channel takes its time: the patient's answer goes through meanwhile, and stands", async () => {
-  // A mail server that takes the connection and never greets: the attempt takes the greeting timeout.
-  const silent = net.createServer(() => undefined);
-  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
-  const channel = new EmailChannel(`smtp://127.0.0.1:${(silent.address() as net.AddressInfo).port}`, 'kvalreg@example.no');
-  const sender = new PromSender(t.platform.data, t.platform.units, t.platform.keys, t.platform.prom.links, [channel], {
+const senderWith = (channels: ConstructorParameters<typeof PromSender>[4]) =>
+  new PromSender(t.platform.data, t.platform.units, t.platform.keys, t.platform.prom.links, channels, {
     publicUrl: 'https://kvalreg.example',
     retryBaseMs: 60_000,
     maxAttempts: 5,
   });
+/** An ordered invitation for `person`, due at 07:00 UTC on 2 September 2003 (09:00 in Oslo). */
+const ordered = async (person: number) =>
+  Number(
+    (
+      await q(
+        `INSERT INTO prom_invitation (person_id, purpose, send_at, closes_on, reminder_days, expiry_days, status)
+         VALUES ($1, '{"nb": "oppfølging"}', '2003-09-02T07:00:00Z', '2003-09-30', 15, 30, 'ordered') RETURNING id`,
+        [person],
+      )
+    )[0].id,
+  );
+const SENDING_DAY = new Date('2003-09-02T08:00:00Z');
+/** As responses.ts marks an invitation answered; fails rather than waits more than 3 s for a lock. */
+const answer = (id: number) =>
+  t.platform.data.transaction(PLATFORM, 'test', async (tx) => {
+    await tx.client.query(`SET LOCAL lock_timeout = '3s'`);
+    await tx.client.query(`UPDATE prom_invitation SET status = 'answered', answered_at = now(), updated_at = now() WHERE id = $1`, [id]);
+  });
+
+it('the sender holds no invitation while a channel takes its time: answers given meanwhile go through and stand, and an invitation answered before its turn is not sent', async () => {
+  // A mail server that takes the connection and never greets: the attempt takes the greeting timeout.
+  let talking: () => void = () => undefined;
+  const connected = new Promise<void>((r) => (talking = r));
+  const silent = net.createServer(() => talking());
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const channel = new EmailChannel(`smtp://127.0.0.1:${(silent.address() as net.AddressInfo).port}`, 'kvalreg@example.no');
   try {
-    const person = await patient({ email: 'slow@example.no' });
-    const [{ id }] = await q(
-      `INSERT INTO prom_invitation (person_id, purpose, send_at, closes_on, reminder_days, expiry_days, status)
-       VALUES ($1, '{"nb": "oppfølging"}', '2003-09-02T07:00:00Z', '2003-09-30', 15, 30, 'ordered') RETURNING id`,
-      [person],
-    );
-    const sending = sender.run(new Date('2003-09-02T08:00:00Z'));
-    // Once the sender has claimed it and is talking to the mail server, the patient answers (as responses.ts marks it).
-    for (let i = 0; i < 100 && (await q('SELECT claimed_until FROM prom_invitation WHERE id = $1', [id]))[0].claimed_until === null; i++)
-      await new Promise((r) => setTimeout(r, 50));
+    const first = await ordered(await patient({ email: 'slow@example.no' }));
+    const second = await ordered(await patient({ email: 'next@example.no' }));
+    const sending = senderWith([channel]).run(SENDING_DAY);
+    // While the sender talks to the mail server about the first, both patients answer.
+    await connected;
     const started = Date.now();
-    await t.platform.data.transaction(PLATFORM, 'test', async (tx) => {
-      await tx.client.query(`SET LOCAL lock_timeout = '3s'`);
-      await tx.client.query(`UPDATE prom_invitation SET status = 'answered', answered_at = now(), updated_at = now() WHERE id = $1`, [id]);
-    });
+    await answer(first);
+    await answer(second);
     expect(Date.now() - started).toBeLessThan(3000);
-    expect(await sending).toMatchObject({ sent: 0, failed: 1 });
-    // The attempt is kept; the answer is not overwritten by the sender's retry.
-    expect(await deliveries(Number(id))).toEqual(['invitation:email:failed']);
-    expect((await q('SELECT status, attempts, claimed_until FROM prom_invitation WHERE id = $1', [id]))[0]).toEqual({
-      status: 'answered',
-      attempts: 0,
-      claimed_until: null,
-    });
+    // The first's attempt is kept, the second was never tried; neither answer is overwritten.
+    expect(await sending).toEqual({ sent: 0, reminded: 0, notReachable: 0, failed: 0, superseded: 2 });
+    expect(await deliveries(first)).toEqual(['invitation:email:failed']);
+    expect(await deliveries(second)).toEqual([]);
+    for (const id of [first, second])
+      expect((await q('SELECT status, attempts, claimed_by FROM prom_invitation WHERE id = $1', [id]))[0]).toEqual({
+        status: 'answered',
+        attempts: 0,
+        claimed_by: null,
+      });
   } finally {
     channel.close();
     silent.close();
@@ -311,24 +328,45 @@ it("the sender holds no invitation while a channel takes its time: the patient's
 }, 30_000);
 
 it('an invitation claimed by a sender that died is left alone until the claim ends, then sent', async () => {
-  const sender = new PromSender(t.platform.data, t.platform.units, t.platform.keys, t.platform.prom.links, [], {
-    publicUrl: 'https://kvalreg.example',
-    retryBaseMs: 60_000,
-    maxAttempts: 5,
-  });
-  const person = await patient({});
-  // Claimed at 08:00 by a sender that never came back (its claim runs 15 minutes).
-  const [{ id }] = await q(
-    `INSERT INTO prom_invitation (person_id, purpose, send_at, closes_on, reminder_days, expiry_days, status, claimed_until)
-     VALUES ($1, '{"nb": "oppfølging"}', '2003-09-02T07:00:00Z', '2003-09-30', 15, 30, 'ordered', '2003-09-02T08:15:00Z') RETURNING id`,
-    [person],
+  const id = await ordered(await patient({}));
+  // Claimed by a run that never came back; its claim has ten minutes left (the database's clock).
+  await q(
+    `UPDATE prom_invitation SET claimed_by = gen_random_uuid(), claimed_until = clock_timestamp() + interval '10 minutes' WHERE id = $1`,
+    [id],
   );
-  expect(await sender.run(new Date('2003-09-02T08:10:00Z'))).toEqual({ sent: 0, reminded: 0, notReachable: 0, failed: 0 });
+  expect(await senderWith([]).run(SENDING_DAY)).toEqual({ sent: 0, reminded: 0, notReachable: 0, failed: 0, superseded: 0 });
   expect((await q('SELECT status FROM prom_invitation WHERE id = $1', [id]))[0].status).toBe('ordered');
-  expect(await sender.run(new Date('2003-09-02T08:15:00Z'))).toEqual({ sent: 0, reminded: 0, notReachable: 1, failed: 0 });
-  expect((await q('SELECT status, claimed_until FROM prom_invitation WHERE id = $1', [id]))[0]).toEqual({
+  // The claim ends.
+  await q(`UPDATE prom_invitation SET claimed_until = clock_timestamp() - interval '1 second' WHERE id = $1`, [id]);
+  expect(await senderWith([]).run(SENDING_DAY)).toEqual({ sent: 0, reminded: 0, notReachable: 1, failed: 0, superseded: 0 });
+  expect((await q('SELECT status, claimed_by, claimed_until FROM prom_invitation WHERE id = $1', [id]))[0]).toEqual({
     status: 'not-reachable',
+    claimed_by: null,
     claimed_until: null,
   });
-  expect(await deliveries(Number(id))).toEqual(['invitation:paper:to-print']);
+  expect(await deliveries(id)).toEqual(['invitation:paper:to-print']);
+});
+
+it('two senders at once: each invitation goes out once, recorded once', async () => {
+  const addresses = Array.from({ length: 6 }, (_, i) => `twice${i}@example.no`);
+  const ids: number[] = [];
+  for (const email of addresses) ids.push(await ordered(await patient({ email })));
+  const channel = () => new EmailChannel(mail.url, 'kvalreg@example.no');
+  const [a, b] = [channel(), channel()];
+  try {
+    const runs = await Promise.all([senderWith([a]).run(SENDING_DAY), senderWith([b]).run(SENDING_DAY)]);
+    expect(runs[0].sent + runs[1].sent).toBe(6);
+  } finally {
+    a.close();
+    b.close();
+  }
+  for (const email of addresses) expect(mail.mails.filter((m) => m.to.includes(email))).toHaveLength(1);
+  for (const id of ids) {
+    expect(await deliveries(id)).toEqual(['invitation:email:sent']);
+    expect((await q('SELECT status, attempts, claimed_by FROM prom_invitation WHERE id = $1', [id]))[0]).toEqual({
+      status: 'sent',
+      attempts: 1,
+      claimed_by: null,
+    });
+  }
 });

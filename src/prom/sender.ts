@@ -4,6 +4,7 @@
 // attempt is retried with exponential backoff (KVALREG_REPORT_RETRY_BASE_MS, as reports) until
 // the attempts run out, and then the invitation is marked not reachable and put on the paper list.
 // A patient no channel can reach (no contact details) goes to paper at once.
+import crypto from 'node:crypto';
 import type { PersonData, PersonTx } from '../access/door.ts';
 import type { IdentityKeys } from '../identity/crypto.ts';
 import type { UnitTree } from '../units/tree.ts';
@@ -18,6 +19,8 @@ export interface SendRun {
   reminded: number;
   notReachable: number;
   failed: number;
+  /** Claimed, but answered, cancelled, merged or expired before a message went out: nothing sent. */
+  superseded: number;
 }
 
 export interface SenderOptions {
@@ -36,8 +39,8 @@ export function hospitalName(units: UnitTree, resh: string | null, lang: 'nb' | 
   return lang === 'nb' ? u.nameNb : (u.nameEn ?? u.nameNb);
 }
 
-/** How long a claimed invitation is left to its sender before another may take it (channels fail within about a minute). */
-const CLAIM_LEASE_MS = 15 * 60_000;
+/** How long a claim lasts from its last renewal (before each attempt; a channel fails within about a minute). */
+const CLAIM = "interval '15 minutes'";
 
 interface Claimed {
   id: number;
@@ -68,12 +71,31 @@ export class PromSender {
   ) {}
 
   async run(now = new Date()): Promise<SendRun> {
-    const total: SendRun = { sent: 0, reminded: 0, notReachable: 0, failed: 0 };
+    const total: SendRun = { sent: 0, reminded: 0, notReachable: 0, failed: 0, superseded: 0 };
+    // This run's claims: no other run records over them, and this one records over no other's.
+    const me = crypto.randomUUID();
     for (;;) {
-      const claimed = await this.data.transaction(PLATFORM, 'prom:send', (tx) => this.claim(tx, now));
-      for (const c of claimed) {
-        const attempts = await this.attempt(c);
-        total[await this.data.transaction(PLATFORM, 'prom:send', (tx) => this.record(tx, c, attempts, now))]++;
+      const claimed = await this.data.transaction(PLATFORM, 'prom:send', (tx) => this.claim(tx, me, now));
+      let done = 0;
+      try {
+        for (const c of claimed) {
+          const attempts = await this.attempt(me, c, now);
+          total[await this.data.transaction(PLATFORM, 'prom:send', (tx) => this.record(tx, me, c, attempts, now))]++;
+          done++;
+        }
+      } finally {
+        // A failure (the database gone, a stop) leaves the rest of the batch to the next run now,
+        // rather than when the claims end (without the database, it waits for that). The one it
+        // failed on keeps its claim until it ends: its message may have gone out.
+        if (done + 1 < claimed.length)
+          await this.data
+            .transaction(PLATFORM, 'prom:send', (tx) =>
+              tx.client.query('UPDATE prom_invitation SET claimed_by = NULL, claimed_until = NULL WHERE id = ANY($1) AND claimed_by = $2', [
+                claimed.slice(done + 1).map((c) => c.id),
+                me,
+              ]),
+            )
+            .catch(() => undefined);
       }
       if (!claimed.length) break;
     }
@@ -82,22 +104,23 @@ export class PromSender {
 
   /**
    * Claims up to 50 due invitations and reminders and composes their messages. A claim
-   * (`claimed_until`, migration 133) keeps other senders off the invitation while this one sends,
-   * with no row held: a channel may take seconds to fail, and the patient's form and a capture for
-   * the same patient need the row meanwhile. A sender that dies with a claim leaves it due again
-   * when the claim ends (sent at least once, as before).
+   * (`claimed_by`, `claimed_until`: migration 133) keeps other senders off the invitation while this
+   * one sends, with no row held: a channel may take seconds to fail, and the patient's form and a
+   * capture for the same patient need the row meanwhile. It runs on the database's clock (`now` is
+   * the day's business time, which tests set), and is renewed before each attempt. A sender that
+   * dies with a claim leaves the invitation due again when the claim ends (sent at least once).
    */
-  private async claim(tx: PersonTx, now: Date): Promise<Claimed[]> {
+  private async claim(tx: PersonTx, me: string, now: Date): Promise<Claimed[]> {
     const { rows } = await tx.client.query(
       `WITH due AS (
          SELECT id FROM prom_invitation
          WHERE ((status = 'ordered' AND send_at <= $1) OR (status = 'sent' AND remind_at <= $1 AND expires_at > $1))
-           AND (claimed_until IS NULL OR claimed_until <= $1)
+           AND (claimed_until IS NULL OR claimed_until <= clock_timestamp())
          ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED)
-       UPDATE prom_invitation v SET claimed_until = $2 FROM due WHERE v.id = due.id
+       UPDATE prom_invitation v SET claimed_by = $2, claimed_until = clock_timestamp() + ${CLAIM} FROM due WHERE v.id = due.id
        RETURNING v.id, v.person_id, v.unit_resh, v.purpose, v.status, v.channel, v.attempts, v.expiry_days, v.expires_at,
                  CASE WHEN v.status = 'ordered' THEN 'invitation' ELSE 'reminder' END AS kind`,
-      [now, new Date(now.getTime() + CLAIM_LEASE_MS)],
+      [now, me],
     );
     rows.sort((a, b) => Number(a.id) - Number(b.id));
     const claimed: Claimed[] = [];
@@ -129,13 +152,11 @@ export class PromSender {
     return claimed;
   }
 
-  /** Tries the claimed invitation's channels in order until one takes it; holds no connection. */
-  private async attempt(c: Claimed): Promise<Attempt[]> {
+  /** Tries the claimed invitation's channels in order until one takes it; holds no connection while a channel works. */
+  private async attempt(me: string, c: Claimed, now: Date): Promise<Attempt[]> {
     const attempts: Attempt[] = [];
     for (const ch of c.channels) {
-      // Answered, cancelled or merged since the claim (an earlier message of the batch may have
-      // taken long): nothing to send.
-      if (!(await this.stillDue(c))) break;
+      if (!(await this.renew(me, c, now))) break;
       try {
         const res = await ch.send(c.contact, c.message);
         attempts.push({ channel: ch.id, status: 'sent', error: null, messageId: res.messageId });
@@ -147,51 +168,57 @@ export class PromSender {
     return attempts;
   }
 
-  private stillDue(c: Claimed): Promise<boolean> {
-    return this.data.transaction(
-      PLATFORM,
-      'prom:send',
-      async (tx) => (await tx.client.query('SELECT status FROM prom_invitation WHERE id = $1', [c.id])).rows[0]?.status === c.status,
-      { readOnly: true },
-    );
+  /**
+   * Renews the claim before an attempt, if the invitation is still this run's and still due as
+   * claimed: answered, cancelled, merged or (a reminder) past its end since, or claimed by another
+   * run after this one's claim ran out, it is not sent.
+   */
+  private renew(me: string, c: Claimed, now: Date): Promise<boolean> {
+    return this.data.transaction(PLATFORM, 'prom:send', async (tx) => {
+      const { rowCount } = await tx.client.query(
+        `UPDATE prom_invitation SET claimed_until = clock_timestamp() + ${CLAIM}
+         WHERE id = $1 AND claimed_by = $2 AND status = $3 AND ($3 = 'ordered' OR expires_at > $4)`,
+        [c.id, me, c.status, now],
+      );
+      return rowCount === 1;
+    });
   }
 
   /**
-   * Keeps the attempts and moves the invitation on, unless something else moved it since the claim
-   * (answered, cancelled, merged, expired): that status stands, and the attempts are kept beside it.
+   * Keeps the attempts and moves the invitation on, ending the claim, if it is still this run's and
+   * as claimed. Answered, cancelled, merged or expired meanwhile, that status stands and the
+   * attempts are kept beside it (`superseded`, unless a message went out); taken by another run
+   * after this one's claim ran out, that run records it.
    */
-  private async record(tx: PersonTx, c: Claimed, attempts: Attempt[], now: Date): Promise<keyof SendRun> {
+  private async record(tx: PersonTx, me: string, c: Claimed, attempts: Attempt[], now: Date): Promise<keyof SendRun> {
     const { id } = c;
     for (const a of attempts) await this.log(tx, id, a.channel, c.kind, a.status, a.error, a.messageId);
     const delivered = attempts.find((a) => a.status === 'sent')?.channel;
-    await tx.client.query('UPDATE prom_invitation SET claimed_until = NULL WHERE id = $1', [id]);
-    const moved = async (sql: string, params: unknown[]) =>
-      ((await tx.client.query(`${sql} AND status = $${params.length + 1}`, [...params, c.status])).rowCount ?? 0) > 0;
-    if (delivered && c.kind === 'invitation') {
-      await moved(
-        `UPDATE prom_invitation SET status = 'sent', channel = $2, sent_at = $3::timestamptz, attempts = attempts + 1,
-           remind_at = $3::timestamptz + make_interval(days => reminder_days), expires_at = $3::timestamptz + make_interval(days => expiry_days), updated_at = now() WHERE id = $1`,
-        [id, delivered, now],
+    const moved = async (set: string, params: unknown[]) => {
+      const n = params.length;
+      const { rowCount } = await tx.client.query(
+        `UPDATE prom_invitation SET ${set}, claimed_by = NULL, claimed_until = NULL, updated_at = now()
+         WHERE id = $1 AND claimed_by = $${n + 2} AND status = $${n + 3}`,
+        [id, ...params, me, c.status],
       );
-      return 'sent';
-    }
-    if (delivered) {
-      await moved(`UPDATE prom_invitation SET status = 'reminded', reminded_at = $2, updated_at = now() WHERE id = $1`, [id, now]);
-      return 'reminded';
-    }
-    if (c.kind === 'reminder') {
+      return rowCount === 1;
+    };
+    const outcome = async (): Promise<keyof SendRun | null> => {
+      if (delivered && c.kind === 'invitation')
+        return (await moved(
+          `status = 'sent', channel = $2, sent_at = $3::timestamptz, attempts = attempts + 1,
+           remind_at = $3::timestamptz + make_interval(days => reminder_days), expires_at = $3::timestamptz + make_interval(days => expiry_days)`,
+          [delivered, now],
+        ))
+          ? 'sent'
+          : null;
+      if (delivered) return (await moved(`status = 'reminded', reminded_at = $2`, [now])) ? 'reminded' : null;
       // The reminder could not go: try again later, until the invitation ends.
-      await moved(`UPDATE prom_invitation SET remind_at = $2, updated_at = now() WHERE id = $1`, [
-        id,
-        new Date(now.getTime() + this.opts.retryBaseMs),
-      ]);
-      return 'failed';
-    }
-    if (c.channels.length === 0 || c.attempts + 1 >= this.opts.maxAttempts) {
-      // Nobody to send to, or every try failed: not reachable digitally; a paper form is printed.
-      if (
-        await moved(`UPDATE prom_invitation SET status = 'not-reachable', attempts = attempts + 1, updated_at = now() WHERE id = $1`, [id])
-      )
+      if (c.kind === 'reminder')
+        return (await moved(`remind_at = $2`, [new Date(now.getTime() + this.opts.retryBaseMs)])) ? 'failed' : null;
+      if (c.channels.length === 0 || c.attempts + 1 >= this.opts.maxAttempts) {
+        // Nobody to send to, or every try failed: not reachable digitally; a paper form is printed.
+        if (!(await moved(`status = 'not-reachable', attempts = attempts + 1`, []))) return null;
         await this.log(
           tx,
           id,
@@ -201,13 +228,17 @@ export class PromSender {
           c.channels.length ? 'every channel failed' : 'no contact details for any digital channel',
           null,
         );
-      return 'notReachable';
-    }
-    await moved(`UPDATE prom_invitation SET attempts = attempts + 1, send_at = $2, updated_at = now() WHERE id = $1`, [
-      id,
-      new Date(now.getTime() + this.opts.retryBaseMs * 2 ** c.attempts),
-    ]);
-    return 'failed';
+        return 'notReachable';
+      }
+      return (await moved(`attempts = attempts + 1, send_at = $2`, [new Date(now.getTime() + this.opts.retryBaseMs * 2 ** c.attempts)]))
+        ? 'failed'
+        : null;
+    };
+    const done = await outcome();
+    if (done) return done;
+    // Not moved: the claim ends all the same (if still this run's), and a message that went out counts.
+    await tx.client.query('UPDATE prom_invitation SET claimed_by = NULL, claimed_until = NULL WHERE id = $1 AND claimed_by = $2', [id, me]);
+    return delivered ? (c.kind === 'invitation' ? 'sent' : 'reminded') : 'superseded';
   }
 
   private async log(
@@ -220,7 +251,9 @@ export class PromSender {
     messageId: string | null,
   ): Promise<void> {
     await tx.client.query(
-      'INSERT INTO prom_delivery (invitation_id, channel, kind, status, error, message_id) VALUES ($1, $2, $3, $4, $5, $6)',
+      // Only while the invitation exists: a reservation since the claim deleted it with its patient.
+      `INSERT INTO prom_delivery (invitation_id, channel, kind, status, error, message_id)
+       SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM prom_invitation WHERE id = $1)`,
       [invitationId, channel, kind, status, error, messageId],
     );
   }
