@@ -34,6 +34,8 @@ export interface Config {
   /** How often changed cases are written to the analytics tables (milliseconds). */
   analyticsIntervalMs: number;
   /** Connections that share out a backlog of analytics rows (one statement uses one core). */
+  /** Milliseconds a streamed download may wait for its client to read on before it is ended (it holds a database transaction). */
+  streamStallMs: number;
   analyticsWorkers: number;
   /** OpenID Connect login for people (HelseID in production); unset = no browser login, unless the local provider runs. */
   oidc: OidcSettings | undefined;
@@ -223,6 +225,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimitPerMinute: intEnv(env, 'KVALREG_RATE_LIMIT', 60_000),
     analyticsIntervalMs: intEnv(env, 'KVALREG_ANALYTICS_INTERVAL_MS', 2000),
     // The cores of this machine (the embedded server's); a database server of its own has its own count.
+    streamStallMs: intEnv(env, 'KVALREG_STREAM_STALL_MS', 30_000),
     analyticsWorkers: intEnv(env, 'KVALREG_ANALYTICS_WORKERS', Math.min(4, os.availableParallelism())) || 1,
     anonymousRateLimitPerMinute: intEnv(env, 'KVALREG_ANONYMOUS_RATE_LIMIT', 120),
     publicRateLimitPerMinute: intEnv(env, 'KVALREG_PUBLIC_RATE_LIMIT', 3000),

@@ -1,6 +1,7 @@
 // The audit API for registry admins: filters (user, person by identity number, unit, registry,
 // time, action, outcome), cursor paging, streaming of large results as NDJSON and CSV, scope (the
 // admin of one registry sees that registry's events only) and the audit of reading the trail.
+import net from 'node:net';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createToken } from '../src/auth/tokens.ts';
@@ -14,7 +15,8 @@ let traumaAdmin: string;
 const mine = fracture({ nin: nin('1961-06-06', 'male') });
 let minePerson: number;
 beforeAll(async () => {
-  t = await testPlatform();
+  // A streamed download whose client stops reading is ended after 1.5 s (30 s in production).
+  t = await testPlatform({ KVALREG_STREAM_STALL_MS: '1500' });
   for (const f of [mine, fracture({ unitResh: OTHER_ORTHO }), fracture()]) {
     const res = await t.app.inject({
       method: 'POST',
@@ -152,6 +154,50 @@ describe('streaming', () => {
     const ids = lines.map((l) => JSON.parse(l).id);
     expect(new Set(ids).size).toBe(N);
     expect(JSON.parse(lines[N - 1])).toMatchObject({ actor: 'user:bulk', registry: 'fracture', action: 'read' });
+  });
+
+  it('a client that stops reading does not hold the database: the download is ended after KVALREG_STREAM_STALL_MS', async () => {
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = t.app.server.address() as net.AddressInfo;
+    const socket = net.connect(port, '127.0.0.1');
+    const closed = new Promise<void>((r) => socket.once('close', () => r()));
+    socket.on('error', () => undefined);
+    await new Promise<void>((r) => socket.once('connect', () => r()));
+    // Asks for about 10 MB and reads nothing: the socket's buffers fill, and the server waits.
+    socket.pause();
+    socket.write(
+      `GET /api/audit?format=ndjson&actor=user:bulk HTTP/1.1\r\nHost: kvalreg\r\nAuthorization: Bearer ${t.tokens.admin}\r\n\r\n`,
+    );
+    // The download's server process, once it has waited for its client in its transaction a while.
+    let stalled: number | undefined;
+    for (let i = 0; i < 200 && stalled === undefined; i++) {
+      stalled = (
+        await q(
+          `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'FETCH % FROM audit_stream'
+             AND state = 'idle in transaction' AND state_change < clock_timestamp() - interval '300 milliseconds'`,
+        )
+      )[0]?.pid;
+      if (stalled === undefined) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(stalled, 'the download waits for its client, in its transaction').toBeDefined();
+    // Ended within the stall time: the transaction is gone, and the client, reading again, finds
+    // the connection closed with the download cut short (no end of the chunked body).
+    const started = Date.now();
+    const inTransaction = async () =>
+      // (Not this query's own process: the pool may give the test that very connection once it is free.)
+      (await q(`SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND pid <> pg_backend_pid() AND xact_start IS NOT NULL`, [stalled])).length >
+      0;
+    while ((await inTransaction()) && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 100));
+    expect(await inTransaction()).toBe(false);
+    expect(Date.now() - started).toBeLessThan(5000);
+    let received = '';
+    socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
+    socket.resume();
+    await closed;
+    expect(received).toMatch(/^HTTP\/1\.1 200/);
+    expect(received.endsWith('\r\n0\r\n\r\n')).toBe(false);
+    // The trail reads on as before.
+    expect((await get('/api/audit?limit=1')).statusCode).toBe(200);
   });
 
   it('streams CSV for the admin of one registry, within their registry, and by Accept header', async () => {

@@ -6,7 +6,8 @@
 import net from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ehrBundle } from '../registries/fracture/bundles.ts';
-import { EmailChannel, SMTP_TIMEOUTS } from '../src/prom/channels.ts';
+import { SMTP_TIMEOUTS } from '../src/mail/smtp.ts';
+import { EmailChannel } from '../src/prom/channels.ts';
 import { PromSender } from '../src/prom/sender.ts';
 import { setContact } from '../src/prom/contacts.ts';
 import { saveResponse } from '../src/prom/responses.ts';

@@ -3,7 +3,8 @@
 // tests run the SMS sink in sms-sink.ts), a Helsenorge-style FHIR Task posted to a configured
 // endpoint, and paper (a printable PDF form with a one-time code, whose answers a registrar enters).
 // The words are neutral: which hospital asks and why, never a diagnosis.
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
+import { smtpTransport } from '../mail/smtp.ts';
 
 export type ChannelId = 'helsenorge' | 'email' | 'sms' | 'paper';
 
@@ -55,9 +56,6 @@ export function messageText(m: Message): { subject: string; body: string; short:
   };
 }
 
-/** Milliseconds to connect, to be greeted, and of silence in between (a slow transfer is not cut short). */
-export const SMTP_TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000 };
-
 export class EmailChannel implements Channel {
   readonly id = 'email' as const;
   private transport: Transporter | null = null;
@@ -70,10 +68,9 @@ export class EmailChannel implements Channel {
   }
   async send(c: Contact, m: Message) {
     if (!this.smtpUrl) throw new Error('No SMTP server configured: set KVALREG_SMTP_URL.');
-    // A mail server that does not answer must fail the attempt in seconds, as the SMS and Task
-    // channels do, not after nodemailer's default minutes: the sender tries a batch's invitations
-    // one after another, and the rest of the batch waits. Options in the URL's query string win.
-    this.transport ??= nodemailer.createTransport({ url: this.smtpUrl, ...SMTP_TIMEOUTS });
+    // Fails an attempt in seconds when the mail server does not answer (mail/smtp.ts): the sender
+    // tries a batch's invitations one after another, and the rest of the batch waits.
+    this.transport ??= smtpTransport(this.smtpUrl);
     const t = messageText(m);
     const res = await this.transport.sendMail({ from: this.from, to: c.email!, subject: t.subject, text: t.body });
     return { messageId: res.messageId ?? null };

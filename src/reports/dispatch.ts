@@ -12,7 +12,8 @@
 // it lives in the same migrations, transactions and backups as everything else, and the whole queue
 // is the two statements below. pg-boss would bring its own schema and maintenance for no gain here.
 import crypto from 'node:crypto';
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
+import { smtpTransport } from '../mail/smtp.ts';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Pool } from '../db/pool.ts';
@@ -462,7 +463,7 @@ export class Dispatcher {
   private async send(job: any, unitLabel: string, pdf: Buffer): Promise<{ messageId?: string }> {
     if (!this.config.smtpUrl)
       throw new Error('No SMTP server configured: set KVALREG_SMTP_URL (e.g. smtp://user:password@mail.example.no:587).');
-    this.transport ??= nodemailer.createTransport(this.config.smtpUrl);
+    this.transport ??= smtpTransport(this.config.smtpUrl);
     const token = this.unsubscribeToken(Number(job.subscription_id), job.recipient);
     const link = `${this.config.publicUrl}/api/unsubscribe?token=${encodeURIComponent(token)}`;
     const nb = job.lang !== 'en';

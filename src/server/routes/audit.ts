@@ -24,6 +24,12 @@ function formatOf(req: FastifyRequest, asked: unknown): Format {
   return accept.includes('application/x-ndjson') ? 'ndjson' : accept.includes('text/csv') ? 'csv' : 'json';
 }
 
+class StreamStalled extends Error {
+  constructor(ms: number) {
+    super(`the client read nothing of the audit download for ${ms} ms; it was ended, so that it no longer holds a database connection`);
+  }
+}
+
 export async function auditRoutes(fastify: FastifyInstance, { platform }: RouteOptions): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const answer = async (req: FastifyRequest, reply: FastifyReply, filter: AuditFilter, format: Format) => {
@@ -36,13 +42,29 @@ export async function auditRoutes(fastify: FastifyInstance, { platform }: RouteO
     }
     const out = new PassThrough();
     let started = false;
+    const stallMs = platform.config.streamStallMs;
+    // The stream reads the trail in a transaction, which holds a connection of the pool and a
+    // snapshot: a client that stops reading (a dialog left open, a stalled pipe) must not hold them
+    // for good. Waiting longer than KVALREG_STREAM_STALL_MS for it ends the download.
     const write = async (chunk: string) => {
       if (out.destroyed) throw new Error('the client went away');
-      if (!out.write(chunk))
-        await new Promise<void>((resolve) => {
-          out.once('drain', resolve);
-          out.once('close', resolve);
-        });
+      if (out.write(chunk)) return;
+      const drained = await new Promise<boolean>((resolve) => {
+        const done = (ok: boolean) => () => {
+          clearTimeout(timer);
+          out.off('drain', onDrain).off('close', onClose);
+          resolve(ok);
+        };
+        const onDrain = done(true),
+          onClose = done(true);
+        const timer = setTimeout(done(false), stallMs);
+        out.once('drain', onDrain).once('close', onClose);
+      });
+      if (!drained) {
+        out.destroy();
+        reply.raw.destroy();
+        throw new StreamStalled(stallMs);
+      }
     };
     return new Promise<FastifyReply>((resolve, reject) => {
       platform.data
@@ -71,6 +93,7 @@ export async function auditRoutes(fastify: FastifyInstance, { platform }: RouteO
           () => out.end(),
           (err) => {
             if (!started) return reject(err);
+            if (err instanceof StreamStalled) return req.log.warn({ stallMs }, err.message);
             // Headers are gone: say so at the end of the stream, so a reader knows the result is cut short.
             req.log.error({ err }, 'streaming the audit trail failed');
             if (!out.destroyed)
