@@ -254,7 +254,9 @@ async function main() {
         platform.indicators.lastComputation.get(registry.id)?.phases ?? {},
       )
         .map(([k, v]) => `${k} ${(v / 1000).toFixed(2)} s`)
-        .join(', ')}`,
+        .join(', ')}${(platform.indicators.lastComputation.get(registry.id)?.parts ?? [])
+        .map((p, k) => `${k === 0 ? '; parts: ' : ', '}${p.indicators} indicators ${(p.ms / 1000).toFixed(2)} s`)
+        .join('')}`,
     );
 
     const year = String(new Date().getFullYear() - 1);

@@ -98,6 +98,8 @@ export interface ComputeResult {
   rows: number;
   ms: number;
   phases: Record<string, number>;
+  /** A computation shared out in parts: each part's indicators and milliseconds, to see how evenly they were shared. */
+  parts?: Array<{ indicators: number; ms: number }>;
 }
 
 /**

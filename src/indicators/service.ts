@@ -266,7 +266,12 @@ export class Indicators {
     // Phases add up the parts' times (they ran side by side: more than the time it took).
     const phases: Record<string, number> = {};
     for (const d of done) for (const [k, v] of Object.entries(d.phases)) phases[k] = (phases[k] ?? 0) + v;
-    return { rows: done.reduce((n, d) => n + d.rows, 0), ms: Math.round(performance.now() - started), phases };
+    return {
+      rows: done.reduce((n, d) => n + d.rows, 0),
+      ms: Math.round(performance.now() - started),
+      phases,
+      parts: done.map((d, k) => ({ indicators: shares[k].length, ms: d.ms })),
+    };
   }
 
   /** When each indicator was last computed, from which analytics version. */
