@@ -171,6 +171,17 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
       const inv = await visible(req, id);
       const pdf = await platform.data.transaction(PLATFORM, 'prom:paper', async (tx) => {
         const asked = await invitationInstruments(tx, id, prom.order);
+        // The PDF first, then the record of its printing: the record's key locks the invitation
+        // (the patient's code check waits for it), for as short a time as may be.
+        const pdf = await paperPdf({
+          invitationId: id,
+          hospital: hospitalName(platform.units, inv.unit_resh),
+          purpose: inv.purpose?.nb ?? '',
+          code: prom.links.code(id),
+          link: `${platform.config.publicUrl}/prom/${prom.links.token(id)}`,
+          deadline: inv.expires_at ? new Date(inv.expires_at).toISOString() : null,
+          instruments: asked.map((a) => ({ instrument: prom.instruments.get(a.instrument)!, recall: a.recall })),
+        });
         await tx.client.query(
           "INSERT INTO prom_delivery (invitation_id, channel, kind, status) VALUES ($1, 'paper', 'invitation', 'printed')",
           [id],
@@ -181,15 +192,7 @@ export async function promRoutes(app: FastifyInstance, { platform }: RouteOption
           personIds: [Number(inv.person_id)],
           actor: { label: callerLabel(req.caller!), role: 'unit-registrar' },
         });
-        return paperPdf({
-          invitationId: id,
-          hospital: hospitalName(platform.units, inv.unit_resh),
-          purpose: inv.purpose?.nb ?? '',
-          code: prom.links.code(id),
-          link: `${platform.config.publicUrl}/prom/${prom.links.token(id)}`,
-          deadline: inv.expires_at ? new Date(inv.expires_at).toISOString() : null,
-          instruments: asked.map((a) => ({ instrument: prom.instruments.get(a.instrument)!, recall: a.recall })),
-        });
+        return pdf;
       });
       return reply
         .type('application/pdf')
