@@ -82,8 +82,13 @@ it("response rates: who was asked and who answered are exactly the demo's, and e
     }
     const answered = asked.filter((a) => a.answered).length;
     expect(row.nation.eligible, key).toBe(asked.length);
-    expect(row.nation.responders, key).toBe(answered);
-    if (asked.length >= 100) near(row.nation.rate!, RATES.promResponse, asked.length);
+    // Disclosure control (src/prom/small-counts.ts): responders and non-responders are shown only
+    // when both reach the registry's threshold. Which time points have few answers depends on the day the
+    // demo is generated (on 8 December, 12-month KOOS had 3 of at least 5 asked).
+    const small = t.platform.registry('fracture')!.meta.smallCountThreshold;
+    const shown = answered >= small && asked.length - answered >= small;
+    expect(row.nation.responders, key).toBe(shown ? answered : null);
+    if (shown && asked.length >= 100) near(row.nation.rate!, RATES.promResponse, asked.length);
   }
 });
 
