@@ -7,10 +7,9 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureSample } from '../bench/sample.ts';
-import type { PersonData, PersonTx } from '../src/access/door.ts';
+import { PersonData, type PersonTx } from '../src/access/door.ts';
 import { Analytics } from '../src/analytics/refresh.ts';
 import { analyticsTable } from '../src/analytics/columns.ts';
-import { PersonData as Door } from '../src/access/door.ts';
 import { createPool } from '../src/db/pool.ts';
 import { Indicators } from '../src/indicators/service.ts';
 import { storedAgainstComputed } from './helpers/analytics-rows.ts';
@@ -313,7 +312,7 @@ describe('shares on connections of their own', () => {
     const pool = createPool(t.databaseUrl, 2);
     const sharePool = createPool(t.databaseUrl, 2);
     try {
-      const data = new Door(pool, t.platform.units, undefined, sharePool);
+      const data = new PersonData(pool, t.platform.units, undefined, sharePool);
       const computation = () => new Indicators(data, pool, [registry()], t.platform.units, log, 2);
       const [one, other] = [computation(), computation()];
       const analytics = new Analytics(data, [registry()], log, { sqlBatchSize: 25, batchSize: 25, workers: 2 });

@@ -18,6 +18,7 @@ import { osloDate } from '../time/oslo.ts';
 import { promResultsOf } from '../prom/case-results.ts';
 import { analyticsColumns, analyticsTable, columnsSignature, FIXED_COLUMNS, type AnalyticsColumn } from './columns.ts';
 import { sqlRowsPlan, type SqlRowsPlan } from './sql-rows.ts';
+import { analyticsVersion } from './version.ts';
 
 const PLATFORM = { kind: 'platform', task: 'analytics' } as const;
 
@@ -312,7 +313,7 @@ async function writeBatch(
   const db = tx.client;
   if (log.length === 0) return NOTHING;
   const taken = [...new Set(log.map((r) => r.caseId))];
-  const version = Number((await db.query('SELECT version FROM analytics_state WHERE registry = $1', [registry.id])).rows[0]?.version ?? 0);
+  const version = await analyticsVersion(db, registry.id);
   const observed = observer ? await observer.before(tx, registry, taken, version) : undefined;
   const done = plan ? await writeRowsSqlOrJs(tx, registry, plan, taken, logger) : await writeRowsJs(tx, registry, taken);
   // Exactly the log rows read: a change logged after them stays for the next round.

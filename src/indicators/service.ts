@@ -19,6 +19,7 @@ import { loadIndicators, type Indicator } from './load.ts';
 import { computeStatistic, loadStatistics, type Statistic, type StatisticResult } from './statistics.ts';
 import type { Grain } from './schema.ts';
 import { achievementLevel, holdsThreshold, rateInterval, trend, wilson, type Interval, type Level, type Trend } from './stats.ts';
+import { analyticsVersion } from '../analytics/version.ts';
 
 const PLATFORM = { kind: 'platform', task: 'indicators' } as const;
 /** How often reads may start a background check whether results must be recomputed. */
@@ -202,9 +203,7 @@ export class Indicators {
       // One computation per registry at a time, also across processes, and none while the analytics
       // refresher moves the results with a batch (incremental.ts takes the same lock).
       await tx.client.query('SELECT pg_advisory_xact_lock(4243, hashtext($1))', [registry.id]);
-      const version = Number(
-        (await tx.client.query('SELECT version FROM analytics_state WHERE registry = $1', [registry.id])).rows[0]?.version ?? 0,
-      );
+      const version = await analyticsVersion(tx.client, registry.id);
       const runs = new Map(
         (
           await tx.client.query('SELECT indicator, version, as_of::text AS as_of, signature FROM indicator_run WHERE registry = $1', [

@@ -12,6 +12,7 @@ import { CountDisclosure, MARGIN } from '../disclosure/counts.ts';
 import type { Reason } from '../disclosure/table.ts';
 import type { Registry } from '../registry/load.ts';
 import type { UnitTree } from '../units/tree.ts';
+import { analyticsVersion } from '../analytics/version.ts';
 
 const PLATFORM = { kind: 'platform', task: 'key-figures' } as const;
 const TABLE = 'cases-per-year';
@@ -47,9 +48,7 @@ export class KeyFigures {
   ) {}
 
   async get(registry: Registry): Promise<KeyFigureTable> {
-    const version = Number(
-      (await this.pool.query('SELECT version FROM analytics_state WHERE registry = $1', [registry.id])).rows[0]?.version ?? 0,
-    );
+    const version = await analyticsVersion(this.pool, registry.id);
     const hit = this.cache.get(registry.id);
     if (hit && hit.version === version) return hit.table;
     const table = this.compute(registry);

@@ -24,6 +24,7 @@ import { coverageFor, coverageIndex, DEFAULT_LOW_COVERAGE, type ResultCoverage }
 import { agreement } from './validation.ts';
 import { computeEvidence, loadStageDef, stageVerdict, wordingFor, type StageAssessment, type StageDef, type StageItem } from './stage.ts';
 import { KvalregError, kindOfStatus } from '../errors.ts';
+import { analyticsVersion } from '../analytics/version.ts';
 
 const PLATFORM = { kind: 'platform', task: 'quality' } as const;
 export const QUALITY_READERS: Role[] = ['unit-registrar', 'unit-reader', 'registry-admin', 'platform-admin'];
@@ -459,13 +460,9 @@ export class Quality {
   async measured(registry: Registry, dataset: 'fresh' | 'qa' = 'fresh'): Promise<Measured> {
     const { set } = this.need(registry);
     const asOf = osloDate(new Date().toISOString());
-    const version = await this.data.transaction(
-      PLATFORM,
-      'quality:measure',
-      async (tx) =>
-        Number((await tx.client.query('SELECT version FROM analytics_state WHERE registry = $1', [registry.id])).rows[0]?.version ?? 0),
-      { readOnly: true },
-    );
+    const version = await this.data.transaction(PLATFORM, 'quality:measure', (tx) => analyticsVersion(tx.client, registry.id), {
+      readOnly: true,
+    });
     const key = `${registry.id}|${dataset}|${version}|${asOf}`;
     let hit = this.cache.get(key);
     if (!hit) {

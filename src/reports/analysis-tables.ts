@@ -12,6 +12,7 @@ import type { Queryable } from '../db/pool.ts';
 import type { Registry } from '../registry/load.ts';
 import type { UnitTree } from '../units/tree.ts';
 import { whereSql, xExpression, type AnalysisDef, type Analyses } from './analyses.ts';
+import { analyticsVersion } from '../analytics/version.ts';
 
 const PLATFORM = { kind: 'platform', task: 'reports' } as const;
 /** The table of all cases per unit: every analysis over the same cases has it as its total. */
@@ -77,9 +78,7 @@ export class AnalysisTables {
 
   /** The tables of a registry's analyses for a year and dataset, current with the analytics data. */
   async get(registry: Registry, analyses: Analyses, year: string, dataset: 'fresh' | 'qa'): Promise<YearTables> {
-    const version = Number(
-      (await this.pool.query('SELECT version FROM analytics_state WHERE registry = $1', [registry.id])).rows[0]?.version ?? 0,
-    );
+    const version = await analyticsVersion(this.pool, registry.id);
     const key = `${registry.id}|${year}|${dataset}`;
     const hit = this.cache.get(key);
     if (hit && hit.version === version) return hit.tables;

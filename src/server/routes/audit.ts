@@ -50,15 +50,14 @@ export async function auditRoutes(fastify: FastifyInstance, { platform }: RouteO
       if (out.destroyed) throw new Error('the client went away');
       if (out.write(chunk)) return;
       const drained = await new Promise<boolean>((resolve) => {
-        const done = (ok: boolean) => () => {
+        const done = (ok: boolean) => {
           clearTimeout(timer);
-          out.off('drain', onDrain).off('close', onClose);
+          out.off('drain', read).off('close', read);
           resolve(ok);
         };
-        const onDrain = done(true),
-          onClose = done(true);
-        const timer = setTimeout(done(false), stallMs);
-        out.once('drain', onDrain).once('close', onClose);
+        const read = () => done(true);
+        const timer = setTimeout(() => done(false), stallMs);
+        out.once('drain', read).once('close', read);
       });
       if (!drained) {
         out.destroy();
