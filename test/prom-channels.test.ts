@@ -371,3 +371,26 @@ it('two senders at once: each invitation goes out once, recorded once', async ()
     });
   }
 });
+
+it('an invitation answered while its e-mail is being accepted: the message counts as sent and is recorded, and the answer stands', async () => {
+  const id = await ordered(await patient({ email: 'midway@example.no' }));
+  const channel = new EmailChannel(mail.url, 'kvalreg@example.no');
+  // The mail server answers the patient's message only after the patient has answered the form.
+  mail.whileReceiving = async (to) => {
+    if (to.includes('midway@example.no')) await answer(id);
+  };
+  try {
+    expect(await senderWith([channel]).run(SENDING_DAY)).toEqual({ sent: 1, reminded: 0, notReachable: 0, failed: 0, superseded: 0 });
+  } finally {
+    mail.whileReceiving = null;
+    channel.close();
+  }
+  expect(mail.mails.filter((m) => m.to.includes('midway@example.no'))).toHaveLength(1);
+  expect(await deliveries(id)).toEqual(['invitation:email:sent']);
+  expect((await q('SELECT status, attempts, sent_at, claimed_by FROM prom_invitation WHERE id = $1', [id]))[0]).toEqual({
+    status: 'answered',
+    attempts: 0,
+    sent_at: null,
+    claimed_by: null,
+  });
+});
