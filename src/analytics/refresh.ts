@@ -19,6 +19,7 @@ import { promResultsOf } from '../prom/case-results.ts';
 import { analyticsColumns, analyticsTable, columnsSignature, FIXED_COLUMNS, type AnalyticsColumn } from './columns.ts';
 import { sqlRowsPlan, type SqlRowsPlan } from './sql-rows.ts';
 import { analyticsVersion } from './version.ts';
+import { storedOutcomes } from '../quality/stored.ts';
 
 const PLATFORM = { kind: 'platform', task: 'analytics' } as const;
 
@@ -261,7 +262,9 @@ async function readLog(db: Client, registry: Registry, size: number): Promise<Lo
 }
 
 async function prepareTable(db: Client, registry: Registry, log: Logger): Promise<void> {
-  const shape = columnsSignature(registry);
+  // The data-quality outcomes stored in each row (quality/stored.ts) are part of the table's shape.
+  const stored = storedOutcomes(registry);
+  const shape = `${columnsSignature(registry)}${stored ? `+${stored.tag}` : ''}`;
   const signature = `${shape}:${registry.sha256.slice(0, 16)}`;
   const table = analyticsTable(registry);
   const old = (await db.query('SELECT signature FROM analytics_table WHERE registry = $1', [registry.id])).rows[0]?.signature as
@@ -276,9 +279,24 @@ async function prepareTable(db: Client, registry: Registry, log: Logger): Promis
       const cols = analyticsColumns(registry).map((c) => `"${c.name}" ${c.sql}`);
       await db.query(`DROP TABLE IF EXISTS ${table}`);
       // Rows go with their case (a reservation deletes the person and their cases).
-      await db.query(`CREATE TABLE ${table} (${[...FIXED_COLUMNS, ...cols].join(', ')},
+      const create = (generated: string[]) =>
+        db.query(`CREATE TABLE ${table} (${[...FIXED_COLUMNS, ...cols, ...generated].join(', ')},
         registry text NOT NULL DEFAULT ${db.escapeLiteral(registry.id)} CHECK (registry = ${db.escapeLiteral(registry.id)}),
         FOREIGN KEY (registry, case_id) REFERENCES registry_case (registry, id) ON DELETE CASCADE)`);
+      if (!stored) await create([]);
+      else {
+        // A rule PostgreSQL cannot store (an expression it does not hold immutable) leaves the
+        // data-quality outcomes to be worked out on every measurement, as measures.ts does then.
+        await db.query('SAVEPOINT stored_outcomes');
+        try {
+          await create(stored.ddl);
+          await db.query('RELEASE SAVEPOINT stored_outcomes');
+        } catch (err) {
+          await db.query('ROLLBACK TO SAVEPOINT stored_outcomes');
+          log.warn({ err, registry: registry.id }, 'data-quality outcomes cannot be stored in the analytics table; each measurement will evaluate every check');
+          await create([]);
+        }
+      }
       await db.query(`CREATE INDEX ON ${table} USING gin (unit_path)`);
       await db.query(`CREATE INDEX ON ${table} (person_id)`);
       // Person-level: a unit user sees the rows of their units only, like the cases themselves.

@@ -65,9 +65,24 @@ export interface CheckSet {
 }
 
 const OSLO = `'Europe/Oslo'`;
-const col = (name: string) => `a."${name}"`;
-export const dateOf = (name: string, type: VariableType | undefined) =>
+const qualified = (name: string) => `a."${name}"`;
+const unqualified = (name: string) => `"${name}"`;
+/** A date variable's date (a time's date in Oslo), over alias `a` or (`col` given) otherwise. */
+export const dateOf = (name: string, type: VariableType | undefined, col = qualified) =>
   type === 'datetime' ? `(${col(name)} AT TIME ZONE ${OSLO})::date` : col(name);
+
+/**
+ * How the predicates are written: `read` for a statement over alias `a` with the code lists as
+ * parameters; `stored` for the analytics table's own generated columns (stored.ts), which name
+ * their columns bare and can hold no parameters, so values are written in as literals.
+ */
+export type CheckSqlStyle = 'read' | 'stored';
+
+/** A value written into SQL as a literal: a string, or an array of strings as text[]. */
+function sqlLiteral(v: unknown): string {
+  const quote = (x: unknown) => `'${String(x).replace(/'/g, "''")}'`;
+  return Array.isArray(v) ? `ARRAY[${v.map(quote).join(', ')}]::text[]` : quote(v);
+}
 /**
  * The year of a date expression, as an integer. `extract` returns numeric (PostgreSQL 14 and
  * later), which costs a sixth of a plain counting pass over the cases to compute and compare;
@@ -113,16 +128,21 @@ export function indicatorVariables(registry: Registry, indicators: Indicator[]):
   return out;
 }
 
-export function buildChecks(registry: Registry, def: QualityDef, indicators: Indicator[]): CheckSet {
+export function buildChecks(registry: Registry, def: QualityDef, indicators: Indicator[], style: CheckSqlStyle = 'read'): CheckSet {
   const columns = new Map(analyticsColumns(registry).map((c) => [c.name, c.type]));
   const params: unknown[] = [];
-  const param = (v: unknown) => {
-    params.push(v);
-    return `$${params.length}`;
-  };
+  const param =
+    style === 'stored'
+      ? sqlLiteral
+      : (v: unknown) => {
+          params.push(v);
+          return `$${params.length}`;
+        };
+  const col = style === 'stored' ? unqualified : qualified;
   // `today()` and dates in the future are judged against the computation date: always the last parameter slot, filled at run time.
   const asOf = '$AS_OF';
-  const compile = (src: string) => compileToSql(src, { columns, alias: 'a', param, asOf });
+  const compile = (src: string) =>
+    compileToSql(src, { columns, alias: 'a', param, asOf, ...(style === 'stored' ? { column: unqualified } : {}) });
   const forIndicators = indicatorVariables(registry, indicators);
   const adjustment = new Set(
     def.adjustment.flatMap((v) => {
@@ -291,16 +311,16 @@ export function buildChecks(registry: Registry, def: QualityDef, indicators: Ind
 
   let timeliness: CheckSet['timeliness'] = null;
   if (def.timeliness) {
-    const ev = dateOf(def.timeliness.eventDate, columns.get(def.timeliness.eventDate));
+    const ev = dateOf(def.timeliness.eventDate, columns.get(def.timeliness.eventDate), col);
     timeliness = {
-      registration: `((a.case_created_at AT TIME ZONE ${OSLO})::date - ${ev})`,
+      registration: `((${col('case_created_at')} AT TIME ZONE ${OSLO})::date - ${ev})`,
       // A finalised case cannot change without being reopened: its last change is its finalisation.
-      finalisation: `(CASE WHEN a.finalised THEN (a.data_updated_at AT TIME ZONE ${OSLO})::date - ${ev} END)`,
+      finalisation: `(CASE WHEN ${col('finalised')} THEN (${col('data_updated_at')} AT TIME ZONE ${OSLO})::date - ${ev} END)`,
       registrationDays: def.timeliness.registrationDays,
       finalisationDays: def.timeliness.finalisationDays,
     };
   }
-  return { checks, notMeasured, periodSql: dateOf(def.periodDate, columns.get(def.periodDate)), timeliness, params, columns };
+  return { checks, notMeasured, periodSql: dateOf(def.periodDate, columns.get(def.periodDate), col), timeliness, params, columns };
 }
 
 function safeVariables(src: string): string[] {

@@ -8,7 +8,8 @@ import type { PersonTx } from '../access/door.ts';
 import { analyticsTable } from '../analytics/columns.ts';
 import type { Registry } from '../registry/load.ts';
 import type { UnitTree } from '../units/tree.ts';
-import { checkKey, yearOf, type CheckSet } from './checks.ts';
+import { checkKey, yearOf, type Check, type CheckSet } from './checks.ts';
+import { BITS_PER_COLUMN, storedOutcomes, type StoredOutcomes } from './stored.ts';
 
 /** Counts of one check at one unit and year. For completeness: [eligible, present, unknown]; otherwise [checked, failing]. */
 export type CheckCounts = number[];
@@ -28,6 +29,8 @@ export interface Measured {
   analyticsVersion: number;
   computedAt: string;
   durationMs: number;
+  /** How the checks were counted: from the outcomes stored in the rows, or by evaluating every check (stored.ts). */
+  way: 'stored' | 'evaluated';
   years: number[];
   /** unit (every level) → year → counts. */
   byUnit: Map<string, Map<number, UnitYear>>;
@@ -45,7 +48,37 @@ const empty = (): UnitYear => ({ cases: 0, checks: new Map(), registration: new 
 export const OSLO_SESSION = `SET LOCAL TimeZone = 'Europe/Oslo'`;
 const inOsloSession = (sql: string) => sql.replace(/ AT TIME ZONE 'Europe\/Oslo'\)::date/g, ')::date');
 
-/** The one-pass statement: per unit and year, the case count and each check's counts (run under OSLO_SESSION). */
+/**
+ * Each check's counts as aggregates over alias `a` (run under OSLO_SESSION): for completeness
+ * eligible, present and unknown; otherwise checked and failing.
+ */
+function checkAggregates(c: Check): string[] {
+  if (c.kind === 'completeness') {
+    // A requirement evaluated once per case, not once per count: one sum tallies the eligible
+    // cases (1 each) and those with the value (2^32 more each), split when the group is done.
+    // A check every case is eligible for needs none of it: count(*) and count(value).
+    const tally = `sum(CASE WHEN ${c.eligible} THEN CASE WHEN ${c.present} THEN ${TALLY_BOTH} ELSE 1 END END)`;
+    const [eligible, present] =
+      c.eligible === 'TRUE' ? [countWhere(c.eligible), countWhere(c.eligible, c.present)] : [low(tally), high(tally)];
+    return [eligible, present, c.unknown ? countWhere(c.eligible, c.unknown) : '0'];
+  }
+  if (c.kind === 'consistency') {
+    // A rule's assertion evaluated once per case, not once per count (a rule comparing a time's
+    // date in Oslo converts the time each time): one sum tallies where it holds (1 each) and where
+    // it fails (2^32 each), split when the group is done.
+    const tally = `sum(CASE ${c.outcome} WHEN TRUE THEN 1 WHEN FALSE THEN ${TALLY} END)`;
+    return [`${low(tally)} + ${high(tally)}`, high(tally)];
+  }
+  // A validity check's `failing` holds only where `checked` does (checks.ts: it is unknown for a
+  // missing value), so it is counted alone.
+  return [countWhere(c.checked), countWhere(c.failing)];
+}
+
+/**
+ * The one-pass statement evaluating every check on every case (run under OSLO_SESSION): per unit
+ * and year, the case count and each check's counts. Used where the outcomes are not stored in the
+ * table (stored.ts), and as the reference the stored way is tested against.
+ */
 export function measureSql(
   registry: Registry,
   set: CheckSet,
@@ -55,28 +88,9 @@ export function measureSql(
   const cols: string[] = [];
   const columns: Array<{ key: string; parts: number }> = [];
   for (const c of set.checks) {
-    if (c.kind === 'completeness') {
-      // A requirement evaluated once per case, not once per count: one sum tallies the eligible
-      // cases (1 each) and those with the value (2^32 more each), split when the group is done.
-      // A check every case is eligible for needs none of it: count(*) and count(value).
-      const tally = `sum(CASE WHEN ${c.eligible} THEN CASE WHEN ${c.present} THEN ${TALLY_BOTH} ELSE 1 END END)`;
-      const [eligible, present] =
-        c.eligible === 'TRUE' ? [countWhere(c.eligible), countWhere(c.eligible, c.present)] : [low(tally), high(tally)];
-      cols.push(eligible, present, c.unknown ? countWhere(c.eligible, c.unknown) : '0');
-      columns.push({ key: checkKey(c), parts: 3 });
-    } else if (c.kind === 'consistency') {
-      // A rule's assertion evaluated once per case, not once per count (a rule comparing a time's
-      // date in Oslo converts the time each time): one sum tallies where it holds (1 each) and where
-      // it fails (2^32 each), split when the group is done.
-      const tally = `sum(CASE ${c.outcome} WHEN TRUE THEN 1 WHEN FALSE THEN ${TALLY} END)`;
-      cols.push(`${low(tally)} + ${high(tally)}`, high(tally));
-      columns.push({ key: checkKey(c), parts: 2 });
-    } else {
-      // A validity check's `failing` holds only where `checked` does (checks.ts: it is unknown for a
-      // missing value), so it is counted alone.
-      cols.push(countWhere(c.checked), countWhere(c.failing));
-      columns.push({ key: checkKey(c), parts: 2 });
-    }
+    const parts = checkAggregates(c);
+    cols.push(...parts);
+    columns.push({ key: checkKey(c), parts: parts.length });
   }
   const select = cols.map((x, i) => `${x.replace(/\$AS_OF/g, asOfParam)} AS c${i}`);
   const text = `SELECT a.unit_resh AS unit, ${yearOf(set.periodSql)} AS year, count(*)::int AS n${select.length ? `, ${select.join(', ')}` : ''}
@@ -96,7 +110,7 @@ const TALLY = '4294967296',
 const low = (tally: string) => `coalesce(${tally} % ${TALLY}, 0)`;
 const high = (tally: string) => `coalesce(div(${tally}, ${TALLY}), 0)`;
 
-const NOT_NULL = /^(a\."[a-z][a-z0-9_]*") IS NOT NULL$/;
+const NOT_NULL = /^((?:a\.)?"[a-z][a-z0-9_]*") IS NOT NULL$/;
 
 /**
  * The count of cases where `filter` holds and (when given) `and` holds too, as one aggregate as
@@ -124,21 +138,61 @@ export function timelinessSql(registry: Registry, set: CheckSet, dataset: 'fresh
     GROUP BY 1, 2, 3, 4`);
 }
 
+/** The counts of one registering unit (null: none) and year, before they are added up the levels. */
+interface Leaf {
+  unit: string | null;
+  year: number;
+  cases: number;
+  /** Every check's counts, one after another in the order of the set's checks. */
+  counts: Float64Array;
+  registration: Map<number, number>;
+  finalisation: Map<number, number>;
+}
+
+/** Where each check's counts start in a leaf's `counts`, and how many there are. */
+function layoutOf(set: CheckSet): { offsets: number[]; size: number } {
+  const offsets: number[] = [];
+  let size = 0;
+  for (const c of set.checks) {
+    offsets.push(size);
+    size += c.kind === 'completeness' ? 3 : 2;
+  }
+  return { offsets, size };
+}
+
 export async function measure(
   tx: PersonTx,
   registry: Registry,
   set: CheckSet,
   units: UnitTree,
-  o: { dataset: 'fresh' | 'qa'; asOf: string; analyticsVersion: number },
+  o: { dataset: 'fresh' | 'qa'; asOf: string; analyticsVersion: number; way?: 'evaluated' },
 ): Promise<Measured> {
   const started = Date.now();
-  const params = [...set.params, o.asOf];
-  const { text, columns } = measureSql(registry, set, o.dataset, `$${params.length}`);
   await tx.client.query(OSLO_SESSION);
   // SET LOCAL outside a transaction lasts one statement: the dates would then be the server's.
   const zone = (await tx.client.query(`SELECT current_setting('TimeZone') AS z`)).rows[0].z;
   if (zone !== 'Europe/Oslo') throw new Error(`the measures must run in a transaction (the time zone is ${zone}, not Europe/Oslo)`);
-  const { rows } = await tx.client.query(text, params);
+  const layout = layoutOf(set);
+  const leafMap = new Map<string, Leaf>();
+  const leafAt = (unit: string | null, year: number) => {
+    const k = `${unit}|${year}`;
+    let l = leafMap.get(k);
+    if (!l)
+      leafMap.set(
+        k,
+        (l = { unit, year, cases: 0, counts: new Float64Array(layout.size), registration: new Map(), finalisation: new Map() }),
+      );
+    return l;
+  };
+  const stored = o.way === 'evaluated' ? null : await storedInTable(tx, registry, set);
+  const timeliness = stored
+    ? await countStored(tx, registry, set, stored, layout, leafAt, o)
+    : await countEvaluated(tx, registry, set, layout, leafAt, o);
+  // Timeliness: rows of (unit, year, days to registration, days to finalisation), added up per
+  // unit and year first, then each histogram to the levels above once.
+  if (timeliness)
+    for (const r of (await tx.client.query(timeliness)).rows) addDays(leafAt(r.unit, Number(r.year)), r.reg, r.fin, Number(r.n));
+
   const nation = units.all().find((u) => u.level === 'nation')?.resh ?? '1';
   const pathOf = (resh: string | null) => (resh && units.get(resh) ? units.get(resh)!.path : [nation]);
   const byUnit = new Map<string, Map<number, UnitYear>>();
@@ -151,55 +205,25 @@ export async function measure(
     if (!u) m.set(year, (u = empty()));
     return u;
   };
-  for (const r of rows) {
-    const year = Number(r.year);
-    years.add(year);
-    if (r.unit) {
-      if (!leaves.has(r.unit)) leaves.set(r.unit, new Set());
-      leaves.get(r.unit)!.add(year);
+  const keys = set.checks.map(checkKey);
+  for (const l of leafMap.values()) {
+    years.add(l.year);
+    if (l.unit) {
+      if (!leaves.has(l.unit)) leaves.set(l.unit, new Set());
+      leaves.get(l.unit)!.add(l.year);
     }
-    const counts: Array<[string, number[]]> = [];
-    let i = 0;
-    for (const c of columns) {
-      const parts: number[] = [];
-      for (let k = 0; k < c.parts; k++) parts.push(Number(r[`c${i++}`]));
-      counts.push([c.key, parts]);
-    }
-    for (const unit of pathOf(r.unit)) {
-      const u = at(unit, year);
-      u.cases += Number(r.n);
-      for (const [key, parts] of counts) {
-        const have = u.checks.get(key);
-        if (!have) u.checks.set(key, [...parts]);
-        else for (let k = 0; k < parts.length; k++) have[k] += parts[k];
-      }
-    }
-  }
-  // Timeliness in a second pass: gathering every case's days in the first (array_agg) saved less
-  // in the database than reading the arrays cost here. Its rows (unit, year, days to registration,
-  // days to finalisation) are added up per unit and year first, then each histogram to the levels
-  // above once.
-  const tsql = timelinessSql(registry, set, o.dataset);
-  if (tsql) {
-    const t = await tx.client.query(tsql);
-    const leaf = new Map<
-      string,
-      { unit: string | null; year: number; registration: Map<number, number>; finalisation: Map<number, number> }
-    >();
-    const add = (h: Map<number, number>, days: number, n: number) => h.set(days, (h.get(days) ?? 0) + n);
-    for (const r of t.rows) {
-      const k = `${r.unit}|${r.year}`;
-      let l = leaf.get(k);
-      if (!l) leaf.set(k, (l = { unit: r.unit, year: Number(r.year), registration: new Map(), finalisation: new Map() }));
-      if (r.reg !== null) add(l.registration, Number(r.reg), Number(r.n));
-      if (r.fin !== null) add(l.finalisation, Number(r.fin), Number(r.n));
-    }
-    for (const l of leaf.values()) {
-      for (const unit of pathOf(l.unit)) {
-        const u = at(unit, l.year);
-        for (const [days, n] of l.registration) add(u.registration, days, n);
-        for (const [days, n] of l.finalisation) add(u.finalisation, days, n);
-      }
+    for (const unit of pathOf(l.unit)) {
+      const u = at(unit, l.year);
+      u.cases += l.cases;
+      set.checks.forEach((c, i) => {
+        const from = layout.offsets[i],
+          to = from + (c.kind === 'completeness' ? 3 : 2);
+        const have = u.checks.get(keys[i]);
+        if (!have) u.checks.set(keys[i], Array.from(l.counts.subarray(from, to)));
+        else for (let k = from; k < to; k++) have[k - from] += l.counts[k];
+      });
+      for (const [days, n] of l.registration) add(u.registration, days, n);
+      for (const [days, n] of l.finalisation) add(u.finalisation, days, n);
     }
   }
   return {
@@ -209,10 +233,182 @@ export async function measure(
     analyticsVersion: o.analyticsVersion,
     computedAt: new Date().toISOString(),
     durationMs: Date.now() - started,
+    way: stored ? 'stored' : 'evaluated',
     years: [...years].sort((a, b) => a - b),
     byUnit,
     leaves,
   };
+}
+
+type LeafAt = (unit: string | null, year: number) => Leaf;
+
+const add = (h: Map<number, number>, days: number, n: number) => h.set(days, (h.get(days) ?? 0) + n);
+/** n cases registered `reg` days after their event and finalised `fin` days after it (null: not finalised). */
+function addDays(l: Leaf, reg: unknown, fin: unknown, n: number) {
+  if (reg !== null) add(l.registration, Number(reg), n);
+  if (fin !== null) add(l.finalisation, Number(fin), n);
+}
+
+/**
+ * Every check evaluated on every case, one aggregate per count (the table holds no stored
+ * outcomes for this codebook). Returns the timeliness statement.
+ */
+async function countEvaluated(
+  tx: PersonTx,
+  registry: Registry,
+  set: CheckSet,
+  layout: { size: number },
+  leafAt: LeafAt,
+  o: { dataset: 'fresh' | 'qa'; asOf: string },
+): Promise<string | null> {
+  const params = [...set.params, o.asOf];
+  const { text } = measureSql(registry, set, o.dataset, `$${params.length}`);
+  for (const r of (await tx.client.query(text, params)).rows) {
+    const l = leafAt(r.unit, Number(r.year));
+    l.cases += Number(r.n);
+    for (let i = 0; i < layout.size; i++) l.counts[i] += Number(r[`c${i}`]);
+  }
+  return timelinessSql(registry, set, o.dataset);
+}
+
+/** The stored layout, when the registry's table holds it (built with this codebook) and it covers every check of the set. */
+async function storedInTable(tx: PersonTx, registry: Registry, set: CheckSet): Promise<StoredOutcomes | null> {
+  const stored = storedOutcomes(registry);
+  if (!stored) return null;
+  if (!set.checks.every((c) => stored.keys.has(checkKey(c)))) return null;
+  const names = [
+    ...stored.columns.masks,
+    stored.columns.year,
+    stored.columns.latest,
+    stored.columns.registration,
+    stored.columns.finalisation,
+  ].filter((n): n is string => n !== null);
+  const { rows } = await tx.client.query(
+    `SELECT count(*)::int AS n FROM pg_attribute WHERE attrelid = $1::regclass AND attname = ANY($2::text[]) AND NOT attisdropped`,
+    [analyticsTable(registry), names],
+  );
+  return rows[0].n === names.length ? stored : null;
+}
+
+/**
+ * Cases counted per unit, year and combination of stored outcomes (stored.ts), and each check's
+ * counts added up from the combinations here: a few integers per case instead of every predicate
+ * and aggregate. Future dates are judged against the as-of date on the rows whose latest date is
+ * after it; checks using `today()` otherwise are counted by aggregates as before. The timeliness
+ * counts come in the same pass (storedMeasureSql), so no statement is left for them (null).
+ */
+async function countStored(
+  tx: PersonTx,
+  registry: Registry,
+  set: CheckSet,
+  stored: StoredOutcomes,
+  layout: { offsets: number[] },
+  leafAt: LeafAt,
+  o: { dataset: 'fresh' | 'qa'; asOf: string },
+): Promise<string | null> {
+  const bitOf = (id: string) => {
+    const i = stored.bits.findIndex((b) => b.id === id);
+    return i < 0 ? null : { word: Math.floor(i / BITS_PER_COLUMN), mask: 2 ** (i % BITS_PER_COLUMN) };
+  };
+  const { text, params, words: wordCount } = storedMeasureSql(registry, stored, o.dataset, o.asOf);
+  // One small function per check: adds a combination's cases to the check's counts.
+  type Add = (words: number[], n: number, counts: Float64Array, row: Record<string, unknown>) => void;
+  const futureWord = stored.columns.masks.length; // the future dates' words follow the stored ones
+  const adders: Add[] = set.checks.map((c, i): Add => {
+    const at = layout.offsets[i];
+    const key = checkKey(c);
+    const d = stored.direct.findIndex((x) => checkKey(x) === key);
+    if (d >= 0) {
+      const first = stored.direct.slice(0, d).reduce((s, x) => s + checkAggregates(x).length, 0);
+      const parts = checkAggregates(stored.direct[d]).length;
+      return (_w, _n, counts, row) => {
+        for (let k = 0; k < parts; k++) counts[at + k] += Number(row[`d${first + k}`]);
+      };
+    }
+    if (c.kind === 'completeness') {
+      const eligible = bitOf(`eligible:${key}`),
+        present = bitOf(`present:${c.variable}`)!,
+        unknown = bitOf(`unknown:${key}`);
+      return (w, n, counts) => {
+        if (eligible && !(w[eligible.word] & eligible.mask)) return;
+        counts[at] += n;
+        if (w[present.word] & present.mask) counts[at + 1] += n;
+        if (unknown && w[unknown.word] & unknown.mask) counts[at + 2] += n;
+      };
+    }
+    if (c.kind === 'validity') {
+      const present = bitOf(`present:${c.variable}`)!;
+      const f = stored.future.findIndex((x) => x.key === key);
+      const failing =
+        f >= 0
+          ? { word: futureWord + Math.floor(f / BITS_PER_COLUMN), mask: 2 ** (f % BITS_PER_COLUMN) }
+          : bitOf(`failing:${key}`)!;
+      return (w, n, counts) => {
+        if (w[present.word] & present.mask) counts[at] += n;
+        if (w[failing.word] & failing.mask) counts[at + 1] += n;
+      };
+    }
+    const known = bitOf(`known:${key}`)!,
+      fails = bitOf(`fails:${key}`)!;
+    return (w, n, counts) => {
+      if (w[known.word] & known.mask) counts[at] += n;
+      if (w[fails.word] & fails.mask) counts[at + 1] += n;
+    };
+  });
+  const words = new Array<number>(wordCount);
+  for (const r of (await tx.client.query(text, params)).rows) {
+    const l = leafAt(r.unit, Number(r.year));
+    const n = Number(r.n);
+    if (r.timeliness === 0) {
+      addDays(l, r.reg, r.fin, n);
+      continue;
+    }
+    l.cases += n;
+    for (let i = 0; i < wordCount; i++) words[i] = Number(r[`w${i}`]);
+    for (const add of adders) add(words, n, l.counts, r);
+  }
+  return null;
+}
+
+/**
+ * The stored way's statement (run under OSLO_SESSION), one pass over the table with two grouping
+ * sets: cases per unit, year and combination of outcomes — the stored words, then the words of
+ * future dates worked out against the as-of date (`$1`) on the rows whose latest date is after
+ * it — with the checks counted when read; and (rows with `timeliness` = 1) cases per unit, year,
+ * days to registration and days to finalisation, from the stored days.
+ */
+export function storedMeasureSql(
+  registry: Registry,
+  stored: StoredOutcomes,
+  dataset: 'fresh' | 'qa',
+  asOf: string,
+): { text: string; params: string[]; words: number } {
+  const col = (name: string) => `a."${name}"`;
+  const futureWords: string[] = [];
+  for (let i = 0; i < stored.future.length; i += BITS_PER_COLUMN)
+    futureWords.push(
+      `CASE WHEN ${col(stored.columns.latest!)} > $AS_OF::date THEN ${stored.future
+        .slice(i, i + BITS_PER_COLUMN)
+        .map((f, k) => `(CASE WHEN ${f.date} > $AS_OF::date THEN ${2 ** k} ELSE 0 END)`)
+        .join(' | ')} ELSE 0 END`,
+    );
+  const direct = stored.direct.flatMap((c) => checkAggregates(c));
+  const words = [...stored.columns.masks.map(col), ...futureWords];
+  const unitYear = ['a.unit_resh', col(stored.columns.year)];
+  const { registration, finalisation } = stored.columns;
+  const days = registration && finalisation ? [col(registration), col(finalisation)] : null;
+  const text = inOsloSession(
+    `SELECT a.unit_resh AS unit, ${col(stored.columns.year)} AS year, ${words.map((g, i) => `${g} AS w${i}, `).join('')}${
+      days ? `${days[0]} AS reg, ${days[1]} AS fin, GROUPING(${days[0]}) AS timeliness, ` : ''
+    }count(*)::int AS n${direct.map((d, i) => `, ${d} AS d${i}`).join('')}
+    FROM ${analyticsTable(registry)} a WHERE ${col(stored.columns.year)} IS NOT NULL${dataset === 'qa' ? ' AND a.finalised' : ''}
+    GROUP BY ${
+      days
+        ? `GROUPING SETS ((${[...unitYear, ...words].join(', ')}), (${[...unitYear, ...days].join(', ')}))`
+        : [...unitYear, ...words].join(', ')
+    }`.replace(/\$AS_OF/g, '$1'),
+  );
+  return { text, params: text.includes('$1') ? [asOf] : [], words: words.length };
 }
 
 /** The median of a histogram of whole days (the lower middle value for an even count); null when empty. */

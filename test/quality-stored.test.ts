@@ -1,0 +1,167 @@
+// The data-quality outcomes stored in each analytics row (quality/stored.ts) must count exactly
+// what evaluating every check on every case counts (measures.ts, the way before them). Shown the
+// hard way: every column of the analytics table overwritten with random values as the table's
+// owner — missing, "unknown" codes, codes of no list, values out of range and implausible, dates
+// on both sides of the computation date (times at Oslo's midnight) — so that the generated
+// columns are recomputed by PostgreSQL and every branch of every check is taken; then both ways
+// compared, count for count, for both datasets and for computation dates before, within and after
+// the data. A rule using `today()` (added to the codebook here) cannot be stored and is counted
+// when read, in the same statement.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { analyticsColumns, analyticsTable } from '../src/analytics/columns.ts';
+import { measure, type Measured } from '../src/quality/measures.ts';
+import { storedOutcomes } from '../src/quality/stored.ts';
+import { captureSample } from '../bench/sample.ts';
+import { testPlatform, type TestPlatform } from './helpers/platform.ts';
+
+let t: TestPlatform;
+let registriesDir: string;
+
+beforeAll(async () => {
+  registriesDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-registries-'));
+  fs.cpSync(path.resolve('registries'), registriesDir, { recursive: true });
+  const codebook = path.join(registriesDir, 'fracture', 'codebook.yaml');
+  fs.writeFileSync(
+    codebook,
+    fs.readFileSync(codebook, 'utf8').replace(
+      /^rules:\n/m,
+      `rules:
+  - id: injury-within-a-year-of-today
+    assert: "days(injury_date, today()) <= 365"
+    variables: [injury_date]
+    message: { nb: Skadedatoen er over et år gammel., en: The date of injury is more than a year old. }
+`,
+    ),
+  );
+  t = await testPlatform({ KVALREG_REGISTRIES_DIR: registriesDir });
+  await captureSample(t.platform, { fractures: 60, years: 2 });
+  await t.platform.analytics.refresh();
+}, 180_000);
+
+afterAll(async () => {
+  await t?.close();
+  fs.rmSync(registriesDir, { recursive: true, force: true });
+});
+
+/** A Measured as plain data, without when and how long. */
+function plain(m: Measured): unknown {
+  const units = [...m.byUnit.entries()]
+    .map(([unit, years]) => [
+      unit,
+      [...years.entries()]
+        .map(([year, u]) => [
+          year,
+          u.cases,
+          [...u.checks.entries()].sort(([a], [b]) => a.localeCompare(b)),
+          [...u.registration.entries()].sort((a, b) => a[0] - b[0]),
+          [...u.finalisation.entries()].sort((a, b) => a[0] - b[0]),
+        ])
+        .sort((a, b) => Number(a[0]) - Number(b[0])),
+    ])
+    .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+  const leaves = [...m.leaves.entries()].map(([u, ys]) => [u, [...ys].sort()]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+  return { years: m.years, units, leaves };
+}
+
+async function both(dataset: 'fresh' | 'qa', asOf: string): Promise<{ stored: Measured; evaluated: Measured }> {
+  const registry = t.platform.registry('fracture')!;
+  const set = t.platform.quality.checks('fracture')!;
+  const run = (way?: 'evaluated') =>
+    t.platform.data.transaction(
+      { kind: 'platform', task: 'test' },
+      'test',
+      (tx) => measure(tx, registry, set, t.platform.units, { dataset, asOf, analyticsVersion: 0, ...(way ? { way } : {}) }),
+      { readOnly: true },
+    );
+  return { stored: await run(), evaluated: await run('evaluated') };
+}
+
+/** Every column of the analytics table given a random value of its kind, edges included. */
+async function randomise(seed: number) {
+  const registry = t.platform.registry('fracture')!;
+  const db = t.platform.db.pool;
+  const pick = (xs: string[]) => `(ARRAY[${xs.join(', ')}])[1 + floor(random() * ${xs.length})::int]`;
+  const sets: string[] = [];
+  for (const c of analyticsColumns(registry)) {
+    const q = `"${c.name}"`;
+    const variable = registry.forms.flatMap((f) => f.variables).find((v) => v.id === c.name);
+    if (c.type === 'code') {
+      const list = c.codelist ? registry.codelists.get(c.codelist) : undefined;
+      const codes = list ? [...list.codes.keys(), ...list.missing] : ['x'];
+      sets.push(`${q} = ${pick([...codes.map((x) => `'${x.replace(/'/g, "''")}'`), `'not-a-code'`, 'NULL', q])}`);
+    } else if (c.type === 'integer' || c.type === 'decimal') {
+      const edges = [variable?.range?.min, variable?.range?.max, variable?.plausible?.min, variable?.plausible?.max]
+        .filter((x): x is number => typeof x === 'number')
+        .flatMap((x) => [x - 1, x, x + 1]);
+      sets.push(`${q} = ${pick([...edges.map(String), '0', '-5', '100000', 'NULL', q])}::${c.sql}`);
+    } else if (c.type === 'date') {
+      sets.push(`${q} = ${pick([`DATE '2024-06-30'`, `DATE '2024-07-01'`, `DATE '2024-07-02'`, `DATE '2023-01-15'`, 'NULL', q])}`);
+    } else if (c.type === 'datetime') {
+      // Around midnight in Oslo at the end of 30 June and of 1 July 2024 (summer time, UTC+2).
+      sets.push(
+        `${q} = ${pick([`'2024-06-30T21:59:59Z'::timestamptz`, `'2024-06-30T22:00:00Z'::timestamptz`, `'2024-07-01T21:59:59Z'::timestamptz`, `'2024-07-01T22:00:00Z'::timestamptz`, `'2023-03-01T10:00:00Z'::timestamptz`, 'NULL', q])}`,
+      );
+    } else if (c.type === 'boolean') sets.push(`${q} = ${pick(['TRUE', 'FALSE', 'NULL', q])}`);
+    else sets.push(`${q} = ${pick([`'x'`, `''`, 'NULL', q])}`);
+  }
+  sets.push(`finalised = random() < 0.5`);
+  sets.push(`case_created_at = ${pick([`'2024-06-30T21:00:00Z'::timestamptz`, `'2024-07-20T12:00:00Z'::timestamptz`, 'case_created_at'])}`);
+  sets.push(`data_updated_at = ${pick([`'2024-06-30T22:30:00Z'::timestamptz`, `'2024-09-01T12:00:00Z'::timestamptz`, 'data_updated_at'])}`);
+  const client = await db.connect();
+  try {
+    await client.query('SELECT setseed($1)', [seed]);
+    await client.query(`UPDATE ${analyticsTable(registry)} SET ${sets.join(', ')}`);
+  } finally {
+    client.release();
+  }
+}
+
+describe('stored data-quality outcomes', () => {
+  it("are built into both registries' tables", async () => {
+    for (const id of ['fracture', 'trauma']) {
+      const stored = storedOutcomes(t.platform.registry(id)!)!;
+      expect(stored.bits.length).toBeGreaterThan(10);
+      const { rows } = await t.platform.db.pool.query(
+        `SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attname LIKE 'dq\\_%' AND NOT attisdropped`,
+        [analyticsTable({ id })],
+      );
+      expect(rows.length).toBe(stored.ddl.length);
+    }
+    // The rule with today() is counted when read, not stored.
+    expect(storedOutcomes(t.platform.registry('fracture')!)!.direct.map((c) => (c.kind === 'consistency' ? c.rule : ''))).toEqual([
+      'injury-within-a-year-of-today',
+    ]);
+  });
+
+  it('count what evaluating every check counts, on the captured cases', async () => {
+    const { stored, evaluated } = await both('fresh', '2026-01-01');
+    expect(stored.way).toBe('stored');
+    expect(evaluated.way).toBe('evaluated');
+    expect(plain(stored)).toEqual(plain(evaluated));
+  });
+
+  it('count what evaluating every check counts, after every column is randomised, for both datasets and computation dates around the data', async () => {
+    let compared = 0;
+    for (const seed of [0.11, 0.42, 0.77]) {
+      await randomise(seed);
+      for (const dataset of ['fresh', 'qa'] as const)
+        for (const asOf of ['2023-12-31', '2024-06-30', '2024-07-01', '2030-01-01']) {
+          const { stored, evaluated } = await both(dataset, asOf);
+          expect(stored.way).toBe('stored');
+          expect(plain(stored), `${dataset} as of ${asOf}, seed ${seed}`).toEqual(plain(evaluated));
+          compared++;
+        }
+    }
+    expect(compared).toBe(24);
+    // The comparison is not empty: future dates and failures were there to be counted.
+    const { stored } = await both('fresh', '2024-06-30');
+    const nation = [...stored.byUnit.get('1')!.values()];
+    const failing = (prefix: string) =>
+      nation.reduce((s, u) => s + [...u.checks.entries()].filter(([k]) => k.startsWith(prefix)).reduce((x, [, c]) => x + c[1], 0), 0);
+    expect(failing('validity/') && nation.some((u) => [...u.checks.entries()].some(([k, c]) => k.endsWith('/future-date') && c[1] > 0))).toBeTruthy();
+    expect(failing('consistency/')).toBeGreaterThan(0);
+  });
+});
