@@ -8,7 +8,8 @@
 // /proc): on a shared machine the CPU time and the ratios are the figures to read.
 // `--explain` prints EXPLAIN (ANALYZE, BUFFERS) of the linkage and the measures' statements.
 //
-// Seeding (not measured): a sample captured through the real pipeline, multiplied in PostgreSQL
+// Seeding (not measured): a sample captured through the real pipeline (registered within weeks of
+// each injury, as hospitals' systems send them: sample.ts registeredNearTheInjury), multiplied in PostgreSQL
 // (bench/seed-multiply.ts) and refreshed into the analytics table; the NPR episodes written with
 // SQL from the cases' persons and hospitals — a planted share (default 90 %) of the cases gets an
 // episode at its hospital on its injury date, and the rest of the M episodes are people's other
@@ -32,7 +33,7 @@ import { storedOutcomes } from '../src/quality/stored.ts';
 import { analyticsColumns } from '../src/analytics/columns.ts';
 import type { Registry } from '../src/registry/load.ts';
 import { osloDate } from '../src/time/oslo.ts';
-import { captureSample } from './sample.ts';
+import { captureSample, registeredNearTheInjury } from './sample.ts';
 import { multiplyCases } from './seed-multiply.ts';
 
 const { values: args } = parseArgs({
@@ -143,6 +144,7 @@ async function main() {
     const table = analyticsTable(registry);
     let started = Date.now();
     await captureSample(platform, { fractures: N, years: YEARS });
+    await registeredNearTheInjury(platform);
     const m = await multiplyCases(platform, registry, { target: CASES, yearsPerCopy: YEARS, log: () => undefined });
     await platform.analytics.refresh();
     const db = platform.db.pool;

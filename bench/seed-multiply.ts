@@ -6,7 +6,9 @@
 // keyed hash), moves to the k-th next department of the same kind (the case's unit and the form's
 // unit variable, so every unit gets realistic volume) and, so that the years hold a national
 // volume (~95,000 fractures a year) instead of piling into the base sample's years, every date in
-// the person and the forms moves back by a whole number of the base sample's spans. Everything the
+// the person and the forms moves back by a whole number of the base sample's spans, and the case's
+// times of registration and change with them (a copy is registered as long after its injury as
+// its original). Everything the
 // analytics refresh reads is copied: the person (birth date, sex, date of death), the case, its
 // forms with their status. Captured resources, raw messages, routing decisions and value history
 // are not copied: neither the analytics nor the routes measured read them.
@@ -99,11 +101,12 @@ export async function multiplyCases(
       );
       await db.query(
         `INSERT INTO registry_case (registry, id, person_id, anchor_key, unit_resh, registry_version, created_at, updated_at)
-        SELECT c.registry, c.id + $1::int::bigint * $3, c.person_id + $1::int::bigint * $4, c.anchor_key || '#copy' || $1::int, coalesce(m.to_resh, c.unit_resh), c.registry_version, c.created_at, c.updated_at
+        SELECT c.registry, c.id + $1::int::bigint * $3, c.person_id + $1::int::bigint * $4, c.anchor_key || '#copy' || $1::int, coalesce(m.to_resh, c.unit_resh), c.registry_version,
+               c.created_at - make_interval(years => $6), c.updated_at - make_interval(years => $6)
         FROM bench_case b JOIN registry_case c ON c.registry = $5 AND c.id = b.id
         LEFT JOIN bench_unit_map m ON m.k = $1::int AND m.from_resh = c.unit_resh
         WHERE b.rn < $2`,
-        [p.k, p.n, p.caseStride, p.personStride, registry.id],
+        [p.k, p.n, p.caseStride, p.personStride, registry.id, p.years],
       );
       await db.query(
         `INSERT INTO case_form (registry, case_id, form, instance, status, data, provenance, missing, findings, version, updated_at)
@@ -112,7 +115,7 @@ export async function multiplyCases(
               WHEN e.key = $5 AND m.to_resh IS NOT NULL THEN to_jsonb(m.to_resh)
               WHEN $3 <> 0 AND jsonb_typeof(e.value) = 'string' AND e.value #>> '{}' ~ '^\\d{4}-\\d{2}-\\d{2}' THEN to_jsonb(pg_temp.bench_shift(e.value #>> '{}', $3))
               ELSE e.value END), '{}'::jsonb) FROM jsonb_each(f.data) e),
-          f.provenance, f.missing, f.findings, f.version, f.updated_at
+          f.provenance, f.missing, f.findings, f.version, f.updated_at - make_interval(years => $3)
         FROM bench_case b JOIN case_form f ON f.registry = $6 AND f.case_id = b.id
         LEFT JOIN bench_unit_map m ON m.k = $1::int AND m.from_resh = b.unit_resh
         WHERE b.rn < $2`,

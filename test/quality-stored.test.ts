@@ -15,7 +15,9 @@ import { analyticsColumns, analyticsTable } from '../src/analytics/columns.ts';
 import { measure, type Measured } from '../src/quality/measures.ts';
 import { storedOutcomes } from '../src/quality/stored.ts';
 import { captureSample } from '../bench/sample.ts';
+import { nin } from './helpers/fixtures.ts';
 import { testPlatform, type TestPlatform } from './helpers/platform.ts';
+import { traumaBundle } from './helpers/trauma.ts';
 
 let t: TestPlatform;
 let registriesDir: string;
@@ -38,6 +40,32 @@ beforeAll(async () => {
   );
   t = await testPlatform({ KVALREG_REGISTRIES_DIR: registriesDir });
   await captureSample(t.platform, { fractures: 60, years: 2 });
+  // Trauma: integer variables with hard and plausible ranges, and more dates than the fracture register.
+  for (let i = 0; i < 16; i++) {
+    const day = `2024-0${1 + (i % 6)}-${String(10 + i).padStart(2, '0')}`;
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/fhir',
+      headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+      payload: JSON.stringify(
+        traumaBundle({
+          id: `stored-${i}`,
+          nin: nin(`19${String(30 + i).padStart(2, '0')}-03-0${1 + (i % 9)}`, i % 2 ? 'male' : 'female'),
+          unitResh: '8201102',
+          arrival: `${day}T10:00:00+02:00`,
+          traumaTeam: i % 3 !== 0,
+          accident: { at: `${day}T09:20:00+02:00` },
+          mechanism: 'fall_high',
+          intention: 'accident',
+          injuryType: 'blunt',
+          arrivalVitals: { gcs: 3 + (i % 13), sbp: 60 + 10 * i, rr: 8 + i },
+          ais: ['853000.3'],
+          discharge: { at: `${day.slice(0, 8)}28T10:00:00+02:00`, disposition: 'home' },
+        }),
+      ),
+    });
+    expect(res.statusCode, res.body).toBe(200);
+  }
   await t.platform.analytics.refresh();
 }, 180_000);
 
@@ -66,9 +94,9 @@ function plain(m: Measured): unknown {
   return { years: m.years, units, leaves };
 }
 
-async function both(dataset: 'fresh' | 'qa', asOf: string): Promise<{ stored: Measured; evaluated: Measured }> {
-  const registry = t.platform.registry('fracture')!;
-  const set = t.platform.quality.checks('fracture')!;
+async function both(dataset: 'fresh' | 'qa', asOf: string, id = 'fracture'): Promise<{ stored: Measured; evaluated: Measured }> {
+  const registry = t.platform.registry(id)!;
+  const set = t.platform.quality.checks(id)!;
   const run = (way?: 'evaluated') =>
     t.platform.data.transaction(
       { kind: 'platform', task: 'test' },
@@ -80,8 +108,8 @@ async function both(dataset: 'fresh' | 'qa', asOf: string): Promise<{ stored: Me
 }
 
 /** Every column of the analytics table given a random value of its kind, edges included. */
-async function randomise(seed: number) {
-  const registry = t.platform.registry('fracture')!;
+async function randomise(seed: number, id: string) {
+  const registry = t.platform.registry(id)!;
   const db = t.platform.db.pool;
   const pick = (xs: string[]) => `(ARRAY[${xs.join(', ')}])[1 + floor(random() * ${xs.length})::int]`;
   const sets: string[] = [];
@@ -143,25 +171,76 @@ describe('stored data-quality outcomes', () => {
     expect(plain(stored)).toEqual(plain(evaluated));
   });
 
-  it('count what evaluating every check counts, after every column is randomised, for both datasets and computation dates around the data', async () => {
-    let compared = 0;
-    for (const seed of [0.11, 0.42, 0.77]) {
-      await randomise(seed);
-      for (const dataset of ['fresh', 'qa'] as const)
-        for (const asOf of ['2023-12-31', '2024-06-30', '2024-07-01', '2030-01-01']) {
-          const { stored, evaluated } = await both(dataset, asOf);
-          expect(stored.way).toBe('stored');
-          expect(plain(stored), `${dataset} as of ${asOf}, seed ${seed}`).toEqual(plain(evaluated));
-          compared++;
-        }
-    }
-    expect(compared).toBe(24);
-    // The comparison is not empty: future dates and failures were there to be counted.
-    const { stored } = await both('fresh', '2024-06-30');
-    const nation = [...stored.byUnit.get('1')!.values()];
-    const failing = (prefix: string) =>
-      nation.reduce((s, u) => s + [...u.checks.entries()].filter(([k]) => k.startsWith(prefix)).reduce((x, [, c]) => x + c[1], 0), 0);
-    expect(failing('validity/') && nation.some((u) => [...u.checks.entries()].some(([k, c]) => k.endsWith('/future-date') && c[1] > 0))).toBeTruthy();
-    expect(failing('consistency/')).toBeGreaterThan(0);
+  for (const id of ['fracture', 'trauma'])
+    it(`count what evaluating every check counts, after every column is randomised, for both datasets and computation dates around the data (${id})`, async () => {
+      let compared = 0;
+      for (const seed of [0.11, 0.42, 0.77]) {
+        await randomise(seed, id);
+        for (const dataset of ['fresh', 'qa'] as const)
+          for (const asOf of ['2023-12-31', '2024-06-30', '2024-07-01', '2030-01-01']) {
+            const { stored, evaluated } = await both(dataset, asOf, id);
+            expect(stored.way).toBe('stored');
+            expect(plain(stored), `${dataset} as of ${asOf}, seed ${seed}`).toEqual(plain(evaluated));
+            compared++;
+          }
+      }
+      expect(compared).toBe(24);
+      // The comparison is not empty: future dates, each kind of validity failure and broken rules were there to be counted.
+      const { stored } = await both('fresh', '2024-06-30', id);
+      const counts = [...stored.byUnit.get('1')!.values()].flatMap((u) => [...u.checks.entries()]);
+      const failing = (test: (key: string) => boolean) => counts.filter(([k]) => test(k)).reduce((x, [, c]) => x + c[1], 0);
+      expect(failing((k) => k.endsWith('/future-date'))).toBeGreaterThan(0);
+      expect(failing((k) => k.endsWith('/codelist'))).toBeGreaterThan(0);
+      expect(failing((k) => k.startsWith('consistency/'))).toBeGreaterThan(0);
+      if (id === 'trauma') {
+        expect(failing((k) => k.endsWith('/range'))).toBeGreaterThan(0);
+        expect(failing((k) => k.endsWith('/plausible'))).toBeGreaterThan(0);
+      }
+    });
+
+  it('a changed layout replaces the columns in place: no row leaves the table, no indicator result is counted twice', async () => {
+    const registry = t.platform.registry('fracture')!;
+    const db = t.platform.db.pool;
+    const table = analyticsTable(registry);
+    const stored = storedOutcomes(registry)!;
+    // The rows as the forms make them again (the tests above overwrote them).
+    await db.query(`INSERT INTO analytics_change (registry, case_id) SELECT registry, id FROM registry_case WHERE registry = 'fracture'`);
+    await t.platform.analytics.refresh();
+    await t.platform.indicators.ensureFresh(registry, { force: true });
+    const results = async () =>
+      (
+        await db.query(
+          `SELECT indicator, dataset, grain, period, unit_resh, stratifier, stratum, numerator, denominator FROM indicator_result
+           WHERE registry = 'fracture' ORDER BY 1, 2, 3, 4, 5, 6, 7`,
+        )
+      ).rows;
+    const before = await results();
+    expect(before.length).toBeGreaterThan(0);
+    const rows = Number((await db.query(`SELECT count(*) FROM ${table}`)).rows[0].count);
+    // As a table built by an older layout looks: its columns and signature under another tag.
+    for (const c of stored.ddl.map((d) => /^"([^"]+)"/.exec(d)![1]))
+      await db.query(`ALTER TABLE ${table} RENAME COLUMN "${c}" TO "${c.replace(stored.tag, 'a0a0a0a0a0')}"`);
+    await db.query(`UPDATE analytics_table SET signature = replace(signature, $1, 'a0a0a0a0a0') WHERE registry = 'fracture'`, [stored.tag]);
+    const older = await both('fresh', '2026-01-01');
+    expect(older.stored.way).toBe('evaluated'); // the older columns are not read with this layout
+
+    await t.platform.analytics.prepare();
+    expect(Number((await db.query(`SELECT count(*) FROM ${table}`)).rows[0].count)).toBe(rows);
+    const names = (
+      await db.query(
+        `SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attgenerated = 's' AND NOT attisdropped ORDER BY 1`,
+        [table],
+      )
+    ).rows.map((r) => r.attname as string);
+    expect(names.every((n) => n.includes(stored.tag))).toBe(true);
+    expect(names.length).toBe(stored.ddl.length);
+    const again = await both('fresh', '2026-01-01');
+    expect(again.stored.way).toBe('stored');
+    expect(plain(again.stored)).toEqual(plain(again.evaluated));
+
+    // Every case was queued again; the results moved through the refresh must be what they were.
+    await t.platform.analytics.refresh();
+    await t.platform.indicators.ensureFresh(registry);
+    expect(await results()).toEqual(before);
   });
 });

@@ -19,7 +19,7 @@ import { promResultsOf } from '../prom/case-results.ts';
 import { analyticsColumns, analyticsTable, columnsSignature, FIXED_COLUMNS, type AnalyticsColumn } from './columns.ts';
 import { sqlRowsPlan, type SqlRowsPlan } from './sql-rows.ts';
 import { analyticsVersion } from './version.ts';
-import { storedOutcomes } from '../quality/stored.ts';
+import { storedOutcomes, type StoredOutcomes } from '../quality/stored.ts';
 
 const PLATFORM = { kind: 'platform', task: 'analytics' } as const;
 
@@ -262,10 +262,12 @@ async function readLog(db: Client, registry: Registry, size: number): Promise<Lo
 }
 
 async function prepareTable(db: Client, registry: Registry, log: Logger): Promise<void> {
-  // The data-quality outcomes stored in each row (quality/stored.ts) are part of the table's shape.
+  const shape = columnsSignature(registry);
+  // The data-quality outcomes stored in each row (quality/stored.ts) are signed apart: a change of
+  // them alone swaps those generated columns in place and keeps the rows. An emptied table would be
+  // read meanwhile, and the incremental indicators would count every case again as it came back.
   const stored = storedOutcomes(registry);
-  const shape = `${columnsSignature(registry)}${stored ? `+${stored.tag}` : ''}`;
-  const signature = `${shape}:${registry.sha256.slice(0, 16)}`;
+  const signature = `${shape}+${stored?.tag ?? ''}:${registry.sha256.slice(0, 16)}`;
   const table = analyticsTable(registry);
   const old = (await db.query('SELECT signature FROM analytics_table WHERE registry = $1', [registry.id])).rows[0]?.signature as
     string | undefined;
@@ -275,28 +277,15 @@ async function prepareTable(db: Client, registry: Registry, log: Logger): Promis
   const again = (await db.query('SELECT signature FROM analytics_table WHERE registry = $1', [registry.id])).rows[0]?.signature as
     string | undefined;
   if (again !== signature) {
-    if (!again || again.split(':')[0] !== shape) {
+    const [oldShape, oldTag = ''] = (again?.split(':')[0] ?? '').split('+');
+    if (!again || oldShape !== shape) {
       const cols = analyticsColumns(registry).map((c) => `"${c.name}" ${c.sql}`);
       await db.query(`DROP TABLE IF EXISTS ${table}`);
       // Rows go with their case (a reservation deletes the person and their cases).
-      const create = (generated: string[]) =>
-        db.query(`CREATE TABLE ${table} (${[...FIXED_COLUMNS, ...cols, ...generated].join(', ')},
+      await db.query(`CREATE TABLE ${table} (${[...FIXED_COLUMNS, ...cols].join(', ')},
         registry text NOT NULL DEFAULT ${db.escapeLiteral(registry.id)} CHECK (registry = ${db.escapeLiteral(registry.id)}),
         FOREIGN KEY (registry, case_id) REFERENCES registry_case (registry, id) ON DELETE CASCADE)`);
-      if (!stored) await create([]);
-      else {
-        // A rule PostgreSQL cannot store (an expression it does not hold immutable) leaves the
-        // data-quality outcomes to be worked out on every measurement, as measures.ts does then.
-        await db.query('SAVEPOINT stored_outcomes');
-        try {
-          await create(stored.ddl);
-          await db.query('RELEASE SAVEPOINT stored_outcomes');
-        } catch (err) {
-          await db.query('ROLLBACK TO SAVEPOINT stored_outcomes');
-          log.warn({ err, registry: registry.id }, 'data-quality outcomes cannot be stored in the analytics table; each measurement will evaluate every check');
-          await create([]);
-        }
-      }
+      await storeOutcomes(db, registry, stored, log);
       await db.query(`CREATE INDEX ON ${table} USING gin (unit_path)`);
       await db.query(`CREATE INDEX ON ${table} (person_id)`);
       // Person-level: a unit user sees the rows of their units only, like the cases themselves.
@@ -305,6 +294,10 @@ async function prepareTable(db: Client, registry: Registry, log: Logger): Promis
       await db.query(`GRANT SELECT ON ${table} TO kvalreg_app`);
       log.info({ registry: registry.id }, 'analytics table created; every case will be computed');
     } else {
+      if (oldTag !== (stored?.tag ?? '')) {
+        await storeOutcomes(db, registry, stored, log);
+        log.info({ registry: registry.id }, 'data-quality outcomes stored anew in every analytics row');
+      }
       log.info({ registry: registry.id }, 'registry definition changed; every analytics row will be recomputed');
     }
     await db.query('INSERT INTO analytics_change (registry, case_id) SELECT registry, id FROM registry_case WHERE registry = $1', [
@@ -316,6 +309,41 @@ async function prepareTable(db: Client, registry: Registry, log: Logger): Promis
       [registry.id, signature],
     );
     await db.query('INSERT INTO analytics_state (registry) VALUES ($1) ON CONFLICT DO NOTHING', [registry.id]);
+  }
+}
+
+/**
+ * The table's generated columns (only the data-quality outcomes are generated) replaced by those of this layout, in one ALTER TABLE
+ * (PostgreSQL computes them for every row kept, holding the table meanwhile). Should PostgreSQL
+ * refuse an expression as not immutable (42P17), the table goes without them and every measurement
+ * evaluates every check, as measures.ts then does; any other failure fails the preparation, to be
+ * tried again, rather than leaving the table without them for good.
+ */
+async function storeOutcomes(db: Client, registry: Registry, stored: StoredOutcomes | null, log: Logger): Promise<void> {
+  const table = analyticsTable(registry);
+  const old = (
+    await db.query(
+      `SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attgenerated = 's' AND attnum > 0 AND NOT attisdropped`,
+      [table],
+    )
+  ).rows.map((r) => `DROP COLUMN "${r.attname}"`);
+  const dropOld = () => (old.length ? db.query(`ALTER TABLE ${table} ${old.join(', ')}`) : Promise.resolve());
+  if (!stored) {
+    await dropOld();
+    return;
+  }
+  await db.query('SAVEPOINT stored_outcomes');
+  try {
+    await db.query(`ALTER TABLE ${table} ${[...old, ...stored.ddl.map((d) => `ADD COLUMN ${d}`)].join(', ')}`);
+    await db.query('RELEASE SAVEPOINT stored_outcomes');
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== '42P17') throw err;
+    await db.query('ROLLBACK TO SAVEPOINT stored_outcomes');
+    await dropOld();
+    log.warn(
+      { err, registry: registry.id },
+      'data-quality outcomes cannot be stored in the analytics table (an expression PostgreSQL does not hold immutable); each measurement will evaluate every check',
+    );
   }
 }
 

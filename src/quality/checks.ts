@@ -80,7 +80,8 @@ export type CheckSqlStyle = 'read' | 'stored';
 
 /** A value written into SQL as a literal: a string, or an array of strings as text[]. */
 function sqlLiteral(v: unknown): string {
-  const quote = (x: unknown) => `'${String(x).replace(/'/g, "''")}'`;
+  // E'…' reads the same whatever standard_conforming_strings says.
+  const quote = (x: unknown) => `E'${String(x).replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
   return Array.isArray(v) ? `ARRAY[${v.map(quote).join(', ')}]::text[]` : quote(v);
 }
 /**

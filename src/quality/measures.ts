@@ -340,9 +340,7 @@ async function countStored(
       const present = bitOf(`present:${c.variable}`)!;
       const f = stored.future.findIndex((x) => x.key === key);
       const failing =
-        f >= 0
-          ? { word: futureWord + Math.floor(f / BITS_PER_COLUMN), mask: 2 ** (f % BITS_PER_COLUMN) }
-          : bitOf(`failing:${key}`)!;
+        f >= 0 ? { word: futureWord + Math.floor(f / BITS_PER_COLUMN), mask: 2 ** (f % BITS_PER_COLUMN) } : bitOf(`failing:${key}`)!;
       return (w, n, counts) => {
         if (w[present.word] & present.mask) counts[at] += n;
         if (w[failing.word] & failing.mask) counts[at + 1] += n;
@@ -359,8 +357,9 @@ async function countStored(
   for (const r of (await tx.client.query(text, params)).rows) {
     const l = leafAt(r.unit, Number(r.year));
     const n = Number(r.n);
-    if (r.timeliness === 0) {
-      addDays(l, r.reg, r.fin, n);
+    if (r.timeliness === 1 || r.timeliness === 2) {
+      // The other histogram's days are null in this grouping set.
+      addDays(l, r.timeliness === 1 ? r.reg : null, r.timeliness === 2 ? r.fin : null, n);
       continue;
     }
     l.cases += n;
@@ -374,8 +373,9 @@ async function countStored(
  * The stored way's statement (run under OSLO_SESSION), one pass over the table with two grouping
  * sets: cases per unit, year and combination of outcomes — the stored words, then the words of
  * future dates worked out against the as-of date (`$1`) on the rows whose latest date is after
- * it — with the checks counted when read; and (rows with `timeliness` = 1) cases per unit, year,
- * days to registration and days to finalisation, from the stored days.
+ * it — with the checks counted when read (`timeliness` 3); cases per unit, year and days to
+ * registration (`timeliness` 1); and per unit, year and days to finalisation (`timeliness` 2).
+ * Each histogram apart: counted together, the pairs of days came to four times the rows.
  */
 export function storedMeasureSql(
   registry: Registry,
@@ -399,16 +399,17 @@ export function storedMeasureSql(
   const days = registration && finalisation ? [col(registration), col(finalisation)] : null;
   const text = inOsloSession(
     `SELECT a.unit_resh AS unit, ${col(stored.columns.year)} AS year, ${words.map((g, i) => `${g} AS w${i}, `).join('')}${
-      days ? `${days[0]} AS reg, ${days[1]} AS fin, GROUPING(${days[0]}) AS timeliness, ` : ''
+      days ? `${days[0]} AS reg, ${days[1]} AS fin, GROUPING(${days[0]}, ${days[1]}) AS timeliness, ` : ''
     }count(*)::int AS n${direct.map((d, i) => `, ${d} AS d${i}`).join('')}
     FROM ${analyticsTable(registry)} a WHERE ${col(stored.columns.year)} IS NOT NULL${dataset === 'qa' ? ' AND a.finalised' : ''}
     GROUP BY ${
       days
-        ? `GROUPING SETS ((${[...unitYear, ...words].join(', ')}), (${[...unitYear, ...days].join(', ')}))`
+        ? `GROUPING SETS ((${[...unitYear, ...words].join(', ')}), (${[...unitYear, days[0]].join(', ')}), (${[...unitYear, days[1]].join(', ')}))`
         : [...unitYear, ...words].join(', ')
     }`.replace(/\$AS_OF/g, '$1'),
   );
-  return { text, params: text.includes('$1') ? [asOf] : [], words: words.length };
+  // The as-of date is a parameter exactly when something judges against it: a future date, or a check using today().
+  return { text, params: futureWords.length || direct.length ? [asOf] : [], words: words.length };
 }
 
 /** The median of a histogram of whole days (the lower middle value for an even count); null when empty. */

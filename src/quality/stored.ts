@@ -45,7 +45,14 @@ export function storedOutcomes(registry: Registry): StoredOutcomes | null {
   return built;
 }
 
-const usesAsOf = (c: Check) => JSON.stringify(c).includes('$AS_OF');
+/** Whether any of the check's predicates depends on the computation date. */
+const usesAsOf = (c: Check) =>
+  (c.kind === 'completeness'
+    ? [c.eligible, c.present, c.unknown]
+    : c.kind === 'validity'
+      ? [c.checked, c.failing]
+      : [c.checked, c.failing, c.outcome]
+  ).some((p) => p?.includes('$AS_OF'));
 
 function build(registry: Registry): StoredOutcomes | null {
   const types = new Map(analyticsColumns(registry).map((c) => [c.name, c.type]));
@@ -60,7 +67,9 @@ function build(registry: Registry): StoredOutcomes | null {
   const present = (variable: string) => bit(`present:${variable}`, `"${variable}" IS NOT NULL`);
   const future: StoredOutcomes['future'] = [];
   const direct: Check[] = [];
-  for (const c of set.checks) {
+  // In the order of their keys: the order the report shows them in (roles, which an edit of the
+  // adjustment variables changes) must not move the bits, which would rebuild the columns.
+  for (const c of [...set.checks].sort((x, y) => (checkKey(x) < checkKey(y) ? -1 : 1))) {
     const key = checkKey(c);
     if (c.kind === 'validity' && c.rule === 'future-date') {
       present(c.variable);
@@ -87,14 +96,12 @@ function build(registry: Registry): StoredOutcomes | null {
         .join(' | '),
     );
   const defs: Array<[string, string, string]> = masks.map((m, i) => [`m${i}`, 'integer', m]);
-  defs.push(['year', 'integer', yearOf(set.periodSql)]);
+  // A date PostgreSQL holds as infinite has no year: without the guard, storing its row would fail
+  // the refresh (the year as an integer overflows) for good.
+  defs.push(['year', 'integer', `CASE WHEN isfinite(${set.periodSql}) THEN ${yearOf(set.periodSql)} END`]);
   // The latest of the dates checked against the computation date (their dates in Oslo).
   if (future.length)
-    defs.push([
-      'latest',
-      'date',
-      `greatest(${future.map((f) => dateOf(f.variable, types.get(f.variable), (n) => `"${n}"`)).join(', ')})`,
-    ]);
+    defs.push(['latest', 'date', `greatest(${future.map((f) => dateOf(f.variable, types.get(f.variable), (n) => `"${n}"`)).join(', ')})`]);
   if (set.timeliness) {
     defs.push(['registration', 'integer', set.timeliness.registration]);
     defs.push(['finalisation', 'integer', set.timeliness.finalisation]);
