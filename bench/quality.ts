@@ -15,7 +15,7 @@
 // episode at its hospital on its injury date, and the rest of the M episodes are people's other
 // contacts that link to no case (a later date) — because importing a million-row extract through
 // `npr import` measures the import, not the linkage.
-//   npm run bench:quality -- [--cases 1000000] [--episodes 1000000] [--fractures 2000] [--planted 0.9] [--explain]
+//   npm run bench:quality -- [--cases 1000000] [--episodes 1000000] [--fractures 2000] [--planted 0.9] [--explain] [--keep DIR]
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -33,6 +33,7 @@ import { storedOutcomes } from '../src/quality/stored.ts';
 import { analyticsColumns } from '../src/analytics/columns.ts';
 import type { Registry } from '../src/registry/load.ts';
 import { osloDate } from '../src/time/oslo.ts';
+import { keepFolder } from './keep.ts';
 import { captureSample, registeredNearTheInjury } from './sample.ts';
 import { multiplyCases } from './seed-multiply.ts';
 
@@ -44,6 +45,9 @@ const { values: args } = parseArgs({
     years: { type: 'string', default: '3' },
     planted: { type: 'string', default: '0.9' },
     explain: { type: 'boolean', default: false },
+    // Keep the seeded cluster (cases and episodes) in this folder and use it again on the next run
+    // with the same --keep and seeding arguments (bench/keep.ts): seeding 1,000,000 takes minutes.
+    keep: { type: 'string', default: '' },
   },
 });
 const CASES = Number(args.cases),
@@ -51,10 +55,14 @@ const CASES = Number(args.cases),
   N = Number(args.fractures),
   YEARS = Number(args.years),
   PLANTED = Number(args.planted);
-Object.assign(process.env, {
-  KVALREG_ENCRYPTION_KEY: crypto.randomBytes(32).toString('base64'),
-  KVALREG_HASH_KEY: crypto.randomBytes(32).toString('base64'),
+const keep = keepFolder(args.keep ? path.resolve(args.keep) : null, {
+  cases: CASES,
+  episodes: EPISODES,
+  fractures: N,
+  years: YEARS,
+  planted: PLANTED,
 });
+Object.assign(process.env, keep.keys);
 
 const seconds = (since: number) => (Date.now() - since) / 1000;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -116,7 +124,7 @@ const show = (t: Timing) => `${t.wall.toFixed(2)} s wall, ${t.cpu.toFixed(2)} s 
 const ratio = (t: Timing, base: Timing) => `ratio ${(t.wall / base.wall).toFixed(2)}× wall, ${(t.cpu / base.cpu).toFixed(2)}× CPU`;
 
 async function main() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-bench-quality-'));
+  const dir = keep.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'kvalreg-bench-quality-'));
   const server = process.env.DATABASE_URL
     ? null
     : await startEmbeddedPostgres({
@@ -126,7 +134,7 @@ async function main() {
       });
   const adminUrl = process.env.DATABASE_URL ?? server!.url('postgres');
   if (server) postmaster = Number(fs.readFileSync(path.join(dir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
-  const name = `kvalreg_bench_${crypto.randomBytes(4).toString('hex')}`;
+  const name = keep.kept?.database ?? `kvalreg_bench_${crypto.randomBytes(4).toString('hex')}`;
   database = name;
   await ensureDatabase(adminUrl, name);
   const platform = await startPlatform(
@@ -142,64 +150,19 @@ async function main() {
   try {
     const registry = platform.registry('fracture')!;
     const table = analyticsTable(registry);
-    let started = Date.now();
-    await captureSample(platform, { fractures: N, years: YEARS });
-    await registeredNearTheInjury(platform);
-    const m = await multiplyCases(platform, registry, { target: CASES, yearsPerCopy: YEARS, log: () => undefined });
-    await platform.analytics.refresh();
     const db = platform.db.pool;
-    await db.query(`ANALYZE ${table}`);
+    if (keep.kept) {
+      // A table rebuilt for a new layout is filled again; otherwise there is nothing to do.
+      const started = Date.now();
+      await platform.analytics.refresh();
+      await db.query(`VACUUM ANALYZE npr_episode, person, ${table}`);
+      console.log(`reusing the cluster seeded in ${keep.dir} (${keep.kept.rows} cases); made ready in ${seconds(started).toFixed(0)} s`);
+    } else await seed(platform, registry);
     const cases = Number((await db.query(`SELECT count(*) FROM ${table}`)).rows[0].count);
-    console.log(
-      `seeded ${cases} cases (${m.copies} copies of a captured sample of ${N}) in ${seconds(started).toFixed(0)} s (not measured)`,
-    );
-
-    // NPR episodes: the planted share of the cases at their hospital on their injury date, the rest unlinked contacts.
-    started = Date.now();
-    const map = platform.units
-      .all()
-      .filter((u) => u.level === 'department')
-      .map((u) => [u.resh, platform.units.ancestorAt(u.resh, 'hospital')!.resh]);
+    const episodes = Number((await db.query('SELECT count(*) FROM npr_episode')).rows[0].count);
     const years = (
       await db.query(`SELECT array_agg(DISTINCT extract(year FROM injury_date)::int) AS y FROM ${table} WHERE injury_date IS NOT NULL`)
     ).rows[0].y as number[];
-    const extract = (
-      await db.query(
-        `INSERT INTO npr_extract (registry, source, imported_by, years, rows_read, episodes, selected, reserved, duplicates)
-      VALUES ('fracture', 'bench', 'bench', $1, $2, $2, $2, 0, 0) RETURNING id`,
-        [years, EPISODES],
-      )
-    ).rows[0].id;
-    await db.query(`CREATE TEMP TABLE hmap AS SELECT * FROM unnest($1::text[], $2::text[]) AS t(unit, hospital)`, [
-      map.map((x) => x[0]),
-      map.map((x) => x[1]),
-    ]);
-    const insert = `INSERT INTO npr_episode (registry, extract_id, episode_id, nin_hash, nin_enc, hospital_resh, admission_date, discharge_date, contact_type, icd10, chain_start, year, person_id)`;
-    const linked = await db.query(
-      `${insert}
-      SELECT 'fracture', $1, 'b' || a.case_id, p.nin_hash, '\\x00'::bytea, h.hospital, a.injury_date, a.injury_date + 1, 'outpatient', '{S52.5}', a.injury_date, extract(year FROM a.injury_date)::int, p.id
-      FROM ${table} a JOIN person p ON p.id = a.person_id JOIN hmap h ON h.unit = a.unit_resh
-      WHERE a.injury_date IS NOT NULL AND (hashtext(a.case_id::text) & 1023) < $2 LIMIT $3`,
-      [extract, Math.round(PLANTED * 1024), EPISODES],
-    );
-    // The others: the same people at the same hospitals half a year later (no fracture registered then).
-    const rest = Math.max(0, EPISODES - (linked.rowCount ?? 0));
-    await db.query(
-      `${insert}
-      SELECT 'fracture', $1, 'o' || g, p.nin_hash, '\\x00'::bytea, h.hospital, d, d, 'outpatient', '{S62.3}', d, extract(year FROM d)::int, p.id
-      FROM generate_series(1, $2::int) g
-      JOIN LATERAL (SELECT a.person_id, a.unit_resh, (make_date(y, 1, 1) + (g % 360))::date AS d FROM ${table} a, (SELECT $3::int[] AS ys) q, LATERAL (SELECT q.ys[1 + g % array_length(q.ys, 1)] AS y) yy
-                    WHERE a.case_id = (SELECT min(case_id) FROM ${table}) + (g * 7919) % $4 LIMIT 1) a ON true
-      JOIN person p ON p.id = a.person_id JOIN hmap h ON h.unit = a.unit_resh
-      WHERE NOT EXISTS (SELECT 1 FROM ${table} c WHERE c.person_id = a.person_id AND c.injury_date BETWEEN a.d - 17 AND a.d + 17)`,
-      [extract, rest, years, cases],
-    );
-    // Vacuumed and analysed now, so that autovacuum does not run during the measurements.
-    await db.query(`VACUUM ANALYZE npr_episode, person, ${table}`);
-    const episodes = Number((await db.query('SELECT count(*) FROM npr_episode')).rows[0].count);
-    console.log(
-      `seeded ${episodes} NPR episodes (${linked.rowCount} planted on ${Math.round(PLANTED * 100)} % of the cases) in ${seconds(started).toFixed(0)} s (not measured)`,
-    );
     console.log(
       `load while measuring: ${os
         .loadavg()
@@ -267,6 +230,18 @@ async function main() {
         ? `  counted from the outcomes stored in the rows: ${combinations} combinations of unit, year and outcomes (${((100 * combinations) / cases).toFixed(1)} % of the cases)`
         : '  counted by evaluating every check on every case (no stored outcomes in the table)',
     );
+    if (way === 'stored') {
+      // The way before the outcomes were stored, in the same run: every check evaluated on every case.
+      const evaluated = await timed(3, () =>
+        platform.data.transaction(
+          PLATFORM,
+          'bench',
+          (tx) => measure(tx, registry, set, platform.units, { dataset: 'fresh', asOf, analyticsVersion: version, way: 'evaluated' }),
+          { readOnly: true },
+        ),
+      );
+      console.log(`  the same measures evaluating every check on every case: ${show(evaluated)}; ${ratio(evaluated, base)}`);
+    }
     const judging = await timed(3, () => platform.quality.report(PLATFORM, registry, { unit: '1', year: years[years.length - 1] }));
     console.log(
       `  judging a report from the counts (thresholds applied on read): ${judging.wall.toFixed(3)} s wall, ${judging.cpu.toFixed(3)} s CPU`,
@@ -274,8 +249,70 @@ async function main() {
   } finally {
     await platform.close();
     await server?.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (!keep.dir) fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Seeds the cases (a captured sample multiplied) and the NPR episodes (not measured). */
+async function seed(platform: Awaited<ReturnType<typeof startPlatform>>, registry: Registry) {
+  const table = analyticsTable(registry);
+  const db = platform.db.pool;
+  let started = Date.now();
+  await captureSample(platform, { fractures: N, years: YEARS });
+  await registeredNearTheInjury(platform);
+  const m = await multiplyCases(platform, registry, { target: CASES, yearsPerCopy: YEARS, log: () => undefined });
+  await platform.analytics.refresh();
+  await db.query(`ANALYZE ${table}`);
+  const cases = Number((await db.query(`SELECT count(*) FROM ${table}`)).rows[0].count);
+  console.log(`seeded ${cases} cases (${m.copies} copies of a captured sample of ${N}) in ${seconds(started).toFixed(0)} s (not measured)`);
+
+  // NPR episodes: the planted share of the cases at their hospital on their injury date, the rest unlinked contacts.
+  started = Date.now();
+  const map = platform.units
+    .all()
+    .filter((u) => u.level === 'department')
+    .map((u) => [u.resh, platform.units.ancestorAt(u.resh, 'hospital')!.resh]);
+  const years = (
+    await db.query(`SELECT array_agg(DISTINCT extract(year FROM injury_date)::int) AS y FROM ${table} WHERE injury_date IS NOT NULL`)
+  ).rows[0].y as number[];
+  const extract = (
+    await db.query(
+      `INSERT INTO npr_extract (registry, source, imported_by, years, rows_read, episodes, selected, reserved, duplicates)
+    VALUES ('fracture', 'bench', 'bench', $1, $2, $2, $2, 0, 0) RETURNING id`,
+      [years, EPISODES],
+    )
+  ).rows[0].id;
+  await db.query(`CREATE TEMP TABLE hmap AS SELECT * FROM unnest($1::text[], $2::text[]) AS t(unit, hospital)`, [
+    map.map((x) => x[0]),
+    map.map((x) => x[1]),
+  ]);
+  const insert = `INSERT INTO npr_episode (registry, extract_id, episode_id, nin_hash, nin_enc, hospital_resh, admission_date, discharge_date, contact_type, icd10, chain_start, year, person_id)`;
+  const linked = await db.query(
+    `${insert}
+    SELECT 'fracture', $1, 'b' || a.case_id, p.nin_hash, '\\x00'::bytea, h.hospital, a.injury_date, a.injury_date + 1, 'outpatient', '{S52.5}', a.injury_date, extract(year FROM a.injury_date)::int, p.id
+    FROM ${table} a JOIN person p ON p.id = a.person_id JOIN hmap h ON h.unit = a.unit_resh
+    WHERE a.injury_date IS NOT NULL AND (hashtext(a.case_id::text) & 1023) < $2 LIMIT $3`,
+    [extract, Math.round(PLANTED * 1024), EPISODES],
+  );
+  // The others: the same people at the same hospitals half a year later (no fracture registered then).
+  const rest = Math.max(0, EPISODES - (linked.rowCount ?? 0));
+  await db.query(
+    `${insert}
+    SELECT 'fracture', $1, 'o' || g, p.nin_hash, '\\x00'::bytea, h.hospital, d, d, 'outpatient', '{S62.3}', d, extract(year FROM d)::int, p.id
+    FROM generate_series(1, $2::int) g
+    JOIN LATERAL (SELECT a.person_id, a.unit_resh, (make_date(y, 1, 1) + (g % 360))::date AS d FROM ${table} a, (SELECT $3::int[] AS ys) q, LATERAL (SELECT q.ys[1 + g % array_length(q.ys, 1)] AS y) yy
+                  WHERE a.case_id = (SELECT min(case_id) FROM ${table}) + (g * 7919) % $4 LIMIT 1) a ON true
+    JOIN person p ON p.id = a.person_id JOIN hmap h ON h.unit = a.unit_resh
+    WHERE NOT EXISTS (SELECT 1 FROM ${table} c WHERE c.person_id = a.person_id AND c.injury_date BETWEEN a.d - 17 AND a.d + 17)`,
+    [extract, rest, years, cases],
+  );
+  // Vacuumed and analysed now, so that autovacuum does not run during the measurements.
+  await db.query(`VACUUM ANALYZE npr_episode, person, ${table}`);
+  const episodes = Number((await db.query('SELECT count(*) FROM npr_episode')).rows[0].count);
+  keep.save({ database, rows: cases });
+  console.log(
+    `seeded ${episodes} NPR episodes (${linked.rowCount} planted on ${Math.round(PLANTED * 100)} % of the cases) in ${seconds(started).toFixed(0)} s (not measured)`,
+  );
 }
 
 /** EXPLAIN (ANALYZE, BUFFERS) of the statements measured: where the time goes. */
