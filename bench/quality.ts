@@ -27,7 +27,7 @@ import { ensureDatabase, withDatabase } from '../src/db/database.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { analyticsTable } from '../src/analytics/columns.ts';
 import { startPlatform } from '../src/platform.ts';
-import { hospitalMap, linkageSql } from '../src/quality/coverage.ts';
+import { hospitalMap, LINKAGE_SETTINGS, linkageSql } from '../src/quality/coverage.ts';
 import { measure, measureSql, OSLO_SESSION, storedMeasureSql, timelinessSql } from '../src/quality/measures.ts';
 import { storedOutcomes } from '../src/quality/stored.ts';
 import { analyticsColumns } from '../src/analytics/columns.ts';
@@ -325,7 +325,24 @@ async function explainAll(platform: Awaited<ReturnType<typeof startPlatform>>, r
     const { rows } = await db.query(`EXPLAIN (ANALYZE, BUFFERS) ${text}`, params);
     console.log(`\n--- ${title}\n${rows.map((r) => r['QUERY PLAN']).join('\n')}`);
   };
-  await plan('linkage', linkageSql(registry, npr, columns), [map.units, map.hospitals, npr.linkage.daysBefore, npr.linkage.daysAfter]);
+  {
+    // As computeCoverage runs it: in a transaction, with its planner setting.
+    const client = await db.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(LINKAGE_SETTINGS);
+      const { rows } = await client.query(`EXPLAIN (ANALYZE, BUFFERS) ${linkageSql(registry, npr, columns)}`, [
+        map.units,
+        map.hospitals,
+        npr.linkage.daysBefore,
+        npr.linkage.daysAfter,
+      ]);
+      console.log(`\n--- linkage\n${rows.map((r) => r['QUERY PLAN']).join('\n')}`);
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
+  }
   const set = platform.quality.checks(registry.id)!;
   const params = [...set.params, osloDate(new Date().toISOString())];
   // The measures run in a transaction with the session's time zone set to Oslo (measures.ts).

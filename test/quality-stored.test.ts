@@ -198,7 +198,7 @@ describe('stored data-quality outcomes', () => {
       }
     });
 
-  it('a changed layout replaces the columns in place: no row leaves the table, no indicator result is counted twice', async () => {
+  it('a changed layout rebuilds the table with its rows in one transaction: no row leaves it, no indicator result is counted twice', async () => {
     const registry = t.platform.registry('fracture')!;
     const db = t.platform.db.pool;
     const table = analyticsTable(registry);
@@ -234,6 +234,12 @@ describe('stored data-quality outcomes', () => {
     ).rows.map((r) => r.attname as string);
     expect(names.every((n) => n.includes(stored.tag))).toBe(true);
     expect(names.length).toBe(stored.ddl.length);
+    // Right after the fixed columns, before the codebook's (read with fewer columns walked).
+    const position = async (name: string) =>
+      Number(
+        (await db.query(`SELECT attnum FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2`, [table, name])).rows[0].attnum,
+      );
+    expect(await position(names[names.length - 1])).toBeLessThan(await position('injury_date'));
     const again = await both('fresh', '2026-01-01');
     expect(again.stored.way).toBe('stored');
     expect(plain(again.stored)).toEqual(plain(again.evaluated));

@@ -264,8 +264,9 @@ async function readLog(db: Client, registry: Registry, size: number): Promise<Lo
 async function prepareTable(db: Client, registry: Registry, log: Logger): Promise<void> {
   const shape = columnsSignature(registry);
   // The data-quality outcomes stored in each row (quality/stored.ts) are signed apart: a change of
-  // them alone swaps those generated columns in place and keeps the rows. An emptied table would be
-  // read meanwhile, and the incremental indicators would count every case again as it came back.
+  // them alone rebuilds the table with its rows, in this transaction (readers see the old table
+  // until it commits). Emptied and refilled by the refresher instead, the table would be read half
+  // empty meanwhile, and the incremental indicators would count every case again as it came back.
   const stored = storedOutcomes(registry);
   const signature = `${shape}+${stored?.tag ?? ''}:${registry.sha256.slice(0, 16)}`;
   const table = analyticsTable(registry);
@@ -279,24 +280,23 @@ async function prepareTable(db: Client, registry: Registry, log: Logger): Promis
   if (again !== signature) {
     const [oldShape, oldTag = ''] = (again?.split(':')[0] ?? '').split('+');
     if (!again || oldShape !== shape) {
-      const cols = analyticsColumns(registry).map((c) => `"${c.name}" ${c.sql}`);
       await db.query(`DROP TABLE IF EXISTS ${table}`);
-      // Rows go with their case (a reservation deletes the person and their cases).
-      await db.query(`CREATE TABLE ${table} (${[...FIXED_COLUMNS, ...cols].join(', ')},
-        registry text NOT NULL DEFAULT ${db.escapeLiteral(registry.id)} CHECK (registry = ${db.escapeLiteral(registry.id)}),
-        FOREIGN KEY (registry, case_id) REFERENCES registry_case (registry, id) ON DELETE CASCADE)`);
-      await storeOutcomes(db, registry, stored, log);
-      await db.query(`CREATE INDEX ON ${table} USING gin (unit_path)`);
-      await db.query(`CREATE INDEX ON ${table} (person_id)`);
-      // Person-level: a unit user sees the rows of their units only, like the cases themselves.
-      await db.query(`ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY`);
-      await db.query(`CREATE POLICY unit_scope ON ${table} USING (kvalreg_unit_visible(registry, unit_resh))`);
-      await db.query(`GRANT SELECT ON ${table} TO kvalreg_app`);
+      await createTable(db, registry, table, stored, log);
+      await indexTable(db, table);
       log.info({ registry: registry.id }, 'analytics table created; every case will be computed');
     } else {
       if (oldTag !== (stored?.tag ?? '')) {
-        await storeOutcomes(db, registry, stored, log);
-        log.info({ registry: registry.id }, 'data-quality outcomes stored anew in every analytics row');
+        // Copied without the key to the cases, which is checked once afterwards instead of per row.
+        const next = analyticsTable({ id: `${registry.id}__next` });
+        await db.query(`DROP TABLE IF EXISTS ${next}`);
+        await createTable(db, registry, next, stored, log, { foreignKey: false });
+        const list = [...FIXED_COLUMNS.map((c) => c.split(' ')[0]), ...analyticsColumns(registry).map((c) => `"${c.name}"`)].join(', ');
+        await db.query(`INSERT INTO ${next} (${list}) SELECT ${list} FROM ${table}`);
+        await db.query(`DROP TABLE ${table}`);
+        await db.query(`ALTER TABLE ${next} RENAME TO "${registry.id}"`);
+        await indexTable(db, table);
+        await db.query(`ALTER TABLE ${table} ADD ${foreignKeyToCases}`);
+        log.info({ registry: registry.id }, 'analytics table rebuilt with its rows for the new data-quality outcomes');
       }
       log.info({ registry: registry.id }, 'registry definition changed; every analytics row will be recomputed');
     }
@@ -312,39 +312,57 @@ async function prepareTable(db: Client, registry: Registry, log: Logger): Promis
   }
 }
 
+/** Rows go with their case (a reservation deletes the person and their cases). */
+const foreignKeyToCases = 'FOREIGN KEY (registry, case_id) REFERENCES registry_case (registry, id) ON DELETE CASCADE';
+
 /**
- * The table's generated columns (only the data-quality outcomes are generated) replaced by those of this layout, in one ALTER TABLE
- * (PostgreSQL computes them for every row kept, holding the table meanwhile). Should PostgreSQL
- * refuse an expression as not immutable (42P17), the table goes without them and every measurement
- * evaluates every check, as measures.ts then does; any other failure fails the preparation, to be
- * tried again, rather than leaving the table without them for good.
+ * The registry's analytics table, with its row-level security and grant. The stored
+ * data-quality outcomes come right after the fixed columns: a column is found by walking the row's
+ * columns before it, and after the codebook's hundred the measures' pass cost a fifth more.
+ * Should PostgreSQL refuse one of their expressions as not immutable (42P17), the table goes
+ * without them and every measurement evaluates every check, as measures.ts then does; any other
+ * failure fails the preparation, to be tried again, rather than leaving them out for good.
  */
-async function storeOutcomes(db: Client, registry: Registry, stored: StoredOutcomes | null, log: Logger): Promise<void> {
-  const table = analyticsTable(registry);
-  const old = (
-    await db.query(
-      `SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attgenerated = 's' AND attnum > 0 AND NOT attisdropped`,
-      [table],
-    )
-  ).rows.map((r) => `DROP COLUMN "${r.attname}"`);
-  const dropOld = () => (old.length ? db.query(`ALTER TABLE ${table} ${old.join(', ')}`) : Promise.resolve());
-  if (!stored) {
-    await dropOld();
-    return;
+/** The table's indexes: built after a copy rather than entry by entry during it. */
+async function indexTable(db: Client, table: string): Promise<void> {
+  await db.query(`CREATE INDEX ON ${table} USING gin (unit_path)`);
+  await db.query(`CREATE INDEX ON ${table} (person_id)`);
+}
+
+async function createTable(
+  db: Client,
+  registry: Registry,
+  table: string,
+  stored: StoredOutcomes | null,
+  log: Logger,
+  o: { foreignKey: boolean } = { foreignKey: true },
+): Promise<void> {
+  const cols = analyticsColumns(registry).map((c) => `"${c.name}" ${c.sql}`);
+  const create = (generated: string[]) =>
+    db.query(`CREATE TABLE ${table} (${[...FIXED_COLUMNS, ...generated, ...cols].join(', ')},
+        registry text NOT NULL DEFAULT ${db.escapeLiteral(registry.id)} CHECK (registry = ${db.escapeLiteral(registry.id)})${
+          o.foreignKey ? `, ${foreignKeyToCases}` : ''
+        })`);
+  if (!stored) await create([]);
+  else {
+    await db.query('SAVEPOINT stored_outcomes');
+    try {
+      await create(stored.ddl);
+      await db.query('RELEASE SAVEPOINT stored_outcomes');
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== '42P17') throw err;
+      await db.query('ROLLBACK TO SAVEPOINT stored_outcomes');
+      await create([]);
+      log.warn(
+        { err, registry: registry.id },
+        'data-quality outcomes cannot be stored in the analytics table (an expression PostgreSQL does not hold immutable); each measurement will evaluate every check',
+      );
+    }
   }
-  await db.query('SAVEPOINT stored_outcomes');
-  try {
-    await db.query(`ALTER TABLE ${table} ${[...old, ...stored.ddl.map((d) => `ADD COLUMN ${d}`)].join(', ')}`);
-    await db.query('RELEASE SAVEPOINT stored_outcomes');
-  } catch (err) {
-    if ((err as { code?: unknown }).code !== '42P17') throw err;
-    await db.query('ROLLBACK TO SAVEPOINT stored_outcomes');
-    await dropOld();
-    log.warn(
-      { err, registry: registry.id },
-      'data-quality outcomes cannot be stored in the analytics table (an expression PostgreSQL does not hold immutable); each measurement will evaluate every check',
-    );
-  }
+  // Person-level: a unit user sees the rows of their units only, like the cases themselves.
+  await db.query(`ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY`);
+  await db.query(`CREATE POLICY unit_scope ON ${table} USING (kvalreg_unit_visible(registry, unit_resh))`);
+  await db.query(`GRANT SELECT ON ${table} TO kvalreg_app`);
 }
 
 /** The rows of the cases of these log rows recomputed and written; the log rows deleted; the analytics version moved on. */

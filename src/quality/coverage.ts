@@ -128,6 +128,9 @@ export function linkageSql(registry: Registry, def: NprSelectionDef, columns: Ma
     FULL JOIN res s ON s.hospital = coalesce(n.hospital, r.hospital) AND s.year = coalesce(n.year, r.year)`;
 }
 
+/** The linkage statement's planner setting, for its transaction only. */
+export const LINKAGE_SETTINGS = 'SET LOCAL enable_sort = off';
+
 /** Links, adds up every level and stores the result (npr_coverage, and the published `coverage` table). */
 export async function computeCoverage(
   tx: PersonTx,
@@ -136,12 +139,17 @@ export async function computeCoverage(
   columns: Map<string, VariableType>,
 ): Promise<CoverageRow[]> {
   const map = hospitalMap(tx.units);
+  // What links to nothing (a fifth of a million rows at national size) is counted by hashing, not
+  // sorted: the planner, estimating the full join's unlinked rows at one, sorted them, a tenth of
+  // the statement at 1,000,000 cases and episodes (docs/performance.md).
+  await tx.client.query(LINKAGE_SETTINGS);
   const { rows } = await tx.client.query(linkageSql(registry, def, columns), [
     map.units,
     map.hospitals,
     def.linkage.daysBefore,
     def.linkage.daysAfter,
   ]);
+  await tx.client.query('SET LOCAL enable_sort TO DEFAULT');
   const sums = new Map<string, CoverageCounts & { unit: string; year: number }>();
   for (const r of rows) {
     const path = tx.units.get(r.hospital)?.path ?? [r.hospital];
