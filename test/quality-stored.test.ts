@@ -5,8 +5,10 @@
 // on both sides of the computation date (times at Oslo's midnight) — so that the generated
 // columns are recomputed by PostgreSQL and every branch of every check is taken; then both ways
 // compared, count for count, for both datasets and for computation dates before, within and after
-// the data. A rule using `today()` (added to the codebook here) cannot be stored and is counted
-// when read, in the same statement.
+// the data, on both registries. A rule and a requirement using `today()` (added to the codebook
+// here) cannot be stored and are counted when read, in the same statement; the trauma register is
+// measured without timeliness (its quality.yaml's block removed here), the statement's other shape.
+// Last, a table built by another layout is rebuilt with its rows, and no indicator result moves.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,6 +40,17 @@ beforeAll(async () => {
 `,
     ),
   );
+  // A requirement using today(): a completeness check counted when read.
+  const withToday = fs
+    .readFileSync(codebook, 'utf8')
+    .replace('required: "present(surgery_datetime)"', 'required: "present(surgery_datetime) && days(injury_date, today()) >= 0"');
+  expect(withToday).toContain('today()) >= 0');
+  fs.writeFileSync(codebook, withToday);
+  // The trauma register without timeliness: the stored way's statement without the days' grouping sets.
+  const traumaQuality = path.join(registriesDir, 'trauma', 'quality.yaml');
+  const noTimeliness = fs.readFileSync(traumaQuality, 'utf8').replace(/^timeliness:\n(?: {2}.*\n)+/m, '');
+  expect(noTimeliness).not.toContain('registrationDays');
+  fs.writeFileSync(traumaQuality, noTimeliness);
   t = await testPlatform({ KVALREG_REGISTRIES_DIR: registriesDir });
   await captureSample(t.platform, { fractures: 60, years: 2 });
   // Trauma: integer variables with hard and plausible ranges, and more dates than the fracture register.
@@ -158,10 +171,12 @@ describe('stored data-quality outcomes', () => {
       );
       expect(rows.length).toBe(stored.ddl.length);
     }
-    // The rule with today() is counted when read, not stored.
-    expect(storedOutcomes(t.platform.registry('fracture')!)!.direct.map((c) => (c.kind === 'consistency' ? c.rule : ''))).toEqual([
-      'injury-within-a-year-of-today',
-    ]);
+    // The rule and the requirement with today() are counted when read, not stored.
+    expect(storedOutcomes(t.platform.registry('fracture')!)!.direct.map((c) => (c.kind === 'consistency' ? c.rule : c.variable))).toEqual(
+      expect.arrayContaining(['injury-within-a-year-of-today', expect.any(String)]),
+    );
+    expect(storedOutcomes(t.platform.registry('fracture')!)!.direct).toHaveLength(2);
+    expect(storedOutcomes(t.platform.registry('trauma')!)!.columns.registration).toBeNull();
   });
 
   it('count what evaluating every check counts, on the captured cases', async () => {
