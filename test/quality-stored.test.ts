@@ -239,8 +239,24 @@ describe('stored data-quality outcomes', () => {
     const older = await both('fresh', '2026-01-01');
     expect(older.stored.way).toBe('evaluated'); // the older columns are not read with this layout
 
-    await t.platform.analytics.prepare();
+    // A writer in the middle of changing a row (another process's refresher): the copy waits for
+    // it and holds its change; copied before it committed, the change would be lost with the old table.
+    const first = Number((await db.query(`SELECT min(case_id) AS id FROM ${table}`)).rows[0].id);
+    const writer = await db.connect();
+    await writer.query('BEGIN');
+    await writer.query(`UPDATE ${table} SET data_updated_at = '2001-02-03T04:05:06Z' WHERE case_id = $1`, [first]);
+    let settled = false;
+    const preparing = t.platform.analytics.prepare().finally(() => {
+      settled = true;
+    });
+    await new Promise((r) => setTimeout(r, 600));
+    expect(settled).toBe(false);
+    await writer.query('COMMIT');
+    writer.release();
+    await preparing;
     expect(Number((await db.query(`SELECT count(*) FROM ${table}`)).rows[0].count)).toBe(rows);
+    const copied = (await db.query(`SELECT data_updated_at FROM ${table} WHERE case_id = $1`, [first])).rows[0].data_updated_at;
+    expect(new Date(copied).toISOString()).toBe('2001-02-03T04:05:06.000Z');
     const names = (
       await db.query(
         `SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attgenerated = 's' AND NOT attisdropped ORDER BY 1`,

@@ -286,6 +286,12 @@ async function prepareTable(db: Client, registry: Registry, log: Logger): Promis
       log.info({ registry: registry.id }, 'analytics table created; every case will be computed');
     } else {
       if (oldTag !== (stored?.tag ?? '')) {
+        // No row may change while it is copied: a refresher in another process (its round holds
+        // this lock) would otherwise write a newer row into the table being dropped, and the
+        // incremental indicators, having moved it, would move it again from the copy's older row;
+        // a cascaded delete (an opt-out) would leave the copy a row without its case.
+        await db.query('SELECT pg_advisory_xact_lock(4244, hashtext($1))', [registry.id]);
+        await db.query(`LOCK TABLE ${table} IN SHARE MODE`);
         // Copied without the key to the cases, which is checked once afterwards instead of per row.
         const next = analyticsTable({ id: `${registry.id}__next` });
         await db.query(`DROP TABLE IF EXISTS ${next}`);
