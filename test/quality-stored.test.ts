@@ -244,6 +244,7 @@ describe('stored data-quality outcomes', () => {
     const first = Number((await db.query(`SELECT min(case_id) AS id FROM ${table}`)).rows[0].id);
     const writer = await db.connect();
     await writer.query('BEGIN');
+    await writer.query(`SELECT pg_advisory_xact_lock(4244, hashtext('fracture'))`); // the lock a refresh round holds
     await writer.query(`UPDATE ${table} SET data_updated_at = '2001-02-03T04:05:06Z' WHERE case_id = $1`, [first]);
     let settled = false;
     const preparing = t.platform.analytics.prepare().finally(() => {

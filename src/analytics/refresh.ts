@@ -8,6 +8,7 @@
 // compiles to SQL (PROM results included); and in JavaScript with evaluate.ts, 500 cases a batch, for registries whose
 // derived variables call their own functions (functions.ts). `sqlRowsPlan` decides per registry and
 // the log says which way each goes.
+import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import type { PersonData, PersonTx } from '../access/door.ts';
 import { shareOut } from '../db/share-out.ts';
@@ -278,6 +279,11 @@ async function prepareTable(db: Client, registry: Registry, log: Logger): Promis
   const again = (await db.query('SELECT signature FROM analytics_table WHERE registry = $1', [registry.id])).rows[0]?.signature as
     string | undefined;
   if (again !== signature) {
+    // Every case marked for recomputation first: done after the table's swap, it would hold the
+    // swap's locks (on the cases too) for as long as it takes.
+    await db.query('INSERT INTO analytics_change (registry, case_id) SELECT registry, id FROM registry_case WHERE registry = $1', [
+      registry.id,
+    ]);
     const [oldShape, oldTag = ''] = (again?.split(':')[0] ?? '').split('+');
     if (!again || oldShape !== shape) {
       await db.query(`DROP TABLE IF EXISTS ${table}`);
@@ -285,30 +291,9 @@ async function prepareTable(db: Client, registry: Registry, log: Logger): Promis
       await indexTable(db, table);
       log.info({ registry: registry.id }, 'analytics table created; every case will be computed');
     } else {
-      if (oldTag !== (stored?.tag ?? '')) {
-        // No row may change while it is copied: a refresher in another process (its round holds
-        // this lock) would otherwise write a newer row into the table being dropped, and the
-        // incremental indicators, having moved it, would move it again from the copy's older row;
-        // a cascaded delete (an opt-out) would leave the copy a row without its case.
-        await db.query('SELECT pg_advisory_xact_lock(4244, hashtext($1))', [registry.id]);
-        await db.query(`LOCK TABLE ${table} IN SHARE MODE`);
-        // Copied without the key to the cases, which is checked once afterwards instead of per row.
-        const next = analyticsTable({ id: `${registry.id}__next` });
-        await db.query(`DROP TABLE IF EXISTS ${next}`);
-        await createTable(db, registry, next, stored, log, { foreignKey: false });
-        const list = [...FIXED_COLUMNS.map((c) => c.split(' ')[0]), ...analyticsColumns(registry).map((c) => `"${c.name}"`)].join(', ');
-        await db.query(`INSERT INTO ${next} (${list}) SELECT ${list} FROM ${table}`);
-        await db.query(`DROP TABLE ${table}`);
-        await db.query(`ALTER TABLE ${next} RENAME TO "${registry.id}"`);
-        await indexTable(db, table);
-        await db.query(`ALTER TABLE ${table} ADD ${foreignKeyToCases}`);
-        log.info({ registry: registry.id }, 'analytics table rebuilt with its rows for the new data-quality outcomes');
-      }
+      if (oldTag !== (stored?.tag ?? '')) await rebuildWithRows(db, registry, stored, log);
       log.info({ registry: registry.id }, 'registry definition changed; every analytics row will be recomputed');
     }
-    await db.query('INSERT INTO analytics_change (registry, case_id) SELECT registry, id FROM registry_case WHERE registry = $1', [
-      registry.id,
-    ]);
     await db.query(
       `INSERT INTO analytics_table (registry, signature) VALUES ($1, $2)
       ON CONFLICT (registry) DO UPDATE SET signature = EXCLUDED.signature, built_at = now()`,
@@ -318,8 +303,52 @@ async function prepareTable(db: Client, registry: Registry, log: Logger): Promis
   }
 }
 
+/**
+ * The table rebuilt for a new layout of stored data-quality outcomes, with its rows, in the
+ * caller's transaction: readers use the old table until it commits.
+ *
+ * - No refresher writes meanwhile: its rounds hold the registry's lock (4244), taken here first. A
+ *   round writing into the old table after the copy would lose its rows with it, and the
+ *   incremental indicators, having moved them, would move them again from the copy's older rows.
+ * - The copy, its indexes and its key to the cases are built under a new name, beside the old table,
+ *   with no lock on the cases; only then are the cases locked against writers (`SHARE ROW
+ *   EXCLUSIVE`: captures and opt-outs wait, readers do not), the copy's rows whose case was deleted
+ *   meanwhile (an opt-out cascading into the old table) removed, the key validated, and the tables
+ *   swapped. Locking the cases last, after every write to them has ended, is also what keeps an
+ *   opt-out cascading into the old table from deadlocking with the swap (which needs the cases).
+ * - The new name cannot be a registry's (registry ids have no "-"), and is short whatever the id.
+ */
+async function rebuildWithRows(db: Client, registry: Registry, stored: StoredOutcomes | null, log: Logger): Promise<void> {
+  const table = analyticsTable(registry);
+  const temp = `rebuild-${crypto.createHash('sha256').update(registry.id).digest('hex').slice(0, 12)}`;
+  const next = `analytics."${temp}"`;
+  await db.query('SELECT pg_advisory_xact_lock(4244, hashtext($1))', [registry.id]);
+  await db.query(`DROP TABLE IF EXISTS ${next}`);
+  await createTable(db, registry, next, stored, log, { foreignKey: false });
+  const list = [...FIXED_COLUMNS.map((c) => c.split(' ')[0]), ...analyticsColumns(registry).map((c) => `"${c.name}"`)].join(', ');
+  await db.query(`INSERT INTO ${next} (${list}) SELECT ${list} FROM ${table}`);
+  await indexTable(db, next);
+  await db.query(`CREATE INDEX "${temp}-event-key" ON ${next} (event_key) WHERE event_key IS NOT NULL`);
+  await db.query(`ANALYZE ${next}`);
+  await db.query('LOCK TABLE registry_case IN SHARE ROW EXCLUSIVE MODE');
+  await db.query(
+    `DELETE FROM ${next} n WHERE NOT EXISTS (SELECT 1 FROM registry_case c WHERE c.registry = n.registry AND c.id = n.case_id)`,
+  );
+  await db.query(`ALTER TABLE ${next} ADD ${foreignKeyToCases}`);
+  await db.query(`DROP TABLE ${table}`);
+  await db.query(`ALTER TABLE ${next} RENAME TO "${registry.id}"`);
+  await db.query(`ALTER INDEX analytics."${temp}-event-key" RENAME TO "${registry.id}_event_key_idx"`);
+  log.info({ registry: registry.id }, 'analytics table rebuilt with its rows for the new data-quality outcomes');
+}
+
 /** Rows go with their case (a reservation deletes the person and their cases). */
 const foreignKeyToCases = 'FOREIGN KEY (registry, case_id) REFERENCES registry_case (registry, id) ON DELETE CASCADE';
+
+/** The table's indexes: built after a copy rather than entry by entry during it. */
+async function indexTable(db: Client, table: string): Promise<void> {
+  await db.query(`CREATE INDEX ON ${table} USING gin (unit_path)`);
+  await db.query(`CREATE INDEX ON ${table} (person_id)`);
+}
 
 /**
  * The registry's analytics table, with its row-level security and grant. The stored
@@ -329,12 +358,6 @@ const foreignKeyToCases = 'FOREIGN KEY (registry, case_id) REFERENCES registry_c
  * without them and every measurement evaluates every check, as measures.ts then does; any other
  * failure fails the preparation, to be tried again, rather than leaving them out for good.
  */
-/** The table's indexes: built after a copy rather than entry by entry during it. */
-async function indexTable(db: Client, table: string): Promise<void> {
-  await db.query(`CREATE INDEX ON ${table} USING gin (unit_path)`);
-  await db.query(`CREATE INDEX ON ${table} (person_id)`);
-}
-
 async function createTable(
   db: Client,
   registry: Registry,

@@ -102,9 +102,12 @@ function build(registry: Registry): StoredOutcomes | null {
   // The latest of the dates checked against the computation date (their dates in Oslo).
   if (future.length)
     defs.push(['latest', 'date', `greatest(${future.map((f) => dateOf(f.variable, types.get(f.variable), (n) => `"${n}"`)).join(', ')})`]);
-  if (set.timeliness) {
-    defs.push(['registration', 'integer', set.timeliness.registration]);
-    defs.push(['finalisation', 'integer', set.timeliness.finalisation]);
+  if (set.timeliness && def.timeliness) {
+    // Days from an infinite date cannot be counted (PostgreSQL refuses the subtraction), which
+    // would fail the refresh of the row for good: no days then.
+    const event = dateOf(def.timeliness.eventDate, types.get(def.timeliness.eventDate), (n) => `"${n}"`);
+    defs.push(['registration', 'integer', `CASE WHEN isfinite(${event}) THEN ${set.timeliness.registration} END`]);
+    defs.push(['finalisation', 'integer', `CASE WHEN isfinite(${event}) THEN ${set.timeliness.finalisation} END`]);
   }
   const tag = crypto
     .createHash('sha256')
