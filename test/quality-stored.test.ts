@@ -17,9 +17,9 @@ import { analyticsColumns, analyticsTable } from '../src/analytics/columns.ts';
 import { measure, type Measured } from '../src/quality/measures.ts';
 import { storedOutcomes } from '../src/quality/stored.ts';
 import { captureSample } from '../bench/sample.ts';
+import { sendTrauma } from './helpers/capture.ts';
 import { nin } from './helpers/fixtures.ts';
 import { testPlatform, type TestPlatform } from './helpers/platform.ts';
-import { traumaBundle } from './helpers/trauma.ts';
 
 let t: TestPlatform;
 let registriesDir: string;
@@ -56,26 +56,19 @@ beforeAll(async () => {
   // Trauma: integer variables with hard and plausible ranges, and more dates than the fracture register.
   for (let i = 0; i < 16; i++) {
     const day = `2024-0${1 + (i % 6)}-${String(10 + i).padStart(2, '0')}`;
-    const res = await t.app.inject({
-      method: 'POST',
-      url: '/fhir',
-      headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
-      payload: JSON.stringify(
-        traumaBundle({
-          id: `stored-${i}`,
-          nin: nin(`19${String(30 + i).padStart(2, '0')}-03-0${1 + (i % 9)}`, i % 2 ? 'male' : 'female'),
-          unitResh: '8201102',
-          arrival: `${day}T10:00:00+02:00`,
-          traumaTeam: i % 3 !== 0,
-          accident: { at: `${day}T09:20:00+02:00` },
-          mechanism: 'fall_high',
-          intention: 'accident',
-          injuryType: 'blunt',
-          arrivalVitals: { gcs: 3 + (i % 13), sbp: 60 + 10 * i, rr: 8 + i },
-          ais: ['853000.3'],
-          discharge: { at: `${day.slice(0, 8)}28T10:00:00+02:00`, disposition: 'home' },
-        }),
-      ),
+    const res = await sendTrauma(t, {
+      id: `stored-${i}`,
+      nin: nin(`19${String(30 + i).padStart(2, '0')}-03-0${1 + (i % 9)}`, i % 2 ? 'male' : 'female'),
+      unitResh: '8201102',
+      arrival: `${day}T10:00:00+02:00`,
+      traumaTeam: i % 3 !== 0,
+      accident: { at: `${day}T09:20:00+02:00` },
+      mechanism: 'fall_high',
+      intention: 'accident',
+      injuryType: 'blunt',
+      arrivalVitals: { gcs: 3 + (i % 13), sbp: 60 + 10 * i, rr: 8 + i },
+      ais: ['853000.3'],
+      discharge: { at: `${day.slice(0, 8)}28T10:00:00+02:00`, disposition: 'home' },
     });
     expect(res.statusCode, res.body).toBe(200);
   }

@@ -49,6 +49,9 @@ export const FIXED_COLUMNS = [
   'event_key text',
 ] as const;
 
+/** The fixed columns' names, in their order. */
+export const FIXED_COLUMN_NAMES = FIXED_COLUMNS.map((c) => c.split(' ')[0]);
+
 export function analyticsColumns(registry: Registry): AnalyticsColumn[] {
   const cols: AnalyticsColumn[] = PERSON_VARIABLES.map((p) => ({
     name: p,

@@ -17,7 +17,7 @@ import { caseValues, evaluateCase, type FormState, type PromResult } from '../re
 import type { Registry } from '../registry/load.ts';
 import { osloDate } from '../time/oslo.ts';
 import { promResultsOf } from '../prom/case-results.ts';
-import { analyticsColumns, analyticsTable, columnsSignature, FIXED_COLUMNS, type AnalyticsColumn } from './columns.ts';
+import { analyticsColumns, analyticsTable, columnsSignature, FIXED_COLUMN_NAMES, FIXED_COLUMNS, type AnalyticsColumn } from './columns.ts';
 import { sqlRowsPlan, type SqlRowsPlan } from './sql-rows.ts';
 import { analyticsVersion } from './version.ts';
 import { storedOutcomes, type StoredOutcomes } from '../quality/stored.ts';
@@ -325,7 +325,7 @@ async function rebuildWithRows(db: Client, registry: Registry, stored: StoredOut
   await db.query('SELECT pg_advisory_xact_lock(4244, hashtext($1))', [registry.id]);
   await db.query(`DROP TABLE IF EXISTS ${next}`);
   await createTable(db, registry, next, stored, log, { foreignKey: false });
-  const list = [...FIXED_COLUMNS.map((c) => c.split(' ')[0]), ...analyticsColumns(registry).map((c) => `"${c.name}"`)].join(', ');
+  const list = [...FIXED_COLUMN_NAMES, ...analyticsColumns(registry).map((c) => `"${c.name}"`)].join(', ');
   await db.query(`INSERT INTO ${next} (${list}) SELECT ${list} FROM ${table}`);
   await indexTable(db, next);
   await db.query(`CREATE INDEX "${temp}-event-key" ON ${next} (event_key) WHERE event_key IS NOT NULL`);
@@ -513,18 +513,7 @@ async function writeRowsJs(
   if (gone.length) await db.query(`DELETE FROM ${table} WHERE case_id = ANY($1::bigint[])`, [gone]);
   if (records.length) {
     const columns = analyticsColumns(registry);
-    const names = [
-      'case_id',
-      'person_id',
-      'unit_resh',
-      'unit_path',
-      'finalised',
-      'complete',
-      'case_created_at',
-      'data_updated_at',
-      'event_key',
-      ...columns.map((c) => c.name),
-    ];
+    const names = [...FIXED_COLUMN_NAMES, ...columns.map((c) => c.name)];
     const types = [
       'bigint',
       'bigint',

@@ -149,15 +149,16 @@ interface Leaf {
   finalisation: Map<number, number>;
 }
 
-/** Where each check's counts start in a leaf's `counts`, and how many there are. */
-function layoutOf(set: CheckSet): { offsets: number[]; size: number } {
+/** Where each check's counts start in a leaf's `counts`, how many there are, and how many in all. */
+function layoutOf(set: CheckSet): { offsets: number[]; parts: number[]; size: number } {
   const offsets: number[] = [];
+  const parts = set.checks.map((c) => (c.kind === 'completeness' ? 3 : 2));
   let size = 0;
-  for (const c of set.checks) {
+  for (const p of parts) {
     offsets.push(size);
-    size += c.kind === 'completeness' ? 3 : 2;
+    size += p;
   }
-  return { offsets, size };
+  return { offsets, parts, size };
 }
 
 export async function measure(
@@ -184,14 +185,10 @@ export async function measure(
       );
     return l;
   };
+  // Counted per registering unit and year (the leaves) first, then added up the levels once.
   const stored = o.way === 'evaluated' ? null : await storedInTable(tx, registry, set);
-  const timeliness = stored
-    ? await countStored(tx, registry, set, stored, layout, leafAt, o)
-    : await countEvaluated(tx, registry, set, layout, leafAt, o);
-  // Timeliness: rows of (unit, year, days to registration, days to finalisation), added up per
-  // unit and year first, then each histogram to the levels above once.
-  if (timeliness)
-    for (const r of (await tx.client.query(timeliness)).rows) addDays(leafAt(r.unit, Number(r.year)), r.reg, r.fin, Number(r.n));
+  if (stored) await countStored(tx, registry, set, stored, layout, leafAt, o);
+  else await countEvaluated(tx, registry, set, layout, leafAt, o);
 
   const nation = units.all().find((u) => u.level === 'nation')?.resh ?? '1';
   const pathOf = (resh: string | null) => (resh && units.get(resh) ? units.get(resh)!.path : [nation]);
@@ -215,11 +212,11 @@ export async function measure(
     for (const unit of pathOf(l.unit)) {
       const u = at(unit, l.year);
       u.cases += l.cases;
-      set.checks.forEach((c, i) => {
+      keys.forEach((key, i) => {
         const from = layout.offsets[i],
-          to = from + (c.kind === 'completeness' ? 3 : 2);
-        const have = u.checks.get(keys[i]);
-        if (!have) u.checks.set(keys[i], Array.from(l.counts.subarray(from, to)));
+          to = from + layout.parts[i];
+        const have = u.checks.get(key);
+        if (!have) u.checks.set(key, Array.from(l.counts.subarray(from, to)));
         else for (let k = from; k < to; k++) have[k - from] += l.counts[k];
       });
       for (const [days, n] of l.registration) add(u.registration, days, n);
@@ -251,7 +248,7 @@ function addDays(l: Leaf, reg: unknown, fin: unknown, n: number) {
 
 /**
  * Every check evaluated on every case, one aggregate per count (the table holds no stored
- * outcomes for this codebook). Returns the timeliness statement.
+ * outcomes for this codebook), and the timeliness histograms in a second pass.
  */
 async function countEvaluated(
   tx: PersonTx,
@@ -260,7 +257,7 @@ async function countEvaluated(
   layout: { size: number },
   leafAt: LeafAt,
   o: { dataset: 'fresh' | 'qa'; asOf: string },
-): Promise<string | null> {
+): Promise<void> {
   const params = [...set.params, o.asOf];
   const { text } = measureSql(registry, set, o.dataset, `$${params.length}`);
   for (const r of (await tx.client.query(text, params)).rows) {
@@ -268,7 +265,9 @@ async function countEvaluated(
     l.cases += Number(r.n);
     for (let i = 0; i < layout.size; i++) l.counts[i] += Number(r[`c${i}`]);
   }
-  return timelinessSql(registry, set, o.dataset);
+  const timeliness = timelinessSql(registry, set, o.dataset);
+  if (timeliness)
+    for (const r of (await tx.client.query(timeliness)).rows) addDays(leafAt(r.unit, Number(r.year)), r.reg, r.fin, Number(r.n));
 }
 
 /** The stored layout, when the registry's table holds it (built with this codebook) and it covers every check of the set. */
@@ -295,7 +294,7 @@ async function storedInTable(tx: PersonTx, registry: Registry, set: CheckSet): P
  * counts added up from the combinations here: a few integers per case instead of every predicate
  * and aggregate. Future dates are judged against the as-of date on the rows whose latest date is
  * after it; checks using `today()` otherwise are counted by aggregates as before. The timeliness
- * counts come in the same pass (storedMeasureSql), so no statement is left for them (null).
+ * histograms come in the same pass (storedMeasureSql).
  */
 async function countStored(
   tx: PersonTx,
@@ -305,7 +304,7 @@ async function countStored(
   layout: { offsets: number[] },
   leafAt: LeafAt,
   o: { dataset: 'fresh' | 'qa'; asOf: string },
-): Promise<string | null> {
+): Promise<void> {
   const bitOf = (id: string) => {
     const i = stored.bits.findIndex((b) => b.id === id);
     return i < 0 ? null : { word: Math.floor(i / BITS_PER_COLUMN), mask: 2 ** (i % BITS_PER_COLUMN) };
@@ -366,7 +365,6 @@ async function countStored(
     for (let i = 0; i < wordCount; i++) words[i] = Number(r[`w${i}`]);
     for (const add of adders) add(words, n, l.counts, r);
   }
-  return null;
 }
 
 /**

@@ -2,6 +2,7 @@
 // person it became: the first step of most tests that need a real case in the database.
 import { expect } from 'vitest';
 import { ehrBundle, type FractureSpec } from '../../registries/fracture/bundles.ts';
+import { traumaBundle, type TraumaSpec } from '../../registries/trauma/bundles.ts';
 import type { TestPlatform } from './platform.ts';
 
 /** Sends the fracture's patient-record Bundle and expects it accepted. */
@@ -13,6 +14,18 @@ export async function sendFracture(t: TestPlatform, f: FractureSpec): Promise<vo
     payload: JSON.stringify(ehrBundle(f)),
   });
   expect(res.statusCode, res.body).toBeLessThan(300);
+}
+
+/** Sends the trauma event's patient-record Bundle and expects it accepted; returns the answer. */
+export async function sendTrauma(t: TestPlatform, s: TraumaSpec): Promise<{ statusCode: number; body: string }> {
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/fhir',
+    headers: { authorization: `Bearer ${t.tokens.ehr}`, 'content-type': 'application/fhir+json' },
+    payload: JSON.stringify(traumaBundle(s)),
+  });
+  expect(res.statusCode, res.body).toBeLessThan(300);
+  return res;
 }
 
 /** Sends the fracture and finds the case it became. */
