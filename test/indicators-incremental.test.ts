@@ -317,7 +317,11 @@ describe('indicator results, full and incremental', { timeout: 600_000 }, () => 
       await db.query('SELECT pg_cancel_backend($1)', [first.pid]);
       await new Promise((r) => setTimeout(r, 500));
       // The computation still holds its lock while its other part works on.
-      const lock = await db.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = 4243 AND granted`);
+      // (pg_locks is the cluster's: this database's only, not another test file's computation.)
+      const lock = await db.query(
+        `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = 4243 AND granted
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      );
       expect(lock.rowCount).toBe(1);
     } finally {
       for (const b of blockers) {
