@@ -204,8 +204,8 @@ describe('a backlog shared out among workers', () => {
         );
       // The coordinator: the session holding the registry's refresh lock while its workers wait.
       expect((await workersWaiting(1)).length).toBeGreaterThanOrEqual(1);
-      const coordinator: number | undefined = // pg_locks is the cluster's: this database's only, or another test file's session is taken
-      (
+      // pg_locks is the cluster's: this database's only, or another test file's session is taken.
+      const coordinator: number | undefined = (
         await pool.query(
           `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = 4244 AND granted
            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
